@@ -1,0 +1,38 @@
+# Makefile for the dispatch extension (PGXS)
+
+EXTENSION = dispatch
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" dispatch.control)
+
+MODULE_big = dispatch
+# every concern is one file under src/; the order only fixes the link order
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# the install script is assembled from the hand-edited sources in sql/, in
+# file-name order; released upgrade scripts are frozen files in extension/
+SQL_SOURCES = $(sort $(wildcard sql/*.sql))
+DATA_built = extension/dispatch--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard extension/dispatch--*--*.sql))
+
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+PG_CPPFLAGS = -I$(srcdir)/src
+SHLINK_EXTRA =
+
+ISOLATION = order_transition stock_race outbox_catchup
+ISOLATION_OPTS = --inputdir=test/isolation \
+	--load-extension=postgis --load-extension=pgcrypto --load-extension=dispatch
+
+EXTRA_CLEAN = $(DATA_built) output_iso tools/listen tools/pgdev.d
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(DATA_built): $(SQL_SOURCES) dispatch.control
+	@mkdir -p extension
+	cat $(SQL_SOURCES) > $@
+
+# the LISTEN client used by the walk-through, the listener test and the benchmarks
+tools/listen: tools/listen.c
+	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) -o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq
+
+all: tools/listen

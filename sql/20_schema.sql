@@ -1,0 +1,225 @@
+-- sql/20_schema.sql
+-- Tables of the dispatch core.
+--
+-- Zone layout of ids.  Every table that grows with orders (orders,
+-- order_items, payments, events, rider_tracks, and the tables of later
+-- parts) carries zone_id, leading its primary key, and every query on it
+-- names the zone.  Ids of such rows are (zone_id << 40) | n, with n from a
+-- sequence, so the zone of an order, payment or offer is id >> 40 without a
+-- lookup (dispatch.zone_of).  Zone ids are below 2^23.  On one machine this
+-- costs nothing; distributed by zone_id, every query reaches one shard.
+--
+-- Personal fields (names, phone numbers, addresses, free text written by
+-- customers) are stored only as pgcrypto messages sealed with the subject's
+-- data key (sql/30_keys.sql); their columns end in _enc.
+
+CREATE FUNCTION @extschema@.zone_of(id bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN id OPERATOR(pg_catalog.>>) 40;
+COMMENT ON FUNCTION @extschema@.zone_of(bigint) IS
+	'Zone of a zone-scoped id (order, payment, offer): the id''s bits above 40.';
+
+CREATE FUNCTION @extschema@.zone_scoped_id(zone_id bigint, n bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN (zone_id OPERATOR(pg_catalog.<<) 40) OPERATOR(pg_catalog.|) n;
+COMMENT ON FUNCTION @extschema@.zone_scoped_id(bigint, bigint) IS
+	'Builds a zone-scoped id from a zone and a sequence value below 2^40.';
+
+CREATE TABLE @extschema@.zones (
+	zone_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY
+	            CHECK (zone_id BETWEEN 1 AND 8388607),
+	name        text NOT NULL UNIQUE CHECK (name <> ''),
+	area        geometry(MultiPolygon, 4326) NOT NULL,
+	timezone    text NOT NULL DEFAULT 'UTC',
+	speed_mps   real NOT NULL DEFAULT 4.0 CHECK (speed_mps > 0),
+	created_at  timestamptz NOT NULL
+);
+CREATE INDEX zones_area_idx ON @extschema@.zones USING gist (area);
+COMMENT ON TABLE @extschema@.zones IS
+	'Service areas.  area is where drop-offs are accepted; speed_mps is the riders'' typical speed used for promises.';
+
+CREATE TABLE @extschema@.merchants (
+	merchant_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	zone_id       bigint NOT NULL REFERENCES @extschema@.zones,
+	name          text NOT NULL CHECK (name <> ''),
+	location      geometry(Point, 4326) NOT NULL,
+	prep_minutes  integer NOT NULL DEFAULT 10 CHECK (prep_minutes BETWEEN 0 AND 240),
+	is_open       boolean NOT NULL DEFAULT true,
+	created_at    timestamptz NOT NULL
+);
+CREATE INDEX merchants_zone_idx ON @extschema@.merchants (zone_id);
+COMMENT ON TABLE @extschema@.merchants IS
+	'Restaurants and shops.  prep_minutes is the default time until an accepted order is ready.';
+
+CREATE TABLE @extschema@.items (
+	item_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	merchant_id  bigint NOT NULL REFERENCES @extschema@.merchants,
+	name         text NOT NULL CHECK (name <> ''),
+	price_cents  integer NOT NULL CHECK (price_cents >= 0),
+	stock        integer CHECK (stock >= 0),
+	available    boolean NOT NULL DEFAULT true
+);
+CREATE INDEX items_merchant_idx ON @extschema@.items (merchant_id);
+COMMENT ON TABLE @extschema@.items IS
+	'What merchants sell.  stock NULL means unlimited; intake takes stock atomically.';
+
+CREATE SEQUENCE @extschema@.customers_id_seq AS bigint;
+CREATE TABLE @extschema@.customers (
+	customer_id   bigint PRIMARY KEY DEFAULT pg_catalog.nextval('@extschema@.customers_id_seq'),
+	phone_index   bytea UNIQUE,
+	phone_enc     bytea,
+	name_enc      bytea,
+	flagged       boolean NOT NULL DEFAULT false,
+	flag_reason   text,
+	created_at    timestamptz NOT NULL,
+	forgotten_at  timestamptz
+);
+ALTER SEQUENCE @extschema@.customers_id_seq OWNED BY @extschema@.customers.customer_id;
+COMMENT ON TABLE @extschema@.customers IS
+	'Customers.  phone_index is an HMAC-SHA-256 blind index of the E.164 phone number; phone and name are sealed with the customer''s data key.';
+
+CREATE SEQUENCE @extschema@.riders_id_seq AS bigint;
+CREATE TABLE @extschema@.riders (
+	rider_id       bigint PRIMARY KEY DEFAULT pg_catalog.nextval('@extschema@.riders_id_seq'),
+	zone_id        bigint NOT NULL REFERENCES @extschema@.zones,
+	name_enc       bytea,
+	phone_enc      bytea,
+	capacity       integer NOT NULL DEFAULT 3 CHECK (capacity BETWEEN 1 AND 20),
+	vehicle        text NOT NULL DEFAULT 'ebike' CHECK (vehicle IN ('foot', 'bicycle', 'ebike', 'motorbike', 'car')),
+	status         text NOT NULL DEFAULT 'offline' CHECK (status IN ('offline', 'online')),
+	position       geometry(Point, 4326),
+	position_at    timestamptz,
+	online_since   timestamptz,
+	created_at     timestamptz NOT NULL
+);
+ALTER SEQUENCE @extschema@.riders_id_seq OWNED BY @extschema@.riders.rider_id;
+CREATE INDEX riders_zone_idx ON @extschema@.riders (zone_id);
+COMMENT ON TABLE @extschema@.riders IS
+	'Riders, their capacity (orders carried at once), status and last known position.';
+
+CREATE TABLE @extschema@.rider_tracks (
+	zone_id    bigint NOT NULL,
+	rider_id   bigint NOT NULL,
+	at         timestamptz NOT NULL,
+	position   geometry(Point, 4326) NOT NULL,
+	PRIMARY KEY (zone_id, rider_id, at)
+);
+COMMENT ON TABLE @extschema@.rider_tracks IS
+	'Position pings of riders, kept for the retention period.';
+
+CREATE SEQUENCE @extschema@.orders_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.orders (
+	zone_id            bigint NOT NULL REFERENCES @extschema@.zones,
+	order_id           bigint NOT NULL,
+	kind               text NOT NULL CHECK (kind IN ('takeaway', 'errand')),
+	customer_id        bigint NOT NULL REFERENCES @extschema@.customers,
+	merchant_id        bigint REFERENCES @extschema@.merchants,
+	status             text NOT NULL CHECK (status IN ('pending_payment', 'payment_failed', 'placed',
+	                                                   'accepted', 'assigned', 'picked_up',
+	                                                   'delivered', 'cancelled')),
+	priority           text NOT NULL DEFAULT 'normal' CHECK (priority IN ('normal', 'hot', 'fresh')),
+	rider_id           bigint REFERENCES @extschema@.riders,
+	pickup             geometry(Point, 4326) NOT NULL,
+	dropoff            geometry(Point, 4326) NOT NULL,
+	dropoff_address_enc bytea,
+	description_enc    bytea,
+	distance_m         real NOT NULL,
+	subtotal_cents     integer NOT NULL DEFAULT 0 CHECK (subtotal_cents >= 0),
+	fee_cents          integer NOT NULL DEFAULT 0 CHECK (fee_cents >= 0),
+	total_cents        integer NOT NULL CHECK (total_cents >= 0),
+	coupon_code        text,
+	promised_at        timestamptz NOT NULL,
+	ready_at           timestamptz,
+	created_at         timestamptz NOT NULL,
+	status_changed_at  timestamptz NOT NULL,
+	placed_at          timestamptz,
+	accepted_at        timestamptz,
+	assigned_at        timestamptz,
+	picked_up_at       timestamptz,
+	delivered_at       timestamptz,
+	cancelled_at       timestamptz,
+	cancel_reason      text,
+	assigned_by        text,
+	PRIMARY KEY (zone_id, order_id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (order_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK (kind = 'errand' OR merchant_id IS NOT NULL)
+);
+ALTER SEQUENCE @extschema@.orders_id_seq OWNED BY @extschema@.orders.order_id;
+CREATE INDEX orders_customer_idx ON @extschema@.orders (zone_id, customer_id, created_at);
+CREATE INDEX orders_open_idx ON @extschema@.orders (zone_id, status)
+	WHERE status IN ('placed', 'accepted', 'assigned', 'picked_up');
+CREATE INDEX orders_rider_idx ON @extschema@.orders (zone_id, rider_id)
+	WHERE status IN ('assigned', 'picked_up');
+COMMENT ON TABLE @extschema@.orders IS
+	'Orders (takeaway) and errands.  status moves only through the state machine trigger; the *_at columns stamp each transition.';
+
+CREATE TABLE @extschema@.order_items (
+	zone_id      bigint NOT NULL,
+	order_id     bigint NOT NULL,
+	item_id      bigint NOT NULL REFERENCES @extschema@.items,
+	qty          integer NOT NULL CHECK (qty > 0),
+	price_cents  integer NOT NULL CHECK (price_cents >= 0),
+	PRIMARY KEY (zone_id, order_id, item_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders
+);
+COMMENT ON TABLE @extschema@.order_items IS
+	'Lines of takeaway orders, with the unit price at the time of the order.';
+
+CREATE SEQUENCE @extschema@.payments_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.payments (
+	zone_id         bigint NOT NULL,
+	payment_id      bigint NOT NULL,
+	order_id        bigint NOT NULL,
+	amount_cents    integer NOT NULL CHECK (amount_cents >= 0),
+	status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'succeeded', 'failed')),
+	provider_ref    text,
+	failure_reason  text,
+	created_at      timestamptz NOT NULL,
+	settled_at      timestamptz,
+	PRIMARY KEY (zone_id, payment_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders
+);
+ALTER SEQUENCE @extschema@.payments_id_seq OWNED BY @extschema@.payments.payment_id;
+CREATE UNIQUE INDEX payments_one_pending_idx ON @extschema@.payments (zone_id, order_id)
+	WHERE status = 'pending';
+COMMENT ON TABLE @extschema@.payments IS
+	'Payment attempts of orders; one attempt at a time is pending.';
+
+CREATE TABLE @extschema@.events (
+	zone_id      bigint NOT NULL,
+	seq          bigint NOT NULL,
+	at           timestamptz NOT NULL,
+	kind         text NOT NULL,
+	order_id     bigint,
+	customer_id  bigint,
+	rider_id     bigint,
+	payload      jsonb NOT NULL DEFAULT '{}',
+	PRIMARY KEY (zone_id, seq)
+);
+CREATE INDEX events_seq_idx ON @extschema@.events (seq);
+COMMENT ON TABLE @extschema@.events IS
+	'The event outbox.  seq is (writing transaction id << 20) | ordinal; read it with events_since().  No personal data.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.zones', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.merchants', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.items', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customers', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customers_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.riders', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.riders_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rider_tracks', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.orders_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_items', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.payments', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.payments_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.events', '');
+
+REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA @extschema@ FROM PUBLIC;
+
+-- privileges: nothing for PUBLIC, the API for its roles
+REVOKE ALL ON FUNCTION @extschema@.zone_of(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.zone_of(bigint) TO dispatch_app, dispatch_gateway, dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.zone_scoped_id(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.zone_scoped_id(bigint, bigint) TO dispatch_app, dispatch_gateway, dispatch_analyst, dispatch_admin;

@@ -1,0 +1,174 @@
+-- sql/30_keys.sql
+-- Keys and the one pair of functions through which personal data is sealed
+-- and opened.
+--
+-- A master key (versioned, read by the server from dispatch.master_key_file,
+-- never seen in SQL text) wraps one random 256-bit data key per subject
+-- (customer or rider).  Personal fields are sealed with the subject's data
+-- key as pgcrypto OpenPGP symmetric messages: AES-256 with the integrity
+-- check (MDC), s2k-mode 1 since the "password" is a random key, not a
+-- phrase to stretch.  Destroying a subject's row in subject_keys shreds
+-- every field sealed for it.  Every opening is written to pii_access_log.
+
+CREATE FUNCTION @extschema@._master_key(version integer) RETURNS bytea
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'dispatch_master_key';
+COMMENT ON FUNCTION @extschema@._master_key(integer) IS
+	'Internal: master key of one version, from the key file.  Executable by no role.';
+
+CREATE FUNCTION @extschema@._master_key_version() RETURNS integer
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'dispatch_master_key_version';
+COMMENT ON FUNCTION @extschema@._master_key_version() IS
+	'Internal: the current master key version.  Executable by no role.';
+
+CREATE FUNCTION @extschema@._index_key() RETURNS bytea
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'dispatch_index_key';
+COMMENT ON FUNCTION @extschema@._index_key() IS
+	'Internal: key of the blind indexes.  Executable by no role.';
+
+REVOKE ALL ON FUNCTION @extschema@._master_key(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._master_key_version() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._index_key() FROM PUBLIC;
+
+CREATE TABLE @extschema@.subject_keys (
+	subject      text NOT NULL CHECK (subject IN ('customer', 'rider')),
+	subject_id   bigint NOT NULL,
+	key_version  integer NOT NULL,
+	wrapped_key  bytea NOT NULL,
+	created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (subject, subject_id)
+);
+COMMENT ON TABLE @extschema@.subject_keys IS
+	'Data keys of customers and riders, wrapped by the master key of key_version.  Deleting a row crypto-shreds the subject.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.subject_keys', '');
+REVOKE ALL ON @extschema@.subject_keys FROM PUBLIC;
+
+CREATE TABLE @extschema@.pii_access_log (
+	id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at          timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	actor       name NOT NULL DEFAULT SESSION_USER,
+	subject     text NOT NULL,
+	subject_id  bigint NOT NULL,
+	purpose     text NOT NULL
+);
+COMMENT ON TABLE @extschema@.pii_access_log IS
+	'One row per opening of a sealed personal field: who (session user), whose, why, when.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log', '');
+REVOKE ALL ON @extschema@.pii_access_log FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._data_key(p_subject text, p_subject_id bigint, p_create boolean)
+RETURNS bytea
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_version integer;
+	v_wrapped bytea;
+	v_key bytea;
+BEGIN
+	SELECT key_version, wrapped_key INTO v_version, v_wrapped
+	  FROM @extschema@.subject_keys
+	 WHERE subject OPERATOR(pg_catalog.=) p_subject
+	   AND subject_id OPERATOR(pg_catalog.=) p_subject_id;
+	IF NOT FOUND THEN
+		IF NOT p_create THEN
+			RAISE EXCEPTION 'personal data of % % is not available', p_subject, p_subject_id
+				USING ERRCODE = 'DP402',
+				      DETAIL = 'The subject has no data key: it was erased or never had personal data.';
+		END IF;
+		v_key := gen_random_bytes(32);
+		v_version := @extschema@._master_key_version();
+		INSERT INTO @extschema@.subject_keys (subject, subject_id, key_version, wrapped_key)
+		VALUES (p_subject, p_subject_id, v_version,
+		        pgp_sym_encrypt_bytea(v_key, pg_catalog.encode(@extschema@._master_key(v_version), 'hex'),
+		                              'cipher-algo=aes256, s2k-mode=1, compress-algo=0'));
+		RETURN v_key;
+	END IF;
+	RETURN pgp_sym_decrypt_bytea(v_wrapped, pg_catalog.encode(@extschema@._master_key(v_version), 'hex'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@._data_key(text, bigint, boolean) IS
+	'Internal: a subject''s data key, unwrapped; created on first use when p_create.';
+REVOKE ALL ON FUNCTION @extschema@._data_key(text, bigint, boolean) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.pii_seal(p_subject text, p_subject_id bigint, p_value text)
+RETURNS bytea
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_value IS NULL THEN
+		RETURN NULL;
+	END IF;
+	RETURN pgp_sym_encrypt(p_value,
+	                       pg_catalog.encode(@extschema@._data_key(p_subject, p_subject_id, true), 'hex'),
+	                       'cipher-algo=aes256, s2k-mode=1, compress-algo=0');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pii_seal(text, bigint, text) IS
+	'Seals a personal value with the subject''s data key (AES-256, OpenPGP with integrity check).  NULL stays NULL.';
+REVOKE ALL ON FUNCTION @extschema@.pii_seal(text, bigint, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.pii_open(p_subject text, p_subject_id bigint, p_sealed bytea, p_purpose text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_key bytea;
+BEGIN
+	IF p_sealed IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF p_purpose IS NULL OR p_purpose OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'opening personal data needs a purpose' USING ERRCODE = 'DP403';
+	END IF;
+	v_key := @extschema@._data_key(p_subject, p_subject_id, false);
+	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose)
+	VALUES (p_subject, p_subject_id, p_purpose);
+	BEGIN
+		RETURN pgp_sym_decrypt(p_sealed, pg_catalog.encode(v_key, 'hex'));
+	EXCEPTION WHEN external_routine_invocation_exception THEN
+		RAISE EXCEPTION 'personal data of % % cannot be decrypted', p_subject, p_subject_id
+			USING ERRCODE = 'DP404',
+			      DETAIL = 'The value was sealed with another key or is corrupt.';
+	END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pii_open(text, bigint, bytea, text) IS
+	'Opens a sealed personal value of a subject and logs the access with its purpose.  An erased subject or a wrong key is an error, never NULL.';
+REVOKE ALL ON FUNCTION @extschema@.pii_open(text, bigint, bytea, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.normalize_phone(p_phone text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := pg_catalog.regexp_replace(p_phone, '[[:space:]().-]', '', 'g');
+BEGIN
+	IF pg_catalog.starts_with(v, '00') THEN
+		v := '+' OPERATOR(pg_catalog.||) pg_catalog.substr(v, 3);
+	ELSIF v OPERATOR(pg_catalog.~) '^1[3-9][0-9]{9}$' THEN
+		v := '+86' OPERATOR(pg_catalog.||) v;     -- mainland China mobile without country code
+	END IF;
+	IF v OPERATOR(pg_catalog.!~) '^\+[1-9][0-9]{6,14}$' THEN
+		RAISE EXCEPTION 'invalid phone number'
+			USING ERRCODE = 'DP027',
+			      HINT = 'Give the number in E.164 form, for example +8613812345678.';
+	END IF;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.normalize_phone(text) IS
+	'Phone number in E.164 form (+ and digits); an 11-digit mainland China mobile number gets +86.  Invalid input raises DP027.';
+REVOKE ALL ON FUNCTION @extschema@.normalize_phone(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._phone_index(p_phone text) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN hmac(pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), @extschema@._index_key(), 'sha256');
+COMMENT ON FUNCTION @extschema@._phone_index(text) IS
+	'Internal: blind index of a phone number, HMAC-SHA-256 of its E.164 form under the index key.';
+REVOKE ALL ON FUNCTION @extschema@._phone_index(text) FROM PUBLIC;

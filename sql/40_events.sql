@@ -1,0 +1,61 @@
+-- sql/40_events.sql
+-- The clock, the order state machine and the event outbox.
+
+CREATE FUNCTION @extschema@.clock() RETURNS timestamptz
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_clock';
+COMMENT ON FUNCTION @extschema@.clock() IS
+	'Current dispatch time: now(), unless the session sets dispatch.clock_override (tests, simulation).  Every part reads time through it.';
+REVOKE ALL ON FUNCTION @extschema@.clock() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.clock() TO dispatch_app, dispatch_gateway, dispatch_analyst, dispatch_admin;
+
+CREATE FUNCTION @extschema@.order_state_trigger() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'dispatch_order_state';
+COMMENT ON FUNCTION @extschema@.order_state_trigger() IS
+	'The order state machine (C): allows only the transitions of DESIGN.md, stamps each, writes its event and notifies dispatch_events.';
+REVOKE ALL ON FUNCTION @extschema@.order_state_trigger() FROM PUBLIC;
+
+CREATE TRIGGER order_state
+	BEFORE INSERT OR UPDATE OF status ON @extschema@.orders
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.order_state_trigger();
+
+CREATE FUNCTION @extschema@._emit_event(zone_id bigint, kind text, order_id bigint,
+                                       customer_id bigint, rider_id bigint, payload jsonb)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_emit_event';
+COMMENT ON FUNCTION @extschema@._emit_event(bigint, text, bigint, bigint, bigint, jsonb) IS
+	'Internal: appends an event to the outbox and notifies dispatch_events; returns its seq.  The payload must hold no personal data.';
+REVOKE ALL ON FUNCTION @extschema@._emit_event(bigint, text, bigint, bigint, bigint, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.events_since(after_seq bigint, max_events integer DEFAULT 1000,
+                                        zone_id bigint DEFAULT NULL)
+RETURNS SETOF @extschema@.events
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF after_seq IS NULL OR max_events IS NULL
+	   OR max_events OPERATOR(pg_catalog.<) 1 OR max_events OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'events_since needs a seq and max_events between 1 and 100000'
+			USING ERRCODE = 'DP025';
+	END IF;
+	-- Only events of transactions older than this snapshot's xmin: they have
+	-- all ended, so nothing can appear below this horizon later.
+	RETURN QUERY
+	SELECT e.*
+	  FROM @extschema@.events e
+	 WHERE e.seq OPERATOR(pg_catalog.>) after_seq
+	   AND e.seq OPERATOR(pg_catalog.<)
+	       ((pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint)
+	        OPERATOR(pg_catalog.<<) 20)
+	   AND (events_since.zone_id IS NULL OR e.zone_id OPERATOR(pg_catalog.=) events_since.zone_id)
+	 ORDER BY e.seq
+	 LIMIT max_events;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.events_since(bigint, integer, bigint) IS
+	'Catch-up for push gateways: committed events with seq > after_seq in seq order, at most max_events, optionally of one zone.  Calling it again with the last seq returned sees every committed event exactly once.';
+REVOKE ALL ON FUNCTION @extschema@.events_since(bigint, integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.events_since(bigint, integer, bigint) TO dispatch_gateway, dispatch_admin;

@@ -1,0 +1,240 @@
+-- sql/50_intake.sql
+-- Onboarding (zones, merchants, items, customers, riders) and order intake
+-- with payment.  Every check runs before anything is stored, and an error
+-- aborts the whole call: a rejected request leaves no row behind.
+-- SQLSTATEs are listed in docs/errors.md.
+
+CREATE FUNCTION @extschema@._check_point(lon float8, lat float8, what text) RETURNS geometry
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF lon IS NULL OR lat IS NULL
+	   OR lon OPERATOR(pg_catalog.<>) lon OR lat OPERATOR(pg_catalog.<>) lat      -- NaN
+	   OR lon OPERATOR(pg_catalog.<) -180 OR lon OPERATOR(pg_catalog.>) 180
+	   OR lat OPERATOR(pg_catalog.<) -90 OR lat OPERATOR(pg_catalog.>) 90 THEN
+		RAISE EXCEPTION 'invalid % coordinates (%, %)', what, lon, lat
+			USING ERRCODE = 'DP001',
+			      HINT = 'Longitude must lie in [-180, 180] and latitude in [-90, 90], both finite.';
+	END IF;
+	RETURN ST_SetSRID(ST_MakePoint(lon, lat), 4326);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_point(float8, float8, text) IS
+	'Internal: a WGS 84 point from finite, in-range coordinates, else DP001.';
+REVOKE ALL ON FUNCTION @extschema@._check_point(float8, float8, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.create_zone(name text, area geometry, timezone text DEFAULT 'UTC')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_area geometry := area;
+	v_id bigint;
+BEGIN
+	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a zone needs a name' USING ERRCODE = 'DP017';
+	END IF;
+	IF v_area IS NULL OR ST_IsEmpty(v_area)
+	   OR GeometryType(v_area) NOT IN ('POLYGON', 'MULTIPOLYGON') THEN
+		RAISE EXCEPTION 'zone area must be a non-empty polygon or multipolygon' USING ERRCODE = 'DP017';
+	END IF;
+	IF ST_SRID(v_area) OPERATOR(pg_catalog.=) 0 THEN
+		v_area := ST_SetSRID(v_area, 4326);
+	ELSIF ST_SRID(v_area) OPERATOR(pg_catalog.<>) 4326 THEN
+		RAISE EXCEPTION 'zone area must be in SRID 4326, not %', ST_SRID(v_area) USING ERRCODE = 'DP017';
+	END IF;
+	IF NOT ST_IsValid(v_area) THEN
+		RAISE EXCEPTION 'zone area is not a valid geometry: %', ST_IsValidReason(v_area) USING ERRCODE = 'DP017';
+	END IF;
+	IF timezone IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_names t
+	                                    WHERE t.name OPERATOR(pg_catalog.=) timezone) THEN
+		RAISE EXCEPTION 'unknown time zone "%"', timezone USING ERRCODE = 'DP017';
+	END IF;
+	IF EXISTS (SELECT FROM @extschema@.zones z WHERE z.name OPERATOR(pg_catalog.=) create_zone.name) THEN
+		RAISE EXCEPTION 'a zone named "%" exists already', name USING ERRCODE = 'DP017';
+	END IF;
+	INSERT INTO @extschema@.zones (name, area, timezone, created_at)
+	VALUES (name, ST_Multi(v_area), timezone, @extschema@.clock())
+	RETURNING zone_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.create_zone(text, geometry, text) IS
+	'Creates a service area (polygon in SRID 4326) and returns its id.';
+
+CREATE FUNCTION @extschema@.create_merchant(zone_id bigint, name text, lon float8, lat float8,
+                                           prep_minutes integer DEFAULT 10)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_point geometry := @extschema@._check_point(lon, lat, 'merchant');
+	v_area geometry;
+	v_id bigint;
+BEGIN
+	SELECT z.area INTO v_area FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) create_merchant.zone_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
+	END IF;
+	IF NOT ST_Covers(v_area, v_point) THEN
+		RAISE EXCEPTION 'merchant location lies outside zone %', zone_id USING ERRCODE = 'DP002';
+	END IF;
+	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) ''
+	   OR prep_minutes IS NULL OR prep_minutes OPERATOR(pg_catalog.<) 0 OR prep_minutes OPERATOR(pg_catalog.>) 240 THEN
+		RAISE EXCEPTION 'a merchant needs a name and a preparation time of 0 to 240 minutes' USING ERRCODE = 'DP025';
+	END IF;
+	INSERT INTO @extschema@.merchants (zone_id, name, location, prep_minutes, created_at)
+	VALUES (zone_id, name, v_point, prep_minutes, @extschema@.clock())
+	RETURNING merchant_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.create_merchant(bigint, text, float8, float8, integer) IS
+	'Creates a merchant inside a zone and returns its id.';
+
+CREATE FUNCTION @extschema@.set_merchant_open(merchant_id bigint, is_open boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE @extschema@.merchants m SET is_open = set_merchant_open.is_open
+	 WHERE m.merchant_id OPERATOR(pg_catalog.=) set_merchant_open.merchant_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.set_merchant_open(bigint, boolean) IS
+	'Opens or closes a merchant for new orders.';
+
+CREATE FUNCTION @extschema@.add_item(merchant_id bigint, name text, price_cents integer, stock integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	IF NOT EXISTS (SELECT FROM @extschema@.merchants m WHERE m.merchant_id OPERATOR(pg_catalog.=) add_item.merchant_id) THEN
+		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
+	END IF;
+	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'an item needs a name' USING ERRCODE = 'DP025';
+	END IF;
+	IF price_cents IS NULL OR price_cents OPERATOR(pg_catalog.<) 0
+	   OR price_cents OPERATOR(pg_catalog.>) current_setting('dispatch.max_order_cents')::integer THEN
+		RAISE EXCEPTION 'invalid price % cents', price_cents USING ERRCODE = 'DP008';
+	END IF;
+	IF stock OPERATOR(pg_catalog.<) 0 THEN
+		RAISE EXCEPTION 'stock cannot be negative' USING ERRCODE = 'DP025';
+	END IF;
+	INSERT INTO @extschema@.items (merchant_id, name, price_cents, stock)
+	VALUES (merchant_id, name, price_cents, stock)
+	RETURNING item_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) IS
+	'Adds an item to a merchant''s menu; stock NULL means unlimited.';
+
+CREATE FUNCTION @extschema@.register_customer(phone text, name text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_index bytea;
+	v_id bigint;
+BEGIN
+	IF phone IS NULL THEN
+		RAISE EXCEPTION 'a customer needs a phone number' USING ERRCODE = 'DP027';
+	END IF;
+	v_index := @extschema@._phone_index(phone);
+	IF EXISTS (SELECT FROM @extschema@.customers c WHERE c.phone_index OPERATOR(pg_catalog.=) v_index) THEN
+		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
+	END IF;
+	v_id := pg_catalog.nextval('@extschema@.customers_id_seq');
+	INSERT INTO @extschema@.customers (customer_id, phone_index, phone_enc, name_enc, created_at)
+	VALUES (v_id, v_index,
+	        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
+	        @extschema@.pii_seal('customer', v_id, name),
+	        @extschema@.clock());
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.register_customer(text, text) IS
+	'Registers a customer by phone number (E.164 or a mainland China mobile number); phone and name are stored sealed, the phone also as a blind index.';
+
+CREATE FUNCTION @extschema@.find_customer_by_phone(phone text) RETURNS bigint
+LANGUAGE sql STABLE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.customer_id FROM @extschema@.customers c
+	 WHERE c.phone_index OPERATOR(pg_catalog.=) @extschema@._phone_index(phone);
+END;
+COMMENT ON FUNCTION @extschema@.find_customer_by_phone(text) IS
+	'The customer with this phone number, through the blind index, or NULL.';
+
+CREATE FUNCTION @extschema@.flag_customer(customer_id bigint, reason text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE @extschema@.customers c SET flagged = reason IS NOT NULL, flag_reason = reason
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) flag_customer.customer_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.flag_customer(bigint, text) IS
+	'Flags a customer as suspected of fraud (their new orders are refused with DP011); a NULL reason lifts the flag.';
+
+CREATE FUNCTION @extschema@.register_rider(zone_id bigint, name text, phone text, capacity integer DEFAULT 3)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	IF NOT EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) register_rider.zone_id) THEN
+		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
+	END IF;
+	IF capacity IS NULL OR capacity OPERATOR(pg_catalog.<) 1 OR capacity OPERATOR(pg_catalog.>) 20 THEN
+		RAISE EXCEPTION 'rider capacity must be between 1 and 20' USING ERRCODE = 'DP025';
+	END IF;
+	IF phone IS NULL THEN
+		RAISE EXCEPTION 'a rider needs a phone number' USING ERRCODE = 'DP027';
+	END IF;
+	v_id := pg_catalog.nextval('@extschema@.riders_id_seq');
+	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, capacity, created_at)
+	VALUES (v_id, zone_id,
+	        @extschema@.pii_seal('rider', v_id, name),
+	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
+	        capacity, @extschema@.clock());
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.register_rider(bigint, text, text, integer) IS
+	'Registers a rider in a zone with a capacity (orders carried at once); name and phone are stored sealed.';
+
+-- privileges: nothing for PUBLIC, the API for its roles
+REVOKE ALL ON FUNCTION @extschema@.create_zone(text, geometry, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.create_zone(text, geometry, text) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.create_merchant(bigint, text, float8, float8, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.create_merchant(bigint, text, float8, float8, integer) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.set_merchant_open(bigint, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.set_merchant_open(bigint, boolean) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.register_customer(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.register_customer(text, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.find_customer_by_phone(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.find_customer_by_phone(text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.flag_customer(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.flag_customer(bigint, text) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.register_rider(bigint, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.register_rider(bigint, text, text, integer) TO dispatch_app, dispatch_admin;

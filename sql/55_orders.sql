@@ -1,0 +1,385 @@
+-- sql/55_orders.sql
+-- Order intake (place_order, place_errand) and payment.  Read-only checks
+-- come first (customer, merchant, area, distance, items, fraud), then stock
+-- is taken row by row in item order (so two orders never deadlock on
+-- items), then the order, its lines and its pending payment are written.
+-- Any failure aborts the call and leaves nothing behind.
+
+CREATE FUNCTION @extschema@._check_customer(p_customer_id bigint, p_zone_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_flagged boolean;
+	v_forgotten timestamptz;
+	v_bad bigint;
+BEGIN
+	SELECT c.flagged, c.forgotten_at INTO v_flagged, v_forgotten
+	  FROM @extschema@.customers c WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	IF NOT FOUND OR v_forgotten IS NOT NULL THEN
+		RAISE EXCEPTION 'customer % does not exist', p_customer_id USING ERRCODE = 'DP012';
+	END IF;
+	IF v_flagged THEN
+		RAISE EXCEPTION 'customer % is flagged for review and cannot order', p_customer_id
+			USING ERRCODE = 'DP011', HINT = 'An operator can lift the flag with flag_customer(id, NULL).';
+	END IF;
+	SELECT pg_catalog.count(*) INTO v_bad
+	  FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	   AND o.created_at OPERATOR(pg_catalog.>) @extschema@.clock() OPERATOR(pg_catalog.-)
+	       pg_catalog.make_interval(mins => current_setting('dispatch.fraud_window_minutes')::integer)
+	   AND o.status IN ('pending_payment', 'payment_failed', 'cancelled');
+	IF v_bad OPERATOR(pg_catalog.>=) current_setting('dispatch.fraud_max_bad_orders')::integer THEN
+		RAISE EXCEPTION 'customer % has too many unpaid or cancelled orders', p_customer_id
+			USING ERRCODE = 'DP009',
+			      DETAIL = pg_catalog.format('%s such orders in the last %s minutes.', v_bad,
+			                                 current_setting('dispatch.fraud_window_minutes')),
+			      HINT = 'Pay or cancel the open orders first.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_customer(bigint, bigint) IS
+	'Internal: the customer exists, is not flagged, and has fewer than dispatch.fraud_max_bad_orders unpaid or cancelled orders in the zone within dispatch.fraud_window_minutes.';
+REVOKE ALL ON FUNCTION @extschema@._check_customer(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._check_distance(p_from geometry, p_to geometry) RETURNS real
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_m real := ST_DistanceSphere(p_from, p_to);
+BEGIN
+	IF v_m OPERATOR(pg_catalog.>) current_setting('dispatch.fraud_max_distance_m')::real THEN
+		RAISE EXCEPTION 'drop-off is implausibly far from the pickup (% m)', pg_catalog.round(v_m::numeric)
+			USING ERRCODE = 'DP010',
+			      DETAIL = pg_catalog.format('The limit is %s m (dispatch.fraud_max_distance_m).',
+			                                 current_setting('dispatch.fraud_max_distance_m'));
+	END IF;
+	RETURN v_m;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_distance(geometry, geometry) IS
+	'Internal: great-circle metres between pickup and drop-off, refused (DP010) above dispatch.fraud_max_distance_m.';
+REVOKE ALL ON FUNCTION @extschema@._check_distance(geometry, geometry) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.place_order(customer_id bigint, merchant_id bigint, items jsonb,
+                                       dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                       priority text DEFAULT 'normal', coupon_code text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_drop geometry := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
+	v_zone bigint;
+	v_pickup geometry;
+	v_prep integer;
+	v_open boolean;
+	v_area geometry;
+	v_speed real;
+	v_dist real;
+	v_lines jsonb;
+	v_line record;
+	v_price integer;
+	v_subtotal bigint := 0;
+	v_order bigint;
+	v_now timestamptz := @extschema@.clock();
+	v_item record;
+BEGIN
+	IF priority IS NULL OR priority NOT IN ('normal', 'hot', 'fresh') THEN
+		RAISE EXCEPTION 'invalid priority "%"', priority
+			USING ERRCODE = 'DP022', HINT = 'Priorities are normal, hot and fresh.';
+	END IF;
+	IF place_order.customer_id IS NULL THEN
+		RAISE EXCEPTION 'an order needs a customer' USING ERRCODE = 'DP012';
+	END IF;
+
+	SELECT m.zone_id, m.location, m.prep_minutes, m.is_open, z.area, z.speed_mps
+	  INTO v_zone, v_pickup, v_prep, v_open, v_area, v_speed
+	  FROM @extschema@.merchants m
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id
+	 WHERE m.merchant_id OPERATOR(pg_catalog.=) place_order.merchant_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
+	END IF;
+	IF NOT v_open THEN
+		RAISE EXCEPTION 'merchant % is closed', merchant_id USING ERRCODE = 'DP003';
+	END IF;
+	IF NOT ST_Covers(v_area, v_drop) THEN
+		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
+	END IF;
+	v_dist := @extschema@._check_distance(v_pickup, v_drop);
+
+	-- items: a non-empty array of {"item_id": n, "qty": n}; repeated ids are summed
+	IF items IS NULL OR pg_catalog.jsonb_typeof(items) OPERATOR(pg_catalog.<>) 'array'
+	   OR pg_catalog.jsonb_array_length(items) OPERATOR(pg_catalog.=) 0
+	   OR pg_catalog.jsonb_array_length(items) OPERATOR(pg_catalog.>) 100
+	   OR EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(items) e(v)
+	               WHERE pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.<>) 'object'
+	                  OR (e.v OPERATOR(pg_catalog.->>) 'item_id') IS NULL
+	                  OR (e.v OPERATOR(pg_catalog.->>) 'item_id') OPERATOR(pg_catalog.!~) '^[0-9]{1,18}$'
+	                  OR (e.v OPERATOR(pg_catalog.->>) 'qty') IS NULL
+	                  OR (e.v OPERATOR(pg_catalog.->>) 'qty') OPERATOR(pg_catalog.!~) '^[0-9]{1,9}$') THEN
+		RAISE EXCEPTION 'items must be a non-empty array of {"item_id": n, "qty": n}'
+			USING ERRCODE = 'DP007', DETAIL = 'At most 100 lines; ids and quantities are whole numbers.';
+	END IF;
+	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('item_id', l.item_id, 'qty', l.qty) ORDER BY l.item_id)
+	  INTO v_lines
+	  FROM (SELECT (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint AS item_id,
+	               pg_catalog.sum((e.v OPERATOR(pg_catalog.->>) 'qty')::integer) AS qty
+	          FROM pg_catalog.jsonb_array_elements(items) e(v)
+	         GROUP BY 1) l;
+	IF EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
+	            WHERE (e.v OPERATOR(pg_catalog.->>) 'qty')::bigint OPERATOR(pg_catalog.<) 1
+	               OR (e.v OPERATOR(pg_catalog.->>) 'qty')::bigint OPERATOR(pg_catalog.>) current_setting('dispatch.max_item_qty')::bigint) THEN
+		RAISE EXCEPTION 'item quantities must be between 1 and %', current_setting('dispatch.max_item_qty')
+			USING ERRCODE = 'DP007';
+	END IF;
+
+	PERFORM @extschema@._check_customer(place_order.customer_id, v_zone);
+
+	-- take stock, in item order
+	FOR v_line IN SELECT (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint AS item_id,
+	                     (e.v OPERATOR(pg_catalog.->>) 'qty')::integer AS qty
+	                FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
+	LOOP
+		UPDATE @extschema@.items i
+		   SET stock = i.stock OPERATOR(pg_catalog.-) v_line.qty
+		 WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id
+		   AND i.merchant_id OPERATOR(pg_catalog.=) place_order.merchant_id
+		   AND i.available
+		   AND (i.stock IS NULL OR i.stock OPERATOR(pg_catalog.>=) v_line.qty)
+		RETURNING i.price_cents INTO v_price;
+		IF NOT FOUND THEN
+			SELECT i.merchant_id, i.available, i.stock INTO v_item
+			  FROM @extschema@.items i WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'item % does not exist', v_line.item_id USING ERRCODE = 'DP004';
+			ELSIF v_item.merchant_id OPERATOR(pg_catalog.<>) place_order.merchant_id THEN
+				RAISE EXCEPTION 'item % is not sold by merchant %', v_line.item_id, merchant_id
+					USING ERRCODE = 'DP005';
+			ELSE
+				RAISE EXCEPTION 'item % is out of stock', v_line.item_id
+					USING ERRCODE = 'DP006',
+					      DETAIL = pg_catalog.format('Asked for %s, %s left.', v_line.qty,
+					                                 CASE WHEN v_item.available THEN v_item.stock ELSE 0 END);
+			END IF;
+		END IF;
+		v_subtotal := v_subtotal OPERATOR(pg_catalog.+) v_price::bigint OPERATOR(pg_catalog.*) v_line.qty;
+	END LOOP;
+	IF v_subtotal OPERATOR(pg_catalog.>) current_setting('dispatch.max_order_cents')::bigint THEN
+		RAISE EXCEPTION 'order amount % cents exceeds the limit', v_subtotal
+			USING ERRCODE = 'DP008',
+			      DETAIL = pg_catalog.format('The limit is %s cents (dispatch.max_order_cents).',
+			                                 current_setting('dispatch.max_order_cents'));
+	END IF;
+
+	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
+	INSERT INTO @extschema@.orders
+	       (zone_id, order_id, kind, customer_id, merchant_id, status, priority, pickup, dropoff,
+	        dropoff_address_enc, distance_m, subtotal_cents, fee_cents, total_cents, coupon_code,
+	        promised_at, created_at, status_changed_at)
+	VALUES (v_zone, v_order, 'takeaway', place_order.customer_id, place_order.merchant_id,
+	        'pending_payment', priority, v_pickup, v_drop,
+	        @extschema@.pii_seal('customer', place_order.customer_id, dropoff_address),
+	        v_dist, v_subtotal::integer, 0, v_subtotal::integer, coupon_code,
+	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep OPERATOR(pg_catalog.+) 10,
+	                                                             secs => v_dist OPERATOR(pg_catalog./) v_speed),
+	        v_now, v_now);
+	INSERT INTO @extschema@.order_items (zone_id, order_id, item_id, qty, price_cents)
+	SELECT v_zone, v_order, (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint,
+	       (e.v OPERATOR(pg_catalog.->>) 'qty')::integer, i.price_cents
+	  FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
+	  JOIN @extschema@.items i ON i.item_id OPERATOR(pg_catalog.=) (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint;
+	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, created_at)
+	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
+	        v_order, v_subtotal::integer, v_now);
+	RETURN v_order;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text) IS
+	'Validates and places a takeaway order in pending_payment, taking stock atomically; returns the order id (zone in its high bits).  Errors: docs/errors.md.';
+
+CREATE FUNCTION @extschema@.place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
+                                        dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                        description text, fee_cents integer)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pickup geometry := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
+	v_drop geometry := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
+	v_zone bigint;
+	v_area geometry;
+	v_speed real;
+	v_dist real;
+	v_order bigint;
+	v_now timestamptz := @extschema@.clock();
+BEGIN
+	IF place_errand.customer_id IS NULL THEN
+		RAISE EXCEPTION 'an errand needs a customer' USING ERRCODE = 'DP012';
+	END IF;
+	SELECT z.zone_id, z.area, z.speed_mps INTO v_zone, v_area, v_speed
+	  FROM @extschema@.zones z
+	 WHERE ST_Covers(z.area, v_pickup)
+	 ORDER BY z.zone_id
+	 LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pickup lies outside every service area' USING ERRCODE = 'DP002';
+	END IF;
+	IF NOT ST_Covers(v_area, v_drop) THEN
+		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
+	END IF;
+	v_dist := @extschema@._check_distance(v_pickup, v_drop);
+	IF description IS NULL OR pg_catalog.btrim(description) OPERATOR(pg_catalog.=) ''
+	   OR pg_catalog.length(description) OPERATOR(pg_catalog.>) 2000 THEN
+		RAISE EXCEPTION 'an errand needs a description of at most 2000 characters' USING ERRCODE = 'DP025';
+	END IF;
+	IF fee_cents IS NULL OR fee_cents OPERATOR(pg_catalog.<=) 0
+	   OR fee_cents OPERATOR(pg_catalog.>) current_setting('dispatch.max_order_cents')::integer THEN
+		RAISE EXCEPTION 'invalid errand fee % cents', fee_cents USING ERRCODE = 'DP008';
+	END IF;
+	PERFORM @extschema@._check_customer(place_errand.customer_id, v_zone);
+
+	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
+	INSERT INTO @extschema@.orders
+	       (zone_id, order_id, kind, customer_id, status, pickup, dropoff, dropoff_address_enc,
+	        description_enc, distance_m, fee_cents, total_cents, promised_at, created_at, status_changed_at)
+	VALUES (v_zone, v_order, 'errand', place_errand.customer_id, 'pending_payment', v_pickup, v_drop,
+	        @extschema@.pii_seal('customer', place_errand.customer_id, dropoff_address),
+	        @extschema@.pii_seal('customer', place_errand.customer_id, description),
+	        v_dist, fee_cents, fee_cents,
+	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => 15,
+	                                                             secs => v_dist OPERATOR(pg_catalog./) v_speed),
+	        v_now, v_now);
+	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, created_at)
+	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
+	        v_order, fee_cents, v_now);
+	RETURN v_order;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
+	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup.';
+
+CREATE FUNCTION @extschema@._lock_order(p_order_id bigint) RETURNS @extschema@.orders
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v @extschema@.orders;
+BEGIN
+	SELECT * INTO v FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) (p_order_id OPERATOR(pg_catalog.>>) 40)
+	   AND o.order_id OPERATOR(pg_catalog.=) p_order_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', p_order_id USING ERRCODE = 'DP014';
+	END IF;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_order(bigint) IS
+	'Internal: the order row, locked FOR UPDATE, found through the zone in its id; DP014 if there is none.';
+REVOKE ALL ON FUNCTION @extschema@._lock_order(bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.confirm_payment(order_id bigint, provider_ref text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+	v_now timestamptz := @extschema@.clock();
+BEGIN
+	IF provider_ref IS NULL OR provider_ref OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a payment confirmation needs the provider''s reference' USING ERRCODE = 'DP018';
+	END IF;
+	-- the same confirmation twice is a no-op, so that app servers may retry
+	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment'
+	   AND EXISTS (SELECT FROM @extschema@.payments p
+	                WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	                  AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	                  AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+	                  AND p.provider_ref OPERATOR(pg_catalog.=) confirm_payment.provider_ref) THEN
+		RETURN;
+	END IF;
+	UPDATE @extschema@.payments p
+	   SET status = 'succeeded', provider_ref = confirm_payment.provider_ref, settled_at = v_now
+	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	   AND p.status OPERATOR(pg_catalog.=) 'pending';
+	IF NOT FOUND OR v_order.status OPERATOR(pg_catalog.<>) 'pending_payment' THEN
+		RAISE EXCEPTION 'order % has no pending payment (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP018';
+	END IF;
+	UPDATE @extschema@.orders o SET status = 'placed'
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+	-- an errand has no merchant to accept it: it is ready at once
+	IF v_order.kind OPERATOR(pg_catalog.=) 'errand' THEN
+		UPDATE @extschema@.orders o SET status = 'accepted', ready_at = v_now
+		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
+	'Records a successful payment and moves the order to placed (an errand on to accepted).  Repeating the same confirmation is a no-op.';
+
+CREATE FUNCTION @extschema@.fail_payment(order_id bigint, reason text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+BEGIN
+	UPDATE @extschema@.payments p
+	   SET status = 'failed', failure_reason = pg_catalog.left(reason, 200), settled_at = @extschema@.clock()
+	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	   AND p.status OPERATOR(pg_catalog.=) 'pending';
+	IF NOT FOUND OR v_order.status OPERATOR(pg_catalog.<>) 'pending_payment' THEN
+		RAISE EXCEPTION 'order % has no pending payment (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP018';
+	END IF;
+	-- the state machine's event carries "action": "retry_payment"
+	UPDATE @extschema@.orders o SET status = 'payment_failed'
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text) IS
+	'Records a failed payment; the order goes to payment_failed and its event tells the customer to retry.';
+
+CREATE FUNCTION @extschema@.retry_payment(order_id bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+	v_payment bigint;
+BEGIN
+	IF v_order.status OPERATOR(pg_catalog.<>) 'payment_failed' THEN
+		RAISE EXCEPTION 'order % is not awaiting a payment retry (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP018';
+	END IF;
+	UPDATE @extschema@.orders o SET status = 'pending_payment'
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+	v_payment := @extschema@.zone_scoped_id(v_order.zone_id, pg_catalog.nextval('@extschema@.payments_id_seq'));
+	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, created_at)
+	VALUES (v_order.zone_id, v_payment, v_order.order_id, v_order.total_cents, @extschema@.clock());
+	RETURN v_payment;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.retry_payment(bigint) IS
+	'After a failed payment: back to pending_payment with a new pending payment attempt; returns its id.';
+
+-- privileges: nothing for PUBLIC, the API for its roles
+REVOKE ALL ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.confirm_payment(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.confirm_payment(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.fail_payment(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.fail_payment(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.retry_payment(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.retry_payment(bigint) TO dispatch_app, dispatch_admin;

@@ -1,0 +1,275 @@
+-- sql/57_lifecycle.sql
+-- Riders coming and going, their positions, and the order lifecycle after
+-- payment: merchant acceptance, manual assignment, pickup, delivery and
+-- cancellation.  Status changes go through the state machine trigger.
+
+CREATE FUNCTION @extschema@._rider_load(p_zone_id bigint, p_rider_id bigint) RETURNS integer
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.count(*)::integer FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	   AND o.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	   AND o.status IN ('assigned', 'picked_up');
+END;
+COMMENT ON FUNCTION @extschema@._rider_load(bigint, bigint) IS
+	'Internal: orders a rider carries or is assigned in the zone.';
+REVOKE ALL ON FUNCTION @extschema@._rider_load(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_point geometry := @extschema@._check_point(lon, lat, 'rider');
+	v_now timestamptz := @extschema@.clock();
+	v_zone bigint;
+	v_was text;
+BEGIN
+	SELECT r.zone_id, r.status INTO v_zone, v_was
+	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	UPDATE @extschema@.riders r
+	   SET status = 'online', position = v_point, position_at = v_now,
+	       online_since = CASE WHEN v_was OPERATOR(pg_catalog.=) 'online' THEN r.online_since ELSE v_now END
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+	IF v_was OPERATOR(pg_catalog.<>) 'online' THEN
+		PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
+		                                '{"status": "online"}'::jsonb);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8) IS
+	'A rider starts (or continues) a shift at a position; the next dispatch batch considers them.';
+
+CREATE FUNCTION @extschema@.rider_offline(rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+	v_was text;
+	v_load integer;
+BEGIN
+	SELECT r.zone_id, r.status INTO v_zone, v_was
+	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	v_load := @extschema@._rider_load(v_zone, rider_id);
+	IF v_load OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'rider % still has % active orders', rider_id, v_load
+			USING ERRCODE = 'DP021', HINT = 'Deliver the orders, or have a dispatcher release them, first.';
+	END IF;
+	IF v_was OPERATOR(pg_catalog.<>) 'offline' THEN
+		UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
+		PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
+		                                '{"status": "offline"}'::jsonb);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
+	'A rider ends a shift; refused (DP021) while they hold orders.';
+
+CREATE FUNCTION @extschema@.update_rider_location(rider_id bigint, lon float8, lat float8,
+                                                 at timestamptz DEFAULT @extschema@.clock())
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_point geometry := @extschema@._check_point(lon, lat, 'rider');
+	v_zone bigint;
+BEGIN
+	IF at IS NULL OR NOT pg_catalog.isfinite(at)
+	   OR at OPERATOR(pg_catalog.>) @extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval THEN
+		RAISE EXCEPTION 'invalid ping time %', at
+			USING ERRCODE = 'DP024', DETAIL = 'A ping may not lie more than a minute in the future.';
+	END IF;
+	-- a ping older than the known position goes to the track only
+	UPDATE @extschema@.riders r SET position = v_point, position_at = at
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id
+	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) at)
+	RETURNING r.zone_id INTO v_zone;
+	IF NOT FOUND THEN
+		SELECT r.zone_id INTO v_zone FROM @extschema@.riders r
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+		END IF;
+	END IF;
+	INSERT INTO @extschema@.rider_tracks (zone_id, rider_id, at, position)
+	VALUES (v_zone, rider_id, at, v_point)
+	ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
+	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
+
+CREATE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+	v_prep integer;
+BEGIN
+	IF v_order.kind OPERATOR(pg_catalog.<>) 'takeaway' THEN
+		RAISE EXCEPTION 'order % is an errand: it has no merchant to accept it', order_id USING ERRCODE = 'DP025';
+	END IF;
+	IF ready_at IS NOT NULL AND NOT pg_catalog.isfinite(ready_at) THEN
+		RAISE EXCEPTION 'ready time must be finite' USING ERRCODE = 'DP025';
+	END IF;
+	SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
+	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
+	UPDATE @extschema@.orders o
+	   SET status = 'accepted',
+	       ready_at = COALESCE(merchant_accept.ready_at,
+	                           @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep))
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
+	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.';
+
+CREATE FUNCTION @extschema@._check_rider_for(p_order @extschema@.orders, p_rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+	v_status text;
+	v_capacity integer;
+	v_load integer;
+BEGIN
+	SELECT r.zone_id, r.status, r.capacity INTO v_zone, v_status, v_capacity
+	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) p_rider_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', p_rider_id USING ERRCODE = 'DP015';
+	END IF;
+	IF v_zone OPERATOR(pg_catalog.<>) p_order.zone_id THEN
+		RAISE EXCEPTION 'rider % works in zone %, not in zone %', p_rider_id, v_zone, p_order.zone_id
+			USING ERRCODE = 'DP020';
+	END IF;
+	IF v_status OPERATOR(pg_catalog.<>) 'online' THEN
+		RAISE EXCEPTION 'rider % is offline', p_rider_id USING ERRCODE = 'DP020';
+	END IF;
+	v_load := @extschema@._rider_load(v_zone, p_rider_id);
+	IF v_load OPERATOR(pg_catalog.>=) v_capacity THEN
+		RAISE EXCEPTION 'rider % is full (% of % orders)', p_rider_id, v_load, v_capacity
+			USING ERRCODE = 'DP020';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_rider_for(@extschema@.orders, bigint) IS
+	'Internal: the rider exists, works in the order''s zone, is online and has a free slot; locks the rider row.';
+REVOKE ALL ON FUNCTION @extschema@._check_rider_for(@extschema@.orders, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.assign_manually(order_id bigint, rider_id bigint, by text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+BEGIN
+	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
+	END IF;
+	PERFORM @extschema@._check_rider_for(v_order, rider_id);
+	UPDATE @extschema@.orders o
+	   SET status = 'assigned', rider_id = assign_manually.rider_id, assigned_by = by
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) IS
+	'A dispatcher''s override: assigns an accepted order to an online rider of its zone with a free slot.';
+
+CREATE FUNCTION @extschema@._rider_step(p_order_id bigint, p_rider_id bigint, p_from text, p_to text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders := @extschema@._lock_order(p_order_id);
+BEGIN
+	IF v_order.rider_id IS DISTINCT FROM p_rider_id THEN
+		RAISE EXCEPTION 'rider % is not assigned to order %', p_rider_id, p_order_id USING ERRCODE = 'DP019';
+	END IF;
+	-- anything but p_from is rejected by the state machine, naming both states
+	UPDATE @extschema@.orders o SET status = p_to
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rider_step(bigint, bigint, text, text) IS
+	'Internal: a rider moves their own order on (pickup, delivery).';
+REVOKE ALL ON FUNCTION @extschema@._rider_step(bigint, bigint, text, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.mark_picked_up(order_id bigint, rider_id bigint) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT @extschema@._rider_step(order_id, rider_id, 'assigned', 'picked_up');
+END;
+COMMENT ON FUNCTION @extschema@.mark_picked_up(bigint, bigint) IS
+	'The assigned rider has picked the order up.';
+
+CREATE FUNCTION @extschema@.mark_delivered(order_id bigint, rider_id bigint) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT @extschema@._rider_step(order_id, rider_id, 'picked_up', 'delivered');
+END;
+COMMENT ON FUNCTION @extschema@.mark_delivered(bigint, bigint) IS
+	'The assigned rider has delivered the order.';
+
+CREATE FUNCTION @extschema@.cancel_order(order_id bigint, reason text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+BEGIN
+	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
+	END IF;
+	-- the state machine refuses picked_up, delivered and cancelled orders
+	UPDATE @extschema@.orders o
+	   SET status = 'cancelled', cancel_reason = pg_catalog.left(reason, 200)
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+	UPDATE @extschema@.payments p
+	   SET status = 'failed', failure_reason = 'order cancelled', settled_at = @extschema@.clock()
+	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	   AND p.status OPERATOR(pg_catalog.=) 'pending';
+	-- what was taken from stock goes back, in item order
+	UPDATE @extschema@.items i
+	   SET stock = i.stock OPERATOR(pg_catalog.+) l.qty
+	  FROM (SELECT oi.item_id, oi.qty FROM @extschema@.order_items oi
+	         WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	           AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	         ORDER BY oi.item_id) l
+	 WHERE i.item_id OPERATOR(pg_catalog.=) l.item_id AND i.stock IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
+	'Cancels an order before pickup: a pending payment is voided and the stock it took is returned.';
+
+-- privileges: nothing for PUBLIC, the API for its roles
+REVOKE ALL ON FUNCTION @extschema@.rider_online(bigint, float8, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rider_online(bigint, float8, float8) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.rider_offline(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rider_offline(bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.mark_picked_up(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.mark_picked_up(bigint, bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.mark_delivered(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.mark_delivered(bigint, bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.cancel_order(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.cancel_order(bigint, text) TO dispatch_app, dispatch_admin;

@@ -1,0 +1,53 @@
+/*-------------------------------------------------------------------------
+ *
+ * dispatch.h
+ *		Declarations shared by the C parts of the dispatch extension:
+ *		SQLSTATEs of class DP, settings, and each part's init hook.
+ *
+ * Every condition a caller can reach has its own SQLSTATE in class DP;
+ * docs/errors.md lists them.  Codes DP0xx belong to intake and the API,
+ * DP1xx to the order state machine, DP3xx to matching, DP4xx to keys and
+ * personal data, DP5xx to feedback.
+ *
+ * IDENTIFICATION
+ *		src/dispatch.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DISPATCH_H
+#define DISPATCH_H
+
+#include "utils/elog.h"
+#include "utils/timestamp.h"
+
+#define ERRCODE_DP_FORBIDDEN_TRANSITION		MAKE_SQLSTATE('D','P','1','0','1')
+#define ERRCODE_DP_ORDER_INVARIANT			MAKE_SQLSTATE('D','P','1','0','2')
+#define ERRCODE_DP_EVENT_LIMIT				MAKE_SQLSTATE('D','P','1','0','3')
+#define ERRCODE_DP_BAD_CLOCK				MAKE_SQLSTATE('D','P','0','2','3')
+#define ERRCODE_DP_KEY_UNAVAILABLE			MAKE_SQLSTATE('D','P','4','0','1')
+
+/*
+ * Event sequence layout: the writing transaction's full xid in the high
+ * bits, the event's ordinal within that transaction in the low bits.
+ */
+#define DISPATCH_EVENT_ORDINAL_BITS		20
+#define DISPATCH_EVENT_ORDINAL_MAX		((1 << DISPATCH_EVENT_ORDINAL_BITS) - 1)
+
+/* settings (dispatch.c) */
+extern char *dispatch_clock_override;
+extern char *dispatch_master_key_file;
+extern bool dispatch_notify_enabled;
+
+/* clock.c */
+extern TimestampTz dispatch_clock_now(void);
+extern void dispatch_clock_init(void);
+
+/* events.c */
+extern int64 dispatch_event_append(int64 zone_id, const char *kind,
+								   int64 order_id, int64 customer_id,
+								   int64 rider_id, const char *payload_json);
+
+/* keys.c */
+extern void dispatch_keys_init(void);
+
+#endif							/* DISPATCH_H */

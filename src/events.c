@@ -1,0 +1,215 @@
+/*-------------------------------------------------------------------------
+ *
+ * events.c
+ *		The event outbox: one row in dispatch.events per event, written in
+ *		the transaction that caused it, and a NOTIFY on dispatch_events.
+ *
+ * Sequence numbers.  A plain sequence hands out numbers in call order but
+ * transactions commit in another order, so a reader that asks for
+ * "seq > last seen" would skip an event whose transaction commits after a
+ * later number became visible.  Instead an event's seq is
+ *
+ *		(full xid of the writing top-level transaction << 20) | ordinal
+ *
+ * where the ordinal counts the events of that transaction.  A reader hands
+ * out only events whose transaction is older than its snapshot's xmin:
+ * every such transaction has ended, so no event can appear below that
+ * horizon later, and every later event has a larger seq.  Reading
+ * events_since(last) repeatedly therefore sees each committed event exactly
+ * once, in one stable order.  The cost: while a writing transaction is
+ * open, catch-up waits for it (NOTIFY is not delayed).  Limits: 2^20 - 1
+ * events per transaction and 2^43 transaction ids, both far beyond use.
+ *
+ * The NOTIFY payload is a compact JSON object with ids, kind, status and
+ * time only; personal data never enters an event.
+ *
+ * IDENTIFICATION
+ *		src/events.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "dispatch.h"
+
+#define EVENT_CHANNEL "dispatch_events"
+
+static SPIPlanPtr insert_plan = NULL;
+static FullTransactionId ordinal_xid = {0};
+static uint32 ordinal_next = 0;
+
+static int64 next_seq(void);
+static void append_id(StringInfo buf, const char *key, int64 id);
+
+/*
+ * The next event number of the current transaction (assigning it an xid if
+ * it has none yet: an event is a write).
+ */
+static int64
+next_seq(void)
+{
+	FullTransactionId fxid = GetTopFullTransactionId();
+
+	if (!FullTransactionIdEquals(fxid, ordinal_xid))
+	{
+		ordinal_xid = fxid;
+		ordinal_next = 0;
+	}
+	if (ordinal_next > DISPATCH_EVENT_ORDINAL_MAX)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_EVENT_LIMIT),
+				errmsg("too many events in one transaction"),
+				errdetail("One transaction may write at most %d events.",
+						  DISPATCH_EVENT_ORDINAL_MAX + 1),
+				errhint("Split the work into several transactions."));
+
+	return (int64) ((U64FromFullTransactionId(fxid) << DISPATCH_EVENT_ORDINAL_BITS) |
+					ordinal_next++);
+}
+
+static void
+append_id(StringInfo buf, const char *key, int64 id)
+{
+	if (id > 0)
+		appendStringInfo(buf, ",\"%s\":" INT64_FORMAT, key, id);
+}
+
+/*
+ * Append one event to the outbox and notify listeners.  payload_json is a
+ * JSON object (or NULL) with the kind-specific fields; its members are
+ * stored in the row and copied into the NOTIFY payload.  Ids of 0 or less
+ * mean "none".  Returns the event's seq.
+ */
+int64
+dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
+					  int64 customer_id, int64 rider_id,
+					  const char *payload_json)
+{
+	int64		seq = next_seq();
+	TimestampTz at = dispatch_clock_now();
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	const char *payload = payload_json ? payload_json : "{}";
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (insert_plan == NULL)
+	{
+		Oid			types[8] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID,
+		INT8OID, INT8OID, INT8OID, JSONBOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO dispatch.events"
+						   " (zone_id, seq, at, kind, order_id, customer_id, rider_id, payload)"
+						   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+						   8, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		insert_plan = plan;
+	}
+
+	values[0] = Int64GetDatum(zone_id);
+	values[1] = Int64GetDatum(seq);
+	values[2] = TimestampTzGetDatum(at);
+	values[3] = CStringGetTextDatum(kind);
+	values[4] = Int64GetDatum(order_id);
+	values[5] = Int64GetDatum(customer_id);
+	values[6] = Int64GetDatum(rider_id);
+	values[7] = DirectFunctionCall1(jsonb_in, CStringGetDatum(payload));
+	if (order_id <= 0)
+		nulls[4] = 'n';
+	if (customer_id <= 0)
+		nulls[5] = 'n';
+	if (rider_id <= 0)
+		nulls[6] = 'n';
+
+	ret = SPI_execute_plan(insert_plan, values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not append event: %s", SPI_result_code_string(ret));
+	SPI_finish();
+
+	if (dispatch_notify_enabled)
+	{
+		StringInfoData buf;
+		char		tbuf[MAXDATELEN + 1];
+		int			tz = 0;
+		const char *p = payload;
+		size_t		len;
+
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "{\"seq\":" INT64_FORMAT ",\"kind\":", seq);
+		escape_json(&buf, kind);
+		append_id(&buf, "zone", zone_id);
+		append_id(&buf, "order", order_id);
+		append_id(&buf, "customer", customer_id);
+		append_id(&buf, "rider", rider_id);
+		appendStringInfo(&buf, ",\"at\":\"%s\"",
+						 JsonEncodeDateTime(tbuf, TimestampTzGetDatum(at),
+											TIMESTAMPTZOID, &tz));
+
+		/* splice in the members of the payload object */
+		while (*p == ' ')
+			p++;
+		len = strlen(p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\n'))
+			len--;
+		if (len > 2 && p[0] == '{' && p[len - 1] == '}')
+		{
+			appendStringInfoChar(&buf, ',');
+			appendBinaryStringInfo(&buf, p + 1, len - 2);
+		}
+		appendStringInfoChar(&buf, '}');
+		Async_Notify(EVENT_CHANNEL, buf.data);
+		pfree(buf.data);
+	}
+	return seq;
+}
+
+PG_FUNCTION_INFO_V1(dispatch_emit_event);
+
+/*
+ * SQL: dispatch._emit_event(zone_id bigint, kind text, order_id bigint,
+ *		customer_id bigint, rider_id bigint, payload jsonb) -> bigint
+ *
+ * For the SQL parts (offers, payment notices): the same outbox path as the
+ * state machine.  Only the extension's own functions may call it.
+ */
+Datum
+dispatch_emit_event(PG_FUNCTION_ARGS)
+{
+	int64		zone_id;
+	char	   *kind;
+	char	   *payload = NULL;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("an event needs a zone and a kind"));
+	zone_id = PG_GETARG_INT64(0);
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!PG_ARGISNULL(5))
+		payload = DatumGetCString(DirectFunctionCall1(jsonb_out,
+													  PG_GETARG_DATUM(5)));
+
+	PG_RETURN_INT64(dispatch_event_append(zone_id, kind,
+										  PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2),
+										  PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
+										  PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4),
+										  payload));
+}
