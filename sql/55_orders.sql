@@ -27,8 +27,8 @@ BEGIN
 	  FROM @extschema@.orders o
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone_id
 	   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	   AND o.created_at OPERATOR(pg_catalog.>) @extschema@.clock() OPERATOR(pg_catalog.-)
-	       pg_catalog.make_interval(mins => current_setting('dispatch.fraud_window_minutes')::integer)
+	   AND o.created_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.-)
+	       pg_catalog.make_interval(mins => current_setting('dispatch.fraud_window_minutes')::integer))
 	   AND o.status IN ('pending_payment', 'payment_failed', 'cancelled');
 	IF v_bad OPERATOR(pg_catalog.>=) current_setting('dispatch.fraud_max_bad_orders')::integer THEN
 		RAISE EXCEPTION 'customer % has too many unpaid or cancelled orders', p_customer_id
@@ -166,7 +166,7 @@ BEGIN
 					                                 CASE WHEN v_item.available THEN v_item.stock ELSE 0 END);
 			END IF;
 		END IF;
-		v_subtotal := v_subtotal OPERATOR(pg_catalog.+) v_price::bigint OPERATOR(pg_catalog.*) v_line.qty;
+		v_subtotal := v_subtotal OPERATOR(pg_catalog.+) (v_price::bigint OPERATOR(pg_catalog.*) v_line.qty);
 	END LOOP;
 	IF v_subtotal OPERATOR(pg_catalog.>) current_setting('dispatch.max_order_cents')::bigint THEN
 		RAISE EXCEPTION 'order amount % cents exceeds the limit', v_subtotal

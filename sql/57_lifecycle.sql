@@ -85,7 +85,7 @@ DECLARE
 	v_zone bigint;
 BEGIN
 	IF at IS NULL OR NOT pg_catalog.isfinite(at)
-	   OR at OPERATOR(pg_catalog.>) @extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval THEN
+	   OR at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval) THEN
 		RAISE EXCEPTION 'invalid ping time %', at
 			USING ERRCODE = 'DP024', DETAIL = 'A ping may not lie more than a minute in the future.';
 	END IF;

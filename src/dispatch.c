@@ -73,7 +73,7 @@ _PG_init(void)
 							&dispatch_fraud_window_minutes,
 							60, 1, 7 * 24 * 60,
 							PGC_SUSET,
-							GUC_UNIT_MIN,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("dispatch.fraud_max_bad_orders",

@@ -1,0 +1,149 @@
+-- test/pgtap/20_state_machine.sql: the C state machine allows exactly the
+-- transitions of DESIGN.md, stamps each one and writes one event for it.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+SET LOCAL dispatch.clock_override = '2026-03-01 12:00:00+00';
+SELECT plan(16);
+
+SELECT dispatch.register_rider(:zone, 'Big Bag', '+8613900000099', 20) AS bigbag \gset
+SELECT dispatch.rider_online(:bigbag, 121.43, 31.19) \g /dev/null
+SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
+       set_config('t.item', :'noodles', true), set_config('t.rider', :'bigbag', true) \g /dev/null
+
+-- a fresh order in the given status, reached through the API
+CREATE FUNCTION pg_temp.order_in(p_status text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	o bigint;
+	r bigint := current_setting('t.rider')::bigint;
+BEGIN
+	o := dispatch.place_order(current_setting('t.customer')::bigint, current_setting('t.merchant')::bigint,
+	                          jsonb_build_array(jsonb_build_object('item_id', current_setting('t.item')::bigint, 'qty', 1)),
+	                          121.445, 31.196, 'somewhere', 'normal');
+	IF p_status = 'pending_payment' THEN RETURN o; END IF;
+	IF p_status = 'payment_failed' THEN PERFORM dispatch.fail_payment(o, 'declined'); RETURN o; END IF;
+	IF p_status = 'cancelled' THEN PERFORM dispatch.cancel_order(o, 'test'); RETURN o; END IF;
+	PERFORM dispatch.confirm_payment(o, 'ref-' || o);
+	IF p_status = 'placed' THEN RETURN o; END IF;
+	PERFORM dispatch.merchant_accept(o);
+	IF p_status = 'accepted' THEN RETURN o; END IF;
+	PERFORM dispatch.assign_manually(o, r, 'test');
+	IF p_status = 'assigned' THEN RETURN o; END IF;
+	PERFORM dispatch.mark_picked_up(o, r);
+	IF p_status = 'picked_up' THEN RETURN o; END IF;
+	PERFORM dispatch.mark_delivered(o, r);
+	RETURN o;
+END $$;
+
+-- try every pair of distinct statuses with a direct UPDATE (the rider is set
+-- where a status needs one, so only the transition itself can fail)
+CREATE TEMP TABLE tried (f text, t text, sqlstate text, msg text, events bigint, stamped boolean);
+DO $$
+DECLARE
+	s text[] := ARRAY['pending_payment','payment_failed','placed','accepted','assigned','picked_up','delivered','cancelled'];
+	f text; t text; o bigint; n0 bigint; st text; m text;
+BEGIN
+	FOREACH f IN ARRAY s LOOP
+		FOREACH t IN ARRAY s LOOP
+			CONTINUE WHEN f = t;
+			o := pg_temp.order_in(f);
+			SELECT count(*) INTO n0 FROM dispatch.events WHERE zone_id = o >> 40 AND order_id = o;
+			st := 'ok'; m := NULL;
+			BEGIN
+				UPDATE dispatch.orders
+				   SET status = t, rider_id = COALESCE(rider_id, current_setting('t.rider')::bigint)
+				 WHERE zone_id = o >> 40 AND order_id = o;
+			EXCEPTION WHEN OTHERS THEN
+				GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
+			END;
+			INSERT INTO tried
+			SELECT f, t, st, m,
+			       (SELECT count(*) FROM dispatch.events WHERE zone_id = o >> 40 AND order_id = o) - n0,
+			       (SELECT status_changed_at = dispatch.clock() FROM dispatch.orders WHERE zone_id = o >> 40 AND order_id = o);
+			-- let the rider go again
+			UPDATE dispatch.orders SET status = 'cancelled'
+			 WHERE zone_id = o >> 40 AND order_id = o AND status IN ('assigned', 'accepted', 'placed');
+			UPDATE dispatch.orders SET status = 'delivered'
+			 WHERE zone_id = o >> 40 AND order_id = o AND status = 'picked_up';
+		END LOOP;
+	END LOOP;
+END $$;
+
+SELECT results_eq(
+	$$ SELECT f, t FROM tried WHERE sqlstate = 'ok' ORDER BY 1, 2 $$,
+	$$ VALUES ('accepted','assigned'), ('accepted','cancelled'), ('assigned','accepted'),
+	          ('assigned','cancelled'), ('assigned','picked_up'), ('payment_failed','cancelled'),
+	          ('payment_failed','pending_payment'), ('pending_payment','cancelled'),
+	          ('pending_payment','payment_failed'), ('pending_payment','placed'),
+	          ('picked_up','delivered'), ('placed','accepted'), ('placed','cancelled') $$,
+	'exactly the transitions of the design are allowed');
+SELECT is((SELECT count(*) FROM tried WHERE sqlstate <> 'ok' AND sqlstate <> 'DP101'), 0::bigint,
+	'every forbidden transition raises DP101');
+SELECT is((SELECT count(*) FROM tried WHERE sqlstate <> 'ok' AND msg <> format('order %s cannot go from "%s" to "%s"',
+	(regexp_match(msg, '^order (\d+)'))[1], f, t)), 0::bigint,
+	'every refusal names both states');
+SELECT is((SELECT count(*) FROM tried WHERE sqlstate = 'ok' AND events <> 1), 0::bigint,
+	'every allowed transition writes exactly one event');
+SELECT is((SELECT count(*) FROM tried WHERE sqlstate <> 'ok' AND events <> 0), 0::bigint,
+	'a refused transition writes no event');
+SELECT ok((SELECT bool_and(stamped) FROM tried WHERE sqlstate = 'ok'),
+	'every allowed transition stamps status_changed_at from dispatch.clock()');
+
+-- a delivered order carries a stamp for every step
+SELECT pg_temp.order_in('delivered') AS done \gset
+SELECT ok((SELECT placed_at IS NOT NULL AND accepted_at IS NOT NULL AND assigned_at IS NOT NULL
+             AND picked_up_at IS NOT NULL AND delivered_at IS NOT NULL AND cancelled_at IS NULL
+             FROM dispatch.orders WHERE zone_id = :done >> 40 AND order_id = :done),
+	'a delivered order has every step stamped');
+SELECT results_eq(
+	format($$ SELECT payload->>'prev', payload->>'status' FROM dispatch.events
+	           WHERE zone_id = %1$s >> 40 AND order_id = %1$s ORDER BY seq $$, :done),
+	$$ VALUES (NULL, 'pending_payment'), ('pending_payment', 'placed'), ('placed', 'accepted'),
+	          ('accepted', 'assigned'), ('assigned', 'picked_up'), ('picked_up', 'delivered') $$,
+	'the outbox tells the order''s story in order');
+
+-- every order starts in pending_payment
+SELECT throws_ok(
+	format($$ INSERT INTO dispatch.orders (zone_id, order_id, kind, customer_id, merchant_id, status, pickup, dropoff,
+	          distance_m, total_cents, promised_at, created_at, status_changed_at)
+	          VALUES (%1$s, (%1$s::bigint << 40) | 999999, 'takeaway', %2$s, %3$s, 'placed',
+	                  ST_SetSRID(ST_MakePoint(121.43, 31.19), 4326), ST_SetSRID(ST_MakePoint(121.44, 31.19), 4326),
+	                  100, 100, now(), now(), now()) $$, :zone, :customer, :merchant),
+	'DP101', NULL, 'a new order must start in pending_payment');
+
+-- assigned needs a rider
+SELECT pg_temp.order_in('accepted') AS acc \gset
+SELECT throws_ok(format($$ UPDATE dispatch.orders SET status = 'assigned' WHERE zone_id = %1$s >> 40 AND order_id = %1$s $$, :acc),
+	'DP102', format('order %s cannot be "assigned" without a rider', :acc), 'assigned needs a rider');
+
+-- releasing an assigned order clears its rider
+SELECT pg_temp.order_in('assigned') AS asg \gset
+UPDATE dispatch.orders SET status = 'accepted' WHERE zone_id = :asg >> 40 AND order_id = :asg;
+SELECT ok((SELECT rider_id IS NULL AND assigned_at IS NULL FROM dispatch.orders WHERE zone_id = :asg >> 40 AND order_id = :asg),
+	'a released order loses its rider and its assignment stamp');
+
+-- an update that keeps the status writes nothing
+SELECT count(*) AS n0 FROM dispatch.events \gset
+UPDATE dispatch.orders SET status = status, priority = 'hot' WHERE zone_id = :asg >> 40 AND order_id = :asg;
+SELECT is((SELECT count(*) FROM dispatch.events), :n0::bigint, 'an update that keeps the status writes no event');
+
+-- the API refuses what the state machine refuses
+SELECT throws_ok(format('SELECT dispatch.mark_delivered(%s, %s)', :asg, :bigbag), 'DP019', NULL,
+	'only the assigned rider moves an order on');
+SELECT pg_temp.order_in('delivered') AS done2 \gset
+SELECT throws_ok(format($$ SELECT dispatch.cancel_order(%s, 'too late') $$, :done2), 'DP101',
+	format('order %s cannot go from "delivered" to "cancelled"', :done2), 'a delivered order cannot be cancelled');
+
+-- event numbers: the writing transaction in the high bits
+SELECT is((SELECT DISTINCT seq >> 20 FROM dispatch.events WHERE zone_id = :done2 >> 40 AND order_id = :done2),
+          txid_current(), 'an event''s seq carries its transaction id above bit 20');
+
+-- an errand is accepted as soon as it is paid
+SELECT dispatch.place_errand(:customer, 121.43, 31.19, 121.44, 31.20, 'gate 3', 'buy a charger', 1500) AS errand \gset
+SELECT dispatch.confirm_payment(:errand, 'ref-errand') \g /dev/null
+SELECT is((SELECT status FROM dispatch.orders WHERE zone_id = :errand >> 40 AND order_id = :errand), 'accepted',
+	'a paid errand is ready for dispatch at once');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,109 @@
+-- test/pgtap/30_intake.sql: every intake and API error has its SQLSTATE
+-- and leaves nothing behind; stock is taken and given back.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(53);
+
+CREATE TEMP VIEW footprint AS
+SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
+       (SELECT count(*) FROM dispatch.order_items) AS lines,
+       (SELECT count(*) FROM dispatch.payments) AS payments,
+       (SELECT count(*) FROM dispatch.events) AS events,
+       (SELECT string_agg(item_id || ':' || coalesce(stock::text, '-'), ',' ORDER BY item_id) FROM dispatch.items) AS stock;
+CREATE TEMP TABLE before AS SELECT * FROM footprint;
+
+\set items '[{"item_id": ' :noodles ', "qty": 1}]'
+-- coordinates
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 'NaN', 31.19, 'x') $$, :customer, :merchant, :'items'), 'DP001', NULL, 'NaN longitude');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 181, 31.19, 'x') $$, :customer, :merchant, :'items'), 'DP001', NULL, 'longitude out of range');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 'Infinity', 'x') $$, :customer, :merchant, :'items'), 'DP001', NULL, 'infinite latitude');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, NULL, 'x') $$, :customer, :merchant, :'items'), 'DP001', NULL, 'missing latitude');
+-- area, merchant, customer
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.50, 31.19, 'x') $$, :customer, :merchant, :'items'), 'DP002', NULL, 'drop-off outside the zone');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x') $$, :customer, :closed, :'items'), 'DP003', NULL, 'merchant closed');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, 999999, %L, 121.44, 31.19, 'x') $$, :customer, :'items'), 'DP013', NULL, 'unknown merchant');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(999999, %s, %L, 121.44, 31.19, 'x') $$, :merchant, :'items'), 'DP012', NULL, 'unknown customer');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x', 'urgent') $$, :customer, :merchant, :'items'), 'DP022', NULL, 'unknown priority');
+-- items
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": 999999, "qty": 1}]', 121.44, 31.19, 'x') $$, :customer, :merchant), 'DP004', NULL, 'unknown item');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 1}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :other_item), 'DP005', NULL, 'item of another merchant');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 11}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :rice), 'DP006', NULL, 'more than the stock');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 6}, {"item_id": %s, "qty": 6}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :rice, :rice), 'DP006', NULL, 'repeated lines are summed against the stock');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[]', 121.44, 31.19, 'x') $$, :customer, :merchant), 'DP007', NULL, 'empty item list');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '{"item_id": 1}', 121.44, 31.19, 'x') $$, :customer, :merchant), 'DP007', NULL, 'items not an array');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 0}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :noodles), 'DP007', NULL, 'zero quantity');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": -2}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :noodles), 'DP007', NULL, 'negative quantity');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 100}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :noodles), 'DP007', NULL, 'quantity above dispatch.max_item_qty');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": "abc", "qty": 1}]', 121.44, 31.19, 'x') $$, :customer, :merchant), 'DP007', NULL, 'item id not a number');
+SET LOCAL dispatch.max_order_cents = 5000;
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 2}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :noodles), 'DP008', NULL, 'amount above dispatch.max_order_cents');
+RESET dispatch.max_order_cents;
+-- fraud signals
+SET LOCAL dispatch.fraud_max_distance_m = 500;
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.46, 31.21, 'x') $$, :customer, :merchant, :'items'), 'DP010', NULL, 'drop-off implausibly far from the merchant');
+RESET dispatch.fraud_max_distance_m;
+SELECT dispatch.flag_customer(:customer2, 'chargebacks') \g /dev/null
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x') $$, :customer2, :merchant, :'items'), 'DP011', NULL, 'flagged customer');
+SELECT dispatch.flag_customer(:customer2, NULL) \g /dev/null
+-- errands
+SELECT throws_ok(format($$ SELECT dispatch.place_errand(%s, 125.0, 31.19, 121.44, 31.19, 'x', 'buy milk', 500) $$, :customer), 'DP002', NULL, 'errand pickup outside every zone');
+SELECT throws_ok(format($$ SELECT dispatch.place_errand(%s, 121.43, 31.19, 121.50, 31.19, 'x', 'buy milk', 500) $$, :customer), 'DP002', NULL, 'errand drop-off outside the zone');
+SELECT throws_ok(format($$ SELECT dispatch.place_errand(%s, 121.43, 31.19, 121.44, 31.19, 'x', 'buy milk', 0) $$, :customer), 'DP008', NULL, 'errand without a fee');
+SELECT throws_ok(format($$ SELECT dispatch.place_errand(%s, 121.43, 31.19, 121.44, 31.19, 'x', ' ', 500) $$, :customer), 'DP025', NULL, 'errand without a description');
+-- onboarding
+SELECT throws_ok($$ SELECT dispatch.register_customer('12345') $$, 'DP027', NULL, 'invalid phone number');
+SELECT throws_ok($$ SELECT dispatch.register_customer('138-0000-0001') $$, 'DP026', NULL, 'a phone number registers once, whatever its spelling');
+SELECT throws_ok($$ SELECT dispatch.create_zone('Bad', ST_GeomFromText('LINESTRING(0 0, 1 1)', 4326)) $$, 'DP017', NULL, 'a zone is a polygon');
+SELECT throws_ok($$ SELECT dispatch.create_zone('Bad', ST_GeomFromText('POLYGON((0 0, 1 1, 1 0, 0 1, 0 0))', 4326)) $$, 'DP017', NULL, 'a zone is a valid polygon');
+SELECT throws_ok($$ SELECT dispatch.create_zone('Bad', ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))', 4326), 'Mars/Base') $$, 'DP017', NULL, 'a zone has a known time zone');
+SELECT throws_ok($$ SELECT dispatch.create_merchant(999999, 'x', 121.44, 31.19) $$, 'DP016', NULL, 'merchant in an unknown zone');
+SELECT throws_ok(format($$ SELECT dispatch.create_merchant(%s, 'x', 100, 31.19) $$, :zone), 'DP002', NULL, 'merchant outside its zone');
+SELECT throws_ok(format($$ SELECT dispatch.add_item(%s, 'x', -1) $$, :merchant), 'DP008', NULL, 'negative price');
+SELECT throws_ok(format($$ SELECT dispatch.register_rider(%s, 'x', '+8613900000010', 0) $$, :zone), 'DP025', NULL, 'rider capacity at least 1');
+
+SELECT results_eq('SELECT * FROM footprint', 'SELECT * FROM before', 'no refused request left a row or took stock');
+
+-- the happy path takes stock; cancelling gives it back
+SELECT dispatch.place_order(:customer, :merchant,
+       format('[{"item_id": %s, "qty": 4}, {"item_id": %s, "qty": 1}]', :rice, :noodles)::jsonb,
+       121.445, 31.196, 'Room 1', 'fresh') AS o1 \gset
+SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), 6, 'an order takes its stock');
+SELECT is((SELECT total_cents FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1), 4 * 1500 + 2800, 'the total is the sum of the lines');
+SELECT is((SELECT amount_cents FROM dispatch.payments WHERE zone_id = :o1 >> 40 AND order_id = :o1 AND status = 'pending'), 8800, 'a pending payment of the total waits');
+SELECT is(dispatch.zone_of(:o1), :zone::bigint, 'the zone is in the order id');
+
+-- payments
+SELECT throws_ok(format($$ SELECT dispatch.retry_payment(%s) $$, :o1), 'DP018', NULL, 'no retry before a failure');
+SELECT dispatch.fail_payment(:o1, 'card declined') \g /dev/null
+SELECT is((SELECT payload->>'action' FROM dispatch.events WHERE zone_id = :o1 >> 40 AND order_id = :o1 AND payload->>'status' = 'payment_failed'),
+          'retry_payment', 'a failed payment tells the customer to retry');
+SELECT throws_ok(format($$ SELECT dispatch.fail_payment(%s, 'again') $$, :o1), 'DP018', NULL, 'no second failure without a retry');
+SELECT dispatch.retry_payment(:o1) \g /dev/null
+SELECT dispatch.confirm_payment(:o1, 'psp-42') \g /dev/null
+SELECT lives_ok(format($$ SELECT dispatch.confirm_payment(%s, 'psp-42') $$, :o1), 'the same confirmation twice is a no-op');
+SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, 'psp-43') $$, :o1), 'DP018', NULL, 'another confirmation of a paid order is refused');
+SELECT throws_ok($$ SELECT dispatch.confirm_payment(4242, 'psp') $$, 'DP014', NULL, 'unknown order');
+SELECT dispatch.cancel_order(:o1, 'changed my mind') \g /dev/null
+SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), 10, 'cancelling gives the stock back');
+
+-- riders
+SELECT dispatch.place_order(:customer, :merchant, :'items', 121.445, 31.196, 'Room 2') AS o2 \gset
+SELECT dispatch.confirm_payment(:o2, 'psp-44') \g /dev/null
+SELECT dispatch.merchant_accept(:o2) \g /dev/null
+SELECT throws_ok(format($$ SELECT dispatch.assign_manually(%s, %s, 'ops') $$, :o2, :far_rider), 'DP020', NULL, 'a rider of another zone cannot take the order');
+SELECT dispatch.rider_offline(:rider2) \g /dev/null
+SELECT throws_ok(format($$ SELECT dispatch.assign_manually(%s, %s, 'ops') $$, :o2, :rider2), 'DP020', NULL, 'an offline rider cannot take the order');
+SELECT throws_ok(format($$ SELECT dispatch.assign_manually(%s, 999999, 'ops') $$, :o2), 'DP015', NULL, 'unknown rider');
+SELECT dispatch.assign_manually(:o2, :rider, 'ops') \g /dev/null
+SELECT throws_ok(format($$ SELECT dispatch.rider_offline(%s) $$, :rider), 'DP021', NULL, 'a rider with orders cannot go offline');
+SELECT throws_ok(format($$ SELECT dispatch.update_rider_location(%s, 121.43, 31.19, now() + interval '1 hour') $$, :rider), 'DP024', NULL, 'a ping from the future');
+
+-- too many unpaid orders
+SET LOCAL dispatch.fraud_max_bad_orders = 2;
+SELECT dispatch.place_order(:customer2, :merchant, :'items', 121.445, 31.196, 'x') \g /dev/null
+SELECT dispatch.place_order(:customer2, :merchant, :'items', 121.445, 31.196, 'x') \g /dev/null
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.445, 31.196, 'x') $$, :customer2, :merchant, :'items'), 'DP009', NULL, 'too many unpaid orders in the window');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,64 @@
+-- test/pgtap/40_privileges.sql: who may do what.  Nothing of ours is
+-- executable by PUBLIC, every SECURITY DEFINER function pins its
+-- search_path, the analyst reads no base table, the gateway reads events
+-- only through events_since.
+\set QUIET on
+BEGIN;
+SET client_min_messages = warning;
+SELECT plan(17);
+
+SELECT is(
+	(SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+	  WHERE p.pronamespace = 'dispatch'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE')),
+	NULL, 'no function of the extension is executable by PUBLIC');
+SELECT is(
+	(SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+	  WHERE p.pronamespace = 'dispatch'::regnamespace AND p.prosecdef
+	    AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=pg_catalog,%pg_temp')),
+	NULL, 'every SECURITY DEFINER function pins search_path to pg_catalog first and pg_temp last');
+SELECT is(
+	(SELECT array_agg(c.relname::text ORDER BY 1) FROM pg_class c
+	  WHERE c.relnamespace = 'dispatch'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+	    AND (has_table_privilege('public', c.oid, 'SELECT') OR has_table_privilege('public', c.oid, 'INSERT')
+	         OR has_table_privilege('public', c.oid, 'UPDATE') OR has_table_privilege('public', c.oid, 'DELETE'))),
+	NULL, 'no table, view or sequence of the extension is open to PUBLIC');
+SELECT is(
+	(SELECT array_agg(c.relname::text ORDER BY 1) FROM pg_class c
+	  WHERE c.relnamespace = 'dispatch'::regnamespace AND c.relkind IN ('r', 'p')
+	    AND has_table_privilege('dispatch_analyst', c.oid, 'SELECT')),
+	NULL, 'the analyst reads no base table');
+SELECT is(
+	(SELECT array_agg(c.relname::text ORDER BY 1) FROM pg_class c
+	  WHERE c.relnamespace = 'dispatch'::regnamespace AND c.relkind IN ('r', 'p')
+	    AND (has_table_privilege('dispatch_app', c.oid, 'SELECT') OR has_table_privilege('dispatch_app', c.oid, 'INSERT')
+	         OR has_table_privilege('dispatch_app', c.oid, 'UPDATE') OR has_table_privilege('dispatch_app', c.oid, 'DELETE'))),
+	NULL, 'the app touches tables only through the API');
+SELECT table_privs_are('dispatch', 'events', 'dispatch_gateway', ARRAY[]::text[], 'the gateway reads events only through events_since');
+SELECT table_privs_are('dispatch', 'subject_keys', 'dispatch_admin', ARRAY[]::text[], 'not even the admin role reads wrapped keys');
+
+SELECT function_privs_are('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text'],
+	'dispatch_app', ARRAY['EXECUTE'], 'the app places orders');
+SELECT function_privs_are('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text'],
+	'dispatch_analyst', ARRAY[]::text[], 'the analyst does not place orders');
+SELECT function_privs_are('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text'],
+	'dispatch_gateway', ARRAY[]::text[], 'the gateway does not place orders');
+SELECT function_privs_are('dispatch', 'events_since', ARRAY['bigint','integer','bigint'],
+	'dispatch_gateway', ARRAY['EXECUTE'], 'the gateway catches up on events');
+SELECT function_privs_are('dispatch', 'events_since', ARRAY['bigint','integer','bigint'],
+	'dispatch_analyst', ARRAY[]::text[], 'the analyst does not read the outbox');
+SELECT function_privs_are('dispatch', 'pii_open', ARRAY['text','bigint','bytea','text'],
+	'dispatch_admin', ARRAY[]::text[], 'nobody opens personal data directly');
+SELECT function_privs_are('dispatch', '_master_key', ARRAY['integer'],
+	'dispatch_admin', ARRAY[]::text[], 'nobody reads the master key');
+SELECT function_privs_are('dispatch', 'create_zone', ARRAY['text','geometry','text'],
+	'dispatch_app', ARRAY[]::text[], 'zones are the admin''s');
+SELECT is_definer('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text'],
+	'the API runs with the extension''s rights');
+
+-- the roles in action
+SET LOCAL ROLE dispatch_analyst;
+SELECT throws_ok('SELECT count(*) FROM dispatch.orders', '42501', NULL, 'the analyst role is refused the orders table');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,58 @@
+-- test/pgtap/50_personal_data.sql: personal data is sealed everywhere,
+-- opens only with its subject's key, every opening is logged, and no event
+-- carries it.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(10);
+
+SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, 'Plaintext Street 77, flat 12', 'normal') AS o \gset
+SELECT dispatch.place_errand(:customer, 121.43, 31.19, 121.44, 31.20, 'Plaintext Gate 5', 'Secret errand text', 900) AS e \gset
+SELECT dispatch.confirm_payment(:o, 'psp-1') \g /dev/null
+
+-- scan every column of every table of the extension, as text, for the
+-- plaintexts the fixture and this file wrote
+CREATE TEMP TABLE leaks (tbl text, col text);
+DO $$
+DECLARE c record; n bigint;
+BEGIN
+	FOR c IN SELECT a.attrelid::regclass AS tbl, a.attname
+	           FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid
+	          WHERE r.relnamespace = 'dispatch'::regnamespace AND r.relkind = 'r'
+	            AND a.attnum > 0 AND NOT a.attisdropped
+	LOOP
+		EXECUTE format($q$SELECT count(*) FROM %s WHERE %I::text ~* '(Test Customer|Test Rider|Plaintext|Secret errand|13800000001|13900000003|8613800000001)'
+		                  OR encode(convert_to(%I::text, 'UTF8'), 'escape') ~* 'Plaintext|Test Customer'$q$,
+		               c.tbl, c.attname, c.attname) INTO n;
+		IF n > 0 THEN INSERT INTO leaks VALUES (c.tbl::text, c.attname); END IF;
+	END LOOP;
+END $$;
+SELECT is((SELECT count(*) FROM leaks), 0::bigint, 'no table holds a name, phone, address or errand text in plaintext');
+SELECT is((SELECT count(*) FROM dispatch.events WHERE payload::text ~* 'Plaintext|Test|138|139'), 0::bigint,
+	'no event payload carries personal data');
+
+-- the sealed values open with the subject's key, and each opening is logged
+SELECT is(dispatch.pii_open('customer', :customer,
+          (SELECT dropoff_address_enc FROM dispatch.orders WHERE zone_id = :o >> 40 AND order_id = :o), 'test'),
+          'Plaintext Street 77, flat 12', 'the address opens with the customer''s key');
+SELECT is(dispatch.pii_open('customer', :customer, (SELECT phone_enc FROM dispatch.customers WHERE customer_id = :customer), 'test'),
+          '+8613800000001', 'the phone is stored in E.164 form');
+SELECT is((SELECT count(*) FROM dispatch.pii_access_log WHERE subject = 'customer' AND subject_id = :customer AND purpose = 'test'),
+          2::bigint, 'every opening is logged with its purpose');
+SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, (SELECT dropoff_address_enc FROM dispatch.orders WHERE order_id = %s AND zone_id = %s >> 40), 'test') $$,
+                        :customer2, :o, :o),
+                 'DP404', NULL, 'another subject''s key does not open the value');
+SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, '\x00'::bytea, '') $$, :customer), 'DP403', NULL, 'opening needs a purpose');
+
+-- phone lookup through the blind index, whatever the spelling
+SELECT is(dispatch.find_customer_by_phone('138 0000 0001'), :customer::bigint, 'the blind index finds a customer by phone');
+SELECT is(dispatch.find_customer_by_phone('+8613800009999'), NULL, 'an unknown phone finds nobody');
+
+-- shredding: without the data key nothing opens
+DELETE FROM dispatch.subject_keys WHERE subject = 'customer' AND subject_id = :customer2;
+SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, (SELECT name_enc FROM dispatch.customers WHERE customer_id = %s), 'test') $$, :customer2, :customer2),
+                 'DP402', NULL, 'a shredded subject''s data raises an error, never NULL');
+
+SELECT * FROM finish();
+ROLLBACK;
