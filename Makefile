@@ -15,6 +15,10 @@ DATA = $(filter-out $(DATA_built),$(wildcard extension/dispatch--*--*.sql))
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 PG_CPPFLAGS = -I$(srcdir)/src
+# CI builds with assertions, as the anchors' CI does
+ifeq ($(CI),true)
+PG_CPPFLAGS += -DUSE_ASSERT_CHECKING
+endif
 SHLINK_EXTRA =
 
 ISOLATION = order_transition stock_race outbox_catchup
