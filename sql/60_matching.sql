@@ -1,0 +1,446 @@
+-- sql/60_matching.sql
+-- Matching and batch assignment (DESIGN.md part 4): per-zone settings and
+-- vehicle limits, the rider columns the cost model needs, offers with their
+-- audit trail, exclusions, the C entry points nearest_riders and
+-- assign_batch, and respond_offer.
+--
+-- Slots.  A rider's free slots are capacity - active_orders - pending_offers.
+-- active_orders counts the rider's assigned and picked-up orders and is kept
+-- by a trigger on orders; pending_offers counts the rider's unanswered
+-- offers and is kept by assign_batch, respond_offer and the rider status
+-- trigger.  A partial GiST index holds the positions of riders who are
+-- online with a free slot, so that finding candidates never looks at
+-- offline or full riders.
+--
+-- Locking order, everywhere: zone (advisory, batches only), rider row,
+-- offer row, order row.  See docs/matching.md.
+
+-- ----------------------------------------------------------------- settings
+
+CREATE TABLE @extschema@.matching_settings (
+	zone_id              bigint PRIMARY KEY CHECK (zone_id >= 0),
+	k_candidates         integer NOT NULL DEFAULT 12 CHECK (k_candidates BETWEEN 1 AND 200),
+	radius_m             real NOT NULL DEFAULT 5000 CHECK (radius_m > 0),
+	stale_after_s        integer NOT NULL DEFAULT 120 CHECK (stale_after_s > 0),
+	offer_ttl_s          integer NOT NULL DEFAULT 45 CHECK (offer_ttl_s BETWEEN 5 AND 3600),
+	hold_cost            real NOT NULL DEFAULT 1800 CHECK (hold_cost >= 0),
+	w_travel             real NOT NULL DEFAULT 1.0 CHECK (w_travel >= 0),
+	w_rider_wait         real NOT NULL DEFAULT 0.3 CHECK (w_rider_wait >= 0),
+	w_food_wait          real NOT NULL DEFAULT 1.0 CHECK (w_food_wait >= 0),
+	w_late               real NOT NULL DEFAULT 2.0 CHECK (w_late >= 0),
+	priority_hot         real NOT NULL DEFAULT 1.5 CHECK (priority_hot >= 1),
+	priority_fresh       real NOT NULL DEFAULT 2.0 CHECK (priority_fresh >= 1),
+	load_penalty_s       real NOT NULL DEFAULT 300 CHECK (load_penalty_s >= 0),
+	w_fair_orders        real NOT NULL DEFAULT 60 CHECK (w_fair_orders >= 0),
+	w_fair_earnings      real NOT NULL DEFAULT 0.3 CHECK (w_fair_earnings >= 0),
+	w_shift_hour         real NOT NULL DEFAULT 60 CHECK (w_shift_hour >= 0),
+	max_shift_minutes    integer NOT NULL DEFAULT 240 CHECK (max_shift_minutes > 0),
+	min_break_minutes    integer NOT NULL DEFAULT 15 CHECK (min_break_minutes >= 0),
+	max_daily_minutes    integer NOT NULL DEFAULT 600 CHECK (max_daily_minutes > 0),
+	max_batch_orders     integer NOT NULL DEFAULT 5000 CHECK (max_batch_orders > 0),
+	max_arcs             integer NOT NULL DEFAULT 500000 CHECK (max_arcs > 0),
+	time_budget_ms       real NOT NULL DEFAULT 100 CHECK (time_budget_ms > 0),
+	candidate_source     text NOT NULL DEFAULT 'index' CHECK (candidate_source IN ('grid', 'index'))
+);
+INSERT INTO @extschema@.matching_settings (zone_id) VALUES (0);
+COMMENT ON TABLE @extschema@.matching_settings IS
+	'Cost weights and limits of matching, per zone; the row of zone 0 holds the defaults for zones without a row of their own.  Costs are in seconds of delay; docs/matching.md explains every column.';
+
+CREATE TABLE @extschema@.vehicle_profiles (
+	vehicle        text PRIMARY KEY CHECK (vehicle IN ('foot', 'bicycle', 'ebike', 'motorbike', 'car')),
+	speed_factor   real NOT NULL CHECK (speed_factor > 0),
+	max_pickup_m   real NOT NULL CHECK (max_pickup_m > 0),
+	max_trip_m     real NOT NULL CHECK (max_trip_m > 0)
+);
+INSERT INTO @extschema@.vehicle_profiles VALUES
+	('foot',      0.35,  1500,  2500),
+	('bicycle',   0.8,   4000,  6000),
+	('ebike',     1.0,   6000, 12000),
+	('motorbike', 1.3,  10000, 25000),
+	('car',       1.2,  15000, 40000);
+COMMENT ON TABLE @extschema@.vehicle_profiles IS
+	'Per vehicle: speed as a factor of the zone''s speed, the longest ride to a pickup, and the longest order (pickup to drop-off) it takes.';
+
+-- ------------------------------------------------------- riders and orders
+
+ALTER TABLE @extschema@.riders
+	ADD COLUMN active_orders        integer NOT NULL DEFAULT 0 CHECK (active_orders >= 0),
+	ADD COLUMN pending_offers       integer NOT NULL DEFAULT 0 CHECK (pending_offers >= 0),
+	ADD COLUMN shift_started_at     timestamptz,
+	ADD COLUMN last_offline_at      timestamptz,
+	ADD COLUMN stats_day            date,
+	ADD COLUMN orders_today         integer NOT NULL DEFAULT 0,
+	ADD COLUMN earnings_today_cents bigint NOT NULL DEFAULT 0,
+	ADD COLUMN online_seconds_today integer NOT NULL DEFAULT 0;
+COMMENT ON COLUMN @extschema@.riders.active_orders IS
+	'Orders assigned to or carried by the rider (kept by a trigger on orders).';
+COMMENT ON COLUMN @extschema@.riders.pending_offers IS
+	'Unanswered offers to the rider; each holds one slot until answered or expired.';
+COMMENT ON COLUMN @extschema@.riders.shift_started_at IS
+	'Start of the current continuous shift: going online after a break of at least min_break_minutes starts a new one.';
+COMMENT ON COLUMN @extschema@.riders.stats_day IS
+	'Day (zone time) that orders_today, earnings_today_cents and online_seconds_today count.';
+
+-- pending_offers is left out of the predicate on purpose: an offer then
+-- changes no indexed column, so taking and giving back a slot is a HOT
+-- update (hence the fill factor); riders whose free slots are all held by
+-- offers are filtered after the index scan.
+CREATE INDEX riders_available_idx ON @extschema@.riders USING gist (position)
+	WHERE status = 'online' AND active_orders OPERATOR(pg_catalog.<) capacity;
+COMMENT ON INDEX @extschema@.riders_available_idx IS
+	'Positions of online riders who are not full: the nearest-neighbour index of matching.';
+ALTER TABLE @extschema@.riders SET (fillfactor = 90);
+
+-- ------------------------------------------------------------------ offers
+
+CREATE SEQUENCE @extschema@.offers_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.offers (
+	zone_id       bigint NOT NULL,
+	offer_id      bigint NOT NULL,
+	order_id      bigint NOT NULL,
+	rider_id      bigint NOT NULL,
+	batch_id      bigint NOT NULL,
+	status        text NOT NULL DEFAULT 'pending'
+	              CHECK (status IN ('pending', 'accepted', 'rejected', 'expired', 'cancelled')),
+	cost          float8 NOT NULL,
+	created_at    timestamptz NOT NULL,
+	expires_at    timestamptz NOT NULL,
+	responded_at  timestamptz,
+	reason        text,
+	PRIMARY KEY (zone_id, offer_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
+	CHECK (zone_id OPERATOR(pg_catalog.=) (offer_id OPERATOR(pg_catalog.>>) 40))
+);
+ALTER SEQUENCE @extschema@.offers_id_seq OWNED BY @extschema@.offers.offer_id;
+CREATE UNIQUE INDEX offers_one_pending_idx ON @extschema@.offers (zone_id, order_id)
+	WHERE status = 'pending';
+CREATE INDEX offers_rider_pending_idx ON @extschema@.offers (zone_id, rider_id)
+	WHERE status = 'pending';
+CREATE INDEX offers_expiry_idx ON @extschema@.offers (zone_id, expires_at)
+	WHERE status = 'pending';
+COMMENT ON TABLE @extschema@.offers IS
+	'Offers of an order to a rider, written by assign_batch and answered with respond_offer; at most one is pending per order.';
+
+CREATE TABLE @extschema@.offer_audit (
+	zone_id          bigint NOT NULL,
+	offer_id         bigint NOT NULL,
+	order_id         bigint NOT NULL,
+	batch_id         bigint NOT NULL,
+	method           text NOT NULL,
+	chosen_rider     bigint NOT NULL,
+	candidate_ids    bigint[] NOT NULL,
+	candidate_parts  real[] NOT NULL,
+	PRIMARY KEY (zone_id, offer_id),
+	FOREIGN KEY (zone_id, offer_id) REFERENCES @extschema@.offers
+);
+COMMENT ON TABLE @extschema@.offer_audit IS
+	'Why each offer was made: the order''s candidate riders (nearest first) and, per candidate, one row of candidate_parts: distance_m, cost, travel_s, rider_wait_s, food_wait_s, late_s, priority_factor, load_penalty, fairness, fatigue; how the batch was solved (exact or a fallback).  Read it through offer_candidates.';
+
+CREATE VIEW @extschema@.offer_candidates AS
+SELECT a.zone_id, a.offer_id, a.order_id, a.batch_id, a.method, c.rank,
+       a.candidate_ids[c.rank] AS rider_id,
+       a.candidate_ids[c.rank] OPERATOR(pg_catalog.=) a.chosen_rider AS chosen,
+       a.candidate_parts[c.rank][1] AS distance_m, a.candidate_parts[c.rank][2] AS cost,
+       a.candidate_parts[c.rank][3] AS travel_s, a.candidate_parts[c.rank][4] AS rider_wait_s,
+       a.candidate_parts[c.rank][5] AS food_wait_s, a.candidate_parts[c.rank][6] AS late_s,
+       a.candidate_parts[c.rank][7] AS priority_factor, a.candidate_parts[c.rank][8] AS load_penalty,
+       a.candidate_parts[c.rank][9] AS fairness, a.candidate_parts[c.rank][10] AS fatigue
+  FROM @extschema@.offer_audit a
+ CROSS JOIN LATERAL pg_catalog.generate_subscripts(a.candidate_ids, 1) AS c(rank);
+COMMENT ON VIEW @extschema@.offer_candidates IS
+	'offer_audit unpacked: one row per candidate of each offer, nearest first, with every cost component and whether it was chosen.';
+
+CREATE TABLE @extschema@.offer_exclusions (
+	zone_id    bigint NOT NULL,
+	order_id   bigint NOT NULL,
+	rider_id   bigint NOT NULL,
+	at         timestamptz NOT NULL,
+	reason     text NOT NULL,
+	PRIMARY KEY (zone_id, order_id, rider_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders
+);
+COMMENT ON TABLE @extschema@.offer_exclusions IS
+	'A rider who rejected or let expire an offer of an order is never offered that order again.';
+
+CREATE SEQUENCE @extschema@.assign_batches_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.assign_batches (
+	zone_id      bigint NOT NULL,
+	batch_id     bigint NOT NULL,
+	at           timestamptz NOT NULL,
+	orders       integer NOT NULL,
+	riders       integer NOT NULL,
+	arcs         integer NOT NULL,
+	offers       integer NOT NULL,
+	held         integer NOT NULL,
+	method       text NOT NULL,
+	total_cost   float8 NOT NULL,
+	elapsed_ms   float8 NOT NULL,
+	PRIMARY KEY (zone_id, batch_id)
+);
+ALTER SEQUENCE @extschema@.assign_batches_id_seq OWNED BY @extschema@.assign_batches.batch_id;
+COMMENT ON TABLE @extschema@.assign_batches IS
+	'One row per assign_batch run: its size, how it was solved (exact, or which fallback and why) and how long it took.';
+
+-- --------------------------------------------------------------- triggers
+
+CREATE FUNCTION @extschema@._rider_day_roll(p_rider_id bigint, p_now timestamptz) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- a new day in the rider's zone starts the daily counters again
+	UPDATE @extschema@.riders r
+	   SET stats_day = (p_now AT TIME ZONE z.timezone)::date,
+	       orders_today = 0, earnings_today_cents = 0, online_seconds_today = 0
+	  FROM @extschema@.zones z
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	   AND z.zone_id OPERATOR(pg_catalog.=) r.zone_id
+	   AND r.stats_day IS DISTINCT FROM (p_now AT TIME ZONE z.timezone)::date;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, timestamptz) IS
+	'Internal: resets a rider''s daily counters when the zone''s day has changed.';
+REVOKE ALL ON FUNCTION @extschema@._rider_day_roll(bigint, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._orders_rider_trigger() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_was boolean := OLD.rider_id IS NOT NULL AND OLD.status IN ('assigned', 'picked_up');
+	v_is boolean := NEW.rider_id IS NOT NULL AND NEW.status IN ('assigned', 'picked_up');
+BEGIN
+	IF v_was AND (NOT v_is OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
+		UPDATE @extschema@.riders r
+		   SET active_orders = GREATEST(r.active_orders OPERATOR(pg_catalog.-) 1, 0)
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
+	END IF;
+	IF v_is AND (NOT v_was OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
+		UPDATE @extschema@.riders r
+		   SET active_orders = r.active_orders OPERATOR(pg_catalog.+) 1
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
+	END IF;
+	-- an order that leaves 'accepted' otherwise than through its offer
+	-- (cancelled, assigned by hand) takes its pending offer with it
+	IF OLD.status OPERATOR(pg_catalog.=) 'accepted' AND NEW.status OPERATOR(pg_catalog.<>) 'accepted' THEN
+		WITH c AS (
+			UPDATE @extschema@.offers f
+			   SET status = 'cancelled', responded_at = @extschema@.clock(),
+			       reason = 'order ' OPERATOR(pg_catalog.||) NEW.status
+			 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+			   AND f.order_id OPERATOR(pg_catalog.=) NEW.order_id
+			   AND f.status OPERATOR(pg_catalog.=) 'pending'
+			RETURNING f.rider_id)
+		UPDATE @extschema@.riders r
+		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
+		  FROM c WHERE r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+	END IF;
+	IF NEW.status OPERATOR(pg_catalog.=) 'delivered' AND OLD.status OPERATOR(pg_catalog.<>) 'delivered'
+	   AND NEW.rider_id IS NOT NULL THEN
+		PERFORM @extschema@._rider_day_roll(NEW.rider_id, @extschema@.clock());
+		UPDATE @extschema@.riders r
+		   SET orders_today = r.orders_today OPERATOR(pg_catalog.+) 1,
+		       earnings_today_cents = r.earnings_today_cents OPERATOR(pg_catalog.+) NEW.fee_cents
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._orders_rider_trigger() IS
+	'Internal: keeps riders.active_orders and the daily counters in step with order transitions.';
+REVOKE ALL ON FUNCTION @extschema@._orders_rider_trigger() FROM PUBLIC;
+
+CREATE TRIGGER orders_rider_load
+	AFTER UPDATE OF status, rider_id ON @extschema@.orders
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._orders_rider_trigger();
+
+CREATE FUNCTION @extschema@._riders_shift_trigger() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_break integer;
+	v_tz text;
+	v_day date;
+BEGIN
+	IF NEW.status IS NOT DISTINCT FROM OLD.status THEN
+		RETURN NEW;
+	END IF;
+	SELECT z.timezone INTO v_tz FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) NEW.zone_id;
+	v_day := (v_now AT TIME ZONE v_tz)::date;
+	IF NEW.stats_day IS DISTINCT FROM v_day THEN
+		NEW.stats_day := v_day;
+		NEW.orders_today := 0;
+		NEW.earnings_today_cents := 0;
+		NEW.online_seconds_today := 0;
+	END IF;
+	IF NEW.status OPERATOR(pg_catalog.=) 'offline' THEN
+		IF OLD.online_since IS NOT NULL THEN
+			NEW.online_seconds_today := NEW.online_seconds_today OPERATOR(pg_catalog.+)
+				GREATEST(0, pg_catalog.date_part('epoch', v_now OPERATOR(pg_catalog.-)
+				    GREATEST(OLD.online_since, pg_catalog.date_trunc('day', v_now, v_tz))))::integer;
+		END IF;
+		NEW.last_offline_at := v_now;
+		-- an offline rider's unanswered offers lapse; their orders go back
+		UPDATE @extschema@.offers f
+		   SET status = 'cancelled', responded_at = v_now, reason = 'rider went offline'
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+		   AND f.rider_id OPERATOR(pg_catalog.=) NEW.rider_id
+		   AND f.status OPERATOR(pg_catalog.=) 'pending';
+		NEW.pending_offers := 0;
+	ELSE
+		SELECT COALESCE(s.min_break_minutes, d.min_break_minutes) INTO v_break
+		  FROM @extschema@.matching_settings d
+		  LEFT JOIN @extschema@.matching_settings s ON s.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+		 WHERE d.zone_id OPERATOR(pg_catalog.=) 0;
+		IF NEW.shift_started_at IS NULL OR NEW.last_offline_at IS NULL
+		   OR v_now OPERATOR(pg_catalog.-) NEW.last_offline_at
+		      OPERATOR(pg_catalog.>=) pg_catalog.make_interval(mins => v_break) THEN
+			NEW.shift_started_at := v_now;
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._riders_shift_trigger() IS
+	'Internal: on a rider''s status change, keeps shift start, online time today, and cancels their pending offers when they go offline.';
+REVOKE ALL ON FUNCTION @extschema@._riders_shift_trigger() FROM PUBLIC;
+
+CREATE TRIGGER riders_shift
+	BEFORE UPDATE OF status ON @extschema@.riders
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._riders_shift_trigger();
+
+-- --------------------------------------------------------------------- API
+
+CREATE FUNCTION @extschema@.nearest_riders(order_id bigint, k integer DEFAULT 10)
+RETURNS TABLE (rider_id bigint, distance_m float8, cost float8, travel_s float8,
+               rider_wait_s float8, food_wait_s float8, late_s float8,
+               priority_factor float8, load_penalty float8, fairness float8,
+               fatigue float8, active_orders integer, free_slots integer,
+               vehicle text, position_age_s float8)
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS 'MODULE_PATHNAME', 'dispatch_nearest_riders';
+COMMENT ON FUNCTION @extschema@.nearest_riders(bigint, integer) IS
+	'The k riders nearest to an order''s pickup that could take it now (online, fresh position, a free slot, not fatigued, within their vehicle''s limits, not excluded), nearest first, with the cost the batch would use and each of its components (docs/matching.md).';
+
+CREATE FUNCTION @extschema@.assign_batch(zone_id bigint)
+RETURNS TABLE (order_id bigint, rider_id bigint, offer_id bigint, cost float8, method text)
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS 'MODULE_PATHNAME', 'dispatch_assign_batch';
+COMMENT ON FUNCTION @extschema@.assign_batch(bigint) IS
+	'One dispatch round for a zone: expires overdue offers, solves the minimum-cost assignment of its dispatchable orders to its available riders'' free slots, writes offers (with audit) and emits an offer event for each.  method says whether the solve was exact or, past the size or time budget, a heuristic.';
+
+CREATE FUNCTION @extschema@.respond_offer(offer_id bigint, accept boolean, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint := offer_id OPERATOR(pg_catalog.>>) 40;
+	v_now timestamptz := @extschema@.clock();
+	v_rider bigint;
+	v_offer @extschema@.offers;
+	v_order @extschema@.orders;
+BEGIN
+	IF accept IS NULL THEN
+		RAISE EXCEPTION 'an answer to an offer is accept or reject' USING ERRCODE = 'DP304';
+	END IF;
+	SELECT f.rider_id INTO v_rider FROM @extschema@.offers f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'offer % does not exist', offer_id USING ERRCODE = 'DP301';
+	END IF;
+	-- lock order: rider, offer, order (as rider_offline and assign_batch)
+	PERFORM FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) v_rider FOR UPDATE;
+	SELECT * INTO v_offer FROM @extschema@.offers f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id
+	   FOR UPDATE;
+	IF v_offer.status OPERATOR(pg_catalog.<>) 'pending' THEN
+		RAISE EXCEPTION 'offer % is already %', offer_id, v_offer.status USING ERRCODE = 'DP302';
+	END IF;
+	IF v_offer.expires_at OPERATOR(pg_catalog.<=) v_now THEN
+		RAISE EXCEPTION 'offer % expired at %', offer_id, v_offer.expires_at
+			USING ERRCODE = 'DP303', HINT = 'The next dispatch batch offers the order to another rider.';
+	END IF;
+	v_order := @extschema@._lock_order(v_offer.order_id);
+
+	UPDATE @extschema@.riders r
+	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) v_rider;
+	IF accept THEN
+		-- validated like a manual assignment: online, same zone, a free slot
+		PERFORM @extschema@._check_rider_for(v_order, v_rider);
+		UPDATE @extschema@.offers f
+		   SET status = 'accepted', responded_at = v_now, reason = respond_offer.reason
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
+		UPDATE @extschema@.orders o
+		   SET status = 'assigned', rider_id = v_rider,
+		       assigned_by = 'offer ' OPERATOR(pg_catalog.||) respond_offer.offer_id::text
+		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) v_offer.order_id;
+	ELSE
+		UPDATE @extschema@.offers f
+		   SET status = 'rejected', responded_at = v_now, reason = pg_catalog.left(respond_offer.reason, 200)
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
+		INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason)
+		VALUES (v_zone, v_offer.order_id, v_rider, v_now, 'rejected')
+		ON CONFLICT DO NOTHING;
+	END IF;
+	PERFORM @extschema@._emit_event(v_zone, 'offer', v_offer.order_id, NULL, v_rider,
+	                                pg_catalog.jsonb_build_object('offer_id', offer_id,
+	                                    'status', CASE WHEN accept THEN 'accepted' ELSE 'rejected' END));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
+	'A rider answers an offer.  Accept assigns the order (validated like a manual assignment); reject puts the order back for the next batch and never offers it to this rider again.  DP301 unknown offer, DP302 already answered, DP303 expired.';
+
+-- C functions run SPI queries that use PostGIS: pin its schema after
+-- pg_catalog, as sql/99_finish.sql does for PL/pgSQL.
+DO $pin$
+DECLARE
+	v_path text := 'pg_catalog';
+	v_schema name;
+BEGIN
+	FOR v_schema IN
+		SELECT DISTINCT n.nspname
+		  FROM pg_catalog.pg_extension e
+		  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+		 WHERE e.extname OPERATOR(pg_catalog.=) 'postgis'
+	LOOP
+		IF v_schema OPERATOR(pg_catalog.<>) 'pg_catalog' THEN
+			v_path := v_path OPERATOR(pg_catalog.||) ', ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(v_schema);
+		END IF;
+	END LOOP;
+	v_path := v_path OPERATOR(pg_catalog.||) ', pg_temp';
+	EXECUTE pg_catalog.format('ALTER FUNCTION @extschema@.nearest_riders(bigint, integer) SET search_path = %s', v_path);
+	EXECUTE pg_catalog.format('ALTER FUNCTION @extschema@.assign_batch(bigint) SET search_path = %s', v_path);
+END
+$pin$;
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.matching_settings', 'WHERE zone_id <> 0');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.offers', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.offers_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.offer_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.offer_exclusions', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.assign_batches', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.assign_batches_id_seq', '');
+
+-- privileges: nothing for PUBLIC, the API for its roles
+REVOKE ALL ON @extschema@.matching_settings, @extschema@.vehicle_profiles, @extschema@.offers,
+              @extschema@.offer_audit, @extschema@.offer_candidates, @extschema@.offer_exclusions,
+              @extschema@.assign_batches
+	FROM PUBLIC;
+REVOKE ALL ON SEQUENCE @extschema@.offers_id_seq, @extschema@.assign_batches_id_seq FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON @extschema@.matching_settings, @extschema@.vehicle_profiles TO dispatch_admin;
+GRANT SELECT ON @extschema@.offers, @extschema@.offer_audit, @extschema@.offer_candidates,
+                @extschema@.assign_batches TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.nearest_riders(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.nearest_riders(bigint, integer) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.assign_batch(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.assign_batch(bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) TO dispatch_app, dispatch_admin;

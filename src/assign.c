@@ -1,0 +1,1162 @@
+/*-------------------------------------------------------------------------
+ *
+ * assign.c
+ *		dispatch.assign_batch(zone_id): one dispatch round for a zone.
+ *
+ * Steps: lock the zone; expire overdue offers (the order goes back, the
+ * rider is excluded for it); lock the zone's dispatchable orders (accepted,
+ * no pending offer; FOR UPDATE SKIP LOCKED, so an order being cancelled or
+ * assigned by hand right now waits for the next round); find each order's
+ * k nearest eligible riders; cost every candidate pair; solve the minimum
+ * cost assignment of orders to free rider slots exactly (assign_solver.c),
+ * or past the size or time budget by the regret heuristic; take the chosen
+ * riders' slots (re-checked under row lock); write the offers, their audit
+ * rows and the batch row; emit one 'offer' event per offer.
+ *
+ * Candidates come from one of two sources (matching_settings.
+ * candidate_source): 'grid' reads every available rider of the zone once
+ * and buckets them in an in-memory uniform grid; 'index' asks the partial
+ * GiST index once per order.  docs/matching.md has the measurements.
+ *
+ * Locking: a transaction-scoped advisory lock per zone serialises batches
+ * of one zone, so two batches never offer one rider's slot or one order
+ * twice; row locks on orders and riders guard against the other writers
+ * (respond_offer, cancel_order, assign_manually, rider_offline).  Order of
+ * locks as everywhere in matching: zone, riders, offers, orders; the
+ * orders locked here have no pending offer, so respond_offer never waits
+ * for them.
+ *
+ * Memory: one context per call, deleted at the end; the solver allocates
+ * in it.
+ *
+ * IDENTIFICATION
+ *		src/assign.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "nodes/parsenodes.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "assign_solver.h"
+#include "dispatch.h"
+#include "match.h"
+
+/* First key of the per-zone advisory lock: 'DPas'. */
+#define ASSIGN_LOCK_CLASS	0x44506173
+
+/* Rider rows read per cursor fetch. */
+#define ASSIGN_FETCH_CHUNK	10000
+
+static SPIPlanPtr lock_riders_plan = NULL;
+static SPIPlanPtr expire_plan = NULL;
+static SPIPlanPtr orders_plan = NULL;
+static SPIPlanPtr all_riders_plan = NULL;
+static SPIPlanPtr knn_plan = NULL;
+static SPIPlanPtr exclusions_plan = NULL;
+static SPIPlanPtr take_slots_plan = NULL;
+static SPIPlanPtr offers_plan = NULL;
+static SPIPlanPtr audit_plan = NULL;
+static SPIPlanPtr batch_plan = NULL;
+
+/* An order's candidate: rider index and the pair's cost. */
+typedef struct Arc
+{
+	int			order;
+	int			rider;
+	MatchCost	c;
+} Arc;
+
+/* Everything one call works on. */
+typedef struct Batch
+{
+	MemoryContext cxt;
+	MatchSettings s;
+	MatchOrder *orders;
+	int			n_orders;
+	MatchRider *riders;
+	int			n_riders;
+	int			cap_riders;
+	Arc		   *arcs;
+	int			n_arcs;
+	int			cap_arcs;
+	int64	   *excl;			/* sorted pairs (order id, rider id) */
+	int			n_excl;
+	int			cur_order;		/* for the grid's accept callback */
+	HTAB	   *rider_index;	/* rider id -> index ('index' source) */
+} Batch;
+
+typedef struct RiderSlot
+{
+	int64		rider_id;
+	int			index;
+} RiderSlot;
+
+static SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types);
+static void prepare_plans(void);
+static void phase(const char *name, TimestampTz *t);
+static void *solver_alloc(void *ctx, size_t size);
+static void solver_free(void *ctx, void *ptr);
+static double solver_now_ms(void *ctx);
+static void add_arc(Batch *b, int order, int rider, const MatchCost *c);
+static int	add_rider(Batch *b, const MatchRider *r);
+static void expire_offers(Batch *b);
+static void read_orders(Batch *b);
+static void read_exclusions(Batch *b);
+static bool is_excluded(const Batch *b, int64 order_id, int64 rider_id);
+static int	grid_accept(void *ctx, int idx);
+static void candidates_grid(Batch *b);
+static void candidates_index(Batch *b);
+static void cost_arcs(Batch *b);
+static int	cmp_pair(const void *a, const void *b);
+static int	cmp_pickup(const void *a, const void *b, void *arg);
+static int	cmp_arc(const void *a, const void *b, void *arg);
+static int	cmp_int64(const void *a, const void *b);
+static Datum int8_array(const int64 *v, int n);
+static Datum float8_array(const double *v, int n);
+
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *types)
+{
+	/*
+	 * Generic plans: every statement here is planned once per backend, not
+	 * on each call (the plans are index-driven whatever the parameters).
+	 */
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/* The statements of a batch, planned once per backend. */
+static void
+prepare_plans(void)
+{
+	Oid			t_zone_now[2] = {INT8OID, TIMESTAMPTZOID};
+	Oid			t_orders[3] = {INT8OID, TIMESTAMPTZOID, INT4OID};
+	Oid			t_riders[5] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+	Oid			t_knn[8] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID};
+	Oid			t_excl[2] = {INT8OID, INT8ARRAYOID};
+	Oid			t_take[3] = {INT8ARRAYOID, INT4ARRAYOID, INT8OID};
+	Oid			t_offers[7] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	INT8ARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID};
+	Oid			t_audit[8] = {INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID,
+	INT8ARRAYOID, FLOAT4ARRAYOID};
+	Oid			t_batch[11] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT4OID,
+	INT4OID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, FLOAT8OID};
+
+	if (batch_plan != NULL)
+		return;
+
+	lock_riders_plan = keep_plan(
+								 "SELECT r.rider_id FROM dispatch.riders r"
+								 " WHERE r.rider_id IN (SELECT f.rider_id FROM dispatch.offers f"
+								 "   WHERE f.zone_id OPERATOR(pg_catalog.=) $1"
+								 "   AND f.status OPERATOR(pg_catalog.=) 'pending'"
+								 "   AND f.expires_at OPERATOR(pg_catalog.<=) $2)"
+								 " ORDER BY r.rider_id FOR UPDATE OF r",
+								 2, t_zone_now);
+	expire_plan = keep_plan(
+							"WITH x AS ("
+							"  UPDATE dispatch.offers f SET status = 'expired', responded_at = $2"
+							"   WHERE f.zone_id OPERATOR(pg_catalog.=) $1"
+							"   AND f.status OPERATOR(pg_catalog.=) 'pending'"
+							"   AND f.expires_at OPERATOR(pg_catalog.<=) $2"
+							"  RETURNING f.offer_id, f.order_id, f.rider_id),"
+							" e AS ("
+							"  INSERT INTO dispatch.offer_exclusions (zone_id, order_id, rider_id, at, reason)"
+							"  SELECT $1, x.order_id, x.rider_id, $2, 'expired' FROM x"
+							"  ON CONFLICT DO NOTHING),"
+							" u AS ("
+							"  UPDATE dispatch.riders r"
+							"   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) g.n, 0)"
+							"  FROM (SELECT x.rider_id, pg_catalog.count(*)::pg_catalog.int4 AS n"
+							"        FROM x GROUP BY x.rider_id) g"
+							"  WHERE r.rider_id OPERATOR(pg_catalog.=) g.rider_id)"
+							" SELECT x.offer_id, x.order_id, x.rider_id FROM x ORDER BY x.offer_id",
+							2, t_zone_now);
+	orders_plan = keep_plan(
+							"SELECT " MATCH_ORDER_COLUMNS
+							" FROM dispatch.orders o"
+							" WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+							" AND o.status OPERATOR(pg_catalog.=) 'accepted'"
+							" AND NOT EXISTS (SELECT FROM dispatch.offers f"
+							"   WHERE f.zone_id OPERATOR(pg_catalog.=) $1"
+							"   AND f.order_id OPERATOR(pg_catalog.=) o.order_id"
+							"   AND f.status OPERATOR(pg_catalog.=) 'pending')"
+							" ORDER BY o.order_id LIMIT $3"
+							" FOR UPDATE OF o SKIP LOCKED",
+							3, t_orders);
+	all_riders_plan = keep_plan(
+								"SELECT " MATCH_RIDER_COLUMNS
+								" FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE,
+								5, t_riders);
+	/* one nearest-neighbour scan per distinct pickup, all in one statement */
+	knn_plan = keep_plan(
+						 "SELECT " MATCH_RIDER_COLUMNS ", p.i"
+						 " FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8))"
+						 "   WITH ORDINALITY AS p(lon, lat, want, i)"
+						 " CROSS JOIN LATERAL (SELECT * FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
+						 "   ORDER BY r.position <-> ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)"
+						 "   LIMIT p.want) r",
+						 8, t_knn);
+	exclusions_plan = keep_plan(
+								"SELECT e.order_id, e.rider_id FROM dispatch.offer_exclusions e"
+								" WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
+								" AND e.order_id OPERATOR(pg_catalog.=) ANY ($2)",
+								2, t_excl);
+	/* re-check every chosen rider under lock, in rider id order */
+	take_slots_plan = keep_plan(
+								"UPDATE dispatch.riders r"
+								" SET pending_offers = r.pending_offers OPERATOR(pg_catalog.+) u.n"
+								" FROM (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS t(rider_id, n)"
+								"       ORDER BY 1) u"
+								" WHERE r.rider_id OPERATOR(pg_catalog.=) u.rider_id"
+								" AND r.zone_id OPERATOR(pg_catalog.=) $3"
+								" AND r.status OPERATOR(pg_catalog.=) 'online'"
+								" AND r.active_orders OPERATOR(pg_catalog.+) r.pending_offers"
+								"     OPERATOR(pg_catalog.+) u.n OPERATOR(pg_catalog.<=) r.capacity"
+								" RETURNING r.rider_id",
+								3, t_take);
+	offers_plan = keep_plan(
+							"INSERT INTO dispatch.offers"
+							" (zone_id, offer_id, order_id, rider_id, batch_id, status, cost, created_at, expires_at)"
+							" SELECT $1, dispatch.zone_scoped_id($1, pg_catalog.nextval('dispatch.offers_id_seq')),"
+							"  u.order_id, u.rider_id, $2, 'pending', u.cost, $3, $4"
+							" FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7))"
+							"  AS u(order_id, rider_id, cost)"
+							" RETURNING order_id, offer_id",
+							7, t_offers);
+	audit_plan = keep_plan(
+						   "INSERT INTO dispatch.offer_audit"
+						   " (zone_id, offer_id, order_id, batch_id, method, chosen_rider,"
+						   "  candidate_ids, candidate_parts)"
+						   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+						   8, t_audit);
+	batch_plan = keep_plan(
+						   "INSERT INTO dispatch.assign_batches"
+						   " (zone_id, batch_id, at, orders, riders, arcs, offers, held, method,"
+						   "  total_cost, elapsed_ms)"
+						   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+						   11, t_batch);
+}
+
+/* Report a phase's duration at DEBUG1 (for tuning; docs/matching.md). */
+static void
+phase(const char *name, TimestampTz *t)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	ereport(DEBUG1,
+			errmsg_internal("assign_batch %s: %.2f ms", name, (double) (now - *t) / 1000.0));
+	*t = now;
+}
+
+/* Solver allocations: huge-capable, NULL on failure, in the batch context. */
+static void *
+solver_alloc(void *ctx, size_t size)
+{
+	return MemoryContextAllocExtended((MemoryContext) ctx, size,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+static void
+solver_free(void *ctx, void *ptr)
+{
+	pfree(ptr);
+}
+
+static double
+solver_now_ms(void *ctx)
+{
+	return (double) GetCurrentTimestamp() / 1000.0;
+}
+
+static void
+add_arc(Batch *b, int order, int rider, const MatchCost *c)
+{
+	if (b->n_arcs == b->cap_arcs)
+	{
+		b->cap_arcs = b->cap_arcs ? 2 * b->cap_arcs : 4096;
+		b->arcs = b->arcs ? repalloc_huge(b->arcs, sizeof(Arc) * b->cap_arcs)
+			: MemoryContextAllocHuge(b->cxt, sizeof(Arc) * b->cap_arcs);
+	}
+	b->arcs[b->n_arcs].order = order;
+	b->arcs[b->n_arcs].rider = rider;
+	if (c)
+		b->arcs[b->n_arcs].c = *c;
+	b->n_arcs++;
+}
+
+static int
+add_rider(Batch *b, const MatchRider *r)
+{
+	if (b->n_riders == b->cap_riders)
+	{
+		b->cap_riders = b->cap_riders ? 2 * b->cap_riders : 4096;
+		b->riders = b->riders ? repalloc_huge(b->riders, sizeof(MatchRider) * b->cap_riders)
+			: MemoryContextAllocHuge(b->cxt, sizeof(MatchRider) * b->cap_riders);
+	}
+	b->riders[b->n_riders] = *r;
+	return b->n_riders++;
+}
+
+/*
+ * Offers past their expiry: the order goes back, the rider is excluded for
+ * it and gets the slot back; the rider hears it as an 'offer' event.
+ */
+static void
+expire_offers(Batch *b)
+{
+	Datum		values[2];
+	int			ret;
+	uint64		i;
+
+	values[0] = Int64GetDatum(b->s.zone_id);
+	values[1] = TimestampTzGetDatum(b->s.now);
+	ret = SPI_execute_plan(lock_riders_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock riders of expired offers: %s", SPI_result_code_string(ret));
+	ret = SPI_execute_plan(expire_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not expire offers: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return;
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		uint64		n = SPI_processed;
+
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			int64		offer_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			int64		order_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+			int64		rider_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+			char		payload[96];
+
+			snprintf(payload, sizeof(payload),
+					 "{\"offer_id\":" INT64_FORMAT ",\"status\":\"expired\"}", offer_id);
+			dispatch_event_append(b->s.zone_id, "offer", order_id, 0, rider_id, payload);
+		}
+	}
+}
+
+/* The zone's dispatchable orders, locked, oldest id first. */
+static void
+read_orders(Batch *b)
+{
+	Datum		values[3];
+	int			ret;
+	uint64		i;
+
+	values[0] = Int64GetDatum(b->s.zone_id);
+	values[1] = TimestampTzGetDatum(b->s.now);
+	values[2] = Int32GetDatum(b->s.max_batch_orders);
+	ret = SPI_execute_plan(orders_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read dispatchable orders: %s", SPI_result_code_string(ret));
+	b->n_orders = (int) SPI_processed;
+	b->orders = MemoryContextAllocHuge(b->cxt, sizeof(MatchOrder) * Max(b->n_orders, 1));
+	for (i = 0; i < SPI_processed; i++)
+		match_read_order(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &b->orders[i]);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+static int
+cmp_pair(const void *a, const void *b)
+{
+	const int64 *x = a;
+	const int64 *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : (x[1] > y[1]);
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : (x > y);
+}
+
+/* Orders by pickup point (then index): orders of one merchant together. */
+static int
+cmp_pickup(const void *a, const void *b, void *arg)
+{
+	const Batch *bt = arg;
+	const MatchOrder *x = &bt->orders[*(const int *) a];
+	const MatchOrder *y = &bt->orders[*(const int *) b];
+
+	if (x->lon != y->lon)
+		return x->lon < y->lon ? -1 : 1;
+	if (x->lat != y->lat)
+		return x->lat < y->lat ? -1 : 1;
+	return *(const int *) a - *(const int *) b;
+}
+
+/* Arcs by order, then distance, then rider id. */
+static int
+cmp_arc(const void *a, const void *b, void *arg)
+{
+	const Batch *bt = arg;
+	const Arc  *x = a;
+	const Arc  *y = b;
+
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	if (x->c.distance_m != y->c.distance_m)
+		return x->c.distance_m < y->c.distance_m ? -1 : 1;
+	return bt->riders[x->rider].rider_id < bt->riders[y->rider].rider_id ? -1 :
+		(bt->riders[x->rider].rider_id > bt->riders[y->rider].rider_id);
+}
+
+/* Riders excluded for the batch's orders, as sorted (order, rider) pairs. */
+static void
+read_exclusions(Batch *b)
+{
+	int64	   *ids = palloc(sizeof(int64) * Max(b->n_orders, 1));
+	Datum		values[2];
+	int			ret,
+				i;
+
+	for (i = 0; i < b->n_orders; i++)
+		ids[i] = b->orders[i].order_id;
+	values[0] = Int64GetDatum(b->s.zone_id);
+	values[1] = int8_array(ids, b->n_orders);
+	ret = SPI_execute_plan(exclusions_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read exclusions: %s", SPI_result_code_string(ret));
+	b->n_excl = (int) SPI_processed;
+	b->excl = MemoryContextAllocHuge(b->cxt, sizeof(int64) * 2 * Max(b->n_excl, 1));
+	for (i = 0; i < b->n_excl; i++)
+	{
+		bool		isnull;
+
+		b->excl[2 * i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		b->excl[2 * i + 1] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	qsort(b->excl, b->n_excl, 2 * sizeof(int64), cmp_pair);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+static bool
+is_excluded(const Batch *b, int64 order_id, int64 rider_id)
+{
+	int64		key[2] = {order_id, rider_id};
+
+	return b->n_excl > 0 &&
+		bsearch(key, b->excl, b->n_excl, 2 * sizeof(int64), cmp_pair) != NULL;
+}
+
+/* Grid filter: not excluded for the current order, within hard limits. */
+static int
+grid_accept(void *ctx, int idx)
+{
+	Batch	   *b = ctx;
+	const MatchRider *r = &b->riders[idx];
+	const MatchOrder *o = &b->orders[b->cur_order];
+	int			v = r->vehicle;
+
+	if (o->trip_m > b->s.veh_max_trip_m[v] ||
+		r->shift_s > b->s.max_shift_minutes * 60.0 ||
+		r->online_today_s > b->s.max_daily_minutes * 60.0)
+		return 0;
+	return !is_excluded(b, o->order_id, r->rider_id);
+}
+
+/*
+ * 'grid' source: read every available rider of the zone once (a cursor, in
+ * chunks), project around the orders' centroid, bucket in a uniform grid,
+ * and take each order's k nearest accepted riders within the radius.
+ */
+static void
+candidates_grid(Batch *b)
+{
+	Datum		values[5];
+	Portal		portal;
+	AsAllocator alloc = {solver_alloc, solver_free, b->cxt};
+	AsGrid	   *grid;
+	double	   *x,
+			   *y;
+	double		lon0 = 0,
+				lat0 = 0;
+	int			i,
+				j,
+				k = b->s.k;
+	int		   *idx = palloc(sizeof(int) * k);
+	double	   *dist = palloc(sizeof(double) * k);
+
+	match_rider_params(&b->s, values);
+	portal = SPI_cursor_open(NULL, all_riders_plan, values, NULL, true);
+	for (;;)
+	{
+		uint64		n;
+
+		SPI_cursor_fetch(portal, true, ASSIGN_FETCH_CHUNK);
+		n = SPI_processed;
+		for (i = 0; (uint64) i < n; i++)
+		{
+			MatchRider	r;
+
+			match_read_rider(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &r);
+			add_rider(b, &r);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if (n < ASSIGN_FETCH_CHUNK)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+
+	for (i = 0; i < b->n_orders; i++)
+	{
+		lon0 += b->orders[i].lon;
+		lat0 += b->orders[i].lat;
+	}
+	lon0 /= Max(b->n_orders, 1);
+	lat0 /= Max(b->n_orders, 1);
+	x = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(b->n_riders, 1));
+	y = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(b->n_riders, 1));
+	for (i = 0; i < b->n_riders; i++)
+		as_project(lon0, lat0, b->riders[i].lon, b->riders[i].lat, &x[i], &y[i]);
+	grid = as_grid_build(x, y, b->n_riders, 0, &alloc);
+	if (grid == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("out of memory building the rider grid"));
+
+	for (i = 0; i < b->n_orders; i++)
+	{
+		double		ox,
+					oy;
+		int			n;
+
+		as_project(lon0, lat0, b->orders[i].lon, b->orders[i].lat, &ox, &oy);
+		b->cur_order = i;
+		n = as_grid_knn(grid, ox, oy, k, b->s.radius_m, grid_accept, b, idx, dist);
+		for (j = 0; j < n; j++)
+			add_arc(b, i, idx[j], NULL);
+	}
+}
+
+/*
+ * 'index' source: one nearest-neighbour scan of the partial GiST index per
+ * distinct pickup point (orders of one merchant share it), all in one
+ * statement; each scan fetches enough riders for every order there plus
+ * those excluded and a margin (the index orders by degrees, not metres).
+ */
+static void
+candidates_index(Batch *b)
+{
+	Datum		values[8];
+	HASHCTL		ctl;
+	int		   *ord = palloc(sizeof(int) * b->n_orders);
+	int		   *pick = palloc(sizeof(int) * b->n_orders);	/* order -> pickup */
+	double	   *plon = palloc(sizeof(double) * b->n_orders);
+	double	   *plat = palloc(sizeof(double) * b->n_orders);
+	int32	   *want = palloc0(sizeof(int32) * b->n_orders);
+	int		   *pstart,
+			   *plist,
+			   *pfill;
+	int			np = 0,
+				i,
+				j,
+				ret;
+	uint64		row;
+	int		   *fetched_pick;
+	int		   *fetched_rider;
+	uint64		nfetched;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(RiderSlot);
+	ctl.hcxt = b->cxt;
+	b->rider_index = hash_create("dispatch assign riders", 4096, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	/* distinct pickups: orders sorted by point */
+	for (i = 0; i < b->n_orders; i++)
+		ord[i] = i;
+	qsort_arg(ord, b->n_orders, sizeof(int), cmp_pickup, b);
+	for (i = 0; i < b->n_orders; i++)
+	{
+		const MatchOrder *o = &b->orders[ord[i]];
+
+		if (np == 0 || plon[np - 1] != o->lon || plat[np - 1] != o->lat)
+		{
+			plon[np] = o->lon;
+			plat[np] = o->lat;
+			want[np] = b->s.k + 4;
+			np++;
+		}
+		else
+			want[np - 1]++;
+		pick[ord[i]] = np - 1;
+	}
+	/* room for riders excluded for these orders */
+	for (i = 0; i < b->n_excl; i++)
+	{
+		MatchOrder	key;
+		int			lo = 0,
+					hi = b->n_orders - 1;
+
+		/* orders are sorted by id */
+		key.order_id = b->excl[2 * i];
+		while (lo < hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (b->orders[mid].order_id < key.order_id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (b->n_orders > 0 && b->orders[lo].order_id == key.order_id)
+			want[pick[lo]]++;
+	}
+	for (i = 0; i < np; i++)
+		want[i] = Min(want[i], 1000);
+
+	match_rider_params(&b->s, values);
+	values[5] = float8_array(plon, np);
+	values[6] = float8_array(plat, np);
+	{
+		Datum	   *d = palloc(sizeof(Datum) * Max(np, 1));
+
+		for (i = 0; i < np; i++)
+			d[i] = Int32GetDatum(want[i]);
+		values[7] = PointerGetDatum(construct_array(d, np, INT4OID, 4, true, TYPALIGN_INT));
+	}
+	ret = SPI_execute_plan(knn_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read candidates: %s", SPI_result_code_string(ret));
+	nfetched = SPI_processed;
+	fetched_pick = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(nfetched, 1));
+	fetched_rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(nfetched, 1));
+	for (row = 0; row < nfetched; row++)
+	{
+		MatchRider	r;
+		RiderSlot  *slot;
+		bool		found;
+		bool		isnull;
+
+		match_read_rider(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, &r);
+		slot = hash_search(b->rider_index, &r.rider_id, HASH_ENTER, &found);
+		if (!found)
+			slot->index = add_rider(b, &r);
+		fetched_rider[row] = slot->index;
+		fetched_pick[row] = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row],
+															  SPI_tuptable->tupdesc,
+															  MATCH_RIDER_NCOLS + 1, &isnull)) - 1;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	/* riders per pickup, then every order takes its pickup's riders */
+	pstart = palloc0(sizeof(int) * (np + 1));
+	for (row = 0; row < nfetched; row++)
+		pstart[fetched_pick[row] + 1]++;
+	for (i = 0; i < np; i++)
+		pstart[i + 1] += pstart[i];
+	plist = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(nfetched, 1));
+	pfill = palloc(sizeof(int) * Max(np, 1));
+	memcpy(pfill, pstart, sizeof(int) * np);
+	for (row = 0; row < nfetched; row++)
+		plist[pfill[fetched_pick[row]]++] = fetched_rider[row];
+	for (i = 0; i < b->n_orders; i++)
+		for (j = pstart[pick[i]]; j < pstart[pick[i] + 1]; j++)
+			add_arc(b, i, plist[j], NULL);
+}
+
+/*
+ * Cost every arc; drop those a hard limit or an exclusion rules out, and
+ * keep each order's k nearest (ties by rider id).  Fairness compares with
+ * the mean of the riders read.
+ */
+static void
+cost_arcs(Batch *b)
+{
+	double		avg_o = 0,
+				avg_e = 0;
+	int			i,
+				out = 0,
+				per_order = 0,
+				last = -1;
+
+	for (i = 0; i < b->n_riders; i++)
+	{
+		avg_o += b->riders[i].orders_today;
+		avg_e += (double) b->riders[i].earnings_today;
+	}
+	if (b->n_riders > 0)
+	{
+		avg_o /= b->n_riders;
+		avg_e /= b->n_riders;
+	}
+	for (i = 0; i < b->n_arcs; i++)
+	{
+		Arc		   *a = &b->arcs[i];
+
+		if (!match_cost(&b->s, &b->orders[a->order], &b->riders[a->rider],
+						avg_o, avg_e, &a->c))
+			continue;
+		if (is_excluded(b, b->orders[a->order].order_id, b->riders[a->rider].rider_id))
+			continue;
+		b->arcs[out++] = *a;
+	}
+	b->n_arcs = out;
+	qsort_arg(b->arcs, b->n_arcs, sizeof(Arc), cmp_arc, b);
+	out = 0;
+	for (i = 0; i < b->n_arcs; i++)
+	{
+		if (b->arcs[i].order != last)
+		{
+			last = b->arcs[i].order;
+			per_order = 0;
+		}
+		if (per_order++ < b->s.k)
+			b->arcs[out++] = b->arcs[i];
+	}
+	b->n_arcs = out;
+}
+
+static Datum
+int8_array(const int64 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int64GetDatum(v[i]);
+	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static Datum
+float8_array(const double *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Float8GetDatum(v[i]);
+	return PointerGetDatum(construct_array(d, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_assign_batch);
+
+/*
+ * SQL: dispatch.assign_batch(zone_id bigint)
+ *		-> table(order_id, rider_id, offer_id, cost, method)
+ *
+ * One dispatch round for the zone (see the file header).  Returns one row
+ * per offer written; method is 'exact', 'regret (size budget)' or
+ * 'exact+regret (time budget)'.
+ */
+Datum
+dispatch_assign_batch(PG_FUNCTION_ARGS)
+{
+	int64		zone_id = PG_GETARG_INT64(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz t0 = GetCurrentTimestamp();
+	TimestampTz tp = t0;
+	MemoryContext oldcxt;
+	Batch		b;
+	AsAllocator alloc;
+	AsInstance	inst;
+	AsOptions	opt;
+	AsStats		st;
+	AsArc	   *sarcs;
+	int64	   *row_id,
+			   *rider_id;
+	double	   *hold,
+			   *pen;
+	int		   *slot_start,
+			   *row_rider,
+			   *row_slot;
+	int			i,
+				j,
+				rc,
+				ret,
+				n_offers = 0,
+				n_take = 0;
+	const char *method;
+	int64		batch_id;
+	int64	   *take_ids;
+	int32	   *take_n;
+	int64	   *ok_riders;
+	int			n_ok;
+	int64	   *of_order,
+			   *of_rider;
+	double	   *of_cost;
+	int		   *of_row;
+	int		   *arc_start;
+	Datum		values[11];
+	char		nulls[11];
+
+	if (zone_id < 1 || zone_id > 8388607)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_MATCH_ZONE_UNKNOWN),
+				errmsg("zone " INT64_FORMAT " does not exist", zone_id));
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	memset(&b, 0, sizeof(b));
+	b.cxt = AllocSetContextCreate(CurrentMemoryContext, "dispatch assign_batch",
+								  ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(b.cxt);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	prepare_plans();
+
+	/* batches of one zone run one at a time, to the end of the transaction */
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum(ASSIGN_LOCK_CLASS),
+						Int32GetDatum((int32) zone_id));
+
+	match_load_settings(zone_id, &b.s);
+	phase("lock and settings", &tp);
+	expire_offers(&b);
+	phase("expiry", &tp);
+	read_orders(&b);
+	phase("orders", &tp);
+	if (b.n_orders == 0)
+	{
+		SPI_finish();
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(b.cxt);
+		return (Datum) 0;
+	}
+	read_exclusions(&b);
+	if (b.s.use_grid)
+		candidates_grid(&b);
+	else
+		candidates_index(&b);
+	phase("candidates", &tp);
+	cost_arcs(&b);
+
+	/* the solver's instance: one slot column per free slot of a rider */
+	row_id = palloc(sizeof(int64) * b.n_orders);
+	hold = palloc(sizeof(double) * b.n_orders);
+	for (i = 0; i < b.n_orders; i++)
+	{
+		row_id[i] = b.orders[i].order_id;
+		hold[i] = b.s.hold_cost;
+	}
+	rider_id = MemoryContextAllocHuge(b.cxt, sizeof(int64) * Max(b.n_riders, 1));
+	slot_start = MemoryContextAllocHuge(b.cxt, sizeof(int) * (b.n_riders + 1));
+	slot_start[0] = 0;
+	for (i = 0; i < b.n_riders; i++)
+	{
+		const MatchRider *r = &b.riders[i];
+
+		rider_id[i] = r->rider_id;
+		slot_start[i + 1] = slot_start[i] + Max(0, r->capacity - r->active - r->pending);
+	}
+	pen = MemoryContextAllocHuge(b.cxt, sizeof(double) * Max(slot_start[b.n_riders], 1));
+	for (i = 0; i < b.n_riders; i++)
+		for (j = slot_start[i]; j < slot_start[i + 1]; j++)
+			pen[j] = match_slot_penalty(&b.s, &b.riders[i], j - slot_start[i]);
+	sarcs = MemoryContextAllocHuge(b.cxt, sizeof(AsArc) * Max(b.n_arcs, 1));
+	for (i = 0; i < b.n_arcs; i++)
+	{
+		sarcs[i].row = b.arcs[i].order;
+		sarcs[i].rider = b.arcs[i].rider;
+		sarcs[i].cost = b.arcs[i].c.base;
+	}
+	inst.n_rows = b.n_orders;
+	inst.row_id = row_id;
+	inst.hold_cost = hold;
+	inst.n_riders = b.n_riders;
+	inst.rider_id = rider_id;
+	inst.slot_start = slot_start;
+	inst.slot_penalty = pen;
+	inst.n_arcs = b.n_arcs;
+	inst.arcs = sarcs;
+	opt.max_arcs = b.s.max_arcs;
+	opt.time_budget_ms = b.s.time_budget_ms;
+	opt.now_ms = solver_now_ms;
+	opt.clock_ctx = NULL;
+	alloc.alloc = solver_alloc;
+	alloc.free = solver_free;
+	alloc.ctx = b.cxt;
+	row_rider = palloc(sizeof(int) * b.n_orders);
+	row_slot = palloc(sizeof(int) * b.n_orders);
+	rc = as_solve_exact(&inst, &opt, &alloc, row_rider, row_slot, &st);
+	if (rc == AS_ENOMEM)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("out of memory in the assignment solver"));
+	if (rc != AS_OK)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_MATCH_SOLVER),
+				errmsg("assignment solver failed: %s", as_strerror(rc)));
+	phase("costs and solve", &tp);
+	method = st.method == AS_METHOD_EXACT ? "exact" :
+		st.method == AS_METHOD_REGRET_SIZE ? "regret (size budget)" :
+		"exact+regret (time budget)";
+	if (st.method != AS_METHOD_EXACT)
+		ereport(NOTICE,
+				errmsg("assign_batch for zone " INT64_FORMAT " fell back to %s", zone_id, method),
+				errdetail("%d orders, %d candidate pairs; the exact solve placed %d orders.",
+						  b.n_orders, b.n_arcs, st.n_exact_rows));
+
+	/* take the chosen riders' slots, re-checked under row lock */
+	take_ids = palloc(sizeof(int64) * b.n_orders);
+	take_n = palloc(sizeof(int32) * b.n_orders);
+	{
+		int64	   *chosen = palloc(sizeof(int64) * b.n_orders);
+		int			nc = 0;
+
+		for (i = 0; i < b.n_orders; i++)
+			if (row_rider[i] != AS_HELD)
+				chosen[nc++] = b.riders[row_rider[i]].rider_id;
+		qsort(chosen, nc, sizeof(int64), cmp_int64);
+		for (i = 0; i < nc; i++)
+		{
+			if (n_take > 0 && take_ids[n_take - 1] == chosen[i])
+				take_n[n_take - 1]++;
+			else
+			{
+				take_ids[n_take] = chosen[i];
+				take_n[n_take] = 1;
+				n_take++;
+			}
+		}
+	}
+	n_ok = 0;
+	ok_riders = palloc(sizeof(int64) * Max(n_take, 1));
+	if (n_take > 0)
+	{
+		Datum	   *d = palloc(sizeof(Datum) * n_take);
+
+		for (i = 0; i < n_take; i++)
+			d[i] = Int32GetDatum(take_n[i]);
+		values[0] = int8_array(take_ids, n_take);
+		values[1] = PointerGetDatum(construct_array(d, n_take, INT4OID, 4, true, TYPALIGN_INT));
+		values[2] = Int64GetDatum(zone_id);
+		ret = SPI_execute_plan(take_slots_plan, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "could not take rider slots: %s", SPI_result_code_string(ret));
+		for (j = 0; (uint64) j < SPI_processed; j++)
+		{
+			bool		isnull;
+
+			ok_riders[n_ok++] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j],
+															SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		qsort(ok_riders, n_ok, sizeof(int64), cmp_int64);
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	phase("rider slots", &tp);
+
+	/* arcs are grouped by order: where each order's start */
+	arc_start = palloc0(sizeof(int) * (b.n_orders + 1));
+	for (i = 0; i < b.n_arcs; i++)
+		arc_start[b.arcs[i].order + 1]++;
+	for (i = 0; i < b.n_orders; i++)
+		arc_start[i + 1] += arc_start[i];
+
+	/* the offers: orders whose rider still had the slots */
+	of_order = palloc(sizeof(int64) * b.n_orders);
+	of_rider = palloc(sizeof(int64) * b.n_orders);
+	of_cost = palloc(sizeof(double) * b.n_orders);
+	of_row = palloc(sizeof(int) * b.n_orders);
+	for (i = 0; i < b.n_orders; i++)
+	{
+		int64		rid;
+		int			k;
+		double		c = 0;
+
+		if (row_rider[i] == AS_HELD)
+			continue;
+		rid = b.riders[row_rider[i]].rider_id;
+		if (bsearch(&rid, ok_riders, n_ok, sizeof(int64), cmp_int64) == NULL)
+			continue;
+		/* the pair's cost on the slot it took (k-th extra order) */
+		for (k = arc_start[i]; k < arc_start[i + 1]; k++)
+			if (b.arcs[k].rider == row_rider[i])
+			{
+				c = b.arcs[k].c.base +
+					match_slot_penalty(&b.s, &b.riders[row_rider[i]], row_slot[i]);
+				break;
+			}
+		of_order[n_offers] = b.orders[i].order_id;
+		of_rider[n_offers] = rid;
+		of_cost[n_offers] = c;
+		of_row[n_offers] = i;
+		n_offers++;
+	}
+
+	{
+		SPITupleTable *tt;
+		int64	   *offer_of = palloc(sizeof(int64) * Max(n_offers, 1));
+		Datum		method_text = CStringGetTextDatum(method);
+		TimestampTz expires = b.s.now + (int64) b.s.offer_ttl_s * USECS_PER_SEC;
+
+		values[0] = Int64GetDatum(zone_id);
+		{
+			Oid			t[1] = {INT8OID};
+			bool		isnull;
+
+			ret = SPI_execute_with_args("SELECT dispatch.zone_scoped_id($1,"
+										" pg_catalog.nextval('dispatch.assign_batches_id_seq'))",
+										1, t, values, NULL, false, 1);
+			if (ret != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "could not allocate a batch id");
+			batch_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+		}
+
+		if (n_offers > 0)
+		{
+			values[0] = Int64GetDatum(zone_id);
+			values[1] = Int64GetDatum(batch_id);
+			values[2] = TimestampTzGetDatum(b.s.now);
+			values[3] = TimestampTzGetDatum(expires);
+			values[4] = int8_array(of_order, n_offers);
+			values[5] = int8_array(of_rider, n_offers);
+			values[6] = float8_array(of_cost, n_offers);
+			phase("batch id", &tp);
+			ret = SPI_execute_plan(offers_plan, values, NULL, false, 0);
+			if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != (uint64) n_offers)
+				elog(ERROR, "could not write offers: %s", SPI_result_code_string(ret));
+			tt = SPI_tuptable;
+			/* offer ids back to offers, by order id (unique in a batch) */
+			for (j = 0; j < n_offers; j++)
+			{
+				bool		isnull;
+				int64		oid = DatumGetInt64(SPI_getbinval(tt->vals[j], tt->tupdesc, 1, &isnull));
+				int64		fid = DatumGetInt64(SPI_getbinval(tt->vals[j], tt->tupdesc, 2, &isnull));
+				int			lo = 0,
+							hi = n_offers - 1;
+
+				while (lo < hi)
+				{
+					int			mid = (lo + hi) / 2;
+
+					if (of_order[mid] < oid)
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
+				offer_of[lo] = fid;
+			}
+
+			phase("offers", &tp);
+
+			/* audit: each offer's candidates, nearest first, with their parts */
+			for (j = 0; j < n_offers; j++)
+			{
+				int			i0 = arc_start[of_row[j]];
+				int			n = arc_start[of_row[j] + 1] - i0;
+				int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
+				Datum	   *parts = palloc(sizeof(Datum) * Max(n, 1) * 10);
+				int			dims[2] = {n, 10};
+				int			lbs[2] = {1, 1};
+
+				for (i = 0; i < n; i++)
+				{
+					const Arc  *ac = &b.arcs[i0 + i];
+					double		lp = ac->c.load_penalty;
+					double		cost = ac->c.cost;
+
+					/* the chosen rider: the slot it actually gives */
+					if (ac->rider == row_rider[of_row[j]])
+					{
+						cost = of_cost[j];
+						lp = cost - ac->c.base;
+					}
+					ids[i] = b.riders[ac->rider].rider_id;
+					parts[i * 10 + 0] = Float4GetDatum((float4) ac->c.distance_m);
+					parts[i * 10 + 1] = Float4GetDatum((float4) cost);
+					parts[i * 10 + 2] = Float4GetDatum((float4) ac->c.travel_s);
+					parts[i * 10 + 3] = Float4GetDatum((float4) ac->c.rider_wait_s);
+					parts[i * 10 + 4] = Float4GetDatum((float4) ac->c.food_wait_s);
+					parts[i * 10 + 5] = Float4GetDatum((float4) ac->c.late_s);
+					parts[i * 10 + 6] = Float4GetDatum((float4) ac->c.priority_factor);
+					parts[i * 10 + 7] = Float4GetDatum((float4) lp);
+					parts[i * 10 + 8] = Float4GetDatum((float4) ac->c.fairness);
+					parts[i * 10 + 9] = Float4GetDatum((float4) ac->c.fatigue);
+				}
+				values[0] = Int64GetDatum(zone_id);
+				values[1] = Int64GetDatum(offer_of[j]);
+				values[2] = Int64GetDatum(of_order[j]);
+				values[3] = Int64GetDatum(batch_id);
+				values[4] = method_text;
+				values[5] = Int64GetDatum(of_rider[j]);
+				values[6] = int8_array(ids, n);
+				values[7] = PointerGetDatum(construct_md_array(parts, NULL, 2, dims, lbs,
+															   FLOAT4OID, 4, true, TYPALIGN_INT));
+				ret = SPI_execute_plan(audit_plan, values, NULL, false, 0);
+				if (ret != SPI_OK_INSERT)
+					elog(ERROR, "could not write the offer audit: %s", SPI_result_code_string(ret));
+				pfree(ids);
+				pfree(parts);
+			}
+			phase("audit", &tp);
+
+			/* events and result rows */
+			for (j = 0; j < n_offers; j++)
+			{
+				char		payload[160];
+				Datum		row[5];
+				bool		rnulls[5] = {0};
+
+				snprintf(payload, sizeof(payload),
+						 "{\"offer_id\":" INT64_FORMAT ",\"status\":\"pending\","
+						 "\"expires_in_s\":%d}", offer_of[j], b.s.offer_ttl_s);
+				dispatch_event_append(zone_id, "offer", of_order[j], 0, of_rider[j], payload);
+				row[0] = Int64GetDatum(of_order[j]);
+				row[1] = Int64GetDatum(of_rider[j]);
+				row[2] = Int64GetDatum(offer_of[j]);
+				row[3] = Float8GetDatum(of_cost[j]);
+				row[4] = CStringGetTextDatum(method);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rnulls);
+			}
+		}
+
+		phase("events", &tp);
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = Int64GetDatum(zone_id);
+		values[1] = Int64GetDatum(batch_id);
+		values[2] = TimestampTzGetDatum(b.s.now);
+		values[3] = Int32GetDatum(b.n_orders);
+		values[4] = Int32GetDatum(b.n_riders);
+		values[5] = Int32GetDatum(b.n_arcs);
+		values[6] = Int32GetDatum(n_offers);
+		values[7] = Int32GetDatum(b.n_orders - n_offers);
+		values[8] = CStringGetTextDatum(method);
+		values[9] = Float8GetDatum(st.total_cost);
+		values[10] = Float8GetDatum((double) (GetCurrentTimestamp() - t0) / 1000.0);
+		ret = SPI_execute_plan(batch_plan, values, nulls, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not record the batch: %s", SPI_result_code_string(ret));
+	}
+
+	SPI_finish();
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(b.cxt);
+	return (Datum) 0;
+}

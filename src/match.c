@@ -1,0 +1,551 @@
+/*-------------------------------------------------------------------------
+ *
+ * match.c
+ *		Candidates and costs of matching; dispatch.nearest_riders().
+ *
+ * The cost of giving order o to rider r is a sum of delays in seconds,
+ * weighted by the zone's settings (docs/matching.md): travel to the pickup,
+ * the rider waiting for food, the food waiting for the rider and lateness
+ * against the promise (both scaled up for hot and fresh orders), fairness
+ * (more of today's orders or earnings than the zone's other candidates),
+ * fatigue (hours on the current shift), and a load penalty per order the
+ * rider already holds.  Hard limits drop a candidate instead: stale
+ * position, no free slot, too long on shift or today, or beyond what the
+ * rider's vehicle may ride.
+ *
+ * nearest_riders finds candidates through the partial GiST index on the
+ * positions of available riders (riders_available_idx); assign_batch
+ * (assign.c) uses the same cost through this file's helpers.
+ *
+ * Memory: callers are inside SPI; everything here is allocated in the
+ * current (SPI procedure) context, freed at SPI_finish.
+ *
+ * IDENTIFICATION
+ *		src/match.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "nodes/parsenodes.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/tuplestore.h"
+
+#include "assign_solver.h"
+#include "dispatch.h"
+#include "match.h"
+
+/* Hard cap on k for nearest_riders. */
+#define MATCH_MAX_K 1000
+
+static SPIPlanPtr settings_plan = NULL;
+static SPIPlanPtr order_plan = NULL;
+static SPIPlanPtr knn_plan = NULL;
+
+static const char *const vehicle_names[MATCH_N_VEHICLES] = {
+	"foot", "bicycle", "ebike", "motorbike", "car"
+};
+
+static SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types);
+static double get_float8(HeapTuple tup, TupleDesc desc, int col, double dflt);
+static int64 get_int64(HeapTuple tup, TupleDesc desc, int col);
+static int	get_int32(HeapTuple tup, TupleDesc desc, int col);
+static int	vehicle_index(const char *name);
+static int	cmp_by_distance(const void *a, const void *b);
+
+/* Prepare a statement once per backend and keep it. */
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *types)
+{
+	/*
+	 * Generic plans: every statement here is planned once per backend, not
+	 * on each call (the plans are index-driven whatever the parameters).
+	 */
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static double
+get_float8(HeapTuple tup, TupleDesc desc, int col, double dflt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? dflt : DatumGetFloat8(d);
+}
+
+static int64
+get_int64(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+static int
+get_int32(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt32(d);
+}
+
+static int
+vehicle_index(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < MATCH_N_VEHICLES; i++)
+		if (strcmp(name, vehicle_names[i]) == 0)
+			return i;
+	return 2;					/* ebike, the schema's default */
+}
+
+/* Name of a vehicle index. */
+const char *
+match_vehicle_name(int vehicle)
+{
+	return vehicle_names[vehicle];
+}
+
+/*
+ * Read a zone's settings (its own row of matching_settings, else zone 0's),
+ * its speed and today's date in its time zone, and the vehicle profiles,
+ * in one statement.
+ * Raises DP305 if the zone does not exist.
+ */
+void
+match_load_settings(int64 zone_id, MatchSettings *s)
+{
+	Datum		values[2];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	int			ret,
+				i,
+				c = 1;
+	uint64		row;
+
+	if (settings_plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+
+		settings_plan = keep_plan(
+								  "SELECT z.speed_mps::pg_catalog.float8,"
+								  " pg_catalog.timezone(z.timezone, $2)::pg_catalog.date,"
+								  " pg_catalog.date_trunc('day', $2, z.timezone),"
+								  " s.k_candidates, s.radius_m::pg_catalog.float8, s.stale_after_s,"
+								  " s.offer_ttl_s, s.hold_cost::pg_catalog.float8,"
+								  " s.w_travel::pg_catalog.float8, s.w_rider_wait::pg_catalog.float8,"
+								  " s.w_food_wait::pg_catalog.float8, s.w_late::pg_catalog.float8,"
+								  " s.priority_hot::pg_catalog.float8, s.priority_fresh::pg_catalog.float8,"
+								  " s.load_penalty_s::pg_catalog.float8, s.w_fair_orders::pg_catalog.float8,"
+								  " s.w_fair_earnings::pg_catalog.float8, s.w_shift_hour::pg_catalog.float8,"
+								  " s.max_shift_minutes, s.max_daily_minutes, s.max_batch_orders, s.max_arcs,"
+								  " s.time_budget_ms::pg_catalog.float8,"
+								  " s.candidate_source OPERATOR(pg_catalog.=) 'grid',"
+								  " v.names, v.speeds, v.pickups, v.trips"
+								  " FROM dispatch.zones z CROSS JOIN LATERAL"
+								  " (SELECT * FROM dispatch.matching_settings m"
+								  "   WHERE m.zone_id OPERATOR(pg_catalog.=) z.zone_id"
+								  "      OR m.zone_id OPERATOR(pg_catalog.=) 0"
+								  "   ORDER BY m.zone_id DESC LIMIT 1) s"
+								  " CROSS JOIN (SELECT pg_catalog.array_agg(p.vehicle) AS names,"
+								  "   pg_catalog.array_agg(p.speed_factor::pg_catalog.float8) AS speeds,"
+								  "   pg_catalog.array_agg(p.max_pickup_m::pg_catalog.float8) AS pickups,"
+								  "   pg_catalog.array_agg(p.max_trip_m::pg_catalog.float8) AS trips"
+								  "   FROM dispatch.vehicle_profiles p) v"
+								  " WHERE z.zone_id OPERATOR(pg_catalog.=) $1",
+								  2, types);
+	}
+
+	memset(s, 0, sizeof(MatchSettings));
+	s->zone_id = zone_id;
+	s->now = dispatch_clock_now();
+	values[0] = Int64GetDatum(zone_id);
+	values[1] = TimestampTzGetDatum(s->now);
+	ret = SPI_execute_plan(settings_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read matching settings: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_MATCH_ZONE_UNKNOWN),
+				errmsg("zone " INT64_FORMAT " does not exist", zone_id));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	s->speed_mps = get_float8(tup, desc, c++, 4.0);
+	{
+		bool		isnull;
+
+		s->today = SPI_getbinval(tup, desc, c++, &isnull);
+		s->day_start = DatumGetTimestampTz(SPI_getbinval(tup, desc, c++, &isnull));
+	}
+	s->k = get_int32(tup, desc, c++);
+	s->radius_m = get_float8(tup, desc, c++, 5000);
+	s->stale_after_s = get_int32(tup, desc, c++);
+	s->offer_ttl_s = get_int32(tup, desc, c++);
+	s->hold_cost = get_float8(tup, desc, c++, 1800);
+	s->w_travel = get_float8(tup, desc, c++, 1);
+	s->w_rider_wait = get_float8(tup, desc, c++, 0);
+	s->w_food_wait = get_float8(tup, desc, c++, 0);
+	s->w_late = get_float8(tup, desc, c++, 0);
+	s->priority_hot = get_float8(tup, desc, c++, 1);
+	s->priority_fresh = get_float8(tup, desc, c++, 1);
+	s->load_penalty_s = get_float8(tup, desc, c++, 0);
+	s->w_fair_orders = get_float8(tup, desc, c++, 0);
+	s->w_fair_earnings = get_float8(tup, desc, c++, 0);
+	s->w_shift_hour = get_float8(tup, desc, c++, 0);
+	s->max_shift_minutes = get_int32(tup, desc, c++);
+	s->max_daily_minutes = get_int32(tup, desc, c++);
+	s->max_batch_orders = get_int32(tup, desc, c++);
+	s->max_arcs = get_int32(tup, desc, c++);
+	s->time_budget_ms = get_float8(tup, desc, c++, 100);
+	{
+		bool		isnull;
+
+		s->use_grid = DatumGetBool(SPI_getbinval(tup, desc, c++, &isnull));
+	}
+
+	for (i = 0; i < MATCH_N_VEHICLES; i++)
+	{
+		s->veh_speed[i] = 1.0;
+		s->veh_max_pickup_m[i] = HUGE_VAL;
+		s->veh_max_trip_m[i] = HUGE_VAL;
+	}
+	{
+		Datum	   *names,
+				   *speeds,
+				   *pickups,
+				   *trips;
+		int			n,
+					n2;
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, c, &isnull);
+
+		if (!isnull)
+		{
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &names, NULL, &n);
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, c + 1, &isnull)),
+							  FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &speeds, NULL, &n2);
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, c + 2, &isnull)),
+							  FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &pickups, NULL, &n2);
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, c + 3, &isnull)),
+							  FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &trips, NULL, &n2);
+			for (row = 0; row < (uint64) n; row++)
+			{
+				i = vehicle_index(TextDatumGetCString(names[row]));
+				s->veh_speed[i] = DatumGetFloat8(speeds[row]);
+				s->veh_max_pickup_m[i] = DatumGetFloat8(pickups[row]);
+				s->veh_max_trip_m[i] = DatumGetFloat8(trips[row]);
+			}
+		}
+	}
+}
+
+/* The five parameters of MATCH_RIDER_COLUMNS / MATCH_RIDER_AVAILABLE. */
+void
+match_rider_params(const MatchSettings *s, Datum *values)
+{
+	values[0] = Int64GetDatum(s->zone_id);
+	values[1] = TimestampTzGetDatum(s->now);
+	values[2] = s->today;
+	values[3] = TimestampTzGetDatum(s->day_start);
+	values[4] = TimestampTzGetDatum(s->now - (int64) s->stale_after_s * USECS_PER_SEC);
+}
+
+/* Decode a row selected with MATCH_RIDER_COLUMNS. */
+void
+match_read_rider(HeapTuple tup, TupleDesc desc, MatchRider *r)
+{
+	bool		isnull;
+	Datum		v;
+
+	r->rider_id = get_int64(tup, desc, 1);
+	r->lon = get_float8(tup, desc, 2, 0);
+	r->lat = get_float8(tup, desc, 3, 0);
+	r->capacity = get_int32(tup, desc, 4);
+	r->active = get_int32(tup, desc, 5);
+	r->pending = get_int32(tup, desc, 6);
+	v = SPI_getbinval(tup, desc, 7, &isnull);
+	r->vehicle = isnull ? 2 : vehicle_index(TextDatumGetCString(v));
+	r->age_s = Max(0.0, get_float8(tup, desc, 8, 0));	/* a ping from ahead: fresh */
+	r->orders_today = get_int32(tup, desc, 9);
+	r->earnings_today = get_int64(tup, desc, 10);
+	r->online_today_s = get_float8(tup, desc, 11, 0);
+	r->shift_s = get_float8(tup, desc, 12, 0);
+}
+
+/* Decode a row selected with MATCH_ORDER_COLUMNS. */
+void
+match_read_order(HeapTuple tup, TupleDesc desc, MatchOrder *o)
+{
+	bool		isnull;
+	Datum		v;
+	char	   *p;
+
+	o->order_id = get_int64(tup, desc, 1);
+	o->lon = get_float8(tup, desc, 2, 0);
+	o->lat = get_float8(tup, desc, 3, 0);
+	v = SPI_getbinval(tup, desc, 4, &isnull);
+	p = isnull ? "normal" : TextDatumGetCString(v);
+	o->priority = strcmp(p, "fresh") == 0 ? 2 : strcmp(p, "hot") == 0 ? 1 : 0;
+	o->ready_in_s = get_float8(tup, desc, 5, 0);
+	o->promise_in_s = get_float8(tup, desc, 6, 0);
+	o->trip_m = get_float8(tup, desc, 7, 0);
+}
+
+/*
+ * The cost of order o on rider r's next free slot, with its parts.  Returns
+ * false when a hard limit rules the pair out.  avg_orders and avg_earnings
+ * (cents) are today's means over the riders being compared.
+ */
+bool
+match_cost(const MatchSettings *s, const MatchOrder *o, const MatchRider *r,
+		   double avg_orders, double avg_earnings, MatchCost *c)
+{
+	double		x,
+				y,
+				speed,
+				pickup,
+				deliver;
+	int			v = r->vehicle;
+
+	as_project(o->lon, o->lat, r->lon, r->lat, &x, &y);
+	memset(c, 0, sizeof(MatchCost));
+	c->distance_m = sqrt(x * x + y * y);
+
+	if (c->distance_m > s->radius_m ||
+		c->distance_m > s->veh_max_pickup_m[v] ||
+		o->trip_m > s->veh_max_trip_m[v] ||
+		r->age_s > s->stale_after_s ||
+		r->active + r->pending >= r->capacity ||
+		r->shift_s > s->max_shift_minutes * 60.0 ||
+		r->online_today_s > s->max_daily_minutes * 60.0)
+		return false;
+
+	speed = s->speed_mps * s->veh_speed[v];
+	if (!(speed > 0))
+		speed = 1.0;
+	c->travel_s = c->distance_m / speed;
+	c->rider_wait_s = Max(0.0, o->ready_in_s - c->travel_s);
+	c->food_wait_s = Max(0.0, c->travel_s - Max(o->ready_in_s, 0.0));
+	pickup = Max(c->travel_s, o->ready_in_s);
+	deliver = pickup + o->trip_m / speed;
+	c->late_s = Max(0.0, deliver - o->promise_in_s);
+	c->priority_factor = o->priority == 2 ? s->priority_fresh :
+		o->priority == 1 ? s->priority_hot : 1.0;
+	c->load_penalty = match_slot_penalty(s, r, 0);
+	c->fairness = s->w_fair_orders * Max(0.0, r->orders_today - avg_orders) +
+		s->w_fair_earnings * Max(0.0, (r->earnings_today - avg_earnings) / 100.0);
+	c->fatigue = s->w_shift_hour * Max(0.0, r->shift_s) / 3600.0;
+	c->base = s->w_travel * c->travel_s +
+		s->w_rider_wait * c->rider_wait_s +
+		c->priority_factor * (s->w_food_wait * c->food_wait_s +
+							  s->w_late * c->late_s) +
+		c->fairness + c->fatigue;
+	/* the solver takes costs up to AS_COST_MAX */
+	if (c->base > 1.0e8)
+		c->base = 1.0e8;
+	c->cost = c->base + c->load_penalty;
+	return true;
+}
+
+/*
+ * Penalty of the k-th extra order (k = 0 for the next free slot) of a
+ * rider: load_penalty_s per order it would then already hold.  Rising in
+ * k, as the solver requires.
+ */
+double
+match_slot_penalty(const MatchSettings *s, const MatchRider *r, int k)
+{
+	return s->load_penalty_s * (double) (r->active + r->pending + k);
+}
+
+/* Append one candidate as a JSON object (for offer_audit). */
+void
+match_cost_json(StringInfo buf, int64 rider_id, const MatchCost *c)
+{
+	appendStringInfo(buf,
+					 "{\"rider_id\":" INT64_FORMAT ",\"distance_m\":%.1f,\"cost\":%.2f,"
+					 "\"travel_s\":%.1f,\"rider_wait_s\":%.1f,\"food_wait_s\":%.1f,"
+					 "\"late_s\":%.1f,\"priority_factor\":%.2f,\"load_penalty\":%.1f,"
+					 "\"fairness\":%.1f,\"fatigue\":%.1f}",
+					 rider_id, c->distance_m, c->cost, c->travel_s,
+					 c->rider_wait_s, c->food_wait_s, c->late_s,
+					 c->priority_factor, c->load_penalty, c->fairness,
+					 c->fatigue);
+}
+
+typedef struct Cand
+{
+	MatchRider	r;
+	MatchCost	c;
+	bool		ok;
+} Cand;
+
+static int
+cmp_by_distance(const void *a, const void *b)
+{
+	const Cand *x = a;
+	const Cand *y = b;
+
+	if (x->c.distance_m != y->c.distance_m)
+		return x->c.distance_m < y->c.distance_m ? -1 : 1;
+	return x->r.rider_id < y->r.rider_id ? -1 : (x->r.rider_id > y->r.rider_id);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_nearest_riders);
+
+/*
+ * SQL: dispatch.nearest_riders(order_id bigint, k int DEFAULT 10)
+ *		-> table(rider_id, distance_m, cost, <cost parts>, ...)
+ *
+ * The k nearest riders that could take the order now, by distance (ties
+ * by rider id), each with the cost assign_batch would give it.  Reads
+ * through the partial GiST index: a few more than k rows are fetched since
+ * the index orders by degrees and hard limits drop some.
+ */
+Datum
+dispatch_nearest_riders(PG_FUNCTION_ARGS)
+{
+	int64		order_id = PG_GETARG_INT64(0);
+	int32		k = PG_GETARG_INT32(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext oldcxt;
+	MemoryContext opcxt;
+	MatchSettings s;
+	MatchOrder	o;
+	Datum		values[10];
+	int			ret,
+				fetch,
+				n,
+				i,
+				out;
+	Cand	   *cands;
+	double		avg_o = 0,
+				avg_e = 0;
+
+	if (k < 1 || k > MATCH_MAX_K)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_MATCH_ARGUMENT),
+				errmsg("k must be between 1 and %d", MATCH_MAX_K));
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	opcxt = AllocSetContextCreate(CurrentMemoryContext, "dispatch nearest_riders",
+								  ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(opcxt);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (order_plan == NULL)
+	{
+		Oid			otypes[3] = {INT8OID, TIMESTAMPTZOID, INT8OID};
+		Oid			ktypes[9] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, INT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
+
+		order_plan = keep_plan("SELECT " MATCH_ORDER_COLUMNS
+							   " FROM dispatch.orders o"
+							   " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+							   " AND o.order_id OPERATOR(pg_catalog.=) $3",
+							   3, otypes);
+		knn_plan = keep_plan("SELECT " MATCH_RIDER_COLUMNS
+							 " FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
+							 " AND NOT EXISTS (SELECT FROM dispatch.offer_exclusions e"
+							 "   WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
+							 "   AND e.order_id OPERATOR(pg_catalog.=) $6"
+							 "   AND e.rider_id OPERATOR(pg_catalog.=) r.rider_id)"
+							 " ORDER BY r.position <-> ST_SetSRID(ST_MakePoint($7, $8), 4326)"
+							 " LIMIT $9",
+							 9, ktypes);
+	}
+
+	values[0] = Int64GetDatum(order_id >> 40);
+	values[1] = TimestampTzGetDatum(dispatch_clock_now());
+	values[2] = Int64GetDatum(order_id);
+	ret = SPI_execute_plan(order_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the order: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_MATCH_ORDER_UNKNOWN),
+				errmsg("order " INT64_FORMAT " does not exist", order_id));
+	match_read_order(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &o);
+
+	match_load_settings(order_id >> 40, &s);
+
+	/* oversample: degree order differs from metre order, limits drop some */
+	fetch = Min(3 * k + 10, 3 * MATCH_MAX_K);
+	match_rider_params(&s, values);
+	values[5] = Int64GetDatum(order_id);
+	values[6] = Float8GetDatum(o.lon);
+	values[7] = Float8GetDatum(o.lat);
+	values[8] = Int32GetDatum(fetch);
+	ret = SPI_execute_plan(knn_plan, values, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read candidates: %s", SPI_result_code_string(ret));
+
+	n = (int) SPI_processed;
+	cands = palloc0(sizeof(Cand) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		match_read_rider(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &cands[i].r);
+		avg_o += cands[i].r.orders_today;
+		avg_e += (double) cands[i].r.earnings_today;
+	}
+	if (n > 0)
+	{
+		avg_o /= n;
+		avg_e /= n;
+	}
+	out = 0;
+	for (i = 0; i < n; i++)
+		if (match_cost(&s, &o, &cands[i].r, avg_o, avg_e, &cands[i].c))
+			cands[out++] = cands[i];
+	qsort(cands, out, sizeof(Cand), cmp_by_distance);
+
+	for (i = 0; i < out && i < k; i++)
+	{
+		Datum		row[15];
+		bool		nulls[15] = {0};
+		const Cand *cd = &cands[i];
+
+		row[0] = Int64GetDatum(cd->r.rider_id);
+		row[1] = Float8GetDatum(cd->c.distance_m);
+		row[2] = Float8GetDatum(cd->c.cost);
+		row[3] = Float8GetDatum(cd->c.travel_s);
+		row[4] = Float8GetDatum(cd->c.rider_wait_s);
+		row[5] = Float8GetDatum(cd->c.food_wait_s);
+		row[6] = Float8GetDatum(cd->c.late_s);
+		row[7] = Float8GetDatum(cd->c.priority_factor);
+		row[8] = Float8GetDatum(cd->c.load_penalty);
+		row[9] = Float8GetDatum(cd->c.fairness);
+		row[10] = Float8GetDatum(cd->c.fatigue);
+		row[11] = Int32GetDatum(cd->r.active);
+		row[12] = Int32GetDatum(cd->r.capacity - cd->r.active - cd->r.pending);
+		row[13] = CStringGetTextDatum(match_vehicle_name(cd->r.vehicle));
+		row[14] = Float8GetDatum(cd->r.age_s);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+	}
+
+	SPI_finish();
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(opcxt);
+	return (Datum) 0;
+}

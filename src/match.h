@@ -1,0 +1,161 @@
+/*-------------------------------------------------------------------------
+ *
+ * match.h
+ *		Candidates and costs of matching, shared by nearest_riders (match.c)
+ *		and assign_batch (assign.c); SQLSTATEs DP3xx.
+ *
+ * A cost is in seconds of delay: docs/matching.md gives the model, the
+ * settings (dispatch.matching_settings, dispatch.vehicle_profiles) and how
+ * to tune them.  Everything here needs an open SPI connection.
+ *
+ * IDENTIFICATION
+ *		src/match.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DISPATCH_MATCH_H
+#define DISPATCH_MATCH_H
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "lib/stringinfo.h"
+#include "utils/elog.h"
+#include "utils/timestamp.h"
+
+/* SQLSTATEs of matching (class DP, range DP3xx; docs/matching.md) */
+#define ERRCODE_DP_OFFER_UNKNOWN		MAKE_SQLSTATE('D','P','3','0','1')
+#define ERRCODE_DP_OFFER_ANSWERED		MAKE_SQLSTATE('D','P','3','0','2')
+#define ERRCODE_DP_OFFER_EXPIRED		MAKE_SQLSTATE('D','P','3','0','3')
+#define ERRCODE_DP_MATCH_ARGUMENT		MAKE_SQLSTATE('D','P','3','0','4')
+#define ERRCODE_DP_MATCH_ZONE_UNKNOWN	MAKE_SQLSTATE('D','P','3','0','5')
+#define ERRCODE_DP_MATCH_ORDER_UNKNOWN	MAKE_SQLSTATE('D','P','3','0','6')
+#define ERRCODE_DP_MATCH_SOLVER			MAKE_SQLSTATE('D','P','3','0','7')
+
+#define MATCH_N_VEHICLES	5
+
+/* The settings of one zone, with the zone's clock facts. */
+typedef struct MatchSettings
+{
+	int64		zone_id;
+	TimestampTz now;
+	TimestampTz day_start;		/* midnight of today, zone time */
+	Datum		today;			/* date, zone time */
+	double		speed_mps;		/* the zone's speed */
+	int			k;
+	double		radius_m;
+	int			stale_after_s;
+	int			offer_ttl_s;
+	double		hold_cost;
+	double		w_travel;
+	double		w_rider_wait;
+	double		w_food_wait;
+	double		w_late;
+	double		priority_hot;
+	double		priority_fresh;
+	double		load_penalty_s;
+	double		w_fair_orders;
+	double		w_fair_earnings;
+	double		w_shift_hour;
+	int			max_shift_minutes;
+	int			max_daily_minutes;
+	int			max_batch_orders;
+	int			max_arcs;
+	double		time_budget_ms;
+	bool		use_grid;
+	double		veh_speed[MATCH_N_VEHICLES];
+	double		veh_max_pickup_m[MATCH_N_VEHICLES];
+	double		veh_max_trip_m[MATCH_N_VEHICLES];
+} MatchSettings;
+
+typedef struct MatchOrder
+{
+	int64		order_id;
+	double		lon;
+	double		lat;
+	int			priority;		/* 0 normal, 1 hot, 2 fresh */
+	double		ready_in_s;		/* food ready, from now (<= 0: ready) */
+	double		promise_in_s;	/* promised delivery, from now */
+	double		trip_m;			/* pickup to drop-off */
+} MatchOrder;
+
+typedef struct MatchRider
+{
+	int64		rider_id;
+	double		lon;
+	double		lat;
+	int			capacity;
+	int			active;			/* assigned or carried orders */
+	int			pending;		/* unanswered offers */
+	int			vehicle;		/* index into the vehicle tables */
+	double		age_s;			/* age of the position */
+	int			orders_today;
+	int64		earnings_today;	/* cents */
+	double		online_today_s;
+	double		shift_s;		/* length of the current continuous shift */
+} MatchRider;
+
+/* One candidate's cost and its parts (seconds of delay). */
+typedef struct MatchCost
+{
+	double		distance_m;
+	double		travel_s;
+	double		rider_wait_s;
+	double		food_wait_s;
+	double		late_s;
+	double		priority_factor;
+	double		load_penalty;	/* of the rider's next free slot */
+	double		fairness;
+	double		fatigue;
+	double		base;			/* everything but the load penalty */
+	double		cost;			/* base + load_penalty */
+} MatchCost;
+
+/* Columns of a rider row, as MATCH_RIDER_COLUMNS selects them. */
+#define MATCH_RIDER_NCOLS 12
+
+/*
+ * Select list and conditions for riders; parameters $1 zone, $2 now,
+ * $3 today (date), $4 day start, $5 oldest acceptable position time.
+ */
+#define MATCH_RIDER_COLUMNS \
+	"r.rider_id, ST_X(r.position), ST_Y(r.position), r.capacity," \
+	" r.active_orders, r.pending_offers, r.vehicle," \
+	" pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-) r.position_at)," \
+	" CASE WHEN r.stats_day OPERATOR(pg_catalog.=) $3 THEN r.orders_today ELSE 0 END," \
+	" CASE WHEN r.stats_day OPERATOR(pg_catalog.=) $3 THEN r.earnings_today_cents ELSE 0 END," \
+	" (CASE WHEN r.stats_day OPERATOR(pg_catalog.=) $3 THEN r.online_seconds_today ELSE 0 END)" \
+	"   OPERATOR(pg_catalog.+) pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-)" \
+	"   GREATEST(COALESCE(r.online_since, $2), $4))," \
+	" pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-)" \
+	"   COALESCE(r.shift_started_at, r.online_since, $2))"
+
+#define MATCH_RIDER_AVAILABLE \
+	" r.zone_id OPERATOR(pg_catalog.=) $1" \
+	" AND r.status OPERATOR(pg_catalog.=) 'online'" \
+	" AND r.active_orders OPERATOR(pg_catalog.<) r.capacity" \
+	" AND r.active_orders OPERATOR(pg_catalog.+) r.pending_offers OPERATOR(pg_catalog.<) r.capacity" \
+	" AND r.position IS NOT NULL" \
+	" AND r.position_at OPERATOR(pg_catalog.>=) $5"
+
+/* Columns of an order row, as MATCH_ORDER_COLUMNS selects them ($2 now). */
+#define MATCH_ORDER_NCOLS 7
+#define MATCH_ORDER_COLUMNS \
+	"o.order_id, ST_X(o.pickup), ST_Y(o.pickup), o.priority," \
+	" pg_catalog.date_part('epoch', COALESCE(o.ready_at, $2) OPERATOR(pg_catalog.-) $2)," \
+	" pg_catalog.date_part('epoch', o.promised_at OPERATOR(pg_catalog.-) $2)," \
+	" o.distance_m::pg_catalog.float8"
+
+extern void match_load_settings(int64 zone_id, MatchSettings *s);
+extern void match_rider_params(const MatchSettings *s, Datum *values);
+extern void match_read_rider(HeapTuple tup, TupleDesc desc, MatchRider *r);
+extern void match_read_order(HeapTuple tup, TupleDesc desc, MatchOrder *o);
+extern bool match_cost(const MatchSettings *s, const MatchOrder *o,
+					   const MatchRider *r, double avg_orders,
+					   double avg_earnings, MatchCost *c);
+extern double match_slot_penalty(const MatchSettings *s, const MatchRider *r,
+								 int k);
+extern void match_cost_json(StringInfo buf, int64 rider_id,
+							const MatchCost *c);
+extern const char *match_vehicle_name(int vehicle);
+
+#endif							/* DISPATCH_MATCH_H */
