@@ -1,0 +1,198 @@
+-- sql/75_feedback.sql
+-- Customer feedback: one review per order and channel, scored and tagged
+-- as it is submitted, and the analyst views over it.
+--
+-- The review text is personal data: it is stored only sealed with the
+-- customer's data key (comment_enc, sql/30_keys.sql) and is removed by the
+-- retention purge (purge_feedback_text), while the score and the topics,
+-- which say nothing about the person, stay for the views.  Feedback ids
+-- follow the zone layout of sql/20_schema.sql: (zone_id << 40) | n.
+
+CREATE SEQUENCE @extschema@.feedback_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.feedback (
+	zone_id        bigint NOT NULL,
+	feedback_id    bigint NOT NULL,
+	order_id       bigint NOT NULL,
+	customer_id    bigint NOT NULL,
+	merchant_id    bigint,
+	rider_id       bigint,
+	channel        text NOT NULL CHECK (channel ~ '^[a-z][a-z0-9_]{0,31}$'),
+	rating         smallint CHECK (rating BETWEEN 1 AND 5),
+	comment_enc    bytea,
+	text_score     real CHECK (text_score BETWEEN -1 AND 1),
+	score          real NOT NULL CHECK (score BETWEEN -1 AND 1),
+	topics         text[] NOT NULL DEFAULT '{}',
+	created_at     timestamptz NOT NULL,
+	text_purged_at timestamptz,
+	PRIMARY KEY (zone_id, feedback_id),
+	UNIQUE (zone_id, order_id, channel),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders (zone_id, order_id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (feedback_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK (rating IS NOT NULL OR text_score IS NOT NULL)
+);
+ALTER SEQUENCE @extschema@.feedback_id_seq OWNED BY @extschema@.feedback.feedback_id;
+CREATE INDEX feedback_day_idx ON @extschema@.feedback (zone_id, created_at);
+CREATE INDEX feedback_merchant_idx ON @extschema@.feedback (zone_id, merchant_id, created_at);
+COMMENT ON SEQUENCE @extschema@.feedback_id_seq IS
+	'The low 40 bits of feedback ids.';
+COMMENT ON INDEX @extschema@.feedback_day_idx IS
+	'Reviews of a zone by time, for feedback_daily and feedback_top_issues.';
+COMMENT ON INDEX @extschema@.feedback_merchant_idx IS
+	'Reviews of a merchant by time.';
+COMMENT ON TABLE @extschema@.feedback IS
+	'Reviews of delivered orders, one per order and channel.  comment_enc is sealed with the customer''s data key and purged after the retention period; score (rating and text combined), text_score and topics stay.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.feedback', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.feedback_id_seq', '');
+
+-- how rating and text make one score
+CREATE FUNCTION @extschema@.feedback_score(rating integer, text_score real) RETURNS real
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+RETURN CASE
+	WHEN rating IS NULL THEN text_score
+	WHEN text_score IS NULL OR text_score OPERATOR(pg_catalog.=) 0
+		THEN ((rating OPERATOR(pg_catalog.-) 3) OPERATOR(pg_catalog./) 2.0)::real
+	ELSE ((0.5 OPERATOR(pg_catalog.*) ((rating OPERATOR(pg_catalog.-) 3) OPERATOR(pg_catalog./) 2.0))
+	      OPERATOR(pg_catalog.+) (0.5 OPERATOR(pg_catalog.*) text_score))::real
+END;
+COMMENT ON FUNCTION @extschema@.feedback_score(integer, real) IS
+	'Stored feedback score in [-1, 1]: the rating mapped linearly (1 star -1, 3 stars 0, 5 stars 1) averaged with the text''s sentiment; either alone when the other is missing or the text says nothing.';
+REVOKE ALL ON FUNCTION @extschema@.feedback_score(integer, real) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.feedback_score(integer, real) TO dispatch_app, dispatch_analyst, dispatch_admin;
+
+CREATE FUNCTION @extschema@.submit_feedback(order_id bigint, rating integer, comment text,
+                                            channel text DEFAULT 'app')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order      @extschema@.orders;
+	v_id         bigint;
+	v_comment    text := NULLIF(pg_catalog.btrim(comment), '');
+	v_text_score real;
+	v_topics     text[] := '{}';
+BEGIN
+	IF order_id IS NULL OR channel IS NULL THEN
+		RAISE EXCEPTION 'feedback needs an order and a channel' USING ERRCODE = 'DP504';
+	END IF;
+	IF rating IS NOT NULL AND (rating OPERATOR(pg_catalog.<) 1 OR rating OPERATOR(pg_catalog.>) 5) THEN
+		RAISE EXCEPTION 'rating % is out of range', rating
+			USING ERRCODE = 'DP504', DETAIL = 'A rating is 1 to 5 stars, or NULL with a comment.';
+	END IF;
+	IF rating IS NULL AND v_comment IS NULL THEN
+		RAISE EXCEPTION 'feedback needs a rating or a comment' USING ERRCODE = 'DP504';
+	END IF;
+	IF channel OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,31}$' THEN
+		RAISE EXCEPTION 'invalid feedback channel "%"', channel
+			USING ERRCODE = 'DP504', DETAIL = 'A channel is a lower-case name such as app, web or phone.';
+	END IF;
+
+	SELECT * INTO v_order FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) (submit_feedback.order_id OPERATOR(pg_catalog.>>) 40)
+	   AND o.order_id OPERATOR(pg_catalog.=) submit_feedback.order_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', submit_feedback.order_id USING ERRCODE = 'DP014';
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) 'delivered' THEN
+		RAISE EXCEPTION 'order % has not been delivered', submit_feedback.order_id
+			USING ERRCODE = 'DP506', DETAIL = pg_catalog.format('Its status is "%s".', v_order.status);
+	END IF;
+
+	IF v_comment IS NOT NULL THEN
+		v_text_score := @extschema@.sentiment(v_comment);
+		v_topics := @extschema@.feedback_topics(v_comment);
+	END IF;
+
+	v_id := @extschema@.zone_scoped_id(v_order.zone_id, pg_catalog.nextval('@extschema@.feedback_id_seq'));
+	BEGIN
+		INSERT INTO @extschema@.feedback
+		       (zone_id, feedback_id, order_id, customer_id, merchant_id, rider_id, channel, rating,
+		        comment_enc, text_score, score, topics, created_at)
+		VALUES (v_order.zone_id, v_id, v_order.order_id, v_order.customer_id, v_order.merchant_id,
+		        v_order.rider_id, submit_feedback.channel, rating,
+		        @extschema@.pii_seal('customer', v_order.customer_id, v_comment),
+		        v_text_score, @extschema@.feedback_score(rating, v_text_score), v_topics,
+		        @extschema@.clock());
+	EXCEPTION WHEN unique_violation THEN
+		RAISE EXCEPTION 'order % already has feedback from channel "%"', submit_feedback.order_id,
+			submit_feedback.channel USING ERRCODE = 'DP505';
+	END;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
+	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  Returns the feedback id.';
+REVOKE ALL ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) TO dispatch_app, dispatch_admin;
+
+-- retention: the text goes, the score and topics stay
+CREATE FUNCTION @extschema@.purge_feedback_text(older_than timestamptz, batch integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_n integer;
+BEGIN
+	WITH doomed AS (
+		SELECT f.zone_id, f.feedback_id
+		  FROM @extschema@.feedback f
+		 WHERE f.comment_enc IS NOT NULL
+		   AND f.created_at OPERATOR(pg_catalog.<) older_than
+		 LIMIT batch
+		   FOR UPDATE SKIP LOCKED
+	)
+	UPDATE @extschema@.feedback f
+	   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
+	  FROM doomed d
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) d.zone_id
+	   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) IS
+	'Retention: removes the sealed text of up to batch reviews written before older_than, keeping score and topics.  Returns how many; call until 0.';
+REVOKE ALL ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) TO dispatch_admin;
+
+-- analyst views: no personal data (no text, no customer)
+CREATE VIEW @extschema@.feedback_daily AS
+SELECT f.zone_id,
+       f.merchant_id,
+       (f.created_at AT TIME ZONE z.timezone)::date AS day,
+       pg_catalog.count(*) AS reviews,
+       pg_catalog.avg(f.score)::real AS mean_score,
+       (pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::float8
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
+       pg_catalog.avg(f.rating)::real AS mean_rating
+  FROM @extschema@.feedback f
+  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+ GROUP BY f.zone_id, f.merchant_id, (f.created_at AT TIME ZONE z.timezone)::date;
+COMMENT ON VIEW @extschema@.feedback_daily IS
+	'Reviews per zone, merchant and local day: count, mean combined score, share with a negative score, mean star rating (NULL ratings left out).';
+
+CREATE VIEW @extschema@.feedback_top_issues AS
+WITH weekly AS (
+	SELECT f.zone_id,
+	       pg_catalog.date_trunc('week', f.created_at AT TIME ZONE z.timezone)::date AS week,
+	       t.topic,
+	       pg_catalog.count(*) AS reviews
+	  FROM @extschema@.feedback f
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 CROSS JOIN LATERAL pg_catalog.unnest(f.topics) AS t (topic)
+	 GROUP BY 1, 2, 3
+)
+SELECT w.zone_id, w.week, w.topic, w.reviews,
+       COALESCE(p.reviews, 0) AS reviews_week_before,
+       w.reviews OPERATOR(pg_catalog.-) COALESCE(p.reviews, 0) AS change
+  FROM weekly w
+  LEFT JOIN weekly p
+    ON p.zone_id OPERATOR(pg_catalog.=) w.zone_id
+   AND p.topic OPERATOR(pg_catalog.=) w.topic
+   AND p.week OPERATOR(pg_catalog.=) (w.week OPERATOR(pg_catalog.-) 7);
+COMMENT ON VIEW @extschema@.feedback_top_issues IS
+	'Complaint topics per zone and local week (Monday first): reviews raising the topic, the count of the week before, and the change.';
+
+GRANT SELECT ON @extschema@.feedback_daily, @extschema@.feedback_top_issues TO dispatch_analyst, dispatch_admin;
+GRANT SELECT ON @extschema@.feedback TO dispatch_admin;

