@@ -9,6 +9,14 @@
 -- check (MDC), s2k-mode 1 since the "password" is a random key, not a
 -- phrase to stretch.  Destroying a subject's row in subject_keys shreds
 -- every field sealed for it.  Every opening is written to pii_access_log.
+--
+-- Locking: sealing holds the subject's advisory lock (classid 1684632433
+-- for customers, 1684632434 for riders, objid the id modulo 2^31 - 1) in
+-- share mode until commit; rotate_customer_key and forget_customer take it
+-- in exclusive mode before any row lock, so a value is never sealed under a
+-- key that a concurrent rotation or erasure replaces.
+-- Rotation, erasure, export and retention are in sql/80_privacy.sql and
+-- sql/85_retention.sql.
 
 CREATE FUNCTION @extschema@._master_key(version integer) RETURNS bytea
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
@@ -28,6 +36,20 @@ AS 'MODULE_PATHNAME', 'dispatch_index_key';
 COMMENT ON FUNCTION @extschema@._index_key() IS
 	'Internal: key of the blind indexes.  Executable by no role.';
 
+CREATE FUNCTION @extschema@._master_key_versions() RETURNS integer[]
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'dispatch_master_key_versions';
+COMMENT ON FUNCTION @extschema@._master_key_versions() IS
+	'Internal: the master key versions present in the key file, ascending (never the keys).';
+
+CREATE FUNCTION @extschema@._cipher_enabled() RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_cipher_enabled';
+COMMENT ON FUNCTION @extschema@._cipher_enabled() IS
+	'Internal: false only while the superuser-only setting dispatch.cipher is ''none'' (benchmarks).';
+
+REVOKE ALL ON FUNCTION @extschema@._master_key_versions() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._cipher_enabled() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._master_key(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._master_key_version() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._index_key() FROM PUBLIC;
@@ -51,10 +73,12 @@ CREATE TABLE @extschema@.pii_access_log (
 	actor       name NOT NULL DEFAULT SESSION_USER,
 	subject     text NOT NULL,
 	subject_id  bigint NOT NULL,
-	purpose     text NOT NULL
+	purpose     text NOT NULL,
+	detail      text
 );
+CREATE INDEX pii_access_log_subject_idx ON @extschema@.pii_access_log (subject, subject_id);
 COMMENT ON TABLE @extschema@.pii_access_log IS
-	'One row per opening of a sealed personal field: who (session user), whose, why, when.';
+	'One row per opening of sealed personal data: who (session user), whose, why, when, and what (detail, e.g. the order or the fields).';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log', '');
 REVOKE ALL ON @extschema@.pii_access_log FROM PUBLIC;
 
@@ -68,15 +92,36 @@ DECLARE
 	v_wrapped bytea;
 	v_key bytea;
 BEGIN
-	SELECT key_version, wrapped_key INTO v_version, v_wrapped
-	  FROM @extschema@.subject_keys
-	 WHERE subject OPERATOR(pg_catalog.=) p_subject
-	   AND subject_id OPERATOR(pg_catalog.=) p_subject_id;
+	IF p_create THEN
+		-- Sealing holds the subject's advisory lock in share mode until
+		-- commit, so that a key rotation or an erasure (exclusive mode) waits
+		-- for this transaction, and this one, if it came second, sees the new
+		-- key or no key at all.  Re-wrapping under a new master key does not
+		-- change the data key and takes no such lock.  (An advisory lock, not
+		-- a row lock: it writes no WAL on the intake path.)
+		PERFORM pg_catalog.pg_advisory_xact_lock_shared(
+			CASE WHEN p_subject OPERATOR(pg_catalog.=) 'customer' THEN 1684632433 ELSE 1684632434 END,
+			(p_subject_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	END IF;
+	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
+	  FROM @extschema@.subject_keys k
+	 WHERE k.subject OPERATOR(pg_catalog.=) p_subject
+	   AND k.subject_id OPERATOR(pg_catalog.=) p_subject_id;
 	IF NOT FOUND THEN
 		IF NOT p_create THEN
 			RAISE EXCEPTION 'personal data of % % is not available', p_subject, p_subject_id
 				USING ERRCODE = 'DP402',
 				      DETAIL = 'The subject has no data key: it was erased or never had personal data.';
+		END IF;
+		-- an erased customer never gets a key again (the advisory lock above
+		-- made this wait for a concurrent erasure)
+		IF p_subject OPERATOR(pg_catalog.=) 'customer' AND EXISTS (
+		       SELECT FROM @extschema@.customers c
+		        WHERE c.customer_id OPERATOR(pg_catalog.=) p_subject_id
+		          AND c.forgotten_at IS NOT NULL) THEN
+			RAISE EXCEPTION 'personal data of customer % was erased', p_subject_id
+				USING ERRCODE = 'DP402',
+				      DETAIL = 'The customer asked to be forgotten; nothing personal is stored for them again.';
 		END IF;
 		v_key := gen_random_bytes(32);
 		v_version := @extschema@._master_key_version();
@@ -102,6 +147,11 @@ BEGIN
 	IF p_value IS NULL THEN
 		RETURN NULL;
 	END IF;
+	IF NOT @extschema@._cipher_enabled() THEN
+		-- benchmark-only no-op cipher: a zero byte (never the first byte of
+		-- an OpenPGP message) and the plain UTF-8 text
+		RETURN '\x00'::bytea OPERATOR(pg_catalog.||) pg_catalog.convert_to(p_value, 'UTF8');
+	END IF;
 	RETURN pgp_sym_encrypt(p_value,
 	                       pg_catalog.encode(@extschema@._data_key(p_subject, p_subject_id, true), 'hex'),
 	                       'cipher-algo=aes256, s2k-mode=1, compress-algo=0');
@@ -124,6 +174,17 @@ BEGIN
 	END IF;
 	IF p_purpose IS NULL OR p_purpose OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'opening personal data needs a purpose' USING ERRCODE = 'DP403';
+	END IF;
+	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
+	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
+		IF @extschema@._cipher_enabled() THEN
+			RAISE EXCEPTION 'personal data of % % is not sealed', p_subject, p_subject_id
+				USING ERRCODE = 'DP404',
+				      DETAIL = 'The value was stored with dispatch.cipher = none, which is for benchmarks only.';
+		END IF;
+		INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose)
+		VALUES (p_subject, p_subject_id, p_purpose);
+		RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');
 	END IF;
 	v_key := @extschema@._data_key(p_subject, p_subject_id, false);
 	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose)

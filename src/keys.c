@@ -19,6 +19,12 @@
  * The SQL functions here return key material, so the install script grants
  * them to nobody: only the extension's SECURITY DEFINER functions call them.
  *
+ * dispatch.cipher (superuser only) selects how personal fields are sealed:
+ * 'pgp' (the default, and the only setting for production) or 'none', a
+ * no-op cipher that exists to measure what encryption costs.  Values sealed
+ * under 'none' are marked so that they never pass for encrypted ones and
+ * open only while the setting is 'none' again.
+ *
  * IDENTIFICATION
  *		src/keys.c
  *
@@ -28,9 +34,12 @@
 
 #include <sys/stat.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "storage/fd.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "dispatch.h"
@@ -52,17 +61,42 @@ typedef struct KeyFile
 
 static KeyFile *keyfile = NULL;
 
+/* dispatch.cipher */
+typedef enum DispatchCipher
+{
+	DISPATCH_CIPHER_PGP,
+	DISPATCH_CIPHER_NONE
+} DispatchCipher;
+
+static const struct config_enum_entry cipher_options[] = {
+	{"pgp", DISPATCH_CIPHER_PGP, false},
+	{"none", DISPATCH_CIPHER_NONE, false},
+	{NULL, 0, false}
+};
+
+static int	dispatch_cipher = DISPATCH_CIPHER_PGP;
+
 static const KeyFile *load_keys(void);
 static bool parse_hex_key(const char *hex, uint8 *out);
 
 /*
- * Nothing is read at load time: the setting may be changed later by a
- * superuser, and a backend that never touches personal data never reads
- * the file.
+ * Define dispatch.cipher.  No key is read at load time: the key file
+ * setting may be changed later by a superuser, and a backend that never
+ * touches personal data never reads the file.
  */
 void
 dispatch_keys_init(void)
 {
+	DefineCustomEnumVariable("dispatch.cipher",
+							 "How personal fields are sealed: pgp, or none for benchmarks only.",
+							 "none stores personal data unencrypted and exists only to measure "
+							 "the cost of encryption; never use it with real data.",
+							 &dispatch_cipher,
+							 DISPATCH_CIPHER_PGP,
+							 cipher_options,
+							 PGC_SUSET,
+							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 }
 
 /*
@@ -161,8 +195,15 @@ load_keys(void)
 				if (*end == '\0' && v > 0 && v <= INT32_MAX &&
 					parse_hex_key(hex, kf->master[kf->nmaster]))
 				{
-					kf->versions[kf->nmaster++] = (int) v;
+					int			k;
+
+					/* a version appears once: two keys of one version are a mistake */
 					ok = true;
+					for (k = 0; k < kf->nmaster; k++)
+						if (kf->versions[k] == (int) v)
+							ok = false;
+					if (ok)
+						kf->versions[kf->nmaster++] = (int) v;
 				}
 			}
 		}
@@ -182,7 +223,7 @@ load_keys(void)
 			ereport(ERROR,
 					errcode(ERRCODE_DP_KEY_UNAVAILABLE),
 					errmsg("invalid line %d in master key file \"%s\"", lineno, path),
-					errdetail("Lines are \"master <version> <64 hex digits>\" or \"index <64 hex digits>\"."));
+					errdetail("Lines are \"master <version> <64 hex digits>\" or \"index <64 hex digits>\", each master version once."));
 		}
 	}
 	FreeFile(f);
@@ -279,4 +320,50 @@ dispatch_index_key(PG_FUNCTION_ARGS)
 	const KeyFile *kf = load_keys();
 
 	PG_RETURN_BYTEA_P(key_to_bytea(kf->index));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_master_key_versions);
+
+/*
+ * SQL: dispatch._master_key_versions() -> int[]
+ *
+ * The master key versions present in the key file, in ascending order, so
+ * that an operator can see which versions may be destroyed.  Versions are
+ * not secret; the keys are never returned.
+ */
+Datum
+dispatch_master_key_versions(PG_FUNCTION_ARGS)
+{
+	const KeyFile *kf = load_keys();
+	Datum	   *elems;
+	int			n = kf->nmaster;
+	int			i,
+				j;
+
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(kf->versions[i]);
+	/* insertion sort: at most MAX_VERSIONS entries */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && DatumGetInt32(elems[j - 1]) > DatumGetInt32(elems[j]); j--)
+		{
+			Datum		t = elems[j];
+
+			elems[j] = elems[j - 1];
+			elems[j - 1] = t;
+		}
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_cipher_enabled);
+
+/*
+ * SQL: dispatch._cipher_enabled() -> bool
+ *
+ * False only while dispatch.cipher is 'none' (benchmarks).
+ */
+Datum
+dispatch_cipher_enabled(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(dispatch_cipher != DISPATCH_CIPHER_NONE);
 }

@@ -1,0 +1,779 @@
+-- sql/80_privacy.sql
+-- Rights and duties around personal data: key rotation, export and erasure
+-- of a customer (GDPR articles 15, 17 and 20), consent per purpose, and the
+-- rider's masked view of the customer of an order.
+--
+-- Which data belongs to a customer is read from the catalog, not listed by
+-- hand: every table of the extension with a customer_id column holds rows of
+-- that customer, and every bytea column of such a table whose name ends in
+-- _enc is sealed with the customer's data key.  Tables without customer_id
+-- but with (zone_id, order_id) hold rows of the customer's orders.  A table
+-- added later by any part is exported, re-encrypted and shredded without a
+-- change here, as long as it follows these conventions.
+--
+-- Requests are logged in privacy_requests.  SQLSTATEs DP405-DP411 are
+-- listed in docs/operations.md.
+
+-- drop-off points of erased customers and of old orders are coarsened to
+-- the centre of a grid cell (sql/85_retention.sql); this stamps when
+ALTER TABLE @extschema@.orders ADD COLUMN dropoff_coarsened_at timestamptz;
+COMMENT ON COLUMN @extschema@.orders.dropoff_coarsened_at IS
+	'When the drop-off point was coarsened to a grid cell (retention or erasure); NULL: still exact.';
+
+CREATE TABLE @extschema@.privacy_requests (
+	request_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	customer_id   bigint NOT NULL,
+	kind          text NOT NULL CHECK (kind IN ('export', 'forget', 'rotate_key')),
+	requested_at  timestamptz NOT NULL,
+	completed_at  timestamptz NOT NULL,
+	actor         name NOT NULL DEFAULT SESSION_USER,
+	detail        jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX privacy_requests_customer_idx ON @extschema@.privacy_requests (customer_id, requested_at);
+COMMENT ON TABLE @extschema@.privacy_requests IS
+	'Every export, erasure and data-key rotation of a customer: when, by whom (session user), and what was done (counts, never personal data).';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.privacy_requests', '');
+REVOKE ALL ON @extschema@.privacy_requests FROM PUBLIC;
+
+CREATE TABLE @extschema@.consents (
+	consent_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	customer_id     bigint NOT NULL REFERENCES @extschema@.customers,
+	purpose         text NOT NULL CHECK (purpose IN ('marketing', 'personalisation', 'analytics')),
+	policy_version  text NOT NULL CHECK (policy_version <> '' AND pg_catalog.length(policy_version) <= 64),
+	granted_at      timestamptz NOT NULL,
+	revoked_at      timestamptz,
+	actor           name NOT NULL DEFAULT SESSION_USER,
+	CHECK (revoked_at IS NULL OR revoked_at >= granted_at)
+);
+CREATE UNIQUE INDEX consents_active_idx ON @extschema@.consents (customer_id, purpose) WHERE revoked_at IS NULL;
+COMMENT ON TABLE @extschema@.consents IS
+	'Consent history per customer and purpose: one row per grant under a policy version, closed by revoked_at (a revocation, or a new grant under another version).  At most one open row per purpose.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.consents', '');
+REVOKE ALL ON @extschema@.consents FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- internals
+
+CREATE FUNCTION @extschema@._customer_tables()
+RETURNS TABLE (rel regclass, relname name, has_zone boolean, via_order boolean, sealed text[], columns text[])
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.oid::regclass, c.relname,
+	       EXISTS (SELECT FROM pg_catalog.pg_attribute z
+	                WHERE z.attrelid OPERATOR(pg_catalog.=) c.oid AND z.attname OPERATOR(pg_catalog.=) 'zone_id'
+	                  AND z.attnum OPERATOR(pg_catalog.>) 0 AND NOT z.attisdropped),
+	       NOT EXISTS (SELECT FROM pg_catalog.pg_attribute z
+	                    WHERE z.attrelid OPERATOR(pg_catalog.=) c.oid AND z.attname OPERATOR(pg_catalog.=) 'customer_id'
+	                      AND z.attnum OPERATOR(pg_catalog.>) 0 AND NOT z.attisdropped),
+	       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+	              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	                AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::pg_catalog.regtype
+	                AND a.attname OPERATOR(pg_catalog.~) '_enc$'
+	              ORDER BY a.attnum),
+	       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+	              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	              ORDER BY a.attnum)
+	  FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+	   AND c.relkind IN ('r', 'p')
+	   AND c.relname OPERATOR(pg_catalog.<>) 'customers'
+	   AND (EXISTS (SELECT FROM pg_catalog.pg_attribute a
+	                 WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'customer_id'
+	                   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
+	        OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a
+	             WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname IN ('zone_id', 'order_id')
+	               AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) OPERATOR(pg_catalog.=) 2)
+	 ORDER BY c.relname;
+END;
+COMMENT ON FUNCTION @extschema@._customer_tables() IS
+	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id; sealed lists their *_enc columns.';
+REVOKE ALL ON FUNCTION @extschema@._customer_tables() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._zone_list(p_has_zone boolean) RETURNS TABLE (zone_id bigint)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT z.zone_id FROM @extschema@.zones z WHERE p_has_zone
+	UNION ALL
+	SELECT NULL::bigint WHERE NOT p_has_zone
+	ORDER BY 1;
+END;
+COMMENT ON FUNCTION @extschema@._zone_list(boolean) IS
+	'Internal: every zone id in order, to visit a zone-scoped table one zone at a time; a single NULL for a table without zones.';
+REVOKE ALL ON FUNCTION @extschema@._zone_list(boolean) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._unseal(p_sealed bytea, p_key bytea) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_sealed IS NULL OR p_key IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
+	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');   -- dispatch.cipher = none
+	END IF;
+	BEGIN
+		RETURN pgp_sym_decrypt(p_sealed, pg_catalog.encode(p_key, 'hex'));
+	EXCEPTION WHEN external_routine_invocation_exception THEN
+		RAISE EXCEPTION 'a sealed value cannot be decrypted with its subject''s key'
+			USING ERRCODE = 'DP404', DETAIL = 'The value was sealed with another key or is corrupt.';
+	END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._unseal(bytea, bytea) IS
+	'Internal: opens a sealed value with an unwrapped data key, without logging (callers log once per request).  NULL key or value: NULL.';
+REVOKE ALL ON FUNCTION @extschema@._unseal(bytea, bytea) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._reseal(p_sealed bytea, p_old bytea, p_new bytea) RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_sealed IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
+	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN p_sealed;          -- dispatch.cipher = none: nothing to re-encrypt
+	END IF;
+	RETURN pgp_sym_encrypt(@extschema@._unseal(p_sealed, p_old), pg_catalog.encode(p_new, 'hex'),
+	                       'cipher-algo=aes256, s2k-mode=1, compress-algo=0');
+END
+$$;
+COMMENT ON FUNCTION @extschema@._reseal(bytea, bytea, bytea) IS
+	'Internal: re-encrypts a sealed value from one data key to another.';
+REVOKE ALL ON FUNCTION @extschema@._reseal(bytea, bytea, bytea) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pgp_sym_encrypt_bytea(p_key, pg_catalog.encode(@extschema@._master_key(p_version), 'hex'),
+                             'cipher-algo=aes256, s2k-mode=1, compress-algo=0');
+COMMENT ON FUNCTION @extschema@._wrap_key(bytea, integer) IS
+	'Internal: wraps a data key under the master key of a version.';
+REVOKE ALL ON FUNCTION @extschema@._wrap_key(bytea, integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._unwrap_key(p_wrapped bytea, p_version integer) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pgp_sym_decrypt_bytea(p_wrapped, pg_catalog.encode(@extschema@._master_key(p_version), 'hex'));
+COMMENT ON FUNCTION @extschema@._unwrap_key(bytea, integer) IS
+	'Internal: unwraps a data key with the master key of its version.';
+REVOKE ALL ON FUNCTION @extschema@._unwrap_key(bytea, integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._grid_cell(p_point geometry, p_cell_deg float8) RETURNS geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ST_SetSRID(ST_MakePoint(
+	(pg_catalog.floor(ST_X(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg,
+	(pg_catalog.floor(ST_Y(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg),
+	ST_SRID(p_point));
+COMMENT ON FUNCTION @extschema@._grid_cell(geometry, float8) IS
+	'Internal: the centre of the grid cell (p_cell_deg degrees square) that holds a point; idempotent.';
+REVOKE ALL ON FUNCTION @extschema@._grid_cell(geometry, float8) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.mask_phone(phone text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := pg_catalog.regexp_replace(phone, '[^0-9]', '', 'g');
+BEGIN
+	IF pg_catalog.starts_with(phone, '+86') THEN
+		v := pg_catalog.substr(v, 3);           -- mainland numbers are shown without +86
+	END IF;
+	IF pg_catalog.length(v) OPERATOR(pg_catalog.<=) 7 THEN
+		RETURN pg_catalog.repeat('*', pg_catalog.length(v));
+	END IF;
+	RETURN pg_catalog.left(v, 3) OPERATOR(pg_catalog.||) pg_catalog.repeat('*', pg_catalog.length(v) OPERATOR(pg_catalog.-) 7)
+	       OPERATOR(pg_catalog.||) pg_catalog.right(v, 4);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.mask_phone(text) IS
+	'A phone number with all but its first three and last four digits hidden: +8613812341234 gives 138****1234.';
+REVOKE ALL ON FUNCTION @extschema@.mask_phone(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._lock_customer(p_customer_id bigint) RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_forgotten timestamptz;
+BEGIN
+	SELECT c.forgotten_at INTO v_forgotten FROM @extschema@.customers c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'customer % does not exist', p_customer_id USING ERRCODE = 'DP012';
+	END IF;
+	RETURN v_forgotten;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_customer(bigint) IS
+	'Internal: locks a customer row FOR UPDATE and returns forgotten_at; DP012 if there is no such customer.';
+REVOKE ALL ON FUNCTION @extschema@._lock_customer(bigint) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- keys
+
+CREATE FUNCTION @extschema@.master_key_versions()
+RETURNS TABLE (version integer, in_key_file boolean, is_current boolean, data_keys bigint)
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_file integer[] := @extschema@._master_key_versions();
+	v_current integer := @extschema@._master_key_version();
+BEGIN
+	RETURN QUERY
+	SELECT v.version, v.version OPERATOR(pg_catalog.=) ANY (v_file), v.version OPERATOR(pg_catalog.=) v_current,
+	       (SELECT pg_catalog.count(*) FROM @extschema@.subject_keys k
+	         WHERE k.key_version OPERATOR(pg_catalog.=) v.version)
+	  FROM (SELECT pg_catalog.unnest(v_file) AS version
+	        UNION
+	        SELECT DISTINCT k.key_version FROM @extschema@.subject_keys k) v
+	 ORDER BY v.version;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.master_key_versions() IS
+	'Master key versions in the key file or still wrapping data keys.  A version that is not current and wraps no data key (data_keys = 0) may be removed from the key file (destroyed); one with data_keys > 0 but not in the file means lost data.';
+
+CREATE FUNCTION @extschema@.rotate_master_key(batch_size integer DEFAULT 1000) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_current integer := @extschema@._master_key_version();
+	v_n integer;
+BEGIN
+	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
+	END IF;
+	-- Only the wrapping changes, never a data key, so sealing goes on
+	-- meanwhile; rows locked by a rotation or erasure of their own are
+	-- skipped and picked up by a later call.
+	WITH batch AS (
+		SELECT k.subject, k.subject_id, k.key_version, k.wrapped_key
+		  FROM @extschema@.subject_keys k
+		 WHERE k.key_version OPERATOR(pg_catalog.<) v_current
+		 ORDER BY k.key_version
+		 LIMIT batch_size
+		   FOR NO KEY UPDATE SKIP LOCKED
+	)
+	UPDATE @extschema@.subject_keys k
+	   SET key_version = v_current,
+	       wrapped_key = @extschema@._wrap_key(@extschema@._unwrap_key(b.wrapped_key, b.key_version), v_current)
+	  FROM batch b
+	 WHERE k.subject OPERATOR(pg_catalog.=) b.subject
+	   AND k.subject_id OPERATOR(pg_catalog.=) b.subject_id;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rotate_master_key(integer) IS
+	'Re-wraps up to batch_size data keys under the current (highest) master key version in one short transaction and returns how many; call it again until it returns 0.  Intake and reads go on meanwhile.';
+
+CREATE FUNCTION @extschema@.rotate_customer_key(customer_id bigint) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_version integer;
+	v_wrapped bytea;
+	v_old bytea;
+	v_new bytea := gen_random_bytes(32);
+	v_current integer := @extschema@._master_key_version();
+	t record;
+	v_zone bigint;
+	v_col text;
+	v_n bigint;
+	v_total integer := 0;
+BEGIN
+	-- waits for every transaction sealing with the old key (sql/30_keys.sql)
+	PERFORM pg_catalog.pg_advisory_xact_lock(1684632433,
+		(rotate_customer_key.customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	IF @extschema@._lock_customer(rotate_customer_key.customer_id) IS NOT NULL THEN
+		RAISE EXCEPTION 'personal data of customer % was erased', customer_id USING ERRCODE = 'DP402';
+	END IF;
+	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
+	  FROM @extschema@.subject_keys k
+	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
+	   AND k.subject_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'customer % has no data key', customer_id
+			USING ERRCODE = 'DP402', DETAIL = 'Nothing personal is stored for this customer.';
+	END IF;
+	v_old := @extschema@._unwrap_key(v_wrapped, v_version);
+
+	UPDATE @extschema@.customers c
+	   SET phone_enc = @extschema@._reseal(c.phone_enc, v_old, v_new),
+	       name_enc = @extschema@._reseal(c.name_enc, v_old, v_new)
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id;
+	v_total := (v_total OPERATOR(pg_catalog.+) 1)::integer;
+
+	FOR t IN SELECT * FROM @extschema@._customer_tables() ct
+	          WHERE NOT ct.via_order AND pg_catalog.cardinality(ct.sealed) OPERATOR(pg_catalog.>) 0
+	LOOP
+		FOREACH v_col IN ARRAY t.sealed LOOP
+			FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(t.has_zone) zl
+			LOOP
+				EXECUTE pg_catalog.format(
+					'UPDATE %s SET %I = @extschema@._reseal(%I, $1, $2) WHERE customer_id OPERATOR(pg_catalog.=) $3 AND %I IS NOT NULL%s',
+					t.rel, v_col, v_col, v_col,
+					CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $4' ELSE '' END)
+				USING v_old, v_new, rotate_customer_key.customer_id, v_zone;
+				GET DIAGNOSTICS v_n = ROW_COUNT;
+				v_total := (v_total OPERATOR(pg_catalog.+) v_n)::integer;
+			END LOOP;
+		END LOOP;
+	END LOOP;
+
+	UPDATE @extschema@.subject_keys k
+	   SET wrapped_key = @extschema@._wrap_key(v_new, v_current), key_version = v_current,
+	       created_at = pg_catalog.now()
+	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
+	   AND k.subject_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id;
+
+	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
+	VALUES (rotate_customer_key.customer_id, 'rotate_key', v_started, pg_catalog.clock_timestamp(),
+	        pg_catalog.jsonb_build_object('rows_resealed', v_total, 'master_key_version', v_current));
+	RETURN v_total;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rotate_customer_key(bigint) IS
+	'Re-encrypts every sealed field of a customer under a fresh data key (wrapped by the current master key), in one transaction; returns the rows re-sealed.  Sealing for that customer waits meanwhile.';
+
+------------------------------------------------------------------------------
+-- rights: export and erasure
+
+CREATE FUNCTION @extschema@.export_customer(customer_id bigint) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_cust @extschema@.customers;
+	v_key bytea;
+	v_version integer;
+	v_wrapped bytea;
+	v_tables jsonb := '{}';
+	v_profile jsonb;
+	v_rows jsonb;
+	v_part jsonb;
+	v_orders jsonb;
+	v_list text;
+	v_zone bigint;
+	v_count bigint := 0;
+	t record;
+BEGIN
+	SELECT * INTO v_cust FROM @extschema@.customers c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) export_customer.customer_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
+	END IF;
+	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
+	  FROM @extschema@.subject_keys k
+	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
+	   AND k.subject_id OPERATOR(pg_catalog.=) export_customer.customer_id;
+	IF FOUND THEN
+		v_key := @extschema@._unwrap_key(v_wrapped, v_version);
+	END IF;    -- no key: erased, sealed fields come out as null
+
+	v_profile := pg_catalog.jsonb_build_object(
+		'customer_id', v_cust.customer_id,
+		'phone', @extschema@._unseal(v_cust.phone_enc, v_key),
+		'name', @extschema@._unseal(v_cust.name_enc, v_key),
+		'flagged', v_cust.flagged,
+		'flag_reason', v_cust.flag_reason,
+		'created_at', v_cust.created_at,
+		'forgotten_at', v_cust.forgotten_at);
+
+	-- every table with the customer's rows, read zone by zone; sealed
+	-- columns are opened and named without _enc, other bytea (blind
+	-- indexes) left out, geometries given as GeoJSON
+	FOR t IN SELECT * FROM @extschema@._customer_tables() LOOP
+		SELECT pg_catalog.string_agg(
+		         CASE WHEN a.attname OPERATOR(pg_catalog.=) ANY (t.sealed)
+		              THEN pg_catalog.format('@extschema@._unseal(x.%I, $2) AS %I', a.attname,
+		                                     pg_catalog.regexp_replace(a.attname, '_enc$', ''))
+		              WHEN pg_catalog.format_type(a.atttypid, NULL) OPERATOR(pg_catalog.=) 'geometry'
+		              THEN pg_catalog.format('ST_AsGeoJSON(x.%I)::jsonb AS %I', a.attname, a.attname)
+		              ELSE pg_catalog.format('x.%I', a.attname) END,
+		         ', ' ORDER BY a.attnum)
+		  INTO v_list
+		  FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid OPERATOR(pg_catalog.=) t.rel AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+		   AND (a.atttypid OPERATOR(pg_catalog.<>) 'pg_catalog.bytea'::pg_catalog.regtype
+		        OR a.attname OPERATOR(pg_catalog.=) ANY (t.sealed));
+		v_rows := '[]';
+		FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(t.has_zone) zl
+		LOOP
+			IF t.via_order THEN
+				EXECUTE pg_catalog.format(
+					'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)) FROM (SELECT %s FROM %s x'
+					' JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) x.zone_id AND o.order_id OPERATOR(pg_catalog.=) x.order_id'
+					' WHERE o.zone_id OPERATOR(pg_catalog.=) $3 AND x.zone_id OPERATOR(pg_catalog.=) $3'
+					' AND o.customer_id OPERATOR(pg_catalog.=) $1) s', v_list, t.rel)
+				INTO v_part USING export_customer.customer_id, v_key, v_zone;
+			ELSE
+				EXECUTE pg_catalog.format(
+					'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)) FROM (SELECT %s FROM %s x'
+					' WHERE x.customer_id OPERATOR(pg_catalog.=) $1%s) s', v_list, t.rel,
+					CASE WHEN t.has_zone THEN ' AND x.zone_id OPERATOR(pg_catalog.=) $3' ELSE '' END)
+				INTO v_part USING export_customer.customer_id, v_key, v_zone;
+			END IF;
+			IF v_part IS NOT NULL THEN
+				v_rows := v_rows OPERATOR(pg_catalog.||) v_part;
+			END IF;
+		END LOOP;
+		v_count := v_count OPERATOR(pg_catalog.+) pg_catalog.jsonb_array_length(v_rows);
+		v_tables := pg_catalog.jsonb_set(v_tables, ARRAY[t.relname::text], v_rows);
+	END LOOP;
+
+	v_orders := COALESCE(v_tables OPERATOR(pg_catalog.->) 'orders', '[]');
+	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
+	VALUES (export_customer.customer_id, 'export', v_started, pg_catalog.clock_timestamp(),
+	        pg_catalog.jsonb_build_object('rows', v_count, 'erased', v_key IS NULL));
+	IF v_key IS NOT NULL THEN
+		INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
+		VALUES ('customer', export_customer.customer_id, 'export',
+		        pg_catalog.format('export_customer: profile and %s rows', v_count));
+	END IF;
+
+	RETURN pg_catalog.jsonb_build_object(
+		'customer_id', export_customer.customer_id,
+		'exported_at', @extschema@.clock(),
+		'erased', v_cust.forgotten_at IS NOT NULL,
+		'profile', v_profile,
+		'addresses', COALESCE((SELECT pg_catalog.jsonb_agg(DISTINCT o.v OPERATOR(pg_catalog.->) 'dropoff_address')
+		                         FROM pg_catalog.jsonb_array_elements(v_orders) o(v)
+		                        WHERE pg_catalog.jsonb_typeof(o.v OPERATOR(pg_catalog.->) 'dropoff_address')
+		                              OPERATOR(pg_catalog.=) 'string'), '[]'),
+		'tables', v_tables,
+		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		                                 'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.id)
+		                          FROM @extschema@.pii_access_log l
+		                         WHERE l.subject OPERATOR(pg_catalog.=) 'customer'
+		                           AND l.subject_id OPERATOR(pg_catalog.=) export_customer.customer_id), '[]'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
+	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened) and who opened their data when.  Logged in privacy_requests and pii_access_log.';
+
+CREATE FUNCTION @extschema@.forget_customer(customer_id bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_now timestamptz := @extschema@.clock();
+	v_cell float8;
+	v_zone bigint;
+	v_active bigint[] := '{}';
+	v_open bigint[];
+	v_cancel bigint[] := '{}';
+	v_ids bigint[];
+	v_order bigint;
+	v_n bigint;
+	v_rows bigint := 0;
+	v_request bigint;
+	t record;
+	v_col text;
+BEGIN
+	-- first the subject lock (it waits for transactions sealing for this
+	-- customer, which lock the customer row after it), then the row
+	PERFORM pg_catalog.pg_advisory_xact_lock(1684632433,
+		(forget_customer.customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	IF @extschema@._lock_customer(forget_customer.customer_id) IS NOT NULL THEN
+		SELECT r.request_id INTO v_request FROM @extschema@.privacy_requests r
+		 WHERE r.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id
+		   AND r.kind OPERATOR(pg_catalog.=) 'forget'
+		 ORDER BY r.request_id LIMIT 1;
+		RAISE NOTICE 'customer % was forgotten already', customer_id;
+		RETURN v_request;
+	END IF;
+
+	-- lock every unfinished order, so that none moves on meanwhile
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		SELECT pg_catalog.array_agg(o.order_id ORDER BY o.order_id) FILTER (WHERE o.status IN ('placed', 'accepted', 'assigned', 'picked_up')),
+		       pg_catalog.array_agg(o.order_id ORDER BY o.order_id) FILTER (WHERE o.status IN ('pending_payment', 'payment_failed'))
+		  INTO v_ids, v_open
+		  FROM (SELECT o.order_id, o.status FROM @extschema@.orders o
+		         WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
+		           AND o.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id
+		           AND o.status NOT IN ('delivered', 'cancelled')
+		           FOR UPDATE) o;
+		v_active := v_active OPERATOR(pg_catalog.||) COALESCE(v_ids, '{}');
+		v_cancel := v_cancel OPERATOR(pg_catalog.||) COALESCE(v_open, '{}');
+	END LOOP;
+	IF pg_catalog.cardinality(v_active) OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'customer % has an active order and cannot be forgotten now', customer_id
+			USING ERRCODE = 'DP405',
+			      DETAIL = pg_catalog.format('Active orders: %s.', pg_catalog.array_to_string(v_active, ', ')),
+			      HINT = 'Erase the customer after delivery (or after cancelling the order); nothing was changed.';
+	END IF;
+	-- unpaid orders will never be paid now
+	FOREACH v_order IN ARRAY v_cancel LOOP
+		PERFORM @extschema@.cancel_order(v_order, 'customer erased');
+	END LOOP;
+
+	-- crypto-shredding: without the data key no sealed field opens again
+	PERFORM FROM @extschema@.subject_keys k
+	  WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
+	    AND k.subject_id OPERATOR(pg_catalog.=) forget_customer.customer_id
+	    FOR UPDATE;
+	DELETE FROM @extschema@.subject_keys k
+	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
+	   AND k.subject_id OPERATOR(pg_catalog.=) forget_customer.customer_id;
+
+	-- and the ciphertexts go too; drop-off points become grid cells
+	SELECT p.cell_deg INTO v_cell FROM @extschema@.retention_effective() p
+	 WHERE p.data_class OPERATOR(pg_catalog.=) 'dropoff_point';
+	v_cell := COALESCE(v_cell, 0.01);
+	FOR t IN SELECT * FROM @extschema@._customer_tables() ct WHERE NOT ct.via_order LOOP
+		CONTINUE WHEN pg_catalog.cardinality(t.sealed) OPERATOR(pg_catalog.=) 0
+		          AND t.relname OPERATOR(pg_catalog.<>) 'orders';
+		FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(t.has_zone) zl
+		LOOP
+			EXECUTE pg_catalog.format('UPDATE %s SET %s WHERE customer_id OPERATOR(pg_catalog.=) $1%s',
+				t.rel,
+				pg_catalog.concat_ws(', ',
+					(SELECT pg_catalog.string_agg(pg_catalog.format('%I = NULL', c), ', ') FROM pg_catalog.unnest(t.sealed) c),
+					CASE WHEN t.relname OPERATOR(pg_catalog.=) 'orders'
+					     THEN 'dropoff = @extschema@._grid_cell(dropoff, $3), dropoff_coarsened_at = COALESCE(dropoff_coarsened_at, $4)' END),
+				CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
+			USING forget_customer.customer_id, v_zone, v_cell, v_now;
+			GET DIAGNOSTICS v_n = ROW_COUNT;
+			v_rows := v_rows OPERATOR(pg_catalog.+) v_n;
+		END LOOP;
+	END LOOP;
+
+	UPDATE @extschema@.consents c SET revoked_at = v_now
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id AND c.revoked_at IS NULL;
+	UPDATE @extschema@.customers c
+	   SET phone_index = NULL, phone_enc = NULL, name_enc = NULL, flag_reason = NULL, forgotten_at = v_now
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id;
+
+	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
+	VALUES (forget_customer.customer_id, 'forget', v_started, pg_catalog.clock_timestamp(),
+	        pg_catalog.jsonb_build_object('rows_anonymised', v_rows,
+	                                      'orders_cancelled', pg_catalog.cardinality(v_cancel)))
+	RETURNING request_id INTO v_request;
+	RETURN v_request;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index and every sealed field, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up.  Returns the privacy request id.';
+
+------------------------------------------------------------------------------
+-- consent
+
+CREATE FUNCTION @extschema@._check_purpose(p_purpose text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_purpose IS NULL OR p_purpose NOT IN ('marketing', 'personalisation', 'analytics') THEN
+		RAISE EXCEPTION 'unknown consent purpose "%"', p_purpose
+			USING ERRCODE = 'DP406', HINT = 'Purposes are marketing, personalisation and analytics.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_purpose(text) IS
+	'Internal: DP406 unless the purpose is marketing, personalisation or analytics.';
+REVOKE ALL ON FUNCTION @extschema@._check_purpose(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.grant_consent(customer_id bigint, purpose text, policy_version text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_version text;
+BEGIN
+	PERFORM @extschema@._check_purpose(purpose);
+	IF policy_version IS NULL OR pg_catalog.btrim(policy_version) OPERATOR(pg_catalog.=) ''
+	   OR pg_catalog.length(policy_version) OPERATOR(pg_catalog.>) 64 THEN
+		RAISE EXCEPTION 'a consent names the policy version it was given for (1 to 64 characters)'
+			USING ERRCODE = 'DP406';
+	END IF;
+	-- the customer row is locked: consents of one customer change one at a time
+	IF @extschema@._lock_customer(grant_consent.customer_id) IS NOT NULL THEN
+		RAISE EXCEPTION 'customer % was forgotten', customer_id USING ERRCODE = 'DP402';
+	END IF;
+	SELECT c.policy_version INTO v_version FROM @extschema@.consents c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) grant_consent.customer_id
+	   AND c.purpose OPERATOR(pg_catalog.=) grant_consent.purpose AND c.revoked_at IS NULL;
+	IF FOUND AND v_version OPERATOR(pg_catalog.=) policy_version THEN
+		RETURN;                                  -- granted already under this version
+	END IF;
+	UPDATE @extschema@.consents c SET revoked_at = v_now
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) grant_consent.customer_id
+	   AND c.purpose OPERATOR(pg_catalog.=) grant_consent.purpose AND c.revoked_at IS NULL;
+	INSERT INTO @extschema@.consents (customer_id, purpose, policy_version, granted_at)
+	VALUES (grant_consent.customer_id, purpose, policy_version, v_now);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.grant_consent(bigint, text, text) IS
+	'Records a customer''s consent to a purpose (marketing, personalisation, analytics) under a policy version; a grant under a new version supersedes the old one, a repeated grant changes nothing.';
+
+CREATE FUNCTION @extschema@.revoke_consent(customer_id bigint, purpose text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@._check_purpose(purpose);
+	PERFORM @extschema@._lock_customer(revoke_consent.customer_id);
+	UPDATE @extschema@.consents c SET revoked_at = @extschema@.clock()
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) revoke_consent.customer_id
+	   AND c.purpose OPERATOR(pg_catalog.=) revoke_consent.purpose AND c.revoked_at IS NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.revoke_consent(bigint, text) IS
+	'Withdraws a customer''s consent to a purpose from now on; the history stays.';
+
+CREATE FUNCTION @extschema@.has_consent(customer_id bigint, purpose text) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@._check_purpose(purpose);
+	RETURN EXISTS (SELECT FROM @extschema@.consents c
+	                JOIN @extschema@.customers u ON u.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	               WHERE c.customer_id OPERATOR(pg_catalog.=) has_consent.customer_id
+	                 AND c.purpose OPERATOR(pg_catalog.=) has_consent.purpose
+	                 AND c.revoked_at IS NULL AND u.forgotten_at IS NULL);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.has_consent(bigint, text) IS
+	'Whether the customer consents to the purpose now (an open grant, not revoked, customer not forgotten).';
+
+CREATE FUNCTION @extschema@.require_consent(customer_id bigint, purpose text) RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT @extschema@.has_consent(customer_id, purpose) THEN
+		RAISE EXCEPTION 'customer % has not consented to %', customer_id, purpose
+			USING ERRCODE = 'DP407',
+			      HINT = 'Marketing and personalisation need the customer''s consent (grant_consent).';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_consent(bigint, text) IS
+	'Raises DP407 unless the customer consents to the purpose: the guard that marketing and personalisation functions call first.';
+
+CREATE FUNCTION @extschema@.marketing_audience(purpose text DEFAULT 'marketing')
+RETURNS SETOF bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@._check_purpose(purpose);
+	IF purpose OPERATOR(pg_catalog.=) 'analytics' THEN
+		RAISE EXCEPTION 'marketing_audience is for marketing and personalisation' USING ERRCODE = 'DP406';
+	END IF;
+	RETURN QUERY
+	SELECT c.customer_id FROM @extschema@.consents c
+	  JOIN @extschema@.customers u ON u.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	 WHERE c.purpose OPERATOR(pg_catalog.=) marketing_audience.purpose
+	   AND c.revoked_at IS NULL AND u.forgotten_at IS NULL
+	 ORDER BY c.customer_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.marketing_audience(text) IS
+	'The customers that campaigns (purpose marketing) or recommendations (personalisation) may address: those consenting now.';
+
+------------------------------------------------------------------------------
+-- least exposure: what a rider sees
+
+CREATE FUNCTION @extschema@.order_contact(order_id bigint, rider_id bigint)
+RETURNS TABLE (masked_phone text, dropoff_address text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders;
+	v_phone bytea;
+	v_key bytea;
+BEGIN
+	SELECT * INTO v_order FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) (order_contact.order_id OPERATOR(pg_catalog.>>) 40)
+	   AND o.order_id OPERATOR(pg_catalog.=) order_contact.order_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'DP014';
+	END IF;
+	IF order_contact.rider_id IS NULL OR v_order.rider_id IS DISTINCT FROM order_contact.rider_id
+	   OR v_order.status NOT IN ('assigned', 'picked_up') THEN
+		RAISE EXCEPTION 'rider % may not see the customer of order %', rider_id, order_id
+			USING ERRCODE = 'DP408',
+			      DETAIL = 'Only the rider assigned to an order sees its contact, and only until delivery.';
+	END IF;
+	SELECT c.phone_enc INTO v_phone FROM @extschema@.customers c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) v_order.customer_id;
+	v_key := @extschema@._data_key('customer', v_order.customer_id, false);
+	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
+	VALUES ('customer', v_order.customer_id, 'rider_contact',
+	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address', order_id, rider_id));
+	masked_phone := @extschema@.mask_phone(@extschema@._unseal(v_phone, v_key));
+	dropoff_address := @extschema@._unseal(v_order.dropoff_address_enc, v_key);
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint) IS
+	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in pii_access_log.';
+
+------------------------------------------------------------------------------
+-- views for analysts: counts only, no personal data
+
+CREATE VIEW @extschema@.consent_rates AS
+SELECT c.purpose, c.policy_version,
+       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NULL) AS active,
+       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NOT NULL) AS closed
+  FROM @extschema@.consents c
+ GROUP BY c.purpose, c.policy_version;
+COMMENT ON VIEW @extschema@.consent_rates IS
+	'Consents per purpose and policy version, open and closed: counts only.';
+
+CREATE VIEW @extschema@.privacy_request_counts AS
+SELECT pg_catalog.date_trunc('day', r.requested_at) AS day, r.kind, pg_catalog.count(*) AS requests
+  FROM @extschema@.privacy_requests r
+ GROUP BY 1, 2;
+COMMENT ON VIEW @extschema@.privacy_request_counts IS
+	'Exports, erasures and key rotations per day: counts only.';
+
+-- privileges: nothing for PUBLIC, the API for its roles
+REVOKE ALL ON @extschema@.consent_rates FROM PUBLIC;
+REVOKE ALL ON @extschema@.privacy_request_counts FROM PUBLIC;
+GRANT SELECT ON @extschema@.consent_rates TO dispatch_analyst, dispatch_admin;
+GRANT SELECT ON @extschema@.privacy_request_counts TO dispatch_analyst, dispatch_admin;
+GRANT SELECT ON @extschema@.privacy_requests TO dispatch_admin;
+
+REVOKE ALL ON FUNCTION @extschema@.mask_phone(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.mask_phone(text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.master_key_versions() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.master_key_versions() TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.rotate_master_key(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rotate_master_key(integer) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.rotate_customer_key(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rotate_customer_key(bigint) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.export_customer(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.export_customer(bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.forget_customer(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.forget_customer(bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.grant_consent(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.grant_consent(bigint, text, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.revoke_consent(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.revoke_consent(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.has_consent(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.has_consent(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.require_consent(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.require_consent(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.marketing_audience(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.marketing_audience(text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.order_contact(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.order_contact(bigint, bigint) TO dispatch_app, dispatch_admin;

@@ -1,0 +1,142 @@
+-- test/pgtap/85_retention.sql: the purge removes exactly what its policy
+-- says, in batches, and nothing of unfinished orders; policies change by
+-- new rows; the pg_cron jobs are registered once.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(31);
+
+SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::text AS recent \gset
+
+-- 40 days ago: a cancelled order (A), a delivered one (D), a paid one still
+-- waiting (B), an unpaid errand (E), three pings
+SET LOCAL dispatch.clock_override = :'old';
+SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, 'Old Cancelled Road 1') AS a \gset
+SELECT dispatch.cancel_order(:a, 'test') \g /dev/null
+SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.446, 31.197, 'Old Delivered Road 2') AS d \gset
+SELECT dispatch.confirm_payment(:d, 'psp-d') \g /dev/null
+SELECT dispatch.merchant_accept(:d) \g /dev/null
+SELECT dispatch.assign_manually(:d, :rider, 'test') \g /dev/null
+SELECT dispatch.mark_picked_up(:d, :rider) \g /dev/null
+SELECT dispatch.mark_delivered(:d, :rider) \g /dev/null
+SELECT dispatch.place_order(:customer2, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.447, 31.198, 'Old Waiting Road 3') AS b \gset
+SELECT dispatch.confirm_payment(:b, 'psp-b') \g /dev/null
+SELECT dispatch.place_errand(:customer2, 121.43, 31.19, 121.44, 31.20, 'Old Errand Gate 4', 'Old errand text', 900) AS e \gset
+SELECT dispatch.update_rider_location(:rider, 121.43, 31.19, dispatch.clock() - interval '2 minutes') \g /dev/null
+SELECT dispatch.update_rider_location(:rider, 121.431, 31.19, dispatch.clock() - interval '1 minute') \g /dev/null
+SELECT dispatch.update_rider_location(:rider2, 121.432, 31.19, dispatch.clock()) \g /dev/null
+SELECT to_regprocedure('dispatch.submit_feedback(bigint,integer,text,text)') IS NOT NULL AS have_feedback \gset
+\if :have_feedback
+SELECT dispatch.submit_feedback(:d, 2, 'Old feedback text, cold noodles') \g /dev/null
+\endif
+
+-- 10 days ago: a cancelled order (C)
+SET LOCAL dispatch.clock_override = :'recent';
+SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.448, 31.199, 'Recent Road 5') AS c \gset
+SELECT dispatch.cancel_order(:c, 'test') \g /dev/null
+
+-- now
+SET LOCAL dispatch.clock_override = '';
+SELECT dispatch.update_rider_location(:rider, 121.433, 31.19) \g /dev/null
+SELECT count(*) AS events_new FROM dispatch.events WHERE zone_id = :zone AND at > now() - interval '30 days' \gset
+SELECT count(*) AS events_old FROM dispatch.events WHERE zone_id = :zone AND at < now() - interval '30 days' \gset
+SELECT dropoff_address_enc AS b_addr, dropoff AS b_point FROM dispatch.orders WHERE zone_id = :zone AND order_id = :b \gset
+SELECT COALESCE(max(run_id), 0) AS runs_before FROM dispatch.purge_runs \gset
+
+-- purge in batches of one row per class and zone, until nothing is left
+CREATE TEMP TABLE steps (n bigint);
+DO $$
+DECLARE n bigint;
+BEGIN
+	LOOP
+		n := dispatch.purge_expired_step(1);
+		INSERT INTO steps VALUES (n);
+		EXIT WHEN n = 0 OR (SELECT count(*) FROM steps) > 50;
+	END LOOP;
+END $$;
+
+SELECT cmp_ok((SELECT count(*) FROM steps), '>', 2::bigint, 'the purge went in several small batches');
+SELECT is((SELECT n FROM steps ORDER BY ctid DESC LIMIT 1), 0::bigint, 'and ended when nothing was left');
+SELECT results_eq(
+	format($$ SELECT order_id, dropoff_address_enc IS NULL, dropoff_coarsened_at IS NOT NULL FROM dispatch.orders
+	           WHERE zone_id = %s ORDER BY order_id $$, :zone),
+	format($$ VALUES (%s::bigint, true, true), (%s, true, true), (%s, false, false), (%s, false, false), (%s, false, false) $$,
+	       :a, :d, :b, :e, :c),
+	'addresses and points go for the finished orders past 30 days (A, D), not for the waiting ones (B, E) nor the recent one (C)');
+SELECT is((SELECT dropoff_address_enc FROM dispatch.orders WHERE zone_id = :zone AND order_id = :b), :'b_addr'::bytea,
+	'the waiting order''s address is untouched');
+SELECT is(dispatch.pii_open('customer', :customer2, (SELECT description_enc FROM dispatch.orders WHERE zone_id = :zone AND order_id = :e), 'test'),
+	'Old errand text', 'the unpaid errand''s description still opens');
+SELECT ok((SELECT ST_Equals(dropoff, :'b_point'::geometry) FROM dispatch.orders WHERE zone_id = :zone AND order_id = :b),
+	'the waiting order''s drop-off point is exact');
+SELECT ok((SELECT abs(ST_X(dropoff) - 121.445) < 1e-9 AND abs(ST_Y(dropoff) - 31.195) < 1e-9
+             FROM dispatch.orders WHERE zone_id = :zone AND order_id = :a), 'a purged drop-off is the centre of its grid cell');
+SELECT is((SELECT total_cents FROM dispatch.orders WHERE zone_id = :zone AND order_id = :d), 2800, 'amounts stay');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE zone_id = :zone AND at < now() - interval '30 days'), 0::bigint,
+	'old pings are deleted');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE zone_id = :zone AND at > now() - interval '1 day'), 1::bigint,
+	'the fresh ping stays');
+SELECT is((SELECT count(*) FROM dispatch.events WHERE zone_id = :zone AND at < now() - interval '30 days'), 0::bigint,
+	'old outbox events are deleted');
+SELECT is((SELECT count(*) FROM dispatch.events WHERE zone_id = :zone AND at > now() - interval '30 days'), :events_new::bigint,
+	'recent events stay');
+\if :have_feedback
+SELECT ok((SELECT bool_and(comment_enc IS NULL AND text_purged_at IS NOT NULL AND score IS NOT NULL)
+             FROM dispatch.feedback WHERE zone_id = :zone AND order_id = :d), 'old feedback loses its text and keeps its score');
+\else
+SELECT skip('no feedback table', 1);
+\endif
+
+-- the log: one row per step, counts that add up to what happened
+SELECT is((SELECT count(*) FROM dispatch.purge_runs WHERE run_id > :runs_before AND status = 'done'),
+	(SELECT count(*) FROM steps), 'every step is logged as a done run');
+SELECT results_eq(
+	format($$ SELECT sum((rows->>'order_text')::bigint), sum((rows->>'dropoff_point')::bigint), sum((rows->>'rider_tracks')::bigint),
+	                 sum((rows->>'events')::bigint)
+	            FROM dispatch.purge_runs WHERE run_id > %s $$, :runs_before),
+	format('VALUES (2::numeric, 2::numeric, 3::numeric, %s::numeric)', :events_old),
+	'the log counts 2 addresses, 2 points, 3 pings and every old event');
+
+-- policies change by new rows; a disabled class is left alone
+SELECT dispatch.set_retention_policy('order_text', '5 days') \g /dev/null
+SELECT dispatch.set_retention_policy('dropoff_point', '5 days', false) \g /dev/null
+SELECT is(dispatch.purge_expired_step(100), 1::bigint, 'a shorter keep takes the recent order''s address on the next run');
+SELECT ok((SELECT dropoff_address_enc IS NULL AND dropoff_coarsened_at IS NULL FROM dispatch.orders WHERE zone_id = :zone AND order_id = :c),
+	'but not its point, whose policy is disabled');
+SELECT results_eq($$ SELECT data_class, keep, enabled FROM dispatch.retention_effective() WHERE data_class IN ('order_text', 'dropoff_point') ORDER BY 1 $$,
+	$$ VALUES ('dropoff_point', '5 days'::interval, false), ('order_text', '5 days'::interval, true) $$, 'the latest policy row is in force');
+SELECT is((SELECT count(*) FROM dispatch.retention_policies WHERE data_class = 'order_text'), 2::bigint, 'and the history is kept');
+SELECT throws_ok($$ SELECT dispatch.set_retention_policy('order_text', '1 minute') $$, 'DP411', NULL, 'a keep under an hour is refused');
+SELECT throws_ok($$ SELECT dispatch.set_retention_policy('secrets', '1 day') $$, 'DP411', NULL, 'unknown classes are refused');
+SELECT is(dispatch.purge_expired_step(100), 0::bigint, 'a run right after finds nothing');
+
+-- the procedure commits, so it cannot run inside a transaction block
+SELECT throws_ok('CALL dispatch.purge_expired()', '2D000', NULL, 'purge_expired() refuses to run inside a transaction block');
+
+-- pg_cron jobs, registered once however often schedule_maintenance runs
+SELECT dispatch.schedule_maintenance() \g /dev/null
+SELECT dispatch.schedule_maintenance() \g /dev/null
+SELECT is((SELECT string_agg(format('%s|%s|%s', jobname, command, database), ';' ORDER BY jobname::text) FROM cron.job WHERE jobname LIKE 'dispatch-%'),
+	format('dispatch-cron-history|%s|%s;dispatch-purge|CALL dispatch.purge_expired()|%s',
+	       (SELECT command FROM dispatch.maintenance_jobs WHERE jobname = 'dispatch-cron-history'), current_database(), current_database()),
+	'schedule_maintenance registers the purge and the pruning of the cron history, once each');
+SELECT ok((SELECT bool_and(s ~ '^SELECT cron\.schedule') AND bool_or(s ~ 'schedule_in_database\(''dispatch-purge'', .*''otherdb''\)')
+             FROM dispatch.maintenance_commands('otherdb') s), 'maintenance_commands gives the statements for a cron database elsewhere');
+
+-- privileges
+SELECT function_privs_are('dispatch', 'purge_expired_step', ARRAY['integer', 'bigint'], 'dispatch_admin', ARRAY['EXECUTE'], 'the admin purges');
+SELECT function_privs_are('dispatch', 'purge_expired_step', ARRAY['integer', 'bigint'], 'dispatch_app', ARRAY[]::text[], 'the app does not purge');
+SELECT function_privs_are('dispatch', 'set_retention_policy', ARRAY['text', 'interval', 'boolean', 'double precision'], 'dispatch_app', ARRAY[]::text[],
+	'the app does not change retention');
+SELECT function_privs_are('dispatch', 'schedule_maintenance', ARRAY[]::text[], 'dispatch_analyst', ARRAY[]::text[], 'the analyst schedules nothing');
+SELECT ok(NOT has_table_privilege('dispatch_admin', 'dispatch.maintenance_jobs', 'INSERT'),
+	'nobody but the owner adds commands for pg_cron to run');
+SELECT ok(NOT (SELECT prosecdef OR proconfig IS NOT NULL FROM pg_proc WHERE oid = 'dispatch.purge_expired(integer)'::regprocedure),
+	'the committing procedure runs as its caller without a SET clause (it qualifies every name instead)');
+
+SELECT * FROM finish();
+ROLLBACK;

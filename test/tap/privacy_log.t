@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# test/tap/privacy_log.t: master key rotation end to end, with the server
+# logging every statement.  A second master key version is added to the key
+# file, every data key is re-wrapped under it in batches, the old version is
+# destroyed (removed from the file) and every value still opens.  Neither the
+# server log ($PGDEV_LOG) nor pg_stat_activity ever shows a key of the key
+# file ($PGDEV_KEYS).  Runs in a database of its own; the key file and
+# log_statement are restored afterwards.
+set -euo pipefail
+db=dispatch_privacy_log_t
+keys=${PGDEV_KEYS:?run through tools/pgdev}
+log=${PGDEV_LOG:?run through tools/pgdev}
+work=$(mktemp -d)
+cp "$keys" "$work/keys.orig"
+restore() {
+	cat "$work/keys.orig" >"$keys"
+	psql -X -q -d postgres -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap restore EXIT
+
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null 2>&1
+export PGDATABASE=$db
+psql -X -q -d postgres -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+log_start=$(stat -c %s "$log")
+
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION dispatch CASCADE;
+SELECT dispatch.create_zone('K', ST_GeomFromText('POLYGON((121.40 31.15, 121.48 31.15, 121.48 31.22, 121.40 31.22, 121.40 31.15))', 4326));
+SELECT dispatch.create_merchant(1, 'M', 121.437, 31.188);
+SELECT dispatch.add_item(1, 'noodles', 2800);
+SELECT dispatch.register_customer(format('+86138000%s', lpad(i::text, 5, '0')), format('Log Customer %s', i)) FROM generate_series(1, 20) i;
+SELECT dispatch.place_order(c, 1, '[{"item_id": 1, "qty": 1}]', 121.445, 31.196, format('Log Street %s', c)) FROM generate_series(1, 20) c;
+SELECT dispatch.register_rider(1, 'Log Rider', '+8613900000001');
+SQL
+
+echo "1..9"
+check() {   # check N description sql-returning-boolean
+	local r
+	r=$(psql -X -At -c "$3" 2>&1 || true)
+	[ "$r" = t ] && echo "ok $1 - $2" || echo "not ok $1 - $2 ($r)"
+}
+everything_opens="SELECT bool_and(dispatch.pii_open('customer', c.customer_id, c.name_enc, 'test') = format('Log Customer %s', c.customer_id)
+                                  AND dispatch.pii_open('customer', o.customer_id, o.dropoff_address_enc, 'test') = format('Log Street %s', c.customer_id))
+                    FROM dispatch.customers c JOIN dispatch.orders o ON o.zone_id = 1 AND o.customer_id = c.customer_id"
+
+# a new master key version, appended by the operator (never through SQL)
+echo "master 2 $(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >>"$keys"
+check 1 "a second master version is current; version 1 wraps all 21 data keys" \
+	"SELECT array_agg(format('%s:%s:%s:%s', version, in_key_file, is_current, data_keys) ORDER BY version) = '{1:t:f:21,2:t:t:0}' FROM dispatch.master_key_versions()"
+
+# rotate in batches of 4, one statement watched in pg_stat_activity
+psql -X -q -At -c "SELECT dispatch.rotate_master_key(4), pg_sleep(1.5)" >"$work/first" &
+bg=$!
+sleep 0.7
+psql -X -At -c "SELECT row_to_json(a)::text FROM pg_stat_activity a" >"$work/activity"
+wait "$bg"
+total=$(cut -d'|' -f1 "$work/first")
+while n=$(psql -X -At -c "SELECT dispatch.rotate_master_key(4)") && [ "$n" -gt 0 ]; do
+	total=$((total + n))
+done
+[ "$total" -eq 21 ] && echo "ok 2 - rotation re-wrapped all 21 data keys in batches" || echo "not ok 2 - rotation re-wrapped $total data keys"
+check 3 "version 1 wraps no data key any more" \
+	"SELECT array_agg(format('%s:%s', version, data_keys) ORDER BY version) = '{1:0,2:21}' FROM dispatch.master_key_versions()"
+
+# destroy version 1: keep only the lines that are not "master 1"
+grep -v '^master 1 ' "$keys" >"$work/keys.new"
+cat "$work/keys.new" >"$keys"
+check 4 "with version 1 destroyed every name and address still opens" "$everything_opens"
+psql -X -q -c "SELECT dispatch.rotate_customer_key(3)" >/dev/null
+check 5 "rotating one customer's data key keeps everything readable" "$everything_opens"
+r=$(psql -X -At -c "UPDATE dispatch.subject_keys SET key_version = 1 WHERE subject = 'rider'" \
+	-c "SELECT dispatch.pii_open('rider', 1, name_enc, 'test') FROM dispatch.riders WHERE rider_id = 1" 2>&1 || true)
+echo "$r" | grep -q 'master key version 1 is not in the key file' \
+	&& echo "ok 6 - a data key under a destroyed version raises a clear error, not NULL" \
+	|| echo "not ok 6 - a data key under a destroyed version raises a clear error ($r)"
+
+# the keys of the file never show up
+hexes=$( (cat "$work/keys.orig" "$keys") | awk '$1 == "master" { print $3 } $1 == "index" { print $2 }' | sort -u)
+grep -q 'rotate_master_key' "$work/activity" \
+	&& echo "ok 7 - pg_stat_activity was sampled during a rotation" \
+	|| echo "not ok 7 - the sample of pg_stat_activity missed the rotation"
+leak=0
+for h in $hexes; do
+	grep -qi "$h" "$work/activity" && leak=1
+	tail -c +"$((log_start + 1))" "$log" | grep -qi "$h" && leak=2
+done
+tail -c +"$((log_start + 1))" "$log" | grep -q 'statement: SELECT dispatch.rotate_master_key(4)' \
+	&& echo "ok 8 - the server log holds every statement (log_statement = all)" \
+	|| echo "not ok 8 - log_statement = all did not log the rotation"
+[ "$leak" -eq 0 ] && echo "ok 9 - no key of the key file appears in the server log or in pg_stat_activity" \
+	|| echo "not ok 9 - a key leaked (place $leak)"
