@@ -112,8 +112,9 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
-	MarkGUCPrefixReserved("dispatch");
-
+	/* parts define their own settings before the prefix is reserved */
 	dispatch_clock_init();
 	dispatch_keys_init();
+
+	MarkGUCPrefixReserved("dispatch");
 }
