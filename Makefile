@@ -21,11 +21,13 @@ PG_CPPFLAGS += -DUSE_ASSERT_CHECKING
 endif
 SHLINK_EXTRA =
 
-ISOLATION = order_transition stock_race outbox_catchup
+ISOLATION = order_transition stock_race outbox_catchup assign_concurrent accept_offline offer_race
 ISOLATION_OPTS = --inputdir=test/isolation \
 	--load-extension=postgis --load-extension=pgcrypto --load-extension=dispatch
 
 EXTRA_CLEAN = $(DATA_built) output_iso tools/listen tools/pgdev.d
+
+autodepend = yes
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -139,32 +139,39 @@ BEGIN
 
 	PERFORM @extschema@._check_customer(place_order.customer_id, v_zone);
 
-	-- take stock, in item order
+	-- take stock, in item order.  Items with unlimited stock are only read:
+	-- locking their rows would serialise every order of a popular dish.
 	FOR v_line IN SELECT (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint AS item_id,
 	                     (e.v OPERATOR(pg_catalog.->>) 'qty')::integer AS qty
 	                FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
 	LOOP
-		UPDATE @extschema@.items i
-		   SET stock = i.stock OPERATOR(pg_catalog.-) v_line.qty
-		 WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id
-		   AND i.merchant_id OPERATOR(pg_catalog.=) place_order.merchant_id
-		   AND i.available
-		   AND (i.stock IS NULL OR i.stock OPERATOR(pg_catalog.>=) v_line.qty)
-		RETURNING i.price_cents INTO v_price;
+		SELECT i.merchant_id, i.available, i.stock, i.price_cents INTO v_item
+		  FROM @extschema@.items i WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id;
 		IF NOT FOUND THEN
-			SELECT i.merchant_id, i.available, i.stock INTO v_item
-			  FROM @extschema@.items i WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id;
+			RAISE EXCEPTION 'item % does not exist', v_line.item_id USING ERRCODE = 'DP004';
+		END IF;
+		IF v_item.merchant_id OPERATOR(pg_catalog.<>) place_order.merchant_id THEN
+			RAISE EXCEPTION 'item % is not sold by merchant %', v_line.item_id, merchant_id
+				USING ERRCODE = 'DP005';
+		END IF;
+		v_price := v_item.price_cents;
+		IF v_item.available AND v_item.stock IS NOT NULL THEN
+			UPDATE @extschema@.items i
+			   SET stock = i.stock OPERATOR(pg_catalog.-) v_line.qty
+			 WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id
+			   AND i.available
+			   AND i.stock OPERATOR(pg_catalog.>=) v_line.qty
+			RETURNING i.price_cents, i.stock INTO v_price, v_item.stock;
 			IF NOT FOUND THEN
-				RAISE EXCEPTION 'item % does not exist', v_line.item_id USING ERRCODE = 'DP004';
-			ELSIF v_item.merchant_id OPERATOR(pg_catalog.<>) place_order.merchant_id THEN
-				RAISE EXCEPTION 'item % is not sold by merchant %', v_line.item_id, merchant_id
-					USING ERRCODE = 'DP005';
-			ELSE
-				RAISE EXCEPTION 'item % is out of stock', v_line.item_id
-					USING ERRCODE = 'DP006',
-					      DETAIL = pg_catalog.format('Asked for %s, %s left.', v_line.qty,
-					                                 CASE WHEN v_item.available THEN v_item.stock ELSE 0 END);
+				SELECT i.stock INTO v_item.stock FROM @extschema@.items i
+				 WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id;
+				v_item.available := false;
 			END IF;
+		END IF;
+		IF NOT v_item.available THEN
+			RAISE EXCEPTION 'item % is out of stock', v_line.item_id
+				USING ERRCODE = 'DP006',
+				      DETAIL = pg_catalog.format('Asked for %s, %s left.', v_line.qty, COALESCE(v_item.stock, 0));
 		END IF;
 		v_subtotal := v_subtotal OPERATOR(pg_catalog.+) (v_price::bigint OPERATOR(pg_catalog.*) v_line.qty);
 	END LOOP;
