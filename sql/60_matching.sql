@@ -252,7 +252,11 @@ REVOKE ALL ON FUNCTION @extschema@._orders_rider_trigger() FROM PUBLIC;
 
 CREATE TRIGGER orders_rider_load
 	AFTER UPDATE OF status, rider_id ON @extschema@.orders
-	FOR EACH ROW EXECUTE FUNCTION @extschema@._orders_rider_trigger();
+	FOR EACH ROW
+	WHEN (OLD.rider_id IS DISTINCT FROM NEW.rider_id
+	      OR OLD.status IN ('accepted', 'assigned', 'picked_up')
+	      OR NEW.status IN ('assigned', 'picked_up', 'delivered'))
+	EXECUTE FUNCTION @extschema@._orders_rider_trigger();
 
 CREATE FUNCTION @extschema@._riders_shift_trigger() RETURNS trigger
 LANGUAGE plpgsql
