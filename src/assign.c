@@ -861,7 +861,7 @@ dispatch_assign_batch(PG_FUNCTION_ARGS)
 	for (i = 0; i < b.n_orders; i++)
 	{
 		row_id[i] = b.orders[i].order_id;
-		hold[i] = b.s.hold_cost;
+		hold[i] = match_hold_cost(&b.s, &b.orders[i]);
 	}
 	rider_id = MemoryContextAllocHuge(b.cxt, sizeof(int64) * Max(b.n_riders, 1));
 	slot_start = MemoryContextAllocHuge(b.cxt, sizeof(int) * (b.n_riders + 1));

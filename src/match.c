@@ -366,6 +366,33 @@ match_cost(const MatchSettings *s, const MatchOrder *o, const MatchRider *r,
 }
 
 /*
+ * What letting an order wait one more batch costs: the zone's hold_cost on
+ * top of the lateness that no rider can avoid any more (the order's own
+ * trip at the fastest vehicle's speed from when its food is ready).  The
+ * comparison with holding is thus on the part of a cost that a better
+ * rider could save; an order that is already late is not held for being
+ * late, which would only make it later.
+ */
+double
+match_hold_cost(const MatchSettings *s, const MatchOrder *o)
+{
+	double		fastest = 0.0;
+	double		late;
+	int			v;
+
+	for (v = 0; v < MATCH_N_VEHICLES; v++)
+		fastest = Max(fastest, s->veh_speed[v]);
+	fastest *= s->speed_mps;
+	if (!(fastest > 0))
+		return s->hold_cost;
+	late = Max(0.0, Max(o->ready_in_s, 0.0) + o->trip_m / fastest - o->promise_in_s);
+	return Min(s->hold_cost + s->w_late * late *
+			   (o->priority == 2 ? s->priority_fresh :
+				o->priority == 1 ? s->priority_hot : 1.0),
+			   1.0e8);
+}
+
+/*
  * Penalty of the k-th extra order (k = 0 for the next free slot) of a
  * rider: load_penalty_s per order it would then already hold.  Rising in
  * k, as the solver requires.

@@ -149,6 +149,7 @@ extern void match_load_settings(int64 zone_id, MatchSettings *s);
 extern void match_rider_params(const MatchSettings *s, Datum *values);
 extern void match_read_rider(HeapTuple tup, TupleDesc desc, MatchRider *r);
 extern void match_read_order(HeapTuple tup, TupleDesc desc, MatchOrder *o);
+extern double match_hold_cost(const MatchSettings *s, const MatchOrder *o);
 extern bool match_cost(const MatchSettings *s, const MatchOrder *o,
 					   const MatchRider *r, double avg_orders,
 					   double avg_earnings, MatchCost *c);
