@@ -402,28 +402,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
 	'A rider answers an offer.  Accept assigns the order (validated like a manual assignment); reject puts the order back for the next batch and never offers it to this rider again.  DP301 unknown offer, DP302 already answered, DP303 expired.';
 
--- C functions run SPI queries that use PostGIS: pin its schema after
--- pg_catalog, as sql/99_finish.sql does for PL/pgSQL.
-DO $pin$
-DECLARE
-	v_path text := 'pg_catalog';
-	v_schema name;
-BEGIN
-	FOR v_schema IN
-		SELECT DISTINCT n.nspname
-		  FROM pg_catalog.pg_extension e
-		  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
-		 WHERE e.extname OPERATOR(pg_catalog.=) 'postgis'
-	LOOP
-		IF v_schema OPERATOR(pg_catalog.<>) 'pg_catalog' THEN
-			v_path := v_path OPERATOR(pg_catalog.||) ', ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(v_schema);
-		END IF;
-	END LOOP;
-	v_path := v_path OPERATOR(pg_catalog.||) ', pg_temp';
-	EXECUTE pg_catalog.format('ALTER FUNCTION @extschema@.nearest_riders(bigint, integer) SET search_path = %s', v_path);
-	EXECUTE pg_catalog.format('ALTER FUNCTION @extschema@.assign_batch(bigint) SET search_path = %s', v_path);
-END
-$pin$;
+-- (sql/99_finish.sql pins the PostGIS schema into both C functions' search_path)
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.matching_settings', 'WHERE zone_id <> 0');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.offers', '');

@@ -1,8 +1,9 @@
 -- sql/99_finish.sql
 -- Last steps of the install script.
 --
--- 1. PL/pgSQL functions resolve PostGIS and pgcrypto names at run time, so
---    each one that was created with search_path = pg_catalog, pg_temp gets
+-- 1. PL/pgSQL functions, and C functions that run SPI queries, resolve
+--    PostGIS and pgcrypto names at run time, so each one that was created
+--    with search_path = pg_catalog, pg_temp gets
 --    the schemas those two extensions were installed in pinned after
 --    pg_catalog, as they are now (PostgreSQL 15 has no @extschema:name@).
 --    A caller's search_path then never reaches any of our functions.
@@ -33,8 +34,8 @@ BEGIN
 		  FROM pg_catalog.pg_proc p
 		  JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang
 		 WHERE p.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
-		   AND l.lanname OPERATOR(pg_catalog.=) 'plpgsql'
-		   AND p.proconfig OPERATOR(pg_catalog.=) ARRAY['search_path=pg_catalog, pg_temp']
+		   AND l.lanname IN ('plpgsql', 'c')
+		   AND 'search_path=pg_catalog, pg_temp' OPERATOR(pg_catalog.=) ANY (p.proconfig)
 	LOOP
 		EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = %s', v_fn, v_path);
 	END LOOP;

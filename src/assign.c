@@ -105,7 +105,6 @@ typedef struct RiderSlot
 	int			index;
 } RiderSlot;
 
-static SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types);
 static void prepare_plans(void);
 static void phase(const char *name, TimestampTz *t);
 static void *solver_alloc(void *ctx, size_t size);
@@ -127,22 +126,6 @@ static int	cmp_arc(const void *a, const void *b, void *arg);
 static int	cmp_int64(const void *a, const void *b);
 static Datum int8_array(const int64 *v, int n);
 static Datum float8_array(const double *v, int n);
-
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *types)
-{
-	/*
-	 * Generic plans: every statement here is planned once per backend, not
-	 * on each call (the plans are index-driven whatever the parameters).
-	 */
-	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
 
 /* The statements of a batch, planned once per backend. */
 static void
@@ -166,7 +149,7 @@ prepare_plans(void)
 	if (batch_plan != NULL)
 		return;
 
-	lock_riders_plan = keep_plan(
+	lock_riders_plan = match_keep_plan(
 								 "SELECT r.rider_id FROM dispatch.riders r"
 								 " WHERE r.rider_id IN (SELECT f.rider_id FROM dispatch.offers f"
 								 "   WHERE f.zone_id OPERATOR(pg_catalog.=) $1"
@@ -174,7 +157,7 @@ prepare_plans(void)
 								 "   AND f.expires_at OPERATOR(pg_catalog.<=) $2)"
 								 " ORDER BY r.rider_id FOR UPDATE OF r",
 								 2, t_zone_now);
-	expire_plan = keep_plan(
+	expire_plan = match_keep_plan(
 							"WITH x AS ("
 							"  UPDATE dispatch.offers f SET status = 'expired', responded_at = $2"
 							"   WHERE f.zone_id OPERATOR(pg_catalog.=) $1"
@@ -193,7 +176,7 @@ prepare_plans(void)
 							"  WHERE r.rider_id OPERATOR(pg_catalog.=) g.rider_id)"
 							" SELECT x.offer_id, x.order_id, x.rider_id FROM x ORDER BY x.offer_id",
 							2, t_zone_now);
-	orders_plan = keep_plan(
+	orders_plan = match_keep_plan(
 							"SELECT " MATCH_ORDER_COLUMNS
 							" FROM dispatch.orders o"
 							" WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
@@ -205,12 +188,12 @@ prepare_plans(void)
 							" ORDER BY o.order_id LIMIT $3"
 							" FOR UPDATE OF o SKIP LOCKED",
 							3, t_orders);
-	all_riders_plan = keep_plan(
+	all_riders_plan = match_keep_plan(
 								"SELECT " MATCH_RIDER_COLUMNS
 								" FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE,
 								5, t_riders);
 	/* one nearest-neighbour scan per distinct pickup, all in one statement */
-	knn_plan = keep_plan(
+	knn_plan = match_keep_plan(
 						 "SELECT " MATCH_RIDER_COLUMNS ", p.i"
 						 " FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8))"
 						 "   WITH ORDINALITY AS p(lon, lat, want, i)"
@@ -218,13 +201,13 @@ prepare_plans(void)
 						 "   ORDER BY r.position <-> ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)"
 						 "   LIMIT p.want) r",
 						 8, t_knn);
-	exclusions_plan = keep_plan(
+	exclusions_plan = match_keep_plan(
 								"SELECT e.order_id, e.rider_id FROM dispatch.offer_exclusions e"
 								" WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
 								" AND e.order_id OPERATOR(pg_catalog.=) ANY ($2)",
 								2, t_excl);
 	/* re-check every chosen rider under lock, in rider id order */
-	take_slots_plan = keep_plan(
+	take_slots_plan = match_keep_plan(
 								"UPDATE dispatch.riders r"
 								" SET pending_offers = r.pending_offers OPERATOR(pg_catalog.+) u.n"
 								" FROM (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS t(rider_id, n)"
@@ -236,7 +219,7 @@ prepare_plans(void)
 								"     OPERATOR(pg_catalog.+) u.n OPERATOR(pg_catalog.<=) r.capacity"
 								" RETURNING r.rider_id",
 								3, t_take);
-	offers_plan = keep_plan(
+	offers_plan = match_keep_plan(
 							"INSERT INTO dispatch.offers"
 							" (zone_id, offer_id, order_id, rider_id, batch_id, status, cost, created_at, expires_at)"
 							" SELECT $1, dispatch.zone_scoped_id($1, pg_catalog.nextval('dispatch.offers_id_seq')),"
@@ -245,13 +228,13 @@ prepare_plans(void)
 							"  AS u(order_id, rider_id, cost)"
 							" RETURNING order_id, offer_id",
 							7, t_offers);
-	audit_plan = keep_plan(
+	audit_plan = match_keep_plan(
 						   "INSERT INTO dispatch.offer_audit"
 						   " (zone_id, offer_id, order_id, batch_id, method, chosen_rider,"
 						   "  candidate_ids, candidate_parts)"
 						   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 						   8, t_audit);
-	batch_plan = keep_plan(
+	batch_plan = match_keep_plan(
 						   "INSERT INTO dispatch.assign_batches"
 						   " (zone_id, batch_id, at, orders, riders, arcs, offers, held, method,"
 						   "  total_cost, elapsed_ms)"

@@ -54,16 +54,18 @@ static const char *const vehicle_names[MATCH_N_VEHICLES] = {
 	"foot", "bicycle", "ebike", "motorbike", "car"
 };
 
-static SPIPlanPtr keep_plan(const char *sql, int nargs, Oid *types);
 static double get_float8(HeapTuple tup, TupleDesc desc, int col, double dflt);
 static int64 get_int64(HeapTuple tup, TupleDesc desc, int col);
 static int	get_int32(HeapTuple tup, TupleDesc desc, int col);
 static int	vehicle_index(const char *name);
 static int	cmp_by_distance(const void *a, const void *b);
 
-/* Prepare a statement once per backend and keep it. */
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *types)
+/*
+ * Prepare a statement once per backend and keep it (for match.c and
+ * assign.c).
+ */
+SPIPlanPtr
+match_keep_plan(const char *sql, int nargs, Oid *types)
 {
 	/*
 	 * Generic plans: every statement here is planned once per backend, not
@@ -144,7 +146,7 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 	{
 		Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 
-		settings_plan = keep_plan(
+		settings_plan = match_keep_plan(
 								  "SELECT z.speed_mps::pg_catalog.float8,"
 								  " pg_catalog.timezone(z.timezone, $2)::pg_catalog.date,"
 								  " pg_catalog.date_trunc('day', $2, z.timezone),"
@@ -487,12 +489,12 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 		Oid			ktypes[9] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, INT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
 
-		order_plan = keep_plan("SELECT " MATCH_ORDER_COLUMNS
+		order_plan = match_keep_plan("SELECT " MATCH_ORDER_COLUMNS
 							   " FROM dispatch.orders o"
 							   " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
 							   " AND o.order_id OPERATOR(pg_catalog.=) $3",
 							   3, otypes);
-		knn_plan = keep_plan("SELECT " MATCH_RIDER_COLUMNS
+		knn_plan = match_keep_plan("SELECT " MATCH_RIDER_COLUMNS
 							 " FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
 							 " AND NOT EXISTS (SELECT FROM dispatch.offer_exclusions e"
 							 "   WHERE e.zone_id OPERATOR(pg_catalog.=) $1"

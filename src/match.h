@@ -18,6 +18,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
@@ -149,6 +150,7 @@ extern void match_load_settings(int64 zone_id, MatchSettings *s);
 extern void match_rider_params(const MatchSettings *s, Datum *values);
 extern void match_read_rider(HeapTuple tup, TupleDesc desc, MatchRider *r);
 extern void match_read_order(HeapTuple tup, TupleDesc desc, MatchOrder *o);
+extern SPIPlanPtr match_keep_plan(const char *sql, int nargs, Oid *types);
 extern double match_hold_cost(const MatchSettings *s, const MatchOrder *o);
 extern bool match_cost(const MatchSettings *s, const MatchOrder *o,
 					   const MatchRider *r, double avg_orders,

@@ -12,29 +12,7 @@ SELECT dispatch.rider_online(:bigbag, 121.43, 31.19) \g /dev/null
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'bigbag', true) \g /dev/null
 
--- a fresh order in the given status, reached through the API
-CREATE FUNCTION pg_temp.order_in(p_status text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-	o bigint;
-	r bigint := current_setting('t.rider')::bigint;
-BEGIN
-	o := dispatch.place_order(current_setting('t.customer')::bigint, current_setting('t.merchant')::bigint,
-	                          jsonb_build_array(jsonb_build_object('item_id', current_setting('t.item')::bigint, 'qty', 1)),
-	                          121.445, 31.196, 'somewhere', 'normal');
-	IF p_status = 'pending_payment' THEN RETURN o; END IF;
-	IF p_status = 'payment_failed' THEN PERFORM dispatch.fail_payment(o, 'declined'); RETURN o; END IF;
-	IF p_status = 'cancelled' THEN PERFORM dispatch.cancel_order(o, 'test'); RETURN o; END IF;
-	PERFORM dispatch.confirm_payment(o, 'ref-' || o);
-	IF p_status = 'placed' THEN RETURN o; END IF;
-	PERFORM dispatch.merchant_accept(o);
-	IF p_status = 'accepted' THEN RETURN o; END IF;
-	PERFORM dispatch.assign_manually(o, r, 'test');
-	IF p_status = 'assigned' THEN RETURN o; END IF;
-	PERFORM dispatch.mark_picked_up(o, r);
-	IF p_status = 'picked_up' THEN RETURN o; END IF;
-	PERFORM dispatch.mark_delivered(o, r);
-	RETURN o;
-END $$;
+\ir ../fixtures/order_in.sql
 
 -- try every pair of distinct statuses with a direct UPDATE (the rider is set
 -- where a status needs one, so only the transition itself can fail)

@@ -7,21 +7,8 @@ SELECT plan(27);
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
 
-CREATE FUNCTION pg_temp.delivered_order() RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-	o bigint;
-	r bigint := current_setting('t.rider')::bigint;
-BEGIN
-	o := dispatch.place_order(current_setting('t.customer')::bigint, current_setting('t.merchant')::bigint,
-	                          jsonb_build_array(jsonb_build_object('item_id', current_setting('t.item')::bigint, 'qty', 1)),
-	                          121.445, 31.196, 'somewhere', 'normal');
-	PERFORM dispatch.confirm_payment(o, 'ref-' || o);
-	PERFORM dispatch.merchant_accept(o);
-	PERFORM dispatch.assign_manually(o, r, 'test');
-	PERFORM dispatch.mark_picked_up(o, r);
-	PERFORM dispatch.mark_delivered(o, r);
-	RETURN o;
-END $$;
+\ir ../fixtures/order_in.sql
+CREATE FUNCTION pg_temp.delivered_order() RETURNS bigint LANGUAGE sql AS $$ SELECT pg_temp.order_in('delivered') $$;
 
 SELECT pg_temp.delivered_order() AS o1 \gset
 SELECT pg_temp.delivered_order() AS o2 \gset
