@@ -4,7 +4,8 @@
 # file, every data key is re-wrapped under it in batches, the old version is
 # destroyed (removed from the file) and every value still opens.  Neither the
 # server log ($PGDEV_LOG) nor pg_stat_activity ever shows a key of the key
-# file ($PGDEV_KEYS).  Runs in a database of its own; the key file and
+# file ($PGDEV_KEYS), and neither does pg_stat_statements (tracking nested
+# statements too).  Runs in a database of its own; the key file and
 # log_statement are restored afterwards.
 set -euo pipefail
 db=dispatch_privacy_log_t
@@ -28,6 +29,8 @@ log_start=$(stat -c %s "$log")
 
 psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 SET client_min_messages = warning;
+CREATE EXTENSION pg_stat_statements;
+SELECT pg_stat_statements_reset();
 CREATE EXTENSION dispatch CASCADE;
 SELECT dispatch.create_zone('K', ST_GeomFromText('POLYGON((121.40 31.15, 121.48 31.15, 121.48 31.22, 121.40 31.22, 121.40 31.15))', 4326));
 SELECT dispatch.create_merchant(1, 'M', 121.437, 31.188);
@@ -37,7 +40,7 @@ SELECT dispatch.place_order(c, 1, '[{"item_id": 1, "qty": 1}]', 121.445, 31.196,
 SELECT dispatch.register_rider(1, 'Log Rider', '+8613900000001');
 SQL
 
-echo "1..9"
+echo "1..10"
 check() {   # check N description sql-returning-boolean
 	local r
 	r=$(psql -X -At -c "$3" 2>&1 || true)
@@ -91,5 +94,13 @@ done
 tail -c +"$((log_start + 1))" "$log" | grep -q 'statement: SELECT dispatch.rotate_master_key(4)' \
 	&& echo "ok 8 - the server log holds every statement (log_statement = all)" \
 	|| echo "not ok 8 - log_statement = all did not log the rotation"
-[ "$leak" -eq 0 ] && echo "ok 9 - no key of the key file appears in the server log or in pg_stat_activity" \
-	|| echo "not ok 9 - a key leaked (place $leak)"
+psql -X -At -c "SELECT query FROM pg_stat_statements" >"$work/statements"
+stmt_leak=0
+for h in $hexes; do grep -qi "$h" "$work/statements" && stmt_leak=1; done
+if [ "$stmt_leak" -eq 0 ] && grep -q 'rotate_master_key' "$work/statements" && grep -q 'wrapped_key' "$work/statements"; then
+	echo "ok 9 - pg_stat_statements saw the rotation and its inner statements, and no key"
+else
+	echo "not ok 9 - pg_stat_statements: leak=$stmt_leak, or the rotation was not tracked"
+fi
+[ "$leak" -eq 0 ] && echo "ok 10 - no key of the key file appears in the server log or in pg_stat_activity" \
+	|| echo "not ok 10 - a key leaked (place $leak)"
