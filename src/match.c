@@ -369,28 +369,31 @@ match_cost(const MatchSettings *s, const MatchOrder *o, const MatchRider *r,
 
 /*
  * What letting an order wait one more batch costs: the zone's hold_cost on
- * top of the lateness that no rider can avoid any more (the order's own
- * trip at the fastest vehicle's speed from when its food is ready).  The
- * comparison with holding is thus on the part of a cost that a better
- * rider could save; an order that is already late is not held for being
- * late, which would only make it later.
+ * top of what the order has already lost and no rider can give back, both
+ * weighted by its priority: the lateness that remains even with a rider at
+ * the door (its own trip at the fastest vehicle's speed from when its food
+ * is ready), and the time its food has already waited.  The comparison
+ * with holding is thus on the part of a cost that a better rider could
+ * save, and the longer ready food waits, the less an order is held back:
+ * no order waits for ever because only far or busy riders are left.
  */
 double
 match_hold_cost(const MatchSettings *s, const MatchOrder *o)
 {
 	double		fastest = 0.0;
-	double		late;
+	double		late = 0.0;
+	double		waited = Max(0.0, -o->ready_in_s);
+	double		priority;
 	int			v;
 
 	for (v = 0; v < MATCH_N_VEHICLES; v++)
 		fastest = Max(fastest, s->veh_speed[v]);
 	fastest *= s->speed_mps;
-	if (!(fastest > 0))
-		return s->hold_cost;
-	late = Max(0.0, Max(o->ready_in_s, 0.0) + o->trip_m / fastest - o->promise_in_s);
-	return Min(s->hold_cost + s->w_late * late *
-			   (o->priority == 2 ? s->priority_fresh :
-				o->priority == 1 ? s->priority_hot : 1.0),
+	if (fastest > 0)
+		late = Max(0.0, Max(o->ready_in_s, 0.0) + o->trip_m / fastest - o->promise_in_s);
+	priority = o->priority == 2 ? s->priority_fresh :
+		o->priority == 1 ? s->priority_hot : 1.0;
+	return Min(s->hold_cost + priority * (s->w_late * late + s->w_food_wait * waited),
 			   1.0e8);
 }
 
