@@ -82,6 +82,23 @@ COMMENT ON TABLE @extschema@.pii_access_log IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log', '');
 REVOKE ALL ON @extschema@.pii_access_log FROM PUBLIC;
 
+CREATE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pgp_sym_encrypt_bytea(p_key, pg_catalog.encode(@extschema@._master_key(p_version), 'hex'),
+                             'cipher-algo=aes256, s2k-mode=1, compress-algo=0');
+COMMENT ON FUNCTION @extschema@._wrap_key(bytea, integer) IS
+	'Internal: wraps a data key under the master key of a version.';
+REVOKE ALL ON FUNCTION @extschema@._wrap_key(bytea, integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._unwrap_key(p_wrapped bytea, p_version integer) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pgp_sym_decrypt_bytea(p_wrapped, pg_catalog.encode(@extschema@._master_key(p_version), 'hex'));
+COMMENT ON FUNCTION @extschema@._unwrap_key(bytea, integer) IS
+	'Internal: unwraps a data key with the master key of its version.';
+REVOKE ALL ON FUNCTION @extschema@._unwrap_key(bytea, integer) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._data_key(p_subject text, p_subject_id bigint, p_create boolean)
 RETURNS bytea
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
@@ -127,11 +144,10 @@ BEGIN
 		v_version := @extschema@._master_key_version();
 		INSERT INTO @extschema@.subject_keys (subject, subject_id, key_version, wrapped_key)
 		VALUES (p_subject, p_subject_id, v_version,
-		        pgp_sym_encrypt_bytea(v_key, pg_catalog.encode(@extschema@._master_key(v_version), 'hex'),
-		                              'cipher-algo=aes256, s2k-mode=1, compress-algo=0'));
+		        @extschema@._wrap_key(v_key, v_version));
 		RETURN v_key;
 	END IF;
-	RETURN pgp_sym_decrypt_bytea(v_wrapped, pg_catalog.encode(@extschema@._master_key(v_version), 'hex'));
+	RETURN @extschema@._unwrap_key(v_wrapped, v_version);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._data_key(text, bigint, boolean) IS

@@ -147,23 +147,6 @@ COMMENT ON FUNCTION @extschema@._reseal(bytea, bytea, bytea) IS
 	'Internal: re-encrypts a sealed value from one data key to another.';
 REVOKE ALL ON FUNCTION @extschema@._reseal(bytea, bytea, bytea) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-RETURN pgp_sym_encrypt_bytea(p_key, pg_catalog.encode(@extschema@._master_key(p_version), 'hex'),
-                             'cipher-algo=aes256, s2k-mode=1, compress-algo=0');
-COMMENT ON FUNCTION @extschema@._wrap_key(bytea, integer) IS
-	'Internal: wraps a data key under the master key of a version.';
-REVOKE ALL ON FUNCTION @extschema@._wrap_key(bytea, integer) FROM PUBLIC;
-
-CREATE FUNCTION @extschema@._unwrap_key(p_wrapped bytea, p_version integer) RETURNS bytea
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-RETURN pgp_sym_decrypt_bytea(p_wrapped, pg_catalog.encode(@extschema@._master_key(p_version), 'hex'));
-COMMENT ON FUNCTION @extschema@._unwrap_key(bytea, integer) IS
-	'Internal: unwraps a data key with the master key of its version.';
-REVOKE ALL ON FUNCTION @extschema@._unwrap_key(bytea, integer) FROM PUBLIC;
-
 CREATE FUNCTION @extschema@._grid_cell(p_point geometry, p_cell_deg float8) RETURNS geometry
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
