@@ -89,6 +89,7 @@ static int	cmp_idpos(const void *a, const void *b);
 static int	cmp_arctmp(const void *a, const void *b);
 static int	prepare(const AsInstance *inst, Mem *mem, Prep *P);
 static int	cost_ok(double c);
+static int64_t arc_next_slot_cost(const Prep *P, const Sol *S, int e);
 static int	sol_init(const Prep *P, Mem *mem, Sol *S);
 static void sol_put(const Prep *P, Sol *S, int i, int r, int64_t cost);
 static void fill_heuristic(const Prep *P, Sol *S, const int *rows, int nrows,
@@ -391,6 +392,20 @@ sol_put(const Prep *P, Sol *S, int i, int r, int64_t cost)
 }
 
 /*
+ * Cost of arc e if its order took the rider's next free slot now (arc cost
+ * plus that slot's penalty); -1 when the rider has no free slot left.
+ */
+static int64_t
+arc_next_slot_cost(const Prep *P, const Sol *S, int e)
+{
+	int			r = P->arc_rider[e];
+
+	if (S->load[r] >= P->slot_start[r + 1] - P->slot_start[r])
+		return -1;
+	return P->arc_cost[e] + P->pen[P->slot_start[r] + S->load[r]];
+}
+
+/*
  * Give each listed (unseen) row its cheapest open option, one row at a
  * time: in list order (greedy) or by descending regret, the gap between a
  * row's two cheapest options when the pass starts.
@@ -419,12 +434,10 @@ fill_heuristic(const Prep *P, Sol *S, const int *rows, int nrows, Mem *mem,
 
 			for (e = P->arc_start[i]; e < P->arc_start[i + 1]; e++)
 			{
-				int			r = P->arc_rider[e];
-				int64_t		c;
+				int64_t		c = arc_next_slot_cost(P, S, e);
 
-				if (S->load[r] >= P->slot_start[r + 1] - P->slot_start[r])
+				if (c < 0)
 					continue;
-				c = P->arc_cost[e] + P->pen[P->slot_start[r] + S->load[r]];
 				if (c < b1)
 				{
 					b2 = b1;
@@ -450,11 +463,10 @@ fill_heuristic(const Prep *P, Sol *S, const int *rows, int nrows, Mem *mem,
 		for (e = P->arc_start[i]; e < P->arc_start[i + 1]; e++)
 		{
 			int			r = P->arc_rider[e];
-			int64_t		c;
+			int64_t		c = arc_next_slot_cost(P, S, e);
 
-			if (S->load[r] >= P->slot_start[r + 1] - P->slot_start[r])
+			if (c < 0)
 				continue;
-			c = P->arc_cost[e] + P->pen[P->slot_start[r] + S->load[r]];
 			if (c < best)
 			{
 				best = c;
