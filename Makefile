@@ -7,11 +7,13 @@ MODULE_big = dispatch
 # every concern is one file under src/; the order only fixes the link order
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# the install script is assembled from the hand-edited sources in sql/, in
-# file-name order; released upgrade scripts are frozen files in extension/
+# The install script of the version in development (default_version) is
+# assembled from the hand-edited sources in sql/, in file-name order.  The
+# install scripts of released versions and every upgrade script are files
+# of their own in extension/: a released one never changes.
 SQL_SOURCES = $(sort $(wildcard sql/*.sql))
 DATA_built = extension/dispatch--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard extension/dispatch--*--*.sql))
+DATA = $(filter-out $(DATA_built),$(wildcard extension/dispatch--*.sql))
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -1,0 +1,43 @@
+-- test/upgrade/after.sql: after ALTER EXTENSION dispatch UPDATE of the city
+-- of test/upgrade/before.sql.  Prints one "ok ..." line per check that
+-- holds and something else for one that does not.
+SET client_min_messages = warning;
+SET dispatch.clock_override = '2026-03-02 12:05:00+00';
+\pset tuples_only on
+\pset format unaligned
+
+SELECT CASE WHEN e.orders = (SELECT count(*) FROM dispatch.orders)
+             AND e.statuses = (SELECT array_agg(status ORDER BY order_id) FROM dispatch.orders)
+             AND e.lines = (SELECT count(*) FROM dispatch.order_items)
+             AND e.payments = (SELECT count(*) FROM dispatch.payments)
+             AND e.events <= (SELECT count(*) FROM dispatch.events)
+             AND e.offers = (SELECT count(*) FROM dispatch.offers)
+             AND e.feedback = (SELECT count(*) FROM dispatch.feedback)
+             AND e.consents = (SELECT count(*) FROM dispatch.consents)
+             AND e.subject_keys = (SELECT count(*) FROM dispatch.subject_keys)
+            THEN 'ok every order, line, payment, event, offer, review, consent and key is kept'
+            ELSE 'not ok rows were lost: ' || row_to_json(e)::text END
+  FROM public.upgrade_expect e;
+
+SELECT CASE WHEN bool_and(dispatch.pii_open('customer', c.customer_id, c.name_enc, 'upgrade test')
+                          = format('Upgrade Customer %s', c.customer_id))
+            THEN 'ok sealed names still open' ELSE 'not ok sealed names do not open' END
+  FROM dispatch.customers c;
+
+SELECT CASE WHEN (SELECT keep FROM dispatch.retention_effective() WHERE data_class = 'rider_tracks') = '14 days'
+            THEN 'ok the retention policy set before the update holds'
+            ELSE 'not ok the retention policy was lost' END;
+
+-- the API of the new version works on old rows: the accepted order is
+-- delivered through to feedback
+SELECT CASE WHEN count(*) >= 0 THEN 'ok a dispatch batch runs' END FROM dispatch.assign_batch(1);
+SELECT dispatch.cancel_order(order_id, 'upgrade test') FROM dispatch.orders WHERE status = 'placed' \g /dev/null
+SELECT CASE WHEN count(*) = 0 THEN 'ok a placed order from before the update can be cancelled'
+            ELSE 'not ok placed orders remain' END
+  FROM dispatch.orders WHERE status = 'placed';
+SELECT dispatch.mark_delivered(order_id, rider_id) FROM dispatch.orders WHERE status = 'picked_up' \g /dev/null
+SELECT CASE WHEN count(*) = 0 THEN 'ok an order picked up before the update is delivered after it'
+            ELSE 'not ok an order stays picked up' END
+  FROM dispatch.orders WHERE status = 'picked_up';
+SELECT CASE WHEN dispatch.place_order(4, 1, '[{"item_id": 1, "qty": 1}]', 121.445, 31.196, 'After Road') > 0
+            THEN 'ok a new order is placed' END;
