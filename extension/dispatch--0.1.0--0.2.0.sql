@@ -7,3 +7,1027 @@
 -- pgcrypto, like the install script.
 
 \echo Use "ALTER EXTENSION dispatch UPDATE TO '0.2.0'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Issue 8, items 1, 2, 3, 5, 6: PostGIS and pgcrypto reached only through
+-- functions bound at install time (sql/15_dependencies.sql), every pinned
+-- search_path exactly pg_catalog, pg_temp; settings read through the module
+-- (sql/12_settings.sql); _reseal volatile.  (Items 1, 2 and 5 change no
+-- catalog object: the schema check runs at install, the clock and NOTIFY
+-- changes are in the module.)
+
+CREATE FUNCTION @extschema@._setting_int(name text) RETURNS integer
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_setting_int';
+COMMENT ON FUNCTION @extschema@._setting_int(text) IS
+	'Internal: the value of an integer setting of the extension, by its full name (dispatch.max_order_cents).';
+REVOKE ALL ON FUNCTION @extschema@._setting_int(text) FROM PUBLIC;
+
+-- ---------------------------------------------------------------- PostGIS
+
+CREATE FUNCTION @extschema@._point(lon float8, lat float8) RETURNS geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ST_SetSRID(ST_MakePoint(lon, lat), 4326);
+COMMENT ON FUNCTION @extschema@._point(float8, float8) IS
+	'Internal: the WGS 84 point (SRID 4326) of a longitude and a latitude.';
+
+CREATE FUNCTION @extschema@._lon(p geometry) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ST_X(p);
+COMMENT ON FUNCTION @extschema@._lon(geometry) IS
+	'Internal: the longitude (x) of a point.';
+
+CREATE FUNCTION @extschema@._lat(p geometry) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ST_Y(p);
+COMMENT ON FUNCTION @extschema@._lat(geometry) IS
+	'Internal: the latitude (y) of a point.';
+
+CREATE FUNCTION @extschema@._covers(area geometry, g geometry) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ST_Covers(area, g);
+COMMENT ON FUNCTION @extschema@._covers(geometry, geometry) IS
+	'Internal: whether no point of g lies outside area (a point on the boundary is covered).';
+
+CREATE FUNCTION @extschema@._distance_m(a geometry, b geometry) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ST_DistanceSphere(a, b);
+COMMENT ON FUNCTION @extschema@._distance_m(geometry, geometry) IS
+	'Internal: great-circle metres between two WGS 84 geometries.';
+
+CREATE FUNCTION @extschema@._zone_area_problem(area geometry) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE
+	WHEN ST_IsEmpty(area) THEN 'it is empty'
+	WHEN NOT (GeometryType(area) OPERATOR(pg_catalog.=) ANY (ARRAY['POLYGON', 'MULTIPOLYGON']))
+		THEN 'it is a ' OPERATOR(pg_catalog.||) GeometryType(area) OPERATOR(pg_catalog.||) ', not a polygon or multipolygon'
+	WHEN NOT (ST_SRID(area) OPERATOR(pg_catalog.=) ANY (ARRAY[0, 4326]))
+		THEN 'its SRID is ' OPERATOR(pg_catalog.||) ST_SRID(area)::pg_catalog.text OPERATOR(pg_catalog.||) ', not 4326'
+	WHEN NOT ST_IsValid(area) THEN 'it is not valid: ' OPERATOR(pg_catalog.||) ST_IsValidReason(area)
+END;
+COMMENT ON FUNCTION @extschema@._zone_area_problem(geometry) IS
+	'Internal: why a geometry cannot be a service area (empty, not a polygon or multipolygon, an SRID other than 4326 or none, invalid), or NULL if it can.';
+
+CREATE FUNCTION @extschema@._zone_area(area geometry) RETURNS geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ST_Multi(CASE WHEN ST_SRID(area) OPERATOR(pg_catalog.=) 0 THEN ST_SetSRID(area, 4326) ELSE area END);
+COMMENT ON FUNCTION @extschema@._zone_area(geometry) IS
+	'Internal: a service area as stored: a multipolygon in SRID 4326 (a geometry without SRID is taken as 4326).';
+
+CREATE FUNCTION @extschema@._geojson(g geometry) RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ST_AsGeoJSON(g, 9, 8)::pg_catalog.jsonb;
+COMMENT ON FUNCTION @extschema@._geojson(geometry) IS
+	'Internal: a geometry as GeoJSON (9 decimal digits, with its CRS when not 4326).';
+
+-- --------------------------------------------------------------- pgcrypto
+
+-- Personal fields and data keys are OpenPGP symmetric messages: AES-256
+-- with the integrity check (MDC, always on), s2k-mode 1 since the "password"
+-- is a random key in hex, not a phrase to stretch, and no compression
+-- (which would leak the length of compressible text).
+
+CREATE FUNCTION @extschema@._pgp_options() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN 'cipher-algo=aes256, s2k-mode=1, compress-algo=0';
+COMMENT ON FUNCTION @extschema@._pgp_options() IS
+	'Internal: the pgcrypto options of every sealed value and wrapped key.';
+
+CREATE FUNCTION @extschema@._pgp_encrypt(value text, key bytea) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL SAFE
+RETURN pgp_sym_encrypt(value, pg_catalog.encode(key, 'hex'), @extschema@._pgp_options());
+COMMENT ON FUNCTION @extschema@._pgp_encrypt(text, bytea) IS
+	'Internal: text sealed under a 256-bit key.  VOLATILE: every call draws a new session key and IV.';
+
+CREATE FUNCTION @extschema@._pgp_decrypt(sealed bytea, key bytea) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pgp_sym_decrypt(sealed, pg_catalog.encode(key, 'hex'));
+COMMENT ON FUNCTION @extschema@._pgp_decrypt(bytea, bytea) IS
+	'Internal: opens a value sealed by _pgp_encrypt; a wrong key or a corrupt value raises SQLSTATE 39000.';
+
+CREATE FUNCTION @extschema@._pgp_encrypt_bytes(value bytea, key bytea) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL SAFE
+RETURN pgp_sym_encrypt_bytea(value, pg_catalog.encode(key, 'hex'), @extschema@._pgp_options());
+COMMENT ON FUNCTION @extschema@._pgp_encrypt_bytes(bytea, bytea) IS
+	'Internal: bytes (a data key) sealed under a 256-bit key (a master key).';
+
+CREATE FUNCTION @extschema@._pgp_decrypt_bytes(sealed bytea, key bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pgp_sym_decrypt_bytea(sealed, pg_catalog.encode(key, 'hex'));
+COMMENT ON FUNCTION @extschema@._pgp_decrypt_bytes(bytea, bytea) IS
+	'Internal: opens bytes sealed by _pgp_encrypt_bytes.';
+
+CREATE FUNCTION @extschema@._random_key() RETURNS bytea
+LANGUAGE sql VOLATILE PARALLEL SAFE
+RETURN gen_random_bytes(32);
+COMMENT ON FUNCTION @extschema@._random_key() IS
+	'Internal: 256 random bits from a cryptographically strong source, for a new data key.';
+
+CREATE FUNCTION @extschema@._hmac_sha256(value bytea, key bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN hmac(value, key, 'sha256'::pg_catalog.text);
+COMMENT ON FUNCTION @extschema@._hmac_sha256(bytea, bytea) IS
+	'Internal: HMAC-SHA-256 of a value under a key (blind indexes).';
+
+-- privileges: internal, for the extension's own functions only
+REVOKE ALL ON FUNCTION @extschema@._point(float8, float8), @extschema@._lon(geometry), @extschema@._lat(geometry),
+	@extschema@._covers(geometry, geometry), @extschema@._distance_m(geometry, geometry),
+	@extschema@._zone_area_problem(geometry), @extschema@._zone_area(geometry), @extschema@._geojson(geometry),
+	@extschema@._pgp_options(), @extschema@._pgp_encrypt(text, bytea), @extschema@._pgp_decrypt(bytea, bytea),
+	@extschema@._pgp_encrypt_bytes(bytea, bytea), @extschema@._pgp_decrypt_bytes(bytea, bytea),
+	@extschema@._random_key(), @extschema@._hmac_sha256(bytea, bytea)
+	FROM PUBLIC;
+
+-- _wrap_key (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@._pgp_encrypt_bytes(p_key, @extschema@._master_key(p_version));
+COMMENT ON FUNCTION @extschema@._wrap_key(bytea, integer) IS
+	'Internal: wraps a data key under the master key of a version.';
+
+-- _unwrap_key (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._unwrap_key(p_wrapped bytea, p_version integer) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@._pgp_decrypt_bytes(p_wrapped, @extschema@._master_key(p_version));
+COMMENT ON FUNCTION @extschema@._unwrap_key(bytea, integer) IS
+	'Internal: unwraps a data key with the master key of its version.';
+
+-- _data_key (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._data_key(p_subject text, p_subject_id bigint, p_create boolean)
+RETURNS bytea
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_version integer;
+	v_wrapped bytea;
+	v_key bytea;
+BEGIN
+	IF p_create THEN
+		-- Sealing holds the subject's advisory lock in share mode until
+		-- commit, so that a key rotation or an erasure (exclusive mode) waits
+		-- for this transaction, and this one, if it came second, sees the new
+		-- key or no key at all.  Re-wrapping under a new master key does not
+		-- change the data key and takes no such lock.  (An advisory lock, not
+		-- a row lock: it writes no WAL on the intake path.)
+		PERFORM pg_catalog.pg_advisory_xact_lock_shared(
+			CASE WHEN p_subject OPERATOR(pg_catalog.=) 'customer' THEN 1684632433 ELSE 1684632434 END,
+			(p_subject_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	END IF;
+	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
+	  FROM @extschema@.subject_keys k
+	 WHERE k.subject OPERATOR(pg_catalog.=) p_subject
+	   AND k.subject_id OPERATOR(pg_catalog.=) p_subject_id;
+	IF NOT FOUND THEN
+		IF NOT p_create THEN
+			RAISE EXCEPTION 'personal data of % % is not available', p_subject, p_subject_id
+				USING ERRCODE = 'DP402',
+				      DETAIL = 'The subject has no data key: it was erased or never had personal data.';
+		END IF;
+		-- an erased customer never gets a key again (the advisory lock above
+		-- made this wait for a concurrent erasure)
+		IF p_subject OPERATOR(pg_catalog.=) 'customer' AND EXISTS (
+		       SELECT FROM @extschema@.customers c
+		        WHERE c.customer_id OPERATOR(pg_catalog.=) p_subject_id
+		          AND c.forgotten_at IS NOT NULL) THEN
+			RAISE EXCEPTION 'personal data of customer % was erased', p_subject_id
+				USING ERRCODE = 'DP402',
+				      DETAIL = 'The customer asked to be forgotten; nothing personal is stored for them again.';
+		END IF;
+		v_key := @extschema@._random_key();
+		v_version := @extschema@._master_key_version();
+		INSERT INTO @extschema@.subject_keys (subject, subject_id, key_version, wrapped_key)
+		VALUES (p_subject, p_subject_id, v_version,
+		        @extschema@._wrap_key(v_key, v_version));
+		RETURN v_key;
+	END IF;
+	RETURN @extschema@._unwrap_key(v_wrapped, v_version);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._data_key(text, bigint, boolean) IS
+	'Internal: a subject''s data key, unwrapped; created on first use when p_create.';
+
+-- pii_seal (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@.pii_seal(p_subject text, p_subject_id bigint, p_value text)
+RETURNS bytea
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_value IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF NOT @extschema@._cipher_enabled() THEN
+		-- benchmark-only no-op cipher: a zero byte (never the first byte of
+		-- an OpenPGP message) and the plain UTF-8 text
+		RETURN '\x00'::bytea OPERATOR(pg_catalog.||) pg_catalog.convert_to(p_value, 'UTF8');
+	END IF;
+	RETURN @extschema@._pgp_encrypt(p_value, @extschema@._data_key(p_subject, p_subject_id, true));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pii_seal(text, bigint, text) IS
+	'Seals a personal value with the subject''s data key (AES-256, OpenPGP with integrity check).  NULL stays NULL.';
+
+-- pii_open (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@.pii_open(p_subject text, p_subject_id bigint, p_sealed bytea, p_purpose text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_key bytea;
+BEGIN
+	IF p_sealed IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF p_purpose IS NULL OR p_purpose OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'opening personal data needs a purpose' USING ERRCODE = 'DP403';
+	END IF;
+	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
+	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
+		IF @extschema@._cipher_enabled() THEN
+			RAISE EXCEPTION 'personal data of % % is not sealed', p_subject, p_subject_id
+				USING ERRCODE = 'DP404',
+				      DETAIL = 'The value was stored with dispatch.cipher = none, which is for benchmarks only.';
+		END IF;
+		INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose)
+		VALUES (p_subject, p_subject_id, p_purpose);
+		RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');
+	END IF;
+	v_key := @extschema@._data_key(p_subject, p_subject_id, false);
+	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose)
+	VALUES (p_subject, p_subject_id, p_purpose);
+	BEGIN
+		RETURN @extschema@._pgp_decrypt(p_sealed, v_key);
+	EXCEPTION WHEN external_routine_invocation_exception THEN
+		RAISE EXCEPTION 'personal data of % % cannot be decrypted', p_subject, p_subject_id
+			USING ERRCODE = 'DP404',
+			      DETAIL = 'The value was sealed with another key or is corrupt.';
+	END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pii_open(text, bigint, bytea, text) IS
+	'Opens a sealed personal value of a subject and logs the access with its purpose.  An erased subject or a wrong key is an error, never NULL.';
+
+-- _phone_index (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._phone_index(p_phone text) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@._hmac_sha256(pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), @extschema@._index_key());
+COMMENT ON FUNCTION @extschema@._phone_index(text) IS
+	'Internal: blind index of a phone number, HMAC-SHA-256 of its E.164 form under the index key.';
+
+-- _check_point (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_point(lon float8, lat float8, what text) RETURNS geometry
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF lon IS NULL OR lat IS NULL
+	   OR lon OPERATOR(pg_catalog.<>) lon OR lat OPERATOR(pg_catalog.<>) lat      -- NaN
+	   OR lon OPERATOR(pg_catalog.<) -180 OR lon OPERATOR(pg_catalog.>) 180
+	   OR lat OPERATOR(pg_catalog.<) -90 OR lat OPERATOR(pg_catalog.>) 90 THEN
+		RAISE EXCEPTION 'invalid % coordinates (%, %)', what, lon, lat
+			USING ERRCODE = 'DP001',
+			      HINT = 'Longitude must lie in [-180, 180] and latitude in [-90, 90], both finite.';
+	END IF;
+	RETURN @extschema@._point(lon, lat);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_point(float8, float8, text) IS
+	'Internal: a WGS 84 point from finite, in-range coordinates, else DP001.';
+
+-- create_zone (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.create_zone(name text, area geometry, timezone text DEFAULT 'UTC')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_problem text := COALESCE(@extschema@._zone_area_problem(area), CASE WHEN area IS NULL THEN 'it is missing' END);
+	v_id bigint;
+BEGIN
+	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a zone needs a name' USING ERRCODE = 'DP017';
+	END IF;
+	IF v_problem IS NOT NULL THEN
+		RAISE EXCEPTION 'invalid zone area: %', v_problem
+			USING ERRCODE = 'DP017', HINT = 'A service area is a valid polygon or multipolygon in SRID 4326.';
+	END IF;
+	IF timezone IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_names t
+	                                    WHERE t.name OPERATOR(pg_catalog.=) timezone) THEN
+		RAISE EXCEPTION 'unknown time zone "%"', timezone USING ERRCODE = 'DP017';
+	END IF;
+	IF EXISTS (SELECT FROM @extschema@.zones z WHERE z.name OPERATOR(pg_catalog.=) create_zone.name) THEN
+		RAISE EXCEPTION 'a zone named "%" exists already', name USING ERRCODE = 'DP017';
+	END IF;
+	INSERT INTO @extschema@.zones (name, area, timezone, created_at)
+	VALUES (name, @extschema@._zone_area(area), timezone, @extschema@.clock())
+	RETURNING zone_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.create_zone(text, geometry, text) IS
+	'Creates a service area (polygon in SRID 4326) and returns its id.';
+
+-- create_merchant (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.create_merchant(zone_id bigint, name text, lon float8, lat float8,
+                                           prep_minutes integer DEFAULT 10)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_point @extschema@.merchants.location%TYPE := @extschema@._check_point(lon, lat, 'merchant');
+	v_area @extschema@.zones.area%TYPE;
+	v_id bigint;
+BEGIN
+	SELECT z.area INTO v_area FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) create_merchant.zone_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
+	END IF;
+	IF NOT @extschema@._covers(v_area, v_point) THEN
+		RAISE EXCEPTION 'merchant location lies outside zone %', zone_id USING ERRCODE = 'DP002';
+	END IF;
+	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) ''
+	   OR prep_minutes IS NULL OR prep_minutes OPERATOR(pg_catalog.<) 0 OR prep_minutes OPERATOR(pg_catalog.>) 240 THEN
+		RAISE EXCEPTION 'a merchant needs a name and a preparation time of 0 to 240 minutes' USING ERRCODE = 'DP025';
+	END IF;
+	INSERT INTO @extschema@.merchants (zone_id, name, location, prep_minutes, created_at)
+	VALUES (zone_id, name, v_point, prep_minutes, @extschema@.clock())
+	RETURNING merchant_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.create_merchant(bigint, text, float8, float8, integer) IS
+	'Creates a merchant inside a zone and returns its id.';
+
+-- add_item (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.add_item(merchant_id bigint, name text, price_cents integer, stock integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	IF NOT EXISTS (SELECT FROM @extschema@.merchants m WHERE m.merchant_id OPERATOR(pg_catalog.=) add_item.merchant_id) THEN
+		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
+	END IF;
+	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'an item needs a name' USING ERRCODE = 'DP025';
+	END IF;
+	IF price_cents IS NULL OR price_cents OPERATOR(pg_catalog.<) 0
+	   OR price_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
+		RAISE EXCEPTION 'invalid price % cents', price_cents USING ERRCODE = 'DP008';
+	END IF;
+	IF stock OPERATOR(pg_catalog.<) 0 THEN
+		RAISE EXCEPTION 'stock cannot be negative' USING ERRCODE = 'DP025';
+	END IF;
+	INSERT INTO @extschema@.items (merchant_id, name, price_cents, stock)
+	VALUES (merchant_id, name, price_cents, stock)
+	RETURNING item_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) IS
+	'Adds an item to a merchant''s menu; stock NULL means unlimited.';
+
+-- _check_customer (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_customer(p_customer_id bigint, p_zone_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_flagged boolean;
+	v_forgotten timestamptz;
+	v_bad bigint;
+BEGIN
+	SELECT c.flagged, c.forgotten_at INTO v_flagged, v_forgotten
+	  FROM @extschema@.customers c WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	IF NOT FOUND OR v_forgotten IS NOT NULL THEN
+		RAISE EXCEPTION 'customer % does not exist', p_customer_id USING ERRCODE = 'DP012';
+	END IF;
+	IF v_flagged THEN
+		RAISE EXCEPTION 'customer % is flagged for review and cannot order', p_customer_id
+			USING ERRCODE = 'DP011', HINT = 'An operator can lift the flag with flag_customer(id, NULL).';
+	END IF;
+	SELECT pg_catalog.count(*) INTO v_bad
+	  FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	   AND o.created_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.-)
+	       pg_catalog.make_interval(mins => @extschema@._setting_int('dispatch.fraud_window_minutes')))
+	   AND o.status IN ('pending_payment', 'payment_failed', 'cancelled');
+	IF v_bad OPERATOR(pg_catalog.>=) @extschema@._setting_int('dispatch.fraud_max_bad_orders') THEN
+		RAISE EXCEPTION 'customer % has too many unpaid or cancelled orders', p_customer_id
+			USING ERRCODE = 'DP009',
+			      DETAIL = pg_catalog.format('%s such orders in the last %s minutes.', v_bad,
+			                                 @extschema@._setting_int('dispatch.fraud_window_minutes')),
+			      HINT = 'Pay or cancel the open orders first.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_customer(bigint, bigint) IS
+	'Internal: the customer exists, is not flagged, and has fewer than dispatch.fraud_max_bad_orders unpaid or cancelled orders in the zone within dispatch.fraud_window_minutes.';
+
+-- _check_distance (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_distance(p_from geometry, p_to geometry) RETURNS real
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_m real := @extschema@._distance_m(p_from, p_to);
+BEGIN
+	IF v_m OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.fraud_max_distance_m') THEN
+		RAISE EXCEPTION 'drop-off is implausibly far from the pickup (% m)', pg_catalog.round(v_m::numeric)
+			USING ERRCODE = 'DP010',
+			      DETAIL = pg_catalog.format('The limit is %s m (dispatch.fraud_max_distance_m).',
+			                                 @extschema@._setting_int('dispatch.fraud_max_distance_m'));
+	END IF;
+	RETURN v_m;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_distance(geometry, geometry) IS
+	'Internal: great-circle metres between pickup and drop-off, refused (DP010) above dispatch.fraud_max_distance_m.';
+
+-- place_order (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@.place_order(customer_id bigint, merchant_id bigint, items jsonb,
+                                       dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                       priority text DEFAULT 'normal', coupon_code text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_drop @extschema@.orders.dropoff%TYPE := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
+	v_zone bigint;
+	v_pickup @extschema@.orders.pickup%TYPE;
+	v_prep integer;
+	v_open boolean;
+	v_area @extschema@.zones.area%TYPE;
+	v_speed real;
+	v_dist real;
+	v_lines jsonb;
+	v_line record;
+	v_price integer;
+	v_subtotal bigint := 0;
+	v_order bigint;
+	v_now timestamptz := @extschema@.clock();
+	v_item record;
+BEGIN
+	IF priority IS NULL OR priority NOT IN ('normal', 'hot', 'fresh') THEN
+		RAISE EXCEPTION 'invalid priority "%"', priority
+			USING ERRCODE = 'DP022', HINT = 'Priorities are normal, hot and fresh.';
+	END IF;
+	IF place_order.customer_id IS NULL THEN
+		RAISE EXCEPTION 'an order needs a customer' USING ERRCODE = 'DP012';
+	END IF;
+
+	SELECT m.zone_id, m.location, m.prep_minutes, m.is_open, z.area, z.speed_mps
+	  INTO v_zone, v_pickup, v_prep, v_open, v_area, v_speed
+	  FROM @extschema@.merchants m
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id
+	 WHERE m.merchant_id OPERATOR(pg_catalog.=) place_order.merchant_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
+	END IF;
+	IF NOT v_open THEN
+		RAISE EXCEPTION 'merchant % is closed', merchant_id USING ERRCODE = 'DP003';
+	END IF;
+	IF NOT @extschema@._covers(v_area, v_drop) THEN
+		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
+	END IF;
+	v_dist := @extschema@._check_distance(v_pickup, v_drop);
+
+	-- items: a non-empty array of {"item_id": n, "qty": n}; repeated ids are summed
+	IF items IS NULL OR pg_catalog.jsonb_typeof(items) OPERATOR(pg_catalog.<>) 'array'
+	   OR pg_catalog.jsonb_array_length(items) OPERATOR(pg_catalog.=) 0
+	   OR pg_catalog.jsonb_array_length(items) OPERATOR(pg_catalog.>) 100
+	   OR EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(items) e(v)
+	               WHERE pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.<>) 'object'
+	                  OR (e.v OPERATOR(pg_catalog.->>) 'item_id') IS NULL
+	                  OR (e.v OPERATOR(pg_catalog.->>) 'item_id') OPERATOR(pg_catalog.!~) '^[0-9]{1,18}$'
+	                  OR (e.v OPERATOR(pg_catalog.->>) 'qty') IS NULL
+	                  OR (e.v OPERATOR(pg_catalog.->>) 'qty') OPERATOR(pg_catalog.!~) '^[0-9]{1,9}$') THEN
+		RAISE EXCEPTION 'items must be a non-empty array of {"item_id": n, "qty": n}'
+			USING ERRCODE = 'DP007', DETAIL = 'At most 100 lines; ids and quantities are whole numbers.';
+	END IF;
+	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('item_id', l.item_id, 'qty', l.qty) ORDER BY l.item_id)
+	  INTO v_lines
+	  FROM (SELECT (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint AS item_id,
+	               pg_catalog.sum((e.v OPERATOR(pg_catalog.->>) 'qty')::integer) AS qty
+	          FROM pg_catalog.jsonb_array_elements(items) e(v)
+	         GROUP BY 1) l;
+	IF EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
+	            WHERE (e.v OPERATOR(pg_catalog.->>) 'qty')::bigint OPERATOR(pg_catalog.<) 1
+	               OR (e.v OPERATOR(pg_catalog.->>) 'qty')::bigint OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_item_qty')) THEN
+		RAISE EXCEPTION 'item quantities must be between 1 and %', @extschema@._setting_int('dispatch.max_item_qty')
+			USING ERRCODE = 'DP007';
+	END IF;
+
+	PERFORM @extschema@._check_customer(place_order.customer_id, v_zone);
+
+	-- take stock, in item order.  Items with unlimited stock are only read:
+	-- locking their rows would serialise every order of a popular dish.
+	FOR v_line IN SELECT (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint AS item_id,
+	                     (e.v OPERATOR(pg_catalog.->>) 'qty')::integer AS qty
+	                FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
+	LOOP
+		SELECT i.merchant_id, i.available, i.stock, i.price_cents INTO v_item
+		  FROM @extschema@.items i WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'item % does not exist', v_line.item_id USING ERRCODE = 'DP004';
+		END IF;
+		IF v_item.merchant_id OPERATOR(pg_catalog.<>) place_order.merchant_id THEN
+			RAISE EXCEPTION 'item % is not sold by merchant %', v_line.item_id, merchant_id
+				USING ERRCODE = 'DP005';
+		END IF;
+		v_price := v_item.price_cents;
+		IF v_item.available AND v_item.stock IS NOT NULL THEN
+			UPDATE @extschema@.items i
+			   SET stock = i.stock OPERATOR(pg_catalog.-) v_line.qty
+			 WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id
+			   AND i.available
+			   AND i.stock OPERATOR(pg_catalog.>=) v_line.qty
+			RETURNING i.price_cents, i.stock INTO v_price, v_item.stock;
+			IF NOT FOUND THEN
+				SELECT i.stock INTO v_item.stock FROM @extschema@.items i
+				 WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id;
+				v_item.available := false;
+			END IF;
+		END IF;
+		IF NOT v_item.available THEN
+			RAISE EXCEPTION 'item % is out of stock', v_line.item_id
+				USING ERRCODE = 'DP006',
+				      DETAIL = pg_catalog.format('Asked for %s, %s left.', v_line.qty, COALESCE(v_item.stock, 0));
+		END IF;
+		v_subtotal := v_subtotal OPERATOR(pg_catalog.+) (v_price::bigint OPERATOR(pg_catalog.*) v_line.qty);
+	END LOOP;
+	IF v_subtotal OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
+		RAISE EXCEPTION 'order amount % cents exceeds the limit', v_subtotal
+			USING ERRCODE = 'DP008',
+			      DETAIL = pg_catalog.format('The limit is %s cents (dispatch.max_order_cents).',
+			                                 @extschema@._setting_int('dispatch.max_order_cents'));
+	END IF;
+
+	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
+	INSERT INTO @extschema@.orders
+	       (zone_id, order_id, kind, customer_id, merchant_id, status, priority, pickup, dropoff,
+	        dropoff_address_enc, distance_m, subtotal_cents, fee_cents, total_cents, coupon_code,
+	        promised_at, created_at, status_changed_at)
+	VALUES (v_zone, v_order, 'takeaway', place_order.customer_id, place_order.merchant_id,
+	        'pending_payment', priority, v_pickup, v_drop,
+	        @extschema@.pii_seal('customer', place_order.customer_id, dropoff_address),
+	        v_dist, v_subtotal::integer, 0, v_subtotal::integer, coupon_code,
+	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep OPERATOR(pg_catalog.+) 10,
+	                                                             secs => v_dist OPERATOR(pg_catalog./) v_speed),
+	        v_now, v_now);
+	INSERT INTO @extschema@.order_items (zone_id, order_id, item_id, qty, price_cents)
+	SELECT v_zone, v_order, (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint,
+	       (e.v OPERATOR(pg_catalog.->>) 'qty')::integer, i.price_cents
+	  FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
+	  JOIN @extschema@.items i ON i.item_id OPERATOR(pg_catalog.=) (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint;
+	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, created_at)
+	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
+	        v_order, v_subtotal::integer, v_now);
+	RETURN v_order;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text) IS
+	'Validates and places a takeaway order in pending_payment, taking stock atomically; returns the order id (zone in its high bits).  Errors: docs/errors.md.';
+
+-- place_errand (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@.place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
+                                        dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                        description text, fee_cents integer)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pickup @extschema@.orders.pickup%TYPE := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
+	v_drop @extschema@.orders.dropoff%TYPE := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
+	v_zone bigint;
+	v_area @extschema@.zones.area%TYPE;
+	v_speed real;
+	v_dist real;
+	v_order bigint;
+	v_now timestamptz := @extschema@.clock();
+BEGIN
+	IF place_errand.customer_id IS NULL THEN
+		RAISE EXCEPTION 'an errand needs a customer' USING ERRCODE = 'DP012';
+	END IF;
+	SELECT z.zone_id, z.area, z.speed_mps INTO v_zone, v_area, v_speed
+	  FROM @extschema@.zones z
+	 WHERE @extschema@._covers(z.area, v_pickup)
+	 ORDER BY z.zone_id
+	 LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pickup lies outside every service area' USING ERRCODE = 'DP002';
+	END IF;
+	IF NOT @extschema@._covers(v_area, v_drop) THEN
+		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
+	END IF;
+	v_dist := @extschema@._check_distance(v_pickup, v_drop);
+	IF description IS NULL OR pg_catalog.btrim(description) OPERATOR(pg_catalog.=) ''
+	   OR pg_catalog.length(description) OPERATOR(pg_catalog.>) 2000 THEN
+		RAISE EXCEPTION 'an errand needs a description of at most 2000 characters' USING ERRCODE = 'DP025';
+	END IF;
+	IF fee_cents IS NULL OR fee_cents OPERATOR(pg_catalog.<=) 0
+	   OR fee_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
+		RAISE EXCEPTION 'invalid errand fee % cents', fee_cents USING ERRCODE = 'DP008';
+	END IF;
+	PERFORM @extschema@._check_customer(place_errand.customer_id, v_zone);
+
+	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
+	INSERT INTO @extschema@.orders
+	       (zone_id, order_id, kind, customer_id, status, pickup, dropoff, dropoff_address_enc,
+	        description_enc, distance_m, fee_cents, total_cents, promised_at, created_at, status_changed_at)
+	VALUES (v_zone, v_order, 'errand', place_errand.customer_id, 'pending_payment', v_pickup, v_drop,
+	        @extschema@.pii_seal('customer', place_errand.customer_id, dropoff_address),
+	        @extschema@.pii_seal('customer', place_errand.customer_id, description),
+	        v_dist, fee_cents, fee_cents,
+	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => 15,
+	                                                             secs => v_dist OPERATOR(pg_catalog./) v_speed),
+	        v_now, v_now);
+	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, created_at)
+	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
+	        v_order, fee_cents, v_now);
+	RETURN v_order;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
+	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup.';
+
+-- rider_online (sql/57_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
+	v_now timestamptz := @extschema@.clock();
+	v_zone bigint;
+	v_was text;
+BEGIN
+	SELECT r.zone_id, r.status INTO v_zone, v_was
+	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	UPDATE @extschema@.riders r
+	   SET status = 'online', position = v_point, position_at = v_now,
+	       online_since = CASE WHEN v_was OPERATOR(pg_catalog.=) 'online' THEN r.online_since ELSE v_now END
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+	IF v_was OPERATOR(pg_catalog.<>) 'online' THEN
+		PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
+		                                '{"status": "online"}'::jsonb);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8) IS
+	'A rider starts (or continues) a shift at a position; the next dispatch batch considers them.';
+
+-- update_rider_location (sql/57_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.update_rider_location(rider_id bigint, lon float8, lat float8,
+                                                 at timestamptz DEFAULT @extschema@.clock())
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
+	v_zone bigint;
+BEGIN
+	IF at IS NULL OR NOT pg_catalog.isfinite(at)
+	   OR at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval) THEN
+		RAISE EXCEPTION 'invalid ping time %', at
+			USING ERRCODE = 'DP024', DETAIL = 'A ping may not lie more than a minute in the future.';
+	END IF;
+	-- a ping older than the known position goes to the track only
+	UPDATE @extschema@.riders r SET position = v_point, position_at = at
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id
+	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) at)
+	RETURNING r.zone_id INTO v_zone;
+	IF NOT FOUND THEN
+		SELECT r.zone_id INTO v_zone FROM @extschema@.riders r
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+		END IF;
+	END IF;
+	INSERT INTO @extschema@.rider_tracks (zone_id, rider_id, at, position)
+	VALUES (v_zone, rider_id, at, v_point)
+	ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
+	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
+
+-- _unseal (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._unseal(p_sealed bytea, p_key bytea) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_sealed IS NULL OR p_key IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
+	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');   -- dispatch.cipher = none
+	END IF;
+	BEGIN
+		RETURN @extschema@._pgp_decrypt(p_sealed, p_key);
+	EXCEPTION WHEN external_routine_invocation_exception THEN
+		RAISE EXCEPTION 'a sealed value cannot be decrypted with its subject''s key'
+			USING ERRCODE = 'DP404', DETAIL = 'The value was sealed with another key or is corrupt.';
+	END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._unseal(bytea, bytea) IS
+	'Internal: opens a sealed value with an unwrapped data key, without logging (callers log once per request).  NULL key or value: NULL.';
+
+-- _reseal (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._reseal(p_sealed bytea, p_old bytea, p_new bytea) RETURNS bytea
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_sealed IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
+	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN p_sealed;          -- dispatch.cipher = none: nothing to re-encrypt
+	END IF;
+	RETURN @extschema@._pgp_encrypt(@extschema@._unseal(p_sealed, p_old), p_new);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._reseal(bytea, bytea, bytea) IS
+	'Internal: re-encrypts a sealed value from one data key to another.  VOLATILE: encryption draws a new IV every time.';
+
+-- _grid_cell (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._grid_cell(p_point geometry, p_cell_deg float8) RETURNS geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@._point(
+	(pg_catalog.floor(@extschema@._lon(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg,
+	(pg_catalog.floor(@extschema@._lat(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg);
+COMMENT ON FUNCTION @extschema@._grid_cell(geometry, float8) IS
+	'Internal: the centre of the grid cell (p_cell_deg degrees square) that holds a point; idempotent.';
+
+-- rotate_customer_key (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rotate_customer_key(customer_id bigint) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_version integer;
+	v_wrapped bytea;
+	v_old bytea;
+	v_new bytea := @extschema@._random_key();
+	v_current integer := @extschema@._master_key_version();
+	t record;
+	v_zone bigint;
+	v_col text;
+	v_n bigint;
+	v_total integer := 0;
+BEGIN
+	-- waits for every transaction sealing with the old key (sql/30_keys.sql)
+	PERFORM pg_catalog.pg_advisory_xact_lock(1684632433,
+		(rotate_customer_key.customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	IF @extschema@._lock_customer(rotate_customer_key.customer_id) IS NOT NULL THEN
+		RAISE EXCEPTION 'personal data of customer % was erased', customer_id USING ERRCODE = 'DP402';
+	END IF;
+	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
+	  FROM @extschema@.subject_keys k
+	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
+	   AND k.subject_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'customer % has no data key', customer_id
+			USING ERRCODE = 'DP402', DETAIL = 'Nothing personal is stored for this customer.';
+	END IF;
+	v_old := @extschema@._unwrap_key(v_wrapped, v_version);
+
+	UPDATE @extschema@.customers c
+	   SET phone_enc = @extschema@._reseal(c.phone_enc, v_old, v_new),
+	       name_enc = @extschema@._reseal(c.name_enc, v_old, v_new)
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id;
+	v_total := (v_total OPERATOR(pg_catalog.+) 1)::integer;
+
+	FOR t IN SELECT * FROM @extschema@._customer_tables() ct
+	          WHERE NOT ct.via_order AND pg_catalog.cardinality(ct.sealed) OPERATOR(pg_catalog.>) 0
+	LOOP
+		FOREACH v_col IN ARRAY t.sealed LOOP
+			FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(t.has_zone) zl
+			LOOP
+				EXECUTE pg_catalog.format(
+					'UPDATE %s SET %I = @extschema@._reseal(%I, $1, $2) WHERE customer_id OPERATOR(pg_catalog.=) $3 AND %I IS NOT NULL%s',
+					t.rel, v_col, v_col, v_col,
+					CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $4' ELSE '' END)
+				USING v_old, v_new, rotate_customer_key.customer_id, v_zone;
+				GET DIAGNOSTICS v_n = ROW_COUNT;
+				v_total := (v_total OPERATOR(pg_catalog.+) v_n)::integer;
+			END LOOP;
+		END LOOP;
+	END LOOP;
+
+	UPDATE @extschema@.subject_keys k
+	   SET wrapped_key = @extschema@._wrap_key(v_new, v_current), key_version = v_current,
+	       created_at = pg_catalog.now()
+	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
+	   AND k.subject_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id;
+
+	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
+	VALUES (rotate_customer_key.customer_id, 'rotate_key', v_started, pg_catalog.clock_timestamp(),
+	        pg_catalog.jsonb_build_object('rows_resealed', v_total, 'master_key_version', v_current));
+	RETURN v_total;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rotate_customer_key(bigint) IS
+	'Re-encrypts every sealed field of a customer under a fresh data key (wrapped by the current master key), in one transaction; returns the rows re-sealed.  Sealing for that customer waits meanwhile.';
+
+-- export_customer (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.export_customer(customer_id bigint) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_cust @extschema@.customers;
+	v_key bytea;
+	v_version integer;
+	v_wrapped bytea;
+	v_tables jsonb := '{}';
+	v_profile jsonb;
+	v_rows jsonb;
+	v_part jsonb;
+	v_orders jsonb;
+	v_list text;
+	v_zone bigint;
+	v_count bigint := 0;
+	t record;
+BEGIN
+	SELECT * INTO v_cust FROM @extschema@.customers c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) export_customer.customer_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
+	END IF;
+	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
+	  FROM @extschema@.subject_keys k
+	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
+	   AND k.subject_id OPERATOR(pg_catalog.=) export_customer.customer_id;
+	IF FOUND THEN
+		v_key := @extschema@._unwrap_key(v_wrapped, v_version);
+	END IF;    -- no key: erased, sealed fields come out as null
+
+	v_profile := pg_catalog.jsonb_build_object(
+		'customer_id', v_cust.customer_id,
+		'phone', @extschema@._unseal(v_cust.phone_enc, v_key),
+		'name', @extschema@._unseal(v_cust.name_enc, v_key),
+		'flagged', v_cust.flagged,
+		'flag_reason', v_cust.flag_reason,
+		'created_at', v_cust.created_at,
+		'forgotten_at', v_cust.forgotten_at);
+
+	-- every table with the customer's rows, read zone by zone; sealed
+	-- columns are opened and named without _enc, other bytea (blind
+	-- indexes) left out, geometries given as GeoJSON
+	FOR t IN SELECT * FROM @extschema@._customer_tables() LOOP
+		SELECT pg_catalog.string_agg(
+		         CASE WHEN a.attname OPERATOR(pg_catalog.=) ANY (t.sealed)
+		              THEN pg_catalog.format('@extschema@._unseal(x.%I, $2) AS %I', a.attname,
+		                                     pg_catalog.regexp_replace(a.attname, '_enc$', ''))
+		              WHEN pg_catalog.format_type(a.atttypid, NULL) OPERATOR(pg_catalog.=) 'geometry'
+		              THEN pg_catalog.format('@extschema@._geojson(x.%I) AS %I', a.attname, a.attname)
+		              ELSE pg_catalog.format('x.%I', a.attname) END,
+		         ', ' ORDER BY a.attnum)
+		  INTO v_list
+		  FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid OPERATOR(pg_catalog.=) t.rel AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+		   AND (a.atttypid OPERATOR(pg_catalog.<>) 'pg_catalog.bytea'::pg_catalog.regtype
+		        OR a.attname OPERATOR(pg_catalog.=) ANY (t.sealed));
+		v_rows := '[]';
+		FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(t.has_zone) zl
+		LOOP
+			IF t.via_order THEN
+				EXECUTE pg_catalog.format(
+					'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)) FROM (SELECT %s FROM %s x'
+					' JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) x.zone_id AND o.order_id OPERATOR(pg_catalog.=) x.order_id'
+					' WHERE o.zone_id OPERATOR(pg_catalog.=) $3 AND x.zone_id OPERATOR(pg_catalog.=) $3'
+					' AND o.customer_id OPERATOR(pg_catalog.=) $1) s', v_list, t.rel)
+				INTO v_part USING export_customer.customer_id, v_key, v_zone;
+			ELSE
+				EXECUTE pg_catalog.format(
+					'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)) FROM (SELECT %s FROM %s x'
+					' WHERE x.customer_id OPERATOR(pg_catalog.=) $1%s) s', v_list, t.rel,
+					CASE WHEN t.has_zone THEN ' AND x.zone_id OPERATOR(pg_catalog.=) $3' ELSE '' END)
+				INTO v_part USING export_customer.customer_id, v_key, v_zone;
+			END IF;
+			IF v_part IS NOT NULL THEN
+				v_rows := v_rows OPERATOR(pg_catalog.||) v_part;
+			END IF;
+		END LOOP;
+		v_count := v_count OPERATOR(pg_catalog.+) pg_catalog.jsonb_array_length(v_rows);
+		v_tables := pg_catalog.jsonb_set(v_tables, ARRAY[t.relname::text], v_rows);
+	END LOOP;
+
+	v_orders := COALESCE(v_tables OPERATOR(pg_catalog.->) 'orders', '[]');
+	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
+	VALUES (export_customer.customer_id, 'export', v_started, pg_catalog.clock_timestamp(),
+	        pg_catalog.jsonb_build_object('rows', v_count, 'erased', v_key IS NULL));
+	IF v_key IS NOT NULL THEN
+		INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
+		VALUES ('customer', export_customer.customer_id, 'export',
+		        pg_catalog.format('export_customer: profile and %s rows', v_count));
+	END IF;
+
+	RETURN pg_catalog.jsonb_build_object(
+		'customer_id', export_customer.customer_id,
+		'exported_at', @extschema@.clock(),
+		'erased', v_cust.forgotten_at IS NOT NULL,
+		'profile', v_profile,
+		'addresses', COALESCE((SELECT pg_catalog.jsonb_agg(DISTINCT o.v OPERATOR(pg_catalog.->) 'dropoff_address')
+		                         FROM pg_catalog.jsonb_array_elements(v_orders) o(v)
+		                        WHERE pg_catalog.jsonb_typeof(o.v OPERATOR(pg_catalog.->) 'dropoff_address')
+		                              OPERATOR(pg_catalog.=) 'string'), '[]'),
+		'tables', v_tables,
+		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		                                 'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.id)
+		                          FROM @extschema@.pii_access_log l
+		                         WHERE l.subject OPERATOR(pg_catalog.=) 'customer'
+		                           AND l.subject_id OPERATOR(pg_catalog.=) export_customer.customer_id), '[]'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
+	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened) and who opened their data when.  Logged in privacy_requests and pii_access_log.';
+
+-- schedule_maintenance, run as the calling admin, reads cron.database_name through a definer function
+-- _cron_database (sql/85_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@._cron_database() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.current_setting('cron.database_name', true);
+COMMENT ON FUNCTION @extschema@._cron_database() IS
+	'Internal: the database pg_cron runs in (cron.database_name, a setting only superusers may read), or NULL without pg_cron.';
+REVOKE ALL ON FUNCTION @extschema@._cron_database() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._cron_database() TO dispatch_admin;
+
+-- schedule_maintenance (sql/85_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@.schedule_maintenance()
+RETURNS TABLE (jobname text, jobid bigint, schedule text, database text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_cron_db text := @extschema@._cron_database();
+	j record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
+		IF v_cron_db IS NULL OR v_cron_db OPERATOR(pg_catalog.=) pg_catalog.current_database() THEN
+			RAISE EXCEPTION 'pg_cron is not installed in this database'
+				USING ERRCODE = 'DP409',
+				      HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name, restart, and run CREATE EXTENSION pg_cron in that database.';
+		END IF;
+		RAISE EXCEPTION 'pg_cron lives in database "%", not in "%"', v_cron_db, pg_catalog.current_database()
+			USING ERRCODE = 'DP410',
+			      HINT = pg_catalog.format('Run the statements of dispatch.maintenance_commands() in database %s, for example: psql -d %s -Atc ''SELECT * FROM dispatch.maintenance_commands()'' | psql -d %s',
+			                               v_cron_db, pg_catalog.current_database(), v_cron_db);
+	END IF;
+	-- pg_cron upserts jobs by name and user: calling this again changes nothing
+	FOR j IN SELECT m.jobname, m.schedule, m.command, m.runs_in FROM @extschema@.maintenance_jobs m
+	          WHERE m.enabled ORDER BY m.jobname LOOP
+		jobname := j.jobname;
+		schedule := j.schedule;
+		database := pg_catalog.current_database();
+		EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
+		   INTO jobid USING j.jobname, j.schedule, j.command, database;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.schedule_maintenance() IS
+	'Registers (or updates) the named pg_cron jobs of maintenance_jobs, as the calling user: daily purge, pruning of cron.job_run_details, and the rollups of other parts.  Idempotent.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()).';
+
+-- the schemas of PostGIS and pgcrypto leave every pinned search_path
+DO $path$
+DECLARE
+	v_fn regprocedure;
+BEGIN
+	FOR v_fn IN
+		SELECT DISTINCT p.oid::regprocedure
+		  FROM pg_catalog.pg_proc p, pg_catalog.unnest(p.proconfig) c
+		 WHERE p.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
+		   AND c OPERATOR(pg_catalog.~~) 'search\_path=%'
+		   AND c OPERATOR(pg_catalog.<>) 'search_path=pg_catalog, pg_temp'
+	LOOP
+		EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', v_fn);
+	END LOOP;
+END
+$path$;

@@ -5,10 +5,10 @@
 -- A master key (versioned, read by the server from dispatch.master_key_file,
 -- never seen in SQL text) wraps one random 256-bit data key per subject
 -- (customer or rider).  Personal fields are sealed with the subject's data
--- key as pgcrypto OpenPGP symmetric messages: AES-256 with the integrity
--- check (MDC), s2k-mode 1 since the "password" is a random key, not a
--- phrase to stretch.  Destroying a subject's row in subject_keys shreds
--- every field sealed for it.  Every opening is written to pii_access_log.
+-- key as pgcrypto OpenPGP symmetric messages (sql/15_dependencies.sql has
+-- the cipher and its options).  Destroying a subject's row in subject_keys
+-- shreds every field sealed for it.  Every opening is written to
+-- pii_access_log.
 --
 -- Locking: sealing holds the subject's advisory lock (classid 1684632433
 -- for customers, 1684632434 for riders, objid the id modulo 2^31 - 1) in
@@ -85,8 +85,7 @@ REVOKE ALL ON @extschema@.pii_access_log FROM PUBLIC;
 CREATE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pgp_sym_encrypt_bytea(p_key, pg_catalog.encode(@extschema@._master_key(p_version), 'hex'),
-                             'cipher-algo=aes256, s2k-mode=1, compress-algo=0');
+RETURN @extschema@._pgp_encrypt_bytes(p_key, @extschema@._master_key(p_version));
 COMMENT ON FUNCTION @extschema@._wrap_key(bytea, integer) IS
 	'Internal: wraps a data key under the master key of a version.';
 REVOKE ALL ON FUNCTION @extschema@._wrap_key(bytea, integer) FROM PUBLIC;
@@ -94,7 +93,7 @@ REVOKE ALL ON FUNCTION @extschema@._wrap_key(bytea, integer) FROM PUBLIC;
 CREATE FUNCTION @extschema@._unwrap_key(p_wrapped bytea, p_version integer) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pgp_sym_decrypt_bytea(p_wrapped, pg_catalog.encode(@extschema@._master_key(p_version), 'hex'));
+RETURN @extschema@._pgp_decrypt_bytes(p_wrapped, @extschema@._master_key(p_version));
 COMMENT ON FUNCTION @extschema@._unwrap_key(bytea, integer) IS
 	'Internal: unwraps a data key with the master key of its version.';
 REVOKE ALL ON FUNCTION @extschema@._unwrap_key(bytea, integer) FROM PUBLIC;
@@ -140,7 +139,7 @@ BEGIN
 				USING ERRCODE = 'DP402',
 				      DETAIL = 'The customer asked to be forgotten; nothing personal is stored for them again.';
 		END IF;
-		v_key := gen_random_bytes(32);
+		v_key := @extschema@._random_key();
 		v_version := @extschema@._master_key_version();
 		INSERT INTO @extschema@.subject_keys (subject, subject_id, key_version, wrapped_key)
 		VALUES (p_subject, p_subject_id, v_version,
@@ -168,9 +167,7 @@ BEGIN
 		-- an OpenPGP message) and the plain UTF-8 text
 		RETURN '\x00'::bytea OPERATOR(pg_catalog.||) pg_catalog.convert_to(p_value, 'UTF8');
 	END IF;
-	RETURN pgp_sym_encrypt(p_value,
-	                       pg_catalog.encode(@extschema@._data_key(p_subject, p_subject_id, true), 'hex'),
-	                       'cipher-algo=aes256, s2k-mode=1, compress-algo=0');
+	RETURN @extschema@._pgp_encrypt(p_value, @extschema@._data_key(p_subject, p_subject_id, true));
 END
 $$;
 COMMENT ON FUNCTION @extschema@.pii_seal(text, bigint, text) IS
@@ -206,7 +203,7 @@ BEGIN
 	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose)
 	VALUES (p_subject, p_subject_id, p_purpose);
 	BEGIN
-		RETURN pgp_sym_decrypt(p_sealed, pg_catalog.encode(v_key, 'hex'));
+		RETURN @extschema@._pgp_decrypt(p_sealed, v_key);
 	EXCEPTION WHEN external_routine_invocation_exception THEN
 		RAISE EXCEPTION 'personal data of % % cannot be decrypted', p_subject, p_subject_id
 			USING ERRCODE = 'DP404',
@@ -245,7 +242,7 @@ REVOKE ALL ON FUNCTION @extschema@.normalize_phone(text) FROM PUBLIC;
 CREATE FUNCTION @extschema@._phone_index(p_phone text) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-RETURN hmac(pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), @extschema@._index_key(), 'sha256');
+RETURN @extschema@._hmac_sha256(pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), @extschema@._index_key());
 COMMENT ON FUNCTION @extschema@._phone_index(text) IS
 	'Internal: blind index of a phone number, HMAC-SHA-256 of its E.164 form under the index key.';
 REVOKE ALL ON FUNCTION @extschema@._phone_index(text) FROM PUBLIC;

@@ -17,7 +17,7 @@ BEGIN
 			USING ERRCODE = 'DP001',
 			      HINT = 'Longitude must lie in [-180, 180] and latitude in [-90, 90], both finite.';
 	END IF;
-	RETURN ST_SetSRID(ST_MakePoint(lon, lat), 4326);
+	RETURN @extschema@._point(lon, lat);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._check_point(float8, float8, text) IS
@@ -30,23 +30,15 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_area geometry := area;
+	v_problem text := COALESCE(@extschema@._zone_area_problem(area), CASE WHEN area IS NULL THEN 'it is missing' END);
 	v_id bigint;
 BEGIN
 	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a zone needs a name' USING ERRCODE = 'DP017';
 	END IF;
-	IF v_area IS NULL OR ST_IsEmpty(v_area)
-	   OR GeometryType(v_area) NOT IN ('POLYGON', 'MULTIPOLYGON') THEN
-		RAISE EXCEPTION 'zone area must be a non-empty polygon or multipolygon' USING ERRCODE = 'DP017';
-	END IF;
-	IF ST_SRID(v_area) OPERATOR(pg_catalog.=) 0 THEN
-		v_area := ST_SetSRID(v_area, 4326);
-	ELSIF ST_SRID(v_area) OPERATOR(pg_catalog.<>) 4326 THEN
-		RAISE EXCEPTION 'zone area must be in SRID 4326, not %', ST_SRID(v_area) USING ERRCODE = 'DP017';
-	END IF;
-	IF NOT ST_IsValid(v_area) THEN
-		RAISE EXCEPTION 'zone area is not a valid geometry: %', ST_IsValidReason(v_area) USING ERRCODE = 'DP017';
+	IF v_problem IS NOT NULL THEN
+		RAISE EXCEPTION 'invalid zone area: %', v_problem
+			USING ERRCODE = 'DP017', HINT = 'A service area is a valid polygon or multipolygon in SRID 4326.';
 	END IF;
 	IF timezone IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_names t
 	                                    WHERE t.name OPERATOR(pg_catalog.=) timezone) THEN
@@ -56,7 +48,7 @@ BEGIN
 		RAISE EXCEPTION 'a zone named "%" exists already', name USING ERRCODE = 'DP017';
 	END IF;
 	INSERT INTO @extschema@.zones (name, area, timezone, created_at)
-	VALUES (name, ST_Multi(v_area), timezone, @extschema@.clock())
+	VALUES (name, @extschema@._zone_area(area), timezone, @extschema@.clock())
 	RETURNING zone_id INTO v_id;
 	RETURN v_id;
 END
@@ -71,15 +63,15 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_point geometry := @extschema@._check_point(lon, lat, 'merchant');
-	v_area geometry;
+	v_point @extschema@.merchants.location%TYPE := @extschema@._check_point(lon, lat, 'merchant');
+	v_area @extschema@.zones.area%TYPE;
 	v_id bigint;
 BEGIN
 	SELECT z.area INTO v_area FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) create_merchant.zone_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
 	END IF;
-	IF NOT ST_Covers(v_area, v_point) THEN
+	IF NOT @extschema@._covers(v_area, v_point) THEN
 		RAISE EXCEPTION 'merchant location lies outside zone %', zone_id USING ERRCODE = 'DP002';
 	END IF;
 	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) ''
@@ -125,7 +117,7 @@ BEGIN
 		RAISE EXCEPTION 'an item needs a name' USING ERRCODE = 'DP025';
 	END IF;
 	IF price_cents IS NULL OR price_cents OPERATOR(pg_catalog.<) 0
-	   OR price_cents OPERATOR(pg_catalog.>) current_setting('dispatch.max_order_cents')::integer THEN
+	   OR price_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
 		RAISE EXCEPTION 'invalid price % cents', price_cents USING ERRCODE = 'DP008';
 	END IF;
 	IF stock OPERATOR(pg_catalog.<) 0 THEN

@@ -28,13 +28,13 @@ BEGIN
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone_id
 	   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	   AND o.created_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.-)
-	       pg_catalog.make_interval(mins => current_setting('dispatch.fraud_window_minutes')::integer))
+	       pg_catalog.make_interval(mins => @extschema@._setting_int('dispatch.fraud_window_minutes')))
 	   AND o.status IN ('pending_payment', 'payment_failed', 'cancelled');
-	IF v_bad OPERATOR(pg_catalog.>=) current_setting('dispatch.fraud_max_bad_orders')::integer THEN
+	IF v_bad OPERATOR(pg_catalog.>=) @extschema@._setting_int('dispatch.fraud_max_bad_orders') THEN
 		RAISE EXCEPTION 'customer % has too many unpaid or cancelled orders', p_customer_id
 			USING ERRCODE = 'DP009',
 			      DETAIL = pg_catalog.format('%s such orders in the last %s minutes.', v_bad,
-			                                 current_setting('dispatch.fraud_window_minutes')),
+			                                 @extschema@._setting_int('dispatch.fraud_window_minutes')),
 			      HINT = 'Pay or cancel the open orders first.';
 	END IF;
 END
@@ -48,13 +48,13 @@ LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_m real := ST_DistanceSphere(p_from, p_to);
+	v_m real := @extschema@._distance_m(p_from, p_to);
 BEGIN
-	IF v_m OPERATOR(pg_catalog.>) current_setting('dispatch.fraud_max_distance_m')::real THEN
+	IF v_m OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.fraud_max_distance_m') THEN
 		RAISE EXCEPTION 'drop-off is implausibly far from the pickup (% m)', pg_catalog.round(v_m::numeric)
 			USING ERRCODE = 'DP010',
 			      DETAIL = pg_catalog.format('The limit is %s m (dispatch.fraud_max_distance_m).',
-			                                 current_setting('dispatch.fraud_max_distance_m'));
+			                                 @extschema@._setting_int('dispatch.fraud_max_distance_m'));
 	END IF;
 	RETURN v_m;
 END
@@ -71,12 +71,12 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_drop geometry := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
+	v_drop @extschema@.orders.dropoff%TYPE := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
 	v_zone bigint;
-	v_pickup geometry;
+	v_pickup @extschema@.orders.pickup%TYPE;
 	v_prep integer;
 	v_open boolean;
-	v_area geometry;
+	v_area @extschema@.zones.area%TYPE;
 	v_speed real;
 	v_dist real;
 	v_lines jsonb;
@@ -106,7 +106,7 @@ BEGIN
 	IF NOT v_open THEN
 		RAISE EXCEPTION 'merchant % is closed', merchant_id USING ERRCODE = 'DP003';
 	END IF;
-	IF NOT ST_Covers(v_area, v_drop) THEN
+	IF NOT @extschema@._covers(v_area, v_drop) THEN
 		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
 	END IF;
 	v_dist := @extschema@._check_distance(v_pickup, v_drop);
@@ -132,8 +132,8 @@ BEGIN
 	         GROUP BY 1) l;
 	IF EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
 	            WHERE (e.v OPERATOR(pg_catalog.->>) 'qty')::bigint OPERATOR(pg_catalog.<) 1
-	               OR (e.v OPERATOR(pg_catalog.->>) 'qty')::bigint OPERATOR(pg_catalog.>) current_setting('dispatch.max_item_qty')::bigint) THEN
-		RAISE EXCEPTION 'item quantities must be between 1 and %', current_setting('dispatch.max_item_qty')
+	               OR (e.v OPERATOR(pg_catalog.->>) 'qty')::bigint OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_item_qty')) THEN
+		RAISE EXCEPTION 'item quantities must be between 1 and %', @extschema@._setting_int('dispatch.max_item_qty')
 			USING ERRCODE = 'DP007';
 	END IF;
 
@@ -175,11 +175,11 @@ BEGIN
 		END IF;
 		v_subtotal := v_subtotal OPERATOR(pg_catalog.+) (v_price::bigint OPERATOR(pg_catalog.*) v_line.qty);
 	END LOOP;
-	IF v_subtotal OPERATOR(pg_catalog.>) current_setting('dispatch.max_order_cents')::bigint THEN
+	IF v_subtotal OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
 		RAISE EXCEPTION 'order amount % cents exceeds the limit', v_subtotal
 			USING ERRCODE = 'DP008',
 			      DETAIL = pg_catalog.format('The limit is %s cents (dispatch.max_order_cents).',
-			                                 current_setting('dispatch.max_order_cents'));
+			                                 @extschema@._setting_int('dispatch.max_order_cents'));
 	END IF;
 
 	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
@@ -216,10 +216,10 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_pickup geometry := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
-	v_drop geometry := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
+	v_pickup @extschema@.orders.pickup%TYPE := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
+	v_drop @extschema@.orders.dropoff%TYPE := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
 	v_zone bigint;
-	v_area geometry;
+	v_area @extschema@.zones.area%TYPE;
 	v_speed real;
 	v_dist real;
 	v_order bigint;
@@ -230,13 +230,13 @@ BEGIN
 	END IF;
 	SELECT z.zone_id, z.area, z.speed_mps INTO v_zone, v_area, v_speed
 	  FROM @extschema@.zones z
-	 WHERE ST_Covers(z.area, v_pickup)
+	 WHERE @extschema@._covers(z.area, v_pickup)
 	 ORDER BY z.zone_id
 	 LIMIT 1;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'pickup lies outside every service area' USING ERRCODE = 'DP002';
 	END IF;
-	IF NOT ST_Covers(v_area, v_drop) THEN
+	IF NOT @extschema@._covers(v_area, v_drop) THEN
 		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
 	END IF;
 	v_dist := @extschema@._check_distance(v_pickup, v_drop);
@@ -245,7 +245,7 @@ BEGIN
 		RAISE EXCEPTION 'an errand needs a description of at most 2000 characters' USING ERRCODE = 'DP025';
 	END IF;
 	IF fee_cents IS NULL OR fee_cents OPERATOR(pg_catalog.<=) 0
-	   OR fee_cents OPERATOR(pg_catalog.>) current_setting('dispatch.max_order_cents')::integer THEN
+	   OR fee_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
 		RAISE EXCEPTION 'invalid errand fee % cents', fee_cents USING ERRCODE = 'DP008';
 	END IF;
 	PERFORM @extschema@._check_customer(place_errand.customer_id, v_zone);

@@ -21,7 +21,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_point geometry := @extschema@._check_point(lon, lat, 'rider');
+	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_now timestamptz := @extschema@.clock();
 	v_zone bigint;
 	v_was text;
@@ -81,7 +81,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_point geometry := @extschema@._check_point(lon, lat, 'rider');
+	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_zone bigint;
 BEGIN
 	IF at IS NULL OR NOT pg_catalog.isfinite(at)

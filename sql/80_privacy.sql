@@ -116,7 +116,7 @@ BEGIN
 		RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');   -- dispatch.cipher = none
 	END IF;
 	BEGIN
-		RETURN pgp_sym_decrypt(p_sealed, pg_catalog.encode(p_key, 'hex'));
+		RETURN @extschema@._pgp_decrypt(p_sealed, p_key);
 	EXCEPTION WHEN external_routine_invocation_exception THEN
 		RAISE EXCEPTION 'a sealed value cannot be decrypted with its subject''s key'
 			USING ERRCODE = 'DP404', DETAIL = 'The value was sealed with another key or is corrupt.';
@@ -128,7 +128,7 @@ COMMENT ON FUNCTION @extschema@._unseal(bytea, bytea) IS
 REVOKE ALL ON FUNCTION @extschema@._unseal(bytea, bytea) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._reseal(p_sealed bytea, p_old bytea, p_new bytea) RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -139,21 +139,19 @@ BEGIN
 	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
 		RETURN p_sealed;          -- dispatch.cipher = none: nothing to re-encrypt
 	END IF;
-	RETURN pgp_sym_encrypt(@extschema@._unseal(p_sealed, p_old), pg_catalog.encode(p_new, 'hex'),
-	                       'cipher-algo=aes256, s2k-mode=1, compress-algo=0');
+	RETURN @extschema@._pgp_encrypt(@extschema@._unseal(p_sealed, p_old), p_new);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._reseal(bytea, bytea, bytea) IS
-	'Internal: re-encrypts a sealed value from one data key to another.';
+	'Internal: re-encrypts a sealed value from one data key to another.  VOLATILE: encryption draws a new IV every time.';
 REVOKE ALL ON FUNCTION @extschema@._reseal(bytea, bytea, bytea) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._grid_cell(p_point geometry, p_cell_deg float8) RETURNS geometry
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN ST_SetSRID(ST_MakePoint(
-	(pg_catalog.floor(ST_X(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg,
-	(pg_catalog.floor(ST_Y(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg),
-	ST_SRID(p_point));
+RETURN @extschema@._point(
+	(pg_catalog.floor(@extschema@._lon(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg,
+	(pg_catalog.floor(@extschema@._lat(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg);
 COMMENT ON FUNCTION @extschema@._grid_cell(geometry, float8) IS
 	'Internal: the centre of the grid cell (p_cell_deg degrees square) that holds a point; idempotent.';
 REVOKE ALL ON FUNCTION @extschema@._grid_cell(geometry, float8) FROM PUBLIC;
@@ -267,7 +265,7 @@ DECLARE
 	v_version integer;
 	v_wrapped bytea;
 	v_old bytea;
-	v_new bytea := gen_random_bytes(32);
+	v_new bytea := @extschema@._random_key();
 	v_current integer := @extschema@._master_key_version();
 	t record;
 	v_zone bigint;
@@ -384,7 +382,7 @@ BEGIN
 		              THEN pg_catalog.format('@extschema@._unseal(x.%I, $2) AS %I', a.attname,
 		                                     pg_catalog.regexp_replace(a.attname, '_enc$', ''))
 		              WHEN pg_catalog.format_type(a.atttypid, NULL) OPERATOR(pg_catalog.=) 'geometry'
-		              THEN pg_catalog.format('ST_AsGeoJSON(x.%I)::jsonb AS %I', a.attname, a.attname)
+		              THEN pg_catalog.format('@extschema@._geojson(x.%I) AS %I', a.attname, a.attname)
 		              ELSE pg_catalog.format('x.%I', a.attname) END,
 		         ', ' ORDER BY a.attnum)
 		  INTO v_list

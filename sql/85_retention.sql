@@ -340,13 +340,21 @@ END;
 COMMENT ON FUNCTION @extschema@.maintenance_commands(text) IS
 	'The statements that register the maintenance jobs, to run in the database named by cron.database_name when dispatch lives elsewhere: psql -d app -Atc ''SELECT * FROM dispatch.maintenance_commands()'' | psql -d postgres.';
 
+CREATE FUNCTION @extschema@._cron_database() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.current_setting('cron.database_name', true);
+COMMENT ON FUNCTION @extschema@._cron_database() IS
+	'Internal: the database pg_cron runs in (cron.database_name, a setting only superusers may read), or NULL without pg_cron.';
+REVOKE ALL ON FUNCTION @extschema@._cron_database() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.schedule_maintenance()
 RETURNS TABLE (jobname text, jobid bigint, schedule text, database text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_cron_db text := pg_catalog.current_setting('cron.database_name', true);
+	v_cron_db text := @extschema@._cron_database();
 	j record;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
@@ -394,3 +402,4 @@ REVOKE ALL ON FUNCTION @extschema@.maintenance_commands(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.maintenance_commands(text) TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.schedule_maintenance() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.schedule_maintenance() TO dispatch_admin;
+GRANT EXECUTE ON FUNCTION @extschema@._cron_database() TO dispatch_admin;

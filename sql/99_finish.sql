@@ -1,44 +1,26 @@
 -- sql/99_finish.sql
 -- Last steps of the install script.
 --
--- 1. PL/pgSQL functions, and C functions that run SPI queries, resolve
---    PostGIS and pgcrypto names at run time, so each one that was created
---    with search_path = pg_catalog, pg_temp gets
---    the schemas those two extensions were installed in pinned after
---    pg_catalog, as they are now (PostgreSQL 15 has no @extschema:name@).
---    A caller's search_path then never reaches any of our functions.
+-- 1. A check: every function of the extension that sets a search_path sets
+--    exactly pg_catalog, pg_temp.  The schemas of PostGIS and pgcrypto are
+--    never on it (they may be writable by others; sql/15_dependencies.sql
+--    reaches them), and a caller's search_path never reaches our functions.
 -- 2. A safety net: no function of the extension stays executable by PUBLIC
 --    unless granted on purpose above (none is).
 
 DO $finish$
 DECLARE
-	v_path text := 'pg_catalog';
-	v_schema name;
 	v_fn regprocedure;
 BEGIN
-	FOR v_schema IN
-		SELECT DISTINCT n.nspname
-		  FROM pg_catalog.pg_extension e
-		  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
-		 WHERE e.extname IN ('postgis', 'pgcrypto')
-		 ORDER BY n.nspname
-	LOOP
-		IF v_schema OPERATOR(pg_catalog.<>) 'pg_catalog' THEN
-			v_path := v_path OPERATOR(pg_catalog.||) ', ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(v_schema);
-		END IF;
-	END LOOP;
-	v_path := v_path OPERATOR(pg_catalog.||) ', pg_temp';
-
-	FOR v_fn IN
-		SELECT p.oid::regprocedure
-		  FROM pg_catalog.pg_proc p
-		  JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang
-		 WHERE p.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
-		   AND l.lanname IN ('plpgsql', 'c')
-		   AND 'search_path=pg_catalog, pg_temp' OPERATOR(pg_catalog.=) ANY (p.proconfig)
-	LOOP
-		EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = %s', v_fn, v_path);
-	END LOOP;
+	SELECT p.oid::regprocedure INTO v_fn
+	  FROM pg_catalog.pg_proc p, pg_catalog.unnest(p.proconfig) c
+	 WHERE p.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
+	   AND c OPERATOR(pg_catalog.~~) 'search\_path=%'
+	   AND c OPERATOR(pg_catalog.<>) 'search_path=pg_catalog, pg_temp'
+	 LIMIT 1;
+	IF v_fn IS NOT NULL THEN
+		RAISE EXCEPTION 'function % sets another search_path than pg_catalog, pg_temp', v_fn;
+	END IF;
 
 	FOR v_fn IN
 		SELECT p.oid::regprocedure

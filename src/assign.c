@@ -198,7 +198,8 @@ prepare_plans(void)
 						 " FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8))"
 						 "   WITH ORDINALITY AS p(lon, lat, want, i)"
 						 " CROSS JOIN LATERAL (SELECT * FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
-						 "   ORDER BY r.position <-> ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)"
+						 "   ORDER BY r.position OPERATOR(@postgis@.<->)"
+						 "     pg_catalog.point(p.lon, p.lat)::@postgis@.geometry(Point, 4326)"
 						 "   LIMIT p.want) r",
 						 8, t_knn);
 	exclusions_plan = match_keep_plan(

@@ -5,6 +5,7 @@
  *		_PG_init and the settings (GUCs).
  *
  * Every other concern lives in its own file and is initialised from here.
+ * The SQL parts read the settings through dispatch._setting_int().
  *
  * IDENTIFICATION
  *		src/dispatch.c
@@ -16,6 +17,7 @@
 #include <limits.h>
 
 #include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 
 #include "dispatch.h"
@@ -42,12 +44,15 @@ _PG_init(void)
 	DefineCustomStringVariable("dispatch.clock_override",
 							   "Time that dispatch.clock() returns instead of now().",
 							   "Empty means the real transaction time.  Tests and the city "
-							   "simulator set it to replay a day.",
+							   "simulator set it to replay a day.  Superuser only: the clock "
+							   "decides fraud windows, offer expiry and retention.",
 							   &dispatch_clock_override,
 							   "",
-							   PGC_USERSET,
+							   PGC_SUSET,
 							   0,
-							   NULL, NULL, NULL);
+							   dispatch_clock_check_override,
+							   dispatch_clock_assign_override,
+							   NULL);
 
 	DefineCustomStringVariable("dispatch.master_key_file",
 							   "File that holds the master key for personal data.",
@@ -117,4 +122,44 @@ _PG_init(void)
 	dispatch_keys_init();
 
 	MarkGUCPrefixReserved("dispatch");
+}
+
+/* The integer settings that the SQL parts read, by name. */
+typedef struct IntSetting
+{
+	const char *name;
+	const int  *value;
+} IntSetting;
+
+static const IntSetting int_settings[] = {
+	{"dispatch.fraud_window_minutes", &dispatch_fraud_window_minutes},
+	{"dispatch.fraud_max_bad_orders", &dispatch_fraud_max_bad_orders},
+	{"dispatch.fraud_max_distance_m", &dispatch_fraud_max_distance_m},
+	{"dispatch.max_order_cents", &dispatch_max_order_cents},
+	{"dispatch.max_item_qty", &dispatch_max_item_qty},
+};
+
+PG_FUNCTION_INFO_V1(dispatch_setting_int);
+
+/*
+ * SQL: dispatch._setting_int(name text) -> int
+ *
+ * The value of one of the integer settings above, for the SQL parts.
+ * current_setting() would fail in a session that has not loaded this
+ * module yet (the settings do not exist before _PG_init runs); calling
+ * into the module loads it first.
+ */
+Datum
+dispatch_setting_int(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int			i;
+
+	for (i = 0; i < lengthof(int_settings); i++)
+		if (strcmp(int_settings[i].name, name) == 0)
+			PG_RETURN_INT32(*int_settings[i].value);
+	ereport(ERROR,
+			errcode(ERRCODE_UNDEFINED_OBJECT),
+			errmsg("\"%s\" is not an integer setting of dispatch", name));
+	PG_RETURN_NULL();
 }

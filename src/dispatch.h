@@ -18,6 +18,7 @@
 #define DISPATCH_H
 
 #include "utils/elog.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #define ERRCODE_DP_FORBIDDEN_TRANSITION		MAKE_SQLSTATE('D','P','1','0','1')
@@ -41,6 +42,9 @@ extern bool dispatch_notify_enabled;
 /* clock.c */
 extern TimestampTz dispatch_clock_now(void);
 extern void dispatch_clock_init(void);
+extern bool dispatch_clock_check_override(char **newval, void **extra,
+										  GucSource source);
+extern void dispatch_clock_assign_override(const char *newval, void *extra);
 
 /* events.c */
 extern int64 dispatch_event_append(int64 zone_id, const char *kind,

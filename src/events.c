@@ -21,7 +21,13 @@
  * events per transaction and 2^43 transaction ids, both far beyond use.
  *
  * The NOTIFY payload is a compact JSON object with ids, kind, status and
- * time only; personal data never enters an event.
+ * time only; personal data never enters an event.  Its size is bounded by
+ * construction, far below PostgreSQL's limit (about 8000 bytes, past which
+ * NOTIFY raises an error and would abort the writer's transaction): the
+ * fixed fields are short (a kind is a short lower-case word), and the
+ * event's own members are copied only up to NOTIFY_MEMBERS_MAX bytes; a
+ * larger payload is announced with "truncated": true and read from the
+ * outbox with events_since().
  *
  * IDENTIFICATION
  *		src/events.c
@@ -45,6 +51,10 @@
 #include "dispatch.h"
 
 #define EVENT_CHANNEL "dispatch_events"
+
+/* longest event kind, and most bytes of payload members copied to NOTIFY */
+#define EVENT_KIND_MAX			32
+#define NOTIFY_MEMBERS_MAX		1024
 
 static SPIPlanPtr insert_plan = NULL;
 static FullTransactionId ordinal_xid = {0};
@@ -97,12 +107,21 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 					  int64 customer_id, int64 rider_id,
 					  const char *payload_json)
 {
-	int64		seq = next_seq();
+	int64		seq;
 	TimestampTz at = dispatch_clock_now();
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	const char *payload = payload_json ? payload_json : "{}";
 	int			ret;
+	const char *k;
+
+	/* kinds are the extension's own words: short, lower case */
+	for (k = kind; *k; k++)
+		if (!((*k >= 'a' && *k <= 'z') || *k == '_'))
+			break;
+	if (*k != '\0' || k == kind || k - kind > EVENT_KIND_MAX)
+		elog(ERROR, "invalid event kind \"%s\"", kind);
+	seq = next_seq();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -171,8 +190,13 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 			len--;
 		if (len > 2 && p[0] == '{' && p[len - 1] == '}')
 		{
-			appendStringInfoChar(&buf, ',');
-			appendBinaryStringInfo(&buf, p + 1, len - 2);
+			if (len - 2 <= NOTIFY_MEMBERS_MAX)
+			{
+				appendStringInfoChar(&buf, ',');
+				appendBinaryStringInfo(&buf, p + 1, len - 2);
+			}
+			else
+				appendStringInfoString(&buf, ",\"truncated\":true");
 		}
 		appendStringInfoChar(&buf, '}');
 		Async_Notify(EVENT_CHANNEL, buf.data);

@@ -37,6 +37,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
 #include "assign_solver.h"
@@ -61,17 +62,62 @@ static int	vehicle_index(const char *name);
 static int	cmp_by_distance(const void *a, const void *b);
 
 /*
+ * The schema PostGIS was installed in, quoted, looked up once per backend:
+ * PostGIS is not relocatable, and cannot be dropped while dispatch
+ * depends on it.
+ */
+static const char *
+postgis_schema(void)
+{
+	static char *schema = NULL;
+
+	if (schema == NULL)
+	{
+		int			ret = SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e"
+									  " JOIN pg_catalog.pg_namespace n"
+									  "   ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+									  " WHERE e.extname OPERATOR(pg_catalog.=) 'postgis'",
+									  true, 1);
+
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "extension postgis is not installed");
+		schema = MemoryContextStrdup(TopMemoryContext,
+									 quote_identifier(SPI_getvalue(SPI_tuptable->vals[0],
+																   SPI_tuptable->tupdesc, 1)));
+		SPI_freetuptable(SPI_tuptable);
+	}
+	return schema;
+}
+
+/*
  * Prepare a statement once per backend and keep it (for match.c and
- * assign.c).
+ * assign.c).  Every "@postgis@" in the text becomes the quoted schema of
+ * PostGIS (match.h): the functions calling these statements pin
+ * search_path to pg_catalog, pg_temp.
  */
 SPIPlanPtr
 match_keep_plan(const char *sql, int nargs, Oid *types)
 {
+	StringInfoData text;
+	const char *p = sql;
+	const char *at;
+	SPIPlanPtr	plan;
+
+	initStringInfo(&text);
+	while ((at = strstr(p, "@postgis@")) != NULL)
+	{
+		appendBinaryStringInfo(&text, p, at - p);
+		appendStringInfoString(&text, postgis_schema());
+		p = at + strlen("@postgis@");
+	}
+	appendStringInfoString(&text, p);
+
 	/*
 	 * Generic plans: every statement here is planned once per backend, not
 	 * on each call (the plans are index-driven whatever the parameters).
 	 */
-	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+	plan = SPI_prepare_cursor(text.data, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+	pfree(text.data);
 
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -503,7 +549,8 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 							 "   WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
 							 "   AND e.order_id OPERATOR(pg_catalog.=) $6"
 							 "   AND e.rider_id OPERATOR(pg_catalog.=) r.rider_id)"
-							 " ORDER BY r.position <-> ST_SetSRID(ST_MakePoint($7, $8), 4326)"
+							 " ORDER BY r.position OPERATOR(@postgis@.<->)"
+							 "   pg_catalog.point($7, $8)::@postgis@.geometry(Point, 4326)"
 							 " LIMIT $9",
 							 9, ktypes);
 	}

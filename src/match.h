@@ -8,6 +8,15 @@
  * settings (dispatch.matching_settings, dispatch.vehicle_profiles) and how
  * to tune them.  Everything here needs an open SPI connection.
  *
+ * Statements reach PostGIS without looking up a function by name (the
+ * schema of PostGIS may be writable by others, see
+ * sql/15_dependencies.sql): coordinates through PostGIS's casts between
+ * geometry and the built-in point type, and the distance operator and the
+ * geometry type qualified as @postgis@.<->, @postgis@.geometry, which
+ * match_keep_plan replaces with the schema PostGIS was installed in.
+ * Casts and operators have no defaulted arguments, so no look-alike can
+ * tie with or outmatch them.
+ *
  * IDENTIFICATION
  *		src/match.h
  *
@@ -119,7 +128,7 @@ typedef struct MatchCost
  * $3 today (date), $4 day start, $5 oldest acceptable position time.
  */
 #define MATCH_RIDER_COLUMNS \
-	"r.rider_id, ST_X(r.position), ST_Y(r.position), r.capacity," \
+	"r.rider_id, (r.position::pg_catalog.point)[0], (r.position::pg_catalog.point)[1], r.capacity," \
 	" r.active_orders, r.pending_offers, r.vehicle," \
 	" pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-) r.position_at)," \
 	" CASE WHEN r.stats_day OPERATOR(pg_catalog.=) $3 THEN r.orders_today ELSE 0 END," \
@@ -141,7 +150,7 @@ typedef struct MatchCost
 /* Columns of an order row, as MATCH_ORDER_COLUMNS selects them ($2 now). */
 #define MATCH_ORDER_NCOLS 7
 #define MATCH_ORDER_COLUMNS \
-	"o.order_id, ST_X(o.pickup), ST_Y(o.pickup), o.priority," \
+	"o.order_id, (o.pickup::pg_catalog.point)[0], (o.pickup::pg_catalog.point)[1], o.priority," \
 	" pg_catalog.date_part('epoch', COALESCE(o.ready_at, $2) OPERATOR(pg_catalog.-) $2)," \
 	" pg_catalog.date_part('epoch', o.promised_at OPERATOR(pg_catalog.-) $2)," \
 	" o.distance_m::pg_catalog.float8"

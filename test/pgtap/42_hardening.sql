@@ -1,0 +1,75 @@
+-- test/pgtap/42_hardening.sql: the clock belongs to superusers, PostGIS and
+-- pgcrypto are reached only through names bound at install time, and what
+-- encrypts is volatile.
+\set QUIET on
+BEGIN;
+SET client_min_messages = warning;
+SELECT plan(14);
+
+-- the clock: superuser only, checked when set.  (Before the module is
+-- loaded a session may set any dispatch.* name as a placeholder; loading
+-- the module then drops a value the session may not set, with a warning:
+-- test/tap/first_call.t.  Here the module is loaded first.)
+SELECT dispatch.clock() IS NOT NULL AS module_loaded \g /dev/null
+SET LOCAL ROLE dispatch_app;
+SELECT throws_ok($$SET dispatch.clock_override = '2020-01-01 00:00:00+00'$$, '42501', NULL,
+	'the application role may not set dispatch.clock_override');
+SELECT throws_ok($$SELECT set_config('dispatch.clock_override', '2020-01-01 00:00:00+00', true)$$, '42501', NULL,
+	'nor through set_config()');
+RESET ROLE;
+SET LOCAL ROLE dispatch_admin;
+SELECT throws_ok($$SET dispatch.clock_override = '2020-01-01 00:00:00+00'$$, '42501', NULL,
+	'nor may the admin role');
+RESET ROLE;
+SELECT throws_ok($$SET LOCAL dispatch.clock_override = 'infinity'$$, 'DP023', NULL,
+	'an infinite clock is refused when set');
+SELECT throws_ok($$SET LOCAL dispatch.clock_override = 'soon'$$, 'DP023', NULL,
+	'a clock that is not a time is refused when set');
+SELECT throws_ok($$SET LOCAL dispatch.clock_override = '294277-01-01'$$, 'DP023', NULL,
+	'a clock out of range is refused when set');
+SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
+SELECT is(dispatch.clock(), '2026-03-02 12:00:00+00'::timestamptz, 'a superuser sets the clock');
+SET LOCAL dispatch.clock_override = '';
+SELECT is(dispatch.clock(), now(), 'an empty override is the transaction time again');
+
+-- dependencies: bound at install, never on a search_path
+SELECT is(
+	(SELECT array_agg(DISTINCT c ORDER BY c) FROM pg_proc p, unnest(p.proconfig) c
+	  WHERE p.pronamespace = 'dispatch'::regnamespace AND c LIKE 'search\_path=%'),
+	ARRAY['search_path=pg_catalog, pg_temp'],
+	'every pinned search_path is exactly pg_catalog, pg_temp');
+SELECT is(
+	(SELECT array_agg(DISTINCT p.proname::text ORDER BY p.proname::text)
+	   FROM pg_depend d
+	   JOIN pg_proc p ON p.oid = d.objid AND d.classid = 'pg_proc'::regclass
+	   JOIN pg_proc f ON f.oid = d.refobjid AND d.refclassid = 'pg_proc'::regclass
+	  WHERE p.pronamespace = 'dispatch'::regnamespace
+	    AND f.pronamespace IN (SELECT extnamespace FROM pg_extension WHERE extname IN ('postgis', 'pgcrypto'))),
+	ARRAY['_covers', '_distance_m', '_geojson', '_hmac_sha256', '_lat', '_lon', '_pgp_decrypt',
+	      '_pgp_decrypt_bytes', '_pgp_encrypt', '_pgp_encrypt_bytes', '_point', '_random_key',
+	      '_zone_area', '_zone_area_problem'],
+	'only the functions of sql/15_dependencies.sql call PostGIS and pgcrypto, bound by oid');
+SELECT is(
+	(SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+	  WHERE p.pronamespace = 'dispatch'::regnamespace AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')
+	    AND p.prosrc ~* '\m(st_[a-z]+|geometrytype|pgp_sym_[a-z_]+|gen_random_[a-z]+|hmac|digest|crypt|gen_salt)\s*\('),
+	NULL, 'no PL/pgSQL function names a PostGIS or pgcrypto function');
+
+-- what encrypts draws a new IV on every call: never IMMUTABLE or STABLE
+SELECT volatility_is('dispatch', '_reseal', ARRAY['bytea', 'bytea', 'bytea'], 'volatile',
+	'_reseal, which encrypts, is volatile');
+SELECT is(
+	(SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+	  WHERE p.pronamespace = 'dispatch'::regnamespace AND p.provolatile <> 'v'
+	    AND (p.prosrc ~ '\m(_pgp_encrypt|_pgp_encrypt_bytes|_random_key|_wrap_key|pii_seal|_reseal|_data_key)\('
+	         OR EXISTS (SELECT FROM pg_depend d JOIN pg_proc f ON f.oid = d.refobjid
+	                     WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+	                       AND d.refclassid = 'pg_proc'::regclass
+	                       AND f.proname IN ('_pgp_encrypt', '_pgp_encrypt_bytes', '_random_key', '_wrap_key',
+	                                         'pii_seal', '_reseal', '_data_key')))),
+	NULL, 'no function that encrypts or draws random bytes is IMMUTABLE or STABLE');
+SELECT isnt(dispatch._pgp_encrypt('same', '\x00'::bytea), dispatch._pgp_encrypt('same', '\x00'::bytea),
+	'sealing the same value twice gives two ciphertexts');
+
+SELECT * FROM finish();
+ROLLBACK;

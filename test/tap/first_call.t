@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# test/tap/first_call.t: every function granted to a dispatch role works as
+# the first statement of a new session, as an application server's fresh
+# connection calls it, under the role that is granted it.  (Release 0.1.0
+# failed there: SQL read settings that exist only once the module is
+# loaded.)  A call table below names each function with arguments valid on
+# the fixture; a granted function missing from the table fails the test.
+# Also: a value for dispatch.clock_override set before the module is loaded
+# by a role that may not set it is dropped when the module loads.  Runs in
+# a database of its own.
+set -uo pipefail
+db=dispatch_first_call_t
+roles=(dispatch_t_app dispatch_t_admin dispatch_t_gateway dispatch_t_analyst)
+work=$(mktemp -d)
+cleanup() {
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+	for r in "${roles[@]}"; do psql -X -q -d postgres -c "DROP ROLE IF EXISTS $r" >/dev/null 2>&1 || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+export PGOPTIONS='-c client_min_messages=warning'
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+for r in "${roles[@]}"; do
+	psql -X -q -d postgres -c "DROP ROLE IF EXISTS $r" -c "CREATE ROLE $r LOGIN IN ROLE ${r/_t_/_}" >/dev/null
+done
+export PGDATABASE=$db
+
+# the fixture, written by a superuser: one order in each status the calls
+# start from, riders on and off shift, a pending offer
+psql -X -q -v ON_ERROR_STOP=1 >"$work/setup" 2>&1 <<'SQL' || { echo "1..1"; echo "not ok 1 - fixture"; sed 's/^/# /' "$work/setup"; exit 0; }
+CREATE EXTENSION dispatch CASCADE;
+SET dispatch.fraud_max_bad_orders = 1000;
+SELECT dispatch.create_zone('F', ST_MakeEnvelope(121.40, 31.15, 121.48, 31.22, 4326));
+SELECT dispatch.create_merchant(1, 'M', 121.437, 31.188);
+SELECT dispatch.add_item(1, 'noodles', 2800);
+SELECT dispatch.register_customer(format('+861380000000%s', i), format('C%s', i)) FROM generate_series(1, 4) i;
+SELECT dispatch.register_rider(1, format('R%s', i), format('+861390000000%s', i), 2) FROM generate_series(1, 5) i;
+SELECT dispatch.rider_online(i, 121.436 + i * 0.0005, 31.187) FROM generate_series(1, 3) i;
+SELECT dispatch.rider_online(5, 121.44, 31.19);
+CREATE FUNCTION pg_temp.o(p_status text, p_rider bigint DEFAULT NULL) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE o bigint := dispatch.place_order(1, 1, '[{"item_id": 1, "qty": 1}]', 121.445, 31.196, 'First Road');
+BEGIN
+	IF p_status = 'pending_payment' THEN RETURN o; END IF;
+	IF p_status = 'payment_failed' THEN PERFORM dispatch.fail_payment(o, 'declined'); RETURN o; END IF;
+	PERFORM dispatch.confirm_payment(o, 'ref-' || o);
+	IF p_status = 'placed' THEN RETURN o; END IF;
+	PERFORM dispatch.merchant_accept(o);
+	IF p_status = 'accepted' THEN RETURN o; END IF;
+	PERFORM dispatch.assign_manually(o, p_rider, 'setup');
+	IF p_status = 'assigned' THEN RETURN o; END IF;
+	PERFORM dispatch.mark_picked_up(o, p_rider);
+	IF p_status = 'picked_up' THEN RETURN o; END IF;
+	PERFORM dispatch.mark_delivered(o, p_rider);
+	RETURN o;
+END $$;
+CREATE TABLE public.fx (name text PRIMARY KEY, id bigint);
+INSERT INTO public.fx VALUES ('offered', pg_temp.o('accepted'));
+SELECT count(*) FROM dispatch.assign_batch(1);
+INSERT INTO public.fx VALUES ('offer', (SELECT offer_id FROM dispatch.offers WHERE status = 'pending'));
+INSERT INTO public.fx SELECT v.name, pg_temp.o(v.status, v.rider) FROM (VALUES
+	('to_confirm', 'pending_payment', NULL), ('to_fail', 'pending_payment', NULL),
+	('to_retry', 'payment_failed', NULL), ('to_accept', 'placed', NULL), ('to_cancel', 'placed', NULL),
+	('to_assign', 'accepted', NULL), ('to_pick_up', 'assigned', 2), ('to_deliver', 'picked_up', 3),
+	('delivered', 'delivered', 3)) v(name, status, rider);
+SQL
+
+id() { psql -X -At -c "SELECT id FROM public.fx WHERE name = '$1'"; }
+offer=$(id offer)
+
+# role | call | expected SQLSTATE (empty: success)
+cat >"$work/calls" <<CALLS
+admin|SELECT dispatch.create_zone('F2', ST_MakeEnvelope(122.40, 31.15, 122.48, 31.22, 4326))|
+app|SELECT dispatch.create_merchant(1, 'M2', 121.44, 31.19)|
+app|SELECT dispatch.add_item(1, 'tea', 300)|
+app|SELECT dispatch.set_merchant_open(1, true)|
+app|SELECT dispatch.register_customer('+8613800009999', 'New')|
+app|SELECT dispatch.find_customer_by_phone('+86 138 0000 0001')|
+admin|SELECT dispatch.flag_customer(2, NULL)|
+app|SELECT dispatch.register_rider(1, 'R9', '+8613900009999')|
+app|SELECT dispatch.rider_online(4, 121.43, 31.19)|
+app|SELECT dispatch.rider_offline(5)|
+app|SELECT dispatch.update_rider_location(1, 121.4371, 31.1871)|
+app|SELECT dispatch.place_order(2, 1, '[{"item_id": 1, "qty": 2}]', 121.445, 31.196, 'Second Road', 'hot')|
+app|SELECT dispatch.place_errand(2, 121.44, 31.19, 121.45, 31.20, 'Third Road', 'keys', 900)|
+app|SELECT dispatch.confirm_payment($(id to_confirm), 'psp-1')|
+app|SELECT dispatch.fail_payment($(id to_fail), 'declined')|
+app|SELECT dispatch.retry_payment($(id to_retry))|
+app|SELECT dispatch.merchant_accept($(id to_accept))|
+app|SELECT dispatch.nearest_riders($(id to_assign))|
+app|SELECT dispatch.respond_offer($offer, true)|
+app|SELECT dispatch.assign_manually($(id to_assign), 1, 'ops')|
+app|SELECT dispatch.assign_batch(1)|
+app|SELECT dispatch.order_contact($(id to_pick_up), 2)|
+app|SELECT dispatch.mark_picked_up($(id to_pick_up), 2)|
+app|SELECT dispatch.mark_delivered($(id to_deliver), 3)|
+app|SELECT dispatch.submit_feedback($(id delivered), 5, '又快又热', 'app')|
+app|SELECT dispatch.cancel_order($(id to_cancel), 'changed mind')|
+app|SELECT dispatch.grant_consent(3, 'marketing', 'v1')|
+app|SELECT dispatch.has_consent(3, 'marketing')|
+app|SELECT dispatch.require_consent(3, 'marketing')|
+app|SELECT dispatch.marketing_audience('marketing')|
+app|SELECT dispatch.revoke_consent(3, 'marketing')|
+app|SELECT dispatch.mask_phone('+8613812341234')|
+app|SELECT dispatch.export_customer(3)|
+app|SELECT dispatch.forget_customer(4)|
+app|SELECT dispatch.sentiment('很好吃')|
+app|SELECT dispatch.sentiment(convert_to('too cold', 'UTF8'))|
+app|SELECT dispatch.feedback_topics('送餐太慢了')|
+app|SELECT dispatch.feedback_score(4, 0.5)|
+analyst|SELECT dispatch.sentiment_features('很好吃')|
+app|SELECT dispatch.clock()|
+app|SELECT dispatch.zone_of(1099511627777)|
+app|SELECT dispatch.zone_scoped_id(1, 1)|
+gateway|SELECT count(*) FROM dispatch.events_since(0)|
+admin|SELECT dispatch.rotate_customer_key(3)|
+admin|SELECT dispatch.rotate_master_key(10)|
+admin|SELECT dispatch.master_key_versions()|
+admin|SELECT dispatch.set_retention_policy('events', '30 days')|
+admin|SELECT dispatch.retention_effective()|
+admin|SELECT dispatch.purge_expired_step(10)|
+admin|CALL dispatch.purge_expired(10)|
+admin|SELECT dispatch.purge_feedback_text(now() - interval '90 days', 10)|
+admin|SELECT dispatch._purge_lock_key()|
+admin|SELECT dispatch._purge_end(dispatch._purge_begin('skipped'))|
+admin|SELECT dispatch.maintenance_commands()|
+admin|SELECT dispatch._cron_database()|
+admin|SELECT dispatch.schedule_maintenance()|DP410
+admin|SELECT dispatch.train_sentiment('SELECT * FROM (VALUES (''好'', true), (''差'', false)) v')|
+CALLS
+
+# every granted function has a call
+psql -X -At >"$work/granted" <<'SQL'
+SELECT DISTINCT p.proname FROM pg_proc p
+ WHERE p.pronamespace = 'dispatch'::regnamespace
+   AND (has_function_privilege('dispatch_app', p.oid, 'EXECUTE') OR has_function_privilege('dispatch_gateway', p.oid, 'EXECUTE')
+        OR has_function_privilege('dispatch_analyst', p.oid, 'EXECUTE') OR has_function_privilege('dispatch_admin', p.oid, 'EXECUTE'))
+ ORDER BY 1
+SQL
+missing=()
+while read -r fn; do
+	grep -q "dispatch\.$fn(" "$work/calls" || missing+=("$fn")
+done <"$work/granted"
+
+total=$(grep -c . "$work/calls")
+echo "1..$((total + 2))"
+n=0
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "ok $((n += 1)) - every granted function is in the call table"
+else
+	echo "not ok $((n += 1)) - granted functions missing from the call table: ${missing[*]}"
+fi
+
+while IFS='|' read -r role call want; do
+	n=$((n + 1))
+	out=$(psql -X -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -U "dispatch_t_$role" -c "$call" 2>&1)
+	rc=$?
+	got=$(echo "$out" | sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' | head -1)
+	if { [ -z "$want" ] && [ $rc -eq 0 ]; } || { [ -n "$want" ] && [ "$got" = "$want" ]; }; then
+		echo "ok $n - as $role, first in a session: ${call:0:90}"
+	else
+		echo "not ok $n - as $role, first in a session: ${call:0:90}"
+		echo "$out" | head -5 | sed 's/^/# /'
+	fi
+done <"$work/calls"
+
+# a placeholder set before the module loads, by a role that may not set it
+out=$(psql -X -At -U dispatch_t_app -c "SET dispatch.clock_override = '2001-01-01 00:00:00+00'" \
+	-c "SELECT dispatch.clock() > '2020-01-01'" 2>&1)
+if echo "$out" | grep -qx t && echo "$out" | grep -q 'permission denied to set parameter'; then
+	echo "ok $((n += 1)) - an application role's clock set before the module loaded is dropped"
+else
+	echo "not ok $((n += 1)) - an application role's clock set before the module loaded is dropped"
+	echo "$out" | sed 's/^/# /'
+fi
