@@ -20,7 +20,7 @@ SELECT dispatch.add_item(1, 'noodles', 2800);
 SELECT dispatch.register_customer('+8613800000001', 'Listener Customer');
 SQL
 
-echo "1..8"
+echo "1..9"
 "$here/tools/listen" -t 2 >"$work/got" 2>"$work/err" &
 lpid=$!
 for _ in $(seq 100); do grep -q listening "$work/err" 2>/dev/null && break; sleep 0.05; done
@@ -56,3 +56,5 @@ check 7 "no personal data and far below the 8000-byte limit" \
 	"SELECT bool_and(payload !~ 'Listener' AND octet_length(payload) < 1000) FROM got"
 check 8 "events_since hands the same events to a gateway catching up" \
 	"SELECT array_agg(seq ORDER BY seq) = (SELECT array_agg((payload::jsonb->>'seq')::bigint ORDER BY n) FROM got) FROM dispatch.events_since(0)"
+check 9 "notifications carry the order's status versions, 1 then 2, as its outbox rows do" \
+	"SELECT array_agg((payload::jsonb->>'version')::int ORDER BY n) = '{1,2}' AND array_agg(payload::jsonb->'version' ORDER BY n) = (SELECT array_agg(payload->'version' ORDER BY seq) FROM dispatch.events) FROM got"
