@@ -31,30 +31,35 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ST_SetSRID(ST_MakePoint(lon, lat), 4326);
 COMMENT ON FUNCTION @extschema@._point(float8, float8) IS
 	'Internal: the WGS 84 point (SRID 4326) of a longitude and a latitude.';
+REVOKE ALL ON FUNCTION @extschema@._point(float8, float8) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._lon(p geometry) RETURNS float8
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ST_X(p);
 COMMENT ON FUNCTION @extschema@._lon(geometry) IS
 	'Internal: the longitude (x) of a point.';
+REVOKE ALL ON FUNCTION @extschema@._lon(geometry) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._lat(p geometry) RETURNS float8
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ST_Y(p);
 COMMENT ON FUNCTION @extschema@._lat(geometry) IS
 	'Internal: the latitude (y) of a point.';
+REVOKE ALL ON FUNCTION @extschema@._lat(geometry) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._covers(area geometry, g geometry) RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ST_Covers(area, g);
 COMMENT ON FUNCTION @extschema@._covers(geometry, geometry) IS
 	'Internal: whether no point of g lies outside area (a point on the boundary is covered).';
+REVOKE ALL ON FUNCTION @extschema@._covers(geometry, geometry) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._distance_m(a geometry, b geometry) RETURNS float8
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ST_DistanceSphere(a, b);
 COMMENT ON FUNCTION @extschema@._distance_m(geometry, geometry) IS
 	'Internal: great-circle metres between two WGS 84 geometries.';
+REVOKE ALL ON FUNCTION @extschema@._distance_m(geometry, geometry) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._zone_area_problem(area geometry) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -68,18 +73,21 @@ RETURN CASE
 END;
 COMMENT ON FUNCTION @extschema@._zone_area_problem(geometry) IS
 	'Internal: why a geometry cannot be a service area (empty, not a polygon or multipolygon, an SRID other than 4326 or none, invalid), or NULL if it can.';
+REVOKE ALL ON FUNCTION @extschema@._zone_area_problem(geometry) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._zone_area(area geometry) RETURNS geometry
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ST_Multi(CASE WHEN ST_SRID(area) OPERATOR(pg_catalog.=) 0 THEN ST_SetSRID(area, 4326) ELSE area END);
 COMMENT ON FUNCTION @extschema@._zone_area(geometry) IS
 	'Internal: a service area as stored: a multipolygon in SRID 4326 (a geometry without SRID is taken as 4326).';
+REVOKE ALL ON FUNCTION @extschema@._zone_area(geometry) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._geojson(g geometry) RETURNS jsonb
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ST_AsGeoJSON(g, 9, 8)::pg_catalog.jsonb;
 COMMENT ON FUNCTION @extschema@._geojson(geometry) IS
 	'Internal: a geometry as GeoJSON (9 decimal digits, with its CRS when not 4326).';
+REVOKE ALL ON FUNCTION @extschema@._geojson(geometry) FROM PUBLIC;
 
 -- --------------------------------------------------------------- pgcrypto
 
@@ -93,51 +101,49 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN 'cipher-algo=aes256, s2k-mode=1, compress-algo=0';
 COMMENT ON FUNCTION @extschema@._pgp_options() IS
 	'Internal: the pgcrypto options of every sealed value and wrapped key.';
+REVOKE ALL ON FUNCTION @extschema@._pgp_options() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._pgp_encrypt(value text, key bytea) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL SAFE
 RETURN pgp_sym_encrypt(value, pg_catalog.encode(key, 'hex'), @extschema@._pgp_options());
 COMMENT ON FUNCTION @extschema@._pgp_encrypt(text, bytea) IS
 	'Internal: text sealed under a 256-bit key.  VOLATILE: every call draws a new session key and IV.';
+REVOKE ALL ON FUNCTION @extschema@._pgp_encrypt(text, bytea) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._pgp_decrypt(sealed bytea, key bytea) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN pgp_sym_decrypt(sealed, pg_catalog.encode(key, 'hex'));
 COMMENT ON FUNCTION @extschema@._pgp_decrypt(bytea, bytea) IS
 	'Internal: opens a value sealed by _pgp_encrypt; a wrong key or a corrupt value raises SQLSTATE 39000.';
+REVOKE ALL ON FUNCTION @extschema@._pgp_decrypt(bytea, bytea) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._pgp_encrypt_bytes(value bytea, key bytea) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL SAFE
 RETURN pgp_sym_encrypt_bytea(value, pg_catalog.encode(key, 'hex'), @extschema@._pgp_options());
 COMMENT ON FUNCTION @extschema@._pgp_encrypt_bytes(bytea, bytea) IS
 	'Internal: bytes (a data key) sealed under a 256-bit key (a master key).';
+REVOKE ALL ON FUNCTION @extschema@._pgp_encrypt_bytes(bytea, bytea) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._pgp_decrypt_bytes(sealed bytea, key bytea) RETURNS bytea
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN pgp_sym_decrypt_bytea(sealed, pg_catalog.encode(key, 'hex'));
 COMMENT ON FUNCTION @extschema@._pgp_decrypt_bytes(bytea, bytea) IS
 	'Internal: opens bytes sealed by _pgp_encrypt_bytes.';
+REVOKE ALL ON FUNCTION @extschema@._pgp_decrypt_bytes(bytea, bytea) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._random_key() RETURNS bytea
 LANGUAGE sql VOLATILE PARALLEL SAFE
 RETURN gen_random_bytes(32);
 COMMENT ON FUNCTION @extschema@._random_key() IS
 	'Internal: 256 random bits from a cryptographically strong source, for a new data key.';
+REVOKE ALL ON FUNCTION @extschema@._random_key() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._hmac_sha256(value bytea, key bytea) RETURNS bytea
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN hmac(value, key, 'sha256'::pg_catalog.text);
 COMMENT ON FUNCTION @extschema@._hmac_sha256(bytea, bytea) IS
 	'Internal: HMAC-SHA-256 of a value under a key (blind indexes).';
-
--- privileges: internal, for the extension's own functions only
-REVOKE ALL ON FUNCTION @extschema@._point(float8, float8), @extschema@._lon(geometry), @extschema@._lat(geometry),
-	@extschema@._covers(geometry, geometry), @extschema@._distance_m(geometry, geometry),
-	@extschema@._zone_area_problem(geometry), @extschema@._zone_area(geometry), @extschema@._geojson(geometry),
-	@extschema@._pgp_options(), @extschema@._pgp_encrypt(text, bytea), @extschema@._pgp_decrypt(bytea, bytea),
-	@extschema@._pgp_encrypt_bytes(bytea, bytea), @extschema@._pgp_decrypt_bytes(bytea, bytea),
-	@extschema@._random_key(), @extschema@._hmac_sha256(bytea, bytea)
-	FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._hmac_sha256(bytea, bytea) FROM PUBLIC;
 
 -- Calls above are bound now and safe whatever happens later in those
 -- schemas; still, say so when roles other than their owners may create

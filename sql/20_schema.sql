@@ -132,6 +132,7 @@ CREATE TABLE @extschema@.orders (
 	ready_at           timestamptz,
 	created_at         timestamptz NOT NULL,
 	status_changed_at  timestamptz NOT NULL,
+	status_version     integer NOT NULL CONSTRAINT orders_status_version_check CHECK (status_version >= 1),
 	placed_at          timestamptz,
 	accepted_at        timestamptz,
 	assigned_at        timestamptz,
@@ -152,6 +153,8 @@ CREATE INDEX orders_rider_idx ON @extschema@.orders (zone_id, rider_id)
 	WHERE status IN ('assigned', 'picked_up');
 COMMENT ON TABLE @extschema@.orders IS
 	'Orders (takeaway) and errands.  status moves only through the state machine trigger; the *_at columns stamp each transition.';
+COMMENT ON COLUMN @extschema@.orders.status_version IS
+	'1 for a new order, one more at each status change, stamped by the state machine under the order''s row lock; each order_status event carries it as "version" (docs/events.md).';
 
 CREATE TABLE @extschema@.order_items (
 	zone_id      bigint NOT NULL,

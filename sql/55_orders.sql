@@ -303,6 +303,7 @@ BEGIN
 		RAISE EXCEPTION 'a payment confirmation needs the provider''s reference' USING ERRCODE = 'DP018';
 	END IF;
 	-- the same confirmation twice is a no-op, so that app servers may retry
+	-- (whatever happened to the order since)
 	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment'
 	   AND EXISTS (SELECT FROM @extschema@.payments p
 	                WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
@@ -311,12 +312,16 @@ BEGIN
 	                  AND p.provider_ref OPERATOR(pg_catalog.=) confirm_payment.provider_ref) THEN
 		RETURN;
 	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment' THEN
+		RAISE EXCEPTION 'order % has no pending payment (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP018';
+	END IF;
 	UPDATE @extschema@.payments p
 	   SET status = 'succeeded', provider_ref = confirm_payment.provider_ref, settled_at = v_now
 	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
-	IF NOT FOUND OR v_order.status OPERATOR(pg_catalog.<>) 'pending_payment' THEN
+	IF NOT FOUND THEN
 		RAISE EXCEPTION 'order % has no pending payment (status "%")', order_id, v_order.status
 			USING ERRCODE = 'DP018';
 	END IF;
@@ -330,7 +335,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
-	'Records a successful payment and moves the order to placed (an errand on to accepted).  Repeating the same confirmation is a no-op.';
+	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; anything else without a pending payment is refused (DP018).';
 
 CREATE FUNCTION @extschema@.fail_payment(order_id bigint, reason text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -339,12 +344,24 @@ AS $$
 DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 BEGIN
+	-- a repeat: the payment failed already, for this reason
+	IF v_order.status OPERATOR(pg_catalog.=) 'payment_failed'
+	   AND (SELECT p.failure_reason FROM @extschema@.payments p
+	         WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	           AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	         ORDER BY p.payment_id DESC LIMIT 1) IS NOT DISTINCT FROM pg_catalog.left(reason, 200) THEN
+		RETURN;
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment' THEN
+		RAISE EXCEPTION 'order % has no pending payment (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP018';
+	END IF;
 	UPDATE @extschema@.payments p
 	   SET status = 'failed', failure_reason = pg_catalog.left(reason, 200), settled_at = @extschema@.clock()
 	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
-	IF NOT FOUND OR v_order.status OPERATOR(pg_catalog.<>) 'pending_payment' THEN
+	IF NOT FOUND THEN
 		RAISE EXCEPTION 'order % has no pending payment (status "%")', order_id, v_order.status
 			USING ERRCODE = 'DP018';
 	END IF;
@@ -354,7 +371,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text) IS
-	'Records a failed payment; the order goes to payment_failed and its event tells the customer to retry.';
+	'Records a failed payment; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
 
 CREATE FUNCTION @extschema@.retry_payment(order_id bigint) RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
@@ -364,6 +381,21 @@ DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 	v_payment bigint;
 BEGIN
+	-- a repeat: the pending attempt follows a failed one; it is the answer again
+	IF v_order.status OPERATOR(pg_catalog.=) 'pending_payment' THEN
+		SELECT p.payment_id INTO v_payment FROM @extschema@.payments p
+		 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+		   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
+		   AND p.status OPERATOR(pg_catalog.=) 'pending'
+		   AND EXISTS (SELECT FROM @extschema@.payments q
+		                WHERE q.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+		                  AND q.order_id OPERATOR(pg_catalog.=) v_order.order_id
+		                  AND q.status OPERATOR(pg_catalog.=) 'failed'
+		                  AND q.payment_id OPERATOR(pg_catalog.<) p.payment_id);
+		IF FOUND THEN
+			RETURN v_payment;
+		END IF;
+	END IF;
 	IF v_order.status OPERATOR(pg_catalog.<>) 'payment_failed' THEN
 		RAISE EXCEPTION 'order % is not awaiting a payment retry (status "%")', order_id, v_order.status
 			USING ERRCODE = 'DP018';
@@ -377,7 +409,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.retry_payment(bigint) IS
-	'After a failed payment: back to pending_payment with a new pending payment attempt; returns its id.';
+	'After a failed payment: back to pending_payment with a new pending payment attempt; returns its id.  Repeated while that attempt is pending, returns it again; refused (DP018) on an order not awaiting a retry.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text) FROM PUBLIC;

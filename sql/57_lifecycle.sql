@@ -1,7 +1,13 @@
 -- sql/57_lifecycle.sql
 -- Riders coming and going, their positions, and the order lifecycle after
--- payment: merchant acceptance, manual assignment, pickup, delivery and
--- cancellation.  Status changes go through the state machine trigger.
+-- payment: merchant acceptance, manual assignment, pickup, delivery,
+-- cancellation and release.  Status changes go through the state machine
+-- trigger.
+--
+-- Every call locks what it changes and then checks the status it starts
+-- from, so that a retry never undoes work: repeated with the same effect it
+-- is a no-op (even when the order has moved on since), on any other status
+-- it is refused with a DP error naming the status, before writing anything.
 
 CREATE FUNCTION @extschema@._rider_load(p_zone_id bigint, p_rider_id bigint) RETURNS integer
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
@@ -31,18 +37,19 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
-	UPDATE @extschema@.riders r
-	   SET status = 'online', position = v_point, position_at = v_now,
-	       online_since = CASE WHEN v_was OPERATOR(pg_catalog.=) 'online' THEN r.online_since ELSE v_now END
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
-	IF v_was OPERATOR(pg_catalog.<>) 'online' THEN
-		PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
-		                                '{"status": "online"}'::jsonb);
+	-- a repeat: the rider is online already (positions come with update_rider_location)
+	IF v_was OPERATOR(pg_catalog.=) 'online' THEN
+		RETURN;
 	END IF;
+	UPDATE @extschema@.riders r
+	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
+	                                '{"status": "online"}'::jsonb);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8) IS
-	'A rider starts (or continues) a shift at a position; the next dispatch batch considers them.';
+	'A rider starts a shift at a position; the next dispatch batch considers them.  On a rider online already it is a no-op (positions come with update_rider_location).';
 
 CREATE FUNCTION @extschema@.rider_offline(rider_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -58,21 +65,24 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
+	-- a repeat: the rider is offline already
+	IF v_was OPERATOR(pg_catalog.=) 'offline' THEN
+		RETURN;
+	END IF;
 	v_load := @extschema@._rider_load(v_zone, rider_id);
 	IF v_load OPERATOR(pg_catalog.>) 0 THEN
 		RAISE EXCEPTION 'rider % still has % active orders', rider_id, v_load
-			USING ERRCODE = 'DP021', HINT = 'Deliver the orders, or have a dispatcher release them, first.';
+			USING ERRCODE = 'DP021',
+			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
 	END IF;
-	IF v_was OPERATOR(pg_catalog.<>) 'offline' THEN
-		UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
-		PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
-		                                '{"status": "offline"}'::jsonb);
-	END IF;
+	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
+	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
+	                                '{"status": "offline"}'::jsonb);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
-	'A rider ends a shift; refused (DP021) while they hold orders.';
+	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
 
 CREATE FUNCTION @extschema@.update_rider_location(rider_id bigint, lon float8, lat float8,
                                                  at timestamptz DEFAULT @extschema@.clock())
@@ -123,6 +133,21 @@ BEGIN
 	IF ready_at IS NOT NULL AND NOT pg_catalog.isfinite(ready_at) THEN
 		RAISE EXCEPTION 'ready time must be finite' USING ERRCODE = 'DP025';
 	END IF;
+	-- a repeat: the merchant accepted already, and the order may have moved
+	-- on since (assigned, picked up, delivered); it is never taken back
+	IF v_order.status IN ('accepted', 'assigned', 'picked_up', 'delivered') THEN
+		IF merchant_accept.ready_at IS NULL OR merchant_accept.ready_at OPERATOR(pg_catalog.=) v_order.ready_at THEN
+			RETURN;
+		END IF;
+		RAISE EXCEPTION 'order % was accepted already with another ready time (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP105',
+			      DETAIL = pg_catalog.format('It is ready at %s; this call says %s.', v_order.ready_at, merchant_accept.ready_at),
+			      HINT = 'merchant_accept does not move the ready time of an accepted order.';
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) 'placed' THEN
+		RAISE EXCEPTION 'order % cannot be accepted by the merchant (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = 'A merchant accepts a placed (paid) order.';
+	END IF;
 	SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
 	UPDATE @extschema@.orders o
@@ -133,7 +158,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
-	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.';
+	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled.';
 
 CREATE FUNCTION @extschema@._check_rider_for(p_order @extschema@.orders, p_rider_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -178,6 +203,20 @@ BEGIN
 	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
+	-- a repeat: the order is this rider's already (and may have moved on)
+	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
+	   AND v_order.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id THEN
+		RETURN;
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.=) 'assigned' THEN
+		RAISE EXCEPTION 'order % cannot be assigned (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = pg_catalog.format('It is rider %s''s order.', v_order.rider_id),
+			      HINT = 'Its rider can give it back with release_order.';
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) 'accepted' THEN
+		RAISE EXCEPTION 'order % cannot be assigned (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = 'Only an accepted order is assigned.';
+	END IF;
 	PERFORM @extschema@._check_rider_for(v_order, rider_id);
 	UPDATE @extschema@.orders o
 	   SET status = 'assigned', rider_id = assign_manually.rider_id, assigned_by = by
@@ -185,7 +224,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) IS
-	'A dispatcher''s override: assigns an accepted order to an online rider of its zone with a free slot.';
+	'A dispatcher''s override: assigns an accepted order to an online rider of its zone with a free slot.  A no-op on an order that is this rider''s already; DP104 on any other status (never takes an order from its rider).';
 
 CREATE FUNCTION @extschema@._rider_step(p_order_id bigint, p_rider_id bigint, p_from text, p_to text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -194,16 +233,27 @@ AS $$
 DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(p_order_id);
 BEGIN
-	IF v_order.rider_id IS DISTINCT FROM p_rider_id THEN
-		RAISE EXCEPTION 'rider % is not assigned to order %', p_rider_id, p_order_id USING ERRCODE = 'DP019';
+	-- a repeat: this rider took the order there already (or beyond)
+	IF v_order.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	   AND (v_order.status OPERATOR(pg_catalog.=) p_to
+	        OR (p_to OPERATOR(pg_catalog.=) 'picked_up' AND v_order.status OPERATOR(pg_catalog.=) 'delivered')) THEN
+		RETURN;
 	END IF;
-	-- anything but p_from is rejected by the state machine, naming both states
+	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
+	   AND v_order.rider_id IS DISTINCT FROM p_rider_id THEN
+		RAISE EXCEPTION 'rider % is not the rider of order % (status "%")', p_rider_id, p_order_id, v_order.status
+			USING ERRCODE = 'DP019';
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) p_from THEN
+		RAISE EXCEPTION 'order % cannot be marked % (status "%")', p_order_id, p_to, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = pg_catalog.format('Only an order in status "%s" can.', p_from);
+	END IF;
 	UPDATE @extschema@.orders o SET status = p_to
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._rider_step(bigint, bigint, text, text) IS
-	'Internal: a rider moves their own order on (pickup, delivery).';
+	'Internal: a rider moves their own order from p_from to p_to (pickup, delivery); a no-op when they took it there already, DP019 for another rider''s order, DP104 from any other status.';
 REVOKE ALL ON FUNCTION @extschema@._rider_step(bigint, bigint, text, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.mark_picked_up(order_id bigint, rider_id bigint) RETURNS void
@@ -234,7 +284,14 @@ BEGIN
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
-	-- the state machine refuses picked_up, delivered and cancelled orders
+	-- a repeat: cancelled already
+	IF v_order.status OPERATOR(pg_catalog.=) 'cancelled' THEN
+		RETURN;
+	END IF;
+	IF v_order.status NOT IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned') THEN
+		RAISE EXCEPTION 'order % cannot be cancelled (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = 'An order is cancelled before pickup only.';
+	END IF;
 	UPDATE @extschema@.orders o
 	   SET status = 'cancelled', cancel_reason = pg_catalog.left(reason, 200)
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
@@ -254,7 +311,61 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
-	'Cancels an order before pickup: a pending payment is voided and the stock it took is returned.';
+	'Cancels an order before pickup: a pending payment is voided and the stock it took is returned.  A no-op on a cancelled order; DP104 once picked up.';
+
+CREATE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+	v_now timestamptz := @extschema@.clock();
+	v_offer bigint;
+BEGIN
+	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
+	END IF;
+	-- a repeat: this rider released the order already and nobody holds it since
+	IF v_order.rider_id IS NULL
+	   AND EXISTS (SELECT FROM @extschema@.offer_exclusions e
+	                WHERE e.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	                  AND e.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	                  AND e.rider_id OPERATOR(pg_catalog.=) release_order.rider_id
+	                  AND e.reason OPERATOR(pg_catalog.=) 'released') THEN
+		RETURN;
+	END IF;
+	IF v_order.rider_id IS DISTINCT FROM release_order.rider_id AND v_order.rider_id IS NOT NULL THEN
+		RAISE EXCEPTION 'rider % is not the rider of order % (status "%")', rider_id, order_id, v_order.status
+			USING ERRCODE = 'DP019';
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) 'assigned' THEN
+		RAISE EXCEPTION 'order % cannot be released (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = 'Only an assigned order that is not picked up yet is released.';
+	END IF;
+
+	-- the rider goes in the same update: the state machine allows no other release
+	UPDATE @extschema@.orders o SET status = 'accepted', rider_id = NULL, assigned_by = NULL
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+	-- the batch never offers it to this rider again
+	INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason, detail)
+	VALUES (v_order.zone_id, v_order.order_id, release_order.rider_id, v_now, 'released', pg_catalog.left(reason, 200))
+	ON CONFLICT ON CONSTRAINT offer_exclusions_pkey
+	DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, detail = EXCLUDED.detail;
+	-- the accepted offer that gave the rider the order, if any
+	UPDATE @extschema@.offers f SET status = 'released'
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	   AND f.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	   AND f.rider_id OPERATOR(pg_catalog.=) release_order.rider_id
+	   AND f.status OPERATOR(pg_catalog.=) 'accepted'
+	RETURNING f.offer_id INTO v_offer;
+	IF v_offer IS NOT NULL THEN
+		PERFORM @extschema@._emit_event(v_order.zone_id, 'offer', v_order.order_id, NULL, rider_id,
+		                                pg_catalog.jsonb_build_object('offer_id', v_offer, 'status', 'released'));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.release_order(bigint, bigint, text) IS
+	'The order''s rider gives back an assigned order (not yet picked up): it is accepted again without a rider, the offer that gave it is released, and the rider is excluded for it, so the next batch offers it to someone else.  A no-op once this rider released it; DP019 if another rider holds it, DP104 on any other status.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON FUNCTION @extschema@.rider_online(bigint, float8, float8) FROM PUBLIC;
@@ -273,3 +384,5 @@ REVOKE ALL ON FUNCTION @extschema@.mark_delivered(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.mark_delivered(bigint, bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.cancel_order(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.cancel_order(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.release_order(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.release_order(bigint, bigint, text) TO dispatch_app, dispatch_admin;

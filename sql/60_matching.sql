@@ -101,7 +101,8 @@ CREATE TABLE @extschema@.offers (
 	rider_id      bigint NOT NULL,
 	batch_id      bigint NOT NULL,
 	status        text NOT NULL DEFAULT 'pending'
-	              CHECK (status IN ('pending', 'accepted', 'rejected', 'expired', 'cancelled')),
+	              CONSTRAINT offers_status_check
+	              CHECK (status IN ('pending', 'accepted', 'rejected', 'expired', 'cancelled', 'released')),
 	cost          float8 NOT NULL,
 	created_at    timestamptz NOT NULL,
 	expires_at    timestamptz NOT NULL,
@@ -119,7 +120,7 @@ CREATE INDEX offers_rider_pending_idx ON @extschema@.offers (zone_id, rider_id)
 CREATE INDEX offers_expiry_idx ON @extschema@.offers (zone_id, expires_at)
 	WHERE status = 'pending';
 COMMENT ON TABLE @extschema@.offers IS
-	'Offers of an order to a rider, written by assign_batch and answered with respond_offer; at most one is pending per order.';
+	'Offers of an order to a rider, written by assign_batch and answered with respond_offer; at most one is pending per order.  An accepted offer becomes released when its rider gives the order back (release_order).';
 
 CREATE TABLE @extschema@.offer_audit (
 	zone_id          bigint NOT NULL,
@@ -156,11 +157,14 @@ CREATE TABLE @extschema@.offer_exclusions (
 	rider_id   bigint NOT NULL,
 	at         timestamptz NOT NULL,
 	reason     text NOT NULL,
+	detail     text,
 	PRIMARY KEY (zone_id, order_id, rider_id),
 	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders
 );
 COMMENT ON TABLE @extschema@.offer_exclusions IS
-	'A rider who rejected or let expire an offer of an order is never offered that order again.';
+	'A rider who rejected or let expire an offer of an order, or released the order (reason rejected, expired, released), is never offered that order again.';
+COMMENT ON COLUMN @extschema@.offer_exclusions.detail IS
+	'For a release: the reason given to release_order (at most 200 characters).';
 
 CREATE SEQUENCE @extschema@.assign_batches_id_seq AS bigint MAXVALUE 1099511627775;
 CREATE TABLE @extschema@.assign_batches (
@@ -364,6 +368,12 @@ BEGIN
 	SELECT * INTO v_offer FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id
 	   FOR UPDATE;
+	-- a repeat of the answer given is a no-op; an accepted offer whose order
+	-- was released since is not taken back
+	IF (accept AND v_offer.status IN ('accepted', 'released'))
+	   OR (NOT accept AND v_offer.status OPERATOR(pg_catalog.=) 'rejected') THEN
+		RETURN;
+	END IF;
 	IF v_offer.status OPERATOR(pg_catalog.<>) 'pending' THEN
 		RAISE EXCEPTION 'offer % is already %', offer_id, v_offer.status USING ERRCODE = 'DP302';
 	END IF;
@@ -372,6 +382,12 @@ BEGIN
 			USING ERRCODE = 'DP303', HINT = 'The next dispatch batch offers the order to another rider.';
 	END IF;
 	v_order := @extschema@._lock_order(v_offer.order_id);
+	-- a pending offer's order waits for a rider (the order's trigger cancels
+	-- the offer when the order moves on otherwise)
+	IF v_order.status OPERATOR(pg_catalog.<>) 'accepted' THEN
+		RAISE EXCEPTION 'order % of offer % does not wait for a rider (status "%")', v_offer.order_id, offer_id, v_order.status
+			USING ERRCODE = 'DP104';
+	END IF;
 
 	UPDATE @extschema@.riders r
 	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
@@ -400,7 +416,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
-	'A rider answers an offer.  Accept assigns the order (validated like a manual assignment); reject puts the order back for the next batch and never offers it to this rider again.  DP301 unknown offer, DP302 already answered, DP303 expired.';
+	'A rider answers an offer.  Accept assigns the order (validated like a manual assignment); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
 
 -- (sql/99_finish.sql pins the PostGIS schema into both C functions' search_path)
 

@@ -68,6 +68,8 @@ AS $$
 DECLARE
 	v_order      @extschema@.orders;
 	v_id         bigint;
+	v_rating     smallint;
+	v_sealed     bytea;
 	v_comment    text := NULLIF(pg_catalog.btrim(comment), '');
 	v_text_score real;
 	v_topics     text[] := '{}';
@@ -87,15 +89,30 @@ BEGIN
 			USING ERRCODE = 'DP504', DETAIL = 'A channel is a lower-case name such as app, web or phone.';
 	END IF;
 
-	SELECT * INTO v_order FROM @extschema@.orders o
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) (submit_feedback.order_id OPERATOR(pg_catalog.>>) 40)
-	   AND o.order_id OPERATOR(pg_catalog.=) submit_feedback.order_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'order % does not exist', submit_feedback.order_id USING ERRCODE = 'DP014';
-	END IF;
+	-- the order's row lock makes two submissions of one review take turns
+	v_order := @extschema@._lock_order(submit_feedback.order_id);
 	IF v_order.status OPERATOR(pg_catalog.<>) 'delivered' THEN
-		RAISE EXCEPTION 'order % has not been delivered', submit_feedback.order_id
-			USING ERRCODE = 'DP506', DETAIL = pg_catalog.format('Its status is "%s".', v_order.status);
+		RAISE EXCEPTION 'order % has not been delivered (status "%")', submit_feedback.order_id, v_order.status
+			USING ERRCODE = 'DP506';
+	END IF;
+
+	-- a repeat of the same review is a no-op that returns it; the stored
+	-- text is opened only to compare it, so the access is not logged
+	SELECT f.feedback_id, f.rating, f.comment_enc INTO v_id, v_rating, v_sealed
+	  FROM @extschema@.feedback f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	   AND f.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	   AND f.channel OPERATOR(pg_catalog.=) submit_feedback.channel;
+	IF FOUND THEN
+		IF v_rating IS NOT DISTINCT FROM rating
+		   AND (v_sealed IS NULL) OPERATOR(pg_catalog.=) (v_comment IS NULL)
+		   AND (v_sealed IS NULL
+		        OR @extschema@._unseal(v_sealed, @extschema@._data_key('customer', v_order.customer_id, false))
+		           OPERATOR(pg_catalog.=) v_comment) THEN
+			RETURN v_id;
+		END IF;
+		RAISE EXCEPTION 'order % already has feedback from channel "%"', submit_feedback.order_id,
+			submit_feedback.channel USING ERRCODE = 'DP505';
 	END IF;
 
 	IF v_comment IS NOT NULL THEN
@@ -121,7 +138,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
-	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  Returns the feedback id.';
+	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
 REVOKE ALL ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) TO dispatch_app, dispatch_admin;
 

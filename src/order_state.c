@@ -20,6 +20,18 @@
  * order serialise on it, and the second is checked against the state the
  * first committed.
  *
+ * A release (assigned -> accepted) must remove the rider in the same
+ * UPDATE (release_order does); a status-only update cannot release, so a
+ * caller that merely repeats "accepted" never takes an order from its rider.
+ *
+ * Status versions.  The trigger stamps status_version: 1 on insert, the old
+ * version + 1 on each status change.  It runs under the row lock of the
+ * UPDATE, so an order's versions follow the real order of its changes, even
+ * where event seqs (taken from transaction ids) do not; each order_status
+ * event carries its version.  On a catalog of release 0.1.0, which has no
+ * status_version column, the trigger does without (test/upgrade drives the
+ * 0.1.0 API with this module).
+ *
  * IDENTIFICATION
  *		src/order_state.c
  *
@@ -78,6 +90,7 @@ static const Stamp stamps[] = {
 
 static bool transition_allowed(const char *from, const char *to);
 static int	column_number(TupleDesc tupdesc, const char *name);
+static int32 int4_column(HeapTuple tuple, TupleDesc tupdesc, int attnum);
 static int64 int8_column(HeapTuple tuple, TupleDesc tupdesc, const char *name);
 static char *text_column(HeapTuple tuple, TupleDesc tupdesc, const char *name);
 
@@ -113,6 +126,16 @@ int8_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
+/* an int4 column's value by number, 0 when NULL */
+static int32
+int4_column(HeapTuple tuple, TupleDesc tupdesc, int attnum)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, tupdesc, &isnull);
+
+	return isnull ? 0 : DatumGetInt32(d);
+}
+
 /* a text column's value, NULL when NULL */
 static char *
 text_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
@@ -126,7 +149,7 @@ text_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
 PG_FUNCTION_INFO_V1(dispatch_order_state);
 
 /*
- * Trigger: check the transition, stamp it, write its event.
+ * Trigger: check the transition, stamp it and its version, write its event.
  */
 Datum
 dispatch_order_state(PG_FUNCTION_ARGS)
@@ -138,6 +161,9 @@ dispatch_order_state(PG_FUNCTION_ARGS)
 	char	   *status;
 	int64		order_id;
 	int64		rider_id;
+	int64		event_rider;
+	int			version_attnum;
+	int32		version = 0;
 	TimestampTz now;
 	int			cols[4];
 	Datum		vals[4];
@@ -165,14 +191,30 @@ dispatch_order_state(PG_FUNCTION_ARGS)
 	status = text_column(newtup, tupdesc, "status");
 	order_id = int8_column(newtup, tupdesc, "order_id");
 	rider_id = int8_column(newtup, tupdesc, "rider_id");
+	/* absent on a 0.1.0 catalog */
+	version_attnum = SPI_fnumber(tupdesc, "status_version");
+	if (version_attnum <= 0)
+		version_attnum = 0;
 
 	if (status == NULL)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_ORDER_INVARIANT),
 				errmsg("order " INT64_FORMAT " must have a status", order_id));
 
+	/* the status stays: so does its version, whatever the update says */
 	if (prev != NULL && strcmp(prev, status) == 0)
+	{
+		if (version_attnum > 0)
+		{
+			bool		isnull;
+			Datum		old_version = heap_getattr(td->tg_trigtuple, version_attnum,
+												   tupdesc, &isnull);
+
+			newtup = heap_modify_tuple_by_cols(newtup, tupdesc, 1, &version_attnum,
+											   &old_version, &isnull);
+		}
 		return PointerGetDatum(newtup);
+	}
 
 	if (prev == NULL && strcmp(status, "pending_payment") != 0)
 		ereport(ERROR,
@@ -195,6 +237,24 @@ dispatch_order_state(PG_FUNCTION_ARGS)
 				errmsg("order " INT64_FORMAT " cannot be \"%s\" without a rider",
 					   order_id, status));
 
+	/* a release takes the rider away in the same update, or not at all */
+	if (prev != NULL && strcmp(prev, "assigned") == 0 &&
+		strcmp(status, "accepted") == 0 && rider_id != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_FORBIDDEN_TRANSITION),
+				errmsg("order " INT64_FORMAT " cannot go from \"assigned\" to \"accepted\" and keep its rider",
+					   order_id),
+				errhint("An order is released with dispatch.release_order(order_id, rider_id, reason)."));
+
+	if (version_attnum > 0)
+	{
+		version = prev == NULL ? 1 :
+			int4_column(td->tg_trigtuple, tupdesc, version_attnum) + 1;
+		cols[ncols] = version_attnum;
+		vals[ncols] = Int32GetDatum(version);
+		nulls[ncols++] = false;
+	}
+
 	now = dispatch_clock_now();
 	cols[ncols] = column_number(tupdesc, "status_changed_at");
 	vals[ncols] = TimestampTzGetDatum(now);
@@ -207,17 +267,20 @@ dispatch_order_state(PG_FUNCTION_ARGS)
 			nulls[ncols++] = false;
 		}
 
-	/* a released order goes back to the pool without its rider */
+	/*
+	 * A released order has lost its assignment stamp; its event names the
+	 * rider who released it, so that the gateway can tell them.
+	 */
+	event_rider = rider_id;
 	if (prev != NULL && strcmp(prev, "assigned") == 0 &&
 		strcmp(status, "accepted") == 0)
 	{
-		cols[ncols] = column_number(tupdesc, "rider_id");
-		vals[ncols] = (Datum) 0;
-		nulls[ncols++] = true;
 		cols[ncols] = column_number(tupdesc, "assigned_at");
 		vals[ncols] = (Datum) 0;
 		nulls[ncols++] = true;
+		event_rider = int8_column(td->tg_trigtuple, tupdesc, "rider_id");
 	}
+	Assert(ncols <= lengthof(cols));
 	newtup = heap_modify_tuple_by_cols(newtup, tupdesc, ncols, cols, vals, nulls);
 
 	initStringInfo(&payload);
@@ -228,6 +291,8 @@ dispatch_order_state(PG_FUNCTION_ARGS)
 		escape_json(&payload, prev);
 	else
 		appendStringInfoString(&payload, "null");
+	if (version_attnum > 0)
+		appendStringInfo(&payload, ",\"version\":%d", version);
 	if (strcmp(status, "payment_failed") == 0)
 		appendStringInfoString(&payload, ",\"action\":\"retry_payment\"");
 	appendStringInfoChar(&payload, '}');
@@ -235,7 +300,7 @@ dispatch_order_state(PG_FUNCTION_ARGS)
 	dispatch_event_append(int8_column(newtup, tupdesc, "zone_id"),
 						  "order_status", order_id,
 						  int8_column(newtup, tupdesc, "customer_id"),
-						  int8_column(newtup, tupdesc, "rider_id"),
+						  event_rider,
 						  payload.data);
 	pfree(payload.data);
 

@@ -60,7 +60,8 @@ INSERT INTO public.fx VALUES ('offer', (SELECT offer_id FROM dispatch.offers WHE
 INSERT INTO public.fx SELECT v.name, pg_temp.o(v.status, v.rider) FROM (VALUES
 	('to_confirm', 'pending_payment', NULL), ('to_fail', 'pending_payment', NULL),
 	('to_retry', 'payment_failed', NULL), ('to_accept', 'placed', NULL), ('to_cancel', 'placed', NULL),
-	('to_assign', 'accepted', NULL), ('to_pick_up', 'assigned', 2), ('to_deliver', 'picked_up', 3),
+	('to_assign', 'accepted', NULL), ('to_pick_up', 'assigned', 2), ('to_release', 'assigned', 1),
+	('to_deliver', 'picked_up', 3),
 	('delivered', 'delivered', 3)) v(name, status, rider);
 SQL
 
@@ -90,6 +91,7 @@ app|SELECT dispatch.nearest_riders($(id to_assign))|
 app|SELECT dispatch.respond_offer($offer, true)|
 app|SELECT dispatch.assign_manually($(id to_assign), 1, 'ops')|
 app|SELECT dispatch.assign_batch(1)|
+app|SELECT dispatch.release_order($(id to_release), 1, 'flat tyre')|
 app|SELECT dispatch.order_contact($(id to_pick_up), 2)|
 app|SELECT dispatch.mark_picked_up($(id to_pick_up), 2)|
 app|SELECT dispatch.mark_delivered($(id to_deliver), 3)|

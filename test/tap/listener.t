@@ -20,7 +20,7 @@ SELECT dispatch.add_item(1, 'noodles', 2800);
 SELECT dispatch.register_customer('+8613800000001', 'Listener Customer');
 SQL
 
-echo "1..10"
+echo "1..11"
 "$here/tools/listen" -t 2 >"$work/got" 2>"$work/err" &
 lpid=$!
 for _ in $(seq 100); do grep -q listening "$work/err" 2>/dev/null && break; sleep 0.05; done
@@ -56,6 +56,8 @@ check 7 "no personal data and far below the 8000-byte limit" \
 	"SELECT bool_and(payload !~ 'Listener' AND octet_length(payload) < 1000) FROM got"
 check 8 "events_since hands the same events to a gateway catching up" \
 	"SELECT array_agg(seq ORDER BY seq) = (SELECT array_agg((payload::jsonb->>'seq')::bigint ORDER BY n) FROM got) FROM dispatch.events_since(0)"
+check 9 "notifications carry the order's status versions, 1 then 2, as its outbox rows do" \
+	"SELECT array_agg((payload::jsonb->>'version')::int ORDER BY n) = '{1,2}' AND array_agg(payload::jsonb->'version' ORDER BY n) = (SELECT array_agg(payload->'version' ORDER BY seq) FROM dispatch.events) FROM got"
 
 # an event whose payload is far larger than NOTIFY takes: the writer's
 # transaction commits, the notification announces it truncated, and the
@@ -66,12 +68,12 @@ for _ in $(seq 100); do grep -q listening "$work/err" 2>/dev/null && break; slee
 big=$(psql -X -At -c "SELECT dispatch._emit_event(1, 'offer', $order, NULL, NULL, jsonb_build_object('note', repeat('x', 20000)))" 2>&1)
 wait "$lpid" || true
 if [[ "$big" =~ ^[0-9]+$ ]] && [ "$(grep -c . "$work/big")" -eq 1 ]; then
-	echo "ok 9 - a 20 kB event payload commits and is notified once"
+	echo "ok 10 - a 20 kB event payload commits and is notified once"
 else
-	echo "not ok 9 - a 20 kB event payload commits and is notified once ($big)"
+	echo "not ok 10 - a 20 kB event payload commits and is notified once ($big)"
 fi
 psql -X -q -c "TRUNCATE got" -c "\\copy got (payload) FROM '$work/big' WITH (FORMAT text)" >/dev/null
-check 10 "its notification is short, says truncated, and carries the seq of the whole row in the outbox" \
+check 11 "its notification is short, says truncated, and carries the seq of the whole row in the outbox" \
 	"SELECT (payload::jsonb->>'truncated')::boolean AND octet_length(payload) < 1000
 	        AND (payload::jsonb->>'seq')::bigint = $big
 	        AND (SELECT length(e.payload->>'note') FROM dispatch.events e WHERE e.seq = $big) = 20000 FROM got"

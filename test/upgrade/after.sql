@@ -41,3 +41,19 @@ SELECT CASE WHEN count(*) = 0 THEN 'ok an order picked up before the update is d
   FROM dispatch.orders WHERE status = 'picked_up';
 SELECT CASE WHEN dispatch.place_order(4, 1, '[{"item_id": 1, "qty": 1}]', 121.445, 31.196, 'After Road') > 0
             THEN 'ok a new order is placed' END;
+
+-- status versions: orders from before the update continue from the number
+-- of their status events, so every order's versions count its status
+-- events, and the events written since carry them
+SELECT CASE WHEN bool_and(s.ok) AND sum(s.versioned) > 0
+            THEN 'ok status versions continue each order''s history across the update'
+            ELSE 'not ok status versions do not continue the orders'' history' END
+  FROM (SELECT o.status_version = count(*)
+               AND bool_and(e.payload->'version' IS NULL OR (e.payload->>'version')::int = e.n) AS ok,
+               count(e.payload->'version') AS versioned
+          FROM dispatch.orders o
+          JOIN (SELECT ev.zone_id, ev.order_id, ev.payload,
+                       row_number() OVER (PARTITION BY ev.zone_id, ev.order_id ORDER BY ev.seq) AS n
+                  FROM dispatch.events ev WHERE ev.kind = 'order_status') e
+            ON e.zone_id = o.zone_id AND e.order_id = o.order_id
+         GROUP BY o.zone_id, o.order_id, o.status_version) s;
