@@ -60,6 +60,64 @@ COMMENT ON TABLE @extschema@.offer_exclusions IS
 COMMENT ON COLUMN @extschema@.offer_exclusions.detail IS
 	'For a release: the reason given to release_order (at most 200 characters).';
 
+-- ---------------------------------------------------------------------------
+-- Issue 8, items 4, 13 and 17: the source of matching_settings and
+-- vehicle_profiles rows (kept by pg_dump when the operator's), purge runs
+-- that stop cleanly on cancel.
+
+-- item 17: shipped rows of matching_settings and vehicle_profiles are
+-- source 'default' and not dumped; the operator's rows are.  Existing rows:
+-- a zone-0 row or a vehicle profile equal to what 0.1.0 shipped stays
+-- 'default', an edited one (and every other zone's row) is 'operator'.
+ALTER TABLE @extschema@.matching_settings
+	ADD COLUMN source text NOT NULL DEFAULT 'operator'
+	    CONSTRAINT matching_settings_source_check CHECK (source IN ('default', 'operator'));
+ALTER TABLE @extschema@.vehicle_profiles
+	ADD COLUMN source text NOT NULL DEFAULT 'operator'
+	    CONSTRAINT vehicle_profiles_source_check CHECK (source IN ('default', 'operator'));
+COMMENT ON COLUMN @extschema@.matching_settings.source IS
+	'default: the row as the extension ships it (zone 0), recreated by CREATE EXTENSION; operator: inserted or edited by an operator, kept by pg_dump.  Kept by triggers.';
+COMMENT ON COLUMN @extschema@.vehicle_profiles.source IS
+	'default: the profile as the extension ships it, recreated by CREATE EXTENSION; operator: edited by an operator, kept by pg_dump.  Kept by triggers.';
+UPDATE @extschema@.matching_settings s SET source = 'default'
+ WHERE s.zone_id OPERATOR(pg_catalog.=) 0
+   AND (s.k_candidates, s.radius_m, s.stale_after_s, s.offer_ttl_s, s.hold_cost, s.w_travel,
+        s.w_rider_wait, s.w_food_wait, s.w_late, s.priority_hot, s.priority_fresh, s.load_penalty_s,
+        s.w_fair_orders, s.w_fair_earnings, s.w_shift_hour, s.max_shift_minutes, s.min_break_minutes,
+        s.max_daily_minutes, s.max_batch_orders, s.max_arcs, s.time_budget_ms, s.candidate_source)
+       OPERATOR(pg_catalog.=)
+       (12, 5000::real, 120, 45, 1800::real, 1.0::real,
+        0.3::real, 1.0::real, 2.0::real, 1.5::real, 2.0::real, 300::real,
+        60::real, 0.3::real, 60::real, 240, 15,
+        600, 5000, 500000, 100::real, 'index'::text);
+UPDATE @extschema@.vehicle_profiles p SET source = 'default'
+  FROM (VALUES ('foot', 0.35::real, 1500::real, 2500::real),
+               ('bicycle', 0.8::real, 4000::real, 6000::real),
+               ('ebike', 1.0::real, 6000::real, 12000::real),
+               ('motorbike', 1.3::real, 10000::real, 25000::real),
+               ('car', 1.2::real, 15000::real, 40000::real)) AS d (vehicle, speed_factor, max_pickup_m, max_trip_m)
+ WHERE p.vehicle OPERATOR(pg_catalog.=) d.vehicle
+   AND p.speed_factor OPERATOR(pg_catalog.=) d.speed_factor
+   AND p.max_pickup_m OPERATOR(pg_catalog.=) d.max_pickup_m
+   AND p.max_trip_m OPERATOR(pg_catalog.=) d.max_trip_m;
+-- a shipped row deleted under 0.1.0 comes back: it may not be missing now
+INSERT INTO @extschema@.matching_settings (zone_id, source) VALUES (0, 'default') ON CONFLICT DO NOTHING;
+INSERT INTO @extschema@.vehicle_profiles (vehicle, speed_factor, max_pickup_m, max_trip_m, source) VALUES
+	('foot',      0.35,  1500,  2500, 'default'),
+	('bicycle',   0.8,   4000,  6000, 'default'),
+	('ebike',     1.0,   6000, 12000, 'default'),
+	('motorbike', 1.3,  10000, 25000, 'default'),
+	('car',       1.2,  15000, 40000, 'default')
+	ON CONFLICT DO NOTHING;
+
+-- item 13 (the purge side of item 12): a purge run stopped by a cancel,
+-- statement_timeout or an error keeps its committed batches counted, closes
+-- its row as aborted and holds no lock afterwards (no session lock any
+-- more: every batch takes a transaction lock, a run starts only when no
+-- other run is live)
+COMMENT ON TABLE @extschema@.purge_runs IS
+	'One row per purge run: when, how many batches, rows handled per data class, and by whom (application pg_cron for scheduled runs).  skipped: another run held the lock; aborted: the run was cancelled or failed (its committed batches are kept and counted), or its session ended, before it finished.';
+
 -- ===========================================================================
 -- 2. Routines
 --
@@ -204,6 +262,81 @@ COMMENT ON FUNCTION @extschema@._hmac_sha256(bytea, bytea) IS
 	'Internal: HMAC-SHA-256 of a value under a key (blind indexes).';
 REVOKE ALL ON FUNCTION @extschema@._hmac_sha256(bytea, bytea) FROM PUBLIC;
 
+-- input_limits (sql/25_limits.sql)
+CREATE OR REPLACE FUNCTION @extschema@.input_limits()
+RETURNS TABLE (input text, max_length integer, unit text)
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT l.input, l.max_length, l.unit
+	  FROM (VALUES
+	        ('zone_name',          100,   'characters'),
+	        ('merchant_name',      200,   'characters'),
+	        ('item_name',          200,   'characters'),
+	        ('customer_name',      100,   'characters'),
+	        ('rider_name',         100,   'characters'),
+	        ('phone',              32,    'characters'),
+	        ('dropoff_address',    500,   'characters'),
+	        ('coupon_code',        64,    'characters'),
+	        ('errand_description', 2000,  'characters'),
+	        ('provider_ref',       200,   'characters'),
+	        ('reason',             200,   'characters'),
+	        ('dispatcher',         100,   'characters'),
+	        ('feedback_comment',   2000,  'characters'),
+	        ('policy_version',     64,    'characters'),
+	        ('training_query',     10000, 'characters'),
+	        ('database_name',      63,    'characters'),
+	        ('items',              100,   'lines'),
+	        ('items_text',         8192,  'characters')
+	       ) AS l (input, max_length, unit)
+	 ORDER BY l.input;
+END;
+COMMENT ON FUNCTION @extschema@.input_limits() IS
+	'The maximum size of every free-text input of the API (characters) and of place_order''s item list (lines, and characters of its JSON text); past it a call is refused with DP028.  docs/api.md maps arguments to these names.';
+REVOKE ALL ON FUNCTION @extschema@.input_limits() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.input_limits() TO dispatch_app, dispatch_admin;
+
+-- _check_length (sql/25_limits.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_length(p_input text, p_value anyelement) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_max integer;
+	v_unit text;
+	v_size bigint;
+BEGIN
+	SELECT l.max_length, l.unit INTO v_max, v_unit
+	  FROM @extschema@.input_limits() l
+	 WHERE l.input OPERATOR(pg_catalog.=) p_input;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no input limit is named "%"', p_input USING ERRCODE = 'internal_error';
+	END IF;
+	IF p_value IS NULL THEN
+		RETURN;
+	END IF;
+	IF v_unit OPERATOR(pg_catalog.=) 'characters' THEN
+		v_size := pg_catalog.length(p_value::text);
+	ELSIF pg_catalog.pg_typeof(p_value) OPERATOR(pg_catalog.<>) 'pg_catalog.jsonb'::pg_catalog.regtype THEN
+		RAISE EXCEPTION 'input limit "%" counts the elements of a jsonb array', p_input
+			USING ERRCODE = 'internal_error';
+	ELSIF pg_catalog.jsonb_typeof(p_value::jsonb) OPERATOR(pg_catalog.=) 'array' THEN
+		v_size := pg_catalog.jsonb_array_length(p_value::jsonb);
+	ELSE
+		RETURN;                        -- not a list: the caller checks its shape
+	END IF;
+	IF v_size OPERATOR(pg_catalog.>) v_max THEN
+		RAISE EXCEPTION 'input too long: % has more than % %', p_input, v_max, v_unit
+			USING ERRCODE = 'DP028',
+			      DETAIL = pg_catalog.format('It has %s %s.', v_size, v_unit),
+			      HINT = 'SELECT * FROM dispatch.input_limits() lists every limit.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_length(text, anyelement) IS
+	'Internal: refuses (DP028) a text longer than the limit of input_limits() named p_input (in characters), or a jsonb array with more elements; NULL passes.';
+REVOKE ALL ON FUNCTION @extschema@._check_length(text, anyelement) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._check_length(text, anyelement) TO dispatch_app, dispatch_admin;
+
 -- _wrap_key (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
@@ -241,6 +374,17 @@ BEGIN
 		PERFORM pg_catalog.pg_advisory_xact_lock_shared(
 			CASE WHEN p_subject OPERATOR(pg_catalog.=) 'customer' THEN 1684632433 ELSE 1684632434 END,
 			(p_subject_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+		-- A transaction snapshot (repeatable read, serializable) may be older
+		-- than a rotation or erasure that committed before the lock was
+		-- granted, and would still show the replaced key: locking the row
+		-- then fails with a serialization failure (40001, retry) instead of
+		-- sealing under that key.  Read committed reads the latest key below.
+		IF pg_catalog.current_setting('transaction_isolation') IN ('repeatable read', 'serializable') THEN
+			PERFORM FROM @extschema@.subject_keys k
+			  WHERE k.subject OPERATOR(pg_catalog.=) p_subject
+			    AND k.subject_id OPERATOR(pg_catalog.=) p_subject_id
+			    FOR SHARE;
+		END IF;
 	END IF;
 	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
 	  FROM @extschema@.subject_keys k
@@ -337,6 +481,31 @@ $$;
 COMMENT ON FUNCTION @extschema@.pii_open(text, bigint, bytea, text) IS
 	'Opens a sealed personal value of a subject and logs the access with its purpose.  An erased subject or a wrong key is an error, never NULL.';
 
+-- normalize_phone (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@.normalize_phone(p_phone text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := pg_catalog.regexp_replace(p_phone, '[[:space:]().-]', '', 'g');
+BEGIN
+	PERFORM @extschema@._check_length('phone', p_phone);
+	IF pg_catalog.starts_with(v, '00') THEN
+		v := '+' OPERATOR(pg_catalog.||) pg_catalog.substr(v, 3);
+	ELSIF v OPERATOR(pg_catalog.~) '^1[3-9][0-9]{9}$' THEN
+		v := '+86' OPERATOR(pg_catalog.||) v;     -- mainland China mobile without country code
+	END IF;
+	IF v OPERATOR(pg_catalog.!~) '^\+[1-9][0-9]{6,14}$' THEN
+		RAISE EXCEPTION 'invalid phone number'
+			USING ERRCODE = 'DP027',
+			      HINT = 'Give the number in E.164 form, for example +8613812345678.';
+	END IF;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.normalize_phone(text) IS
+	'Phone number in E.164 form (+ and digits); an 11-digit mainland China mobile number gets +86.  Invalid input raises DP027, a text longer than the phone limit DP028.';
+
 -- _phone_index (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._phone_index(p_phone text) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
@@ -385,6 +554,7 @@ BEGIN
 	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a zone needs a name' USING ERRCODE = 'DP017';
 	END IF;
+	PERFORM @extschema@._check_length('zone_name', name);
 	IF v_problem IS NOT NULL THEN
 		RAISE EXCEPTION 'invalid zone area: %', v_problem
 			USING ERRCODE = 'DP017', HINT = 'A service area is a valid polygon or multipolygon in SRID 4326.';
@@ -428,6 +598,7 @@ BEGIN
 	   OR prep_minutes IS NULL OR prep_minutes OPERATOR(pg_catalog.<) 0 OR prep_minutes OPERATOR(pg_catalog.>) 240 THEN
 		RAISE EXCEPTION 'a merchant needs a name and a preparation time of 0 to 240 minutes' USING ERRCODE = 'DP025';
 	END IF;
+	PERFORM @extschema@._check_length('merchant_name', name);
 	INSERT INTO @extschema@.merchants (zone_id, name, location, prep_minutes, created_at)
 	VALUES (zone_id, name, v_point, prep_minutes, @extschema@.clock())
 	RETURNING merchant_id INTO v_id;
@@ -452,6 +623,7 @@ BEGIN
 	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'an item needs a name' USING ERRCODE = 'DP025';
 	END IF;
+	PERFORM @extschema@._check_length('item_name', name);
 	IF price_cents IS NULL OR price_cents OPERATOR(pg_catalog.<) 0
 	   OR price_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
 		RAISE EXCEPTION 'invalid price % cents', price_cents USING ERRCODE = 'DP008';
@@ -467,6 +639,83 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) IS
 	'Adds an item to a merchant''s menu; stock NULL means unlimited.';
+
+-- register_customer (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.register_customer(phone text, name text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_index bytea;
+	v_id bigint;
+BEGIN
+	IF phone IS NULL THEN
+		RAISE EXCEPTION 'a customer needs a phone number' USING ERRCODE = 'DP027';
+	END IF;
+	PERFORM @extschema@._check_length('customer_name', name);
+	v_index := @extschema@._phone_index(phone);
+	IF EXISTS (SELECT FROM @extschema@.customers c WHERE c.phone_index OPERATOR(pg_catalog.=) v_index) THEN
+		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
+	END IF;
+	v_id := pg_catalog.nextval('@extschema@.customers_id_seq');
+	INSERT INTO @extschema@.customers (customer_id, phone_index, phone_enc, name_enc, created_at)
+	VALUES (v_id, v_index,
+	        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
+	        @extschema@.pii_seal('customer', v_id, name),
+	        @extschema@.clock());
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.register_customer(text, text) IS
+	'Registers a customer by phone number (E.164 or a mainland China mobile number); phone and name are stored sealed, the phone also as a blind index.';
+
+-- flag_customer (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.flag_customer(customer_id bigint, reason text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@._check_length('reason', reason);
+	UPDATE @extschema@.customers c SET flagged = reason IS NOT NULL, flag_reason = reason
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) flag_customer.customer_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.flag_customer(bigint, text) IS
+	'Flags a customer as suspected of fraud (their new orders are refused with DP011); a NULL reason lifts the flag.';
+
+-- register_rider (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.register_rider(zone_id bigint, name text, phone text, capacity integer DEFAULT 3)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	IF NOT EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) register_rider.zone_id) THEN
+		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
+	END IF;
+	IF capacity IS NULL OR capacity OPERATOR(pg_catalog.<) 1 OR capacity OPERATOR(pg_catalog.>) 20 THEN
+		RAISE EXCEPTION 'rider capacity must be between 1 and 20' USING ERRCODE = 'DP025';
+	END IF;
+	IF phone IS NULL THEN
+		RAISE EXCEPTION 'a rider needs a phone number' USING ERRCODE = 'DP027';
+	END IF;
+	PERFORM @extschema@._check_length('rider_name', name);
+	v_id := pg_catalog.nextval('@extschema@.riders_id_seq');
+	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, capacity, created_at)
+	VALUES (v_id, zone_id,
+	        @extschema@.pii_seal('rider', v_id, name),
+	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
+	        capacity, @extschema@.clock());
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.register_rider(bigint, text, text, integer) IS
+	'Registers a rider in a zone with a capacity (orders carried at once); name and phone are stored sealed.';
 
 -- _check_customer (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_customer(p_customer_id bigint, p_zone_id bigint) RETURNS void
@@ -558,6 +807,9 @@ BEGIN
 	IF place_order.customer_id IS NULL THEN
 		RAISE EXCEPTION 'an order needs a customer' USING ERRCODE = 'DP012';
 	END IF;
+	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
+	PERFORM @extschema@._check_length('coupon_code', coupon_code);
+	PERFORM @extschema@._check_length('items_text', items);
 
 	SELECT m.zone_id, m.location, m.prep_minutes, m.is_open, z.area, z.speed_mps
 	  INTO v_zone, v_pickup, v_prep, v_open, v_area, v_speed
@@ -575,18 +827,22 @@ BEGIN
 	END IF;
 	v_dist := @extschema@._check_distance(v_pickup, v_drop);
 
-	-- items: a non-empty array of {"item_id": n, "qty": n}; repeated ids are summed
+	-- items: a non-empty array of flat {"item_id": n, "qty": n}, at most the
+	-- limit of lines (input_limits()); repeated ids are summed
+	PERFORM @extschema@._check_length('items', items);
 	IF items IS NULL OR pg_catalog.jsonb_typeof(items) OPERATOR(pg_catalog.<>) 'array'
 	   OR pg_catalog.jsonb_array_length(items) OPERATOR(pg_catalog.=) 0
-	   OR pg_catalog.jsonb_array_length(items) OPERATOR(pg_catalog.>) 100
 	   OR EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(items) e(v)
 	               WHERE pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.<>) 'object'
+	                  OR CASE WHEN pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.=) 'object'
+	                          THEN (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(e.v))
+	                               OPERATOR(pg_catalog.<>) 2 END
 	                  OR (e.v OPERATOR(pg_catalog.->>) 'item_id') IS NULL
 	                  OR (e.v OPERATOR(pg_catalog.->>) 'item_id') OPERATOR(pg_catalog.!~) '^[0-9]{1,18}$'
 	                  OR (e.v OPERATOR(pg_catalog.->>) 'qty') IS NULL
 	                  OR (e.v OPERATOR(pg_catalog.->>) 'qty') OPERATOR(pg_catalog.!~) '^[0-9]{1,9}$') THEN
 		RAISE EXCEPTION 'items must be a non-empty array of {"item_id": n, "qty": n}'
-			USING ERRCODE = 'DP007', DETAIL = 'At most 100 lines; ids and quantities are whole numbers.';
+			USING ERRCODE = 'DP007', DETAIL = 'Each line has these two keys and no other; ids and quantities are whole numbers.';
 	END IF;
 	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('item_id', l.item_id, 'qty', l.qty) ORDER BY l.item_id)
 	  INTO v_lines
@@ -693,6 +949,8 @@ BEGIN
 	IF place_errand.customer_id IS NULL THEN
 		RAISE EXCEPTION 'an errand needs a customer' USING ERRCODE = 'DP012';
 	END IF;
+	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
+	PERFORM @extschema@._check_length('errand_description', description);
 	SELECT z.zone_id, z.area, z.speed_mps INTO v_zone, v_area, v_speed
 	  FROM @extschema@.zones z
 	 WHERE @extschema@._covers(z.area, v_pickup)
@@ -705,9 +963,8 @@ BEGIN
 		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
 	END IF;
 	v_dist := @extschema@._check_distance(v_pickup, v_drop);
-	IF description IS NULL OR pg_catalog.btrim(description) OPERATOR(pg_catalog.=) ''
-	   OR pg_catalog.length(description) OPERATOR(pg_catalog.>) 2000 THEN
-		RAISE EXCEPTION 'an errand needs a description of at most 2000 characters' USING ERRCODE = 'DP025';
+	IF description IS NULL OR pg_catalog.btrim(description) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'an errand needs a description' USING ERRCODE = 'DP025';
 	END IF;
 	IF fee_cents IS NULL OR fee_cents OPERATOR(pg_catalog.<=) 0
 	   OR fee_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
@@ -747,6 +1004,7 @@ BEGIN
 	IF provider_ref IS NULL OR provider_ref OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a payment confirmation needs the provider''s reference' USING ERRCODE = 'DP018';
 	END IF;
+	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	-- the same confirmation twice is a no-op, so that app servers may retry
 	-- (whatever happened to the order since)
 	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment'
@@ -790,12 +1048,13 @@ AS $$
 DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 BEGIN
+	PERFORM @extschema@._check_length('reason', reason);
 	-- a repeat: the payment failed already, for this reason
 	IF v_order.status OPERATOR(pg_catalog.=) 'payment_failed'
 	   AND (SELECT p.failure_reason FROM @extschema@.payments p
 	         WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	           AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	         ORDER BY p.payment_id DESC LIMIT 1) IS NOT DISTINCT FROM pg_catalog.left(reason, 200) THEN
+	         ORDER BY p.payment_id DESC LIMIT 1) IS NOT DISTINCT FROM reason THEN
 		RETURN;
 	END IF;
 	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment' THEN
@@ -803,7 +1062,7 @@ BEGIN
 			USING ERRCODE = 'DP018';
 	END IF;
 	UPDATE @extschema@.payments p
-	   SET status = 'failed', failure_reason = pg_catalog.left(reason, 200), settled_at = @extschema@.clock()
+	   SET status = 'failed', failure_reason = reason, settled_at = @extschema@.clock()
 	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
@@ -1011,6 +1270,7 @@ BEGIN
 	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
+	PERFORM @extschema@._check_length('dispatcher', by);
 	-- a repeat: the order is this rider's already (and may have moved on)
 	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
 	   AND v_order.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id THEN
@@ -1075,6 +1335,7 @@ BEGIN
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
+	PERFORM @extschema@._check_length('reason', reason);
 	-- a repeat: cancelled already
 	IF v_order.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 		RETURN;
@@ -1084,7 +1345,7 @@ BEGIN
 			USING ERRCODE = 'DP104', DETAIL = 'An order is cancelled before pickup only.';
 	END IF;
 	UPDATE @extschema@.orders o
-	   SET status = 'cancelled', cancel_reason = pg_catalog.left(reason, 200)
+	   SET status = 'cancelled', cancel_reason = reason
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 	UPDATE @extschema@.payments p
 	   SET status = 'failed', failure_reason = 'order cancelled', settled_at = @extschema@.clock()
@@ -1117,6 +1378,7 @@ BEGIN
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
+	PERFORM @extschema@._check_length('reason', reason);
 	-- a repeat: this rider released the order already and nobody holds it since
 	IF v_order.rider_id IS NULL
 	   AND EXISTS (SELECT FROM @extschema@.offer_exclusions e
@@ -1140,7 +1402,7 @@ BEGIN
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 	-- the batch never offers it to this rider again
 	INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason, detail)
-	VALUES (v_order.zone_id, v_order.order_id, release_order.rider_id, v_now, 'released', pg_catalog.left(reason, 200))
+	VALUES (v_order.zone_id, v_order.order_id, release_order.rider_id, v_now, 'released', reason)
 	ON CONFLICT ON CONSTRAINT offer_exclusions_pkey
 	DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, detail = EXCLUDED.detail;
 	-- the accepted offer that gave the rider the order, if any
@@ -1161,6 +1423,61 @@ COMMENT ON FUNCTION @extschema@.release_order(bigint, bigint, text) IS
 REVOKE ALL ON FUNCTION @extschema@.release_order(bigint, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.release_order(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 
+-- _settings_source_trigger (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._settings_source_trigger() RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		IF NEW IS DISTINCT FROM OLD THEN
+			NEW.source := 'operator';
+		END IF;
+		RETURN NEW;
+	END IF;
+	NEW.source := 'operator';              -- an inserted row is the operator's
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'matching_settings' THEN
+		DELETE FROM @extschema@.matching_settings s
+		 WHERE s.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+		   AND s.source OPERATOR(pg_catalog.=) 'default';
+	ELSE
+		DELETE FROM @extschema@.vehicle_profiles p
+		 WHERE p.vehicle OPERATOR(pg_catalog.=) NEW.vehicle
+		   AND p.source OPERATOR(pg_catalog.=) 'default';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._settings_source_trigger() IS
+	'Internal: BEFORE INSERT OR UPDATE on matching_settings and vehicle_profiles: an edited or inserted row is source ''operator''; an inserted row replaces a shipped (''default'') row of its key, as pg_restore needs.';
+REVOKE ALL ON FUNCTION @extschema@._settings_source_trigger() FROM PUBLIC;
+
+-- _settings_keep_shipped (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._settings_keep_shipped() RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'matching_settings' THEN
+		IF NOT EXISTS (SELECT FROM @extschema@.matching_settings s WHERE s.zone_id OPERATOR(pg_catalog.=) 0) THEN
+			RAISE EXCEPTION 'the matching settings of zone 0 cannot be deleted'
+				USING ERRCODE = 'DP308',
+				      DETAIL = 'They are the defaults of every zone without settings of its own.',
+				      HINT = 'Change them with UPDATE.';
+		END IF;
+	ELSIF NOT EXISTS (SELECT FROM @extschema@.vehicle_profiles p WHERE p.vehicle OPERATOR(pg_catalog.=) OLD.vehicle) THEN
+		RAISE EXCEPTION 'the profile of vehicle "%" cannot be deleted', OLD.vehicle
+			USING ERRCODE = 'DP308',
+			      DETAIL = 'Every vehicle a rider may have needs a profile.',
+			      HINT = 'Change it with UPDATE.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._settings_keep_shipped() IS
+	'Internal: deferred constraint trigger: at commit, zone 0 still has matching settings and every vehicle a profile, else DP308.';
+REVOKE ALL ON FUNCTION @extschema@._settings_keep_shipped() FROM PUBLIC;
+
 -- respond_offer (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@.respond_offer(offer_id bigint, accept boolean, reason text DEFAULT NULL)
 RETURNS void
@@ -1177,6 +1494,7 @@ BEGIN
 	IF accept IS NULL THEN
 		RAISE EXCEPTION 'an answer to an offer is accept or reject' USING ERRCODE = 'DP304';
 	END IF;
+	PERFORM @extschema@._check_length('reason', reason);
 	SELECT f.rider_id INTO v_rider FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
 	IF NOT FOUND THEN
@@ -1223,7 +1541,7 @@ BEGIN
 		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) v_offer.order_id;
 	ELSE
 		UPDATE @extschema@.offers f
-		   SET status = 'rejected', responded_at = v_now, reason = pg_catalog.left(respond_offer.reason, 200)
+		   SET status = 'rejected', responded_at = v_now, reason = respond_offer.reason
 		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
 		INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason)
 		VALUES (v_zone, v_offer.order_id, v_rider, v_now, 'rejected')
@@ -1236,6 +1554,104 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
 	'A rider answers an offer.  Accept assigns the order (validated like a manual assignment); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
+
+-- train_sentiment (sql/70_sentiment.sql)
+CREATE OR REPLACE FUNCTION @extschema@.train_sentiment(query text,
+                                            min_documents integer DEFAULT 3,
+                                            max_features integer DEFAULT 50000,
+                                            smoothing double precision DEFAULT 1.0)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+AS $fn$
+DECLARE
+	v_docs      bigint;
+	v_pos       bigint;
+	v_features  integer;
+BEGIN
+	IF min_documents OPERATOR(pg_catalog.<) 1 OR max_features OPERATOR(pg_catalog.<) 1
+	   OR smoothing OPERATOR(pg_catalog.<=) 0 THEN
+		RAISE EXCEPTION 'invalid training option'
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'min_documents and max_features must be at least 1, smoothing above 0.';
+	END IF;
+	PERFORM @extschema@._check_length('training_query', query);
+
+	-- one trainer at a time; scorers keep reading the old model meanwhile
+	LOCK TABLE @extschema@.sentiment_weights IN EXCLUSIVE MODE;
+
+	-- the caller's query runs once, with the caller's rights and search_path
+	IF pg_catalog.to_regclass('pg_temp.sentiment_training_docs') IS NULL THEN
+		CREATE TEMP TABLE sentiment_training_docs (
+			doc bigint, label boolean, body text) ON COMMIT DROP;
+	ELSE
+		TRUNCATE pg_temp.sentiment_training_docs;
+	END IF;
+	EXECUTE pg_catalog.format(
+		'INSERT INTO pg_temp.sentiment_training_docs (doc, label, body) '
+		'SELECT pg_catalog.row_number() OVER (), q.label::pg_catalog.bool, q.body::pg_catalog.text '
+		'  FROM (%s) AS q (body, label) '
+		' WHERE q.body IS NOT NULL AND q.label IS NOT NULL', query);
+
+	SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE d.label)
+	  INTO v_docs, v_pos
+	  FROM pg_temp.sentiment_training_docs d;
+	IF v_pos OPERATOR(pg_catalog.=) 0 OR v_pos OPERATOR(pg_catalog.=) v_docs THEN
+		RAISE EXCEPTION 'training needs both positive and negative documents'
+			USING ERRCODE = 'DP503',
+			      DETAIL = pg_catalog.format('The query gave %s documents, %s of them positive.', v_docs, v_pos),
+			      HINT = 'The query must return (text, label) with label castable to boolean, e.g. rating >= 4.';
+	END IF;
+
+	DELETE FROM @extschema@.sentiment_weights;
+
+	-- naive-Bayes log-odds over document frequencies, as tools/sentiment/train.py
+	-- (note: OPERATOR() forms all bind alike, left to right: parenthesise)
+	WITH feats AS (
+		SELECT DISTINCT d.doc, d.label, f.feature
+		  FROM pg_temp.sentiment_training_docs d,
+		       pg_catalog.unnest(@extschema@.sentiment_features(d.body)) AS f (feature)
+	), counts AS (
+		SELECT f.feature,
+		       pg_catalog.count(*) FILTER (WHERE f.label)::float8 AS pos,
+		       pg_catalog.count(*) FILTER (WHERE NOT f.label)::float8 AS neg
+		  FROM feats f
+		 GROUP BY f.feature
+		HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>=) min_documents
+	), totals AS (
+		SELECT pg_catalog.sum(c.pos) AS tp, pg_catalog.sum(c.neg) AS tn,
+		       pg_catalog.count(*)::float8 AS v
+		  FROM counts c
+	), raw AS (
+		SELECT c.feature, c.pos OPERATOR(pg_catalog.+) c.neg AS df,
+		       pg_catalog.ln((c.pos OPERATOR(pg_catalog.+) smoothing)
+		                     OPERATOR(pg_catalog./) (t.tp OPERATOR(pg_catalog.+) (smoothing OPERATOR(pg_catalog.*) t.v)))
+		       OPERATOR(pg_catalog.-)
+		       pg_catalog.ln((c.neg OPERATOR(pg_catalog.+) smoothing)
+		                     OPERATOR(pg_catalog./) (t.tn OPERATOR(pg_catalog.+) (smoothing OPERATOR(pg_catalog.*) t.v)))
+		       AS lo
+		  FROM counts c, totals t
+	), scaled AS (
+		SELECT r.feature, r.df,
+		       GREATEST(-3.0, LEAST(3.0, r.lo)) OPERATOR(pg_catalog.*)
+		       CASE WHEN pg_catalog.ltrim(r.feature, '!') OPERATOR(pg_catalog.~~) '#%' THEN 0.35 ELSE 0.6 END
+		       AS weight
+		  FROM raw r
+		 WHERE pg_catalog.abs(r.lo) OPERATOR(pg_catalog.>=) 0.25
+	)
+	INSERT INTO @extschema@.sentiment_weights (feature, weight)
+	SELECT s.feature, s.weight::real
+	  FROM scaled s
+	 ORDER BY s.df OPERATOR(pg_catalog.*) pg_catalog.abs(s.weight) DESC, s.feature COLLATE "C"
+	 LIMIT max_features;
+	GET DIAGNOSTICS v_features = ROW_COUNT;
+
+	INSERT INTO @extschema@.sentiment_training (query, documents, positives, features)
+	VALUES (query, v_docs, v_pos, v_features);
+	RETURN v_features;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.train_sentiment(text, integer, integer, double precision) IS
+	'Learns sentiment weights from any query returning (text, label), label castable to boolean (e.g. rating >= 4 for star ratings), and replaces the learned weights in one transaction.  The same data gives the same weights.  Returns the number of features kept.';
 
 -- submit_feedback (sql/75_feedback.sql)
 CREATE OR REPLACE FUNCTION @extschema@.submit_feedback(order_id bigint, rating integer, comment text,
@@ -1267,6 +1683,7 @@ BEGIN
 		RAISE EXCEPTION 'invalid feedback channel "%"', channel
 			USING ERRCODE = 'DP504', DETAIL = 'A channel is a lower-case name such as app, web or phone.';
 	END IF;
+	PERFORM @extschema@._check_length('feedback_comment', comment);
 
 	-- the order's row lock makes two submissions of one review take turns
 	v_order := @extschema@._lock_order(submit_feedback.order_id);
@@ -1371,6 +1788,28 @@ RETURN @extschema@._point(
 	(pg_catalog.floor(@extschema@._lat(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg);
 COMMENT ON FUNCTION @extschema@._grid_cell(geometry, float8) IS
 	'Internal: the centre of the grid cell (p_cell_deg degrees square) that holds a point; idempotent.';
+
+-- mask_phone (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.mask_phone(phone text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text := pg_catalog.regexp_replace(phone, '[^0-9]', '', 'g');
+BEGIN
+	PERFORM @extschema@._check_length('phone', phone);
+	IF pg_catalog.starts_with(phone, '+86') THEN
+		v := pg_catalog.substr(v, 3);           -- mainland numbers are shown without +86
+	END IF;
+	IF pg_catalog.length(v) OPERATOR(pg_catalog.<=) 7 THEN
+		RETURN pg_catalog.repeat('*', pg_catalog.length(v));
+	END IF;
+	RETURN pg_catalog.left(v, 3) OPERATOR(pg_catalog.||) pg_catalog.repeat('*', pg_catalog.length(v) OPERATOR(pg_catalog.-) 7)
+	       OPERATOR(pg_catalog.||) pg_catalog.right(v, 4);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.mask_phone(text) IS
+	'A phone number with all but its first three and last four digits hidden: +8613812341234 gives 138****1234.';
 
 -- rotate_customer_key (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.rotate_customer_key(customer_id bigint) RETURNS integer
@@ -1560,6 +1999,278 @@ $$;
 COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
 	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened) and who opened their data when.  Logged in privacy_requests and pii_access_log.';
 
+-- grant_consent (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.grant_consent(customer_id bigint, purpose text, policy_version text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_version text;
+BEGIN
+	PERFORM @extschema@._check_purpose(purpose);
+	IF policy_version IS NULL OR pg_catalog.btrim(policy_version) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a consent names the policy version it was given for'
+			USING ERRCODE = 'DP406';
+	END IF;
+	PERFORM @extschema@._check_length('policy_version', policy_version);
+	-- the customer row is locked: consents of one customer change one at a time
+	IF @extschema@._lock_customer(grant_consent.customer_id) IS NOT NULL THEN
+		RAISE EXCEPTION 'customer % was forgotten', customer_id USING ERRCODE = 'DP402';
+	END IF;
+	SELECT c.policy_version INTO v_version FROM @extschema@.consents c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) grant_consent.customer_id
+	   AND c.purpose OPERATOR(pg_catalog.=) grant_consent.purpose AND c.revoked_at IS NULL;
+	IF FOUND AND v_version OPERATOR(pg_catalog.=) policy_version THEN
+		RETURN;                                  -- granted already under this version
+	END IF;
+	UPDATE @extschema@.consents c SET revoked_at = v_now
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) grant_consent.customer_id
+	   AND c.purpose OPERATOR(pg_catalog.=) grant_consent.purpose AND c.revoked_at IS NULL;
+	INSERT INTO @extschema@.consents (customer_id, purpose, policy_version, granted_at)
+	VALUES (grant_consent.customer_id, purpose, policy_version, v_now);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.grant_consent(bigint, text, text) IS
+	'Records a customer''s consent to a purpose (marketing, personalisation, analytics) under a policy version; a grant under a new version supersedes the old one, a repeated grant changes nothing.';
+
+-- _purge_begin (sql/85_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@._purge_begin(p_status text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_run bigint;
+	v_status text := p_status;
+BEGIN
+	IF v_status OPERATOR(pg_catalog.=) 'running' THEN
+		IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._purge_lock_key()) THEN
+			v_status := 'skipped';               -- a batch of another run is under way
+		ELSE
+			-- a run is live while its backend executes a statement: runs of
+			-- vanished, idle or this very session were stopped (cancelled,
+			-- failed, terminated) and never finish
+			UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
+			 WHERE r.status OPERATOR(pg_catalog.=) 'running'
+			   AND (r.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+			        OR NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+			                        WHERE a.pid OPERATOR(pg_catalog.=) r.pid
+			                          AND a.state OPERATOR(pg_catalog.=) 'active'));
+			IF EXISTS (SELECT FROM @extschema@.purge_runs r WHERE r.status OPERATOR(pg_catalog.=) 'running') THEN
+				v_status := 'skipped';
+			END IF;
+		END IF;
+	END IF;
+	INSERT INTO @extschema@.purge_runs (status, finished_at)
+	VALUES (v_status, CASE WHEN v_status OPERATOR(pg_catalog.=) 'skipped' THEN pg_catalog.clock_timestamp() END)
+	RETURNING run_id INTO v_run;
+	IF v_status OPERATOR(pg_catalog.=) 'skipped' THEN
+		RETURN NULL;
+	END IF;
+	RETURN v_run;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._purge_begin(text) IS
+	'Internal: starts a purge run (p_status running) under the purge lock unless another run is live, and returns its id; otherwise, or with p_status skipped, logs a skipped run and returns NULL.  Marks runs that were stopped (their backend gone or idle) aborted.';
+
+-- _purge_abort (sql/85_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@._purge_abort(p_run bigint) RETURNS void
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
+	 WHERE r.run_id OPERATOR(pg_catalog.=) p_run AND r.status OPERATOR(pg_catalog.=) 'running';
+END;
+COMMENT ON FUNCTION @extschema@._purge_abort(bigint) IS
+	'Internal: marks a purge run aborted (cancelled or failed in a batch); its committed batches stay counted.';
+REVOKE ALL ON FUNCTION @extschema@._purge_abort(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._purge_abort(bigint) TO dispatch_admin;
+
+-- purge_expired_step (sql/85_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@.purge_expired_step(batch_size integer DEFAULT 500, run_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_run bigint := run_id;
+	p record;
+	v_zone bigint;
+	v_n bigint;
+	v_class bigint;
+	v_total bigint := 0;
+	v_rows jsonb := '{}';
+	v_fb regprocedure := pg_catalog.to_regprocedure('@extschema@.purge_feedback_text(timestamptz, integer)');
+BEGIN
+	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
+	END IF;
+	IF pg_catalog.pg_is_in_recovery() THEN
+		RETURN NULL;                                -- a standby purges nothing
+	END IF;
+	IF v_run IS NULL THEN
+		v_run := @extschema@._purge_begin('running');
+		IF v_run IS NULL THEN
+			RETURN NULL;                            -- another run is at work
+		END IF;
+	ELSE
+		-- a batch of a run: waits for a batch called on its own (milliseconds)
+		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._purge_lock_key());
+	END IF;
+
+	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP
+		v_class := 0;
+		IF p.data_class OPERATOR(pg_catalog.=) 'feedback_text' THEN
+			-- the feedback part owns its purge (sql/75_feedback.sql): the text
+			-- goes, score and topics stay; absent that part, nothing to do
+			IF v_fb IS NOT NULL THEN
+				EXECUTE 'SELECT @extschema@.purge_feedback_text($1, $2)'
+				   INTO v_class USING v_now OPERATOR(pg_catalog.-) p.keep, batch_size;
+			END IF;
+			v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
+			v_total := v_total OPERATOR(pg_catalog.+) v_class;
+			CONTINUE;
+		END IF;
+		FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+			IF p.data_class OPERATOR(pg_catalog.=) 'order_text' THEN
+				UPDATE @extschema@.orders o SET dropoff_address_enc = NULL, description_enc = NULL
+				  FROM (SELECT x.order_id FROM @extschema@.orders x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.status IN ('delivered', 'cancelled')
+				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL)
+				           AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.status_changed_at LIMIT batch_size
+				           FOR UPDATE SKIP LOCKED) s
+				 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) s.order_id
+				   AND o.status IN ('delivered', 'cancelled');
+			ELSIF p.data_class OPERATOR(pg_catalog.=) 'dropoff_point' THEN
+				UPDATE @extschema@.orders o
+				   SET dropoff = @extschema@._grid_cell(o.dropoff, p.cell_deg), dropoff_coarsened_at = v_now
+				  FROM (SELECT x.order_id FROM @extschema@.orders x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.status IN ('delivered', 'cancelled')
+				           AND x.dropoff_coarsened_at IS NULL
+				           AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.status_changed_at LIMIT batch_size
+				           FOR UPDATE SKIP LOCKED) s
+				 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) s.order_id
+				   AND o.status IN ('delivered', 'cancelled');
+			ELSIF p.data_class OPERATOR(pg_catalog.=) 'rider_tracks' THEN
+				DELETE FROM @extschema@.rider_tracks t
+				 USING (SELECT x.rider_id, x.at FROM @extschema@.rider_tracks x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.at LIMIT batch_size) s
+				 WHERE t.zone_id OPERATOR(pg_catalog.=) v_zone
+				   AND t.rider_id OPERATOR(pg_catalog.=) s.rider_id AND t.at OPERATOR(pg_catalog.=) s.at;
+			ELSIF p.data_class OPERATOR(pg_catalog.=) 'events' THEN
+				DELETE FROM @extschema@.events e
+				 USING (SELECT x.seq FROM @extschema@.events x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.seq LIMIT batch_size) s
+				 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone AND e.seq OPERATOR(pg_catalog.=) s.seq;
+			ELSE
+				CONTINUE;
+			END IF;
+			GET DIAGNOSTICS v_n = ROW_COUNT;
+			v_class := v_class OPERATOR(pg_catalog.+) v_n;
+		END LOOP;
+		v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
+		v_total := v_total OPERATOR(pg_catalog.+) v_class;
+	END LOOP;
+
+	UPDATE @extschema@.purge_runs r
+	   SET batches = r.batches OPERATOR(pg_catalog.+) 1,
+	       rows = (SELECT pg_catalog.jsonb_object_agg(k, COALESCE((r.rows OPERATOR(pg_catalog.->>) k)::bigint, 0)
+	                                                 OPERATOR(pg_catalog.+) COALESCE((v_rows OPERATOR(pg_catalog.->>) k)::bigint, 0))
+	                 FROM (SELECT pg_catalog.jsonb_object_keys(r.rows) UNION SELECT pg_catalog.jsonb_object_keys(v_rows)) ks(k)),
+	       status = CASE WHEN purge_expired_step.run_id IS NULL THEN 'done' ELSE r.status END,
+	       finished_at = CASE WHEN purge_expired_step.run_id IS NULL THEN pg_catalog.clock_timestamp() ELSE r.finished_at END
+	 WHERE r.run_id OPERATOR(pg_catalog.=) v_run;
+	RETURN v_total;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.purge_expired_step(integer, bigint) IS
+	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given).  Unfinished orders are never touched.';
+
+-- purge_expired (sql/85_retention.sql)
+CREATE OR REPLACE PROCEDURE @extschema@.purge_expired(batch_size integer DEFAULT 500)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	v_run pg_catalog.int8;
+	v_n pg_catalog.int8;
+	v_state pg_catalog.text;
+	v_message pg_catalog.text;
+	v_detail pg_catalog.text;
+	v_hint pg_catalog.text;
+BEGIN
+	IF pg_catalog.pg_is_in_recovery() THEN
+		RAISE NOTICE 'standby: nothing to purge here';
+		RETURN;
+	END IF;
+	v_run := @extschema@._purge_begin('running');
+	COMMIT;
+	IF v_run IS NULL THEN
+		RAISE NOTICE 'another purge run is at work';
+		RETURN;
+	END IF;
+	LOOP
+		-- A cancel (statement_timeout, pg_cancel_backend: 57014) or an error
+		-- in a batch rolls back that batch only.  A block with a handler
+		-- cannot commit, so the handler only keeps the error: the run is
+		-- closed as aborted below, then the error is raised again.  (A
+		-- cancel that strikes between two batches ends the run at once; the
+		-- next run closes its row.)
+		BEGIN
+			v_n := @extschema@.purge_expired_step(batch_size, v_run);
+		EXCEPTION WHEN query_canceled OR others THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+			                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+		END;
+		EXIT WHEN v_state IS NOT NULL;
+		COMMIT;
+		EXIT WHEN v_n IS NULL OR v_n OPERATOR(pg_catalog.=) 0;
+	END LOOP;
+	IF v_state IS NULL THEN
+		PERFORM @extschema@._purge_end(v_run);
+	ELSE
+		PERFORM @extschema@._purge_abort(v_run);
+	END IF;
+	COMMIT;
+	IF v_state IS NOT NULL THEN
+		v_detail := pg_catalog.concat_ws(' ', pg_catalog.format(
+			'Purge run %s was closed as aborted; the batches it committed are kept.', v_run), NULLIF(v_detail, ''));
+		IF NULLIF(v_hint, '') IS NULL THEN
+			RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_message, DETAIL = v_detail;
+		END IF;
+		RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_message, DETAIL = v_detail, HINT = v_hint;
+	END IF;
+END
+$$;
+COMMENT ON PROCEDURE @extschema@.purge_expired(integer) IS
+	'Purges everything past its retention (retention_effective()) in batches of batch_size rows per class and zone, committing after each; never overlaps another run, does nothing on a standby, logs the run in purge_runs.  Cancelled (57014) or failing, it keeps the batches it committed and closes its run as aborted; it holds no lock between batches.  Cannot run inside a transaction block: use purge_expired_step() there.';
+
+-- maintenance_commands (sql/85_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@.maintenance_commands(database text DEFAULT NULL)
+RETURNS SETOF text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT @extschema@._check_length('database_name', database);
+	SELECT CASE WHEN j.runs_in OPERATOR(pg_catalog.=) 'dispatch'
+	            THEN pg_catalog.format('SELECT cron.schedule_in_database(%L, %L, %L, %L);', j.jobname, j.schedule,
+	                                   j.command, COALESCE(database, pg_catalog.current_database()))
+	            ELSE pg_catalog.format('SELECT cron.schedule(%L, %L, %L);', j.jobname, j.schedule, j.command) END
+	  FROM @extschema@.maintenance_jobs j
+	 WHERE j.enabled
+	 ORDER BY j.jobname;
+END;
+COMMENT ON FUNCTION @extschema@.maintenance_commands(text) IS
+	'The statements that register the maintenance jobs, to run in the database named by cron.database_name when dispatch lives elsewhere: psql -d app -Atc ''SELECT * FROM dispatch.maintenance_commands()'' | psql -d postgres.';
+
 -- _cron_database (sql/85_retention.sql)
 CREATE OR REPLACE FUNCTION @extschema@._cron_database() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
@@ -1628,3 +2339,46 @@ BEGIN
 	END LOOP;
 END
 $path$;
+
+-- the source of settings rows (issue 8, item 17), and id sequences dumped
+CREATE TRIGGER matching_settings_source
+	BEFORE INSERT OR UPDATE ON @extschema@.matching_settings
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._settings_source_trigger();
+CREATE TRIGGER vehicle_profiles_source
+	BEFORE INSERT OR UPDATE ON @extschema@.vehicle_profiles
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._settings_source_trigger();
+-- pg_restore runs with session_replication_role = replica (the order state
+-- machine must not fire on restored orders: docs/operations.md); these fire
+-- there too
+ALTER TABLE @extschema@.matching_settings ENABLE ALWAYS TRIGGER matching_settings_source;
+ALTER TABLE @extschema@.vehicle_profiles ENABLE ALWAYS TRIGGER vehicle_profiles_source;
+CREATE CONSTRAINT TRIGGER matching_settings_keep_zone0
+	AFTER UPDATE OR DELETE ON @extschema@.matching_settings
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (OLD.zone_id OPERATOR(pg_catalog.=) 0)
+	EXECUTE FUNCTION @extschema@._settings_keep_shipped();
+CREATE CONSTRAINT TRIGGER vehicle_profiles_keep
+	AFTER UPDATE OR DELETE ON @extschema@.vehicle_profiles
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._settings_keep_shipped();
+COMMENT ON TRIGGER matching_settings_source ON @extschema@.matching_settings IS
+	'An edited row becomes source ''operator''; an inserted row replaces a shipped row of its zone.';
+COMMENT ON TRIGGER vehicle_profiles_source ON @extschema@.vehicle_profiles IS
+	'An edited row becomes source ''operator''; an inserted row replaces the shipped row of its vehicle.';
+COMMENT ON TRIGGER matching_settings_keep_zone0 ON @extschema@.matching_settings IS
+	'At commit, zone 0 still has its row (DP308).';
+COMMENT ON TRIGGER vehicle_profiles_keep ON @extschema@.vehicle_profiles IS
+	'At commit, every vehicle still has its profile (DP308).';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.matching_settings', 'WHERE source = ''operator''');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.vehicle_profiles', 'WHERE source = ''operator''');
+
+-- item 17: identity sequences are dumped with their tables, so that a
+-- restored database does not hand out their ids again
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.zones_zone_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.merchants_merchant_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.items_item_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.privacy_requests_request_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.consents_consent_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.purge_runs_run_id_seq', '');
+

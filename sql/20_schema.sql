@@ -204,8 +204,11 @@ COMMENT ON TABLE @extschema@.events IS
 	'The event outbox.  seq is (writing transaction id << 20) | ordinal; read it with events_since().  No personal data.';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.zones', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.zones_zone_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.merchants', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.merchants_merchant_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.items', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.items_item_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customers', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customers_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.riders', '');

@@ -80,6 +80,7 @@ CREATE INDEX pii_access_log_subject_idx ON @extschema@.pii_access_log (subject, 
 COMMENT ON TABLE @extschema@.pii_access_log IS
 	'One row per opening of sealed personal data: who (session user), whose, why, when, and what (detail, e.g. the order or the fields).';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log_id_seq', '');
 REVOKE ALL ON @extschema@.pii_access_log FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
@@ -118,6 +119,17 @@ BEGIN
 		PERFORM pg_catalog.pg_advisory_xact_lock_shared(
 			CASE WHEN p_subject OPERATOR(pg_catalog.=) 'customer' THEN 1684632433 ELSE 1684632434 END,
 			(p_subject_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+		-- A transaction snapshot (repeatable read, serializable) may be older
+		-- than a rotation or erasure that committed before the lock was
+		-- granted, and would still show the replaced key: locking the row
+		-- then fails with a serialization failure (40001, retry) instead of
+		-- sealing under that key.  Read committed reads the latest key below.
+		IF pg_catalog.current_setting('transaction_isolation') IN ('repeatable read', 'serializable') THEN
+			PERFORM FROM @extschema@.subject_keys k
+			  WHERE k.subject OPERATOR(pg_catalog.=) p_subject
+			    AND k.subject_id OPERATOR(pg_catalog.=) p_subject_id
+			    FOR SHARE;
+		END IF;
 	END IF;
 	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
 	  FROM @extschema@.subject_keys k
@@ -222,6 +234,7 @@ AS $$
 DECLARE
 	v text := pg_catalog.regexp_replace(p_phone, '[[:space:]().-]', '', 'g');
 BEGIN
+	PERFORM @extschema@._check_length('phone', p_phone);
 	IF pg_catalog.starts_with(v, '00') THEN
 		v := '+' OPERATOR(pg_catalog.||) pg_catalog.substr(v, 3);
 	ELSIF v OPERATOR(pg_catalog.~) '^1[3-9][0-9]{9}$' THEN
@@ -236,7 +249,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.normalize_phone(text) IS
-	'Phone number in E.164 form (+ and digits); an 11-digit mainland China mobile number gets +86.  Invalid input raises DP027.';
+	'Phone number in E.164 form (+ and digits); an 11-digit mainland China mobile number gets +86.  Invalid input raises DP027, a text longer than the phone limit DP028.';
 REVOKE ALL ON FUNCTION @extschema@.normalize_phone(text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._phone_index(p_phone text) RETURNS bytea

@@ -36,6 +36,7 @@ BEGIN
 	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a zone needs a name' USING ERRCODE = 'DP017';
 	END IF;
+	PERFORM @extschema@._check_length('zone_name', name);
 	IF v_problem IS NOT NULL THEN
 		RAISE EXCEPTION 'invalid zone area: %', v_problem
 			USING ERRCODE = 'DP017', HINT = 'A service area is a valid polygon or multipolygon in SRID 4326.';
@@ -78,6 +79,7 @@ BEGIN
 	   OR prep_minutes IS NULL OR prep_minutes OPERATOR(pg_catalog.<) 0 OR prep_minutes OPERATOR(pg_catalog.>) 240 THEN
 		RAISE EXCEPTION 'a merchant needs a name and a preparation time of 0 to 240 minutes' USING ERRCODE = 'DP025';
 	END IF;
+	PERFORM @extschema@._check_length('merchant_name', name);
 	INSERT INTO @extschema@.merchants (zone_id, name, location, prep_minutes, created_at)
 	VALUES (zone_id, name, v_point, prep_minutes, @extschema@.clock())
 	RETURNING merchant_id INTO v_id;
@@ -116,6 +118,7 @@ BEGIN
 	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'an item needs a name' USING ERRCODE = 'DP025';
 	END IF;
+	PERFORM @extschema@._check_length('item_name', name);
 	IF price_cents IS NULL OR price_cents OPERATOR(pg_catalog.<) 0
 	   OR price_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
 		RAISE EXCEPTION 'invalid price % cents', price_cents USING ERRCODE = 'DP008';
@@ -143,6 +146,7 @@ BEGIN
 	IF phone IS NULL THEN
 		RAISE EXCEPTION 'a customer needs a phone number' USING ERRCODE = 'DP027';
 	END IF;
+	PERFORM @extschema@._check_length('customer_name', name);
 	v_index := @extschema@._phone_index(phone);
 	IF EXISTS (SELECT FROM @extschema@.customers c WHERE c.phone_index OPERATOR(pg_catalog.=) v_index) THEN
 		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
@@ -174,6 +178,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM @extschema@._check_length('reason', reason);
 	UPDATE @extschema@.customers c SET flagged = reason IS NOT NULL, flag_reason = reason
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) flag_customer.customer_id;
 	IF NOT FOUND THEN
@@ -201,6 +206,7 @@ BEGIN
 	IF phone IS NULL THEN
 		RAISE EXCEPTION 'a rider needs a phone number' USING ERRCODE = 'DP027';
 	END IF;
+	PERFORM @extschema@._check_length('rider_name', name);
 	v_id := pg_catalog.nextval('@extschema@.riders_id_seq');
 	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, capacity, created_at)
 	VALUES (v_id, zone_id,

@@ -94,6 +94,9 @@ BEGIN
 	IF place_order.customer_id IS NULL THEN
 		RAISE EXCEPTION 'an order needs a customer' USING ERRCODE = 'DP012';
 	END IF;
+	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
+	PERFORM @extschema@._check_length('coupon_code', coupon_code);
+	PERFORM @extschema@._check_length('items_text', items);
 
 	SELECT m.zone_id, m.location, m.prep_minutes, m.is_open, z.area, z.speed_mps
 	  INTO v_zone, v_pickup, v_prep, v_open, v_area, v_speed
@@ -111,18 +114,22 @@ BEGIN
 	END IF;
 	v_dist := @extschema@._check_distance(v_pickup, v_drop);
 
-	-- items: a non-empty array of {"item_id": n, "qty": n}; repeated ids are summed
+	-- items: a non-empty array of flat {"item_id": n, "qty": n}, at most the
+	-- limit of lines (input_limits()); repeated ids are summed
+	PERFORM @extschema@._check_length('items', items);
 	IF items IS NULL OR pg_catalog.jsonb_typeof(items) OPERATOR(pg_catalog.<>) 'array'
 	   OR pg_catalog.jsonb_array_length(items) OPERATOR(pg_catalog.=) 0
-	   OR pg_catalog.jsonb_array_length(items) OPERATOR(pg_catalog.>) 100
 	   OR EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(items) e(v)
 	               WHERE pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.<>) 'object'
+	                  OR CASE WHEN pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.=) 'object'
+	                          THEN (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(e.v))
+	                               OPERATOR(pg_catalog.<>) 2 END
 	                  OR (e.v OPERATOR(pg_catalog.->>) 'item_id') IS NULL
 	                  OR (e.v OPERATOR(pg_catalog.->>) 'item_id') OPERATOR(pg_catalog.!~) '^[0-9]{1,18}$'
 	                  OR (e.v OPERATOR(pg_catalog.->>) 'qty') IS NULL
 	                  OR (e.v OPERATOR(pg_catalog.->>) 'qty') OPERATOR(pg_catalog.!~) '^[0-9]{1,9}$') THEN
 		RAISE EXCEPTION 'items must be a non-empty array of {"item_id": n, "qty": n}'
-			USING ERRCODE = 'DP007', DETAIL = 'At most 100 lines; ids and quantities are whole numbers.';
+			USING ERRCODE = 'DP007', DETAIL = 'Each line has these two keys and no other; ids and quantities are whole numbers.';
 	END IF;
 	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('item_id', l.item_id, 'qty', l.qty) ORDER BY l.item_id)
 	  INTO v_lines
@@ -228,6 +235,8 @@ BEGIN
 	IF place_errand.customer_id IS NULL THEN
 		RAISE EXCEPTION 'an errand needs a customer' USING ERRCODE = 'DP012';
 	END IF;
+	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
+	PERFORM @extschema@._check_length('errand_description', description);
 	SELECT z.zone_id, z.area, z.speed_mps INTO v_zone, v_area, v_speed
 	  FROM @extschema@.zones z
 	 WHERE @extschema@._covers(z.area, v_pickup)
@@ -240,9 +249,8 @@ BEGIN
 		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
 	END IF;
 	v_dist := @extschema@._check_distance(v_pickup, v_drop);
-	IF description IS NULL OR pg_catalog.btrim(description) OPERATOR(pg_catalog.=) ''
-	   OR pg_catalog.length(description) OPERATOR(pg_catalog.>) 2000 THEN
-		RAISE EXCEPTION 'an errand needs a description of at most 2000 characters' USING ERRCODE = 'DP025';
+	IF description IS NULL OR pg_catalog.btrim(description) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'an errand needs a description' USING ERRCODE = 'DP025';
 	END IF;
 	IF fee_cents IS NULL OR fee_cents OPERATOR(pg_catalog.<=) 0
 	   OR fee_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
@@ -302,6 +310,7 @@ BEGIN
 	IF provider_ref IS NULL OR provider_ref OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a payment confirmation needs the provider''s reference' USING ERRCODE = 'DP018';
 	END IF;
+	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	-- the same confirmation twice is a no-op, so that app servers may retry
 	-- (whatever happened to the order since)
 	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment'
@@ -344,12 +353,13 @@ AS $$
 DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 BEGIN
+	PERFORM @extschema@._check_length('reason', reason);
 	-- a repeat: the payment failed already, for this reason
 	IF v_order.status OPERATOR(pg_catalog.=) 'payment_failed'
 	   AND (SELECT p.failure_reason FROM @extschema@.payments p
 	         WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	           AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	         ORDER BY p.payment_id DESC LIMIT 1) IS NOT DISTINCT FROM pg_catalog.left(reason, 200) THEN
+	         ORDER BY p.payment_id DESC LIMIT 1) IS NOT DISTINCT FROM reason THEN
 		RETURN;
 	END IF;
 	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment' THEN
@@ -357,7 +367,7 @@ BEGIN
 			USING ERRCODE = 'DP018';
 	END IF;
 	UPDATE @extschema@.payments p
-	   SET status = 'failed', failure_reason = pg_catalog.left(reason, 200), settled_at = @extschema@.clock()
+	   SET status = 'failed', failure_reason = reason, settled_at = @extschema@.clock()
 	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';

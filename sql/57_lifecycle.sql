@@ -203,6 +203,7 @@ BEGIN
 	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
+	PERFORM @extschema@._check_length('dispatcher', by);
 	-- a repeat: the order is this rider's already (and may have moved on)
 	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
 	   AND v_order.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id THEN
@@ -284,6 +285,7 @@ BEGIN
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
+	PERFORM @extschema@._check_length('reason', reason);
 	-- a repeat: cancelled already
 	IF v_order.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 		RETURN;
@@ -293,7 +295,7 @@ BEGIN
 			USING ERRCODE = 'DP104', DETAIL = 'An order is cancelled before pickup only.';
 	END IF;
 	UPDATE @extschema@.orders o
-	   SET status = 'cancelled', cancel_reason = pg_catalog.left(reason, 200)
+	   SET status = 'cancelled', cancel_reason = reason
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 	UPDATE @extschema@.payments p
 	   SET status = 'failed', failure_reason = 'order cancelled', settled_at = @extschema@.clock()
@@ -325,6 +327,7 @@ BEGIN
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
+	PERFORM @extschema@._check_length('reason', reason);
 	-- a repeat: this rider released the order already and nobody holds it since
 	IF v_order.rider_id IS NULL
 	   AND EXISTS (SELECT FROM @extschema@.offer_exclusions e
@@ -348,7 +351,7 @@ BEGIN
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 	-- the batch never offers it to this rider again
 	INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason, detail)
-	VALUES (v_order.zone_id, v_order.order_id, release_order.rider_id, v_now, 'released', pg_catalog.left(reason, 200))
+	VALUES (v_order.zone_id, v_order.order_id, release_order.rider_id, v_now, 'released', reason)
 	ON CONFLICT ON CONSTRAINT offer_exclusions_pkey
 	DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, detail = EXCLUDED.detail;
 	-- the accepted offer that gave the rider the order, if any

@@ -40,26 +40,125 @@ CREATE TABLE @extschema@.matching_settings (
 	max_batch_orders     integer NOT NULL DEFAULT 5000 CHECK (max_batch_orders > 0),
 	max_arcs             integer NOT NULL DEFAULT 500000 CHECK (max_arcs > 0),
 	time_budget_ms       real NOT NULL DEFAULT 100 CHECK (time_budget_ms > 0),
-	candidate_source     text NOT NULL DEFAULT 'index' CHECK (candidate_source IN ('grid', 'index'))
+	candidate_source     text NOT NULL DEFAULT 'index' CHECK (candidate_source IN ('grid', 'index')),
+	source               text NOT NULL DEFAULT 'operator'
+	                     CONSTRAINT matching_settings_source_check CHECK (source IN ('default', 'operator'))
 );
-INSERT INTO @extschema@.matching_settings (zone_id) VALUES (0);
+INSERT INTO @extschema@.matching_settings (zone_id, source) VALUES (0, 'default');
 COMMENT ON TABLE @extschema@.matching_settings IS
 	'Cost weights and limits of matching, per zone; the row of zone 0 holds the defaults for zones without a row of their own.  Costs are in seconds of delay; docs/matching.md explains every column.';
+COMMENT ON COLUMN @extschema@.matching_settings.source IS
+	'default: the row as the extension ships it (zone 0), recreated by CREATE EXTENSION; operator: inserted or edited by an operator, kept by pg_dump.  Kept by triggers.';
 
 CREATE TABLE @extschema@.vehicle_profiles (
 	vehicle        text PRIMARY KEY CHECK (vehicle IN ('foot', 'bicycle', 'ebike', 'motorbike', 'car')),
 	speed_factor   real NOT NULL CHECK (speed_factor > 0),
 	max_pickup_m   real NOT NULL CHECK (max_pickup_m > 0),
-	max_trip_m     real NOT NULL CHECK (max_trip_m > 0)
+	max_trip_m     real NOT NULL CHECK (max_trip_m > 0),
+	source         text NOT NULL DEFAULT 'operator'
+	               CONSTRAINT vehicle_profiles_source_check CHECK (source IN ('default', 'operator'))
 );
-INSERT INTO @extschema@.vehicle_profiles VALUES
-	('foot',      0.35,  1500,  2500),
-	('bicycle',   0.8,   4000,  6000),
-	('ebike',     1.0,   6000, 12000),
-	('motorbike', 1.3,  10000, 25000),
-	('car',       1.2,  15000, 40000);
+INSERT INTO @extschema@.vehicle_profiles (vehicle, speed_factor, max_pickup_m, max_trip_m, source) VALUES
+	('foot',      0.35,  1500,  2500, 'default'),
+	('bicycle',   0.8,   4000,  6000, 'default'),
+	('ebike',     1.0,   6000, 12000, 'default'),
+	('motorbike', 1.3,  10000, 25000, 'default'),
+	('car',       1.2,  15000, 40000, 'default');
 COMMENT ON TABLE @extschema@.vehicle_profiles IS
 	'Per vehicle: speed as a factor of the zone''s speed, the longest ride to a pickup, and the longest order (pickup to drop-off) it takes.';
+COMMENT ON COLUMN @extschema@.vehicle_profiles.source IS
+	'default: the profile as the extension ships it, recreated by CREATE EXTENSION; operator: edited by an operator, kept by pg_dump.  Kept by triggers.';
+
+-- Shipped rows and pg_dump.  The rows written above are source 'default':
+-- CREATE EXTENSION writes them again, so pg_dump keeps only 'operator' rows
+-- (the config-dump filter at the end of this file).  An edited or inserted
+-- row is 'operator'.  An inserted row replaces a row of its key that is still
+-- 'default': that is what pg_restore does after CREATE EXTENSION has
+-- written the defaults again (inserting over an operator's row stays a
+-- unique violation).  Zone 0's row and the vehicles' rows cannot be
+-- deleted (DP308, checked at commit, so that a replacement may delete and
+-- insert in one transaction).  Do not restore with --disable-triggers.
+CREATE FUNCTION @extschema@._settings_source_trigger() RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		IF NEW IS DISTINCT FROM OLD THEN
+			NEW.source := 'operator';
+		END IF;
+		RETURN NEW;
+	END IF;
+	NEW.source := 'operator';              -- an inserted row is the operator's
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'matching_settings' THEN
+		DELETE FROM @extschema@.matching_settings s
+		 WHERE s.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+		   AND s.source OPERATOR(pg_catalog.=) 'default';
+	ELSE
+		DELETE FROM @extschema@.vehicle_profiles p
+		 WHERE p.vehicle OPERATOR(pg_catalog.=) NEW.vehicle
+		   AND p.source OPERATOR(pg_catalog.=) 'default';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._settings_source_trigger() IS
+	'Internal: BEFORE INSERT OR UPDATE on matching_settings and vehicle_profiles: an edited or inserted row is source ''operator''; an inserted row replaces a shipped (''default'') row of its key, as pg_restore needs.';
+REVOKE ALL ON FUNCTION @extschema@._settings_source_trigger() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._settings_keep_shipped() RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'matching_settings' THEN
+		IF NOT EXISTS (SELECT FROM @extschema@.matching_settings s WHERE s.zone_id OPERATOR(pg_catalog.=) 0) THEN
+			RAISE EXCEPTION 'the matching settings of zone 0 cannot be deleted'
+				USING ERRCODE = 'DP308',
+				      DETAIL = 'They are the defaults of every zone without settings of its own.',
+				      HINT = 'Change them with UPDATE.';
+		END IF;
+	ELSIF NOT EXISTS (SELECT FROM @extschema@.vehicle_profiles p WHERE p.vehicle OPERATOR(pg_catalog.=) OLD.vehicle) THEN
+		RAISE EXCEPTION 'the profile of vehicle "%" cannot be deleted', OLD.vehicle
+			USING ERRCODE = 'DP308',
+			      DETAIL = 'Every vehicle a rider may have needs a profile.',
+			      HINT = 'Change it with UPDATE.';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._settings_keep_shipped() IS
+	'Internal: deferred constraint trigger: at commit, zone 0 still has matching settings and every vehicle a profile, else DP308.';
+REVOKE ALL ON FUNCTION @extschema@._settings_keep_shipped() FROM PUBLIC;
+
+CREATE TRIGGER matching_settings_source
+	BEFORE INSERT OR UPDATE ON @extschema@.matching_settings
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._settings_source_trigger();
+CREATE TRIGGER vehicle_profiles_source
+	BEFORE INSERT OR UPDATE ON @extschema@.vehicle_profiles
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._settings_source_trigger();
+-- pg_restore runs with session_replication_role = replica (the order state
+-- machine must not fire on restored orders: docs/operations.md); these fire
+-- there too
+ALTER TABLE @extschema@.matching_settings ENABLE ALWAYS TRIGGER matching_settings_source;
+ALTER TABLE @extschema@.vehicle_profiles ENABLE ALWAYS TRIGGER vehicle_profiles_source;
+CREATE CONSTRAINT TRIGGER matching_settings_keep_zone0
+	AFTER UPDATE OR DELETE ON @extschema@.matching_settings
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (OLD.zone_id OPERATOR(pg_catalog.=) 0)
+	EXECUTE FUNCTION @extschema@._settings_keep_shipped();
+CREATE CONSTRAINT TRIGGER vehicle_profiles_keep
+	AFTER UPDATE OR DELETE ON @extschema@.vehicle_profiles
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._settings_keep_shipped();
+COMMENT ON TRIGGER matching_settings_source ON @extschema@.matching_settings IS
+	'An edited row becomes source ''operator''; an inserted row replaces a shipped row of its zone.';
+COMMENT ON TRIGGER vehicle_profiles_source ON @extschema@.vehicle_profiles IS
+	'An edited row becomes source ''operator''; an inserted row replaces the shipped row of its vehicle.';
+COMMENT ON TRIGGER matching_settings_keep_zone0 ON @extschema@.matching_settings IS
+	'At commit, zone 0 still has its row (DP308).';
+COMMENT ON TRIGGER vehicle_profiles_keep ON @extschema@.vehicle_profiles IS
+	'At commit, every vehicle still has its profile (DP308).';
 
 -- ------------------------------------------------------- riders and orders
 
@@ -358,6 +457,7 @@ BEGIN
 	IF accept IS NULL THEN
 		RAISE EXCEPTION 'an answer to an offer is accept or reject' USING ERRCODE = 'DP304';
 	END IF;
+	PERFORM @extschema@._check_length('reason', reason);
 	SELECT f.rider_id INTO v_rider FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
 	IF NOT FOUND THEN
@@ -404,7 +504,7 @@ BEGIN
 		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) v_offer.order_id;
 	ELSE
 		UPDATE @extschema@.offers f
-		   SET status = 'rejected', responded_at = v_now, reason = pg_catalog.left(respond_offer.reason, 200)
+		   SET status = 'rejected', responded_at = v_now, reason = respond_offer.reason
 		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
 		INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason)
 		VALUES (v_zone, v_offer.order_id, v_rider, v_now, 'rejected')
@@ -420,7 +520,8 @@ COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
 
 -- (sql/99_finish.sql pins the PostGIS schema into both C functions' search_path)
 
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.matching_settings', 'WHERE zone_id <> 0');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.matching_settings', 'WHERE source = ''operator''');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.vehicle_profiles', 'WHERE source = ''operator''');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.offers', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.offers_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.offer_audit', '');

@@ -156,6 +156,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      DETAIL = 'min_documents and max_features must be at least 1, smoothing above 0.';
 	END IF;
+	PERFORM @extschema@._check_length('training_query', query);
 
 	-- one trainer at a time; scorers keep reading the old model meanwhile
 	LOCK TABLE @extschema@.sentiment_weights IN EXCLUSIVE MODE;

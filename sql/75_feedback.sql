@@ -88,6 +88,7 @@ BEGIN
 		RAISE EXCEPTION 'invalid feedback channel "%"', channel
 			USING ERRCODE = 'DP504', DETAIL = 'A channel is a lower-case name such as app, web or phone.';
 	END IF;
+	PERFORM @extschema@._check_length('feedback_comment', comment);
 
 	-- the order's row lock makes two submissions of one review take turns
 	v_order := @extschema@._lock_order(submit_feedback.order_id);

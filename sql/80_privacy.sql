@@ -33,6 +33,7 @@ CREATE INDEX privacy_requests_customer_idx ON @extschema@.privacy_requests (cust
 COMMENT ON TABLE @extschema@.privacy_requests IS
 	'Every export, erasure and data-key rotation of a customer: when, by whom (session user), and what was done (counts, never personal data).';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.privacy_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.privacy_requests_request_id_seq', '');
 REVOKE ALL ON @extschema@.privacy_requests FROM PUBLIC;
 
 CREATE TABLE @extschema@.consents (
@@ -49,6 +50,7 @@ CREATE UNIQUE INDEX consents_active_idx ON @extschema@.consents (customer_id, pu
 COMMENT ON TABLE @extschema@.consents IS
 	'Consent history per customer and purpose: one row per grant under a policy version, closed by revoked_at (a revocation, or a new grant under another version).  At most one open row per purpose.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.consents', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.consents_consent_id_seq', '');
 REVOKE ALL ON @extschema@.consents FROM PUBLIC;
 
 ------------------------------------------------------------------------------
@@ -163,6 +165,7 @@ AS $$
 DECLARE
 	v text := pg_catalog.regexp_replace(phone, '[^0-9]', '', 'g');
 BEGIN
+	PERFORM @extschema@._check_length('phone', phone);
 	IF pg_catalog.starts_with(phone, '+86') THEN
 		v := pg_catalog.substr(v, 3);           -- mainland numbers are shown without +86
 	END IF;
@@ -577,11 +580,11 @@ DECLARE
 	v_version text;
 BEGIN
 	PERFORM @extschema@._check_purpose(purpose);
-	IF policy_version IS NULL OR pg_catalog.btrim(policy_version) OPERATOR(pg_catalog.=) ''
-	   OR pg_catalog.length(policy_version) OPERATOR(pg_catalog.>) 64 THEN
-		RAISE EXCEPTION 'a consent names the policy version it was given for (1 to 64 characters)'
+	IF policy_version IS NULL OR pg_catalog.btrim(policy_version) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a consent names the policy version it was given for'
 			USING ERRCODE = 'DP406';
 	END IF;
+	PERFORM @extschema@._check_length('policy_version', policy_version);
 	-- the customer row is locked: consents of one customer change one at a time
 	IF @extschema@._lock_customer(grant_consent.customer_id) IS NOT NULL THEN
 		RAISE EXCEPTION 'customer % was forgotten', customer_id USING ERRCODE = 'DP402';

@@ -12,9 +12,13 @@
 -- ordinary SECURITY DEFINER function that can also be called on its own
 -- (for example inside a transaction, where a procedure cannot commit).
 --
--- Runs never overlap: the procedure holds a session advisory lock for the
--- whole run and each step a transaction advisory lock on the same key; a
--- second run finds the lock taken, logs itself as skipped and returns.
+-- Runs never overlap: every batch holds a transaction advisory lock, and a
+-- run starts only under that lock and when no other run is live (a
+-- 'running' row of purge_runs whose backend is executing a statement); a
+-- second run logs itself as skipped and returns.  No lock outlives a
+-- transaction, so a run stopped by a cancel, statement_timeout or an error
+-- holds nothing afterwards; its row is closed as aborted by the run itself
+-- or, when the cancel struck between two batches, by the next run.
 -- On a standby (pg_is_in_recovery) nothing is done.  Every run is logged
 -- in purge_runs.
 --
@@ -70,8 +74,9 @@ CREATE TABLE @extschema@.purge_runs (
 	actor        name NOT NULL DEFAULT SESSION_USER
 );
 COMMENT ON TABLE @extschema@.purge_runs IS
-	'One row per purge run: when, how many batches, rows handled per data class, and by whom (application pg_cron for scheduled runs).  skipped: another run held the lock; aborted: the run''s session ended before it finished.';
+	'One row per purge run: when, how many batches, rows handled per data class, and by whom (application pg_cron for scheduled runs).  skipped: another run held the lock; aborted: the run was cancelled or failed (its committed batches are kept and counted), or its session ended, before it finished.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.purge_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.purge_runs_run_id_seq', '');
 REVOKE ALL ON @extschema@.purge_runs FROM PUBLIC;
 
 CREATE TABLE @extschema@.maintenance_jobs (
@@ -146,20 +151,37 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_run bigint;
+	v_status text := p_status;
 BEGIN
-	-- runs whose session is gone never finish
-	UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
-	 WHERE r.status OPERATOR(pg_catalog.=) 'running'
-	   AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) r.pid)
-	   AND r.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid();
+	IF v_status OPERATOR(pg_catalog.=) 'running' THEN
+		IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._purge_lock_key()) THEN
+			v_status := 'skipped';               -- a batch of another run is under way
+		ELSE
+			-- a run is live while its backend executes a statement: runs of
+			-- vanished, idle or this very session were stopped (cancelled,
+			-- failed, terminated) and never finish
+			UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
+			 WHERE r.status OPERATOR(pg_catalog.=) 'running'
+			   AND (r.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+			        OR NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+			                        WHERE a.pid OPERATOR(pg_catalog.=) r.pid
+			                          AND a.state OPERATOR(pg_catalog.=) 'active'));
+			IF EXISTS (SELECT FROM @extschema@.purge_runs r WHERE r.status OPERATOR(pg_catalog.=) 'running') THEN
+				v_status := 'skipped';
+			END IF;
+		END IF;
+	END IF;
 	INSERT INTO @extschema@.purge_runs (status, finished_at)
-	VALUES (p_status, CASE WHEN p_status OPERATOR(pg_catalog.=) 'skipped' THEN pg_catalog.clock_timestamp() END)
+	VALUES (v_status, CASE WHEN v_status OPERATOR(pg_catalog.=) 'skipped' THEN pg_catalog.clock_timestamp() END)
 	RETURNING run_id INTO v_run;
+	IF v_status OPERATOR(pg_catalog.=) 'skipped' THEN
+		RETURN NULL;
+	END IF;
 	RETURN v_run;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._purge_begin(text) IS
-	'Internal: logs the start of a purge run (or a skipped one) and marks runs of vanished sessions aborted.';
+	'Internal: starts a purge run (p_status running) under the purge lock unless another run is live, and returns its id; otherwise, or with p_status skipped, logs a skipped run and returns NULL.  Marks runs that were stopped (their backend gone or idle) aborted.';
 REVOKE ALL ON FUNCTION @extschema@._purge_begin(text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._purge_end(p_run bigint) RETURNS void
@@ -172,6 +194,17 @@ END;
 COMMENT ON FUNCTION @extschema@._purge_end(bigint) IS
 	'Internal: marks a purge run done.';
 REVOKE ALL ON FUNCTION @extschema@._purge_end(bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._purge_abort(p_run bigint) RETURNS void
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
+	 WHERE r.run_id OPERATOR(pg_catalog.=) p_run AND r.status OPERATOR(pg_catalog.=) 'running';
+END;
+COMMENT ON FUNCTION @extschema@._purge_abort(bigint) IS
+	'Internal: marks a purge run aborted (cancelled or failed in a batch); its committed batches stay counted.';
+REVOKE ALL ON FUNCTION @extschema@._purge_abort(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.purge_expired_step(batch_size integer DEFAULT 500, run_id bigint DEFAULT NULL)
 RETURNS bigint
@@ -195,14 +228,14 @@ BEGIN
 	IF pg_catalog.pg_is_in_recovery() THEN
 		RETURN NULL;                                -- a standby purges nothing
 	END IF;
-	IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._purge_lock_key()) THEN
-		IF v_run IS NULL THEN
-			PERFORM @extschema@._purge_begin('skipped');
-		END IF;
-		RETURN NULL;                                -- another run is at work
-	END IF;
 	IF v_run IS NULL THEN
 		v_run := @extschema@._purge_begin('running');
+		IF v_run IS NULL THEN
+			RETURN NULL;                            -- another run is at work
+		END IF;
+	ELSE
+		-- a batch of a run: waits for a batch called on its own (milliseconds)
+		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._purge_lock_key());
 	END IF;
 
 	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP
@@ -287,39 +320,56 @@ AS $$
 DECLARE
 	v_run pg_catalog.int8;
 	v_n pg_catalog.int8;
+	v_state pg_catalog.text;
+	v_message pg_catalog.text;
+	v_detail pg_catalog.text;
+	v_hint pg_catalog.text;
 BEGIN
 	IF pg_catalog.pg_is_in_recovery() THEN
 		RAISE NOTICE 'standby: nothing to purge here';
 		RETURN;
 	END IF;
-	IF NOT pg_catalog.pg_try_advisory_lock(@extschema@._purge_lock_key()) THEN
-		PERFORM @extschema@._purge_begin('skipped');
+	v_run := @extschema@._purge_begin('running');
+	COMMIT;
+	IF v_run IS NULL THEN
 		RAISE NOTICE 'another purge run is at work';
 		RETURN;
 	END IF;
-	v_run := @extschema@._purge_begin('running');
-	COMMIT;
 	LOOP
-		v_n := @extschema@.purge_expired_step(batch_size, v_run);
+		-- A cancel (statement_timeout, pg_cancel_backend: 57014) or an error
+		-- in a batch rolls back that batch only.  A block with a handler
+		-- cannot commit, so the handler only keeps the error: the run is
+		-- closed as aborted below, then the error is raised again.  (A
+		-- cancel that strikes between two batches ends the run at once; the
+		-- next run closes its row.)
+		BEGIN
+			v_n := @extschema@.purge_expired_step(batch_size, v_run);
+		EXCEPTION WHEN query_canceled OR others THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+			                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+		END;
+		EXIT WHEN v_state IS NOT NULL;
 		COMMIT;
 		EXIT WHEN v_n IS NULL OR v_n OPERATOR(pg_catalog.=) 0;
 	END LOOP;
-	PERFORM @extschema@._purge_end(v_run);
+	IF v_state IS NULL THEN
+		PERFORM @extschema@._purge_end(v_run);
+	ELSE
+		PERFORM @extschema@._purge_abort(v_run);
+	END IF;
 	COMMIT;
-	-- every hold of this session, one left behind by an interrupted run too
-	-- (the key's halves are pg_locks' classid and objid)
-	WHILE EXISTS (SELECT FROM pg_catalog.pg_locks l
-	               WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
-	                 AND l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
-	                 AND l.classid OPERATOR(pg_catalog.=) 1684632432::pg_catalog.oid
-	                 AND l.objid OPERATOR(pg_catalog.=) 1635017576::pg_catalog.oid
-	                 AND l.objsubid OPERATOR(pg_catalog.=) 1) LOOP
-		PERFORM pg_catalog.pg_advisory_unlock(@extschema@._purge_lock_key());
-	END LOOP;
+	IF v_state IS NOT NULL THEN
+		v_detail := pg_catalog.concat_ws(' ', pg_catalog.format(
+			'Purge run %s was closed as aborted; the batches it committed are kept.', v_run), NULLIF(v_detail, ''));
+		IF NULLIF(v_hint, '') IS NULL THEN
+			RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_message, DETAIL = v_detail;
+		END IF;
+		RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_message, DETAIL = v_detail, HINT = v_hint;
+	END IF;
 END
 $$;
 COMMENT ON PROCEDURE @extschema@.purge_expired(integer) IS
-	'Purges everything past its retention (retention_effective()) in batches of batch_size rows per class and zone, committing after each; never overlaps another run, does nothing on a standby, logs the run in purge_runs.  Cannot run inside a transaction block: use purge_expired_step() there.';
+	'Purges everything past its retention (retention_effective()) in batches of batch_size rows per class and zone, committing after each; never overlaps another run, does nothing on a standby, logs the run in purge_runs.  Cancelled (57014) or failing, it keeps the batches it committed and closes its run as aborted; it holds no lock between batches.  Cannot run inside a transaction block: use purge_expired_step() there.';
 
 ------------------------------------------------------------------------------
 -- pg_cron
@@ -329,6 +379,7 @@ RETURNS SETOF text
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
+	SELECT @extschema@._check_length('database_name', database);
 	SELECT CASE WHEN j.runs_in OPERATOR(pg_catalog.=) 'dispatch'
 	            THEN pg_catalog.format('SELECT cron.schedule_in_database(%L, %L, %L, %L);', j.jobname, j.schedule,
 	                                   j.command, COALESCE(database, pg_catalog.current_database()))
@@ -398,6 +449,7 @@ GRANT EXECUTE ON PROCEDURE @extschema@.purge_expired(integer) TO dispatch_admin;
 GRANT EXECUTE ON FUNCTION @extschema@._purge_lock_key() TO dispatch_admin;
 GRANT EXECUTE ON FUNCTION @extschema@._purge_begin(text) TO dispatch_admin;
 GRANT EXECUTE ON FUNCTION @extschema@._purge_end(bigint) TO dispatch_admin;
+GRANT EXECUTE ON FUNCTION @extschema@._purge_abort(bigint) TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.maintenance_commands(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.maintenance_commands(text) TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.schedule_maintenance() FROM PUBLIC;

@@ -14,7 +14,7 @@
  * and '#' comments.  The highest master version is the current one; older
  * versions stay until every data key has been re-wrapped (rotation).  The
  * parsed file is cached in TopMemoryContext and re-read when its path,
- * modification time or size changes.
+ * modification time or size changes; its mode is checked on every use.
  *
  * The SQL functions here return key material, so the install script grants
  * them to nobody: only the extension's SECURITY DEFINER functions call them.
@@ -155,15 +155,16 @@ load_keys(void)
 				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
 				errmsg("could not read master key file \"%s\": %m", path));
 
-	if (keyfile != NULL && strcmp(keyfile->path, path) == 0 &&
-		keyfile->mtime == st.st_mtime && keyfile->size == st.st_size)
-		return keyfile;
-
+	/* checked on every use: a chmod changes neither mtime nor size */
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
 				errmsg("master key file \"%s\" is accessible to other users", path),
 				errhint("Make it readable only by its owner (chmod 600)."));
+
+	if (keyfile != NULL && strcmp(keyfile->path, path) == 0 &&
+		keyfile->mtime == st.st_mtime && keyfile->size == st.st_size)
+		return keyfile;
 
 	f = AllocateFile(path, "r");
 	if (f == NULL)

@@ -103,6 +103,8 @@ app|SELECT dispatch.require_consent(3, 'marketing')|
 app|SELECT dispatch.marketing_audience('marketing')|
 app|SELECT dispatch.revoke_consent(3, 'marketing')|
 app|SELECT dispatch.mask_phone('+8613812341234')|
+app|SELECT dispatch.input_limits()|
+app|SELECT dispatch._check_length('reason', 'flat tyre'::text)|
 app|SELECT dispatch.export_customer(3)|
 app|SELECT dispatch.forget_customer(4)|
 app|SELECT dispatch.sentiment('很好吃')|
@@ -124,6 +126,7 @@ admin|CALL dispatch.purge_expired(10)|
 admin|SELECT dispatch.purge_feedback_text(now() - interval '90 days', 10)|
 admin|SELECT dispatch._purge_lock_key()|
 admin|SELECT dispatch._purge_end(dispatch._purge_begin('skipped'))|
+admin|SELECT dispatch._purge_abort(dispatch._purge_begin('skipped'))|
 admin|SELECT dispatch.maintenance_commands()|
 admin|SELECT dispatch._cron_database()|
 admin|SELECT dispatch.schedule_maintenance()|DP410

@@ -28,6 +28,15 @@ SELECT CASE WHEN (SELECT keep FROM dispatch.retention_effective() WHERE data_cla
             THEN 'ok the retention policy set before the update holds'
             ELSE 'not ok the retention policy was lost' END;
 
+-- rows edited under the old version are the operator's (and dumped), the
+-- rest as shipped
+SELECT CASE WHEN (SELECT array_agg(format('%s:%s', zone_id, source) ORDER BY zone_id) FROM dispatch.matching_settings)
+                 = '{0:operator,1:operator}'
+             AND (SELECT array_agg(format('%s:%s', vehicle, source) ORDER BY vehicle) FROM dispatch.vehicle_profiles)
+                 = '{bicycle:operator,car:default,ebike:default,foot:default,motorbike:default}'
+            THEN 'ok settings edited before the update are the operator''s, the others as shipped'
+            ELSE 'not ok the sources of matching_settings and vehicle_profiles are wrong' END;
+
 -- the API of the new version works on old rows: the accepted order is
 -- delivered through to feedback
 SELECT CASE WHEN count(*) >= 0 THEN 'ok a dispatch batch runs' END FROM dispatch.assign_batch(1);

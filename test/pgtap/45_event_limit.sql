@@ -1,0 +1,37 @@
+-- test/pgtap/45_event_limit.sql: one transaction writes at most 2^20 events
+-- (DP103, src/events.c): the event's seq keeps the ordinal within its
+-- transaction in 20 bits.  The 2^20 events are written for real, with
+-- dispatch.notify off (about 6 s on a 2-core machine); the 2^20 + 1st, and
+-- an order's status change that would need one more event, are refused and
+-- write nothing.  Its own file: the ordinal counts the whole transaction.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(6);
+SET LOCAL dispatch.notify = off;
+
+-- the order's own event is the transaction's first (ordinal 0)
+SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+                            121.445, 31.196, 'Limit Road 1') AS o \gset
+SELECT count(*) AS before FROM dispatch.events \gset
+SELECT (max(seq) & 1048575) AS first_ordinal FROM dispatch.events WHERE order_id = :o \gset
+
+SELECT lives_ok(format($$ SELECT count(dispatch._emit_event(1, 'limit_test', NULL, NULL, NULL, NULL))
+                            FROM generate_series(1, 1048575 - %s) $$, :first_ordinal),
+                '2^20 events in one transaction are written');
+SELECT is((SELECT count(*) FROM dispatch.events), (:before + 1048575 - :first_ordinal)::bigint,
+          'every one of them is in the outbox');
+SELECT is((SELECT max(seq) & 1048575 FROM dispatch.events), 1048575::bigint,
+          'the last one has the highest ordinal, 2^20 - 1');
+SELECT throws_ok($$ SELECT dispatch._emit_event(1, 'limit_test', NULL, NULL, NULL, NULL) $$, 'DP103',
+                 'too many events in one transaction', 'the 2^20 + 1st event is refused with DP103');
+SELECT throws_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :o, 'psp-limit'), 'DP103', NULL,
+                 'a status change that needs one more event is refused with DP103');
+SELECT results_eq(format($$ SELECT (SELECT status FROM dispatch.orders WHERE zone_id = %s AND order_id = %s),
+                                   (SELECT status FROM dispatch.payments WHERE zone_id = %s AND order_id = %s),
+                                   (SELECT count(*) FROM dispatch.events) $$, :zone, :o, :zone, :o),
+                  format($$ VALUES ('pending_payment'::text, 'pending'::text, %s::bigint) $$, :before + 1048575 - :first_ordinal),
+                  'the refused calls wrote nothing: the order is still pending, its payment too, no event added');
+
+SELECT * FROM finish();
+ROLLBACK;
