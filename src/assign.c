@@ -491,8 +491,13 @@ candidates_grid(Batch *b)
 	int		   *idx = palloc(sizeof(int) * k);
 	double	   *dist = palloc(sizeof(double) * k);
 
+	/*
+	 * Read-write, so the cursor takes a fresh snapshot: it must see the
+	 * slots freed by expire_offers() and the offers of a batch this one
+	 * waited for on the zone lock.
+	 */
 	match_rider_params(&b->s, values);
-	portal = SPI_cursor_open(NULL, all_riders_plan, values, NULL, true);
+	portal = SPI_cursor_open(NULL, all_riders_plan, values, NULL, false);
 	for (;;)
 	{
 		uint64		n;
