@@ -1,19 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * solver_bench.c
- *	  Speed and quality of the assignment solver on synthetic batches, and
- *	  a replay of Meal Delivery Routing Problem instances.
+ *	  Speed and quality of the assignment solver on synthetic batches.
  *
- * Three parts, each printing its figures:
+ * Two parts, each printing its figures:
  *	  scale    1,000,000 riders (200,000 idle) and 1,000 orders in one zone:
  *			   projection + grid build, candidates, exact solve (median)
  *	  quality  riders/orders = 1.0, 1.2, 2.0: total pickup time of the exact
  *			   solve against sequential nearest-idle-rider greedy
- *	  mdrp     day-long replays of MDRP instances (read at run time from the
- *			   directory given with -m), batch every few minutes, exact
- *			   versus greedy: click-to-door time and lateness
  *
- * Usage: solver_bench [-r runs] [-m mdrp_dir] [-n max_instances]
+ * Usage: solver_bench [-r runs] [-p scale|quality] [-l layout] [-k candidates]
  *
  * IDENTIFICATION
  *	  bench/assign/solver_bench.c
@@ -24,7 +20,6 @@
 
 #include "assign_solver.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -500,433 +495,18 @@ quality_bench(int seeds, int layout)
 	}
 }
 
-/* ----------------------------------------------------------------- mdrp */
-
-typedef struct Mdrp
-{
-	int			no,
-				nc,
-				nrest;
-	double	   *ox,
-			   *oy;
-	int		   *place,
-			   *rest,
-			   *ready;
-	double	   *cx,
-			   *cy;
-	int		   *on,
-			   *off;
-	double	   *rx,
-			   *ry;
-	int			mpm,
-				svc_pick,
-				svc_drop;
-} Mdrp;
-
-/* Read a tab-separated MDRP table: skip the header, then rows of ncol. */
-static int
-read_table(const char *dir, const char *name, int ncol, long **out)
-{
-	char		path[1024],
-				line[512];
-	FILE	   *f;
-	int			n = 0,
-				cap = 256;
-	long	   *v = malloc(sizeof(long) * cap * ncol);
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "r");
-	if (f == NULL)
-	{
-		free(v);
-		return -1;
-	}
-	if (fgets(line, sizeof(line), f) == NULL)
-	{
-		fclose(f);
-		free(v);
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f))
-	{
-		char	   *p = line;
-		int			c;
-
-		if (n == cap)
-		{
-			cap *= 2;
-			v = realloc(v, sizeof(long) * cap * ncol);
-		}
-		for (c = 0; c < ncol; c++)
-		{
-			while (*p && (*p < '0' || *p > '9') && *p != '-')
-				p++;			/* ids carry a letter prefix: o1, c1, r1 */
-			v[n * ncol + c] = strtol(p, &p, 10);
-		}
-		n++;
-	}
-	fclose(f);
-	*out = v;
-	return n;
-}
-
-static int
-mdrp_load(const char *dir, Mdrp *m)
-{
-	long	   *o,
-			   *c,
-			   *r,
-			   *p;
-	int			i;
-
-	m->no = read_table(dir, "orders.txt", 6, &o);
-	m->nc = read_table(dir, "couriers.txt", 5, &c);
-	m->nrest = read_table(dir, "restaurants.txt", 3, &r);
-	if (m->no <= 0 || m->nc <= 0 || m->nrest <= 0 ||
-		read_table(dir, "instance_parameters.txt", 7, &p) != 1)
-		return -1;
-	m->mpm = (int) p[0];
-	m->svc_pick = (int) p[1];
-	m->svc_drop = (int) p[2];
-	free(p);
-	m->ox = malloc(sizeof(double) * m->no);
-	m->oy = malloc(sizeof(double) * m->no);
-	m->place = malloc(sizeof(int) * m->no);
-	m->rest = malloc(sizeof(int) * m->no);
-	m->ready = malloc(sizeof(int) * m->no);
-	for (i = 0; i < m->no; i++)
-	{
-		/* ids are 1..n in file order in these instances; index by row */
-		m->ox[i] = o[i * 6 + 1];
-		m->oy[i] = o[i * 6 + 2];
-		m->place[i] = (int) o[i * 6 + 3];
-		m->rest[i] = (int) o[i * 6 + 4] - 1;
-		m->ready[i] = (int) o[i * 6 + 5];
-	}
-	m->cx = malloc(sizeof(double) * m->nc);
-	m->cy = malloc(sizeof(double) * m->nc);
-	m->on = malloc(sizeof(int) * m->nc);
-	m->off = malloc(sizeof(int) * m->nc);
-	for (i = 0; i < m->nc; i++)
-	{
-		m->cx[i] = c[i * 5 + 1];
-		m->cy[i] = c[i * 5 + 2];
-		m->on[i] = (int) c[i * 5 + 3];
-		m->off[i] = (int) c[i * 5 + 4];
-	}
-	m->rx = malloc(sizeof(double) * m->nrest);
-	m->ry = malloc(sizeof(double) * m->nrest);
-	for (i = 0; i < m->nrest; i++)
-	{
-		int			id = (int) r[i * 3] - 1;
-
-		if (id < 0 || id >= m->nrest)
-			return -1;
-		m->rx[id] = r[i * 3 + 1];
-		m->ry[id] = r[i * 3 + 2];
-	}
-	for (i = 0; i < m->no; i++)
-		if (m->rest[i] < 0 || m->rest[i] >= m->nrest)
-			return -1;
-	free(o);
-	free(c);
-	free(r);
-	return 0;
-}
-
-static void
-mdrp_free(Mdrp *m)
-{
-	free(m->ox);
-	free(m->oy);
-	free(m->place);
-	free(m->rest);
-	free(m->ready);
-	free(m->cx);
-	free(m->cy);
-	free(m->on);
-	free(m->off);
-	free(m->rx);
-	free(m->ry);
-}
-
-static int
-travel(const Mdrp *m, double ax, double ay, double bx, double by)
-{
-	return (int) ceil(hypot(ax - bx, ay - by) / m->mpm);
-}
-
-typedef struct MdrpResult
-{
-	int			delivered;
-	double		mean_ctd;
-	double		p90_ctd;
-	double		late_share;		/* click-to-door over 40 minutes */
-	double		mean_ready_to_pickup;
-} MdrpResult;
-
-/*
- * Replay a day: every `step` minutes a batch takes the placed, unassigned
- * orders and the on-duty, free couriers (where their last trip ended), and
- * assigns single-order trips.  Cost of order o on courier c: the minutes
- * from the batch to the pickup (travel, service, waiting for the food),
- * which is what click-to-door depends on.  A courier is free again at its
- * drop-off.  exact = 1: minimum total cost; exact = 0: orders in placement
- * order take the courier with the earliest pickup.
- */
-static void
-mdrp_replay(const Mdrp *m, int exact, int step, MdrpResult *res)
-{
-	double	   *px = malloc(sizeof(double) * m->nc),
-			   *py = malloc(sizeof(double) * m->nc);
-	int		   *free_at = malloc(sizeof(int) * m->nc);
-	int		   *done = calloc(m->no, sizeof(int));
-	double	   *ctd = malloc(sizeof(double) * m->no);
-	int		   *orows = malloc(sizeof(int) * m->no);
-	int		   *crows = malloc(sizeof(int) * m->nc);
-	int64_t    *oid = malloc(sizeof(int64_t) * m->no),
-			   *cid = malloc(sizeof(int64_t) * m->nc);
-	double	   *hold = malloc(sizeof(double) * m->no);
-	int		   *slot_start = malloc(sizeof(int) * (m->nc + 1));
-	double	   *pen = calloc(m->nc, sizeof(double));
-	int		   *rr = malloc(sizeof(int) * m->no);
-	char	   *taken = malloc(m->nc);
-	int			i,
-				t,
-				tmax = 0,
-				nd = 0,
-				late = 0;
-	double		sum = 0,
-				r2p = 0;
-
-	for (i = 0; i < m->nc; i++)
-	{
-		px[i] = m->cx[i];
-		py[i] = m->cy[i];
-		free_at[i] = m->on[i];
-		if (m->off[i] > tmax)
-			tmax = m->off[i];
-	}
-	for (t = 0; t <= tmax + 120; t += step)
-	{
-		int			no = 0,
-					nc = 0,
-					a,
-					b;
-		Arcs		arcs = {0};
-
-		for (i = 0; i < m->no; i++)
-			if (!done[i] && m->place[i] <= t)
-				orows[no++] = i;
-		for (i = 0; i < m->nc; i++)
-			if (m->on[i] <= t && t < m->off[i] && free_at[i] <= t)
-				crows[nc++] = i;
-		if (no == 0 || nc == 0)
-			continue;
-		for (a = 0; a < no; a++)
-		{
-			int			o = orows[a];
-			double		rx = m->rx[m->rest[o]],
-						ry = m->ry[m->rest[o]];
-
-			for (b = 0; b < nc; b++)
-			{
-				int			c = crows[b];
-				int			pick = t + travel(m, px[c], py[c], rx, ry) + m->svc_pick / 2;
-
-				int			tt = travel(m, px[c], py[c], rx, ry);
-
-				if (pick < m->ready[o])
-					pick = m->ready[o];
-				/* minutes to pickup, and a quarter of the courier's drive */
-				arcs_add(&arcs, a, b, pick - t + 0.25 * tt);
-			}
-			oid[a] = o + 1;
-			hold[a] = 1000;		/* assign while couriers are free */
-		}
-		for (b = 0; b < nc; b++)
-		{
-			cid[b] = crows[b] + 1;
-			slot_start[b] = b;
-		}
-		slot_start[nc] = nc;
-
-		if (exact)
-		{
-			AsInstance	inst = {no, oid, hold, nc, cid, slot_start, pen,
-			arcs.n, arcs.a};
-
-			as_solve_exact(&inst, NULL, &A, rr, NULL, NULL);
-		}
-		else
-		{
-			/* placement order, each the nearest free courier */
-			memset(taken, 0, nc);
-			for (a = 0; a < no; a++)
-			{
-				int			o = orows[a];
-				double		best = 1e18;
-
-				rr[a] = AS_HELD;
-				for (b = 0; b < nc; b++)
-				{
-					double		dd = hypot(px[crows[b]] - m->rx[m->rest[o]],
-										   py[crows[b]] - m->ry[m->rest[o]]);
-
-					if (!taken[b] && dd < best)
-					{
-						best = dd;
-						rr[a] = b;
-					}
-				}
-				if (rr[a] != AS_HELD)
-					taken[rr[a]] = 1;
-			}
-		}
-		for (a = 0; a < no; a++)
-			if (rr[a] != AS_HELD)
-			{
-				int			o = orows[a],
-							c = crows[rr[a]];
-				int			pick = t + travel(m, px[c], py[c], m->rx[m->rest[o]],
-											  m->ry[m->rest[o]]) + m->svc_pick / 2;
-				int			drop = pick + m->svc_pick - m->svc_pick / 2 +
-					travel(m, m->rx[m->rest[o]], m->ry[m->rest[o]], m->ox[o], m->oy[o]) +
-					m->svc_drop / 2;
-
-				if (pick < m->ready[o])
-					pick = m->ready[o];
-				done[o] = 1;
-				ctd[nd] = drop - m->place[o];
-				sum += ctd[nd];
-				r2p += pick - m->ready[o];
-				if (ctd[nd] > 40)
-					late++;
-				nd++;
-				px[c] = m->ox[o];
-				py[c] = m->oy[o];
-				free_at[c] = drop + m->svc_drop - m->svc_drop / 2;
-			}
-		free(arcs.a);
-	}
-	res->delivered = nd;
-	res->mean_ctd = nd ? sum / nd : 0;
-	if (nd)
-	{
-		qsort(ctd, nd, sizeof(double), cmp_double);
-		res->p90_ctd = ctd[(int) (0.9 * (nd - 1))];
-	}
-	else
-		res->p90_ctd = 0;
-	res->late_share = nd ? (double) late / nd : 0;
-	res->mean_ready_to_pickup = nd ? r2p / nd : 0;
-	free(px);
-	free(py);
-	free(free_at);
-	free(done);
-	free(ctd);
-	free(orows);
-	free(crows);
-	free(oid);
-	free(cid);
-	free(hold);
-	free(slot_start);
-	free(pen);
-	free(rr);
-	free(taken);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static void
-mdrp_bench(const char *root, int max_inst)
-{
-	DIR		   *d = opendir(root);
-	struct dirent *e;
-	char	   *names[512];
-	int			n = 0,
-				i,
-				j,
-				used = 0;
-	double		tot_g = 0,
-				tot_e = 0,
-				late_g = 0,
-				late_e = 0;
-	int			del_g = 0,
-				del_e = 0;
-
-	if (d == NULL)
-	{
-		printf("mdrp: %s not readable, skipped\n", root);
-		return;
-	}
-	while ((e = readdir(d)) != NULL && n < 512)
-		if (e->d_name[0] != '.' && strcmp(e->d_name, "README.md") != 0)
-			names[n++] = strdup(e->d_name);
-	closedir(d);
-	qsort(names, n, sizeof(char *), cmp_str);
-	printf("mdrp: single-order trips, batch every 2 min; exact cost = minutes to pickup + 0.25 x drive;\n"
-		   "  greedy = orders in placement order, each the nearest free courier\n");
-	printf("  %-18s %6s | %-28s | %-28s\n", "instance", "orders",
-		   "greedy: deliv  mean  p90 >40", "exact:  deliv  mean  p90 >40");
-	/* spread the sample over the seeds and densities */
-	for (j = 0; j < n && used < max_inst; j++)
-	{
-		char		path[1024];
-		Mdrp		m;
-		MdrpResult g,
-					x;
-
-		i = (int) (((long) j * 37) % n);	/* a spread of seeds and variants */
-		snprintf(path, sizeof(path), "%s/%s", root, names[i]);
-		if (mdrp_load(path, &m) != 0)
-			continue;
-		mdrp_replay(&m, 0, 2, &g);
-		mdrp_replay(&m, 1, 2, &x);
-		printf("  %-18s %6d | %11d %5.1f %4.0f %4.0f%% | %11d %5.1f %4.0f %4.0f%%\n",
-			   names[i], m.no, g.delivered, g.mean_ctd, g.p90_ctd,
-			   100 * g.late_share, x.delivered, x.mean_ctd, x.p90_ctd,
-			   100 * x.late_share);
-		tot_g += g.mean_ctd * g.delivered;
-		tot_e += x.mean_ctd * x.delivered;
-		late_g += g.late_share * g.delivered;
-		late_e += x.late_share * x.delivered;
-		del_g += g.delivered;
-		del_e += x.delivered;
-		used++;
-		mdrp_free(&m);
-	}
-	if (used)
-		printf("  all %d instances: greedy %d delivered, mean click-to-door %.2f min, %.1f%% over 40; "
-			   "exact %d delivered, %.2f min, %.1f%% over 40\n",
-			   used, del_g, tot_g / del_g, 100 * late_g / del_g,
-			   del_e, tot_e / del_e, 100 * late_e / del_e);
-	for (i = 0; i < n; i++)
-		free(names[i]);
-}
-
 int
 main(int argc, char **argv)
 {
 	int			runs = 7,
-				max_inst = 12,
 				layout = -1,
 				i;
-	const char *mdrp = NULL;
 	const char *only = NULL;
 
 	for (i = 1; i < argc; i++)
 	{
 		if (strcmp(argv[i], "-r") == 0 && i + 1 < argc)
 			runs = atoi(argv[++i]);
-		else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc)
-			mdrp = argv[++i];
-		else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-			max_inst = atoi(argv[++i]);
 		else if (strcmp(argv[i], "-l") == 0 && i + 1 < argc)
 			layout = atoi(argv[++i]);
 		else if (strcmp(argv[i], "-k") == 0 && i + 1 < argc)
@@ -935,7 +515,7 @@ main(int argc, char **argv)
 			only = argv[++i];
 		else
 		{
-			fprintf(stderr, "usage: %s [-r runs] [-m mdrp_dir] [-n instances] [-p scale|quality|mdrp] [-l layout] [-k candidates]\n",
+			fprintf(stderr, "usage: %s [-r runs] [-p scale|quality] [-l layout] [-k candidates]\n",
 					argv[0]);
 			return 2;
 		}
@@ -946,7 +526,5 @@ main(int argc, char **argv)
 		scale_bench(runs);
 	if (!only || strcmp(only, "quality") == 0)
 		quality_bench(5, layout);
-	if (mdrp && (!only || strcmp(only, "mdrp") == 0))
-		mdrp_bench(mdrp, max_inst);
 	return 0;
 }
