@@ -26,6 +26,8 @@ SHLINK_EXTRA =
 ISOLATION = order_transition stock_race outbox_catchup assign_concurrent accept_offline offer_race status_version seal_rotate
 ISOLATION_OPTS = --inputdir=test/isolation \
 	--load-extension=postgis --load-extension=pgcrypto --load-extension=dispatch
+# installcheck is ours (below): it runs every suite, not only the specs
+NO_INSTALLCHECK = 1
 
 EXTRA_CLEAN = $(DATA_built) output_iso tools/listen tools/pgdev.d
 
@@ -44,3 +46,30 @@ tools/listen: tools/listen.c
 	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) -o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq
 
 all: tools/listen
+
+# Tests, against the installed extension and a running server reached through
+# PGHOST, PGPORT, PGUSER and PGDATABASE (./tools/pgdev test provides one, with
+# pg_cron, pgTAP and a key file; docs/operations.md).  Each suite is a target
+# of its own; `make -k installcheck` runs them all.
+PROVE ?= prove
+PG_PROVE ?= pg_prove
+
+.PHONY: installcheck installcheck-pgtap installcheck-isolation installcheck-tap installcheck-units
+
+installcheck: installcheck-pgtap installcheck-isolation installcheck-tap installcheck-units
+
+# pgTAP files (test/pgtap), each in a transaction that is rolled back
+installcheck-pgtap:
+	$(PG_PROVE) --failures $(sort $(wildcard test/pgtap/*.sql))
+
+# isolation specs (test/isolation), by pg_isolation_regress
+installcheck-isolation: submake
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+# TAP scripts that need sessions of their own (test/tap)
+installcheck-tap:
+	$(PROVE) --failures test/tap/
+
+# suites with a runner of their own: the C cores and the upgrade path
+installcheck-units:
+	$(PROVE) --failures --exec '' $(sort $(wildcard test/*/run))
