@@ -118,6 +118,21 @@ INSERT INTO @extschema@.vehicle_profiles (vehicle, speed_factor, max_pickup_m, m
 COMMENT ON TABLE @extschema@.purge_runs IS
 	'One row per purge run: when, how many batches, rows handled per data class, and by whom (application pg_cron for scheduled runs).  skipped: another run held the lock; aborted: the run was cancelled or failed (its committed batches are kept and counted), or its session ended, before it finished.';
 
+-- ---------------------------------------------------------------------------
+-- Issue 9, item 6: the default sentiment model ships with the code.  Its
+-- word priors and learned weights are compiled into the module (generated
+-- from src/sentiment_model.tsv), so the tables that held the shipped copy
+-- go, with their triggers and grants.  They held only the rows that 0.1.0
+-- installed (no role but the owner could write them, and pg_dump never
+-- kept them); an operator's own priors and learned weights are in
+-- sentiment_lexicon and sentiment_weights, which keep their rows.
+DROP TABLE @extschema@.sentiment_lexicon_default;
+DROP TABLE @extschema@.sentiment_weights_default;
+COMMENT ON TABLE @extschema@.sentiment_lexicon IS
+	'Word priors added by operators; they override the default and built-in priors.  Chinese words of up to 8 characters also join the segmentation.';
+COMMENT ON TABLE @extschema@.sentiment_weights IS
+	'Weights learned by train_sentiment().  When this table has rows, they replace the default weights built into the module as a whole; empty it to go back to the default model.';
+
 -- ===========================================================================
 -- 2. Routines
 --

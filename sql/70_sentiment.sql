@@ -2,37 +2,20 @@
 -- Review sentiment and complaint topics (src/sentiment.c, src/sentiment_core.c).
 --
 -- The model is the built-in hand rules of the C core (negators, degree
--- words, contrast, emoji, delivery vocabulary, topic words) plus four
--- tables:
+-- words, contrast, emoji, delivery vocabulary, topic words) and the default
+-- model (word priors and learned weights), both compiled into the module:
+-- the default model is generated from src/sentiment_model.tsv, so it ships
+-- with the tokenizer that learned it.  The tables hold only what an
+-- operator adds:
 --
---   sentiment_lexicon_default  word priors shipped with the extension
---   sentiment_weights_default  learned weights shipped with the extension
 --   sentiment_lexicon          an operator's own word priors (override)
 --   sentiment_weights          weights learned by train_sentiment(); when it
---                              has rows they replace the shipped weights
+--                              has rows they replace the default weights
 --
 -- Each backend caches the model; a statement trigger on every model table
 -- sends an invalidation, so a change is seen by other sessions from their
--- next transaction.  The shipped tables are part of the extension and are
--- rebuilt by CREATE EXTENSION; the other three hold user data and are
--- dumped by pg_dump.  See docs/sentiment.md.
-
-CREATE TABLE @extschema@.sentiment_lexicon_default (
-	term        text PRIMARY KEY
-	            CHECK (pg_catalog.octet_length(term) BETWEEN 1 AND 64
-	                   AND pg_catalog."left"(term, 1) NOT IN ('!', '#')),
-	weight      real NOT NULL CHECK (weight BETWEEN -100 AND 100)
-);
-COMMENT ON TABLE @extschema@.sentiment_lexicon_default IS
-	'Shipped word priors of the sentiment scorer (NTUSD words, MIT; see docs/sentiment.md).  Also used for Chinese word segmentation.';
-
-CREATE TABLE @extschema@.sentiment_weights_default (
-	feature     text PRIMARY KEY
-	            CHECK (pg_catalog.octet_length(feature) BETWEEN 1 AND 66),
-	weight      real NOT NULL CHECK (weight BETWEEN -100 AND 100)
-);
-COMMENT ON TABLE @extschema@.sentiment_weights_default IS
-	'Shipped learned weights of the sentiment scorer: naive-Bayes log-odds of words ("好吃", "good"), Chinese character bigrams ("#好吃") and negated features ("!好吃").';
+-- next transaction.  The tables hold user data and are dumped by pg_dump.
+-- See docs/sentiment.md.
 
 CREATE TABLE @extschema@.sentiment_lexicon (
 	term        text PRIMARY KEY
@@ -42,7 +25,7 @@ CREATE TABLE @extschema@.sentiment_lexicon (
 	note        text
 );
 COMMENT ON TABLE @extschema@.sentiment_lexicon IS
-	'Word priors added by operators; they override shipped and built-in priors.  Chinese words of up to 8 characters also join the segmentation.';
+	'Word priors added by operators; they override the default and built-in priors.  Chinese words of up to 8 characters also join the segmentation.';
 
 CREATE TABLE @extschema@.sentiment_weights (
 	feature     text PRIMARY KEY
@@ -50,7 +33,7 @@ CREATE TABLE @extschema@.sentiment_weights (
 	weight      real NOT NULL CHECK (weight BETWEEN -100 AND 100)
 );
 COMMENT ON TABLE @extschema@.sentiment_weights IS
-	'Weights learned by train_sentiment().  When this table has rows, they replace sentiment_weights_default as a whole; empty it to go back to the shipped model.';
+	'Weights learned by train_sentiment().  When this table has rows, they replace the default weights built into the module as a whole; empty it to go back to the default model.';
 
 CREATE TABLE @extschema@.sentiment_training (
 	trained_at  timestamptz PRIMARY KEY DEFAULT pg_catalog.clock_timestamp(),
@@ -69,9 +52,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.sentiment_training', '')
 
 -- the scorer reads the model as the extension's owner (src/sentiment.c):
 -- app and analysts need no access to these tables
-GRANT SELECT ON @extschema@.sentiment_lexicon_default, @extschema@.sentiment_weights_default,
-	@extschema@.sentiment_lexicon, @extschema@.sentiment_weights, @extschema@.sentiment_training
-	TO dispatch_admin;
+GRANT SELECT ON @extschema@.sentiment_lexicon, @extschema@.sentiment_weights,
+	@extschema@.sentiment_training TO dispatch_admin;
 GRANT INSERT, UPDATE, DELETE, TRUNCATE ON @extschema@.sentiment_lexicon,
 	@extschema@.sentiment_weights, @extschema@.sentiment_training TO dispatch_admin;
 
@@ -83,22 +65,12 @@ COMMENT ON FUNCTION @extschema@.sentiment_model_changed() IS
 	'Statement trigger on the sentiment model tables: invalidates the model cached by every backend.';
 REVOKE ALL ON FUNCTION @extschema@.sentiment_model_changed() FROM PUBLIC;
 
-CREATE TRIGGER sentiment_lexicon_default_changed
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.sentiment_lexicon_default
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.sentiment_model_changed();
-CREATE TRIGGER sentiment_weights_default_changed
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.sentiment_weights_default
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.sentiment_model_changed();
 CREATE TRIGGER sentiment_lexicon_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.sentiment_lexicon
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.sentiment_model_changed();
 CREATE TRIGGER sentiment_weights_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.sentiment_weights
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.sentiment_model_changed();
-COMMENT ON TRIGGER sentiment_lexicon_default_changed ON @extschema@.sentiment_lexicon_default IS
-	'Invalidates the cached sentiment model of every backend.';
-COMMENT ON TRIGGER sentiment_weights_default_changed ON @extschema@.sentiment_weights_default IS
-	'Invalidates the cached sentiment model of every backend.';
 COMMENT ON TRIGGER sentiment_lexicon_changed ON @extschema@.sentiment_lexicon IS
 	'Invalidates the cached sentiment model of every backend.';
 COMMENT ON TRIGGER sentiment_weights_changed ON @extschema@.sentiment_weights IS

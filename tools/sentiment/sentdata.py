@@ -25,6 +25,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+# the default model: written by train.py, built into the extension
+MODEL = os.path.join(REPO, "src", "sentiment_model.tsv")
 
 
 def data_dir():
