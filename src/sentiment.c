@@ -437,6 +437,26 @@ dispatch_sentiment_features(PG_FUNCTION_ARGS)
 }
 
 /*
+ * _sentiment_weight(feature text, log_odds float8) -> float8: the learned
+ * weight train_sentiment() stores for a feature with this naive-Bayes
+ * log-odds, NULL when it is too weak to keep.  The rule and its constants
+ * are the C core's (sent_learned_weight), which tools/sentiment/train.py
+ * uses too, so the two trainers cannot drift apart.
+ */
+PG_FUNCTION_INFO_V1(dispatch_sentiment_weight);
+Datum
+dispatch_sentiment_weight(PG_FUNCTION_ARGS)
+{
+	text	   *f = PG_GETARG_TEXT_PP(0);
+	double		log_odds = PG_GETARG_FLOAT8(1);
+	double		weight;
+
+	if (!sent_learned_weight(VARDATA_ANY(f), VARSIZE_ANY_EXHDR(f), log_odds, &weight))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(weight);
+}
+
+/*
  * Statement-level trigger on the model tables: tell every backend that its
  * cached model is stale (through a relcache invalidation of the table).
  */

@@ -150,6 +150,13 @@ def sentcli():
     return exe
 
 
+def params():
+    """The constants that the C core shares with training (sentcli params)."""
+    out = subprocess.run([sentcli(), "params"], capture_output=True, text=True,
+                         encoding="utf-8", check=True).stdout
+    return dict(line.split("\t", 1) for line in out.splitlines())
+
+
 def run_cli(args, lines):
     p = subprocess.run([sentcli()] + args, input="\n".join(lines) + "\n",
                        capture_output=True, text=True, encoding="utf-8", check=True)

@@ -29,17 +29,21 @@ from collections import Counter
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sentdata  # noqa: E402
 
+# Options of this trainer.  The constants it shares with the scorer and
+# with train_sentiment() in SQL (longest word, the log-odds cut, clip and
+# scales) are not here: they are defined once, in src/sentiment_core.h,
+# and read from "sentcli params" (sentdata.params()).
 DEFAULTS = dict(
     alpha=1.0,         # add-alpha smoothing
     min_df=4,          # documents a feature must occur in
-    min_weight=0.25,   # smallest |log-odds| kept
-    max_weight=3.0,    # log-odds clipped to this
-    word_scale=0.6,    # learned word and English features
-    bigram_scale=0.35, # learned Chinese bigrams
     ntusd_prior=0.6,   # |prior| of an NTUSD word
     max_features=24000,
     en_weight=6.0,     # English documents count this many times (few of them)
 )
+SHARED = ("min_weight",    # smallest |log-odds| kept
+          "max_weight",    # log-odds clipped to this
+          "word_scale",    # learned word and English features
+          "bigram_scale")  # learned Chinese bigrams
 
 
 NEGATOR_CHARS = set("不没无别非未")
@@ -62,8 +66,9 @@ def learn(opts, verbose=True):
     builtin = set(subprocess.run([sentdata.sentcli(), "builtin"],
                                  capture_output=True, text=True, encoding="utf-8",
                                  check=True).stdout.split("\n"))
+    max_word_cp = int(sentdata.params()["max_word_cp"])
     lexicon = [(w, opts["ntusd_prior"] * p) for w, p in sentdata.ntusd()
-               if w not in builtin and len(w) <= 8]
+               if w not in builtin and len(w) <= max_word_cp]
     # A negator or degree word glued to a word ("不好", "也不", "很难") would
     # hide the rule from the scanner: drop words that end in a negator, and
     # words that are a negator or degree character followed by a word the
@@ -155,8 +160,12 @@ def main():
                     help="do not write the model; print balanced accuracy on the dev parts")
     for k, v in DEFAULTS.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
+    shared = sentdata.params()
+    for k in SHARED:
+        ap.add_argument("--" + k.replace("_", "-"), type=float, default=float(shared[k]),
+                        help="default from src/sentiment_core.h: try other values with --dev")
     args = ap.parse_args()
-    opts = {k: getattr(args, k) for k in DEFAULTS}
+    opts = {k: getattr(args, k) for k in list(DEFAULTS) + list(SHARED)}
     lexicon, weights, ndocs = learn(opts)
     if args.dev:
         import evaluate
