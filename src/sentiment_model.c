@@ -22,6 +22,10 @@
 
 #define lengthof(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * Add the default word priors.  Called before an operator's priors are
+ * read, so theirs override these.
+ */
 int
 sent_model_add_default_lexicon(sent_model *m)
 {
@@ -38,6 +42,10 @@ sent_model_add_default_lexicon(sent_model *m)
 	return SENT_OK;
 }
 
+/*
+ * Add the default learned weights and bias; only when no learned weights
+ * are stored, since those replace the default ones as a whole.
+ */
 int
 sent_model_add_default_weights(sent_model *m)
 {
@@ -55,6 +63,7 @@ sent_model_add_default_weights(sent_model *m)
 	return SENT_OK;
 }
 
+/* sizes of the compiled-in data, for tests and tools */
 size_t
 sent_default_lexicon_size(void)
 {
