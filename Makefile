@@ -29,7 +29,7 @@ ISOLATION_OPTS = --inputdir=test/isolation \
 # installcheck is ours (below): it runs every suite, not only the specs
 NO_INSTALLCHECK = 1
 
-EXTRA_CLEAN = $(DATA_built) output_iso tools/listen tools/pgdev.d
+EXTRA_CLEAN = $(DATA_built) $(SENTIMENT_MODEL_DATA) output_iso tools/listen tools/pgdev.d
 
 autodepend = yes
 
@@ -40,6 +40,17 @@ include $(PGXS)
 $(DATA_built): $(SQL_SOURCES) dispatch.control
 	@mkdir -p extension
 	cat $(SQL_SOURCES) > $@
+
+# The default sentiment model is C data generated from its one source,
+# src/sentiment_model.tsv (written by tools/sentiment/train.py), as
+# PostgreSQL generates its Unicode tables; docs/sentiment.md.
+SENTIMENT_MODEL_DATA = src/sentiment_model_data.h
+
+$(SENTIMENT_MODEL_DATA): src/sentiment_model.tsv tools/sentiment/gen_model_header.pl
+	$(or $(PERL),perl) tools/sentiment/gen_model_header.pl $< > $@.tmp
+	mv $@.tmp $@
+
+src/sentiment_model.o src/sentiment_model.bc: $(SENTIMENT_MODEL_DATA)
 
 # the LISTEN client used by the walk-through, the listener test and the benchmarks
 tools/listen: tools/listen.c

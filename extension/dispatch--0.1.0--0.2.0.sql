@@ -118,6 +118,21 @@ INSERT INTO @extschema@.vehicle_profiles (vehicle, speed_factor, max_pickup_m, m
 COMMENT ON TABLE @extschema@.purge_runs IS
 	'One row per purge run: when, how many batches, rows handled per data class, and by whom (application pg_cron for scheduled runs).  skipped: another run held the lock; aborted: the run was cancelled or failed (its committed batches are kept and counted), or its session ended, before it finished.';
 
+-- ---------------------------------------------------------------------------
+-- Issue 9, item 6: the default sentiment model ships with the code.  Its
+-- word priors and learned weights are compiled into the module (generated
+-- from src/sentiment_model.tsv), so the tables that held the shipped copy
+-- go, with their triggers and grants.  They held only the rows that 0.1.0
+-- installed (no role but the owner could write them, and pg_dump never
+-- kept them); an operator's own priors and learned weights are in
+-- sentiment_lexicon and sentiment_weights, which keep their rows.
+DROP TABLE @extschema@.sentiment_lexicon_default;
+DROP TABLE @extschema@.sentiment_weights_default;
+COMMENT ON TABLE @extschema@.sentiment_lexicon IS
+	'Word priors added by operators; they override the default and built-in priors.  Chinese words of up to 8 characters also join the segmentation.';
+COMMENT ON TABLE @extschema@.sentiment_weights IS
+	'Weights learned by train_sentiment().  When this table has rows, they replace the default weights built into the module as a whole; empty it to go back to the default model.';
+
 -- ===========================================================================
 -- 2. Routines
 --
@@ -1555,6 +1570,16 @@ $$;
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
 	'A rider answers an offer.  Accept assigns the order (validated like a manual assignment); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
 
+-- _sentiment_weight (sql/70_sentiment.sql)
+CREATE OR REPLACE FUNCTION @extschema@._sentiment_weight(feature text, log_odds double precision)
+RETURNS double precision
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_sentiment_weight';
+COMMENT ON FUNCTION @extschema@._sentiment_weight(text, double precision) IS
+	'The weight train_sentiment() learns for a feature with this naive-Bayes log-odds, NULL when it is too weak to keep: weak log-odds are dropped, the rest clipped and scaled, less for Chinese bigrams.  The rule and its constants are the C core''s (src/sentiment_core.h), which tools/sentiment/train.py reads too.';
+REVOKE ALL ON FUNCTION @extschema@._sentiment_weight(text, double precision) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._sentiment_weight(text, double precision) TO dispatch_admin;
+
 -- train_sentiment (sql/70_sentiment.sql)
 CREATE OR REPLACE FUNCTION @extschema@.train_sentiment(query text,
                                             min_documents integer DEFAULT 3,
@@ -1604,8 +1629,9 @@ BEGIN
 
 	DELETE FROM @extschema@.sentiment_weights;
 
-	-- naive-Bayes log-odds over document frequencies, as tools/sentiment/train.py
-	-- (note: OPERATOR() forms all bind alike, left to right: parenthesise)
+	-- naive-Bayes log-odds over document frequencies, as tools/sentiment/train.py;
+	-- _sentiment_weight() turns them into weights with the constants train.py
+	-- uses (note: OPERATOR() forms all bind alike, left to right: parenthesise)
 	WITH feats AS (
 		SELECT DISTINCT d.doc, d.label, f.feature
 		  FROM pg_temp.sentiment_training_docs d,
@@ -1631,12 +1657,10 @@ BEGIN
 		       AS lo
 		  FROM counts c, totals t
 	), scaled AS (
-		SELECT r.feature, r.df,
-		       GREATEST(-3.0, LEAST(3.0, r.lo)) OPERATOR(pg_catalog.*)
-		       CASE WHEN pg_catalog.ltrim(r.feature, '!') OPERATOR(pg_catalog.~~) '#%' THEN 0.35 ELSE 0.6 END
-		       AS weight
-		  FROM raw r
-		 WHERE pg_catalog.abs(r.lo) OPERATOR(pg_catalog.>=) 0.25
+		SELECT w.feature, w.df, w.weight
+		  FROM (SELECT r.feature, r.df, @extschema@._sentiment_weight(r.feature, r.lo) AS weight
+		          FROM raw r) AS w
+		 WHERE w.weight IS NOT NULL
 	)
 	INSERT INTO @extschema@.sentiment_weights (feature, weight)
 	SELECT s.feature, s.weight::real

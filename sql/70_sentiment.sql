@@ -2,37 +2,20 @@
 -- Review sentiment and complaint topics (src/sentiment.c, src/sentiment_core.c).
 --
 -- The model is the built-in hand rules of the C core (negators, degree
--- words, contrast, emoji, delivery vocabulary, topic words) plus four
--- tables:
+-- words, contrast, emoji, delivery vocabulary, topic words) and the default
+-- model (word priors and learned weights), both compiled into the module:
+-- the default model is generated from src/sentiment_model.tsv, so it ships
+-- with the tokenizer that learned it.  The tables hold only what an
+-- operator adds:
 --
---   sentiment_lexicon_default  word priors shipped with the extension
---   sentiment_weights_default  learned weights shipped with the extension
 --   sentiment_lexicon          an operator's own word priors (override)
 --   sentiment_weights          weights learned by train_sentiment(); when it
---                              has rows they replace the shipped weights
+--                              has rows they replace the default weights
 --
 -- Each backend caches the model; a statement trigger on every model table
 -- sends an invalidation, so a change is seen by other sessions from their
--- next transaction.  The shipped tables are part of the extension and are
--- rebuilt by CREATE EXTENSION; the other three hold user data and are
--- dumped by pg_dump.  See docs/sentiment.md.
-
-CREATE TABLE @extschema@.sentiment_lexicon_default (
-	term        text PRIMARY KEY
-	            CHECK (pg_catalog.octet_length(term) BETWEEN 1 AND 64
-	                   AND pg_catalog."left"(term, 1) NOT IN ('!', '#')),
-	weight      real NOT NULL CHECK (weight BETWEEN -100 AND 100)
-);
-COMMENT ON TABLE @extschema@.sentiment_lexicon_default IS
-	'Shipped word priors of the sentiment scorer (NTUSD words, MIT; see docs/sentiment.md).  Also used for Chinese word segmentation.';
-
-CREATE TABLE @extschema@.sentiment_weights_default (
-	feature     text PRIMARY KEY
-	            CHECK (pg_catalog.octet_length(feature) BETWEEN 1 AND 66),
-	weight      real NOT NULL CHECK (weight BETWEEN -100 AND 100)
-);
-COMMENT ON TABLE @extschema@.sentiment_weights_default IS
-	'Shipped learned weights of the sentiment scorer: naive-Bayes log-odds of words ("好吃", "good"), Chinese character bigrams ("#好吃") and negated features ("!好吃").';
+-- next transaction.  The tables hold user data and are dumped by pg_dump.
+-- See docs/sentiment.md.
 
 CREATE TABLE @extschema@.sentiment_lexicon (
 	term        text PRIMARY KEY
@@ -42,7 +25,7 @@ CREATE TABLE @extschema@.sentiment_lexicon (
 	note        text
 );
 COMMENT ON TABLE @extschema@.sentiment_lexicon IS
-	'Word priors added by operators; they override shipped and built-in priors.  Chinese words of up to 8 characters also join the segmentation.';
+	'Word priors added by operators; they override the default and built-in priors.  Chinese words of up to 8 characters also join the segmentation.';
 
 CREATE TABLE @extschema@.sentiment_weights (
 	feature     text PRIMARY KEY
@@ -50,7 +33,7 @@ CREATE TABLE @extschema@.sentiment_weights (
 	weight      real NOT NULL CHECK (weight BETWEEN -100 AND 100)
 );
 COMMENT ON TABLE @extschema@.sentiment_weights IS
-	'Weights learned by train_sentiment().  When this table has rows, they replace sentiment_weights_default as a whole; empty it to go back to the shipped model.';
+	'Weights learned by train_sentiment().  When this table has rows, they replace the default weights built into the module as a whole; empty it to go back to the default model.';
 
 CREATE TABLE @extschema@.sentiment_training (
 	trained_at  timestamptz PRIMARY KEY DEFAULT pg_catalog.clock_timestamp(),
@@ -69,9 +52,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.sentiment_training', '')
 
 -- the scorer reads the model as the extension's owner (src/sentiment.c):
 -- app and analysts need no access to these tables
-GRANT SELECT ON @extschema@.sentiment_lexicon_default, @extschema@.sentiment_weights_default,
-	@extschema@.sentiment_lexicon, @extschema@.sentiment_weights, @extschema@.sentiment_training
-	TO dispatch_admin;
+GRANT SELECT ON @extschema@.sentiment_lexicon, @extschema@.sentiment_weights,
+	@extschema@.sentiment_training TO dispatch_admin;
 GRANT INSERT, UPDATE, DELETE, TRUNCATE ON @extschema@.sentiment_lexicon,
 	@extschema@.sentiment_weights, @extschema@.sentiment_training TO dispatch_admin;
 
@@ -83,22 +65,12 @@ COMMENT ON FUNCTION @extschema@.sentiment_model_changed() IS
 	'Statement trigger on the sentiment model tables: invalidates the model cached by every backend.';
 REVOKE ALL ON FUNCTION @extschema@.sentiment_model_changed() FROM PUBLIC;
 
-CREATE TRIGGER sentiment_lexicon_default_changed
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.sentiment_lexicon_default
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.sentiment_model_changed();
-CREATE TRIGGER sentiment_weights_default_changed
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.sentiment_weights_default
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.sentiment_model_changed();
 CREATE TRIGGER sentiment_lexicon_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.sentiment_lexicon
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.sentiment_model_changed();
 CREATE TRIGGER sentiment_weights_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.sentiment_weights
 	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.sentiment_model_changed();
-COMMENT ON TRIGGER sentiment_lexicon_default_changed ON @extschema@.sentiment_lexicon_default IS
-	'Invalidates the cached sentiment model of every backend.';
-COMMENT ON TRIGGER sentiment_weights_default_changed ON @extschema@.sentiment_weights_default IS
-	'Invalidates the cached sentiment model of every backend.';
 COMMENT ON TRIGGER sentiment_lexicon_changed ON @extschema@.sentiment_lexicon IS
 	'Invalidates the cached sentiment model of every backend.';
 COMMENT ON TRIGGER sentiment_weights_changed ON @extschema@.sentiment_weights IS
@@ -138,6 +110,15 @@ REVOKE ALL ON FUNCTION @extschema@.sentiment_features(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sentiment_features(text) TO dispatch_analyst, dispatch_admin;
 
 -- training
+CREATE FUNCTION @extschema@._sentiment_weight(feature text, log_odds double precision)
+RETURNS double precision
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_sentiment_weight';
+COMMENT ON FUNCTION @extschema@._sentiment_weight(text, double precision) IS
+	'The weight train_sentiment() learns for a feature with this naive-Bayes log-odds, NULL when it is too weak to keep: weak log-odds are dropped, the rest clipped and scaled, less for Chinese bigrams.  The rule and its constants are the C core''s (src/sentiment_core.h), which tools/sentiment/train.py reads too.';
+REVOKE ALL ON FUNCTION @extschema@._sentiment_weight(text, double precision) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._sentiment_weight(text, double precision) TO dispatch_admin;
+
 CREATE FUNCTION @extschema@.train_sentiment(query text,
                                             min_documents integer DEFAULT 3,
                                             max_features integer DEFAULT 50000,
@@ -186,8 +167,9 @@ BEGIN
 
 	DELETE FROM @extschema@.sentiment_weights;
 
-	-- naive-Bayes log-odds over document frequencies, as tools/sentiment/train.py
-	-- (note: OPERATOR() forms all bind alike, left to right: parenthesise)
+	-- naive-Bayes log-odds over document frequencies, as tools/sentiment/train.py;
+	-- _sentiment_weight() turns them into weights with the constants train.py
+	-- uses (note: OPERATOR() forms all bind alike, left to right: parenthesise)
 	WITH feats AS (
 		SELECT DISTINCT d.doc, d.label, f.feature
 		  FROM pg_temp.sentiment_training_docs d,
@@ -213,12 +195,10 @@ BEGIN
 		       AS lo
 		  FROM counts c, totals t
 	), scaled AS (
-		SELECT r.feature, r.df,
-		       GREATEST(-3.0, LEAST(3.0, r.lo)) OPERATOR(pg_catalog.*)
-		       CASE WHEN pg_catalog.ltrim(r.feature, '!') OPERATOR(pg_catalog.~~) '#%' THEN 0.35 ELSE 0.6 END
-		       AS weight
-		  FROM raw r
-		 WHERE pg_catalog.abs(r.lo) OPERATOR(pg_catalog.>=) 0.25
+		SELECT w.feature, w.df, w.weight
+		  FROM (SELECT r.feature, r.df, @extschema@._sentiment_weight(r.feature, r.lo) AS weight
+		          FROM raw r) AS w
+		 WHERE w.weight IS NOT NULL
 	)
 	INSERT INTO @extschema@.sentiment_weights (feature, weight)
 	SELECT s.feature, s.weight::real

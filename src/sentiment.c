@@ -5,8 +5,15 @@
  *		the training feature extractor and the model cache.
  *
  * The scoring itself is in sentiment_core.c, which knows nothing of
- * PostgreSQL.  This file loads the model from the extension's tables into
- * backend memory and keeps it there.
+ * PostgreSQL.  This file builds the model in backend memory and keeps it
+ * there: the built-in rules and the default model, both compiled into the
+ * module (sentiment_model.c, generated from src/sentiment_model.tsv), plus
+ * what an operator keeps in the model tables: word priors of their own
+ * (sentiment_lexicon) and weights learned by train_sentiment()
+ * (sentiment_weights), which replace the default weights as a whole.  Only
+ * those two tables are read, and they are usually empty, so a new backend
+ * or parallel worker builds its model without reading the default model
+ * from anywhere but its own text segment.
  *
  * Model cache: the model is built once per backend, on first use, in its
  * own memory context under TopMemoryContext.  Every model table carries a
@@ -52,14 +59,13 @@
 
 #include "sentiment.h"
 #include "sentiment_core.h"
+#include "sentiment_model.h"
 
-/* the model tables, in load order; weights fall back to the default set */
-#define NMODEL_TABLES 4
+/* the model tables of an operator, in load order */
+#define NMODEL_TABLES 2
 static const char *const model_tables[NMODEL_TABLES] = {
-	"sentiment_lexicon_default",
 	"sentiment_lexicon",
-	"sentiment_weights",
-	"sentiment_weights_default"
+	"sentiment_weights"
 };
 
 static sent_model cached_model;
@@ -77,6 +83,7 @@ static int	load_rows(sent_model *m, const char *nspname, const char *table,
 					  bool lexicon);
 static const sent_model *get_model(Oid fn_oid);
 static void report_error(int err);
+static void check_default_model(int err);
 static const char *utf8_of(text *t, size_t *len);
 
 /*
@@ -178,7 +185,8 @@ get_model(Oid fn_oid)
 	char	   *nspname;
 	uint64		seen;
 	int			i,
-				rc;
+				rc,
+				n_learned;
 	HeapTuple	proctup;
 	Oid			owner;
 	Oid			save_userid;
@@ -217,6 +225,8 @@ get_model(Oid fn_oid)
 	a.ctx = cxt;
 	if (sent_model_init(&m, &a, 1) != SENT_OK)
 		elog(ERROR, "could not initialise the sentiment model");
+	/* the default priors come first: an operator's own override them */
+	check_default_model(sent_model_add_default_lexicon(&m));
 
 	/* read as the function's owner; an error restores the user at abort */
 	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
@@ -230,15 +240,16 @@ get_model(Oid fn_oid)
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	load_rows(&m, nspname, "sentiment_lexicon_default", true);
 	load_rows(&m, nspname, "sentiment_lexicon", true);
-	/* trained weights replace the shipped ones as a whole */
-	if (load_rows(&m, nspname, "sentiment_weights", false) == 0)
-		load_rows(&m, nspname, "sentiment_weights_default", false);
+	/* trained weights replace the default ones as a whole */
+	n_learned = load_rows(&m, nspname, "sentiment_weights", false);
 	if ((rc = SPI_finish()) != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(rc));
 
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	if (n_learned == 0)
+		check_default_model(sent_model_add_default_weights(&m));
 
 	/* complete: keep it, drop the previous one */
 	MemoryContextSetParent(cxt, TopMemoryContext);
@@ -250,6 +261,22 @@ get_model(Oid fn_oid)
 	/* an invalidation that arrived while reading leaves the model stale */
 	loaded_at = seen;
 	return &cached_model;
+}
+
+/*
+ * The default model is checked when it is generated (gen_model_header.pl),
+ * so only memory can run out here; anything else is a build that went wrong.
+ */
+static void
+check_default_model(int err)
+{
+	if (err == SENT_ERR_NOMEM)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("out of memory"),
+				errdetail("Building the default sentiment model failed."));
+	if (err != SENT_OK)
+		elog(ERROR, "the default sentiment model built into the module is invalid (code %d)", err);
 }
 
 /* turn a core error code into an ereport */
@@ -407,6 +434,26 @@ dispatch_sentiment_features(PG_FUNCTION_ARGS)
 	report_error(err);
 	PG_RETURN_ARRAYTYPE_P(construct_array(fl.elems, fl.n, TEXTOID, -1, false,
 										  TYPALIGN_INT));
+}
+
+/*
+ * _sentiment_weight(feature text, log_odds float8) -> float8: the learned
+ * weight train_sentiment() stores for a feature with this naive-Bayes
+ * log-odds, NULL when it is too weak to keep.  The rule and its constants
+ * are the C core's (sent_learned_weight), which tools/sentiment/train.py
+ * uses too, so the two trainers cannot drift apart.
+ */
+PG_FUNCTION_INFO_V1(dispatch_sentiment_weight);
+Datum
+dispatch_sentiment_weight(PG_FUNCTION_ARGS)
+{
+	text	   *f = PG_GETARG_TEXT_PP(0);
+	double		log_odds = PG_GETARG_FLOAT8(1);
+	double		weight;
+
+	if (!sent_learned_weight(VARDATA_ANY(f), VARSIZE_ANY_EXHDR(f), log_odds, &weight))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(weight);
 }
 
 /*

@@ -909,6 +909,21 @@ sent_builtin_word(size_t i)
 	return builtin_words[i].key;
 }
 
+int
+sent_learned_weight(const char *f, size_t len, double log_odds, double *weight)
+{
+	size_t		i = 0;
+	double		w;
+
+	if (!(fabs(log_odds) >= SENT_TRAIN_MIN_LOG_ODDS))
+		return 0;
+	w = fmax(-SENT_TRAIN_MAX_LOG_ODDS, fmin(SENT_TRAIN_MAX_LOG_ODDS, log_odds));
+	while (i < len && f[i] == '!')
+		i++;
+	*weight = w * (i < len && f[i] == '#' ? SENT_TRAIN_BIGRAM_SCALE : SENT_TRAIN_WORD_SCALE);
+	return 1;
+}
+
 const char *
 sent_topic_name(int i)
 {

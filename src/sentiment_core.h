@@ -61,6 +61,20 @@
 #define SENT_TOPIC_HYGIENE		(1u << 9)
 #define SENT_NTOPICS			10
 
+/*
+ * Training: how the naive-Bayes log-odds of a feature becomes its learned
+ * weight.  One definition for both trainers: train_sentiment() in SQL calls
+ * sent_learned_weight() (through _sentiment_weight()), tools/sentiment/
+ * train.py reads these values from "sentcli params".  A log-odds below
+ * SENT_TRAIN_MIN_LOG_ODDS in magnitude is dropped; the rest is clipped to
+ * +-SENT_TRAIN_MAX_LOG_ODDS and scaled, less for Chinese bigrams, which
+ * overlap the words they are made of.
+ */
+#define SENT_TRAIN_MIN_LOG_ODDS		0.25
+#define SENT_TRAIN_MAX_LOG_ODDS		3.0
+#define SENT_TRAIN_WORD_SCALE		0.6
+#define SENT_TRAIN_BIGRAM_SCALE		0.35
+
 /* allocator: alloc(ctx, size) returns zeroed or unzeroed memory or NULL */
 typedef struct sent_allocator
 {
@@ -129,6 +143,14 @@ typedef int (*sent_feature_cb) (void *arg, const char *feature, size_t len);
 /* emit the features of a text, as scoring sees them; returns error code */
 extern int	sent_features(const sent_model *m, const char *s, size_t len,
 						  sent_feature_cb cb, void *arg);
+
+/*
+ * The learned weight of feature f[0..len) whose naive-Bayes log-odds is
+ * log_odds, in *weight; returns 0 (and leaves *weight alone) when the
+ * feature is too weak to keep.
+ */
+extern int	sent_learned_weight(const char *f, size_t len, double log_odds,
+								double *weight);
 
 /* name of topic bit i (0 .. SENT_NTOPICS - 1), e.g. "late" */
 extern const char *sent_topic_name(int i);

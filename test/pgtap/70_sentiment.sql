@@ -4,7 +4,7 @@
 -- test/data/sentiment_regression.tsv).
 \set QUIET on
 BEGIN;
-SELECT plan(110);
+SELECT plan(119);
 
 -- declarations
 SELECT has_function('dispatch', 'sentiment', ARRAY['text'], 'sentiment(text) exists');
@@ -140,6 +140,20 @@ SELECT is((SELECT string_agg(sign || ' ' || review || ' -> ' || dispatch.sentime
             WHERE CASE sign WHEN '+' THEN dispatch.sentiment(review) <= 0 ELSE dispatch.sentiment(review) >= 0 END),
           NULL, 'every regression sentence has the expected sign');
 
+-- the default model is built into the module (src/sentiment_model.tsv),
+-- not shipped as rows; its scores are pinned here (a retrained model
+-- changes them on purpose, with docs/sentiment.md and the bench figures)
+SELECT hasnt_table('dispatch', 'sentiment_lexicon_default', 'no table holds the default word priors');
+SELECT hasnt_table('dispatch', 'sentiment_weights_default', 'no table holds the default weights');
+SELECT is((SELECT count(*) FROM dispatch.sentiment_lexicon) + (SELECT count(*) FROM dispatch.sentiment_weights),
+          0::bigint, 'a fresh install has no model rows, and scores with the default model');
+SELECT is((SELECT string_agg(format('%s: %s, expected %s', d.t, dispatch.sentiment(d.t), d.expected), E'\n')
+             FROM unnest(ARRAY['送餐很快，饭菜还是热乎的，好吃！', '等了一个多小时，饭菜都凉了', '味道一般，但是分量足',
+                               'the food was not great but the rider was nice', '这家店的招牌菜一流'],
+                         ARRAY[0.9952985, -0.98499024, 0.6157103, 0.45479825, 0.5819017]) AS d (t, expected)
+            WHERE abs(dispatch.sentiment(d.t) - d.expected) > 1e-6),
+          NULL, 'the default model scores as it did when it was shipped as table rows');
+
 -- the model cache follows the model tables
 SELECT is(dispatch.sentiment('嘎嘣脆的咕噜肉'), dispatch.sentiment('嘎嘣脆的咕噜肉'), 'scores are repeatable');
 CREATE TEMP TABLE before AS SELECT dispatch.sentiment('咕噜咕噜') AS s;
@@ -178,6 +192,15 @@ SELECT is((SELECT documents FROM dispatch.sentiment_training ORDER BY trained_at
           'training is recorded');
 SELECT throws_ok($$ SELECT dispatch.train_sentiment('SELECT body, true FROM pg_temp.labelled') $$, 'DP503', NULL,
                  'one class only is refused with DP503');
+-- the rule that turns log-odds into weights is the C core's, shared with
+-- tools/sentiment/train.py; admins reach it, nobody else needs to
+SELECT function_privs_are('dispatch', '_sentiment_weight', ARRAY['text', 'double precision'], 'dispatch_app',
+                          ARRAY[]::text[], 'the app does not train');
+SELECT is(dispatch._sentiment_weight('好吃', 0.2), NULL, 'a weak log-odds gives no weight');
+SELECT is(dispatch._sentiment_weight('好吃', 1), 0.6::float8, 'a word is scaled by 0.6');
+SELECT is(dispatch._sentiment_weight('!#好吃', -9), -3 * 0.35::float8, 'a negated bigram is clipped to 3 and scaled by 0.35');
+SELECT volatility_is('dispatch', '_sentiment_weight', ARRAY['text', 'double precision'], 'immutable',
+                     'the rule is IMMUTABLE: it changes only with the module');
 -- the log-odds by hand: 2 positive documents with 呱, 2 negative with 嘟, smoothing 1:
 -- ln((2+1)/(2+1*2)) - ln((0+1)/(2+1*2)) = ln 3, times the word scale 0.6
 SELECT dispatch.train_sentiment($$ VALUES ('呱', 1), ('呱', 1), ('嘟', 0), ('嘟', 0) $$, 1) \g /dev/null

@@ -4,10 +4,11 @@
 -- tables' CHECKs let such rows in: a learned feature may be 66 bytes (for
 -- the "!#" prefixes), and "!!x" or a bare "#" pass the length check.
 -- Deleting the row makes the scorer work again (the model cache follows).
+-- And an operator's word prior overrides the default model's.
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(9);
+SELECT plan(12);
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
 \ir ../fixtures/order_in.sql
@@ -36,6 +37,15 @@ DELETE FROM dispatch.sentiment_weights;
 
 SELECT is(dispatch.sentiment('好吃'), :good::real, 'without the bad row the scorer works again, as before');
 SELECT lives_ok(format('SELECT dispatch.submit_feedback(%s, 4, %L)', :delivered, '好吃'), 'and feedback is taken');
+
+-- an operator's word prior overrides the default one built into the module,
+-- for as long as the row is there
+SELECT dispatch.sentiment('这家店的招牌菜一流') AS default_score \gset
+SELECT ok(:default_score > 0, 'the default prior of 一流 is positive');
+INSERT INTO dispatch.sentiment_lexicon (term, weight) VALUES ('一流', -3);
+SELECT ok(dispatch.sentiment('这家店的招牌菜一流') < 0, 'an operator''s prior for 一流 overrides it at once');
+DELETE FROM dispatch.sentiment_lexicon WHERE term = '一流';
+SELECT is(dispatch.sentiment('这家店的招牌菜一流'), :default_score::real, 'deleted, the default prior is back');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -130,6 +130,7 @@ admin|SELECT dispatch._purge_abort(dispatch._purge_begin('skipped'))|
 admin|SELECT dispatch.maintenance_commands()|
 admin|SELECT dispatch._cron_database()|
 admin|SELECT dispatch.schedule_maintenance()|DP410
+admin|SELECT dispatch._sentiment_weight('#好吃', 1.5)|
 admin|SELECT dispatch.train_sentiment('SELECT * FROM (VALUES (''好'', true), (''差'', false)) v')|
 CALLS
 

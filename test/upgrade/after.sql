@@ -37,6 +37,23 @@ SELECT CASE WHEN (SELECT array_agg(format('%s:%s', zone_id, source) ORDER BY zon
             THEN 'ok settings edited before the update are the operator''s, the others as shipped'
             ELSE 'not ok the sources of matching_settings and vehicle_profiles are wrong' END;
 
+-- the operator's sentiment rows are kept and used; without them, the
+-- model compiled into the module scores as the tables of 0.1.0 did
+SELECT CASE WHEN (SELECT array_agg(term || ':' || weight) FROM dispatch.sentiment_lexicon) = '{嘎嘣脆:3}'
+             AND (SELECT array_agg(feature || ':' || weight ORDER BY feature COLLATE "C") FROM dispatch.sentiment_weights)
+                 = '{!好吃:-1,#好吃:0.5,好吃:1.5}'
+             AND dispatch.sentiment('嘎嘣脆，好吃，不好吃') = (SELECT score FROM public.upgrade_sentiment WHERE what = 'operator')
+            THEN 'ok the operator''s sentiment words and learned weights are kept and used'
+            ELSE 'not ok the operator''s sentiment rows were lost or are not used' END;
+DELETE FROM dispatch.sentiment_lexicon;
+DELETE FROM dispatch.sentiment_weights;
+SELECT CASE WHEN dispatch.sentiment('送餐很快，饭菜还是热乎的，好吃！但是有点咸 the rider was rude, not great')
+                 = (SELECT score FROM public.upgrade_sentiment WHERE what = 'shipped')
+             AND to_regclass('dispatch.sentiment_weights_default') IS NULL
+             AND to_regclass('dispatch.sentiment_lexicon_default') IS NULL
+            THEN 'ok the default model is built in and scores as the shipped tables did'
+            ELSE 'not ok the default sentiment model changed in the update' END;
+
 -- the API of the new version works on old rows: the accepted order is
 -- delivered through to feedback
 SELECT CASE WHEN count(*) >= 0 THEN 'ok a dispatch batch runs' END FROM dispatch.assign_batch(1);

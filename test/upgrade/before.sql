@@ -45,6 +45,17 @@ INSERT INTO dispatch.matching_settings (zone_id, k_candidates, hold_cost) VALUES
 UPDATE dispatch.matching_settings SET offer_ttl_s = 60 WHERE zone_id = 0;
 UPDATE dispatch.vehicle_profiles SET max_trip_m = 9000 WHERE vehicle = 'bicycle';
 
+-- the sentiment model: a score of the shipped model (read from tables by
+-- 0.1.0, compiled in by later versions), then the operator's own word and
+-- learned weights, and a score with them
+CREATE TABLE public.upgrade_sentiment (what text PRIMARY KEY, score real);
+INSERT INTO public.upgrade_sentiment
+SELECT 'shipped', dispatch.sentiment('送餐很快，饭菜还是热乎的，好吃！但是有点咸 the rider was rude, not great');
+INSERT INTO dispatch.sentiment_lexicon (term, weight, note) VALUES ('嘎嘣脆', 3, 'upgrade test');
+INSERT INTO dispatch.sentiment_weights (feature, weight) VALUES ('好吃', 1.5), ('#好吃', 0.5), ('!好吃', -1);
+INSERT INTO public.upgrade_sentiment
+SELECT 'operator', dispatch.sentiment('嘎嘣脆，好吃，不好吃');
+
 CREATE TABLE public.upgrade_expect AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
        (SELECT array_agg(status ORDER BY order_id) FROM dispatch.orders) AS statuses,

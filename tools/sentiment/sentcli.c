@@ -7,6 +7,9 @@
  *	sentcli [-m model.tsv] [-n] score      one text per line on stdin;
  *	                                       prints "score<TAB>topics"
  *	sentcli builtin                        lists the built-in words
+ *	sentcli params                         prints "name<TAB>value" lines: the
+ *	                                       constants that tokenizing and
+ *	                                       training share (train.py reads them)
  *	sentcli [-m model.tsv] [-n] features   "label<TAB>text" lines on stdin;
  *	                                       prints "label<TAB>f1<TAB>f2..."
  *	                                       with each feature once per line
@@ -170,9 +173,19 @@ main(int argc, char **argv)
 			puts(w);
 		return 0;
 	}
+	if (mode != NULL && strcmp(mode, "params") == 0)
+	{
+		printf("max_word_cp\t%d\n", SENT_MAX_WORD_CP);
+		printf("max_key_bytes\t%d\n", SENT_MAX_KEY_BYTES);
+		printf("min_weight\t%.17g\n", SENT_TRAIN_MIN_LOG_ODDS);
+		printf("max_weight\t%.17g\n", SENT_TRAIN_MAX_LOG_ODDS);
+		printf("word_scale\t%.17g\n", SENT_TRAIN_WORD_SCALE);
+		printf("bigram_scale\t%.17g\n", SENT_TRAIN_BIGRAM_SCALE);
+		return 0;
+	}
 	if (mode == NULL || (strcmp(mode, "score") != 0 && strcmp(mode, "features") != 0))
 	{
-		fprintf(stderr, "usage: sentcli [-m model.tsv] [-n] score|features\n");
+		fprintf(stderr, "usage: sentcli [-m model.tsv] [-n] score|features|builtin|params\n");
 		return 2;
 	}
 	if (sent_model_init(&m, &a, builtin) != SENT_OK)

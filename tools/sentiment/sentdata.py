@@ -25,6 +25,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+# the default model: written by train.py, built into the extension
+MODEL = os.path.join(REPO, "src", "sentiment_model.tsv")
 
 
 def data_dir():
@@ -146,6 +148,13 @@ def sentcli():
         subprocess.check_call([cc, "-O2", "-Wall", "-Wextra", "-Werror",
                                "-I", os.path.join(REPO, "src"), "-o", exe] + srcs + ["-lm"])
     return exe
+
+
+def params():
+    """The constants that the C core shares with training (sentcli params)."""
+    out = subprocess.run([sentcli(), "params"], capture_output=True, text=True,
+                         encoding="utf-8", check=True).stdout
+    return dict(line.split("\t", 1) for line in out.splitlines())
 
 
 def run_cli(args, lines):
