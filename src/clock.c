@@ -37,15 +37,6 @@ static bool override_set = false;
 static TimestampTz override_value = 0;
 
 /*
- * Nothing to prepare: the setting is defined with the others in
- * dispatch.c; kept so that _PG_init treats every part alike.
- */
-void
-dispatch_clock_init(void)
-{
-}
-
-/*
  * Check hook of dispatch.clock_override: empty (no override) or a finite
  * time that timestamptz input accepts.  Parses without raising errors
  * (a check hook must not), and hands the value to the assign hook in a

@@ -4,8 +4,12 @@
  *		Module entry point of the dispatch extension: PG_MODULE_MAGIC,
  *		_PG_init and the settings (GUCs).
  *
- * Every other concern lives in its own file and is initialised from here.
- * The SQL parts read the settings through dispatch._setting_int().
+ * Every dispatch.* setting is defined here and nowhere else; the files
+ * that use one read its variable (dispatch.h), and the SQL parts read the
+ * integer ones through dispatch._setting_int().  docs/api.md lists them,
+ * and test/tap/settings.t checks that list against pg_settings.  No key
+ * is read at load time: a backend that never touches personal data never
+ * reads the key file.
  *
  * IDENTIFICATION
  *		src/dispatch.c
@@ -32,6 +36,13 @@ int			dispatch_fraud_max_bad_orders = 5;
 int			dispatch_fraud_max_distance_m = 30000;
 int			dispatch_max_order_cents = 10000000;
 int			dispatch_max_item_qty = 99;
+int			dispatch_cipher = DISPATCH_CIPHER_PGP;
+
+static const struct config_enum_entry cipher_options[] = {
+	{"pgp", DISPATCH_CIPHER_PGP, false},
+	{"none", DISPATCH_CIPHER_NONE, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -117,9 +128,16 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
-	/* parts define their own settings before the prefix is reserved */
-	dispatch_clock_init();
-	dispatch_keys_init();
+	DefineCustomEnumVariable("dispatch.cipher",
+							 "How personal fields are sealed: pgp, or none for benchmarks only.",
+							 "none stores personal data unencrypted and exists only to measure "
+							 "the cost of encryption; never use it with real data.",
+							 &dispatch_cipher,
+							 DISPATCH_CIPHER_PGP,
+							 cipher_options,
+							 PGC_SUSET,
+							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("dispatch");
 }

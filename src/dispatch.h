@@ -34,14 +34,20 @@
 #define DISPATCH_EVENT_ORDINAL_BITS		20
 #define DISPATCH_EVENT_ORDINAL_MAX		((1 << DISPATCH_EVENT_ORDINAL_BITS) - 1)
 
-/* settings (dispatch.c) */
+/* settings (dispatch.c, the one place that defines them) */
+typedef enum DispatchCipher
+{
+	DISPATCH_CIPHER_PGP,		/* pgcrypto OpenPGP messages */
+	DISPATCH_CIPHER_NONE		/* no-op, to measure what encryption costs */
+} DispatchCipher;
+
 extern char *dispatch_clock_override;
 extern char *dispatch_master_key_file;
 extern bool dispatch_notify_enabled;
+extern int	dispatch_cipher;
 
 /* clock.c */
 extern TimestampTz dispatch_clock_now(void);
-extern void dispatch_clock_init(void);
 extern bool dispatch_clock_check_override(char **newval, void **extra,
 										  GucSource source);
 extern void dispatch_clock_assign_override(const char *newval, void *extra);
@@ -50,8 +56,5 @@ extern void dispatch_clock_assign_override(const char *newval, void *extra);
 extern int64 dispatch_event_append(int64 zone_id, const char *kind,
 								   int64 order_id, int64 customer_id,
 								   int64 rider_id, const char *payload_json);
-
-/* keys.c */
-extern void dispatch_keys_init(void);
 
 #endif							/* DISPATCH_H */

@@ -61,43 +61,8 @@ typedef struct KeyFile
 
 static KeyFile *keyfile = NULL;
 
-/* dispatch.cipher */
-typedef enum DispatchCipher
-{
-	DISPATCH_CIPHER_PGP,
-	DISPATCH_CIPHER_NONE
-} DispatchCipher;
-
-static const struct config_enum_entry cipher_options[] = {
-	{"pgp", DISPATCH_CIPHER_PGP, false},
-	{"none", DISPATCH_CIPHER_NONE, false},
-	{NULL, 0, false}
-};
-
-static int	dispatch_cipher = DISPATCH_CIPHER_PGP;
-
 static const KeyFile *load_keys(void);
 static bool parse_hex_key(const char *hex, uint8 *out);
-
-/*
- * Define dispatch.cipher.  No key is read at load time: the key file
- * setting may be changed later by a superuser, and a backend that never
- * touches personal data never reads the file.
- */
-void
-dispatch_keys_init(void)
-{
-	DefineCustomEnumVariable("dispatch.cipher",
-							 "How personal fields are sealed: pgp, or none for benchmarks only.",
-							 "none stores personal data unencrypted and exists only to measure "
-							 "the cost of encryption; never use it with real data.",
-							 &dispatch_cipher,
-							 DISPATCH_CIPHER_PGP,
-							 cipher_options,
-							 PGC_SUSET,
-							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
-							 NULL, NULL, NULL);
-}
 
 /*
  * Decode exactly 64 hexadecimal digits into 32 bytes.
