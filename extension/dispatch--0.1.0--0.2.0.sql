@@ -142,6 +142,7 @@ COMMENT ON TABLE @extschema@.sentiment_weights IS
 -- release_order; status versions in the state machine.
 -- ===========================================================================
 
+DROP FUNCTION @extschema@._purge_lock_key();
 -- _setting_int (sql/12_settings.sql)
 CREATE OR REPLACE FUNCTION @extschema@._setting_int(name text) RETURNS integer
 LANGUAGE C STABLE STRICT PARALLEL SAFE
@@ -149,6 +150,15 @@ AS 'MODULE_PATHNAME', 'dispatch_setting_int';
 COMMENT ON FUNCTION @extschema@._setting_int(text) IS
 	'Internal: the value of an integer setting of the extension, by its full name (dispatch.max_order_cents).';
 REVOKE ALL ON FUNCTION @extschema@._setting_int(text) FROM PUBLIC;
+
+-- _lock_key (sql/12_settings.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_key(name text) RETURNS bigint
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_lock_key';
+COMMENT ON FUNCTION @extschema@._lock_key(text) IS
+	'Internal: an advisory lock key of src/locks.h by name: the class (first key) of the assign, customer and rider locks, the single key of the purge lock.';
+REVOKE ALL ON FUNCTION @extschema@._lock_key(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._lock_key(text) TO dispatch_admin;
 
 -- _point (sql/15_dependencies.sql)
 CREATE OR REPLACE FUNCTION @extschema@._point(lon float8, lat float8) RETURNS geometry
@@ -352,6 +362,27 @@ COMMENT ON FUNCTION @extschema@._check_length(text, anyelement) IS
 REVOKE ALL ON FUNCTION @extschema@._check_length(text, anyelement) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._check_length(text, anyelement) TO dispatch_app, dispatch_admin;
 
+-- _lock_subject (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_subject(p_subject text, p_subject_id bigint, p_exclusive boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_class integer := @extschema@._lock_key(p_subject)::integer;
+	v_obj integer := (p_subject_id OPERATOR(pg_catalog.%) 2147483647)::integer;
+BEGIN
+	IF p_exclusive THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(v_class, v_obj);
+	ELSE
+		PERFORM pg_catalog.pg_advisory_xact_lock_shared(v_class, v_obj);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) IS
+	'Internal: takes a subject''s (customer''s or rider''s) advisory lock to the end of the transaction: shared while sealing, exclusive to replace or destroy its data key.';
+REVOKE ALL ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) FROM PUBLIC;
+
 -- _wrap_key (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
@@ -386,9 +417,7 @@ BEGIN
 		-- key or no key at all.  Re-wrapping under a new master key does not
 		-- change the data key and takes no such lock.  (An advisory lock, not
 		-- a row lock: it writes no WAL on the intake path.)
-		PERFORM pg_catalog.pg_advisory_xact_lock_shared(
-			CASE WHEN p_subject OPERATOR(pg_catalog.=) 'customer' THEN 1684632433 ELSE 1684632434 END,
-			(p_subject_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+		PERFORM @extschema@._lock_subject(p_subject, p_subject_id, false);
 		-- A transaction snapshot (repeatable read, serializable) may be older
 		-- than a rotation or erasure that committed before the lock was
 		-- granted, and would still show the replaced key: locking the row
@@ -1006,6 +1035,27 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
 	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup.';
+
+-- _lock_order (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_order(p_order_id bigint) RETURNS @extschema@.orders
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v @extschema@.orders;
+BEGIN
+	SELECT * INTO v FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(p_order_id)
+	   AND o.order_id OPERATOR(pg_catalog.=) p_order_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', p_order_id USING ERRCODE = 'DP014';
+	END IF;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_order(bigint) IS
+	'Internal: the order row, locked FOR UPDATE, found through the zone in its id; DP014 if there is none.';
 
 -- confirm_payment (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@.confirm_payment(order_id bigint, provider_ref text) RETURNS void
@@ -1854,8 +1904,7 @@ DECLARE
 	v_total integer := 0;
 BEGIN
 	-- waits for every transaction sealing with the old key (sql/30_keys.sql)
-	PERFORM pg_catalog.pg_advisory_xact_lock(1684632433,
-		(rotate_customer_key.customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	PERFORM @extschema@._lock_subject('customer', rotate_customer_key.customer_id, true);
 	IF @extschema@._lock_customer(rotate_customer_key.customer_id) IS NOT NULL THEN
 		RAISE EXCEPTION 'personal data of customer % was erased', customer_id USING ERRCODE = 'DP402';
 	END IF;
@@ -2023,6 +2072,111 @@ $$;
 COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
 	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened) and who opened their data when.  Logged in privacy_requests and pii_access_log.';
 
+-- forget_customer (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.forget_customer(customer_id bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_now timestamptz := @extschema@.clock();
+	v_cell float8;
+	v_zone bigint;
+	v_active bigint[] := '{}';
+	v_open bigint[];
+	v_cancel bigint[] := '{}';
+	v_ids bigint[];
+	v_order bigint;
+	v_n bigint;
+	v_rows bigint := 0;
+	v_request bigint;
+	t record;
+	v_col text;
+BEGIN
+	-- first the subject lock (it waits for transactions sealing for this
+	-- customer, which lock the customer row after it), then the row
+	PERFORM @extschema@._lock_subject('customer', forget_customer.customer_id, true);
+	IF @extschema@._lock_customer(forget_customer.customer_id) IS NOT NULL THEN
+		SELECT r.request_id INTO v_request FROM @extschema@.privacy_requests r
+		 WHERE r.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id
+		   AND r.kind OPERATOR(pg_catalog.=) 'forget'
+		 ORDER BY r.request_id LIMIT 1;
+		RAISE NOTICE 'customer % was forgotten already', customer_id;
+		RETURN v_request;
+	END IF;
+
+	-- lock every unfinished order, so that none moves on meanwhile
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		SELECT pg_catalog.array_agg(o.order_id ORDER BY o.order_id) FILTER (WHERE o.status IN ('placed', 'accepted', 'assigned', 'picked_up')),
+		       pg_catalog.array_agg(o.order_id ORDER BY o.order_id) FILTER (WHERE o.status IN ('pending_payment', 'payment_failed'))
+		  INTO v_ids, v_open
+		  FROM (SELECT o.order_id, o.status FROM @extschema@.orders o
+		         WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
+		           AND o.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id
+		           AND o.status NOT IN ('delivered', 'cancelled')
+		           FOR UPDATE) o;
+		v_active := v_active OPERATOR(pg_catalog.||) COALESCE(v_ids, '{}');
+		v_cancel := v_cancel OPERATOR(pg_catalog.||) COALESCE(v_open, '{}');
+	END LOOP;
+	IF pg_catalog.cardinality(v_active) OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'customer % has an active order and cannot be forgotten now', customer_id
+			USING ERRCODE = 'DP405',
+			      DETAIL = pg_catalog.format('Active orders: %s.', pg_catalog.array_to_string(v_active, ', ')),
+			      HINT = 'Erase the customer after delivery (or after cancelling the order); nothing was changed.';
+	END IF;
+	-- unpaid orders will never be paid now
+	FOREACH v_order IN ARRAY v_cancel LOOP
+		PERFORM @extschema@.cancel_order(v_order, 'customer erased');
+	END LOOP;
+
+	-- crypto-shredding: without the data key no sealed field opens again
+	PERFORM FROM @extschema@.subject_keys k
+	  WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
+	    AND k.subject_id OPERATOR(pg_catalog.=) forget_customer.customer_id
+	    FOR UPDATE;
+	DELETE FROM @extschema@.subject_keys k
+	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
+	   AND k.subject_id OPERATOR(pg_catalog.=) forget_customer.customer_id;
+
+	-- and the ciphertexts go too; drop-off points become grid cells
+	SELECT p.cell_deg INTO v_cell FROM @extschema@.retention_effective() p
+	 WHERE p.data_class OPERATOR(pg_catalog.=) 'dropoff_point';
+	v_cell := COALESCE(v_cell, 0.01);
+	FOR t IN SELECT * FROM @extschema@._customer_tables() ct WHERE NOT ct.via_order LOOP
+		CONTINUE WHEN pg_catalog.cardinality(t.sealed) OPERATOR(pg_catalog.=) 0
+		          AND t.relname OPERATOR(pg_catalog.<>) 'orders';
+		FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(t.has_zone) zl
+		LOOP
+			EXECUTE pg_catalog.format('UPDATE %s SET %s WHERE customer_id OPERATOR(pg_catalog.=) $1%s',
+				t.rel,
+				pg_catalog.concat_ws(', ',
+					(SELECT pg_catalog.string_agg(pg_catalog.format('%I = NULL', c), ', ') FROM pg_catalog.unnest(t.sealed) c),
+					CASE WHEN t.relname OPERATOR(pg_catalog.=) 'orders'
+					     THEN 'dropoff = @extschema@._grid_cell(dropoff, $3), dropoff_coarsened_at = COALESCE(dropoff_coarsened_at, $4)' END),
+				CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
+			USING forget_customer.customer_id, v_zone, v_cell, v_now;
+			GET DIAGNOSTICS v_n = ROW_COUNT;
+			v_rows := v_rows OPERATOR(pg_catalog.+) v_n;
+		END LOOP;
+	END LOOP;
+
+	UPDATE @extschema@.consents c SET revoked_at = v_now
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id AND c.revoked_at IS NULL;
+	UPDATE @extschema@.customers c
+	   SET phone_index = NULL, phone_enc = NULL, name_enc = NULL, flag_reason = NULL, forgotten_at = v_now
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id;
+
+	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
+	VALUES (forget_customer.customer_id, 'forget', v_started, pg_catalog.clock_timestamp(),
+	        pg_catalog.jsonb_build_object('rows_anonymised', v_rows,
+	                                      'orders_cancelled', pg_catalog.cardinality(v_cancel)))
+	RETURNING request_id INTO v_request;
+	RETURN v_request;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index and every sealed field, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up.  Returns the privacy request id.';
+
 -- grant_consent (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.grant_consent(customer_id bigint, purpose text, policy_version text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -2058,6 +2212,43 @@ $$;
 COMMENT ON FUNCTION @extschema@.grant_consent(bigint, text, text) IS
 	'Records a customer''s consent to a purpose (marketing, personalisation, analytics) under a policy version; a grant under a new version supersedes the old one, a repeated grant changes nothing.';
 
+-- order_contact (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.order_contact(order_id bigint, rider_id bigint)
+RETURNS TABLE (masked_phone text, dropoff_address text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders;
+	v_phone bytea;
+	v_key bytea;
+BEGIN
+	SELECT * INTO v_order FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(order_contact.order_id)
+	   AND o.order_id OPERATOR(pg_catalog.=) order_contact.order_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'DP014';
+	END IF;
+	IF order_contact.rider_id IS NULL OR v_order.rider_id IS DISTINCT FROM order_contact.rider_id
+	   OR v_order.status NOT IN ('assigned', 'picked_up') THEN
+		RAISE EXCEPTION 'rider % may not see the customer of order %', rider_id, order_id
+			USING ERRCODE = 'DP408',
+			      DETAIL = 'Only the rider assigned to an order sees its contact, and only until delivery.';
+	END IF;
+	SELECT c.phone_enc INTO v_phone FROM @extschema@.customers c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) v_order.customer_id;
+	v_key := @extschema@._data_key('customer', v_order.customer_id, false);
+	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
+	VALUES ('customer', v_order.customer_id, 'rider_contact',
+	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address', order_id, rider_id));
+	masked_phone := @extschema@.mask_phone(@extschema@._unseal(v_phone, v_key));
+	dropoff_address := @extschema@._unseal(v_order.dropoff_address_enc, v_key);
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint) IS
+	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in pii_access_log.';
+
 -- _purge_begin (sql/85_retention.sql)
 CREATE OR REPLACE FUNCTION @extschema@._purge_begin(p_status text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -2068,7 +2259,7 @@ DECLARE
 	v_status text := p_status;
 BEGIN
 	IF v_status OPERATOR(pg_catalog.=) 'running' THEN
-		IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._purge_lock_key()) THEN
+		IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._lock_key('purge')) THEN
 			v_status := 'skipped';               -- a batch of another run is under way
 		ELSE
 			-- a run is live while its backend executes a statement: runs of
@@ -2140,7 +2331,7 @@ BEGIN
 		END IF;
 	ELSE
 		-- a batch of a run: waits for a batch called on its own (milliseconds)
-		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._purge_lock_key());
+		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('purge'));
 	END IF;
 
 	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP

@@ -10,8 +10,8 @@
 -- shreds every field sealed for it.  Every opening is written to
 -- pii_access_log.
 --
--- Locking: sealing holds the subject's advisory lock (classid 1684632433
--- for customers, 1684632434 for riders, objid the id modulo 2^31 - 1) in
+-- Locking: sealing holds the subject's advisory lock (_lock_subject: class
+-- 'customer' or 'rider' of src/locks.h, objid the id modulo 2^31 - 1) in
 -- share mode until commit; rotate_customer_key and forget_customer take it
 -- in exclusive mode before any row lock, so a value is never sealed under a
 -- key that a concurrent rotation or erasure replaces.
@@ -83,6 +83,26 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log_id_seq', '');
 REVOKE ALL ON @extschema@.pii_access_log FROM PUBLIC;
 
+CREATE FUNCTION @extschema@._lock_subject(p_subject text, p_subject_id bigint, p_exclusive boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_class integer := @extschema@._lock_key(p_subject)::integer;
+	v_obj integer := (p_subject_id OPERATOR(pg_catalog.%) 2147483647)::integer;
+BEGIN
+	IF p_exclusive THEN
+		PERFORM pg_catalog.pg_advisory_xact_lock(v_class, v_obj);
+	ELSE
+		PERFORM pg_catalog.pg_advisory_xact_lock_shared(v_class, v_obj);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) IS
+	'Internal: takes a subject''s (customer''s or rider''s) advisory lock to the end of the transaction: shared while sealing, exclusive to replace or destroy its data key.';
+REVOKE ALL ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -116,9 +136,7 @@ BEGIN
 		-- key or no key at all.  Re-wrapping under a new master key does not
 		-- change the data key and takes no such lock.  (An advisory lock, not
 		-- a row lock: it writes no WAL on the intake path.)
-		PERFORM pg_catalog.pg_advisory_xact_lock_shared(
-			CASE WHEN p_subject OPERATOR(pg_catalog.=) 'customer' THEN 1684632433 ELSE 1684632434 END,
-			(p_subject_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+		PERFORM @extschema@._lock_subject(p_subject, p_subject_id, false);
 		-- A transaction snapshot (repeatable read, serializable) may be older
 		-- than a rotation or erasure that committed before the lock was
 		-- granted, and would still show the replaced key: locking the row

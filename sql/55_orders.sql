@@ -286,7 +286,7 @@ DECLARE
 	v @extschema@.orders;
 BEGIN
 	SELECT * INTO v FROM @extschema@.orders o
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) (p_order_id OPERATOR(pg_catalog.>>) 40)
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(p_order_id)
 	   AND o.order_id OPERATOR(pg_catalog.=) p_order_id
 	   FOR UPDATE;
 	IF NOT FOUND THEN

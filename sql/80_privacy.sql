@@ -277,8 +277,7 @@ DECLARE
 	v_total integer := 0;
 BEGIN
 	-- waits for every transaction sealing with the old key (sql/30_keys.sql)
-	PERFORM pg_catalog.pg_advisory_xact_lock(1684632433,
-		(rotate_customer_key.customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	PERFORM @extschema@._lock_subject('customer', rotate_customer_key.customer_id, true);
 	IF @extschema@._lock_customer(rotate_customer_key.customer_id) IS NOT NULL THEN
 		RAISE EXCEPTION 'personal data of customer % was erased', customer_id USING ERRCODE = 'DP402';
 	END IF;
@@ -470,8 +469,7 @@ DECLARE
 BEGIN
 	-- first the subject lock (it waits for transactions sealing for this
 	-- customer, which lock the customer row after it), then the row
-	PERFORM pg_catalog.pg_advisory_xact_lock(1684632433,
-		(forget_customer.customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	PERFORM @extschema@._lock_subject('customer', forget_customer.customer_id, true);
 	IF @extschema@._lock_customer(forget_customer.customer_id) IS NOT NULL THEN
 		SELECT r.request_id INTO v_request FROM @extschema@.privacy_requests r
 		 WHERE r.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id
@@ -686,7 +684,7 @@ DECLARE
 	v_key bytea;
 BEGIN
 	SELECT * INTO v_order FROM @extschema@.orders o
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) (order_contact.order_id OPERATOR(pg_catalog.>>) 40)
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(order_contact.order_id)
 	   AND o.order_id OPERATOR(pg_catalog.=) order_contact.order_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'DP014';

@@ -137,14 +137,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.set_retention_policy(text, interval, boolean, float8) IS
 	'Changes how long a data class is kept (at least an hour), whether it is purged, and for dropoff_point the grid cell size in degrees; the change is kept as a new row.';
 
--- advisory lock key of purge runs: the bytes of 'dispatch' (0x6469737061746368)
-CREATE FUNCTION @extschema@._purge_lock_key() RETURNS bigint
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN 7235441202855961448;
-COMMENT ON FUNCTION @extschema@._purge_lock_key() IS
-	'Internal: the advisory lock key that keeps purge runs from overlapping.';
-REVOKE ALL ON FUNCTION @extschema@._purge_lock_key() FROM PUBLIC;
-
 CREATE FUNCTION @extschema@._purge_begin(p_status text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -154,7 +146,7 @@ DECLARE
 	v_status text := p_status;
 BEGIN
 	IF v_status OPERATOR(pg_catalog.=) 'running' THEN
-		IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._purge_lock_key()) THEN
+		IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._lock_key('purge')) THEN
 			v_status := 'skipped';               -- a batch of another run is under way
 		ELSE
 			-- a run is live while its backend executes a statement: runs of
@@ -235,7 +227,7 @@ BEGIN
 		END IF;
 	ELSE
 		-- a batch of a run: waits for a batch called on its own (milliseconds)
-		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._purge_lock_key());
+		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('purge'));
 	END IF;
 
 	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP
@@ -446,7 +438,6 @@ REVOKE ALL ON FUNCTION @extschema@.purge_expired_step(integer, bigint) FROM PUBL
 GRANT EXECUTE ON FUNCTION @extschema@.purge_expired_step(integer, bigint) TO dispatch_admin;
 REVOKE ALL ON PROCEDURE @extschema@.purge_expired(integer) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE @extschema@.purge_expired(integer) TO dispatch_admin;
-GRANT EXECUTE ON FUNCTION @extschema@._purge_lock_key() TO dispatch_admin;
 GRANT EXECUTE ON FUNCTION @extschema@._purge_begin(text) TO dispatch_admin;
 GRANT EXECUTE ON FUNCTION @extschema@._purge_end(bigint) TO dispatch_admin;
 GRANT EXECUTE ON FUNCTION @extschema@._purge_abort(bigint) TO dispatch_admin;

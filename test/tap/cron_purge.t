@@ -45,7 +45,7 @@ check 2 "maintenance_commands registers the purge in this database" \
 	"SELECT bool_or(s = 'SELECT cron.schedule_in_database(''dispatch-purge'', ''17 3 * * *'', ''CALL dispatch.purge_expired()'', ''$db'');') FROM dispatch.maintenance_commands() s"
 
 # a second run while one holds the lock is skipped and says so
-psql -X -q -c "SELECT pg_advisory_lock(dispatch._purge_lock_key()), pg_sleep(2)" >/dev/null &
+psql -X -q -c "SELECT pg_advisory_lock(dispatch._lock_key('purge')), pg_sleep(2)" >/dev/null &
 holder=$!
 sleep 0.5
 psql -X -q -c "CALL dispatch.purge_expired()" >/dev/null 2>&1

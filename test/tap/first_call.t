@@ -124,7 +124,7 @@ admin|SELECT dispatch.retention_effective()|
 admin|SELECT dispatch.purge_expired_step(10)|
 admin|CALL dispatch.purge_expired(10)|
 admin|SELECT dispatch.purge_feedback_text(now() - interval '90 days', 10)|
-admin|SELECT dispatch._purge_lock_key()|
+admin|SELECT dispatch._lock_key('purge')|
 admin|SELECT dispatch._purge_end(dispatch._purge_begin('skipped'))|
 admin|SELECT dispatch._purge_abort(dispatch._purge_begin('skipped'))|
 admin|SELECT dispatch.maintenance_commands()|

@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * locks.h
+ *		Every advisory lock key of the dispatch extension, in one place.
+ *
+ * C uses these names; SQL reads the same values through
+ * dispatch._lock_key(name) (src/locks.c).  Keys of two-part locks are a
+ * class (the first key, below) and an object id (the second); each class
+ * is four ASCII bytes so that pg_locks shows whose lock it is.
+ *
+ *		name		key								second key		held by
+ *		assign		'DPas' 0x44506173				zone id			assign_batch (one batch per zone)
+ *		customer	'disq' 0x64697371				id % (2^31-1)	sealing (shared); key rotation
+ *		rider		'disr' 0x64697372				id % (2^31-1)	  and erasure (exclusive)
+ *		purge		'dispatch' 0x6469737061746368	(one bigint)	purge runs never overlap
+ *
+ * docs/architecture.md lists them with the lock order.
+ *
+ * IDENTIFICATION
+ *		src/locks.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DISPATCH_LOCKS_H
+#define DISPATCH_LOCKS_H
+
+#define DISPATCH_LOCK_ASSIGN		0x44506173
+#define DISPATCH_LOCK_CUSTOMER		0x64697371
+#define DISPATCH_LOCK_RIDER			0x64697372
+#define DISPATCH_LOCK_PURGE			INT64CONST(0x6469737061746368)
+
+#endif							/* DISPATCH_LOCKS_H */
