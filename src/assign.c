@@ -55,8 +55,8 @@
 #include "dispatch.h"
 #include "match.h"
 
-/* First key of the per-zone advisory lock: 'DPas'. */
-#define ASSIGN_LOCK_CLASS	0x44506173
+/* First key of the per-zone advisory lock: 'DPas' (owned by match.h). */
+#define ASSIGN_LOCK_CLASS	MATCH_ZONE_LOCK_CLASS
 
 /* Rider rows read per cursor fetch. */
 #define ASSIGN_FETCH_CHUNK	10000
@@ -453,18 +453,18 @@ is_excluded(const Batch *b, int64 order_id, int64 rider_id)
 		bsearch(key, b->excl, b->n_excl, 2 * sizeof(int64), cmp_pair) != NULL;
 }
 
-/* Grid filter: not excluded for the current order, within hard limits. */
+/*
+ * Grid filter: not excluded for the current order, and eligible but for
+ * the distance (match.h, "Eligibility"; cost_arcs checks the rest).
+ */
 static int
 grid_accept(void *ctx, int idx)
 {
 	Batch	   *b = ctx;
 	const MatchRider *r = &b->riders[idx];
 	const MatchOrder *o = &b->orders[b->cur_order];
-	int			v = r->vehicle;
 
-	if (o->trip_m > b->s.veh_max_trip_m[v] ||
-		r->shift_s > b->s.max_shift_minutes * 60.0 ||
-		r->online_today_s > b->s.max_daily_minutes * 60.0)
+	if (match_rider_can_take(&b->s, o, r, true) != MATCH_OK)
 		return 0;
 	return !is_excluded(b, o->order_id, r->rider_id);
 }
