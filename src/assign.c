@@ -216,8 +216,7 @@ prepare_plans(void)
 								" WHERE r.rider_id OPERATOR(pg_catalog.=) u.rider_id"
 								" AND r.zone_id OPERATOR(pg_catalog.=) $3"
 								" AND r.status OPERATOR(pg_catalog.=) 'online'"
-								" AND r.active_orders OPERATOR(pg_catalog.+) r.pending_offers"
-								"     OPERATOR(pg_catalog.+) u.n OPERATOR(pg_catalog.<=) r.capacity"
+								" AND" MATCH_RIDER_HAS_SLOTS("u.n")
 								" RETURNING r.rider_id",
 								3, t_take);
 	offers_plan = match_keep_plan(

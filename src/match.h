@@ -173,9 +173,14 @@ typedef struct MatchCost
 	" AND " r "active_orders OPERATOR(pg_catalog.<) " r "capacity"
 #define MATCH_RIDER_INDEXED MATCH_RIDER_INDEXED_AS("r.")
 
+/* The slot part of the rule, for n more orders (assign_batch re-checks it under lock). */
+#define MATCH_RIDER_HAS_SLOTS(n) \
+	" r.active_orders OPERATOR(pg_catalog.+) r.pending_offers" \
+	" OPERATOR(pg_catalog.+) " n " OPERATOR(pg_catalog.<=) r.capacity"
+
 #define MATCH_RIDER_AVAILABLE \
 	" r.zone_id OPERATOR(pg_catalog.=) $1 AND" MATCH_RIDER_INDEXED \
-	" AND r.active_orders OPERATOR(pg_catalog.+) r.pending_offers OPERATOR(pg_catalog.<) r.capacity" \
+	" AND" MATCH_RIDER_HAS_SLOTS("1") \
 	" AND r.position IS NOT NULL" \
 	" AND r.position_at OPERATOR(pg_catalog.>=) $5"
 
