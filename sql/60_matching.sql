@@ -12,8 +12,8 @@
 -- online with a free slot, so that finding candidates never looks at
 -- offline or full riders.
 --
--- Locking order, everywhere: zone (advisory, batches only), rider row,
--- offer row, order row.  See docs/matching.md.
+-- Locking order, everywhere: zone (advisory: batches and assign_manually),
+-- rider row, offer row, order row.  See docs/matching.md.
 
 -- ----------------------------------------------------------------- settings
 
