@@ -142,6 +142,7 @@ COMMENT ON TABLE @extschema@.sentiment_weights IS
 -- release_order; status versions in the state machine.
 -- ===========================================================================
 
+DROP FUNCTION @extschema@._check_rider_for(@extschema@.orders, bigint);
 DROP FUNCTION @extschema@._purge_lock_key();
 -- _setting_int (sql/12_settings.sql)
 CREATE OR REPLACE FUNCTION @extschema@._setting_int(name text) RETURNS integer
@@ -156,7 +157,7 @@ CREATE OR REPLACE FUNCTION @extschema@._lock_key(name text) RETURNS bigint
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'dispatch_lock_key';
 COMMENT ON FUNCTION @extschema@._lock_key(text) IS
-	'Internal: an advisory lock key of src/locks.h by name: the class (first key) of the assign, customer and rider locks, the single key of the purge lock.';
+	'Internal: an advisory lock key of src/locks.h by name: the class (first key) of the zone, customer and rider locks, the single key of the purge lock.';
 REVOKE ALL ON FUNCTION @extschema@._lock_key(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._lock_key(text) TO dispatch_admin;
 
@@ -1330,12 +1331,38 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+	v_zone bigint := order_id OPERATOR(pg_catalog.>>) 40;
+	v_now timestamptz := @extschema@.clock();
+	v_offer_rider bigint;
+	v_order @extschema@.orders;
+	v_over integer;
+	v_w record;
 BEGIN
 	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('dispatcher', by);
+
+	-- Locks in the order of matching (docs/matching.md): the zone (no batch
+	-- runs meanwhile, so no offer appears), the riders (ours, and the one
+	-- holding the order's pending offer, whose slot the assignment gives
+	-- back), their pending offers, then the order.
+	PERFORM @extschema@._lock_zone(v_zone);
+	SELECT f.rider_id INTO v_offer_rider FROM @extschema@.offers f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
+	   AND f.status OPERATOR(pg_catalog.=) 'pending';
+	PERFORM FROM @extschema@.riders r
+	 WHERE r.rider_id IN (assign_manually.rider_id, v_offer_rider)
+	 ORDER BY r.rider_id FOR UPDATE;
+	PERFORM FROM @extschema@.offers f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND f.status OPERATOR(pg_catalog.=) 'pending'
+	   AND (f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
+	        OR f.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id)
+	 ORDER BY f.offer_id FOR UPDATE;
+	v_order := @extschema@._lock_order(order_id);
+
 	-- a repeat: the order is this rider's already (and may have moved on)
 	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
 	   AND v_order.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id THEN
@@ -1350,14 +1377,62 @@ BEGIN
 		RAISE EXCEPTION 'order % cannot be assigned (status "%")', order_id, v_order.status
 			USING ERRCODE = 'DP104', DETAIL = 'Only an accepted order is assigned.';
 	END IF;
-	PERFORM @extschema@._check_rider_for(v_order, rider_id);
+
+	-- the eligibility rule, the rider's pending offers aside: a dispatcher
+	-- overrides the batch's offers, not the rider's limits
+	PERFORM @extschema@._rider_can_take(order_id, rider_id, false);
+
+	-- the order's own pending offer goes with the assignment (as the order's
+	-- trigger would do), so that its slot counts as free if it is this rider's
+	WITH c AS (
+		UPDATE @extschema@.offers f
+		   SET status = 'cancelled', responded_at = v_now, reason = 'order assigned'
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
+		   AND f.status OPERATOR(pg_catalog.=) 'pending'
+		RETURNING f.rider_id)
+	UPDATE @extschema@.riders r
+	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
+	  FROM c WHERE r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+
+	-- offers that would overfill the rider are withdrawn, newest first: they
+	-- are cancelled, their orders wait for the next batch (the rider is not
+	-- excluded for them), and the rider is told by an offer event
+	SELECT r.active_orders OPERATOR(pg_catalog.+) r.pending_offers OPERATOR(pg_catalog.+) 1
+	       OPERATOR(pg_catalog.-) r.capacity
+	  INTO v_over
+	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+	IF v_over OPERATOR(pg_catalog.>) 0 THEN
+		FOR v_w IN
+			UPDATE @extschema@.offers f
+			   SET status = 'cancelled', responded_at = v_now,
+			       reason = 'withdrawn: rider assigned order ' OPERATOR(pg_catalog.||) assign_manually.order_id::text
+			                OPERATOR(pg_catalog.||) ' by hand'
+			 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND f.offer_id IN (SELECT p.offer_id FROM @extschema@.offers p
+			                       WHERE p.zone_id OPERATOR(pg_catalog.=) v_zone
+			                         AND p.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id
+			                         AND p.status OPERATOR(pg_catalog.=) 'pending'
+			                       ORDER BY p.created_at DESC, p.offer_id DESC
+			                       LIMIT v_over)
+			RETURNING f.offer_id, f.order_id
+		LOOP
+			PERFORM @extschema@._emit_event(v_zone, 'offer', v_w.order_id, NULL, rider_id,
+			                                pg_catalog.jsonb_build_object('offer_id', v_w.offer_id,
+			                                    'status', 'cancelled', 'reason', 'withdrawn'));
+		END LOOP;
+		UPDATE @extschema@.riders r
+		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) v_over, 0)
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+	END IF;
+
 	UPDATE @extschema@.orders o
 	   SET status = 'assigned', rider_id = assign_manually.rider_id, assigned_by = by
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) IS
-	'A dispatcher''s override: assigns an accepted order to an online rider of its zone with a free slot.  A no-op on an order that is this rider''s already; DP104 on any other status (never takes an order from its rider).';
+	'A dispatcher''s override: assigns an accepted order to a rider who can take it (the eligibility rule of matching, DP020 naming the reason), its pending offers aside: the order''s own pending offer is cancelled, and the rider''s newest pending offers that would overfill them are withdrawn (cancelled, with an offer event; their orders go to the next batch).  A no-op on an order that is this rider''s already; DP104 on any other status (never takes an order from its rider).';
 
 -- _rider_step (sql/57_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rider_step(p_order_id bigint, p_rider_id bigint, p_from text, p_to text) RETURNS void
@@ -1543,6 +1618,35 @@ COMMENT ON FUNCTION @extschema@._settings_keep_shipped() IS
 	'Internal: deferred constraint trigger: at commit, zone 0 still has matching settings and every vehicle a profile, else DP308.';
 REVOKE ALL ON FUNCTION @extschema@._settings_keep_shipped() FROM PUBLIC;
 
+-- _rider_can_take (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rider_can_take(order_id bigint, rider_id bigint, count_offers boolean DEFAULT true)
+RETURNS void
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS 'MODULE_PATHNAME', 'dispatch_rider_can_take';
+COMMENT ON FUNCTION @extschema@._rider_can_take(bigint, bigint, boolean) IS
+	'Internal: the eligibility rule for one pair.  Returns if the rider can take the order now (same zone, online, not excluded for it, a free slot counting pending offers unless count_offers is false, fresh position, within the shift, daily and vehicle limits), else DP020 naming the reason; DP014 unknown order, DP015 unknown rider.  Locks nothing: the caller holds the rider''s row lock.';
+REVOKE ALL ON FUNCTION @extschema@._rider_can_take(bigint, bigint, boolean) FROM PUBLIC;
+
+-- _lock_zone (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_zone(zone_id bigint) RETURNS void
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_lock_zone';
+COMMENT ON FUNCTION @extschema@._lock_zone(bigint) IS
+	'Internal: the zone''s matching lock (the advisory lock assign_batch takes), to the end of the transaction; first in the order of locks of matching.';
+REVOKE ALL ON FUNCTION @extschema@._lock_zone(bigint) FROM PUBLIC;
+
+-- _rider_index_predicate (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rider_index_predicate() RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_rider_index_predicate';
+COMMENT ON FUNCTION @extschema@._rider_index_predicate() IS
+	'Internal: the predicate riders_available_idx must have, as the candidate searches in C write it (MATCH_RIDER_INDEXED of src/match.h).';
+REVOKE ALL ON FUNCTION @extschema@._rider_index_predicate() FROM PUBLIC;
+
 -- respond_offer (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@.respond_offer(offer_id bigint, accept boolean, reason text DEFAULT NULL)
 RETURNS void
@@ -1595,8 +1699,10 @@ BEGIN
 	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) v_rider;
 	IF accept THEN
-		-- validated like a manual assignment: online, same zone, a free slot
-		PERFORM @extschema@._check_rider_for(v_order, v_rider);
+		-- the eligibility rule, as for a manual assignment and every batch
+		-- (this offer's slot is given back above, the rider's other pending
+		-- offers still hold theirs)
+		PERFORM @extschema@._rider_can_take(v_offer.order_id, v_rider);
 		UPDATE @extschema@.offers f
 		   SET status = 'accepted', responded_at = v_now, reason = respond_offer.reason
 		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
@@ -1618,7 +1724,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
-	'A rider answers an offer.  Accept assigns the order (validated like a manual assignment); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
+	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
 
 -- _sentiment_weight (sql/70_sentiment.sql)
 CREATE OR REPLACE FUNCTION @extschema@._sentiment_weight(feature text, log_odds double precision)

@@ -17,7 +17,7 @@ CREATE FUNCTION @extschema@._lock_key(name text) RETURNS bigint
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'dispatch_lock_key';
 COMMENT ON FUNCTION @extschema@._lock_key(text) IS
-	'Internal: an advisory lock key of src/locks.h by name: the class (first key) of the assign, customer and rider locks, the single key of the purge lock.';
+	'Internal: an advisory lock key of src/locks.h by name: the class (first key) of the zone, customer and rider locks, the single key of the purge lock.';
 REVOKE ALL ON FUNCTION @extschema@._lock_key(text) FROM PUBLIC;
 -- purge_expired is a procedure (it commits between batches), so it runs as
 -- its caller and takes the purge lock itself

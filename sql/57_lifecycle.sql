@@ -160,50 +160,43 @@ $$;
 COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
 	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled.';
 
-CREATE FUNCTION @extschema@._check_rider_for(p_order @extschema@.orders, p_rider_id bigint) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_zone bigint;
-	v_status text;
-	v_capacity integer;
-	v_load integer;
-BEGIN
-	SELECT r.zone_id, r.status, r.capacity INTO v_zone, v_status, v_capacity
-	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) p_rider_id FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'rider % does not exist', p_rider_id USING ERRCODE = 'DP015';
-	END IF;
-	IF v_zone OPERATOR(pg_catalog.<>) p_order.zone_id THEN
-		RAISE EXCEPTION 'rider % works in zone %, not in zone %', p_rider_id, v_zone, p_order.zone_id
-			USING ERRCODE = 'DP020';
-	END IF;
-	IF v_status OPERATOR(pg_catalog.<>) 'online' THEN
-		RAISE EXCEPTION 'rider % is offline', p_rider_id USING ERRCODE = 'DP020';
-	END IF;
-	v_load := @extschema@._rider_load(v_zone, p_rider_id);
-	IF v_load OPERATOR(pg_catalog.>=) v_capacity THEN
-		RAISE EXCEPTION 'rider % is full (% of % orders)', p_rider_id, v_load, v_capacity
-			USING ERRCODE = 'DP020';
-	END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._check_rider_for(@extschema@.orders, bigint) IS
-	'Internal: the rider exists, works in the order''s zone, is online and has a free slot; locks the rider row.';
-REVOKE ALL ON FUNCTION @extschema@._check_rider_for(@extschema@.orders, bigint) FROM PUBLIC;
-
 CREATE FUNCTION @extschema@.assign_manually(order_id bigint, rider_id bigint, by text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+	v_zone bigint := order_id OPERATOR(pg_catalog.>>) 40;
+	v_now timestamptz := @extschema@.clock();
+	v_offer_rider bigint;
+	v_order @extschema@.orders;
+	v_over integer;
+	v_w record;
 BEGIN
 	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('dispatcher', by);
+
+	-- Locks in the order of matching (docs/matching.md): the zone (no batch
+	-- runs meanwhile, so no offer appears), the riders (ours, and the one
+	-- holding the order's pending offer, whose slot the assignment gives
+	-- back), their pending offers, then the order.
+	PERFORM @extschema@._lock_zone(v_zone);
+	SELECT f.rider_id INTO v_offer_rider FROM @extschema@.offers f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
+	   AND f.status OPERATOR(pg_catalog.=) 'pending';
+	PERFORM FROM @extschema@.riders r
+	 WHERE r.rider_id IN (assign_manually.rider_id, v_offer_rider)
+	 ORDER BY r.rider_id FOR UPDATE;
+	PERFORM FROM @extschema@.offers f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND f.status OPERATOR(pg_catalog.=) 'pending'
+	   AND (f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
+	        OR f.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id)
+	 ORDER BY f.offer_id FOR UPDATE;
+	v_order := @extschema@._lock_order(order_id);
+
 	-- a repeat: the order is this rider's already (and may have moved on)
 	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
 	   AND v_order.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id THEN
@@ -218,14 +211,62 @@ BEGIN
 		RAISE EXCEPTION 'order % cannot be assigned (status "%")', order_id, v_order.status
 			USING ERRCODE = 'DP104', DETAIL = 'Only an accepted order is assigned.';
 	END IF;
-	PERFORM @extschema@._check_rider_for(v_order, rider_id);
+
+	-- the eligibility rule, the rider's pending offers aside: a dispatcher
+	-- overrides the batch's offers, not the rider's limits
+	PERFORM @extschema@._rider_can_take(order_id, rider_id, false);
+
+	-- the order's own pending offer goes with the assignment (as the order's
+	-- trigger would do), so that its slot counts as free if it is this rider's
+	WITH c AS (
+		UPDATE @extschema@.offers f
+		   SET status = 'cancelled', responded_at = v_now, reason = 'order assigned'
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
+		   AND f.status OPERATOR(pg_catalog.=) 'pending'
+		RETURNING f.rider_id)
+	UPDATE @extschema@.riders r
+	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
+	  FROM c WHERE r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+
+	-- offers that would overfill the rider are withdrawn, newest first: they
+	-- are cancelled, their orders wait for the next batch (the rider is not
+	-- excluded for them), and the rider is told by an offer event
+	SELECT r.active_orders OPERATOR(pg_catalog.+) r.pending_offers OPERATOR(pg_catalog.+) 1
+	       OPERATOR(pg_catalog.-) r.capacity
+	  INTO v_over
+	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+	IF v_over OPERATOR(pg_catalog.>) 0 THEN
+		FOR v_w IN
+			UPDATE @extschema@.offers f
+			   SET status = 'cancelled', responded_at = v_now,
+			       reason = 'withdrawn: rider assigned order ' OPERATOR(pg_catalog.||) assign_manually.order_id::text
+			                OPERATOR(pg_catalog.||) ' by hand'
+			 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND f.offer_id IN (SELECT p.offer_id FROM @extschema@.offers p
+			                       WHERE p.zone_id OPERATOR(pg_catalog.=) v_zone
+			                         AND p.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id
+			                         AND p.status OPERATOR(pg_catalog.=) 'pending'
+			                       ORDER BY p.created_at DESC, p.offer_id DESC
+			                       LIMIT v_over)
+			RETURNING f.offer_id, f.order_id
+		LOOP
+			PERFORM @extschema@._emit_event(v_zone, 'offer', v_w.order_id, NULL, rider_id,
+			                                pg_catalog.jsonb_build_object('offer_id', v_w.offer_id,
+			                                    'status', 'cancelled', 'reason', 'withdrawn'));
+		END LOOP;
+		UPDATE @extschema@.riders r
+		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) v_over, 0)
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+	END IF;
+
 	UPDATE @extschema@.orders o
 	   SET status = 'assigned', rider_id = assign_manually.rider_id, assigned_by = by
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) IS
-	'A dispatcher''s override: assigns an accepted order to an online rider of its zone with a free slot.  A no-op on an order that is this rider''s already; DP104 on any other status (never takes an order from its rider).';
+	'A dispatcher''s override: assigns an accepted order to a rider who can take it (the eligibility rule of matching, DP020 naming the reason), its pending offers aside: the order''s own pending offer is cancelled, and the rider''s newest pending offers that would overfill them are withdrawn (cancelled, with an offer event; their orders go to the next batch).  A no-op on an order that is this rider''s already; DP104 on any other status (never takes an order from its rider).';
 
 CREATE FUNCTION @extschema@._rider_step(p_order_id bigint, p_rider_id bigint, p_from text, p_to text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE

@@ -12,8 +12,8 @@
 -- online with a free slot, so that finding candidates never looks at
 -- offline or full riders.
 --
--- Locking order, everywhere: zone (advisory, batches only), rider row,
--- offer row, order row.  See docs/matching.md.
+-- Locking order, everywhere: zone (advisory: batches and assign_manually),
+-- rider row, offer row, order row.  See docs/matching.md.
 
 -- ----------------------------------------------------------------- settings
 
@@ -183,7 +183,10 @@ COMMENT ON COLUMN @extschema@.riders.stats_day IS
 -- pending_offers is left out of the predicate on purpose: an offer then
 -- changes no indexed column, so taking and giving back a slot is a HOT
 -- update (hence the fill factor); riders whose free slots are all held by
--- offers are filtered after the index scan.
+-- offers are filtered after the index scan.  The predicate is
+-- MATCH_RIDER_INDEXED of src/match.h, the part of the eligibility rule the
+-- candidate searches select on: change both together (_rider_index_predicate
+-- returns the C text; test/pgtap/63_matching_eligibility.sql compares them).
 CREATE INDEX riders_available_idx ON @extschema@.riders USING gist (position)
 	WHERE status = 'online' AND active_orders OPERATOR(pg_catalog.<) capacity;
 COMMENT ON INDEX @extschema@.riders_available_idx IS
@@ -418,6 +421,39 @@ CREATE TRIGGER riders_shift
 	BEFORE UPDATE OF status ON @extschema@.riders
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._riders_shift_trigger();
 
+-- ------------------------------------------------------------ eligibility
+
+-- The rule "this rider can take this order" is written once, in C
+-- (match_rider_can_take and match_rider_in_reach in src/match.c); the
+-- batch and nearest_riders apply it to every candidate, respond_offer and
+-- assign_manually through this wrapper (docs/matching.md, "Who can take an
+-- order").
+CREATE FUNCTION @extschema@._rider_can_take(order_id bigint, rider_id bigint, count_offers boolean DEFAULT true)
+RETURNS void
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS 'MODULE_PATHNAME', 'dispatch_rider_can_take';
+COMMENT ON FUNCTION @extschema@._rider_can_take(bigint, bigint, boolean) IS
+	'Internal: the eligibility rule for one pair.  Returns if the rider can take the order now (same zone, online, not excluded for it, a free slot counting pending offers unless count_offers is false, fresh position, within the shift, daily and vehicle limits), else DP020 naming the reason; DP014 unknown order, DP015 unknown rider.  Locks nothing: the caller holds the rider''s row lock.';
+REVOKE ALL ON FUNCTION @extschema@._rider_can_take(bigint, bigint, boolean) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._lock_zone(zone_id bigint) RETURNS void
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_lock_zone';
+COMMENT ON FUNCTION @extschema@._lock_zone(bigint) IS
+	'Internal: the zone''s matching lock (the advisory lock assign_batch takes), to the end of the transaction; first in the order of locks of matching.';
+REVOKE ALL ON FUNCTION @extschema@._lock_zone(bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._rider_index_predicate() RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_rider_index_predicate';
+COMMENT ON FUNCTION @extschema@._rider_index_predicate() IS
+	'Internal: the predicate riders_available_idx must have, as the candidate searches in C write it (MATCH_RIDER_INDEXED of src/match.h).';
+REVOKE ALL ON FUNCTION @extschema@._rider_index_predicate() FROM PUBLIC;
+
 -- --------------------------------------------------------------------- API
 
 CREATE FUNCTION @extschema@.nearest_riders(order_id bigint, k integer DEFAULT 10)
@@ -493,8 +529,10 @@ BEGIN
 	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) v_rider;
 	IF accept THEN
-		-- validated like a manual assignment: online, same zone, a free slot
-		PERFORM @extschema@._check_rider_for(v_order, v_rider);
+		-- the eligibility rule, as for a manual assignment and every batch
+		-- (this offer's slot is given back above, the rider's other pending
+		-- offers still hold theirs)
+		PERFORM @extschema@._rider_can_take(v_offer.order_id, v_rider);
 		UPDATE @extschema@.offers f
 		   SET status = 'accepted', responded_at = v_now, reason = respond_offer.reason
 		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
@@ -516,7 +554,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
-	'A rider answers an offer.  Accept assigns the order (validated like a manual assignment); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
+	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
 
 -- (sql/99_finish.sql pins the PostGIS schema into both C functions' search_path)
 

@@ -55,9 +55,6 @@
 #include "dispatch.h"
 #include "match.h"
 
-/* First key of the per-zone advisory lock: 'DPas'. */
-#define ASSIGN_LOCK_CLASS	0x44506173
-
 /* Rider rows read per cursor fetch. */
 #define ASSIGN_FETCH_CHUNK	10000
 
@@ -216,8 +213,7 @@ prepare_plans(void)
 								" WHERE r.rider_id OPERATOR(pg_catalog.=) u.rider_id"
 								" AND r.zone_id OPERATOR(pg_catalog.=) $3"
 								" AND r.status OPERATOR(pg_catalog.=) 'online'"
-								" AND r.active_orders OPERATOR(pg_catalog.+) r.pending_offers"
-								"     OPERATOR(pg_catalog.+) u.n OPERATOR(pg_catalog.<=) r.capacity"
+								" AND" MATCH_RIDER_HAS_SLOTS("u.n")
 								" RETURNING r.rider_id",
 								3, t_take);
 	offers_plan = match_keep_plan(
@@ -453,18 +449,18 @@ is_excluded(const Batch *b, int64 order_id, int64 rider_id)
 		bsearch(key, b->excl, b->n_excl, 2 * sizeof(int64), cmp_pair) != NULL;
 }
 
-/* Grid filter: not excluded for the current order, within hard limits. */
+/*
+ * Grid filter: not excluded for the current order, and eligible but for
+ * the distance (match.h, "Eligibility"; cost_arcs checks the rest).
+ */
 static int
 grid_accept(void *ctx, int idx)
 {
 	Batch	   *b = ctx;
 	const MatchRider *r = &b->riders[idx];
 	const MatchOrder *o = &b->orders[b->cur_order];
-	int			v = r->vehicle;
 
-	if (o->trip_m > b->s.veh_max_trip_m[v] ||
-		r->shift_s > b->s.max_shift_minutes * 60.0 ||
-		r->online_today_s > b->s.max_daily_minutes * 60.0)
+	if (match_rider_can_take(&b->s, o, r, true) != MATCH_OK)
 		return 0;
 	return !is_excluded(b, o->order_id, r->rider_id);
 }
@@ -820,7 +816,7 @@ dispatch_assign_batch(PG_FUNCTION_ARGS)
 
 	/* batches of one zone run one at a time, to the end of the transaction */
 	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum(ASSIGN_LOCK_CLASS),
+						Int32GetDatum(DISPATCH_LOCK_ZONE),
 						Int32GetDatum((int32) zone_id));
 
 	match_load_settings(zone_id, &b.s);

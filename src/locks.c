@@ -22,7 +22,7 @@ typedef struct LockKey
 } LockKey;
 
 static const LockKey lock_keys[] = {
-	{"assign", DISPATCH_LOCK_ASSIGN},
+	{"zone", DISPATCH_LOCK_ZONE},
 	{"customer", DISPATCH_LOCK_CUSTOMER},
 	{"rider", DISPATCH_LOCK_RIDER},
 	{"purge", DISPATCH_LOCK_PURGE},

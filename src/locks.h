@@ -9,7 +9,8 @@
  * is four ASCII bytes so that pg_locks shows whose lock it is.
  *
  *		name		key								second key		held by
- *		assign		'DPas' 0x44506173				zone id			assign_batch (one batch per zone)
+ *		zone		'DPas' 0x44506173				zone id			assign_batch, assign_manually: one
+ *																at a time per zone (match_lock_zone)
  *		customer	'disq' 0x64697371				id % (2^31-1)	sealing (shared); key rotation
  *		rider		'disr' 0x64697372				id % (2^31-1)	  and erasure (exclusive)
  *		purge		'dispatch' 0x6469737061746368	(one bigint)	purge runs never overlap
@@ -24,7 +25,7 @@
 #ifndef DISPATCH_LOCKS_H
 #define DISPATCH_LOCKS_H
 
-#define DISPATCH_LOCK_ASSIGN		0x44506173
+#define DISPATCH_LOCK_ZONE			0x44506173
 #define DISPATCH_LOCK_CUSTOMER		0x64697371
 #define DISPATCH_LOCK_RIDER			0x64697372
 #define DISPATCH_LOCK_PURGE			INT64CONST(0x6469737061746368)

@@ -9,9 +9,12 @@
  * against the promise (both scaled up for hot and fresh orders), fairness
  * (more of today's orders or earnings than the zone's other candidates),
  * fatigue (hours on the current shift), and a load penalty per order the
- * rider already holds.  Hard limits drop a candidate instead: stale
- * position, no free slot, too long on shift or today, or beyond what the
- * rider's vehicle may ride.
+ * rider already holds.  Hard limits drop a candidate instead: the
+ * eligibility rule (match_rider_can_take, match_rider_in_reach: stale
+ * position, no free slot, too long on shift or today, beyond what the
+ * rider's vehicle may ride) and the search radius.  The rule is the one
+ * respond_offer and assign_manually apply too, through
+ * dispatch._rider_can_take (match.h, "Eligibility").
  *
  * nearest_riders finds candidates through the partial GiST index on the
  * positions of available riders (riders_available_idx); assign_batch
@@ -50,6 +53,7 @@
 static SPIPlanPtr settings_plan = NULL;
 static SPIPlanPtr order_plan = NULL;
 static SPIPlanPtr knn_plan = NULL;
+static SPIPlanPtr can_take_plan = NULL;
 
 static const char *const vehicle_names[MATCH_N_VEHICLES] = {
 	"foot", "bicycle", "ebike", "motorbike", "car"
@@ -60,6 +64,7 @@ static int64 get_int64(HeapTuple tup, TupleDesc desc, int col);
 static int	get_int32(HeapTuple tup, TupleDesc desc, int col);
 static int	vehicle_index(const char *name);
 static int	cmp_by_distance(const void *a, const void *b);
+static bool read_order(int64 order_id, TimestampTz now, MatchOrder *o);
 
 /*
  * The schema PostGIS was installed in, quoted, looked up once per backend:
@@ -358,32 +363,92 @@ match_read_order(HeapTuple tup, TupleDesc desc, MatchOrder *o)
 }
 
 /*
+ * The eligibility rule, all of it that does not depend on where the rider
+ * is: a free slot (counting pending offers unless count_offers is false),
+ * a fresh position, within the shift and daily limits, and the order
+ * within the vehicle's longest trip.  The zone, being online and not being
+ * excluded for the order are facts of the rows, checked where they are
+ * read (MATCH_RIDER_AVAILABLE and the exclusions in nearest_riders and
+ * assign_batch, dispatch_rider_can_take for a single pair).
+ */
+MatchRefusal
+match_rider_can_take(const MatchSettings *s, const MatchOrder *o,
+					 const MatchRider *r, bool count_offers)
+{
+	int			held = r->active + (count_offers ? r->pending : 0);
+
+	if (held >= r->capacity)
+		return MATCH_FULL;
+	if (r->age_s > s->stale_after_s)
+		return MATCH_STALE;
+	if (r->shift_s > s->max_shift_minutes * 60.0)
+		return MATCH_SHIFT;
+	if (r->online_today_s > s->max_daily_minutes * 60.0)
+		return MATCH_DAILY;
+	if (o->trip_m > s->veh_max_trip_m[r->vehicle])
+		return MATCH_TRIP;
+	return MATCH_OK;
+}
+
+/*
+ * The part of the eligibility rule that depends on the rider's distance to
+ * the pickup: the vehicle's longest ride to a pickup.  (The zone's
+ * radius_m bounds the candidate search, not who may take an order.)
+ */
+MatchRefusal
+match_rider_in_reach(const MatchSettings *s, const MatchRider *r,
+					 double distance_m)
+{
+	if (distance_m > s->veh_max_pickup_m[r->vehicle])
+		return MATCH_PICKUP;
+	return MATCH_OK;
+}
+
+/* Metres from the rider to the order's pickup (as the cost measures it). */
+double
+match_distance(const MatchOrder *o, const MatchRider *r)
+{
+	double		x,
+				y;
+
+	as_project(o->lon, o->lat, r->lon, r->lat, &x, &y);
+	return sqrt(x * x + y * y);
+}
+
+/*
+ * Take the zone's matching lock to the end of the transaction: batches of
+ * one zone and manual assignments in it run one at a time, and it comes
+ * first in the order of locks (docs/matching.md).
+ */
+void
+match_lock_zone(int64 zone_id)
+{
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum(DISPATCH_LOCK_ZONE),
+						Int32GetDatum((int32) zone_id));
+}
+
+/*
  * The cost of order o on rider r's next free slot, with its parts.  Returns
- * false when a hard limit rules the pair out.  avg_orders and avg_earnings
- * (cents) are today's means over the riders being compared.
+ * false when the eligibility rule or the search radius rules the pair out.
+ * avg_orders and avg_earnings (cents) are today's means over the riders
+ * being compared.
  */
 bool
 match_cost(const MatchSettings *s, const MatchOrder *o, const MatchRider *r,
 		   double avg_orders, double avg_earnings, MatchCost *c)
 {
-	double		x,
-				y,
-				speed,
+	double		speed,
 				pickup,
 				deliver;
 	int			v = r->vehicle;
 
-	as_project(o->lon, o->lat, r->lon, r->lat, &x, &y);
 	memset(c, 0, sizeof(MatchCost));
-	c->distance_m = sqrt(x * x + y * y);
+	c->distance_m = match_distance(o, r);
 
 	if (c->distance_m > s->radius_m ||
-		c->distance_m > s->veh_max_pickup_m[v] ||
-		o->trip_m > s->veh_max_trip_m[v] ||
-		r->age_s > s->stale_after_s ||
-		r->active + r->pending >= r->capacity ||
-		r->shift_s > s->max_shift_minutes * 60.0 ||
-		r->online_today_s > s->max_daily_minutes * 60.0)
+		match_rider_can_take(s, o, r, true) != MATCH_OK ||
+		match_rider_in_reach(s, r, c->distance_m) != MATCH_OK)
 		return false;
 
 	speed = s->speed_mps * s->veh_speed[v];
@@ -469,6 +534,39 @@ match_cost_json(StringInfo buf, int64 rider_id, const MatchCost *c)
 					 c->fatigue);
 }
 
+/*
+ * Read an order (through the zone in its id) as MATCH_ORDER_COLUMNS
+ * selects it; false if there is none.
+ */
+static bool
+read_order(int64 order_id, TimestampTz now, MatchOrder *o)
+{
+	Datum		values[3];
+	int			ret;
+
+	if (order_plan == NULL)
+	{
+		Oid			types[3] = {INT8OID, TIMESTAMPTZOID, INT8OID};
+
+		order_plan = match_keep_plan("SELECT " MATCH_ORDER_COLUMNS
+									 " FROM dispatch.orders o"
+									 " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+									 " AND o.order_id OPERATOR(pg_catalog.=) $3",
+									 3, types);
+	}
+	values[0] = Int64GetDatum(order_id >> 40);
+	values[1] = TimestampTzGetDatum(now);
+	values[2] = Int64GetDatum(order_id);
+	ret = SPI_execute_plan(order_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the order: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		return false;
+	match_read_order(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, o);
+	SPI_freetuptable(SPI_tuptable);
+	return true;
+}
+
 typedef struct Cand
 {
 	MatchRider	r;
@@ -532,17 +630,11 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	if (order_plan == NULL)
+	if (knn_plan == NULL)
 	{
-		Oid			otypes[3] = {INT8OID, TIMESTAMPTZOID, INT8OID};
 		Oid			ktypes[9] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, INT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
 
-		order_plan = match_keep_plan("SELECT " MATCH_ORDER_COLUMNS
-							   " FROM dispatch.orders o"
-							   " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
-							   " AND o.order_id OPERATOR(pg_catalog.=) $3",
-							   3, otypes);
 		knn_plan = match_keep_plan("SELECT " MATCH_RIDER_COLUMNS
 							 " FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
 							 " AND NOT EXISTS (SELECT FROM dispatch.offer_exclusions e"
@@ -555,17 +647,10 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 							 9, ktypes);
 	}
 
-	values[0] = Int64GetDatum(order_id >> 40);
-	values[1] = TimestampTzGetDatum(dispatch_clock_now());
-	values[2] = Int64GetDatum(order_id);
-	ret = SPI_execute_plan(order_plan, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read the order: %s", SPI_result_code_string(ret));
-	if (SPI_processed != 1)
+	if (!read_order(order_id, dispatch_clock_now(), &o))
 		ereport(ERROR,
 				errcode(ERRCODE_DP_MATCH_ORDER_UNKNOWN),
 				errmsg("order " INT64_FORMAT " does not exist", order_id));
-	match_read_order(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, &o);
 
 	match_load_settings(order_id >> 40, &s);
 
@@ -627,4 +712,205 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(opcxt);
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(dispatch_rider_can_take);
+
+/*
+ * SQL: dispatch._rider_can_take(order_id bigint, rider_id bigint,
+ *								 count_offers boolean DEFAULT true) -> void
+ *
+ * The eligibility rule for one pair, as an error: returns if the rider can
+ * take the order now, else raises DP020 naming the first reason (another
+ * zone, offline, excluded for the order, full, stale position, shift or
+ * daily limit, the vehicle's trip or pickup limit); DP014 for an unknown
+ * order, DP015 for an unknown rider.  count_offers false leaves the rider's
+ * pending offers out of the slot count (assign_manually withdraws offers
+ * that would overfill the rider).  Locks nothing: callers lock the rider
+ * row first, so what was checked holds until they commit.
+ */
+Datum
+dispatch_rider_can_take(PG_FUNCTION_ARGS)
+{
+	int64		order_id = PG_GETARG_INT64(0);
+	int64		rider_id = PG_GETARG_INT64(1);
+	bool		count_offers = PG_GETARG_BOOL(2);
+	MemoryContext oldcxt;
+	MemoryContext opcxt;
+	MatchSettings s;
+	MatchOrder	o;
+	MatchRider	r;
+	Datum		values[7];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int64		zone_id;
+	char	   *status;
+	bool		has_position;
+	bool		excluded;
+	double		distance_m = 0;
+	MatchRefusal why;
+	int			ret;
+
+	opcxt = AllocSetContextCreate(CurrentMemoryContext, "dispatch _rider_can_take",
+								  ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(opcxt);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (can_take_plan == NULL)
+	{
+		Oid			types[7] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, INT8OID, INT8OID};
+
+		can_take_plan = match_keep_plan("SELECT " MATCH_RIDER_COLUMNS ","
+										" r.zone_id AS rider_zone, r.status AS rider_status,"
+										" r.position IS NOT NULL AS has_position,"
+										" EXISTS (SELECT FROM dispatch.offer_exclusions e"
+										"   WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
+										"   AND e.order_id OPERATOR(pg_catalog.=) $6"
+										"   AND e.rider_id OPERATOR(pg_catalog.=) r.rider_id) AS excluded"
+										" FROM dispatch.riders r"
+										" WHERE r.rider_id OPERATOR(pg_catalog.=) $7",
+										7, types);
+	}
+
+	/* step 1: the order, and its zone's settings */
+	if (!read_order(order_id, dispatch_clock_now(), &o))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_ORDER_UNKNOWN),
+				errmsg("order " INT64_FORMAT " does not exist", order_id));
+	match_load_settings(order_id >> 40, &s);
+
+	/* step 2: the rider, as the batch reads it, with the facts of its row */
+	match_rider_params(&s, values);
+	values[5] = Int64GetDatum(order_id);
+	values[6] = Int64GetDatum(rider_id);
+	ret = SPI_execute_plan(can_take_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the rider: %s", SPI_result_code_string(ret));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_RIDER_UNKNOWN),
+				errmsg("rider " INT64_FORMAT " does not exist", rider_id));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	match_read_rider(tup, desc, &r);
+	zone_id = DatumGetInt64(SPI_getbinval(tup, desc, SPI_fnumber(desc, "rider_zone"), &isnull));
+	status = SPI_getvalue(tup, desc, SPI_fnumber(desc, "rider_status"));
+	has_position = DatumGetBool(SPI_getbinval(tup, desc, SPI_fnumber(desc, "has_position"), &isnull));
+	excluded = DatumGetBool(SPI_getbinval(tup, desc, SPI_fnumber(desc, "excluded"), &isnull));
+
+	/* step 3: the facts of the rows, then the rule */
+	if (zone_id != s.zone_id)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+				errmsg("rider " INT64_FORMAT " works in zone " INT64_FORMAT ", not in zone " INT64_FORMAT,
+					   rider_id, zone_id, s.zone_id));
+	if (status == NULL || strcmp(status, "online") != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+				errmsg("rider " INT64_FORMAT " is offline", rider_id));
+	if (excluded)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+				errmsg("rider " INT64_FORMAT " is excluded for order " INT64_FORMAT, rider_id, order_id),
+				errdetail("The rider rejected the order, let an offer of it expire, or released it."));
+	why = has_position ? match_rider_can_take(&s, &o, &r, count_offers) : MATCH_STALE;
+	if (why == MATCH_OK)
+	{
+		distance_m = match_distance(&o, &r);
+		why = match_rider_in_reach(&s, &r, distance_m);
+	}
+	switch (why)
+	{
+		case MATCH_OK:
+			break;
+		case MATCH_FULL:
+			if (count_offers && r.pending > 0)
+				ereport(ERROR,
+						errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+						errmsg("rider " INT64_FORMAT " is full (%d of %d orders, %d offers pending)",
+							   rider_id, r.active, r.capacity, r.pending),
+						errdetail("Each pending offer holds one of the rider's slots until it is answered or expires."));
+			ereport(ERROR,
+					errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+					errmsg("rider " INT64_FORMAT " is full (%d of %d orders)",
+						   rider_id, r.active, r.capacity));
+			break;
+		case MATCH_STALE:
+			ereport(ERROR,
+					errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+					errmsg("rider " INT64_FORMAT " has no recent position", rider_id),
+					has_position ?
+					errdetail("The last position is %.0f s old; matching trusts one for %d s (stale_after_s).",
+							  r.age_s, s.stale_after_s) :
+					errdetail("The rider has sent no position."));
+			break;
+		case MATCH_SHIFT:
+			ereport(ERROR,
+					errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+					errmsg("rider " INT64_FORMAT " has been on shift longer than %d minutes",
+						   rider_id, s.max_shift_minutes),
+					errhint("A break of min_break_minutes offline starts a new shift."));
+			break;
+		case MATCH_DAILY:
+			ereport(ERROR,
+					errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+					errmsg("rider " INT64_FORMAT " has been online longer than %d minutes today",
+						   rider_id, s.max_daily_minutes));
+			break;
+		case MATCH_TRIP:
+			ereport(ERROR,
+					errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+					errmsg("order " INT64_FORMAT " is too long a trip for rider " INT64_FORMAT "'s %s",
+						   order_id, rider_id, match_vehicle_name(r.vehicle)),
+					errdetail("It runs %.0f m from pickup to drop-off; a %s takes orders of at most %.0f m (vehicle_profiles.max_trip_m).",
+							  o.trip_m, match_vehicle_name(r.vehicle), s.veh_max_trip_m[r.vehicle]));
+			break;
+		case MATCH_PICKUP:
+			ereport(ERROR,
+					errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+					errmsg("rider " INT64_FORMAT " is too far from the pickup of order " INT64_FORMAT,
+						   rider_id, order_id),
+					errdetail("The rider is %.0f m away; a %s rides at most %.0f m to a pickup (vehicle_profiles.max_pickup_m).",
+							  distance_m, match_vehicle_name(r.vehicle), s.veh_max_pickup_m[r.vehicle]));
+			break;
+	}
+
+	SPI_finish();
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(opcxt);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_lock_zone);
+
+/*
+ * SQL: dispatch._lock_zone(zone_id bigint) -> void
+ *
+ * The zone's matching lock, held to the end of the transaction
+ * (match_lock_zone): what assign_manually takes first, as assign_batch.
+ */
+Datum
+dispatch_lock_zone(PG_FUNCTION_ARGS)
+{
+	match_lock_zone(PG_GETARG_INT64(0));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_rider_index_predicate);
+
+/*
+ * SQL: dispatch._rider_index_predicate() -> text
+ *
+ * MATCH_RIDER_INDEXED without the table alias: the predicate that the
+ * partial index riders_available_idx must have for the candidate searches
+ * to use it (checked by a test).
+ */
+Datum
+dispatch_rider_index_predicate(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(MATCH_RIDER_INDEXED_AS("")));
 }

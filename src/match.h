@@ -32,6 +32,8 @@
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
+#include "locks.h"
+
 /* SQLSTATEs of matching (class DP, range DP3xx; docs/matching.md) */
 #define ERRCODE_DP_OFFER_UNKNOWN		MAKE_SQLSTATE('D','P','3','0','1')
 #define ERRCODE_DP_OFFER_ANSWERED		MAKE_SQLSTATE('D','P','3','0','2')
@@ -40,6 +42,12 @@
 #define ERRCODE_DP_MATCH_ZONE_UNKNOWN	MAKE_SQLSTATE('D','P','3','0','5')
 #define ERRCODE_DP_MATCH_ORDER_UNKNOWN	MAKE_SQLSTATE('D','P','3','0','6')
 #define ERRCODE_DP_MATCH_SOLVER			MAKE_SQLSTATE('D','P','3','0','7')
+
+/* SQLSTATEs of the order lifecycle (docs/errors.md) raised by the rule */
+#define ERRCODE_DP_ORDER_UNKNOWN		MAKE_SQLSTATE('D','P','0','1','4')
+#define ERRCODE_DP_RIDER_UNKNOWN		MAKE_SQLSTATE('D','P','0','1','5')
+#define ERRCODE_DP_RIDER_CANNOT_TAKE	MAKE_SQLSTATE('D','P','0','2','0')
+
 
 #define MATCH_N_VEHICLES	5
 
@@ -139,13 +147,50 @@ typedef struct MatchCost
 	" pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-)" \
 	"   COALESCE(r.shift_started_at, r.online_since, $2))"
 
+/*
+ * Eligibility.  The rule "rider r can take order o" has one owner: the C
+ * functions match_rider_can_take and match_rider_in_reach below (match.c),
+ * with the zone, being online, having a position and exclusions checked
+ * where the rider row is read.  Every caller goes through them:
+ * nearest_riders and assign_batch (through match_cost, and the grid's
+ * filter), respond_offer and assign_manually (through the SQL wrapper
+ * dispatch._rider_can_take, which raises DP020 naming the reason).
+ *
+ * What stays in SQL is a pre-filter, so that candidates are found through
+ * an index: MATCH_RIDER_AVAILABLE is the part of the rule that a rider row
+ * alone decides (zone, online, a free slot, a fresh position); the C rule
+ * checks all of it again.  MATCH_RIDER_INDEXED is the part that the partial
+ * index riders_available_idx holds: its predicate in sql/60_matching.sql is
+ * this text without "r.", and test/pgtap/63_matching_eligibility.sql checks
+ * that they agree (dispatch._rider_index_predicate).
+ */
+#define MATCH_RIDER_INDEXED_AS(r) \
+	" " r "status OPERATOR(pg_catalog.=) 'online'" \
+	" AND " r "active_orders OPERATOR(pg_catalog.<) " r "capacity"
+#define MATCH_RIDER_INDEXED MATCH_RIDER_INDEXED_AS("r.")
+
+/* The slot part of the rule, for n more orders (assign_batch re-checks it under lock). */
+#define MATCH_RIDER_HAS_SLOTS(n) \
+	" r.active_orders OPERATOR(pg_catalog.+) r.pending_offers" \
+	" OPERATOR(pg_catalog.+) " n " OPERATOR(pg_catalog.<=) r.capacity"
+
 #define MATCH_RIDER_AVAILABLE \
-	" r.zone_id OPERATOR(pg_catalog.=) $1" \
-	" AND r.status OPERATOR(pg_catalog.=) 'online'" \
-	" AND r.active_orders OPERATOR(pg_catalog.<) r.capacity" \
-	" AND r.active_orders OPERATOR(pg_catalog.+) r.pending_offers OPERATOR(pg_catalog.<) r.capacity" \
+	" r.zone_id OPERATOR(pg_catalog.=) $1 AND" MATCH_RIDER_INDEXED \
+	" AND" MATCH_RIDER_HAS_SLOTS("1") \
 	" AND r.position IS NOT NULL" \
 	" AND r.position_at OPERATOR(pg_catalog.>=) $5"
+
+/* Why a rider cannot take an order (MATCH_OK: it can). */
+typedef enum MatchRefusal
+{
+	MATCH_OK = 0,
+	MATCH_FULL,					/* no free slot */
+	MATCH_STALE,				/* position older than stale_after_s */
+	MATCH_SHIFT,				/* on shift longer than max_shift_minutes */
+	MATCH_DAILY,				/* online longer than max_daily_minutes today */
+	MATCH_TRIP,					/* order longer than the vehicle's max_trip_m */
+	MATCH_PICKUP				/* pickup beyond the vehicle's max_pickup_m */
+} MatchRefusal;
 
 /* Columns of an order row, as MATCH_ORDER_COLUMNS selects them ($2 now). */
 #define MATCH_ORDER_NCOLS 7
@@ -160,6 +205,15 @@ extern void match_rider_params(const MatchSettings *s, Datum *values);
 extern void match_read_rider(HeapTuple tup, TupleDesc desc, MatchRider *r);
 extern void match_read_order(HeapTuple tup, TupleDesc desc, MatchOrder *o);
 extern SPIPlanPtr match_keep_plan(const char *sql, int nargs, Oid *types);
+extern MatchRefusal match_rider_can_take(const MatchSettings *s,
+										 const MatchOrder *o,
+										 const MatchRider *r,
+										 bool count_offers);
+extern MatchRefusal match_rider_in_reach(const MatchSettings *s,
+										 const MatchRider *r,
+										 double distance_m);
+extern double match_distance(const MatchOrder *o, const MatchRider *r);
+extern void match_lock_zone(int64 zone_id);
 extern double match_hold_cost(const MatchSettings *s, const MatchOrder *o);
 extern bool match_cost(const MatchSettings *s, const MatchOrder *o,
 					   const MatchRider *r, double avg_orders,
