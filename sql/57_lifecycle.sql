@@ -165,7 +165,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_zone bigint := order_id OPERATOR(pg_catalog.>>) 40;
+	v_zone bigint := @extschema@.zone_of(order_id);
 	v_now timestamptz := @extschema@.clock();
 	v_offer_rider bigint;
 	v_order @extschema@.orders;
@@ -268,13 +268,50 @@ $$;
 COMMENT ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) IS
 	'A dispatcher''s override: assigns an accepted order to a rider who can take it (the eligibility rule of matching, DP020 naming the reason), its pending offers aside: the order''s own pending offer is cancelled, and the rider''s newest pending offers that would overfill them are withdrawn (cancelled, with an offer event; their orders go to the next batch).  A no-op on an order that is this rider''s already; DP104 on any other status (never takes an order from its rider).';
 
+-- Riders before orders.  A change of an order that moves riders' counters
+-- (the order's trigger: active orders, pending offers, daily counts) locks
+-- those riders and the order's pending offer first, in the order of
+-- matching (riders, offers, orders), as respond_offer and assign_batch do;
+-- locking the order first would deadlock with an accept of its offer.
+CREATE FUNCTION @extschema@._lock_order_riders(p_order_id bigint, p_rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint := @extschema@.zone_of(p_order_id);
+BEGIN
+	PERFORM FROM @extschema@.riders r
+	 WHERE r.rider_id IN (SELECT p_rider_id
+	                      UNION ALL
+	                      SELECT o.rider_id FROM @extschema@.orders o
+	                       WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
+	                         AND o.order_id OPERATOR(pg_catalog.=) p_order_id
+	                      UNION ALL
+	                      SELECT f.rider_id FROM @extschema@.offers f
+	                       WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	                         AND f.order_id OPERATOR(pg_catalog.=) p_order_id
+	                         AND f.status OPERATOR(pg_catalog.=) 'pending')
+	 ORDER BY r.rider_id FOR UPDATE;
+	PERFORM FROM @extschema@.offers f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND f.order_id OPERATOR(pg_catalog.=) p_order_id
+	   AND f.status OPERATOR(pg_catalog.=) 'pending'
+	 ORDER BY f.offer_id FOR UPDATE;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_order_riders(bigint, bigint) IS
+	'Internal: locks, before the order, the riders a change of the order may touch (p_rider_id, the order''s rider, the rider of its pending offer) in id order, then its pending offer.';
+REVOKE ALL ON FUNCTION @extschema@._lock_order_riders(bigint, bigint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._rider_step(p_order_id bigint, p_rider_id bigint, p_from text, p_to text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_order @extschema@.orders := @extschema@._lock_order(p_order_id);
+	v_order @extschema@.orders;
 BEGIN
+	PERFORM @extschema@._lock_order_riders(p_order_id, p_rider_id);
+	v_order := @extschema@._lock_order(p_order_id);
 	-- a repeat: this rider took the order there already (or beyond)
 	IF v_order.rider_id OPERATOR(pg_catalog.=) p_rider_id
 	   AND (v_order.status OPERATOR(pg_catalog.=) p_to
@@ -321,12 +358,17 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+	v_order @extschema@.orders;
 BEGIN
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
+	-- the zone's lock, shared: no batch offers the order while its riders
+	-- are locked; then riders, offer, order
+	PERFORM @extschema@._lock_zone(@extschema@.zone_of(order_id), true);
+	PERFORM @extschema@._lock_order_riders(order_id, NULL);
+	v_order := @extschema@._lock_order(order_id);
 	-- a repeat: cancelled already
 	IF v_order.status OPERATOR(pg_catalog.=) 'cancelled' THEN
 		RETURN;
@@ -361,7 +403,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+	v_order @extschema@.orders;
 	v_now timestamptz := @extschema@.clock();
 	v_offer bigint;
 BEGIN
@@ -369,6 +411,8 @@ BEGIN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
+	PERFORM @extschema@._lock_order_riders(order_id, rider_id);
+	v_order := @extschema@._lock_order(order_id);
 	-- a repeat: this rider released the order already and nobody holds it since
 	IF v_order.rider_id IS NULL
 	   AND EXISTS (SELECT FROM @extschema@.offer_exclusions e

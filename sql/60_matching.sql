@@ -438,13 +438,13 @@ COMMENT ON FUNCTION @extschema@._rider_can_take(bigint, bigint, boolean) IS
 	'Internal: the eligibility rule for one pair.  Returns if the rider can take the order now (same zone, online, not excluded for it, a free slot counting pending offers unless count_offers is false, fresh position, within the shift, daily and vehicle limits), else DP020 naming the reason; DP014 unknown order, DP015 unknown rider.  Locks nothing: the caller holds the rider''s row lock.';
 REVOKE ALL ON FUNCTION @extschema@._rider_can_take(bigint, bigint, boolean) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._lock_zone(zone_id bigint) RETURNS void
+CREATE FUNCTION @extschema@._lock_zone(zone_id bigint, shared boolean DEFAULT false) RETURNS void
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_lock_zone';
-COMMENT ON FUNCTION @extschema@._lock_zone(bigint) IS
-	'Internal: the zone''s matching lock (the advisory lock assign_batch takes), to the end of the transaction; first in the order of locks of matching.';
-REVOKE ALL ON FUNCTION @extschema@._lock_zone(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._lock_zone(bigint, boolean) IS
+	'Internal: the zone''s matching lock (the advisory lock assign_batch takes), to the end of the transaction; first in the order of locks of matching.  Shared: no batch or manual assignment runs in the zone meanwhile, but shared holders do not wait for each other.';
+REVOKE ALL ON FUNCTION @extschema@._lock_zone(bigint, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._rider_index_predicate() RETURNS text
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
@@ -484,7 +484,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_zone bigint := offer_id OPERATOR(pg_catalog.>>) 40;
+	v_zone bigint := @extschema@.zone_of(offer_id);
 	v_now timestamptz := @extschema@.clock();
 	v_rider bigint;
 	v_offer @extschema@.offers;

@@ -28,6 +28,14 @@
 #define ERRCODE_DP_KEY_UNAVAILABLE			MAKE_SQLSTATE('D','P','4','0','1')
 
 /*
+ * Zone-scoped ids (orders, payments, offers, feedback): the zone in the
+ * bits above DISPATCH_ZONE_SHIFT, as dispatch.zone_of() and
+ * dispatch.zone_scoped_id() in sql/20_schema.sql.
+ */
+#define DISPATCH_ZONE_SHIFT				40
+#define DISPATCH_ZONE_OF(id)			((int64) (id) >> DISPATCH_ZONE_SHIFT)
+
+/*
  * Event sequence layout: the writing transaction's full xid in the high
  * bits, the event's ordinal within that transaction in the low bits.
  */

@@ -554,7 +554,7 @@ read_order(int64 order_id, TimestampTz now, MatchOrder *o)
 									 " AND o.order_id OPERATOR(pg_catalog.=) $3",
 									 3, types);
 	}
-	values[0] = Int64GetDatum(order_id >> 40);
+	values[0] = Int64GetDatum(DISPATCH_ZONE_OF(order_id));
 	values[1] = TimestampTzGetDatum(now);
 	values[2] = Int64GetDatum(order_id);
 	ret = SPI_execute_plan(order_plan, values, NULL, true, 1);
@@ -652,7 +652,7 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_DP_MATCH_ORDER_UNKNOWN),
 				errmsg("order " INT64_FORMAT " does not exist", order_id));
 
-	match_load_settings(order_id >> 40, &s);
+	match_load_settings(DISPATCH_ZONE_OF(order_id), &s);
 
 	/* oversample: degree order differs from metre order, limits drop some */
 	fetch = Min(3 * k + 10, 3 * MATCH_MAX_K);
@@ -781,7 +781,7 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_ORDER_UNKNOWN),
 				errmsg("order " INT64_FORMAT " does not exist", order_id));
-	match_load_settings(order_id >> 40, &s);
+	match_load_settings(DISPATCH_ZONE_OF(order_id), &s);
 
 	/* step 2: the rider, as the batch reads it, with the facts of its row */
 	match_rider_params(&s, values);
@@ -888,15 +888,24 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(dispatch_lock_zone);
 
 /*
- * SQL: dispatch._lock_zone(zone_id bigint) -> void
+ * SQL: dispatch._lock_zone(zone_id bigint, shared boolean) -> void
  *
- * The zone's matching lock, held to the end of the transaction
- * (match_lock_zone): what assign_manually takes first, as assign_batch.
+ * The zone's matching lock, held to the end of the transaction: exclusive
+ * (match_lock_zone) is what assign_manually takes first, as assign_batch;
+ * shared is what cancel_order takes, so that no batch offers the order
+ * while cancellations do not wait for each other.
  */
 Datum
 dispatch_lock_zone(PG_FUNCTION_ARGS)
 {
-	match_lock_zone(PG_GETARG_INT64(0));
+	int64		zone_id = PG_GETARG_INT64(0);
+
+	if (PG_GETARG_BOOL(1))
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4,
+							Int32GetDatum(DISPATCH_LOCK_ZONE),
+							Int32GetDatum((int32) zone_id));
+	else
+		match_lock_zone(zone_id);
 	PG_RETURN_VOID();
 }
 
