@@ -29,7 +29,7 @@ ISOLATION_OPTS = --inputdir=test/isolation \
 # installcheck is ours (below): it runs every suite, not only the specs
 NO_INSTALLCHECK = 1
 
-EXTRA_CLEAN = $(DATA_built) $(SENTIMENT_MODEL_DATA) output_iso tools/listen tools/pgdev.d
+EXTRA_CLEAN = $(DATA_built) $(SENTIMENT_MODEL_DATA) $(ERRCODES_H) output_iso tools/listen tools/pgdev.d
 
 autodepend = yes
 
@@ -51,6 +51,26 @@ $(SENTIMENT_MODEL_DATA): src/sentiment_model.tsv tools/sentiment/gen_model_heade
 	mv $@.tmp $@
 
 src/sentiment_model.o src/sentiment_model.bc: $(SENTIMENT_MODEL_DATA)
+
+# The SQLSTATEs of class DP have one list, src/errcodes.txt, as
+# PostgreSQL's have errcodes.txt: the C macros (src/errcodes.h, build output)
+# and docs/errors.md (committed, so that it reads on the web) are generated
+# from it; test/errcodes/run checks the list against the code and the tests.
+ERRCODES_H = src/errcodes.h
+GEN_ERRCODES = tools/errcodes/gen_errcodes.pl
+
+$(ERRCODES_H): src/errcodes.txt $(GEN_ERRCODES)
+	$(or $(PERL),perl) $(GEN_ERRCODES) --header $< > $@.tmp
+	mv $@.tmp $@
+
+docs/errors.md: src/errcodes.txt $(GEN_ERRCODES)
+	$(or $(PERL),perl) $(GEN_ERRCODES) --docs $< > $@.tmp
+	mv $@.tmp $@
+
+# dispatch.h includes the header; autodepend knows that only after a build
+$(OBJS) $(OBJS:.o=.bc): $(ERRCODES_H)
+
+all: docs/errors.md
 
 # the LISTEN client used by the walk-through, the listener test and the benchmarks
 tools/listen: tools/listen.c

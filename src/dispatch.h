@@ -4,10 +4,9 @@
  *		Declarations shared by the C parts of the dispatch extension:
  *		SQLSTATEs of class DP, settings, and each part's init hook.
  *
- * Every condition a caller can reach has its own SQLSTATE in class DP;
- * docs/errors.md lists them.  Codes DP0xx belong to intake and the API,
- * DP1xx to the order state machine, DP3xx to matching, DP4xx to keys and
- * personal data, DP5xx to feedback.
+ * Every condition a caller can reach has its own SQLSTATE in class DP.
+ * Their one list is src/errcodes.txt; the build generates errcodes.h (the
+ * ERRCODE_DP_* macros, included here) and docs/errors.md from it.
  *
  * IDENTIFICATION
  *		src/dispatch.h
@@ -21,11 +20,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#define ERRCODE_DP_FORBIDDEN_TRANSITION		MAKE_SQLSTATE('D','P','1','0','1')
-#define ERRCODE_DP_ORDER_INVARIANT			MAKE_SQLSTATE('D','P','1','0','2')
-#define ERRCODE_DP_EVENT_LIMIT				MAKE_SQLSTATE('D','P','1','0','3')
-#define ERRCODE_DP_BAD_CLOCK				MAKE_SQLSTATE('D','P','0','2','3')
-#define ERRCODE_DP_KEY_UNAVAILABLE			MAKE_SQLSTATE('D','P','4','0','1')
+#include "errcodes.h"
 
 /*
  * Zone-scoped ids (orders, payments, offers, feedback): the zone in the

@@ -2,7 +2,7 @@
  *
  * match.h
  *		Candidates and costs of matching, shared by nearest_riders (match.c)
- *		and assign_batch (assign.c); SQLSTATEs DP3xx.
+ *		and assign_batch (assign.c).
  *
  * A cost is in seconds of delay: docs/matching.md gives the model, the
  * settings (dispatch.matching_settings, dispatch.vehicle_profiles) and how
@@ -33,20 +33,6 @@
 #include "utils/timestamp.h"
 
 #include "locks.h"
-
-/* SQLSTATEs of matching (class DP, range DP3xx; docs/matching.md) */
-#define ERRCODE_DP_OFFER_UNKNOWN		MAKE_SQLSTATE('D','P','3','0','1')
-#define ERRCODE_DP_OFFER_ANSWERED		MAKE_SQLSTATE('D','P','3','0','2')
-#define ERRCODE_DP_OFFER_EXPIRED		MAKE_SQLSTATE('D','P','3','0','3')
-#define ERRCODE_DP_MATCH_ARGUMENT		MAKE_SQLSTATE('D','P','3','0','4')
-#define ERRCODE_DP_MATCH_ZONE_UNKNOWN	MAKE_SQLSTATE('D','P','3','0','5')
-#define ERRCODE_DP_MATCH_ORDER_UNKNOWN	MAKE_SQLSTATE('D','P','3','0','6')
-#define ERRCODE_DP_MATCH_SOLVER			MAKE_SQLSTATE('D','P','3','0','7')
-
-/* SQLSTATEs of the order lifecycle (docs/errors.md) raised by the rule */
-#define ERRCODE_DP_ORDER_UNKNOWN		MAKE_SQLSTATE('D','P','0','1','4')
-#define ERRCODE_DP_RIDER_UNKNOWN		MAKE_SQLSTATE('D','P','0','1','5')
-#define ERRCODE_DP_RIDER_CANNOT_TAKE	MAKE_SQLSTATE('D','P','0','2','0')
 
 
 #define MATCH_N_VEHICLES	5

@@ -35,6 +35,11 @@
  * context and moved under TopMemoryContext only when complete, so an error
  * while loading leaks nothing and leaves the previous model in use.
  *
+ * Errors: our own SQLSTATEs DP501-DP503 (src/errcodes.txt).  Invalid UTF-8
+ * is reported with PostgreSQL's own ERRCODE_CHARACTER_NOT_IN_REPERTOIRE
+ * (22021), the code the server itself uses for byte sequences that are
+ * invalid in an encoding, so clients handle both alike.
+ *
  * IDENTIFICATION
  *		src/sentiment.c
  *
@@ -57,7 +62,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "sentiment.h"
+#include "dispatch.h"
 #include "sentiment_core.h"
 #include "sentiment_model.h"
 
