@@ -110,6 +110,7 @@ static void phase(const char *name, TimestampTz *t);
 static void *solver_alloc(void *ctx, size_t size);
 static void solver_free(void *ctx, void *ptr);
 static double solver_now_ms(void *ctx);
+static int	solver_check(void *ctx);
 static void add_arc(Batch *b, int order, int rider, const MatchCost *c);
 static int	add_rider(Batch *b, const MatchRider *r);
 static void expire_offers(Batch *b);
@@ -272,6 +273,20 @@ static double
 solver_now_ms(void *ctx)
 {
 	return (double) GetCurrentTimestamp() / 1000.0;
+}
+
+/*
+ * The solver's interrupt hook: statement_timeout and query cancel stop a
+ * long solve here.  CHECK_FOR_INTERRUPTS() raises the error by longjmp
+ * straight out of the solver; that is safe because the solver holds
+ * nothing but memory, all of it from solver_alloc in the batch's memory
+ * context, which the error's cleanup deletes with its parent.
+ */
+static int
+solver_check(void *ctx)
+{
+	CHECK_FOR_INTERRUPTS();
+	return 0;
 }
 
 static void
@@ -882,10 +897,12 @@ dispatch_assign_batch(PG_FUNCTION_ARGS)
 	inst.slot_penalty = pen;
 	inst.n_arcs = b.n_arcs;
 	inst.arcs = sarcs;
+	memset(&opt, 0, sizeof(opt));
 	opt.max_arcs = b.s.max_arcs;
 	opt.time_budget_ms = b.s.time_budget_ms;
 	opt.now_ms = solver_now_ms;
 	opt.clock_ctx = NULL;
+	opt.check = solver_check;
 	alloc.alloc = solver_alloc;
 	alloc.free = solver_free;
 	alloc.ctx = b.cxt;
