@@ -56,7 +56,7 @@ SELECT nextval('dispatch.riders_id_seq'), 1, 1, 'ebike', 'online',
 SET session_replication_role = origin;
 -- the long batch: every pair of 200 candidates, solved exactly however long
 UPDATE dispatch.matching_settings
-   SET candidate_source = 'grid', k_candidates = 200, max_arcs = 2000000000, time_budget_ms = 1e7, max_batch_orders = 20000
+   SET candidate_source = 'grid', k_candidates = 200, max_arcs = 2000000000, time_budget_ms = 1e6, max_batch_orders = 20000
  WHERE zone_id = 0;
 ANALYZE;
 SQL
