@@ -10,10 +10,9 @@
  * k nearest eligible riders; cost every candidate pair; solve the minimum
  * cost assignment of orders to free rider slots exactly (assign_solver.c),
  * or past the size or time budget by the regret heuristic; widen the
- * candidates of orders the pruning left without a free rider and solve
- * again (below); take the chosen
- * riders' slots (re-checked under row lock); write the offers, their audit
- * rows and the batch row; emit one 'offer' event per offer.
+ * candidates of orders the pruning stranded and solve again (below); take
+ * the chosen riders' slots (re-checked under row lock); write the offers,
+ * their audit rows and the batch row; emit one 'offer' event per offer.
  *
  * Candidates come from one of two sources (matching_settings.
  * candidate_source): 'grid' reads every available rider of the zone once
@@ -22,13 +21,14 @@
  *
  * Widening.  Keeping only each order's k nearest riders can strand an
  * order: all its candidates go to other orders while a rider a little
- * farther stays idle.  After an exact solve, the held orders none of whose
- * candidates has a slot left, and whose fetch was full (more riders may
- * exist), fetch k x 4, then k x 16, then k x 64 candidates (at most 1000),
+ * farther stays idle.  After an exact solve, the held orders with a taken
+ * candidate (or none left by the hard limits) and the orders on the riders
+ * they compete for, if their fetch was full (more riders may exist), fetch
+ * k x 4, then k x 16, then k x 64 candidates (at most 1000),
  * only the new pairs are costed (with the fairness means of the first
  * pass, so costs stay comparable), and the enlarged graph is solved again
- * exactly in what is left of the time budget.  A re-solve that is not
- * exact is dropped for the previous, exact, solution.
+ * exactly in what is left of the solver's time budget.  A re-solve that is
+ * not exact is dropped, with the new arcs, for the previous exact solution.
  *
  * Locking: a transaction-scoped advisory lock per zone serialises batches
  * of one zone, so two batches never offer one rider's slot or one order
@@ -178,7 +178,7 @@ static void cost_arcs(Batch *b, int from);
 static void build_instance(Batch *b, Solve *sv);
 static void solve(Batch *b, Solve *sv, double budget_ms);
 static int	widen_selection(const Batch *b, const Solve *sv, int *sel);
-static void widen(Batch *b, Solve *sv, TimestampTz solve_start);
+static void widen(Batch *b, Solve *sv, double solved_ms);
 static int	cmp_pair(const void *a, const void *b);
 static int	cmp_pickup(const void *a, const void *b, void *arg);
 static int	cmp_arc(const void *a, const void *b, void *arg);
@@ -998,15 +998,18 @@ widen_selection(const Batch *b, const Solve *sv, int *sel)
 /*
  * The widening pass (see the file header): while stranded orders gain
  * candidates, fetch more for just them and solve again exactly in what is
- * left of the time budget, counted from solve_start.  Called after an exact
- * solve; sv keeps the last exact solution.
+ * left of the solver's time budget (solved_ms of it spent by the first
+ * solve; fetching and costing do not count, as for the first solve).
+ * Called after an exact solve; sv keeps the last exact solution, and the
+ * batch's arcs stay those it was found on.
  */
 static void
-widen(Batch *b, Solve *sv, TimestampTz solve_start)
+widen(Batch *b, Solve *sv, double solved_ms)
 {
 	int		   *sel = palloc(sizeof(int) * b->n_orders);
 	int		   *before = palloc(sizeof(int) * b->n_orders);
 	int		   *after = palloc(sizeof(int) * b->n_orders);
+	int		   *saved_k = palloc(sizeof(int) * b->n_orders);
 	int			round,
 				k = b->s.k;
 
@@ -1014,42 +1017,55 @@ widen(Batch *b, Solve *sv, TimestampTz solve_start)
 	for (round = 1; round <= ASSIGN_WIDEN_ROUNDS && k < ASSIGN_MAX_WANT; round++)
 	{
 		int			nsel = widen_selection(b, sv, sel);
-		int			from = b->n_arcs;
+		int			saved_n = b->n_arcs;
+		Arc		   *saved;
 		int			i,
 					gained = 0;
-		double		left_ms;
+		double		left_ms = b->s.time_budget_ms - solved_ms;
 		Solve		next;
 
-		if (nsel == 0)
+		if (nsel == 0 || left_ms <= 0)
 			break;
+		saved = MemoryContextAllocHuge(b->cxt, sizeof(Arc) * Max(saved_n, 1));
+		memcpy(saved, b->arcs, sizeof(Arc) * saved_n);
+		memcpy(saved_k, b->order_k, sizeof(int) * b->n_orders);
+
 		k = Min(k * ASSIGN_WIDEN_FACTOR, ASSIGN_MAX_WANT);
 		memset(before, 0, sizeof(int) * b->n_orders);
 		for (i = 0; i < b->n_arcs; i++)
 			before[b->arcs[i].order]++;
 		candidates(b, sel, nsel, k);
-		cost_arcs(b, from);
+		cost_arcs(b, saved_n);
 		memset(after, 0, sizeof(int) * b->n_orders);
 		for (i = 0; i < b->n_arcs; i++)
 			after[b->arcs[i].order]++;
 		for (i = 0; i < nsel; i++)
 			if (after[sel[i]] > before[sel[i]])
 				gained++;
-		if (gained == 0)
-			break;
 
-		left_ms = b->s.time_budget_ms -
-			(double) (GetCurrentTimestamp() - solve_start) / 1000.0;
-		if (left_ms <= 0)
-			break;
-		memset(&next, 0, sizeof(next));
-		build_instance(b, &next);
-		solve(b, &next, left_ms);
-		/* the earlier solution uses none of the new arcs: still valid */
-		if (next.st.method != AS_METHOD_EXACT)
-			break;
-		*sv = next;
-		b->widen_rounds = round;
-		b->widened += nsel;
+		if (gained > 0)
+		{
+			TimestampTz t = GetCurrentTimestamp();
+
+			memset(&next, 0, sizeof(next));
+			build_instance(b, &next);
+			solve(b, &next, left_ms);
+			solved_ms += (double) (GetCurrentTimestamp() - t) / 1000.0;
+			if (next.st.method == AS_METHOD_EXACT)
+			{
+				*sv = next;
+				b->widen_rounds = round;
+				b->widened += nsel;
+				pfree(saved);
+				continue;
+			}
+		}
+
+		/* nothing gained, or out of budget: back to the kept solution's arcs */
+		memcpy(b->arcs, saved, sizeof(Arc) * saved_n);
+		b->n_arcs = saved_n;
+		memcpy(b->order_k, saved_k, sizeof(int) * b->n_orders);
+		break;
 	}
 	if (b->widen_rounds > 0)
 		ereport(DEBUG1,
@@ -1179,7 +1195,7 @@ dispatch_assign_batch(PG_FUNCTION_ARGS)
 	build_instance(&b, &sv);
 	solve(&b, &sv, b.s.time_budget_ms);
 	if (sv.st.method == AS_METHOD_EXACT)
-		widen(&b, &sv, solve_start);
+		widen(&b, &sv, (double) (GetCurrentTimestamp() - solve_start) / 1000.0);
 	st = sv.st;
 	row_rider = sv.row_rider;
 	row_slot = sv.row_slot;

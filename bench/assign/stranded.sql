@@ -35,7 +35,7 @@ END $$;
 SELECT pg_temp.run(:stranded_zone, s, k)
   FROM generate_series(1, :runs) i, (VALUES ('index'), ('grid')) v(s), (VALUES (12), (200)) w(k) \g /dev/null
 \pset footer off
-\pset QUIET off
+\unset QUIET
 SELECT source, k AS k_candidates, min(held) AS held, max(held) AS held_max,
        round(min(total)::numeric, 1) AS total_cost, min(arcs) AS candidate_pairs, min(method) AS method,
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY ms))::numeric, 1) AS median_ms, count(*) AS runs
