@@ -110,6 +110,53 @@ INSERT INTO @extschema@.vehicle_profiles (vehicle, speed_factor, max_pickup_m, m
 	('car',       1.2,  15000, 40000, 'default')
 	ON CONFLICT DO NOTHING;
 
+-- DP307 (the solver failed) marks an internal failure only: every real
+-- setting of matching_settings is finite and at most 1e6.  A 0.1.0 row
+-- beyond that (Infinity, NaN or huge: a batch with it failed with DP307)
+-- is brought to the bound first, so that the upgrade goes through.
+UPDATE @extschema@.matching_settings
+   SET radius_m = CASE WHEN radius_m <= 1e6 THEN radius_m ELSE 1e6 END,
+	hold_cost = CASE WHEN hold_cost <= 1e6 THEN hold_cost ELSE 1e6 END,
+	w_travel = CASE WHEN w_travel <= 1e6 THEN w_travel ELSE 1e6 END,
+	w_rider_wait = CASE WHEN w_rider_wait <= 1e6 THEN w_rider_wait ELSE 1e6 END,
+	w_food_wait = CASE WHEN w_food_wait <= 1e6 THEN w_food_wait ELSE 1e6 END,
+	w_late = CASE WHEN w_late <= 1e6 THEN w_late ELSE 1e6 END,
+	priority_hot = CASE WHEN priority_hot <= 1e6 THEN priority_hot ELSE 1e6 END,
+	priority_fresh = CASE WHEN priority_fresh <= 1e6 THEN priority_fresh ELSE 1e6 END,
+	load_penalty_s = CASE WHEN load_penalty_s <= 1e6 THEN load_penalty_s ELSE 1e6 END,
+	w_fair_orders = CASE WHEN w_fair_orders <= 1e6 THEN w_fair_orders ELSE 1e6 END,
+	w_fair_earnings = CASE WHEN w_fair_earnings <= 1e6 THEN w_fair_earnings ELSE 1e6 END,
+	w_shift_hour = CASE WHEN w_shift_hour <= 1e6 THEN w_shift_hour ELSE 1e6 END,
+	time_budget_ms = CASE WHEN time_budget_ms <= 1e6 THEN time_budget_ms ELSE 1e6 END
+ WHERE NOT radius_m <= 1e6
+   OR NOT hold_cost <= 1e6
+   OR NOT w_travel <= 1e6
+   OR NOT w_rider_wait <= 1e6
+   OR NOT w_food_wait <= 1e6
+   OR NOT w_late <= 1e6
+   OR NOT priority_hot <= 1e6
+   OR NOT priority_fresh <= 1e6
+   OR NOT load_penalty_s <= 1e6
+   OR NOT w_fair_orders <= 1e6
+   OR NOT w_fair_earnings <= 1e6
+   OR NOT w_shift_hour <= 1e6
+   OR NOT time_budget_ms <= 1e6;
+ALTER TABLE @extschema@.matching_settings
+	ADD CONSTRAINT matching_settings_finite
+	    CHECK (radius_m <= 1e6
+	         AND hold_cost <= 1e6
+	         AND w_travel <= 1e6
+	         AND w_rider_wait <= 1e6
+	         AND w_food_wait <= 1e6
+	         AND w_late <= 1e6
+	         AND priority_hot <= 1e6
+	         AND priority_fresh <= 1e6
+	         AND load_penalty_s <= 1e6
+	         AND w_fair_orders <= 1e6
+	         AND w_fair_earnings <= 1e6
+	         AND w_shift_hour <= 1e6
+	         AND time_budget_ms <= 1e6);
+
 -- item 13 (the purge side of item 12): a purge run stopped by a cancel,
 -- statement_timeout or an error keeps its committed batches counted, closes
 -- its row as aborted and holds no lock afterwards (no session lock any

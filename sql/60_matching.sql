@@ -42,7 +42,24 @@ CREATE TABLE @extschema@.matching_settings (
 	time_budget_ms       real NOT NULL DEFAULT 100 CHECK (time_budget_ms > 0),
 	candidate_source     text NOT NULL DEFAULT 'index' CHECK (candidate_source IN ('grid', 'index')),
 	source               text NOT NULL DEFAULT 'operator'
-	                     CONSTRAINT matching_settings_source_check CHECK (source IN ('default', 'operator'))
+	                     CONSTRAINT matching_settings_source_check CHECK (source IN ('default', 'operator')),
+	-- every real setting finite and at most 1e6 (NaN compares above every
+	-- number, so this also rules it out): costs stay finite and within what
+	-- the solver takes (docs/matching.md, "Bounds")
+	CONSTRAINT matching_settings_finite
+	    CHECK (radius_m <= 1e6
+	         AND hold_cost <= 1e6
+	         AND w_travel <= 1e6
+	         AND w_rider_wait <= 1e6
+	         AND w_food_wait <= 1e6
+	         AND w_late <= 1e6
+	         AND priority_hot <= 1e6
+	         AND priority_fresh <= 1e6
+	         AND load_penalty_s <= 1e6
+	         AND w_fair_orders <= 1e6
+	         AND w_fair_earnings <= 1e6
+	         AND w_shift_hour <= 1e6
+	         AND time_budget_ms <= 1e6)
 );
 INSERT INTO @extschema@.matching_settings (zone_id, source) VALUES (0, 'default');
 COMMENT ON TABLE @extschema@.matching_settings IS

@@ -9,14 +9,26 @@
  * assigned by hand right now waits for the next round); find each order's
  * k nearest eligible riders; cost every candidate pair; solve the minimum
  * cost assignment of orders to free rider slots exactly (assign_solver.c),
- * or past the size or time budget by the regret heuristic; take the chosen
- * riders' slots (re-checked under row lock); write the offers, their audit
- * rows and the batch row; emit one 'offer' event per offer.
+ * or past the size or time budget by the regret heuristic; widen the
+ * candidates of orders the pruning stranded and solve again (below); take
+ * the chosen riders' slots (re-checked under row lock); write the offers,
+ * their audit rows and the batch row; emit one 'offer' event per offer.
  *
  * Candidates come from one of two sources (matching_settings.
  * candidate_source): 'grid' reads every available rider of the zone once
  * and buckets them in an in-memory uniform grid; 'index' asks the partial
  * GiST index once per order.  docs/matching.md has the measurements.
+ *
+ * Widening.  Keeping only each order's k nearest riders can strand an
+ * order: all its candidates go to other orders while a rider a little
+ * farther stays idle.  After an exact solve, the held orders with a taken
+ * candidate (or none left by the hard limits) and the orders on the riders
+ * they compete for, if their fetch was full (more riders may exist), fetch
+ * k x 4, then k x 16, then k x 64 candidates (at most 1000),
+ * only the new pairs are costed (with the fairness means of the first
+ * pass, so costs stay comparable), and the enlarged graph is solved again
+ * exactly in what is left of the solver's time budget.  A re-solve that is
+ * not exact is dropped, with the new arcs, for the previous exact solution.
  *
  * Locking: a transaction-scoped advisory lock per zone serialises batches
  * of one zone, so two batches never offer one rider's slot or one order
@@ -58,6 +70,22 @@
 /* Rider rows read per cursor fetch. */
 #define ASSIGN_FETCH_CHUNK	10000
 
+/*
+ * Largest arc cost or slot penalty given to the solver: far below
+ * AS_COST_MAX, so that sums along a path cannot overflow its checks.
+ */
+#define ASSIGN_COST_CLAMP	1.0e8
+
+/* Most candidates fetched for one pickup or order. */
+#define ASSIGN_MAX_WANT		1000
+
+/* Widening rounds; each multiplies an order's k by ASSIGN_WIDEN_FACTOR. */
+#define ASSIGN_WIDEN_ROUNDS	3
+#define ASSIGN_WIDEN_FACTOR	4
+
+/* Orders or arcs handled between two interrupt checks in a long loop. */
+#define ASSIGN_CHECK_EVERY	1024
+
 static SPIPlanPtr lock_riders_plan = NULL;
 static SPIPlanPtr expire_plan = NULL;
 static SPIPlanPtr orders_plan = NULL;
@@ -92,9 +120,33 @@ typedef struct Batch
 	int			cap_arcs;
 	int64	   *excl;			/* sorted pairs (order id, rider id) */
 	int			n_excl;
+	int		   *n_excl_of;		/* per order: riders excluded for it */
 	int			cur_order;		/* for the grid's accept callback */
 	HTAB	   *rider_index;	/* rider id -> index ('index' source) */
+	AsGrid	   *grid;			/* the riders, projected ('grid' source) */
+	double		lon0,			/* projection centre ('grid' source) */
+				lat0;
+	int		   *order_k;		/* per order: candidates kept */
+	bool	   *more;			/* per order: its last fetch was full */
+	double	   *hold;			/* per order: cost of waiting */
+	bool		have_means;		/* the fairness means below are set */
+	double		avg_orders;		/* today's means over the riders of the */
+	double		avg_earnings;	/* first pass */
+	int			widen_rounds;	/* for DEBUG1 */
+	int			widened;
 } Batch;
+
+/* One solver run: its instance, options and solution. */
+typedef struct Solve
+{
+	AsInstance	inst;
+	AsOptions	opt;
+	AsAllocator alloc;
+	AsStats		st;
+	int		   *row_rider;
+	int		   *row_slot;
+	int			rc;
+} Solve;
 
 typedef struct RiderSlot
 {
@@ -107,6 +159,7 @@ static void phase(const char *name, TimestampTz *t);
 static void *solver_alloc(void *ctx, size_t size);
 static void solver_free(void *ctx, void *ptr);
 static double solver_now_ms(void *ctx);
+static int	solver_check(void *ctx);
 static void add_arc(Batch *b, int order, int rider, const MatchCost *c);
 static int	add_rider(Batch *b, const MatchRider *r);
 static void expire_offers(Batch *b);
@@ -114,9 +167,15 @@ static void read_orders(Batch *b);
 static void read_exclusions(Batch *b);
 static bool is_excluded(const Batch *b, int64 order_id, int64 rider_id);
 static int	grid_accept(void *ctx, int idx);
-static void candidates_grid(Batch *b);
-static void candidates_index(Batch *b);
-static void cost_arcs(Batch *b);
+static void read_all_riders(Batch *b);
+static void candidates_grid(Batch *b, const int *sel, int nsel, int k);
+static void candidates_index(Batch *b, const int *sel, int nsel, int k);
+static void candidates(Batch *b, const int *sel, int nsel, int k);
+static void cost_arcs(Batch *b, int from);
+static void build_instance(Batch *b, Solve *sv);
+static void solve(Batch *b, Solve *sv, double budget_ms);
+static int	widen_selection(const Batch *b, const Solve *sv, int *sel);
+static void widen(Batch *b, Solve *sv, double solved_ms);
 static int	cmp_pair(const void *a, const void *b);
 static int	cmp_pickup(const void *a, const void *b, void *arg);
 static int	cmp_arc(const void *a, const void *b, void *arg);
@@ -270,6 +329,20 @@ solver_now_ms(void *ctx)
 	return (double) GetCurrentTimestamp() / 1000.0;
 }
 
+/*
+ * The solver's interrupt hook: statement_timeout and query cancel stop a
+ * long solve here.  CHECK_FOR_INTERRUPTS() raises the error by longjmp
+ * straight out of the solver; that is safe because the solver holds
+ * nothing but memory, all of it from solver_alloc in the batch's memory
+ * context, which the error's cleanup deletes with its parent.
+ */
+static int
+solver_check(void *ctx)
+{
+	CHECK_FOR_INTERRUPTS();
+	return 0;
+}
+
 static void
 add_arc(Batch *b, int order, int rider, const MatchCost *c)
 {
@@ -411,7 +484,10 @@ cmp_arc(const void *a, const void *b, void *arg)
 		(bt->riders[x->rider].rider_id > bt->riders[y->rider].rider_id);
 }
 
-/* Riders excluded for the batch's orders, as sorted (order, rider) pairs. */
+/*
+ * Riders excluded for the batch's orders, as sorted (order, rider) pairs,
+ * and how many each order has.
+ */
 static void
 read_exclusions(Batch *b)
 {
@@ -438,6 +514,26 @@ read_exclusions(Batch *b)
 	}
 	qsort(b->excl, b->n_excl, 2 * sizeof(int64), cmp_pair);
 	SPI_freetuptable(SPI_tuptable);
+
+	/* per order; orders are sorted by id */
+	b->n_excl_of = palloc0(sizeof(int) * Max(b->n_orders, 1));
+	for (i = 0; i < b->n_excl; i++)
+	{
+		int			lo = 0,
+					hi = b->n_orders - 1;
+
+		while (lo < hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (b->orders[mid].order_id < b->excl[2 * i])
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (b->n_orders > 0 && b->orders[lo].order_id == b->excl[2 * i])
+			b->n_excl_of[lo]++;
+	}
 }
 
 static bool
@@ -466,26 +562,19 @@ grid_accept(void *ctx, int idx)
 }
 
 /*
- * 'grid' source: read every available rider of the zone once (a cursor, in
- * chunks), project around the orders' centroid, bucket in a uniform grid,
- * and take each order's k nearest accepted riders within the radius.
+ * 'grid' source, once per batch: read every available rider of the zone (a
+ * cursor, in chunks), project around the orders' centroid and bucket them
+ * in a uniform grid.
  */
 static void
-candidates_grid(Batch *b)
+read_all_riders(Batch *b)
 {
 	Datum		values[5];
 	Portal		portal;
 	AsAllocator alloc = {solver_alloc, solver_free, b->cxt};
-	AsGrid	   *grid;
 	double	   *x,
 			   *y;
-	double		lon0 = 0,
-				lat0 = 0;
-	int			i,
-				j,
-				k = b->s.k;
-	int		   *idx = palloc(sizeof(int) * k);
-	double	   *dist = palloc(sizeof(double) * k);
+	int			i;
 
 	/*
 	 * Read-write, so the cursor takes a fresh snapshot: it must see the
@@ -516,51 +605,73 @@ candidates_grid(Batch *b)
 
 	for (i = 0; i < b->n_orders; i++)
 	{
-		lon0 += b->orders[i].lon;
-		lat0 += b->orders[i].lat;
+		b->lon0 += b->orders[i].lon;
+		b->lat0 += b->orders[i].lat;
 	}
-	lon0 /= Max(b->n_orders, 1);
-	lat0 /= Max(b->n_orders, 1);
+	b->lon0 /= Max(b->n_orders, 1);
+	b->lat0 /= Max(b->n_orders, 1);
 	x = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(b->n_riders, 1));
 	y = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(b->n_riders, 1));
 	for (i = 0; i < b->n_riders; i++)
-		as_project(lon0, lat0, b->riders[i].lon, b->riders[i].lat, &x[i], &y[i]);
-	grid = as_grid_build(x, y, b->n_riders, 0, &alloc);
-	if (grid == NULL)
+		as_project(b->lon0, b->lat0, b->riders[i].lon, b->riders[i].lat, &x[i], &y[i]);
+	b->grid = as_grid_build(x, y, b->n_riders, 0, &alloc);
+	if (b->grid == NULL)
 		ereport(ERROR,
 				errcode(ERRCODE_OUT_OF_MEMORY),
 				errmsg("out of memory building the rider grid"));
+}
 
-	for (i = 0; i < b->n_orders; i++)
+/*
+ * 'grid' source: the k nearest accepted riders within the radius of each
+ * selected order (the grid is built on the first call).
+ */
+static void
+candidates_grid(Batch *b, const int *sel, int nsel, int k)
+{
+	int		   *idx = palloc(sizeof(int) * k);
+	double	   *dist = palloc(sizeof(double) * k);
+	int			t,
+				j;
+
+	if (b->grid == NULL)
+		read_all_riders(b);
+	for (t = 0; t < nsel; t++)
 	{
+		int			i = sel[t];
 		double		ox,
 					oy;
 		int			n;
 
-		as_project(lon0, lat0, b->orders[i].lon, b->orders[i].lat, &ox, &oy);
+		if (t % ASSIGN_CHECK_EVERY == ASSIGN_CHECK_EVERY - 1)
+			CHECK_FOR_INTERRUPTS();
+		as_project(b->lon0, b->lat0, b->orders[i].lon, b->orders[i].lat, &ox, &oy);
 		b->cur_order = i;
-		n = as_grid_knn(grid, ox, oy, k, b->s.radius_m, grid_accept, b, idx, dist);
+		n = as_grid_knn(b->grid, ox, oy, k, b->s.radius_m, grid_accept, b, idx, dist);
 		for (j = 0; j < n; j++)
 			add_arc(b, i, idx[j], NULL);
+		b->more[i] = n == k && k < ASSIGN_MAX_WANT;
 	}
+	pfree(idx);
+	pfree(dist);
 }
 
 /*
  * 'index' source: one nearest-neighbour scan of the partial GiST index per
- * distinct pickup point (orders of one merchant share it), all in one
- * statement; each scan fetches enough riders for every order there plus
- * those excluded and a margin (the index orders by degrees, not metres).
+ * distinct pickup point of the selected orders (orders of one merchant
+ * share it), all in one statement; each scan fetches enough riders for
+ * every selected order there (k each) plus those excluded and a margin
+ * (the index orders by degrees, not metres).
  */
 static void
-candidates_index(Batch *b)
+candidates_index(Batch *b, const int *sel, int nsel, int k)
 {
 	Datum		values[8];
-	HASHCTL		ctl;
-	int		   *ord = palloc(sizeof(int) * b->n_orders);
-	int		   *pick = palloc(sizeof(int) * b->n_orders);	/* order -> pickup */
-	double	   *plon = palloc(sizeof(double) * b->n_orders);
-	double	   *plat = palloc(sizeof(double) * b->n_orders);
-	int32	   *want = palloc0(sizeof(int32) * b->n_orders);
+	int		   *ord = palloc(sizeof(int) * Max(nsel, 1));
+	int		   *pick = palloc(sizeof(int) * Max(b->n_orders, 1));	/* order -> pickup */
+	double	   *plon = palloc(sizeof(double) * Max(nsel, 1));
+	double	   *plat = palloc(sizeof(double) * Max(nsel, 1));
+	int32	   *want = palloc0(sizeof(int32) * Max(nsel, 1));
+	int		   *got;
 	int		   *pstart,
 			   *plist,
 			   *pfill;
@@ -573,18 +684,22 @@ candidates_index(Batch *b)
 	int		   *fetched_rider;
 	uint64		nfetched;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(RiderSlot);
-	ctl.hcxt = b->cxt;
-	b->rider_index = hash_create("dispatch assign riders", 4096, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	if (b->rider_index == NULL)
+	{
+		HASHCTL		ctl;
 
-	/* distinct pickups: orders sorted by point */
-	for (i = 0; i < b->n_orders; i++)
-		ord[i] = i;
-	qsort_arg(ord, b->n_orders, sizeof(int), cmp_pickup, b);
-	for (i = 0; i < b->n_orders; i++)
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(RiderSlot);
+		ctl.hcxt = b->cxt;
+		b->rider_index = hash_create("dispatch assign riders", 4096, &ctl,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	/* distinct pickups: selected orders sorted by point */
+	memcpy(ord, sel, sizeof(int) * nsel);
+	qsort_arg(ord, nsel, sizeof(int), cmp_pickup, b);
+	for (i = 0; i < nsel; i++)
 	{
 		const MatchOrder *o = &b->orders[ord[i]];
 
@@ -592,36 +707,17 @@ candidates_index(Batch *b)
 		{
 			plon[np] = o->lon;
 			plat[np] = o->lat;
-			want[np] = b->s.k + 4;
+			want[np] = k + 4;
 			np++;
 		}
 		else
 			want[np - 1]++;
 		pick[ord[i]] = np - 1;
-	}
-	/* room for riders excluded for these orders */
-	for (i = 0; i < b->n_excl; i++)
-	{
-		MatchOrder	key;
-		int			lo = 0,
-					hi = b->n_orders - 1;
-
-		/* orders are sorted by id */
-		key.order_id = b->excl[2 * i];
-		while (lo < hi)
-		{
-			int			mid = (lo + hi) / 2;
-
-			if (b->orders[mid].order_id < key.order_id)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (b->n_orders > 0 && b->orders[lo].order_id == key.order_id)
-			want[pick[lo]]++;
+		/* room for riders excluded for this order */
+		want[np - 1] += b->n_excl_of[ord[i]];
 	}
 	for (i = 0; i < np; i++)
-		want[i] = Min(want[i], 1000);
+		want[i] = Min(want[i], ASSIGN_MAX_WANT);
 
 	match_rider_params(&b->s, values);
 	values[5] = float8_array(plon, np);
@@ -657,7 +753,7 @@ candidates_index(Batch *b)
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	/* riders per pickup, then every order takes its pickup's riders */
+	/* riders per pickup, then every selected order takes its pickup's riders */
 	pstart = palloc0(sizeof(int) * (np + 1));
 	for (row = 0; row < nfetched; row++)
 		pstart[fetched_pick[row] + 1]++;
@@ -668,42 +764,72 @@ candidates_index(Batch *b)
 	memcpy(pfill, pstart, sizeof(int) * np);
 	for (row = 0; row < nfetched; row++)
 		plist[pfill[fetched_pick[row]]++] = fetched_rider[row];
-	for (i = 0; i < b->n_orders; i++)
-		for (j = pstart[pick[i]]; j < pstart[pick[i] + 1]; j++)
-			add_arc(b, i, plist[j], NULL);
+	got = pfill;
+	for (i = 0; i < np; i++)
+		got[i] = pstart[i + 1] - pstart[i];
+	for (i = 0; i < nsel; i++)
+	{
+		int			o = sel[i];
+		int			p = pick[o];
+
+		for (j = pstart[p]; j < pstart[p + 1]; j++)
+			add_arc(b, o, plist[j], NULL);
+		b->more[o] = got[p] == want[p] && want[p] < ASSIGN_MAX_WANT;
+	}
+}
+
+/* Fetch up to k candidates for each selected order from the zone's source. */
+static void
+candidates(Batch *b, const int *sel, int nsel, int k)
+{
+	int			i;
+
+	k = Min(k, ASSIGN_MAX_WANT);
+	for (i = 0; i < nsel; i++)
+		b->order_k[sel[i]] = k;
+	if (b->s.use_grid)
+		candidates_grid(b, sel, nsel, k);
+	else
+		candidates_index(b, sel, nsel, k);
 }
 
 /*
- * Cost every arc; drop those a hard limit or an exclusion rules out, and
- * keep each order's k nearest (ties by rider id).  Fairness compares with
- * the mean of the riders read.
+ * Cost the arcs from index from on; drop those a hard limit or an
+ * exclusion rules out; then, over all arcs, drop repeated pairs and keep
+ * each order's order_k nearest (ties by rider id).  Fairness compares with
+ * the mean of the riders read by the first pass: later passes reuse it, so
+ * that the costs of one batch stay comparable.
  */
 static void
-cost_arcs(Batch *b)
+cost_arcs(Batch *b, int from)
 {
-	double		avg_o = 0,
-				avg_e = 0;
 	int			i,
-				out = 0,
+				out = from,
 				per_order = 0,
 				last = -1;
 
-	for (i = 0; i < b->n_riders; i++)
+	if (!b->have_means)
 	{
-		avg_o += b->riders[i].orders_today;
-		avg_e += (double) b->riders[i].earnings_today;
+		for (i = 0; i < b->n_riders; i++)
+		{
+			b->avg_orders += b->riders[i].orders_today;
+			b->avg_earnings += (double) b->riders[i].earnings_today;
+		}
+		if (b->n_riders > 0)
+		{
+			b->avg_orders /= b->n_riders;
+			b->avg_earnings /= b->n_riders;
+		}
+		b->have_means = true;
 	}
-	if (b->n_riders > 0)
-	{
-		avg_o /= b->n_riders;
-		avg_e /= b->n_riders;
-	}
-	for (i = 0; i < b->n_arcs; i++)
+	for (i = from; i < b->n_arcs; i++)
 	{
 		Arc		   *a = &b->arcs[i];
 
+		if ((i - from) % (16 * ASSIGN_CHECK_EVERY) == 16 * ASSIGN_CHECK_EVERY - 1)
+			CHECK_FOR_INTERRUPTS();
 		if (!match_cost(&b->s, &b->orders[a->order], &b->riders[a->rider],
-						avg_o, avg_e, &a->c))
+						b->avg_orders, b->avg_earnings, &a->c))
 			continue;
 		if (is_excluded(b, b->orders[a->order].order_id, b->riders[a->rider].rider_id))
 			continue;
@@ -719,10 +845,228 @@ cost_arcs(Batch *b)
 			last = b->arcs[i].order;
 			per_order = 0;
 		}
-		if (per_order++ < b->s.k)
+		else if (b->arcs[i].rider == b->arcs[out - 1].rider)
+			continue;			/* a pair fetched again: equal, adjacent */
+		if (per_order++ < b->order_k[last])
 			b->arcs[out++] = b->arcs[i];
 	}
 	b->n_arcs = out;
+}
+
+/*
+ * The solver's instance from the batch: one slot column per free slot of
+ * a rider, costs clamped to what the solver takes.
+ */
+static void
+build_instance(Batch *b, Solve *sv)
+{
+	int64	   *row_id = palloc(sizeof(int64) * b->n_orders);
+	int64	   *rider_id = MemoryContextAllocHuge(b->cxt, sizeof(int64) * Max(b->n_riders, 1));
+	int		   *slot_start = MemoryContextAllocHuge(b->cxt, sizeof(int) * (b->n_riders + 1));
+	double	   *pen;
+	AsArc	   *sarcs;
+	int			i,
+				j;
+
+	for (i = 0; i < b->n_orders; i++)
+		row_id[i] = b->orders[i].order_id;
+	slot_start[0] = 0;
+	for (i = 0; i < b->n_riders; i++)
+	{
+		const MatchRider *r = &b->riders[i];
+
+		rider_id[i] = r->rider_id;
+		slot_start[i + 1] = slot_start[i] + Max(0, r->capacity - r->active - r->pending);
+	}
+	pen = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(slot_start[b->n_riders], 1));
+	for (i = 0; i < b->n_riders; i++)
+		for (j = slot_start[i]; j < slot_start[i + 1]; j++)
+			pen[j] = Min(match_slot_penalty(&b->s, &b->riders[i], j - slot_start[i]),
+						 ASSIGN_COST_CLAMP);
+	sarcs = MemoryContextAllocHuge(b->cxt, sizeof(AsArc) * Max(b->n_arcs, 1));
+	for (i = 0; i < b->n_arcs; i++)
+	{
+		sarcs[i].row = b->arcs[i].order;
+		sarcs[i].rider = b->arcs[i].rider;
+		sarcs[i].cost = Min(b->arcs[i].c.base, ASSIGN_COST_CLAMP);
+	}
+	sv->inst.n_rows = b->n_orders;
+	sv->inst.row_id = row_id;
+	sv->inst.hold_cost = b->hold;
+	sv->inst.n_riders = b->n_riders;
+	sv->inst.rider_id = rider_id;
+	sv->inst.slot_start = slot_start;
+	sv->inst.slot_penalty = pen;
+	sv->inst.n_arcs = b->n_arcs;
+	sv->inst.arcs = sarcs;
+}
+
+/*
+ * Solve the instance exactly, or past the size budget or budget_ms by the
+ * regret heuristic; a solver failure is an error.
+ */
+static void
+solve(Batch *b, Solve *sv, double budget_ms)
+{
+	memset(&sv->opt, 0, sizeof(sv->opt));
+	sv->opt.max_arcs = b->s.max_arcs;
+	sv->opt.time_budget_ms = budget_ms;
+	sv->opt.now_ms = solver_now_ms;
+	sv->opt.check = solver_check;
+	sv->alloc.alloc = solver_alloc;
+	sv->alloc.free = solver_free;
+	sv->alloc.ctx = b->cxt;
+	sv->row_rider = palloc(sizeof(int) * b->n_orders);
+	sv->row_slot = palloc(sizeof(int) * b->n_orders);
+	sv->rc = as_solve_exact(&sv->inst, &sv->opt, &sv->alloc, sv->row_rider,
+							sv->row_slot, &sv->st);
+	if (sv->rc == AS_ENOMEM)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("out of memory in the assignment solver"));
+	/* AS_EINVAL or AS_ECANCELED (solver_check never asks): internal */
+	if (sv->rc != AS_OK)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_MATCH_SOLVER),
+				errmsg("assignment solver failed: %s", as_strerror(sv->rc)));
+}
+
+/*
+ * The orders whose candidates a widening round fetches again, wider.
+ * Pruning strands a held order when every candidate it has is taken (or
+ * limits dropped them all) while a farther rider is free; it can also keep
+ * it waiting when the orders that took its candidates could move to a
+ * farther free rider, which they do not know of either.  So: the held
+ * orders with a taken candidate or none at all, and the orders on the
+ * riders they compete for; of these, those whose last fetch was full (the
+ * zone may have riders beyond it).  Writes their indexes to sel.
+ */
+static int
+widen_selection(const Batch *b, const Solve *sv, int *sel)
+{
+	int		   *left = palloc(sizeof(int) * Max(b->n_riders, 1));
+	bool	   *contested = palloc0(sizeof(bool) * Max(b->n_riders, 1));
+	bool	   *pick = palloc0(sizeof(bool) * Max(b->n_orders, 1));
+	int		   *arc_start = palloc0(sizeof(int) * (b->n_orders + 1));
+	int			i,
+				e,
+				n = 0;
+
+	for (i = 0; i < b->n_riders; i++)
+		left[i] = Max(0, b->riders[i].capacity - b->riders[i].active - b->riders[i].pending);
+	for (i = 0; i < b->n_orders; i++)
+		if (sv->row_rider[i] != AS_HELD)
+			left[sv->row_rider[i]]--;
+	/* arcs are grouped by order */
+	for (e = 0; e < b->n_arcs; e++)
+		arc_start[b->arcs[e].order + 1]++;
+	for (i = 0; i < b->n_orders; i++)
+		arc_start[i + 1] += arc_start[i];
+
+	for (i = 0; i < b->n_orders; i++)
+	{
+		bool		taken = false;
+
+		if (sv->row_rider[i] != AS_HELD)
+			continue;
+		for (e = arc_start[i]; e < arc_start[i + 1]; e++)
+			if (left[b->arcs[e].rider] <= 0)
+			{
+				taken = true;
+				contested[b->arcs[e].rider] = true;
+			}
+		if (taken || arc_start[i] == arc_start[i + 1])
+			pick[i] = true;
+	}
+	for (i = 0; i < b->n_orders; i++)
+		if (sv->row_rider[i] != AS_HELD && contested[sv->row_rider[i]])
+			pick[i] = true;
+	for (i = 0; i < b->n_orders; i++)
+		if (pick[i] && b->more[i])
+			sel[n++] = i;
+	pfree(left);
+	pfree(contested);
+	pfree(pick);
+	pfree(arc_start);
+	return n;
+}
+
+/*
+ * The widening pass (see the file header): while stranded orders gain
+ * candidates, fetch more for just them and solve again exactly in what is
+ * left of the solver's time budget (solved_ms of it spent by the first
+ * solve; fetching and costing do not count, as for the first solve).
+ * Called after an exact solve; sv keeps the last exact solution, and the
+ * batch's arcs stay those it was found on.
+ */
+static void
+widen(Batch *b, Solve *sv, double solved_ms)
+{
+	int		   *sel = palloc(sizeof(int) * b->n_orders);
+	int		   *before = palloc(sizeof(int) * b->n_orders);
+	int		   *after = palloc(sizeof(int) * b->n_orders);
+	int		   *saved_k = palloc(sizeof(int) * b->n_orders);
+	int			round,
+				k = b->s.k;
+
+	Assert(sv->st.method == AS_METHOD_EXACT);
+	for (round = 1; round <= ASSIGN_WIDEN_ROUNDS && k < ASSIGN_MAX_WANT; round++)
+	{
+		int			nsel = widen_selection(b, sv, sel);
+		int			saved_n = b->n_arcs;
+		Arc		   *saved;
+		int			i,
+					gained = 0;
+		double		left_ms = b->s.time_budget_ms - solved_ms;
+		Solve		next;
+
+		if (nsel == 0 || left_ms <= 0)
+			break;
+		saved = MemoryContextAllocHuge(b->cxt, sizeof(Arc) * Max(saved_n, 1));
+		memcpy(saved, b->arcs, sizeof(Arc) * saved_n);
+		memcpy(saved_k, b->order_k, sizeof(int) * b->n_orders);
+
+		k = Min(k * ASSIGN_WIDEN_FACTOR, ASSIGN_MAX_WANT);
+		memset(before, 0, sizeof(int) * b->n_orders);
+		for (i = 0; i < b->n_arcs; i++)
+			before[b->arcs[i].order]++;
+		candidates(b, sel, nsel, k);
+		cost_arcs(b, saved_n);
+		memset(after, 0, sizeof(int) * b->n_orders);
+		for (i = 0; i < b->n_arcs; i++)
+			after[b->arcs[i].order]++;
+		for (i = 0; i < nsel; i++)
+			if (after[sel[i]] > before[sel[i]])
+				gained++;
+
+		if (gained > 0)
+		{
+			TimestampTz t = GetCurrentTimestamp();
+
+			memset(&next, 0, sizeof(next));
+			build_instance(b, &next);
+			solve(b, &next, left_ms);
+			solved_ms += (double) (GetCurrentTimestamp() - t) / 1000.0;
+			if (next.st.method == AS_METHOD_EXACT)
+			{
+				*sv = next;
+				b->widen_rounds = round;
+				b->widened += nsel;
+				pfree(saved);
+				continue;
+			}
+		}
+
+		/* nothing gained, or out of budget: back to the kept solution's arcs */
+		memcpy(b->arcs, saved, sizeof(Arc) * saved_n);
+		b->n_arcs = saved_n;
+		memcpy(b->order_k, saved_k, sizeof(int) * b->n_orders);
+		break;
+	}
+	if (b->widen_rounds > 0)
+		ereport(DEBUG1,
+				errmsg_internal("assign_batch widened the candidates of %d orders in %d rounds",
+								b->widened, b->widen_rounds));
 }
 
 static Datum
@@ -765,22 +1109,15 @@ dispatch_assign_batch(PG_FUNCTION_ARGS)
 	TimestampTz t0 = GetCurrentTimestamp();
 	TimestampTz tp = t0;
 	MemoryContext oldcxt;
+	TimestampTz solve_start;
 	Batch		b;
-	AsAllocator alloc;
-	AsInstance	inst;
-	AsOptions	opt;
+	Solve		sv;
 	AsStats		st;
-	AsArc	   *sarcs;
-	int64	   *row_id,
-			   *rider_id;
-	double	   *hold,
-			   *pen;
-	int		   *slot_start,
+	int		   *all,
 			   *row_rider,
 			   *row_slot;
 	int			i,
 				j,
-				rc,
 				ret,
 				n_offers = 0,
 				n_take = 0;
@@ -833,69 +1170,31 @@ dispatch_assign_batch(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 	read_exclusions(&b);
-	if (b.s.use_grid)
-		candidates_grid(&b);
-	else
-		candidates_index(&b);
-	phase("candidates", &tp);
-	cost_arcs(&b);
+	phase("exclusions", &tp);
 
-	/* the solver's instance: one slot column per free slot of a rider */
-	row_id = palloc(sizeof(int64) * b.n_orders);
-	hold = palloc(sizeof(double) * b.n_orders);
+	/* every order's k nearest candidates, costed */
+	b.order_k = palloc(sizeof(int) * b.n_orders);
+	b.more = palloc0(sizeof(bool) * b.n_orders);
+	all = palloc(sizeof(int) * b.n_orders);
 	for (i = 0; i < b.n_orders; i++)
-	{
-		row_id[i] = b.orders[i].order_id;
-		hold[i] = match_hold_cost(&b.s, &b.orders[i]);
-	}
-	rider_id = MemoryContextAllocHuge(b.cxt, sizeof(int64) * Max(b.n_riders, 1));
-	slot_start = MemoryContextAllocHuge(b.cxt, sizeof(int) * (b.n_riders + 1));
-	slot_start[0] = 0;
-	for (i = 0; i < b.n_riders; i++)
-	{
-		const MatchRider *r = &b.riders[i];
+		all[i] = i;
+	candidates(&b, all, b.n_orders, b.s.k);
+	phase("candidates", &tp);
+	cost_arcs(&b, 0);
+	b.hold = palloc(sizeof(double) * b.n_orders);
+	for (i = 0; i < b.n_orders; i++)
+		b.hold[i] = Min(match_hold_cost(&b.s, &b.orders[i]), ASSIGN_COST_CLAMP);
 
-		rider_id[i] = r->rider_id;
-		slot_start[i + 1] = slot_start[i] + Max(0, r->capacity - r->active - r->pending);
-	}
-	pen = MemoryContextAllocHuge(b.cxt, sizeof(double) * Max(slot_start[b.n_riders], 1));
-	for (i = 0; i < b.n_riders; i++)
-		for (j = slot_start[i]; j < slot_start[i + 1]; j++)
-			pen[j] = match_slot_penalty(&b.s, &b.riders[i], j - slot_start[i]);
-	sarcs = MemoryContextAllocHuge(b.cxt, sizeof(AsArc) * Max(b.n_arcs, 1));
-	for (i = 0; i < b.n_arcs; i++)
-	{
-		sarcs[i].row = b.arcs[i].order;
-		sarcs[i].rider = b.arcs[i].rider;
-		sarcs[i].cost = b.arcs[i].c.base;
-	}
-	inst.n_rows = b.n_orders;
-	inst.row_id = row_id;
-	inst.hold_cost = hold;
-	inst.n_riders = b.n_riders;
-	inst.rider_id = rider_id;
-	inst.slot_start = slot_start;
-	inst.slot_penalty = pen;
-	inst.n_arcs = b.n_arcs;
-	inst.arcs = sarcs;
-	opt.max_arcs = b.s.max_arcs;
-	opt.time_budget_ms = b.s.time_budget_ms;
-	opt.now_ms = solver_now_ms;
-	opt.clock_ctx = NULL;
-	alloc.alloc = solver_alloc;
-	alloc.free = solver_free;
-	alloc.ctx = b.cxt;
-	row_rider = palloc(sizeof(int) * b.n_orders);
-	row_slot = palloc(sizeof(int) * b.n_orders);
-	rc = as_solve_exact(&inst, &opt, &alloc, row_rider, row_slot, &st);
-	if (rc == AS_ENOMEM)
-		ereport(ERROR,
-				errcode(ERRCODE_OUT_OF_MEMORY),
-				errmsg("out of memory in the assignment solver"));
-	if (rc != AS_OK)
-		ereport(ERROR,
-				errcode(ERRCODE_DP_MATCH_SOLVER),
-				errmsg("assignment solver failed: %s", as_strerror(rc)));
+	/* solve; if exactly, widen the candidates of stranded orders */
+	solve_start = GetCurrentTimestamp();
+	memset(&sv, 0, sizeof(sv));
+	build_instance(&b, &sv);
+	solve(&b, &sv, b.s.time_budget_ms);
+	if (sv.st.method == AS_METHOD_EXACT)
+		widen(&b, &sv, (double) (GetCurrentTimestamp() - solve_start) / 1000.0);
+	st = sv.st;
+	row_rider = sv.row_rider;
+	row_slot = sv.row_slot;
 	phase("costs and solve", &tp);
 	method = st.method == AS_METHOD_EXACT ? "exact" :
 		st.method == AS_METHOD_REGRET_SIZE ? "regret (size budget)" :

@@ -92,15 +92,16 @@ static int	cost_ok(double c);
 static int64_t arc_next_slot_cost(const Prep *P, const Sol *S, int e);
 static int	sol_init(const Prep *P, Mem *mem, Sol *S);
 static void sol_put(const Prep *P, Sol *S, int i, int r, int64_t cost);
-static void fill_heuristic(const Prep *P, Sol *S, const int *rows, int nrows,
-						   Mem *mem, int by_regret);
+static int	stop_asked(const AsOptions *opt, long work);
+static int	fill_heuristic(const Prep *P, Sol *S, const int *rows, int nrows,
+						   Mem *mem, int by_regret, const AsOptions *opt);
 static int	exact_core(const Prep *P, Sol *S, Mem *mem, const AsOptions *opt,
 					   int *n_exact, long *n_pops);
 static void finish(const Prep *P, const Sol *S, int method, int n_exact,
 				   long n_pops, int *row_rider, int *row_slot, AsStats *st);
-static int	run_heuristic(const AsInstance *inst, const AsAllocator *a,
-						  int *row_rider, int *row_slot, AsStats *stats,
-						  int by_regret);
+static int	run_heuristic(const AsInstance *inst, const AsOptions *opt,
+						  const AsAllocator *a, int *row_rider,
+						  int *row_slot, AsStats *stats, int by_regret);
 static void *grid_take(const AsAllocator *a, size_t size);
 
 /* Take zeroed memory from the caller's allocator and remember it. */
@@ -194,6 +195,8 @@ as_strerror(int rc)
 		case AS_EINVAL:
 			return "invalid assignment instance (bad index, duplicate id, "
 				"non-finite cost, or slot penalties not non-decreasing)";
+		case AS_ECANCELED:
+			return "canceled by the interrupt hook";
 	}
 	return "unknown error";
 }
@@ -406,13 +409,26 @@ arc_next_slot_cost(const Prep *P, const Sol *S, int e)
 }
 
 /*
+ * Whether the interrupt hook, due after every AS_CHECK_EVERY units of
+ * work, asks to stop.
+ */
+static int
+stop_asked(const AsOptions *opt, long work)
+{
+	return opt != NULL && opt->check != NULL &&
+		work % AS_CHECK_EVERY == AS_CHECK_EVERY - 1 &&
+		opt->check(opt->check_ctx) != 0;
+}
+
+/*
  * Give each listed (unseen) row its cheapest open option, one row at a
  * time: in list order (greedy) or by descending regret, the gap between a
- * row's two cheapest options when the pass starts.
+ * row's two cheapest options when the pass starts.  AS_OK, or AS_ECANCELED
+ * when the interrupt hook asks to stop.
  */
-static void
+static int
 fill_heuristic(const Prep *P, Sol *S, const int *rows, int nrows, Mem *mem,
-			   int by_regret)
+			   int by_regret, const AsOptions *opt)
 {
 	IdPos	   *order = NULL;
 	int			t,
@@ -432,6 +448,8 @@ fill_heuristic(const Prep *P, Sol *S, const int *rows, int nrows, Mem *mem,
 			int64_t		b1 = P->hold[i];
 			int64_t		b2 = INT64_MAX;
 
+			if (stop_asked(opt, t))
+				return AS_ECANCELED;
 			for (e = P->arc_start[i]; e < P->arc_start[i + 1]; e++)
 			{
 				int64_t		c = arc_next_slot_cost(P, S, e);
@@ -460,6 +478,8 @@ fill_heuristic(const Prep *P, Sol *S, const int *rows, int nrows, Mem *mem,
 		int64_t		best_arc = 0;
 		int			best_r = AS_HELD;
 
+		if (stop_asked(opt, t))
+			return AS_ECANCELED;
 		for (e = P->arc_start[i]; e < P->arc_start[i + 1]; e++)
 		{
 			int			r = P->arc_rider[e];
@@ -479,6 +499,7 @@ fill_heuristic(const Prep *P, Sol *S, const int *rows, int nrows, Mem *mem,
 		else
 			sol_put(P, S, i, best_r, best_arc);
 	}
+	return AS_OK;
 }
 
 /* Binary heap of (key, node), ties to the lower node. */
@@ -556,6 +577,8 @@ heap_pop(Heap *h, int64_t *key, int *node)
  * Successive shortest paths.  Nodes: 0 the sink, 1..m riders, m+1..m+n
  * rows, so heap ties go to the sink, then riders, then rows, each by id.
  * Stops early if the time budget runs out; the caller fills the rest.
+ * Returns AS_ECANCELED when the interrupt hook asks to stop: it is asked
+ * every AS_CHECK_EVERY heap pops and rows.
  */
 static int
 exact_core(const Prep *P, Sol *S, Mem *mem, const AsOptions *opt,
@@ -610,6 +633,8 @@ exact_core(const Prep *P, Sol *S, Mem *mem, const AsOptions *opt,
 		if (timed && (i & 7) == 7 &&
 			opt->now_ms(opt->clock_ctx) - t0 > opt->time_budget_ms)
 			break;
+		if (stop_asked(opt, i))
+			return AS_ECANCELED;
 
 		/* a potential for the new row that makes its arcs non-negative */
 		pi = pot[NODE_SINK] - P->hold[i];
@@ -638,6 +663,8 @@ exact_core(const Prep *P, Sol *S, Mem *mem, const AsOptions *opt,
 			if (done[u] == gen || d > dist[u])
 				continue;
 			done[u] = gen;
+			if (stop_asked(opt, pops))
+				return AS_ECANCELED;
 			pops++;
 			if (u == NODE_SINK)
 			{
@@ -857,7 +884,12 @@ as_solve_exact(const AsInstance *inst, const AsOptions *opt,
 		}
 		for (i = n_exact; i < P.n; i++)
 			rows[i - n_exact] = i;
-		fill_heuristic(&P, &S, rows, P.n - n_exact, &mem, 1);
+		rc = fill_heuristic(&P, &S, rows, P.n - n_exact, &mem, 1, opt);
+		if (rc != AS_OK)
+		{
+			mem_release(&mem);
+			return rc;
+		}
 	}
 	finish(&P, &S, method, n_exact, pops, row_rider, row_slot, stats);
 	rc = mem.failed ? AS_ENOMEM : AS_OK;
@@ -867,8 +899,9 @@ as_solve_exact(const AsInstance *inst, const AsOptions *opt,
 
 /* Shared body of the greedy baseline and the regret heuristic. */
 static int
-run_heuristic(const AsInstance *inst, const AsAllocator *a, int *row_rider,
-			  int *row_slot, AsStats *stats, int by_regret)
+run_heuristic(const AsInstance *inst, const AsOptions *opt,
+			  const AsAllocator *a, int *row_rider, int *row_slot,
+			  AsStats *stats, int by_regret)
 {
 	Mem			mem = {a, {0}, 0, 0};
 	Prep		P;
@@ -893,7 +926,12 @@ run_heuristic(const AsInstance *inst, const AsAllocator *a, int *row_rider,
 	}
 	for (i = 0; i < P.n; i++)
 		rows[i] = i;
-	fill_heuristic(&P, &S, rows, P.n, &mem, by_regret);
+	rc = fill_heuristic(&P, &S, rows, P.n, &mem, by_regret, opt);
+	if (rc != AS_OK)
+	{
+		mem_release(&mem);
+		return rc;
+	}
 	finish(&P, &S, by_regret ? AS_METHOD_REGRET : AS_METHOD_GREEDY, 0, 0,
 		   row_rider, row_slot, stats);
 	rc = mem.failed ? AS_ENOMEM : AS_OK;
@@ -903,18 +941,20 @@ run_heuristic(const AsInstance *inst, const AsAllocator *a, int *row_rider,
 
 /* The sequential greedy baseline. */
 int
-as_solve_greedy(const AsInstance *inst, const AsAllocator *a, int *row_rider,
-				int *row_slot, AsStats *stats)
+as_solve_greedy(const AsInstance *inst, const AsOptions *opt,
+				const AsAllocator *a, int *row_rider, int *row_slot,
+				AsStats *stats)
 {
-	return run_heuristic(inst, a, row_rider, row_slot, stats, 0);
+	return run_heuristic(inst, opt, a, row_rider, row_slot, stats, 0);
 }
 
 /* The regret heuristic on the whole batch. */
 int
-as_solve_regret(const AsInstance *inst, const AsAllocator *a, int *row_rider,
-				int *row_slot, AsStats *stats)
+as_solve_regret(const AsInstance *inst, const AsOptions *opt,
+				const AsAllocator *a, int *row_rider, int *row_slot,
+				AsStats *stats)
 {
-	return run_heuristic(inst, a, row_rider, row_slot, stats, 1);
+	return run_heuristic(inst, opt, a, row_rider, row_slot, stats, 1);
 }
 
 /*

@@ -39,6 +39,10 @@
 #define AS_OK				0
 #define AS_ENOMEM			1	/* the allocator returned NULL */
 #define AS_EINVAL			2	/* malformed instance, see as_strerror() */
+#define AS_ECANCELED		3	/* AsOptions.check asked to stop */
+
+/* Units of work (heap pops, rows placed) between two calls of check. */
+#define AS_CHECK_EVERY		4096
 
 /* How a solution was obtained (AsStats.method). */
 #define AS_METHOD_EXACT		0	/* proven optimal on the candidate graph */
@@ -101,6 +105,16 @@ typedef struct AsOptions
 	double		time_budget_ms; /* exact solve time budget (<= 0: none) */
 	double		(*now_ms) (void *ctx);	/* monotonic clock for the budget */
 	void	   *clock_ctx;
+
+	/*
+	 * Interrupt hook (NULL: none), called every AS_CHECK_EVERY units of work
+	 * in every loop whose length grows with the instance; a nonzero return
+	 * stops the solve with AS_ECANCELED.  It may also not return at all
+	 * (the backend's raises the query-cancel error): the solver holds no
+	 * resource but memory from the caller's allocator.
+	 */
+	int			(*check) (void *ctx);
+	void	   *check_ctx;
 } AsOptions;
 
 typedef struct AsStats
@@ -125,17 +139,21 @@ extern int	as_solve_exact(const AsInstance *inst, const AsOptions *opt,
 
 /*
  * Sequential greedy baseline: rows in ascending id, each takes its cheapest
- * option still open (a rider's next free slot, or hold).
+ * option still open (a rider's next free slot, or hold).  Of opt (may be
+ * NULL) only the interrupt hook is used.
  */
-extern int	as_solve_greedy(const AsInstance *inst, const AsAllocator *a,
-							int *row_rider, int *row_slot, AsStats *stats);
+extern int	as_solve_greedy(const AsInstance *inst, const AsOptions *opt,
+							const AsAllocator *a, int *row_rider,
+							int *row_slot, AsStats *stats);
 
 /*
  * Regret heuristic (the fallback): rows in descending regret, i.e. the gap
  * between their two cheapest options, each takes its cheapest open option.
+ * Of opt (may be NULL) only the interrupt hook is used.
  */
-extern int	as_solve_regret(const AsInstance *inst, const AsAllocator *a,
-							int *row_rider, int *row_slot, AsStats *stats);
+extern int	as_solve_regret(const AsInstance *inst, const AsOptions *opt,
+							const AsAllocator *a, int *row_rider,
+							int *row_slot, AsStats *stats);
 
 /*
  * Check a solution (arcs exist, capacities hold) and compute its quantised

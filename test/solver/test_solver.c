@@ -426,6 +426,84 @@ accept_cb(void *ctx, int idx)
 
 static double fake_now = 0;
 
+/* Interrupt hook: counts its calls, asks to stop from call stop_at on. */
+static long hook_calls = 0;
+static long hook_stop_at = -1;
+
+static int
+hook(void *ctx)
+{
+	(void) ctx;
+	hook_calls++;
+	return hook_stop_at >= 0 && hook_calls >= hook_stop_at;
+}
+
+/*
+ * A large instance on the heap: n rows, as many riders of one slot, each
+ * row with arcs to its 6 neighbouring riders on a ring.
+ */
+typedef struct Big
+{
+	AsInstance	v;
+	int64_t    *row_id,
+			   *rider_id;
+	double	   *hold,
+			   *pen;
+	int		   *slot_start;
+	AsArc	   *arcs;
+} Big;
+
+static void
+make_big(Big *g, int n)
+{
+	int			i,
+				j,
+				e = 0;
+
+	g->row_id = malloc(sizeof(int64_t) * n);
+	g->rider_id = malloc(sizeof(int64_t) * n);
+	g->hold = malloc(sizeof(double) * n);
+	g->pen = malloc(sizeof(double) * n);
+	g->slot_start = malloc(sizeof(int) * (n + 1));
+	g->arcs = malloc(sizeof(AsArc) * n * 6);
+	for (i = 0; i < n; i++)
+	{
+		g->row_id[i] = i + 1;
+		g->rider_id[i] = 1000000 + i;
+		g->hold[i] = 5000;
+		g->pen[i] = 0;
+		g->slot_start[i] = i;
+		for (j = 0; j < 6; j++)
+		{
+			g->arcs[e].row = i;
+			g->arcs[e].rider = (i + j * 7) % n;
+			g->arcs[e].cost = rint_(1, 4000);
+			e++;
+		}
+	}
+	g->slot_start[n] = n;
+	g->v.n_rows = n;
+	g->v.row_id = g->row_id;
+	g->v.hold_cost = g->hold;
+	g->v.n_riders = n;
+	g->v.rider_id = g->rider_id;
+	g->v.slot_start = g->slot_start;
+	g->v.slot_penalty = g->pen;
+	g->v.n_arcs = e;
+	g->v.arcs = g->arcs;
+}
+
+static void
+free_big(Big *g)
+{
+	free(g->row_id);
+	free(g->rider_id);
+	free(g->hold);
+	free(g->pen);
+	free(g->slot_start);
+	free(g->arcs);
+}
+
 static double
 fake_clock(void *ctx)
 {
@@ -470,11 +548,11 @@ check_heuristics(const Inst *t, int64_t opt)
 	AsStats		st;
 	int64_t		ev;
 
-	if (as_solve_greedy(&v, &A, rr, NULL, &st) != AS_OK ||
+	if (as_solve_greedy(&v, NULL, &A, rr, NULL, &st) != AS_OK ||
 		as_evaluate(&v, &A, rr, &ev) != AS_OK || ev != st.total_cost_q ||
 		st.total_cost_q < opt)
 		return 0;
-	if (as_solve_regret(&v, &A, rr, NULL, &st) != AS_OK ||
+	if (as_solve_regret(&v, NULL, &A, rr, NULL, &st) != AS_OK ||
 		as_evaluate(&v, &A, rr, &ev) != AS_OK || ev != st.total_cost_q ||
 		st.total_cost_q < opt)
 		return 0;
@@ -795,6 +873,98 @@ main(void)
 		}
 		ok(good && live_blocks == 0, "%s",
 		   "allocation failures give AS_ENOMEM and release everything");
+	}
+
+	/* the interrupt hook stops every long solve, and leaves nothing behind */
+	{
+		static int	rr[20000],
+					r2[20000];
+		Big			g;
+		AsOptions	o;
+		AsStats		st,
+					st2;
+		int			rc;
+
+		make_big(&g, 20000);
+		memset(&o, 0, sizeof(o));
+		o.check = hook;
+
+		hook_calls = 0;
+		hook_stop_at = -1;
+		rc = as_solve_exact(&g.v, &o, &A, rr, NULL, &st);
+		good = rc == AS_OK && hook_calls > 0 &&
+			as_solve_exact(&g.v, NULL, &A, r2, NULL, &st2) == AS_OK &&
+			st.total_cost_q == st2.total_cost_q &&
+			memcmp(rr, r2, sizeof(rr)) == 0;
+		ok(good, "%s", "a hook that returns 0 is called and changes nothing (exact)");
+
+		hook_calls = 0;
+		hook_stop_at = 1;
+		ok(as_solve_exact(&g.v, &o, &A, rr, NULL, &st) == AS_ECANCELED &&
+		   hook_calls == 1 && live_blocks == 0,
+		   "%s", "the hook stops the exact solve with AS_ECANCELED, nothing leaked");
+
+		hook_calls = 0;
+		hook_stop_at = 3;
+		ok(as_solve_exact(&g.v, &o, &A, rr, NULL, &st) == AS_ECANCELED &&
+		   hook_calls == 3 && live_blocks == 0,
+		   "%s", "... also when it asks only on a later call");
+
+		hook_calls = 0;
+		hook_stop_at = 1;
+		ok(as_solve_regret(&g.v, &o, &A, rr, NULL, &st) == AS_ECANCELED &&
+		   hook_calls == 1 && live_blocks == 0,
+		   "%s", "the hook stops the regret heuristic with AS_ECANCELED");
+		hook_calls = 0;
+		ok(as_solve_greedy(&g.v, &o, &A, rr, NULL, &st) == AS_ECANCELED &&
+		   hook_calls == 1 && live_blocks == 0,
+		   "%s", "the hook stops the greedy baseline with AS_ECANCELED");
+
+		/* the size-budget fallback runs the regret heuristic: stoppable too */
+		hook_calls = 0;
+		o.max_arcs = 10;
+		ok(as_solve_exact(&g.v, &o, &A, rr, NULL, &st) == AS_ECANCELED &&
+		   hook_calls == 1 && live_blocks == 0,
+		   "%s", "the hook stops the size-budget fallback with AS_ECANCELED");
+		hook_stop_at = -1;
+		hook_calls = 0;
+		ok(as_solve_regret(&g.v, &o, &A, rr, NULL, &st) == AS_OK && hook_calls > 0,
+		   "%s", "a hook that returns 0 lets the regret heuristic finish");
+		free_big(&g);
+	}
+
+	/*
+	 * What the backend reports as DP307 ("the solver failed"): a return code
+	 * other than AS_OK and AS_ENOMEM.  Non-finite or out-of-range costs are
+	 * AS_EINVAL; the backend rules them out (matching_settings_finite, the
+	 * clamps in assign.c), so DP307 only marks an internal failure.
+	 */
+	{
+		int			rr[MAXR];
+		AsInstance	v;
+		double		bad[4] = {1.0 / 0.0, -1.0 / 0.0, 0.0 / 0.0, AS_COST_MAX * 2};
+		int			b,
+					all = 1;
+
+		for (b = 0; b < 4; b++)
+		{
+			make_random(&t, 5, 5, 1);
+			t.hold[2] = bad[b];
+			v = view(&t);
+			if (as_solve_exact(&v, NULL, &A, rr, NULL, NULL) != AS_EINVAL)
+				all = 0;
+			make_random(&t, 5, 5, 1);
+			if (t.E > 0)
+				t.arcs[0].cost = bad[b];
+			v = view(&t);
+			if (t.E > 0 && as_solve_exact(&v, NULL, &A, rr, NULL, NULL) != AS_EINVAL)
+				all = 0;
+		}
+		ok(all, "%s", "infinite, NaN and out-of-range costs are rejected with AS_EINVAL");
+		ok(strcmp(as_strerror(AS_EINVAL), as_strerror(AS_ECANCELED)) != 0 &&
+		   strcmp(as_strerror(AS_ECANCELED), "unknown error") != 0 &&
+		   strcmp(as_strerror(99), "unknown error") == 0,
+		   "%s", "every return code has its own text");
 	}
 
 	/* grid */

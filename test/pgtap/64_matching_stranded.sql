@@ -1,0 +1,67 @@
+-- test/pgtap/64_matching_stranded.sql: pruning candidates to the k nearest
+-- strands no order (issue 8 item 7).  In the city of
+-- test/fixtures/stranded.sql (240 idle riders of capacity 1, 200 orders in
+-- 25 quarters of a 15 x 10 km zone), assign_batch with the default
+-- k_candidates = 12 leaves no order waiting while a rider still free after
+-- the batch could take it below the hold cost, places as many orders as
+-- with k_candidates = 200, and comes within 5 % of that batch's total
+-- cost, for both candidate sources.  Without the widening pass, about a
+-- quarter of the orders waited.
+\set QUIET on
+BEGIN;
+SET client_min_messages = warning;
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
+SELECT plan(8);
+
+\ir ../fixtures/stranded.sql
+
+-- one batch with the given source and k; rolled back, its figures kept
+CREATE TEMP TABLE runs (source text, k int, held int, total float8, method text, stranded int);
+CREATE FUNCTION pg_temp.run(p_zone bigint, p_source text, p_k int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	r runs;
+BEGIN
+	UPDATE dispatch.matching_settings SET candidate_source = p_source, k_candidates = p_k WHERE zone_id = 0;
+	PERFORM count(*) FROM dispatch.assign_batch(p_zone);
+	SELECT p_source, p_k, b.held, b.total_cost, b.method,
+	       -- held orders that a rider still free could take below the hold cost
+	       (SELECT count(*) FROM dispatch.orders o
+	         WHERE o.zone_id = p_zone AND o.status = 'accepted'
+	           AND NOT EXISTS (SELECT FROM dispatch.offers f WHERE f.order_id = o.order_id AND f.status = 'pending')
+	           AND EXISTS (SELECT FROM dispatch.nearest_riders(o.order_id, 200) n
+	                        WHERE n.cost < (SELECT s.hold_cost FROM dispatch.matching_settings s WHERE s.zone_id = 0)))
+	  INTO r
+	  FROM dispatch.assign_batches b WHERE b.zone_id = p_zone ORDER BY b.batch_id DESC LIMIT 1;
+	RAISE EXCEPTION USING ERRCODE = 'P0099', MESSAGE = row_to_json(r)::text;
+EXCEPTION WHEN SQLSTATE 'P0099' THEN
+	INSERT INTO runs SELECT * FROM json_populate_record(NULL::runs, SQLERRM::json);
+END $$;
+SELECT pg_temp.run(:stranded_zone, s, k) FROM (VALUES ('index'), ('grid')) v(s), (VALUES (12), (200)) w(k);
+
+SELECT is((SELECT held FROM runs WHERE source = 'index' AND k = 200), 0,
+          'the fixture: with k_candidates = 200 every order is placed');
+
+SELECT is((SELECT stranded FROM runs WHERE source = 'index' AND k = 12), 0,
+          'index, k = 12: no held order has a free rider below its hold cost');
+SELECT is((SELECT held FROM runs WHERE source = 'index' AND k = 12),
+          (SELECT held FROM runs WHERE source = 'index' AND k = 200),
+          'index, k = 12: as many orders wait as with k = 200');
+SELECT cmp_ok((SELECT total FROM runs WHERE source = 'index' AND k = 12), '<=',
+              1.05 * (SELECT total FROM runs WHERE source = 'index' AND k = 200),
+              'index, k = 12: total cost within 5 % of the k = 200 batch');
+
+SELECT is((SELECT stranded FROM runs WHERE source = 'grid' AND k = 12), 0,
+          'grid, k = 12: no held order has a free rider below its hold cost');
+SELECT is((SELECT held FROM runs WHERE source = 'grid' AND k = 12),
+          (SELECT held FROM runs WHERE source = 'grid' AND k = 200),
+          'grid, k = 12: as many orders wait as with k = 200');
+SELECT cmp_ok((SELECT total FROM runs WHERE source = 'grid' AND k = 12), '<=',
+              1.05 * (SELECT total FROM runs WHERE source = 'grid' AND k = 200),
+              'grid, k = 12: total cost within 5 % of the k = 200 batch');
+
+SELECT is((SELECT array_agg(DISTINCT method) FROM runs), '{exact}',
+          'every batch was solved exactly');
+
+SELECT * FROM finish();
+ROLLBACK;
