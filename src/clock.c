@@ -12,9 +12,9 @@
  * the fraud window, accept expired offers or back-date pings.
  *
  * The value is checked and parsed when it is set (the check hook), in the
- * session's TimeZone of that moment, and kept as a timestamp: a bad value
- * is refused by SET with SQLSTATE DP023, never later by a call that reads
- * the clock.
+ * session's TimeZone of that moment, and kept as a timestamp and as UTC
+ * text: a bad value is refused by SET with SQLSTATE DP023, never later by
+ * a call that reads the clock, and SHOW gives the instant in UTC.
  *
  * IDENTIFICATION
  *		src/clock.c
@@ -23,8 +23,10 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
@@ -32,20 +34,35 @@
 
 #include "dispatch.h"
 
-/* the parsed override, valid while override_set */
-static bool override_set = false;
-static TimestampTz override_value = 0;
+/*
+ * The override as the GUC machinery keeps it: the "extra" of the setting.
+ * In a parallel worker the value is parsed at its first use (see the check
+ * hook), so parsed may be false there.
+ */
+typedef struct ClockOverride
+{
+	bool		parsed;
+	TimestampTz value;
+} ClockOverride;
+
+/* the current override, NULL when none (owned by the GUC machinery) */
+static ClockOverride *override = NULL;
+
+typedef enum ClockParse
+{
+	CLOCK_OK,
+	CLOCK_NOT_A_TIME,
+	CLOCK_NOT_FINITE,
+	CLOCK_OUT_OF_RANGE
+} ClockParse;
 
 /*
- * Check hook of dispatch.clock_override: empty (no override) or a finite
- * time that timestamptz input accepts.  Parses without raising errors
- * (a check hook must not), and hands the value to the assign hook in a
- * malloc'd *extra, as the GUC machinery requires.
+ * Parse a time as timestamptz input does, without raising errors (a check
+ * hook must not), in the session's TimeZone.
  */
-bool
-dispatch_clock_check_override(char **newval, void **extra, GucSource source)
+static ClockParse
+parse_clock(const char *str, TimestampTz *value)
 {
-	const char *str = *newval;
 	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
 	char	   *field[MAXDATEFIELDS];
 	int			ftype[MAXDATEFIELDS];
@@ -55,12 +72,55 @@ dispatch_clock_check_override(char **newval, void **extra, GucSource source)
 	struct pg_tm tt,
 			   *tm = &tt;
 	fsec_t		fsec;
+
+	if (ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
+					  MAXDATEFIELDS, &nf) != 0 ||
+		DecodeDateTime(field, ftype, nf, &dtype, tm, &fsec, &tz) != 0)
+		return CLOCK_NOT_A_TIME;
+	if (dtype != DTK_DATE)
+		return CLOCK_NOT_FINITE;
+	if (tm2timestamp(tm, fsec, &tz, value) != 0 || !IS_VALID_TIMESTAMP(*value))
+		return CLOCK_OUT_OF_RANGE;
+	return CLOCK_OK;
+}
+
+/*
+ * Check hook of dispatch.clock_override: empty (no override) or a finite
+ * time that timestamptz input accepts.  The value is rewritten in UTC with
+ * an explicit offset ("2026-03-02 12:00:00+00"), so that it means the same
+ * instant whatever TimeZone reads it later, and handed to the assign hook
+ * parsed, in a malloc'd *extra, as the GUC machinery requires.
+ *
+ * A parallel worker receives the leader's settings while it starts, at a
+ * moment when the time zone abbreviations it would need to parse are not
+ * restored yet (parsing then reads freed memory): the leader has checked
+ * and rewritten the value already, so the worker takes it unparsed and
+ * parses it at its first use (dispatch_clock_now).
+ */
+bool
+dispatch_clock_check_override(char **newval, void **extra, GucSource source)
+{
+	const char *str = *newval;
+	ClockOverride *result;
 	TimestampTz value;
-	TimestampTz *result;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		buf[MAXDATELEN + 4];
+	char	   *canonical;
 
 	if (str == NULL || str[0] == '\0')
 	{
 		*extra = NULL;
+		return true;
+	}
+	if (InitializingParallelWorker)
+	{
+		result = malloc(sizeof(ClockOverride));
+		if (result == NULL)
+			return false;
+		result->parsed = false;
+		result->value = 0;
+		*extra = result;
 		return true;
 	}
 	if (session_timezone == NULL)
@@ -71,45 +131,57 @@ dispatch_clock_check_override(char **newval, void **extra, GucSource source)
 		return false;
 	}
 
-	if (ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
-					  MAXDATEFIELDS, &nf) != 0 ||
-		DecodeDateTime(field, ftype, nf, &dtype, tm, &fsec, &tz) != 0)
+	switch (parse_clock(str, &value))
 	{
-		GUC_check_errcode(ERRCODE_DP_BAD_CLOCK);
-		GUC_check_errdetail("\"%s\" is not a time.", str);
-		return false;
+		case CLOCK_OK:
+			break;
+		case CLOCK_NOT_A_TIME:
+			GUC_check_errcode(ERRCODE_DP_BAD_CLOCK);
+			GUC_check_errdetail("\"%s\" is not a time.", str);
+			return false;
+		case CLOCK_NOT_FINITE:
+			GUC_check_errcode(ERRCODE_DP_BAD_CLOCK);
+			GUC_check_errdetail("The clock must be a finite time, not \"%s\".", str);
+			return false;
+		case CLOCK_OUT_OF_RANGE:
+			GUC_check_errcode(ERRCODE_DP_BAD_CLOCK);
+			GUC_check_errdetail("\"%s\" is out of range.", str);
+			return false;
 	}
-	if (dtype != DTK_DATE)
-	{
-		GUC_check_errcode(ERRCODE_DP_BAD_CLOCK);
-		GUC_check_errdetail("The clock must be a finite time, not \"%s\".", str);
-		return false;
-	}
-	if (tm2timestamp(tm, fsec, &tz, &value) != 0 || !IS_VALID_TIMESTAMP(value))
+
+	/* the same instant in UTC, with its offset */
+	if (timestamp2tm(value, NULL, &tm, &fsec, NULL, NULL) != 0)
 	{
 		GUC_check_errcode(ERRCODE_DP_BAD_CLOCK);
 		GUC_check_errdetail("\"%s\" is out of range.", str);
 		return false;
 	}
-
-	result = malloc(sizeof(TimestampTz));
-	if (result == NULL)
+	EncodeDateTime(&tm, fsec, false, 0, NULL, USE_ISO_DATES, buf);
+	strlcat(buf, "+00", sizeof(buf));
+	canonical = strdup(buf);
+	result = malloc(sizeof(ClockOverride));
+	if (canonical == NULL || result == NULL)
+	{
+		free(canonical);
+		free(result);
 		return false;
-	*result = value;
+	}
+	free(*newval);
+	*newval = canonical;
+	result->parsed = true;
+	result->value = value;
 	*extra = result;
 	return true;
 }
 
 /*
- * Assign hook: take the value parsed by the check hook (NULL: no
- * override).  Runs also when a SET LOCAL is rolled back, with the old
- * value's extra.
+ * Assign hook: take the value of the check hook (NULL: no override).  Runs
+ * also when a SET LOCAL is rolled back, with the old value's extra.
  */
 void
 dispatch_clock_assign_override(const char *newval, void *extra)
 {
-	override_set = extra != NULL;
-	override_value = extra != NULL ? *(TimestampTz *) extra : 0;
+	override = (ClockOverride *) extra;
 }
 
 /*
@@ -119,9 +191,17 @@ dispatch_clock_assign_override(const char *newval, void *extra)
 TimestampTz
 dispatch_clock_now(void)
 {
-	if (override_set)
-		return override_value;
-	return GetCurrentTransactionStartTimestamp();
+	if (override == NULL)
+		return GetCurrentTransactionStartTimestamp();
+	if (!override->parsed)
+	{
+		/* a parallel worker: the leader checked the value already */
+		if (parse_clock(dispatch_clock_override, &override->value) != CLOCK_OK)
+			elog(ERROR, "could not parse dispatch.clock_override \"%s\"",
+				 dispatch_clock_override);
+		override->parsed = true;
+	}
+	return override->value;
 }
 
 PG_FUNCTION_INFO_V1(dispatch_clock);
