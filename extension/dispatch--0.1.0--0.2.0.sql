@@ -157,6 +157,11 @@ ALTER TABLE @extschema@.matching_settings
 	         AND w_shift_hour <= 1e6
 	         AND time_budget_ms <= 1e6);
 
+-- item 7: orders stranded by candidate pruning get wider candidate
+-- searches, at most widen_rounds rounds (0: none, as in 0.1.0)
+ALTER TABLE @extschema@.matching_settings
+	ADD COLUMN widen_rounds integer NOT NULL DEFAULT 3 CHECK (widen_rounds BETWEEN 0 AND 5);
+
 -- item 13 (the purge side of item 12): a purge run stopped by a cancel,
 -- statement_timeout or an error keeps its committed batches counted, closes
 -- its row as aborted and holds no lock afterwards (no session lock any

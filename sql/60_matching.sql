@@ -41,6 +41,7 @@ CREATE TABLE @extschema@.matching_settings (
 	max_arcs             integer NOT NULL DEFAULT 500000 CHECK (max_arcs > 0),
 	time_budget_ms       real NOT NULL DEFAULT 100 CHECK (time_budget_ms > 0),
 	candidate_source     text NOT NULL DEFAULT 'index' CHECK (candidate_source IN ('grid', 'index')),
+	widen_rounds         integer NOT NULL DEFAULT 3 CHECK (widen_rounds BETWEEN 0 AND 5),
 	source               text NOT NULL DEFAULT 'operator'
 	                     CONSTRAINT matching_settings_source_check CHECK (source IN ('default', 'operator')),
 	-- every real setting finite and at most 1e6 (NaN compares above every

@@ -79,8 +79,10 @@
 /* Most candidates fetched for one pickup or order. */
 #define ASSIGN_MAX_WANT		1000
 
-/* Widening rounds; each multiplies an order's k by ASSIGN_WIDEN_FACTOR. */
-#define ASSIGN_WIDEN_ROUNDS	3
+/*
+ * Each widening round (at most matching_settings.widen_rounds) multiplies
+ * an order's k by ASSIGN_WIDEN_FACTOR.
+ */
 #define ASSIGN_WIDEN_FACTOR	4
 
 /* Orders or arcs handled between two interrupt checks in a long loop. */
@@ -1010,7 +1012,7 @@ widen(Batch *b, Solve *sv, double solved_ms)
 				k = b->s.k;
 
 	Assert(sv->st.method == AS_METHOD_EXACT);
-	for (round = 1; round <= ASSIGN_WIDEN_ROUNDS && k < ASSIGN_MAX_WANT; round++)
+	for (round = 1; round <= b->s.widen_rounds && k < ASSIGN_MAX_WANT; round++)
 	{
 		int			nsel = widen_selection(b, sv, sel);
 		int			saved_n = b->n_arcs;

@@ -211,6 +211,10 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 								  " s.max_shift_minutes, s.max_daily_minutes, s.max_batch_orders, s.max_arcs,"
 								  " s.time_budget_ms::pg_catalog.float8,"
 								  " s.candidate_source OPERATOR(pg_catalog.=) 'grid',"
+								  /* by name: a 0.1.0 catalog (the module updated, the
+								   * extension not yet) has no widen_rounds, and 0.1.0
+								   * did not widen */
+								  " COALESCE((pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'widen_rounds')::pg_catalog.int4, 0),"
 								  " v.names, v.speeds, v.pickups, v.trips"
 								  " FROM dispatch.zones z CROSS JOIN LATERAL"
 								  " (SELECT * FROM dispatch.matching_settings m"
@@ -272,6 +276,7 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 
 		s->use_grid = DatumGetBool(SPI_getbinval(tup, desc, c++, &isnull));
 	}
+	s->widen_rounds = get_int32(tup, desc, c++);
 
 	for (i = 0; i < MATCH_N_VEHICLES; i++)
 	{

@@ -66,6 +66,7 @@ typedef struct MatchSettings
 	int			max_arcs;
 	double		time_budget_ms;
 	bool		use_grid;
+	int			widen_rounds;	/* rounds of the widening pass (assign.c) */
 	double		veh_speed[MATCH_N_VEHICLES];
 	double		veh_max_pickup_m[MATCH_N_VEHICLES];
 	double		veh_max_trip_m[MATCH_N_VEHICLES];

@@ -5,26 +5,27 @@
 -- k_candidates = 12 leaves no order waiting while a rider still free after
 -- the batch could take it below the hold cost, places as many orders as
 -- with k_candidates = 200, and comes within 5 % of that batch's total
--- cost, for both candidate sources.  Without the widening pass, about a
--- quarter of the orders waited.
+-- cost, for both candidate sources.  Without the widening pass
+-- (widen_rounds = 0), about a quarter of the orders wait so.
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(8);
+SELECT plan(10);
 
 \ir ../fixtures/stranded.sql
 
 -- one batch with the given source and k; rolled back, its figures kept
-CREATE TEMP TABLE runs (source text, k int, held int, total float8, method text, stranded int);
-CREATE FUNCTION pg_temp.run(p_zone bigint, p_source text, p_k int) RETURNS void LANGUAGE plpgsql AS $$
+CREATE TEMP TABLE runs (source text, k int, widen int, held int, total float8, method text, stranded int);
+CREATE FUNCTION pg_temp.run(p_zone bigint, p_source text, p_k int, p_widen int) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	r runs;
 BEGIN
-	UPDATE dispatch.matching_settings SET candidate_source = p_source, k_candidates = p_k WHERE zone_id = 0;
+	UPDATE dispatch.matching_settings SET candidate_source = p_source, k_candidates = p_k, widen_rounds = p_widen
+	 WHERE zone_id = 0;
 	PERFORM count(*) FROM dispatch.assign_batch(p_zone);
-	SELECT p_source, p_k, b.held, b.total_cost, b.method,
+	SELECT p_source, p_k, p_widen, b.held, b.total_cost, b.method,
 	       -- held orders that a rider still free could take below the hold cost
 	       (SELECT count(*) FROM dispatch.orders o
 	         WHERE o.zone_id = p_zone AND o.status = 'accepted'
@@ -37,7 +38,14 @@ BEGIN
 EXCEPTION WHEN SQLSTATE 'P0099' THEN
 	INSERT INTO runs SELECT * FROM json_populate_record(NULL::runs, SQLERRM::json);
 END $$;
-SELECT pg_temp.run(:stranded_zone, s, k) FROM (VALUES ('index'), ('grid')) v(s), (VALUES (12), (200)) w(k);
+SELECT pg_temp.run(:stranded_zone, s, k, w)
+  FROM (VALUES ('index'), ('grid')) v(s), (VALUES (12, 0), (12, 3), (200, 3)) c(k, w);
+
+SELECT cmp_ok((SELECT stranded FROM runs WHERE source = 'index' AND k = 12 AND widen = 0), '>', 20,
+              'index, k = 12 without widening: pruning strands orders a free rider could take');
+SELECT cmp_ok((SELECT stranded FROM runs WHERE source = 'grid' AND k = 12 AND widen = 0), '>', 20,
+              'grid, k = 12 without widening: pruning strands orders a free rider could take');
+DELETE FROM runs WHERE widen = 0;
 
 SELECT is((SELECT held FROM runs WHERE source = 'index' AND k = 200), 0,
           'the fixture: with k_candidates = 200 every order is placed');

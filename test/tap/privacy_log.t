@@ -24,7 +24,11 @@ trap restore EXIT
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null 2>&1
 export PGDATABASE=$db
 psql -X -q -d postgres -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
-sleep 0.5
+# the reload is asynchronous: wait until new sessions have the setting
+for i in $(seq 100); do
+	[ "$(psql -X -At -d postgres -c 'SHOW log_statement')" = all ] && break
+	sleep 0.1
+done
 log_start=$(stat -c %s "$log")
 
 psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
