@@ -1,5 +1,5 @@
--- bench/assign/stranded.sql: orders stranded by candidate pruning (issue 8
--- item 7).  Builds the city of test/fixtures/stranded.sql (240 idle riders
+-- bench/assign/stranded.sql: orders stranded by candidate pruning.
+-- Builds the city of test/fixtures/stranded.sql (240 idle riders
 -- of capacity 1, 200 orders in 25 quarters of a 15 x 10 km zone) and runs
 -- assign_batch with k_candidates = 12 without widening (widen_rounds = 0,
 -- the baseline: candidate pruning alone), 12 with the default widening

@@ -1,4 +1,4 @@
--- test/pgtap/25_retry.sql: a retried call never undoes work (issue 8, item 9).
+-- test/pgtap/25_retry.sql: a retried call never undoes work.
 -- Every API call that changes an order, an offer or a rider checks the
 -- status it starts from: repeated with the same effect it is a no-op (no
 -- event, no row changed), on any other status it is refused with a DP

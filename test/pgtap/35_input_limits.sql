@@ -85,7 +85,7 @@ SELECT throws_ok(format('SELECT dispatch.place_order(%s, %s, %L, 121.445, 31.196
                  'DP028', NULL, 'place_order: dropoff_address');
 SELECT throws_ok(format('SELECT dispatch.place_order(%s, %s, %L, 121.445, 31.196, %L)', :customer, :merchant, pg_temp.lines(1),
                         repeat('x', 5 * 1024 * 1024)),
-                 'DP028', NULL, 'place_order: the 5 MB drop-off address of issue 8');
+                 'DP028', NULL, 'place_order: a 5 MB drop-off address');
 SELECT throws_ok(format('SELECT dispatch.place_order(%s, %s, %L, 121.445, 31.196, %L, %L, %L)', :customer, :merchant, pg_temp.lines(1),
                         'x', 'normal', pg_temp.chars(pg_temp.lim('coupon_code') + 1)),
                  'DP028', NULL, 'place_order: coupon_code');

@@ -1,5 +1,5 @@
 -- test/pgtap/64_matching_stranded.sql: pruning candidates to the k nearest
--- strands no order (issue 8 item 7).  In the city of
+-- strands no order.  In the city of
 -- test/fixtures/stranded.sql (240 idle riders of capacity 1, 200 orders in
 -- 25 quarters of a 15 x 10 km zone), assign_batch with the default
 -- k_candidates = 12 leaves no order waiting while a rider still free after
