@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test/tap/assign_cancel.t: a long assign_batch (20,000 orders, 15,000 riders
 # of capacity 1, 200 candidates each and no time budget to speak of: about
-# 15 s of costing and exact solving, which had no interrupt checks once
-# be interrupted) stops within moments on statement_timeout and on
+# 15 s of costing and exact solving, which once ran without interrupt checks
+# to the end) stops within moments on statement_timeout and on
 # pg_cancel_backend, with SQLSTATE 57014: the solver's interrupt hook and
 # the candidate and cost loops run CHECK_FOR_INTERRUPTS.  Nothing of the
 # stopped batch is written (no offer, no assign_batches row, no event, no
