@@ -14,12 +14,6 @@
 -- Requests are logged in privacy_requests.  SQLSTATEs DP405-DP411 are
 -- listed in docs/operations.md.
 
--- drop-off points of erased customers and of old orders are coarsened to
--- the centre of a grid cell (sql/85_retention.sql); this stamps when
-ALTER TABLE @extschema@.orders ADD COLUMN dropoff_coarsened_at timestamptz;
-COMMENT ON COLUMN @extschema@.orders.dropoff_coarsened_at IS
-	'When the drop-off point was coarsened to a grid cell (retention or erasure); NULL: still exact.';
-
 CREATE TABLE @extschema@.privacy_requests (
 	request_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	customer_id   bigint NOT NULL,
