@@ -2514,7 +2514,6 @@ DECLARE
 	v_class bigint;
 	v_total bigint := 0;
 	v_rows jsonb := '{}';
-	v_fb regprocedure := pg_catalog.to_regprocedure('@extschema@.purge_feedback_text(timestamptz, integer)');
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
@@ -2535,12 +2534,8 @@ BEGIN
 	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP
 		v_class := 0;
 		IF p.data_class OPERATOR(pg_catalog.=) 'feedback_text' THEN
-			-- the feedback part owns its purge (sql/75_feedback.sql): the text
-			-- goes, score and topics stay; absent that part, nothing to do
-			IF v_fb IS NOT NULL THEN
-				EXECUTE 'SELECT @extschema@.purge_feedback_text($1, $2)'
-				   INTO v_class USING v_now OPERATOR(pg_catalog.-) p.keep, batch_size;
-			END IF;
+			-- one batch over all zones: the text goes, score and topics stay
+			v_class := @extschema@.purge_feedback_text(v_now OPERATOR(pg_catalog.-) p.keep, batch_size);
 			v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
 			v_total := v_total OPERATOR(pg_catalog.+) v_class;
 			CONTINUE;

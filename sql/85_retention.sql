@@ -23,7 +23,10 @@
 -- in purge_runs.
 --
 -- Only finished orders (delivered, cancelled) are touched, judged by the
--- time they finished (status_changed_at).
+-- time they finished (status_changed_at).  All retention is here, every
+-- data class of retention_policies included (the text of feedback of
+-- sql/75_feedback.sql too); sql/80_privacy.sql reads the policy in force
+-- (the grid cell of dropoff_point) when it erases a customer.
 -- The indexes that find what a policy has still to handle are defined with
 -- their tables in sql/20_schema.sql (orders_retention_text_idx,
 -- orders_retention_point_idx, rider_tracks_at_idx).
@@ -193,6 +196,38 @@ COMMENT ON FUNCTION @extschema@._purge_abort(bigint) IS
 	'Internal: marks a purge run aborted (cancelled or failed in a batch); its committed batches stay counted.';
 REVOKE ALL ON FUNCTION @extschema@._purge_abort(bigint) FROM PUBLIC;
 
+-- feedback_text (sql/75_feedback.sql): the text goes, the score and topics
+-- stay for the analyst views
+CREATE FUNCTION @extschema@.purge_feedback_text(older_than timestamptz, batch integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_n integer;
+BEGIN
+	WITH doomed AS (
+		SELECT f.zone_id, f.feedback_id
+		  FROM @extschema@.feedback f
+		 WHERE f.comment_enc IS NOT NULL
+		   AND f.created_at OPERATOR(pg_catalog.<) older_than
+		 LIMIT batch
+		   FOR UPDATE SKIP LOCKED
+	)
+	UPDATE @extschema@.feedback f
+	   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
+	  FROM doomed d
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) d.zone_id
+	   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) IS
+	'Retention: removes the sealed text of up to batch reviews written before older_than, keeping score and topics.  Returns how many; call until 0.';
+REVOKE ALL ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) TO dispatch_admin;
+
 CREATE FUNCTION @extschema@.purge_expired_step(batch_size integer DEFAULT 500, run_id bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -207,7 +242,6 @@ DECLARE
 	v_class bigint;
 	v_total bigint := 0;
 	v_rows jsonb := '{}';
-	v_fb regprocedure := pg_catalog.to_regprocedure('@extschema@.purge_feedback_text(timestamptz, integer)');
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
@@ -228,12 +262,8 @@ BEGIN
 	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP
 		v_class := 0;
 		IF p.data_class OPERATOR(pg_catalog.=) 'feedback_text' THEN
-			-- the feedback part owns its purge (sql/75_feedback.sql): the text
-			-- goes, score and topics stay; absent that part, nothing to do
-			IF v_fb IS NOT NULL THEN
-				EXECUTE 'SELECT @extschema@.purge_feedback_text($1, $2)'
-				   INTO v_class USING v_now OPERATOR(pg_catalog.-) p.keep, batch_size;
-			END IF;
+			-- one batch over all zones: the text goes, score and topics stay
+			v_class := @extschema@.purge_feedback_text(v_now OPERATOR(pg_catalog.-) p.keep, batch_size);
 			v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
 			v_total := v_total OPERATOR(pg_catalog.+) v_class;
 			CONTINUE;
