@@ -2155,49 +2155,58 @@ $$;
 COMMENT ON FUNCTION @extschema@.rotate_customer_key(bigint) IS
 	'Re-encrypts every sealed field of a customer under a fresh data key (wrapped by the current master key), in one transaction; returns the rows re-sealed.  Sealing for that customer waits meanwhile.';
 
--- export_customer (sql/80_privacy.sql)
-CREATE OR REPLACE FUNCTION @extschema@.export_customer(customer_id bigint) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+-- _customer_key_or_null (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._customer_key_or_null(p_customer_id bigint) RETURNS bytea
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_started timestamptz := pg_catalog.clock_timestamp();
-	v_cust @extschema@.customers;
-	v_key bytea;
 	v_version integer;
 	v_wrapped bytea;
-	v_tables jsonb := '{}';
-	v_profile jsonb;
-	v_rows jsonb;
-	v_part jsonb;
-	v_orders jsonb;
-	v_list text;
-	v_zone bigint;
-	v_count bigint := 0;
-	t record;
 BEGIN
-	SELECT * INTO v_cust FROM @extschema@.customers c
-	 WHERE c.customer_id OPERATOR(pg_catalog.=) export_customer.customer_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
-	END IF;
 	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
 	  FROM @extschema@.subject_keys k
 	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
-	   AND k.subject_id OPERATOR(pg_catalog.=) export_customer.customer_id;
-	IF FOUND THEN
-		v_key := @extschema@._unwrap_key(v_wrapped, v_version);
-	END IF;    -- no key: erased, sealed fields come out as null
+	   AND k.subject_id OPERATOR(pg_catalog.=) p_customer_id;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN @extschema@._unwrap_key(v_wrapped, v_version);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._customer_key_or_null(bigint) IS
+	'Internal: a customer''s data key, unwrapped, or NULL when they have none (erased): sealed fields then read as NULL.  Creates nothing, unlike _data_key.';
+REVOKE ALL ON FUNCTION @extschema@._customer_key_or_null(bigint) FROM PUBLIC;
 
-	v_profile := pg_catalog.jsonb_build_object(
-		'customer_id', v_cust.customer_id,
-		'phone', @extschema@._unseal(v_cust.phone_enc, v_key),
-		'name', @extschema@._unseal(v_cust.name_enc, v_key),
-		'flagged', v_cust.flagged,
-		'flag_reason', v_cust.flag_reason,
-		'created_at', v_cust.created_at,
-		'forgotten_at', v_cust.forgotten_at);
+-- _export_profile (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._export_profile(p_cust @extschema@.customers, p_key bytea) RETURNS jsonb
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.jsonb_build_object(
+	'customer_id', (p_cust).customer_id,
+	'phone', @extschema@._unseal((p_cust).phone_enc, p_key),
+	'name', @extschema@._unseal((p_cust).name_enc, p_key),
+	'flagged', (p_cust).flagged,
+	'flag_reason', (p_cust).flag_reason,
+	'created_at', (p_cust).created_at,
+	'forgotten_at', (p_cust).forgotten_at);
+COMMENT ON FUNCTION @extschema@._export_profile(@extschema@.customers, bytea) IS
+	'Internal (export_customer): the customer row as JSON, sealed fields opened with p_key (NULL: they come out as null).';
+REVOKE ALL ON FUNCTION @extschema@._export_profile(@extschema@.customers, bytea) FROM PUBLIC;
 
+-- _export_tables (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._export_tables(p_customer_id bigint, p_key bytea) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_tables jsonb := '{}';
+	v_rows jsonb;
+	v_part jsonb;
+	v_list text;
+	v_zone bigint;
+	t record;
+BEGIN
 	-- every table with the customer's rows, read zone by zone; sealed
 	-- columns are opened and named without _enc, other bytea (blind
 	-- indexes) left out, geometries given as GeoJSON
@@ -2224,119 +2233,173 @@ BEGIN
 					' JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) x.zone_id AND o.order_id OPERATOR(pg_catalog.=) x.order_id'
 					' WHERE o.zone_id OPERATOR(pg_catalog.=) $3 AND x.zone_id OPERATOR(pg_catalog.=) $3'
 					' AND o.customer_id OPERATOR(pg_catalog.=) $1) s', v_list, t.rel)
-				INTO v_part USING export_customer.customer_id, v_key, v_zone;
+				INTO v_part USING p_customer_id, p_key, v_zone;
 			ELSE
 				EXECUTE pg_catalog.format(
 					'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)) FROM (SELECT %s FROM %s x'
 					' WHERE x.customer_id OPERATOR(pg_catalog.=) $1%s) s', v_list, t.rel,
 					CASE WHEN t.has_zone THEN ' AND x.zone_id OPERATOR(pg_catalog.=) $3' ELSE '' END)
-				INTO v_part USING export_customer.customer_id, v_key, v_zone;
+				INTO v_part USING p_customer_id, p_key, v_zone;
 			END IF;
 			IF v_part IS NOT NULL THEN
 				v_rows := v_rows OPERATOR(pg_catalog.||) v_part;
 			END IF;
 		END LOOP;
-		v_count := v_count OPERATOR(pg_catalog.+) pg_catalog.jsonb_array_length(v_rows);
 		v_tables := pg_catalog.jsonb_set(v_tables, ARRAY[t.relname::text], v_rows);
 	END LOOP;
+	RETURN v_tables;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._export_tables(bigint, bytea) IS
+	'Internal (export_customer): the customer''s rows of every table that holds them (_customer_tables), as {table: [row, ...]}, sealed fields opened with p_key.';
+REVOKE ALL ON FUNCTION @extschema@._export_tables(bigint, bytea) FROM PUBLIC;
 
-	v_orders := COALESCE(v_tables OPERATOR(pg_catalog.->) 'orders', '[]');
+-- _export_log (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._export_log(p_customer_id bigint, p_started timestamptz, p_rows bigint, p_opened boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
 	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
-	VALUES (export_customer.customer_id, 'export', v_started, pg_catalog.clock_timestamp(),
-	        pg_catalog.jsonb_build_object('rows', v_count, 'erased', v_key IS NULL));
-	IF v_key IS NOT NULL THEN
+	VALUES (p_customer_id, 'export', p_started, pg_catalog.clock_timestamp(),
+	        pg_catalog.jsonb_build_object('rows', p_rows, 'erased', NOT p_opened));
+	IF p_opened THEN
 		INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
-		VALUES ('customer', export_customer.customer_id, 'export',
-		        pg_catalog.format('export_customer: profile and %s rows', v_count));
+		VALUES ('customer', p_customer_id, 'export',
+		        pg_catalog.format('export_customer: profile and %s rows', p_rows));
 	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._export_log(bigint, timestamptz, bigint, boolean) IS
+	'Internal (export_customer): logs the export in privacy_requests and, when sealed fields were opened, in pii_access_log.';
+REVOKE ALL ON FUNCTION @extschema@._export_log(bigint, timestamptz, bigint, boolean) FROM PUBLIC;
 
-	RETURN pg_catalog.jsonb_build_object(
-		'customer_id', export_customer.customer_id,
+-- _export_document (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._export_document(p_cust @extschema@.customers, p_profile jsonb, p_tables jsonb)
+RETURNS jsonb
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.jsonb_build_object(
+		'customer_id', (p_cust).customer_id,
 		'exported_at', @extschema@.clock(),
-		'erased', v_cust.forgotten_at IS NOT NULL,
-		'profile', v_profile,
+		'erased', (p_cust).forgotten_at IS NOT NULL,
+		'profile', p_profile,
 		'addresses', COALESCE((SELECT pg_catalog.jsonb_agg(DISTINCT o.v OPERATOR(pg_catalog.->) 'dropoff_address')
-		                         FROM pg_catalog.jsonb_array_elements(v_orders) o(v)
+		                         FROM pg_catalog.jsonb_array_elements(COALESCE(p_tables OPERATOR(pg_catalog.->) 'orders', '[]')) o(v)
 		                        WHERE pg_catalog.jsonb_typeof(o.v OPERATOR(pg_catalog.->) 'dropoff_address')
 		                              OPERATOR(pg_catalog.=) 'string'), '[]'),
-		'tables', v_tables,
+		'tables', p_tables,
 		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 		                                 'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.id)
 		                          FROM @extschema@.pii_access_log l
 		                         WHERE l.subject OPERATOR(pg_catalog.=) 'customer'
-		                           AND l.subject_id OPERATOR(pg_catalog.=) export_customer.customer_id), '[]'));
-END
-$$;
-COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
-	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened) and who opened their data when.  Logged in privacy_requests and pii_access_log.';
+		                           AND l.subject_id OPERATOR(pg_catalog.=) (p_cust).customer_id), '[]'));
+END;
+COMMENT ON FUNCTION @extschema@._export_document(@extschema@.customers, jsonb, jsonb) IS
+	'Internal (export_customer): the export document: profile, addresses (the distinct drop-off addresses of the orders), tables and the customer''s access log.';
+REVOKE ALL ON FUNCTION @extschema@._export_document(@extschema@.customers, jsonb, jsonb) FROM PUBLIC;
 
--- forget_customer (sql/80_privacy.sql)
-CREATE OR REPLACE FUNCTION @extschema@.forget_customer(customer_id bigint) RETURNS bigint
+-- export_customer (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.export_customer(customer_id bigint) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_started timestamptz := pg_catalog.clock_timestamp();
-	v_now timestamptz := @extschema@.clock();
-	v_cell float8;
+	v_cust @extschema@.customers;
+	v_key bytea;
+	v_profile jsonb;
+	v_tables jsonb;
+	v_rows bigint;
+BEGIN
+	SELECT * INTO v_cust FROM @extschema@.customers c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) export_customer.customer_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
+	END IF;
+	v_key := @extschema@._customer_key_or_null(customer_id);
+	v_profile := @extschema@._export_profile(v_cust, v_key);
+	v_tables := @extschema@._export_tables(customer_id, v_key);
+	SELECT COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(e.value)), 0) INTO v_rows
+	  FROM pg_catalog.jsonb_each(v_tables) e;
+	PERFORM @extschema@._export_log(customer_id, v_started, v_rows, v_key IS NOT NULL);
+	RETURN @extschema@._export_document(v_cust, v_profile, v_tables);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
+	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened) and who opened their data when.  Logged in privacy_requests and pii_access_log.';
+
+-- _forget_lock_orders (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._forget_lock_orders(p_customer_id bigint) RETURNS bigint[]
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
 	v_zone bigint;
 	v_active bigint[] := '{}';
 	v_open bigint[];
-	v_cancel bigint[] := '{}';
+	v_unpaid bigint[] := '{}';
 	v_ids bigint[];
-	v_order bigint;
-	v_n bigint;
-	v_rows bigint := 0;
-	v_request bigint;
-	t record;
-	v_col text;
 BEGIN
-	-- first the subject lock (it waits for transactions sealing for this
-	-- customer, which lock the customer row after it), then the row
-	PERFORM @extschema@._lock_subject('customer', forget_customer.customer_id, true);
-	IF @extschema@._lock_customer(forget_customer.customer_id) IS NOT NULL THEN
-		SELECT r.request_id INTO v_request FROM @extschema@.privacy_requests r
-		 WHERE r.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id
-		   AND r.kind OPERATOR(pg_catalog.=) 'forget'
-		 ORDER BY r.request_id LIMIT 1;
-		RAISE NOTICE 'customer % was forgotten already', customer_id;
-		RETURN v_request;
-	END IF;
-
-	-- lock every unfinished order, so that none moves on meanwhile
 	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
 		SELECT pg_catalog.array_agg(o.order_id ORDER BY o.order_id) FILTER (WHERE o.status IN ('placed', 'accepted', 'assigned', 'picked_up')),
 		       pg_catalog.array_agg(o.order_id ORDER BY o.order_id) FILTER (WHERE o.status IN ('pending_payment', 'payment_failed'))
 		  INTO v_ids, v_open
 		  FROM (SELECT o.order_id, o.status FROM @extschema@.orders o
 		         WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
-		           AND o.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id
+		           AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
 		           AND o.status NOT IN ('delivered', 'cancelled')
 		           FOR UPDATE) o;
 		v_active := v_active OPERATOR(pg_catalog.||) COALESCE(v_ids, '{}');
-		v_cancel := v_cancel OPERATOR(pg_catalog.||) COALESCE(v_open, '{}');
+		v_unpaid := v_unpaid OPERATOR(pg_catalog.||) COALESCE(v_open, '{}');
 	END LOOP;
 	IF pg_catalog.cardinality(v_active) OPERATOR(pg_catalog.>) 0 THEN
-		RAISE EXCEPTION 'customer % has an active order and cannot be forgotten now', customer_id
+		RAISE EXCEPTION 'customer % has an active order and cannot be forgotten now', p_customer_id
 			USING ERRCODE = 'DP405',
 			      DETAIL = pg_catalog.format('Active orders: %s.', pg_catalog.array_to_string(v_active, ', ')),
 			      HINT = 'Erase the customer after delivery (or after cancelling the order); nothing was changed.';
 	END IF;
-	-- unpaid orders will never be paid now
-	FOREACH v_order IN ARRAY v_cancel LOOP
-		PERFORM @extschema@.cancel_order(v_order, 'customer erased');
-	END LOOP;
+	RETURN v_unpaid;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._forget_lock_orders(bigint) IS
+	'Internal (forget_customer): locks every unfinished order of the customer so that none moves on meanwhile; DP405 if one is placed, accepted, assigned or picked up; returns the unpaid ones (pending_payment, payment_failed).';
+REVOKE ALL ON FUNCTION @extschema@._forget_lock_orders(bigint) FROM PUBLIC;
 
-	-- crypto-shredding: without the data key no sealed field opens again
+-- _forget_key (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._forget_key(p_customer_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
 	PERFORM FROM @extschema@.subject_keys k
 	  WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
-	    AND k.subject_id OPERATOR(pg_catalog.=) forget_customer.customer_id
+	    AND k.subject_id OPERATOR(pg_catalog.=) p_customer_id
 	    FOR UPDATE;
 	DELETE FROM @extschema@.subject_keys k
 	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
-	   AND k.subject_id OPERATOR(pg_catalog.=) forget_customer.customer_id;
+	   AND k.subject_id OPERATOR(pg_catalog.=) p_customer_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._forget_key(bigint) IS
+	'Internal (forget_customer): crypto-shredding: deletes the customer''s data key, so that no sealed field of theirs opens again.';
+REVOKE ALL ON FUNCTION @extschema@._forget_key(bigint) FROM PUBLIC;
 
-	-- and the ciphertexts go too; drop-off points become grid cells
+-- _forget_rows (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._forget_rows(p_customer_id bigint, p_now timestamptz) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_cell float8;
+	v_zone bigint;
+	v_n bigint;
+	v_rows bigint := 0;
+	t record;
+BEGIN
+	-- drop-off points become cells of the grid of the retention policy
 	SELECT p.cell_deg INTO v_cell FROM @extschema@.retention_effective() p
 	 WHERE p.data_class OPERATOR(pg_catalog.=) 'dropoff_point';
 	v_cell := COALESCE(v_cell, 0.01);
@@ -2352,22 +2415,72 @@ BEGIN
 					CASE WHEN t.relname OPERATOR(pg_catalog.=) 'orders'
 					     THEN 'dropoff = @extschema@._grid_cell(dropoff, $3), dropoff_coarsened_at = COALESCE(dropoff_coarsened_at, $4)' END),
 				CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
-			USING forget_customer.customer_id, v_zone, v_cell, v_now;
+			USING p_customer_id, v_zone, v_cell, p_now;
 			GET DIAGNOSTICS v_n = ROW_COUNT;
 			v_rows := v_rows OPERATOR(pg_catalog.+) v_n;
 		END LOOP;
 	END LOOP;
+	RETURN v_rows;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) IS
+	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL and coarsens the drop-off points of their orders; returns the rows changed.';
+REVOKE ALL ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) FROM PUBLIC;
 
-	UPDATE @extschema@.consents c SET revoked_at = v_now
-	 WHERE c.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id AND c.revoked_at IS NULL;
+-- _forget_profile (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._forget_profile(p_customer_id bigint, p_now timestamptz) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE @extschema@.consents c SET revoked_at = p_now
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id AND c.revoked_at IS NULL;
 	UPDATE @extschema@.customers c
-	   SET phone_index = NULL, phone_enc = NULL, name_enc = NULL, flag_reason = NULL, forgotten_at = v_now
-	 WHERE c.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id;
+	   SET phone_index = NULL, phone_enc = NULL, name_enc = NULL, flag_reason = NULL, forgotten_at = p_now
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) IS
+	'Internal (forget_customer): revokes the customer''s open consents, removes the phone blind index and the flag reason, and stamps forgotten_at.';
+REVOKE ALL ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) FROM PUBLIC;
+
+-- forget_customer (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.forget_customer(customer_id bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_now timestamptz := @extschema@.clock();
+	v_unpaid bigint[];
+	v_order bigint;
+	v_rows bigint;
+	v_request bigint;
+BEGIN
+	-- first the subject lock (it waits for transactions sealing for this
+	-- customer, which lock the customer row after it), then the row
+	PERFORM @extschema@._lock_subject('customer', forget_customer.customer_id, true);
+	IF @extschema@._lock_customer(forget_customer.customer_id) IS NOT NULL THEN
+		SELECT r.request_id INTO v_request FROM @extschema@.privacy_requests r
+		 WHERE r.customer_id OPERATOR(pg_catalog.=) forget_customer.customer_id
+		   AND r.kind OPERATOR(pg_catalog.=) 'forget'
+		 ORDER BY r.request_id LIMIT 1;
+		RAISE NOTICE 'customer % was forgotten already', customer_id;
+		RETURN v_request;
+	END IF;
+
+	v_unpaid := @extschema@._forget_lock_orders(customer_id);   -- DP405 if active
+	FOREACH v_order IN ARRAY v_unpaid LOOP                     -- never paid now
+		PERFORM @extschema@.cancel_order(v_order, 'customer erased');
+	END LOOP;
+	PERFORM @extschema@._forget_key(customer_id);
+	v_rows := @extschema@._forget_rows(customer_id, v_now);
+	PERFORM @extschema@._forget_profile(customer_id, v_now);
 
 	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
 	VALUES (forget_customer.customer_id, 'forget', v_started, pg_catalog.clock_timestamp(),
 	        pg_catalog.jsonb_build_object('rows_anonymised', v_rows,
-	                                      'orders_cancelled', pg_catalog.cardinality(v_cancel)))
+	                                      'orders_cancelled', pg_catalog.cardinality(v_unpaid)))
 	RETURNING request_id INTO v_request;
 	RETURN v_request;
 END
@@ -2514,7 +2627,6 @@ DECLARE
 	v_class bigint;
 	v_total bigint := 0;
 	v_rows jsonb := '{}';
-	v_fb regprocedure := pg_catalog.to_regprocedure('@extschema@.purge_feedback_text(timestamptz, integer)');
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
@@ -2535,12 +2647,8 @@ BEGIN
 	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP
 		v_class := 0;
 		IF p.data_class OPERATOR(pg_catalog.=) 'feedback_text' THEN
-			-- the feedback part owns its purge (sql/75_feedback.sql): the text
-			-- goes, score and topics stay; absent that part, nothing to do
-			IF v_fb IS NOT NULL THEN
-				EXECUTE 'SELECT @extschema@.purge_feedback_text($1, $2)'
-				   INTO v_class USING v_now OPERATOR(pg_catalog.-) p.keep, batch_size;
-			END IF;
+			-- one batch over all zones: the text goes, score and topics stay
+			v_class := @extschema@.purge_feedback_text(v_now OPERATOR(pg_catalog.-) p.keep, batch_size);
 			v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
 			v_total := v_total OPERATOR(pg_catalog.+) v_class;
 			CONTINUE;

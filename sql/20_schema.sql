@@ -90,12 +90,42 @@ CREATE TABLE @extschema@.riders (
 	position       geometry(Point, 4326),
 	position_at    timestamptz,
 	online_since   timestamptz,
-	created_at     timestamptz NOT NULL
-);
+	created_at     timestamptz NOT NULL,
+	-- what matching (sql/60_matching.sql) keeps and reads: the slots in use
+	-- and the shift and day counters of the cost model
+	active_orders        integer NOT NULL DEFAULT 0 CHECK (active_orders >= 0),
+	pending_offers       integer NOT NULL DEFAULT 0 CHECK (pending_offers >= 0),
+	shift_started_at     timestamptz,
+	last_offline_at      timestamptz,
+	stats_day            date,
+	orders_today         integer NOT NULL DEFAULT 0,
+	earnings_today_cents bigint NOT NULL DEFAULT 0,
+	online_seconds_today integer NOT NULL DEFAULT 0
+) WITH (fillfactor = 90);
 ALTER SEQUENCE @extschema@.riders_id_seq OWNED BY @extschema@.riders.rider_id;
 CREATE INDEX riders_zone_idx ON @extschema@.riders (zone_id);
+-- pending_offers is left out of the predicate on purpose: an offer then
+-- changes no indexed column, so taking and giving back a slot is a HOT
+-- update (hence the fill factor); riders whose free slots are all held by
+-- offers are filtered after the index scan.  The predicate is
+-- MATCH_RIDER_INDEXED of src/match.h, the part of the eligibility rule the
+-- candidate searches select on: change both together (_rider_index_predicate
+-- of sql/60_matching.sql returns the C text;
+-- test/pgtap/63_matching_eligibility.sql compares them).
+CREATE INDEX riders_available_idx ON @extschema@.riders USING gist (position)
+	WHERE status = 'online' AND active_orders OPERATOR(pg_catalog.<) capacity;
 COMMENT ON TABLE @extschema@.riders IS
 	'Riders, their capacity (orders carried at once), status and last known position.';
+COMMENT ON INDEX @extschema@.riders_available_idx IS
+	'Positions of online riders who are not full: the nearest-neighbour index of matching.';
+COMMENT ON COLUMN @extschema@.riders.active_orders IS
+	'Orders assigned to or carried by the rider (kept by a trigger on orders).';
+COMMENT ON COLUMN @extschema@.riders.pending_offers IS
+	'Unanswered offers to the rider; each holds one slot until answered or expired.';
+COMMENT ON COLUMN @extschema@.riders.shift_started_at IS
+	'Start of the current continuous shift: going online after a break of at least min_break_minutes starts a new one.';
+COMMENT ON COLUMN @extschema@.riders.stats_day IS
+	'Day (zone time) that orders_today, earnings_today_cents and online_seconds_today count.';
 
 CREATE TABLE @extschema@.rider_tracks (
 	zone_id    bigint NOT NULL,
@@ -104,6 +134,8 @@ CREATE TABLE @extschema@.rider_tracks (
 	position   geometry(Point, 4326) NOT NULL,
 	PRIMARY KEY (zone_id, rider_id, at)
 );
+-- old pings, oldest first (retention, sql/85_retention.sql)
+CREATE INDEX rider_tracks_at_idx ON @extschema@.rider_tracks (zone_id, at);
 COMMENT ON TABLE @extschema@.rider_tracks IS
 	'Position pings of riders, kept for the retention period.';
 
@@ -141,6 +173,9 @@ CREATE TABLE @extschema@.orders (
 	cancelled_at       timestamptz,
 	cancel_reason      text,
 	assigned_by        text,
+	-- set when retention or erasure (sql/85_retention.sql, forget_customer
+	-- of sql/80_privacy.sql) coarsens the drop-off point to a grid cell
+	dropoff_coarsened_at timestamptz,
 	PRIMARY KEY (zone_id, order_id),
 	CHECK (zone_id OPERATOR(pg_catalog.=) (order_id OPERATOR(pg_catalog.>>) 40)),
 	CHECK (kind = 'errand' OR merchant_id IS NOT NULL)
@@ -151,10 +186,18 @@ CREATE INDEX orders_open_idx ON @extschema@.orders (zone_id, status)
 	WHERE status IN ('placed', 'accepted', 'assigned', 'picked_up');
 CREATE INDEX orders_rider_idx ON @extschema@.orders (zone_id, rider_id)
 	WHERE status IN ('assigned', 'picked_up');
+-- the finished orders that a retention policy (sql/85_retention.sql) has
+-- still to handle, in finishing order
+CREATE INDEX orders_retention_text_idx ON @extschema@.orders (zone_id, status_changed_at)
+	WHERE status IN ('delivered', 'cancelled') AND (dropoff_address_enc IS NOT NULL OR description_enc IS NOT NULL);
+CREATE INDEX orders_retention_point_idx ON @extschema@.orders (zone_id, status_changed_at)
+	WHERE status IN ('delivered', 'cancelled') AND dropoff_coarsened_at IS NULL;
 COMMENT ON TABLE @extschema@.orders IS
 	'Orders (takeaway) and errands.  status moves only through the state machine trigger; the *_at columns stamp each transition.';
 COMMENT ON COLUMN @extschema@.orders.status_version IS
 	'1 for a new order, one more at each status change, stamped by the state machine under the order''s row lock; each order_status event carries it as "version" (docs/events.md).';
+COMMENT ON COLUMN @extschema@.orders.dropoff_coarsened_at IS
+	'When the drop-off point was coarsened to a grid cell (retention or erasure); NULL: still exact.';
 
 CREATE TABLE @extschema@.order_items (
 	zone_id      bigint NOT NULL,

@@ -1,8 +1,10 @@
 -- sql/60_matching.sql
 -- Matching and batch assignment (DESIGN.md part 4): per-zone settings and
--- vehicle limits, the rider columns the cost model needs, offers with their
--- audit trail, exclusions, the C entry points nearest_riders and
--- assign_batch, and respond_offer.
+-- vehicle limits, offers with their audit trail, exclusions, the C entry
+-- points nearest_riders and assign_batch, and respond_offer.  The rider
+-- columns the cost model needs (active_orders, pending_offers, the shift
+-- and day counters) and riders_available_idx are part of the riders table
+-- in sql/20_schema.sql; this file keeps them up to date.
 --
 -- Slots.  A rider's free slots are capacity - active_orders - pending_offers.
 -- active_orders counts the rider's assigned and picked-up orders and is kept
@@ -177,39 +179,6 @@ COMMENT ON TRIGGER matching_settings_keep_zone0 ON @extschema@.matching_settings
 	'At commit, zone 0 still has its row (DP308).';
 COMMENT ON TRIGGER vehicle_profiles_keep ON @extschema@.vehicle_profiles IS
 	'At commit, every vehicle still has its profile (DP308).';
-
--- ------------------------------------------------------- riders and orders
-
-ALTER TABLE @extschema@.riders
-	ADD COLUMN active_orders        integer NOT NULL DEFAULT 0 CHECK (active_orders >= 0),
-	ADD COLUMN pending_offers       integer NOT NULL DEFAULT 0 CHECK (pending_offers >= 0),
-	ADD COLUMN shift_started_at     timestamptz,
-	ADD COLUMN last_offline_at      timestamptz,
-	ADD COLUMN stats_day            date,
-	ADD COLUMN orders_today         integer NOT NULL DEFAULT 0,
-	ADD COLUMN earnings_today_cents bigint NOT NULL DEFAULT 0,
-	ADD COLUMN online_seconds_today integer NOT NULL DEFAULT 0;
-COMMENT ON COLUMN @extschema@.riders.active_orders IS
-	'Orders assigned to or carried by the rider (kept by a trigger on orders).';
-COMMENT ON COLUMN @extschema@.riders.pending_offers IS
-	'Unanswered offers to the rider; each holds one slot until answered or expired.';
-COMMENT ON COLUMN @extschema@.riders.shift_started_at IS
-	'Start of the current continuous shift: going online after a break of at least min_break_minutes starts a new one.';
-COMMENT ON COLUMN @extschema@.riders.stats_day IS
-	'Day (zone time) that orders_today, earnings_today_cents and online_seconds_today count.';
-
--- pending_offers is left out of the predicate on purpose: an offer then
--- changes no indexed column, so taking and giving back a slot is a HOT
--- update (hence the fill factor); riders whose free slots are all held by
--- offers are filtered after the index scan.  The predicate is
--- MATCH_RIDER_INDEXED of src/match.h, the part of the eligibility rule the
--- candidate searches select on: change both together (_rider_index_predicate
--- returns the C text; test/pgtap/63_matching_eligibility.sql compares them).
-CREATE INDEX riders_available_idx ON @extschema@.riders USING gist (position)
-	WHERE status = 'online' AND active_orders OPERATOR(pg_catalog.<) capacity;
-COMMENT ON INDEX @extschema@.riders_available_idx IS
-	'Positions of online riders who are not full: the nearest-neighbour index of matching.';
-ALTER TABLE @extschema@.riders SET (fillfactor = 90);
 
 -- ------------------------------------------------------------------ offers
 

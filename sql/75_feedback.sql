@@ -4,9 +4,10 @@
 --
 -- The review text is personal data: it is stored only sealed with the
 -- customer's data key (comment_enc, sql/30_keys.sql) and is removed by the
--- retention purge (purge_feedback_text), while the score and the topics,
--- which say nothing about the person, stay for the views.  Feedback ids
--- follow the zone layout of sql/20_schema.sql: (zone_id << 40) | n.
+-- retention purge (purge_feedback_text, sql/85_retention.sql), while the
+-- score and the topics, which say nothing about the person, stay for the
+-- views.  Feedback ids follow the zone layout of sql/20_schema.sql:
+-- (zone_id << 40) | n.
 
 CREATE SEQUENCE @extschema@.feedback_id_seq AS bigint MAXVALUE 1099511627775;
 CREATE TABLE @extschema@.feedback (
@@ -142,37 +143,6 @@ COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
 	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
 REVOKE ALL ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) TO dispatch_app, dispatch_admin;
-
--- retention: the text goes, the score and topics stay
-CREATE FUNCTION @extschema@.purge_feedback_text(older_than timestamptz, batch integer DEFAULT 1000)
-RETURNS integer
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_n integer;
-BEGIN
-	WITH doomed AS (
-		SELECT f.zone_id, f.feedback_id
-		  FROM @extschema@.feedback f
-		 WHERE f.comment_enc IS NOT NULL
-		   AND f.created_at OPERATOR(pg_catalog.<) older_than
-		 LIMIT batch
-		   FOR UPDATE SKIP LOCKED
-	)
-	UPDATE @extschema@.feedback f
-	   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
-	  FROM doomed d
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) d.zone_id
-	   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
-	RETURN v_n;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) IS
-	'Retention: removes the sealed text of up to batch reviews written before older_than, keeping score and topics.  Returns how many; call until 0.';
-REVOKE ALL ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) TO dispatch_admin;
 
 -- analyst views: no personal data (no text, no customer)
 CREATE VIEW @extschema@.feedback_daily AS
