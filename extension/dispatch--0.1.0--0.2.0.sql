@@ -516,6 +516,43 @@ $$;
 COMMENT ON FUNCTION @extschema@._data_key(text, bigint, boolean) IS
 	'Internal: a subject''s data key, unwrapped; created on first use when p_create.';
 
+-- _cleartext_seal (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._cleartext_seal(p_value text) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN '\x00'::bytea OPERATOR(pg_catalog.||) pg_catalog.convert_to(p_value, 'UTF8');
+COMMENT ON FUNCTION @extschema@._cleartext_seal(text) IS
+	'Internal: a value stored under the no-op cipher (dispatch.cipher = none): a zero byte and the UTF-8 text.';
+REVOKE ALL ON FUNCTION @extschema@._cleartext_seal(text) FROM PUBLIC;
+
+-- _is_cleartext (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._is_cleartext(p_sealed bytea) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
+   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0;
+COMMENT ON FUNCTION @extschema@._is_cleartext(bytea) IS
+	'Internal: whether a stored value was written by the no-op cipher (its first byte is zero).';
+REVOKE ALL ON FUNCTION @extschema@._is_cleartext(bytea) FROM PUBLIC;
+
+-- _cleartext_open (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._cleartext_open(p_sealed bytea) RETURNS text
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF @extschema@._cipher_enabled() THEN
+		RAISE EXCEPTION 'a personal value is not sealed'
+			USING ERRCODE = 'DP404',
+			      DETAIL = 'The value was stored with dispatch.cipher = none, which is for benchmarks only.';
+	END IF;
+	RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');
+END
+$$;
+COMMENT ON FUNCTION @extschema@._cleartext_open(bytea) IS
+	'Internal: the text of a value written by the no-op cipher, while dispatch.cipher is none; DP404 while it is not.';
+REVOKE ALL ON FUNCTION @extschema@._cleartext_open(bytea) FROM PUBLIC;
+
 -- pii_seal (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@.pii_seal(p_subject text, p_subject_id bigint, p_value text)
 RETURNS bytea
@@ -527,9 +564,7 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	IF NOT @extschema@._cipher_enabled() THEN
-		-- benchmark-only no-op cipher: a zero byte (never the first byte of
-		-- an OpenPGP message) and the plain UTF-8 text
-		RETURN '\x00'::bytea OPERATOR(pg_catalog.||) pg_catalog.convert_to(p_value, 'UTF8');
+		RETURN @extschema@._cleartext_seal(p_value);     -- benchmarks only
 	END IF;
 	RETURN @extschema@._pgp_encrypt(p_value, @extschema@._data_key(p_subject, p_subject_id, true));
 END
@@ -545,6 +580,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_key bytea;
+	v_text text;
 BEGIN
 	IF p_sealed IS NULL THEN
 		RETURN NULL;
@@ -552,16 +588,11 @@ BEGIN
 	IF p_purpose IS NULL OR p_purpose OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'opening personal data needs a purpose' USING ERRCODE = 'DP403';
 	END IF;
-	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
-	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
-		IF @extschema@._cipher_enabled() THEN
-			RAISE EXCEPTION 'personal data of % % is not sealed', p_subject, p_subject_id
-				USING ERRCODE = 'DP404',
-				      DETAIL = 'The value was stored with dispatch.cipher = none, which is for benchmarks only.';
-		END IF;
+	IF @extschema@._is_cleartext(p_sealed) THEN
+		v_text := @extschema@._cleartext_open(p_sealed);
 		INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose)
 		VALUES (p_subject, p_subject_id, p_purpose);
-		RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');
+		RETURN v_text;
 	END IF;
 	v_key := @extschema@._data_key(p_subject, p_subject_id, false);
 	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose)
@@ -1710,6 +1741,79 @@ COMMENT ON FUNCTION @extschema@._settings_keep_shipped() IS
 	'Internal: deferred constraint trigger: at commit, zone 0 still has matching settings and every vehicle a profile, else DP308.';
 REVOKE ALL ON FUNCTION @extschema@._settings_keep_shipped() FROM PUBLIC;
 
+-- _rider_day_roll (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rider_day_roll(p_rider_id bigint, p_now timestamptz) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- a new day in the rider's zone: the update fires riders_shift, which
+	-- starts the daily counters again
+	UPDATE @extschema@.riders r
+	   SET stats_day = r.stats_day
+	  FROM @extschema@.zones z
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	   AND z.zone_id OPERATOR(pg_catalog.=) r.zone_id
+	   AND r.stats_day IS DISTINCT FROM (p_now AT TIME ZONE z.timezone)::date;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, timestamptz) IS
+	'Internal: resets a rider''s daily counters when the zone''s day has changed (through the riders_shift trigger, which owns the reset).';
+
+-- _riders_shift_trigger (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._riders_shift_trigger() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_break integer;
+	v_tz text;
+	v_day date;
+BEGIN
+	SELECT z.timezone INTO v_tz FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) NEW.zone_id;
+	v_day := (v_now AT TIME ZONE v_tz)::date;
+	-- the one place that starts a rider's day: counters of another day go
+	IF OLD.stats_day IS DISTINCT FROM v_day THEN
+		NEW.stats_day := v_day;
+		NEW.orders_today := 0;
+		NEW.earnings_today_cents := 0;
+		NEW.online_seconds_today := 0;
+	END IF;
+	IF NEW.status IS NOT DISTINCT FROM OLD.status THEN
+		RETURN NEW;
+	END IF;
+	IF NEW.status OPERATOR(pg_catalog.=) 'offline' THEN
+		IF OLD.online_since IS NOT NULL THEN
+			NEW.online_seconds_today := NEW.online_seconds_today OPERATOR(pg_catalog.+)
+				GREATEST(0, pg_catalog.date_part('epoch', v_now OPERATOR(pg_catalog.-)
+				    GREATEST(OLD.online_since, pg_catalog.date_trunc('day', v_now, v_tz))))::integer;
+		END IF;
+		NEW.last_offline_at := v_now;
+		-- an offline rider's unanswered offers lapse; their orders go back
+		UPDATE @extschema@.offers f
+		   SET status = 'cancelled', responded_at = v_now, reason = 'rider went offline'
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+		   AND f.rider_id OPERATOR(pg_catalog.=) NEW.rider_id
+		   AND f.status OPERATOR(pg_catalog.=) 'pending';
+		NEW.pending_offers := 0;
+	ELSE
+		SELECT COALESCE(s.min_break_minutes, d.min_break_minutes) INTO v_break
+		  FROM @extschema@.matching_settings d
+		  LEFT JOIN @extschema@.matching_settings s ON s.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+		 WHERE d.zone_id OPERATOR(pg_catalog.=) 0;
+		IF NEW.shift_started_at IS NULL OR NEW.last_offline_at IS NULL
+		   OR v_now OPERATOR(pg_catalog.-) NEW.last_offline_at
+		      OPERATOR(pg_catalog.>=) pg_catalog.make_interval(mins => v_break) THEN
+			NEW.shift_started_at := v_now;
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._riders_shift_trigger() IS
+	'Internal: on a rider''s status change (or a day roll), starts a new day''s counters, keeps shift start and online time today, and cancels their pending offers when they go offline.';
+
 -- _rider_can_take (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rider_can_take(order_id bigint, rider_id bigint, count_offers boolean DEFAULT true)
 RETURNS void
@@ -2017,9 +2121,8 @@ BEGIN
 	IF p_sealed IS NULL OR p_key IS NULL THEN
 		RETURN NULL;
 	END IF;
-	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
-	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
-		RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');   -- dispatch.cipher = none
+	IF @extschema@._is_cleartext(p_sealed) THEN
+		RETURN @extschema@._cleartext_open(p_sealed);   -- dispatch.cipher = none
 	END IF;
 	BEGIN
 		RETURN @extschema@._pgp_decrypt(p_sealed, p_key);
@@ -2041,8 +2144,7 @@ BEGIN
 	IF p_sealed IS NULL THEN
 		RETURN NULL;
 	END IF;
-	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
-	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
+	IF @extschema@._is_cleartext(p_sealed) THEN
 		RETURN p_sealed;          -- dispatch.cipher = none: nothing to re-encrypt
 	END IF;
 	RETURN @extschema@._pgp_encrypt(@extschema@._unseal(p_sealed, p_old), p_new);
@@ -2903,3 +3005,10 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.privacy_requests_request
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.consents_consent_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.purge_runs_run_id_seq', '');
 
+
+-- a rider's day starts in one place: riders_shift also fires when
+-- _rider_day_roll touches stats_day
+DROP TRIGGER riders_shift ON @extschema@.riders;
+CREATE TRIGGER riders_shift
+	BEFORE UPDATE OF status, stats_day ON @extschema@.riders
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._riders_shift_trigger();

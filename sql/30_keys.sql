@@ -183,6 +183,44 @@ COMMENT ON FUNCTION @extschema@._data_key(text, bigint, boolean) IS
 	'Internal: a subject''s data key, unwrapped; created on first use when p_create.';
 REVOKE ALL ON FUNCTION @extschema@._data_key(text, bigint, boolean) FROM PUBLIC;
 
+-- The no-op cipher (dispatch.cipher = none, for benchmarks only) stores a
+-- zero byte, never the first byte of an OpenPGP message, then the plain
+-- UTF-8 text.  Such a value never passes for a sealed one: it opens only
+-- while the setting is none again (DP404 otherwise).
+CREATE FUNCTION @extschema@._cleartext_seal(p_value text) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN '\x00'::bytea OPERATOR(pg_catalog.||) pg_catalog.convert_to(p_value, 'UTF8');
+COMMENT ON FUNCTION @extschema@._cleartext_seal(text) IS
+	'Internal: a value stored under the no-op cipher (dispatch.cipher = none): a zero byte and the UTF-8 text.';
+REVOKE ALL ON FUNCTION @extschema@._cleartext_seal(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._is_cleartext(p_sealed bytea) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
+   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0;
+COMMENT ON FUNCTION @extschema@._is_cleartext(bytea) IS
+	'Internal: whether a stored value was written by the no-op cipher (its first byte is zero).';
+REVOKE ALL ON FUNCTION @extschema@._is_cleartext(bytea) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._cleartext_open(p_sealed bytea) RETURNS text
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF @extschema@._cipher_enabled() THEN
+		RAISE EXCEPTION 'a personal value is not sealed'
+			USING ERRCODE = 'DP404',
+			      DETAIL = 'The value was stored with dispatch.cipher = none, which is for benchmarks only.';
+	END IF;
+	RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');
+END
+$$;
+COMMENT ON FUNCTION @extschema@._cleartext_open(bytea) IS
+	'Internal: the text of a value written by the no-op cipher, while dispatch.cipher is none; DP404 while it is not.';
+REVOKE ALL ON FUNCTION @extschema@._cleartext_open(bytea) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.pii_seal(p_subject text, p_subject_id bigint, p_value text)
 RETURNS bytea
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -193,9 +231,7 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	IF NOT @extschema@._cipher_enabled() THEN
-		-- benchmark-only no-op cipher: a zero byte (never the first byte of
-		-- an OpenPGP message) and the plain UTF-8 text
-		RETURN '\x00'::bytea OPERATOR(pg_catalog.||) pg_catalog.convert_to(p_value, 'UTF8');
+		RETURN @extschema@._cleartext_seal(p_value);     -- benchmarks only
 	END IF;
 	RETURN @extschema@._pgp_encrypt(p_value, @extschema@._data_key(p_subject, p_subject_id, true));
 END
@@ -211,6 +247,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_key bytea;
+	v_text text;
 BEGIN
 	IF p_sealed IS NULL THEN
 		RETURN NULL;
@@ -218,16 +255,11 @@ BEGIN
 	IF p_purpose IS NULL OR p_purpose OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'opening personal data needs a purpose' USING ERRCODE = 'DP403';
 	END IF;
-	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
-	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
-		IF @extschema@._cipher_enabled() THEN
-			RAISE EXCEPTION 'personal data of % % is not sealed', p_subject, p_subject_id
-				USING ERRCODE = 'DP404',
-				      DETAIL = 'The value was stored with dispatch.cipher = none, which is for benchmarks only.';
-		END IF;
+	IF @extschema@._is_cleartext(p_sealed) THEN
+		v_text := @extschema@._cleartext_open(p_sealed);
 		INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose)
 		VALUES (p_subject, p_subject_id, p_purpose);
-		RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');
+		RETURN v_text;
 	END IF;
 	v_key := @extschema@._data_key(p_subject, p_subject_id, false);
 	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose)

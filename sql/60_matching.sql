@@ -281,10 +281,10 @@ LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- a new day in the rider's zone starts the daily counters again
+	-- a new day in the rider's zone: the update fires riders_shift, which
+	-- starts the daily counters again
 	UPDATE @extschema@.riders r
-	   SET stats_day = (p_now AT TIME ZONE z.timezone)::date,
-	       orders_today = 0, earnings_today_cents = 0, online_seconds_today = 0
+	   SET stats_day = r.stats_day
 	  FROM @extschema@.zones z
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) p_rider_id
 	   AND z.zone_id OPERATOR(pg_catalog.=) r.zone_id
@@ -292,7 +292,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, timestamptz) IS
-	'Internal: resets a rider''s daily counters when the zone''s day has changed.';
+	'Internal: resets a rider''s daily counters when the zone''s day has changed (through the riders_shift trigger, which owns the reset).';
 REVOKE ALL ON FUNCTION @extschema@._rider_day_roll(bigint, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._orders_rider_trigger() RETURNS trigger
@@ -361,16 +361,17 @@ DECLARE
 	v_tz text;
 	v_day date;
 BEGIN
-	IF NEW.status IS NOT DISTINCT FROM OLD.status THEN
-		RETURN NEW;
-	END IF;
 	SELECT z.timezone INTO v_tz FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) NEW.zone_id;
 	v_day := (v_now AT TIME ZONE v_tz)::date;
-	IF NEW.stats_day IS DISTINCT FROM v_day THEN
+	-- the one place that starts a rider's day: counters of another day go
+	IF OLD.stats_day IS DISTINCT FROM v_day THEN
 		NEW.stats_day := v_day;
 		NEW.orders_today := 0;
 		NEW.earnings_today_cents := 0;
 		NEW.online_seconds_today := 0;
+	END IF;
+	IF NEW.status IS NOT DISTINCT FROM OLD.status THEN
+		RETURN NEW;
 	END IF;
 	IF NEW.status OPERATOR(pg_catalog.=) 'offline' THEN
 		IF OLD.online_since IS NOT NULL THEN
@@ -401,11 +402,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._riders_shift_trigger() IS
-	'Internal: on a rider''s status change, keeps shift start, online time today, and cancels their pending offers when they go offline.';
+	'Internal: on a rider''s status change (or a day roll), starts a new day''s counters, keeps shift start and online time today, and cancels their pending offers when they go offline.';
 REVOKE ALL ON FUNCTION @extschema@._riders_shift_trigger() FROM PUBLIC;
 
 CREATE TRIGGER riders_shift
-	BEFORE UPDATE OF status ON @extschema@.riders
+	BEFORE UPDATE OF status, stats_day ON @extschema@.riders
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._riders_shift_trigger();
 
 -- ------------------------------------------------------------ eligibility
@@ -542,8 +543,6 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
 	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
-
--- (sql/99_finish.sql pins the PostGIS schema into both C functions' search_path)
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.matching_settings', 'WHERE source = ''operator''');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.vehicle_profiles', 'WHERE source = ''operator''');

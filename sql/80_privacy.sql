@@ -107,9 +107,8 @@ BEGIN
 	IF p_sealed IS NULL OR p_key IS NULL THEN
 		RETURN NULL;
 	END IF;
-	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
-	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
-		RETURN pg_catalog.convert_from(pg_catalog.substr(p_sealed, 2), 'UTF8');   -- dispatch.cipher = none
+	IF @extschema@._is_cleartext(p_sealed) THEN
+		RETURN @extschema@._cleartext_open(p_sealed);   -- dispatch.cipher = none
 	END IF;
 	BEGIN
 		RETURN @extschema@._pgp_decrypt(p_sealed, p_key);
@@ -131,8 +130,7 @@ BEGIN
 	IF p_sealed IS NULL THEN
 		RETURN NULL;
 	END IF;
-	IF pg_catalog.length(p_sealed) OPERATOR(pg_catalog.>) 0
-	   AND pg_catalog.get_byte(p_sealed, 0) OPERATOR(pg_catalog.=) 0 THEN
+	IF @extschema@._is_cleartext(p_sealed) THEN
 		RETURN p_sealed;          -- dispatch.cipher = none: nothing to re-encrypt
 	END IF;
 	RETURN @extschema@._pgp_encrypt(@extschema@._unseal(p_sealed, p_old), p_new);

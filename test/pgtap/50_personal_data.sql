@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(10);
+SELECT plan(15);
 
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
        121.445, 31.196, 'Plaintext Street 77, flat 12', 'normal') AS o \gset
@@ -48,6 +48,22 @@ SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, '\x00'::byte
 -- phone lookup through the blind index, whatever the spelling
 SELECT is(dispatch.find_customer_by_phone('138 0000 0001'), :customer::bigint, 'the blind index finds a customer by phone');
 SELECT is(dispatch.find_customer_by_phone('+8613800009999'), NULL, 'an unknown phone finds nobody');
+
+-- the no-op cipher (dispatch.cipher = none, benchmarks only): its values
+-- carry a zero byte, open only while the setting is none, and are left
+-- alone by a key rotation
+SET LOCAL dispatch.cipher = 'none';
+SELECT dispatch.pii_seal('customer', :customer, 'Bench Street 1') AS clear \gset
+SELECT is(get_byte(:'clear'::bytea, 0), 0, 'cipher none: the value starts with the zero byte');
+SELECT is(dispatch.pii_open('customer', :customer, :'clear'::bytea, 'test'), 'Bench Street 1',
+          'cipher none: the value opens while the setting is none');
+SET LOCAL dispatch.cipher = 'pgp';
+SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, %L::bytea, 'test') $$, :customer, :'clear'),
+                 'DP404', 'a personal value is not sealed', 'cipher pgp: pii_open refuses an unsealed value');
+SELECT throws_ok(format($$ SELECT dispatch._unseal(%L::bytea, '\x01'::bytea) $$, :'clear'),
+                 'DP404', 'a personal value is not sealed', 'cipher pgp: the internal opener refuses it too');
+SELECT is(dispatch._reseal(:'clear'::bytea, '\x01'::bytea, '\x02'::bytea), :'clear'::bytea,
+          'a rotation leaves an unsealed value as it is');
 
 -- shredding: without the data key nothing opens
 DELETE FROM dispatch.subject_keys WHERE subject = 'customer' AND subject_id = :customer2;

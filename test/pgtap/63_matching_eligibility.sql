@@ -8,7 +8,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(41);
+SELECT plan(43);
 
 CREATE TEMP SEQUENCE phone_seq START 30000000;
 SELECT dispatch.create_zone('eligibility', ST_MakeEnvelope(102.0, 30.0, 102.1, 30.1, 4326)) AS z \gset
@@ -254,6 +254,17 @@ SELECT is((SELECT pg_get_expr(i.indpred, i.indrelid) FROM pg_index i WHERE i.ind
 
 SELECT function_privs_are('dispatch', '_rider_can_take', ARRAY['bigint', 'bigint', 'boolean'], 'dispatch_app', ARRAY[]::text[],
                           'the rule is internal: the app reaches it through the API only');
+
+-- a new day starts the daily counters again, in one place (the riders_shift
+-- trigger), whether the day rolls at a status change or at a delivery
+UPDATE dispatch.riders SET stats_day = '2026-03-01', orders_today = 7, earnings_today_cents = 900,
+       online_seconds_today = 50 WHERE rider_id = :daily;
+SELECT is((SELECT (orders_today, online_seconds_today)::text FROM dispatch.riders WHERE rider_id = :daily),
+          '(7,50)', 'an edit of the counters on the same day stands');
+SELECT dispatch._rider_day_roll(:daily, dispatch.clock()) \g /dev/null
+SELECT is((SELECT (stats_day, orders_today, earnings_today_cents, online_seconds_today)::text
+             FROM dispatch.riders WHERE rider_id = :daily),
+          '(2026-03-02,0,0,0)', 'the day roll starts today''s counters');
 
 SELECT * FROM finish();
 ROLLBACK;
