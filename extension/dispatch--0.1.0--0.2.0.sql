@@ -18,16 +18,16 @@
 -- ===========================================================================
 
 -- ===========================================================================
--- Issue 8, items 9 and 10 (order lifecycle): a retried call never undoes
--- work, and status versions.
+-- The order lifecycle: a retried call never undoes work, and status
+-- versions.
 --
--- Item 9: every API call that changes an order, offer or rider checks the
+-- Every API call that changes an order, offer or rider checks the
 -- status it starts from (a repeat with the same effect is a no-op, anything
 -- else a DP error naming the status: DP104, DP105); the release of an
 -- assigned order is an explicit call, release_order, which marks the offer
 -- that gave the order 'released' and excludes the rider, and the state
 -- machine (C) allows assigned -> accepted only when the same update removes
--- the rider.  Item 10: orders.status_version, stamped by the state machine
+-- the rider.  orders.status_version, stamped by the state machine
 -- under the order's row lock and carried by every order_status event.
 -- ===========================================================================
 
@@ -61,11 +61,11 @@ COMMENT ON COLUMN @extschema@.offer_exclusions.detail IS
 	'For a release: the reason given to release_order (at most 200 characters).';
 
 -- ---------------------------------------------------------------------------
--- Issue 8, items 4, 13 and 17: the source of matching_settings and
+-- The source of matching_settings and
 -- vehicle_profiles rows (kept by pg_dump when the operator's), purge runs
 -- that stop cleanly on cancel.
 
--- item 17: shipped rows of matching_settings and vehicle_profiles are
+-- Shipped rows of matching_settings and vehicle_profiles are
 -- source 'default' and not dumped; the operator's rows are.  Existing rows:
 -- a zone-0 row or a vehicle profile equal to what 0.1.0 shipped stays
 -- 'default', an edited one (and every other zone's row) is 'operator'.
@@ -157,12 +157,12 @@ ALTER TABLE @extschema@.matching_settings
 	         AND w_shift_hour <= 1e6
 	         AND time_budget_ms <= 1e6);
 
--- item 7: orders stranded by candidate pruning get wider candidate
+-- Orders stranded by candidate pruning get wider candidate
 -- searches, at most widen_rounds rounds (0: none, as in 0.1.0)
 ALTER TABLE @extschema@.matching_settings
 	ADD COLUMN widen_rounds integer NOT NULL DEFAULT 3 CHECK (widen_rounds BETWEEN 0 AND 5);
 
--- item 13 (the purge side of item 12): a purge run stopped by a cancel,
+-- A purge run stopped by a cancel,
 -- statement_timeout or an error keeps its committed batches counted, closes
 -- its row as aborted and holds no lock afterwards (no session lock any
 -- more: every batch takes a transaction lock, a run starts only when no
@@ -171,7 +171,7 @@ COMMENT ON TABLE @extschema@.purge_runs IS
 	'One row per purge run: when, how many batches, rows handled per data class, and by whom (application pg_cron for scheduled runs).  skipped: another run held the lock; aborted: the run was cancelled or failed (its committed batches are kept and counted), or its session ended, before it finished.';
 
 -- ---------------------------------------------------------------------------
--- Issue 9, item 6: the default sentiment model ships with the code.  Its
+-- The default sentiment model ships with the code.  Its
 -- word priors and learned weights are compiled into the module (generated
 -- from src/sentiment_model.tsv), so the tables that held the shipped copy
 -- go, with their triggers and grants.  They held only the rows that 0.1.0
@@ -188,7 +188,7 @@ COMMENT ON TABLE @extschema@.sentiment_weights IS
 -- ===========================================================================
 -- 2. Routines
 --
--- Issue 8: PostGIS and pgcrypto reached only through sql/15_dependencies.sql
+-- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
 -- (bound at install); settings read through the module (sql/12_settings.sql);
 -- _reseal volatile; every API call checks the status it starts from, and
 -- release_order; status versions in the state machine.
@@ -2963,7 +2963,7 @@ BEGIN
 END
 $path$;
 
--- the source of settings rows (issue 8, item 17), and id sequences dumped
+-- the source of settings rows, and id sequences dumped
 CREATE TRIGGER matching_settings_source
 	BEFORE INSERT OR UPDATE ON @extschema@.matching_settings
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._settings_source_trigger();
@@ -2995,7 +2995,7 @@ COMMENT ON TRIGGER vehicle_profiles_keep ON @extschema@.vehicle_profiles IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.matching_settings', 'WHERE source = ''operator''');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.vehicle_profiles', 'WHERE source = ''operator''');
 
--- item 17: identity sequences are dumped with their tables, so that a
+-- Identity sequences are dumped with their tables, so that a
 -- restored database does not hand out their ids again
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.zones_zone_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.merchants_merchant_id_seq', '');
