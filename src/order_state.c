@@ -146,6 +146,182 @@ text_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* One change of an order's status, as the trigger sees it. */
+typedef struct OrderChange
+{
+	HeapTuple	oldtup;			/* NULL for an INSERT */
+	HeapTuple	newtup;
+	TupleDesc	tupdesc;
+	const char *prev;			/* NULL for an INSERT */
+	const char *status;
+	int64		order_id;
+	int64		rider_id;		/* 0 when NULL */
+	int			version_attnum; /* 0 on a 0.1.0 catalog */
+	int32		version;		/* the new version, once stamped */
+	int64		event_rider;	/* the rider the event names */
+} OrderChange;
+
+/* assigned -> accepted: the order's rider gives it back */
+static bool
+is_release(const OrderChange *c)
+{
+	return c->prev != NULL && strcmp(c->prev, "assigned") == 0 &&
+		strcmp(c->status, "accepted") == 0;
+}
+
+/* Read the change a trigger call makes. */
+static void
+read_change(TriggerData *td, OrderChange *c)
+{
+	memset(c, 0, sizeof(OrderChange));
+	c->tupdesc = RelationGetDescr(td->tg_relation);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		c->newtup = td->tg_trigtuple;
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		c->oldtup = td->tg_trigtuple;
+		c->newtup = td->tg_newtuple;
+		c->prev = text_column(c->oldtup, c->tupdesc, "status");
+	}
+	else
+		elog(ERROR, "dispatch_order_state fires on INSERT or UPDATE only");
+
+	c->status = text_column(c->newtup, c->tupdesc, "status");
+	c->order_id = int8_column(c->newtup, c->tupdesc, "order_id");
+	c->rider_id = int8_column(c->newtup, c->tupdesc, "rider_id");
+	c->event_rider = c->rider_id;
+	/* absent on a 0.1.0 catalog */
+	c->version_attnum = Max(SPI_fnumber(c->tupdesc, "status_version"), 0);
+
+	if (c->status == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_ORDER_INVARIANT),
+				errmsg("order " INT64_FORMAT " must have a status", c->order_id));
+}
+
+/* The status stays: so does its version, whatever the update says. */
+static HeapTuple
+keep_version(const OrderChange *c)
+{
+	bool		isnull;
+	Datum		old_version;
+	int			attnum = c->version_attnum;
+
+	if (attnum == 0)
+		return c->newtup;
+	old_version = heap_getattr(c->oldtup, attnum, c->tupdesc, &isnull);
+	return heap_modify_tuple_by_cols(c->newtup, c->tupdesc, 1, &attnum,
+									 &old_version, &isnull);
+}
+
+/* Refuse a transition the state machine does not allow (DP101, DP102). */
+static void
+check_transition(const OrderChange *c)
+{
+	if (c->prev == NULL && strcmp(c->status, "pending_payment") != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_FORBIDDEN_TRANSITION),
+				errmsg("order " INT64_FORMAT " cannot start in status \"%s\"",
+					   c->order_id, c->status),
+				errdetail("Every order starts in \"pending_payment\"."));
+
+	if (c->prev != NULL && !transition_allowed(c->prev, c->status))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_FORBIDDEN_TRANSITION),
+				errmsg("order " INT64_FORMAT " cannot go from \"%s\" to \"%s\"",
+					   c->order_id, c->prev, c->status));
+
+	if (c->rider_id == 0 && (strcmp(c->status, "assigned") == 0 ||
+							 strcmp(c->status, "picked_up") == 0 ||
+							 strcmp(c->status, "delivered") == 0))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_ORDER_INVARIANT),
+				errmsg("order " INT64_FORMAT " cannot be \"%s\" without a rider",
+					   c->order_id, c->status));
+
+	/* a release takes the rider away in the same update, or not at all */
+	if (is_release(c) && c->rider_id != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_FORBIDDEN_TRANSITION),
+				errmsg("order " INT64_FORMAT " cannot go from \"assigned\" to \"accepted\" and keep its rider",
+					   c->order_id),
+				errhint("An order is released with dispatch.release_order(order_id, rider_id, reason)."));
+}
+
+/*
+ * Stamp the change: the next status version, the time of the change and of
+ * the status reached.  A released order loses its assignment stamp, and its
+ * event names the rider who released it, so that the gateway can tell them.
+ */
+static HeapTuple
+stamp_change(OrderChange *c)
+{
+	int			cols[4];
+	Datum		vals[4];
+	bool		nulls[4];
+	int			ncols = 0;
+	int			i;
+	TimestampTz now = dispatch_clock_now();
+
+	if (c->version_attnum > 0)
+	{
+		c->version = c->prev == NULL ? 1 :
+			int4_column(c->oldtup, c->tupdesc, c->version_attnum) + 1;
+		cols[ncols] = c->version_attnum;
+		vals[ncols] = Int32GetDatum(c->version);
+		nulls[ncols++] = false;
+	}
+
+	cols[ncols] = column_number(c->tupdesc, "status_changed_at");
+	vals[ncols] = TimestampTzGetDatum(now);
+	nulls[ncols++] = false;
+	for (i = 0; i < lengthof(stamps); i++)
+		if (strcmp(stamps[i].status, c->status) == 0)
+		{
+			cols[ncols] = column_number(c->tupdesc, stamps[i].column);
+			vals[ncols] = TimestampTzGetDatum(now);
+			nulls[ncols++] = false;
+		}
+
+	if (is_release(c))
+	{
+		cols[ncols] = column_number(c->tupdesc, "assigned_at");
+		vals[ncols] = (Datum) 0;
+		nulls[ncols++] = true;
+		c->event_rider = int8_column(c->oldtup, c->tupdesc, "rider_id");
+	}
+	Assert(ncols <= lengthof(cols));
+	return heap_modify_tuple_by_cols(c->newtup, c->tupdesc, ncols, cols, vals, nulls);
+}
+
+/* The order_status event of the change (docs/events.md). */
+static void
+emit_status_event(const OrderChange *c, HeapTuple newtup)
+{
+	StringInfoData payload;
+
+	initStringInfo(&payload);
+	appendStringInfoString(&payload, "{\"status\":");
+	escape_json(&payload, c->status);
+	appendStringInfoString(&payload, ",\"prev\":");
+	if (c->prev)
+		escape_json(&payload, c->prev);
+	else
+		appendStringInfoString(&payload, "null");
+	if (c->version_attnum > 0)
+		appendStringInfo(&payload, ",\"version\":%d", c->version);
+	if (strcmp(c->status, "payment_failed") == 0)
+		appendStringInfoString(&payload, ",\"action\":\"retry_payment\"");
+	appendStringInfoChar(&payload, '}');
+
+	dispatch_event_append(int8_column(newtup, c->tupdesc, "zone_id"),
+						  "order_status", c->order_id,
+						  int8_column(newtup, c->tupdesc, "customer_id"),
+						  c->event_rider,
+						  payload.data);
+	pfree(payload.data);
+}
+
 PG_FUNCTION_INFO_V1(dispatch_order_state);
 
 /*
@@ -155,154 +331,19 @@ Datum
 dispatch_order_state(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	TupleDesc	tupdesc;
+	OrderChange c;
 	HeapTuple	newtup;
-	char	   *prev = NULL;
-	char	   *status;
-	int64		order_id;
-	int64		rider_id;
-	int64		event_rider;
-	int			version_attnum;
-	int32		version = 0;
-	TimestampTz now;
-	int			cols[4];
-	Datum		vals[4];
-	bool		nulls[4];
-	int			ncols = 0;
-	int			i;
-	StringInfoData payload;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		elog(ERROR, "dispatch_order_state must be a BEFORE ROW trigger");
 
-	tupdesc = RelationGetDescr(td->tg_relation);
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
-		newtup = td->tg_trigtuple;
-	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-	{
-		newtup = td->tg_newtuple;
-		prev = text_column(td->tg_trigtuple, tupdesc, "status");
-	}
-	else
-		elog(ERROR, "dispatch_order_state fires on INSERT or UPDATE only");
-
-	status = text_column(newtup, tupdesc, "status");
-	order_id = int8_column(newtup, tupdesc, "order_id");
-	rider_id = int8_column(newtup, tupdesc, "rider_id");
-	/* absent on a 0.1.0 catalog */
-	version_attnum = SPI_fnumber(tupdesc, "status_version");
-	if (version_attnum <= 0)
-		version_attnum = 0;
-
-	if (status == NULL)
-		ereport(ERROR,
-				errcode(ERRCODE_DP_ORDER_INVARIANT),
-				errmsg("order " INT64_FORMAT " must have a status", order_id));
-
-	/* the status stays: so does its version, whatever the update says */
-	if (prev != NULL && strcmp(prev, status) == 0)
-	{
-		if (version_attnum > 0)
-		{
-			bool		isnull;
-			Datum		old_version = heap_getattr(td->tg_trigtuple, version_attnum,
-												   tupdesc, &isnull);
-
-			newtup = heap_modify_tuple_by_cols(newtup, tupdesc, 1, &version_attnum,
-											   &old_version, &isnull);
-		}
-		return PointerGetDatum(newtup);
-	}
-
-	if (prev == NULL && strcmp(status, "pending_payment") != 0)
-		ereport(ERROR,
-				errcode(ERRCODE_DP_FORBIDDEN_TRANSITION),
-				errmsg("order " INT64_FORMAT " cannot start in status \"%s\"",
-					   order_id, status),
-				errdetail("Every order starts in \"pending_payment\"."));
-
-	if (prev != NULL && !transition_allowed(prev, status))
-		ereport(ERROR,
-				errcode(ERRCODE_DP_FORBIDDEN_TRANSITION),
-				errmsg("order " INT64_FORMAT " cannot go from \"%s\" to \"%s\"",
-					   order_id, prev, status));
-
-	if (rider_id == 0 && (strcmp(status, "assigned") == 0 ||
-						  strcmp(status, "picked_up") == 0 ||
-						  strcmp(status, "delivered") == 0))
-		ereport(ERROR,
-				errcode(ERRCODE_DP_ORDER_INVARIANT),
-				errmsg("order " INT64_FORMAT " cannot be \"%s\" without a rider",
-					   order_id, status));
-
-	/* a release takes the rider away in the same update, or not at all */
-	if (prev != NULL && strcmp(prev, "assigned") == 0 &&
-		strcmp(status, "accepted") == 0 && rider_id != 0)
-		ereport(ERROR,
-				errcode(ERRCODE_DP_FORBIDDEN_TRANSITION),
-				errmsg("order " INT64_FORMAT " cannot go from \"assigned\" to \"accepted\" and keep its rider",
-					   order_id),
-				errhint("An order is released with dispatch.release_order(order_id, rider_id, reason)."));
-
-	if (version_attnum > 0)
-	{
-		version = prev == NULL ? 1 :
-			int4_column(td->tg_trigtuple, tupdesc, version_attnum) + 1;
-		cols[ncols] = version_attnum;
-		vals[ncols] = Int32GetDatum(version);
-		nulls[ncols++] = false;
-	}
-
-	now = dispatch_clock_now();
-	cols[ncols] = column_number(tupdesc, "status_changed_at");
-	vals[ncols] = TimestampTzGetDatum(now);
-	nulls[ncols++] = false;
-	for (i = 0; i < lengthof(stamps); i++)
-		if (strcmp(stamps[i].status, status) == 0)
-		{
-			cols[ncols] = column_number(tupdesc, stamps[i].column);
-			vals[ncols] = TimestampTzGetDatum(now);
-			nulls[ncols++] = false;
-		}
-
-	/*
-	 * A released order has lost its assignment stamp; its event names the
-	 * rider who released it, so that the gateway can tell them.
-	 */
-	event_rider = rider_id;
-	if (prev != NULL && strcmp(prev, "assigned") == 0 &&
-		strcmp(status, "accepted") == 0)
-	{
-		cols[ncols] = column_number(tupdesc, "assigned_at");
-		vals[ncols] = (Datum) 0;
-		nulls[ncols++] = true;
-		event_rider = int8_column(td->tg_trigtuple, tupdesc, "rider_id");
-	}
-	Assert(ncols <= lengthof(cols));
-	newtup = heap_modify_tuple_by_cols(newtup, tupdesc, ncols, cols, vals, nulls);
-
-	initStringInfo(&payload);
-	appendStringInfoString(&payload, "{\"status\":");
-	escape_json(&payload, status);
-	appendStringInfoString(&payload, ",\"prev\":");
-	if (prev)
-		escape_json(&payload, prev);
-	else
-		appendStringInfoString(&payload, "null");
-	if (version_attnum > 0)
-		appendStringInfo(&payload, ",\"version\":%d", version);
-	if (strcmp(status, "payment_failed") == 0)
-		appendStringInfoString(&payload, ",\"action\":\"retry_payment\"");
-	appendStringInfoChar(&payload, '}');
-
-	dispatch_event_append(int8_column(newtup, tupdesc, "zone_id"),
-						  "order_status", order_id,
-						  int8_column(newtup, tupdesc, "customer_id"),
-						  event_rider,
-						  payload.data);
-	pfree(payload.data);
-
+	read_change(td, &c);
+	if (c.prev != NULL && strcmp(c.prev, c.status) == 0)
+		return PointerGetDatum(keep_version(&c));
+	check_transition(&c);
+	newtup = stamp_change(&c);
+	emit_status_event(&c, newtup);
 	return PointerGetDatum(newtup);
 }
