@@ -63,6 +63,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "assign_grid.h"
 #include "assign_solver.h"
 #include "dispatch.h"
 #include "match.h"

@@ -43,7 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
-#include "assign_solver.h"
+#include "assign_grid.h"
 #include "dispatch.h"
 #include "match.h"
 
