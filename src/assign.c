@@ -151,6 +151,17 @@ typedef struct Solve
 	int			rc;
 } Solve;
 
+/* The distinct pickup points of a candidates_index call. */
+typedef struct Pickups
+{
+	int			np;
+	double	   *lon;
+	double	   *lat;
+	int32	   *want;			/* riders to fetch there */
+	int		   *of_order;		/* per order (selected ones): its pickup */
+	int		   *rider;			/* riders fetched, grouped by pickup */
+} Pickups;
+
 typedef struct RiderSlot
 {
 	int64		rider_id;
@@ -173,6 +184,10 @@ static int	grid_accept(void *ctx, int idx);
 static void read_all_riders(Batch *b);
 static void candidates_grid(Batch *b, const int *sel, int nsel, int k);
 static void candidates_index(Batch *b, const int *sel, int nsel, int k);
+static void pickups_group(Batch *b, const int *sel, int nsel, int k, Pickups *p);
+static int *pickups_fetch(Batch *b, Pickups *p);
+static void pickups_hand_out(Batch *b, const int *sel, int nsel,
+							 const Pickups *p, const int *start);
 static void candidates(Batch *b, const int *sel, int nsel, int k);
 static void cost_arcs(Batch *b, int from);
 static void build_instance(Batch *b, Solve *sv);
@@ -235,32 +250,35 @@ prepare_plans(void)
 							"  WHERE r.rider_id OPERATOR(pg_catalog.=) g.rider_id)"
 							" SELECT x.offer_id, x.order_id, x.rider_id FROM x ORDER BY x.offer_id",
 							2, t_zone_now);
-	orders_plan = match_keep_plan(
-							"SELECT " MATCH_ORDER_COLUMNS
-							" FROM dispatch.orders o"
-							" WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
-							" AND o.status OPERATOR(pg_catalog.=) 'accepted'"
-							" AND NOT EXISTS (SELECT FROM dispatch.offers f"
-							"   WHERE f.zone_id OPERATOR(pg_catalog.=) $1"
-							"   AND f.order_id OPERATOR(pg_catalog.=) o.order_id"
-							"   AND f.status OPERATOR(pg_catalog.=) 'pending')"
-							" ORDER BY o.order_id LIMIT $3"
-							" FOR UPDATE OF o SKIP LOCKED",
-							3, t_orders);
-	all_riders_plan = match_keep_plan(
-								"SELECT " MATCH_RIDER_COLUMNS
-								" FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE,
-								5, t_riders);
+	orders_plan = match_keep_plan(psprintf(
+										   "SELECT %s"
+										   " FROM dispatch.orders o"
+										   " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+										   " AND o.status OPERATOR(pg_catalog.=) 'accepted'"
+										   " AND NOT EXISTS (SELECT FROM dispatch.offers f"
+										   "   WHERE f.zone_id OPERATOR(pg_catalog.=) $1"
+										   "   AND f.order_id OPERATOR(pg_catalog.=) o.order_id"
+										   "   AND f.status OPERATOR(pg_catalog.=) 'pending')"
+										   " ORDER BY o.order_id LIMIT $3"
+										   " FOR UPDATE OF o SKIP LOCKED",
+										   match_order_select()),
+								  3, t_orders);
+	all_riders_plan = match_keep_plan(psprintf(
+											   "SELECT %s"
+											   " FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE,
+											   match_rider_select()),
+									  5, t_riders);
 	/* one nearest-neighbour scan per distinct pickup, all in one statement */
-	knn_plan = match_keep_plan(
-						 "SELECT " MATCH_RIDER_COLUMNS ", p.i"
-						 " FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8))"
-						 "   WITH ORDINALITY AS p(lon, lat, want, i)"
-						 " CROSS JOIN LATERAL (SELECT * FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
-						 "   ORDER BY r.position OPERATOR(@postgis@.<->)"
-						 "     pg_catalog.point(p.lon, p.lat)::@postgis@.geometry(Point, 4326)"
-						 "   LIMIT p.want) r",
-						 8, t_knn);
+	knn_plan = match_keep_plan(psprintf(
+										"SELECT %s, p.i AS pickup"
+										" FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8))"
+										"   WITH ORDINALITY AS p(lon, lat, want, i)"
+										" CROSS JOIN LATERAL (SELECT * FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
+										"   ORDER BY r.position OPERATOR(@postgis@.<->)"
+										"     pg_catalog.point(p.lon, p.lat)::@postgis@.geometry(Point, 4326)"
+										"   LIMIT p.want) r",
+										match_rider_select()),
+							   8, t_knn);
 	exclusions_plan = match_keep_plan(
 								"SELECT e.order_id, e.rider_id FROM dispatch.offer_exclusions e"
 								" WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
@@ -419,6 +437,7 @@ expire_offers(Batch *b)
 static void
 read_orders(Batch *b)
 {
+	MatchColumns cols;
 	Datum		values[3];
 	int			ret;
 	uint64		i;
@@ -431,8 +450,13 @@ read_orders(Batch *b)
 		elog(ERROR, "could not read dispatchable orders: %s", SPI_result_code_string(ret));
 	b->n_orders = (int) SPI_processed;
 	b->orders = MemoryContextAllocHuge(b->cxt, sizeof(MatchOrder) * Max(b->n_orders, 1));
+	match_order_columns(SPI_tuptable->tupdesc, &cols);
 	for (i = 0; i < SPI_processed; i++)
-		match_read_order(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &b->orders[i]);
+	{
+		match_read_order(SPI_tuptable->vals[i], &cols, &b->orders[i]);
+		/* read_exclusions and the offers' ids rely on this order */
+		Assert(i == 0 || b->orders[i - 1].order_id < b->orders[i].order_id);
+	}
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -573,6 +597,7 @@ static void
 read_all_riders(Batch *b)
 {
 	Datum		values[5];
+	MatchColumns cols;
 	Portal		portal;
 	AsAllocator alloc = {solver_alloc, solver_free, b->cxt};
 	double	   *x,
@@ -592,11 +617,13 @@ read_all_riders(Batch *b)
 
 		SPI_cursor_fetch(portal, true, ASSIGN_FETCH_CHUNK);
 		n = SPI_processed;
+		if (n > 0)
+			match_rider_columns(SPI_tuptable->tupdesc, &cols);
 		for (i = 0; (uint64) i < n; i++)
 		{
 			MatchRider	r;
 
-			match_read_rider(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &r);
+			match_read_rider(SPI_tuptable->vals[i], &cols, &r);
 			add_rider(b, &r);
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -668,24 +695,75 @@ candidates_grid(Batch *b, const int *sel, int nsel, int k)
 static void
 candidates_index(Batch *b, const int *sel, int nsel, int k)
 {
-	Datum		values[8];
+	Pickups		p;
+	int		   *start;
+
+	pickups_group(b, sel, nsel, k, &p);
+	start = pickups_fetch(b, &p);
+	pickups_hand_out(b, sel, nsel, &p, start);
+}
+
+/*
+ * The distinct pickup points of the selected orders, each with how many
+ * riders to fetch there, and every selected order's pickup.
+ */
+static void
+pickups_group(Batch *b, const int *sel, int nsel, int k, Pickups *p)
+{
 	int		   *ord = palloc(sizeof(int) * Max(nsel, 1));
-	int		   *pick = palloc(sizeof(int) * Max(b->n_orders, 1));	/* order -> pickup */
-	double	   *plon = palloc(sizeof(double) * Max(nsel, 1));
-	double	   *plat = palloc(sizeof(double) * Max(nsel, 1));
-	int32	   *want = palloc0(sizeof(int32) * Max(nsel, 1));
-	int		   *got;
-	int		   *pstart,
-			   *plist,
-			   *pfill;
-	int			np = 0,
-				i,
-				j,
-				ret;
-	uint64		row;
-	int		   *fetched_pick;
-	int		   *fetched_rider;
-	uint64		nfetched;
+	int			i;
+
+	p->np = 0;
+	p->lon = palloc(sizeof(double) * Max(nsel, 1));
+	p->lat = palloc(sizeof(double) * Max(nsel, 1));
+	p->want = palloc0(sizeof(int32) * Max(nsel, 1));
+	p->of_order = palloc(sizeof(int) * Max(b->n_orders, 1));
+
+	/* selected orders sorted by point: one merchant's orders together */
+	memcpy(ord, sel, sizeof(int) * nsel);
+	qsort_arg(ord, nsel, sizeof(int), cmp_pickup, b);
+	for (i = 0; i < nsel; i++)
+	{
+		const MatchOrder *o = &b->orders[ord[i]];
+
+		if (p->np == 0 || p->lon[p->np - 1] != o->lon || p->lat[p->np - 1] != o->lat)
+		{
+			p->lon[p->np] = o->lon;
+			p->lat[p->np] = o->lat;
+			p->want[p->np] = k + 4;
+			p->np++;
+		}
+		else
+			p->want[p->np - 1]++;
+		p->of_order[ord[i]] = p->np - 1;
+		/* room for riders excluded for this order */
+		p->want[p->np - 1] += b->n_excl_of[ord[i]];
+	}
+	for (i = 0; i < p->np; i++)
+		p->want[i] = Min(p->want[i], ASSIGN_MAX_WANT);
+	pfree(ord);
+}
+
+/*
+ * Run the scans, add the riders not seen yet to the batch, and list the
+ * riders of each pickup: p->rider[start[q] .. start[q + 1]) are pickup q's
+ * (indexes into b->riders).  Returns start.
+ */
+static int *
+pickups_fetch(Batch *b, Pickups *p)
+{
+	Datum		values[8];
+	Datum	   *d = palloc(sizeof(Datum) * Max(p->np, 1));
+	MatchColumns cols;
+	int		   *start,
+			   *fill,
+			   *row_pick,
+			   *row_rider;
+	int			i,
+				ret,
+				pickup_col;
+	uint64		row,
+				n;
 
 	if (b->rider_index == NULL)
 	{
@@ -699,85 +777,79 @@ candidates_index(Batch *b, const int *sel, int nsel, int k)
 									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 
-	/* distinct pickups: selected orders sorted by point */
-	memcpy(ord, sel, sizeof(int) * nsel);
-	qsort_arg(ord, nsel, sizeof(int), cmp_pickup, b);
-	for (i = 0; i < nsel; i++)
-	{
-		const MatchOrder *o = &b->orders[ord[i]];
-
-		if (np == 0 || plon[np - 1] != o->lon || plat[np - 1] != o->lat)
-		{
-			plon[np] = o->lon;
-			plat[np] = o->lat;
-			want[np] = k + 4;
-			np++;
-		}
-		else
-			want[np - 1]++;
-		pick[ord[i]] = np - 1;
-		/* room for riders excluded for this order */
-		want[np - 1] += b->n_excl_of[ord[i]];
-	}
-	for (i = 0; i < np; i++)
-		want[i] = Min(want[i], ASSIGN_MAX_WANT);
-
 	match_rider_params(&b->s, values);
-	values[5] = float8_array(plon, np);
-	values[6] = float8_array(plat, np);
-	{
-		Datum	   *d = palloc(sizeof(Datum) * Max(np, 1));
-
-		for (i = 0; i < np; i++)
-			d[i] = Int32GetDatum(want[i]);
-		values[7] = PointerGetDatum(construct_array(d, np, INT4OID, 4, true, TYPALIGN_INT));
-	}
+	values[5] = float8_array(p->lon, p->np);
+	values[6] = float8_array(p->lat, p->np);
+	for (i = 0; i < p->np; i++)
+		d[i] = Int32GetDatum(p->want[i]);
+	values[7] = PointerGetDatum(construct_array(d, p->np, INT4OID, 4, true, TYPALIGN_INT));
 	ret = SPI_execute_plan(knn_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read candidates: %s", SPI_result_code_string(ret));
-	nfetched = SPI_processed;
-	fetched_pick = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(nfetched, 1));
-	fetched_rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(nfetched, 1));
-	for (row = 0; row < nfetched; row++)
+	n = SPI_processed;
+	row_pick = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
+	row_rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
+	match_rider_columns(SPI_tuptable->tupdesc, &cols);
+	pickup_col = SPI_fnumber(SPI_tuptable->tupdesc, "pickup");
+	if (pickup_col <= 0)
+		elog(ERROR, "candidates have no column \"pickup\"");
+	for (row = 0; row < n; row++)
 	{
 		MatchRider	r;
 		RiderSlot  *slot;
 		bool		found;
 		bool		isnull;
 
-		match_read_rider(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, &r);
+		match_read_rider(SPI_tuptable->vals[row], &cols, &r);
 		slot = hash_search(b->rider_index, &r.rider_id, HASH_ENTER, &found);
 		if (!found)
 			slot->index = add_rider(b, &r);
-		fetched_rider[row] = slot->index;
-		fetched_pick[row] = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row],
-															  SPI_tuptable->tupdesc,
-															  MATCH_RIDER_NCOLS + 1, &isnull)) - 1;
+		row_rider[row] = slot->index;
+		row_pick[row] = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row],
+														  SPI_tuptable->tupdesc,
+														  pickup_col, &isnull)) - 1;
+		Assert(!isnull && row_pick[row] >= 0 && row_pick[row] < p->np);
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	/* riders per pickup, then every selected order takes its pickup's riders */
-	pstart = palloc0(sizeof(int) * (np + 1));
-	for (row = 0; row < nfetched; row++)
-		pstart[fetched_pick[row] + 1]++;
-	for (i = 0; i < np; i++)
-		pstart[i + 1] += pstart[i];
-	plist = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(nfetched, 1));
-	pfill = palloc(sizeof(int) * Max(np, 1));
-	memcpy(pfill, pstart, sizeof(int) * np);
-	for (row = 0; row < nfetched; row++)
-		plist[pfill[fetched_pick[row]]++] = fetched_rider[row];
-	got = pfill;
-	for (i = 0; i < np; i++)
-		got[i] = pstart[i + 1] - pstart[i];
+	/* counting sort of the rows by pickup */
+	start = palloc0(sizeof(int) * (p->np + 1));
+	for (row = 0; row < n; row++)
+		start[row_pick[row] + 1]++;
+	for (i = 0; i < p->np; i++)
+		start[i + 1] += start[i];
+	p->rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
+	fill = palloc(sizeof(int) * Max(p->np, 1));
+	memcpy(fill, start, sizeof(int) * p->np);
+	for (row = 0; row < n; row++)
+		p->rider[fill[row_pick[row]]++] = row_rider[row];
+	pfree(fill);
+	pfree(row_pick);
+	pfree(row_rider);
+	return start;
+}
+
+/*
+ * Every selected order takes its pickup's riders as candidates; its fetch
+ * was full (more riders may exist) if the scan returned all it asked for.
+ */
+static void
+pickups_hand_out(Batch *b, const int *sel, int nsel, const Pickups *p,
+				 const int *start)
+{
+	int			i,
+				j;
+
 	for (i = 0; i < nsel; i++)
 	{
 		int			o = sel[i];
-		int			p = pick[o];
+		int			q = p->of_order[o];
+		int			got = start[q + 1] - start[q];
 
-		for (j = pstart[p]; j < pstart[p + 1]; j++)
-			add_arc(b, o, plist[j], NULL);
-		b->more[o] = got[p] == want[p] && want[p] < ASSIGN_MAX_WANT;
+		Assert(got <= p->want[q]);
+		for (j = start[q]; j < start[q + 1]; j++)
+			add_arc(b, o, p->rider[j], NULL);
+		b->more[o] = got == p->want[q] && p->want[q] < ASSIGN_MAX_WANT;
 	}
 }
 
