@@ -174,6 +174,11 @@ as_grid_build(const double *x, const double *y, int n, double cell_m,
 /*
  * k nearest accepted points within radius_m: rings of cells around the
  * query's cell, stopping once no unvisited cell can hold a nearer point.
+ *
+ * Long on purpose: the ring walk, the cell scan and the insertion into the
+ * sorted result are one loop nest run for every order of a batch, and the
+ * stopping test needs the current k-th distance at hand; it reads best,
+ * and runs fastest, as one function.
  */
 int
 as_grid_knn(const AsGrid *g, double x, double y, int k, double radius_m,

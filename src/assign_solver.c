@@ -579,6 +579,12 @@ heap_pop(Heap *h, int64_t *key, int *node)
  * Stops early if the time budget runs out; the caller fills the rest.
  * Returns AS_ECANCELED when the interrupt hook asks to stop: it is asked
  * every AS_CHECK_EVERY heap pops and rows.
+ *
+ * Long on purpose: the Dijkstra, the augmentation along its path and the
+ * potential update share the same arrays and loop indexes, and are the
+ * hot loop of every batch; split into functions they would pass half a
+ * dozen arrays each and hide that one pass is one row added.  Each phase
+ * is marked by a comment instead.
  */
 static int
 exact_core(const Prep *P, Sol *S, Mem *mem, const AsOptions *opt,
