@@ -183,6 +183,7 @@ static void columns_find(TupleDesc desc, const Column *cols, int n, int *fno);
 static void columns_decode(HeapTuple tup, TupleDesc desc, const Column *cols, int n,
 						   const int *fno, void *dst);
 static int	column_number(TupleDesc desc, const char *name);
+static void load_vehicles(HeapTuple tup, TupleDesc desc, MatchSettings *s);
 static int	vehicle_index(const char *name);
 static int	cmp_by_distance(const void *a, const void *b);
 static bool read_order(int64 order_id, TimestampTz now, MatchOrder *o);
@@ -409,8 +410,7 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	int			fno[lengthof(settings_columns)];
-	int			ret,
-				i;
+	int			ret;
 
 	if (settings_plan == NULL)
 	{
@@ -453,6 +453,18 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 	columns_find(desc, settings_columns, lengthof(settings_columns), fno);
 	columns_decode(tup, desc, settings_columns, lengthof(settings_columns), fno, s);
 	Assert(s->zone_id == zone_id);
+	load_vehicles(tup, desc, s);
+}
+
+/*
+ * The vehicle profiles from the settings row's arrays (vehicle_names,
+ * vehicle_speeds, vehicle_pickups, vehicle_trips, one entry per profile);
+ * a vehicle without a profile is unlimited at speed factor 1.
+ */
+static void
+load_vehicles(HeapTuple tup, TupleDesc desc, MatchSettings *s)
+{
+	int			i;
 
 	for (i = 0; i < MATCH_N_VEHICLES; i++)
 	{
