@@ -13,6 +13,11 @@
  * candidates of orders the pruning stranded and solve again (below); take
  * the chosen riders' slots (re-checked under row lock); write the offers,
  * their audit rows and the batch row; emit one 'offer' event per offer.
+ * dispatch_assign_batch is that list: batch_begin (lock, settings,
+ * expiry), batch_gather (orders, exclusions, candidates, costs),
+ * batch_solve (instance, solve, widen), take_slots, plan_offers,
+ * write_offers, write_audit (one INSERT for all offers), emit_events and
+ * record_batch.
  *
  * Candidates come from one of two sources (matching_settings.
  * candidate_source): 'grid' reads every available rider of the zone once
@@ -63,6 +68,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "assign_grid.h"
 #include "assign_solver.h"
 #include "dispatch.h"
 #include "match.h"
@@ -84,6 +90,9 @@
  * an order's k by ASSIGN_WIDEN_FACTOR.
  */
 #define ASSIGN_WIDEN_FACTOR	4
+
+/* The parts of a candidate's cost in offer_audit.candidate_parts. */
+#define ASSIGN_AUDIT_PARTS	10
 
 /* Orders or arcs handled between two interrupt checks in a long loop. */
 #define ASSIGN_CHECK_EVERY	1024
@@ -136,6 +145,13 @@ typedef struct Batch
 	double		avg_earnings;	/* first pass */
 	int			widen_rounds;	/* for DEBUG1 */
 	int			widened;
+	TimestampTz t0;				/* the call's start */
+	TimestampTz tp;				/* the last phase's end (DEBUG1) */
+	const char *method;			/* how the batch was solved */
+	int64	   *ok_riders;		/* riders that kept the slots, sorted */
+	int			n_ok;
+	int		   *arc_start;		/* per order: its first arc (arc_starts) */
+	int64		batch_id;
 } Batch;
 
 /* One solver run: its instance, options and solution. */
@@ -150,6 +166,28 @@ typedef struct Solve
 	int			rc;
 } Solve;
 
+/* The distinct pickup points of a candidates_index call. */
+typedef struct Pickups
+{
+	int			np;
+	double	   *lon;
+	double	   *lat;
+	int32	   *want;			/* riders to fetch there */
+	int		   *of_order;		/* per order (selected ones): its pickup */
+	int		   *rider;			/* riders fetched, grouped by pickup */
+} Pickups;
+
+/* The offers of a batch, by ascending order id. */
+typedef struct Offers
+{
+	int			n;
+	int64	   *order_id;
+	int64	   *rider_id;
+	double	   *cost;
+	int		   *row;			/* the order's index in the batch */
+	int64	   *offer_id;
+} Offers;
+
 typedef struct RiderSlot
 {
 	int64		rider_id;
@@ -157,7 +195,8 @@ typedef struct RiderSlot
 } RiderSlot;
 
 static void prepare_plans(void);
-static void phase(const char *name, TimestampTz *t);
+static void phase(Batch *b, const char *name);
+static int64 get_int8(SPITupleTable *tt, uint64 row, const char *name);
 static void *solver_alloc(void *ctx, size_t size);
 static void solver_free(void *ctx, void *ptr);
 static double solver_now_ms(void *ctx);
@@ -172,6 +211,10 @@ static int	grid_accept(void *ctx, int idx);
 static void read_all_riders(Batch *b);
 static void candidates_grid(Batch *b, const int *sel, int nsel, int k);
 static void candidates_index(Batch *b, const int *sel, int nsel, int k);
+static void pickups_group(Batch *b, const int *sel, int nsel, int k, Pickups *p);
+static int *pickups_fetch(Batch *b, Pickups *p);
+static void pickups_hand_out(Batch *b, const int *sel, int nsel,
+							 const Pickups *p, const int *start);
 static void candidates(Batch *b, const int *sel, int nsel, int k);
 static void cost_arcs(Batch *b, int from);
 static void build_instance(Batch *b, Solve *sv);
@@ -184,6 +227,17 @@ static int	cmp_arc(const void *a, const void *b, void *arg);
 static int	cmp_int64(const void *a, const void *b);
 static Datum int8_array(const int64 *v, int n);
 static Datum float8_array(const double *v, int n);
+static int *arc_starts(const Batch *b);
+static void batch_begin(Batch *b, int64 zone_id);
+static bool batch_gather(Batch *b);
+static void batch_solve(Batch *b, Solve *sv);
+static void take_slots(Batch *b, const Solve *sv);
+static void plan_offers(Batch *b, const Solve *sv, Offers *of);
+static int64 new_batch_id(Batch *b);
+static void write_offers(Batch *b, Offers *of);
+static void write_audit(Batch *b, const Solve *sv, const Offers *of);
+static void emit_events(Batch *b, const Offers *of, ReturnSetInfo *rsinfo);
+static void record_batch(Batch *b, const Solve *sv, const Offers *of);
 
 /* The statements of a batch, planned once per backend. */
 static void
@@ -199,8 +253,8 @@ prepare_plans(void)
 	Oid			t_take[3] = {INT8ARRAYOID, INT4ARRAYOID, INT8OID};
 	Oid			t_offers[7] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 	INT8ARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID};
-	Oid			t_audit[8] = {INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID,
-	INT8ARRAYOID, FLOAT4ARRAYOID};
+	Oid			t_audit[10] = {INT8OID, INT8OID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID,
+	INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID};
 	Oid			t_batch[11] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT4OID, INT4OID,
 	INT4OID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, FLOAT8OID};
 
@@ -234,32 +288,35 @@ prepare_plans(void)
 							"  WHERE r.rider_id OPERATOR(pg_catalog.=) g.rider_id)"
 							" SELECT x.offer_id, x.order_id, x.rider_id FROM x ORDER BY x.offer_id",
 							2, t_zone_now);
-	orders_plan = match_keep_plan(
-							"SELECT " MATCH_ORDER_COLUMNS
-							" FROM dispatch.orders o"
-							" WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
-							" AND o.status OPERATOR(pg_catalog.=) 'accepted'"
-							" AND NOT EXISTS (SELECT FROM dispatch.offers f"
-							"   WHERE f.zone_id OPERATOR(pg_catalog.=) $1"
-							"   AND f.order_id OPERATOR(pg_catalog.=) o.order_id"
-							"   AND f.status OPERATOR(pg_catalog.=) 'pending')"
-							" ORDER BY o.order_id LIMIT $3"
-							" FOR UPDATE OF o SKIP LOCKED",
-							3, t_orders);
-	all_riders_plan = match_keep_plan(
-								"SELECT " MATCH_RIDER_COLUMNS
-								" FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE,
-								5, t_riders);
+	orders_plan = match_keep_plan(psprintf(
+										   "SELECT %s"
+										   " FROM dispatch.orders o"
+										   " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+										   " AND o.status OPERATOR(pg_catalog.=) 'accepted'"
+										   " AND NOT EXISTS (SELECT FROM dispatch.offers f"
+										   "   WHERE f.zone_id OPERATOR(pg_catalog.=) $1"
+										   "   AND f.order_id OPERATOR(pg_catalog.=) o.order_id"
+										   "   AND f.status OPERATOR(pg_catalog.=) 'pending')"
+										   " ORDER BY o.order_id LIMIT $3"
+										   " FOR UPDATE OF o SKIP LOCKED",
+										   match_order_select()),
+								  3, t_orders);
+	all_riders_plan = match_keep_plan(psprintf(
+											   "SELECT %s"
+											   " FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE,
+											   match_rider_select()),
+									  5, t_riders);
 	/* one nearest-neighbour scan per distinct pickup, all in one statement */
-	knn_plan = match_keep_plan(
-						 "SELECT " MATCH_RIDER_COLUMNS ", p.i"
-						 " FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8))"
-						 "   WITH ORDINALITY AS p(lon, lat, want, i)"
-						 " CROSS JOIN LATERAL (SELECT * FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
-						 "   ORDER BY r.position OPERATOR(@postgis@.<->)"
-						 "     pg_catalog.point(p.lon, p.lat)::@postgis@.geometry(Point, 4326)"
-						 "   LIMIT p.want) r",
-						 8, t_knn);
+	knn_plan = match_keep_plan(psprintf(
+										"SELECT %s, p.i AS pickup"
+										" FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8))"
+										"   WITH ORDINALITY AS p(lon, lat, want, i)"
+										" CROSS JOIN LATERAL (SELECT * FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
+										"   ORDER BY r.position OPERATOR(@postgis@.<->)"
+										"     pg_catalog.point(p.lon, p.lat)::@postgis@.geometry(Point, 4326)"
+										"   LIMIT p.want) r",
+										match_rider_select()),
+							   8, t_knn);
 	exclusions_plan = match_keep_plan(
 								"SELECT e.order_id, e.rider_id FROM dispatch.offer_exclusions e"
 								" WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
@@ -286,12 +343,18 @@ prepare_plans(void)
 							"  AS u(order_id, rider_id, cost)"
 							" RETURNING order_id, offer_id",
 							7, t_offers);
+	/* all offers' audit rows; each slices its candidates out of $9, $10 */
 	audit_plan = match_keep_plan(
 						   "INSERT INTO dispatch.offer_audit"
 						   " (zone_id, offer_id, order_id, batch_id, method, chosen_rider,"
 						   "  candidate_ids, candidate_parts)"
-						   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-						   8, t_audit);
+						   " SELECT $1, u.offer_id, u.order_id, $2, $3, u.rider_id,"
+						   "  $9[u.first:u.last], $10[u.first:u.last][1:10]"
+						   " FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5),"
+						   "  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8))"
+						   "  WITH ORDINALITY AS u(offer_id, order_id, rider_id, first, last, j)"
+						   " ORDER BY u.j",
+						   10, t_audit);
 	batch_plan = match_keep_plan(
 						   "INSERT INTO dispatch.assign_batches"
 						   " (zone_id, batch_id, at, orders, riders, arcs, offers, held, method,"
@@ -302,13 +365,30 @@ prepare_plans(void)
 
 /* Report a phase's duration at DEBUG1 (for tuning; docs/matching.md). */
 static void
-phase(const char *name, TimestampTz *t)
+phase(Batch *b, const char *name)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
 	ereport(DEBUG1,
-			errmsg_internal("assign_batch %s: %.2f ms", name, (double) (now - *t) / 1000.0));
-	*t = now;
+			errmsg_internal("assign_batch %s: %.2f ms", name, (double) (now - b->tp) / 1000.0));
+	b->tp = now;
+}
+
+/* A non-null bigint column of an SPI result's row, by name. */
+static int64
+get_int8(SPITupleTable *tt, uint64 row, const char *name)
+{
+	int			fno = SPI_fnumber(tt->tupdesc, name);
+	bool		isnull;
+	Datum		d;
+
+	if (fno <= 0)
+		elog(ERROR, "result has no column \"%s\"", name);
+	Assert(row < tt->numvals);
+	d = SPI_getbinval(tt->vals[row], tt->tupdesc, fno, &isnull);
+	if (isnull)
+		elog(ERROR, "column \"%s\" is null", name);
+	return DatumGetInt64(d);
 }
 
 /* Solver allocations: huge-capable, NULL on failure, in the batch context. */
@@ -401,10 +481,9 @@ expire_offers(Batch *b)
 
 		for (i = 0; i < n; i++)
 		{
-			bool		isnull;
-			int64		offer_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-			int64		order_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-			int64		rider_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+			int64		offer_id = get_int8(tt, i, "offer_id");
+			int64		order_id = get_int8(tt, i, "order_id");
+			int64		rider_id = get_int8(tt, i, "rider_id");
 			char		payload[96];
 
 			snprintf(payload, sizeof(payload),
@@ -418,6 +497,7 @@ expire_offers(Batch *b)
 static void
 read_orders(Batch *b)
 {
+	MatchColumns cols;
 	Datum		values[3];
 	int			ret;
 	uint64		i;
@@ -430,8 +510,13 @@ read_orders(Batch *b)
 		elog(ERROR, "could not read dispatchable orders: %s", SPI_result_code_string(ret));
 	b->n_orders = (int) SPI_processed;
 	b->orders = MemoryContextAllocHuge(b->cxt, sizeof(MatchOrder) * Max(b->n_orders, 1));
+	match_order_columns(SPI_tuptable->tupdesc, &cols);
 	for (i = 0; i < SPI_processed; i++)
-		match_read_order(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &b->orders[i]);
+	{
+		match_read_order(SPI_tuptable->vals[i], &cols, &b->orders[i]);
+		/* read_exclusions and the offers' ids rely on this order */
+		Assert(i == 0 || b->orders[i - 1].order_id < b->orders[i].order_id);
+	}
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -509,10 +594,8 @@ read_exclusions(Batch *b)
 	b->excl = MemoryContextAllocHuge(b->cxt, sizeof(int64) * 2 * Max(b->n_excl, 1));
 	for (i = 0; i < b->n_excl; i++)
 	{
-		bool		isnull;
-
-		b->excl[2 * i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		b->excl[2 * i + 1] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		b->excl[2 * i] = get_int8(SPI_tuptable, i, "order_id");
+		b->excl[2 * i + 1] = get_int8(SPI_tuptable, i, "rider_id");
 	}
 	qsort(b->excl, b->n_excl, 2 * sizeof(int64), cmp_pair);
 	SPI_freetuptable(SPI_tuptable);
@@ -572,6 +655,7 @@ static void
 read_all_riders(Batch *b)
 {
 	Datum		values[5];
+	MatchColumns cols;
 	Portal		portal;
 	AsAllocator alloc = {solver_alloc, solver_free, b->cxt};
 	double	   *x,
@@ -591,11 +675,13 @@ read_all_riders(Batch *b)
 
 		SPI_cursor_fetch(portal, true, ASSIGN_FETCH_CHUNK);
 		n = SPI_processed;
+		if (n > 0)
+			match_rider_columns(SPI_tuptable->tupdesc, &cols);
 		for (i = 0; (uint64) i < n; i++)
 		{
 			MatchRider	r;
 
-			match_read_rider(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &r);
+			match_read_rider(SPI_tuptable->vals[i], &cols, &r);
 			add_rider(b, &r);
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -667,24 +753,75 @@ candidates_grid(Batch *b, const int *sel, int nsel, int k)
 static void
 candidates_index(Batch *b, const int *sel, int nsel, int k)
 {
-	Datum		values[8];
+	Pickups		p;
+	int		   *start;
+
+	pickups_group(b, sel, nsel, k, &p);
+	start = pickups_fetch(b, &p);
+	pickups_hand_out(b, sel, nsel, &p, start);
+}
+
+/*
+ * The distinct pickup points of the selected orders, each with how many
+ * riders to fetch there, and every selected order's pickup.
+ */
+static void
+pickups_group(Batch *b, const int *sel, int nsel, int k, Pickups *p)
+{
 	int		   *ord = palloc(sizeof(int) * Max(nsel, 1));
-	int		   *pick = palloc(sizeof(int) * Max(b->n_orders, 1));	/* order -> pickup */
-	double	   *plon = palloc(sizeof(double) * Max(nsel, 1));
-	double	   *plat = palloc(sizeof(double) * Max(nsel, 1));
-	int32	   *want = palloc0(sizeof(int32) * Max(nsel, 1));
-	int		   *got;
-	int		   *pstart,
-			   *plist,
-			   *pfill;
-	int			np = 0,
-				i,
-				j,
-				ret;
-	uint64		row;
-	int		   *fetched_pick;
-	int		   *fetched_rider;
-	uint64		nfetched;
+	int			i;
+
+	p->np = 0;
+	p->lon = palloc(sizeof(double) * Max(nsel, 1));
+	p->lat = palloc(sizeof(double) * Max(nsel, 1));
+	p->want = palloc0(sizeof(int32) * Max(nsel, 1));
+	p->of_order = palloc(sizeof(int) * Max(b->n_orders, 1));
+
+	/* selected orders sorted by point: one merchant's orders together */
+	memcpy(ord, sel, sizeof(int) * nsel);
+	qsort_arg(ord, nsel, sizeof(int), cmp_pickup, b);
+	for (i = 0; i < nsel; i++)
+	{
+		const MatchOrder *o = &b->orders[ord[i]];
+
+		if (p->np == 0 || p->lon[p->np - 1] != o->lon || p->lat[p->np - 1] != o->lat)
+		{
+			p->lon[p->np] = o->lon;
+			p->lat[p->np] = o->lat;
+			p->want[p->np] = k + 4;
+			p->np++;
+		}
+		else
+			p->want[p->np - 1]++;
+		p->of_order[ord[i]] = p->np - 1;
+		/* room for riders excluded for this order */
+		p->want[p->np - 1] += b->n_excl_of[ord[i]];
+	}
+	for (i = 0; i < p->np; i++)
+		p->want[i] = Min(p->want[i], ASSIGN_MAX_WANT);
+	pfree(ord);
+}
+
+/*
+ * Run the scans, add the riders not seen yet to the batch, and list the
+ * riders of each pickup: p->rider[start[q] .. start[q + 1]) are pickup q's
+ * (indexes into b->riders).  Returns start.
+ */
+static int *
+pickups_fetch(Batch *b, Pickups *p)
+{
+	Datum		values[8];
+	Datum	   *d = palloc(sizeof(Datum) * Max(p->np, 1));
+	MatchColumns cols;
+	int		   *start,
+			   *fill,
+			   *row_pick,
+			   *row_rider;
+	int			i,
+				ret,
+				pickup_col;
+	uint64		row,
+				n;
 
 	if (b->rider_index == NULL)
 	{
@@ -698,85 +835,79 @@ candidates_index(Batch *b, const int *sel, int nsel, int k)
 									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 
-	/* distinct pickups: selected orders sorted by point */
-	memcpy(ord, sel, sizeof(int) * nsel);
-	qsort_arg(ord, nsel, sizeof(int), cmp_pickup, b);
-	for (i = 0; i < nsel; i++)
-	{
-		const MatchOrder *o = &b->orders[ord[i]];
-
-		if (np == 0 || plon[np - 1] != o->lon || plat[np - 1] != o->lat)
-		{
-			plon[np] = o->lon;
-			plat[np] = o->lat;
-			want[np] = k + 4;
-			np++;
-		}
-		else
-			want[np - 1]++;
-		pick[ord[i]] = np - 1;
-		/* room for riders excluded for this order */
-		want[np - 1] += b->n_excl_of[ord[i]];
-	}
-	for (i = 0; i < np; i++)
-		want[i] = Min(want[i], ASSIGN_MAX_WANT);
-
 	match_rider_params(&b->s, values);
-	values[5] = float8_array(plon, np);
-	values[6] = float8_array(plat, np);
-	{
-		Datum	   *d = palloc(sizeof(Datum) * Max(np, 1));
-
-		for (i = 0; i < np; i++)
-			d[i] = Int32GetDatum(want[i]);
-		values[7] = PointerGetDatum(construct_array(d, np, INT4OID, 4, true, TYPALIGN_INT));
-	}
+	values[5] = float8_array(p->lon, p->np);
+	values[6] = float8_array(p->lat, p->np);
+	for (i = 0; i < p->np; i++)
+		d[i] = Int32GetDatum(p->want[i]);
+	values[7] = PointerGetDatum(construct_array(d, p->np, INT4OID, 4, true, TYPALIGN_INT));
 	ret = SPI_execute_plan(knn_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read candidates: %s", SPI_result_code_string(ret));
-	nfetched = SPI_processed;
-	fetched_pick = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(nfetched, 1));
-	fetched_rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(nfetched, 1));
-	for (row = 0; row < nfetched; row++)
+	n = SPI_processed;
+	row_pick = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
+	row_rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
+	match_rider_columns(SPI_tuptable->tupdesc, &cols);
+	pickup_col = SPI_fnumber(SPI_tuptable->tupdesc, "pickup");
+	if (pickup_col <= 0)
+		elog(ERROR, "candidates have no column \"pickup\"");
+	for (row = 0; row < n; row++)
 	{
 		MatchRider	r;
 		RiderSlot  *slot;
 		bool		found;
 		bool		isnull;
 
-		match_read_rider(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, &r);
+		match_read_rider(SPI_tuptable->vals[row], &cols, &r);
 		slot = hash_search(b->rider_index, &r.rider_id, HASH_ENTER, &found);
 		if (!found)
 			slot->index = add_rider(b, &r);
-		fetched_rider[row] = slot->index;
-		fetched_pick[row] = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row],
-															  SPI_tuptable->tupdesc,
-															  MATCH_RIDER_NCOLS + 1, &isnull)) - 1;
+		row_rider[row] = slot->index;
+		row_pick[row] = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row],
+														  SPI_tuptable->tupdesc,
+														  pickup_col, &isnull)) - 1;
+		Assert(!isnull && row_pick[row] >= 0 && row_pick[row] < p->np);
 	}
 	SPI_freetuptable(SPI_tuptable);
 
-	/* riders per pickup, then every selected order takes its pickup's riders */
-	pstart = palloc0(sizeof(int) * (np + 1));
-	for (row = 0; row < nfetched; row++)
-		pstart[fetched_pick[row] + 1]++;
-	for (i = 0; i < np; i++)
-		pstart[i + 1] += pstart[i];
-	plist = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(nfetched, 1));
-	pfill = palloc(sizeof(int) * Max(np, 1));
-	memcpy(pfill, pstart, sizeof(int) * np);
-	for (row = 0; row < nfetched; row++)
-		plist[pfill[fetched_pick[row]]++] = fetched_rider[row];
-	got = pfill;
-	for (i = 0; i < np; i++)
-		got[i] = pstart[i + 1] - pstart[i];
+	/* counting sort of the rows by pickup */
+	start = palloc0(sizeof(int) * (p->np + 1));
+	for (row = 0; row < n; row++)
+		start[row_pick[row] + 1]++;
+	for (i = 0; i < p->np; i++)
+		start[i + 1] += start[i];
+	p->rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
+	fill = palloc(sizeof(int) * Max(p->np, 1));
+	memcpy(fill, start, sizeof(int) * p->np);
+	for (row = 0; row < n; row++)
+		p->rider[fill[row_pick[row]]++] = row_rider[row];
+	pfree(fill);
+	pfree(row_pick);
+	pfree(row_rider);
+	return start;
+}
+
+/*
+ * Every selected order takes its pickup's riders as candidates; its fetch
+ * was full (more riders may exist) if the scan returned all it asked for.
+ */
+static void
+pickups_hand_out(Batch *b, const int *sel, int nsel, const Pickups *p,
+				 const int *start)
+{
+	int			i,
+				j;
+
 	for (i = 0; i < nsel; i++)
 	{
 		int			o = sel[i];
-		int			p = pick[o];
+		int			q = p->of_order[o];
+		int			got = start[q + 1] - start[q];
 
-		for (j = pstart[p]; j < pstart[p + 1]; j++)
-			add_arc(b, o, plist[j], NULL);
-		b->more[o] = got[p] == want[p] && want[p] < ASSIGN_MAX_WANT;
+		Assert(got <= p->want[q]);
+		for (j = start[q]; j < start[q + 1]; j++)
+			add_arc(b, o, p->rider[j], NULL);
+		b->more[o] = got == p->want[q] && p->want[q] < ASSIGN_MAX_WANT;
 	}
 }
 
@@ -1093,6 +1224,402 @@ float8_array(const double *v, int n)
 	return PointerGetDatum(construct_array(d, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
+/*
+ * Arcs are grouped by order, in order index order (cost_arcs sorts them):
+ * order i's arcs are b->arcs[start[i] .. start[i + 1]).
+ */
+static int *
+arc_starts(const Batch *b)
+{
+	int		   *start = palloc0(sizeof(int) * (b->n_orders + 1));
+	int			i;
+
+	for (i = 0; i < b->n_arcs; i++)
+	{
+		Assert(i == 0 || b->arcs[i - 1].order <= b->arcs[i].order);
+		start[b->arcs[i].order + 1]++;
+	}
+	for (i = 0; i < b->n_orders; i++)
+		start[i + 1] += start[i];
+	Assert(start[b->n_orders] == b->n_arcs);
+	return start;
+}
+
+/*
+ * Step 1: connect, plan, take the zone's lock (batches of one zone run one
+ * at a time, to the end of the transaction), read the settings and expire
+ * overdue offers.
+ */
+static void
+batch_begin(Batch *b, int64 zone_id)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	prepare_plans();
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum(DISPATCH_LOCK_ZONE),
+						Int32GetDatum((int32) zone_id));
+	match_load_settings(zone_id, &b->s);
+	phase(b, "lock and settings");
+	expire_offers(b);
+	phase(b, "expiry");
+}
+
+/*
+ * Step 2: the dispatchable orders (false if there are none), the riders
+ * excluded for them, every order's k nearest candidates, costed, and each
+ * order's cost of waiting.
+ */
+static bool
+batch_gather(Batch *b)
+{
+	int		   *all;
+	int			i;
+
+	read_orders(b);
+	phase(b, "orders");
+	if (b->n_orders == 0)
+		return false;
+	read_exclusions(b);
+	phase(b, "exclusions");
+
+	b->order_k = palloc(sizeof(int) * b->n_orders);
+	b->more = palloc0(sizeof(bool) * b->n_orders);
+	all = palloc(sizeof(int) * b->n_orders);
+	for (i = 0; i < b->n_orders; i++)
+		all[i] = i;
+	candidates(b, all, b->n_orders, b->s.k);
+	phase(b, "candidates");
+	cost_arcs(b, 0);
+	b->hold = palloc(sizeof(double) * b->n_orders);
+	for (i = 0; i < b->n_orders; i++)
+		b->hold[i] = Min(match_hold_cost(&b->s, &b->orders[i]), ASSIGN_COST_CLAMP);
+	return true;
+}
+
+/*
+ * Step 3: build the instance and solve it; after an exact solve, widen the
+ * candidates of stranded orders.  Sets b->method; a fallback from the
+ * exact solve is reported as a NOTICE.
+ */
+static void
+batch_solve(Batch *b, Solve *sv)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	int			i;
+
+	memset(sv, 0, sizeof(*sv));
+	build_instance(b, sv);
+	solve(b, sv, b->s.time_budget_ms);
+	if (sv->st.method == AS_METHOD_EXACT)
+		widen(b, sv, (double) (GetCurrentTimestamp() - start) / 1000.0);
+	phase(b, "costs and solve");
+	for (i = 0; i < b->n_orders; i++)
+		Assert(sv->row_rider[i] == AS_HELD ||
+			   (sv->row_rider[i] >= 0 && sv->row_rider[i] < b->n_riders &&
+				sv->row_slot[i] >= 0));
+
+	b->method = sv->st.method == AS_METHOD_EXACT ? "exact" :
+		sv->st.method == AS_METHOD_REGRET_SIZE ? "regret (size budget)" :
+		"exact+regret (time budget)";
+	if (sv->st.method != AS_METHOD_EXACT)
+		ereport(NOTICE,
+				errmsg("assign_batch for zone " INT64_FORMAT " fell back to %s",
+					   b->s.zone_id, b->method),
+				errdetail("%d orders, %d candidate pairs; the exact solve placed %d orders.",
+						  b->n_orders, b->n_arcs, sv->st.n_exact_rows));
+}
+
+/*
+ * Step 4: take the chosen riders' slots, re-checked under row lock in
+ * rider id order.  Sets b->ok_riders (sorted): the riders that still had
+ * them.
+ */
+static void
+take_slots(Batch *b, const Solve *sv)
+{
+	int64	   *ids = palloc(sizeof(int64) * b->n_orders);
+	int32	   *n = palloc(sizeof(int32) * b->n_orders);
+	int64	   *chosen = palloc(sizeof(int64) * b->n_orders);
+	Datum	   *d;
+	Datum		values[3];
+	int			nc = 0,
+				nt = 0,
+				ret,
+				i;
+
+	for (i = 0; i < b->n_orders; i++)
+		if (sv->row_rider[i] != AS_HELD)
+			chosen[nc++] = b->riders[sv->row_rider[i]].rider_id;
+	qsort(chosen, nc, sizeof(int64), cmp_int64);
+	for (i = 0; i < nc; i++)
+	{
+		if (nt > 0 && ids[nt - 1] == chosen[i])
+			n[nt - 1]++;
+		else
+		{
+			ids[nt] = chosen[i];
+			n[nt] = 1;
+			nt++;
+		}
+	}
+	b->ok_riders = palloc(sizeof(int64) * Max(nt, 1));
+	b->n_ok = 0;
+	if (nt > 0)
+	{
+		d = palloc(sizeof(Datum) * nt);
+		for (i = 0; i < nt; i++)
+			d[i] = Int32GetDatum(n[i]);
+		values[0] = int8_array(ids, nt);
+		values[1] = PointerGetDatum(construct_array(d, nt, INT4OID, 4, true, TYPALIGN_INT));
+		values[2] = Int64GetDatum(b->s.zone_id);
+		ret = SPI_execute_plan(take_slots_plan, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "could not take rider slots: %s", SPI_result_code_string(ret));
+		Assert(SPI_processed <= (uint64) nt);
+		for (i = 0; (uint64) i < SPI_processed; i++)
+			b->ok_riders[b->n_ok++] = get_int8(SPI_tuptable, i, "rider_id");
+		qsort(b->ok_riders, b->n_ok, sizeof(int64), cmp_int64);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	phase(b, "rider slots");
+}
+
+/*
+ * Step 5: the offers, in order id order: the orders whose rider kept the
+ * slots, each at the cost of the slot it takes (arc plus the penalty of
+ * the rider's k-th extra order).
+ */
+static void
+plan_offers(Batch *b, const Solve *sv, Offers *of)
+{
+	int			i,
+				e;
+
+	b->arc_start = arc_starts(b);
+	of->n = 0;
+	of->order_id = palloc(sizeof(int64) * b->n_orders);
+	of->rider_id = palloc(sizeof(int64) * b->n_orders);
+	of->cost = palloc(sizeof(double) * b->n_orders);
+	of->row = palloc(sizeof(int) * b->n_orders);
+	of->offer_id = palloc(sizeof(int64) * b->n_orders);
+	for (i = 0; i < b->n_orders; i++)
+	{
+		int			r = sv->row_rider[i];
+		int64		rid;
+		double		c = 0;
+		bool		found = false;
+
+		if (r == AS_HELD)
+			continue;
+		rid = b->riders[r].rider_id;
+		if (bsearch(&rid, b->ok_riders, b->n_ok, sizeof(int64), cmp_int64) == NULL)
+			continue;
+		for (e = b->arc_start[i]; e < b->arc_start[i + 1]; e++)
+			if (b->arcs[e].rider == r)
+			{
+				c = b->arcs[e].c.base + match_slot_penalty(&b->s, &b->riders[r], sv->row_slot[i]);
+				found = true;
+				break;
+			}
+		/* the solver only places an order on one of its arcs */
+		Assert(found);
+		(void) found;
+		of->order_id[of->n] = b->orders[i].order_id;
+		of->rider_id[of->n] = rid;
+		of->cost[of->n] = c;
+		of->row[of->n] = i;
+		of->n++;
+	}
+}
+
+/* A new batch id in the zone. */
+static int64
+new_batch_id(Batch *b)
+{
+	Oid			t[1] = {INT8OID};
+	Datum		values[1];
+	int			ret;
+
+	values[0] = Int64GetDatum(b->s.zone_id);
+	ret = SPI_execute_with_args("SELECT dispatch.zone_scoped_id($1,"
+								" pg_catalog.nextval('dispatch.assign_batches_id_seq')) AS batch_id",
+								1, t, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not allocate a batch id");
+	return get_int8(SPI_tuptable, 0, "batch_id");
+}
+
+/*
+ * Step 6: write the offers in one statement and map the offer ids it
+ * returns back to them (by order id, unique in a batch).
+ */
+static void
+write_offers(Batch *b, Offers *of)
+{
+	Datum		values[7];
+	int			ret,
+				j;
+
+	if (of->n == 0)
+		return;
+	values[0] = Int64GetDatum(b->s.zone_id);
+	values[1] = Int64GetDatum(b->batch_id);
+	values[2] = TimestampTzGetDatum(b->s.now);
+	values[3] = TimestampTzGetDatum(b->s.now + (int64) b->s.offer_ttl_s * USECS_PER_SEC);
+	values[4] = int8_array(of->order_id, of->n);
+	values[5] = int8_array(of->rider_id, of->n);
+	values[6] = float8_array(of->cost, of->n);
+	phase(b, "batch id");
+	ret = SPI_execute_plan(offers_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != (uint64) of->n)
+		elog(ERROR, "could not write offers: %s", SPI_result_code_string(ret));
+	for (j = 0; j < of->n; j++)
+	{
+		int64		order_id = get_int8(SPI_tuptable, j, "order_id");
+		int64	   *at = bsearch(&order_id, of->order_id, of->n, sizeof(int64), cmp_int64);
+
+		Assert(at != NULL);
+		of->offer_id[at - of->order_id] = get_int8(SPI_tuptable, j, "offer_id");
+	}
+	SPI_freetuptable(SPI_tuptable);
+	phase(b, "offers");
+}
+
+/*
+ * Step 7: the audit rows, one per offer, in one statement: each offer's
+ * candidates, nearest first, with the parts of their cost; for the chosen
+ * rider the cost of the slot it actually gives.  The candidates of all
+ * offers go in as one array of ids and one [candidates][10] array of parts,
+ * each offer's rows given by its first and last index.
+ */
+static void
+write_audit(Batch *b, const Solve *sv, const Offers *of)
+{
+	int			total = 0,
+				j,
+				i;
+	int32	   *first = palloc(sizeof(int32) * Max(of->n, 1));
+	int32	   *last = palloc(sizeof(int32) * Max(of->n, 1));
+	int64	   *ids;
+	Datum	   *parts;
+	Datum	   *d_first = palloc(sizeof(Datum) * Max(of->n, 1));
+	Datum	   *d_last = palloc(sizeof(Datum) * Max(of->n, 1));
+	int			dims[2];
+	int			lbs[2] = {1, 1};
+	Datum		values[10];
+	int			ret;
+
+	if (of->n == 0)
+		return;
+	for (j = 0; j < of->n; j++)
+		total += b->arc_start[of->row[j] + 1] - b->arc_start[of->row[j]];
+	ids = MemoryContextAllocHuge(b->cxt, sizeof(int64) * total);
+	parts = MemoryContextAllocHuge(b->cxt, sizeof(Datum) * total * ASSIGN_AUDIT_PARTS);
+	total = 0;
+	for (j = 0; j < of->n; j++)
+	{
+		int			i0 = b->arc_start[of->row[j]];
+		int			n = b->arc_start[of->row[j] + 1] - i0;
+
+		Assert(n > 0);			/* the chosen rider is one of them */
+		first[j] = total + 1;
+		for (i = 0; i < n; i++, total++)
+		{
+			const Arc  *ac = &b->arcs[i0 + i];
+			Datum	   *p = &parts[total * ASSIGN_AUDIT_PARTS];
+			double		lp = ac->c.load_penalty;
+			double		cost = ac->c.cost;
+
+			if (ac->rider == sv->row_rider[of->row[j]])
+			{
+				cost = of->cost[j];
+				lp = cost - ac->c.base;
+			}
+			ids[total] = b->riders[ac->rider].rider_id;
+			p[0] = Float4GetDatum((float4) ac->c.distance_m);
+			p[1] = Float4GetDatum((float4) cost);
+			p[2] = Float4GetDatum((float4) ac->c.travel_s);
+			p[3] = Float4GetDatum((float4) ac->c.rider_wait_s);
+			p[4] = Float4GetDatum((float4) ac->c.food_wait_s);
+			p[5] = Float4GetDatum((float4) ac->c.late_s);
+			p[6] = Float4GetDatum((float4) ac->c.priority_factor);
+			p[7] = Float4GetDatum((float4) lp);
+			p[8] = Float4GetDatum((float4) ac->c.fairness);
+			p[9] = Float4GetDatum((float4) ac->c.fatigue);
+		}
+		last[j] = total;
+		d_first[j] = Int32GetDatum(first[j]);
+		d_last[j] = Int32GetDatum(last[j]);
+	}
+	dims[0] = total;
+	dims[1] = ASSIGN_AUDIT_PARTS;
+	values[0] = Int64GetDatum(b->s.zone_id);
+	values[1] = Int64GetDatum(b->batch_id);
+	values[2] = CStringGetTextDatum(b->method);
+	values[3] = int8_array(of->offer_id, of->n);
+	values[4] = int8_array(of->order_id, of->n);
+	values[5] = int8_array(of->rider_id, of->n);
+	values[6] = PointerGetDatum(construct_array(d_first, of->n, INT4OID, 4, true, TYPALIGN_INT));
+	values[7] = PointerGetDatum(construct_array(d_last, of->n, INT4OID, 4, true, TYPALIGN_INT));
+	values[8] = int8_array(ids, total);
+	values[9] = PointerGetDatum(construct_md_array(parts, NULL, 2, dims, lbs,
+												   FLOAT4OID, 4, true, TYPALIGN_INT));
+	ret = SPI_execute_plan(audit_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT || SPI_processed != (uint64) of->n)
+		elog(ERROR, "could not write the offer audit: %s", SPI_result_code_string(ret));
+	phase(b, "audit");
+}
+
+/* Step 8: one 'offer' event per offer, and the function's result rows. */
+static void
+emit_events(Batch *b, const Offers *of, ReturnSetInfo *rsinfo)
+{
+	int			j;
+
+	for (j = 0; j < of->n; j++)
+	{
+		char		payload[160];
+		Datum		row[5];
+		bool		nulls[5] = {0};
+
+		snprintf(payload, sizeof(payload),
+				 "{\"offer_id\":" INT64_FORMAT ",\"status\":\"pending\","
+				 "\"expires_in_s\":%d}", of->offer_id[j], b->s.offer_ttl_s);
+		dispatch_event_append(b->s.zone_id, "offer", of->order_id[j], 0, of->rider_id[j], payload);
+		row[0] = Int64GetDatum(of->order_id[j]);
+		row[1] = Int64GetDatum(of->rider_id[j]);
+		row[2] = Int64GetDatum(of->offer_id[j]);
+		row[3] = Float8GetDatum(of->cost[j]);
+		row[4] = CStringGetTextDatum(b->method);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+	}
+	phase(b, "events");
+}
+
+/* Step 9: the batch's row in assign_batches. */
+static void
+record_batch(Batch *b, const Solve *sv, const Offers *of)
+{
+	Datum		values[11];
+	int			ret;
+
+	values[0] = Int64GetDatum(b->s.zone_id);
+	values[1] = Int64GetDatum(b->batch_id);
+	values[2] = TimestampTzGetDatum(b->s.now);
+	values[3] = Int32GetDatum(b->n_orders);
+	values[4] = Int32GetDatum(b->n_riders);
+	values[5] = Int32GetDatum(b->n_arcs);
+	values[6] = Int32GetDatum(of->n);
+	values[7] = Int32GetDatum(b->n_orders - of->n);
+	values[8] = CStringGetTextDatum(b->method);
+	values[9] = Float8GetDatum(sv->st.total_cost);
+	values[10] = Float8GetDatum((double) (GetCurrentTimestamp() - b->t0) / 1000.0);
+	ret = SPI_execute_plan(batch_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not record the batch: %s", SPI_result_code_string(ret));
+}
+
 PG_FUNCTION_INFO_V1(dispatch_assign_batch);
 
 /*
@@ -1108,34 +1635,10 @@ dispatch_assign_batch(PG_FUNCTION_ARGS)
 {
 	int64		zone_id = PG_GETARG_INT64(0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TimestampTz t0 = GetCurrentTimestamp();
-	TimestampTz tp = t0;
 	MemoryContext oldcxt;
-	TimestampTz solve_start;
 	Batch		b;
 	Solve		sv;
-	AsStats		st;
-	int		   *all,
-			   *row_rider,
-			   *row_slot;
-	int			i,
-				j,
-				ret,
-				n_offers = 0,
-				n_take = 0;
-	const char *method;
-	int64		batch_id;
-	int64	   *take_ids;
-	int32	   *take_n;
-	int64	   *ok_riders;
-	int			n_ok;
-	int64	   *of_order,
-			   *of_rider;
-	double	   *of_cost;
-	int		   *of_row;
-	int		   *arc_start;
-	Datum		values[11];
-	char		nulls[11];
+	Offers		of;
 
 	if (zone_id < 1 || zone_id > 8388607)
 		ereport(ERROR,
@@ -1143,302 +1646,23 @@ dispatch_assign_batch(PG_FUNCTION_ARGS)
 				errmsg("zone " INT64_FORMAT " does not exist", zone_id));
 
 	InitMaterializedSRF(fcinfo, 0);
-
 	memset(&b, 0, sizeof(b));
+	b.t0 = b.tp = GetCurrentTimestamp();
 	b.cxt = AllocSetContextCreate(CurrentMemoryContext, "dispatch assign_batch",
 								  ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(b.cxt);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	prepare_plans();
-
-	/* batches of one zone run one at a time, to the end of the transaction */
-	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum(DISPATCH_LOCK_ZONE),
-						Int32GetDatum((int32) zone_id));
-
-	match_load_settings(zone_id, &b.s);
-	phase("lock and settings", &tp);
-	expire_offers(&b);
-	phase("expiry", &tp);
-	read_orders(&b);
-	phase("orders", &tp);
-	if (b.n_orders == 0)
+	batch_begin(&b, zone_id);
+	if (batch_gather(&b))
 	{
-		SPI_finish();
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(b.cxt);
-		return (Datum) 0;
-	}
-	read_exclusions(&b);
-	phase("exclusions", &tp);
-
-	/* every order's k nearest candidates, costed */
-	b.order_k = palloc(sizeof(int) * b.n_orders);
-	b.more = palloc0(sizeof(bool) * b.n_orders);
-	all = palloc(sizeof(int) * b.n_orders);
-	for (i = 0; i < b.n_orders; i++)
-		all[i] = i;
-	candidates(&b, all, b.n_orders, b.s.k);
-	phase("candidates", &tp);
-	cost_arcs(&b, 0);
-	b.hold = palloc(sizeof(double) * b.n_orders);
-	for (i = 0; i < b.n_orders; i++)
-		b.hold[i] = Min(match_hold_cost(&b.s, &b.orders[i]), ASSIGN_COST_CLAMP);
-
-	/* solve; if exactly, widen the candidates of stranded orders */
-	solve_start = GetCurrentTimestamp();
-	memset(&sv, 0, sizeof(sv));
-	build_instance(&b, &sv);
-	solve(&b, &sv, b.s.time_budget_ms);
-	if (sv.st.method == AS_METHOD_EXACT)
-		widen(&b, &sv, (double) (GetCurrentTimestamp() - solve_start) / 1000.0);
-	st = sv.st;
-	row_rider = sv.row_rider;
-	row_slot = sv.row_slot;
-	phase("costs and solve", &tp);
-	method = st.method == AS_METHOD_EXACT ? "exact" :
-		st.method == AS_METHOD_REGRET_SIZE ? "regret (size budget)" :
-		"exact+regret (time budget)";
-	if (st.method != AS_METHOD_EXACT)
-		ereport(NOTICE,
-				errmsg("assign_batch for zone " INT64_FORMAT " fell back to %s", zone_id, method),
-				errdetail("%d orders, %d candidate pairs; the exact solve placed %d orders.",
-						  b.n_orders, b.n_arcs, st.n_exact_rows));
-
-	/* take the chosen riders' slots, re-checked under row lock */
-	take_ids = palloc(sizeof(int64) * b.n_orders);
-	take_n = palloc(sizeof(int32) * b.n_orders);
-	{
-		int64	   *chosen = palloc(sizeof(int64) * b.n_orders);
-		int			nc = 0;
-
-		for (i = 0; i < b.n_orders; i++)
-			if (row_rider[i] != AS_HELD)
-				chosen[nc++] = b.riders[row_rider[i]].rider_id;
-		qsort(chosen, nc, sizeof(int64), cmp_int64);
-		for (i = 0; i < nc; i++)
-		{
-			if (n_take > 0 && take_ids[n_take - 1] == chosen[i])
-				take_n[n_take - 1]++;
-			else
-			{
-				take_ids[n_take] = chosen[i];
-				take_n[n_take] = 1;
-				n_take++;
-			}
-		}
-	}
-	n_ok = 0;
-	ok_riders = palloc(sizeof(int64) * Max(n_take, 1));
-	if (n_take > 0)
-	{
-		Datum	   *d = palloc(sizeof(Datum) * n_take);
-
-		for (i = 0; i < n_take; i++)
-			d[i] = Int32GetDatum(take_n[i]);
-		values[0] = int8_array(take_ids, n_take);
-		values[1] = PointerGetDatum(construct_array(d, n_take, INT4OID, 4, true, TYPALIGN_INT));
-		values[2] = Int64GetDatum(zone_id);
-		ret = SPI_execute_plan(take_slots_plan, values, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "could not take rider slots: %s", SPI_result_code_string(ret));
-		for (j = 0; (uint64) j < SPI_processed; j++)
-		{
-			bool		isnull;
-
-			ok_riders[n_ok++] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j],
-															SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		qsort(ok_riders, n_ok, sizeof(int64), cmp_int64);
-		SPI_freetuptable(SPI_tuptable);
-	}
-
-	phase("rider slots", &tp);
-
-	/* arcs are grouped by order: where each order's start */
-	arc_start = palloc0(sizeof(int) * (b.n_orders + 1));
-	for (i = 0; i < b.n_arcs; i++)
-		arc_start[b.arcs[i].order + 1]++;
-	for (i = 0; i < b.n_orders; i++)
-		arc_start[i + 1] += arc_start[i];
-
-	/* the offers: orders whose rider still had the slots */
-	of_order = palloc(sizeof(int64) * b.n_orders);
-	of_rider = palloc(sizeof(int64) * b.n_orders);
-	of_cost = palloc(sizeof(double) * b.n_orders);
-	of_row = palloc(sizeof(int) * b.n_orders);
-	for (i = 0; i < b.n_orders; i++)
-	{
-		int64		rid;
-		int			k;
-		double		c = 0;
-
-		if (row_rider[i] == AS_HELD)
-			continue;
-		rid = b.riders[row_rider[i]].rider_id;
-		if (bsearch(&rid, ok_riders, n_ok, sizeof(int64), cmp_int64) == NULL)
-			continue;
-		/* the pair's cost on the slot it took (k-th extra order) */
-		for (k = arc_start[i]; k < arc_start[i + 1]; k++)
-			if (b.arcs[k].rider == row_rider[i])
-			{
-				c = b.arcs[k].c.base +
-					match_slot_penalty(&b.s, &b.riders[row_rider[i]], row_slot[i]);
-				break;
-			}
-		of_order[n_offers] = b.orders[i].order_id;
-		of_rider[n_offers] = rid;
-		of_cost[n_offers] = c;
-		of_row[n_offers] = i;
-		n_offers++;
-	}
-
-	{
-		SPITupleTable *tt;
-		int64	   *offer_of = palloc(sizeof(int64) * Max(n_offers, 1));
-		Datum		method_text = CStringGetTextDatum(method);
-		TimestampTz expires = b.s.now + (int64) b.s.offer_ttl_s * USECS_PER_SEC;
-
-		values[0] = Int64GetDatum(zone_id);
-		{
-			Oid			t[1] = {INT8OID};
-			bool		isnull;
-
-			ret = SPI_execute_with_args("SELECT dispatch.zone_scoped_id($1,"
-										" pg_catalog.nextval('dispatch.assign_batches_id_seq'))",
-										1, t, values, NULL, false, 1);
-			if (ret != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "could not allocate a batch id");
-			batch_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 1, &isnull));
-		}
-
-		if (n_offers > 0)
-		{
-			values[0] = Int64GetDatum(zone_id);
-			values[1] = Int64GetDatum(batch_id);
-			values[2] = TimestampTzGetDatum(b.s.now);
-			values[3] = TimestampTzGetDatum(expires);
-			values[4] = int8_array(of_order, n_offers);
-			values[5] = int8_array(of_rider, n_offers);
-			values[6] = float8_array(of_cost, n_offers);
-			phase("batch id", &tp);
-			ret = SPI_execute_plan(offers_plan, values, NULL, false, 0);
-			if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != (uint64) n_offers)
-				elog(ERROR, "could not write offers: %s", SPI_result_code_string(ret));
-			tt = SPI_tuptable;
-			/* offer ids back to offers, by order id (unique in a batch) */
-			for (j = 0; j < n_offers; j++)
-			{
-				bool		isnull;
-				int64		oid = DatumGetInt64(SPI_getbinval(tt->vals[j], tt->tupdesc, 1, &isnull));
-				int64		fid = DatumGetInt64(SPI_getbinval(tt->vals[j], tt->tupdesc, 2, &isnull));
-				int			lo = 0,
-							hi = n_offers - 1;
-
-				while (lo < hi)
-				{
-					int			mid = (lo + hi) / 2;
-
-					if (of_order[mid] < oid)
-						lo = mid + 1;
-					else
-						hi = mid;
-				}
-				offer_of[lo] = fid;
-			}
-
-			phase("offers", &tp);
-
-			/* audit: each offer's candidates, nearest first, with their parts */
-			for (j = 0; j < n_offers; j++)
-			{
-				int			i0 = arc_start[of_row[j]];
-				int			n = arc_start[of_row[j] + 1] - i0;
-				int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
-				Datum	   *parts = palloc(sizeof(Datum) * Max(n, 1) * 10);
-				int			dims[2] = {n, 10};
-				int			lbs[2] = {1, 1};
-
-				for (i = 0; i < n; i++)
-				{
-					const Arc  *ac = &b.arcs[i0 + i];
-					double		lp = ac->c.load_penalty;
-					double		cost = ac->c.cost;
-
-					/* the chosen rider: the slot it actually gives */
-					if (ac->rider == row_rider[of_row[j]])
-					{
-						cost = of_cost[j];
-						lp = cost - ac->c.base;
-					}
-					ids[i] = b.riders[ac->rider].rider_id;
-					parts[i * 10 + 0] = Float4GetDatum((float4) ac->c.distance_m);
-					parts[i * 10 + 1] = Float4GetDatum((float4) cost);
-					parts[i * 10 + 2] = Float4GetDatum((float4) ac->c.travel_s);
-					parts[i * 10 + 3] = Float4GetDatum((float4) ac->c.rider_wait_s);
-					parts[i * 10 + 4] = Float4GetDatum((float4) ac->c.food_wait_s);
-					parts[i * 10 + 5] = Float4GetDatum((float4) ac->c.late_s);
-					parts[i * 10 + 6] = Float4GetDatum((float4) ac->c.priority_factor);
-					parts[i * 10 + 7] = Float4GetDatum((float4) lp);
-					parts[i * 10 + 8] = Float4GetDatum((float4) ac->c.fairness);
-					parts[i * 10 + 9] = Float4GetDatum((float4) ac->c.fatigue);
-				}
-				values[0] = Int64GetDatum(zone_id);
-				values[1] = Int64GetDatum(offer_of[j]);
-				values[2] = Int64GetDatum(of_order[j]);
-				values[3] = Int64GetDatum(batch_id);
-				values[4] = method_text;
-				values[5] = Int64GetDatum(of_rider[j]);
-				values[6] = int8_array(ids, n);
-				values[7] = PointerGetDatum(construct_md_array(parts, NULL, 2, dims, lbs,
-															   FLOAT4OID, 4, true, TYPALIGN_INT));
-				ret = SPI_execute_plan(audit_plan, values, NULL, false, 0);
-				if (ret != SPI_OK_INSERT)
-					elog(ERROR, "could not write the offer audit: %s", SPI_result_code_string(ret));
-				pfree(ids);
-				pfree(parts);
-			}
-			phase("audit", &tp);
-
-			/* events and result rows */
-			for (j = 0; j < n_offers; j++)
-			{
-				char		payload[160];
-				Datum		row[5];
-				bool		rnulls[5] = {0};
-
-				snprintf(payload, sizeof(payload),
-						 "{\"offer_id\":" INT64_FORMAT ",\"status\":\"pending\","
-						 "\"expires_in_s\":%d}", offer_of[j], b.s.offer_ttl_s);
-				dispatch_event_append(zone_id, "offer", of_order[j], 0, of_rider[j], payload);
-				row[0] = Int64GetDatum(of_order[j]);
-				row[1] = Int64GetDatum(of_rider[j]);
-				row[2] = Int64GetDatum(offer_of[j]);
-				row[3] = Float8GetDatum(of_cost[j]);
-				row[4] = CStringGetTextDatum(method);
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rnulls);
-			}
-		}
-
-		phase("events", &tp);
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = Int64GetDatum(zone_id);
-		values[1] = Int64GetDatum(batch_id);
-		values[2] = TimestampTzGetDatum(b.s.now);
-		values[3] = Int32GetDatum(b.n_orders);
-		values[4] = Int32GetDatum(b.n_riders);
-		values[5] = Int32GetDatum(b.n_arcs);
-		values[6] = Int32GetDatum(n_offers);
-		values[7] = Int32GetDatum(b.n_orders - n_offers);
-		values[8] = CStringGetTextDatum(method);
-		values[9] = Float8GetDatum(st.total_cost);
-		values[10] = Float8GetDatum((double) (GetCurrentTimestamp() - t0) / 1000.0);
-		ret = SPI_execute_plan(batch_plan, values, nulls, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not record the batch: %s", SPI_result_code_string(ret));
+		batch_solve(&b, &sv);
+		take_slots(&b, &sv);
+		plan_offers(&b, &sv, &of);
+		b.batch_id = new_batch_id(&b);
+		write_offers(&b, &of);
+		write_audit(&b, &sv, &of);
+		emit_events(&b, &of, rsinfo);
+		record_batch(&b, &sv, &of);
 	}
 
 	SPI_finish();

@@ -2,7 +2,8 @@
  *
  * assign_solver.c
  *	  Exact minimum-cost assignment of orders to rider slots, with the
- *	  greedy baseline, the regret fallback and a uniform grid for candidates.
+ *	  greedy baseline and the regret fallback (the candidates' grid and
+ *	  projection are in assign_grid.c).
  *
  * Plain C99, no PostgreSQL headers; see assign_solver.h for the model.
  *
@@ -102,7 +103,6 @@ static void finish(const Prep *P, const Sol *S, int method, int n_exact,
 static int	run_heuristic(const AsInstance *inst, const AsOptions *opt,
 						  const AsAllocator *a, int *row_rider,
 						  int *row_slot, AsStats *stats, int by_regret);
-static void *grid_take(const AsAllocator *a, size_t size);
 
 /* Take zeroed memory from the caller's allocator and remember it. */
 static void *
@@ -579,6 +579,12 @@ heap_pop(Heap *h, int64_t *key, int *node)
  * Stops early if the time budget runs out; the caller fills the rest.
  * Returns AS_ECANCELED when the interrupt hook asks to stop: it is asked
  * every AS_CHECK_EVERY heap pops and rows.
+ *
+ * Long on purpose: the Dijkstra, the augmentation along its path and the
+ * potential update share the same arrays and loop indexes, and are the
+ * hot loop of every batch; split into functions they would pass half a
+ * dozen arrays each and hide that one pass is one row added.  Each phase
+ * is marked by a comment instead.
  */
 static int
 exact_core(const Prep *P, Sol *S, Mem *mem, const AsOptions *opt,
@@ -1030,308 +1036,4 @@ as_evaluate(const AsInstance *inst, const AsAllocator *a,
 		*cost_q = total;
 	mem_release(&mem);
 	return rc;
-}
-
-/*
- * The grid: points bucketed by cell (counting sort), with their coordinates
- * copied in cell order so a query reads memory sequentially.
- */
-struct AsGrid
-{
-	double		x0,
-				y0,
-				cell;
-	int			w,
-				h;
-	int		   *start;			/* w * h + 1 */
-	int		   *idx;			/* point index, cell order */
-	double	   *px;
-	double	   *py;
-};
-
-/* Grid memory lives until as_grid_free, so it is not tracked by Mem. */
-static void *
-grid_take(const AsAllocator *a, size_t size)
-{
-	return a->alloc(a->ctx, size == 0 ? 1 : size);
-}
-
-/* Release a grid (no-op for arena allocators). */
-void
-as_grid_free(AsGrid *g, const AsAllocator *a)
-{
-	if (g == NULL || a->free == NULL)
-		return;
-	if (g->start)
-		a->free(a->ctx, g->start);
-	if (g->idx)
-		a->free(a->ctx, g->idx);
-	if (g->px)
-		a->free(a->ctx, g->px);
-	if (g->py)
-		a->free(a->ctx, g->py);
-	a->free(a->ctx, g);
-}
-
-double
-as_grid_cell_size(const AsGrid *g)
-{
-	return g->cell;
-}
-
-/*
- * Bucket the points into square cells; cell_m <= 0 picks about two points
- * per cell over the points' bounding box.
- */
-AsGrid *
-as_grid_build(const double *x, const double *y, int n, double cell_m,
-			  const AsAllocator *a)
-{
-	AsGrid	   *g;
-	double		minx = 0,
-				miny = 0,
-				maxx = 0,
-				maxy = 0;
-	double		dx,
-				dy;
-	int			i;
-	size_t		ncell;
-	int		   *cellof;
-
-	g = grid_take(a, sizeof(AsGrid));
-	if (g == NULL)
-		return NULL;
-	memset(g, 0, sizeof(AsGrid));
-	for (i = 0; i < n; i++)
-	{
-		if (i == 0 || x[i] < minx)
-			minx = x[i];
-		if (i == 0 || x[i] > maxx)
-			maxx = x[i];
-		if (i == 0 || y[i] < miny)
-			miny = y[i];
-		if (i == 0 || y[i] > maxy)
-			maxy = y[i];
-	}
-	dx = maxx - minx;
-	dy = maxy - miny;
-	if (cell_m <= 0)
-		cell_m = sqrt((dx + 1.0) * (dy + 1.0) * 2.0 / (n > 0 ? n : 1));
-	if (cell_m < 1.0)
-		cell_m = 1.0;
-	/* at most about 4 cells per point */
-	for (;;)
-	{
-		double		w = floor(dx / cell_m) + 1;
-		double		hh = floor(dy / cell_m) + 1;
-
-		if (w * hh <= 4.0 * n + 16.0)
-			break;
-		cell_m *= 1.5;
-	}
-	g->x0 = minx;
-	g->y0 = miny;
-	g->cell = cell_m;
-	g->w = (int) (floor(dx / cell_m) + 1);
-	g->h = (int) (floor(dy / cell_m) + 1);
-	ncell = (size_t) g->w * (size_t) g->h;
-
-	g->start = grid_take(a, sizeof(int) * (ncell + 1));
-	g->idx = grid_take(a, sizeof(int) * n);
-	g->px = grid_take(a, sizeof(double) * n);
-	g->py = grid_take(a, sizeof(double) * n);
-	cellof = grid_take(a, sizeof(int) * n);
-	if (!g->start || !g->idx || !g->px || !g->py || !cellof)
-	{
-		if (cellof && a->free)
-			a->free(a->ctx, cellof);
-		as_grid_free(g, a);
-		return NULL;
-	}
-	memset(g->start, 0, sizeof(int) * (ncell + 1));
-	for (i = 0; i < n; i++)
-	{
-		int			cx = (int) ((x[i] - minx) / cell_m);
-		int			cy = (int) ((y[i] - miny) / cell_m);
-
-		if (cx >= g->w)
-			cx = g->w - 1;
-		if (cy >= g->h)
-			cy = g->h - 1;
-		cellof[i] = cy * g->w + cx;
-		g->start[cellof[i] + 1]++;
-	}
-	for (i = 0; (size_t) i < ncell; i++)
-		g->start[i + 1] += g->start[i];
-	for (i = 0; i < n; i++)
-	{
-		int			p = g->start[cellof[i]]++;
-
-		g->idx[p] = i;
-		g->px[p] = x[i];
-		g->py[p] = y[i];
-	}
-	/* the fill advanced each start to the next cell's; shift back */
-	for (i = (int) ncell; i > 0; i--)
-		g->start[i] = g->start[i - 1];
-	g->start[0] = 0;
-	if (a->free)
-		a->free(a->ctx, cellof);
-	return g;
-}
-
-/*
- * k nearest accepted points within radius_m: rings of cells around the
- * query's cell, stopping once no unvisited cell can hold a nearer point.
- */
-int
-as_grid_knn(const AsGrid *g, double x, double y, int k, double radius_m,
-			int (*accept) (void *ctx, int idx), void *accept_ctx,
-			int *out_idx, double *out_dist)
-{
-	double		fx = floor((x - g->x0) / g->cell);
-	double		fy = floor((y - g->y0) / g->cell);
-	long		cx,
-				cy,
-				r;
-	double		r2 = radius_m * radius_m;
-	int			cnt = 0;
-	int			t;
-
-	if (k <= 0 || !(radius_m >= 0))
-		return 0;
-	/* clamp far-away queries; the distance bounds below stay valid */
-	if (fx < -1.0e8)
-		fx = -1.0e8;
-	if (fx > 1.0e8)
-		fx = 1.0e8;
-	if (fy < -1.0e8)
-		fy = -1.0e8;
-	if (fy > 1.0e8)
-		fy = 1.0e8;
-	cx = (long) fx;
-	cy = (long) fy;
-
-	for (r = 0;; r++)
-	{
-		long		ys[2],
-					xs[2];
-		long		lx,
-					hx,
-					ly,
-					hy,
-					gx,
-					gy;
-		int			side;
-
-		if (r > 0)
-		{
-			/* nearest possible point of ring r: outside the inner block */
-			double		lb = x - (g->x0 + (double) (cx - r + 1) * g->cell);
-			double		v;
-
-			v = g->x0 + (double) (cx + r) * g->cell - x;
-			if (v < lb)
-				lb = v;
-			v = y - (g->y0 + (double) (cy - r + 1) * g->cell);
-			if (v < lb)
-				lb = v;
-			v = g->y0 + (double) (cy + r) * g->cell - y;
-			if (v < lb)
-				lb = v;
-			if (lb > 0 && lb * lb > r2)
-				break;
-			if (cnt == k && lb > 0 && lb * lb > out_dist[k - 1])
-				break;
-			/* the inner block already covered the whole grid */
-			if (cx - r + 1 <= 0 && cx + r - 1 >= g->w - 1 &&
-				cy - r + 1 <= 0 && cy + r - 1 >= g->h - 1)
-				break;
-		}
-
-		/* ring r: top and bottom rows whole, then left and right columns */
-		ys[0] = cy - r;
-		ys[1] = cy + r;
-		xs[0] = cx - r;
-		xs[1] = cx + r;
-		for (side = 0; side < 4; side++)
-		{
-			if (side < 2)
-			{
-				if (side == 1 && r == 0)
-					continue;
-				ly = hy = ys[side];
-				lx = cx - r;
-				hx = cx + r;
-			}
-			else
-			{
-				if (r == 0)
-					continue;
-				lx = hx = xs[side - 2];
-				ly = cy - r + 1;
-				hy = cy + r - 1;
-			}
-			if (lx < 0)
-				lx = 0;
-			if (hx > g->w - 1)
-				hx = g->w - 1;
-			if (ly < 0)
-				ly = 0;
-			if (hy > g->h - 1)
-				hy = g->h - 1;
-			for (gy = ly; gy <= hy; gy++)
-				for (gx = lx; gx <= hx; gx++)
-				{
-					long		c = gy * g->w + gx;
-					int			p;
-
-					for (p = g->start[c]; p < g->start[c + 1]; p++)
-					{
-						double		ddx = g->px[p] - x;
-						double		ddy = g->py[p] - y;
-						double		d2 = ddx * ddx + ddy * ddy;
-						int			id = g->idx[p];
-						int			pos;
-
-						if (d2 > r2)
-							continue;
-						if (cnt == k &&
-							(d2 > out_dist[k - 1] ||
-							 (d2 == out_dist[k - 1] && id > out_idx[k - 1])))
-							continue;
-						if (accept && !accept(accept_ctx, id))
-							continue;
-						/* insert in (distance, index) order */
-						pos = (cnt < k) ? cnt++ : k - 1;
-						while (pos > 0 &&
-							   (out_dist[pos - 1] > d2 ||
-								(out_dist[pos - 1] == d2 &&
-								 out_idx[pos - 1] > id)))
-						{
-							out_dist[pos] = out_dist[pos - 1];
-							out_idx[pos] = out_idx[pos - 1];
-							pos--;
-						}
-						out_dist[pos] = d2;
-						out_idx[pos] = id;
-					}
-				}
-		}
-	}
-	for (t = 0; t < cnt; t++)
-		out_dist[t] = sqrt(out_dist[t]);
-	return cnt;
-}
-
-/* Equirectangular projection to metres around (lon0, lat0). */
-void
-as_project(double lon0, double lat0, double lon, double lat,
-		   double *x, double *y)
-{
-	const double R = 6371008.8;
-	const double rad = 3.14159265358979323846 / 180.0;
-
-	*x = R * (lon - lon0) * rad * cos(lat0 * rad);
-	*y = R * (lat - lat0) * rad;
 }

@@ -2,7 +2,7 @@
  *
  * assign_solver.h
  *	  Minimum-cost batch assignment of orders to rider slots, the greedy
- *	  baseline, the regret heuristic and a uniform grid for candidates.
+ *	  baseline and the regret heuristic.
  *
  * This header and assign_solver.c are plain C99 with no PostgreSQL
  * dependency, so that the solver can be tested and benchmarked on its own.
@@ -167,34 +167,5 @@ extern int64_t as_quantise(double cost);
 
 /* Text for a return code. */
 extern const char *as_strerror(int rc);
-
-/*
- * Uniform grid over planar points (metres).  Built once per batch over the
- * eligible riders; k-nearest queries visit cells ring by ring.
- */
-typedef struct AsGrid AsGrid;
-
-/* cell_m <= 0 picks a size from the points' density. */
-extern AsGrid *as_grid_build(const double *x, const double *y, int n,
-							 double cell_m, const AsAllocator *a);
-extern void as_grid_free(AsGrid *g, const AsAllocator *a);
-extern double as_grid_cell_size(const AsGrid *g);
-
-/*
- * The k nearest points within radius_m of (x, y) accepted by accept (NULL:
- * all), nearest first, ties by lower index.  Writes up to k indexes and
- * distances; returns how many.  Cost: the cells within the k-th distance.
- */
-extern int	as_grid_knn(const AsGrid *g, double x, double y, int k,
-						double radius_m,
-						int (*accept) (void *ctx, int idx), void *accept_ctx,
-						int *out_idx, double *out_dist);
-
-/*
- * Equirectangular projection around (lon0, lat0) in degrees to metres.
- * Good to a fraction of a percent across a city-sized zone.
- */
-extern void as_project(double lon0, double lat0, double lon, double lat,
-					   double *x, double *y);
 
 #endif							/* ASSIGN_SOLVER_H */

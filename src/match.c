@@ -43,7 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
-#include "assign_solver.h"
+#include "assign_grid.h"
 #include "dispatch.h"
 #include "match.h"
 
@@ -59,9 +59,131 @@ static const char *const vehicle_names[MATCH_N_VEHICLES] = {
 	"foot", "bicycle", "ebike", "motorbike", "car"
 };
 
-static double get_float8(HeapTuple tup, TupleDesc desc, int col, double dflt);
-static int64 get_int64(HeapTuple tup, TupleDesc desc, int col);
-static int	get_int32(HeapTuple tup, TupleDesc desc, int col);
+/* How a column of a select list is decoded into a C struct's field. */
+typedef enum ColumnKind
+{
+	COL_INT4,
+	COL_INT8,
+	COL_FLOAT8,
+	COL_BOOL,
+	COL_DATUM,					/* pass-by-value Datum kept as is (a date) */
+	COL_TIMESTAMPTZ,
+	COL_VEHICLE,				/* text -> vehicle index (NULL: ebike) */
+	COL_PRIORITY				/* text -> 0 normal, 1 hot, 2 fresh */
+} ColumnKind;
+
+/*
+ * One column of a select list: its name (the alias it is selected as and
+ * looked up by), its SQL expression, and where and how it is decoded.  A
+ * table of these builds both the select list and the decoder, so the two
+ * cannot drift apart.
+ */
+typedef struct Column
+{
+	const char *name;
+	const char *expr;
+	ColumnKind	kind;
+	size_t		offset;
+	double		dflt;			/* for a NULL (numeric kinds) */
+} Column;
+
+#define COLUMN(type, field, expr, kind, dflt) \
+	{#field, expr, kind, offsetof(type, field), dflt}
+
+/*
+ * Orders; parameter $2 now.
+ */
+static const Column order_columns[] = {
+	COLUMN(MatchOrder, order_id, "o.order_id", COL_INT8, 0),
+	COLUMN(MatchOrder, lon, "(o.pickup::pg_catalog.point)[0]", COL_FLOAT8, 0),
+	COLUMN(MatchOrder, lat, "(o.pickup::pg_catalog.point)[1]", COL_FLOAT8, 0),
+	COLUMN(MatchOrder, priority, "o.priority", COL_PRIORITY, 0),
+	COLUMN(MatchOrder, ready_in_s,
+		   "pg_catalog.date_part('epoch', COALESCE(o.ready_at, $2) OPERATOR(pg_catalog.-) $2)",
+		   COL_FLOAT8, 0),
+	COLUMN(MatchOrder, promise_in_s,
+		   "pg_catalog.date_part('epoch', o.promised_at OPERATOR(pg_catalog.-) $2)",
+		   COL_FLOAT8, 0),
+	COLUMN(MatchOrder, trip_m, "o.distance_m::pg_catalog.float8", COL_FLOAT8, 0),
+};
+
+/*
+ * Riders; parameters as match_rider_params sets them: $1 zone, $2 now,
+ * $3 today (date), $4 day start, $5 oldest acceptable position time.
+ */
+static const Column rider_columns[] = {
+	COLUMN(MatchRider, rider_id, "r.rider_id", COL_INT8, 0),
+	COLUMN(MatchRider, lon, "(r.position::pg_catalog.point)[0]", COL_FLOAT8, 0),
+	COLUMN(MatchRider, lat, "(r.position::pg_catalog.point)[1]", COL_FLOAT8, 0),
+	COLUMN(MatchRider, capacity, "r.capacity", COL_INT4, 0),
+	COLUMN(MatchRider, active, "r.active_orders", COL_INT4, 0),
+	COLUMN(MatchRider, pending, "r.pending_offers", COL_INT4, 0),
+	COLUMN(MatchRider, vehicle, "r.vehicle", COL_VEHICLE, 0),
+	COLUMN(MatchRider, age_s,
+		   "pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-) r.position_at)",
+		   COL_FLOAT8, 0),
+	COLUMN(MatchRider, orders_today,
+		   "CASE WHEN r.stats_day OPERATOR(pg_catalog.=) $3 THEN r.orders_today ELSE 0 END",
+		   COL_INT4, 0),
+	COLUMN(MatchRider, earnings_today,
+		   "CASE WHEN r.stats_day OPERATOR(pg_catalog.=) $3 THEN r.earnings_today_cents ELSE 0 END",
+		   COL_INT8, 0),
+	COLUMN(MatchRider, online_today_s,
+		   "(CASE WHEN r.stats_day OPERATOR(pg_catalog.=) $3 THEN r.online_seconds_today ELSE 0 END)"
+		   " OPERATOR(pg_catalog.+) pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-)"
+		   " GREATEST(COALESCE(r.online_since, $2), $4))",
+		   COL_FLOAT8, 0),
+	COLUMN(MatchRider, shift_s,
+		   "pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-)"
+		   " COALESCE(r.shift_started_at, r.online_since, $2))",
+		   COL_FLOAT8, 0),
+};
+
+/*
+ * A zone's settings: z is the zone, s its row of matching_settings (or
+ * zone 0's); $2 now.  widen_rounds is read by name through to_jsonb: a
+ * 0.1.0 catalog (the module updated, the extension not yet) has no such
+ * column, and 0.1.0 did not widen.
+ */
+static const Column settings_columns[] = {
+	COLUMN(MatchSettings, speed_mps, "z.speed_mps::pg_catalog.float8", COL_FLOAT8, 4.0),
+	COLUMN(MatchSettings, today, "pg_catalog.timezone(z.timezone, $2)::pg_catalog.date",
+		   COL_DATUM, 0),
+	COLUMN(MatchSettings, day_start, "pg_catalog.date_trunc('day', $2, z.timezone)",
+		   COL_TIMESTAMPTZ, 0),
+	COLUMN(MatchSettings, k, "s.k_candidates", COL_INT4, 0),
+	COLUMN(MatchSettings, radius_m, "s.radius_m::pg_catalog.float8", COL_FLOAT8, 5000),
+	COLUMN(MatchSettings, stale_after_s, "s.stale_after_s", COL_INT4, 0),
+	COLUMN(MatchSettings, offer_ttl_s, "s.offer_ttl_s", COL_INT4, 0),
+	COLUMN(MatchSettings, hold_cost, "s.hold_cost::pg_catalog.float8", COL_FLOAT8, 1800),
+	COLUMN(MatchSettings, w_travel, "s.w_travel::pg_catalog.float8", COL_FLOAT8, 1),
+	COLUMN(MatchSettings, w_rider_wait, "s.w_rider_wait::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN(MatchSettings, w_food_wait, "s.w_food_wait::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN(MatchSettings, w_late, "s.w_late::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN(MatchSettings, priority_hot, "s.priority_hot::pg_catalog.float8", COL_FLOAT8, 1),
+	COLUMN(MatchSettings, priority_fresh, "s.priority_fresh::pg_catalog.float8", COL_FLOAT8, 1),
+	COLUMN(MatchSettings, load_penalty_s, "s.load_penalty_s::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN(MatchSettings, w_fair_orders, "s.w_fair_orders::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN(MatchSettings, w_fair_earnings, "s.w_fair_earnings::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN(MatchSettings, w_shift_hour, "s.w_shift_hour::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN(MatchSettings, max_shift_minutes, "s.max_shift_minutes", COL_INT4, 0),
+	COLUMN(MatchSettings, max_daily_minutes, "s.max_daily_minutes", COL_INT4, 0),
+	COLUMN(MatchSettings, max_batch_orders, "s.max_batch_orders", COL_INT4, 0),
+	COLUMN(MatchSettings, max_arcs, "s.max_arcs", COL_INT4, 0),
+	COLUMN(MatchSettings, time_budget_ms, "s.time_budget_ms::pg_catalog.float8", COL_FLOAT8, 100),
+	COLUMN(MatchSettings, use_grid, "s.candidate_source OPERATOR(pg_catalog.=) 'grid'",
+		   COL_BOOL, 0),
+	COLUMN(MatchSettings, widen_rounds,
+		   "COALESCE((pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'widen_rounds')::pg_catalog.int4, 0)",
+		   COL_INT4, 0),
+};
+
+static char *columns_select(const Column *cols, int n);
+static void columns_find(TupleDesc desc, const Column *cols, int n, int *fno);
+static void columns_decode(HeapTuple tup, TupleDesc desc, const Column *cols, int n,
+						   const int *fno, void *dst);
+static int	column_number(TupleDesc desc, const char *name);
+static void load_vehicles(HeapTuple tup, TupleDesc desc, MatchSettings *s);
 static int	vehicle_index(const char *name);
 static int	cmp_by_distance(const void *a, const void *b);
 static bool read_order(int64 order_id, TimestampTz now, MatchOrder *o);
@@ -131,31 +253,130 @@ match_keep_plan(const char *sql, int nargs, Oid *types)
 	return plan;
 }
 
-static double
-get_float8(HeapTuple tup, TupleDesc desc, int col, double dflt)
+/* "expr AS name, ..." for a table of columns, kept for the backend. */
+static char *
+columns_select(const Column *cols, int n)
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	StringInfoData buf;
+	int			i;
 
-	return isnull ? dflt : DatumGetFloat8(d);
+	initStringInfo(&buf);
+	for (i = 0; i < n; i++)
+		appendStringInfo(&buf, "%s%s AS %s", i > 0 ? ", " : "", cols[i].expr, cols[i].name);
+	return MemoryContextStrdup(TopMemoryContext, buf.data);
 }
 
-static int64
-get_int64(HeapTuple tup, TupleDesc desc, int col)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
-
-	return isnull ? 0 : DatumGetInt64(d);
-}
-
+/*
+ * The attribute number of a named result column; a statement that lacks it
+ * is a bug here, not a user's error.
+ */
 static int
-get_int32(HeapTuple tup, TupleDesc desc, int col)
+column_number(TupleDesc desc, const char *name)
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	int			fno = SPI_fnumber(desc, name);
 
-	return isnull ? 0 : DatumGetInt32(d);
+	if (fno <= 0)
+		elog(ERROR, "result has no column \"%s\"", name);
+	return fno;
+}
+
+/* Look up every column of a table by name, once per result. */
+static void
+columns_find(TupleDesc desc, const Column *cols, int n, int *fno)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		fno[i] = column_number(desc, cols[i].name);
+}
+
+/* Decode one row into dst by the column table (NULL: the default). */
+static void
+columns_decode(HeapTuple tup, TupleDesc desc, const Column *cols, int n,
+			   const int *fno, void *dst)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, fno[i], &isnull);
+		char	   *field = (char *) dst + cols[i].offset;
+
+		Assert(fno[i] > 0 && fno[i] <= desc->natts);
+		switch (cols[i].kind)
+		{
+			case COL_INT4:
+				*(int *) field = isnull ? (int) cols[i].dflt : DatumGetInt32(d);
+				break;
+			case COL_INT8:
+				*(int64 *) field = isnull ? (int64) cols[i].dflt : DatumGetInt64(d);
+				break;
+			case COL_FLOAT8:
+				*(double *) field = isnull ? cols[i].dflt : DatumGetFloat8(d);
+				break;
+			case COL_BOOL:
+				*(bool *) field = !isnull && DatumGetBool(d);
+				break;
+			case COL_DATUM:
+				*(Datum *) field = d;
+				break;
+			case COL_TIMESTAMPTZ:
+				*(TimestampTz *) field = isnull ? 0 : DatumGetTimestampTz(d);
+				break;
+			case COL_VEHICLE:
+				*(int *) field = isnull ? 2 : vehicle_index(TextDatumGetCString(d));
+				break;
+			case COL_PRIORITY:
+				{
+					const char *p = isnull ? "normal" : TextDatumGetCString(d);
+
+					*(int *) field = strcmp(p, "fresh") == 0 ? 2 : strcmp(p, "hot") == 0 ? 1 : 0;
+				}
+				break;
+		}
+	}
+}
+
+/*
+ * The select lists of riders and orders, "expr AS name, ...", for
+ * statements that decode them with match_read_rider / match_read_order.
+ */
+const char *
+match_rider_select(void)
+{
+	static char *sel = NULL;
+
+	if (sel == NULL)
+		sel = columns_select(rider_columns, lengthof(rider_columns));
+	return sel;
+}
+
+const char *
+match_order_select(void)
+{
+	static char *sel = NULL;
+
+	if (sel == NULL)
+		sel = columns_select(order_columns, lengthof(order_columns));
+	return sel;
+}
+
+/* Where a result's rider (or order) columns are; once per result. */
+void
+match_rider_columns(TupleDesc desc, MatchColumns *cols)
+{
+	StaticAssertStmt(lengthof(rider_columns) <= MATCH_MAX_COLUMNS, "MATCH_MAX_COLUMNS");
+	cols->desc = desc;
+	columns_find(desc, rider_columns, lengthof(rider_columns), cols->fno);
+}
+
+void
+match_order_columns(TupleDesc desc, MatchColumns *cols)
+{
+	StaticAssertStmt(lengthof(order_columns) <= MATCH_MAX_COLUMNS, "MATCH_MAX_COLUMNS");
+	cols->desc = desc;
+	columns_find(desc, order_columns, lengthof(order_columns), cols->fno);
 }
 
 static int
@@ -188,46 +409,31 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 	Datum		values[2];
 	HeapTuple	tup;
 	TupleDesc	desc;
-	int			ret,
-				i,
-				c = 1;
-	uint64		row;
+	int			fno[lengthof(settings_columns)];
+	int			ret;
 
 	if (settings_plan == NULL)
 	{
 		Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 
-		settings_plan = match_keep_plan(
-								  "SELECT z.speed_mps::pg_catalog.float8,"
-								  " pg_catalog.timezone(z.timezone, $2)::pg_catalog.date,"
-								  " pg_catalog.date_trunc('day', $2, z.timezone),"
-								  " s.k_candidates, s.radius_m::pg_catalog.float8, s.stale_after_s,"
-								  " s.offer_ttl_s, s.hold_cost::pg_catalog.float8,"
-								  " s.w_travel::pg_catalog.float8, s.w_rider_wait::pg_catalog.float8,"
-								  " s.w_food_wait::pg_catalog.float8, s.w_late::pg_catalog.float8,"
-								  " s.priority_hot::pg_catalog.float8, s.priority_fresh::pg_catalog.float8,"
-								  " s.load_penalty_s::pg_catalog.float8, s.w_fair_orders::pg_catalog.float8,"
-								  " s.w_fair_earnings::pg_catalog.float8, s.w_shift_hour::pg_catalog.float8,"
-								  " s.max_shift_minutes, s.max_daily_minutes, s.max_batch_orders, s.max_arcs,"
-								  " s.time_budget_ms::pg_catalog.float8,"
-								  " s.candidate_source OPERATOR(pg_catalog.=) 'grid',"
-								  /* by name: a 0.1.0 catalog (the module updated, the
-								   * extension not yet) has no widen_rounds, and 0.1.0
-								   * did not widen */
-								  " COALESCE((pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'widen_rounds')::pg_catalog.int4, 0),"
-								  " v.names, v.speeds, v.pickups, v.trips"
-								  " FROM dispatch.zones z CROSS JOIN LATERAL"
-								  " (SELECT * FROM dispatch.matching_settings m"
-								  "   WHERE m.zone_id OPERATOR(pg_catalog.=) z.zone_id"
-								  "      OR m.zone_id OPERATOR(pg_catalog.=) 0"
-								  "   ORDER BY m.zone_id DESC LIMIT 1) s"
-								  " CROSS JOIN (SELECT pg_catalog.array_agg(p.vehicle) AS names,"
-								  "   pg_catalog.array_agg(p.speed_factor::pg_catalog.float8) AS speeds,"
-								  "   pg_catalog.array_agg(p.max_pickup_m::pg_catalog.float8) AS pickups,"
-								  "   pg_catalog.array_agg(p.max_trip_m::pg_catalog.float8) AS trips"
-								  "   FROM dispatch.vehicle_profiles p) v"
-								  " WHERE z.zone_id OPERATOR(pg_catalog.=) $1",
-								  2, types);
+		settings_plan = match_keep_plan(psprintf(
+												 "SELECT %s,"
+												 " v.names AS vehicle_names, v.speeds AS vehicle_speeds,"
+												 " v.pickups AS vehicle_pickups, v.trips AS vehicle_trips"
+												 " FROM dispatch.zones z CROSS JOIN LATERAL"
+												 " (SELECT * FROM dispatch.matching_settings m"
+												 "   WHERE m.zone_id OPERATOR(pg_catalog.=) z.zone_id"
+												 "      OR m.zone_id OPERATOR(pg_catalog.=) 0"
+												 "   ORDER BY m.zone_id DESC LIMIT 1) s"
+												 " CROSS JOIN (SELECT pg_catalog.array_agg(p.vehicle) AS names,"
+												 "   pg_catalog.array_agg(p.speed_factor::pg_catalog.float8) AS speeds,"
+												 "   pg_catalog.array_agg(p.max_pickup_m::pg_catalog.float8) AS pickups,"
+												 "   pg_catalog.array_agg(p.max_trip_m::pg_catalog.float8) AS trips"
+												 "   FROM dispatch.vehicle_profiles p) v"
+												 " WHERE z.zone_id OPERATOR(pg_catalog.=) $1",
+												 columns_select(settings_columns,
+																lengthof(settings_columns))),
+										2, types);
 	}
 
 	memset(s, 0, sizeof(MatchSettings));
@@ -244,39 +450,21 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 				errmsg("zone " INT64_FORMAT " does not exist", zone_id));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	s->speed_mps = get_float8(tup, desc, c++, 4.0);
-	{
-		bool		isnull;
+	columns_find(desc, settings_columns, lengthof(settings_columns), fno);
+	columns_decode(tup, desc, settings_columns, lengthof(settings_columns), fno, s);
+	Assert(s->zone_id == zone_id);
+	load_vehicles(tup, desc, s);
+}
 
-		s->today = SPI_getbinval(tup, desc, c++, &isnull);
-		s->day_start = DatumGetTimestampTz(SPI_getbinval(tup, desc, c++, &isnull));
-	}
-	s->k = get_int32(tup, desc, c++);
-	s->radius_m = get_float8(tup, desc, c++, 5000);
-	s->stale_after_s = get_int32(tup, desc, c++);
-	s->offer_ttl_s = get_int32(tup, desc, c++);
-	s->hold_cost = get_float8(tup, desc, c++, 1800);
-	s->w_travel = get_float8(tup, desc, c++, 1);
-	s->w_rider_wait = get_float8(tup, desc, c++, 0);
-	s->w_food_wait = get_float8(tup, desc, c++, 0);
-	s->w_late = get_float8(tup, desc, c++, 0);
-	s->priority_hot = get_float8(tup, desc, c++, 1);
-	s->priority_fresh = get_float8(tup, desc, c++, 1);
-	s->load_penalty_s = get_float8(tup, desc, c++, 0);
-	s->w_fair_orders = get_float8(tup, desc, c++, 0);
-	s->w_fair_earnings = get_float8(tup, desc, c++, 0);
-	s->w_shift_hour = get_float8(tup, desc, c++, 0);
-	s->max_shift_minutes = get_int32(tup, desc, c++);
-	s->max_daily_minutes = get_int32(tup, desc, c++);
-	s->max_batch_orders = get_int32(tup, desc, c++);
-	s->max_arcs = get_int32(tup, desc, c++);
-	s->time_budget_ms = get_float8(tup, desc, c++, 100);
-	{
-		bool		isnull;
-
-		s->use_grid = DatumGetBool(SPI_getbinval(tup, desc, c++, &isnull));
-	}
-	s->widen_rounds = get_int32(tup, desc, c++);
+/*
+ * The vehicle profiles from the settings row's arrays (vehicle_names,
+ * vehicle_speeds, vehicle_pickups, vehicle_trips, one entry per profile);
+ * a vehicle without a profile is unlimited at speed factor 1.
+ */
+static void
+load_vehicles(HeapTuple tup, TupleDesc desc, MatchSettings *s)
+{
+	int			i;
 
 	for (i = 0; i < MATCH_N_VEHICLES; i++)
 	{
@@ -290,21 +478,31 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 				   *pickups,
 				   *trips;
 		int			n,
-					n2;
+					n2,
+					row;
 		bool		isnull;
-		Datum		d = SPI_getbinval(tup, desc, c, &isnull);
+		Datum		d = SPI_getbinval(tup, desc, column_number(desc, "vehicle_names"), &isnull);
 
 		if (!isnull)
 		{
 			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
 							  &names, NULL, &n);
-			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, c + 1, &isnull)),
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc,
+															   column_number(desc, "vehicle_speeds"),
+															   &isnull)),
 							  FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &speeds, NULL, &n2);
-			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, c + 2, &isnull)),
+			Assert(n2 == n);
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc,
+															   column_number(desc, "vehicle_pickups"),
+															   &isnull)),
 							  FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &pickups, NULL, &n2);
-			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, c + 3, &isnull)),
+			Assert(n2 == n);
+			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc,
+															   column_number(desc, "vehicle_trips"),
+															   &isnull)),
 							  FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &trips, NULL, &n2);
-			for (row = 0; row < (uint64) n; row++)
+			Assert(n2 == n);
+			for (row = 0; row < n; row++)
 			{
 				i = vehicle_index(TextDatumGetCString(names[row]));
 				s->veh_speed[i] = DatumGetFloat8(speeds[row]);
@@ -315,7 +513,7 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 	}
 }
 
-/* The five parameters of MATCH_RIDER_COLUMNS / MATCH_RIDER_AVAILABLE. */
+/* The five parameters of match_rider_select() and MATCH_RIDER_AVAILABLE. */
 void
 match_rider_params(const MatchSettings *s, Datum *values)
 {
@@ -326,45 +524,24 @@ match_rider_params(const MatchSettings *s, Datum *values)
 	values[4] = TimestampTzGetDatum(s->now - (int64) s->stale_after_s * USECS_PER_SEC);
 }
 
-/* Decode a row selected with MATCH_RIDER_COLUMNS. */
+/*
+ * Decode a row whose select list includes match_rider_select(), its
+ * columns found by match_rider_columns on the row's descriptor.
+ */
 void
-match_read_rider(HeapTuple tup, TupleDesc desc, MatchRider *r)
+match_read_rider(HeapTuple tup, const MatchColumns *cols, MatchRider *r)
 {
-	bool		isnull;
-	Datum		v;
-
-	r->rider_id = get_int64(tup, desc, 1);
-	r->lon = get_float8(tup, desc, 2, 0);
-	r->lat = get_float8(tup, desc, 3, 0);
-	r->capacity = get_int32(tup, desc, 4);
-	r->active = get_int32(tup, desc, 5);
-	r->pending = get_int32(tup, desc, 6);
-	v = SPI_getbinval(tup, desc, 7, &isnull);
-	r->vehicle = isnull ? 2 : vehicle_index(TextDatumGetCString(v));
-	r->age_s = Max(0.0, get_float8(tup, desc, 8, 0));	/* a ping from ahead: fresh */
-	r->orders_today = get_int32(tup, desc, 9);
-	r->earnings_today = get_int64(tup, desc, 10);
-	r->online_today_s = get_float8(tup, desc, 11, 0);
-	r->shift_s = get_float8(tup, desc, 12, 0);
+	columns_decode(tup, cols->desc, rider_columns, lengthof(rider_columns), cols->fno, r);
+	r->age_s = Max(0.0, r->age_s);	/* a ping from ahead: fresh */
+	Assert(r->vehicle >= 0 && r->vehicle < MATCH_N_VEHICLES);
 }
 
-/* Decode a row selected with MATCH_ORDER_COLUMNS. */
+/* Decode a row whose select list includes match_order_select(). */
 void
-match_read_order(HeapTuple tup, TupleDesc desc, MatchOrder *o)
+match_read_order(HeapTuple tup, const MatchColumns *cols, MatchOrder *o)
 {
-	bool		isnull;
-	Datum		v;
-	char	   *p;
-
-	o->order_id = get_int64(tup, desc, 1);
-	o->lon = get_float8(tup, desc, 2, 0);
-	o->lat = get_float8(tup, desc, 3, 0);
-	v = SPI_getbinval(tup, desc, 4, &isnull);
-	p = isnull ? "normal" : TextDatumGetCString(v);
-	o->priority = strcmp(p, "fresh") == 0 ? 2 : strcmp(p, "hot") == 0 ? 1 : 0;
-	o->ready_in_s = get_float8(tup, desc, 5, 0);
-	o->promise_in_s = get_float8(tup, desc, 6, 0);
-	o->trip_m = get_float8(tup, desc, 7, 0);
+	columns_decode(tup, cols->desc, order_columns, lengthof(order_columns), cols->fno, o);
+	Assert(o->priority >= 0 && o->priority <= 2);
 }
 
 /*
@@ -540,12 +717,13 @@ match_cost_json(StringInfo buf, int64 rider_id, const MatchCost *c)
 }
 
 /*
- * Read an order (through the zone in its id) as MATCH_ORDER_COLUMNS
+ * Read an order (through the zone in its id) as match_order_select()
  * selects it; false if there is none.
  */
 static bool
 read_order(int64 order_id, TimestampTz now, MatchOrder *o)
 {
+	MatchColumns cols;
 	Datum		values[3];
 	int			ret;
 
@@ -553,10 +731,11 @@ read_order(int64 order_id, TimestampTz now, MatchOrder *o)
 	{
 		Oid			types[3] = {INT8OID, TIMESTAMPTZOID, INT8OID};
 
-		order_plan = match_keep_plan("SELECT " MATCH_ORDER_COLUMNS
-									 " FROM dispatch.orders o"
-									 " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
-									 " AND o.order_id OPERATOR(pg_catalog.=) $3",
+		order_plan = match_keep_plan(psprintf("SELECT %s"
+											  " FROM dispatch.orders o"
+											  " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+											  " AND o.order_id OPERATOR(pg_catalog.=) $3",
+											  match_order_select()),
 									 3, types);
 	}
 	values[0] = Int64GetDatum(DISPATCH_ZONE_OF(order_id));
@@ -567,7 +746,8 @@ read_order(int64 order_id, TimestampTz now, MatchOrder *o)
 		elog(ERROR, "could not read the order: %s", SPI_result_code_string(ret));
 	if (SPI_processed != 1)
 		return false;
-	match_read_order(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, o);
+	match_order_columns(SPI_tuptable->tupdesc, &cols);
+	match_read_order(SPI_tuptable->vals[0], &cols, o);
 	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
@@ -611,6 +791,7 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 	MemoryContext opcxt;
 	MatchSettings s;
 	MatchOrder	o;
+	MatchColumns cols;
 	Datum		values[10];
 	int			ret,
 				fetch,
@@ -640,16 +821,17 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 		Oid			ktypes[9] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, INT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
 
-		knn_plan = match_keep_plan("SELECT " MATCH_RIDER_COLUMNS
-							 " FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
-							 " AND NOT EXISTS (SELECT FROM dispatch.offer_exclusions e"
-							 "   WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
-							 "   AND e.order_id OPERATOR(pg_catalog.=) $6"
-							 "   AND e.rider_id OPERATOR(pg_catalog.=) r.rider_id)"
-							 " ORDER BY r.position OPERATOR(@postgis@.<->)"
-							 "   pg_catalog.point($7, $8)::@postgis@.geometry(Point, 4326)"
-							 " LIMIT $9",
-							 9, ktypes);
+		knn_plan = match_keep_plan(psprintf("SELECT %s"
+											" FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
+											" AND NOT EXISTS (SELECT FROM dispatch.offer_exclusions e"
+											"   WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
+											"   AND e.order_id OPERATOR(pg_catalog.=) $6"
+											"   AND e.rider_id OPERATOR(pg_catalog.=) r.rider_id)"
+											" ORDER BY r.position OPERATOR(@postgis@.<->)"
+											"   pg_catalog.point($7, $8)::@postgis@.geometry(Point, 4326)"
+											" LIMIT $9",
+											match_rider_select()),
+								   9, ktypes);
 	}
 
 	if (!read_order(order_id, dispatch_clock_now(), &o))
@@ -672,9 +854,10 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 
 	n = (int) SPI_processed;
 	cands = palloc0(sizeof(Cand) * Max(n, 1));
+	match_rider_columns(SPI_tuptable->tupdesc, &cols);
 	for (i = 0; i < n; i++)
 	{
-		match_read_rider(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &cands[i].r);
+		match_read_rider(SPI_tuptable->vals[i], &cols, &cands[i].r);
 		avg_o += cands[i].r.orders_today;
 		avg_e += (double) cands[i].r.earnings_today;
 	}
@@ -745,6 +928,7 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 	MatchSettings s;
 	MatchOrder	o;
 	MatchRider	r;
+	MatchColumns cols;
 	Datum		values[7];
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -769,15 +953,16 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 		Oid			types[7] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
 		TIMESTAMPTZOID, INT8OID, INT8OID};
 
-		can_take_plan = match_keep_plan("SELECT " MATCH_RIDER_COLUMNS ","
-										" r.zone_id AS rider_zone, r.status AS rider_status,"
-										" r.position IS NOT NULL AS has_position,"
-										" EXISTS (SELECT FROM dispatch.offer_exclusions e"
-										"   WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
-										"   AND e.order_id OPERATOR(pg_catalog.=) $6"
-										"   AND e.rider_id OPERATOR(pg_catalog.=) r.rider_id) AS excluded"
-										" FROM dispatch.riders r"
-										" WHERE r.rider_id OPERATOR(pg_catalog.=) $7",
+		can_take_plan = match_keep_plan(psprintf("SELECT %s,"
+												 " r.zone_id AS rider_zone, r.status AS rider_status,"
+												 " r.position IS NOT NULL AS has_position,"
+												 " EXISTS (SELECT FROM dispatch.offer_exclusions e"
+												 "   WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
+												 "   AND e.order_id OPERATOR(pg_catalog.=) $6"
+												 "   AND e.rider_id OPERATOR(pg_catalog.=) r.rider_id) AS excluded"
+												 " FROM dispatch.riders r"
+												 " WHERE r.rider_id OPERATOR(pg_catalog.=) $7",
+												 match_rider_select()),
 										7, types);
 	}
 
@@ -801,7 +986,8 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 				errmsg("rider " INT64_FORMAT " does not exist", rider_id));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	match_read_rider(tup, desc, &r);
+	match_rider_columns(desc, &cols);
+	match_read_rider(tup, &cols, &r);
 	zone_id = DatumGetInt64(SPI_getbinval(tup, desc, SPI_fnumber(desc, "rider_zone"), &isnull));
 	status = SPI_getvalue(tup, desc, SPI_fnumber(desc, "rider_status"));
 	has_position = DatumGetBool(SPI_getbinval(tup, desc, SPI_fnumber(desc, "has_position"), &isnull));

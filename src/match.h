@@ -115,24 +115,17 @@ typedef struct MatchCost
 	double		cost;			/* base + load_penalty */
 } MatchCost;
 
-/* Columns of a rider row, as MATCH_RIDER_COLUMNS selects them. */
-#define MATCH_RIDER_NCOLS 12
-
 /*
- * Select list and conditions for riders; parameters $1 zone, $2 now,
- * $3 today (date), $4 day start, $5 oldest acceptable position time.
+ * Where the columns of match_rider_select() or match_order_select() are in
+ * a result, found by name once per result (match_rider_columns,
+ * match_order_columns) and used to decode each of its rows.
  */
-#define MATCH_RIDER_COLUMNS \
-	"r.rider_id, (r.position::pg_catalog.point)[0], (r.position::pg_catalog.point)[1], r.capacity," \
-	" r.active_orders, r.pending_offers, r.vehicle," \
-	" pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-) r.position_at)," \
-	" CASE WHEN r.stats_day OPERATOR(pg_catalog.=) $3 THEN r.orders_today ELSE 0 END," \
-	" CASE WHEN r.stats_day OPERATOR(pg_catalog.=) $3 THEN r.earnings_today_cents ELSE 0 END," \
-	" (CASE WHEN r.stats_day OPERATOR(pg_catalog.=) $3 THEN r.online_seconds_today ELSE 0 END)" \
-	"   OPERATOR(pg_catalog.+) pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-)" \
-	"   GREATEST(COALESCE(r.online_since, $2), $4))," \
-	" pg_catalog.date_part('epoch', $2 OPERATOR(pg_catalog.-)" \
-	"   COALESCE(r.shift_started_at, r.online_since, $2))"
+#define MATCH_MAX_COLUMNS 16
+typedef struct MatchColumns
+{
+	TupleDesc	desc;
+	int			fno[MATCH_MAX_COLUMNS];
+} MatchColumns;
 
 /*
  * Eligibility.  The rule "rider r can take order o" has one owner: the C
@@ -161,6 +154,7 @@ typedef struct MatchCost
 	" r.active_orders OPERATOR(pg_catalog.+) r.pending_offers" \
 	" OPERATOR(pg_catalog.+) " n " OPERATOR(pg_catalog.<=) r.capacity"
 
+/* Parameters as match_rider_params sets them: $1 zone, $5 oldest position time. */
 #define MATCH_RIDER_AVAILABLE \
 	" r.zone_id OPERATOR(pg_catalog.=) $1 AND" MATCH_RIDER_INDEXED \
 	" AND" MATCH_RIDER_HAS_SLOTS("1") \
@@ -179,18 +173,14 @@ typedef enum MatchRefusal
 	MATCH_PICKUP				/* pickup beyond the vehicle's max_pickup_m */
 } MatchRefusal;
 
-/* Columns of an order row, as MATCH_ORDER_COLUMNS selects them ($2 now). */
-#define MATCH_ORDER_NCOLS 7
-#define MATCH_ORDER_COLUMNS \
-	"o.order_id, (o.pickup::pg_catalog.point)[0], (o.pickup::pg_catalog.point)[1], o.priority," \
-	" pg_catalog.date_part('epoch', COALESCE(o.ready_at, $2) OPERATOR(pg_catalog.-) $2)," \
-	" pg_catalog.date_part('epoch', o.promised_at OPERATOR(pg_catalog.-) $2)," \
-	" o.distance_m::pg_catalog.float8"
-
 extern void match_load_settings(int64 zone_id, MatchSettings *s);
 extern void match_rider_params(const MatchSettings *s, Datum *values);
-extern void match_read_rider(HeapTuple tup, TupleDesc desc, MatchRider *r);
-extern void match_read_order(HeapTuple tup, TupleDesc desc, MatchOrder *o);
+extern const char *match_rider_select(void);
+extern const char *match_order_select(void);
+extern void match_rider_columns(TupleDesc desc, MatchColumns *cols);
+extern void match_order_columns(TupleDesc desc, MatchColumns *cols);
+extern void match_read_rider(HeapTuple tup, const MatchColumns *cols, MatchRider *r);
+extern void match_read_order(HeapTuple tup, const MatchColumns *cols, MatchOrder *o);
 extern SPIPlanPtr match_keep_plan(const char *sql, int nargs, Oid *types);
 extern MatchRefusal match_rider_can_take(const MatchSettings *s,
 										 const MatchOrder *o,

@@ -18,6 +18,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "assign_grid.h"
 #include "assign_solver.h"
 
 #include <math.h>

@@ -11,6 +11,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "assign_grid.h"
 #include "assign_solver.h"
 
 #include <stdio.h>
