@@ -378,12 +378,10 @@ phase(Batch *b, const char *name)
 static int64
 get_int8(SPITupleTable *tt, uint64 row, const char *name)
 {
-	int			fno = SPI_fnumber(tt->tupdesc, name);
+	int			fno = dispatch_column_number(tt->tupdesc, name);
 	bool		isnull;
 	Datum		d;
 
-	if (fno <= 0)
-		elog(ERROR, "result has no column \"%s\"", name);
 	Assert(row < tt->numvals);
 	d = SPI_getbinval(tt->vals[row], tt->tupdesc, fno, &isnull);
 	if (isnull)
@@ -848,9 +846,7 @@ pickups_fetch(Batch *b, Pickups *p)
 	row_pick = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
 	row_rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
 	match_rider_columns(SPI_tuptable->tupdesc, &cols);
-	pickup_col = SPI_fnumber(SPI_tuptable->tupdesc, "pickup");
-	if (pickup_col <= 0)
-		elog(ERROR, "candidates have no column \"pickup\"");
+	pickup_col = dispatch_column_number(SPI_tuptable->tupdesc, "pickup");
 	for (row = 0; row < n; row++)
 	{
 		MatchRider	r;

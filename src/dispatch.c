@@ -2,7 +2,8 @@
  *
  * dispatch.c
  *		Module entry point of the dispatch extension: PG_MODULE_MAGIC,
- *		_PG_init and the settings (GUCs).
+ *		_PG_init, the settings (GUCs), and the one helper every part
+ *		shares (a row's column by name).
  *
  * Every dispatch.* setting is defined here and nowhere else; the files
  * that use one read its variable (dispatch.h), and the SQL parts read the
@@ -20,6 +21,7 @@
 
 #include <limits.h>
 
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -180,4 +182,18 @@ dispatch_setting_int(PG_FUNCTION_ARGS)
 			errcode(ERRCODE_UNDEFINED_OBJECT),
 			errmsg("\"%s\" is not an integer setting of dispatch", name));
 	PG_RETURN_NULL();
+}
+
+/*
+ * The attribute number of a named column of a row that SPI or a trigger
+ * hands over; a row that lacks it is a bug here, not a user's error.
+ */
+int
+dispatch_column_number(TupleDesc desc, const char *name)
+{
+	int			fno = SPI_fnumber(desc, name);
+
+	if (fno <= 0)
+		elog(ERROR, "row has no column \"%s\"", name);
+	return fno;
 }

@@ -16,6 +16,7 @@
 #ifndef DISPATCH_H
 #define DISPATCH_H
 
+#include "access/tupdesc.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -48,6 +49,9 @@ extern char *dispatch_clock_override;
 extern char *dispatch_master_key_file;
 extern bool dispatch_notify_enabled;
 extern int	dispatch_cipher;
+
+/* dispatch.c: shared helpers */
+extern int	dispatch_column_number(TupleDesc desc, const char *name);
 
 /* clock.c */
 extern TimestampTz dispatch_clock_now(void);

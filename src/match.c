@@ -182,7 +182,6 @@ static char *columns_select(const Column *cols, int n);
 static void columns_find(TupleDesc desc, const Column *cols, int n, int *fno);
 static void columns_decode(HeapTuple tup, TupleDesc desc, const Column *cols, int n,
 						   const int *fno, void *dst);
-static int	column_number(TupleDesc desc, const char *name);
 static void load_vehicles(HeapTuple tup, TupleDesc desc, MatchSettings *s);
 static int	vehicle_index(const char *name);
 static int	cmp_by_distance(const void *a, const void *b);
@@ -266,20 +265,6 @@ columns_select(const Column *cols, int n)
 	return MemoryContextStrdup(TopMemoryContext, buf.data);
 }
 
-/*
- * The attribute number of a named result column; a statement that lacks it
- * is a bug here, not a user's error.
- */
-static int
-column_number(TupleDesc desc, const char *name)
-{
-	int			fno = SPI_fnumber(desc, name);
-
-	if (fno <= 0)
-		elog(ERROR, "result has no column \"%s\"", name);
-	return fno;
-}
-
 /* Look up every column of a table by name, once per result. */
 static void
 columns_find(TupleDesc desc, const Column *cols, int n, int *fno)
@@ -287,7 +272,7 @@ columns_find(TupleDesc desc, const Column *cols, int n, int *fno)
 	int			i;
 
 	for (i = 0; i < n; i++)
-		fno[i] = column_number(desc, cols[i].name);
+		fno[i] = dispatch_column_number(desc, cols[i].name);
 }
 
 /* Decode one row into dst by the column table (NULL: the default). */
@@ -481,24 +466,24 @@ load_vehicles(HeapTuple tup, TupleDesc desc, MatchSettings *s)
 					n2,
 					row;
 		bool		isnull;
-		Datum		d = SPI_getbinval(tup, desc, column_number(desc, "vehicle_names"), &isnull);
+		Datum		d = SPI_getbinval(tup, desc, dispatch_column_number(desc, "vehicle_names"), &isnull);
 
 		if (!isnull)
 		{
 			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
 							  &names, NULL, &n);
 			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc,
-															   column_number(desc, "vehicle_speeds"),
+															   dispatch_column_number(desc, "vehicle_speeds"),
 															   &isnull)),
 							  FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &speeds, NULL, &n2);
 			Assert(n2 == n);
 			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc,
-															   column_number(desc, "vehicle_pickups"),
+															   dispatch_column_number(desc, "vehicle_pickups"),
 															   &isnull)),
 							  FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &pickups, NULL, &n2);
 			Assert(n2 == n);
 			deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc,
-															   column_number(desc, "vehicle_trips"),
+															   dispatch_column_number(desc, "vehicle_trips"),
 															   &isnull)),
 							  FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &trips, NULL, &n2);
 			Assert(n2 == n);
@@ -988,10 +973,10 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 	desc = SPI_tuptable->tupdesc;
 	match_rider_columns(desc, &cols);
 	match_read_rider(tup, &cols, &r);
-	zone_id = DatumGetInt64(SPI_getbinval(tup, desc, SPI_fnumber(desc, "rider_zone"), &isnull));
-	status = SPI_getvalue(tup, desc, SPI_fnumber(desc, "rider_status"));
-	has_position = DatumGetBool(SPI_getbinval(tup, desc, SPI_fnumber(desc, "has_position"), &isnull));
-	excluded = DatumGetBool(SPI_getbinval(tup, desc, SPI_fnumber(desc, "excluded"), &isnull));
+	zone_id = DatumGetInt64(SPI_getbinval(tup, desc, dispatch_column_number(desc, "rider_zone"), &isnull));
+	status = SPI_getvalue(tup, desc, dispatch_column_number(desc, "rider_status"));
+	has_position = DatumGetBool(SPI_getbinval(tup, desc, dispatch_column_number(desc, "has_position"), &isnull));
+	excluded = DatumGetBool(SPI_getbinval(tup, desc, dispatch_column_number(desc, "excluded"), &isnull));
 
 	/* step 3: the facts of the rows, then the rule */
 	if (zone_id != s.zone_id)

@@ -89,7 +89,6 @@ static const Stamp stamps[] = {
 };
 
 static bool transition_allowed(const char *from, const char *to);
-static int	column_number(TupleDesc tupdesc, const char *name);
 static int32 int4_column(HeapTuple tuple, TupleDesc tupdesc, int attnum);
 static int64 int8_column(HeapTuple tuple, TupleDesc tupdesc, const char *name);
 static char *text_column(HeapTuple tuple, TupleDesc tupdesc, const char *name);
@@ -106,22 +105,12 @@ transition_allowed(const char *from, const char *to)
 	return false;
 }
 
-static int
-column_number(TupleDesc tupdesc, const char *name)
-{
-	int			attnum = SPI_fnumber(tupdesc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "dispatch.orders has no column \"%s\"", name);
-	return attnum;
-}
-
 /* an int8 column's value, 0 when NULL */
 static int64
 int8_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, column_number(tupdesc, name), tupdesc, &isnull);
+	Datum		d = heap_getattr(tuple, dispatch_column_number(tupdesc, name), tupdesc, &isnull);
 
 	return isnull ? 0 : DatumGetInt64(d);
 }
@@ -141,7 +130,7 @@ static char *
 text_column(HeapTuple tuple, TupleDesc tupdesc, const char *name)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, column_number(tupdesc, name), tupdesc, &isnull);
+	Datum		d = heap_getattr(tuple, dispatch_column_number(tupdesc, name), tupdesc, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(d);
 }
@@ -272,20 +261,20 @@ stamp_change(OrderChange *c)
 		nulls[ncols++] = false;
 	}
 
-	cols[ncols] = column_number(c->tupdesc, "status_changed_at");
+	cols[ncols] = dispatch_column_number(c->tupdesc, "status_changed_at");
 	vals[ncols] = TimestampTzGetDatum(now);
 	nulls[ncols++] = false;
 	for (i = 0; i < lengthof(stamps); i++)
 		if (strcmp(stamps[i].status, c->status) == 0)
 		{
-			cols[ncols] = column_number(c->tupdesc, stamps[i].column);
+			cols[ncols] = dispatch_column_number(c->tupdesc, stamps[i].column);
 			vals[ncols] = TimestampTzGetDatum(now);
 			nulls[ncols++] = false;
 		}
 
 	if (is_release(c))
 	{
-		cols[ncols] = column_number(c->tupdesc, "assigned_at");
+		cols[ncols] = dispatch_column_number(c->tupdesc, "assigned_at");
 		vals[ncols] = (Datum) 0;
 		nulls[ncols++] = true;
 		c->event_rider = int8_column(c->oldtup, c->tupdesc, "rider_id");
