@@ -1741,6 +1741,15 @@ COMMENT ON FUNCTION @extschema@._settings_keep_shipped() IS
 	'Internal: deferred constraint trigger: at commit, zone 0 still has matching settings and every vehicle a profile, else DP308.';
 REVOKE ALL ON FUNCTION @extschema@._settings_keep_shipped() FROM PUBLIC;
 
+-- _zone_setting_int (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._zone_setting_int(zone_id bigint, name text) RETURNS integer
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_zone_setting_int';
+COMMENT ON FUNCTION @extschema@._zone_setting_int(bigint, text) IS
+	'Internal: an integer setting of a zone''s matching (its own row of matching_settings, else zone 0''s, as assign_batch reads them); NULL for an unknown zone.';
+REVOKE ALL ON FUNCTION @extschema@._zone_setting_int(bigint, text) FROM PUBLIC;
+
 -- _rider_day_roll (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rider_day_roll(p_rider_id bigint, p_now timestamptz) RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
@@ -1798,10 +1807,7 @@ BEGIN
 		   AND f.status OPERATOR(pg_catalog.=) 'pending';
 		NEW.pending_offers := 0;
 	ELSE
-		SELECT COALESCE(s.min_break_minutes, d.min_break_minutes) INTO v_break
-		  FROM @extschema@.matching_settings d
-		  LEFT JOIN @extschema@.matching_settings s ON s.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
-		 WHERE d.zone_id OPERATOR(pg_catalog.=) 0;
+		v_break := @extschema@._zone_setting_int(NEW.zone_id, 'min_break_minutes');
 		IF NEW.shift_started_at IS NULL OR NEW.last_offline_at IS NULL
 		   OR v_now OPERATOR(pg_catalog.-) NEW.last_offline_at
 		      OPERATOR(pg_catalog.>=) pg_catalog.make_interval(mins => v_break) THEN

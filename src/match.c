@@ -383,6 +383,18 @@ match_vehicle_name(int vehicle)
 }
 
 /*
+ * The settings row of zone z (an alias in the enclosing statement): its own
+ * row of matching_settings, else zone 0's, which holds the defaults.  The
+ * one place that says so: match_load_settings and _zone_setting_int (the
+ * rider trigger) both use it.
+ */
+#define MATCH_ZONE_SETTINGS \
+	" (SELECT * FROM dispatch.matching_settings m" \
+	"   WHERE m.zone_id OPERATOR(pg_catalog.=) z.zone_id" \
+	"      OR m.zone_id OPERATOR(pg_catalog.=) 0" \
+	"   ORDER BY m.zone_id DESC LIMIT 1)"
+
+/*
  * Read a zone's settings (its own row of matching_settings, else zone 0's),
  * its speed and today's date in its time zone, and the vehicle profiles,
  * in one statement.
@@ -406,10 +418,7 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 												 " v.names AS vehicle_names, v.speeds AS vehicle_speeds,"
 												 " v.pickups AS vehicle_pickups, v.trips AS vehicle_trips"
 												 " FROM dispatch.zones z CROSS JOIN LATERAL"
-												 " (SELECT * FROM dispatch.matching_settings m"
-												 "   WHERE m.zone_id OPERATOR(pg_catalog.=) z.zone_id"
-												 "      OR m.zone_id OPERATOR(pg_catalog.=) 0"
-												 "   ORDER BY m.zone_id DESC LIMIT 1) s"
+												 MATCH_ZONE_SETTINGS " s"
 												 " CROSS JOIN (SELECT pg_catalog.array_agg(p.vehicle) AS names,"
 												 "   pg_catalog.array_agg(p.speed_factor::pg_catalog.float8) AS speeds,"
 												 "   pg_catalog.array_agg(p.max_pickup_m::pg_catalog.float8) AS pickups,"
@@ -1083,6 +1092,47 @@ dispatch_lock_zone(PG_FUNCTION_ARGS)
 	else
 		match_lock_zone(zone_id);
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_zone_setting_int);
+
+/*
+ * SQL: dispatch._zone_setting_int(zone_id bigint, name text) -> integer
+ *
+ * One integer column of the zone's matching settings (MATCH_ZONE_SETTINGS:
+ * the zone's row, else zone 0's); NULL if the zone does not exist.
+ */
+Datum
+dispatch_zone_setting_int(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[2];
+	Datum		d = (Datum) 0;
+	bool		isnull = true;
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, TEXTOID};
+
+		plan = match_keep_plan("SELECT (pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) $2)::pg_catalog.int4"
+							   " FROM dispatch.zones z CROSS JOIN LATERAL" MATCH_ZONE_SETTINGS " s"
+							   " WHERE z.zone_id OPERATOR(pg_catalog.=) $1",
+							   2, types);
+	}
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	ret = SPI_execute_plan(plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read matching settings: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 1)
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(d);
 }
 
 PG_FUNCTION_INFO_V1(dispatch_rider_index_predicate);

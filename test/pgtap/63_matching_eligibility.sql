@@ -8,7 +8,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(43);
+SELECT plan(46);
 
 CREATE TEMP SEQUENCE phone_seq START 30000000;
 SELECT dispatch.create_zone('eligibility', ST_MakeEnvelope(102.0, 30.0, 102.1, 30.1, 4326)) AS z \gset
@@ -265,6 +265,16 @@ SELECT dispatch._rider_day_roll(:daily, dispatch.clock()) \g /dev/null
 SELECT is((SELECT (stats_day, orders_today, earnings_today_cents, online_seconds_today)::text
              FROM dispatch.riders WHERE rider_id = :daily),
           '(2026-03-02,0,0,0)', 'the day roll starts today''s counters');
+
+-- a zone's settings are its own row, else zone 0's: one rule for the batch
+-- and for the rider trigger (_zone_setting_int)
+DELETE FROM dispatch.matching_settings WHERE zone_id = :z;
+SELECT is(dispatch._zone_setting_int(:z, 'min_break_minutes'),
+          (SELECT min_break_minutes FROM dispatch.matching_settings WHERE zone_id = 0),
+          'a zone without settings of its own has zone 0''s');
+INSERT INTO dispatch.matching_settings (zone_id, min_break_minutes) VALUES (:z, 42);
+SELECT is(dispatch._zone_setting_int(:z, 'min_break_minutes'), 42, 'a zone''s own row wins');
+SELECT is(dispatch._zone_setting_int(987654, 'min_break_minutes'), NULL, 'an unknown zone has no settings');
 
 SELECT * FROM finish();
 ROLLBACK;
