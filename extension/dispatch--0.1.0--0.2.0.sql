@@ -1141,6 +1141,33 @@ $$;
 COMMENT ON FUNCTION @extschema@._lock_order(bigint) IS
 	'Internal: the order row, locked FOR UPDATE, found through the zone in its id; DP014 if there is none.';
 
+-- _settle_payment (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@._settle_payment(p_order @extschema@.orders, p_outcome text,
+                                            p_provider_ref text, p_reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_order.status OPERATOR(pg_catalog.=) 'pending_payment' THEN
+		UPDATE @extschema@.payments p
+		   SET status = p_outcome, provider_ref = COALESCE(p_provider_ref, p.provider_ref),
+		       failure_reason = p_reason, settled_at = @extschema@.clock()
+		 WHERE p.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
+		   AND p.order_id OPERATOR(pg_catalog.=) p_order.order_id
+		   AND p.status OPERATOR(pg_catalog.=) 'pending';
+		IF FOUND THEN
+			RETURN;
+		END IF;
+	END IF;
+	RAISE EXCEPTION 'order % has no pending payment (status "%")', p_order.order_id, p_order.status
+		USING ERRCODE = 'DP018';
+END
+$$;
+COMMENT ON FUNCTION @extschema@._settle_payment(@extschema@.orders, text, text, text) IS
+	'Internal: gives the pending payment of an order in pending_payment its outcome (succeeded with the provider''s reference, or failed with a reason); DP018 if there is none.';
+REVOKE ALL ON FUNCTION @extschema@._settle_payment(@extschema@.orders, text, text, text) FROM PUBLIC;
+
 -- confirm_payment (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@.confirm_payment(order_id bigint, provider_ref text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -1164,19 +1191,7 @@ BEGIN
 	                  AND p.provider_ref OPERATOR(pg_catalog.=) confirm_payment.provider_ref) THEN
 		RETURN;
 	END IF;
-	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment' THEN
-		RAISE EXCEPTION 'order % has no pending payment (status "%")', order_id, v_order.status
-			USING ERRCODE = 'DP018';
-	END IF;
-	UPDATE @extschema@.payments p
-	   SET status = 'succeeded', provider_ref = confirm_payment.provider_ref, settled_at = v_now
-	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	   AND p.status OPERATOR(pg_catalog.=) 'pending';
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'order % has no pending payment (status "%")', order_id, v_order.status
-			USING ERRCODE = 'DP018';
-	END IF;
+	PERFORM @extschema@._settle_payment(v_order, 'succeeded', provider_ref, NULL);
 	UPDATE @extschema@.orders o SET status = 'placed'
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 	-- an errand has no merchant to accept it: it is ready at once
@@ -1206,19 +1221,7 @@ BEGIN
 	         ORDER BY p.payment_id DESC LIMIT 1) IS NOT DISTINCT FROM reason THEN
 		RETURN;
 	END IF;
-	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment' THEN
-		RAISE EXCEPTION 'order % has no pending payment (status "%")', order_id, v_order.status
-			USING ERRCODE = 'DP018';
-	END IF;
-	UPDATE @extschema@.payments p
-	   SET status = 'failed', failure_reason = reason, settled_at = @extschema@.clock()
-	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	   AND p.status OPERATOR(pg_catalog.=) 'pending';
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'order % has no pending payment (status "%")', order_id, v_order.status
-			USING ERRCODE = 'DP018';
-	END IF;
+	PERFORM @extschema@._settle_payment(v_order, 'failed', NULL, reason);
 	-- the state machine's event carries "action": "retry_payment"
 	UPDATE @extschema@.orders o SET status = 'payment_failed'
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
