@@ -609,6 +609,29 @@ $$;
 COMMENT ON FUNCTION @extschema@.pii_open(text, bigint, bytea, text) IS
 	'Opens a sealed personal value of a subject and logs the access with its purpose.  An erased subject or a wrong key is an error, never NULL.';
 
+-- _unseal (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._unseal(p_sealed bytea, p_key bytea) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_sealed IS NULL OR p_key IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF @extschema@._is_cleartext(p_sealed) THEN
+		RETURN @extschema@._cleartext_open(p_sealed);   -- dispatch.cipher = none
+	END IF;
+	BEGIN
+		RETURN @extschema@._pgp_decrypt(p_sealed, p_key);
+	EXCEPTION WHEN external_routine_invocation_exception THEN
+		RAISE EXCEPTION 'a sealed value cannot be decrypted with its subject''s key'
+			USING ERRCODE = 'DP404', DETAIL = 'The value was sealed with another key or is corrupt.';
+	END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._unseal(bytea, bytea) IS
+	'Internal: opens a sealed value with an unwrapped data key, without logging (callers log once per request).  NULL key or value: NULL.';
+
 -- normalize_phone (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@.normalize_phone(p_phone text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
@@ -1269,426 +1292,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.retry_payment(bigint) IS
 	'After a failed payment: back to pending_payment with a new pending payment attempt; returns its id.  Repeated while that attempt is pending, returns it again; refused (DP018) on an order not awaiting a retry.';
 
--- rider_online (sql/57_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
-	v_now timestamptz := @extschema@.clock();
-	v_zone bigint;
-	v_was text;
-BEGIN
-	SELECT r.zone_id, r.status INTO v_zone, v_was
-	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
-	END IF;
-	-- a repeat: the rider is online already (positions come with update_rider_location)
-	IF v_was OPERATOR(pg_catalog.=) 'online' THEN
-		RETURN;
-	END IF;
-	UPDATE @extschema@.riders r
-	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
-	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
-	                                '{"status": "online"}'::jsonb);
-END
-$$;
-COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8) IS
-	'A rider starts a shift at a position; the next dispatch batch considers them.  On a rider online already it is a no-op (positions come with update_rider_location).';
-
--- rider_offline (sql/57_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.rider_offline(rider_id bigint) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_zone bigint;
-	v_was text;
-	v_load integer;
-BEGIN
-	SELECT r.zone_id, r.status INTO v_zone, v_was
-	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
-	END IF;
-	-- a repeat: the rider is offline already
-	IF v_was OPERATOR(pg_catalog.=) 'offline' THEN
-		RETURN;
-	END IF;
-	v_load := @extschema@._rider_load(v_zone, rider_id);
-	IF v_load OPERATOR(pg_catalog.>) 0 THEN
-		RAISE EXCEPTION 'rider % still has % active orders', rider_id, v_load
-			USING ERRCODE = 'DP021',
-			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
-	END IF;
-	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
-	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
-	                                '{"status": "offline"}'::jsonb);
-END
-$$;
-COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
-	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
-
--- update_rider_location (sql/57_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.update_rider_location(rider_id bigint, lon float8, lat float8,
-                                                 at timestamptz DEFAULT @extschema@.clock())
-RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
-	v_zone bigint;
-BEGIN
-	IF at IS NULL OR NOT pg_catalog.isfinite(at)
-	   OR at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval) THEN
-		RAISE EXCEPTION 'invalid ping time %', at
-			USING ERRCODE = 'DP024', DETAIL = 'A ping may not lie more than a minute in the future.';
-	END IF;
-	-- a ping older than the known position goes to the track only
-	UPDATE @extschema@.riders r SET position = v_point, position_at = at
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id
-	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) at)
-	RETURNING r.zone_id INTO v_zone;
-	IF NOT FOUND THEN
-		SELECT r.zone_id INTO v_zone FROM @extschema@.riders r
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
-		IF NOT FOUND THEN
-			RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
-		END IF;
-	END IF;
-	INSERT INTO @extschema@.rider_tracks (zone_id, rider_id, at, position)
-	VALUES (v_zone, rider_id, at, v_point)
-	ON CONFLICT DO NOTHING;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
-	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
-
--- merchant_accept (sql/57_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_order @extschema@.orders := @extschema@._lock_order(order_id);
-	v_prep integer;
-BEGIN
-	IF v_order.kind OPERATOR(pg_catalog.<>) 'takeaway' THEN
-		RAISE EXCEPTION 'order % is an errand: it has no merchant to accept it', order_id USING ERRCODE = 'DP025';
-	END IF;
-	IF ready_at IS NOT NULL AND NOT pg_catalog.isfinite(ready_at) THEN
-		RAISE EXCEPTION 'ready time must be finite' USING ERRCODE = 'DP025';
-	END IF;
-	-- a repeat: the merchant accepted already, and the order may have moved
-	-- on since (assigned, picked up, delivered); it is never taken back
-	IF v_order.status IN ('accepted', 'assigned', 'picked_up', 'delivered') THEN
-		IF merchant_accept.ready_at IS NULL OR merchant_accept.ready_at OPERATOR(pg_catalog.=) v_order.ready_at THEN
-			RETURN;
-		END IF;
-		RAISE EXCEPTION 'order % was accepted already with another ready time (status "%")', order_id, v_order.status
-			USING ERRCODE = 'DP105',
-			      DETAIL = pg_catalog.format('It is ready at %s; this call says %s.', v_order.ready_at, merchant_accept.ready_at),
-			      HINT = 'merchant_accept does not move the ready time of an accepted order.';
-	END IF;
-	IF v_order.status OPERATOR(pg_catalog.<>) 'placed' THEN
-		RAISE EXCEPTION 'order % cannot be accepted by the merchant (status "%")', order_id, v_order.status
-			USING ERRCODE = 'DP104', DETAIL = 'A merchant accepts a placed (paid) order.';
-	END IF;
-	SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
-	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
-	UPDATE @extschema@.orders o
-	   SET status = 'accepted',
-	       ready_at = COALESCE(merchant_accept.ready_at,
-	                           @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep))
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
-	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled.';
-
--- assign_manually (sql/57_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.assign_manually(order_id bigint, rider_id bigint, by text) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_zone bigint := @extschema@.zone_of(order_id);
-	v_now timestamptz := @extschema@.clock();
-	v_offer_rider bigint;
-	v_order @extschema@.orders;
-	v_over integer;
-	v_w record;
-BEGIN
-	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
-		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
-	END IF;
-	PERFORM @extschema@._check_length('dispatcher', by);
-
-	-- Locks in the order of matching (docs/matching.md): the zone (no batch
-	-- runs meanwhile, so no offer appears), the riders (ours, and the one
-	-- holding the order's pending offer, whose slot the assignment gives
-	-- back), their pending offers, then the order.
-	PERFORM @extschema@._lock_zone(v_zone);
-	SELECT f.rider_id INTO v_offer_rider FROM @extschema@.offers f
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
-	   AND f.status OPERATOR(pg_catalog.=) 'pending';
-	PERFORM FROM @extschema@.riders r
-	 WHERE r.rider_id IN (assign_manually.rider_id, v_offer_rider)
-	 ORDER BY r.rider_id FOR UPDATE;
-	PERFORM FROM @extschema@.offers f
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND f.status OPERATOR(pg_catalog.=) 'pending'
-	   AND (f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
-	        OR f.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id)
-	 ORDER BY f.offer_id FOR UPDATE;
-	v_order := @extschema@._lock_order(order_id);
-
-	-- a repeat: the order is this rider's already (and may have moved on)
-	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
-	   AND v_order.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id THEN
-		RETURN;
-	END IF;
-	IF v_order.status OPERATOR(pg_catalog.=) 'assigned' THEN
-		RAISE EXCEPTION 'order % cannot be assigned (status "%")', order_id, v_order.status
-			USING ERRCODE = 'DP104', DETAIL = pg_catalog.format('It is rider %s''s order.', v_order.rider_id),
-			      HINT = 'Its rider can give it back with release_order.';
-	END IF;
-	IF v_order.status OPERATOR(pg_catalog.<>) 'accepted' THEN
-		RAISE EXCEPTION 'order % cannot be assigned (status "%")', order_id, v_order.status
-			USING ERRCODE = 'DP104', DETAIL = 'Only an accepted order is assigned.';
-	END IF;
-
-	-- the eligibility rule, the rider's pending offers aside: a dispatcher
-	-- overrides the batch's offers, not the rider's limits
-	PERFORM @extschema@._rider_can_take(order_id, rider_id, false);
-
-	-- the order's own pending offer goes with the assignment (as the order's
-	-- trigger would do), so that its slot counts as free if it is this rider's
-	WITH c AS (
-		UPDATE @extschema@.offers f
-		   SET status = 'cancelled', responded_at = v_now, reason = 'order assigned'
-		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-		   AND f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
-		   AND f.status OPERATOR(pg_catalog.=) 'pending'
-		RETURNING f.rider_id)
-	UPDATE @extschema@.riders r
-	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-	  FROM c WHERE r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
-
-	-- offers that would overfill the rider are withdrawn, newest first: they
-	-- are cancelled, their orders wait for the next batch (the rider is not
-	-- excluded for them), and the rider is told by an offer event
-	SELECT r.active_orders OPERATOR(pg_catalog.+) r.pending_offers OPERATOR(pg_catalog.+) 1
-	       OPERATOR(pg_catalog.-) r.capacity
-	  INTO v_over
-	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
-	IF v_over OPERATOR(pg_catalog.>) 0 THEN
-		FOR v_w IN
-			UPDATE @extschema@.offers f
-			   SET status = 'cancelled', responded_at = v_now,
-			       reason = 'withdrawn: rider assigned order ' OPERATOR(pg_catalog.||) assign_manually.order_id::text
-			                OPERATOR(pg_catalog.||) ' by hand'
-			 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-			   AND f.offer_id IN (SELECT p.offer_id FROM @extschema@.offers p
-			                       WHERE p.zone_id OPERATOR(pg_catalog.=) v_zone
-			                         AND p.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id
-			                         AND p.status OPERATOR(pg_catalog.=) 'pending'
-			                       ORDER BY p.created_at DESC, p.offer_id DESC
-			                       LIMIT v_over)
-			RETURNING f.offer_id, f.order_id
-		LOOP
-			PERFORM @extschema@._emit_event(v_zone, 'offer', v_w.order_id, NULL, rider_id,
-			                                pg_catalog.jsonb_build_object('offer_id', v_w.offer_id,
-			                                    'status', 'cancelled', 'reason', 'withdrawn'));
-		END LOOP;
-		UPDATE @extschema@.riders r
-		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) v_over, 0)
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
-	END IF;
-
-	UPDATE @extschema@.orders o
-	   SET status = 'assigned', rider_id = assign_manually.rider_id, assigned_by = by
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) IS
-	'A dispatcher''s override: assigns an accepted order to a rider who can take it (the eligibility rule of matching, DP020 naming the reason), its pending offers aside: the order''s own pending offer is cancelled, and the rider''s newest pending offers that would overfill them are withdrawn (cancelled, with an offer event; their orders go to the next batch).  A no-op on an order that is this rider''s already; DP104 on any other status (never takes an order from its rider).';
-
--- _lock_order_riders (sql/57_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@._lock_order_riders(p_order_id bigint, p_rider_id bigint) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_zone bigint := @extschema@.zone_of(p_order_id);
-BEGIN
-	PERFORM FROM @extschema@.riders r
-	 WHERE r.rider_id IN (SELECT p_rider_id
-	                      UNION ALL
-	                      SELECT o.rider_id FROM @extschema@.orders o
-	                       WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
-	                         AND o.order_id OPERATOR(pg_catalog.=) p_order_id
-	                      UNION ALL
-	                      SELECT f.rider_id FROM @extschema@.offers f
-	                       WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-	                         AND f.order_id OPERATOR(pg_catalog.=) p_order_id
-	                         AND f.status OPERATOR(pg_catalog.=) 'pending')
-	 ORDER BY r.rider_id FOR UPDATE;
-	PERFORM FROM @extschema@.offers f
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND f.order_id OPERATOR(pg_catalog.=) p_order_id
-	   AND f.status OPERATOR(pg_catalog.=) 'pending'
-	 ORDER BY f.offer_id FOR UPDATE;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._lock_order_riders(bigint, bigint) IS
-	'Internal: locks, before the order, the riders a change of the order may touch (p_rider_id, the order''s rider, the rider of its pending offer) in id order, then its pending offer.';
-REVOKE ALL ON FUNCTION @extschema@._lock_order_riders(bigint, bigint) FROM PUBLIC;
-
--- _rider_step (sql/57_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@._rider_step(p_order_id bigint, p_rider_id bigint, p_from text, p_to text) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_order @extschema@.orders;
-BEGIN
-	PERFORM @extschema@._lock_order_riders(p_order_id, p_rider_id);
-	v_order := @extschema@._lock_order(p_order_id);
-	-- a repeat: this rider took the order there already (or beyond)
-	IF v_order.rider_id OPERATOR(pg_catalog.=) p_rider_id
-	   AND (v_order.status OPERATOR(pg_catalog.=) p_to
-	        OR (p_to OPERATOR(pg_catalog.=) 'picked_up' AND v_order.status OPERATOR(pg_catalog.=) 'delivered')) THEN
-		RETURN;
-	END IF;
-	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
-	   AND v_order.rider_id IS DISTINCT FROM p_rider_id THEN
-		RAISE EXCEPTION 'rider % is not the rider of order % (status "%")', p_rider_id, p_order_id, v_order.status
-			USING ERRCODE = 'DP019';
-	END IF;
-	IF v_order.status OPERATOR(pg_catalog.<>) p_from THEN
-		RAISE EXCEPTION 'order % cannot be marked % (status "%")', p_order_id, p_to, v_order.status
-			USING ERRCODE = 'DP104', DETAIL = pg_catalog.format('Only an order in status "%s" can.', p_from);
-	END IF;
-	UPDATE @extschema@.orders o SET status = p_to
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._rider_step(bigint, bigint, text, text) IS
-	'Internal: a rider moves their own order from p_from to p_to (pickup, delivery); a no-op when they took it there already, DP019 for another rider''s order, DP104 from any other status.';
-
--- cancel_order (sql/57_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.cancel_order(order_id bigint, reason text) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_order @extschema@.orders;
-BEGIN
-	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
-		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
-	END IF;
-	PERFORM @extschema@._check_length('reason', reason);
-	-- the zone's lock, shared: no batch offers the order while its riders
-	-- are locked; then riders, offer, order
-	PERFORM @extschema@._lock_zone(@extschema@.zone_of(order_id), true);
-	PERFORM @extschema@._lock_order_riders(order_id, NULL);
-	v_order := @extschema@._lock_order(order_id);
-	-- a repeat: cancelled already
-	IF v_order.status OPERATOR(pg_catalog.=) 'cancelled' THEN
-		RETURN;
-	END IF;
-	IF v_order.status NOT IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned') THEN
-		RAISE EXCEPTION 'order % cannot be cancelled (status "%")', order_id, v_order.status
-			USING ERRCODE = 'DP104', DETAIL = 'An order is cancelled before pickup only.';
-	END IF;
-	UPDATE @extschema@.orders o
-	   SET status = 'cancelled', cancel_reason = reason
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
-	UPDATE @extschema@.payments p
-	   SET status = 'failed', failure_reason = 'order cancelled', settled_at = @extschema@.clock()
-	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	   AND p.status OPERATOR(pg_catalog.=) 'pending';
-	-- what was taken from stock goes back, in item order
-	UPDATE @extschema@.items i
-	   SET stock = i.stock OPERATOR(pg_catalog.+) l.qty
-	  FROM (SELECT oi.item_id, oi.qty FROM @extschema@.order_items oi
-	         WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	           AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	         ORDER BY oi.item_id) l
-	 WHERE i.item_id OPERATOR(pg_catalog.=) l.item_id AND i.stock IS NOT NULL;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
-	'Cancels an order before pickup: a pending payment is voided and the stock it took is returned.  A no-op on a cancelled order; DP104 once picked up.';
-
--- release_order (sql/57_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_order @extschema@.orders;
-	v_now timestamptz := @extschema@.clock();
-	v_offer bigint;
-BEGIN
-	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
-		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
-	END IF;
-	PERFORM @extschema@._check_length('reason', reason);
-	PERFORM @extschema@._lock_order_riders(order_id, rider_id);
-	v_order := @extschema@._lock_order(order_id);
-	-- a repeat: this rider released the order already and nobody holds it since
-	IF v_order.rider_id IS NULL
-	   AND EXISTS (SELECT FROM @extschema@.offer_exclusions e
-	                WHERE e.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	                  AND e.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	                  AND e.rider_id OPERATOR(pg_catalog.=) release_order.rider_id
-	                  AND e.reason OPERATOR(pg_catalog.=) 'released') THEN
-		RETURN;
-	END IF;
-	IF v_order.rider_id IS DISTINCT FROM release_order.rider_id AND v_order.rider_id IS NOT NULL THEN
-		RAISE EXCEPTION 'rider % is not the rider of order % (status "%")', rider_id, order_id, v_order.status
-			USING ERRCODE = 'DP019';
-	END IF;
-	IF v_order.status OPERATOR(pg_catalog.<>) 'assigned' THEN
-		RAISE EXCEPTION 'order % cannot be released (status "%")', order_id, v_order.status
-			USING ERRCODE = 'DP104', DETAIL = 'Only an assigned order that is not picked up yet is released.';
-	END IF;
-
-	-- the rider goes in the same update: the state machine allows no other release
-	UPDATE @extschema@.orders o SET status = 'accepted', rider_id = NULL, assigned_by = NULL
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
-	-- the batch never offers it to this rider again
-	INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason, detail)
-	VALUES (v_order.zone_id, v_order.order_id, release_order.rider_id, v_now, 'released', reason)
-	ON CONFLICT ON CONSTRAINT offer_exclusions_pkey
-	DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, detail = EXCLUDED.detail;
-	-- the accepted offer that gave the rider the order, if any
-	UPDATE @extschema@.offers f SET status = 'released'
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	   AND f.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	   AND f.rider_id OPERATOR(pg_catalog.=) release_order.rider_id
-	   AND f.status OPERATOR(pg_catalog.=) 'accepted'
-	RETURNING f.offer_id INTO v_offer;
-	IF v_offer IS NOT NULL THEN
-		PERFORM @extschema@._emit_event(v_order.zone_id, 'offer', v_order.order_id, NULL, rider_id,
-		                                pg_catalog.jsonb_build_object('offer_id', v_offer, 'status', 'released'));
-	END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.release_order(bigint, bigint, text) IS
-	'The order''s rider gives back an assigned order (not yet picked up): it is accepted again without a rider, the offer that gave it is released, and the rider is excluded for it, so the next batch offers it to someone else.  A no-op once this rider released it; DP019 if another rider holds it, DP104 on any other status.';
-REVOKE ALL ON FUNCTION @extschema@.release_order(bigint, bigint, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.release_order(bigint, bigint, text) TO dispatch_app, dispatch_admin;
-
 -- _settings_source_trigger (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@._settings_source_trigger() RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -1931,6 +1534,426 @@ $$;
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
 	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
 
+-- rider_online (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
+	v_now timestamptz := @extschema@.clock();
+	v_zone bigint;
+	v_was text;
+BEGIN
+	SELECT r.zone_id, r.status INTO v_zone, v_was
+	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	-- a repeat: the rider is online already (positions come with update_rider_location)
+	IF v_was OPERATOR(pg_catalog.=) 'online' THEN
+		RETURN;
+	END IF;
+	UPDATE @extschema@.riders r
+	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
+	                                '{"status": "online"}'::jsonb);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8) IS
+	'A rider starts a shift at a position; the next dispatch batch considers them.  On a rider online already it is a no-op (positions come with update_rider_location).';
+
+-- rider_offline (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rider_offline(rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+	v_was text;
+	v_load integer;
+BEGIN
+	SELECT r.zone_id, r.status INTO v_zone, v_was
+	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	-- a repeat: the rider is offline already
+	IF v_was OPERATOR(pg_catalog.=) 'offline' THEN
+		RETURN;
+	END IF;
+	v_load := @extschema@._rider_load(v_zone, rider_id);
+	IF v_load OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'rider % still has % active orders', rider_id, v_load
+			USING ERRCODE = 'DP021',
+			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
+	END IF;
+	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
+	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
+	                                '{"status": "offline"}'::jsonb);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
+	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
+
+-- update_rider_location (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.update_rider_location(rider_id bigint, lon float8, lat float8,
+                                                 at timestamptz DEFAULT @extschema@.clock())
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
+	v_zone bigint;
+BEGIN
+	IF at IS NULL OR NOT pg_catalog.isfinite(at)
+	   OR at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval) THEN
+		RAISE EXCEPTION 'invalid ping time %', at
+			USING ERRCODE = 'DP024', DETAIL = 'A ping may not lie more than a minute in the future.';
+	END IF;
+	-- a ping older than the known position goes to the track only
+	UPDATE @extschema@.riders r SET position = v_point, position_at = at
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id
+	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) at)
+	RETURNING r.zone_id INTO v_zone;
+	IF NOT FOUND THEN
+		SELECT r.zone_id INTO v_zone FROM @extschema@.riders r
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+		END IF;
+	END IF;
+	INSERT INTO @extschema@.rider_tracks (zone_id, rider_id, at, position)
+	VALUES (v_zone, rider_id, at, v_point)
+	ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
+	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
+
+-- merchant_accept (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders := @extschema@._lock_order(order_id);
+	v_prep integer;
+BEGIN
+	IF v_order.kind OPERATOR(pg_catalog.<>) 'takeaway' THEN
+		RAISE EXCEPTION 'order % is an errand: it has no merchant to accept it', order_id USING ERRCODE = 'DP025';
+	END IF;
+	IF ready_at IS NOT NULL AND NOT pg_catalog.isfinite(ready_at) THEN
+		RAISE EXCEPTION 'ready time must be finite' USING ERRCODE = 'DP025';
+	END IF;
+	-- a repeat: the merchant accepted already, and the order may have moved
+	-- on since (assigned, picked up, delivered); it is never taken back
+	IF v_order.status IN ('accepted', 'assigned', 'picked_up', 'delivered') THEN
+		IF merchant_accept.ready_at IS NULL OR merchant_accept.ready_at OPERATOR(pg_catalog.=) v_order.ready_at THEN
+			RETURN;
+		END IF;
+		RAISE EXCEPTION 'order % was accepted already with another ready time (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP105',
+			      DETAIL = pg_catalog.format('It is ready at %s; this call says %s.', v_order.ready_at, merchant_accept.ready_at),
+			      HINT = 'merchant_accept does not move the ready time of an accepted order.';
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) 'placed' THEN
+		RAISE EXCEPTION 'order % cannot be accepted by the merchant (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = 'A merchant accepts a placed (paid) order.';
+	END IF;
+	SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
+	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
+	UPDATE @extschema@.orders o
+	   SET status = 'accepted',
+	       ready_at = COALESCE(merchant_accept.ready_at,
+	                           @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep))
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
+	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled.';
+
+-- assign_manually (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.assign_manually(order_id bigint, rider_id bigint, by text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint := @extschema@.zone_of(order_id);
+	v_now timestamptz := @extschema@.clock();
+	v_offer_rider bigint;
+	v_order @extschema@.orders;
+	v_over integer;
+	v_w record;
+BEGIN
+	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
+	END IF;
+	PERFORM @extschema@._check_length('dispatcher', by);
+
+	-- Locks in the order of matching (docs/matching.md): the zone (no batch
+	-- runs meanwhile, so no offer appears), the riders (ours, and the one
+	-- holding the order's pending offer, whose slot the assignment gives
+	-- back), their pending offers, then the order.
+	PERFORM @extschema@._lock_zone(v_zone);
+	SELECT f.rider_id INTO v_offer_rider FROM @extschema@.offers f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
+	   AND f.status OPERATOR(pg_catalog.=) 'pending';
+	PERFORM FROM @extschema@.riders r
+	 WHERE r.rider_id IN (assign_manually.rider_id, v_offer_rider)
+	 ORDER BY r.rider_id FOR UPDATE;
+	PERFORM FROM @extschema@.offers f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND f.status OPERATOR(pg_catalog.=) 'pending'
+	   AND (f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
+	        OR f.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id)
+	 ORDER BY f.offer_id FOR UPDATE;
+	v_order := @extschema@._lock_order(order_id);
+
+	-- a repeat: the order is this rider's already (and may have moved on)
+	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
+	   AND v_order.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id THEN
+		RETURN;
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.=) 'assigned' THEN
+		RAISE EXCEPTION 'order % cannot be assigned (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = pg_catalog.format('It is rider %s''s order.', v_order.rider_id),
+			      HINT = 'Its rider can give it back with release_order.';
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) 'accepted' THEN
+		RAISE EXCEPTION 'order % cannot be assigned (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = 'Only an accepted order is assigned.';
+	END IF;
+
+	-- the eligibility rule, the rider's pending offers aside: a dispatcher
+	-- overrides the batch's offers, not the rider's limits
+	PERFORM @extschema@._rider_can_take(order_id, rider_id, false);
+
+	-- the order's own pending offer goes with the assignment (as the order's
+	-- trigger would do), so that its slot counts as free if it is this rider's
+	WITH c AS (
+		UPDATE @extschema@.offers f
+		   SET status = 'cancelled', responded_at = v_now, reason = 'order assigned'
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
+		   AND f.status OPERATOR(pg_catalog.=) 'pending'
+		RETURNING f.rider_id)
+	UPDATE @extschema@.riders r
+	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
+	  FROM c WHERE r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+
+	-- offers that would overfill the rider are withdrawn, newest first: they
+	-- are cancelled, their orders wait for the next batch (the rider is not
+	-- excluded for them), and the rider is told by an offer event
+	SELECT r.active_orders OPERATOR(pg_catalog.+) r.pending_offers OPERATOR(pg_catalog.+) 1
+	       OPERATOR(pg_catalog.-) r.capacity
+	  INTO v_over
+	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+	IF v_over OPERATOR(pg_catalog.>) 0 THEN
+		FOR v_w IN
+			UPDATE @extschema@.offers f
+			   SET status = 'cancelled', responded_at = v_now,
+			       reason = 'withdrawn: rider assigned order ' OPERATOR(pg_catalog.||) assign_manually.order_id::text
+			                OPERATOR(pg_catalog.||) ' by hand'
+			 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND f.offer_id IN (SELECT p.offer_id FROM @extschema@.offers p
+			                       WHERE p.zone_id OPERATOR(pg_catalog.=) v_zone
+			                         AND p.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id
+			                         AND p.status OPERATOR(pg_catalog.=) 'pending'
+			                       ORDER BY p.created_at DESC, p.offer_id DESC
+			                       LIMIT v_over)
+			RETURNING f.offer_id, f.order_id
+		LOOP
+			PERFORM @extschema@._emit_event(v_zone, 'offer', v_w.order_id, NULL, rider_id,
+			                                pg_catalog.jsonb_build_object('offer_id', v_w.offer_id,
+			                                    'status', 'cancelled', 'reason', 'withdrawn'));
+		END LOOP;
+		UPDATE @extschema@.riders r
+		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) v_over, 0)
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+	END IF;
+
+	UPDATE @extschema@.orders o
+	   SET status = 'assigned', rider_id = assign_manually.rider_id, assigned_by = by
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) IS
+	'A dispatcher''s override: assigns an accepted order to a rider who can take it (the eligibility rule of matching, DP020 naming the reason), its pending offers aside: the order''s own pending offer is cancelled, and the rider''s newest pending offers that would overfill them are withdrawn (cancelled, with an offer event; their orders go to the next batch).  A no-op on an order that is this rider''s already; DP104 on any other status (never takes an order from its rider).';
+
+-- _lock_order_riders (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_order_riders(p_order_id bigint, p_rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint := @extschema@.zone_of(p_order_id);
+BEGIN
+	PERFORM FROM @extschema@.riders r
+	 WHERE r.rider_id IN (SELECT p_rider_id
+	                      UNION ALL
+	                      SELECT o.rider_id FROM @extschema@.orders o
+	                       WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
+	                         AND o.order_id OPERATOR(pg_catalog.=) p_order_id
+	                      UNION ALL
+	                      SELECT f.rider_id FROM @extschema@.offers f
+	                       WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	                         AND f.order_id OPERATOR(pg_catalog.=) p_order_id
+	                         AND f.status OPERATOR(pg_catalog.=) 'pending')
+	 ORDER BY r.rider_id FOR UPDATE;
+	PERFORM FROM @extschema@.offers f
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND f.order_id OPERATOR(pg_catalog.=) p_order_id
+	   AND f.status OPERATOR(pg_catalog.=) 'pending'
+	 ORDER BY f.offer_id FOR UPDATE;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_order_riders(bigint, bigint) IS
+	'Internal: locks, before the order, the riders a change of the order may touch (p_rider_id, the order''s rider, the rider of its pending offer) in id order, then its pending offer.';
+REVOKE ALL ON FUNCTION @extschema@._lock_order_riders(bigint, bigint) FROM PUBLIC;
+
+-- _rider_step (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rider_step(p_order_id bigint, p_rider_id bigint, p_from text, p_to text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders;
+BEGIN
+	PERFORM @extschema@._lock_order_riders(p_order_id, p_rider_id);
+	v_order := @extschema@._lock_order(p_order_id);
+	-- a repeat: this rider took the order there already (or beyond)
+	IF v_order.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	   AND (v_order.status OPERATOR(pg_catalog.=) p_to
+	        OR (p_to OPERATOR(pg_catalog.=) 'picked_up' AND v_order.status OPERATOR(pg_catalog.=) 'delivered')) THEN
+		RETURN;
+	END IF;
+	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
+	   AND v_order.rider_id IS DISTINCT FROM p_rider_id THEN
+		RAISE EXCEPTION 'rider % is not the rider of order % (status "%")', p_rider_id, p_order_id, v_order.status
+			USING ERRCODE = 'DP019';
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) p_from THEN
+		RAISE EXCEPTION 'order % cannot be marked % (status "%")', p_order_id, p_to, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = pg_catalog.format('Only an order in status "%s" can.', p_from);
+	END IF;
+	UPDATE @extschema@.orders o SET status = p_to
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rider_step(bigint, bigint, text, text) IS
+	'Internal: a rider moves their own order from p_from to p_to (pickup, delivery); a no-op when they took it there already, DP019 for another rider''s order, DP104 from any other status.';
+
+-- cancel_order (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.cancel_order(order_id bigint, reason text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders;
+BEGIN
+	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
+	END IF;
+	PERFORM @extschema@._check_length('reason', reason);
+	-- the zone's lock, shared: no batch offers the order while its riders
+	-- are locked; then riders, offer, order
+	PERFORM @extschema@._lock_zone(@extschema@.zone_of(order_id), true);
+	PERFORM @extschema@._lock_order_riders(order_id, NULL);
+	v_order := @extschema@._lock_order(order_id);
+	-- a repeat: cancelled already
+	IF v_order.status OPERATOR(pg_catalog.=) 'cancelled' THEN
+		RETURN;
+	END IF;
+	IF v_order.status NOT IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned') THEN
+		RAISE EXCEPTION 'order % cannot be cancelled (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = 'An order is cancelled before pickup only.';
+	END IF;
+	UPDATE @extschema@.orders o
+	   SET status = 'cancelled', cancel_reason = reason
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+	UPDATE @extschema@.payments p
+	   SET status = 'failed', failure_reason = 'order cancelled', settled_at = @extschema@.clock()
+	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	   AND p.status OPERATOR(pg_catalog.=) 'pending';
+	-- what was taken from stock goes back, in item order
+	UPDATE @extschema@.items i
+	   SET stock = i.stock OPERATOR(pg_catalog.+) l.qty
+	  FROM (SELECT oi.item_id, oi.qty FROM @extschema@.order_items oi
+	         WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	           AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	         ORDER BY oi.item_id) l
+	 WHERE i.item_id OPERATOR(pg_catalog.=) l.item_id AND i.stock IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
+	'Cancels an order before pickup: a pending payment is voided and the stock it took is returned.  A no-op on a cancelled order; DP104 once picked up.';
+
+-- release_order (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders;
+	v_now timestamptz := @extschema@.clock();
+	v_offer bigint;
+BEGIN
+	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
+	END IF;
+	PERFORM @extschema@._check_length('reason', reason);
+	PERFORM @extschema@._lock_order_riders(order_id, rider_id);
+	v_order := @extschema@._lock_order(order_id);
+	-- a repeat: this rider released the order already and nobody holds it since
+	IF v_order.rider_id IS NULL
+	   AND EXISTS (SELECT FROM @extschema@.offer_exclusions e
+	                WHERE e.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	                  AND e.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	                  AND e.rider_id OPERATOR(pg_catalog.=) release_order.rider_id
+	                  AND e.reason OPERATOR(pg_catalog.=) 'released') THEN
+		RETURN;
+	END IF;
+	IF v_order.rider_id IS DISTINCT FROM release_order.rider_id AND v_order.rider_id IS NOT NULL THEN
+		RAISE EXCEPTION 'rider % is not the rider of order % (status "%")', rider_id, order_id, v_order.status
+			USING ERRCODE = 'DP019';
+	END IF;
+	IF v_order.status OPERATOR(pg_catalog.<>) 'assigned' THEN
+		RAISE EXCEPTION 'order % cannot be released (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP104', DETAIL = 'Only an assigned order that is not picked up yet is released.';
+	END IF;
+
+	-- the rider goes in the same update: the state machine allows no other release
+	UPDATE @extschema@.orders o SET status = 'accepted', rider_id = NULL, assigned_by = NULL
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+	-- the batch never offers it to this rider again
+	INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason, detail)
+	VALUES (v_order.zone_id, v_order.order_id, release_order.rider_id, v_now, 'released', reason)
+	ON CONFLICT ON CONSTRAINT offer_exclusions_pkey
+	DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, detail = EXCLUDED.detail;
+	-- the accepted offer that gave the rider the order, if any
+	UPDATE @extschema@.offers f SET status = 'released'
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	   AND f.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	   AND f.rider_id OPERATOR(pg_catalog.=) release_order.rider_id
+	   AND f.status OPERATOR(pg_catalog.=) 'accepted'
+	RETURNING f.offer_id INTO v_offer;
+	IF v_offer IS NOT NULL THEN
+		PERFORM @extschema@._emit_event(v_order.zone_id, 'offer', v_order.order_id, NULL, rider_id,
+		                                pg_catalog.jsonb_build_object('offer_id', v_offer, 'status', 'released'));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.release_order(bigint, bigint, text) IS
+	'The order''s rider gives back an assigned order (not yet picked up): it is accepted again without a rider, the offer that gave it is released, and the rider is excluded for it, so the next batch offers it to someone else.  A no-op once this rider released it; DP019 if another rider holds it, DP104 on any other status.';
+REVOKE ALL ON FUNCTION @extschema@.release_order(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.release_order(bigint, bigint, text) TO dispatch_app, dispatch_admin;
+
 -- _sentiment_weight (sql/70_sentiment.sql)
 CREATE OR REPLACE FUNCTION @extschema@._sentiment_weight(feature text, log_odds double precision)
 RETURNS double precision
@@ -2121,28 +2144,293 @@ $$;
 COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
 	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
 
--- _unseal (sql/80_privacy.sql)
-CREATE OR REPLACE FUNCTION @extschema@._unseal(p_sealed bytea, p_key bytea) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+-- _grid_cell (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@._grid_cell(p_point geometry, p_cell_deg float8) RETURNS geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@._point(
+	(pg_catalog.floor(@extschema@._lon(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg,
+	(pg_catalog.floor(@extschema@._lat(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg);
+COMMENT ON FUNCTION @extschema@._grid_cell(geometry, float8) IS
+	'Internal: the centre of the grid cell (p_cell_deg degrees square) that holds a point; idempotent.';
+
+-- _purge_begin (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@._purge_begin(p_status text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_run bigint;
+	v_status text := p_status;
 BEGIN
-	IF p_sealed IS NULL OR p_key IS NULL THEN
+	IF v_status OPERATOR(pg_catalog.=) 'running' THEN
+		IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._lock_key('purge')) THEN
+			v_status := 'skipped';               -- a batch of another run is under way
+		ELSE
+			-- a run is live while its backend executes a statement: runs of
+			-- vanished, idle or this very session were stopped (cancelled,
+			-- failed, terminated) and never finish
+			UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
+			 WHERE r.status OPERATOR(pg_catalog.=) 'running'
+			   AND (r.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+			        OR NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+			                        WHERE a.pid OPERATOR(pg_catalog.=) r.pid
+			                          AND a.state OPERATOR(pg_catalog.=) 'active'));
+			IF EXISTS (SELECT FROM @extschema@.purge_runs r WHERE r.status OPERATOR(pg_catalog.=) 'running') THEN
+				v_status := 'skipped';
+			END IF;
+		END IF;
+	END IF;
+	INSERT INTO @extschema@.purge_runs (status, finished_at)
+	VALUES (v_status, CASE WHEN v_status OPERATOR(pg_catalog.=) 'skipped' THEN pg_catalog.clock_timestamp() END)
+	RETURNING run_id INTO v_run;
+	IF v_status OPERATOR(pg_catalog.=) 'skipped' THEN
 		RETURN NULL;
 	END IF;
-	IF @extschema@._is_cleartext(p_sealed) THEN
-		RETURN @extschema@._cleartext_open(p_sealed);   -- dispatch.cipher = none
-	END IF;
-	BEGIN
-		RETURN @extschema@._pgp_decrypt(p_sealed, p_key);
-	EXCEPTION WHEN external_routine_invocation_exception THEN
-		RAISE EXCEPTION 'a sealed value cannot be decrypted with its subject''s key'
-			USING ERRCODE = 'DP404', DETAIL = 'The value was sealed with another key or is corrupt.';
-	END;
+	RETURN v_run;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._unseal(bytea, bytea) IS
-	'Internal: opens a sealed value with an unwrapped data key, without logging (callers log once per request).  NULL key or value: NULL.';
+COMMENT ON FUNCTION @extschema@._purge_begin(text) IS
+	'Internal: starts a purge run (p_status running) under the purge lock unless another run is live, and returns its id; otherwise, or with p_status skipped, logs a skipped run and returns NULL.  Marks runs that were stopped (their backend gone or idle) aborted.';
+
+-- _purge_abort (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@._purge_abort(p_run bigint) RETURNS void
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
+	 WHERE r.run_id OPERATOR(pg_catalog.=) p_run AND r.status OPERATOR(pg_catalog.=) 'running';
+END;
+COMMENT ON FUNCTION @extschema@._purge_abort(bigint) IS
+	'Internal: marks a purge run aborted (cancelled or failed in a batch); its committed batches stay counted.';
+REVOKE ALL ON FUNCTION @extschema@._purge_abort(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._purge_abort(bigint) TO dispatch_admin;
+
+-- purge_expired_step (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@.purge_expired_step(batch_size integer DEFAULT 500, run_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_run bigint := run_id;
+	p record;
+	v_zone bigint;
+	v_n bigint;
+	v_class bigint;
+	v_total bigint := 0;
+	v_rows jsonb := '{}';
+BEGIN
+	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
+	END IF;
+	IF pg_catalog.pg_is_in_recovery() THEN
+		RETURN NULL;                                -- a standby purges nothing
+	END IF;
+	IF v_run IS NULL THEN
+		v_run := @extschema@._purge_begin('running');
+		IF v_run IS NULL THEN
+			RETURN NULL;                            -- another run is at work
+		END IF;
+	ELSE
+		-- a batch of a run: waits for a batch called on its own (milliseconds)
+		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('purge'));
+	END IF;
+
+	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP
+		v_class := 0;
+		IF p.data_class OPERATOR(pg_catalog.=) 'feedback_text' THEN
+			-- one batch over all zones: the text goes, score and topics stay
+			v_class := @extschema@.purge_feedback_text(v_now OPERATOR(pg_catalog.-) p.keep, batch_size);
+			v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
+			v_total := v_total OPERATOR(pg_catalog.+) v_class;
+			CONTINUE;
+		END IF;
+		FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+			IF p.data_class OPERATOR(pg_catalog.=) 'order_text' THEN
+				UPDATE @extschema@.orders o SET dropoff_address_enc = NULL, description_enc = NULL
+				  FROM (SELECT x.order_id FROM @extschema@.orders x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.status IN ('delivered', 'cancelled')
+				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL)
+				           AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.status_changed_at LIMIT batch_size
+				           FOR UPDATE SKIP LOCKED) s
+				 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) s.order_id
+				   AND o.status IN ('delivered', 'cancelled');
+			ELSIF p.data_class OPERATOR(pg_catalog.=) 'dropoff_point' THEN
+				UPDATE @extschema@.orders o
+				   SET dropoff = @extschema@._grid_cell(o.dropoff, p.cell_deg), dropoff_coarsened_at = v_now
+				  FROM (SELECT x.order_id FROM @extschema@.orders x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.status IN ('delivered', 'cancelled')
+				           AND x.dropoff_coarsened_at IS NULL
+				           AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.status_changed_at LIMIT batch_size
+				           FOR UPDATE SKIP LOCKED) s
+				 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) s.order_id
+				   AND o.status IN ('delivered', 'cancelled');
+			ELSIF p.data_class OPERATOR(pg_catalog.=) 'rider_tracks' THEN
+				DELETE FROM @extschema@.rider_tracks t
+				 USING (SELECT x.rider_id, x.at FROM @extschema@.rider_tracks x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.at LIMIT batch_size) s
+				 WHERE t.zone_id OPERATOR(pg_catalog.=) v_zone
+				   AND t.rider_id OPERATOR(pg_catalog.=) s.rider_id AND t.at OPERATOR(pg_catalog.=) s.at;
+			ELSIF p.data_class OPERATOR(pg_catalog.=) 'events' THEN
+				DELETE FROM @extschema@.events e
+				 USING (SELECT x.seq FROM @extschema@.events x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.seq LIMIT batch_size) s
+				 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone AND e.seq OPERATOR(pg_catalog.=) s.seq;
+			ELSE
+				CONTINUE;
+			END IF;
+			GET DIAGNOSTICS v_n = ROW_COUNT;
+			v_class := v_class OPERATOR(pg_catalog.+) v_n;
+		END LOOP;
+		v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
+		v_total := v_total OPERATOR(pg_catalog.+) v_class;
+	END LOOP;
+
+	UPDATE @extschema@.purge_runs r
+	   SET batches = r.batches OPERATOR(pg_catalog.+) 1,
+	       rows = (SELECT pg_catalog.jsonb_object_agg(k, COALESCE((r.rows OPERATOR(pg_catalog.->>) k)::bigint, 0)
+	                                                 OPERATOR(pg_catalog.+) COALESCE((v_rows OPERATOR(pg_catalog.->>) k)::bigint, 0))
+	                 FROM (SELECT pg_catalog.jsonb_object_keys(r.rows) UNION SELECT pg_catalog.jsonb_object_keys(v_rows)) ks(k)),
+	       status = CASE WHEN purge_expired_step.run_id IS NULL THEN 'done' ELSE r.status END,
+	       finished_at = CASE WHEN purge_expired_step.run_id IS NULL THEN pg_catalog.clock_timestamp() ELSE r.finished_at END
+	 WHERE r.run_id OPERATOR(pg_catalog.=) v_run;
+	RETURN v_total;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.purge_expired_step(integer, bigint) IS
+	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given).  Unfinished orders are never touched.';
+
+-- purge_expired (sql/78_retention.sql)
+CREATE OR REPLACE PROCEDURE @extschema@.purge_expired(batch_size integer DEFAULT 500)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	v_run pg_catalog.int8;
+	v_n pg_catalog.int8;
+	v_state pg_catalog.text;
+	v_message pg_catalog.text;
+	v_detail pg_catalog.text;
+	v_hint pg_catalog.text;
+BEGIN
+	IF pg_catalog.pg_is_in_recovery() THEN
+		RAISE NOTICE 'standby: nothing to purge here';
+		RETURN;
+	END IF;
+	v_run := @extschema@._purge_begin('running');
+	COMMIT;
+	IF v_run IS NULL THEN
+		RAISE NOTICE 'another purge run is at work';
+		RETURN;
+	END IF;
+	LOOP
+		-- A cancel (statement_timeout, pg_cancel_backend: 57014) or an error
+		-- in a batch rolls back that batch only.  A block with a handler
+		-- cannot commit, so the handler only keeps the error: the run is
+		-- closed as aborted below, then the error is raised again.  (A
+		-- cancel that strikes between two batches ends the run at once; the
+		-- next run closes its row.)
+		BEGIN
+			v_n := @extschema@.purge_expired_step(batch_size, v_run);
+		EXCEPTION WHEN query_canceled OR others THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+			                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+		END;
+		EXIT WHEN v_state IS NOT NULL;
+		COMMIT;
+		EXIT WHEN v_n IS NULL OR v_n OPERATOR(pg_catalog.=) 0;
+	END LOOP;
+	IF v_state IS NULL THEN
+		PERFORM @extschema@._purge_end(v_run);
+	ELSE
+		PERFORM @extschema@._purge_abort(v_run);
+	END IF;
+	COMMIT;
+	IF v_state IS NOT NULL THEN
+		v_detail := pg_catalog.concat_ws(' ', pg_catalog.format(
+			'Purge run %s was closed as aborted; the batches it committed are kept.', v_run), NULLIF(v_detail, ''));
+		IF NULLIF(v_hint, '') IS NULL THEN
+			RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_message, DETAIL = v_detail;
+		END IF;
+		RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_message, DETAIL = v_detail, HINT = v_hint;
+	END IF;
+END
+$$;
+COMMENT ON PROCEDURE @extschema@.purge_expired(integer) IS
+	'Purges everything past its retention (retention_effective()) in batches of batch_size rows per class and zone, committing after each; never overlaps another run, does nothing on a standby, logs the run in purge_runs.  Cancelled (57014) or failing, it keeps the batches it committed and closes its run as aborted; it holds no lock between batches.  Cannot run inside a transaction block: use purge_expired_step() there.';
+
+-- maintenance_commands (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@.maintenance_commands(database text DEFAULT NULL)
+RETURNS SETOF text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT @extschema@._check_length('database_name', database);
+	SELECT CASE WHEN j.runs_in OPERATOR(pg_catalog.=) 'dispatch'
+	            THEN pg_catalog.format('SELECT cron.schedule_in_database(%L, %L, %L, %L);', j.jobname, j.schedule,
+	                                   j.command, COALESCE(database, pg_catalog.current_database()))
+	            ELSE pg_catalog.format('SELECT cron.schedule(%L, %L, %L);', j.jobname, j.schedule, j.command) END
+	  FROM @extschema@.maintenance_jobs j
+	 WHERE j.enabled
+	 ORDER BY j.jobname;
+END;
+COMMENT ON FUNCTION @extschema@.maintenance_commands(text) IS
+	'The statements that register the maintenance jobs, to run in the database named by cron.database_name when dispatch lives elsewhere: psql -d app -Atc ''SELECT * FROM dispatch.maintenance_commands()'' | psql -d postgres.';
+
+-- _cron_database (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@._cron_database() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.current_setting('cron.database_name', true);
+COMMENT ON FUNCTION @extschema@._cron_database() IS
+	'Internal: the database pg_cron runs in (cron.database_name, a setting only superusers may read), or NULL without pg_cron.';
+REVOKE ALL ON FUNCTION @extschema@._cron_database() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._cron_database() TO dispatch_admin;
+
+-- schedule_maintenance (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@.schedule_maintenance()
+RETURNS TABLE (jobname text, jobid bigint, schedule text, database text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_cron_db text := @extschema@._cron_database();
+	j record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
+		IF v_cron_db IS NULL OR v_cron_db OPERATOR(pg_catalog.=) pg_catalog.current_database() THEN
+			RAISE EXCEPTION 'pg_cron is not installed in this database'
+				USING ERRCODE = 'DP409',
+				      HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name, restart, and run CREATE EXTENSION pg_cron in that database.';
+		END IF;
+		RAISE EXCEPTION 'pg_cron lives in database "%", not in "%"', v_cron_db, pg_catalog.current_database()
+			USING ERRCODE = 'DP410',
+			      HINT = pg_catalog.format('Run the statements of dispatch.maintenance_commands() in database %s, for example: psql -d %s -Atc ''SELECT * FROM dispatch.maintenance_commands()'' | psql -d %s',
+			                               v_cron_db, pg_catalog.current_database(), v_cron_db);
+	END IF;
+	-- pg_cron upserts jobs by name and user: calling this again changes nothing
+	FOR j IN SELECT m.jobname, m.schedule, m.command, m.runs_in FROM @extschema@.maintenance_jobs m
+	          WHERE m.enabled ORDER BY m.jobname LOOP
+		jobname := j.jobname;
+		schedule := j.schedule;
+		database := pg_catalog.current_database();
+		EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
+		   INTO jobid USING j.jobname, j.schedule, j.command, database;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.schedule_maintenance() IS
+	'Registers (or updates) the named pg_cron jobs of maintenance_jobs, as the calling user: daily purge, pruning of cron.job_run_details, and the rollups of other parts.  Idempotent.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()).';
 
 -- _reseal (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._reseal(p_sealed bytea, p_old bytea, p_new bytea) RETURNS bytea
@@ -2161,16 +2449,6 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@._reseal(bytea, bytea, bytea) IS
 	'Internal: re-encrypts a sealed value from one data key to another.  VOLATILE: encryption draws a new IV every time.';
-
--- _grid_cell (sql/80_privacy.sql)
-CREATE OR REPLACE FUNCTION @extschema@._grid_cell(p_point geometry, p_cell_deg float8) RETURNS geometry
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN @extschema@._point(
-	(pg_catalog.floor(@extschema@._lon(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg,
-	(pg_catalog.floor(@extschema@._lat(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg);
-COMMENT ON FUNCTION @extschema@._grid_cell(geometry, float8) IS
-	'Internal: the centre of the grid cell (p_cell_deg degrees square) that holds a point; idempotent.';
 
 -- mask_phone (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.mask_phone(phone text) RETURNS text
@@ -2670,284 +2948,6 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint) IS
 	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in pii_access_log.';
-
--- _purge_begin (sql/85_retention.sql)
-CREATE OR REPLACE FUNCTION @extschema@._purge_begin(p_status text) RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_run bigint;
-	v_status text := p_status;
-BEGIN
-	IF v_status OPERATOR(pg_catalog.=) 'running' THEN
-		IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._lock_key('purge')) THEN
-			v_status := 'skipped';               -- a batch of another run is under way
-		ELSE
-			-- a run is live while its backend executes a statement: runs of
-			-- vanished, idle or this very session were stopped (cancelled,
-			-- failed, terminated) and never finish
-			UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
-			 WHERE r.status OPERATOR(pg_catalog.=) 'running'
-			   AND (r.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
-			        OR NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
-			                        WHERE a.pid OPERATOR(pg_catalog.=) r.pid
-			                          AND a.state OPERATOR(pg_catalog.=) 'active'));
-			IF EXISTS (SELECT FROM @extschema@.purge_runs r WHERE r.status OPERATOR(pg_catalog.=) 'running') THEN
-				v_status := 'skipped';
-			END IF;
-		END IF;
-	END IF;
-	INSERT INTO @extschema@.purge_runs (status, finished_at)
-	VALUES (v_status, CASE WHEN v_status OPERATOR(pg_catalog.=) 'skipped' THEN pg_catalog.clock_timestamp() END)
-	RETURNING run_id INTO v_run;
-	IF v_status OPERATOR(pg_catalog.=) 'skipped' THEN
-		RETURN NULL;
-	END IF;
-	RETURN v_run;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._purge_begin(text) IS
-	'Internal: starts a purge run (p_status running) under the purge lock unless another run is live, and returns its id; otherwise, or with p_status skipped, logs a skipped run and returns NULL.  Marks runs that were stopped (their backend gone or idle) aborted.';
-
--- _purge_abort (sql/85_retention.sql)
-CREATE OR REPLACE FUNCTION @extschema@._purge_abort(p_run bigint) RETURNS void
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
-	 WHERE r.run_id OPERATOR(pg_catalog.=) p_run AND r.status OPERATOR(pg_catalog.=) 'running';
-END;
-COMMENT ON FUNCTION @extschema@._purge_abort(bigint) IS
-	'Internal: marks a purge run aborted (cancelled or failed in a batch); its committed batches stay counted.';
-REVOKE ALL ON FUNCTION @extschema@._purge_abort(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._purge_abort(bigint) TO dispatch_admin;
-
--- purge_expired_step (sql/85_retention.sql)
-CREATE OR REPLACE FUNCTION @extschema@.purge_expired_step(batch_size integer DEFAULT 500, run_id bigint DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_now timestamptz := @extschema@.clock();
-	v_run bigint := run_id;
-	p record;
-	v_zone bigint;
-	v_n bigint;
-	v_class bigint;
-	v_total bigint := 0;
-	v_rows jsonb := '{}';
-BEGIN
-	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
-		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
-	END IF;
-	IF pg_catalog.pg_is_in_recovery() THEN
-		RETURN NULL;                                -- a standby purges nothing
-	END IF;
-	IF v_run IS NULL THEN
-		v_run := @extschema@._purge_begin('running');
-		IF v_run IS NULL THEN
-			RETURN NULL;                            -- another run is at work
-		END IF;
-	ELSE
-		-- a batch of a run: waits for a batch called on its own (milliseconds)
-		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('purge'));
-	END IF;
-
-	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP
-		v_class := 0;
-		IF p.data_class OPERATOR(pg_catalog.=) 'feedback_text' THEN
-			-- one batch over all zones: the text goes, score and topics stay
-			v_class := @extschema@.purge_feedback_text(v_now OPERATOR(pg_catalog.-) p.keep, batch_size);
-			v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
-			v_total := v_total OPERATOR(pg_catalog.+) v_class;
-			CONTINUE;
-		END IF;
-		FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
-			IF p.data_class OPERATOR(pg_catalog.=) 'order_text' THEN
-				UPDATE @extschema@.orders o SET dropoff_address_enc = NULL, description_enc = NULL
-				  FROM (SELECT x.order_id FROM @extschema@.orders x
-				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
-				           AND x.status IN ('delivered', 'cancelled')
-				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL)
-				           AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
-				         ORDER BY x.status_changed_at LIMIT batch_size
-				           FOR UPDATE SKIP LOCKED) s
-				 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) s.order_id
-				   AND o.status IN ('delivered', 'cancelled');
-			ELSIF p.data_class OPERATOR(pg_catalog.=) 'dropoff_point' THEN
-				UPDATE @extschema@.orders o
-				   SET dropoff = @extschema@._grid_cell(o.dropoff, p.cell_deg), dropoff_coarsened_at = v_now
-				  FROM (SELECT x.order_id FROM @extschema@.orders x
-				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
-				           AND x.status IN ('delivered', 'cancelled')
-				           AND x.dropoff_coarsened_at IS NULL
-				           AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
-				         ORDER BY x.status_changed_at LIMIT batch_size
-				           FOR UPDATE SKIP LOCKED) s
-				 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) s.order_id
-				   AND o.status IN ('delivered', 'cancelled');
-			ELSIF p.data_class OPERATOR(pg_catalog.=) 'rider_tracks' THEN
-				DELETE FROM @extschema@.rider_tracks t
-				 USING (SELECT x.rider_id, x.at FROM @extschema@.rider_tracks x
-				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
-				           AND x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
-				         ORDER BY x.at LIMIT batch_size) s
-				 WHERE t.zone_id OPERATOR(pg_catalog.=) v_zone
-				   AND t.rider_id OPERATOR(pg_catalog.=) s.rider_id AND t.at OPERATOR(pg_catalog.=) s.at;
-			ELSIF p.data_class OPERATOR(pg_catalog.=) 'events' THEN
-				DELETE FROM @extschema@.events e
-				 USING (SELECT x.seq FROM @extschema@.events x
-				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
-				           AND x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
-				         ORDER BY x.seq LIMIT batch_size) s
-				 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone AND e.seq OPERATOR(pg_catalog.=) s.seq;
-			ELSE
-				CONTINUE;
-			END IF;
-			GET DIAGNOSTICS v_n = ROW_COUNT;
-			v_class := v_class OPERATOR(pg_catalog.+) v_n;
-		END LOOP;
-		v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
-		v_total := v_total OPERATOR(pg_catalog.+) v_class;
-	END LOOP;
-
-	UPDATE @extschema@.purge_runs r
-	   SET batches = r.batches OPERATOR(pg_catalog.+) 1,
-	       rows = (SELECT pg_catalog.jsonb_object_agg(k, COALESCE((r.rows OPERATOR(pg_catalog.->>) k)::bigint, 0)
-	                                                 OPERATOR(pg_catalog.+) COALESCE((v_rows OPERATOR(pg_catalog.->>) k)::bigint, 0))
-	                 FROM (SELECT pg_catalog.jsonb_object_keys(r.rows) UNION SELECT pg_catalog.jsonb_object_keys(v_rows)) ks(k)),
-	       status = CASE WHEN purge_expired_step.run_id IS NULL THEN 'done' ELSE r.status END,
-	       finished_at = CASE WHEN purge_expired_step.run_id IS NULL THEN pg_catalog.clock_timestamp() ELSE r.finished_at END
-	 WHERE r.run_id OPERATOR(pg_catalog.=) v_run;
-	RETURN v_total;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.purge_expired_step(integer, bigint) IS
-	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given).  Unfinished orders are never touched.';
-
--- purge_expired (sql/85_retention.sql)
-CREATE OR REPLACE PROCEDURE @extschema@.purge_expired(batch_size integer DEFAULT 500)
-LANGUAGE plpgsql
-AS $$
-DECLARE
-	v_run pg_catalog.int8;
-	v_n pg_catalog.int8;
-	v_state pg_catalog.text;
-	v_message pg_catalog.text;
-	v_detail pg_catalog.text;
-	v_hint pg_catalog.text;
-BEGIN
-	IF pg_catalog.pg_is_in_recovery() THEN
-		RAISE NOTICE 'standby: nothing to purge here';
-		RETURN;
-	END IF;
-	v_run := @extschema@._purge_begin('running');
-	COMMIT;
-	IF v_run IS NULL THEN
-		RAISE NOTICE 'another purge run is at work';
-		RETURN;
-	END IF;
-	LOOP
-		-- A cancel (statement_timeout, pg_cancel_backend: 57014) or an error
-		-- in a batch rolls back that batch only.  A block with a handler
-		-- cannot commit, so the handler only keeps the error: the run is
-		-- closed as aborted below, then the error is raised again.  (A
-		-- cancel that strikes between two batches ends the run at once; the
-		-- next run closes its row.)
-		BEGIN
-			v_n := @extschema@.purge_expired_step(batch_size, v_run);
-		EXCEPTION WHEN query_canceled OR others THEN
-			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-			                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-		END;
-		EXIT WHEN v_state IS NOT NULL;
-		COMMIT;
-		EXIT WHEN v_n IS NULL OR v_n OPERATOR(pg_catalog.=) 0;
-	END LOOP;
-	IF v_state IS NULL THEN
-		PERFORM @extschema@._purge_end(v_run);
-	ELSE
-		PERFORM @extschema@._purge_abort(v_run);
-	END IF;
-	COMMIT;
-	IF v_state IS NOT NULL THEN
-		v_detail := pg_catalog.concat_ws(' ', pg_catalog.format(
-			'Purge run %s was closed as aborted; the batches it committed are kept.', v_run), NULLIF(v_detail, ''));
-		IF NULLIF(v_hint, '') IS NULL THEN
-			RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_message, DETAIL = v_detail;
-		END IF;
-		RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_message, DETAIL = v_detail, HINT = v_hint;
-	END IF;
-END
-$$;
-COMMENT ON PROCEDURE @extschema@.purge_expired(integer) IS
-	'Purges everything past its retention (retention_effective()) in batches of batch_size rows per class and zone, committing after each; never overlaps another run, does nothing on a standby, logs the run in purge_runs.  Cancelled (57014) or failing, it keeps the batches it committed and closes its run as aborted; it holds no lock between batches.  Cannot run inside a transaction block: use purge_expired_step() there.';
-
--- maintenance_commands (sql/85_retention.sql)
-CREATE OR REPLACE FUNCTION @extschema@.maintenance_commands(database text DEFAULT NULL)
-RETURNS SETOF text
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT @extschema@._check_length('database_name', database);
-	SELECT CASE WHEN j.runs_in OPERATOR(pg_catalog.=) 'dispatch'
-	            THEN pg_catalog.format('SELECT cron.schedule_in_database(%L, %L, %L, %L);', j.jobname, j.schedule,
-	                                   j.command, COALESCE(database, pg_catalog.current_database()))
-	            ELSE pg_catalog.format('SELECT cron.schedule(%L, %L, %L);', j.jobname, j.schedule, j.command) END
-	  FROM @extschema@.maintenance_jobs j
-	 WHERE j.enabled
-	 ORDER BY j.jobname;
-END;
-COMMENT ON FUNCTION @extschema@.maintenance_commands(text) IS
-	'The statements that register the maintenance jobs, to run in the database named by cron.database_name when dispatch lives elsewhere: psql -d app -Atc ''SELECT * FROM dispatch.maintenance_commands()'' | psql -d postgres.';
-
--- _cron_database (sql/85_retention.sql)
-CREATE OR REPLACE FUNCTION @extschema@._cron_database() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.current_setting('cron.database_name', true);
-COMMENT ON FUNCTION @extschema@._cron_database() IS
-	'Internal: the database pg_cron runs in (cron.database_name, a setting only superusers may read), or NULL without pg_cron.';
-REVOKE ALL ON FUNCTION @extschema@._cron_database() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._cron_database() TO dispatch_admin;
-
--- schedule_maintenance (sql/85_retention.sql)
-CREATE OR REPLACE FUNCTION @extschema@.schedule_maintenance()
-RETURNS TABLE (jobname text, jobid bigint, schedule text, database text)
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_cron_db text := @extschema@._cron_database();
-	j record;
-BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
-		IF v_cron_db IS NULL OR v_cron_db OPERATOR(pg_catalog.=) pg_catalog.current_database() THEN
-			RAISE EXCEPTION 'pg_cron is not installed in this database'
-				USING ERRCODE = 'DP409',
-				      HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name, restart, and run CREATE EXTENSION pg_cron in that database.';
-		END IF;
-		RAISE EXCEPTION 'pg_cron lives in database "%", not in "%"', v_cron_db, pg_catalog.current_database()
-			USING ERRCODE = 'DP410',
-			      HINT = pg_catalog.format('Run the statements of dispatch.maintenance_commands() in database %s, for example: psql -d %s -Atc ''SELECT * FROM dispatch.maintenance_commands()'' | psql -d %s',
-			                               v_cron_db, pg_catalog.current_database(), v_cron_db);
-	END IF;
-	-- pg_cron upserts jobs by name and user: calling this again changes nothing
-	FOR j IN SELECT m.jobname, m.schedule, m.command, m.runs_in FROM @extschema@.maintenance_jobs m
-	          WHERE m.enabled ORDER BY m.jobname LOOP
-		jobname := j.jobname;
-		schedule := j.schedule;
-		database := pg_catalog.current_database();
-		EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
-		   INTO jobid USING j.jobname, j.schedule, j.command, database;
-		RETURN NEXT;
-	END LOOP;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.schedule_maintenance() IS
-	'Registers (or updates) the named pg_cron jobs of maintenance_jobs, as the calling user: daily purge, pruning of cron.job_run_details, and the rollups of other parts.  Idempotent.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()).';
 
 -- ===========================================================================
 -- 3. What refers to routines

@@ -134,7 +134,7 @@ CREATE TABLE @extschema@.rider_tracks (
 	position   geometry(Point, 4326) NOT NULL,
 	PRIMARY KEY (zone_id, rider_id, at)
 );
--- old pings, oldest first (retention, sql/85_retention.sql)
+-- old pings, oldest first (retention, sql/78_retention.sql)
 CREATE INDEX rider_tracks_at_idx ON @extschema@.rider_tracks (zone_id, at);
 COMMENT ON TABLE @extschema@.rider_tracks IS
 	'Position pings of riders, kept for the retention period.';
@@ -173,7 +173,7 @@ CREATE TABLE @extschema@.orders (
 	cancelled_at       timestamptz,
 	cancel_reason      text,
 	assigned_by        text,
-	-- set when retention or erasure (sql/85_retention.sql, forget_customer
+	-- set when retention or erasure (sql/78_retention.sql, forget_customer
 	-- of sql/80_privacy.sql) coarsens the drop-off point to a grid cell
 	dropoff_coarsened_at timestamptz,
 	PRIMARY KEY (zone_id, order_id),
@@ -186,7 +186,7 @@ CREATE INDEX orders_open_idx ON @extschema@.orders (zone_id, status)
 	WHERE status IN ('placed', 'accepted', 'assigned', 'picked_up');
 CREATE INDEX orders_rider_idx ON @extschema@.orders (zone_id, rider_id)
 	WHERE status IN ('assigned', 'picked_up');
--- the finished orders that a retention policy (sql/85_retention.sql) has
+-- the finished orders that a retention policy (sql/78_retention.sql) has
 -- still to handle, in finishing order
 CREATE INDEX orders_retention_text_idx ON @extschema@.orders (zone_id, status_changed_at)
 	WHERE status IN ('delivered', 'cancelled') AND (dropoff_address_enc IS NOT NULL OR description_enc IS NOT NULL);

@@ -16,7 +16,7 @@
 -- in exclusive mode before any row lock, so a value is never sealed under a
 -- key that a concurrent rotation or erasure replaces.
 -- Rotation, erasure, export and retention are in sql/80_privacy.sql and
--- sql/85_retention.sql.
+-- sql/78_retention.sql.
 
 CREATE FUNCTION @extschema@._master_key(version integer) RETURNS bytea
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
@@ -276,6 +276,29 @@ $$;
 COMMENT ON FUNCTION @extschema@.pii_open(text, bigint, bytea, text) IS
 	'Opens a sealed personal value of a subject and logs the access with its purpose.  An erased subject or a wrong key is an error, never NULL.';
 REVOKE ALL ON FUNCTION @extschema@.pii_open(text, bigint, bytea, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._unseal(p_sealed bytea, p_key bytea) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_sealed IS NULL OR p_key IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF @extschema@._is_cleartext(p_sealed) THEN
+		RETURN @extschema@._cleartext_open(p_sealed);   -- dispatch.cipher = none
+	END IF;
+	BEGIN
+		RETURN @extschema@._pgp_decrypt(p_sealed, p_key);
+	EXCEPTION WHEN external_routine_invocation_exception THEN
+		RAISE EXCEPTION 'a sealed value cannot be decrypted with its subject''s key'
+			USING ERRCODE = 'DP404', DETAIL = 'The value was sealed with another key or is corrupt.';
+	END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._unseal(bytea, bytea) IS
+	'Internal: opens a sealed value with an unwrapped data key, without logging (callers log once per request).  NULL key or value: NULL.';
+REVOKE ALL ON FUNCTION @extschema@._unseal(bytea, bytea) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.normalize_phone(p_phone text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE

@@ -4,7 +4,7 @@
 --
 -- The review text is personal data: it is stored only sealed with the
 -- customer's data key (comment_enc, sql/30_keys.sql) and is removed by the
--- retention purge (purge_feedback_text, sql/85_retention.sql), while the
+-- retention purge (purge_feedback_text, sql/78_retention.sql), while the
 -- score and the topics, which say nothing about the person, stay for the
 -- views.  Feedback ids follow the zone layout of sql/20_schema.sql:
 -- (zone_id << 40) | n.

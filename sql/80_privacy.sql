@@ -99,29 +99,6 @@ COMMENT ON FUNCTION @extschema@._zone_list(boolean) IS
 	'Internal: every zone id in order, to visit a zone-scoped table one zone at a time; a single NULL for a table without zones.';
 REVOKE ALL ON FUNCTION @extschema@._zone_list(boolean) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._unseal(p_sealed bytea, p_key bytea) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF p_sealed IS NULL OR p_key IS NULL THEN
-		RETURN NULL;
-	END IF;
-	IF @extschema@._is_cleartext(p_sealed) THEN
-		RETURN @extschema@._cleartext_open(p_sealed);   -- dispatch.cipher = none
-	END IF;
-	BEGIN
-		RETURN @extschema@._pgp_decrypt(p_sealed, p_key);
-	EXCEPTION WHEN external_routine_invocation_exception THEN
-		RAISE EXCEPTION 'a sealed value cannot be decrypted with its subject''s key'
-			USING ERRCODE = 'DP404', DETAIL = 'The value was sealed with another key or is corrupt.';
-	END;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._unseal(bytea, bytea) IS
-	'Internal: opens a sealed value with an unwrapped data key, without logging (callers log once per request).  NULL key or value: NULL.';
-REVOKE ALL ON FUNCTION @extschema@._unseal(bytea, bytea) FROM PUBLIC;
-
 CREATE FUNCTION @extschema@._reseal(p_sealed bytea, p_old bytea, p_new bytea) RETURNS bytea
 LANGUAGE plpgsql VOLATILE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -139,16 +116,6 @@ $$;
 COMMENT ON FUNCTION @extschema@._reseal(bytea, bytea, bytea) IS
 	'Internal: re-encrypts a sealed value from one data key to another.  VOLATILE: encryption draws a new IV every time.';
 REVOKE ALL ON FUNCTION @extschema@._reseal(bytea, bytea, bytea) FROM PUBLIC;
-
-CREATE FUNCTION @extschema@._grid_cell(p_point geometry, p_cell_deg float8) RETURNS geometry
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN @extschema@._point(
-	(pg_catalog.floor(@extschema@._lon(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg,
-	(pg_catalog.floor(@extschema@._lat(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg);
-COMMENT ON FUNCTION @extschema@._grid_cell(geometry, float8) IS
-	'Internal: the centre of the grid cell (p_cell_deg degrees square) that holds a point; idempotent.';
-REVOKE ALL ON FUNCTION @extschema@._grid_cell(geometry, float8) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.mask_phone(phone text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE

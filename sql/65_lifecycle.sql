@@ -1,4 +1,4 @@
--- sql/57_lifecycle.sql
+-- sql/65_lifecycle.sql
 -- Riders coming and going, their positions, and the order lifecycle after
 -- payment: merchant acceptance, manual assignment, pickup, delivery,
 -- cancellation and release.  Status changes go through the state machine

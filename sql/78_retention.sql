@@ -1,4 +1,4 @@
--- sql/85_retention.sql
+-- sql/78_retention.sql
 -- Retention: personal data is kept only as long as its policy says, then
 -- removed or coarsened by purge_expired(), which pg_cron runs daily
 -- (schedule_maintenance).
@@ -93,6 +93,18 @@ INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) V
 REVOKE ALL ON @extschema@.maintenance_jobs FROM PUBLIC;
 
 ------------------------------------------------------------------------------
+
+-- coarsening: a point becomes the centre of its cell (policies with
+-- action 'coarsen', and erasure in sql/80_privacy.sql)
+CREATE FUNCTION @extschema@._grid_cell(p_point geometry, p_cell_deg float8) RETURNS geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@._point(
+	(pg_catalog.floor(@extschema@._lon(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg,
+	(pg_catalog.floor(@extschema@._lat(p_point) OPERATOR(pg_catalog./) p_cell_deg) OPERATOR(pg_catalog.+) 0.5) OPERATOR(pg_catalog.*) p_cell_deg);
+COMMENT ON FUNCTION @extschema@._grid_cell(geometry, float8) IS
+	'Internal: the centre of the grid cell (p_cell_deg degrees square) that holds a point; idempotent.';
+REVOKE ALL ON FUNCTION @extschema@._grid_cell(geometry, float8) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.retention_effective()
 RETURNS TABLE (data_class text, keep interval, action text, cell_deg float8, enabled boolean, set_at timestamptz, set_by name)
