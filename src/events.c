@@ -17,7 +17,7 @@
  * horizon later, and every later event has a larger seq.  Reading
  * events_since(last) repeatedly therefore sees each committed event exactly
  * once, in one stable order.  The cost: while a writing transaction is
- * open, catch-up waits for it (NOTIFY is not delayed).  Limits: 2^20 - 1
+ * open, catch-up waits for it (NOTIFY is not delayed).  Limits: 2^20
  * events per transaction and 2^43 transaction ids, both far beyond use.
  *
  * The NOTIFY payload is a compact JSON object with ids, kind, status and
