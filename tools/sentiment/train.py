@@ -60,6 +60,7 @@ def learn(opts, verbose=True):
     for name, rows in sets.items():
         for t, lab, part in rows:
             if part == "train":
+                assert name in sentdata.TRAINABLE, name
                 train.append((name, t, lab))
     train.sort()
 
