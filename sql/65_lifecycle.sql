@@ -167,7 +167,6 @@ AS $$
 DECLARE
 	v_zone bigint := @extschema@.zone_of(order_id);
 	v_now timestamptz := @extschema@.clock();
-	v_offer_rider bigint;
 	v_order @extschema@.orders;
 	v_over integer;
 	v_w record;
@@ -180,20 +179,14 @@ BEGIN
 	-- Locks in the order of matching (docs/matching.md): the zone (no batch
 	-- runs meanwhile, so no offer appears), the riders (ours, and the one
 	-- holding the order's pending offer, whose slot the assignment gives
-	-- back), their pending offers, then the order.
+	-- back) with the order's offer, our rider's other pending offers (they
+	-- may be withdrawn), then the order.
 	PERFORM @extschema@._lock_zone(v_zone);
-	SELECT f.rider_id INTO v_offer_rider FROM @extschema@.offers f
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
-	   AND f.status OPERATOR(pg_catalog.=) 'pending';
-	PERFORM FROM @extschema@.riders r
-	 WHERE r.rider_id IN (assign_manually.rider_id, v_offer_rider)
-	 ORDER BY r.rider_id FOR UPDATE;
+	PERFORM @extschema@._lock_order_riders(order_id, rider_id);
 	PERFORM FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND f.status OPERATOR(pg_catalog.=) 'pending'
-	   AND (f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
-	        OR f.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id)
+	   AND f.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id
 	 ORDER BY f.offer_id FOR UPDATE;
 	v_order := @extschema@._lock_order(order_id);
 

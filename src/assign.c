@@ -107,6 +107,7 @@ static SPIPlanPtr take_slots_plan = NULL;
 static SPIPlanPtr offers_plan = NULL;
 static SPIPlanPtr audit_plan = NULL;
 static SPIPlanPtr batch_plan = NULL;
+static SPIPlanPtr batch_id_plan = NULL;
 
 /* An order's candidate: rider index and the pair's cost. */
 typedef struct Arc
@@ -355,6 +356,10 @@ prepare_plans(void)
 						   "  WITH ORDINALITY AS u(offer_id, order_id, rider_id, first, last, j)"
 						   " ORDER BY u.j",
 						   10, t_audit);
+	batch_id_plan = match_keep_plan(
+							   "SELECT dispatch.zone_scoped_id($1,"
+							   " pg_catalog.nextval('dispatch.assign_batches_id_seq')) AS batch_id",
+							   1, t_batch);
 	batch_plan = match_keep_plan(
 						   "INSERT INTO dispatch.assign_batches"
 						   " (zone_id, batch_id, at, orders, riders, arcs, offers, held, method,"
@@ -1252,9 +1257,7 @@ batch_begin(Batch *b, int64 zone_id)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	prepare_plans();
-	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum(DISPATCH_LOCK_ZONE),
-						Int32GetDatum((int32) zone_id));
+	match_lock_zone(zone_id, false);
 	match_load_settings(zone_id, &b->s);
 	phase(b, "lock and settings");
 	expire_offers(b);
@@ -1433,14 +1436,11 @@ plan_offers(Batch *b, const Solve *sv, Offers *of)
 static int64
 new_batch_id(Batch *b)
 {
-	Oid			t[1] = {INT8OID};
 	Datum		values[1];
 	int			ret;
 
 	values[0] = Int64GetDatum(b->s.zone_id);
-	ret = SPI_execute_with_args("SELECT dispatch.zone_scoped_id($1,"
-								" pg_catalog.nextval('dispatch.assign_batches_id_seq')) AS batch_id",
-								1, t, values, NULL, false, 1);
+	ret = SPI_execute_plan(batch_id_plan, values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not allocate a batch id");
 	return get_int8(SPI_tuptable, 0, "batch_id");

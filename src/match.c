@@ -592,16 +592,22 @@ match_distance(const MatchOrder *o, const MatchRider *r)
 }
 
 /*
- * Take the zone's matching lock to the end of the transaction: batches of
- * one zone and manual assignments in it run one at a time, and it comes
- * first in the order of locks (docs/matching.md).
+ * Take the zone's matching lock to the end of the transaction, exclusive:
+ * batches of one zone and manual assignments in it run one at a time, and
+ * it comes first in the order of locks (docs/matching.md).  Shared (what
+ * cancel_order takes): no batch or manual assignment runs in the zone
+ * meanwhile, but shared holders do not wait for each other.
  */
 void
-match_lock_zone(int64 zone_id)
+match_lock_zone(int64 zone_id, bool shared)
 {
-	DirectFunctionCall2(pg_advisory_xact_lock_int4,
-						Int32GetDatum(DISPATCH_LOCK_ZONE),
-						Int32GetDatum((int32) zone_id));
+	Datum		class = Int32GetDatum(DISPATCH_LOCK_ZONE);
+	Datum		zone = Int32GetDatum((int32) zone_id);
+
+	if (shared)
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, class, zone);
+	else
+		DirectFunctionCall2(pg_advisory_xact_lock_int4, class, zone);
 }
 
 /*
@@ -1075,22 +1081,14 @@ PG_FUNCTION_INFO_V1(dispatch_lock_zone);
 /*
  * SQL: dispatch._lock_zone(zone_id bigint, shared boolean) -> void
  *
- * The zone's matching lock, held to the end of the transaction: exclusive
- * (match_lock_zone) is what assign_manually takes first, as assign_batch;
- * shared is what cancel_order takes, so that no batch offers the order
- * while cancellations do not wait for each other.
+ * The zone's matching lock, held to the end of the transaction
+ * (match_lock_zone): exclusive for assign_manually, as assign_batch takes
+ * it; shared for cancel_order.
  */
 Datum
 dispatch_lock_zone(PG_FUNCTION_ARGS)
 {
-	int64		zone_id = PG_GETARG_INT64(0);
-
-	if (PG_GETARG_BOOL(1))
-		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4,
-							Int32GetDatum(DISPATCH_LOCK_ZONE),
-							Int32GetDatum((int32) zone_id));
-	else
-		match_lock_zone(zone_id);
+	match_lock_zone(PG_GETARG_INT64(0), PG_GETARG_BOOL(1));
 	PG_RETURN_VOID();
 }
 
