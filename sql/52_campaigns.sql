@@ -112,18 +112,18 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.referral_codes', '');
 REVOKE ALL ON @extschema@.referral_codes FROM PUBLIC;
 
 CREATE TABLE @extschema@.referrals (
-	referee_id   bigint PRIMARY KEY REFERENCES @extschema@.customers,
+	customer_id  bigint PRIMARY KEY REFERENCES @extschema@.customers,
 	referrer_id  bigint NOT NULL REFERENCES @extschema@.customers,
 	campaign_id  bigint NOT NULL REFERENCES @extschema@.campaigns,
 	applied_at   timestamptz NOT NULL,
 	status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'rewarded', 'budget_exhausted')),
 	order_id     bigint,
 	settled_at   timestamptz,
-	CHECK (referee_id <> referrer_id)
+	CHECK (customer_id <> referrer_id)
 );
 CREATE INDEX referrals_referrer_idx ON @extschema@.referrals (referrer_id);
 COMMENT ON TABLE @extschema@.referrals IS
-	'Who referred whom, under which campaign; rewarded (both sides, in points) when the referee''s first order is delivered.';
+	'Who referred whom: customer_id is the referee (one referrer each), under which campaign; rewarded (both sides, in points) when the referee''s first order is delivered.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.referrals', '');
 REVOKE ALL ON @extschema@.referrals FROM PUBLIC;
 
@@ -856,7 +856,7 @@ BEGIN
 	END IF;
 	-- one referral per referee: the same again is a no-op
 	SELECT r.* INTO v_prior FROM @extschema@.referrals r
-	 WHERE r.referee_id OPERATOR(pg_catalog.=) apply_referral.customer_id;
+	 WHERE r.customer_id OPERATOR(pg_catalog.=) apply_referral.customer_id;
 	IF FOUND THEN
 		IF v_prior.referrer_id OPERATOR(pg_catalog.=) v_referrer THEN
 			RETURN;
@@ -870,7 +870,7 @@ BEGIN
 	-- a ring: the referee is somewhere up the referrer's chain
 	v_up := v_referrer;
 	LOOP
-		SELECT r.referrer_id INTO v_up FROM @extschema@.referrals r WHERE r.referee_id OPERATOR(pg_catalog.=) v_up;
+		SELECT r.referrer_id INTO v_up FROM @extschema@.referrals r WHERE r.customer_id OPERATOR(pg_catalog.=) v_up;
 		EXIT WHEN NOT FOUND;
 		IF v_up OPERATOR(pg_catalog.=) apply_referral.customer_id THEN
 			RAISE EXCEPTION 'referral refused: customer % is among those who referred customer %', customer_id, v_referrer
@@ -892,7 +892,7 @@ BEGIN
 	IF v_camp.campaign_id IS NULL THEN
 		RAISE EXCEPTION 'no referral campaign is running' USING ERRCODE = 'DP609';
 	END IF;
-	INSERT INTO @extschema@.referrals (referee_id, referrer_id, campaign_id, applied_at)
+	INSERT INTO @extschema@.referrals (customer_id, referrer_id, campaign_id, applied_at)
 	VALUES (apply_referral.customer_id, v_referrer, v_camp.campaign_id, v_now);
 END
 $$;
@@ -936,7 +936,7 @@ BEGIN
 	END IF;
 	-- the referee's first delivered order rewards both sides, once
 	SELECT r.* INTO v_ref FROM @extschema@.referrals r
-	 WHERE r.referee_id OPERATOR(pg_catalog.=) v_o.customer_id AND r.status OPERATOR(pg_catalog.=) 'pending'
+	 WHERE r.customer_id OPERATOR(pg_catalog.=) v_o.customer_id AND r.status OPERATOR(pg_catalog.=) 'pending'
 	FOR UPDATE;
 	IF FOUND THEN
 		SELECT c.* INTO v_camp FROM @extschema@.campaigns c WHERE c.campaign_id OPERATOR(pg_catalog.=) v_ref.campaign_id;
@@ -956,14 +956,14 @@ BEGIN
 		END IF;
 		IF v_cost IS NULL THEN
 			UPDATE @extschema@.referrals r SET status = 'budget_exhausted', order_id = p_order_id, settled_at = @extschema@.clock()
-			 WHERE r.referee_id OPERATOR(pg_catalog.=) v_ref.referee_id;
+			 WHERE r.customer_id OPERATOR(pg_catalog.=) v_ref.customer_id;
 		ELSE
 			PERFORM @extschema@._points_grant(v_ref.referrer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer,
-			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.referee_id, v_camp.campaign_id);
-			PERFORM @extschema@._points_grant(v_ref.referee_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer,
-			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.referee_id, v_camp.campaign_id);
+			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
+			PERFORM @extschema@._points_grant(v_ref.customer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer,
+			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
 			UPDATE @extschema@.referrals r SET status = 'rewarded', order_id = p_order_id, settled_at = @extschema@.clock()
-			 WHERE r.referee_id OPERATOR(pg_catalog.=) v_ref.referee_id;
+			 WHERE r.customer_id OPERATOR(pg_catalog.=) v_ref.customer_id;
 			v_done := v_done OPERATOR(pg_catalog.+) 1;
 		END IF;
 	END IF;

@@ -217,7 +217,7 @@ SELECT is((SELECT spent_cents FROM dispatch.campaigns WHERE campaign_id = :refer
 SELECT is(dispatch._reward_delivery(:zone, pg_temp.deliver(pg_temp.buy(:n1))), 1, 'a second delivery rewards no referral');
 SELECT pg_temp.deliver(pg_temp.buy(:n2)) AS r2 \gset
 SELECT dispatch._reward_delivery(:zone, :r2) \g /dev/null
-SELECT is((SELECT status FROM dispatch.referrals WHERE referee_id = :n2), 'budget_exhausted', 'no reward beyond the budget');
+SELECT is((SELECT status FROM dispatch.referrals WHERE customer_id = :n2), 'budget_exhausted', 'no reward beyond the budget');
 SELECT is((SELECT count(*) FROM dispatch.points_ledger WHERE reason = 'referral' AND customer_id IN (:n1, :n2)), 1::bigint,
           'and no referral points for it');
 
