@@ -137,6 +137,8 @@ app|SELECT dispatch.customer_tier(3)|
 app|SELECT dispatch.referral_code(3)|
 app|SELECT dispatch.apply_referral(3, 'RNOSUCHCODE')|DP609
 admin|SELECT dispatch.credit_rewards()|
+admin|SELECT dispatch.rollup_campaigns()|
+admin|SELECT dispatch.rollup_campaigns(true)|
 admin|SELECT dispatch._sentiment_weight('#好吃', 1.5)|
 admin|SELECT dispatch.train_sentiment('SELECT * FROM (VALUES (''好'', true), (''差'', false)) v')|
 CALLS
