@@ -63,12 +63,11 @@ AS 'MODULE_PATHNAME', 'dispatch_experiment_bucket';
 COMMENT ON FUNCTION @extschema@.experiment_bucket(text, bigint) IS
 	'A customer''s bucket in [0, 1) for an experiment name: 64-bit FNV-1a over the name in UTF-8, a 0x00 byte and the id as 8 little-endian bytes, then the splitmix64 finaliser; the top 53 bits / 2^53.  Stable across sessions, platforms and releases (docs/experiments.md).';
 
-CREATE FUNCTION @extschema@._two_proportion_p(conv_a bigint, n_a bigint, conv_b bigint, n_b bigint) RETURNS float8
+CREATE FUNCTION @extschema@.two_proportion_p(conv_a bigint, n_a bigint, conv_b bigint, n_b bigint) RETURNS float8
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'dispatch_two_proportion_p';
-COMMENT ON FUNCTION @extschema@._two_proportion_p(bigint, bigint, bigint, bigint) IS
-	'Internal: two-sided p-value of the two-proportion z-test (pooled variance) of conv_a of n_a against conv_b of n_b; NULL when a group is empty or the pooled rate is 0 or 1; DP635 for impossible counts.';
-REVOKE ALL ON FUNCTION @extschema@._two_proportion_p(bigint, bigint, bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.two_proportion_p(bigint, bigint, bigint, bigint) IS
+	'Two-sided p-value of the two-proportion z-test (pooled variance) of conv_a of n_a against conv_b of n_b; NULL when a group is empty or the pooled rate is 0 or 1; DP635 for impossible counts.';
 
 ------------------------------------------------------------------------------
 -- internals
@@ -77,8 +76,10 @@ CREATE FUNCTION @extschema@._experiment_variant_at(p_experiment_id bigint, p_buc
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	-- exact: p_bucket is k / 2^53 with k an integer below 2^53, so the
-	-- point floor(k * total / 2^53) is computed in numeric without rounding
+	-- exact: a bucket is k / 2^53 with k an integer below 2^53, so
+	-- bucket x 2^53 is k (through bigint: a float8 cast to numeric keeps
+	-- only 15 digits), and the point floor(k x total / 2^53) is computed
+	-- in numeric without rounding
 	SELECT v.name
 	  FROM (SELECT v.name, v.position,
 	               pg_catalog.sum(v.weight) OVER (ORDER BY v.position) AS upto,
@@ -86,7 +87,7 @@ BEGIN ATOMIC
 	          FROM @extschema@.experiment_variants v
 	         WHERE v.experiment_id OPERATOR(pg_catalog.=) p_experiment_id) v
 	 WHERE v.upto OPERATOR(pg_catalog.>)
-	       pg_catalog.div((p_bucket OPERATOR(pg_catalog.*) 9007199254740992::float8)::bigint::numeric
+	       pg_catalog.div(pg_catalog.floor(p_bucket OPERATOR(pg_catalog.*) 9007199254740992::float8)::bigint::numeric
 	                      OPERATOR(pg_catalog.*) v.total, 9007199254740992::numeric)
 	 ORDER BY v.position
 	 LIMIT 1;
@@ -107,26 +108,27 @@ BEGIN
 	ELSIF pg_catalog.jsonb_array_length(p_variants) NOT BETWEEN 2 AND 20 THEN
 		v_problem := pg_catalog.format('there are %s, not 2 to 20', pg_catalog.jsonb_array_length(p_variants));
 	ELSE
-		SELECT pg_catalog.format('variant %s %s', e.n,
-		         CASE WHEN pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.<>) 'object'
-		                   OR (SELECT pg_catalog.array_agg(k ORDER BY k) FROM pg_catalog.jsonb_object_keys(e.v) k)
-		                      IS DISTINCT FROM ARRAY['name', 'weight']
+		SELECT pg_catalog.format('variant %s %s', e.n, p.problem) INTO v_problem
+		  FROM pg_catalog.jsonb_array_elements(p_variants) WITH ORDINALITY e(v, n)
+		 CROSS JOIN LATERAL (
+		       -- in order: each test runs only on what the tests before it let through
+		       SELECT CASE
+		              WHEN pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.<>) 'object'
+		              THEN 'is not an object of exactly "name" and "weight"'
+		              WHEN (SELECT pg_catalog.array_agg(k ORDER BY k) FROM pg_catalog.jsonb_object_keys(e.v) k)
+		                   IS DISTINCT FROM ARRAY['name', 'weight']
 		              THEN 'is not an object of exactly "name" and "weight"'
 		              WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'name') OPERATOR(pg_catalog.<>) 'string'
 		                   OR pg_catalog.length(e.v OPERATOR(pg_catalog.->>) 'name') NOT BETWEEN 1 AND 64
 		              THEN 'has no name of 1 to 64 characters'
-		              ELSE 'has no whole weight between 1 and 10000' END)
-		  INTO v_problem
-		  FROM pg_catalog.jsonb_array_elements(p_variants) WITH ORDINALITY e(v, n)
-		 WHERE NOT (pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.=) 'object'
-		            AND (SELECT pg_catalog.array_agg(k ORDER BY k) FROM pg_catalog.jsonb_object_keys(e.v) k)
-		                IS NOT DISTINCT FROM ARRAY['name', 'weight']
-		            AND pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'name') OPERATOR(pg_catalog.=) 'string'
-		            AND pg_catalog.length(e.v OPERATOR(pg_catalog.->>) 'name') BETWEEN 1 AND 64
-		            AND pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'weight') OPERATOR(pg_catalog.=) 'number'
-		            AND (e.v OPERATOR(pg_catalog.->>) 'weight')::numeric BETWEEN 1 AND 10000
-		            AND pg_catalog.trunc((e.v OPERATOR(pg_catalog.->>) 'weight')::numeric)
-		                OPERATOR(pg_catalog.=) (e.v OPERATOR(pg_catalog.->>) 'weight')::numeric)
+		              WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'weight') OPERATOR(pg_catalog.<>) 'number'
+		              THEN 'has no whole weight between 1 and 10000'
+		              WHEN (e.v OPERATOR(pg_catalog.->>) 'weight')::numeric NOT BETWEEN 1 AND 10000
+		                   OR pg_catalog.trunc((e.v OPERATOR(pg_catalog.->>) 'weight')::numeric)
+		                      OPERATOR(pg_catalog.<>) (e.v OPERATOR(pg_catalog.->>) 'weight')::numeric
+		              THEN 'has no whole weight between 1 and 10000'
+		              END AS problem) p
+		 WHERE p.problem IS NOT NULL
 		 ORDER BY e.n
 		 LIMIT 1;
 		IF v_problem IS NULL THEN
@@ -315,7 +317,7 @@ SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at
        CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
             THEN (c.rate OPERATOR(pg_catalog.-) c.control_rate) OPERATOR(pg_catalog./) NULLIF(c.control_rate, 0) END AS rel_lift,
        CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN @extschema@._two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
+            THEN @extschema@.two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
        -- the normal approximation needs at least 100 exposures in both
        -- groups and 5 expected conversions and non-conversions in each
        -- (pooled rate); the control row is judged against itself
@@ -334,6 +336,9 @@ GRANT SELECT ON @extschema@.experiment_results TO dispatch_analyst, dispatch_adm
 
 REVOKE ALL ON FUNCTION @extschema@.experiment_bucket(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.experiment_bucket(text, bigint) TO dispatch_app, dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.two_proportion_p(bigint, bigint, bigint, bigint) FROM PUBLIC;
+-- experiment_results calls it, and a view's user needs the right to call its functions
+GRANT EXECUTE ON FUNCTION @extschema@.two_proportion_p(bigint, bigint, bigint, bigint) TO dispatch_analyst, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.create_experiment(text, jsonb, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_experiment(text, jsonb, interval) TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.end_experiment(text) FROM PUBLIC;

@@ -108,7 +108,7 @@ dispatch_experiment_bucket(PG_FUNCTION_ARGS)
 }
 
 /*
- * _two_proportion_p(conv_a, n_a, conv_b, n_b) -> float8
+ * two_proportion_p(conv_a, n_a, conv_b, n_b) -> float8
  *
  * The two-sided p-value of the two-proportion z-test with pooled variance:
  * z = (p_a - p_b) / sqrt(p (1 - p) (1/n_a + 1/n_b)), p the pooled rate,
