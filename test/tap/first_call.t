@@ -63,6 +63,7 @@ INSERT INTO public.fx SELECT v.name, pg_temp.o(v.status, v.rider) FROM (VALUES
 	('to_assign', 'accepted', NULL), ('to_pick_up', 'assigned', 2), ('to_release', 'assigned', 1),
 	('to_deliver', 'picked_up', 3),
 	('delivered', 'delivered', 3)) v(name, status, rider);
+SELECT dispatch.create_experiment('fx_running', '[{"name": "control", "weight": 1}, {"name": "b", "weight": 1}]');
 SQL
 
 id() { psql -X -At -c "SELECT id FROM public.fx WHERE name = '$1'"; }
@@ -141,6 +142,11 @@ admin|SELECT dispatch.rollup_campaigns()|
 admin|SELECT dispatch.rollup_campaigns(true)|
 admin|SELECT dispatch._sentiment_weight('#好吃', 1.5)|
 admin|SELECT dispatch.train_sentiment('SELECT * FROM (VALUES (''好'', true), (''差'', false)) v')|
+admin|SELECT dispatch.create_experiment('first_call', '[{"name": "control", "weight": 1}, {"name": "b", "weight": 1}]')|
+app|SELECT dispatch.experiment_variant('fx_running', 3)|
+admin|SELECT dispatch.end_experiment('fx_running')|
+app|SELECT dispatch.experiment_bucket('fx_running', 3)|
+analyst|SELECT dispatch.two_proportion_p(5, 10, 2, 10)|
 CALLS
 
 # every granted function has a call
