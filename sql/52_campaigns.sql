@@ -19,21 +19,33 @@ CREATE TABLE @extschema@.campaigns (
 	zone_id       bigint REFERENCES @extschema@.zones,
 	rules         jsonb NOT NULL DEFAULT '{}',
 	budget_cents  bigint CHECK (budget_cents >= 0),
-	spent_cents   bigint NOT NULL DEFAULT 0 CHECK (spent_cents >= 0),
 	starts_at     timestamptz NOT NULL,
 	ends_at       timestamptz,
 	ended_at      timestamptz,
 	created_at    timestamptz NOT NULL,
-	CHECK (budget_cents IS NULL OR spent_cents <= budget_cents),
 	CHECK (ends_at IS NULL OR ends_at > starts_at)
 );
 COMMENT ON TABLE @extschema@.campaigns IS
-	'Growth campaigns: kind, rules (jsonb, checked by create_campaign), budget and what is spent of it (cents), time window, optional zone.';
-COMMENT ON COLUMN @extschema@.campaigns.spent_cents IS
-	'Discounts of applied redemptions plus the value of rewards paid; a cancelled order gives its discount back.';
+	'Growth campaigns: kind, rules (jsonb, checked by create_campaign), budget in cents (NULL: none; what is spent is kept in campaign_budget), time window, optional zone.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaigns', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaigns_campaign_id_seq', '');
 REVOKE ALL ON @extschema@.campaigns FROM PUBLIC;
+
+-- A budget is kept in slots, so that orders taking the same campaign at
+-- once lock different rows: an order charges one slot (chosen by its
+-- backend), and only when that slot cannot cover the discount does it lock
+-- every slot, in slot order, and take from several (sql: _budget_take).
+CREATE TABLE @extschema@.campaign_budget (
+	campaign_id  bigint NOT NULL REFERENCES @extschema@.campaigns,
+	slot         smallint NOT NULL CHECK (slot >= 0),
+	cap_cents    bigint NOT NULL CHECK (cap_cents >= 0),
+	spent_cents  bigint NOT NULL DEFAULT 0 CHECK (spent_cents >= 0 AND spent_cents <= cap_cents),
+	PRIMARY KEY (campaign_id, slot)
+);
+COMMENT ON TABLE @extschema@.campaign_budget IS
+	'The budget of a campaign in 16 slots whose caps sum to it: what is spent (discounts held, referral rewards paid) is the sum of spent_cents.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaign_budget', '');
+REVOKE ALL ON @extschema@.campaign_budget FROM PUBLIC;
 
 CREATE TABLE @extschema@.coupons (
 	code         text PRIMARY KEY CHECK (code OPERATOR(pg_catalog.~) '^[A-Z0-9_-]{3,64}$'),
@@ -342,6 +354,12 @@ BEGIN
 	IF v_code IS NOT NULL THEN
 		INSERT INTO @extschema@.coupons (code, campaign_id, created_at) VALUES (v_code, v_id, v_now);
 	END IF;
+	IF budget_cents IS NOT NULL THEN
+		INSERT INTO @extschema@.campaign_budget (campaign_id, slot, cap_cents)
+		SELECT v_id, k, budget_cents OPERATOR(pg_catalog./) 16
+		                OPERATOR(pg_catalog.+) CASE WHEN k OPERATOR(pg_catalog.=) 0 THEN budget_cents OPERATOR(pg_catalog.%) 16 ELSE 0 END
+		  FROM pg_catalog.generate_series(0, 15) k;
+	END IF;
 	RETURN v_id;
 END
 $$;
@@ -533,8 +551,99 @@ COMMENT ON FUNCTION @extschema@._offer_refusal(@extschema@.campaigns, bigint, bi
 	'Internal: why a discount campaign does not apply to an order (zone, minimum basket, first order), or NULL.';
 REVOKE ALL ON FUNCTION @extschema@._offer_refusal(@extschema@.campaigns, bigint, bigint, bigint, bigint, timestamptz) FROM PUBLIC;
 
+CREATE FUNCTION @extschema@._budget_take(p_campaign_id bigint, p_cents bigint) RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_slots integer;
+	v_left bigint := p_cents;
+	v_take bigint;
+	r record;
+BEGIN
+	SELECT pg_catalog.count(*) INTO v_slots FROM @extschema@.campaign_budget b
+	 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id;
+	IF v_slots OPERATOR(pg_catalog.=) 0 OR p_cents OPERATOR(pg_catalog.<=) 0 THEN
+		RETURN true;                    -- no budget: nothing to charge
+	END IF;
+	-- this backend's slot; an UPDATE whose condition fails locks nothing
+	UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) p_cents
+	 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	   AND b.slot OPERATOR(pg_catalog.=) (pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%) v_slots)
+	   AND b.spent_cents OPERATOR(pg_catalog.+) p_cents OPERATOR(pg_catalog.<=) b.cap_cents;
+	IF FOUND THEN
+		RETURN true;
+	END IF;
+	-- the slot cannot cover it: every slot, locked in order, exactly
+	FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
+	           FROM @extschema@.campaign_budget b
+	          WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	          ORDER BY b.slot FOR UPDATE
+	LOOP
+		v_left := v_left OPERATOR(pg_catalog.-) r.room;
+	END LOOP;
+	IF v_left OPERATOR(pg_catalog.>) 0 THEN
+		RETURN false;
+	END IF;
+	v_left := p_cents;
+	FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
+	           FROM @extschema@.campaign_budget b
+	          WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	            AND b.spent_cents OPERATOR(pg_catalog.<) b.cap_cents
+	          ORDER BY b.slot
+	LOOP
+		EXIT WHEN v_left OPERATOR(pg_catalog.=) 0;
+		v_take := LEAST(v_left, r.room);
+		UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) v_take
+		 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id AND b.slot OPERATOR(pg_catalog.=) r.slot;
+		v_left := v_left OPERATOR(pg_catalog.-) v_take;
+	END LOOP;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._budget_take(bigint, bigint) IS
+	'Internal: charges an amount to a campaign''s budget, true when it fits (always, without a budget).  One slot''s row lock in the common case; near the end of the budget every slot''s, in slot order, so that two orders racing for the last of it cannot both get it.';
+REVOKE ALL ON FUNCTION @extschema@._budget_take(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._budget_give(p_campaign_id bigint, p_cents bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_left bigint := p_cents;
+	v_give bigint;
+	r record;
+BEGIN
+	FOR r IN SELECT b.slot, b.spent_cents FROM @extschema@.campaign_budget b
+	          WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id AND b.spent_cents OPERATOR(pg_catalog.>) 0
+	          ORDER BY b.slot
+	LOOP
+		EXIT WHEN v_left OPERATOR(pg_catalog.<=) 0;
+		UPDATE @extschema@.campaign_budget b
+		   SET spent_cents = b.spent_cents OPERATOR(pg_catalog.-) LEAST(b.spent_cents, v_left)
+		 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id AND b.slot OPERATOR(pg_catalog.=) r.slot
+		RETURNING LEAST(r.spent_cents, v_left) INTO v_give;
+		v_left := v_left OPERATOR(pg_catalog.-) COALESCE(v_give, 0);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._budget_give(bigint, bigint) IS
+	'Internal: gives an amount back to a campaign''s budget (a cancelled order''s discount), from the slots in slot order.';
+REVOKE ALL ON FUNCTION @extschema@._budget_give(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.campaign_budget_left(campaign_id bigint) RETURNS bigint
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents)::bigint
+	  FROM @extschema@.campaign_budget b
+	 WHERE b.campaign_id OPERATOR(pg_catalog.=) campaign_budget_left.campaign_id;
+END;
+COMMENT ON FUNCTION @extschema@.campaign_budget_left(bigint) IS
+	'What is left of a campaign''s budget in cents now (NULL: the campaign has no budget).';
+
 CREATE FUNCTION @extschema@._offer_cap_check(p_camp @extschema@.campaigns, p_customer_id bigint) RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -545,6 +654,10 @@ BEGIN
 	IF v_cap IS NULL THEN
 		RETURN;
 	END IF;
+	-- two orders of one customer count each other's uses: the customer's
+	-- row, locked (NO KEY UPDATE does not block the orders' foreign keys)
+	PERFORM FROM @extschema@.customers c WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id FOR NO KEY UPDATE;
+	-- a new statement after the lock: it sees what a racing order committed
 	SELECT pg_catalog.count(*) INTO v_used FROM @extschema@.redemptions r
 	 WHERE r.campaign_id OPERATOR(pg_catalog.=) p_camp.campaign_id
 	   AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
@@ -556,13 +669,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._offer_cap_check(@extschema@.campaigns, bigint) IS
-	'Internal: DP605 when the customer''s orders hold as many discounts of the campaign as its cap allows (per_customer; 1 for first_order; cancelled orders gave theirs back).';
+	'Internal: DP605 when the customer''s orders hold as many discounts of the campaign as its cap allows (per_customer; 1 for first_order; cancelled orders gave theirs back), checked under the customer''s row lock.';
 REVOKE ALL ON FUNCTION @extschema@._offer_cap_check(@extschema@.campaigns, bigint) FROM PUBLIC;
 
--- Charges the campaign's budget for a discount under the campaign's row
--- lock, checking the customer's cap before and again after the lock (so two
--- orders racing for the last of a budget, or for a customer's last use, see
--- each other).  Returns false when the budget does not cover it.
+-- Checks the customer's cap, then charges the campaign's budget; false when
+-- the budget does not cover the discount.
 CREATE FUNCTION @extschema@._offer_charge(p_camp @extschema@.campaigns, p_customer_id bigint, p_discount integer)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -570,20 +681,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM @extschema@._offer_cap_check(p_camp, p_customer_id);
-	UPDATE @extschema@.campaigns c SET spent_cents = c.spent_cents OPERATOR(pg_catalog.+) p_discount
-	 WHERE c.campaign_id OPERATOR(pg_catalog.=) p_camp.campaign_id
-	   AND (c.budget_cents IS NULL
-	        OR c.spent_cents OPERATOR(pg_catalog.+) p_discount OPERATOR(pg_catalog.<=) c.budget_cents);
-	IF NOT FOUND THEN
-		RETURN false;
-	END IF;
-	-- a new statement after the lock: it sees what a racing order committed
-	PERFORM @extschema@._offer_cap_check(p_camp, p_customer_id);
-	RETURN true;
+	RETURN @extschema@._budget_take(p_camp.campaign_id, p_discount);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer) IS
-	'Internal: charges a discount to the campaign''s budget under its row lock, with the customer''s cap checked before and after the lock; false when the budget does not cover it, DP605 over the cap.';
+	'Internal: the customer''s cap (DP605), then the campaign''s budget (false when it does not cover the discount).';
 REVOKE ALL ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer) FROM PUBLIC;
 
 -- Spends points, oldest expiry first, under the lots' row locks.  Returns
@@ -771,8 +873,7 @@ BEGIN
 		RETURN;
 	END IF;
 	IF v_r.campaign_id IS NOT NULL THEN
-		UPDATE @extschema@.campaigns c SET spent_cents = c.spent_cents OPERATOR(pg_catalog.-) v_r.discount_cents
-		 WHERE c.campaign_id OPERATOR(pg_catalog.=) v_r.campaign_id;
+		PERFORM @extschema@._budget_give(v_r.campaign_id, v_r.discount_cents);
 	END IF;
 	IF v_r.coupon_code IS NOT NULL THEN
 		UPDATE @extschema@.coupons k SET uses = k.uses OPERATOR(pg_catalog.-) 1
@@ -946,11 +1047,7 @@ BEGIN
 		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
 			v_cost := NULL;      -- ended before the delivery: nothing is paid
 		ELSE
-			UPDATE @extschema@.campaigns c SET spent_cents = c.spent_cents OPERATOR(pg_catalog.+) v_cost
-			 WHERE c.campaign_id OPERATOR(pg_catalog.=) v_camp.campaign_id
-			   AND (c.budget_cents IS NULL
-			        OR c.spent_cents OPERATOR(pg_catalog.+) v_cost OPERATOR(pg_catalog.<=) c.budget_cents);
-			IF NOT FOUND THEN
+			IF NOT @extschema@._budget_take(v_camp.campaign_id, v_cost) THEN
 				v_cost := NULL;
 			END IF;
 		END IF;
@@ -1011,6 +1108,8 @@ REVOKE ALL ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint, ti
 GRANT EXECUTE ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint, timestamptz, timestamptz, bigint, text) TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.end_campaign(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.end_campaign(bigint) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.campaign_budget_left(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.campaign_budget_left(bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.points_balance(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.points_balance(bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.customer_tier(bigint) FROM PUBLIC;

@@ -76,6 +76,7 @@ CREATE TABLE @extschema@.customer_zone_months (
 	customer_id  bigint NOT NULL,
 	PRIMARY KEY (zone_id, month, customer_id)
 );
+CREATE INDEX customer_zone_months_customer_idx ON @extschema@.customer_zone_months (customer_id);
 COMMENT ON TABLE @extschema@.customer_zone_months IS
 	'Rollup: the customers active (a counting order) per zone and local month.';
 
@@ -206,13 +207,14 @@ BEGIN
 	INSERT INTO rollup_orders
 	SELECT o.customer_id, o.zone_id, o.order_id, o.created_at, o.created_at AT TIME ZONE z.timezone,
 	       o.total_cents, r.campaign_id
-	  FROM @extschema@.zones z
-	  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	  FROM pg_catalog.unnest(p_customers) c(customer_id)
+	 CROSS JOIN @extschema@.zones z
+	  JOIN @extschema@.orders o
+	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id AND o.customer_id OPERATOR(pg_catalog.=) c.customer_id
 	  LEFT JOIN @extschema@.redemptions r
 	    ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
 	   AND r.status OPERATOR(pg_catalog.=) 'applied'
-	 WHERE o.customer_id OPERATOR(pg_catalog.=) ANY (p_customers)
-	   AND @extschema@._order_counts(o.status);
+	 WHERE @extschema@._order_counts(o.status);
 
 	-- a customer whose first order moves (it was cancelled, or an earlier one
 	-- was paid late) changes the acquisitions of two days: both are returned
@@ -346,7 +348,7 @@ acquired AS (
 	   AND s.first_at OPERATOR(pg_catalog.<=) (@extschema@.clock() OPERATOR(pg_catalog.-) interval '30 days')
 	 GROUP BY s.first_campaign_id)
 SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALESCE(c.ended_at, c.ends_at) AS ends_at,
-       c.budget_cents, c.spent_cents,
+       c.budget_cents, @extschema@.campaign_budget_left(c.campaign_id) AS budget_left_cents,
        COALESCE(d.redemptions, 0)::bigint AS redemptions,
        COALESCE(d.new_customers, 0)::bigint AS new_customers,
        COALESCE(d.orders, 0)::bigint AS orders,
