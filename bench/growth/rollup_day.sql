@@ -2,7 +2,7 @@
 -- (each writes its events), and cancellations of :ncancel orders placed
 -- before (late events on older days).
 SET client_min_messages = warning;
-SET dispatch.fraud_max_bad_orders = 1000000;
+SET dispatch.fraud_max_bad_orders = 1000;
 INSERT INTO dispatch.orders (zone_id, order_id, kind, customer_id, merchant_id, status, priority, pickup, dropoff,
                              distance_m, subtotal_cents, fee_cents, total_cents, promised_at, created_at, status_changed_at)
 SELECT 1 + (g % 4), dispatch.zone_scoped_id(1 + (g % 4), nextval('dispatch.orders_id_seq')), 'takeaway',
