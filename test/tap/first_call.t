@@ -133,6 +133,7 @@ admin|SELECT dispatch._cron_database()|
 admin|SELECT dispatch.schedule_maintenance()|DP410
 admin|SELECT dispatch.create_campaign('first', 'first_order', '{"percent_off": 10}', 10000, code => 'HELLO')|
 admin|SELECT dispatch.end_campaign(1)|
+app|SELECT dispatch.campaign_budget_left(1)|
 app|SELECT dispatch.points_balance(3)|
 app|SELECT dispatch.customer_tier(3)|
 app|SELECT dispatch.referral_code(3)|
