@@ -1155,6 +1155,31 @@ $$;
 COMMENT ON FUNCTION @extschema@.register_rider(bigint, text, text, integer) IS
 	'Registers a rider in a zone with a capacity (orders carried at once); name and phone are stored sealed.';
 
+-- _order_counts (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@._order_counts(p_status text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN p_status IN ('placed', 'accepted', 'assigned', 'picked_up', 'delivered');
+COMMENT ON FUNCTION @extschema@._order_counts(text) IS
+	'Internal: whether an order in this status counts for growth figures (paid and not cancelled).';
+REVOKE ALL ON FUNCTION @extschema@._order_counts(text) FROM PUBLIC;
+
+-- _has_ordered (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@._has_ordered(p_customer_id bigint) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT EXISTS (SELECT FROM @extschema@.zones z, LATERAL (
+	                   SELECT FROM @extschema@.orders o
+	                    WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	                      AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	                      AND @extschema@._order_counts(o.status)
+	                    LIMIT 1) o);
+END;
+COMMENT ON FUNCTION @extschema@._has_ordered(bigint) IS
+	'Internal: whether the customer has an order that counts (paid, not cancelled) in any zone: a first-order discount and a referral are for customers who have none.';
+REVOKE ALL ON FUNCTION @extschema@._has_ordered(bigint) FROM PUBLIC;
+
 -- _campaign_rules_problem (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._campaign_rules_problem(p_kind text, p_rules jsonb) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -1548,13 +1573,7 @@ BEGIN
 	IF p_subtotal OPERATOR(pg_catalog.<) v_min THEN
 		RETURN pg_catalog.format('the basket of %s cents is below the minimum of %s cents', p_subtotal, v_min);
 	END IF;
-	IF p_camp.kind OPERATOR(pg_catalog.=) 'first_order'
-	   AND EXISTS (SELECT FROM @extschema@.zones z, LATERAL (
-	                   SELECT FROM @extschema@.orders o
-	                    WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	                      AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	                      AND o.status NOT IN ('pending_payment', 'payment_failed', 'cancelled')
-	                    LIMIT 1) o) THEN
+	IF p_camp.kind OPERATOR(pg_catalog.=) 'first_order' AND @extschema@._has_ordered(p_customer_id) THEN
 		RETURN 'it is for a customer''s first order, and the customer has ordered before';
 	END IF;
 	RETURN NULL;
@@ -2002,14 +2021,9 @@ BEGIN
 		v_depth := v_depth OPERATOR(pg_catalog.+) 1;
 		EXIT WHEN v_depth OPERATOR(pg_catalog.>) 1000;
 	END LOOP;
-	IF EXISTS (SELECT FROM @extschema@.zones z, LATERAL (
-	               SELECT FROM @extschema@.orders o
-	                WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	                  AND o.customer_id OPERATOR(pg_catalog.=) apply_referral.customer_id
-	                  AND o.placed_at IS NOT NULL
-	                LIMIT 1) o) THEN
+	IF @extschema@._has_ordered(apply_referral.customer_id) THEN
 		RAISE EXCEPTION 'referral refused: customer % has ordered already', customer_id
-			USING ERRCODE = 'DP612', DETAIL = 'A referral code is for a new customer, before their first order.';
+			USING ERRCODE = 'DP612', DETAIL = 'A referral code is for a new customer, before their first paid order.';
 	END IF;
 	v_camp := @extschema@._active_campaign('referral', NULL, v_now);
 	IF v_camp.campaign_id IS NULL THEN
@@ -4408,10 +4422,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'experiment "%" does not exist', experiment USING ERRCODE = 'DP634';
 	END IF;
-	IF NOT EXISTS (SELECT FROM @extschema@.customers c
-	                WHERE c.customer_id OPERATOR(pg_catalog.=) experiment_variant.customer_id) THEN
-		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
-	END IF;
+	PERFORM @extschema@._live_customer(experiment_variant.customer_id);   -- DP012
 	IF v_ended IS NOT NULL OR NOT @extschema@.has_consent(customer_id, 'marketing') THEN
 		RETURN 'control';                        -- not recorded, not counted
 	END IF;
@@ -4443,15 +4454,6 @@ COMMENT ON FUNCTION @extschema@.experiment_variant(text, bigint) IS
 	'The variant a customer sees in an experiment: from experiment_bucket and the weights, recorded at the first exposure and returned from then on.  A customer without marketing consent, and everybody once the experiment ended, sees control and is not recorded.  DP634 for an unknown experiment, DP012 for an unknown customer.';
 REVOKE ALL ON FUNCTION @extschema@.experiment_variant(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.experiment_variant(text, bigint) TO dispatch_app, dispatch_admin;
-
--- _order_counts (sql/90_growth.sql)
-CREATE OR REPLACE FUNCTION @extschema@._order_counts(p_status text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN p_status IN ('placed', 'accepted', 'assigned', 'picked_up', 'delivered');
-COMMENT ON FUNCTION @extschema@._order_counts(text) IS
-	'Internal: whether an order in this status counts for growth figures (paid and not cancelled).';
-REVOKE ALL ON FUNCTION @extschema@._order_counts(text) FROM PUBLIC;
 
 -- _rollup_zone_days (sql/90_growth.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rollup_zone_days(p_days jsonb) RETURNS integer

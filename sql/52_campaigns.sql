@@ -152,6 +152,30 @@ REVOKE ALL ON @extschema@.growth_cursors FROM PUBLIC;
 ------------------------------------------------------------------------------
 -- rules
 
+-- orders that count: paid and not cancelled
+CREATE FUNCTION @extschema@._order_counts(p_status text) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN p_status IN ('placed', 'accepted', 'assigned', 'picked_up', 'delivered');
+COMMENT ON FUNCTION @extschema@._order_counts(text) IS
+	'Internal: whether an order in this status counts for growth figures (paid and not cancelled).';
+REVOKE ALL ON FUNCTION @extschema@._order_counts(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._has_ordered(p_customer_id bigint) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT EXISTS (SELECT FROM @extschema@.zones z, LATERAL (
+	                   SELECT FROM @extschema@.orders o
+	                    WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	                      AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	                      AND @extschema@._order_counts(o.status)
+	                    LIMIT 1) o);
+END;
+COMMENT ON FUNCTION @extschema@._has_ordered(bigint) IS
+	'Internal: whether the customer has an order that counts (paid, not cancelled) in any zone: a first-order discount and a referral are for customers who have none.';
+REVOKE ALL ON FUNCTION @extschema@._has_ordered(bigint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._campaign_rules_problem(p_kind text, p_rules jsonb) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -535,13 +559,7 @@ BEGIN
 	IF p_subtotal OPERATOR(pg_catalog.<) v_min THEN
 		RETURN pg_catalog.format('the basket of %s cents is below the minimum of %s cents', p_subtotal, v_min);
 	END IF;
-	IF p_camp.kind OPERATOR(pg_catalog.=) 'first_order'
-	   AND EXISTS (SELECT FROM @extschema@.zones z, LATERAL (
-	                   SELECT FROM @extschema@.orders o
-	                    WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	                      AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	                      AND o.status NOT IN ('pending_payment', 'payment_failed', 'cancelled')
-	                    LIMIT 1) o) THEN
+	IF p_camp.kind OPERATOR(pg_catalog.=) 'first_order' AND @extschema@._has_ordered(p_customer_id) THEN
 		RETURN 'it is for a customer''s first order, and the customer has ordered before';
 	END IF;
 	RETURN NULL;
@@ -980,14 +998,9 @@ BEGIN
 		v_depth := v_depth OPERATOR(pg_catalog.+) 1;
 		EXIT WHEN v_depth OPERATOR(pg_catalog.>) 1000;
 	END LOOP;
-	IF EXISTS (SELECT FROM @extschema@.zones z, LATERAL (
-	               SELECT FROM @extschema@.orders o
-	                WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	                  AND o.customer_id OPERATOR(pg_catalog.=) apply_referral.customer_id
-	                  AND o.placed_at IS NOT NULL
-	                LIMIT 1) o) THEN
+	IF @extschema@._has_ordered(apply_referral.customer_id) THEN
 		RAISE EXCEPTION 'referral refused: customer % has ordered already', customer_id
-			USING ERRCODE = 'DP612', DETAIL = 'A referral code is for a new customer, before their first order.';
+			USING ERRCODE = 'DP612', DETAIL = 'A referral code is for a new customer, before their first paid order.';
 	END IF;
 	v_camp := @extschema@._active_campaign('referral', NULL, v_now);
 	IF v_camp.campaign_id IS NULL THEN

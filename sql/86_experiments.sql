@@ -239,10 +239,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'experiment "%" does not exist', experiment USING ERRCODE = 'DP634';
 	END IF;
-	IF NOT EXISTS (SELECT FROM @extschema@.customers c
-	                WHERE c.customer_id OPERATOR(pg_catalog.=) experiment_variant.customer_id) THEN
-		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
-	END IF;
+	PERFORM @extschema@._live_customer(experiment_variant.customer_id);   -- DP012
 	IF v_ended IS NOT NULL OR NOT @extschema@.has_consent(customer_id, 'marketing') THEN
 		RETURN 'control';                        -- not recorded, not counted
 	END IF;

@@ -11,15 +11,6 @@
 ------------------------------------------------------------------------------
 -- rollup tables (read by the views only; no role but the owner reads them)
 
--- orders that count: paid and not cancelled
-CREATE FUNCTION @extschema@._order_counts(p_status text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN p_status IN ('placed', 'accepted', 'assigned', 'picked_up', 'delivered');
-COMMENT ON FUNCTION @extschema@._order_counts(text) IS
-	'Internal: whether an order in this status counts for growth figures (paid and not cancelled).';
-REVOKE ALL ON FUNCTION @extschema@._order_counts(text) FROM PUBLIC;
-
 CREATE TABLE @extschema@.zone_daily (
 	zone_id         bigint NOT NULL,
 	day             date NOT NULL,
