@@ -129,9 +129,11 @@ BEGIN
 	                FILTER (WHERE @extschema@._order_counts(o.status)), 0),
 	       COALESCE(pg_catalog.sum(o.discount_cents) FILTER (WHERE @extschema@._order_counts(o.status)), 0)
 	  FROM rollup_days d
-	  JOIN @extschema@.orders o
-	    ON o.zone_id OPERATOR(pg_catalog.=) d.zone_id
-	   AND o.created_at OPERATOR(pg_catalog.>=) d.lo AND o.created_at OPERATOR(pg_catalog.<) d.hi
+	 -- day by day through orders_created_idx
+	 CROSS JOIN LATERAL (SELECT o.status, o.subtotal_cents, o.fee_cents, o.discount_cents FROM @extschema@.orders o
+	                      WHERE o.zone_id OPERATOR(pg_catalog.=) d.zone_id
+	                        AND o.created_at OPERATOR(pg_catalog.>=) d.lo AND o.created_at OPERATOR(pg_catalog.<) d.hi
+	                     OFFSET 0) o
 	 GROUP BY d.zone_id, d.day;
 
 	DELETE FROM @extschema@.campaign_daily t USING rollup_days d
@@ -152,12 +154,14 @@ BEGIN
 		       COALESCE(pg_catalog.sum(r.discount_cents) FILTER (WHERE @extschema@._order_counts(o.status)), 0) AS discount_cents,
 		       0::bigint AS reward_cents
 		  FROM rollup_days d
-		  JOIN @extschema@.redemptions r
-		    ON r.zone_id OPERATOR(pg_catalog.=) d.zone_id
-		   AND r.created_at OPERATOR(pg_catalog.>=) d.lo AND r.created_at OPERATOR(pg_catalog.<) d.hi
-		  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) r.zone_id AND o.order_id OPERATOR(pg_catalog.=) r.order_id
-		  LEFT JOIN @extschema@.customer_stats s ON s.customer_id OPERATOR(pg_catalog.=) r.customer_id
-		 WHERE r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
+		 CROSS JOIN LATERAL (SELECT r.* FROM @extschema@.redemptions r
+		                      WHERE r.zone_id OPERATOR(pg_catalog.=) d.zone_id
+		                        AND r.created_at OPERATOR(pg_catalog.>=) d.lo AND r.created_at OPERATOR(pg_catalog.<) d.hi
+		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL OFFSET 0) r
+		 CROSS JOIN LATERAL (SELECT o.order_id, o.status, o.subtotal_cents, o.fee_cents FROM @extschema@.orders o
+		                      WHERE o.zone_id OPERATOR(pg_catalog.=) r.zone_id AND o.order_id OPERATOR(pg_catalog.=) r.order_id OFFSET 0) o
+		  LEFT JOIN LATERAL (SELECT s.first_order_id FROM @extschema@.customer_stats s
+		                      WHERE s.customer_id OPERATOR(pg_catalog.=) r.customer_id OFFSET 0) s ON true
 		 GROUP BY 1, 2, 3
 		UNION ALL
 		-- referrals: rewards paid for referees whose first order (of that day) was delivered
@@ -168,10 +172,11 @@ BEGIN
 		                       OPERATOR(pg_catalog.+) COALESCE((c.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
 		                      OPERATOR(pg_catalog.*) COALESCE((c.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1))
 		  FROM rollup_days d
+		  JOIN @extschema@.referrals f ON f.status OPERATOR(pg_catalog.=) 'rewarded'
+		   AND @extschema@.zone_of(f.order_id) OPERATOR(pg_catalog.=) d.zone_id
 		  JOIN @extschema@.orders o
-		    ON o.zone_id OPERATOR(pg_catalog.=) d.zone_id
+		    ON o.zone_id OPERATOR(pg_catalog.=) d.zone_id AND o.order_id OPERATOR(pg_catalog.=) f.order_id
 		   AND o.created_at OPERATOR(pg_catalog.>=) d.lo AND o.created_at OPERATOR(pg_catalog.<) d.hi
-		  JOIN @extschema@.referrals f ON f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
 		  JOIN @extschema@.campaigns c ON c.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
 		 GROUP BY 1, 2, 3
 	  ) x
@@ -200,12 +205,15 @@ BEGIN
 	       o.total_cents, r.campaign_id
 	  FROM pg_catalog.unnest(p_customers) c(customer_id)
 	 CROSS JOIN @extschema@.zones z
-	  JOIN @extschema@.orders o
-	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id AND o.customer_id OPERATOR(pg_catalog.=) c.customer_id
-	  LEFT JOIN @extschema@.redemptions r
-	    ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
-	   AND r.status OPERATOR(pg_catalog.=) 'applied'
-	 WHERE @extschema@._order_counts(o.status);
+	 -- zone by zone through orders_customer_idx, whatever the planner guesses
+	 -- (OFFSET 0 keeps each LATERAL subquery a parameterised index scan)
+	 CROSS JOIN LATERAL (SELECT o.* FROM @extschema@.orders o
+	                      WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	                        AND o.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	                        AND @extschema@._order_counts(o.status) OFFSET 0) o
+	  LEFT JOIN LATERAL (SELECT r.campaign_id FROM @extschema@.redemptions r
+	                      WHERE r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+	                        AND r.status OPERATOR(pg_catalog.=) 'applied' OFFSET 0) r ON true;
 
 	-- a customer whose first order moves (it was cancelled, or an earlier one
 	-- was paid late) changes the acquisitions of two days: both are returned
