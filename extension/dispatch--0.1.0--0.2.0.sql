@@ -185,6 +185,117 @@ COMMENT ON TABLE @extschema@.sentiment_lexicon IS
 COMMENT ON TABLE @extschema@.sentiment_weights IS
 	'Weights learned by train_sentiment().  When this table has rows, they replace the default weights built into the module as a whole; empty it to go back to the default model.';
 
+-- ---------------------------------------------------------------------------
+-- The complaint loop and surveys (sql/76_complaints.sql): complaint
+-- tickets opened by negative reviews, one-tap surveys and their answers.
+-- Zone data, new tables; the trigger on feedback and the views
+-- complaint_sla and survey_results are in section 3.  Reviews written
+-- before the update open no tickets.
+CREATE SEQUENCE @extschema@.complaint_ticket_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.complaint_tickets (
+	zone_id              bigint NOT NULL,
+	ticket_id            bigint NOT NULL,
+	order_id             bigint NOT NULL,
+	feedback_id          bigint NOT NULL,
+	merchant_id          bigint,
+	topics               text[] NOT NULL DEFAULT '{}',
+	side                 text NOT NULL CHECK (side IN ('merchant', 'delivery')),
+	state                text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved')),
+	opened_at            timestamptz NOT NULL,
+	due_at               timestamptz NOT NULL,
+	resolved_at          timestamptz,
+	resolution           text,
+	goodwill_points      integer NOT NULL DEFAULT 0 CHECK (goodwill_points >= 0),
+	goodwill_campaign_id bigint,
+	goodwill_coupon      text,
+	PRIMARY KEY (zone_id, ticket_id),
+	UNIQUE (zone_id, order_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders (zone_id, order_id),
+	FOREIGN KEY (zone_id, feedback_id) REFERENCES @extschema@.feedback (zone_id, feedback_id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (ticket_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK (due_at OPERATOR(pg_catalog.>) opened_at),
+	CHECK ((state OPERATOR(pg_catalog.=) 'resolved') OPERATOR(pg_catalog.=) (resolved_at IS NOT NULL)
+	       AND (resolved_at IS NULL) OPERATOR(pg_catalog.=) (resolution IS NULL)),
+	CHECK (goodwill_coupon IS NULL OR goodwill_campaign_id IS NOT NULL)
+);
+ALTER SEQUENCE @extschema@.complaint_ticket_id_seq OWNED BY @extschema@.complaint_tickets.ticket_id;
+CREATE INDEX complaint_tickets_open_idx ON @extschema@.complaint_tickets (zone_id, due_at) WHERE state = 'open';
+CREATE INDEX complaint_tickets_day_idx ON @extschema@.complaint_tickets (zone_id, opened_at);
+COMMENT ON SEQUENCE @extschema@.complaint_ticket_id_seq IS
+	'The low 40 bits of complaint ticket ids.';
+COMMENT ON INDEX @extschema@.complaint_tickets_open_idx IS
+	'Open tickets of a zone by due time: the work queue.';
+COMMENT ON INDEX @extschema@.complaint_tickets_day_idx IS
+	'Tickets of a zone by opening time, for complaint_sla.';
+COMMENT ON TABLE @extschema@.complaint_tickets IS
+	'Complaint tickets, one per order, opened by its first negative review (trigger feedback_complaint on feedback): topics and side from the review, due complaint_due_in() after opening; resolve_ticket records the resolution and the goodwill given (points, a coupon of a goodwill campaign).  No text of the review is copied.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.complaint_tickets', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.complaint_ticket_id_seq', '');
+REVOKE ALL ON @extschema@.complaint_tickets FROM PUBLIC;
+GRANT SELECT ON @extschema@.complaint_tickets TO dispatch_admin;
+
+CREATE SEQUENCE @extschema@.survey_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.surveys (
+	zone_id      bigint NOT NULL,
+	survey_id    bigint NOT NULL,
+	kind         text NOT NULL CHECK (kind IN ('delivery', 'campaign')),
+	order_id     bigint,
+	campaign_id  bigint,
+	created_at   timestamptz NOT NULL,
+	PRIMARY KEY (zone_id, survey_id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (survey_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK (CASE kind WHEN 'delivery' THEN order_id IS NOT NULL AND campaign_id IS NULL
+	                 ELSE order_id IS NULL AND campaign_id IS NOT NULL END)
+);
+ALTER SEQUENCE @extschema@.survey_id_seq OWNED BY @extschema@.surveys.survey_id;
+CREATE UNIQUE INDEX surveys_order_idx ON @extschema@.surveys (zone_id, order_id) WHERE order_id IS NOT NULL;
+CREATE UNIQUE INDEX surveys_campaign_idx ON @extschema@.surveys (zone_id, campaign_id) WHERE campaign_id IS NOT NULL;
+COMMENT ON SEQUENCE @extschema@.survey_id_seq IS
+	'The low 40 bits of survey ids.';
+COMMENT ON INDEX @extschema@.surveys_order_idx IS
+	'One survey per order.';
+COMMENT ON INDEX @extschema@.surveys_campaign_idx IS
+	'One survey per campaign (its zone is the campaign''s).';
+COMMENT ON TABLE @extschema@.surveys IS
+	'One-tap surveys: after a delivery (kind delivery, one per order) or at the end of a campaign (kind campaign, one per campaign).  zone_id is the order''s zone, or the campaign''s, 0 for a campaign of every zone; survey ids are (zone_id << 40) | n.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.surveys', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.survey_id_seq', '');
+REVOKE ALL ON @extschema@.surveys FROM PUBLIC;
+GRANT SELECT ON @extschema@.surveys TO dispatch_admin;
+
+CREATE SEQUENCE @extschema@.survey_answer_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.survey_answers (
+	zone_id        bigint NOT NULL,
+	answer_id      bigint NOT NULL,
+	survey_id      bigint NOT NULL,
+	order_id       bigint NOT NULL,
+	campaign_id    bigint,
+	customer_id    bigint NOT NULL,
+	rating         smallint NOT NULL CHECK (rating BETWEEN 1 AND 5),
+	comment_enc    bytea,
+	text_score     real CHECK (text_score BETWEEN -1 AND 1),
+	score          real NOT NULL CHECK (score BETWEEN -1 AND 1),
+	topics         text[] NOT NULL DEFAULT '{}',
+	created_at     timestamptz NOT NULL,
+	text_purged_at timestamptz,
+	PRIMARY KEY (zone_id, answer_id),
+	UNIQUE (zone_id, survey_id, customer_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders (zone_id, order_id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (answer_id OPERATOR(pg_catalog.>>) 40))
+);
+ALTER SEQUENCE @extschema@.survey_answer_id_seq OWNED BY @extschema@.survey_answers.answer_id;
+CREATE INDEX survey_answers_day_idx ON @extschema@.survey_answers (zone_id, created_at);
+COMMENT ON SEQUENCE @extschema@.survey_answer_id_seq IS
+	'The low 40 bits of survey answer ids.';
+COMMENT ON INDEX @extschema@.survey_answers_day_idx IS
+	'Answers of a zone by time, for survey_results and the retention purge.';
+COMMENT ON TABLE @extschema@.survey_answers IS
+	'Answers to surveys, one per survey and customer, in the zone of the order they are about (a campaign survey: the customer''s first order that redeemed the campaign).  Scored like reviews (score, text_score, topics); comment_enc is sealed with the customer''s data key and purged with the feedback text.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.survey_answers', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.survey_answer_id_seq', '');
+REVOKE ALL ON @extschema@.survey_answers FROM PUBLIC;
+GRANT SELECT ON @extschema@.survey_answers TO dispatch_admin;
+
 -- ===========================================================================
 -- 2. Routines
 --
@@ -3014,3 +3125,72 @@ DROP TRIGGER riders_shift ON @extschema@.riders;
 CREATE TRIGGER riders_shift
 	BEFORE UPDATE OF status, stats_day ON @extschema@.riders
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._riders_shift_trigger();
+
+-- the complaint loop and surveys (sql/76_complaints.sql): the views, and
+-- the trigger that opens tickets
+CREATE VIEW @extschema@.complaint_sla AS
+WITH t AS (
+	SELECT c.zone_id,
+	       (c.opened_at AT TIME ZONE z.timezone)::date AS day,
+	       tp.topic, c.side, c.opened_at, c.due_at, c.resolved_at,
+	       @extschema@.clock() AS now
+	  FROM @extschema@.complaint_tickets c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(c.topics) OPERATOR(pg_catalog.=) 0
+	                                           THEN ARRAY[NULL]::text[] ELSE c.topics END) AS tp (topic)
+)
+SELECT t.zone_id, t.day, t.topic, t.side,
+       pg_catalog.count(*) AS opened,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.<=) t.due_at) AS resolved_in_time,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.>) t.due_at) AS resolved_late,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.>) t.due_at) AS open_overdue,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.<=) t.due_at) AS open_in_time,
+       pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.resolved_at OPERATOR(pg_catalog.-) t.opened_at)
+           AS median_resolution
+  FROM t
+ GROUP BY t.zone_id, t.day, t.topic, t.side;
+COMMENT ON VIEW @extschema@.complaint_sla IS
+	'Complaint tickets per zone, local day of opening, topic and side: opened, resolved within complaint_due_in() (24 hours), resolved late, open and overdue, open and not yet due (against clock() at the time of the query), and the median time to resolution of the resolved ones.  A ticket with several topics counts under each; topic NULL: a ticket of a low rating without a topic.';
+
+CREATE VIEW @extschema@.survey_results AS
+WITH a AS (
+	SELECT s.zone_id,
+	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
+	       CASE WHEN s.campaign_id IS NULL THEN 'delivery' ELSE 'campaign' END AS kind,
+	       s.campaign_id, s.rating, s.text_score, s.score, s.topics
+	  FROM @extschema@.survey_answers s
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.zone_id
+), topic_counts AS (
+	SELECT a.zone_id, a.month, a.kind, a.campaign_id, tp.topic,
+	       pg_catalog.row_number() OVER (PARTITION BY a.zone_id, a.month, a.kind, a.campaign_id
+	                                     ORDER BY pg_catalog.count(*) DESC, tp.topic) AS rank
+	  FROM a CROSS JOIN LATERAL pg_catalog.unnest(a.topics) AS tp (topic)
+	 GROUP BY a.zone_id, a.month, a.kind, a.campaign_id, tp.topic
+), top AS (
+	SELECT c.zone_id, c.month, c.kind, c.campaign_id, pg_catalog.array_agg(c.topic ORDER BY c.rank) AS top_topics
+	  FROM topic_counts c
+	 WHERE c.rank OPERATOR(pg_catalog.<=) 3
+	 GROUP BY c.zone_id, c.month, c.kind, c.campaign_id
+)
+SELECT a.zone_id, a.month, a.kind, a.campaign_id,
+       pg_catalog.count(*) AS answers,
+       pg_catalog.avg(a.rating)::real AS mean_rating,
+       pg_catalog.avg(a.text_score)::real AS mean_sentiment,
+       (pg_catalog.count(*) FILTER (WHERE a.score OPERATOR(pg_catalog.<) 0)::float8
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
+       COALESCE(pg_catalog.min(top.top_topics), '{}') AS top_topics
+  FROM a
+  LEFT JOIN top
+    ON top.zone_id OPERATOR(pg_catalog.=) a.zone_id AND top.month OPERATOR(pg_catalog.=) a.month
+   AND top.kind OPERATOR(pg_catalog.=) a.kind AND top.campaign_id IS NOT DISTINCT FROM a.campaign_id
+ GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
+COMMENT ON VIEW @extschema@.survey_results IS
+	'Survey answers per zone, local month, kind and campaign (NULL: delivery surveys): answers, mean rating, mean sentiment of the comments (NULL without any), share with a negative score (rating and comment combined, as feedback), and the three topics raised most (ties by name).  The zone of a campaign answer is that of the customer''s order that redeemed the campaign.';
+
+GRANT SELECT ON @extschema@.complaint_sla, @extschema@.survey_results TO dispatch_analyst, dispatch_admin;
+
+CREATE TRIGGER feedback_complaint
+	AFTER INSERT ON @extschema@.feedback
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._feedback_complaint_trigger();
+COMMENT ON TRIGGER feedback_complaint ON @extschema@.feedback IS
+	'Points for leaving feedback, and a complaint ticket for a negative review (sql/76_complaints.sql).';

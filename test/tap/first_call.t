@@ -132,6 +132,13 @@ admin|SELECT dispatch._cron_database()|
 admin|SELECT dispatch.schedule_maintenance()|DP410
 admin|SELECT dispatch._sentiment_weight('#好吃', 1.5)|
 admin|SELECT dispatch.train_sentiment('SELECT * FROM (VALUES (''好'', true), (''差'', false)) v')|
+app|SELECT dispatch.submit_feedback($(id delivered), 1, '饭都凉了', 'phone')|
+app|SELECT dispatch.resolve_ticket(1099511627777, 'apologised', 10)|
+app|SELECT dispatch.complaint_due_in()|
+app|SELECT dispatch.complaint_side('{late}')|
+app|SELECT dispatch.answer_survey(dispatch.create_survey('delivery', $(id delivered)), 1, 4, '不错')|
+app|SELECT dispatch.create_survey('campaign', NULL, 999999)|DP661
+admin|SELECT dispatch.purge_survey_text(now() - interval '90 days', 10)|
 CALLS
 
 # every granted function has a call
