@@ -78,8 +78,8 @@ CREATE TABLE @extschema@.complaint_tickets (
 	resolved_at          timestamptz,
 	resolution           text,
 	goodwill_points      integer NOT NULL DEFAULT 0 CHECK (goodwill_points >= 0),
-	goodwill_campaign_id bigint,
-	goodwill_coupon      text,
+	goodwill_campaign_id bigint REFERENCES @extschema@.campaigns,
+	goodwill_coupon      text REFERENCES @extschema@.coupons,
 	PRIMARY KEY (zone_id, ticket_id),
 	UNIQUE (zone_id, order_id),
 	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders (zone_id, order_id),
@@ -305,16 +305,14 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE
 BEGIN ATOMIC
 	SELECT r.order_id
 	  FROM @extschema@.redemptions r
-	  JOIN @extschema@.orders o
-	    ON o.zone_id OPERATOR(pg_catalog.=) r.zone_id AND o.order_id OPERATOR(pg_catalog.=) r.order_id
 	 WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
 	   AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
-	 ORDER BY o.created_at, o.order_id
+	   AND r.status OPERATOR(pg_catalog.=) 'applied'
+	 ORDER BY r.created_at, r.order_id
 	 LIMIT 1;
 END;
 COMMENT ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) IS
-	'Internal (answer_survey): the order a customer''s answer to a campaign''s survey is about, their first order that redeemed the campaign and was not cancelled; NULL if none (the survey is not theirs to answer).';
+	'Internal (answer_survey): the order a customer''s answer to a campaign''s survey is about, their first order that redeemed the campaign and still holds it (not cancelled); NULL if none (the survey is not theirs to answer).';
 REVOKE ALL ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.create_survey(kind text, order_id bigint DEFAULT NULL, campaign_id bigint DEFAULT NULL)
@@ -322,6 +320,7 @@ RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
 	v_order @extschema@.orders;
 	v_zone  bigint;
@@ -390,6 +389,7 @@ DECLARE
 	v_sealed     bytea;
 	v_text_score real;
 	v_topics     text[] := '{}';
+	v_camp       @extschema@.campaigns;
 BEGIN
 	IF survey_id IS NULL OR customer_id IS NULL THEN
 		RAISE EXCEPTION 'an answer names its survey and customer' USING ERRCODE = 'DP658';
@@ -453,11 +453,17 @@ BEGIN
 	        answer_survey.customer_id, rating,
 	        @extschema@.pii_seal('customer', answer_survey.customer_id, v_comment),
 	        v_text_score, @extschema@.feedback_score(rating, v_text_score), v_topics, @extschema@.clock());
+
+	-- an answer earns what a review earns (the points campaign's feedback_points)
+	v_camp := @extschema@._active_campaign('points', v_order.zone_id, @extschema@.clock());
+	PERFORM @extschema@._points_grant(answer_survey.customer_id,
+	                                  (v_camp.rules OPERATOR(pg_catalog.->>) 'feedback_points')::integer,
+	                                  'survey', 'survey:' OPERATOR(pg_catalog.||) v_id, v_camp.campaign_id);
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) IS
-	'Records a customer''s answer to a survey: a rating of 1 to 5 stars and an optional comment, scored with sentiment() and tagged with feedback_topics() like a review, the comment sealed with the customer''s key.  Returns the answer id.  The same answer again is a no-op that returns its id; another answer of the same customer is refused (DP660).';
+	'Records a customer''s answer to a survey: a rating of 1 to 5 stars and an optional comment, scored with sentiment() and tagged with feedback_topics() like a review, the comment sealed with the customer''s key; it earns the points a review earns (the running points campaign''s feedback_points, reason survey).  Returns the answer id.  The same answer again is a no-op that returns its id; another answer of the same customer is refused (DP660).';
 REVOKE ALL ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) TO dispatch_app, dispatch_admin;
 

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT no_plan();
+SELECT plan(85);
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
 \ir ../fixtures/order_in.sql
@@ -17,6 +17,11 @@ END $$;
 
 -- T0: every order is delivered and reviewed at 10:00 UTC on 2 March
 SET LOCAL dispatch.clock_override = '2026-03-02 10:00:00+00';
+SELECT dispatch.create_campaign('Points for reviews', 'points', '{"earn_per_yuan": 1, "feedback_points": 10}')
+       AS points_campaign \gset
+SELECT dispatch.create_campaign('Sorry', 'goodwill', '{"amount_off_cents": 500}') AS goodwill \gset
+SELECT dispatch.create_campaign('Spring', 'limited_time', '{"percent_off": 10}', NULL, NULL, '2026-03-09 00:00:00+00',
+                                NULL, 'SPRING10') AS spring \gset
 SELECT pg_temp.order_in('delivered') AS o1 \gset
 SELECT pg_temp.order_in('delivered') AS o2 \gset
 SELECT pg_temp.order_in('delivered') AS o3 \gset
@@ -26,6 +31,12 @@ SELECT pg_temp.order_in('delivered') AS o6 \gset
 SELECT pg_temp.order_in('delivered') AS o7 \gset
 SELECT pg_temp.order_in('delivered') AS o8 \gset
 SELECT pg_temp.order_in('placed') AS open_order \gset
+-- a redeemer of the spring campaign, and one whose redeeming order was cancelled
+SELECT dispatch.place_order(:customer, :merchant, jsonb_build_array(jsonb_build_object('item_id', :noodles, 'qty', 1)),
+                            121.445, 31.196, 'somewhere', 'normal', 'SPRING10') AS spring_order \gset
+SELECT dispatch.place_order(:customer2, :merchant, jsonb_build_array(jsonb_build_object('item_id', :noodles, 'qty', 1)),
+                            121.445, 31.196, 'elsewhere', 'normal', 'SPRING10') AS spring_cancelled \gset
+SELECT dispatch.cancel_order(:spring_cancelled, 'changed mind') \g /dev/null
 
 ------------------------------------------------------------------------------
 -- tickets
@@ -118,7 +129,21 @@ SELECT ticket_id AS t7 FROM dispatch.complaint_tickets WHERE zone_id = :zone AND
 
 -- 30 hours after T0: ticket 2 resolved late; ticket 5 still open and overdue
 SET LOCAL dispatch.clock_override = '2026-03-03 16:00:00+00';
-SELECT lives_ok(format('SELECT dispatch.resolve_ticket(%s, %L)', :t2, 'merchant called the customer'), 'resolved late');
+SELECT pg_temp.n('coupons') AS coupons_before \gset
+SELECT throws_ok(format('SELECT dispatch.resolve_ticket(%s, %L, 0, %s)', :t2, 'coupon', :points_campaign), 'DP654', NULL,
+                 'goodwill coupons come from a goodwill campaign');
+SELECT throws_ok(format('SELECT dispatch.resolve_ticket(%s, %L, 0, 999999)', :t2, 'coupon'), 'DP654', NULL,
+                 'an unknown goodwill campaign');
+SELECT is(pg_temp.n('coupons'), :coupons_before::bigint, 'refused goodwill issues no coupon');
+SELECT dispatch.resolve_ticket(:t2, 'merchant called the customer', 0, :goodwill) AS code \gset
+SELECT results_eq(format($$ SELECT campaign_id, customer_id, max_uses FROM dispatch.coupons WHERE code = %L $$, :'code'),
+                  format($$ VALUES (%s::bigint, %s::bigint, 1) $$, :goodwill, :customer),
+                  'resolved with a one-use goodwill coupon for the customer, whose code is returned');
+SELECT is(dispatch.resolve_ticket(:t2, 'merchant called the customer', 0, :goodwill), :'code',
+          'the repeat returns the same code');
+SELECT is(pg_temp.n('coupons'), (:coupons_before + 1)::bigint, '... and issues no second coupon');
+SELECT is((SELECT goodwill_coupon FROM dispatch.complaint_tickets WHERE zone_id = :zone AND ticket_id = :t2), :'code',
+          'the ticket records the coupon');
 SELECT results_eq(format($$ SELECT day, topic, side, opened, resolved_in_time, resolved_late, open_overdue, open_in_time,
                                     median_resolution
                                FROM dispatch.complaint_sla WHERE zone_id = %s ORDER BY day, topic NULLS LAST $$, :zone),
@@ -139,8 +164,12 @@ SELECT results_eq(format($$ SELECT day, sum(opened)::bigint FROM dispatch.compla
                   $$ VALUES ('2026-03-02'::date, 1::bigint), ('2026-03-03', 1) $$,
                   'tickets are counted on the local day they opened');
 SET LOCAL dispatch.clock_override = '2026-03-03 16:00:00+00';
-SELECT is((SELECT count(*) FROM dispatch.points_ledger WHERE reason = 'feedback'), 8::bigint,
-          'every review earned the points of leaving feedback, once');
+SELECT results_eq(format($$ SELECT count(*), sum(points)::bigint, count(DISTINCT ref) FROM dispatch.points_ledger
+                             WHERE reason = 'feedback' AND customer_id = %s AND campaign_id = %s $$, :customer, :points_campaign),
+                  $$ VALUES (8::bigint, 80::bigint, 8::bigint) $$,
+                  'every review earned the points campaign''s feedback_points, once');
+SELECT is((SELECT ref FROM dispatch.points_ledger WHERE reason = 'feedback' ORDER BY entry_id LIMIT 1), 'feedback:' || :f1,
+          'the points name the review they were earned by');
 
 ------------------------------------------------------------------------------
 -- surveys after a delivery
@@ -204,10 +233,38 @@ SELECT results_eq(format($$ SELECT month, kind, answers, mean_rating, mean_senti
                   'survey_results: answers, mean rating, mean sentiment of comments, share negative, top topics');
 
 ------------------------------------------------------------------------------
+-- surveys at the end of a campaign
+
+SELECT throws_ok(format('SELECT dispatch.create_survey(%L, NULL, %s)', 'campaign', :spring), 'DP656', NULL,
+                 'a campaign survey waits for the end of the campaign');
+SELECT throws_ok('SELECT dispatch.create_survey(''campaign'', NULL, 999999)', 'DP661', NULL, 'an unknown campaign');
+SELECT is(pg_temp.n('surveys'), :surveys_before::bigint, '... nothing written');
+SELECT dispatch.end_campaign(:spring) \g /dev/null
+SELECT dispatch.create_survey('campaign', NULL, :spring) AS sc \gset
+SELECT is(dispatch.create_survey('campaign', NULL, :spring), :sc::bigint, 'one survey per campaign: a repeat returns it');
+SELECT is(dispatch.zone_of(:sc), 0::bigint, 'the survey of a campaign of every zone has zone 0');
+SELECT dispatch.answer_survey(:sc, :customer, 3, 'the discount was nice but the food came cold') AS ac \gset
+SELECT results_eq(format($$ SELECT zone_id, order_id, campaign_id FROM dispatch.survey_answers WHERE answer_id = %s $$, :ac),
+                  format($$ VALUES (%s::bigint, %s::bigint, %s::bigint) $$, :zone, :spring_order, :spring),
+                  'a campaign answer is linked to the campaign and to the order that redeemed it, in its zone');
+SELECT pg_temp.n('survey_answers') AS answers_before \gset
+SELECT throws_ok(format('SELECT dispatch.answer_survey(%s, %s, 4)', :sc, :customer2), 'DP659', NULL,
+                 'a customer whose redeeming order was cancelled does not answer');
+SELECT is(pg_temp.n('survey_answers'), :answers_before::bigint, '... nothing written');
+SELECT results_eq(format($$ SELECT zone_id, kind, answers, mean_rating, top_topics
+                               FROM dispatch.survey_results WHERE campaign_id = %s $$, :spring),
+                  format($$ VALUES (%s::bigint, 'campaign', 1::bigint, 3::real, dispatch.feedback_topics(%L)) $$,
+                         :zone, 'the discount was nice but the food came cold'),
+                  'survey_results has a row per campaign (and zone and month)');
+SELECT results_eq(format($$ SELECT count(*), sum(points)::bigint FROM dispatch.points_ledger
+                             WHERE reason = 'survey' AND customer_id = %s $$, :customer),
+                  $$ VALUES (4::bigint, 40::bigint) $$, 'each answer earned the points of a review');
+
+------------------------------------------------------------------------------
 -- retention and roles
 
 SELECT is(dispatch.purge_survey_text('2026-03-01 00:00:00+00'), 0, 'comments younger than the limit stay');
-SELECT is(dispatch.purge_feedback_text('infinity'), 6 + 2, 'the feedback text purge removes the survey comments too');
+SELECT is(dispatch.purge_feedback_text('infinity'), 6 + 3, 'the feedback text purge removes the survey comments too');
 SELECT is((SELECT count(*) FROM dispatch.survey_answers WHERE comment_enc IS NOT NULL OR text_score IS NOT NULL AND text_purged_at IS NULL),
           0::bigint, 'no comment left, each purge stamped');
 SELECT is((SELECT answers FROM dispatch.survey_results WHERE zone_id = :zone AND campaign_id IS NULL), 3::bigint,
@@ -219,7 +276,7 @@ SELECT table_privs_are('dispatch', 'surveys', 'dispatch_analyst', ARRAY[]::text[
 SELECT hasnt_column('dispatch', 'survey_results', 'customer_id', 'no customer in survey_results');
 SET LOCAL ROLE dispatch_analyst;
 SELECT is((SELECT sum(opened)::bigint FROM dispatch.complaint_sla), 6::bigint, 'the analyst reads complaint_sla');
-SELECT is((SELECT sum(answers)::bigint FROM dispatch.survey_results), 3::bigint, 'the analyst reads survey_results');
+SELECT is((SELECT sum(answers)::bigint FROM dispatch.survey_results), 4::bigint, 'the analyst reads survey_results');
 SELECT throws_ok('SELECT count(*) FROM dispatch.survey_answers', '42501', NULL, 'the analyst is refused the answers table');
 RESET ROLE;
 
