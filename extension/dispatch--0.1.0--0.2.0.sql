@@ -376,9 +376,10 @@ CREATE TABLE @extschema@.surveys (
 	survey_id    bigint NOT NULL,
 	kind         text NOT NULL CHECK (kind IN ('delivery', 'campaign')),
 	order_id     bigint,
-	campaign_id  bigint,
+	campaign_id  bigint REFERENCES @extschema@.campaigns,
 	created_at   timestamptz NOT NULL,
 	PRIMARY KEY (zone_id, survey_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders (zone_id, order_id),
 	CHECK (zone_id OPERATOR(pg_catalog.=) (survey_id OPERATOR(pg_catalog.>>) 40)),
 	CHECK (CASE kind WHEN 'delivery' THEN order_id IS NOT NULL AND campaign_id IS NULL
 	                 ELSE order_id IS NULL AND campaign_id IS NOT NULL END)
@@ -405,7 +406,7 @@ CREATE TABLE @extschema@.survey_answers (
 	answer_id      bigint NOT NULL,
 	survey_id      bigint NOT NULL,
 	order_id       bigint NOT NULL,
-	campaign_id    bigint,
+	campaign_id    bigint REFERENCES @extschema@.campaigns,
 	customer_id    bigint NOT NULL,
 	rating         smallint NOT NULL CHECK (rating BETWEEN 1 AND 5),
 	comment_enc    bytea,
@@ -3371,7 +3372,7 @@ BEGIN
 		   AND v_ticket.goodwill_campaign_id IS NOT DISTINCT FROM resolve_ticket.goodwill_campaign_id THEN
 			RETURN v_ticket.goodwill_coupon;
 		END IF;
-		RAISE EXCEPTION 'complaint ticket % is resolved already, otherwise', resolve_ticket.ticket_id
+		RAISE EXCEPTION 'complaint ticket % is resolved already, with another resolution or goodwill', resolve_ticket.ticket_id
 			USING ERRCODE = 'DP653',
 			      DETAIL = pg_catalog.format('Resolved at %s: %s.', v_ticket.resolved_at, v_ticket.resolution);
 	END IF;
@@ -3577,7 +3578,7 @@ BEGIN
 		           OPERATOR(pg_catalog.=) v_comment) THEN
 			RETURN v_id;
 		END IF;
-		RAISE EXCEPTION 'customer % has answered survey % already', answer_survey.customer_id, answer_survey.survey_id
+		RAISE EXCEPTION 'customer % has answered survey % already, with another answer', answer_survey.customer_id, answer_survey.survey_id
 			USING ERRCODE = 'DP660';
 	END IF;
 
