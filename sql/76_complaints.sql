@@ -132,6 +132,37 @@ COMMENT ON FUNCTION @extschema@._feedback_complaint_trigger() IS
 	'Internal: trigger on a new review: credits the points of the active points campaign for leaving feedback (_feedback_points, ref feedback:<id>); opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order).';
 REVOKE ALL ON FUNCTION @extschema@._feedback_complaint_trigger() FROM PUBLIC;
 
+CREATE FUNCTION @extschema@.open_tickets(zone_id bigint, only_side text DEFAULT NULL, max_tickets integer DEFAULT 100)
+RETURNS TABLE (ticket_id bigint, order_id bigint, merchant_id bigint, topics text[], side text,
+               opened_at timestamptz, due_at timestamptz, overdue boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF open_tickets.zone_id IS NULL OR open_tickets.max_tickets IS NULL
+	   OR open_tickets.max_tickets NOT BETWEEN 1 AND 10000 THEN
+		RAISE EXCEPTION 'open_tickets needs a zone and max_tickets from 1 to 10000' USING ERRCODE = 'DP662';
+	END IF;
+	IF open_tickets.only_side IS NOT NULL AND open_tickets.only_side NOT IN ('merchant', 'delivery') THEN
+		RAISE EXCEPTION 'unknown side "%"', open_tickets.only_side
+			USING ERRCODE = 'DP662', HINT = 'The sides are merchant and delivery.';
+	END IF;
+	RETURN QUERY
+	SELECT t.ticket_id, t.order_id, t.merchant_id, t.topics, t.side, t.opened_at, t.due_at,
+	       t.due_at OPERATOR(pg_catalog.<) @extschema@.clock()
+	  FROM @extschema@.complaint_tickets t
+	 WHERE t.zone_id OPERATOR(pg_catalog.=) open_tickets.zone_id
+	   AND t.state OPERATOR(pg_catalog.=) 'open'
+	   AND (open_tickets.only_side IS NULL OR t.side OPERATOR(pg_catalog.=) open_tickets.only_side)
+	 ORDER BY t.due_at, t.ticket_id
+	 LIMIT open_tickets.max_tickets;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.open_tickets(bigint, text, integer) IS
+	'The work queue: a zone''s open complaint tickets (of only_side, or both sides), the first due first, with whether each is overdue at clock().  No personal data: the order and merchant ids lead to the rest.';
+REVOKE ALL ON FUNCTION @extschema@.open_tickets(bigint, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.open_tickets(bigint, text, integer) TO dispatch_app, dispatch_admin;
+
 CREATE FUNCTION @extschema@.resolve_ticket(ticket_id bigint, resolution text, goodwill_points integer DEFAULT 0,
                                            goodwill_campaign_id bigint DEFAULT NULL)
 RETURNS text

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(85);
+SELECT plan(90);
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
 \ir ../fixtures/order_in.sql
@@ -154,6 +154,13 @@ SELECT results_eq(format($$ SELECT day, topic, side, opened, resolved_in_time, r
                             ('2026-03-02', NULL, 'merchant', 1, 0, 0, 1, 0, NULL),
                             ('2026-03-03', NULL, 'merchant', 1, 0, 0, 0, 1, NULL) $$,
                   'complaint_sla: opened, resolved in time and late, open overdue and in time, median resolution');
+SELECT results_eq(format('SELECT ticket_id, order_id, side, overdue FROM dispatch.open_tickets(%s)', :zone),
+                  format('VALUES (%s::bigint, %s::bigint, %L, true), (%s, %s, %L, false)', :t5, :o5, 'merchant', :t7, :o7, 'merchant'),
+                  'open_tickets: the open tickets of a zone, the first due first, overdue or not');
+SELECT is((SELECT count(*) FROM dispatch.open_tickets(:zone, 'delivery')), 0::bigint, 'open_tickets of one side');
+SELECT is((SELECT count(*) FROM dispatch.open_tickets(:zone, 'merchant', 1)), 1::bigint, 'open_tickets up to max_tickets');
+SELECT throws_ok(format('SELECT * FROM dispatch.open_tickets(%s, %L)', :zone, 'kitchen'), 'DP662', NULL, 'an unknown side');
+SELECT throws_ok(format('SELECT * FROM dispatch.open_tickets(%s, NULL, 0)', :zone), 'DP662', NULL, 'max_tickets below 1');
 -- the same tickets seen an hour before the first day's are due
 SET LOCAL dispatch.clock_override = '2026-03-03 09:00:00+00';
 SELECT results_eq(format($$ SELECT sum(open_overdue)::bigint, sum(open_in_time)::bigint FROM dispatch.complaint_sla

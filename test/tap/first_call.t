@@ -140,6 +140,7 @@ admin|SELECT dispatch.credit_rewards()|
 admin|SELECT dispatch._sentiment_weight('#好吃', 1.5)|
 admin|SELECT dispatch.train_sentiment('SELECT * FROM (VALUES (''好'', true), (''差'', false)) v')|
 app|SELECT dispatch.submit_feedback($(id delivered), 1, '饭都凉了', 'phone')|
+app|SELECT dispatch.open_tickets(1, 'delivery')|
 app|SELECT dispatch.resolve_ticket(1099511627777, 'apologised', 10)|
 app|SELECT dispatch.complaint_due_in()|
 app|SELECT dispatch.complaint_side('{late}')|
