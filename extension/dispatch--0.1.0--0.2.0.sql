@@ -471,6 +471,116 @@ COMMENT ON TABLE @extschema@.experiment_exposures IS
 	'The first exposure of a consenting customer to a running experiment, and the variant shown then; later calls of experiment_variant return it.  Customer-wide data (no zone).';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_exposures', '');
 REVOKE ALL ON @extschema@.experiment_exposures FROM PUBLIC;
+-- The complaint loop and surveys (sql/76_complaints.sql): complaint
+-- tickets opened by negative reviews, one-tap surveys and their answers.
+-- Zone data, new tables; the trigger on feedback and the views
+-- complaint_sla and survey_results are in section 3.  Reviews written
+-- before the update open no tickets.
+CREATE SEQUENCE @extschema@.complaint_ticket_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.complaint_tickets (
+	zone_id              bigint NOT NULL,
+	ticket_id            bigint NOT NULL,
+	order_id             bigint NOT NULL,
+	feedback_id          bigint NOT NULL,
+	merchant_id          bigint,
+	topics               text[] NOT NULL DEFAULT '{}',
+	side                 text NOT NULL CHECK (side IN ('merchant', 'delivery')),
+	state                text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved')),
+	opened_at            timestamptz NOT NULL,
+	due_at               timestamptz NOT NULL,
+	resolved_at          timestamptz,
+	resolution           text,
+	goodwill_points      integer NOT NULL DEFAULT 0 CHECK (goodwill_points >= 0),
+	goodwill_campaign_id bigint REFERENCES @extschema@.campaigns,
+	goodwill_coupon      text REFERENCES @extschema@.coupons,
+	PRIMARY KEY (zone_id, ticket_id),
+	UNIQUE (zone_id, order_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders (zone_id, order_id),
+	FOREIGN KEY (zone_id, feedback_id) REFERENCES @extschema@.feedback (zone_id, feedback_id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (ticket_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK (due_at OPERATOR(pg_catalog.>) opened_at),
+	CHECK ((state OPERATOR(pg_catalog.=) 'resolved') OPERATOR(pg_catalog.=) (resolved_at IS NOT NULL)
+	       AND (resolved_at IS NULL) OPERATOR(pg_catalog.=) (resolution IS NULL)),
+	CHECK (goodwill_coupon IS NULL OR goodwill_campaign_id IS NOT NULL)
+);
+ALTER SEQUENCE @extschema@.complaint_ticket_id_seq OWNED BY @extschema@.complaint_tickets.ticket_id;
+CREATE INDEX complaint_tickets_open_idx ON @extschema@.complaint_tickets (zone_id, due_at) WHERE state = 'open';
+CREATE INDEX complaint_tickets_day_idx ON @extschema@.complaint_tickets (zone_id, opened_at);
+COMMENT ON SEQUENCE @extschema@.complaint_ticket_id_seq IS
+	'The low 40 bits of complaint ticket ids.';
+COMMENT ON INDEX @extschema@.complaint_tickets_open_idx IS
+	'Open tickets of a zone by due time: the work queue.';
+COMMENT ON INDEX @extschema@.complaint_tickets_day_idx IS
+	'Tickets of a zone by opening time, for complaint_sla.';
+COMMENT ON TABLE @extschema@.complaint_tickets IS
+	'Complaint tickets, one per order, opened by its first negative review (trigger feedback_complaint on feedback): topics and side from the review, due complaint_due_in() after opening; resolve_ticket records the resolution and the goodwill given (points, a coupon of a goodwill campaign).  No text of the review is copied.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.complaint_tickets', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.complaint_ticket_id_seq', '');
+REVOKE ALL ON @extschema@.complaint_tickets FROM PUBLIC;
+GRANT SELECT ON @extschema@.complaint_tickets TO dispatch_admin;
+
+CREATE SEQUENCE @extschema@.survey_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.surveys (
+	zone_id      bigint NOT NULL,
+	survey_id    bigint NOT NULL,
+	kind         text NOT NULL CHECK (kind IN ('delivery', 'campaign')),
+	order_id     bigint,
+	campaign_id  bigint REFERENCES @extschema@.campaigns,
+	created_at   timestamptz NOT NULL,
+	PRIMARY KEY (zone_id, survey_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders (zone_id, order_id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (survey_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK (CASE kind WHEN 'delivery' THEN order_id IS NOT NULL AND campaign_id IS NULL
+	                 ELSE order_id IS NULL AND campaign_id IS NOT NULL END)
+);
+ALTER SEQUENCE @extschema@.survey_id_seq OWNED BY @extschema@.surveys.survey_id;
+CREATE UNIQUE INDEX surveys_order_idx ON @extschema@.surveys (zone_id, order_id) WHERE order_id IS NOT NULL;
+CREATE UNIQUE INDEX surveys_campaign_idx ON @extschema@.surveys (zone_id, campaign_id) WHERE campaign_id IS NOT NULL;
+COMMENT ON SEQUENCE @extschema@.survey_id_seq IS
+	'The low 40 bits of survey ids.';
+COMMENT ON INDEX @extschema@.surveys_order_idx IS
+	'One survey per order.';
+COMMENT ON INDEX @extschema@.surveys_campaign_idx IS
+	'One survey per campaign (its zone is the campaign''s).';
+COMMENT ON TABLE @extschema@.surveys IS
+	'One-tap surveys: after a delivery (kind delivery, one per order) or at the end of a campaign (kind campaign, one per campaign).  zone_id is the order''s zone, or the campaign''s, 0 for a campaign of every zone; survey ids are (zone_id << 40) | n.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.surveys', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.survey_id_seq', '');
+REVOKE ALL ON @extschema@.surveys FROM PUBLIC;
+GRANT SELECT ON @extschema@.surveys TO dispatch_admin;
+
+CREATE SEQUENCE @extschema@.survey_answer_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.survey_answers (
+	zone_id        bigint NOT NULL,
+	answer_id      bigint NOT NULL,
+	survey_id      bigint NOT NULL,
+	order_id       bigint NOT NULL,
+	campaign_id    bigint REFERENCES @extschema@.campaigns,
+	customer_id    bigint NOT NULL,
+	rating         smallint NOT NULL CHECK (rating BETWEEN 1 AND 5),
+	comment_enc    bytea,
+	text_score     real CHECK (text_score BETWEEN -1 AND 1),
+	score          real NOT NULL CHECK (score BETWEEN -1 AND 1),
+	topics         text[] NOT NULL DEFAULT '{}',
+	created_at     timestamptz NOT NULL,
+	text_purged_at timestamptz,
+	PRIMARY KEY (zone_id, answer_id),
+	UNIQUE (zone_id, survey_id, customer_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders (zone_id, order_id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (answer_id OPERATOR(pg_catalog.>>) 40))
+);
+ALTER SEQUENCE @extschema@.survey_answer_id_seq OWNED BY @extschema@.survey_answers.answer_id;
+CREATE INDEX survey_answers_day_idx ON @extschema@.survey_answers (zone_id, created_at);
+COMMENT ON SEQUENCE @extschema@.survey_answer_id_seq IS
+	'The low 40 bits of survey answer ids.';
+COMMENT ON INDEX @extschema@.survey_answers_day_idx IS
+	'Answers of a zone by time, for survey_results and the retention purge.';
+COMMENT ON TABLE @extschema@.survey_answers IS
+	'Answers to surveys, one per survey and customer, in the zone of the order they are about (a campaign survey: the customer''s first order that redeemed the campaign).  Scored like reviews (score, text_score, topics); comment_enc is sealed with the customer''s data key and purged with the feedback text.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.survey_answers', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.survey_answer_id_seq', '');
+REVOKE ALL ON @extschema@.survey_answers FROM PUBLIC;
+GRANT SELECT ON @extschema@.survey_answers TO dispatch_admin;
 
 -- ===========================================================================
 -- 2. Routines
@@ -3426,6 +3536,396 @@ $$;
 COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
 	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
 
+-- complaint_due_in (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@.complaint_due_in() RETURNS interval
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN interval '24 hours';
+COMMENT ON FUNCTION @extschema@.complaint_due_in() IS
+	'How long after it opened a complaint ticket is due: 24 hours.  The ticket''s due_at and the view complaint_sla read it here.';
+REVOKE ALL ON FUNCTION @extschema@.complaint_due_in() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.complaint_due_in() TO dispatch_app, dispatch_analyst, dispatch_admin;
+
+-- complaint_side (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@.complaint_side(topics text[]) RETURNS text
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+RETURN CASE
+	WHEN (SELECT pg_catalog.count(*) FILTER (WHERE t.topic IN ('late', 'cold', 'spilled', 'rider_attitude'))
+	             OPERATOR(pg_catalog.>)
+	             pg_catalog.count(*) FILTER (WHERE t.topic IN ('taste', 'portion', 'wrong_item', 'missing_item',
+	                                                            'price', 'hygiene'))
+	        FROM pg_catalog.unnest(topics) AS t (topic))
+	THEN 'delivery'
+	ELSE 'merchant'
+END;
+COMMENT ON FUNCTION @extschema@.complaint_side(text[]) IS
+	'The side a complaint ticket goes to: delivery for late, cold, spilled, rider_attitude (cold food is food that waited or travelled too long); merchant for taste, portion, wrong_item, missing_item, price, hygiene.  The side of more of the topics wins; a tie, or no topic (a low rating alone), goes to the merchant, who answers for the order and hands on what is the delivery''s.';
+REVOKE ALL ON FUNCTION @extschema@.complaint_side(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.complaint_side(text[]) TO dispatch_app, dispatch_analyst, dispatch_admin;
+
+-- _feedback_complaint_trigger (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@._feedback_complaint_trigger() RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@._feedback_points(NEW.customer_id, NEW.zone_id,
+	                                     'feedback:' OPERATOR(pg_catalog.||) NEW.feedback_id);
+	IF NEW.rating OPERATOR(pg_catalog.<=) 2
+	   OR (NEW.text_score OPERATOR(pg_catalog.<) 0 AND pg_catalog.cardinality(NEW.topics) OPERATOR(pg_catalog.>) 0) THEN
+		INSERT INTO @extschema@.complaint_tickets
+		       (zone_id, ticket_id, order_id, feedback_id, merchant_id, topics, side, opened_at, due_at)
+		VALUES (NEW.zone_id,
+		        @extschema@.zone_scoped_id(NEW.zone_id, pg_catalog.nextval('@extschema@.complaint_ticket_id_seq')),
+		        NEW.order_id, NEW.feedback_id, NEW.merchant_id, NEW.topics,
+		        @extschema@.complaint_side(NEW.topics), NEW.created_at,
+		        NEW.created_at OPERATOR(pg_catalog.+) @extschema@.complaint_due_in())
+		ON CONFLICT (zone_id, order_id) DO NOTHING;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._feedback_complaint_trigger() IS
+	'Internal: trigger on a new review: credits the points of the active points campaign for leaving feedback (_feedback_points, ref feedback:<id>); opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order).';
+REVOKE ALL ON FUNCTION @extschema@._feedback_complaint_trigger() FROM PUBLIC;
+
+-- open_tickets (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@.open_tickets(zone_id bigint, only_side text DEFAULT NULL, max_tickets integer DEFAULT 100)
+RETURNS TABLE (ticket_id bigint, order_id bigint, merchant_id bigint, topics text[], side text,
+               opened_at timestamptz, due_at timestamptz, overdue boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF open_tickets.zone_id IS NULL OR open_tickets.max_tickets IS NULL
+	   OR open_tickets.max_tickets NOT BETWEEN 1 AND 10000 THEN
+		RAISE EXCEPTION 'open_tickets needs a zone and max_tickets from 1 to 10000' USING ERRCODE = 'DP662';
+	END IF;
+	IF open_tickets.only_side IS NOT NULL AND open_tickets.only_side NOT IN ('merchant', 'delivery') THEN
+		RAISE EXCEPTION 'unknown side "%"', open_tickets.only_side
+			USING ERRCODE = 'DP662', HINT = 'The sides are merchant and delivery.';
+	END IF;
+	RETURN QUERY
+	SELECT t.ticket_id, t.order_id, t.merchant_id, t.topics, t.side, t.opened_at, t.due_at,
+	       t.due_at OPERATOR(pg_catalog.<) @extschema@.clock()
+	  FROM @extschema@.complaint_tickets t
+	 WHERE t.zone_id OPERATOR(pg_catalog.=) open_tickets.zone_id
+	   AND t.state OPERATOR(pg_catalog.=) 'open'
+	   AND (open_tickets.only_side IS NULL OR t.side OPERATOR(pg_catalog.=) open_tickets.only_side)
+	 ORDER BY t.due_at, t.ticket_id
+	 LIMIT open_tickets.max_tickets;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.open_tickets(bigint, text, integer) IS
+	'The work queue: a zone''s open complaint tickets (of only_side, or both sides), the first due first, with whether each is overdue at clock().  No personal data: the order and merchant ids lead to the rest.';
+REVOKE ALL ON FUNCTION @extschema@.open_tickets(bigint, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.open_tickets(bigint, text, integer) TO dispatch_app, dispatch_admin;
+
+-- resolve_ticket (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@.resolve_ticket(ticket_id bigint, resolution text, goodwill_points integer DEFAULT 0,
+                                           goodwill_campaign_id bigint DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_ticket     @extschema@.complaint_tickets;
+	v_resolution text := pg_catalog.btrim(resolution);
+	v_points     integer := COALESCE(goodwill_points, 0);
+	v_customer   bigint;
+	v_kind       text;
+	v_code       text;
+BEGIN
+	IF ticket_id IS NULL OR v_resolution IS NULL OR v_resolution OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'resolving a ticket needs the ticket and a resolution' USING ERRCODE = 'DP652';
+	END IF;
+	IF v_points OPERATOR(pg_catalog.<) 0 OR v_points OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'goodwill points % are out of range', v_points
+			USING ERRCODE = 'DP652', DETAIL = 'Goodwill points are 0 to 100000.';
+	END IF;
+	PERFORM @extschema@._check_length('reason', v_resolution);
+
+	SELECT * INTO v_ticket FROM @extschema@.complaint_tickets t
+	 WHERE t.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(resolve_ticket.ticket_id)
+	   AND t.ticket_id OPERATOR(pg_catalog.=) resolve_ticket.ticket_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'complaint ticket % does not exist', resolve_ticket.ticket_id USING ERRCODE = 'DP651';
+	END IF;
+
+	-- a repeat of the same resolution is a no-op that returns its coupon
+	IF v_ticket.state OPERATOR(pg_catalog.=) 'resolved' THEN
+		IF v_ticket.resolution OPERATOR(pg_catalog.=) v_resolution
+		   AND v_ticket.goodwill_points OPERATOR(pg_catalog.=) v_points
+		   AND v_ticket.goodwill_campaign_id IS NOT DISTINCT FROM resolve_ticket.goodwill_campaign_id THEN
+			RETURN v_ticket.goodwill_coupon;
+		END IF;
+		RAISE EXCEPTION 'complaint ticket % is resolved already, with another resolution or goodwill', resolve_ticket.ticket_id
+			USING ERRCODE = 'DP653',
+			      DETAIL = pg_catalog.format('Resolved at %s: %s.', v_ticket.resolved_at, v_ticket.resolution);
+	END IF;
+
+	IF resolve_ticket.goodwill_campaign_id IS NOT NULL THEN
+		SELECT c.kind INTO v_kind FROM @extschema@.campaigns c
+		 WHERE c.campaign_id OPERATOR(pg_catalog.=) resolve_ticket.goodwill_campaign_id;
+		IF v_kind IS DISTINCT FROM 'goodwill' THEN
+			RAISE EXCEPTION 'campaign % is not a goodwill campaign', resolve_ticket.goodwill_campaign_id
+				USING ERRCODE = 'DP654',
+				      DETAIL = CASE WHEN v_kind IS NULL THEN 'There is no such campaign.'
+				                    ELSE pg_catalog.format('Its kind is %s.', v_kind) END;
+		END IF;
+	END IF;
+
+	SELECT o.customer_id INTO v_customer FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_ticket.zone_id
+	   AND o.order_id OPERATOR(pg_catalog.=) v_ticket.order_id;
+	IF v_points OPERATOR(pg_catalog.>) 0 THEN
+		PERFORM @extschema@._points_grant(v_customer, v_points, 'goodwill',
+		                                  'ticket:' OPERATOR(pg_catalog.||) v_ticket.ticket_id);
+	END IF;
+	IF resolve_ticket.goodwill_campaign_id IS NOT NULL THEN
+		v_code := @extschema@._issue_coupon(resolve_ticket.goodwill_campaign_id, v_customer);
+	END IF;
+
+	UPDATE @extschema@.complaint_tickets t
+	   SET state = 'resolved', resolved_at = @extschema@.clock(), resolution = v_resolution,
+	       goodwill_points = v_points, goodwill_campaign_id = resolve_ticket.goodwill_campaign_id,
+	       goodwill_coupon = v_code
+	 WHERE t.zone_id OPERATOR(pg_catalog.=) v_ticket.zone_id
+	   AND t.ticket_id OPERATOR(pg_catalog.=) v_ticket.ticket_id;
+	RETURN v_code;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.resolve_ticket(bigint, text, integer, bigint) IS
+	'Resolves a complaint ticket with a resolution (no personal data in it, up to 200 characters), optionally with goodwill: points credited to the customer (reason goodwill, ref ticket:<id>) and/or a one-use coupon of a goodwill campaign.  Returns the coupon''s code, NULL without one.  The same resolution again is a no-op that returns the same code; another is refused (DP653).';
+REVOKE ALL ON FUNCTION @extschema@.resolve_ticket(bigint, text, integer, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.resolve_ticket(bigint, text, integer, bigint) TO dispatch_app, dispatch_admin;
+
+-- _campaign_survey_zone (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@._campaign_survey_zone(p_campaign_id bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_campaign @extschema@.campaigns;
+BEGIN
+	SELECT * INTO v_campaign FROM @extschema@.campaigns c
+	 WHERE c.campaign_id OPERATOR(pg_catalog.=) p_campaign_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'campaign % does not exist', p_campaign_id USING ERRCODE = 'DP661';
+	END IF;
+	IF v_campaign.ended_at IS NULL
+	   AND (v_campaign.ends_at IS NULL OR v_campaign.ends_at OPERATOR(pg_catalog.>) @extschema@.clock()) THEN
+		RAISE EXCEPTION 'campaign % has not ended', p_campaign_id
+			USING ERRCODE = 'DP656', DETAIL = 'A campaign survey is sent at the end of its campaign (end_campaign, or past its end).';
+	END IF;
+	RETURN COALESCE(v_campaign.zone_id, 0);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._campaign_survey_zone(bigint) IS
+	'Internal (create_survey): the zone of a campaign''s survey, the campaign''s, 0 for a campaign of every zone; DP661 for an unknown campaign, DP656 for one that has not ended.';
+REVOKE ALL ON FUNCTION @extschema@._campaign_survey_zone(bigint) FROM PUBLIC;
+
+-- _campaign_survey_order (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@._campaign_survey_order(p_campaign_id bigint, p_customer_id bigint) RETURNS bigint
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT r.order_id
+	  FROM @extschema@.redemptions r
+	 WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	   AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	   AND r.status OPERATOR(pg_catalog.=) 'applied'
+	 ORDER BY r.created_at, r.order_id
+	 LIMIT 1;
+END;
+COMMENT ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) IS
+	'Internal (answer_survey): the order a customer''s answer to a campaign''s survey is about, their first order that redeemed the campaign and still holds it (not cancelled); NULL if none (the survey is not theirs to answer).';
+REVOKE ALL ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) FROM PUBLIC;
+
+-- create_survey (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@.create_survey(kind text, order_id bigint DEFAULT NULL, campaign_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_order @extschema@.orders;
+	v_zone  bigint;
+	v_id    bigint;
+BEGIN
+	IF kind IS NULL OR kind NOT IN ('delivery', 'campaign') THEN
+		RAISE EXCEPTION 'unknown survey kind "%"', kind
+			USING ERRCODE = 'DP655', HINT = 'A survey is of kind delivery (with an order) or campaign (with a campaign).';
+	END IF;
+	IF (kind OPERATOR(pg_catalog.=) 'delivery') AND (create_survey.order_id IS NULL OR create_survey.campaign_id IS NOT NULL) THEN
+		RAISE EXCEPTION 'a delivery survey names an order and no campaign' USING ERRCODE = 'DP655';
+	END IF;
+	IF (kind OPERATOR(pg_catalog.=) 'campaign') AND (create_survey.campaign_id IS NULL OR create_survey.order_id IS NOT NULL) THEN
+		RAISE EXCEPTION 'a campaign survey names a campaign and no order' USING ERRCODE = 'DP655';
+	END IF;
+
+	IF kind OPERATOR(pg_catalog.=) 'delivery' THEN
+		-- the order's row lock makes two creations take turns
+		v_order := @extschema@._lock_order(create_survey.order_id);
+		IF v_order.status OPERATOR(pg_catalog.<>) 'delivered' THEN
+			RAISE EXCEPTION 'order % has not been delivered (status "%")', create_survey.order_id, v_order.status
+				USING ERRCODE = 'DP656';
+		END IF;
+		SELECT s.survey_id INTO v_id FROM @extschema@.surveys s
+		 WHERE s.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+		   AND s.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+		IF FOUND THEN
+			RETURN v_id;
+		END IF;
+		v_id := @extschema@.zone_scoped_id(v_order.zone_id, pg_catalog.nextval('@extschema@.survey_id_seq'));
+		INSERT INTO @extschema@.surveys (zone_id, survey_id, kind, order_id, created_at)
+		VALUES (v_order.zone_id, v_id, 'delivery', v_order.order_id, @extschema@.clock());
+		RETURN v_id;
+	END IF;
+
+	-- two creations at once: one inserts, the other finds its row
+	v_zone := @extschema@._campaign_survey_zone(create_survey.campaign_id);
+	INSERT INTO @extschema@.surveys (zone_id, survey_id, kind, campaign_id, created_at)
+	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.survey_id_seq')),
+	        'campaign', create_survey.campaign_id, @extschema@.clock())
+	ON CONFLICT (zone_id, campaign_id) WHERE campaign_id IS NOT NULL DO NOTHING;
+	SELECT s.survey_id INTO STRICT v_id FROM @extschema@.surveys s
+	 WHERE s.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND s.campaign_id OPERATOR(pg_catalog.=) create_survey.campaign_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.create_survey(text, bigint, bigint) IS
+	'Creates a one-tap survey and returns its id: kind delivery after a delivered order (its customer answers), kind campaign at the end of a campaign (ended, or past its end; the customers who redeemed it answer).  One survey per order or campaign: a repeat returns the same id.  The invitation of a campaign survey is marketing: send it to redeemers who consent to marketing.';
+REVOKE ALL ON FUNCTION @extschema@.create_survey(text, bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.create_survey(text, bigint, bigint) TO dispatch_app, dispatch_admin;
+
+-- answer_survey (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@.answer_survey(survey_id bigint, customer_id bigint, rating integer,
+                                          comment text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_survey     @extschema@.surveys;
+	v_order      @extschema@.orders;
+	v_order_id   bigint;
+	v_comment    text := NULLIF(pg_catalog.btrim(comment), '');
+	v_id         bigint;
+	v_rating     smallint;
+	v_sealed     bytea;
+	v_text_score real;
+	v_topics     text[] := '{}';
+	v_camp       @extschema@.campaigns;
+BEGIN
+	IF survey_id IS NULL OR customer_id IS NULL THEN
+		RAISE EXCEPTION 'an answer names its survey and customer' USING ERRCODE = 'DP658';
+	END IF;
+	IF rating IS NULL OR rating OPERATOR(pg_catalog.<) 1 OR rating OPERATOR(pg_catalog.>) 5 THEN
+		RAISE EXCEPTION 'rating % is out of range', rating
+			USING ERRCODE = 'DP658', DETAIL = 'A survey answer is a rating of 1 to 5 stars, with or without a comment.';
+	END IF;
+	PERFORM @extschema@._check_length('feedback_comment', comment);
+
+	SELECT * INTO v_survey FROM @extschema@.surveys s
+	 WHERE s.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(answer_survey.survey_id)
+	   AND s.survey_id OPERATOR(pg_catalog.=) answer_survey.survey_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'survey % does not exist', answer_survey.survey_id USING ERRCODE = 'DP657';
+	END IF;
+
+	-- the order the answer is about; its row lock makes two answers take turns
+	IF v_survey.kind OPERATOR(pg_catalog.=) 'delivery' THEN
+		v_order_id := v_survey.order_id;
+	ELSE
+		v_order_id := @extschema@._campaign_survey_order(v_survey.campaign_id, answer_survey.customer_id);
+	END IF;
+	IF v_order_id IS NOT NULL THEN
+		v_order := @extschema@._lock_order(v_order_id);
+	END IF;
+	IF v_order_id IS NULL OR v_order.customer_id OPERATOR(pg_catalog.<>) answer_survey.customer_id THEN
+		RAISE EXCEPTION 'survey % is not addressed to customer %', answer_survey.survey_id, answer_survey.customer_id
+			USING ERRCODE = 'DP659',
+			      DETAIL = CASE v_survey.kind WHEN 'delivery' THEN 'A delivery survey is answered by the order''s customer.'
+			                    ELSE 'A campaign survey is answered by customers who redeemed the campaign.' END;
+	END IF;
+
+	-- a repeat of the same answer is a no-op that returns it
+	SELECT a.answer_id, a.rating, a.comment_enc INTO v_id, v_rating, v_sealed
+	  FROM @extschema@.survey_answers a
+	 WHERE a.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	   AND a.survey_id OPERATOR(pg_catalog.=) v_survey.survey_id
+	   AND a.customer_id OPERATOR(pg_catalog.=) answer_survey.customer_id;
+	IF FOUND THEN
+		IF v_rating OPERATOR(pg_catalog.=) rating
+		   AND (v_sealed IS NULL) OPERATOR(pg_catalog.=) (v_comment IS NULL)
+		   AND (v_sealed IS NULL
+		        OR @extschema@._unseal(v_sealed, @extschema@._data_key('customer', v_order.customer_id, false))
+		           OPERATOR(pg_catalog.=) v_comment) THEN
+			RETURN v_id;
+		END IF;
+		RAISE EXCEPTION 'customer % has answered survey % already, with another answer', answer_survey.customer_id, answer_survey.survey_id
+			USING ERRCODE = 'DP660';
+	END IF;
+
+	IF v_comment IS NOT NULL THEN
+		v_text_score := @extschema@.sentiment(v_comment);
+		v_topics := @extschema@.feedback_topics(v_comment);
+	END IF;
+	v_id := @extschema@.zone_scoped_id(v_order.zone_id, pg_catalog.nextval('@extschema@.survey_answer_id_seq'));
+	INSERT INTO @extschema@.survey_answers
+	       (zone_id, answer_id, survey_id, order_id, campaign_id, customer_id, rating, comment_enc,
+	        text_score, score, topics, created_at)
+	VALUES (v_order.zone_id, v_id, v_survey.survey_id, v_order.order_id, v_survey.campaign_id,
+	        answer_survey.customer_id, rating,
+	        @extschema@.pii_seal('customer', answer_survey.customer_id, v_comment),
+	        v_text_score, @extschema@.feedback_score(rating, v_text_score), v_topics, @extschema@.clock());
+
+	-- an answer earns what a review earns (the points campaign's feedback_points)
+	v_camp := @extschema@._active_campaign('points', v_order.zone_id, @extschema@.clock());
+	PERFORM @extschema@._points_grant(answer_survey.customer_id,
+	                                  (v_camp.rules OPERATOR(pg_catalog.->>) 'feedback_points')::integer,
+	                                  'survey', 'survey:' OPERATOR(pg_catalog.||) v_id, v_camp.campaign_id);
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) IS
+	'Records a customer''s answer to a survey: a rating of 1 to 5 stars and an optional comment, scored with sentiment() and tagged with feedback_topics() like a review, the comment sealed with the customer''s key; it earns the points a review earns (the running points campaign''s feedback_points, reason survey).  Returns the answer id.  The same answer again is a no-op that returns its id; another answer of the same customer is refused (DP660).';
+REVOKE ALL ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) TO dispatch_app, dispatch_admin;
+
+-- purge_survey_text (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@.purge_survey_text(older_than timestamptz, batch integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_n integer;
+BEGIN
+	WITH doomed AS (
+		SELECT a.zone_id, a.answer_id
+		  FROM @extschema@.survey_answers a
+		 WHERE a.comment_enc IS NOT NULL
+		   AND a.created_at OPERATOR(pg_catalog.<) older_than
+		 LIMIT batch
+		   FOR UPDATE SKIP LOCKED
+	)
+	UPDATE @extschema@.survey_answers a
+	   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
+	  FROM doomed d
+	 WHERE a.zone_id OPERATOR(pg_catalog.=) d.zone_id
+	   AND a.answer_id OPERATOR(pg_catalog.=) d.answer_id;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) IS
+	'Retention: removes the sealed comment of up to batch survey answers given before older_than, keeping rating, score and topics.  Returns how many.  purge_feedback_text calls it, so the feedback_text policy covers survey comments.';
+REVOKE ALL ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) TO dispatch_admin;
+
 -- _grid_cell (sql/78_retention.sql)
 CREATE OR REPLACE FUNCTION @extschema@._grid_cell(p_point geometry, p_cell_deg float8) RETURNS geometry
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -3487,6 +3987,37 @@ COMMENT ON FUNCTION @extschema@._purge_abort(bigint) IS
 	'Internal: marks a purge run aborted (cancelled or failed in a batch); its committed batches stay counted.';
 REVOKE ALL ON FUNCTION @extschema@._purge_abort(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._purge_abort(bigint) TO dispatch_admin;
+
+-- purge_feedback_text (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@.purge_feedback_text(older_than timestamptz, batch integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_n integer;
+BEGIN
+	WITH doomed AS (
+		SELECT f.zone_id, f.feedback_id
+		  FROM @extschema@.feedback f
+		 WHERE f.comment_enc IS NOT NULL
+		   AND f.created_at OPERATOR(pg_catalog.<) older_than
+		 LIMIT batch
+		   FOR UPDATE SKIP LOCKED
+	)
+	UPDATE @extschema@.feedback f
+	   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
+	  FROM doomed d
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) d.zone_id
+	   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	-- survey comments (sql/76_complaints.sql) fall under the same policy
+	v_n := v_n OPERATOR(pg_catalog.+) @extschema@.purge_survey_text(older_than, batch);
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) IS
+	'Retention: removes the sealed text of up to batch reviews and up to batch survey comments (purge_survey_text) written before older_than, keeping scores and topics.  Returns how many; call until 0.';
 
 -- purge_expired_step (sql/78_retention.sql)
 CREATE OR REPLACE FUNCTION @extschema@.purge_expired_step(batch_size integer DEFAULT 500, run_id bigint DEFAULT NULL)
@@ -4486,9 +5017,11 @@ BEGIN
 	                FILTER (WHERE @extschema@._order_counts(o.status)), 0),
 	       COALESCE(pg_catalog.sum(o.discount_cents) FILTER (WHERE @extschema@._order_counts(o.status)), 0)
 	  FROM rollup_days d
-	  JOIN @extschema@.orders o
-	    ON o.zone_id OPERATOR(pg_catalog.=) d.zone_id
-	   AND o.created_at OPERATOR(pg_catalog.>=) d.lo AND o.created_at OPERATOR(pg_catalog.<) d.hi
+	 -- day by day through orders_created_idx
+	 CROSS JOIN LATERAL (SELECT o.status, o.subtotal_cents, o.fee_cents, o.discount_cents FROM @extschema@.orders o
+	                      WHERE o.zone_id OPERATOR(pg_catalog.=) d.zone_id
+	                        AND o.created_at OPERATOR(pg_catalog.>=) d.lo AND o.created_at OPERATOR(pg_catalog.<) d.hi
+	                     OFFSET 0) o
 	 GROUP BY d.zone_id, d.day;
 
 	DELETE FROM @extschema@.campaign_daily t USING rollup_days d
@@ -4509,12 +5042,14 @@ BEGIN
 		       COALESCE(pg_catalog.sum(r.discount_cents) FILTER (WHERE @extschema@._order_counts(o.status)), 0) AS discount_cents,
 		       0::bigint AS reward_cents
 		  FROM rollup_days d
-		  JOIN @extschema@.redemptions r
-		    ON r.zone_id OPERATOR(pg_catalog.=) d.zone_id
-		   AND r.created_at OPERATOR(pg_catalog.>=) d.lo AND r.created_at OPERATOR(pg_catalog.<) d.hi
-		  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) r.zone_id AND o.order_id OPERATOR(pg_catalog.=) r.order_id
-		  LEFT JOIN @extschema@.customer_stats s ON s.customer_id OPERATOR(pg_catalog.=) r.customer_id
-		 WHERE r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
+		 CROSS JOIN LATERAL (SELECT r.* FROM @extschema@.redemptions r
+		                      WHERE r.zone_id OPERATOR(pg_catalog.=) d.zone_id
+		                        AND r.created_at OPERATOR(pg_catalog.>=) d.lo AND r.created_at OPERATOR(pg_catalog.<) d.hi
+		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL OFFSET 0) r
+		 CROSS JOIN LATERAL (SELECT o.order_id, o.status, o.subtotal_cents, o.fee_cents FROM @extschema@.orders o
+		                      WHERE o.zone_id OPERATOR(pg_catalog.=) r.zone_id AND o.order_id OPERATOR(pg_catalog.=) r.order_id OFFSET 0) o
+		  LEFT JOIN LATERAL (SELECT s.first_order_id FROM @extschema@.customer_stats s
+		                      WHERE s.customer_id OPERATOR(pg_catalog.=) r.customer_id OFFSET 0) s ON true
 		 GROUP BY 1, 2, 3
 		UNION ALL
 		-- referrals: rewards paid for referees whose first order (of that day) was delivered
@@ -4525,10 +5060,11 @@ BEGIN
 		                       OPERATOR(pg_catalog.+) COALESCE((c.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
 		                      OPERATOR(pg_catalog.*) COALESCE((c.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1))
 		  FROM rollup_days d
+		  JOIN @extschema@.referrals f ON f.status OPERATOR(pg_catalog.=) 'rewarded'
+		   AND @extschema@.zone_of(f.order_id) OPERATOR(pg_catalog.=) d.zone_id
 		  JOIN @extschema@.orders o
-		    ON o.zone_id OPERATOR(pg_catalog.=) d.zone_id
+		    ON o.zone_id OPERATOR(pg_catalog.=) d.zone_id AND o.order_id OPERATOR(pg_catalog.=) f.order_id
 		   AND o.created_at OPERATOR(pg_catalog.>=) d.lo AND o.created_at OPERATOR(pg_catalog.<) d.hi
-		  JOIN @extschema@.referrals f ON f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
 		  JOIN @extschema@.campaigns c ON c.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
 		 GROUP BY 1, 2, 3
 	  ) x
@@ -4558,12 +5094,15 @@ BEGIN
 	       o.total_cents, r.campaign_id
 	  FROM pg_catalog.unnest(p_customers) c(customer_id)
 	 CROSS JOIN @extschema@.zones z
-	  JOIN @extschema@.orders o
-	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id AND o.customer_id OPERATOR(pg_catalog.=) c.customer_id
-	  LEFT JOIN @extschema@.redemptions r
-	    ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
-	   AND r.status OPERATOR(pg_catalog.=) 'applied'
-	 WHERE @extschema@._order_counts(o.status);
+	 -- zone by zone through orders_customer_idx, whatever the planner guesses
+	 -- (OFFSET 0 keeps each LATERAL subquery a parameterised index scan)
+	 CROSS JOIN LATERAL (SELECT o.* FROM @extschema@.orders o
+	                      WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	                        AND o.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	                        AND @extschema@._order_counts(o.status) OFFSET 0) o
+	  LEFT JOIN LATERAL (SELECT r.campaign_id FROM @extschema@.redemptions r
+	                      WHERE r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+	                        AND r.status OPERATOR(pg_catalog.=) 'applied' OFFSET 0) r ON true;
 
 	-- a customer whose first order moves (it was cancelled, or an earlier one
 	-- was paid late) changes the acquisitions of two days: both are returned
@@ -4951,3 +5490,71 @@ COMMENT ON VIEW @extschema@.experiment_results IS
 	'Per experiment and variant: exposed (consenting customers at their first exposure), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
 REVOKE ALL ON @extschema@.experiment_results FROM PUBLIC;
 GRANT SELECT ON @extschema@.experiment_results TO dispatch_analyst, dispatch_admin;
+-- the complaint loop and surveys (sql/76_complaints.sql): the views, and
+-- the trigger that opens tickets
+CREATE VIEW @extschema@.complaint_sla AS
+WITH t AS (
+	SELECT c.zone_id,
+	       (c.opened_at AT TIME ZONE z.timezone)::date AS day,
+	       tp.topic, c.side, c.opened_at, c.due_at, c.resolved_at,
+	       @extschema@.clock() AS now
+	  FROM @extschema@.complaint_tickets c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(c.topics) OPERATOR(pg_catalog.=) 0
+	                                           THEN ARRAY[NULL]::text[] ELSE c.topics END) AS tp (topic)
+)
+SELECT t.zone_id, t.day, t.topic, t.side,
+       pg_catalog.count(*) AS opened,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.<=) t.due_at) AS resolved_in_time,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.>) t.due_at) AS resolved_late,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.>) t.due_at) AS open_overdue,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.<=) t.due_at) AS open_in_time,
+       pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.resolved_at OPERATOR(pg_catalog.-) t.opened_at)
+           AS median_resolution
+  FROM t
+ GROUP BY t.zone_id, t.day, t.topic, t.side;
+COMMENT ON VIEW @extschema@.complaint_sla IS
+	'Complaint tickets per zone, local day of opening, topic and side: opened, resolved within complaint_due_in() (24 hours), resolved late, open and overdue, open and not yet due (against clock() at the time of the query), and the median time to resolution of the resolved ones.  A ticket with several topics counts under each; topic NULL: a ticket of a low rating without a topic.';
+
+CREATE VIEW @extschema@.survey_results AS
+WITH a AS (
+	SELECT s.zone_id,
+	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
+	       CASE WHEN s.campaign_id IS NULL THEN 'delivery' ELSE 'campaign' END AS kind,
+	       s.campaign_id, s.rating, s.text_score, s.score, s.topics
+	  FROM @extschema@.survey_answers s
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.zone_id
+), topic_counts AS (
+	SELECT a.zone_id, a.month, a.kind, a.campaign_id, tp.topic,
+	       pg_catalog.row_number() OVER (PARTITION BY a.zone_id, a.month, a.kind, a.campaign_id
+	                                     ORDER BY pg_catalog.count(*) DESC, tp.topic) AS rank
+	  FROM a CROSS JOIN LATERAL pg_catalog.unnest(a.topics) AS tp (topic)
+	 GROUP BY a.zone_id, a.month, a.kind, a.campaign_id, tp.topic
+), top AS (
+	SELECT c.zone_id, c.month, c.kind, c.campaign_id, pg_catalog.array_agg(c.topic ORDER BY c.rank) AS top_topics
+	  FROM topic_counts c
+	 WHERE c.rank OPERATOR(pg_catalog.<=) 3
+	 GROUP BY c.zone_id, c.month, c.kind, c.campaign_id
+)
+SELECT a.zone_id, a.month, a.kind, a.campaign_id,
+       pg_catalog.count(*) AS answers,
+       pg_catalog.avg(a.rating)::real AS mean_rating,
+       pg_catalog.avg(a.text_score)::real AS mean_sentiment,
+       (pg_catalog.count(*) FILTER (WHERE a.score OPERATOR(pg_catalog.<) 0)::float8
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
+       COALESCE(pg_catalog.min(top.top_topics), '{}') AS top_topics
+  FROM a
+  LEFT JOIN top
+    ON top.zone_id OPERATOR(pg_catalog.=) a.zone_id AND top.month OPERATOR(pg_catalog.=) a.month
+   AND top.kind OPERATOR(pg_catalog.=) a.kind AND top.campaign_id IS NOT DISTINCT FROM a.campaign_id
+ GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
+COMMENT ON VIEW @extschema@.survey_results IS
+	'Survey answers per zone, local month, kind and campaign (NULL: delivery surveys): answers, mean rating, mean sentiment of the comments (NULL without any), share with a negative score (rating and comment combined, as feedback), and the three topics raised most (ties by name).  The zone of a campaign answer is that of the customer''s order that redeemed the campaign.';
+
+GRANT SELECT ON @extschema@.complaint_sla, @extschema@.survey_results TO dispatch_analyst, dispatch_admin;
+
+CREATE TRIGGER feedback_complaint
+	AFTER INSERT ON @extschema@.feedback
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._feedback_complaint_trigger();
+COMMENT ON TRIGGER feedback_complaint ON @extschema@.feedback IS
+	'Points for leaving feedback, and a complaint ticket for a negative review (sql/76_complaints.sql).';

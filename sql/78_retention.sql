@@ -232,11 +232,13 @@ BEGIN
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) d.zone_id
 	   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
 	GET DIAGNOSTICS v_n = ROW_COUNT;
+	-- survey comments (sql/76_complaints.sql) fall under the same policy
+	v_n := v_n OPERATOR(pg_catalog.+) @extschema@.purge_survey_text(older_than, batch);
 	RETURN v_n;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) IS
-	'Retention: removes the sealed text of up to batch reviews written before older_than, keeping score and topics.  Returns how many; call until 0.';
+	'Retention: removes the sealed text of up to batch reviews and up to batch survey comments (purge_survey_text) written before older_than, keeping scores and topics.  Returns how many; call until 0.';
 REVOKE ALL ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) TO dispatch_admin;
 

@@ -148,6 +148,14 @@ app|SELECT dispatch.experiment_variant('fx_running', 3)|
 admin|SELECT dispatch.end_experiment('fx_running')|
 app|SELECT dispatch.experiment_bucket('fx_running', 3)|
 analyst|SELECT dispatch.two_proportion_p(5, 10, 2, 10)|
+app|SELECT dispatch.submit_feedback($(id delivered), 1, '饭都凉了', 'phone')|
+app|SELECT dispatch.open_tickets(1, 'delivery')|
+app|SELECT dispatch.resolve_ticket(1099511627777, 'apologised', 10)|
+app|SELECT dispatch.complaint_due_in()|
+app|SELECT dispatch.complaint_side('{late}')|
+app|SELECT dispatch.answer_survey(dispatch.create_survey('delivery', $(id delivered)), 1, 4, '不错')|
+app|SELECT dispatch.create_survey('campaign', NULL, 999999)|DP661
+admin|SELECT dispatch.purge_survey_text(now() - interval '90 days', 10)|
 CALLS
 
 # every granted function has a call
