@@ -17,7 +17,7 @@ SELECT dispatch.create_campaign('Welcome', 'first_order', '{"percent_off": 20, "
 SELECT dispatch.create_campaign('Lunch', 'limited_time', '{"amount_off_cents": 500}', NULL, now() - interval '90 days', now() + interval '30 days', NULL, 'LUNCH');
 CREATE TEMP TABLE gen AS
 SELECT g, 1 + (g % 4) AS zone_id, dispatch.zone_scoped_id(1 + (g % 4), g) AS order_id,
-       1 + ((g * 7919) % :ncust) AS customer_id,
+       1 + ((g::bigint * 7919) % :ncust) AS customer_id,
        now() - interval '60 days' + (g::float8 / :norders) * interval '60 days' AS at,
        CASE WHEN g % 20 = 0 THEN 'placed' WHEN g % 10 = 1 THEN 'cancelled' ELSE 'delivered' END AS status,
        CASE WHEN g % 5 = 0 THEN 1 + (g / 5) % 2 END AS campaign_id
