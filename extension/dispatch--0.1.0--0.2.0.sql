@@ -338,6 +338,28 @@ REVOKE ALL ON @extschema@.growth_cursors FROM PUBLIC;
 -- Growth, rollup (sql/90_growth.sql): daily and per-customer tables of the
 -- rollup, the pg_cron job that keeps them up to date.
 -- BEGIN growth rollup tables
+CREATE TABLE @extschema@.order_facts (
+	zone_id               bigint NOT NULL,
+	order_id              bigint NOT NULL,
+	customer_id           bigint NOT NULL,
+	created_at            timestamptz NOT NULL,
+	day                   date NOT NULL,
+	counted               boolean NOT NULL,
+	delivered             boolean NOT NULL,
+	cancelled             boolean NOT NULL,
+	gmv_cents             bigint NOT NULL,
+	discount_cents        bigint NOT NULL,
+	paid_cents            bigint NOT NULL,
+	campaign_id           bigint,
+	campaign_discount     bigint NOT NULL,
+	referral_campaign_id  bigint,
+	reward_cents          bigint NOT NULL,
+	PRIMARY KEY (zone_id, order_id)
+);
+CREATE INDEX order_facts_customer_idx ON @extschema@.order_facts (customer_id);
+COMMENT ON TABLE @extschema@.order_facts IS
+	'Rollup: what the rollup last counted for each order: its local day of ordering, whether it counts (paid, not cancelled), is delivered or cancelled, its GMV, discount and what was paid, the campaign whose discount it holds, and the referral reward it paid.';
+
 CREATE TABLE @extschema@.zone_daily (
 	zone_id         bigint NOT NULL,
 	day             date NOT NULL,
@@ -364,12 +386,13 @@ CREATE TABLE @extschema@.campaign_daily (
 	PRIMARY KEY (zone_id, day, campaign_id)
 );
 COMMENT ON TABLE @extschema@.campaign_daily IS
-	'Rollup: per zone, local day of ordering and campaign: redemptions held (not given back), of them orders that count, customers acquired (their first counting order), GMV of those orders, discounts, and referral rewards paid (in cents).';
+	'Rollup: per zone, local day of ordering and campaign: redemptions held (not given back), of them orders that count, customers acquired (their first counting order took the campaign, or it paid their referral), GMV of those orders, discounts, and referral rewards paid (in cents).';
 
 CREATE TABLE @extschema@.customer_stats (
 	customer_id        bigint PRIMARY KEY,
 	first_at           timestamptz NOT NULL,
 	first_zone_id      bigint NOT NULL,
+	first_day          date NOT NULL,
 	first_order_id     bigint NOT NULL,
 	first_campaign_id  bigint,
 	second_at          timestamptz,
@@ -378,25 +401,26 @@ CREATE TABLE @extschema@.customer_stats (
 	monetary_cents     bigint NOT NULL
 );
 COMMENT ON TABLE @extschema@.customer_stats IS
-	'Rollup, per customer with a counting order: first order (time, zone, id, the campaign that acquired them: its discount, or the referral that brought them), second and last order times, orders and money paid.';
+	'Rollup, per customer with a counting order: first order (time, zone, local day, id, and the campaign that acquired them: its discount, or the referral it paid), second and last order times, orders and money paid.';
 
 CREATE TABLE @extschema@.customer_weeks (
 	customer_id  bigint NOT NULL,
 	week         date NOT NULL,
+	orders       integer NOT NULL,
 	PRIMARY KEY (customer_id, week)
 );
 COMMENT ON TABLE @extschema@.customer_weeks IS
-	'Rollup: the local weeks (Monday) in which a customer placed a counting order, for cohort retention.';
+	'Rollup: the local weeks (Monday) in which a customer placed counting orders, and how many, for cohort retention.';
 
 CREATE TABLE @extschema@.customer_zone_months (
 	zone_id      bigint NOT NULL,
 	month        date NOT NULL,
 	customer_id  bigint NOT NULL,
+	orders       integer NOT NULL,
 	PRIMARY KEY (zone_id, month, customer_id)
 );
-CREATE INDEX customer_zone_months_customer_idx ON @extschema@.customer_zone_months (customer_id);
 COMMENT ON TABLE @extschema@.customer_zone_months IS
-	'Rollup: the customers active (a counting order) per zone and local month.';
+	'Rollup: the customers active (counting orders) per zone and local month.';
 
 CREATE TABLE @extschema@.rollup_runs (
 	run_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -404,24 +428,22 @@ CREATE TABLE @extschema@.rollup_runs (
 	finished_at   timestamptz NOT NULL,
 	full_run      boolean NOT NULL,
 	events        bigint NOT NULL,
-	zone_days     integer NOT NULL,
-	customers     integer NOT NULL,
+	orders        bigint NOT NULL,
+	customers     bigint NOT NULL,
+	rebuilt       bigint NOT NULL,
 	rewards       integer NOT NULL
 );
 COMMENT ON TABLE @extschema@.rollup_runs IS
-	'One row per rollup_campaigns() run: what it read and recomputed.';
+	'One row per rollup_campaigns() run: the events it read, the orders and customers they touched, the customers rebuilt from their whole history (an order removed or placed before their last), the rewards credited.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs_run_id_seq', '');
-REVOKE ALL ON @extschema@.zone_daily, @extschema@.campaign_daily, @extschema@.customer_stats,
+REVOKE ALL ON @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily, @extschema@.customer_stats,
               @extschema@.customer_weeks, @extschema@.customer_zone_months, @extschema@.rollup_runs FROM PUBLIC;
 
--- a zone's orders of a day, and its redemptions, for the rollup
-CREATE INDEX orders_created_idx ON @extschema@.orders (zone_id, created_at);
-COMMENT ON INDEX @extschema@.orders_created_idx IS
-	'Orders of a zone by time of ordering: the rollup recomputes whole days.';
-CREATE INDEX redemptions_created_idx ON @extschema@.redemptions (zone_id, created_at);
-COMMENT ON INDEX @extschema@.redemptions_created_idx IS
-	'Redemptions of a zone by time of ordering: the rollup recomputes whole days.';
+-- the referral a delivered order paid, for the rollup
+CREATE INDEX referrals_order_idx ON @extschema@.referrals (order_id) WHERE order_id IS NOT NULL;
+COMMENT ON INDEX @extschema@.referrals_order_idx IS
+	'The referral an order settled: the rollup counts its reward on the order''s day.';
 
 INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
 	('dispatch-growth', '* * * * *', 'SELECT @extschema@.rollup_campaigns()', 'dispatch');
@@ -2231,15 +2253,17 @@ BEGIN
 	INSERT INTO @extschema@.growth_cursors (consumer) VALUES ('credit_rewards') ON CONFLICT DO NOTHING;
 	SELECT g.last_seq INTO v_last FROM @extschema@.growth_cursors g
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'credit_rewards' FOR UPDATE;
-	v_seq := v_last;
-	FOR v_e IN SELECT e.seq, e.zone_id, e.order_id, e.kind, e.payload
-	             FROM @extschema@.events_since(v_last, max_events) e
+	-- how far this run reads: the events a gateway would be handed now
+	SELECT COALESCE(pg_catalog.max(e.seq), v_last) INTO v_seq
+	  FROM @extschema@.events_since(v_last, max_events) e;
+	-- and of those, the deliveries, in order
+	FOR v_e IN SELECT e.zone_id, e.order_id FROM @extschema@.events e
+	            WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<=) v_seq
+	              AND e.kind OPERATOR(pg_catalog.=) 'order_status'
+	              AND (e.payload OPERATOR(pg_catalog.->>) 'status') OPERATOR(pg_catalog.=) 'delivered'
+	            ORDER BY e.seq
 	LOOP
-		v_seq := v_e.seq;
-		IF v_e.kind OPERATOR(pg_catalog.=) 'order_status'
-		   AND (v_e.payload OPERATOR(pg_catalog.->>) 'status') OPERATOR(pg_catalog.=) 'delivered' THEN
-			v_done := v_done OPERATOR(pg_catalog.+) @extschema@._reward_delivery(v_e.zone_id, v_e.order_id);
-		END IF;
+		v_done := v_done OPERATOR(pg_catalog.+) @extschema@._reward_delivery(v_e.zone_id, v_e.order_id);
 	END LOOP;
 	UPDATE @extschema@.growth_cursors g SET last_seq = v_seq, updated_at = @extschema@.clock()
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'credit_rewards';
@@ -4986,166 +5010,172 @@ COMMENT ON FUNCTION @extschema@.experiment_variant(text, bigint) IS
 REVOKE ALL ON FUNCTION @extschema@.experiment_variant(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.experiment_variant(text, bigint) TO dispatch_app, dispatch_admin;
 
--- _rollup_zone_days (sql/90_growth.sql)
-CREATE OR REPLACE FUNCTION @extschema@._rollup_zone_days(p_days jsonb) RETURNS integer
+-- _rollup_fold (sql/90_growth.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rollup_fold() RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_n integer;
 BEGIN
-	-- p_days: [{"zone_id": n, "day": "YYYY-MM-DD"}, ...]
-	CREATE TEMP TABLE IF NOT EXISTS rollup_days (zone_id bigint, day date, lo timestamptz, hi timestamptz,
-	                                             PRIMARY KEY (zone_id, day)) ON COMMIT DROP;
-	TRUNCATE rollup_days;
-	INSERT INTO rollup_days
-	SELECT DISTINCT (e.v OPERATOR(pg_catalog.->>) 'zone_id')::bigint, (e.v OPERATOR(pg_catalog.->>) 'day')::date,
-	       ((e.v OPERATOR(pg_catalog.->>) 'day')::date)::timestamp AT TIME ZONE z.timezone,
-	       ((e.v OPERATOR(pg_catalog.->>) 'day')::date OPERATOR(pg_catalog.+) 1)::timestamp AT TIME ZONE z.timezone
-	  FROM pg_catalog.jsonb_array_elements(p_days) e(v)
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) (e.v OPERATOR(pg_catalog.->>) 'zone_id')::bigint;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
-
-	DELETE FROM @extschema@.zone_daily t USING rollup_days d
-	 WHERE t.zone_id OPERATOR(pg_catalog.=) d.zone_id AND t.day OPERATOR(pg_catalog.=) d.day;
-	INSERT INTO @extschema@.zone_daily (zone_id, day, orders, delivered, cancelled, gmv_cents, discount_cents)
+	INSERT INTO @extschema@.zone_daily AS t (zone_id, day, orders, delivered, cancelled, gmv_cents, discount_cents)
 	SELECT d.zone_id, d.day,
-	       pg_catalog.count(*) FILTER (WHERE @extschema@._order_counts(o.status)),
-	       pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered'),
-	       pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'cancelled'),
-	       COALESCE(pg_catalog.sum(o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents)
-	                FILTER (WHERE @extschema@._order_counts(o.status)), 0),
-	       COALESCE(pg_catalog.sum(o.discount_cents) FILTER (WHERE @extschema@._order_counts(o.status)), 0)
-	  FROM rollup_days d
-	 -- day by day through orders_created_idx
-	 CROSS JOIN LATERAL (SELECT o.status, o.subtotal_cents, o.fee_cents, o.discount_cents FROM @extschema@.orders o
-	                      WHERE o.zone_id OPERATOR(pg_catalog.=) d.zone_id
-	                        AND o.created_at OPERATOR(pg_catalog.>=) d.lo AND o.created_at OPERATOR(pg_catalog.<) d.hi
-	                     OFFSET 0) o
-	 GROUP BY d.zone_id, d.day;
+	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.counted::integer),
+	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.delivered::integer),
+	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.cancelled::integer),
+	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.gmv_cents),
+	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.discount_cents)
+	  FROM rollup_delta d GROUP BY 1, 2
+	ON CONFLICT ON CONSTRAINT zone_daily_pkey DO UPDATE
+	   SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders,
+	       delivered = t.delivered OPERATOR(pg_catalog.+) EXCLUDED.delivered,
+	       cancelled = t.cancelled OPERATOR(pg_catalog.+) EXCLUDED.cancelled,
+	       gmv_cents = t.gmv_cents OPERATOR(pg_catalog.+) EXCLUDED.gmv_cents,
+	       discount_cents = t.discount_cents OPERATOR(pg_catalog.+) EXCLUDED.discount_cents;
 
-	DELETE FROM @extschema@.campaign_daily t USING rollup_days d
-	 WHERE t.zone_id OPERATOR(pg_catalog.=) d.zone_id AND t.day OPERATOR(pg_catalog.=) d.day;
-	INSERT INTO @extschema@.campaign_daily (zone_id, day, campaign_id, redemptions, orders, new_customers,
-	                                        gmv_cents, discount_cents, reward_cents)
-	SELECT x.zone_id, x.day, x.campaign_id, pg_catalog.sum(x.redemptions), pg_catalog.sum(x.orders),
-	       pg_catalog.sum(x.new_customers), pg_catalog.sum(x.gmv_cents), pg_catalog.sum(x.discount_cents),
-	       pg_catalog.sum(x.reward_cents)
-	  FROM (
-		-- discounts: the redemptions held by orders of the day
-		SELECT d.zone_id, d.day, r.campaign_id,
-		       pg_catalog.count(*) AS redemptions,
-		       pg_catalog.count(*) FILTER (WHERE @extschema@._order_counts(o.status)) AS orders,
-		       pg_catalog.count(*) FILTER (WHERE s.first_order_id OPERATOR(pg_catalog.=) o.order_id) AS new_customers,
-		       COALESCE(pg_catalog.sum(o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents)
-		                FILTER (WHERE @extschema@._order_counts(o.status)), 0) AS gmv_cents,
-		       COALESCE(pg_catalog.sum(r.discount_cents) FILTER (WHERE @extschema@._order_counts(o.status)), 0) AS discount_cents,
-		       0::bigint AS reward_cents
-		  FROM rollup_days d
-		 CROSS JOIN LATERAL (SELECT r.* FROM @extschema@.redemptions r
-		                      WHERE r.zone_id OPERATOR(pg_catalog.=) d.zone_id
-		                        AND r.created_at OPERATOR(pg_catalog.>=) d.lo AND r.created_at OPERATOR(pg_catalog.<) d.hi
-		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL OFFSET 0) r
-		 CROSS JOIN LATERAL (SELECT o.order_id, o.status, o.subtotal_cents, o.fee_cents FROM @extschema@.orders o
-		                      WHERE o.zone_id OPERATOR(pg_catalog.=) r.zone_id AND o.order_id OPERATOR(pg_catalog.=) r.order_id OFFSET 0) o
-		  LEFT JOIN LATERAL (SELECT s.first_order_id FROM @extschema@.customer_stats s
-		                      WHERE s.customer_id OPERATOR(pg_catalog.=) r.customer_id OFFSET 0) s ON true
-		 GROUP BY 1, 2, 3
-		UNION ALL
-		-- referrals: rewards paid for referees whose first order (of that day) was delivered
-		SELECT d.zone_id, d.day, f.campaign_id, 0, 0,
-		       pg_catalog.count(*), 0,
-		       0,
-		       pg_catalog.sum((COALESCE((c.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
-		                       OPERATOR(pg_catalog.+) COALESCE((c.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
-		                      OPERATOR(pg_catalog.*) COALESCE((c.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1))
-		  FROM rollup_days d
-		  JOIN @extschema@.referrals f ON f.status OPERATOR(pg_catalog.=) 'rewarded'
-		   AND @extschema@.zone_of(f.order_id) OPERATOR(pg_catalog.=) d.zone_id
-		  JOIN @extschema@.orders o
-		    ON o.zone_id OPERATOR(pg_catalog.=) d.zone_id AND o.order_id OPERATOR(pg_catalog.=) f.order_id
-		   AND o.created_at OPERATOR(pg_catalog.>=) d.lo AND o.created_at OPERATOR(pg_catalog.<) d.hi
-		  JOIN @extschema@.campaigns c ON c.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
-		 GROUP BY 1, 2, 3
-	  ) x
-	 GROUP BY 1, 2, 3;
-	RETURN v_n;
+	INSERT INTO @extschema@.campaign_daily AS t (zone_id, day, campaign_id, redemptions, orders, new_customers,
+	                                             gmv_cents, discount_cents, reward_cents)
+	SELECT x.zone_id, x.day, x.campaign_id, pg_catalog.sum(x.redemptions), pg_catalog.sum(x.orders), 0,
+	       pg_catalog.sum(x.gmv_cents), pg_catalog.sum(x.discount_cents), pg_catalog.sum(x.reward_cents)
+	  FROM (SELECT d.zone_id, d.day, d.campaign_id, d.sign AS redemptions,
+	               d.sign OPERATOR(pg_catalog.*) d.counted::integer AS orders,
+	               CASE WHEN d.counted THEN d.sign OPERATOR(pg_catalog.*) d.gmv_cents ELSE 0 END AS gmv_cents,
+	               CASE WHEN d.counted THEN d.sign OPERATOR(pg_catalog.*) d.campaign_discount ELSE 0 END AS discount_cents,
+	               0::bigint AS reward_cents
+	          FROM rollup_delta d WHERE d.campaign_id IS NOT NULL
+	        UNION ALL
+	        SELECT d.zone_id, d.day, d.referral_campaign_id, 0, 0, 0, 0, d.sign OPERATOR(pg_catalog.*) d.reward_cents
+	          FROM rollup_delta d WHERE d.referral_campaign_id IS NOT NULL) x
+	 GROUP BY 1, 2, 3
+	ON CONFLICT ON CONSTRAINT campaign_daily_pkey DO UPDATE
+	   SET redemptions = t.redemptions OPERATOR(pg_catalog.+) EXCLUDED.redemptions,
+	       orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders,
+	       gmv_cents = t.gmv_cents OPERATOR(pg_catalog.+) EXCLUDED.gmv_cents,
+	       discount_cents = t.discount_cents OPERATOR(pg_catalog.+) EXCLUDED.discount_cents,
+	       reward_cents = t.reward_cents OPERATOR(pg_catalog.+) EXCLUDED.reward_cents;
+
+	INSERT INTO @extschema@.customer_weeks AS t (customer_id, week, orders)
+	SELECT d.customer_id, pg_catalog.date_trunc('week', d.day)::date, pg_catalog.sum(d.sign)
+	  FROM rollup_delta d WHERE d.counted GROUP BY 1, 2
+	ON CONFLICT ON CONSTRAINT customer_weeks_pkey DO UPDATE SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders;
+	INSERT INTO @extschema@.customer_zone_months AS t (zone_id, month, customer_id, orders)
+	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date, d.customer_id, pg_catalog.sum(d.sign)
+	  FROM rollup_delta d WHERE d.counted GROUP BY 1, 2, 3
+	ON CONFLICT ON CONSTRAINT customer_zone_months_pkey DO UPDATE SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders;
+	DELETE FROM @extschema@.customer_weeks w
+	 USING (SELECT DISTINCT d.customer_id FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0) c
+	 WHERE w.customer_id OPERATOR(pg_catalog.=) c.customer_id AND w.orders OPERATOR(pg_catalog.=) 0;
+	DELETE FROM @extschema@.customer_zone_months m
+	 USING (SELECT DISTINCT d.zone_id, d.customer_id FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0) c
+	 WHERE m.zone_id OPERATOR(pg_catalog.=) c.zone_id AND m.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	   AND m.orders OPERATOR(pg_catalog.=) 0;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._rollup_zone_days(jsonb) IS
-	'Internal (rollup_campaigns): recomputes zone_daily and campaign_daily for the given zone-days from the orders, redemptions and referrals of those days; returns how many zone-days.';
-REVOKE ALL ON FUNCTION @extschema@._rollup_zone_days(jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._rollup_fold() IS
+	'Internal (rollup_campaigns): adds the difference of the changed orders (rollup_delta: +1 now, -1 as counted before) to zone_daily, campaign_daily, customer_weeks and customer_zone_months.';
+REVOKE ALL ON FUNCTION @extschema@._rollup_fold() FROM PUBLIC;
 
 -- _rollup_customers (sql/90_growth.sql)
-CREATE OR REPLACE FUNCTION @extschema@._rollup_customers(p_customers bigint[]) RETURNS jsonb
+CREATE OR REPLACE FUNCTION @extschema@._rollup_customers() RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_moved jsonb;
+	v_rebuilt bigint;
 BEGIN
-	CREATE TEMP TABLE IF NOT EXISTS rollup_orders (customer_id bigint, zone_id bigint, order_id bigint,
-	                                               created_at timestamptz, local_at timestamp,
-	                                               total_cents integer, campaign_id bigint) ON COMMIT DROP;
-	TRUNCATE rollup_orders;
-	-- every counting order of these customers, in every zone
-	INSERT INTO rollup_orders
-	SELECT o.customer_id, o.zone_id, o.order_id, o.created_at, o.created_at AT TIME ZONE z.timezone,
-	       o.total_cents, r.campaign_id
-	  FROM pg_catalog.unnest(p_customers) c(customer_id)
-	 CROSS JOIN @extschema@.zones z
-	 -- zone by zone through orders_customer_idx, whatever the planner guesses
-	 -- (OFFSET 0 keeps each LATERAL subquery a parameterised index scan)
-	 CROSS JOIN LATERAL (SELECT o.* FROM @extschema@.orders o
-	                      WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	                        AND o.customer_id OPERATOR(pg_catalog.=) c.customer_id
-	                        AND @extschema@._order_counts(o.status) OFFSET 0) o
-	  LEFT JOIN LATERAL (SELECT r.campaign_id FROM @extschema@.redemptions r
-	                      WHERE r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
-	                        AND r.status OPERATOR(pg_catalog.=) 'applied' OFFSET 0) r ON true;
+	CREATE TEMP TABLE IF NOT EXISTS rollup_old_stats (LIKE @extschema@.customer_stats) ON COMMIT DROP;
+	TRUNCATE rollup_old_stats;
+	INSERT INTO rollup_old_stats
+	SELECT s.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
+	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.customer_stats s
+	                      WHERE s.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) s;
 
-	-- a customer whose first order moves (it was cancelled, or an earlier one
-	-- was paid late) changes the acquisitions of two days: both are returned
-	WITH fresh AS (
-		SELECT DISTINCT ON (x.customer_id) x.customer_id, x.zone_id, x.created_at
-		  FROM rollup_orders x ORDER BY x.customer_id, x.created_at, x.order_id)
-	SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_object(
-	           'zone_id', m.zone_id, 'day', (m.at AT TIME ZONE z.timezone)::date)), '[]')
-	  INTO v_moved
-	  FROM (SELECT s.first_zone_id AS zone_id, s.first_at AS at FROM @extschema@.customer_stats s
-	         WHERE s.customer_id OPERATOR(pg_catalog.=) ANY (p_customers)
-	        UNION
-	        SELECT f.zone_id, f.created_at FROM fresh f) m
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id;
+	-- what changed for customers: an order that started to count (added),
+	-- or one that stopped counting or changed what it paid, its campaign or
+	-- its referral while counting (rebuilt)
+	CREATE TEMP TABLE IF NOT EXISTS rollup_cust (customer_id bigint, zone_id bigint, order_id bigint,
+	                                             added boolean) ON COMMIT DROP;
+	TRUNCATE rollup_cust;
+	INSERT INTO rollup_cust
+	SELECT COALESCE(n.customer_id, o.customer_id), COALESCE(n.zone_id, o.zone_id), COALESCE(n.order_id, o.order_id),
+	       n.counted AND NOT COALESCE(o.counted, false)
+	  FROM (SELECT * FROM rollup_delta d WHERE d.sign OPERATOR(pg_catalog.>) 0) n
+	  FULL JOIN (SELECT * FROM rollup_delta d WHERE d.sign OPERATOR(pg_catalog.<) 0) o
+	    ON o.zone_id OPERATOR(pg_catalog.=) n.zone_id AND o.order_id OPERATOR(pg_catalog.=) n.order_id
+	 WHERE (COALESCE(n.counted, false) OR COALESCE(o.counted, false))
+	   AND (n.counted, n.paid_cents, n.campaign_id, n.referral_campaign_id)
+	       IS DISTINCT FROM (o.counted, o.paid_cents, o.campaign_id, o.referral_campaign_id);
 
-	DELETE FROM @extschema@.customer_stats s WHERE s.customer_id OPERATOR(pg_catalog.=) ANY (p_customers);
-	INSERT INTO @extschema@.customer_stats (customer_id, first_at, first_zone_id, first_order_id, first_campaign_id,
-	                                        second_at, last_at, orders, monetary_cents)
-	SELECT a.customer_id, (a.firsts[1]).created_at, (a.firsts[1]).zone_id, (a.firsts[1]).order_id,
-	       COALESCE((a.firsts[1]).campaign_id,
-	                (SELECT f.campaign_id FROM @extschema@.referrals f
-	                  WHERE f.customer_id OPERATOR(pg_catalog.=) a.customer_id AND f.status OPERATOR(pg_catalog.=) 'rewarded')),
-	       (a.firsts[2]).created_at, a.last_at, a.orders, a.monetary
-	  FROM (SELECT x.customer_id,
-	               pg_catalog.array_agg(x ORDER BY x.created_at, x.order_id) AS firsts,
-	               pg_catalog.max(x.created_at) AS last_at,
-	               pg_catalog.count(*) AS orders,
-	               pg_catalog.sum(x.total_cents) AS monetary
-	          FROM rollup_orders x GROUP BY x.customer_id) a;
+	-- rebuilt: any change but an added order at or after the customer's last
+	CREATE TEMP TABLE IF NOT EXISTS rollup_rebuild (customer_id bigint PRIMARY KEY) ON COMMIT DROP;
+	TRUNCATE rollup_rebuild;
+	INSERT INTO rollup_rebuild
+	SELECT DISTINCT c.customer_id
+	  FROM rollup_cust c
+	  JOIN rollup_delta d ON d.zone_id OPERATOR(pg_catalog.=) c.zone_id AND d.order_id OPERATOR(pg_catalog.=) c.order_id
+	   AND d.sign OPERATOR(pg_catalog.>) 0
+	  LEFT JOIN rollup_old_stats s ON s.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	 WHERE NOT c.added OR d.created_at OPERATOR(pg_catalog.<) s.last_at OR d.referral_campaign_id IS NOT NULL
+	UNION
+	SELECT c.customer_id FROM rollup_cust c WHERE NOT c.added;
+	GET DIAGNOSTICS v_rebuilt = ROW_COUNT;
 
-	DELETE FROM @extschema@.customer_weeks w WHERE w.customer_id OPERATOR(pg_catalog.=) ANY (p_customers);
-	INSERT INTO @extschema@.customer_weeks (customer_id, week)
-	SELECT DISTINCT x.customer_id, pg_catalog.date_trunc('week', x.local_at)::date FROM rollup_orders x;
+	DELETE FROM @extschema@.customer_stats s USING rollup_rebuild r
+	 WHERE s.customer_id OPERATOR(pg_catalog.=) r.customer_id;
+	INSERT INTO @extschema@.customer_stats (customer_id, first_at, first_zone_id, first_day, first_order_id,
+	                                        first_campaign_id, second_at, last_at, orders, monetary_cents)
+	SELECT r.customer_id, (a.f[1]).created_at, (a.f[1]).zone_id, (a.f[1]).day, (a.f[1]).order_id,
+	       COALESCE(a.referral_campaign_id, (a.f[1]).campaign_id),
+	       (a.f[2]).created_at, a.last_at, a.orders, a.paid
+	  FROM rollup_rebuild r
+	 CROSS JOIN LATERAL (
+		SELECT pg_catalog.array_agg(x ORDER BY x.created_at, x.order_id) AS f,
+		       pg_catalog.max(x.created_at) AS last_at, pg_catalog.count(*) AS orders,
+		       pg_catalog.sum(x.paid_cents) AS paid,
+		       pg_catalog.max(x.referral_campaign_id) AS referral_campaign_id
+		  FROM @extschema@.order_facts x
+		 WHERE x.customer_id OPERATOR(pg_catalog.=) r.customer_id AND x.counted) a
+	 WHERE a.orders OPERATOR(pg_catalog.>) 0;
 
-	DELETE FROM @extschema@.customer_zone_months m WHERE m.customer_id OPERATOR(pg_catalog.=) ANY (p_customers);
-	INSERT INTO @extschema@.customer_zone_months (zone_id, month, customer_id)
-	SELECT DISTINCT x.zone_id, pg_catalog.date_trunc('month', x.local_at)::date, x.customer_id FROM rollup_orders x;
-	RETURN v_moved;
+	-- the others only gained orders at or after their last
+	INSERT INTO @extschema@.customer_stats AS t (customer_id, first_at, first_zone_id, first_day, first_order_id,
+	                                             first_campaign_id, second_at, last_at, orders, monetary_cents)
+	SELECT n.customer_id, (n.f[1]).created_at, (n.f[1]).zone_id, (n.f[1]).day, (n.f[1]).order_id,
+	       (n.f[1]).campaign_id, (n.f[2]).created_at, n.last_at, n.orders, n.paid
+	  FROM (SELECT d.customer_id, pg_catalog.array_agg(d ORDER BY d.created_at, d.order_id) AS f,
+	               pg_catalog.max(d.created_at) AS last_at, pg_catalog.count(*) AS orders,
+	               pg_catalog.sum(d.paid_cents) AS paid
+	          FROM rollup_cust c
+	          JOIN rollup_delta d ON d.zone_id OPERATOR(pg_catalog.=) c.zone_id AND d.order_id OPERATOR(pg_catalog.=) c.order_id
+	           AND d.sign OPERATOR(pg_catalog.>) 0
+	         WHERE c.added
+	           AND NOT EXISTS (SELECT FROM rollup_rebuild r WHERE r.customer_id OPERATOR(pg_catalog.=) c.customer_id)
+	         GROUP BY d.customer_id) n
+	ON CONFLICT ON CONSTRAINT customer_stats_pkey DO UPDATE
+	   SET second_at = COALESCE(t.second_at, EXCLUDED.first_at),
+	       last_at = GREATEST(t.last_at, EXCLUDED.last_at),
+	       orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders,
+	       monetary_cents = t.monetary_cents OPERATOR(pg_catalog.+) EXCLUDED.monetary_cents;
+
+	-- acquisitions follow the first order
+	INSERT INTO @extschema@.campaign_daily AS t (zone_id, day, campaign_id, redemptions, orders, new_customers,
+	                                             gmv_cents, discount_cents, reward_cents)
+	SELECT a.zone_id, a.day, a.campaign_id, 0, 0, pg_catalog.sum(a.sign), 0, 0, 0
+	  FROM (SELECT o.first_zone_id AS zone_id, o.first_day AS day, o.first_campaign_id AS campaign_id, -1 AS sign
+	          FROM rollup_old_stats o WHERE o.first_campaign_id IS NOT NULL
+	        UNION ALL
+	        SELECT s.first_zone_id, s.first_day, s.first_campaign_id, 1
+	          FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
+	          JOIN @extschema@.customer_stats s ON s.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	         WHERE s.first_campaign_id IS NOT NULL) a
+	 GROUP BY 1, 2, 3
+	HAVING pg_catalog.sum(a.sign) OPERATOR(pg_catalog.<>) 0
+	ON CONFLICT ON CONSTRAINT campaign_daily_pkey DO UPDATE
+	   SET new_customers = t.new_customers OPERATOR(pg_catalog.+) EXCLUDED.new_customers;
+	RETURN v_rebuilt;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._rollup_customers(bigint[]) IS
-	'Internal (rollup_campaigns): recomputes customer_stats, customer_weeks and customer_zone_months of these customers from all their counting orders; returns the zone-days of their old and new first orders.';
-REVOKE ALL ON FUNCTION @extschema@._rollup_customers(bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._rollup_customers() IS
+	'Internal (rollup_campaigns): customer_stats of the customers of the changed orders (from the difference, or rebuilt from order_facts when an order was removed or came before their last), and campaign_daily.new_customers moved with their first order; returns how many were rebuilt.';
+REVOKE ALL ON FUNCTION @extschema@._rollup_customers() FROM PUBLIC;
 
 -- rollup_campaigns (sql/90_growth.sql)
 CREATE OR REPLACE FUNCTION @extschema@.rollup_campaigns(full_run boolean DEFAULT false) RETURNS bigint
@@ -5158,13 +5188,12 @@ DECLARE
 	v_last bigint;
 	v_horizon bigint;
 	v_events bigint := 0;
-	v_customers bigint[];
-	v_days jsonb;
-	v_moved jsonb;
-	v_ndays integer;
+	v_orders bigint;
+	v_customers bigint;
+	v_rebuilt bigint;
 	v_run bigint;
 BEGIN
-	-- rewards first: a delivery's referral reward is in place when its day is rolled up
+	-- rewards first: a delivery's referral reward is in place when its order is counted
 	v_rewards := @extschema@.credit_rewards();
 	INSERT INTO @extschema@.growth_cursors (consumer) VALUES ('rollup_campaigns') ON CONFLICT DO NOTHING;
 	SELECT g.last_seq INTO v_last FROM @extschema@.growth_cursors g
@@ -5172,48 +5201,107 @@ BEGIN
 	-- every event below this horizon is committed or never will be (events_since)
 	v_horizon := (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint) OPERATOR(pg_catalog.<<) 20;
 
+	CREATE TEMP TABLE IF NOT EXISTS rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
+		ON COMMIT DROP;
+	TRUNCATE rollup_changed;
 	IF full_run THEN
-		SELECT pg_catalog.array_agg(DISTINCT o.customer_id) INTO v_customers FROM @extschema@.orders o;
-		SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('zone_id', d.zone_id, 'day', d.day)), '[]')
-		  INTO v_days
-		  FROM (SELECT DISTINCT o.zone_id, (o.created_at AT TIME ZONE z.timezone)::date AS day
-		          FROM @extschema@.orders o JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id) d;
-		TRUNCATE @extschema@.zone_daily, @extschema@.campaign_daily, @extschema@.customer_stats,
-		         @extschema@.customer_weeks, @extschema@.customer_zone_months;
+		TRUNCATE @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily,
+		         @extschema@.customer_stats, @extschema@.customer_weeks, @extschema@.customer_zone_months;
+		INSERT INTO rollup_changed SELECT o.zone_id, o.order_id FROM @extschema@.orders o;
+		GET DIAGNOSTICS v_orders = ROW_COUNT;
 	ELSE
-		-- the orders that changed since the last run
-		WITH changed AS (
-			SELECT DISTINCT e.zone_id, e.order_id, e.customer_id
-			  FROM @extschema@.events e
-			 WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) v_horizon
-			   AND e.kind OPERATOR(pg_catalog.=) 'order_status' AND e.order_id IS NOT NULL)
-		SELECT pg_catalog.array_agg(DISTINCT c.customer_id),
-		       COALESCE(pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_object(
-		           'zone_id', o.zone_id, 'day', (o.created_at AT TIME ZONE z.timezone)::date)), '[]')
-		  INTO v_customers, v_days
-		  FROM changed c
-		  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) c.zone_id AND o.order_id OPERATOR(pg_catalog.=) c.order_id
-		  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id;
+		INSERT INTO rollup_changed
+		SELECT DISTINCT e.zone_id, e.order_id FROM @extschema@.events e
+		 WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) v_horizon
+		   AND e.kind OPERATOR(pg_catalog.=) 'order_status' AND e.order_id IS NOT NULL;
+		GET DIAGNOSTICS v_orders = ROW_COUNT;
 		SELECT pg_catalog.count(*) INTO v_events FROM @extschema@.events e
 		 WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) v_horizon;
 	END IF;
+	ANALYZE rollup_changed;
 
-	-- customers before days: a day's acquisitions read customer_stats
-	v_moved := @extschema@._rollup_customers(COALESCE(v_customers, '{}'));
-	v_ndays := @extschema@._rollup_zone_days(v_days OPERATOR(pg_catalog.||) v_moved);
+	-- the changed orders now
+	CREATE TEMP TABLE IF NOT EXISTS rollup_now (LIKE @extschema@.order_facts) ON COMMIT DROP;
+	TRUNCATE rollup_now;
+	INSERT INTO rollup_now
+	SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, (o.created_at AT TIME ZONE z.timezone)::date,
+	       @extschema@._order_counts(o.status), o.status OPERATOR(pg_catalog.=) 'delivered',
+	       o.status OPERATOR(pg_catalog.=) 'cancelled',
+	       o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents, o.discount_cents, o.total_cents,
+	       r.campaign_id, COALESCE(r.discount_cents, 0),
+	       f.campaign_id, COALESCE(f.reward_cents, 0)
+	  FROM rollup_changed c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.orders o
+	                      WHERE o.zone_id OPERATOR(pg_catalog.=) c.zone_id AND o.order_id OPERATOR(pg_catalog.=) c.order_id
+	                     OFFSET 0) o
+	  LEFT JOIN LATERAL (SELECT r.campaign_id, r.discount_cents FROM @extschema@.redemptions r
+	                      WHERE r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+	                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
+	                     OFFSET 0) r ON true
+	  LEFT JOIN LATERAL (SELECT f.campaign_id,
+	                            (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
+	                             OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+	                            OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
+	                       FROM @extschema@.referrals f
+	                       JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
+	                      WHERE f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
+	                     OFFSET 0) f ON true;
+
+	-- the difference: the order now (+1) and as last counted (-1), for the
+	-- orders whose facts changed
+	CREATE TEMP TABLE IF NOT EXISTS rollup_delta (sign integer, LIKE @extschema@.order_facts) ON COMMIT DROP;
+	TRUNCATE rollup_delta;
+	INSERT INTO rollup_delta
+	SELECT 1, n.* FROM rollup_now n
+	  LEFT JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
+	                      WHERE x.zone_id OPERATOR(pg_catalog.=) n.zone_id AND x.order_id OPERATOR(pg_catalog.=) n.order_id
+	                     OFFSET 0) x ON true
+	 WHERE (n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
+	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
+	       IS DISTINCT FROM
+	       (x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
+	        x.campaign_id, x.campaign_discount, x.referral_campaign_id, x.reward_cents);
+	INSERT INTO rollup_delta
+	SELECT -1, x.* FROM rollup_now n
+	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
+	                      WHERE x.zone_id OPERATOR(pg_catalog.=) n.zone_id AND x.order_id OPERATOR(pg_catalog.=) n.order_id
+	                     OFFSET 0) x
+	 WHERE (n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
+	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
+	       IS DISTINCT FROM
+	       (x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
+	        x.campaign_id, x.campaign_discount, x.referral_campaign_id, x.reward_cents);
+	ANALYZE rollup_delta;
+
+	PERFORM @extschema@._rollup_fold();
+	INSERT INTO @extschema@.order_facts AS t
+	SELECT d.zone_id, d.order_id, d.customer_id, d.created_at, d.day, d.counted, d.delivered, d.cancelled,
+	       d.gmv_cents, d.discount_cents, d.paid_cents, d.campaign_id, d.campaign_discount,
+	       d.referral_campaign_id, d.reward_cents
+	  FROM rollup_delta d WHERE d.sign OPERATOR(pg_catalog.>) 0
+	ON CONFLICT ON CONSTRAINT order_facts_pkey DO UPDATE
+	   SET counted = EXCLUDED.counted, delivered = EXCLUDED.delivered, cancelled = EXCLUDED.cancelled,
+	       gmv_cents = EXCLUDED.gmv_cents, discount_cents = EXCLUDED.discount_cents, paid_cents = EXCLUDED.paid_cents,
+	       campaign_id = EXCLUDED.campaign_id, campaign_discount = EXCLUDED.campaign_discount,
+	       referral_campaign_id = EXCLUDED.referral_campaign_id, reward_cents = EXCLUDED.reward_cents;
+	SELECT pg_catalog.count(DISTINCT d.customer_id) INTO v_customers FROM rollup_delta d;
+	v_rebuilt := @extschema@._rollup_customers();
+	DELETE FROM @extschema@.zone_daily t USING (SELECT DISTINCT d.zone_id, d.day FROM rollup_delta d) c
+	 WHERE t.zone_id OPERATOR(pg_catalog.=) c.zone_id AND t.day OPERATOR(pg_catalog.=) c.day
+	   AND t.orders OPERATOR(pg_catalog.=) 0 AND t.delivered OPERATOR(pg_catalog.=) 0 AND t.cancelled OPERATOR(pg_catalog.=) 0;
 
 	UPDATE @extschema@.growth_cursors g
 	   SET last_seq = GREATEST(g.last_seq, v_horizon OPERATOR(pg_catalog.-) 1), updated_at = @extschema@.clock()
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'rollup_campaigns';
-	INSERT INTO @extschema@.rollup_runs (started_at, finished_at, full_run, events, zone_days, customers, rewards)
-	VALUES (v_started, pg_catalog.clock_timestamp(), full_run, v_events, v_ndays,
-	        COALESCE(pg_catalog.cardinality(v_customers), 0), v_rewards)
+	INSERT INTO @extschema@.rollup_runs (started_at, finished_at, full_run, events, orders, customers, rebuilt, rewards)
+	VALUES (v_started, pg_catalog.clock_timestamp(), full_run, v_events, v_orders, v_customers, v_rebuilt, v_rewards)
 	RETURNING run_id INTO v_run;
 	RETURN v_run;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rollup_campaigns(boolean) IS
-	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date: only the zone-days and customers touched by events since the last run (late events and cancellations after midnight included), or everything with full_run.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
+	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
 REVOKE ALL ON FUNCTION @extschema@.rollup_campaigns(boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rollup_campaigns(boolean) TO dispatch_admin;
 
@@ -5321,7 +5409,7 @@ SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALES
   LEFT JOIN days d ON d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
   LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
 COMMENT ON VIEW @extschema@.campaign_performance IS
-	'Per campaign, from the rollup: redemptions held, customers acquired (their first order took the campaign, or it was a rewarded referral), orders that count, their GMV, cost (discounts and referral rewards), cost per acquisition, ROI = (GMV - cost) / cost, and the share of customers acquired at least 30 days ago who ordered again within 30 days.';
+	'Per campaign, from the rollup: redemptions held, customers acquired (a paid referral counts for its referral campaign, anyone else for the campaign of their first order), orders that count, their GMV, cost (discounts and referral rewards), cost per acquisition, ROI = (GMV - cost) / cost, and the share of customers acquired at least 30 days ago who ordered again within 30 days.';
 
 CREATE VIEW @extschema@.customer_retention AS
 WITH cohort AS (

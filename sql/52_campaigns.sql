@@ -1097,15 +1097,17 @@ BEGIN
 	INSERT INTO @extschema@.growth_cursors (consumer) VALUES ('credit_rewards') ON CONFLICT DO NOTHING;
 	SELECT g.last_seq INTO v_last FROM @extschema@.growth_cursors g
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'credit_rewards' FOR UPDATE;
-	v_seq := v_last;
-	FOR v_e IN SELECT e.seq, e.zone_id, e.order_id, e.kind, e.payload
-	             FROM @extschema@.events_since(v_last, max_events) e
+	-- how far this run reads: the events a gateway would be handed now
+	SELECT COALESCE(pg_catalog.max(e.seq), v_last) INTO v_seq
+	  FROM @extschema@.events_since(v_last, max_events) e;
+	-- and of those, the deliveries, in order
+	FOR v_e IN SELECT e.zone_id, e.order_id FROM @extschema@.events e
+	            WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<=) v_seq
+	              AND e.kind OPERATOR(pg_catalog.=) 'order_status'
+	              AND (e.payload OPERATOR(pg_catalog.->>) 'status') OPERATOR(pg_catalog.=) 'delivered'
+	            ORDER BY e.seq
 	LOOP
-		v_seq := v_e.seq;
-		IF v_e.kind OPERATOR(pg_catalog.=) 'order_status'
-		   AND (v_e.payload OPERATOR(pg_catalog.->>) 'status') OPERATOR(pg_catalog.=) 'delivered' THEN
-			v_done := v_done OPERATOR(pg_catalog.+) @extschema@._reward_delivery(v_e.zone_id, v_e.order_id);
-		END IF;
+		v_done := v_done OPERATOR(pg_catalog.+) @extschema@._reward_delivery(v_e.zone_id, v_e.order_id);
 	END LOOP;
 	UPDATE @extschema@.growth_cursors g SET last_seq = v_seq, updated_at = @extschema@.clock()
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'credit_rewards';

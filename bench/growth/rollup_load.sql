@@ -18,7 +18,7 @@ SELECT dispatch.create_campaign('Lunch', 'limited_time', '{"amount_off_cents": 5
 CREATE TEMP TABLE gen AS
 SELECT g, 1 + (g % 4) AS zone_id, dispatch.zone_scoped_id(1 + (g % 4), g) AS order_id,
        1 + ((g::bigint * 7919) % :ncust) AS customer_id,
-       now() - interval '60 days' + (g::float8 / :norders) * interval '60 days' AS at,
+       now() - interval '61 days' + (g::float8 / :norders) * interval '60 days' AS at,
        CASE WHEN g % 20 = 0 THEN 'placed' WHEN g % 10 = 1 THEN 'cancelled' ELSE 'delivered' END AS status,
        CASE WHEN g % 5 = 0 THEN 1 + (g / 5) % 2 END AS campaign_id
   FROM generate_series(1, :norders) g;
