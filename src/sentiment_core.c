@@ -39,6 +39,7 @@
 #define F_DANGLE	0x04		/* 没有 closing a clause negates what came before */
 #define F_CARRY		0x08		/* 备注: its anchor lasts until the text ends */
 #define F_FRAME		0x10		/* 价格: its anchor names any negative clause */
+#define F_ARRIVE	0x20		/* 没送来: a missing item after one, else late */
 
 /* words of the hand rules, never cut by the overlap check */
 #define RULE_KINDS	(K_NEG | K_DEG | K_CONTRAST | K_CONCESS | K_STOP)
@@ -131,6 +132,7 @@ typedef struct builtin_word
 #define CONTRAST(k)			{k, K_WORD | K_CONTRAST, 0.0f, 1.0f, 0, 0, 0, 0}
 #define CONCESS(k)			{k, K_WORD | K_CONCESS, 0.0f, 1.0f, 0, 0, 0, 0}
 #define STOP(k)				{k, K_WORD | K_STOP, 0.0f, 1.0f, 0, 0, 0, 0}
+#define STOPA(k, a)			{k, K_WORD | K_STOP, 0.0f, 1.0f, 0, 0, a, 0}
 #define EMO(k, l)			{k, K_WORD | K_NOFLIP, l, 1.0f, 0, 0, 0, 0}
 
 static const builtin_word builtin_words[] = {
@@ -200,7 +202,7 @@ static const builtin_word builtin_words[] = {
 	STOP("have"), STOP("has"), STOP("had"), STOP("do"), STOP("does"),
 	STOP("did"), STOP("get"), STOP("got"), STOP("even"), STOP("as"),
 	STOP("any"), STOP("i"), STOP("we"), STOP("they"), STOP("you"),
-	STOP("he"), STOP("she"), STOP("its"), STOP("one"), STOP("food"),
+	STOP("he"), STOP("she"), STOP("its"), STOP("one"), STOPA("food", SENT_TOPIC_TASTE),
 	STOP("feel"), STOP("seem"), STOP("seems"), STOP("look"), STOP("looks"),
 
 	/* delivery: speed */
@@ -413,7 +415,7 @@ static const builtin_word builtin_words[] = {
 	W("麻烦", -1.2f, 0, 0, 0), W("敷衍", -2.0f, 0, 0, 0), W("凑合", -0.6f, 0, 0, 0),
 	W("哈哈", 0.8f, 0, 0, 0), W("开心", 1.8f, 0, 0, 0), W("贴心", 2.0f, 0, 0, 0),
 	W("周到", 1.8f, 0, 0, 0), W("及时送到", 2.0f, 0, LATE, 0),
-	W("没送到", -2.2f, LATE, 0, 0), W("送晚了", -2.0f, LATE, 0, 0), W("准点", 1.6f, 0, LATE, 0),
+	WF("没送到", -2.2f, LATE, 0, 0, F_ARRIVE), W("送晚了", -2.0f, LATE, 0, 0), W("准点", 1.6f, 0, LATE, 0),
 	W("难以下咽", -3.0f, TASTE, 0, 0), W("怪味", -2.2f, TASTE, 0, 0), W("味道怪", -2.0f, TASTE, 0, 0),
 	W("没熟", -2.4f, HYG, 0, 0), W("夹生", -2.2f, TASTE, 0, 0), W("太油", -1.8f, TASTE, 0, 0),
 	W("油太大", -1.8f, TASTE, 0, 0), W("骑士", 0.2f, 0, 0, RIDER), W("没看备注", -2.2f, WRONG, 0, 0),
@@ -510,7 +512,7 @@ static const builtin_word builtin_words[] = {
 	W("延迟", -1.8f, LATE, 0, 0), W("拖了", -1.4f, LATE, 0, 0), W("晚送", -1.8f, LATE, 0, 0),
 	W("送晚", -1.8f, LATE, 0, 0), W("半小时", -0.4f, 0, 0, LATE), W("半个小时", -0.4f, 0, 0, LATE),
 	W("钟头", -0.4f, 0, 0, LATE), W("还没来", -1.8f, LATE, 0, 0), W("一直没到", -2.2f, LATE, 0, 0),
-	W("没到", -1.4f, LATE, 0, 0), W("还没送", -1.8f, LATE, 0, 0), W("虚假送达", -2.6f, RIDER | LATE, 0, 0),
+	WF("没到", -1.4f, LATE, 0, 0, F_ARRIVE), W("还没送", -1.8f, LATE, 0, 0), W("虚假送达", -2.6f, RIDER | LATE, 0, 0),
 	W("点了送达", -2.2f, RIDER | LATE, 0, 0), W("点了已送达", -2.2f, RIDER | LATE, 0, 0),
 	W("早到", 1.5f, 0, LATE, 0), W("提前送到", 2.0f, 0, LATE, 0), W("没等多久", 1.6f, 0, 0, 0),
 	W("飞快", 2.0f, 0, LATE, 0), W("秒到", 2.0f, 0, LATE, 0),
@@ -601,7 +603,7 @@ static const builtin_word builtin_words[] = {
 	W("两口", -0.6f, 0, 0, PORT), W("几口", -0.6f, 0, 0, PORT), W("就没了", -1.4f, PORT, 0, 0),
 	W("这么一点", -1.4f, PORT, 0, 0), W("这么点", -1.4f, PORT, 0, 0), W("就这点", -1.4f, PORT, 0, 0),
 	W("一丁点", -1.6f, PORT, 0, 0), W("小份", -0.4f, 0, 0, PORT),
-	W("too small", -1.8f, PORT, 0, 0), W("small", -0.3f, 0, 0, PORT), W("barely enough", -1.6f, PORT, 0, 0),
+	W("too small", -1.8f, PORT, 0, 0), W("small", -0.3f, 0, 0, PORT), W("not small", 1.2f, 0, 0, 0), W("barely enough", -1.6f, PORT, 0, 0),
 	W("enough", 0.8f, 0, PORT, 0), W("hardly any", -1.6f, PORT, 0, 0), W("shrunk", -1.6f, PORT, 0, 0),
 	W("shrank", -1.6f, PORT, 0, 0), W("still hungry", -1.6f, PORT, 0, 0), W("half empty", -1.8f, PORT, 0, 0),
 	W("serving", 0.0f, 0, 0, PORT), W("servings", 0.0f, 0, 0, PORT), W("small serving", -2.0f, PORT, 0, 0),
@@ -628,9 +630,28 @@ static const builtin_word builtin_words[] = {
 	W("还送了", 1.0f, 0, 0, 0), W("都给了", 0.8f, 0, 0, 0), W("冒雨", 1.6f, 0, 0, 0),
 	W("冒着大雨", 1.6f, 0, 0, 0), W("冒着雨", 1.6f, 0, 0, 0), W("一半", 0.0f, 0, 0, 0),
 	W("一些", 0.0f, 0, 0, 0), W("泡烂了", -2.0f, SPILL, 0, 0), W("嫌", -1.0f, 0, 0, 0),
-	W("很少", -0.8f, 0, 0, PORT), W("好少", -1.6f, PORT, 0, 0), W("never arrived", -2.0f, 0, 0, 0),
-	W("never came", -2.0f, 0, 0, 0), W("full", 1.0f, 0, PORT, 0), W("full of", 0.0f, 0, 0, 0),
+	W("很少", -0.8f, 0, 0, PORT), W("好少", -1.6f, PORT, 0, 0), WF("never arrived", -2.0f, LATE, 0, 0, F_ARRIVE),
+	WF("never came", -2.0f, LATE, 0, 0, F_ARRIVE), W("full", 1.0f, 0, PORT, 0), W("full of", 0.0f, 0, 0, 0),
 	W("this time", 0.0f, 0, 0, 0),
+	WF("没送来", -1.6f, LATE, 0, 0, F_ARRIVE), WF("没来", -1.2f, LATE, 0, 0, F_ARRIVE),
+	W("个钟", -0.8f, 0, 0, LATE), W("个钟头", -0.8f, 0, 0, LATE), W("才出现", -1.6f, LATE, 0, 0),
+	W("超出", -1.2f, LATE, 0, 0), W("超出预期", 2.0f, 0, 0, 0), W("冰了", -1.8f, COLD, 0, 0),
+	W("温度", 0.6f, 0, COLD, 0), W("漏在", -2.6f, SPILL, 0, 0), W("洒在", -2.6f, SPILL, 0, 0),
+	W("撒在", -2.6f, SPILL, 0, 0), WF("点的是", -0.2f, 0, 0, WRONG, F_CARRY),
+	WF("说了不要", -0.4f, 0, 0, WRONG, F_CARRY), W("给我的是", -1.2f, 0, 0, WRONG),
+	W("送来的是", -1.2f, 0, 0, WRONG), W("送来是", -1.2f, 0, 0, WRONG), W("给的是", -1.2f, 0, 0, WRONG),
+	W("搞混", -2.0f, WRONG, 0, 0), W("弄混", -2.0f, WRONG, 0, 0), W("只到了", -1.4f, MISS, 0, 0),
+	W("配送小哥", 0.5f, 0, 0, RIDER), W("送餐小哥", 0.5f, 0, 0, RIDER), W("骑手小哥", 0.5f, 0, 0, RIDER),
+	W("太烂了", -1.6f, TASTE, 0, 0), W("煮得太烂", -1.8f, TASTE, 0, 0), W("小了", -1.2f, 0, 0, PORT),
+	W("变小", -1.2f, PORT, 0, 0), W("都不够", -1.6f, 0, 0, PORT), W("也不够", -1.4f, 0, 0, PORT),
+	W("贵了", -1.6f, PRICE, 0, 0), W("贵了好多", -2.0f, PRICE, 0, 0), W("贵了很多", -2.0f, PRICE, 0, 0),
+	W("肚子", -0.4f, 0, 0, HYG), W("霉味", -2.6f, HYG, 0, 0), W("霉", -2.0f, HYG, 0, 0),
+	W("带垃圾", 1.0f, 0, 0, 0), W("垃圾带下去", 1.2f, 0, 0, 0), W("帮忙", 1.2f, 0, 0, 0),
+	W("饭菜", 0.0f, 0, 0, TASTE), W("my order", 0.0f, 0, WRONG, 0), W("unfriendly", -2.0f, RIDER, 0, 0),
+	W("joke", -1.6f, 0, 0, 0), W("bucks", -0.2f, 0, 0, PRICE), W("dollars", -0.2f, 0, 0, PRICE),
+	W("pink inside", -1.8f, HYG, 0, 0), W("meal", 0.0f, 0, 0, TASTE), W("dish", 0.0f, 0, 0, TASTE),
+	W("dishes", 0.0f, 0, 0, TASTE), W("别人", 0.0f, 0, 0, 0), W("别的", 0.0f, 0, 0, 0),
+	W("别家", 0.0f, 0, 0, 0), W("小了很多", -1.8f, 0, 0, PORT),
 
 	/* emoji, not flipped by negation */
 	EMO("👍", 2.2f), EMO("👎", -2.4f), EMO("😡", -2.6f), EMO("😠", -2.4f),
@@ -660,6 +681,7 @@ static const builtin_word builtin_words[] = {
 #undef CONTRAST
 #undef CONCESS
 #undef STOP
+#undef STOPA
 #undef EMO
 
 /* ---------------------------------------------------------------------- */
@@ -1115,8 +1137,10 @@ typedef struct scan_state
 	uint32_t	ctopics;		/* topics named by words of the open clause */
 	uint32_t	anchors;		/* anchor topics of the open clause */
 	uint32_t	anchors_after;	/* those after its last word naming a topic */
+	uint32_t	weak;			/* anchors of function words (food) */
 	uint32_t	carried;		/* anchors that last until the text ends */
 	uint32_t	frames;			/* anchors of the open clause that always count */
+	int			items;			/* the open clause named an item (可乐, fries) */
 	uint32_t	anchored;		/* anchors of negative clauses so far */
 	uint32_t	topics;
 	double		feared;			/* score of fear clauses not yet answered */
@@ -1182,7 +1206,7 @@ dangle_resolve(scan_state *st)
 		if (e->tn)
 			st->anchors_after = 0;
 		st->clause += v;
-		if (e->tn == 0)
+		if (e->tn == 0 && e->ta == 0)
 			st->free_value += v;
 		st->any = 1;
 	}
@@ -1214,7 +1238,8 @@ close_clause(scan_state *st)
 	if (c < 0)
 		st->anchored |= st->frames |
 			((st->ctopics == 0 || st->free_value <= ANCHOR_FREE_NEG) ?
-			 st->anchors | st->carried : st->anchors_after);
+			 st->anchors | st->carried : st->anchors_after) |
+			(st->free_value <= ANCHOR_FREE_NEG ? st->weak : 0);
 	if (st->expect)
 	{
 		/* a fear waits for what happened (担心会凉，结果还是烫的) */
@@ -1236,7 +1261,8 @@ close_clause(scan_state *st)
 		st->anchors = st->anchors_after = 0;
 	st->clause = st->free_value = 0;
 	st->excl = st->emph = st->concess = st->expect = 0;
-	st->ctopics = st->frames = 0;
+	st->ctopics = st->frames = st->weak = 0;
+	st->items = 0;
 	st->neg_left = st->neg_on = st->neg_used = 0;
 	st->neg_damp = 1.0;
 	st->last = NULL;
@@ -1399,11 +1425,24 @@ token(scan_state *st, const sent_entry *e, const char *k, size_t len, int cjk)
 	{
 		if (e->fl & F_EXPECT)
 			st->expect = 1;
+		if (!(st->neg_left > 0 && st->neg_on))
+			st->weak |= e->ta;	/* "the food was awful" is about taste */
 		return st->neg_left > 0 && st->neg_on;
 	}
-	/* "nothing was missing and it was hot": and ends an English scope */
-	if (!cjk && len == 3 && memcmp(k, "and", 3) == 0)
+	/* 不给就骂人: 就 and 才 end a Chinese negation scope */
+	if (cjk && len == 3 && (memcmp(k, "就", 3) == 0 || memcmp(k, "才", 3) == 0))
 		st->neg_left = 0;
+	/*
+	 * "nothing was missing and it was hot": and ends an English scope; and
+	 * what came before it in the clause, if negative and naming no topic,
+	 * is a complaint about its anchors ("took an hour and ...").
+	 */
+	if (!cjk && len == 3 && memcmp(k, "and", 3) == 0)
+	{
+		st->neg_left = 0;
+		if (st->ctopics == 0 && st->clause < 0)
+			st->anchored |= st->anchors | st->frames;
+	}
 
 	/* a content token */
 	st->neg_dangle = 0;
@@ -1426,6 +1465,13 @@ token(scan_state *st, const sent_entry *e, const char *k, size_t len, int cjk)
 		double		learned = learned_value(st->m, e, negated);
 		uint32_t	t = negated ? e->tn : e->tp;
 
+		/* 可乐没送来 is a missing item, 外卖没送来 a late one */
+		if ((e->fl & F_ARRIVE) && !negated &&
+			(st->items || (st->ctopics & SENT_TOPIC_MISSING_ITEM)))
+			t = SENT_TOPIC_MISSING_ITEM;
+		if (!negated && (e->tn & SENT_TOPIC_MISSING_ITEM) && e->lex == 0)
+			st->items = 1;
+
 		/*
 		 * A hand-set prior (delivery vocabulary) keeps its sign: learned
 		 * weights from other domains may strengthen it, never weaken it
@@ -1447,10 +1493,11 @@ token(scan_state *st, const sent_entry *e, const char *k, size_t len, int cjk)
 		}
 		else
 		{
+			/* free: a judgement that names no topic (差, awful, 离谱) */
 			st->ctopics |= t;
-			if (t == 0)
+			if (t == 0 && e->ta == 0 && e->lex != 0)
 				st->free_value += v * mult;
-			else
+			else if (t != 0)
 				st->anchors_after = 0;
 		}
 		if (!negated)
