@@ -125,6 +125,8 @@ typedef struct builtin_word
 /* sentiment-bearing word: W(key, prior, plain topics, negated topics, anchor) */
 #define W(k, l, p, n, a)	{k, K_WORD | K_HAND, l, 1.0f, p, n, a, 0}
 #define WF(k, l, p, n, a, f) {k, K_WORD | K_HAND, l, 1.0f, p, n, a, f}
+/* a complaint that negation does not undo ("barely lukewarm" is cold) */
+#define WN(k, l, p)			{k, K_WORD | K_HAND | K_NOFLIP, l, 1.0f, p, 0, 0, 0}
 #define NEG(k, d)			{k, K_WORD | K_NEG, 0.0f, d, 0, 0, 0, 0}
 #define NEGD(k)				{k, K_WORD | K_NEG, 0.0f, 1.0f, 0, 0, 0, F_DANGLE}
 #define EXPECT(k)			{k, K_WORD | K_STOP, 0.0f, 1.0f, 0, 0, 0, F_EXPECT}
@@ -247,7 +249,7 @@ static const builtin_word builtin_words[] = {
 	W("热乎乎", 2.0f, 0, COLD, 0), W("热腾腾", 2.0f, 0, COLD, 0),
 	W("热的", 1.2f, 0, COLD, 0), W("烫", 0.8f, 0, COLD, 0),
 	W("温热", 1.0f, 0, COLD, 0),
-	W("cold", -1.6f, COLD, 0, 0), W("lukewarm", -1.8f, COLD, 0, 0),
+	W("cold", -1.6f, COLD, 0, 0), WN("lukewarm", -1.8f, COLD),
 	W("hot", 1.0f, 0, COLD, 0), W("warm", 1.0f, 0, COLD, 0),
 	W("fresh", 1.5f, 0, HYG, 0),
 
@@ -278,7 +280,7 @@ static const builtin_word builtin_words[] = {
 	W("少送", -2.6f, MISS, 0, 0), W("漏送", -2.6f, MISS, 0, 0),
 	WF("少了", -1.5f, MISS, 0, 0, F_COUNT), W("少给", -2.4f, MISS, 0, 0),
 	W("少一个", -2.0f, MISS, 0, 0), W("少一份", -2.2f, MISS, 0, 0),
-	W("少放", -1.6f, MISS, 0, 0), W("没给", -1.6f, MISS, 0, 0),
+	W("少放", 0.0f, 0, 0, 0), W("少放了", -1.6f, MISS, 0, 0), W("没给", -1.6f, MISS, 0, 0),
 	W("没放", -1.6f, MISS, 0, 0), W("忘了", -1.4f, MISS, 0, 0),
 	W("忘记", -1.4f, MISS, 0, 0), W("缺", -1.2f, MISS, 0, 0),
 	W("筷子", 0.0f, 0, MISS, 0), W("餐具", 0.0f, 0, MISS, 0),
@@ -338,7 +340,7 @@ static const builtin_word builtin_words[] = {
 	W("delicious", 2.6f, 0, TASTE, 0), W("tasty", 2.2f, 0, TASTE, 0),
 	W("yummy", 2.2f, 0, TASTE, 0), W("flavorful", 2.0f, 0, TASTE, 0),
 	W("taste", 0.0f, 0, 0, TASTE), W("tastes", 0.0f, 0, 0, TASTE),
-	W("flavor", 0.2f, 0, 0, TASTE), W("flavour", 0.2f, 0, 0, TASTE),
+	W("flavor", 0.2f, 0, TASTE, TASTE), W("flavour", 0.2f, 0, TASTE, TASTE),
 
 	/* food: portion */
 	W("量少", -2.0f, PORT, 0, 0), W("分量少", -2.2f, PORT, 0, 0),
@@ -550,9 +552,9 @@ static const builtin_word builtin_words[] = {
 	W("送来的却是", -2.2f, WRONG, 0, 0), W("来的却是", -2.2f, WRONG, 0, 0), W("给的却是", -2.2f, WRONG, 0, 0),
 	W("送成", -1.8f, WRONG, 0, 0), W("串单", -2.2f, WRONG, 0, 0), W("错单", -2.2f, WRONG, 0, 0),
 	W("照做", 1.4f, 0, 0, 0), W("按备注", 1.2f, 0, WRONG, 0), W("香菜", 0.0f, 0, 0, 0),
-	W("someone else", -2.0f, WRONG, 0, 0), W("instead", -1.0f, WRONG, 0, 0), W("mixed up", -2.0f, WRONG, 0, 0),
+	W("someone else", -2.4f, WRONG, 0, 0), W("instead", -1.0f, WRONG, 0, 0), W("mixed up", -2.0f, WRONG, 0, 0),
 	W("mix up", -2.0f, WRONG, 0, 0), W("mixup", -2.0f, WRONG, 0, 0), W("ordered", 0.0f, 0, WRONG, 0),
-	W("asked for", -0.4f, 0, 0, WRONG), W("substituted", -1.2f, WRONG, 0, 0), W("swapped", -1.2f, WRONG, 0, 0),
+	WF("asked for", -0.4f, 0, 0, WRONG, F_CARRY), W("substituted", -1.2f, WRONG, 0, 0), W("swapped", -1.2f, WRONG, 0, 0),
 	/* missing item */
 	WF("少", -0.8f, MISS, 0, 0, F_COUNT), WF("只有", 0.0f, 0, 0, 0, F_COUNT), W("多少", 0.0f, 0, 0, 0),
 	W("至少", 0.0f, 0, 0, 0), W("减少", 0.0f, 0, 0, 0), W("少许", 0.0f, 0, 0, 0), W("少量", 0.0f, 0, 0, 0),
@@ -602,7 +604,7 @@ static const builtin_word builtin_words[] = {
 	W("塞牙缝", -2.2f, PORT, 0, 0), W("少得", -1.4f, PORT, 0, 0), W("越来越少", -1.8f, PORT, 0, 0),
 	W("两口", -0.6f, 0, 0, PORT), W("几口", -0.6f, 0, 0, PORT), W("就没了", -1.4f, PORT, 0, 0),
 	W("这么一点", -1.4f, PORT, 0, 0), W("这么点", -1.4f, PORT, 0, 0), W("就这点", -1.4f, PORT, 0, 0),
-	W("一丁点", -1.6f, PORT, 0, 0), W("小份", -0.4f, 0, 0, PORT),
+	W("一丁点", -1.6f, PORT, 0, 0), W("小份", 0.0f, 0, 0, 0),
 	W("too small", -1.8f, PORT, 0, 0), W("small", -0.3f, 0, 0, PORT), W("not small", 1.2f, 0, 0, 0), W("barely enough", -1.6f, PORT, 0, 0),
 	W("enough", 0.8f, 0, PORT, 0), W("hardly any", -1.6f, PORT, 0, 0), W("shrunk", -1.6f, PORT, 0, 0),
 	W("shrank", -1.6f, PORT, 0, 0), W("still hungry", -1.6f, PORT, 0, 0), W("half empty", -1.8f, PORT, 0, 0),
@@ -649,9 +651,25 @@ static const builtin_word builtin_words[] = {
 	W("带垃圾", 1.0f, 0, 0, 0), W("垃圾带下去", 1.2f, 0, 0, 0), W("帮忙", 1.2f, 0, 0, 0),
 	W("饭菜", 0.0f, 0, 0, TASTE), W("my order", 0.0f, 0, WRONG, 0), W("unfriendly", -2.0f, RIDER, 0, 0),
 	W("joke", -1.6f, 0, 0, 0), W("bucks", -0.2f, 0, 0, PRICE), W("dollars", -0.2f, 0, 0, PRICE),
-	W("pink inside", -1.8f, HYG, 0, 0), W("meal", 0.0f, 0, 0, TASTE), W("dish", 0.0f, 0, 0, TASTE),
-	W("dishes", 0.0f, 0, 0, TASTE), W("别人", 0.0f, 0, 0, 0), W("别的", 0.0f, 0, 0, 0),
+	W("pink inside", -1.8f, HYG, 0, 0), W("pink", -0.4f, 0, 0, HYG), W("别人", 0.0f, 0, 0, 0), W("别的", 0.0f, 0, 0, 0),
 	W("别家", 0.0f, 0, 0, 0), W("小了很多", -1.8f, 0, 0, PORT),
+	W("这速度", -0.6f, 0, 0, LATE), W("半天不动", -1.8f, LATE, 0, 0), W("停在原地", -1.2f, LATE, 0, 0),
+	W("耽误", -1.4f, LATE, 0, 0), W("压坏了", -2.0f, SPILL, 0, 0), W("挤到", -1.0f, SPILL, 0, 0),
+	W("少糖", 0.0f, 0, 0, 0), W("少冰", 0.0f, 0, 0, 0), W("少辣", 0.0f, 0, 0, 0), W("微辣", 0.0f, 0, 0, 0),
+	W("做成了", -1.2f, WRONG, 0, 0), WF("送", 0.0f, 0, LATE, 0, F_ARRIVE), W("说好的", -0.6f, 0, 0, 0),
+	W("小吃", 0.0f, 0, MISS, 0), W("写错", -1.0f, 0, 0, 0),
+	W("写错了", -1.0f, 0, 0, 0), W("语气", 0.0f, 0, 0, RIDER), W("口气", 0.0f, 0, 0, RIDER),
+	W("酸的", -1.6f, TASTE, 0, 0), W("空的", -1.2f, PORT, 0, 0), W("缩了", -1.6f, PORT, 0, 0),
+	W("涨了", -1.4f, PRICE, 0, 0), W("还是那样", -1.0f, 0, 0, 0), W("一言难尽", -2.0f, 0, 0, 0),
+	W("软硬", 0.0f, 0, 0, 0), W("软硬适中", 1.6f, 0, 0, 0), W("刚好", 1.0f, 0, 0, 0),
+	W("too long", -1.8f, LATE, 0, 0), W("so long", -1.2f, LATE, 0, 0), W("for ages", -1.8f, LATE, 0, 0),
+	W("stuck", -1.0f, LATE, 0, 0), W("hot enough", 1.2f, 0, COLD, 0), W("warm enough", 1.2f, 0, COLD, 0),
+	W("tipped over", -1.8f, SPILL, 0, 0), W("slid", -1.2f, SPILL, 0, 0), W("somebody else", -2.4f, WRONG, 0, 0),
+	WF("said no", -0.4f, 0, 0, WRONG, F_CARRY), WF("not in", -1.0f, 0, 0, 0, F_ARRIVE),
+	W("arrogant", -2.0f, RIDER, 0, 0), W("disrespectful", -2.2f, RIDER, 0, 0), W("drenched", -1.2f, TASTE, 0, 0),
+	W("too little", -1.8f, PORT, 0, 0), W("smaller", -0.6f, 0, 0, PORT), W("insect", -2.4f, HYG, 0, 0),
+	W("insects", -2.4f, HYG, 0, 0), W("stomach", -0.4f, 0, 0, HYG), W("stomachache", -2.4f, HYG, 0, 0),
+	W("stomach ache", -2.4f, HYG, 0, 0), W("hurt", -1.2f, 0, 0, 0),
 
 	/* emoji, not flipped by negation */
 	EMO("👍", 2.2f), EMO("👎", -2.4f), EMO("😡", -2.6f), EMO("😠", -2.4f),
@@ -674,6 +692,7 @@ static const builtin_word builtin_words[] = {
 
 #undef W
 #undef WF
+#undef WN
 #undef NEG
 #undef NEGD
 #undef EXPECT
@@ -1141,6 +1160,7 @@ typedef struct scan_state
 	uint32_t	carried;		/* anchors that last until the text ends */
 	uint32_t	frames;			/* anchors of the open clause that always count */
 	int			items;			/* the open clause named an item (可乐, fries) */
+	int			arrive;			/* 1 没送来 (late or missing), 2 "not in" (missing) */
 	uint32_t	anchored;		/* anchors of negative clauses so far */
 	uint32_t	topics;
 	double		feared;			/* score of fear clauses not yet answered */
@@ -1220,6 +1240,12 @@ close_clause(scan_state *st)
 
 	count_resolve(st, COUNT_END);
 	dangle_resolve(st);
+	/* 可乐没送来, 没送筷子: a missing item; 外卖还没送来: late */
+	if (st->arrive && (st->items || (st->ctopics & SENT_TOPIC_MISSING_ITEM)))
+		st->ctopics |= SENT_TOPIC_MISSING_ITEM;
+	else if (st->arrive == 1)
+		st->ctopics |= SENT_TOPIC_LATE;
+	st->arrive = 0;
 	c = st->clause;
 	if (st->excl >= 2 || st->emph)
 		c *= EMPH_MANY;
@@ -1465,11 +1491,16 @@ token(scan_state *st, const sent_entry *e, const char *k, size_t len, int cjk)
 		double		learned = learned_value(st->m, e, negated);
 		uint32_t	t = negated ? e->tn : e->tp;
 
-		/* 可乐没送来 is a missing item, 外卖没送来 a late one */
-		if ((e->fl & F_ARRIVE) && !negated &&
-			(st->items || (st->ctopics & SENT_TOPIC_MISSING_ITEM)))
-			t = SENT_TOPIC_MISSING_ITEM;
-		if (!negated && (e->tn & SENT_TOPIC_MISSING_ITEM) && e->lex == 0)
+		/* 没送来, 没有送: known at the end of the clause (close_clause) */
+		if (e->fl & F_ARRIVE)
+		{
+			if (t & SENT_TOPIC_LATE)
+				st->arrive = 1;
+			else if (e->tp == 0 && e->tn == 0 && !st->arrive)
+				st->arrive = 2;
+			t &= ~SENT_TOPIC_LATE;
+		}
+		if ((e->tn & SENT_TOPIC_MISSING_ITEM) && e->lex == 0)
 			st->items = 1;
 
 		/*
