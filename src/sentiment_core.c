@@ -330,7 +330,7 @@ static const builtin_word builtin_words[] = {
 	W("糊了", -2.0f, TASTE, 0, 0), W("焦了", -1.8f, TASTE, 0, 0),
 	W("硬", -0.8f, TASTE, 0, 0), W("不新鲜", -2.4f, HYG, 0, 0),
 	W("一般", -1.0f, 0, 0, 0), W("一般般", -1.2f, 0, 0, 0),
-	W("味道", 0.0f, 0, 0, TASTE), W("口味", 0.0f, 0, 0, TASTE),
+	W("味道", 0.0f, 0, TASTE, TASTE), W("口味", 0.0f, 0, TASTE, TASTE),
 	W("口感", 0.0f, 0, 0, TASTE), W("吃起来", 0.0f, 0, 0, TASTE),
 	W("bland", -1.8f, TASTE, 0, 0), W("tasteless", -2.2f, TASTE, 0, 0),
 	W("salty", -1.4f, TASTE, 0, 0), W("greasy", -1.6f, TASTE, 0, 0),
@@ -670,6 +670,18 @@ static const builtin_word builtin_words[] = {
 	W("too little", -1.8f, PORT, 0, 0), W("smaller", -0.6f, 0, 0, PORT), W("insect", -2.4f, HYG, 0, 0),
 	W("insects", -2.4f, HYG, 0, 0), W("stomach", -0.4f, 0, 0, HYG), W("stomachache", -2.4f, HYG, 0, 0),
 	W("stomach ache", -2.4f, HYG, 0, 0), W("hurt", -1.2f, 0, 0, 0),
+	W("没动静", -1.8f, LATE, 0, 0), W("太长", -1.2f, 0, 0, 0), W("时间太长", -1.8f, LATE, 0, 0),
+	W("太晚", -2.0f, LATE, 0, 0), W("很晚", -1.6f, LATE, 0, 0), W("好晚", -1.6f, LATE, 0, 0),
+	W("换成了", -1.4f, WRONG, 0, 0), W("装反", -2.0f, WRONG, 0, 0), W("给了别人", -1.6f, WRONG, 0, 0),
+	W("汤", 0.0f, 0, MISS, 0), W("附赠", 0.0f, 0, MISS, 0), W("蛋挞", 0.0f, 0, MISS, 0),
+	W("阴阳怪气", -2.2f, RIDER, 0, 0), W("碱味", -1.8f, TASTE, 0, 0), W("一股", -0.8f, 0, 0, TASTE),
+	W("太软", -1.4f, TASTE, 0, 0), W("没嚼劲", -1.6f, TASTE, 0, 0), W("嚼劲", 1.0f, 0, TASTE, 0),
+	W("半盒", -1.0f, PORT, 0, 0), W("半碗", -1.0f, PORT, 0, 0), W("那么几", -1.2f, PORT, 0, 0),
+	W("不划算", -2.0f, PRICE, 0, 0), W("真敢要", -1.6f, PRICE, 0, 0), W("生的", -1.2f, HYG, 0, 0),
+	W("是生的", -2.0f, HYG, 0, 0), W("变味", -2.2f, HYG, 0, 0), W("踩雷", -2.2f, 0, 0, 0),
+	W("finally", -0.4f, 0, 0, LATE), W("different order", -1.8f, WRONG, 0, 0), W("short", -0.6f, 0, 0, MISS),
+	W("included", 0.0f, 0, MISS, 0), W("include", 0.0f, 0, MISS, 0), W("salt", -0.2f, 0, 0, TASTE),
+	W("too much", -1.0f, 0, 0, 0), W("empty", -1.0f, 0, 0, PORT), W("insane", -1.8f, 0, 0, 0),
 
 	/* emoji, not flipped by negation */
 	EMO("👍", 2.2f), EMO("👎", -2.4f), EMO("😡", -2.6f), EMO("😠", -2.4f),
@@ -1477,8 +1489,12 @@ token(scan_state *st, const sent_entry *e, const char *k, size_t len, int cjk)
 		negated = st->neg_on && !(kind & K_NOFLIP);
 		st->neg_left--;
 		st->neg_used++;
-		/* a Chinese scope ends at its first word with a prior */
-		if (cjk && e != NULL && e->lex != 0)
+		/*
+		 * A Chinese scope ends at its first word with a prior, an English
+		 * one at its first word of the built-in rules ("nothing was missing
+		 * from my order").
+		 */
+		if (e != NULL && e->lex != 0 && (cjk || (kind & K_HAND)))
 			st->neg_left = 0;
 	}
 	if (negated)
