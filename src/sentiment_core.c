@@ -626,7 +626,7 @@ static const builtin_word builtin_words[] = {
 	W("烂了", -1.8f, HYG, 0, 0), W("发黄", -1.2f, HYG, 0, 0), W("带血", -2.0f, HYG, 0, 0),
 	W("脏兮兮", -2.2f, HYG, 0, 0), W("馊味", -2.6f, HYG, 0, 0), W("异味", -2.0f, HYG, 0, 0),
 	W("smelled off", -2.0f, HYG, 0, 0), W("smells off", -2.0f, HYG, 0, 0), W("smelled bad", -2.0f, HYG, 0, 0),
-	W("raw", -1.6f, HYG, 0, 0), W("plastic", -1.6f, HYG, 0, 0), W("mouldy", -2.6f, HYG, 0, 0),
+	W("was raw", -1.8f, HYG, 0, 0), W("raw inside", -1.8f, HYG, 0, 0), W("raw in", -1.8f, HYG, 0, 0), W("plastic", -1.6f, HYG, 0, 0), W("mouldy", -2.6f, HYG, 0, 0),
 	/* general */
 	W("disappoints", -2.0f, 0, 0, 0), W("favourite", 2.0f, 0, 0, 0), W("remembered", 1.0f, 0, 0, 0),
 	W("还送了", 1.0f, 0, 0, 0), W("都给了", 0.8f, 0, 0, 0), W("冒雨", 1.6f, 0, 0, 0),

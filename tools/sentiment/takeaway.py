@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Figures of the scorer on the hand-written takeaway regression set.
 
-test/data/takeaway_regression.tsv holds one review per line:
-language (zh or en), expected sign (+ or -), expected complaint topics
-(comma-separated, empty for none) and the text.  Every sentence was written
-for this project; none comes from a data set.  This prints, per language
-and pooled, the balanced accuracy of the sign of sentiment() and the
+test/data/takeaway_regression.tsv holds one review per line: the batch it
+was written in (1 to 4), language (zh or en), expected sign (+ or -),
+expected complaint topics (comma-separated, empty for none) and the text.
+Every sentence was written for this project; none comes from a data set.
+Batches 2 to 4 were each scored once, as held out, before anything was
+changed for them (docs/sentiment.md).  This prints, per language and
+pooled, the balanced accuracy of the sign of sentiment() and the
 micro-averaged precision, recall and F1 of feedback_topics() against the
 expected topics, then per-topic counts and, with --list, every sentence
 whose sign or topics differ.  It exits 1 when any sentence differs.
 
-usage: tools/sentiment/takeaway.py [--list] [--model src/sentiment_model.tsv]
+usage: tools/sentiment/takeaway.py [--list] [--batch N] [--model src/sentiment_model.tsv]
                                    [--file test/data/takeaway_regression.tsv]
 """
 import argparse
@@ -24,15 +26,18 @@ import sentdata  # noqa: E402
 FILE = os.path.join(sentdata.REPO, "test", "data", "takeaway_regression.tsv")
 
 
-def load(path):
+def load(path, batch=None):
     rows = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             parts = line.rstrip("\n").split("\t")
-            if len(parts) != 4 or parts[0] not in ("zh", "en") or parts[1] not in ("+", "-"):
-                sys.exit("%s:%d: expected language, sign, topics, text" % (path, n))
-            topics = frozenset(t for t in parts[2].split(",") if t)
-            rows.append((parts[0], parts[1] == "+", topics, parts[3]))
+            if (len(parts) != 5 or not parts[0].isdigit() or parts[1] not in ("zh", "en")
+                    or parts[2] not in ("+", "-")):
+                sys.exit("%s:%d: expected batch, language, sign, topics, text" % (path, n))
+            if batch is not None and int(parts[0]) != batch:
+                continue
+            topics = frozenset(t for t in parts[3].split(",") if t)
+            rows.append((parts[1], parts[2] == "+", topics, parts[4]))
     return rows
 
 
@@ -65,8 +70,9 @@ def main():
     ap.add_argument("--model", default=sentdata.MODEL)
     ap.add_argument("--file", default=FILE)
     ap.add_argument("--list", action="store_true", help="print every sentence that differs")
+    ap.add_argument("--batch", type=int, help="only the sentences of this batch")
     args = ap.parse_args()
-    rows = load(args.file)
+    rows = load(args.file, args.batch)
     got = analyze(args.model, [t for _, _, _, t in rows])
     print("%-8s %5s %5s %5s %9s %9s %7s %6s" % ("set", "rows", "neg", "pos", "sign b.a.",
                                               "topic P", "R", "F1"))
