@@ -1199,7 +1199,7 @@ typedef struct scan_state
  * item (少了一份米饭, 漏了两个), by a half or a little the portion (少了一半,
  * 只有半盒) unless it names a spill (漏了一半); followed by another word its
  * own topics stand (少了米饭, 漏了一袋子); closing its clause, a "less"
- * speaks of the portion (菜很少, 量越来越少了).  what: COUNT_END, COUNT_NUMBER, COUNT_HALF, COUNT_WORD.
+ * speaks of the portion (菜很少, 量越来越少了).  what says what followed.
  */
 #define COUNT_END		0
 #define COUNT_NUMBER	1
@@ -1208,13 +1208,18 @@ typedef struct scan_state
 static void
 count_resolve(scan_state *st, int what)
 {
+	uint32_t	t = st->count_topics;
+	int			less = t == 0 || (t & SENT_TOPIC_MISSING_ITEM);	/* not 漏了 */
+
 	if (!st->count_on)
 		return;
-	if ((what == COUNT_END || what == COUNT_HALF) &&
-		(st->count_topics == 0 || (st->count_topics & SENT_TOPIC_MISSING_ITEM)))
-		st->count_topics = what == COUNT_HALF || st->count_topics ? SENT_TOPIC_PORTION : 0;
-	st->ctopics |= what == COUNT_NUMBER ? SENT_TOPIC_MISSING_ITEM : st->count_topics;
-	st->anchors_after = 0;
+	if (what == COUNT_NUMBER)
+		t = SENT_TOPIC_MISSING_ITEM;
+	else if (less && (what == COUNT_HALF || (what == COUNT_END && t != 0)))
+		t = SENT_TOPIC_PORTION;
+	st->ctopics |= t;
+	if (t != 0)
+		st->anchors_after = 0;
 	st->count_on = 0;
 	st->count_topics = 0;
 }
@@ -1288,7 +1293,10 @@ close_clause(scan_state *st)
 	{
 		/* what happened, of the other sign, answers the fears before it */
 		if (st->feared * c < 0)
-			st->feared = 0, st->feared_topics = 0;
+		{
+			st->feared = 0;
+			st->feared_topics = 0;
+		}
 		st->total += c;
 		st->topics |= st->ctopics;
 	}
