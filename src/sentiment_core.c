@@ -682,6 +682,18 @@ static const builtin_word builtin_words[] = {
 	W("finally", -0.4f, 0, 0, LATE), W("different order", -1.8f, WRONG, 0, 0), W("short", -0.6f, 0, 0, MISS),
 	W("included", 0.0f, 0, MISS, 0), W("include", 0.0f, 0, MISS, 0), W("salt", -0.2f, 0, 0, TASTE),
 	W("too much", -1.0f, 0, 0, 0), W("empty", -1.0f, 0, 0, PORT), W("insane", -1.8f, 0, 0, 0),
+	W("不准时", -2.0f, LATE, 0, 0), W("绕路", -1.4f, LATE, 0, 0), W("绕了", -1.2f, LATE, 0, 0),
+	W("变成了", -0.8f, 0, 0, WRONG), W("白写", -1.6f, WRONG, 0, 0), W("别人的外卖", -2.2f, WRONG, 0, 0),
+	W("别人的餐", -2.2f, WRONG, 0, 0), WF("落了", -1.2f, MISS, 0, 0, F_COUNT), W("软趴趴", -1.6f, TASTE, 0, 0),
+	W("没劲道", -1.6f, TASTE, 0, 0), W("劲道", 1.2f, 0, TASTE, 0), W("勾兑", -1.8f, TASTE, 0, 0),
+	W("菜少", -1.4f, PORT, 0, 0), W("一小碗", -1.0f, PORT, 0, 0), W("一小份", -1.0f, PORT, 0, 0),
+	W("一小盒", -1.0f, PORT, 0, 0), W("太高", -1.4f, 0, 0, 0), W("吃不起", -1.6f, PRICE, 0, 0),
+	W("抽成", -1.0f, PRICE, 0, 0), W("一涨再涨", -1.8f, PRICE, 0, 0), W("原价", -0.4f, 0, 0, PRICE),
+	W("优惠券", 0.0f, 0, 0, PRICE), W("吃了个寂寞", -2.0f, 0, 0, 0), W("撒", -1.6f, SPILL, 0, 0),
+	W("wrong address", -1.6f, LATE, 0, 0), W("exploded", -1.8f, SPILL, 0, 0),
+	W("different meal", -1.8f, WRONG, 0, 0), W("different dish", -1.8f, WRONG, 0, 0),
+	WF("not there", -1.2f, 0, 0, 0, F_ARRIVE), W("half of", -0.4f, 0, 0, MISS), W("skimped", -1.8f, PORT, 0, 0),
+	W("skimp", -1.6f, PORT, 0, 0), W("fees", -0.3f, 0, 0, PRICE),
 
 	/* emoji, not flipped by negation */
 	EMO("👍", 2.2f), EMO("👎", -2.4f), EMO("😡", -2.6f), EMO("😠", -2.4f),
