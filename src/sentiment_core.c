@@ -694,6 +694,10 @@ static const builtin_word builtin_words[] = {
 	W("different meal", -1.8f, WRONG, 0, 0), W("different dish", -1.8f, WRONG, 0, 0),
 	WF("not there", -1.2f, 0, 0, 0, F_ARRIVE), W("half of", -0.4f, 0, 0, MISS), W("skimped", -1.8f, PORT, 0, 0),
 	W("skimp", -1.6f, PORT, 0, 0), W("fees", -0.3f, 0, 0, PRICE),
+	W("速度感人", -2.0f, LATE, 0, 0), W("不是我的", -1.8f, WRONG, 0, 0), W("少东西", -1.8f, MISS, 0, 0),
+	W("太少了", -2.0f, PORT, 0, 0), W("就一点点", -1.6f, PORT, 0, 0), W("就一点", -1.4f, PORT, 0, 0),
+	W("my food", 0.0f, 0, WRONG, 0), W("where my", -1.4f, MISS, 0, 0),	/* where's my: 's is dropped */
+	W("jerk", -2.0f, 0, 0, 0), W("yum", 2.0f, 0, 0, 0),
 
 	/* emoji, not flipped by negation */
 	EMO("👍", 2.2f), EMO("👎", -2.4f), EMO("😡", -2.6f), EMO("😠", -2.4f),
