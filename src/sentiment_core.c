@@ -33,6 +33,14 @@
 #define K_NOFLIP	0x40		/* value not flipped by negation (emoji) */
 #define K_HAND		0x80		/* a hand-set prior of the built-in rules */
 
+/* phrase flags of built-in words (sent_entry.fl) */
+#define F_COUNT		0x01		/* 少了, 漏了: a count after it names an item */
+#define F_EXPECT	0x02		/* 以为, worried: the clause is a fear, not a fact */
+#define F_DANGLE	0x04		/* 没有 closing a clause negates what came before */
+#define F_CARRY		0x08		/* 备注: its anchor lasts until the text ends */
+#define F_FRAME		0x10		/* 价格: its anchor names any negative clause */
+#define F_ARRIVE	0x20		/* 没送来: a missing item after one, else late */
+
 /* words of the hand rules, never cut by the overlap check */
 #define RULE_KINDS	(K_NEG | K_DEG | K_CONTRAST | K_CONCESS | K_STOP)
 
@@ -49,6 +57,9 @@
 #define EMPH_ONE			1.15	/* one ! */
 #define EMPH_MANY			1.35	/* !! or more, or a repeated character */
 #define SCORE_SCALE			3.0 /* score = tanh(sum / scale) */
+#define MISSING_PRIOR		-1.5	/* an item, then 没有 at the end of a clause */
+#define ANCHOR_FREE_NEG		-0.5	/* topicless value that lets an anchor fire */
+#define NEUTRAL_CLAUSE		0.3 /* |clause| under this hands its anchors on */
 
 struct sent_entry
 {
@@ -57,7 +68,7 @@ struct sent_entry
 	uint8_t		key_len;
 	uint8_t		ns;
 	uint8_t		kind;
-	uint8_t		pad;
+	uint8_t		fl;				/* F_* phrase flags */
 	uint16_t	lens;			/* bit n: a word of n code points starts here */
 	uint8_t		has_w;
 	uint8_t		has_wn;
@@ -97,6 +108,7 @@ typedef struct builtin_word
 	uint16_t	tp;
 	uint16_t	tn;
 	uint16_t	ta;
+	uint8_t		fl;
 } builtin_word;
 
 #define LATE	SENT_TOPIC_LATE
@@ -111,22 +123,28 @@ typedef struct builtin_word
 #define HYG		SENT_TOPIC_HYGIENE
 
 /* sentiment-bearing word: W(key, prior, plain topics, negated topics, anchor) */
-#define W(k, l, p, n, a)	{k, K_WORD | K_HAND, l, 1.0f, p, n, a}
-#define NEG(k, d)			{k, K_WORD | K_NEG, 0.0f, d, 0, 0, 0}
-#define DEG(k, d)			{k, K_WORD | K_DEG, 0.0f, d, 0, 0, 0}
-#define CONTRAST(k)			{k, K_WORD | K_CONTRAST, 0.0f, 1.0f, 0, 0, 0}
-#define CONCESS(k)			{k, K_WORD | K_CONCESS, 0.0f, 1.0f, 0, 0, 0}
-#define STOP(k)				{k, K_WORD | K_STOP, 0.0f, 1.0f, 0, 0, 0}
-#define EMO(k, l)			{k, K_WORD | K_NOFLIP, l, 1.0f, 0, 0, 0}
+#define W(k, l, p, n, a)	{k, K_WORD | K_HAND, l, 1.0f, p, n, a, 0}
+#define WF(k, l, p, n, a, f) {k, K_WORD | K_HAND, l, 1.0f, p, n, a, f}
+/* a complaint that negation does not undo ("barely lukewarm" is cold) */
+#define WN(k, l, p)			{k, K_WORD | K_HAND | K_NOFLIP, l, 1.0f, p, 0, 0, 0}
+#define NEG(k, d)			{k, K_WORD | K_NEG, 0.0f, d, 0, 0, 0, 0}
+#define NEGD(k)				{k, K_WORD | K_NEG, 0.0f, 1.0f, 0, 0, 0, F_DANGLE}
+#define EXPECT(k)			{k, K_WORD | K_STOP, 0.0f, 1.0f, 0, 0, 0, F_EXPECT}
+#define DEG(k, d)			{k, K_WORD | K_DEG, 0.0f, d, 0, 0, 0, 0}
+#define CONTRAST(k)			{k, K_WORD | K_CONTRAST, 0.0f, 1.0f, 0, 0, 0, 0}
+#define CONCESS(k)			{k, K_WORD | K_CONCESS, 0.0f, 1.0f, 0, 0, 0, 0}
+#define STOP(k)				{k, K_WORD | K_STOP, 0.0f, 1.0f, 0, 0, 0, 0}
+#define STOPA(k, a)			{k, K_WORD | K_STOP, 0.0f, 1.0f, 0, 0, a, 0}
+#define EMO(k, l)			{k, K_WORD | K_NOFLIP, l, 1.0f, 0, 0, 0, 0}
 
 static const builtin_word builtin_words[] = {
 	/* Chinese negators; deg < 1 softens ("不太好" is mildly bad) */
-	NEG("不", 1.0f), NEG("没", 1.0f), NEG("没有", 1.0f), NEG("别", 1.0f),
+	NEG("不", 1.0f), NEGD("没"), NEGD("没有"), NEG("别", 1.0f),
 	NEG("无", 1.0f), NEG("并不", 1.0f), NEG("并没有", 1.0f), NEG("并非", 1.0f),
 	NEG("不是", 1.0f), NEG("非", 1.0f), NEG("未", 1.0f), NEG("毫无", 1.0f),
 	NEG("从不", 1.0f), NEG("从来不", 1.0f), NEG("从没", 1.0f), NEG("绝不", 1.0f),
 	NEG("不会", 1.0f), NEG("不用", 1.0f), NEG("不要", 1.0f), NEG("甭", 1.0f),
-	NEG("木有", 1.0f), NEG("没啥", 1.0f), NEG("没什么", 1.0f),
+	NEGD("木有"), NEGD("都没有"), NEGD("也没有"), NEG("没啥", 1.0f), NEG("没什么", 1.0f),
 	NEG("不太", 0.5f), NEG("不怎么", 0.5f), NEG("不是很", 0.5f),
 	NEG("不算", 0.6f), NEG("不够", 0.8f), NEG("不大", 0.5f),
 	/* English negators */
@@ -164,6 +182,14 @@ static const builtin_word builtin_words[] = {
 	CONTRAST("然而"), CONTRAST("却"), CONTRAST("只是"), CONTRAST("就是"),
 	CONTRAST("可惜"), CONTRAST("but"), CONTRAST("however"), CONTRAST("yet"),
 	CONTRAST("unfortunately"), CONTRAST("except"),
+	CONTRAST("结果"), CONTRAST("没想到"), CONTRAST("想不到"), CONTRAST("谁知"),
+	CONTRAST("谁知道"),
+	/* a fear or an expectation: answered by what follows */
+	EXPECT("以为"), EXPECT("本以为"), EXPECT("原以为"), EXPECT("还以为"),
+	EXPECT("本来以为"), EXPECT("原本以为"), EXPECT("担心"), EXPECT("生怕"),
+	EXPECT("害怕"), EXPECT("怕"), EXPECT("worried"), EXPECT("worry"),
+	EXPECT("expected"), EXPECT("expecting"), EXPECT("afraid"), EXPECT("feared"),
+	EXPECT("thought"), EXPECT("assumed"), EXPECT("hoped"),
 	CONCESS("虽然"), CONCESS("虽"), CONCESS("尽管"), CONCESS("虽说"),
 	CONCESS("although"), CONCESS("though"), CONCESS("despite"),
 	CONCESS("while"),
@@ -178,7 +204,7 @@ static const builtin_word builtin_words[] = {
 	STOP("have"), STOP("has"), STOP("had"), STOP("do"), STOP("does"),
 	STOP("did"), STOP("get"), STOP("got"), STOP("even"), STOP("as"),
 	STOP("any"), STOP("i"), STOP("we"), STOP("they"), STOP("you"),
-	STOP("he"), STOP("she"), STOP("its"), STOP("one"), STOP("food"),
+	STOP("he"), STOP("she"), STOP("its"), STOP("one"), STOPA("food", SENT_TOPIC_TASTE),
 	STOP("feel"), STOP("seem"), STOP("seems"), STOP("look"), STOP("looks"),
 
 	/* delivery: speed */
@@ -201,7 +227,7 @@ static const builtin_word builtin_words[] = {
 	W("两个多小时", -2.6f, LATE, 0, 0), W("一个半小时", -2.2f, LATE, 0, 0),
 	W("小时", -0.6f, 0, 0, LATE), W("分钟", 0.0f, 0, 0, LATE),
 	W("还没到", -1.8f, LATE, 0, 0), W("还没送到", -2.2f, LATE, 0, 0),
-	W("等到", -0.5f, 0, 0, LATE), W("送达", 0.3f, 0, 0, LATE),
+	W("等到", -0.8f, LATE, 0, 0), W("送达", 0.3f, 0, 0, LATE),
 	W("配送", 0.0f, 0, 0, LATE), W("送餐", 0.0f, 0, 0, LATE),
 	W("late", -1.8f, LATE, 0, 0), W("slow", -1.6f, LATE, 0, 0),
 	W("slowly", -1.2f, LATE, 0, 0), W("forever", -1.5f, LATE, 0, 0),
@@ -221,15 +247,15 @@ static const builtin_word builtin_words[] = {
 	W("冰冷", -2.0f, COLD, 0, 0), W("温吞", -1.2f, COLD, 0, 0),
 	W("热", 0.8f, 0, COLD, 0), W("热乎", 1.8f, 0, COLD, 0),
 	W("热乎乎", 2.0f, 0, COLD, 0), W("热腾腾", 2.0f, 0, COLD, 0),
-	W("热的", 1.2f, 0, COLD, 0), W("烫", 0.3f, 0, COLD, 0),
+	W("热的", 1.2f, 0, COLD, 0), W("烫", 0.8f, 0, COLD, 0),
 	W("温热", 1.0f, 0, COLD, 0),
-	W("cold", -1.6f, COLD, 0, 0), W("lukewarm", -1.8f, COLD, 0, 0),
+	W("cold", -1.6f, COLD, 0, 0), WN("lukewarm", -1.8f, COLD),
 	W("hot", 1.0f, 0, COLD, 0), W("warm", 1.0f, 0, COLD, 0),
 	W("fresh", 1.5f, 0, HYG, 0),
 
 	/* delivery: spills and packaging */
 	W("洒", -1.8f, SPILL, 0, 0), W("洒了", -2.4f, SPILL, 0, 0),
-	W("撒了", -2.2f, SPILL, 0, 0), W("漏了", -2.0f, SPILL, 0, 0),
+	W("撒了", -2.2f, SPILL, 0, 0), WF("漏了", -2.0f, SPILL, 0, 0, F_COUNT),
 	W("漏汤", -2.4f, SPILL, 0, 0), W("汤洒", -2.4f, SPILL, 0, 0),
 	W("溢出", -1.8f, SPILL, 0, 0), W("破了", -1.8f, SPILL, 0, 0),
 	W("破损", -2.0f, SPILL, 0, 0), W("压扁", -1.8f, SPILL, 0, 0),
@@ -252,9 +278,9 @@ static const builtin_word builtin_words[] = {
 	W("搞错", -2.2f, WRONG, 0, 0), W("给错", -2.4f, WRONG, 0, 0),
 	W("wrong", -1.8f, WRONG, 0, 0), W("incorrect", -1.8f, WRONG, 0, 0),
 	W("少送", -2.6f, MISS, 0, 0), W("漏送", -2.6f, MISS, 0, 0),
-	W("少了", -1.5f, MISS, 0, 0), W("少给", -2.4f, MISS, 0, 0),
+	WF("少了", -1.5f, MISS, 0, 0, F_COUNT), W("少给", -2.4f, MISS, 0, 0),
 	W("少一个", -2.0f, MISS, 0, 0), W("少一份", -2.2f, MISS, 0, 0),
-	W("少放", -1.6f, MISS, 0, 0), W("没给", -1.6f, MISS, 0, 0),
+	W("少放", 0.0f, 0, 0, 0), W("少放了", -1.6f, MISS, 0, 0), W("没给", -1.6f, MISS, 0, 0),
 	W("没放", -1.6f, MISS, 0, 0), W("忘了", -1.4f, MISS, 0, 0),
 	W("忘记", -1.4f, MISS, 0, 0), W("缺", -1.2f, MISS, 0, 0),
 	W("筷子", 0.0f, 0, MISS, 0), W("餐具", 0.0f, 0, MISS, 0),
@@ -303,8 +329,8 @@ static const builtin_word builtin_words[] = {
 	W("腥", -1.8f, TASTE, 0, 0), W("油腻", -1.6f, TASTE, 0, 0),
 	W("糊了", -2.0f, TASTE, 0, 0), W("焦了", -1.8f, TASTE, 0, 0),
 	W("硬", -0.8f, TASTE, 0, 0), W("不新鲜", -2.4f, HYG, 0, 0),
-	W("一般", -1.0f, 0, 0, TASTE), W("一般般", -1.2f, 0, 0, TASTE),
-	W("味道", 0.0f, 0, 0, TASTE), W("口味", 0.0f, 0, 0, TASTE),
+	W("一般", -1.0f, 0, 0, 0), W("一般般", -1.2f, 0, 0, 0),
+	W("味道", 0.0f, 0, TASTE, TASTE), W("口味", 0.0f, 0, TASTE, TASTE),
 	W("口感", 0.0f, 0, 0, TASTE), W("吃起来", 0.0f, 0, 0, TASTE),
 	W("bland", -1.8f, TASTE, 0, 0), W("tasteless", -2.2f, TASTE, 0, 0),
 	W("salty", -1.4f, TASTE, 0, 0), W("greasy", -1.6f, TASTE, 0, 0),
@@ -314,7 +340,7 @@ static const builtin_word builtin_words[] = {
 	W("delicious", 2.6f, 0, TASTE, 0), W("tasty", 2.2f, 0, TASTE, 0),
 	W("yummy", 2.2f, 0, TASTE, 0), W("flavorful", 2.0f, 0, TASTE, 0),
 	W("taste", 0.0f, 0, 0, TASTE), W("tastes", 0.0f, 0, 0, TASTE),
-	W("flavor", 0.2f, 0, 0, TASTE), W("flavour", 0.2f, 0, 0, TASTE),
+	W("flavor", 0.2f, 0, TASTE, TASTE), W("flavour", 0.2f, 0, TASTE, TASTE),
 
 	/* food: portion */
 	W("量少", -2.0f, PORT, 0, 0), W("分量少", -2.2f, PORT, 0, 0),
@@ -339,14 +365,14 @@ static const builtin_word builtin_words[] = {
 	W("实惠", 1.8f, 0, PRICE, 0), W("划算", 1.8f, 0, PRICE, 0),
 	W("值", 1.0f, 0, PRICE, 0), W("值得", 1.6f, 0, PRICE, 0),
 	W("性价比高", 2.0f, 0, PRICE, 0), W("超值", 2.0f, 0, PRICE, 0),
-	W("价格", 0.0f, 0, 0, PRICE), W("价钱", 0.0f, 0, 0, PRICE),
+	WF("价格", 0.0f, 0, 0, PRICE, F_FRAME), WF("价钱", 0.0f, 0, 0, PRICE, F_FRAME),
 	W("性价比", 0.3f, 0, 0, PRICE), W("配送费", 0.0f, 0, 0, PRICE),
 	W("打包费", 0.0f, 0, 0, PRICE), W("钱", -0.2f, 0, 0, PRICE),
 	W("expensive", -1.4f, PRICE, 0, 0), W("overpriced", -2.2f, PRICE, 0, 0),
 	W("pricey", -1.2f, PRICE, 0, 0), W("ripoff", -2.4f, PRICE, 0, 0),
 	W("cheap", 0.6f, 0, PRICE, 0), W("affordable", 1.5f, 0, PRICE, 0),
 	W("worth", 1.5f, 0, PRICE, 0), W("bargain", 1.8f, 0, PRICE, 0),
-	W("price", 0.0f, 0, 0, PRICE), W("prices", 0.0f, 0, 0, PRICE),
+	WF("price", -0.1f, 0, 0, PRICE, F_FRAME), WF("prices", -0.1f, 0, 0, PRICE, F_FRAME),
 	W("money", -0.3f, 0, 0, PRICE), W("fee", -0.3f, 0, 0, PRICE),
 
 	/* hygiene */
@@ -391,11 +417,11 @@ static const builtin_word builtin_words[] = {
 	W("麻烦", -1.2f, 0, 0, 0), W("敷衍", -2.0f, 0, 0, 0), W("凑合", -0.6f, 0, 0, 0),
 	W("哈哈", 0.8f, 0, 0, 0), W("开心", 1.8f, 0, 0, 0), W("贴心", 2.0f, 0, 0, 0),
 	W("周到", 1.8f, 0, 0, 0), W("及时送到", 2.0f, 0, LATE, 0),
-	W("没送到", -2.2f, LATE, 0, 0), W("送晚了", -2.0f, LATE, 0, 0), W("准点", 1.6f, 0, LATE, 0),
+	WF("没送到", -2.2f, LATE, 0, 0, F_ARRIVE), W("送晚了", -2.0f, LATE, 0, 0), W("准点", 1.6f, 0, LATE, 0),
 	W("难以下咽", -3.0f, TASTE, 0, 0), W("怪味", -2.2f, TASTE, 0, 0), W("味道怪", -2.0f, TASTE, 0, 0),
 	W("没熟", -2.4f, HYG, 0, 0), W("夹生", -2.2f, TASTE, 0, 0), W("太油", -1.8f, TASTE, 0, 0),
 	W("油太大", -1.8f, TASTE, 0, 0), W("骑士", 0.2f, 0, 0, RIDER), W("没看备注", -2.2f, WRONG, 0, 0),
-	W("不按备注", -2.2f, WRONG, 0, 0), W("备注", -0.2f, 0, 0, WRONG), W("冷的", -1.2f, COLD, 0, 0),
+	W("不按备注", -2.2f, WRONG, 0, 0), WF("备注", -0.2f, 0, 0, WRONG, F_CARRY), W("冷的", -1.2f, COLD, 0, 0),
 	W("凉的", -1.4f, COLD, 0, 0), W("冷掉", -2.0f, COLD, 0, 0), W("冷冰冰", -1.8f, COLD, 0, 0),
 	W("冷的天", 0.0f, 0, 0, 0), W("冷天", 0.0f, 0, 0, 0), W("天冷", 0.0f, 0, 0, 0),
 	W("大冷天", 0.0f, 0, 0, 0), W("下雨", 0.0f, 0, 0, 0), W("一如既往", 0.8f, 0, 0, 0),
@@ -475,6 +501,204 @@ static const builtin_word builtin_words[] = {
 	W("highly recommend", 2.6f, 0, 0, 0), W("must have", 2.0f, 0, 0, 0), W("no good", -2.2f, 0, 0, 0),
 	W("hot food", 1.6f, 0, COLD, 0), W("cold food", -2.0f, COLD, 0, 0),
 
+	/* takeaway phrasing, by topic (test/data/takeaway_regression.tsv) */
+	/* late */
+	W("才到", -1.4f, LATE, 0, 0), W("才送到", -1.6f, LATE, 0, 0), W("才送来", -1.6f, LATE, 0, 0),
+	W("才来", -1.0f, LATE, 0, 0), W("才吃上", -1.6f, LATE, 0, 0), W("才拿到", -1.4f, LATE, 0, 0),
+	W("才收到", -1.4f, LATE, 0, 0), W("迟迟", -1.6f, LATE, 0, 0), W("龟速", -2.2f, LATE, 0, 0),
+	W("慢吞吞", -2.0f, LATE, 0, 0), W("磨磨蹭蹭", -2.0f, LATE, 0, 0), W("等得", -1.0f, LATE, 0, 0),
+	W("等了好久", -2.0f, LATE, 0, 0), W("等好久", -2.0f, LATE, 0, 0), W("等太久", -2.0f, LATE, 0, 0),
+	W("等了半天", -2.2f, LATE, 0, 0), W("花儿都谢了", -2.4f, LATE, 0, 0), W("花都谢了", -2.4f, LATE, 0, 0),
+	W("饿过头", -2.0f, LATE, 0, 0), W("饿死了", -1.6f, LATE, 0, 0), W("好久", -0.8f, 0, 0, LATE),
+	W("久", -0.6f, 0, 0, LATE), W("配送中", 0.0f, 0, 0, LATE), W("预计", 0.0f, 0, 0, LATE),
+	W("延迟", -1.8f, LATE, 0, 0), W("拖了", -1.4f, LATE, 0, 0), W("晚送", -1.8f, LATE, 0, 0),
+	W("送晚", -1.8f, LATE, 0, 0), W("半小时", -0.4f, 0, 0, LATE), W("半个小时", -0.4f, 0, 0, LATE),
+	W("钟头", -0.4f, 0, 0, LATE), W("还没来", -1.8f, LATE, 0, 0), W("一直没到", -2.2f, LATE, 0, 0),
+	WF("没到", -1.4f, LATE, 0, 0, F_ARRIVE), W("还没送", -1.8f, LATE, 0, 0), W("虚假送达", -2.6f, RIDER | LATE, 0, 0),
+	W("点了送达", -2.2f, RIDER | LATE, 0, 0), W("点了已送达", -2.2f, RIDER | LATE, 0, 0),
+	W("早到", 1.5f, 0, LATE, 0), W("提前送到", 2.0f, 0, LATE, 0), W("没等多久", 1.6f, 0, 0, 0),
+	W("飞快", 2.0f, 0, LATE, 0), W("秒到", 2.0f, 0, LATE, 0),
+	W("took ages", -2.2f, LATE, 0, 0), W("got lost", -1.4f, LATE, 0, 0), W("take long", -1.4f, LATE, 0, 0),
+	W("took long", -1.4f, LATE, 0, 0), W("still waiting", -2.0f, LATE, 0, 0), W("ages", -0.6f, 0, 0, LATE),
+	W("delivery time", 0.0f, 0, 0, LATE), W("estimated time", 0.0f, 0, 0, LATE), W("past", -0.4f, 0, 0, LATE),
+	W("promised", 0.0f, 0, 0, LATE), W("until", 0.0f, 0, LATE, 0), W("behind schedule", -1.8f, LATE, 0, 0),
+	W("showed up", 0.0f, 0, 0, LATE), W("eta", 0.0f, 0, 0, LATE),
+	/* cold */
+	W("温吞吞", -1.8f, COLD, 0, 0), W("温的", -1.2f, COLD, 0, 0), W("热气", 0.8f, 0, COLD, 0),
+	W("冷掉了", -2.2f, COLD, 0, 0), W("冰块一样", -2.0f, COLD, 0, 0), W("冰疙瘩", -2.0f, COLD, 0, 0),
+	W("凝固", -1.4f, COLD, 0, 0), W("凝住", -1.4f, COLD, 0, 0), W("凝了", -1.4f, COLD, 0, 0),
+	W("冰冰凉凉", -2.0f, COLD, 0, 0), W("凉飕飕", -1.8f, COLD, 0, 0), W("烫的", 1.0f, 0, COLD, 0),
+	W("热着", 1.2f, 0, COLD, 0), W("冒着热气", 2.0f, 0, COLD, 0), W("不热乎", -1.8f, COLD, 0, 0),
+	W("room temperature", -1.6f, COLD, 0, 0), W("congealed", -1.6f, COLD, 0, 0),
+	W("freezing", -1.2f, COLD, 0, 0), W("piping hot", 2.0f, 0, COLD, 0), W("stone cold", -2.2f, COLD, 0, 0),
+	/* spilled and packaging */
+	W("全是汤", -2.0f, SPILL, 0, 0), W("都是汤", -2.0f, SPILL, 0, 0), W("湿透", -1.8f, SPILL, 0, 0),
+	W("湿了", -1.4f, SPILL, 0, 0), W("颠得", -1.4f, SPILL, 0, 0), W("颠烂", -2.0f, SPILL, 0, 0),
+	W("稀巴烂", -2.2f, SPILL, 0, 0), W("泡烂", -2.0f, SPILL, 0, 0), W("渗", -1.2f, SPILL, 0, 0),
+	W("渗出", -1.8f, SPILL, 0, 0), W("漏出来", -2.0f, SPILL, 0, 0), W("洒出来", -2.4f, SPILL, 0, 0),
+	W("撒出来", -2.2f, SPILL, 0, 0), W("漏", -1.4f, SPILL, 0, 0), W("盖子", 0.0f, 0, 0, SPILL),
+	W("封好", 0.8f, 0, SPILL, 0), W("盖严", 0.8f, 0, SPILL, 0), W("盖好", 0.8f, 0, SPILL, 0),
+	W("变形", -1.4f, SPILL, 0, 0), W("挤烂", -2.0f, SPILL, 0, 0), W("压烂", -2.0f, SPILL, 0, 0),
+	W("打翻", -2.2f, SPILL, 0, 0), W("翻了", -1.8f, SPILL, 0, 0), W("一袋子", -0.4f, SPILL, 0, 0),
+	W("一地", -0.4f, SPILL, 0, 0),
+	W("soaked", -1.6f, SPILL, 0, 0), W("smashed", -1.8f, SPILL, 0, 0), W("went everywhere", -1.8f, SPILL, 0, 0),
+	W("everywhere", -0.6f, 0, 0, SPILL), W("all over", -0.6f, 0, 0, SPILL), W("lid", 0.0f, 0, 0, SPILL),
+	W("container", 0.0f, 0, 0, SPILL), W("leaky", -1.8f, SPILL, 0, 0), W("leaks", -1.8f, SPILL, 0, 0),
+	W("dripping", -1.4f, SPILL, 0, 0), W("damaged", -1.6f, SPILL, 0, 0), W("dented", -1.4f, SPILL, 0, 0),
+	W("squished", -1.8f, SPILL, 0, 0), W("spills", -1.6f, SPILL, 0, 0), W("spilling", -1.8f, SPILL, 0, 0),
+	/* wrong item */
+	W("不是我点的", -2.4f, WRONG, 0, 0), W("不是我要的", -2.4f, WRONG, 0, 0), W("跟我点的", 0.0f, 0, 0, WRONG),
+	W("和我点的", 0.0f, 0, 0, WRONG), W("对不上", -1.8f, WRONG, 0, 0), W("不一样", -0.6f, 0, 0, 0),
+	W("送来的却是", -2.2f, WRONG, 0, 0), W("来的却是", -2.2f, WRONG, 0, 0), W("给的却是", -2.2f, WRONG, 0, 0),
+	W("送成", -1.8f, WRONG, 0, 0), W("串单", -2.2f, WRONG, 0, 0), W("错单", -2.2f, WRONG, 0, 0),
+	W("照做", 1.4f, 0, 0, 0), W("按备注", 1.2f, 0, WRONG, 0), W("香菜", 0.0f, 0, 0, 0),
+	W("someone else", -2.4f, WRONG, 0, 0), W("instead", -1.0f, WRONG, 0, 0), W("mixed up", -2.0f, WRONG, 0, 0),
+	W("mix up", -2.0f, WRONG, 0, 0), W("mixup", -2.0f, WRONG, 0, 0), W("ordered", 0.0f, 0, WRONG, 0),
+	WF("asked for", -0.4f, 0, 0, WRONG, F_CARRY), W("substituted", -1.2f, WRONG, 0, 0), W("swapped", -1.2f, WRONG, 0, 0),
+	/* missing item */
+	WF("少", -0.8f, MISS, 0, 0, F_COUNT), WF("只有", 0.0f, 0, 0, 0, F_COUNT), W("多少", 0.0f, 0, 0, 0),
+	W("至少", 0.0f, 0, 0, 0), W("减少", 0.0f, 0, 0, 0), W("少许", 0.0f, 0, 0, 0), W("少量", 0.0f, 0, 0, 0),
+	W("没加", -1.6f, MISS, 0, 0), W("不见了", -1.6f, MISS, 0, 0), W("忘放", -1.8f, MISS, 0, 0),
+	W("忘带", -1.8f, MISS, 0, 0), W("忘给", -1.8f, MISS, 0, 0), W("只送来", -1.4f, MISS, 0, 0),
+	W("只送了", -1.4f, MISS, 0, 0), W("只给了", -1.4f, MISS, 0, 0), W("只来了", -1.4f, MISS, 0, 0),
+	W("缺了", -1.4f, MISS, 0, 0), W("缺少", -1.4f, MISS, 0, 0), W("漏掉", -1.8f, MISS, 0, 0),
+	W("漏放", -2.0f, MISS, 0, 0), W("赠品", 0.0f, 0, MISS, 0), W("薯条", 0.0f, 0, MISS, 0),
+	W("鸡腿", 0.0f, 0, MISS, 0), W("鸡翅", 0.0f, 0, MISS, 0), W("可乐", 0.0f, 0, MISS, 0),
+	W("奶茶", 0.0f, 0, MISS, 0), W("酱料", 0.0f, 0, MISS, 0), W("酱料包", 0.0f, 0, MISS, 0),
+	W("吸管", 0.0f, 0, MISS, 0), W("小菜", 0.0f, 0, MISS, 0), W("发票", 0.0f, 0, MISS, 0),
+	W("incomplete", -1.8f, MISS, 0, 0), W("half my", -1.0f, MISS, 0, 0), W("only got", -1.2f, MISS, 0, 0),
+	W("where is", -1.4f, MISS, 0, 0), W("where are", -1.4f, MISS, 0, 0), W("rice", 0.0f, 0, MISS, 0), W("fries", 0.0f, 0, MISS, 0),
+	W("dessert", 0.0f, 0, MISS, 0),
+	W("fork", 0.0f, 0, MISS, 0), W("spoon", 0.0f, 0, MISS, 0), W("cutlery", 0.0f, 0, MISS, 0),
+	W("straw", 0.0f, 0, MISS, 0), W("ketchup", 0.0f, 0, MISS, 0), W("soda", 0.0f, 0, MISS, 0),
+	W("bread", 0.0f, 0, MISS, 0), W("dip", 0.0f, 0, MISS, 0),
+	/* the rider */
+	W("说话冲", -2.0f, RIDER, 0, 0), W("冲", -1.0f, 0, 0, 0), W("说话", 0.0f, 0, 0, RIDER),
+	W("挂我电话", -2.2f, RIDER, 0, 0), W("挂了电话", -1.8f, RIDER, 0, 0), W("下楼拿", -1.6f, RIDER, 0, 0),
+	W("自己下楼", -1.6f, RIDER, 0, 0), W("让我下楼", -1.6f, RIDER, 0, 0), W("爱答不理", -2.2f, RIDER, 0, 0),
+	W("爱理不理", -2.2f, RIDER, 0, 0), W("骂骂咧咧", -2.4f, RIDER, 0, 0), W("随手一扔", -2.0f, RIDER, 0, 0),
+	W("乱扔", -2.0f, RIDER, 0, 0), W("扔在", -1.4f, RIDER, 0, 0), W("一扔", -1.4f, RIDER, 0, 0),
+	W("抱怨", -1.4f, 0, 0, 0), W("很横", -1.8f, RIDER, 0, 0), W("不客气", -1.6f, RIDER, 0, 0),
+	W("威胁", -2.2f, RIDER, 0, 0), W("服务态度", 0.0f, 0, 0, RIDER),
+	W("hung up", -2.0f, RIDER, 0, 0), W("threw", -1.2f, RIDER, 0, 0), W("refused", -1.4f, 0, 0, 0),
+	W("unprofessional", -2.0f, RIDER, 0, 0), W("aggressive", -2.0f, RIDER, 0, 0), W("swore", -2.2f, RIDER, 0, 0),
+	W("cursed", -2.0f, RIDER, 0, 0), W("bad attitude", -2.2f, RIDER, 0, 0), W("delivery guy", 0.0f, 0, 0, RIDER),
+	W("delivery person", 0.0f, 0, 0, RIDER), W("kind", 1.4f, 0, 0, 0), DEG("kind of", 0.6f),
+	W("patient", 1.4f, 0, 0, 0),
+	/* taste */
+	W("咸死", -2.2f, TASTE, 0, 0), W("要命", -1.8f, 0, 0, 0), W("发腻", -1.8f, TASTE, 0, 0),
+	W("腻", -1.2f, TASTE, 0, 0), W("太甜", -1.6f, TASTE, 0, 0), W("齁甜", -2.0f, TASTE, 0, 0),
+	W("太辣", -1.4f, TASTE, 0, 0), W("辣死", -1.8f, TASTE, 0, 0), W("没法入口", -2.4f, TASTE, 0, 0),
+	W("难以入口", -2.4f, TASTE, 0, 0), W("没法吃", -2.2f, TASTE, 0, 0), W("嚼不动", -2.0f, TASTE, 0, 0),
+	W("咬不动", -2.0f, TASTE, 0, 0), W("坨了", -1.8f, TASTE, 0, 0), W("坨", -1.2f, TASTE, 0, 0),
+	W("泡胀", -1.6f, TASTE, 0, 0), W("软塌塌", -1.6f, TASTE, 0, 0), W("脆", 1.0f, 0, TASTE, 0),
+	W("柴", -1.4f, TASTE, 0, 0), W("发柴", -1.6f, TASTE, 0, 0), W("酸味", -1.2f, TASTE, 0, 0),
+	W("差远了", -2.0f, 0, 0, 0), W("没滋没味", -2.2f, TASTE, 0, 0), W("寡淡", -1.8f, TASTE, 0, 0),
+	W("tasted", 0.0f, 0, 0, TASTE), W("tasting", 0.0f, 0, 0, TASTE), W("tasted off", -2.0f, TASTE, 0, 0),
+	W("tastes off", -2.0f, TASTE, 0, 0), W("dry", -1.0f, TASTE, 0, 0), W("chewy", -1.2f, TASTE, 0, 0),
+	W("rubbery", -1.6f, TASTE, 0, 0), W("too sweet", -1.8f, TASTE, 0, 0), W("too spicy", -1.4f, TASTE, 0, 0),
+	W("too oily", -1.6f, TASTE, 0, 0), W("sour", -0.8f, TASTE, 0, 0), W("crispy", 1.4f, 0, TASTE, 0),
+	W("flavorless", -2.0f, TASTE, 0, 0), W("watery", -1.4f, TASTE, 0, 0),
+	/* portion */
+	W("就几", -1.2f, PORT, 0, 0), W("只有几", -1.4f, PORT, 0, 0), W("全是配菜", -1.6f, PORT, 0, 0),
+	W("塞牙缝", -2.2f, PORT, 0, 0), W("少得", -1.4f, PORT, 0, 0), W("越来越少", -1.8f, PORT, 0, 0),
+	W("两口", -0.6f, 0, 0, PORT), W("几口", -0.6f, 0, 0, PORT), W("就没了", -1.4f, PORT, 0, 0),
+	W("这么一点", -1.4f, PORT, 0, 0), W("这么点", -1.4f, PORT, 0, 0), W("就这点", -1.4f, PORT, 0, 0),
+	W("一丁点", -1.6f, PORT, 0, 0), W("小份", 0.0f, 0, 0, 0),
+	W("too small", -1.8f, PORT, 0, 0), W("small", -0.3f, 0, 0, PORT), W("not small", 1.2f, 0, 0, 0), W("barely enough", -1.6f, PORT, 0, 0),
+	W("enough", 0.8f, 0, PORT, 0), W("hardly any", -1.6f, PORT, 0, 0), W("shrunk", -1.6f, PORT, 0, 0),
+	W("shrank", -1.6f, PORT, 0, 0), W("still hungry", -1.6f, PORT, 0, 0), W("half empty", -1.8f, PORT, 0, 0),
+	W("serving", 0.0f, 0, 0, PORT), W("servings", 0.0f, 0, 0, PORT), W("small serving", -2.0f, PORT, 0, 0),
+	W("huge", 1.2f, 0, PORT, 0),
+	/* price */
+	W("抢钱", -2.4f, PRICE, 0, 0), W("虚高", -2.0f, PRICE, 0, 0), W("离谱", -2.0f, 0, 0, 0),
+	W("低", -0.6f, 0, 0, 0), W("套路", -1.8f, PRICE, 0, 0), W("就这", -1.4f, 0, 0, 0),
+	W("花了", 0.0f, 0, 0, PRICE), W("块钱", -0.2f, 0, 0, PRICE), W("收费", 0.0f, 0, 0, PRICE),
+	W("加价", -1.4f, PRICE, 0, 0), W("宰人", -2.4f, PRICE, 0, 0),
+	W("rip off", -2.4f, PRICE, 0, 0), W("outrageous", -2.0f, 0, 0, 0), W("went up", -1.0f, 0, 0, 0),
+	W("value", 0.4f, 0, PRICE, PRICE), W("premium prices", -1.4f, PRICE, 0, 0),
+	W("fair price", 1.6f, 0, PRICE, 0),
+	/* hygiene */
+	W("肚子疼", -2.4f, HYG, 0, 0), W("肚子痛", -2.4f, HYG, 0, 0), W("胃疼", -1.6f, 0, 0, 0),
+	W("上吐下泻", -3.0f, HYG, 0, 0), W("呕吐", -2.4f, HYG, 0, 0), W("拉稀", -2.6f, HYG, 0, 0),
+	W("塑料", -1.6f, HYG, 0, 0), W("钢丝", -2.2f, HYG, 0, 0), W("钢丝球", -2.4f, HYG, 0, 0),
+	W("泥沙", -2.2f, HYG, 0, 0), W("沙子", -2.0f, HYG, 0, 0), W("石子", -2.0f, HYG, 0, 0),
+	W("烂了", -1.8f, HYG, 0, 0), W("发黄", -1.2f, HYG, 0, 0), W("带血", -2.0f, HYG, 0, 0),
+	W("脏兮兮", -2.2f, HYG, 0, 0), W("馊味", -2.6f, HYG, 0, 0), W("异味", -2.0f, HYG, 0, 0),
+	W("smelled off", -2.0f, HYG, 0, 0), W("smells off", -2.0f, HYG, 0, 0), W("smelled bad", -2.0f, HYG, 0, 0),
+	W("was raw", -1.8f, HYG, 0, 0), W("raw inside", -1.8f, HYG, 0, 0), W("raw in", -1.8f, HYG, 0, 0), W("plastic", -1.6f, HYG, 0, 0), W("mouldy", -2.6f, HYG, 0, 0),
+	/* general */
+	W("disappoints", -2.0f, 0, 0, 0), W("favourite", 2.0f, 0, 0, 0), W("remembered", 1.0f, 0, 0, 0),
+	W("还送了", 1.0f, 0, 0, 0), W("都给了", 0.8f, 0, 0, 0), W("冒雨", 1.6f, 0, 0, 0),
+	W("冒着大雨", 1.6f, 0, 0, 0), W("冒着雨", 1.6f, 0, 0, 0), W("一半", 0.0f, 0, 0, 0),
+	W("一些", 0.0f, 0, 0, 0), W("泡烂了", -2.0f, SPILL, 0, 0), W("嫌", -1.0f, 0, 0, 0),
+	W("很少", -0.8f, 0, 0, PORT), W("好少", -1.6f, PORT, 0, 0), WF("never arrived", -2.0f, LATE, 0, 0, F_ARRIVE),
+	WF("never came", -2.0f, LATE, 0, 0, F_ARRIVE), W("full", 1.0f, 0, PORT, 0), W("full of", 0.0f, 0, 0, 0),
+	W("this time", 0.0f, 0, 0, 0),
+	WF("没送来", -1.6f, LATE, 0, 0, F_ARRIVE), WF("没来", -1.2f, LATE, 0, 0, F_ARRIVE),
+	W("个钟", -0.8f, 0, 0, LATE), W("个钟头", -0.8f, 0, 0, LATE), W("才出现", -1.6f, LATE, 0, 0),
+	W("超出", -1.2f, LATE, 0, 0), W("超出预期", 2.0f, 0, 0, 0), W("冰了", -1.8f, COLD, 0, 0),
+	W("温度", 0.6f, 0, COLD, 0), W("漏在", -2.6f, SPILL, 0, 0), W("洒在", -2.6f, SPILL, 0, 0),
+	W("撒在", -2.6f, SPILL, 0, 0), WF("点的是", -0.2f, 0, 0, WRONG, F_CARRY),
+	WF("说了不要", -0.4f, 0, 0, WRONG, F_CARRY), W("给我的是", -1.2f, 0, 0, WRONG),
+	W("送来的是", -1.2f, 0, 0, WRONG), W("送来是", -1.2f, 0, 0, WRONG), W("给的是", -1.2f, 0, 0, WRONG),
+	W("搞混", -2.0f, WRONG, 0, 0), W("弄混", -2.0f, WRONG, 0, 0), W("只到了", -1.4f, MISS, 0, 0),
+	W("配送小哥", 0.5f, 0, 0, RIDER), W("送餐小哥", 0.5f, 0, 0, RIDER), W("骑手小哥", 0.5f, 0, 0, RIDER),
+	W("太烂了", -1.6f, TASTE, 0, 0), W("煮得太烂", -1.8f, TASTE, 0, 0), W("小了", -1.2f, 0, 0, PORT),
+	W("变小", -1.2f, PORT, 0, 0), W("都不够", -1.6f, 0, 0, PORT), W("也不够", -1.4f, 0, 0, PORT),
+	W("贵了", -1.6f, PRICE, 0, 0), W("贵了好多", -2.0f, PRICE, 0, 0), W("贵了很多", -2.0f, PRICE, 0, 0),
+	W("肚子", -0.4f, 0, 0, HYG), W("霉味", -2.6f, HYG, 0, 0), W("霉", -2.0f, HYG, 0, 0),
+	W("带垃圾", 1.0f, 0, 0, 0), W("垃圾带下去", 1.2f, 0, 0, 0), W("帮忙", 1.2f, 0, 0, 0),
+	W("饭菜", 0.0f, 0, 0, TASTE), W("my order", 0.0f, 0, WRONG, 0), W("unfriendly", -2.0f, RIDER, 0, 0),
+	W("joke", -1.6f, 0, 0, 0), W("bucks", -0.2f, 0, 0, PRICE), W("dollars", -0.2f, 0, 0, PRICE),
+	W("pink inside", -1.8f, HYG, 0, 0), W("pink", -0.4f, 0, 0, HYG), W("别人", 0.0f, 0, 0, 0), W("别的", 0.0f, 0, 0, 0),
+	W("别家", 0.0f, 0, 0, 0), W("小了很多", -1.8f, 0, 0, PORT),
+	W("这速度", -0.6f, 0, 0, LATE), W("半天不动", -1.8f, LATE, 0, 0), W("停在原地", -1.2f, LATE, 0, 0),
+	W("耽误", -1.4f, LATE, 0, 0), W("压坏了", -2.0f, SPILL, 0, 0), W("挤到", -1.0f, SPILL, 0, 0),
+	W("少糖", 0.0f, 0, 0, 0), W("少冰", 0.0f, 0, 0, 0), W("少辣", 0.0f, 0, 0, 0), W("微辣", 0.0f, 0, 0, 0),
+	W("做成了", -1.2f, WRONG, 0, 0), WF("送", 0.0f, 0, LATE, 0, F_ARRIVE), W("说好的", -0.6f, 0, 0, 0),
+	W("小吃", 0.0f, 0, MISS, 0), W("写错", -1.0f, 0, 0, 0),
+	W("写错了", -1.0f, 0, 0, 0), W("语气", 0.0f, 0, 0, RIDER), W("口气", 0.0f, 0, 0, RIDER),
+	W("酸的", -1.6f, TASTE, 0, 0), W("空的", -1.2f, PORT, 0, 0), W("缩了", -1.6f, PORT, 0, 0),
+	W("涨了", -1.4f, PRICE, 0, 0), W("还是那样", -1.0f, 0, 0, 0), W("一言难尽", -2.0f, 0, 0, 0),
+	W("软硬", 0.0f, 0, 0, 0), W("软硬适中", 1.6f, 0, 0, 0), W("刚好", 1.0f, 0, 0, 0),
+	W("too long", -1.8f, LATE, 0, 0), W("so long", -1.2f, LATE, 0, 0), W("for ages", -1.8f, LATE, 0, 0),
+	W("stuck", -1.0f, LATE, 0, 0), W("hot enough", 1.2f, 0, COLD, 0), W("warm enough", 1.2f, 0, COLD, 0),
+	W("tipped over", -1.8f, SPILL, 0, 0), W("slid", -1.2f, SPILL, 0, 0), W("somebody else", -2.4f, WRONG, 0, 0),
+	WF("said no", -0.4f, 0, 0, WRONG, F_CARRY), WF("not in", -1.0f, 0, 0, 0, F_ARRIVE),
+	W("arrogant", -2.0f, RIDER, 0, 0), W("disrespectful", -2.2f, RIDER, 0, 0), W("drenched", -1.2f, TASTE, 0, 0),
+	W("too little", -1.8f, PORT, 0, 0), W("smaller", -0.6f, 0, 0, PORT), W("insect", -2.4f, HYG, 0, 0),
+	W("insects", -2.4f, HYG, 0, 0), W("stomach", -0.4f, 0, 0, HYG), W("stomachache", -2.4f, HYG, 0, 0),
+	W("stomach ache", -2.4f, HYG, 0, 0), W("hurt", -1.2f, 0, 0, 0),
+	W("没动静", -1.8f, LATE, 0, 0), W("太长", -1.2f, 0, 0, 0), W("时间太长", -1.8f, LATE, 0, 0),
+	W("太晚", -2.0f, LATE, 0, 0), W("很晚", -1.6f, LATE, 0, 0), W("好晚", -1.6f, LATE, 0, 0),
+	W("换成了", -1.4f, WRONG, 0, 0), W("装反", -2.0f, WRONG, 0, 0), W("给了别人", -1.6f, WRONG, 0, 0),
+	W("汤", 0.0f, 0, MISS, 0), W("附赠", 0.0f, 0, MISS, 0), W("蛋挞", 0.0f, 0, MISS, 0),
+	W("阴阳怪气", -2.2f, RIDER, 0, 0), W("碱味", -1.8f, TASTE, 0, 0), W("一股", -0.8f, 0, 0, TASTE),
+	W("太软", -1.4f, TASTE, 0, 0), W("没嚼劲", -1.6f, TASTE, 0, 0), W("嚼劲", 1.0f, 0, TASTE, 0),
+	W("半盒", -1.0f, PORT, 0, 0), W("半碗", -1.0f, PORT, 0, 0), W("那么几", -1.2f, PORT, 0, 0),
+	W("不划算", -2.0f, PRICE, 0, 0), W("真敢要", -1.6f, PRICE, 0, 0), W("生的", -1.2f, HYG, 0, 0),
+	W("是生的", -2.0f, HYG, 0, 0), W("变味", -2.2f, HYG, 0, 0), W("踩雷", -2.2f, 0, 0, 0),
+	W("finally", -0.4f, 0, 0, LATE), W("different order", -1.8f, WRONG, 0, 0), W("short", -0.6f, 0, 0, MISS),
+	W("included", 0.0f, 0, MISS, 0), W("include", 0.0f, 0, MISS, 0), W("salt", -0.2f, 0, 0, TASTE),
+	W("too much", -1.0f, 0, 0, 0), W("empty", -1.0f, 0, 0, PORT), W("insane", -1.8f, 0, 0, 0),
+	W("不准时", -2.0f, LATE, 0, 0), W("绕路", -1.4f, LATE, 0, 0), W("绕了", -1.2f, LATE, 0, 0),
+	W("变成了", -0.8f, 0, 0, WRONG), W("白写", -1.6f, WRONG, 0, 0), W("别人的外卖", -2.2f, WRONG, 0, 0),
+	W("别人的餐", -2.2f, WRONG, 0, 0), WF("落了", -1.2f, MISS, 0, 0, F_COUNT), W("软趴趴", -1.6f, TASTE, 0, 0),
+	W("没劲道", -1.6f, TASTE, 0, 0), W("劲道", 1.2f, 0, TASTE, 0), W("勾兑", -1.8f, TASTE, 0, 0),
+	W("菜少", -1.4f, PORT, 0, 0), W("一小碗", -1.0f, PORT, 0, 0), W("一小份", -1.0f, PORT, 0, 0),
+	W("一小盒", -1.0f, PORT, 0, 0), W("太高", -1.4f, 0, 0, 0), W("吃不起", -1.6f, PRICE, 0, 0),
+	W("抽成", -1.0f, PRICE, 0, 0), W("一涨再涨", -1.8f, PRICE, 0, 0), W("原价", -0.4f, 0, 0, PRICE),
+	W("优惠券", 0.0f, 0, 0, PRICE), W("吃了个寂寞", -2.0f, 0, 0, 0), W("撒", -1.6f, SPILL, 0, 0),
+	W("wrong address", -1.6f, LATE, 0, 0), W("exploded", -1.8f, SPILL, 0, 0),
+	W("different meal", -1.8f, WRONG, 0, 0), W("different dish", -1.8f, WRONG, 0, 0),
+	WF("not there", -1.2f, 0, 0, 0, F_ARRIVE), W("half of", -0.4f, 0, 0, MISS), W("skimped", -1.8f, PORT, 0, 0),
+	W("skimp", -1.6f, PORT, 0, 0), W("fees", -0.3f, 0, 0, PRICE),
+	W("速度感人", -2.0f, LATE, 0, 0), W("不是我的", -1.8f, WRONG, 0, 0), W("少东西", -1.8f, MISS, 0, 0),
+	W("太少了", -2.0f, PORT, 0, 0), W("就一点点", -1.6f, PORT, 0, 0), W("就一点", -1.4f, PORT, 0, 0),
+	W("my food", 0.0f, 0, WRONG, 0), W("where my", -1.4f, MISS, 0, 0),	/* where's my: 's is dropped */
+	W("jerk", -2.0f, 0, 0, 0), W("yum", 2.0f, 0, 0, 0),
+
 	/* emoji, not flipped by negation */
 	EMO("👍", 2.2f), EMO("👎", -2.4f), EMO("😡", -2.6f), EMO("😠", -2.4f),
 	EMO("🤬", -2.8f), EMO("😤", -1.8f), EMO("😞", -1.8f), EMO("😢", -1.6f),
@@ -495,11 +719,16 @@ static const builtin_word builtin_words[] = {
 };
 
 #undef W
+#undef WF
+#undef WN
 #undef NEG
+#undef NEGD
+#undef EXPECT
 #undef DEG
 #undef CONTRAST
 #undef CONCESS
 #undef STOP
+#undef STOPA
 #undef EMO
 
 /* ---------------------------------------------------------------------- */
@@ -821,6 +1050,7 @@ sent_model_init(sent_model *m, const sent_allocator *a, int builtin)
 		e->tp = b->tp;
 		e->tn = b->tn;
 		e->ta = b->ta;
+		e->fl = b->fl;
 		if (register_word(m, b->key, len) != SENT_OK)
 			return SENT_ERR_NOMEM;
 	}
@@ -944,42 +1174,160 @@ typedef struct scan_state
 
 	double		total;			/* closed clauses */
 	double		clause;			/* the open clause */
+	double		free_value;		/* its tokens that name no topic */
 	int			any;			/* some feature matched */
 	int			excl;			/* ! seen at the end of the open clause */
 	int			emph;			/* repeated character in the open clause */
 	int			concess;		/* open clause began with a concession */
+	int			expect;			/* open clause states a fear (以为, worried) */
 	int			pending_close;	/* punctuation seen; close before next token */
+	uint32_t	ctopics;		/* topics named by words of the open clause */
 	uint32_t	anchors;		/* anchor topics of the open clause */
+	uint32_t	anchors_after;	/* those after its last word naming a topic */
+	uint32_t	weak;			/* anchors of function words (food) */
+	uint32_t	carried;		/* anchors that last until the text ends */
+	uint32_t	frames;			/* anchors of the open clause that always count */
+	int			items;			/* the open clause named an item (可乐, fries) */
+	int			arrive;			/* 1 没送来 (late or missing), 2 "not in" (missing) */
+	uint32_t	anchored;		/* anchors of negative clauses so far */
 	uint32_t	topics;
+	double		feared;			/* score of fear clauses not yet answered */
+	uint32_t	feared_topics;	/* and their topics */
 
 	int			neg_left;		/* content tokens left in a negation scope */
 	int			neg_on;			/* parity of negators in the scope */
 	double		neg_damp;		/* 1, or less for soft negators */
+	int			neg_used;		/* content tokens the scope has covered */
+	int			neg_dangle;		/* a 没有 with nothing after it yet */
+	const sent_entry *last;		/* last content word of the open clause */
+	double		last_mult;		/* and the multiplier it was counted with */
+	int			last_negated;
+	uint32_t	count_topics;	/* 少了: topics if no count follows */
+	int			count_on;		/* a count word waits for the next token */
 	double		deg;			/* pending degree multiplier, 1 if none */
 	int			last_cjk;		/* last token was Chinese */
 	uint32_t	prev_cp;		/* for repeated-character emphasis */
 	int			rep;
 } scan_state;
 
+/*
+ * A count word (少, 少了, 漏了, 只有) followed by a count names a missing
+ * item (少了一份米饭, 漏了两个), by a half or a little the portion (少了一半,
+ * 只有半盒) unless it names a spill (漏了一半); followed by another word its
+ * own topics stand (少了米饭, 漏了一袋子); closing its clause, a "less"
+ * speaks of the portion (菜很少, 量越来越少了).  what says what followed.
+ */
+#define COUNT_END		0
+#define COUNT_NUMBER	1
+#define COUNT_HALF		2
+#define COUNT_WORD		3
+static void
+count_resolve(scan_state *st, int what)
+{
+	uint32_t	t = st->count_topics;
+	int			less = t == 0 || (t & SENT_TOPIC_MISSING_ITEM);	/* not 漏了 */
+
+	if (!st->count_on)
+		return;
+	if (what == COUNT_NUMBER)
+		t = SENT_TOPIC_MISSING_ITEM;
+	else if (less && (what == COUNT_HALF || (what == COUNT_END && t != 0)))
+		t = SENT_TOPIC_PORTION;
+	st->ctopics |= t;
+	if (t != 0)
+		st->anchors_after = 0;
+	st->count_on = 0;
+	st->count_topics = 0;
+}
+
+/*
+ * A 没有 that closes its clause with nothing after it negates the word
+ * before it: 热气都没有 is cold, 薯条没有 a missing item.
+ */
+static void
+dangle_resolve(scan_state *st)
+{
+	const sent_entry *e = st->last;
+
+	if (st->neg_dangle && e != NULL && !st->last_negated)
+	{
+		double		v = -(1.0 + NEG_GAMMA) * e->lex * st->last_mult;
+
+		if (e->tn & SENT_TOPIC_MISSING_ITEM)
+			v += MISSING_PRIOR;
+		st->ctopics |= e->tn;
+		if (e->tn)
+			st->anchors_after = 0;
+		st->clause += v;
+		if (e->tn == 0 && e->ta == 0)
+			st->free_value += v;
+		st->any = 1;
+	}
+	st->neg_dangle = 0;
+}
+
 static void
 close_clause(scan_state *st)
 {
-	double		c = st->clause;
+	double		c;
 
+	count_resolve(st, COUNT_END);
+	dangle_resolve(st);
+	/* 可乐没送来, 没送筷子: a missing item; 外卖还没送来: late */
+	if (st->arrive && (st->items || (st->ctopics & SENT_TOPIC_MISSING_ITEM)))
+		st->ctopics |= SENT_TOPIC_MISSING_ITEM;
+	else if (st->arrive == 1)
+		st->ctopics |= SENT_TOPIC_LATE;
+	st->arrive = 0;
+	c = st->clause;
 	if (st->excl >= 2 || st->emph)
 		c *= EMPH_MANY;
 	else if (st->excl == 1)
 		c *= EMPH_ONE;
 	if (st->concess)
 		c *= CONCESS_DISCOUNT;
+
+	/*
+	 * An anchor (味道, 骑手, price) names the topic of a negative clause
+	 * unless a word of that clause that names a topic comes after it and
+	 * explains all of its negativity (口味做错了 is a wrong item, not taste;
+	 * "expensive and it tasted bad" is both).  Whether the text as a whole
+	 * is a complaint is known only at its end.
+	 */
 	if (c < 0)
-		st->topics |= st->anchors;
-	st->total += c;
-	st->clause = 0;
-	st->excl = st->emph = st->concess = 0;
-	st->anchors = 0;
-	st->neg_left = st->neg_on = 0;
+		st->anchored |= st->frames |
+			((st->ctopics == 0 || st->free_value <= ANCHOR_FREE_NEG) ?
+			 st->anchors | st->carried : st->anchors_after) |
+			(st->free_value <= ANCHOR_FREE_NEG ? st->weak : 0);
+	if (st->expect)
+	{
+		/* a fear waits for what happened (担心会凉，结果还是烫的) */
+		st->feared += c;
+		st->feared_topics |= st->ctopics;
+	}
+	else
+	{
+		/* what happened, of the other sign, answers the fears before it */
+		if (st->feared * c < 0)
+		{
+			st->feared = 0;
+			st->feared_topics = 0;
+		}
+		st->total += c;
+		st->topics |= st->ctopics;
+	}
+	/* a clause that only names a topic hands it on (说到价格，真离谱) */
+	if (!(c <= -NEUTRAL_CLAUSE || c >= NEUTRAL_CLAUSE) && st->ctopics == 0)
+		st->anchors_after = st->anchors;
+	else
+		st->anchors = st->anchors_after = 0;
+	st->clause = st->free_value = 0;
+	st->excl = st->emph = st->concess = st->expect = 0;
+	st->ctopics = st->frames = st->weak = 0;
+	st->items = 0;
+	st->neg_left = st->neg_on = st->neg_used = 0;
 	st->neg_damp = 1.0;
+	st->last = NULL;
 	st->deg = 1.0;
 	st->pending_close = 0;
 }
@@ -988,6 +1336,8 @@ close_clause(scan_state *st)
 static void
 boundary(scan_state *st, int excl)
 {
+	count_resolve(st, COUNT_END);
+	dangle_resolve(st);
 	st->pending_close = 1;
 	st->excl += excl;
 	st->neg_left = st->neg_on = 0;
@@ -1032,6 +1382,44 @@ learned_value(const sent_model *m, const sent_entry *e, int negated)
 }
 
 /*
+ * What a Chinese token says as the count after a count word: COUNT_NUMBER
+ * (一 两 三 … 几), COUNT_HALF (半 一半 一点 一些) or COUNT_WORD.
+ */
+static int
+count_kind(const sent_entry *e, const char *k, size_t len)
+{
+	uint32_t	cp;
+
+	/* 漏了一袋子, 洒了一地: a place, not a count */
+	if (len == 0 || (e != NULL && (e->tp & SENT_TOPIC_SPILLED)))
+		return COUNT_WORD;
+	utf8_decode((const unsigned char *) k, len, &cp);
+	if (cp == 0x534A)			/* 半 */
+		return COUNT_HALF;
+	if (len >= 6 && (memcmp(k, "一半", 6) == 0 || memcmp(k, "一点", 6) == 0 ||
+					 memcmp(k, "一些", 6) == 0))
+		return COUNT_HALF;
+	switch (cp)
+	{
+		case 0x4E00:			/* 一 */
+		case 0x4E8C:			/* 二 */
+		case 0x4E24:			/* 两 */
+		case 0x4FE9:			/* 俩 */
+		case 0x4E09:			/* 三 */
+		case 0x56DB:			/* 四 */
+		case 0x4E94:			/* 五 */
+		case 0x516D:			/* 六 */
+		case 0x4E03:			/* 七 */
+		case 0x516B:			/* 八 */
+		case 0x4E5D:			/* 九 */
+		case 0x5341:			/* 十 */
+		case 0x51E0:			/* 几 */
+			return COUNT_NUMBER;
+	}
+	return COUNT_WORD;
+}
+
+/*
  * Handle one token: a word (English word, Chinese lexicon word or single
  * character, emoji).  Returns whether it was negated, for the bigrams.
  */
@@ -1046,11 +1434,16 @@ token(scan_state *st, const sent_entry *e, const char *k, size_t len, int cjk)
 	if (st->pending_close)
 		close_clause(st);
 	st->last_cjk = cjk;
+	if (st->count_on && !(kind & K_STOP))
+		count_resolve(st, cjk ? count_kind(e, k, len) : COUNT_WORD);
 
 	if (kind & K_CONTRAST)
 	{
 		close_clause(st);
 		st->total *= CONTRAST_DISCOUNT;
+		/* a fear followed by "but" did not come true */
+		st->feared = 0;
+		st->feared_topics = 0;
 		emit(st, 0, 0, k, len);
 		return 0;
 	}
@@ -1062,14 +1455,16 @@ token(scan_state *st, const sent_entry *e, const char *k, size_t len, int cjk)
 	}
 	if (kind & K_NEG)
 	{
-		if (st->neg_left > 0)
-			st->neg_on = !st->neg_on;	/* double negation */
+		if (st->neg_left > 0 && st->neg_used == 0)
+			st->neg_on = !st->neg_on;	/* double negation: 不是不好 */
 		else
 		{
 			st->neg_on = 1;
 			st->neg_damp = e->deg;
 		}
 		st->neg_left = cjk ? NEG_SCOPE_CJK : NEG_SCOPE_EN;
+		st->neg_used = 0;
+		st->neg_dangle = cjk && (e->fl & F_DANGLE);
 		emit(st, 0, 0, k, len);
 		v = learned_value(st->m, e, 0);
 		if (v != 0)
@@ -1089,15 +1484,41 @@ token(scan_state *st, const sent_entry *e, const char *k, size_t len, int cjk)
 		return 0;
 	}
 	if (kind & K_STOP)
+	{
+		if (e->fl & F_EXPECT)
+			st->expect = 1;
+		if (!(st->neg_left > 0 && st->neg_on))
+			st->weak |= e->ta;	/* "the food was awful" is about taste */
 		return st->neg_left > 0 && st->neg_on;
+	}
+	/* 不给就骂人: 就 and 才 end a Chinese negation scope */
+	if (cjk && len == 3 && (memcmp(k, "就", 3) == 0 || memcmp(k, "才", 3) == 0))
+		st->neg_left = 0;
+	/*
+	 * "nothing was missing and it was hot": and ends an English scope; and
+	 * what came before it in the clause, if negative and naming no topic,
+	 * is a complaint about its anchors ("took an hour and ...").
+	 */
+	if (!cjk && len == 3 && memcmp(k, "and", 3) == 0)
+	{
+		st->neg_left = 0;
+		if (st->ctopics == 0 && st->clause < 0)
+			st->anchored |= st->anchors | st->frames;
+	}
 
 	/* a content token */
+	st->neg_dangle = 0;
 	if (st->neg_left > 0)
 	{
 		negated = st->neg_on && !(kind & K_NOFLIP);
 		st->neg_left--;
-		/* a Chinese scope ends at its first word with a prior */
-		if (cjk && e != NULL && e->lex != 0)
+		st->neg_used++;
+		/*
+		 * A Chinese scope ends at its first word with a prior, an English
+		 * one at its first word of the built-in rules ("nothing was missing
+		 * from my order").
+		 */
+		if (e != NULL && e->lex != 0 && (cjk || (kind & K_HAND)))
 			st->neg_left = 0;
 	}
 	if (negated)
@@ -1108,6 +1529,19 @@ token(scan_state *st, const sent_entry *e, const char *k, size_t len, int cjk)
 	{
 		double		prior = negated ? -NEG_GAMMA * e->lex : e->lex;
 		double		learned = learned_value(st->m, e, negated);
+		uint32_t	t = negated ? e->tn : e->tp;
+
+		/* 没送来, 没有送: known at the end of the clause (close_clause) */
+		if (e->fl & F_ARRIVE)
+		{
+			if (t & SENT_TOPIC_LATE)
+				st->arrive = 1;
+			else if (e->tp == 0 && e->tn == 0 && !st->arrive)
+				st->arrive = 2;
+			t &= ~SENT_TOPIC_LATE;
+		}
+		if ((e->tn & SENT_TOPIC_MISSING_ITEM) && e->lex == 0)
+			st->items = 1;
 
 		/*
 		 * A hand-set prior (delivery vocabulary) keeps its sign: learned
@@ -1122,8 +1556,37 @@ token(scan_state *st, const sent_entry *e, const char *k, size_t len, int cjk)
 			st->clause += v * mult;
 			st->any = 1;
 		}
-		st->topics |= negated ? e->tn : e->tp;
-		st->anchors |= e->ta;
+		if ((e->fl & F_COUNT) && !negated)
+		{
+			/* its topic waits for the next token (少了 | 一份) */
+			st->count_on = 1;
+			st->count_topics = t;
+		}
+		else
+		{
+			/* free: a judgement that names no topic (差, awful, 离谱) */
+			st->ctopics |= t;
+			if (t == 0 && e->ta == 0 && e->lex != 0)
+				st->free_value += v * mult;
+			else if (t != 0)
+				st->anchors_after = 0;
+		}
+		if (!negated)
+		{
+			/* 不是价格的问题, "not small": a negated anchor names nothing */
+			st->anchors |= e->ta;
+			st->anchors_after |= e->ta;
+			if (e->fl & F_CARRY)
+				st->carried |= e->ta;
+			if (e->fl & F_FRAME)
+				st->frames |= e->ta;
+		}
+		if (e->lex != 0 || e->tn != 0)
+		{
+			st->last = e;
+			st->last_mult = mult;
+			st->last_negated = negated;
+		}
 	}
 	st->deg = 1.0;
 	if (st->neg_left == 0)
@@ -1378,8 +1841,14 @@ scan_word(scan_state *st, const char *s, size_t len, size_t pos)
 			while (q < len && k < sizeof(phrase) &&
 				   (s[q] | 0x20) >= 'a' && (s[q] | 0x20) <= 'z')
 				phrase[k++] = (char) (s[q++] | 0x20);
-			if (k > n + 1 && (q >= len || !(((s[q] | 0x20) >= 'a' && (s[q] | 0x20) <= 'z') ||
-											 s[q] == '\'' || (unsigned char) s[q] >= 0x80)))
+			/* a phrase may end in 's ("someone else's") */
+			if (k > n + 1 && q + 1 < len && s[q] == '\'' && (s[q + 1] | 0x20) == 's' &&
+				(q + 2 >= len || !((s[q + 2] | 0x20) >= 'a' && (s[q + 2] | 0x20) <= 'z')))
+				q += 2;
+			else if (k > n + 1 && q < len && (((s[q] | 0x20) >= 'a' && (s[q] | 0x20) <= 'z') ||
+											  s[q] == '\'' || (unsigned char) s[q] >= 0x80))
+				k = 0;			/* the second word goes on: no phrase */
+			if (k > n + 1)
 			{
 				e = lookup(st->m, NS_WORD, phrase, k);
 				if (e != NULL && (e->kind & K_WORD))
@@ -1522,6 +1991,8 @@ scan(const sent_model *m, const char *s, size_t len, sent_feature_cb cb,
 					continue;
 				}
 			}
+			if (c >= '0' && c <= '9' && st.count_on)
+				count_resolve(&st, COUNT_NUMBER);	/* 少了2个 */
 			note_cp(&st, c);
 			if (c == '!')
 				boundary(&st, 1);
@@ -1563,14 +2034,21 @@ scan(const sent_model *m, const char *s, size_t len, sent_feature_cb cb,
 		pos += n;
 	}
 	close_clause(&st);
+	/* fears that nothing answered stand */
+	st.total += st.feared;
+	st.topics |= st.feared_topics;
 
-	if (score)
+	if (score || st.anchored)
 	{
 		double		t = st.total;
 
 		if (st.any)
 			t += m->bias;
-		*score = (t == 0) ? 0.0 : tanh(t / (m->scale > 0 ? m->scale : 1.0));
+		/* anchors name the topics of a text that complains */
+		if (t < 0)
+			st.topics |= st.anchored;
+		if (score)
+			*score = (t == 0) ? 0.0 : tanh(t / (m->scale > 0 ? m->scale : 1.0));
 	}
 	if (topics)
 		*topics = st.topics;

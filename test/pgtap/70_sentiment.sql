@@ -1,10 +1,10 @@
 -- test/pgtap/70_sentiment.sql: the review scorer's rules, topics, errors,
 -- model cache and training (sql/70_sentiment.sql, src/sentiment*.c).
 -- Run from the repository root (the regression sentences are read from
--- test/data/sentiment_regression.tsv).
+-- test/data/sentiment_regression.tsv and test/data/takeaway_regression.tsv).
 \set QUIET on
 BEGIN;
-SELECT plan(119);
+SELECT plan(144);
 
 -- declarations
 SELECT has_function('dispatch', 'sentiment', ARRAY['text'], 'sentiment(text) exists');
@@ -131,6 +131,58 @@ SELECT is(dispatch.feedback_topics('菜里有头发'), ARRAY['hygiene'], 'hygien
 SELECT is(dispatch.feedback_topics('又慢又凉，还洒了'), ARRAY['late', 'cold', 'spilled'], 'several topics, fixed order');
 SELECT is(dispatch.feedback_topics('the driver was rude and my order was wrong'),
           ARRAY['wrong_item', 'rider_attitude'], 'English topics');
+
+-- takeaway phrasing (docs/sentiment.md, "Topics")
+SELECT is(dispatch.feedback_topics('少了一份米饭'), ARRAY['missing_item'], 'a count after 少了 is a missing item');
+SELECT is(dispatch.feedback_topics('比图片上少了一半'), ARRAY['portion'], 'a half after 少了 is the portion');
+SELECT is(dispatch.feedback_topics('碗很大，菜很少'), ARRAY['portion'], 'a clause ending in 少 is the portion');
+SELECT is(dispatch.feedback_topics('漏了一个菜'), ARRAY['missing_item'], '漏了 and a count: a missing item');
+SELECT is(dispatch.feedback_topics('汤汁漏了一袋子'), ARRAY['spilled'], '漏了 and a place: a spill');
+SELECT is(dispatch.feedback_topics('担心会凉，结果到手还是烫的'), '{}'::text[], 'a fear answered by 结果 is no complaint');
+SELECT ok(dispatch.sentiment('担心会凉，结果到手还是烫的') > 0, 'and scores as what happened');
+SELECT is(dispatch.feedback_topics('was worried it''d be late but it came early'), '{}'::text[],
+          'a fear answered by but is no complaint');
+SELECT ok(dispatch.sentiment('I thought it would be great but it was awful') < 0, 'a hope answered by but neither');
+SELECT is(dispatch.feedback_topics('担心会凉，果然凉了'), ARRAY['cold'], 'a fear that came true is a complaint');
+SELECT is(dispatch.feedback_topics('菜一点热气都没有'), ARRAY['cold'], 'a closing 没有 negates the word before it');
+SELECT is(dispatch.feedback_topics('套餐里的薯条没有'), ARRAY['missing_item'], 'an item, then a closing 没有: missing');
+SELECT is(dispatch.feedback_topics('一点味道都没有'), ARRAY['taste'], 'no taste at all is taste');
+SELECT is(dispatch.feedback_topics('我点的可乐没送来'), ARRAY['missing_item'], 'an item that never came is missing');
+SELECT is(dispatch.feedback_topics('外卖一直没送来'), ARRAY['late'], 'an order that never came is late');
+SELECT is(dispatch.feedback_topics('one of the drinks never came'), ARRAY['missing_item'], 'a drink that never came is missing');
+SELECT is(dispatch.feedback_topics('骑手服务太差了'), ARRAY['rider_attitude'], 'an anchor names the topic of a complaint');
+SELECT is(dispatch.feedback_topics('骑手没有催我，很耐心'), '{}'::text[], 'but not in a text that praises');
+SELECT is(dispatch.feedback_topics('口味做错了'), ARRAY['wrong_item'], 'an anchor before the word that explains the complaint names nothing');
+SELECT is(dispatch.feedback_topics('expensive and it tasted bad'), ARRAY['taste', 'price'], 'an anchor after it does');
+SELECT is(dispatch.feedback_topics('took an hour and the food was cold'), ARRAY['late', 'cold'], 'and closes a complaint for its anchors');
+SELECT is(dispatch.feedback_topics('nothing was missing and it was hot'), '{}'::text[], 'and ends an English negation');
+SELECT is(dispatch.feedback_topics('不辣不咸，老人小孩都爱吃'), '{}'::text[], 'two negations in a row are not a double negation');
+
+-- the takeaway regression set: sign and topics of every sentence
+CREATE TEMP TABLE takeaway (batch int, lang text, sign text, topics text, review text);
+\copy takeaway FROM 'test/data/takeaway_regression.tsv'
+SELECT ok((SELECT count(*) FROM takeaway) >= 900, 'the takeaway set is loaded');
+SELECT is((SELECT string_agg(format('%s %s {%s} -> %s %s', t.sign, t.review, t.topics, dispatch.sentiment(t.review),
+                                    dispatch.feedback_topics(t.review)), E'\n')
+             FROM takeaway AS t
+            WHERE (t.sign = '+') <> (dispatch.sentiment(t.review) > 0)
+               OR (SELECT coalesce(array_agg(x ORDER BY x), '{}') FROM unnest(dispatch.feedback_topics(t.review)) AS x)
+                  <> (SELECT coalesce(array_agg(x ORDER BY x), '{}') FROM unnest(string_to_array(nullif(t.topics, ''), ',')) AS x)),
+          NULL, 'every takeaway sentence has its expected sign and topics');
+WITH s AS (
+	SELECT t.lang, t.sign = '+' AS pos, dispatch.sentiment(t.review) > 0 AS said_pos,
+	       string_to_array(nullif(t.topics, ''), ',') AS want, dispatch.feedback_topics(t.review) AS got
+	  FROM takeaway AS t
+), c AS (
+	SELECT lang,
+	       0.5 * (avg((said_pos AND pos)::int) FILTER (WHERE pos) / 1 + avg((NOT said_pos)::int) FILTER (WHERE NOT pos)) AS bal_acc,
+	       sum((SELECT count(*) FROM unnest(got) AS g WHERE g = ANY (want))) AS tp,
+	       sum(cardinality(got)) AS found, sum(cardinality(coalesce(want, '{}'))) AS wanted
+	  FROM s GROUP BY lang
+)
+SELECT diag(format('takeaway set, %s: sign balanced accuracy %s, topic precision %s, recall %s', lang,
+                   round(bal_acc, 3), round(tp::numeric / nullif(found, 0), 3), round(tp::numeric / nullif(wanted, 0), 3)))
+  FROM c ORDER BY lang DESC;
 
 -- the regression sentences
 CREATE TEMP TABLE regression (sign text, review text);
