@@ -1809,7 +1809,7 @@ END;
 COMMENT ON FUNCTION @extschema@.campaign_budget_left(bigint) IS
 	'What is left of a campaign''s budget in cents now (NULL: the campaign has no budget).';
 REVOKE ALL ON FUNCTION @extschema@.campaign_budget_left(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.campaign_budget_left(bigint) TO dispatch_app, dispatch_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.campaign_budget_left(bigint) TO dispatch_app, dispatch_analyst, dispatch_admin;
 
 -- _offer_cap_check (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._offer_cap_check(p_camp @extschema@.campaigns, p_customer_id bigint) RETURNS void
@@ -5021,8 +5021,8 @@ BEGIN
 	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.counted::integer),
 	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.delivered::integer),
 	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.cancelled::integer),
-	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.gmv_cents),
-	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.discount_cents)
+	       pg_catalog.sum(CASE WHEN d.counted THEN d.sign OPERATOR(pg_catalog.*) d.gmv_cents ELSE 0 END),
+	       pg_catalog.sum(CASE WHEN d.counted THEN d.sign OPERATOR(pg_catalog.*) d.discount_cents ELSE 0 END)
 	  FROM rollup_delta d GROUP BY 1, 2
 	ON CONFLICT ON CONSTRAINT zone_daily_pkey DO UPDATE
 	   SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders,
@@ -5498,6 +5498,22 @@ topics AS (
 	         CROSS JOIN LATERAL pg_catalog.unnest(f.topics) u(topic)
 	         GROUP BY f.zone_id, 2, u.topic, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)) t
 	 WHERE t.rank OPERATOR(pg_catalog.<=) 3
+	 GROUP BY 1, 2),
+tickets AS (
+	SELECT c.zone_id, pg_catalog.date_trunc('month', c.opened_at AT TIME ZONE z.timezone)::date AS month,
+	       pg_catalog.count(*) AS opened,
+	       pg_catalog.count(*) FILTER (WHERE c.resolved_at OPERATOR(pg_catalog.<=) c.due_at) AS resolved_in_time,
+	       pg_catalog.count(*) FILTER (WHERE c.resolved_at IS NULL AND c.due_at OPERATOR(pg_catalog.<) @extschema@.clock()) AS overdue
+	  FROM @extschema@.complaint_tickets c JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 GROUP BY 1, 2),
+surveys AS (
+	SELECT r.zone_id, r.month,
+	       pg_catalog.jsonb_object_agg(k.name, pg_catalog.jsonb_build_object(
+	           'answers', r.answers, 'mean_rating', r.mean_rating, 'share_negative', r.share_negative,
+	           'top_topics', r.top_topics) ORDER BY k.name) AS by_campaign
+	  FROM @extschema@.survey_results r
+	  JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) r.campaign_id
+	 WHERE r.kind OPERATOR(pg_catalog.=) 'campaign'
 	 GROUP BY 1, 2)
 SELECT zm.month, zm.zone_id,
        COALESCE(a.customers, 0) AS active_customers,
@@ -5508,14 +5524,20 @@ SELECT zm.month, zm.zone_id,
        COALESCE(fb.reviews, 0) AS reviews,
        fb.mean_score::numeric(5, 3) AS mean_sentiment,
        fb.share_negative::numeric(5, 4) AS share_negative,
-       COALESCE(t.top, '{}') AS top_complaints
+       COALESCE(t.top, '{}') AS top_complaints,
+       COALESCE(tk.opened, 0) AS tickets_opened,
+       (tk.resolved_in_time::numeric OPERATOR(pg_catalog./) NULLIF(tk.opened, 0))::numeric(5, 4) AS tickets_resolved_in_24h,
+       COALESCE(tk.overdue, 0) AS tickets_overdue,
+       COALESCE(sv.by_campaign, '{}') AS campaign_surveys
   FROM zm
   LEFT JOIN active a ON a.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND a.month OPERATOR(pg_catalog.=) zm.month
   LEFT JOIN camp c ON c.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND c.month OPERATOR(pg_catalog.=) zm.month
   LEFT JOIN fb ON fb.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND fb.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN topics t ON t.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND t.month OPERATOR(pg_catalog.=) zm.month;
+  LEFT JOIN topics t ON t.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND t.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN tickets tk ON tk.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND tk.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
 COMMENT ON VIEW @extschema@.monthly_review IS
-	'The monthly review per local month and zone: active customers, orders that count, delivered, cancelled, GMV, discounts, customers acquired by campaigns, campaign cost and ROI, reviews, mean sentiment (combined score), share negative and the three most raised complaint topics.';
+	'The monthly review per local month and zone: active customers, orders that count, delivered, cancelled, GMV, discounts, customers acquired by campaigns, campaign cost and ROI, reviews, mean sentiment (combined score), share negative, the three most raised complaint topics, complaint tickets (opened, share resolved within 24 hours, overdue now) and what the surveys of each campaign said (answers, mean rating, share negative, top topics).';
 REVOKE ALL ON @extschema@.campaign_performance, @extschema@.customer_retention, @extschema@.customer_segments,
               @extschema@.monthly_review FROM PUBLIC;
 GRANT SELECT ON @extschema@.campaign_performance, @extschema@.customer_retention, @extschema@.customer_segments,

@@ -1124,7 +1124,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint,
 REVOKE ALL ON FUNCTION @extschema@.end_campaign(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.end_campaign(bigint) TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.campaign_budget_left(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.campaign_budget_left(bigint) TO dispatch_app, dispatch_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.campaign_budget_left(bigint) TO dispatch_app, dispatch_analyst, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.points_balance(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.points_balance(bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.customer_tier(bigint) FROM PUBLIC;
