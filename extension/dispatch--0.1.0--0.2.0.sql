@@ -185,6 +185,52 @@ COMMENT ON TABLE @extschema@.sentiment_lexicon IS
 COMMENT ON TABLE @extschema@.sentiment_weights IS
 	'Weights learned by train_sentiment().  When this table has rows, they replace the default weights built into the module as a whole; empty it to go back to the default model.';
 
+-- ---------------------------------------------------------------------------
+-- Growth: recommendations (sql/87_recommend.sql).  The signals of
+-- recommend(), popularity per zone and co-ordering between merchants, kept
+-- by refresh_recommendations(); derived, so not dumped, and empty until the
+-- first refresh.
+CREATE TABLE @extschema@.recommend_popularity (
+	zone_id      bigint NOT NULL REFERENCES @extschema@.zones,
+	merchant_id  bigint NOT NULL REFERENCES @extschema@.merchants,
+	customers    integer NOT NULL CHECK (customers > 0),
+	orders       integer NOT NULL CHECK (orders >= customers),
+	score        float8 NOT NULL CHECK (score > 0 AND score <= 1),
+	PRIMARY KEY (zone_id, merchant_id)
+);
+CREATE INDEX recommend_popularity_rank_idx ON @extschema@.recommend_popularity (zone_id, score DESC, merchant_id);
+COMMENT ON TABLE @extschema@.recommend_popularity IS
+	'Merchants by popularity in their zone over the recent window: distinct customers and orders, score = customers / the zone''s best.  Rebuilt by refresh_recommendations(); no personal data; not dumped (derived).';
+
+CREATE TABLE @extschema@.recommend_coorders (
+	zone_id      bigint NOT NULL REFERENCES @extschema@.zones,
+	merchant_id  bigint NOT NULL REFERENCES @extschema@.merchants,
+	other_id     bigint NOT NULL REFERENCES @extschema@.merchants,
+	customers    integer NOT NULL CHECK (customers > 0),
+	score        float8 NOT NULL CHECK (score > 0 AND score <= 1),
+	PRIMARY KEY (zone_id, merchant_id, other_id),
+	CHECK (other_id OPERATOR(pg_catalog.<>) merchant_id)
+);
+COMMENT ON TABLE @extschema@.recommend_coorders IS
+	'Customers who ordered from merchant_id also ordered from other_id (same zone, recent window): customers of both and the cosine score; the best coorder_top others per merchant, pairs of at least coorder_min_customers customers.  Rebuilt by refresh_recommendations(); no personal data; not dumped (derived).';
+
+CREATE TABLE @extschema@.recommend_refreshes (
+	zone_id            bigint PRIMARY KEY REFERENCES @extschema@.zones,
+	refreshed_at       timestamptz NOT NULL,
+	popular_merchants  integer NOT NULL,
+	coorder_pairs      integer NOT NULL,
+	duration_ms        float8 NOT NULL
+);
+COMMENT ON TABLE @extschema@.recommend_refreshes IS
+	'The last refresh of each zone''s recommendation signals: when (dispatch time), rows written and how long it took.  Its row lock serialises refreshes of one zone.';
+
+REVOKE ALL ON @extschema@.recommend_popularity FROM PUBLIC;
+REVOKE ALL ON @extschema@.recommend_coorders FROM PUBLIC;
+REVOKE ALL ON @extschema@.recommend_refreshes FROM PUBLIC;
+GRANT SELECT ON @extschema@.recommend_popularity TO dispatch_admin;
+GRANT SELECT ON @extschema@.recommend_coorders TO dispatch_admin;
+GRANT SELECT ON @extschema@.recommend_refreshes TO dispatch_admin;
+
 -- ===========================================================================
 -- 2. Routines
 --
@@ -2941,6 +2987,293 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint) IS
 	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in pii_access_log.';
+
+-- _recommend_params (sql/87_recommend.sql)
+CREATE OR REPLACE FUNCTION @extschema@._recommend_params(
+	OUT history_days integer, OUT half_life_days float8, OUT popular_days integer,
+	OUT coorder_days integer, OUT coorder_top integer, OUT coorder_min_customers integer,
+	OUT w_usual float8, OUT w_often float8, OUT w_popular float8)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	history_days := 365;
+	half_life_days := 30.0;
+	popular_days := 28;
+	coorder_days := 180;
+	coorder_top := 20;
+	coorder_min_customers := 2;
+	w_usual := 1.0;
+	w_often := 0.6;
+	w_popular := 0.3;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._recommend_params() IS
+	'Internal: the constants of recommendations: own history over 365 days with a half-life of 30 days; popularity over 28 days; co-ordering over 180 days, the best 20 others per merchant, pairs of at least 2 customers; weights usual 1.0, often_with 0.6, popular_nearby 0.3.';
+REVOKE ALL ON FUNCTION @extschema@._recommend_params() FROM PUBLIC;
+
+-- _recommend_history (sql/87_recommend.sql)
+CREATE OR REPLACE FUNCTION @extschema@._recommend_history(p_customer_id bigint, p_since timestamptz, p_now timestamptz)
+RETURNS TABLE (zone_id bigint, merchant_id bigint, orders bigint, last_at timestamptz, weight float8)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ROWS 20
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY
+	SELECT o.zone_id, o.merchant_id, pg_catalog.count(*), pg_catalog.max(o.created_at),
+	       pg_catalog.sum(pg_catalog.power(0.5::float8,
+	           pg_catalog.date_part('epoch', p_now OPERATOR(pg_catalog.-) o.created_at)
+	           OPERATOR(pg_catalog./) (86400.0::float8 OPERATOR(pg_catalog.*)
+	                                   (SELECT p.half_life_days FROM @extschema@._recommend_params() p))))
+	  FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT z.zone_id FROM @extschema@.zones z))
+	   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	   AND o.created_at OPERATOR(pg_catalog.>=) p_since
+	   AND o.created_at OPERATOR(pg_catalog.<=) p_now
+	   AND o.merchant_id IS NOT NULL
+	   AND o.status IN ('placed', 'accepted', 'assigned', 'picked_up', 'delivered')
+	 GROUP BY o.zone_id, o.merchant_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._recommend_history(bigint, timestamptz, timestamptz) IS
+	'Internal: a customer''s takeaway orders that count (placed to delivered) per zone and merchant between p_since and p_now: how many, the latest, and their sum of 0.5 ^ (age / half life).  Reads orders_customer_idx, one probe per zone.';
+REVOKE ALL ON FUNCTION @extschema@._recommend_history(bigint, timestamptz, timestamptz) FROM PUBLIC;
+
+-- _recommend_last_zone (sql/87_recommend.sql)
+CREATE OR REPLACE FUNCTION @extschema@._recommend_last_zone(p_customer_id bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT o.zone_id FROM @extschema@.orders o
+	         WHERE o.zone_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT z.zone_id FROM @extschema@.zones z))
+	           AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	         ORDER BY o.created_at DESC, o.order_id DESC
+	         LIMIT 1);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._recommend_last_zone(bigint) IS
+	'Internal: the zone of the customer''s latest order (any kind, any status): where they last had something delivered; NULL without orders.';
+REVOKE ALL ON FUNCTION @extschema@._recommend_last_zone(bigint) FROM PUBLIC;
+
+-- _recommend_customer (sql/87_recommend.sql)
+CREATE OR REPLACE FUNCTION @extschema@._recommend_customer(p_customer_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_customer_id IS NULL OR NOT EXISTS (
+		SELECT FROM @extschema@.customers c
+		 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id AND c.forgotten_at IS NULL) THEN
+		RAISE EXCEPTION 'customer % does not exist', p_customer_id
+			USING ERRCODE = 'DP012', DETAIL = 'Unknown customers and erased ones get no recommendations.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._recommend_customer(bigint) IS
+	'Internal: DP012 unless the customer exists and was not forgotten (customers.forgotten_at).';
+REVOKE ALL ON FUNCTION @extschema@._recommend_customer(bigint) FROM PUBLIC;
+
+-- _recommend_rank (sql/87_recommend.sql)
+CREATE OR REPLACE FUNCTION @extschema@._recommend_rank(p_customer_id bigint, p_k integer, p_personal boolean,
+                                             p_zone bigint, p_now timestamptz)
+RETURNS TABLE (merchant_id bigint, score float8, reason text, usual float8, often_with float8, popular_nearby float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+	RETURN QUERY
+	WITH p AS (SELECT * FROM @extschema@._recommend_params()),
+	hist AS (
+		SELECT h.merchant_id, pg_catalog.max(h.zone_id) AS zone_id, pg_catalog.sum(h.weight) AS weight
+		  FROM @extschema@._recommend_history(p_customer_id,
+		           p_now OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => (SELECT p.history_days FROM p)),
+		           p_now) h
+		 WHERE p_personal
+		 GROUP BY h.merchant_id),
+	own AS (
+		SELECT h.merchant_id, h.zone_id,
+		       h.weight OPERATOR(pg_catalog./) pg_catalog.max(h.weight) OVER () AS usual
+		  FROM hist h),
+	co AS (
+		SELECT c.other_id AS merchant_id, pg_catalog.max(own.usual OPERATOR(pg_catalog.*) c.score) AS often
+		  FROM own
+		  JOIN @extschema@.recommend_coorders c
+		    ON c.zone_id OPERATOR(pg_catalog.=) own.zone_id AND c.merchant_id OPERATOR(pg_catalog.=) own.merchant_id
+		 GROUP BY c.other_id),
+	pop AS (
+		SELECT r.merchant_id
+		  FROM @extschema@.recommend_popularity r
+		  JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) r.merchant_id
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone AND m.is_open
+		 ORDER BY r.score DESC, r.merchant_id
+		 LIMIT p_k),
+	cand AS (
+		SELECT own.merchant_id FROM own
+		UNION SELECT co.merchant_id FROM co
+		UNION SELECT pop.merchant_id FROM pop),
+	terms AS (
+		SELECT c.merchant_id,
+		       COALESCE(own.usual, 0) AS usual, COALESCE(co.often, 0) AS often, COALESCE(r.score, 0) AS popular,
+		       COALESCE(own.usual, 0) OPERATOR(pg_catalog.*) p.w_usual AS t_usual,
+		       COALESCE(co.often, 0) OPERATOR(pg_catalog.*) p.w_often AS t_often,
+		       COALESCE(r.score, 0) OPERATOR(pg_catalog.*) p.w_popular AS t_popular
+		  FROM cand c
+		  CROSS JOIN p
+		  JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
+		  LEFT JOIN own ON own.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
+		  LEFT JOIN co ON co.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
+		  LEFT JOIN @extschema@.recommend_popularity r
+		    ON r.zone_id OPERATOR(pg_catalog.=) p_zone AND r.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
+		 WHERE m.is_open)
+	SELECT t.merchant_id,
+	       t.t_usual OPERATOR(pg_catalog.+) t.t_often OPERATOR(pg_catalog.+) t.t_popular,
+	       CASE WHEN t.t_usual OPERATOR(pg_catalog.>=) t.t_often AND t.t_usual OPERATOR(pg_catalog.>=) t.t_popular THEN 'usual'
+	            WHEN t.t_often OPERATOR(pg_catalog.>=) t.t_popular THEN 'often_with'
+	            ELSE 'popular_nearby' END,
+	       t.usual, t.often, t.popular
+	  FROM terms t
+	 ORDER BY 2 DESC, 1
+	 LIMIT p_k;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._recommend_rank(bigint, integer, boolean, bigint, timestamptz) IS
+	'Internal (recommend): the best p_k open merchants for a customer, with each signal in [0, 1] (usual, often_with, popular_nearby), the weighted score and the strongest term as reason.  p_personal false: popularity in p_zone only.';
+REVOKE ALL ON FUNCTION @extschema@._recommend_rank(bigint, integer, boolean, bigint, timestamptz) FROM PUBLIC;
+
+-- _recommend_refresh_zone (sql/87_recommend.sql)
+CREATE OR REPLACE FUNCTION @extschema@._recommend_refresh_zone(p_zone_id bigint, p_now timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p record;
+	v_started timestamptz := pg_catalog.clock_timestamp();
+	v_popular integer;
+	v_pairs integer;
+BEGIN
+	SELECT * INTO p FROM @extschema@._recommend_params();
+	-- one refresh of a zone at a time: the zone's row, locked
+	INSERT INTO @extschema@.recommend_refreshes (zone_id, refreshed_at, popular_merchants, coorder_pairs, duration_ms)
+	VALUES (p_zone_id, p_now, 0, 0, 0)
+	ON CONFLICT (zone_id) DO NOTHING;
+	PERFORM FROM @extschema@.recommend_refreshes r WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id FOR UPDATE;
+
+	DELETE FROM @extschema@.recommend_popularity r WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id;
+	INSERT INTO @extschema@.recommend_popularity (zone_id, merchant_id, customers, orders, score)
+	SELECT p_zone_id, s.merchant_id, s.customers, s.orders,
+	       s.customers::float8 OPERATOR(pg_catalog./) pg_catalog.max(s.customers) OVER ()
+	  FROM (SELECT o.merchant_id, pg_catalog.count(DISTINCT o.customer_id)::integer AS customers,
+	               pg_catalog.count(*)::integer AS orders
+	          FROM @extschema@.orders o
+	         WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	           AND o.created_at OPERATOR(pg_catalog.>=) (p_now OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => p.popular_days))
+	           AND o.created_at OPERATOR(pg_catalog.<=) p_now
+	           AND o.merchant_id IS NOT NULL
+	           AND o.status IN ('placed', 'accepted', 'assigned', 'picked_up', 'delivered')
+	         GROUP BY o.merchant_id) s;
+	GET DIAGNOSTICS v_popular = ROW_COUNT;
+
+	DELETE FROM @extschema@.recommend_coorders c WHERE c.zone_id OPERATOR(pg_catalog.=) p_zone_id;
+	INSERT INTO @extschema@.recommend_coorders (zone_id, merchant_id, other_id, customers, score)
+	WITH cm AS (
+		SELECT DISTINCT o.customer_id, o.merchant_id
+		  FROM @extschema@.orders o
+		 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone_id
+		   AND o.created_at OPERATOR(pg_catalog.>=) (p_now OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => p.coorder_days))
+		   AND o.created_at OPERATOR(pg_catalog.<=) p_now
+		   AND o.merchant_id IS NOT NULL
+		   AND o.status IN ('placed', 'accepted', 'assigned', 'picked_up', 'delivered')),
+	mc AS (SELECT cm.merchant_id, pg_catalog.count(*)::float8 AS n FROM cm GROUP BY cm.merchant_id),
+	pairs AS (
+		SELECT a.merchant_id, b.merchant_id AS other_id, pg_catalog.count(*)::integer AS customers
+		  FROM cm a
+		  JOIN cm b ON b.customer_id OPERATOR(pg_catalog.=) a.customer_id
+		           AND b.merchant_id OPERATOR(pg_catalog.<>) a.merchant_id
+		 GROUP BY a.merchant_id, b.merchant_id
+		HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>=) p.coorder_min_customers),
+	scored AS (
+		SELECT x.merchant_id, x.other_id, x.customers,
+		       x.customers::float8 OPERATOR(pg_catalog./) pg_catalog.sqrt(ma.n OPERATOR(pg_catalog.*) mb.n) AS score
+		  FROM pairs x
+		  JOIN mc ma ON ma.merchant_id OPERATOR(pg_catalog.=) x.merchant_id
+		  JOIN mc mb ON mb.merchant_id OPERATOR(pg_catalog.=) x.other_id),
+	ranked AS (
+		SELECT s.*, pg_catalog.row_number() OVER (PARTITION BY s.merchant_id ORDER BY s.score DESC, s.other_id) AS rn
+		  FROM scored s)
+	SELECT p_zone_id, r.merchant_id, r.other_id, r.customers, r.score
+	  FROM ranked r
+	 WHERE r.rn OPERATOR(pg_catalog.<=) p.coorder_top;
+	GET DIAGNOSTICS v_pairs = ROW_COUNT;
+
+	UPDATE @extschema@.recommend_refreshes r
+	   SET refreshed_at = p_now, popular_merchants = v_popular, coorder_pairs = v_pairs,
+	       duration_ms = pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started)
+	                     OPERATOR(pg_catalog.*) 1000.0::float8
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._recommend_refresh_zone(bigint, timestamptz) IS
+	'Internal (refresh_recommendations): rebuilds one zone''s rows of recommend_popularity and recommend_coorders from its orders as of p_now, under the lock of its recommend_refreshes row, and records the refresh.';
+REVOKE ALL ON FUNCTION @extschema@._recommend_refresh_zone(bigint, timestamptz) FROM PUBLIC;
+
+-- recommend (sql/87_recommend.sql)
+CREATE OR REPLACE FUNCTION @extschema@.recommend(customer_id bigint, k integer DEFAULT 10)
+RETURNS TABLE (merchant_id bigint, score float8, reason text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF k IS NULL OR k OPERATOR(pg_catalog.<) 1 OR k OPERATOR(pg_catalog.>) 100 THEN
+		RAISE EXCEPTION 'k must be between 1 and 100, not %', COALESCE(k::text, 'NULL')
+			USING ERRCODE = 'DP641';
+	END IF;
+	PERFORM @extschema@._recommend_customer(recommend.customer_id);
+	RETURN QUERY
+	SELECT r.merchant_id, r.score, r.reason
+	  FROM @extschema@._recommend_rank(recommend.customer_id, k,
+	                                   @extschema@.has_consent(recommend.customer_id, 'personalisation'),
+	                                   @extschema@._recommend_last_zone(recommend.customer_id),
+	                                   @extschema@.clock()) r;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.recommend(bigint, integer) IS
+	'Up to k (1..100, else DP641) open merchants for a customer, best first: score blends the customer''s own orders (frequency and recency, reason usual), co-ordering across customers (often_with) and popularity in their last drop-off zone (popular_nearby); reason names the strongest.  Without consent to personalisation only popular_nearby counts; without orders no rows.  DP012 for an unknown or forgotten customer.';
+REVOKE ALL ON FUNCTION @extschema@.recommend(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.recommend(bigint, integer) TO dispatch_app, dispatch_admin;
+
+-- refresh_recommendations (sql/87_recommend.sql)
+CREATE OR REPLACE FUNCTION @extschema@.refresh_recommendations(zone_id bigint DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_zone bigint;
+	v_n integer := 0;
+BEGIN
+	IF refresh_recommendations.zone_id IS NOT NULL AND NOT EXISTS (
+		SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) refresh_recommendations.zone_id) THEN
+		RAISE EXCEPTION 'zone % does not exist', refresh_recommendations.zone_id USING ERRCODE = 'DP016';
+	END IF;
+	FOR v_zone IN
+		SELECT z.zone_id FROM @extschema@.zones z
+		 WHERE refresh_recommendations.zone_id IS NULL
+		    OR z.zone_id OPERATOR(pg_catalog.=) refresh_recommendations.zone_id
+		 ORDER BY z.zone_id
+	LOOP
+		PERFORM @extschema@._recommend_refresh_zone(v_zone, v_now);
+		v_n := v_n OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.refresh_recommendations(bigint) IS
+	'Rebuilds the signals of recommend() (popularity per zone, co-ordering per merchant) from the orders, zone by zone (one zone, or every zone when NULL; DP016 for an unknown zone), as of dispatch.clock(); idempotent.  Returns the zones refreshed.  Run by the growth rollup on pg_cron.';
+REVOKE ALL ON FUNCTION @extschema@.refresh_recommendations(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.refresh_recommendations(bigint) TO dispatch_admin;
 
 -- ===========================================================================
 -- 3. What refers to routines

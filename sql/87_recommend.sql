@@ -35,7 +35,7 @@
 -- "Your usual, 10% off": usual_offer() issues a personal one-use coupon of
 -- the active campaign of kind 'usual' for the customer's usual merchant.
 --
--- SQLSTATEs DP641-DP649 (src/errcodes.txt); an unknown or forgotten customer
+-- SQLSTATEs in src/errcodes.txt (section DP6xx, growth); an unknown or forgotten customer
 -- is DP012, as everywhere.
 
 CREATE TABLE @extschema@.recommend_popularity (

@@ -132,6 +132,8 @@ admin|SELECT dispatch._cron_database()|
 admin|SELECT dispatch.schedule_maintenance()|DP410
 admin|SELECT dispatch._sentiment_weight('#好吃', 1.5)|
 admin|SELECT dispatch.train_sentiment('SELECT * FROM (VALUES (''好'', true), (''差'', false)) v')|
+admin|SELECT dispatch.refresh_recommendations()|
+app|SELECT count(*) FROM dispatch.recommend(1, 5)|
 CALLS
 
 # every granted function has a call
