@@ -4,8 +4,9 @@
 # BENCH_CUSTOMERS customers (default 100000) and BENCH_ORDERS past orders
 # (default 1000000) over BENCH_ZONES zones (default 10) of BENCH_MERCHANTS
 # merchants each (default 200) in bulk (recommend_load.sql), then times
-# refresh_recommendations() and BENCH_CALLS calls (default 2000) of
-# recommend() against a baseline (recommend.sql).
+# refresh_recommendations() and BENCH_ROUNDS rounds (default 3) of
+# BENCH_CALLS calls (default 2000) of recommend() against a baseline
+# (recommend.sql).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 echo "recommend benchmark: $(date -u +%F), $(nproc) cores"
@@ -14,4 +15,4 @@ psql -X -q -v zones="${BENCH_ZONES:-10}" -v mpz="${BENCH_MERCHANTS:-200}" \
 	-v customers="${BENCH_CUSTOMERS:-100000}" -v orders="${BENCH_ORDERS:-1000000}" \
 	-f "$here/recommend_load.sql" >/dev/null
 echo "load: $(($(date +%s) - t0)) s"
-psql -X -q -At -v calls="${BENCH_CALLS:-2000}" -f "$here/recommend.sql"
+PGOPTIONS="-c bench.calls=${BENCH_CALLS:-2000} -c bench.rounds=${BENCH_ROUNDS:-3}" psql -X -q -At -f "$here/recommend.sql"
