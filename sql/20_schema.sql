@@ -158,6 +158,7 @@ CREATE TABLE @extschema@.orders (
 	distance_m         real NOT NULL,
 	subtotal_cents     integer NOT NULL DEFAULT 0 CHECK (subtotal_cents >= 0),
 	fee_cents          integer NOT NULL DEFAULT 0 CHECK (fee_cents >= 0),
+	discount_cents     integer NOT NULL DEFAULT 0 CHECK (discount_cents >= 0),
 	total_cents        integer NOT NULL CHECK (total_cents >= 0),
 	coupon_code        text,
 	promised_at        timestamptz NOT NULL,
@@ -196,6 +197,8 @@ COMMENT ON TABLE @extschema@.orders IS
 	'Orders (takeaway) and errands.  status moves only through the state machine trigger; the *_at columns stamp each transition.';
 COMMENT ON COLUMN @extschema@.orders.status_version IS
 	'1 for a new order, one more at each status change, stamped by the state machine under the order''s row lock; each order_status event carries it as "version" (docs/events.md).';
+COMMENT ON COLUMN @extschema@.orders.discount_cents IS
+	'Money off the order: a campaign''s discount and the value of the points spent (dispatch.redemptions has the parts); total_cents = subtotal_cents + fee_cents - discount_cents.';
 COMMENT ON COLUMN @extschema@.orders.dropoff_coarsened_at IS
 	'When the drop-off point was coarsened to a grid cell (retention or erasure); NULL: still exact.';
 

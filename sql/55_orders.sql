@@ -65,7 +65,8 @@ REVOKE ALL ON FUNCTION @extschema@._check_distance(geometry, geometry) FROM PUBL
 
 CREATE FUNCTION @extschema@.place_order(customer_id bigint, merchant_id bigint, items jsonb,
                                        dropoff_lon float8, dropoff_lat float8, dropoff_address text,
-                                       priority text DEFAULT 'normal', coupon_code text DEFAULT NULL)
+                                       priority text DEFAULT 'normal', coupon_code text DEFAULT NULL,
+                                       spend_points integer DEFAULT 0)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -86,6 +87,7 @@ DECLARE
 	v_order bigint;
 	v_now timestamptz := @extschema@.clock();
 	v_item record;
+	v_offer record;
 BEGIN
 	IF priority IS NULL OR priority NOT IN ('normal', 'hot', 'fresh') THEN
 		RAISE EXCEPTION 'invalid priority "%"', priority
@@ -190,14 +192,21 @@ BEGIN
 	END IF;
 
 	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
+	-- at most one offer and the points asked for, against their budgets
+	-- (sql/52_campaigns.sql); an unusable code or too many points is an
+	-- error, and the stock taken above goes back with the rest
+	v_offer := @extschema@._offer_take(v_order, place_order.customer_id, v_zone, place_order.merchant_id,
+	                                   v_subtotal, coupon_code, COALESCE(spend_points, 0));
 	INSERT INTO @extschema@.orders
 	       (zone_id, order_id, kind, customer_id, merchant_id, status, priority, pickup, dropoff,
-	        dropoff_address_enc, distance_m, subtotal_cents, fee_cents, total_cents, coupon_code,
+	        dropoff_address_enc, distance_m, subtotal_cents, fee_cents, discount_cents, total_cents, coupon_code,
 	        promised_at, created_at, status_changed_at)
 	VALUES (v_zone, v_order, 'takeaway', place_order.customer_id, place_order.merchant_id,
 	        'pending_payment', priority, v_pickup, v_drop,
 	        @extschema@.pii_seal('customer', place_order.customer_id, dropoff_address),
-	        v_dist, v_subtotal::integer, 0, v_subtotal::integer, coupon_code,
+	        v_dist, v_subtotal::integer, 0, v_offer.discount_cents OPERATOR(pg_catalog.+) v_offer.points_cents,
+	        (v_subtotal OPERATOR(pg_catalog.-) v_offer.discount_cents OPERATOR(pg_catalog.-) v_offer.points_cents)::integer,
+	        v_offer.coupon_code,
 	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep OPERATOR(pg_catalog.+) 10,
 	                                                             secs => v_dist OPERATOR(pg_catalog./) v_speed),
 	        v_now, v_now);
@@ -206,14 +215,17 @@ BEGIN
 	       (e.v OPERATOR(pg_catalog.->>) 'qty')::integer, i.price_cents
 	  FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
 	  JOIN @extschema@.items i ON i.item_id OPERATOR(pg_catalog.=) (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint;
+	PERFORM @extschema@._offer_record(v_zone, v_order, place_order.customer_id, v_offer.campaign_id,
+	                                  v_offer.coupon_code, v_offer.discount_cents, v_offer.points_spent,
+	                                  v_offer.points_cents, v_offer.points_lots);
 	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, created_at)
 	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
-	        v_order, v_subtotal::integer, v_now);
+	        v_order, (v_subtotal OPERATOR(pg_catalog.-) v_offer.discount_cents OPERATOR(pg_catalog.-) v_offer.points_cents)::integer, v_now);
 	RETURN v_order;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text) IS
-	'Validates and places a takeaway order in pending_payment, taking stock atomically; returns the order id (zone in its high bits).  Errors: docs/errors.md.';
+COMMENT ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
+	'Validates and places a takeaway order in pending_payment, taking stock, at most one offer (coupon_code, or the best automatic one) and the points asked for (spend_points) atomically; returns the order id (zone in its high bits).  Errors: docs/errors.md.';
 
 CREATE FUNCTION @extschema@.place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
                                         dropoff_lon float8, dropoff_lat float8, dropoff_address text,
@@ -426,8 +438,8 @@ COMMENT ON FUNCTION @extschema@.retry_payment(bigint) IS
 	'After a failed payment: back to pending_payment with a new pending payment attempt; returns its id.  Repeated while that attempt is pending, returns it again; refused (DP018) on an order not awaiting a retry.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
-REVOKE ALL ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.confirm_payment(bigint, text) FROM PUBLIC;

@@ -386,10 +386,12 @@ BEGIN
 	           AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	         ORDER BY oi.item_id) l
 	 WHERE i.item_id OPERATOR(pg_catalog.=) l.item_id AND i.stock IS NOT NULL;
+	-- and what it took of a campaign, a coupon and points (sql/52_campaigns.sql)
+	PERFORM @extschema@._offer_return(v_order.zone_id, v_order.order_id);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
-	'Cancels an order before pickup: a pending payment is voided and the stock it took is returned.  A no-op on a cancelled order; DP104 once picked up.';
+	'Cancels an order before pickup: a pending payment is voided, the stock it took is returned, and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
 
 CREATE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

@@ -147,23 +147,6 @@ COMMENT ON FUNCTION @extschema@._recommend_last_zone(bigint) IS
 	'Internal: the zone of the customer''s latest order (any kind, any status): where they last had something delivered; NULL without orders.';
 REVOKE ALL ON FUNCTION @extschema@._recommend_last_zone(bigint) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._recommend_customer(p_customer_id bigint) RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF p_customer_id IS NULL OR NOT EXISTS (
-		SELECT FROM @extschema@.customers c
-		 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id AND c.forgotten_at IS NULL) THEN
-		RAISE EXCEPTION 'customer % does not exist', p_customer_id
-			USING ERRCODE = 'DP012', DETAIL = 'Unknown customers and erased ones get no recommendations.';
-	END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._recommend_customer(bigint) IS
-	'Internal: DP012 unless the customer exists and was not forgotten (customers.forgotten_at).';
-REVOKE ALL ON FUNCTION @extschema@._recommend_customer(bigint) FROM PUBLIC;
-
 CREATE FUNCTION @extschema@._recommend_rank(p_customer_id bigint, p_k integer, p_personal boolean,
                                              p_zone bigint, p_now timestamptz)
 RETURNS TABLE (merchant_id bigint, score float8, reason text, usual float8, often_with float8, popular_nearby float8)
@@ -320,7 +303,7 @@ BEGIN
 		RAISE EXCEPTION 'k must be between 1 and 100, not %', COALESCE(k::text, 'NULL')
 			USING ERRCODE = 'DP641';
 	END IF;
-	PERFORM @extschema@._recommend_customer(recommend.customer_id);
+	PERFORM @extschema@._live_customer(recommend.customer_id);           -- DP012
 	RETURN QUERY
 	SELECT r.merchant_id, r.score, r.reason
 	  FROM @extschema@._recommend_rank(recommend.customer_id, k,

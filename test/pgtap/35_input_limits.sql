@@ -173,6 +173,9 @@ SELECT is((SELECT flag_reason FROM dispatch.customers WHERE customer_id = :custo
 SELECT dispatch.flag_customer(:customer2, NULL) \g /dev/null
 SELECT lives_ok(format('SELECT dispatch.register_rider(%s, %L, %L)', :zone, pg_temp.chars(pg_temp.lim('rider_name'), '骑'), pg_temp.phone(pg_temp.lim('phone'), '78')),
                 'register_rider: name and phone at their limits');
+-- a code at the limit redeems a campaign that has it
+SELECT dispatch.create_campaign('limits', 'limited_time', '{"percent_off": 1}', ends_at => dispatch.clock() + interval '1 day',
+                                code => pg_temp.chars(pg_temp.lim('coupon_code'), 'C')) \g /dev/null
 SELECT dispatch.place_order(:customer, :merchant, pg_temp.lines(pg_temp.lim('items')), 121.445, 31.196,
                             pg_temp.chars(pg_temp.lim('dropoff_address'), '址'), 'normal', pg_temp.chars(pg_temp.lim('coupon_code'), 'C')) AS big \gset
 SELECT is((SELECT sum(qty) FROM dispatch.order_items WHERE zone_id = :zone AND order_id = :big), pg_temp.lim('items')::bigint,

@@ -36,11 +36,11 @@ SELECT is(
 SELECT table_privs_are('dispatch', 'events', 'dispatch_gateway', ARRAY[]::text[], 'the gateway reads events only through events_since');
 SELECT table_privs_are('dispatch', 'subject_keys', 'dispatch_admin', ARRAY[]::text[], 'not even the admin role reads wrapped keys');
 
-SELECT function_privs_are('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text'],
+SELECT function_privs_are('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text','integer'],
 	'dispatch_app', ARRAY['EXECUTE'], 'the app places orders');
-SELECT function_privs_are('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text'],
+SELECT function_privs_are('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text','integer'],
 	'dispatch_analyst', ARRAY[]::text[], 'the analyst does not place orders');
-SELECT function_privs_are('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text'],
+SELECT function_privs_are('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text','integer'],
 	'dispatch_gateway', ARRAY[]::text[], 'the gateway does not place orders');
 SELECT function_privs_are('dispatch', 'events_since', ARRAY['bigint','integer','bigint'],
 	'dispatch_gateway', ARRAY['EXECUTE'], 'the gateway catches up on events');
@@ -52,7 +52,7 @@ SELECT function_privs_are('dispatch', '_master_key', ARRAY['integer'],
 	'dispatch_admin', ARRAY[]::text[], 'nobody reads the master key');
 SELECT function_privs_are('dispatch', 'create_zone', ARRAY['text','geometry','text'],
 	'dispatch_app', ARRAY[]::text[], 'zones are the admin''s');
-SELECT is_definer('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text'],
+SELECT is_definer('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text','integer'],
 	'the API runs with the extension''s rights');
 
 -- the roles in action

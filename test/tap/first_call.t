@@ -130,6 +130,13 @@ admin|SELECT dispatch._purge_abort(dispatch._purge_begin('skipped'))|
 admin|SELECT dispatch.maintenance_commands()|
 admin|SELECT dispatch._cron_database()|
 admin|SELECT dispatch.schedule_maintenance()|DP410
+admin|SELECT dispatch.create_campaign('first', 'first_order', '{"percent_off": 10}', 10000, code => 'HELLO')|
+admin|SELECT dispatch.end_campaign(1)|
+app|SELECT dispatch.points_balance(3)|
+app|SELECT dispatch.customer_tier(3)|
+app|SELECT dispatch.referral_code(3)|
+app|SELECT dispatch.apply_referral(3, 'RNOSUCHCODE')|DP609
+admin|SELECT dispatch.credit_rewards()|
 admin|SELECT dispatch._sentiment_weight('#好吃', 1.5)|
 admin|SELECT dispatch.train_sentiment('SELECT * FROM (VALUES (''好'', true), (''差'', false)) v')|
 admin|SELECT dispatch.refresh_recommendations()|

@@ -1,0 +1,1023 @@
+-- sql/52_campaigns.sql
+-- Campaigns, coupons, points and referrals (design part 8).  An offer is
+-- taken in the transaction of the order (place_order, sql/55_orders.sql):
+-- the campaign's budget, the coupon's uses and the customer's points are
+-- taken atomically with it, and a cancellation (cancel_order,
+-- sql/65_lifecycle.sql) gives them back.  What a delivery earns (points,
+-- referral rewards) is customer-wide data: it is written apart from the
+-- zone's transaction, by credit_rewards(), which reads delivered orders
+-- from the outbox as a gateway does.  docs/growth.md describes the rules.
+
+------------------------------------------------------------------------------
+-- tables
+
+CREATE TABLE @extschema@.campaigns (
+	campaign_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name          text NOT NULL UNIQUE CHECK (name <> '' AND pg_catalog.length(name) <= 200),
+	kind          text NOT NULL CHECK (kind IN ('first_order', 'limited_time', 'referral', 'points',
+	                                            'usual', 'goodwill')),
+	zone_id       bigint REFERENCES @extschema@.zones,
+	rules         jsonb NOT NULL DEFAULT '{}',
+	budget_cents  bigint CHECK (budget_cents >= 0),
+	spent_cents   bigint NOT NULL DEFAULT 0 CHECK (spent_cents >= 0),
+	starts_at     timestamptz NOT NULL,
+	ends_at       timestamptz,
+	ended_at      timestamptz,
+	created_at    timestamptz NOT NULL,
+	CHECK (budget_cents IS NULL OR spent_cents <= budget_cents),
+	CHECK (ends_at IS NULL OR ends_at > starts_at)
+);
+COMMENT ON TABLE @extschema@.campaigns IS
+	'Growth campaigns: kind, rules (jsonb, checked by create_campaign), budget and what is spent of it (cents), time window, optional zone.';
+COMMENT ON COLUMN @extschema@.campaigns.spent_cents IS
+	'Discounts of applied redemptions plus the value of rewards paid; a cancelled order gives its discount back.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaigns', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaigns_campaign_id_seq', '');
+REVOKE ALL ON @extschema@.campaigns FROM PUBLIC;
+
+CREATE TABLE @extschema@.coupons (
+	code         text PRIMARY KEY CHECK (code OPERATOR(pg_catalog.~) '^[A-Z0-9_-]{3,64}$'),
+	campaign_id  bigint NOT NULL REFERENCES @extschema@.campaigns,
+	customer_id  bigint REFERENCES @extschema@.customers,
+	merchant_id  bigint REFERENCES @extschema@.merchants,
+	max_uses     integer CHECK (max_uses >= 1),
+	uses         integer NOT NULL DEFAULT 0 CHECK (uses >= 0),
+	valid_until  timestamptz,
+	created_at   timestamptz NOT NULL,
+	CHECK (max_uses IS NULL OR uses <= max_uses)
+);
+CREATE INDEX coupons_campaign_idx ON @extschema@.coupons (campaign_id);
+CREATE INDEX coupons_customer_idx ON @extschema@.coupons (customer_id) WHERE customer_id IS NOT NULL;
+COMMENT ON TABLE @extschema@.coupons IS
+	'Codes that redeem a campaign: public (customer NULL, e.g. WELCOME10) or personal one-use codes (usual offers, goodwill); optionally for one merchant.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.coupons', '');
+REVOKE ALL ON @extschema@.coupons FROM PUBLIC;
+
+CREATE TABLE @extschema@.redemptions (
+	zone_id         bigint NOT NULL,
+	order_id        bigint NOT NULL,
+	customer_id     bigint NOT NULL,
+	campaign_id     bigint REFERENCES @extschema@.campaigns,
+	coupon_code     text,
+	discount_cents  integer NOT NULL DEFAULT 0 CHECK (discount_cents >= 0),
+	points_spent    integer NOT NULL DEFAULT 0 CHECK (points_spent >= 0),
+	points_cents    integer NOT NULL DEFAULT 0 CHECK (points_cents >= 0),
+	points_lots     jsonb,
+	status          text NOT NULL DEFAULT 'applied' CHECK (status IN ('applied', 'returned')),
+	created_at      timestamptz NOT NULL,
+	returned_at     timestamptz,
+	PRIMARY KEY (zone_id, order_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
+	CHECK (campaign_id IS NOT NULL OR points_spent > 0)
+);
+CREATE INDEX redemptions_campaign_idx ON @extschema@.redemptions (campaign_id, customer_id)
+	WHERE status = 'applied';
+COMMENT ON TABLE @extschema@.redemptions IS
+	'What an order took: at most one campaign''s discount and the points spent on it (points_lots: the lots they came from, so that a cancellation restores them).  Zone data, keyed like the order.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.redemptions', '');
+REVOKE ALL ON @extschema@.redemptions FROM PUBLIC;
+
+-- the points ledger: customer-wide.  A positive entry is a lot that can be
+-- spent until it expires (remaining counts down as it is spent); a
+-- negative entry records a spend.
+CREATE TABLE @extschema@.points_ledger (
+	entry_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	customer_id  bigint NOT NULL REFERENCES @extschema@.customers,
+	at           timestamptz NOT NULL,
+	points       integer NOT NULL CHECK (points <> 0),
+	remaining    integer NOT NULL DEFAULT 0 CHECK (remaining >= 0 AND remaining <= GREATEST(points, 0)),
+	expires_at   timestamptz,
+	reason       text NOT NULL CHECK (reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey',
+	                                             'spend', 'return')),
+	ref          text NOT NULL,
+	campaign_id  bigint REFERENCES @extschema@.campaigns,
+	UNIQUE (customer_id, reason, ref)
+);
+CREATE INDEX points_ledger_lots_idx ON @extschema@.points_ledger (customer_id, expires_at)
+	WHERE remaining > 0;
+COMMENT ON TABLE @extschema@.points_ledger IS
+	'Points per customer: earned lots (points > 0, remaining, expires_at) and spends (points < 0); one entry per (customer, reason, ref), so that crediting twice writes nothing.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.points_ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.points_ledger_entry_id_seq', '');
+REVOKE ALL ON @extschema@.points_ledger FROM PUBLIC;
+
+CREATE TABLE @extschema@.referral_codes (
+	customer_id  bigint PRIMARY KEY REFERENCES @extschema@.customers,
+	code         text NOT NULL UNIQUE,
+	created_at   timestamptz NOT NULL
+);
+COMMENT ON TABLE @extschema@.referral_codes IS
+	'Each customer''s referral code, made at the first referral_code() call.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.referral_codes', '');
+REVOKE ALL ON @extschema@.referral_codes FROM PUBLIC;
+
+CREATE TABLE @extschema@.referrals (
+	customer_id  bigint PRIMARY KEY REFERENCES @extschema@.customers,
+	referrer_id  bigint NOT NULL REFERENCES @extschema@.customers,
+	campaign_id  bigint NOT NULL REFERENCES @extschema@.campaigns,
+	applied_at   timestamptz NOT NULL,
+	status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'rewarded', 'budget_exhausted')),
+	order_id     bigint,
+	settled_at   timestamptz,
+	CHECK (customer_id <> referrer_id)
+);
+CREATE INDEX referrals_referrer_idx ON @extschema@.referrals (referrer_id);
+COMMENT ON TABLE @extschema@.referrals IS
+	'Who referred whom: customer_id is the referee (one referrer each), under which campaign; rewarded (both sides, in points) when the referee''s first order is delivered.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.referrals', '');
+REVOKE ALL ON @extschema@.referrals FROM PUBLIC;
+
+CREATE TABLE @extschema@.growth_cursors (
+	consumer    text PRIMARY KEY,
+	last_seq    bigint NOT NULL DEFAULT 0,
+	updated_at  timestamptz
+);
+COMMENT ON TABLE @extschema@.growth_cursors IS
+	'How far each growth job has read the outbox (events seq): credit_rewards, rollup_campaigns.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.growth_cursors', '');
+REVOKE ALL ON @extschema@.growth_cursors FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- rules
+
+CREATE FUNCTION @extschema@._campaign_rules_problem(p_kind text, p_rules jsonb) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_allowed text[];
+	v_key text;
+	v_num text := '^[0-9]{1,9}$';
+BEGIN
+	IF p_rules IS NULL OR pg_catalog.jsonb_typeof(p_rules) OPERATOR(pg_catalog.<>) 'object' THEN
+		RETURN 'rules must be a JSON object';
+	END IF;
+	v_allowed := CASE p_kind
+		WHEN 'first_order'  THEN '{percent_off,amount_off_cents,max_discount_cents,min_basket_cents,per_customer,auto}'
+		WHEN 'limited_time' THEN '{percent_off,amount_off_cents,max_discount_cents,min_basket_cents,per_customer,auto}'
+		WHEN 'usual'        THEN '{percent_off,amount_off_cents,max_discount_cents,min_basket_cents,min_orders,window_days,valid_days}'
+		WHEN 'goodwill'     THEN '{percent_off,amount_off_cents,max_discount_cents,min_basket_cents,valid_days}'
+		WHEN 'referral'     THEN '{referrer_points,referee_points,cents_per_point}'
+		WHEN 'points'       THEN '{earn_per_yuan,cents_per_point,max_spend_share,expire_days,feedback_points,tiers}'
+	END;
+	IF v_allowed IS NULL THEN
+		RETURN pg_catalog.format('unknown kind "%s" (kinds: first_order, limited_time, referral, points, usual, goodwill)', p_kind);
+	END IF;
+	FOR v_key IN SELECT k FROM pg_catalog.jsonb_object_keys(p_rules) k ORDER BY 1 LOOP
+		IF NOT v_key OPERATOR(pg_catalog.=) ANY (v_allowed) THEN
+			RETURN pg_catalog.format('rule "%s" does not apply to a %s campaign (rules: %s)',
+			                         v_key, p_kind, pg_catalog.array_to_string(v_allowed, ', '));
+		END IF;
+	END LOOP;
+	-- whole numbers, in range
+	FOR v_key IN SELECT k FROM pg_catalog.jsonb_object_keys(p_rules) k
+	              WHERE k IN ('amount_off_cents', 'max_discount_cents', 'min_basket_cents', 'per_customer',
+	                          'min_orders', 'window_days', 'valid_days', 'referrer_points', 'referee_points',
+	                          'cents_per_point', 'expire_days', 'feedback_points')
+	              ORDER BY 1 LOOP
+		IF (p_rules OPERATOR(pg_catalog.->>) v_key) IS NULL
+		   OR (p_rules OPERATOR(pg_catalog.->>) v_key) OPERATOR(pg_catalog.!~) v_num
+		   OR pg_catalog.jsonb_typeof(p_rules OPERATOR(pg_catalog.->) v_key) OPERATOR(pg_catalog.<>) 'number' THEN
+			RETURN pg_catalog.format('rule "%s" must be a whole number of at most 9 digits', v_key);
+		END IF;
+		IF v_key IN ('per_customer', 'min_orders', 'window_days', 'valid_days', 'cents_per_point', 'expire_days')
+		   AND (p_rules OPERATOR(pg_catalog.->>) v_key)::integer OPERATOR(pg_catalog.<) 1 THEN
+			RETURN pg_catalog.format('rule "%s" must be at least 1', v_key);
+		END IF;
+	END LOOP;
+	IF p_kind IN ('first_order', 'limited_time', 'usual', 'goodwill') THEN
+		IF (p_rules ? 'percent_off') OPERATOR(pg_catalog.=) (p_rules ? 'amount_off_cents') THEN
+			RETURN 'a discount has exactly one of percent_off and amount_off_cents';
+		END IF;
+		IF p_rules ? 'percent_off'
+		   AND ((p_rules OPERATOR(pg_catalog.->>) 'percent_off') OPERATOR(pg_catalog.!~) '^[0-9]{1,3}$'
+		        OR (p_rules OPERATOR(pg_catalog.->>) 'percent_off')::integer NOT BETWEEN 1 AND 100) THEN
+			RETURN 'percent_off must be a whole number from 1 to 100';
+		END IF;
+		IF p_rules ? 'amount_off_cents' AND (p_rules OPERATOR(pg_catalog.->>) 'amount_off_cents')::integer OPERATOR(pg_catalog.<) 1 THEN
+			RETURN 'amount_off_cents must be at least 1';
+		END IF;
+		IF p_rules ? 'auto' AND pg_catalog.jsonb_typeof(p_rules OPERATOR(pg_catalog.->) 'auto') OPERATOR(pg_catalog.<>) 'boolean' THEN
+			RETURN 'auto must be true or false';
+		END IF;
+	ELSIF p_kind OPERATOR(pg_catalog.=) 'referral' THEN
+		IF COALESCE((p_rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer, 0)
+		   OPERATOR(pg_catalog.+) COALESCE((p_rules OPERATOR(pg_catalog.->>) 'referee_points')::integer, 0)
+		   OPERATOR(pg_catalog.<) 1 THEN
+			RETURN 'a referral campaign rewards the referrer or the referee (referrer_points, referee_points)';
+		END IF;
+	ELSIF p_kind OPERATOR(pg_catalog.=) 'points' THEN
+		IF NOT p_rules ? 'earn_per_yuan'
+		   OR pg_catalog.jsonb_typeof(p_rules OPERATOR(pg_catalog.->) 'earn_per_yuan') OPERATOR(pg_catalog.<>) 'number'
+		   OR (p_rules OPERATOR(pg_catalog.->>) 'earn_per_yuan')::numeric NOT BETWEEN 0 AND 100 THEN
+			RETURN 'a points campaign needs earn_per_yuan, a number from 0 to 100 (points per 100 cents paid)';
+		END IF;
+		IF p_rules ? 'max_spend_share'
+		   AND (pg_catalog.jsonb_typeof(p_rules OPERATOR(pg_catalog.->) 'max_spend_share') OPERATOR(pg_catalog.<>) 'number'
+		        OR (p_rules OPERATOR(pg_catalog.->>) 'max_spend_share')::numeric NOT BETWEEN 0 AND 1) THEN
+			RETURN 'max_spend_share must be a number from 0 to 1';
+		END IF;
+		IF p_rules ? 'tiers' AND (
+		     pg_catalog.jsonb_typeof(p_rules OPERATOR(pg_catalog.->) 'tiers') OPERATOR(pg_catalog.<>) 'array'
+		     OR EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(p_rules OPERATOR(pg_catalog.->) 'tiers') t(v)
+		                 WHERE pg_catalog.jsonb_typeof(t.v) OPERATOR(pg_catalog.<>) 'object'
+		                    OR pg_catalog.jsonb_typeof(t.v OPERATOR(pg_catalog.->) 'name') IS DISTINCT FROM 'string'
+		                    OR pg_catalog.jsonb_typeof(t.v OPERATOR(pg_catalog.->) 'min_points') IS DISTINCT FROM 'number'
+		                    OR (t.v OPERATOR(pg_catalog.->>) 'min_points') OPERATOR(pg_catalog.!~) v_num
+		                    OR (t.v ? 'multiplier'
+		                        AND (pg_catalog.jsonb_typeof(t.v OPERATOR(pg_catalog.->) 'multiplier') OPERATOR(pg_catalog.<>) 'number'
+		                             OR (t.v OPERATOR(pg_catalog.->>) 'multiplier')::numeric NOT BETWEEN 1 AND 10)))) THEN
+			RETURN 'tiers must be an array of {"name": text, "min_points": n, "multiplier": 1 to 10 (optional)}';
+		END IF;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._campaign_rules_problem(text, jsonb) IS
+	'Internal: what is wrong with a campaign''s kind and rules, or NULL (docs/growth.md lists the rules of each kind).';
+REVOKE ALL ON FUNCTION @extschema@._campaign_rules_problem(text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._discount_cents(p_rules jsonb, p_basket_cents bigint) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN LEAST(p_basket_cents,
+             COALESCE((p_rules OPERATOR(pg_catalog.->>) 'amount_off_cents')::bigint,
+                      (p_basket_cents OPERATOR(pg_catalog.*) (p_rules OPERATOR(pg_catalog.->>) 'percent_off')::bigint)
+                      OPERATOR(pg_catalog./) 100),
+             COALESCE((p_rules OPERATOR(pg_catalog.->>) 'max_discount_cents')::bigint, p_basket_cents))::integer;
+COMMENT ON FUNCTION @extschema@._discount_cents(jsonb, bigint) IS
+	'Internal: the discount a discount rule gives on a basket: amount_off_cents, or percent_off rounded down, at most max_discount_cents and the basket.';
+REVOKE ALL ON FUNCTION @extschema@._discount_cents(jsonb, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._active_campaign(p_kind text, p_zone_id bigint, p_at timestamptz)
+RETURNS @extschema@.campaigns
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.* FROM @extschema@.campaigns c
+	 WHERE c.kind OPERATOR(pg_catalog.=) p_kind
+	   AND (c.zone_id IS NULL OR c.zone_id OPERATOR(pg_catalog.=) p_zone_id)
+	   AND c.starts_at OPERATOR(pg_catalog.<=) p_at
+	   AND (c.ends_at IS NULL OR c.ends_at OPERATOR(pg_catalog.>) p_at)
+	   AND (c.ended_at IS NULL OR c.ended_at OPERATOR(pg_catalog.>) p_at)
+	 ORDER BY c.zone_id IS NULL, c.starts_at DESC, c.campaign_id DESC
+	 LIMIT 1;
+END;
+COMMENT ON FUNCTION @extschema@._active_campaign(text, bigint, timestamptz) IS
+	'Internal: the campaign of a kind running at a time for a zone: the zone''s own before a city-wide one, the latest started first.';
+REVOKE ALL ON FUNCTION @extschema@._active_campaign(text, bigint, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._normalize_code(p_code text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.upper(pg_catalog.btrim(p_code));
+COMMENT ON FUNCTION @extschema@._normalize_code(text) IS
+	'Internal: codes are matched without case and surrounding blanks.';
+REVOKE ALL ON FUNCTION @extschema@._normalize_code(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._random_code(p_prefix text) RETURNS text
+LANGUAGE sql VOLATILE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN p_prefix OPERATOR(pg_catalog.||)
+       pg_catalog.translate(pg_catalog.upper(pg_catalog.encode(
+           pg_catalog.substr(@extschema@._random_key(), 1, 8), 'base64')), '+/=O0I1', 'XYZPQRS');
+COMMENT ON FUNCTION @extschema@._random_code(text) IS
+	'Internal: a prefix and 11 random characters (64 random bits), letters and digits only.';
+REVOKE ALL ON FUNCTION @extschema@._random_code(text) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- campaigns
+
+CREATE FUNCTION @extschema@.create_campaign(name text, kind text, rules jsonb DEFAULT '{}',
+                                           budget_cents bigint DEFAULT NULL,
+                                           starts_at timestamptz DEFAULT NULL, ends_at timestamptz DEFAULT NULL,
+                                           zone_id bigint DEFAULT NULL, code text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_problem text := @extschema@._campaign_rules_problem(kind, rules);
+	v_now timestamptz := @extschema@.clock();
+	v_code text := @extschema@._normalize_code(code);
+	v_id bigint;
+BEGIN
+	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 200 THEN
+		RAISE EXCEPTION 'a campaign needs a name of at most 200 characters' USING ERRCODE = 'DP601';
+	END IF;
+	IF v_problem IS NOT NULL THEN
+		RAISE EXCEPTION 'invalid campaign: %', v_problem USING ERRCODE = 'DP601',
+			HINT = 'docs/growth.md lists the rules of each kind of campaign.';
+	END IF;
+	IF budget_cents OPERATOR(pg_catalog.<) 0 THEN
+		RAISE EXCEPTION 'invalid campaign: a budget cannot be negative' USING ERRCODE = 'DP601';
+	END IF;
+	IF ends_at OPERATOR(pg_catalog.<=) COALESCE(starts_at, v_now) THEN
+		RAISE EXCEPTION 'invalid campaign: it ends before it starts' USING ERRCODE = 'DP601';
+	END IF;
+	IF kind OPERATOR(pg_catalog.=) 'limited_time' AND ends_at IS NULL THEN
+		RAISE EXCEPTION 'invalid campaign: a limited-time campaign needs an end' USING ERRCODE = 'DP601';
+	END IF;
+	IF zone_id IS NOT NULL AND NOT EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) create_campaign.zone_id) THEN
+		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
+	END IF;
+	IF v_code IS NOT NULL THEN
+		IF kind NOT IN ('first_order', 'limited_time') THEN
+			RAISE EXCEPTION 'invalid campaign: only first_order and limited_time campaigns have a public code'
+				USING ERRCODE = 'DP601';
+		END IF;
+		IF v_code OPERATOR(pg_catalog.!~) '^[A-Z0-9_-]{3,64}$' THEN
+			RAISE EXCEPTION 'invalid campaign: a code has 3 to 64 letters, digits, _ or -' USING ERRCODE = 'DP601';
+		END IF;
+		IF EXISTS (SELECT FROM @extschema@.coupons k WHERE k.code OPERATOR(pg_catalog.=) v_code) THEN
+			RAISE EXCEPTION 'invalid campaign: the code % exists already', v_code USING ERRCODE = 'DP601';
+		END IF;
+	END IF;
+	IF EXISTS (SELECT FROM @extschema@.campaigns c WHERE c.name OPERATOR(pg_catalog.=) create_campaign.name) THEN
+		RAISE EXCEPTION 'invalid campaign: a campaign named "%" exists already', name USING ERRCODE = 'DP601';
+	END IF;
+	INSERT INTO @extschema@.campaigns (name, kind, zone_id, rules, budget_cents, starts_at, ends_at, created_at)
+	VALUES (name, kind, zone_id, rules, budget_cents, COALESCE(starts_at, v_now), ends_at, v_now)
+	RETURNING campaign_id INTO v_id;
+	IF v_code IS NOT NULL THEN
+		INSERT INTO @extschema@.coupons (code, campaign_id, created_at) VALUES (v_code, v_id, v_now);
+	END IF;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint, timestamptz, timestamptz, bigint, text) IS
+	'Creates a campaign (kind first_order, limited_time, referral, points, usual or goodwill) with its rules, budget in cents (NULL: none), time window and optional zone; a first_order or limited_time campaign may have a public code.  Returns its id.  Rules: docs/growth.md.';
+
+CREATE FUNCTION @extschema@.end_campaign(campaign_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE @extschema@.campaigns c SET ended_at = COALESCE(c.ended_at, @extschema@.clock())
+	 WHERE c.campaign_id OPERATOR(pg_catalog.=) end_campaign.campaign_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'campaign % does not exist', campaign_id USING ERRCODE = 'DP602';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.end_campaign(bigint) IS
+	'Ends a campaign now: its codes stop working, its rewards stop being paid; orders that took it keep their discount.  A no-op on an ended campaign.';
+
+CREATE FUNCTION @extschema@._issue_coupon(p_campaign_id bigint, p_customer_id bigint,
+                                         p_merchant_id bigint DEFAULT NULL, p_valid_until timestamptz DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_camp @extschema@.campaigns;
+	v_code text;
+BEGIN
+	SELECT c.* INTO v_camp FROM @extschema@.campaigns c WHERE c.campaign_id OPERATOR(pg_catalog.=) p_campaign_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'campaign % does not exist', p_campaign_id USING ERRCODE = 'DP602';
+	END IF;
+	IF v_camp.kind NOT IN ('first_order', 'limited_time', 'usual', 'goodwill') THEN
+		RAISE EXCEPTION 'campaign % (%) gives no coupons', p_campaign_id, v_camp.kind USING ERRCODE = 'DP601';
+	END IF;
+	IF v_camp.ended_at IS NOT NULL OR v_camp.ends_at OPERATOR(pg_catalog.<=) v_now THEN
+		RAISE EXCEPTION 'campaign % has ended', p_campaign_id USING ERRCODE = 'DP604';
+	END IF;
+	v_code := @extschema@._random_code(pg_catalog.upper(pg_catalog.left(v_camp.kind, 1)));
+	INSERT INTO @extschema@.coupons (code, campaign_id, customer_id, merchant_id, max_uses, valid_until, created_at)
+	VALUES (v_code, p_campaign_id, p_customer_id, p_merchant_id, 1,
+	        COALESCE(p_valid_until,
+	                 v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(
+	                     days => COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'valid_days')::integer, 30))),
+	        v_now);
+	RETURN v_code;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._issue_coupon(bigint, bigint, bigint, timestamptz) IS
+	'Internal: a personal one-use code of a campaign, optionally for one merchant, valid until p_valid_until (default: the campaign''s valid_days, else 30 days).';
+REVOKE ALL ON FUNCTION @extschema@._issue_coupon(bigint, bigint, bigint, timestamptz) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- points
+
+CREATE FUNCTION @extschema@._points_grant(p_customer_id bigint, p_points integer, p_reason text, p_ref text,
+                                         p_campaign_id bigint DEFAULT NULL, p_expires_at timestamptz DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_expires timestamptz := p_expires_at;
+	v_camp @extschema@.campaigns;
+BEGIN
+	IF p_points IS NULL OR p_points OPERATOR(pg_catalog.<) 1 THEN
+		RETURN false;
+	END IF;
+	IF v_expires IS NULL THEN
+		v_camp := @extschema@._active_campaign('points', NULL, v_now);
+		v_expires := v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(
+			days => COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'expire_days')::integer, 365));
+	END IF;
+	INSERT INTO @extschema@.points_ledger (customer_id, at, points, remaining, expires_at, reason, ref, campaign_id)
+	VALUES (p_customer_id, v_now, p_points, p_points, v_expires, p_reason, p_ref, p_campaign_id)
+	ON CONFLICT (customer_id, reason, ref) DO NOTHING;
+	RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._points_grant(bigint, integer, text, text, bigint, timestamptz) IS
+	'Internal: credits a lot of points (reason delivery, feedback, goodwill, referral or survey; ref names what earned it) expiring after the points campaign''s expire_days (default 365); a repeat of (customer, reason, ref) writes nothing and returns false.';
+REVOKE ALL ON FUNCTION @extschema@._points_grant(bigint, integer, text, text, bigint, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._feedback_points(p_customer_id bigint, p_zone_id bigint, p_ref text) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_camp @extschema@.campaigns := @extschema@._active_campaign('points', p_zone_id, @extschema@.clock());
+	v_points integer := COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'feedback_points')::integer, 0);
+BEGIN
+	IF v_points OPERATOR(pg_catalog.>) 0
+	   AND @extschema@._points_grant(p_customer_id, v_points, 'feedback', p_ref, v_camp.campaign_id) THEN
+		RETURN v_points;
+	END IF;
+	RETURN 0;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._feedback_points(bigint, bigint, text) IS
+	'Internal: credits the points the running points campaign gives for a review (feedback_points), once per ref; returns them (0: none).';
+REVOKE ALL ON FUNCTION @extschema@._feedback_points(bigint, bigint, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.points_balance(customer_id bigint) RETURNS integer
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT COALESCE(pg_catalog.sum(l.remaining), 0)::integer
+	  FROM @extschema@.points_ledger l
+	 WHERE l.customer_id OPERATOR(pg_catalog.=) points_balance.customer_id
+	   AND l.remaining OPERATOR(pg_catalog.>) 0
+	   AND (l.expires_at IS NULL OR l.expires_at OPERATOR(pg_catalog.>) @extschema@.clock());
+END;
+COMMENT ON FUNCTION @extschema@.points_balance(bigint) IS
+	'The customer''s points that can be spent now: earned, not spent, not expired.';
+
+CREATE FUNCTION @extschema@.customer_tier(customer_id bigint) RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH earned AS (
+		SELECT COALESCE(pg_catalog.sum(l.points), 0) AS points
+		  FROM @extschema@.points_ledger l
+		 WHERE l.customer_id OPERATOR(pg_catalog.=) customer_tier.customer_id
+		   AND l.reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey')
+		   AND l.at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.-) interval '365 days'))
+	SELECT COALESCE((SELECT t.v OPERATOR(pg_catalog.->>) 'name'
+	                   FROM pg_catalog.jsonb_array_elements(
+	                            (@extschema@._active_campaign('points', NULL, @extschema@.clock())).rules
+	                            OPERATOR(pg_catalog.->) 'tiers') t(v), earned
+	                  WHERE (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint OPERATOR(pg_catalog.<=) earned.points
+	                  ORDER BY (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint DESC
+	                  LIMIT 1), 'member');
+END;
+COMMENT ON FUNCTION @extschema@.customer_tier(bigint) IS
+	'The customer''s tier: the highest tier of the city-wide points campaign whose min_points the points earned over the last 365 days reach; ''member'' below every tier.';
+
+-- the earning multiplier of a customer's tier
+CREATE FUNCTION @extschema@._tier_multiplier(p_customer_id bigint, p_rules jsonb) RETURNS numeric
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT COALESCE((SELECT (t.v OPERATOR(pg_catalog.->>) 'multiplier')::numeric
+	                   FROM pg_catalog.jsonb_array_elements(p_rules OPERATOR(pg_catalog.->) 'tiers') t(v)
+	                  WHERE t.v OPERATOR(pg_catalog.->>) 'name' OPERATOR(pg_catalog.=) @extschema@.customer_tier(p_customer_id)),
+	                1);
+END;
+COMMENT ON FUNCTION @extschema@._tier_multiplier(bigint, jsonb) IS
+	'Internal: how many times the base rate a customer earns in their tier (1 without tiers).';
+REVOKE ALL ON FUNCTION @extschema@._tier_multiplier(bigint, jsonb) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- taking an offer at checkout, giving it back on cancellation
+
+-- Why a campaign does not apply to this order now, or NULL.  p_code_customer
+-- and p_code_merchant: the restrictions of the coupon used, if any.
+CREATE FUNCTION @extschema@._offer_refusal(p_camp @extschema@.campaigns, p_customer_id bigint, p_zone_id bigint,
+                                          p_merchant_id bigint, p_subtotal bigint, p_now timestamptz)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_min bigint := (p_camp.rules OPERATOR(pg_catalog.->>) 'min_basket_cents')::bigint;
+BEGIN
+	IF p_camp.zone_id IS NOT NULL AND p_camp.zone_id OPERATOR(pg_catalog.<>) p_zone_id THEN
+		RETURN pg_catalog.format('the campaign is for zone %s only', p_camp.zone_id);
+	END IF;
+	IF p_subtotal OPERATOR(pg_catalog.<) v_min THEN
+		RETURN pg_catalog.format('the basket of %s cents is below the minimum of %s cents', p_subtotal, v_min);
+	END IF;
+	IF p_camp.kind OPERATOR(pg_catalog.=) 'first_order'
+	   AND EXISTS (SELECT FROM @extschema@.zones z, LATERAL (
+	                   SELECT FROM @extschema@.orders o
+	                    WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	                      AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	                      AND o.status NOT IN ('pending_payment', 'payment_failed', 'cancelled')
+	                    LIMIT 1) o) THEN
+		RETURN 'it is for a customer''s first order, and the customer has ordered before';
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._offer_refusal(@extschema@.campaigns, bigint, bigint, bigint, bigint, timestamptz) IS
+	'Internal: why a discount campaign does not apply to an order (zone, minimum basket, first order), or NULL.';
+REVOKE ALL ON FUNCTION @extschema@._offer_refusal(@extschema@.campaigns, bigint, bigint, bigint, bigint, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._offer_cap_check(p_camp @extschema@.campaigns, p_customer_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_cap integer := COALESCE((p_camp.rules OPERATOR(pg_catalog.->>) 'per_customer')::integer,
+	                          CASE WHEN p_camp.kind OPERATOR(pg_catalog.=) 'first_order' THEN 1 END);
+	v_used bigint;
+BEGIN
+	IF v_cap IS NULL THEN
+		RETURN;
+	END IF;
+	SELECT pg_catalog.count(*) INTO v_used FROM @extschema@.redemptions r
+	 WHERE r.campaign_id OPERATOR(pg_catalog.=) p_camp.campaign_id
+	   AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	   AND r.status OPERATOR(pg_catalog.=) 'applied';
+	IF v_used OPERATOR(pg_catalog.>=) v_cap THEN
+		RAISE EXCEPTION 'coupon not applicable: the customer has used campaign % % time(s), the limit', p_camp.campaign_id, v_used
+			USING ERRCODE = 'DP605';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._offer_cap_check(@extschema@.campaigns, bigint) IS
+	'Internal: DP605 when the customer''s orders hold as many discounts of the campaign as its cap allows (per_customer; 1 for first_order; cancelled orders gave theirs back).';
+REVOKE ALL ON FUNCTION @extschema@._offer_cap_check(@extschema@.campaigns, bigint) FROM PUBLIC;
+
+-- Charges the campaign's budget for a discount under the campaign's row
+-- lock, checking the customer's cap before and again after the lock (so two
+-- orders racing for the last of a budget, or for a customer's last use, see
+-- each other).  Returns false when the budget does not cover it.
+CREATE FUNCTION @extschema@._offer_charge(p_camp @extschema@.campaigns, p_customer_id bigint, p_discount integer)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@._offer_cap_check(p_camp, p_customer_id);
+	UPDATE @extschema@.campaigns c SET spent_cents = c.spent_cents OPERATOR(pg_catalog.+) p_discount
+	 WHERE c.campaign_id OPERATOR(pg_catalog.=) p_camp.campaign_id
+	   AND (c.budget_cents IS NULL
+	        OR c.spent_cents OPERATOR(pg_catalog.+) p_discount OPERATOR(pg_catalog.<=) c.budget_cents);
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	-- a new statement after the lock: it sees what a racing order committed
+	PERFORM @extschema@._offer_cap_check(p_camp, p_customer_id);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer) IS
+	'Internal: charges a discount to the campaign''s budget under its row lock, with the customer''s cap checked before and after the lock; false when the budget does not cover it, DP605 over the cap.';
+REVOKE ALL ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer) FROM PUBLIC;
+
+-- Spends points, oldest expiry first, under the lots' row locks.  Returns
+-- the lots used, as {"entry_id": points, ...}.
+CREATE FUNCTION @extschema@._points_take(p_customer_id bigint, p_points integer, p_ref text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_left integer := p_points;
+	v_lots jsonb := '{}';
+	v_lot record;
+	v_take integer;
+BEGIN
+	FOR v_lot IN SELECT l.entry_id, l.remaining FROM @extschema@.points_ledger l
+	              WHERE l.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	                AND l.remaining OPERATOR(pg_catalog.>) 0
+	                AND (l.expires_at IS NULL OR l.expires_at OPERATOR(pg_catalog.>) v_now)
+	              ORDER BY l.expires_at NULLS LAST, l.entry_id
+	              FOR UPDATE
+	LOOP
+		EXIT WHEN v_left OPERATOR(pg_catalog.=) 0;
+		v_take := LEAST(v_left, v_lot.remaining);
+		UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.-) v_take
+		 WHERE l.entry_id OPERATOR(pg_catalog.=) v_lot.entry_id;
+		v_lots := v_lots OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(v_lot.entry_id::text, v_take);
+		v_left := v_left OPERATOR(pg_catalog.-) v_take;
+	END LOOP;
+	IF v_left OPERATOR(pg_catalog.>) 0 THEN
+		RAISE EXCEPTION 'not enough points: % asked, % available', p_points, p_points OPERATOR(pg_catalog.-) v_left
+			USING ERRCODE = 'DP608';
+	END IF;
+	INSERT INTO @extschema@.points_ledger (customer_id, at, points, reason, ref)
+	VALUES (p_customer_id, v_now, OPERATOR(pg_catalog.-) p_points, 'spend', p_ref);
+	RETURN v_lots;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._points_take(bigint, integer, text) IS
+	'Internal: spends a customer''s points from the lots that expire first, under their row locks, and records the spend; returns the lots used; DP608 when there are not enough.';
+REVOKE ALL ON FUNCTION @extschema@._points_take(bigint, integer, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._offer_take(p_order_id bigint, p_customer_id bigint, p_zone_id bigint, p_merchant_id bigint,
+                                       p_subtotal bigint, p_code text, p_points integer,
+                                       OUT campaign_id bigint, OUT coupon_code text, OUT discount_cents integer,
+                                       OUT points_spent integer, OUT points_cents integer, OUT points_lots jsonb)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_code text := @extschema@._normalize_code(p_code);
+	v_coupon @extschema@.coupons;
+	v_camp @extschema@.campaigns;
+	v_why text;
+	v_discount integer;
+	v_pts @extschema@.campaigns;
+	v_value integer;
+	v_max bigint;
+BEGIN
+	discount_cents := 0; points_spent := 0; points_cents := 0;
+	IF p_points OPERATOR(pg_catalog.<) 0 THEN
+		RAISE EXCEPTION 'points to spend cannot be negative' USING ERRCODE = 'DP608';
+	END IF;
+	IF v_code IS NOT NULL AND v_code OPERATOR(pg_catalog.<>) '' THEN
+		SELECT k.* INTO v_coupon FROM @extschema@.coupons k WHERE k.code OPERATOR(pg_catalog.=) v_code;
+		IF NOT FOUND OR v_coupon.customer_id OPERATOR(pg_catalog.<>) p_customer_id THEN
+			RAISE EXCEPTION 'unknown coupon code "%"', v_code USING ERRCODE = 'DP603';
+		END IF;
+		SELECT c.* INTO v_camp FROM @extschema@.campaigns c
+		 WHERE c.campaign_id OPERATOR(pg_catalog.=) v_coupon.campaign_id;
+		IF v_camp.starts_at OPERATOR(pg_catalog.>) v_now THEN
+			RAISE EXCEPTION 'coupon "%" is not valid yet: its campaign starts at %', v_code, v_camp.starts_at
+				USING ERRCODE = 'DP604';
+		END IF;
+		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_now OR v_camp.ends_at OPERATOR(pg_catalog.<=) v_now THEN
+			RAISE EXCEPTION 'coupon "%" has expired: its campaign ended at %', v_code,
+				LEAST(v_camp.ended_at, v_camp.ends_at) USING ERRCODE = 'DP604';
+		END IF;
+		IF v_coupon.valid_until OPERATOR(pg_catalog.<=) v_now THEN
+			RAISE EXCEPTION 'coupon "%" has expired at %', v_code, v_coupon.valid_until USING ERRCODE = 'DP604';
+		END IF;
+		IF v_coupon.merchant_id OPERATOR(pg_catalog.<>) p_merchant_id THEN
+			RAISE EXCEPTION 'coupon not applicable: "%" is for merchant % only', v_code, v_coupon.merchant_id
+				USING ERRCODE = 'DP605';
+		END IF;
+		v_why := @extschema@._offer_refusal(v_camp, p_customer_id, p_zone_id, p_merchant_id, p_subtotal, v_now);
+		IF v_why IS NOT NULL THEN
+			RAISE EXCEPTION 'coupon not applicable: %', v_why USING ERRCODE = 'DP605';
+		END IF;
+		v_discount := @extschema@._discount_cents(v_camp.rules, p_subtotal);
+		-- a personal or limited code: its uses, under its row lock
+		IF v_coupon.max_uses IS NOT NULL THEN
+			UPDATE @extschema@.coupons k SET uses = k.uses OPERATOR(pg_catalog.+) 1
+			 WHERE k.code OPERATOR(pg_catalog.=) v_code AND k.uses OPERATOR(pg_catalog.<) k.max_uses;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'coupon "%" has been used already', v_code USING ERRCODE = 'DP607';
+			END IF;
+		END IF;
+		IF NOT @extschema@._offer_charge(v_camp, p_customer_id, v_discount) THEN
+			RAISE EXCEPTION 'coupon "%" cannot be applied: campaign % has spent its budget', v_code, v_camp.campaign_id
+				USING ERRCODE = 'DP606';
+		END IF;
+		campaign_id := v_camp.campaign_id; coupon_code := v_code; discount_cents := v_discount;
+	ELSE
+		-- no code: the best automatic offer that applies and fits its budget
+		FOR v_camp IN SELECT c.* FROM @extschema@.campaigns c
+		               WHERE c.kind IN ('first_order', 'limited_time')
+		                 AND (c.rules OPERATOR(pg_catalog.->>) 'auto') OPERATOR(pg_catalog.=) 'true'
+		                 AND (c.zone_id IS NULL OR c.zone_id OPERATOR(pg_catalog.=) p_zone_id)
+		                 AND c.starts_at OPERATOR(pg_catalog.<=) v_now
+		                 AND (c.ends_at IS NULL OR c.ends_at OPERATOR(pg_catalog.>) v_now)
+		                 AND c.ended_at IS NULL
+		               ORDER BY @extschema@._discount_cents(c.rules, p_subtotal) DESC, c.campaign_id
+		LOOP
+			CONTINUE WHEN @extschema@._offer_refusal(v_camp, p_customer_id, p_zone_id, p_merchant_id, p_subtotal, v_now) IS NOT NULL;
+			v_discount := @extschema@._discount_cents(v_camp.rules, p_subtotal);
+			CONTINUE WHEN v_discount OPERATOR(pg_catalog.<=) 0;
+			BEGIN
+				IF @extschema@._offer_charge(v_camp, p_customer_id, v_discount) THEN
+					campaign_id := v_camp.campaign_id; discount_cents := v_discount;
+					EXIT;
+				END IF;
+			EXCEPTION WHEN SQLSTATE 'DP605' THEN
+				-- over the customer's cap: the next offer
+			END;
+		END LOOP;
+	END IF;
+
+	IF p_points OPERATOR(pg_catalog.>) 0 THEN
+		v_pts := @extschema@._active_campaign('points', p_zone_id, v_now);
+		IF v_pts.campaign_id IS NULL THEN
+			RAISE EXCEPTION 'points cannot be spent: no points campaign is running in zone %', p_zone_id
+				USING ERRCODE = 'DP608';
+		END IF;
+		v_value := COALESCE((v_pts.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::integer, 1);
+		v_max := pg_catalog.floor((p_subtotal OPERATOR(pg_catalog.-) discount_cents)
+		                          OPERATOR(pg_catalog.*) COALESCE((v_pts.rules OPERATOR(pg_catalog.->>) 'max_spend_share')::numeric, 0.5))::bigint;
+		IF p_points::bigint OPERATOR(pg_catalog.*) v_value OPERATOR(pg_catalog.>) v_max THEN
+			RAISE EXCEPTION 'too many points: % points are worth % cents, more than the % cents this order allows',
+				p_points, p_points::bigint OPERATOR(pg_catalog.*) v_value, v_max
+				USING ERRCODE = 'DP608',
+				      HINT = pg_catalog.format('At most %s points on this order.', v_max OPERATOR(pg_catalog./) v_value);
+		END IF;
+		points_lots := @extschema@._points_take(p_customer_id, p_points, 'order:' OPERATOR(pg_catalog.||) p_order_id);
+		points_spent := p_points;
+		points_cents := (p_points::bigint OPERATOR(pg_catalog.*) v_value)::integer;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._offer_take(bigint, bigint, bigint, bigint, bigint, text, integer) IS
+	'Internal (place_order): takes at most one offer (the coupon''s campaign, or without a code the best automatic one) against its budget and the customer''s cap, and the points asked for; raises DP603 to DP608 naming why a code or the points cannot be used.';
+REVOKE ALL ON FUNCTION @extschema@._offer_take(bigint, bigint, bigint, bigint, bigint, text, integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._offer_record(p_zone_id bigint, p_order_id bigint, p_customer_id bigint,
+                                         p_campaign_id bigint, p_coupon_code text, p_discount_cents integer,
+                                         p_points_spent integer, p_points_cents integer, p_points_lots jsonb)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO @extschema@.redemptions (zone_id, order_id, customer_id, campaign_id, coupon_code,
+	                                     discount_cents, points_spent, points_cents, points_lots, created_at)
+	SELECT p_zone_id, p_order_id, p_customer_id, p_campaign_id, p_coupon_code,
+	       p_discount_cents, p_points_spent, p_points_cents, p_points_lots, @extschema@.clock()
+	 WHERE p_campaign_id IS NOT NULL OR p_points_spent OPERATOR(pg_catalog.>) 0;
+END;
+COMMENT ON FUNCTION @extschema@._offer_record(bigint, bigint, bigint, bigint, text, integer, integer, integer, jsonb) IS
+	'Internal (place_order): records what the order took (_offer_take), once the order row exists; nothing when it took nothing.';
+REVOKE ALL ON FUNCTION @extschema@._offer_record(bigint, bigint, bigint, bigint, text, integer, integer, integer, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._offer_return(p_zone_id bigint, p_order_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.redemptions;
+	v_now timestamptz := @extschema@.clock();
+BEGIN
+	UPDATE @extschema@.redemptions r SET status = 'returned', returned_at = v_now
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id AND r.order_id OPERATOR(pg_catalog.=) p_order_id
+	   AND r.status OPERATOR(pg_catalog.=) 'applied'
+	RETURNING r.* INTO v_r;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	IF v_r.campaign_id IS NOT NULL THEN
+		UPDATE @extschema@.campaigns c SET spent_cents = c.spent_cents OPERATOR(pg_catalog.-) v_r.discount_cents
+		 WHERE c.campaign_id OPERATOR(pg_catalog.=) v_r.campaign_id;
+	END IF;
+	IF v_r.coupon_code IS NOT NULL THEN
+		UPDATE @extschema@.coupons k SET uses = k.uses OPERATOR(pg_catalog.-) 1
+		 WHERE k.code OPERATOR(pg_catalog.=) v_r.coupon_code AND k.max_uses IS NOT NULL AND k.uses OPERATOR(pg_catalog.>) 0;
+	END IF;
+	IF v_r.points_spent OPERATOR(pg_catalog.>) 0 THEN
+		-- the points go back to the lots they came from (an expired lot stays expired)
+		UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.+) u.points
+		  FROM (SELECT e.key::bigint AS entry_id, e.value::integer AS points
+		          FROM pg_catalog.jsonb_each_text(v_r.points_lots) e ORDER BY 1) u
+		 WHERE l.entry_id OPERATOR(pg_catalog.=) u.entry_id;
+		INSERT INTO @extschema@.points_ledger (customer_id, at, points, reason, ref)
+		VALUES (v_r.customer_id, v_now, v_r.points_spent, 'return', 'order:' OPERATOR(pg_catalog.||) p_order_id);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._offer_return(bigint, bigint) IS
+	'Internal (cancel_order): gives back what a cancelled order took: the discount to its campaign''s budget, the use of its coupon, the points to their lots.  A no-op when nothing is held.';
+REVOKE ALL ON FUNCTION @extschema@._offer_return(bigint, bigint) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- referrals
+
+CREATE FUNCTION @extschema@._live_customer(p_customer_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM @extschema@.customers c
+	                WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id AND c.forgotten_at IS NULL) THEN
+		RAISE EXCEPTION 'customer % does not exist', p_customer_id USING ERRCODE = 'DP012';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._live_customer(bigint) IS
+	'Internal: DP012 unless the customer exists and is not forgotten.';
+REVOKE ALL ON FUNCTION @extschema@._live_customer(bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.referral_code(customer_id bigint) RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_code text;
+BEGIN
+	PERFORM @extschema@._live_customer(referral_code.customer_id);
+	SELECT r.code INTO v_code FROM @extschema@.referral_codes r
+	 WHERE r.customer_id OPERATOR(pg_catalog.=) referral_code.customer_id;
+	IF FOUND THEN
+		RETURN v_code;
+	END IF;
+	INSERT INTO @extschema@.referral_codes (customer_id, code, created_at)
+	VALUES (referral_code.customer_id, @extschema@._random_code('R'), @extschema@.clock())
+	ON CONFLICT ON CONSTRAINT referral_codes_pkey DO NOTHING;
+	SELECT r.code INTO v_code FROM @extschema@.referral_codes r
+	 WHERE r.customer_id OPERATOR(pg_catalog.=) referral_code.customer_id;
+	RETURN v_code;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.referral_code(bigint) IS
+	'The customer''s referral code (made at the first call, the same afterwards).';
+
+CREATE FUNCTION @extschema@.apply_referral(customer_id bigint, code text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_referrer bigint;
+	v_camp @extschema@.campaigns;
+	v_prior @extschema@.referrals;
+	v_up bigint;
+	v_depth integer := 0;
+BEGIN
+	PERFORM @extschema@._check_length('coupon_code', apply_referral.code);
+	PERFORM @extschema@._live_customer(apply_referral.customer_id);
+	SELECT r.customer_id INTO v_referrer FROM @extschema@.referral_codes r
+	 WHERE r.code OPERATOR(pg_catalog.=) @extschema@._normalize_code(apply_referral.code);
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown referral code "%"', code USING ERRCODE = 'DP609';
+	END IF;
+	-- one referral per referee: the same again is a no-op
+	SELECT r.* INTO v_prior FROM @extschema@.referrals r
+	 WHERE r.customer_id OPERATOR(pg_catalog.=) apply_referral.customer_id;
+	IF FOUND THEN
+		IF v_prior.referrer_id OPERATOR(pg_catalog.=) v_referrer THEN
+			RETURN;
+		END IF;
+		RAISE EXCEPTION 'customer % was referred by another customer already', customer_id
+			USING ERRCODE = 'DP613';
+	END IF;
+	IF v_referrer OPERATOR(pg_catalog.=) apply_referral.customer_id THEN
+		RAISE EXCEPTION 'a customer cannot refer themselves' USING ERRCODE = 'DP610';
+	END IF;
+	-- a ring: the referee is somewhere up the referrer's chain
+	v_up := v_referrer;
+	LOOP
+		SELECT r.referrer_id INTO v_up FROM @extschema@.referrals r WHERE r.customer_id OPERATOR(pg_catalog.=) v_up;
+		EXIT WHEN NOT FOUND;
+		IF v_up OPERATOR(pg_catalog.=) apply_referral.customer_id THEN
+			RAISE EXCEPTION 'referral refused: customer % is among those who referred customer %', customer_id, v_referrer
+				USING ERRCODE = 'DP611', DETAIL = 'Referrals cannot form a ring.';
+		END IF;
+		v_depth := v_depth OPERATOR(pg_catalog.+) 1;
+		EXIT WHEN v_depth OPERATOR(pg_catalog.>) 1000;
+	END LOOP;
+	IF EXISTS (SELECT FROM @extschema@.zones z, LATERAL (
+	               SELECT FROM @extschema@.orders o
+	                WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	                  AND o.customer_id OPERATOR(pg_catalog.=) apply_referral.customer_id
+	                  AND o.placed_at IS NOT NULL
+	                LIMIT 1) o) THEN
+		RAISE EXCEPTION 'referral refused: customer % has ordered already', customer_id
+			USING ERRCODE = 'DP612', DETAIL = 'A referral code is for a new customer, before their first order.';
+	END IF;
+	v_camp := @extschema@._active_campaign('referral', NULL, v_now);
+	IF v_camp.campaign_id IS NULL THEN
+		RAISE EXCEPTION 'no referral campaign is running' USING ERRCODE = 'DP609';
+	END IF;
+	INSERT INTO @extschema@.referrals (customer_id, referrer_id, campaign_id, applied_at)
+	VALUES (apply_referral.customer_id, v_referrer, v_camp.campaign_id, v_now);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.apply_referral(bigint, text) IS
+	'A new customer enters a referral code: both are rewarded (points of the referral campaign) when the customer''s first order is delivered.  Refused: unknown code or no referral campaign (DP609), self-referral (DP610), a ring (DP611), a customer who has ordered (DP612) or was referred by someone else (DP613).  The same code again is a no-op.';
+
+------------------------------------------------------------------------------
+-- rewards for delivered orders: read from the outbox, written apart
+
+CREATE FUNCTION @extschema@._reward_delivery(p_zone_id bigint, p_order_id bigint) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_o record;
+	v_camp @extschema@.campaigns;
+	v_ref @extschema@.referrals;
+	v_points integer;
+	v_cost bigint;
+	v_done integer := 0;
+	v_tag text := 'order:' OPERATOR(pg_catalog.||) p_order_id;
+BEGIN
+	SELECT o.customer_id, o.total_cents, o.delivered_at, o.status INTO v_o
+	  FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone_id AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
+	IF NOT FOUND OR v_o.status OPERATOR(pg_catalog.<>) 'delivered' THEN
+		RETURN 0;
+	END IF;
+	-- points on what the customer paid, at the rate of the points campaign
+	-- running when it was delivered, times their tier's multiplier
+	v_camp := @extschema@._active_campaign('points', p_zone_id, v_o.delivered_at);
+	IF v_camp.campaign_id IS NOT NULL THEN
+		v_points := pg_catalog.floor(v_o.total_cents::numeric OPERATOR(pg_catalog./) 100
+		                             OPERATOR(pg_catalog.*) (v_camp.rules OPERATOR(pg_catalog.->>) 'earn_per_yuan')::numeric
+		                             OPERATOR(pg_catalog.*) @extschema@._tier_multiplier(v_o.customer_id, v_camp.rules))::integer;
+		IF @extschema@._points_grant(v_o.customer_id, v_points, 'delivery', v_tag, v_camp.campaign_id,
+		                              v_o.delivered_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(
+		                                  days => COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'expire_days')::integer, 365))) THEN
+			v_done := v_done OPERATOR(pg_catalog.+) 1;
+		END IF;
+	END IF;
+	-- the referee's first delivered order rewards both sides, once
+	SELECT r.* INTO v_ref FROM @extschema@.referrals r
+	 WHERE r.customer_id OPERATOR(pg_catalog.=) v_o.customer_id AND r.status OPERATOR(pg_catalog.=) 'pending'
+	FOR UPDATE;
+	IF FOUND THEN
+		SELECT c.* INTO v_camp FROM @extschema@.campaigns c WHERE c.campaign_id OPERATOR(pg_catalog.=) v_ref.campaign_id;
+		v_cost := (COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
+		           OPERATOR(pg_catalog.+) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+		          OPERATOR(pg_catalog.*) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1);
+		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
+			v_cost := NULL;      -- ended before the delivery: nothing is paid
+		ELSE
+			UPDATE @extschema@.campaigns c SET spent_cents = c.spent_cents OPERATOR(pg_catalog.+) v_cost
+			 WHERE c.campaign_id OPERATOR(pg_catalog.=) v_camp.campaign_id
+			   AND (c.budget_cents IS NULL
+			        OR c.spent_cents OPERATOR(pg_catalog.+) v_cost OPERATOR(pg_catalog.<=) c.budget_cents);
+			IF NOT FOUND THEN
+				v_cost := NULL;
+			END IF;
+		END IF;
+		IF v_cost IS NULL THEN
+			UPDATE @extschema@.referrals r SET status = 'budget_exhausted', order_id = p_order_id, settled_at = @extschema@.clock()
+			 WHERE r.customer_id OPERATOR(pg_catalog.=) v_ref.customer_id;
+		ELSE
+			PERFORM @extschema@._points_grant(v_ref.referrer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer,
+			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
+			PERFORM @extschema@._points_grant(v_ref.customer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer,
+			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
+			UPDATE @extschema@.referrals r SET status = 'rewarded', order_id = p_order_id, settled_at = @extschema@.clock()
+			 WHERE r.customer_id OPERATOR(pg_catalog.=) v_ref.customer_id;
+			v_done := v_done OPERATOR(pg_catalog.+) 1;
+		END IF;
+	END IF;
+	RETURN v_done;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._reward_delivery(bigint, bigint) IS
+	'Internal (credit_rewards): the points a delivered order earns, and the referral rewards of a referee''s first delivery; idempotent.  Returns the rewards written.';
+REVOKE ALL ON FUNCTION @extschema@._reward_delivery(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.credit_rewards(max_events integer DEFAULT 100000) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_last bigint;
+	v_seq bigint;
+	v_done integer := 0;
+	v_e record;
+BEGIN
+	INSERT INTO @extschema@.growth_cursors (consumer) VALUES ('credit_rewards') ON CONFLICT DO NOTHING;
+	SELECT g.last_seq INTO v_last FROM @extschema@.growth_cursors g
+	 WHERE g.consumer OPERATOR(pg_catalog.=) 'credit_rewards' FOR UPDATE;
+	v_seq := v_last;
+	FOR v_e IN SELECT e.seq, e.zone_id, e.order_id, e.kind, e.payload
+	             FROM @extschema@.events_since(v_last, max_events) e
+	LOOP
+		v_seq := v_e.seq;
+		IF v_e.kind OPERATOR(pg_catalog.=) 'order_status'
+		   AND (v_e.payload OPERATOR(pg_catalog.->>) 'status') OPERATOR(pg_catalog.=) 'delivered' THEN
+			v_done := v_done OPERATOR(pg_catalog.+) @extschema@._reward_delivery(v_e.zone_id, v_e.order_id);
+		END IF;
+	END LOOP;
+	UPDATE @extschema@.growth_cursors g SET last_seq = v_seq, updated_at = @extschema@.clock()
+	 WHERE g.consumer OPERATOR(pg_catalog.=) 'credit_rewards';
+	RETURN v_done;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.credit_rewards(integer) IS
+	'Job: reads the outbox from where it stopped (as a gateway does, exactly once per committed event) and credits the points and referral rewards of delivered orders, in a transaction of its own, apart from the zone''s.  Returns the rewards written.  Run by pg_cron (schedule_maintenance) every minute.';
+
+------------------------------------------------------------------------------
+-- privileges: nothing for PUBLIC, the API for its roles
+REVOKE ALL ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint, timestamptz, timestamptz, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint, timestamptz, timestamptz, bigint, text) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.end_campaign(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.end_campaign(bigint) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.points_balance(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.points_balance(bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.customer_tier(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.customer_tier(bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.referral_code(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.referral_code(bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.apply_referral(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.apply_referral(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.credit_rewards(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.credit_rewards(integer) TO dispatch_admin;

@@ -1,0 +1,225 @@
+-- test/pgtap/52_campaigns.sql: campaigns, coupons, points and referrals
+-- (sql/52_campaigns.sql): every rule of every kind, every refusal with its
+-- SQLSTATE and nothing written, and what a cancellation gives back.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(118);
+SET LOCAL dispatch.clock_override = '2026-06-01 11:00:00+00';
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+
+-- what a refused call must leave as it was
+CREATE TEMP VIEW footprint AS
+SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
+       (SELECT count(*) FROM dispatch.payments) AS payments,
+       (SELECT count(*) FROM dispatch.redemptions) AS redemptions,
+       (SELECT count(*) FROM dispatch.campaigns) AS campaigns,
+       (SELECT string_agg(campaign_id || ':' || spent_cents, ',' ORDER BY campaign_id) FROM dispatch.campaigns) AS spent,
+       (SELECT string_agg(code || ':' || uses, ',' ORDER BY code) FROM dispatch.coupons) AS uses,
+       (SELECT string_agg(entry_id || ':' || remaining, ',' ORDER BY entry_id) FROM dispatch.points_ledger) AS points,
+       (SELECT count(*) FROM dispatch.referrals) AS referrals,
+       (SELECT string_agg(item_id || ':' || coalesce(stock::text, '-'), ',' ORDER BY item_id) FROM dispatch.items) AS stock;
+CREATE TEMP TABLE snap AS SELECT * FROM footprint;
+CREATE FUNCTION pg_temp.unchanged() RETURNS boolean LANGUAGE sql AS
+	$$ SELECT (SELECT row(f.*)::text FROM footprint f) = (SELECT row(s.*)::text FROM snap s) $$;
+CREATE FUNCTION pg_temp.snap() RETURNS void LANGUAGE sql AS
+	$$ TRUNCATE snap; INSERT INTO snap SELECT * FROM footprint $$;
+
+-- an order of n noodles (2800 each) and n rice (1500 each, stock 10)
+CREATE FUNCTION pg_temp.buy(p_customer bigint, p_code text DEFAULT NULL, p_points integer DEFAULT 0,
+                            p_noodles integer DEFAULT 2, p_merchant bigint DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	m bigint := coalesce(p_merchant, current_setting('t.merchant')::bigint);
+	i bigint := CASE WHEN p_merchant IS NULL THEN current_setting('t.noodles')::bigint
+	                 ELSE (SELECT item_id FROM dispatch.items WHERE merchant_id = p_merchant LIMIT 1) END;
+BEGIN
+	RETURN dispatch.place_order(p_customer, m, jsonb_build_array(jsonb_build_object('item_id', i, 'qty', p_noodles)),
+	                            121.445, 31.196, 'somewhere', 'normal', p_code, p_points);
+END $$;
+CREATE FUNCTION pg_temp.deliver(o bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r bigint := current_setting('t.rider')::bigint;
+BEGIN
+	PERFORM dispatch.confirm_payment(o, 'ref-' || o);
+	PERFORM dispatch.merchant_accept(o);
+	PERFORM dispatch.assign_manually(o, r, 'test');
+	PERFORM dispatch.mark_picked_up(o, r);
+	PERFORM dispatch.mark_delivered(o, r);
+	RETURN o;
+END $$;
+CREATE FUNCTION pg_temp.refused(p_sql text, p_code text, p_what text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_temp.snap();
+	RETURN NEXT throws_ok(p_sql, p_code, NULL, p_what);
+	RETURN NEXT ok(pg_temp.unchanged(), p_what || ': nothing written');
+END $$;
+SELECT set_config('t.merchant', :'merchant', true), set_config('t.noodles', :'noodles', true),
+       set_config('t.rider', :'rider', true) \g /dev/null
+SELECT dispatch.register_customer('+8613800000101', 'C3') AS c3 \gset
+SELECT dispatch.register_customer('+8613800000102', 'C4') AS c4 \gset
+SELECT dispatch.register_customer('+8613800000103', 'C5') AS c5 \gset
+SELECT dispatch.register_customer('+8613800000104', 'C6') AS c6 \gset
+SELECT dispatch.register_customer('+8613800000105', 'C7') AS c7 \gset
+
+------------------------------------------------------------------------------
+-- create_campaign refuses what it cannot run
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'flash', '{}') $$, 'DP601', 'unknown kind');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'first_order', '{"percent_off": 10, "percnt": 1}') $$, 'DP601', 'unknown rule');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'first_order', '{"percent_off": 10, "amount_off_cents": 100}') $$, 'DP601', 'two discounts');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'first_order', '{"percent_off": 150}') $$, 'DP601', 'percent above 100');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'limited_time', '{"amount_off_cents": 500}') $$, 'DP601', 'limited time without an end');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'points', '{"earn_per_yuan": 1, "tiers": [{"name": "gold"}]}') $$, 'DP601', 'a tier without min_points');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'points', '{"earn_per_yuan": 1}', code => 'PTS') $$, 'DP601', 'a public code on a points campaign');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'first_order', '{"percent_off": 10}', -1) $$, 'DP601', 'negative budget');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'first_order', '{"percent_off": 10}', zone_id => 999) $$, 'DP016', 'unknown zone');
+
+------------------------------------------------------------------------------
+-- first order: 20 % off, at most 10 yuan, a budget of 15 yuan
+SELECT dispatch.create_campaign('Welcome', 'first_order', '{"percent_off": 20, "max_discount_cents": 1000}', 1500,
+                                code => 'WELCOME') AS welcome \gset
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('Welcome', 'first_order', '{"percent_off": 5}') $$, 'DP601', 'a second campaign of the same name');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('Again', 'first_order', '{"percent_off": 5}', code => 'welcome') $$, 'DP601', 'a code taken already');
+
+SELECT pg_temp.buy(:customer, ' welcome ') AS o1 \gset
+SELECT results_eq(format('SELECT subtotal_cents, discount_cents, total_cents, coupon_code FROM dispatch.orders WHERE order_id = %s', :o1),
+                  $$ VALUES (5600, 1000, 4600, 'WELCOME') $$, 'the code is matched without case; 20 % of 56 yuan capped at 10 yuan');
+SELECT is((SELECT amount_cents FROM dispatch.payments WHERE order_id = :o1), 4600, 'the payment asks for the discounted total');
+SELECT is((SELECT spent_cents FROM dispatch.campaigns WHERE campaign_id = :welcome), 1000::bigint, 'the budget is charged');
+SELECT results_eq(format('SELECT campaign_id, discount_cents, status FROM dispatch.redemptions WHERE order_id = %s', :o1),
+                  format('VALUES (%s::bigint, 1000, %L)', :welcome, 'applied'), 'the redemption is recorded');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :customer, 'WELCOME'), 'DP605', 'a first-order code twice for one customer');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :customer2, 'WELCOME'), 'DP606', 'the budget does not cover a second discount');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :customer2, 'NOSUCHCODE'), 'DP603', 'an unknown code');
+
+-- a cancelled order gives the budget back, and the customer is new again
+SELECT dispatch.cancel_order(:o1, 'changed mind') \g /dev/null
+SELECT is((SELECT spent_cents FROM dispatch.campaigns WHERE campaign_id = :welcome), 0::bigint, 'cancelling returns the budget');
+SELECT is((SELECT status FROM dispatch.redemptions WHERE order_id = :o1), 'returned', 'the redemption is marked returned');
+SELECT lives_ok(format('SELECT pg_temp.buy(%s, %L)', :customer2, 'WELCOME'), 'the returned budget serves another customer');
+
+-- someone who has ordered is not new
+SELECT pg_temp.deliver(pg_temp.buy(:c3)) \g /dev/null
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c3, 'WELCOME'), 'DP605', 'not a first order');
+
+------------------------------------------------------------------------------
+-- limited time: 5 yuan off from 30 yuan, twice per customer, in this zone, for an hour
+SELECT dispatch.create_campaign('Lunch', 'limited_time', '{"amount_off_cents": 500, "min_basket_cents": 3000, "per_customer": 2}',
+                                NULL, NULL, '2026-06-01 12:00:00+00', :zone, 'LUNCH') AS lunch \gset
+SELECT dispatch.create_campaign('Far away', 'limited_time', '{"amount_off_cents": 500}',
+                                NULL, NULL, '2026-06-01 12:00:00+00', :other_zone, 'FAR') \g /dev/null
+SELECT dispatch.create_campaign('Tomorrow', 'limited_time', '{"amount_off_cents": 500}',
+                                NULL, '2026-06-02 00:00:00+00', '2026-06-03 00:00:00+00', NULL, 'TOMORROW') \g /dev/null
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L, 0, 1)', :c4, 'LUNCH'), 'DP605', 'a basket below the minimum');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c4, 'FAR'), 'DP605', 'a campaign of another zone');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c4, 'TOMORROW'), 'DP604', 'a campaign not started yet');
+SELECT pg_temp.buy(:c4, 'LUNCH') AS l1 \gset
+SELECT is((SELECT total_cents FROM dispatch.orders WHERE order_id = :l1), 5100, 'an amount off');
+SELECT lives_ok(format('SELECT pg_temp.buy(%s, %L)', :c4, 'lunch'), 'a second use');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c4, 'LUNCH'), 'DP605', 'a third use over the cap of two');
+SET LOCAL dispatch.clock_override = '2026-06-01 12:00:00+00';
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c5, 'LUNCH'), 'DP604', 'the campaign has ended');
+SET LOCAL dispatch.clock_override = '2026-06-01 11:30:00+00';
+SELECT dispatch.end_campaign(:lunch) \g /dev/null
+SELECT dispatch.end_campaign(:lunch) \g /dev/null
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c5, 'LUNCH'), 'DP604', 'an ended campaign');
+SELECT pg_temp.refused('SELECT dispatch.end_campaign(999999)', 'DP602', 'ending an unknown campaign');
+
+------------------------------------------------------------------------------
+-- personal one-use coupons (goodwill, usual): for one customer, maybe one merchant
+SELECT dispatch.create_campaign('Sorry', 'goodwill', '{"amount_off_cents": 800}') AS sorry \gset
+SELECT dispatch._issue_coupon(:sorry, :c5) AS gw \gset
+SELECT dispatch._issue_coupon(:sorry, :c5, :other_merchant) AS gw_other \gset
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c6, :'gw'), 'DP603', 'another customer''s personal code is unknown to them');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c5, :'gw_other'), 'DP605', 'a code for another merchant');
+SELECT pg_temp.buy(:c5, :'gw') AS g1 \gset
+SELECT is((SELECT discount_cents FROM dispatch.orders WHERE order_id = :g1), 800, 'the goodwill coupon applies');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c5, :'gw'), 'DP607', 'a one-use coupon used twice');
+SELECT dispatch.cancel_order(:g1, 'test') \g /dev/null
+SELECT is((SELECT uses FROM dispatch.coupons WHERE code = :'gw'), 0, 'cancelling gives the coupon back');
+SELECT lives_ok(format('SELECT pg_temp.buy(%s, %L)', :c5, :'gw'), 'and it can be used again');
+SET LOCAL dispatch.clock_override = '2026-07-15 11:30:00+00';
+SELECT dispatch._issue_coupon(:sorry, :c6, NULL, '2026-07-15 12:00:00+00') AS gw6 \gset
+SET LOCAL dispatch.clock_override = '2026-07-15 12:30:00+00';
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c6, :'gw6'), 'DP604', 'a coupon past its date');
+SELECT pg_temp.refused(format('SELECT dispatch._issue_coupon(%s, %s)', :lunch, :c6), 'DP604', 'no coupons from an ended campaign');
+SELECT pg_temp.refused(format('SELECT dispatch._issue_coupon(%s, %s)', 999999, :c6), 'DP602', 'no coupons from an unknown campaign');
+
+------------------------------------------------------------------------------
+-- points
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, NULL, 10)', :c6), 'DP608', 'no points campaign running');
+SELECT dispatch.create_campaign('Points', 'points',
+       '{"earn_per_yuan": 1, "cents_per_point": 2, "max_spend_share": 0.5, "expire_days": 30, "feedback_points": 5,
+         "tiers": [{"name": "silver", "min_points": 100, "multiplier": 2}, {"name": "gold", "min_points": 1000, "multiplier": 3}]}') AS pts \gset
+SELECT is(dispatch._points_grant(:c6, 200, 'goodwill', 'ticket:1'), true, 'points credited');
+SELECT is(dispatch._points_grant(:c6, 200, 'goodwill', 'ticket:1'), false, 'the same credit twice writes nothing');
+SELECT is(dispatch._points_grant(:c6, 50, 'goodwill', 'ticket:2', NULL, '2026-07-16 00:00:00+00'), true, 'a lot that expires tomorrow');
+SELECT is(dispatch.points_balance(:c6), 250, 'the balance counts both lots');
+SELECT is(dispatch.customer_tier(:c6), 'silver', 'tier from points earned over the year');
+SELECT is(dispatch.customer_tier(:c7), 'member', 'below every tier');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, NULL, -1)', :c6), 'DP608', 'negative points');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, NULL, 251)', :c6), 'DP608', 'more points than the customer has');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, NULL, 20, 1)', :c7), 'DP608', 'points of a customer without any');
+SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, NULL, 701, 1)', :c6), 'DP608', 'points worth more than half the order');
+SELECT pg_temp.buy(:c6, NULL, 100) AS p1 \gset
+SELECT results_eq(format('SELECT discount_cents, total_cents FROM dispatch.orders WHERE order_id = %s', :p1),
+                  $$ VALUES (200, 5400) $$, '100 points at 2 cents off the total');
+SELECT is(dispatch.points_balance(:c6), 150, 'the lot expiring first is spent first');
+SELECT is((SELECT remaining FROM dispatch.points_ledger WHERE customer_id = :c6 AND ref = 'ticket:2'), 0, 'the expiring lot is used up');
+SELECT dispatch.cancel_order(:p1, 'test') \g /dev/null
+SELECT is(dispatch.points_balance(:c6), 250, 'cancelling returns the points to their lots');
+SET LOCAL dispatch.clock_override = '2026-07-16 12:30:00+00';
+SELECT is(dispatch.points_balance(:c6), 200, 'an expired lot no longer counts');
+
+-- delivery earns points at the rate, times the tier; once
+SELECT pg_temp.deliver(pg_temp.buy(:c6)) AS d6 \gset
+SELECT is(dispatch._reward_delivery(:zone, :d6), 1, 'a delivered order earns points');
+SELECT is((SELECT points FROM dispatch.points_ledger WHERE customer_id = :c6 AND reason = 'delivery'), 112,
+          '56 yuan paid, 1 point a yuan, twice for silver');
+SELECT is(dispatch._reward_delivery(:zone, :d6), 0, 'and only once');
+SELECT is(dispatch._reward_delivery(:zone, pg_temp.buy(:c6)), 0, 'an order not delivered earns nothing');
+SELECT is(dispatch._feedback_points(:c6, :zone, 'feedback:1'), 5, 'a review earns the campaign''s feedback points');
+SELECT is(dispatch._feedback_points(:c6, :zone, 'feedback:1'), 0, 'once per review');
+
+------------------------------------------------------------------------------
+-- automatic offers: the best that applies and fits its budget
+SELECT dispatch.create_campaign('Auto small', 'limited_time', '{"percent_off": 5, "auto": true}', NULL, NULL, '2026-08-01 00:00:00+00') \g /dev/null
+SELECT dispatch.create_campaign('Auto big', 'limited_time', '{"amount_off_cents": 1200, "auto": true}', 1500, NULL, '2026-08-01 00:00:00+00') AS big \gset
+SELECT pg_temp.buy(:c7) AS a1 \gset
+SELECT is((SELECT discount_cents FROM dispatch.orders WHERE order_id = :a1), 1200, 'without a code, the biggest automatic offer');
+SELECT pg_temp.buy(:c7) AS a2 \gset
+SELECT is((SELECT discount_cents FROM dispatch.orders WHERE order_id = :a2), 280, 'when its budget is spent, the next one');
+
+------------------------------------------------------------------------------
+-- referrals
+SELECT dispatch.create_campaign('Refer', 'referral', '{"referrer_points": 50, "referee_points": 30}', 80) AS refer \gset
+SELECT dispatch.referral_code(:c3) AS code3 \gset
+SELECT is(dispatch.referral_code(:c3), :'code3', 'a customer keeps their referral code');
+SELECT dispatch.register_customer('+8613800000201', 'N1') AS n1 \gset
+SELECT dispatch.register_customer('+8613800000202', 'N2') AS n2 \gset
+SELECT dispatch.register_customer('+8613800000203', 'N3') AS n3 \gset
+SELECT dispatch.register_customer('+8613800000204', 'N4') AS n4 \gset
+SELECT pg_temp.refused(format('SELECT dispatch.apply_referral(%s, %L)', :c3, :'code3'), 'DP610', 'self-referral');
+SELECT pg_temp.refused(format('SELECT dispatch.apply_referral(%s, %L)', :n1, 'RNOSUCH'), 'DP609', 'an unknown referral code');
+SELECT pg_temp.refused(format('SELECT dispatch.apply_referral(%s, %L)', :c6, :'code3'), 'DP612', 'a referee who has ordered');
+SELECT lives_ok(format('SELECT dispatch.apply_referral(%s, %L)', :n1, lower(:'code3')), 'a new customer takes a referral');
+SELECT lives_ok(format('SELECT dispatch.apply_referral(%s, %L)', :n1, :'code3'), 'the same again is a no-op');
+SELECT pg_temp.refused(format('SELECT dispatch.apply_referral(%s, dispatch.referral_code(%s))', :n1, :n2), 'DP613', 'a second referrer');
+SELECT lives_ok(format('SELECT dispatch.apply_referral(%s, dispatch.referral_code(%s))', :n2, :n1), 'a chain: c3 -> n1 -> n2');
+SELECT pg_temp.refused(format('SELECT dispatch.apply_referral(%s, dispatch.referral_code(%s))', :n3, :n3), 'DP610', 'self again');
+SELECT throws_ok(format('SELECT dispatch.apply_referral(%s, dispatch.referral_code(%s))', :c3, :n2), 'DP611', NULL,
+                 'a ring: c3 referred n1 who referred n2');
+
+SELECT pg_temp.deliver(pg_temp.buy(:n1)) AS r1 \gset
+SELECT is(dispatch._reward_delivery(:zone, :r1), 2, 'the referee''s first delivery: points and the referral reward');
+SELECT results_eq(format($$ SELECT customer_id, points FROM dispatch.points_ledger WHERE reason = 'referral' ORDER BY customer_id $$),
+                  format('VALUES (%s::bigint, 50), (%s::bigint, 30)', :c3, :n1), 'referrer 50 points, referee 30');
+SELECT is((SELECT spent_cents FROM dispatch.campaigns WHERE campaign_id = :refer), 80::bigint, 'the rewards are charged to the budget');
+SELECT is(dispatch._reward_delivery(:zone, pg_temp.deliver(pg_temp.buy(:n1))), 1, 'a second delivery rewards no referral');
+SELECT pg_temp.deliver(pg_temp.buy(:n2)) AS r2 \gset
+SELECT dispatch._reward_delivery(:zone, :r2) \g /dev/null
+SELECT is((SELECT status FROM dispatch.referrals WHERE customer_id = :n2), 'budget_exhausted', 'no reward beyond the budget');
+SELECT is((SELECT count(*) FROM dispatch.points_ledger WHERE reason = 'referral' AND customer_id IN (:n1, :n2)), 1::bigint,
+          'and no referral points for it');
+
+SELECT * FROM finish();
+ROLLBACK;
