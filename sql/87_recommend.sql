@@ -33,7 +33,9 @@
 -- assigned, picked up or delivered (not unpaid, not cancelled).
 --
 -- "Your usual, 10% off": usual_offer() issues a personal one-use coupon of
--- the active campaign of kind 'usual' for the customer's usual merchant.
+-- the running campaign of kind 'usual' (sql/52_campaigns.sql) for the
+-- customer's usual merchant, chosen by the same usual signal.  An offer is
+-- marketing chosen from personal data: it needs both consents.
 --
 -- SQLSTATEs in src/errcodes.txt (section DP6xx, growth); an unknown or forgotten customer
 -- is DP012, as everywhere.
@@ -343,8 +345,85 @@ $$;
 COMMENT ON FUNCTION @extschema@.refresh_recommendations(bigint) IS
 	'Rebuilds the signals of recommend() (popularity per zone, co-ordering per merchant) from the orders, zone by zone (one zone, or every zone when NULL; DP016 for an unknown zone), as of dispatch.clock(); idempotent.  Returns the zones refreshed.  Run by the growth rollup on pg_cron.';
 
+CREATE FUNCTION @extschema@.usual_offer(customer_id bigint)
+RETURNS TABLE (merchant_id bigint, coupon_code text, valid_until timestamptz)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_camp @extschema@.campaigns;
+	v_code text;
+	v_n bigint;
+	r record;
+BEGIN
+	PERFORM @extschema@._live_customer(usual_offer.customer_id);           -- DP012
+	-- the offer is marketing, and it is chosen from the customer's orders
+	-- (personalisation): both consents, or no offer
+	IF NOT @extschema@.has_consent(usual_offer.customer_id, 'personalisation')
+	   OR NOT @extschema@.has_consent(usual_offer.customer_id, 'marketing') THEN
+		RETURN;
+	END IF;
+	-- one call per customer at a time, so that a repeat finds the code the
+	-- first one issued (NO KEY UPDATE: orders referring to the customer go on)
+	PERFORM FROM @extschema@.customers c
+	  WHERE c.customer_id OPERATOR(pg_catalog.=) usual_offer.customer_id FOR NO KEY UPDATE;
+
+	-- a code of a usual campaign still running, unused and valid: again
+	RETURN QUERY
+	SELECT k.merchant_id, k.code, k.valid_until
+	  FROM @extschema@.coupons k
+	  JOIN @extschema@.campaigns c ON c.campaign_id OPERATOR(pg_catalog.=) k.campaign_id
+	 WHERE k.customer_id OPERATOR(pg_catalog.=) usual_offer.customer_id
+	   AND c.kind OPERATOR(pg_catalog.=) 'usual'
+	   AND c.ended_at IS NULL AND (c.ends_at IS NULL OR c.ends_at OPERATOR(pg_catalog.>) v_now)
+	   AND k.uses OPERATOR(pg_catalog.<) COALESCE(k.max_uses, 2147483647)
+	   AND (k.valid_until IS NULL OR k.valid_until OPERATOR(pg_catalog.>) v_now)
+	 ORDER BY k.created_at DESC, k.code
+	 LIMIT 1;
+	IF FOUND THEN
+		RETURN;
+	END IF;
+
+	-- the customer's merchants, best first by the usual signal of
+	-- recommend(); the first open one that the running usual campaign of its
+	-- zone finds frequent enough gets the offer
+	FOR r IN
+		SELECT h.merchant_id, h.zone_id
+		  FROM @extschema@._recommend_history(usual_offer.customer_id,
+		           v_now OPERATOR(pg_catalog.-) pg_catalog.make_interval(
+		               days => (SELECT p.history_days FROM @extschema@._recommend_params() p)),
+		           v_now) h
+		  JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) h.merchant_id
+		 WHERE m.is_open
+		 ORDER BY h.weight DESC, h.merchant_id
+	LOOP
+		v_camp := @extschema@._active_campaign('usual', r.zone_id, v_now);
+		CONTINUE WHEN v_camp.campaign_id IS NULL
+		           OR v_camp.spent_cents OPERATOR(pg_catalog.>=) v_camp.budget_cents;
+		SELECT h.orders INTO v_n
+		  FROM @extschema@._recommend_history(usual_offer.customer_id,
+		           v_now OPERATOR(pg_catalog.-) pg_catalog.make_interval(
+		               days => COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'window_days')::integer, 30)),
+		           v_now) h
+		 WHERE h.merchant_id OPERATOR(pg_catalog.=) r.merchant_id;
+		CONTINUE WHEN COALESCE(v_n, 0) OPERATOR(pg_catalog.<)
+		              COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'min_orders')::integer, 3);
+		v_code := @extschema@._issue_coupon(v_camp.campaign_id, usual_offer.customer_id, r.merchant_id, NULL);
+		RETURN QUERY
+		SELECT k.merchant_id, k.code, k.valid_until FROM @extschema@.coupons k
+		 WHERE k.code OPERATOR(pg_catalog.=) v_code;
+		RETURN;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.usual_offer(bigint) IS
+	'"Your usual, 10% off": for a customer consenting to personalisation and marketing, a personal one-use coupon of the running campaign of kind usual for their usual merchant: the open merchant ranked first by recommend()''s usual signal with at least rules.min_orders (default 3) orders in the last rules.window_days (default 30).  Returns the code issued before while it is unused and valid; no rows without both consents, a running campaign or such a merchant.  DP012 for an unknown or forgotten customer.';
+
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON FUNCTION @extschema@.recommend(bigint, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.recommend(bigint, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.refresh_recommendations(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.refresh_recommendations(bigint) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.usual_offer(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.usual_offer(bigint) TO dispatch_app, dispatch_admin;

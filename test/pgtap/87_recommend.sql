@@ -3,11 +3,13 @@
 -- with its reason; closed merchants never appear; without consent to
 -- personalisation only popularity near the last drop-off zone counts;
 -- refresh_recommendations() is idempotent and keeps no personal data;
--- arguments are checked; roles get what they need.
+-- usual_offer() issues one code at a time to frequent customers who consent
+-- to personalisation and marketing; arguments are checked; roles get what
+-- they need.
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(37);
+SELECT plan(57);
 SET dispatch.fraud_max_bad_orders = 1000;
 
 -- the hand-built city: zone 1 has Noodle house (:merchant), Dumplings
@@ -180,6 +182,49 @@ SELECT function_privs_are('dispatch', 'refresh_recommendations', ARRAY['bigint']
 	'the admin (and the rollup job) refreshes');
 SELECT table_privs_are('dispatch', 'recommend_popularity', 'dispatch_analyst', ARRAY[]::text[], 'the analyst reads no signal table');
 SELECT is_definer('dispatch', 'recommend', ARRAY['bigint', 'integer'], 'recommend runs with the extension''s rights');
+
+------------------------------------------------------------------------------
+-- "your usual, 10% off"
+
+SELECT dispatch.grant_consent(:a, 'personalisation', 'v2') \g /dev/null
+SELECT is((SELECT count(*) FROM dispatch.usual_offer(:a)), 0::bigint, 'no usual campaign running: no offer');
+SELECT dispatch.create_campaign('Your usual', 'usual',
+       '{"percent_off": 10, "min_orders": 3, "window_days": 30, "valid_days": 7}') AS usual \gset
+SELECT is((SELECT count(*) FROM dispatch.usual_offer(:a)), 0::bigint,
+	'consent to personalisation alone gives no offer: an offer is marketing');
+SELECT dispatch.grant_consent(:a, 'marketing', 'v1') \g /dev/null
+SELECT dispatch.set_merchant_open(:merchant, false) \g /dev/null
+SELECT is((SELECT count(*) FROM dispatch.usual_offer(:a)), 0::bigint,
+	'the usual merchant closed, and pizza (one order in 30 days) is not frequent enough: no offer');
+SELECT dispatch.set_merchant_open(:merchant, true) \g /dev/null
+SELECT is((SELECT count(*) FROM dispatch.coupons), 0::bigint, 'and nothing was written');
+SELECT merchant_id AS offer_merchant, coupon_code AS code1, valid_until AS until1 FROM dispatch.usual_offer(:a) \gset
+SELECT is(:offer_merchant::bigint, :merchant::bigint, 'with both consents: an offer for the usual noodles (3 orders in 30 days)');
+SELECT is(:'until1'::timestamptz, '2026-12-08 12:00:00+00'::timestamptz, 'valid for the campaign''s valid_days');
+SELECT results_eq(format('SELECT campaign_id, customer_id, merchant_id, max_uses, uses FROM dispatch.coupons WHERE code = %L', :'code1'),
+	format('VALUES (%s::bigint, %s::bigint, %s::bigint, 1, 0)', :usual, :a, :merchant),
+	'a personal one-use coupon of the usual campaign for that merchant');
+SELECT results_eq(format('SELECT merchant_id, coupon_code, valid_until FROM dispatch.usual_offer(%s)', :a),
+	format('VALUES (%s::bigint, %L::text, %L::timestamptz)', :merchant, :'code1', :'until1'),
+	'asked again, the same code while it is unused and valid');
+SELECT is((SELECT count(*) FROM dispatch.coupons), 1::bigint, 'and no second coupon');
+SELECT dispatch.place_order(:a, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, 'Street 1', 'normal', :'code1') AS used_order \gset
+SELECT is((SELECT discount_cents FROM dispatch.orders WHERE order_id = :used_order), 280, 'the code gives 10% off the noodles');
+SELECT isnt((SELECT coupon_code FROM dispatch.usual_offer(:a)), :'code1', 'once used, the next call issues a new code');
+SELECT is((SELECT count(*) FROM dispatch.coupons WHERE customer_id = :a), 2::bigint, 'one new coupon');
+SET dispatch.clock_override = '2026-12-09 12:00:00+00';
+SELECT is((SELECT count(*) FROM dispatch.usual_offer(:a) WHERE coupon_code NOT IN (SELECT code FROM dispatch.coupons WHERE created_at < '2026-12-09')),
+	1::bigint, 'past its valid_until, a code is replaced by a new one');
+SELECT is((SELECT count(*) FROM dispatch.usual_offer(:b)), 0::bigint, 'a customer with one order per merchant gets no offer');
+SELECT is((SELECT count(*) FROM dispatch.coupons WHERE customer_id = :b), 0::bigint, 'and nothing is written for them');
+SELECT dispatch.end_campaign(:usual) \g /dev/null
+SELECT is((SELECT count(*) FROM dispatch.usual_offer(:a)), 0::bigint, 'an ended campaign offers nothing, not even its unused code');
+SET dispatch.clock_override = '2026-12-01 12:00:00+00';
+SELECT throws_ok('SELECT * FROM dispatch.usual_offer(987654)', 'DP012', NULL, 'usual_offer: an unknown customer is refused');
+SELECT throws_ok(format('SELECT * FROM dispatch.usual_offer(%s)', :c_17), 'DP012', NULL, 'usual_offer: a forgotten customer is refused');
+SELECT function_privs_are('dispatch', 'usual_offer', ARRAY['bigint'], 'dispatch_app', ARRAY['EXECUTE'], 'the app asks for the usual offer');
+SELECT function_privs_are('dispatch', 'usual_offer', ARRAY['bigint'], 'dispatch_analyst', ARRAY[]::text[], 'the analyst does not');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -141,6 +141,7 @@ admin|SELECT dispatch._sentiment_weight('#好吃', 1.5)|
 admin|SELECT dispatch.train_sentiment('SELECT * FROM (VALUES (''好'', true), (''差'', false)) v')|
 admin|SELECT dispatch.refresh_recommendations()|
 app|SELECT count(*) FROM dispatch.recommend(1, 5)|
+app|SELECT count(*) FROM dispatch.usual_offer(1)|
 CALLS
 
 # every granted function has a call
