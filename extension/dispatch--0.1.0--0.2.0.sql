@@ -4134,11 +4134,16 @@ BEGIN
 		       COALESCE(r.score, 0) OPERATOR(pg_catalog.*) p.w_popular AS t_popular
 		  FROM cand c
 		  CROSS JOIN p
-		  JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
+		  -- a few candidates: each looked up by its key, no scan of a whole
+		  -- table whatever the plan's estimates (LIMIT keeps the planner from
+		  -- flattening the subqueries into joins)
+		  CROSS JOIN LATERAL (SELECT m.is_open FROM @extschema@.merchants m
+		                       WHERE m.merchant_id OPERATOR(pg_catalog.=) c.merchant_id LIMIT 1) m
+		  LEFT JOIN LATERAL (SELECT r.score FROM @extschema@.recommend_popularity r
+		                      WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone
+		                        AND r.merchant_id OPERATOR(pg_catalog.=) c.merchant_id LIMIT 1) r ON true
 		  LEFT JOIN own ON own.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
 		  LEFT JOIN co ON co.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
-		  LEFT JOIN @extschema@.recommend_popularity r
-		    ON r.zone_id OPERATOR(pg_catalog.=) p_zone AND r.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
 		 WHERE m.is_open)
 	SELECT t.merchant_id,
 	       t.t_usual OPERATOR(pg_catalog.+) t.t_often OPERATOR(pg_catalog.+) t.t_popular,
