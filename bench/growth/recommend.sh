@@ -9,10 +9,11 @@
 # (recommend.sql).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-echo "recommend benchmark: $(date -u +%F), $(nproc) cores"
+echo "recommend benchmark: $(date -u +%F), $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg)"
 t0=$(date +%s)
 psql -X -q -v zones="${BENCH_ZONES:-10}" -v mpz="${BENCH_MERCHANTS:-200}" \
 	-v customers="${BENCH_CUSTOMERS:-100000}" -v orders="${BENCH_ORDERS:-1000000}" \
 	-f "$here/recommend_load.sql" >/dev/null
 echo "load: $(($(date +%s) - t0)) s"
 PGOPTIONS="-c bench.calls=${BENCH_CALLS:-2000} -c bench.rounds=${BENCH_ROUNDS:-3}" psql -X -q -At -f "$here/recommend.sql"
+echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"
