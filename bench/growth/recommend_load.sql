@@ -10,12 +10,13 @@
 SET client_min_messages = warning;
 SELECT setseed(0.42);
 
+-- zones of half a degree on a grid of 50 columns
 SELECT dispatch.create_zone(format('Z%s', z),
-       ST_MakeEnvelope(100 + z, 30, 100 + z + 0.5, 30.5, 4326))
+       ST_MakeEnvelope(100 + (z % 50) * 0.6, 20 + (z / 50) * 0.6, 100.5 + (z % 50) * 0.6, 20.5 + (z / 50) * 0.6, 4326))
   FROM generate_series(1, :zones) z;
 SELECT count(*) FROM (
 	SELECT dispatch.create_merchant(z.zone_id, format('M%s-%s', z.zone_id, i),
-	       100 + z.zone_id + 0.01 + 0.48 * random(), 30.01 + 0.48 * random())
+	       ST_XMin(z.area) + 0.01 + 0.48 * random(), ST_YMin(z.area) + 0.01 + 0.48 * random())
 	  FROM dispatch.zones z, generate_series(1, :mpz) i
 	 ORDER BY z.zone_id, i) s;
 -- every tenth merchant is closed
