@@ -9,7 +9,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(57);
+SELECT plan(60);
 SET dispatch.fraud_max_bad_orders = 1000;
 
 -- the hand-built city: zone 1 has Noodle house (:merchant), Dumplings
@@ -218,8 +218,21 @@ SELECT is((SELECT count(*) FROM dispatch.usual_offer(:a) WHERE coupon_code NOT I
 	1::bigint, 'past its valid_until, a code is replaced by a new one');
 SELECT is((SELECT count(*) FROM dispatch.usual_offer(:b)), 0::bigint, 'a customer with one order per merchant gets no offer');
 SELECT is((SELECT count(*) FROM dispatch.coupons WHERE customer_id = :b), 0::bigint, 'and nothing is written for them');
+-- three orders, but 48 days ago: outside the campaign's window of 30 days
+SELECT count(pg_temp.buy(:c_14, :other_item, 40)) FROM generate_series(1, 3) \g /dev/null
+SET dispatch.clock_override = '2026-12-09 12:00:00+00';
+SELECT dispatch.grant_consent(:c_14, 'personalisation', 'v1') \g /dev/null
+SELECT dispatch.grant_consent(:c_14, 'marketing', 'v1') \g /dev/null
+SELECT is((SELECT count(*) FROM dispatch.usual_offer(:c_14)), 0::bigint,
+	'orders older than the campaign''s window_days do not make a customer frequent');
 SELECT dispatch.end_campaign(:usual) \g /dev/null
 SELECT is((SELECT count(*) FROM dispatch.usual_offer(:a)), 0::bigint, 'an ended campaign offers nothing, not even its unused code');
+SELECT dispatch.create_campaign('Your usual again', 'usual', '{"percent_off": 10, "min_orders": 3}', 1000) AS usual2 \gset
+UPDATE dispatch.campaigns SET spent_cents = 1000 WHERE campaign_id = :usual2;
+SELECT is((SELECT count(*) FROM dispatch.usual_offer(:a)), 0::bigint, 'a campaign whose budget is spent offers nothing');
+UPDATE dispatch.campaigns SET spent_cents = 0 WHERE campaign_id = :usual2;
+SELECT is((SELECT merchant_id FROM dispatch.usual_offer(:a)), :merchant::bigint,
+	'with budget left it offers again (rules by default: 3 orders in 30 days)');
 SET dispatch.clock_override = '2026-12-01 12:00:00+00';
 SELECT throws_ok('SELECT * FROM dispatch.usual_offer(987654)', 'DP012', NULL, 'usual_offer: an unknown customer is refused');
 SELECT throws_ok(format('SELECT * FROM dispatch.usual_offer(%s)', :c_17), 'DP012', NULL, 'usual_offer: a forgotten customer is refused');
