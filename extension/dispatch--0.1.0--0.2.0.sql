@@ -4051,23 +4051,27 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN QUERY
-	SELECT o.zone_id, o.merchant_id, pg_catalog.count(*), pg_catalog.max(o.created_at),
-	       pg_catalog.sum(pg_catalog.power(0.5::float8,
+	SELECT o.zone_id, o.merchant_id,
+	       pg_catalog.count(*) FILTER (WHERE o.counts),
+	       pg_catalog.max(o.created_at),
+	       COALESCE(pg_catalog.sum(pg_catalog.power(0.5::float8,
 	           pg_catalog.date_part('epoch', p_now OPERATOR(pg_catalog.-) o.created_at)
 	           OPERATOR(pg_catalog./) (86400.0::float8 OPERATOR(pg_catalog.*)
 	                                   (SELECT p.half_life_days FROM @extschema@._recommend_params() p))))
-	  FROM @extschema@.orders o
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT z.zone_id FROM @extschema@.zones z))
-	   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	   AND o.created_at OPERATOR(pg_catalog.>=) p_since
-	   AND o.created_at OPERATOR(pg_catalog.<=) p_now
-	   AND o.merchant_id IS NOT NULL
-	   AND o.status IN ('placed', 'accepted', 'assigned', 'picked_up', 'delivered')
+	                FILTER (WHERE o.counts), 0)
+	  FROM (SELECT o.zone_id, o.merchant_id, o.created_at,
+	               o.merchant_id IS NOT NULL
+	               AND o.status IN ('placed', 'accepted', 'assigned', 'picked_up', 'delivered') AS counts
+	          FROM @extschema@.orders o
+	         WHERE o.zone_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT z.zone_id FROM @extschema@.zones z))
+	           AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	           AND o.created_at OPERATOR(pg_catalog.>=) p_since
+	           AND o.created_at OPERATOR(pg_catalog.<=) p_now) o
 	 GROUP BY o.zone_id, o.merchant_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._recommend_history(bigint, timestamptz, timestamptz) IS
-	'Internal: a customer''s takeaway orders that count (placed to delivered) per zone and merchant between p_since and p_now: how many, the latest, and their sum of 0.5 ^ (age / half life).  Reads orders_customer_idx, one probe per zone.';
+	'Internal: a customer''s orders between p_since and p_now per zone and merchant (NULL: errands): the time of the latest (any kind and status), and of the orders that count (takeaway, placed to delivered) how many and their sum of 0.5 ^ (age / half life), 0 for none.  Reads orders_customer_idx, one probe per zone.';
 REVOKE ALL ON FUNCTION @extschema@._recommend_history(bigint, timestamptz, timestamptz) FROM PUBLIC;
 
 -- _recommend_last_zone (sql/87_recommend.sql)
@@ -4089,7 +4093,7 @@ REVOKE ALL ON FUNCTION @extschema@._recommend_last_zone(bigint) FROM PUBLIC;
 
 -- _recommend_rank (sql/87_recommend.sql)
 CREATE OR REPLACE FUNCTION @extschema@._recommend_rank(p_customer_id bigint, p_k integer, p_personal boolean,
-                                             p_zone bigint, p_now timestamptz)
+                                             p_now timestamptz)
 RETURNS TABLE (merchant_id bigint, score float8, reason text, usual float8, often_with float8, popular_nearby float8)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -4098,12 +4102,21 @@ AS $$
 BEGIN
 	RETURN QUERY
 	WITH p AS (SELECT * FROM @extschema@._recommend_params()),
-	hist AS (
-		SELECT h.merchant_id, pg_catalog.max(h.zone_id) AS zone_id, pg_catalog.sum(h.weight) AS weight
+	hist_all AS (
+		SELECT h.*
 		  FROM @extschema@._recommend_history(p_customer_id,
 		           p_now OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => (SELECT p.history_days FROM p)),
 		           p_now) h
-		 WHERE p_personal
+		 WHERE p_personal),
+	-- the last drop-off zone: from the history read anyway, else (no
+	-- consent, or no order in the history window) a probe of its own
+	last_zone AS (
+		SELECT COALESCE((SELECT h.zone_id FROM hist_all h ORDER BY h.last_at DESC, h.zone_id DESC LIMIT 1),
+		                @extschema@._recommend_last_zone(p_customer_id)) AS zone_id),
+	hist AS (
+		SELECT h.merchant_id, pg_catalog.max(h.zone_id) AS zone_id, pg_catalog.sum(h.weight) AS weight
+		  FROM hist_all h
+		 WHERE h.orders OPERATOR(pg_catalog.>) 0
 		 GROUP BY h.merchant_id),
 	own AS (
 		SELECT h.merchant_id, h.zone_id,
@@ -4119,7 +4132,7 @@ BEGIN
 		SELECT r.merchant_id
 		  FROM @extschema@.recommend_popularity r
 		  JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) r.merchant_id
-		 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone AND m.is_open
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) (SELECT z.zone_id FROM last_zone z) AND m.is_open
 		 ORDER BY r.score DESC, r.merchant_id
 		 LIMIT p_k),
 	cand AS (
@@ -4140,7 +4153,7 @@ BEGIN
 		  CROSS JOIN LATERAL (SELECT m.is_open FROM @extschema@.merchants m
 		                       WHERE m.merchant_id OPERATOR(pg_catalog.=) c.merchant_id LIMIT 1) m
 		  LEFT JOIN LATERAL (SELECT r.score FROM @extschema@.recommend_popularity r
-		                      WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone
+		                      WHERE r.zone_id OPERATOR(pg_catalog.=) (SELECT z.zone_id FROM last_zone z)
 		                        AND r.merchant_id OPERATOR(pg_catalog.=) c.merchant_id LIMIT 1) r ON true
 		  LEFT JOIN own ON own.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
 		  LEFT JOIN co ON co.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
@@ -4156,9 +4169,9 @@ BEGIN
 	 LIMIT p_k;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._recommend_rank(bigint, integer, boolean, bigint, timestamptz) IS
-	'Internal (recommend): the best p_k open merchants for a customer, with each signal in [0, 1] (usual, often_with, popular_nearby), the weighted score and the strongest term as reason.  p_personal false: popularity in p_zone only.';
-REVOKE ALL ON FUNCTION @extschema@._recommend_rank(bigint, integer, boolean, bigint, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._recommend_rank(bigint, integer, boolean, timestamptz) IS
+	'Internal (recommend): the best p_k open merchants for a customer, with each signal in [0, 1] (usual, often_with, popular_nearby), the weighted score and the strongest term as reason.  p_personal false: popularity in the last drop-off zone only.';
+REVOKE ALL ON FUNCTION @extschema@._recommend_rank(bigint, integer, boolean, timestamptz) FROM PUBLIC;
 
 -- _recommend_refresh_zone (sql/87_recommend.sql)
 CREATE OR REPLACE FUNCTION @extschema@._recommend_refresh_zone(p_zone_id bigint, p_now timestamptz)
@@ -4253,7 +4266,6 @@ BEGIN
 	SELECT r.merchant_id, r.score, r.reason
 	  FROM @extschema@._recommend_rank(recommend.customer_id, k,
 	                                   @extschema@.has_consent(recommend.customer_id, 'personalisation'),
-	                                   @extschema@._recommend_last_zone(recommend.customer_id),
 	                                   @extschema@.clock()) r;
 END
 $$;
@@ -4344,7 +4356,7 @@ BEGIN
 		               days => (SELECT p.history_days FROM @extschema@._recommend_params() p)),
 		           v_now) h
 		  JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) h.merchant_id
-		 WHERE m.is_open
+		 WHERE m.is_open AND h.orders OPERATOR(pg_catalog.>) 0
 		 ORDER BY h.weight DESC, h.merchant_id
 	LOOP
 		v_camp := @extschema@._active_campaign('usual', r.zone_id, v_now);
