@@ -32,6 +32,9 @@ SELECT format('refresh_recommendations(), every zone: %s ms (first), %s ms (agai
               round((SELECT max(duration_ms) FROM dispatch.recommend_refreshes)::numeric)) AS " ";
 ANALYZE dispatch.recommend_popularity;
 ANALYZE dispatch.recommend_coorders;
+-- the refresh's writes (and the hint bits its reads set on the loaded
+-- orders) go to disk now, not in the middle of the first round
+CHECKPOINT;
 
 CREATE TEMP TABLE t (round int, what text, customer_id bigint, personal boolean, ms float8, n int);
 DO $$
