@@ -37,8 +37,8 @@
 -- customer's usual merchant, chosen by the same usual signal.  An offer is
 -- marketing chosen from personal data: it needs both consents.
 --
--- SQLSTATEs in src/errcodes.txt (section DP6xx, growth); an unknown or forgotten customer
--- is DP012, as everywhere.
+-- SQLSTATEs in src/errcodes.txt (section DP6xx, growth); an unknown or
+-- forgotten customer is DP012, as everywhere.
 
 CREATE TABLE @extschema@.recommend_popularity (
 	zone_id      bigint NOT NULL REFERENCES @extschema@.zones,
