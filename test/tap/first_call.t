@@ -156,6 +156,9 @@ app|SELECT dispatch.complaint_side('{late}')|
 app|SELECT dispatch.answer_survey(dispatch.create_survey('delivery', $(id delivered)), 1, 4, '不错')|
 app|SELECT dispatch.create_survey('campaign', NULL, 999999)|DP661
 admin|SELECT dispatch.purge_survey_text(now() - interval '90 days', 10)|
+admin|SELECT dispatch.refresh_recommendations()|
+app|SELECT count(*) FROM dispatch.recommend(1, 5)|
+app|SELECT count(*) FROM dispatch.usual_offer(1)|
 CALLS
 
 # every granted function has a call
