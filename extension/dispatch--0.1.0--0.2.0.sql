@@ -378,121 +378,6 @@ GRANT SELECT ON @extschema@.recommend_popularity TO dispatch_admin;
 GRANT SELECT ON @extschema@.recommend_coorders TO dispatch_admin;
 GRANT SELECT ON @extschema@.recommend_refreshes TO dispatch_admin;
 
--- ---------------------------------------------------------------------------
--- Growth, rollup (sql/90_growth.sql): daily and per-customer tables of the
--- rollup, the pg_cron job that keeps them up to date.
--- BEGIN growth rollup tables
-CREATE TABLE @extschema@.order_facts (
-	zone_id               bigint NOT NULL,
-	order_id              bigint NOT NULL,
-	customer_id           bigint NOT NULL,
-	created_at            timestamptz NOT NULL,
-	day                   date NOT NULL,
-	counted               boolean NOT NULL,
-	delivered             boolean NOT NULL,
-	cancelled             boolean NOT NULL,
-	gmv_cents             bigint NOT NULL,
-	discount_cents        bigint NOT NULL,
-	paid_cents            bigint NOT NULL,
-	campaign_id           bigint,
-	campaign_discount     bigint NOT NULL,
-	referral_campaign_id  bigint,
-	reward_cents          bigint NOT NULL,
-	PRIMARY KEY (zone_id, order_id)
-);
-CREATE INDEX order_facts_customer_idx ON @extschema@.order_facts (customer_id);
-COMMENT ON TABLE @extschema@.order_facts IS
-	'Rollup: what the rollup last counted for each order: its local day of ordering, whether it counts (paid, not cancelled), is delivered or cancelled, its GMV, discount and what was paid, the campaign whose discount it holds, and the referral reward it paid.';
-
-CREATE TABLE @extschema@.zone_daily (
-	zone_id         bigint NOT NULL,
-	day             date NOT NULL,
-	orders          integer NOT NULL,
-	delivered       integer NOT NULL,
-	cancelled       integer NOT NULL,
-	gmv_cents       bigint NOT NULL,
-	discount_cents  bigint NOT NULL,
-	PRIMARY KEY (zone_id, day)
-);
-COMMENT ON TABLE @extschema@.zone_daily IS
-	'Rollup: per zone and local day of ordering, orders that count (paid, not cancelled), delivered, cancelled, GMV (subtotal + fee of counting orders) and discounts.';
-
-CREATE TABLE @extschema@.campaign_daily (
-	zone_id         bigint NOT NULL,
-	day             date NOT NULL,
-	campaign_id     bigint NOT NULL,
-	redemptions     integer NOT NULL,
-	orders          integer NOT NULL,
-	new_customers   integer NOT NULL,
-	gmv_cents       bigint NOT NULL,
-	discount_cents  bigint NOT NULL,
-	reward_cents    bigint NOT NULL,
-	PRIMARY KEY (zone_id, day, campaign_id)
-);
-COMMENT ON TABLE @extschema@.campaign_daily IS
-	'Rollup: per zone, local day of ordering and campaign: redemptions held (not given back), of them orders that count, customers acquired (their first counting order took the campaign, or it paid their referral), GMV of those orders, discounts, and referral rewards paid (in cents).';
-
-CREATE TABLE @extschema@.customer_stats (
-	customer_id        bigint PRIMARY KEY,
-	first_at           timestamptz NOT NULL,
-	first_zone_id      bigint NOT NULL,
-	first_day          date NOT NULL,
-	first_order_id     bigint NOT NULL,
-	first_campaign_id  bigint,
-	second_at          timestamptz,
-	last_at            timestamptz NOT NULL,
-	orders             integer NOT NULL,
-	monetary_cents     bigint NOT NULL
-);
-COMMENT ON TABLE @extschema@.customer_stats IS
-	'Rollup, per customer with a counting order: first order (time, zone, local day, id, and the campaign that acquired them: its discount, or the referral it paid), second and last order times, orders and money paid.';
-
-CREATE TABLE @extschema@.customer_weeks (
-	customer_id  bigint NOT NULL,
-	week         date NOT NULL,
-	orders       integer NOT NULL,
-	PRIMARY KEY (customer_id, week)
-);
-COMMENT ON TABLE @extschema@.customer_weeks IS
-	'Rollup: the local weeks (Monday) in which a customer placed counting orders, and how many, for cohort retention.';
-
-CREATE TABLE @extschema@.customer_zone_months (
-	zone_id      bigint NOT NULL,
-	month        date NOT NULL,
-	customer_id  bigint NOT NULL,
-	orders       integer NOT NULL,
-	PRIMARY KEY (zone_id, month, customer_id)
-);
-COMMENT ON TABLE @extschema@.customer_zone_months IS
-	'Rollup: the customers active (counting orders) per zone and local month.';
-
-CREATE TABLE @extschema@.rollup_runs (
-	run_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	started_at    timestamptz NOT NULL,
-	finished_at   timestamptz NOT NULL,
-	full_run      boolean NOT NULL,
-	events        bigint NOT NULL,
-	orders        bigint NOT NULL,
-	customers     bigint NOT NULL,
-	rebuilt       bigint NOT NULL,
-	rewards       integer NOT NULL
-);
-COMMENT ON TABLE @extschema@.rollup_runs IS
-	'One row per rollup_campaigns() run: the events it read, the orders and customers they touched, the customers rebuilt from their whole history (an order removed or placed before their last), the rewards credited.';
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs_run_id_seq', '');
-REVOKE ALL ON @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily, @extschema@.customer_stats,
-              @extschema@.customer_weeks, @extschema@.customer_zone_months, @extschema@.rollup_runs FROM PUBLIC;
-
--- the referral a delivered order paid, for the rollup
-CREATE INDEX referrals_order_idx ON @extschema@.referrals (order_id) WHERE order_id IS NOT NULL;
-COMMENT ON INDEX @extschema@.referrals_order_idx IS
-	'The referral an order settled: the rollup counts its reward on the order''s day.';
-
-INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
-	('dispatch-growth', '* * * * *', 'SELECT @extschema@.rollup_campaigns()', 'dispatch'),
-	('dispatch-recommend', '*/15 * * * *', 'SELECT @extschema@.refresh_recommendations()', 'dispatch');
--- END growth rollup tables
 -- Growth: A/B experiments (sql/86_experiments.sql).  Experiments, their
 -- variants, and the first exposure of each consenting customer; the view
 -- experiment_results calls two_proportion_p, so it is created at the end
@@ -648,6 +533,153 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.survey_answers', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.survey_answer_id_seq', '');
 REVOKE ALL ON @extschema@.survey_answers FROM PUBLIC;
 GRANT SELECT ON @extschema@.survey_answers TO dispatch_admin;
+
+-- ---------------------------------------------------------------------------
+-- Growth, rollup (sql/90_growth.sql): daily and per-customer tables of the
+-- rollup, the pg_cron job that keeps them up to date.
+-- BEGIN growth rollup tables
+CREATE TABLE @extschema@.order_facts (
+	zone_id               bigint NOT NULL,
+	order_id              bigint NOT NULL,
+	customer_id           bigint NOT NULL,
+	created_at            timestamptz NOT NULL,
+	placed_at             timestamptz,
+	day                   date NOT NULL,
+	counted               boolean NOT NULL,
+	delivered             boolean NOT NULL,
+	cancelled             boolean NOT NULL,
+	gmv_cents             bigint NOT NULL,
+	discount_cents        bigint NOT NULL,
+	paid_cents            bigint NOT NULL,
+	campaign_id           bigint,
+	campaign_discount     bigint NOT NULL,
+	referral_campaign_id  bigint,
+	reward_cents          bigint NOT NULL,
+	PRIMARY KEY (zone_id, order_id)
+);
+CREATE INDEX order_facts_customer_idx ON @extschema@.order_facts (customer_id);
+COMMENT ON TABLE @extschema@.order_facts IS
+	'Rollup: what the rollup last counted for each order: its local day of ordering, whether it counts (paid, not cancelled), is delivered or cancelled, its GMV, discount and what was paid, the campaign whose discount it holds, and the referral reward it paid.';
+
+CREATE TABLE @extschema@.zone_daily (
+	zone_id         bigint NOT NULL,
+	day             date NOT NULL,
+	orders          integer NOT NULL,
+	delivered       integer NOT NULL,
+	cancelled       integer NOT NULL,
+	gmv_cents       bigint NOT NULL,
+	discount_cents  bigint NOT NULL,
+	PRIMARY KEY (zone_id, day)
+);
+COMMENT ON TABLE @extschema@.zone_daily IS
+	'Rollup: per zone and local day of ordering, orders that count (paid, not cancelled), delivered, cancelled, GMV (subtotal + fee of counting orders) and discounts.';
+
+CREATE TABLE @extschema@.campaign_daily (
+	zone_id         bigint NOT NULL,
+	day             date NOT NULL,
+	campaign_id     bigint NOT NULL,
+	redemptions     integer NOT NULL,
+	orders          integer NOT NULL,
+	new_customers   integer NOT NULL,
+	gmv_cents       bigint NOT NULL,
+	discount_cents  bigint NOT NULL,
+	reward_cents    bigint NOT NULL,
+	PRIMARY KEY (zone_id, day, campaign_id)
+);
+COMMENT ON TABLE @extschema@.campaign_daily IS
+	'Rollup: per zone, local day of ordering and campaign: redemptions held (not given back), of them orders that count, customers acquired (their first counting order took the campaign, or it paid their referral), GMV of those orders, discounts, and referral rewards paid (in cents).';
+
+CREATE TABLE @extschema@.customer_stats (
+	customer_id        bigint PRIMARY KEY,
+	first_at           timestamptz NOT NULL,
+	first_zone_id      bigint NOT NULL,
+	first_day          date NOT NULL,
+	first_order_id     bigint NOT NULL,
+	first_campaign_id  bigint,
+	second_at          timestamptz,
+	last_at            timestamptz NOT NULL,
+	orders             integer NOT NULL,
+	monetary_cents     bigint NOT NULL
+);
+COMMENT ON TABLE @extschema@.customer_stats IS
+	'Rollup, per customer with a counting order: first order (time, zone, local day, id, and the campaign that acquired them: its discount, or the referral it paid), second and last order times, orders and money paid.';
+
+CREATE TABLE @extschema@.customer_weeks (
+	customer_id  bigint NOT NULL,
+	week         date NOT NULL,
+	orders       integer NOT NULL,
+	PRIMARY KEY (customer_id, week)
+);
+COMMENT ON TABLE @extschema@.customer_weeks IS
+	'Rollup: the local weeks (Monday) in which a customer placed counting orders, and how many, for cohort retention.';
+
+CREATE TABLE @extschema@.customer_zone_months (
+	zone_id      bigint NOT NULL,
+	month        date NOT NULL,
+	customer_id  bigint NOT NULL,
+	orders       integer NOT NULL,
+	PRIMARY KEY (zone_id, month, customer_id)
+);
+COMMENT ON TABLE @extschema@.customer_zone_months IS
+	'Rollup: the customers active (counting orders) per zone and local month.';
+
+CREATE TABLE @extschema@.rollup_runs (
+	run_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	started_at    timestamptz NOT NULL,
+	finished_at   timestamptz NOT NULL,
+	full_run      boolean NOT NULL,
+	events        bigint NOT NULL,
+	orders        bigint NOT NULL,
+	customers     bigint NOT NULL,
+	rebuilt       bigint NOT NULL,
+	exposures     bigint NOT NULL,
+	rewards       integer NOT NULL
+);
+COMMENT ON TABLE @extschema@.rollup_runs IS
+	'One row per rollup_campaigns() run: the events it read, the orders and customers they touched, the customers rebuilt from their whole history (an order removed or placed before their last), the experiment exposures counted or recounted, the rewards credited.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs_run_id_seq', '');
+REVOKE ALL ON @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily, @extschema@.customer_stats,
+              @extschema@.customer_weeks, @extschema@.customer_zone_months, @extschema@.rollup_runs FROM PUBLIC;
+
+CREATE TABLE @extschema@.experiment_facts (
+	experiment_id  bigint NOT NULL,
+	customer_id    bigint NOT NULL,
+	variant        text NOT NULL,
+	day            date NOT NULL,
+	converted      boolean NOT NULL,
+	PRIMARY KEY (experiment_id, customer_id)
+);
+CREATE INDEX experiment_facts_customer_idx ON @extschema@.experiment_facts (customer_id);
+COMMENT ON TABLE @extschema@.experiment_facts IS
+	'Rollup: what the rollup last counted for each exposure: its variant, its day (UTC; exposures belong to no zone) and whether it converted (an order placed within the window and not cancelled, as experiment_results counts).';
+
+CREATE TABLE @extschema@.experiment_daily (
+	experiment_id  bigint NOT NULL,
+	variant        text NOT NULL,
+	day            date NOT NULL,
+	exposed        integer NOT NULL,
+	converted      integer NOT NULL,
+	PRIMARY KEY (experiment_id, variant, day)
+);
+COMMENT ON TABLE @extschema@.experiment_daily IS
+	'Rollup: per experiment, variant and day of first exposure (UTC): customers exposed, and of them converted so far.';
+REVOKE ALL ON @extschema@.experiment_facts, @extschema@.experiment_daily FROM PUBLIC;
+
+-- a customer's exposures, when their orders change
+CREATE INDEX experiment_exposures_customer_idx ON @extschema@.experiment_exposures (customer_id);
+COMMENT ON INDEX @extschema@.experiment_exposures_customer_idx IS
+	'The exposures of a customer: the rollup recounts their conversions when their orders change.';
+
+-- the referral a delivered order paid, for the rollup
+CREATE INDEX referrals_order_idx ON @extschema@.referrals (order_id) WHERE order_id IS NOT NULL;
+COMMENT ON INDEX @extschema@.referrals_order_idx IS
+	'The referral an order settled: the rollup counts its reward on the order''s day.';
+
+INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
+	('dispatch-growth', '* * * * *', 'SELECT @extschema@.rollup_campaigns()', 'dispatch'),
+	('dispatch-recommend', '*/15 * * * *', 'SELECT @extschema@.refresh_recommendations()', 'dispatch');
+-- END growth rollup tables
 
 -- ===========================================================================
 -- 2. Routines
@@ -5397,7 +5429,7 @@ BEGIN
 	LOOP
 		v_camp := @extschema@._active_campaign('usual', r.zone_id, v_now);
 		CONTINUE WHEN v_camp.campaign_id IS NULL
-		           OR v_camp.spent_cents OPERATOR(pg_catalog.>=) v_camp.budget_cents;
+		           OR @extschema@.campaign_budget_left(v_camp.campaign_id) OPERATOR(pg_catalog.<=) 0;
 		SELECT h.orders INTO v_n
 		  FROM @extschema@._recommend_history(usual_offer.customer_id,
 		           v_now OPERATOR(pg_catalog.-) pg_catalog.make_interval(
@@ -5586,6 +5618,63 @@ COMMENT ON FUNCTION @extschema@._rollup_customers() IS
 	'Internal (rollup_campaigns): customer_stats of the customers of the changed orders (from the difference, or rebuilt from order_facts when an order was removed or came before their last), and campaign_daily.new_customers moved with their first order; returns how many were rebuilt.';
 REVOKE ALL ON FUNCTION @extschema@._rollup_customers() FROM PUBLIC;
 
+-- _rollup_experiments (sql/90_growth.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rollup_experiments() RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_n bigint;
+BEGIN
+	CREATE TEMP TABLE IF NOT EXISTS rollup_exp (sign integer, LIKE @extschema@.experiment_facts) ON COMMIT DROP;
+	TRUNCATE rollup_exp;
+	WITH touched AS (
+		SELECT e.* FROM @extschema@.experiment_exposures e
+		 WHERE NOT EXISTS (SELECT FROM @extschema@.experiment_facts f
+		                    WHERE f.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+		                      AND f.customer_id OPERATOR(pg_catalog.=) e.customer_id)
+		UNION
+		SELECT e.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
+		 CROSS JOIN LATERAL (SELECT * FROM @extschema@.experiment_exposures e
+		                      WHERE e.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) e),
+	now_ AS (
+		SELECT t.experiment_id, t.customer_id, t.variant, (t.exposed_at AT TIME ZONE 'UTC')::date AS day,
+		       EXISTS (SELECT FROM @extschema@.order_facts f
+		                WHERE f.customer_id OPERATOR(pg_catalog.=) t.customer_id AND f.counted
+		                  AND f.placed_at OPERATOR(pg_catalog.>=) t.exposed_at
+		                  AND f.placed_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+		                  AND f.created_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)) AS converted
+		  FROM touched t
+		  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) t.experiment_id)
+	INSERT INTO rollup_exp
+	SELECT v.sign, v.experiment_id, v.customer_id, v.variant, v.day, v.converted
+	  FROM now_ n
+	  LEFT JOIN @extschema@.experiment_facts f
+	    ON f.experiment_id OPERATOR(pg_catalog.=) n.experiment_id AND f.customer_id OPERATOR(pg_catalog.=) n.customer_id
+	 CROSS JOIN LATERAL (VALUES (1, n.experiment_id, n.customer_id, n.variant, n.day, n.converted),
+	                            (-1, f.experiment_id, f.customer_id, f.variant, f.day, f.converted))
+	        v(sign, experiment_id, customer_id, variant, day, converted)
+	 WHERE (n.variant, n.day, n.converted) IS DISTINCT FROM (f.variant, f.day, f.converted)
+	   AND v.experiment_id IS NOT NULL;
+
+	INSERT INTO @extschema@.experiment_daily AS t (experiment_id, variant, day, exposed, converted)
+	SELECT r.experiment_id, r.variant, r.day, pg_catalog.sum(r.sign), pg_catalog.sum(r.sign OPERATOR(pg_catalog.*) r.converted::integer)
+	  FROM rollup_exp r GROUP BY 1, 2, 3
+	ON CONFLICT ON CONSTRAINT experiment_daily_pkey DO UPDATE
+	   SET exposed = t.exposed OPERATOR(pg_catalog.+) EXCLUDED.exposed,
+	       converted = t.converted OPERATOR(pg_catalog.+) EXCLUDED.converted;
+	INSERT INTO @extschema@.experiment_facts AS t
+	SELECT r.experiment_id, r.customer_id, r.variant, r.day, r.converted FROM rollup_exp r WHERE r.sign OPERATOR(pg_catalog.>) 0
+	ON CONFLICT ON CONSTRAINT experiment_facts_pkey DO UPDATE
+	   SET variant = EXCLUDED.variant, day = EXCLUDED.day, converted = EXCLUDED.converted;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rollup_experiments() IS
+	'Internal (rollup_campaigns): experiment_facts and experiment_daily for the exposures not counted yet and those of customers whose orders changed; returns how many exposures changed.';
+REVOKE ALL ON FUNCTION @extschema@._rollup_experiments() FROM PUBLIC;
+
 -- rollup_campaigns (sql/90_growth.sql)
 CREATE OR REPLACE FUNCTION @extschema@.rollup_campaigns(full_run boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -5600,6 +5689,7 @@ DECLARE
 	v_orders bigint;
 	v_customers bigint;
 	v_rebuilt bigint;
+	v_exposures bigint;
 	v_run bigint;
 BEGIN
 	-- rewards first: a delivery's referral reward is in place when its order is counted
@@ -5615,7 +5705,8 @@ BEGIN
 	TRUNCATE rollup_changed;
 	IF full_run THEN
 		TRUNCATE @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily,
-		         @extschema@.customer_stats, @extschema@.customer_weeks, @extschema@.customer_zone_months;
+		         @extschema@.customer_stats, @extschema@.customer_weeks, @extschema@.customer_zone_months,
+		         @extschema@.experiment_facts, @extschema@.experiment_daily;
 		INSERT INTO rollup_changed SELECT o.zone_id, o.order_id FROM @extschema@.orders o;
 		GET DIAGNOSTICS v_orders = ROW_COUNT;
 	ELSE
@@ -5633,7 +5724,7 @@ BEGIN
 	CREATE TEMP TABLE IF NOT EXISTS rollup_now (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_now;
 	INSERT INTO rollup_now
-	SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, (o.created_at AT TIME ZONE z.timezone)::date,
+	SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, o.placed_at, (o.created_at AT TIME ZONE z.timezone)::date,
 	       @extschema@._order_counts(o.status), o.status OPERATOR(pg_catalog.=) 'delivered',
 	       o.status OPERATOR(pg_catalog.=) 'cancelled',
 	       o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents, o.discount_cents, o.total_cents,
@@ -5666,36 +5757,37 @@ BEGIN
 	  LEFT JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
 	                      WHERE x.zone_id OPERATOR(pg_catalog.=) n.zone_id AND x.order_id OPERATOR(pg_catalog.=) n.order_id
 	                     OFFSET 0) x ON true
-	 WHERE (n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
+	 WHERE (n.placed_at, n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
 	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
 	       IS DISTINCT FROM
-	       (x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
+	       (x.placed_at, x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
 	        x.campaign_id, x.campaign_discount, x.referral_campaign_id, x.reward_cents);
 	INSERT INTO rollup_delta
 	SELECT -1, x.* FROM rollup_now n
 	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
 	                      WHERE x.zone_id OPERATOR(pg_catalog.=) n.zone_id AND x.order_id OPERATOR(pg_catalog.=) n.order_id
 	                     OFFSET 0) x
-	 WHERE (n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
+	 WHERE (n.placed_at, n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
 	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
 	       IS DISTINCT FROM
-	       (x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
+	       (x.placed_at, x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
 	        x.campaign_id, x.campaign_discount, x.referral_campaign_id, x.reward_cents);
 	ANALYZE rollup_delta;
 
 	PERFORM @extschema@._rollup_fold();
 	INSERT INTO @extschema@.order_facts AS t
-	SELECT d.zone_id, d.order_id, d.customer_id, d.created_at, d.day, d.counted, d.delivered, d.cancelled,
+	SELECT d.zone_id, d.order_id, d.customer_id, d.created_at, d.placed_at, d.day, d.counted, d.delivered, d.cancelled,
 	       d.gmv_cents, d.discount_cents, d.paid_cents, d.campaign_id, d.campaign_discount,
 	       d.referral_campaign_id, d.reward_cents
 	  FROM rollup_delta d WHERE d.sign OPERATOR(pg_catalog.>) 0
 	ON CONFLICT ON CONSTRAINT order_facts_pkey DO UPDATE
-	   SET counted = EXCLUDED.counted, delivered = EXCLUDED.delivered, cancelled = EXCLUDED.cancelled,
+	   SET placed_at = EXCLUDED.placed_at, counted = EXCLUDED.counted, delivered = EXCLUDED.delivered, cancelled = EXCLUDED.cancelled,
 	       gmv_cents = EXCLUDED.gmv_cents, discount_cents = EXCLUDED.discount_cents, paid_cents = EXCLUDED.paid_cents,
 	       campaign_id = EXCLUDED.campaign_id, campaign_discount = EXCLUDED.campaign_discount,
 	       referral_campaign_id = EXCLUDED.referral_campaign_id, reward_cents = EXCLUDED.reward_cents;
 	SELECT pg_catalog.count(DISTINCT d.customer_id) INTO v_customers FROM rollup_delta d;
 	v_rebuilt := @extschema@._rollup_customers();
+	v_exposures := @extschema@._rollup_experiments();
 	DELETE FROM @extschema@.zone_daily t USING (SELECT DISTINCT d.zone_id, d.day FROM rollup_delta d) c
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) c.zone_id AND t.day OPERATOR(pg_catalog.=) c.day
 	   AND t.orders OPERATOR(pg_catalog.=) 0 AND t.delivered OPERATOR(pg_catalog.=) 0 AND t.cancelled OPERATOR(pg_catalog.=) 0;
@@ -5703,8 +5795,10 @@ BEGIN
 	UPDATE @extschema@.growth_cursors g
 	   SET last_seq = GREATEST(g.last_seq, v_horizon OPERATOR(pg_catalog.-) 1), updated_at = @extschema@.clock()
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'rollup_campaigns';
-	INSERT INTO @extschema@.rollup_runs (started_at, finished_at, full_run, events, orders, customers, rebuilt, rewards)
-	VALUES (v_started, pg_catalog.clock_timestamp(), full_run, v_events, v_orders, v_customers, v_rebuilt, v_rewards)
+	INSERT INTO @extschema@.rollup_runs (started_at, finished_at, full_run, events, orders, customers, rebuilt,
+	                                     exposures, rewards)
+	VALUES (v_started, pg_catalog.clock_timestamp(), full_run, v_events, v_orders, v_customers, v_rebuilt,
+	        v_exposures, v_rewards)
 	RETURNING run_id INTO v_run;
 	RETURN v_run;
 END
@@ -5787,6 +5881,132 @@ CREATE TRIGGER riders_shift
 	BEFORE UPDATE OF status, stats_day ON @extschema@.riders
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._riders_shift_trigger();
 
+-- Growth: A/B experiments (sql/86_experiments.sql): the analyst view, which
+-- calls two_proportion_p
+CREATE VIEW @extschema@.experiment_results AS
+WITH counts AS (
+	SELECT e.experiment_id, e.variant,
+	       pg_catalog.count(*) AS exposed,
+	       pg_catalog.count(*) FILTER (WHERE EXISTS (
+	           -- an order placed within the window and not cancelled, in any zone
+	           SELECT FROM @extschema@.zones z
+	             JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	            WHERE o.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	              AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	              AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
+	              AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	              AND o.status OPERATOR(pg_catalog.<>) 'cancelled')) AS converted
+	  FROM @extschema@.experiment_exposures e
+	  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+	 GROUP BY e.experiment_id, e.variant
+), variants AS (
+	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
+	       v.position, v.name AS variant, v.weight,
+	       COALESCE(c.exposed, 0) AS exposed, COALESCE(c.converted, 0) AS converted
+	  FROM @extschema@.experiments x
+	  JOIN @extschema@.experiment_variants v ON v.experiment_id OPERATOR(pg_catalog.=) x.experiment_id
+	  LEFT JOIN counts c ON c.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
+	                    AND c.variant OPERATOR(pg_catalog.=) v.name
+), compared AS (
+	SELECT v.*, k.exposed AS control_exposed, k.converted AS control_converted,
+	       v.converted::float8 OPERATOR(pg_catalog./) NULLIF(v.exposed, 0) AS rate,
+	       k.converted::float8 OPERATOR(pg_catalog./) NULLIF(k.exposed, 0) AS control_rate,
+	       (v.converted OPERATOR(pg_catalog.+) k.converted)::float8
+	           OPERATOR(pg_catalog./) NULLIF(v.exposed OPERATOR(pg_catalog.+) k.exposed, 0) AS pooled
+	  FROM variants v
+	  JOIN variants k ON k.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
+	                 AND k.variant OPERATOR(pg_catalog.=) 'control'
+)
+SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at, c.ended_at,
+       c.exposed, c.converted, c.rate,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN c.rate OPERATOR(pg_catalog.-) c.control_rate END AS abs_lift,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN (c.rate OPERATOR(pg_catalog.-) c.control_rate) OPERATOR(pg_catalog./) NULLIF(c.control_rate, 0) END AS rel_lift,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN @extschema@.two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
+       -- the normal approximation needs at least 100 exposures in both
+       -- groups and 5 expected conversions and non-conversions in each
+       -- (pooled rate); the control row is judged against itself
+       (c.exposed OPERATOR(pg_catalog.<) 100 OR c.control_exposed OPERATOR(pg_catalog.<) 100
+        OR c.pooled IS NULL
+        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) c.pooled OPERATOR(pg_catalog.<) 5
+        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) c.pooled)
+           OPERATOR(pg_catalog.<) 5) AS too_few
+  FROM compared c;
+COMMENT ON VIEW @extschema@.experiment_results IS
+	'Per experiment and variant: exposed (consenting customers at their first exposure), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
+REVOKE ALL ON @extschema@.experiment_results FROM PUBLIC;
+GRANT SELECT ON @extschema@.experiment_results TO dispatch_analyst, dispatch_admin;
+-- the complaint loop and surveys (sql/76_complaints.sql): the views, and
+-- the trigger that opens tickets
+CREATE VIEW @extschema@.complaint_sla AS
+WITH t AS (
+	SELECT c.zone_id,
+	       (c.opened_at AT TIME ZONE z.timezone)::date AS day,
+	       tp.topic, c.side, c.opened_at, c.due_at, c.resolved_at,
+	       @extschema@.clock() AS now
+	  FROM @extschema@.complaint_tickets c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(c.topics) OPERATOR(pg_catalog.=) 0
+	                                           THEN ARRAY[NULL]::text[] ELSE c.topics END) AS tp (topic)
+)
+SELECT t.zone_id, t.day, t.topic, t.side,
+       pg_catalog.count(*) AS opened,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.<=) t.due_at) AS resolved_in_time,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.>) t.due_at) AS resolved_late,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.>) t.due_at) AS open_overdue,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.<=) t.due_at) AS open_in_time,
+       pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.resolved_at OPERATOR(pg_catalog.-) t.opened_at)
+           AS median_resolution
+  FROM t
+ GROUP BY t.zone_id, t.day, t.topic, t.side;
+COMMENT ON VIEW @extschema@.complaint_sla IS
+	'Complaint tickets per zone, local day of opening, topic and side: opened, resolved within complaint_due_in() (24 hours), resolved late, open and overdue, open and not yet due (against clock() at the time of the query), and the median time to resolution of the resolved ones.  A ticket with several topics counts under each; topic NULL: a ticket of a low rating without a topic.';
+
+CREATE VIEW @extschema@.survey_results AS
+WITH a AS (
+	SELECT s.zone_id,
+	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
+	       CASE WHEN s.campaign_id IS NULL THEN 'delivery' ELSE 'campaign' END AS kind,
+	       s.campaign_id, s.rating, s.text_score, s.score, s.topics
+	  FROM @extschema@.survey_answers s
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.zone_id
+), topic_counts AS (
+	SELECT a.zone_id, a.month, a.kind, a.campaign_id, tp.topic,
+	       pg_catalog.row_number() OVER (PARTITION BY a.zone_id, a.month, a.kind, a.campaign_id
+	                                     ORDER BY pg_catalog.count(*) DESC, tp.topic) AS rank
+	  FROM a CROSS JOIN LATERAL pg_catalog.unnest(a.topics) AS tp (topic)
+	 GROUP BY a.zone_id, a.month, a.kind, a.campaign_id, tp.topic
+), top AS (
+	SELECT c.zone_id, c.month, c.kind, c.campaign_id, pg_catalog.array_agg(c.topic ORDER BY c.rank) AS top_topics
+	  FROM topic_counts c
+	 WHERE c.rank OPERATOR(pg_catalog.<=) 3
+	 GROUP BY c.zone_id, c.month, c.kind, c.campaign_id
+)
+SELECT a.zone_id, a.month, a.kind, a.campaign_id,
+       pg_catalog.count(*) AS answers,
+       pg_catalog.avg(a.rating)::real AS mean_rating,
+       pg_catalog.avg(a.text_score)::real AS mean_sentiment,
+       (pg_catalog.count(*) FILTER (WHERE a.score OPERATOR(pg_catalog.<) 0)::float8
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
+       COALESCE(pg_catalog.min(top.top_topics), '{}') AS top_topics
+  FROM a
+  LEFT JOIN top
+    ON top.zone_id OPERATOR(pg_catalog.=) a.zone_id AND top.month OPERATOR(pg_catalog.=) a.month
+   AND top.kind OPERATOR(pg_catalog.=) a.kind AND top.campaign_id IS NOT DISTINCT FROM a.campaign_id
+ GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
+COMMENT ON VIEW @extschema@.survey_results IS
+	'Survey answers per zone, local month, kind and campaign (NULL: delivery surveys): answers, mean rating, mean sentiment of the comments (NULL without any), share with a negative score (rating and comment combined, as feedback), and the three topics raised most (ties by name).  The zone of a campaign answer is that of the customer''s order that redeemed the campaign.';
+
+GRANT SELECT ON @extschema@.complaint_sla, @extschema@.survey_results TO dispatch_analyst, dispatch_admin;
+
+CREATE TRIGGER feedback_complaint
+	AFTER INSERT ON @extschema@.feedback
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._feedback_complaint_trigger();
+COMMENT ON TRIGGER feedback_complaint ON @extschema@.feedback IS
+	'Points for leaving feedback, and a complaint ticket for a negative review (sql/76_complaints.sql).';
+
 -- BEGIN growth views (sql/90_growth.sql)
 CREATE VIEW @extschema@.campaign_performance AS
 WITH days AS (
@@ -5819,6 +6039,15 @@ SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALES
   LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
 COMMENT ON VIEW @extschema@.campaign_performance IS
 	'Per campaign, from the rollup: redemptions held, customers acquired (a paid referral counts for its referral campaign, anyone else for the campaign of their first order), orders that count, their GMV, cost (discounts and referral rewards), cost per acquisition, ROI = (GMV - cost) / cost, and the share of customers acquired at least 30 days ago who ordered again within 30 days.';
+
+CREATE VIEW @extschema@.experiment_by_day AS
+SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
+       (d.converted::numeric OPERATOR(pg_catalog./) NULLIF(d.exposed, 0))::numeric(5, 4) AS rate
+  FROM @extschema@.experiment_daily d
+  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) d.experiment_id
+ WHERE d.exposed OPERATOR(pg_catalog.>) 0;
+COMMENT ON VIEW @extschema@.experiment_by_day IS
+	'From the rollup: per experiment, variant and day of first exposure (UTC), the customers exposed and how many of them have converted so far (experiment_results has the totals and the test against control).';
 
 CREATE VIEW @extschema@.customer_retention AS
 WITH cohort AS (
@@ -5947,133 +6176,8 @@ SELECT zm.month, zm.zone_id,
   LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
 COMMENT ON VIEW @extschema@.monthly_review IS
 	'The monthly review per local month and zone: active customers, orders that count, delivered, cancelled, GMV, discounts, customers acquired by campaigns, campaign cost and ROI, reviews, mean sentiment (combined score), share negative, the three most raised complaint topics, complaint tickets (opened, share resolved within 24 hours, overdue now) and what the surveys of each campaign said (answers, mean rating, share negative, top topics).';
-REVOKE ALL ON @extschema@.campaign_performance, @extschema@.customer_retention, @extschema@.customer_segments,
-              @extschema@.monthly_review FROM PUBLIC;
-GRANT SELECT ON @extschema@.campaign_performance, @extschema@.customer_retention, @extschema@.customer_segments,
-                @extschema@.monthly_review TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
+              @extschema@.customer_segments, @extschema@.monthly_review FROM PUBLIC;
+GRANT SELECT ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
+                @extschema@.customer_segments, @extschema@.monthly_review TO dispatch_analyst, dispatch_admin;
 -- END growth views
--- Growth: A/B experiments (sql/86_experiments.sql): the analyst view, which
--- calls two_proportion_p
-CREATE VIEW @extschema@.experiment_results AS
-WITH counts AS (
-	SELECT e.experiment_id, e.variant,
-	       pg_catalog.count(*) AS exposed,
-	       pg_catalog.count(*) FILTER (WHERE EXISTS (
-	           -- an order placed within the window and not cancelled, in any zone
-	           SELECT FROM @extschema@.zones z
-	             JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	            WHERE o.customer_id OPERATOR(pg_catalog.=) e.customer_id
-	              AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-	              AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
-	              AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-	              AND o.status OPERATOR(pg_catalog.<>) 'cancelled')) AS converted
-	  FROM @extschema@.experiment_exposures e
-	  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
-	 GROUP BY e.experiment_id, e.variant
-), variants AS (
-	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
-	       v.position, v.name AS variant, v.weight,
-	       COALESCE(c.exposed, 0) AS exposed, COALESCE(c.converted, 0) AS converted
-	  FROM @extschema@.experiments x
-	  JOIN @extschema@.experiment_variants v ON v.experiment_id OPERATOR(pg_catalog.=) x.experiment_id
-	  LEFT JOIN counts c ON c.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
-	                    AND c.variant OPERATOR(pg_catalog.=) v.name
-), compared AS (
-	SELECT v.*, k.exposed AS control_exposed, k.converted AS control_converted,
-	       v.converted::float8 OPERATOR(pg_catalog./) NULLIF(v.exposed, 0) AS rate,
-	       k.converted::float8 OPERATOR(pg_catalog./) NULLIF(k.exposed, 0) AS control_rate,
-	       (v.converted OPERATOR(pg_catalog.+) k.converted)::float8
-	           OPERATOR(pg_catalog./) NULLIF(v.exposed OPERATOR(pg_catalog.+) k.exposed, 0) AS pooled
-	  FROM variants v
-	  JOIN variants k ON k.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
-	                 AND k.variant OPERATOR(pg_catalog.=) 'control'
-)
-SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at, c.ended_at,
-       c.exposed, c.converted, c.rate,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN c.rate OPERATOR(pg_catalog.-) c.control_rate END AS abs_lift,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN (c.rate OPERATOR(pg_catalog.-) c.control_rate) OPERATOR(pg_catalog./) NULLIF(c.control_rate, 0) END AS rel_lift,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN @extschema@.two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
-       -- the normal approximation needs at least 100 exposures in both
-       -- groups and 5 expected conversions and non-conversions in each
-       -- (pooled rate); the control row is judged against itself
-       (c.exposed OPERATOR(pg_catalog.<) 100 OR c.control_exposed OPERATOR(pg_catalog.<) 100
-        OR c.pooled IS NULL
-        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) c.pooled OPERATOR(pg_catalog.<) 5
-        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) c.pooled)
-           OPERATOR(pg_catalog.<) 5) AS too_few
-  FROM compared c;
-COMMENT ON VIEW @extschema@.experiment_results IS
-	'Per experiment and variant: exposed (consenting customers at their first exposure), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
-REVOKE ALL ON @extschema@.experiment_results FROM PUBLIC;
-GRANT SELECT ON @extschema@.experiment_results TO dispatch_analyst, dispatch_admin;
--- the complaint loop and surveys (sql/76_complaints.sql): the views, and
--- the trigger that opens tickets
-CREATE VIEW @extschema@.complaint_sla AS
-WITH t AS (
-	SELECT c.zone_id,
-	       (c.opened_at AT TIME ZONE z.timezone)::date AS day,
-	       tp.topic, c.side, c.opened_at, c.due_at, c.resolved_at,
-	       @extschema@.clock() AS now
-	  FROM @extschema@.complaint_tickets c
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 CROSS JOIN LATERAL pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(c.topics) OPERATOR(pg_catalog.=) 0
-	                                           THEN ARRAY[NULL]::text[] ELSE c.topics END) AS tp (topic)
-)
-SELECT t.zone_id, t.day, t.topic, t.side,
-       pg_catalog.count(*) AS opened,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.<=) t.due_at) AS resolved_in_time,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.>) t.due_at) AS resolved_late,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.>) t.due_at) AS open_overdue,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.<=) t.due_at) AS open_in_time,
-       pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.resolved_at OPERATOR(pg_catalog.-) t.opened_at)
-           AS median_resolution
-  FROM t
- GROUP BY t.zone_id, t.day, t.topic, t.side;
-COMMENT ON VIEW @extschema@.complaint_sla IS
-	'Complaint tickets per zone, local day of opening, topic and side: opened, resolved within complaint_due_in() (24 hours), resolved late, open and overdue, open and not yet due (against clock() at the time of the query), and the median time to resolution of the resolved ones.  A ticket with several topics counts under each; topic NULL: a ticket of a low rating without a topic.';
-
-CREATE VIEW @extschema@.survey_results AS
-WITH a AS (
-	SELECT s.zone_id,
-	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
-	       CASE WHEN s.campaign_id IS NULL THEN 'delivery' ELSE 'campaign' END AS kind,
-	       s.campaign_id, s.rating, s.text_score, s.score, s.topics
-	  FROM @extschema@.survey_answers s
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.zone_id
-), topic_counts AS (
-	SELECT a.zone_id, a.month, a.kind, a.campaign_id, tp.topic,
-	       pg_catalog.row_number() OVER (PARTITION BY a.zone_id, a.month, a.kind, a.campaign_id
-	                                     ORDER BY pg_catalog.count(*) DESC, tp.topic) AS rank
-	  FROM a CROSS JOIN LATERAL pg_catalog.unnest(a.topics) AS tp (topic)
-	 GROUP BY a.zone_id, a.month, a.kind, a.campaign_id, tp.topic
-), top AS (
-	SELECT c.zone_id, c.month, c.kind, c.campaign_id, pg_catalog.array_agg(c.topic ORDER BY c.rank) AS top_topics
-	  FROM topic_counts c
-	 WHERE c.rank OPERATOR(pg_catalog.<=) 3
-	 GROUP BY c.zone_id, c.month, c.kind, c.campaign_id
-)
-SELECT a.zone_id, a.month, a.kind, a.campaign_id,
-       pg_catalog.count(*) AS answers,
-       pg_catalog.avg(a.rating)::real AS mean_rating,
-       pg_catalog.avg(a.text_score)::real AS mean_sentiment,
-       (pg_catalog.count(*) FILTER (WHERE a.score OPERATOR(pg_catalog.<) 0)::float8
-        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
-       COALESCE(pg_catalog.min(top.top_topics), '{}') AS top_topics
-  FROM a
-  LEFT JOIN top
-    ON top.zone_id OPERATOR(pg_catalog.=) a.zone_id AND top.month OPERATOR(pg_catalog.=) a.month
-   AND top.kind OPERATOR(pg_catalog.=) a.kind AND top.campaign_id IS NOT DISTINCT FROM a.campaign_id
- GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
-COMMENT ON VIEW @extschema@.survey_results IS
-	'Survey answers per zone, local month, kind and campaign (NULL: delivery surveys): answers, mean rating, mean sentiment of the comments (NULL without any), share with a negative score (rating and comment combined, as feedback), and the three topics raised most (ties by name).  The zone of a campaign answer is that of the customer''s order that redeemed the campaign.';
-
-GRANT SELECT ON @extschema@.complaint_sla, @extschema@.survey_results TO dispatch_analyst, dispatch_admin;
-
-CREATE TRIGGER feedback_complaint
-	AFTER INSERT ON @extschema@.feedback
-	FOR EACH ROW EXECUTE FUNCTION @extschema@._feedback_complaint_trigger();
-COMMENT ON TRIGGER feedback_complaint ON @extschema@.feedback IS
-	'Points for leaving feedback, and a complaint ticket for a negative review (sql/76_complaints.sql).';

@@ -417,7 +417,7 @@ BEGIN
 	LOOP
 		v_camp := @extschema@._active_campaign('usual', r.zone_id, v_now);
 		CONTINUE WHEN v_camp.campaign_id IS NULL
-		           OR v_camp.spent_cents OPERATOR(pg_catalog.>=) v_camp.budget_cents;
+		           OR @extschema@.campaign_budget_left(v_camp.campaign_id) OPERATOR(pg_catalog.<=) 0;
 		SELECT h.orders INTO v_n
 		  FROM @extschema@._recommend_history(usual_offer.customer_id,
 		           v_now OPERATOR(pg_catalog.-) pg_catalog.make_interval(

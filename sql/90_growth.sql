@@ -18,6 +18,7 @@ CREATE TABLE @extschema@.order_facts (
 	order_id              bigint NOT NULL,
 	customer_id           bigint NOT NULL,
 	created_at            timestamptz NOT NULL,
+	placed_at             timestamptz,
 	day                   date NOT NULL,
 	counted               boolean NOT NULL,
 	delivered             boolean NOT NULL,
@@ -106,14 +107,44 @@ CREATE TABLE @extschema@.rollup_runs (
 	orders        bigint NOT NULL,
 	customers     bigint NOT NULL,
 	rebuilt       bigint NOT NULL,
+	exposures     bigint NOT NULL,
 	rewards       integer NOT NULL
 );
 COMMENT ON TABLE @extschema@.rollup_runs IS
-	'One row per rollup_campaigns() run: the events it read, the orders and customers they touched, the customers rebuilt from their whole history (an order removed or placed before their last), the rewards credited.';
+	'One row per rollup_campaigns() run: the events it read, the orders and customers they touched, the customers rebuilt from their whole history (an order removed or placed before their last), the experiment exposures counted or recounted, the rewards credited.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs_run_id_seq', '');
 REVOKE ALL ON @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily, @extschema@.customer_stats,
               @extschema@.customer_weeks, @extschema@.customer_zone_months, @extschema@.rollup_runs FROM PUBLIC;
+
+CREATE TABLE @extschema@.experiment_facts (
+	experiment_id  bigint NOT NULL,
+	customer_id    bigint NOT NULL,
+	variant        text NOT NULL,
+	day            date NOT NULL,
+	converted      boolean NOT NULL,
+	PRIMARY KEY (experiment_id, customer_id)
+);
+CREATE INDEX experiment_facts_customer_idx ON @extschema@.experiment_facts (customer_id);
+COMMENT ON TABLE @extschema@.experiment_facts IS
+	'Rollup: what the rollup last counted for each exposure: its variant, its day (UTC; exposures belong to no zone) and whether it converted (an order placed within the window and not cancelled, as experiment_results counts).';
+
+CREATE TABLE @extschema@.experiment_daily (
+	experiment_id  bigint NOT NULL,
+	variant        text NOT NULL,
+	day            date NOT NULL,
+	exposed        integer NOT NULL,
+	converted      integer NOT NULL,
+	PRIMARY KEY (experiment_id, variant, day)
+);
+COMMENT ON TABLE @extschema@.experiment_daily IS
+	'Rollup: per experiment, variant and day of first exposure (UTC): customers exposed, and of them converted so far.';
+REVOKE ALL ON @extschema@.experiment_facts, @extschema@.experiment_daily FROM PUBLIC;
+
+-- a customer's exposures, when their orders change
+CREATE INDEX experiment_exposures_customer_idx ON @extschema@.experiment_exposures (customer_id);
+COMMENT ON INDEX @extschema@.experiment_exposures_customer_idx IS
+	'The exposures of a customer: the rollup recounts their conversions when their orders change.';
 
 -- the referral a delivered order paid, for the rollup
 CREATE INDEX referrals_order_idx ON @extschema@.referrals (order_id) WHERE order_id IS NOT NULL;
@@ -298,6 +329,66 @@ COMMENT ON FUNCTION @extschema@._rollup_customers() IS
 	'Internal (rollup_campaigns): customer_stats of the customers of the changed orders (from the difference, or rebuilt from order_facts when an order was removed or came before their last), and campaign_daily.new_customers moved with their first order; returns how many were rebuilt.';
 REVOKE ALL ON FUNCTION @extschema@._rollup_customers() FROM PUBLIC;
 
+-- Counts the exposures not counted yet (a transaction that recorded one and
+-- commits late is seen by a later run) and recounts the conversions of
+-- customers whose orders changed, adding the difference to experiment_daily.
+-- Returns how many exposures changed.
+CREATE FUNCTION @extschema@._rollup_experiments() RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_n bigint;
+BEGIN
+	CREATE TEMP TABLE IF NOT EXISTS rollup_exp (sign integer, LIKE @extschema@.experiment_facts) ON COMMIT DROP;
+	TRUNCATE rollup_exp;
+	WITH touched AS (
+		SELECT e.* FROM @extschema@.experiment_exposures e
+		 WHERE NOT EXISTS (SELECT FROM @extschema@.experiment_facts f
+		                    WHERE f.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+		                      AND f.customer_id OPERATOR(pg_catalog.=) e.customer_id)
+		UNION
+		SELECT e.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
+		 CROSS JOIN LATERAL (SELECT * FROM @extschema@.experiment_exposures e
+		                      WHERE e.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) e),
+	now_ AS (
+		SELECT t.experiment_id, t.customer_id, t.variant, (t.exposed_at AT TIME ZONE 'UTC')::date AS day,
+		       EXISTS (SELECT FROM @extschema@.order_facts f
+		                WHERE f.customer_id OPERATOR(pg_catalog.=) t.customer_id AND f.counted
+		                  AND f.placed_at OPERATOR(pg_catalog.>=) t.exposed_at
+		                  AND f.placed_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+		                  AND f.created_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)) AS converted
+		  FROM touched t
+		  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) t.experiment_id)
+	INSERT INTO rollup_exp
+	SELECT v.sign, v.experiment_id, v.customer_id, v.variant, v.day, v.converted
+	  FROM now_ n
+	  LEFT JOIN @extschema@.experiment_facts f
+	    ON f.experiment_id OPERATOR(pg_catalog.=) n.experiment_id AND f.customer_id OPERATOR(pg_catalog.=) n.customer_id
+	 CROSS JOIN LATERAL (VALUES (1, n.experiment_id, n.customer_id, n.variant, n.day, n.converted),
+	                            (-1, f.experiment_id, f.customer_id, f.variant, f.day, f.converted))
+	        v(sign, experiment_id, customer_id, variant, day, converted)
+	 WHERE (n.variant, n.day, n.converted) IS DISTINCT FROM (f.variant, f.day, f.converted)
+	   AND v.experiment_id IS NOT NULL;
+
+	INSERT INTO @extschema@.experiment_daily AS t (experiment_id, variant, day, exposed, converted)
+	SELECT r.experiment_id, r.variant, r.day, pg_catalog.sum(r.sign), pg_catalog.sum(r.sign OPERATOR(pg_catalog.*) r.converted::integer)
+	  FROM rollup_exp r GROUP BY 1, 2, 3
+	ON CONFLICT ON CONSTRAINT experiment_daily_pkey DO UPDATE
+	   SET exposed = t.exposed OPERATOR(pg_catalog.+) EXCLUDED.exposed,
+	       converted = t.converted OPERATOR(pg_catalog.+) EXCLUDED.converted;
+	INSERT INTO @extschema@.experiment_facts AS t
+	SELECT r.experiment_id, r.customer_id, r.variant, r.day, r.converted FROM rollup_exp r WHERE r.sign OPERATOR(pg_catalog.>) 0
+	ON CONFLICT ON CONSTRAINT experiment_facts_pkey DO UPDATE
+	   SET variant = EXCLUDED.variant, day = EXCLUDED.day, converted = EXCLUDED.converted;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rollup_experiments() IS
+	'Internal (rollup_campaigns): experiment_facts and experiment_daily for the exposures not counted yet and those of customers whose orders changed; returns how many exposures changed.';
+REVOKE ALL ON FUNCTION @extschema@._rollup_experiments() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.rollup_campaigns(full_run boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -311,6 +402,7 @@ DECLARE
 	v_orders bigint;
 	v_customers bigint;
 	v_rebuilt bigint;
+	v_exposures bigint;
 	v_run bigint;
 BEGIN
 	-- rewards first: a delivery's referral reward is in place when its order is counted
@@ -326,7 +418,8 @@ BEGIN
 	TRUNCATE rollup_changed;
 	IF full_run THEN
 		TRUNCATE @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily,
-		         @extschema@.customer_stats, @extschema@.customer_weeks, @extschema@.customer_zone_months;
+		         @extschema@.customer_stats, @extschema@.customer_weeks, @extschema@.customer_zone_months,
+		         @extschema@.experiment_facts, @extschema@.experiment_daily;
 		INSERT INTO rollup_changed SELECT o.zone_id, o.order_id FROM @extschema@.orders o;
 		GET DIAGNOSTICS v_orders = ROW_COUNT;
 	ELSE
@@ -344,7 +437,7 @@ BEGIN
 	CREATE TEMP TABLE IF NOT EXISTS rollup_now (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_now;
 	INSERT INTO rollup_now
-	SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, (o.created_at AT TIME ZONE z.timezone)::date,
+	SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, o.placed_at, (o.created_at AT TIME ZONE z.timezone)::date,
 	       @extschema@._order_counts(o.status), o.status OPERATOR(pg_catalog.=) 'delivered',
 	       o.status OPERATOR(pg_catalog.=) 'cancelled',
 	       o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents, o.discount_cents, o.total_cents,
@@ -377,36 +470,37 @@ BEGIN
 	  LEFT JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
 	                      WHERE x.zone_id OPERATOR(pg_catalog.=) n.zone_id AND x.order_id OPERATOR(pg_catalog.=) n.order_id
 	                     OFFSET 0) x ON true
-	 WHERE (n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
+	 WHERE (n.placed_at, n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
 	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
 	       IS DISTINCT FROM
-	       (x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
+	       (x.placed_at, x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
 	        x.campaign_id, x.campaign_discount, x.referral_campaign_id, x.reward_cents);
 	INSERT INTO rollup_delta
 	SELECT -1, x.* FROM rollup_now n
 	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
 	                      WHERE x.zone_id OPERATOR(pg_catalog.=) n.zone_id AND x.order_id OPERATOR(pg_catalog.=) n.order_id
 	                     OFFSET 0) x
-	 WHERE (n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
+	 WHERE (n.placed_at, n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
 	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
 	       IS DISTINCT FROM
-	       (x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
+	       (x.placed_at, x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
 	        x.campaign_id, x.campaign_discount, x.referral_campaign_id, x.reward_cents);
 	ANALYZE rollup_delta;
 
 	PERFORM @extschema@._rollup_fold();
 	INSERT INTO @extschema@.order_facts AS t
-	SELECT d.zone_id, d.order_id, d.customer_id, d.created_at, d.day, d.counted, d.delivered, d.cancelled,
+	SELECT d.zone_id, d.order_id, d.customer_id, d.created_at, d.placed_at, d.day, d.counted, d.delivered, d.cancelled,
 	       d.gmv_cents, d.discount_cents, d.paid_cents, d.campaign_id, d.campaign_discount,
 	       d.referral_campaign_id, d.reward_cents
 	  FROM rollup_delta d WHERE d.sign OPERATOR(pg_catalog.>) 0
 	ON CONFLICT ON CONSTRAINT order_facts_pkey DO UPDATE
-	   SET counted = EXCLUDED.counted, delivered = EXCLUDED.delivered, cancelled = EXCLUDED.cancelled,
+	   SET placed_at = EXCLUDED.placed_at, counted = EXCLUDED.counted, delivered = EXCLUDED.delivered, cancelled = EXCLUDED.cancelled,
 	       gmv_cents = EXCLUDED.gmv_cents, discount_cents = EXCLUDED.discount_cents, paid_cents = EXCLUDED.paid_cents,
 	       campaign_id = EXCLUDED.campaign_id, campaign_discount = EXCLUDED.campaign_discount,
 	       referral_campaign_id = EXCLUDED.referral_campaign_id, reward_cents = EXCLUDED.reward_cents;
 	SELECT pg_catalog.count(DISTINCT d.customer_id) INTO v_customers FROM rollup_delta d;
 	v_rebuilt := @extschema@._rollup_customers();
+	v_exposures := @extschema@._rollup_experiments();
 	DELETE FROM @extschema@.zone_daily t USING (SELECT DISTINCT d.zone_id, d.day FROM rollup_delta d) c
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) c.zone_id AND t.day OPERATOR(pg_catalog.=) c.day
 	   AND t.orders OPERATOR(pg_catalog.=) 0 AND t.delivered OPERATOR(pg_catalog.=) 0 AND t.cancelled OPERATOR(pg_catalog.=) 0;
@@ -414,8 +508,10 @@ BEGIN
 	UPDATE @extschema@.growth_cursors g
 	   SET last_seq = GREATEST(g.last_seq, v_horizon OPERATOR(pg_catalog.-) 1), updated_at = @extschema@.clock()
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'rollup_campaigns';
-	INSERT INTO @extschema@.rollup_runs (started_at, finished_at, full_run, events, orders, customers, rebuilt, rewards)
-	VALUES (v_started, pg_catalog.clock_timestamp(), full_run, v_events, v_orders, v_customers, v_rebuilt, v_rewards)
+	INSERT INTO @extschema@.rollup_runs (started_at, finished_at, full_run, events, orders, customers, rebuilt,
+	                                     exposures, rewards)
+	VALUES (v_started, pg_catalog.clock_timestamp(), full_run, v_events, v_orders, v_customers, v_rebuilt,
+	        v_exposures, v_rewards)
 	RETURNING run_id INTO v_run;
 	RETURN v_run;
 END
@@ -461,6 +557,15 @@ SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALES
   LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
 COMMENT ON VIEW @extschema@.campaign_performance IS
 	'Per campaign, from the rollup: redemptions held, customers acquired (a paid referral counts for its referral campaign, anyone else for the campaign of their first order), orders that count, their GMV, cost (discounts and referral rewards), cost per acquisition, ROI = (GMV - cost) / cost, and the share of customers acquired at least 30 days ago who ordered again within 30 days.';
+
+CREATE VIEW @extschema@.experiment_by_day AS
+SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
+       (d.converted::numeric OPERATOR(pg_catalog./) NULLIF(d.exposed, 0))::numeric(5, 4) AS rate
+  FROM @extschema@.experiment_daily d
+  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) d.experiment_id
+ WHERE d.exposed OPERATOR(pg_catalog.>) 0;
+COMMENT ON VIEW @extschema@.experiment_by_day IS
+	'From the rollup: per experiment, variant and day of first exposure (UTC), the customers exposed and how many of them have converted so far (experiment_results has the totals and the test against control).';
 
 CREATE VIEW @extschema@.customer_retention AS
 WITH cohort AS (
@@ -594,7 +699,7 @@ COMMENT ON VIEW @extschema@.monthly_review IS
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON FUNCTION @extschema@.rollup_campaigns(boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rollup_campaigns(boolean) TO dispatch_admin;
-REVOKE ALL ON @extschema@.campaign_performance, @extschema@.customer_retention, @extschema@.customer_segments,
-              @extschema@.monthly_review FROM PUBLIC;
-GRANT SELECT ON @extschema@.campaign_performance, @extschema@.customer_retention, @extschema@.customer_segments,
-                @extschema@.monthly_review TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
+              @extschema@.customer_segments, @extschema@.monthly_review FROM PUBLIC;
+GRANT SELECT ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
+                @extschema@.customer_segments, @extschema@.monthly_review TO dispatch_analyst, dispatch_admin;

@@ -228,9 +228,9 @@ SELECT is((SELECT count(*) FROM dispatch.usual_offer(:c_14)), 0::bigint,
 SELECT dispatch.end_campaign(:usual) \g /dev/null
 SELECT is((SELECT count(*) FROM dispatch.usual_offer(:a)), 0::bigint, 'an ended campaign offers nothing, not even its unused code');
 SELECT dispatch.create_campaign('Your usual again', 'usual', '{"percent_off": 10, "min_orders": 3}', 1000) AS usual2 \gset
-UPDATE dispatch.campaigns SET spent_cents = 1000 WHERE campaign_id = :usual2;
+UPDATE dispatch.campaign_budget SET spent_cents = cap_cents WHERE campaign_id = :usual2;
 SELECT is((SELECT count(*) FROM dispatch.usual_offer(:a)), 0::bigint, 'a campaign whose budget is spent offers nothing');
-UPDATE dispatch.campaigns SET spent_cents = 0 WHERE campaign_id = :usual2;
+UPDATE dispatch.campaign_budget SET spent_cents = 0 WHERE campaign_id = :usual2;
 SELECT is((SELECT merchant_id FROM dispatch.usual_offer(:a)), :merchant::bigint,
 	'with budget left it offers again (rules by default: 3 orders in 30 days)');
 SET dispatch.clock_override = '2026-12-01 12:00:00+00';

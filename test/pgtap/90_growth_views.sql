@@ -116,10 +116,10 @@ SELECT results_eq($$ SELECT day, orders, cancelled FROM dispatch.zone_daily ORDE
 -- every view and no base table of the rollup
 SELECT is((SELECT count(*) FROM information_schema.columns
             WHERE table_schema = 'dispatch' AND column_name = 'customer_id'
-              AND table_name IN ('campaign_performance', 'customer_retention', 'customer_segments', 'monthly_review')),
+              AND table_name IN ('campaign_performance', 'experiment_by_day', 'customer_retention', 'customer_segments', 'monthly_review')),
           0::bigint, 'no view shows a customer id');
 SET LOCAL ROLE dispatch_analyst;
-SELECT lives_ok('SELECT * FROM dispatch.campaign_performance, dispatch.customer_retention, dispatch.customer_segments, dispatch.monthly_review',
+SELECT lives_ok('SELECT * FROM dispatch.campaign_performance, dispatch.experiment_by_day, dispatch.customer_retention, dispatch.customer_segments, dispatch.monthly_review',
                 'the analyst reads the growth views');
 SELECT throws_ok('SELECT * FROM dispatch.customer_stats', '42501', NULL, 'but not customer_stats');
 SELECT throws_ok('SELECT * FROM dispatch.order_facts', '42501', NULL, 'nor order_facts');

@@ -23,7 +23,7 @@ export PGDATABASE=$db
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-echo "1..9"
+echo "1..10"
 
 q >"$work/setup" 2>&1 <<'SQL' || { echo "not ok 1 - fixture"; sed 's/^/# /' "$work/setup"; exit 0; }
 CREATE EXTENSION dispatch CASCADE;
@@ -41,6 +41,9 @@ SELECT dispatch.create_campaign('Lunch', 'limited_time', '{"amount_off_cents": 3
 SELECT dispatch.create_campaign('Points', 'points', '{"earn_per_yuan": 1}');
 SELECT dispatch.create_campaign('Refer', 'referral', '{"referrer_points": 50, "referee_points": 30}');
 SELECT dispatch.apply_referral(12, dispatch.referral_code(1));
+SELECT dispatch.create_experiment('E', '[{"name": "control", "weight": 1}, {"name": "b", "weight": 1}]', '2 days');
+SELECT dispatch.grant_consent(i, 'marketing', 'v1') FROM generate_series(1, 12) i;
+SELECT dispatch.experiment_variant('E', i) FROM generate_series(1, 6) i;
 CREATE FUNCTION public.buy(c bigint, code text, at timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE o bigint;
 BEGIN
@@ -87,6 +90,7 @@ late_pid=$!
 exec 3>"$work/late"
 echo "BEGIN; INSERT INTO public.o VALUES ('late', public.buy(7, NULL, '2026-05-02 13:00:00+08')); SELECT 'placed';" >&3
 for _ in $(seq 1 50); do grep -q placed "$work/late.out" && break; sleep 0.1; done
+q -c "SET dispatch.clock_override = '2026-05-02 13:30:00+08'; SELECT dispatch.experiment_variant('E', 8)" >/dev/null
 q -c "INSERT INTO public.o VALUES ('d2_8', public.buy(8, 'LUNCH', '2026-05-02 14:00:00+08'))"
 q -c "SELECT dispatch.rollup_campaigns()" >/dev/null
 q -c "SELECT orders FROM dispatch.zone_daily WHERE day = '2026-05-02'" >"$work/mid"
@@ -108,6 +112,8 @@ SELECT 'c', zone_id, day, campaign_id, redemptions, orders, new_customers, gmv_c
 SELECT 's', s.* FROM dispatch.customer_stats s ORDER BY customer_id;
 SELECT 'w', w.* FROM dispatch.customer_weeks w ORDER BY 2, 3;
 SELECT 'm', m.* FROM dispatch.customer_zone_months m ORDER BY 2, 3, 4;
+SELECT 'x', x.* FROM dispatch.experiment_facts x ORDER BY 2, 3;
+SELECT 'e', e.* FROM dispatch.experiment_daily e ORDER BY 2, 3, 4;
 SQL
 }
 snapshot "$work/incremental"
@@ -129,6 +135,14 @@ r=$(q -c "SELECT string_agg(p.campaign || ':' || p.redemptions || '/' || p.new_c
 # first delivery paid 80
 [ "$r" = "Lunch:3/3/900 Points:0/0/0 Refer:0/1/80 Welcome:5/4/2800" ]
 ok $? "campaign_performance: $r"
+
+# experiments: customers 1 to 6 exposed on day 1 at 09:00 local, 01:00 UTC
+# (days of exposure are UTC: exposures belong to no zone); all ordered
+# within two days, 5 cancelled; 8 exposed on day 2, ordered half an hour
+# later
+r=$(q -c "SELECT string_agg(day || ':' || exposed || '/' || converted, ' ' ORDER BY day) FROM (SELECT day, sum(exposed) AS exposed, sum(converted) AS converted FROM dispatch.experiment_by_day GROUP BY day) d")
+[ "$r" = "2026-05-01:6/5 2026-05-02:1/1" ]
+ok $? "experiment_by_day: exposed and converted by day of exposure: $r"
 
 # rewards: every delivered order credited once, the referral once
 r=$(q -c "SELECT count(*) FILTER (WHERE reason = 'delivery') || '/' || count(*) FILTER (WHERE reason = 'referral') FROM dispatch.points_ledger")
