@@ -274,18 +274,17 @@ COMMENT ON TABLE @extschema@.redemptions IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.redemptions', '');
 REVOKE ALL ON @extschema@.redemptions FROM PUBLIC;
 
--- the points ledger: customer-wide.  A positive entry is a lot that can be
--- spent until it expires (remaining counts down as it is spent); a
--- negative entry records a spend.
+-- the points ledger: customer-wide.  Each entry is a lot that can be spent
+-- until it expires (remaining counts down as it is spent); what an order
+-- spent, and from which lots, is its redemption (dispatch.redemptions).
 CREATE TABLE @extschema@.points_ledger (
 	entry_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	customer_id  bigint NOT NULL REFERENCES @extschema@.customers,
 	at           timestamptz NOT NULL,
-	points       integer NOT NULL CHECK (points <> 0),
-	remaining    integer NOT NULL DEFAULT 0 CHECK (remaining >= 0 AND remaining <= GREATEST(points, 0)),
+	points       integer NOT NULL CHECK (points > 0),
+	remaining    integer NOT NULL CHECK (remaining >= 0 AND remaining <= points),
 	expires_at   timestamptz,
-	reason       text NOT NULL CHECK (reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey',
-	                                             'spend', 'return')),
+	reason       text NOT NULL CHECK (reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey')),
 	ref          text NOT NULL,
 	campaign_id  bigint REFERENCES @extschema@.campaigns,
 	UNIQUE (customer_id, reason, ref)
@@ -293,7 +292,7 @@ CREATE TABLE @extschema@.points_ledger (
 CREATE INDEX points_ledger_lots_idx ON @extschema@.points_ledger (customer_id, expires_at)
 	WHERE remaining > 0;
 COMMENT ON TABLE @extschema@.points_ledger IS
-	'Points per customer: earned lots (points > 0, remaining, expires_at) and spends (points < 0); one entry per (customer, reason, ref), so that crediting twice writes nothing.';
+	'Points per customer, one lot per credit: points, what remains of them, when they expire, why (reason) and for what (ref); one entry per (customer, reason, ref), so that crediting twice writes nothing.  Spends are the redemptions of orders.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.points_ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.points_ledger_entry_id_seq', '');
 REVOKE ALL ON @extschema@.points_ledger FROM PUBLIC;
@@ -1168,6 +1167,43 @@ AS 'MODULE_PATHNAME', 'dispatch_order_state';
 COMMENT ON FUNCTION @extschema@.order_state_trigger() IS
 	'The order state machine (C): allows only the transitions of DESIGN.md (a release must remove the rider in the same update), stamps each with its time and the next status_version, writes its event and notifies dispatch_events.';
 
+-- _event_horizon (sql/40_events.sql)
+CREATE OR REPLACE FUNCTION @extschema@._event_horizon() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint) OPERATOR(pg_catalog.<<) 20;
+COMMENT ON FUNCTION @extschema@._event_horizon() IS
+	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout is in docs/events.md).';
+REVOKE ALL ON FUNCTION @extschema@._event_horizon() FROM PUBLIC;
+
+-- events_since (sql/40_events.sql)
+CREATE OR REPLACE FUNCTION @extschema@.events_since(after_seq bigint, max_events integer DEFAULT 1000,
+                                        zone_id bigint DEFAULT NULL)
+RETURNS SETOF @extschema@.events
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF after_seq IS NULL OR max_events IS NULL
+	   OR max_events OPERATOR(pg_catalog.<) 1 OR max_events OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'events_since needs a seq and max_events between 1 and 100000'
+			USING ERRCODE = 'DP025';
+	END IF;
+	-- Only events of transactions older than this snapshot's xmin: they have
+	-- all ended, so nothing can appear below this horizon later.
+	RETURN QUERY
+	SELECT e.*
+	  FROM @extschema@.events e
+	 WHERE e.seq OPERATOR(pg_catalog.>) after_seq
+	   AND e.seq OPERATOR(pg_catalog.<) @extschema@._event_horizon()
+	   AND (events_since.zone_id IS NULL OR e.zone_id OPERATOR(pg_catalog.=) events_since.zone_id)
+	 ORDER BY e.seq
+	 LIMIT max_events;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.events_since(bigint, integer, bigint) IS
+	'Catch-up for push gateways: committed events with seq > after_seq in seq order, at most max_events, optionally of one zone.  Calling it again with the last seq returned sees every committed event exactly once.';
+
 -- _check_point (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_point(lon float8, lat float8, what text) RETURNS geometry
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -1489,13 +1525,17 @@ REVOKE ALL ON FUNCTION @extschema@._campaign_rules_problem(text, jsonb) FROM PUB
 
 -- _discount_cents (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._discount_cents(p_rules jsonb, p_basket_cents bigint) RETURNS integer
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN LEAST(p_basket_cents,
-             COALESCE((p_rules OPERATOR(pg_catalog.->>) 'amount_off_cents')::bigint,
-                      (p_basket_cents OPERATOR(pg_catalog.*) (p_rules OPERATOR(pg_catalog.->>) 'percent_off')::bigint)
-                      OPERATOR(pg_catalog./) 100),
-             COALESCE((p_rules OPERATOR(pg_catalog.->>) 'max_discount_cents')::bigint, p_basket_cents))::integer;
+AS $$
+BEGIN
+	RETURN LEAST(p_basket_cents,
+	             COALESCE((p_rules OPERATOR(pg_catalog.->>) 'amount_off_cents')::bigint,
+	                      (p_basket_cents OPERATOR(pg_catalog.*) (p_rules OPERATOR(pg_catalog.->>) 'percent_off')::bigint)
+	                      OPERATOR(pg_catalog./) 100),
+	             COALESCE((p_rules OPERATOR(pg_catalog.->>) 'max_discount_cents')::bigint, p_basket_cents))::integer;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._discount_cents(jsonb, bigint) IS
 	'Internal: the discount a discount rule gives on a basket: amount_off_cents, or percent_off rounded down, at most max_discount_cents and the basket.';
 REVOKE ALL ON FUNCTION @extschema@._discount_cents(jsonb, bigint) FROM PUBLIC;
@@ -1503,10 +1543,14 @@ REVOKE ALL ON FUNCTION @extschema@._discount_cents(jsonb, bigint) FROM PUBLIC;
 -- _active_campaign (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._active_campaign(p_kind text, p_zone_id bigint, p_at timestamptz)
 RETURNS @extschema@.campaigns
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT c.* FROM @extschema@.campaigns c
+AS $$
+DECLARE
+	v_camp @extschema@.campaigns;
+BEGIN
+	-- PL/pgSQL, not SQL: its plan is kept for the session, and checkout calls it
+	SELECT c.* INTO v_camp FROM @extschema@.campaigns c
 	 WHERE c.kind OPERATOR(pg_catalog.=) p_kind
 	   AND (c.zone_id IS NULL OR c.zone_id OPERATOR(pg_catalog.=) p_zone_id)
 	   AND c.starts_at OPERATOR(pg_catalog.<=) p_at
@@ -1514,16 +1558,22 @@ BEGIN ATOMIC
 	   AND (c.ended_at IS NULL OR c.ended_at OPERATOR(pg_catalog.>) p_at)
 	 ORDER BY c.zone_id IS NULL, c.starts_at DESC, c.campaign_id DESC
 	 LIMIT 1;
-END;
+	RETURN v_camp;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._active_campaign(text, bigint, timestamptz) IS
 	'Internal: the campaign of a kind running at a time for a zone: the zone''s own before a city-wide one, the latest started first.';
 REVOKE ALL ON FUNCTION @extschema@._active_campaign(text, bigint, timestamptz) FROM PUBLIC;
 
 -- _normalize_code (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._normalize_code(p_code text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.upper(pg_catalog.btrim(p_code));
+AS $$
+BEGIN
+	RETURN pg_catalog.upper(pg_catalog.btrim(p_code));
+END
+$$;
 COMMENT ON FUNCTION @extschema@._normalize_code(text) IS
 	'Internal: codes are matched without case and surrounding blanks.';
 REVOKE ALL ON FUNCTION @extschema@._normalize_code(text) FROM PUBLIC;
@@ -1793,30 +1843,32 @@ COMMENT ON FUNCTION @extschema@._offer_refusal(@extschema@.campaigns, bigint, bi
 REVOKE ALL ON FUNCTION @extschema@._offer_refusal(@extschema@.campaigns, bigint, bigint, bigint, bigint, timestamptz) FROM PUBLIC;
 
 -- _budget_take (sql/52_campaigns.sql)
-CREATE OR REPLACE FUNCTION @extschema@._budget_take(p_campaign_id bigint, p_cents bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._budget_take(p_campaign_id bigint, p_budget_cents bigint, p_cents bigint) RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_slots integer;
 	v_left bigint := p_cents;
 	v_take bigint;
 	r record;
 BEGIN
-	SELECT pg_catalog.count(*) INTO v_slots FROM @extschema@.campaign_budget b
-	 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id;
-	IF v_slots OPERATOR(pg_catalog.=) 0 OR p_cents OPERATOR(pg_catalog.<=) 0 THEN
+	IF p_budget_cents IS NULL OR p_cents OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN true;                    -- no budget: nothing to charge
 	END IF;
-	-- this backend's slot; an UPDATE whose condition fails locks nothing
+	-- a slot with room that nobody holds, starting from this backend's
 	UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) p_cents
 	 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-	   AND b.slot OPERATOR(pg_catalog.=) (pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%) v_slots)
+	   AND b.slot OPERATOR(pg_catalog.=) (
+	       SELECT f.slot FROM @extschema@.campaign_budget f
+	        WHERE f.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	          AND f.spent_cents OPERATOR(pg_catalog.+) p_cents OPERATOR(pg_catalog.<=) f.cap_cents
+	        ORDER BY (f.slot OPERATOR(pg_catalog.+) pg_catalog.pg_backend_pid()) OPERATOR(pg_catalog.%) 16
+	        LIMIT 1 FOR UPDATE SKIP LOCKED)
 	   AND b.spent_cents OPERATOR(pg_catalog.+) p_cents OPERATOR(pg_catalog.<=) b.cap_cents;
 	IF FOUND THEN
 		RETURN true;
 	END IF;
-	-- the slot cannot cover it: every slot, locked in order, exactly
+	-- no free slot covers it: every slot, locked in order, exactly
 	FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
 	           FROM @extschema@.campaign_budget b
 	          WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
@@ -1843,9 +1895,9 @@ BEGIN
 	RETURN true;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._budget_take(bigint, bigint) IS
-	'Internal: charges an amount to a campaign''s budget, true when it fits (always, without a budget).  One slot''s row lock in the common case; near the end of the budget every slot''s, in slot order, so that two orders racing for the last of it cannot both get it.';
-REVOKE ALL ON FUNCTION @extschema@._budget_take(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint) IS
+	'Internal: charges an amount to a campaign''s budget (p_budget_cents: the campaign''s, NULL for none), true when it fits.  In the common case one slot with room that no other transaction holds (SKIP LOCKED); when none is free, every slot, locked in slot order, so that two orders racing for the last of a budget cannot both get it.';
+REVOKE ALL ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint) FROM PUBLIC;
 
 -- _budget_give (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._budget_give(p_campaign_id bigint, p_cents bigint) RETURNS void
@@ -1927,7 +1979,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM @extschema@._offer_cap_check(p_camp, p_customer_id);
-	RETURN @extschema@._budget_take(p_camp.campaign_id, p_discount);
+	RETURN @extschema@._budget_take(p_camp.campaign_id, p_camp.budget_cents, p_discount);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer) IS
@@ -1935,7 +1987,7 @@ COMMENT ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, int
 REVOKE ALL ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer) FROM PUBLIC;
 
 -- _points_take (sql/52_campaigns.sql)
-CREATE OR REPLACE FUNCTION @extschema@._points_take(p_customer_id bigint, p_points integer, p_ref text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION @extschema@._points_take(p_customer_id bigint, p_points integer) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1964,14 +2016,12 @@ BEGIN
 		RAISE EXCEPTION 'not enough points: % asked, % available', p_points, p_points OPERATOR(pg_catalog.-) v_left
 			USING ERRCODE = 'DP608';
 	END IF;
-	INSERT INTO @extschema@.points_ledger (customer_id, at, points, reason, ref)
-	VALUES (p_customer_id, v_now, OPERATOR(pg_catalog.-) p_points, 'spend', p_ref);
 	RETURN v_lots;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._points_take(bigint, integer, text) IS
-	'Internal: spends a customer''s points from the lots that expire first, under their row locks, and records the spend; returns the lots used; DP608 when there are not enough.';
-REVOKE ALL ON FUNCTION @extschema@._points_take(bigint, integer, text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._points_take(bigint, integer) IS
+	'Internal: spends a customer''s points from the lots that expire first, under their row locks; returns the lots used, for the order''s redemption; DP608 when there are not enough.';
+REVOKE ALL ON FUNCTION @extschema@._points_take(bigint, integer) FROM PUBLIC;
 
 -- _offer_take (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._offer_take(p_order_id bigint, p_customer_id bigint, p_zone_id bigint, p_merchant_id bigint,
@@ -2076,7 +2126,7 @@ BEGIN
 				USING ERRCODE = 'DP608',
 				      HINT = pg_catalog.format('At most %s points on this order.', v_max OPERATOR(pg_catalog./) v_value);
 		END IF;
-		points_lots := @extschema@._points_take(p_customer_id, p_points, 'order:' OPERATOR(pg_catalog.||) p_order_id);
+		points_lots := @extschema@._points_take(p_customer_id, p_points);
 		points_spent := p_points;
 		points_cents := (p_points::bigint OPERATOR(pg_catalog.*) v_value)::integer;
 	END IF;
@@ -2133,8 +2183,6 @@ BEGIN
 		  FROM (SELECT e.key::bigint AS entry_id, e.value::integer AS points
 		          FROM pg_catalog.jsonb_each_text(v_r.points_lots) e ORDER BY 1) u
 		 WHERE l.entry_id OPERATOR(pg_catalog.=) u.entry_id;
-		INSERT INTO @extschema@.points_ledger (customer_id, at, points, reason, ref)
-		VALUES (v_r.customer_id, v_now, v_r.points_spent, 'return', 'order:' OPERATOR(pg_catalog.||) p_order_id);
 	END IF;
 END
 $$;
@@ -2292,7 +2340,7 @@ BEGIN
 		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
 			v_cost := NULL;      -- ended before the delivery: nothing is paid
 		ELSE
-			IF NOT @extschema@._budget_take(v_camp.campaign_id, v_cost) THEN
+			IF NOT @extschema@._budget_take(v_camp.campaign_id, v_camp.budget_cents, v_cost) THEN
 				v_cost := NULL;
 			END IF;
 		END IF;
@@ -2327,12 +2375,18 @@ DECLARE
 	v_done integer := 0;
 	v_e record;
 BEGIN
+	IF max_events IS NULL OR max_events OPERATOR(pg_catalog.<) 1 THEN
+		RAISE EXCEPTION 'credit_rewards needs max_events of at least 1' USING ERRCODE = 'DP025';
+	END IF;
 	INSERT INTO @extschema@.growth_cursors (consumer) VALUES ('credit_rewards') ON CONFLICT DO NOTHING;
 	SELECT g.last_seq INTO v_last FROM @extschema@.growth_cursors g
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'credit_rewards' FOR UPDATE;
-	-- how far this run reads: the events a gateway would be handed now
+	-- how far this run reads: at most max_events, below the horizon of
+	-- events_since, so that each committed event is read exactly once
 	SELECT COALESCE(pg_catalog.max(e.seq), v_last) INTO v_seq
-	  FROM @extschema@.events_since(v_last, max_events) e;
+	  FROM (SELECT e.seq FROM @extschema@.events e
+	         WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) @extschema@._event_horizon()
+	         ORDER BY e.seq LIMIT max_events) e;
 	-- and of those, the deliveries, in order
 	FOR v_e IN SELECT e.zone_id, e.order_id FROM @extschema@.events e
 	            WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<=) v_seq
@@ -5496,10 +5550,12 @@ BEGIN
 	INSERT INTO @extschema@.customer_weeks AS t (customer_id, week, orders)
 	SELECT d.customer_id, pg_catalog.date_trunc('week', d.day)::date, pg_catalog.sum(d.sign)
 	  FROM rollup_delta d WHERE d.counted GROUP BY 1, 2
+	HAVING pg_catalog.sum(d.sign) OPERATOR(pg_catalog.<>) 0
 	ON CONFLICT ON CONSTRAINT customer_weeks_pkey DO UPDATE SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders;
 	INSERT INTO @extschema@.customer_zone_months AS t (zone_id, month, customer_id, orders)
 	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date, d.customer_id, pg_catalog.sum(d.sign)
 	  FROM rollup_delta d WHERE d.counted GROUP BY 1, 2, 3
+	HAVING pg_catalog.sum(d.sign) OPERATOR(pg_catalog.<>) 0
 	ON CONFLICT ON CONSTRAINT customer_zone_months_pkey DO UPDATE SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders;
 	DELETE FROM @extschema@.customer_weeks w
 	 USING (SELECT DISTINCT d.customer_id FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0) c
@@ -5698,7 +5754,7 @@ BEGIN
 	SELECT g.last_seq INTO v_last FROM @extschema@.growth_cursors g
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'rollup_campaigns' FOR UPDATE;
 	-- every event below this horizon is committed or never will be (events_since)
-	v_horizon := (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint) OPERATOR(pg_catalog.<<) 20;
+	v_horizon := @extschema@._event_horizon();
 
 	CREATE TEMP TABLE IF NOT EXISTS rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
 		ON COMMIT DROP;
@@ -5710,13 +5766,15 @@ BEGIN
 		INSERT INTO rollup_changed SELECT o.zone_id, o.order_id FROM @extschema@.orders o;
 		GET DIAGNOSTICS v_orders = ROW_COUNT;
 	ELSE
-		INSERT INTO rollup_changed
-		SELECT DISTINCT e.zone_id, e.order_id FROM @extschema@.events e
-		 WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) v_horizon
-		   AND e.kind OPERATOR(pg_catalog.=) 'order_status' AND e.order_id IS NOT NULL;
-		GET DIAGNOSTICS v_orders = ROW_COUNT;
-		SELECT pg_catalog.count(*) INTO v_events FROM @extschema@.events e
-		 WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) v_horizon;
+		WITH ev AS (
+			SELECT e.zone_id, e.order_id, e.kind FROM @extschema@.events e
+			 WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) v_horizon),
+		ins AS (
+			INSERT INTO rollup_changed
+			SELECT DISTINCT ev.zone_id, ev.order_id FROM ev
+			 WHERE ev.kind OPERATOR(pg_catalog.=) 'order_status' AND ev.order_id IS NOT NULL
+			RETURNING 1)
+		SELECT (SELECT pg_catalog.count(*) FROM ev), (SELECT pg_catalog.count(*) FROM ins) INTO v_events, v_orders;
 	END IF;
 	ANALYZE rollup_changed;
 
@@ -5748,30 +5806,37 @@ BEGIN
 	                      WHERE f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
 	                     OFFSET 0) f ON true;
 
+	-- what was counted for them, in one pass over order_facts
+	CREATE TEMP TABLE IF NOT EXISTS rollup_old (LIKE @extschema@.order_facts) ON COMMIT DROP;
+	TRUNCATE rollup_old;
+	INSERT INTO rollup_old
+	SELECT x.* FROM rollup_changed c
+	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
+	                      WHERE x.zone_id OPERATOR(pg_catalog.=) c.zone_id AND x.order_id OPERATOR(pg_catalog.=) c.order_id
+	                     OFFSET 0) x;
+	ANALYZE rollup_now;
+	ANALYZE rollup_old;
+
 	-- the difference: the order now (+1) and as last counted (-1), for the
 	-- orders whose facts changed
 	CREATE TEMP TABLE IF NOT EXISTS rollup_delta (sign integer, LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_delta;
 	INSERT INTO rollup_delta
 	SELECT 1, n.* FROM rollup_now n
-	  LEFT JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
-	                      WHERE x.zone_id OPERATOR(pg_catalog.=) n.zone_id AND x.order_id OPERATOR(pg_catalog.=) n.order_id
-	                     OFFSET 0) x ON true
+	  LEFT JOIN rollup_old o ON o.zone_id OPERATOR(pg_catalog.=) n.zone_id AND o.order_id OPERATOR(pg_catalog.=) n.order_id
 	 WHERE (n.placed_at, n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
 	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
 	       IS DISTINCT FROM
-	       (x.placed_at, x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
-	        x.campaign_id, x.campaign_discount, x.referral_campaign_id, x.reward_cents);
+	       (o.placed_at, o.counted, o.delivered, o.cancelled, o.gmv_cents, o.discount_cents, o.paid_cents,
+	        o.campaign_id, o.campaign_discount, o.referral_campaign_id, o.reward_cents);
 	INSERT INTO rollup_delta
-	SELECT -1, x.* FROM rollup_now n
-	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
-	                      WHERE x.zone_id OPERATOR(pg_catalog.=) n.zone_id AND x.order_id OPERATOR(pg_catalog.=) n.order_id
-	                     OFFSET 0) x
+	SELECT -1, o.* FROM rollup_old o
+	  JOIN rollup_now n ON n.zone_id OPERATOR(pg_catalog.=) o.zone_id AND n.order_id OPERATOR(pg_catalog.=) o.order_id
 	 WHERE (n.placed_at, n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
 	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
 	       IS DISTINCT FROM
-	       (x.placed_at, x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
-	        x.campaign_id, x.campaign_discount, x.referral_campaign_id, x.reward_cents);
+	       (o.placed_at, o.counted, o.delivered, o.cancelled, o.gmv_cents, o.discount_cents, o.paid_cents,
+	        o.campaign_id, o.campaign_discount, o.referral_campaign_id, o.reward_cents);
 	ANALYZE rollup_delta;
 
 	PERFORM @extschema@._rollup_fold();

@@ -29,6 +29,14 @@ COMMENT ON FUNCTION @extschema@._emit_event(bigint, text, bigint, bigint, bigint
 	'Internal: appends an event to the outbox and notifies dispatch_events; returns its seq.  The payload must hold no personal data.';
 REVOKE ALL ON FUNCTION @extschema@._emit_event(bigint, text, bigint, bigint, bigint, jsonb) FROM PUBLIC;
 
+CREATE FUNCTION @extschema@._event_horizon() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint) OPERATOR(pg_catalog.<<) 20;
+COMMENT ON FUNCTION @extschema@._event_horizon() IS
+	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout is in docs/events.md).';
+REVOKE ALL ON FUNCTION @extschema@._event_horizon() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.events_since(after_seq bigint, max_events integer DEFAULT 1000,
                                         zone_id bigint DEFAULT NULL)
 RETURNS SETOF @extschema@.events
@@ -47,9 +55,7 @@ BEGIN
 	SELECT e.*
 	  FROM @extschema@.events e
 	 WHERE e.seq OPERATOR(pg_catalog.>) after_seq
-	   AND e.seq OPERATOR(pg_catalog.<)
-	       ((pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint)
-	        OPERATOR(pg_catalog.<<) 20)
+	   AND e.seq OPERATOR(pg_catalog.<) @extschema@._event_horizon()
 	   AND (events_since.zone_id IS NULL OR e.zone_id OPERATOR(pg_catalog.=) events_since.zone_id)
 	 ORDER BY e.seq
 	 LIMIT max_events;

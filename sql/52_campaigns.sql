@@ -89,18 +89,17 @@ COMMENT ON TABLE @extschema@.redemptions IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.redemptions', '');
 REVOKE ALL ON @extschema@.redemptions FROM PUBLIC;
 
--- the points ledger: customer-wide.  A positive entry is a lot that can be
--- spent until it expires (remaining counts down as it is spent); a
--- negative entry records a spend.
+-- the points ledger: customer-wide.  Each entry is a lot that can be spent
+-- until it expires (remaining counts down as it is spent); what an order
+-- spent, and from which lots, is its redemption (dispatch.redemptions).
 CREATE TABLE @extschema@.points_ledger (
 	entry_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	customer_id  bigint NOT NULL REFERENCES @extschema@.customers,
 	at           timestamptz NOT NULL,
-	points       integer NOT NULL CHECK (points <> 0),
-	remaining    integer NOT NULL DEFAULT 0 CHECK (remaining >= 0 AND remaining <= GREATEST(points, 0)),
+	points       integer NOT NULL CHECK (points > 0),
+	remaining    integer NOT NULL CHECK (remaining >= 0 AND remaining <= points),
 	expires_at   timestamptz,
-	reason       text NOT NULL CHECK (reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey',
-	                                             'spend', 'return')),
+	reason       text NOT NULL CHECK (reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey')),
 	ref          text NOT NULL,
 	campaign_id  bigint REFERENCES @extschema@.campaigns,
 	UNIQUE (customer_id, reason, ref)
@@ -108,7 +107,7 @@ CREATE TABLE @extschema@.points_ledger (
 CREATE INDEX points_ledger_lots_idx ON @extschema@.points_ledger (customer_id, expires_at)
 	WHERE remaining > 0;
 COMMENT ON TABLE @extschema@.points_ledger IS
-	'Points per customer: earned lots (points > 0, remaining, expires_at) and spends (points < 0); one entry per (customer, reason, ref), so that crediting twice writes nothing.';
+	'Points per customer, one lot per credit: points, what remains of them, when they expire, why (reason) and for what (ref); one entry per (customer, reason, ref), so that crediting twice writes nothing.  Spends are the redemptions of orders.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.points_ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.points_ledger_entry_id_seq', '');
 REVOKE ALL ON @extschema@.points_ledger FROM PUBLIC;
@@ -274,23 +273,31 @@ COMMENT ON FUNCTION @extschema@._campaign_rules_problem(text, jsonb) IS
 REVOKE ALL ON FUNCTION @extschema@._campaign_rules_problem(text, jsonb) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._discount_cents(p_rules jsonb, p_basket_cents bigint) RETURNS integer
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN LEAST(p_basket_cents,
-             COALESCE((p_rules OPERATOR(pg_catalog.->>) 'amount_off_cents')::bigint,
-                      (p_basket_cents OPERATOR(pg_catalog.*) (p_rules OPERATOR(pg_catalog.->>) 'percent_off')::bigint)
-                      OPERATOR(pg_catalog./) 100),
-             COALESCE((p_rules OPERATOR(pg_catalog.->>) 'max_discount_cents')::bigint, p_basket_cents))::integer;
+AS $$
+BEGIN
+	RETURN LEAST(p_basket_cents,
+	             COALESCE((p_rules OPERATOR(pg_catalog.->>) 'amount_off_cents')::bigint,
+	                      (p_basket_cents OPERATOR(pg_catalog.*) (p_rules OPERATOR(pg_catalog.->>) 'percent_off')::bigint)
+	                      OPERATOR(pg_catalog./) 100),
+	             COALESCE((p_rules OPERATOR(pg_catalog.->>) 'max_discount_cents')::bigint, p_basket_cents))::integer;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._discount_cents(jsonb, bigint) IS
 	'Internal: the discount a discount rule gives on a basket: amount_off_cents, or percent_off rounded down, at most max_discount_cents and the basket.';
 REVOKE ALL ON FUNCTION @extschema@._discount_cents(jsonb, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._active_campaign(p_kind text, p_zone_id bigint, p_at timestamptz)
 RETURNS @extschema@.campaigns
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT c.* FROM @extschema@.campaigns c
+AS $$
+DECLARE
+	v_camp @extschema@.campaigns;
+BEGIN
+	-- PL/pgSQL, not SQL: its plan is kept for the session, and checkout calls it
+	SELECT c.* INTO v_camp FROM @extschema@.campaigns c
 	 WHERE c.kind OPERATOR(pg_catalog.=) p_kind
 	   AND (c.zone_id IS NULL OR c.zone_id OPERATOR(pg_catalog.=) p_zone_id)
 	   AND c.starts_at OPERATOR(pg_catalog.<=) p_at
@@ -298,15 +305,21 @@ BEGIN ATOMIC
 	   AND (c.ended_at IS NULL OR c.ended_at OPERATOR(pg_catalog.>) p_at)
 	 ORDER BY c.zone_id IS NULL, c.starts_at DESC, c.campaign_id DESC
 	 LIMIT 1;
-END;
+	RETURN v_camp;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._active_campaign(text, bigint, timestamptz) IS
 	'Internal: the campaign of a kind running at a time for a zone: the zone''s own before a city-wide one, the latest started first.';
 REVOKE ALL ON FUNCTION @extschema@._active_campaign(text, bigint, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._normalize_code(p_code text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.upper(pg_catalog.btrim(p_code));
+AS $$
+BEGIN
+	RETURN pg_catalog.upper(pg_catalog.btrim(p_code));
+END
+$$;
 COMMENT ON FUNCTION @extschema@._normalize_code(text) IS
 	'Internal: codes are matched without case and surrounding blanks.';
 REVOKE ALL ON FUNCTION @extschema@._normalize_code(text) FROM PUBLIC;
@@ -569,30 +582,32 @@ COMMENT ON FUNCTION @extschema@._offer_refusal(@extschema@.campaigns, bigint, bi
 	'Internal: why a discount campaign does not apply to an order (zone, minimum basket, first order), or NULL.';
 REVOKE ALL ON FUNCTION @extschema@._offer_refusal(@extschema@.campaigns, bigint, bigint, bigint, bigint, timestamptz) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._budget_take(p_campaign_id bigint, p_cents bigint) RETURNS boolean
+CREATE FUNCTION @extschema@._budget_take(p_campaign_id bigint, p_budget_cents bigint, p_cents bigint) RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_slots integer;
 	v_left bigint := p_cents;
 	v_take bigint;
 	r record;
 BEGIN
-	SELECT pg_catalog.count(*) INTO v_slots FROM @extschema@.campaign_budget b
-	 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id;
-	IF v_slots OPERATOR(pg_catalog.=) 0 OR p_cents OPERATOR(pg_catalog.<=) 0 THEN
+	IF p_budget_cents IS NULL OR p_cents OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN true;                    -- no budget: nothing to charge
 	END IF;
-	-- this backend's slot; an UPDATE whose condition fails locks nothing
+	-- a slot with room that nobody holds, starting from this backend's
 	UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) p_cents
 	 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-	   AND b.slot OPERATOR(pg_catalog.=) (pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.%) v_slots)
+	   AND b.slot OPERATOR(pg_catalog.=) (
+	       SELECT f.slot FROM @extschema@.campaign_budget f
+	        WHERE f.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	          AND f.spent_cents OPERATOR(pg_catalog.+) p_cents OPERATOR(pg_catalog.<=) f.cap_cents
+	        ORDER BY (f.slot OPERATOR(pg_catalog.+) pg_catalog.pg_backend_pid()) OPERATOR(pg_catalog.%) 16
+	        LIMIT 1 FOR UPDATE SKIP LOCKED)
 	   AND b.spent_cents OPERATOR(pg_catalog.+) p_cents OPERATOR(pg_catalog.<=) b.cap_cents;
 	IF FOUND THEN
 		RETURN true;
 	END IF;
-	-- the slot cannot cover it: every slot, locked in order, exactly
+	-- no free slot covers it: every slot, locked in order, exactly
 	FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
 	           FROM @extschema@.campaign_budget b
 	          WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
@@ -619,9 +634,9 @@ BEGIN
 	RETURN true;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._budget_take(bigint, bigint) IS
-	'Internal: charges an amount to a campaign''s budget, true when it fits (always, without a budget).  One slot''s row lock in the common case; near the end of the budget every slot''s, in slot order, so that two orders racing for the last of it cannot both get it.';
-REVOKE ALL ON FUNCTION @extschema@._budget_take(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint) IS
+	'Internal: charges an amount to a campaign''s budget (p_budget_cents: the campaign''s, NULL for none), true when it fits.  In the common case one slot with room that no other transaction holds (SKIP LOCKED); when none is free, every slot, locked in slot order, so that two orders racing for the last of a budget cannot both get it.';
+REVOKE ALL ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._budget_give(p_campaign_id bigint, p_cents bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -699,7 +714,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM @extschema@._offer_cap_check(p_camp, p_customer_id);
-	RETURN @extschema@._budget_take(p_camp.campaign_id, p_discount);
+	RETURN @extschema@._budget_take(p_camp.campaign_id, p_camp.budget_cents, p_discount);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer) IS
@@ -708,7 +723,7 @@ REVOKE ALL ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, 
 
 -- Spends points, oldest expiry first, under the lots' row locks.  Returns
 -- the lots used, as {"entry_id": points, ...}.
-CREATE FUNCTION @extschema@._points_take(p_customer_id bigint, p_points integer, p_ref text) RETURNS jsonb
+CREATE FUNCTION @extschema@._points_take(p_customer_id bigint, p_points integer) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -737,14 +752,12 @@ BEGIN
 		RAISE EXCEPTION 'not enough points: % asked, % available', p_points, p_points OPERATOR(pg_catalog.-) v_left
 			USING ERRCODE = 'DP608';
 	END IF;
-	INSERT INTO @extschema@.points_ledger (customer_id, at, points, reason, ref)
-	VALUES (p_customer_id, v_now, OPERATOR(pg_catalog.-) p_points, 'spend', p_ref);
 	RETURN v_lots;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._points_take(bigint, integer, text) IS
-	'Internal: spends a customer''s points from the lots that expire first, under their row locks, and records the spend; returns the lots used; DP608 when there are not enough.';
-REVOKE ALL ON FUNCTION @extschema@._points_take(bigint, integer, text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._points_take(bigint, integer) IS
+	'Internal: spends a customer''s points from the lots that expire first, under their row locks; returns the lots used, for the order''s redemption; DP608 when there are not enough.';
+REVOKE ALL ON FUNCTION @extschema@._points_take(bigint, integer) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._offer_take(p_order_id bigint, p_customer_id bigint, p_zone_id bigint, p_merchant_id bigint,
                                        p_subtotal bigint, p_code text, p_points integer,
@@ -848,7 +861,7 @@ BEGIN
 				USING ERRCODE = 'DP608',
 				      HINT = pg_catalog.format('At most %s points on this order.', v_max OPERATOR(pg_catalog./) v_value);
 		END IF;
-		points_lots := @extschema@._points_take(p_customer_id, p_points, 'order:' OPERATOR(pg_catalog.||) p_order_id);
+		points_lots := @extschema@._points_take(p_customer_id, p_points);
 		points_spent := p_points;
 		points_cents := (p_points::bigint OPERATOR(pg_catalog.*) v_value)::integer;
 	END IF;
@@ -903,8 +916,6 @@ BEGIN
 		  FROM (SELECT e.key::bigint AS entry_id, e.value::integer AS points
 		          FROM pg_catalog.jsonb_each_text(v_r.points_lots) e ORDER BY 1) u
 		 WHERE l.entry_id OPERATOR(pg_catalog.=) u.entry_id;
-		INSERT INTO @extschema@.points_ledger (customer_id, at, points, reason, ref)
-		VALUES (v_r.customer_id, v_now, v_r.points_spent, 'return', 'order:' OPERATOR(pg_catalog.||) p_order_id);
 	END IF;
 END
 $$;
@@ -1060,7 +1071,7 @@ BEGIN
 		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
 			v_cost := NULL;      -- ended before the delivery: nothing is paid
 		ELSE
-			IF NOT @extschema@._budget_take(v_camp.campaign_id, v_cost) THEN
+			IF NOT @extschema@._budget_take(v_camp.campaign_id, v_camp.budget_cents, v_cost) THEN
 				v_cost := NULL;
 			END IF;
 		END IF;
@@ -1094,12 +1105,18 @@ DECLARE
 	v_done integer := 0;
 	v_e record;
 BEGIN
+	IF max_events IS NULL OR max_events OPERATOR(pg_catalog.<) 1 THEN
+		RAISE EXCEPTION 'credit_rewards needs max_events of at least 1' USING ERRCODE = 'DP025';
+	END IF;
 	INSERT INTO @extschema@.growth_cursors (consumer) VALUES ('credit_rewards') ON CONFLICT DO NOTHING;
 	SELECT g.last_seq INTO v_last FROM @extschema@.growth_cursors g
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'credit_rewards' FOR UPDATE;
-	-- how far this run reads: the events a gateway would be handed now
+	-- how far this run reads: at most max_events, below the horizon of
+	-- events_since, so that each committed event is read exactly once
 	SELECT COALESCE(pg_catalog.max(e.seq), v_last) INTO v_seq
-	  FROM @extschema@.events_since(v_last, max_events) e;
+	  FROM (SELECT e.seq FROM @extschema@.events e
+	         WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) @extschema@._event_horizon()
+	         ORDER BY e.seq LIMIT max_events) e;
 	-- and of those, the deliveries, in order
 	FOR v_e IN SELECT e.zone_id, e.order_id FROM @extschema@.events e
 	            WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<=) v_seq

@@ -202,10 +202,12 @@ BEGIN
 	INSERT INTO @extschema@.customer_weeks AS t (customer_id, week, orders)
 	SELECT d.customer_id, pg_catalog.date_trunc('week', d.day)::date, pg_catalog.sum(d.sign)
 	  FROM rollup_delta d WHERE d.counted GROUP BY 1, 2
+	HAVING pg_catalog.sum(d.sign) OPERATOR(pg_catalog.<>) 0
 	ON CONFLICT ON CONSTRAINT customer_weeks_pkey DO UPDATE SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders;
 	INSERT INTO @extschema@.customer_zone_months AS t (zone_id, month, customer_id, orders)
 	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date, d.customer_id, pg_catalog.sum(d.sign)
 	  FROM rollup_delta d WHERE d.counted GROUP BY 1, 2, 3
+	HAVING pg_catalog.sum(d.sign) OPERATOR(pg_catalog.<>) 0
 	ON CONFLICT ON CONSTRAINT customer_zone_months_pkey DO UPDATE SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders;
 	DELETE FROM @extschema@.customer_weeks w
 	 USING (SELECT DISTINCT d.customer_id FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0) c
@@ -411,7 +413,7 @@ BEGIN
 	SELECT g.last_seq INTO v_last FROM @extschema@.growth_cursors g
 	 WHERE g.consumer OPERATOR(pg_catalog.=) 'rollup_campaigns' FOR UPDATE;
 	-- every event below this horizon is committed or never will be (events_since)
-	v_horizon := (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint) OPERATOR(pg_catalog.<<) 20;
+	v_horizon := @extschema@._event_horizon();
 
 	CREATE TEMP TABLE IF NOT EXISTS rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
 		ON COMMIT DROP;
@@ -423,13 +425,15 @@ BEGIN
 		INSERT INTO rollup_changed SELECT o.zone_id, o.order_id FROM @extschema@.orders o;
 		GET DIAGNOSTICS v_orders = ROW_COUNT;
 	ELSE
-		INSERT INTO rollup_changed
-		SELECT DISTINCT e.zone_id, e.order_id FROM @extschema@.events e
-		 WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) v_horizon
-		   AND e.kind OPERATOR(pg_catalog.=) 'order_status' AND e.order_id IS NOT NULL;
-		GET DIAGNOSTICS v_orders = ROW_COUNT;
-		SELECT pg_catalog.count(*) INTO v_events FROM @extschema@.events e
-		 WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) v_horizon;
+		WITH ev AS (
+			SELECT e.zone_id, e.order_id, e.kind FROM @extschema@.events e
+			 WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) v_horizon),
+		ins AS (
+			INSERT INTO rollup_changed
+			SELECT DISTINCT ev.zone_id, ev.order_id FROM ev
+			 WHERE ev.kind OPERATOR(pg_catalog.=) 'order_status' AND ev.order_id IS NOT NULL
+			RETURNING 1)
+		SELECT (SELECT pg_catalog.count(*) FROM ev), (SELECT pg_catalog.count(*) FROM ins) INTO v_events, v_orders;
 	END IF;
 	ANALYZE rollup_changed;
 
@@ -461,30 +465,37 @@ BEGIN
 	                      WHERE f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
 	                     OFFSET 0) f ON true;
 
+	-- what was counted for them, in one pass over order_facts
+	CREATE TEMP TABLE IF NOT EXISTS rollup_old (LIKE @extschema@.order_facts) ON COMMIT DROP;
+	TRUNCATE rollup_old;
+	INSERT INTO rollup_old
+	SELECT x.* FROM rollup_changed c
+	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
+	                      WHERE x.zone_id OPERATOR(pg_catalog.=) c.zone_id AND x.order_id OPERATOR(pg_catalog.=) c.order_id
+	                     OFFSET 0) x;
+	ANALYZE rollup_now;
+	ANALYZE rollup_old;
+
 	-- the difference: the order now (+1) and as last counted (-1), for the
 	-- orders whose facts changed
 	CREATE TEMP TABLE IF NOT EXISTS rollup_delta (sign integer, LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_delta;
 	INSERT INTO rollup_delta
 	SELECT 1, n.* FROM rollup_now n
-	  LEFT JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
-	                      WHERE x.zone_id OPERATOR(pg_catalog.=) n.zone_id AND x.order_id OPERATOR(pg_catalog.=) n.order_id
-	                     OFFSET 0) x ON true
+	  LEFT JOIN rollup_old o ON o.zone_id OPERATOR(pg_catalog.=) n.zone_id AND o.order_id OPERATOR(pg_catalog.=) n.order_id
 	 WHERE (n.placed_at, n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
 	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
 	       IS DISTINCT FROM
-	       (x.placed_at, x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
-	        x.campaign_id, x.campaign_discount, x.referral_campaign_id, x.reward_cents);
+	       (o.placed_at, o.counted, o.delivered, o.cancelled, o.gmv_cents, o.discount_cents, o.paid_cents,
+	        o.campaign_id, o.campaign_discount, o.referral_campaign_id, o.reward_cents);
 	INSERT INTO rollup_delta
-	SELECT -1, x.* FROM rollup_now n
-	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
-	                      WHERE x.zone_id OPERATOR(pg_catalog.=) n.zone_id AND x.order_id OPERATOR(pg_catalog.=) n.order_id
-	                     OFFSET 0) x
+	SELECT -1, o.* FROM rollup_old o
+	  JOIN rollup_now n ON n.zone_id OPERATOR(pg_catalog.=) o.zone_id AND n.order_id OPERATOR(pg_catalog.=) o.order_id
 	 WHERE (n.placed_at, n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
 	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
 	       IS DISTINCT FROM
-	       (x.placed_at, x.counted, x.delivered, x.cancelled, x.gmv_cents, x.discount_cents, x.paid_cents,
-	        x.campaign_id, x.campaign_discount, x.referral_campaign_id, x.reward_cents);
+	       (o.placed_at, o.counted, o.delivered, o.cancelled, o.gmv_cents, o.discount_cents, o.paid_cents,
+	        o.campaign_id, o.campaign_discount, o.referral_campaign_id, o.reward_cents);
 	ANALYZE rollup_delta;
 
 	PERFORM @extschema@._rollup_fold();

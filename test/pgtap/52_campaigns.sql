@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(118);
+SELECT plan(119);
 SET LOCAL dispatch.clock_override = '2026-06-01 11:00:00+00';
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 
@@ -220,6 +220,8 @@ SELECT dispatch._reward_delivery(:zone, :r2) \g /dev/null
 SELECT is((SELECT status FROM dispatch.referrals WHERE customer_id = :n2), 'budget_exhausted', 'no reward beyond the budget');
 SELECT is((SELECT count(*) FROM dispatch.points_ledger WHERE reason = 'referral' AND customer_id IN (:n1, :n2)), 1::bigint,
           'and no referral points for it');
+
+SELECT throws_ok('SELECT dispatch.credit_rewards(0)', 'DP025', NULL, 'credit_rewards reads at least one event');
 
 SELECT * FROM finish();
 ROLLBACK;
