@@ -5557,12 +5557,14 @@ BEGIN
 	  FROM rollup_delta d WHERE d.counted GROUP BY 1, 2, 3
 	HAVING pg_catalog.sum(d.sign) OPERATOR(pg_catalog.<>) 0
 	ON CONFLICT ON CONSTRAINT customer_zone_months_pkey DO UPDATE SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders;
+	-- a week or month left without orders goes, looked up by its key
 	DELETE FROM @extschema@.customer_weeks w
-	 USING (SELECT DISTINCT d.customer_id FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0) c
-	 WHERE w.customer_id OPERATOR(pg_catalog.=) c.customer_id AND w.orders OPERATOR(pg_catalog.=) 0;
+	 WHERE (w.customer_id, w.week) IN (SELECT d.customer_id, pg_catalog.date_trunc('week', d.day)::date
+	                                     FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0)
+	   AND w.orders OPERATOR(pg_catalog.=) 0;
 	DELETE FROM @extschema@.customer_zone_months m
-	 USING (SELECT DISTINCT d.zone_id, d.customer_id FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0) c
-	 WHERE m.zone_id OPERATOR(pg_catalog.=) c.zone_id AND m.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	 WHERE (m.zone_id, m.month, m.customer_id) IN (SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date, d.customer_id
+	                                                 FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0)
 	   AND m.orders OPERATOR(pg_catalog.=) 0;
 END
 $$;
@@ -5778,6 +5780,14 @@ BEGIN
 	END IF;
 	ANALYZE rollup_changed;
 
+	-- what was counted for them
+	CREATE TEMP TABLE IF NOT EXISTS rollup_old (LIKE @extschema@.order_facts) ON COMMIT DROP;
+	TRUNCATE rollup_old;
+	INSERT INTO rollup_old
+	SELECT x.* FROM rollup_changed c
+	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
+	                      WHERE x.zone_id OPERATOR(pg_catalog.=) c.zone_id AND x.order_id OPERATOR(pg_catalog.=) c.order_id
+	                     OFFSET 0) x;
 	-- the changed orders now
 	CREATE TEMP TABLE IF NOT EXISTS rollup_now (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_now;
@@ -5806,14 +5816,6 @@ BEGIN
 	                      WHERE f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
 	                     OFFSET 0) f ON true;
 
-	-- what was counted for them, in one pass over order_facts
-	CREATE TEMP TABLE IF NOT EXISTS rollup_old (LIKE @extschema@.order_facts) ON COMMIT DROP;
-	TRUNCATE rollup_old;
-	INSERT INTO rollup_old
-	SELECT x.* FROM rollup_changed c
-	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
-	                      WHERE x.zone_id OPERATOR(pg_catalog.=) c.zone_id AND x.order_id OPERATOR(pg_catalog.=) c.order_id
-	                     OFFSET 0) x;
 	ANALYZE rollup_now;
 	ANALYZE rollup_old;
 
