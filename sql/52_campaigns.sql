@@ -734,6 +734,21 @@ DECLARE
 	v_lot record;
 	v_take integer;
 BEGIN
+	-- most often the lot that expires first covers it: one statement
+	UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.-) p_points
+	 WHERE l.entry_id OPERATOR(pg_catalog.=) (
+	       SELECT f.entry_id FROM @extschema@.points_ledger f
+	        WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	          AND f.remaining OPERATOR(pg_catalog.>) 0
+	          AND (f.expires_at IS NULL OR f.expires_at OPERATOR(pg_catalog.>) v_now)
+	        ORDER BY f.expires_at NULLS LAST, f.entry_id
+	        LIMIT 1 FOR UPDATE)
+	   AND l.remaining OPERATOR(pg_catalog.>=) p_points
+	RETURNING pg_catalog.jsonb_build_object(l.entry_id::text, p_points) INTO v_lots;
+	IF FOUND THEN
+		RETURN v_lots;
+	END IF;
+	v_lots := '{}';
 	FOR v_lot IN SELECT l.entry_id, l.remaining FROM @extschema@.points_ledger l
 	              WHERE l.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	                AND l.remaining OPERATOR(pg_catalog.>) 0
