@@ -612,16 +612,6 @@ CREATE TABLE @extschema@.customer_weeks (
 COMMENT ON TABLE @extschema@.customer_weeks IS
 	'Rollup: the local weeks (Monday) in which a customer placed counting orders, and how many, for cohort retention.';
 
-CREATE TABLE @extschema@.customer_zone_months (
-	zone_id      bigint NOT NULL,
-	month        date NOT NULL,
-	customer_id  bigint NOT NULL,
-	orders       integer NOT NULL,
-	PRIMARY KEY (zone_id, month, customer_id)
-);
-COMMENT ON TABLE @extschema@.customer_zone_months IS
-	'Rollup: the customers active (counting orders) per zone and local month.';
-
 CREATE TABLE @extschema@.rollup_runs (
 	run_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	started_at    timestamptz NOT NULL,
@@ -639,7 +629,7 @@ COMMENT ON TABLE @extschema@.rollup_runs IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs_run_id_seq', '');
 REVOKE ALL ON @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily, @extschema@.customer_stats,
-              @extschema@.customer_weeks, @extschema@.customer_zone_months, @extschema@.rollup_runs FROM PUBLIC;
+              @extschema@.customer_weeks, @extschema@.rollup_runs FROM PUBLIC;
 
 CREATE TABLE @extschema@.experiment_facts (
 	experiment_id  bigint NOT NULL,
@@ -2156,15 +2146,19 @@ CREATE OR REPLACE FUNCTION @extschema@._offer_record(p_zone_id bigint, p_order_i
                                          p_campaign_id bigint, p_coupon_code text, p_discount_cents integer,
                                          p_points_spent integer, p_points_cents integer, p_points_lots jsonb)
 RETURNS void
-LANGUAGE sql VOLATILE PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	INSERT INTO @extschema@.redemptions (zone_id, order_id, customer_id, campaign_id, coupon_code,
-	                                     discount_cents, points_spent, points_cents, points_lots, created_at)
-	SELECT p_zone_id, p_order_id, p_customer_id, p_campaign_id, p_coupon_code,
-	       p_discount_cents, p_points_spent, p_points_cents, p_points_lots, @extschema@.clock()
-	 WHERE p_campaign_id IS NOT NULL OR p_points_spent OPERATOR(pg_catalog.>) 0;
-END;
+AS $$
+BEGIN
+	-- PL/pgSQL, not SQL: its plan is kept for the session, and checkout calls it
+	IF p_campaign_id IS NOT NULL OR p_points_spent OPERATOR(pg_catalog.>) 0 THEN
+		INSERT INTO @extschema@.redemptions (zone_id, order_id, customer_id, campaign_id, coupon_code,
+		                                     discount_cents, points_spent, points_cents, points_lots, created_at)
+		VALUES (p_zone_id, p_order_id, p_customer_id, p_campaign_id, p_coupon_code,
+		        p_discount_cents, p_points_spent, p_points_cents, p_points_lots, @extschema@.clock());
+	END IF;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._offer_record(bigint, bigint, bigint, bigint, text, integer, integer, integer, jsonb) IS
 	'Internal (place_order): records what the order took (_offer_take), once the order row exists; nothing when it took nothing.';
 REVOKE ALL ON FUNCTION @extschema@._offer_record(bigint, bigint, bigint, bigint, text, integer, integer, integer, jsonb) FROM PUBLIC;
@@ -5567,24 +5561,15 @@ BEGIN
 	  FROM rollup_delta d WHERE d.counted GROUP BY 1, 2
 	HAVING pg_catalog.sum(d.sign) OPERATOR(pg_catalog.<>) 0
 	ON CONFLICT ON CONSTRAINT customer_weeks_pkey DO UPDATE SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders;
-	INSERT INTO @extschema@.customer_zone_months AS t (zone_id, month, customer_id, orders)
-	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date, d.customer_id, pg_catalog.sum(d.sign)
-	  FROM rollup_delta d WHERE d.counted GROUP BY 1, 2, 3
-	HAVING pg_catalog.sum(d.sign) OPERATOR(pg_catalog.<>) 0
-	ON CONFLICT ON CONSTRAINT customer_zone_months_pkey DO UPDATE SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders;
-	-- a week or month left without orders goes, looked up by its key
+	-- a week left without orders goes, looked up by its key
 	DELETE FROM @extschema@.customer_weeks w
 	 WHERE (w.customer_id, w.week) IN (SELECT d.customer_id, pg_catalog.date_trunc('week', d.day)::date
 	                                     FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0)
 	   AND w.orders OPERATOR(pg_catalog.=) 0;
-	DELETE FROM @extschema@.customer_zone_months m
-	 WHERE (m.zone_id, m.month, m.customer_id) IN (SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date, d.customer_id
-	                                                 FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0)
-	   AND m.orders OPERATOR(pg_catalog.=) 0;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._rollup_fold() IS
-	'Internal (rollup_campaigns): adds the difference of the changed orders (rollup_delta: +1 now, -1 as counted before) to zone_daily, campaign_daily, customer_weeks and customer_zone_months.';
+	'Internal (rollup_campaigns): adds the difference of the changed orders (rollup_delta: +1 now, -1 as counted before) to zone_daily, campaign_daily and customer_weeks.';
 REVOKE ALL ON FUNCTION @extschema@._rollup_fold() FROM PUBLIC;
 
 -- _rollup_customers (sql/90_growth.sql)
@@ -5778,7 +5763,7 @@ BEGIN
 	TRUNCATE rollup_changed;
 	IF full_run THEN
 		TRUNCATE @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily,
-		         @extschema@.customer_stats, @extschema@.customer_weeks, @extschema@.customer_zone_months,
+		         @extschema@.customer_stats, @extschema@.customer_weeks,
 		         @extschema@.experiment_facts, @extschema@.experiment_daily;
 		INSERT INTO rollup_changed SELECT o.zone_id, o.order_id FROM @extschema@.orders o;
 		GET DIAGNOSTICS v_orders = ROW_COUNT;
@@ -6194,8 +6179,9 @@ WITH zm AS (
 	       pg_catalog.sum(d.discount_cents) AS discount_cents
 	  FROM @extschema@.zone_daily d GROUP BY 1, 2),
 active AS (
-	SELECT m.zone_id, m.month, pg_catalog.count(*) AS customers
-	  FROM @extschema@.customer_zone_months m GROUP BY 1, 2),
+	SELECT f.zone_id, pg_catalog.date_trunc('month', f.day)::date AS month,
+	       pg_catalog.count(DISTINCT f.customer_id) AS customers
+	  FROM @extschema@.order_facts f WHERE f.counted GROUP BY 1, 2),
 camp AS (
 	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date AS month,
 	       pg_catalog.sum(d.gmv_cents) AS gmv_cents,

@@ -890,15 +890,19 @@ CREATE FUNCTION @extschema@._offer_record(p_zone_id bigint, p_order_id bigint, p
                                          p_campaign_id bigint, p_coupon_code text, p_discount_cents integer,
                                          p_points_spent integer, p_points_cents integer, p_points_lots jsonb)
 RETURNS void
-LANGUAGE sql VOLATILE PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	INSERT INTO @extschema@.redemptions (zone_id, order_id, customer_id, campaign_id, coupon_code,
-	                                     discount_cents, points_spent, points_cents, points_lots, created_at)
-	SELECT p_zone_id, p_order_id, p_customer_id, p_campaign_id, p_coupon_code,
-	       p_discount_cents, p_points_spent, p_points_cents, p_points_lots, @extschema@.clock()
-	 WHERE p_campaign_id IS NOT NULL OR p_points_spent OPERATOR(pg_catalog.>) 0;
-END;
+AS $$
+BEGIN
+	-- PL/pgSQL, not SQL: its plan is kept for the session, and checkout calls it
+	IF p_campaign_id IS NOT NULL OR p_points_spent OPERATOR(pg_catalog.>) 0 THEN
+		INSERT INTO @extschema@.redemptions (zone_id, order_id, customer_id, campaign_id, coupon_code,
+		                                     discount_cents, points_spent, points_cents, points_lots, created_at)
+		VALUES (p_zone_id, p_order_id, p_customer_id, p_campaign_id, p_coupon_code,
+		        p_discount_cents, p_points_spent, p_points_cents, p_points_lots, @extschema@.clock());
+	END IF;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._offer_record(bigint, bigint, bigint, bigint, text, integer, integer, integer, jsonb) IS
 	'Internal (place_order): records what the order took (_offer_take), once the order row exists; nothing when it took nothing.';
 REVOKE ALL ON FUNCTION @extschema@._offer_record(bigint, bigint, bigint, bigint, text, integer, integer, integer, jsonb) FROM PUBLIC;

@@ -111,7 +111,7 @@ SELECT 'z', zone_id, day, orders, delivered, cancelled, gmv_cents, discount_cent
 SELECT 'c', zone_id, day, campaign_id, redemptions, orders, new_customers, gmv_cents, discount_cents, reward_cents FROM dispatch.campaign_daily ORDER BY 2, 3, 4;
 SELECT 's', s.* FROM dispatch.customer_stats s ORDER BY customer_id;
 SELECT 'w', w.* FROM dispatch.customer_weeks w ORDER BY 2, 3;
-SELECT 'm', m.* FROM dispatch.customer_zone_months m ORDER BY 2, 3, 4;
+SELECT 'm', zone_id, month, active_customers FROM dispatch.monthly_review ORDER BY 2, 3;
 SELECT 'x', x.* FROM dispatch.experiment_facts x ORDER BY 2, 3;
 SELECT 'e', e.* FROM dispatch.experiment_daily e ORDER BY 2, 3, 4;
 SQL
