@@ -534,6 +534,37 @@ REVOKE ALL ON @extschema@.survey_answers FROM PUBLIC;
 GRANT SELECT ON @extschema@.survey_answers TO dispatch_admin;
 
 -- ---------------------------------------------------------------------------
+-- Refunds (sql/62_refunds.sql): cancelling a paid order refunds it.
+CREATE SEQUENCE @extschema@.refunds_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.refunds (
+	zone_id        bigint NOT NULL,
+	refund_id      bigint NOT NULL,
+	order_id       bigint NOT NULL,
+	payment_id     bigint NOT NULL,
+	amount_cents   integer NOT NULL CHECK (amount_cents > 0),
+	status         text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'succeeded', 'failed')),
+	reason         text NOT NULL,
+	provider_ref   text,
+	failure_reason text,
+	created_at     timestamptz NOT NULL,
+	settled_at     timestamptz,
+	PRIMARY KEY (zone_id, refund_id),
+	UNIQUE (zone_id, order_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
+	FOREIGN KEY (zone_id, payment_id) REFERENCES @extschema@.payments,
+	CHECK (zone_id OPERATOR(pg_catalog.=) (refund_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK ((status OPERATOR(pg_catalog.=) 'pending') OPERATOR(pg_catalog.=) (settled_at IS NULL))
+);
+ALTER SEQUENCE @extschema@.refunds_id_seq OWNED BY @extschema@.refunds.refund_id;
+COMMENT ON TABLE @extschema@.refunds IS
+	'Refunds of paid orders that were cancelled: one per order, of what its payment took; pending until the payment service settles it (settle_refund).  The id carries the zone.';
+COMMENT ON SEQUENCE @extschema@.refunds_id_seq IS
+	'The low 40 bits of refund ids.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.refunds', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.refunds_id_seq', '');
+REVOKE ALL ON @extschema@.refunds FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
 -- Growth, rollup (sql/90_growth.sql): daily and per-customer tables of the
 -- rollup, the pg_cron job that keeps them up to date.
 -- BEGIN growth rollup tables
@@ -3095,6 +3126,84 @@ $$;
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
 	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
 
+-- _refund_cancelled (sql/62_refunds.sql)
+CREATE OR REPLACE FUNCTION @extschema@._refund_cancelled(p_order @extschema@.orders, p_reason text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pay @extschema@.payments;
+	v_id bigint;
+BEGIN
+	SELECT p.* INTO v_pay FROM @extschema@.payments p
+	 WHERE p.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
+	   AND p.order_id OPERATOR(pg_catalog.=) p_order.order_id
+	   AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+	 ORDER BY p.payment_id DESC LIMIT 1;
+	IF NOT FOUND OR v_pay.amount_cents OPERATOR(pg_catalog.=) 0 THEN
+		RETURN NULL;                    -- nothing was paid
+	END IF;
+	v_id := @extschema@.zone_scoped_id(p_order.zone_id, pg_catalog.nextval('@extschema@.refunds_id_seq'));
+	INSERT INTO @extschema@.refunds (zone_id, refund_id, order_id, payment_id, amount_cents, reason, created_at)
+	VALUES (p_order.zone_id, v_id, p_order.order_id, v_pay.payment_id, v_pay.amount_cents, p_reason, @extschema@.clock())
+	ON CONFLICT ON CONSTRAINT refunds_zone_id_order_id_key DO NOTHING;
+	IF NOT FOUND THEN
+		RETURN NULL;                    -- refunded already
+	END IF;
+	PERFORM @extschema@._emit_event(p_order.zone_id, 'refund', p_order.order_id, p_order.customer_id, NULL,
+	                                pg_catalog.jsonb_build_object('refund_id', v_id, 'payment_id', v_pay.payment_id,
+	                                                              'amount_cents', v_pay.amount_cents));
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) IS
+	'Internal (cancel_order): records the refund of what the order''s payment took and emits a refund event for the payment service; NULL when nothing was paid or the order is refunded already.';
+REVOKE ALL ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) FROM PUBLIC;
+
+-- settle_refund (sql/62_refunds.sql)
+CREATE OR REPLACE FUNCTION @extschema@.settle_refund(refund_id bigint, succeeded boolean, provider_ref text DEFAULT NULL,
+                                         failure_reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.refunds;
+	v_status text := CASE WHEN succeeded THEN 'succeeded' ELSE 'failed' END;
+BEGIN
+	IF succeeded IS NULL THEN
+		RAISE EXCEPTION 'settle_refund needs succeeded true or false' USING ERRCODE = 'DP025';
+	END IF;
+	PERFORM @extschema@._check_length('provider_ref', provider_ref);
+	PERFORM @extschema@._check_length('reason', failure_reason);
+	SELECT r.* INTO v_r FROM @extschema@.refunds r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(settle_refund.refund_id)
+	   AND r.refund_id OPERATOR(pg_catalog.=) settle_refund.refund_id
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'refund % does not exist', refund_id USING ERRCODE = 'DP106';
+	END IF;
+	-- a repeat: settled already the same way
+	IF v_r.status OPERATOR(pg_catalog.=) v_status
+	   AND v_r.provider_ref IS NOT DISTINCT FROM settle_refund.provider_ref
+	   AND v_r.failure_reason IS NOT DISTINCT FROM settle_refund.failure_reason THEN
+		RETURN;
+	END IF;
+	IF v_r.status OPERATOR(pg_catalog.<>) 'pending' THEN
+		RAISE EXCEPTION 'refund % is settled already (status "%")', refund_id, v_r.status
+			USING ERRCODE = 'DP107', DETAIL = 'Only a pending refund is settled; the same settlement again is a no-op.';
+	END IF;
+	UPDATE @extschema@.refunds r
+	   SET status = v_status, provider_ref = settle_refund.provider_ref,
+	       failure_reason = settle_refund.failure_reason, settled_at = @extschema@.clock()
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) IS
+	'The payment service reports a refund as paid back (succeeded, with its reference) or failed (with a reason).  The same report again is a no-op; DP106 for an unknown refund, DP107 for a refund settled otherwise.';
+REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) TO dispatch_app, dispatch_admin;
+
 -- rider_online (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -3445,10 +3554,12 @@ BEGIN
 	 WHERE i.item_id OPERATOR(pg_catalog.=) l.item_id AND i.stock IS NOT NULL;
 	-- and what it took of a campaign, a coupon and points (sql/52_campaigns.sql)
 	PERFORM @extschema@._offer_return(v_order.zone_id, v_order.order_id);
+	-- a paid order is refunded (sql/62_refunds.sql)
+	PERFORM @extschema@._refund_cancelled(v_order, reason);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
-	'Cancels an order before pickup: a pending payment is voided, the stock it took is returned, and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
+	'Cancels an order before pickup: a pending payment is voided, a succeeded one is refunded (a refund record and a refund event), the stock it took is returned, and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
 
 -- release_order (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text) RETURNS void
@@ -6073,6 +6184,32 @@ CREATE TRIGGER feedback_complaint
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._feedback_complaint_trigger();
 COMMENT ON TRIGGER feedback_complaint ON @extschema@.feedback IS
 	'Points for leaving feedback, and a complaint ticket for a negative review (sql/76_complaints.sql).';
+
+-- refunds (sql/62_refunds.sql)
+CREATE VIEW @extschema@.refund_reconciliation AS
+SELECT o.zone_id, o.order_id, o.status, o.total_cents,
+       COALESCE(p.paid, 0) AS paid_cents,
+       COALESCE(r.refunded, 0) AS refund_cents,
+       r.states AS refund_status,
+       CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
+                 AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<>) p.paid THEN 'cancelled, not refunded in full'
+            WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
+                 THEN 'refunded, not cancelled'
+            WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
+       END AS problem
+  FROM @extschema@.orders o
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
+                      WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id
+                        AND x.status OPERATOR(pg_catalog.=) 'succeeded') p ON true
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(y.amount_cents) FILTER (WHERE y.status OPERATOR(pg_catalog.<>) 'failed') AS refunded,
+                            pg_catalog.string_agg(y.status, ',') AS states
+                       FROM @extschema@.refunds y
+                      WHERE y.zone_id OPERATOR(pg_catalog.=) o.zone_id AND y.order_id OPERATOR(pg_catalog.=) o.order_id) r ON true
+ WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
+COMMENT ON VIEW @extschema@.refund_reconciliation IS
+	'Paid or refunded orders: what was paid, what is refunded (pending and succeeded refunds), the refund status, and problem: NULL when the money adds up (a cancelled paid order is refunded in full, nothing else is refunded), else what is wrong.  No personal data.';
+REVOKE ALL ON @extschema@.refund_reconciliation FROM PUBLIC;
+GRANT SELECT ON @extschema@.refund_reconciliation TO dispatch_analyst, dispatch_admin;
 
 -- BEGIN growth views (sql/90_growth.sql)
 CREATE VIEW @extschema@.campaign_performance AS

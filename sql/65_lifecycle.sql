@@ -388,10 +388,12 @@ BEGIN
 	 WHERE i.item_id OPERATOR(pg_catalog.=) l.item_id AND i.stock IS NOT NULL;
 	-- and what it took of a campaign, a coupon and points (sql/52_campaigns.sql)
 	PERFORM @extschema@._offer_return(v_order.zone_id, v_order.order_id);
+	-- a paid order is refunded (sql/62_refunds.sql)
+	PERFORM @extschema@._refund_cancelled(v_order, reason);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
-	'Cancels an order before pickup: a pending payment is voided, the stock it took is returned, and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
+	'Cancels an order before pickup: a pending payment is voided, a succeeded one is refunded (a refund record and a refund event), the stock it took is returned, and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
 
 CREATE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

@@ -1,0 +1,61 @@
+-- test/pgtap/62_refunds.sql: cancelling a paid order refunds what was paid
+-- (a record and a refund event), once; the payment service settles it;
+-- refund_reconciliation shows the money adds up (sql/62_refunds.sql).
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(19);
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
+       set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
+\ir ../fixtures/order_in.sql
+
+SELECT pg_temp.order_in('accepted') AS paid \gset
+SELECT pg_temp.order_in('pending_payment') AS unpaid \gset
+SELECT dispatch.cancel_order(:paid, 'customer changed mind') \g /dev/null
+SELECT dispatch.cancel_order(:unpaid, 'customer changed mind') \g /dev/null
+
+SELECT results_eq(format($$ SELECT amount_cents, status, reason FROM dispatch.refunds WHERE order_id = %s $$, :paid),
+                  $$ VALUES (2800, 'pending', 'customer changed mind') $$, 'a cancelled paid order has a pending refund of what was paid');
+SELECT is((SELECT count(*) FROM dispatch.refunds WHERE order_id = :unpaid), 0::bigint, 'an unpaid order is not refunded');
+SELECT refund_id AS rf FROM dispatch.refunds WHERE order_id = :paid \gset
+SELECT is(dispatch.zone_of(:rf), :zone::bigint, 'the refund id carries the zone');
+SELECT results_eq(format($$ SELECT kind, (payload ->> 'refund_id')::bigint, (payload ->> 'amount_cents')::integer
+                               FROM dispatch.events WHERE order_id = %s AND kind = 'refund' $$, :paid),
+                  format('VALUES (%L, %s::bigint, 2800)', 'refund', :rf), 'a refund event tells the payment service');
+SELECT ok((SELECT NOT (payload ? 'reason') FROM dispatch.events WHERE order_id = :paid AND kind = 'refund'),
+          'the event carries no free text');
+SELECT lives_ok(format('SELECT dispatch.cancel_order(%s, %L)', :paid, 'again'), 'cancelling again is a no-op');
+SELECT is((SELECT count(*) FROM dispatch.refunds WHERE order_id = :paid), 1::bigint, '... that refunds nothing more');
+SELECT is((SELECT count(*) FROM dispatch.events WHERE order_id = :paid AND kind = 'refund'), 1::bigint, '... and sends no second event');
+
+-- reconciliation: a pending refund counts; nothing is wrong
+SELECT results_eq(format($$ SELECT paid_cents, refund_cents, problem FROM dispatch.refund_reconciliation WHERE order_id = %s $$, :paid),
+                  $$ VALUES (2800::bigint, 2800::bigint, NULL::text) $$, 'paid and refunded add up');
+SELECT is((SELECT count(*) FROM dispatch.refund_reconciliation WHERE problem IS NOT NULL), 0::bigint, 'no order''s money is out of line');
+
+-- the payment service settles it, once
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, 'psp-r1'), 'the refund is paid back');
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, 'psp-r1'), 'the same report again is a no-op');
+SELECT results_eq(format($$ SELECT status, provider_ref FROM dispatch.refunds WHERE refund_id = %s $$, :rf),
+                  $$ VALUES ('succeeded', 'psp-r1') $$, 'settled with its reference');
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L)', :rf, 'card closed'), 'DP107', NULL,
+                 'a settled refund is not settled otherwise');
+SELECT throws_ok('SELECT dispatch.settle_refund(1099511627775, true)', 'DP106', NULL, 'an unknown refund');
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, NULL)', :rf), 'DP025', NULL, 'succeeded must be said');
+
+-- a failed refund no longer counts: the order shows as not refunded
+SELECT pg_temp.order_in('placed') AS paid2 \gset
+SELECT dispatch.cancel_order(:paid2, 'out of stock') \g /dev/null
+SELECT dispatch.settle_refund(refund_id, false, NULL, 'card closed') FROM dispatch.refunds WHERE order_id = :paid2 \g /dev/null
+SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :paid2), 'cancelled, not refunded in full',
+          'a failed refund leaves the order to be looked at');
+
+-- privileges
+SET LOCAL ROLE dispatch_analyst;
+SELECT lives_ok('SELECT * FROM dispatch.refund_reconciliation', 'the analyst reads the reconciliation');
+SELECT throws_ok('SELECT * FROM dispatch.refunds', '42501', NULL, 'but not the refunds table');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
