@@ -99,6 +99,7 @@ app|SELECT dispatch.mark_delivered($(id to_deliver), 3)|
 app|SELECT dispatch.submit_feedback($(id delivered), 5, '又快又热', 'app')|
 app|SELECT dispatch.cancel_order($(id to_cancel), 'changed mind')|
 app|SELECT dispatch.settle_refund(1099511627775, true)|DP106
+app|SELECT dispatch.stuck_after('placed')|
 app|SELECT dispatch.grant_consent(3, 'marketing', 'v1')|
 app|SELECT dispatch.has_consent(3, 'marketing')|
 app|SELECT dispatch.require_consent(3, 'marketing')|

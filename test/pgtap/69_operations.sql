@@ -1,0 +1,91 @@
+-- test/pgtap/69_operations.sql: stuck_orders lists orders past the time
+-- their status allows; dispatch_kpis on a hand-checked hour
+-- (sql/69_operations.sql).
+\set QUIET on
+BEGIN;
+SET LOCAL dispatch.clock_override = '2026-06-01 12:00:00+00';
+\ir ../fixtures/city.sql
+SELECT plan(10);
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+CREATE FUNCTION pg_temp.at(p text) RETURNS void LANGUAGE sql AS $$ SELECT set_config('dispatch.clock_override', p, true) $$;
+CREATE FUNCTION pg_temp.o(p_customer bigint) RETURNS bigint LANGUAGE sql AS $$
+	SELECT dispatch.place_order(p_customer, current_setting('t.merchant')::bigint,
+	                            jsonb_build_array(jsonb_build_object('item_id', current_setting('t.item')::bigint, 'qty', 1)),
+	                            121.445, 31.196, 'somewhere') $$;
+SELECT set_config('t.merchant', :'merchant', true), set_config('t.item', :'noodles', true) \g /dev/null
+
+-- 12:00: A's order is paid and accepted, ready at 12:10; B's is paid
+SELECT pg_temp.o(:customer) AS a \gset
+SELECT dispatch.confirm_payment(:a, 'p') \g /dev/null
+SELECT dispatch.merchant_accept(:a, '2026-06-01 12:10:00+00') \g /dev/null
+SELECT pg_temp.o(:customer2) AS b \gset
+SELECT dispatch.confirm_payment(:b, 'p') \g /dev/null
+-- 12:05: C's order waits for its payment
+SELECT pg_temp.at('2026-06-01 12:05:00+00') \g /dev/null
+SELECT pg_temp.o(:customer) AS c \gset
+
+-- at 12:12 nothing is stuck yet: B placed 12 minutes ago is (10 minutes
+-- allowed); A's food is ready only since 12:10
+SELECT pg_temp.at('2026-06-01 12:12:00+00') \g /dev/null
+SELECT results_eq('SELECT order_id, status FROM dispatch.stuck_orders ORDER BY order_id',
+                  format('VALUES (%s::bigint, %L)', :b, 'placed'), 'at 12:12 the merchant has left B''s order 12 minutes');
+SELECT pg_temp.at('2026-06-01 12:26:00+00') \g /dev/null
+SELECT results_eq('SELECT order_id, status, overdue_by FROM dispatch.stuck_orders ORDER BY order_id',
+                  format('VALUES (%s::bigint, %L, interval %L), (%s::bigint, %L, interval %L), (%s::bigint, %L, interval %L)',
+                         :a, 'accepted', '1 minute', :b, 'placed', '16 minutes', :c, 'pending_payment', '6 minutes'),
+                  'at 12:26: A ready 16 minutes without a rider, B, and C''s payment');
+SELECT is(dispatch.stuck_after('delivered'), NULL, 'a delivered order is never stuck');
+
+-- the hour of 13:00 (A and B are cancelled first): D placed 13:00, ready
+-- 13:05, assigned 13:05, picked up 13:07, delivered 13:15 (on time); E
+-- placed 13:00, ready 13:10, assigned 13:10, picked up 13:20, delivered
+-- 13:55 (late).  Click-to-door 15 and 55 minutes: median 35, p90 15 + 0.9
+-- x 40 = 51; on time 1 of 2; assignment to pickup 2 and 10: median 6;
+-- food waiting 2 and 10: median 6
+SELECT pg_temp.at('2026-06-01 12:30:00+00') \g /dev/null
+SELECT dispatch.cancel_order(:a, 'test'), dispatch.cancel_order(:b, 'test') \g /dev/null
+CREATE FUNCTION pg_temp.step(p_at text, p_order bigint, p_what text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE r bigint := current_setting('t.rider')::bigint;
+BEGIN
+	PERFORM pg_temp.at(p_at);
+	PERFORM dispatch.update_rider_location(r, 121.43, 31.19);
+	IF p_what = 'assign' THEN PERFORM dispatch.assign_manually(p_order, r, 'test'); END IF;
+	IF p_what = 'pickup' THEN PERFORM dispatch.mark_picked_up(p_order, r); END IF;
+	IF p_what = 'deliver' THEN PERFORM dispatch.mark_delivered(p_order, r); END IF;
+END $$;
+SELECT set_config('t.rider', :'rider', true) \g /dev/null
+SELECT pg_temp.at('2026-06-01 13:00:00+00') \g /dev/null
+SELECT pg_temp.o(:customer) AS d \gset
+SELECT pg_temp.o(:customer2) AS e \gset
+SELECT dispatch.confirm_payment(:d, 'p'), dispatch.confirm_payment(:e, 'p') \g /dev/null
+SELECT dispatch.merchant_accept(:d, '2026-06-01 13:05:00+00'), dispatch.merchant_accept(:e, '2026-06-01 13:10:00+00') \g /dev/null
+SELECT pg_temp.step('2026-06-01 13:05:00+00', :d, 'assign') \g /dev/null
+SELECT pg_temp.step('2026-06-01 13:07:00+00', :d, 'pickup') \g /dev/null
+SELECT pg_temp.step('2026-06-01 13:10:00+00', :e, 'assign') \g /dev/null
+SELECT pg_temp.step('2026-06-01 13:15:00+00', :d, 'deliver') \g /dev/null
+SELECT pg_temp.step('2026-06-01 13:20:00+00', :e, 'pickup') \g /dev/null
+SELECT pg_temp.step('2026-06-01 13:55:00+00', :e, 'deliver') \g /dev/null
+SELECT ok((SELECT delivered_at <= promised_at FROM dispatch.orders WHERE order_id = :d)
+          AND (SELECT delivered_at > promised_at FROM dispatch.orders WHERE order_id = :e), 'D on time, E late (the set is as meant)');
+SELECT results_eq(
+	$$ SELECT orders, delivered, cancelled, median_click_to_door, p90_click_to_door, on_time_share,
+	          median_assigned_to_pickup, median_food_waiting, offers_per_assigned_order
+	     FROM dispatch.dispatch_kpis WHERE hour = '2026-06-01 13:00:00' $$,
+	$$ VALUES (2::bigint, 2::bigint, 0::bigint, interval '35 minutes', interval '51 minutes',
+	           0.5000::numeric(5, 4), interval '6 minutes', interval '6 minutes', 0.00::numeric(6, 2)) $$,
+	'dispatch_kpis on the hand-checked hour');
+SELECT results_eq($$ SELECT orders, delivered, cancelled FROM dispatch.dispatch_kpis WHERE hour = '2026-06-01 12:00:00' $$,
+                  $$ VALUES (2::bigint, 0::bigint, 2::bigint) $$, 'the hour of 12:00: A and B paid and cancelled, C still unpaid');
+SELECT is((SELECT count(*) FROM dispatch.stuck_orders WHERE order_id IN (:d, :e)), 0::bigint, 'delivered orders are not stuck');
+
+-- no personal data, and the analyst reads both views
+SELECT is((SELECT count(*) FROM information_schema.columns
+            WHERE table_schema = 'dispatch' AND table_name IN ('stuck_orders', 'dispatch_kpis')
+              AND (column_name ~ '(customer|name|phone|address|_enc)')), 0::bigint, 'no personal column in the views');
+SET LOCAL ROLE dispatch_analyst;
+SELECT lives_ok('SELECT * FROM dispatch.stuck_orders', 'the analyst reads stuck_orders');
+SELECT lives_ok('SELECT * FROM dispatch.dispatch_kpis', 'the analyst reads dispatch_kpis');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
