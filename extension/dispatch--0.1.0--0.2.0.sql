@@ -702,6 +702,140 @@ INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) V
 -- END growth rollup tables
 
 -- ===========================================================================
+-- Tracking and operations: rider pay and delivery fees (sql/53_pay.sql),
+-- ETA windows and learned speeds (sql/63_eta.sql).  rider_earnings is here
+-- and not with the other views: rider_earnings_of returns its rows.
+-- ===========================================================================
+
+ALTER TABLE @extschema@.orders ADD COLUMN eta_earliest timestamptz, ADD COLUMN eta_latest timestamptz;
+
+CREATE TABLE @extschema@.pay_models (
+	zone_id                bigint PRIMARY KEY CHECK (zone_id >= 0),
+	fee_base_cents         integer NOT NULL DEFAULT 300 CHECK (fee_base_cents BETWEEN 0 AND 100000),
+	fee_per_km_cents       integer NOT NULL DEFAULT 100 CHECK (fee_per_km_cents BETWEEN 0 AND 100000),
+	fee_free_km            real NOT NULL DEFAULT 3 CHECK (fee_free_km >= 0 AND fee_free_km <= 1000),
+	pay_base_cents         integer NOT NULL DEFAULT 400 CHECK (pay_base_cents BETWEEN 0 AND 100000),
+	pay_per_km_cents       integer NOT NULL DEFAULT 100 CHECK (pay_per_km_cents BETWEEN 0 AND 100000),
+	peak_hours             integer[] NOT NULL DEFAULT '{11,12,17,18,19}'
+	                       CHECK (peak_hours OPERATOR(pg_catalog.<@) '{0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23}'::integer[]),
+	peak_multiplier        real NOT NULL DEFAULT 1.5 CHECK (peak_multiplier >= 1 AND peak_multiplier <= 10),
+	wait_grace_minutes     integer NOT NULL DEFAULT 5 CHECK (wait_grace_minutes BETWEEN 0 AND 600),
+	wait_cents_per_minute  integer NOT NULL DEFAULT 20 CHECK (wait_cents_per_minute BETWEEN 0 AND 10000),
+	arrival_radius_m       real NOT NULL DEFAULT 100 CHECK (arrival_radius_m > 0 AND arrival_radius_m <= 5000),
+	source                 text NOT NULL DEFAULT 'operator'
+	                       CONSTRAINT pay_models_source_check CHECK (source IN ('default', 'operator'))
+);
+INSERT INTO @extschema@.pay_models (zone_id, source) VALUES (0, 'default');
+COMMENT ON TABLE @extschema@.pay_models IS
+	'The pay model of a zone (zone 0: the defaults): the delivery fee a customer pays for a takeaway order, and what a rider earns per delivery: base, per km, a peak multiplier in the peak hours, and pay for waiting at the merchant.  docs/pay.md.';
+COMMENT ON COLUMN @extschema@.pay_models.fee_per_km_cents IS
+	'Delivery fee per started km of the order''s distance (pickup to drop-off, straight line) beyond fee_free_km.';
+COMMENT ON COLUMN @extschema@.pay_models.pay_per_km_cents IS
+	'Rider pay per km of the order''s distance (pickup to drop-off, straight line), pro rata to the metre, rounded to the cent.';
+COMMENT ON COLUMN @extschema@.pay_models.peak_hours IS
+	'Hours of the day (0-23, zone time) whose deliveries earn peak_multiplier times base and distance pay.';
+COMMENT ON COLUMN @extschema@.pay_models.wait_cents_per_minute IS
+	'Pay per whole minute a rider waited at the merchant beyond wait_grace_minutes: from the first position ping within arrival_radius_m of the pickup after the assignment, to the pickup.';
+COMMENT ON COLUMN @extschema@.pay_models.source IS
+	'default: the row as the extension ships it (zone 0), recreated by CREATE EXTENSION; operator: inserted or edited by an operator, kept by pg_dump.  Kept by triggers (sql/60_matching.sql).';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.pay_models', 'WHERE source = ''operator''');
+
+CREATE TABLE @extschema@.rider_pay (
+	zone_id          bigint NOT NULL,
+	order_id         bigint NOT NULL,
+	rider_id         bigint NOT NULL,
+	day              date NOT NULL,
+	delivered_at     timestamptz NOT NULL,
+	distance_m       real NOT NULL,
+	peak             boolean NOT NULL,
+	waited_minutes   integer NOT NULL CHECK (waited_minutes >= 0),
+	base_cents       integer NOT NULL CHECK (base_cents >= 0),
+	distance_cents   integer NOT NULL CHECK (distance_cents >= 0),
+	peak_cents       integer NOT NULL CHECK (peak_cents >= 0),
+	waiting_cents    integer NOT NULL CHECK (waiting_cents >= 0),
+	total_cents      integer NOT NULL
+	                 CHECK (total_cents OPERATOR(pg_catalog.=)
+	                        (((base_cents OPERATOR(pg_catalog.+) distance_cents) OPERATOR(pg_catalog.+) peak_cents)
+	                         OPERATOR(pg_catalog.+) waiting_cents)),
+	PRIMARY KEY (zone_id, order_id),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders
+);
+CREATE INDEX rider_pay_rider_day_idx ON @extschema@.rider_pay (rider_id, day);
+COMMENT ON TABLE @extschema@.rider_pay IS
+	'What a rider earned for each delivered order, by part of the pay model in force at delivery; day is the zone''s date of the delivery.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rider_pay', '');
+REVOKE ALL ON @extschema@.pay_models, @extschema@.rider_pay FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON @extschema@.pay_models TO dispatch_admin;
+
+CREATE VIEW @extschema@.rider_earnings AS
+SELECT p.zone_id, p.rider_id, p.day,
+       pg_catalog.count(*) AS deliveries,
+       pg_catalog.count(*) FILTER (WHERE p.peak) AS peak_deliveries,
+       pg_catalog.sum(p.distance_m)::bigint AS distance_m,
+       pg_catalog.sum(p.waited_minutes)::bigint AS waited_minutes,
+       pg_catalog.sum(p.base_cents)::bigint AS base_cents,
+       pg_catalog.sum(p.distance_cents)::bigint AS distance_cents,
+       pg_catalog.sum(p.peak_cents)::bigint AS peak_cents,
+       pg_catalog.sum(p.waiting_cents)::bigint AS waiting_cents,
+       pg_catalog.sum(p.total_cents)::bigint AS total_cents
+  FROM @extschema@.rider_pay p
+ GROUP BY p.zone_id, p.rider_id, p.day;
+COMMENT ON VIEW @extschema@.rider_earnings IS
+	'Per rider and day (zone time): deliveries and what they earned, by part of the pay model.  For dispatchers (dispatch_admin); a rider reads their own through the app with rider_earnings_of.';
+REVOKE ALL ON @extschema@.rider_earnings FROM PUBLIC;
+GRANT SELECT ON @extschema@.rider_earnings TO dispatch_admin;
+
+CREATE TABLE @extschema@.zone_speeds (
+	zone_id       bigint NOT NULL REFERENCES @extschema@.zones,
+	hour_of_week  smallint NOT NULL CHECK (hour_of_week BETWEEN 0 AND 167),
+	samples       integer NOT NULL CHECK (samples > 0),
+	observed_mps  real NOT NULL CHECK (observed_mps > 0),
+	speed_mps     real NOT NULL CHECK (speed_mps > 0),
+	learned_at    timestamptz NOT NULL,
+	PRIMARY KEY (zone_id, hour_of_week)
+);
+COMMENT ON TABLE @extschema@.zone_speeds IS
+	'Speeds learned from delivered orders (learn_eta), per zone and hour of the week (0 = Monday 00:00-01:00 zone time): observed_mps is the median effective speed (straight-line metres from pickup to drop-off over the time from pickup to delivery, for a vehicle of speed factor 1), speed_mps that median pulled towards the zone''s configured speed by dispatch.eta_min_samples pseudo-samples: what ETA and matching use.';
+
+CREATE TABLE @extschema@.eta_calibration (
+	zone_id     bigint NOT NULL REFERENCES @extschema@.zones,
+	stage       text NOT NULL CHECK (stage IN ('placed', 'accepted', 'assigned', 'picked_up')),
+	samples     integer NOT NULL CHECK (samples > 0),
+	lo_ratio    real NOT NULL CHECK (lo_ratio >= 0),
+	hi_ratio    real NOT NULL CHECK (hi_ratio >= lo_ratio),
+	learned_at  timestamptz NOT NULL,
+	PRIMARY KEY (zone_id, stage)
+);
+COMMENT ON TABLE @extschema@.eta_calibration IS
+	'How far off predictions were, per zone and the status the order was in when predicted: the quantiles of actual / predicted remaining time that hold dispatch.eta_coverage_percent of the deliveries learned from (learn_eta).';
+
+CREATE TABLE @extschema@.eta_predictions (
+	zone_id       bigint NOT NULL,
+	order_id      bigint NOT NULL,
+	stage         text NOT NULL CHECK (stage IN ('placed', 'accepted', 'assigned', 'picked_up')),
+	predicted_at  timestamptz NOT NULL,
+	expected_at   timestamptz NOT NULL,
+	earliest      timestamptz NOT NULL,
+	latest        timestamptz NOT NULL,
+	PRIMARY KEY (zone_id, order_id, stage),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
+	CHECK (earliest <= expected_at AND expected_at <= latest)
+);
+CREATE INDEX eta_predictions_time_idx ON @extschema@.eta_predictions (zone_id, predicted_at);
+COMMENT ON TABLE @extschema@.eta_predictions IS
+	'The window predicted for an order when it reached each status (the last one, if it reached a status twice); the actual time is the order''s delivered_at.  eta_accuracy compares them.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.zone_speeds', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.eta_calibration', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.eta_predictions', '');
+REVOKE ALL ON @extschema@.zone_speeds, @extschema@.eta_calibration, @extschema@.eta_predictions FROM PUBLIC;
+GRANT SELECT ON @extschema@.zone_speeds, @extschema@.eta_calibration TO dispatch_admin;
+
+INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
+	('dispatch-eta', '7 * * * *', 'SELECT @extschema@.learn_eta()', 'dispatch');
+-- END tracking tables
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -2446,6 +2580,155 @@ COMMENT ON FUNCTION @extschema@.credit_rewards(integer) IS
 REVOKE ALL ON FUNCTION @extschema@.credit_rewards(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.credit_rewards(integer) TO dispatch_admin;
 
+-- _pay_model (sql/53_pay.sql)
+CREATE OR REPLACE FUNCTION @extschema@._pay_model(p_zone_id bigint) RETURNS @extschema@.pay_models
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_model @extschema@.pay_models;
+BEGIN
+	SELECT * INTO v_model FROM @extschema@.pay_models p
+	 WHERE p.zone_id OPERATOR(pg_catalog.=) p_zone_id OR p.zone_id OPERATOR(pg_catalog.=) 0
+	 ORDER BY p.zone_id DESC LIMIT 1;
+	RETURN v_model;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._pay_model(bigint) IS
+	'Internal: the pay model of a zone: its own row of pay_models, else zone 0''s.';
+REVOKE ALL ON FUNCTION @extschema@._pay_model(bigint) FROM PUBLIC;
+
+-- _delivery_fee (sql/53_pay.sql)
+CREATE OR REPLACE FUNCTION @extschema@._delivery_fee(p_zone_id bigint, p_distance_m real) RETURNS integer
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_model @extschema@.pay_models := @extschema@._pay_model(p_zone_id);
+	v_km numeric := GREATEST(p_distance_m::numeric OPERATOR(pg_catalog./) 1000
+	                         OPERATOR(pg_catalog.-) v_model.fee_free_km::numeric, 0);
+BEGIN
+	RETURN v_model.fee_base_cents OPERATOR(pg_catalog.+)
+	       (v_model.fee_per_km_cents OPERATOR(pg_catalog.*) pg_catalog.ceil(v_km)::integer);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._delivery_fee(bigint, real) IS
+	'Internal: the delivery fee of a takeaway order of the zone over this distance: fee_base_cents plus fee_per_km_cents per started km beyond fee_free_km.';
+REVOKE ALL ON FUNCTION @extschema@._delivery_fee(bigint, real) FROM PUBLIC;
+
+-- delivery_fee (sql/53_pay.sql)
+CREATE OR REPLACE FUNCTION @extschema@.delivery_fee(merchant_id bigint, dropoff_lon float8, dropoff_lat float8) RETURNS integer
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+	v_pickup @extschema@.merchants.location%TYPE;
+BEGIN
+	SELECT m.zone_id, m.location INTO v_zone, v_pickup FROM @extschema@.merchants m
+	 WHERE m.merchant_id OPERATOR(pg_catalog.=) delivery_fee.merchant_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
+	END IF;
+	RETURN @extschema@._delivery_fee(v_zone,
+		@extschema@._distance_m(v_pickup, @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off'))::real);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) IS
+	'The delivery fee (cents) place_order would charge for a takeaway order of this merchant to this drop-off, for showing before the order; the zone''s pay model (pay_models).';
+REVOKE ALL ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) TO dispatch_app, dispatch_admin;
+
+-- _pay_delivery (sql/53_pay.sql)
+CREATE OR REPLACE FUNCTION @extschema@._pay_delivery(p_order @extschema@.orders) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_model @extschema@.pay_models := @extschema@._pay_model(p_order.zone_id);
+	v_tz text;
+	v_local timestamp;
+	v_arrived timestamptz;
+	v_waited integer := 0;
+	v_peak boolean;
+	v_base integer;
+	v_dist integer;
+	v_peak_cents integer := 0;
+	v_wait_cents integer;
+	v_total integer;
+BEGIN
+	SELECT z.timezone INTO v_tz FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) p_order.zone_id;
+	v_local := p_order.delivered_at AT TIME ZONE v_tz;
+	v_peak := pg_catalog.date_part('hour', v_local)::integer OPERATOR(pg_catalog.=) ANY (v_model.peak_hours);
+	IF p_order.picked_up_at IS NOT NULL AND p_order.assigned_at IS NOT NULL THEN
+		SELECT t.at INTO v_arrived FROM @extschema@.rider_tracks t
+		 WHERE t.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
+		   AND t.rider_id OPERATOR(pg_catalog.=) p_order.rider_id
+		   AND t.at OPERATOR(pg_catalog.>=) p_order.assigned_at
+		   AND t.at OPERATOR(pg_catalog.<=) p_order.picked_up_at
+		   AND @extschema@._distance_m(t.position, p_order.pickup) OPERATOR(pg_catalog.<=) v_model.arrival_radius_m
+		 ORDER BY t.at LIMIT 1;
+		IF FOUND THEN
+			v_waited := pg_catalog.floor(pg_catalog.date_part('epoch',
+			                p_order.picked_up_at OPERATOR(pg_catalog.-) v_arrived) OPERATOR(pg_catalog./) 60)::integer;
+		END IF;
+	END IF;
+	v_base := v_model.pay_base_cents;
+	v_dist := pg_catalog.round(v_model.pay_per_km_cents::numeric OPERATOR(pg_catalog.*) p_order.distance_m::numeric
+	                           OPERATOR(pg_catalog./) 1000)::integer;
+	IF v_peak THEN
+		v_peak_cents := pg_catalog.round((v_base OPERATOR(pg_catalog.+) v_dist)::numeric
+		                    OPERATOR(pg_catalog.*) (v_model.peak_multiplier::numeric OPERATOR(pg_catalog.-) 1))::integer;
+	END IF;
+	v_wait_cents := v_model.wait_cents_per_minute OPERATOR(pg_catalog.*)
+	                GREATEST(v_waited OPERATOR(pg_catalog.-) v_model.wait_grace_minutes, 0);
+	v_total := ((v_base OPERATOR(pg_catalog.+) v_dist) OPERATOR(pg_catalog.+) v_peak_cents)
+	           OPERATOR(pg_catalog.+) v_wait_cents;
+	INSERT INTO @extschema@.rider_pay (zone_id, order_id, rider_id, day, delivered_at, distance_m, peak,
+	                                   waited_minutes, base_cents, distance_cents, peak_cents, waiting_cents,
+	                                   total_cents)
+	VALUES (p_order.zone_id, p_order.order_id, p_order.rider_id, v_local::date, p_order.delivered_at,
+	        p_order.distance_m, v_peak, v_waited, v_base, v_dist, v_peak_cents, v_wait_cents, v_total)
+	ON CONFLICT DO NOTHING;
+	IF NOT FOUND THEN
+		RETURN 0;                     -- paid already (an order is delivered once)
+	END IF;
+	RETURN v_total;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._pay_delivery(@extschema@.orders) IS
+	'Internal: writes the rider_pay row of a delivered order by the zone''s pay model and returns its total (0 if it was paid already).  Called by the rider trigger of orders.';
+REVOKE ALL ON FUNCTION @extschema@._pay_delivery(@extschema@.orders) FROM PUBLIC;
+
+-- rider_earnings_of (sql/53_pay.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rider_earnings_of(rider_id bigint, from_day date, to_day date)
+RETURNS SETOF @extschema@.rider_earnings
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF rider_id IS NULL OR from_day IS NULL OR to_day IS NULL
+	   OR NOT pg_catalog.isfinite(from_day) OR NOT pg_catalog.isfinite(to_day)
+	   OR to_day OPERATOR(pg_catalog.<) from_day
+	   OR to_day OPERATOR(pg_catalog.-) from_day OPERATOR(pg_catalog.>) 366 THEN
+		RAISE EXCEPTION 'invalid earnings request: a rider and days from <= to, at most 366 days apart'
+			USING ERRCODE = 'DP721';
+	END IF;
+	IF NOT EXISTS (SELECT FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_earnings_of.rider_id) THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	RETURN QUERY
+	SELECT e.* FROM @extschema@.rider_earnings e
+	 WHERE e.rider_id OPERATOR(pg_catalog.=) rider_earnings_of.rider_id
+	   AND e.day OPERATOR(pg_catalog.>=) from_day AND e.day OPERATOR(pg_catalog.<=) to_day
+	 ORDER BY e.day, e.zone_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rider_earnings_of(bigint, date, date) IS
+	'One rider''s earnings per day from from_day to to_day (at most 366 days): what the rider app shows a rider about themself; the app server passes the id of the rider it authenticated.  DP721 bad range, DP015 unknown rider.';
+REVOKE ALL ON FUNCTION @extschema@.rider_earnings_of(bigint, date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rider_earnings_of(bigint, date, date) TO dispatch_app, dispatch_admin;
+
 -- _check_customer (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_customer(p_customer_id bigint, p_zone_id bigint) RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL UNSAFE
@@ -2526,6 +2809,8 @@ DECLARE
 	v_line record;
 	v_price integer;
 	v_subtotal bigint := 0;
+	v_fee integer;
+	v_total integer;
 	v_order bigint;
 	v_now timestamptz := @extschema@.clock();
 	v_item record;
@@ -2639,6 +2924,11 @@ BEGIN
 	-- error, and the stock taken above goes back with the rest
 	v_offer := @extschema@._offer_take(v_order, place_order.customer_id, v_zone, place_order.merchant_id,
 	                                   v_subtotal, coupon_code, COALESCE(spend_points, 0));
+	-- the delivery fee of the zone's pay model (sql/53_pay.sql); discounts
+	-- and points come off the basket and the fee together
+	v_fee := @extschema@._delivery_fee(v_zone, v_dist);
+	v_total := ((v_subtotal OPERATOR(pg_catalog.+) v_fee) OPERATOR(pg_catalog.-) v_offer.discount_cents
+	            OPERATOR(pg_catalog.-) v_offer.points_cents)::integer;
 	INSERT INTO @extschema@.orders
 	       (zone_id, order_id, kind, customer_id, merchant_id, status, priority, pickup, dropoff,
 	        dropoff_address_enc, distance_m, subtotal_cents, fee_cents, discount_cents, total_cents, coupon_code,
@@ -2646,8 +2936,8 @@ BEGIN
 	VALUES (v_zone, v_order, 'takeaway', place_order.customer_id, place_order.merchant_id,
 	        'pending_payment', priority, v_pickup, v_drop,
 	        @extschema@.pii_seal('customer', place_order.customer_id, dropoff_address),
-	        v_dist, v_subtotal::integer, 0, v_offer.discount_cents OPERATOR(pg_catalog.+) v_offer.points_cents,
-	        (v_subtotal OPERATOR(pg_catalog.-) v_offer.discount_cents OPERATOR(pg_catalog.-) v_offer.points_cents)::integer,
+	        v_dist, v_subtotal::integer, v_fee, v_offer.discount_cents OPERATOR(pg_catalog.+) v_offer.points_cents,
+	        v_total,
 	        v_offer.coupon_code,
 	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep OPERATOR(pg_catalog.+) 10,
 	                                                             secs => v_dist OPERATOR(pg_catalog./) v_speed),
@@ -2662,7 +2952,7 @@ BEGIN
 	                                  v_offer.points_cents, v_offer.points_lots);
 	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, created_at)
 	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
-	        v_order, (v_subtotal OPERATOR(pg_catalog.-) v_offer.discount_cents OPERATOR(pg_catalog.-) v_offer.points_cents)::integer, v_now);
+	        v_order, v_total, v_now);
 	RETURN v_order;
 END
 $$;
@@ -2901,6 +3191,10 @@ BEGIN
 		DELETE FROM @extschema@.matching_settings s
 		 WHERE s.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
 		   AND s.source OPERATOR(pg_catalog.=) 'default';
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'pay_models' THEN
+		DELETE FROM @extschema@.pay_models p
+		 WHERE p.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+		   AND p.source OPERATOR(pg_catalog.=) 'default';
 	ELSE
 		DELETE FROM @extschema@.vehicle_profiles p
 		 WHERE p.vehicle OPERATOR(pg_catalog.=) NEW.vehicle
@@ -2910,7 +3204,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._settings_source_trigger() IS
-	'Internal: BEFORE INSERT OR UPDATE on matching_settings and vehicle_profiles: an edited or inserted row is source ''operator''; an inserted row replaces a shipped (''default'') row of its key, as pg_restore needs.';
+	'Internal: BEFORE INSERT OR UPDATE on matching_settings, vehicle_profiles and pay_models: an edited or inserted row is source ''operator''; an inserted row replaces a shipped (''default'') row of its key, as pg_restore needs.';
 REVOKE ALL ON FUNCTION @extschema@._settings_source_trigger() FROM PUBLIC;
 
 -- _settings_keep_shipped (sql/60_matching.sql)
@@ -2926,6 +3220,13 @@ BEGIN
 				      DETAIL = 'They are the defaults of every zone without settings of its own.',
 				      HINT = 'Change them with UPDATE.';
 		END IF;
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'pay_models' THEN
+		IF NOT EXISTS (SELECT FROM @extschema@.pay_models p WHERE p.zone_id OPERATOR(pg_catalog.=) 0) THEN
+			RAISE EXCEPTION 'the pay model of zone 0 cannot be deleted'
+				USING ERRCODE = 'DP308',
+				      DETAIL = 'It is the pay model of every zone without one of its own.',
+				      HINT = 'Change it with UPDATE.';
+		END IF;
 	ELSIF NOT EXISTS (SELECT FROM @extschema@.vehicle_profiles p WHERE p.vehicle OPERATOR(pg_catalog.=) OLD.vehicle) THEN
 		RAISE EXCEPTION 'the profile of vehicle "%" cannot be deleted', OLD.vehicle
 			USING ERRCODE = 'DP308',
@@ -2936,7 +3237,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._settings_keep_shipped() IS
-	'Internal: deferred constraint trigger: at commit, zone 0 still has matching settings and every vehicle a profile, else DP308.';
+	'Internal: deferred constraint trigger: at commit, zone 0 still has matching settings and a pay model and every vehicle a profile, else DP308.';
 REVOKE ALL ON FUNCTION @extschema@._settings_keep_shipped() FROM PUBLIC;
 
 -- _zone_setting_int (sql/60_matching.sql)
@@ -2966,6 +3267,55 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, timestamptz) IS
 	'Internal: resets a rider''s daily counters when the zone''s day has changed (through the riders_shift trigger, which owns the reset).';
+
+-- _orders_rider_trigger (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._orders_rider_trigger() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_was boolean := OLD.rider_id IS NOT NULL AND OLD.status IN ('assigned', 'picked_up');
+	v_is boolean := NEW.rider_id IS NOT NULL AND NEW.status IN ('assigned', 'picked_up');
+BEGIN
+	IF v_was AND (NOT v_is OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
+		UPDATE @extschema@.riders r
+		   SET active_orders = GREATEST(r.active_orders OPERATOR(pg_catalog.-) 1, 0)
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
+	END IF;
+	IF v_is AND (NOT v_was OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
+		UPDATE @extschema@.riders r
+		   SET active_orders = r.active_orders OPERATOR(pg_catalog.+) 1
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
+	END IF;
+	-- an order that leaves 'accepted' otherwise than through its offer
+	-- (cancelled, assigned by hand) takes its pending offer with it
+	IF OLD.status OPERATOR(pg_catalog.=) 'accepted' AND NEW.status OPERATOR(pg_catalog.<>) 'accepted' THEN
+		WITH c AS (
+			UPDATE @extschema@.offers f
+			   SET status = 'cancelled', responded_at = @extschema@.clock(),
+			       reason = 'order ' OPERATOR(pg_catalog.||) NEW.status
+			 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+			   AND f.order_id OPERATOR(pg_catalog.=) NEW.order_id
+			   AND f.status OPERATOR(pg_catalog.=) 'pending'
+			RETURNING f.rider_id)
+		UPDATE @extschema@.riders r
+		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
+		  FROM c WHERE r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+	END IF;
+	IF NEW.status OPERATOR(pg_catalog.=) 'delivered' AND OLD.status OPERATOR(pg_catalog.<>) 'delivered'
+	   AND NEW.rider_id IS NOT NULL THEN
+		PERFORM @extschema@._rider_day_roll(NEW.rider_id, @extschema@.clock());
+		-- the rider's pay for it (sql/53_pay.sql) is what fairness weighs
+		UPDATE @extschema@.riders r
+		   SET orders_today = r.orders_today OPERATOR(pg_catalog.+) 1,
+		       earnings_today_cents = r.earnings_today_cents OPERATOR(pg_catalog.+) @extschema@._pay_delivery(NEW)
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._orders_rider_trigger() IS
+	'Internal: keeps riders.active_orders and the daily counters in step with order transitions.';
 
 -- _riders_shift_trigger (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@._riders_shift_trigger() RETURNS trigger
@@ -3203,6 +3553,250 @@ COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) IS
 	'The payment service reports a refund as paid back (succeeded, with its reference) or failed (with a reason).  The same report again is a no-op; DP106 for an unknown refund, DP107 for a refund settled otherwise.';
 REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) TO dispatch_app, dispatch_admin;
+
+-- _hour_of_week (sql/63_eta.sql)
+CREATE OR REPLACE FUNCTION @extschema@._hour_of_week(p_at timestamptz, p_timezone text) RETURNS smallint
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ((pg_catalog.date_part('isodow', p_at AT TIME ZONE p_timezone)::integer OPERATOR(pg_catalog.-) 1)
+        OPERATOR(pg_catalog.*) 24
+        OPERATOR(pg_catalog.+) pg_catalog.date_part('hour', p_at AT TIME ZONE p_timezone)::integer)::smallint;
+COMMENT ON FUNCTION @extschema@._hour_of_week(timestamptz, text) IS
+	'Internal: the hour of the week of a time in a time zone: 0 for Monday 00:00-01:00, 167 for Sunday 23:00-24:00.';
+REVOKE ALL ON FUNCTION @extschema@._hour_of_week(timestamptz, text) FROM PUBLIC;
+
+-- _zone_speed (sql/63_eta.sql)
+CREATE OR REPLACE FUNCTION @extschema@._zone_speed(p_zone_id bigint, p_at timestamptz) RETURNS float8
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_speed float8;
+BEGIN
+	SELECT COALESCE(s.speed_mps, z.speed_mps)::float8 INTO v_speed
+	  FROM @extschema@.zones z
+	  LEFT JOIN @extschema@.zone_speeds s
+	         ON s.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	        AND s.hour_of_week OPERATOR(pg_catalog.=) @extschema@._hour_of_week(p_at, z.timezone)
+	 WHERE z.zone_id OPERATOR(pg_catalog.=) p_zone_id;
+	RETURN v_speed;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._zone_speed(bigint, timestamptz) IS
+	'Internal: metres per second of a vehicle of speed factor 1 in the zone at that time: the learned speed of its hour of the week (zone_speeds), else the zone''s configured speed.';
+REVOKE ALL ON FUNCTION @extschema@._zone_speed(bigint, timestamptz) FROM PUBLIC;
+
+-- _eta_window (sql/63_eta.sql)
+CREATE OR REPLACE FUNCTION @extschema@._eta_window(p_order @extschema@.orders, p_status text, p_now timestamptz,
+                                        OUT expected_at timestamptz, OUT earliest timestamptz,
+                                        OUT latest timestamptz)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_speed float8 := @extschema@._zone_speed(p_order.zone_id, p_now);
+	v_factor float8 := 1;
+	v_position @extschema@.riders.position%TYPE;
+	v_ready timestamptz;
+	v_prep integer;
+	v_pickup timestamptz;
+	v_remaining float8;
+	v_min integer := @extschema@._setting_int('dispatch.eta_min_samples');
+	v_lo float8 := 0.7;
+	v_hi float8 := 1.6;
+	v_cal @extschema@.eta_calibration;
+BEGIN
+	IF p_status NOT IN ('placed', 'accepted', 'assigned', 'picked_up') OR v_speed IS NULL THEN
+		RETURN;
+	END IF;
+	IF p_order.rider_id IS NOT NULL THEN
+		SELECT r.position, COALESCE(p.speed_factor, 1)::float8 INTO v_position, v_factor
+		  FROM @extschema@.riders r
+		  LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) p_order.rider_id;
+		v_speed := v_speed OPERATOR(pg_catalog.*) v_factor;
+	END IF;
+	IF p_status OPERATOR(pg_catalog.=) 'picked_up' THEN
+		expected_at := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
+			COALESCE(@extschema@._distance_m(v_position, p_order.dropoff), p_order.distance_m) OPERATOR(pg_catalog./) v_speed);
+	ELSE
+		v_ready := p_order.ready_at;
+		IF v_ready IS NULL AND p_order.merchant_id IS NOT NULL THEN
+			SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
+			 WHERE m.merchant_id OPERATOR(pg_catalog.=) p_order.merchant_id;
+			v_ready := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep);
+		END IF;
+		v_pickup := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
+			CASE WHEN p_status OPERATOR(pg_catalog.=) 'assigned' AND v_position IS NOT NULL
+			     THEN @extschema@._distance_m(v_position, p_order.pickup)
+			     ELSE 1500 END OPERATOR(pg_catalog./) v_speed);
+		v_pickup := GREATEST(v_pickup, v_ready);
+		expected_at := v_pickup OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
+			p_order.distance_m OPERATOR(pg_catalog./) v_speed);
+	END IF;
+	v_remaining := GREATEST(pg_catalog.date_part('epoch', expected_at OPERATOR(pg_catalog.-) p_now), 60);
+	expected_at := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_remaining);
+	SELECT * INTO v_cal FROM @extschema@.eta_calibration c
+	 WHERE c.zone_id OPERATOR(pg_catalog.=) p_order.zone_id AND c.stage OPERATOR(pg_catalog.=) p_status;
+	IF FOUND AND v_cal.samples OPERATOR(pg_catalog.>=) v_min THEN
+		v_lo := v_cal.lo_ratio;
+		v_hi := v_cal.hi_ratio;
+	END IF;
+	-- whole minutes, outwards, as a customer is told them
+	earliest := pg_catalog.date_trunc('minute', p_now OPERATOR(pg_catalog.+)
+	                pg_catalog.make_interval(secs => v_remaining OPERATOR(pg_catalog.*) LEAST(v_lo, 1)));
+	latest := pg_catalog.date_trunc('minute', (p_now OPERATOR(pg_catalog.+)
+	                pg_catalog.make_interval(secs => v_remaining OPERATOR(pg_catalog.*) GREATEST(v_hi, 1)))
+	              OPERATOR(pg_catalog.+) interval '59.999999 seconds');
+	expected_at := pg_catalog.date_trunc('second', expected_at);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._eta_window(@extschema@.orders, text, timestamptz) IS
+	'Internal: the expected delivery time and window of an order in a status at a time (docs/eta.md); NULLs in a status without one.';
+REVOKE ALL ON FUNCTION @extschema@._eta_window(@extschema@.orders, text, timestamptz) FROM PUBLIC;
+
+-- _order_eta_trigger (sql/63_eta.sql)
+CREATE OR REPLACE FUNCTION @extschema@._order_eta_trigger() RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz;
+	v_w record;
+BEGIN
+	IF NEW.status IN ('placed', 'accepted', 'assigned', 'picked_up') THEN
+		v_now := @extschema@.clock();
+		v_w := @extschema@._eta_window(NEW, NEW.status, v_now);
+		NEW.eta_earliest := v_w.earliest;
+		NEW.eta_latest := v_w.latest;
+		IF v_w.expected_at IS NOT NULL THEN
+			INSERT INTO @extschema@.eta_predictions AS p
+			       (zone_id, order_id, stage, predicted_at, expected_at, earliest, latest)
+			VALUES (NEW.zone_id, NEW.order_id, NEW.status, v_now, v_w.expected_at, v_w.earliest, v_w.latest)
+			ON CONFLICT (zone_id, order_id, stage) DO UPDATE
+			   SET predicted_at = EXCLUDED.predicted_at, expected_at = EXCLUDED.expected_at,
+			       earliest = EXCLUDED.earliest, latest = EXCLUDED.latest;
+		END IF;
+	ELSE
+		-- delivered, cancelled, unpaid: no delivery to expect
+		NEW.eta_earliest := NULL;
+		NEW.eta_latest := NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._order_eta_trigger() IS
+	'Internal: BEFORE UPDATE OF status on orders, before the state machine: the order''s new ETA window, on the order and in eta_predictions.';
+REVOKE ALL ON FUNCTION @extschema@._order_eta_trigger() FROM PUBLIC;
+
+-- eta (sql/63_eta.sql)
+CREATE OR REPLACE FUNCTION @extschema@.eta(order_id bigint)
+RETURNS TABLE (status text, expected_at timestamptz, earliest timestamptz, latest timestamptz)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders;
+	v_w record;
+BEGIN
+	SELECT * INTO v_order FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(eta.order_id)
+	   AND o.order_id OPERATOR(pg_catalog.=) eta.order_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'DP014';
+	END IF;
+	status := v_order.status;
+	IF v_order.status OPERATOR(pg_catalog.=) 'delivered' THEN
+		expected_at := v_order.delivered_at;
+		earliest := v_order.delivered_at;
+		latest := v_order.delivered_at;
+		RETURN NEXT;
+		RETURN;
+	END IF;
+	v_w := @extschema@._eta_window(v_order, v_order.status, @extschema@.clock());
+	IF v_w.expected_at IS NULL THEN
+		RAISE EXCEPTION 'order % has no delivery time to expect (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP711',
+			      DETAIL = 'Orders have an ETA from payment (placed) until delivery.';
+	END IF;
+	expected_at := v_w.expected_at;
+	earliest := v_w.earliest;
+	latest := v_w.latest;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.eta(bigint) IS
+	'The order''s expected delivery time and window (earliest, latest) now, from its rider''s position, the merchant''s ready time and the zone''s learned speed, sized so that dispatch.eta_coverage_percent of deliveries land inside (docs/eta.md).  A delivered order: its delivery time.  DP014 unknown order, DP711 an order not paid or cancelled.';
+REVOKE ALL ON FUNCTION @extschema@.eta(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.eta(bigint) TO dispatch_app, dispatch_admin;
+
+-- learn_eta (sql/63_eta.sql)
+CREATE OR REPLACE FUNCTION @extschema@.learn_eta() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_since timestamptz := v_now OPERATOR(pg_catalog.-)
+	                       pg_catalog.make_interval(days => @extschema@._setting_int('dispatch.eta_learn_days'));
+	v_k float8 := @extschema@._setting_int('dispatch.eta_min_samples');
+	v_cover float8 := @extschema@._setting_int('dispatch.eta_coverage_percent')::float8 OPERATOR(pg_catalog./) 100;
+	v_speeds integer;
+	v_stages integer;
+BEGIN
+	-- one run at a time (the mode conflicts with itself, not with readers);
+	-- a second waits, then learns again
+	LOCK TABLE @extschema@.zone_speeds, @extschema@.eta_calibration IN SHARE ROW EXCLUSIVE MODE;
+	DELETE FROM @extschema@.zone_speeds;
+	INSERT INTO @extschema@.zone_speeds (zone_id, hour_of_week, samples, observed_mps, speed_mps, learned_at)
+	SELECT s.zone_id, s.how, pg_catalog.count(*)::integer,
+	       pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v),
+	       ((pg_catalog.count(*) OPERATOR(pg_catalog.*) pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v))
+	        OPERATOR(pg_catalog.+) (v_k OPERATOR(pg_catalog.*) pg_catalog.min(s.zone_speed)))
+	       OPERATOR(pg_catalog./) (pg_catalog.count(*) OPERATOR(pg_catalog.+) v_k),
+	       v_now
+	  FROM (SELECT o.zone_id, @extschema@._hour_of_week(o.picked_up_at, z.timezone) AS how,
+	               z.speed_mps::float8 AS zone_speed,
+	               (o.distance_m::float8 OPERATOR(pg_catalog./)
+	                pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) o.picked_up_at))
+	               OPERATOR(pg_catalog./) COALESCE(p.speed_factor, 1)::float8 AS v
+	          FROM @extschema@.orders o
+	          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+	          LEFT JOIN @extschema@.riders r ON r.rider_id OPERATOR(pg_catalog.=) o.rider_id
+	          LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
+	         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
+	           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
+	           AND o.distance_m OPERATOR(pg_catalog.>=) 300
+	           AND o.delivered_at OPERATOR(pg_catalog.>=) (o.picked_up_at OPERATOR(pg_catalog.+) interval '1 minute')) s
+	 WHERE s.v OPERATOR(pg_catalog.>=) 0.3 AND s.v OPERATOR(pg_catalog.<=) 40
+	 GROUP BY s.zone_id, s.how;
+	GET DIAGNOSTICS v_speeds = ROW_COUNT;
+
+	DELETE FROM @extschema@.eta_calibration;
+	INSERT INTO @extschema@.eta_calibration (zone_id, stage, samples, lo_ratio, hi_ratio, learned_at)
+	SELECT c.zone_id, c.stage, pg_catalog.count(*)::integer,
+	       pg_catalog.percentile_cont((1 OPERATOR(pg_catalog.-) v_cover) OPERATOR(pg_catalog./) 2) WITHIN GROUP (ORDER BY c.ratio),
+	       pg_catalog.percentile_cont((1 OPERATOR(pg_catalog.+) v_cover) OPERATOR(pg_catalog./) 2) WITHIN GROUP (ORDER BY c.ratio),
+	       v_now
+	  FROM (SELECT p.zone_id, p.stage,
+	               pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.predicted_at)
+	               OPERATOR(pg_catalog./)
+	               GREATEST(pg_catalog.date_part('epoch', p.expected_at OPERATOR(pg_catalog.-) p.predicted_at), 60) AS ratio
+	          FROM @extschema@.eta_predictions p
+	          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
+	                                   AND o.order_id OPERATOR(pg_catalog.=) p.order_id
+	         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
+	           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
+	           AND p.predicted_at OPERATOR(pg_catalog.<=) o.delivered_at) c
+	 GROUP BY c.zone_id, c.stage;
+	GET DIAGNOSTICS v_stages = ROW_COUNT;
+	RETURN pg_catalog.jsonb_build_object('zone_hours', v_speeds, 'zone_stages', v_stages, 'since', v_since);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.learn_eta() IS
+	'Job: learns the zones'' speeds by hour of the week and the ETA windows'' calibration from the deliveries of the last dispatch.eta_learn_days days (docs/eta.md); returns how many rows of each it wrote.  Run hourly by pg_cron (schedule_maintenance).';
+REVOKE ALL ON FUNCTION @extschema@.learn_eta() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.learn_eta() TO dispatch_admin;
 
 -- rider_online (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8) RETURNS void
@@ -6464,3 +7058,78 @@ REVOKE ALL ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @
 GRANT SELECT ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
                 @extschema@.customer_segments, @extschema@.monthly_review TO dispatch_analyst, dispatch_admin;
 -- END growth views
+
+-- tracking and operations: triggers of sql/60_matching.sql and sql/63_eta.sql, views
+-- the pay models of sql/53_pay.sql are settings of the same kind
+CREATE TRIGGER pay_models_source
+	BEFORE INSERT OR UPDATE ON @extschema@.pay_models
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._settings_source_trigger();
+ALTER TABLE @extschema@.pay_models ENABLE ALWAYS TRIGGER pay_models_source;
+CREATE CONSTRAINT TRIGGER pay_models_keep_zone0
+	AFTER UPDATE OR DELETE ON @extschema@.pay_models
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (OLD.zone_id OPERATOR(pg_catalog.=) 0)
+	EXECUTE FUNCTION @extschema@._settings_keep_shipped();
+COMMENT ON TRIGGER pay_models_source ON @extschema@.pay_models IS
+	'An edited row becomes source ''operator''; an inserted row replaces a shipped row of its zone.';
+COMMENT ON TRIGGER pay_models_keep_zone0 ON @extschema@.pay_models IS
+	'At commit, zone 0 still has its pay model (DP308).';
+
+CREATE TRIGGER order_eta
+	BEFORE UPDATE OF status ON @extschema@.orders
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION @extschema@._order_eta_trigger();
+COMMENT ON TRIGGER order_eta ON @extschema@.orders IS
+	'Refreshes the ETA window at each status change; fires before order_state (name order), which puts the window in the status event.';
+
+-- The fairness of a zone's day without rider ids: the Gini coefficient of
+-- the riders' earnings (0: everyone earned the same) over
+-- G = (2 * sum(i * x_i)) / (n * sum(x)) - (n + 1) / n with x ascending.
+CREATE VIEW @extschema@.earnings_fairness AS
+SELECT f.zone_id, f.day,
+       pg_catalog.count(*) AS riders,
+       pg_catalog.sum(f.deliveries)::bigint AS deliveries,
+       pg_catalog.sum(f.total_cents)::bigint AS total_cents,
+       pg_catalog.round(pg_catalog.avg(f.total_cents))::bigint AS mean_cents,
+       pg_catalog.percentile_disc(0.1) WITHIN GROUP (ORDER BY f.total_cents) AS p10_cents,
+       pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY f.total_cents) AS median_cents,
+       pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY f.total_cents) AS p90_cents,
+       CASE WHEN pg_catalog.sum(f.total_cents) OPERATOR(pg_catalog.>) 0 THEN
+           pg_catalog.round(((2 OPERATOR(pg_catalog.*) pg_catalog.sum(f.rank OPERATOR(pg_catalog.*) f.total_cents))::numeric
+                             OPERATOR(pg_catalog./) (pg_catalog.count(*) OPERATOR(pg_catalog.*) pg_catalog.sum(f.total_cents)))
+                            OPERATOR(pg_catalog.-) ((pg_catalog.count(*) OPERATOR(pg_catalog.+) 1)::numeric
+                                                    OPERATOR(pg_catalog./) pg_catalog.count(*)), 4)
+       END AS gini
+  FROM (SELECT e.zone_id, e.day, e.deliveries, e.total_cents,
+               pg_catalog.row_number() OVER (PARTITION BY e.zone_id, e.day ORDER BY e.total_cents) AS rank
+          FROM @extschema@.rider_earnings e) f
+ GROUP BY f.zone_id, f.day;
+COMMENT ON VIEW @extschema@.earnings_fairness IS
+	'Per zone and day: riders paid, deliveries, total and percentiles of a rider''s earnings, and their Gini coefficient (0: equal, towards 1: one rider earned everything).  No rider ids: for analysts.';
+REVOKE ALL ON @extschema@.earnings_fairness FROM PUBLIC;
+GRANT SELECT ON @extschema@.earnings_fairness TO dispatch_analyst, dispatch_admin;
+
+-- Coverage and width per zone, hour (zone time, of the prediction) and
+-- status at prediction, over delivered orders.
+CREATE VIEW @extschema@.eta_accuracy AS
+SELECT p.zone_id,
+       pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone) AS hour,
+       p.stage,
+       pg_catalog.count(*) AS deliveries,
+       (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.>=) p.earliest
+                                      AND o.delivered_at OPERATOR(pg_catalog.<=) p.latest)::numeric
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::numeric(5, 4) AS coverage,
+       (pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
+        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_width_minutes,
+       (pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
+        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_abs_error_minutes
+  FROM @extschema@.eta_predictions p
+  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
+                           AND o.order_id OPERATOR(pg_catalog.=) p.order_id
+  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) p.zone_id
+ WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
+ GROUP BY p.zone_id, pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone), p.stage;
+COMMENT ON VIEW @extschema@.eta_accuracy IS
+	'Per zone, hour (zone time, of the prediction) and status at prediction: delivered orders, the share delivered inside their window, its mean width and the mean error of the expected time, in minutes.  No personal data.';
+REVOKE ALL ON @extschema@.eta_accuracy FROM PUBLIC;
+GRANT SELECT ON @extschema@.eta_accuracy TO dispatch_analyst, dispatch_admin;

@@ -177,6 +177,9 @@ CREATE TABLE @extschema@.orders (
 	-- set when retention or erasure (sql/78_retention.sql, forget_customer
 	-- of sql/80_privacy.sql) coarsens the drop-off point to a grid cell
 	dropoff_coarsened_at timestamptz,
+	-- the delivery window of the last status change (sql/63_eta.sql)
+	eta_earliest       timestamptz,
+	eta_latest         timestamptz,
 	PRIMARY KEY (zone_id, order_id),
 	CHECK (zone_id OPERATOR(pg_catalog.=) (order_id OPERATOR(pg_catalog.>>) 40)),
 	CHECK (kind = 'errand' OR merchant_id IS NOT NULL)

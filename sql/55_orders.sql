@@ -84,6 +84,8 @@ DECLARE
 	v_line record;
 	v_price integer;
 	v_subtotal bigint := 0;
+	v_fee integer;
+	v_total integer;
 	v_order bigint;
 	v_now timestamptz := @extschema@.clock();
 	v_item record;
@@ -197,6 +199,11 @@ BEGIN
 	-- error, and the stock taken above goes back with the rest
 	v_offer := @extschema@._offer_take(v_order, place_order.customer_id, v_zone, place_order.merchant_id,
 	                                   v_subtotal, coupon_code, COALESCE(spend_points, 0));
+	-- the delivery fee of the zone's pay model (sql/53_pay.sql); discounts
+	-- and points come off the basket and the fee together
+	v_fee := @extschema@._delivery_fee(v_zone, v_dist);
+	v_total := ((v_subtotal OPERATOR(pg_catalog.+) v_fee) OPERATOR(pg_catalog.-) v_offer.discount_cents
+	            OPERATOR(pg_catalog.-) v_offer.points_cents)::integer;
 	INSERT INTO @extschema@.orders
 	       (zone_id, order_id, kind, customer_id, merchant_id, status, priority, pickup, dropoff,
 	        dropoff_address_enc, distance_m, subtotal_cents, fee_cents, discount_cents, total_cents, coupon_code,
@@ -204,8 +211,8 @@ BEGIN
 	VALUES (v_zone, v_order, 'takeaway', place_order.customer_id, place_order.merchant_id,
 	        'pending_payment', priority, v_pickup, v_drop,
 	        @extschema@.pii_seal('customer', place_order.customer_id, dropoff_address),
-	        v_dist, v_subtotal::integer, 0, v_offer.discount_cents OPERATOR(pg_catalog.+) v_offer.points_cents,
-	        (v_subtotal OPERATOR(pg_catalog.-) v_offer.discount_cents OPERATOR(pg_catalog.-) v_offer.points_cents)::integer,
+	        v_dist, v_subtotal::integer, v_fee, v_offer.discount_cents OPERATOR(pg_catalog.+) v_offer.points_cents,
+	        v_total,
 	        v_offer.coupon_code,
 	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep OPERATOR(pg_catalog.+) 10,
 	                                                             secs => v_dist OPERATOR(pg_catalog./) v_speed),
@@ -220,7 +227,7 @@ BEGIN
 	                                  v_offer.points_cents, v_offer.points_lots);
 	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, created_at)
 	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
-	        v_order, (v_subtotal OPERATOR(pg_catalog.-) v_offer.discount_cents OPERATOR(pg_catalog.-) v_offer.points_cents)::integer, v_now);
+	        v_order, v_total, v_now);
 	RETURN v_order;
 END
 $$;

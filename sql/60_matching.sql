@@ -114,6 +114,10 @@ BEGIN
 		DELETE FROM @extschema@.matching_settings s
 		 WHERE s.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
 		   AND s.source OPERATOR(pg_catalog.=) 'default';
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'pay_models' THEN
+		DELETE FROM @extschema@.pay_models p
+		 WHERE p.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+		   AND p.source OPERATOR(pg_catalog.=) 'default';
 	ELSE
 		DELETE FROM @extschema@.vehicle_profiles p
 		 WHERE p.vehicle OPERATOR(pg_catalog.=) NEW.vehicle
@@ -123,7 +127,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._settings_source_trigger() IS
-	'Internal: BEFORE INSERT OR UPDATE on matching_settings and vehicle_profiles: an edited or inserted row is source ''operator''; an inserted row replaces a shipped (''default'') row of its key, as pg_restore needs.';
+	'Internal: BEFORE INSERT OR UPDATE on matching_settings, vehicle_profiles and pay_models: an edited or inserted row is source ''operator''; an inserted row replaces a shipped (''default'') row of its key, as pg_restore needs.';
 REVOKE ALL ON FUNCTION @extschema@._settings_source_trigger() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._settings_keep_shipped() RETURNS trigger
@@ -138,6 +142,13 @@ BEGIN
 				      DETAIL = 'They are the defaults of every zone without settings of its own.',
 				      HINT = 'Change them with UPDATE.';
 		END IF;
+	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'pay_models' THEN
+		IF NOT EXISTS (SELECT FROM @extschema@.pay_models p WHERE p.zone_id OPERATOR(pg_catalog.=) 0) THEN
+			RAISE EXCEPTION 'the pay model of zone 0 cannot be deleted'
+				USING ERRCODE = 'DP308',
+				      DETAIL = 'It is the pay model of every zone without one of its own.',
+				      HINT = 'Change it with UPDATE.';
+		END IF;
 	ELSIF NOT EXISTS (SELECT FROM @extschema@.vehicle_profiles p WHERE p.vehicle OPERATOR(pg_catalog.=) OLD.vehicle) THEN
 		RAISE EXCEPTION 'the profile of vehicle "%" cannot be deleted', OLD.vehicle
 			USING ERRCODE = 'DP308',
@@ -148,7 +159,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._settings_keep_shipped() IS
-	'Internal: deferred constraint trigger: at commit, zone 0 still has matching settings and every vehicle a profile, else DP308.';
+	'Internal: deferred constraint trigger: at commit, zone 0 still has matching settings and a pay model and every vehicle a profile, else DP308.';
 REVOKE ALL ON FUNCTION @extschema@._settings_keep_shipped() FROM PUBLIC;
 
 CREATE TRIGGER matching_settings_source
@@ -179,6 +190,20 @@ COMMENT ON TRIGGER matching_settings_keep_zone0 ON @extschema@.matching_settings
 	'At commit, zone 0 still has its row (DP308).';
 COMMENT ON TRIGGER vehicle_profiles_keep ON @extschema@.vehicle_profiles IS
 	'At commit, every vehicle still has its profile (DP308).';
+-- the pay models of sql/53_pay.sql are settings of the same kind
+CREATE TRIGGER pay_models_source
+	BEFORE INSERT OR UPDATE ON @extschema@.pay_models
+	FOR EACH ROW EXECUTE FUNCTION @extschema@._settings_source_trigger();
+ALTER TABLE @extschema@.pay_models ENABLE ALWAYS TRIGGER pay_models_source;
+CREATE CONSTRAINT TRIGGER pay_models_keep_zone0
+	AFTER UPDATE OR DELETE ON @extschema@.pay_models
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (OLD.zone_id OPERATOR(pg_catalog.=) 0)
+	EXECUTE FUNCTION @extschema@._settings_keep_shipped();
+COMMENT ON TRIGGER pay_models_source ON @extschema@.pay_models IS
+	'An edited row becomes source ''operator''; an inserted row replaces a shipped row of its zone.';
+COMMENT ON TRIGGER pay_models_keep_zone0 ON @extschema@.pay_models IS
+	'At commit, zone 0 still has its pay model (DP308).';
 
 -- ------------------------------------------------------------------ offers
 
@@ -339,9 +364,10 @@ BEGIN
 	IF NEW.status OPERATOR(pg_catalog.=) 'delivered' AND OLD.status OPERATOR(pg_catalog.<>) 'delivered'
 	   AND NEW.rider_id IS NOT NULL THEN
 		PERFORM @extschema@._rider_day_roll(NEW.rider_id, @extschema@.clock());
+		-- the rider's pay for it (sql/53_pay.sql) is what fairness weighs
 		UPDATE @extschema@.riders r
 		   SET orders_today = r.orders_today OPERATOR(pg_catalog.+) 1,
-		       earnings_today_cents = r.earnings_today_cents OPERATOR(pg_catalog.+) NEW.fee_cents
+		       earnings_today_cents = r.earnings_today_cents OPERATOR(pg_catalog.+) @extschema@._pay_delivery(NEW)
 		 WHERE r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
 	END IF;
 	RETURN NULL;

@@ -90,6 +90,9 @@ INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) V
 	('dispatch-purge', '17 3 * * *', 'CALL @extschema@.purge_expired()', 'dispatch'),
 	('dispatch-cron-history', '47 3 * * *',
 	 'DELETE FROM cron.job_run_details WHERE end_time < pg_catalog.now() OPERATOR(pg_catalog.-) interval ''14 days''', 'cron');
+-- the learning of speeds and ETA windows (sql/63_eta.sql), hourly
+INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
+	('dispatch-eta', '7 * * * *', 'SELECT @extschema@.learn_eta()', 'dispatch');
 REVOKE ALL ON @extschema@.maintenance_jobs FROM PUBLIC;
 
 ------------------------------------------------------------------------------

@@ -38,6 +38,9 @@ int			dispatch_fraud_max_bad_orders = 5;
 int			dispatch_fraud_max_distance_m = 30000;
 int			dispatch_max_order_cents = 10000000;
 int			dispatch_max_item_qty = 99;
+int			dispatch_eta_coverage_percent = 90;
+int			dispatch_eta_min_samples = 30;
+int			dispatch_eta_learn_days = 28;
 int			dispatch_cipher = DISPATCH_CIPHER_PGP;
 
 static const struct config_enum_entry cipher_options[] = {
@@ -130,6 +133,33 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("dispatch.eta_coverage_percent",
+							"Share of deliveries, in percent, that ETA windows are sized to hold.",
+							NULL,
+							&dispatch_eta_coverage_percent,
+							90, 50, 99,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dispatch.eta_min_samples",
+							"Deliveries a zone needs before its learned ETA calibration is used; also the weight of the configured speed in learned speeds.",
+							NULL,
+							&dispatch_eta_min_samples,
+							30, 1, 100000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dispatch.eta_learn_days",
+							"Days of deliveries that speeds and ETA calibration are learned from.",
+							NULL,
+							&dispatch_eta_learn_days,
+							28, 1, 366,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomEnumVariable("dispatch.cipher",
 							 "How personal fields are sealed: pgp, or none for benchmarks only.",
 							 "none stores personal data unencrypted and exists only to measure "
@@ -157,6 +187,9 @@ static const IntSetting int_settings[] = {
 	{"dispatch.fraud_max_distance_m", &dispatch_fraud_max_distance_m},
 	{"dispatch.max_order_cents", &dispatch_max_order_cents},
 	{"dispatch.max_item_qty", &dispatch_max_item_qty},
+	{"dispatch.eta_coverage_percent", &dispatch_eta_coverage_percent},
+	{"dispatch.eta_min_samples", &dispatch_eta_min_samples},
+	{"dispatch.eta_learn_days", &dispatch_eta_learn_days},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_setting_int);

@@ -32,6 +32,7 @@
 
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -40,6 +41,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
@@ -146,7 +148,7 @@ static const Column rider_columns[] = {
  * column, and 0.1.0 did not widen.
  */
 static const Column settings_columns[] = {
-	COLUMN(MatchSettings, speed_mps, "z.speed_mps::pg_catalog.float8", COL_FLOAT8, 4.0),
+	COLUMN(MatchSettings, speed_mps, "COALESCE(zs.speed_mps, z.speed_mps)::pg_catalog.float8", COL_FLOAT8, 4.0),
 	COLUMN(MatchSettings, today, "pg_catalog.timezone(z.timezone, $2)::pg_catalog.date",
 		   COL_DATUM, 0),
 	COLUMN(MatchSettings, day_start, "pg_catalog.date_trunc('day', $2, z.timezone)",
@@ -412,12 +414,24 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 	if (settings_plan == NULL)
 	{
 		Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+		Oid			nsp = get_namespace_oid("dispatch", true);
+
+		/*
+		 * The speed of the zone's hour of the week as learned from its
+		 * deliveries (sql/63_eta.sql), else its configured speed.  A 0.1.0
+		 * catalog (the module updated, the extension not yet) has no
+		 * learned speeds.
+		 */
+		const char *speeds = OidIsValid(nsp) && OidIsValid(get_relname_relid("zone_speeds", nsp)) ?
+			" LEFT JOIN dispatch.zone_speeds zs ON zs.zone_id OPERATOR(pg_catalog.=) z.zone_id"
+			"  AND zs.hour_of_week OPERATOR(pg_catalog.=) dispatch._hour_of_week($2, z.timezone)" :
+			" CROSS JOIN (SELECT NULL::pg_catalog.float4 AS speed_mps) zs";
 
 		settings_plan = match_keep_plan(psprintf(
 												 "SELECT %s,"
 												 " v.names AS vehicle_names, v.speeds AS vehicle_speeds,"
 												 " v.pickups AS vehicle_pickups, v.trips AS vehicle_trips"
-												 " FROM dispatch.zones z CROSS JOIN LATERAL"
+												 " FROM dispatch.zones z%s CROSS JOIN LATERAL"
 												 MATCH_ZONE_SETTINGS " s"
 												 " CROSS JOIN (SELECT pg_catalog.array_agg(p.vehicle) AS names,"
 												 "   pg_catalog.array_agg(p.speed_factor::pg_catalog.float8) AS speeds,"
@@ -426,7 +440,8 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 												 "   FROM dispatch.vehicle_profiles p) v"
 												 " WHERE z.zone_id OPERATOR(pg_catalog.=) $1",
 												 columns_select(settings_columns,
-																lengthof(settings_columns))),
+																lengthof(settings_columns)),
+												 speeds),
 										2, types);
 	}
 

@@ -40,11 +40,13 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/rel.h"
 
@@ -146,6 +148,8 @@ typedef struct OrderChange
 	int64		order_id;
 	int64		rider_id;		/* 0 when NULL */
 	int			version_attnum; /* 0 on a 0.1.0 catalog */
+	int			eta_earliest_attnum;	/* 0 on a 0.1.0 catalog */
+	int			eta_latest_attnum;
 	int32		version;		/* the new version, once stamped */
 	int64		event_rider;	/* the rider the event names */
 } OrderChange;
@@ -181,6 +185,8 @@ read_change(TriggerData *td, OrderChange *c)
 	c->event_rider = c->rider_id;
 	/* absent on a 0.1.0 catalog */
 	c->version_attnum = Max(SPI_fnumber(c->tupdesc, "status_version"), 0);
+	c->eta_earliest_attnum = Max(SPI_fnumber(c->tupdesc, "eta_earliest"), 0);
+	c->eta_latest_attnum = Max(SPI_fnumber(c->tupdesc, "eta_latest"), 0);
 
 	if (c->status == NULL)
 		ereport(ERROR,
@@ -283,6 +289,32 @@ stamp_change(OrderChange *c)
 	return heap_modify_tuple_by_cols(c->newtup, c->tupdesc, ncols, cols, vals, nulls);
 }
 
+/*
+ * The delivery window the order_eta trigger (sql/63_eta.sql) set on the new
+ * row, if any: "eta":{"earliest":..., "latest":...} in JSON's time format.
+ */
+static void
+append_eta(StringInfo payload, const OrderChange *c, HeapTuple newtup)
+{
+	bool		null_earliest,
+				null_latest;
+	Datum		earliest,
+				latest;
+	char		buf[MAXDATELEN + 1];
+
+	if (c->eta_earliest_attnum == 0 || c->eta_latest_attnum == 0)
+		return;
+	earliest = heap_getattr(newtup, c->eta_earliest_attnum, c->tupdesc, &null_earliest);
+	latest = heap_getattr(newtup, c->eta_latest_attnum, c->tupdesc, &null_latest);
+	if (null_earliest || null_latest)
+		return;
+	appendStringInfoString(payload, ",\"eta\":{\"earliest\":\"");
+	appendStringInfoString(payload, JsonEncodeDateTime(buf, earliest, TIMESTAMPTZOID, NULL));
+	appendStringInfoString(payload, "\",\"latest\":\"");
+	appendStringInfoString(payload, JsonEncodeDateTime(buf, latest, TIMESTAMPTZOID, NULL));
+	appendStringInfoString(payload, "\"}");
+}
+
 /* The order_status event of the change (docs/events.md). */
 static void
 emit_status_event(const OrderChange *c, HeapTuple newtup)
@@ -301,6 +333,7 @@ emit_status_event(const OrderChange *c, HeapTuple newtup)
 		appendStringInfo(&payload, ",\"version\":%d", c->version);
 	if (strcmp(c->status, "payment_failed") == 0)
 		appendStringInfoString(&payload, ",\"action\":\"retry_payment\"");
+	append_eta(&payload, c, newtup);
 	appendStringInfoChar(&payload, '}');
 
 	dispatch_event_append(int8_column(newtup, c->tupdesc, "zone_id"),

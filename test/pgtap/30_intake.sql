@@ -69,8 +69,9 @@ SELECT dispatch.place_order(:customer, :merchant,
        format('[{"item_id": %s, "qty": 4}, {"item_id": %s, "qty": 1}]', :rice, :noodles)::jsonb,
        121.445, 31.196, 'Room 1', 'fresh') AS o1 \gset
 SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), 6, 'an order takes its stock');
-SELECT is((SELECT total_cents FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1), 4 * 1500 + 2800, 'the total is the sum of the lines');
-SELECT is((SELECT amount_cents FROM dispatch.payments WHERE zone_id = :o1 >> 40 AND order_id = :o1 AND status = 'pending'), 8800, 'a pending payment of the total waits');
+SELECT results_eq(format('SELECT subtotal_cents, fee_cents, total_cents FROM dispatch.orders WHERE zone_id = %s AND order_id = %s', :o1 >> 40, :o1),
+                  'VALUES (4 * 1500 + 2800, 300, 4 * 1500 + 2800 + 300)', 'the total is the sum of the lines and the delivery fee (1.1 km: the base fee)');
+SELECT is((SELECT amount_cents FROM dispatch.payments WHERE zone_id = :o1 >> 40 AND order_id = :o1 AND status = 'pending'), 9100, 'a pending payment of the total waits');
 SELECT is(dispatch.zone_of(:o1), :zone::bigint, 'the zone is in the order id');
 
 -- payments

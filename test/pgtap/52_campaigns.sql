@@ -82,8 +82,8 @@ SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('Again', 'first_order'
 
 SELECT pg_temp.buy(:customer, ' welcome ') AS o1 \gset
 SELECT results_eq(format('SELECT subtotal_cents, discount_cents, total_cents, coupon_code FROM dispatch.orders WHERE order_id = %s', :o1),
-                  $$ VALUES (5600, 1000, 4600, 'WELCOME') $$, 'the code is matched without case; 20 % of 56 yuan capped at 10 yuan');
-SELECT is((SELECT amount_cents FROM dispatch.payments WHERE order_id = :o1), 4600, 'the payment asks for the discounted total');
+                  $$ VALUES (5600, 1000, 4900, 'WELCOME') $$, 'the code is matched without case; 20 % of 56 yuan capped at 10 yuan (and 3 yuan delivery fee)');
+SELECT is((SELECT amount_cents FROM dispatch.payments WHERE order_id = :o1), 4900, 'the payment asks for the discounted total');
 SELECT is(dispatch.campaign_budget_left(:welcome), 500::bigint, 'the budget is charged');
 SELECT results_eq(format('SELECT campaign_id, discount_cents, status FROM dispatch.redemptions WHERE order_id = %s', :o1),
                   format('VALUES (%s::bigint, 1000, %L)', :welcome, 'applied'), 'the redemption is recorded');
@@ -113,7 +113,7 @@ SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L, 0, 1)', :c4, 'LUNCH'),
 SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c4, 'FAR'), 'DP605', 'a campaign of another zone');
 SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c4, 'TOMORROW'), 'DP604', 'a campaign not started yet');
 SELECT pg_temp.buy(:c4, 'LUNCH') AS l1 \gset
-SELECT is((SELECT total_cents FROM dispatch.orders WHERE order_id = :l1), 5100, 'an amount off');
+SELECT is((SELECT total_cents FROM dispatch.orders WHERE order_id = :l1), 5400, 'an amount off');
 SELECT lives_ok(format('SELECT pg_temp.buy(%s, %L)', :c4, 'lunch'), 'a second use');
 SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c4, 'LUNCH'), 'DP605', 'a third use over the cap of two');
 SET LOCAL dispatch.clock_override = '2026-06-01 12:00:00+00';
@@ -162,7 +162,7 @@ SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, NULL, 20, 1)', :c7), 'DP60
 SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, NULL, 701, 1)', :c6), 'DP608', 'points worth more than half the order');
 SELECT pg_temp.buy(:c6, NULL, 100) AS p1 \gset
 SELECT results_eq(format('SELECT discount_cents, total_cents FROM dispatch.orders WHERE order_id = %s', :p1),
-                  $$ VALUES (200, 5400) $$, '100 points at 2 cents off the total');
+                  $$ VALUES (200, 5700) $$, '100 points at 2 cents off the total');
 SELECT is(dispatch.points_balance(:c6), 150, 'the lot expiring first is spent first');
 SELECT is((SELECT remaining FROM dispatch.points_ledger WHERE customer_id = :c6 AND ref = 'ticket:2'), 0, 'the expiring lot is used up');
 SELECT dispatch.cancel_order(:p1, 'test') \g /dev/null
@@ -173,8 +173,8 @@ SELECT is(dispatch.points_balance(:c6), 200, 'an expired lot no longer counts');
 -- delivery earns points at the rate, times the tier; once
 SELECT pg_temp.deliver(pg_temp.buy(:c6)) AS d6 \gset
 SELECT is(dispatch._reward_delivery(:zone, :d6), 1, 'a delivered order earns points');
-SELECT is((SELECT points FROM dispatch.points_ledger WHERE customer_id = :c6 AND reason = 'delivery'), 112,
-          '56 yuan paid, 1 point a yuan, twice for silver');
+SELECT is((SELECT points FROM dispatch.points_ledger WHERE customer_id = :c6 AND reason = 'delivery'), 118,
+          '59 yuan paid (56 and the fee), 1 point a yuan, twice for silver');
 SELECT is(dispatch._reward_delivery(:zone, :d6), 0, 'and only once');
 SELECT is(dispatch._reward_delivery(:zone, pg_temp.buy(:c6)), 0, 'an order not delivered earns nothing');
 SELECT is(dispatch._feedback_points(:c6, :zone, 'feedback:1'), 5, 'a review earns the campaign''s feedback points');

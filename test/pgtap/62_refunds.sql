@@ -16,13 +16,13 @@ SELECT dispatch.cancel_order(:paid, 'customer changed mind') \g /dev/null
 SELECT dispatch.cancel_order(:unpaid, 'customer changed mind') \g /dev/null
 
 SELECT results_eq(format($$ SELECT amount_cents, status, reason FROM dispatch.refunds WHERE order_id = %s $$, :paid),
-                  $$ VALUES (2800, 'pending', 'customer changed mind') $$, 'a cancelled paid order has a pending refund of what was paid');
+                  $$ VALUES (3100, 'pending', 'customer changed mind') $$, 'a cancelled paid order has a pending refund of what was paid');
 SELECT is((SELECT count(*) FROM dispatch.refunds WHERE order_id = :unpaid), 0::bigint, 'an unpaid order is not refunded');
 SELECT refund_id AS rf FROM dispatch.refunds WHERE order_id = :paid \gset
 SELECT is(dispatch.zone_of(:rf), :zone::bigint, 'the refund id carries the zone');
 SELECT results_eq(format($$ SELECT kind, (payload ->> 'refund_id')::bigint, (payload ->> 'amount_cents')::integer
                                FROM dispatch.events WHERE order_id = %s AND kind = 'refund' $$, :paid),
-                  format('VALUES (%L, %s::bigint, 2800)', 'refund', :rf), 'a refund event tells the payment service');
+                  format('VALUES (%L, %s::bigint, 3100)', 'refund', :rf), 'a refund event tells the payment service');
 SELECT ok((SELECT NOT (payload ? 'reason') FROM dispatch.events WHERE order_id = :paid AND kind = 'refund'),
           'the event carries no free text');
 SELECT lives_ok(format('SELECT dispatch.cancel_order(%s, %L)', :paid, 'again'), 'cancelling again is a no-op');
@@ -31,7 +31,7 @@ SELECT is((SELECT count(*) FROM dispatch.events WHERE order_id = :paid AND kind 
 
 -- reconciliation: a pending refund counts; nothing is wrong
 SELECT results_eq(format($$ SELECT paid_cents, refund_cents, problem FROM dispatch.refund_reconciliation WHERE order_id = %s $$, :paid),
-                  $$ VALUES (2800::bigint, 2800::bigint, NULL::text) $$, 'paid and refunded add up');
+                  $$ VALUES (3100::bigint, 3100::bigint, NULL::text) $$, 'paid and refunded add up');
 SELECT is((SELECT count(*) FROM dispatch.refund_reconciliation WHERE problem IS NOT NULL), 0::bigint, 'no order''s money is out of line');
 
 -- the payment service settles it, once

@@ -146,7 +146,7 @@ SELECT is((SELECT count(*) FROM dispatch.orders WHERE zone_id = :zone AND custom
             AND dropoff_coarsened_at IS NOT NULL), 3::bigint, 'every drop-off point of the customer is coarsened');
 SELECT ok((SELECT abs(ST_Y(dropoff) - 31.195) < 1e-9 AND abs(ST_X(dropoff) - 121.445) < 1e-9
              FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1), 'to the centre of its 0.01 degree cell');
-SELECT is((SELECT total_cents FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1), 5600, 'amounts stay for accounting');
+SELECT is((SELECT total_cents FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1), 5900, 'amounts stay for accounting');
 SELECT ok((SELECT forgotten_at IS NOT NULL AND phone_index IS NULL AND phone_enc IS NULL AND name_enc IS NULL
              FROM dispatch.customers WHERE customer_id = :customer), 'the customer row is anonymised and stamped');
 SELECT is(dispatch.has_consent(:customer, 'analytics'), false, 'consents end with the erasure');

@@ -63,14 +63,14 @@ SELECT pg_temp.at('2026-04-15 12:00:00+00');
 SELECT dispatch.rollup_campaigns(true) \g /dev/null
 
 -- campaign_performance: one redemption held (C's was given back), A
--- acquired by it, 5,600 GMV at a cost of 500: ROI (5600 - 500) / 500 =
--- 10.2; A was acquired more than 30 days ago and ordered again 8 days later
+-- acquired by it, 5,900 GMV (5,600 and a 300 delivery fee) at a cost of
+-- 500: ROI (5900 - 500) / 500 = 10.8; A was acquired more than 30 days ago and ordered again 8 days later
 SELECT results_eq(
 	format($$ SELECT campaign, redemptions, new_customers, orders, gmv_cents, cost_cents, cost_per_acquisition_cents,
 	                 roi, acquired_30d_ago, repeat_rate_30d
 	            FROM dispatch.campaign_performance WHERE campaign_id = %s $$, :spring),
-	$$ VALUES ('Spring', 1::bigint, 1::bigint, 1::bigint, 5600::bigint, 500::bigint, 500.00::numeric(14, 2),
-	           10.200::numeric(12, 3), 1::bigint, 1.0000::numeric(5, 4)) $$,
+	$$ VALUES ('Spring', 1::bigint, 1::bigint, 1::bigint, 5900::bigint, 500::bigint, 500.00::numeric(14, 2),
+	           10.800::numeric(12, 3), 1::bigint, 1.0000::numeric(5, 4)) $$,
 	'campaign_performance on the hand-checked set');
 
 -- customer_retention: the cohort of 2 March is A and B (C never counted);
@@ -81,15 +81,15 @@ SELECT results_eq(
 	'customer_retention: one cohort, back in weeks 1 and 3');
 
 -- customer_segments on 15 April: A last ordered 36 days ago, twice
--- (hibernating), B 23 days ago, twice (promising); A paid 5,100 + 5,600,
--- B 5,600 + 5,600
+-- (hibernating), B 23 days ago, twice (promising); A paid 5,400 + 5,900,
+-- B 5,900 + 5,900 (each with a delivery fee of 300)
 SELECT results_eq(
 	$$ SELECT segment, customers, share, mean_orders, lifetime_value_cents FROM dispatch.customer_segments ORDER BY segment $$,
-	$$ VALUES ('hibernating', 1::bigint, 0.5000::numeric(5, 4), 2.00::numeric(10, 2), 10700::numeric),
-	          ('promising', 1::bigint, 0.5000::numeric(5, 4), 2.00::numeric(10, 2), 11200::numeric) $$,
+	$$ VALUES ('hibernating', 1::bigint, 0.5000::numeric(5, 4), 2.00::numeric(10, 2), 11300::numeric),
+	          ('promising', 1::bigint, 0.5000::numeric(5, 4), 2.00::numeric(10, 2), 11800::numeric) $$,
 	'customer_segments by recency and frequency');
 
--- monthly_review of March: 4 orders count, 1 cancelled, GMV 4 x 5,600,
+-- monthly_review of March: 4 orders count, 1 cancelled, GMV 4 x 5,900,
 -- 500 of discount; the review is negative, late and cold; one ticket,
 -- resolved in time; the Spring survey
 SELECT results_eq(
@@ -97,8 +97,8 @@ SELECT results_eq(
 	          campaign_cost_cents, campaign_roi, reviews, share_negative, top_complaints,
 	          tickets_opened, tickets_resolved_in_24h, tickets_overdue
 	     FROM dispatch.monthly_review $$,
-	$$ VALUES ('2026-03-01'::date, 2::bigint, 4::bigint, 4::bigint, 1::bigint, 22400::numeric, 500::numeric, 1::bigint,
-	           500::numeric, 10.200::numeric(12, 3), 1::bigint, 1.0000::numeric(5, 4), '{cold,late}'::text[],
+	$$ VALUES ('2026-03-01'::date, 2::bigint, 4::bigint, 4::bigint, 1::bigint, 23600::numeric, 500::numeric, 1::bigint,
+	           500::numeric, 10.800::numeric(12, 3), 1::bigint, 1.0000::numeric(5, 4), '{cold,late}'::text[],
 	           1::bigint, 1.0000::numeric(5, 4), 0::bigint) $$,
 	'monthly_review of March');
 SELECT ok((SELECT mean_sentiment < 0 FROM dispatch.monthly_review), 'the month''s sentiment is negative');

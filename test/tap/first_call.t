@@ -100,6 +100,10 @@ app|SELECT dispatch.submit_feedback($(id delivered), 5, '又快又热', 'app')|
 app|SELECT dispatch.cancel_order($(id to_cancel), 'changed mind')|
 app|SELECT dispatch.settle_refund(1099511627775, true)|DP106
 app|SELECT dispatch.stuck_after('placed')|
+app|SELECT dispatch.delivery_fee(1, 121.445, 31.196)|
+app|SELECT dispatch.eta($(id to_deliver))|
+app|SELECT dispatch.rider_earnings_of(3, '2026-01-01', '2026-12-31')|
+admin|SELECT dispatch.learn_eta()|
 app|SELECT dispatch.grant_consent(3, 'marketing', 'v1')|
 app|SELECT dispatch.has_consent(3, 'marketing')|
 app|SELECT dispatch.require_consent(3, 'marketing')|

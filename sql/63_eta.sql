@@ -1,0 +1,346 @@
+-- sql/63_eta.sql
+-- ETA windows (DESIGN.md part 5, docs/eta.md).  How fast riders really move
+-- in a zone, by hour of the week, is learned from delivered orders
+-- (zone_speeds); matching uses the same speeds for its travel times
+-- (src/match.c).  An order's window (earliest, latest) is its expected
+-- delivery time from where it is now (its rider's position, the merchant's
+-- ready time, the zone's speed), widened by how far off such predictions
+-- were in the zone: the ratio of the actual to the predicted remaining
+-- time, whose lower and upper quantiles are chosen so that
+-- dispatch.eta_coverage_percent of deliveries land inside the window
+-- (eta_calibration).  Both are learned by the job learn_eta (pg_cron,
+-- hourly); until dispatch.eta_min_samples deliveries are seen, a zone uses
+-- its configured speed (zones.speed_mps) and a wide default window.
+--
+-- Every status change of an order (trigger order_eta, which fires before
+-- the state machine's order_state, as triggers fire in name order) stores
+-- the window on the order and in eta_predictions, and the state machine
+-- puts it in the order_status event.
+
+CREATE TABLE @extschema@.zone_speeds (
+	zone_id       bigint NOT NULL REFERENCES @extschema@.zones,
+	hour_of_week  smallint NOT NULL CHECK (hour_of_week BETWEEN 0 AND 167),
+	samples       integer NOT NULL CHECK (samples > 0),
+	observed_mps  real NOT NULL CHECK (observed_mps > 0),
+	speed_mps     real NOT NULL CHECK (speed_mps > 0),
+	learned_at    timestamptz NOT NULL,
+	PRIMARY KEY (zone_id, hour_of_week)
+);
+COMMENT ON TABLE @extschema@.zone_speeds IS
+	'Speeds learned from delivered orders (learn_eta), per zone and hour of the week (0 = Monday 00:00-01:00 zone time): observed_mps is the median effective speed (straight-line metres from pickup to drop-off over the time from pickup to delivery, for a vehicle of speed factor 1), speed_mps that median pulled towards the zone''s configured speed by dispatch.eta_min_samples pseudo-samples: what ETA and matching use.';
+
+CREATE TABLE @extschema@.eta_calibration (
+	zone_id     bigint NOT NULL REFERENCES @extschema@.zones,
+	stage       text NOT NULL CHECK (stage IN ('placed', 'accepted', 'assigned', 'picked_up')),
+	samples     integer NOT NULL CHECK (samples > 0),
+	lo_ratio    real NOT NULL CHECK (lo_ratio >= 0),
+	hi_ratio    real NOT NULL CHECK (hi_ratio >= lo_ratio),
+	learned_at  timestamptz NOT NULL,
+	PRIMARY KEY (zone_id, stage)
+);
+COMMENT ON TABLE @extschema@.eta_calibration IS
+	'How far off predictions were, per zone and the status the order was in when predicted: the quantiles of actual / predicted remaining time that hold dispatch.eta_coverage_percent of the deliveries learned from (learn_eta).';
+
+CREATE TABLE @extschema@.eta_predictions (
+	zone_id       bigint NOT NULL,
+	order_id      bigint NOT NULL,
+	stage         text NOT NULL CHECK (stage IN ('placed', 'accepted', 'assigned', 'picked_up')),
+	predicted_at  timestamptz NOT NULL,
+	expected_at   timestamptz NOT NULL,
+	earliest      timestamptz NOT NULL,
+	latest        timestamptz NOT NULL,
+	PRIMARY KEY (zone_id, order_id, stage),
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
+	CHECK (earliest <= expected_at AND expected_at <= latest)
+);
+CREATE INDEX eta_predictions_time_idx ON @extschema@.eta_predictions (zone_id, predicted_at);
+COMMENT ON TABLE @extschema@.eta_predictions IS
+	'The window predicted for an order when it reached each status (the last one, if it reached a status twice); the actual time is the order''s delivered_at.  eta_accuracy compares them.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.zone_speeds', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.eta_calibration', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.eta_predictions', '');
+REVOKE ALL ON @extschema@.zone_speeds, @extschema@.eta_calibration, @extschema@.eta_predictions FROM PUBLIC;
+GRANT SELECT ON @extschema@.zone_speeds, @extschema@.eta_calibration TO dispatch_admin;
+
+CREATE FUNCTION @extschema@._hour_of_week(p_at timestamptz, p_timezone text) RETURNS smallint
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ((pg_catalog.date_part('isodow', p_at AT TIME ZONE p_timezone)::integer OPERATOR(pg_catalog.-) 1)
+        OPERATOR(pg_catalog.*) 24
+        OPERATOR(pg_catalog.+) pg_catalog.date_part('hour', p_at AT TIME ZONE p_timezone)::integer)::smallint;
+COMMENT ON FUNCTION @extschema@._hour_of_week(timestamptz, text) IS
+	'Internal: the hour of the week of a time in a time zone: 0 for Monday 00:00-01:00, 167 for Sunday 23:00-24:00.';
+REVOKE ALL ON FUNCTION @extschema@._hour_of_week(timestamptz, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._zone_speed(p_zone_id bigint, p_at timestamptz) RETURNS float8
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_speed float8;
+BEGIN
+	SELECT COALESCE(s.speed_mps, z.speed_mps)::float8 INTO v_speed
+	  FROM @extschema@.zones z
+	  LEFT JOIN @extschema@.zone_speeds s
+	         ON s.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	        AND s.hour_of_week OPERATOR(pg_catalog.=) @extschema@._hour_of_week(p_at, z.timezone)
+	 WHERE z.zone_id OPERATOR(pg_catalog.=) p_zone_id;
+	RETURN v_speed;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._zone_speed(bigint, timestamptz) IS
+	'Internal: metres per second of a vehicle of speed factor 1 in the zone at that time: the learned speed of its hour of the week (zone_speeds), else the zone''s configured speed.';
+REVOKE ALL ON FUNCTION @extschema@._zone_speed(bigint, timestamptz) FROM PUBLIC;
+
+-- The window of an order in a status at a time.  Expected: the rider's ride
+-- to the pickup (or, before there is a rider, a typical approach of
+-- 1,500 m), not before the food is ready, then the trip to the drop-off; a
+-- picked-up order from the rider's position.  The remaining time R (at
+-- least a minute) times the zone's calibrated ratios gives the window.
+CREATE FUNCTION @extschema@._eta_window(p_order @extschema@.orders, p_status text, p_now timestamptz,
+                                        OUT expected_at timestamptz, OUT earliest timestamptz,
+                                        OUT latest timestamptz)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_speed float8 := @extschema@._zone_speed(p_order.zone_id, p_now);
+	v_factor float8 := 1;
+	v_position @extschema@.riders.position%TYPE;
+	v_ready timestamptz;
+	v_prep integer;
+	v_pickup timestamptz;
+	v_remaining float8;
+	v_min integer := @extschema@._setting_int('dispatch.eta_min_samples');
+	v_lo float8 := 0.7;
+	v_hi float8 := 1.6;
+	v_cal @extschema@.eta_calibration;
+BEGIN
+	IF p_status NOT IN ('placed', 'accepted', 'assigned', 'picked_up') OR v_speed IS NULL THEN
+		RETURN;
+	END IF;
+	IF p_order.rider_id IS NOT NULL THEN
+		SELECT r.position, COALESCE(p.speed_factor, 1)::float8 INTO v_position, v_factor
+		  FROM @extschema@.riders r
+		  LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) p_order.rider_id;
+		v_speed := v_speed OPERATOR(pg_catalog.*) v_factor;
+	END IF;
+	IF p_status OPERATOR(pg_catalog.=) 'picked_up' THEN
+		expected_at := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
+			COALESCE(@extschema@._distance_m(v_position, p_order.dropoff), p_order.distance_m) OPERATOR(pg_catalog./) v_speed);
+	ELSE
+		v_ready := p_order.ready_at;
+		IF v_ready IS NULL AND p_order.merchant_id IS NOT NULL THEN
+			SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
+			 WHERE m.merchant_id OPERATOR(pg_catalog.=) p_order.merchant_id;
+			v_ready := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep);
+		END IF;
+		v_pickup := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
+			CASE WHEN p_status OPERATOR(pg_catalog.=) 'assigned' AND v_position IS NOT NULL
+			     THEN @extschema@._distance_m(v_position, p_order.pickup)
+			     ELSE 1500 END OPERATOR(pg_catalog./) v_speed);
+		v_pickup := GREATEST(v_pickup, v_ready);
+		expected_at := v_pickup OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
+			p_order.distance_m OPERATOR(pg_catalog./) v_speed);
+	END IF;
+	v_remaining := GREATEST(pg_catalog.date_part('epoch', expected_at OPERATOR(pg_catalog.-) p_now), 60);
+	expected_at := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_remaining);
+	SELECT * INTO v_cal FROM @extschema@.eta_calibration c
+	 WHERE c.zone_id OPERATOR(pg_catalog.=) p_order.zone_id AND c.stage OPERATOR(pg_catalog.=) p_status;
+	IF FOUND AND v_cal.samples OPERATOR(pg_catalog.>=) v_min THEN
+		v_lo := v_cal.lo_ratio;
+		v_hi := v_cal.hi_ratio;
+	END IF;
+	-- whole minutes, outwards, as a customer is told them
+	earliest := pg_catalog.date_trunc('minute', p_now OPERATOR(pg_catalog.+)
+	                pg_catalog.make_interval(secs => v_remaining OPERATOR(pg_catalog.*) LEAST(v_lo, 1)));
+	latest := pg_catalog.date_trunc('minute', (p_now OPERATOR(pg_catalog.+)
+	                pg_catalog.make_interval(secs => v_remaining OPERATOR(pg_catalog.*) GREATEST(v_hi, 1)))
+	              OPERATOR(pg_catalog.+) interval '59.999999 seconds');
+	expected_at := pg_catalog.date_trunc('second', expected_at);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._eta_window(@extschema@.orders, text, timestamptz) IS
+	'Internal: the expected delivery time and window of an order in a status at a time (docs/eta.md); NULLs in a status without one.';
+REVOKE ALL ON FUNCTION @extschema@._eta_window(@extschema@.orders, text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._order_eta_trigger() RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz;
+	v_w record;
+BEGIN
+	IF NEW.status IN ('placed', 'accepted', 'assigned', 'picked_up') THEN
+		v_now := @extschema@.clock();
+		v_w := @extschema@._eta_window(NEW, NEW.status, v_now);
+		NEW.eta_earliest := v_w.earliest;
+		NEW.eta_latest := v_w.latest;
+		IF v_w.expected_at IS NOT NULL THEN
+			INSERT INTO @extschema@.eta_predictions AS p
+			       (zone_id, order_id, stage, predicted_at, expected_at, earliest, latest)
+			VALUES (NEW.zone_id, NEW.order_id, NEW.status, v_now, v_w.expected_at, v_w.earliest, v_w.latest)
+			ON CONFLICT (zone_id, order_id, stage) DO UPDATE
+			   SET predicted_at = EXCLUDED.predicted_at, expected_at = EXCLUDED.expected_at,
+			       earliest = EXCLUDED.earliest, latest = EXCLUDED.latest;
+		END IF;
+	ELSE
+		-- delivered, cancelled, unpaid: no delivery to expect
+		NEW.eta_earliest := NULL;
+		NEW.eta_latest := NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._order_eta_trigger() IS
+	'Internal: BEFORE UPDATE OF status on orders, before the state machine: the order''s new ETA window, on the order and in eta_predictions.';
+REVOKE ALL ON FUNCTION @extschema@._order_eta_trigger() FROM PUBLIC;
+
+CREATE TRIGGER order_eta
+	BEFORE UPDATE OF status ON @extschema@.orders
+	FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+	EXECUTE FUNCTION @extschema@._order_eta_trigger();
+COMMENT ON TRIGGER order_eta ON @extschema@.orders IS
+	'Refreshes the ETA window at each status change; fires before order_state (name order), which puts the window in the status event.';
+
+CREATE FUNCTION @extschema@.eta(order_id bigint)
+RETURNS TABLE (status text, expected_at timestamptz, earliest timestamptz, latest timestamptz)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders;
+	v_w record;
+BEGIN
+	SELECT * INTO v_order FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(eta.order_id)
+	   AND o.order_id OPERATOR(pg_catalog.=) eta.order_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'order % does not exist', order_id USING ERRCODE = 'DP014';
+	END IF;
+	status := v_order.status;
+	IF v_order.status OPERATOR(pg_catalog.=) 'delivered' THEN
+		expected_at := v_order.delivered_at;
+		earliest := v_order.delivered_at;
+		latest := v_order.delivered_at;
+		RETURN NEXT;
+		RETURN;
+	END IF;
+	v_w := @extschema@._eta_window(v_order, v_order.status, @extschema@.clock());
+	IF v_w.expected_at IS NULL THEN
+		RAISE EXCEPTION 'order % has no delivery time to expect (status "%")', order_id, v_order.status
+			USING ERRCODE = 'DP711',
+			      DETAIL = 'Orders have an ETA from payment (placed) until delivery.';
+	END IF;
+	expected_at := v_w.expected_at;
+	earliest := v_w.earliest;
+	latest := v_w.latest;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.eta(bigint) IS
+	'The order''s expected delivery time and window (earliest, latest) now, from its rider''s position, the merchant''s ready time and the zone''s learned speed, sized so that dispatch.eta_coverage_percent of deliveries land inside (docs/eta.md).  A delivered order: its delivery time.  DP014 unknown order, DP711 an order not paid or cancelled.';
+REVOKE ALL ON FUNCTION @extschema@.eta(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.eta(bigint) TO dispatch_app, dispatch_admin;
+
+-- The learning job.  Speeds: every delivered order of the last
+-- dispatch.eta_learn_days days with a trip of at least 300 m and a minute
+-- gives one sample, its effective speed divided by its rider's speed
+-- factor; samples outside 0.3..40 m/s are dropped.  Calibration: for every
+-- delivered order's predictions of the same days, the ratio of the actual
+-- remaining time to the predicted one (at least a minute, as the window
+-- uses it).
+CREATE FUNCTION @extschema@.learn_eta() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_since timestamptz := v_now OPERATOR(pg_catalog.-)
+	                       pg_catalog.make_interval(days => @extschema@._setting_int('dispatch.eta_learn_days'));
+	v_k float8 := @extschema@._setting_int('dispatch.eta_min_samples');
+	v_cover float8 := @extschema@._setting_int('dispatch.eta_coverage_percent')::float8 OPERATOR(pg_catalog./) 100;
+	v_speeds integer;
+	v_stages integer;
+BEGIN
+	-- one run at a time (the mode conflicts with itself, not with readers);
+	-- a second waits, then learns again
+	LOCK TABLE @extschema@.zone_speeds, @extschema@.eta_calibration IN SHARE ROW EXCLUSIVE MODE;
+	DELETE FROM @extschema@.zone_speeds;
+	INSERT INTO @extschema@.zone_speeds (zone_id, hour_of_week, samples, observed_mps, speed_mps, learned_at)
+	SELECT s.zone_id, s.how, pg_catalog.count(*)::integer,
+	       pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v),
+	       ((pg_catalog.count(*) OPERATOR(pg_catalog.*) pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY s.v))
+	        OPERATOR(pg_catalog.+) (v_k OPERATOR(pg_catalog.*) pg_catalog.min(s.zone_speed)))
+	       OPERATOR(pg_catalog./) (pg_catalog.count(*) OPERATOR(pg_catalog.+) v_k),
+	       v_now
+	  FROM (SELECT o.zone_id, @extschema@._hour_of_week(o.picked_up_at, z.timezone) AS how,
+	               z.speed_mps::float8 AS zone_speed,
+	               (o.distance_m::float8 OPERATOR(pg_catalog./)
+	                pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) o.picked_up_at))
+	               OPERATOR(pg_catalog./) COALESCE(p.speed_factor, 1)::float8 AS v
+	          FROM @extschema@.orders o
+	          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+	          LEFT JOIN @extschema@.riders r ON r.rider_id OPERATOR(pg_catalog.=) o.rider_id
+	          LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
+	         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
+	           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
+	           AND o.distance_m OPERATOR(pg_catalog.>=) 300
+	           AND o.delivered_at OPERATOR(pg_catalog.>=) (o.picked_up_at OPERATOR(pg_catalog.+) interval '1 minute')) s
+	 WHERE s.v OPERATOR(pg_catalog.>=) 0.3 AND s.v OPERATOR(pg_catalog.<=) 40
+	 GROUP BY s.zone_id, s.how;
+	GET DIAGNOSTICS v_speeds = ROW_COUNT;
+
+	DELETE FROM @extschema@.eta_calibration;
+	INSERT INTO @extschema@.eta_calibration (zone_id, stage, samples, lo_ratio, hi_ratio, learned_at)
+	SELECT c.zone_id, c.stage, pg_catalog.count(*)::integer,
+	       pg_catalog.percentile_cont((1 OPERATOR(pg_catalog.-) v_cover) OPERATOR(pg_catalog./) 2) WITHIN GROUP (ORDER BY c.ratio),
+	       pg_catalog.percentile_cont((1 OPERATOR(pg_catalog.+) v_cover) OPERATOR(pg_catalog./) 2) WITHIN GROUP (ORDER BY c.ratio),
+	       v_now
+	  FROM (SELECT p.zone_id, p.stage,
+	               pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.predicted_at)
+	               OPERATOR(pg_catalog./)
+	               GREATEST(pg_catalog.date_part('epoch', p.expected_at OPERATOR(pg_catalog.-) p.predicted_at), 60) AS ratio
+	          FROM @extschema@.eta_predictions p
+	          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
+	                                   AND o.order_id OPERATOR(pg_catalog.=) p.order_id
+	         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
+	           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
+	           AND p.predicted_at OPERATOR(pg_catalog.<=) o.delivered_at) c
+	 GROUP BY c.zone_id, c.stage;
+	GET DIAGNOSTICS v_stages = ROW_COUNT;
+	RETURN pg_catalog.jsonb_build_object('zone_hours', v_speeds, 'zone_stages', v_stages, 'since', v_since);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.learn_eta() IS
+	'Job: learns the zones'' speeds by hour of the week and the ETA windows'' calibration from the deliveries of the last dispatch.eta_learn_days days (docs/eta.md); returns how many rows of each it wrote.  Run hourly by pg_cron (schedule_maintenance).';
+REVOKE ALL ON FUNCTION @extschema@.learn_eta() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.learn_eta() TO dispatch_admin;
+
+-- Coverage and width per zone, hour (zone time, of the prediction) and
+-- status at prediction, over delivered orders.
+CREATE VIEW @extschema@.eta_accuracy AS
+SELECT p.zone_id,
+       pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone) AS hour,
+       p.stage,
+       pg_catalog.count(*) AS deliveries,
+       (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.>=) p.earliest
+                                      AND o.delivered_at OPERATOR(pg_catalog.<=) p.latest)::numeric
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::numeric(5, 4) AS coverage,
+       (pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
+        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_width_minutes,
+       (pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
+        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_abs_error_minutes
+  FROM @extschema@.eta_predictions p
+  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
+                           AND o.order_id OPERATOR(pg_catalog.=) p.order_id
+  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) p.zone_id
+ WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
+ GROUP BY p.zone_id, pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone), p.stage;
+COMMENT ON VIEW @extschema@.eta_accuracy IS
+	'Per zone, hour (zone time, of the prediction) and status at prediction: delivered orders, the share delivered inside their window, its mean width and the mean error of the expected time, in minutes.  No personal data.';
+REVOKE ALL ON @extschema@.eta_accuracy FROM PUBLIC;
+GRANT SELECT ON @extschema@.eta_accuracy TO dispatch_analyst, dispatch_admin;

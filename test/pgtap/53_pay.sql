@@ -1,0 +1,124 @@
+-- test/pgtap/53_pay.sql: delivery fees and rider pay on a hand-computed day
+-- (sql/53_pay.sql): the zone's pay model, waiting pay from the rider's
+-- pings at the merchant, the peak multiplier, rider_earnings and what a
+-- rider reads of it, the fairness view, and earnings in matching's
+-- fairness term.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(26);
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
+       set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
+\ir ../fixtures/order_in.sql
+
+-- fees, by the shipped model: 3 yuan up to 3 km, 1 yuan per started km beyond
+SELECT is(dispatch.delivery_fee(:merchant, 121.445, 31.196), 300, 'a 1.1 km order pays the base fee');
+SELECT is(dispatch.delivery_fee(:merchant, 121.437, 31.218), 400, 'a 3.3 km order pays one started km more');
+SELECT throws_ok('SELECT dispatch.delivery_fee(-1, 121.445, 31.196)', 'DP013', NULL, 'an unknown merchant has no fee');
+SELECT throws_ok(format('SELECT dispatch.delivery_fee(%s, 200, 31.196)', :merchant), 'DP001', NULL, 'nor a drop-off off the map');
+SELECT pg_temp.order_in('pending_payment') AS fee_order \gset
+SELECT results_eq(format('SELECT fee_cents, total_cents - subtotal_cents FROM dispatch.orders WHERE order_id = %s', :fee_order),
+                  'VALUES (300, 300)', 'a takeaway order carries its fee in its total');
+
+-- the zone's own model: base 5 yuan, 2 yuan a km, double at noon, 10 cents
+-- a minute of waiting beyond 5 minutes
+INSERT INTO dispatch.pay_models (zone_id, fee_base_cents, pay_base_cents, pay_per_km_cents, peak_hours,
+                                 peak_multiplier, wait_grace_minutes, wait_cents_per_minute)
+VALUES (:zone, 500, 500, 200, '{12}', 2, 5, 10);
+SELECT is(dispatch.delivery_fee(:merchant, 121.445, 31.196), 500, 'a zone''s own model replaces the defaults');
+SELECT is((SELECT source FROM dispatch.pay_models WHERE zone_id = :zone), 'operator', 'and is the operator''s, for pg_dump');
+
+-- the day: Monday 1 March 2027 (the zone keeps UTC); the riders went off
+-- the night before and start a shift
+SET LOCAL dispatch.clock_override = '2027-02-28 22:00:00+00';
+SELECT dispatch.rider_offline(:rider), dispatch.rider_offline(:rider2) \g /dev/null
+SET LOCAL dispatch.clock_override = '2027-03-01 09:50:00+00';
+SELECT dispatch.rider_online(:rider, 121.43, 31.19), dispatch.rider_online(:rider2, 121.44, 31.19) \g /dev/null
+
+-- order 1 at 10:00: the rider is at the merchant at 10:05 and picks up at
+-- 10:17 (12 minutes waited, 7 paid), delivers at 10:30
+SET LOCAL dispatch.clock_override = '2027-03-01 10:00:00+00';
+SELECT dispatch.update_rider_location(:rider, 121.43, 31.19) \g /dev/null
+SELECT pg_temp.order_in('assigned') AS o1 \gset
+SET LOCAL dispatch.clock_override = '2027-03-01 10:05:00+00';
+SELECT dispatch.update_rider_location(:rider, 121.4372, 31.1881) \g /dev/null
+SET LOCAL dispatch.clock_override = '2027-03-01 10:17:00+00';
+SELECT dispatch.mark_picked_up(:o1, :rider) \g /dev/null
+SET LOCAL dispatch.clock_override = '2027-03-01 10:30:00+00';
+SELECT dispatch.mark_delivered(:o1, :rider) \g /dev/null
+SELECT distance_m AS d1 FROM dispatch.orders WHERE order_id = :o1 \gset
+SELECT ok(:d1 BETWEEN 1100 AND 1180, 'the order runs about 1.14 km');
+SELECT results_eq(format('SELECT rider_id, day, peak, waited_minutes, base_cents, distance_cents, peak_cents, waiting_cents FROM dispatch.rider_pay WHERE order_id = %s', :o1),
+                  format('VALUES (%s::bigint, %L::date, false, 12, 500, %s, 0, 70)', :rider, '2027-03-01', round(200 * :d1 / 1000)::integer),
+                  'off peak: base, 2 yuan a km pro rata, 7 minutes of waiting at 10 cents');
+
+-- order 2 at 12:00: no ping at the merchant (no waiting pay), delivered at
+-- 12:25, a peak hour: base and distance twice
+SET LOCAL dispatch.clock_override = '2027-03-01 12:00:00+00';
+SELECT dispatch.update_rider_location(:rider, 121.43, 31.19) \g /dev/null
+SELECT pg_temp.order_in('picked_up') AS o2 \gset
+SET LOCAL dispatch.clock_override = '2027-03-01 12:25:00+00';
+SELECT dispatch.mark_delivered(:o2, :rider) \g /dev/null
+SELECT results_eq(format('SELECT peak, waited_minutes, base_cents, distance_cents, peak_cents, waiting_cents, total_cents FROM dispatch.rider_pay WHERE order_id = %s', :o2),
+                  format('VALUES (true, 0, 500, %1$s, 500 + %1$s, 0, 2 * (500 + %1$s))', round(200 * :d1 / 1000)::integer),
+                  'at noon: the peak multiplier doubles base and distance');
+SELECT is((SELECT count(*) FROM dispatch.rider_pay WHERE order_id = :o2), 1::bigint, 'one pay row per delivery');
+
+-- the day of the rider
+SELECT (2 * (500 + round(200 * :d1 / 1000)) + 500 + round(200 * :d1 / 1000) + 70)::bigint AS day_total \gset
+SELECT results_eq(format('SELECT deliveries, peak_deliveries, waited_minutes, waiting_cents, total_cents FROM dispatch.rider_earnings WHERE rider_id = %s', :rider),
+                  format('VALUES (2::bigint, 1::bigint, 12::bigint, 70::bigint, %s::bigint)', :day_total),
+                  'rider_earnings: the day adds up');
+SELECT is((SELECT earnings_today_cents FROM dispatch.riders WHERE rider_id = :rider), :day_total::bigint,
+          'the rider''s earnings of the day are what matching weighs');
+
+-- fairness in matching: the rider who earned is costlier for the next order
+-- than the one who did not, by w_fair_orders a delivery above the mean and
+-- w_fair_earnings a yuan above it
+SET LOCAL dispatch.clock_override = '2027-03-01 12:40:00+00';
+SELECT dispatch.update_rider_location(:rider, 121.436, 31.187), dispatch.update_rider_location(:rider2, 121.438, 31.189) \g /dev/null
+SELECT pg_temp.order_in('accepted') AS o3 \gset
+SELECT ok(abs((SELECT fairness FROM dispatch.nearest_riders(:o3) WHERE rider_id = :rider)
+              - (60 * (2 - 1) + 0.3 * (:day_total / 2.0) / 100)) < 0.01,
+          'nearest_riders: the earning rider''s fairness cost counts their pay');
+SELECT is((SELECT fairness FROM dispatch.nearest_riders(:o3) WHERE rider_id = :rider2), 0::float8,
+          'the rider who earned nothing has none');
+
+-- what the rider app shows a rider, and only that rider
+SELECT results_eq(format($$ SELECT rider_id, day, total_cents FROM dispatch.rider_earnings_of(%s, '2027-03-01', '2027-03-07') $$, :rider),
+                  format('VALUES (%s::bigint, %L::date, %s::bigint)', :rider, '2027-03-01', :day_total),
+                  'rider_earnings_of: the rider''s own days');
+SELECT is_empty(format($$ SELECT * FROM dispatch.rider_earnings_of(%s, '2027-03-01', '2027-03-07') $$, :rider2),
+                'another rider sees nothing of it');
+SELECT throws_ok(format($$ SELECT * FROM dispatch.rider_earnings_of(%s, '2027-03-07', '2027-03-01') $$, :rider), 'DP721', NULL,
+                 'a range that ends before it starts');
+SELECT throws_ok(format($$ SELECT * FROM dispatch.rider_earnings_of(%s, '2026-01-01', '2027-03-01') $$, :rider), 'DP721', NULL,
+                 'a range of more than 366 days');
+SELECT throws_ok($$ SELECT * FROM dispatch.rider_earnings_of(-1, '2027-03-01', '2027-03-01') $$, 'DP015', NULL, 'an unknown rider');
+
+-- the fairness view: hand-checked Gini of two riders' days (1,000 and
+-- 3,000 cents: (2 * (1 * 1000 + 2 * 3000)) / (2 * 4000) - 3 / 2 = 0.25)
+INSERT INTO dispatch.rider_pay (zone_id, order_id, rider_id, day, delivered_at, distance_m, peak, waited_minutes,
+                                base_cents, distance_cents, peak_cents, waiting_cents, total_cents)
+SELECT zone_id, order_id, v.rider, '2027-03-02', '2027-03-02 12:00+00', 1000, false, 0, v.cents, 0, 0, 0, v.cents
+  FROM (VALUES (:fee_order::bigint, :rider::bigint, 1000), (:o3::bigint, :rider2::bigint, 3000)) v(o, rider, cents)
+  JOIN dispatch.orders o ON o.order_id = v.o;
+SELECT results_eq($$ SELECT riders, total_cents, median_cents, gini FROM dispatch.earnings_fairness WHERE day = '2027-03-02' $$,
+                  $$ VALUES (2::bigint, 4000::bigint, 1000::bigint, 0.2500::numeric) $$, 'earnings_fairness: the Gini coefficient of the day');
+
+-- privileges: the analyst reads fairness, not a rider's pay
+SET LOCAL ROLE dispatch_analyst;
+SELECT lives_ok('SELECT * FROM dispatch.earnings_fairness', 'the analyst reads earnings_fairness');
+SELECT throws_ok('SELECT * FROM dispatch.rider_earnings', '42501', NULL, 'but not rider_earnings');
+SELECT throws_ok('SELECT * FROM dispatch.rider_pay', '42501', NULL, 'nor rider_pay');
+RESET ROLE;
+SET LOCAL ROLE dispatch_app;
+SELECT throws_ok('SELECT * FROM dispatch.rider_earnings', '42501', NULL, 'the app reads a rider''s pay only through rider_earnings_of');
+RESET ROLE;
+
+-- zone 0's model stays
+SELECT throws_ok('DELETE FROM dispatch.pay_models WHERE zone_id = 0; SET CONSTRAINTS ALL IMMEDIATE', 'DP308', NULL,
+                 'the default pay model cannot be deleted');
+
+SELECT * FROM finish();

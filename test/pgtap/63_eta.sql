@@ -1,0 +1,144 @@
+-- test/pgtap/63_eta.sql: ETA windows on a scripted scenario
+-- (sql/63_eta.sql): the window before anything is learned, the window in
+-- the status event, learning the zone's speed by hour of the week and the
+-- calibration from 40 scripted deliveries, coverage of the next 40 in
+-- eta_accuracy, and matching's travel times on the learned speed.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(23);
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
+       set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
+\ir ../fixtures/order_in.sql
+
+-- the riders start a shift on Monday 1 March 2027, 09:50 (the zone keeps UTC)
+SET LOCAL dispatch.clock_override = '2027-02-28 22:00:00+00';
+SELECT dispatch.rider_offline(:rider), dispatch.rider_offline(:rider2) \g /dev/null
+SET LOCAL dispatch.clock_override = '2027-03-01 09:50:00+00';
+SELECT dispatch.rider_online(:rider, 121.43, 31.19), dispatch.rider_online(:rider2, 121.44, 31.19) \g /dev/null
+
+-- before anything is learned: the zone's configured speed (4 m/s), a
+-- typical approach, the merchant's 12 minutes of preparation, and the wide
+-- default window (0.7 to 1.6 times the remaining time, whole minutes)
+SET LOCAL dispatch.clock_override = '2027-03-01 10:00:00+00';
+SELECT pg_temp.order_in('placed') AS o1 \gset
+SELECT distance_m AS d1 FROM dispatch.orders WHERE order_id = :o1 \gset
+SELECT results_eq(format('SELECT status, expected_at, earliest, latest FROM dispatch.eta(%s)', :o1),
+                  format($$ VALUES ('placed', timestamptz '2027-03-01 10:12:00+00' + make_interval(secs => floor(%1$s / 4.0)),
+                                    date_trunc('minute', timestamptz '2027-03-01 10:00:00+00' + make_interval(secs => 0.7 * (720 + %1$s / 4.0))),
+                                    date_trunc('minute', timestamptz '2027-03-01 10:00:00+00' + make_interval(secs => 1.6 * (720 + %1$s / 4.0)) + interval '59.999999 s')) $$,
+                         :d1),
+                  'eta of a placed order: ready in 12 minutes, then the trip at 4 m/s, a default window');
+SELECT results_eq(format('SELECT eta_earliest, eta_latest FROM dispatch.orders WHERE order_id = %s', :o1),
+                  format('SELECT earliest, latest FROM dispatch.eta(%s)', :o1), 'the order holds the window of its status');
+SELECT results_eq(format($$ SELECT (payload -> 'eta' ->> 'earliest')::timestamptz, (payload -> 'eta' ->> 'latest')::timestamptz
+                              FROM dispatch.events WHERE order_id = %s AND kind = 'order_status' AND payload ->> 'status' = 'placed' $$, :o1),
+                  format('SELECT eta_earliest, eta_latest FROM dispatch.orders WHERE order_id = %s', :o1),
+                  'the status event carries the window');
+SELECT is((SELECT count(*) FROM dispatch.eta_predictions WHERE order_id = :o1 AND stage = 'placed'), 1::bigint,
+          'the prediction is recorded');
+SELECT is((SELECT payload ? 'eta' FROM dispatch.events WHERE order_id = :o1 AND kind = 'order_status' AND payload ->> 'status' = 'pending_payment'),
+          false, 'an unpaid order''s event has no window');
+
+-- the rider at the merchant: a picked-up order is the ride from there
+SELECT dispatch.merchant_accept(:o1) \g /dev/null
+SELECT dispatch.update_rider_location(:rider, 121.437, 31.188) \g /dev/null
+SELECT dispatch.assign_manually(:o1, :rider, 'test') \g /dev/null
+SELECT dispatch.mark_picked_up(:o1, :rider) \g /dev/null
+SELECT ok((SELECT abs(extract(epoch FROM expected_at - timestamptz '2027-03-01 10:00:00+00') - :d1 / 4.0) < 30 FROM dispatch.eta(:o1)),
+          'eta of a picked-up order: the ride from the rider to the drop-off');
+SELECT is((SELECT array_agg(stage ORDER BY stage) FROM dispatch.eta_predictions WHERE order_id = :o1),
+          '{accepted,assigned,picked_up,placed}'::text[], 'a prediction at every status on the way');
+SELECT dispatch.mark_delivered(:o1, :rider) \g /dev/null
+SELECT results_eq(format('SELECT status, expected_at, earliest, latest FROM dispatch.eta(%s)', :o1),
+                  format('SELECT status, delivered_at, delivered_at, delivered_at FROM dispatch.orders WHERE order_id = %s', :o1),
+                  'a delivered order: its delivery time');
+SELECT is((SELECT eta_earliest FROM dispatch.orders WHERE order_id = :o1), NULL, 'and no window any more');
+SELECT throws_ok(format('SELECT * FROM dispatch.eta(%s)', pg_temp.order_in('pending_payment')), 'DP711', NULL,
+                 'an unpaid order has no ETA');
+SELECT throws_ok('SELECT * FROM dispatch.eta(1099511627775)', 'DP014', NULL, 'an unknown order');
+
+-- matching before learning: the configured speed
+SELECT pg_temp.order_in('accepted') AS probe \gset
+SELECT ok((SELECT abs(travel_s - distance_m / 4.0) < 0.01 FROM dispatch.nearest_riders(:probe) WHERE rider_id = :rider),
+          'nearest_riders: travel at the configured 4 m/s');
+SELECT dispatch.cancel_order(:probe, 'test') \g /dev/null
+
+-- 40 scripted deliveries on Mondays 10:00-11:00 of the last weeks: the
+-- rider waits at the merchant, picks up, and is at the door 150 to 345 s
+-- later (5 s steps, shuffled)
+CREATE FUNCTION pg_temp.new_shift(p_at timestamptz) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('dispatch.clock_override', (p_at - interval '12 hours')::text, true);
+	PERFORM dispatch.rider_offline(current_setting('t.rider')::bigint);
+	PERFORM set_config('dispatch.clock_override', p_at::text, true);
+	PERFORM dispatch.rider_online(current_setting('t.rider')::bigint, 121.437, 31.188);
+END $$;
+CREATE FUNCTION pg_temp.deliver(p_at timestamptz, p_secs integer) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	o bigint;
+	r bigint := current_setting('t.rider')::bigint;
+BEGIN
+	PERFORM set_config('dispatch.clock_override', p_at::text, true);
+	PERFORM dispatch.update_rider_location(r, 121.437, 31.188);
+	o := pg_temp.order_in('picked_up');
+	PERFORM set_config('dispatch.clock_override', (p_at + make_interval(secs => p_secs))::text, true);
+	PERFORM dispatch.mark_delivered(o, r);
+	RETURN o;
+END $$;
+SELECT pg_temp.new_shift('2027-03-08 09:55:00+00') \g /dev/null
+SELECT count(pg_temp.deliver(timestamptz '2027-03-08 10:00:00+00' + make_interval(mins => i), 150 + 5 * ((i * 17) % 40)))
+  FROM generate_series(0, 39) i \g /dev/null
+
+SET LOCAL dispatch.clock_override = '2027-03-08 11:00:00+00';
+SELECT ok((dispatch.learn_eta() ->> 'zone_hours')::integer >= 1, 'learn_eta learns from the deliveries');
+SELECT results_eq(format('SELECT hour_of_week, samples FROM dispatch.zone_speeds WHERE zone_id = %s', :zone),
+                  'VALUES (10::smallint, 40)', 'one hour of the week learned (Monday 10:00), from 40 deliveries (the first, delivered at once, is no sample)');
+-- the median trip took 247.5 s: the observed speed; 30 pseudo-samples of
+-- the configured 4 m/s pull the speed that is used towards it
+SELECT ok((SELECT abs(observed_mps - :d1 / 247.5) < 0.05 FROM dispatch.zone_speeds WHERE zone_id = :zone),
+          'the observed speed is the median trip''s');
+SELECT ok((SELECT abs(speed_mps - (40 * observed_mps + 30 * 4.0) / 70) < 0.01 FROM dispatch.zone_speeds WHERE zone_id = :zone),
+          'the speed used is the median pulled towards the configured speed');
+SELECT is((SELECT samples FROM dispatch.eta_calibration WHERE zone_id = :zone AND stage = 'picked_up'), 41,
+          'the picked-up windows are calibrated on 41 deliveries');
+
+-- matching now travels at the learned speed of the hour
+SELECT pg_temp.new_shift('2027-03-15 09:55:00+00') \g /dev/null
+SET LOCAL dispatch.clock_override = '2027-03-15 10:05:00+00';
+SELECT dispatch.update_rider_location(:rider, 121.43, 31.19), dispatch.update_rider_location(:rider2, 121.44, 31.19) \g /dev/null
+SELECT pg_temp.order_in('accepted') AS probe2 \gset
+SELECT ok((SELECT abs(r.travel_s - r.distance_m / s.speed_mps) < 0.01
+             FROM dispatch.nearest_riders(:probe2) r, dispatch.zone_speeds s
+            WHERE r.rider_id = :rider AND s.zone_id = :zone),
+          'nearest_riders: travel at the learned speed of Monday 10:00');
+SELECT dispatch.cancel_order(:probe2, 'test') \g /dev/null
+
+-- the next Monday: 40 more deliveries of the same kind, predicted with the
+-- learned speed and calibration.  eta_accuracy: at least 85 % of them land
+-- in their picked-up window (the stated share is 90 %)
+SELECT count(pg_temp.deliver(timestamptz '2027-03-15 10:10:00+00' + make_interval(mins => i), 150 + 5 * ((i * 13) % 40)))
+  FROM generate_series(0, 39) i \g /dev/null
+SELECT ok((SELECT coverage >= 0.85 FROM dispatch.eta_accuracy
+            WHERE zone_id = :zone AND stage = 'picked_up' AND hour = '2027-03-15 10:00'),
+          'eta_accuracy: the calibrated windows hold at least 85 % of the next deliveries');
+SELECT ok((SELECT deliveries = 40 AND mean_width_minutes < 8 FROM dispatch.eta_accuracy
+            WHERE zone_id = :zone AND stage = 'picked_up' AND hour = '2027-03-15 10:00'),
+          '... with windows narrower than the default ones');
+-- the orders of this script are picked up as soon as they are paid: the
+-- default window of a placed order (the merchant's 12 minutes, then the
+-- ride) missed every one of the first Monday; calibrated on them, the next
+-- Monday's windows hold them
+SELECT results_eq(format($$ SELECT hour::date, coverage FROM dispatch.eta_accuracy
+                             WHERE zone_id = %s AND stage = 'placed' AND deliveries = 40 ORDER BY hour $$, :zone),
+                  $$ VALUES ('2027-03-08'::date, 0.0000::numeric(5, 4)), ('2027-03-15'::date, 1.0000::numeric(5, 4)) $$,
+                  'placed windows: none held before calibration, all after');
+
+-- privileges
+SET LOCAL ROLE dispatch_analyst;
+SELECT lives_ok('SELECT * FROM dispatch.eta_accuracy', 'the analyst reads eta_accuracy');
+SELECT throws_ok('SELECT * FROM dispatch.eta_predictions', '42501', NULL, 'but not the predictions');
+RESET ROLE;
+
+SELECT * FROM finish();
