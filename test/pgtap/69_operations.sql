@@ -5,7 +5,7 @@
 BEGIN;
 SET LOCAL dispatch.clock_override = '2026-06-01 12:00:00+00';
 \ir ../fixtures/city.sql
-SELECT plan(10);
+SELECT plan(17);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 CREATE FUNCTION pg_temp.at(p text) RETURNS void LANGUAGE sql AS $$ SELECT set_config('dispatch.clock_override', p, true) $$;
 CREATE FUNCTION pg_temp.o(p_customer bigint) RETURNS bigint LANGUAGE sql AS $$
@@ -78,13 +78,59 @@ SELECT results_eq($$ SELECT orders, delivered, cancelled FROM dispatch.dispatch_
                   $$ VALUES (2::bigint, 0::bigint, 2::bigint) $$, 'the hour of 12:00: A and B paid and cancelled, C still unpaid');
 SELECT is((SELECT count(*) FROM dispatch.stuck_orders WHERE order_id IN (:d, :e)), 0::bigint, 'delivered orders are not stuck');
 
--- no personal data, and the analyst reads both views
+-- rider utilisation of 13:00 (the query runs at 13:55): both riders of the
+-- zone online since 12:00, so 2 x 55 minutes online; the rider held D
+-- from 13:05 to 13:15 and E from 13:10 to 13:55: busy 13:05-13:55, 50
+-- minutes.  3000 / 6600 = 0.4545
+SELECT results_eq(format($$ SELECT riders_online, online_rider_hours, busy_rider_hours, utilisation
+                       FROM dispatch.rider_utilisation WHERE hour = '2026-06-01 13:00:00' AND zone_id = %s $$, :zone),
+                  $$ VALUES (2::bigint, 1.83::numeric(10, 2), 0.83::numeric(10, 2), 0.4545::numeric(5, 4)) $$,
+                  'rider_utilisation: overlapping orders of a rider count once');
+SELECT is((SELECT rider_utilisation FROM dispatch.dispatch_kpis WHERE hour = '2026-06-01 13:00:00' AND zone_id = :zone), 0.4545::numeric(5, 4),
+          'dispatch_kpis carries the hour''s utilisation');
+
+-- anomalies: four Mondays at 12:00 with 10 orders each and one of them
+-- cancelled; then a Monday at 12:00 with 6 of 10 cancelled and one at
+-- 13:00 with 1 of 10.  12:00: k = 6, n = 10 against K = 4, N = 40:
+-- p = 5 / 42, z = (6 - 10 p) / sqrt(10 p (1 - p)) = 4.70: flagged.
+-- 13:00 has no baseline: p = 1 / 2, z = (1 - 5) / 1.58 < 0: not flagged
+CREATE FUNCTION pg_temp.hour_of(p_at text, p_orders integer, p_cancel integer) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE o bigint;
+BEGIN
+	PERFORM pg_temp.at(p_at);
+	FOR i IN 1 .. p_orders LOOP
+		o := pg_temp.o(current_setting('t.customer')::bigint);
+		PERFORM dispatch.confirm_payment(o, 'p');
+		IF i <= p_cancel THEN PERFORM dispatch.cancel_order(o, 'test'); END IF;
+	END LOOP;
+END $$;
+SELECT set_config('t.customer', :'customer', true) \g /dev/null
+SELECT pg_temp.hour_of(format('2026-06-%s 12:10:00+00', d), 10, 1) FROM unnest('{08,15,22,29}'::text[]) d \g /dev/null
+SELECT pg_temp.hour_of('2026-07-06 12:10:00+00', 10, 6) \g /dev/null
+SELECT pg_temp.hour_of('2026-07-06 13:10:00+00', 10, 1) \g /dev/null
+SELECT pg_temp.at('2026-07-06 14:00:00+00') \g /dev/null
+SELECT results_eq($$ SELECT count, base, rate, baseline_count, baseline_base, baseline_rate, z_score, flagged
+                       FROM dispatch.order_anomalies WHERE hour = '2026-07-06 12:00:00' AND kind = 'cancelled' $$,
+                  $$ VALUES (6::bigint, 10::bigint, 0.6000::numeric(5, 4), 4::bigint, 40::bigint, 0.1000::numeric(5, 4),
+                             4.70::numeric(8, 2), true) $$,
+                  'order_anomalies: six cancellations of ten against one in ten is flagged');
+SELECT results_eq($$ SELECT count, base, flagged FROM dispatch.order_anomalies
+                      WHERE hour = '2026-07-06 13:00:00' AND kind = 'cancelled' $$,
+                  $$ VALUES (1::bigint, 10::bigint, false) $$, 'one in ten with no history is not');
+SELECT results_eq($$ SELECT count, base, flagged FROM dispatch.order_anomalies
+                      WHERE hour = '2026-07-06 12:00:00' AND kind = 'refunded' $$,
+                  $$ VALUES (6::bigint, 6::bigint, false) $$, 'every paid cancellation was refunded, as in the weeks before');
+SELECT is((SELECT count(*) FROM dispatch.order_anomalies WHERE hour < '2026-06-29 14:00:00'), 0::bigint,
+          'only the last 7 days are judged');
+
+-- no personal data, and the analyst reads the views
 SELECT is((SELECT count(*) FROM information_schema.columns
             WHERE table_schema = 'dispatch' AND table_name IN ('stuck_orders', 'dispatch_kpis')
               AND (column_name ~ '(customer|name|phone|address|_enc)')), 0::bigint, 'no personal column in the views');
 SET LOCAL ROLE dispatch_analyst;
 SELECT lives_ok('SELECT * FROM dispatch.stuck_orders', 'the analyst reads stuck_orders');
 SELECT lives_ok('SELECT * FROM dispatch.dispatch_kpis', 'the analyst reads dispatch_kpis');
+SELECT lives_ok('SELECT * FROM dispatch.order_anomalies', 'the analyst reads order_anomalies');
 RESET ROLE;
 
 SELECT * FROM finish();
