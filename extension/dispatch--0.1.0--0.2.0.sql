@@ -801,13 +801,13 @@ CREATE TABLE @extschema@.eta_calibration (
 	zone_id     bigint NOT NULL REFERENCES @extschema@.zones,
 	stage       text NOT NULL CHECK (stage IN ('placed', 'accepted', 'assigned', 'picked_up')),
 	samples     integer NOT NULL CHECK (samples > 0),
-	lo_ratio    real NOT NULL CHECK (lo_ratio >= 0),
-	hi_ratio    real NOT NULL CHECK (hi_ratio >= lo_ratio),
+	lo_error    real NOT NULL,
+	hi_error    real NOT NULL CHECK (hi_error >= lo_error),
 	learned_at  timestamptz NOT NULL,
 	PRIMARY KEY (zone_id, stage)
 );
 COMMENT ON TABLE @extschema@.eta_calibration IS
-	'How far off predictions were, per zone and the status the order was in when predicted: the quantiles of actual / predicted remaining time that hold dispatch.eta_coverage_percent of the deliveries learned from (learn_eta).';
+	'How far off predictions were, per zone and the status the order was in when predicted: the quantiles of the error (actual - expected) over (predicted remaining time + 5 minutes) that hold dispatch.eta_coverage_percent of the deliveries learned from (learn_eta).';
 
 CREATE TABLE @extschema@.eta_predictions (
 	zone_id       bigint NOT NULL,
@@ -817,13 +817,19 @@ CREATE TABLE @extschema@.eta_predictions (
 	expected_at   timestamptz NOT NULL,
 	earliest      timestamptz NOT NULL,
 	latest        timestamptz NOT NULL,
+	-- what the expected time was computed from (_eta_expected), so that
+	-- learn_eta can compute it again with the speeds it learns
+	approach_m    real CHECK (approach_m >= 0),
+	trip_m        real NOT NULL CHECK (trip_m >= 0),
+	ready_at      timestamptz,
+	speed_factor  real NOT NULL CHECK (speed_factor > 0),
 	PRIMARY KEY (zone_id, order_id, stage),
 	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
 	CHECK (earliest <= expected_at AND expected_at <= latest)
 );
 CREATE INDEX eta_predictions_time_idx ON @extschema@.eta_predictions (zone_id, predicted_at);
 COMMENT ON TABLE @extschema@.eta_predictions IS
-	'The window predicted for an order when it reached each status (the last one, if it reached a status twice); the actual time is the order''s delivered_at.  eta_accuracy compares them.';
+	'The window predicted for an order when it reached each status (the last one, if it reached a status twice), and what it was computed from: metres to the pickup (NULL once picked up) and from there (or from the rider) to the drop-off, the ready time, the vehicle''s speed factor.  The actual time is the order''s delivered_at; eta_accuracy compares them.';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.zone_speeds', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.eta_calibration', '');
@@ -3586,73 +3592,92 @@ COMMENT ON FUNCTION @extschema@._zone_speed(bigint, timestamptz) IS
 	'Internal: metres per second of a vehicle of speed factor 1 in the zone at that time: the learned speed of its hour of the week (zone_speeds), else the zone''s configured speed.';
 REVOKE ALL ON FUNCTION @extschema@._zone_speed(bigint, timestamptz) FROM PUBLIC;
 
+-- _eta_expected (sql/63_eta.sql)
+CREATE OR REPLACE FUNCTION @extschema@._eta_expected(p_at timestamptz, p_speed float8, p_approach_m float8,
+                                          p_trip_m float8, p_ready timestamptz) RETURNS timestamptz
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pickup timestamptz := p_at OPERATOR(pg_catalog.+)
+	                        pg_catalog.make_interval(secs => COALESCE(p_approach_m, 0) OPERATOR(pg_catalog./) p_speed);
+BEGIN
+	IF p_ready IS NOT NULL THEN
+		v_pickup := GREATEST(v_pickup, p_ready);
+	END IF;
+	RETURN GREATEST(v_pickup OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => p_trip_m OPERATOR(pg_catalog./) p_speed),
+	                p_at OPERATOR(pg_catalog.+) interval '1 minute');
+END
+$$;
+COMMENT ON FUNCTION @extschema@._eta_expected(timestamptz, float8, float8, float8, timestamptz) IS
+	'Internal: the expected delivery time at p_at: the ride to the pickup (p_approach_m metres; NULL once picked up), not before p_ready, then p_trip_m metres, at p_speed m/s; at least a minute after p_at.';
+REVOKE ALL ON FUNCTION @extschema@._eta_expected(timestamptz, float8, float8, float8, timestamptz) FROM PUBLIC;
+
 -- _eta_window (sql/63_eta.sql)
 CREATE OR REPLACE FUNCTION @extschema@._eta_window(p_order @extschema@.orders, p_status text, p_now timestamptz,
                                         OUT expected_at timestamptz, OUT earliest timestamptz,
-                                        OUT latest timestamptz)
+                                        OUT latest timestamptz, OUT approach_m float8, OUT trip_m float8,
+                                        OUT ready_at timestamptz, OUT speed_factor float8)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_speed float8 := @extschema@._zone_speed(p_order.zone_id, p_now);
-	v_factor float8 := 1;
 	v_position @extschema@.riders.position%TYPE;
-	v_ready timestamptz;
 	v_prep integer;
-	v_pickup timestamptz;
 	v_remaining float8;
 	v_min integer := @extschema@._setting_int('dispatch.eta_min_samples');
-	v_lo float8 := 0.7;
-	v_hi float8 := 1.6;
+	v_lo float8 := -0.25;
+	v_hi float8 := 0.5;
+	v_scale float8;
 	v_cal @extschema@.eta_calibration;
 BEGIN
 	IF p_status NOT IN ('placed', 'accepted', 'assigned', 'picked_up') OR v_speed IS NULL THEN
 		RETURN;
 	END IF;
+	speed_factor := 1;
 	IF p_order.rider_id IS NOT NULL THEN
-		SELECT r.position, COALESCE(p.speed_factor, 1)::float8 INTO v_position, v_factor
+		SELECT r.position, COALESCE(p.speed_factor, 1)::float8 INTO v_position, speed_factor
 		  FROM @extschema@.riders r
 		  LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
 		 WHERE r.rider_id OPERATOR(pg_catalog.=) p_order.rider_id;
-		v_speed := v_speed OPERATOR(pg_catalog.*) v_factor;
 	END IF;
 	IF p_status OPERATOR(pg_catalog.=) 'picked_up' THEN
-		expected_at := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
-			COALESCE(@extschema@._distance_m(v_position, p_order.dropoff), p_order.distance_m) OPERATOR(pg_catalog./) v_speed);
+		trip_m := COALESCE(@extschema@._distance_m(v_position, p_order.dropoff), p_order.distance_m);
 	ELSE
-		v_ready := p_order.ready_at;
-		IF v_ready IS NULL AND p_order.merchant_id IS NOT NULL THEN
+		ready_at := p_order.ready_at;
+		IF ready_at IS NULL AND p_order.merchant_id IS NOT NULL THEN
 			SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
 			 WHERE m.merchant_id OPERATOR(pg_catalog.=) p_order.merchant_id;
-			v_ready := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep);
+			ready_at := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep);
 		END IF;
-		v_pickup := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
-			CASE WHEN p_status OPERATOR(pg_catalog.=) 'assigned' AND v_position IS NOT NULL
-			     THEN @extschema@._distance_m(v_position, p_order.pickup)
-			     ELSE 1500 END OPERATOR(pg_catalog./) v_speed);
-		v_pickup := GREATEST(v_pickup, v_ready);
-		expected_at := v_pickup OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>
-			p_order.distance_m OPERATOR(pg_catalog./) v_speed);
+		approach_m := CASE WHEN p_status OPERATOR(pg_catalog.=) 'assigned' AND v_position IS NOT NULL
+		                   THEN @extschema@._distance_m(v_position, p_order.pickup) ELSE 1500 END;
+		trip_m := p_order.distance_m;
 	END IF;
-	v_remaining := GREATEST(pg_catalog.date_part('epoch', expected_at OPERATOR(pg_catalog.-) p_now), 60);
-	expected_at := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => v_remaining);
+	expected_at := @extschema@._eta_expected(p_now, v_speed OPERATOR(pg_catalog.*) speed_factor,
+	                                         approach_m, trip_m, ready_at);
+	v_remaining := pg_catalog.date_part('epoch', expected_at OPERATOR(pg_catalog.-) p_now);
 	SELECT * INTO v_cal FROM @extschema@.eta_calibration c
 	 WHERE c.zone_id OPERATOR(pg_catalog.=) p_order.zone_id AND c.stage OPERATOR(pg_catalog.=) p_status;
 	IF FOUND AND v_cal.samples OPERATOR(pg_catalog.>=) v_min THEN
-		v_lo := v_cal.lo_ratio;
-		v_hi := v_cal.hi_ratio;
+		v_lo := v_cal.lo_error;
+		v_hi := v_cal.hi_error;
 	END IF;
-	-- whole minutes, outwards, as a customer is told them
-	earliest := pg_catalog.date_trunc('minute', p_now OPERATOR(pg_catalog.+)
-	                pg_catalog.make_interval(secs => v_remaining OPERATOR(pg_catalog.*) LEAST(v_lo, 1)));
-	latest := pg_catalog.date_trunc('minute', (p_now OPERATOR(pg_catalog.+)
-	                pg_catalog.make_interval(secs => v_remaining OPERATOR(pg_catalog.*) GREATEST(v_hi, 1)))
+	-- errors scale with the remaining time, plus five minutes for what
+	-- does not (a lift, a door); the window never starts before now, and
+	-- is in whole minutes, outwards, as a customer is told them
+	v_scale := v_remaining OPERATOR(pg_catalog.+) 300;
+	earliest := pg_catalog.date_trunc('minute', GREATEST(p_now, expected_at OPERATOR(pg_catalog.+)
+	                pg_catalog.make_interval(secs => LEAST(v_lo, 0) OPERATOR(pg_catalog.*) v_scale)));
+	latest := pg_catalog.date_trunc('minute', (expected_at OPERATOR(pg_catalog.+)
+	                pg_catalog.make_interval(secs => GREATEST(v_hi, 0) OPERATOR(pg_catalog.*) v_scale))
 	              OPERATOR(pg_catalog.+) interval '59.999999 seconds');
 	expected_at := pg_catalog.date_trunc('second', expected_at);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._eta_window(@extschema@.orders, text, timestamptz) IS
-	'Internal: the expected delivery time and window of an order in a status at a time (docs/eta.md); NULLs in a status without one.';
+	'Internal: the expected delivery time and window of an order in a status at a time, and the parts the expected time comes from (docs/eta.md); NULLs in a status without one.';
 REVOKE ALL ON FUNCTION @extschema@._eta_window(@extschema@.orders, text, timestamptz) FROM PUBLIC;
 
 -- _order_eta_trigger (sql/63_eta.sql)
@@ -3671,11 +3696,14 @@ BEGIN
 		NEW.eta_latest := v_w.latest;
 		IF v_w.expected_at IS NOT NULL THEN
 			INSERT INTO @extschema@.eta_predictions AS p
-			       (zone_id, order_id, stage, predicted_at, expected_at, earliest, latest)
-			VALUES (NEW.zone_id, NEW.order_id, NEW.status, v_now, v_w.expected_at, v_w.earliest, v_w.latest)
+			       (zone_id, order_id, stage, predicted_at, expected_at, earliest, latest,
+			        approach_m, trip_m, ready_at, speed_factor)
+			VALUES (NEW.zone_id, NEW.order_id, NEW.status, v_now, v_w.expected_at, v_w.earliest, v_w.latest,
+			        v_w.approach_m, v_w.trip_m, v_w.ready_at, v_w.speed_factor)
 			ON CONFLICT (zone_id, order_id, stage) DO UPDATE
 			   SET predicted_at = EXCLUDED.predicted_at, expected_at = EXCLUDED.expected_at,
-			       earliest = EXCLUDED.earliest, latest = EXCLUDED.latest;
+			       earliest = EXCLUDED.earliest, latest = EXCLUDED.latest, approach_m = EXCLUDED.approach_m,
+			       trip_m = EXCLUDED.trip_m, ready_at = EXCLUDED.ready_at, speed_factor = EXCLUDED.speed_factor;
 		END IF;
 	ELSE
 		-- delivered, cancelled, unpaid: no delivery to expect
@@ -3773,21 +3801,32 @@ BEGIN
 	GET DIAGNOSTICS v_speeds = ROW_COUNT;
 
 	DELETE FROM @extschema@.eta_calibration;
-	INSERT INTO @extschema@.eta_calibration (zone_id, stage, samples, lo_ratio, hi_ratio, learned_at)
+	INSERT INTO @extschema@.eta_calibration (zone_id, stage, samples, lo_error, hi_error, learned_at)
 	SELECT c.zone_id, c.stage, pg_catalog.count(*)::integer,
-	       pg_catalog.percentile_cont((1 OPERATOR(pg_catalog.-) v_cover) OPERATOR(pg_catalog./) 2) WITHIN GROUP (ORDER BY c.ratio),
-	       pg_catalog.percentile_cont((1 OPERATOR(pg_catalog.+) v_cover) OPERATOR(pg_catalog./) 2) WITHIN GROUP (ORDER BY c.ratio),
+	       pg_catalog.percentile_cont((1 OPERATOR(pg_catalog.-) v_cover) OPERATOR(pg_catalog./) 2) WITHIN GROUP (ORDER BY c.error),
+	       pg_catalog.percentile_cont((1 OPERATOR(pg_catalog.+) v_cover) OPERATOR(pg_catalog./) 2) WITHIN GROUP (ORDER BY c.error),
 	       v_now
 	  FROM (SELECT p.zone_id, p.stage,
-	               pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.predicted_at)
-	               OPERATOR(pg_catalog./)
-	               GREATEST(pg_catalog.date_part('epoch', p.expected_at OPERATOR(pg_catalog.-) p.predicted_at), 60) AS ratio
-	          FROM @extschema@.eta_predictions p
-	          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
-	                                   AND o.order_id OPERATOR(pg_catalog.=) p.order_id
-	         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
-	           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
-	           AND p.predicted_at OPERATOR(pg_catalog.<=) o.delivered_at) c
+	               (pg_catalog.date_part('epoch', p.delivered_at OPERATOR(pg_catalog.-) p.expected_again)
+	                OPERATOR(pg_catalog./)
+	                (pg_catalog.date_part('epoch', p.expected_again OPERATOR(pg_catalog.-) p.predicted_at)
+	                 OPERATOR(pg_catalog.+) 300)) AS error
+	          FROM (SELECT p.zone_id, p.stage, p.predicted_at, p.delivered_at,
+	                       @extschema@._eta_expected(p.predicted_at,
+	                                                 COALESCE(s.speed_mps, z.speed_mps)::float8 OPERATOR(pg_catalog.*) p.speed_factor,
+	                                                 p.approach_m, p.trip_m, p.ready_at) AS expected_again
+	                  FROM (SELECT p.*, o.delivered_at,
+	                               pg_catalog.row_number() OVER (PARTITION BY p.zone_id, p.stage ORDER BY p.predicted_at DESC) AS recent
+	                          FROM @extschema@.eta_predictions p
+	                          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
+	                                                   AND o.order_id OPERATOR(pg_catalog.=) p.order_id
+	                         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
+	                           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
+	                           AND p.predicted_at OPERATOR(pg_catalog.<=) o.delivered_at) p
+	                  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) p.zone_id
+	                  LEFT JOIN @extschema@.zone_speeds s ON s.zone_id OPERATOR(pg_catalog.=) p.zone_id
+	                        AND s.hour_of_week OPERATOR(pg_catalog.=) @extschema@._hour_of_week(p.predicted_at, z.timezone)
+	                 WHERE p.recent OPERATOR(pg_catalog.<=) 5000) p) c
 	 GROUP BY c.zone_id, c.stage;
 	GET DIAGNOSTICS v_stages = ROW_COUNT;
 	RETURN pg_catalog.jsonb_build_object('zone_hours', v_speeds, 'zone_stages', v_stages, 'since', v_since);

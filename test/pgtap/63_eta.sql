@@ -20,14 +20,15 @@ SELECT dispatch.rider_online(:rider, 121.43, 31.19), dispatch.rider_online(:ride
 
 -- before anything is learned: the zone's configured speed (4 m/s), a
 -- typical approach, the merchant's 12 minutes of preparation, and the wide
--- default window (0.7 to 1.6 times the remaining time, whole minutes)
+-- default window (from a quarter to a half of the remaining time plus 5
+-- minutes before and after, whole minutes)
 SET LOCAL dispatch.clock_override = '2027-03-01 10:00:00+00';
 SELECT pg_temp.order_in('placed') AS o1 \gset
 SELECT distance_m AS d1 FROM dispatch.orders WHERE order_id = :o1 \gset
 SELECT results_eq(format('SELECT status, expected_at, earliest, latest FROM dispatch.eta(%s)', :o1),
                   format($$ VALUES ('placed', timestamptz '2027-03-01 10:12:00+00' + make_interval(secs => floor(%1$s / 4.0)),
-                                    date_trunc('minute', timestamptz '2027-03-01 10:00:00+00' + make_interval(secs => 0.7 * (720 + %1$s / 4.0))),
-                                    date_trunc('minute', timestamptz '2027-03-01 10:00:00+00' + make_interval(secs => 1.6 * (720 + %1$s / 4.0)) + interval '59.999999 s')) $$,
+                                    date_trunc('minute', timestamptz '2027-03-01 10:12:00+00' + make_interval(secs => %1$s / 4.0 - 0.25 * (720 + %1$s / 4.0 + 300))),
+                                    date_trunc('minute', timestamptz '2027-03-01 10:12:00+00' + make_interval(secs => %1$s / 4.0 + 0.5 * (720 + %1$s / 4.0 + 300)) + interval '59.999999 s')) $$,
                          :d1),
                   'eta of a placed order: ready in 12 minutes, then the trip at 4 m/s, a default window');
 SELECT results_eq(format('SELECT eta_earliest, eta_latest FROM dispatch.orders WHERE order_id = %s', :o1),

@@ -88,19 +88,21 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	-- riders ride: to the merchant (and wait for the food), then to the customer
+	-- riders ride: to the merchant (and wait for the food), then to the customer;
+	-- their apps report the arrival a second after the tick's own ping, which
+	-- would otherwise hold the rider where the tick began
 	FOR o IN SELECT d.order_id, d.rider_id, d.status, d.pickup, d.dropoff, d.ready_at, d.distance_m,
 	                d.picked_up_at, a.pickup_m, a.at
 	           FROM dispatch.orders d JOIN city.assign a ON a.order_id = d.order_id
 	          WHERE d.zone_id = v_zone AND d.status IN ('assigned', 'picked_up') ORDER BY d.order_id LOOP
 		IF o.status = 'assigned'
 		   AND v_now >= greatest(o.ready_at, o.at + make_interval(secs => o.pickup_m / v_speed)) THEN
-			PERFORM dispatch.update_rider_location(o.rider_id, ST_X(o.pickup), ST_Y(o.pickup));
+			PERFORM dispatch.update_rider_location(o.rider_id, ST_X(o.pickup), ST_Y(o.pickup), v_now + interval '1 second');
 			PERFORM dispatch.mark_picked_up(o.order_id, o.rider_id);
 			v_pick := v_pick + 1;
 		ELSIF o.status = 'picked_up'
 		   AND v_now >= o.picked_up_at + make_interval(secs => 1.3 * o.distance_m / v_speed) THEN
-			PERFORM dispatch.update_rider_location(o.rider_id, ST_X(o.dropoff), ST_Y(o.dropoff));
+			PERFORM dispatch.update_rider_location(o.rider_id, ST_X(o.dropoff), ST_Y(o.dropoff), v_now + interval '1 second');
 			PERFORM dispatch.mark_delivered(o.order_id, o.rider_id);
 			v_del := v_del + 1;
 		END IF;
