@@ -29,7 +29,7 @@ ISOLATION_OPTS = --inputdir=test/isolation \
 # installcheck is ours (below): it runs every suite, not only the specs
 NO_INSTALLCHECK = 1
 
-EXTRA_CLEAN = $(DATA_built) $(SENTIMENT_MODEL_DATA) $(ERRCODES_H) output_iso tools/listen tools/pgdev.d
+EXTRA_CLEAN = $(DATA_built) $(SENTIMENT_MODEL_DATA) $(ERRCODES_H) output_iso tools/listen tools/sim tools/pgdev.d
 
 autodepend = yes
 
@@ -77,6 +77,14 @@ tools/listen: tools/listen.c
 	$(CC) -O2 -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir) -o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq
 
 all: tools/listen
+
+# tools/sim: the city simulator, the meal-delivery replay and its checker
+# (tools/sim-src/), a libpq client like tools/listen
+SIM_SOURCES = $(sort $(wildcard tools/sim-src/*.c))
+tools/sim: $(SIM_SOURCES) $(wildcard tools/sim-src/*.h)
+	$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -I$(shell $(PG_CONFIG) --includedir) -o $@ $(SIM_SOURCES) -L$(shell $(PG_CONFIG) --libdir) -lpq -lm
+
+all: tools/sim
 
 # Tests, against the installed extension and a running server reached through
 # PGHOST, PGPORT, PGUSER and PGDATABASE (./tools/pgdev test provides one, with
