@@ -36,7 +36,10 @@ BEGIN ATOMIC
 	        ('training_query',     10000, 'characters'),
 	        ('database_name',      63,    'characters'),
 	        ('items',              100,   'lines'),
-	        ('items_text',         8192,  'characters')
+	        ('items_text',         8192,  'characters'),
+	        ('sync_items',         1000,  'lines'),
+	        ('sync_item',          1024,  'characters'),
+	        ('client_event_id',    100,   'characters')
 	       ) AS l (input, max_length, unit)
 	 ORDER BY l.input;
 END;

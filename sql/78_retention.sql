@@ -317,6 +317,17 @@ BEGIN
 				         ORDER BY x.at LIMIT batch_size) s
 				 WHERE t.zone_id OPERATOR(pg_catalog.=) v_zone
 				   AND t.rider_id OPERATOR(pg_catalog.=) s.rider_id AND t.at OPERATOR(pg_catalog.=) s.at;
+				GET DIAGNOSTICS v_n = ROW_COUNT;
+				v_class := v_class OPERATOR(pg_catalog.+) v_n;
+				-- the event ids rider apps synced (sql/67_sync.sql) go with the tracks
+				DELETE FROM @extschema@.rider_sync_log l
+				 USING (SELECT x.rider_id, x.client_event_id FROM @extschema@.rider_sync_log x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.synced_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.synced_at LIMIT batch_size) s
+				 WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone
+				   AND l.rider_id OPERATOR(pg_catalog.=) s.rider_id
+				   AND l.client_event_id OPERATOR(pg_catalog.=) s.client_event_id;
 			ELSIF p.data_class OPERATOR(pg_catalog.=) 'events' THEN
 				DELETE FROM @extschema@.events e
 				 USING (SELECT x.seq FROM @extschema@.events x

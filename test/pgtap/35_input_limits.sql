@@ -33,7 +33,7 @@ CREATE FUNCTION pg_temp.query(n integer) RETURNS text LANGUAGE sql AS $$
 \set area 'ST_GeomFromText(''POLYGON((100 10, 100.1 10, 100.1 10.1, 100 10.1, 100 10))'', 4326)'
 
 -- the limits, listed once
-SELECT is((SELECT count(*) FROM dispatch.input_limits()), 18::bigint, 'input_limits() lists 18 limits');
+SELECT is((SELECT count(*) FROM dispatch.input_limits()), 21::bigint, 'input_limits() lists 21 limits');
 SELECT is((SELECT array_agg(DISTINCT unit ORDER BY unit) FROM dispatch.input_limits()), ARRAY['characters', 'lines'],
           'limits are in characters, and in lines for the item list');
 

@@ -1,0 +1,275 @@
+-- sql/67_sync.sql
+-- Offline sync (DESIGN.md part 5, docs/sync.md): sync_rider takes what a
+-- rider app cached while it had no signal, position pings and actions
+-- (offer answers, pickups, deliveries), each with the app's own event id
+-- and time, and answers item by item.
+--
+-- Items are applied in the app's time order.  Every id is remembered per
+-- rider (rider_sync_log), so a replayed batch or an id repeated in one
+-- batch changes nothing and is answered 'duplicate'.  Pings are applied
+-- set-based (one insert into the track, one update of the rider between
+-- two actions): a ping older than the rider's newest position is tracked
+-- and does not move the rider back.  Each action runs as the API call it
+-- stands for, in a subtransaction of its own, judged against the state now
+-- (an order cancelled meanwhile, an offer expired or given to someone
+-- else): a refused one is answered 'rejected' with its reason and SQLSTATE,
+-- and the others go on.  Orders are stamped with the server's time of the
+-- sync, not the app's: a phone's clock is not evidence.
+
+CREATE TABLE @extschema@.rider_sync_log (
+	zone_id          bigint NOT NULL,
+	rider_id         bigint NOT NULL,
+	client_event_id  text NOT NULL,
+	kind             text NOT NULL CHECK (kind IN ('ping', 'offer', 'picked_up', 'delivered')),
+	client_at        timestamptz NOT NULL,
+	synced_at        timestamptz NOT NULL,
+	outcome          text NOT NULL CHECK (outcome IN ('applied', 'rejected')),
+	sqlstate         text CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
+	PRIMARY KEY (zone_id, rider_id, client_event_id)
+);
+CREATE INDEX rider_sync_log_synced_idx ON @extschema@.rider_sync_log (zone_id, synced_at);
+COMMENT ON TABLE @extschema@.rider_sync_log IS
+	'Every event id a rider app synced (sync_rider), with what became of it: a second item with the same id is a duplicate.  Removed with the rider tracks by the retention purge.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rider_sync_log', '');
+REVOKE ALL ON @extschema@.rider_sync_log FROM PUBLIC;
+
+-- The pings of a sync between two times (exclusive, inclusive), into the
+-- track and, the newest, into the rider's position if it is newer.
+CREATE FUNCTION @extschema@._sync_pings(p_zone_id bigint, p_rider_id bigint, p_at timestamptz[],
+                                        p_lon float8[], p_lat float8[], p_after timestamptz, p_upto timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO @extschema@.rider_tracks (zone_id, rider_id, at, position)
+	SELECT p_zone_id, p_rider_id, p.at, @extschema@._point(p.lon, p.lat)
+	  FROM ROWS FROM (pg_catalog.unnest(p_at), pg_catalog.unnest(p_lon), pg_catalog.unnest(p_lat)) p(at, lon, lat)
+	 WHERE (p_after IS NULL OR p.at OPERATOR(pg_catalog.>) p_after)
+	   AND (p_upto IS NULL OR p.at OPERATOR(pg_catalog.<=) p_upto)
+	ON CONFLICT DO NOTHING;
+	UPDATE @extschema@.riders r SET position = @extschema@._point(n.lon, n.lat), position_at = n.at
+	  FROM (SELECT p.at, p.lon, p.lat
+	          FROM ROWS FROM (pg_catalog.unnest(p_at), pg_catalog.unnest(p_lon), pg_catalog.unnest(p_lat)) p(at, lon, lat)
+	         WHERE (p_after IS NULL OR p.at OPERATOR(pg_catalog.>) p_after)
+	           AND (p_upto IS NULL OR p.at OPERATOR(pg_catalog.<=) p_upto)
+	         ORDER BY p.at DESC LIMIT 1) n
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) n.at);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) IS
+	'Internal: applies the synced pings with p_after < at <= p_upto (NULL: unbounded): all into the track, the newest into the rider''s position when it is newer than the known one.';
+REVOKE ALL ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.sync_rider(rider_id bigint, batch jsonb)
+RETURNS TABLE (item integer, client_event_id text, outcome text, reason text, sqlstate text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_zone bigint;
+	v_known timestamptz;                  -- the rider's newest position before the sync
+	v_max_item integer;
+	v_max_id integer;
+	-- the items, in the app's time order
+	v_n integer[];
+	v_id text[];
+	v_kind text[];
+	v_at timestamptz[];
+	v_lon float8[];
+	v_lat float8[];
+	v_ref bigint[];
+	v_accept boolean[];
+	v_note text[];
+	v_problem text[];
+	-- what each item got, by position in v_n
+	v_outcome text[];
+	v_reason text[];
+	v_state text[];
+	v_fresh boolean[];
+	v_ping_at timestamptz[] := '{}';
+	v_ping_lon float8[] := '{}';
+	v_ping_lat float8[] := '{}';
+	v_applied_upto timestamptz;
+	v_newest timestamptz;
+	v_owner bigint;
+	v_msg text;
+	v_code text;
+	i integer;
+BEGIN
+	SELECT r.zone_id, r.position_at INTO v_zone, v_known FROM @extschema@.riders r
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	IF batch IS NULL OR pg_catalog.jsonb_typeof(batch) OPERATOR(pg_catalog.<>) 'array' THEN
+		RAISE EXCEPTION 'a sync batch is a JSON array of items'
+			USING ERRCODE = 'DP701', HINT = 'docs/sync.md describes the items.';
+	END IF;
+	PERFORM @extschema@._check_length('sync_items', batch);
+	SELECT pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'sync_item'),
+	       pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'client_event_id')
+	  INTO v_max_item, v_max_id
+	  FROM @extschema@.input_limits() l;
+	IF EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(batch) e(v)
+	            WHERE pg_catalog.length(e.v::text) OPERATOR(pg_catalog.>) v_max_item) THEN
+		RAISE EXCEPTION 'input too long: an item of the sync batch has more than % characters', v_max_item
+			USING ERRCODE = 'DP028', HINT = 'SELECT * FROM dispatch.input_limits() lists every limit.';
+	END IF;
+
+	-- parse: a problem makes the item rejected (DP702); times are the
+	-- app's, in milliseconds since 1970
+	SELECT pg_catalog.array_agg(p.n ORDER BY p.at NULLS FIRST, p.n),
+	       pg_catalog.array_agg(p.id ORDER BY p.at NULLS FIRST, p.n),
+	       pg_catalog.array_agg(p.kind ORDER BY p.at NULLS FIRST, p.n),
+	       pg_catalog.array_agg(p.at ORDER BY p.at NULLS FIRST, p.n),
+	       pg_catalog.array_agg(p.lon ORDER BY p.at NULLS FIRST, p.n),
+	       pg_catalog.array_agg(p.lat ORDER BY p.at NULLS FIRST, p.n),
+	       pg_catalog.array_agg(p.ref ORDER BY p.at NULLS FIRST, p.n),
+	       pg_catalog.array_agg(p.accept ORDER BY p.at NULLS FIRST, p.n),
+	       pg_catalog.array_agg(p.note ORDER BY p.at NULLS FIRST, p.n),
+	       pg_catalog.array_agg(p.problem ORDER BY p.at NULLS FIRST, p.n)
+	  INTO v_n, v_id, v_kind, v_at, v_lon, v_lat, v_ref, v_accept, v_note, v_problem
+	  FROM (SELECT f.n, f.id, f.kind, f.at, f.lon, f.lat, f.ref, f.accept, f.note,
+	               CASE WHEN f.is_object IS NOT TRUE THEN 'an item is a JSON object'
+	                    WHEN f.id IS NULL THEN pg_catalog.format('an item needs an "id": a string of 1 to %s characters', v_max_id)
+	                    WHEN f.at IS NULL THEN 'an item needs an "at": milliseconds since 1970, a whole number'
+	                    WHEN f.kind IS NULL THEN 'an item''s "type" is ping, offer, picked_up or delivered'
+	                    WHEN f.kind OPERATOR(pg_catalog.=) 'ping' AND (f.lon IS NULL OR f.lat IS NULL)
+	                        THEN 'a ping needs "lon" in [-180, 180] and "lat" in [-90, 90]'
+	                    WHEN f.kind OPERATOR(pg_catalog.<>) 'ping' AND f.ref IS NULL
+	                        THEN pg_catalog.format('a %s item needs %s', f.kind,
+	                                 CASE WHEN f.kind OPERATOR(pg_catalog.=) 'offer' THEN '"offer_id"' ELSE '"order_id"' END)
+	                    WHEN f.kind OPERATOR(pg_catalog.=) 'offer' AND f.accept IS NULL
+	                        THEN 'an offer item needs "accept": true or false'
+	               END AS problem
+	          FROM (SELECT e.n::integer AS n,
+	                       pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.=) 'object' AS is_object,
+	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'id') OPERATOR(pg_catalog.=) 'string'
+	                             AND pg_catalog.length(e.v OPERATOR(pg_catalog.->>) 'id') BETWEEN 1 AND v_max_id
+	                            THEN e.v OPERATOR(pg_catalog.->>) 'id' END AS id,
+	                       CASE WHEN (e.v OPERATOR(pg_catalog.->>) 'type') IN ('ping', 'offer', 'picked_up', 'delivered')
+	                            THEN e.v OPERATOR(pg_catalog.->>) 'type' END AS kind,
+	                       CASE WHEN (e.v OPERATOR(pg_catalog.->>) 'at') OPERATOR(pg_catalog.~) '^[0-9]{1,15}$'
+	                            THEN pg_catalog.to_timestamp((e.v OPERATOR(pg_catalog.->>) 'at')::float8
+	                                                         OPERATOR(pg_catalog./) 1000) END AS at,
+	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lon') OPERATOR(pg_catalog.=) 'number'
+	                             AND (e.v OPERATOR(pg_catalog.->>) 'lon')::float8 BETWEEN -180 AND 180
+	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lon')::float8 END AS lon,
+	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lat') OPERATOR(pg_catalog.=) 'number'
+	                             AND (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 BETWEEN -90 AND 90
+	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 END AS lat,
+	                       CASE WHEN COALESCE(e.v OPERATOR(pg_catalog.->>) 'offer_id', e.v OPERATOR(pg_catalog.->>) 'order_id')
+	                                 OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'
+	                            THEN COALESCE(e.v OPERATOR(pg_catalog.->>) 'offer_id', e.v OPERATOR(pg_catalog.->>) 'order_id')::bigint
+	                       END AS ref,
+	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'accept') OPERATOR(pg_catalog.=) 'boolean'
+	                            THEN (e.v OPERATOR(pg_catalog.->>) 'accept')::boolean END AS accept,
+	                       pg_catalog.left(e.v OPERATOR(pg_catalog.->>) 'reason', 200) AS note
+	                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY e(v, n)) f) p;
+	IF v_n IS NULL THEN
+		RETURN;                       -- an empty batch
+	END IF;
+
+	-- remember every well-formed id; the ones remembered already, or
+	-- repeated in this batch (the earliest counts), are duplicates
+	WITH items AS (
+		SELECT u.id, u.kind, u.at, u.problem, u.ord,
+		       pg_catalog.row_number() OVER (PARTITION BY u.id ORDER BY u.ord) AS nth
+		  FROM ROWS FROM (pg_catalog.unnest(v_id), pg_catalog.unnest(v_kind), pg_catalog.unnest(v_at), pg_catalog.unnest(v_problem)) WITH ORDINALITY u(id, kind, at, problem, ord)),
+	logged AS (
+		INSERT INTO @extschema@.rider_sync_log AS l (zone_id, rider_id, client_event_id, kind, client_at, synced_at, outcome)
+		SELECT v_zone, sync_rider.rider_id, i.id, i.kind, i.at, v_now, 'applied'
+		  FROM items i
+		 WHERE i.problem IS NULL AND i.nth OPERATOR(pg_catalog.=) 1
+		ON CONFLICT DO NOTHING
+		RETURNING l.client_event_id)
+	SELECT pg_catalog.array_agg((i.nth OPERATOR(pg_catalog.=) 1 AND l.client_event_id IS NOT NULL) ORDER BY i.ord)
+	  INTO v_fresh
+	  FROM items i LEFT JOIN logged l ON l.client_event_id OPERATOR(pg_catalog.=) i.id;
+
+	v_outcome := pg_catalog.array_fill(NULL::text, ARRAY[pg_catalog.cardinality(v_n)]);
+	v_reason := v_outcome;
+	v_state := v_outcome;
+	v_newest := v_known;
+	FOR i IN 1 .. pg_catalog.cardinality(v_n) LOOP
+		IF v_problem[i] IS NULL AND NOT v_fresh[i] THEN
+			v_outcome[i] := 'duplicate';
+		ELSIF v_problem[i] IS NULL AND v_kind[i] OPERATOR(pg_catalog.=) 'ping' THEN
+			IF v_at[i] OPERATOR(pg_catalog.>) (v_now OPERATOR(pg_catalog.+) interval '1 minute') THEN
+				v_outcome[i] := 'rejected';
+				v_reason[i] := 'a ping may not lie more than a minute in the future';
+				v_state[i] := 'DP024';
+			ELSE
+				v_ping_at := v_ping_at OPERATOR(pg_catalog.||) v_at[i];
+				v_ping_lon := v_ping_lon OPERATOR(pg_catalog.||) v_lon[i];
+				v_ping_lat := v_ping_lat OPERATOR(pg_catalog.||) v_lat[i];
+				v_outcome[i] := 'applied';
+				IF v_newest IS NOT NULL AND v_at[i] OPERATOR(pg_catalog.<) v_newest THEN
+					v_reason[i] := 'tracked; older than the rider''s newest position, which stays';
+				END IF;
+				v_newest := GREATEST(v_newest, v_at[i]);
+			END IF;
+		ELSE
+			-- an action, or a malformed item: each in a subtransaction of
+			-- its own, so that its refusal undoes only itself.  Before an
+			-- action, the pings up to its time.
+			IF v_problem[i] IS NULL AND pg_catalog.cardinality(v_ping_at) OPERATOR(pg_catalog.>) 0 THEN
+				PERFORM @extschema@._sync_pings(v_zone, sync_rider.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
+				                                v_applied_upto, v_at[i]);
+				v_applied_upto := v_at[i];
+			END IF;
+			BEGIN
+				IF v_problem[i] IS NOT NULL THEN
+					RAISE EXCEPTION '%', v_problem[i] USING ERRCODE = 'DP702';
+				ELSIF v_kind[i] OPERATOR(pg_catalog.=) 'offer' THEN
+					SELECT f.rider_id INTO v_owner FROM @extschema@.offers f
+					 WHERE f.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(v_ref[i])
+					   AND f.offer_id OPERATOR(pg_catalog.=) v_ref[i];
+					IF FOUND AND v_owner OPERATOR(pg_catalog.<>) sync_rider.rider_id THEN
+						RAISE EXCEPTION 'offer % was made to another rider', v_ref[i] USING ERRCODE = 'DP703';
+					END IF;
+					PERFORM @extschema@.respond_offer(v_ref[i], v_accept[i], v_note[i]);
+				ELSIF v_kind[i] OPERATOR(pg_catalog.=) 'picked_up' THEN
+					PERFORM @extschema@.mark_picked_up(v_ref[i], sync_rider.rider_id);
+				ELSE
+					PERFORM @extschema@.mark_delivered(v_ref[i], sync_rider.rider_id);
+				END IF;
+				v_outcome[i] := 'applied';
+			EXCEPTION WHEN OTHERS THEN
+				-- a refusal (class DP) answers the item; anything else (a
+				-- lock timeout, a serialization failure) fails the sync
+				GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_code = RETURNED_SQLSTATE;
+				IF pg_catalog.left(v_code, 2) OPERATOR(pg_catalog.<>) 'DP' THEN
+					RAISE;
+				END IF;
+				v_outcome[i] := 'rejected';
+				v_reason[i] := v_msg;
+				v_state[i] := v_code;
+			END;
+		END IF;
+	END LOOP;
+	IF pg_catalog.cardinality(v_ping_at) OPERATOR(pg_catalog.>) 0 THEN
+		PERFORM @extschema@._sync_pings(v_zone, sync_rider.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
+		                                v_applied_upto, NULL);
+	END IF;
+
+	-- what was refused, in the log
+	UPDATE @extschema@.rider_sync_log l SET outcome = 'rejected', sqlstate = r.state
+	  FROM ROWS FROM (pg_catalog.unnest(v_id), pg_catalog.unnest(v_outcome), pg_catalog.unnest(v_state)) r(id, outcome, state)
+	 WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone AND l.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id
+	   AND l.client_event_id OPERATOR(pg_catalog.=) r.id
+	   AND r.outcome OPERATOR(pg_catalog.=) 'rejected' AND r.state OPERATOR(pg_catalog.<>) 'DP702';
+
+	RETURN QUERY
+	SELECT r.n, r.id, r.outcome, r.reason, r.state
+	  FROM ROWS FROM (pg_catalog.unnest(v_n), pg_catalog.unnest(v_id), pg_catalog.unnest(v_outcome), pg_catalog.unnest(v_reason), pg_catalog.unnest(v_state)) r(n, id, outcome, reason, state)
+	 ORDER BY r.n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
+	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  DP701 not an array, DP028 over the limits, DP015 unknown rider.';
+REVOKE ALL ON FUNCTION @extschema@.sync_rider(bigint, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.sync_rider(bigint, jsonb) TO dispatch_app, dispatch_admin;

@@ -1,0 +1,156 @@
+-- test/pgtap/67_sync.sql: sync_rider answers every item (sql/67_sync.sql):
+-- pings applied, tracked only when older, in the app's time order; actions
+-- applied or rejected with the SQLSTATE of the call; duplicates inside a
+-- batch and replayed batches change nothing; malformed items are rejected
+-- alone; limits refuse the whole call.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(34);
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
+       set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
+\ir ../fixtures/order_in.sql
+-- an item at a time given as 'HH:MI:SS' on the day of the test
+CREATE FUNCTION pg_temp.ms(p text) RETURNS bigint LANGUAGE sql AS $$
+	SELECT (extract(epoch FROM ('2027-03-01 ' || p || '+00')::timestamptz) * 1000)::bigint $$;
+CREATE FUNCTION pg_temp.answers(p_batch jsonb) RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(format('%s:%s:%s', item, outcome, coalesce(sqlstate, '-')), ' ' ORDER BY item)
+	  FROM dispatch.sync_rider(current_setting('t.rider')::bigint, p_batch) $$;
+
+-- Monday 1 March 2027: the rider starts a shift at 11:50; rider2 is off
+SET LOCAL dispatch.clock_override = '2027-02-28 22:00:00+00';
+SELECT dispatch.rider_offline(:rider), dispatch.rider_offline(:rider2) \g /dev/null
+SET LOCAL dispatch.clock_override = '2027-03-01 11:50:00+00';
+SELECT dispatch.rider_online(:rider, 121.43, 31.19) \g /dev/null
+
+-- pings, out of order: the newest (12:00:30) wins the position, the older
+-- one is tracked; a ping from before the shift is tracked only
+SET LOCAL dispatch.clock_override = '2027-03-01 12:01:00+00';
+SELECT is(pg_temp.answers(format('[{"id": "p2", "at": %s, "type": "ping", "lon": 121.436, "lat": 31.187},
+                                   {"id": "p1", "at": %s, "type": "ping", "lon": 121.431, "lat": 31.191}]',
+                                  pg_temp.ms('12:00:30'), pg_temp.ms('12:00:10'))::jsonb),
+          '1:applied:- 2:applied:-', 'two pings, given newest first, are applied');
+SELECT results_eq(format('SELECT round(ST_X(position)::numeric, 3), position_at FROM dispatch.riders WHERE rider_id = %s', :rider),
+                  $$ VALUES (121.436, timestamptz '2027-03-01 12:00:30+00') $$, 'the rider is where the newest ping says');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider AND at BETWEEN '2027-03-01 12:00' AND '2027-03-01 12:01'),
+          2::bigint, 'both are in the track');
+SELECT results_eq(format($$ SELECT outcome, reason FROM dispatch.sync_rider(%s, '[{"id": "p0", "at": %s, "type": "ping", "lon": 121.40, "lat": 31.15}]') $$,
+                         :rider, pg_temp.ms('11:59:00')),
+                  $$ VALUES ('applied', 'tracked; older than the rider''s newest position, which stays') $$,
+                  'an older ping is tracked and says so');
+SELECT is((SELECT position_at FROM dispatch.riders WHERE rider_id = :rider), timestamptz '2027-03-01 12:00:30+00',
+          '... and does not move the rider back');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider AND at = '2027-03-01 11:59:00+00'), 1::bigint,
+          '... but is in the track');
+
+-- duplicates: an id repeated in one batch, and a replayed batch
+SELECT is(pg_temp.answers(format('[{"id": "p3", "at": %1$s, "type": "ping", "lon": 121.437, "lat": 31.188},
+                                   {"id": "p3", "at": %2$s, "type": "ping", "lon": 121.45, "lat": 31.20}]',
+                                  pg_temp.ms('12:00:40'), pg_temp.ms('12:00:45'))::jsonb),
+          '1:applied:- 2:duplicate:-', 'an id twice in one batch: the second is a duplicate');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider AND at = '2027-03-01 12:00:45+00'), 0::bigint,
+          '... and is not applied');
+SELECT count(*) AS tracks_before FROM dispatch.rider_tracks WHERE rider_id = :rider \gset
+SELECT is(pg_temp.answers(format('[{"id": "p2", "at": %s, "type": "ping", "lon": 121.436, "lat": 31.187},
+                                   {"id": "p1", "at": %s, "type": "ping", "lon": 121.431, "lat": 31.191}]',
+                                  pg_temp.ms('12:00:30'), pg_temp.ms('12:00:10'))::jsonb),
+          '1:duplicate:- 2:duplicate:-', 'a replayed batch is all duplicates');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider), :tracks_before::bigint, '... and changes nothing');
+SELECT is((SELECT count(*) FROM dispatch.rider_sync_log WHERE rider_id = :rider), 4::bigint, 'every applied id is remembered once');
+
+-- actions in the app's time order: the rider's position is 10 minutes
+-- old by 12:11; an offer answer at 12:10:50 comes with a ping of 12:10:40
+-- listed after it, which makes the position fresh enough to accept
+SET LOCAL dispatch.clock_override = '2027-03-01 12:10:30+00';
+SELECT pg_temp.order_in('accepted') AS o1 \gset
+SELECT dispatch.update_rider_location(:rider, 121.436, 31.187) \g /dev/null
+SELECT offer_id AS f1 FROM dispatch.assign_batch(:zone) WHERE order_id = :o1 \gset
+SET LOCAL dispatch.clock_override = '2027-03-01 12:11:00+00';
+UPDATE dispatch.riders SET position_at = '2027-03-01 12:00:30+00' WHERE rider_id = :rider;
+SELECT is(pg_temp.answers(format('[{"id": "a1", "at": %s, "type": "offer", "offer_id": %s, "accept": true},
+                                   {"id": "p4", "at": %s, "type": "ping", "lon": 121.437, "lat": 31.188}]',
+                                  pg_temp.ms('12:10:50'), :f1, pg_temp.ms('12:10:40'))::jsonb),
+          '1:applied:- 2:applied:-', 'the ping before the answer is applied first: the offer is accepted');
+SELECT results_eq(format('SELECT status, rider_id FROM dispatch.orders WHERE order_id = %s', :o1),
+                  format('VALUES (%L, %s::bigint)', 'assigned', :rider), '... and the order is the rider''s');
+
+-- picked up and delivered, offline, synced together; the order is stamped
+-- with the time of the sync
+SET LOCAL dispatch.clock_override = '2027-03-01 12:30:00+00';
+SELECT is(pg_temp.answers(format('[{"id": "d1", "at": %1$s, "type": "delivered", "order_id": %3$s},
+                                   {"id": "u1", "at": %2$s, "type": "picked_up", "order_id": %3$s}]',
+                                  pg_temp.ms('12:25:00'), pg_temp.ms('12:15:00'), :o1)::jsonb),
+          '1:applied:- 2:applied:-', 'pickup then delivery, applied in the app''s order');
+SELECT results_eq(format('SELECT status, picked_up_at, delivered_at FROM dispatch.orders WHERE order_id = %s', :o1),
+                  $$ VALUES ('delivered', timestamptz '2027-03-01 12:30:00+00', timestamptz '2027-03-01 12:30:00+00') $$,
+                  '... stamped at the sync');
+
+-- actions no longer valid: the order was cancelled meanwhile; the offer
+-- expired; an offer of another rider
+SELECT dispatch.update_rider_location(:rider, 121.437, 31.188) \g /dev/null
+SELECT pg_temp.order_in('assigned') AS o2 \gset
+SELECT dispatch.cancel_order(:o2, 'customer left') \g /dev/null
+SELECT results_eq(format($$ SELECT outcome, sqlstate FROM dispatch.sync_rider(%s, '[{"id": "u2", "at": %s, "type": "picked_up", "order_id": %s}]') $$,
+                         :rider, pg_temp.ms('12:29:00'), :o2),
+                  $$ VALUES ('rejected', 'DP104') $$, 'picking up an order cancelled meanwhile is rejected (DP104)');
+SELECT pg_temp.order_in('accepted') AS o3 \gset
+SELECT dispatch.update_rider_location(:rider, 121.437, 31.188) \g /dev/null
+SELECT offer_id AS f3 FROM dispatch.assign_batch(:zone) WHERE order_id = :o3 \gset
+SET LOCAL dispatch.clock_override = '2027-03-01 12:35:00+00';
+SELECT results_eq(format($$ SELECT outcome, sqlstate FROM dispatch.sync_rider(%s, '[{"id": "a3", "at": %s, "type": "offer", "offer_id": %s, "accept": true}]') $$,
+                         :rider, pg_temp.ms('12:30:20'), :f3),
+                  $$ VALUES ('rejected', 'DP303') $$, 'answering an offer that expired meanwhile is rejected (DP303)');
+SELECT results_eq(format('SELECT outcome, sqlstate FROM dispatch.rider_sync_log WHERE rider_id = %s AND client_event_id = %L', :rider, 'a3'),
+                  $$ VALUES ('rejected', 'DP303') $$, 'the log keeps what became of it');
+SELECT results_eq(format($$ SELECT outcome, sqlstate FROM dispatch.sync_rider(%s, '[{"id": "a3b", "at": %s, "type": "offer", "offer_id": %s, "accept": false}]') $$,
+                         :rider2, pg_temp.ms('12:30:20'), :f3),
+                  $$ VALUES ('rejected', 'DP703') $$, 'another rider cannot answer the offer (DP703)');
+SELECT is(pg_temp.answers(format('[{"id": "a3", "at": %s, "type": "offer", "offer_id": %s, "accept": true}]',
+                                  pg_temp.ms('12:30:20'), :f3)::jsonb),
+          '1:duplicate:-', 'a rejected item sent again is a duplicate');
+
+-- one bad item does not sink the others
+SELECT is(pg_temp.answers(format('[{"id": "p5", "at": %1$s, "type": "ping", "lon": 121.44, "lat": 31.19},
+                                   {"id": "x1", "at": %1$s, "type": "ping", "lon": 500, "lat": 31.19},
+                                   {"at": %1$s, "type": "ping", "lon": 121.44, "lat": 31.19},
+                                   {"id": "x2", "at": "yesterday", "type": "ping", "lon": 121.44, "lat": 31.19},
+                                   {"id": "x3", "at": %1$s, "type": "teleport"},
+                                   {"id": "x4", "at": %1$s, "type": "offer", "offer_id": 1},
+                                   "not an object",
+                                   {"id": "x5", "at": %2$s, "type": "ping", "lon": 121.44, "lat": 31.19}]',
+                                  pg_temp.ms('12:34:00'), pg_temp.ms('12:40:00'))::jsonb),
+          '1:applied:- 2:rejected:DP702 3:rejected:DP702 4:rejected:DP702 5:rejected:DP702 6:rejected:DP702 7:rejected:DP702 8:rejected:DP024',
+          'malformed items and a ping from the future are rejected alone');
+SELECT is((SELECT reason FROM dispatch.sync_rider(:rider, '[{"id": "x6", "at": 1, "type": "offer", "offer_id": 1}]')),
+          'an offer item needs "accept": true or false', 'the reason names what is wrong');
+SELECT is((SELECT position_at FROM dispatch.riders WHERE rider_id = :rider), timestamptz '2027-03-01 12:34:00+00',
+          'the good ping of that batch moved the rider');
+SELECT is((SELECT count(*) FROM dispatch.rider_sync_log WHERE client_event_id IN ('x1', 'x2', 'x3', 'x4', 'x6')), 0::bigint,
+          'malformed items are not remembered: a corrected one can be sent again');
+SELECT results_eq(format('SELECT outcome, sqlstate FROM dispatch.rider_sync_log WHERE rider_id = %s AND client_event_id = %L', :rider, 'x5'),
+                  $$ VALUES ('rejected', 'DP024') $$, 'a rejected well-formed item is remembered as rejected');
+
+-- the whole call: bad batches and limits, nothing written
+SELECT count(*) AS log_before FROM dispatch.rider_sync_log \gset
+SELECT throws_ok(format($$ SELECT * FROM dispatch.sync_rider(%s, '{"id": "p9"}') $$, :rider), 'DP701', NULL, 'a batch is an array');
+SELECT throws_ok(format($$ SELECT * FROM dispatch.sync_rider(%s, NULL) $$, :rider), 'DP701', NULL, '... not NULL');
+SELECT throws_ok(format($$ SELECT * FROM dispatch.sync_rider(-1, '[]') $$), 'DP015', NULL, 'an unknown rider');
+SELECT throws_ok(format($$ SELECT * FROM dispatch.sync_rider(%s, %L) $$, :rider,
+                        (SELECT jsonb_agg(jsonb_build_object('id', 'b' || i, 'at', pg_temp.ms('12:34:30'), 'type', 'ping', 'lon', 121.44, 'lat', 31.19))
+                           FROM generate_series(1, (SELECT max_length + 1 FROM dispatch.input_limits() WHERE input = 'sync_items')) i)),
+                 'DP028', NULL, 'a batch over the limit of items');
+SELECT throws_ok(format($$ SELECT * FROM dispatch.sync_rider(%s, %L) $$, :rider,
+                        jsonb_build_array(jsonb_build_object('id', 'big', 'at', pg_temp.ms('12:34:30'), 'type', 'ping', 'lon', 121.44, 'lat', 31.19,
+                                                             'reason', repeat('x', (SELECT max_length FROM dispatch.input_limits() WHERE input = 'sync_item'))))),
+                 'DP028', NULL, 'an item over the size limit');
+SELECT is((SELECT count(*) FROM dispatch.rider_sync_log), :log_before::bigint, 'a refused call leaves nothing behind');
+SELECT is_empty(format($$ SELECT * FROM dispatch.sync_rider(%s, '[]') $$, :rider), 'an empty batch answers nothing');
+
+-- privileges
+SET LOCAL ROLE dispatch_app;
+SELECT lives_ok(format($$ SELECT * FROM dispatch.sync_rider(%s, '[]') $$, :rider), 'the app syncs');
+SELECT throws_ok('SELECT * FROM dispatch.rider_sync_log', '42501', NULL, 'but does not read the log');
+RESET ROLE;
+
+SELECT * FROM finish();
