@@ -89,11 +89,12 @@ DECLARE
 	v_reason text[];
 	v_state text[];
 	v_fresh boolean[];
-	v_ping_at timestamptz[] := '{}';
-	v_ping_lon float8[] := '{}';
-	v_ping_lat float8[] := '{}';
+	v_ping_at timestamptz[];
+	v_ping_lon float8[];
+	v_ping_lat float8[];
+	v_actions integer[];
+	v_future timestamptz := v_now OPERATOR(pg_catalog.+) interval '1 minute';
 	v_applied_upto timestamptz;
-	v_newest timestamptz;
 	v_owner bigint;
 	v_msg text;
 	v_code text;
@@ -190,78 +191,90 @@ BEGIN
 	  INTO v_fresh
 	  FROM items i LEFT JOIN logged l ON l.client_event_id OPERATOR(pg_catalog.=) i.id;
 
-	v_outcome := pg_catalog.array_fill(NULL::text, ARRAY[pg_catalog.cardinality(v_n)]);
-	v_reason := v_outcome;
-	v_state := v_outcome;
-	v_newest := v_known;
-	FOR i IN 1 .. pg_catalog.cardinality(v_n) LOOP
-		IF v_problem[i] IS NULL AND NOT v_fresh[i] THEN
-			v_outcome[i] := 'duplicate';
-		ELSIF v_problem[i] IS NULL AND v_kind[i] OPERATOR(pg_catalog.=) 'ping' THEN
-			IF v_at[i] OPERATOR(pg_catalog.>) (v_now OPERATOR(pg_catalog.+) interval '1 minute') THEN
-				v_outcome[i] := 'rejected';
-				v_reason[i] := 'a ping may not lie more than a minute in the future';
-				v_state[i] := 'DP024';
-			ELSE
-				v_ping_at := v_ping_at OPERATOR(pg_catalog.||) v_at[i];
-				v_ping_lon := v_ping_lon OPERATOR(pg_catalog.||) v_lon[i];
-				v_ping_lat := v_ping_lat OPERATOR(pg_catalog.||) v_lat[i];
-				v_outcome[i] := 'applied';
-				IF v_newest IS NOT NULL AND v_at[i] OPERATOR(pg_catalog.<) v_newest THEN
-					v_reason[i] := 'tracked; older than the rider''s newest position, which stays';
-				END IF;
-				v_newest := GREATEST(v_newest, v_at[i]);
-			END IF;
-		ELSE
-			-- an action, or a malformed item: each in a subtransaction of
-			-- its own, so that its refusal undoes only itself.  Before an
-			-- action, the pings up to its time.
-			IF v_problem[i] IS NULL AND pg_catalog.cardinality(v_ping_at) OPERATOR(pg_catalog.>) 0 THEN
-				PERFORM @extschema@._sync_pings(v_zone, sync_rider.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
-				                                v_applied_upto, v_at[i]);
-				v_applied_upto := v_at[i];
-			END IF;
-			BEGIN
-				IF v_problem[i] IS NOT NULL THEN
-					RAISE EXCEPTION '%', v_problem[i] USING ERRCODE = 'DP702';
-				ELSIF v_kind[i] OPERATOR(pg_catalog.=) 'offer' THEN
-					SELECT f.rider_id INTO v_owner FROM @extschema@.offers f
-					 WHERE f.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(v_ref[i])
-					   AND f.offer_id OPERATOR(pg_catalog.=) v_ref[i];
-					IF FOUND AND v_owner OPERATOR(pg_catalog.<>) sync_rider.rider_id THEN
-						RAISE EXCEPTION 'offer % was made to another rider', v_ref[i] USING ERRCODE = 'DP703';
-					END IF;
-					PERFORM @extschema@.respond_offer(v_ref[i], v_accept[i], v_note[i]);
-				ELSIF v_kind[i] OPERATOR(pg_catalog.=) 'picked_up' THEN
-					PERFORM @extschema@.mark_picked_up(v_ref[i], sync_rider.rider_id);
-				ELSE
-					PERFORM @extschema@.mark_delivered(v_ref[i], sync_rider.rider_id);
-				END IF;
-				v_outcome[i] := 'applied';
-			EXCEPTION WHEN OTHERS THEN
-				-- a refusal (class DP) answers the item; anything else (a
-				-- lock timeout, a serialization failure) fails the sync
-				GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_code = RETURNED_SQLSTATE;
-				IF pg_catalog.left(v_code, 2) OPERATOR(pg_catalog.<>) 'DP' THEN
-					RAISE;
-				END IF;
-				v_outcome[i] := 'rejected';
-				v_reason[i] := v_msg;
-				v_state[i] := v_code;
-			END;
+	-- pings and duplicates, set-based: the outcome of every item that is
+	-- not an action or malformed, and the pings to apply (in time order;
+	-- one older than the rider's position before the sync is tracked only,
+	-- since every earlier ping of the batch is older still)
+	SELECT pg_catalog.array_agg(CASE WHEN u.problem IS NOT NULL THEN NULL
+	                                 WHEN NOT u.fresh THEN 'duplicate'
+	                                 WHEN u.kind OPERATOR(pg_catalog.<>) 'ping' THEN NULL
+	                                 WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'rejected'
+	                                 ELSE 'applied' END ORDER BY u.ord),
+	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
+	                                 CASE WHEN u.at OPERATOR(pg_catalog.>) v_future
+	                                      THEN 'a ping may not lie more than a minute in the future'
+	                                      WHEN u.at OPERATOR(pg_catalog.<) v_known
+	                                      THEN 'tracked; older than the rider''s newest position, which stays' END
+	                            END ORDER BY u.ord),
+	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping'
+	                                  AND u.at OPERATOR(pg_catalog.>) v_future THEN 'DP024' END ORDER BY u.ord),
+	       pg_catalog.array_agg(u.at ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
+	       pg_catalog.array_agg(u.lon ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
+	       pg_catalog.array_agg(u.lat ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
+	       pg_catalog.array_agg(u.ord::integer ORDER BY u.ord) FILTER (WHERE u.problem IS NOT NULL
+	                                 OR (u.fresh AND u.kind OPERATOR(pg_catalog.<>) 'ping'))
+	  INTO v_outcome, v_reason, v_state, v_ping_at, v_ping_lon, v_ping_lat, v_actions
+	  FROM ROWS FROM (pg_catalog.unnest(v_problem), pg_catalog.unnest(v_fresh), pg_catalog.unnest(v_kind),
+	                  pg_catalog.unnest(v_at), pg_catalog.unnest(v_lon), pg_catalog.unnest(v_lat))
+	       WITH ORDINALITY u(problem, fresh, kind, at, lon, lat, ord);
+
+	-- actions and malformed items, in time order: each in a subtransaction
+	-- of its own, so that a refusal undoes only itself; before an action,
+	-- the pings up to its time
+	FOREACH i IN ARRAY COALESCE(v_actions, '{}') LOOP
+		IF v_problem[i] IS NULL AND v_ping_at IS NOT NULL THEN
+			PERFORM @extschema@._sync_pings(v_zone, sync_rider.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
+			                                v_applied_upto, v_at[i]);
+			v_applied_upto := v_at[i];
 		END IF;
+		BEGIN
+			IF v_problem[i] IS NOT NULL THEN
+				RAISE EXCEPTION '%', v_problem[i] USING ERRCODE = 'DP702';
+			ELSIF v_kind[i] OPERATOR(pg_catalog.=) 'offer' THEN
+				SELECT f.rider_id INTO v_owner FROM @extschema@.offers f
+				 WHERE f.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(v_ref[i])
+				   AND f.offer_id OPERATOR(pg_catalog.=) v_ref[i];
+				IF FOUND AND v_owner OPERATOR(pg_catalog.<>) sync_rider.rider_id THEN
+					RAISE EXCEPTION 'offer % was made to another rider', v_ref[i] USING ERRCODE = 'DP703';
+				END IF;
+				PERFORM @extschema@.respond_offer(v_ref[i], v_accept[i], v_note[i]);
+			ELSIF v_kind[i] OPERATOR(pg_catalog.=) 'picked_up' THEN
+				PERFORM @extschema@.mark_picked_up(v_ref[i], sync_rider.rider_id);
+			ELSE
+				PERFORM @extschema@.mark_delivered(v_ref[i], sync_rider.rider_id);
+			END IF;
+			v_outcome[i] := 'applied';
+		EXCEPTION WHEN OTHERS THEN
+			-- a refusal (class DP) answers the item; anything else (a lock
+			-- timeout, a serialization failure) fails the sync
+			GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT, v_code = RETURNED_SQLSTATE;
+			IF pg_catalog.left(v_code, 2) OPERATOR(pg_catalog.<>) 'DP' THEN
+				RAISE;
+			END IF;
+			v_outcome[i] := 'rejected';
+			v_reason[i] := v_msg;
+			v_state[i] := v_code;
+		END;
 	END LOOP;
-	IF pg_catalog.cardinality(v_ping_at) OPERATOR(pg_catalog.>) 0 THEN
+	IF v_ping_at IS NOT NULL THEN
 		PERFORM @extschema@._sync_pings(v_zone, sync_rider.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
 		                                v_applied_upto, NULL);
 	END IF;
 
-	-- what was refused, in the log
-	UPDATE @extschema@.rider_sync_log l SET outcome = 'rejected', sqlstate = r.state
-	  FROM ROWS FROM (pg_catalog.unnest(v_id), pg_catalog.unnest(v_outcome), pg_catalog.unnest(v_state)) r(id, outcome, state)
-	 WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone AND l.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id
-	   AND l.client_event_id OPERATOR(pg_catalog.=) r.id
-	   AND r.outcome OPERATOR(pg_catalog.=) 'rejected' AND r.state OPERATOR(pg_catalog.<>) 'DP702';
+	-- what was refused, in the log (well-formed items only: malformed ones
+	-- were not remembered)
+	IF 'rejected' OPERATOR(pg_catalog.=) ANY (v_outcome) THEN
+		UPDATE @extschema@.rider_sync_log l SET outcome = 'rejected', sqlstate = r.state
+		  FROM (SELECT u.id, u.state
+		          FROM ROWS FROM (pg_catalog.unnest(v_id), pg_catalog.unnest(v_outcome), pg_catalog.unnest(v_state))
+		               u(id, outcome, state)
+		         WHERE u.outcome OPERATOR(pg_catalog.=) 'rejected' AND u.state OPERATOR(pg_catalog.<>) 'DP702') r
+		 WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone AND l.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id
+		   AND l.client_event_id OPERATOR(pg_catalog.=) r.id;
+	END IF;
 
 	RETURN QUERY
 	SELECT r.n, r.id, r.outcome, r.reason, r.state
