@@ -89,6 +89,25 @@ COMMENT ON FUNCTION @extschema@._geojson(geometry) IS
 	'Internal: a geometry as GeoJSON (9 decimal digits, with its CRS when not 4326).';
 REVOKE ALL ON FUNCTION @extschema@._geojson(geometry) FROM PUBLIC;
 
+-- The hexagon cells of demand (sql/68_demand.sql) are those of PostGIS's
+-- ST_HexagonGrid in Web Mercator (EPSG:3857), anchored at its origin, so a
+-- cell's (i, j) never changes; sql/68_demand.sql finds a point's cell by
+-- the grid's arithmetic, and this draws one.
+CREATE FUNCTION @extschema@._hexagon(mercator_size float8, i integer, j integer) RETURNS geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ST_Transform(ST_Hexagon(mercator_size, i, j, ST_SetSRID(ST_MakePoint(0::float8, 0::float8), 3857)), 4326);
+COMMENT ON FUNCTION @extschema@._hexagon(float8, integer, integer) IS
+	'Internal: the WGS 84 polygon of hexagon (i, j) of ST_HexagonGrid in Web Mercator units of mercator_size (the cells of sql/68_demand.sql).';
+REVOKE ALL ON FUNCTION @extschema@._hexagon(float8, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._hexagon(float8, integer, integer) TO dispatch_analyst;   -- demand_heatmap (sql/68_demand.sql) calls it as its reader
+
+CREATE FUNCTION @extschema@._centroid(g geometry) RETURNS geometry
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ST_Centroid(g);
+COMMENT ON FUNCTION @extschema@._centroid(geometry) IS
+	'Internal: the centroid of a geometry (planar, in its own coordinates).';
+REVOKE ALL ON FUNCTION @extschema@._centroid(geometry) FROM PUBLIC;
+
 -- --------------------------------------------------------------- pgcrypto
 
 -- Personal fields and data keys are OpenPGP symmetric messages: AES-256

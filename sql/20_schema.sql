@@ -188,6 +188,9 @@ ALTER SEQUENCE @extschema@.orders_id_seq OWNED BY @extschema@.orders.order_id;
 CREATE INDEX orders_customer_idx ON @extschema@.orders (zone_id, customer_id, created_at);
 CREATE INDEX orders_open_idx ON @extschema@.orders (zone_id, status)
 	WHERE status IN ('placed', 'accepted', 'assigned', 'picked_up');
+-- orders by the time they were placed: the demand forecast reads hours
+-- of past weeks (sql/68_demand.sql), the operations views recent days
+CREATE INDEX orders_created_idx ON @extschema@.orders (zone_id, created_at);
 CREATE INDEX orders_rider_idx ON @extschema@.orders (zone_id, rider_id)
 	WHERE status IN ('assigned', 'picked_up');
 -- the finished orders that a retention policy (sql/78_retention.sql) has

@@ -78,6 +78,7 @@ RETURN ((pg_catalog.date_part('isodow', p_at AT TIME ZONE p_timezone)::integer O
 COMMENT ON FUNCTION @extschema@._hour_of_week(timestamptz, text) IS
 	'Internal: the hour of the week of a time in a time zone: 0 for Monday 00:00-01:00, 167 for Sunday 23:00-24:00.';
 REVOKE ALL ON FUNCTION @extschema@._hour_of_week(timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._hour_of_week(timestamptz, text) TO dispatch_analyst;   -- demand_heatmap (sql/68_demand.sql) calls it as its reader
 
 CREATE FUNCTION @extschema@._zone_speed(p_zone_id bigint, p_at timestamptz) RETURNS float8
 LANGUAGE plpgsql STABLE PARALLEL SAFE

@@ -41,6 +41,7 @@ int			dispatch_max_item_qty = 99;
 int			dispatch_eta_coverage_percent = 90;
 int			dispatch_eta_min_samples = 30;
 int			dispatch_eta_learn_days = 28;
+int			dispatch_demand_cell_m = 300;
 int			dispatch_cipher = DISPATCH_CIPHER_PGP;
 
 static const struct config_enum_entry cipher_options[] = {
@@ -160,6 +161,15 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("dispatch.demand_cell_m",
+							"Side in metres of the hexagon cells of demand (demand_heatmap, forecast_demand, reposition_hints).",
+							NULL,
+							&dispatch_demand_cell_m,
+							300, 50, 5000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomEnumVariable("dispatch.cipher",
 							 "How personal fields are sealed: pgp, or none for benchmarks only.",
 							 "none stores personal data unencrypted and exists only to measure "
@@ -190,6 +200,7 @@ static const IntSetting int_settings[] = {
 	{"dispatch.eta_coverage_percent", &dispatch_eta_coverage_percent},
 	{"dispatch.eta_min_samples", &dispatch_eta_min_samples},
 	{"dispatch.eta_learn_days", &dispatch_eta_learn_days},
+	{"dispatch.demand_cell_m", &dispatch_demand_cell_m},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_setting_int);

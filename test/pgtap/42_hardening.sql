@@ -45,7 +45,7 @@ SELECT is(
 	   JOIN pg_proc f ON f.oid = d.refobjid AND d.refclassid = 'pg_proc'::regclass
 	  WHERE p.pronamespace = 'dispatch'::regnamespace
 	    AND f.pronamespace IN (SELECT extnamespace FROM pg_extension WHERE extname IN ('postgis', 'pgcrypto'))),
-	ARRAY['_covers', '_distance_m', '_geojson', '_hmac_sha256', '_lat', '_lon', '_pgp_decrypt',
+	ARRAY['_centroid', '_covers', '_distance_m', '_geojson', '_hexagon', '_hmac_sha256', '_lat', '_lon', '_pgp_decrypt',
 	      '_pgp_decrypt_bytes', '_pgp_encrypt', '_pgp_encrypt_bytes', '_point', '_random_key',
 	      '_zone_area', '_zone_area_problem'],
 	'only the functions of sql/15_dependencies.sql call PostGIS and pgcrypto, bound by oid');

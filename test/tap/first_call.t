@@ -105,6 +105,12 @@ app|SELECT dispatch.sync_rider(1, '[{"id": "first-call", "at": 1, "type": "ping"
 app|SELECT dispatch.eta($(id to_deliver))|
 app|SELECT dispatch.rider_earnings_of(3, '2026-01-01', '2026-12-31')|
 admin|SELECT dispatch.learn_eta()|
+app|SELECT dispatch.forecast_demand(1, now())|
+app|SELECT dispatch.reposition_hints(1)|
+analyst|SELECT dispatch._hour_of_week(now(), 'UTC')|
+analyst|SELECT dispatch._cell_size(ST_MakeEnvelope(121.40, 31.15, 121.48, 31.22, 4326))|
+analyst|SELECT dispatch._hex_cell(ST_SetSRID(ST_MakePoint(121.44, 31.19), 4326), 350.0)|
+analyst|SELECT dispatch._hexagon(350.0, 25701, 6022)|
 app|SELECT dispatch.grant_consent(3, 'marketing', 'v1')|
 app|SELECT dispatch.has_consent(3, 'marketing')|
 app|SELECT dispatch.require_consent(3, 'marketing')|
