@@ -861,6 +861,79 @@ CREATE INDEX orders_created_idx ON @extschema@.orders (zone_id, created_at);
 -- END tracking tables
 
 -- ===========================================================================
+-- Fraud, learned (sql/47_fraud.sql): refused intake attempts, noted in a
+-- ring in shared memory and flushed into intake_refusals; the history of
+-- flags; the retention of the log; the flush job.
+-- ===========================================================================
+
+CREATE TABLE @extschema@.intake_refusals (
+	zone_id      bigint NOT NULL,
+	epoch        timestamptz NOT NULL,
+	seq          bigint NOT NULL,
+	at           timestamptz NOT NULL,
+	customer_id  bigint,
+	sqlstate     text NOT NULL CHECK (sqlstate ~ '^DP[0-9]{3}$'),
+	reason       text NOT NULL CHECK (reason ~ '^[a-z0-9_]{1,40}$'),
+	flushed_at   timestamptz NOT NULL,
+	PRIMARY KEY (zone_id, epoch, seq)
+);
+CREATE INDEX intake_refusals_customer_idx ON @extschema@.intake_refusals (customer_id, at);
+CREATE INDEX intake_refusals_at_idx ON @extschema@.intake_refusals (at);
+COMMENT ON TABLE @extschema@.intake_refusals IS
+	'Refused intake attempts (place_order, place_errand), copied from the shared-memory ring by flush_refusals(): when, the zone (0: not known when refused, e.g. a pickup outside every area), the customer id given, the SQLSTATE and its short reason (the code''s name in src/errcodes.txt).  No text of the caller''s.  (epoch, seq) names the ring entry.  Purged by retention (data class intake_refusals).';
+COMMENT ON COLUMN @extschema@.intake_refusals.epoch IS
+	'When the ring that held the entry was set up (server start or crash restart); with seq, the entry''s identity.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.intake_refusals', '');
+REVOKE ALL ON @extschema@.intake_refusals FROM PUBLIC;
+
+CREATE TABLE @extschema@.refusal_flushes (
+	epoch          timestamptz PRIMARY KEY,
+	flushed_seq    bigint NOT NULL CHECK (flushed_seq >= 0),
+	lost           bigint NOT NULL CHECK (lost >= 0),
+	flushes        bigint NOT NULL DEFAULT 0,
+	last_flush_at  timestamptz
+);
+COMMENT ON TABLE @extschema@.refusal_flushes IS
+	'Per ring epoch: the newest ring entry flush_refusals() has read (of any database), and how many entries were overwritten before a flush read them (lost: the ring was too small for the time between two flushes; with dispatch in several databases of one server, their entries count too).';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.refusal_flushes', '');
+REVOKE ALL ON @extschema@.refusal_flushes FROM PUBLIC;
+
+CREATE TABLE @extschema@.customer_flags (
+	flag_id      bigint GENERATED ALWAYS AS IDENTITY,
+	customer_id  bigint NOT NULL,
+	at           timestamptz NOT NULL,
+	flagged      boolean NOT NULL,
+	reason       text,
+	actor        text NOT NULL,
+	PRIMARY KEY (customer_id, flag_id)
+);
+COMMENT ON TABLE @extschema@.customer_flags IS
+	'History of fraud flags: every time a customer was flagged (flagged true: by a dispatcher with flag_customer, or by flush_refusals() as auto) or the flag was lifted (false: unflag_customer, or flag_customer with a NULL reason), when, why and by whom.  customers.flagged is the state now.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_flags', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_flags_flag_id_seq', '');
+REVOKE ALL ON @extschema@.customer_flags FROM PUBLIC;
+
+ALTER TABLE @extschema@.retention_policies
+	DROP CONSTRAINT retention_policies_data_class_check,
+	DROP CONSTRAINT retention_policies_check,
+	DROP CONSTRAINT retention_policies_check1;
+ALTER TABLE @extschema@.retention_policies
+	ADD CONSTRAINT retention_policies_data_class_check
+	    CHECK (data_class IN ('order_text', 'dropoff_point', 'rider_tracks', 'events', 'feedback_text', 'intake_refusals')),
+	ADD CONSTRAINT retention_policies_check
+	    CHECK ((data_class, action) IN (('order_text', 'erase'), ('dropoff_point', 'coarsen'),
+	                                    ('rider_tracks', 'delete'), ('events', 'delete'), ('feedback_text', 'erase'),
+	                                    ('intake_refusals', 'delete'))),
+	ADD CONSTRAINT retention_policies_check1 CHECK ((action = 'coarsen') = (cell_deg IS NOT NULL));
+COMMENT ON COLUMN @extschema@.retention_policies.data_class IS
+	'order_text: drop-off addresses and errand descriptions of finished orders; dropoff_point: their drop-off points; rider_tracks: position pings; events: the outbox; feedback_text: the text of feedback; intake_refusals: the log of refused intake attempts.';
+INSERT INTO @extschema@.retention_policies (data_class, keep, action, cell_deg, source, set_by)
+VALUES ('intake_refusals', '30 days', 'delete', NULL, 'default', CURRENT_USER);
+INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
+	('dispatch-refusals', '* * * * *', 'SELECT @extschema@.flush_refusals()', 'dispatch');
+-- END fraud tables
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -1404,6 +1477,158 @@ $$;
 COMMENT ON FUNCTION @extschema@.events_since(bigint, integer, bigint) IS
 	'Catch-up for push gateways: committed events with seq > after_seq in seq order, at most max_events, optionally of one zone.  Calling it again with the last seq returned sees every committed event exactly once.';
 
+-- _note_refusal (sql/47_fraud.sql)
+CREATE OR REPLACE FUNCTION @extschema@._note_refusal(zone_id bigint, customer_id bigint, sqlstate text) RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_note_refusal';
+COMMENT ON FUNCTION @extschema@._note_refusal(bigint, bigint, text) IS
+	'Internal: notes a refused intake attempt (zone, customer, SQLSTATE of class DP, else DP732) in the shared-memory ring, outside the transaction; does nothing, said once per backend in the server log, without the ring.';
+REVOKE ALL ON FUNCTION @extschema@._note_refusal(bigint, bigint, text) FROM PUBLIC;
+
+-- _refusal_ring (sql/47_fraud.sql)
+CREATE OR REPLACE FUNCTION @extschema@._refusal_ring(OUT epoch timestamptz, OUT capacity integer, OUT next_seq bigint)
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_refusal_ring';
+COMMENT ON FUNCTION @extschema@._refusal_ring() IS
+	'Internal: the refusal ring''s epoch (when it was set up: server start or crash restart), size in entries and next sequence number; NULLs without the ring.';
+REVOKE ALL ON FUNCTION @extschema@._refusal_ring() FROM PUBLIC;
+
+-- _refusals_after (sql/47_fraud.sql)
+CREATE OR REPLACE FUNCTION @extschema@._refusals_after(after_seq bigint)
+RETURNS TABLE (seq bigint, at timestamptz, zone_id bigint, customer_id bigint, sqlstate text, reason text, lost bigint)
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'dispatch_refusals_after';
+COMMENT ON FUNCTION @extschema@._refusals_after(bigint) IS
+	'Internal: a summary row (lost not NULL: entries after after_seq overwritten before this read; seq: the newest in the ring), then the ring''s entries of this database after after_seq, oldest first.  Nothing without the ring.';
+REVOKE ALL ON FUNCTION @extschema@._refusals_after(bigint) FROM PUBLIC;
+
+-- _set_customer_flag (sql/47_fraud.sql)
+CREATE OR REPLACE FUNCTION @extschema@._set_customer_flag(p_customer_id bigint, p_flagged boolean, p_reason text, p_by text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_was boolean;
+BEGIN
+	SELECT c.flagged INTO v_was FROM @extschema@.customers c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'customer % does not exist', p_customer_id USING ERRCODE = 'DP012';
+	END IF;
+	IF v_was OPERATOR(pg_catalog.=) p_flagged
+	   AND (NOT p_flagged OR (SELECT c.flag_reason FROM @extschema@.customers c
+	                           WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id) IS NOT DISTINCT FROM p_reason) THEN
+		RETURN false;                               -- as it is: a retry, no history row
+	END IF;
+	UPDATE @extschema@.customers c
+	   SET flagged = p_flagged, flag_reason = CASE WHEN p_flagged THEN p_reason END
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	INSERT INTO @extschema@.customer_flags (customer_id, at, flagged, reason, actor)
+	VALUES (p_customer_id, @extschema@.clock(), p_flagged, p_reason, p_by);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._set_customer_flag(bigint, boolean, text, text) IS
+	'Internal: flags a customer (with a reason) or lifts the flag, and records it in customer_flags with who did it; false when nothing changed (a retry).  DP012 for an unknown customer.';
+REVOKE ALL ON FUNCTION @extschema@._set_customer_flag(bigint, boolean, text, text) FROM PUBLIC;
+
+-- _refusal_window_start (sql/47_fraud.sql)
+CREATE OR REPLACE FUNCTION @extschema@._refusal_window_start() RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN @extschema@.clock() OPERATOR(pg_catalog.-)
+	       pg_catalog.make_interval(mins => @extschema@._setting_int('dispatch.fraud_refusal_window_minutes'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@._refusal_window_start() IS
+	'Internal: the start of the window in which refused attempts count (dispatch.fraud_refusal_window_minutes before clock()), for flush_refusals() and fraud_signals.';
+REVOKE ALL ON FUNCTION @extschema@._refusal_window_start() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._refusal_window_start() TO dispatch_admin;
+
+-- flush_refusals (sql/47_fraud.sql)
+CREATE OR REPLACE FUNCTION @extschema@.flush_refusals()
+RETURNS TABLE (flushed bigint, lost bigint, flagged bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_epoch timestamptz;
+	v_after bigint;
+	v_last bigint;
+	v_max integer := @extschema@._setting_int('dispatch.fraud_max_refusals');
+	v_window integer := @extschema@._setting_int('dispatch.fraud_refusal_window_minutes');
+	v_since timestamptz := @extschema@._refusal_window_start();
+	v_flushed bigint := 0;
+	v_lost bigint := 0;
+	v_flagged bigint := 0;
+	v record;
+BEGIN
+	SELECT r.epoch INTO v_epoch FROM @extschema@._refusal_ring() r;
+	IF v_epoch IS NOT NULL THEN
+		-- one flush per epoch at a time: a concurrent one waits here, then
+		-- starts after what this one read
+		INSERT INTO @extschema@.refusal_flushes (epoch, flushed_seq, lost) VALUES (v_epoch, 0, 0)
+		ON CONFLICT DO NOTHING;
+		SELECT f.flushed_seq INTO v_after FROM @extschema@.refusal_flushes f
+		 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch
+		   FOR UPDATE;
+		WITH ring AS MATERIALIZED (
+			SELECT * FROM @extschema@._refusals_after(v_after)
+		), ins AS (
+			INSERT INTO @extschema@.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
+			SELECT r.zone_id, v_epoch, r.seq, r.at, r.customer_id, r.sqlstate, r.reason, pg_catalog.clock_timestamp()
+			  FROM ring r WHERE r.lost IS NULL
+			ON CONFLICT DO NOTHING
+			RETURNING 1
+		)
+		SELECT (SELECT pg_catalog.count(*) FROM ins),
+		       (SELECT r.seq FROM ring r WHERE r.lost IS NOT NULL),
+		       (SELECT r.lost FROM ring r WHERE r.lost IS NOT NULL)
+		  INTO v_flushed, v_last, v_lost;
+		UPDATE @extschema@.refusal_flushes f
+		   SET flushed_seq = GREATEST(f.flushed_seq, v_last), lost = f.lost OPERATOR(pg_catalog.+) v_lost,
+		       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = pg_catalog.clock_timestamp()
+		 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch;
+	END IF;
+
+	-- the automatic flag: enough refusals that are the customer's doing
+	-- within the window, since the flag was last lifted.  Not counted: the
+	-- merchant's side (closed DP003, out of stock DP006), an unknown
+	-- customer (DP012), one flagged already (DP011).
+	FOR v IN
+		SELECT r.customer_id, pg_catalog.count(*) AS n
+		  FROM @extschema@.intake_refusals r
+		  JOIN @extschema@.customers c ON c.customer_id OPERATOR(pg_catalog.=) r.customer_id
+		 WHERE r.at OPERATOR(pg_catalog.>) v_since
+		   AND r.sqlstate NOT IN ('DP003', 'DP006', 'DP011', 'DP012')
+		   AND NOT c.flagged AND c.forgotten_at IS NULL
+		   AND r.at OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.max(f.at) FROM @extschema@.customer_flags f
+		                                              WHERE f.customer_id OPERATOR(pg_catalog.=) r.customer_id
+		                                                AND NOT f.flagged), '-infinity')
+		 GROUP BY r.customer_id
+		HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>=) v_max
+		 ORDER BY r.customer_id
+	LOOP
+		IF @extschema@._set_customer_flag(v.customer_id, true,
+		       pg_catalog.format('auto: %s refused attempts in %s minutes', v.n, v_window), 'auto') THEN
+			v_flagged := v_flagged OPERATOR(pg_catalog.+) 1;
+		END IF;
+	END LOOP;
+	flushed := v_flushed;
+	lost := v_lost;
+	flagged := v_flagged;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.flush_refusals() IS
+	'Job: copies the refused intake attempts noted in the shared-memory ring since the last flush into intake_refusals (never one twice: keyed on the ring''s epoch and seq), counts entries the ring lost to overflow (refusal_flushes), then flags every customer with at least dispatch.fraud_max_refusals refused attempts of their own doing within dispatch.fraud_refusal_window_minutes since their flag was last lifted.  Returns the rows inserted, entries lost and customers flagged.  Run every minute by pg_cron (schedule_maintenance).';
+REVOKE ALL ON FUNCTION @extschema@.flush_refusals() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.flush_refusals() TO dispatch_admin;
+
 -- _check_point (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_point(lon float8, lat float8, what text) RETURNS geometry
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -1559,15 +1784,32 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM @extschema@._check_length('reason', reason);
-	UPDATE @extschema@.customers c SET flagged = reason IS NOT NULL, flag_reason = reason
-	 WHERE c.customer_id OPERATOR(pg_catalog.=) flag_customer.customer_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
-	END IF;
+	PERFORM @extschema@._set_customer_flag(flag_customer.customer_id, reason IS NOT NULL, reason, SESSION_USER::text);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.flag_customer(bigint, text) IS
-	'Flags a customer as suspected of fraud (their new orders are refused with DP011); a NULL reason lifts the flag.';
+	'Flags a customer as suspected of fraud (their new orders are refused with DP011); a NULL reason lifts the flag (unflag_customer names who and why).  Kept in customer_flags with the session user; repeating it is a no-op.';
+
+-- unflag_customer (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.unflag_customer(customer_id bigint, by text, reason text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) ''
+	   OR reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'lifting a flag needs who lifts it and why'
+			USING ERRCODE = 'DP731', HINT = 'Name the dispatcher and give the reason; lengths as input_limits() says.';
+	END IF;
+	PERFORM @extschema@._check_length('dispatcher', by);
+	PERFORM @extschema@._check_length('reason', reason);
+	RETURN @extschema@._set_customer_flag(unflag_customer.customer_id, false, reason, by);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.unflag_customer(bigint, text, text) IS
+	'A dispatcher lifts a customer''s fraud flag, naming themself (by) and the reason (DP731 if either is missing); kept in customer_flags.  Refusals before the lift no longer count towards the automatic flag.  Returns false, changing nothing, when the customer is not flagged (a retry).';
+REVOKE ALL ON FUNCTION @extschema@.unflag_customer(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.unflag_customer(bigint, text, text) TO dispatch_admin;
 
 -- register_rider (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@.register_rider(zone_id bigint, name text, phone text, capacity integer DEFAULT 3)
@@ -2791,7 +3033,7 @@ BEGIN
 	END IF;
 	IF v_flagged THEN
 		RAISE EXCEPTION 'customer % is flagged for review and cannot order', p_customer_id
-			USING ERRCODE = 'DP011', HINT = 'An operator can lift the flag with flag_customer(id, NULL).';
+			USING ERRCODE = 'DP011', HINT = 'A dispatcher can lift the flag with unflag_customer(id, by, reason).';
 	END IF;
 	SELECT pg_catalog.count(*) INTO v_bad
 	  FROM @extschema@.orders o
@@ -2842,7 +3084,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_drop @extschema@.orders.dropoff%TYPE := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
+	v_drop @extschema@.orders.dropoff%TYPE;
 	v_zone bigint;
 	v_pickup @extschema@.orders.pickup%TYPE;
 	v_prep integer;
@@ -2861,6 +3103,7 @@ DECLARE
 	v_item record;
 	v_offer record;
 BEGIN
+	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
 	IF priority IS NULL OR priority NOT IN ('normal', 'hot', 'fresh') THEN
 		RAISE EXCEPTION 'invalid priority "%"', priority
 			USING ERRCODE = 'DP022', HINT = 'Priorities are normal, hot and fresh.';
@@ -2999,6 +3242,17 @@ BEGIN
 	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
 	        v_order, v_total, v_now);
 	RETURN v_order;
+EXCEPTION WHEN OTHERS THEN
+	-- a refused attempt (any code of class DP), noted once outside the
+	-- transaction that rolls back (sql/47_fraud.sql), then raised as it was
+	IF pg_catalog.left(SQLSTATE, 2) OPERATOR(pg_catalog.=) 'DP' THEN
+		IF v_zone IS NULL THEN       -- refused before the merchant was read
+			SELECT m.zone_id INTO v_zone FROM @extschema@.merchants m
+			 WHERE m.merchant_id OPERATOR(pg_catalog.=) place_order.merchant_id;
+		END IF;
+		PERFORM @extschema@._note_refusal(v_zone, place_order.customer_id, SQLSTATE);
+	END IF;
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
@@ -3015,8 +3269,8 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_pickup @extschema@.orders.pickup%TYPE := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
-	v_drop @extschema@.orders.dropoff%TYPE := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
+	v_pickup @extschema@.orders.pickup%TYPE;
+	v_drop @extschema@.orders.dropoff%TYPE;
 	v_zone bigint;
 	v_area @extschema@.zones.area%TYPE;
 	v_speed real;
@@ -3024,6 +3278,8 @@ DECLARE
 	v_order bigint;
 	v_now timestamptz := @extschema@.clock();
 BEGIN
+	v_pickup := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
+	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
 	IF place_errand.customer_id IS NULL THEN
 		RAISE EXCEPTION 'an errand needs a customer' USING ERRCODE = 'DP012';
 	END IF;
@@ -3065,6 +3321,12 @@ BEGIN
 	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
 	        v_order, fee_cents, v_now);
 	RETURN v_order;
+EXCEPTION WHEN OTHERS THEN
+	-- a refused attempt, noted once (as in place_order)
+	IF pg_catalog.left(SQLSTATE, 2) OPERATOR(pg_catalog.=) 'DP' THEN
+		PERFORM @extschema@._note_refusal(v_zone, place_errand.customer_id, SQLSTATE);
+	END IF;
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
@@ -5392,6 +5654,36 @@ RETURN @extschema@._point(
 COMMENT ON FUNCTION @extschema@._grid_cell(geometry, float8) IS
 	'Internal: the centre of the grid cell (p_cell_deg degrees square) that holds a point; idempotent.';
 
+-- set_retention_policy (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@.set_retention_policy(data_class text, keep interval, enabled boolean DEFAULT true,
+                                                cell_deg float8 DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v @extschema@.retention_policies;
+BEGIN
+	SELECT * INTO v FROM @extschema@.retention_policies p
+	 WHERE p.data_class OPERATOR(pg_catalog.=) set_retention_policy.data_class
+	 ORDER BY p.policy_id DESC LIMIT 1;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown data class "%"', data_class
+			USING ERRCODE = 'DP411', HINT = 'Data classes: order_text, dropoff_point, rider_tracks, events, feedback_text, intake_refusals.';
+	END IF;
+	IF keep IS NULL OR keep OPERATOR(pg_catalog.<) '1 hour'::interval OR enabled IS NULL
+	   OR (cell_deg IS NOT NULL AND (v.action OPERATOR(pg_catalog.<>) 'coarsen'
+	                                 OR cell_deg OPERATOR(pg_catalog.<=) 0 OR cell_deg OPERATOR(pg_catalog.>) 1)) THEN
+		RAISE EXCEPTION 'invalid retention policy for %', data_class
+			USING ERRCODE = 'DP411', DETAIL = 'keep is at least an hour; cell_deg (0 to 1 degree) applies to dropoff_point only.';
+	END IF;
+	INSERT INTO @extschema@.retention_policies (data_class, keep, action, cell_deg, enabled, source)
+	VALUES (v.data_class, keep, v.action, COALESCE(cell_deg, v.cell_deg), enabled, 'operator');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.set_retention_policy(text, interval, boolean, float8) IS
+	'Changes how long a data class is kept (at least an hour), whether it is purged, and for dropoff_point the grid cell size in degrees; the change is kept as a new row.';
+
 -- _purge_begin (sql/78_retention.sql)
 CREATE OR REPLACE FUNCTION @extschema@._purge_begin(p_status text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -5512,6 +5804,20 @@ BEGIN
 		IF p.data_class OPERATOR(pg_catalog.=) 'feedback_text' THEN
 			-- one batch over all zones: the text goes, score and topics stay
 			v_class := @extschema@.purge_feedback_text(v_now OPERATOR(pg_catalog.-) p.keep, batch_size);
+			v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
+			v_total := v_total OPERATOR(pg_catalog.+) v_class;
+			CONTINUE;
+		END IF;
+		IF p.data_class OPERATOR(pg_catalog.=) 'intake_refusals' THEN
+			-- the log of refused attempts (sql/47_fraud.sql), oldest first,
+			-- one batch over all zones (zone 0 included: not known when refused)
+			DELETE FROM @extschema@.intake_refusals r
+			 USING (SELECT x.zone_id, x.epoch, x.seq FROM @extschema@.intake_refusals x
+			         WHERE x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+			         ORDER BY x.at LIMIT batch_size) s
+			 WHERE r.zone_id OPERATOR(pg_catalog.=) s.zone_id AND r.epoch OPERATOR(pg_catalog.=) s.epoch
+			   AND r.seq OPERATOR(pg_catalog.=) s.seq;
+			GET DIAGNOSTICS v_class = ROW_COUNT;
 			v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(p.data_class, v_class);
 			v_total := v_total OPERATOR(pg_catalog.+) v_class;
 			CONTINUE;
@@ -7891,3 +8197,41 @@ COMMENT ON VIEW @extschema@.demand_heatmap IS
 	'Paid orders per zone, hexagon cell of their drop-off (i, j, and its polygon) and hour of the week they were placed (0 = Monday 00:00, zone time), with the number of weeks that had any.  Counts only.';
 REVOKE ALL ON @extschema@.demand_heatmap FROM PUBLIC;
 GRANT SELECT ON @extschema@.demand_heatmap TO dispatch_analyst, dispatch_admin;
+
+-- fraud signals (sql/47_fraud.sql)
+CREATE VIEW @extschema@.fraud_signals AS
+WITH refused AS (
+	SELECT r.customer_id, r.zone_id, r.reason, pg_catalog.count(*) AS n, pg_catalog.max(r.at) AS last_at
+	  FROM @extschema@.intake_refusals r
+	 WHERE r.at OPERATOR(pg_catalog.>) @extschema@._refusal_window_start()
+	   AND r.customer_id IS NOT NULL
+	 GROUP BY 1, 2, 3
+), per AS (
+	SELECT r.customer_id, r.zone_id, pg_catalog.sum(r.n)::bigint AS refusals,
+	       pg_catalog.jsonb_object_agg(r.reason, r.n) AS by_reason, pg_catalog.max(r.last_at) AS last_at
+	  FROM refused r
+	 GROUP BY 1, 2
+), flags AS (
+	SELECT DISTINCT ON (f.customer_id) f.customer_id, f.at, f.actor
+	  FROM @extschema@.customer_flags f
+	 WHERE f.flagged
+	 ORDER BY f.customer_id, f.flag_id DESC
+)
+SELECT p.customer_id, p.zone_id, p.refusals, p.by_reason AS refusals_by_reason, p.last_at AS last_refused_at,
+       COALESCE(c.flagged, false) AS flagged,
+       CASE WHEN c.flagged THEN fl.at END AS flagged_since,
+       CASE WHEN c.flagged THEN c.flag_reason END AS flag_reason,
+       CASE WHEN c.flagged THEN fl.actor END AS flagged_by
+  FROM per p
+  LEFT JOIN @extschema@.customers c ON c.customer_id OPERATOR(pg_catalog.=) p.customer_id
+  LEFT JOIN flags fl ON fl.customer_id OPERATOR(pg_catalog.=) p.customer_id
+UNION ALL
+SELECT c.customer_id, NULL::bigint, 0::bigint, '{}'::jsonb, NULL::timestamptz, true, fl.at, c.flag_reason, fl.actor
+  FROM @extschema@.customers c
+  LEFT JOIN flags fl ON fl.customer_id OPERATOR(pg_catalog.=) c.customer_id
+ WHERE c.flagged
+   AND NOT EXISTS (SELECT FROM per p WHERE p.customer_id OPERATOR(pg_catalog.=) c.customer_id);
+COMMENT ON VIEW @extschema@.fraud_signals IS
+	'For operators: per customer id and zone (0: not known), the refused intake attempts within dispatch.fraud_refusal_window_minutes (as far as flush_refusals() has copied them), by reason, and whether the customer is flagged, since when, why and by whom (auto: flush_refusals()); a flagged customer without recent refusals has one row with zone_id NULL.  Ids only, no names or phone numbers.';
+REVOKE ALL ON @extschema@.fraud_signals FROM PUBLIC;
+GRANT SELECT ON @extschema@.fraud_signals TO dispatch_admin;

@@ -179,15 +179,29 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM @extschema@._check_length('reason', reason);
-	UPDATE @extschema@.customers c SET flagged = reason IS NOT NULL, flag_reason = reason
-	 WHERE c.customer_id OPERATOR(pg_catalog.=) flag_customer.customer_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
-	END IF;
+	PERFORM @extschema@._set_customer_flag(flag_customer.customer_id, reason IS NOT NULL, reason, SESSION_USER::text);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.flag_customer(bigint, text) IS
-	'Flags a customer as suspected of fraud (their new orders are refused with DP011); a NULL reason lifts the flag.';
+	'Flags a customer as suspected of fraud (their new orders are refused with DP011); a NULL reason lifts the flag (unflag_customer names who and why).  Kept in customer_flags with the session user; repeating it is a no-op.';
+
+CREATE FUNCTION @extschema@.unflag_customer(customer_id bigint, by text, reason text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) ''
+	   OR reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'lifting a flag needs who lifts it and why'
+			USING ERRCODE = 'DP731', HINT = 'Name the dispatcher and give the reason; lengths as input_limits() says.';
+	END IF;
+	PERFORM @extschema@._check_length('dispatcher', by);
+	PERFORM @extschema@._check_length('reason', reason);
+	RETURN @extschema@._set_customer_flag(unflag_customer.customer_id, false, reason, by);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.unflag_customer(bigint, text, text) IS
+	'A dispatcher lifts a customer''s fraud flag, naming themself (by) and the reason (DP731 if either is missing); kept in customer_flags.  Refusals before the lift no longer count towards the automatic flag.  Returns false, changing nothing, when the customer is not flagged (a retry).';
 
 CREATE FUNCTION @extschema@.register_rider(zone_id bigint, name text, phone text, capacity integer DEFAULT 3)
 RETURNS bigint
@@ -234,5 +248,7 @@ REVOKE ALL ON FUNCTION @extschema@.find_customer_by_phone(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.find_customer_by_phone(text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.flag_customer(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.flag_customer(bigint, text) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.unflag_customer(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.unflag_customer(bigint, text, text) TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.register_rider(bigint, text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.register_rider(bigint, text, text, integer) TO dispatch_app, dispatch_admin;

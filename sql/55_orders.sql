@@ -3,7 +3,8 @@
 -- come first (customer, merchant, area, distance, items, fraud), then stock
 -- is taken row by row in item order (so two orders never deadlock on
 -- items), then the order, its lines and its pending payment are written.
--- Any failure aborts the call and leaves nothing behind.
+-- Any failure aborts the call and leaves nothing behind; a refusal (a DP
+-- error) is first noted in the ring of refused attempts (sql/47_fraud.sql).
 
 CREATE FUNCTION @extschema@._check_customer(p_customer_id bigint, p_zone_id bigint) RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL UNSAFE
@@ -21,7 +22,7 @@ BEGIN
 	END IF;
 	IF v_flagged THEN
 		RAISE EXCEPTION 'customer % is flagged for review and cannot order', p_customer_id
-			USING ERRCODE = 'DP011', HINT = 'An operator can lift the flag with flag_customer(id, NULL).';
+			USING ERRCODE = 'DP011', HINT = 'A dispatcher can lift the flag with unflag_customer(id, by, reason).';
 	END IF;
 	SELECT pg_catalog.count(*) INTO v_bad
 	  FROM @extschema@.orders o
@@ -72,7 +73,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_drop @extschema@.orders.dropoff%TYPE := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
+	v_drop @extschema@.orders.dropoff%TYPE;
 	v_zone bigint;
 	v_pickup @extschema@.orders.pickup%TYPE;
 	v_prep integer;
@@ -91,6 +92,7 @@ DECLARE
 	v_item record;
 	v_offer record;
 BEGIN
+	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
 	IF priority IS NULL OR priority NOT IN ('normal', 'hot', 'fresh') THEN
 		RAISE EXCEPTION 'invalid priority "%"', priority
 			USING ERRCODE = 'DP022', HINT = 'Priorities are normal, hot and fresh.';
@@ -229,6 +231,17 @@ BEGIN
 	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
 	        v_order, v_total, v_now);
 	RETURN v_order;
+EXCEPTION WHEN OTHERS THEN
+	-- a refused attempt (any code of class DP), noted once outside the
+	-- transaction that rolls back (sql/47_fraud.sql), then raised as it was
+	IF pg_catalog.left(SQLSTATE, 2) OPERATOR(pg_catalog.=) 'DP' THEN
+		IF v_zone IS NULL THEN       -- refused before the merchant was read
+			SELECT m.zone_id INTO v_zone FROM @extschema@.merchants m
+			 WHERE m.merchant_id OPERATOR(pg_catalog.=) place_order.merchant_id;
+		END IF;
+		PERFORM @extschema@._note_refusal(v_zone, place_order.customer_id, SQLSTATE);
+	END IF;
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
@@ -242,8 +255,8 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_pickup @extschema@.orders.pickup%TYPE := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
-	v_drop @extschema@.orders.dropoff%TYPE := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
+	v_pickup @extschema@.orders.pickup%TYPE;
+	v_drop @extschema@.orders.dropoff%TYPE;
 	v_zone bigint;
 	v_area @extschema@.zones.area%TYPE;
 	v_speed real;
@@ -251,6 +264,8 @@ DECLARE
 	v_order bigint;
 	v_now timestamptz := @extschema@.clock();
 BEGIN
+	v_pickup := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
+	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
 	IF place_errand.customer_id IS NULL THEN
 		RAISE EXCEPTION 'an errand needs a customer' USING ERRCODE = 'DP012';
 	END IF;
@@ -292,6 +307,12 @@ BEGIN
 	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
 	        v_order, fee_cents, v_now);
 	RETURN v_order;
+EXCEPTION WHEN OTHERS THEN
+	-- a refused attempt, noted once (as in place_order)
+	IF pg_catalog.left(SQLSTATE, 2) OPERATOR(pg_catalog.=) 'DP' THEN
+		PERFORM @extschema@._note_refusal(v_zone, place_errand.customer_id, SQLSTATE);
+	END IF;
+	RAISE;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS

@@ -36,6 +36,9 @@ bool		dispatch_notify_enabled = true;
 int			dispatch_fraud_window_minutes = 60;
 int			dispatch_fraud_max_bad_orders = 5;
 int			dispatch_fraud_max_distance_m = 30000;
+int			dispatch_fraud_refusal_window_minutes = 60;
+int			dispatch_fraud_max_refusals = 10;
+int			dispatch_refusal_ring_size = 4096;
 int			dispatch_max_order_cents = 10000000;
 int			dispatch_max_item_qty = 99;
 int			dispatch_eta_coverage_percent = 90;
@@ -116,6 +119,35 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("dispatch.fraud_refusal_window_minutes",
+							"Window in which a customer's refused intake attempts are counted for the automatic flag.",
+							NULL,
+							&dispatch_fraud_refusal_window_minutes,
+							60, 1, 7 * 24 * 60,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dispatch.fraud_max_refusals",
+							"Refused intake attempts within the window at which flush_refusals() flags a customer.",
+							"Attempts refused for the merchant's sake (closed, out of stock), of an unknown "
+							"customer or of one flagged already do not count (docs/operations.md).",
+							&dispatch_fraud_max_refusals,
+							10, 1, 1000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dispatch.refusal_ring_size",
+							"Refused intake attempts the shared-memory ring holds between two flushes.",
+							"Takes effect when dispatch is in shared_preload_libraries; older entries "
+							"are overwritten and counted as lost by flush_refusals().",
+							&dispatch_refusal_ring_size,
+							4096, 16, 1048576,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("dispatch.max_order_cents",
 							"Largest amount in cents that one order or errand may carry.",
 							NULL,
@@ -182,6 +214,8 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("dispatch");
+
+	dispatch_refusals_init();
 }
 
 /* The integer settings that the SQL parts read, by name. */
@@ -195,6 +229,8 @@ static const IntSetting int_settings[] = {
 	{"dispatch.fraud_window_minutes", &dispatch_fraud_window_minutes},
 	{"dispatch.fraud_max_bad_orders", &dispatch_fraud_max_bad_orders},
 	{"dispatch.fraud_max_distance_m", &dispatch_fraud_max_distance_m},
+	{"dispatch.fraud_refusal_window_minutes", &dispatch_fraud_refusal_window_minutes},
+	{"dispatch.fraud_max_refusals", &dispatch_fraud_max_refusals},
 	{"dispatch.max_order_cents", &dispatch_max_order_cents},
 	{"dispatch.max_item_qty", &dispatch_max_item_qty},
 	{"dispatch.eta_coverage_percent", &dispatch_eta_coverage_percent},

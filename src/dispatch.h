@@ -49,6 +49,7 @@ extern char *dispatch_clock_override;
 extern char *dispatch_master_key_file;
 extern bool dispatch_notify_enabled;
 extern int	dispatch_cipher;
+extern int	dispatch_refusal_ring_size;
 
 /* dispatch.c: shared helpers */
 extern int	dispatch_column_number(TupleDesc desc, const char *name);
@@ -58,6 +59,9 @@ extern TimestampTz dispatch_clock_now(void);
 extern bool dispatch_clock_check_override(char **newval, void **extra,
 										  GucSource source);
 extern void dispatch_clock_assign_override(const char *newval, void *extra);
+
+/* refusals.c */
+extern void dispatch_refusals_init(void);
 
 /* events.c */
 extern int64 dispatch_event_append(int64 zone_id, const char *kind,

@@ -105,6 +105,9 @@ app|SELECT dispatch.sync_rider(1, '[{"id": "first-call", "at": 1, "type": "ping"
 app|SELECT dispatch.eta($(id to_deliver))|
 app|SELECT dispatch.rider_earnings_of(3, '2026-01-01', '2026-12-31')|
 admin|SELECT dispatch.learn_eta()|
+admin|SELECT dispatch.flush_refusals()|
+admin|SELECT dispatch._refusal_window_start()|
+admin|SELECT dispatch.unflag_customer(2, 'ops', 'checked')|
 app|SELECT dispatch.forecast_demand(1, now())|
 app|SELECT dispatch.reposition_hints(1)|
 analyst|SELECT dispatch._hour_of_week(now(), 'UTC')|

@@ -31,7 +31,10 @@ else
 fi
 n=$(echo "$cat" | grep -c .)
 [ "$n" -ge 9 ] && echo "ok 2 - the module defines $n settings" || echo "not ok 2 - the module defines $n settings"
-if psql -X -At -c "SELECT current_setting('dispatch.cipher', true) IS NULL" | grep -qx t &&
+# (with dispatch in shared_preload_libraries, as tools/pgdev runs it, every
+# session has the settings from its start; without it, not before the call)
+if { psql -X -At -c "SHOW shared_preload_libraries" | grep -qw dispatch ||
+     psql -X -At -c "SELECT current_setting('dispatch.cipher', true) IS NULL" | grep -qx t; } &&
    psql -X -At -c "SELECT dispatch.clock() IS NOT NULL" -c "SHOW dispatch.cipher" | tail -1 | grep -qx pgp; then
 	echo "ok 3 - a session that calls into the extension has the settings defined"
 else

@@ -132,6 +132,17 @@ EOT
 			  join(',', map { "'$_'" } @ch);
 		}
 	}
+	# every code with its short name (the macro's, lower case), as an
+	# X-macro: src/refusals.c names the reason of a refused attempt by it
+	print "\n/* DISPATCH_ERRCODE_NAMES(X): X(macro, \"short_name\") for every code */\n";
+	print "#define DISPATCH_ERRCODE_NAMES(X) \\\n";
+	my @all = map { @{ $_->{codes} } } @sections;
+	for my $i (0 .. $#all)
+	{
+		my $short = lc($all[$i]{macro} =~ s/^ERRCODE_DP_//r);
+		printf "\tX(%s, \"%s\")%s\n", $all[$i]{macro}, $short,
+		  $i == $#all ? '' : ' \\';
+	}
 	print "\n#endif\t\t\t\t\t\t\t/* DISPATCH_ERRCODES_H */\n";
 }
 else

@@ -1,0 +1,323 @@
+/*-------------------------------------------------------------------------
+ *
+ * refusals.c
+ *		The ring of refused intake attempts, in shared memory.
+ *
+ * place_order and place_errand refuse a bad attempt by raising an error,
+ * so the caller's transaction rolls back and a row written to a table in
+ * it would be lost.  A refused attempt is therefore noted here, outside any
+ * transaction: a fixed ring of small entries (no text at all: a sequence
+ * number, the time, the database, zone and customer ids and the SQLSTATE)
+ * that dispatch.flush_refusals() copies into the table intake_refusals
+ * (sql/47_fraud.sql), keyed on (epoch, seq) so that nothing is inserted
+ * twice.  The epoch is the time the ring was set up: a new one after every
+ * server start and after every crash restart (which resets shared memory
+ * and so the sequence).
+ *
+ * The ring lives in the main shared memory segment, so it exists only when
+ * the module is in shared_preload_libraries; without it intake works as
+ * before, nothing is noted, and each backend says so once in the server
+ * log.  When more attempts are refused between two flushes than the ring
+ * holds (dispatch.refusal_ring_size), the oldest are overwritten; the flush
+ * counts them as lost.
+ *
+ * One LWLock guards the ring: an append holds it exclusively for a few
+ * stores, a reader shares it while copying out what it asked for.
+ *
+ * IDENTIFICATION
+ *		src/refusals.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "dispatch.h"
+
+/* one refused attempt */
+typedef struct RefusalEntry
+{
+	uint64		seq;			/* 1, 2, ... since the epoch; 0: never written */
+	TimestampTz at;				/* dispatch.clock() when refused */
+	Oid			dbid;			/* the database it was refused in */
+	int			sqlstate;		/* MAKE_SQLSTATE form, class DP */
+	int64		zone_id;		/* 0: not known when refused */
+	int64		customer_id;	/* 0: none given */
+} RefusalEntry;
+
+typedef struct RefusalRing
+{
+	LWLock	   *lock;
+	TimestampTz epoch;			/* when this ring was set up */
+	int			capacity;		/* entries */
+	uint64		next_seq;		/* the seq of the next append */
+	RefusalEntry entries[FLEXIBLE_ARRAY_MEMBER];
+} RefusalRing;
+
+#define REFUSAL_TRANCHE "dispatch_refusals"
+
+static RefusalRing *ring = NULL;
+static bool warned_no_ring = false;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* the short name of every code of class DP, from src/errcodes.txt */
+typedef struct ErrcodeName
+{
+	int			sqlstate;
+	const char *name;
+} ErrcodeName;
+
+#define DISPATCH_ERRCODE_NAME_ENTRY(macro, name) {macro, name},
+static const ErrcodeName errcode_names[] = {
+	DISPATCH_ERRCODE_NAMES(DISPATCH_ERRCODE_NAME_ENTRY)
+};
+
+static Size
+ring_size(int capacity)
+{
+	return add_size(offsetof(RefusalRing, entries),
+					mul_size(sizeof(RefusalEntry), capacity));
+}
+
+static void
+refusals_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(ring_size(dispatch_refusal_ring_size));
+	RequestNamedLWLockTranche(REFUSAL_TRANCHE, 1);
+}
+
+static void
+refusals_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ring = ShmemInitStruct("dispatch refusal ring",
+						   ring_size(dispatch_refusal_ring_size), &found);
+	if (!found)
+	{
+		memset(ring, 0, ring_size(dispatch_refusal_ring_size));
+		ring->lock = &(GetNamedLWLockTranche(REFUSAL_TRANCHE))->lock;
+		ring->epoch = GetCurrentTimestamp();
+		ring->capacity = dispatch_refusal_ring_size;
+		ring->next_seq = 1;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Called from _PG_init: ask for the ring's memory and lock, only while the
+ * postmaster loads shared_preload_libraries (later there is no memory to
+ * be had).
+ */
+void
+dispatch_refusals_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = refusals_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = refusals_shmem_startup;
+}
+
+/* the ring, or NULL (said once per backend in the server log) */
+static RefusalRing *
+get_ring(void)
+{
+	if (ring == NULL && !warned_no_ring)
+	{
+		warned_no_ring = true;
+		ereport(LOG,
+				errmsg("dispatch is not in shared_preload_libraries: refused intake attempts are not recorded"),
+				errhint("Add dispatch to shared_preload_libraries and restart the server (docs/operations.md, fraud signals)."));
+	}
+	return ring;
+}
+
+static int
+sqlstate_from_text(const char *s)
+{
+	if (strlen(s) != 5)
+		return 0;
+	return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
+}
+
+/* the short reason of a code of class DP ("fraud_distance"), or NULL */
+static const char *
+refusal_reason(int sqlstate)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(errcode_names); i++)
+		if (errcode_names[i].sqlstate == sqlstate)
+			return errcode_names[i].name;
+	return NULL;
+}
+
+PG_FUNCTION_INFO_V1(dispatch_note_refusal);
+
+/*
+ * SQL: dispatch._note_refusal(zone_id bigint, customer_id bigint,
+ *                             sqlstate text) -> void
+ *
+ * Appends one refused attempt to the ring (a NULL id is stored as 0).
+ * Only codes listed in src/errcodes.txt are noted (DP732 otherwise): the
+ * entry holds no text, and the reason is the code's short name.
+ */
+Datum
+dispatch_note_refusal(PG_FUNCTION_ARGS)
+{
+	int64		zone_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	int64		customer_id = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
+	int			sqlstate;
+	RefusalRing *r;
+	RefusalEntry *e;
+	TimestampTz at;
+
+	sqlstate = PG_ARGISNULL(2) ? 0 : sqlstate_from_text(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	if (sqlstate == 0 || refusal_reason(sqlstate) == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_REFUSAL_NOT_DP),
+				errmsg("only a refusal with a SQLSTATE of class DP is noted"));
+
+	r = get_ring();
+	if (r == NULL)
+		PG_RETURN_VOID();
+	at = dispatch_clock_now();
+
+	LWLockAcquire(r->lock, LW_EXCLUSIVE);
+	e = &r->entries[(r->next_seq - 1) % r->capacity];
+	e->seq = r->next_seq++;
+	e->at = at;
+	e->dbid = MyDatabaseId;
+	e->sqlstate = sqlstate;
+	e->zone_id = zone_id;
+	e->customer_id = customer_id;
+	LWLockRelease(r->lock);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_refusal_ring);
+
+/*
+ * SQL: dispatch._refusal_ring(OUT epoch timestamptz, OUT capacity integer,
+ *                             OUT next_seq bigint)
+ *
+ * The ring's epoch, size and next sequence number; all NULL without the
+ * ring (the module not preloaded).
+ */
+Datum
+dispatch_refusal_ring(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {true, true, true};
+	RefusalRing *r = get_ring();
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "_refusal_ring must return a row");
+	if (r != NULL)
+	{
+		LWLockAcquire(r->lock, LW_SHARED);
+		values[0] = TimestampTzGetDatum(r->epoch);
+		values[1] = Int32GetDatum(r->capacity);
+		values[2] = Int64GetDatum((int64) r->next_seq);
+		LWLockRelease(r->lock);
+		nulls[0] = nulls[1] = nulls[2] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_refusals_after);
+
+/*
+ * SQL: dispatch._refusals_after(after_seq bigint)
+ *   -> TABLE (seq bigint, at timestamptz, zone_id bigint, customer_id bigint,
+ *             sqlstate text, reason text, lost bigint)
+ *
+ * What the ring holds after after_seq (the newest seq a flush of this
+ * database has read): first one summary row (lost not NULL, the other
+ * columns but seq NULL) whose seq is the newest seq now in the ring, of
+ * any database (the caller's next after_seq), and whose lost counts the
+ * entries after after_seq that were overwritten before this read; then the
+ * entries of this database, oldest first.  Nothing without the ring.
+ */
+Datum
+dispatch_refusals_after(PG_FUNCTION_ARGS)
+{
+	int64		after = PG_GETARG_INT64(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RefusalRing *r;
+	RefusalEntry *copy;
+	uint64		held,
+				first,
+				last,
+				seq;
+	int			n = 0,
+				i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	r = get_ring();
+	if (r == NULL)
+		return (Datum) 0;
+	if (after < 0)
+		after = 0;
+
+	/* copy out under the lock, build tuples after releasing it */
+	LWLockAcquire(r->lock, LW_SHARED);
+	last = r->next_seq - 1;
+	held = r->next_seq > (uint64) r->capacity ? r->next_seq - r->capacity : 1;
+	first = Max(held, (uint64) after + 1);
+	copy = palloc(sizeof(RefusalEntry) * (last >= first ? last - first + 1 : 1));
+	for (seq = first; seq <= last; seq++)
+	{
+		RefusalEntry *e = &r->entries[(seq - 1) % r->capacity];
+
+		Assert(e->seq == seq);
+		if (e->dbid == MyDatabaseId)
+			copy[n++] = *e;
+	}
+	LWLockRelease(r->lock);
+
+	{
+		Datum		values[7] = {0};
+		bool		nulls[7] = {false, true, true, true, true, true, false};
+
+		values[0] = Int64GetDatum((int64) Max(last, (uint64) after));
+		values[6] = Int64GetDatum(held > (uint64) after + 1 ? (int64) (held - after - 1) : 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[7];
+		bool		nulls[7] = {false, false, false, false, false, false, true};
+
+		values[0] = Int64GetDatum((int64) copy[i].seq);
+		values[1] = TimestampTzGetDatum(copy[i].at);
+		values[2] = Int64GetDatum(copy[i].zone_id);
+		if (copy[i].customer_id == 0)
+			nulls[3] = true;
+		else
+			values[3] = Int64GetDatum(copy[i].customer_id);
+		values[4] = CStringGetTextDatum(unpack_sql_state(copy[i].sqlstate));
+		values[5] = CStringGetTextDatum(refusal_reason(copy[i].sqlstate));
+		values[6] = (Datum) 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

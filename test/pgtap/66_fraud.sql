@@ -1,0 +1,154 @@
+-- test/pgtap/66_fraud.sql: refused intake attempts are noted outside the
+-- rolled-back transaction (the shared-memory ring), flushed once into
+-- intake_refusals with no text of the caller's, a customer over the
+-- threshold is flagged automatically, a dispatcher lifts the flag by name,
+-- fraud_signals is for the admin only (sql/47_fraud.sql).  Needs dispatch
+-- in shared_preload_libraries, as tools/pgdev runs it.  The ring is not
+-- transactional: entries noted here stay in it, and flushing them inside
+-- this transaction (rolled back at the end) is what the test does.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(43);
+SET LOCAL dispatch.clock_override = '2031-03-04 12:00:00+00';
+SET LOCAL dispatch.fraud_max_refusals = 3;
+SET LOCAL dispatch.fraud_refusal_window_minutes = 60;
+SELECT dispatch.register_customer('+8613811110001') AS alice \gset
+SELECT dispatch.register_customer('+8613811110002') AS bob \gset
+SELECT dispatch.register_customer('+8613811110003') AS carol \gset
+SELECT format('[{"item_id": %s, "qty": 1}]', :noodles) AS items \gset
+-- a refused call, its SQLSTATE (for attempts that are not tests themselves)
+CREATE FUNCTION pg_temp.refused(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE p_sql;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE;
+END
+$$;
+
+SELECT ok((SELECT epoch IS NOT NULL AND capacity >= 16 FROM dispatch._refusal_ring()),
+          'the ring of refused attempts is there (dispatch is preloaded)');
+
+-- a refused attempt is noted, after its rollback, with zone, customer and code
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'Secret Lane 7, Room 1201') $$,
+                        :alice, :closed, :'items'), 'DP003', NULL, 'an order at a closed merchant is refused');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.50, 31.19, 'Secret Lane 7, Room 1201') $$,
+                        :alice, :merchant, :'items'), 'DP002', NULL, 'a drop-off outside the zone is refused');
+SELECT throws_ok(format($$ SELECT dispatch.place_errand(%s, 0, 0, 0.001, 0.001, 'Secret Lane 7', 'my secret errand', 500) $$,
+                        :alice), 'DP002', NULL, 'an errand outside every area is refused');
+SELECT is((SELECT count(*) FROM dispatch.intake_refusals WHERE customer_id = :alice), 0::bigint,
+          'nothing is in the table before a flush');
+SELECT ok((SELECT flushed >= 3 AND lost = 0 FROM dispatch.flush_refusals()), 'the flush copies the noted attempts');
+SELECT results_eq(format($$ SELECT zone_id, at, sqlstate, reason FROM dispatch.intake_refusals
+                             WHERE customer_id = %s ORDER BY seq $$, :alice),
+                  format($$ VALUES (%s::bigint, '2031-03-04 12:00:00+00'::timestamptz, 'DP003', 'merchant_closed'),
+                                   (%s::bigint, '2031-03-04 12:00:00+00'::timestamptz, 'DP002', 'outside_service_area'),
+                                   (0::bigint, '2031-03-04 12:00:00+00'::timestamptz, 'DP002', 'outside_service_area') $$,
+                         :zone, :zone),
+                  'each refused attempt is recorded once: zone (0: none covers the pickup), time, code and reason');
+SELECT columns_are('dispatch', 'intake_refusals',
+                   ARRAY['zone_id', 'epoch', 'seq', 'at', 'customer_id', 'sqlstate', 'reason', 'flushed_at'],
+                   'the log has ids, times and codes only');
+SELECT ok(NOT EXISTS (SELECT FROM dispatch.intake_refusals r WHERE r::text ~ '(Secret|errand|Lane)'),
+          'no text of the caller''s is kept');
+SELECT col_is_pk('dispatch', 'intake_refusals', ARRAY['zone_id', 'epoch', 'seq'], 'zone_id leads the key');
+
+-- never twice: flushing again, or again from the start of the ring
+SELECT is((SELECT flushed FROM dispatch.flush_refusals()), 0::bigint, 'a second flush copies nothing');
+UPDATE dispatch.refusal_flushes SET flushed_seq = 0;
+SELECT is((SELECT flushed FROM dispatch.flush_refusals()), 0::bigint, 'a flush that reads the whole ring again inserts nothing');
+SELECT is((SELECT count(*) FROM dispatch.intake_refusals WHERE customer_id = :alice), 3::bigint,
+          '... so every attempt is there once');
+
+-- the automatic flag: bob is refused three times for his own doing
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.50, 31.19, 'x') $$, :bob, :merchant, :'items'),
+                 'DP002', NULL, 'bob: outside the zone');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[]', 121.44, 31.19, 'x') $$, :bob, :merchant),
+                 'DP007', NULL, 'bob: no items');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x', 'urgent') $$, :bob, :merchant, :'items'),
+                 'DP022', NULL, 'bob: an unknown priority');
+-- carol twice for her own doing, three times at a closed merchant
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[]', 121.44, 31.19, 'x') $$, :carol, :merchant),
+                 'DP007', NULL, 'carol: no items');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[]', 121.44, 31.19, 'x') $$, :carol, :merchant),
+                 'DP007', NULL, 'carol: no items again');
+SELECT is(array_agg(pg_temp.refused(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x') $$,
+                                            :carol, :closed, :'items'))), '{DP003,DP003,DP003}', 'carol: a closed merchant, three times')
+  FROM generate_series(1, 3);
+SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :bob), false, 'bob is not flagged before the flush');
+SELECT ok((SELECT flagged >= 1 FROM dispatch.flush_refusals()), 'the flush flags someone');
+SELECT results_eq(format($$ SELECT flagged, flag_reason FROM dispatch.customers WHERE customer_id = %s $$, :bob),
+                  $$ VALUES (true, 'auto: 3 refused attempts in 60 minutes') $$,
+                  'bob, at the threshold, is flagged with the reason');
+SELECT results_eq(format($$ SELECT flagged, actor, at FROM dispatch.customer_flags WHERE customer_id = %s ORDER BY flag_id $$, :bob),
+                  $$ VALUES (true, 'auto', '2031-03-04 12:00:00+00'::timestamptz) $$,
+                  'the flag is in the history, by auto');
+SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :carol), false,
+          'carol is not: a closed merchant is not her doing');
+SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :alice), false,
+          'alice is not: a closed merchant does not count, two refusals are under the threshold');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x') $$, :bob, :merchant, :'items'),
+                 'DP011', NULL, 'a flagged customer is refused');
+
+-- what operators see
+SELECT results_eq(format($$ SELECT zone_id, refusals, refusals_by_reason, flagged, flagged_since, flag_reason, flagged_by
+                              FROM dispatch.fraud_signals WHERE customer_id = %s $$, :bob),
+                  format($$ VALUES (%s::bigint, 3::bigint,
+                                    '{"outside_service_area": 1, "bad_item_list": 1, "priority_unknown": 1}'::jsonb,
+                                    true, '2031-03-04 12:00:00+00'::timestamptz, 'auto: 3 refused attempts in 60 minutes', 'auto') $$, :zone),
+                  'fraud_signals: refusals by reason in the window, flagged, since when, why, by whom');
+SELECT is((SELECT refusals_by_reason FROM dispatch.fraud_signals WHERE customer_id = :alice AND zone_id = 0),
+          '{"outside_service_area": 1}'::jsonb, '... per zone (0: not known)');
+SELECT columns_are('dispatch', 'fraud_signals',
+                   ARRAY['customer_id', 'zone_id', 'refusals', 'refusals_by_reason', 'last_refused_at',
+                         'flagged', 'flagged_since', 'flag_reason', 'flagged_by'],
+                   'fraud_signals: ids, counts and the flag, no names or phone numbers');
+
+-- a dispatcher lifts the flag, by name and with a reason
+SELECT throws_ok(format($$ SELECT dispatch.unflag_customer(%s, '', 'checked') $$, :bob), 'DP731', NULL,
+                 'lifting a flag needs who');
+SELECT throws_ok(format($$ SELECT dispatch.unflag_customer(%s, 'Wang', NULL) $$, :bob), 'DP731', NULL,
+                 '... and why');
+SELECT is(dispatch.unflag_customer(:bob, 'dispatcher Wang', 'called back, verified'), true, 'the dispatcher lifts the flag');
+SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :bob), false, 'bob may order again');
+SELECT results_eq(format($$ SELECT flagged, actor, reason FROM dispatch.customer_flags WHERE customer_id = %s ORDER BY flag_id $$, :bob),
+                  $$ VALUES (true, 'auto', 'auto: 3 refused attempts in 60 minutes'), (false, 'dispatcher Wang', 'called back, verified') $$,
+                  'the history keeps the flag and who lifted it, why');
+SELECT is(dispatch.unflag_customer(:bob, 'dispatcher Wang', 'called back, verified'), false, 'lifting it again changes nothing');
+SELECT dispatch.flush_refusals() \g /dev/null
+SELECT is((SELECT c.flagged FROM dispatch.customers c WHERE c.customer_id = :bob), false,
+          'the refusals before the lift no longer count');
+SET LOCAL dispatch.clock_override = '2031-03-04 12:05:00+00';
+SELECT is(array_agg(pg_temp.refused(format($$ SELECT dispatch.place_order(%s, %s, '[]', 121.44, 31.19, 'x') $$, :bob, :merchant))),
+          '{DP007,DP007,DP007}', 'bob is refused three times more')
+  FROM generate_series(1, 3);
+SELECT dispatch.flush_refusals() \g /dev/null
+SELECT is((SELECT c.flagged FROM dispatch.customers c WHERE c.customer_id = :bob), true,
+          'three new ones after the lift flag him again');
+
+-- only refusals of class DP are noted
+SELECT throws_ok($$ SELECT dispatch._note_refusal(1, 1, '23505') $$, 'DP732', NULL, 'a SQLSTATE of another class is not noted');
+
+-- retention purges the log with the rest
+SELECT dispatch.set_retention_policy('intake_refusals', '1 hour') \g /dev/null
+SET LOCAL dispatch.clock_override = '2031-03-04 14:00:00+00';
+SELECT dispatch.purge_expired_step(100000) \g /dev/null
+SELECT is((SELECT count(*) FROM dispatch.intake_refusals WHERE customer_id IN (:alice, :bob, :carol)), 0::bigint,
+          'refusals older than their retention are purged');
+
+-- privileges
+SELECT ok(has_table_privilege('dispatch_admin', 'dispatch.fraud_signals', 'SELECT'), 'the admin reads fraud_signals');
+SELECT ok(NOT has_table_privilege('dispatch_analyst', 'dispatch.fraud_signals', 'SELECT')
+          AND NOT has_table_privilege('dispatch_app', 'dispatch.fraud_signals', 'SELECT')
+          AND NOT has_table_privilege('public', 'dispatch.fraud_signals', 'SELECT'),
+          'the analyst, the app and PUBLIC do not');
+SELECT ok(NOT has_function_privilege('dispatch_app', 'dispatch._note_refusal(bigint,bigint,text)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'dispatch._note_refusal(bigint,bigint,text)', 'EXECUTE')
+          AND NOT has_function_privilege('dispatch_app', 'dispatch.flush_refusals()', 'EXECUTE')
+          AND has_function_privilege('dispatch_admin', 'dispatch.flush_refusals()', 'EXECUTE')
+          AND NOT has_function_privilege('dispatch_app', 'dispatch.unflag_customer(bigint,text,text)', 'EXECUTE'),
+          'nobody but the intake notes a refusal; the admin flushes and lifts flags');
+
+SELECT * FROM finish();
+ROLLBACK;
