@@ -124,9 +124,10 @@ ok $? "the incremental rollup equals the full recomputation"
 [ "$(wc -l <"$work/diff")" = 0 ] || sed 's/^/# /' "$work/diff"
 
 # the figures themselves, checked by hand: day 1 (local) had six orders, one
-# of them cancelled after midnight; day 2 four; GMV 2,800 an order that counts
+# of them cancelled after midnight; day 2 four; GMV 3,100 an order that counts
+# (2,800 and the delivery fee of 300)
 r=$(q -c "SELECT string_agg(day || ':' || orders || '/' || cancelled || '/' || delivered || '/' || gmv_cents, ' ' ORDER BY day) FROM dispatch.zone_daily")
-[ "$r" = "2026-05-01:5/1/4/14000 2026-05-02:4/0/1/11200" ]
+[ "$r" = "2026-05-01:5/1/4/15500 2026-05-02:4/0/1/12400" ]
 ok $? "zone_daily by local day: $r"
 r=$(q -c "SELECT string_agg(p.campaign || ':' || p.redemptions || '/' || p.new_customers || '/' || p.cost_cents, ' ' ORDER BY p.campaign) FROM dispatch.campaign_performance p")
 # Welcome: auto 20 % on first orders of 1, 2, 3 (day 1), 12 and 7 (day 2)
