@@ -29,7 +29,7 @@ ISOLATION_OPTS = --inputdir=test/isolation \
 # installcheck is ours (below): it runs every suite, not only the specs
 NO_INSTALLCHECK = 1
 
-EXTRA_CLEAN = $(DATA_built) $(SENTIMENT_MODEL_DATA) $(ERRCODES_H) output_iso tools/listen tools/sim tools/pgdev.d
+EXTRA_CLEAN = $(DATA_built) $(SENTIMENT_MODEL_DATA) $(ERRCODES_H) output_iso tools/listen tools/sim tools/gateway tools/pgdev.d
 
 autodepend = yes
 
@@ -85,6 +85,13 @@ tools/sim: $(SIM_SOURCES) $(wildcard tools/sim-src/*.h)
 	$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -I$(shell $(PG_CONFIG) --includedir) -o $@ $(SIM_SOURCES) -L$(shell $(PG_CONFIG) --libdir) -lpq -lm
 
 all: tools/sim
+
+# tools/gateway: the reference push gateway (libpq and libmosquitto,
+# Debian's libmosquitto-dev; docs/gateway.md)
+tools/gateway: tools/gateway.c
+	$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -I$(shell $(PG_CONFIG) --includedir) -o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq -lmosquitto
+
+all: tools/gateway
 
 # Tests, against the installed extension and a running server reached through
 # PGHOST, PGPORT, PGUSER and PGDATABASE (./tools/pgdev test provides one, with
