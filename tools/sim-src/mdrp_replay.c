@@ -1,0 +1,982 @@
+/*-------------------------------------------------------------------------
+ *
+ * mdrp_replay.c
+ *		Replay a meal-delivery day through dispatch's SQL API, online, and
+ *		the simple online rule beside it.
+ *
+ * The replay runs in a database of its own (created from the connection's
+ * database name plus a suffix, dropped at the end): restaurants become
+ * merchants, couriers riders, orders are placed, paid and accepted (ready
+ * at their ready time) at their placement minute, and every minute
+ * assign_batch decides who takes what; couriers always accept.  This
+ * program plays the couriers by the instance's rules (mdrp.c): a courier
+ * free with orders waiting leaves for the restaurant of the oldest, takes
+ * every order it holds from that restaurant (one restaurant per trip),
+ * picks up when it has arrived and they are all ready, and drops them off
+ * nearest first; an order it could only pick up after its off time is
+ * released (release_order) for the next batch.  Couriers report where they
+ * will next be free (update_rider_location), which is where matching
+ * should measure from.  Simulated time drives dispatch.clock().
+ *
+ * The simple rule (--strategy greedy, and the baseline of --replay-all):
+ * each order, in placement order, to the courier who can drop it off
+ * first, one order per trip; computed in this program, no database.
+ *
+ * Both write the three solution files and pass them to the checker.
+ *
+ * IDENTIFICATION
+ *		tools/sim-src/mdrp_replay.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libpq-fe.h"
+#include "mdrp.h"
+#include "sim.h"
+
+/* ------------------------------------------------------ building blocks */
+
+static void
+add_trip(MdrpSolution *s, int assigned, int pickup, int courier, const int *orders, int n)
+{
+	MdrpTrip   *t;
+
+	s->trips = realloc(s->trips, sizeof(MdrpTrip) * (s->ntrips + 1));
+	t = &s->trips[s->ntrips++];
+	t->assigned = assigned;
+	t->pickup = pickup;
+	t->courier = courier;
+	t->norders = n;
+	t->orders = malloc(sizeof(int) * n);
+	memcpy(t->orders, orders, sizeof(int) * n);
+}
+
+static void
+add_move(MdrpSolution *s, int courier, int departure, MdrpPlace from, MdrpPlace to)
+{
+	s->moves = realloc(s->moves, sizeof(MdrpMove) * (s->nmoves + 1));
+	s->moves[s->nmoves].courier = courier;
+	s->moves[s->nmoves].departure = departure;
+	s->moves[s->nmoves].from = from;
+	s->moves[s->nmoves].to = to;
+	s->nmoves++;
+}
+
+static void
+add_delivery(MdrpSolution *s, const MdrpInstance *in, int order, int pickup, int dropoff, int courier)
+{
+	MdrpDelivery *d;
+
+	s->deliveries = realloc(s->deliveries, sizeof(MdrpDelivery) * (s->ndeliveries + 1));
+	d = &s->deliveries[s->ndeliveries++];
+	d->order = order;
+	d->placed = in->orders[order].placed;
+	d->ready = in->orders[order].ready;
+	d->pickup = pickup;
+	d->dropoff = dropoff;
+	d->courier = courier;
+}
+
+/* the moves of a courier are grouped in the file: sort them, stably */
+static int
+cmp_move(const void *a, const void *b)
+{
+	const MdrpMove *x = a,
+			   *y = b;
+
+	if (x->courier != y->courier)
+		return x->courier - y->courier;
+	return x->departure - y->departure;
+}
+
+static void
+sort_moves(MdrpSolution *s)
+{
+	/* a courier's departures strictly increase, so the order is total */
+	qsort(s->moves, s->nmoves, sizeof(MdrpMove), cmp_move);
+}
+
+/*
+ * Plan a trip: courier c, at place `at` and free at `free_at`, leaves at
+ * `depart` for restaurant r with orders[0..n-1], drops them nearest first.
+ * Returns the pickup time, or -1 if it would be after the courier's off
+ * time; fills the drop-off sequence and times.
+ */
+static int
+plan_trip(const MdrpInstance *in, int c, MdrpPlace at, int depart, int *orders, int n,
+		  int *drops, MdrpPlace *end, int *end_free)
+{
+	int			r = in->orders[orders[0]].restaurant;
+	MdrpPlace	rp = {'r', r};
+	int			sp1 = mdrp_first_half(in->pickup_service),
+				sp2 = in->pickup_service - sp1,
+				sd1 = mdrp_first_half(in->dropoff_service),
+				sd2 = in->dropoff_service - sd1;
+	int			pickup = depart + mdrp_travel(in, at, rp, c) + sp1;
+	int			i,
+				j,
+				leave;
+	MdrpPlace	cur = rp;
+
+	for (i = 0; i < n; i++)
+		if (in->orders[orders[i]].ready > pickup)
+			pickup = in->orders[orders[i]].ready;
+	if (pickup > in->couriers[c].off || pickup < in->couriers[c].on)
+		return -1;
+	/* nearest first */
+	for (i = 0; i < n; i++)
+	{
+		int			best = i;
+
+		for (j = i + 1; j < n; j++)
+		{
+			MdrpPlace	a = {'o', orders[j]},
+						b = {'o', orders[best]};
+
+			if (mdrp_travel(in, cur, a, c) < mdrp_travel(in, cur, b, c))
+				best = j;
+		}
+		if (best != i)
+		{
+			int			t = orders[i];
+
+			orders[i] = orders[best];
+			orders[best] = t;
+		}
+		cur.kind = 'o';
+		cur.id = orders[i];
+	}
+	leave = pickup + sp2;
+	cur = rp;
+	for (i = 0; i < n; i++)
+	{
+		MdrpPlace	o = {'o', orders[i]};
+
+		drops[i] = leave + mdrp_travel(in, cur, o, c) + sd1;
+		leave = drops[i] + sd2;
+		cur = o;
+	}
+	*end = cur;
+	*end_free = leave;
+	return pickup;
+}
+
+/* record a planned trip in the solution */
+static void
+record_trip(MdrpSolution *s, const MdrpInstance *in, int c, MdrpPlace at, int depart, int assigned,
+			int pickup, const int *orders, const int *drops, int n)
+{
+	int			sp2 = in->pickup_service - mdrp_first_half(in->pickup_service),
+				sd2 = in->dropoff_service - mdrp_first_half(in->dropoff_service);
+	MdrpPlace	rp = {'r', in->orders[orders[0]].restaurant};
+	MdrpPlace	cur = rp;
+	int			leave = pickup + sp2;
+	int			i;
+
+	add_trip(s, assigned, pickup, c, orders, n);
+	add_move(s, c, depart, at, rp);
+	for (i = 0; i < n; i++)
+	{
+		MdrpPlace	o = {'o', orders[i]};
+
+		add_move(s, c, leave, cur, o);
+		add_delivery(s, in, orders[i], pickup, drops[i], c);
+		leave = drops[i] + sd2;
+		cur = o;
+	}
+}
+
+/* ------------------------------------------------------ the simple rule */
+
+static const MdrpInstance *sort_instance;
+
+static int
+cmp_order_placed(const void *a, const void *b)
+{
+	int			x = *(const int *) a,
+				y = *(const int *) b;
+
+	if (sort_instance->orders[x].placed != sort_instance->orders[y].placed)
+		return sort_instance->orders[x].placed - sort_instance->orders[y].placed;
+	return x - y;
+}
+
+void
+mdrp_greedy(const MdrpInstance *in, MdrpSolution *s)
+{
+	int		   *ids = malloc(sizeof(int) * (in->norders + 1));
+	int		   *free_at = malloc(sizeof(int) * (in->ncouriers + 1));
+	MdrpPlace  *at = malloc(sizeof(MdrpPlace) * (in->ncouriers + 1));
+	int			n = 0,
+				i,
+				c;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 1; i <= in->norders; i++)
+		if (in->orders[i].placed >= 0)
+			ids[n++] = i;
+	sort_instance = in;
+	qsort(ids, n, sizeof(int), cmp_order_placed);
+	for (c = 1; c <= in->ncouriers; c++)
+	{
+		free_at[c] = in->couriers[c].on;
+		at[c].kind = 's';
+		at[c].id = 0;
+	}
+	for (i = 0; i < n; i++)
+	{
+		int			o = ids[i];
+		int			best = -1,
+					best_drop = 0,
+					best_pick = 0,
+					best_depart = 0,
+					best_free = 0;
+		MdrpPlace	best_end = {0, 0};
+
+		for (c = 1; c <= in->ncouriers; c++)
+		{
+			int			depart,
+						pick,
+						drop,
+						end_free;
+			int			one[1] = {o};
+			MdrpPlace	end;
+
+			if (in->couriers[c].on < 0 || in->couriers[c].off < in->orders[o].placed)
+				continue;
+			depart = free_at[c] > in->orders[o].placed ? free_at[c] : in->orders[o].placed;
+			pick = plan_trip(in, c, at[c], depart, one, 1, &drop, &end, &end_free);
+			if (pick < 0)
+				continue;
+			if (best < 0 || drop < best_drop)
+			{
+				best = c;
+				best_drop = drop;
+				best_pick = pick;
+				best_depart = depart;
+				best_end = end;
+				best_free = end_free;
+			}
+		}
+		if (best < 0)
+			continue;			/* undelivered */
+		record_trip(s, in, best, at[best], best_depart, in->orders[o].placed, best_pick, &o, &best_drop, 1);
+		at[best] = best_end;
+		free_at[best] = best_free;
+	}
+	sort_moves(s);
+	free(ids);
+	free(free_at);
+	free(at);
+}
+
+/* -------------------------------------------------- the replay through SQL */
+
+typedef struct Courier
+{
+	bool		online;
+	bool		gone;			/* offline for good */
+	MdrpPlace	at;				/* where it is, or will be when free */
+	int			free_at;
+	int		   *held;			/* orders assigned, not yet on a trip */
+	int		   *held_at;		/* their assignment minutes */
+	int			nheld;
+} Courier;
+
+typedef struct Event
+{
+	int			at;				/* minute */
+	int			kind;			/* 0 pickup, 1 drop-off */
+	int			order;
+	int			courier;
+	MdrpPlace	where;
+} Event;
+
+static PGconn *conn;
+/* the settings of the replay's zone (SIM_CAPACITY, SIM_HOLD_COST, SIM_LOAD_PENALTY override them) */
+static int replay_capacity = 1,
+			replay_hold = 600,
+			replay_load = 900;
+static char sqlerr[512];
+
+static PGresult *
+q(const char *fmt,...)
+{
+	char		sql[8192];
+	va_list		ap;
+	PGresult   *r;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	r = PQexec(conn, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+	{
+		snprintf(sqlerr, sizeof(sqlerr), "%s (%.200s)", PQerrorMessage(conn), sql);
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+static bool
+qok(PGresult *r)
+{
+	if (r == NULL)
+		return false;
+	PQclear(r);
+	return true;
+}
+
+/* planar metres to lon/lat: inverse transverse Mercator of a sphere, scale
+ * 1, centred on (lon0, lat0) at the middle of the instance */
+static double lon0 = 121.47,
+			lat0 = 31.23,
+			xmid,
+			ymid;
+
+static void
+to_lonlat(double x, double y, double *lon, double *lat)
+{
+	const double R = 6371008.8;
+	double		xr = (x - xmid) / R,
+				d = (y - ymid) / R + lat0 * M_PI / 180.0;
+
+	*lat = asin(sin(d) / cosh(xr)) * 180.0 / M_PI;
+	*lon = lon0 + atan2(sinh(xr), cos(d)) * 180.0 / M_PI;
+}
+
+static void
+place_lonlat(const MdrpInstance *in, MdrpPlace p, int c, double *lon, double *lat)
+{
+	if (p.kind == 'r')
+		to_lonlat(in->restaurants[p.id].x, in->restaurants[p.id].y, lon, lat);
+	else if (p.kind == 'o')
+		to_lonlat(in->orders[p.id].x, in->orders[p.id].y, lon, lat);
+	else
+		to_lonlat(in->couriers[c].x, in->couriers[c].y, lon, lat);
+}
+
+static bool
+set_clock(int minute)
+{
+	return qok(q("SELECT set_config('dispatch.clock_override', "
+				 "(timestamptz '2026-06-01 00:00:00+00' + make_interval(mins => %d))::text, false)", minute));
+}
+
+static int
+cmp_event(const void *a, const void *b)
+{
+	const Event *x = a,
+			   *y = b;
+
+	if (x->at != y->at)
+		return x->at - y->at;
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	return x->order - y->order;
+}
+
+bool
+mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
+{
+	int		   *rid = calloc(in->ncouriers + 1, sizeof(int));
+	int		   *courier_of = NULL;
+	int			maxrid = 0;
+	Courier    *cs = calloc(in->ncouriers + 1, sizeof(Courier));
+	long long  *dispatch_id = calloc(in->norders + 1, sizeof(long long));
+	int		   *merchant = calloc(in->nrestaurants + 1, sizeof(int));
+	int		   *item = calloc(in->nrestaurants + 1, sizeof(int));
+	Event	   *ev = NULL;
+	int			nev = 0,
+				evcap = 0;
+	double		xmax = 0,
+				ymax = 0,
+				lon,
+				lat,
+				lon1,
+				lat1,
+				lon2,
+				lat2;
+	int			i,
+				c,
+				t,
+				zone,
+				first = 1 << 30,
+				last = 0;
+	PGresult   *r;
+	bool		ok = false;
+
+	memset(s, 0, sizeof(*s));
+	if (getenv("SIM_CAPACITY"))
+		replay_capacity = atoi(getenv("SIM_CAPACITY"));
+	if (getenv("SIM_HOLD_COST"))
+		replay_hold = atoi(getenv("SIM_HOLD_COST"));
+	if (getenv("SIM_LOAD_PENALTY"))
+		replay_load = atoi(getenv("SIM_LOAD_PENALTY"));
+	/* the area */
+	for (i = 1; i <= in->nrestaurants; i++)
+	{
+		xmax = fmax(xmax, in->restaurants[i].x);
+		ymax = fmax(ymax, in->restaurants[i].y);
+	}
+	for (i = 1; i <= in->norders; i++)
+		if (in->orders[i].placed >= 0)
+		{
+			xmax = fmax(xmax, in->orders[i].x);
+			ymax = fmax(ymax, in->orders[i].y);
+			first = in->orders[i].placed < first ? in->orders[i].placed : first;
+		}
+	for (c = 1; c <= in->ncouriers; c++)
+		if (in->couriers[c].on >= 0)
+		{
+			xmax = fmax(xmax, in->couriers[c].x);
+			ymax = fmax(ymax, in->couriers[c].y);
+			first = in->couriers[c].on < first ? in->couriers[c].on : first;
+			last = in->couriers[c].off > last ? in->couriers[c].off : last;
+		}
+	xmid = xmax / 2;
+	ymid = ymax / 2;
+	to_lonlat(-1000, -1000, &lon1, &lat1);
+	to_lonlat(xmax + 1000, ymax + 1000, &lon2, &lat2);
+
+	/* the city */
+	if (!qok(q("SET client_min_messages = warning")) ||
+		!qok(q("SET dispatch.fraud_max_distance_m = 1000000")) ||
+		!qok(q("SET dispatch.fraud_max_bad_orders = 1000")) ||
+		!set_clock(first - 10))
+		goto done;
+	if ((r = q("SELECT dispatch.create_zone('replay', ST_MakeEnvelope(%.7f, %.7f, %.7f, %.7f, 4326))",
+			   lon1, lat1, lon2, lat2)) == NULL)
+		goto done;
+	zone = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	/* the instance's speed, its couriers' shifts, its distances */
+	if (!qok(q("UPDATE dispatch.zones SET speed_mps = %.6f WHERE zone_id = %d", in->mpm / 60.0, zone)) ||
+		!qok(q("INSERT INTO dispatch.matching_settings (zone_id, radius_m, stale_after_s, offer_ttl_s, "
+			   "max_shift_minutes, min_break_minutes, max_daily_minutes, k_candidates, hold_cost, w_fair_orders, "
+			   "w_fair_earnings, w_shift_hour, load_penalty_s) "
+			   "VALUES (%d, 100000, 86400, 3600, 1440, 0, 1440, 30, %d, 0, 0, 0, %d)", zone, replay_hold, replay_load)) ||
+		!qok(q("UPDATE dispatch.vehicle_profiles SET max_pickup_m = 1000000, max_trip_m = 1000000")))
+		goto done;
+	for (i = 1; i <= in->nrestaurants; i++)
+	{
+		to_lonlat(in->restaurants[i].x, in->restaurants[i].y, &lon, &lat);
+		if ((r = q("SELECT dispatch.create_merchant(%d, 'r%d', %.7f, %.7f, 0)", zone, i, lon, lat)) == NULL)
+			goto done;
+		merchant[i] = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		if ((r = q("SELECT dispatch.add_item(%d, 'meal', 1000)", merchant[i])) == NULL)
+			goto done;
+		item[i] = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	if (!qok(q("SELECT count(dispatch.register_customer('+861380' || lpad(g::text, 5, '0'), NULL)) "
+			   "FROM generate_series(1, 200) g")))
+		goto done;
+	for (c = 1; c <= in->ncouriers; c++)
+		if (in->couriers[c].on >= 0)
+		{
+			if ((r = q("SELECT dispatch.register_rider(%d, 'c%d', '+861390' || lpad('%d', 5, '0'), %d)", zone, c, c, replay_capacity)) == NULL)
+				goto done;
+			rid[c] = atoi(PQgetvalue(r, 0, 0));
+			PQclear(r);
+			maxrid = rid[c] > maxrid ? rid[c] : maxrid;
+		}
+	courier_of = calloc(maxrid + 1, sizeof(int));
+	for (c = 1; c <= in->ncouriers; c++)
+		if (rid[c] > 0)
+			courier_of[rid[c]] = c;
+
+	for (t = first; t <= last + 200; t++)
+	{
+		int			done_events = 0;
+
+		if (!set_clock(t))
+			goto done;
+		/* couriers start */
+		for (c = 1; c <= in->ncouriers; c++)
+			if (in->couriers[c].on == t)
+			{
+				cs[c].online = true;
+				cs[c].at.kind = 's';
+				cs[c].at.id = 0;
+				cs[c].free_at = t;
+				place_lonlat(in, cs[c].at, c, &lon, &lat);
+				if (!qok(q("SELECT dispatch.rider_online(%d, %.7f, %.7f)", rid[c], lon, lat)))
+					goto done;
+			}
+		/* pickups and drop-offs due by now, in time order */
+		qsort(ev, nev, sizeof(Event), cmp_event);
+		for (i = 0; i < nev && ev[i].at <= t; i++)
+		{
+			if (!qok(q("SELECT set_config('dispatch.clock_override', "
+					   "(timestamptz '2026-06-01 00:00:00+00' + make_interval(mins => %d))::text, false)", ev[i].at)))
+				goto done;
+			place_lonlat(in, ev[i].where, ev[i].courier, &lon, &lat);
+			if (!qok(q("SELECT dispatch.update_rider_location(%d, %.7f, %.7f)", rid[ev[i].courier], lon, lat)) ||
+				!qok(q(ev[i].kind == 0 ? "SELECT dispatch.mark_picked_up(%lld, %d)" : "SELECT dispatch.mark_delivered(%lld, %d)",
+					   dispatch_id[ev[i].order], rid[ev[i].courier])))
+				goto done;
+			done_events++;
+		}
+		if (done_events)
+		{
+			memmove(ev, ev + done_events, sizeof(Event) * (nev - done_events));
+			nev -= done_events;
+			if (!set_clock(t))
+				goto done;
+		}
+		/* orders placed now */
+		for (i = 1; i <= in->norders; i++)
+			if (in->orders[i].placed == t)
+			{
+				MdrpPlace	o = {'o', i};
+
+				place_lonlat(in, o, 0, &lon, &lat);
+				r = q("SELECT dispatch.place_order(%d, %d, '[{\"item_id\": %d, \"qty\": 1}]', %.7f, %.7f, 'x')",
+					  1 + i % 200, merchant[in->orders[i].restaurant], item[in->orders[i].restaurant], lon, lat);
+				if (r == NULL)
+					goto done;
+				dispatch_id[i] = atoll(PQgetvalue(r, 0, 0));
+				PQclear(r);
+				if (!qok(q("SELECT dispatch.confirm_payment(%lld, 'p')", dispatch_id[i])) ||
+					!qok(q("SELECT dispatch.merchant_accept(%lld, timestamptz '2026-06-01 00:00:00+00' + make_interval(mins => %d))",
+						   dispatch_id[i], in->orders[i].ready > t ? in->orders[i].ready : t)))
+					goto done;
+			}
+		/* couriers past their off time, with nothing left, go home */
+		for (c = 1; c <= in->ncouriers; c++)
+			if (cs[c].online && t >= in->couriers[c].off && cs[c].nheld == 0 && cs[c].free_at <= t)
+			{
+				bool		busy = false;
+
+				for (i = 0; i < nev; i++)
+					busy = busy || ev[i].courier == c;
+				if (busy)
+					continue;
+				if (!qok(q("SELECT dispatch.rider_offline(%d)", rid[c])))
+					goto done;
+				cs[c].online = false;
+				cs[c].gone = true;
+			}
+		/* couriers tell where they will next be free; the batch */
+		for (c = 1; c <= in->ncouriers; c++)
+			if (cs[c].online)
+			{
+				place_lonlat(in, cs[c].at, c, &lon, &lat);
+				if (!qok(q("SELECT dispatch.update_rider_location(%d, %.7f, %.7f)", rid[c], lon, lat)))
+					goto done;
+			}
+		if ((r = q("SELECT b.order_id, b.rider_id, b.offer_id FROM dispatch.assign_batch(%d) b", zone)) == NULL)
+			goto done;
+		for (i = 0; i < PQntuples(r); i++)
+		{
+			long long	oid = atoll(PQgetvalue(r, i, 0));
+			int			rider = courier_of[atoi(PQgetvalue(r, i, 1))];
+			int			o;
+
+			if (!qok(q("SELECT dispatch.respond_offer(%s, true)", PQgetvalue(r, i, 2))))
+			{
+				PQclear(r);
+				goto done;
+			}
+			for (o = 1; o <= in->norders && dispatch_id[o] != oid; o++)
+				;
+			cs[rider].held = realloc(cs[rider].held, sizeof(int) * (cs[rider].nheld + 1));
+			cs[rider].held_at = realloc(cs[rider].held_at, sizeof(int) * (cs[rider].nheld + 1));
+			cs[rider].held[cs[rider].nheld] = o;
+			cs[rider].held_at[cs[rider].nheld++] = t;
+		}
+		PQclear(r);
+		/* couriers free with orders waiting start a trip */
+		for (c = 1; c <= in->ncouriers; c++)
+		{
+			int			trip[512],
+						drops[512],
+						n = 0,
+						k,
+						assigned = 0,
+						depart,
+						pick,
+						end_free;
+			MdrpPlace	end;
+
+			if (!cs[c].online || cs[c].nheld == 0 || cs[c].free_at > t)
+				continue;
+			for (k = 0; k < cs[c].nheld && n < 512; k++)
+				if (in->orders[cs[c].held[k]].restaurant == in->orders[cs[c].held[0]].restaurant)
+				{
+					trip[n++] = cs[c].held[k];
+					assigned = cs[c].held_at[k] > assigned ? cs[c].held_at[k] : assigned;
+				}
+			depart = cs[c].free_at > assigned ? cs[c].free_at : assigned;
+			pick = plan_trip(in, c, cs[c].at, depart, trip, n, drops, &end, &end_free);
+			if (pick < 0)
+			{
+				/* past its off time: give them back, for another courier */
+				for (k = 0; k < n; k++)
+					if (!qok(q("SELECT dispatch.release_order(%lld, %d, 'off duty before pickup')",
+							   dispatch_id[trip[k]], rid[c])))
+						goto done;
+			}
+			else
+			{
+				record_trip(s, in, c, cs[c].at, depart, assigned, pick, trip, drops, n);
+				for (k = 0; k < n; k++)
+				{
+					if (nev + 2 > evcap)
+					{
+						evcap = evcap ? evcap * 2 : 1024;
+						ev = realloc(ev, sizeof(Event) * evcap);
+					}
+					ev[nev].at = pick;
+					ev[nev].kind = 0;
+					ev[nev].order = trip[k];
+					ev[nev].courier = c;
+					ev[nev].where.kind = 'r';
+					ev[nev].where.id = in->orders[trip[k]].restaurant;
+					nev++;
+					ev[nev].at = drops[k];
+					ev[nev].kind = 1;
+					ev[nev].order = trip[k];
+					ev[nev].courier = c;
+					ev[nev].where.kind = 'o';
+					ev[nev].where.id = trip[k];
+					nev++;
+				}
+				cs[c].at = end;
+				cs[c].free_at = end_free;
+			}
+			/* what is left of its orders: other restaurants */
+			{
+				int			r0 = in->orders[trip[0]].restaurant;
+
+				for (k = 0, i = 0; k < cs[c].nheld; k++)
+					if (in->orders[cs[c].held[k]].restaurant != r0)
+					{
+						cs[c].held_at[i] = cs[c].held_at[k];
+						cs[c].held[i++] = cs[c].held[k];
+					}
+				cs[c].nheld = i;
+			}
+		}
+		if (t > last && nev == 0)
+			break;
+	}
+	sort_moves(s);
+	ok = true;
+done:
+	if (!ok)
+		snprintf(err, errlen, "%s", sqlerr);
+	for (c = 0; c <= in->ncouriers; c++)
+	{
+		free(cs[c].held);
+		free(cs[c].held_at);
+	}
+	free(cs);
+	free(rid);
+	free(courier_of);
+	free(dispatch_id);
+	free(merchant);
+	free(item);
+	free(ev);
+	return ok;
+}
+
+/* a database of its own, from the usual environment */
+static void
+no_notices(void *arg, const char *message)
+{
+}
+
+static bool
+open_replay_db(char *dbname, int len, char *err, int errlen)
+{
+	PGconn	   *admin = PQconnectdb("");
+	PGresult   *r;
+	char		conninfo[512];
+
+	if (PQstatus(admin) != CONNECTION_OK)
+	{
+		snprintf(err, errlen, "%s", PQerrorMessage(admin));
+		PQfinish(admin);
+		return false;
+	}
+	PQsetNoticeProcessor(admin, no_notices, NULL);
+	snprintf(dbname, len, "dispatch_replay_%d", (int) getpid());
+	r = PQexec(admin, "SELECT 1");
+	PQclear(r);
+	{
+		char		sql[256];
+
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", dbname);
+		PQclear(PQexec(admin, sql));
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
+		r = PQexec(admin, sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		{
+			snprintf(err, errlen, "cannot create the replay database: %s", PQerrorMessage(admin));
+			PQclear(r);
+			PQfinish(admin);
+			return false;
+		}
+		PQclear(r);
+	}
+	PQfinish(admin);
+	snprintf(conninfo, sizeof(conninfo), "dbname=%s", dbname);
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		snprintf(err, errlen, "%s", PQerrorMessage(conn));
+		return false;
+	}
+	r = PQexec(conn, "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS dispatch CASCADE");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+	{
+		snprintf(err, errlen, "cannot create the extension: %s", PQerrorMessage(conn));
+		PQclear(r);
+		return false;
+	}
+	PQclear(r);
+	return true;
+}
+
+static void
+close_replay_db(const char *dbname)
+{
+	PGconn	   *admin;
+	char		sql[256];
+
+	PQfinish(conn);
+	conn = NULL;
+	admin = PQconnectdb("");
+	PQsetNoticeProcessor(admin, no_notices, NULL);
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", dbname);
+	PQclear(PQexec(admin, sql));
+	PQfinish(admin);
+}
+
+/* replay one instance with a strategy; write, check, measure */
+static int
+replay_one(const char *dir, const char *out, bool greedy, MdrpMeasures *m, bool quiet)
+{
+	MdrpInstance in;
+	MdrpSolution s;
+	char		err[1024],
+				dbname[128];
+
+	if (!mdrp_read_instance(dir, &in, err, sizeof(err)))
+	{
+		fprintf(stderr, "sim: %s\n", err);
+		return 2;
+	}
+	if (greedy)
+		mdrp_greedy(&in, &s);
+	else
+	{
+		if (!open_replay_db(dbname, sizeof(dbname), err, sizeof(err)))
+		{
+			fprintf(stderr, "sim: %s\n", err);
+			return 2;
+		}
+		if (!mdrp_replay(&in, &s, err, sizeof(err)))
+		{
+			fprintf(stderr, "sim: replay of %s failed: %s\n", in.name, err);
+			close_replay_db(dbname);
+			return 2;
+		}
+		close_replay_db(dbname);
+	}
+	if (out && !mdrp_write_solution(out, &in, &s, err, sizeof(err)))
+	{
+		fprintf(stderr, "sim: %s\n", err);
+		return 2;
+	}
+	if (!mdrp_check(&in, &s, err, sizeof(err)))
+	{
+		fprintf(stderr, "sim: the %s solution of %s is infeasible: %s\n", greedy ? "greedy" : "replay", in.name, err);
+		return 1;
+	}
+	mdrp_measure(&in, &s, m);
+	if (!quiet)
+	{
+		char		label[512];
+
+		snprintf(label, sizeof(label), "%s (%s, checked)", in.name, greedy ? "simple online rule" : "dispatch");
+		mdrp_print_measures(label, m);
+	}
+	mdrp_free_solution(&s);
+	mdrp_free_instance(&in);
+	return 0;
+}
+
+int
+mdrp_replay_main(int argc, char **argv)
+{
+	const char *dir = NULL,
+			   *out = NULL;
+	bool		greedy = false;
+	MdrpMeasures m;
+	int			i;
+
+	for (i = 1; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--replay") == 0 && i + 1 < argc)
+			dir = argv[++i];
+		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "--strategy") == 0 && i + 1 < argc)
+			greedy = strcmp(argv[++i], "greedy") == 0;
+		else
+		{
+			fprintf(stderr, "usage: sim --replay INSTANCE_DIR --out SOLUTION_DIR [--strategy dispatch|greedy]\n");
+			return 2;
+		}
+	}
+	if (dir == NULL || out == NULL)
+	{
+		fprintf(stderr, "usage: sim --replay INSTANCE_DIR --out SOLUTION_DIR [--strategy dispatch|greedy]\n");
+		return 2;
+	}
+	return replay_one(dir, out, greedy, &m, false);
+}
+
+/* ------------------------------------------------------ all the instances */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int
+mdrp_replay_all_main(int argc, char **argv)
+{
+	const char *data = argc > 2 ? argv[2] : "../shared/data/mdrp";
+	int			jobs = (int) sysconf(_SC_NPROCESSORS_ONLN);
+	DIR		   *d = opendir(data);
+	struct dirent *e;
+	char	  **names = NULL;
+	int			n = 0,
+				i,
+				running = 0;
+	char		tmp[] = "/tmp/sim-replay-XXXXXX";
+	double		sums[2][6] = {{0}};
+	int			counts[2] = {0},
+				infeasible[2] = {0};
+
+	if (d == NULL)
+	{
+		fprintf(stderr, "sim: %s: %s\n", data, strerror(errno));
+		return 2;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+		{
+			names = realloc(names, sizeof(char *) * (n + 1));
+			names[n++] = strdup(e->d_name);
+		}
+	closedir(d);
+	qsort(names, n, sizeof(char *), cmp_str);
+	if (jobs < 1)
+		jobs = 1;
+	if (mkdtemp(tmp) == NULL)
+		return 2;
+	printf("replaying %d instances of %s, %d at a time\n", n, data, jobs);
+	fflush(stdout);
+	/* each instance in a child: both strategies, figures into a file */
+	for (i = 0; i < n; i++)
+	{
+		pid_t		pid;
+
+		while (running >= jobs)
+		{
+			wait(NULL);
+			running--;
+		}
+		pid = fork();
+		if (pid == 0)
+		{
+			char		dir[4096],
+						path[4096];
+			MdrpMeasures m[2];
+			int			rc[2],
+						k;
+			FILE	   *f;
+
+			snprintf(dir, sizeof(dir), "%s/%s", data, names[i]);
+			rc[0] = replay_one(dir, NULL, false, &m[0], true);
+			rc[1] = replay_one(dir, NULL, true, &m[1], true);
+			snprintf(path, sizeof(path), "%s/%s", tmp, names[i]);
+			f = fopen(path, "w");
+			for (k = 0; k < 2; k++)
+				fprintf(f, "%d %.4f %.4f %.6f %.4f %.4f %.6f %d\n", rc[k], m[k].ctd_mean, m[k].ctd_p90,
+						m[k].share_past_target, m[k].ready_to_pickup_mean, m[k].cost_per_order,
+						m[k].undelivered_share, m[k].orders);
+			fclose(f);
+			_exit(0);
+		}
+		running++;
+	}
+	while (running-- > 0)
+		wait(NULL);
+	for (i = 0; i < n; i++)
+	{
+		char		path[4096];
+		FILE	   *f;
+		int			k;
+
+		snprintf(path, sizeof(path), "%s/%s", tmp, names[i]);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		for (k = 0; k < 2; k++)
+		{
+			int			rc,
+						orders;
+			double		v[6];
+
+			if (fscanf(f, "%d %lf %lf %lf %lf %lf %lf %d", &rc, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &orders) != 8)
+				continue;
+			if (rc != 0)
+			{
+				infeasible[k]++;
+				continue;
+			}
+			for (int j = 0; j < 6; j++)
+				sums[k][j] += v[j];
+			counts[k]++;
+		}
+		fclose(f);
+		unlink(path);
+	}
+	rmdir(tmp);
+	printf("\n%-26s %10s %8s %10s %14s %10s %12s %11s\n", "", "instances", "mean", "p90", "past 40 min", "ready-to-pickup",
+		   "cost/order", "undelivered");
+	for (i = 0; i < 2; i++)
+		if (counts[i])
+			printf("%-26s %10d %8.2f %10.1f %13.1f%% %10.2f %12.2f %10.2f%%\n",
+				   i == 0 ? "dispatch (assign_batch)" : "simple online rule", counts[i],
+				   sums[i][0] / counts[i], sums[i][1] / counts[i], 100 * sums[i][2] / counts[i],
+				   sums[i][3] / counts[i], sums[i][4] / counts[i], 100 * sums[i][5] / counts[i]);
+	printf("%-26s %10s %8.2f %10.1f %14s %10.2f %12.2f %10.2f%%\n", "published (Reyes 2018)", "240", 32.74, 49.3, "-",
+		   1.93, 11.42, 0.25);
+	printf("%-26s %10s %8.2f %10.1f %14s %10.2f %12.2f %10.2f%%\n", "published simple rule", "240", 35.2, 51.5, "-",
+		   5.4, 10.99, 0.37);
+	printf("infeasible solutions: dispatch %d, simple rule %d (means are over the instances of each instance)\n",
+		   infeasible[0], infeasible[1]);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return infeasible[0] + infeasible[1] ? 1 : 0;
+}
