@@ -882,11 +882,16 @@ mdrp_replay_all_main(int argc, char **argv)
 		return 2;
 	}
 	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
+	{
+		char		probe[4096];
+
+		snprintf(probe, sizeof(probe), "%s/%s/orders.txt", data, e->d_name);
+		if (e->d_name[0] != '.' && access(probe, R_OK) == 0)
 		{
 			names = realloc(names, sizeof(char *) * (n + 1));
 			names[n++] = strdup(e->d_name);
 		}
+	}
 	closedir(d);
 	qsort(names, n, sizeof(char *), cmp_str);
 	if (jobs < 1)
@@ -973,7 +978,7 @@ mdrp_replay_all_main(int argc, char **argv)
 		   1.93, 11.42, 0.25);
 	printf("%-26s %10s %8.2f %10.1f %14s %10.2f %12.2f %10.2f%%\n", "published simple rule", "240", 35.2, 51.5, "-",
 		   5.4, 10.99, 0.37);
-	printf("infeasible solutions: dispatch %d, simple rule %d (means are over the instances of each instance)\n",
+	printf("infeasible solutions: dispatch %d, simple rule %d (figures are means of the days' figures)\n",
 		   infeasible[0], infeasible[1]);
 	for (i = 0; i < n; i++)
 		free(names[i]);
