@@ -82,7 +82,7 @@ all: tools/listen
 # (tools/sim-src/), a libpq client like tools/listen
 SIM_SOURCES = $(sort $(wildcard tools/sim-src/*.c))
 tools/sim: $(SIM_SOURCES) $(wildcard tools/sim-src/*.h)
-	$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -I$(shell $(PG_CONFIG) --includedir) -o $@ $(SIM_SOURCES) -L$(shell $(PG_CONFIG) --libdir) -lpq -lm
+	$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -I$(shell $(PG_CONFIG) --includedir) -o $@ $(SIM_SOURCES) -L$(shell $(PG_CONFIG) --libdir) -lpq -lm -pthread
 
 all: tools/sim
 

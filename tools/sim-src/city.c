@@ -1,13 +1,1970 @@
-/*
- * city.c: the synthetic city.  Placeholder until the simulator lands.
+/*-------------------------------------------------------------------------
+ *
+ * city.c
+ *		tools/sim: a synthetic city driven through dispatch's SQL API.
+ *
+ * The city is a square of zones (polygons) with merchants, customers and
+ * riders at seeded random places.  Its demand (who orders what from whom,
+ * when, paying or not, with a coupon or not, cancelling or not, and what
+ * they will say afterwards) is drawn once from the seed, so both strategies
+ * serve the same orders.  Each strategy runs in a database of its own.
+ *
+ * Simulated time drives dispatch.clock() (dispatch.clock_override) and
+ * advances in ticks.  Each tick has three phases, each run in parallel
+ * over several connections (threads), with a barrier between them:
+ *
+ *	orders	  the application servers: orders placed and paid (some payments
+ *			  fail, half of those are retried), merchants accept with a
+ *			  ready time, customers cancel or leave feedback;
+ *	dispatch  per zone: assign_batch every batch interval (strategy
+ *			  dispatch), or nearest-rider greedy through nearest_riders and
+ *			  assign_manually (strategy greedy); the complaint loop (support
+ *			  resolving open tickets) every ten minutes;
+ *	riders	  the rider apps: shifts start and end, offers are accepted or
+ *			  rejected, an accepted order is sometimes released, riders ride
+ *			  in straight lines at their vehicle's speed, pick up when the
+ *			  food is ready, deliver, ping their position, and sometimes
+ *			  lose their signal, caching pings and actions that they send
+ *			  with sync_rider when it is back.
+ *
+ * A listener thread on its own connection LISTENs on dispatch_events and
+ * notes every notification; at the end the outbox is compared with what it
+ * received (missed, out of order) and the time from a writing call's
+ * commit being acknowledged to its notification arriving is measured.
+ *
+ * IDENTIFICATION
+ *		tools/sim-src/city.c
+ *
+ *-------------------------------------------------------------------------
  */
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "sim.h"
+#include "libpq-fe.h"
+#include "city.h"
 
-int
-city_main(int argc, char **argv)
+const char *const city_strategy_name[CITY_NSTRAT] = {"dispatch", "greedy"};
+
+/* the city's day; minute 0 is its midnight (Asia/Shanghai) */
+#define DAY_EPOCH 1795968000.0	/* 2026-11-29 00:00:00+08 */
+#define EARTH_M_PER_DEG 111320.0
+#define CITY_LON0 121.40
+#define CITY_LAT0 31.17
+#define MAX_HELD 8
+#define MAX_OFFERS 8
+
+enum
 {
-	fprintf(stderr, "sim: the city simulator is not built yet; tools/demo runs tools/city\n");
-	return 2;
+	S_NEW, S_PENDING, S_FAILED, S_PLACED, S_ACCEPTED, S_ASSIGNED, S_PICKED,
+	S_DELIVERED, S_CANCELLED, S_REFUSED, S_NSTATUS
+};
+static const char *const status_name[S_NSTATUS] = {
+	"new", "pending_payment", "payment_failed", "placed", "accepted", "assigned",
+	"picked_up", "delivered", "cancelled", "refused"
+};
+
+/* ------------------------------------------------------------ randomness */
+
+static uint64_t
+rnd_next(uint64_t *s)
+{
+	uint64_t	z = (*s += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+static double
+rnd(uint64_t *s)
+{
+	return (double) (rnd_next(s) >> 11) / 9007199254740992.0;
+}
+
+static int
+rnd_int(uint64_t *s, int n)
+{
+	return (int) (rnd(s) * n);
+}
+
+/* ------------------------------------------------------------ the city */
+
+typedef struct Merchant
+{
+	long long	id;
+	int			zone;
+	double		x,
+				y;				/* metres from the south-west corner */
+	int			prep;			/* minutes */
+	long long	item[4];
+} Merchant;
+
+typedef struct Demand
+{
+	double		t;				/* seconds since midnight */
+	int			customer;
+	int			merchant;
+	int			nitems;
+	int			item[3];
+	int			qty[3];
+	double		x,
+				y;
+	const char *priority;
+	bool		coupon;
+	int			pay;			/* 0 paid, 1 fails then retried, 2 fails, given up */
+	double		cancel_after;	/* seconds after placing, < 0: never */
+	double		accept_after;	/* the merchant's reaction, seconds */
+	double		prep_noise;		/* factor on the merchant's preparation */
+	double		feedback_after; /* seconds after delivery, < 0: none */
+	uint64_t	draw;			/* for the feedback's words */
+} Demand;
+
+typedef struct Order
+{
+	long long	id;
+	int			status;
+	int			zone;
+	int			rider;			/* index, -1 */
+	double		t_ready,
+				t_arrived,		/* the rider at the merchant */
+				t_picked,
+				t_delivered,
+				t_failed;
+	bool		reassigned;
+	bool		feedback_done;
+	double		ack[S_NSTATUS]; /* wall time the first change to it committed */
+} Order;
+
+typedef struct Offer
+{
+	long long	offer_id;
+	int			order;
+} Offer;
+
+typedef struct SyncBuf
+{
+	char	   *buf;
+	size_t		len,
+				cap;
+	int			items;
+	int			pending_orders[MAX_HELD * 2];
+	int			npending;
+} SyncBuf;
+
+typedef struct Rider
+{
+	long long	id;
+	int			zone;
+	double		x,
+				y;
+	double		speed;			/* m/s */
+	double		shift_start,
+				shift_end;
+	bool		online,
+				gone;
+	int			held[MAX_HELD];
+	int			nheld;
+	Offer		offers[MAX_OFFERS];
+	int			noffers;
+	int			release;		/* order to give back, -1 */
+	double		release_at;
+	double		dark_until;
+	double		next_ping;
+	double		busy_s,
+				online_s;
+	int			client_seq;
+	SyncBuf		sync;
+	uint64_t	rng;
+} Rider;
+
+typedef struct Heard
+{
+	long long	seq;
+	long long	order;
+	int			status;			/* -1: not an order_status event */
+	int			version;
+	double		at;				/* monotonic */
+	double		at_real;		/* since 1970 */
+} Heard;
+
+typedef struct Run
+{
+	const CityConfig *cfg;
+	int			strategy;
+	char		dbname[64];
+	int			nthreads;
+	PGconn	  **conns;
+	double	   *conn_clock;
+	pthread_t  *threads;
+	pthread_barrier_t start,
+				done;
+	void		(*phase) (struct Run *, int);
+	bool		failed;
+	char		err[512];
+	pthread_mutex_t lock;
+
+	int			nzones;
+	long long  *zone_id;
+	double		zone_km;
+	int			nmerchants;
+	Merchant   *merchants;
+	int			ncustomers;
+	long long  *customer_id;
+	double	   *cust_x,
+			   *cust_y;
+	int			nriders;
+	Rider	   *riders;
+	int			ndemand;
+	Demand	   *demand;
+	Order	   *orders;
+	int		   *order_hash;
+	uint64_t	order_hash_size;
+	double		speed_mps;		/* the zones' speed */
+	double		now,
+				prev;			/* simulated seconds since midnight */
+
+	/* measures */
+	double	   *batch_ms;
+	long		nbatch,
+				batch_cap;
+	long		rejections,
+				releases,
+				fatigue,
+				syncs,
+				sync_items,
+				refused,
+				retried,
+				coupons,
+				tickets_opened,
+				tickets_resolved;
+
+	/* the listener */
+	pthread_t	listener;
+	PGconn	   *lconn;
+	volatile bool listening,
+				stop_listening;
+	Heard	   *heard;
+	long		nheard,
+				heard_cap;
+	volatile double last_heard;
+} Run;
+
+static double
+wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+fail(Run *run, const char *fmt,...)
+{
+	va_list		ap;
+
+	pthread_mutex_lock(&run->lock);
+	if (!run->failed)
+	{
+		va_start(ap, fmt);
+		vsnprintf(run->err, sizeof(run->err), fmt, ap);
+		va_end(ap);
+		run->failed = true;
+	}
+	pthread_mutex_unlock(&run->lock);
+}
+
+/*
+ * Run one statement; on an error, its SQLSTATE into state (if given) and
+ * NULL.  An error whose SQLSTATE the caller does not expect (state NULL)
+ * fails the run.
+ */
+static PGresult *
+sql(Run *run, PGconn *c, char *state, const char *fmt,...)
+{
+	char		text[16384];
+	va_list		ap;
+	PGresult   *r;
+	ExecStatusType st;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	r = PQexec(c, text);
+	st = PQresultStatus(r);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return r;
+	if (state != NULL)
+	{
+		const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+		snprintf(state, 6, "%s", s ? s : "?????");
+	}
+	else
+		fail(run, "%s(in: %.300s)", PQerrorMessage(c), text);
+	PQclear(r);
+	return NULL;
+}
+
+static bool
+sql_ok(Run *run, PGconn *c, const char *fmt,...)
+{
+	char		text[16384];
+	va_list		ap;
+	PGresult   *r;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	r = sql(run, c, NULL, "%s", text);
+	if (r == NULL)
+		return false;
+	PQclear(r);
+	return true;
+}
+
+/* the simulated clock on a connection */
+static void
+clock_on(Run *run, int tid)
+{
+	if (run->conn_clock[tid] == run->now)
+		return;
+	sql_ok(run, run->conns[tid],
+		   "SELECT set_config('dispatch.clock_override', to_timestamp(%.3f)::text, false)",
+		   DAY_EPOCH + run->now);
+	run->conn_clock[tid] = run->now;
+}
+
+static void
+to_lonlat(double x, double y, double *lon, double *lat)
+{
+	*lat = CITY_LAT0 + y / EARTH_M_PER_DEG;
+	*lon = CITY_LON0 + x / (EARTH_M_PER_DEG * cos(CITY_LAT0 * M_PI / 180.0));
+}
+
+static int
+zone_at(const Run *run, double x, double y)
+{
+	int			n = run->cfg->zones_per_side;
+	int			i = (int) (x / (run->zone_km * 1000.0)),
+				j = (int) (y / (run->zone_km * 1000.0));
+
+	i = i < 0 ? 0 : i >= n ? n - 1 : i;
+	j = j < 0 ? 0 : j >= n ? n - 1 : j;
+	return j * n + i;
+}
+
+/* ------------------------------------------------------------ the demand */
+
+/* orders a minute at time t (minutes since midnight): lunch and dinner peaks */
+static double
+demand_rate(const CityConfig *cfg, double m)
+{
+	double		lunch = exp(-pow((m - 12 * 60) / 40.0, 2) / 2),
+				dinner = exp(-pow((m - 18.5 * 60) / 50.0, 2) / 2);
+
+	return cfg->peak_per_min * (0.08 + lunch + 0.85 * dinner);
+}
+
+static void
+draw_demand(Run *run)
+{
+	const CityConfig *cfg = run->cfg;
+	uint64_t	s = cfg->seed * 7919 + 17;
+	double		m = cfg->start_min;
+	int			cap = 1024;
+
+	run->demand = malloc(sizeof(Demand) * cap);
+	run->ndemand = 0;
+	for (;;)
+	{
+		Demand	   *d;
+		int			k,
+					n,
+					best = -1;
+		double		bestd = 1e18;
+
+		/* a Poisson process, thinned to the rate */
+		m += -log(1.0 - rnd(&s)) / (cfg->peak_per_min * 1.93);
+		if (m >= cfg->end_min)
+			break;
+		if (rnd(&s) * cfg->peak_per_min * 1.93 > demand_rate(cfg, m))
+			continue;
+		if (run->ndemand == cap)
+			run->demand = realloc(run->demand, sizeof(Demand) * (cap *= 2));
+		d = &run->demand[run->ndemand++];
+		memset(d, 0, sizeof(*d));
+		d->t = m * 60.0;
+		d->customer = rnd_int(&s, run->ncustomers);
+		/* of three merchants of the customer's zone drawn, the nearest; drop-off at home */
+		for (k = 0, n = 0; k < 60 && n < 3; k++)
+		{
+			int			i = rnd_int(&s, run->nmerchants);
+			double		dd = hypot(run->merchants[i].x - run->cust_x[d->customer],
+								   run->merchants[i].y - run->cust_y[d->customer]);
+
+			if (run->merchants[i].zone != zone_at(run, run->cust_x[d->customer], run->cust_y[d->customer]))
+				continue;
+			n++;
+			if (dd < bestd)
+			{
+				bestd = dd;
+				best = i;
+			}
+		}
+		if (best < 0)
+		{
+			run->ndemand--;		/* a zone without merchants: no order */
+			continue;
+		}
+		d->merchant = best;
+		d->x = run->cust_x[d->customer];
+		d->y = run->cust_y[d->customer];
+		d->nitems = 1 + rnd_int(&s, 3);
+		for (k = 0; k < d->nitems; k++)
+		{
+			d->item[k] = k;
+			d->qty[k] = 1 + (rnd(&s) < 0.3);
+		}
+		k = rnd_int(&s, 10);
+		d->priority = k < 7 ? "normal" : k < 9 ? "hot" : "fresh";
+		d->coupon = rnd(&s) < 0.15;
+		k = rnd_int(&s, 100);
+		d->pay = k < 95 ? 0 : k < 98 ? 1 : 2;
+		d->cancel_after = rnd(&s) < 0.02 ? 60 + rnd(&s) * 600 : -1;
+		d->accept_after = 20 + rnd(&s) * 100;
+		d->prep_noise = 0.7 + rnd(&s) * 0.6;
+		d->feedback_after = rnd(&s) < 0.35 ? 60 + rnd(&s) * 900 : -1;
+		d->draw = rnd_next(&s);
+	}
+}
+
+/* ------------------------------------------------------------ the threads */
+
+static void *
+worker(void *arg)
+{
+	Run		   *run = ((void **) arg)[0];
+	int			tid = (int) (intptr_t) ((void **) arg)[1];
+
+	free(arg);
+	for (;;)
+	{
+		pthread_barrier_wait(&run->start);
+		if (run->phase == NULL)
+			return NULL;
+		if (!run->failed)
+			run->phase(run, tid);
+		pthread_barrier_wait(&run->done);
+	}
+}
+
+static void
+parallel(Run *run, void (*fn) (Run *, int))
+{
+	run->phase = fn;
+	pthread_barrier_wait(&run->start);
+	if (!run->failed)
+		fn(run, 0);
+	pthread_barrier_wait(&run->done);
+}
+
+static void
+add_batch_ms(Run *run, double ms)
+{
+	pthread_mutex_lock(&run->lock);
+	if (run->nbatch == run->batch_cap)
+	{
+		run->batch_cap = run->batch_cap ? run->batch_cap * 2 : 1024;
+		run->batch_ms = realloc(run->batch_ms, sizeof(double) * run->batch_cap);
+	}
+	run->batch_ms[run->nbatch++] = ms;
+	pthread_mutex_unlock(&run->lock);
+}
+
+static void
+count(Run *run, long *counter, long n)
+{
+	pthread_mutex_lock(&run->lock);
+	*counter += n;
+	pthread_mutex_unlock(&run->lock);
+}
+
+/* the commit of a change to status s of order o was acknowledged now */
+static void
+acked(Order *o, int s)
+{
+	if (o->ack[s] == 0)
+		o->ack[s] = wall_now();
+}
+
+/* ------------------------------------------------------------ the listener */
+
+static int
+status_code(const char *s, size_t n)
+{
+	int			i;
+
+	for (i = 0; i < S_NSTATUS; i++)
+		if (strlen(status_name[i]) == n && strncmp(status_name[i], s, n) == 0)
+			return i;
+	return -1;
+}
+
+static long long
+json_ll(const char *p, const char *key)
+{
+	const char *k = strstr(p, key);
+
+	return k ? atoll(k + strlen(key)) : 0;
+}
+
+static void
+heard(Run *run, const char *payload, double at)
+{
+	Heard		h;
+	const char *k;
+
+	h.seq = json_ll(payload, "\"seq\":");
+	h.order = json_ll(payload, "\"order\":");
+	h.version = (int) json_ll(payload, "\"version\":");
+	h.status = -1;
+	h.at = at;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		h.at_real = ts.tv_sec + ts.tv_nsec / 1e9;
+	}
+	if (strstr(payload, "\"kind\":\"order_status\"") && (k = strstr(payload, "\"status\":\"")) != NULL)
+	{
+		const char *e;
+
+		k += strlen("\"status\":\"");
+		e = strchr(k, '"');
+		if (e)
+			h.status = status_code(k, e - k);
+	}
+	if (run->nheard == run->heard_cap)
+	{
+		run->heard_cap = run->heard_cap ? run->heard_cap * 2 : 65536;
+		run->heard = realloc(run->heard, sizeof(Heard) * run->heard_cap);
+	}
+	run->heard[run->nheard++] = h;
+	run->last_heard = at;
+}
+
+static void *
+listener(void *arg)
+{
+	Run		   *run = arg;
+	PGconn	   *c = run->lconn;
+	int			sock = PQsocket(c);
+
+	while (!run->stop_listening)
+	{
+		fd_set		fds;
+		struct timeval tv = {0, 50000};
+		PGnotify   *n;
+
+		FD_ZERO(&fds);
+		FD_SET(sock, &fds);
+		if (select(sock + 1, &fds, NULL, NULL, &tv) < 0)
+			continue;
+		if (!PQconsumeInput(c))
+		{
+			fail(run, "listener: %s", PQerrorMessage(c));
+			return NULL;
+		}
+		while ((n = PQnotifies(c)) != NULL)
+		{
+			heard(run, n->extra, wall_now());
+			PQfreemem(n);
+		}
+	}
+	return NULL;
+}
+
+/* orders by id: an open-addressing table, filled as orders are placed */
+static void
+order_remember(Run *run, int i)
+{
+	uint64_t	h;
+
+	pthread_mutex_lock(&run->lock);
+	for (h = (uint64_t) run->orders[i].id * 0x9E3779B97F4A7C15ULL >> 20;; h++)
+	{
+		int		   *slot = &run->order_hash[h & (run->order_hash_size - 1)];
+
+		if (*slot < 0)
+		{
+			*slot = i;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&run->lock);
+}
+
+static int
+order_index(const Run *run, long long id)
+{
+	uint64_t	h;
+
+	for (h = (uint64_t) id * 0x9E3779B97F4A7C15ULL >> 20;; h++)
+	{
+		int			i = run->order_hash[h & (run->order_hash_size - 1)];
+
+		if (i < 0 || run->orders[i].id == id)
+			return i;
+	}
+}
+
+/* ------------------------------------------------------------ phase: orders */
+
+static void
+order_phase(Run *run, int tid)
+{
+	PGconn	   *c = run->conns[tid];
+	int			i;
+
+	clock_on(run, tid);
+	for (i = tid; i < run->ndemand && !run->failed; i += run->nthreads)
+	{
+		Demand	   *d = &run->demand[i];
+		Order	   *o = &run->orders[i];
+		Merchant   *m = &run->merchants[d->merchant];
+		PGresult   *r;
+		char		state[6];
+
+		if (o->status == S_NEW && d->t <= run->now)
+		{
+			char		items[256];
+			double		lon,
+						lat;
+			int			k,
+						len = 0;
+
+			len += snprintf(items + len, sizeof(items) - len, "[");
+			for (k = 0; k < d->nitems; k++)
+				len += snprintf(items + len, sizeof(items) - len, "%s{\"item_id\": %lld, \"qty\": %d}",
+								k ? ", " : "", m->item[d->item[k]], d->qty[k]);
+			snprintf(items + len, sizeof(items) - len, "]");
+			to_lonlat(d->x, d->y, &lon, &lat);
+			r = sql(run, c, state, "SELECT dispatch.place_order(%lld, %lld, '%s', %.7f, %.7f, 'Building %d, room %d', '%s'%s)",
+					run->customer_id[d->customer], m->id, items, lon, lat,
+					1 + d->customer % 97, 100 + d->customer % 1900, d->priority,
+					d->coupon ? ", 'LUNCH10'" : "");
+			if (r == NULL && d->coupon && strncmp(state, "DP", 2) == 0)
+				/* the coupon refused (used up, budget spent): without it */
+				r = sql(run, c, state, "SELECT dispatch.place_order(%lld, %lld, '%s', %.7f, %.7f, 'Building %d, room %d', '%s')",
+						run->customer_id[d->customer], m->id, items, lon, lat,
+						1 + d->customer % 97, 100 + d->customer % 1900, d->priority);
+			else if (r != NULL && d->coupon)
+				count(run, &run->coupons, 1);
+			if (r == NULL)
+			{
+				if (strncmp(state, "DP", 2) != 0)
+				{
+					fail(run, "place_order: SQLSTATE %s", state);
+					return;
+				}
+				o->status = S_REFUSED;
+				count(run, &run->refused, 1);
+				continue;
+			}
+			o->id = atoll(PQgetvalue(r, 0, 0));
+			o->zone = m->zone;
+			PQclear(r);
+			order_remember(run, i);
+			o->status = S_PENDING;
+			acked(o, S_PENDING);
+			if (d->pay == 0)
+			{
+				if (!sql_ok(run, c, "SELECT dispatch.confirm_payment(%lld, 'psp-%lld')", o->id, o->id))
+					return;
+				o->status = S_PLACED;
+				acked(o, S_PLACED);
+			}
+			else
+			{
+				if (!sql_ok(run, c, "SELECT dispatch.fail_payment(%lld, 'card declined')", o->id))
+					return;
+				o->status = S_FAILED;
+				o->t_failed = run->now;
+				acked(o, S_FAILED);
+			}
+			continue;
+		}
+		/* a failed payment, a minute later: retried and paid, or given up */
+		if (o->status == S_FAILED && run->now >= o->t_failed + 60)
+		{
+			if (d->pay == 1)
+			{
+				if (!sql_ok(run, c, "SELECT dispatch.retry_payment(%lld)", o->id) ||
+					!sql_ok(run, c, "SELECT dispatch.confirm_payment(%lld, 'psp-retry-%lld')", o->id, o->id))
+					return;
+				count(run, &run->retried, 1);
+				o->status = S_PLACED;
+			}
+			else
+			{
+				if (!sql_ok(run, c, "SELECT dispatch.cancel_order(%lld, 'payment abandoned')", o->id))
+					return;
+				o->status = S_CANCELLED;
+				acked(o, S_CANCELLED);
+			}
+			continue;
+		}
+		/* the merchant accepts, with a ready time */
+		if (o->status == S_PLACED && run->now >= d->t + d->accept_after)
+		{
+			o->t_ready = run->now + m->prep * 60.0 * d->prep_noise;
+			if (!sql_ok(run, c, "SELECT dispatch.merchant_accept(%lld, to_timestamp(%.3f))",
+						o->id, DAY_EPOCH + o->t_ready))
+				return;
+			o->status = S_ACCEPTED;
+			acked(o, S_ACCEPTED);
+			continue;
+		}
+		/* the customer cancels, if no rider has the food yet */
+		if (d->cancel_after >= 0 && run->now >= d->t + d->cancel_after &&
+			(o->status == S_PLACED || o->status == S_ACCEPTED ||
+			 (o->status == S_ASSIGNED && run->riders[o->rider].dark_until <= run->now)))
+		{
+			r = sql(run, c, state, "SELECT dispatch.cancel_order(%lld, 'changed my mind')", o->id);
+			if (r == NULL)
+			{
+				/* picked up meanwhile by a rider whose app was offline */
+				if (strncmp(state, "DP", 2) != 0)
+				{
+					fail(run, "cancel_order: SQLSTATE %s", state);
+					return;
+				}
+				d->cancel_after = -1;
+				continue;
+			}
+			PQclear(r);
+			o->status = S_CANCELLED;
+			acked(o, S_CANCELLED);
+			continue;
+		}
+		/* feedback, some minutes after delivery */
+		if (o->status == S_DELIVERED && d->feedback_after >= 0 && !o->feedback_done &&
+			run->now >= o->t_delivered + d->feedback_after && run->riders[o->rider].sync.items == 0)
+		{
+			static const char *const good[] = {
+				"很好吃，送得也快，骑手很有礼貌", "味道不错，包装完好，下次还点",
+				"Fast delivery and the food was still hot, thank you!",
+				"Great noodles, friendly rider, will order again",
+				"准时送达，好评", "Everything arrived on time and well packed"
+			};
+			static const char *const late[] = {
+				"送餐太慢了，等了快一个小时，饭都凉了", "骑手迟到很久，饭菜冰凉",
+				"Delivery took forever and the food was cold",
+				"Very late, the soup was cold when it arrived",
+				"太慢了，送得很晚", "The rider was late and the food arrived cold"
+			};
+			static const char *const bad[] = {
+				"少送了一个菜，包装也破了", "Wrong order, missing the drinks",
+				"骑手态度很差，很不礼貌", "The rider was rude and the bag was leaking",
+				"菜太咸了，分量也少", "Food was too salty and the portion was small"
+			};
+			double		ctd = (o->t_delivered - d->t) / 60.0;
+			uint64_t	s = d->draw;
+			int			rating;
+			const char *text;
+
+			if (ctd > 45)
+			{
+				rating = 1 + rnd_int(&s, 2);
+				text = late[rnd_int(&s, 6)];
+			}
+			else if (rnd(&s) < 0.15)
+			{
+				rating = 2 + rnd_int(&s, 2);
+				text = bad[rnd_int(&s, 6)];
+			}
+			else
+			{
+				rating = 4 + rnd_int(&s, 2);
+				text = good[rnd_int(&s, 6)];
+			}
+			if (!sql_ok(run, c, "SELECT dispatch.submit_feedback(%lld, %d, '%s')", o->id, rating, text))
+				return;
+			o->feedback_done = true;
+		}
+	}
+}
+
+/* ------------------------------------------------------------ phase: dispatch */
+
+static int
+rider_index(const Run *run, long long id)
+{
+	int			lo = 0,
+				hi = run->nriders - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (run->riders[mid].id == id)
+			return mid;
+		if (run->riders[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+static void
+fatigue_check(Run *run, Rider *r)
+{
+	if (run->now - r->shift_start > run->cfg->max_shift_minutes * 60.0)
+		count(run, &run->fatigue, 1);
+}
+
+static void
+dispatch_phase(Run *run, int tid)
+{
+	PGconn	   *c = run->conns[tid];
+	bool		batch_now = fmod(run->now, run->cfg->batch_s) < run->cfg->tick_s - 1e-6;
+	bool		support_now = fmod(run->now, 600.0) < run->cfg->tick_s - 1e-6;
+	int			z;
+
+	if (!batch_now && !support_now)
+		return;
+	clock_on(run, tid);
+	for (z = tid; z < run->nzones && !run->failed; z += run->nthreads)
+	{
+		PGresult   *r;
+		int			i;
+		double		t0;
+
+		bool		waiting = false;
+
+		for (i = 0; batch_now && i < run->ndemand && !waiting; i++)
+			waiting = run->orders[i].status == S_ACCEPTED && run->orders[i].zone == z;
+		if (batch_now && run->strategy == 0)
+		{
+			t0 = wall_now();
+			if ((r = sql(run, c, NULL, "SELECT order_id, rider_id, offer_id FROM dispatch.assign_batch(%lld)",
+						 run->zone_id[z])) == NULL)
+				return;
+			if (waiting)
+				add_batch_ms(run, (wall_now() - t0) * 1000.0);
+			for (i = 0; i < PQntuples(r); i++)
+			{
+				int			ri = rider_index(run, atoll(PQgetvalue(r, i, 1)));
+				int			oi = order_index(run, atoll(PQgetvalue(r, i, 0)));
+				Rider	   *rd;
+
+				if (ri < 0 || oi < 0)
+				{
+					fail(run, "assign_batch offered an unknown order or rider");
+					break;
+				}
+				rd = &run->riders[ri];
+				if (rd->noffers < MAX_OFFERS)
+				{
+					rd->offers[rd->noffers].offer_id = atoll(PQgetvalue(r, i, 2));
+					rd->offers[rd->noffers++].order = oi;
+				}
+			}
+			PQclear(r);
+		}
+		else if (batch_now)
+		{
+			/* nearest-rider greedy: each waiting order, oldest first */
+			t0 = wall_now();
+			for (i = 0; i < run->ndemand && !run->failed; i++)
+			{
+				Order	   *o = &run->orders[i];
+				char		state[6];
+				int			ri;
+
+				if (o->status != S_ACCEPTED || o->zone != z)
+					continue;
+				if ((r = sql(run, c, NULL, "SELECT rider_id FROM dispatch.nearest_riders(%lld, 10) "
+							 "WHERE free_slots > 0 ORDER BY distance_m LIMIT 1", o->id)) == NULL)
+					return;
+				if (PQntuples(r) == 0)
+				{
+					PQclear(r);
+					continue;
+				}
+				ri = rider_index(run, atoll(PQgetvalue(r, 0, 0)));
+				PQclear(r);
+				if (ri < 0 || run->riders[ri].nheld >= MAX_HELD)
+					continue;
+				r = sql(run, c, state, "SELECT dispatch.assign_manually(%lld, %lld, 'greedy')", o->id, run->riders[ri].id);
+				if (r == NULL)
+				{
+					if (strncmp(state, "DP", 2) != 0)
+					{
+						fail(run, "assign_manually: SQLSTATE %s", state);
+						return;
+					}
+					continue;
+				}
+				PQclear(r);
+				o->status = S_ASSIGNED;
+				o->rider = ri;
+				acked(o, S_ASSIGNED);
+				run->riders[ri].held[run->riders[ri].nheld++] = i;
+				fatigue_check(run, &run->riders[ri]);
+			}
+			if (waiting)
+				add_batch_ms(run, (wall_now() - t0) * 1000.0);
+		}
+		/* support works through the complaint tickets */
+		if (support_now)
+		{
+			if ((r = sql(run, c, NULL, "SELECT ticket_id, side FROM dispatch.open_tickets(%lld, NULL, 100)",
+						 run->zone_id[z])) == NULL)
+				return;
+			count(run, &run->tickets_opened, PQntuples(r));
+			for (i = 0; i < PQntuples(r); i++)
+			{
+				if (!sql_ok(run, c, "SELECT dispatch.resolve_ticket(%s, 'apologised, %s side reviewed', 50)",
+							PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)))
+					break;
+				count(run, &run->tickets_resolved, 1);
+			}
+			PQclear(r);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ phase: riders */
+
+static void
+sync_add(SyncBuf *b, const char *fmt,...)
+{
+	char		item[512];
+	va_list		ap;
+	int			n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(item, sizeof(item), fmt, ap);
+	va_end(ap);
+	if (b->len + n + 4 > b->cap)
+	{
+		b->cap = (b->cap + n + 4) * 2;
+		b->buf = realloc(b->buf, b->cap);
+	}
+	if (b->len == 0)
+		b->buf[b->len++] = '[';
+	else
+		b->buf[b->len++] = ',';
+	memcpy(b->buf + b->len, item, n);
+	b->len += n;
+	b->buf[b->len] = '\0';
+	b->items++;
+}
+
+/* where the rider is, now: in the database, or cached while offline */
+static bool
+ping(Run *run, PGconn *c, Rider *r, double x, double y)
+{
+	double		lon,
+				lat;
+
+	to_lonlat(x, y, &lon, &lat);
+	if (r->dark_until > run->now)
+	{
+		sync_add(&r->sync, "{\"id\":\"%lld-%d\",\"at\":%.0f,\"type\":\"ping\",\"lon\":%.7f,\"lat\":%.7f}",
+				 r->id, ++r->client_seq, (DAY_EPOCH + run->now) * 1000.0, lon, lat);
+		return true;
+	}
+	return sql_ok(run, c, "SELECT dispatch.update_rider_location(%lld, %.7f, %.7f)", r->id, lon, lat);
+}
+
+/* an action at the rider's place: the API call, or cached while offline */
+static bool
+act(Run *run, PGconn *c, Rider *r, int oi, bool pickup)
+{
+	Order	   *o = &run->orders[oi];
+
+	if (r->dark_until > run->now)
+	{
+		sync_add(&r->sync, "{\"id\":\"%lld-%d\",\"at\":%.0f,\"type\":\"%s\",\"order_id\":%lld}",
+				 r->id, ++r->client_seq, (DAY_EPOCH + run->now) * 1000.0,
+				 pickup ? "picked_up" : "delivered", o->id);
+		return true;
+	}
+	if (!sql_ok(run, c, pickup ? "SELECT dispatch.mark_picked_up(%lld, %lld)" : "SELECT dispatch.mark_delivered(%lld, %lld)",
+				o->id, r->id))
+		return false;
+	acked(o, pickup ? S_PICKED : S_DELIVERED);
+	return true;
+}
+
+static void
+drop_held(Rider *r, int k)
+{
+	r->held[k] = r->held[--r->nheld];
+}
+
+static void
+rider_phase(Run *run, int tid)
+{
+	PGconn	   *c = run->conns[tid];
+	double		dt = run->cfg->tick_s;
+	int			i,
+				k;
+
+	clock_on(run, tid);
+	for (i = tid; i < run->nriders && !run->failed; i += run->nthreads)
+	{
+		Rider	   *r = &run->riders[i];
+		double		lon,
+					lat;
+
+		if (r->gone)
+			continue;
+		if (!r->online)
+		{
+			if (run->now < r->shift_start)
+				continue;
+			to_lonlat(r->x, r->y, &lon, &lat);
+			if (!sql_ok(run, c, "SELECT dispatch.rider_online(%lld, %.7f, %.7f)", r->id, lon, lat))
+				return;
+			r->online = true;
+			r->shift_start = run->now;
+			r->next_ping = run->now + run->cfg->ping_s;
+		}
+		r->online_s += dt;
+		if (r->nheld > 0)
+			r->busy_s += dt;
+
+		/* back in signal: everything cached, in one call */
+		if (r->sync.items > 0 && r->dark_until <= run->now)
+		{
+			PGresult   *res;
+
+			strcat(r->sync.buf, "]");
+			if ((res = sql(run, c, NULL, "SELECT outcome, reason, sqlstate FROM dispatch.sync_rider(%lld, '%s')",
+						   r->id, r->sync.buf)) == NULL)
+				return;
+			for (k = 0; k < PQntuples(res); k++)
+				if (strcmp(PQgetvalue(res, k, 0), "applied") != 0)
+				{
+					fail(run, "sync_rider: an item %s: %s (%s)", PQgetvalue(res, k, 0),
+						 PQgetvalue(res, k, 1), PQgetvalue(res, k, 2));
+					PQclear(res);
+					return;
+				}
+			count(run, &run->syncs, 1);
+			count(run, &run->sync_items, r->sync.items);
+			PQclear(res);
+			for (k = 0; k < r->sync.npending; k++)
+			{
+				Order	   *o = &run->orders[r->sync.pending_orders[k]];
+
+				acked(o, o->status);
+			}
+			r->sync.len = 0;
+			r->sync.items = 0;
+			r->sync.npending = 0;
+		}
+
+		/* offers: most are accepted, unless the shift is over */
+		if (r->dark_until <= run->now)
+			for (k = 0; k < r->noffers; k++)
+			{
+				Offer	   *f = &r->offers[k];
+				Order	   *o = &run->orders[f->order];
+				bool		yes = rnd(&r->rng) < 0.9 && run->now < r->shift_end && r->nheld < MAX_HELD;
+				char		state[6];
+				PGresult   *res;
+
+				res = sql(run, c, state, "SELECT dispatch.respond_offer(%lld, %s%s)", f->offer_id,
+						  yes ? "true" : "false", yes ? "" : ", 'too far'");
+				if (res == NULL)
+				{
+					/* expired, or the order cancelled meanwhile */
+					if (strncmp(state, "DP", 2) != 0)
+					{
+						fail(run, "respond_offer: SQLSTATE %s", state);
+						return;
+					}
+					continue;
+				}
+				PQclear(res);
+				if (!yes)
+				{
+					count(run, &run->rejections, 1);
+					continue;
+				}
+				if (o->rider >= 0)
+					o->reassigned = true;
+				o->status = S_ASSIGNED;
+				o->rider = i;
+				acked(o, S_ASSIGNED);
+				r->held[r->nheld++] = f->order;
+				fatigue_check(run, r);
+				/* now and then an accepted order is given back */
+				if (r->release < 0 && rnd(&r->rng) < 0.02)
+				{
+					r->release = f->order;
+					r->release_at = run->now + 60 + rnd(&r->rng) * 120;
+				}
+			}
+		r->noffers = 0;
+
+		/* an order given back before pickup */
+		if (r->release >= 0 && run->now >= r->release_at && r->dark_until <= run->now)
+		{
+			Order	   *o = &run->orders[r->release];
+
+			for (k = 0; k < r->nheld && r->held[k] != r->release; k++)
+				;
+			if (k < r->nheld && o->status == S_ASSIGNED)
+			{
+				if (!sql_ok(run, c, "SELECT dispatch.release_order(%lld, %lld, 'flat tyre')", o->id, r->id))
+					return;
+				o->status = S_ACCEPTED;
+				o->t_arrived = 0;
+				acked(o, S_ACCEPTED);
+				drop_held(r, k);
+				count(run, &run->releases, 1);
+			}
+			r->release = -1;
+		}
+
+		/* orders cancelled meanwhile are dropped */
+		for (k = r->nheld - 1; k >= 0; k--)
+			if (run->orders[r->held[k]].status == S_CANCELLED)
+				drop_held(r, k);
+
+		/* ride: to the nearest pickup still to make, else the nearest drop-off */
+		{
+			double		budget = r->speed * dt;
+
+			while (r->nheld > 0 && budget > 0 && !run->failed)
+			{
+				int			best = -1;
+				double		bd = 1e18,
+							tx = 0,
+							ty = 0,
+							dist;
+				bool		pickup = false;
+
+				for (k = 0; k < r->nheld; k++)
+					if (run->orders[r->held[k]].status == S_ASSIGNED)
+					{
+						Merchant   *m = &run->merchants[run->demand[r->held[k]].merchant];
+						double		dd = hypot(m->x - r->x, m->y - r->y);
+
+						if (dd < bd)
+						{
+							bd = dd;
+							best = k;
+							tx = m->x;
+							ty = m->y;
+							pickup = true;
+						}
+					}
+				if (best < 0)
+					for (k = 0; k < r->nheld; k++)
+					{
+						Demand	   *d = &run->demand[r->held[k]];
+						double		dd = hypot(d->x - r->x, d->y - r->y);
+
+						if (dd < bd)
+						{
+							bd = dd;
+							best = k;
+							tx = d->x;
+							ty = d->y;
+						}
+					}
+				dist = hypot(tx - r->x, ty - r->y);
+				if (dist > budget)
+				{
+					r->x += (tx - r->x) * budget / dist;
+					r->y += (ty - r->y) * budget / dist;
+					break;
+				}
+				budget -= dist;
+				r->x = tx;
+				r->y = ty;
+				if (pickup)
+				{
+					int			mi = run->demand[r->held[best]].merchant;
+					bool		ready = true,
+								pinged = false;
+
+					/* every order of this merchant it holds, once all are ready */
+					for (k = 0; k < r->nheld; k++)
+					{
+						Order	   *o = &run->orders[r->held[k]];
+
+						if (o->status == S_ASSIGNED && run->demand[r->held[k]].merchant == mi)
+						{
+							if (o->t_arrived == 0)
+								o->t_arrived = run->now - budget / r->speed;
+							ready = ready && o->t_ready <= run->now;
+						}
+					}
+					if (!ready)
+						break;	/* waits for the food */
+					for (k = 0; k < r->nheld; k++)
+					{
+						Order	   *o = &run->orders[r->held[k]];
+
+						if (o->status != S_ASSIGNED || run->demand[r->held[k]].merchant != mi)
+							continue;
+						if (!pinged && !ping(run, c, r, r->x, r->y))
+							return;
+						pinged = true;
+						if (!act(run, c, r, r->held[k], true))
+							return;
+						o->status = S_PICKED;
+						o->t_picked = run->now;
+						if (r->dark_until > run->now && r->sync.npending < MAX_HELD * 2)
+							r->sync.pending_orders[r->sync.npending++] = r->held[k];
+					}
+				}
+				else
+				{
+					Order	   *o = &run->orders[r->held[best]];
+
+					if (!ping(run, c, r, r->x, r->y) || !act(run, c, r, r->held[best], false))
+						return;
+					o->status = S_DELIVERED;
+					o->t_delivered = run->now - budget / r->speed;
+					if (r->dark_until > run->now && r->sync.npending < MAX_HELD * 2)
+						r->sync.pending_orders[r->sync.npending++] = r->held[best];
+					drop_held(r, best);
+				}
+			}
+		}
+
+		/* the app's periodic ping */
+		if (run->now >= r->next_ping)
+		{
+			if (!ping(run, c, r, r->x, r->y))
+				return;
+			r->next_ping = run->now + run->cfg->ping_s;
+		}
+
+		/* a lift, a tunnel: the signal is lost for a few minutes */
+		if (r->dark_until <= run->now && r->sync.items == 0 && r->nheld > 0 && rnd(&r->rng) < 0.002)
+			r->dark_until = run->now + 90 + rnd(&r->rng) * 240;
+
+		/* the shift ends once nothing is held */
+		if (run->now >= r->shift_end && r->nheld == 0 && r->sync.items == 0 && r->dark_until <= run->now)
+		{
+			if (!sql_ok(run, c, "SELECT dispatch.rider_offline(%lld)", r->id))
+				return;
+			r->online = false;
+			r->gone = true;
+		}
+	}
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static void
+quiet(void *arg, const char *message)
+{
+}
+
+static bool
+open_db(Run *run, char *err, int errlen)
+{
+	PGconn	   *admin = PQconnectdb("");
+	PGresult   *r;
+	char		text[256];
+	int			t;
+
+	if (PQstatus(admin) != CONNECTION_OK)
+	{
+		snprintf(err, errlen, "%s", PQerrorMessage(admin));
+		PQfinish(admin);
+		return false;
+	}
+	PQsetNoticeProcessor(admin, quiet, NULL);
+	snprintf(run->dbname, sizeof(run->dbname), "dispatch_city_%d_%s", (int) getpid(),
+			 city_strategy_name[run->strategy]);
+	snprintf(text, sizeof(text), "DROP DATABASE IF EXISTS %s", run->dbname);
+	PQclear(PQexec(admin, text));
+	snprintf(text, sizeof(text), "CREATE DATABASE %s", run->dbname);
+	r = PQexec(admin, text);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+	{
+		snprintf(err, errlen, "cannot create the city's database: %s", PQerrorMessage(admin));
+		PQclear(r);
+		PQfinish(admin);
+		return false;
+	}
+	PQclear(r);
+	PQfinish(admin);
+	snprintf(text, sizeof(text), "dbname=%s", run->dbname);
+	run->conns = calloc(run->nthreads, sizeof(PGconn *));
+	run->conn_clock = calloc(run->nthreads, sizeof(double));
+	for (t = 0; t < run->nthreads; t++)
+	{
+		run->conns[t] = PQconnectdb(text);
+		if (PQstatus(run->conns[t]) != CONNECTION_OK)
+		{
+			snprintf(err, errlen, "%s", PQerrorMessage(run->conns[t]));
+			return false;
+		}
+		PQclear(PQexec(run->conns[t], "SET client_min_messages = warning"));
+	}
+	run->lconn = PQconnectdb(text);
+	if (PQstatus(run->lconn) != CONNECTION_OK)
+	{
+		snprintf(err, errlen, "%s", PQerrorMessage(run->lconn));
+		return false;
+	}
+	r = PQexec(run->conns[0], "CREATE EXTENSION IF NOT EXISTS dispatch CASCADE");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+	{
+		snprintf(err, errlen, "cannot create the extension: %s", PQerrorMessage(run->conns[0]));
+		PQclear(r);
+		return false;
+	}
+	PQclear(r);
+	r = PQexec(run->lconn, "LISTEN dispatch_events");
+	PQclear(r);
+	return true;
+}
+
+static void
+close_db(Run *run)
+{
+	PGconn	   *admin;
+	char		text[256];
+	int			t;
+
+	for (t = 0; t < run->nthreads; t++)
+		if (run->conns && run->conns[t])
+			PQfinish(run->conns[t]);
+	if (run->lconn)
+		PQfinish(run->lconn);
+	if (getenv("SIM_KEEP_DB"))
+		return;
+	admin = PQconnectdb("");
+	snprintf(text, sizeof(text), "DROP DATABASE IF EXISTS %s", run->dbname);
+	PQclear(PQexec(admin, text));
+	PQfinish(admin);
+}
+
+/* ids of a column of a result, in order */
+static long long *
+ids_of(PGresult *r, int n)
+{
+	long long  *ids = malloc(sizeof(long long) * (n > 0 ? n : 1));
+	int			i;
+
+	for (i = 0; i < n && i < PQntuples(r); i++)
+		ids[i] = atoll(PQgetvalue(r, i, 0));
+	return ids;
+}
+
+static int
+cmp_rider(const void *a, const void *b)
+{
+	const Rider *x = a,
+			   *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static bool
+build_city(Run *run)
+{
+	const CityConfig *cfg = run->cfg;
+	PGconn	   *c = run->conns[0];
+	uint64_t	s = cfg->seed * 104729 + 3;
+	double		side = cfg->side_km * 1000.0;
+	int			n = cfg->zones_per_side,
+				i,
+				j;
+	PGresult   *r;
+	double		vfactor = 1.0;
+
+	run->now = cfg->start_min * 60.0 - 1800;
+	clock_on(run, 0);
+	run->zone_km = cfg->side_km / n;
+	run->nzones = n * n;
+	run->zone_id = calloc(run->nzones, sizeof(long long));
+	for (j = 0; j < n; j++)
+		for (i = 0; i < n; i++)
+		{
+			double		lon1,
+						lat1,
+						lon2,
+						lat2;
+
+			to_lonlat(i * run->zone_km * 1000.0, j * run->zone_km * 1000.0, &lon1, &lat1);
+			to_lonlat((i + 1) * run->zone_km * 1000.0, (j + 1) * run->zone_km * 1000.0, &lon2, &lat2);
+			if ((r = sql(run, c, NULL, "SELECT dispatch.create_zone('District %c%d', "
+						 "ST_GeomFromText('POLYGON((%.7f %.7f, %.7f %.7f, %.7f %.7f, %.7f %.7f, %.7f %.7f))', 4326), "
+						 "'Asia/Shanghai')",
+						 'A' + j, i + 1, lon1, lat1, lon2, lat1, lon2, lat2, lon1, lat2, lon1, lat1)) == NULL)
+				return false;
+			run->zone_id[j * n + i] = atoll(PQgetvalue(r, 0, 0));
+			PQclear(r);
+			/* the operator's matching settings: a shift of at most max_shift_minutes */
+			if (!sql_ok(run, c, "INSERT INTO dispatch.matching_settings (zone_id, max_shift_minutes) VALUES (%lld, %d)",
+						run->zone_id[j * n + i], cfg->max_shift_minutes))
+				return false;
+		}
+	if ((r = sql(run, c, NULL, "SELECT z.speed_mps * p.speed_factor FROM dispatch.zones z, dispatch.vehicle_profiles p "
+				 "WHERE z.zone_id = %lld AND p.vehicle = 'ebike'", run->zone_id[0])) == NULL)
+		return false;
+	run->speed_mps = PQntuples(r) ? atof(PQgetvalue(r, 0, 0)) : 4.0;
+	PQclear(r);
+	(void) vfactor;
+
+	/* merchants, in clusters around a few streets of restaurants */
+	run->nmerchants = cfg->merchants;
+	run->merchants = calloc(run->nmerchants, sizeof(Merchant));
+	for (i = 0; i < run->nmerchants; i++)
+	{
+		Merchant   *m = &run->merchants[i];
+		double		lon,
+					lat;
+		int			k;
+
+		m->x = side * (0.08 + 0.84 * rnd(&s));
+		m->y = side * (0.08 + 0.84 * rnd(&s));
+		m->zone = zone_at(run, m->x, m->y);
+		m->prep = 6 + rnd_int(&s, 12);
+		to_lonlat(m->x, m->y, &lon, &lat);
+		if ((r = sql(run, c, NULL, "SELECT dispatch.create_merchant(%lld, 'Merchant %d', %.7f, %.7f, %d)",
+					 run->zone_id[m->zone], i + 1, lon, lat, m->prep)) == NULL)
+			return false;
+		m->id = atoll(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		for (k = 0; k < 4; k++)
+		{
+			if ((r = sql(run, c, NULL, "SELECT dispatch.add_item(%lld, 'dish %d', %d%s)", m->id, k + 1,
+						 1500 + rnd_int(&s, 3500), k == 3 ? ", 60" : "")) == NULL)
+				return false;
+			m->item[k] = atoll(PQgetvalue(r, 0, 0));
+			PQclear(r);
+		}
+	}
+
+	/* customers: denser towards the centre */
+	run->ncustomers = cfg->customers;
+	run->cust_x = malloc(sizeof(double) * run->ncustomers);
+	run->cust_y = malloc(sizeof(double) * run->ncustomers);
+	for (i = 0; i < run->ncustomers; i++)
+	{
+		run->cust_x[i] = side * (0.02 + 0.96 * (rnd(&s) + rnd(&s)) / 2);
+		run->cust_y[i] = side * (0.02 + 0.96 * (rnd(&s) + rnd(&s)) / 2);
+	}
+	/* in chunks: each registration locks its subject until commit */
+	run->customer_id = malloc(sizeof(long long) * run->ncustomers);
+	for (i = 0; i < run->ncustomers; i += 500)
+	{
+		int			k,
+					last = i + 500 < run->ncustomers ? i + 500 : run->ncustomers;
+
+		if ((r = sql(run, c, NULL, "SELECT dispatch.register_customer('+86 137 ' || lpad(g::text, 8, '0'), 'Customer ' || g) "
+					 "FROM generate_series(%d, %d) g ORDER BY g", i + 1, last)) == NULL)
+			return false;
+		for (k = 0; k < PQntuples(r); k++)
+			run->customer_id[i + k] = atoll(PQgetvalue(r, k, 0));
+		PQclear(r);
+	}
+
+	/* a lunch campaign with a coupon code */
+	if (!sql_ok(run, c, "SELECT dispatch.create_campaign('Lunch 10%%', 'limited_time', "
+				"'{\"percent_off\": 10, \"max_discount_cents\": 800, \"per_customer\": 1}', 5000000, NULL, "
+				"to_timestamp(%.0f), NULL, 'LUNCH10')", DAY_EPOCH + 86400))
+		return false;
+
+	/* riders: shifts staggered around the peak */
+	run->nriders = cfg->riders;
+	run->riders = calloc(run->nriders, sizeof(Rider));
+	for (i = 0; i < run->nriders; i++)
+	{
+		Rider	   *rd = &run->riders[i];
+
+		rd->x = side * (0.05 + 0.9 * rnd(&s));
+		rd->y = side * (0.05 + 0.9 * rnd(&s));
+		rd->zone = zone_at(run, rd->x, rd->y);
+		rd->speed = run->speed_mps;
+		rd->shift_start = cfg->start_min * 60.0 + (i % 4) * 900.0 * rnd(&s);
+		rd->shift_end = rd->shift_start + (150 + rnd_int(&s, 90)) * 60.0;
+		rd->release = -1;
+		rd->rng = cfg->seed * 31 + i + 1;
+		if ((r = sql(run, c, NULL, "SELECT dispatch.register_rider(%lld, 'Rider %d', '+86 136 %08d', %d)",
+					 run->zone_id[rd->zone], i + 1, i + 1, i % 5 == 0 ? 2 : 3)) == NULL)
+			return false;
+		rd->id = atoll(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	qsort(run->riders, run->nriders, sizeof(Rider), cmp_rider);
+
+	draw_demand(run);
+	run->orders = calloc(run->ndemand, sizeof(Order));
+	for (i = 0; i < run->ndemand; i++)
+		run->orders[i].rider = -1;
+	for (run->order_hash_size = 1024; run->order_hash_size < 2 * (uint64_t) run->ndemand;)
+		run->order_hash_size *= 2;
+	run->order_hash = malloc(sizeof(int) * run->order_hash_size);
+	memset(run->order_hash, 0xff, sizeof(int) * run->order_hash_size);
+	return true;
+}
+
+/* ------------------------------------------------------------ the figures */
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+quantile(double *v, long n, double q)
+{
+	double		pos;
+	long		lo;
+
+	if (n == 0)
+		return NAN;
+	qsort(v, n, sizeof(double), cmp_double);
+	pos = q * (n - 1);
+	lo = (long) pos;
+	if (lo + 1 >= n)
+		return v[n - 1];
+	return v[lo] + (v[lo + 1] - v[lo]) * (pos - lo);
+}
+
+static int
+cmp_ll(const void *a, const void *b)
+{
+	long long	x = *(const long long *) a,
+				y = *(const long long *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmp_heard_seq(const void *a, const void *b)
+{
+	const Heard *x = a,
+			   *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int
+cmp_heard_order(const void *a, const void *b)
+{
+	const Heard *x = a,
+			   *y = b;
+
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+static bool
+measure(Run *run, CityResult *res)
+{
+	PGconn	   *c = run->conns[0];
+	PGresult   *r;
+	long		i,
+				n;
+	double	   *v;
+
+	res->placed = 0;
+	for (i = 0; i < run->ndemand; i++)
+	{
+		Order	   *o = &run->orders[i];
+
+		if (o->status == S_NEW)
+			continue;
+		if (o->status == S_REFUSED)
+			continue;
+		res->placed++;
+	}
+	res->refused = run->refused;
+	res->orders_per_s = res->intake_wall_s > 0 ? (res->placed + res->refused) / res->intake_wall_s : 0;
+	res->coupons = run->coupons;
+	res->payment_retried = run->retried;
+	res->rejections = run->rejections;
+	res->releases = run->releases;
+	res->fatigue_breaches = run->fatigue;
+	res->syncs = run->syncs;
+	res->sync_items = run->sync_items;
+	res->tickets_opened = run->tickets_opened;
+	res->tickets_resolved = run->tickets_resolved;
+
+	/* what the database says of the orders (simulated time) */
+	if ((r = sql(run, c, NULL,
+				 "SELECT count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status = 'cancelled'), "
+				 "       coalesce(avg((delivered_at <= promised_at)::int) FILTER (WHERE status = 'delivered'), 0), "
+				 "       coalesce(avg(greatest(0, extract(epoch FROM picked_up_at - ready_at))) FILTER (WHERE status = 'delivered'), 0) / 60, "
+				 "       (SELECT count(*) FROM dispatch.payments WHERE status = 'failed'), "
+				 "       (SELECT count(*) FROM dispatch.payments WHERE status = 'succeeded') "
+				 "  FROM dispatch.orders")) == NULL)
+		return false;
+	res->delivered = atol(PQgetvalue(r, 0, 0));
+	res->cancelled = atol(PQgetvalue(r, 0, 1));
+	res->on_time = atof(PQgetvalue(r, 0, 2));
+	res->food_wait = atof(PQgetvalue(r, 0, 3));
+	res->payment_failed = atol(PQgetvalue(r, 0, 4));
+	res->paid = atol(PQgetvalue(r, 0, 5));
+	PQclear(r);
+	if ((r = sql(run, c, NULL, "SELECT extract(epoch FROM delivered_at - created_at) / 60, "
+				 "       (st_x(dropoff) - %.7f), (st_y(dropoff) - %.7f) "
+				 "  FROM dispatch.orders WHERE status = 'delivered'", CITY_LON0, CITY_LAT0)) == NULL)
+		return false;
+	n = PQntuples(r);
+	v = malloc(sizeof(double) * (n + 1));
+	memset(res->hist, 0, sizeof(res->hist));
+	memset(res->heat, 0, sizeof(res->heat));
+	res->ctd_mean = 0;
+	for (i = 0; i < n; i++)
+	{
+		double		lonm = EARTH_M_PER_DEG * cos(CITY_LAT0 * M_PI / 180.0);
+		int			b,
+					gx,
+					gy;
+
+		v[i] = atof(PQgetvalue(r, i, 0));
+		res->ctd_mean += v[i] / n;
+		b = (int) (v[i] / 5.0);
+		res->hist[b < CITY_HIST_BINS ? b : CITY_HIST_BINS]++;
+		gx = (int) (atof(PQgetvalue(r, i, 1)) * lonm / (run->cfg->side_km * 1000.0) * CITY_GRID);
+		gy = (int) (atof(PQgetvalue(r, i, 2)) * EARTH_M_PER_DEG / (run->cfg->side_km * 1000.0) * CITY_GRID);
+		if (gx >= 0 && gx < CITY_GRID && gy >= 0 && gy < CITY_GRID)
+			res->heat[gy][gx]++;
+	}
+	PQclear(r);
+	res->ctd_median = quantile(v, n, 0.5);
+	res->ctd_p90 = quantile(v, n, 0.9);
+	free(v);
+
+	/* the rider at the merchant waiting for the food (simulator's clock) */
+	{
+		double		sum = 0;
+		long		k = 0;
+
+		for (i = 0; i < run->ndemand; i++)
+		{
+			Order	   *o = &run->orders[i];
+
+			if (o->t_picked > 0 && o->t_arrived > 0)
+			{
+				sum += fmax(0, o->t_picked - o->t_arrived);
+				k++;
+			}
+		}
+		res->pickup_wait = k ? sum / k / 60.0 : 0;
+	}
+	/* utilisation */
+	{
+		double		busy = 0,
+					online = 0;
+
+		for (i = 0; i < run->nriders; i++)
+		{
+			busy += run->riders[i].busy_s;
+			online += run->riders[i].online_s;
+		}
+		res->utilisation = online > 0 ? busy / online : 0;
+	}
+	/* orders assigned more than once */
+	if ((r = sql(run, c, NULL, "SELECT count(*) - count(DISTINCT order_id) FROM dispatch.events "
+				 "WHERE kind = 'order_status' AND payload->>'status' = 'assigned'")) == NULL)
+		return false;
+	res->reassignments = atol(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	/* earnings of the riders who worked, and their Gini */
+	if ((r = sql(run, c, NULL, "SELECT sum(total_cents) / 100.0 FROM dispatch.rider_earnings "
+				 "GROUP BY rider_id ORDER BY 1")) == NULL)
+		return false;
+	res->nearn = PQntuples(r);
+	res->earnings = malloc(sizeof(double) * (res->nearn + 1));
+	{
+		double		sum = 0,
+					wsum = 0;
+
+		for (i = 0; i < res->nearn; i++)
+		{
+			res->earnings[i] = atof(PQgetvalue(r, i, 0));
+			sum += res->earnings[i];
+			wsum += (i + 1) * res->earnings[i];
+		}
+		res->gini = sum > 0 ? 2 * wsum / (res->nearn * sum) - (res->nearn + 1.0) / res->nearn : 0;
+	}
+	PQclear(r);
+	/* feedback: sentiment and complaint topics */
+	if ((r = sql(run, c, NULL, "SELECT count(*), coalesce(avg(text_score), 0) FROM dispatch.feedback")) == NULL)
+		return false;
+	res->feedback = atol(PQgetvalue(r, 0, 0));
+	res->sentiment = atof(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	if ((r = sql(run, c, NULL, "SELECT t, count(*) FROM dispatch.feedback, unnest(topics) t "
+				 "GROUP BY t ORDER BY 2 DESC, 1 LIMIT %d", CITY_TOPICS)) == NULL)
+		return false;
+	memset(res->topics, 0, sizeof(res->topics));
+	memset(res->topic_n, 0, sizeof(res->topic_n));
+	for (i = 0; i < PQntuples(r); i++)
+	{
+		snprintf(res->topics[i], sizeof(res->topics[i]), "%s", PQgetvalue(r, i, 0));
+		res->topic_n[i] = atol(PQgetvalue(r, i, 1));
+	}
+	PQclear(r);
+
+	/* batches */
+	res->batches = run->nbatch;
+	res->batch_p50 = quantile(run->batch_ms, run->nbatch, 0.5);
+	res->batch_p99 = quantile(run->batch_ms, run->nbatch, 0.99);
+
+	/* events: the outbox against what the listener heard */
+	{
+		long long  *seqs;
+		long		nout,
+					a,
+					b,
+					missed = 0,
+					disorder = 0;
+		double	   *lat;
+		long		nlat = 0;
+		bool		committed = false;
+
+		/*
+		 * With track_commit_timestamp (tools/pgdev sets it), the latency of
+		 * every event is from its transaction's commit record to the
+		 * listener; without, from the writing call's acknowledgement, for
+		 * the first notice of each status of each order (below).
+		 */
+		if ((r = sql(run, c, NULL, "SELECT seq, CASE WHEN current_setting('track_commit_timestamp')::bool "
+					 "THEN extract(epoch FROM pg_xact_commit_timestamp(((seq >> 20) & 4294967295)::text::xid)) END "
+					 "FROM dispatch.events ORDER BY seq")) == NULL)
+			return false;
+		nout = PQntuples(r);
+		seqs = ids_of(r, nout);
+		lat = malloc(sizeof(double) * (nout + run->nheard + 1));
+		qsort(run->heard, run->nheard, sizeof(Heard), cmp_heard_seq);
+		for (a = 0, b = 0; a < nout; a++)
+		{
+			while (b < run->nheard && run->heard[b].seq < seqs[a])
+				b++;
+			if (b >= run->nheard || run->heard[b].seq != seqs[a])
+				missed++;
+			else if (!PQgetisnull(r, a, 1))
+			{
+				committed = true;
+				lat[nlat++] = (run->heard[b].at_real - atof(PQgetvalue(r, a, 1))) * 1000.0;
+			}
+		}
+		PQclear(r);
+		res->events_outbox = nout;
+		res->events_received = run->nheard;
+		res->events_missed = missed;
+		res->event_from_commit = committed;
+		free(seqs);
+
+		/* per order, in arrival order: versions rise; latency of first arrivals */
+		qsort(run->heard, run->nheard, sizeof(Heard), cmp_heard_order);
+		{
+			long long	cur = -1;
+			int			last_version = 0,
+						oi = -1;
+			bool		seen[S_NSTATUS];
+
+			/* orders by id, for the acknowledgement times */
+			long long  *ids = malloc(sizeof(long long) * (run->ndemand + 1));
+			int		   *idx = malloc(sizeof(int) * (run->ndemand + 1));
+			long		nid = 0;
+
+			for (i = 0; i < run->ndemand; i++)
+				if (run->orders[i].id != 0)
+					ids[nid++] = run->orders[i].id;
+			qsort(ids, nid, sizeof(long long), cmp_ll);
+			for (i = 0; i < nid; i++)
+				idx[i] = order_index(run, ids[i]);
+
+			for (a = 0; a < run->nheard; a++)
+			{
+				Heard	   *h = &run->heard[a];
+
+				if (h->status < 0 || h->order == 0)
+					continue;
+				if (h->order != cur)
+				{
+					long long  *f = bsearch(&h->order, ids, nid, sizeof(long long), cmp_ll);
+
+					cur = h->order;
+					last_version = 0;
+					oi = f ? idx[f - ids] : -1;
+					memset(seen, 0, sizeof(seen));
+				}
+				if (h->version <= last_version)
+					disorder++;
+				last_version = h->version;
+				if (!committed && oi >= 0 && !seen[h->status] && run->orders[oi].ack[h->status] > 0)
+					lat[nlat++] = fmax(0.0, h->at - run->orders[oi].ack[h->status]) * 1000.0;
+				seen[h->status] = true;
+			}
+			free(ids);
+			free(idx);
+		}
+		res->events_out_of_order = disorder;
+		res->event_p50 = quantile(lat, nlat, 0.5);
+		res->event_p99 = quantile(lat, nlat, 0.99);
+		free(lat);
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------ a run */
+
+static void
+progress(const Run *run, bool last)
+{
+	long		placed = 0,
+				delivered = 0,
+				road = 0;
+	int			i;
+
+	for (i = 0; i < run->ndemand; i++)
+	{
+		int			s = run->orders[i].status;
+
+		placed += s != S_NEW && s != S_REFUSED;
+		delivered += s == S_DELIVERED;
+		road += s == S_ASSIGNED || s == S_PICKED;
+	}
+	fprintf(stderr, "%s  %-8s %02d:%02d  placed %5ld  delivered %5ld  on the road %4ld  batches %5ld%s",
+			isatty(2) ? "\r" : "", city_strategy_name[run->strategy], (int) (run->now / 3600) % 24,
+			(int) fmod(run->now / 60, 60), placed, delivered, road, run->nbatch, last ? "\n" : "");
+	fflush(stderr);
+}
+
+bool
+city_run(const CityConfig *cfg, int strategy, CityResult *res, char *err, int errlen)
+{
+	Run		   *run = calloc(1, sizeof(Run));
+	double		w0 = wall_now(),
+				w_start = 0,
+				drain_end;
+	int			t;
+	bool		ok = false,
+				started = false;
+
+	memset(res, 0, sizeof(*res));
+	run->cfg = cfg;
+	run->strategy = strategy;
+	run->nthreads = cfg->connections;
+	pthread_mutex_init(&run->lock, NULL);
+	if (!open_db(run, err, errlen))
+		goto out;
+	if (pthread_create(&run->listener, NULL, listener, run) != 0)
+	{
+		snprintf(err, errlen, "cannot start the listener thread");
+		goto out;
+	}
+	run->listening = true;
+	if (!build_city(run))
+		goto out;
+
+	pthread_barrier_init(&run->start, NULL, run->nthreads);
+	pthread_barrier_init(&run->done, NULL, run->nthreads);
+	run->threads = calloc(run->nthreads, sizeof(pthread_t));
+	for (t = 1; t < run->nthreads; t++)
+	{
+		void	  **arg = malloc(sizeof(void *) * 2);
+
+		arg[0] = run;
+		arg[1] = (void *) (intptr_t) t;
+		pthread_create(&run->threads[t], NULL, worker, arg);
+	}
+	started = true;
+
+	/* the day, tick by tick, until the last order is delivered */
+	w_start = wall_now();
+	drain_end = cfg->end_min * 60.0 + 5400;
+	for (run->now = cfg->start_min * 60.0; run->now <= drain_end && !run->failed; run->now += cfg->tick_s)
+	{
+		bool		open = false;
+		int			i;
+
+		parallel(run, order_phase);
+		parallel(run, dispatch_phase);
+		parallel(run, rider_phase);
+		if (cfg->progress && fmod(run->now, isatty(2) ? 60.0 : 1800.0) < cfg->tick_s - 1e-6)
+			progress(run, !isatty(2));
+		if (run->now < cfg->end_min * 60.0)
+			continue;
+		if (res->intake_wall_s == 0)
+			res->intake_wall_s = wall_now() - w_start;
+		for (i = 0; i < run->ndemand && !open; i++)
+			open = run->orders[i].status != S_DELIVERED && run->orders[i].status != S_CANCELLED &&
+				run->orders[i].status != S_REFUSED && run->orders[i].status != S_NEW;
+		for (i = 0; i < run->ndemand && !open; i++)
+			open = run->orders[i].status == S_DELIVERED && run->demand[i].feedback_after >= 0 &&
+				!run->orders[i].feedback_done;
+		for (i = 0; i < run->nriders && !open; i++)
+			open = run->riders[i].sync.items > 0;
+		if (!open)
+			break;
+	}
+	if (cfg->progress && isatty(2))
+		progress(run, true);
+	if (run->failed)
+	{
+		snprintf(err, errlen, "%s", run->err);
+		goto out;
+	}
+	/* the listener drains: until it heard the outbox, or a quiet second */
+	{
+		double		w = wall_now();
+
+		while (wall_now() - w < 10 && wall_now() - run->last_heard < 1.0)
+			usleep(50000);
+	}
+	run->stop_listening = true;
+	pthread_join(run->listener, NULL);
+	run->listening = false;
+	res->wall_s = wall_now() - w0;
+	if (!measure(run, res))
+	{
+		snprintf(err, errlen, "%s", run->err);
+		goto out;
+	}
+	res->ran = true;
+	ok = true;
+out:
+	if (!ok && run->failed)
+		snprintf(err, errlen, "%s", run->err);
+	if (started)
+	{
+		run->phase = NULL;
+		pthread_barrier_wait(&run->start);
+		for (t = 1; t < run->nthreads; t++)
+			pthread_join(run->threads[t], NULL);
+	}
+	if (run->listening)
+	{
+		run->stop_listening = true;
+		pthread_join(run->listener, NULL);
+	}
+	close_db(run);
+	return ok;
 }

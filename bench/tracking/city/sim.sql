@@ -1,4 +1,4 @@
--- tools/city/sim.sql: the simulation step, one simulated minute per call of
+-- bench/tracking/city/sim.sql: the simulation step, one simulated minute per call of
 -- city.tick(minute, rate).  Customers order (some payments fail and are
 -- retried or given up), merchants accept, a dispatch batch runs, riders
 -- answer offers (most accept), ride to the merchant, wait for the food,

@@ -1,4 +1,4 @@
--- tools/city/setup.sql: a synthetic city for the main job.  A 11 km x 11 km
+-- bench/tracking/city/setup.sql: a synthetic city for the ETA benchmark.  A 11 km x 11 km
 -- zone, :merchants merchants with menus, :customers customers and :riders
 -- riders online at random places.  Seeded: the same city every run.
 SET client_min_messages = warning;

@@ -1,0 +1,79 @@
+#!/usr/bin/env perl
+# test/tap/city.t: the synthetic city (tools/sim's default mode), small:
+# both strategies serve the same demand through the SQL API over several
+# connections, every order ends delivered or cancelled, a listener hears
+# every event of the outbox in order per order, no rider is given an order
+# past the shift limit, and the JSON and HTML reports hold the figures.
+# Bad flags are refused with exit status 2.
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use JSON::PP;
+use Test::More;
+
+my $root = abs_path(dirname(__FILE__) . '/../..');
+my $sim = "$root/tools/sim";
+plan skip_all => 'tools/sim is not built (make)' unless -x $sim;
+
+my $dir = tempdir(CLEANUP => 1);
+my @city = ('--quiet', '--seed', '7', '--zones', '2', '--side-km', '8', '--merchants', '24',
+	'--customers', '400', '--riders', '60', '--peak', '6', '--from', '11:40', '--to', '12:10',
+	'--connections', '3', '--max-shift', '45', '--json', "$dir/city.json", '--html', "$dir/city.html");
+my $out = `"$sim" @city 2>&1`;
+is($? >> 8, 0, 'the small city runs with both strategies') or diag($out);
+like($out, qr/^\s+dispatch\s+greedy$/m, 'the report shows both strategies side by side');
+
+open(my $fh, '<', "$dir/city.json") or BAIL_OUT("no JSON report: $out");
+my $j = decode_json(do { local $/; <$fh> });
+close $fh;
+my ($d, $g) = @{ $j->{strategies} }{qw(dispatch greedy)};
+ok($d && $g, 'the JSON report has both strategies');
+
+cmp_ok($d->{placed}, '>', 50, 'orders were placed');
+is($g->{placed} + $g->{refused}, $d->{placed} + $d->{refused}, 'both strategies get the same demand');
+for my $s ([dispatch => $d], [greedy => $g])
+{
+	my ($name, $r) = @$s;
+	is($r->{delivered} + $r->{cancelled}, $r->{placed}, "$name: every order ends delivered or cancelled");
+	cmp_ok($r->{delivered}, '>', 0.8 * $r->{placed}, "$name: most orders are delivered");
+	is($r->{events}{missed}, 0, "$name: the listener heard every event of the outbox");
+	is($r->{events}{out_of_order}, 0, "$name: each order's events arrived in version order");
+	cmp_ok($r->{events}{received}, '>=', $r->{events}{outbox}, "$name: as many notifications as events");
+	is($r->{fatigue_breaches}, 0, "$name: nobody got an order past the shift limit");
+	# a delivery takes at least the merchant's shortest preparation (6
+	# minutes, less the 30 % the noise may take off) and the merchant's
+	# first reaction (20 s)
+	cmp_ok($r->{click_to_door_min}{median}, '>', 4.5, "$name: click to door is physically possible");
+	cmp_ok($r->{click_to_door_min}{p90}, '>=', $r->{click_to_door_min}{median}, "$name: p90 >= median");
+	cmp_ok($r->{batches}, '>', 0, "$name: batches ran and were timed");
+	cmp_ok($r->{feedback}, '>', 0, "$name: customers left feedback, scored");
+	my $h = 0;
+	$h += $_ for @{ $r->{click_to_door_histogram_5min} };
+	is($h, $r->{delivered}, "$name: the histogram counts every delivery");
+}
+cmp_ok($d->{payments_failed}, '>', 0, 'some payments failed');
+cmp_ok($d->{coupons}, '>', 0, 'some orders used the coupon');
+cmp_ok($d->{rejections}, '>', 0, 'riders rejected some offers (dispatch)');
+is($g->{rejections}, 0, 'greedy assigns without offers');
+
+open($fh, '<', "$dir/city.html") or BAIL_OUT('no HTML report');
+my $html = do { local $/; <$fh> };
+close $fh;
+like($html, qr/<svg[^>]*click-to-door histogram/, 'the page has the delivery-time histogram');
+like($html, qr/<svg[^>]*demand heatmap/, 'the page has the demand heatmap');
+like($html, qr/<svg[^>]*earnings per rider/, 'the page has the earnings distribution');
+unlike($html, qr/(?:src|href)\s*=\s*['"]?https?:/i, 'the page loads nothing from the network');
+unlike($html, qr/\+86|Customer \d|Building \d/, 'the page holds no personal data');
+
+# bad flags
+for my $bad (['--riders', '0'], ['--from', '25:00'], ['--strategy', 'random'], ['--nonsense', '1'])
+{
+	`"$sim" @$bad 2>/dev/null`;
+	is($? >> 8, 2, "refused: @$bad");
+}
+`"$sim" --help`;
+is($? >> 8, 0, '--help');
+
+done_testing();

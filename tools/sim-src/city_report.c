@@ -1,0 +1,544 @@
+/*-------------------------------------------------------------------------
+ *
+ * city_report.c
+ *		tools/sim's default mode: the flags, the runs of both strategies,
+ *		and the report as text, JSON and a self-contained HTML page.
+ *
+ *	tools/sim [--strategy dispatch|greedy|both] [--seed N] [--riders N]
+ *			  [--merchants N] [--customers N] [--zones N] [--side-km KM]
+ *			  [--peak N] [--from HH:MM] [--to HH:MM] [--tick S] [--batch S]
+ *			  [--ping S] [--connections N] [--max-shift MIN]
+ *			  [--json FILE] [--html FILE] [--quiet]
+ *
+ * IDENTIFICATION
+ *		tools/sim-src/city_report.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "city.h"
+#include "sim.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+			"NAME\n"
+			"    tools/sim - a synthetic city driven through dispatch's SQL API\n\n"
+			"SYNOPSIS\n"
+			"    tools/sim [options]                     the city (this page)\n"
+			"    tools/sim --replay DIR --out SOLDIR     replay a meal-delivery day (docs/replay.md)\n"
+			"    tools/sim --replay-all [DATADIR]        replay all of them\n"
+			"    tools/sim --check DIR SOLDIR            check a solution's feasibility\n\n"
+			"DESCRIPTION\n"
+			"    Builds a city (zones, merchants, customers, riders) in a database of its\n"
+			"    own per strategy, from the usual libpq environment, and plays a day part:\n"
+			"    orders with lunch and dinner peaks, failed and retried payments, coupons,\n"
+			"    cancellations, merchants cooking, riders riding, accepting, rejecting and\n"
+			"    releasing orders, losing their signal and syncing, feedback and the\n"
+			"    complaint loop.  Simulated time drives dispatch.clock().  Prints a report\n"
+			"    with both strategies side by side.\n\n"
+			"OPTIONS\n"
+			"    --strategy S     dispatch (assign_batch), greedy (nearest rider), both (default)\n"
+			"    --seed N         the city and its demand (default 1)\n"
+			"    --zones N        N x N zones (default 2)\n"
+			"    --side-km KM     the city's side (default 12)\n"
+			"    --merchants N    (default 80)    --customers N (default 4000)\n"
+			"    --riders N       (default 300)\n"
+			"    --peak N         orders a minute at the lunch peak (default 20)\n"
+			"    --from HH:MM     first order (default 10:45)\n"
+			"    --to HH:MM       last order (default 13:15); the run goes on until all\n"
+			"                     orders are delivered or cancelled\n"
+			"    --tick S         simulated seconds per step (default 20)\n"
+			"    --batch S        seconds between batches per zone (default 60)\n"
+			"    --ping S         seconds between a rider app's pings (default 60)\n"
+			"    --connections N  connections (threads) driving the API (default 4)\n"
+			"    --max-shift MIN  the zones' max_shift_minutes (default 180)\n"
+			"    --json FILE      the figures as JSON\n"
+			"    --html FILE      a self-contained report page\n"
+			"    --quiet          no progress line\n\n"
+			"ENVIRONMENT\n"
+			"    PGHOST, PGPORT, PGUSER, PGDATABASE: where to create the city's databases\n"
+			"    (dispatch_city_<pid>_<strategy>, dropped at the end; SIM_KEEP_DB=1 keeps\n"
+			"    them).  The role must be able to create databases and the extension.\n");
+}
+
+static int
+hhmm(const char *s)
+{
+	int			h = 0,
+				m = 0;
+
+	if (sscanf(s, "%d:%d", &h, &m) < 1 || h < 0 || h > 23 || m < 0 || m > 59)
+	{
+		fprintf(stderr, "sim: a time is HH:MM, not \"%s\"\n", s);
+		exit(2);
+	}
+	return h * 60 + m;
+}
+
+static int
+positive(const char *flag, const char *s)
+{
+	char	   *end;
+	long		v = strtol(s, &end, 10);
+
+	if (*end != '\0' || v <= 0 || v > 10000000)
+	{
+		fprintf(stderr, "sim: %s takes a positive whole number, not \"%s\"\n", flag, s);
+		exit(2);
+	}
+	return (int) v;
+}
+
+int
+city_main(int argc, char **argv)
+{
+	CityConfig	cfg = {
+		.seed = 1,.zones_per_side = 2,.side_km = 12,.merchants = 80,.customers = 4000,
+		.riders = 300,.peak_per_min = 20,.start_min = 10 * 60 + 45,.end_min = 13 * 60 + 15,
+		.tick_s = 20,.batch_s = 60,.ping_s = 60,.connections = 4,.max_shift_minutes = 180,
+		.strategy = {true, true},.progress = true
+	};
+	CityResult	res[CITY_NSTRAT];
+	int			i,
+				s;
+	bool		ok = true;
+
+	for (i = 1; i < argc; i++)
+	{
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+		{
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(a, "--quiet") == 0)
+		{
+			cfg.progress = false;
+			continue;
+		}
+		if (v == NULL)
+		{
+			fprintf(stderr, "sim: unknown flag or missing value: %s (see --help)\n", a);
+			return 2;
+		}
+		i++;
+		if (strcmp(a, "--strategy") == 0)
+		{
+			cfg.strategy[0] = strcmp(v, "dispatch") == 0 || strcmp(v, "both") == 0;
+			cfg.strategy[1] = strcmp(v, "greedy") == 0 || strcmp(v, "both") == 0;
+			if (!cfg.strategy[0] && !cfg.strategy[1])
+			{
+				fprintf(stderr, "sim: --strategy is dispatch, greedy or both\n");
+				return 2;
+			}
+		}
+		else if (strcmp(a, "--seed") == 0)
+			cfg.seed = (uint64_t) positive(a, v);
+		else if (strcmp(a, "--zones") == 0)
+			cfg.zones_per_side = positive(a, v);
+		else if (strcmp(a, "--side-km") == 0)
+			cfg.side_km = positive(a, v);
+		else if (strcmp(a, "--merchants") == 0)
+			cfg.merchants = positive(a, v);
+		else if (strcmp(a, "--customers") == 0)
+			cfg.customers = positive(a, v);
+		else if (strcmp(a, "--riders") == 0)
+			cfg.riders = positive(a, v);
+		else if (strcmp(a, "--peak") == 0)
+			cfg.peak_per_min = positive(a, v);
+		else if (strcmp(a, "--from") == 0)
+			cfg.start_min = hhmm(v);
+		else if (strcmp(a, "--to") == 0)
+			cfg.end_min = hhmm(v);
+		else if (strcmp(a, "--tick") == 0)
+			cfg.tick_s = positive(a, v);
+		else if (strcmp(a, "--batch") == 0)
+			cfg.batch_s = positive(a, v);
+		else if (strcmp(a, "--ping") == 0)
+			cfg.ping_s = positive(a, v);
+		else if (strcmp(a, "--connections") == 0)
+			cfg.connections = positive(a, v);
+		else if (strcmp(a, "--max-shift") == 0)
+			cfg.max_shift_minutes = positive(a, v);
+		else if (strcmp(a, "--json") == 0)
+			cfg.json_file = v;
+		else if (strcmp(a, "--html") == 0)
+			cfg.html_file = v;
+		else
+		{
+			fprintf(stderr, "sim: unknown flag %s (see --help)\n", a);
+			return 2;
+		}
+	}
+	if (cfg.end_min <= cfg.start_min || cfg.connections > 64 || cfg.zones_per_side > 16)
+	{
+		fprintf(stderr, "sim: --to must be after --from, at most 64 connections and 16 x 16 zones\n");
+		return 2;
+	}
+	fprintf(stderr, "sim: %d zones, %d merchants, %d customers, %d riders; orders %02d:%02d-%02d:%02d, "
+			"peak %.0f a minute; seed %llu\n",
+			cfg.zones_per_side * cfg.zones_per_side, cfg.merchants, cfg.customers, cfg.riders,
+			cfg.start_min / 60, cfg.start_min % 60, cfg.end_min / 60, cfg.end_min % 60,
+			cfg.peak_per_min, (unsigned long long) cfg.seed);
+	for (s = 0; s < CITY_NSTRAT; s++)
+	{
+		char		err[1024];
+
+		memset(&res[s], 0, sizeof(res[s]));
+		if (!cfg.strategy[s])
+			continue;
+		if (!city_run(&cfg, s, &res[s], err, sizeof(err)))
+		{
+			fprintf(stderr, "\nsim: the %s run failed: %s\n", city_strategy_name[s], err);
+			return 1;
+		}
+	}
+	city_report(&cfg, res);
+	if (cfg.json_file && !city_json(&cfg, res, cfg.json_file))
+		ok = false;
+	if (cfg.html_file && !city_html(&cfg, res, cfg.html_file))
+		ok = false;
+	/* the two figures that must hold, whatever the strategy */
+	for (s = 0; s < CITY_NSTRAT; s++)
+		if (res[s].ran && (res[s].events_missed != 0 || res[s].fatigue_breaches != 0 ||
+						   res[s].events_out_of_order != 0))
+		{
+			fprintf(stderr, "sim: %s: %ld events missed, %ld out of order, %ld fatigue-limit breaches\n",
+					city_strategy_name[s], res[s].events_missed, res[s].events_out_of_order,
+					res[s].fatigue_breaches);
+			ok = false;
+		}
+	return ok ? 0 : 1;
+}
+
+/* ------------------------------------------------------------ text */
+
+typedef enum
+{
+	F_INT, F_MIN, F_SHARE, F_MS, F_NUM
+} Fmt;
+
+static void
+row(const CityResult *res, const char *label, Fmt fmt, size_t off)
+{
+	int			s;
+
+	printf("  %-40s", label);
+	for (s = 0; s < CITY_NSTRAT; s++)
+	{
+		const char *p = (const char *) &res[s] + off;
+
+		if (!res[s].ran)
+			continue;
+		switch (fmt)
+		{
+			case F_INT:
+				printf(" %12ld", *(const long *) p);
+				break;
+			case F_MIN:
+				printf(" %12.1f", *(const double *) p);
+				break;
+			case F_SHARE:
+				printf(" %11.1f%%", 100.0 * *(const double *) p);
+				break;
+			case F_MS:
+				printf(" %12.2f", *(const double *) p);
+				break;
+			case F_NUM:
+				printf(" %12.3f", *(const double *) p);
+				break;
+		}
+	}
+	printf("\n");
+}
+
+#define ROW(label, fmt, field) row(res, label, fmt, offsetof(CityResult, field))
+
+void
+city_report(const CityConfig *cfg, const CityResult *res)
+{
+	int			s,
+				k;
+
+	printf("\n  %-40s", "");
+	for (s = 0; s < CITY_NSTRAT; s++)
+		if (res[s].ran)
+			printf(" %12s", city_strategy_name[s]);
+	printf("\n");
+	ROW("orders placed", F_INT, placed);
+	ROW("  refused at intake", F_INT, refused);
+	ROW("  with a coupon", F_INT, coupons);
+	ROW("  payments failed / retried", F_INT, payment_failed);
+	ROW("  delivered", F_INT, delivered);
+	ROW("  cancelled", F_INT, cancelled);
+	ROW("click to door, mean (min)", F_MIN, ctd_mean);
+	ROW("  median (min)", F_MIN, ctd_median);
+	ROW("  p90 (min)", F_MIN, ctd_p90);
+	ROW("on time (by the promise)", F_SHARE, on_time);
+	ROW("rider waiting at the merchant (min)", F_MIN, pickup_wait);
+	ROW("food waiting for a rider (min)", F_MIN, food_wait);
+	ROW("rider utilisation", F_SHARE, utilisation);
+	ROW("earnings Gini (riders who delivered)", F_NUM, gini);
+	ROW("fatigue-limit breaches (must be 0)", F_INT, fatigue_breaches);
+	ROW("orders reassigned", F_INT, reassignments);
+	ROW("  offers rejected", F_INT, rejections);
+	ROW("  orders released by riders", F_INT, releases);
+	ROW("offline syncs (items)", F_INT, sync_items);
+	ROW("batches", F_INT, batches);
+	ROW("  latency p50 (ms)", F_MS, batch_p50);
+	ROW("  latency p99 (ms)", F_MS, batch_p99);
+	ROW("events in the outbox", F_INT, events_outbox);
+	ROW(res[0].ran && !res[0].event_from_commit ? "  call's return to listener p50 (ms)" : "  commit to listener p50 (ms)", F_MS, event_p50);
+	ROW(res[0].ran && !res[0].event_from_commit ? "  call's return to listener p99 (ms)" : "  commit to listener p99 (ms)", F_MS, event_p99);
+	ROW("  missed (must be 0)", F_INT, events_missed);
+	ROW("  out of order per order (must be 0)", F_INT, events_out_of_order);
+	ROW("feedback", F_INT, feedback);
+	ROW("  sentiment of the comments (-1..1)", F_NUM, sentiment);
+	ROW("  complaint tickets resolved", F_INT, tickets_resolved);
+	ROW("wall time of the run (s)", F_MIN, wall_s);
+	ROW("  orders taken per wall second", F_MIN, orders_per_s);
+	for (s = 0; s < CITY_NSTRAT; s++)
+		if (res[s].ran)
+		{
+			printf("  top complaint topics (%s):", city_strategy_name[s]);
+			for (k = 0; k < CITY_TOPICS && res[s].topics[k][0]; k++)
+				printf(" %s %ld%s", res[s].topics[k], res[s].topic_n[k], k + 1 < CITY_TOPICS && res[s].topics[k + 1][0] ? "," : "");
+			printf("\n");
+		}
+	(void) cfg;
+}
+
+/* ------------------------------------------------------------ JSON */
+
+bool
+city_json(const CityConfig *cfg, const CityResult *res, const char *file)
+{
+	FILE	   *f = fopen(file, "w");
+	int			s,
+				k;
+	bool		first = true;
+
+	if (f == NULL)
+	{
+		perror(file);
+		return false;
+	}
+	fprintf(f, "{\"seed\": %llu, \"zones\": %d, \"merchants\": %d, \"customers\": %d, \"riders\": %d, "
+			"\"peak_per_min\": %.1f, \"from_min\": %d, \"to_min\": %d, \"strategies\": {",
+			(unsigned long long) cfg->seed, cfg->zones_per_side * cfg->zones_per_side, cfg->merchants,
+			cfg->customers, cfg->riders, cfg->peak_per_min, cfg->start_min, cfg->end_min);
+	for (s = 0; s < CITY_NSTRAT; s++)
+	{
+		const CityResult *r = &res[s];
+
+		if (!r->ran)
+			continue;
+		fprintf(f, "%s\n  \"%s\": {\"placed\": %ld, \"refused\": %ld, \"coupons\": %ld, \"payments_failed\": %ld, "
+				"\"payments_retried\": %ld, \"delivered\": %ld, \"cancelled\": %ld, "
+				"\"click_to_door_min\": {\"mean\": %.3f, \"median\": %.3f, \"p90\": %.3f}, \"on_time\": %.4f, "
+				"\"rider_wait_at_merchant_min\": %.3f, \"food_wait_min\": %.3f, \"utilisation\": %.4f, "
+				"\"earnings_gini\": %.4f, \"fatigue_breaches\": %ld, \"reassignments\": %ld, \"rejections\": %ld, "
+				"\"releases\": %ld, \"syncs\": %ld, \"sync_items\": %ld, "
+				"\"batches\": %ld, \"batch_ms\": {\"p50\": %.3f, \"p99\": %.3f}, "
+				"\"events\": {\"outbox\": %ld, \"received\": %ld, \"missed\": %ld, \"out_of_order\": %ld, "
+				"\"latency_ms\": {\"p50\": %.3f, \"p99\": %.3f}}, "
+				"\"orders_per_s\": %.2f, \"feedback\": %ld, \"sentiment\": %.4f, \"tickets_resolved\": %ld, \"top_complaints\": {",
+				first ? "" : ",", city_strategy_name[s], r->placed, r->refused, r->coupons, r->payment_failed,
+				r->payment_retried, r->delivered, r->cancelled, r->ctd_mean, r->ctd_median, r->ctd_p90, r->on_time,
+				r->pickup_wait, r->food_wait, r->utilisation, r->gini, r->fatigue_breaches, r->reassignments,
+				r->rejections, r->releases, r->syncs, r->sync_items, r->batches, r->batch_p50, r->batch_p99,
+				r->events_outbox, r->events_received, r->events_missed, r->events_out_of_order,
+				r->event_p50, r->event_p99, r->orders_per_s, r->feedback, r->sentiment, r->tickets_resolved);
+		for (k = 0; k < CITY_TOPICS && r->topics[k][0]; k++)
+			fprintf(f, "%s\"%s\": %ld", k ? ", " : "", r->topics[k], r->topic_n[k]);
+		fprintf(f, "}, \"click_to_door_histogram_5min\": [");
+		for (k = 0; k <= CITY_HIST_BINS; k++)
+			fprintf(f, "%s%ld", k ? ", " : "", r->hist[k]);
+		fprintf(f, "], \"wall_s\": %.2f}", r->wall_s);
+		first = false;
+	}
+	fprintf(f, "\n}}\n");
+	return fclose(f) == 0;
+}
+
+/* ------------------------------------------------------------ HTML */
+
+static const char *const colour[CITY_NSTRAT] = {"#1f6feb", "#d29922"};
+
+static void
+svg_histogram(FILE *f, const CityResult *res)
+{
+	long		max = 1;
+	int			s,
+				k,
+				n = 0;
+	const int	W = 640,
+				H = 240,
+				L = 40,
+				B = 30;
+
+	for (s = 0; s < CITY_NSTRAT; s++)
+		if (res[s].ran)
+		{
+			n++;
+			for (k = 0; k <= CITY_HIST_BINS; k++)
+				max = res[s].hist[k] > max ? res[s].hist[k] : max;
+		}
+	fprintf(f, "<svg width='%d' height='%d' role='img' aria-label='click-to-door histogram'>", W, H);
+	fprintf(f, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#888'/>", L, H - B, W - 10, H - B);
+	for (k = 0; k <= CITY_HIST_BINS; k++)
+	{
+		double		bw = (W - L - 10.0) / (CITY_HIST_BINS + 1);
+		int			j = 0;
+
+		for (s = 0; s < CITY_NSTRAT; s++)
+		{
+			double		h;
+
+			if (!res[s].ran)
+				continue;
+			h = (H - B - 10.0) * res[s].hist[k] / max;
+			fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>%s %d-%d min: %ld</title></rect>",
+					L + k * bw + j * bw / n, H - B - h, bw / n - 1, h, colour[s], "",
+					k * 5, k * 5 + 5, res[s].hist[k]);
+			j++;
+		}
+		if (k % 2 == 0)
+			fprintf(f, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%d%s</text>",
+					L + k * bw, H - B + 14, k * 5, k == CITY_HIST_BINS ? "+" : "");
+	}
+	fprintf(f, "<text x='%d' y='%d' font-size='11'>minutes from click to door</text>", W / 2 - 60, H - 2);
+	fprintf(f, "<text x='2' y='12' font-size='10'>%ld</text></svg>\n", max);
+}
+
+static void
+svg_heatmap(FILE *f, const CityResult *r)
+{
+	long		max = 1;
+	int			i,
+				j;
+	const int	C = 16;
+
+	for (j = 0; j < CITY_GRID; j++)
+		for (i = 0; i < CITY_GRID; i++)
+			max = r->heat[j][i] > max ? r->heat[j][i] : max;
+	fprintf(f, "<svg width='%d' height='%d' role='img' aria-label='demand heatmap'>", C * CITY_GRID, C * CITY_GRID);
+	for (j = 0; j < CITY_GRID; j++)
+		for (i = 0; i < CITY_GRID; i++)
+		{
+			double		v = (double) r->heat[j][i] / max;
+
+			fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='rgb(%d,%d,%d)'><title>%ld orders</title></rect>",
+					i * C, (CITY_GRID - 1 - j) * C, C, C,
+					(int) (255 - 35 * v), (int) (255 - 200 * v), (int) (255 - 230 * v), r->heat[j][i]);
+		}
+	fprintf(f, "</svg>\n");
+}
+
+static void
+svg_earnings(FILE *f, const CityResult *res)
+{
+	double		max = 1;
+	int			s,
+				i;
+	const int	W = 640,
+				H = 200;
+
+	for (s = 0; s < CITY_NSTRAT; s++)
+		for (i = 0; res[s].ran && i < res[s].nearn; i++)
+			max = fmax(max, res[s].earnings[i]);
+	fprintf(f, "<svg width='%d' height='%d' role='img' aria-label='earnings per rider, sorted'>", W, H);
+	for (s = 0; s < CITY_NSTRAT; s++)
+	{
+		if (!res[s].ran || res[s].nearn == 0)
+			continue;
+		fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2' points='", colour[s]);
+		for (i = 0; i < res[s].nearn; i++)
+			fprintf(f, "%.1f,%.1f ", 10 + (W - 20.0) * i / fmax(1, res[s].nearn - 1),
+					H - 20 - (H - 30.0) * res[s].earnings[i] / max);
+		fprintf(f, "'/>");
+	}
+	fprintf(f, "<text x='10' y='%d' font-size='11'>riders, from the lowest earnings to the highest (max %.0f)</text></svg>\n",
+			H - 4, max);
+}
+
+bool
+city_html(const CityConfig *cfg, const CityResult *res, const char *file)
+{
+	FILE	   *f = fopen(file, "w");
+	int			s,
+				shown = -1;
+
+	if (f == NULL)
+	{
+		perror(file);
+		return false;
+	}
+	fprintf(f, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>dispatch: city report</title>\n"
+			"<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse}"
+			"td,th{padding:2px 10px;text-align:right}td:first-child{text-align:left}"
+			".k{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}</style></head><body>\n");
+	fprintf(f, "<h1>dispatch: a synthetic city</h1>\n<p>%d zones, %d merchants, %d customers, %d riders; "
+			"orders from %02d:%02d to %02d:%02d, about %.0f a minute at the peak; seed %llu.</p>\n",
+			cfg->zones_per_side * cfg->zones_per_side, cfg->merchants, cfg->customers, cfg->riders,
+			cfg->start_min / 60, cfg->start_min % 60, cfg->end_min / 60, cfg->end_min % 60,
+			cfg->peak_per_min, (unsigned long long) cfg->seed);
+	fprintf(f, "<p>");
+	for (s = 0; s < CITY_NSTRAT; s++)
+		if (res[s].ran)
+			fprintf(f, "<span class='k' style='background:%s'></span>%s", colour[s], city_strategy_name[s]);
+	fprintf(f, "</p>\n<table><tr><th></th>");
+	for (s = 0; s < CITY_NSTRAT; s++)
+		if (res[s].ran)
+			fprintf(f, "<th>%s</th>", city_strategy_name[s]);
+	fprintf(f, "</tr>\n");
+#define HROW(label, expr) do { fprintf(f, "<tr><td>%s</td>", label); \
+		for (s = 0; s < CITY_NSTRAT; s++) if (res[s].ran) fprintf(f, "<td>%s</td>", expr); \
+		fprintf(f, "</tr>\n"); } while (0)
+	{
+		char		b[CITY_NSTRAT][64];
+
+#define FMT(...) (snprintf(b[s], sizeof(b[s]), __VA_ARGS__), b[s])
+		HROW("orders placed", FMT("%ld", res[s].placed));
+		HROW("delivered", FMT("%ld", res[s].delivered));
+		HROW("cancelled", FMT("%ld", res[s].cancelled));
+		HROW("click to door: mean / median / p90 (min)",
+			 FMT("%.1f / %.1f / %.1f", res[s].ctd_mean, res[s].ctd_median, res[s].ctd_p90));
+		HROW("on time", FMT("%.1f%%", 100 * res[s].on_time));
+		HROW("rider waiting at the merchant (min)", FMT("%.1f", res[s].pickup_wait));
+		HROW("food waiting for a rider (min)", FMT("%.1f", res[s].food_wait));
+		HROW("rider utilisation", FMT("%.1f%%", 100 * res[s].utilisation));
+		HROW("earnings Gini", FMT("%.3f", res[s].gini));
+		HROW("fatigue-limit breaches", FMT("%ld", res[s].fatigue_breaches));
+		HROW("orders reassigned", FMT("%ld", res[s].reassignments));
+		HROW("batch latency p50 / p99 (ms)", FMT("%.1f / %.1f", res[s].batch_p50, res[s].batch_p99));
+		HROW("event latency p50 / p99 (ms)", FMT("%.2f / %.2f", res[s].event_p50, res[s].event_p99));
+		HROW("events missed", FMT("%ld of %ld", res[s].events_missed, res[s].events_outbox));
+		HROW("feedback sentiment", FMT("%.3f (%ld)", res[s].sentiment, res[s].feedback));
+#undef FMT
+	}
+	fprintf(f, "</table>\n<h2>Click to door</h2>\n");
+	svg_histogram(f, res);
+	for (s = 0; s < CITY_NSTRAT; s++)
+		if (res[s].ran && shown < 0)
+			shown = s;
+	if (shown >= 0)
+	{
+		fprintf(f, "<h2>Demand over the city</h2>\n<p>Delivered orders by drop-off, %d x %d cells, north up.</p>\n",
+				CITY_GRID, CITY_GRID);
+		svg_heatmap(f, &res[shown]);
+	}
+	fprintf(f, "<h2>Earnings per rider</h2>\n");
+	svg_earnings(f, res);
+	fprintf(f, "</body></html>\n");
+	return fclose(f) == 0;
+}
