@@ -46,6 +46,8 @@ for my $s ([dispatch => $d], [greedy => $g])
 	# minutes, less the 30 % the noise may take off) and the merchant's
 	# first reaction (20 s)
 	cmp_ok($r->{click_to_door_min}{median}, '>', 4.5, "$name: click to door is physically possible");
+	cmp_ok($r->{click_to_door_min}{mean}, '>=', $r->{click_to_door_min}{lower_bound_mean},
+		"$name: the mean is not below its physical lower bound");
 	cmp_ok($r->{click_to_door_min}{p90}, '>=', $r->{click_to_door_min}{median}, "$name: p90 >= median");
 	cmp_ok($r->{batches}, '>', 0, "$name: batches ran and were timed");
 	cmp_ok($r->{feedback}, '>', 0, "$name: customers left feedback, scored");

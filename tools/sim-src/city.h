@@ -61,6 +61,7 @@ typedef struct CityResult
 	double		ctd_mean,
 				ctd_median,
 				ctd_p90,		/* click to door, minutes */
+				ctd_bound,		/* its mean's lower bound: ready + ride */
 				on_time,		/* share delivered by the promise */
 				pickup_wait,	/* rider at the merchant until pickup, min */
 				food_wait,		/* food ready until pickup, min */
