@@ -248,6 +248,7 @@ typedef struct Run
 	/* the listener */
 	pthread_t	listener;
 	PGconn	   *lconn;
+	long long	seq_before;		/* the outbox's last seq before the run */
 	volatile bool listening,
 				stop_listening;
 	Heard	   *heard;
@@ -1280,6 +1281,15 @@ quiet(void *arg, const char *message)
 {
 }
 
+static PGconn *
+connect_to(const char *dbname)
+{
+	const char *const keys[] = {"dbname", "application_name", NULL};
+	const char *const values[] = {dbname, "dispatch-sim", NULL};
+
+	return PQconnectdbParams(keys, values, 1);
+}
+
 static bool
 open_db(Run *run, char *err, int errlen)
 {
@@ -1295,27 +1305,31 @@ open_db(Run *run, char *err, int errlen)
 		return false;
 	}
 	PQsetNoticeProcessor(admin, quiet, NULL);
-	snprintf(run->dbname, sizeof(run->dbname), "dispatch_city_%d_%s", (int) getpid(),
-			 city_strategy_name[run->strategy]);
-	snprintf(text, sizeof(text), "DROP DATABASE IF EXISTS %s", run->dbname);
-	PQclear(PQexec(admin, text));
-	snprintf(text, sizeof(text), "CREATE DATABASE %s", run->dbname);
-	r = PQexec(admin, text);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+	if (run->cfg->database)
+		snprintf(run->dbname, sizeof(run->dbname), "%s", run->cfg->database);
+	else
 	{
-		snprintf(err, errlen, "cannot create the city's database: %s", PQerrorMessage(admin));
+		snprintf(run->dbname, sizeof(run->dbname), "dispatch_city_%d_%s", (int) getpid(),
+				 city_strategy_name[run->strategy]);
+		snprintf(text, sizeof(text), "DROP DATABASE IF EXISTS %s", run->dbname);
+		PQclear(PQexec(admin, text));
+		snprintf(text, sizeof(text), "CREATE DATABASE %s", run->dbname);
+		r = PQexec(admin, text);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		{
+			snprintf(err, errlen, "cannot create the city's database: %s", PQerrorMessage(admin));
+			PQclear(r);
+			PQfinish(admin);
+			return false;
+		}
 		PQclear(r);
-		PQfinish(admin);
-		return false;
 	}
-	PQclear(r);
 	PQfinish(admin);
-	snprintf(text, sizeof(text), "dbname=%s", run->dbname);
 	run->conns = calloc(run->nthreads, sizeof(PGconn *));
 	run->conn_clock = calloc(run->nthreads, sizeof(double));
 	for (t = 0; t < run->nthreads; t++)
 	{
-		run->conns[t] = PQconnectdb(text);
+		run->conns[t] = connect_to(run->dbname);
 		if (PQstatus(run->conns[t]) != CONNECTION_OK)
 		{
 			snprintf(err, errlen, "%s", PQerrorMessage(run->conns[t]));
@@ -1323,7 +1337,7 @@ open_db(Run *run, char *err, int errlen)
 		}
 		PQclear(PQexec(run->conns[t], "SET client_min_messages = warning"));
 	}
-	run->lconn = PQconnectdb(text);
+	run->lconn = connect_to(run->dbname);
 	if (PQstatus(run->lconn) != CONNECTION_OK)
 	{
 		snprintf(err, errlen, "%s", PQerrorMessage(run->lconn));
@@ -1338,6 +1352,16 @@ open_db(Run *run, char *err, int errlen)
 	}
 	PQclear(r);
 	r = PQexec(run->lconn, "LISTEN dispatch_events");
+	PQclear(r);
+	/* what the outbox held before (a database given with --database) */
+	r = PQexec(run->lconn, "SELECT coalesce(max(seq), 0) FROM dispatch.events");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+	{
+		snprintf(err, errlen, "%s", PQerrorMessage(run->lconn));
+		PQclear(r);
+		return false;
+	}
+	run->seq_before = atoll(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return true;
 }
@@ -1354,7 +1378,7 @@ close_db(Run *run)
 			PQfinish(run->conns[t]);
 	if (run->lconn)
 		PQfinish(run->lconn);
-	if (getenv("SIM_KEEP_DB"))
+	if (getenv("SIM_KEEP_DB") || run->cfg->database)
 		return;
 	admin = PQconnectdb("");
 	snprintf(text, sizeof(text), "DROP DATABASE IF EXISTS %s", run->dbname);
@@ -1777,7 +1801,7 @@ measure(Run *run, CityResult *res)
 		 */
 		if ((r = sql(run, c, NULL, "SELECT seq, CASE WHEN current_setting('track_commit_timestamp')::bool "
 					 "THEN extract(epoch FROM pg_xact_commit_timestamp(((seq >> 20) & 4294967295)::text::xid)) END "
-					 "FROM dispatch.events ORDER BY seq")) == NULL)
+					 "FROM dispatch.events WHERE seq > %lld ORDER BY seq", run->seq_before)) == NULL)
 			return false;
 		nout = PQntuples(r);
 		seqs = ids_of(r, nout);

@@ -38,6 +38,7 @@ typedef struct CityConfig
 	int			connections;
 	int			max_shift_minutes;
 	bool		strategy[CITY_NSTRAT];
+	const char *database;		/* --database: an existing one, kept */
 	const char *json_file;
 	const char *html_file;
 	bool		progress;

@@ -8,7 +8,7 @@
  *			  [--merchants N] [--customers N] [--zones N] [--side-km KM]
  *			  [--peak N] [--from HH:MM] [--to HH:MM] [--tick S] [--batch S]
  *			  [--ping S] [--connections N] [--max-shift MIN]
- *			  [--json FILE] [--html FILE] [--quiet]
+ *			  [--database NAME] [--json FILE] [--html FILE] [--quiet]
  *
  * IDENTIFICATION
  *		tools/sim-src/city_report.c
@@ -59,6 +59,8 @@ usage(FILE *f)
 			"    --ping S         seconds between a rider app's pings (default 60)\n"
 			"    --connections N  connections (threads) driving the API (default 4)\n"
 			"    --max-shift MIN  the zones' max_shift_minutes (default 180)\n"
+			"    --database NAME  play in this existing database (the extension is created\n"
+			"                     if missing; the database is kept); one strategy only\n"
 			"    --json FILE      the figures as JSON\n"
 			"    --html FILE      a self-contained report page\n"
 			"    --quiet          no progress line\n\n"
@@ -169,6 +171,8 @@ city_main(int argc, char **argv)
 			cfg.connections = positive(a, v);
 		else if (strcmp(a, "--max-shift") == 0)
 			cfg.max_shift_minutes = positive(a, v);
+		else if (strcmp(a, "--database") == 0)
+			cfg.database = v;
 		else if (strcmp(a, "--json") == 0)
 			cfg.json_file = v;
 		else if (strcmp(a, "--html") == 0)
@@ -178,6 +182,11 @@ city_main(int argc, char **argv)
 			fprintf(stderr, "sim: unknown flag %s (see --help)\n", a);
 			return 2;
 		}
+	}
+	if (cfg.database && cfg.strategy[0] && cfg.strategy[1])
+	{
+		fprintf(stderr, "sim: --database takes one strategy (--strategy dispatch or greedy)\n");
+		return 2;
 	}
 	if (cfg.end_min <= cfg.start_min || cfg.connections > 64 || cfg.zones_per_side > 16)
 	{
