@@ -1418,7 +1418,6 @@ build_city(Run *run)
 				i,
 				j;
 	PGresult   *r;
-	double		vfactor = 1.0;
 
 	run->now = cfg->start_min * 60.0 - 1800;
 	clock_on(run, 0);
@@ -1452,7 +1451,6 @@ build_city(Run *run)
 		return false;
 	run->speed_mps = PQntuples(r) ? atof(PQgetvalue(r, 0, 0)) : 4.0;
 	PQclear(r);
-	(void) vfactor;
 
 	/* merchants, in clusters around a few streets of restaurants */
 	run->nmerchants = cfg->merchants;
