@@ -418,7 +418,7 @@ svg_histogram(FILE *f, const CityResult *res)
 				continue;
 			h = (H - B - 10.0) * res[s].hist[k] / max;
 			fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>%s %d-%d min: %ld</title></rect>",
-					L + k * bw + j * bw / n, H - B - h, bw / n - 1, h, colour[s], "",
+					L + k * bw + j * bw / n, H - B - h, bw / n - 1, h, colour[s], city_strategy_name[s],
 					k * 5, k * 5 + 5, res[s].hist[k]);
 			j++;
 		}
@@ -523,6 +523,7 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 		HROW("cancelled", FMT("%ld", res[s].cancelled));
 		HROW("click to door: mean / median / p90 (min)",
 			 FMT("%.1f / %.1f / %.1f", res[s].ctd_mean, res[s].ctd_median, res[s].ctd_p90));
+		HROW("lower bound of the mean: food ready + direct ride (min)", FMT("%.1f", res[s].ctd_bound));
 		HROW("on time", FMT("%.1f%%", 100 * res[s].on_time));
 		HROW("rider waiting at the merchant (min)", FMT("%.1f", res[s].pickup_wait));
 		HROW("food waiting for a rider (min)", FMT("%.1f", res[s].food_wait));
