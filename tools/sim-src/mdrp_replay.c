@@ -305,7 +305,7 @@ typedef struct Event
 static PGconn *conn;
 /* the settings of the replay's zone (SIM_CAPACITY, SIM_HOLD_COST, SIM_LOAD_PENALTY override them) */
 static int replay_capacity = 1,
-			replay_hold = 600,
+			replay_hold = 3000,
 			replay_load = 900;
 static char sqlerr[512];
 
