@@ -49,6 +49,7 @@
 
 #include "libpq-fe.h"
 #include "city.h"
+#include "sim.h"
 
 const char *const city_strategy_name[CITY_NSTRAT] = {"dispatch", "greedy"};
 
@@ -1276,83 +1277,33 @@ rider_phase(Run *run, int tid)
 
 /* ------------------------------------------------------------ set-up */
 
-static void
-quiet(void *arg, const char *message)
-{
-}
-
-static PGconn *
-connect_to(const char *dbname)
-{
-	const char *const keys[] = {"dbname", "application_name", NULL};
-	const char *const values[] = {dbname, "dispatch-sim", NULL};
-
-	return PQconnectdbParams(keys, values, 1);
-}
-
+/*
+ * The run's database (simdb.c): its own, created afresh, or the one given
+ * with --database; a connection per thread and the listener's.
+ */
 static bool
 open_db(Run *run, char *err, int errlen)
 {
-	PGconn	   *admin = PQconnectdb("");
 	PGresult   *r;
-	char		text[256];
 	int			t;
 
-	if (PQstatus(admin) != CONNECTION_OK)
-	{
-		snprintf(err, errlen, "%s", PQerrorMessage(admin));
-		PQfinish(admin);
-		return false;
-	}
-	PQsetNoticeProcessor(admin, quiet, NULL);
 	if (run->cfg->database)
 		snprintf(run->dbname, sizeof(run->dbname), "%s", run->cfg->database);
 	else
 	{
 		snprintf(run->dbname, sizeof(run->dbname), "dispatch_city_%d_%s", (int) getpid(),
 				 city_strategy_name[run->strategy]);
-		snprintf(text, sizeof(text), "DROP DATABASE IF EXISTS %s", run->dbname);
-		PQclear(PQexec(admin, text));
-		snprintf(text, sizeof(text), "CREATE DATABASE %s", run->dbname);
-		r = PQexec(admin, text);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		{
-			snprintf(err, errlen, "cannot create the city's database: %s", PQerrorMessage(admin));
-			PQclear(r);
-			PQfinish(admin);
+		if (!sim_create_db(run->dbname, err, errlen))
 			return false;
-		}
-		PQclear(r);
 	}
-	PQfinish(admin);
 	run->conns = calloc(run->nthreads, sizeof(PGconn *));
 	run->conn_clock = calloc(run->nthreads, sizeof(double));
 	for (t = 0; t < run->nthreads; t++)
-	{
-		run->conns[t] = connect_to(run->dbname);
-		if (PQstatus(run->conns[t]) != CONNECTION_OK)
-		{
-			snprintf(err, errlen, "%s", PQerrorMessage(run->conns[t]));
+		if ((run->conns[t] = sim_connect(run->dbname, "dispatch-sim", err, errlen)) == NULL)
 			return false;
-		}
-		PQclear(PQexec(run->conns[t], "SET client_min_messages = warning"));
-	}
-	run->lconn = connect_to(run->dbname);
-	if (PQstatus(run->lconn) != CONNECTION_OK)
-	{
-		snprintf(err, errlen, "%s", PQerrorMessage(run->lconn));
+	if ((run->lconn = sim_connect(run->dbname, "dispatch-sim", err, errlen)) == NULL)
 		return false;
-	}
-	r = PQexec(run->conns[0], "CREATE EXTENSION IF NOT EXISTS dispatch CASCADE");
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-	{
-		snprintf(err, errlen, "cannot create the extension: %s", PQerrorMessage(run->conns[0]));
-		PQclear(r);
-		return false;
-	}
-	PQclear(r);
-	r = PQexec(run->lconn, "LISTEN dispatch_events");
-	PQclear(r);
+	PQclear(PQexec(run->lconn, "LISTEN dispatch_events"));
 	/* what the outbox held before (a database given with --database) */
 	r = PQexec(run->lconn, "SELECT coalesce(max(seq), 0) FROM dispatch.events");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -1369,8 +1320,6 @@ open_db(Run *run, char *err, int errlen)
 static void
 close_db(Run *run)
 {
-	PGconn	   *admin;
-	char		text[256];
 	int			t;
 
 	for (t = 0; t < run->nthreads; t++)
@@ -1380,10 +1329,7 @@ close_db(Run *run)
 		PQfinish(run->lconn);
 	if (getenv("SIM_KEEP_DB") || run->cfg->database)
 		return;
-	admin = PQconnectdb("");
-	snprintf(text, sizeof(text), "DROP DATABASE IF EXISTS %s", run->dbname);
-	PQclear(PQexec(admin, text));
-	PQfinish(admin);
+	sim_drop_db(run->dbname);
 }
 
 /* ids of a column of a result, in order */

@@ -694,77 +694,24 @@ done:
 	return ok;
 }
 
-/* a database of its own, from the usual environment */
-static void
-no_notices(void *arg, const char *message)
-{
-}
-
+/* a database of its own, from the usual environment (simdb.c) */
 static bool
 open_replay_db(char *dbname, int len, char *err, int errlen)
 {
-	PGconn	   *admin = PQconnectdb("");
-	PGresult   *r;
-	char		conninfo[512];
-
-	if (PQstatus(admin) != CONNECTION_OK)
-	{
-		snprintf(err, errlen, "%s", PQerrorMessage(admin));
-		PQfinish(admin);
-		return false;
-	}
-	PQsetNoticeProcessor(admin, no_notices, NULL);
 	snprintf(dbname, len, "dispatch_replay_%d", (int) getpid());
-	r = PQexec(admin, "SELECT 1");
-	PQclear(r);
-	{
-		char		sql[256];
-
-		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", dbname);
-		PQclear(PQexec(admin, sql));
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
-		r = PQexec(admin, sql);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		{
-			snprintf(err, errlen, "cannot create the replay database: %s", PQerrorMessage(admin));
-			PQclear(r);
-			PQfinish(admin);
-			return false;
-		}
-		PQclear(r);
-	}
-	PQfinish(admin);
-	snprintf(conninfo, sizeof(conninfo), "dbname=%s", dbname);
-	conn = PQconnectdb(conninfo);
-	if (PQstatus(conn) != CONNECTION_OK)
-	{
-		snprintf(err, errlen, "%s", PQerrorMessage(conn));
+	if (!sim_create_db(dbname, err, errlen))
 		return false;
-	}
-	r = PQexec(conn, "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS dispatch CASCADE");
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-	{
-		snprintf(err, errlen, "cannot create the extension: %s", PQerrorMessage(conn));
-		PQclear(r);
-		return false;
-	}
-	PQclear(r);
-	return true;
+	conn = sim_connect(dbname, "dispatch-sim-replay", err, errlen);
+	return conn != NULL;
 }
 
 static void
 close_replay_db(const char *dbname)
 {
-	PGconn	   *admin;
-	char		sql[256];
-
-	PQfinish(conn);
+	if (conn)
+		PQfinish(conn);
 	conn = NULL;
-	admin = PQconnectdb("");
-	PQsetNoticeProcessor(admin, no_notices, NULL);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", dbname);
-	PQclear(PQexec(admin, sql));
-	PQfinish(admin);
+	sim_drop_db(dbname);
 }
 
 /* replay one instance with a strategy; write, check, measure */

@@ -15,6 +15,15 @@
 #ifndef DISPATCH_SIM_H
 #define DISPATCH_SIM_H
 
+#include <stdbool.h>
+
+#include "libpq-fe.h"
+
+/* simdb.c: the databases runs play in */
+extern bool sim_create_db(const char *dbname, char *err, int errlen);
+extern void sim_drop_db(const char *dbname);
+extern PGconn *sim_connect(const char *dbname, const char *application, char *err, int errlen);
+
 /* city.c: the synthetic city (the default mode) */
 extern int	city_main(int argc, char **argv);
 
