@@ -138,7 +138,6 @@ typedef struct Order
 				t_picked,
 				t_delivered,
 				t_failed;
-	bool		reassigned;
 	bool		feedback_done;
 	double		ack[S_NSTATUS]; /* wall time the first change to it committed */
 } Order;
@@ -284,17 +283,18 @@ fail(Run *run, const char *fmt,...)
 }
 
 /*
- * Run one statement; on an error, its SQLSTATE into state (if given) and
- * NULL.  An error whose SQLSTATE the caller does not expect (state NULL)
- * fails the run.
+ * Run one statement.  An error fails the run and gives NULL, except a
+ * refusal by the API (SQLSTATE class DP) where the caller says one may come
+ * (refusable): then NULL alone, for the caller to handle.
  */
 static PGresult *
-sql(Run *run, PGconn *c, char *state, const char *fmt,...)
+sql(Run *run, PGconn *c, bool refusable, const char *fmt,...)
 {
 	char		text[16384];
 	va_list		ap;
 	PGresult   *r;
 	ExecStatusType st;
+	const char *state;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -303,13 +303,8 @@ sql(Run *run, PGconn *c, char *state, const char *fmt,...)
 	st = PQresultStatus(r);
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 		return r;
-	if (state != NULL)
-	{
-		const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-		snprintf(state, 6, "%s", s ? s : "?????");
-	}
-	else
+	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (!refusable || state == NULL || strncmp(state, "DP", 2) != 0)
 		fail(run, "%s(in: %.300s)", PQerrorMessage(c), text);
 	PQclear(r);
 	return NULL;
@@ -325,7 +320,7 @@ sql_ok(Run *run, PGconn *c, const char *fmt,...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	r = sql(run, c, NULL, "%s", text);
+	r = sql(run, c, false, "%s", text);
 	if (r == NULL)
 		return false;
 	PQclear(r);
@@ -643,7 +638,6 @@ order_phase(Run *run, int tid)
 		Order	   *o = &run->orders[i];
 		Merchant   *m = &run->merchants[d->merchant];
 		PGresult   *r;
-		char		state[6];
 
 		if (o->status == S_NEW && d->t <= run->now)
 		{
@@ -659,24 +653,21 @@ order_phase(Run *run, int tid)
 								k ? ", " : "", m->item[d->item[k]], d->qty[k]);
 			snprintf(items + len, sizeof(items) - len, "]");
 			to_lonlat(d->x, d->y, &lon, &lat);
-			r = sql(run, c, state, "SELECT dispatch.place_order(%lld, %lld, '%s', %.7f, %.7f, 'Building %d, room %d', '%s'%s)",
+			r = sql(run, c, true, "SELECT dispatch.place_order(%lld, %lld, '%s', %.7f, %.7f, 'Building %d, room %d', '%s'%s)",
 					run->customer_id[d->customer], m->id, items, lon, lat,
 					1 + d->customer % 97, 100 + d->customer % 1900, d->priority,
 					d->coupon ? ", 'LUNCH10'" : "");
-			if (r == NULL && d->coupon && strncmp(state, "DP", 2) == 0)
+			if (r == NULL && d->coupon && !run->failed)
 				/* the coupon refused (used up, budget spent): without it */
-				r = sql(run, c, state, "SELECT dispatch.place_order(%lld, %lld, '%s', %.7f, %.7f, 'Building %d, room %d', '%s')",
+				r = sql(run, c, true, "SELECT dispatch.place_order(%lld, %lld, '%s', %.7f, %.7f, 'Building %d, room %d', '%s')",
 						run->customer_id[d->customer], m->id, items, lon, lat,
 						1 + d->customer % 97, 100 + d->customer % 1900, d->priority);
 			else if (r != NULL && d->coupon)
 				count(run, &run->coupons, 1);
 			if (r == NULL)
 			{
-				if (strncmp(state, "DP", 2) != 0)
-				{
-					fail(run, "place_order: SQLSTATE %s", state);
+				if (run->failed)
 					return;
-				}
 				o->status = S_REFUSED;
 				count(run, &run->refused, 1);
 				continue;
@@ -740,15 +731,12 @@ order_phase(Run *run, int tid)
 			(o->status == S_PLACED || o->status == S_ACCEPTED ||
 			 (o->status == S_ASSIGNED && run->riders[o->rider].dark_until <= run->now)))
 		{
-			r = sql(run, c, state, "SELECT dispatch.cancel_order(%lld, 'changed my mind')", o->id);
+			r = sql(run, c, true, "SELECT dispatch.cancel_order(%lld, 'changed my mind')", o->id);
 			if (r == NULL)
 			{
 				/* picked up meanwhile by a rider whose app was offline */
-				if (strncmp(state, "DP", 2) != 0)
-				{
-					fail(run, "cancel_order: SQLSTATE %s", state);
+				if (run->failed)
 					return;
-				}
 				d->cancel_after = -1;
 				continue;
 			}
@@ -858,7 +846,7 @@ dispatch_phase(Run *run, int tid)
 		if (batch_now && run->strategy == 0)
 		{
 			t0 = wall_now();
-			if ((r = sql(run, c, NULL, "SELECT order_id, rider_id, offer_id FROM dispatch.assign_batch(%lld)",
+			if ((r = sql(run, c, false, "SELECT order_id, rider_id, offer_id FROM dispatch.assign_batch(%lld)",
 						 run->zone_id[z])) == NULL)
 				return;
 			if (waiting)
@@ -890,12 +878,11 @@ dispatch_phase(Run *run, int tid)
 			for (i = 0; i < run->ndemand && !run->failed; i++)
 			{
 				Order	   *o = &run->orders[i];
-				char		state[6];
 				int			ri;
 
 				if (o->status != S_ACCEPTED || o->zone != z)
 					continue;
-				if ((r = sql(run, c, NULL, "SELECT rider_id FROM dispatch.nearest_riders(%lld, 10) "
+				if ((r = sql(run, c, false, "SELECT rider_id FROM dispatch.nearest_riders(%lld, 10) "
 							 "WHERE free_slots > 0 ORDER BY distance_m LIMIT 1", o->id)) == NULL)
 					return;
 				if (PQntuples(r) == 0)
@@ -907,14 +894,11 @@ dispatch_phase(Run *run, int tid)
 				PQclear(r);
 				if (ri < 0 || run->riders[ri].nheld >= MAX_HELD)
 					continue;
-				r = sql(run, c, state, "SELECT dispatch.assign_manually(%lld, %lld, 'greedy')", o->id, run->riders[ri].id);
+				r = sql(run, c, true, "SELECT dispatch.assign_manually(%lld, %lld, 'greedy')", o->id, run->riders[ri].id);
 				if (r == NULL)
 				{
-					if (strncmp(state, "DP", 2) != 0)
-					{
-						fail(run, "assign_manually: SQLSTATE %s", state);
+					if (run->failed)
 						return;
-					}
 					continue;
 				}
 				PQclear(r);
@@ -930,7 +914,7 @@ dispatch_phase(Run *run, int tid)
 		/* support works through the complaint tickets */
 		if (support_now)
 		{
-			if ((r = sql(run, c, NULL, "SELECT ticket_id, side FROM dispatch.open_tickets(%lld, NULL, 100)",
+			if ((r = sql(run, c, false, "SELECT ticket_id, side FROM dispatch.open_tickets(%lld, NULL, 100)",
 						 run->zone_id[z])) == NULL)
 				return;
 			count(run, &run->tickets_opened, PQntuples(r));
@@ -1054,7 +1038,7 @@ rider_phase(Run *run, int tid)
 			PGresult   *res;
 
 			strcat(r->sync.buf, "]");
-			if ((res = sql(run, c, NULL, "SELECT outcome, reason, sqlstate FROM dispatch.sync_rider(%lld, '%s')",
+			if ((res = sql(run, c, false, "SELECT outcome, reason, sqlstate FROM dispatch.sync_rider(%lld, '%s')",
 						   r->id, r->sync.buf)) == NULL)
 				return;
 			for (k = 0; k < PQntuples(res); k++)
@@ -1086,19 +1070,15 @@ rider_phase(Run *run, int tid)
 				Offer	   *f = &r->offers[k];
 				Order	   *o = &run->orders[f->order];
 				bool		yes = rnd(&r->rng) < 0.9 && run->now < r->shift_end && r->nheld < MAX_HELD;
-				char		state[6];
 				PGresult   *res;
 
-				res = sql(run, c, state, "SELECT dispatch.respond_offer(%lld, %s%s)", f->offer_id,
+				res = sql(run, c, true, "SELECT dispatch.respond_offer(%lld, %s%s)", f->offer_id,
 						  yes ? "true" : "false", yes ? "" : ", 'too far'");
 				if (res == NULL)
 				{
 					/* expired, or the order cancelled meanwhile */
-					if (strncmp(state, "DP", 2) != 0)
-					{
-						fail(run, "respond_offer: SQLSTATE %s", state);
+					if (run->failed)
 						return;
-					}
 					continue;
 				}
 				PQclear(res);
@@ -1107,8 +1087,6 @@ rider_phase(Run *run, int tid)
 					count(run, &run->rejections, 1);
 					continue;
 				}
-				if (o->rider >= 0)
-					o->reassigned = true;
 				o->status = S_ASSIGNED;
 				o->rider = i;
 				acked(o, S_ASSIGNED);
@@ -1380,7 +1358,7 @@ build_city(Run *run)
 
 			to_lonlat(i * run->zone_km * 1000.0, j * run->zone_km * 1000.0, &lon1, &lat1);
 			to_lonlat((i + 1) * run->zone_km * 1000.0, (j + 1) * run->zone_km * 1000.0, &lon2, &lat2);
-			if ((r = sql(run, c, NULL, "SELECT dispatch.create_zone('District %c%d', "
+			if ((r = sql(run, c, false, "SELECT dispatch.create_zone('District %c%d', "
 						 "ST_GeomFromText('POLYGON((%.7f %.7f, %.7f %.7f, %.7f %.7f, %.7f %.7f, %.7f %.7f))', 4326), "
 						 "'Asia/Shanghai')",
 						 'A' + j, i + 1, lon1, lat1, lon2, lat1, lon2, lat2, lon1, lat2, lon1, lat1)) == NULL)
@@ -1392,7 +1370,7 @@ build_city(Run *run)
 						run->zone_id[j * n + i], cfg->max_shift_minutes))
 				return false;
 		}
-	if ((r = sql(run, c, NULL, "SELECT z.speed_mps * p.speed_factor FROM dispatch.zones z, dispatch.vehicle_profiles p "
+	if ((r = sql(run, c, false, "SELECT z.speed_mps * p.speed_factor FROM dispatch.zones z, dispatch.vehicle_profiles p "
 				 "WHERE z.zone_id = %lld AND p.vehicle = 'ebike'", run->zone_id[0])) == NULL)
 		return false;
 	run->speed_mps = PQntuples(r) ? atof(PQgetvalue(r, 0, 0)) : 4.0;
@@ -1413,14 +1391,14 @@ build_city(Run *run)
 		m->zone = zone_at(run, m->x, m->y);
 		m->prep = 6 + rnd_int(&s, 12);
 		to_lonlat(m->x, m->y, &lon, &lat);
-		if ((r = sql(run, c, NULL, "SELECT dispatch.create_merchant(%lld, 'Merchant %d', %.7f, %.7f, %d)",
+		if ((r = sql(run, c, false, "SELECT dispatch.create_merchant(%lld, 'Merchant %d', %.7f, %.7f, %d)",
 					 run->zone_id[m->zone], i + 1, lon, lat, m->prep)) == NULL)
 			return false;
 		m->id = atoll(PQgetvalue(r, 0, 0));
 		PQclear(r);
 		for (k = 0; k < 4; k++)
 		{
-			if ((r = sql(run, c, NULL, "SELECT dispatch.add_item(%lld, 'dish %d', %d%s)", m->id, k + 1,
+			if ((r = sql(run, c, false, "SELECT dispatch.add_item(%lld, 'dish %d', %d%s)", m->id, k + 1,
 						 1500 + rnd_int(&s, 3500), k == 3 ? ", 60" : "")) == NULL)
 				return false;
 			m->item[k] = atoll(PQgetvalue(r, 0, 0));
@@ -1444,7 +1422,7 @@ build_city(Run *run)
 		int			k,
 					last = i + 500 < run->ncustomers ? i + 500 : run->ncustomers;
 
-		if ((r = sql(run, c, NULL, "SELECT dispatch.register_customer('+86 137 ' || lpad(g::text, 8, '0'), 'Customer ' || g) "
+		if ((r = sql(run, c, false, "SELECT dispatch.register_customer('+86 137 ' || lpad(g::text, 8, '0'), 'Customer ' || g) "
 					 "FROM generate_series(%d, %d) g ORDER BY g", i + 1, last)) == NULL)
 			return false;
 		for (k = 0; k < PQntuples(r); k++)
@@ -1473,7 +1451,7 @@ build_city(Run *run)
 		rd->shift_end = rd->shift_start + (150 + rnd_int(&s, 90)) * 60.0;
 		rd->release = -1;
 		rd->rng = cfg->seed * 31 + i + 1;
-		if ((r = sql(run, c, NULL, "SELECT dispatch.register_rider(%lld, 'Rider %d', '+86 136 %08d', %d)",
+		if ((r = sql(run, c, false, "SELECT dispatch.register_rider(%lld, 'Rider %d', '+86 136 %08d', %d)",
 					 run->zone_id[rd->zone], i + 1, i + 1, i % 5 == 0 ? 2 : 3)) == NULL)
 			return false;
 		rd->id = atoll(PQgetvalue(r, 0, 0));
@@ -1581,7 +1559,7 @@ measure(Run *run, CityResult *res)
 	res->tickets_resolved = run->tickets_resolved;
 
 	/* what the database says of the orders (simulated time) */
-	if ((r = sql(run, c, NULL,
+	if ((r = sql(run, c, false,
 				 "SELECT count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status = 'cancelled'), "
 				 "       coalesce(avg((delivered_at <= promised_at)::int) FILTER (WHERE status = 'delivered'), 0), "
 				 "       coalesce(avg(greatest(0, extract(epoch FROM picked_up_at - ready_at))) FILTER (WHERE status = 'delivered'), 0) / 60, "
@@ -1596,7 +1574,7 @@ measure(Run *run, CityResult *res)
 	res->payment_failed = atol(PQgetvalue(r, 0, 4));
 	res->paid = atol(PQgetvalue(r, 0, 5));
 	PQclear(r);
-	if ((r = sql(run, c, NULL, "SELECT extract(epoch FROM delivered_at - created_at) / 60, "
+	if ((r = sql(run, c, false, "SELECT extract(epoch FROM delivered_at - created_at) / 60, "
 				 "       (st_x(dropoff) - %.7f), (st_y(dropoff) - %.7f) "
 				 "  FROM dispatch.orders WHERE status = 'delivered'", CITY_LON0, CITY_LAT0)) == NULL)
 		return false;
@@ -1678,13 +1656,13 @@ measure(Run *run, CityResult *res)
 		res->utilisation = online > 0 ? busy / online : 0;
 	}
 	/* orders assigned more than once */
-	if ((r = sql(run, c, NULL, "SELECT count(*) - count(DISTINCT order_id) FROM dispatch.events "
+	if ((r = sql(run, c, false, "SELECT count(*) - count(DISTINCT order_id) FROM dispatch.events "
 				 "WHERE kind = 'order_status' AND payload->>'status' = 'assigned'")) == NULL)
 		return false;
 	res->reassignments = atol(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	/* earnings of the riders who worked, and their Gini */
-	if ((r = sql(run, c, NULL, "SELECT sum(total_cents) / 100.0 FROM dispatch.rider_earnings "
+	if ((r = sql(run, c, false, "SELECT sum(total_cents) / 100.0 FROM dispatch.rider_earnings "
 				 "GROUP BY rider_id ORDER BY 1")) == NULL)
 		return false;
 	res->nearn = PQntuples(r);
@@ -1703,12 +1681,12 @@ measure(Run *run, CityResult *res)
 	}
 	PQclear(r);
 	/* feedback: sentiment and complaint topics */
-	if ((r = sql(run, c, NULL, "SELECT count(*), coalesce(avg(text_score), 0) FROM dispatch.feedback")) == NULL)
+	if ((r = sql(run, c, false, "SELECT count(*), coalesce(avg(text_score), 0) FROM dispatch.feedback")) == NULL)
 		return false;
 	res->feedback = atol(PQgetvalue(r, 0, 0));
 	res->sentiment = atof(PQgetvalue(r, 0, 1));
 	PQclear(r);
-	if ((r = sql(run, c, NULL, "SELECT t, count(*) FROM dispatch.feedback, unnest(topics) t "
+	if ((r = sql(run, c, false, "SELECT t, count(*) FROM dispatch.feedback, unnest(topics) t "
 				 "GROUP BY t ORDER BY 2 DESC, 1 LIMIT %d", CITY_TOPICS)) == NULL)
 		return false;
 	memset(res->topics, 0, sizeof(res->topics));
@@ -1743,7 +1721,7 @@ measure(Run *run, CityResult *res)
 		 * listener; without, from the writing call's acknowledgement, for
 		 * the first notice of each status of each order (below).
 		 */
-		if ((r = sql(run, c, NULL, "SELECT seq, CASE WHEN current_setting('track_commit_timestamp')::bool "
+		if ((r = sql(run, c, false, "SELECT seq, CASE WHEN current_setting('track_commit_timestamp')::bool "
 					 "THEN extract(epoch FROM pg_xact_commit_timestamp(((seq >> 20) & 4294967295)::text::xid)) END "
 					 "FROM dispatch.events WHERE seq > %lld ORDER BY seq", run->seq_before)) == NULL)
 			return false;
