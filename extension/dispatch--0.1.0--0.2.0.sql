@@ -934,6 +934,25 @@ INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) V
 -- END fraud tables
 
 -- ===========================================================================
+-- The relay (src/relay.c, sql/40_events.sql): events marked for it, and its
+-- position in the outbox.
+-- ===========================================================================
+
+ALTER TABLE @extschema@.events ADD COLUMN relay boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN @extschema@.events.relay IS
+	'true: the relay sends this event''s notification after its transaction commits (dispatch.notify = relay); false: its writer did, or nobody (off).';
+
+CREATE TABLE @extschema@.relay_position (
+	only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+	seq       bigint NOT NULL,
+	at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.relay_position IS
+	'The relay''s position in the outbox: every event with a smaller or equal seq is handled.  One row, written by the relay only.';
+REVOKE ALL ON TABLE @extschema@.relay_position FROM PUBLIC;
+-- END relay tables
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -1448,6 +1467,18 @@ RETURN (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::big
 COMMENT ON FUNCTION @extschema@._event_horizon() IS
 	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout is in docs/events.md).';
 REVOKE ALL ON FUNCTION @extschema@._event_horizon() FROM PUBLIC;
+
+-- relay_status (sql/40_events.sql)
+CREATE OR REPLACE FUNCTION @extschema@.relay_status(OUT database name, OUT pid integer, OUT ready boolean,
+                                         OUT "position" bigint, OUT rounds bigint, OUT relayed bigint,
+                                         OUT last_round timestamptz)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL SAFE ROWS 4
+AS 'MODULE_PATHNAME', 'dispatch_relay_status';
+COMMENT ON FUNCTION @extschema@.relay_status() IS
+	'One row per relay of dispatch.relay_databases: its process (NULL: not running), whether writers hand it their notifications, its position in the outbox, rounds that sent notifications, notifications sent and the last such round.  No rows without dispatch in shared_preload_libraries.';
+REVOKE ALL ON FUNCTION @extschema@.relay_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.relay_status() TO dispatch_admin;
 
 -- events_since (sql/40_events.sql)
 CREATE OR REPLACE FUNCTION @extschema@.events_since(after_seq bigint, max_events integer DEFAULT 1000,

@@ -249,11 +249,14 @@ CREATE TABLE @extschema@.events (
 	customer_id  bigint,
 	rider_id     bigint,
 	payload      jsonb NOT NULL DEFAULT '{}',
+	relay        boolean NOT NULL DEFAULT false,
 	PRIMARY KEY (zone_id, seq)
 );
 CREATE INDEX events_seq_idx ON @extschema@.events (seq);
 COMMENT ON TABLE @extschema@.events IS
 	'The event outbox.  seq is (writing transaction id << 20) | ordinal; read it with events_since().  No personal data.';
+COMMENT ON COLUMN @extschema@.events.relay IS
+	'true: the relay sends this event''s notification after its transaction commits (dispatch.notify = relay); false: its writer did, or nobody (off).';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.zones', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.zones_zone_id_seq', '');

@@ -37,6 +37,28 @@ COMMENT ON FUNCTION @extschema@._event_horizon() IS
 	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout is in docs/events.md).';
 REVOKE ALL ON FUNCTION @extschema@._event_horizon() FROM PUBLIC;
 
+-- The relay (src/relay.c): where it is in the outbox, moved in the same
+-- transaction as the notifications it sends.
+CREATE TABLE @extschema@.relay_position (
+	only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+	seq       bigint NOT NULL,
+	at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.relay_position IS
+	'The relay''s position in the outbox: every event with a smaller or equal seq is handled.  One row, written by the relay only.';
+REVOKE ALL ON TABLE @extschema@.relay_position FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.relay_status(OUT database name, OUT pid integer, OUT ready boolean,
+                                         OUT "position" bigint, OUT rounds bigint, OUT relayed bigint,
+                                         OUT last_round timestamptz)
+RETURNS SETOF record
+LANGUAGE C VOLATILE PARALLEL SAFE ROWS 4
+AS 'MODULE_PATHNAME', 'dispatch_relay_status';
+COMMENT ON FUNCTION @extschema@.relay_status() IS
+	'One row per relay of dispatch.relay_databases: its process (NULL: not running), whether writers hand it their notifications, its position in the outbox, rounds that sent notifications, notifications sent and the last such round.  No rows without dispatch in shared_preload_libraries.';
+REVOKE ALL ON FUNCTION @extschema@.relay_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.relay_status() TO dispatch_admin;
+
 CREATE FUNCTION @extschema@.events_since(after_seq bigint, max_events integer DEFAULT 1000,
                                         zone_id bigint DEFAULT NULL)
 RETURNS SETOF @extschema@.events

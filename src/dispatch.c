@@ -23,6 +23,7 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -32,7 +33,8 @@ PG_MODULE_MAGIC;
 
 char	   *dispatch_clock_override = NULL;
 char	   *dispatch_master_key_file = NULL;
-bool		dispatch_notify_enabled = true;
+int			dispatch_notify_mode = DISPATCH_NOTIFY_RELAY;
+char	   *dispatch_relay_databases = NULL;
 int			dispatch_fraud_window_minutes = 60;
 int			dispatch_fraud_max_bad_orders = 5;
 int			dispatch_fraud_max_distance_m = 30000;
@@ -50,6 +52,17 @@ int			dispatch_cipher = DISPATCH_CIPHER_PGP;
 static const struct config_enum_entry cipher_options[] = {
 	{"pgp", DISPATCH_CIPHER_PGP, false},
 	{"none", DISPATCH_CIPHER_NONE, false},
+	{NULL, 0, false}
+};
+
+/* on, true, off, false: the values of the boolean this setting once was */
+static const struct config_enum_entry notify_options[] = {
+	{"commit", DISPATCH_NOTIFY_COMMIT, false},
+	{"relay", DISPATCH_NOTIFY_RELAY, false},
+	{"off", DISPATCH_NOTIFY_OFF, false},
+	{"on", DISPATCH_NOTIFY_COMMIT, true},
+	{"true", DISPATCH_NOTIFY_COMMIT, true},
+	{"false", DISPATCH_NOTIFY_OFF, true},
 	{NULL, 0, false}
 };
 
@@ -83,11 +96,14 @@ _PG_init(void)
 							   GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
 
-	DefineCustomBoolVariable("dispatch.notify",
-							 "Send NOTIFY dispatch_events for every event written to the outbox.",
-							 "The outbox row is written either way.",
-							 &dispatch_notify_enabled,
-							 true,
+	DefineCustomEnumVariable("dispatch.notify",
+							 "Who sends NOTIFY dispatch_events for an event: commit, relay or off.",
+							 "commit: the writing transaction, at its commit; relay: the relay "
+							 "background worker, after the commit (commit where no relay serves "
+							 "the database); off: nobody.  The outbox row is written either way.",
+							 &dispatch_notify_mode,
+							 DISPATCH_NOTIFY_RELAY,
+							 notify_options,
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
@@ -135,16 +151,6 @@ _PG_init(void)
 							&dispatch_fraud_max_refusals,
 							10, 1, 1000,
 							PGC_SUSET,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("dispatch.refusal_ring_size",
-							"Refused intake attempts the shared-memory ring holds between two flushes.",
-							"Takes effect when dispatch is in shared_preload_libraries; older entries "
-							"are overwritten and counted as lost by flush_refusals().",
-							&dispatch_refusal_ring_size,
-							4096, 16, 1048576,
-							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
 
@@ -213,9 +219,39 @@ _PG_init(void)
 							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
 
+	/*
+	 * The settings that size shared memory or start workers exist only
+	 * when the postmaster loads the module: defined later, a value in the
+	 * configuration file would be fatal for the session (PostgreSQL allows
+	 * no PGC_POSTMASTER setting to be created after startup).
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomIntVariable("dispatch.refusal_ring_size",
+								"Refused intake attempts the shared-memory ring holds between two flushes.",
+								"Takes effect when dispatch is in shared_preload_libraries; older entries "
+								"are overwritten and counted as lost by flush_refusals().",
+								&dispatch_refusal_ring_size,
+								4096, 16, 1048576,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
+		DefineCustomStringVariable("dispatch.relay_databases",
+								   "Databases in which a relay sends the notifications of events (comma-separated).",
+								   "Takes effect when dispatch is in shared_preload_libraries: one "
+								   "relay background worker per database; empty: none.",
+								   &dispatch_relay_databases,
+								   "postgres",
+								   PGC_POSTMASTER,
+								   GUC_LIST_INPUT,
+								   NULL, NULL, NULL);
+	}
+
 	MarkGUCPrefixReserved("dispatch");
 
 	dispatch_refusals_init();
+	dispatch_relay_init();
 }
 
 /* The integer settings that the SQL parts read, by name. */

@@ -17,6 +17,7 @@
 #define DISPATCH_H
 
 #include "access/tupdesc.h"
+#include "lib/stringinfo.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -38,7 +39,17 @@
 #define DISPATCH_EVENT_ORDINAL_BITS		20
 #define DISPATCH_EVENT_ORDINAL_MAX		((1 << DISPATCH_EVENT_ORDINAL_BITS) - 1)
 
+/* the channel every event is announced on, by its writer or the relay */
+#define DISPATCH_EVENT_CHANNEL			"dispatch_events"
+
 /* settings (dispatch.c, the one place that defines them) */
+typedef enum DispatchNotify
+{
+	DISPATCH_NOTIFY_COMMIT,		/* the writing transaction notifies */
+	DISPATCH_NOTIFY_RELAY,		/* the relay notifies after the commit */
+	DISPATCH_NOTIFY_OFF			/* the outbox only */
+} DispatchNotify;
+
 typedef enum DispatchCipher
 {
 	DISPATCH_CIPHER_PGP,		/* pgcrypto OpenPGP messages */
@@ -47,7 +58,8 @@ typedef enum DispatchCipher
 
 extern char *dispatch_clock_override;
 extern char *dispatch_master_key_file;
-extern bool dispatch_notify_enabled;
+extern int	dispatch_notify_mode;
+extern char *dispatch_relay_databases;
 extern int	dispatch_cipher;
 extern int	dispatch_refusal_ring_size;
 
@@ -67,5 +79,14 @@ extern void dispatch_refusals_init(void);
 extern int64 dispatch_event_append(int64 zone_id, const char *kind,
 								   int64 order_id, int64 customer_id,
 								   int64 rider_id, const char *payload_json);
+extern void dispatch_event_payload(StringInfo buf, int64 seq, const char *kind,
+								   int64 zone_id, int64 order_id,
+								   int64 customer_id, int64 rider_id,
+								   TimestampTz at, const char *payload_json);
+
+/* relay.c */
+extern void dispatch_relay_init(void);
+extern bool dispatch_relay_serves_this_database(void);
+extern void dispatch_relay_wake_at_commit(void);
 
 #endif							/* DISPATCH_H */

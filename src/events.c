@@ -50,13 +50,11 @@
 
 #include "dispatch.h"
 
-#define EVENT_CHANNEL "dispatch_events"
-
 /* longest event kind, and most bytes of payload members copied to NOTIFY */
 #define EVENT_KIND_MAX			32
 #define NOTIFY_MEMBERS_MAX		1024
 
-static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr insert_plan[2] = {NULL, NULL};	/* [relay] */
 static FullTransactionId ordinal_xid = {0};
 static uint32 ordinal_next = 0;
 
@@ -97,6 +95,50 @@ append_id(StringInfo buf, const char *key, int64 id)
 }
 
 /*
+ * The NOTIFY payload of an event, appended to buf: the same bytes whether
+ * the writer sends it at commit or the relay sends it later (relay.c).
+ * payload_json is the event's own JSON object (or NULL).
+ */
+void
+dispatch_event_payload(StringInfo buf, int64 seq, const char *kind,
+					   int64 zone_id, int64 order_id, int64 customer_id,
+					   int64 rider_id, TimestampTz at, const char *payload_json)
+{
+	char		tbuf[MAXDATELEN + 1];
+	int			tz = 0;
+	const char *p = payload_json ? payload_json : "{}";
+	size_t		len;
+
+	appendStringInfo(buf, "{\"seq\":" INT64_FORMAT ",\"kind\":", seq);
+	escape_json(buf, kind);
+	append_id(buf, "zone", zone_id);
+	append_id(buf, "order", order_id);
+	append_id(buf, "customer", customer_id);
+	append_id(buf, "rider", rider_id);
+	appendStringInfo(buf, ",\"at\":\"%s\"",
+					 JsonEncodeDateTime(tbuf, TimestampTzGetDatum(at),
+										TIMESTAMPTZOID, &tz));
+
+	/* splice in the members of the payload object */
+	while (*p == ' ')
+		p++;
+	len = strlen(p);
+	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\n'))
+		len--;
+	if (len > 2 && p[0] == '{' && p[len - 1] == '}')
+	{
+		if (len - 2 <= NOTIFY_MEMBERS_MAX)
+		{
+			appendStringInfoChar(buf, ',');
+			appendBinaryStringInfo(buf, p + 1, len - 2);
+		}
+		else
+			appendStringInfoString(buf, ",\"truncated\":true");
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+/*
  * Append one event to the outbox and notify listeners.  payload_json is a
  * JSON object (or NULL) with the kind-specific fields; its members are
  * stored in the row and copied into the NOTIFY payload.  Ids of 0 or less
@@ -114,6 +156,7 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 	const char *payload = payload_json ? payload_json : "{}";
 	int			ret;
 	const char *k;
+	bool		relay;
 
 	/* kinds are the extension's own words: short, lower case */
 	for (k = kind; *k; k++)
@@ -126,13 +169,25 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	if (insert_plan == NULL)
+	/*
+	 * Who notifies: in relay mode, with a relay serving this database, the
+	 * row is marked for it and the writer only wakes it at commit; the plan
+	 * without the column serves every other case (and the catalog of 0.1.0,
+	 * which has no such column, before ALTER EXTENSION UPDATE).
+	 */
+	relay = (dispatch_notify_mode == DISPATCH_NOTIFY_RELAY &&
+			 dispatch_relay_serves_this_database());
+	if (insert_plan[relay] == NULL)
 	{
 		Oid			types[8] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID,
 		INT8OID, INT8OID, INT8OID, JSONBOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("INSERT INTO dispatch.events"
+		plan = SPI_prepare(relay ?
+						   "INSERT INTO dispatch.events"
+						   " (zone_id, seq, at, kind, order_id, customer_id, rider_id, payload, relay)"
+						   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true)" :
+						   "INSERT INTO dispatch.events"
 						   " (zone_id, seq, at, kind, order_id, customer_id, rider_id, payload)"
 						   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 						   8, types);
@@ -140,7 +195,7 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_keepplan failed");
-		insert_plan = plan;
+		insert_plan[relay] = plan;
 	}
 
 	values[0] = Int64GetDatum(zone_id);
@@ -158,48 +213,21 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 	if (rider_id <= 0)
 		nulls[6] = 'n';
 
-	ret = SPI_execute_plan(insert_plan, values, nulls, false, 0);
+	ret = SPI_execute_plan(insert_plan[relay], values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not append event: %s", SPI_result_code_string(ret));
 	SPI_finish();
 
-	if (dispatch_notify_enabled)
+	if (relay)
+		dispatch_relay_wake_at_commit();
+	else if (dispatch_notify_mode != DISPATCH_NOTIFY_OFF)
 	{
 		StringInfoData buf;
-		char		tbuf[MAXDATELEN + 1];
-		int			tz = 0;
-		const char *p = payload;
-		size_t		len;
 
 		initStringInfo(&buf);
-		appendStringInfo(&buf, "{\"seq\":" INT64_FORMAT ",\"kind\":", seq);
-		escape_json(&buf, kind);
-		append_id(&buf, "zone", zone_id);
-		append_id(&buf, "order", order_id);
-		append_id(&buf, "customer", customer_id);
-		append_id(&buf, "rider", rider_id);
-		appendStringInfo(&buf, ",\"at\":\"%s\"",
-						 JsonEncodeDateTime(tbuf, TimestampTzGetDatum(at),
-											TIMESTAMPTZOID, &tz));
-
-		/* splice in the members of the payload object */
-		while (*p == ' ')
-			p++;
-		len = strlen(p);
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\n'))
-			len--;
-		if (len > 2 && p[0] == '{' && p[len - 1] == '}')
-		{
-			if (len - 2 <= NOTIFY_MEMBERS_MAX)
-			{
-				appendStringInfoChar(&buf, ',');
-				appendBinaryStringInfo(&buf, p + 1, len - 2);
-			}
-			else
-				appendStringInfoString(&buf, ",\"truncated\":true");
-		}
-		appendStringInfoChar(&buf, '}');
-		Async_Notify(EVENT_CHANNEL, buf.data);
+		dispatch_event_payload(&buf, seq, kind, zone_id, order_id,
+							   customer_id, rider_id, at, payload);
+		Async_Notify(DISPATCH_EVENT_CHANNEL, buf.data);
 		pfree(buf.data);
 	}
 	return seq;

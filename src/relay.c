@@ -1,0 +1,584 @@
+/*-------------------------------------------------------------------------
+ *
+ * relay.c
+ *		The relay: a background worker per database that sends the
+ *		notifications of events after their transactions commit, so that
+ *		writers do not take NOTIFY's lock.
+ *
+ * PostgreSQL's NOTIFY takes one database-wide lock from pre-commit until
+ * the commit record is flushed, so every notifying transaction queues
+ * behind every other.  With dispatch.notify = relay a writer appends its
+ * event rows marked "relay" and sends nothing; at commit it sets the
+ * relay's latch (no lock: a store into shared memory).  The relay wakes,
+ * reads the committed events after its position in seq order under the
+ * horizon rule of events_since (only events of transactions older than its
+ * snapshot's xmin: nothing can appear below that later), and sends the
+ * notifications of the marked ones in one transaction per round, with the
+ * same payload a writer would send (events.c): one lock acquisition for
+ * many events.  The same transaction moves its position in
+ * dispatch.relay_position, so a round's notifications go out if and only
+ * if its position moves: no event is sent twice by one relay or skipped.
+ * Its commits are asynchronous (they carry no data); after a crash of the
+ * server the last rounds may be sent again, which a gateway already
+ * tolerates (delivery is at least once, docs/events.md).
+ *
+ * Events committed above the horizon wait until the older transactions end:
+ * the relay then retries every RELAY_HELD_MS instead of sleeping.  Without
+ * a wake-up it looks every RELAY_IDLE_MS (a prepared transaction committed
+ * elsewhere, an extension created later).
+ *
+ * The relay of a database starts when the server leaves recovery (a
+ * standby runs none; a promoted one starts its relay, which continues from
+ * the position it replicated), is restarted by the postmaster a second
+ * after it dies, and stops on SIGTERM.  Writers mark events for it only
+ * while it says it is ready (shared memory): elsewhere, such as a database
+ * not named in dispatch.relay_databases or a server without dispatch in
+ * shared_preload_libraries, the writer notifies at commit and says so once
+ * in the server log.  An event marked while the relay was ready is sent by
+ * it, or by its successor from the stored position.
+ *
+ * IDENTIFICATION
+ *		src/relay.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "dispatch.h"
+
+#define RELAY_MAX_DATABASES		16
+#define RELAY_BATCH				5000	/* events read per round at most */
+#define RELAY_IDLE_MS			1000
+#define RELAY_HELD_MS			1
+
+/* one database's relay */
+typedef struct RelaySlot
+{
+	char		dbname[NAMEDATALEN];
+	Oid			dbid;			/* once connected */
+	pid_t		pid;			/* 0: not running */
+	Latch	   *latch;			/* the running relay's latch */
+	bool		ready;			/* writers of dbid may mark events for it */
+	int64		position;		/* last seq handled */
+	uint64		rounds;			/* rounds that sent something */
+	uint64		relayed;		/* notifications sent */
+	TimestampTz last_round;
+} RelaySlot;
+
+typedef struct RelayShared
+{
+	slock_t		mutex;
+	int			nslots;
+	RelaySlot	slots[RELAY_MAX_DATABASES];
+} RelayShared;
+
+static RelayShared *relay = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static List *relay_dbnames = NIL;	/* parsed in the postmaster */
+
+/* a writer's state */
+static int	my_slot = -1;		/* the slot serving this database, or -1 */
+static bool said_no_relay = false;
+static bool wake_pending = false;
+static bool callback_registered = false;
+
+PGDLLEXPORT void dispatch_relay_main(Datum main_arg);
+
+static void
+relay_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(sizeof(RelayShared));
+}
+
+static void
+relay_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	relay = ShmemInitStruct("dispatch relay", sizeof(RelayShared), &found);
+	if (!found)
+	{
+		ListCell   *lc;
+		int			i = 0;
+
+		memset(relay, 0, sizeof(RelayShared));
+		SpinLockInit(&relay->mutex);
+		foreach(lc, relay_dbnames)
+			strlcpy(relay->slots[i++].dbname, (char *) lfirst(lc), NAMEDATALEN);
+		relay->nslots = i;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Called from _PG_init: in the postmaster only, register one relay per
+ * database of dispatch.relay_databases and ask for their shared memory.
+ */
+void
+dispatch_relay_init(void)
+{
+	char	   *raw;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	raw = pstrdup(dispatch_relay_databases ? dispatch_relay_databases : "");
+	if (!SplitIdentifierString(raw, ',', &relay_dbnames))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("invalid list syntax in dispatch.relay_databases"));
+	if (list_length(relay_dbnames) > RELAY_MAX_DATABASES)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("dispatch.relay_databases names %d databases, at most %d are allowed",
+					   list_length(relay_dbnames), RELAY_MAX_DATABASES));
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = relay_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = relay_shmem_startup;
+
+	foreach(lc, relay_dbnames)
+	{
+		BackgroundWorker worker;
+
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = 1;
+		strlcpy(worker.bgw_library_name, "dispatch", BGW_MAXLEN);
+		strlcpy(worker.bgw_function_name, "dispatch_relay_main", BGW_MAXLEN);
+		snprintf(worker.bgw_name, BGW_MAXLEN, "dispatch relay for %s",
+				 (char *) lfirst(lc));
+		strlcpy(worker.bgw_type, "dispatch relay", BGW_MAXLEN);
+		worker.bgw_main_arg = Int32GetDatum(i++);
+		RegisterBackgroundWorker(&worker);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * The writer's side
+ * ---------------------------------------------------------------------
+ */
+
+static void
+relay_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (wake_pending && my_slot >= 0)
+			{
+				Latch	   *latch = relay->slots[my_slot].latch;
+
+				/* a stale latch only wakes some process for nothing */
+				if (latch != NULL)
+					SetLatch(latch);
+			}
+			wake_pending = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			wake_pending = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Whether a relay is ready for this database's events now.  A stale answer
+ * is harmless both ways: a marked event waits for the relay's successor,
+ * an unmarked one is notified by its writer.
+ */
+bool
+dispatch_relay_serves_this_database(void)
+{
+	if (relay != NULL)
+	{
+		int			i;
+
+		if (my_slot >= 0 && relay->slots[my_slot].dbid == MyDatabaseId &&
+			relay->slots[my_slot].ready)
+			return true;
+		for (i = 0; i < relay->nslots; i++)
+		{
+			volatile RelaySlot *s = &relay->slots[i];
+
+			if (s->dbid == MyDatabaseId && s->ready && s->latch != NULL)
+			{
+				my_slot = i;
+				return true;
+			}
+		}
+	}
+	if (!said_no_relay)
+	{
+		said_no_relay = true;
+		ereport(LOG,
+				errmsg("dispatch.notify is relay, but no relay serves database \"%s\": events are notified at commit",
+					   get_database_name(MyDatabaseId)),
+				errhint(relay == NULL ?
+						"Add dispatch to shared_preload_libraries." :
+						"Name the database in dispatch.relay_databases, or wait for its relay to start."));
+	}
+	return false;
+}
+
+/* the relay is to be woken when the current transaction commits */
+void
+dispatch_relay_wake_at_commit(void)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(relay_xact_callback, NULL);
+		callback_registered = true;
+	}
+	wake_pending = true;
+}
+
+/* ---------------------------------------------------------------------
+ * The relay
+ * ---------------------------------------------------------------------
+ */
+
+static RelaySlot *me = NULL;
+static Oid	plans_for = InvalidOid;	/* the extension the plans were made for */
+static SPIPlanPtr horizon_plan = NULL;
+static SPIPlanPtr read_plan = NULL;
+static SPIPlanPtr move_plan = NULL;
+static int64 position = 0;
+
+static void
+relay_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&relay->mutex);
+	me->ready = false;
+	me->latch = NULL;
+	me->pid = 0;
+	SpinLockRelease(&relay->mutex);
+}
+
+static void
+set_ready(bool ready)
+{
+	SpinLockAcquire(&relay->mutex);
+	me->ready = ready;
+	SpinLockRelease(&relay->mutex);
+}
+
+static SPIPlanPtr
+keep(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static int64
+int64_result(int row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * The extension's schema holds relay_position (0.2.0 on): prepare the
+ * plans and take the stored position, or start at the horizon.  Returns
+ * false when the extension or its table is missing.
+ */
+static bool
+relay_attach(Oid ext)
+{
+	Oid			nsp = get_namespace_oid("dispatch", true);	/* not relocatable */
+	Oid			int8 = INT8OID;
+	Oid			read_types[2] = {INT8OID, INT4OID};
+	int64		horizon;
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("relay_position", nsp)))
+		return false;
+
+	if (horizon_plan)
+		SPI_freeplan(horizon_plan);
+	if (read_plan)
+		SPI_freeplan(read_plan);
+	if (move_plan)
+		SPI_freeplan(move_plan);
+	horizon_plan = keep("SELECT dispatch._event_horizon()", 0, NULL);
+	read_plan = keep("SELECT seq, zone_id, kind, order_id, customer_id, rider_id, at,"
+					 " payload::text, relay FROM dispatch.events"
+					 " WHERE seq > $1 ORDER BY seq LIMIT $2", 2, read_types);
+	move_plan = keep("UPDATE dispatch.relay_position SET seq = $1, at = pg_catalog.now()",
+					 1, &int8);
+
+	if (SPI_execute_plan(horizon_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the event horizon");
+	horizon = int64_result(0, 1);
+
+	if (SPI_execute("SELECT seq FROM dispatch.relay_position", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the relay's position");
+	if (SPI_processed == 0)
+	{
+		Datum		v = Int64GetDatum(horizon - 1);
+
+		position = horizon - 1;
+		if (SPI_execute_with_args("INSERT INTO dispatch.relay_position (seq) VALUES ($1)",
+								  1, &int8, &v, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not store the relay's position");
+	}
+	else
+	{
+		position = int64_result(0, 1);
+		/* a position from another cluster's transaction ids (a restore) */
+		if (position >= horizon + ((int64) 1 << 40))
+		{
+			ereport(LOG,
+					errmsg("dispatch relay: stored position " INT64_FORMAT " lies beyond this server's transactions; starting at " INT64_FORMAT,
+						   position, horizon - 1));
+			position = horizon - 1;
+		}
+	}
+	plans_for = ext;
+	return true;
+}
+
+/*
+ * One round in its own transaction.  Returns the wait before the next:
+ * 0 when more events wait, RELAY_HELD_MS when events wait for older
+ * transactions, RELAY_IDLE_MS otherwise.
+ */
+static long
+relay_round(void)
+{
+	Oid			ext;
+	long		wait = RELAY_IDLE_MS;
+	bool		was_ready = me->ready;
+	bool		ready = true;
+	int64		start = position;
+	int64		horizon;
+	uint64		sent = 0;
+	uint64		i;
+	Datum		args[2];
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgstat_report_activity(STATE_RUNNING, "relaying events");
+
+	ext = get_extension_oid("dispatch", true);
+	if (!OidIsValid(ext))
+		ready = false;
+	else if (ext != plans_for && !relay_attach(ext))
+		ready = false;
+
+	if (ready && was_ready)
+	{
+		if (SPI_execute_plan(horizon_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the event horizon");
+		horizon = int64_result(0, 1);
+
+		args[0] = Int64GetDatum(position);
+		args[1] = Int32GetDatum(RELAY_BATCH);
+		if (SPI_execute_plan(read_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the outbox");
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			int64		seq = int64_result(i, 1);
+			bool		isnull;
+			bool		marked;
+
+			if (seq >= horizon)
+			{
+				wait = RELAY_HELD_MS;	/* an older transaction is running */
+				break;
+			}
+			marked = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
+			if (marked && !isnull)
+			{
+				StringInfoData buf;
+				char	   *kind = SPI_getvalue(tup, desc, 3);
+				char	   *payload = SPI_getvalue(tup, desc, 8);
+
+				initStringInfo(&buf);
+				dispatch_event_payload(&buf, seq, kind,
+									   int64_result(i, 2), int64_result(i, 4),
+									   int64_result(i, 5), int64_result(i, 6),
+									   DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull)),
+									   payload);
+				Async_Notify(DISPATCH_EVENT_CHANNEL, buf.data);
+				pfree(buf.data);
+				pfree(kind);
+				pfree(payload);
+				sent++;
+			}
+			position = seq;
+		}
+		if (i == RELAY_BATCH)
+			wait = 0;
+		if (position != start)
+		{
+			args[0] = Int64GetDatum(position);
+			if (SPI_execute_plan(move_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not move the relay's position");
+		}
+	}
+	else if (ready)
+		wait = 0;				/* attached: relay from the next round on */
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	if (!ready)
+		plans_for = InvalidOid;
+	SpinLockAcquire(&relay->mutex);
+	me->ready = ready;
+	me->position = position;
+	if (sent > 0)
+	{
+		me->rounds++;
+		me->relayed += sent;
+		me->last_round = GetCurrentTimestamp();
+	}
+	SpinLockRelease(&relay->mutex);
+	return wait;
+}
+
+void
+dispatch_relay_main(Datum main_arg)
+{
+	int			i = DatumGetInt32(main_arg);
+
+	if (relay == NULL || i < 0 || i >= relay->nslots)
+		elog(ERROR, "dispatch relay: no slot %d", i);
+	me = &relay->slots[i];
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(me->dbname, NULL, 0);
+
+	/* its commits carry no data; see the head of this file */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("application_name", "dispatch relay", PGC_USERSET, PGC_S_OVERRIDE);
+
+	SpinLockAcquire(&relay->mutex);
+	me->dbid = MyDatabaseId;
+	me->pid = MyProcPid;
+	me->ready = false;
+	me->latch = MyLatch;
+	SpinLockRelease(&relay->mutex);
+	before_shmem_exit(relay_detach, 0);
+	set_ready(false);
+
+	for (;;)
+	{
+		long		wait;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		ResetLatch(MyLatch);
+		wait = relay_round();
+		if (wait > 0)
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 wait, PG_WAIT_EXTENSION);
+	}
+}
+
+PG_FUNCTION_INFO_V1(dispatch_relay_status);
+
+/*
+ * SQL: dispatch.relay_status() -> setof (database name, pid integer,
+ *		ready boolean, position bigint, rounds bigint, relayed bigint,
+ *		last_round timestamptz)
+ *
+ * One row per relay of dispatch.relay_databases; none without the module
+ * in shared_preload_libraries.
+ */
+Datum
+dispatch_relay_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (relay == NULL)
+		PG_RETURN_VOID();
+	for (i = 0; i < relay->nslots; i++)
+	{
+		RelaySlot	s;
+		Datum		values[7];
+		bool		nulls[7] = {false};
+
+		SpinLockAcquire(&relay->mutex);
+		s = relay->slots[i];
+		SpinLockRelease(&relay->mutex);
+
+		values[0] = DirectFunctionCall1(namein, CStringGetDatum(s.dbname));
+		values[1] = Int32GetDatum((int32) s.pid);
+		nulls[1] = (s.pid == 0);
+		values[2] = BoolGetDatum(s.ready);
+		values[3] = Int64GetDatum(s.position);
+		nulls[3] = (s.position == 0);
+		values[4] = Int64GetDatum((int64) s.rounds);
+		values[5] = Int64GetDatum((int64) s.relayed);
+		values[6] = TimestampTzGetDatum(s.last_round);
+		nulls[6] = (s.last_round == 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# test/tap/relay.t: the relay (src/relay.c) on servers of its own: a primary
+# with dispatch preloaded and a relay for the database relay_t, and a
+# streaming standby of it.
+#
+#   - under a 4-client intake load every event is notified once, by the
+#     relay, in seq order; a relay terminated mid-load is restarted and
+#     nothing is lost or sent twice (writers notify at commit meanwhile);
+#   - the server is killed with SIGKILL mid-load and restarted: every
+#     committed order has its events with gap-free versions, events_since
+#     from 0 returns each committed event once, the reference gateway that
+#     was listening (tools/gateway, mosquitto) catches up with nothing
+#     missing, and the relay relays again;
+#   - the standby runs no relay, answers analyst views, purges nothing,
+#     and its events_since reaches what the primary committed; promoted,
+#     it starts its relay, and a gateway continues from its last seq with
+#     no gap;
+#   - a server without dispatch preloaded notifies at commit and says so
+#     once in its log.
+#
+# Needs the server binaries in PATH (tools/pgdev puts them there) and the
+# key file of the dev cluster ($PGDEV_KEYS).
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+keys=${PGDEV_KEYS:?run through tools/pgdev}
+command -v initdb >/dev/null || { echo "1..0 # SKIP initdb is not in PATH"; exit 0; }
+mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+[ -x "$mosquitto" ] || { echo "1..0 # SKIP mosquitto is not installed (tools/pgdev installs it)"; exit 0; }
+[ -x "$here/tools/gateway" ] && [ -x "$here/tools/listen" ] || { echo "1..0 # SKIP tools are not built (make)"; exit 0; }
+
+if [ "$(id -u)" -eq 0 ]; then as_pg() { runuser -u postgres -- "$@"; }; else as_pg() { "$@"; }; fi
+work=$(mktemp -d)
+chmod 755 "$work"
+[ "$(id -u)" -eq 0 ] && chown postgres "$work"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for d in "$work"/p "$work"/s "$work"/n; do
+		[ -f "$d/postmaster.pid" ] && (cd / && as_pg pg_ctl -D "$d" -m immediate stop >/dev/null 2>&1)
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+n=0
+ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+
+as_pg cp "$keys" "$work/keys"
+as_pg chmod 600 "$work/keys"
+
+# init DIR PORT PRELOAD
+init() {
+	(cd / && as_pg initdb -D "$1" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null)
+	as_pg tee -a "$1/postgresql.conf" >/dev/null <<CONF
+port = $2
+listen_addresses = ''
+unix_socket_directories = '$work'
+shared_preload_libraries = '$3'
+dispatch.relay_databases = 'relay_t'
+dispatch.master_key_file = '$work/keys'
+fsync = off
+wal_level = replica
+max_wal_senders = 4
+hot_standby = on
+CONF
+}
+start() { (cd / && as_pg pg_ctl -D "$1" -l "$1.log" -w start >/dev/null); }
+q() { psql -X -q -At -h "$work" -p "$1" -d relay_t -c "$2" 2>&1; }
+
+pp=$(free_port)
+init "$work/p" "$pp" dispatch
+start "$work/p"
+export PGHOST=$work PGPORT=$pp PGUSER=postgres PGDATABASE=relay_t
+psql -X -q -d postgres -c "CREATE DATABASE relay_t" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -v ncust=200 >/dev/null 2>&1 <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION dispatch CASCADE;
+SQL
+psql -X -q -v ON_ERROR_STOP=1 -v ncust=200 -f "$here/bench/intake/setup.sql" >/dev/null 2>&1
+psql -X -q -c "CREATE ROLE relay_gw LOGIN IN ROLE dispatch_gateway" >/dev/null
+
+echo "1..17"
+
+# 1: the relay of relay_t is up and ready
+ready() {   # port: wait up to 15 s for a ready relay
+	for _ in $(seq 150); do [ "$(q "$1" "SELECT ready FROM dispatch.relay_status()")" = t ] && return 0; sleep 0.1; done
+	return 1
+}
+ready "$pp"
+ok $? "the relay of relay_t is running and ready after CREATE EXTENSION ($(q "$pp" "SELECT pid FROM dispatch.relay_status()"))"
+
+load() {   # seconds clients
+	pgbench -n -f "$here/bench/intake/intake.sql" -D ncust=200 -c "$2" -j "$2" -T "$1" >"$work/pgbench.out" 2>&1
+}
+listen_until_quiet() { "$here/tools/listen" -t 2 >"$1" 2>/dev/null & lpid=$!; pids+=("$lpid"); sleep 0.3; }
+heard_check() {   # file where: heard once each, against the outbox after the seq before
+	psql -X -q -At -v ON_ERROR_STOP=1 <<SQL 2>&1
+CREATE TEMP TABLE heard (n serial, payload jsonb);
+\\copy heard (payload) FROM '$1'
+SELECT format('%s %s %s %s',
+  (SELECT count(*) FROM dispatch.events e WHERE $2 AND NOT EXISTS (SELECT FROM heard h WHERE (h.payload->>'seq')::bigint = e.seq)),
+  (SELECT count(*) - count(DISTINCT payload->>'seq') FROM heard),
+  (SELECT count(*) FROM dispatch.events e WHERE $2),
+  (SELECT count(*) FROM (SELECT (payload->>'seq')::bigint < lag((payload->>'seq')::bigint) OVER (ORDER BY n) AS back FROM heard) b WHERE back));
+SQL
+}
+
+# 2-3: 4 clients for 3 s, everything heard once, in seq order, all by the relay
+listen_until_quiet "$work/heard1"
+load 3 4
+wait "$lpid"
+read -r missing twice total back < <(heard_check "$work/heard1" true)
+[ "${missing:-x}" = 0 ] && [ "$twice" = 0 ] && [ "$total" -gt 100 ]
+ok $? "4 clients: each of $total events heard once (missing $missing, twice $twice)"
+[ "$back" = 0 ] && [ "$(q "$pp" "SELECT count(*) FROM dispatch.events WHERE NOT relay")" = 0 ] &&
+	[ "$(q "$pp" "SELECT relayed FROM dispatch.relay_status()")" -ge "$total" ]
+ok $? "the relay sent them all, in seq order (backwards: $back)"
+
+# 4-5: the relay is terminated mid-load and comes back; nothing lost or doubled
+before=$(q "$pp" "SELECT max(seq) FROM dispatch.events")
+oldpid=$(q "$pp" "SELECT pid FROM dispatch.relay_status()")
+listen_until_quiet "$work/heard2"
+load 4 4 &
+bpid=$!
+sleep 1.5
+q "$pp" "SELECT pg_terminate_backend($oldpid)" >/dev/null
+wait "$bpid"
+wait "$lpid"
+ready "$pp"
+newpid=$(q "$pp" "SELECT pid FROM dispatch.relay_status()")
+[ -n "$newpid" ] && [ "$newpid" != "$oldpid" ]
+ok $? "a terminated relay is restarted by the postmaster ($oldpid, then $newpid)"
+read -r missing twice total back < <(heard_check "$work/heard2" "e.seq > $before")
+[ "${missing:-x}" = 0 ] && [ "$twice" = 0 ] && [ "$total" -gt 100 ] &&
+	[ "$(q "$pp" "SELECT count(*) FILTER (WHERE relay) > 0 AND count(*) FILTER (WHERE NOT relay) > 0 FROM dispatch.events WHERE seq > $before")" = t ]
+ok $? "meanwhile writers notified at commit: each of $total events heard once (missing $missing, twice $twice)"
+
+# 6-10: SIGKILL mid-load, with the reference gateway listening
+mq=$(free_port)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mq" >"$work/mq.conf"
+[ "$(id -u)" -eq 0 ] && echo "user root" >>"$work/mq.conf"
+"$mosquitto" -c "$work/mq.conf" >"$work/mq.log" 2>&1 & pids+=($!)
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$mq") 2>/dev/null && break; sleep 0.1; done
+stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$mq" -t 'dispatch/#' -q 1 -v -i relay-t-sub >"$work/got" 2>/dev/null & pids+=($!)
+subpid=$!
+"$here/tools/gateway" --db "host=$work port=$pp dbname=relay_t user=relay_gw" --broker 127.0.0.1 --port "$mq" \
+	--state "$work/gw.state" --client-id relay-t-gw --batch 200 >"$work/gw.log" 2>&1 & pids+=($!)
+sleep 1
+load 6 4 &
+bpid=$!
+sleep 2
+pm=$(head -1 "$work/p/postmaster.pid")
+pkill -9 -P "$pm"; kill -9 "$pm"
+wait "$bpid"
+for _ in $(seq 50); do kill -0 "$pm" 2>/dev/null || break; sleep 0.1; done
+start "$work/p"
+grep -q "aborted\|terminated\|connection" "$work/pgbench.out"
+ok $? "the server is killed with SIGKILL under a 4-client load and restarts"
+r=$(q "$pp" "SELECT count(*) FROM (SELECT o.order_id, o.status_version,
+        array_agg((e.payload->>'version')::int ORDER BY e.seq) AS v
+   FROM dispatch.orders o JOIN dispatch.events e ON e.order_id = o.order_id AND e.kind = 'order_status'
+  GROUP BY 1, 2) x
+ WHERE x.v <> (SELECT array_agg(g ORDER BY g) FROM generate_series(1, x.status_version) g)")
+orders=$(q "$pp" "SELECT count(*) FROM dispatch.orders")
+[ "$r" = 0 ] && [ "$orders" -gt 100 ]
+ok $? "each of $orders committed orders has its status events, versions 1.. without a gap, in seq order (wrong: $r)"
+r=$(psql -X -q -At -v ON_ERROR_STOP=1 2>&1 <<'SQL'
+CREATE TEMP TABLE seen (seq bigint);
+DO $$
+DECLARE last bigint := 0; got int;
+BEGIN
+	LOOP
+		INSERT INTO seen SELECT seq FROM dispatch.events_since(last, 500);
+		GET DIAGNOSTICS got = ROW_COUNT;
+		EXIT WHEN got = 0;
+		SELECT max(seq) INTO last FROM seen;
+	END LOOP;
+END $$;
+SELECT format('%s %s %s', (SELECT count(*) FROM seen), (SELECT count(DISTINCT seq) FROM seen),
+              (SELECT count(*) FROM dispatch.events e WHERE NOT EXISTS (SELECT FROM seen s WHERE s.seq = e.seq)));
+SQL
+)
+read -r got distinct missing <<<"$r"
+[ "${missing:-x}" = 0 ] && [ "$got" = "$distinct" ]
+ok $? "events_since from 0, page by page, returns each of $got committed events exactly once"
+last=$(q "$pp" "SELECT max(seq) FROM dispatch.events")
+for _ in $(seq 300); do
+	[ -s "$work/gw.state" ] && [ "$(cat "$work/gw.state")" -ge "$last" ] && break
+	sleep 0.1
+done
+sleep 0.5
+awk '{ i = index($0, " "); printf "%s\t%s\n", substr($0, 1, i - 1), substr($0, i + 1) }' "$work/got" >"$work/got.tsv"
+r=$(psql -X -q -At -v ON_ERROR_STOP=1 2>&1 <<SQL
+CREATE TEMP TABLE got (topic text, payload jsonb);
+\\copy got FROM '$work/got.tsv'
+SELECT count(*) FROM dispatch.events e
+ WHERE e.customer_id IS NOT NULL
+   AND NOT EXISTS (SELECT FROM got g WHERE g.topic = 'dispatch/customer/' || e.customer_id AND (g.payload->>'seq')::bigint = e.seq);
+SQL
+)
+[ "$r" = 0 ] && grep -q "lost the database\|events_since failed\|connected to the database" "$work/gw.log"
+ok $? "the gateway that was listening came back and caught up: every event reached its customer's topic (missing $r)"
+ready "$pp"
+listen_until_quiet "$work/heard3"
+before=$(q "$pp" "SELECT max(seq) FROM dispatch.events")
+load 1 2
+wait "$lpid"
+read -r missing twice total back < <(heard_check "$work/heard3" "e.seq > $before")
+[ "${missing:-x}" = 0 ] && [ "$twice" = 0 ] && [ "$total" -gt 0 ] &&
+	[ "$(q "$pp" "SELECT count(*) FROM dispatch.events WHERE seq > $before AND NOT relay")" = 0 ]
+ok $? "after the restart the relay relays again ($total events, missing $missing)"
+
+# 11-16: a streaming standby
+sp=$(free_port)
+(cd / && as_pg pg_basebackup -h "$work" -p "$pp" -U postgres -D "$work/s" -R -X stream >/dev/null 2>&1)
+as_pg sed -i "s/^port = .*/port = $sp/" "$work/s/postgresql.conf"
+start "$work/s"
+sleep 2
+[ "$(q "$sp" "SELECT pg_is_in_recovery()")" = t ] &&
+	[ "$(q "$sp" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'dispatch relay'")" = 0 ] &&
+	[ -z "$(q "$sp" "SELECT pid FROM dispatch.relay_status()")" ]
+ok $? "the standby runs no relay"
+r=$(q "$sp" "SET ROLE dispatch_analyst; SELECT count(*) >= 0 FROM dispatch.earnings_fairness; SELECT count(*) >= 0 FROM dispatch.eta_accuracy")
+[ "$r" = "t
+t" ] || [ "$r" = t ]
+ok $? "analyst views answer on the standby ($r)"
+before=$(q "$sp" "SELECT count(*) FROM dispatch.events")
+runs=$(q "$sp" "SELECT count(*) FROM dispatch.purge_runs")
+r=$(q "$sp" "SET dispatch.clock_override = '2099-01-01 00:00+00'; CALL dispatch.purge_expired()")
+[ "$r" = "NOTICE:  standby: nothing to purge here" ] && [ "$(q "$sp" "SELECT count(*) FROM dispatch.events")" = "$before" ] &&
+	[ "$(q "$sp" "SELECT count(*) FROM dispatch.purge_runs")" = "$runs" ]
+ok $? "purge_expired is a no-op on the standby ($r)"
+load 2 4
+lsn=$(q "$pp" "SELECT pg_current_wal_lsn()")
+for _ in $(seq 100); do [ "$(q "$sp" "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && break; sleep 0.1; done
+pe=$(q "$pp" "SELECT md5(string_agg(seq::text, ',' ORDER BY seq)) FROM dispatch.events")
+se=$(q "$sp" "SELECT md5(string_agg(seq::text, ',' ORDER BY seq)) FROM dispatch.events_since(0, 100000)")
+[ -n "$pe" ] && [ "$pe" = "$se" ]
+ok $? "a gateway reading events_since from the standby reaches what the primary committed once replay does"
+glast=$(q "$sp" "SELECT max(seq) FROM dispatch.events_since(0, 100000)")
+ppos=$(q "$pp" "SELECT position FROM dispatch.relay_status()")
+(cd / && as_pg pg_ctl -D "$work/p" -m fast -w stop >/dev/null)
+(cd / && as_pg pg_ctl -D "$work/s" -w promote >/dev/null)
+ready "$sp"
+spos=$(q "$sp" "SELECT position FROM dispatch.relay_status()")
+[ -n "$spos" ] && [ "$spos" -ge "$ppos" ]
+ok $? "promoted, the standby starts its relay, from the position it replicated ($spos, primary $ppos)"
+PGPORT=$sp listen_until_quiet "$work/heard4"
+PGPORT=$sp load 2 2
+wait "$lpid"
+r=$(q "$sp" "SELECT format('%s %s', (SELECT count(*) FROM dispatch.events_since($glast, 100000)), (SELECT count(*) FROM dispatch.events WHERE seq > $glast))")
+read -r a b <<<"$r"
+read -r missing twice total back < <(PGPORT=$sp heard_check "$work/heard4" "e.seq > $glast")
+[ "$a" = "$b" ] && [ "$a" -gt 0 ] && [ "${missing:-x}" = 0 ] && [ "$twice" = 0 ]
+ok $? "a gateway continues on the promoted server from its last seq with no gap ($a events; heard $total, missing $missing)"
+
+# 17: a server without dispatch preloaded notifies at commit, and says so once
+np=$(free_port)
+init "$work/n" "$np" ""
+start "$work/n"
+psql -X -q -p "$np" -d postgres -c "CREATE DATABASE relay_t" >/dev/null
+PGPORT=$np psql -X -q -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION dispatch CASCADE;
+SQL
+PGPORT=$np psql -X -q -v ON_ERROR_STOP=1 -v ncust=5 -f "$here/bench/intake/setup.sql" >/dev/null 2>&1
+PGPORT=$np listen_until_quiet "$work/heard5"
+PGPORT=$np pgbench -n -f "$here/bench/intake/intake.sql" -D ncust=5 -c 1 -t 3 >/dev/null 2>&1
+wait "$lpid"
+said=$(grep -c "no relay serves database \"relay_t\"" "$work/n.log")
+[ "$(grep -c . "$work/heard5")" = 6 ] && [ "$said" = 1 ] &&
+	[ "$(q "$np" "SELECT count(*) FILTER (WHERE NOT relay) FROM dispatch.events")" = 6 ]
+ok $? "without the module preloaded: six events notified at commit, said once in the log ($said)"
