@@ -133,6 +133,7 @@ app|SELECT dispatch.clock()|
 app|SELECT dispatch.zone_of(1099511627777)|
 app|SELECT dispatch.zone_scoped_id(1, 1)|
 gateway|SELECT count(*) FROM dispatch.events_since(0)|
+admin|SELECT count(*) FROM dispatch.relay_status()|
 admin|SELECT dispatch.rotate_customer_key(3)|
 admin|SELECT dispatch.rotate_master_key(10)|
 admin|SELECT dispatch.master_key_versions()|

@@ -1,0 +1,2 @@
+SELECT dispatch.assign_batch(1);
+\sleep 200 ms

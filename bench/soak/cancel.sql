@@ -1,0 +1,2 @@
+SELECT soak.cancel();
+\sleep 50 ms

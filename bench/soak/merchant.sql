@@ -1,0 +1,2 @@
+SELECT soak.merchant();
+\sleep 50 ms

@@ -1,0 +1,2 @@
+\set r random(1, :nriders)
+SELECT soak.rider(:r);

@@ -1,0 +1,163 @@
+/*-------------------------------------------------------------------------
+ *
+ * limits.c
+ *		The input limits of the API: their one table, dispatch.input_limits()
+ *		and the check every API function makes, dispatch._check_length().
+ *
+ * Every free-text argument of the API and the item list of place_order
+ * have a maximum size (sql/25_limits.sql says which and why).  The check
+ * runs several times in every call that takes an order, so it is a plain
+ * lookup in C rather than a query of the list.  Text is measured in
+ * characters of the database encoding (as pg_catalog.length does); a
+ * jsonb array in lines (elements).
+ *
+ * IDENTIFICATION
+ *		src/limits.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+#include "dispatch.h"
+
+typedef struct InputLimit
+{
+	const char *input;
+	int			max_length;
+	bool		lines;			/* elements of a jsonb array, else characters */
+} InputLimit;
+
+/* sorted by name, as input_limits() lists them */
+static const InputLimit input_limits[] = {
+	{"client_event_id", 100, false},
+	{"coupon_code", 64, false},
+	{"customer_name", 100, false},
+	{"database_name", 63, false},
+	{"dispatcher", 100, false},
+	{"dropoff_address", 500, false},
+	{"errand_description", 2000, false},
+	{"feedback_comment", 2000, false},
+	{"item_name", 200, false},
+	{"items", 100, true},
+	{"items_text", 8192, false},
+	{"merchant_name", 200, false},
+	{"phone", 32, false},
+	{"policy_version", 64, false},
+	{"provider_ref", 200, false},
+	{"reason", 200, false},
+	{"rider_name", 100, false},
+	{"sync_item", 1024, false},
+	{"sync_items", 1000, true},
+	{"training_query", 10000, false},
+	{"zone_name", 100, false},
+};
+
+#define UNIT(l) ((l)->lines ? "lines" : "characters")
+
+static int
+cmp_limit(const void *key, const void *elem)
+{
+	return strcmp((const char *) key, ((const InputLimit *) elem)->input);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_input_limits);
+
+/*
+ * SQL: dispatch.input_limits() -> table (input text, max_length integer,
+ *		unit text)
+ */
+Datum
+dispatch_input_limits(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	size_t		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < lengthof(input_limits); i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = CStringGetTextDatum(input_limits[i].input);
+		values[1] = Int32GetDatum(input_limits[i].max_length);
+		values[2] = CStringGetTextDatum(UNIT(&input_limits[i]));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_check_length);
+
+/*
+ * SQL: dispatch._check_length(input text, value anyelement) -> void
+ *
+ * DP028 when value is past the limit named input; NULL passes, and so does
+ * a jsonb value that is no array where lines are counted (the caller checks
+ * its shape).  An unknown name is the extension's own bug.
+ */
+Datum
+dispatch_check_length(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	const InputLimit *limit;
+	Oid			type;
+	int64		size;
+
+	if (PG_ARGISNULL(0))
+		elog(ERROR, "an input limit needs a name");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	limit = bsearch(name, input_limits, lengthof(input_limits),
+					sizeof(InputLimit), cmp_limit);
+	if (limit == NULL)
+		elog(ERROR, "no input limit is named \"%s\"", name);
+	if (PG_ARGISNULL(1))
+		PG_RETURN_VOID();
+
+	type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	if (limit->lines)
+	{
+		Jsonb	   *j;
+
+		if (type != JSONBOID)
+			elog(ERROR, "input limit \"%s\" counts the elements of a jsonb array", name);
+		j = PG_GETARG_JSONB_P(1);
+		if (!JB_ROOT_IS_ARRAY(j) || JB_ROOT_IS_SCALAR(j))
+			PG_RETURN_VOID();
+		size = JB_ROOT_COUNT(j);
+	}
+	else if (type == TEXTOID || type == VARCHAROID)
+	{
+		text	   *t = PG_GETARG_TEXT_PP(1);
+
+		size = pg_mbstrlen_with_len(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	}
+	else
+	{
+		Oid			out;
+		bool		varlena;
+		char	   *s;
+
+		if (!OidIsValid(type))
+			elog(ERROR, "could not determine the type of input \"%s\"", name);
+		getTypeOutputInfo(type, &out, &varlena);
+		s = OidOutputFunctionCall(out, PG_GETARG_DATUM(1));
+		size = pg_mbstrlen(s);
+	}
+
+	if (size > limit->max_length)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_INPUT_TOO_LONG),
+				errmsg("input too long: %s has more than %d %s",
+					   name, limit->max_length, UNIT(limit)),
+				errdetail("It has " INT64_FORMAT " %s.", size, UNIT(limit)),
+				errhint("SELECT * FROM dispatch.input_limits() lists every limit."));
+	PG_RETURN_VOID();
+}
