@@ -100,10 +100,12 @@ CREATE TABLE @extschema@.riders (
 	stats_day            date,
 	orders_today         integer NOT NULL DEFAULT 0,
 	earnings_today_cents bigint NOT NULL DEFAULT 0,
-	online_seconds_today integer NOT NULL DEFAULT 0
+	online_seconds_today integer NOT NULL DEFAULT 0,
+	phone_index          bytea
 ) WITH (fillfactor = 90);
 ALTER SEQUENCE @extschema@.riders_id_seq OWNED BY @extschema@.riders.rider_id;
 CREATE INDEX riders_zone_idx ON @extschema@.riders (zone_id);
+CREATE INDEX riders_phone_index_idx ON @extschema@.riders (phone_index) WHERE phone_index IS NOT NULL;
 -- pending_offers is left out of the predicate on purpose: an offer then
 -- changes no indexed column, so taking and giving back a slot is a HOT
 -- update (hence the fill factor); riders whose free slots are all held by
@@ -118,6 +120,8 @@ COMMENT ON TABLE @extschema@.riders IS
 	'Riders, their capacity (orders carried at once), status and last known position.';
 COMMENT ON INDEX @extschema@.riders_available_idx IS
 	'Positions of online riders who are not full: the nearest-neighbour index of matching.';
+COMMENT ON COLUMN @extschema@.riders.phone_index IS
+	'Blind index of the rider''s phone (as customers.phone_index), for rectification''s check that no other rider has it; NULL for riders registered before 0.2.0 until their phone is set again.';
 COMMENT ON COLUMN @extschema@.riders.active_orders IS
 	'Orders assigned to or carried by the rider (kept by a trigger on orders).';
 COMMENT ON COLUMN @extschema@.riders.pending_offers IS

@@ -222,10 +222,11 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('rider_name', name);
 	v_id := pg_catalog.nextval('@extschema@.riders_id_seq');
-	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, capacity, created_at)
+	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, phone_index, capacity, created_at)
 	VALUES (v_id, zone_id,
 	        @extschema@.pii_seal('rider', v_id, name),
 	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
+	        @extschema@._phone_index(phone),
 	        capacity, @extschema@.clock());
 	RETURN v_id;
 END

@@ -17,7 +17,7 @@
 CREATE TABLE @extschema@.privacy_requests (
 	request_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	customer_id   bigint NOT NULL,
-	kind          text NOT NULL CHECK (kind IN ('export', 'forget', 'rotate_key')),
+	kind          text NOT NULL CHECK (kind IN ('export', 'forget', 'rotate_key', 'rectify')),
 	requested_at  timestamptz NOT NULL,
 	completed_at  timestamptz NOT NULL,
 	actor         name NOT NULL DEFAULT SESSION_USER,
@@ -619,6 +619,136 @@ COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
 	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index and every sealed field, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up.  Returns the privacy request id.';
 
 ------------------------------------------------------------------------------
+-- rectification: a subject's phone and name, corrected
+--
+-- The new values are sealed under the subject's own data key (orders sealed
+-- before keep theirs: an address is what the order was delivered to), the
+-- blind index follows the phone, and pii_access_log names who changed which
+-- fields and why.  A NULL argument keeps the field, an empty name clears it.
+
+CREATE FUNCTION @extschema@._rectify_log(p_subject text, p_subject_id bigint, p_fields text[], p_reason text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
+	VALUES (p_subject, p_subject_id, 'rectification',
+	        'fields: ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(p_fields, ', ')
+	        OPERATOR(pg_catalog.||) '; reason: ' OPERATOR(pg_catalog.||) p_reason);
+END;
+COMMENT ON FUNCTION @extschema@._rectify_log(text, bigint, text[], text) IS
+	'Internal: notes a rectification in pii_access_log: the fields changed (never their values) and the reason given.';
+REVOKE ALL ON FUNCTION @extschema@._rectify_log(text, bigint, text[], text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._rectify_check(p_phone text, p_name text, p_name_input text, p_reason text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@._check_length('phone', p_phone);
+	PERFORM @extschema@._check_length(p_name_input, p_name);
+	PERFORM @extschema@._check_length('reason', p_reason);
+	IF p_reason IS NULL OR pg_catalog.btrim(p_reason) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'a rectification needs a reason' USING ERRCODE = 'DP412';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rectify_check(text, text, text, text) IS
+	'Internal: the argument checks of update_customer and update_rider (lengths, DP028; a reason, DP412).';
+REVOKE ALL ON FUNCTION @extschema@._rectify_check(text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.update_customer(customer_id bigint, phone text DEFAULT NULL, name text DEFAULT NULL,
+                                            reason text DEFAULT 'rectification requested by the customer')
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_index bytea;
+	v_fields text[] := '{}';
+BEGIN
+	PERFORM @extschema@._rectify_check(phone, name, 'customer_name', reason);
+	IF @extschema@._lock_customer(customer_id) IS NOT NULL THEN
+		RAISE EXCEPTION 'customer % is erased', customer_id USING ERRCODE = 'DP012';
+	END IF;
+	IF phone IS NOT NULL THEN
+		v_index := @extschema@._phone_index(phone);
+		IF EXISTS (SELECT FROM @extschema@.customers c
+		            WHERE c.phone_index OPERATOR(pg_catalog.=) v_index
+		              AND c.customer_id OPERATOR(pg_catalog.<>) update_customer.customer_id) THEN
+			RAISE EXCEPTION 'another customer has this phone number' USING ERRCODE = 'DP026';
+		END IF;
+		UPDATE @extschema@.customers c
+		   SET phone_index = v_index,
+		       phone_enc = @extschema@.pii_seal('customer', c.customer_id, @extschema@.normalize_phone(phone))
+		 WHERE c.customer_id OPERATOR(pg_catalog.=) update_customer.customer_id;
+		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
+	END IF;
+	IF name IS NOT NULL THEN
+		UPDATE @extschema@.customers c
+		   SET name_enc = @extschema@.pii_seal('customer', c.customer_id, NULLIF(name, ''))
+		 WHERE c.customer_id OPERATOR(pg_catalog.=) update_customer.customer_id;
+		v_fields := v_fields OPERATOR(pg_catalog.||) 'name'::text;
+	END IF;
+	IF pg_catalog.cardinality(v_fields) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN false;
+	END IF;
+	PERFORM @extschema@._rectify_log('customer', customer_id, v_fields, reason);
+	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
+	VALUES (customer_id, 'rectify', @extschema@.clock(), @extschema@.clock(),
+	        pg_catalog.jsonb_build_object('fields', pg_catalog.to_jsonb(v_fields)));
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.update_customer(bigint, text, text, text) IS
+	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 without a reason.  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
+
+CREATE FUNCTION @extschema@.update_rider(rider_id bigint, phone text DEFAULT NULL, name text DEFAULT NULL,
+                                         reason text DEFAULT 'rectification requested by the rider')
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_index bytea;
+	v_fields text[] := '{}';
+BEGIN
+	PERFORM @extschema@._rectify_check(phone, name, 'rider_name', reason);
+	PERFORM FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	IF phone IS NOT NULL THEN
+		v_index := @extschema@._phone_index(phone);
+		IF EXISTS (SELECT FROM @extschema@.riders r
+		            WHERE r.phone_index OPERATOR(pg_catalog.=) v_index
+		              AND r.rider_id OPERATOR(pg_catalog.<>) update_rider.rider_id) THEN
+			RAISE EXCEPTION 'another rider has this phone number' USING ERRCODE = 'DP026';
+		END IF;
+		UPDATE @extschema@.riders r
+		   SET phone_index = v_index,
+		       phone_enc = @extschema@.pii_seal('rider', r.rider_id, @extschema@.normalize_phone(phone))
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id;
+		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
+	END IF;
+	IF name IS NOT NULL THEN
+		UPDATE @extschema@.riders r
+		   SET name_enc = @extschema@.pii_seal('rider', r.rider_id, NULLIF(name, ''))
+		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id;
+		v_fields := v_fields OPERATOR(pg_catalog.||) 'name'::text;
+	END IF;
+	IF pg_catalog.cardinality(v_fields) OPERATOR(pg_catalog.=) 0 THEN
+		RETURN false;
+	END IF;
+	PERFORM @extschema@._rectify_log('rider', rider_id, v_fields, reason);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.update_rider(bigint, text, text, text) IS
+	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 without a reason.  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
+
+------------------------------------------------------------------------------
 -- consent
 
 CREATE FUNCTION @extschema@._check_purpose(p_purpose text) RETURNS void
@@ -814,6 +944,10 @@ REVOKE ALL ON FUNCTION @extschema@.export_customer(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.export_customer(bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.forget_customer(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.forget_customer(bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.update_customer(bigint, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.update_customer(bigint, text, text, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.update_rider(bigint, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.update_rider(bigint, text, text, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.grant_consent(bigint, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.grant_consent(bigint, text, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.revoke_consent(bigint, text) FROM PUBLIC;
