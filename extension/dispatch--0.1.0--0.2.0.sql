@@ -957,7 +957,9 @@ REVOKE ALL ON TABLE @extschema@.relay_position FROM PUBLIC;
 -- rectifications among privacy requests.
 -- ===========================================================================
 
-ALTER TABLE @extschema@.riders ADD COLUMN phone_index bytea;
+ALTER TABLE @extschema@.riders ADD COLUMN phone_index bytea, ADD COLUMN forgotten_at timestamptz;
+COMMENT ON COLUMN @extschema@.riders.forgotten_at IS
+	'When the rider was erased (forget_rider): their name, phone and tracks are gone; the id stays for their deliveries.';
 CREATE INDEX riders_phone_index_idx ON @extschema@.riders (phone_index) WHERE phone_index IS NOT NULL;
 COMMENT ON COLUMN @extschema@.riders.phone_index IS
 	'Blind index of the rider''s phone (as customers.phone_index), for rectification''s check that no other rider has it; NULL for riders registered before 0.2.0 until their phone is set again.';
@@ -4138,7 +4140,9 @@ DECLARE
 	v_was text;
 BEGIN
 	SELECT r.zone_id, r.status INTO v_zone, v_was
-	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id FOR UPDATE;
+	  FROM @extschema@.riders r
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id AND r.forgotten_at IS NULL
+	   FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -6117,8 +6121,8 @@ $$;
 COMMENT ON FUNCTION @extschema@.rotate_customer_key(bigint) IS
 	'Re-encrypts every sealed field of a customer under a fresh data key (wrapped by the current master key), in one transaction; returns the rows re-sealed.  Sealing for that customer waits meanwhile.';
 
--- _customer_key_or_null (sql/80_privacy.sql)
-CREATE OR REPLACE FUNCTION @extschema@._customer_key_or_null(p_customer_id bigint) RETURNS bytea
+-- _subject_key_or_null (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._subject_key_or_null(p_subject text, p_subject_id bigint) RETURNS bytea
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -6128,14 +6132,23 @@ DECLARE
 BEGIN
 	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
 	  FROM @extschema@.subject_keys k
-	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
-	   AND k.subject_id OPERATOR(pg_catalog.=) p_customer_id;
+	 WHERE k.subject OPERATOR(pg_catalog.=) p_subject
+	   AND k.subject_id OPERATOR(pg_catalog.=) p_subject_id;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
 	RETURN @extschema@._unwrap_key(v_wrapped, v_version);
 END
 $$;
+COMMENT ON FUNCTION @extschema@._subject_key_or_null(text, bigint) IS
+	'Internal: a customer''s or rider''s data key, unwrapped, or NULL when they have none (erased): sealed fields then read as NULL.  Creates nothing, unlike _data_key.';
+REVOKE ALL ON FUNCTION @extschema@._subject_key_or_null(text, bigint) FROM PUBLIC;
+
+-- _customer_key_or_null (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._customer_key_or_null(p_customer_id bigint) RETURNS bytea
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@._subject_key_or_null('customer', p_customer_id);
 COMMENT ON FUNCTION @extschema@._customer_key_or_null(bigint) IS
 	'Internal: a customer''s data key, unwrapped, or NULL when they have none (erased): sealed fields then read as NULL.  Creates nothing, unlike _data_key.';
 REVOKE ALL ON FUNCTION @extschema@._customer_key_or_null(bigint) FROM PUBLIC;
@@ -6330,21 +6343,32 @@ COMMENT ON FUNCTION @extschema@._forget_lock_orders(bigint) IS
 	'Internal (forget_customer): locks every unfinished order of the customer so that none moves on meanwhile; DP405 if one is placed, accepted, assigned or picked up; returns the unpaid ones (pending_payment, payment_failed).';
 REVOKE ALL ON FUNCTION @extschema@._forget_lock_orders(bigint) FROM PUBLIC;
 
--- _forget_key (sql/80_privacy.sql)
-CREATE OR REPLACE FUNCTION @extschema@._forget_key(p_customer_id bigint) RETURNS void
+-- _shred_key (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._shred_key(p_subject text, p_subject_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM FROM @extschema@.subject_keys k
-	  WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
-	    AND k.subject_id OPERATOR(pg_catalog.=) p_customer_id
+	  WHERE k.subject OPERATOR(pg_catalog.=) p_subject
+	    AND k.subject_id OPERATOR(pg_catalog.=) p_subject_id
 	    FOR UPDATE;
 	DELETE FROM @extschema@.subject_keys k
-	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
-	   AND k.subject_id OPERATOR(pg_catalog.=) p_customer_id;
+	 WHERE k.subject OPERATOR(pg_catalog.=) p_subject
+	   AND k.subject_id OPERATOR(pg_catalog.=) p_subject_id;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._shred_key(text, bigint) IS
+	'Internal (forget_customer, forget_rider): crypto-shredding: deletes the subject''s data key, so that no sealed field of theirs opens again.';
+REVOKE ALL ON FUNCTION @extschema@._shred_key(text, bigint) FROM PUBLIC;
+
+-- _forget_key (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._forget_key(p_customer_id bigint) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT @extschema@._shred_key('customer', p_customer_id);
+END;
 COMMENT ON FUNCTION @extschema@._forget_key(bigint) IS
 	'Internal (forget_customer): crypto-shredding: deletes the customer''s data key, so that no sealed field of theirs opens again.';
 REVOKE ALL ON FUNCTION @extschema@._forget_key(bigint) FROM PUBLIC;
@@ -6545,7 +6569,9 @@ DECLARE
 	v_fields text[] := '{}';
 BEGIN
 	PERFORM @extschema@._rectify_check(phone, name, 'rider_name', reason);
-	PERFORM FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id FOR UPDATE;
+	PERFORM FROM @extschema@.riders r
+	  WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id AND r.forgotten_at IS NULL
+	    FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -6579,6 +6605,107 @@ COMMENT ON FUNCTION @extschema@.update_rider(bigint, text, text, text) IS
 	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 without a reason.  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
 REVOKE ALL ON FUNCTION @extschema@.update_rider(bigint, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider(bigint, text, text, text) TO dispatch_app, dispatch_admin;
+
+-- export_rider (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.export_rider(rider_id bigint) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.riders;
+	v_key bytea;
+	v_doc jsonb;
+BEGIN
+	SELECT * INTO v_r FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	v_key := @extschema@._subject_key_or_null('rider', rider_id);
+	v_doc := pg_catalog.jsonb_build_object(
+		'profile', pg_catalog.jsonb_build_object(
+			'rider_id', v_r.rider_id, 'zone_id', v_r.zone_id,
+			'name', @extschema@._unseal(v_r.name_enc, v_key),
+			'phone', @extschema@._unseal(v_r.phone_enc, v_key),
+			'capacity', v_r.capacity, 'vehicle', v_r.vehicle, 'status', v_r.status,
+			'created_at', v_r.created_at, 'forgotten_at', v_r.forgotten_at),
+		'tracks', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'at', t.at, 'position', @extschema@._geojson(t.position)) ORDER BY t.at)
+			FROM @extschema@.rider_tracks t WHERE t.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		-- the rider's side of their orders only: nothing of the customer
+		'orders', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'order_id', o.order_id, 'zone_id', o.zone_id, 'status', o.status,
+				'created_at', o.created_at, 'status_changed_at', o.status_changed_at) ORDER BY o.created_at)
+			FROM @extschema@.orders o
+			WHERE o.order_id IN (SELECT f.order_id FROM @extschema@.offers f
+			                      WHERE f.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id)
+			   OR o.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		'offers', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(f) ORDER BY f.created_at)
+			FROM @extschema@.offers f WHERE f.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		'pay', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(p) ORDER BY p.delivered_at)
+			FROM @extschema@.rider_pay p WHERE p.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.at)
+			FROM @extschema@.pii_access_log l
+			WHERE l.subject OPERATOR(pg_catalog.=) 'rider'
+			  AND l.subject_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'));
+	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
+	VALUES ('rider', rider_id, 'export',
+	        pg_catalog.format('export_rider: profile, %s tracks, %s orders',
+	                          pg_catalog.jsonb_array_length(v_doc -> 'tracks'),
+	                          pg_catalog.jsonb_array_length(v_doc -> 'orders')));
+	RETURN v_doc;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.export_rider(bigint) IS
+	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay and who opened their data.  Logged in pii_access_log.';
+REVOKE ALL ON FUNCTION @extschema@.export_rider(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.export_rider(bigint) TO dispatch_app, dispatch_admin;
+
+-- forget_rider (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.forget_rider(rider_id bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.riders;
+	v_tracks bigint;
+BEGIN
+	SELECT * INTO v_r FROM @extschema@.riders r
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	IF v_r.forgotten_at IS NOT NULL THEN
+		RETURN 0;                                   -- a repeat
+	END IF;
+	IF v_r.active_orders OPERATOR(pg_catalog.>) 0 OR v_r.pending_offers OPERATOR(pg_catalog.>) 0
+	   OR EXISTS (SELECT FROM @extschema@.orders o
+	               WHERE o.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+	                 AND o.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id
+	                 AND o.status IN ('assigned', 'picked_up')) THEN
+		RAISE EXCEPTION 'rider % holds orders or offers', rider_id USING ERRCODE = 'DP413',
+			HINT = 'Erase the rider after their orders are delivered or released.';
+	END IF;
+	PERFORM @extschema@._shred_key('rider', rider_id);
+	DELETE FROM @extschema@.rider_tracks t WHERE t.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
+	GET DIAGNOSTICS v_tracks = ROW_COUNT;
+	UPDATE @extschema@.riders r
+	   SET name_enc = NULL, phone_enc = NULL, phone_index = NULL, position = NULL, position_at = NULL,
+	       status = 'offline', online_since = NULL, forgotten_at = @extschema@.clock()
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
+	IF v_r.status OPERATOR(pg_catalog.=) 'online' THEN
+		PERFORM @extschema@._emit_event(v_r.zone_id, 'rider_status', NULL, NULL, rider_id,
+		                                '{"status": "offline"}'::jsonb);
+	END IF;
+	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
+	VALUES ('rider', rider_id, 'erasure', pg_catalog.format('forget_rider: key shredded, %s tracks deleted', v_tracks));
+	RETURN v_tracks OPERATOR(pg_catalog.+) 1;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.forget_rider(bigint) IS
+	'Erasure of a rider: refused (DP413) while they hold orders or offers; shreds their data key (name and phone never open again), deletes their tracks and last position, takes them offline for good; their deliveries, offers and pay stay under the bare id.  Returns rows erased (tracks and the profile); a repeat returns 0.  Logged in pii_access_log.';
+REVOKE ALL ON FUNCTION @extschema@.forget_rider(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.forget_rider(bigint) TO dispatch_app, dispatch_admin;
 
 -- grant_consent (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.grant_consent(customer_id bigint, purpose text, policy_version text) RETURNS void

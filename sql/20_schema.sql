@@ -101,7 +101,8 @@ CREATE TABLE @extschema@.riders (
 	orders_today         integer NOT NULL DEFAULT 0,
 	earnings_today_cents bigint NOT NULL DEFAULT 0,
 	online_seconds_today integer NOT NULL DEFAULT 0,
-	phone_index          bytea
+	phone_index          bytea,
+	forgotten_at         timestamptz
 ) WITH (fillfactor = 90);
 ALTER SEQUENCE @extschema@.riders_id_seq OWNED BY @extschema@.riders.rider_id;
 CREATE INDEX riders_zone_idx ON @extschema@.riders (zone_id);
@@ -122,6 +123,8 @@ COMMENT ON INDEX @extschema@.riders_available_idx IS
 	'Positions of online riders who are not full: the nearest-neighbour index of matching.';
 COMMENT ON COLUMN @extschema@.riders.phone_index IS
 	'Blind index of the rider''s phone (as customers.phone_index), for rectification''s check that no other rider has it; NULL for riders registered before 0.2.0 until their phone is set again.';
+COMMENT ON COLUMN @extschema@.riders.forgotten_at IS
+	'When the rider was erased (forget_rider): their name, phone and tracks are gone; the id stays for their deliveries.';
 COMMENT ON COLUMN @extschema@.riders.active_orders IS
 	'Orders assigned to or carried by the rider (kept by a trigger on orders).';
 COMMENT ON COLUMN @extschema@.riders.pending_offers IS

@@ -33,7 +33,9 @@ DECLARE
 	v_was text;
 BEGIN
 	SELECT r.zone_id, r.status INTO v_zone, v_was
-	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id FOR UPDATE;
+	  FROM @extschema@.riders r
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id AND r.forgotten_at IS NULL
+	   FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;

@@ -126,6 +126,8 @@ app|SELECT dispatch.export_customer(3)|
 app|SELECT dispatch.forget_customer(4)|
 app|SELECT dispatch.update_customer(3, NULL, 'Renamed', 'test')|
 app|SELECT dispatch.update_rider(1, NULL, 'Renamed', 'test')|
+app|SELECT dispatch.export_rider(2)|
+app|SELECT dispatch.forget_rider(6)|
 app|SELECT dispatch.sentiment('很好吃')|
 app|SELECT dispatch.sentiment(convert_to('too cold', 'UTF8'))|
 app|SELECT dispatch.feedback_topics('送餐太慢了')|

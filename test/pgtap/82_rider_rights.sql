@@ -1,0 +1,52 @@
+-- test/pgtap/82_rider_rights.sql: riders are subjects too.  export_rider
+-- gives a rider everything stored about them and nothing of their
+-- customers; forget_rider is refused while they hold orders, and afterwards
+-- their name, phone and tracks are unreadable while their deliveries still
+-- count for pay and analytics.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(17);
+
+SELECT dispatch.update_rider_location(:rider, 121.431, 31.191, dispatch.clock() - interval '2 minutes') \g /dev/null
+SELECT dispatch.update_rider_location(:rider, 121.432, 31.192, dispatch.clock() - interval '1 minute') \g /dev/null
+SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, 'Customer Secret Road 9') AS o1 \gset
+SELECT dispatch.confirm_payment(:o1, 'psp-1') \g /dev/null
+SELECT dispatch.merchant_accept(:o1) \g /dev/null
+SELECT dispatch.assign_manually(:o1, :rider, 'test dispatcher') \g /dev/null
+
+SELECT dispatch.export_rider(:rider) AS export \gset
+SELECT is(:'export'::jsonb #>> '{profile,name}', 'Test Rider Gamma', 'export_rider opens the rider''s name');
+SELECT is(:'export'::jsonb #>> '{profile,phone}', '+8613900000003', 'and phone');
+SELECT ok(jsonb_array_length(:'export'::jsonb -> 'tracks') >= 2, 'their tracks are in it');
+SELECT is(:'export'::jsonb #>> '{orders,0,order_id}', :o1::text, 'their orders, by id and status');
+SELECT ok(:'export' !~ 'Customer Secret|Test Customer|8613800000001', 'nothing of the customer: no address, name or phone');
+SELECT is((SELECT count(*) FROM dispatch.pii_access_log WHERE subject = 'rider' AND subject_id = :rider AND purpose = 'export'),
+	1::bigint, 'the export is logged');
+
+SELECT (SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider) AS tracks_before \gset
+SELECT throws_ok(format('SELECT dispatch.forget_rider(%s)', :rider), 'DP413', NULL,
+	'a rider holding an order cannot be erased');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider), :tracks_before::bigint, 'and nothing changed');
+
+SELECT dispatch.mark_picked_up(:o1, :rider) \g /dev/null
+SELECT dispatch.mark_delivered(:o1, :rider) \g /dev/null
+SELECT (SELECT count(*) FROM dispatch.rider_pay WHERE rider_id = :rider) AS pay_before \gset
+SELECT is(dispatch.forget_rider(:rider), :tracks_before::bigint + 1, 'delivered, the rider is erased: tracks and profile');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider), 0::bigint, 'the tracks are gone');
+SELECT is((SELECT row(name_enc, phone_enc, phone_index, position, status)::text FROM dispatch.riders WHERE rider_id = :rider),
+	'(,,,,offline)', 'name, phone, blind index and position are gone; the rider is offline');
+SELECT is((SELECT count(*) FROM dispatch.subject_keys WHERE subject = 'rider' AND subject_id = :rider), 0::bigint,
+	'the data key is shredded');
+SELECT is((SELECT count(*) FROM dispatch.rider_pay WHERE rider_id = :rider), :pay_before::bigint,
+	'their deliveries still count for pay');
+SELECT ok(:pay_before > 0 AND (SELECT deliveries FROM dispatch.rider_earnings WHERE rider_id = :rider) = :pay_before,
+	'and for the earnings view, under the bare id');
+SELECT is(dispatch.forget_rider(:rider), 0::bigint, 'a repeat is a no-op');
+SELECT throws_ok(format('SELECT dispatch.rider_online(%s, 121.43, 31.19)', :rider), 'DP015', NULL,
+	'an erased rider cannot come back online');
+SELECT is((SELECT dispatch.export_rider(:rider) #>> '{profile,name}'), NULL, 'an export after erasure opens nothing');
+
+SELECT * FROM finish();
+ROLLBACK;
