@@ -969,6 +969,45 @@ ALTER TABLE @extschema@.privacy_requests ADD CONSTRAINT privacy_requests_kind_ch
 -- END rectification tables
 
 -- ===========================================================================
+-- Processors (sql/80_privacy.sql): third parties that receive personal data,
+-- and the log of what they received.
+-- ===========================================================================
+
+CREATE TABLE @extschema@.processors (
+	processor_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name           text NOT NULL UNIQUE CHECK (name ~ '^[a-z0-9][a-z0-9_.-]{0,62}$'),
+	purpose        text NOT NULL CHECK (pg_catalog.length(purpose) BETWEEN 1 AND 200),
+	legal_basis    text NOT NULL CHECK (legal_basis IN ('consent', 'contract', 'legal_obligation',
+	                                                    'vital_interests', 'public_task', 'legitimate_interests')),
+	registered_at  timestamptz NOT NULL,
+	retired_at     timestamptz
+);
+COMMENT ON TABLE @extschema@.processors IS
+	'Third parties that receive personal data: name, purpose, legal basis (GDPR art. 6), when registered and retired.  register_processor keeps it.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.processors', '');
+REVOKE ALL ON @extschema@.processors FROM PUBLIC;
+
+CREATE TABLE @extschema@.disclosures (
+	disclosure_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at             timestamptz NOT NULL,
+	processor_id   bigint NOT NULL REFERENCES @extschema@.processors,
+	customer_id    bigint,
+	rider_id       bigint,
+	order_id       bigint,
+	fields         text[] NOT NULL CHECK (pg_catalog.cardinality(fields) BETWEEN 1 AND 20),
+	actor          name NOT NULL DEFAULT SESSION_USER,
+	CHECK ((customer_id IS NULL) OPERATOR(pg_catalog.<>) (rider_id IS NULL))
+);
+CREATE INDEX disclosures_customer_idx ON @extschema@.disclosures (customer_id, at) WHERE customer_id IS NOT NULL;
+CREATE INDEX disclosures_rider_idx ON @extschema@.disclosures (rider_id, at) WHERE rider_id IS NOT NULL;
+COMMENT ON TABLE @extschema@.disclosures IS
+	'Every handing of personal data to a processor: when, to whom, whose (a customer or a rider), for which order, which fields (names, never values) and by whom.  Kept after erasure: it records what was disclosed, not the data.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.disclosures', '');
+REVOKE ALL ON @extschema@.disclosures FROM PUBLIC;
+GRANT SELECT ON @extschema@.processors TO dispatch_admin;
+-- END processor tables
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -979,6 +1018,7 @@ ALTER TABLE @extschema@.privacy_requests ADD CONSTRAINT privacy_requests_kind_ch
 
 DROP FUNCTION @extschema@._check_rider_for(@extschema@.orders, bigint);
 DROP FUNCTION @extschema@._purge_lock_key();
+DROP FUNCTION @extschema@.order_contact(bigint, bigint);
 -- _setting_int (sql/12_settings.sql)
 CREATE OR REPLACE FUNCTION @extschema@._setting_int(name text) RETURNS integer
 LANGUAGE C STABLE STRICT PARALLEL SAFE
@@ -6300,11 +6340,14 @@ BEGIN
 	SELECT COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(e.value)), 0) INTO v_rows
 	  FROM pg_catalog.jsonb_each(v_tables) e;
 	PERFORM @extschema@._export_log(customer_id, v_started, v_rows, v_key IS NOT NULL);
-	RETURN @extschema@._export_document(v_cust, v_profile, v_tables);
+	RETURN @extschema@._export_document(v_cust, v_profile, v_tables)
+	       OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('disclosures',
+	           COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d))
+	                       FROM @extschema@.disclosures(export_customer.customer_id) d), '[]'));
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
-	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened) and who opened their data when.  Logged in privacy_requests and pii_access_log.';
+	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
 
 -- _forget_lock_orders (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._forget_lock_orders(p_customer_id bigint) RETURNS bigint[]
@@ -6647,7 +6690,12 @@ BEGIN
 				'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.at)
 			FROM @extschema@.pii_access_log l
 			WHERE l.subject OPERATOR(pg_catalog.=) 'rider'
-			  AND l.subject_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'));
+			  AND l.subject_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		'disclosures', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'at', d.at, 'processor', p.name, 'purpose', p.purpose, 'legal_basis', p.legal_basis,
+				'fields', d.fields, 'order_id', d.order_id) ORDER BY d.at)
+			FROM @extschema@.disclosures d JOIN @extschema@.processors p ON p.processor_id OPERATOR(pg_catalog.=) d.processor_id
+			WHERE d.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'));
 	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
 	VALUES ('rider', rider_id, 'export',
 	        pg_catalog.format('export_rider: profile, %s tracks, %s orders',
@@ -6707,6 +6755,100 @@ COMMENT ON FUNCTION @extschema@.forget_rider(bigint) IS
 REVOKE ALL ON FUNCTION @extschema@.forget_rider(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.forget_rider(bigint) TO dispatch_app, dispatch_admin;
 
+-- register_processor (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.register_processor(name text, purpose text, legal_basis text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	IF name IS NULL OR name !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' OR purpose IS NULL
+	   OR pg_catalog.btrim(purpose) OPERATOR(pg_catalog.=) '' OR pg_catalog.length(purpose) OPERATOR(pg_catalog.>) 200
+	   OR legal_basis IS NULL OR legal_basis NOT IN ('consent', 'contract', 'legal_obligation',
+	                                                 'vital_interests', 'public_task', 'legitimate_interests') THEN
+		RAISE EXCEPTION 'a processor needs a name (lower case, digits, _ . -), a purpose of at most 200 characters and a legal basis'
+			USING ERRCODE = 'DP415',
+			      HINT = 'Legal bases: consent, contract, legal_obligation, vital_interests, public_task, legitimate_interests.';
+	END IF;
+	INSERT INTO @extschema@.processors AS p (name, purpose, legal_basis, registered_at)
+	VALUES (register_processor.name, register_processor.purpose, register_processor.legal_basis, @extschema@.clock())
+	ON CONFLICT ON CONSTRAINT processors_name_key DO UPDATE
+	   SET purpose = EXCLUDED.purpose, legal_basis = EXCLUDED.legal_basis, retired_at = NULL
+	RETURNING p.processor_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.register_processor(text, text, text) IS
+	'Registers a processor (or changes its purpose and legal basis, and brings a retired one back); returns its id.  DP415 for a bad name, purpose or legal basis.';
+REVOKE ALL ON FUNCTION @extschema@.register_processor(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.register_processor(text, text, text) TO dispatch_admin;
+
+-- retire_processor (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.retire_processor(name text) RETURNS boolean
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE @extschema@.processors p SET retired_at = @extschema@.clock()
+	 WHERE p.name OPERATOR(pg_catalog.=) retire_processor.name AND p.retired_at IS NULL
+	RETURNING true;
+END;
+COMMENT ON FUNCTION @extschema@.retire_processor(text) IS
+	'Retires a processor: nothing may be disclosed to it any more (DP414); its past disclosures stay.  NULL when there is no such active processor.';
+REVOKE ALL ON FUNCTION @extschema@.retire_processor(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.retire_processor(text) TO dispatch_admin;
+
+-- record_disclosure (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.record_disclosure(processor text, customer_id bigint, rider_id bigint, fields text[],
+                                              order_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_processor bigint;
+	v_id bigint;
+BEGIN
+	IF (customer_id IS NULL) = (rider_id IS NULL) OR fields IS NULL
+	   OR pg_catalog.cardinality(fields) NOT BETWEEN 1 AND 20
+	   OR EXISTS (SELECT FROM pg_catalog.unnest(fields) f WHERE f IS NULL OR f !~ '^[a-z_]{1,40}$') THEN
+		RAISE EXCEPTION 'a disclosure names one subject (a customer or a rider) and 1 to 20 fields (lower-case names)'
+			USING ERRCODE = 'DP415';
+	END IF;
+	SELECT p.processor_id INTO v_processor FROM @extschema@.processors p
+	 WHERE p.name OPERATOR(pg_catalog.=) processor AND p.retired_at IS NULL;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no active processor is named "%"', processor USING ERRCODE = 'DP414',
+			HINT = 'Register it with register_processor(name, purpose, legal_basis).';
+	END IF;
+	INSERT INTO @extschema@.disclosures (at, processor_id, customer_id, rider_id, order_id, fields)
+	VALUES (@extschema@.clock(), v_processor, record_disclosure.customer_id, record_disclosure.rider_id,
+	        record_disclosure.order_id, fields)
+	RETURNING disclosure_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, text[], bigint) IS
+	'Notes that personal data of a customer or a rider (field names, e.g. {phone, dropoff_address}) went to a registered processor, for an order or not; returns the disclosure''s id.  DP414: no such active processor; DP415: not one subject, or bad field names.';
+REVOKE ALL ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, text[], bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, text[], bigint) TO dispatch_app, dispatch_admin;
+
+-- disclosures (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.disclosures(customer_id bigint)
+RETURNS TABLE (at timestamptz, processor text, purpose text, legal_basis text, fields text[], order_id bigint, actor name)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT d.at, p.name, p.purpose, p.legal_basis, d.fields, d.order_id, d.actor
+	  FROM @extschema@.disclosures d JOIN @extschema@.processors p ON p.processor_id OPERATOR(pg_catalog.=) d.processor_id
+	 WHERE d.customer_id OPERATOR(pg_catalog.=) disclosures.customer_id
+	 ORDER BY d.at, d.disclosure_id;
+END;
+COMMENT ON FUNCTION @extschema@.disclosures(bigint) IS
+	'What of a customer''s personal data went to which processor, when, why (purpose, legal basis) and for which order; part of export_customer.';
+REVOKE ALL ON FUNCTION @extschema@.disclosures(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.disclosures(bigint) TO dispatch_app, dispatch_admin;
+
 -- grant_consent (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.grant_consent(customer_id bigint, purpose text, policy_version text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -6743,7 +6885,7 @@ COMMENT ON FUNCTION @extschema@.grant_consent(bigint, text, text) IS
 	'Records a customer''s consent to a purpose (marketing, personalisation, analytics) under a policy version; a grant under a new version supersedes the old one, a repeated grant changes nothing.';
 
 -- order_contact (sql/80_privacy.sql)
-CREATE OR REPLACE FUNCTION @extschema@.order_contact(order_id bigint, rider_id bigint)
+CREATE OR REPLACE FUNCTION @extschema@.order_contact(order_id bigint, rider_id bigint, via text DEFAULT NULL)
 RETURNS TABLE (masked_phone text, dropoff_address text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -6771,13 +6913,20 @@ BEGIN
 	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
 	VALUES ('customer', v_order.customer_id, 'rider_contact',
 	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address', order_id, rider_id));
+	-- handed on to a processor (an SMS or call relay, a navigation app)
+	IF via IS NOT NULL THEN
+		PERFORM @extschema@.record_disclosure(via, v_order.customer_id, NULL,
+		                                      '{masked_phone,dropoff_address}', order_id);
+	END IF;
 	masked_phone := @extschema@.mask_phone(@extschema@._unseal(v_phone, v_key));
 	dropoff_address := @extschema@._unseal(v_order.dropoff_address_enc, v_key);
 	RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint) IS
+COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
 	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in pii_access_log.';
+REVOKE ALL ON FUNCTION @extschema@.order_contact(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.order_contact(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 
 -- experiment_bucket (sql/86_experiments.sql)
 CREATE OR REPLACE FUNCTION @extschema@.experiment_bucket(experiment text, customer_id bigint) RETURNS float8

@@ -176,7 +176,7 @@ SELECT function_privs_are('dispatch', 'export_customer', ARRAY['bigint'], 'dispa
 SELECT function_privs_are('dispatch', 'forget_customer', ARRAY['bigint'], 'dispatch_app', ARRAY['EXECUTE'], 'the app forwards erasure requests');
 SELECT function_privs_are('dispatch', 'rotate_master_key', ARRAY['integer'], 'dispatch_app', ARRAY[]::text[], 'the app does not rotate keys');
 SELECT function_privs_are('dispatch', 'rotate_master_key', ARRAY['integer'], 'dispatch_admin', ARRAY['EXECUTE'], 'the admin rotates keys');
-SELECT function_privs_are('dispatch', 'order_contact', ARRAY['bigint', 'bigint'], 'dispatch_gateway', ARRAY[]::text[], 'the gateway sees no contact');
+SELECT function_privs_are('dispatch', 'order_contact', ARRAY['bigint', 'bigint', 'text'], 'dispatch_gateway', ARRAY[]::text[], 'the gateway sees no contact');
 SELECT function_privs_are('dispatch', '_unwrap_key', ARRAY['bytea', 'integer'], 'dispatch_admin', ARRAY[]::text[], 'nobody unwraps keys directly');
 SELECT is_definer('dispatch', 'forget_customer', ARRAY['bigint'], 'erasure runs with the extension''s rights');
 SET LOCAL ROLE dispatch_analyst;

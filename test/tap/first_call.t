@@ -128,6 +128,10 @@ app|SELECT dispatch.update_customer(3, NULL, 'Renamed', 'test')|
 app|SELECT dispatch.update_rider(1, NULL, 'Renamed', 'test')|
 app|SELECT dispatch.export_rider(2)|
 app|SELECT dispatch.forget_rider(6)|
+admin|SELECT dispatch.register_processor('sms-relay', 'calls', 'contract')|
+app|SELECT dispatch.record_disclosure('sms-relay', 3, NULL, '{phone}')|
+app|SELECT count(*) FROM dispatch.disclosures(3)|
+admin|SELECT dispatch.retire_processor('sms-relay')|
 app|SELECT dispatch.sentiment('很好吃')|
 app|SELECT dispatch.sentiment(convert_to('too cold', 'UTF8'))|
 app|SELECT dispatch.feedback_topics('送餐太慢了')|
