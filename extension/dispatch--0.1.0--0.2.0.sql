@@ -965,8 +965,28 @@ COMMENT ON COLUMN @extschema@.riders.phone_index IS
 	'Blind index of the rider''s phone (as customers.phone_index), for rectification''s check that no other rider has it; NULL for riders registered before 0.2.0 until their phone is set again.';
 ALTER TABLE @extschema@.privacy_requests DROP CONSTRAINT privacy_requests_kind_check;
 ALTER TABLE @extschema@.privacy_requests ADD CONSTRAINT privacy_requests_kind_check
-	CHECK (kind IN ('export', 'forget', 'rotate_key', 'rectify'));
+	CHECK (kind IN ('export', 'forget', 'rotate_key', 'rectify',
+	                'access', 'erasure', 'rectification', 'objection'));
 -- END rectification tables
+
+-- ===========================================================================
+-- Requests of data subjects with deadlines (sql/80_privacy.sql): the log of
+-- privacy requests becomes a queue.  Every request before 0.2.0 was done.
+-- ===========================================================================
+
+ALTER TABLE @extschema@.privacy_requests
+	ALTER COLUMN completed_at DROP NOT NULL,
+	ADD COLUMN state text NOT NULL DEFAULT 'done' CHECK (state IN ('received', 'waiting', 'done', 'refused')),
+	ADD COLUMN due_at timestamptz,
+	ADD COLUMN handled_by name;
+ALTER TABLE @extschema@.privacy_requests
+	ADD CONSTRAINT privacy_requests_check CHECK ((state IN ('done', 'refused')) OPERATOR(pg_catalog.=) (completed_at IS NOT NULL));
+CREATE INDEX privacy_requests_open_idx ON @extschema@.privacy_requests (due_at) WHERE state IN ('received', 'waiting');
+COMMENT ON TABLE @extschema@.privacy_requests IS
+	'Every export, erasure, rectification and data-key rotation of a customer (state done: when, by whom, what was done, counts, never personal data), and the queue of requests received from data subjects (kinds access, erasure, rectification, objection): received (requested_at), due (due_at, dispatch.privacy_request_days later), state, who handled them.';
+INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
+	('dispatch-privacy', '*/5 * * * *', 'SELECT @extschema@.process_privacy_requests()', 'dispatch');
+-- END request queue tables
 
 -- ===========================================================================
 -- Processors (sql/80_privacy.sql): third parties that receive personal data,
@@ -1018,7 +1038,6 @@ GRANT SELECT ON @extschema@.processors TO dispatch_admin;
 
 DROP FUNCTION @extschema@._check_rider_for(@extschema@.orders, bigint);
 DROP FUNCTION @extschema@._purge_lock_key();
-DROP FUNCTION @extschema@.order_contact(bigint, bigint);
 -- _setting_int (sql/12_settings.sql)
 CREATE OR REPLACE FUNCTION @extschema@._setting_int(name text) RETURNS integer
 LANGUAGE C STABLE STRICT PARALLEL SAFE
@@ -6849,6 +6868,138 @@ COMMENT ON FUNCTION @extschema@.disclosures(bigint) IS
 REVOKE ALL ON FUNCTION @extschema@.disclosures(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.disclosures(bigint) TO dispatch_app, dispatch_admin;
 
+-- receive_privacy_request (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.receive_privacy_request(customer_id bigint, kind text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_id bigint;
+BEGIN
+	IF kind IS NULL OR kind NOT IN ('access', 'erasure', 'rectification', 'objection') THEN
+		RAISE EXCEPTION 'unknown kind of privacy request "%"', kind USING ERRCODE = 'DP416',
+			HINT = 'Kinds: access, erasure, rectification, objection.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM @extschema@.customers c
+	                WHERE c.customer_id OPERATOR(pg_catalog.=) receive_privacy_request.customer_id) THEN
+		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
+	END IF;
+	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, state, due_at)
+	VALUES (customer_id, kind, v_now, 'received',
+	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(days => @extschema@._setting_int('dispatch.privacy_request_days')))
+	RETURNING request_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.receive_privacy_request(bigint, text) IS
+	'Queues a data subject''s request (access, erasure, rectification, objection) of a customer, due dispatch.privacy_request_days later; returns its id.  DP416: unknown kind; DP012: unknown customer.';
+REVOKE ALL ON FUNCTION @extschema@.receive_privacy_request(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.receive_privacy_request(bigint, text) TO dispatch_app, dispatch_admin;
+
+-- _open_request (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._open_request(p_request_id bigint) RETURNS @extschema@.privacy_requests
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.privacy_requests;
+BEGIN
+	SELECT * INTO v_r FROM @extschema@.privacy_requests r
+	 WHERE r.request_id OPERATOR(pg_catalog.=) p_request_id FOR UPDATE;
+	IF NOT FOUND OR v_r.state NOT IN ('received', 'waiting') THEN
+		RAISE EXCEPTION 'privacy request % is not open', p_request_id USING ERRCODE = 'DP417';
+	END IF;
+	RETURN v_r;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._open_request(bigint) IS
+	'Internal: locks an open privacy request (received or waiting) and returns it; DP417 for any other.';
+REVOKE ALL ON FUNCTION @extschema@._open_request(bigint) FROM PUBLIC;
+
+-- complete_privacy_request (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.complete_privacy_request(request_id bigint, refused boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@._open_request(request_id);
+	UPDATE @extschema@.privacy_requests r
+	   SET state = CASE WHEN refused THEN 'refused' ELSE 'done' END,
+	       completed_at = @extschema@.clock(), handled_by = SESSION_USER
+	 WHERE r.request_id OPERATOR(pg_catalog.=) complete_privacy_request.request_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.complete_privacy_request(bigint, boolean) IS
+	'Closes an open privacy request as done (or refused), naming the session user as its handler; for rectifications after update_customer.  DP417 when it is not open.';
+REVOKE ALL ON FUNCTION @extschema@.complete_privacy_request(bigint, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.complete_privacy_request(bigint, boolean) TO dispatch_admin;
+
+-- handle_privacy_request (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.handle_privacy_request(request_id bigint) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.privacy_requests := @extschema@._open_request(request_id);
+	v_out jsonb;
+BEGIN
+	IF v_r.kind OPERATOR(pg_catalog.=) 'access' THEN
+		v_out := @extschema@.export_customer(v_r.customer_id);
+	ELSIF v_r.kind OPERATOR(pg_catalog.=) 'objection' THEN
+		PERFORM @extschema@.revoke_consent(v_r.customer_id, p)
+		   FROM pg_catalog.unnest(ARRAY['marketing', 'personalisation']) p;
+		v_out := '{"revoked": ["marketing", "personalisation"]}';
+	ELSIF v_r.kind OPERATOR(pg_catalog.=) 'erasure' THEN
+		BEGIN
+			v_out := pg_catalog.jsonb_build_object('erased', @extschema@.forget_customer(v_r.customer_id));
+		EXCEPTION WHEN SQLSTATE 'DP405' THEN
+			-- an active delivery: process_privacy_requests completes it afterwards
+			UPDATE @extschema@.privacy_requests r SET state = 'waiting', handled_by = SESSION_USER
+			 WHERE r.request_id OPERATOR(pg_catalog.=) handle_privacy_request.request_id;
+			RETURN '{"state": "waiting"}';
+		END;
+	ELSE
+		RAISE EXCEPTION 'a rectification needs the corrected data' USING ERRCODE = 'DP416',
+			HINT = 'Call update_customer with it, then complete_privacy_request.';
+	END IF;
+	PERFORM @extschema@.complete_privacy_request(request_id);
+	RETURN pg_catalog.jsonb_build_object('state', 'done', 'result', v_out);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.handle_privacy_request(bigint) IS
+	'Does an open request now and closes it: access returns the export, objection revokes consent to marketing and personalisation, erasure forgets the customer or, during an active delivery, leaves the request waiting for process_privacy_requests.  A rectification needs the corrected data (DP416: update_customer, then complete_privacy_request).';
+REVOKE ALL ON FUNCTION @extschema@.handle_privacy_request(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.handle_privacy_request(bigint) TO dispatch_admin;
+
+-- process_privacy_requests (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.process_privacy_requests() RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+	v_done integer := 0;
+BEGIN
+	IF pg_catalog.pg_is_in_recovery() THEN
+		RETURN 0;
+	END IF;
+	FOR v_id IN SELECT r.request_id FROM @extschema@.privacy_requests r
+	             WHERE r.state OPERATOR(pg_catalog.=) 'waiting' AND r.kind OPERATOR(pg_catalog.=) 'erasure'
+	             ORDER BY r.due_at LOOP
+		IF (@extschema@.handle_privacy_request(v_id) ->> 'state') OPERATOR(pg_catalog.=) 'done' THEN
+			v_done := v_done OPERATOR(pg_catalog.+) 1;
+		END IF;
+	END LOOP;
+	RETURN v_done;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.process_privacy_requests() IS
+	'pg_cron job (dispatch-privacy, every five minutes): completes the erasures that waited for a delivery to end; returns how many.  Nothing on a standby.';
+REVOKE ALL ON FUNCTION @extschema@.process_privacy_requests() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.process_privacy_requests() TO dispatch_admin;
+
 -- grant_consent (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.grant_consent(customer_id bigint, purpose text, policy_version text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -8628,3 +8779,17 @@ COMMENT ON VIEW @extschema@.fraud_signals IS
 	'For operators: per customer id and zone (0: not known), the refused intake attempts within dispatch.fraud_refusal_window_minutes (as far as flush_refusals() has copied them), by reason, and whether the customer is flagged, since when, why and by whom (auto: flush_refusals()); a flagged customer without recent refusals has one row with zone_id NULL.  Ids only, no names or phone numbers.';
 REVOKE ALL ON @extschema@.fraud_signals FROM PUBLIC;
 GRANT SELECT ON @extschema@.fraud_signals TO dispatch_admin;
+
+-- the requests of data subjects, for the DPO (sql/80_privacy.sql)
+CREATE VIEW @extschema@.privacy_request_sla AS
+SELECT r.request_id, r.kind, r.state, r.requested_at AS received_at, r.due_at, r.completed_at, r.handled_by,
+       CASE WHEN r.state IN ('received', 'waiting')
+            THEN pg_catalog.ceil(pg_catalog.date_part('epoch', r.due_at OPERATOR(pg_catalog.-) @extschema@.clock())
+                                 OPERATOR(pg_catalog./) 86400)::integer END AS days_left,
+       COALESCE(r.completed_at, @extschema@.clock()) OPERATOR(pg_catalog.>) r.due_at AS late
+  FROM @extschema@.privacy_requests r
+ WHERE r.kind IN ('access', 'erasure', 'rectification', 'objection');
+COMMENT ON VIEW @extschema@.privacy_request_sla IS
+	'For the DPO: every request of a data subject, its state, when received and due, days left while open, and whether it was (or is) late.  No personal data (the customer is not named).';
+REVOKE ALL ON @extschema@.privacy_request_sla FROM PUBLIC;
+GRANT SELECT ON @extschema@.privacy_request_sla TO dispatch_admin;

@@ -17,15 +17,21 @@
 CREATE TABLE @extschema@.privacy_requests (
 	request_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	customer_id   bigint NOT NULL,
-	kind          text NOT NULL CHECK (kind IN ('export', 'forget', 'rotate_key', 'rectify')),
+	kind          text NOT NULL CHECK (kind IN ('export', 'forget', 'rotate_key', 'rectify',
+	                                            'access', 'erasure', 'rectification', 'objection')),
 	requested_at  timestamptz NOT NULL,
-	completed_at  timestamptz NOT NULL,
+	completed_at  timestamptz,
 	actor         name NOT NULL DEFAULT SESSION_USER,
-	detail        jsonb NOT NULL DEFAULT '{}'
+	detail        jsonb NOT NULL DEFAULT '{}',
+	state         text NOT NULL DEFAULT 'done' CHECK (state IN ('received', 'waiting', 'done', 'refused')),
+	due_at        timestamptz,
+	handled_by    name,
+	CHECK ((state IN ('done', 'refused')) OPERATOR(pg_catalog.=) (completed_at IS NOT NULL))
 );
+CREATE INDEX privacy_requests_open_idx ON @extschema@.privacy_requests (due_at) WHERE state IN ('received', 'waiting');
 CREATE INDEX privacy_requests_customer_idx ON @extschema@.privacy_requests (customer_id, requested_at);
 COMMENT ON TABLE @extschema@.privacy_requests IS
-	'Every export, erasure and data-key rotation of a customer: when, by whom (session user), and what was done (counts, never personal data).';
+	'Every export, erasure, rectification and data-key rotation of a customer (state done: when, by whom, what was done, counts, never personal data), and the queue of requests received from data subjects (kinds access, erasure, rectification, objection): received (requested_at), due (due_at, dispatch.privacy_request_days later), state, who handled them.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.privacy_requests', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.privacy_requests_request_id_seq', '');
 REVOKE ALL ON @extschema@.privacy_requests FROM PUBLIC;
@@ -1002,6 +1008,152 @@ COMMENT ON FUNCTION @extschema@.disclosures(bigint) IS
 	'What of a customer''s personal data went to which processor, when, why (purpose, legal basis) and for which order; part of export_customer.';
 
 ------------------------------------------------------------------------------
+-- requests of data subjects, with deadlines
+--
+-- A request is received (receive_privacy_request) with its due time,
+-- dispatch.privacy_request_days later (30 by default; GDPR art. 12: a month);
+-- handle_privacy_request does what can be done at once (access: the export;
+-- erasure: forget_customer; objection: consents to marketing and
+-- personalisation revoked); an erasure during an active delivery waits and
+-- process_privacy_requests (pg_cron) completes it after the delivery;
+-- a rectification is done with update_customer and closed with
+-- complete_privacy_request.  privacy_request_sla shows the DPO what is open
+-- and late.
+
+CREATE FUNCTION @extschema@.receive_privacy_request(customer_id bigint, kind text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_id bigint;
+BEGIN
+	IF kind IS NULL OR kind NOT IN ('access', 'erasure', 'rectification', 'objection') THEN
+		RAISE EXCEPTION 'unknown kind of privacy request "%"', kind USING ERRCODE = 'DP416',
+			HINT = 'Kinds: access, erasure, rectification, objection.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM @extschema@.customers c
+	                WHERE c.customer_id OPERATOR(pg_catalog.=) receive_privacy_request.customer_id) THEN
+		RAISE EXCEPTION 'customer % does not exist', customer_id USING ERRCODE = 'DP012';
+	END IF;
+	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, state, due_at)
+	VALUES (customer_id, kind, v_now, 'received',
+	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(days => @extschema@._setting_int('dispatch.privacy_request_days')))
+	RETURNING request_id INTO v_id;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.receive_privacy_request(bigint, text) IS
+	'Queues a data subject''s request (access, erasure, rectification, objection) of a customer, due dispatch.privacy_request_days later; returns its id.  DP416: unknown kind; DP012: unknown customer.';
+
+CREATE FUNCTION @extschema@._open_request(p_request_id bigint) RETURNS @extschema@.privacy_requests
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.privacy_requests;
+BEGIN
+	SELECT * INTO v_r FROM @extschema@.privacy_requests r
+	 WHERE r.request_id OPERATOR(pg_catalog.=) p_request_id FOR UPDATE;
+	IF NOT FOUND OR v_r.state NOT IN ('received', 'waiting') THEN
+		RAISE EXCEPTION 'privacy request % is not open', p_request_id USING ERRCODE = 'DP417';
+	END IF;
+	RETURN v_r;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._open_request(bigint) IS
+	'Internal: locks an open privacy request (received or waiting) and returns it; DP417 for any other.';
+REVOKE ALL ON FUNCTION @extschema@._open_request(bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.complete_privacy_request(request_id bigint, refused boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@._open_request(request_id);
+	UPDATE @extschema@.privacy_requests r
+	   SET state = CASE WHEN refused THEN 'refused' ELSE 'done' END,
+	       completed_at = @extschema@.clock(), handled_by = SESSION_USER
+	 WHERE r.request_id OPERATOR(pg_catalog.=) complete_privacy_request.request_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.complete_privacy_request(bigint, boolean) IS
+	'Closes an open privacy request as done (or refused), naming the session user as its handler; for rectifications after update_customer.  DP417 when it is not open.';
+
+CREATE FUNCTION @extschema@.handle_privacy_request(request_id bigint) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.privacy_requests := @extschema@._open_request(request_id);
+	v_out jsonb;
+BEGIN
+	IF v_r.kind OPERATOR(pg_catalog.=) 'access' THEN
+		v_out := @extschema@.export_customer(v_r.customer_id);
+	ELSIF v_r.kind OPERATOR(pg_catalog.=) 'objection' THEN
+		PERFORM @extschema@.revoke_consent(v_r.customer_id, p)
+		   FROM pg_catalog.unnest(ARRAY['marketing', 'personalisation']) p;
+		v_out := '{"revoked": ["marketing", "personalisation"]}';
+	ELSIF v_r.kind OPERATOR(pg_catalog.=) 'erasure' THEN
+		BEGIN
+			v_out := pg_catalog.jsonb_build_object('erased', @extschema@.forget_customer(v_r.customer_id));
+		EXCEPTION WHEN SQLSTATE 'DP405' THEN
+			-- an active delivery: process_privacy_requests completes it afterwards
+			UPDATE @extschema@.privacy_requests r SET state = 'waiting', handled_by = SESSION_USER
+			 WHERE r.request_id OPERATOR(pg_catalog.=) handle_privacy_request.request_id;
+			RETURN '{"state": "waiting"}';
+		END;
+	ELSE
+		RAISE EXCEPTION 'a rectification needs the corrected data' USING ERRCODE = 'DP416',
+			HINT = 'Call update_customer with it, then complete_privacy_request.';
+	END IF;
+	PERFORM @extschema@.complete_privacy_request(request_id);
+	RETURN pg_catalog.jsonb_build_object('state', 'done', 'result', v_out);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.handle_privacy_request(bigint) IS
+	'Does an open request now and closes it: access returns the export, objection revokes consent to marketing and personalisation, erasure forgets the customer or, during an active delivery, leaves the request waiting for process_privacy_requests.  A rectification needs the corrected data (DP416: update_customer, then complete_privacy_request).';
+
+CREATE FUNCTION @extschema@.process_privacy_requests() RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+	v_done integer := 0;
+BEGIN
+	IF pg_catalog.pg_is_in_recovery() THEN
+		RETURN 0;
+	END IF;
+	FOR v_id IN SELECT r.request_id FROM @extschema@.privacy_requests r
+	             WHERE r.state OPERATOR(pg_catalog.=) 'waiting' AND r.kind OPERATOR(pg_catalog.=) 'erasure'
+	             ORDER BY r.due_at LOOP
+		IF (@extschema@.handle_privacy_request(v_id) ->> 'state') OPERATOR(pg_catalog.=) 'done' THEN
+			v_done := v_done OPERATOR(pg_catalog.+) 1;
+		END IF;
+	END LOOP;
+	RETURN v_done;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.process_privacy_requests() IS
+	'pg_cron job (dispatch-privacy, every five minutes): completes the erasures that waited for a delivery to end; returns how many.  Nothing on a standby.';
+
+CREATE VIEW @extschema@.privacy_request_sla AS
+SELECT r.request_id, r.kind, r.state, r.requested_at AS received_at, r.due_at, r.completed_at, r.handled_by,
+       CASE WHEN r.state IN ('received', 'waiting')
+            THEN pg_catalog.ceil(pg_catalog.date_part('epoch', r.due_at OPERATOR(pg_catalog.-) @extschema@.clock())
+                                 OPERATOR(pg_catalog./) 86400)::integer END AS days_left,
+       COALESCE(r.completed_at, @extschema@.clock()) OPERATOR(pg_catalog.>) r.due_at AS late
+  FROM @extschema@.privacy_requests r
+ WHERE r.kind IN ('access', 'erasure', 'rectification', 'objection');
+COMMENT ON VIEW @extschema@.privacy_request_sla IS
+	'For the DPO: every request of a data subject, its state, when received and due, days left while open, and whether it was (or is) late.  No personal data (the customer is not named).';
+
+INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
+	('dispatch-privacy', '*/5 * * * *', 'SELECT @extschema@.process_privacy_requests()', 'dispatch');
+
+------------------------------------------------------------------------------
 -- consent
 
 CREATE FUNCTION @extschema@._check_purpose(p_purpose text) RETURNS void
@@ -1219,6 +1371,16 @@ GRANT EXECUTE ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, te
 REVOKE ALL ON FUNCTION @extschema@.disclosures(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.disclosures(bigint) TO dispatch_app, dispatch_admin;
 GRANT SELECT ON @extschema@.processors TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.receive_privacy_request(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.receive_privacy_request(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.complete_privacy_request(bigint, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.complete_privacy_request(bigint, boolean) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.handle_privacy_request(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.handle_privacy_request(bigint) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.process_privacy_requests() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.process_privacy_requests() TO dispatch_admin;
+REVOKE ALL ON @extschema@.privacy_request_sla FROM PUBLIC;
+GRANT SELECT ON @extschema@.privacy_request_sla TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.grant_consent(bigint, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.grant_consent(bigint, text, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.revoke_consent(bigint, text) FROM PUBLIC;

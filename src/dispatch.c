@@ -47,6 +47,7 @@ int			dispatch_eta_coverage_percent = 90;
 int			dispatch_eta_min_samples = 30;
 int			dispatch_eta_learn_days = 28;
 int			dispatch_demand_cell_m = 300;
+int			dispatch_privacy_request_days = 30;
 int			dispatch_cipher = DISPATCH_CIPHER_PGP;
 
 static const struct config_enum_entry cipher_options[] = {
@@ -208,6 +209,15 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("dispatch.privacy_request_days",
+							"Days within which a data subject's request is due (receive_privacy_request).",
+							NULL,
+							&dispatch_privacy_request_days,
+							30, 1, 90,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomEnumVariable("dispatch.cipher",
 							 "How personal fields are sealed: pgp, or none for benchmarks only.",
 							 "none stores personal data unencrypted and exists only to measure "
@@ -273,6 +283,7 @@ static const IntSetting int_settings[] = {
 	{"dispatch.eta_min_samples", &dispatch_eta_min_samples},
 	{"dispatch.eta_learn_days", &dispatch_eta_learn_days},
 	{"dispatch.demand_cell_m", &dispatch_demand_cell_m},
+	{"dispatch.privacy_request_days", &dispatch_privacy_request_days},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_setting_int);

@@ -132,6 +132,11 @@ admin|SELECT dispatch.register_processor('sms-relay', 'calls', 'contract')|
 app|SELECT dispatch.record_disclosure('sms-relay', 3, NULL, '{phone}')|
 app|SELECT count(*) FROM dispatch.disclosures(3)|
 admin|SELECT dispatch.retire_processor('sms-relay')|
+app|SELECT dispatch.receive_privacy_request(3, 'access')|
+admin|SELECT dispatch.handle_privacy_request((SELECT max(request_id) FROM dispatch.privacy_requests WHERE state = 'received'))|
+app|SELECT dispatch.receive_privacy_request(3, 'rectification')|
+admin|SELECT dispatch.complete_privacy_request((SELECT max(request_id) FROM dispatch.privacy_requests WHERE state = 'received'))|
+admin|SELECT dispatch.process_privacy_requests()|
 app|SELECT dispatch.sentiment('很好吃')|
 app|SELECT dispatch.sentiment(convert_to('too cold', 'UTF8'))|
 app|SELECT dispatch.feedback_topics('送餐太慢了')|

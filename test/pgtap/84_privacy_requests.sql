@@ -1,0 +1,71 @@
+-- test/pgtap/84_privacy_requests.sql: requests of data subjects as a queue
+-- with deadlines: received with a due time, handled at once where they can
+-- be (access, objection, erasure), an erasure during an active delivery
+-- waits and process_privacy_requests completes it after the delivery, a
+-- rectification is closed after update_customer, and the DPO's view shows
+-- what is open and late.
+\set QUIET on
+BEGIN;
+\ir ../fixtures/city.sql
+SELECT plan(20);
+
+SET dispatch.clock_override = '2026-12-01 10:00+00';
+SELECT dispatch.receive_privacy_request(:customer, 'access') AS access \gset
+SELECT is((SELECT row(state, due_at, completed_at)::text FROM dispatch.privacy_requests WHERE request_id = :access),
+	'(received,"2026-12-31 10:00:00+00",)', 'a request is received, due 30 days later (dispatch.privacy_request_days)');
+SET dispatch.privacy_request_days = 10;
+SELECT dispatch.receive_privacy_request(:customer, 'objection') AS objection \gset
+SELECT is((SELECT due_at FROM dispatch.privacy_requests WHERE request_id = :objection), '2026-12-11 10:00+00'::timestamptz,
+	'the deadline follows the setting');
+SELECT throws_ok(format($$SELECT dispatch.receive_privacy_request(%s, 'deletion')$$, :customer), 'DP416', NULL, 'an unknown kind: DP416');
+SELECT throws_ok($$SELECT dispatch.receive_privacy_request(987654, 'access')$$, 'DP012', NULL, 'an unknown customer: DP012');
+
+SELECT is((SELECT row(kind, state, days_left, late)::text FROM dispatch.privacy_request_sla WHERE request_id = :access),
+	'(access,received,30,f)', 'the DPO sees it open, 30 days left, not late');
+
+SELECT dispatch.handle_privacy_request(:access) AS done \gset
+SELECT is(:'done'::jsonb #>> '{result,profile,name}', 'Test Customer Alpha', 'access: the export is handed back');
+SELECT is((SELECT row(state, handled_by = session_user, completed_at)::text FROM dispatch.privacy_requests WHERE request_id = :access),
+	'(done,t,"2026-12-01 10:00:00+00")', 'and the request is done, by whom, when');
+SELECT throws_ok(format('SELECT dispatch.handle_privacy_request(%s)', :access), 'DP417', NULL, 'a done request is not handled twice');
+
+SELECT dispatch.grant_consent(:customer, 'marketing', 'v1') \g /dev/null
+SELECT dispatch.handle_privacy_request(:objection) \g /dev/null
+SELECT is(dispatch.has_consent(:customer, 'marketing'), false, 'objection: consent to marketing is revoked');
+
+-- erasure during an active delivery waits
+SELECT dispatch.place_order(:customer2, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, 'Waiting Road 2') AS o2 \gset
+SELECT dispatch.confirm_payment(:o2, 'psp-2') \g /dev/null
+SELECT dispatch.merchant_accept(:o2) \g /dev/null
+SELECT dispatch.assign_manually(:o2, :rider, 'test dispatcher') \g /dev/null
+SELECT dispatch.receive_privacy_request(:customer2, 'erasure') AS erasure \gset
+SELECT is(dispatch.handle_privacy_request(:erasure), '{"state": "waiting"}'::jsonb, 'an erasure during a delivery waits');
+SELECT is((SELECT state FROM dispatch.privacy_requests WHERE request_id = :erasure), 'waiting', 'its state says so');
+SELECT is((SELECT forgotten_at FROM dispatch.customers WHERE customer_id = :customer2), NULL, 'and nothing was erased yet');
+SELECT is(dispatch.process_privacy_requests(), 0, 'the job leaves it while the delivery goes on');
+SELECT dispatch.mark_picked_up(:o2, :rider) \g /dev/null
+SELECT dispatch.mark_delivered(:o2, :rider) \g /dev/null
+SET dispatch.clock_override = '2026-12-09 10:00+00';
+SELECT is(dispatch.process_privacy_requests(), 1, 'after the delivery the job completes the erasure');
+SELECT isnt((SELECT forgotten_at FROM dispatch.customers WHERE customer_id = :customer2), NULL, 'the customer is forgotten');
+SELECT is((SELECT row(state, late)::text FROM dispatch.privacy_request_sla WHERE request_id = :erasure), '(done,f)',
+	'the request is done, within its deadline');
+
+-- rectification: corrected data first, then closed
+SELECT dispatch.receive_privacy_request(:customer, 'rectification') AS rect \gset
+SET dispatch.clock_override = '2026-12-30 10:00+00';
+SELECT is((SELECT row(state, days_left, late)::text FROM dispatch.privacy_request_sla WHERE request_id = :rect),
+	'(received,-11,t)', 'an open request past its due time is late');
+SELECT throws_ok(format('SELECT dispatch.handle_privacy_request(%s)', :rect), 'DP416', NULL,
+	'a rectification needs the corrected data');
+SELECT dispatch.update_customer(:customer, NULL, 'Alpha Rectified', 'request ' || :rect) \g /dev/null
+SELECT lives_ok(format('SELECT dispatch.complete_privacy_request(%s)', :rect), 'and is closed after update_customer');
+SELECT ok(has_table_privilege('dispatch_admin', 'dispatch.privacy_request_sla', 'SELECT')
+          AND NOT has_table_privilege('dispatch_analyst', 'dispatch.privacy_request_sla', 'SELECT')
+          AND has_function_privilege('dispatch_app', 'dispatch.receive_privacy_request(bigint, text)', 'EXECUTE')
+          AND NOT has_function_privilege('dispatch_app', 'dispatch.handle_privacy_request(bigint)', 'EXECUTE'),
+	'the app receives requests, the DPO (admin) handles them and reads the view');
+
+SELECT * FROM finish();
+ROLLBACK;
