@@ -957,7 +957,13 @@ REVOKE ALL ON TABLE @extschema@.relay_position FROM PUBLIC;
 -- rectifications among privacy requests.
 -- ===========================================================================
 
-ALTER TABLE @extschema@.riders ADD COLUMN phone_index bytea, ADD COLUMN forgotten_at timestamptz;
+ALTER TABLE @extschema@.riders ADD COLUMN phone_index bytea, ADD COLUMN forgotten_at timestamptz,
+	ADD COLUMN phone_index_version integer NOT NULL DEFAULT 1;
+ALTER TABLE @extschema@.customers ADD COLUMN phone_index_version integer NOT NULL DEFAULT 1;
+COMMENT ON COLUMN @extschema@.customers.phone_index_version IS
+	'The version of the index key phone_index was computed with (rotate_index_key moves every row to the current one).';
+COMMENT ON COLUMN @extschema@.riders.phone_index_version IS
+	'The version of the index key phone_index was computed with (rotate_index_key moves every row to the current one).';
 COMMENT ON COLUMN @extschema@.riders.forgotten_at IS
 	'When the rider was erased (forget_rider): their name, phone and tracks are gone; the id stays for their deliveries.';
 CREATE INDEX riders_phone_index_idx ON @extschema@.riders (phone_index) WHERE phone_index IS NOT NULL;
@@ -1218,6 +1224,22 @@ COMMENT ON FUNCTION @extschema@._check_length(text, anyelement) IS
 REVOKE ALL ON FUNCTION @extschema@._check_length(text, anyelement) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._check_length(text, anyelement) TO dispatch_app, dispatch_admin;
 
+-- _index_key_at (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._index_key_at(version integer) RETURNS bytea
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'dispatch_index_key_at';
+COMMENT ON FUNCTION @extschema@._index_key_at(integer) IS
+	'Internal: the blind-index key of one version (an error when the file lacks it).  Executable by no role.';
+REVOKE ALL ON FUNCTION @extschema@._index_key_at(integer) FROM PUBLIC;
+
+-- _index_key_versions (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._index_key_versions() RETURNS integer[]
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'dispatch_index_key_versions';
+COMMENT ON FUNCTION @extschema@._index_key_versions() IS
+	'Internal: the blind-index key versions present in the key file, ascending; the last is current (never the keys).';
+REVOKE ALL ON FUNCTION @extschema@._index_key_versions() FROM PUBLIC;
+
 -- _lock_subject (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._lock_subject(p_subject text, p_subject_id bigint, p_exclusive boolean)
 RETURNS void
@@ -1466,7 +1488,27 @@ LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 RETURN @extschema@._hmac_sha256(pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), @extschema@._index_key());
 COMMENT ON FUNCTION @extschema@._phone_index(text) IS
-	'Internal: blind index of a phone number, HMAC-SHA-256 of its E.164 form under the index key.';
+	'Internal: blind index of a phone number, HMAC-SHA-256 of its E.164 form under the current index key.';
+
+-- _index_key_version (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._index_key_version() RETURNS integer
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.max(v) FROM pg_catalog.unnest(@extschema@._index_key_versions()) v);
+COMMENT ON FUNCTION @extschema@._index_key_version() IS
+	'Internal: the current blind-index key version, stored beside each index it computes.';
+REVOKE ALL ON FUNCTION @extschema@._index_key_version() FROM PUBLIC;
+
+-- _phone_indexes (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._phone_indexes(p_phone text) RETURNS bytea[]
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.array_agg(@extschema@._hmac_sha256(
+                   pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), @extschema@._index_key_at(v)))
+          FROM pg_catalog.unnest(@extschema@._index_key_versions()) v);
+COMMENT ON FUNCTION @extschema@._phone_indexes(text) IS
+	'Internal: the blind indexes of a phone number under every index key in the file: a lookup finds rows not yet moved to the current key by rotate_index_key.';
+REVOKE ALL ON FUNCTION @extschema@._phone_indexes(text) FROM PUBLIC;
 
 -- order_state_trigger (sql/40_events.sql)
 CREATE OR REPLACE FUNCTION @extschema@.order_state_trigger() RETURNS trigger
@@ -1809,12 +1851,13 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('customer_name', name);
 	v_index := @extschema@._phone_index(phone);
-	IF EXISTS (SELECT FROM @extschema@.customers c WHERE c.phone_index OPERATOR(pg_catalog.=) v_index) THEN
+	IF EXISTS (SELECT FROM @extschema@.customers c
+	            WHERE c.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone))) THEN
 		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
 	END IF;
 	v_id := pg_catalog.nextval('@extschema@.customers_id_seq');
-	INSERT INTO @extschema@.customers (customer_id, phone_index, phone_enc, name_enc, created_at)
-	VALUES (v_id, v_index,
+	INSERT INTO @extschema@.customers (customer_id, phone_index, phone_index_version, phone_enc, name_enc, created_at)
+	VALUES (v_id, v_index, @extschema@._index_key_version(),
 	        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
 	        @extschema@.pii_seal('customer', v_id, name),
 	        @extschema@.clock());
@@ -1823,6 +1866,17 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.register_customer(text, text) IS
 	'Registers a customer by phone number (E.164 or a mainland China mobile number); phone and name are stored sealed, the phone also as a blind index.';
+
+-- find_customer_by_phone (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.find_customer_by_phone(phone text) RETURNS bigint
+LANGUAGE sql STABLE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.customer_id FROM @extschema@.customers c
+	 WHERE c.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone));
+END;
+COMMENT ON FUNCTION @extschema@.find_customer_by_phone(text) IS
+	'The customer with this phone number, through the blind index, or NULL.';
 
 -- flag_customer (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@.flag_customer(customer_id bigint, reason text) RETURNS void
@@ -1878,11 +1932,12 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('rider_name', name);
 	v_id := pg_catalog.nextval('@extschema@.riders_id_seq');
-	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, phone_index, capacity, created_at)
+	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, phone_index, phone_index_version,
+	                                capacity, created_at)
 	VALUES (v_id, zone_id,
 	        @extschema@.pii_seal('rider', v_id, name),
 	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
-	        @extschema@._phone_index(phone),
+	        @extschema@._phone_index(phone), @extschema@._index_key_version(),
 	        capacity, @extschema@.clock());
 	RETURN v_id;
 END
@@ -6108,6 +6163,51 @@ $$;
 COMMENT ON FUNCTION @extschema@.mask_phone(text) IS
 	'A phone number with all but its first three and last four digits hidden: +8613812341234 gives 138****1234.';
 
+-- rotate_index_key (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rotate_index_key(batch_size integer DEFAULT 1000) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_current integer := @extschema@._index_key_version();
+	v_done integer := 0;
+	v_n integer;
+BEGIN
+	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
+	END IF;
+	-- customers: open the phone with the customer's key, index it anew
+	WITH b AS (
+		SELECT c.customer_id FROM @extschema@.customers c
+		 WHERE c.phone_index IS NOT NULL AND c.phone_index_version OPERATOR(pg_catalog.<>) v_current
+		 ORDER BY c.customer_id LIMIT batch_size FOR UPDATE SKIP LOCKED)
+	UPDATE @extschema@.customers c
+	   SET phone_index = @extschema@._phone_index(@extschema@._unseal(c.phone_enc,
+	                         @extschema@._subject_key_or_null('customer', c.customer_id))),
+	       phone_index_version = v_current
+	  FROM b WHERE c.customer_id OPERATOR(pg_catalog.=) b.customer_id;
+	GET DIAGNOSTICS v_done = ROW_COUNT;
+	IF v_done OPERATOR(pg_catalog.<) batch_size THEN
+		WITH b AS (
+			SELECT r.rider_id FROM @extschema@.riders r
+			 WHERE r.phone_index IS NOT NULL AND r.phone_index_version OPERATOR(pg_catalog.<>) v_current
+			 ORDER BY r.rider_id LIMIT batch_size OPERATOR(pg_catalog.-) v_done FOR UPDATE SKIP LOCKED)
+		UPDATE @extschema@.riders r
+		   SET phone_index = @extschema@._phone_index(@extschema@._unseal(r.phone_enc,
+		                         @extschema@._subject_key_or_null('rider', r.rider_id))),
+		       phone_index_version = v_current
+		  FROM b WHERE r.rider_id OPERATOR(pg_catalog.=) b.rider_id;
+		GET DIAGNOSTICS v_n = ROW_COUNT;
+		v_done := v_done OPERATOR(pg_catalog.+) v_n;
+	END IF;
+	RETURN v_done;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rotate_index_key(integer) IS
+	'Recomputes the blind indexes of up to batch_size customers and riders that are not under the current index key (the highest "index <version>" of the key file); returns how many, 0 when every one is.  Lookups find rows under every key in the file meanwhile, so it runs in batches without downtime; the old key may leave the file once it returns 0.';
+REVOKE ALL ON FUNCTION @extschema@.rotate_index_key(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rotate_index_key(integer) TO dispatch_admin;
+
 -- rotate_customer_key (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.rotate_customer_key(customer_id bigint) RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -6588,12 +6688,12 @@ BEGIN
 	IF phone IS NOT NULL THEN
 		v_index := @extschema@._phone_index(phone);
 		IF EXISTS (SELECT FROM @extschema@.customers c
-		            WHERE c.phone_index OPERATOR(pg_catalog.=) v_index
+		            WHERE c.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone))
 		              AND c.customer_id OPERATOR(pg_catalog.<>) update_customer.customer_id) THEN
 			RAISE EXCEPTION 'another customer has this phone number' USING ERRCODE = 'DP026';
 		END IF;
 		UPDATE @extschema@.customers c
-		   SET phone_index = v_index,
+		   SET phone_index = v_index, phone_index_version = @extschema@._index_key_version(),
 		       phone_enc = @extschema@.pii_seal('customer', c.customer_id, @extschema@.normalize_phone(phone))
 		 WHERE c.customer_id OPERATOR(pg_catalog.=) update_customer.customer_id;
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
@@ -6640,12 +6740,12 @@ BEGIN
 	IF phone IS NOT NULL THEN
 		v_index := @extschema@._phone_index(phone);
 		IF EXISTS (SELECT FROM @extschema@.riders r
-		            WHERE r.phone_index OPERATOR(pg_catalog.=) v_index
+		            WHERE r.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone))
 		              AND r.rider_id OPERATOR(pg_catalog.<>) update_rider.rider_id) THEN
 			RAISE EXCEPTION 'another rider has this phone number' USING ERRCODE = 'DP026';
 		END IF;
 		UPDATE @extschema@.riders r
-		   SET phone_index = v_index,
+		   SET phone_index = v_index, phone_index_version = @extschema@._index_key_version(),
 		       phone_enc = @extschema@.pii_seal('rider', r.rider_id, @extschema@.normalize_phone(phone))
 		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id;
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;

@@ -72,9 +72,12 @@ CREATE TABLE @extschema@.customers (
 	flagged       boolean NOT NULL DEFAULT false,
 	flag_reason   text,
 	created_at    timestamptz NOT NULL,
-	forgotten_at  timestamptz
+	forgotten_at  timestamptz,
+	phone_index_version integer NOT NULL DEFAULT 1
 );
 ALTER SEQUENCE @extschema@.customers_id_seq OWNED BY @extschema@.customers.customer_id;
+COMMENT ON COLUMN @extschema@.customers.phone_index_version IS
+	'The version of the index key phone_index was computed with (rotate_index_key moves every row to the current one).';
 COMMENT ON TABLE @extschema@.customers IS
 	'Customers.  phone_index is an HMAC-SHA-256 blind index of the E.164 phone number; phone and name are sealed with the customer''s data key.';
 
@@ -102,7 +105,8 @@ CREATE TABLE @extschema@.riders (
 	earnings_today_cents bigint NOT NULL DEFAULT 0,
 	online_seconds_today integer NOT NULL DEFAULT 0,
 	phone_index          bytea,
-	forgotten_at         timestamptz
+	forgotten_at         timestamptz,
+	phone_index_version  integer NOT NULL DEFAULT 1
 ) WITH (fillfactor = 90);
 ALTER SEQUENCE @extschema@.riders_id_seq OWNED BY @extschema@.riders.rider_id;
 CREATE INDEX riders_zone_idx ON @extschema@.riders (zone_id);
@@ -123,6 +127,8 @@ COMMENT ON INDEX @extschema@.riders_available_idx IS
 	'Positions of online riders who are not full: the nearest-neighbour index of matching.';
 COMMENT ON COLUMN @extschema@.riders.phone_index IS
 	'Blind index of the rider''s phone (as customers.phone_index), for rectification''s check that no other rider has it; NULL for riders registered before 0.2.0 until their phone is set again.';
+COMMENT ON COLUMN @extschema@.riders.phone_index_version IS
+	'The version of the index key phone_index was computed with (rotate_index_key moves every row to the current one).';
 COMMENT ON COLUMN @extschema@.riders.forgotten_at IS
 	'When the rider was erased (forget_rider): their name, phone and tracks are gone; the id stays for their deliveries.';
 COMMENT ON COLUMN @extschema@.riders.active_orders IS

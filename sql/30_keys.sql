@@ -36,6 +36,18 @@ AS 'MODULE_PATHNAME', 'dispatch_index_key';
 COMMENT ON FUNCTION @extschema@._index_key() IS
 	'Internal: key of the blind indexes.  Executable by no role.';
 
+CREATE FUNCTION @extschema@._index_key_at(version integer) RETURNS bytea
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'dispatch_index_key_at';
+COMMENT ON FUNCTION @extschema@._index_key_at(integer) IS
+	'Internal: the blind-index key of one version (an error when the file lacks it).  Executable by no role.';
+
+CREATE FUNCTION @extschema@._index_key_versions() RETURNS integer[]
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'dispatch_index_key_versions';
+COMMENT ON FUNCTION @extschema@._index_key_versions() IS
+	'Internal: the blind-index key versions present in the key file, ascending; the last is current (never the keys).';
+
 CREATE FUNCTION @extschema@._master_key_versions() RETURNS integer[]
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'dispatch_master_key_versions';
@@ -53,6 +65,8 @@ REVOKE ALL ON FUNCTION @extschema@._cipher_enabled() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._master_key(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._master_key_version() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._index_key() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._index_key_at(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._index_key_versions() FROM PUBLIC;
 
 CREATE TABLE @extschema@.subject_keys (
 	subject      text NOT NULL CHECK (subject IN ('customer', 'rider')),
@@ -330,5 +344,23 @@ LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 RETURN @extschema@._hmac_sha256(pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), @extschema@._index_key());
 COMMENT ON FUNCTION @extschema@._phone_index(text) IS
-	'Internal: blind index of a phone number, HMAC-SHA-256 of its E.164 form under the index key.';
+	'Internal: blind index of a phone number, HMAC-SHA-256 of its E.164 form under the current index key.';
 REVOKE ALL ON FUNCTION @extschema@._phone_index(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._index_key_version() RETURNS integer
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.max(v) FROM pg_catalog.unnest(@extschema@._index_key_versions()) v);
+COMMENT ON FUNCTION @extschema@._index_key_version() IS
+	'Internal: the current blind-index key version, stored beside each index it computes.';
+REVOKE ALL ON FUNCTION @extschema@._index_key_version() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._phone_indexes(p_phone text) RETURNS bytea[]
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.array_agg(@extschema@._hmac_sha256(
+                   pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), @extschema@._index_key_at(v)))
+          FROM pg_catalog.unnest(@extschema@._index_key_versions()) v);
+COMMENT ON FUNCTION @extschema@._phone_indexes(text) IS
+	'Internal: the blind indexes of a phone number under every index key in the file: a lookup finds rows not yet moved to the current key by rotate_index_key.';
+REVOKE ALL ON FUNCTION @extschema@._phone_indexes(text) FROM PUBLIC;

@@ -148,12 +148,13 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('customer_name', name);
 	v_index := @extschema@._phone_index(phone);
-	IF EXISTS (SELECT FROM @extschema@.customers c WHERE c.phone_index OPERATOR(pg_catalog.=) v_index) THEN
+	IF EXISTS (SELECT FROM @extschema@.customers c
+	            WHERE c.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone))) THEN
 		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
 	END IF;
 	v_id := pg_catalog.nextval('@extschema@.customers_id_seq');
-	INSERT INTO @extschema@.customers (customer_id, phone_index, phone_enc, name_enc, created_at)
-	VALUES (v_id, v_index,
+	INSERT INTO @extschema@.customers (customer_id, phone_index, phone_index_version, phone_enc, name_enc, created_at)
+	VALUES (v_id, v_index, @extschema@._index_key_version(),
 	        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
 	        @extschema@.pii_seal('customer', v_id, name),
 	        @extschema@.clock());
@@ -168,7 +169,7 @@ LANGUAGE sql STABLE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT c.customer_id FROM @extschema@.customers c
-	 WHERE c.phone_index OPERATOR(pg_catalog.=) @extschema@._phone_index(phone);
+	 WHERE c.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone));
 END;
 COMMENT ON FUNCTION @extschema@.find_customer_by_phone(text) IS
 	'The customer with this phone number, through the blind index, or NULL.';
@@ -222,11 +223,12 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('rider_name', name);
 	v_id := pg_catalog.nextval('@extschema@.riders_id_seq');
-	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, phone_index, capacity, created_at)
+	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, phone_index, phone_index_version,
+	                                capacity, created_at)
 	VALUES (v_id, zone_id,
 	        @extschema@.pii_seal('rider', v_id, name),
 	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
-	        @extschema@._phone_index(phone),
+	        @extschema@._phone_index(phone), @extschema@._index_key_version(),
 	        capacity, @extschema@.clock());
 	RETURN v_id;
 END

@@ -224,6 +224,48 @@ $$;
 COMMENT ON FUNCTION @extschema@.rotate_master_key(integer) IS
 	'Re-wraps up to batch_size data keys under the current (highest) master key version in one short transaction and returns how many; call it again until it returns 0.  Intake and reads go on meanwhile.';
 
+CREATE FUNCTION @extschema@.rotate_index_key(batch_size integer DEFAULT 1000) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_current integer := @extschema@._index_key_version();
+	v_done integer := 0;
+	v_n integer;
+BEGIN
+	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
+	END IF;
+	-- customers: open the phone with the customer's key, index it anew
+	WITH b AS (
+		SELECT c.customer_id FROM @extschema@.customers c
+		 WHERE c.phone_index IS NOT NULL AND c.phone_index_version OPERATOR(pg_catalog.<>) v_current
+		 ORDER BY c.customer_id LIMIT batch_size FOR UPDATE SKIP LOCKED)
+	UPDATE @extschema@.customers c
+	   SET phone_index = @extschema@._phone_index(@extschema@._unseal(c.phone_enc,
+	                         @extschema@._subject_key_or_null('customer', c.customer_id))),
+	       phone_index_version = v_current
+	  FROM b WHERE c.customer_id OPERATOR(pg_catalog.=) b.customer_id;
+	GET DIAGNOSTICS v_done = ROW_COUNT;
+	IF v_done OPERATOR(pg_catalog.<) batch_size THEN
+		WITH b AS (
+			SELECT r.rider_id FROM @extschema@.riders r
+			 WHERE r.phone_index IS NOT NULL AND r.phone_index_version OPERATOR(pg_catalog.<>) v_current
+			 ORDER BY r.rider_id LIMIT batch_size OPERATOR(pg_catalog.-) v_done FOR UPDATE SKIP LOCKED)
+		UPDATE @extschema@.riders r
+		   SET phone_index = @extschema@._phone_index(@extschema@._unseal(r.phone_enc,
+		                         @extschema@._subject_key_or_null('rider', r.rider_id))),
+		       phone_index_version = v_current
+		  FROM b WHERE r.rider_id OPERATOR(pg_catalog.=) b.rider_id;
+		GET DIAGNOSTICS v_n = ROW_COUNT;
+		v_done := v_done OPERATOR(pg_catalog.+) v_n;
+	END IF;
+	RETURN v_done;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rotate_index_key(integer) IS
+	'Recomputes the blind indexes of up to batch_size customers and riders that are not under the current index key (the highest "index <version>" of the key file); returns how many, 0 when every one is.  Lookups find rows under every key in the file meanwhile, so it runs in batches without downtime; the old key may leave the file once it returns 0.';
+
 CREATE FUNCTION @extschema@.rotate_customer_key(customer_id bigint) RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -702,12 +744,12 @@ BEGIN
 	IF phone IS NOT NULL THEN
 		v_index := @extschema@._phone_index(phone);
 		IF EXISTS (SELECT FROM @extschema@.customers c
-		            WHERE c.phone_index OPERATOR(pg_catalog.=) v_index
+		            WHERE c.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone))
 		              AND c.customer_id OPERATOR(pg_catalog.<>) update_customer.customer_id) THEN
 			RAISE EXCEPTION 'another customer has this phone number' USING ERRCODE = 'DP026';
 		END IF;
 		UPDATE @extschema@.customers c
-		   SET phone_index = v_index,
+		   SET phone_index = v_index, phone_index_version = @extschema@._index_key_version(),
 		       phone_enc = @extschema@.pii_seal('customer', c.customer_id, @extschema@.normalize_phone(phone))
 		 WHERE c.customer_id OPERATOR(pg_catalog.=) update_customer.customer_id;
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
@@ -751,12 +793,12 @@ BEGIN
 	IF phone IS NOT NULL THEN
 		v_index := @extschema@._phone_index(phone);
 		IF EXISTS (SELECT FROM @extschema@.riders r
-		            WHERE r.phone_index OPERATOR(pg_catalog.=) v_index
+		            WHERE r.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone))
 		              AND r.rider_id OPERATOR(pg_catalog.<>) update_rider.rider_id) THEN
 			RAISE EXCEPTION 'another rider has this phone number' USING ERRCODE = 'DP026';
 		END IF;
 		UPDATE @extschema@.riders r
-		   SET phone_index = v_index,
+		   SET phone_index = v_index, phone_index_version = @extschema@._index_key_version(),
 		       phone_enc = @extschema@.pii_seal('rider', r.rider_id, @extschema@.normalize_phone(phone))
 		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id;
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
@@ -1348,6 +1390,8 @@ REVOKE ALL ON FUNCTION @extschema@.master_key_versions() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.master_key_versions() TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.rotate_master_key(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rotate_master_key(integer) TO dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.rotate_index_key(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rotate_index_key(integer) TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.rotate_customer_key(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rotate_customer_key(bigint) TO dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.export_customer(bigint) FROM PUBLIC;

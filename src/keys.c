@@ -9,10 +9,13 @@
  * lines of the form
  *
  *		master <version> <64 hex digits>
- *		index <64 hex digits>
+ *		index [<version>] <64 hex digits>
  *
  * and '#' comments.  The highest master version is the current one; older
- * versions stay until every data key has been re-wrapped (rotation).  The
+ * versions stay until every data key has been re-wrapped (rotation).  Blind
+ * index keys are versioned the same way ("index <hex>" is version 1): the
+ * highest computes new indexes, older ones still find the rows indexed
+ * under them until rotate_index_key has recomputed every one.  The
  * parsed file is cached in TopMemoryContext and re-read when its path,
  * modification time or size changes; its mode is checked on every use.
  *
@@ -55,8 +58,9 @@ typedef struct KeyFile
 	int			nmaster;
 	int			versions[MAX_VERSIONS];
 	uint8		master[MAX_VERSIONS][KEY_BYTES];
-	bool		have_index;
-	uint8		index[KEY_BYTES];
+	int			nindex;
+	int			index_versions[MAX_VERSIONS];
+	uint8		index[MAX_VERSIONS][KEY_BYTES];
 } KeyFile;
 
 static KeyFile *keyfile = NULL;
@@ -175,10 +179,27 @@ load_keys(void)
 		}
 		else if (strcmp(tok, "index") == 0)
 		{
-			char	   *hex = strtok_r(NULL, " \t\r\n", &save);
+			char	   *first = strtok_r(NULL, " \t\r\n", &save);
+			char	   *second = strtok_r(NULL, " \t\r\n", &save);
+			char	   *hex = second ? second : first;
+			long		v = 1;
+			char	   *end = NULL;
 
-			if (hex != NULL && parse_hex_key(hex, kf->index))
-				ok = kf->have_index = true;
+			if (second != NULL)
+				v = strtol(first, &end, 10);
+			if (hex != NULL && kf->nindex < MAX_VERSIONS &&
+				(second == NULL || (*end == '\0' && v > 0 && v <= INT32_MAX)) &&
+				parse_hex_key(hex, kf->index[kf->nindex]))
+			{
+				int			k;
+
+				ok = true;
+				for (k = 0; k < kf->nindex; k++)
+					if (kf->index_versions[k] == (int) v)
+						ok = false;
+				if (ok)
+					kf->index_versions[kf->nindex++] = (int) v;
+			}
 		}
 		explicit_bzero(line, sizeof(line));
 		if (!ok)
@@ -189,12 +210,12 @@ load_keys(void)
 			ereport(ERROR,
 					errcode(ERRCODE_DP_KEY_UNAVAILABLE),
 					errmsg("invalid line %d in master key file \"%s\"", lineno, path),
-					errdetail("Lines are \"master <version> <64 hex digits>\" or \"index <64 hex digits>\", each master version once."));
+					errdetail("Lines are \"master <version> <64 hex digits>\" or \"index [<version>] <64 hex digits>\", each version once."));
 		}
 	}
 	FreeFile(f);
 
-	if (kf->nmaster == 0 || !kf->have_index)
+	if (kf->nmaster == 0 || kf->nindex == 0)
 	{
 		explicit_bzero(kf, sizeof(KeyFile));
 		pfree(kf);
@@ -273,19 +294,100 @@ dispatch_master_key_version(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(best);
 }
 
+/* the slot of an index key version, or of the current (highest) one for 0 */
+static int
+index_slot(const KeyFile *kf, int version)
+{
+	int			best = -1;
+	int			i;
+
+	for (i = 0; i < kf->nindex; i++)
+	{
+		if (version > 0 ? kf->index_versions[i] == version
+			: (best < 0 || kf->index_versions[i] > kf->index_versions[best]))
+			best = i;
+		if (version > 0 && best >= 0)
+			break;
+	}
+	if (best < 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+				errmsg("index key version %d is not in the key file", version));
+	return best;
+}
+
 PG_FUNCTION_INFO_V1(dispatch_index_key);
 
 /*
  * SQL: dispatch._index_key() -> bytea
  *
- * The key of the blind indexes (HMAC-SHA-256 of normalised phone numbers).
+ * The current key of the blind indexes (HMAC-SHA-256 of normalised phone
+ * numbers): the highest index version.
  */
 Datum
 dispatch_index_key(PG_FUNCTION_ARGS)
 {
 	const KeyFile *kf = load_keys();
 
-	PG_RETURN_BYTEA_P(key_to_bytea(kf->index));
+	PG_RETURN_BYTEA_P(key_to_bytea(kf->index[index_slot(kf, 0)]));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_index_key_at);
+
+/*
+ * SQL: dispatch._index_key_at(version int) -> bytea
+ *
+ * The blind-index key of one version; an error when it is not in the file.
+ */
+Datum
+dispatch_index_key_at(PG_FUNCTION_ARGS)
+{
+	const KeyFile *kf = load_keys();
+	int32		version = PG_GETARG_INT32(0);
+
+	if (version <= 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+				errmsg("index key version %d is not in the key file", version));
+	PG_RETURN_BYTEA_P(key_to_bytea(kf->index[index_slot(kf, version)]));
+}
+
+/* versions as a sorted int4[] */
+static Datum
+versions_array(const int *versions, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i,
+				j;
+
+	for (i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(versions[i]);
+	/* insertion sort: at most MAX_VERSIONS entries */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && DatumGetInt32(elems[j - 1]) > DatumGetInt32(elems[j]); j--)
+		{
+			Datum		t = elems[j];
+
+			elems[j] = elems[j - 1];
+			elems[j - 1] = t;
+		}
+	return PointerGetDatum(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_index_key_versions);
+
+/*
+ * SQL: dispatch._index_key_versions() -> int[]
+ *
+ * The blind-index key versions in the key file, ascending; the last is the
+ * current one.  Versions are not secret; the keys are never returned.
+ */
+Datum
+dispatch_index_key_versions(PG_FUNCTION_ARGS)
+{
+	const KeyFile *kf = load_keys();
+
+	PG_RETURN_DATUM(versions_array(kf->index_versions, kf->nindex));
 }
 
 PG_FUNCTION_INFO_V1(dispatch_master_key_versions);
@@ -301,24 +403,8 @@ Datum
 dispatch_master_key_versions(PG_FUNCTION_ARGS)
 {
 	const KeyFile *kf = load_keys();
-	Datum	   *elems;
-	int			n = kf->nmaster;
-	int			i,
-				j;
 
-	elems = palloc(sizeof(Datum) * Max(n, 1));
-	for (i = 0; i < n; i++)
-		elems[i] = Int32GetDatum(kf->versions[i]);
-	/* insertion sort: at most MAX_VERSIONS entries */
-	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && DatumGetInt32(elems[j - 1]) > DatumGetInt32(elems[j]); j--)
-		{
-			Datum		t = elems[j];
-
-			elems[j] = elems[j - 1];
-			elems[j - 1] = t;
-		}
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+	PG_RETURN_DATUM(versions_array(kf->versions, kf->nmaster));
 }
 
 PG_FUNCTION_INFO_V1(dispatch_cipher_enabled);

@@ -149,6 +149,7 @@ gateway|SELECT count(*) FROM dispatch.events_since(0)|
 admin|SELECT count(*) FROM dispatch.relay_status()|
 admin|SELECT dispatch.rotate_customer_key(3)|
 admin|SELECT dispatch.rotate_master_key(10)|
+admin|SELECT dispatch.rotate_index_key(10)|
 admin|SELECT dispatch.master_key_versions()|
 admin|SELECT dispatch.set_retention_policy('events', '30 days')|
 admin|SELECT dispatch.retention_effective()|
