@@ -125,8 +125,6 @@ COMMENT ON TABLE @extschema@.riders IS
 	'Riders, their capacity (orders carried at once), status and last known position.';
 COMMENT ON INDEX @extschema@.riders_available_idx IS
 	'Positions of online riders who are not full: the nearest-neighbour index of matching.';
-COMMENT ON COLUMN @extschema@.riders.phone_index IS
-	'Blind index of the rider''s phone (as customers.phone_index), for rectification''s check that no other rider has it; NULL for riders registered before 0.2.0 until their phone is set again.';
 COMMENT ON COLUMN @extschema@.riders.phone_index_version IS
 	'The version of the index key phone_index was computed with (rotate_index_key moves every row to the current one).';
 COMMENT ON COLUMN @extschema@.riders.forgotten_at IS

@@ -638,6 +638,9 @@ BEGIN
 	UPDATE @extschema@.customers c
 	   SET phone_index = NULL, phone_enc = NULL, name_enc = NULL, flag_reason = NULL, forgotten_at = p_now
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	-- a dispatcher's words about the customer go too; that they were flagged stays
+	UPDATE @extschema@.customer_flags f SET reason = NULL
+	 WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id AND f.reason IS NOT NULL;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) IS

@@ -7,7 +7,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(20);
+SELECT plan(21);
 
 SET dispatch.clock_override = '2026-12-01 10:00+00';
 SELECT dispatch.receive_privacy_request(:customer, 'access') AS access \gset
@@ -39,6 +39,7 @@ SELECT dispatch.place_order(:customer2, :merchant, format('[{"item_id": %s, "qty
 SELECT dispatch.confirm_payment(:o2, 'psp-2') \g /dev/null
 SELECT dispatch.merchant_accept(:o2) \g /dev/null
 SELECT dispatch.assign_manually(:o2, :rider, 'test dispatcher') \g /dev/null
+SELECT dispatch.flag_customer(:customer2, 'Beta called the hotline twice') \g /dev/null
 SELECT dispatch.receive_privacy_request(:customer2, 'erasure') AS erasure \gset
 SELECT is(dispatch.handle_privacy_request(:erasure), '{"state": "waiting"}'::jsonb, 'an erasure during a delivery waits');
 SELECT is((SELECT state FROM dispatch.privacy_requests WHERE request_id = :erasure), 'waiting', 'its state says so');
@@ -49,6 +50,8 @@ SELECT dispatch.mark_delivered(:o2, :rider) \g /dev/null
 SET dispatch.clock_override = '2026-12-09 10:00+00';
 SELECT is(dispatch.process_privacy_requests(), 1, 'after the delivery the job completes the erasure');
 SELECT isnt((SELECT forgotten_at FROM dispatch.customers WHERE customer_id = :customer2), NULL, 'the customer is forgotten');
+SELECT is((SELECT count(*) FROM dispatch.customer_flags WHERE customer_id = :customer2 AND reason IS NOT NULL), 0::bigint,
+	'with the dispatcher''s words about them in the flag history');
 SELECT is((SELECT row(state, late)::text FROM dispatch.privacy_request_sla WHERE request_id = :erasure), '(done,f)',
 	'the request is done, within its deadline');
 

@@ -1,0 +1,45 @@
+-- sql/95_personal_data.sql
+-- The inventory of personal data: every column that holds it says so in its
+-- comment, in one form that tools/privacy-doc turns into docs/privacy.md
+-- (the impact assessment's table) and test/tap/privacy_doc.t checks:
+--
+--   Personal data of the <customer|rider>: <what>. Purpose: <why>;
+--   basis: <GDPR art. 6 basis>; kept: <retention>; read by: <who>;
+--   protection: <how it is sealed or reduced>.
+--
+-- A column named *_enc, a blind index (phone_index), or a point of a
+-- customer's or rider's table without such a comment fails the test.
+-- No table reads these comments at run time.
+
+COMMENT ON COLUMN @extschema@.customers.phone_enc IS
+	'Personal data of the customer: phone number (E.164). Purpose: contact about orders, login, fraud checks; basis: contract; kept: until erasure (forget_customer); read by: the customer (export), the assigned rider masked (order_contact), dispatch_admin through the API; protection: sealed with pgcrypto (AES-256, OpenPGP) under the customer''s data key, shredded on erasure.';
+COMMENT ON COLUMN @extschema@.customers.name_enc IS
+	'Personal data of the customer: name. Purpose: addressing the customer and the delivery; basis: contract; kept: until erasure (forget_customer); read by: the customer (export), dispatch_admin through the API; protection: sealed under the customer''s data key, shredded on erasure.';
+COMMENT ON COLUMN @extschema@.customers.phone_index IS
+	'Personal data of the customer: blind index of the phone number. Purpose: finding a customer by phone and refusing duplicates without decrypting; basis: contract; kept: until erasure (set NULL); read by: the API only (never returned); protection: HMAC-SHA-256 under the index key of the key file (rotate_index_key).';
+COMMENT ON COLUMN @extschema@.customers.flag_reason IS
+	'Personal data of the customer: why the customer is flagged for fraud (dispatcher''s text). Purpose: fraud prevention; basis: legitimate_interests; kept: until the flag is lifted or erasure; read by: dispatch_admin (fraud_signals), the customer (export); protection: not sealed, cleared on erasure; no analyst view shows it.';
+COMMENT ON COLUMN @extschema@.customer_flags.reason IS
+	'Personal data of the customer: the history of fraud flags'' reasons. Purpose: fraud prevention and its accountability; basis: legitimate_interests; kept: with the flag history, the reasons cleared on erasure; read by: dispatch_admin, the customer (export); protection: not sealed; ids only elsewhere.';
+COMMENT ON COLUMN @extschema@.orders.dropoff_address_enc IS
+	'Personal data of the customer: drop-off address. Purpose: delivery; basis: contract; kept: 30 days after the order ends (retention order_text), then erased; read by: the assigned rider until delivery (order_contact), the customer (export); protection: sealed under the customer''s data key.';
+COMMENT ON COLUMN @extschema@.orders.description_enc IS
+	'Personal data of the customer: an errand''s description. Purpose: running the errand; basis: contract; kept: 30 days after the order ends (retention order_text); read by: the customer (export), dispatch_admin through the API; protection: sealed under the customer''s data key.';
+COMMENT ON COLUMN @extschema@.orders.dropoff IS
+	'Personal data of the customer: drop-off point. Purpose: matching, routing and ETA; basis: contract; kept: exact for 30 days after the order ends, then coarsened to a grid cell (retention dropoff_point); read by: matching (C), the customer (export), analysts only as counts per hexagon cell (demand_heatmap); protection: not sealed (matching needs it), coarsened by retention and on erasure.';
+COMMENT ON COLUMN @extschema@.orders.pickup IS
+	'Personal data of the customer: pickup point (a merchant''s location for takeaway; for an errand, a place the customer names). Purpose: matching and routing; basis: contract; kept: with the order; read by: matching, the rider, the customer (export); protection: not sealed (matching needs it).';
+COMMENT ON COLUMN @extschema@.feedback.comment_enc IS
+	'Personal data of the customer: the text of feedback. Purpose: service quality and complaint handling (scored in C, topics); basis: legitimate_interests; kept: 30 days (retention feedback_text), then erased, the scores kept; read by: support through the API, the customer (export); analysts see scores and topics only; protection: sealed under the customer''s data key.';
+COMMENT ON COLUMN @extschema@.survey_answers.comment_enc IS
+	'Personal data of the customer: the text of a survey answer. Purpose: service quality; basis: consent; kept: 30 days (retention feedback_text); read by: the customer (export), support through the API; protection: sealed under the customer''s data key.';
+COMMENT ON COLUMN @extschema@.riders.name_enc IS
+	'Personal data of the rider: name. Purpose: running the fleet; basis: contract; kept: until erasure (forget_rider); read by: the rider (export_rider), dispatch_admin through the API; protection: sealed under the rider''s data key, shredded on erasure.';
+COMMENT ON COLUMN @extschema@.riders.phone_enc IS
+	'Personal data of the rider: phone number. Purpose: contact during shifts; basis: contract; kept: until erasure (forget_rider); read by: the rider (export_rider), dispatch_admin through the API; protection: sealed under the rider''s data key, shredded on erasure.';
+COMMENT ON COLUMN @extschema@.riders.phone_index IS
+	'Personal data of the rider: blind index of the phone number. Purpose: refusing a phone another rider has (update_rider); basis: contract; kept: until erasure (set NULL); read by: the API only; protection: HMAC-SHA-256 under the index key (rotate_index_key); NULL for riders registered before 0.2.0 until their phone is set again.';
+COMMENT ON COLUMN @extschema@.riders.position IS
+	'Personal data of the rider: last known position. Purpose: matching; basis: contract; kept: replaced by every ping, cleared on erasure; read by: matching (C), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
+COMMENT ON COLUMN @extschema@.rider_tracks.position IS
+	'Personal data of the rider: the track of positions. Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';
