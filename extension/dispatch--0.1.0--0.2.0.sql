@@ -1854,11 +1854,16 @@ BEGIN
 		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
 	END IF;
 	v_id := pg_catalog.nextval('@extschema@.customers_id_seq');
-	INSERT INTO @extschema@.customers (customer_id, phone_index, phone_index_version, phone_enc, name_enc, created_at)
-	VALUES (v_id, v_index, @extschema@._index_key_version(),
-	        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
-	        @extschema@.pii_seal('customer', v_id, name),
-	        @extschema@.clock());
+	BEGIN
+		INSERT INTO @extschema@.customers (customer_id, phone_index, phone_index_version, phone_enc, name_enc, created_at)
+		VALUES (v_id, v_index, @extschema@._index_key_version(),
+		        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
+		        @extschema@.pii_seal('customer', v_id, name),
+		        @extschema@.clock());
+	EXCEPTION WHEN unique_violation THEN
+		-- the same phone registered by a transaction that committed while we waited
+		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
+	END;
 	RETURN v_id;
 END
 $$;
@@ -6693,10 +6698,15 @@ BEGIN
 		              AND c.customer_id OPERATOR(pg_catalog.<>) update_customer.customer_id) THEN
 			RAISE EXCEPTION 'another customer has this phone number' USING ERRCODE = 'DP026';
 		END IF;
-		UPDATE @extschema@.customers c
-		   SET phone_index = v_index, phone_index_version = @extschema@._index_key_version(),
-		       phone_enc = @extschema@.pii_seal('customer', c.customer_id, @extschema@.normalize_phone(phone))
-		 WHERE c.customer_id OPERATOR(pg_catalog.=) update_customer.customer_id;
+		BEGIN
+			UPDATE @extschema@.customers c
+			   SET phone_index = v_index, phone_index_version = @extschema@._index_key_version(),
+			       phone_enc = @extschema@.pii_seal('customer', c.customer_id, @extschema@.normalize_phone(phone))
+			 WHERE c.customer_id OPERATOR(pg_catalog.=) update_customer.customer_id;
+		EXCEPTION WHEN unique_violation THEN
+			-- registered meanwhile by a transaction that committed while we waited
+			RAISE EXCEPTION 'another customer has this phone number' USING ERRCODE = 'DP026';
+		END;
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
 	END IF;
 	IF name IS NOT NULL THEN

@@ -153,11 +153,16 @@ BEGIN
 		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
 	END IF;
 	v_id := pg_catalog.nextval('@extschema@.customers_id_seq');
-	INSERT INTO @extschema@.customers (customer_id, phone_index, phone_index_version, phone_enc, name_enc, created_at)
-	VALUES (v_id, v_index, @extschema@._index_key_version(),
-	        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
-	        @extschema@.pii_seal('customer', v_id, name),
-	        @extschema@.clock());
+	BEGIN
+		INSERT INTO @extschema@.customers (customer_id, phone_index, phone_index_version, phone_enc, name_enc, created_at)
+		VALUES (v_id, v_index, @extschema@._index_key_version(),
+		        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
+		        @extschema@.pii_seal('customer', v_id, name),
+		        @extschema@.clock());
+	EXCEPTION WHEN unique_violation THEN
+		-- the same phone registered by a transaction that committed while we waited
+		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
+	END;
 	RETURN v_id;
 END
 $$;

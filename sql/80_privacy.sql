@@ -751,10 +751,15 @@ BEGIN
 		              AND c.customer_id OPERATOR(pg_catalog.<>) update_customer.customer_id) THEN
 			RAISE EXCEPTION 'another customer has this phone number' USING ERRCODE = 'DP026';
 		END IF;
-		UPDATE @extschema@.customers c
-		   SET phone_index = v_index, phone_index_version = @extschema@._index_key_version(),
-		       phone_enc = @extschema@.pii_seal('customer', c.customer_id, @extschema@.normalize_phone(phone))
-		 WHERE c.customer_id OPERATOR(pg_catalog.=) update_customer.customer_id;
+		BEGIN
+			UPDATE @extschema@.customers c
+			   SET phone_index = v_index, phone_index_version = @extschema@._index_key_version(),
+			       phone_enc = @extschema@.pii_seal('customer', c.customer_id, @extschema@.normalize_phone(phone))
+			 WHERE c.customer_id OPERATOR(pg_catalog.=) update_customer.customer_id;
+		EXCEPTION WHEN unique_violation THEN
+			-- registered meanwhile by a transaction that committed while we waited
+			RAISE EXCEPTION 'another customer has this phone number' USING ERRCODE = 'DP026';
+		END;
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
 	END IF;
 	IF name IS NOT NULL THEN
