@@ -1029,6 +1029,8 @@ COMMENT ON TABLE @extschema@.disclosures IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.disclosures', '');
 REVOKE ALL ON @extschema@.disclosures FROM PUBLIC;
 GRANT SELECT ON @extschema@.processors TO dispatch_admin;
+-- order_contact takes the processor a contact goes on to (section 2)
+DROP FUNCTION @extschema@.order_contact(bigint, bigint);
 -- END processor tables
 
 -- ===========================================================================
