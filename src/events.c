@@ -2,7 +2,7 @@
  *
  * events.c
  *		The event outbox: one row in dispatch.events per event, written in
- *		the transaction that caused it, and a NOTIFY on dispatch_events.
+ *		the transaction that caused it, and its NOTIFY on dispatch_events.
  *
  * Sequence numbers.  A plain sequence hands out numbers in call order but
  * transactions commit in another order, so a reader that asks for
@@ -20,14 +20,11 @@
  * open, catch-up waits for it (NOTIFY is not delayed).  Limits: 2^20
  * events per transaction and 2^43 transaction ids, both far beyond use.
  *
- * The NOTIFY payload is a compact JSON object with ids, kind, status and
- * time only; personal data never enters an event.  Its size is bounded by
- * construction, far below PostgreSQL's limit (about 8000 bytes, past which
- * NOTIFY raises an error and would abort the writer's transaction): the
- * fixed fields are short (a kind is a short lower-case word), and the
- * event's own members are copied only up to NOTIFY_MEMBERS_MAX bytes; a
- * larger payload is announced with "truncated": true and read from the
- * outbox with events_since().
+ * Who notifies (dispatch.notify): in relay mode, with a relay serving the
+ * database, the row is marked for the relay and the writer only wakes it at
+ * commit (relay.c); in commit mode, or where no relay serves, the writer
+ * sends the NOTIFY itself; off sends nothing.  The payload is the same
+ * either way (event_payload.c).
  *
  * IDENTIFICATION
  *		src/events.c
@@ -44,22 +41,18 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 
 #include "dispatch.h"
 
-/* longest event kind, and most bytes of payload members copied to NOTIFY */
+/* longest event kind */
 #define EVENT_KIND_MAX			32
-#define NOTIFY_MEMBERS_MAX		1024
 
 static SPIPlanPtr insert_plan[2] = {NULL, NULL};	/* [relay] */
 static FullTransactionId ordinal_xid = {0};
 static uint32 ordinal_next = 0;
 
 static int64 next_seq(void);
-static void append_id(StringInfo buf, const char *key, int64 id);
 
 /*
  * The next event number of the current transaction (assigning it an xid if
@@ -85,57 +78,6 @@ next_seq(void)
 
 	return (int64) ((U64FromFullTransactionId(fxid) << DISPATCH_EVENT_ORDINAL_BITS) |
 					ordinal_next++);
-}
-
-static void
-append_id(StringInfo buf, const char *key, int64 id)
-{
-	if (id > 0)
-		appendStringInfo(buf, ",\"%s\":" INT64_FORMAT, key, id);
-}
-
-/*
- * The NOTIFY payload of an event, appended to buf: the same bytes whether
- * the writer sends it at commit or the relay sends it later (relay.c).
- * payload_json is the event's own JSON object (or NULL).
- */
-void
-dispatch_event_payload(StringInfo buf, int64 seq, const char *kind,
-					   int64 zone_id, int64 order_id, int64 customer_id,
-					   int64 rider_id, TimestampTz at, const char *payload_json)
-{
-	char		tbuf[MAXDATELEN + 1];
-	int			tz = 0;
-	const char *p = payload_json ? payload_json : "{}";
-	size_t		len;
-
-	appendStringInfo(buf, "{\"seq\":" INT64_FORMAT ",\"kind\":", seq);
-	escape_json(buf, kind);
-	append_id(buf, "zone", zone_id);
-	append_id(buf, "order", order_id);
-	append_id(buf, "customer", customer_id);
-	append_id(buf, "rider", rider_id);
-	appendStringInfo(buf, ",\"at\":\"%s\"",
-					 JsonEncodeDateTime(tbuf, TimestampTzGetDatum(at),
-										TIMESTAMPTZOID, &tz));
-
-	/* splice in the members of the payload object */
-	while (*p == ' ')
-		p++;
-	len = strlen(p);
-	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\n'))
-		len--;
-	if (len > 2 && p[0] == '{' && p[len - 1] == '}')
-	{
-		if (len - 2 <= NOTIFY_MEMBERS_MAX)
-		{
-			appendStringInfoChar(buf, ',');
-			appendBinaryStringInfo(buf, p + 1, len - 2);
-		}
-		else
-			appendStringInfoString(buf, ",\"truncated\":true");
-	}
-	appendStringInfoChar(buf, '}');
 }
 
 /*
