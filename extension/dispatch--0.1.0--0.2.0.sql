@@ -1484,11 +1484,11 @@ COMMENT ON FUNCTION @extschema@.normalize_phone(text) IS
 
 -- _phone_index (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._phone_index(p_phone text) RETURNS bytea
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE sql STABLE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 RETURN @extschema@._hmac_sha256(pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), @extschema@._index_key());
 COMMENT ON FUNCTION @extschema@._phone_index(text) IS
-	'Internal: blind index of a phone number, HMAC-SHA-256 of its E.164 form under the current index key.';
+	'Internal: blind index of a phone number, HMAC-SHA-256 of its E.164 form under the current index key.  Stable, so that a lookup computes it once and uses the index on phone_index.';
 
 -- _index_key_version (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._index_key_version() RETURNS integer
@@ -1501,7 +1501,7 @@ REVOKE ALL ON FUNCTION @extschema@._index_key_version() FROM PUBLIC;
 
 -- _phone_indexes (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._phone_indexes(p_phone text) RETURNS bytea[]
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE sql STABLE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 RETURN (SELECT pg_catalog.array_agg(@extschema@._hmac_sha256(
                    pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), @extschema@._index_key_at(v)))
