@@ -303,11 +303,10 @@ index_slot(const KeyFile *kf, int version)
 
 	for (i = 0; i < kf->nindex; i++)
 	{
-		if (version > 0 ? kf->index_versions[i] == version
-			: (best < 0 || kf->index_versions[i] > kf->index_versions[best]))
+		if (version > 0 && kf->index_versions[i] == version)
+			return i;
+		if (version == 0 && (best < 0 || kf->index_versions[i] > kf->index_versions[best]))
 			best = i;
-		if (version > 0 && best >= 0)
-			break;
 	}
 	if (best < 0)
 		ereport(ERROR,

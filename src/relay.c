@@ -296,14 +296,6 @@ relay_detach(int code, Datum arg)
 	SpinLockRelease(&relay->mutex);
 }
 
-static void
-set_ready(bool ready)
-{
-	SpinLockAcquire(&relay->mutex);
-	me->ready = ready;
-	SpinLockRelease(&relay->mutex);
-}
-
 static SPIPlanPtr
 keep(const char *sql, int nargs, Oid *types)
 {
@@ -519,7 +511,6 @@ dispatch_relay_main(Datum main_arg)
 	me->latch = MyLatch;
 	SpinLockRelease(&relay->mutex);
 	before_shmem_exit(relay_detach, 0);
-	set_ready(false);
 
 	for (;;)
 	{
