@@ -6678,6 +6678,56 @@ COMMENT ON FUNCTION @extschema@._rectify_check(text, text, text, text) IS
 	'Internal: the argument checks of update_customer and update_rider (lengths, DP028; a reason, DP412).';
 REVOKE ALL ON FUNCTION @extschema@._rectify_check(text, text, text, text) FROM PUBLIC;
 
+-- _rectify (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rectify(p_subject text, p_id bigint, p_phone text, p_name text, p_reason text)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- customers or riders: the two tables of subjects, alike in these columns
+	v_table text := CASE p_subject WHEN 'customer' THEN 'customers' WHEN 'rider' THEN 'riders' END;
+	v_fields text[] := '{}';
+	v_taken boolean;
+BEGIN
+	IF p_phone IS NOT NULL THEN
+		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM @extschema@.%I s WHERE s.phone_index OPERATOR(pg_catalog.=)'
+		                          ' ANY (@extschema@._phone_indexes($1)) AND s.%I OPERATOR(pg_catalog.<>) $2)',
+		                          v_table, p_subject || '_id')
+		   INTO v_taken USING p_phone, p_id;
+		IF NOT v_taken THEN
+			BEGIN
+				EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET phone_index = @extschema@._phone_index($1),'
+				                          ' phone_index_version = @extschema@._index_key_version(),'
+				                          ' phone_enc = @extschema@.pii_seal($3, $2, @extschema@.normalize_phone($1))'
+				                          ' WHERE s.%I OPERATOR(pg_catalog.=) $2', v_table, p_subject || '_id')
+				   USING p_phone, p_id, p_subject;
+			EXCEPTION WHEN unique_violation THEN
+				-- registered meanwhile by a transaction that committed while we waited
+				v_taken := true;
+			END;
+		END IF;
+		IF v_taken THEN
+			RAISE EXCEPTION 'another % has this phone number', p_subject USING ERRCODE = 'DP026';
+		END IF;
+		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
+	END IF;
+	IF p_name IS NOT NULL THEN
+		EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET name_enc = @extschema@.pii_seal($3, $2, NULLIF($1, %L))'
+		                          ' WHERE s.%I OPERATOR(pg_catalog.=) $2', v_table, '', p_subject || '_id')
+		   USING p_name, p_id, p_subject;
+		v_fields := v_fields OPERATOR(pg_catalog.||) 'name'::text;
+	END IF;
+	IF pg_catalog.cardinality(v_fields) OPERATOR(pg_catalog.>) 0 THEN
+		PERFORM @extschema@._rectify_log(p_subject, p_id, v_fields, p_reason);
+	END IF;
+	RETURN v_fields;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rectify(text, bigint, text, text, text) IS
+	'Internal (update_customer, update_rider): sets the phone (resealed, blind index moved; DP026 when another subject of the kind has it) and the name of a locked customer or rider, logs the fields changed, and returns them.';
+REVOKE ALL ON FUNCTION @extschema@._rectify(text, bigint, text, text, text) FROM PUBLIC;
+
 -- update_customer (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.update_customer(customer_id bigint, phone text DEFAULT NULL, name text DEFAULT NULL,
                                             reason text DEFAULT 'rectification requested by the customer')
@@ -6686,41 +6736,16 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_index bytea;
-	v_fields text[] := '{}';
+	v_fields text[];
 BEGIN
 	PERFORM @extschema@._rectify_check(phone, name, 'customer_name', reason);
 	IF @extschema@._lock_customer(customer_id) IS NOT NULL THEN
 		RAISE EXCEPTION 'customer % is erased', customer_id USING ERRCODE = 'DP012';
 	END IF;
-	IF phone IS NOT NULL THEN
-		v_index := @extschema@._phone_index(phone);
-		IF EXISTS (SELECT FROM @extschema@.customers c
-		            WHERE c.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone))
-		              AND c.customer_id OPERATOR(pg_catalog.<>) update_customer.customer_id) THEN
-			RAISE EXCEPTION 'another customer has this phone number' USING ERRCODE = 'DP026';
-		END IF;
-		BEGIN
-			UPDATE @extschema@.customers c
-			   SET phone_index = v_index, phone_index_version = @extschema@._index_key_version(),
-			       phone_enc = @extschema@.pii_seal('customer', c.customer_id, @extschema@.normalize_phone(phone))
-			 WHERE c.customer_id OPERATOR(pg_catalog.=) update_customer.customer_id;
-		EXCEPTION WHEN unique_violation THEN
-			-- registered meanwhile by a transaction that committed while we waited
-			RAISE EXCEPTION 'another customer has this phone number' USING ERRCODE = 'DP026';
-		END;
-		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
-	END IF;
-	IF name IS NOT NULL THEN
-		UPDATE @extschema@.customers c
-		   SET name_enc = @extschema@.pii_seal('customer', c.customer_id, NULLIF(name, ''))
-		 WHERE c.customer_id OPERATOR(pg_catalog.=) update_customer.customer_id;
-		v_fields := v_fields OPERATOR(pg_catalog.||) 'name'::text;
-	END IF;
+	v_fields := @extschema@._rectify('customer', customer_id, phone, name, reason);
 	IF pg_catalog.cardinality(v_fields) OPERATOR(pg_catalog.=) 0 THEN
 		RETURN false;
 	END IF;
-	PERFORM @extschema@._rectify_log('customer', customer_id, v_fields, reason);
 	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
 	VALUES (customer_id, 'rectify', @extschema@.clock(), @extschema@.clock(),
 	        pg_catalog.jsonb_build_object('fields', pg_catalog.to_jsonb(v_fields)));
@@ -6739,9 +6764,6 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	v_index bytea;
-	v_fields text[] := '{}';
 BEGIN
 	PERFORM @extschema@._rectify_check(phone, name, 'rider_name', reason);
 	PERFORM FROM @extschema@.riders r
@@ -6750,30 +6772,8 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
-	IF phone IS NOT NULL THEN
-		v_index := @extschema@._phone_index(phone);
-		IF EXISTS (SELECT FROM @extschema@.riders r
-		            WHERE r.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone))
-		              AND r.rider_id OPERATOR(pg_catalog.<>) update_rider.rider_id) THEN
-			RAISE EXCEPTION 'another rider has this phone number' USING ERRCODE = 'DP026';
-		END IF;
-		UPDATE @extschema@.riders r
-		   SET phone_index = v_index, phone_index_version = @extschema@._index_key_version(),
-		       phone_enc = @extschema@.pii_seal('rider', r.rider_id, @extschema@.normalize_phone(phone))
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id;
-		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
-	END IF;
-	IF name IS NOT NULL THEN
-		UPDATE @extschema@.riders r
-		   SET name_enc = @extschema@.pii_seal('rider', r.rider_id, NULLIF(name, ''))
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id;
-		v_fields := v_fields OPERATOR(pg_catalog.||) 'name'::text;
-	END IF;
-	IF pg_catalog.cardinality(v_fields) OPERATOR(pg_catalog.=) 0 THEN
-		RETURN false;
-	END IF;
-	PERFORM @extschema@._rectify_log('rider', rider_id, v_fields, reason);
-	RETURN true;
+	RETURN pg_catalog.cardinality(@extschema@._rectify('rider', rider_id, phone, name, reason))
+	       OPERATOR(pg_catalog.>) 0;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider(bigint, text, text, text) IS
@@ -6823,11 +6823,8 @@ BEGIN
 			FROM @extschema@.pii_access_log l
 			WHERE l.subject OPERATOR(pg_catalog.=) 'rider'
 			  AND l.subject_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
-		'disclosures', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-				'at', d.at, 'processor', p.name, 'purpose', p.purpose, 'legal_basis', p.legal_basis,
-				'fields', d.fields, 'order_id', d.order_id) ORDER BY d.at)
-			FROM @extschema@.disclosures d JOIN @extschema@.processors p ON p.processor_id OPERATOR(pg_catalog.=) d.processor_id
-			WHERE d.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'));
+		'disclosures', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d))
+			FROM @extschema@._disclosures_of(NULL, export_rider.rider_id) d), '[]'));
 	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
 	VALUES ('rider', rider_id, 'export',
 	        pg_catalog.format('export_rider: profile, %s tracks, %s orders',
@@ -6895,20 +6892,18 @@ AS $$
 DECLARE
 	v_id bigint;
 BEGIN
-	IF name IS NULL OR name !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' OR purpose IS NULL
-	   OR pg_catalog.btrim(purpose) OPERATOR(pg_catalog.=) '' OR pg_catalog.length(purpose) OPERATOR(pg_catalog.>) 200
-	   OR legal_basis IS NULL OR legal_basis NOT IN ('consent', 'contract', 'legal_obligation',
-	                                                 'vital_interests', 'public_task', 'legitimate_interests') THEN
-		RAISE EXCEPTION 'a processor needs a name (lower case, digits, _ . -), a purpose of at most 200 characters and a legal basis'
-			USING ERRCODE = 'DP415',
-			      HINT = 'Legal bases: consent, contract, legal_obligation, vital_interests, public_task, legitimate_interests.';
-	END IF;
+	-- the table's constraints are the rules of a processor
 	INSERT INTO @extschema@.processors AS p (name, purpose, legal_basis, registered_at)
-	VALUES (register_processor.name, register_processor.purpose, register_processor.legal_basis, @extschema@.clock())
+	VALUES (register_processor.name, pg_catalog.btrim(register_processor.purpose),
+	        register_processor.legal_basis, @extschema@.clock())
 	ON CONFLICT ON CONSTRAINT processors_name_key DO UPDATE
 	   SET purpose = EXCLUDED.purpose, legal_basis = EXCLUDED.legal_basis, retired_at = NULL
 	RETURNING p.processor_id INTO v_id;
 	RETURN v_id;
+EXCEPTION WHEN check_violation OR not_null_violation THEN
+	RAISE EXCEPTION 'a processor needs a name (lower case, digits, _ . -), a purpose of at most 200 characters and a legal basis'
+		USING ERRCODE = 'DP415',
+		      HINT = 'Legal bases: consent, contract, legal_obligation, vital_interests, public_task, legitimate_interests.';
 END
 $$;
 COMMENT ON FUNCTION @extschema@.register_processor(text, text, text) IS
@@ -6965,16 +6960,28 @@ COMMENT ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, text[], 
 REVOKE ALL ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, text[], bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, text[], bigint) TO dispatch_app, dispatch_admin;
 
+-- _disclosures_of (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._disclosures_of(p_customer_id bigint, p_rider_id bigint)
+RETURNS TABLE (at timestamptz, processor text, purpose text, legal_basis text, fields text[], order_id bigint, actor name)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT d.at, p.name, p.purpose, p.legal_basis, d.fields, d.order_id, d.actor
+	  FROM @extschema@.disclosures d JOIN @extschema@.processors p ON p.processor_id OPERATOR(pg_catalog.=) d.processor_id
+	 WHERE d.customer_id OPERATOR(pg_catalog.=) p_customer_id OR d.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	 ORDER BY d.at, d.disclosure_id;
+END;
+COMMENT ON FUNCTION @extschema@._disclosures_of(bigint, bigint) IS
+	'Internal (disclosures, export_rider): the disclosures of a customer or of a rider (the other argument NULL), with the processor''s name, purpose and legal basis.';
+REVOKE ALL ON FUNCTION @extschema@._disclosures_of(bigint, bigint) FROM PUBLIC;
+
 -- disclosures (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.disclosures(customer_id bigint)
 RETURNS TABLE (at timestamptz, processor text, purpose text, legal_basis text, fields text[], order_id bigint, actor name)
 LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT d.at, p.name, p.purpose, p.legal_basis, d.fields, d.order_id, d.actor
-	  FROM @extschema@.disclosures d JOIN @extschema@.processors p ON p.processor_id OPERATOR(pg_catalog.=) d.processor_id
-	 WHERE d.customer_id OPERATOR(pg_catalog.=) disclosures.customer_id
-	 ORDER BY d.at, d.disclosure_id;
+	SELECT * FROM @extschema@._disclosures_of(disclosures.customer_id, NULL);
 END;
 COMMENT ON FUNCTION @extschema@.disclosures(bigint) IS
 	'What of a customer''s personal data went to which processor, when, why (purpose, legal basis) and for which order; part of export_customer.';
