@@ -31,7 +31,9 @@ NO_INSTALLCHECK = 1
 
 EXTRA_CLEAN = $(DATA_built) $(SENTIMENT_MODEL_DATA) $(ERRCODES_H) output_iso tools/listen tools/sim tools/gateway tools/pgdev.d
 
-autodepend = yes
+# objects follow the headers they include (.deps/); Makefile.global would
+# otherwise reset this to what the server was configured with
+override autodepend = yes
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

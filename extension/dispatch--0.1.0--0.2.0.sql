@@ -974,6 +974,27 @@ ALTER TABLE @extschema@.privacy_requests ADD CONSTRAINT privacy_requests_kind_ch
 -- END rectification tables
 
 -- ===========================================================================
+-- Riders' plans (update_rider_plan, sql/65_lifecycle.sql): when and where a
+-- busy rider will be free, which matching costs a next order from; and the
+-- end of a rider's shift (rider_online's until).
+-- ===========================================================================
+
+ALTER TABLE @extschema@.riders ADD COLUMN free_at timestamptz,
+	ADD COLUMN free_position geometry(Point, 4326),
+	ADD COLUMN shift_ends_at timestamptz,
+	ADD CONSTRAINT riders_plan_check CHECK ((free_at IS NULL) = (free_position IS NULL));
+COMMENT ON COLUMN @extschema@.riders.free_at IS
+	'When the rider expects to be done with the orders it holds (update_rider_plan); cleared when it holds none.';
+COMMENT ON COLUMN @extschema@.riders.shift_ends_at IS
+	'When the rider''s current shift ends, if it said (rider_online): matching offers no order it could only pick up later.';
+-- matching's limit on a rider's wait for the food (NULL: none, as before)
+ALTER TABLE @extschema@.matching_settings
+	ADD COLUMN max_rider_wait_s integer CHECK (max_rider_wait_s BETWEEN 0 AND 86400);
+-- rider_online takes the end of the shift (until)
+DROP FUNCTION @extschema@.rider_online(bigint, float8, float8);
+-- END rider plan tables
+
+-- ===========================================================================
 -- Requests of data subjects with deadlines (sql/80_privacy.sql): the log of
 -- privacy requests becomes a queue.  Every request before 0.2.0 was done.
 -- ===========================================================================
@@ -3694,7 +3715,10 @@ DECLARE
 BEGIN
 	IF v_was AND (NOT v_is OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
 		UPDATE @extschema@.riders r
-		   SET active_orders = GREATEST(r.active_orders OPERATOR(pg_catalog.-) 1, 0)
+		   SET active_orders = GREATEST(r.active_orders OPERATOR(pg_catalog.-) 1, 0),
+		       -- a rider done with every order has no plan left
+		       free_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_at END,
+		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_position END
 		 WHERE r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
 	END IF;
 	IF v_is AND (NOT v_was OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
@@ -4248,7 +4272,8 @@ REVOKE ALL ON FUNCTION @extschema@.learn_eta() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.learn_eta() TO dispatch_admin;
 
 -- rider_online (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8,
+                                         until timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -4258,6 +4283,10 @@ DECLARE
 	v_zone bigint;
 	v_was text;
 BEGIN
+	IF until IS NOT NULL AND (NOT pg_catalog.isfinite(until) OR until OPERATOR(pg_catalog.<=) v_now) THEN
+		RAISE EXCEPTION 'invalid shift end %', until
+			USING ERRCODE = 'DP025', DETAIL = 'The end of a shift must lie in the future.';
+	END IF;
 	SELECT r.zone_id, r.status INTO v_zone, v_was
 	  FROM @extschema@.riders r
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id AND r.forgotten_at IS NULL
@@ -4265,19 +4294,27 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
-	-- a repeat: the rider is online already (positions come with update_rider_location)
+	-- a repeat: the rider is online already (positions come with
+	-- update_rider_location); a shift end given moves the one known
 	IF v_was OPERATOR(pg_catalog.=) 'online' THEN
+		IF until IS NOT NULL THEN
+			UPDATE @extschema@.riders r SET shift_ends_at = until
+			 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+		END IF;
 		RETURN;
 	END IF;
 	UPDATE @extschema@.riders r
-	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now
+	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now,
+	       shift_ends_at = until
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "online"}'::jsonb);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8) IS
-	'A rider starts a shift at a position; the next dispatch batch considers them.  On a rider online already it is a no-op (positions come with update_rider_location).';
+COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) IS
+	'A rider starts a shift at a position, and says when it ends if it knows (until): matching then offers no order the rider could only pick up after that.  On a rider online already it only moves a given shift end (positions come with update_rider_location).';
+REVOKE ALL ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
 
 -- rider_offline (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.rider_offline(rider_id bigint) RETURNS void
@@ -4304,7 +4341,7 @@ BEGIN
 			USING ERRCODE = 'DP021',
 			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
 	END IF;
-	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL
+	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL, shift_ends_at = NULL
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "offline"}'::jsonb);
@@ -4348,6 +4385,40 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
 	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
+
+-- update_rider_plan (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
+	v_active integer;
+BEGIN
+	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
+		RAISE EXCEPTION 'invalid plan time %', free_at
+			USING ERRCODE = 'DP025', DETAIL = 'A plan needs a finite time at which the rider will be free.';
+	END IF;
+	UPDATE @extschema@.riders r SET free_at = update_rider_plan.free_at, free_position = v_point
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id
+	   AND r.active_orders OPERATOR(pg_catalog.>) 0;
+	IF FOUND THEN
+		RETURN true;
+	END IF;
+	SELECT r.active_orders INTO v_active FROM @extschema@.riders r
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	-- holding no orders, the rider is free now: nothing to plan
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) IS
+	'A rider holding orders says when and where it will be done with them; matching costs its next order from there (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders.';
+REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
 
 -- merchant_accept (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
@@ -6802,7 +6873,9 @@ BEGIN
 			'name', @extschema@._unseal(v_r.name_enc, v_key),
 			'phone', @extschema@._unseal(v_r.phone_enc, v_key),
 			'capacity', v_r.capacity, 'vehicle', v_r.vehicle, 'status', v_r.status,
-			'created_at', v_r.created_at, 'forgotten_at', v_r.forgotten_at),
+			'created_at', v_r.created_at, 'forgotten_at', v_r.forgotten_at,
+			'plan', CASE WHEN v_r.free_at IS NOT NULL THEN pg_catalog.jsonb_build_object(
+				'free_at', v_r.free_at, 'position', @extschema@._geojson(v_r.free_position)) END),
 		'tracks', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'at', t.at, 'position', @extschema@._geojson(t.position)) ORDER BY t.at)
 			FROM @extschema@.rider_tracks t WHERE t.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
@@ -6868,6 +6941,7 @@ BEGIN
 	GET DIAGNOSTICS v_tracks = ROW_COUNT;
 	UPDATE @extschema@.riders r
 	   SET name_enc = NULL, phone_enc = NULL, phone_index = NULL, position = NULL, position_at = NULL,
+	       free_at = NULL, free_position = NULL,
 	       status = 'offline', online_since = NULL, forgotten_at = @extschema@.clock()
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	IF v_r.status OPERATOR(pg_catalog.=) 'online' THEN
@@ -8945,5 +9019,7 @@ COMMENT ON COLUMN @extschema@.riders.phone_index IS
 	'Personal data of the rider: blind index of the phone number. Purpose: refusing a phone another rider has (update_rider); basis: contract; kept: until erasure (set NULL); read by: the API only; protection: HMAC-SHA-256 under the index key (rotate_index_key); NULL for riders registered before 0.2.0 until their phone is set again.';
 COMMENT ON COLUMN @extschema@.riders.position IS
 	'Personal data of the rider: last known position. Purpose: matching; basis: contract; kept: replaced by every ping, cleared on erasure; read by: matching (C), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
+COMMENT ON COLUMN @extschema@.riders.free_position IS
+	'Personal data of the rider: where the rider expects to be done with the orders it holds (update_rider_plan). Purpose: matching the next order; basis: contract; kept: until the rider holds no orders, cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS
 	'Personal data of the rider: the track of positions. Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';

@@ -106,7 +106,14 @@ CREATE TABLE @extschema@.riders (
 	online_seconds_today integer NOT NULL DEFAULT 0,
 	phone_index          bytea,
 	forgotten_at         timestamptz,
-	phone_index_version  integer NOT NULL DEFAULT 1
+	phone_index_version  integer NOT NULL DEFAULT 1,
+	-- the rider's plan (update_rider_plan): when and where the orders it
+	-- holds will be done; matching costs its next order from there
+	free_at              timestamptz,
+	free_position        geometry(Point, 4326),
+	-- the end of the current shift, when the rider said (rider_online)
+	shift_ends_at        timestamptz,
+	CONSTRAINT riders_plan_check CHECK ((free_at IS NULL) = (free_position IS NULL))
 ) WITH (fillfactor = 90);
 ALTER SEQUENCE @extschema@.riders_id_seq OWNED BY @extschema@.riders.rider_id;
 CREATE INDEX riders_zone_idx ON @extschema@.riders (zone_id);
@@ -135,6 +142,10 @@ COMMENT ON COLUMN @extschema@.riders.pending_offers IS
 	'Unanswered offers to the rider; each holds one slot until answered or expired.';
 COMMENT ON COLUMN @extschema@.riders.shift_started_at IS
 	'Start of the current continuous shift: going online after a break of at least min_break_minutes starts a new one.';
+COMMENT ON COLUMN @extschema@.riders.free_at IS
+	'When the rider expects to be done with the orders it holds (update_rider_plan); cleared when it holds none.';
+COMMENT ON COLUMN @extschema@.riders.shift_ends_at IS
+	'When the rider''s current shift ends, if it said (rider_online): matching offers no order it could only pick up later.';
 COMMENT ON COLUMN @extschema@.riders.stats_day IS
 	'Day (zone time) that orders_today, earnings_today_cents and online_seconds_today count.';
 

@@ -46,6 +46,9 @@ CREATE TABLE @extschema@.matching_settings (
 	widen_rounds         integer NOT NULL DEFAULT 3 CHECK (widen_rounds BETWEEN 0 AND 5),
 	source               text NOT NULL DEFAULT 'operator'
 	                     CONSTRAINT matching_settings_source_check CHECK (source IN ('default', 'operator')),
+	-- no offer in which the rider would wait at the pickup longer than this
+	-- for the food (NULL: no limit): such an order waits for a later batch
+	max_rider_wait_s     integer CHECK (max_rider_wait_s BETWEEN 0 AND 86400),
 	-- every real setting finite and at most 1e6 (NaN compares above every
 	-- number, so this also rules it out): costs stay finite and within what
 	-- the solver takes (docs/matching.md, "Bounds")
@@ -338,7 +341,10 @@ DECLARE
 BEGIN
 	IF v_was AND (NOT v_is OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
 		UPDATE @extschema@.riders r
-		   SET active_orders = GREATEST(r.active_orders OPERATOR(pg_catalog.-) 1, 0)
+		   SET active_orders = GREATEST(r.active_orders OPERATOR(pg_catalog.-) 1, 0),
+		       -- a rider done with every order has no plan left
+		       free_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_at END,
+		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_position END
 		 WHERE r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
 	END IF;
 	IF v_is AND (NOT v_was OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN

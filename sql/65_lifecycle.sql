@@ -22,7 +22,8 @@ COMMENT ON FUNCTION @extschema@._rider_load(bigint, bigint) IS
 	'Internal: orders a rider carries or is assigned in the zone.';
 REVOKE ALL ON FUNCTION @extschema@._rider_load(bigint, bigint) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8) RETURNS void
+CREATE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8,
+                                         until timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -32,6 +33,10 @@ DECLARE
 	v_zone bigint;
 	v_was text;
 BEGIN
+	IF until IS NOT NULL AND (NOT pg_catalog.isfinite(until) OR until OPERATOR(pg_catalog.<=) v_now) THEN
+		RAISE EXCEPTION 'invalid shift end %', until
+			USING ERRCODE = 'DP025', DETAIL = 'The end of a shift must lie in the future.';
+	END IF;
 	SELECT r.zone_id, r.status INTO v_zone, v_was
 	  FROM @extschema@.riders r
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id AND r.forgotten_at IS NULL
@@ -39,19 +44,25 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
-	-- a repeat: the rider is online already (positions come with update_rider_location)
+	-- a repeat: the rider is online already (positions come with
+	-- update_rider_location); a shift end given moves the one known
 	IF v_was OPERATOR(pg_catalog.=) 'online' THEN
+		IF until IS NOT NULL THEN
+			UPDATE @extschema@.riders r SET shift_ends_at = until
+			 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+		END IF;
 		RETURN;
 	END IF;
 	UPDATE @extschema@.riders r
-	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now
+	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now,
+	       shift_ends_at = until
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "online"}'::jsonb);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8) IS
-	'A rider starts a shift at a position; the next dispatch batch considers them.  On a rider online already it is a no-op (positions come with update_rider_location).';
+COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) IS
+	'A rider starts a shift at a position, and says when it ends if it knows (until): matching then offers no order the rider could only pick up after that.  On a rider online already it only moves a given shift end (positions come with update_rider_location).';
 
 CREATE FUNCTION @extschema@.rider_offline(rider_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -77,7 +88,7 @@ BEGIN
 			USING ERRCODE = 'DP021',
 			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
 	END IF;
-	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL
+	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL, shift_ends_at = NULL
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "offline"}'::jsonb);
@@ -120,6 +131,44 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
 	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
+
+-- A busy rider's plan: the rider app, which knows the route through the
+-- orders the rider holds, says when and where it will be done with them.
+-- Matching then costs a next order from there and then (src/match.c), so a
+-- rider about to finish is a candidate for the next trip before it is
+-- free; a rider without a plan is costed from its position, now.  The plan
+-- lasts until the rider holds no orders (the orders_rider_load trigger
+-- clears it) or the next plan replaces it.
+CREATE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
+	v_active integer;
+BEGIN
+	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
+		RAISE EXCEPTION 'invalid plan time %', free_at
+			USING ERRCODE = 'DP025', DETAIL = 'A plan needs a finite time at which the rider will be free.';
+	END IF;
+	UPDATE @extschema@.riders r SET free_at = update_rider_plan.free_at, free_position = v_point
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id
+	   AND r.active_orders OPERATOR(pg_catalog.>) 0;
+	IF FOUND THEN
+		RETURN true;
+	END IF;
+	SELECT r.active_orders INTO v_active FROM @extschema@.riders r
+	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+	END IF;
+	-- holding no orders, the rider is free now: nothing to plan
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) IS
+	'A rider holding orders says when and where it will be done with them; matching costs its next order from there (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders.';
 
 CREATE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -455,12 +504,14 @@ COMMENT ON FUNCTION @extschema@.release_order(bigint, bigint, text) IS
 	'The order''s rider gives back an assigned order (not yet picked up): it is accepted again without a rider, the offer that gave it is released, and the rider is excluded for it, so the next batch offers it to someone else.  A no-op once this rider released it; DP019 if another rider holds it, DP104 on any other status.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
-REVOKE ALL ON FUNCTION @extschema@.rider_online(bigint, float8, float8) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.rider_online(bigint, float8, float8) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.rider_offline(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rider_offline(bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) FROM PUBLIC;

@@ -41,5 +41,7 @@ COMMENT ON COLUMN @extschema@.riders.phone_index IS
 	'Personal data of the rider: blind index of the phone number. Purpose: refusing a phone another rider has (update_rider); basis: contract; kept: until erasure (set NULL); read by: the API only; protection: HMAC-SHA-256 under the index key (rotate_index_key); NULL for riders registered before 0.2.0 until their phone is set again.';
 COMMENT ON COLUMN @extschema@.riders.position IS
 	'Personal data of the rider: last known position. Purpose: matching; basis: contract; kept: replaced by every ping, cleared on erasure; read by: matching (C), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
+COMMENT ON COLUMN @extschema@.riders.free_position IS
+	'Personal data of the rider: where the rider expects to be done with the orders it holds (update_rider_plan). Purpose: matching the next order; basis: contract; kept: until the rider holds no orders, cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS
 	'Personal data of the rider: the track of positions. Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';

@@ -14,7 +14,11 @@
  * position, no free slot, too long on shift or today, beyond what the
  * rider's vehicle may ride) and the search radius.  The rule is the one
  * respond_offer and assign_manually apply too, through
- * dispatch._rider_can_take (match.h, "Eligibility").
+ * dispatch._rider_can_take (match.h, "Eligibility").  Matching alone also
+ * drops a pair whose pickup would come after the end of the rider's shift
+ * or in which the rider would wait longer than max_rider_wait_s for the
+ * food.  A busy rider with a plan (update_rider_plan) is costed from where
+ * and when the plan says it will be done.
  *
  * nearest_riders finds candidates through the partial GiST index on the
  * positions of available riders (riders_available_idx); assign_batch
@@ -87,10 +91,13 @@ typedef struct Column
 	ColumnKind	kind;
 	size_t		offset;
 	double		dflt;			/* for a NULL (numeric kinds) */
+	const char *expr_010;		/* on a 0.1.0 catalog, if not expr */
 } Column;
 
 #define COLUMN(type, field, expr, kind, dflt) \
-	{#field, expr, kind, offsetof(type, field), dflt}
+	{#field, expr, kind, offsetof(type, field), dflt, NULL}
+#define COLUMN_SINCE_020(type, field, expr, expr_010, kind, dflt) \
+	{#field, expr, kind, offsetof(type, field), dflt, expr_010}
 
 /*
  * Orders; parameter $2 now.
@@ -110,13 +117,32 @@ static const Column order_columns[] = {
 };
 
 /*
+ * Where a rider's next order starts: where its plan (update_rider_plan)
+ * says it will be done with the orders it holds, else its position.
+ */
+#define MATCH_RIDER_START \
+	"COALESCE(CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 0 THEN r.free_position END, r.position)"
+
+/*
  * Riders; parameters as match_rider_params sets them: $1 zone, $2 now,
  * $3 today (date), $4 day start, $5 oldest acceptable position time.
  */
 static const Column rider_columns[] = {
 	COLUMN(MatchRider, rider_id, "r.rider_id", COL_INT8, 0),
-	COLUMN(MatchRider, lon, "(r.position::pg_catalog.point)[0]", COL_FLOAT8, 0),
-	COLUMN(MatchRider, lat, "(r.position::pg_catalog.point)[1]", COL_FLOAT8, 0),
+	COLUMN_SINCE_020(MatchRider, lon, "(" MATCH_RIDER_START "::pg_catalog.point)[0]",
+					 "(r.position::pg_catalog.point)[0]", COL_FLOAT8, 0),
+	COLUMN_SINCE_020(MatchRider, lat, "(" MATCH_RIDER_START "::pg_catalog.point)[1]",
+					 "(r.position::pg_catalog.point)[1]", COL_FLOAT8, 0),
+	COLUMN_SINCE_020(MatchRider, busy_s,
+					 "CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 0 THEN"
+					 " pg_catalog.date_part('epoch', r.free_at OPERATOR(pg_catalog.-) $2) END",
+					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN_SINCE_020(MatchRider, ends_in_s,
+					 "pg_catalog.date_part('epoch', r.shift_ends_at OPERATOR(pg_catalog.-) $2)",
+					 "NULL::pg_catalog.float8", COL_FLOAT8, 1.0e12),
+	COLUMN_SINCE_020(MatchRider, planned,
+					 "r.active_orders OPERATOR(pg_catalog.>) 0 AND r.free_at IS NOT NULL",
+					 "false", COL_BOOL, 0),
 	COLUMN(MatchRider, capacity, "r.capacity", COL_INT4, 0),
 	COLUMN(MatchRider, active, "r.active_orders", COL_INT4, 0),
 	COLUMN(MatchRider, pending, "r.pending_offers", COL_INT4, 0),
@@ -143,9 +169,9 @@ static const Column rider_columns[] = {
 
 /*
  * A zone's settings: z is the zone, s its row of matching_settings (or
- * zone 0's); $2 now.  widen_rounds is read by name through to_jsonb: a
- * 0.1.0 catalog (the module updated, the extension not yet) has no such
- * column, and 0.1.0 did not widen.
+ * zone 0's); $2 now.  widen_rounds and max_rider_wait_s are read by name
+ * through to_jsonb: a 0.1.0 catalog (the module updated, the extension not
+ * yet) has no such columns, and 0.1.0 did not widen or limit the wait.
  */
 static const Column settings_columns[] = {
 	COLUMN(MatchSettings, speed_mps, "COALESCE(zs.speed_mps, z.speed_mps)::pg_catalog.float8", COL_FLOAT8, 4.0),
@@ -175,12 +201,15 @@ static const Column settings_columns[] = {
 	COLUMN(MatchSettings, time_budget_ms, "s.time_budget_ms::pg_catalog.float8", COL_FLOAT8, 100),
 	COLUMN(MatchSettings, use_grid, "s.candidate_source OPERATOR(pg_catalog.=) 'grid'",
 		   COL_BOOL, 0),
+	COLUMN(MatchSettings, max_rider_wait_s,
+		   "(pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'max_rider_wait_s')::pg_catalog.float8",
+		   COL_FLOAT8, -1),
 	COLUMN(MatchSettings, widen_rounds,
 		   "COALESCE((pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'widen_rounds')::pg_catalog.int4, 0)",
 		   COL_INT4, 0),
 };
 
-static char *columns_select(const Column *cols, int n);
+static char *columns_select(const Column *cols, int n, bool catalog_010);
 static void columns_find(TupleDesc desc, const Column *cols, int n, int *fno);
 static void columns_decode(HeapTuple tup, TupleDesc desc, const Column *cols, int n,
 						   const int *fno, void *dst);
@@ -254,16 +283,22 @@ match_keep_plan(const char *sql, int nargs, Oid *types)
 	return plan;
 }
 
-/* "expr AS name, ..." for a table of columns, kept for the backend. */
+/*
+ * "expr AS name, ..." for a table of columns, kept for the backend; on a
+ * 0.1.0 catalog (the module updated, the extension not yet) the
+ * expressions of columns added since.
+ */
 static char *
-columns_select(const Column *cols, int n)
+columns_select(const Column *cols, int n, bool catalog_010)
 {
 	StringInfoData buf;
 	int			i;
 
 	initStringInfo(&buf);
 	for (i = 0; i < n; i++)
-		appendStringInfo(&buf, "%s%s AS %s", i > 0 ? ", " : "", cols[i].expr, cols[i].name);
+		appendStringInfo(&buf, "%s%s AS %s", i > 0 ? ", " : "",
+						 catalog_010 && cols[i].expr_010 ? cols[i].expr_010 : cols[i].expr,
+						 cols[i].name);
 	return MemoryContextStrdup(TopMemoryContext, buf.data);
 }
 
@@ -335,7 +370,17 @@ match_rider_select(void)
 	static char *sel = NULL;
 
 	if (sel == NULL)
-		sel = columns_select(rider_columns, lengthof(rider_columns));
+	{
+		/* riders' plans and shift ends came with 0.2.0 */
+		int			ret = SPI_execute("SELECT FROM pg_catalog.pg_attribute"
+									  " WHERE attrelid OPERATOR(pg_catalog.=) 'dispatch.riders'::pg_catalog.regclass"
+									  " AND attname OPERATOR(pg_catalog.=) 'shift_ends_at'"
+									  " AND NOT attisdropped", true, 1);
+
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read the catalog of dispatch.riders: %s", SPI_result_code_string(ret));
+		sel = columns_select(rider_columns, lengthof(rider_columns), SPI_processed == 0);
+	}
 	return sel;
 }
 
@@ -345,7 +390,7 @@ match_order_select(void)
 	static char *sel = NULL;
 
 	if (sel == NULL)
-		sel = columns_select(order_columns, lengthof(order_columns));
+		sel = columns_select(order_columns, lengthof(order_columns), false);
 	return sel;
 }
 
@@ -440,7 +485,7 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 												 "   FROM dispatch.vehicle_profiles p) v"
 												 " WHERE z.zone_id OPERATOR(pg_catalog.=) $1",
 												 columns_select(settings_columns,
-																lengthof(settings_columns)),
+																lengthof(settings_columns), false),
 												 speeds),
 										2, types);
 	}
@@ -651,10 +696,17 @@ match_cost(const MatchSettings *s, const MatchOrder *o, const MatchRider *r,
 	speed = s->speed_mps * s->veh_speed[v];
 	if (!(speed > 0))
 		speed = 1.0;
-	c->travel_s = c->distance_m / speed;
+	/* a busy rider with a plan sets out when it is done (busy_s from now) */
+	c->travel_s = Max(0.0, r->busy_s) + c->distance_m / speed;
 	c->rider_wait_s = Max(0.0, o->ready_in_s - c->travel_s);
 	c->food_wait_s = Max(0.0, c->travel_s - Max(o->ready_in_s, 0.0));
 	pickup = Max(c->travel_s, o->ready_in_s);
+	/* no pickup after the end of the rider's shift */
+	if (pickup > r->ends_in_s)
+		return false;
+	/* no rider sent this early: the order waits for a later batch */
+	if (s->max_rider_wait_s >= 0 && c->rider_wait_s > s->max_rider_wait_s)
+		return false;
 	deliver = pickup + o->trip_m / speed;
 	c->late_s = Max(0.0, deliver - o->promise_in_s);
 	c->priority_factor = o->priority == 2 ? s->priority_fresh :
@@ -707,13 +759,14 @@ match_hold_cost(const MatchSettings *s, const MatchOrder *o)
 
 /*
  * Penalty of the k-th extra order (k = 0 for the next free slot) of a
- * rider: load_penalty_s per order it would then already hold.  Rising in
- * k, as the solver requires.
+ * rider: load_penalty_s per order it would then already hold, not counting
+ * the orders of its plan, whose time the cost has already (busy_s).
+ * Rising in k, as the solver requires.
  */
 double
 match_slot_penalty(const MatchSettings *s, const MatchRider *r, int k)
 {
-	return s->load_penalty_s * (double) (r->active + r->pending + k);
+	return s->load_penalty_s * (double) ((r->planned ? 0 : r->active) + r->pending + k);
 }
 
 /* Append one candidate as a JSON object (for offer_audit). */

@@ -67,6 +67,7 @@ typedef struct MatchSettings
 	double		time_budget_ms;
 	bool		use_grid;
 	int			widen_rounds;	/* rounds of the widening pass (assign.c) */
+	double		max_rider_wait_s;	/* longest wait for food (< 0: none) */
 	double		veh_speed[MATCH_N_VEHICLES];
 	double		veh_max_pickup_m[MATCH_N_VEHICLES];
 	double		veh_max_trip_m[MATCH_N_VEHICLES];
@@ -86,8 +87,11 @@ typedef struct MatchOrder
 typedef struct MatchRider
 {
 	int64		rider_id;
-	double		lon;
-	double		lat;
+	double		lon;			/* where its next order starts (its plan's */
+	double		lat;			/* end, else its position) */
+	double		busy_s;			/* until its plan is done, from now */
+	bool		planned;		/* holds orders and has a plan for them */
+	double		ends_in_s;		/* its shift ends, from now (1e12: unknown) */
 	int			capacity;
 	int			active;			/* assigned or carried orders */
 	int			pending;		/* unanswered offers */

@@ -82,6 +82,7 @@ app|SELECT dispatch.register_rider(1, 'R9', '+8613900009999')|
 app|SELECT dispatch.rider_online(4, 121.43, 31.19)|
 app|SELECT dispatch.rider_offline(5)|
 app|SELECT dispatch.update_rider_location(1, 121.4371, 31.1871)|
+app|SELECT dispatch.update_rider_plan(2, dispatch.clock() + interval '5 minutes', 121.44, 31.19)|
 app|SELECT dispatch.place_order(2, 1, '[{"item_id": 1, "qty": 2}]', 121.445, 31.196, 'Second Road', 'hot')|
 app|SELECT dispatch.place_errand(2, 121.44, 31.19, 121.45, 31.20, 'Third Road', 'keys', 900)|
 app|SELECT dispatch.confirm_payment($(id to_confirm), 'psp-1')|

@@ -14,9 +14,12 @@
  * every order it holds from that restaurant (one restaurant per trip),
  * picks up when it has arrived and they are all ready, and drops them off
  * nearest first; an order it could only pick up after its off time is
- * released (release_order) for the next batch.  Couriers report where they
- * will next be free (update_rider_location), which is where matching
- * should measure from.  Simulated time drives dispatch.clock().
+ * released (release_order) for the next batch.  Couriers report their
+ * position where they are (set out, pick up, drop off) and, when a trip
+ * starts, their plan (update_rider_plan): where and when they will be done,
+ * which matching costs their next order from; with room for two orders
+ * (capacity 2), a courier on a trip can be given its next one.  Simulated
+ * time drives dispatch.clock().
  *
  * The simple rule (--strategy greedy, and the baseline of --replay-all):
  * each order, in placement order, to the courier who can drop it off
@@ -304,9 +307,10 @@ typedef struct Event
 
 static PGconn *conn;
 /* the settings of the replay's zone (SIM_CAPACITY, SIM_HOLD_COST, SIM_LOAD_PENALTY override them) */
-static int replay_capacity = 1,
+static int replay_capacity = 2,
 			replay_hold = 3000,
-			replay_load = 900;
+			replay_load = 900,
+			replay_max_wait = 300;
 static char sqlerr[512];
 
 static PGresult *
@@ -424,6 +428,8 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 		replay_hold = atoi(getenv("SIM_HOLD_COST"));
 	if (getenv("SIM_LOAD_PENALTY"))
 		replay_load = atoi(getenv("SIM_LOAD_PENALTY"));
+	if (getenv("SIM_MAX_WAIT"))
+		replay_max_wait = atoi(getenv("SIM_MAX_WAIT"));
 	/* the area */
 	for (i = 1; i <= in->nrestaurants; i++)
 	{
@@ -465,8 +471,9 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 	if (!qok(q("UPDATE dispatch.zones SET speed_mps = %.6f WHERE zone_id = %d", in->mpm / 60.0, zone)) ||
 		!qok(q("INSERT INTO dispatch.matching_settings (zone_id, radius_m, stale_after_s, offer_ttl_s, "
 			   "max_shift_minutes, min_break_minutes, max_daily_minutes, k_candidates, hold_cost, w_fair_orders, "
-			   "w_fair_earnings, w_shift_hour, load_penalty_s) "
-			   "VALUES (%d, 100000, 86400, 3600, 1440, 0, 1440, 30, %d, 0, 0, 0, %d)", zone, replay_hold, replay_load)) ||
+			   "w_fair_earnings, w_shift_hour, load_penalty_s, max_rider_wait_s) "
+			   "VALUES (%d, 100000, 86400, 3600, 1440, 0, 1440, 30, %d, 0, 0, 0, %d, NULLIF(%d, -1))",
+			   zone, replay_hold, replay_load, replay_max_wait < 0 ? -1 : replay_max_wait)) ||
 		!qok(q("UPDATE dispatch.vehicle_profiles SET max_pickup_m = 1000000, max_trip_m = 1000000")))
 		goto done;
 	for (i = 1; i <= in->nrestaurants; i++)
@@ -513,7 +520,8 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 				cs[c].at.id = 0;
 				cs[c].free_at = t;
 				place_lonlat(in, cs[c].at, c, &lon, &lat);
-				if (!qok(q("SELECT dispatch.rider_online(%d, %.7f, %.7f)", rid[c], lon, lat)))
+				if (!qok(q("SELECT dispatch.rider_online(%d, %.7f, %.7f, timestamptz '2026-06-01 00:00:00+00' + "
+						   "make_interval(mins => %d))", rid[c], lon, lat, in->couriers[c].off)))
 					goto done;
 			}
 		/* pickups and drop-offs due by now, in time order */
@@ -570,14 +578,7 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 				cs[c].online = false;
 				cs[c].gone = true;
 			}
-		/* couriers tell where they will next be free; the batch */
-		for (c = 1; c <= in->ncouriers; c++)
-			if (cs[c].online)
-			{
-				place_lonlat(in, cs[c].at, c, &lon, &lat);
-				if (!qok(q("SELECT dispatch.update_rider_location(%d, %.7f, %.7f)", rid[c], lon, lat)))
-					goto done;
-			}
+		/* the batch */
 		if ((r = q("SELECT b.order_id, b.rider_id, b.offer_id FROM dispatch.assign_batch(%d) b", zone)) == NULL)
 			goto done;
 		for (i = 0; i < PQntuples(r); i++)
@@ -614,6 +615,34 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 
 			if (!cs[c].online || cs[c].nheld == 0 || cs[c].free_at > t)
 				continue;
+			/* first the restaurant whose food it can pick up soonest */
+			{
+				int			first_k = 0,
+							soonest = 0;
+
+				for (k = 0; k < cs[c].nheld; k++)
+				{
+					MdrpPlace	rp = {'r', in->orders[cs[c].held[k]].restaurant};
+					int			at_r = t + mdrp_travel(in, cs[c].at, rp, c);
+					int			pick_k = at_r > in->orders[cs[c].held[k]].ready ? at_r : in->orders[cs[c].held[k]].ready;
+
+					if (k == 0 || pick_k < soonest)
+					{
+						soonest = pick_k;
+						first_k = k;
+					}
+				}
+				if (first_k != 0)
+				{
+					int			o0 = cs[c].held[0],
+								a0 = cs[c].held_at[0];
+
+					cs[c].held[0] = cs[c].held[first_k];
+					cs[c].held_at[0] = cs[c].held_at[first_k];
+					cs[c].held[first_k] = o0;
+					cs[c].held_at[first_k] = a0;
+				}
+			}
 			for (k = 0; k < cs[c].nheld && n < 512; k++)
 				if (in->orders[cs[c].held[k]].restaurant == in->orders[cs[c].held[0]].restaurant)
 				{
@@ -633,6 +662,14 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 			else
 			{
 				record_trip(s, in, c, cs[c].at, depart, assigned, pick, trip, drops, n);
+				/* where it sets out from, and its plan: where and when it is done */
+				place_lonlat(in, cs[c].at, c, &lon, &lat);
+				if (!qok(q("SELECT dispatch.update_rider_location(%d, %.7f, %.7f)", rid[c], lon, lat)))
+					goto done;
+				place_lonlat(in, end, c, &lon, &lat);
+				if (!getenv("SIM_NO_PLAN") && !qok(q("SELECT dispatch.update_rider_plan(%d, timestamptz '2026-06-01 00:00:00+00' + "
+						   "make_interval(mins => %d), %.7f, %.7f)", rid[c], end_free, lon, lat)))
+					goto done;
 				for (k = 0; k < n; k++)
 				{
 					if (nev + 2 > evcap)

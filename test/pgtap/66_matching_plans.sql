@@ -1,0 +1,165 @@
+-- test/pgtap/66_matching_plans.sql: what riders tell matching about the
+-- future.  A busy rider's plan (update_rider_plan: when and where it will be
+-- done with the orders it holds) makes it a candidate for its next order,
+-- costed from there and then; the end of a shift (rider_online's until)
+-- rules out orders the rider could only pick up later; max_rider_wait_s
+-- keeps a rider from being sent long before the food is ready.
+\set QUIET on
+BEGIN;
+SET client_min_messages = warning;
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
+SELECT plan(33);
+
+CREATE TEMP SEQUENCE phone_seq START 41000000;
+SELECT dispatch.create_zone('plans', ST_MakeEnvelope(103.0, 30.0, 103.1, 30.1, 4326)) AS z \gset
+SELECT dispatch.create_merchant(:z, 'shop', 103.05, 30.05, 10) AS shop \gset
+SELECT dispatch.add_item(:shop, 'dish', 1500) AS dish \gset
+SELECT set_config('t.shop', :'shop', true), set_config('t.dish', :'dish', true),
+       set_config('t.z', :'z', true) \g /dev/null
+-- no fairness or fatigue terms: costs are travel and waiting only
+INSERT INTO dispatch.matching_settings (zone_id, w_fair_orders, w_fair_earnings, w_shift_hour, load_penalty_s)
+VALUES (:z, 0, 0, 0, 300);
+
+-- an accepted order of the shop, ready p_ready_min minutes from now
+CREATE FUNCTION pg_temp.order_(p_ready_min int DEFAULT 0) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE o bigint;
+BEGIN
+	o := dispatch.place_order(dispatch.register_customer('+86139' || nextval('phone_seq'), NULL),
+	                          current_setting('t.shop')::bigint,
+	                          jsonb_build_array(jsonb_build_object('item_id', current_setting('t.dish')::bigint, 'qty', 1)),
+	                          103.05, 30.06, 'addr', 'normal');
+	PERFORM dispatch.confirm_payment(o, 'ref-' || o);
+	PERFORM dispatch.merchant_accept(o, dispatch.clock() + make_interval(mins => p_ready_min));
+	RETURN o;
+END $$;
+CREATE FUNCTION pg_temp.rider_(p_lon float8, p_lat float8, p_cap int DEFAULT 2,
+                               p_until timestamptz DEFAULT NULL) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r bigint;
+BEGIN
+	r := dispatch.register_rider(current_setting('t.z')::bigint, 'r', '+86139' || nextval('phone_seq'), p_cap);
+	PERFORM dispatch.rider_online(r, p_lon, p_lat, p_until);
+	RETURN r;
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- a plan: refused when invalid, ignored for a rider holding nothing
+-- ---------------------------------------------------------------------------
+
+SELECT pg_temp.rider_(103.05, 30.049) AS busy \gset
+SELECT throws_ok(format('SELECT dispatch.update_rider_plan(%s, NULL, 103.05, 30.06)', :busy),
+                 'DP025', NULL, 'a plan without a time is refused (DP025)');
+SELECT throws_ok(format($$SELECT dispatch.update_rider_plan(%s, 'infinity', 103.05, 30.06)$$, :busy),
+                 'DP025', NULL, 'a plan at an infinite time is refused (DP025)');
+SELECT throws_ok($$SELECT dispatch.update_rider_plan(999999999, dispatch.clock(), 103.05, 30.06)$$,
+                 'DP015', NULL, 'a plan of a rider who does not exist is refused (DP015)');
+SELECT throws_ok(format('SELECT dispatch.update_rider_plan(%s, dispatch.clock(), 200, 30.06)', :busy),
+                 'DP001', NULL, 'a plan at an impossible point is refused (DP001)');
+SELECT is(dispatch.update_rider_plan(:busy, dispatch.clock() + interval '10 minutes', 103.05, 30.06), false,
+          'a rider holding no orders has nothing to plan: false');
+SELECT is((SELECT free_at FROM dispatch.riders WHERE rider_id = :busy), NULL,
+          '... and nothing is recorded');
+
+-- the rider takes an order
+SELECT pg_temp.order_() AS o1 \gset
+SELECT offer_id AS f1 FROM dispatch.assign_batch(:z) WHERE order_id = :o1 AND rider_id = :busy \gset
+SELECT ok(:'f1' IS NOT NULL AND :'f1' <> '', 'the only rider is offered the first order');
+SELECT dispatch.respond_offer(:f1, true) \g /dev/null
+
+-- a second order; without a plan the busy rider is costed from its position, now
+SELECT pg_temp.order_() AS o2 \gset
+SELECT is(round((SELECT travel_s FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy)::numeric, 0),
+          round((SELECT distance_m / z.speed_mps FROM dispatch.nearest_riders(:o2) n, dispatch.zones z
+                  WHERE n.rider_id = :busy AND z.zone_id = :z)::numeric, 0),
+          'without a plan: travel from the position, at once (at the zone speed)');
+SELECT is((SELECT load_penalty FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy), 300::float8,
+          'without a plan: the load penalty counts the order it holds');
+
+-- the plan: done in 10 minutes, 0.01 degrees north of the shop
+SELECT is(dispatch.update_rider_plan(:busy, dispatch.clock() + interval '10 minutes', 103.05, 30.06), true,
+          'a rider holding an order records its plan: true');
+SELECT is((SELECT (free_at, ST_AsText(free_position))::text FROM dispatch.riders WHERE rider_id = :busy),
+          ('2026-03-02 12:10:00+00'::timestamptz, 'POINT(103.05 30.06)')::text,
+          '... when and where it will be done');
+SELECT cmp_ok((SELECT distance_m FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy), '>', 1000::float8,
+              'with a plan: the distance is measured from where the rider will be done');
+SELECT is(round((SELECT travel_s FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy)::numeric, 0),
+          round((SELECT 600 + distance_m / z.speed_mps FROM dispatch.nearest_riders(:o2) n, dispatch.zones z
+                  WHERE n.rider_id = :busy AND z.zone_id = :z)::numeric, 0),
+          'with a plan: travel starts when the rider is done (600 s) and runs from there');
+SELECT is((SELECT load_penalty FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy), 0::float8,
+          'with a plan: the order it covers is not counted again as load');
+SELECT is((dispatch.export_rider(:busy) -> 'profile' -> 'plan' ->> 'free_at')::timestamptz,
+          '2026-03-02 12:10:00+00'::timestamptz, 'export_rider shows the rider its plan');
+
+-- a free rider nearer the shop than the plan's end, but farther than the
+-- busy rider will be in 1 minute: the batch weighs the two
+SELECT pg_temp.rider_(103.05, 30.035, 2) AS free \gset
+SELECT is((SELECT rider_id FROM dispatch.assign_batch(:z) WHERE order_id = :o2), :free::bigint,
+          'a free rider 1.7 km away beats a rider busy for 10 more minutes');
+-- the plan moves: done in a minute, at the shop
+SELECT dispatch.update_rider_plan(:busy, dispatch.clock() + interval '1 minute', 103.05, 30.05) \g /dev/null
+SELECT pg_temp.order_(5) AS o3 \gset
+SELECT is((SELECT rider_id FROM dispatch.assign_batch(:z) WHERE order_id = :o3), :busy::bigint,
+          'a rider done in a minute at the shop beats a free rider 1.7 km away');
+
+-- the plan lasts while the rider holds orders, and goes with the last
+SELECT f.offer_id AS f3 FROM dispatch.offers f WHERE f.order_id = :o3 AND f.status = 'pending' \gset
+SELECT dispatch.respond_offer(:f3, true) \g /dev/null
+SELECT dispatch.mark_picked_up(:o1, :busy) \g /dev/null
+SELECT dispatch.mark_delivered(:o1, :busy) \g /dev/null
+SELECT isnt((SELECT free_at FROM dispatch.riders WHERE rider_id = :busy), NULL,
+            'delivering one order of two keeps the plan');
+SELECT dispatch.mark_picked_up(:o3, :busy) \g /dev/null
+SELECT dispatch.mark_delivered(:o3, :busy) \g /dev/null
+SELECT is((SELECT (free_at, free_position)::text FROM dispatch.riders WHERE rider_id = :busy), '(,)',
+          'delivering the last order clears the plan');
+
+-- ---------------------------------------------------------------------------
+-- the end of a shift
+-- ---------------------------------------------------------------------------
+
+SELECT throws_ok(format($$SELECT dispatch.rider_online(%s, 103.05, 30.05, dispatch.clock() - interval '1 minute')$$,
+                        pg_temp.rider_(103.0, 30.0, 1)),
+                 'DP025', NULL, 'a shift that ends in the past is refused (DP025)');
+SELECT throws_ok($$SELECT dispatch.rider_online(1, 103.05, 30.05, 'infinity')$$,
+                 'DP025', NULL, 'a shift that never ends is refused (DP025)');
+SELECT pg_temp.rider_(103.05, 30.049, 1, dispatch.clock() + interval '20 minutes') AS ending \gset
+SELECT is((SELECT shift_ends_at FROM dispatch.riders WHERE rider_id = :ending), '2026-03-02 12:20:00+00'::timestamptz,
+          'rider_online records the end of the shift');
+SELECT pg_temp.order_(30) AS o4 \gset
+SELECT pg_temp.order_(10) AS o5 \gset
+SELECT is((SELECT count(*) FROM dispatch.nearest_riders(:o4) WHERE rider_id = :ending), 0::bigint,
+          'a rider is no candidate for food ready after its shift ends');
+SELECT is((SELECT count(*) FROM dispatch.nearest_riders(:o5) WHERE rider_id = :ending), 1::bigint,
+          '... and is one for food ready before');
+SELECT dispatch.rider_online(:ending, 103.0, 30.0, dispatch.clock() + interval '45 minutes') \g /dev/null
+SELECT is((SELECT count(*) FROM dispatch.nearest_riders(:o4) WHERE rider_id = :ending), 1::bigint,
+          'a repeat of rider_online moves the end of the shift');
+SELECT is((SELECT ST_AsText(position) FROM dispatch.riders WHERE rider_id = :ending), 'POINT(103.05 30.049)',
+          '... and leaves the position alone');
+SELECT dispatch.rider_offline(:ending) \g /dev/null
+SELECT is((SELECT shift_ends_at FROM dispatch.riders WHERE rider_id = :ending), NULL,
+          'going offline forgets the end of the shift');
+SELECT dispatch.rider_online(:ending, 103.05, 30.049) \g /dev/null
+SELECT is((SELECT count(*) FROM dispatch.nearest_riders(:o4) WHERE rider_id = :ending), 1::bigint,
+          'a shift with no end said takes any order');
+
+-- ---------------------------------------------------------------------------
+-- max_rider_wait_s
+-- ---------------------------------------------------------------------------
+
+SELECT is((SELECT count(*) FROM dispatch.nearest_riders(:o4) WHERE rider_wait_s > 600), 3::bigint,
+          'without a limit, riders who would wait over 10 minutes for the food are candidates');
+UPDATE dispatch.matching_settings SET max_rider_wait_s = 600 WHERE zone_id = :z;
+SELECT is((SELECT count(*) FROM dispatch.nearest_riders(:o4) WHERE rider_wait_s > 600), 0::bigint,
+          'with max_rider_wait_s 600, none who would wait longer');
+SELECT is((SELECT count(*) FROM dispatch.assign_batch(:z) WHERE order_id = :o4), 0::bigint,
+          '... and the batch leaves the order for later');
+SELECT cmp_ok((SELECT count(*) FROM dispatch.nearest_riders(:o5)), '>', 0::bigint,
+              '... while food ready sooner still finds riders');
+SELECT throws_ok(format('UPDATE dispatch.matching_settings SET max_rider_wait_s = -1 WHERE zone_id = %s', :z),
+                 '23514', NULL, 'a negative max_rider_wait_s is refused');
+
+SELECT * FROM finish();
+ROLLBACK;
