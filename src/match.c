@@ -118,10 +118,14 @@ static const Column order_columns[] = {
 
 /*
  * Where a rider's next order starts: where its plan (update_rider_plan)
- * says it will be done with the orders it holds, else its position.
+ * says it will be done with the orders it holds, else its position.  A
+ * plan whose time has passed is not trusted: the rider is costed as
+ * without one until it sends the next.
  */
+#define MATCH_RIDER_PLANNED \
+	"r.active_orders OPERATOR(pg_catalog.>) 0 AND r.free_at OPERATOR(pg_catalog.>=) $2"
 #define MATCH_RIDER_START \
-	"COALESCE(CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 0 THEN r.free_position END, r.position)"
+	"COALESCE(CASE WHEN " MATCH_RIDER_PLANNED " THEN r.free_position END, r.position)"
 
 /*
  * Riders; parameters as match_rider_params sets them: $1 zone, $2 now,
@@ -134,14 +138,14 @@ static const Column rider_columns[] = {
 	COLUMN_SINCE_020(MatchRider, lat, "(" MATCH_RIDER_START "::pg_catalog.point)[1]",
 					 "(r.position::pg_catalog.point)[1]", COL_FLOAT8, 0),
 	COLUMN_SINCE_020(MatchRider, busy_s,
-					 "CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 0 THEN"
+					 "CASE WHEN " MATCH_RIDER_PLANNED " THEN"
 					 " pg_catalog.date_part('epoch', r.free_at OPERATOR(pg_catalog.-) $2) END",
 					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
 	COLUMN_SINCE_020(MatchRider, ends_in_s,
 					 "pg_catalog.date_part('epoch', r.shift_ends_at OPERATOR(pg_catalog.-) $2)",
 					 "NULL::pg_catalog.float8", COL_FLOAT8, 1.0e12),
 	COLUMN_SINCE_020(MatchRider, planned,
-					 "r.active_orders OPERATOR(pg_catalog.>) 0 AND r.free_at IS NOT NULL",
+					 "COALESCE(" MATCH_RIDER_PLANNED ", false)",
 					 "false", COL_BOOL, 0),
 	COLUMN(MatchRider, capacity, "r.capacity", COL_INT4, 0),
 	COLUMN(MatchRider, active, "r.active_orders", COL_INT4, 0),

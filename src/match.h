@@ -90,7 +90,7 @@ typedef struct MatchRider
 	double		lon;			/* where its next order starts (its plan's */
 	double		lat;			/* end, else its position) */
 	double		busy_s;			/* until its plan is done, from now */
-	bool		planned;		/* holds orders and has a plan for them */
+	bool		planned;		/* holds orders, and a plan not yet past */
 	double		ends_in_s;		/* its shift ends, from now (1e12: unknown) */
 	int			capacity;
 	int			active;			/* assigned or carried orders */

@@ -9,7 +9,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(33);
+SELECT plan(34);
 
 CREATE TEMP SEQUENCE phone_seq START 41000000;
 SELECT dispatch.create_zone('plans', ST_MakeEnvelope(103.0, 30.0, 103.1, 30.1, 4326)) AS z \gset
@@ -18,8 +18,8 @@ SELECT dispatch.add_item(:shop, 'dish', 1500) AS dish \gset
 SELECT set_config('t.shop', :'shop', true), set_config('t.dish', :'dish', true),
        set_config('t.z', :'z', true) \g /dev/null
 -- no fairness or fatigue terms: costs are travel and waiting only
-INSERT INTO dispatch.matching_settings (zone_id, w_fair_orders, w_fair_earnings, w_shift_hour, load_penalty_s)
-VALUES (:z, 0, 0, 0, 300);
+INSERT INTO dispatch.matching_settings (zone_id, w_fair_orders, w_fair_earnings, w_shift_hour, load_penalty_s, stale_after_s)
+VALUES (:z, 0, 0, 0, 300, 3600);
 
 -- an accepted order of the shop, ready p_ready_min minutes from now
 CREATE FUNCTION pg_temp.order_(p_ready_min int DEFAULT 0) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -91,6 +91,12 @@ SELECT is((SELECT load_penalty FROM dispatch.nearest_riders(:o2) WHERE rider_id 
           'with a plan: the order it covers is not counted again as load');
 SELECT is((dispatch.export_rider(:busy) -> 'profile' -> 'plan' ->> 'free_at')::timestamptz,
           '2026-03-02 12:10:00+00'::timestamptz, 'export_rider shows the rider its plan');
+
+-- a plan whose time has passed is not trusted
+SET LOCAL dispatch.clock_override = '2026-03-02 12:11:00+00';
+SELECT is((SELECT (load_penalty, round(distance_m))::text FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy),
+          '(300,111)', 'a plan past its time: costed from the position, with the load penalty');
+SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
 
 -- a free rider nearer the shop than the plan's end, but farther than the
 -- busy rider will be in 1 minute: the batch weighs the two

@@ -294,6 +294,7 @@ typedef struct Courier
 	int		   *held;			/* orders assigned, not yet on a trip */
 	int		   *held_at;		/* their assignment minutes */
 	int			nheld;
+	bool		replan;			/* its orders changed: tell the plan */
 } Courier;
 
 typedef struct Event
@@ -389,6 +390,78 @@ cmp_event(const void *a, const void *b)
 	if (x->kind != y->kind)
 		return x->kind - y->kind;
 	return x->order - y->order;
+}
+
+/*
+ * Of a courier's held orders, the one whose food it can pick up soonest,
+ * setting out from `at` at minute `t`: its restaurant is the next trip's.
+ */
+static int
+soonest_held(const MdrpInstance *in, int c, MdrpPlace at, int t, const int *held, int nheld)
+{
+	int			first = 0,
+				soonest = 0,
+				k;
+
+	for (k = 0; k < nheld; k++)
+	{
+		MdrpPlace	rp = {'r', in->orders[held[k]].restaurant};
+		int			at_r = t + mdrp_travel(in, at, rp, c);
+		int			pick = at_r > in->orders[held[k]].ready ? at_r : in->orders[held[k]].ready;
+
+		if (k == 0 || pick < soonest)
+		{
+			soonest = pick;
+			first = k;
+		}
+	}
+	return first;
+}
+
+/*
+ * A courier's plan, as its app would work it out: the trip it is on, then
+ * its held orders, a restaurant at a time in the order the replay takes
+ * them; where and when it will be done with all.  Orders it could not pick
+ * up before its off time are left out (they will be released).
+ */
+static bool
+report_plan(const MdrpInstance *in, int c, int rider, const Courier *cc, int t)
+{
+	int		   *left = malloc(sizeof(int) * (cc->nheld + 1));
+	int			nleft = cc->nheld,
+				free_at = cc->free_at > t ? cc->free_at : t;
+	MdrpPlace	at = cc->at;
+	double		lon,
+				lat;
+
+	memcpy(left, cc->held, sizeof(int) * cc->nheld);
+	while (nleft > 0)
+	{
+		int			trip[512],
+					drops[512],
+					n = 0,
+					k,
+					i,
+					r0 = in->orders[left[soonest_held(in, c, at, free_at, left, nleft)]].restaurant,
+					end_free;
+		MdrpPlace	end;
+
+		for (k = 0, i = 0; k < nleft; k++)
+			if (in->orders[left[k]].restaurant == r0 && n < 512)
+				trip[n++] = left[k];
+			else
+				left[i++] = left[k];
+		nleft = i;
+		if (plan_trip(in, c, at, free_at, trip, n, drops, &end, &end_free) >= 0)
+		{
+			at = end;
+			free_at = end_free;
+		}
+	}
+	free(left);
+	place_lonlat(in, at, c, &lon, &lat);
+	return qok(q("SELECT dispatch.update_rider_plan(%d, timestamptz '2026-06-01 00:00:00+00' + "
+				 "make_interval(mins => %d), %.7f, %.7f)", rider, free_at, lon, lat));
 }
 
 bool
@@ -578,135 +651,139 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 				cs[c].online = false;
 				cs[c].gone = true;
 			}
-		/* the batch */
-		if ((r = q("SELECT b.order_id, b.rider_id, b.offer_id FROM dispatch.assign_batch(%d) b", zone)) == NULL)
-			goto done;
-		for (i = 0; i < PQntuples(r); i++)
+		/*
+		 * Couriers free with orders waiting start a trip, and tell their plan,
+		 * before the batch (which then sees no stale plan) and after it (for
+		 * the orders it gave to free couriers).
+		 */
+		for (int pass = 0; pass < 2; pass++)
 		{
-			long long	oid = atoll(PQgetvalue(r, i, 0));
-			int			rider = courier_of[atoi(PQgetvalue(r, i, 1))];
-			int			o;
-
-			if (!qok(q("SELECT dispatch.respond_offer(%s, true)", PQgetvalue(r, i, 2))))
+			if (pass == 1)
 			{
-				PQclear(r);
-				goto done;
-			}
-			for (o = 1; o <= in->norders && dispatch_id[o] != oid; o++)
-				;
-			cs[rider].held = realloc(cs[rider].held, sizeof(int) * (cs[rider].nheld + 1));
-			cs[rider].held_at = realloc(cs[rider].held_at, sizeof(int) * (cs[rider].nheld + 1));
-			cs[rider].held[cs[rider].nheld] = o;
-			cs[rider].held_at[cs[rider].nheld++] = t;
-		}
-		PQclear(r);
-		/* couriers free with orders waiting start a trip */
-		for (c = 1; c <= in->ncouriers; c++)
-		{
-			int			trip[512],
-						drops[512],
-						n = 0,
-						k,
-						assigned = 0,
-						depart,
-						pick,
-						end_free;
-			MdrpPlace	end;
-
-			if (!cs[c].online || cs[c].nheld == 0 || cs[c].free_at > t)
-				continue;
-			/* first the restaurant whose food it can pick up soonest */
-			{
-				int			first_k = 0,
-							soonest = 0;
-
-				for (k = 0; k < cs[c].nheld; k++)
+				/* the batch */
+				if ((r = q("SELECT b.order_id, b.rider_id, b.offer_id FROM dispatch.assign_batch(%d) b", zone)) == NULL)
+					goto done;
+				for (i = 0; i < PQntuples(r); i++)
 				{
-					MdrpPlace	rp = {'r', in->orders[cs[c].held[k]].restaurant};
-					int			at_r = t + mdrp_travel(in, cs[c].at, rp, c);
-					int			pick_k = at_r > in->orders[cs[c].held[k]].ready ? at_r : in->orders[cs[c].held[k]].ready;
+					long long	oid = atoll(PQgetvalue(r, i, 0));
+					int			rider = courier_of[atoi(PQgetvalue(r, i, 1))];
+					int			o;
 
-					if (k == 0 || pick_k < soonest)
+					if (!qok(q("SELECT dispatch.respond_offer(%s, true)", PQgetvalue(r, i, 2))))
 					{
-						soonest = pick_k;
-						first_k = k;
-					}
-				}
-				if (first_k != 0)
-				{
-					int			o0 = cs[c].held[0],
-								a0 = cs[c].held_at[0];
-
-					cs[c].held[0] = cs[c].held[first_k];
-					cs[c].held_at[0] = cs[c].held_at[first_k];
-					cs[c].held[first_k] = o0;
-					cs[c].held_at[first_k] = a0;
-				}
-			}
-			for (k = 0; k < cs[c].nheld && n < 512; k++)
-				if (in->orders[cs[c].held[k]].restaurant == in->orders[cs[c].held[0]].restaurant)
-				{
-					trip[n++] = cs[c].held[k];
-					assigned = cs[c].held_at[k] > assigned ? cs[c].held_at[k] : assigned;
-				}
-			depart = cs[c].free_at > assigned ? cs[c].free_at : assigned;
-			pick = plan_trip(in, c, cs[c].at, depart, trip, n, drops, &end, &end_free);
-			if (pick < 0)
-			{
-				/* past its off time: give them back, for another courier */
-				for (k = 0; k < n; k++)
-					if (!qok(q("SELECT dispatch.release_order(%lld, %d, 'off duty before pickup')",
-							   dispatch_id[trip[k]], rid[c])))
+						PQclear(r);
 						goto done;
-			}
-			else
-			{
-				record_trip(s, in, c, cs[c].at, depart, assigned, pick, trip, drops, n);
-				/* where it sets out from, and its plan: where and when it is done */
-				place_lonlat(in, cs[c].at, c, &lon, &lat);
-				if (!qok(q("SELECT dispatch.update_rider_location(%d, %.7f, %.7f)", rid[c], lon, lat)))
-					goto done;
-				place_lonlat(in, end, c, &lon, &lat);
-				if (!getenv("SIM_NO_PLAN") && !qok(q("SELECT dispatch.update_rider_plan(%d, timestamptz '2026-06-01 00:00:00+00' + "
-						   "make_interval(mins => %d), %.7f, %.7f)", rid[c], end_free, lon, lat)))
-					goto done;
-				for (k = 0; k < n; k++)
-				{
-					if (nev + 2 > evcap)
-					{
-						evcap = evcap ? evcap * 2 : 1024;
-						ev = realloc(ev, sizeof(Event) * evcap);
 					}
-					ev[nev].at = pick;
-					ev[nev].kind = 0;
-					ev[nev].order = trip[k];
-					ev[nev].courier = c;
-					ev[nev].where.kind = 'r';
-					ev[nev].where.id = in->orders[trip[k]].restaurant;
-					nev++;
-					ev[nev].at = drops[k];
-					ev[nev].kind = 1;
-					ev[nev].order = trip[k];
-					ev[nev].courier = c;
-					ev[nev].where.kind = 'o';
-					ev[nev].where.id = trip[k];
-					nev++;
+					for (o = 1; o <= in->norders && dispatch_id[o] != oid; o++)
+						;
+					cs[rider].held = realloc(cs[rider].held, sizeof(int) * (cs[rider].nheld + 1));
+					cs[rider].held_at = realloc(cs[rider].held_at, sizeof(int) * (cs[rider].nheld + 1));
+					cs[rider].held[cs[rider].nheld] = o;
+					cs[rider].held_at[cs[rider].nheld++] = t;
+					cs[rider].replan = true;
 				}
-				cs[c].at = end;
-				cs[c].free_at = end_free;
+				PQclear(r);
 			}
-			/* what is left of its orders: other restaurants */
+			/* couriers free with orders waiting start a trip */
+			for (c = 1; c <= in->ncouriers; c++)
 			{
-				int			r0 = in->orders[trip[0]].restaurant;
+				int			trip[512],
+							drops[512],
+							n = 0,
+							k,
+							assigned = 0,
+							depart,
+							pick,
+							end_free;
+				MdrpPlace	end;
 
-				for (k = 0, i = 0; k < cs[c].nheld; k++)
-					if (in->orders[cs[c].held[k]].restaurant != r0)
+				if (!cs[c].online || cs[c].nheld == 0 || cs[c].free_at > t)
+					continue;
+				/* first the restaurant whose food it can pick up soonest */
+				{
+					int			first_k = soonest_held(in, c, cs[c].at, t, cs[c].held, cs[c].nheld);
+
+					if (first_k != 0)
 					{
-						cs[c].held_at[i] = cs[c].held_at[k];
-						cs[c].held[i++] = cs[c].held[k];
+						int			o0 = cs[c].held[0],
+									a0 = cs[c].held_at[0];
+
+						cs[c].held[0] = cs[c].held[first_k];
+						cs[c].held_at[0] = cs[c].held_at[first_k];
+						cs[c].held[first_k] = o0;
+						cs[c].held_at[first_k] = a0;
 					}
-				cs[c].nheld = i;
+				}
+				for (k = 0; k < cs[c].nheld && n < 512; k++)
+					if (in->orders[cs[c].held[k]].restaurant == in->orders[cs[c].held[0]].restaurant)
+					{
+						trip[n++] = cs[c].held[k];
+						assigned = cs[c].held_at[k] > assigned ? cs[c].held_at[k] : assigned;
+					}
+				depart = cs[c].free_at > assigned ? cs[c].free_at : assigned;
+				pick = plan_trip(in, c, cs[c].at, depart, trip, n, drops, &end, &end_free);
+				if (pick < 0)
+				{
+					/* past its off time: give them back, for another courier */
+					for (k = 0; k < n; k++)
+						if (!qok(q("SELECT dispatch.release_order(%lld, %d, 'off duty before pickup')",
+								   dispatch_id[trip[k]], rid[c])))
+							goto done;
+				}
+				else
+				{
+					record_trip(s, in, c, cs[c].at, depart, assigned, pick, trip, drops, n);
+					/* where it sets out from; its plan follows below */
+					place_lonlat(in, cs[c].at, c, &lon, &lat);
+					if (!qok(q("SELECT dispatch.update_rider_location(%d, %.7f, %.7f)", rid[c], lon, lat)))
+						goto done;
+					cs[c].replan = true;
+					for (k = 0; k < n; k++)
+					{
+						if (nev + 2 > evcap)
+						{
+							evcap = evcap ? evcap * 2 : 1024;
+							ev = realloc(ev, sizeof(Event) * evcap);
+						}
+						ev[nev].at = pick;
+						ev[nev].kind = 0;
+						ev[nev].order = trip[k];
+						ev[nev].courier = c;
+						ev[nev].where.kind = 'r';
+						ev[nev].where.id = in->orders[trip[k]].restaurant;
+						nev++;
+						ev[nev].at = drops[k];
+						ev[nev].kind = 1;
+						ev[nev].order = trip[k];
+						ev[nev].courier = c;
+						ev[nev].where.kind = 'o';
+						ev[nev].where.id = trip[k];
+						nev++;
+					}
+					cs[c].at = end;
+					cs[c].free_at = end_free;
+				}
+				/* what is left of its orders: other restaurants */
+				{
+					int			r0 = in->orders[trip[0]].restaurant;
+
+					for (k = 0, i = 0; k < cs[c].nheld; k++)
+						if (in->orders[cs[c].held[k]].restaurant != r0)
+						{
+							cs[c].held_at[i] = cs[c].held_at[k];
+							cs[c].held[i++] = cs[c].held[k];
+						}
+					cs[c].nheld = i;
+				}
 			}
+			/* couriers whose orders changed tell their plan */
+			for (c = 1; c <= in->ncouriers; c++)
+				if (cs[c].replan)
+				{
+					cs[c].replan = false;
+					if (!report_plan(in, c, rid[c], &cs[c], t))
+						goto done;
+				}
 		}
 		if (t > last && nev == 0)
 			break;
