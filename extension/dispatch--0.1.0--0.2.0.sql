@@ -981,10 +981,16 @@ ALTER TABLE @extschema@.privacy_requests ADD CONSTRAINT privacy_requests_kind_ch
 
 ALTER TABLE @extschema@.riders ADD COLUMN free_at timestamptz,
 	ADD COLUMN free_position geometry(Point, 4326),
+	ADD COLUMN plan_pickup_at timestamptz,
+	ADD COLUMN plan_pickup_position geometry(Point, 4326),
 	ADD COLUMN shift_ends_at timestamptz,
-	ADD CONSTRAINT riders_plan_check CHECK ((free_at IS NULL) = (free_position IS NULL));
+	ADD CONSTRAINT riders_plan_check CHECK ((free_at IS NULL) = (free_position IS NULL)),
+	ADD CONSTRAINT riders_plan_pickup_check
+	    CHECK ((plan_pickup_at IS NULL) = (plan_pickup_position IS NULL) AND (plan_pickup_at IS NULL OR free_at IS NOT NULL));
 COMMENT ON COLUMN @extschema@.riders.free_at IS
 	'When the rider expects to be done with the orders it holds (update_rider_plan); cleared when it holds none.';
+COMMENT ON COLUMN @extschema@.riders.plan_pickup_at IS
+	'When the rider''s plan reaches its next pickup, for a trip not yet started (update_rider_plan): orders of that pickup may join the trip.';
 COMMENT ON COLUMN @extschema@.riders.shift_ends_at IS
 	'When the rider''s current shift ends, if it said (rider_online): matching offers no order it could only pick up later.';
 -- matching's limit on a rider's wait for the food (NULL: none, as before)
@@ -3718,7 +3724,9 @@ BEGIN
 		   SET active_orders = GREATEST(r.active_orders OPERATOR(pg_catalog.-) 1, 0),
 		       -- a rider done with every order has no plan left
 		       free_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_at END,
-		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_position END
+		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_position END,
+		       plan_pickup_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.plan_pickup_at END,
+		       plan_pickup_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.plan_pickup_position END
 		 WHERE r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
 	END IF;
 	IF v_is AND (NOT v_was OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
@@ -4387,20 +4395,36 @@ COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, ti
 	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
 
 -- update_rider_plan (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8)
+CREATE OR REPLACE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8,
+                                              pickup_at timestamptz DEFAULT NULL,
+                                              pickup_lon float8 DEFAULT NULL, pickup_lat float8 DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
+	v_pickup @extschema@.riders.plan_pickup_position%TYPE;
 	v_active integer;
 BEGIN
 	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
 		RAISE EXCEPTION 'invalid plan time %', free_at
 			USING ERRCODE = 'DP025', DETAIL = 'A plan needs a finite time at which the rider will be free.';
 	END IF;
-	UPDATE @extschema@.riders r SET free_at = update_rider_plan.free_at, free_position = v_point
+	IF (pickup_at IS NULL) <> (pickup_lon IS NULL) OR (pickup_at IS NULL) <> (pickup_lat IS NULL) THEN
+		RAISE EXCEPTION 'a plan''s next pickup needs its time and both coordinates'
+			USING ERRCODE = 'DP025';
+	END IF;
+	IF pickup_at IS NOT NULL THEN
+		IF NOT pg_catalog.isfinite(pickup_at) OR pickup_at OPERATOR(pg_catalog.>) free_at THEN
+			RAISE EXCEPTION 'invalid pickup time % of a plan done at %', pickup_at, free_at
+				USING ERRCODE = 'DP025', DETAIL = 'The next pickup comes before the plan is done.';
+		END IF;
+		v_pickup := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
+	END IF;
+	UPDATE @extschema@.riders r
+	   SET free_at = update_rider_plan.free_at, free_position = v_point,
+	       plan_pickup_at = update_rider_plan.pickup_at, plan_pickup_position = v_pickup
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id
 	   AND r.active_orders OPERATOR(pg_catalog.>) 0;
 	IF FOUND THEN
@@ -4415,10 +4439,10 @@ BEGIN
 	RETURN false;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) IS
-	'A rider holding orders says when and where it will be done with them; matching costs its next order from there (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders.';
-REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
+COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
+	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders.';
+REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
 
 -- merchant_accept (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
@@ -6875,7 +6899,8 @@ BEGIN
 			'capacity', v_r.capacity, 'vehicle', v_r.vehicle, 'status', v_r.status,
 			'created_at', v_r.created_at, 'forgotten_at', v_r.forgotten_at,
 			'plan', CASE WHEN v_r.free_at IS NOT NULL THEN pg_catalog.jsonb_build_object(
-				'free_at', v_r.free_at, 'position', @extschema@._geojson(v_r.free_position)) END),
+				'free_at', v_r.free_at, 'position', @extschema@._geojson(v_r.free_position),
+				'pickup_at', v_r.plan_pickup_at, 'pickup', @extschema@._geojson(v_r.plan_pickup_position)) END),
 		'tracks', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'at', t.at, 'position', @extschema@._geojson(t.position)) ORDER BY t.at)
 			FROM @extschema@.rider_tracks t WHERE t.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
@@ -6941,7 +6966,7 @@ BEGIN
 	GET DIAGNOSTICS v_tracks = ROW_COUNT;
 	UPDATE @extschema@.riders r
 	   SET name_enc = NULL, phone_enc = NULL, phone_index = NULL, position = NULL, position_at = NULL,
-	       free_at = NULL, free_position = NULL,
+	       free_at = NULL, free_position = NULL, plan_pickup_at = NULL, plan_pickup_position = NULL,
 	       status = 'offline', online_since = NULL, forgotten_at = @extschema@.clock()
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	IF v_r.status OPERATOR(pg_catalog.=) 'online' THEN
@@ -9021,5 +9046,7 @@ COMMENT ON COLUMN @extschema@.riders.position IS
 	'Personal data of the rider: last known position. Purpose: matching; basis: contract; kept: replaced by every ping, cleared on erasure; read by: matching (C), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.riders.free_position IS
 	'Personal data of the rider: where the rider expects to be done with the orders it holds (update_rider_plan). Purpose: matching the next order; basis: contract; kept: until the rider holds no orders, cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
+COMMENT ON COLUMN @extschema@.riders.plan_pickup_position IS
+	'Personal data of the rider: the next pickup of its plan (update_rider_plan). Purpose: letting orders of that pickup join the trip; basis: contract; kept: until the rider holds no orders or sends a plan without it, cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS
 	'Personal data of the rider: the track of positions. Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';

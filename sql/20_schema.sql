@@ -111,9 +111,15 @@ CREATE TABLE @extschema@.riders (
 	-- holds will be done; matching costs its next order from there
 	free_at              timestamptz,
 	free_position        geometry(Point, 4326),
+	-- the plan's next pickup, of a trip not yet started: orders of the same
+	-- pickup may join that trip
+	plan_pickup_at       timestamptz,
+	plan_pickup_position geometry(Point, 4326),
 	-- the end of the current shift, when the rider said (rider_online)
 	shift_ends_at        timestamptz,
-	CONSTRAINT riders_plan_check CHECK ((free_at IS NULL) = (free_position IS NULL))
+	CONSTRAINT riders_plan_check CHECK ((free_at IS NULL) = (free_position IS NULL)),
+	CONSTRAINT riders_plan_pickup_check
+	    CHECK ((plan_pickup_at IS NULL) = (plan_pickup_position IS NULL) AND (plan_pickup_at IS NULL OR free_at IS NOT NULL))
 ) WITH (fillfactor = 90);
 ALTER SEQUENCE @extschema@.riders_id_seq OWNED BY @extschema@.riders.rider_id;
 CREATE INDEX riders_zone_idx ON @extschema@.riders (zone_id);
@@ -144,6 +150,8 @@ COMMENT ON COLUMN @extschema@.riders.shift_started_at IS
 	'Start of the current continuous shift: going online after a break of at least min_break_minutes starts a new one.';
 COMMENT ON COLUMN @extschema@.riders.free_at IS
 	'When the rider expects to be done with the orders it holds (update_rider_plan); cleared when it holds none.';
+COMMENT ON COLUMN @extschema@.riders.plan_pickup_at IS
+	'When the rider''s plan reaches its next pickup, for a trip not yet started (update_rider_plan): orders of that pickup may join the trip.';
 COMMENT ON COLUMN @extschema@.riders.shift_ends_at IS
 	'When the rider''s current shift ends, if it said (rider_online): matching offers no order it could only pick up later.';
 COMMENT ON COLUMN @extschema@.riders.stats_day IS

@@ -344,7 +344,9 @@ BEGIN
 		   SET active_orders = GREATEST(r.active_orders OPERATOR(pg_catalog.-) 1, 0),
 		       -- a rider done with every order has no plan left
 		       free_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_at END,
-		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_position END
+		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_position END,
+		       plan_pickup_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.plan_pickup_at END,
+		       plan_pickup_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.plan_pickup_position END
 		 WHERE r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
 	END IF;
 	IF v_is AND (NOT v_was OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN

@@ -136,23 +136,42 @@ COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, ti
 -- orders the rider holds, says when and where it will be done with them.
 -- Matching then costs a next order from there and then (src/match.c), so a
 -- rider about to finish is a candidate for the next trip before it is
--- free; a rider without a plan is costed from its position, now.  The plan
--- lasts until the rider holds no orders (the orders_rider_load trigger
--- clears it) or the next plan replaces it.
-CREATE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8)
+-- free; a rider without a plan is costed from its position, now.  A plan
+-- may also name its next pickup, of a trip not yet started, and when the
+-- rider will be there: an order of that pickup can then join the trip
+-- (matching costs it from the pickup).  The plan lasts until the rider
+-- holds no orders (the orders_rider_load trigger clears it) or the next
+-- plan replaces it.
+CREATE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8,
+                                              pickup_at timestamptz DEFAULT NULL,
+                                              pickup_lon float8 DEFAULT NULL, pickup_lat float8 DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
+	v_pickup @extschema@.riders.plan_pickup_position%TYPE;
 	v_active integer;
 BEGIN
 	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
 		RAISE EXCEPTION 'invalid plan time %', free_at
 			USING ERRCODE = 'DP025', DETAIL = 'A plan needs a finite time at which the rider will be free.';
 	END IF;
-	UPDATE @extschema@.riders r SET free_at = update_rider_plan.free_at, free_position = v_point
+	IF (pickup_at IS NULL) <> (pickup_lon IS NULL) OR (pickup_at IS NULL) <> (pickup_lat IS NULL) THEN
+		RAISE EXCEPTION 'a plan''s next pickup needs its time and both coordinates'
+			USING ERRCODE = 'DP025';
+	END IF;
+	IF pickup_at IS NOT NULL THEN
+		IF NOT pg_catalog.isfinite(pickup_at) OR pickup_at OPERATOR(pg_catalog.>) free_at THEN
+			RAISE EXCEPTION 'invalid pickup time % of a plan done at %', pickup_at, free_at
+				USING ERRCODE = 'DP025', DETAIL = 'The next pickup comes before the plan is done.';
+		END IF;
+		v_pickup := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
+	END IF;
+	UPDATE @extschema@.riders r
+	   SET free_at = update_rider_plan.free_at, free_position = v_point,
+	       plan_pickup_at = update_rider_plan.pickup_at, plan_pickup_position = v_pickup
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id
 	   AND r.active_orders OPERATOR(pg_catalog.>) 0;
 	IF FOUND THEN
@@ -167,8 +186,8 @@ BEGIN
 	RETURN false;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) IS
-	'A rider holding orders says when and where it will be done with them; matching costs its next order from there (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders.';
+COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
+	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders.';
 
 CREATE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -510,8 +529,8 @@ REVOKE ALL ON FUNCTION @extschema@.rider_offline(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rider_offline(bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
-REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) FROM PUBLIC;

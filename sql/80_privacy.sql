@@ -856,7 +856,8 @@ BEGIN
 			'capacity', v_r.capacity, 'vehicle', v_r.vehicle, 'status', v_r.status,
 			'created_at', v_r.created_at, 'forgotten_at', v_r.forgotten_at,
 			'plan', CASE WHEN v_r.free_at IS NOT NULL THEN pg_catalog.jsonb_build_object(
-				'free_at', v_r.free_at, 'position', @extschema@._geojson(v_r.free_position)) END),
+				'free_at', v_r.free_at, 'position', @extschema@._geojson(v_r.free_position),
+				'pickup_at', v_r.plan_pickup_at, 'pickup', @extschema@._geojson(v_r.plan_pickup_position)) END),
 		'tracks', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'at', t.at, 'position', @extschema@._geojson(t.position)) ORDER BY t.at)
 			FROM @extschema@.rider_tracks t WHERE t.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
@@ -919,7 +920,7 @@ BEGIN
 	GET DIAGNOSTICS v_tracks = ROW_COUNT;
 	UPDATE @extschema@.riders r
 	   SET name_enc = NULL, phone_enc = NULL, phone_index = NULL, position = NULL, position_at = NULL,
-	       free_at = NULL, free_position = NULL,
+	       free_at = NULL, free_position = NULL, plan_pickup_at = NULL, plan_pickup_position = NULL,
 	       status = 'offline', online_since = NULL, forgotten_at = @extschema@.clock()
 	 WHERE r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	IF v_r.status OPERATOR(pg_catalog.=) 'online' THEN

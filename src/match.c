@@ -141,6 +141,16 @@ static const Column rider_columns[] = {
 					 "CASE WHEN " MATCH_RIDER_PLANNED " THEN"
 					 " pg_catalog.date_part('epoch', r.free_at OPERATOR(pg_catalog.-) $2) END",
 					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN_SINCE_020(MatchRider, joinable,
+					 "COALESCE(" MATCH_RIDER_PLANNED " AND r.plan_pickup_at IS NOT NULL, false)",
+					 "false", COL_BOOL, 0),
+	COLUMN_SINCE_020(MatchRider, join_lon, "(r.plan_pickup_position::pg_catalog.point)[0]",
+					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN_SINCE_020(MatchRider, join_lat, "(r.plan_pickup_position::pg_catalog.point)[1]",
+					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN_SINCE_020(MatchRider, join_in_s,
+					 "pg_catalog.date_part('epoch', r.plan_pickup_at OPERATOR(pg_catalog.-) $2)",
+					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
 	COLUMN_SINCE_020(MatchRider, ends_in_s,
 					 "pg_catalog.date_part('epoch', r.shift_ends_at OPERATOR(pg_catalog.-) $2)",
 					 "NULL::pg_catalog.float8", COL_FLOAT8, 1.0e12),
@@ -644,6 +654,20 @@ match_rider_in_reach(const MatchSettings *s, const MatchRider *r,
 	return MATCH_OK;
 }
 
+/*
+ * Whether the order's pickup is the place at (lon, lat): within
+ * MATCH_SAME_PICKUP_M, one merchant's door.
+ */
+static bool
+match_same_pickup(const MatchOrder *o, double lon, double lat)
+{
+	double		x,
+				y;
+
+	as_project(o->lon, o->lat, lon, lat, &x, &y);
+	return x * x + y * y <= MATCH_SAME_PICKUP_M * MATCH_SAME_PICKUP_M;
+}
+
 /* Metres from the rider to the order's pickup (as the cost measures it). */
 double
 match_distance(const MatchOrder *o, const MatchRider *r)
@@ -700,10 +724,27 @@ match_cost(const MatchSettings *s, const MatchOrder *o, const MatchRider *r,
 	speed = s->speed_mps * s->veh_speed[v];
 	if (!(speed > 0))
 		speed = 1.0;
-	/* a busy rider with a plan sets out when it is done (busy_s from now) */
-	c->travel_s = Max(0.0, r->busy_s) + c->distance_m / speed;
-	c->rider_wait_s = Max(0.0, o->ready_in_s - c->travel_s);
-	c->food_wait_s = Max(0.0, c->travel_s - Max(o->ready_in_s, 0.0));
+	if (r->joinable && match_same_pickup(o, r->join_lon, r->join_lat))
+	{
+		/*
+		 * The rider's next pickup is this order's, for a trip not yet
+		 * started: the order joins that trip.  The rider is there at
+		 * join_in_s; if this food is ready later, the trip's other food
+		 * waits for it as well as the rider.
+		 */
+		c->joins = true;
+		c->distance_m = 0;
+		c->travel_s = Max(0.0, r->join_in_s);
+		c->rider_wait_s = Max(0.0, o->ready_in_s - c->travel_s);
+		c->food_wait_s = Max(0.0, c->travel_s - Max(o->ready_in_s, 0.0)) + c->rider_wait_s;
+	}
+	else
+	{
+		/* a busy rider with a plan sets out when it is done (busy_s from now) */
+		c->travel_s = Max(0.0, r->busy_s) + c->distance_m / speed;
+		c->rider_wait_s = Max(0.0, o->ready_in_s - c->travel_s);
+		c->food_wait_s = Max(0.0, c->travel_s - Max(o->ready_in_s, 0.0));
+	}
 	pickup = Max(c->travel_s, o->ready_in_s);
 	/* no pickup after the end of the rider's shift */
 	if (pickup > r->ends_in_s)
@@ -724,6 +765,15 @@ match_cost(const MatchSettings *s, const MatchOrder *o, const MatchRider *r,
 		c->priority_factor * (s->w_food_wait * c->food_wait_s +
 							  s->w_late * c->late_s) +
 		c->fairness + c->fatigue;
+
+	/*
+	 * A trip queued after a plan's end carries the load term of the orders
+	 * the rider holds, in the pair's own cost (the slot penalty leaves them
+	 * out for a rider with a plan): only an order joining a trip rides
+	 * along without it.
+	 */
+	if (r->planned && !c->joins)
+		c->base += s->load_penalty_s * r->active;
 	/* the solver takes costs up to AS_COST_MAX */
 	if (c->base > 1.0e8)
 		c->base = 1.0e8;

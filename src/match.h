@@ -37,6 +37,9 @@
 
 #define MATCH_N_VEHICLES	5
 
+/* Two pickups this close are one (a merchant's door): an order may join a trip there. */
+#define MATCH_SAME_PICKUP_M 30.0
+
 /* The settings of one zone, with the zone's clock facts. */
 typedef struct MatchSettings
 {
@@ -92,6 +95,10 @@ typedef struct MatchRider
 	double		busy_s;			/* until its plan is done, from now */
 	bool		planned;		/* holds orders, and a plan not yet past */
 	double		ends_in_s;		/* its shift ends, from now (1e12: unknown) */
+	bool		joinable;		/* its plan names a next pickup (join_*) */
+	double		join_lon;		/* where that pickup is */
+	double		join_lat;
+	double		join_in_s;		/* when the rider gets there, from now */
 	int			capacity;
 	int			active;			/* assigned or carried orders */
 	int			pending;		/* unanswered offers */
@@ -111,6 +118,7 @@ typedef struct MatchCost
 	double		rider_wait_s;
 	double		food_wait_s;
 	double		late_s;
+	bool		joins;			/* joins the trip to the rider's next pickup */
 	double		priority_factor;
 	double		load_penalty;	/* of the rider's next free slot */
 	double		fairness;
@@ -124,7 +132,7 @@ typedef struct MatchCost
  * a result, found by name once per result (match_rider_columns,
  * match_order_columns) and used to decode each of its rows.
  */
-#define MATCH_MAX_COLUMNS 16
+#define MATCH_MAX_COLUMNS 24
 typedef struct MatchColumns
 {
 	TupleDesc	desc;

@@ -9,7 +9,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(34);
+SELECT plan(41);
 
 CREATE TEMP SEQUENCE phone_seq START 41000000;
 SELECT dispatch.create_zone('plans', ST_MakeEnvelope(103.0, 30.0, 103.1, 30.1, 4326)) AS z \gset
@@ -87,10 +87,41 @@ SELECT is(round((SELECT travel_s FROM dispatch.nearest_riders(:o2) WHERE rider_i
           round((SELECT 600 + distance_m / z.speed_mps FROM dispatch.nearest_riders(:o2) n, dispatch.zones z
                   WHERE n.rider_id = :busy AND z.zone_id = :z)::numeric, 0),
           'with a plan: travel starts when the rider is done (600 s) and runs from there');
-SELECT is((SELECT load_penalty FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy), 0::float8,
-          'with a plan: the order it covers is not counted again as load');
+SELECT is((SELECT (load_penalty, round(cost - travel_s - food_wait_s - fatigue))::text
+             FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy), '(0,300)',
+          'with a plan: a trip queued after it pays the load term of the order held in its own cost, not in the slot''s');
 SELECT is((dispatch.export_rider(:busy) -> 'profile' -> 'plan' ->> 'free_at')::timestamptz,
           '2026-03-02 12:10:00+00'::timestamptz, 'export_rider shows the rider its plan');
+
+-- the plan's next pickup: the shop, in 4 minutes (a trip not yet started)
+SELECT throws_ok(format($$SELECT dispatch.update_rider_plan(%s, dispatch.clock() + interval '10 minutes', 103.05, 30.06,
+                                                            dispatch.clock(), 103.05, NULL)$$, :busy),
+                 'DP025', NULL, 'a next pickup without both coordinates is refused (DP025)');
+SELECT throws_ok(format($$SELECT dispatch.update_rider_plan(%s, dispatch.clock() + interval '10 minutes', 103.05, 30.06,
+                                                            dispatch.clock() + interval '11 minutes', 103.05, 30.05)$$, :busy),
+                 'DP025', NULL, 'a next pickup after the plan is done is refused (DP025)');
+SELECT is(dispatch.update_rider_plan(:busy, dispatch.clock() + interval '10 minutes', 103.05, 30.06,
+                                     dispatch.clock() + interval '4 minutes', 103.05, 30.05), true,
+          'a plan with its next pickup is recorded');
+SELECT is((SELECT (round(distance_m), round(travel_s), round(food_wait_s), load_penalty, round(cost - fatigue))::text
+             FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy), '(0,240,240,0,480)',
+          'an order of that pickup joins the trip: costed from the pickup at 240 s, no load term');
+SELECT dispatch.create_merchant(:z, 'next door', 103.051, 30.05, 10) AS shop2 \gset
+SELECT dispatch.add_item(:shop2, 'dish', 1500) AS dish2 \gset
+SELECT dispatch.place_order(dispatch.register_customer('+86139' || nextval('phone_seq'), NULL), :shop2,
+                            jsonb_build_array(jsonb_build_object('item_id', :dish2, 'qty', 1)),
+                            103.05, 30.06, 'addr', 'normal') AS o_next_door \gset
+SELECT dispatch.confirm_payment(:o_next_door, 'ref-nd') \g /dev/null
+SELECT dispatch.merchant_accept(:o_next_door) \g /dev/null
+SELECT cmp_ok((SELECT travel_s FROM dispatch.nearest_riders(:o_next_door) WHERE rider_id = :busy), '>', 600::float8,
+              'an order of a shop 100 m away does not join: it queues after the plan');
+SELECT dispatch.cancel_order(:o_next_door, 'test') \g /dev/null
+SELECT is((dispatch.export_rider(:busy) -> 'profile' -> 'plan' ->> 'pickup_at')::timestamptz,
+          '2026-03-02 12:04:00+00'::timestamptz, 'export_rider shows the plan''s next pickup');
+-- the plan again without a next pickup
+SELECT dispatch.update_rider_plan(:busy, dispatch.clock() + interval '10 minutes', 103.05, 30.06) \g /dev/null
+SELECT is((SELECT plan_pickup_at FROM dispatch.riders WHERE rider_id = :busy), NULL,
+          'a plan without a next pickup replaces one with');
 
 -- a plan whose time has passed is not trusted
 SET LOCAL dispatch.clock_override = '2026-03-02 12:11:00+00';

@@ -312,6 +312,7 @@ static int replay_capacity = 2,
 			replay_hold = 3000,
 			replay_load = 900,
 			replay_max_wait = 300;
+static bool replay_wait = true;	/* couriers leave just in time (SIM_NO_WAIT) */
 static char sqlerr[512];
 
 static PGresult *
@@ -429,10 +430,15 @@ report_plan(const MdrpInstance *in, int c, int rider, const Courier *cc, int t)
 {
 	int		   *left = malloc(sizeof(int) * (cc->nheld + 1));
 	int			nleft = cc->nheld,
-				free_at = cc->free_at > t ? cc->free_at : t;
-	MdrpPlace	at = cc->at;
+				free_at = cc->free_at > t ? cc->free_at : t,
+				pickup_at = -1;
+	MdrpPlace	at = cc->at,
+				pickup = {0, 0};
 	double		lon,
-				lat;
+				lat,
+				plon = 0,
+				plat = 0;
+	bool		ok;
 
 	memcpy(left, cc->held, sizeof(int) * cc->nheld);
 	while (nleft > 0)
@@ -452,16 +458,29 @@ report_plan(const MdrpInstance *in, int c, int rider, const Courier *cc, int t)
 			else
 				left[i++] = left[k];
 		nleft = i;
-		if (plan_trip(in, c, at, free_at, trip, n, drops, &end, &end_free) >= 0)
+		if ((k = plan_trip(in, c, at, free_at, trip, n, drops, &end, &end_free)) >= 0)
 		{
+			/* the first trip has not started: others of its restaurant may join */
+			if (pickup_at < 0)
+			{
+				pickup_at = k;
+				pickup.kind = 'r';
+				pickup.id = r0;
+			}
 			at = end;
 			free_at = end_free;
 		}
 	}
 	free(left);
 	place_lonlat(in, at, c, &lon, &lat);
-	return qok(q("SELECT dispatch.update_rider_plan(%d, timestamptz '2026-06-01 00:00:00+00' + "
-				 "make_interval(mins => %d), %.7f, %.7f)", rider, free_at, lon, lat));
+	if (pickup_at < 0)
+		return qok(q("SELECT dispatch.update_rider_plan(%d, timestamptz '2026-06-01 00:00:00+00' + "
+					 "make_interval(mins => %d), %.7f, %.7f)", rider, free_at, lon, lat));
+	place_lonlat(in, pickup, c, &plon, &plat);
+	ok = qok(q("SELECT dispatch.update_rider_plan(%d, timestamptz '2026-06-01 00:00:00+00' + "
+			   "make_interval(mins => %d), %.7f, %.7f, timestamptz '2026-06-01 00:00:00+00' + "
+			   "make_interval(mins => %d), %.7f, %.7f)", rider, free_at, lon, lat, pickup_at, plon, plat));
+	return ok;
 }
 
 bool
@@ -501,6 +520,8 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 		replay_hold = atoi(getenv("SIM_HOLD_COST"));
 	if (getenv("SIM_LOAD_PENALTY"))
 		replay_load = atoi(getenv("SIM_LOAD_PENALTY"));
+	if (getenv("SIM_NO_WAIT"))
+		replay_wait = false;
 	if (getenv("SIM_MAX_WAIT"))
 		replay_max_wait = atoi(getenv("SIM_MAX_WAIT"));
 	/* the area */
@@ -720,8 +741,20 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 						trip[n++] = cs[c].held[k];
 						assigned = cs[c].held_at[k] > assigned ? cs[c].held_at[k] : assigned;
 					}
-				depart = cs[c].free_at > assigned ? cs[c].free_at : assigned;
+				depart = t;
 				pick = plan_trip(in, c, cs[c].at, depart, trip, n, drops, &end, &end_free);
+				if (pick >= 0 && replay_wait)
+				{
+					/*
+					 * It would wait at the restaurant for the food: it waits
+					 * where it is instead, until it must leave, so that more
+					 * orders of the restaurant can join the trip meanwhile.
+					 */
+					MdrpPlace	rp = {'r', in->orders[trip[0]].restaurant};
+
+					if (pick > t + mdrp_travel(in, cs[c].at, rp, c) + mdrp_first_half(in->pickup_service))
+						continue;
+				}
 				if (pick < 0)
 				{
 					/* past its off time: give them back, for another courier */
