@@ -307,10 +307,17 @@ typedef struct Event
 } Event;
 
 static PGconn *conn;
-/* the settings of the replay's zone (SIM_CAPACITY, SIM_HOLD_COST, SIM_LOAD_PENALTY override them) */
-static int replay_capacity = 2,
+/*
+ * The settings of the replay's zone (SIM_CAPACITY, SIM_HOLD_COST,
+ * SIM_LOAD_PENALTY, SIM_MAX_WAIT override them), chosen on every twelfth
+ * day (docs/replay.md): room for three orders, but a load term so high
+ * that a courier is only given orders that join a trip it has not started
+ * (one restaurant's orders together), never a trip queued behind its own;
+ * no courier sent more than five minutes before the food is ready.
+ */
+static int replay_capacity = 3,
 			replay_hold = 3000,
-			replay_load = 900,
+			replay_load = 100000,
 			replay_max_wait = 300;
 static bool replay_wait = true;	/* couriers leave just in time (SIM_NO_WAIT) */
 static char sqlerr[512];
