@@ -21,6 +21,13 @@ COMMENT ON FUNCTION @extschema@._note_refusal(bigint, bigint, text) IS
 	'Internal: notes a refused intake attempt (zone, customer, SQLSTATE of class DP, else DP732) in the shared-memory ring, outside the transaction; does nothing, said once per backend in the server log, without the ring.';
 REVOKE ALL ON FUNCTION @extschema@._note_refusal(bigint, bigint, text) FROM PUBLIC;
 
+CREATE FUNCTION @extschema@._refusal_zone(zone_id bigint) RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_refusal_zone';
+COMMENT ON FUNCTION @extschema@._refusal_zone(bigint) IS
+	'Internal: the zone of the intake attempt under way, noted with its refusal if it is refused (src/refusals.c).';
+REVOKE ALL ON FUNCTION @extschema@._refusal_zone(bigint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._refusal_ring(OUT epoch timestamptz, OUT capacity integer, OUT next_seq bigint)
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'dispatch_refusal_ring';

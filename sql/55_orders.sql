@@ -4,7 +4,8 @@
 -- is taken row by row in item order (so two orders never deadlock on
 -- items), then the order, its lines and its pending payment are written.
 -- Any failure aborts the call and leaves nothing behind; a refusal (a DP
--- error) is first noted in the ring of refused attempts (sql/47_fraud.sql).
+-- error) is first noted in the ring of refused attempts (sql/47_fraud.sql)
+-- by the C functions place_order and place_errand around their bodies.
 
 CREATE FUNCTION @extschema@._check_customer(p_customer_id bigint, p_zone_id bigint) RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL UNSAFE
@@ -64,12 +65,11 @@ COMMENT ON FUNCTION @extschema@._check_distance(geometry, geometry) IS
 	'Internal: great-circle metres between pickup and drop-off, refused (DP010) above dispatch.fraud_max_distance_m.';
 REVOKE ALL ON FUNCTION @extschema@._check_distance(geometry, geometry) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.place_order(customer_id bigint, merchant_id bigint, items jsonb,
-                                       dropoff_lon float8, dropoff_lat float8, dropoff_address text,
-                                       priority text DEFAULT 'normal', coupon_code text DEFAULT NULL,
-                                       spend_points integer DEFAULT 0)
+CREATE FUNCTION @extschema@._place_order(customer_id bigint, merchant_id bigint, items jsonb,
+                                        dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                        priority text, coupon_code text, spend_points integer)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -91,25 +91,30 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_item record;
 	v_offer record;
+	v_found boolean;
 BEGIN
+	-- the merchant first, so that a refusal is noted with its zone
+	-- (src/refusals.c); a missing merchant is refused below, in turn
+	SELECT m.zone_id, m.location, m.prep_minutes, m.is_open, z.area, z.speed_mps
+	  INTO v_zone, v_pickup, v_prep, v_open, v_area, v_speed
+	  FROM @extschema@.merchants m
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id
+	 WHERE m.merchant_id OPERATOR(pg_catalog.=) _place_order.merchant_id;
+	v_found := FOUND;
+	PERFORM @extschema@._refusal_zone(v_zone);
 	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
 	IF priority IS NULL OR priority NOT IN ('normal', 'hot', 'fresh') THEN
 		RAISE EXCEPTION 'invalid priority "%"', priority
 			USING ERRCODE = 'DP022', HINT = 'Priorities are normal, hot and fresh.';
 	END IF;
-	IF place_order.customer_id IS NULL THEN
+	IF _place_order.customer_id IS NULL THEN
 		RAISE EXCEPTION 'an order needs a customer' USING ERRCODE = 'DP012';
 	END IF;
 	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
 	PERFORM @extschema@._check_length('coupon_code', coupon_code);
 	PERFORM @extschema@._check_length('items_text', items);
 
-	SELECT m.zone_id, m.location, m.prep_minutes, m.is_open, z.area, z.speed_mps
-	  INTO v_zone, v_pickup, v_prep, v_open, v_area, v_speed
-	  FROM @extschema@.merchants m
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id
-	 WHERE m.merchant_id OPERATOR(pg_catalog.=) place_order.merchant_id;
-	IF NOT FOUND THEN
+	IF NOT v_found THEN
 		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
 	END IF;
 	IF NOT v_open THEN
@@ -150,7 +155,7 @@ BEGIN
 			USING ERRCODE = 'DP007';
 	END IF;
 
-	PERFORM @extschema@._check_customer(place_order.customer_id, v_zone);
+	PERFORM @extschema@._check_customer(_place_order.customer_id, v_zone);
 
 	-- take stock, in item order.  Items with unlimited stock are only read:
 	-- locking their rows would serialise every order of a popular dish.
@@ -163,7 +168,7 @@ BEGIN
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'item % does not exist', v_line.item_id USING ERRCODE = 'DP004';
 		END IF;
-		IF v_item.merchant_id OPERATOR(pg_catalog.<>) place_order.merchant_id THEN
+		IF v_item.merchant_id OPERATOR(pg_catalog.<>) _place_order.merchant_id THEN
 			RAISE EXCEPTION 'item % is not sold by merchant %', v_line.item_id, merchant_id
 				USING ERRCODE = 'DP005';
 		END IF;
@@ -199,7 +204,7 @@ BEGIN
 	-- at most one offer and the points asked for, against their budgets
 	-- (sql/52_campaigns.sql); an unusable code or too many points is an
 	-- error, and the stock taken above goes back with the rest
-	v_offer := @extschema@._offer_take(v_order, place_order.customer_id, v_zone, place_order.merchant_id,
+	v_offer := @extschema@._offer_take(v_order, _place_order.customer_id, v_zone, _place_order.merchant_id,
 	                                   v_subtotal, coupon_code, COALESCE(spend_points, 0));
 	-- the delivery fee of the zone's pay model (sql/53_pay.sql); discounts
 	-- and points come off the basket and the fee together
@@ -210,48 +215,52 @@ BEGIN
 	       (zone_id, order_id, kind, customer_id, merchant_id, status, priority, pickup, dropoff,
 	        dropoff_address_enc, distance_m, subtotal_cents, fee_cents, discount_cents, total_cents, coupon_code,
 	        promised_at, created_at, status_changed_at)
-	VALUES (v_zone, v_order, 'takeaway', place_order.customer_id, place_order.merchant_id,
+	VALUES (v_zone, v_order, 'takeaway', _place_order.customer_id, _place_order.merchant_id,
 	        'pending_payment', priority, v_pickup, v_drop,
-	        @extschema@.pii_seal('customer', place_order.customer_id, dropoff_address),
+	        @extschema@.pii_seal('customer', _place_order.customer_id, dropoff_address),
 	        v_dist, v_subtotal::integer, v_fee, v_offer.discount_cents OPERATOR(pg_catalog.+) v_offer.points_cents,
 	        v_total,
 	        v_offer.coupon_code,
 	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep OPERATOR(pg_catalog.+) 10,
-	                                                             secs => v_dist OPERATOR(pg_catalog./) v_speed),
+	                                                              secs => v_dist OPERATOR(pg_catalog./) v_speed),
 	        v_now, v_now);
 	INSERT INTO @extschema@.order_items (zone_id, order_id, item_id, qty, price_cents)
 	SELECT v_zone, v_order, (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint,
 	       (e.v OPERATOR(pg_catalog.->>) 'qty')::integer, i.price_cents
 	  FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
 	  JOIN @extschema@.items i ON i.item_id OPERATOR(pg_catalog.=) (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint;
-	PERFORM @extschema@._offer_record(v_zone, v_order, place_order.customer_id, v_offer.campaign_id,
+	PERFORM @extschema@._offer_record(v_zone, v_order, _place_order.customer_id, v_offer.campaign_id,
 	                                  v_offer.coupon_code, v_offer.discount_cents, v_offer.points_spent,
 	                                  v_offer.points_cents, v_offer.points_lots);
 	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, created_at)
 	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
 	        v_order, v_total, v_now);
 	RETURN v_order;
-EXCEPTION WHEN OTHERS THEN
-	-- a refused attempt (any code of class DP), noted once outside the
-	-- transaction that rolls back (sql/47_fraud.sql), then raised as it was
-	IF pg_catalog.left(SQLSTATE, 2) OPERATOR(pg_catalog.=) 'DP' THEN
-		IF v_zone IS NULL THEN       -- refused before the merchant was read
-			SELECT m.zone_id INTO v_zone FROM @extschema@.merchants m
-			 WHERE m.merchant_id OPERATOR(pg_catalog.=) place_order.merchant_id;
-		END IF;
-		PERFORM @extschema@._note_refusal(v_zone, place_order.customer_id, SQLSTATE);
-	END IF;
-	RAISE;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
+	'Internal: the body of place_order, which calls it and notes its refusals.';
+REVOKE ALL ON FUNCTION @extschema@._place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
+
+-- place_order is C (src/refusals.c): it calls _place_order and notes a
+-- refusal (an error of class DP) on its way out, without the cost of a
+-- subtransaction on every order
+CREATE FUNCTION @extschema@.place_order(customer_id bigint, merchant_id bigint, items jsonb,
+                                       dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                       priority text DEFAULT 'normal', coupon_code text DEFAULT NULL,
+                                       spend_points integer DEFAULT 0)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_place_order';
 COMMENT ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
 	'Validates and places a takeaway order in pending_payment, taking stock, at most one offer (coupon_code, or the best automatic one) and the points asked for (spend_points) atomically; returns the order id (zone in its high bits).  Errors: docs/errors.md.';
 
-CREATE FUNCTION @extschema@.place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
-                                        dropoff_lon float8, dropoff_lat float8, dropoff_address text,
-                                        description text, fee_cents integer)
+CREATE FUNCTION @extschema@._place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
+                                         dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                         description text, fee_cents integer)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -266,7 +275,7 @@ DECLARE
 BEGIN
 	v_pickup := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
 	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
-	IF place_errand.customer_id IS NULL THEN
+	IF _place_errand.customer_id IS NULL THEN
 		RAISE EXCEPTION 'an errand needs a customer' USING ERRCODE = 'DP012';
 	END IF;
 	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
@@ -279,6 +288,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'pickup lies outside every service area' USING ERRCODE = 'DP002';
 	END IF;
+	PERFORM @extschema@._refusal_zone(v_zone);
 	IF NOT @extschema@._covers(v_area, v_drop) THEN
 		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
 	END IF;
@@ -290,15 +300,15 @@ BEGIN
 	   OR fee_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
 		RAISE EXCEPTION 'invalid errand fee % cents', fee_cents USING ERRCODE = 'DP008';
 	END IF;
-	PERFORM @extschema@._check_customer(place_errand.customer_id, v_zone);
+	PERFORM @extschema@._check_customer(_place_errand.customer_id, v_zone);
 
 	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
 	INSERT INTO @extschema@.orders
 	       (zone_id, order_id, kind, customer_id, status, pickup, dropoff, dropoff_address_enc,
 	        description_enc, distance_m, fee_cents, total_cents, promised_at, created_at, status_changed_at)
-	VALUES (v_zone, v_order, 'errand', place_errand.customer_id, 'pending_payment', v_pickup, v_drop,
-	        @extschema@.pii_seal('customer', place_errand.customer_id, dropoff_address),
-	        @extschema@.pii_seal('customer', place_errand.customer_id, description),
+	VALUES (v_zone, v_order, 'errand', _place_errand.customer_id, 'pending_payment', v_pickup, v_drop,
+	        @extschema@.pii_seal('customer', _place_errand.customer_id, dropoff_address),
+	        @extschema@.pii_seal('customer', _place_errand.customer_id, description),
 	        v_dist, fee_cents, fee_cents,
 	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => 15,
 	                                                             secs => v_dist OPERATOR(pg_catalog./) v_speed),
@@ -307,14 +317,20 @@ BEGIN
 	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
 	        v_order, fee_cents, v_now);
 	RETURN v_order;
-EXCEPTION WHEN OTHERS THEN
-	-- a refused attempt, noted once (as in place_order)
-	IF pg_catalog.left(SQLSTATE, 2) OPERATOR(pg_catalog.=) 'DP' THEN
-		PERFORM @extschema@._note_refusal(v_zone, place_errand.customer_id, SQLSTATE);
-	END IF;
-	RAISE;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
+	'Internal: the body of place_errand, which calls it and notes its refusals.';
+REVOKE ALL ON FUNCTION @extschema@._place_errand(bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
+
+-- C, as place_order
+CREATE FUNCTION @extschema@.place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
+                                        dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                        description text, fee_cents integer)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_place_errand';
 COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
 	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup.';
 

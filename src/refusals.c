@@ -24,6 +24,14 @@
  * One LWLock guards the ring: an append holds it exclusively for a few
  * stores, a reader shares it while copying out what it asked for.
  *
+ * place_order and place_errand are C functions here that call their
+ * PL/pgSQL bodies (_place_order, _place_errand) and, when one raises an
+ * error of class DP, note it before the error goes on: catching it in
+ * PL/pgSQL would cost a subtransaction on every order, refused or not.
+ * The body says which zone the attempt is in (_refusal_zone) as soon as it
+ * knows.  Noting takes only the ring's lock, which no code that can raise
+ * an error ever holds.
+ *
  * IDENTIFICATION
  *		src/refusals.c
  *
@@ -31,9 +39,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_proc.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -66,6 +77,8 @@ typedef struct RefusalRing
 
 static RefusalRing *ring = NULL;
 static bool warned_no_ring = false;
+/* the zone of the intake attempt under way (_refusal_zone); 0: not known */
+static int64 attempt_zone = 0;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -169,6 +182,32 @@ refusal_reason(int sqlstate)
 	return NULL;
 }
 
+/*
+ * Append one refused attempt to the ring (nothing without the ring).  The
+ * caller has checked that sqlstate is a code of class DP.
+ */
+static void
+note_refusal(int64 zone_id, int64 customer_id, int sqlstate)
+{
+	RefusalRing *r = get_ring();
+	RefusalEntry *e;
+	TimestampTz at;
+
+	if (r == NULL)
+		return;
+	at = dispatch_clock_now();
+
+	LWLockAcquire(r->lock, LW_EXCLUSIVE);
+	e = &r->entries[(r->next_seq - 1) % r->capacity];
+	e->seq = r->next_seq++;
+	e->at = at;
+	e->dbid = MyDatabaseId;
+	e->sqlstate = sqlstate;
+	e->zone_id = zone_id;
+	e->customer_id = customer_id;
+	LWLockRelease(r->lock);
+}
+
 PG_FUNCTION_INFO_V1(dispatch_note_refusal);
 
 /*
@@ -185,31 +224,108 @@ dispatch_note_refusal(PG_FUNCTION_ARGS)
 	int64		zone_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
 	int64		customer_id = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
 	int			sqlstate;
-	RefusalRing *r;
-	RefusalEntry *e;
-	TimestampTz at;
 
 	sqlstate = PG_ARGISNULL(2) ? 0 : sqlstate_from_text(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	if (sqlstate == 0 || refusal_reason(sqlstate) == NULL)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_REFUSAL_NOT_DP),
 				errmsg("only a refusal with a SQLSTATE of class DP is noted"));
-
-	r = get_ring();
-	if (r == NULL)
-		PG_RETURN_VOID();
-	at = dispatch_clock_now();
-
-	LWLockAcquire(r->lock, LW_EXCLUSIVE);
-	e = &r->entries[(r->next_seq - 1) % r->capacity];
-	e->seq = r->next_seq++;
-	e->at = at;
-	e->dbid = MyDatabaseId;
-	e->sqlstate = sqlstate;
-	e->zone_id = zone_id;
-	e->customer_id = customer_id;
-	LWLockRelease(r->lock);
+	note_refusal(zone_id, customer_id, sqlstate);
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_refusal_zone);
+
+/*
+ * SQL: dispatch._refusal_zone(zone_id bigint) -> void
+ *
+ * The zone of the intake attempt under way, for its refusal if it is
+ * refused (place_order and place_errand reset it at each call).
+ */
+Datum
+dispatch_refusal_zone(PG_FUNCTION_ARGS)
+{
+	attempt_zone = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	PG_RETURN_VOID();
+}
+
+/* An intake body: its signature, and where it was found (per backend). */
+typedef struct IntakeBody
+{
+	const char *signature;
+	Oid			oid;
+	FmgrInfo	flinfo;
+} IntakeBody;
+
+/*
+ * Call an intake body with the caller's arguments (argument 0 is the
+ * customer); a refusal (an error of class DP) is noted on its way out.
+ */
+static Datum
+call_noting_refusal(FunctionCallInfo fcinfo, IntakeBody *body)
+{
+	LOCAL_FCINFO(inner, FUNC_MAX_ARGS);
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		customer_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	Datum		result = (Datum) 0;
+	int			i;
+
+	/* found once per backend, again if the extension was made anew */
+	if (!OidIsValid(body->oid) || !SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(body->oid)))
+	{
+		body->oid = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
+														 CStringGetDatum(body->signature)));
+		fmgr_info_cxt(body->oid, &body->flinfo, TopMemoryContext);
+	}
+	InitFunctionCallInfoData(*inner, &body->flinfo, PG_NARGS(), fcinfo->fncollation, NULL, NULL);
+	for (i = 0; i < PG_NARGS(); i++)
+		inner->args[i] = fcinfo->args[i];
+
+	attempt_zone = 0;
+	PG_TRY();
+	{
+		result = FunctionCallInvoke(inner);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		if (refusal_reason(e->sqlerrcode) != NULL)
+			note_refusal(attempt_zone, customer_id, e->sqlerrcode);
+		FreeErrorData(e);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	fcinfo->isnull = inner->isnull;
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(dispatch_place_order);
+
+/* SQL: dispatch.place_order(...): _place_order, its refusals noted. */
+Datum
+dispatch_place_order(PG_FUNCTION_ARGS)
+{
+	static IntakeBody body = {
+		"dispatch._place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer)"
+	};
+
+	return call_noting_refusal(fcinfo, &body);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_place_errand);
+
+/* SQL: dispatch.place_errand(...): _place_errand, its refusals noted. */
+Datum
+dispatch_place_errand(PG_FUNCTION_ARGS)
+{
+	static IntakeBody body = {
+		"dispatch._place_errand(bigint, float8, float8, float8, float8, text, text, integer)"
+	};
+
+	return call_noting_refusal(fcinfo, &body);
 }
 
 PG_FUNCTION_INFO_V1(dispatch_refusal_ring);
