@@ -60,6 +60,7 @@ extern char *dispatch_clock_override;
 extern char *dispatch_master_key_file;
 extern int	dispatch_notify_mode;
 extern char *dispatch_relay_databases;
+extern int	dispatch_relay_round_ms;
 extern int	dispatch_cipher;
 extern int	dispatch_refusal_ring_size;
 

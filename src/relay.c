@@ -22,6 +22,10 @@
  * server the last rounds may be sent again, which a gateway already
  * tolerates (delivery is at least once, docs/events.md).
  *
+ * Rounds start at least dispatch.relay_round_ms apart: at a low rate of
+ * commits every commit would otherwise cost a round (a transaction of the
+ * relay's own), while within that time several commits share one.
+ *
  * Events committed above the horizon wait until the older transactions end:
  * the relay then retries every RELAY_HELD_MS instead of sleeping.  Without
  * a wake-up it looks every RELAY_IDLE_MS (a prepared transaction committed
@@ -285,6 +289,7 @@ static SPIPlanPtr horizon_plan = NULL;
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
 static int64 position = 0;
+static TimestampTz last_start = 0;	/* when the last round started */
 
 static void
 relay_detach(int code, Datum arg)
@@ -511,10 +516,12 @@ dispatch_relay_main(Datum main_arg)
 	me->latch = MyLatch;
 	SpinLockRelease(&relay->mutex);
 	before_shmem_exit(relay_detach, 0);
+	last_start = 0;
 
 	for (;;)
 	{
 		long		wait;
+		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -522,6 +529,20 @@ dispatch_relay_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		/* at most one round per dispatch.relay_round_ms: commits coalesce */
+		now = GetCurrentTimestamp();
+		if (dispatch_relay_round_ms > 0 &&
+			!TimestampDifferenceExceeds(last_start, now, dispatch_relay_round_ms))
+		{
+			long		left = dispatch_relay_round_ms -
+				TimestampDifferenceMilliseconds(last_start, now);
+
+			if (left > 0)
+				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
+			CHECK_FOR_INTERRUPTS();
+			now = GetCurrentTimestamp();
+		}
+		last_start = now;
 		ResetLatch(MyLatch);
 		wait = relay_round();
 		if (wait > 0)
