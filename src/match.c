@@ -117,46 +117,30 @@ static const Column order_columns[] = {
 };
 
 /*
- * Where a rider's next order starts: where its plan (update_rider_plan)
- * says it will be done with the orders it holds, else its position.  A
- * plan whose time has passed is not trusted: the rider is costed as
- * without one until it sends the next.
- */
-#define MATCH_RIDER_PLANNED \
-	"r.active_orders OPERATOR(pg_catalog.>) 0 AND r.free_at OPERATOR(pg_catalog.>=) $2"
-#define MATCH_RIDER_START \
-	"COALESCE(CASE WHEN " MATCH_RIDER_PLANNED " THEN r.free_position END, r.position)"
-
-/*
  * Riders; parameters as match_rider_params sets them: $1 zone, $2 now,
  * $3 today (date), $4 day start, $5 oldest acceptable position time.
  */
 static const Column rider_columns[] = {
 	COLUMN(MatchRider, rider_id, "r.rider_id", COL_INT8, 0),
-	COLUMN_SINCE_020(MatchRider, lon, "(" MATCH_RIDER_START "::pg_catalog.point)[0]",
-					 "(r.position::pg_catalog.point)[0]", COL_FLOAT8, 0),
-	COLUMN_SINCE_020(MatchRider, lat, "(" MATCH_RIDER_START "::pg_catalog.point)[1]",
-					 "(r.position::pg_catalog.point)[1]", COL_FLOAT8, 0),
-	COLUMN_SINCE_020(MatchRider, busy_s,
-					 "CASE WHEN " MATCH_RIDER_PLANNED " THEN"
-					 " pg_catalog.date_part('epoch', r.free_at OPERATOR(pg_catalog.-) $2) END",
+	COLUMN(MatchRider, lon, "(r.position::pg_catalog.point)[0]", COL_FLOAT8, 0),
+	COLUMN(MatchRider, lat, "(r.position::pg_catalog.point)[1]", COL_FLOAT8, 0),
+	COLUMN_SINCE_020(MatchRider, free_in_s,
+					 "pg_catalog.date_part('epoch', r.free_at OPERATOR(pg_catalog.-) $2)",
+					 "NULL::pg_catalog.float8", COL_FLOAT8, MATCH_NO_TIME),
+	COLUMN_SINCE_020(MatchRider, free_lon, "(r.free_position::pg_catalog.point)[0]",
 					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
-	COLUMN_SINCE_020(MatchRider, joinable,
-					 "COALESCE(" MATCH_RIDER_PLANNED " AND r.plan_pickup_at IS NOT NULL, false)",
-					 "false", COL_BOOL, 0),
+	COLUMN_SINCE_020(MatchRider, free_lat, "(r.free_position::pg_catalog.point)[1]",
+					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
+	COLUMN_SINCE_020(MatchRider, join_in_s,
+					 "pg_catalog.date_part('epoch', r.plan_pickup_at OPERATOR(pg_catalog.-) $2)",
+					 "NULL::pg_catalog.float8", COL_FLOAT8, MATCH_NO_TIME),
 	COLUMN_SINCE_020(MatchRider, join_lon, "(r.plan_pickup_position::pg_catalog.point)[0]",
 					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
 	COLUMN_SINCE_020(MatchRider, join_lat, "(r.plan_pickup_position::pg_catalog.point)[1]",
 					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
-	COLUMN_SINCE_020(MatchRider, join_in_s,
-					 "pg_catalog.date_part('epoch', r.plan_pickup_at OPERATOR(pg_catalog.-) $2)",
-					 "NULL::pg_catalog.float8", COL_FLOAT8, 0),
 	COLUMN_SINCE_020(MatchRider, ends_in_s,
 					 "pg_catalog.date_part('epoch', r.shift_ends_at OPERATOR(pg_catalog.-) $2)",
 					 "NULL::pg_catalog.float8", COL_FLOAT8, 1.0e12),
-	COLUMN_SINCE_020(MatchRider, planned,
-					 "COALESCE(" MATCH_RIDER_PLANNED ", false)",
-					 "false", COL_BOOL, 0),
 	COLUMN(MatchRider, capacity, "r.capacity", COL_INT4, 0),
 	COLUMN(MatchRider, active, "r.active_orders", COL_INT4, 0),
 	COLUMN(MatchRider, pending, "r.pending_offers", COL_INT4, 0),
@@ -601,6 +585,20 @@ match_read_rider(HeapTuple tup, const MatchColumns *cols, MatchRider *r)
 {
 	columns_decode(tup, cols->desc, rider_columns, lengthof(rider_columns), cols->fno, r);
 	r->age_s = Max(0.0, r->age_s);	/* a ping from ahead: fresh */
+
+	/*
+	 * A plan (update_rider_plan) counts while the rider holds orders and
+	 * its time has not passed; a passed one is not trusted until the next.
+	 * With one, the rider's next order starts where and when it ends.
+	 */
+	r->planned = r->active > 0 && r->free_in_s >= 0;
+	r->busy_s = r->planned ? r->free_in_s : 0;
+	if (r->planned)
+	{
+		r->lon = r->free_lon;
+		r->lat = r->free_lat;
+	}
+	r->joinable = r->planned && r->join_in_s > MATCH_NO_TIME;
 	Assert(r->vehicle >= 0 && r->vehicle < MATCH_N_VEHICLES);
 }
 

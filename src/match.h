@@ -40,6 +40,9 @@
 /* Two pickups this close are one (a merchant's door): an order may join a trip there. */
 #define MATCH_SAME_PICKUP_M 30.0
 
+/* A time column that is NULL (no plan, no next pickup), decoded. */
+#define MATCH_NO_TIME (-1.0e12)
+
 /* The settings of one zone, with the zone's clock facts. */
 typedef struct MatchSettings
 {
@@ -92,13 +95,17 @@ typedef struct MatchRider
 	int64		rider_id;
 	double		lon;			/* where its next order starts (its plan's */
 	double		lat;			/* end, else its position) */
-	double		busy_s;			/* until its plan is done, from now */
-	bool		planned;		/* holds orders, and a plan not yet past */
-	double		ends_in_s;		/* its shift ends, from now (1e12: unknown) */
-	bool		joinable;		/* its plan names a next pickup (join_*) */
+	double		free_in_s;		/* its plan is done, from now (MATCH_NO_TIME: none) */
+	double		free_lon;		/* where the plan ends */
+	double		free_lat;
+	double		join_in_s;		/* it reaches its plan's next pickup, from now */
 	double		join_lon;		/* where that pickup is */
 	double		join_lat;
-	double		join_in_s;		/* when the rider gets there, from now */
+	double		ends_in_s;		/* its shift ends, from now (1e12: unknown) */
+	/* derived by match_read_rider */
+	bool		planned;		/* holds orders, and a plan not yet past */
+	double		busy_s;			/* until that plan is done (0: none) */
+	bool		joinable;		/* the plan names a next pickup (join_*) */
 	int			capacity;
 	int			active;			/* assigned or carried orders */
 	int			pending;		/* unanswered offers */

@@ -183,19 +183,18 @@ refusal_reason(int sqlstate)
 }
 
 /*
- * Append one refused attempt to the ring (nothing without the ring).  The
- * caller has checked that sqlstate is a code of class DP.
+ * Append one refused attempt, at time `at`, to the ring (nothing without
+ * the ring).  The caller has checked that sqlstate is a code of class DP.
+ * Nothing here can raise an error: it also runs while one is on its way.
  */
 static void
-note_refusal(int64 zone_id, int64 customer_id, int sqlstate)
+note_refusal(TimestampTz at, int64 zone_id, int64 customer_id, int sqlstate)
 {
-	RefusalRing *r = get_ring();
+	RefusalRing *r = ring;
 	RefusalEntry *e;
-	TimestampTz at;
 
 	if (r == NULL)
 		return;
-	at = dispatch_clock_now();
 
 	LWLockAcquire(r->lock, LW_EXCLUSIVE);
 	e = &r->entries[(r->next_seq - 1) % r->capacity];
@@ -230,7 +229,8 @@ dispatch_note_refusal(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_REFUSAL_NOT_DP),
 				errmsg("only a refusal with a SQLSTATE of class DP is noted"));
-	note_refusal(zone_id, customer_id, sqlstate);
+	if (get_ring() != NULL)
+		note_refusal(dispatch_clock_now(), zone_id, customer_id, sqlstate);
 	PG_RETURN_VOID();
 }
 
@@ -267,6 +267,9 @@ call_noting_refusal(FunctionCallInfo fcinfo, IntakeBody *body)
 	LOCAL_FCINFO(inner, FUNC_MAX_ARGS);
 	MemoryContext cxt = CurrentMemoryContext;
 	int64		customer_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	/* read now: nothing that can fail runs once an error is on its way */
+	TimestampTz at = dispatch_clock_now();
+	bool		have_ring = get_ring() != NULL;
 	Datum		result = (Datum) 0;
 	int			i;
 
@@ -292,8 +295,8 @@ call_noting_refusal(FunctionCallInfo fcinfo, IntakeBody *body)
 
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
-		if (refusal_reason(e->sqlerrcode) != NULL)
-			note_refusal(attempt_zone, customer_id, e->sqlerrcode);
+		if (have_ring && refusal_reason(e->sqlerrcode) != NULL)
+			note_refusal(at, attempt_zone, customer_id, e->sqlerrcode);
 		FreeErrorData(e);
 		PG_RE_THROW();
 	}
