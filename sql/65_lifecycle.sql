@@ -152,7 +152,6 @@ AS $$
 DECLARE
 	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_pickup @extschema@.riders.plan_pickup_position%TYPE;
-	v_active integer;
 BEGIN
 	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
 		RAISE EXCEPTION 'invalid plan time %', free_at
@@ -177,8 +176,7 @@ BEGIN
 	IF FOUND THEN
 		RETURN true;
 	END IF;
-	SELECT r.active_orders INTO v_active FROM @extschema@.riders r
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id;
+	PERFORM FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
