@@ -124,6 +124,31 @@ CREATE TABLE @extschema@.riders (
 ALTER SEQUENCE @extschema@.riders_id_seq OWNED BY @extschema@.riders.rider_id;
 CREATE INDEX riders_zone_idx ON @extschema@.riders (zone_id);
 CREATE INDEX riders_phone_index_idx ON @extschema@.riders (phone_index) WHERE phone_index IS NOT NULL;
+
+-- A rider's zone, without reading the rider.  Every statement on a rider
+-- names its zone too, so that on Citus (sql/97_distribute.sql), where
+-- riders are distributed by zone and this table is copied to every node,
+-- it reaches the one shard that holds the rider.  A rider never changes
+-- zone.
+CREATE TABLE @extschema@.rider_zones (
+	rider_id  bigint PRIMARY KEY,
+	zone_id   bigint NOT NULL REFERENCES @extschema@.zones
+);
+COMMENT ON TABLE @extschema@.rider_zones IS
+	'The zone of every rider (written by register_rider), read where a call names only the rider.';
+
+-- (PL/pgSQL: Citus plans no statement of an SQL function with parameters)
+CREATE FUNCTION @extschema@._rider_zone(rider_id bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT z.zone_id FROM @extschema@.rider_zones z WHERE z.rider_id OPERATOR(pg_catalog.=) _rider_zone.rider_id);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rider_zone(bigint) IS
+	'Internal: the zone of a rider (rider_zones); NULL for an unknown rider.';
+REVOKE ALL ON FUNCTION @extschema@._rider_zone(bigint) FROM PUBLIC;
 -- pending_offers is left out of the predicate on purpose: an offer then
 -- changes no indexed column, so taking and giving back a slot is a HOT
 -- update (hence the fill factor); riders whose free slots are all held by
@@ -298,6 +323,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.customers', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customers_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.riders', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.riders_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rider_zones', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rider_tracks', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.orders', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.orders_id_seq', '');

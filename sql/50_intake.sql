@@ -235,6 +235,7 @@ BEGIN
 	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
 	        @extschema@._phone_index(phone), @extschema@._index_key_version(),
 	        capacity, @extschema@.clock());
+	INSERT INTO @extschema@.rider_zones (rider_id, zone_id) VALUES (v_id, zone_id);
 	RETURN v_id;
 END
 $$;

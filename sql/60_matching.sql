@@ -312,7 +312,7 @@ COMMENT ON FUNCTION @extschema@._zone_setting_int(bigint, text) IS
 	'Internal: an integer setting of a zone''s matching (its own row of matching_settings, else zone 0''s, as assign_batch reads them); NULL for an unknown zone.';
 REVOKE ALL ON FUNCTION @extschema@._zone_setting_int(bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._rider_day_roll(p_rider_id bigint, p_now timestamptz) RETURNS void
+CREATE FUNCTION @extschema@._rider_day_roll(p_zone_id bigint, p_rider_id bigint, p_now timestamptz) RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -322,14 +322,15 @@ BEGIN
 	UPDATE @extschema@.riders r
 	   SET stats_day = r.stats_day
 	  FROM @extschema@.zones z
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) p_rider_id
-	   AND z.zone_id OPERATOR(pg_catalog.=) r.zone_id
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	   AND r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	   AND z.zone_id OPERATOR(pg_catalog.=) p_zone_id
 	   AND r.stats_day IS DISTINCT FROM (p_now AT TIME ZONE z.timezone)::date;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, timestamptz) IS
+COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, bigint, timestamptz) IS
 	'Internal: resets a rider''s daily counters when the zone''s day has changed (through the riders_shift trigger, which owns the reset).';
-REVOKE ALL ON FUNCTION @extschema@._rider_day_roll(bigint, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._rider_day_roll(bigint, bigint, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._orders_rider_trigger() RETURNS trigger
 LANGUAGE plpgsql
@@ -338,6 +339,9 @@ AS $$
 DECLARE
 	v_was boolean := OLD.rider_id IS NOT NULL AND OLD.status IN ('assigned', 'picked_up');
 	v_is boolean := NEW.rider_id IS NOT NULL AND NEW.status IN ('assigned', 'picked_up');
+	-- on Citus the trigger fires on a shard, whose row type is the shard's
+	v_order @extschema@.orders := NEW;
+	v_pay bigint;
 BEGIN
 	IF v_was AND (NOT v_is OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
 		UPDATE @extschema@.riders r
@@ -347,12 +351,12 @@ BEGIN
 		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_position END,
 		       plan_pickup_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.plan_pickup_at END,
 		       plan_pickup_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.plan_pickup_position END
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) OLD.zone_id AND r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
 	END IF;
 	IF v_is AND (NOT v_was OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
 		UPDATE @extschema@.riders r
 		   SET active_orders = r.active_orders OPERATOR(pg_catalog.+) 1
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
 	END IF;
 	-- an order that leaves 'accepted' otherwise than through its offer
 	-- (cancelled, assigned by hand) takes its pending offer with it
@@ -367,16 +371,19 @@ BEGIN
 			RETURNING f.rider_id)
 		UPDATE @extschema@.riders r
 		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-		  FROM c WHERE r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+		  FROM c WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
 	END IF;
 	IF NEW.status OPERATOR(pg_catalog.=) 'delivered' AND OLD.status OPERATOR(pg_catalog.<>) 'delivered'
 	   AND NEW.rider_id IS NOT NULL THEN
-		PERFORM @extschema@._rider_day_roll(NEW.rider_id, @extschema@.clock());
+		PERFORM @extschema@._rider_day_roll(NEW.zone_id, NEW.rider_id, @extschema@.clock());
 		-- the rider's pay for it (sql/53_pay.sql) is what fairness weighs
+		-- the pay is computed first: Citus runs no volatile function within a
+		-- distributed UPDATE
+		v_pay := @extschema@._pay_delivery(v_order);
 		UPDATE @extschema@.riders r
 		   SET orders_today = r.orders_today OPERATOR(pg_catalog.+) 1,
-		       earnings_today_cents = r.earnings_today_cents OPERATOR(pg_catalog.+) @extschema@._pay_delivery(NEW)
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
+		       earnings_today_cents = r.earnings_today_cents OPERATOR(pg_catalog.+) v_pay
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
 	END IF;
 	RETURN NULL;
 END
@@ -527,7 +534,8 @@ BEGIN
 		RAISE EXCEPTION 'offer % does not exist', offer_id USING ERRCODE = 'DP301';
 	END IF;
 	-- lock order: rider, offer, order (as rider_offline and assign_batch)
-	PERFORM FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) v_rider FOR UPDATE;
+	PERFORM FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) v_rider FOR UPDATE;
 	SELECT * INTO v_offer FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id
 	   FOR UPDATE;
@@ -554,7 +562,7 @@ BEGIN
 
 	UPDATE @extschema@.riders r
 	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) v_rider;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) v_rider;
 	IF accept THEN
 		-- the eligibility rule, as for a manual assignment and every batch
 		-- (this offer's slot is given back above, the rider's other pending

@@ -158,7 +158,7 @@ BEGIN
 		SELECT r.position, COALESCE(p.speed_factor, 1)::float8 INTO v_position, speed_factor
 		  FROM @extschema@.riders r
 		  LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) p_order.rider_id;
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) p_order.zone_id AND r.rider_id OPERATOR(pg_catalog.=) p_order.rider_id;
 	END IF;
 	IF p_status OPERATOR(pg_catalog.=) 'picked_up' THEN
 		trip_m := COALESCE(@extschema@._distance_m(v_position, p_order.dropoff), p_order.distance_m);
@@ -205,10 +205,13 @@ AS $$
 DECLARE
 	v_now timestamptz;
 	v_w record;
+	-- on Citus the trigger fires on a shard, whose row type is the shard's
+	v_order @extschema@.orders;
 BEGIN
 	IF NEW.status IN ('placed', 'accepted', 'assigned', 'picked_up') THEN
 		v_now := @extschema@.clock();
-		v_w := @extschema@._eta_window(NEW, NEW.status, v_now);
+		v_order := NEW;
+		v_w := @extschema@._eta_window(v_order, NEW.status, v_now);
 		NEW.eta_earliest := v_w.earliest;
 		NEW.eta_latest := v_w.latest;
 		IF v_w.expected_at IS NOT NULL THEN
@@ -320,7 +323,8 @@ BEGIN
 	               OPERATOR(pg_catalog./) COALESCE(p.speed_factor, 1)::float8 AS v
 	          FROM @extschema@.orders o
 	          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
-	          LEFT JOIN @extschema@.riders r ON r.rider_id OPERATOR(pg_catalog.=) o.rider_id
+	          LEFT JOIN @extschema@.riders r ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id
+	                                         AND r.rider_id OPERATOR(pg_catalog.=) o.rider_id
 	          LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
 	         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
 	           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since

@@ -30,16 +30,17 @@ AS $$
 DECLARE
 	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_now timestamptz := @extschema@.clock();
-	v_zone bigint;
+	v_zone bigint := @extschema@._rider_zone(rider_id);
 	v_was text;
 BEGIN
 	IF until IS NOT NULL AND (NOT pg_catalog.isfinite(until) OR until OPERATOR(pg_catalog.<=) v_now) THEN
 		RAISE EXCEPTION 'invalid shift end %', until
 			USING ERRCODE = 'DP025', DETAIL = 'The end of a shift must lie in the future.';
 	END IF;
-	SELECT r.zone_id, r.status INTO v_zone, v_was
+	SELECT r.status INTO v_was
 	  FROM @extschema@.riders r
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id AND r.forgotten_at IS NULL
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id AND r.forgotten_at IS NULL
 	   FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
@@ -49,14 +50,16 @@ BEGIN
 	IF v_was OPERATOR(pg_catalog.=) 'online' THEN
 		IF until IS NOT NULL THEN
 			UPDATE @extschema@.riders r SET shift_ends_at = until
-			 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+			 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
 		END IF;
 		RETURN;
 	END IF;
 	UPDATE @extschema@.riders r
 	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now,
 	       shift_ends_at = until
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "online"}'::jsonb);
 END
@@ -69,12 +72,14 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_zone bigint;
+	v_zone bigint := @extschema@._rider_zone(rider_id);
 	v_was text;
 	v_load integer;
 BEGIN
-	SELECT r.zone_id, r.status INTO v_zone, v_was
-	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id FOR UPDATE;
+	SELECT r.status INTO v_was
+	  FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -89,7 +94,8 @@ BEGIN
 			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
 	END IF;
 	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL, shift_ends_at = NULL
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "offline"}'::jsonb);
 END
@@ -105,7 +111,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
-	v_zone bigint;
+	v_zone bigint := @extschema@._rider_zone(rider_id);
 BEGIN
 	IF at IS NULL OR NOT pg_catalog.isfinite(at)
 	   OR at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval) THEN
@@ -114,12 +120,13 @@ BEGIN
 	END IF;
 	-- a ping older than the known position goes to the track only
 	UPDATE @extschema@.riders r SET position = v_point, position_at = at
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id
-	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) at)
-	RETURNING r.zone_id INTO v_zone;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id
+	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) at);
 	IF NOT FOUND THEN
-		SELECT r.zone_id INTO v_zone FROM @extschema@.riders r
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
+		PERFORM FROM @extschema@.riders r
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 		END IF;
@@ -152,6 +159,7 @@ AS $$
 DECLARE
 	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_pickup @extschema@.riders.plan_pickup_position%TYPE;
+	v_zone bigint := @extschema@._rider_zone(rider_id);
 BEGIN
 	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
 		RAISE EXCEPTION 'invalid plan time %', free_at
@@ -171,12 +179,15 @@ BEGIN
 	UPDATE @extschema@.riders r
 	   SET free_at = update_rider_plan.free_at, free_position = v_point,
 	       plan_pickup_at = update_rider_plan.pickup_at, plan_pickup_position = v_pickup
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id
 	   AND r.active_orders OPERATOR(pg_catalog.>) 0;
 	IF FOUND THEN
 		RETURN true;
 	END IF;
-	PERFORM FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id;
+	PERFORM FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -194,6 +205,7 @@ AS $$
 DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 	v_prep integer;
+	v_ready timestamptz;
 BEGIN
 	IF v_order.kind OPERATOR(pg_catalog.<>) 'takeaway' THEN
 		RAISE EXCEPTION 'order % is an errand: it has no merchant to accept it', order_id USING ERRCODE = 'DP025';
@@ -218,10 +230,12 @@ BEGIN
 	END IF;
 	SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
+	-- computed before the UPDATE: Citus evaluates no volatile function
+	-- within a COALESCE of a distributed UPDATE
+	v_ready := COALESCE(merchant_accept.ready_at,
+	                    @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep));
 	UPDATE @extschema@.orders o
-	   SET status = 'accepted',
-	       ready_at = COALESCE(merchant_accept.ready_at,
-	                           @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep))
+	   SET status = 'accepted', ready_at = v_ready
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
@@ -288,7 +302,7 @@ BEGIN
 		RETURNING f.rider_id)
 	UPDATE @extschema@.riders r
 	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-	  FROM c WHERE r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+	  FROM c WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
 
 	-- offers that would overfill the rider are withdrawn, newest first: they
 	-- are cancelled, their orders wait for the next batch (the rider is not
@@ -296,7 +310,8 @@ BEGIN
 	SELECT r.active_orders OPERATOR(pg_catalog.+) r.pending_offers OPERATOR(pg_catalog.+) 1
 	       OPERATOR(pg_catalog.-) r.capacity
 	  INTO v_over
-	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+	  FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
 	IF v_over OPERATOR(pg_catalog.>) 0 THEN
 		FOR v_w IN
 			UPDATE @extschema@.offers f
@@ -318,7 +333,7 @@ BEGIN
 		END LOOP;
 		UPDATE @extschema@.riders r
 		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) v_over, 0)
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
 	END IF;
 
 	UPDATE @extschema@.orders o
@@ -342,7 +357,8 @@ DECLARE
 	v_zone bigint := @extschema@.zone_of(p_order_id);
 BEGIN
 	PERFORM FROM @extschema@.riders r
-	 WHERE r.rider_id IN (SELECT p_rider_id
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id IN (SELECT p_rider_id
 	                      UNION ALL
 	                      SELECT o.rider_id FROM @extschema@.orders o
 	                       WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone

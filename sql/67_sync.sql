@@ -54,7 +54,7 @@ BEGIN
 	         WHERE (p_after IS NULL OR p.at OPERATOR(pg_catalog.>) p_after)
 	           AND (p_upto IS NULL OR p.at OPERATOR(pg_catalog.<=) p_upto)
 	         ORDER BY p.at DESC LIMIT 1) n
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id AND r.rider_id OPERATOR(pg_catalog.=) p_rider_id
 	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) n.at);
 END
 $$;
@@ -100,8 +100,9 @@ DECLARE
 	v_code text;
 	i integer;
 BEGIN
-	SELECT r.zone_id, r.position_at INTO v_zone, v_known FROM @extschema@.riders r
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id;
+	v_zone := @extschema@._rider_zone(rider_id);
+	SELECT r.position_at INTO v_known FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;

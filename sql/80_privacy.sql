@@ -814,7 +814,8 @@ AS $$
 BEGIN
 	PERFORM @extschema@._rectify_check(phone, name, 'rider_name', reason);
 	PERFORM FROM @extschema@.riders r
-	  WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id AND r.forgotten_at IS NULL
+	  WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(update_rider.rider_id)
+	    AND r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id AND r.forgotten_at IS NULL
 	    FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
@@ -843,7 +844,9 @@ DECLARE
 	v_key bytea;
 	v_doc jsonb;
 BEGIN
-	SELECT * INTO v_r FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id;
+	SELECT * INTO v_r FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(export_rider.rider_id)
+	   AND r.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -900,7 +903,8 @@ DECLARE
 	v_tracks bigint;
 BEGIN
 	SELECT * INTO v_r FROM @extschema@.riders r
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id FOR UPDATE;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(forget_rider.rider_id)
+	   AND r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -916,13 +920,14 @@ BEGIN
 			HINT = 'Erase the rider after their orders are delivered or released.';
 	END IF;
 	PERFORM @extschema@._shred_key('rider', rider_id);
-	DELETE FROM @extschema@.rider_tracks t WHERE t.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
+	DELETE FROM @extschema@.rider_tracks t
+	 WHERE t.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND t.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	GET DIAGNOSTICS v_tracks = ROW_COUNT;
 	UPDATE @extschema@.riders r
 	   SET name_enc = NULL, phone_enc = NULL, phone_index = NULL, position = NULL, position_at = NULL,
 	       free_at = NULL, free_position = NULL, plan_pickup_at = NULL, plan_pickup_position = NULL,
 	       status = 'offline', online_since = NULL, forgotten_at = @extschema@.clock()
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	IF v_r.status OPERATOR(pg_catalog.=) 'online' THEN
 		PERFORM @extschema@._emit_event(v_r.zone_id, 'rider_status', NULL, NULL, rider_id,
 		                                '{"status": "offline"}'::jsonb);

@@ -264,7 +264,8 @@ prepare_plans(void)
 
 	lock_riders_plan = match_keep_plan(
 								 "SELECT r.rider_id FROM dispatch.riders r"
-								 " WHERE r.rider_id IN (SELECT f.rider_id FROM dispatch.offers f"
+								 " WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
+								 " AND r.rider_id IN (SELECT f.rider_id FROM dispatch.offers f"
 								 "   WHERE f.zone_id OPERATOR(pg_catalog.=) $1"
 								 "   AND f.status OPERATOR(pg_catalog.=) 'pending'"
 								 "   AND f.expires_at OPERATOR(pg_catalog.<=) $2)"
@@ -286,7 +287,7 @@ prepare_plans(void)
 							"   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) g.n, 0)"
 							"  FROM (SELECT x.rider_id, pg_catalog.count(*)::pg_catalog.int4 AS n"
 							"        FROM x GROUP BY x.rider_id) g"
-							"  WHERE r.rider_id OPERATOR(pg_catalog.=) g.rider_id)"
+							"  WHERE r.zone_id OPERATOR(pg_catalog.=) $1 AND r.rider_id OPERATOR(pg_catalog.=) g.rider_id)"
 							" SELECT x.offer_id, x.order_id, x.rider_id FROM x ORDER BY x.offer_id",
 							2, t_zone_now);
 	orders_plan = match_keep_plan(psprintf(
@@ -473,6 +474,9 @@ expire_offers(Batch *b)
 	ret = SPI_execute_plan(lock_riders_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not lock riders of expired offers: %s", SPI_result_code_string(ret));
+	/* no rider has an offer due: none expires (the zone's lock keeps new ones out) */
+	if (SPI_processed == 0)
+		return;
 	ret = SPI_execute_plan(expire_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not expire offers: %s", SPI_result_code_string(ret));

@@ -38,6 +38,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -60,6 +61,7 @@ static SPIPlanPtr settings_plan = NULL;
 static SPIPlanPtr order_plan = NULL;
 static SPIPlanPtr knn_plan = NULL;
 static SPIPlanPtr can_take_plan = NULL;
+static SPIPlanPtr rider_zone_plan = NULL;
 
 static const char *const vehicle_names[MATCH_N_VEHICLES] = {
 	"foot", "bicycle", "ebike", "motorbike", "car"
@@ -270,8 +272,13 @@ match_keep_plan(const char *sql, int nargs, Oid *types)
 	/*
 	 * Generic plans: every statement here is planned once per backend, not
 	 * on each call (the plans are index-driven whatever the parameters).
+	 * With Citus in the database (docs/citus.md), custom plans: its planner
+	 * routes a statement to the shard its parameters name, which a generic
+	 * plan does not know.
 	 */
-	plan = SPI_prepare_cursor(text.data, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+	plan = SPI_prepare_cursor(text.data, nargs, types,
+							  OidIsValid(get_extension_oid("citus", true)) ?
+							  CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
 	pfree(text.data);
 
 	if (plan == NULL)
@@ -466,7 +473,7 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 		 * learned speeds.
 		 */
 		const char *speeds = OidIsValid(nsp) && OidIsValid(get_relname_relid("zone_speeds", nsp)) ?
-			" LEFT JOIN dispatch.zone_speeds zs ON zs.zone_id OPERATOR(pg_catalog.=) z.zone_id"
+			" LEFT JOIN dispatch.zone_speeds zs ON zs.zone_id OPERATOR(pg_catalog.=) $1"
 			"  AND zs.hour_of_week OPERATOR(pg_catalog.=) dispatch._hour_of_week($2, z.timezone)" :
 			" CROSS JOIN (SELECT NULL::pg_catalog.float4 AS speed_mps) zs";
 
@@ -1049,7 +1056,7 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 	MatchOrder	o;
 	MatchRider	r;
 	MatchColumns cols;
-	Datum		values[7];
+	Datum		values[8];
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -1070,20 +1077,22 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 
 	if (can_take_plan == NULL)
 	{
-		Oid			types[7] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
-		TIMESTAMPTZOID, INT8OID, INT8OID};
+		Oid			types[8] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID};
 
 		can_take_plan = match_keep_plan(psprintf("SELECT %s,"
-												 " r.zone_id AS rider_zone, r.status AS rider_status,"
+												 " r.status AS rider_status,"
 												 " r.position IS NOT NULL AS has_position,"
 												 " EXISTS (SELECT FROM dispatch.offer_exclusions e"
 												 "   WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
 												 "   AND e.order_id OPERATOR(pg_catalog.=) $6"
 												 "   AND e.rider_id OPERATOR(pg_catalog.=) r.rider_id) AS excluded"
 												 " FROM dispatch.riders r"
-												 " WHERE r.rider_id OPERATOR(pg_catalog.=) $7",
+												 " WHERE r.zone_id OPERATOR(pg_catalog.=) $8"
+												 " AND r.rider_id OPERATOR(pg_catalog.=) $7",
 												 match_rider_select()),
-										7, types);
+										8, types);
+		rider_zone_plan = match_keep_plan("SELECT dispatch._rider_zone($1)", 1, types + 7);
 	}
 
 	/* step 1: the order, and its zone's settings */
@@ -1093,10 +1102,25 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 				errmsg("order " INT64_FORMAT " does not exist", order_id));
 	match_load_settings(DISPATCH_ZONE_OF(order_id), &s);
 
-	/* step 2: the rider, as the batch reads it, with the facts of its row */
+	/*
+	 * step 2: the rider's zone (sql/20_schema.sql), which must be the
+	 * order's; then the rider as the batch reads it, with the facts of its
+	 * row, read in that zone (on Citus, the one shard that holds both)
+	 */
+	values[0] = Int64GetDatum(rider_id);
+	ret = SPI_execute_plan(rider_zone_plan, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the rider's zone: %s", SPI_result_code_string(ret));
+	zone_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (!isnull && zone_id != s.zone_id)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+				errmsg("rider " INT64_FORMAT " works in zone " INT64_FORMAT ", not in zone " INT64_FORMAT,
+					   rider_id, zone_id, s.zone_id));
 	match_rider_params(&s, values);
 	values[5] = Int64GetDatum(order_id);
 	values[6] = Int64GetDatum(rider_id);
+	values[7] = Int64GetDatum(s.zone_id);
 	ret = SPI_execute_plan(can_take_plan, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the rider: %s", SPI_result_code_string(ret));
@@ -1108,17 +1132,11 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 	desc = SPI_tuptable->tupdesc;
 	match_rider_columns(desc, &cols);
 	match_read_rider(tup, &cols, &r);
-	zone_id = DatumGetInt64(SPI_getbinval(tup, desc, dispatch_column_number(desc, "rider_zone"), &isnull));
 	status = SPI_getvalue(tup, desc, dispatch_column_number(desc, "rider_status"));
 	has_position = DatumGetBool(SPI_getbinval(tup, desc, dispatch_column_number(desc, "has_position"), &isnull));
 	excluded = DatumGetBool(SPI_getbinval(tup, desc, dispatch_column_number(desc, "excluded"), &isnull));
 
 	/* step 3: the facts of the rows, then the rule */
-	if (zone_id != s.zone_id)
-		ereport(ERROR,
-				errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
-				errmsg("rider " INT64_FORMAT " works in zone " INT64_FORMAT ", not in zone " INT64_FORMAT,
-					   rider_id, zone_id, s.zone_id));
 	if (status == NULL || strcmp(status, "online") != 0)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),

@@ -261,7 +261,7 @@ UPDATE dispatch.riders SET stats_day = '2026-03-01', orders_today = 7, earnings_
        online_seconds_today = 50 WHERE rider_id = :daily;
 SELECT is((SELECT (orders_today, online_seconds_today)::text FROM dispatch.riders WHERE rider_id = :daily),
           '(7,50)', 'an edit of the counters on the same day stands');
-SELECT dispatch._rider_day_roll(:daily, dispatch.clock()) \g /dev/null
+SELECT dispatch._rider_day_roll(dispatch._rider_zone(:daily), :daily, dispatch.clock()) \g /dev/null
 SELECT is((SELECT (stats_day, orders_today, earnings_today_cents, online_seconds_today)::text
              FROM dispatch.riders WHERE rider_id = :daily),
           '(2026-03-02,0,0,0)', 'the day roll starts today''s counters');
