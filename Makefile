@@ -122,6 +122,7 @@ installcheck-isolation: submake
 installcheck-tap:
 	$(PROVE) --failures test/tap/
 
-# suites with a runner of their own: the C cores and the upgrade path
+# suites with a runner of their own: the C cores and the upgrade path (not
+# test/citus/run: it needs the Citus cluster of `tools/pgdev citus`)
 installcheck-units:
-	$(PROVE) --failures --exec '' $(sort $(wildcard test/*/run))
+	$(PROVE) --failures --exec '' $(filter-out test/citus/run,$(sort $(wildcard test/*/run)))

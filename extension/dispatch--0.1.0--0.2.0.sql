@@ -1061,6 +1061,25 @@ DROP FUNCTION @extschema@.order_contact(bigint, bigint);
 -- END processor tables
 
 -- ===========================================================================
+-- Scale out by zone on Citus (sql/97_distribute.sql, docs/citus.md): every
+-- rider's zone in a table of its own, so that a call naming only a rider
+-- finds its zone without reading riders (distributed by zone on Citus).
+-- ===========================================================================
+
+CREATE TABLE @extschema@.rider_zones (
+	rider_id  bigint PRIMARY KEY,
+	zone_id   bigint NOT NULL REFERENCES @extschema@.zones
+);
+COMMENT ON TABLE @extschema@.rider_zones IS
+	'The zone of every rider (written by register_rider), read where a call names only the rider.';
+INSERT INTO @extschema@.rider_zones (rider_id, zone_id) SELECT r.rider_id, r.zone_id FROM @extschema@.riders r;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rider_zones', '');
+REVOKE ALL ON @extschema@.rider_zones FROM PUBLIC;
+-- _rider_day_roll takes the rider's zone (section 2)
+DROP FUNCTION @extschema@._rider_day_roll(bigint, timestamptz);
+-- END citus tables
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -1231,6 +1250,19 @@ RETURN hmac(value, key, 'sha256'::pg_catalog.text);
 COMMENT ON FUNCTION @extschema@._hmac_sha256(bytea, bytea) IS
 	'Internal: HMAC-SHA-256 of a value under a key (blind indexes).';
 REVOKE ALL ON FUNCTION @extschema@._hmac_sha256(bytea, bytea) FROM PUBLIC;
+
+-- _rider_zone (sql/20_schema.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rider_zone(rider_id bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT z.zone_id FROM @extschema@.rider_zones z WHERE z.rider_id OPERATOR(pg_catalog.=) _rider_zone.rider_id);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rider_zone(bigint) IS
+	'Internal: the zone of a rider (rider_zones); NULL for an unknown rider.';
+REVOKE ALL ON FUNCTION @extschema@._rider_zone(bigint) FROM PUBLIC;
 
 -- input_limits (sql/25_limits.sql)
 CREATE OR REPLACE FUNCTION @extschema@.input_limits()
@@ -1979,6 +2011,7 @@ BEGIN
 	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
 	        @extschema@._phone_index(phone), @extschema@._index_key_version(),
 	        capacity, @extschema@.clock());
+	INSERT INTO @extschema@.rider_zones (rider_id, zone_id) VALUES (v_id, zone_id);
 	RETURN v_id;
 END
 $$;
@@ -3713,7 +3746,7 @@ COMMENT ON FUNCTION @extschema@._zone_setting_int(bigint, text) IS
 REVOKE ALL ON FUNCTION @extschema@._zone_setting_int(bigint, text) FROM PUBLIC;
 
 -- _rider_day_roll (sql/60_matching.sql)
-CREATE OR REPLACE FUNCTION @extschema@._rider_day_roll(p_rider_id bigint, p_now timestamptz) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._rider_day_roll(p_zone_id bigint, p_rider_id bigint, p_now timestamptz) RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -3723,13 +3756,15 @@ BEGIN
 	UPDATE @extschema@.riders r
 	   SET stats_day = r.stats_day
 	  FROM @extschema@.zones z
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) p_rider_id
-	   AND z.zone_id OPERATOR(pg_catalog.=) r.zone_id
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	   AND r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	   AND z.zone_id OPERATOR(pg_catalog.=) p_zone_id
 	   AND r.stats_day IS DISTINCT FROM (p_now AT TIME ZONE z.timezone)::date;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, timestamptz) IS
+COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, bigint, timestamptz) IS
 	'Internal: resets a rider''s daily counters when the zone''s day has changed (through the riders_shift trigger, which owns the reset).';
+REVOKE ALL ON FUNCTION @extschema@._rider_day_roll(bigint, bigint, timestamptz) FROM PUBLIC;
 
 -- _orders_rider_trigger (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@._orders_rider_trigger() RETURNS trigger
@@ -3739,6 +3774,9 @@ AS $$
 DECLARE
 	v_was boolean := OLD.rider_id IS NOT NULL AND OLD.status IN ('assigned', 'picked_up');
 	v_is boolean := NEW.rider_id IS NOT NULL AND NEW.status IN ('assigned', 'picked_up');
+	-- on Citus the trigger fires on a shard, whose row type is the shard's
+	v_order @extschema@.orders := NEW;
+	v_pay bigint;
 BEGIN
 	IF v_was AND (NOT v_is OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
 		UPDATE @extschema@.riders r
@@ -3748,12 +3786,12 @@ BEGIN
 		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_position END,
 		       plan_pickup_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.plan_pickup_at END,
 		       plan_pickup_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.plan_pickup_position END
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) OLD.zone_id AND r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
 	END IF;
 	IF v_is AND (NOT v_was OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
 		UPDATE @extschema@.riders r
 		   SET active_orders = r.active_orders OPERATOR(pg_catalog.+) 1
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
 	END IF;
 	-- an order that leaves 'accepted' otherwise than through its offer
 	-- (cancelled, assigned by hand) takes its pending offer with it
@@ -3768,16 +3806,19 @@ BEGIN
 			RETURNING f.rider_id)
 		UPDATE @extschema@.riders r
 		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-		  FROM c WHERE r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+		  FROM c WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
 	END IF;
 	IF NEW.status OPERATOR(pg_catalog.=) 'delivered' AND OLD.status OPERATOR(pg_catalog.<>) 'delivered'
 	   AND NEW.rider_id IS NOT NULL THEN
-		PERFORM @extschema@._rider_day_roll(NEW.rider_id, @extschema@.clock());
+		PERFORM @extschema@._rider_day_roll(NEW.zone_id, NEW.rider_id, @extschema@.clock());
 		-- the rider's pay for it (sql/53_pay.sql) is what fairness weighs
+		-- the pay is computed first: Citus runs no volatile function within a
+		-- distributed UPDATE
+		v_pay := @extschema@._pay_delivery(v_order);
 		UPDATE @extschema@.riders r
 		   SET orders_today = r.orders_today OPERATOR(pg_catalog.+) 1,
-		       earnings_today_cents = r.earnings_today_cents OPERATOR(pg_catalog.+) @extschema@._pay_delivery(NEW)
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
+		       earnings_today_cents = r.earnings_today_cents OPERATOR(pg_catalog.+) v_pay
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
 	END IF;
 	RETURN NULL;
 END
@@ -3888,7 +3929,8 @@ BEGIN
 		RAISE EXCEPTION 'offer % does not exist', offer_id USING ERRCODE = 'DP301';
 	END IF;
 	-- lock order: rider, offer, order (as rider_offline and assign_batch)
-	PERFORM FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) v_rider FOR UPDATE;
+	PERFORM FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) v_rider FOR UPDATE;
 	SELECT * INTO v_offer FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id
 	   FOR UPDATE;
@@ -3915,7 +3957,7 @@ BEGIN
 
 	UPDATE @extschema@.riders r
 	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) v_rider;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) v_rider;
 	IF accept THEN
 		-- the eligibility rule, as for a manual assignment and every batch
 		-- (this offer's slot is given back above, the rider's other pending
@@ -4103,7 +4145,7 @@ BEGIN
 		SELECT r.position, COALESCE(p.speed_factor, 1)::float8 INTO v_position, speed_factor
 		  FROM @extschema@.riders r
 		  LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) p_order.rider_id;
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) p_order.zone_id AND r.rider_id OPERATOR(pg_catalog.=) p_order.rider_id;
 	END IF;
 	IF p_status OPERATOR(pg_catalog.=) 'picked_up' THEN
 		trip_m := COALESCE(@extschema@._distance_m(v_position, p_order.dropoff), p_order.distance_m);
@@ -4151,10 +4193,13 @@ AS $$
 DECLARE
 	v_now timestamptz;
 	v_w record;
+	-- on Citus the trigger fires on a shard, whose row type is the shard's
+	v_order @extschema@.orders;
 BEGIN
 	IF NEW.status IN ('placed', 'accepted', 'assigned', 'picked_up') THEN
 		v_now := @extschema@.clock();
-		v_w := @extschema@._eta_window(NEW, NEW.status, v_now);
+		v_order := NEW;
+		v_w := @extschema@._eta_window(v_order, NEW.status, v_now);
 		NEW.eta_earliest := v_w.earliest;
 		NEW.eta_latest := v_w.latest;
 		IF v_w.expected_at IS NOT NULL THEN
@@ -4253,7 +4298,8 @@ BEGIN
 	               OPERATOR(pg_catalog./) COALESCE(p.speed_factor, 1)::float8 AS v
 	          FROM @extschema@.orders o
 	          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
-	          LEFT JOIN @extschema@.riders r ON r.rider_id OPERATOR(pg_catalog.=) o.rider_id
+	          LEFT JOIN @extschema@.riders r ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id
+	                                         AND r.rider_id OPERATOR(pg_catalog.=) o.rider_id
 	          LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
 	         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
 	           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
@@ -4309,16 +4355,17 @@ AS $$
 DECLARE
 	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_now timestamptz := @extschema@.clock();
-	v_zone bigint;
+	v_zone bigint := @extschema@._rider_zone(rider_id);
 	v_was text;
 BEGIN
 	IF until IS NOT NULL AND (NOT pg_catalog.isfinite(until) OR until OPERATOR(pg_catalog.<=) v_now) THEN
 		RAISE EXCEPTION 'invalid shift end %', until
 			USING ERRCODE = 'DP025', DETAIL = 'The end of a shift must lie in the future.';
 	END IF;
-	SELECT r.zone_id, r.status INTO v_zone, v_was
+	SELECT r.status INTO v_was
 	  FROM @extschema@.riders r
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id AND r.forgotten_at IS NULL
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id AND r.forgotten_at IS NULL
 	   FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
@@ -4328,14 +4375,16 @@ BEGIN
 	IF v_was OPERATOR(pg_catalog.=) 'online' THEN
 		IF until IS NOT NULL THEN
 			UPDATE @extschema@.riders r SET shift_ends_at = until
-			 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+			 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
 		END IF;
 		RETURN;
 	END IF;
 	UPDATE @extschema@.riders r
 	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now,
 	       shift_ends_at = until
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "online"}'::jsonb);
 END
@@ -4351,12 +4400,14 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_zone bigint;
+	v_zone bigint := @extschema@._rider_zone(rider_id);
 	v_was text;
 	v_load integer;
 BEGIN
-	SELECT r.zone_id, r.status INTO v_zone, v_was
-	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id FOR UPDATE;
+	SELECT r.status INTO v_was
+	  FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -4371,7 +4422,8 @@ BEGIN
 			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
 	END IF;
 	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL, shift_ends_at = NULL
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "offline"}'::jsonb);
 END
@@ -4388,7 +4440,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
-	v_zone bigint;
+	v_zone bigint := @extschema@._rider_zone(rider_id);
 BEGIN
 	IF at IS NULL OR NOT pg_catalog.isfinite(at)
 	   OR at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval) THEN
@@ -4397,12 +4449,13 @@ BEGIN
 	END IF;
 	-- a ping older than the known position goes to the track only
 	UPDATE @extschema@.riders r SET position = v_point, position_at = at
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id
-	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) at)
-	RETURNING r.zone_id INTO v_zone;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id
+	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) at);
 	IF NOT FOUND THEN
-		SELECT r.zone_id INTO v_zone FROM @extschema@.riders r
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
+		PERFORM FROM @extschema@.riders r
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 		END IF;
@@ -4426,6 +4479,7 @@ AS $$
 DECLARE
 	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_pickup @extschema@.riders.plan_pickup_position%TYPE;
+	v_zone bigint := @extschema@._rider_zone(rider_id);
 BEGIN
 	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
 		RAISE EXCEPTION 'invalid plan time %', free_at
@@ -4445,12 +4499,15 @@ BEGIN
 	UPDATE @extschema@.riders r
 	   SET free_at = update_rider_plan.free_at, free_position = v_point,
 	       plan_pickup_at = update_rider_plan.pickup_at, plan_pickup_position = v_pickup
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id
 	   AND r.active_orders OPERATOR(pg_catalog.>) 0;
 	IF FOUND THEN
 		RETURN true;
 	END IF;
-	PERFORM FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id;
+	PERFORM FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -4471,6 +4528,7 @@ AS $$
 DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 	v_prep integer;
+	v_ready timestamptz;
 BEGIN
 	IF v_order.kind OPERATOR(pg_catalog.<>) 'takeaway' THEN
 		RAISE EXCEPTION 'order % is an errand: it has no merchant to accept it', order_id USING ERRCODE = 'DP025';
@@ -4495,10 +4553,12 @@ BEGIN
 	END IF;
 	SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
+	-- computed before the UPDATE: Citus evaluates no volatile function
+	-- within a COALESCE of a distributed UPDATE
+	v_ready := COALESCE(merchant_accept.ready_at,
+	                    @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep));
 	UPDATE @extschema@.orders o
-	   SET status = 'accepted',
-	       ready_at = COALESCE(merchant_accept.ready_at,
-	                           @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep))
+	   SET status = 'accepted', ready_at = v_ready
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
@@ -4566,7 +4626,7 @@ BEGIN
 		RETURNING f.rider_id)
 	UPDATE @extschema@.riders r
 	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-	  FROM c WHERE r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+	  FROM c WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
 
 	-- offers that would overfill the rider are withdrawn, newest first: they
 	-- are cancelled, their orders wait for the next batch (the rider is not
@@ -4574,7 +4634,8 @@ BEGIN
 	SELECT r.active_orders OPERATOR(pg_catalog.+) r.pending_offers OPERATOR(pg_catalog.+) 1
 	       OPERATOR(pg_catalog.-) r.capacity
 	  INTO v_over
-	  FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+	  FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
 	IF v_over OPERATOR(pg_catalog.>) 0 THEN
 		FOR v_w IN
 			UPDATE @extschema@.offers f
@@ -4596,7 +4657,7 @@ BEGIN
 		END LOOP;
 		UPDATE @extschema@.riders r
 		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) v_over, 0)
-		 WHERE r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
 	END IF;
 
 	UPDATE @extschema@.orders o
@@ -4616,7 +4677,8 @@ DECLARE
 	v_zone bigint := @extschema@.zone_of(p_order_id);
 BEGIN
 	PERFORM FROM @extschema@.riders r
-	 WHERE r.rider_id IN (SELECT p_rider_id
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+	   AND r.rider_id IN (SELECT p_rider_id
 	                      UNION ALL
 	                      SELECT o.rider_id FROM @extschema@.orders o
 	                       WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
@@ -4800,7 +4862,7 @@ BEGIN
 	         WHERE (p_after IS NULL OR p.at OPERATOR(pg_catalog.>) p_after)
 	           AND (p_upto IS NULL OR p.at OPERATOR(pg_catalog.<=) p_upto)
 	         ORDER BY p.at DESC LIMIT 1) n
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id AND r.rider_id OPERATOR(pg_catalog.=) p_rider_id
 	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) n.at);
 END
 $$;
@@ -4847,8 +4909,9 @@ DECLARE
 	v_code text;
 	i integer;
 BEGIN
-	SELECT r.zone_id, r.position_at INTO v_zone, v_known FROM @extschema@.riders r
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id;
+	v_zone := @extschema@._rider_zone(rider_id);
+	SELECT r.position_at INTO v_known FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -6881,7 +6944,8 @@ AS $$
 BEGIN
 	PERFORM @extschema@._rectify_check(phone, name, 'rider_name', reason);
 	PERFORM FROM @extschema@.riders r
-	  WHERE r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id AND r.forgotten_at IS NULL
+	  WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(update_rider.rider_id)
+	    AND r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id AND r.forgotten_at IS NULL
 	    FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
@@ -6905,7 +6969,9 @@ DECLARE
 	v_key bytea;
 	v_doc jsonb;
 BEGIN
-	SELECT * INTO v_r FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id;
+	SELECT * INTO v_r FROM @extschema@.riders r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(export_rider.rider_id)
+	   AND r.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -6965,7 +7031,8 @@ DECLARE
 	v_tracks bigint;
 BEGIN
 	SELECT * INTO v_r FROM @extschema@.riders r
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id FOR UPDATE;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(forget_rider.rider_id)
+	   AND r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
@@ -6981,13 +7048,14 @@ BEGIN
 			HINT = 'Erase the rider after their orders are delivered or released.';
 	END IF;
 	PERFORM @extschema@._shred_key('rider', rider_id);
-	DELETE FROM @extschema@.rider_tracks t WHERE t.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
+	DELETE FROM @extschema@.rider_tracks t
+	 WHERE t.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND t.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	GET DIAGNOSTICS v_tracks = ROW_COUNT;
 	UPDATE @extschema@.riders r
 	   SET name_enc = NULL, phone_enc = NULL, phone_index = NULL, position = NULL, position_at = NULL,
 	       free_at = NULL, free_position = NULL, plan_pickup_at = NULL, plan_pickup_position = NULL,
 	       status = 'offline', online_since = NULL, forgotten_at = @extschema@.clock()
-	 WHERE r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	IF v_r.status OPERATOR(pg_catalog.=) 'online' THEN
 		PERFORM @extschema@._emit_event(v_r.zone_id, 'rider_status', NULL, NULL, rider_id,
 		                                '{"status": "offline"}'::jsonb);
@@ -8265,6 +8333,164 @@ COMMENT ON FUNCTION @extschema@.rollup_campaigns(boolean) IS
 	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
 REVOKE ALL ON FUNCTION @extschema@.rollup_campaigns(boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rollup_campaigns(boolean) TO dispatch_admin;
+
+-- _distributed_tables (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._distributed_tables() RETURNS SETOF regclass
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	-- orders first: the others are co-located with it
+	SELECT t::regclass FROM pg_catalog.unnest(ARRAY[
+		'@extschema@.orders', '@extschema@.order_items', '@extschema@.payments',
+		'@extschema@.refunds', '@extschema@.offers', '@extschema@.offer_audit',
+		'@extschema@.offer_exclusions', '@extschema@.assign_batches',
+		'@extschema@.events', '@extschema@.riders', '@extschema@.rider_tracks',
+		'@extschema@.rider_sync_log', '@extschema@.rider_pay',
+		'@extschema@.eta_predictions', '@extschema@.eta_calibration',
+		'@extschema@.zone_speeds', '@extschema@.feedback',
+		'@extschema@.complaint_tickets', '@extschema@.surveys',
+		'@extschema@.survey_answers', '@extschema@.redemptions',
+		'@extschema@.intake_refusals', '@extschema@.order_facts',
+		'@extschema@.zone_daily', '@extschema@.campaign_daily',
+		'@extschema@.recommend_popularity', '@extschema@.recommend_coorders',
+		'@extschema@.recommend_refreshes']) WITH ORDINALITY AS u(t, n)
+	 ORDER BY u.n
+$$;
+COMMENT ON FUNCTION @extschema@._distributed_tables() IS
+	'Internal: the tables distribute() distributes by zone_id, co-located with orders (the first); every other table of the extension becomes a reference table.';
+REVOKE ALL ON FUNCTION @extschema@._distributed_tables() FROM PUBLIC;
+
+-- _on_every_node (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._on_every_node(p_command text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_failed record;
+BEGIN
+	EXECUTE p_command;
+	SELECT w.nodename, w.nodeport, w.result INTO v_failed
+	  FROM run_command_on_workers(p_command) w
+	 WHERE NOT w.success
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'on the worker %:%: %', v_failed.nodename, v_failed.nodeport, v_failed.result
+			USING ERRCODE = 'DP913';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._on_every_node(text) IS
+	'Internal: runs a command of distribute() on the coordinator and on every worker, each committing on its own (DP913 with the worker''s error if one fails).';
+REVOKE ALL ON FUNCTION @extschema@._on_every_node(text) FROM PUBLIC;
+
+-- distribute (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@.distribute()
+RETURNS TABLE (table_name regclass, placement text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+DECLARE
+	v_fk record;
+	v_t regclass;
+	v_trig record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'distribute() needs Citus'
+			USING ERRCODE = 'DP911',
+			      DETAIL = 'The extension citus is not installed in this database.',
+			      HINT = 'Run it on a Citus coordinator with its workers added (docs/citus.md).';
+	END IF;
+	IF NOT citus_is_coordinator() THEN
+		RAISE EXCEPTION 'distribute() runs on the Citus coordinator'
+			USING ERRCODE = 'DP911',
+			      DETAIL = 'This node is not the coordinator of its cluster.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_dist_partition p
+	            WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass) THEN
+		RAISE EXCEPTION 'the tables of dispatch are distributed already'
+			USING ERRCODE = 'DP912';
+	END IF;
+
+	-- Triggers fire on the shards, where they reach co-located shards of
+	-- the same zone and read reference tables (docs/citus.md)
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	-- one connection per worker: every table in one transaction
+	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+	-- the foreign keys, kept to be put back
+	CREATE TEMP TABLE _dispatch_fks ON COMMIT DROP AS
+		SELECT c.conrelid::regclass AS rel, c.conname AS name,
+		       pg_catalog.pg_get_constraintdef(c.oid) AS def
+		  FROM pg_catalog.pg_constraint c
+		 WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+		   AND c.connamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace;
+	-- The workers have the extension's tables too (CREATE EXTENSION reached
+	-- them): Citus takes them as the shells of the placed tables, so they
+	-- change as the coordinator's do.  A worker commits each change on its
+	-- own: if a later step fails, the coordinator rolls back and the
+	-- workers' empty tables stay without these keys, which a retry, every
+	-- change written to be repeated, puts right.
+	FOR v_fk IN SELECT * FROM _dispatch_fks LOOP
+		PERFORM @extschema@._on_every_node(pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I',
+		                                                     v_fk.rel, v_fk.name));
+	END LOOP;
+	-- riders are keyed by zone: a distributed table's unique keys hold the
+	-- distribution column
+	PERFORM @extschema@._on_every_node('ALTER TABLE @extschema@.riders DROP CONSTRAINT IF EXISTS riders_pkey, '
+	                                   'ADD CONSTRAINT riders_pkey PRIMARY KEY (zone_id, rider_id)');
+	UPDATE _dispatch_fks f
+	   SET def = 'FOREIGN KEY (zone_id, rider_id) REFERENCES @extschema@.riders(zone_id, rider_id)'
+	 WHERE f.rel OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass
+	   AND f.name OPERATOR(pg_catalog.=) 'orders_rider_id_fkey';
+
+	-- Copying the rows into shards would fire the triggers of the settings
+	-- (they edit their own table); they are off while the rows move
+	CREATE TEMP TABLE _dispatch_triggers ON COMMIT DROP AS
+		SELECT t.tgrelid::regclass AS rel, t.tgname AS name, t.tgenabled AS enabled
+		  FROM pg_catalog.pg_trigger t
+		  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tgrelid
+		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
+		   AND NOT t.tgisinternal;
+	FOR v_trig IN SELECT * FROM _dispatch_triggers LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', v_trig.rel, v_trig.name);
+	END LOOP;
+
+	FOR v_t IN
+		SELECT c.oid::regclass
+		  FROM pg_catalog.pg_class c
+		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
+		   AND c.relkind OPERATOR(pg_catalog.=) 'r'
+		   AND c.oid NOT IN (SELECT d FROM @extschema@._distributed_tables() d)
+		 ORDER BY c.relname
+	LOOP
+		PERFORM create_reference_table(v_t);
+		table_name := v_t; placement := 'reference';
+		RETURN NEXT;
+	END LOOP;
+	FOR v_t IN SELECT d FROM @extschema@._distributed_tables() d LOOP
+		IF v_t OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass THEN
+			PERFORM create_distributed_table(v_t, 'zone_id');
+		ELSE
+			PERFORM create_distributed_table(v_t, 'zone_id', colocate_with => '@extschema@.orders');
+		END IF;
+		table_name := v_t; placement := 'distributed by zone_id';
+		RETURN NEXT;
+	END LOOP;
+
+	FOR v_trig IN SELECT * FROM _dispatch_triggers LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s %s TRIGGER %I', v_trig.rel,
+			CASE v_trig.enabled WHEN 'A' THEN 'ENABLE ALWAYS' WHEN 'R' THEN 'ENABLE REPLICA'
+			     WHEN 'D' THEN 'DISABLE' ELSE 'ENABLE' END, v_trig.name);
+	END LOOP;
+	FOR v_fk IN SELECT * FROM _dispatch_fks LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', v_fk.rel, v_fk.name, v_fk.def);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute() IS
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); returns each table with its placement.  DP911 elsewhere, DP912 if done already.';
+REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- ===========================================================================
 -- 3. What refers to routines

@@ -1,0 +1,174 @@
+-- sql/97_distribute.sql
+-- Scale out by zone on Citus (docs/citus.md).
+--
+-- On a Citus coordinator, distribute() places every table of the extension:
+-- a table whose rows belong to one zone (its key begins with zone_id) is
+-- distributed by zone_id, all of them co-located with orders, so that a
+-- zone's orders, offers, events, tracks and riders lie on one worker; every
+-- other table (zones and merchants, the catalogue, settings, customers and
+-- what hangs on them, the analysts' rollups of customers) is a reference
+-- table, a copy on every node.
+--
+-- Citus converts a table only when every table it references is placed
+-- already, and would convert a whole foreign-key graph of local tables at
+-- once (it cannot, as the extension owns their sequences), so the foreign
+-- keys are taken off first and put back after: every one of them holds
+-- there (a distributed table references reference tables, or a co-located
+-- table by a key that begins with zone_id), save one that changes its
+-- columns: an order's rider is a rider of the order's zone, (zone_id,
+-- rider_id), as riders are keyed by zone once distributed.
+
+CREATE FUNCTION @extschema@._distributed_tables() RETURNS SETOF regclass
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	-- orders first: the others are co-located with it
+	SELECT t::regclass FROM pg_catalog.unnest(ARRAY[
+		'@extschema@.orders', '@extschema@.order_items', '@extschema@.payments',
+		'@extschema@.refunds', '@extschema@.offers', '@extschema@.offer_audit',
+		'@extschema@.offer_exclusions', '@extschema@.assign_batches',
+		'@extschema@.events', '@extschema@.riders', '@extschema@.rider_tracks',
+		'@extschema@.rider_sync_log', '@extschema@.rider_pay',
+		'@extschema@.eta_predictions', '@extschema@.eta_calibration',
+		'@extschema@.zone_speeds', '@extschema@.feedback',
+		'@extschema@.complaint_tickets', '@extschema@.surveys',
+		'@extschema@.survey_answers', '@extschema@.redemptions',
+		'@extschema@.intake_refusals', '@extschema@.order_facts',
+		'@extschema@.zone_daily', '@extschema@.campaign_daily',
+		'@extschema@.recommend_popularity', '@extschema@.recommend_coorders',
+		'@extschema@.recommend_refreshes']) WITH ORDINALITY AS u(t, n)
+	 ORDER BY u.n
+$$;
+COMMENT ON FUNCTION @extschema@._distributed_tables() IS
+	'Internal: the tables distribute() distributes by zone_id, co-located with orders (the first); every other table of the extension becomes a reference table.';
+REVOKE ALL ON FUNCTION @extschema@._distributed_tables() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._on_every_node(p_command text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_failed record;
+BEGIN
+	EXECUTE p_command;
+	SELECT w.nodename, w.nodeport, w.result INTO v_failed
+	  FROM run_command_on_workers(p_command) w
+	 WHERE NOT w.success
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'on the worker %:%: %', v_failed.nodename, v_failed.nodeport, v_failed.result
+			USING ERRCODE = 'DP913';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._on_every_node(text) IS
+	'Internal: runs a command of distribute() on the coordinator and on every worker, each committing on its own (DP913 with the worker''s error if one fails).';
+REVOKE ALL ON FUNCTION @extschema@._on_every_node(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.distribute()
+RETURNS TABLE (table_name regclass, placement text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+DECLARE
+	v_fk record;
+	v_t regclass;
+	v_trig record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'distribute() needs Citus'
+			USING ERRCODE = 'DP911',
+			      DETAIL = 'The extension citus is not installed in this database.',
+			      HINT = 'Run it on a Citus coordinator with its workers added (docs/citus.md).';
+	END IF;
+	IF NOT citus_is_coordinator() THEN
+		RAISE EXCEPTION 'distribute() runs on the Citus coordinator'
+			USING ERRCODE = 'DP911',
+			      DETAIL = 'This node is not the coordinator of its cluster.';
+	END IF;
+	IF EXISTS (SELECT FROM pg_dist_partition p
+	            WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass) THEN
+		RAISE EXCEPTION 'the tables of dispatch are distributed already'
+			USING ERRCODE = 'DP912';
+	END IF;
+
+	-- Triggers fire on the shards, where they reach co-located shards of
+	-- the same zone and read reference tables (docs/citus.md)
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	-- one connection per worker: every table in one transaction
+	PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+	-- the foreign keys, kept to be put back
+	CREATE TEMP TABLE _dispatch_fks ON COMMIT DROP AS
+		SELECT c.conrelid::regclass AS rel, c.conname AS name,
+		       pg_catalog.pg_get_constraintdef(c.oid) AS def
+		  FROM pg_catalog.pg_constraint c
+		 WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+		   AND c.connamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace;
+	-- The workers have the extension's tables too (CREATE EXTENSION reached
+	-- them): Citus takes them as the shells of the placed tables, so they
+	-- change as the coordinator's do.  A worker commits each change on its
+	-- own: if a later step fails, the coordinator rolls back and the
+	-- workers' empty tables stay without these keys, which a retry, every
+	-- change written to be repeated, puts right.
+	FOR v_fk IN SELECT * FROM _dispatch_fks LOOP
+		PERFORM @extschema@._on_every_node(pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I',
+		                                                     v_fk.rel, v_fk.name));
+	END LOOP;
+	-- riders are keyed by zone: a distributed table's unique keys hold the
+	-- distribution column
+	PERFORM @extschema@._on_every_node('ALTER TABLE @extschema@.riders DROP CONSTRAINT IF EXISTS riders_pkey, '
+	                                   'ADD CONSTRAINT riders_pkey PRIMARY KEY (zone_id, rider_id)');
+	UPDATE _dispatch_fks f
+	   SET def = 'FOREIGN KEY (zone_id, rider_id) REFERENCES @extschema@.riders(zone_id, rider_id)'
+	 WHERE f.rel OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass
+	   AND f.name OPERATOR(pg_catalog.=) 'orders_rider_id_fkey';
+
+	-- Copying the rows into shards would fire the triggers of the settings
+	-- (they edit their own table); they are off while the rows move
+	CREATE TEMP TABLE _dispatch_triggers ON COMMIT DROP AS
+		SELECT t.tgrelid::regclass AS rel, t.tgname AS name, t.tgenabled AS enabled
+		  FROM pg_catalog.pg_trigger t
+		  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tgrelid
+		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
+		   AND NOT t.tgisinternal;
+	FOR v_trig IN SELECT * FROM _dispatch_triggers LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', v_trig.rel, v_trig.name);
+	END LOOP;
+
+	FOR v_t IN
+		SELECT c.oid::regclass
+		  FROM pg_catalog.pg_class c
+		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
+		   AND c.relkind OPERATOR(pg_catalog.=) 'r'
+		   AND c.oid NOT IN (SELECT d FROM @extschema@._distributed_tables() d)
+		 ORDER BY c.relname
+	LOOP
+		PERFORM create_reference_table(v_t);
+		table_name := v_t; placement := 'reference';
+		RETURN NEXT;
+	END LOOP;
+	FOR v_t IN SELECT d FROM @extschema@._distributed_tables() d LOOP
+		IF v_t OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass THEN
+			PERFORM create_distributed_table(v_t, 'zone_id');
+		ELSE
+			PERFORM create_distributed_table(v_t, 'zone_id', colocate_with => '@extschema@.orders');
+		END IF;
+		table_name := v_t; placement := 'distributed by zone_id';
+		RETURN NEXT;
+	END LOOP;
+
+	FOR v_trig IN SELECT * FROM _dispatch_triggers LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s %s TRIGGER %I', v_trig.rel,
+			CASE v_trig.enabled WHEN 'A' THEN 'ENABLE ALWAYS' WHEN 'R' THEN 'ENABLE REPLICA'
+			     WHEN 'D' THEN 'DISABLE' ELSE 'ENABLE' END, v_trig.name);
+	END LOOP;
+	FOR v_fk IN SELECT * FROM _dispatch_fks LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', v_fk.rel, v_fk.name, v_fk.def);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute() IS
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); returns each table with its placement.  DP911 elsewhere, DP912 if done already.';
+REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;

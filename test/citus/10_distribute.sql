@@ -1,0 +1,144 @@
+-- test/citus/10_distribute.sql: dispatch on a Citus coordinator and two
+-- workers (docs/citus.md).  distribute() places every table; an order's
+-- whole life (intake, batch, offer, pickup, delivery) runs with its zone's
+-- rows on one worker and writes nothing to the other; the events of the
+-- order come in transition order.  Run by test/citus/run against the
+-- cluster of `tools/pgdev citus`, outside a transaction (the cluster is
+-- thrown away).
+\set QUIET on
+\set ON_ERROR_STOP on
+SET client_min_messages = error;
+SELECT plan(25);
+
+-- ---------------------------------------------------------------------------
+-- placement
+-- ---------------------------------------------------------------------------
+
+SELECT count(*) AS fks FROM pg_constraint
+ WHERE contype = 'f' AND connamespace = 'dispatch'::regnamespace \gset
+-- (the coordinator holds a copy of each reference table, a shard with its
+-- own constraints: the tables Citus knows are counted after)
+
+-- a worker that refuses a change: DP913 with its error, nothing placed,
+-- and a retry once it agrees places everything
+SELECT bool_and(success) AS refusing FROM run_command_on_workers($$
+	CREATE FUNCTION public.refuse_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
+	'BEGIN RAISE EXCEPTION ''this worker takes no DDL now''; END';
+	CREATE EVENT TRIGGER refuse_ddl ON ddl_command_start EXECUTE FUNCTION public.refuse_ddl()$$) \gset
+SELECT throws_like('SELECT dispatch.distribute()', '%this worker takes no DDL now%',
+                   'a worker''s refusal is passed on');
+SELECT throws_ok('SELECT dispatch.distribute()', 'DP913', NULL, 'with DP913');
+SELECT is((SELECT count(*) FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid
+            WHERE c.relnamespace = 'dispatch'::regnamespace), 0::bigint, 'and nothing is placed');
+SELECT bool_and(success) AS agreeing FROM run_command_on_workers($$
+	DROP EVENT TRIGGER refuse_ddl; DROP FUNCTION public.refuse_ddl()$$) \gset
+SELECT ok(:'refusing' AND :'agreeing', 'the workers took the refusing trigger and dropped it');
+
+CREATE TEMP TABLE placed AS SELECT * FROM dispatch.distribute();
+
+SELECT is((SELECT count(*) FROM placed),
+          (SELECT count(*) FROM pg_class WHERE relnamespace = 'dispatch'::regnamespace AND relkind = 'r'),
+          'distribute() places every table of the extension');
+SELECT is((SELECT count(*) FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid
+            WHERE c.relnamespace = 'dispatch'::regnamespace),
+          (SELECT count(*) FROM placed), 'Citus knows every one of them');
+SELECT is((SELECT count(*) FROM placed WHERE placement = 'distributed by zone_id'),
+          (SELECT count(*) FROM dispatch._distributed_tables()), 'the zone''s tables are distributed');
+SELECT is((SELECT count(DISTINCT p.colocationid) FROM pg_dist_partition p
+            WHERE p.logicalrelid IN (SELECT d FROM dispatch._distributed_tables() d)),
+          1::bigint, 'all of them co-located with orders');
+SELECT is((SELECT count(*) FROM pg_dist_partition p
+            WHERE p.logicalrelid IN (SELECT d FROM dispatch._distributed_tables() d)
+              AND p.partmethod = 'h'
+              AND p.partkey IS NOT NULL
+              AND column_to_column_name(p.logicalrelid, p.partkey) = 'zone_id'),
+          (SELECT count(*) FROM dispatch._distributed_tables()), 'each by zone_id');
+SELECT is((SELECT partmethod FROM pg_dist_partition WHERE logicalrelid = 'dispatch.zones'::regclass),
+          'n', 'zones is a reference table');
+SELECT is((SELECT partmethod FROM pg_dist_partition WHERE logicalrelid = 'dispatch.customers'::regclass),
+          'n', 'customers is a reference table: no order write crosses shards for it');
+SELECT is((SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'dispatch'::regnamespace
+             AND conrelid IN (SELECT logicalrelid FROM pg_dist_partition)),
+          :fks::bigint, 'every foreign key is back');
+SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'orders_rider_id_fkey'
+            AND conrelid = 'dispatch.orders'::regclass),
+          'FOREIGN KEY (zone_id, rider_id) REFERENCES dispatch.riders(zone_id, rider_id)',
+          'an order''s rider is a rider of its zone');
+SELECT throws_ok('SELECT dispatch.distribute()', 'DP912', NULL, 'a second distribute() is refused (DP912)');
+
+-- ---------------------------------------------------------------------------
+-- two zones on two workers
+-- ---------------------------------------------------------------------------
+
+CREATE TEMP TABLE zone_node (zone_id bigint, nodeport int);
+CREATE FUNCTION pg_temp.node_of(p_zone bigint) RETURNS int LANGUAGE sql AS $$
+	SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+	 WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.orders', p_zone)
+$$;
+DO $$
+DECLARE z bigint;
+BEGIN
+	FOR i IN 0..7 LOOP
+		z := dispatch.create_zone('z' || i, ST_MakeEnvelope(100 + i, 30.0, 100.1 + i, 30.1, 4326));
+		INSERT INTO zone_node VALUES (z, pg_temp.node_of(z));
+	END LOOP;
+END $$;
+SELECT min(zone_id) AS za FROM zone_node \gset
+SELECT min(zone_id) AS zb FROM zone_node WHERE nodeport <> pg_temp.node_of(:za) \gset
+SELECT pg_temp.node_of(:za) AS porta, pg_temp.node_of(:zb) AS portb \gset
+SELECT isnt(:porta, :portb, 'two zones lie on two workers');
+
+-- an order's life in zone a (test/citus/routing.t checks which nodes each
+-- call reaches)
+SELECT dispatch.create_merchant(:za, 'shop', 100.05, 30.05, 10) AS shop \gset
+SELECT dispatch.add_item(:shop, 'dish', 1500) AS dish \gset
+SELECT dispatch.register_customer('+8613900000001', NULL) AS cu \gset
+SELECT dispatch.register_rider(:za, 'r', '+8613900000002', 2) AS r \gset
+SELECT zone_id AS rider_zone FROM dispatch.rider_zones WHERE rider_id = :r \gset
+SELECT is(:rider_zone, :za, 'the directory of riders, a reference table, knows the rider''s zone');
+SELECT dispatch.rider_online(:r, 100.05, 30.049) \g /dev/null
+SELECT dispatch.place_order(:cu, :shop, jsonb_build_array(jsonb_build_object('item_id', :dish, 'qty', 1)),
+                            100.05, 30.06, 'addr', 'normal') AS o \gset
+SELECT dispatch.confirm_payment(:o, 'ref') \g /dev/null
+SELECT dispatch.merchant_accept(:o) \g /dev/null
+SELECT count(*) AS offered FROM dispatch.assign_batch(:za) b WHERE b.order_id = :o AND b.rider_id = :r \gset
+SELECT is(:offered, 1, 'the batch of zone a offers the order to its rider');
+SELECT offer_id AS f FROM dispatch.offers WHERE zone_id = :za AND order_id = :o \gset
+SELECT dispatch.respond_offer(:f, true) \g /dev/null
+SELECT dispatch.update_rider_location(:r, 100.0501, 30.0501) \g /dev/null
+SELECT dispatch.update_rider_plan(:r, dispatch.clock() + interval '10 minutes', 100.05, 30.06) \g /dev/null
+SELECT dispatch.mark_picked_up(:o, :r) \g /dev/null
+SELECT dispatch.mark_delivered(:o, :r) \g /dev/null
+-- (values are read first: Citus would push a whole routable SELECT, the
+-- pgTAP call in it too, down to the worker)
+SELECT status FROM dispatch.orders WHERE zone_id = :za AND order_id = :o \gset
+SELECT active_orders, orders_today FROM dispatch.riders WHERE zone_id = :za AND rider_id = :r \gset
+SELECT array_agg(e.payload->>'status' ORDER BY e.seq) AS statuses,
+       array_agg((e.payload->>'version')::int ORDER BY e.seq) AS versions
+  FROM dispatch.events e
+ WHERE e.zone_id = :za AND e.order_id = :o AND e.kind = 'order_status' \gset
+SELECT count(*) AS etas FROM dispatch.eta_predictions WHERE zone_id = :za AND order_id = :o \gset
+SELECT is(:'status'::text, 'delivered', 'the order is delivered');
+SELECT is(:active_orders, 0, 'the rider''s load follows the order (the trigger on the shard reached the rider''s row)');
+SELECT is(:orders_today, 1, 'and its day''s count');
+SELECT is(:'statuses'::text[], ARRAY['pending_payment', 'placed', 'accepted', 'assigned', 'picked_up', 'delivered'],
+          'the order''s events, in transition order, on its zone''s worker');
+SELECT is(:'versions'::int[], ARRAY[1, 2, 3, 4, 5, 6], 'with their versions');
+SELECT cmp_ok(:etas, '>', 0, 'the ETA trigger wrote its predictions on the shard');
+
+-- a statement of the API on a zone's rows is one task on one worker
+CREATE FUNCTION pg_temp.explain_lines(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+	FOR l IN EXECUTE 'EXPLAIN ' || q LOOP
+		RETURN NEXT l;
+	END LOOP;
+END $$;
+SELECT ok((SELECT string_agg(x, E'\n') FROM (SELECT * FROM pg_temp.explain_lines(
+               format('SELECT * FROM dispatch.orders WHERE zone_id = %s AND order_id = %s', :za, :o))) t(x))
+          ~ 'Task Count: 1', 'a read of an order by its zone is one task');
+SELECT ok((SELECT string_agg(x, E'\n') FROM (SELECT * FROM pg_temp.explain_lines(
+               format('UPDATE dispatch.riders SET capacity = capacity WHERE zone_id = %s AND rider_id = %s', :za, :r))) t(x))
+          ~ 'Task Count: 1', 'a write of a rider by its zone is one task');
+
+SELECT * FROM finish();

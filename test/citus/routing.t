@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# test/citus/routing.t: on the Citus cluster of `tools/pgdev citus` (after
+# test/citus/10_distribute.sql has distributed the tables), each call of an
+# order's life reaches exactly one worker, the one that holds the order's
+# zone: the coordinator logs every command it sends to a worker
+# (citus.log_remote_commands), and the servers named are counted per call.
+# Then two zones on the two workers run their batches at the same time: a
+# batch of one zone, its transaction held open, does not hold up the batch
+# of the other.
+set -uo pipefail
+: "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
+n=0
+failed=0
+ok() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
+}
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
+
+# two zones, one on each worker
+node_of() {
+	q "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+	    WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.orders', $1)"
+}
+za="" zb=""
+for i in 0 1 2 3 4 5 6 7; do
+	z=$(q "SELECT dispatch.create_zone('routing$i', ST_MakeEnvelope(110 + $i, 30.0, 110.1 + $i, 30.1, 4326))")
+	if [ -z "$za" ]; then za=$z; elif [ -z "$zb" ] && [ "$(node_of "$z")" != "$(node_of "$za")" ]; then zb=$z; fi
+done
+pa=$(node_of "$za")
+pb=$(node_of "$zb")
+[ -n "$zb" ] && [ "$pa" != "$pb" ]; ok $? "zones $za and $zb lie on the workers $pa and $pb"
+
+# the workers a call reached, as "port port ..." (sorted, distinct)
+reached() {
+	psql -X -q -At -v ON_ERROR_STOP=1 -c "SET citus.log_remote_commands = on" \
+		-c "SET client_min_messages = notice" -c "$1" 2>&1 >/dev/null |
+		sed -n 's/.*on server [^@]*@[^:]*:\([0-9]*\).*/\1/p' | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+one_worker() {
+	local got
+	got=$(reached "$2")
+	[ "$got" = "$pa" ]; ok $? "$1 reaches only the worker of its zone ($pa; reached: ${got:-none})"
+}
+
+setup() {
+	shop=$(q "SELECT dispatch.create_merchant($1, 'shop', $2 + 0.05, 30.05, 10)")
+	dish=$(q "SELECT dispatch.add_item($shop, 'dish', 1500)")
+	rider=$(q "SELECT dispatch.register_rider($1, 'r', '+86139000$1$3', 2)")
+	q "SELECT dispatch.rider_online($rider, $2 + 0.05, 30.049)" >/dev/null
+}
+# order PHONE SHOP DISH LON: an accepted order
+order() {
+	local o
+	o=$(q "SELECT dispatch.place_order(dispatch.register_customer('+86138000$1', NULL), $2,
+	         jsonb_build_array(jsonb_build_object('item_id', $3, 'qty', 1)), $4 + 0.05, 30.06, 'addr', 'normal')")
+	q "SELECT dispatch.confirm_payment($o, 'ref'), dispatch.merchant_accept($o)" >/dev/null
+	echo "$o"
+}
+lon_a=$(q "SELECT ST_XMin(area) FROM dispatch.zones WHERE zone_id = $za")
+lon_b=$(q "SELECT ST_XMin(area) FROM dispatch.zones WHERE zone_id = $zb")
+setup "$za" "$lon_a" 11
+rider_a=$rider shop_a=$shop dish_a=$dish
+customer=$(q "SELECT dispatch.register_customer('+8613700000001', NULL)")
+
+one_worker rider_online "SELECT dispatch.rider_online($rider_a, $lon_a + 0.05, 30.05)"
+one_worker update_rider_location "SELECT dispatch.update_rider_location($rider_a, $lon_a + 0.05, 30.049)"
+o=$(q "SELECT dispatch.place_order($customer, $shop, jsonb_build_array(jsonb_build_object('item_id', $dish, 'qty', 1)),
+         $lon_a + 0.05, 30.06, 'addr', 'normal')")
+one_worker place_order "SELECT dispatch.place_order($customer, $shop, jsonb_build_array(jsonb_build_object('item_id', $dish, 'qty', 1)), $lon_a + 0.05, 30.06, 'addr', 'normal')"
+one_worker confirm_payment "SELECT dispatch.confirm_payment($o, 'ref')"
+one_worker merchant_accept "SELECT dispatch.merchant_accept($o)"
+one_worker assign_batch "SELECT * FROM dispatch.assign_batch($za)"
+f=$(q "SELECT offer_id FROM dispatch.offers WHERE zone_id = $za AND order_id = $o")
+[ -n "$f" ]; ok $? "the batch made an offer of order $o"
+one_worker respond_offer "SELECT dispatch.respond_offer($f, true)"
+one_worker update_rider_plan "SELECT dispatch.update_rider_plan($rider_a, dispatch.clock() + interval '10 minutes', $lon_a + 0.05, 30.06)"
+one_worker mark_picked_up "SELECT dispatch.mark_picked_up($o, $rider_a)"
+one_worker mark_delivered "SELECT dispatch.mark_delivered($o, $rider_a)"
+[ "$(q "SELECT status FROM dispatch.orders WHERE zone_id = $za AND order_id = $o")" = delivered ]
+ok $? "order $o is delivered"
+
+# two zones' batches at once: zone a's batch holds its transaction open
+setup "$zb" "$lon_b" 12
+for i in 1 2 3; do
+	order "2$i" "$shop_a" "$dish_a" "$lon_a" >/dev/null
+	order "3$i" "$shop" "$dish" "$lon_b" >/dev/null
+done
+q "SELECT dispatch.rider_online(dispatch.register_rider($za, 'r', '+8613600000001', 3), $lon_a + 0.05, 30.049)" >/dev/null
+q "SELECT dispatch.rider_online(dispatch.register_rider($zb, 'r', '+8613600000002', 3), $lon_b + 0.05, 30.049)" >/dev/null
+hold=$(mktemp)
+psql -X -q -At -c "BEGIN" -c "SELECT count(*) FROM dispatch.assign_batch($za)" \
+	-c "SELECT pg_sleep(4)" -c "COMMIT" >"$hold" 2>&1 &
+held=$!
+sleep 1
+start=$(date +%s%N)
+got=$(psql -X -q -At -c "SET statement_timeout = '3s'" -c "SELECT count(*) FROM dispatch.assign_batch($zb)" 2>&1)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+kill -0 "$held" 2>/dev/null; still=$?
+[ "$got" -ge 1 ] 2>/dev/null && [ "$still" = 0 ]
+ok $? "zone $zb's batch ($got offers, $ms ms) ran while zone $za's batch held its transaction open"
+wait "$held"
+[ "$(sed -n 1p "$hold")" -ge 1 ] 2>/dev/null; ok $? "zone $za's batch made its offers too ($(head -c 200 "$hold"))"
+rm -f "$hold"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
