@@ -8360,6 +8360,15 @@ COMMENT ON FUNCTION @extschema@._distributed_tables() IS
 	'Internal: the tables distribute() distributes by zone_id, co-located with orders (the first); every other table of the extension becomes a reference table.';
 REVOKE ALL ON FUNCTION @extschema@._distributed_tables() FROM PUBLIC;
 
+-- _event_shard_seq (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._event_shard_seq() RETURNS trigger
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_event_shard_seq';
+COMMENT ON FUNCTION @extschema@._event_shard_seq() IS
+	'Internal: BEFORE INSERT on the shards of a distributed outbox (distribute() creates the trigger): the row gets the next seq of the worker''s transaction, whichever node numbered it, so that the events of a zone are numbered by one node (src/events.c).';
+REVOKE ALL ON FUNCTION @extschema@._event_shard_seq() FROM PUBLIC;
+
 -- _on_every_node (sql/97_distribute.sql)
 CREATE OR REPLACE FUNCTION @extschema@._on_every_node(p_command text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -8486,6 +8495,9 @@ BEGIN
 	FOR v_fk IN SELECT * FROM _dispatch_fks LOOP
 		EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', v_fk.rel, v_fk.name, v_fk.def);
 	END LOOP;
+	-- the events of a zone numbered on its worker (src/events.c)
+	CREATE TRIGGER events_shard_seq BEFORE INSERT ON @extschema@.events
+		FOR EACH ROW EXECUTE FUNCTION @extschema@._event_shard_seq();
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS

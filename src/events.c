@@ -26,6 +26,15 @@
  * sends the NOTIFY itself; off sends nothing.  The payload is the same
  * either way (event_payload.c).
  *
+ * On Citus (sql/97_distribute.sql), with the outbox distributed by zone,
+ * an event row is written on its zone's worker, whatever node the writer
+ * runs on.  Its seq must come from that worker's transaction, as every
+ * other event of the zone's: a trigger on the shards (distribute() creates
+ * it) numbers a row that another node numbered.  And nothing notifies:
+ * a NOTIFY on a worker would reach only that worker's listeners, and a
+ * transaction that notifies cannot take part in Citus's two-phase commit;
+ * gateways catch up per zone with events_since (docs/citus.md).
+ *
  * IDENTIFICATION
  *		src/events.c
  *
@@ -33,15 +42,19 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/rel.h"
 
 #include "dispatch.h"
 
@@ -53,6 +66,7 @@ static FullTransactionId ordinal_xid = {0};
 static uint32 ordinal_next = 0;
 
 static int64 next_seq(void);
+static bool outbox_distributed(void);
 
 /*
  * The next event number of the current transaction (assigning it an xid if
@@ -118,6 +132,7 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 	 * which has no such column, before ALTER EXTENSION UPDATE).
 	 */
 	relay = (dispatch_notify_mode == DISPATCH_NOTIFY_RELAY &&
+			 !outbox_distributed() &&
 			 dispatch_relay_serves_this_database());
 	if (insert_plan[relay] == NULL)
 	{
@@ -162,7 +177,7 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 
 	if (relay)
 		dispatch_relay_wake_at_commit();
-	else if (dispatch_notify_mode != DISPATCH_NOTIFY_OFF)
+	else if (dispatch_notify_mode != DISPATCH_NOTIFY_OFF && !outbox_distributed())
 	{
 		StringInfoData buf;
 
@@ -173,6 +188,65 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 		pfree(buf.data);
 	}
 	return seq;
+}
+
+/*
+ * Whether the outbox is a distributed table of Citus (docs/citus.md): read
+ * once per session, so sessions opened before distribute() keep notifying
+ * until they end.
+ */
+static bool
+outbox_distributed(void)
+{
+	static int	known = -1;
+
+	if (known < 0)
+	{
+		known = 0;
+		if (OidIsValid(get_extension_oid("citus", true)))
+		{
+			int			ret;
+
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			ret = SPI_execute("SELECT FROM pg_catalog.pg_dist_partition p"
+							  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'dispatch.events'::pg_catalog.regclass",
+							  true, 1);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "could not read the placement of the outbox: %s", SPI_result_code_string(ret));
+			known = SPI_processed > 0;
+			SPI_finish();
+		}
+	}
+	return known == 1;
+}
+
+PG_FUNCTION_INFO_V1(dispatch_event_shard_seq);
+
+/*
+ * Trigger on the shards of a distributed outbox, BEFORE INSERT, each row:
+ * the row gets the next seq of this worker's transaction, whichever node
+ * numbered it (the coordinator's numbers come from its own transactions),
+ * so that the events of a zone are numbered by one node's transactions and
+ * the horizon of events_since holds for them.  Nothing has notified the
+ * number given first (see outbox_distributed).
+ */
+Datum
+dispatch_event_shard_seq(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	int			attnum;
+	bool		isnull = false;
+	Datum		value;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		elog(ERROR, "dispatch_event_shard_seq fires BEFORE INSERT FOR EACH ROW only");
+	desc = RelationGetDescr(td->tg_relation);
+	attnum = dispatch_column_number(desc, "seq");
+	value = Int64GetDatum(next_seq());
+	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_trigtuple, desc, 1, &attnum, &value, &isnull));
 }
 
 PG_FUNCTION_INFO_V1(dispatch_emit_event);

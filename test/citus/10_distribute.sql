@@ -8,7 +8,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(25);
+SELECT plan(29);
 
 -- ---------------------------------------------------------------------------
 -- placement
@@ -21,17 +21,19 @@ SELECT count(*) AS fks FROM pg_constraint
 
 -- a worker that refuses a change: DP913 with its error, nothing placed,
 -- and a retry once it agrees places everything
-SELECT bool_and(success) AS refusing FROM run_command_on_workers($$
-	CREATE FUNCTION public.refuse_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
+-- (the function from the coordinator, which Citus carries to the workers;
+-- the event trigger on each worker)
+CREATE FUNCTION public.refuse_ddl() RETURNS event_trigger LANGUAGE plpgsql AS
 	'BEGIN RAISE EXCEPTION ''this worker takes no DDL now''; END';
-	CREATE EVENT TRIGGER refuse_ddl ON ddl_command_start EXECUTE FUNCTION public.refuse_ddl()$$) \gset
+SELECT bool_and(success) AS refusing FROM run_command_on_workers(
+	'CREATE EVENT TRIGGER refuse_ddl ON ddl_command_start EXECUTE FUNCTION public.refuse_ddl()') \gset
 SELECT throws_like('SELECT dispatch.distribute()', '%this worker takes no DDL now%',
                    'a worker''s refusal is passed on');
 SELECT throws_ok('SELECT dispatch.distribute()', 'DP913', NULL, 'with DP913');
 SELECT is((SELECT count(*) FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid
             WHERE c.relnamespace = 'dispatch'::regnamespace), 0::bigint, 'and nothing is placed');
-SELECT bool_and(success) AS agreeing FROM run_command_on_workers($$
-	DROP EVENT TRIGGER refuse_ddl; DROP FUNCTION public.refuse_ddl()$$) \gset
+SELECT bool_and(success) AS agreeing FROM run_command_on_workers('DROP EVENT TRIGGER refuse_ddl') \gset
+DROP FUNCTION public.refuse_ddl();
 SELECT ok(:'refusing' AND :'agreeing', 'the workers took the refusing trigger and dropped it');
 
 CREATE TEMP TABLE placed AS SELECT * FROM dispatch.distribute();
@@ -118,6 +120,12 @@ SELECT array_agg(e.payload->>'status' ORDER BY e.seq) AS statuses,
   FROM dispatch.events e
  WHERE e.zone_id = :za AND e.order_id = :o AND e.kind = 'order_status' \gset
 SELECT count(*) AS etas FROM dispatch.eta_predictions WHERE zone_id = :za AND order_id = :o \gset
+-- a gateway of zone a catches up from 0, then from the last seq it saw
+SELECT array_agg(e.payload->>'status' ORDER BY e.seq) FILTER (WHERE e.kind = 'order_status' AND e.order_id = :o) AS caught,
+       count(*) AS caught_n, count(DISTINCT e.seq) AS caught_distinct, max(e.seq) AS last_seq
+  FROM dispatch.events_since(0, 1000, :za) e \gset
+SELECT count(*) AS zone_events FROM dispatch.events WHERE zone_id = :za \gset
+SELECT count(*) AS after_last FROM dispatch.events_since(:last_seq, 1000, :za) \gset
 SELECT is(:'status'::text, 'delivered', 'the order is delivered');
 SELECT is(:active_orders, 0, 'the rider''s load follows the order (the trigger on the shard reached the rider''s row)');
 SELECT is(:orders_today, 1, 'and its day''s count');
@@ -125,6 +133,11 @@ SELECT is(:'statuses'::text[], ARRAY['pending_payment', 'placed', 'accepted', 'a
           'the order''s events, in transition order, on its zone''s worker');
 SELECT is(:'versions'::int[], ARRAY[1, 2, 3, 4, 5, 6], 'with their versions');
 SELECT cmp_ok(:etas, '>', 0, 'the ETA trigger wrote its predictions on the shard');
+SELECT is(:'caught'::text[], ARRAY['pending_payment', 'placed', 'accepted', 'assigned', 'picked_up', 'delivered'],
+          'events_since of the zone from 0 gives the order''s events in order');
+SELECT is(:caught_n, :zone_events, 'and every event of the zone');
+SELECT is(:caught_distinct, :caught_n, 'each once (the zone''s events are numbered on its worker)');
+SELECT is(:after_last, 0, 'from the last seq seen, nothing more');
 
 -- a statement of the API on a zone's rows is one task on one worker
 CREATE FUNCTION pg_temp.explain_lines(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
