@@ -8498,10 +8498,15 @@ BEGIN
 	-- the events of a zone numbered on its worker (src/events.c)
 	CREATE TRIGGER events_shard_seq BEFORE INSERT ON @extschema@.events
 		FOR EACH ROW EXECUTE FUNCTION @extschema@._event_shard_seq();
+	-- a zone's batch runs on the zone's worker: the call is sent there
+	-- whole (outside a transaction block), its statements run beside the
+	-- shards they read and write
+	PERFORM create_distributed_function('@extschema@.assign_batch(bigint)', 'zone_id',
+	                                    colocate_with => '@extschema@.orders');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); returns each table with its placement.  DP911 elsewhere, DP912 if done already.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch to the zone''s worker; returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- ===========================================================================

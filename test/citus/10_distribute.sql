@@ -8,7 +8,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(29);
+SELECT plan(30);
 
 -- ---------------------------------------------------------------------------
 -- placement
@@ -67,6 +67,10 @@ SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = '
           'FOREIGN KEY (zone_id, rider_id) REFERENCES dispatch.riders(zone_id, rider_id)',
           'an order''s rider is a rider of its zone');
 SELECT throws_ok('SELECT dispatch.distribute()', 'DP912', NULL, 'a second distribute() is refused (DP912)');
+SELECT is((SELECT distribution_argument_index || ' ' || (colocationid = (SELECT colocationid FROM pg_dist_partition
+                                                                          WHERE logicalrelid = 'dispatch.orders'::regclass))
+             FROM pg_dist_object WHERE objid = 'dispatch.assign_batch(bigint)'::regprocedure),
+          '0 true', 'assign_batch is sent to the worker of its zone (argument 1, co-located with orders)');
 
 -- ---------------------------------------------------------------------------
 -- two zones on two workers

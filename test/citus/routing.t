@@ -71,6 +71,9 @@ one_worker place_order "SELECT dispatch.place_order($customer, $shop, jsonb_buil
 one_worker confirm_payment "SELECT dispatch.confirm_payment($o, 'ref')"
 one_worker merchant_accept "SELECT dispatch.merchant_accept($o)"
 one_worker assign_batch "SELECT * FROM dispatch.assign_batch($za)"
+sent=$(psql -X -q -At -c "SET citus.log_remote_commands = on" -c "SET client_min_messages = notice" \
+	-c "SELECT count(*) FROM dispatch.assign_batch($za)" 2>&1 >/dev/null | grep -c "issuing")
+[ "$sent" = 1 ]; ok $? "a zone's batch is sent to its worker whole: one command ($sent)"
 f=$(q "SELECT offer_id FROM dispatch.offers WHERE zone_id = $za AND order_id = $o")
 [ -n "$f" ]; ok $? "the batch made an offer of order $o"
 one_worker respond_offer "SELECT dispatch.respond_offer($f, true)"
