@@ -51,14 +51,16 @@ COMMENT ON FUNCTION @extschema@._event_shard_seq() IS
 	'Internal: BEFORE INSERT on the shards of a distributed outbox (distribute() creates the trigger): the row gets the next seq of the worker''s transaction, whichever node numbered it, so that the events of a zone are numbered by one node (src/events.c).';
 REVOKE ALL ON FUNCTION @extschema@._event_shard_seq() FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._on_every_node(p_command text) RETURNS void
+CREATE FUNCTION @extschema@._on_every_node(p_command text, p_here boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_failed record;
 BEGIN
-	EXECUTE p_command;
+	IF p_here THEN
+		EXECUTE p_command;
+	END IF;
 	SELECT w.nodename, w.nodeport, w.result INTO v_failed
 	  FROM run_command_on_workers(p_command) w
 	 WHERE NOT w.success
@@ -69,9 +71,9 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._on_every_node(text) IS
-	'Internal: runs a command of distribute() on the coordinator and on every worker, each committing on its own (DP913 with the worker''s error if one fails).';
-REVOKE ALL ON FUNCTION @extschema@._on_every_node(text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._on_every_node(text, boolean) IS
+	'Internal: runs a command of distribute() on every worker, each committing on its own, and on the coordinator unless p_here is false (DP913 with the worker''s error if one fails).';
+REVOKE ALL ON FUNCTION @extschema@._on_every_node(text, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.distribute()
 RETURNS TABLE (table_name regclass, placement text)
@@ -128,6 +130,16 @@ BEGIN
 	-- distribution column
 	PERFORM @extschema@._on_every_node('ALTER TABLE @extschema@.riders DROP CONSTRAINT IF EXISTS riders_pkey, '
 	                                   'ADD CONSTRAINT riders_pkey PRIMARY KEY (zone_id, rider_id)');
+	-- Ids a worker hands out (offers and batches of the calls sent to it)
+	-- must not meet the coordinator's: each worker's sequences start at
+	-- its group id << 36, above the coordinator's (2^36 ids each)
+	PERFORM @extschema@._on_every_node(
+		'SELECT pg_catalog.count(pg_catalog.setval(c.oid::pg_catalog.regclass, '
+		'         GREATEST((SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)::pg_catalog.int8 '
+		'                  OPERATOR(pg_catalog.<<) 36, 1), false)) '
+		'  FROM pg_catalog.pg_class c '
+		' WHERE c.relnamespace OPERATOR(pg_catalog.=) ''@extschema@''::pg_catalog.regnamespace '
+		'   AND c.relkind OPERATOR(pg_catalog.=) ''S''', false);
 	UPDATE _dispatch_fks f
 	   SET def = 'FOREIGN KEY (zone_id, rider_id) REFERENCES @extschema@.riders(zone_id, rider_id)'
 	 WHERE f.rel OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass

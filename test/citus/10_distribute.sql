@@ -8,7 +8,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(30);
+SELECT plan(31);
 
 -- ---------------------------------------------------------------------------
 -- placement
@@ -67,6 +67,9 @@ SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = '
           'FOREIGN KEY (zone_id, rider_id) REFERENCES dispatch.riders(zone_id, rider_id)',
           'an order''s rider is a rider of its zone');
 SELECT throws_ok('SELECT dispatch.distribute()', 'DP912', NULL, 'a second distribute() is refused (DP912)');
+SELECT ok(bool_and(success AND result = 't'), 'each worker hands out ids from its own range, above the coordinator''s')
+  FROM run_command_on_workers($$SELECT last_value = (SELECT groupid FROM pg_dist_local_group)::int8 << 36
+                                 FROM dispatch.offers_id_seq$$);
 SELECT is((SELECT distribution_argument_index || ' ' || (colocationid = (SELECT colocationid FROM pg_dist_partition
                                                                           WHERE logicalrelid = 'dispatch.orders'::regclass))
              FROM pg_dist_object WHERE objid = 'dispatch.assign_batch(bigint)'::regprocedure),
