@@ -32,6 +32,8 @@ SELECT pg_catalog.nextval('dispatch.riders_id_seq'), :zone, 3, 'ebike',
                     ELSE s.lat + 0.010 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) END AS y
           FROM generate_series(0, 999999) g(i)
           JOIN spots s ON s.i = (g.i / 2) % 64) r;
+-- riders written directly, as register_rider would have: their zones too
+INSERT INTO dispatch.rider_zones (rider_id, zone_id) SELECT r.rider_id, r.zone_id FROM dispatch.riders r;
 
 CREATE TEMP TABLE shops AS
 SELECT dispatch.create_merchant(:zone, 'shop ' || g.i, s.lon + (random() - 0.5) * 0.01, s.lat + (random() - 0.5) * 0.01,
