@@ -62,7 +62,7 @@ BEGIN
 		EXECUTE p_command;
 	END IF;
 	SELECT w.nodename, w.nodeport, w.result INTO v_failed
-	  FROM run_command_on_workers(p_command) w
+	  FROM pg_catalog.run_command_on_workers(p_command) w
 	 WHERE NOT w.success
 	 LIMIT 1;
 	IF FOUND THEN
@@ -92,12 +92,12 @@ BEGIN
 			      DETAIL = 'The extension citus is not installed in this database.',
 			      HINT = 'Run it on a Citus coordinator with its workers added (docs/citus.md).';
 	END IF;
-	IF NOT citus_is_coordinator() THEN
+	IF NOT pg_catalog.citus_is_coordinator() THEN
 		RAISE EXCEPTION 'distribute() runs on the Citus coordinator'
 			USING ERRCODE = 'DP911',
 			      DETAIL = 'This node is not the coordinator of its cluster.';
 	END IF;
-	IF EXISTS (SELECT FROM pg_dist_partition p
+	IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
 	            WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass) THEN
 		RAISE EXCEPTION 'the tables of dispatch are distributed already'
 			USING ERRCODE = 'DP912';
@@ -165,15 +165,15 @@ BEGIN
 		   AND c.oid NOT IN (SELECT d FROM @extschema@._distributed_tables() d)
 		 ORDER BY c.relname
 	LOOP
-		PERFORM create_reference_table(v_t);
+		PERFORM pg_catalog.create_reference_table(v_t);
 		table_name := v_t; placement := 'reference';
 		RETURN NEXT;
 	END LOOP;
 	FOR v_t IN SELECT d FROM @extschema@._distributed_tables() d LOOP
 		IF v_t OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass THEN
-			PERFORM create_distributed_table(v_t, 'zone_id');
+			PERFORM pg_catalog.create_distributed_table(v_t, 'zone_id');
 		ELSE
-			PERFORM create_distributed_table(v_t, 'zone_id', colocate_with => '@extschema@.orders');
+			PERFORM pg_catalog.create_distributed_table(v_t, 'zone_id', colocate_with => '@extschema@.orders');
 		END IF;
 		table_name := v_t; placement := 'distributed by zone_id';
 		RETURN NEXT;
@@ -193,7 +193,7 @@ BEGIN
 	-- a zone's batch runs on the zone's worker: the call is sent there
 	-- whole (outside a transaction block), its statements run beside the
 	-- shards they read and write
-	PERFORM create_distributed_function('@extschema@.assign_batch(bigint)', 'zone_id',
+	PERFORM pg_catalog.create_distributed_function('@extschema@.assign_batch(bigint)', 'zone_id',
 	                                    colocate_with => '@extschema@.orders');
 END
 $$;
