@@ -1103,20 +1103,11 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 	match_load_settings(DISPATCH_ZONE_OF(order_id), &s);
 
 	/*
-	 * step 2: the rider's zone (sql/20_schema.sql), which must be the
-	 * order's; then the rider as the batch reads it, with the facts of its
-	 * row, read in that zone (on Citus, the one shard that holds both)
+	 * step 2: the rider as the batch reads it, with the facts of its row,
+	 * read in the order's zone (on Citus, the one shard that holds both);
+	 * not found there, the rider's own zone (sql/20_schema.sql) tells an
+	 * unknown rider from one of another zone
 	 */
-	values[0] = Int64GetDatum(rider_id);
-	ret = SPI_execute_plan(rider_zone_plan, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not read the rider's zone: %s", SPI_result_code_string(ret));
-	zone_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (!isnull && zone_id != s.zone_id)
-		ereport(ERROR,
-				errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
-				errmsg("rider " INT64_FORMAT " works in zone " INT64_FORMAT ", not in zone " INT64_FORMAT,
-					   rider_id, zone_id, s.zone_id));
 	match_rider_params(&s, values);
 	values[5] = Int64GetDatum(order_id);
 	values[6] = Int64GetDatum(rider_id);
@@ -1125,9 +1116,21 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the rider: %s", SPI_result_code_string(ret));
 	if (SPI_processed != 1)
+	{
+		values[0] = Int64GetDatum(rider_id);
+		ret = SPI_execute_plan(rider_zone_plan, values, NULL, true, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not read the rider's zone: %s", SPI_result_code_string(ret));
+		zone_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (!isnull && zone_id != s.zone_id)
+			ereport(ERROR,
+					errcode(ERRCODE_DP_RIDER_CANNOT_TAKE),
+					errmsg("rider " INT64_FORMAT " works in zone " INT64_FORMAT ", not in zone " INT64_FORMAT,
+						   rider_id, zone_id, s.zone_id));
 		ereport(ERROR,
 				errcode(ERRCODE_DP_RIDER_UNKNOWN),
 				errmsg("rider " INT64_FORMAT " does not exist", rider_id));
+	}
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	match_rider_columns(desc, &cols);
