@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(4);
+SELECT plan(6);
 
 SELECT throws_ok('SELECT dispatch.distribute()', 'DP911', 'distribute() needs Citus',
                  'without Citus, distribute() is refused (DP911)');
@@ -27,6 +27,24 @@ SELECT is((SELECT d FROM dispatch._distributed_tables() d LIMIT 1), 'dispatch.or
 SELECT ok(NOT has_function_privilege('dispatch_admin', 'dispatch.distribute()', 'EXECUTE')
           AND NOT has_function_privilege('public', 'dispatch.distribute()', 'EXECUTE'),
           'only a superuser distributes');
+
+-- a call naming a rider finds its zone in rider_zones; a rider of another
+-- zone than the order's is refused as such, an unknown one as unknown
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+SELECT dispatch.create_zone('za', ST_MakeEnvelope(104.0, 30.0, 104.1, 30.1, 4326)) AS za \gset
+SELECT dispatch.create_zone('zb', ST_MakeEnvelope(105.0, 30.0, 105.1, 30.1, 4326)) AS zb \gset
+SELECT dispatch.create_merchant(:za, 'shop', 104.05, 30.05, 10) AS shop \gset
+SELECT dispatch.add_item(:shop, 'dish', 1500) AS dish \gset
+SELECT dispatch.place_order(dispatch.register_customer('+8613912340001', NULL), :shop,
+       jsonb_build_array(jsonb_build_object('item_id', :dish, 'qty', 1)), 104.05, 30.06, 'addr', 'normal') AS o \gset
+SELECT dispatch.confirm_payment(:o, 'ref'), dispatch.merchant_accept(:o) \g /dev/null
+SELECT dispatch.register_rider(:zb, 'r', '+8613912340002') AS rb \gset
+SELECT dispatch.rider_online(:rb, 105.05, 30.05) \g /dev/null
+SELECT throws_like(format('SELECT dispatch.assign_manually(%s, %s, ''ops'')', :o, :rb),
+                   format('%%works in zone %s, not in zone %s%%', :zb, :za),
+                   'a rider of another zone is refused as such (DP020)');
+SELECT throws_ok(format('SELECT dispatch.assign_manually(%s, 999999999, ''ops'')', :o), 'DP015', NULL,
+                 'an unknown rider is refused as unknown (DP015)');
 
 SELECT * FROM finish();
 ROLLBACK;
