@@ -3569,8 +3569,8 @@ COMMENT ON FUNCTION @extschema@._settle_payment(@extschema@.orders, text, text, 
 	'Internal: gives the pending payment of an order in pending_payment its outcome (succeeded with the provider''s reference, or failed with a reason); DP018 if there is none.';
 REVOKE ALL ON FUNCTION @extschema@._settle_payment(@extschema@.orders, text, text, text) FROM PUBLIC;
 
--- confirm_payment (sql/55_orders.sql)
-CREATE OR REPLACE FUNCTION @extschema@.confirm_payment(order_id bigint, provider_ref text) RETURNS void
+-- _confirm_payment (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@._confirm_payment(p_zone bigint, order_id bigint, provider_ref text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -3578,6 +3578,9 @@ DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 	v_now timestamptz := @extschema@.clock();
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	IF provider_ref IS NULL OR provider_ref OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a payment confirmation needs the provider''s reference' USING ERRCODE = 'DP018';
 	END IF;
@@ -3589,7 +3592,7 @@ BEGIN
 	                WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	                  AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	                  AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-	                  AND p.provider_ref OPERATOR(pg_catalog.=) confirm_payment.provider_ref) THEN
+	                  AND p.provider_ref OPERATOR(pg_catalog.=) _confirm_payment.provider_ref) THEN
 		RETURN;
 	END IF;
 	PERFORM @extschema@._settle_payment(v_order, 'succeeded', provider_ref, NULL);
@@ -3602,17 +3605,30 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._confirm_payment(bigint, bigint, text) IS
+	'Internal: confirm_payment in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+REVOKE ALL ON FUNCTION @extschema@._confirm_payment(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._confirm_payment(bigint, bigint, text) TO dispatch_app, dispatch_admin;
+
+-- confirm_payment (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@.confirm_payment(order_id bigint, provider_ref text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._confirm_payment(@extschema@.zone_of(order_id), order_id, provider_ref);
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
 	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; anything else without a pending payment is refused (DP018).';
 
--- fail_payment (sql/55_orders.sql)
-CREATE OR REPLACE FUNCTION @extschema@.fail_payment(order_id bigint, reason text) RETURNS void
+-- _fail_payment (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
 	-- a repeat: the payment failed already, for this reason
 	IF v_order.status OPERATOR(pg_catalog.=) 'payment_failed'
@@ -3628,6 +3644,16 @@ BEGIN
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) IS
+	'Internal: fail_payment in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+REVOKE ALL ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) TO dispatch_app, dispatch_admin;
+
+-- fail_payment (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@.fail_payment(order_id bigint, reason text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._fail_payment(@extschema@.zone_of(order_id), order_id, reason);
 COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text) IS
 	'Records a failed payment; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
 
@@ -3906,8 +3932,8 @@ COMMENT ON FUNCTION @extschema@._rider_index_predicate() IS
 	'Internal: the predicate riders_available_idx must have, as the candidate searches in C write it (MATCH_RIDER_INDEXED of src/match.h).';
 REVOKE ALL ON FUNCTION @extschema@._rider_index_predicate() FROM PUBLIC;
 
--- respond_offer (sql/60_matching.sql)
-CREATE OR REPLACE FUNCTION @extschema@.respond_offer(offer_id bigint, accept boolean, reason text DEFAULT NULL)
+-- _respond_offer (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._respond_offer(p_zone bigint, offer_id bigint, accept boolean, reason text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -3919,12 +3945,15 @@ DECLARE
 	v_offer @extschema@.offers;
 	v_order @extschema@.orders;
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(offer_id) THEN
+		RAISE EXCEPTION 'offer % does not lie in zone %', offer_id, p_zone USING ERRCODE = 'DP301';
+	END IF;
 	IF accept IS NULL THEN
 		RAISE EXCEPTION 'an answer to an offer is accept or reject' USING ERRCODE = 'DP304';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
 	SELECT f.rider_id INTO v_rider FROM @extschema@.offers f
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) _respond_offer.offer_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'offer % does not exist', offer_id USING ERRCODE = 'DP301';
 	END IF;
@@ -3932,7 +3961,7 @@ BEGIN
 	PERFORM FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) v_rider FOR UPDATE;
 	SELECT * INTO v_offer FROM @extschema@.offers f
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) _respond_offer.offer_id
 	   FOR UPDATE;
 	-- a repeat of the answer given is a no-op; an accepted offer whose order
 	-- was released since is not taken back
@@ -3964,16 +3993,16 @@ BEGIN
 		-- offers still hold theirs)
 		PERFORM @extschema@._rider_can_take(v_offer.order_id, v_rider);
 		UPDATE @extschema@.offers f
-		   SET status = 'accepted', responded_at = v_now, reason = respond_offer.reason
-		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
+		   SET status = 'accepted', responded_at = v_now, reason = _respond_offer.reason
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) _respond_offer.offer_id;
 		UPDATE @extschema@.orders o
 		   SET status = 'assigned', rider_id = v_rider,
-		       assigned_by = 'offer ' OPERATOR(pg_catalog.||) respond_offer.offer_id::text
+		       assigned_by = 'offer ' OPERATOR(pg_catalog.||) _respond_offer.offer_id::text
 		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) v_offer.order_id;
 	ELSE
 		UPDATE @extschema@.offers f
-		   SET status = 'rejected', responded_at = v_now, reason = respond_offer.reason
-		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
+		   SET status = 'rejected', responded_at = v_now, reason = _respond_offer.reason
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) _respond_offer.offer_id;
 		INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason)
 		VALUES (v_zone, v_offer.order_id, v_rider, v_now, 'rejected')
 		ON CONFLICT DO NOTHING;
@@ -3983,6 +4012,16 @@ BEGIN
 	                                    'status', CASE WHEN accept THEN 'accepted' ELSE 'rejected' END));
 END
 $$;
+COMMENT ON FUNCTION @extschema@._respond_offer(bigint, bigint, boolean, text) IS
+	'Internal: respond_offer in the offer''s zone (p_zone, which must be the zone in the id: DP301 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+REVOKE ALL ON FUNCTION @extschema@._respond_offer(bigint, bigint, boolean, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._respond_offer(bigint, bigint, boolean, text) TO dispatch_app, dispatch_admin;
+
+-- respond_offer (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@.respond_offer(offer_id bigint, accept boolean, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._respond_offer(@extschema@.zone_of(offer_id), offer_id, accept, reason);
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
 	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
 
@@ -4520,8 +4559,8 @@ COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, f
 REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
 
--- merchant_accept (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
+-- _merchant_accept (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@._merchant_accept(p_zone bigint, order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -4530,6 +4569,9 @@ DECLARE
 	v_prep integer;
 	v_ready timestamptz;
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	IF v_order.kind OPERATOR(pg_catalog.<>) 'takeaway' THEN
 		RAISE EXCEPTION 'order % is an errand: it has no merchant to accept it', order_id USING ERRCODE = 'DP025';
 	END IF;
@@ -4539,12 +4581,12 @@ BEGIN
 	-- a repeat: the merchant accepted already, and the order may have moved
 	-- on since (assigned, picked up, delivered); it is never taken back
 	IF v_order.status IN ('accepted', 'assigned', 'picked_up', 'delivered') THEN
-		IF merchant_accept.ready_at IS NULL OR merchant_accept.ready_at OPERATOR(pg_catalog.=) v_order.ready_at THEN
+		IF _merchant_accept.ready_at IS NULL OR _merchant_accept.ready_at OPERATOR(pg_catalog.=) v_order.ready_at THEN
 			RETURN;
 		END IF;
 		RAISE EXCEPTION 'order % was accepted already with another ready time (status "%")', order_id, v_order.status
 			USING ERRCODE = 'DP105',
-			      DETAIL = pg_catalog.format('It is ready at %s; this call says %s.', v_order.ready_at, merchant_accept.ready_at),
+			      DETAIL = pg_catalog.format('It is ready at %s; this call says %s.', v_order.ready_at, _merchant_accept.ready_at),
 			      HINT = 'merchant_accept does not move the ready time of an accepted order.';
 	END IF;
 	IF v_order.status OPERATOR(pg_catalog.<>) 'placed' THEN
@@ -4555,13 +4597,23 @@ BEGIN
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
 	-- computed before the UPDATE: Citus evaluates no volatile function
 	-- within a COALESCE of a distributed UPDATE
-	v_ready := COALESCE(merchant_accept.ready_at,
+	v_ready := COALESCE(_merchant_accept.ready_at,
 	                    @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep));
 	UPDATE @extschema@.orders o
 	   SET status = 'accepted', ready_at = v_ready
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._merchant_accept(bigint, bigint, timestamptz) IS
+	'Internal: merchant_accept in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+REVOKE ALL ON FUNCTION @extschema@._merchant_accept(bigint, bigint, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._merchant_accept(bigint, bigint, timestamptz) TO dispatch_app, dispatch_admin;
+
+-- merchant_accept (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._merchant_accept(@extschema@.zone_of(order_id), order_id, ready_at);
 COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
 	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled.';
 
@@ -4732,14 +4784,69 @@ $$;
 COMMENT ON FUNCTION @extschema@._rider_step(bigint, bigint, text, text) IS
 	'Internal: a rider moves their own order from p_from to p_to (pickup, delivery); a no-op when they took it there already, DP019 for another rider''s order, DP104 from any other status.';
 
--- cancel_order (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.cancel_order(order_id bigint, reason text) RETURNS void
+-- _mark_picked_up (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@._mark_picked_up(p_zone bigint, order_id bigint, rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
+	PERFORM @extschema@._rider_step(order_id, rider_id, 'assigned', 'picked_up');
+END
+$$;
+COMMENT ON FUNCTION @extschema@._mark_picked_up(bigint, bigint, bigint) IS
+	'Internal: mark_picked_up in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+REVOKE ALL ON FUNCTION @extschema@._mark_picked_up(bigint, bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._mark_picked_up(bigint, bigint, bigint) TO dispatch_app, dispatch_admin;
+
+-- mark_picked_up (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.mark_picked_up(order_id bigint, rider_id bigint)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._mark_picked_up(@extschema@.zone_of(order_id), order_id, rider_id);
+COMMENT ON FUNCTION @extschema@.mark_picked_up(bigint, bigint) IS
+	'The assigned rider has picked the order up.';
+
+-- _mark_delivered (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@._mark_delivered(p_zone bigint, order_id bigint, rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
+	PERFORM @extschema@._rider_step(order_id, rider_id, 'picked_up', 'delivered');
+END
+$$;
+COMMENT ON FUNCTION @extschema@._mark_delivered(bigint, bigint, bigint) IS
+	'Internal: mark_delivered in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+REVOKE ALL ON FUNCTION @extschema@._mark_delivered(bigint, bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._mark_delivered(bigint, bigint, bigint) TO dispatch_app, dispatch_admin;
+
+-- mark_delivered (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.mark_delivered(order_id bigint, rider_id bigint)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._mark_delivered(@extschema@.zone_of(order_id), order_id, rider_id);
+COMMENT ON FUNCTION @extschema@.mark_delivered(bigint, bigint) IS
+	'The assigned rider has delivered the order.';
+
+-- _cancel_order (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@._cancel_order(p_zone bigint, order_id bigint, reason text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_order @extschema@.orders;
+	v_items bigint[];
+	v_qtys integer[];
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
@@ -4765,13 +4872,17 @@ BEGIN
 	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
-	-- what was taken from stock goes back, in item order
+	-- what was taken from stock goes back, in item order (the lines read
+	-- first: on Citus, one statement may not read a distributed table and
+	-- write a reference table)
+	SELECT pg_catalog.array_agg(oi.item_id ORDER BY oi.item_id), pg_catalog.array_agg(oi.qty ORDER BY oi.item_id)
+	  INTO v_items, v_qtys
+	  FROM @extschema@.order_items oi
+	 WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	   AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 	UPDATE @extschema@.items i
 	   SET stock = i.stock OPERATOR(pg_catalog.+) l.qty
-	  FROM (SELECT oi.item_id, oi.qty FROM @extschema@.order_items oi
-	         WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	           AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	         ORDER BY oi.item_id) l
+	  FROM ROWS FROM (pg_catalog.unnest(v_items), pg_catalog.unnest(v_qtys)) AS l(item_id, qty)
 	 WHERE i.item_id OPERATOR(pg_catalog.=) l.item_id AND i.stock IS NOT NULL;
 	-- and what it took of a campaign, a coupon and points (sql/52_campaigns.sql)
 	PERFORM @extschema@._offer_return(v_order.zone_id, v_order.order_id);
@@ -4779,11 +4890,21 @@ BEGIN
 	PERFORM @extschema@._refund_cancelled(v_order, reason);
 END
 $$;
+COMMENT ON FUNCTION @extschema@._cancel_order(bigint, bigint, text) IS
+	'Internal: cancel_order in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+REVOKE ALL ON FUNCTION @extschema@._cancel_order(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._cancel_order(bigint, bigint, text) TO dispatch_app, dispatch_admin;
+
+-- cancel_order (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.cancel_order(order_id bigint, reason text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._cancel_order(@extschema@.zone_of(order_id), order_id, reason);
 COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
 	'Cancels an order before pickup: a pending payment is voided, a succeeded one is refunded (a refund record and a refund event), the stock it took is returned, and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
 
--- release_order (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text) RETURNS void
+-- _release_order (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@._release_order(p_zone bigint, order_id bigint, rider_id bigint, reason text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -4792,6 +4913,9 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_offer bigint;
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
@@ -4803,11 +4927,11 @@ BEGIN
 	   AND EXISTS (SELECT FROM @extschema@.offer_exclusions e
 	                WHERE e.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	                  AND e.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	                  AND e.rider_id OPERATOR(pg_catalog.=) release_order.rider_id
+	                  AND e.rider_id OPERATOR(pg_catalog.=) _release_order.rider_id
 	                  AND e.reason OPERATOR(pg_catalog.=) 'released') THEN
 		RETURN;
 	END IF;
-	IF v_order.rider_id IS DISTINCT FROM release_order.rider_id AND v_order.rider_id IS NOT NULL THEN
+	IF v_order.rider_id IS DISTINCT FROM _release_order.rider_id AND v_order.rider_id IS NOT NULL THEN
 		RAISE EXCEPTION 'rider % is not the rider of order % (status "%")', rider_id, order_id, v_order.status
 			USING ERRCODE = 'DP019';
 	END IF;
@@ -4821,14 +4945,14 @@ BEGIN
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 	-- the batch never offers it to this rider again
 	INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason, detail)
-	VALUES (v_order.zone_id, v_order.order_id, release_order.rider_id, v_now, 'released', reason)
+	VALUES (v_order.zone_id, v_order.order_id, _release_order.rider_id, v_now, 'released', reason)
 	ON CONFLICT ON CONSTRAINT offer_exclusions_pkey
 	DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, detail = EXCLUDED.detail;
 	-- the accepted offer that gave the rider the order, if any
 	UPDATE @extschema@.offers f SET status = 'released'
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND f.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	   AND f.rider_id OPERATOR(pg_catalog.=) release_order.rider_id
+	   AND f.rider_id OPERATOR(pg_catalog.=) _release_order.rider_id
 	   AND f.status OPERATOR(pg_catalog.=) 'accepted'
 	RETURNING f.offer_id INTO v_offer;
 	IF v_offer IS NOT NULL THEN
@@ -4837,6 +4961,16 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text) IS
+	'Internal: release_order in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+REVOKE ALL ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text) TO dispatch_app, dispatch_admin;
+
+-- release_order (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._release_order(@extschema@.zone_of(order_id), order_id, rider_id, reason);
 COMMENT ON FUNCTION @extschema@.release_order(bigint, bigint, text) IS
 	'The order''s rider gives back an assigned order (not yet picked up): it is accepted again without a rider, the offer that gave it is released, and the rider is excluded for it, so the next batch offers it to someone else.  A no-op once this rider released it; DP019 if another rider holds it, DP104 on any other status.';
 REVOKE ALL ON FUNCTION @extschema@.release_order(bigint, bigint, text) FROM PUBLIC;
@@ -8360,6 +8494,25 @@ COMMENT ON FUNCTION @extschema@._distributed_tables() IS
 	'Internal: the tables distribute() distributes by zone_id, co-located with orders (the first); every other table of the extension becomes a reference table.';
 REVOKE ALL ON FUNCTION @extschema@._distributed_tables() FROM PUBLIC;
 
+-- _routed_functions (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._routed_functions() RETURNS SETOF regprocedure
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT f::regprocedure FROM pg_catalog.unnest(ARRAY[
+		'@extschema@._confirm_payment(bigint, bigint, text)',
+		'@extschema@._fail_payment(bigint, bigint, text)',
+		'@extschema@._merchant_accept(bigint, bigint, timestamptz)',
+		'@extschema@._respond_offer(bigint, bigint, boolean, text)',
+		'@extschema@._mark_picked_up(bigint, bigint, bigint)',
+		'@extschema@._mark_delivered(bigint, bigint, bigint)',
+		'@extschema@._cancel_order(bigint, bigint, text)',
+		'@extschema@._release_order(bigint, bigint, bigint, text)']) AS u(f)
+$$;
+COMMENT ON FUNCTION @extschema@._routed_functions() IS
+	'Internal: the routed forms of the API calls that name an order or an offer (their first argument is the zone), which distribute() makes distributed functions of the zone.';
+REVOKE ALL ON FUNCTION @extschema@._routed_functions() FROM PUBLIC;
+
 -- _event_shard_seq (sql/97_distribute.sql)
 CREATE OR REPLACE FUNCTION @extschema@._event_shard_seq() RETURNS trigger
 LANGUAGE C VOLATILE PARALLEL UNSAFE
@@ -8515,10 +8668,14 @@ BEGIN
 	-- shards they read and write
 	PERFORM pg_catalog.create_distributed_function('@extschema@.assign_batch(bigint)', 'zone_id',
 	                                    colocate_with => '@extschema@.orders');
+	-- and so is a call that names an order or an offer (through its routed
+	-- form, the zone first), outside a transaction block
+	PERFORM pg_catalog.create_distributed_function(f, '$1', colocate_with => '@extschema@.orders')
+	   FROM @extschema@._routed_functions() f;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch to the zone''s worker; returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- ===========================================================================

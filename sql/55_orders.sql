@@ -383,7 +383,7 @@ COMMENT ON FUNCTION @extschema@._settle_payment(@extschema@.orders, text, text, 
 	'Internal: gives the pending payment of an order in pending_payment its outcome (succeeded with the provider''s reference, or failed with a reason); DP018 if there is none.';
 REVOKE ALL ON FUNCTION @extschema@._settle_payment(@extschema@.orders, text, text, text) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.confirm_payment(order_id bigint, provider_ref text) RETURNS void
+CREATE FUNCTION @extschema@._confirm_payment(p_zone bigint, order_id bigint, provider_ref text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -391,6 +391,9 @@ DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 	v_now timestamptz := @extschema@.clock();
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	IF provider_ref IS NULL OR provider_ref OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a payment confirmation needs the provider''s reference' USING ERRCODE = 'DP018';
 	END IF;
@@ -402,7 +405,7 @@ BEGIN
 	                WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	                  AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	                  AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-	                  AND p.provider_ref OPERATOR(pg_catalog.=) confirm_payment.provider_ref) THEN
+	                  AND p.provider_ref OPERATOR(pg_catalog.=) _confirm_payment.provider_ref) THEN
 		RETURN;
 	END IF;
 	PERFORM @extschema@._settle_payment(v_order, 'succeeded', provider_ref, NULL);
@@ -415,16 +418,25 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._confirm_payment(bigint, bigint, text) IS
+	'Internal: confirm_payment in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+CREATE FUNCTION @extschema@.confirm_payment(order_id bigint, provider_ref text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._confirm_payment(@extschema@.zone_of(order_id), order_id, provider_ref);
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
 	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; anything else without a pending payment is refused (DP018).';
 
-CREATE FUNCTION @extschema@.fail_payment(order_id bigint, reason text) RETURNS void
+CREATE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
 	-- a repeat: the payment failed already, for this reason
 	IF v_order.status OPERATOR(pg_catalog.=) 'payment_failed'
@@ -440,6 +452,12 @@ BEGIN
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) IS
+	'Internal: fail_payment in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+CREATE FUNCTION @extschema@.fail_payment(order_id bigint, reason text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._fail_payment(@extschema@.zone_of(order_id), order_id, reason);
 COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text) IS
 	'Records a failed payment; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
 
@@ -488,7 +506,11 @@ REVOKE ALL ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, 
 GRANT EXECUTE ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.confirm_payment(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.confirm_payment(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._confirm_payment(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._confirm_payment(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.fail_payment(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.fail_payment(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.retry_payment(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.retry_payment(bigint) TO dispatch_app, dispatch_admin;

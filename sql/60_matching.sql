@@ -512,7 +512,7 @@ AS 'MODULE_PATHNAME', 'dispatch_assign_batch';
 COMMENT ON FUNCTION @extschema@.assign_batch(bigint) IS
 	'One dispatch round for a zone: expires overdue offers, solves the minimum-cost assignment of its dispatchable orders to its available riders'' free slots, writes offers (with audit) and emits an offer event for each.  method says whether the solve was exact or, past the size or time budget, a heuristic.';
 
-CREATE FUNCTION @extschema@.respond_offer(offer_id bigint, accept boolean, reason text DEFAULT NULL)
+CREATE FUNCTION @extschema@._respond_offer(p_zone bigint, offer_id bigint, accept boolean, reason text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -524,12 +524,15 @@ DECLARE
 	v_offer @extschema@.offers;
 	v_order @extschema@.orders;
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(offer_id) THEN
+		RAISE EXCEPTION 'offer % does not lie in zone %', offer_id, p_zone USING ERRCODE = 'DP301';
+	END IF;
 	IF accept IS NULL THEN
 		RAISE EXCEPTION 'an answer to an offer is accept or reject' USING ERRCODE = 'DP304';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
 	SELECT f.rider_id INTO v_rider FROM @extschema@.offers f
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) _respond_offer.offer_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'offer % does not exist', offer_id USING ERRCODE = 'DP301';
 	END IF;
@@ -537,7 +540,7 @@ BEGIN
 	PERFORM FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) v_rider FOR UPDATE;
 	SELECT * INTO v_offer FROM @extschema@.offers f
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) _respond_offer.offer_id
 	   FOR UPDATE;
 	-- a repeat of the answer given is a no-op; an accepted offer whose order
 	-- was released since is not taken back
@@ -569,16 +572,16 @@ BEGIN
 		-- offers still hold theirs)
 		PERFORM @extschema@._rider_can_take(v_offer.order_id, v_rider);
 		UPDATE @extschema@.offers f
-		   SET status = 'accepted', responded_at = v_now, reason = respond_offer.reason
-		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
+		   SET status = 'accepted', responded_at = v_now, reason = _respond_offer.reason
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) _respond_offer.offer_id;
 		UPDATE @extschema@.orders o
 		   SET status = 'assigned', rider_id = v_rider,
-		       assigned_by = 'offer ' OPERATOR(pg_catalog.||) respond_offer.offer_id::text
+		       assigned_by = 'offer ' OPERATOR(pg_catalog.||) _respond_offer.offer_id::text
 		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) v_offer.order_id;
 	ELSE
 		UPDATE @extschema@.offers f
-		   SET status = 'rejected', responded_at = v_now, reason = respond_offer.reason
-		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) respond_offer.offer_id;
+		   SET status = 'rejected', responded_at = v_now, reason = _respond_offer.reason
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone AND f.offer_id OPERATOR(pg_catalog.=) _respond_offer.offer_id;
 		INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason)
 		VALUES (v_zone, v_offer.order_id, v_rider, v_now, 'rejected')
 		ON CONFLICT DO NOTHING;
@@ -588,6 +591,12 @@ BEGIN
 	                                    'status', CASE WHEN accept THEN 'accepted' ELSE 'rejected' END));
 END
 $$;
+COMMENT ON FUNCTION @extschema@._respond_offer(bigint, bigint, boolean, text) IS
+	'Internal: respond_offer in the offer''s zone (p_zone, which must be the zone in the id: DP301 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+CREATE FUNCTION @extschema@.respond_offer(offer_id bigint, accept boolean, reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._respond_offer(@extschema@.zone_of(offer_id), offer_id, accept, reason);
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
 	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
 
@@ -615,3 +624,5 @@ REVOKE ALL ON FUNCTION @extschema@.assign_batch(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.assign_batch(bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._respond_offer(bigint, bigint, boolean, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._respond_offer(bigint, bigint, boolean, text) TO dispatch_app, dispatch_admin;

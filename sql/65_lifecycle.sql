@@ -198,7 +198,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
 	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders.';
 
-CREATE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
+CREATE FUNCTION @extschema@._merchant_accept(p_zone bigint, order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -207,6 +207,9 @@ DECLARE
 	v_prep integer;
 	v_ready timestamptz;
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	IF v_order.kind OPERATOR(pg_catalog.<>) 'takeaway' THEN
 		RAISE EXCEPTION 'order % is an errand: it has no merchant to accept it', order_id USING ERRCODE = 'DP025';
 	END IF;
@@ -216,12 +219,12 @@ BEGIN
 	-- a repeat: the merchant accepted already, and the order may have moved
 	-- on since (assigned, picked up, delivered); it is never taken back
 	IF v_order.status IN ('accepted', 'assigned', 'picked_up', 'delivered') THEN
-		IF merchant_accept.ready_at IS NULL OR merchant_accept.ready_at OPERATOR(pg_catalog.=) v_order.ready_at THEN
+		IF _merchant_accept.ready_at IS NULL OR _merchant_accept.ready_at OPERATOR(pg_catalog.=) v_order.ready_at THEN
 			RETURN;
 		END IF;
 		RAISE EXCEPTION 'order % was accepted already with another ready time (status "%")', order_id, v_order.status
 			USING ERRCODE = 'DP105',
-			      DETAIL = pg_catalog.format('It is ready at %s; this call says %s.', v_order.ready_at, merchant_accept.ready_at),
+			      DETAIL = pg_catalog.format('It is ready at %s; this call says %s.', v_order.ready_at, _merchant_accept.ready_at),
 			      HINT = 'merchant_accept does not move the ready time of an accepted order.';
 	END IF;
 	IF v_order.status OPERATOR(pg_catalog.<>) 'placed' THEN
@@ -232,13 +235,19 @@ BEGIN
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
 	-- computed before the UPDATE: Citus evaluates no volatile function
 	-- within a COALESCE of a distributed UPDATE
-	v_ready := COALESCE(merchant_accept.ready_at,
+	v_ready := COALESCE(_merchant_accept.ready_at,
 	                    @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep));
 	UPDATE @extschema@.orders o
 	   SET status = 'accepted', ready_at = v_ready
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._merchant_accept(bigint, bigint, timestamptz) IS
+	'Internal: merchant_accept in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+CREATE FUNCTION @extschema@.merchant_accept(order_id bigint, ready_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._merchant_accept(@extschema@.zone_of(order_id), order_id, ready_at);
 COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
 	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled.';
 
@@ -412,31 +421,58 @@ COMMENT ON FUNCTION @extschema@._rider_step(bigint, bigint, text, text) IS
 	'Internal: a rider moves their own order from p_from to p_to (pickup, delivery); a no-op when they took it there already, DP019 for another rider''s order, DP104 from any other status.';
 REVOKE ALL ON FUNCTION @extschema@._rider_step(bigint, bigint, text, text) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.mark_picked_up(order_id bigint, rider_id bigint) RETURNS void
-LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+CREATE FUNCTION @extschema@._mark_picked_up(p_zone bigint, order_id bigint, rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT @extschema@._rider_step(order_id, rider_id, 'assigned', 'picked_up');
-END;
+AS $$
+BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
+	PERFORM @extschema@._rider_step(order_id, rider_id, 'assigned', 'picked_up');
+END
+$$;
+COMMENT ON FUNCTION @extschema@._mark_picked_up(bigint, bigint, bigint) IS
+	'Internal: mark_picked_up in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+CREATE FUNCTION @extschema@.mark_picked_up(order_id bigint, rider_id bigint)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._mark_picked_up(@extschema@.zone_of(order_id), order_id, rider_id);
 COMMENT ON FUNCTION @extschema@.mark_picked_up(bigint, bigint) IS
 	'The assigned rider has picked the order up.';
 
-CREATE FUNCTION @extschema@.mark_delivered(order_id bigint, rider_id bigint) RETURNS void
-LANGUAGE sql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+CREATE FUNCTION @extschema@._mark_delivered(p_zone bigint, order_id bigint, rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT @extschema@._rider_step(order_id, rider_id, 'picked_up', 'delivered');
-END;
+AS $$
+BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
+	PERFORM @extschema@._rider_step(order_id, rider_id, 'picked_up', 'delivered');
+END
+$$;
+COMMENT ON FUNCTION @extschema@._mark_delivered(bigint, bigint, bigint) IS
+	'Internal: mark_delivered in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+CREATE FUNCTION @extschema@.mark_delivered(order_id bigint, rider_id bigint)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._mark_delivered(@extschema@.zone_of(order_id), order_id, rider_id);
 COMMENT ON FUNCTION @extschema@.mark_delivered(bigint, bigint) IS
 	'The assigned rider has delivered the order.';
 
-CREATE FUNCTION @extschema@.cancel_order(order_id bigint, reason text) RETURNS void
+CREATE FUNCTION @extschema@._cancel_order(p_zone bigint, order_id bigint, reason text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_order @extschema@.orders;
+	v_items bigint[];
+	v_qtys integer[];
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
@@ -462,13 +498,17 @@ BEGIN
 	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
-	-- what was taken from stock goes back, in item order
+	-- what was taken from stock goes back, in item order (the lines read
+	-- first: on Citus, one statement may not read a distributed table and
+	-- write a reference table)
+	SELECT pg_catalog.array_agg(oi.item_id ORDER BY oi.item_id), pg_catalog.array_agg(oi.qty ORDER BY oi.item_id)
+	  INTO v_items, v_qtys
+	  FROM @extschema@.order_items oi
+	 WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	   AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 	UPDATE @extschema@.items i
 	   SET stock = i.stock OPERATOR(pg_catalog.+) l.qty
-	  FROM (SELECT oi.item_id, oi.qty FROM @extschema@.order_items oi
-	         WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	           AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	         ORDER BY oi.item_id) l
+	  FROM ROWS FROM (pg_catalog.unnest(v_items), pg_catalog.unnest(v_qtys)) AS l(item_id, qty)
 	 WHERE i.item_id OPERATOR(pg_catalog.=) l.item_id AND i.stock IS NOT NULL;
 	-- and what it took of a campaign, a coupon and points (sql/52_campaigns.sql)
 	PERFORM @extschema@._offer_return(v_order.zone_id, v_order.order_id);
@@ -476,10 +516,16 @@ BEGIN
 	PERFORM @extschema@._refund_cancelled(v_order, reason);
 END
 $$;
+COMMENT ON FUNCTION @extschema@._cancel_order(bigint, bigint, text) IS
+	'Internal: cancel_order in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+CREATE FUNCTION @extschema@.cancel_order(order_id bigint, reason text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._cancel_order(@extschema@.zone_of(order_id), order_id, reason);
 COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
 	'Cancels an order before pickup: a pending payment is voided, a succeeded one is refunded (a refund record and a refund event), the stock it took is returned, and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
 
-CREATE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text) RETURNS void
+CREATE FUNCTION @extschema@._release_order(p_zone bigint, order_id bigint, rider_id bigint, reason text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -488,6 +534,9 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_offer bigint;
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
@@ -499,11 +548,11 @@ BEGIN
 	   AND EXISTS (SELECT FROM @extschema@.offer_exclusions e
 	                WHERE e.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	                  AND e.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	                  AND e.rider_id OPERATOR(pg_catalog.=) release_order.rider_id
+	                  AND e.rider_id OPERATOR(pg_catalog.=) _release_order.rider_id
 	                  AND e.reason OPERATOR(pg_catalog.=) 'released') THEN
 		RETURN;
 	END IF;
-	IF v_order.rider_id IS DISTINCT FROM release_order.rider_id AND v_order.rider_id IS NOT NULL THEN
+	IF v_order.rider_id IS DISTINCT FROM _release_order.rider_id AND v_order.rider_id IS NOT NULL THEN
 		RAISE EXCEPTION 'rider % is not the rider of order % (status "%")', rider_id, order_id, v_order.status
 			USING ERRCODE = 'DP019';
 	END IF;
@@ -517,14 +566,14 @@ BEGIN
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 	-- the batch never offers it to this rider again
 	INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason, detail)
-	VALUES (v_order.zone_id, v_order.order_id, release_order.rider_id, v_now, 'released', reason)
+	VALUES (v_order.zone_id, v_order.order_id, _release_order.rider_id, v_now, 'released', reason)
 	ON CONFLICT ON CONSTRAINT offer_exclusions_pkey
 	DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, detail = EXCLUDED.detail;
 	-- the accepted offer that gave the rider the order, if any
 	UPDATE @extschema@.offers f SET status = 'released'
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND f.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	   AND f.rider_id OPERATOR(pg_catalog.=) release_order.rider_id
+	   AND f.rider_id OPERATOR(pg_catalog.=) _release_order.rider_id
 	   AND f.status OPERATOR(pg_catalog.=) 'accepted'
 	RETURNING f.offer_id INTO v_offer;
 	IF v_offer IS NOT NULL THEN
@@ -533,6 +582,12 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text) IS
+	'Internal: release_order in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+CREATE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._release_order(@extschema@.zone_of(order_id), order_id, rider_id, reason);
 COMMENT ON FUNCTION @extschema@.release_order(bigint, bigint, text) IS
 	'The order''s rider gives back an assigned order (not yet picked up): it is accepted again without a rider, the offer that gave it is released, and the rider is excluded for it, so the next batch offers it to someone else.  A no-op once this rider released it; DP019 if another rider holds it, DP104 on any other status.';
 
@@ -547,13 +602,23 @@ REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._merchant_accept(bigint, bigint, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._merchant_accept(bigint, bigint, timestamptz) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.mark_picked_up(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.mark_picked_up(bigint, bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._mark_picked_up(bigint, bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._mark_picked_up(bigint, bigint, bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.mark_delivered(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.mark_delivered(bigint, bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._mark_delivered(bigint, bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._mark_delivered(bigint, bigint, bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.cancel_order(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.cancel_order(bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._cancel_order(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._cancel_order(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.release_order(bigint, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.release_order(bigint, bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text) TO dispatch_app, dispatch_admin;

@@ -43,6 +43,29 @@ COMMENT ON FUNCTION @extschema@._distributed_tables() IS
 	'Internal: the tables distribute() distributes by zone_id, co-located with orders (the first); every other table of the extension becomes a reference table.';
 REVOKE ALL ON FUNCTION @extschema@._distributed_tables() FROM PUBLIC;
 
+-- The API calls that name an order or an offer reach its zone's worker
+-- whole: each is an SQL function that PostgreSQL inlines into the caller's
+-- SELECT, a call of its routed form with the zone taken from the id
+-- (zone_of), and Citus sends a call of a distributed function whose zone
+-- argument is a constant to the worker of that zone.
+CREATE FUNCTION @extschema@._routed_functions() RETURNS SETOF regprocedure
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT f::regprocedure FROM pg_catalog.unnest(ARRAY[
+		'@extschema@._confirm_payment(bigint, bigint, text)',
+		'@extschema@._fail_payment(bigint, bigint, text)',
+		'@extschema@._merchant_accept(bigint, bigint, timestamptz)',
+		'@extschema@._respond_offer(bigint, bigint, boolean, text)',
+		'@extschema@._mark_picked_up(bigint, bigint, bigint)',
+		'@extschema@._mark_delivered(bigint, bigint, bigint)',
+		'@extschema@._cancel_order(bigint, bigint, text)',
+		'@extschema@._release_order(bigint, bigint, bigint, text)']) AS u(f)
+$$;
+COMMENT ON FUNCTION @extschema@._routed_functions() IS
+	'Internal: the routed forms of the API calls that name an order or an offer (their first argument is the zone), which distribute() makes distributed functions of the zone.';
+REVOKE ALL ON FUNCTION @extschema@._routed_functions() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._event_shard_seq() RETURNS trigger
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -195,8 +218,12 @@ BEGIN
 	-- shards they read and write
 	PERFORM pg_catalog.create_distributed_function('@extschema@.assign_batch(bigint)', 'zone_id',
 	                                    colocate_with => '@extschema@.orders');
+	-- and so is a call that names an order or an offer (through its routed
+	-- form, the zone first), outside a transaction block
+	PERFORM pg_catalog.create_distributed_function(f, '$1', colocate_with => '@extschema@.orders')
+	   FROM @extschema@._routed_functions() f;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch to the zone''s worker; returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;

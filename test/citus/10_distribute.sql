@@ -8,7 +8,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(31);
+SELECT plan(32);
 
 -- ---------------------------------------------------------------------------
 -- placement
@@ -74,6 +74,11 @@ SELECT is((SELECT distribution_argument_index || ' ' || (colocationid = (SELECT 
                                                                           WHERE logicalrelid = 'dispatch.orders'::regclass))
              FROM pg_dist_object WHERE objid = 'dispatch.assign_batch(bigint)'::regprocedure),
           '0 true', 'assign_batch is sent to the worker of its zone (argument 1, co-located with orders)');
+SELECT is((SELECT count(*) FROM pg_dist_object o JOIN dispatch._routed_functions() f ON o.objid = f
+            WHERE o.distribution_argument_index = 0
+              AND o.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'dispatch.orders'::regclass)),
+          (SELECT count(*) FROM dispatch._routed_functions()),
+          'so is each routed form of a call naming an order or an offer');
 
 -- ---------------------------------------------------------------------------
 -- two zones on two workers

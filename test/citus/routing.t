@@ -4,6 +4,7 @@
 # order's life reaches exactly one worker, the one that holds the order's
 # zone: the coordinator logs every command it sends to a worker
 # (citus.log_remote_commands), and the servers named are counted per call.
+# The calls that name an order or an offer are sent whole, as one command.
 # Then two zones on the two workers run their batches at the same time: a
 # batch of one zone, its transaction held open, does not hold up the batch
 # of the other.
@@ -42,6 +43,17 @@ one_worker() {
 	got=$(reached "$2")
 	[ "$got" = "$pa" ]; ok $? "$1 reaches only the worker of its zone ($pa; reached: ${got:-none})"
 }
+# a call that names an order or an offer is sent whole: one command, the
+# call of its routed form, to the worker of the zone
+one_call() {
+	local log cmds
+	log=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET citus.log_remote_commands = on" \
+		-c "SET client_min_messages = notice" -c "$2" 2>&1 >/dev/null)
+	cmds=$(printf '%s\n' "$log" | grep -c "issuing")
+	printf '%s\n' "$log" | grep -q "issuing SELECT dispatch._$1('$za'::bigint" &&
+		[ "$cmds" = 1 ] && [ "$(printf '%s\n' "$log" | sed -n 's/.*on server [^@]*@[^:]*:\([0-9]*\).*/\1/p')" = "$pa" ]
+	ok $? "$1 is sent whole to the worker of its zone ($pa): one command ($cmds)"
+}
 
 setup() {
 	shop=$(q "SELECT dispatch.create_merchant($1, 'shop', $2 + 0.05, 30.05, 10)")
@@ -68,20 +80,46 @@ one_worker update_rider_location "SELECT dispatch.update_rider_location($rider_a
 o=$(q "SELECT dispatch.place_order($customer, $shop, jsonb_build_array(jsonb_build_object('item_id', $dish, 'qty', 1)),
          $lon_a + 0.05, 30.06, 'addr', 'normal')")
 one_worker place_order "SELECT dispatch.place_order($customer, $shop, jsonb_build_array(jsonb_build_object('item_id', $dish, 'qty', 1)), $lon_a + 0.05, 30.06, 'addr', 'normal')"
-one_worker confirm_payment "SELECT dispatch.confirm_payment($o, 'ref')"
-one_worker merchant_accept "SELECT dispatch.merchant_accept($o)"
+one_call confirm_payment "SELECT dispatch.confirm_payment($o, 'ref')"
+one_call merchant_accept "SELECT dispatch.merchant_accept($o)"
 one_worker assign_batch "SELECT * FROM dispatch.assign_batch($za)"
 sent=$(psql -X -q -At -c "SET citus.log_remote_commands = on" -c "SET client_min_messages = notice" \
 	-c "SELECT count(*) FROM dispatch.assign_batch($za)" 2>&1 >/dev/null | grep -c "issuing")
 [ "$sent" = 1 ]; ok $? "a zone's batch is sent to its worker whole: one command ($sent)"
 f=$(q "SELECT offer_id FROM dispatch.offers WHERE zone_id = $za AND order_id = $o")
 [ -n "$f" ]; ok $? "the batch made an offer of order $o"
-one_worker respond_offer "SELECT dispatch.respond_offer($f, true)"
+one_call respond_offer "SELECT dispatch.respond_offer($f, true)"
 one_worker update_rider_plan "SELECT dispatch.update_rider_plan($rider_a, dispatch.clock() + interval '10 minutes', $lon_a + 0.05, 30.06)"
-one_worker mark_picked_up "SELECT dispatch.mark_picked_up($o, $rider_a)"
-one_worker mark_delivered "SELECT dispatch.mark_delivered($o, $rider_a)"
+one_call mark_picked_up "SELECT dispatch.mark_picked_up($o, $rider_a)"
+one_call mark_delivered "SELECT dispatch.mark_delivered($o, $rider_a)"
 [ "$(q "SELECT status FROM dispatch.orders WHERE zone_id = $za AND order_id = $o")" = delivered ]
 ok $? "order $o is delivered"
+plan=$(psql -X -q -At -c "EXPLAIN SELECT dispatch.mark_delivered($o, $rider_a)")
+printf '%s\n' "$plan" | grep -q "Task Count: 1" && printf '%s\n' "$plan" | grep -q "port=$pa"
+ok $? "EXPLAIN of a call naming an order shows one task, on the zone's worker"
+
+# a cancellation writes the zone's rows and gives stock back to the
+# catalogue (a reference table) from the worker; a failed payment too
+tracked=$(q "SELECT dispatch.add_item($shop_a, 'tracked', 900, 10)")
+c=$(q "SELECT dispatch.place_order($customer, $shop_a, jsonb_build_array(jsonb_build_object('item_id', $tracked, 'qty', 2)),
+         $lon_a + 0.05, 30.06, 'addr', 'normal')")
+one_call fail_payment "SELECT dispatch.fail_payment($c, 'card declined')"
+[ "$(q "SELECT stock FROM dispatch.items WHERE item_id = $tracked")" = 8 ]; ok $? "the order took 2 of the item's stock"
+one_call cancel_order "SELECT dispatch.cancel_order($c, 'changed my mind')"
+[ "$(q "SELECT o.status || ' ' || i.stock FROM dispatch.orders o, dispatch.items i
+         WHERE o.zone_id = $za AND o.order_id = $c AND i.item_id = $tracked")" = "cancelled 10" ]
+ok $? "the cancelled order's stock is back, on every node"
+[ "$(q "SELECT count(DISTINCT result) FROM run_command_on_workers('SELECT stock FROM dispatch.items WHERE item_id = $tracked')" )" = 1 ]
+ok $? "the workers' copies of the catalogue agree"
+
+# a released order: accepted again, its rider excluded
+r=$(order 41 "$shop_a" "$dish_a" "$lon_a")
+q "SELECT count(*) FROM dispatch.assign_batch($za)" >/dev/null
+f=$(q "SELECT offer_id FROM dispatch.offers WHERE zone_id = $za AND order_id = $r AND status = 'pending'")
+q "SELECT dispatch.respond_offer($f, true)" >/dev/null
+one_call release_order "SELECT dispatch.release_order($r, $rider_a, 'flat tyre')"
+[ "$(q "SELECT status FROM dispatch.orders WHERE zone_id = $za AND order_id = $r")" = accepted ]
+ok $? "the released order waits for another rider"
 
 # two zones' batches at once: zone a's batch holds its transaction open
 setup "$zb" "$lon_b" 12

@@ -1,9 +1,10 @@
 -- test/pgtap/97_distribute.sql: distribute() on a server without Citus, and
--- the list of tables it distributes (test/citus runs it on Citus).
+-- the list of tables it distributes, the routed forms of the calls that
+-- name an order or an offer (test/citus runs it on Citus).
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(6);
+SELECT plan(11);
 
 SELECT throws_ok('SELECT dispatch.distribute()', 'DP911', 'distribute() needs Citus',
                  'without Citus, distribute() is refused (DP911)');
@@ -45,6 +46,40 @@ SELECT throws_like(format('SELECT dispatch.assign_manually(%s, %s, ''ops'')', :o
                    'a rider of another zone is refused as such (DP020)');
 SELECT throws_ok(format('SELECT dispatch.assign_manually(%s, 999999999, ''ops'')', :o), 'DP015', NULL,
                  'an unknown rider is refused as unknown (DP015)');
+
+-- the calls that name an order or an offer: each public form is inlined
+-- into the caller's query as a call of its routed form, the zone a
+-- constant (what Citus needs to send the call to the zone's worker)
+CREATE FUNCTION pg_temp.plan_of(f regprocedure) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	v_args text;
+	v_plan text := '';
+	v_line text;
+BEGIN
+	SELECT string_agg(CASE WHEN n = 2 THEN '1099511627777::bigint' ELSE 'NULL::' || format_type(t, NULL) END, ', ' ORDER BY n)
+	  INTO v_args
+	  FROM unnest((SELECT proargtypes::oid[] FROM pg_proc WHERE oid = f)) WITH ORDINALITY AS a(t, n)
+	 WHERE n > 1;
+	FOR v_line IN EXECUTE format('EXPLAIN (VERBOSE, COSTS OFF) SELECT dispatch.%s(%s)',
+	                             substr((SELECT proname FROM pg_proc WHERE oid = f), 2), v_args) LOOP
+		v_plan := v_plan || v_line;
+	END LOOP;
+	RETURN v_plan;
+END
+$$;
+SELECT is((SELECT count(*) FROM dispatch._routed_functions()), 8::bigint, 'eight calls have a routed form');
+SELECT is((SELECT array_agg(f::text ORDER BY f::text) FROM dispatch._routed_functions() f
+            WHERE pg_temp.plan_of(f) NOT LIKE '%dispatch.' || (SELECT proname FROM pg_proc WHERE oid = f) || '(''1''::bigint, ''1099511627777''::bigint%'),
+          NULL, 'each public form becomes a call of its routed form with the zone of the id, a constant');
+SELECT is((SELECT array_agg(f::text ORDER BY f::text) FROM dispatch._routed_functions() f
+            WHERE NOT has_function_privilege('dispatch_app', f, 'EXECUTE')
+               OR has_function_privilege('dispatch_analyst', f, 'EXECUTE')),
+          NULL, 'the app may call the routed forms, which its calls become; the analyst may not');
+SELECT throws_ok(format('SELECT dispatch._confirm_payment(%s, %s, ''ref'')', :zb, :o), 'DP014',
+                 format('order %s does not lie in zone %s', :o, :zb),
+                 'a routed form refuses a zone that is not the order''s (DP014)');
+SELECT throws_ok(format('SELECT dispatch._respond_offer(%s, %s, true)', :za, (:zb::bigint << 40) + 1), 'DP301', NULL,
+                 'and one that is not the offer''s (DP301)');
 
 SELECT * FROM finish();
 ROLLBACK;
