@@ -4617,8 +4617,8 @@ RETURN @extschema@._merchant_accept(@extschema@.zone_of(order_id), order_id, rea
 COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
 	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled.';
 
--- assign_manually (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.assign_manually(order_id bigint, rider_id bigint, by text) RETURNS void
+-- _assign_manually (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@._assign_manually(p_zone bigint, order_id bigint, rider_id bigint, by text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -4629,6 +4629,9 @@ DECLARE
 	v_over integer;
 	v_w record;
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
 	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
@@ -4644,13 +4647,13 @@ BEGIN
 	PERFORM FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND f.status OPERATOR(pg_catalog.=) 'pending'
-	   AND f.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id
+	   AND f.rider_id OPERATOR(pg_catalog.=) _assign_manually.rider_id
 	 ORDER BY f.offer_id FOR UPDATE;
 	v_order := @extschema@._lock_order(order_id);
 
 	-- a repeat: the order is this rider's already (and may have moved on)
 	IF v_order.status IN ('assigned', 'picked_up', 'delivered')
-	   AND v_order.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id THEN
+	   AND v_order.rider_id OPERATOR(pg_catalog.=) _assign_manually.rider_id THEN
 		RETURN;
 	END IF;
 	IF v_order.status OPERATOR(pg_catalog.=) 'assigned' THEN
@@ -4673,7 +4676,7 @@ BEGIN
 		UPDATE @extschema@.offers f
 		   SET status = 'cancelled', responded_at = v_now, reason = 'order assigned'
 		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-		   AND f.order_id OPERATOR(pg_catalog.=) assign_manually.order_id
+		   AND f.order_id OPERATOR(pg_catalog.=) _assign_manually.order_id
 		   AND f.status OPERATOR(pg_catalog.=) 'pending'
 		RETURNING f.rider_id)
 	UPDATE @extschema@.riders r
@@ -4687,17 +4690,17 @@ BEGIN
 	       OPERATOR(pg_catalog.-) r.capacity
 	  INTO v_over
 	  FROM @extschema@.riders r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) _assign_manually.rider_id;
 	IF v_over OPERATOR(pg_catalog.>) 0 THEN
 		FOR v_w IN
 			UPDATE @extschema@.offers f
 			   SET status = 'cancelled', responded_at = v_now,
-			       reason = 'withdrawn: rider assigned order ' OPERATOR(pg_catalog.||) assign_manually.order_id::text
+			       reason = 'withdrawn: rider assigned order ' OPERATOR(pg_catalog.||) _assign_manually.order_id::text
 			                OPERATOR(pg_catalog.||) ' by hand'
 			 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
 			   AND f.offer_id IN (SELECT p.offer_id FROM @extschema@.offers p
 			                       WHERE p.zone_id OPERATOR(pg_catalog.=) v_zone
-			                         AND p.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id
+			                         AND p.rider_id OPERATOR(pg_catalog.=) _assign_manually.rider_id
 			                         AND p.status OPERATOR(pg_catalog.=) 'pending'
 			                       ORDER BY p.created_at DESC, p.offer_id DESC
 			                       LIMIT v_over)
@@ -4709,14 +4712,24 @@ BEGIN
 		END LOOP;
 		UPDATE @extschema@.riders r
 		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) v_over, 0)
-		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) assign_manually.rider_id;
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) _assign_manually.rider_id;
 	END IF;
 
 	UPDATE @extschema@.orders o
-	   SET status = 'assigned', rider_id = assign_manually.rider_id, assigned_by = by
+	   SET status = 'assigned', rider_id = _assign_manually.rider_id, assigned_by = by
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._assign_manually(bigint, bigint, bigint, text) IS
+	'Internal: assign_manually in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+REVOKE ALL ON FUNCTION @extschema@._assign_manually(bigint, bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._assign_manually(bigint, bigint, bigint, text) TO dispatch_app, dispatch_admin;
+
+-- assign_manually (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.assign_manually(order_id bigint, rider_id bigint, by text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._assign_manually(@extschema@.zone_of(order_id), order_id, rider_id, by);
 COMMENT ON FUNCTION @extschema@.assign_manually(bigint, bigint, text) IS
 	'A dispatcher''s override: assigns an accepted order to a rider who can take it (the eligibility rule of matching, DP020 naming the reason), its pending offers aside: the order''s own pending offer is cancelled, and the rider''s newest pending offers that would overfill them are withdrawn (cancelled, with an offer event; their orders go to the next batch).  A no-op on an order that is this rider''s already; DP104 on any other status (never takes an order from its rider).';
 
@@ -8507,7 +8520,8 @@ AS $$
 		'@extschema@._mark_picked_up(bigint, bigint, bigint)',
 		'@extschema@._mark_delivered(bigint, bigint, bigint)',
 		'@extschema@._cancel_order(bigint, bigint, text)',
-		'@extschema@._release_order(bigint, bigint, bigint, text)']) AS u(f)
+		'@extschema@._release_order(bigint, bigint, bigint, text)',
+		'@extschema@._assign_manually(bigint, bigint, bigint, text)']) AS u(f)
 $$;
 COMMENT ON FUNCTION @extschema@._routed_functions() IS
 	'Internal: the routed forms of the API calls that name an order or an offer (their first argument is the zone), which distribute() makes distributed functions of the zone.';

@@ -31,6 +31,13 @@
  * a wake-up it looks every RELAY_IDLE_MS (a prepared transaction committed
  * elsewhere, an extension created later).
  *
+ * Once the outbox is distributed by Citus (docs/citus.md) nothing is
+ * marked for a relay and a NOTIFY would reach one node's listeners only:
+ * the relay stands down for good, says so once in the server log, and
+ * wakes every RELAY_DOWN_MS just to answer its signals; relay_status shows
+ * it not ready.  (Reading the distributed outbox each round would fan out
+ * to every shard on every node, every second.)
+ *
  * The relay of a database starts when the server leaves recovery (a
  * standby runs none; a promoted one starts its relay, which continues from
  * the position it replicated), is restarted by the postmaster a second
@@ -80,6 +87,7 @@
 #define RELAY_BATCH				5000	/* events read per round at most */
 #define RELAY_IDLE_MS			1000
 #define RELAY_HELD_MS			1
+#define RELAY_DOWN_MS			60000
 
 /* one database's relay */
 typedef struct RelaySlot
@@ -383,6 +391,9 @@ relay_attach(Oid ext)
 	return true;
 }
 
+/* the outbox is distributed: nothing more to relay, ever */
+static bool stood_down = false;
+
 /*
  * One round in its own transaction.  Returns the wait before the next:
  * 0 when more events wait, RELAY_HELD_MS when events wait for older
@@ -401,6 +412,9 @@ relay_round(void)
 	uint64		i;
 	Datum		args[2];
 
+	if (stood_down)
+		return RELAY_DOWN_MS;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -411,6 +425,16 @@ relay_round(void)
 	ext = get_extension_oid("dispatch", true);
 	if (!OidIsValid(ext))
 		ready = false;
+	else if (dispatch_outbox_is_distributed())
+	{
+		ereport(LOG,
+				errmsg("dispatch relay for database \"%s\" stands down: the outbox is distributed by Citus",
+					   me->dbname),
+				errdetail("Gateways read events_since per zone (docs/citus.md)."));
+		stood_down = true;
+		ready = false;
+		wait = RELAY_DOWN_MS;
+	}
 	else if (ext != plans_for && !relay_attach(ext))
 		ready = false;
 

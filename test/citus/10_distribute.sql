@@ -8,7 +8,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(32);
+SELECT plan(34);
 
 -- ---------------------------------------------------------------------------
 -- placement
@@ -165,5 +165,15 @@ SELECT ok((SELECT string_agg(x, E'\n') FROM (SELECT * FROM pg_temp.explain_lines
 SELECT ok((SELECT string_agg(x, E'\n') FROM (SELECT * FROM pg_temp.explain_lines(
                format('UPDATE dispatch.riders SET capacity = capacity WHERE zone_id = %s AND rider_id = %s', :za, :r))) t(x))
           ~ 'Task Count: 1', 'a write of a rider by its zone is one task');
+
+-- the relay of every node stands down once the outbox is distributed (it
+-- looks each second; reading the outbox would fan out to every shard)
+SELECT pg_sleep(1.5);
+SELECT is((SELECT count(*) || ' running, ' || count(*) FILTER (WHERE ready) || ' ready'
+             FROM dispatch.relay_status() WHERE database = 'dispatch' AND pid IS NOT NULL),
+          '1 running, 0 ready', 'the coordinator''s relay stands down');
+SELECT ok(bool_and(success AND result = '1 running, 0 ready'), 'and each worker''s')
+  FROM run_command_on_workers($$SELECT count(*) || ' running, ' || count(*) FILTER (WHERE ready) || ' ready'
+                                  FROM dispatch.relay_status() WHERE database = 'dispatch' AND pid IS NOT NULL$$);
 
 SELECT * FROM finish();

@@ -120,6 +120,11 @@ q "SELECT dispatch.respond_offer($f, true)" >/dev/null
 one_call release_order "SELECT dispatch.release_order($r, $rider_a, 'flat tyre')"
 [ "$(q "SELECT status FROM dispatch.orders WHERE zone_id = $za AND order_id = $r")" = accepted ]
 ok $? "the released order waits for another rider"
+other=$(q "SELECT dispatch.register_rider($za, 'r2', '+8613900099001', 2)")
+q "SELECT dispatch.rider_online($other, $lon_a + 0.05, 30.05)" >/dev/null
+one_call assign_manually "SELECT dispatch.assign_manually($r, $other, 'ops')"
+[ "$(q "SELECT status || ' ' || (rider_id = $other) FROM dispatch.orders WHERE zone_id = $za AND order_id = $r")" = "assigned true" ]
+ok $? "a dispatcher gave it to another rider of the zone"
 
 # two zones' batches at once: zone a's batch holds its transaction open
 setup "$zb" "$lon_b" 12
