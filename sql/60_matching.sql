@@ -113,18 +113,17 @@ BEGIN
 		RETURN NEW;
 	END IF;
 	NEW.source := 'operator';              -- an inserted row is the operator's
-	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'matching_settings' THEN
-		DELETE FROM @extschema@.matching_settings s
-		 WHERE s.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
-		   AND s.source OPERATOR(pg_catalog.=) 'default';
-	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'pay_models' THEN
-		DELETE FROM @extschema@.pay_models p
-		 WHERE p.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
-		   AND p.source OPERATOR(pg_catalog.=) 'default';
+	-- the shipped row of its key goes, from the relation the trigger fires
+	-- on: the table, or on Citus each node's placement of the reference
+	-- table (named table_shardid), whose trigger fires on every node
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.~) '^(matching_settings|pay_models)(_[0-9]+)?$' THEN
+		EXECUTE pg_catalog.format('DELETE FROM %s WHERE zone_id OPERATOR(pg_catalog.=) $1 AND source OPERATOR(pg_catalog.=) %L',
+		                          TG_RELID::pg_catalog.regclass, 'default')
+		USING NEW.zone_id;
 	ELSE
-		DELETE FROM @extschema@.vehicle_profiles p
-		 WHERE p.vehicle OPERATOR(pg_catalog.=) NEW.vehicle
-		   AND p.source OPERATOR(pg_catalog.=) 'default';
+		EXECUTE pg_catalog.format('DELETE FROM %s WHERE vehicle OPERATOR(pg_catalog.=) $1 AND source OPERATOR(pg_catalog.=) %L',
+		                          TG_RELID::pg_catalog.regclass, 'default')
+		USING NEW.vehicle;
 	END IF;
 	RETURN NEW;
 END
@@ -137,22 +136,32 @@ CREATE FUNCTION @extschema@._settings_keep_shipped() RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_kept boolean;
 BEGIN
-	IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'matching_settings' THEN
-		IF NOT EXISTS (SELECT FROM @extschema@.matching_settings s WHERE s.zone_id OPERATOR(pg_catalog.=) 0) THEN
+	-- read from the relation the trigger fires on (the table, or on Citus
+	-- each node's placement of the reference table, named table_shardid)
+	IF TG_TABLE_NAME OPERATOR(pg_catalog.~) '^(matching_settings|pay_models)(_[0-9]+)?$' THEN
+		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE zone_id OPERATOR(pg_catalog.=) 0)',
+		                          TG_RELID::pg_catalog.regclass)
+		   INTO v_kept;
+		IF v_kept THEN
+			RETURN NULL;
+		ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.~) '^matching_settings' THEN
 			RAISE EXCEPTION 'the matching settings of zone 0 cannot be deleted'
 				USING ERRCODE = 'DP308',
 				      DETAIL = 'They are the defaults of every zone without settings of its own.',
 				      HINT = 'Change them with UPDATE.';
 		END IF;
-	ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'pay_models' THEN
-		IF NOT EXISTS (SELECT FROM @extschema@.pay_models p WHERE p.zone_id OPERATOR(pg_catalog.=) 0) THEN
-			RAISE EXCEPTION 'the pay model of zone 0 cannot be deleted'
-				USING ERRCODE = 'DP308',
-				      DETAIL = 'It is the pay model of every zone without one of its own.',
-				      HINT = 'Change it with UPDATE.';
-		END IF;
-	ELSIF NOT EXISTS (SELECT FROM @extschema@.vehicle_profiles p WHERE p.vehicle OPERATOR(pg_catalog.=) OLD.vehicle) THEN
+		RAISE EXCEPTION 'the pay model of zone 0 cannot be deleted'
+			USING ERRCODE = 'DP308',
+			      DETAIL = 'It is the pay model of every zone without one of its own.',
+			      HINT = 'Change it with UPDATE.';
+	END IF;
+	EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE vehicle OPERATOR(pg_catalog.=) $1)',
+	                          TG_RELID::pg_catalog.regclass)
+	   INTO v_kept USING OLD.vehicle;
+	IF NOT v_kept THEN
 		RAISE EXCEPTION 'the profile of vehicle "%" cannot be deleted', OLD.vehicle
 			USING ERRCODE = 'DP308',
 			      DETAIL = 'Every vehicle a rider may have needs a profile.',

@@ -8,7 +8,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(34);
+SELECT plan(36);
 
 -- ---------------------------------------------------------------------------
 -- placement
@@ -175,5 +175,20 @@ SELECT is((SELECT count(*) || ' running, ' || count(*) FILTER (WHERE ready) || '
 SELECT ok(bool_and(success AND result = '1 running, 0 ready'), 'and each worker''s')
   FROM run_command_on_workers($$SELECT count(*) || ' running, ' || count(*) FILTER (WHERE ready) || ' ready'
                                   FROM dispatch.relay_status() WHERE database = 'dispatch' AND pid IS NOT NULL$$);
+
+-- settings (reference tables): an operator's row replaces the shipped one
+-- on every node, and zone 0's row stays (the triggers fire on each node's
+-- placement and work on it)
+CREATE TEMP TABLE car AS SELECT * FROM dispatch.vehicle_profiles WHERE vehicle = 'car';
+INSERT INTO dispatch.vehicle_profiles SELECT * FROM car;
+SELECT ok(bool_and(success AND result = '5 car:operator'), 'an inserted vehicle profile replaces the shipped one, on every node')
+  FROM run_command_on_all_nodes($$SELECT count(*) || ' ' || (SELECT string_agg(vehicle || ':' || source, ',')
+                                    FROM dispatch.vehicle_profiles WHERE vehicle = 'car')
+                                   FROM dispatch.vehicle_profiles$$);
+BEGIN;
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT throws_ok('DELETE FROM dispatch.matching_settings WHERE zone_id = 0', 'DP308', NULL,
+                 'zone 0''s matching settings cannot be deleted (DP308)');
+COMMIT;
 
 SELECT * FROM finish();

@@ -129,7 +129,9 @@ check $dst "sealed names open after the restore (same key file), the erased cust
 	   FROM dispatch.customers c"
 check $dst "the restored database takes new orders and runs a batch" \
 	"SET dispatch.clock_override = '2026-03-02 12:20:00+00';
-	 SELECT dispatch.confirm_payment(dispatch.place_order(5, 1, '[{\"item_id\": 2, \"qty\": 1}]', 121.445, 31.196, 'After Restore Road'), 'psp-r') IS NOT NULL
+	 DO \$\$ BEGIN PERFORM dispatch.confirm_payment(dispatch.place_order(5, 1, '[{\"item_id\": 2, \"qty\": 1}]',
+	                                                                     121.445, 31.196, 'After Restore Road'), 'psp-r'); END \$\$;
+	 SELECT (SELECT status FROM dispatch.orders WHERE zone_id = 1 ORDER BY order_id DESC LIMIT 1) = 'placed'
 	    AND (SELECT count(*) FROM dispatch.assign_batch(1)) >= 0"
 
 # the shipped rows
