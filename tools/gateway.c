@@ -12,7 +12,11 @@
  * fsync, rename, fsync of the directory): after any failure (the gateway
  * killed, the database or the broker gone) it starts again from there, so
  * every event is published at least once, in outbox order, and none is
- * skipped (docs/gateway.md).  --help says how to run it.
+ * skipped (docs/gateway.md).  With --zone it forwards one zone's events
+ * and keeps that zone's cursor: on Citus, where each zone's events are
+ * numbered on its worker and nothing notifies, one gateway per zone polls
+ * (--poll) instead of being woken (docs/citus.md).  --help says how to run
+ * it.
  *
  * IDENTIFICATION
  *		tools/gateway.c
@@ -45,7 +49,7 @@ static const char *usage_text =
 "SYNOPSIS\n"
 "    gateway [--db CONNINFO] [--broker HOST] [--port N] [--prefix P] [--state FILE]\n"
 "            [--cafile FILE [--cert FILE --key FILE]] [--username U] [--client-id ID]\n"
-"            [--batch N] [--once]\n"
+"            [--batch N] [--zone ID] [--poll MS] [--once]\n"
 "\n"
 "DESCRIPTION\n"
 "    Reads the outbox of the dispatch extension with events_since(), woken by\n"
@@ -75,6 +79,13 @@ static const char *usage_text =
 "    --client-id ID     MQTT client id [GATEWAY_CLIENT_ID], default\n"
 "                       dispatch-gateway-PID\n"
 "    --batch N          events per batch [GATEWAY_BATCH], 1..100000, default 1000\n"
+"    --zone ID          only this zone's events [GATEWAY_ZONE]; the state file\n"
+"                       is then that zone's cursor.  On Citus, where a zone's\n"
+"                       events are numbered on its worker, run one per zone\n"
+"                       against the coordinator (docs/citus.md)\n"
+"    --poll MS          look for events at least every MS ms without a\n"
+"                       wake-up [GATEWAY_POLL_MS], 10..60000, default 5000;\n"
+"                       on Citus nothing notifies: use a short one\n"
 "    --once             catch up, then exit (no LISTEN)\n"
 "    --help             this text\n"
 "\n"
@@ -102,6 +113,8 @@ typedef struct Options
 	const char *password;
 	char		client_id[64];
 	int			batch;
+	const char *zone;			/* NULL: every zone */
+	int			poll_ms;
 	bool		once;
 } Options;
 
@@ -357,11 +370,11 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, int
 	"            'seq', e.seq, 'kind', e.kind, 'zone', e.zone_id, 'order', e.order_id,"
 	"            'customer', e.customer_id, 'rider', e.rider_id, 'at', e.at))"
 	"        OPERATOR(pg_catalog.||) COALESCE(e.payload, '{}'::pg_catalog.jsonb))::pg_catalog.text"
-	"  FROM dispatch.events_since($1, $2) e";
+	"  FROM dispatch.events_since($1, $2, $3) e";
 	char		after[32],
 				limit[16],
 				topic[512];
-	const char *params[2] = {after, limit};
+	const char *params[3] = {after, limit, o->zone};
 	PGresult   *r;
 	int			rows,
 				i;
@@ -369,7 +382,7 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, int
 
 	snprintf(after, sizeof(after), "%" PRId64, *seq);
 	snprintf(limit, sizeof(limit), "%d", o->batch);
-	r = PQexecParams(db, sql, 2, NULL, params, NULL, NULL, 0);
+	r = PQexecParams(db, sql, 3, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 	{
 		logf_("events_since failed: %s", PQerrorMessage(db));
@@ -427,13 +440,15 @@ db_wait(PGconn *db, struct mosquitto *m, int timeout_ms)
 	struct timeval tv;
 	PGnotify   *n;
 	int			waited = 0;
+	int			step;
 
 	while (waited < timeout_ms && !stop_requested)
 	{
 		FD_ZERO(&in);
 		FD_SET(sock, &in);
+		step = timeout_ms - waited < 100 ? timeout_ms - waited : 100;
 		tv.tv_sec = 0;
-		tv.tv_usec = 100 * 1000;
+		tv.tv_usec = step * 1000;
 		if (select(sock + 1, &in, NULL, NULL, &tv) < 0 && errno != EINTR)
 			return false;
 		if (FD_ISSET(sock, &in))
@@ -450,7 +465,7 @@ db_wait(PGconn *db, struct mosquitto *m, int timeout_ms)
 		}
 		/* keep the broker connection alive meanwhile */
 		(void) mosquitto_loop(m, 0, 1);
-		waited += 100;
+		waited += step;
 	}
 	return PQstatus(db) == CONNECTION_OK;
 }
@@ -472,6 +487,8 @@ parse_options(int argc, char **argv, Options *o)
 		{"username", required_argument, NULL, 'u'},
 		{"client-id", required_argument, NULL, 'i'},
 		{"batch", required_argument, NULL, 'n'},
+		{"zone", required_argument, NULL, 'z'},
+		{"poll", required_argument, NULL, 'P'},
 		{"once", no_argument, NULL, '1'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -479,6 +496,8 @@ parse_options(int argc, char **argv, Options *o)
 	int			c;
 	const char *port = getenv("GATEWAY_PORT");
 	const char *batch = env_or("GATEWAY_BATCH", "1000");
+	const char *poll = env_or("GATEWAY_POLL_MS", "5000");
+	char	   *end;
 
 	o->db = env_or("GATEWAY_DB", "");
 	o->broker = env_or("GATEWAY_BROKER", "localhost");
@@ -491,6 +510,7 @@ parse_options(int argc, char **argv, Options *o)
 	o->password = env_or("GATEWAY_PASSWORD", NULL);
 	snprintf(o->client_id, sizeof(o->client_id), "%s",
 			 env_or("GATEWAY_CLIENT_ID", ""));
+	o->zone = env_or("GATEWAY_ZONE", NULL);
 	o->once = false;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
@@ -508,6 +528,8 @@ parse_options(int argc, char **argv, Options *o)
 			case 'u': o->username = optarg; break;
 			case 'i': snprintf(o->client_id, sizeof(o->client_id), "%s", optarg); break;
 			case 'n': batch = optarg; break;
+			case 'z': o->zone = optarg; break;
+			case 'P': poll = optarg; break;
 			case '1': o->once = true; break;
 			case 'h': fputs(usage_text, stdout); exit(0);
 			default: fputs("gateway: see --help\n", stderr); exit(2);
@@ -520,6 +542,17 @@ parse_options(int argc, char **argv, Options *o)
 	}
 	o->port = port ? atoi(port) : (o->cafile ? 8883 : 1883);
 	o->batch = atoi(batch);
+	o->poll_ms = atoi(poll);
+	if (o->zone && (*o->zone == '\0' || strtoll(o->zone, &end, 10) < 0 || *end != '\0'))
+	{
+		fputs("gateway: --zone takes a zone id (a whole number); see --help\n", stderr);
+		exit(2);
+	}
+	if (o->poll_ms < 10 || o->poll_ms > 60000)
+	{
+		fputs("gateway: --poll takes 10..60000 ms; see --help\n", stderr);
+		exit(2);
+	}
 	if (o->port < 1 || o->port > 65535 || o->batch < 1 || o->batch > 100000 ||
 		*o->prefix == '\0' || strpbrk(o->prefix, "#+") != NULL ||
 		((o->cert == NULL) != (o->key == NULL)) || (o->cert && !o->cafile))
@@ -556,7 +589,10 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	mosquitto_lib_init();
-	logf_("starting after seq %" PRId64 " (state file %s)", seq, o.state);
+	if (o.zone)
+		logf_("starting after seq %" PRId64 " of zone %s (state file %s)", seq, o.zone, o.state);
+	else
+		logf_("starting after seq %" PRId64 " (state file %s)", seq, o.state);
 
 	while (!stop_requested)
 	{
@@ -586,8 +622,8 @@ main(int argc, char **argv)
 		}
 		if (o.once)
 			break;
-		/* then wait for a wake-up; look again every 5 s in any case */
-		if (!db_wait(db, m, 5000))
+		/* then wait for a wake-up; look again every --poll ms in any case */
+		if (!db_wait(db, m, o.poll_ms))
 		{
 			logf_("lost the database: %s", PQerrorMessage(db));
 			PQfinish(db);
