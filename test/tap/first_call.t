@@ -86,19 +86,28 @@ app|SELECT dispatch.update_rider_plan(2, dispatch.clock() + interval '5 minutes'
 app|SELECT dispatch.place_order(2, 1, '[{"item_id": 1, "qty": 2}]', 121.445, 31.196, 'Second Road', 'hot')|
 app|SELECT dispatch.place_errand(2, 121.44, 31.19, 121.45, 31.20, 'Third Road', 'keys', 900)|
 app|SELECT dispatch.confirm_payment($(id to_confirm), 'psp-1')|
+app|SELECT dispatch._confirm_payment(1, $(id to_confirm), 'psp-1')|
 app|SELECT dispatch.fail_payment($(id to_fail), 'declined')|
+app|SELECT dispatch._fail_payment(1, $(id to_fail), 'declined')|
 app|SELECT dispatch.retry_payment($(id to_retry))|
 app|SELECT dispatch.merchant_accept($(id to_accept))|
+app|SELECT dispatch._merchant_accept(1, $(id to_accept))|
 app|SELECT dispatch.nearest_riders($(id to_assign))|
 app|SELECT dispatch.respond_offer($offer, true)|
+app|SELECT dispatch._respond_offer(1, $offer, true)|
 app|SELECT dispatch.assign_manually($(id to_assign), 1, 'ops')|
+app|SELECT dispatch._assign_manually(1, $(id to_assign), 1, 'ops')|
 app|SELECT dispatch.assign_batch(1)|
 app|SELECT dispatch.release_order($(id to_release), 1, 'flat tyre')|
+app|SELECT dispatch._release_order(1, $(id to_release), 1, 'flat tyre')|
 app|SELECT dispatch.order_contact($(id to_pick_up), 2)|
 app|SELECT dispatch.mark_picked_up($(id to_pick_up), 2)|
+app|SELECT dispatch._mark_picked_up(1, $(id to_pick_up), 2)|
 app|SELECT dispatch.mark_delivered($(id to_deliver), 3)|
+app|SELECT dispatch._mark_delivered(1, $(id to_deliver), 3)|
 app|SELECT dispatch.submit_feedback($(id delivered), 5, '又快又热', 'app')|
 app|SELECT dispatch.cancel_order($(id to_cancel), 'changed mind')|
+app|SELECT dispatch._cancel_order(1, $(id to_cancel), 'changed mind')|
 app|SELECT dispatch.settle_refund(1099511627775, true)|DP106
 app|SELECT dispatch.stuck_after('placed')|
 app|SELECT dispatch.delivery_fee(1, 121.445, 31.196)|
