@@ -191,34 +191,8 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 }
 
 /*
- * Whether the outbox is a distributed table of Citus (docs/citus.md), read
- * from Citus's catalog now; false where Citus is not installed.  Within a
- * transaction.
- */
-bool
-dispatch_outbox_is_distributed(void)
-{
-	bool		distributed = false;
-
-	if (OidIsValid(get_extension_oid("citus", true)))
-	{
-		int			ret;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		ret = SPI_execute("SELECT FROM pg_catalog.pg_dist_partition p"
-						  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'dispatch.events'::pg_catalog.regclass",
-						  true, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read the placement of the outbox: %s", SPI_result_code_string(ret));
-		distributed = SPI_processed > 0;
-		SPI_finish();
-	}
-	return distributed;
-}
-
-/*
- * The same, read once per session, so sessions opened before distribute()
+ * Whether the outbox is distributed (dispatch_outbox_is_distributed, relay.c),
+ * read once per session, so sessions opened before distribute()
  * keep notifying until they end.
  */
 static bool
