@@ -4068,8 +4068,8 @@ COMMENT ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) IS
 	'Internal (cancel_order): records the refund of what the order''s payment took and emits a refund event for the payment service; NULL when nothing was paid or the order is refunded already.';
 REVOKE ALL ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) FROM PUBLIC;
 
--- settle_refund (sql/62_refunds.sql)
-CREATE OR REPLACE FUNCTION @extschema@.settle_refund(refund_id bigint, succeeded boolean, provider_ref text DEFAULT NULL,
+-- _settle_refund (sql/62_refunds.sql)
+CREATE OR REPLACE FUNCTION @extschema@._settle_refund(p_zone bigint, refund_id bigint, succeeded boolean, provider_ref text DEFAULT NULL,
                                          failure_reason text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -4079,22 +4079,25 @@ DECLARE
 	v_r @extschema@.refunds;
 	v_status text := CASE WHEN succeeded THEN 'succeeded' ELSE 'failed' END;
 BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(refund_id) THEN
+		RAISE EXCEPTION 'refund % does not lie in zone %', refund_id, p_zone USING ERRCODE = 'DP106';
+	END IF;
 	IF succeeded IS NULL THEN
 		RAISE EXCEPTION 'settle_refund needs succeeded true or false' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
 	SELECT r.* INTO v_r FROM @extschema@.refunds r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(settle_refund.refund_id)
-	   AND r.refund_id OPERATOR(pg_catalog.=) settle_refund.refund_id
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(_settle_refund.refund_id)
+	   AND r.refund_id OPERATOR(pg_catalog.=) _settle_refund.refund_id
 	FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'refund % does not exist', refund_id USING ERRCODE = 'DP106';
 	END IF;
 	-- a repeat: settled already the same way
 	IF v_r.status OPERATOR(pg_catalog.=) v_status
-	   AND v_r.provider_ref IS NOT DISTINCT FROM settle_refund.provider_ref
-	   AND v_r.failure_reason IS NOT DISTINCT FROM settle_refund.failure_reason THEN
+	   AND v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref
+	   AND v_r.failure_reason IS NOT DISTINCT FROM _settle_refund.failure_reason THEN
 		RETURN;
 	END IF;
 	IF v_r.status OPERATOR(pg_catalog.<>) 'pending' THEN
@@ -4102,11 +4105,22 @@ BEGIN
 			USING ERRCODE = 'DP107', DETAIL = 'Only a pending refund is settled; the same settlement again is a no-op.';
 	END IF;
 	UPDATE @extschema@.refunds r
-	   SET status = v_status, provider_ref = settle_refund.provider_ref,
-	       failure_reason = settle_refund.failure_reason, settled_at = @extschema@.clock()
+	   SET status = v_status, provider_ref = _settle_refund.provider_ref,
+	       failure_reason = _settle_refund.failure_reason, settled_at = @extschema@.clock()
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text) IS
+	'Internal: settle_refund in the refund''s zone (p_zone, which must be the zone in the id: DP106 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+REVOKE ALL ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text) TO dispatch_app, dispatch_admin;
+
+-- settle_refund (sql/62_refunds.sql)
+CREATE OR REPLACE FUNCTION @extschema@.settle_refund(refund_id bigint, succeeded boolean, provider_ref text DEFAULT NULL,
+                                         failure_reason text DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, succeeded, provider_ref, failure_reason);
 COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) IS
 	'The payment service reports a refund as paid back (succeeded, with its reference) or failed (with a reason).  The same report again is a no-op; DP106 for an unknown refund, DP107 for a refund settled otherwise.';
 REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) FROM PUBLIC;
@@ -8530,10 +8544,11 @@ AS $$
 		'@extschema@._mark_delivered(bigint, bigint, bigint)',
 		'@extschema@._cancel_order(bigint, bigint, text)',
 		'@extschema@._release_order(bigint, bigint, bigint, text)',
-		'@extschema@._assign_manually(bigint, bigint, bigint, text)']) AS u(f)
+		'@extschema@._assign_manually(bigint, bigint, bigint, text)',
+		'@extschema@._settle_refund(bigint, bigint, boolean, text, text)']) AS u(f)
 $$;
 COMMENT ON FUNCTION @extschema@._routed_functions() IS
-	'Internal: the routed forms of the API calls that name an order or an offer (their first argument is the zone), which distribute() makes distributed functions of the zone.';
+	'Internal: the routed forms of the API calls that name an order, an offer or a refund (their first argument is the zone), which distribute() makes distributed functions of the zone.';
 REVOKE ALL ON FUNCTION @extschema@._routed_functions() FROM PUBLIC;
 
 -- _event_shard_seq (sql/97_distribute.sql)

@@ -61,10 +61,11 @@ AS $$
 		'@extschema@._mark_delivered(bigint, bigint, bigint)',
 		'@extschema@._cancel_order(bigint, bigint, text)',
 		'@extschema@._release_order(bigint, bigint, bigint, text)',
-		'@extschema@._assign_manually(bigint, bigint, bigint, text)']) AS u(f)
+		'@extschema@._assign_manually(bigint, bigint, bigint, text)',
+		'@extschema@._settle_refund(bigint, bigint, boolean, text, text)']) AS u(f)
 $$;
 COMMENT ON FUNCTION @extschema@._routed_functions() IS
-	'Internal: the routed forms of the API calls that name an order or an offer (their first argument is the zone), which distribute() makes distributed functions of the zone.';
+	'Internal: the routed forms of the API calls that name an order, an offer or a refund (their first argument is the zone), which distribute() makes distributed functions of the zone.';
 REVOKE ALL ON FUNCTION @extschema@._routed_functions() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._event_shard_seq() RETURNS trigger

@@ -112,6 +112,15 @@ ok $? "the cancelled order's stock is back, on every node"
 [ "$(q "SELECT count(DISTINCT result) FROM run_command_on_workers('SELECT stock FROM dispatch.items WHERE item_id = $tracked')" )" = 1 ]
 ok $? "the workers' copies of the catalogue agree"
 
+# a paid order cancelled is refunded; the payment service settles the
+# refund, a call naming the refund (whose id carries the zone)
+paid=$(order 42 "$shop_a" "$dish_a" "$lon_a")
+q "SELECT dispatch.cancel_order($paid, 'closing early')" >/dev/null
+rf=$(q "SELECT refund_id FROM dispatch.refunds WHERE zone_id = $za AND order_id = $paid")
+one_call settle_refund "SELECT dispatch.settle_refund($rf, true, 'psp-refund-1')"
+[ "$(q "SELECT status FROM dispatch.refunds WHERE zone_id = $za AND refund_id = $rf")" = succeeded ]
+ok $? "the refund of the cancelled order is settled"
+
 # a released order: accepted again, its rider excluded
 r=$(order 41 "$shop_a" "$dish_a" "$lon_a")
 q "SELECT count(*) FROM dispatch.assign_batch($za)" >/dev/null
