@@ -78,16 +78,13 @@ DECLARE
 	v_r @extschema@.refunds;
 	v_status text := CASE WHEN succeeded THEN 'succeeded' ELSE 'failed' END;
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(refund_id) THEN
-		RAISE EXCEPTION 'refund % does not lie in zone %', refund_id, p_zone USING ERRCODE = 'DP106';
-	END IF;
 	IF succeeded IS NULL THEN
 		RAISE EXCEPTION 'settle_refund needs succeeded true or false' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
 	SELECT r.* INTO v_r FROM @extschema@.refunds r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(_settle_refund.refund_id)
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone         -- a zone not the refund's finds none: DP106
 	   AND r.refund_id OPERATOR(pg_catalog.=) _settle_refund.refund_id
 	FOR UPDATE;
 	IF NOT FOUND THEN
