@@ -18,27 +18,14 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
-	echo "1..0 # SKIP mosquitto is not installed (tools/pgdev installs it)"
-	exit 0
-fi
-mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-[ -x "$here/tools/gateway" ] || { echo "1..0 # SKIP tools/gateway is not built (make)"; exit 0; }
+. "$here/test/lib/broker.sh"
+gateway_test_needs "$here"
 echo "1..6"
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$work/mosquitto.conf" <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-persistence false
-CONF
-[ "$(id -u)" -eq 0 ] && echo "user root" >>"$work/mosquitto.conf"
-"$mosquitto" -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
-mqpid=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+start_broker
 stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$port" -t 'dispatch/#' -q 1 -v -i citus-gw-sub >"$work/got" 2>"$work/sub.err" &
 subpid=$!
 sleep 0.5

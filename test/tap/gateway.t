@@ -22,27 +22,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
-	echo "1..0 # SKIP mosquitto is not installed (tools/pgdev installs it)"
-	exit 0
-fi
-mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-[ -x "$here/tools/gateway" ] || { echo "1..0 # SKIP tools/gateway is not built (make)"; exit 0; }
+. "$here/test/lib/broker.sh"
+gateway_test_needs "$here"
 
 echo "1..8"
 ok() { if [ "$1" -eq 0 ]; then echo "ok $2"; else echo "not ok $2"; fi; }
 
 # a broker on a free port, as the user running the test
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$work/mosquitto.conf" <<EOF
-listener $port 127.0.0.1
-allow_anonymous true
-persistence false
-EOF
-[ "$(id -u)" -eq 0 ] && echo "user root" >>"$work/mosquitto.conf"
-"$mosquitto" -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
-mqpid=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+start_broker
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" \
 	-c "DROP ROLE IF EXISTS $role" -c "CREATE ROLE $role LOGIN IN ROLE dispatch_gateway" >/dev/null 2>&1 ||
