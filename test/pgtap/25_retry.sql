@@ -50,7 +50,8 @@ DECLARE
 	st text := 'ok';
 	m text;
 BEGIN
-	PERFORM set_config('dispatch.clock_override', (dispatch.clock() + interval '1 second')::text, true);
+	-- SET LOCAL, which Citus carries to the workers (set_config is not)
+	EXECUTE format('SET LOCAL dispatch.clock_override = %L', dispatch.clock() + interval '1 second');
 	s0 := pg_temp.snap();
 	BEGIN
 		EXECUTE p_call;
@@ -278,21 +279,29 @@ SELECT pg_temp.close_all() \g /dev/null
 -- an accepted order offered by a batch; returns the offer
 CREATE FUNCTION pg_temp.offered() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
+	z bigint := current_setting('t.zone')::bigint;
 	o bigint;
 	f bigint;
 BEGIN
-	PERFORM dispatch.update_rider_location(r.rider_id, 121.435, 31.19)
-	   FROM dispatch.riders r WHERE r.zone_id = current_setting('t.zone')::bigint AND r.status = 'online';
+	-- one call at a time from here: on Citus a call per row of a zone's
+	-- riders would run on the worker, where the call cannot query the
+	-- cluster
+	FOR o IN SELECT r.rider_id FROM dispatch.riders r WHERE r.zone_id = z AND r.status = 'online' LOOP
+		PERFORM dispatch.update_rider_location(o, 121.435, 31.19);
+	END LOOP;
 	o := pg_temp.order_in('accepted');
-	SELECT b.offer_id INTO f FROM dispatch.assign_batch(current_setting('t.zone')::bigint) b WHERE b.order_id = o;
+	SELECT b.offer_id INTO f FROM dispatch.assign_batch(z) b WHERE b.order_id = o;
 	IF f IS NULL THEN
 		RAISE EXCEPTION 'no offer for order %', o;
 	END IF;
 	RETURN f;
 END $$;
-CREATE FUNCTION pg_temp.offer_status(p_offer bigint) RETURNS text LANGUAGE sql AS $$
-	SELECT status FROM dispatch.offers WHERE zone_id = p_offer >> 40 AND offer_id = p_offer
-$$;
+-- (PL/pgSQL: Citus plans an SQL function's parameter in a query only when
+-- the function is inlined)
+CREATE FUNCTION pg_temp.offer_status(p_offer bigint) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN (SELECT status FROM dispatch.offers WHERE zone_id = p_offer >> 40 AND offer_id = p_offer);
+END $$;
 
 SELECT pg_temp.offered() AS f1 \gset
 SELECT is(pg_temp.twice(format('SELECT dispatch.respond_offer(%s, true)', :f1)), 'no-op',
@@ -309,12 +318,14 @@ SELECT is(pg_temp.attempt(format('SELECT dispatch.respond_offer(%s, true)', :f2)
 SELECT pg_temp.close_all() \g /dev/null
 
 SELECT pg_temp.offered() AS f3 \gset
-SELECT dispatch.cancel_order(order_id, 'test') FROM dispatch.offers WHERE zone_id = :zone AND offer_id = :f3 \g /dev/null
+SELECT order_id AS o3 FROM dispatch.offers WHERE zone_id = :zone AND offer_id = :f3 \gset
+SELECT dispatch.cancel_order(:o3, 'test') \g /dev/null
 SELECT is(pg_temp.attempt(format('SELECT dispatch.respond_offer(%s, true)', :f3)), 'DP302',
 	'accepting a cancelled offer is refused (DP302)');
 
 SELECT pg_temp.offered() AS f5 \gset
-SELECT set_config('dispatch.clock_override', (dispatch.clock() + interval '2 minutes')::text, true) \g /dev/null
+SELECT dispatch.clock() + interval '2 minutes' AS later \gset
+SET LOCAL dispatch.clock_override = :'later';
 SELECT is(pg_temp.attempt(format('SELECT dispatch.respond_offer(%s, true)', :f5)), 'DP303',
 	'accepting an offer past its time is refused (DP303)');
 SELECT count(*) FROM dispatch.assign_batch(:zone) \g /dev/null
@@ -328,8 +339,10 @@ SELECT order_id AS bug, rider_id AS bug_rider FROM dispatch.offers WHERE zone_id
 SELECT dispatch.respond_offer(:f4, true) \g /dev/null
 SELECT is(pg_temp.attempt(format('SELECT dispatch.merchant_accept(%s)', :bug)), 'no-op',
 	'merchant_accept on an assigned order is a no-op');
-SELECT is((SELECT status || ' ' || rider_id || ' ' || pg_temp.offer_status(:f4)
-             FROM dispatch.orders WHERE zone_id = :zone AND order_id = :bug),
+-- (the order read first: on Citus a statement on one zone's rows runs on
+-- its worker, with whatever it calls)
+SELECT status || ' ' || rider_id AS got FROM dispatch.orders WHERE zone_id = :zone AND order_id = :bug \gset
+SELECT is(:'got' || ' ' || pg_temp.offer_status(:f4),
 	'assigned ' || :bug_rider || ' accepted',
 	'the order stays assigned to its rider, with its offer accepted');
 SELECT is((SELECT count(*) FROM dispatch.assign_batch(:zone) WHERE order_id = :bug), 0::bigint,
@@ -340,13 +353,13 @@ SELECT throws_ok(format($$ UPDATE dispatch.orders SET status = 'accepted' WHERE 
 -- release: the offer is released, the rider excluded, the order back in the pool
 SELECT count(*) AS events0 FROM dispatch.events \gset
 SELECT dispatch.release_order(:bug, :bug_rider, 'flat tyre') \g /dev/null
-SELECT is((SELECT status || ' ' || coalesce(rider_id::text, '-') || ' ' || coalesce(assigned_at::text, '-')
-                  || ' ' || coalesce(assigned_by, '-') || ' ' || pg_temp.offer_status(:f4)
-             FROM dispatch.orders WHERE zone_id = :zone AND order_id = :bug),
-	'accepted - - - released', 'a released order is accepted again without rider, and its offer is released');
-SELECT is((SELECT reason || ': ' || detail FROM dispatch.offer_exclusions
-            WHERE zone_id = :zone AND order_id = :bug AND rider_id = :bug_rider),
-	'released: flat tyre', 'the releasing rider is excluded for the order, with the reason');
+SELECT status || ' ' || coalesce(rider_id::text, '-') || ' ' || coalesce(assigned_at::text, '-')
+       || ' ' || coalesce(assigned_by, '-') AS got
+  FROM dispatch.orders WHERE zone_id = :zone AND order_id = :bug \gset
+SELECT is(:'got' || ' ' || pg_temp.offer_status(:f4), 'accepted - - - released', 'a released order is accepted again without rider, and its offer is released');
+SELECT reason || ': ' || detail AS got FROM dispatch.offer_exclusions
+ WHERE zone_id = :zone AND order_id = :bug AND rider_id = :bug_rider \gset
+SELECT is(:'got'::text, 'released: flat tyre', 'the releasing rider is excluded for the order, with the reason');
 SELECT results_eq(
 	format($$ SELECT kind, rider_id, payload->>'prev', payload->>'status' FROM dispatch.events
 	           WHERE zone_id = %s AND order_id = %s ORDER BY seq DESC LIMIT 2 $$, :zone, :bug),
