@@ -1,13 +1,20 @@
--- test/pgtap/97_distribute.sql: distribute() on a server without Citus, and
--- the list of tables it distributes, the routed forms of the calls that
--- name an order or an offer (test/citus runs it on Citus).
+-- test/pgtap/97_distribute.sql: distribute() refused without Citus (and a
+-- second time on a cluster), the list of tables it distributes, the routed
+-- forms of the calls that name an order or an offer.
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
 SELECT plan(11);
 
+-- (test/citus/suite runs this file on a cluster distributed already)
+SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
+\if :on_citus
+SELECT throws_ok('SELECT dispatch.distribute()', 'DP912', 'the tables of dispatch are distributed already',
+                 'distributed once, distribute() is refused a second time (DP912)');
+\else
 SELECT throws_ok('SELECT dispatch.distribute()', 'DP911', 'distribute() needs Citus',
                  'without Citus, distribute() is refused (DP911)');
+\endif
 
 -- the tables of a zone are those keyed by zone first, save the zones and
 -- the settings (zone 0 holds the defaults every node reads), and riders,
