@@ -250,22 +250,32 @@ LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_n integer;
+	v_n integer := 0;
+	v_zone bigint;
+	v_done integer;
 BEGIN
-	WITH doomed AS (
-		SELECT f.zone_id, f.feedback_id
-		  FROM @extschema@.feedback f
-		 WHERE f.comment_enc IS NOT NULL
-		   AND f.created_at OPERATOR(pg_catalog.<) older_than
-		 LIMIT batch
-		   FOR UPDATE SKIP LOCKED
-	)
-	UPDATE @extschema@.feedback f
-	   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
-	  FROM doomed d
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) d.zone_id
-	   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
+	-- zone by zone, until the batch is full: rows are locked (SKIP LOCKED)
+	-- in one zone's rows at a time, which Citus allows, not across shards
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		EXIT WHEN v_n OPERATOR(pg_catalog.>=) batch;
+		WITH doomed AS (
+			SELECT f.zone_id, f.feedback_id
+			  FROM @extschema@.feedback f
+			 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND f.comment_enc IS NOT NULL
+			   AND f.created_at OPERATOR(pg_catalog.<) older_than
+			 LIMIT batch OPERATOR(pg_catalog.-) v_n
+			   FOR UPDATE SKIP LOCKED
+		)
+		UPDATE @extschema@.feedback f
+		   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
+		  FROM doomed d
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND f.zone_id OPERATOR(pg_catalog.=) d.zone_id
+		   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
+		GET DIAGNOSTICS v_done = ROW_COUNT;
+		v_n := v_n OPERATOR(pg_catalog.+) v_done;
+	END LOOP;
 	-- survey comments (sql/76_complaints.sql) fall under the same policy
 	v_n := v_n OPERATOR(pg_catalog.+) @extschema@.purge_survey_text(older_than, batch);
 	RETURN v_n;

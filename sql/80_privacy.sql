@@ -780,10 +780,13 @@ DECLARE
 	v_zone_clause text := CASE p_subject WHEN 'rider' THEN ' AND s.zone_id OPERATOR(pg_catalog.=) $%s' ELSE '' END;
 BEGIN
 	IF p_phone IS NOT NULL THEN
-		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM @extschema@.%I s WHERE s.phone_index OPERATOR(pg_catalog.=)'
-		                          ' ANY (@extschema@._phone_indexes($1)) AND s.%I OPERATOR(pg_catalog.<>) $2)',
+		-- the indexes computed first, a constant of the statement (on Citus
+		-- it reaches every zone's riders); a subquery with a column, as
+		-- Citus reads its result back from the workers
+		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM @extschema@.%I s WHERE s.phone_index OPERATOR(pg_catalog.=)'
+		                          ' ANY ($1) AND s.%I OPERATOR(pg_catalog.<>) $2)',
 		                          v_table, p_subject || '_id')
-		   INTO v_taken USING p_phone, p_id;
+		   INTO v_taken USING @extschema@._phone_indexes(p_phone), p_id;
 		IF NOT v_taken THEN
 			BEGIN
 				-- sealed here, stored as values: sealing draws a new IV
@@ -1434,20 +1437,47 @@ COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
 
 ------------------------------------------------------------------------------
 -- views for analysts: counts only, no personal data
+--
+-- Each view reads a SECURITY DEFINER function rather than the table: on
+-- Citus a query on a view runs on the table's shards as the querying role,
+-- which holds no right on the table (the analyst reads no base table), so
+-- the counts are taken with the extension's rights instead.
+
+CREATE FUNCTION @extschema@._consent_rates()
+RETURNS TABLE (purpose text, policy_version text, active bigint, closed bigint)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.purpose, c.policy_version,
+	       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NULL),
+	       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NOT NULL)
+	  FROM @extschema@.consents c
+	 GROUP BY c.purpose, c.policy_version;
+END;
+COMMENT ON FUNCTION @extschema@._consent_rates() IS
+	'Internal (consent_rates): consents per purpose and policy version, open and closed, with the extension''s rights.';
 
 CREATE VIEW @extschema@.consent_rates AS
-SELECT c.purpose, c.policy_version,
-       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NULL) AS active,
-       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NOT NULL) AS closed
-  FROM @extschema@.consents c
- GROUP BY c.purpose, c.policy_version;
+SELECT r.purpose, r.policy_version, r.active, r.closed
+  FROM @extschema@._consent_rates() r;
 COMMENT ON VIEW @extschema@.consent_rates IS
 	'Consents per purpose and policy version, open and closed: counts only.';
 
+CREATE FUNCTION @extschema@._privacy_request_counts()
+RETURNS TABLE (day timestamptz, kind text, requests bigint)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.date_trunc('day', r.requested_at), r.kind, pg_catalog.count(*)
+	  FROM @extschema@.privacy_requests r
+	 GROUP BY 1, 2;
+END;
+COMMENT ON FUNCTION @extschema@._privacy_request_counts() IS
+	'Internal (privacy_request_counts): privacy requests per day and kind, with the extension''s rights.';
+
 CREATE VIEW @extschema@.privacy_request_counts AS
-SELECT pg_catalog.date_trunc('day', r.requested_at) AS day, r.kind, pg_catalog.count(*) AS requests
-  FROM @extschema@.privacy_requests r
- GROUP BY 1, 2;
+SELECT r.day, r.kind, r.requests
+  FROM @extschema@._privacy_request_counts() r;
 COMMENT ON VIEW @extschema@.privacy_request_counts IS
 	'Exports, erasures and key rotations per day: counts only.';
 
@@ -1456,6 +1486,12 @@ REVOKE ALL ON @extschema@.consent_rates FROM PUBLIC;
 REVOKE ALL ON @extschema@.privacy_request_counts FROM PUBLIC;
 GRANT SELECT ON @extschema@.consent_rates TO dispatch_analyst, dispatch_admin;
 GRANT SELECT ON @extschema@.privacy_request_counts TO dispatch_analyst, dispatch_admin;
+-- the views' readers call their functions (PostgreSQL checks a function in
+-- a view against the querying role)
+REVOKE ALL ON FUNCTION @extschema@._consent_rates() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._consent_rates() TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._privacy_request_counts() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._privacy_request_counts() TO dispatch_analyst, dispatch_admin;
 GRANT SELECT ON @extschema@.privacy_requests TO dispatch_admin;
 
 REVOKE ALL ON FUNCTION @extschema@.mask_phone(text) FROM PUBLIC;
