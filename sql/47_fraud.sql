@@ -151,6 +151,7 @@ DECLARE
 	v_flushed bigint := 0;
 	v_lost bigint := 0;
 	v_flagged bigint := 0;
+	v_at timestamptz;
 	v record;
 BEGIN
 	SELECT r.epoch INTO v_epoch FROM @extschema@._refusal_ring() r;
@@ -175,9 +176,12 @@ BEGIN
 		       (SELECT r.seq FROM ring r WHERE r.lost IS NOT NULL),
 		       (SELECT r.lost FROM ring r WHERE r.lost IS NOT NULL)
 		  INTO v_flushed, v_last, v_lost;
+		-- the time taken first: Citus refuses a VOLATILE function in an
+		-- UPDATE of its tables (refusal_flushes is a reference table there)
+		v_at := pg_catalog.clock_timestamp();
 		UPDATE @extschema@.refusal_flushes f
 		   SET flushed_seq = GREATEST(f.flushed_seq, v_last), lost = f.lost OPERATOR(pg_catalog.+) v_lost,
-		       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = pg_catalog.clock_timestamp()
+		       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = v_at
 		 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch;
 	END IF;
 

@@ -161,6 +161,9 @@ AS $$
 DECLARE
 	v_run bigint;
 	v_status text := p_status;
+	v_stopped bigint[] := '{}';
+	v_at timestamptz;
+	v_r record;
 BEGIN
 	IF v_status OPERATOR(pg_catalog.=) 'running' THEN
 		IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._lock_key('purge')) THEN
@@ -168,13 +171,27 @@ BEGIN
 		ELSE
 			-- a run is live while its backend executes a statement: runs of
 			-- vanished, idle or this very session were stopped (cancelled,
-			-- failed, terminated) and never finish
-			UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
-			 WHERE r.status OPERATOR(pg_catalog.=) 'running'
-			   AND (r.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
-			        OR NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
-			                        WHERE a.pid OPERATOR(pg_catalog.=) r.pid
-			                          AND a.state OPERATOR(pg_catalog.=) 'active'));
+			-- failed, terminated) and never finish.  The runs are judged
+			-- here, against this server's backends, and the UPDATE only
+			-- names them and stores a time taken here: on Citus it runs on
+			-- every placement of the table, where pg_stat_activity would be
+			-- another server's and clock_timestamp() (VOLATILE) is refused.
+			FOR v_r IN SELECT x.run_id, x.pid FROM @extschema@.purge_runs x
+			            WHERE x.status OPERATOR(pg_catalog.=) 'running'
+			LOOP
+				IF v_r.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+				   OR NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+				                   WHERE a.pid OPERATOR(pg_catalog.=) v_r.pid
+				                     AND a.state OPERATOR(pg_catalog.=) 'active') THEN
+					v_stopped := v_stopped OPERATOR(pg_catalog.||) v_r.run_id;
+				END IF;
+			END LOOP;
+			IF pg_catalog.cardinality(v_stopped) OPERATOR(pg_catalog.>) 0 THEN
+				v_at := pg_catalog.clock_timestamp();
+				UPDATE @extschema@.purge_runs x SET status = 'aborted', finished_at = v_at
+				 WHERE x.run_id OPERATOR(pg_catalog.=) ANY (v_stopped)
+				   AND x.status OPERATOR(pg_catalog.=) 'running';
+			END IF;
 			IF EXISTS (SELECT FROM @extschema@.purge_runs r WHERE r.status OPERATOR(pg_catalog.=) 'running') THEN
 				v_status := 'skipped';
 			END IF;
@@ -194,23 +211,33 @@ COMMENT ON FUNCTION @extschema@._purge_begin(text) IS
 REVOKE ALL ON FUNCTION @extschema@._purge_begin(text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._purge_end(p_run bigint) RETURNS void
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	UPDATE @extschema@.purge_runs r SET status = 'done', finished_at = pg_catalog.clock_timestamp()
+AS $$
+DECLARE
+	-- taken first: Citus refuses a VOLATILE function inside the UPDATE
+	v_at timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+	UPDATE @extschema@.purge_runs r SET status = 'done', finished_at = v_at
 	 WHERE r.run_id OPERATOR(pg_catalog.=) p_run;
-END;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._purge_end(bigint) IS
 	'Internal: marks a purge run done.';
 REVOKE ALL ON FUNCTION @extschema@._purge_end(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._purge_abort(p_run bigint) RETURNS void
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
+AS $$
+DECLARE
+	-- taken first: Citus refuses a VOLATILE function inside the UPDATE
+	v_at timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+	UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = v_at
 	 WHERE r.run_id OPERATOR(pg_catalog.=) p_run AND r.status OPERATOR(pg_catalog.=) 'running';
-END;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._purge_abort(bigint) IS
 	'Internal: marks a purge run aborted (cancelled or failed in a batch); its committed batches stay counted.';
 REVOKE ALL ON FUNCTION @extschema@._purge_abort(bigint) FROM PUBLIC;
@@ -223,22 +250,32 @@ LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_n integer;
+	v_n integer := 0;
+	v_zone bigint;
+	v_done integer;
 BEGIN
-	WITH doomed AS (
-		SELECT f.zone_id, f.feedback_id
-		  FROM @extschema@.feedback f
-		 WHERE f.comment_enc IS NOT NULL
-		   AND f.created_at OPERATOR(pg_catalog.<) older_than
-		 LIMIT batch
-		   FOR UPDATE SKIP LOCKED
-	)
-	UPDATE @extschema@.feedback f
-	   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
-	  FROM doomed d
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) d.zone_id
-	   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
+	-- zone by zone, until the batch is full: rows are locked (SKIP LOCKED)
+	-- in one zone's rows at a time, which Citus allows, not across shards
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		EXIT WHEN v_n OPERATOR(pg_catalog.>=) batch;
+		WITH doomed AS (
+			SELECT f.zone_id, f.feedback_id
+			  FROM @extschema@.feedback f
+			 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND f.comment_enc IS NOT NULL
+			   AND f.created_at OPERATOR(pg_catalog.<) older_than
+			 LIMIT batch OPERATOR(pg_catalog.-) v_n
+			   FOR UPDATE SKIP LOCKED
+		)
+		UPDATE @extschema@.feedback f
+		   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
+		  FROM doomed d
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND f.zone_id OPERATOR(pg_catalog.=) d.zone_id
+		   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
+		GET DIAGNOSTICS v_done = ROW_COUNT;
+		v_n := v_n OPERATOR(pg_catalog.+) v_done;
+	END LOOP;
 	-- survey comments (sql/76_complaints.sql) fall under the same policy
 	v_n := v_n OPERATOR(pg_catalog.+) @extschema@.purge_survey_text(older_than, batch);
 	RETURN v_n;
@@ -263,6 +300,7 @@ DECLARE
 	v_class bigint;
 	v_total bigint := 0;
 	v_rows jsonb := '{}';
+	v_finished timestamptz;
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
@@ -363,13 +401,14 @@ BEGIN
 		v_total := v_total OPERATOR(pg_catalog.+) v_class;
 	END LOOP;
 
+	v_finished := pg_catalog.clock_timestamp();     -- not in the UPDATE: VOLATILE, refused by Citus
 	UPDATE @extschema@.purge_runs r
 	   SET batches = r.batches OPERATOR(pg_catalog.+) 1,
 	       rows = (SELECT pg_catalog.jsonb_object_agg(k, COALESCE((r.rows OPERATOR(pg_catalog.->>) k)::bigint, 0)
 	                                                 OPERATOR(pg_catalog.+) COALESCE((v_rows OPERATOR(pg_catalog.->>) k)::bigint, 0))
 	                 FROM (SELECT pg_catalog.jsonb_object_keys(r.rows) UNION SELECT pg_catalog.jsonb_object_keys(v_rows)) ks(k)),
 	       status = CASE WHEN purge_expired_step.run_id IS NULL THEN 'done' ELSE r.status END,
-	       finished_at = CASE WHEN purge_expired_step.run_id IS NULL THEN pg_catalog.clock_timestamp() ELSE r.finished_at END
+	       finished_at = CASE WHEN purge_expired_step.run_id IS NULL THEN v_finished ELSE r.finished_at END
 	 WHERE r.run_id OPERATOR(pg_catalog.=) v_run;
 	RETURN v_total;
 END

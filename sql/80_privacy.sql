@@ -195,29 +195,32 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_current integer := @extschema@._master_key_version();
-	v_n integer;
+	v_n integer := 0;
+	b record;
+	v_wrapped bytea;
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
 	END IF;
 	-- Only the wrapping changes, never a data key, so sealing goes on
 	-- meanwhile; rows locked by a rotation or erasure of their own are
-	-- skipped and picked up by a later call.
-	WITH batch AS (
-		SELECT k.subject, k.subject_id, k.key_version, k.wrapped_key
-		  FROM @extschema@.subject_keys k
-		 WHERE k.key_version OPERATOR(pg_catalog.<) v_current
-		 ORDER BY k.key_version
-		 LIMIT batch_size
-		   FOR NO KEY UPDATE SKIP LOCKED
-	)
-	UPDATE @extschema@.subject_keys k
-	   SET key_version = v_current,
-	       wrapped_key = @extschema@._wrap_key(@extschema@._unwrap_key(b.wrapped_key, b.key_version), v_current)
-	  FROM batch b
-	 WHERE k.subject OPERATOR(pg_catalog.=) b.subject
-	   AND k.subject_id OPERATOR(pg_catalog.=) b.subject_id;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
+	-- skipped and picked up by a later call.  Each key is re-wrapped here
+	-- and stored as a value: wrapping draws a new IV (VOLATILE), which
+	-- Citus refuses inside an UPDATE of its (reference) table.
+	FOR b IN SELECT k.subject, k.subject_id, k.key_version, k.wrapped_key
+	           FROM @extschema@.subject_keys k
+	          WHERE k.key_version OPERATOR(pg_catalog.<) v_current
+	          ORDER BY k.key_version
+	          LIMIT batch_size
+	            FOR NO KEY UPDATE SKIP LOCKED
+	LOOP
+		v_wrapped := @extschema@._wrap_key(@extschema@._unwrap_key(b.wrapped_key, b.key_version), v_current);
+		UPDATE @extschema@.subject_keys k
+		   SET key_version = v_current, wrapped_key = v_wrapped
+		 WHERE k.subject OPERATOR(pg_catalog.=) b.subject
+		   AND k.subject_id OPERATOR(pg_catalog.=) b.subject_id;
+		v_n := v_n OPERATOR(pg_catalog.+) 1;
+	END LOOP;
 	RETURN v_n;
 END
 $$;
@@ -231,35 +234,42 @@ AS $$
 DECLARE
 	v_current integer := @extschema@._index_key_version();
 	v_done integer := 0;
-	v_n integer;
+	v_zone bigint;
+	v_index bytea;
+	b record;
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
 	END IF;
-	-- customers: open the phone with the customer's key, index it anew
-	WITH b AS (
-		SELECT c.customer_id FROM @extschema@.customers c
-		 WHERE c.phone_index IS NOT NULL AND c.phone_index_version OPERATOR(pg_catalog.<>) v_current
-		 ORDER BY c.customer_id LIMIT batch_size FOR UPDATE SKIP LOCKED)
-	UPDATE @extschema@.customers c
-	   SET phone_index = @extschema@._phone_index(@extschema@._unseal(c.phone_enc,
-	                         @extschema@._subject_key_or_null('customer', c.customer_id))),
-	       phone_index_version = v_current
-	  FROM b WHERE c.customer_id OPERATOR(pg_catalog.=) b.customer_id;
-	GET DIAGNOSTICS v_done = ROW_COUNT;
-	IF v_done OPERATOR(pg_catalog.<) batch_size THEN
-		WITH b AS (
-			SELECT r.rider_id FROM @extschema@.riders r
-			 WHERE r.phone_index IS NOT NULL AND r.phone_index_version OPERATOR(pg_catalog.<>) v_current
-			 ORDER BY r.rider_id LIMIT batch_size OPERATOR(pg_catalog.-) v_done FOR UPDATE SKIP LOCKED)
-		UPDATE @extschema@.riders r
-		   SET phone_index = @extschema@._phone_index(@extschema@._unseal(r.phone_enc,
-		                         @extschema@._subject_key_or_null('rider', r.rider_id))),
-		       phone_index_version = v_current
-		  FROM b WHERE r.rider_id OPERATOR(pg_catalog.=) b.rider_id;
-		GET DIAGNOSTICS v_n = ROW_COUNT;
-		v_done := v_done OPERATOR(pg_catalog.+) v_n;
-	END IF;
+	-- customers: open the phone with the customer's key, index it anew.
+	-- Row by row, the index computed here: the key is read from
+	-- subject_keys, which a statement Citus sends to a table's placements
+	-- may not query (and the function is VOLATILE).
+	FOR b IN SELECT c.customer_id AS id, c.phone_enc FROM @extschema@.customers c
+	          WHERE c.phone_index IS NOT NULL AND c.phone_index_version OPERATOR(pg_catalog.<>) v_current
+	          ORDER BY c.customer_id LIMIT batch_size FOR UPDATE SKIP LOCKED
+	LOOP
+		v_index := @extschema@._phone_index(@extschema@._unseal(b.phone_enc,
+		               @extschema@._subject_key_or_null('customer', b.id)));
+		UPDATE @extschema@.customers c SET phone_index = v_index, phone_index_version = v_current
+		 WHERE c.customer_id OPERATOR(pg_catalog.=) b.id;
+		v_done := v_done OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	-- riders, zone by zone (each statement on one zone's rows)
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		EXIT WHEN v_done OPERATOR(pg_catalog.>=) batch_size;
+		FOR b IN SELECT r.rider_id AS id, r.phone_enc FROM @extschema@.riders r
+		          WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+		            AND r.phone_index IS NOT NULL AND r.phone_index_version OPERATOR(pg_catalog.<>) v_current
+		          ORDER BY r.rider_id LIMIT batch_size OPERATOR(pg_catalog.-) v_done FOR UPDATE SKIP LOCKED
+		LOOP
+			v_index := @extschema@._phone_index(@extschema@._unseal(b.phone_enc,
+			               @extschema@._subject_key_or_null('rider', b.id)));
+			UPDATE @extschema@.riders r SET phone_index = v_index, phone_index_version = v_current
+			 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) b.id;
+			v_done := v_done OPERATOR(pg_catalog.+) 1;
+		END LOOP;
+	END LOOP;
 	RETURN v_done;
 END
 $$;
@@ -282,6 +292,10 @@ DECLARE
 	v_col text;
 	v_n bigint;
 	v_total integer := 0;
+	v_phone bytea;
+	v_name bytea;
+	v_olds bytea[];
+	v_news bytea[];
 BEGIN
 	-- waits for every transaction sealing with the old key (sql/30_keys.sql)
 	PERFORM @extschema@._lock_subject('customer', rotate_customer_key.customer_id, true);
@@ -299,12 +313,21 @@ BEGIN
 	END IF;
 	v_old := @extschema@._unwrap_key(v_wrapped, v_version);
 
+	-- Encryption draws a new IV each time (VOLATILE), which Citus refuses in
+	-- an UPDATE of a distributed or reference table: every new ciphertext is
+	-- computed here first and the statements only store values.
+	SELECT @extschema@._reseal(c.phone_enc, v_old, v_new), @extschema@._reseal(c.name_enc, v_old, v_new)
+	  INTO v_phone, v_name
+	  FROM @extschema@.customers c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id;
 	UPDATE @extschema@.customers c
-	   SET phone_enc = @extschema@._reseal(c.phone_enc, v_old, v_new),
-	       name_enc = @extschema@._reseal(c.name_enc, v_old, v_new)
+	   SET phone_enc = v_phone, name_enc = v_name
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id;
 	v_total := (v_total OPERATOR(pg_catalog.+) 1)::integer;
 
+	-- per table, column and zone: the sealed values (distinct; each
+	-- ciphertext is unique) and their re-sealed forms, then one UPDATE that
+	-- looks each row's new value up by its old one
 	FOR t IN SELECT * FROM @extschema@._customer_tables() ct
 	          WHERE NOT ct.via_order AND pg_catalog.cardinality(ct.sealed) OPERATOR(pg_catalog.>) 0
 	LOOP
@@ -312,18 +335,28 @@ BEGIN
 			FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(t.has_zone) zl
 			LOOP
 				EXECUTE pg_catalog.format(
-					'UPDATE %s SET %I = @extschema@._reseal(%I, $1, $2) WHERE customer_id OPERATOR(pg_catalog.=) $3 AND %I IS NOT NULL%s',
+					'SELECT pg_catalog.array_agg(DISTINCT %I) FROM %s WHERE customer_id OPERATOR(pg_catalog.=) $1 AND %I IS NOT NULL%s',
+					v_col, t.rel, v_col,
+					CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
+				INTO v_olds USING rotate_customer_key.customer_id, v_zone;
+				CONTINUE WHEN v_olds IS NULL;
+				SELECT pg_catalog.array_agg(@extschema@._reseal(u.v, v_old, v_new) ORDER BY u.n) INTO v_news
+				  FROM pg_catalog.unnest(v_olds) WITH ORDINALITY AS u(v, n);
+				EXECUTE pg_catalog.format(
+					'UPDATE %s SET %I = ($2::pg_catalog.bytea[])[pg_catalog.array_position($1::pg_catalog.bytea[], %I)]'
+					' WHERE customer_id OPERATOR(pg_catalog.=) $3 AND %I OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.bytea[])%s',
 					t.rel, v_col, v_col, v_col,
 					CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $4' ELSE '' END)
-				USING v_old, v_new, rotate_customer_key.customer_id, v_zone;
+				USING v_olds, v_news, rotate_customer_key.customer_id, v_zone;
 				GET DIAGNOSTICS v_n = ROW_COUNT;
 				v_total := (v_total OPERATOR(pg_catalog.+) v_n)::integer;
 			END LOOP;
 		END LOOP;
 	END LOOP;
 
+	v_wrapped := @extschema@._wrap_key(v_new, v_current);
 	UPDATE @extschema@.subject_keys k
-	   SET wrapped_key = @extschema@._wrap_key(v_new, v_current), key_version = v_current,
+	   SET wrapped_key = v_wrapped, key_version = v_current,
 	       created_at = pg_catalog.now()
 	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
 	   AND k.subject_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id;
@@ -740,19 +773,29 @@ DECLARE
 	v_table text := CASE p_subject WHEN 'customer' THEN 'customers' WHEN 'rider' THEN 'riders' END;
 	v_fields text[] := '{}';
 	v_taken boolean;
+	v_sealed bytea;
+	-- a rider's row is found in the rider's zone (riders are distributed
+	-- by zone on Citus); customers have no zone
+	v_zone bigint := CASE p_subject WHEN 'rider' THEN @extschema@._rider_zone(p_id) END;
+	v_zone_clause text := CASE p_subject WHEN 'rider' THEN ' AND s.zone_id OPERATOR(pg_catalog.=) $%s' ELSE '' END;
 BEGIN
 	IF p_phone IS NOT NULL THEN
-		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM @extschema@.%I s WHERE s.phone_index OPERATOR(pg_catalog.=)'
-		                          ' ANY (@extschema@._phone_indexes($1)) AND s.%I OPERATOR(pg_catalog.<>) $2)',
+		-- the indexes computed first, a constant of the statement (on Citus
+		-- it reaches every zone's riders); a subquery with a column, as
+		-- Citus reads its result back from the workers
+		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM @extschema@.%I s WHERE s.phone_index OPERATOR(pg_catalog.=)'
+		                          ' ANY ($1) AND s.%I OPERATOR(pg_catalog.<>) $2)',
 		                          v_table, p_subject || '_id')
-		   INTO v_taken USING p_phone, p_id;
+		   INTO v_taken USING @extschema@._phone_indexes(p_phone), p_id;
 		IF NOT v_taken THEN
 			BEGIN
-				EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET phone_index = @extschema@._phone_index($1),'
-				                          ' phone_index_version = @extschema@._index_key_version(),'
-				                          ' phone_enc = @extschema@.pii_seal($3, $2, @extschema@.normalize_phone($1))'
-				                          ' WHERE s.%I OPERATOR(pg_catalog.=) $2', v_table, p_subject || '_id')
-				   USING p_phone, p_id, p_subject;
+				-- sealed here, stored as values: sealing draws a new IV
+				-- (VOLATILE), which Citus refuses inside an UPDATE
+				v_sealed := @extschema@.pii_seal(p_subject, p_id, @extschema@.normalize_phone(p_phone));
+				EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET phone_index = $1, phone_index_version = $2,'
+				                          ' phone_enc = $3 WHERE s.%I OPERATOR(pg_catalog.=) $4%s',
+				                          v_table, p_subject || '_id', pg_catalog.format(v_zone_clause, 5))
+				   USING @extschema@._phone_index(p_phone), @extschema@._index_key_version(), v_sealed, p_id, v_zone;
 			EXCEPTION WHEN unique_violation THEN
 				-- registered meanwhile by a transaction that committed while we waited
 				v_taken := true;
@@ -764,9 +807,10 @@ BEGIN
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
 	END IF;
 	IF p_name IS NOT NULL THEN
-		EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET name_enc = @extschema@.pii_seal($3, $2, NULLIF($1, %L))'
-		                          ' WHERE s.%I OPERATOR(pg_catalog.=) $2', v_table, '', p_subject || '_id')
-		   USING p_name, p_id, p_subject;
+		v_sealed := @extschema@.pii_seal(p_subject, p_id, NULLIF(p_name, ''));
+		EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET name_enc = $1 WHERE s.%I OPERATOR(pg_catalog.=) $2%s',
+		                          v_table, p_subject || '_id', pg_catalog.format(v_zone_clause, 3))
+		   USING v_sealed, p_id, v_zone;
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'name'::text;
 	END IF;
 	IF pg_catalog.cardinality(v_fields) OPERATOR(pg_catalog.>) 0 THEN
@@ -811,10 +855,15 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	-- the zone read first, a constant for the statement: Citus then sends
+	-- it to the zone's placement alone, which could not itself read
+	-- rider_zones
+	v_zone bigint := @extschema@._rider_zone(update_rider.rider_id);
 BEGIN
 	PERFORM @extschema@._rectify_check(phone, name, 'rider_name', reason);
 	PERFORM FROM @extschema@.riders r
-	  WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(update_rider.rider_id)
+	  WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	    AND r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id AND r.forgotten_at IS NULL
 	    FOR UPDATE;
 	IF NOT FOUND THEN
@@ -843,9 +892,12 @@ DECLARE
 	v_r @extschema@.riders;
 	v_key bytea;
 	v_doc jsonb;
+	-- read first: a constant zone sends the statement to one placement,
+	-- which could not itself read rider_zones
+	v_zone bigint := @extschema@._rider_zone(export_rider.rider_id);
 BEGIN
 	SELECT * INTO v_r FROM @extschema@.riders r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(export_rider.rider_id)
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
@@ -901,9 +953,12 @@ AS $$
 DECLARE
 	v_r @extschema@.riders;
 	v_tracks bigint;
+	-- read first: a constant zone sends the statement to one placement,
+	-- which could not itself read rider_zones
+	v_zone bigint := @extschema@._rider_zone(forget_rider.rider_id);
 BEGIN
 	SELECT * INTO v_r FROM @extschema@.riders r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(forget_rider.rider_id)
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
@@ -1382,20 +1437,47 @@ COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
 
 ------------------------------------------------------------------------------
 -- views for analysts: counts only, no personal data
+--
+-- Each view reads a SECURITY DEFINER function rather than the table: on
+-- Citus a query on a view runs on the table's shards as the querying role,
+-- which holds no right on the table (the analyst reads no base table), so
+-- the counts are taken with the extension's rights instead.
+
+CREATE FUNCTION @extschema@._consent_rates()
+RETURNS TABLE (purpose text, policy_version text, active bigint, closed bigint)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.purpose, c.policy_version,
+	       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NULL),
+	       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NOT NULL)
+	  FROM @extschema@.consents c
+	 GROUP BY c.purpose, c.policy_version;
+END;
+COMMENT ON FUNCTION @extschema@._consent_rates() IS
+	'Internal (consent_rates): consents per purpose and policy version, open and closed, with the extension''s rights.';
 
 CREATE VIEW @extschema@.consent_rates AS
-SELECT c.purpose, c.policy_version,
-       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NULL) AS active,
-       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NOT NULL) AS closed
-  FROM @extschema@.consents c
- GROUP BY c.purpose, c.policy_version;
+SELECT r.purpose, r.policy_version, r.active, r.closed
+  FROM @extschema@._consent_rates() r;
 COMMENT ON VIEW @extschema@.consent_rates IS
 	'Consents per purpose and policy version, open and closed: counts only.';
 
+CREATE FUNCTION @extschema@._privacy_request_counts()
+RETURNS TABLE (day timestamptz, kind text, requests bigint)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.date_trunc('day', r.requested_at), r.kind, pg_catalog.count(*)
+	  FROM @extschema@.privacy_requests r
+	 GROUP BY 1, 2;
+END;
+COMMENT ON FUNCTION @extschema@._privacy_request_counts() IS
+	'Internal (privacy_request_counts): privacy requests per day and kind, with the extension''s rights.';
+
 CREATE VIEW @extschema@.privacy_request_counts AS
-SELECT pg_catalog.date_trunc('day', r.requested_at) AS day, r.kind, pg_catalog.count(*) AS requests
-  FROM @extschema@.privacy_requests r
- GROUP BY 1, 2;
+SELECT r.day, r.kind, r.requests
+  FROM @extschema@._privacy_request_counts() r;
 COMMENT ON VIEW @extschema@.privacy_request_counts IS
 	'Exports, erasures and key rotations per day: counts only.';
 
@@ -1404,6 +1486,12 @@ REVOKE ALL ON @extschema@.consent_rates FROM PUBLIC;
 REVOKE ALL ON @extschema@.privacy_request_counts FROM PUBLIC;
 GRANT SELECT ON @extschema@.consent_rates TO dispatch_analyst, dispatch_admin;
 GRANT SELECT ON @extschema@.privacy_request_counts TO dispatch_analyst, dispatch_admin;
+-- the views' readers call their functions (PostgreSQL checks a function in
+-- a view against the querying role)
+REVOKE ALL ON FUNCTION @extschema@._consent_rates() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._consent_rates() TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._privacy_request_counts() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._privacy_request_counts() TO dispatch_analyst, dispatch_admin;
 GRANT SELECT ON @extschema@.privacy_requests TO dispatch_admin;
 
 REVOKE ALL ON FUNCTION @extschema@.mask_phone(text) FROM PUBLIC;

@@ -33,15 +33,17 @@ SELECT is((SELECT count(*) FROM dispatch.events WHERE payload::text ~* 'Plaintex
 	'no event payload carries personal data');
 
 -- the sealed values open with the subject's key, and each opening is logged
-SELECT is(dispatch.pii_open('customer', :customer,
-          (SELECT dropoff_address_enc FROM dispatch.orders WHERE zone_id = :o >> 40 AND order_id = :o), 'test'),
+-- (the order's value read first: on Citus a statement naming a zone goes
+-- whole to its worker, with pgTAP and pii_open, which cannot work there)
+SELECT dropoff_address_enc AS o_addr FROM dispatch.orders WHERE zone_id = :o >> 40 AND order_id = :o \gset
+SELECT is(dispatch.pii_open('customer', :customer, :'o_addr'::bytea, 'test'),
           'Plaintext Street 77, flat 12', 'the address opens with the customer''s key');
 SELECT is(dispatch.pii_open('customer', :customer, (SELECT phone_enc FROM dispatch.customers WHERE customer_id = :customer), 'test'),
           '+8613800000001', 'the phone is stored in E.164 form');
 SELECT is((SELECT count(*) FROM dispatch.pii_access_log WHERE subject = 'customer' AND subject_id = :customer AND purpose = 'test'),
           2::bigint, 'every opening is logged with its purpose');
-SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, (SELECT dropoff_address_enc FROM dispatch.orders WHERE order_id = %s AND zone_id = %s >> 40), 'test') $$,
-                        :customer2, :o, :o),
+SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, %L::bytea, 'test') $$,
+                        :customer2, :'o_addr'),
                  'DP404', NULL, 'another subject''s key does not open the value');
 SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, '\x00'::bytea, '') $$, :customer), 'DP403', NULL, 'opening needs a purpose');
 

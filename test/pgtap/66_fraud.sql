@@ -50,7 +50,9 @@ SELECT results_eq(format($$ SELECT zone_id, at, sqlstate, reason FROM dispatch.i
 SELECT columns_are('dispatch', 'intake_refusals',
                    ARRAY['zone_id', 'epoch', 'seq', 'at', 'customer_id', 'sqlstate', 'reason', 'flushed_at'],
                    'the log has ids, times and codes only');
-SELECT ok(NOT EXISTS (SELECT FROM dispatch.intake_refusals r WHERE r::text ~ '(Secret|errand|Lane)'),
+-- (a subquery with a column: Citus reads a subquery's rows back from the
+-- workers, and a row of no columns has no type it can name)
+SELECT ok(NOT EXISTS (SELECT 1 FROM dispatch.intake_refusals r WHERE r::text ~ '(Secret|errand|Lane)'),
           'no text of the caller''s is kept');
 SELECT col_is_pk('dispatch', 'intake_refusals', ARRAY['zone_id', 'epoch', 'seq'], 'zone_id leads the key');
 

@@ -59,16 +59,19 @@ DROP TABLE dispatch.later_points;
 SELECT dropoff_address_enc AS addr_before FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1 \gset
 SELECT wrapped_key AS wrapped_before FROM dispatch.subject_keys WHERE subject = 'customer' AND subject_id = :customer \gset
 SELECT cmp_ok(dispatch.rotate_customer_key(:customer), '>=', 4, 'rotation re-seals the profile and the sealed order fields');
-SELECT isnt((SELECT dropoff_address_enc FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1), :'addr_before'::bytea,
+-- values of a zone's rows are read first: on Citus a statement naming a
+-- zone goes whole to its worker, where pgTAP has no plan
+SELECT dropoff_address_enc AS addr_after FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1 \gset
+SELECT isnt(:'addr_after'::bytea, :'addr_before'::bytea,
 	'the ciphertext changed');
 SELECT isnt((SELECT wrapped_key FROM dispatch.subject_keys WHERE subject = 'customer' AND subject_id = :customer), :'wrapped_before'::bytea,
 	'the data key changed');
-SELECT is(dispatch.pii_open('customer', :customer, (SELECT dropoff_address_enc FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1), 'test'),
+SELECT is(dispatch.pii_open('customer', :customer, :'addr_after'::bytea, 'test'),
 	'Plaintext Street 77, flat 12', 'the address still opens');
 SELECT is(dispatch.pii_open('customer', :customer, (SELECT name_enc FROM dispatch.customers WHERE customer_id = :customer), 'test'),
 	'Test Customer Alpha', 'the name still opens');
 SELECT throws_ok(format($$ SELECT dispatch._unseal(%L::bytea, dispatch._unwrap_key(%L::bytea, 1)) $$,
-                        (SELECT dropoff_address_enc FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1), :'wrapped_before'),
+                        :'addr_after', :'wrapped_before'),
 	'DP404', NULL, 'the old data key no longer opens the new ciphertext');
 SELECT is(dispatch.export_customer(:customer) - 'exported_at' - 'access_log' - 'tables',
           :'export'::jsonb - 'exported_at' - 'access_log' - 'tables', 'the export reads the same after rotation');
@@ -135,18 +138,22 @@ SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty"
 SELECT (SELECT stock FROM dispatch.items WHERE item_id = :rice) AS rice_stock \gset
 SELECT dropoff_address_enc AS addr_o1 FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1 \gset
 SELECT dispatch.forget_customer(:customer) AS forget_request \gset
-SELECT is((SELECT status FROM dispatch.orders WHERE zone_id = :o3 >> 40 AND order_id = :o3), 'cancelled', 'an unpaid order is cancelled');
+-- the zone's rows read first (see above)
+SELECT status AS o3_status FROM dispatch.orders WHERE zone_id = :o3 >> 40 AND order_id = :o3 \gset
+SELECT count(*) FILTER (WHERE dropoff_address_enc IS NOT NULL OR description_enc IS NOT NULL) AS sealed_left,
+       count(*) FILTER (WHERE dropoff_coarsened_at IS NOT NULL) AS coarsened
+  FROM dispatch.orders WHERE zone_id = :zone AND customer_id = :customer \gset
+SELECT abs(ST_Y(dropoff) - 31.195) < 1e-9 AND abs(ST_X(dropoff) - 121.445) < 1e-9 AS o1_cell, total_cents AS o1_total
+  FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1 \gset
+SELECT is(:'o3_status'::text, 'cancelled', 'an unpaid order is cancelled');
 SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), :rice_stock + 1, 'and its stock returned');
 SELECT is(dispatch.find_customer_by_phone('+8613800000001'), NULL, 'the phone lookup finds nobody');
 SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, %L::bytea, 'test') $$, :customer, :'addr_o1'),
 	'DP402', NULL, 'nothing of the customer decrypts, not even a copy of the ciphertext');
-SELECT is((SELECT count(*) FROM dispatch.orders WHERE zone_id = :zone AND customer_id = :customer
-            AND (dropoff_address_enc IS NOT NULL OR description_enc IS NOT NULL)), 0::bigint, 'no ciphertext is left either');
-SELECT is((SELECT count(*) FROM dispatch.orders WHERE zone_id = :zone AND customer_id = :customer
-            AND dropoff_coarsened_at IS NOT NULL), 3::bigint, 'every drop-off point of the customer is coarsened');
-SELECT ok((SELECT abs(ST_Y(dropoff) - 31.195) < 1e-9 AND abs(ST_X(dropoff) - 121.445) < 1e-9
-             FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1), 'to the centre of its 0.01 degree cell');
-SELECT is((SELECT total_cents FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1), 5900, 'amounts stay for accounting');
+SELECT is(:'sealed_left'::bigint, 0::bigint, 'no ciphertext is left either');
+SELECT is(:'coarsened'::bigint, 3::bigint, 'every drop-off point of the customer is coarsened');
+SELECT ok(:'o1_cell'::boolean, 'to the centre of its 0.01 degree cell');
+SELECT is(:'o1_total'::integer, 5900, 'amounts stay for accounting');
 SELECT ok((SELECT forgotten_at IS NOT NULL AND phone_index IS NULL AND phone_enc IS NULL AND name_enc IS NULL
              FROM dispatch.customers WHERE customer_id = :customer), 'the customer row is anonymised and stamped');
 SELECT is(dispatch.has_consent(:customer, 'analytics'), false, 'consents end with the erasure');
