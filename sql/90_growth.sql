@@ -255,8 +255,17 @@ BEGIN
 	SELECT c.customer_id FROM rollup_cust c WHERE NOT c.added;
 	GET DIAGNOSTICS v_rebuilt = ROW_COUNT;
 
-	DELETE FROM @extschema@.customer_stats s USING rollup_rebuild r
-	 WHERE s.customer_id OPERATOR(pg_catalog.=) r.customer_id;
+	-- a subquery, not USING: Citus joins no temporary table to the
+	-- reference table it modifies
+	DELETE FROM @extschema@.customer_stats s
+	 WHERE s.customer_id IN (SELECT r.customer_id FROM rollup_rebuild r);
+	-- their counting orders, read from every zone at once (Citus cannot
+	-- run a lateral aggregate per customer over a distributed table)
+	CREATE TEMP TABLE IF NOT EXISTS rollup_rebuild_facts (LIKE @extschema@.order_facts) ON COMMIT DROP;
+	TRUNCATE rollup_rebuild_facts;
+	INSERT INTO rollup_rebuild_facts
+	SELECT x.* FROM @extschema@.order_facts x
+	 WHERE x.customer_id IN (SELECT r.customer_id FROM rollup_rebuild r) AND x.counted;
 	INSERT INTO @extschema@.customer_stats (customer_id, first_at, first_zone_id, first_day, first_order_id,
 	                                        first_campaign_id, second_at, last_at, orders, monetary_cents)
 	SELECT r.customer_id, (a.f[1]).created_at, (a.f[1]).zone_id, (a.f[1]).day, (a.f[1]).order_id,
@@ -268,8 +277,8 @@ BEGIN
 		       pg_catalog.max(x.created_at) AS last_at, pg_catalog.count(*) AS orders,
 		       pg_catalog.sum(x.paid_cents) AS paid,
 		       pg_catalog.max(x.referral_campaign_id) AS referral_campaign_id
-		  FROM @extschema@.order_facts x
-		 WHERE x.customer_id OPERATOR(pg_catalog.=) r.customer_id AND x.counted) a
+		  FROM rollup_rebuild_facts x
+		 WHERE x.customer_id OPERATOR(pg_catalog.=) r.customer_id) a
 	 WHERE a.orders OPERATOR(pg_catalog.>) 0;
 
 	-- the others only gained orders at or after their last
@@ -327,23 +336,37 @@ DECLARE
 BEGIN
 	CREATE TEMP TABLE IF NOT EXISTS rollup_exp (sign integer, LIKE @extschema@.experiment_facts) ON COMMIT DROP;
 	TRUNCATE rollup_exp;
-	WITH touched AS (
-		SELECT e.* FROM @extschema@.experiment_exposures e
-		 WHERE NOT EXISTS (SELECT FROM @extschema@.experiment_facts f
-		                    WHERE f.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
-		                      AND f.customer_id OPERATOR(pg_catalog.=) e.customer_id)
-		UNION
-		SELECT e.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
-		 CROSS JOIN LATERAL (SELECT * FROM @extschema@.experiment_exposures e
-		                      WHERE e.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) e),
-	now_ AS (
+	-- the exposures to count: temporary, with the counting orders of their
+	-- customers beside them, so that the conversions are worked out here
+	-- (Citus cannot correlate a subquery of a distributed table with them)
+	CREATE TEMP TABLE IF NOT EXISTS rollup_touched (LIKE @extschema@.experiment_exposures) ON COMMIT DROP;
+	TRUNCATE rollup_touched;
+	INSERT INTO rollup_touched
+	SELECT e.* FROM @extschema@.experiment_exposures e
+	 WHERE NOT EXISTS (SELECT FROM @extschema@.experiment_facts f
+	                    WHERE f.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+	                      AND f.customer_id OPERATOR(pg_catalog.=) e.customer_id)
+	UNION
+	SELECT e.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
+	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.experiment_exposures e
+	                      WHERE e.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) e;
+	CREATE TEMP TABLE IF NOT EXISTS rollup_touched_orders (customer_id bigint, created_at timestamptz,
+	                                                      placed_at timestamptz) ON COMMIT DROP;
+	CREATE INDEX IF NOT EXISTS rollup_touched_orders_idx ON rollup_touched_orders (customer_id);
+	TRUNCATE rollup_touched_orders;
+	INSERT INTO rollup_touched_orders
+	SELECT f.customer_id, f.created_at, f.placed_at FROM @extschema@.order_facts f
+	 WHERE f.customer_id IN (SELECT t.customer_id FROM rollup_touched t) AND f.counted;
+	ANALYZE rollup_touched;
+	ANALYZE rollup_touched_orders;
+	WITH now_ AS (
 		SELECT t.experiment_id, t.customer_id, t.variant, (t.exposed_at AT TIME ZONE 'UTC')::date AS day,
-		       EXISTS (SELECT FROM @extschema@.order_facts f
-		                WHERE f.customer_id OPERATOR(pg_catalog.=) t.customer_id AND f.counted
+		       EXISTS (SELECT FROM rollup_touched_orders f
+		                WHERE f.customer_id OPERATOR(pg_catalog.=) t.customer_id
 		                  AND f.placed_at OPERATOR(pg_catalog.>=) t.exposed_at
 		                  AND f.placed_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
 		                  AND f.created_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)) AS converted
-		  FROM touched t
+		  FROM rollup_touched t
 		  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) t.experiment_id)
 	INSERT INTO rollup_exp
 	SELECT v.sign, v.experiment_id, v.customer_id, v.variant, v.day, v.converted
@@ -425,9 +448,8 @@ BEGIN
 	TRUNCATE rollup_old;
 	INSERT INTO rollup_old
 	SELECT x.* FROM rollup_changed c
-	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
-	                      WHERE x.zone_id OPERATOR(pg_catalog.=) c.zone_id AND x.order_id OPERATOR(pg_catalog.=) c.order_id
-	                     OFFSET 0) x;
+	  JOIN @extschema@.order_facts x
+	    ON x.zone_id OPERATOR(pg_catalog.=) c.zone_id AND x.order_id OPERATOR(pg_catalog.=) c.order_id;
 	-- the changed orders now
 	CREATE TEMP TABLE IF NOT EXISTS rollup_now (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_now;
@@ -440,21 +462,21 @@ BEGIN
 	       f.campaign_id, COALESCE(f.reward_cents, 0)
 	  FROM rollup_changed c
 	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.orders o
-	                      WHERE o.zone_id OPERATOR(pg_catalog.=) c.zone_id AND o.order_id OPERATOR(pg_catalog.=) c.order_id
-	                     OFFSET 0) o
-	  LEFT JOIN LATERAL (SELECT r.campaign_id, r.discount_cents FROM @extschema@.redemptions r
-	                      WHERE r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
-	                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
-	                     OFFSET 0) r ON true
-	  LEFT JOIN LATERAL (SELECT f.campaign_id,
-	                            (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
-	                             OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
-	                            OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
-	                       FROM @extschema@.referrals f
-	                       JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
-	                      WHERE f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
-	                     OFFSET 0) f ON true;
+	  JOIN @extschema@.orders o
+	    ON o.zone_id OPERATOR(pg_catalog.=) c.zone_id AND o.order_id OPERATOR(pg_catalog.=) c.order_id
+	  -- an order has one redemption (its key) and settles at most one
+	  -- referral (its customer's): joins keep one row per order
+	  LEFT JOIN @extschema@.redemptions r
+	    ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+	   AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
+	  LEFT JOIN (SELECT f.order_id, f.campaign_id,
+	                    (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
+	                     OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+	                    OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
+	               FROM @extschema@.referrals f
+	               JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
+	              WHERE f.status OPERATOR(pg_catalog.=) 'rewarded') f
+	    ON f.order_id OPERATOR(pg_catalog.=) o.order_id;
 
 	ANALYZE rollup_now;
 	ANALYZE rollup_old;
