@@ -217,6 +217,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_rebuilt bigint;
+	v_customers bigint[];
 BEGIN
 	CREATE TEMP TABLE IF NOT EXISTS rollup_old_stats (LIKE @extschema@.customer_stats) ON COMMIT DROP;
 	TRUNCATE rollup_old_stats;
@@ -255,31 +256,30 @@ BEGIN
 	SELECT c.customer_id FROM rollup_cust c WHERE NOT c.added;
 	GET DIAGNOSTICS v_rebuilt = ROW_COUNT;
 
-	-- a subquery, not USING: Citus joins no temporary table to the
-	-- reference table it modifies
+	-- the rebuilt customers as an array, each looked up by its key: on
+	-- Citus no temporary table joins the reference table modified below
+	-- nor the shards of order_facts
+	v_customers := ARRAY(SELECT r.customer_id FROM rollup_rebuild r);
 	DELETE FROM @extschema@.customer_stats s
-	 WHERE s.customer_id IN (SELECT r.customer_id FROM rollup_rebuild r);
-	-- their counting orders, read from every zone at once (Citus cannot
-	-- run a lateral aggregate per customer over a distributed table)
+	 WHERE s.customer_id OPERATOR(pg_catalog.=) ANY (v_customers);
+	-- their counting orders, from every zone, then summed per customer
 	CREATE TEMP TABLE IF NOT EXISTS rollup_rebuild_facts (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_rebuild_facts;
 	INSERT INTO rollup_rebuild_facts
 	SELECT x.* FROM @extschema@.order_facts x
-	 WHERE x.customer_id IN (SELECT r.customer_id FROM rollup_rebuild r) AND x.counted;
+	 WHERE x.customer_id OPERATOR(pg_catalog.=) ANY (v_customers) AND x.counted;
 	INSERT INTO @extschema@.customer_stats (customer_id, first_at, first_zone_id, first_day, first_order_id,
 	                                        first_campaign_id, second_at, last_at, orders, monetary_cents)
-	SELECT r.customer_id, (a.f[1]).created_at, (a.f[1]).zone_id, (a.f[1]).day, (a.f[1]).order_id,
+	SELECT a.customer_id, (a.f[1]).created_at, (a.f[1]).zone_id, (a.f[1]).day, (a.f[1]).order_id,
 	       COALESCE(a.referral_campaign_id, (a.f[1]).campaign_id),
 	       (a.f[2]).created_at, a.last_at, a.orders, a.paid
-	  FROM rollup_rebuild r
-	 CROSS JOIN LATERAL (
-		SELECT pg_catalog.array_agg(x ORDER BY x.created_at, x.order_id) AS f,
-		       pg_catalog.max(x.created_at) AS last_at, pg_catalog.count(*) AS orders,
-		       pg_catalog.sum(x.paid_cents) AS paid,
-		       pg_catalog.max(x.referral_campaign_id) AS referral_campaign_id
-		  FROM rollup_rebuild_facts x
-		 WHERE x.customer_id OPERATOR(pg_catalog.=) r.customer_id) a
-	 WHERE a.orders OPERATOR(pg_catalog.>) 0;
+	  FROM (SELECT x.customer_id,
+	               pg_catalog.array_agg(x ORDER BY x.created_at, x.order_id) AS f,
+	               pg_catalog.max(x.created_at) AS last_at, pg_catalog.count(*) AS orders,
+	               pg_catalog.sum(x.paid_cents) AS paid,
+	               pg_catalog.max(x.referral_campaign_id) AS referral_campaign_id
+	          FROM rollup_rebuild_facts x
+	         GROUP BY x.customer_id) a;
 
 	-- the others only gained orders at or after their last
 	INSERT INTO @extschema@.customer_stats AS t (customer_id, first_at, first_zone_id, first_day, first_order_id,
@@ -356,7 +356,8 @@ BEGIN
 	TRUNCATE rollup_touched_orders;
 	INSERT INTO rollup_touched_orders
 	SELECT f.customer_id, f.created_at, f.placed_at FROM @extschema@.order_facts f
-	 WHERE f.customer_id IN (SELECT t.customer_id FROM rollup_touched t) AND f.counted;
+	 WHERE f.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT t.customer_id FROM rollup_touched t))
+	   AND f.counted;
 	ANALYZE rollup_touched;
 	ANALYZE rollup_touched_orders;
 	WITH now_ AS (
@@ -412,6 +413,8 @@ DECLARE
 	v_rebuilt bigint;
 	v_exposures bigint;
 	v_run bigint;
+	v_zone_id bigint;
+	v_order_ids bigint[];
 BEGIN
 	-- rewards first: a delivery's referral reward is in place when its order is counted
 	v_rewards := @extschema@.credit_rewards();
@@ -443,40 +446,44 @@ BEGIN
 	END IF;
 	ANALYZE rollup_changed;
 
-	-- what was counted for them
+	-- what was counted for them, and what they are now: zone by zone, each
+	-- order looked up by its key.  The ids go as an array: on Citus each
+	-- statement names its zone and runs on that zone's worker, where the
+	-- temporary table of the changed orders is not.
 	CREATE TEMP TABLE IF NOT EXISTS rollup_old (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_old;
-	INSERT INTO rollup_old
-	SELECT x.* FROM rollup_changed c
-	  JOIN @extschema@.order_facts x
-	    ON x.zone_id OPERATOR(pg_catalog.=) c.zone_id AND x.order_id OPERATOR(pg_catalog.=) c.order_id;
-	-- the changed orders now
 	CREATE TEMP TABLE IF NOT EXISTS rollup_now (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_now;
-	INSERT INTO rollup_now
-	SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, o.placed_at, (o.created_at AT TIME ZONE z.timezone)::date,
-	       @extschema@._order_counts(o.status), o.status OPERATOR(pg_catalog.=) 'delivered',
-	       o.status OPERATOR(pg_catalog.=) 'cancelled',
-	       o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents, o.discount_cents, o.total_cents,
-	       r.campaign_id, COALESCE(r.discount_cents, 0),
-	       f.campaign_id, COALESCE(f.reward_cents, 0)
-	  FROM rollup_changed c
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	  JOIN @extschema@.orders o
-	    ON o.zone_id OPERATOR(pg_catalog.=) c.zone_id AND o.order_id OPERATOR(pg_catalog.=) c.order_id
-	  -- an order has one redemption (its key) and settles at most one
-	  -- referral (its customer's): joins keep one row per order
-	  LEFT JOIN @extschema@.redemptions r
-	    ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
-	   AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
-	  LEFT JOIN (SELECT f.order_id, f.campaign_id,
-	                    (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
-	                     OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
-	                    OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
-	               FROM @extschema@.referrals f
-	               JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
-	              WHERE f.status OPERATOR(pg_catalog.=) 'rewarded') f
-	    ON f.order_id OPERATOR(pg_catalog.=) o.order_id;
+	FOR v_zone_id, v_order_ids IN
+		SELECT c.zone_id, pg_catalog.array_agg(c.order_id ORDER BY c.order_id)
+		  FROM rollup_changed c GROUP BY c.zone_id ORDER BY c.zone_id
+	LOOP
+		INSERT INTO rollup_old
+		SELECT x.* FROM @extschema@.order_facts x
+		 WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone_id AND x.order_id OPERATOR(pg_catalog.=) ANY (v_order_ids);
+		INSERT INTO rollup_now
+		SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, o.placed_at, (o.created_at AT TIME ZONE z.timezone)::date,
+		       @extschema@._order_counts(o.status), o.status OPERATOR(pg_catalog.=) 'delivered',
+		       o.status OPERATOR(pg_catalog.=) 'cancelled',
+		       o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents, o.discount_cents, o.total_cents,
+		       r.campaign_id, COALESCE(r.discount_cents, 0),
+		       f.campaign_id, COALESCE(f.reward_cents, 0)
+		  FROM @extschema@.orders o
+		  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+		  LEFT JOIN LATERAL (SELECT r.campaign_id, r.discount_cents FROM @extschema@.redemptions r
+		                      WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
+		                     OFFSET 0) r ON true
+		  LEFT JOIN LATERAL (SELECT f.campaign_id,
+		                            (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
+		                             OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+		                            OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
+		                       FROM @extschema@.referrals f
+		                       JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
+		                      WHERE f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
+		                     OFFSET 0) f ON true
+		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone_id AND o.order_id OPERATOR(pg_catalog.=) ANY (v_order_ids);
+	END LOOP;
 
 	ANALYZE rollup_now;
 	ANALYZE rollup_old;
