@@ -160,17 +160,28 @@ COMMENT ON FUNCTION @extschema@._order_counts(text) IS
 	'Internal: whether an order in this status counts for growth figures (paid and not cancelled).';
 REVOKE ALL ON FUNCTION @extschema@._order_counts(text) FROM PUBLIC;
 
+-- One probe per zone, each by the index on (zone_id, customer_id): on
+-- Citus each probe names its zone and goes to that zone's shard alone (a
+-- lateral probe with LIMIT under the zones, a reference table, is a
+-- subquery Citus cannot push down).
 CREATE FUNCTION @extschema@._has_ordered(p_customer_id bigint) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT EXISTS (SELECT FROM @extschema@.zones z, LATERAL (
-	                   SELECT FROM @extschema@.orders o
-	                    WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	                      AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	                      AND @extschema@._order_counts(o.status)
-	                    LIMIT 1) o);
-END;
+AS $$
+DECLARE
+	v_zone_id bigint;
+BEGIN
+	FOR v_zone_id IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY z.zone_id LOOP
+		IF EXISTS (SELECT FROM @extschema@.orders o
+		            WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone_id
+		              AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		              AND @extschema@._order_counts(o.status)) THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._has_ordered(bigint) IS
 	'Internal: whether the customer has an order that counts (paid, not cancelled) in any zone: a first-order discount and a referral are for customers who have none.';
 REVOKE ALL ON FUNCTION @extschema@._has_ordered(bigint) FROM PUBLIC;
@@ -407,8 +418,11 @@ CREATE FUNCTION @extschema@.end_campaign(campaign_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	-- read first: Citus refuses a function inside COALESCE in an UPDATE
+	v_now timestamptz := @extschema@.clock();
 BEGIN
-	UPDATE @extschema@.campaigns c SET ended_at = COALESCE(c.ended_at, @extschema@.clock())
+	UPDATE @extschema@.campaigns c SET ended_at = COALESCE(c.ended_at, v_now)
 	 WHERE c.campaign_id OPERATOR(pg_catalog.=) end_campaign.campaign_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'campaign % does not exist', campaign_id USING ERRCODE = 'DP602';
@@ -733,6 +747,7 @@ DECLARE
 	v_lots jsonb := '{}';
 	v_lot record;
 	v_take integer;
+	v_entry_id bigint;
 BEGIN
 	-- most often the lot that expires first covers it: one statement
 	UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.-) p_points
@@ -744,11 +759,12 @@ BEGIN
 	        ORDER BY f.expires_at NULLS LAST, f.entry_id
 	        LIMIT 1 FOR UPDATE)
 	   AND l.remaining OPERATOR(pg_catalog.>=) p_points
-	RETURNING pg_catalog.jsonb_build_object(l.entry_id::text, p_points) INTO v_lots;
+	RETURNING l.entry_id INTO v_entry_id;
 	IF FOUND THEN
-		RETURN v_lots;
+		-- built here, not in RETURNING: Citus refuses a function that is
+		-- not immutable there
+		RETURN pg_catalog.jsonb_build_object(v_entry_id::text, p_points);
 	END IF;
-	v_lots := '{}';
 	FOR v_lot IN SELECT l.entry_id, l.remaining FROM @extschema@.points_ledger l
 	              WHERE l.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	                AND l.remaining OPERATOR(pg_catalog.>) 0

@@ -209,6 +209,8 @@ RETURNS SETOF @extschema@.rider_earnings
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_zone_id bigint;
 BEGIN
 	IF rider_id IS NULL OR from_day IS NULL OR to_day IS NULL
 	   OR NOT pg_catalog.isfinite(from_day) OR NOT pg_catalog.isfinite(to_day)
@@ -217,12 +219,16 @@ BEGIN
 		RAISE EXCEPTION 'invalid earnings request: a rider and days from <= to, at most 366 days apart'
 			USING ERRCODE = 'DP721';
 	END IF;
-	IF NOT EXISTS (SELECT FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_earnings_of.rider_id) THEN
+	-- the rider's zone (rider_zones, which every node holds): their pay
+	-- lies in it, and on Citus the statement goes to that zone's shard alone
+	v_zone_id := @extschema@._rider_zone(rider_earnings_of.rider_id);
+	IF v_zone_id IS NULL THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
 	RETURN QUERY
 	SELECT e.* FROM @extschema@.rider_earnings e
-	 WHERE e.rider_id OPERATOR(pg_catalog.=) rider_earnings_of.rider_id
+	 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone_id
+	   AND e.rider_id OPERATOR(pg_catalog.=) rider_earnings_of.rider_id
 	   AND e.day OPERATOR(pg_catalog.>=) from_day AND e.day OPERATOR(pg_catalog.<=) to_day
 	 ORDER BY e.day, e.zone_id;
 END

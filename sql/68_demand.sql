@@ -206,6 +206,9 @@ DECLARE
 	v_need jsonb := '{}';              -- "i,j" -> riders still wanted
 	v_spare jsonb := '{}';             -- "i,j" -> riders it can still spare
 	v_used bigint[] := '{}';
+	v_fi integer[];                    -- the forecast: cells and expected orders
+	v_fj integer[];
+	v_fexpected float8[];
 	v_pair record;
 	v_to text;
 	v_from text;
@@ -218,10 +221,18 @@ BEGIN
 		RAISE EXCEPTION 'orders_per_rider_hour must lie in (0, 100]' USING ERRCODE = 'DP743';
 	END IF;
 
+	-- the forecast first, on its own: it reads the zone's orders, and on
+	-- Citus the statement below runs on the zone's worker, where a function
+	-- that reads distributed tables cannot run
+	SELECT pg_catalog.array_agg(x.i), pg_catalog.array_agg(x.j), pg_catalog.array_agg(x.expected)
+	  INTO v_fi, v_fj, v_fexpected
+	  FROM @extschema@.forecast_demand(reposition_hints.zone_id, v_now OPERATOR(pg_catalog.+) interval '30 minutes') x;
+
 	FOR v_pair IN
 		WITH f AS (
-			SELECT x.i, x.j, x.expected FROM @extschema@.forecast_demand(reposition_hints.zone_id,
-			                                                            v_now OPERATOR(pg_catalog.+) interval '30 minutes') x),
+			SELECT x.i, x.j, x.expected
+			  FROM ROWS FROM (pg_catalog.unnest(v_fi), pg_catalog.unnest(v_fj), pg_catalog.unnest(v_fexpected))
+			       AS x(i, j, expected)),
 		idle AS (
 			SELECT r.rider_id, r.position, c.i, c.j
 			  FROM @extschema@.riders r

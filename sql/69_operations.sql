@@ -36,14 +36,9 @@ SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
                THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
                ELSE o.status_changed_at END
           OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status)) AS overdue_by
-  FROM @extschema@.zones z
- CROSS JOIN LATERAL (SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
-                            o.status_changed_at, o.ready_at
-                       FROM @extschema@.orders o
-                      WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-                        AND o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
-                     OFFSET 0) o
- WHERE @extschema@.clock() OPERATOR(pg_catalog.>)
+  FROM @extschema@.orders o
+ WHERE o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
+   AND @extschema@.clock() OPERATOR(pg_catalog.>)
        (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
              THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
              ELSE o.status_changed_at END

@@ -158,7 +158,6 @@ CREATE FUNCTION @extschema@._recommend_rank(p_customer_id bigint, p_k integer, p
 RETURNS TABLE (merchant_id bigint, score float8, reason text, usual float8, often_with float8, popular_nearby float8)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
 	RETURN QUERY
@@ -200,6 +199,13 @@ BEGIN
 		SELECT own.merchant_id FROM own
 		UNION SELECT co.merchant_id FROM co
 		UNION SELECT pop.merchant_id FROM pop),
+	-- the candidates' popularity in the last drop-off zone, each looked up
+	-- by its key (a join, not a lateral probe: Citus cannot join a
+	-- distributed table laterally to the candidates)
+	popc AS (
+		SELECT r.merchant_id, r.score FROM @extschema@.recommend_popularity r
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) (SELECT z.zone_id FROM last_zone z)
+		   AND r.merchant_id IN (SELECT c.merchant_id FROM cand c)),
 	terms AS (
 		SELECT c.merchant_id,
 		       COALESCE(own.usual, 0) AS usual, COALESCE(co.often, 0) AS often, COALESCE(r.score, 0) AS popular,
@@ -210,12 +216,10 @@ BEGIN
 		  CROSS JOIN p
 		  -- a few candidates: each looked up by its key, no scan of a whole
 		  -- table whatever the plan's estimates (LIMIT keeps the planner from
-		  -- flattening the subqueries into joins)
+		  -- flattening the subquery into a join)
 		  CROSS JOIN LATERAL (SELECT m.is_open FROM @extschema@.merchants m
 		                       WHERE m.merchant_id OPERATOR(pg_catalog.=) c.merchant_id LIMIT 1) m
-		  LEFT JOIN LATERAL (SELECT r.score FROM @extschema@.recommend_popularity r
-		                      WHERE r.zone_id OPERATOR(pg_catalog.=) (SELECT z.zone_id FROM last_zone z)
-		                        AND r.merchant_id OPERATOR(pg_catalog.=) c.merchant_id LIMIT 1) r ON true
+		  LEFT JOIN popc r ON r.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
 		  LEFT JOIN own ON own.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
 		  LEFT JOIN co ON co.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
 		 WHERE m.is_open)
@@ -244,6 +248,7 @@ DECLARE
 	v_started timestamptz := pg_catalog.clock_timestamp();
 	v_popular integer;
 	v_pairs integer;
+	v_ms float8;
 BEGIN
 	SELECT * INTO p FROM @extschema@._recommend_params();
 	-- one refresh of a zone at a time: the zone's row, locked
@@ -299,10 +304,11 @@ BEGIN
 	 WHERE r.rn OPERATOR(pg_catalog.<=) p.coorder_top;
 	GET DIAGNOSTICS v_pairs = ROW_COUNT;
 
+	-- the duration read first: Citus refuses clock_timestamp() in an UPDATE
+	v_ms := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started)
+	        OPERATOR(pg_catalog.*) 1000.0::float8;
 	UPDATE @extschema@.recommend_refreshes r
-	   SET refreshed_at = p_now, popular_merchants = v_popular, coorder_pairs = v_pairs,
-	       duration_ms = pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started)
-	                     OPERATOR(pg_catalog.*) 1000.0::float8
+	   SET refreshed_at = p_now, popular_merchants = v_popular, coorder_pairs = v_pairs, duration_ms = v_ms
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id;
 END
 $$;

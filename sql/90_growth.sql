@@ -217,6 +217,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_rebuilt bigint;
+	v_customers bigint[];
 BEGIN
 	CREATE TEMP TABLE IF NOT EXISTS rollup_old_stats (LIKE @extschema@.customer_stats) ON COMMIT DROP;
 	TRUNCATE rollup_old_stats;
@@ -255,22 +256,30 @@ BEGIN
 	SELECT c.customer_id FROM rollup_cust c WHERE NOT c.added;
 	GET DIAGNOSTICS v_rebuilt = ROW_COUNT;
 
-	DELETE FROM @extschema@.customer_stats s USING rollup_rebuild r
-	 WHERE s.customer_id OPERATOR(pg_catalog.=) r.customer_id;
+	-- the rebuilt customers as an array, each looked up by its key: on
+	-- Citus no temporary table joins the reference table modified below
+	-- nor the shards of order_facts
+	v_customers := ARRAY(SELECT r.customer_id FROM rollup_rebuild r);
+	DELETE FROM @extschema@.customer_stats s
+	 WHERE s.customer_id OPERATOR(pg_catalog.=) ANY (v_customers);
+	-- their counting orders, from every zone, then summed per customer
+	CREATE TEMP TABLE IF NOT EXISTS rollup_rebuild_facts (LIKE @extschema@.order_facts) ON COMMIT DROP;
+	TRUNCATE rollup_rebuild_facts;
+	INSERT INTO rollup_rebuild_facts
+	SELECT x.* FROM @extschema@.order_facts x
+	 WHERE x.customer_id OPERATOR(pg_catalog.=) ANY (v_customers) AND x.counted;
 	INSERT INTO @extschema@.customer_stats (customer_id, first_at, first_zone_id, first_day, first_order_id,
 	                                        first_campaign_id, second_at, last_at, orders, monetary_cents)
-	SELECT r.customer_id, (a.f[1]).created_at, (a.f[1]).zone_id, (a.f[1]).day, (a.f[1]).order_id,
+	SELECT a.customer_id, (a.f[1]).created_at, (a.f[1]).zone_id, (a.f[1]).day, (a.f[1]).order_id,
 	       COALESCE(a.referral_campaign_id, (a.f[1]).campaign_id),
 	       (a.f[2]).created_at, a.last_at, a.orders, a.paid
-	  FROM rollup_rebuild r
-	 CROSS JOIN LATERAL (
-		SELECT pg_catalog.array_agg(x ORDER BY x.created_at, x.order_id) AS f,
-		       pg_catalog.max(x.created_at) AS last_at, pg_catalog.count(*) AS orders,
-		       pg_catalog.sum(x.paid_cents) AS paid,
-		       pg_catalog.max(x.referral_campaign_id) AS referral_campaign_id
-		  FROM @extschema@.order_facts x
-		 WHERE x.customer_id OPERATOR(pg_catalog.=) r.customer_id AND x.counted) a
-	 WHERE a.orders OPERATOR(pg_catalog.>) 0;
+	  FROM (SELECT x.customer_id,
+	               pg_catalog.array_agg(x ORDER BY x.created_at, x.order_id) AS f,
+	               pg_catalog.max(x.created_at) AS last_at, pg_catalog.count(*) AS orders,
+	               pg_catalog.sum(x.paid_cents) AS paid,
+	               pg_catalog.max(x.referral_campaign_id) AS referral_campaign_id
+	          FROM rollup_rebuild_facts x
+	         GROUP BY x.customer_id) a;
 
 	-- the others only gained orders at or after their last
 	INSERT INTO @extschema@.customer_stats AS t (customer_id, first_at, first_zone_id, first_day, first_order_id,
@@ -327,23 +336,38 @@ DECLARE
 BEGIN
 	CREATE TEMP TABLE IF NOT EXISTS rollup_exp (sign integer, LIKE @extschema@.experiment_facts) ON COMMIT DROP;
 	TRUNCATE rollup_exp;
-	WITH touched AS (
-		SELECT e.* FROM @extschema@.experiment_exposures e
-		 WHERE NOT EXISTS (SELECT FROM @extschema@.experiment_facts f
-		                    WHERE f.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
-		                      AND f.customer_id OPERATOR(pg_catalog.=) e.customer_id)
-		UNION
-		SELECT e.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
-		 CROSS JOIN LATERAL (SELECT * FROM @extschema@.experiment_exposures e
-		                      WHERE e.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) e),
-	now_ AS (
+	-- the exposures to count: temporary, with the counting orders of their
+	-- customers beside them, so that the conversions are worked out here
+	-- (Citus cannot correlate a subquery of a distributed table with them)
+	CREATE TEMP TABLE IF NOT EXISTS rollup_touched (LIKE @extschema@.experiment_exposures) ON COMMIT DROP;
+	TRUNCATE rollup_touched;
+	INSERT INTO rollup_touched
+	SELECT e.* FROM @extschema@.experiment_exposures e
+	 WHERE NOT EXISTS (SELECT FROM @extschema@.experiment_facts f
+	                    WHERE f.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+	                      AND f.customer_id OPERATOR(pg_catalog.=) e.customer_id)
+	UNION
+	SELECT e.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
+	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.experiment_exposures e
+	                      WHERE e.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) e;
+	CREATE TEMP TABLE IF NOT EXISTS rollup_touched_orders (customer_id bigint, created_at timestamptz,
+	                                                      placed_at timestamptz) ON COMMIT DROP;
+	CREATE INDEX IF NOT EXISTS rollup_touched_orders_idx ON rollup_touched_orders (customer_id);
+	TRUNCATE rollup_touched_orders;
+	INSERT INTO rollup_touched_orders
+	SELECT f.customer_id, f.created_at, f.placed_at FROM @extschema@.order_facts f
+	 WHERE f.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT t.customer_id FROM rollup_touched t))
+	   AND f.counted;
+	ANALYZE rollup_touched;
+	ANALYZE rollup_touched_orders;
+	WITH now_ AS (
 		SELECT t.experiment_id, t.customer_id, t.variant, (t.exposed_at AT TIME ZONE 'UTC')::date AS day,
-		       EXISTS (SELECT FROM @extschema@.order_facts f
-		                WHERE f.customer_id OPERATOR(pg_catalog.=) t.customer_id AND f.counted
+		       EXISTS (SELECT FROM rollup_touched_orders f
+		                WHERE f.customer_id OPERATOR(pg_catalog.=) t.customer_id
 		                  AND f.placed_at OPERATOR(pg_catalog.>=) t.exposed_at
 		                  AND f.placed_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
 		                  AND f.created_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)) AS converted
-		  FROM touched t
+		  FROM rollup_touched t
 		  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) t.experiment_id)
 	INSERT INTO rollup_exp
 	SELECT v.sign, v.experiment_id, v.customer_id, v.variant, v.day, v.converted
@@ -389,6 +413,8 @@ DECLARE
 	v_rebuilt bigint;
 	v_exposures bigint;
 	v_run bigint;
+	v_zone_id bigint;
+	v_order_ids bigint[];
 BEGIN
 	-- rewards first: a delivery's referral reward is in place when its order is counted
 	v_rewards := @extschema@.credit_rewards();
@@ -420,41 +446,44 @@ BEGIN
 	END IF;
 	ANALYZE rollup_changed;
 
-	-- what was counted for them
+	-- what was counted for them, and what they are now: zone by zone, each
+	-- order looked up by its key.  The ids go as an array: on Citus each
+	-- statement names its zone and runs on that zone's worker, where the
+	-- temporary table of the changed orders is not.
 	CREATE TEMP TABLE IF NOT EXISTS rollup_old (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_old;
-	INSERT INTO rollup_old
-	SELECT x.* FROM rollup_changed c
-	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
-	                      WHERE x.zone_id OPERATOR(pg_catalog.=) c.zone_id AND x.order_id OPERATOR(pg_catalog.=) c.order_id
-	                     OFFSET 0) x;
-	-- the changed orders now
 	CREATE TEMP TABLE IF NOT EXISTS rollup_now (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_now;
-	INSERT INTO rollup_now
-	SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, o.placed_at, (o.created_at AT TIME ZONE z.timezone)::date,
-	       @extschema@._order_counts(o.status), o.status OPERATOR(pg_catalog.=) 'delivered',
-	       o.status OPERATOR(pg_catalog.=) 'cancelled',
-	       o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents, o.discount_cents, o.total_cents,
-	       r.campaign_id, COALESCE(r.discount_cents, 0),
-	       f.campaign_id, COALESCE(f.reward_cents, 0)
-	  FROM rollup_changed c
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.orders o
-	                      WHERE o.zone_id OPERATOR(pg_catalog.=) c.zone_id AND o.order_id OPERATOR(pg_catalog.=) c.order_id
-	                     OFFSET 0) o
-	  LEFT JOIN LATERAL (SELECT r.campaign_id, r.discount_cents FROM @extschema@.redemptions r
-	                      WHERE r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
-	                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
-	                     OFFSET 0) r ON true
-	  LEFT JOIN LATERAL (SELECT f.campaign_id,
-	                            (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
-	                             OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
-	                            OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
-	                       FROM @extschema@.referrals f
-	                       JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
-	                      WHERE f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
-	                     OFFSET 0) f ON true;
+	FOR v_zone_id, v_order_ids IN
+		SELECT c.zone_id, pg_catalog.array_agg(c.order_id ORDER BY c.order_id)
+		  FROM rollup_changed c GROUP BY c.zone_id ORDER BY c.zone_id
+	LOOP
+		INSERT INTO rollup_old
+		SELECT x.* FROM @extschema@.order_facts x
+		 WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone_id AND x.order_id OPERATOR(pg_catalog.=) ANY (v_order_ids);
+		INSERT INTO rollup_now
+		SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, o.placed_at, (o.created_at AT TIME ZONE z.timezone)::date,
+		       @extschema@._order_counts(o.status), o.status OPERATOR(pg_catalog.=) 'delivered',
+		       o.status OPERATOR(pg_catalog.=) 'cancelled',
+		       o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents, o.discount_cents, o.total_cents,
+		       r.campaign_id, COALESCE(r.discount_cents, 0),
+		       f.campaign_id, COALESCE(f.reward_cents, 0)
+		  FROM @extschema@.orders o
+		  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+		  LEFT JOIN LATERAL (SELECT r.campaign_id, r.discount_cents FROM @extschema@.redemptions r
+		                      WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
+		                     OFFSET 0) r ON true
+		  LEFT JOIN LATERAL (SELECT f.campaign_id,
+		                            (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
+		                             OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+		                            OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
+		                       FROM @extschema@.referrals f
+		                       JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
+		                      WHERE f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
+		                     OFFSET 0) f ON true
+		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone_id AND o.order_id OPERATOR(pg_catalog.=) ANY (v_order_ids);
+	END LOOP;
 
 	ANALYZE rollup_now;
 	ANALYZE rollup_old;
