@@ -13,8 +13,10 @@
 -- leads the key, ids (zone_id << 40) | n); they copy no text of the review.
 -- Reviews are never rescored in place (only the retention purge updates a
 -- review, and it removes the text only), so the trigger fires on INSERT.
--- The same trigger credits the points that a points campaign gives for
--- leaving feedback.
+-- The points that a points campaign gives for leaving feedback are
+-- credited by submit_feedback itself, not by this trigger: they go to
+-- points_ledger, a reference table on Citus, which a trigger firing on the
+-- zone's worker cannot write without waiting on its own transaction.
 --
 -- Surveys: a one-tap survey (a rating of 1 to 5 stars and an optional
 -- comment) after a delivery (kind 'delivery', one per order, answered by the
@@ -106,14 +108,12 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.complaint_ticket_id_seq'
 REVOKE ALL ON @extschema@.complaint_tickets FROM PUBLIC;
 GRANT SELECT ON @extschema@.complaint_tickets TO dispatch_admin;
 
--- a new review: points for leaving it, and a ticket when it complains
+-- a new review: a ticket when it complains
 CREATE FUNCTION @extschema@._feedback_complaint_trigger() RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM @extschema@._feedback_points(NEW.customer_id, NEW.zone_id,
-	                                     'feedback:' OPERATOR(pg_catalog.||) NEW.feedback_id);
 	IF NEW.rating OPERATOR(pg_catalog.<=) 2
 	   OR (NEW.text_score OPERATOR(pg_catalog.<) 0 AND pg_catalog.cardinality(NEW.topics) OPERATOR(pg_catalog.>) 0) THEN
 		INSERT INTO @extschema@.complaint_tickets
@@ -129,7 +129,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._feedback_complaint_trigger() IS
-	'Internal: trigger on a new review: credits the points of the active points campaign for leaving feedback (_feedback_points, ref feedback:<id>); opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order).';
+	'Internal: trigger on a new review: opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order).';
 REVOKE ALL ON FUNCTION @extschema@._feedback_complaint_trigger() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.open_tickets(zone_id bigint, only_side text DEFAULT NULL, max_tickets integer DEFAULT 100)
@@ -598,4 +598,4 @@ CREATE TRIGGER feedback_complaint
 	AFTER INSERT ON @extschema@.feedback
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._feedback_complaint_trigger();
 COMMENT ON TRIGGER feedback_complaint ON @extschema@.feedback IS
-	'Points for leaving feedback, and a complaint ticket for a negative review (sql/76_complaints.sql).';
+	'A complaint ticket for a negative review (sql/76_complaints.sql).';
