@@ -414,11 +414,24 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_now timestamptz := @extschema@.clock();
+	v_now timestamptz;
 	v_break integer;
 	v_tz text;
 	v_day date;
 BEGIN
+	-- the time of the change is the caller's, stamped on the row
+	-- (rider_online's online_since, rider_offline's last_offline_at): on
+	-- Citus this trigger fires on the zone's worker, whose clock is not
+	-- the one the call (and matching, which compares with these times) read
+	IF NEW.status OPERATOR(pg_catalog.=) 'online' AND OLD.status IS DISTINCT FROM 'online'
+	   AND NEW.online_since IS NOT NULL THEN
+		v_now := NEW.online_since;
+	ELSIF NEW.status OPERATOR(pg_catalog.=) 'offline' AND OLD.status IS DISTINCT FROM 'offline'
+	      AND NEW.last_offline_at IS DISTINCT FROM OLD.last_offline_at THEN
+		v_now := NEW.last_offline_at;
+	ELSE
+		v_now := @extschema@.clock();
+	END IF;
 	SELECT z.timezone INTO v_tz FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) NEW.zone_id;
 	v_day := (v_now AT TIME ZONE v_tz)::date;
 	-- the one place that starts a rider's day: counters of another day go

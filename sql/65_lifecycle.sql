@@ -72,6 +72,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	v_now timestamptz := @extschema@.clock();
 	v_zone bigint := @extschema@._rider_zone(rider_id);
 	v_was text;
 	v_load integer;
@@ -93,7 +94,10 @@ BEGIN
 			USING ERRCODE = 'DP021',
 			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
 	END IF;
-	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL, shift_ends_at = NULL
+	-- the time is stamped here, the caller's clock: the riders_shift trigger
+	-- takes it from the row (on Citus it fires on the zone's worker)
+	UPDATE @extschema@.riders r
+	   SET status = 'offline', online_since = NULL, shift_ends_at = NULL, last_offline_at = v_now
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,

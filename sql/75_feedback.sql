@@ -136,11 +136,17 @@ BEGIN
 		RAISE EXCEPTION 'order % already has feedback from channel "%"', submit_feedback.order_id,
 			submit_feedback.channel USING ERRCODE = 'DP505';
 	END;
+	-- the points a points campaign gives for a review, credited here and not
+	-- by the review's trigger: points_ledger is a reference table on Citus,
+	-- and a trigger fires on the zone's worker, whose write to every node
+	-- would wait for this transaction's own locks (a distributed deadlock)
+	PERFORM @extschema@._feedback_points(v_order.customer_id, v_order.zone_id,
+	                                     'feedback:' OPERATOR(pg_catalog.||) v_id);
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
-	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
+	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key; the running points campaign''s feedback_points are credited (ref feedback:<id>).  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
 REVOKE ALL ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) TO dispatch_app, dispatch_admin;
 

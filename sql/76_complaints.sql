@@ -13,8 +13,10 @@
 -- leads the key, ids (zone_id << 40) | n); they copy no text of the review.
 -- Reviews are never rescored in place (only the retention purge updates a
 -- review, and it removes the text only), so the trigger fires on INSERT.
--- The same trigger credits the points that a points campaign gives for
--- leaving feedback.
+-- The points that a points campaign gives for leaving feedback are
+-- credited by submit_feedback itself, not by this trigger: they go to
+-- points_ledger, a reference table on Citus, which a trigger firing on the
+-- zone's worker cannot write without waiting on its own transaction.
 --
 -- Surveys: a one-tap survey (a rating of 1 to 5 stars and an optional
 -- comment) after a delivery (kind 'delivery', one per order, answered by the
@@ -106,14 +108,12 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.complaint_ticket_id_seq'
 REVOKE ALL ON @extschema@.complaint_tickets FROM PUBLIC;
 GRANT SELECT ON @extschema@.complaint_tickets TO dispatch_admin;
 
--- a new review: points for leaving it, and a ticket when it complains
+-- a new review: a ticket when it complains
 CREATE FUNCTION @extschema@._feedback_complaint_trigger() RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM @extschema@._feedback_points(NEW.customer_id, NEW.zone_id,
-	                                     'feedback:' OPERATOR(pg_catalog.||) NEW.feedback_id);
 	IF NEW.rating OPERATOR(pg_catalog.<=) 2
 	   OR (NEW.text_score OPERATOR(pg_catalog.<) 0 AND pg_catalog.cardinality(NEW.topics) OPERATOR(pg_catalog.>) 0) THEN
 		INSERT INTO @extschema@.complaint_tickets
@@ -129,7 +129,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._feedback_complaint_trigger() IS
-	'Internal: trigger on a new review: credits the points of the active points campaign for leaving feedback (_feedback_points, ref feedback:<id>); opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order).';
+	'Internal: trigger on a new review: opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order).';
 REVOKE ALL ON FUNCTION @extschema@._feedback_complaint_trigger() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.open_tickets(zone_id bigint, only_side text DEFAULT NULL, max_tickets integer DEFAULT 100)
@@ -332,17 +332,22 @@ COMMENT ON FUNCTION @extschema@._campaign_survey_zone(bigint) IS
 	'Internal (create_survey): the zone of a campaign''s survey, the campaign''s, 0 for a campaign of every zone; DP661 for an unknown campaign, DP656 for one that has not ended.';
 REVOKE ALL ON FUNCTION @extschema@._campaign_survey_zone(bigint) FROM PUBLIC;
 
+-- PL/pgSQL, not SQL: Citus cannot plan an SQL function's parameters in a
+-- query over every shard of redemptions ("could not create distributed plan")
 CREATE FUNCTION @extschema@._campaign_survey_order(p_campaign_id bigint, p_customer_id bigint) RETURNS bigint
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT r.order_id
-	  FROM @extschema@.redemptions r
-	 WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-	   AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	   AND r.status OPERATOR(pg_catalog.=) 'applied'
-	 ORDER BY r.created_at, r.order_id
-	 LIMIT 1;
-END;
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT r.order_id
+	          FROM @extschema@.redemptions r
+	         WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	           AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	           AND r.status OPERATOR(pg_catalog.=) 'applied'
+	         ORDER BY r.created_at, r.order_id
+	         LIMIT 1);
+END
+$$;
 COMMENT ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) IS
 	'Internal (answer_survey): the order a customer''s answer to a campaign''s survey is about, their first order that redeemed the campaign and still holds it (not cancelled); NULL if none (the survey is not theirs to answer).';
 REVOKE ALL ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) FROM PUBLIC;
@@ -506,22 +511,33 @@ LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_n integer;
+	v_now  timestamptz := @extschema@.clock();
+	v_zone bigint;
+	v_n    integer := 0;
+	v_one  integer;
 BEGIN
-	WITH doomed AS (
-		SELECT a.zone_id, a.answer_id
-		  FROM @extschema@.survey_answers a
-		 WHERE a.comment_enc IS NOT NULL
-		   AND a.created_at OPERATOR(pg_catalog.<) older_than
-		 LIMIT batch
-		   FOR UPDATE SKIP LOCKED
-	)
-	UPDATE @extschema@.survey_answers a
-	   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
-	  FROM doomed d
-	 WHERE a.zone_id OPERATOR(pg_catalog.=) d.zone_id
-	   AND a.answer_id OPERATOR(pg_catalog.=) d.answer_id;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
+	-- zone by zone: on Citus, rows are locked (FOR UPDATE) only in a
+	-- statement that names its zone, which goes to that zone's shard
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY z.zone_id LOOP
+		EXIT WHEN v_n OPERATOR(pg_catalog.>=) batch;
+		WITH doomed AS (
+			SELECT a.zone_id, a.answer_id
+			  FROM @extschema@.survey_answers a
+			 WHERE a.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND a.comment_enc IS NOT NULL
+			   AND a.created_at OPERATOR(pg_catalog.<) older_than
+			 LIMIT batch OPERATOR(pg_catalog.-) v_n
+			   FOR UPDATE SKIP LOCKED
+		)
+		UPDATE @extschema@.survey_answers a
+		   SET comment_enc = NULL, text_purged_at = v_now
+		  FROM doomed d
+		 WHERE a.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND d.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND a.answer_id OPERATOR(pg_catalog.=) d.answer_id;
+		GET DIAGNOSTICS v_one = ROW_COUNT;
+		v_n := v_n OPERATOR(pg_catalog.+) v_one;
+	END LOOP;
 	RETURN v_n;
 END
 $$;
@@ -598,4 +614,4 @@ CREATE TRIGGER feedback_complaint
 	AFTER INSERT ON @extschema@.feedback
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._feedback_complaint_trigger();
 COMMENT ON TRIGGER feedback_complaint ON @extschema@.feedback IS
-	'Points for leaving feedback, and a complaint ticket for a negative review (sql/76_complaints.sql).';
+	'A complaint ticket for a negative review (sql/76_complaints.sql).';

@@ -463,18 +463,31 @@ dispatch_sentiment_weight(PG_FUNCTION_ARGS)
 
 /*
  * Statement-level trigger on the model tables: tell every backend that its
- * cached model is stale (through a relcache invalidation of the table).
+ * cached model is stale (through a relcache invalidation of the model
+ * tables).  The tables are invalidated by name, in the trigger function's
+ * schema, not as the relation the trigger fired on: on Citus the model
+ * tables are reference tables, and the trigger fires on each node's
+ * placement (a table of another name and OID), which the model cache does
+ * not watch.
  */
 PG_FUNCTION_INFO_V1(dispatch_sentiment_model_changed);
 Datum
 dispatch_sentiment_model_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			nsp;
+	int			i;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				errmsg("sentiment_model_changed() must be called as a trigger"));
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+	for (i = 0; i < NMODEL_TABLES; i++)
+	{
+		Oid			relid = get_relname_relid(model_tables[i], nsp);
+
+		if (OidIsValid(relid))
+			CacheInvalidateRelcacheByRelid(relid);
+	}
 	return PointerGetDatum(NULL);
 }

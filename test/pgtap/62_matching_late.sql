@@ -17,8 +17,10 @@ SELECT dispatch.update_rider_location(:rider2, 121.440, 31.188) \g /dev/null
 SELECT ok((SELECT late_s > 3000 FROM dispatch.nearest_riders(:o, 1)), 'the order is far past its promise');
 SELECT is((SELECT count(*) FROM dispatch.assign_batch(:zone) WHERE order_id = :o), 1::bigint,
 	'the late order gets an offer instead of being held');
-SELECT is((SELECT rider_id FROM dispatch.offers WHERE zone_id = :zone AND order_id = :o AND status = 'pending'), :rider2::bigint,
-	'to the rider who can come');
+-- read first: a statement naming the zone goes whole to its Citus worker,
+-- where pgTAP has no plan
+SELECT (SELECT rider_id FROM dispatch.offers WHERE zone_id = :zone AND order_id = :o AND status = 'pending') AS v \gset
+SELECT is(:'v'::bigint, :rider2::bigint, 'to the rider who can come');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -21,19 +21,28 @@ CREATE TEMP TABLE runs (source text, k int, widen int, held int, total float8, m
 CREATE FUNCTION pg_temp.run(p_zone bigint, p_source text, p_k int, p_widen int) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	r runs;
+	v_hold float8;
+	o bigint;
 BEGIN
 	UPDATE dispatch.matching_settings SET candidate_source = p_source, k_candidates = p_k, widen_rounds = p_widen
 	 WHERE zone_id = 0;
 	PERFORM count(*) FROM dispatch.assign_batch(p_zone);
-	SELECT p_source, p_k, p_widen, b.held, b.total_cost, b.method,
-	       -- held orders that a rider still free could take below the hold cost
-	       (SELECT count(*) FROM dispatch.orders o
-	         WHERE o.zone_id = p_zone AND o.status = 'accepted'
-	           AND NOT EXISTS (SELECT FROM dispatch.offers f WHERE f.order_id = o.order_id AND f.status = 'pending')
-	           AND EXISTS (SELECT FROM dispatch.nearest_riders(o.order_id, 200) n
-	                        WHERE n.cost < (SELECT s.hold_cost FROM dispatch.matching_settings s WHERE s.zone_id = 0)))
+	SELECT p_source, p_k, p_widen, b.held, b.total_cost, b.method, 0
 	  INTO r
 	  FROM dispatch.assign_batches b WHERE b.zone_id = p_zone ORDER BY b.batch_id DESC LIMIT 1;
+	-- held orders that a rider still free could take below the hold cost,
+	-- looked at one by one: nearest_riders is called from here, not in a
+	-- statement on the zone's rows (on Citus that statement goes whole to the
+	-- zone's worker, where nearest_riders cannot query the distributed tables)
+	SELECT s.hold_cost INTO v_hold FROM dispatch.matching_settings s WHERE s.zone_id = 0;
+	FOR o IN SELECT x.order_id FROM dispatch.orders x
+	          WHERE x.zone_id = p_zone AND x.status = 'accepted'
+	            AND NOT EXISTS (SELECT FROM dispatch.offers f
+	                             WHERE f.zone_id = x.zone_id AND f.order_id = x.order_id AND f.status = 'pending') LOOP
+		IF EXISTS (SELECT FROM dispatch.nearest_riders(o, 200) n WHERE n.cost < v_hold) THEN
+			r.stranded := r.stranded + 1;
+		END IF;
+	END LOOP;
 	RAISE EXCEPTION USING ERRCODE = 'P0099', MESSAGE = row_to_json(r)::text;
 EXCEPTION WHEN SQLSTATE 'P0099' THEN
 	INSERT INTO runs SELECT * FROM json_populate_record(NULL::runs, SQLERRM::json);

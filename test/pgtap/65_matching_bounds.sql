@@ -44,11 +44,13 @@ UPDATE dispatch.matching_settings
  WHERE zone_id = 0;
 SELECT lives_ok($$CREATE TEMP TABLE got AS SELECT * FROM dispatch.assign_batch($$ || :zone || $$)$$,
                 'a batch with every real setting at 1e6 solves (no DP307)');
-SELECT is((SELECT method FROM dispatch.assign_batches WHERE zone_id = :zone ORDER BY batch_id DESC LIMIT 1), 'exact',
-          '... exactly');
-SELECT ok((SELECT total_cost < 'Infinity' AND total_cost = total_cost
-             FROM dispatch.assign_batches WHERE zone_id = :zone ORDER BY batch_id DESC LIMIT 1),
-          '... with a finite total cost');
+-- the zone's batch row is read first, then checked: a statement that names
+-- the zone goes whole to its Citus worker, where pgTAP has no plan
+SELECT (SELECT method FROM dispatch.assign_batches WHERE zone_id = :zone ORDER BY batch_id DESC LIMIT 1) AS v \gset
+SELECT is(:'v'::text, 'exact', '... exactly');
+SELECT (SELECT total_cost < 'Infinity' AND total_cost = total_cost
+          FROM dispatch.assign_batches WHERE zone_id = :zone ORDER BY batch_id DESC LIMIT 1) AS v \gset
+SELECT ok(:'v'::bool, '... with a finite total cost');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -147,8 +147,12 @@ SELECT throws_ok(format($$ SELECT * FROM dispatch.sync_rider(%s, %L) $$, :rider,
 SELECT is((SELECT count(*) FROM dispatch.rider_sync_log), :log_before::bigint, 'a refused call leaves nothing behind');
 SELECT is_empty(format($$ SELECT * FROM dispatch.sync_rider(%s, '[]') $$, :rider), 'an empty batch answers nothing');
 
--- privileges
-SET LOCAL ROLE dispatch_app;
+-- privileges.  SET ROLE, not SET LOCAL ROLE: Citus carries a SET LOCAL to
+-- the connections the transaction has open to its workers
+-- (citus.propagate_set_commands = local), which would then run the statements
+-- of the SECURITY DEFINER sync_rider as dispatch_app there; the transaction
+-- is rolled back, which undoes SET ROLE all the same.
+SET ROLE dispatch_app;
 SELECT lives_ok(format($$ SELECT * FROM dispatch.sync_rider(%s, '[]') $$, :rider), 'the app syncs');
 SELECT throws_ok('SELECT * FROM dispatch.rider_sync_log', '42501', NULL, 'but does not read the log');
 RESET ROLE;
