@@ -170,14 +170,18 @@ BEGIN
 	 WHERE f.rel OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass
 	   AND f.name OPERATOR(pg_catalog.=) 'orders_rider_id_fkey';
 
-	-- Copying the rows into shards would fire the triggers of the settings
-	-- (they edit their own table); they are off while the rows move
+	-- Copying the rows into shards would fire the row triggers of the
+	-- settings (they edit their own table); they are off while the rows
+	-- move.  Statement triggers (the sentiment model's cache) stay on:
+	-- Citus does not carry a later ENABLE to a reference table's
+	-- placements, and they would stay off there
 	CREATE TEMP TABLE _dispatch_triggers ON COMMIT DROP AS
 		SELECT t.tgrelid::regclass AS rel, t.tgname AS name, t.tgenabled AS enabled
 		  FROM pg_catalog.pg_trigger t
 		  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tgrelid
 		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
-		   AND NOT t.tgisinternal;
+		   AND NOT t.tgisinternal
+		   AND (t.tgtype OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.=) 1;
 	FOR v_trig IN SELECT * FROM _dispatch_triggers LOOP
 		EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', v_trig.rel, v_trig.name);
 	END LOOP;

@@ -8,7 +8,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(36);
+SELECT plan(37);
 
 -- ---------------------------------------------------------------------------
 -- placement
@@ -185,6 +185,12 @@ SELECT ok(bool_and(success AND result = '5 car:operator'), 'an inserted vehicle 
   FROM run_command_on_all_nodes($$SELECT count(*) || ' ' || (SELECT string_agg(vehicle || ':' || source, ',')
                                     FROM dispatch.vehicle_profiles WHERE vehicle = 'car')
                                    FROM dispatch.vehicle_profiles$$);
+-- no trigger of dispatch is left off on any node (distribute() turns the
+-- row triggers off while rows move, and on again)
+SELECT ok(bool_and(success AND result = '0'), 'every trigger of dispatch is on, on every node and placement')
+  FROM run_command_on_all_nodes($$SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                                   WHERE c.relnamespace = 'dispatch'::regnamespace AND NOT t.tgisinternal
+                                     AND t.tgenabled = 'D'$$);
 BEGIN;
 SET CONSTRAINTS ALL IMMEDIATE;
 SELECT throws_ok('DELETE FROM dispatch.matching_settings WHERE zone_id = 0', 'DP308', NULL,

@@ -190,6 +190,9 @@ app|SELECT dispatch.experiment_variant('fx_running', 3)|
 admin|SELECT dispatch.end_experiment('fx_running')|
 app|SELECT dispatch.experiment_bucket('fx_running', 3)|
 analyst|SELECT dispatch.two_proportion_p(5, 10, 2, 10)|
+analyst|SELECT count(*) FROM dispatch._consent_rates()|
+analyst|SELECT count(*) FROM dispatch._privacy_request_counts()|
+analyst|SELECT count(*) FROM dispatch._refund_reconciliation()|
 app|SELECT dispatch.submit_feedback($(id delivered), 1, '饭都凉了', 'phone')|
 app|SELECT dispatch.open_tickets(1, 'delivery')|
 app|SELECT dispatch.resolve_ticket(1099511627777, 'apologised', 10)|
