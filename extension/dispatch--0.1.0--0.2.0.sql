@@ -1721,6 +1721,7 @@ DECLARE
 	v_flushed bigint := 0;
 	v_lost bigint := 0;
 	v_flagged bigint := 0;
+	v_at timestamptz;
 	v record;
 BEGIN
 	SELECT r.epoch INTO v_epoch FROM @extschema@._refusal_ring() r;
@@ -1745,9 +1746,12 @@ BEGIN
 		       (SELECT r.seq FROM ring r WHERE r.lost IS NOT NULL),
 		       (SELECT r.lost FROM ring r WHERE r.lost IS NOT NULL)
 		  INTO v_flushed, v_last, v_lost;
+		-- the time taken first: Citus refuses a VOLATILE function in an
+		-- UPDATE of its tables (refusal_flushes is a reference table there)
+		v_at := pg_catalog.clock_timestamp();
 		UPDATE @extschema@.refusal_flushes f
 		   SET flushed_seq = GREATEST(f.flushed_seq, v_last), lost = f.lost OPERATOR(pg_catalog.+) v_lost,
-		       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = pg_catalog.clock_timestamp()
+		       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = v_at
 		 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch;
 	END IF;
 
@@ -2029,16 +2033,23 @@ REVOKE ALL ON FUNCTION @extschema@._order_counts(text) FROM PUBLIC;
 
 -- _has_ordered (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._has_ordered(p_customer_id bigint) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT EXISTS (SELECT FROM @extschema@.zones z, LATERAL (
-	                   SELECT FROM @extschema@.orders o
-	                    WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	                      AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	                      AND @extschema@._order_counts(o.status)
-	                    LIMIT 1) o);
-END;
+AS $$
+DECLARE
+	v_zone_id bigint;
+BEGIN
+	FOR v_zone_id IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY z.zone_id LOOP
+		IF EXISTS (SELECT FROM @extschema@.orders o
+		            WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone_id
+		              AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		              AND @extschema@._order_counts(o.status)) THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._has_ordered(bigint) IS
 	'Internal: whether the customer has an order that counts (paid, not cancelled) in any zone: a first-order discount and a referral are for customers who have none.';
 REVOKE ALL ON FUNCTION @extschema@._has_ordered(bigint) FROM PUBLIC;
@@ -2281,8 +2292,11 @@ CREATE OR REPLACE FUNCTION @extschema@.end_campaign(campaign_id bigint) RETURNS 
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	-- read first: Citus refuses a function inside COALESCE in an UPDATE
+	v_now timestamptz := @extschema@.clock();
 BEGIN
-	UPDATE @extschema@.campaigns c SET ended_at = COALESCE(c.ended_at, @extschema@.clock())
+	UPDATE @extschema@.campaigns c SET ended_at = COALESCE(c.ended_at, v_now)
 	 WHERE c.campaign_id OPERATOR(pg_catalog.=) end_campaign.campaign_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'campaign % does not exist', campaign_id USING ERRCODE = 'DP602';
@@ -2615,6 +2629,7 @@ DECLARE
 	v_lots jsonb := '{}';
 	v_lot record;
 	v_take integer;
+	v_entry_id bigint;
 BEGIN
 	-- most often the lot that expires first covers it: one statement
 	UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.-) p_points
@@ -2626,11 +2641,12 @@ BEGIN
 	        ORDER BY f.expires_at NULLS LAST, f.entry_id
 	        LIMIT 1 FOR UPDATE)
 	   AND l.remaining OPERATOR(pg_catalog.>=) p_points
-	RETURNING pg_catalog.jsonb_build_object(l.entry_id::text, p_points) INTO v_lots;
+	RETURNING l.entry_id INTO v_entry_id;
 	IF FOUND THEN
-		RETURN v_lots;
+		-- built here, not in RETURNING: Citus refuses a function that is
+		-- not immutable there
+		RETURN pg_catalog.jsonb_build_object(v_entry_id::text, p_points);
 	END IF;
-	v_lots := '{}';
 	FOR v_lot IN SELECT l.entry_id, l.remaining FROM @extschema@.points_ledger l
 	              WHERE l.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	                AND l.remaining OPERATOR(pg_catalog.>) 0
@@ -3169,6 +3185,8 @@ RETURNS SETOF @extschema@.rider_earnings
 LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_zone_id bigint;
 BEGIN
 	IF rider_id IS NULL OR from_day IS NULL OR to_day IS NULL
 	   OR NOT pg_catalog.isfinite(from_day) OR NOT pg_catalog.isfinite(to_day)
@@ -3177,12 +3195,16 @@ BEGIN
 		RAISE EXCEPTION 'invalid earnings request: a rider and days from <= to, at most 366 days apart'
 			USING ERRCODE = 'DP721';
 	END IF;
-	IF NOT EXISTS (SELECT FROM @extschema@.riders r WHERE r.rider_id OPERATOR(pg_catalog.=) rider_earnings_of.rider_id) THEN
+	-- the rider's zone (rider_zones, which every node holds): their pay
+	-- lies in it, and on Citus the statement goes to that zone's shard alone
+	v_zone_id := @extschema@._rider_zone(rider_earnings_of.rider_id);
+	IF v_zone_id IS NULL THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 	END IF;
 	RETURN QUERY
 	SELECT e.* FROM @extschema@.rider_earnings e
-	 WHERE e.rider_id OPERATOR(pg_catalog.=) rider_earnings_of.rider_id
+	 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone_id
+	   AND e.rider_id OPERATOR(pg_catalog.=) rider_earnings_of.rider_id
 	   AND e.day OPERATOR(pg_catalog.>=) from_day AND e.day OPERATOR(pg_catalog.<=) to_day
 	 ORDER BY e.day, e.zone_id;
 END
@@ -3867,11 +3889,24 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_now timestamptz := @extschema@.clock();
+	v_now timestamptz;
 	v_break integer;
 	v_tz text;
 	v_day date;
 BEGIN
+	-- the time of the change is the caller's, stamped on the row
+	-- (rider_online's online_since, rider_offline's last_offline_at): on
+	-- Citus this trigger fires on the zone's worker, whose clock is not
+	-- the one the call (and matching, which compares with these times) read
+	IF NEW.status OPERATOR(pg_catalog.=) 'online' AND OLD.status IS DISTINCT FROM 'online'
+	   AND NEW.online_since IS NOT NULL THEN
+		v_now := NEW.online_since;
+	ELSIF NEW.status OPERATOR(pg_catalog.=) 'offline' AND OLD.status IS DISTINCT FROM 'offline'
+	      AND NEW.last_offline_at IS DISTINCT FROM OLD.last_offline_at THEN
+		v_now := NEW.last_offline_at;
+	ELSE
+		v_now := @extschema@.clock();
+	END IF;
 	SELECT z.timezone INTO v_tz FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) NEW.zone_id;
 	v_day := (v_now AT TIME ZONE v_tz)::date;
 	-- the one place that starts a rider's day: counters of another day go
@@ -4119,6 +4154,38 @@ COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) IS
 	'The payment service reports a refund as paid back (succeeded, with its reference) or failed (with a reason).  The same report again is a no-op; DP106 for an unknown refund, DP107 for a refund settled otherwise.';
 REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) TO dispatch_app, dispatch_admin;
+
+-- _refund_reconciliation (sql/62_refunds.sql)
+CREATE OR REPLACE FUNCTION @extschema@._refund_reconciliation()
+RETURNS TABLE (zone_id bigint, order_id bigint, status text, total_cents integer, paid_cents bigint,
+               refund_cents bigint, refund_status text, problem text)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+SELECT o.zone_id, o.order_id, o.status, o.total_cents,
+       COALESCE(p.paid, 0) AS paid_cents,
+       COALESCE(r.refunded, 0) AS refund_cents,
+       r.states AS refund_status,
+       CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
+                 AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<>) p.paid THEN 'cancelled, not refunded in full'
+            WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
+                 THEN 'refunded, not cancelled'
+            WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
+       END AS problem
+  FROM @extschema@.orders o
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
+                      WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id
+                        AND x.status OPERATOR(pg_catalog.=) 'succeeded') p ON true
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(y.amount_cents) FILTER (WHERE y.status OPERATOR(pg_catalog.<>) 'failed') AS refunded,
+                            pg_catalog.string_agg(y.status, ',') AS states
+                       FROM @extschema@.refunds y
+                      WHERE y.zone_id OPERATOR(pg_catalog.=) o.zone_id AND y.order_id OPERATOR(pg_catalog.=) o.order_id) r ON true
+ WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
+END;
+COMMENT ON FUNCTION @extschema@._refund_reconciliation() IS
+	'Internal (refund_reconciliation): the view''s rows, read with the extension''s rights.';
+REVOKE ALL ON FUNCTION @extschema@._refund_reconciliation() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._refund_reconciliation() TO dispatch_analyst, dispatch_admin;
 
 -- _hour_of_week (sql/63_eta.sql)
 CREATE OR REPLACE FUNCTION @extschema@._hour_of_week(p_at timestamptz, p_timezone text) RETURNS smallint
@@ -4456,6 +4523,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	v_now timestamptz := @extschema@.clock();
 	v_zone bigint := @extschema@._rider_zone(rider_id);
 	v_was text;
 	v_load integer;
@@ -4477,7 +4545,10 @@ BEGIN
 			USING ERRCODE = 'DP021',
 			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
 	END IF;
-	UPDATE @extschema@.riders r SET status = 'offline', online_since = NULL, shift_ends_at = NULL
+	-- the time is stamped here, the caller's clock: the riders_shift trigger
+	-- takes it from the row (on Citus it fires on the zone's worker)
+	UPDATE @extschema@.riders r
+	   SET status = 'offline', online_since = NULL, shift_ends_at = NULL, last_offline_at = v_now
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
@@ -5416,6 +5487,9 @@ DECLARE
 	v_need jsonb := '{}';              -- "i,j" -> riders still wanted
 	v_spare jsonb := '{}';             -- "i,j" -> riders it can still spare
 	v_used bigint[] := '{}';
+	v_fi integer[];                    -- the forecast: cells and expected orders
+	v_fj integer[];
+	v_fexpected float8[];
 	v_pair record;
 	v_to text;
 	v_from text;
@@ -5428,10 +5502,18 @@ BEGIN
 		RAISE EXCEPTION 'orders_per_rider_hour must lie in (0, 100]' USING ERRCODE = 'DP743';
 	END IF;
 
+	-- the forecast first, on its own: it reads the zone's orders, and on
+	-- Citus the statement below runs on the zone's worker, where a function
+	-- that reads distributed tables cannot run
+	SELECT pg_catalog.array_agg(x.i), pg_catalog.array_agg(x.j), pg_catalog.array_agg(x.expected)
+	  INTO v_fi, v_fj, v_fexpected
+	  FROM @extschema@.forecast_demand(reposition_hints.zone_id, v_now OPERATOR(pg_catalog.+) interval '30 minutes') x;
+
 	FOR v_pair IN
 		WITH f AS (
-			SELECT x.i, x.j, x.expected FROM @extschema@.forecast_demand(reposition_hints.zone_id,
-			                                                            v_now OPERATOR(pg_catalog.+) interval '30 minutes') x),
+			SELECT x.i, x.j, x.expected
+			  FROM ROWS FROM (pg_catalog.unnest(v_fi), pg_catalog.unnest(v_fj), pg_catalog.unnest(v_fexpected))
+			       AS x(i, j, expected)),
 		idle AS (
 			SELECT r.rider_id, r.position, c.i, c.j
 			  FROM @extschema@.riders r
@@ -5699,11 +5781,17 @@ BEGIN
 		RAISE EXCEPTION 'order % already has feedback from channel "%"', submit_feedback.order_id,
 			submit_feedback.channel USING ERRCODE = 'DP505';
 	END;
+	-- the points a points campaign gives for a review, credited here and not
+	-- by the review's trigger: points_ledger is a reference table on Citus,
+	-- and a trigger fires on the zone's worker, whose write to every node
+	-- would wait for this transaction's own locks (a distributed deadlock)
+	PERFORM @extschema@._feedback_points(v_order.customer_id, v_order.zone_id,
+	                                     'feedback:' OPERATOR(pg_catalog.||) v_id);
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
-	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
+	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key; the running points campaign''s feedback_points are credited (ref feedback:<id>).  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
 
 -- complaint_due_in (sql/76_complaints.sql)
 CREATE OR REPLACE FUNCTION @extschema@.complaint_due_in() RETURNS interval
@@ -5737,8 +5825,6 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM @extschema@._feedback_points(NEW.customer_id, NEW.zone_id,
-	                                     'feedback:' OPERATOR(pg_catalog.||) NEW.feedback_id);
 	IF NEW.rating OPERATOR(pg_catalog.<=) 2
 	   OR (NEW.text_score OPERATOR(pg_catalog.<) 0 AND pg_catalog.cardinality(NEW.topics) OPERATOR(pg_catalog.>) 0) THEN
 		INSERT INTO @extschema@.complaint_tickets
@@ -5754,7 +5840,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._feedback_complaint_trigger() IS
-	'Internal: trigger on a new review: credits the points of the active points campaign for leaving feedback (_feedback_points, ref feedback:<id>); opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order).';
+	'Internal: trigger on a new review: opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order).';
 REVOKE ALL ON FUNCTION @extschema@._feedback_complaint_trigger() FROM PUBLIC;
 
 -- open_tickets (sql/76_complaints.sql)
@@ -5896,16 +5982,19 @@ REVOKE ALL ON FUNCTION @extschema@._campaign_survey_zone(bigint) FROM PUBLIC;
 
 -- _campaign_survey_order (sql/76_complaints.sql)
 CREATE OR REPLACE FUNCTION @extschema@._campaign_survey_order(p_campaign_id bigint, p_customer_id bigint) RETURNS bigint
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT r.order_id
-	  FROM @extschema@.redemptions r
-	 WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-	   AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	   AND r.status OPERATOR(pg_catalog.=) 'applied'
-	 ORDER BY r.created_at, r.order_id
-	 LIMIT 1;
-END;
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT r.order_id
+	          FROM @extschema@.redemptions r
+	         WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	           AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	           AND r.status OPERATOR(pg_catalog.=) 'applied'
+	         ORDER BY r.created_at, r.order_id
+	         LIMIT 1);
+END
+$$;
 COMMENT ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) IS
 	'Internal (answer_survey): the order a customer''s answer to a campaign''s survey is about, their first order that redeemed the campaign and still holds it (not cancelled); NULL if none (the survey is not theirs to answer).';
 REVOKE ALL ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) FROM PUBLIC;
@@ -6071,22 +6160,33 @@ LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_n integer;
+	v_now  timestamptz := @extschema@.clock();
+	v_zone bigint;
+	v_n    integer := 0;
+	v_one  integer;
 BEGIN
-	WITH doomed AS (
-		SELECT a.zone_id, a.answer_id
-		  FROM @extschema@.survey_answers a
-		 WHERE a.comment_enc IS NOT NULL
-		   AND a.created_at OPERATOR(pg_catalog.<) older_than
-		 LIMIT batch
-		   FOR UPDATE SKIP LOCKED
-	)
-	UPDATE @extschema@.survey_answers a
-	   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
-	  FROM doomed d
-	 WHERE a.zone_id OPERATOR(pg_catalog.=) d.zone_id
-	   AND a.answer_id OPERATOR(pg_catalog.=) d.answer_id;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
+	-- zone by zone: on Citus, rows are locked (FOR UPDATE) only in a
+	-- statement that names its zone, which goes to that zone's shard
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY z.zone_id LOOP
+		EXIT WHEN v_n OPERATOR(pg_catalog.>=) batch;
+		WITH doomed AS (
+			SELECT a.zone_id, a.answer_id
+			  FROM @extschema@.survey_answers a
+			 WHERE a.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND a.comment_enc IS NOT NULL
+			   AND a.created_at OPERATOR(pg_catalog.<) older_than
+			 LIMIT batch OPERATOR(pg_catalog.-) v_n
+			   FOR UPDATE SKIP LOCKED
+		)
+		UPDATE @extschema@.survey_answers a
+		   SET comment_enc = NULL, text_purged_at = v_now
+		  FROM doomed d
+		 WHERE a.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND d.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND a.answer_id OPERATOR(pg_catalog.=) d.answer_id;
+		GET DIAGNOSTICS v_one = ROW_COUNT;
+		v_n := v_n OPERATOR(pg_catalog.+) v_one;
+	END LOOP;
 	RETURN v_n;
 END
 $$;
@@ -6143,6 +6243,9 @@ AS $$
 DECLARE
 	v_run bigint;
 	v_status text := p_status;
+	v_stopped bigint[] := '{}';
+	v_at timestamptz;
+	v_r record;
 BEGIN
 	IF v_status OPERATOR(pg_catalog.=) 'running' THEN
 		IF NOT pg_catalog.pg_try_advisory_xact_lock(@extschema@._lock_key('purge')) THEN
@@ -6150,13 +6253,27 @@ BEGIN
 		ELSE
 			-- a run is live while its backend executes a statement: runs of
 			-- vanished, idle or this very session were stopped (cancelled,
-			-- failed, terminated) and never finish
-			UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
-			 WHERE r.status OPERATOR(pg_catalog.=) 'running'
-			   AND (r.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
-			        OR NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
-			                        WHERE a.pid OPERATOR(pg_catalog.=) r.pid
-			                          AND a.state OPERATOR(pg_catalog.=) 'active'));
+			-- failed, terminated) and never finish.  The runs are judged
+			-- here, against this server's backends, and the UPDATE only
+			-- names them and stores a time taken here: on Citus it runs on
+			-- every placement of the table, where pg_stat_activity would be
+			-- another server's and clock_timestamp() (VOLATILE) is refused.
+			FOR v_r IN SELECT x.run_id, x.pid FROM @extschema@.purge_runs x
+			            WHERE x.status OPERATOR(pg_catalog.=) 'running'
+			LOOP
+				IF v_r.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+				   OR NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+				                   WHERE a.pid OPERATOR(pg_catalog.=) v_r.pid
+				                     AND a.state OPERATOR(pg_catalog.=) 'active') THEN
+					v_stopped := v_stopped OPERATOR(pg_catalog.||) v_r.run_id;
+				END IF;
+			END LOOP;
+			IF pg_catalog.cardinality(v_stopped) OPERATOR(pg_catalog.>) 0 THEN
+				v_at := pg_catalog.clock_timestamp();
+				UPDATE @extschema@.purge_runs x SET status = 'aborted', finished_at = v_at
+				 WHERE x.run_id OPERATOR(pg_catalog.=) ANY (v_stopped)
+				   AND x.status OPERATOR(pg_catalog.=) 'running';
+			END IF;
 			IF EXISTS (SELECT FROM @extschema@.purge_runs r WHERE r.status OPERATOR(pg_catalog.=) 'running') THEN
 				v_status := 'skipped';
 			END IF;
@@ -6174,14 +6291,35 @@ $$;
 COMMENT ON FUNCTION @extschema@._purge_begin(text) IS
 	'Internal: starts a purge run (p_status running) under the purge lock unless another run is live, and returns its id; otherwise, or with p_status skipped, logs a skipped run and returns NULL.  Marks runs that were stopped (their backend gone or idle) aborted.';
 
+-- _purge_end (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@._purge_end(p_run bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- taken first: Citus refuses a VOLATILE function inside the UPDATE
+	v_at timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+	UPDATE @extschema@.purge_runs r SET status = 'done', finished_at = v_at
+	 WHERE r.run_id OPERATOR(pg_catalog.=) p_run;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._purge_end(bigint) IS
+	'Internal: marks a purge run done.';
+
 -- _purge_abort (sql/78_retention.sql)
 CREATE OR REPLACE FUNCTION @extschema@._purge_abort(p_run bigint) RETURNS void
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = pg_catalog.clock_timestamp()
+AS $$
+DECLARE
+	-- taken first: Citus refuses a VOLATILE function inside the UPDATE
+	v_at timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+	UPDATE @extschema@.purge_runs r SET status = 'aborted', finished_at = v_at
 	 WHERE r.run_id OPERATOR(pg_catalog.=) p_run AND r.status OPERATOR(pg_catalog.=) 'running';
-END;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._purge_abort(bigint) IS
 	'Internal: marks a purge run aborted (cancelled or failed in a batch); its committed batches stay counted.';
 REVOKE ALL ON FUNCTION @extschema@._purge_abort(bigint) FROM PUBLIC;
@@ -6194,22 +6332,32 @@ LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_n integer;
+	v_n integer := 0;
+	v_zone bigint;
+	v_done integer;
 BEGIN
-	WITH doomed AS (
-		SELECT f.zone_id, f.feedback_id
-		  FROM @extschema@.feedback f
-		 WHERE f.comment_enc IS NOT NULL
-		   AND f.created_at OPERATOR(pg_catalog.<) older_than
-		 LIMIT batch
-		   FOR UPDATE SKIP LOCKED
-	)
-	UPDATE @extschema@.feedback f
-	   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
-	  FROM doomed d
-	 WHERE f.zone_id OPERATOR(pg_catalog.=) d.zone_id
-	   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
+	-- zone by zone, until the batch is full: rows are locked (SKIP LOCKED)
+	-- in one zone's rows at a time, which Citus allows, not across shards
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		EXIT WHEN v_n OPERATOR(pg_catalog.>=) batch;
+		WITH doomed AS (
+			SELECT f.zone_id, f.feedback_id
+			  FROM @extschema@.feedback f
+			 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND f.comment_enc IS NOT NULL
+			   AND f.created_at OPERATOR(pg_catalog.<) older_than
+			 LIMIT batch OPERATOR(pg_catalog.-) v_n
+			   FOR UPDATE SKIP LOCKED
+		)
+		UPDATE @extschema@.feedback f
+		   SET comment_enc = NULL, text_purged_at = @extschema@.clock()
+		  FROM doomed d
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND f.zone_id OPERATOR(pg_catalog.=) d.zone_id
+		   AND f.feedback_id OPERATOR(pg_catalog.=) d.feedback_id;
+		GET DIAGNOSTICS v_done = ROW_COUNT;
+		v_n := v_n OPERATOR(pg_catalog.+) v_done;
+	END LOOP;
 	-- survey comments (sql/76_complaints.sql) fall under the same policy
 	v_n := v_n OPERATOR(pg_catalog.+) @extschema@.purge_survey_text(older_than, batch);
 	RETURN v_n;
@@ -6233,6 +6381,7 @@ DECLARE
 	v_class bigint;
 	v_total bigint := 0;
 	v_rows jsonb := '{}';
+	v_finished timestamptz;
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
@@ -6333,13 +6482,14 @@ BEGIN
 		v_total := v_total OPERATOR(pg_catalog.+) v_class;
 	END LOOP;
 
+	v_finished := pg_catalog.clock_timestamp();     -- not in the UPDATE: VOLATILE, refused by Citus
 	UPDATE @extschema@.purge_runs r
 	   SET batches = r.batches OPERATOR(pg_catalog.+) 1,
 	       rows = (SELECT pg_catalog.jsonb_object_agg(k, COALESCE((r.rows OPERATOR(pg_catalog.->>) k)::bigint, 0)
 	                                                 OPERATOR(pg_catalog.+) COALESCE((v_rows OPERATOR(pg_catalog.->>) k)::bigint, 0))
 	                 FROM (SELECT pg_catalog.jsonb_object_keys(r.rows) UNION SELECT pg_catalog.jsonb_object_keys(v_rows)) ks(k)),
 	       status = CASE WHEN purge_expired_step.run_id IS NULL THEN 'done' ELSE r.status END,
-	       finished_at = CASE WHEN purge_expired_step.run_id IS NULL THEN pg_catalog.clock_timestamp() ELSE r.finished_at END
+	       finished_at = CASE WHEN purge_expired_step.run_id IS NULL THEN v_finished ELSE r.finished_at END
 	 WHERE r.run_id OPERATOR(pg_catalog.=) v_run;
 	RETURN v_total;
 END
@@ -6509,6 +6659,45 @@ $$;
 COMMENT ON FUNCTION @extschema@.mask_phone(text) IS
 	'A phone number with all but its first three and last four digits hidden: +8613812341234 gives 138****1234.';
 
+-- rotate_master_key (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rotate_master_key(batch_size integer DEFAULT 1000) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_current integer := @extschema@._master_key_version();
+	v_n integer := 0;
+	b record;
+	v_wrapped bytea;
+BEGIN
+	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
+	END IF;
+	-- Only the wrapping changes, never a data key, so sealing goes on
+	-- meanwhile; rows locked by a rotation or erasure of their own are
+	-- skipped and picked up by a later call.  Each key is re-wrapped here
+	-- and stored as a value: wrapping draws a new IV (VOLATILE), which
+	-- Citus refuses inside an UPDATE of its (reference) table.
+	FOR b IN SELECT k.subject, k.subject_id, k.key_version, k.wrapped_key
+	           FROM @extschema@.subject_keys k
+	          WHERE k.key_version OPERATOR(pg_catalog.<) v_current
+	          ORDER BY k.key_version
+	          LIMIT batch_size
+	            FOR NO KEY UPDATE SKIP LOCKED
+	LOOP
+		v_wrapped := @extschema@._wrap_key(@extschema@._unwrap_key(b.wrapped_key, b.key_version), v_current);
+		UPDATE @extschema@.subject_keys k
+		   SET key_version = v_current, wrapped_key = v_wrapped
+		 WHERE k.subject OPERATOR(pg_catalog.=) b.subject
+		   AND k.subject_id OPERATOR(pg_catalog.=) b.subject_id;
+		v_n := v_n OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rotate_master_key(integer) IS
+	'Re-wraps up to batch_size data keys under the current (highest) master key version in one short transaction and returns how many; call it again until it returns 0.  Intake and reads go on meanwhile.';
+
 -- rotate_index_key (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.rotate_index_key(batch_size integer DEFAULT 1000) RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -6517,35 +6706,42 @@ AS $$
 DECLARE
 	v_current integer := @extschema@._index_key_version();
 	v_done integer := 0;
-	v_n integer;
+	v_zone bigint;
+	v_index bytea;
+	b record;
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
 	END IF;
-	-- customers: open the phone with the customer's key, index it anew
-	WITH b AS (
-		SELECT c.customer_id FROM @extschema@.customers c
-		 WHERE c.phone_index IS NOT NULL AND c.phone_index_version OPERATOR(pg_catalog.<>) v_current
-		 ORDER BY c.customer_id LIMIT batch_size FOR UPDATE SKIP LOCKED)
-	UPDATE @extschema@.customers c
-	   SET phone_index = @extschema@._phone_index(@extschema@._unseal(c.phone_enc,
-	                         @extschema@._subject_key_or_null('customer', c.customer_id))),
-	       phone_index_version = v_current
-	  FROM b WHERE c.customer_id OPERATOR(pg_catalog.=) b.customer_id;
-	GET DIAGNOSTICS v_done = ROW_COUNT;
-	IF v_done OPERATOR(pg_catalog.<) batch_size THEN
-		WITH b AS (
-			SELECT r.rider_id FROM @extschema@.riders r
-			 WHERE r.phone_index IS NOT NULL AND r.phone_index_version OPERATOR(pg_catalog.<>) v_current
-			 ORDER BY r.rider_id LIMIT batch_size OPERATOR(pg_catalog.-) v_done FOR UPDATE SKIP LOCKED)
-		UPDATE @extschema@.riders r
-		   SET phone_index = @extschema@._phone_index(@extschema@._unseal(r.phone_enc,
-		                         @extschema@._subject_key_or_null('rider', r.rider_id))),
-		       phone_index_version = v_current
-		  FROM b WHERE r.rider_id OPERATOR(pg_catalog.=) b.rider_id;
-		GET DIAGNOSTICS v_n = ROW_COUNT;
-		v_done := v_done OPERATOR(pg_catalog.+) v_n;
-	END IF;
+	-- customers: open the phone with the customer's key, index it anew.
+	-- Row by row, the index computed here: the key is read from
+	-- subject_keys, which a statement Citus sends to a table's placements
+	-- may not query (and the function is VOLATILE).
+	FOR b IN SELECT c.customer_id AS id, c.phone_enc FROM @extschema@.customers c
+	          WHERE c.phone_index IS NOT NULL AND c.phone_index_version OPERATOR(pg_catalog.<>) v_current
+	          ORDER BY c.customer_id LIMIT batch_size FOR UPDATE SKIP LOCKED
+	LOOP
+		v_index := @extschema@._phone_index(@extschema@._unseal(b.phone_enc,
+		               @extschema@._subject_key_or_null('customer', b.id)));
+		UPDATE @extschema@.customers c SET phone_index = v_index, phone_index_version = v_current
+		 WHERE c.customer_id OPERATOR(pg_catalog.=) b.id;
+		v_done := v_done OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	-- riders, zone by zone (each statement on one zone's rows)
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		EXIT WHEN v_done OPERATOR(pg_catalog.>=) batch_size;
+		FOR b IN SELECT r.rider_id AS id, r.phone_enc FROM @extschema@.riders r
+		          WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
+		            AND r.phone_index IS NOT NULL AND r.phone_index_version OPERATOR(pg_catalog.<>) v_current
+		          ORDER BY r.rider_id LIMIT batch_size OPERATOR(pg_catalog.-) v_done FOR UPDATE SKIP LOCKED
+		LOOP
+			v_index := @extschema@._phone_index(@extschema@._unseal(b.phone_enc,
+			               @extschema@._subject_key_or_null('rider', b.id)));
+			UPDATE @extschema@.riders r SET phone_index = v_index, phone_index_version = v_current
+			 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) b.id;
+			v_done := v_done OPERATOR(pg_catalog.+) 1;
+		END LOOP;
+	END LOOP;
 	RETURN v_done;
 END
 $$;
@@ -6571,6 +6767,10 @@ DECLARE
 	v_col text;
 	v_n bigint;
 	v_total integer := 0;
+	v_phone bytea;
+	v_name bytea;
+	v_olds bytea[];
+	v_news bytea[];
 BEGIN
 	-- waits for every transaction sealing with the old key (sql/30_keys.sql)
 	PERFORM @extschema@._lock_subject('customer', rotate_customer_key.customer_id, true);
@@ -6588,12 +6788,21 @@ BEGIN
 	END IF;
 	v_old := @extschema@._unwrap_key(v_wrapped, v_version);
 
+	-- Encryption draws a new IV each time (VOLATILE), which Citus refuses in
+	-- an UPDATE of a distributed or reference table: every new ciphertext is
+	-- computed here first and the statements only store values.
+	SELECT @extschema@._reseal(c.phone_enc, v_old, v_new), @extschema@._reseal(c.name_enc, v_old, v_new)
+	  INTO v_phone, v_name
+	  FROM @extschema@.customers c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id;
 	UPDATE @extschema@.customers c
-	   SET phone_enc = @extschema@._reseal(c.phone_enc, v_old, v_new),
-	       name_enc = @extschema@._reseal(c.name_enc, v_old, v_new)
+	   SET phone_enc = v_phone, name_enc = v_name
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id;
 	v_total := (v_total OPERATOR(pg_catalog.+) 1)::integer;
 
+	-- per table, column and zone: the sealed values (distinct; each
+	-- ciphertext is unique) and their re-sealed forms, then one UPDATE that
+	-- looks each row's new value up by its old one
 	FOR t IN SELECT * FROM @extschema@._customer_tables() ct
 	          WHERE NOT ct.via_order AND pg_catalog.cardinality(ct.sealed) OPERATOR(pg_catalog.>) 0
 	LOOP
@@ -6601,18 +6810,28 @@ BEGIN
 			FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(t.has_zone) zl
 			LOOP
 				EXECUTE pg_catalog.format(
-					'UPDATE %s SET %I = @extschema@._reseal(%I, $1, $2) WHERE customer_id OPERATOR(pg_catalog.=) $3 AND %I IS NOT NULL%s',
+					'SELECT pg_catalog.array_agg(DISTINCT %I) FROM %s WHERE customer_id OPERATOR(pg_catalog.=) $1 AND %I IS NOT NULL%s',
+					v_col, t.rel, v_col,
+					CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
+				INTO v_olds USING rotate_customer_key.customer_id, v_zone;
+				CONTINUE WHEN v_olds IS NULL;
+				SELECT pg_catalog.array_agg(@extschema@._reseal(u.v, v_old, v_new) ORDER BY u.n) INTO v_news
+				  FROM pg_catalog.unnest(v_olds) WITH ORDINALITY AS u(v, n);
+				EXECUTE pg_catalog.format(
+					'UPDATE %s SET %I = ($2::pg_catalog.bytea[])[pg_catalog.array_position($1::pg_catalog.bytea[], %I)]'
+					' WHERE customer_id OPERATOR(pg_catalog.=) $3 AND %I OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.bytea[])%s',
 					t.rel, v_col, v_col, v_col,
 					CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $4' ELSE '' END)
-				USING v_old, v_new, rotate_customer_key.customer_id, v_zone;
+				USING v_olds, v_news, rotate_customer_key.customer_id, v_zone;
 				GET DIAGNOSTICS v_n = ROW_COUNT;
 				v_total := (v_total OPERATOR(pg_catalog.+) v_n)::integer;
 			END LOOP;
 		END LOOP;
 	END LOOP;
 
+	v_wrapped := @extschema@._wrap_key(v_new, v_current);
 	UPDATE @extschema@.subject_keys k
-	   SET wrapped_key = @extschema@._wrap_key(v_new, v_current), key_version = v_current,
+	   SET wrapped_key = v_wrapped, key_version = v_current,
 	       created_at = pg_catalog.now()
 	 WHERE k.subject OPERATOR(pg_catalog.=) 'customer'
 	   AND k.subject_id OPERATOR(pg_catalog.=) rotate_customer_key.customer_id;
@@ -7030,19 +7249,29 @@ DECLARE
 	v_table text := CASE p_subject WHEN 'customer' THEN 'customers' WHEN 'rider' THEN 'riders' END;
 	v_fields text[] := '{}';
 	v_taken boolean;
+	v_sealed bytea;
+	-- a rider's row is found in the rider's zone (riders are distributed
+	-- by zone on Citus); customers have no zone
+	v_zone bigint := CASE p_subject WHEN 'rider' THEN @extschema@._rider_zone(p_id) END;
+	v_zone_clause text := CASE p_subject WHEN 'rider' THEN ' AND s.zone_id OPERATOR(pg_catalog.=) $%s' ELSE '' END;
 BEGIN
 	IF p_phone IS NOT NULL THEN
-		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM @extschema@.%I s WHERE s.phone_index OPERATOR(pg_catalog.=)'
-		                          ' ANY (@extschema@._phone_indexes($1)) AND s.%I OPERATOR(pg_catalog.<>) $2)',
+		-- the indexes computed first, a constant of the statement (on Citus
+		-- it reaches every zone's riders); a subquery with a column, as
+		-- Citus reads its result back from the workers
+		EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM @extschema@.%I s WHERE s.phone_index OPERATOR(pg_catalog.=)'
+		                          ' ANY ($1) AND s.%I OPERATOR(pg_catalog.<>) $2)',
 		                          v_table, p_subject || '_id')
-		   INTO v_taken USING p_phone, p_id;
+		   INTO v_taken USING @extschema@._phone_indexes(p_phone), p_id;
 		IF NOT v_taken THEN
 			BEGIN
-				EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET phone_index = @extschema@._phone_index($1),'
-				                          ' phone_index_version = @extschema@._index_key_version(),'
-				                          ' phone_enc = @extschema@.pii_seal($3, $2, @extschema@.normalize_phone($1))'
-				                          ' WHERE s.%I OPERATOR(pg_catalog.=) $2', v_table, p_subject || '_id')
-				   USING p_phone, p_id, p_subject;
+				-- sealed here, stored as values: sealing draws a new IV
+				-- (VOLATILE), which Citus refuses inside an UPDATE
+				v_sealed := @extschema@.pii_seal(p_subject, p_id, @extschema@.normalize_phone(p_phone));
+				EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET phone_index = $1, phone_index_version = $2,'
+				                          ' phone_enc = $3 WHERE s.%I OPERATOR(pg_catalog.=) $4%s',
+				                          v_table, p_subject || '_id', pg_catalog.format(v_zone_clause, 5))
+				   USING @extschema@._phone_index(p_phone), @extschema@._index_key_version(), v_sealed, p_id, v_zone;
 			EXCEPTION WHEN unique_violation THEN
 				-- registered meanwhile by a transaction that committed while we waited
 				v_taken := true;
@@ -7054,9 +7283,10 @@ BEGIN
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
 	END IF;
 	IF p_name IS NOT NULL THEN
-		EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET name_enc = @extschema@.pii_seal($3, $2, NULLIF($1, %L))'
-		                          ' WHERE s.%I OPERATOR(pg_catalog.=) $2', v_table, '', p_subject || '_id')
-		   USING p_name, p_id, p_subject;
+		v_sealed := @extschema@.pii_seal(p_subject, p_id, NULLIF(p_name, ''));
+		EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET name_enc = $1 WHERE s.%I OPERATOR(pg_catalog.=) $2%s',
+		                          v_table, p_subject || '_id', pg_catalog.format(v_zone_clause, 3))
+		   USING v_sealed, p_id, v_zone;
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'name'::text;
 	END IF;
 	IF pg_catalog.cardinality(v_fields) OPERATOR(pg_catalog.>) 0 THEN
@@ -7105,10 +7335,15 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	-- the zone read first, a constant for the statement: Citus then sends
+	-- it to the zone's placement alone, which could not itself read
+	-- rider_zones
+	v_zone bigint := @extschema@._rider_zone(update_rider.rider_id);
 BEGIN
 	PERFORM @extschema@._rectify_check(phone, name, 'rider_name', reason);
 	PERFORM FROM @extschema@.riders r
-	  WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(update_rider.rider_id)
+	  WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	    AND r.rider_id OPERATOR(pg_catalog.=) update_rider.rider_id AND r.forgotten_at IS NULL
 	    FOR UPDATE;
 	IF NOT FOUND THEN
@@ -7132,9 +7367,12 @@ DECLARE
 	v_r @extschema@.riders;
 	v_key bytea;
 	v_doc jsonb;
+	-- read first: a constant zone sends the statement to one placement,
+	-- which could not itself read rider_zones
+	v_zone bigint := @extschema@._rider_zone(export_rider.rider_id);
 BEGIN
 	SELECT * INTO v_r FROM @extschema@.riders r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(export_rider.rider_id)
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
@@ -7193,9 +7431,12 @@ AS $$
 DECLARE
 	v_r @extschema@.riders;
 	v_tracks bigint;
+	-- read first: a constant zone sends the statement to one placement,
+	-- which could not itself read rider_zones
+	v_zone bigint := @extschema@._rider_zone(forget_rider.rider_id);
 BEGIN
 	SELECT * INTO v_r FROM @extschema@.riders r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) @extschema@._rider_zone(forget_rider.rider_id)
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
@@ -7549,6 +7790,38 @@ COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
 REVOKE ALL ON FUNCTION @extschema@.order_contact(bigint, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.order_contact(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 
+-- _consent_rates (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._consent_rates()
+RETURNS TABLE (purpose text, policy_version text, active bigint, closed bigint)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.purpose, c.policy_version,
+	       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NULL),
+	       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NOT NULL)
+	  FROM @extschema@.consents c
+	 GROUP BY c.purpose, c.policy_version;
+END;
+COMMENT ON FUNCTION @extschema@._consent_rates() IS
+	'Internal (consent_rates): consents per purpose and policy version, open and closed, with the extension''s rights.';
+REVOKE ALL ON FUNCTION @extschema@._consent_rates() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._consent_rates() TO dispatch_analyst, dispatch_admin;
+
+-- _privacy_request_counts (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._privacy_request_counts()
+RETURNS TABLE (day timestamptz, kind text, requests bigint)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT pg_catalog.date_trunc('day', r.requested_at), r.kind, pg_catalog.count(*)
+	  FROM @extschema@.privacy_requests r
+	 GROUP BY 1, 2;
+END;
+COMMENT ON FUNCTION @extschema@._privacy_request_counts() IS
+	'Internal (privacy_request_counts): privacy requests per day and kind, with the extension''s rights.';
+REVOKE ALL ON FUNCTION @extschema@._privacy_request_counts() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._privacy_request_counts() TO dispatch_analyst, dispatch_admin;
+
 -- experiment_bucket (sql/86_experiments.sql)
 CREATE OR REPLACE FUNCTION @extschema@.experiment_bucket(experiment text, customer_id bigint) RETURNS float8
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
@@ -7569,7 +7842,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.two_proportion_p(bigint, bigint, bigint, b
 
 -- _experiment_variant_at (sql/86_experiments.sql)
 CREATE OR REPLACE FUNCTION @extschema@._experiment_variant_at(p_experiment_id bigint, p_bucket float8) RETURNS text
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	-- exact: a bucket is k / 2^53 with k an integer below 2^53, so
@@ -7851,7 +8124,6 @@ CREATE OR REPLACE FUNCTION @extschema@._recommend_rank(p_customer_id bigint, p_k
 RETURNS TABLE (merchant_id bigint, score float8, reason text, usual float8, often_with float8, popular_nearby float8)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
 	RETURN QUERY
@@ -7893,6 +8165,13 @@ BEGIN
 		SELECT own.merchant_id FROM own
 		UNION SELECT co.merchant_id FROM co
 		UNION SELECT pop.merchant_id FROM pop),
+	-- the candidates' popularity in the last drop-off zone, each looked up
+	-- by its key (a join, not a lateral probe: Citus cannot join a
+	-- distributed table laterally to the candidates)
+	popc AS (
+		SELECT r.merchant_id, r.score FROM @extschema@.recommend_popularity r
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) (SELECT z.zone_id FROM last_zone z)
+		   AND r.merchant_id IN (SELECT c.merchant_id FROM cand c)),
 	terms AS (
 		SELECT c.merchant_id,
 		       COALESCE(own.usual, 0) AS usual, COALESCE(co.often, 0) AS often, COALESCE(r.score, 0) AS popular,
@@ -7903,12 +8182,10 @@ BEGIN
 		  CROSS JOIN p
 		  -- a few candidates: each looked up by its key, no scan of a whole
 		  -- table whatever the plan's estimates (LIMIT keeps the planner from
-		  -- flattening the subqueries into joins)
+		  -- flattening the subquery into a join)
 		  CROSS JOIN LATERAL (SELECT m.is_open FROM @extschema@.merchants m
 		                       WHERE m.merchant_id OPERATOR(pg_catalog.=) c.merchant_id LIMIT 1) m
-		  LEFT JOIN LATERAL (SELECT r.score FROM @extschema@.recommend_popularity r
-		                      WHERE r.zone_id OPERATOR(pg_catalog.=) (SELECT z.zone_id FROM last_zone z)
-		                        AND r.merchant_id OPERATOR(pg_catalog.=) c.merchant_id LIMIT 1) r ON true
+		  LEFT JOIN popc r ON r.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
 		  LEFT JOIN own ON own.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
 		  LEFT JOIN co ON co.merchant_id OPERATOR(pg_catalog.=) c.merchant_id
 		 WHERE m.is_open)
@@ -7938,6 +8215,7 @@ DECLARE
 	v_started timestamptz := pg_catalog.clock_timestamp();
 	v_popular integer;
 	v_pairs integer;
+	v_ms float8;
 BEGIN
 	SELECT * INTO p FROM @extschema@._recommend_params();
 	-- one refresh of a zone at a time: the zone's row, locked
@@ -7993,10 +8271,11 @@ BEGIN
 	 WHERE r.rn OPERATOR(pg_catalog.<=) p.coorder_top;
 	GET DIAGNOSTICS v_pairs = ROW_COUNT;
 
+	-- the duration read first: Citus refuses clock_timestamp() in an UPDATE
+	v_ms := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started)
+	        OPERATOR(pg_catalog.*) 1000.0::float8;
 	UPDATE @extschema@.recommend_refreshes r
-	   SET refreshed_at = p_now, popular_merchants = v_popular, coorder_pairs = v_pairs,
-	       duration_ms = pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started)
-	                     OPERATOR(pg_catalog.*) 1000.0::float8
+	   SET refreshed_at = p_now, popular_merchants = v_popular, coorder_pairs = v_pairs, duration_ms = v_ms
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id;
 END
 $$;
@@ -8202,6 +8481,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_rebuilt bigint;
+	v_customers bigint[];
 BEGIN
 	CREATE TEMP TABLE IF NOT EXISTS rollup_old_stats (LIKE @extschema@.customer_stats) ON COMMIT DROP;
 	TRUNCATE rollup_old_stats;
@@ -8240,22 +8520,30 @@ BEGIN
 	SELECT c.customer_id FROM rollup_cust c WHERE NOT c.added;
 	GET DIAGNOSTICS v_rebuilt = ROW_COUNT;
 
-	DELETE FROM @extschema@.customer_stats s USING rollup_rebuild r
-	 WHERE s.customer_id OPERATOR(pg_catalog.=) r.customer_id;
+	-- the rebuilt customers as an array, each looked up by its key: on
+	-- Citus no temporary table joins the reference table modified below
+	-- nor the shards of order_facts
+	v_customers := ARRAY(SELECT r.customer_id FROM rollup_rebuild r);
+	DELETE FROM @extschema@.customer_stats s
+	 WHERE s.customer_id OPERATOR(pg_catalog.=) ANY (v_customers);
+	-- their counting orders, from every zone, then summed per customer
+	CREATE TEMP TABLE IF NOT EXISTS rollup_rebuild_facts (LIKE @extschema@.order_facts) ON COMMIT DROP;
+	TRUNCATE rollup_rebuild_facts;
+	INSERT INTO rollup_rebuild_facts
+	SELECT x.* FROM @extschema@.order_facts x
+	 WHERE x.customer_id OPERATOR(pg_catalog.=) ANY (v_customers) AND x.counted;
 	INSERT INTO @extschema@.customer_stats (customer_id, first_at, first_zone_id, first_day, first_order_id,
 	                                        first_campaign_id, second_at, last_at, orders, monetary_cents)
-	SELECT r.customer_id, (a.f[1]).created_at, (a.f[1]).zone_id, (a.f[1]).day, (a.f[1]).order_id,
+	SELECT a.customer_id, (a.f[1]).created_at, (a.f[1]).zone_id, (a.f[1]).day, (a.f[1]).order_id,
 	       COALESCE(a.referral_campaign_id, (a.f[1]).campaign_id),
 	       (a.f[2]).created_at, a.last_at, a.orders, a.paid
-	  FROM rollup_rebuild r
-	 CROSS JOIN LATERAL (
-		SELECT pg_catalog.array_agg(x ORDER BY x.created_at, x.order_id) AS f,
-		       pg_catalog.max(x.created_at) AS last_at, pg_catalog.count(*) AS orders,
-		       pg_catalog.sum(x.paid_cents) AS paid,
-		       pg_catalog.max(x.referral_campaign_id) AS referral_campaign_id
-		  FROM @extschema@.order_facts x
-		 WHERE x.customer_id OPERATOR(pg_catalog.=) r.customer_id AND x.counted) a
-	 WHERE a.orders OPERATOR(pg_catalog.>) 0;
+	  FROM (SELECT x.customer_id,
+	               pg_catalog.array_agg(x ORDER BY x.created_at, x.order_id) AS f,
+	               pg_catalog.max(x.created_at) AS last_at, pg_catalog.count(*) AS orders,
+	               pg_catalog.sum(x.paid_cents) AS paid,
+	               pg_catalog.max(x.referral_campaign_id) AS referral_campaign_id
+	          FROM rollup_rebuild_facts x
+	         GROUP BY x.customer_id) a;
 
 	-- the others only gained orders at or after their last
 	INSERT INTO @extschema@.customer_stats AS t (customer_id, first_at, first_zone_id, first_day, first_order_id,
@@ -8309,23 +8597,38 @@ DECLARE
 BEGIN
 	CREATE TEMP TABLE IF NOT EXISTS rollup_exp (sign integer, LIKE @extschema@.experiment_facts) ON COMMIT DROP;
 	TRUNCATE rollup_exp;
-	WITH touched AS (
-		SELECT e.* FROM @extschema@.experiment_exposures e
-		 WHERE NOT EXISTS (SELECT FROM @extschema@.experiment_facts f
-		                    WHERE f.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
-		                      AND f.customer_id OPERATOR(pg_catalog.=) e.customer_id)
-		UNION
-		SELECT e.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
-		 CROSS JOIN LATERAL (SELECT * FROM @extschema@.experiment_exposures e
-		                      WHERE e.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) e),
-	now_ AS (
+	-- the exposures to count: temporary, with the counting orders of their
+	-- customers beside them, so that the conversions are worked out here
+	-- (Citus cannot correlate a subquery of a distributed table with them)
+	CREATE TEMP TABLE IF NOT EXISTS rollup_touched (LIKE @extschema@.experiment_exposures) ON COMMIT DROP;
+	TRUNCATE rollup_touched;
+	INSERT INTO rollup_touched
+	SELECT e.* FROM @extschema@.experiment_exposures e
+	 WHERE NOT EXISTS (SELECT FROM @extschema@.experiment_facts f
+	                    WHERE f.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+	                      AND f.customer_id OPERATOR(pg_catalog.=) e.customer_id)
+	UNION
+	SELECT e.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
+	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.experiment_exposures e
+	                      WHERE e.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) e;
+	CREATE TEMP TABLE IF NOT EXISTS rollup_touched_orders (customer_id bigint, created_at timestamptz,
+	                                                      placed_at timestamptz) ON COMMIT DROP;
+	CREATE INDEX IF NOT EXISTS rollup_touched_orders_idx ON rollup_touched_orders (customer_id);
+	TRUNCATE rollup_touched_orders;
+	INSERT INTO rollup_touched_orders
+	SELECT f.customer_id, f.created_at, f.placed_at FROM @extschema@.order_facts f
+	 WHERE f.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT t.customer_id FROM rollup_touched t))
+	   AND f.counted;
+	ANALYZE rollup_touched;
+	ANALYZE rollup_touched_orders;
+	WITH now_ AS (
 		SELECT t.experiment_id, t.customer_id, t.variant, (t.exposed_at AT TIME ZONE 'UTC')::date AS day,
-		       EXISTS (SELECT FROM @extschema@.order_facts f
-		                WHERE f.customer_id OPERATOR(pg_catalog.=) t.customer_id AND f.counted
+		       EXISTS (SELECT FROM rollup_touched_orders f
+		                WHERE f.customer_id OPERATOR(pg_catalog.=) t.customer_id
 		                  AND f.placed_at OPERATOR(pg_catalog.>=) t.exposed_at
 		                  AND f.placed_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
 		                  AND f.created_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)) AS converted
-		  FROM touched t
+		  FROM rollup_touched t
 		  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) t.experiment_id)
 	INSERT INTO rollup_exp
 	SELECT v.sign, v.experiment_id, v.customer_id, v.variant, v.day, v.converted
@@ -8372,6 +8675,8 @@ DECLARE
 	v_rebuilt bigint;
 	v_exposures bigint;
 	v_run bigint;
+	v_zone_id bigint;
+	v_order_ids bigint[];
 BEGIN
 	-- rewards first: a delivery's referral reward is in place when its order is counted
 	v_rewards := @extschema@.credit_rewards();
@@ -8403,41 +8708,44 @@ BEGIN
 	END IF;
 	ANALYZE rollup_changed;
 
-	-- what was counted for them
+	-- what was counted for them, and what they are now: zone by zone, each
+	-- order looked up by its key.  The ids go as an array: on Citus each
+	-- statement names its zone and runs on that zone's worker, where the
+	-- temporary table of the changed orders is not.
 	CREATE TEMP TABLE IF NOT EXISTS rollup_old (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_old;
-	INSERT INTO rollup_old
-	SELECT x.* FROM rollup_changed c
-	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.order_facts x
-	                      WHERE x.zone_id OPERATOR(pg_catalog.=) c.zone_id AND x.order_id OPERATOR(pg_catalog.=) c.order_id
-	                     OFFSET 0) x;
-	-- the changed orders now
 	CREATE TEMP TABLE IF NOT EXISTS rollup_now (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	TRUNCATE rollup_now;
-	INSERT INTO rollup_now
-	SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, o.placed_at, (o.created_at AT TIME ZONE z.timezone)::date,
-	       @extschema@._order_counts(o.status), o.status OPERATOR(pg_catalog.=) 'delivered',
-	       o.status OPERATOR(pg_catalog.=) 'cancelled',
-	       o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents, o.discount_cents, o.total_cents,
-	       r.campaign_id, COALESCE(r.discount_cents, 0),
-	       f.campaign_id, COALESCE(f.reward_cents, 0)
-	  FROM rollup_changed c
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.orders o
-	                      WHERE o.zone_id OPERATOR(pg_catalog.=) c.zone_id AND o.order_id OPERATOR(pg_catalog.=) c.order_id
-	                     OFFSET 0) o
-	  LEFT JOIN LATERAL (SELECT r.campaign_id, r.discount_cents FROM @extschema@.redemptions r
-	                      WHERE r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
-	                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
-	                     OFFSET 0) r ON true
-	  LEFT JOIN LATERAL (SELECT f.campaign_id,
-	                            (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
-	                             OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
-	                            OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
-	                       FROM @extschema@.referrals f
-	                       JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
-	                      WHERE f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
-	                     OFFSET 0) f ON true;
+	FOR v_zone_id, v_order_ids IN
+		SELECT c.zone_id, pg_catalog.array_agg(c.order_id ORDER BY c.order_id)
+		  FROM rollup_changed c GROUP BY c.zone_id ORDER BY c.zone_id
+	LOOP
+		INSERT INTO rollup_old
+		SELECT x.* FROM @extschema@.order_facts x
+		 WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone_id AND x.order_id OPERATOR(pg_catalog.=) ANY (v_order_ids);
+		INSERT INTO rollup_now
+		SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, o.placed_at, (o.created_at AT TIME ZONE z.timezone)::date,
+		       @extschema@._order_counts(o.status), o.status OPERATOR(pg_catalog.=) 'delivered',
+		       o.status OPERATOR(pg_catalog.=) 'cancelled',
+		       o.subtotal_cents::bigint OPERATOR(pg_catalog.+) o.fee_cents, o.discount_cents, o.total_cents,
+		       r.campaign_id, COALESCE(r.discount_cents, 0),
+		       f.campaign_id, COALESCE(f.reward_cents, 0)
+		  FROM @extschema@.orders o
+		  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+		  LEFT JOIN LATERAL (SELECT r.campaign_id, r.discount_cents FROM @extschema@.redemptions r
+		                      WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
+		                     OFFSET 0) r ON true
+		  LEFT JOIN LATERAL (SELECT f.campaign_id,
+		                            (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
+		                             OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+		                            OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
+		                       FROM @extschema@.referrals f
+		                       JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
+		                      WHERE f.order_id OPERATOR(pg_catalog.=) o.order_id AND f.status OPERATOR(pg_catalog.=) 'rewarded'
+		                     OFFSET 0) f ON true
+		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone_id AND o.order_id OPERATOR(pg_catalog.=) ANY (v_order_ids);
+	END LOOP;
 
 	ANALYZE rollup_now;
 	ANALYZE rollup_old;
@@ -8650,14 +8958,18 @@ BEGIN
 	 WHERE f.rel OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass
 	   AND f.name OPERATOR(pg_catalog.=) 'orders_rider_id_fkey';
 
-	-- Copying the rows into shards would fire the triggers of the settings
-	-- (they edit their own table); they are off while the rows move
+	-- Copying the rows into shards would fire the row triggers of the
+	-- settings (they edit their own table); they are off while the rows
+	-- move.  Statement triggers (the sentiment model's cache) stay on:
+	-- Citus does not carry a later ENABLE to a reference table's
+	-- placements, and they would stay off there
 	CREATE TEMP TABLE _dispatch_triggers ON COMMIT DROP AS
 		SELECT t.tgrelid::regclass AS rel, t.tgname AS name, t.tgenabled AS enabled
 		  FROM pg_catalog.pg_trigger t
 		  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tgrelid
 		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
-		   AND NOT t.tgisinternal;
+		   AND NOT t.tgisinternal
+		   AND (t.tgtype OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.=) 1;
 	FOR v_trig IN SELECT * FROM _dispatch_triggers LOOP
 		EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER %I', v_trig.rel, v_trig.name);
 	END LOOP;
