@@ -283,9 +283,21 @@ SELECT table_privs_are('dispatch', 'complaint_tickets', 'dispatch_analyst', ARRA
 SELECT table_privs_are('dispatch', 'survey_answers', 'dispatch_analyst', ARRAY[]::text[], 'nor answers');
 SELECT table_privs_are('dispatch', 'surveys', 'dispatch_analyst', ARRAY[]::text[], 'nor surveys');
 SELECT hasnt_column('dispatch', 'survey_results', 'customer_id', 'no customer in survey_results');
+-- (on Citus a transaction cannot read as another role the shards it wrote,
+-- and the group role cannot log in to the workers: there the views are read
+-- as their owner and the analyst's right to them checked; see 53_pay.sql)
+SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
+\if :on_citus
+SELECT is(CASE WHEN has_table_privilege('dispatch_analyst', 'dispatch.complaint_sla', 'SELECT')
+               THEN (SELECT sum(opened)::bigint FROM dispatch.complaint_sla) END, 6::bigint, 'the analyst reads complaint_sla');
+SELECT is(CASE WHEN has_table_privilege('dispatch_analyst', 'dispatch.survey_results', 'SELECT')
+               THEN (SELECT sum(answers)::bigint FROM dispatch.survey_results) END, 4::bigint, 'the analyst reads survey_results');
+SET LOCAL ROLE dispatch_analyst;
+\else
 SET LOCAL ROLE dispatch_analyst;
 SELECT is((SELECT sum(opened)::bigint FROM dispatch.complaint_sla), 6::bigint, 'the analyst reads complaint_sla');
 SELECT is((SELECT sum(answers)::bigint FROM dispatch.survey_results), 4::bigint, 'the analyst reads survey_results');
+\endif
 SELECT throws_ok('SELECT count(*) FROM dispatch.survey_answers', '42501', NULL, 'the analyst is refused the answers table');
 RESET ROLE;
 
