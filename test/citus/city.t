@@ -49,6 +49,7 @@ my @city = ('--quiet', '--seed', '7', '--zones', '2', '--side-km', '8', '--merch
 my $out = `"$sim" @city 2>&1`;
 is($? >> 8, 0, 'the small city runs with both strategies on the cluster') or diag($out);
 like($out, qr/tables are distributed \(Citus\)/, 'the sim plays it as a Citus city');
+unlike($out, qr/^(?:WARNING|NOTICE):/m, 'the cluster raised no warning on any call');
 
 open(my $fh, '<', "$dir/city.json") or BAIL_OUT("no JSON report: $out");
 my $j = decode_json(do { local $/; <$fh> });
