@@ -54,7 +54,7 @@
 const char *const city_strategy_name[CITY_NSTRAT] = {"dispatch", "greedy"};
 
 /* the city's day; minute 0 is its midnight (Asia/Shanghai) */
-#define DAY_EPOCH 1795968000.0	/* 2026-11-29 00:00:00+08 */
+#define DAY_EPOCH 1795968000.0	/* 2026-11-30 00:00:00+08 */
 #define EARTH_M_PER_DEG 111320.0
 #define CITY_LON0 121.40
 #define CITY_LAT0 31.17
@@ -186,12 +186,14 @@ typedef struct Rider
 
 typedef struct Heard
 {
+	long long	zone;
 	long long	seq;
 	long long	order;
 	int			status;			/* -1: not an order_status event */
 	int			version;
 	double		at;				/* monotonic */
 	double		at_real;		/* since 1970 */
+	long		arrival;		/* its place in what was heard */
 } Heard;
 
 typedef struct Run
@@ -199,6 +201,8 @@ typedef struct Run
 	const CityConfig *cfg;
 	int			strategy;
 	char		dbname[64];
+	bool		citus;			/* dispatch.orders distributed (Citus) */
+	int			tag;			/* > 0: the database held zones already */
 	int			nthreads;
 	PGconn	  **conns;
 	double	   *conn_clock;
@@ -212,6 +216,7 @@ typedef struct Run
 
 	int			nzones;
 	long long  *zone_id;
+	char	   *zones;			/* the run's zones, an SQL array literal */
 	double		zone_km;
 	int			nmerchants;
 	Merchant   *merchants;
@@ -245,10 +250,11 @@ typedef struct Run
 				tickets_opened,
 				tickets_resolved;
 
-	/* the listener */
+	/* the listener (on Citus: the poller of each zone's outbox) */
 	pthread_t	listener;
 	PGconn	   *lconn;
 	long long	seq_before;		/* the outbox's last seq before the run */
+	long long  *cursor;			/* on Citus: the last seq read, per zone */
 	volatile bool listening,
 				stop_listening;
 	Heard	   *heard;
@@ -282,6 +288,85 @@ fail(Run *run, const char *fmt,...)
 	pthread_mutex_unlock(&run->lock);
 }
 
+/* simulated seconds since midnight as a timestamptz literal, in UTC */
+static void
+clock_text(double now, char *buf, size_t len)
+{
+	double		t = DAY_EPOCH + now;
+	time_t		secs = (time_t) floor(t);
+	int			ms = (int) lround((t - (double) secs) * 1000.0);
+	struct tm	tm;
+	char		day[32];
+
+	if (ms >= 1000)
+	{
+		secs++;
+		ms -= 1000;
+	}
+	gmtime_r(&secs, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03d+00", day, ms);
+}
+
+/*
+ * On Citus: the statement in a transaction block of its own that sets the
+ * simulated clock with SET LOCAL, which Citus carries to the workers for
+ * the statements it sends them (citus.propagate_set_commands = local, set
+ * by open_db); a session's setting would reach the coordinator only.  Sent
+ * as a pipeline, in one round trip: Citus carries a SET LOCAL by the text
+ * of the query message that holds it, so the SET must be a message of its
+ * own (in one multi-statement string the workers would run the whole
+ * string).  Gives the statement's result, or the first error, the
+ * transaction then rolled back.
+ */
+static PGresult *
+at_clock(Run *run, PGconn *c, const char *text)
+{
+	char		when[48],
+				set[96];
+	const char *const step[4] = {"BEGIN", set, text, "COMMIT"};
+	PGresult   *r,
+			   *keep = NULL;
+	bool		sent;
+	int			i;
+
+	clock_text(run->now, when, sizeof(when));
+	snprintf(set, sizeof(set), "SET LOCAL dispatch.clock_override = '%s'", when);
+	sent = PQenterPipelineMode(c);
+	for (i = 0; sent && i < 4; i++)
+		sent = PQsendQueryParams(c, step[i], 0, NULL, NULL, NULL, NULL, 0);
+	if (!sent || !PQpipelineSync(c))
+		return PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+	for (i = 0; i < 4; i++)
+		while ((r = PQgetResult(c)) != NULL)
+		{
+			ExecStatusType st = PQresultStatus(r);
+			bool		bad = st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
+				st != PGRES_PIPELINE_ABORTED;
+			bool		kept_bad = keep != NULL && PQresultStatus(keep) != PGRES_TUPLES_OK &&
+				PQresultStatus(keep) != PGRES_COMMAND_OK;
+
+			/* the third result is the statement's; an error replaces it */
+			if ((bad && !kept_bad) || (!bad && !kept_bad && i == 2 && st != PGRES_PIPELINE_ABORTED))
+			{
+				PQclear(keep);
+				keep = r;
+			}
+			else
+				PQclear(r);
+		}
+	/* the pipeline's end */
+	while ((r = PQgetResult(c)) != NULL && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+		PQclear(r);
+	PQclear(r);
+	PQexitPipelineMode(c);
+	if (PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
+	if (keep == NULL)
+		keep = PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+	return keep;
+}
+
 /*
  * Run one statement.  An error fails the run and gives NULL, except a
  * refusal by the API (SQLSTATE class DP) where the caller says one may come
@@ -299,13 +384,13 @@ sql(Run *run, PGconn *c, bool refusable, const char *fmt,...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	r = PQexec(c, text);
+	r = run->citus ? at_clock(run, c, text) : PQexec(c, text);
 	st = PQresultStatus(r);
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 		return r;
 	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	if (!refusable || state == NULL || strncmp(state, "DP", 2) != 0)
-		fail(run, "%s(in: %.300s)", PQerrorMessage(c), text);
+		fail(run, "%s(in: %.300s)", PQresultErrorMessage(r), text);
 	PQclear(r);
 	return NULL;
 }
@@ -327,11 +412,11 @@ sql_ok(Run *run, PGconn *c, const char *fmt,...)
 	return true;
 }
 
-/* the simulated clock on a connection */
+/* the simulated clock on a connection (on Citus each call carries it) */
 static void
 clock_on(Run *run, int tid)
 {
-	if (run->conn_clock[tid] == run->now)
+	if (run->citus || run->conn_clock[tid] == run->now)
 		return;
 	sql_ok(run, run->conns[tid],
 		   "SELECT set_config('dispatch.clock_override', to_timestamp(%.3f)::text, false)",
@@ -523,23 +608,36 @@ json_ll(const char *p, const char *key)
 	return k ? atoll(k + strlen(key)) : 0;
 }
 
+/* an event has arrived (at: monotonic): noted, with the real time */
+static void
+heard_add(Run *run, Heard *h, double at)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->at = at;
+	h->at_real = ts.tv_sec + ts.tv_nsec / 1e9;
+	h->arrival = run->nheard;
+	if (run->nheard == run->heard_cap)
+	{
+		run->heard_cap = run->heard_cap ? run->heard_cap * 2 : 65536;
+		run->heard = realloc(run->heard, sizeof(Heard) * run->heard_cap);
+	}
+	run->heard[run->nheard++] = *h;
+	run->last_heard = at;
+}
+
 static void
 heard(Run *run, const char *payload, double at)
 {
 	Heard		h;
 	const char *k;
 
+	h.zone = json_ll(payload, "\"zone\":");
 	h.seq = json_ll(payload, "\"seq\":");
 	h.order = json_ll(payload, "\"order\":");
 	h.version = (int) json_ll(payload, "\"version\":");
 	h.status = -1;
-	h.at = at;
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		h.at_real = ts.tv_sec + ts.tv_nsec / 1e9;
-	}
 	if (strstr(payload, "\"kind\":\"order_status\"") && (k = strstr(payload, "\"status\":\"")) != NULL)
 	{
 		const char *e;
@@ -549,13 +647,7 @@ heard(Run *run, const char *payload, double at)
 		if (e)
 			h.status = status_code(k, e - k);
 	}
-	if (run->nheard == run->heard_cap)
-	{
-		run->heard_cap = run->heard_cap ? run->heard_cap * 2 : 65536;
-		run->heard = realloc(run->heard, sizeof(Heard) * run->heard_cap);
-	}
-	run->heard[run->nheard++] = h;
-	run->last_heard = at;
+	heard_add(run, &h, at);
 }
 
 static void *
@@ -585,6 +677,73 @@ listener(void *arg)
 			heard(run, n->extra, wall_now());
 			PQfreemem(n);
 		}
+	}
+	return NULL;
+}
+
+/*
+ * On Citus nothing notifies (docs/citus.md): the outbox of each zone is
+ * read on the coordinator with events_since, a cursor per zone, as a
+ * gateway with --zone does (tools/gateway.c), every 100 ms.  A zone's
+ * events are numbered on its worker, so sequence numbers are compared
+ * within a zone only.
+ */
+static void *
+poller(void *arg)
+{
+	Run		   *run = arg;
+	PGconn	   *c = run->lconn;
+
+	while (!run->stop_listening)
+	{
+		bool		full = false;
+		int			z;
+
+		for (z = 0; z < run->nzones && !run->stop_listening; z++)
+		{
+			char		q[512];
+			PGresult   *r;
+			double		at;
+			int			i,
+						n;
+
+			snprintf(q, sizeof(q),
+					 "SELECT seq, coalesce(order_id, 0), coalesce(payload->>'version', '0'), "
+					 "       CASE WHEN kind = 'order_status' THEN payload->>'status' END "
+					 "  FROM dispatch.events_since(%lld, 1000, %lld)",
+					 run->cursor[z], run->zone_id[z]);
+			r = PQexec(c, q);
+			if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			{
+				fail(run, "poller: %s", PQresultErrorMessage(r));
+				PQclear(r);
+				return NULL;
+			}
+			at = wall_now();
+			n = PQntuples(r);
+			for (i = 0; i < n; i++)
+			{
+				Heard		h;
+
+				h.zone = run->zone_id[z];
+				h.seq = atoll(PQgetvalue(r, i, 0));
+				h.order = atoll(PQgetvalue(r, i, 1));
+				h.version = atoi(PQgetvalue(r, i, 2));
+				h.status = PQgetisnull(r, i, 3) ? -1 :
+					status_code(PQgetvalue(r, i, 3), strlen(PQgetvalue(r, i, 3)));
+				heard_add(run, &h, at);
+			}
+			if (n > 0)
+			{
+				pthread_mutex_lock(&run->lock);
+				run->cursor[z] = atoll(PQgetvalue(r, n - 1, 0));
+				pthread_mutex_unlock(&run->lock);
+			}
+			full = full || n == 1000;
+			PQclear(r);
+		}
+		if (!full)
+			usleep(100000);
 	}
 	return NULL;
 }
@@ -1256,6 +1415,51 @@ rider_phase(Run *run, int tid)
 /* ------------------------------------------------------------ set-up */
 
 /*
+ * Whether dispatch's tables are distributed (Citus, docs/citus.md): then
+ * every call carries the simulated clock (at_clock), each session has
+ * Citus carry SET LOCAL to the workers, and the outbox is polled per zone.
+ */
+static bool
+on_citus(Run *run, char *err, int errlen)
+{
+	PGresult   *r;
+	int			t;
+
+	r = PQexec(run->lconn, "SELECT count(*) FROM pg_extension WHERE extname = 'citus'");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+	{
+		snprintf(err, errlen, "%s", PQerrorMessage(run->lconn));
+		PQclear(r);
+		return false;
+	}
+	run->citus = atoi(PQgetvalue(r, 0, 0)) > 0;
+	PQclear(r);
+	if (!run->citus)
+		return true;
+	r = PQexec(run->lconn, "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = 'dispatch.orders'::regclass");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+	{
+		snprintf(err, errlen, "%s", PQerrorMessage(run->lconn));
+		PQclear(r);
+		return false;
+	}
+	run->citus = atoi(PQgetvalue(r, 0, 0)) > 0;
+	PQclear(r);
+	for (t = 0; run->citus && t < run->nthreads; t++)
+	{
+		r = PQexec(run->conns[t], "SET citus.propagate_set_commands = local");
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		{
+			snprintf(err, errlen, "%s", PQerrorMessage(run->conns[t]));
+			PQclear(r);
+			return false;
+		}
+		PQclear(r);
+	}
+	return true;
+}
+
+/*
  * The run's database (simdb.c): its own, created afresh, or the one given
  * with --database; a connection per thread and the listener's.
  */
@@ -1281,7 +1485,20 @@ open_db(Run *run, char *err, int errlen)
 			return false;
 	if ((run->lconn = sim_connect(run->dbname, "dispatch-sim", err, errlen)) == NULL)
 		return false;
-	PQclear(PQexec(run->lconn, "LISTEN dispatch_events"));
+	if (!on_citus(run, err, errlen))
+		return false;
+	if (!run->citus)
+		PQclear(PQexec(run->lconn, "LISTEN dispatch_events"));
+	/* a database that holds zones already: this run's names are tagged */
+	r = PQexec(run->lconn, "SELECT coalesce(max(zone_id), 0) FROM dispatch.zones");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+	{
+		snprintf(err, errlen, "%s", PQerrorMessage(run->lconn));
+		PQclear(r);
+		return false;
+	}
+	run->tag = atoll(PQgetvalue(r, 0, 0)) > 0 ? (int) ((atoll(PQgetvalue(r, 0, 0)) + 1) % 10000) : 0;
+	PQclear(r);
 	/* what the outbox held before (a database given with --database) */
 	r = PQexec(run->lconn, "SELECT coalesce(max(seq), 0) FROM dispatch.events");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -1342,6 +1559,8 @@ build_city(Run *run)
 				i,
 				j;
 	PGresult   *r;
+	char		name[64],
+				phone[64];
 
 	run->now = cfg->start_min * 60.0 - 1800;
 	clock_on(run, 0);
@@ -1358,10 +1577,12 @@ build_city(Run *run)
 
 			to_lonlat(i * run->zone_km * 1000.0, j * run->zone_km * 1000.0, &lon1, &lat1);
 			to_lonlat((i + 1) * run->zone_km * 1000.0, (j + 1) * run->zone_km * 1000.0, &lon2, &lat2);
-			if ((r = sql(run, c, false, "SELECT dispatch.create_zone('District %c%d', "
+			snprintf(name, sizeof(name), run->tag ? "District %c%d, run %d" : "District %c%d",
+					 'A' + j, i + 1, run->tag);
+			if ((r = sql(run, c, false, "SELECT dispatch.create_zone('%s', "
 						 "ST_GeomFromText('POLYGON((%.7f %.7f, %.7f %.7f, %.7f %.7f, %.7f %.7f, %.7f %.7f))', 4326), "
 						 "'Asia/Shanghai')",
-						 'A' + j, i + 1, lon1, lat1, lon2, lat1, lon2, lat2, lon1, lat2, lon1, lat1)) == NULL)
+						 name, lon1, lat1, lon2, lat1, lon2, lat2, lon1, lat2, lon1, lat1)) == NULL)
 				return false;
 			run->zone_id[j * n + i] = atoll(PQgetvalue(r, 0, 0));
 			PQclear(r);
@@ -1370,6 +1591,11 @@ build_city(Run *run)
 						run->zone_id[j * n + i], cfg->max_shift_minutes))
 				return false;
 		}
+	run->zones = malloc(24 * run->nzones + 32);
+	j = sprintf(run->zones, "'{");
+	for (i = 0; i < run->nzones; i++)
+		j += sprintf(run->zones + j, "%s%lld", i ? "," : "", run->zone_id[i]);
+	sprintf(run->zones + j, "}'::bigint[]");
 	if ((r = sql(run, c, false, "SELECT z.speed_mps * p.speed_factor FROM dispatch.zones z, dispatch.vehicle_profiles p "
 				 "WHERE z.zone_id = %lld AND p.vehicle = 'ebike'", run->zone_id[0])) == NULL)
 		return false;
@@ -1415,25 +1641,30 @@ build_city(Run *run)
 		run->cust_x[i] = side * (0.02 + 0.96 * (rnd(&s) + rnd(&s)) / 2);
 		run->cust_y[i] = side * (0.02 + 0.96 * (rnd(&s) + rnd(&s)) / 2);
 	}
-	/* in chunks: each registration locks its subject until commit */
+	/*
+	 * in chunks: each registration locks its subject until commit; a run
+	 * tagged (a database with zones already) has numbers of its own
+	 */
+	snprintf(phone, sizeof(phone), run->tag ? "+86 7%04d " : "+86 137 ", run->tag);
 	run->customer_id = malloc(sizeof(long long) * run->ncustomers);
 	for (i = 0; i < run->ncustomers; i += 500)
 	{
 		int			k,
 					last = i + 500 < run->ncustomers ? i + 500 : run->ncustomers;
 
-		if ((r = sql(run, c, false, "SELECT dispatch.register_customer('+86 137 ' || lpad(g::text, 8, '0'), 'Customer ' || g) "
-					 "FROM generate_series(%d, %d) g ORDER BY g", i + 1, last)) == NULL)
+		if ((r = sql(run, c, false, "SELECT dispatch.register_customer('%s' || lpad(g::text, 8, '0'), 'Customer ' || g) "
+					 "FROM generate_series(%d, %d) g ORDER BY g", phone, i + 1, last)) == NULL)
 			return false;
 		for (k = 0; k < PQntuples(r); k++)
 			run->customer_id[i + k] = atoll(PQgetvalue(r, k, 0));
 		PQclear(r);
 	}
 
-	/* a lunch campaign with a coupon code */
+	/* a lunch campaign with a coupon code (a tagged run: unless made already) */
 	if (!sql_ok(run, c, "SELECT dispatch.create_campaign('Lunch 10%%', 'limited_time', "
 				"'{\"percent_off\": 10, \"max_discount_cents\": 800, \"per_customer\": 1}', 5000000, NULL, "
-				"to_timestamp(%.0f), NULL, 'LUNCH10')", DAY_EPOCH + 86400))
+				"to_timestamp(%.0f), NULL, 'LUNCH10')%s", DAY_EPOCH + 86400,
+				run->tag ? " WHERE NOT EXISTS (SELECT FROM dispatch.coupons WHERE code = 'LUNCH10')" : ""))
 		return false;
 
 	/* riders: shifts staggered around the peak */
@@ -1506,12 +1737,15 @@ cmp_ll(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* by zone, then seq: on Citus a zone's events are numbered on its worker */
 static int
 cmp_heard_seq(const void *a, const void *b)
 {
 	const Heard *x = a,
 			   *y = b;
 
+	if (x->zone != y->zone)
+		return x->zone < y->zone ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
@@ -1523,7 +1757,7 @@ cmp_heard_order(const void *a, const void *b)
 
 	if (x->order != y->order)
 		return x->order < y->order ? -1 : 1;
-	return x->at < y->at ? -1 : x->at > y->at;
+	return x->arrival < y->arrival ? -1 : x->arrival > y->arrival;
 }
 
 static bool
@@ -1557,26 +1791,36 @@ measure(Run *run, CityResult *res)
 	res->sync_items = run->sync_items;
 	res->tickets_opened = run->tickets_opened;
 	res->tickets_resolved = run->tickets_resolved;
+	res->nzones = run->nzones;
+	res->zone_ids = malloc(sizeof(long long) * (run->nzones + 1));
+	memcpy(res->zone_ids, run->zone_id, sizeof(long long) * run->nzones);
 
-	/* what the database says of the orders (simulated time) */
+	/*
+	 * what the database says of the orders (simulated time), and of the
+	 * payments apart (Citus pushes no subquery of the SELECT list down)
+	 */
 	if ((r = sql(run, c, false,
 				 "SELECT count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status = 'cancelled'), "
 				 "       coalesce(avg((delivered_at <= promised_at)::int) FILTER (WHERE status = 'delivered'), 0), "
-				 "       coalesce(avg(greatest(0, extract(epoch FROM picked_up_at - ready_at))) FILTER (WHERE status = 'delivered'), 0) / 60, "
-				 "       (SELECT count(*) FROM dispatch.payments WHERE status = 'failed'), "
-				 "       (SELECT count(*) FROM dispatch.payments WHERE status = 'succeeded') "
-				 "  FROM dispatch.orders")) == NULL)
+				 "       coalesce(avg(greatest(0, extract(epoch FROM picked_up_at - ready_at))) FILTER (WHERE status = 'delivered'), 0) / 60 "
+				 "  FROM dispatch.orders WHERE zone_id = ANY (%s)", run->zones)) == NULL)
 		return false;
 	res->delivered = atol(PQgetvalue(r, 0, 0));
 	res->cancelled = atol(PQgetvalue(r, 0, 1));
 	res->on_time = atof(PQgetvalue(r, 0, 2));
 	res->food_wait = atof(PQgetvalue(r, 0, 3));
-	res->payment_failed = atol(PQgetvalue(r, 0, 4));
-	res->paid = atol(PQgetvalue(r, 0, 5));
+	PQclear(r);
+	if ((r = sql(run, c, false,
+				 "SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'succeeded') "
+				 "  FROM dispatch.payments WHERE zone_id = ANY (%s)", run->zones)) == NULL)
+		return false;
+	res->payment_failed = atol(PQgetvalue(r, 0, 0));
+	res->paid = atol(PQgetvalue(r, 0, 1));
 	PQclear(r);
 	if ((r = sql(run, c, false, "SELECT extract(epoch FROM delivered_at - created_at) / 60, "
 				 "       (st_x(dropoff) - %.7f), (st_y(dropoff) - %.7f) "
-				 "  FROM dispatch.orders WHERE status = 'delivered'", CITY_LON0, CITY_LAT0)) == NULL)
+				 "  FROM dispatch.orders WHERE zone_id = ANY (%s) AND status = 'delivered'",
+				 CITY_LON0, CITY_LAT0, run->zones)) == NULL)
 		return false;
 	n = PQntuples(r);
 	v = malloc(sizeof(double) * (n + 1));
@@ -1657,13 +1901,14 @@ measure(Run *run, CityResult *res)
 	}
 	/* orders assigned more than once */
 	if ((r = sql(run, c, false, "SELECT count(*) - count(DISTINCT order_id) FROM dispatch.events "
-				 "WHERE kind = 'order_status' AND payload->>'status' = 'assigned'")) == NULL)
+				 "WHERE zone_id = ANY (%s) AND kind = 'order_status' AND payload->>'status' = 'assigned'",
+				 run->zones)) == NULL)
 		return false;
 	res->reassignments = atol(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	/* earnings of the riders who worked, and their Gini */
 	if ((r = sql(run, c, false, "SELECT sum(total_cents) / 100.0 FROM dispatch.rider_earnings "
-				 "GROUP BY rider_id ORDER BY 1")) == NULL)
+				 "WHERE zone_id = ANY (%s) GROUP BY rider_id ORDER BY 1", run->zones)) == NULL)
 		return false;
 	res->nearn = PQntuples(r);
 	res->earnings = malloc(sizeof(double) * (res->nearn + 1));
@@ -1681,13 +1926,14 @@ measure(Run *run, CityResult *res)
 	}
 	PQclear(r);
 	/* feedback: sentiment and complaint topics */
-	if ((r = sql(run, c, false, "SELECT count(*), coalesce(avg(text_score), 0) FROM dispatch.feedback")) == NULL)
+	if ((r = sql(run, c, false, "SELECT count(*), coalesce(avg(text_score), 0) FROM dispatch.feedback "
+				 "WHERE zone_id = ANY (%s)", run->zones)) == NULL)
 		return false;
 	res->feedback = atol(PQgetvalue(r, 0, 0));
 	res->sentiment = atof(PQgetvalue(r, 0, 1));
 	PQclear(r);
 	if ((r = sql(run, c, false, "SELECT t, count(*) FROM dispatch.feedback, unnest(topics) t "
-				 "GROUP BY t ORDER BY 2 DESC, 1 LIMIT %d", CITY_TOPICS)) == NULL)
+				 "WHERE zone_id = ANY (%s) GROUP BY t ORDER BY 2 DESC, 1 LIMIT %d", run->zones, CITY_TOPICS)) == NULL)
 		return false;
 	memset(res->topics, 0, sizeof(res->topics));
 	memset(res->topic_n, 0, sizeof(res->topic_n));
@@ -1719,11 +1965,18 @@ measure(Run *run, CityResult *res)
 		 * With track_commit_timestamp (tools/pgdev sets it), the latency of
 		 * every event is from its transaction's commit record to the
 		 * listener; without, from the writing call's acknowledgement, for
-		 * the first notice of each status of each order (below).
+		 * the first notice of each status of each order (below).  On Citus
+		 * the outbox of the run's zones, and no latency: the commit lies on
+		 * a worker and the poller's interval would be most of the figure.
 		 */
-		if ((r = sql(run, c, false, "SELECT seq, CASE WHEN current_setting('track_commit_timestamp')::bool "
-					 "THEN extract(epoch FROM pg_xact_commit_timestamp(((seq >> 20) & 4294967295)::text::xid)) END "
-					 "FROM dispatch.events WHERE seq > %lld ORDER BY seq", run->seq_before)) == NULL)
+		if (run->citus)
+			r = sql(run, c, false, "SELECT seq, NULL, zone_id FROM dispatch.events "
+					"WHERE zone_id = ANY (%s) ORDER BY zone_id, seq", run->zones);
+		else
+			r = sql(run, c, false, "SELECT seq, CASE WHEN current_setting('track_commit_timestamp')::bool "
+					"THEN extract(epoch FROM pg_xact_commit_timestamp(((seq >> 20) & 4294967295)::text::xid)) END, "
+					"zone_id FROM dispatch.events WHERE seq > %lld ORDER BY zone_id, seq", run->seq_before);
+		if (r == NULL)
 			return false;
 		nout = PQntuples(r);
 		seqs = ids_of(r, nout);
@@ -1731,9 +1984,11 @@ measure(Run *run, CityResult *res)
 		qsort(run->heard, run->nheard, sizeof(Heard), cmp_heard_seq);
 		for (a = 0, b = 0; a < nout; a++)
 		{
-			while (b < run->nheard && run->heard[b].seq < seqs[a])
+			Heard		want = {.zone = atoll(PQgetvalue(r, a, 2)),.seq = seqs[a]};
+
+			while (b < run->nheard && cmp_heard_seq(&run->heard[b], &want) < 0)
 				b++;
-			if (b >= run->nheard || run->heard[b].seq != seqs[a])
+			if (b >= run->nheard || cmp_heard_seq(&run->heard[b], &want) != 0)
 				missed++;
 			else if (!PQgetisnull(r, a, 1))
 			{
@@ -1743,6 +1998,7 @@ measure(Run *run, CityResult *res)
 		}
 		PQclear(r);
 		res->events_outbox = nout;
+		res->citus = run->citus;
 		res->events_received = run->nheard;
 		res->events_missed = missed;
 		res->event_from_commit = committed;
@@ -1786,7 +2042,7 @@ measure(Run *run, CityResult *res)
 				if (h->version <= last_version)
 					disorder++;
 				last_version = h->version;
-				if (!committed && oi >= 0 && !seen[h->status] && run->orders[oi].ack[h->status] > 0)
+				if (!committed && !run->citus && oi >= 0 && !seen[h->status] && run->orders[oi].ack[h->status] > 0)
 					lat[nlat++] = fmax(0.0, h->at - run->orders[oi].ack[h->status]) * 1000.0;
 				seen[h->status] = true;
 			}
@@ -1802,6 +2058,40 @@ measure(Run *run, CityResult *res)
 }
 
 /* ------------------------------------------------------------ a run */
+
+/* on Citus: wait until the poller has read each zone's outbox to its end */
+static bool
+drain_polls(Run *run)
+{
+	PGresult   *r;
+	long long  *last = calloc(run->nzones, sizeof(long long));
+	double		w = wall_now();
+	int			i,
+				z;
+	bool		done = false;
+
+	if ((r = sql(run, run->conns[0], false, "SELECT zone_id, max(seq) FROM dispatch.events "
+				 "WHERE zone_id = ANY (%s) GROUP BY zone_id", run->zones)) == NULL)
+	{
+		free(last);
+		return false;
+	}
+	for (i = 0; i < PQntuples(r); i++)
+		for (z = 0; z < run->nzones; z++)
+			if (run->zone_id[z] == atoll(PQgetvalue(r, i, 0)))
+				last[z] = atoll(PQgetvalue(r, i, 1));
+	PQclear(r);
+	while (!done && !run->failed && wall_now() - w < 10)
+	{
+		usleep(50000);
+		pthread_mutex_lock(&run->lock);
+		for (z = 0, done = true; z < run->nzones; z++)
+			done = done && run->cursor[z] >= last[z];
+		pthread_mutex_unlock(&run->lock);
+	}
+	free(last);
+	return !run->failed;
+}
 
 static void
 progress(const Run *run, bool last)
@@ -1843,14 +2133,29 @@ city_run(const CityConfig *cfg, int strategy, CityResult *res, char *err, int er
 	pthread_mutex_init(&run->lock, NULL);
 	if (!open_db(run, err, errlen))
 		goto out;
-	if (pthread_create(&run->listener, NULL, listener, run) != 0)
+	if (run->citus)
+		fprintf(stderr, "sim: %s: dispatch's tables are distributed (Citus): each call carries the "
+				"simulated clock, the outbox is polled per zone%s\n", city_strategy_name[strategy],
+				run->tag ? ", the city's names are tagged" : "");
+	/* the listener from before the city is built; on Citus, once its zones are */
+	if (!run->citus && pthread_create(&run->listener, NULL, listener, run) != 0)
 	{
 		snprintf(err, errlen, "cannot start the listener thread");
 		goto out;
 	}
-	run->listening = true;
+	run->listening = !run->citus;
 	if (!build_city(run))
 		goto out;
+	if (run->citus)
+	{
+		run->cursor = calloc(run->nzones, sizeof(long long));
+		if (pthread_create(&run->listener, NULL, poller, run) != 0)
+		{
+			snprintf(err, errlen, "cannot start the poller thread");
+			goto out;
+		}
+		run->listening = true;
+	}
 
 	pthread_barrier_init(&run->start, NULL, run->nthreads);
 	pthread_barrier_init(&run->done, NULL, run->nthreads);
@@ -1900,7 +2205,17 @@ city_run(const CityConfig *cfg, int strategy, CityResult *res, char *err, int er
 		snprintf(err, errlen, "%s", run->err);
 		goto out;
 	}
-	/* the listener drains: until it heard the outbox, or a quiet second */
+	/*
+	 * The listener drains: until it heard the outbox, or a quiet second.
+	 * On Citus the poller, until its cursor of each zone reaches the zone's
+	 * last event (or 10 s).
+	 */
+	if (run->citus && !drain_polls(run))
+	{
+		snprintf(err, errlen, "%s", run->err);
+		goto out;
+	}
+	else if (!run->citus)
 	{
 		double		w = wall_now();
 

@@ -80,6 +80,8 @@ typedef struct CityResult
 				event_p50,
 				event_p99;		/* ms, commit acknowledged to listener */
 	bool		event_from_commit;	/* latency from the commit record */
+	bool		citus;			/* tables distributed: events polled per
+								 * zone, no latency measured */
 	long		events_outbox,
 				events_received,
 				events_missed,
@@ -94,6 +96,8 @@ typedef struct CityResult
 	long		heat[CITY_GRID][CITY_GRID];
 	int			nearn;
 	double	   *earnings;		/* per rider who worked, currency units */
+	int			nzones;
+	long long  *zone_ids;		/* the run's zones */
 } CityResult;
 
 extern bool city_run(const CityConfig *cfg, int strategy, CityResult *res, char *err, int errlen);

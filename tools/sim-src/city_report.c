@@ -60,7 +60,12 @@ usage(FILE *f)
 			"    --connections N  connections (threads) driving the API (default 4)\n"
 			"    --max-shift MIN  the zones' max_shift_minutes (default 180)\n"
 			"    --database NAME  play in this existing database (the extension is created\n"
-			"                     if missing; the database is kept); one strategy only\n"
+			"                     if missing; the database is kept); both strategies play\n"
+			"                     there in turn.  A run in a database with zones already\n"
+			"                     names its zones and customers apart.  Where dispatch's\n"
+			"                     tables are distributed (Citus) every call carries the\n"
+			"                     simulated clock and the outbox is polled per zone\n"
+			"                     (docs/sim.md)\n"
 			"    --json FILE      the figures as JSON\n"
 			"    --html FILE      a self-contained report page\n"
 			"    --quiet          no progress line\n\n"
@@ -183,11 +188,6 @@ city_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (cfg.database && cfg.strategy[0] && cfg.strategy[1])
-	{
-		fprintf(stderr, "sim: --database takes one strategy (--strategy dispatch or greedy)\n");
-		return 2;
-	}
 	if (cfg.end_min <= cfg.start_min || cfg.connections > 64 || cfg.zones_per_side > 16)
 	{
 		fprintf(stderr, "sim: --to must be after --from, at most 64 connections and 16 x 16 zones\n");
@@ -277,7 +277,10 @@ city_report(const CityConfig *cfg, const CityResult *res)
 {
 	int			s,
 				k;
+	bool		citus = false;
 
+	for (s = 0; s < CITY_NSTRAT; s++)
+		citus = citus || (res[s].ran && res[s].citus);
 	printf("\n  %-40s", "");
 	for (s = 0; s < CITY_NSTRAT; s++)
 		if (res[s].ran)
@@ -306,9 +309,14 @@ city_report(const CityConfig *cfg, const CityResult *res)
 	ROW("batches", F_INT, batches);
 	ROW("  latency p50 (ms)", F_MS, batch_p50);
 	ROW("  latency p99 (ms)", F_MS, batch_p99);
-	ROW("events in the outbox", F_INT, events_outbox);
-	ROW(res[0].ran && !res[0].event_from_commit ? "  call's return to listener p50 (ms)" : "  commit to listener p50 (ms)", F_MS, event_p50);
-	ROW(res[0].ran && !res[0].event_from_commit ? "  call's return to listener p99 (ms)" : "  commit to listener p99 (ms)", F_MS, event_p99);
+	ROW(citus ? "events in the outbox (polled per zone)" : "events in the outbox", F_INT, events_outbox);
+	if (citus)
+		printf("  %-40s\n", "  latency: not measured (Citus, polled)");
+	else
+	{
+		ROW(res[0].ran && !res[0].event_from_commit ? "  call's return to listener p50 (ms)" : "  commit to listener p50 (ms)", F_MS, event_p50);
+		ROW(res[0].ran && !res[0].event_from_commit ? "  call's return to listener p99 (ms)" : "  commit to listener p99 (ms)", F_MS, event_p99);
+	}
 	ROW("  missed (must be 0)", F_INT, events_missed);
 	ROW("  out of order per order (must be 0)", F_INT, events_out_of_order);
 	ROW("feedback", F_INT, feedback);
@@ -336,6 +344,7 @@ city_json(const CityConfig *cfg, const CityResult *res, const char *file)
 	int			s,
 				k;
 	bool		first = true;
+	char		lat[64];
 
 	if (f == NULL)
 	{
@@ -352,6 +361,11 @@ city_json(const CityConfig *cfg, const CityResult *res, const char *file)
 
 		if (!r->ran)
 			continue;
+		/* on Citus the latency is not measured (events polled): null */
+		if (r->citus)
+			snprintf(lat, sizeof(lat), "null");
+		else
+			snprintf(lat, sizeof(lat), "{\"p50\": %.3f, \"p99\": %.3f}", r->event_p50, r->event_p99);
 		fprintf(f, "%s\n  \"%s\": {\"placed\": %ld, \"refused\": %ld, \"coupons\": %ld, \"payments_failed\": %ld, "
 				"\"payments_retried\": %ld, \"delivered\": %ld, \"cancelled\": %ld, "
 				"\"click_to_door_min\": {\"mean\": %.3f, \"median\": %.3f, \"p90\": %.3f, \"lower_bound_mean\": %.3f}, \"on_time\": %.4f, "
@@ -360,20 +374,23 @@ city_json(const CityConfig *cfg, const CityResult *res, const char *file)
 				"\"releases\": %ld, \"syncs\": %ld, \"sync_items\": %ld, "
 				"\"batches\": %ld, \"batch_ms\": {\"p50\": %.3f, \"p99\": %.3f}, "
 				"\"events\": {\"outbox\": %ld, \"received\": %ld, \"missed\": %ld, \"out_of_order\": %ld, "
-				"\"latency_ms\": {\"p50\": %.3f, \"p99\": %.3f}}, "
+				"\"latency_ms\": %s}, "
 				"\"orders_per_s\": %.2f, \"feedback\": %ld, \"sentiment\": %.4f, \"tickets_resolved\": %ld, \"top_complaints\": {",
 				first ? "" : ",", city_strategy_name[s], r->placed, r->refused, r->coupons, r->payment_failed,
 				r->payment_retried, r->delivered, r->cancelled, r->ctd_mean, r->ctd_median, r->ctd_p90, r->ctd_bound, r->on_time,
 				r->pickup_wait, r->food_wait, r->utilisation, r->gini, r->fatigue_breaches, r->reassignments,
 				r->rejections, r->releases, r->syncs, r->sync_items, r->batches, r->batch_p50, r->batch_p99,
 				r->events_outbox, r->events_received, r->events_missed, r->events_out_of_order,
-				r->event_p50, r->event_p99, r->orders_per_s, r->feedback, r->sentiment, r->tickets_resolved);
+				lat, r->orders_per_s, r->feedback, r->sentiment, r->tickets_resolved);
 		for (k = 0; k < CITY_TOPICS && r->topics[k][0]; k++)
 			fprintf(f, "%s\"%s\": %ld", k ? ", " : "", r->topics[k], r->topic_n[k]);
 		fprintf(f, "}, \"click_to_door_histogram_5min\": [");
 		for (k = 0; k <= CITY_HIST_BINS; k++)
 			fprintf(f, "%s%ld", k ? ", " : "", r->hist[k]);
-		fprintf(f, "], \"wall_s\": %.2f}", r->wall_s);
+		fprintf(f, "], \"zone_ids\": [");
+		for (k = 0; k < r->nzones; k++)
+			fprintf(f, "%s%lld", k ? ", " : "", r->zone_ids[k]);
+		fprintf(f, "], \"citus\": %s, \"wall_s\": %.2f}", r->citus ? "true" : "false", r->wall_s);
 		first = false;
 	}
 	fprintf(f, "\n}}\n");
