@@ -73,7 +73,7 @@ lon_a=$(q "SELECT ST_XMin(area) FROM dispatch.zones WHERE zone_id = $za")
 lon_b=$(q "SELECT ST_XMin(area) FROM dispatch.zones WHERE zone_id = $zb")
 setup "$za" "$lon_a" 11
 rider_a=$rider shop_a=$shop dish_a=$dish
-customer=$(q "SELECT dispatch.register_customer('+8613700000001', NULL)")
+customer=$(q "SELECT dispatch.register_customer('+8615900000001', NULL)")
 
 one_worker rider_online "SELECT dispatch.rider_online($rider_a, $lon_a + 0.05, 30.05)"
 one_worker update_rider_location "SELECT dispatch.update_rider_location($rider_a, $lon_a + 0.05, 30.049)"

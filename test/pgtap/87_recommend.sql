@@ -79,7 +79,7 @@ SELECT is((SELECT count(*) FROM dispatch.recommend(:c_16)), 0::bigint,
 ------------------------------------------------------------------------------
 -- refresh
 
-SELECT is(dispatch.refresh_recommendations(), 2, 'refresh_recommendations() refreshes every zone');
+SELECT is(dispatch.refresh_recommendations(), (SELECT count(*)::int FROM dispatch.zones), 'refresh_recommendations() refreshes every zone');
 SELECT results_eq(
 	'SELECT merchant_id, customers, orders FROM dispatch.recommend_popularity WHERE zone_id = ' || :zone || ' ORDER BY score DESC, merchant_id',
 	format('VALUES (%s::bigint, 5, 7), (%s, 5, 5), (%s, 3, 3), (%s, 1, 1)', :merchant, :other_merchant, :tea, :sushi),
@@ -100,11 +100,11 @@ SELECT ok((SELECT bool_and(refreshed_at = '2026-12-01 12:00:00+00' AND duration_
 CREATE TEMP TABLE before_pop AS SELECT * FROM dispatch.recommend_popularity;
 CREATE TEMP TABLE before_co AS SELECT * FROM dispatch.recommend_coorders;
 SELECT is(dispatch.refresh_recommendations(:zone), 1, 'a refresh of one zone');
-SELECT is(dispatch.refresh_recommendations(), 2, 'and of every zone again');
+SELECT is(dispatch.refresh_recommendations(), (SELECT count(*)::int FROM dispatch.zones), 'and of every zone again');
 SELECT set_eq('SELECT * FROM dispatch.recommend_popularity', 'SELECT * FROM before_pop', 'a second refresh gives the same popularity');
 SELECT set_eq('SELECT * FROM dispatch.recommend_coorders', 'SELECT * FROM before_co', 'and the same co-ordering');
 SELECT throws_ok('SELECT dispatch.refresh_recommendations(999)', 'DP016', 'zone 999 does not exist', 'an unknown zone is refused');
-SELECT is((SELECT count(*) FROM dispatch.recommend_refreshes), 2::bigint, 'and nothing is recorded for it');
+SELECT is((SELECT count(*) FROM dispatch.recommend_refreshes), (SELECT count(*) FROM dispatch.zones), 'and nothing is recorded for it');
 SELECT is(
 	(SELECT array_agg(a.attrelid::regclass::text || '.' || a.attname ORDER BY 1) FROM pg_attribute a
 	  WHERE a.attrelid IN ('dispatch.recommend_popularity'::regclass, 'dispatch.recommend_coorders'::regclass,
