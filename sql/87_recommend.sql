@@ -158,8 +158,16 @@ CREATE FUNCTION @extschema@._recommend_rank(p_customer_id bigint, p_k integer, p
 RETURNS TABLE (merchant_id bigint, score float8, reason text, usual float8, often_with float8, popular_nearby float8)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
+	-- one generic plan, kept: planning is most of a call's time.  Citus
+	-- cannot distribute a generic plan's parameters, so on a cluster each
+	-- call is planned for its values (the SET clause above confines this
+	-- to the call)
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		PERFORM pg_catalog.set_config('plan_cache_mode', 'auto', true);
+	END IF;
 	RETURN QUERY
 	WITH p AS (SELECT * FROM @extschema@._recommend_params()),
 	hist_all AS (
