@@ -9106,20 +9106,28 @@ CREATE TRIGGER riders_shift
 -- Growth: A/B experiments (sql/86_experiments.sql): the analyst view, which
 -- calls two_proportion_p
 CREATE VIEW @extschema@.experiment_results AS
-WITH counts AS (
-	SELECT e.experiment_id, e.variant,
-	       pg_catalog.count(*) AS exposed,
-	       pg_catalog.count(*) FILTER (WHERE EXISTS (
-	           -- an order placed within the window and not cancelled, in any zone
-	           SELECT FROM @extschema@.zones z
-	             JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	            WHERE o.customer_id OPERATOR(pg_catalog.=) e.customer_id
-	              AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-	              AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
-	              AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-	              AND o.status OPERATOR(pg_catalog.<>) 'cancelled')) AS converted
+WITH converted AS (
+	-- the exposures followed by an order placed within the window and not
+	-- cancelled, in any zone: a join, not a subquery per exposure, which
+	-- Citus cannot correlate with the orders of every shard
+	SELECT DISTINCT e.experiment_id, e.customer_id
 	  FROM @extschema@.experiment_exposures e
 	  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+	  JOIN @extschema@.zones z ON true
+	  JOIN @extschema@.orders o
+	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
+	   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
+), counts AS (
+	SELECT e.experiment_id, e.variant,
+	       pg_catalog.count(*) AS exposed,
+	       pg_catalog.count(c.customer_id) AS converted
+	  FROM @extschema@.experiment_exposures e
+	  LEFT JOIN converted c
+	    ON c.experiment_id OPERATOR(pg_catalog.=) e.experiment_id AND c.customer_id OPERATOR(pg_catalog.=) e.customer_id
 	 GROUP BY e.experiment_id, e.variant
 ), variants AS (
 	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
@@ -9227,29 +9235,12 @@ CREATE TRIGGER feedback_complaint
 	AFTER INSERT ON @extschema@.feedback
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._feedback_complaint_trigger();
 COMMENT ON TRIGGER feedback_complaint ON @extschema@.feedback IS
-	'Points for leaving feedback, and a complaint ticket for a negative review (sql/76_complaints.sql).';
+	'A complaint ticket for a negative review (sql/76_complaints.sql).';
 
 -- refunds (sql/62_refunds.sql)
 CREATE VIEW @extschema@.refund_reconciliation AS
-SELECT o.zone_id, o.order_id, o.status, o.total_cents,
-       COALESCE(p.paid, 0) AS paid_cents,
-       COALESCE(r.refunded, 0) AS refund_cents,
-       r.states AS refund_status,
-       CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
-                 AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<>) p.paid THEN 'cancelled, not refunded in full'
-            WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
-                 THEN 'refunded, not cancelled'
-            WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
-       END AS problem
-  FROM @extschema@.orders o
-  LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
-                      WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id
-                        AND x.status OPERATOR(pg_catalog.=) 'succeeded') p ON true
-  LEFT JOIN LATERAL (SELECT pg_catalog.sum(y.amount_cents) FILTER (WHERE y.status OPERATOR(pg_catalog.<>) 'failed') AS refunded,
-                            pg_catalog.string_agg(y.status, ',') AS states
-                       FROM @extschema@.refunds y
-                      WHERE y.zone_id OPERATOR(pg_catalog.=) o.zone_id AND y.order_id OPERATOR(pg_catalog.=) o.order_id) r ON true
- WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
+SELECT r.zone_id, r.order_id, r.status, r.total_cents, r.paid_cents, r.refund_cents, r.refund_status, r.problem
+  FROM @extschema@._refund_reconciliation() r;
 COMMENT ON VIEW @extschema@.refund_reconciliation IS
 	'Paid or refunded orders: what was paid, what is refunded (pending and succeeded refunds), the refund status, and problem: NULL when the money adds up (a cancelled paid order is refunded in full, nothing else is refunded), else what is wrong.  No personal data.';
 REVOKE ALL ON @extschema@.refund_reconciliation FROM PUBLIC;
@@ -9268,14 +9259,9 @@ SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
                THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
                ELSE o.status_changed_at END
           OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status)) AS overdue_by
-  FROM @extschema@.zones z
- CROSS JOIN LATERAL (SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
-                            o.status_changed_at, o.ready_at
-                       FROM @extschema@.orders o
-                      WHERE o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-                        AND o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
-                     OFFSET 0) o
- WHERE @extschema@.clock() OPERATOR(pg_catalog.>)
+  FROM @extschema@.orders o
+ WHERE o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
+   AND @extschema@.clock() OPERATOR(pg_catalog.>)
        (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
              THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
              ELSE o.status_changed_at END
@@ -9834,94 +9820,11 @@ COMMENT ON COLUMN @extschema@.riders.plan_pickup_position IS
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS
 	'Personal data of the rider: the track of positions. Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';
 
--- analyst views that Citus can plan, and those it reads only through
--- definer functions (docs/citus.md); their columns are unchanged
+-- analyst views of 0.1.0 that read definer functions, which Citus can
+-- read for an analyst (docs/citus.md); their columns are unchanged
 CREATE OR REPLACE VIEW @extschema@.consent_rates AS
 SELECT r.purpose, r.policy_version, r.active, r.closed
   FROM @extschema@._consent_rates() r;
 CREATE OR REPLACE VIEW @extschema@.privacy_request_counts AS
 SELECT r.day, r.kind, r.requests
   FROM @extschema@._privacy_request_counts() r;
-CREATE OR REPLACE VIEW @extschema@.refund_reconciliation AS
-SELECT r.zone_id, r.order_id, r.status, r.total_cents, r.paid_cents, r.refund_cents, r.refund_status, r.problem
-  FROM @extschema@._refund_reconciliation() r;
-CREATE OR REPLACE VIEW @extschema@.stuck_orders AS
-SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
-       o.status_changed_at AS since,
-       CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
-            THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
-            ELSE o.status_changed_at END
-         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status) AS due,
-       @extschema@.clock() OPERATOR(pg_catalog.-)
-         (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
-               THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
-               ELSE o.status_changed_at END
-          OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status)) AS overdue_by
-  FROM @extschema@.orders o
- WHERE o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
-   AND @extschema@.clock() OPERATOR(pg_catalog.>)
-       (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
-             THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
-             ELSE o.status_changed_at END
-        OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));
-CREATE OR REPLACE VIEW @extschema@.experiment_results AS
-WITH converted AS (
-	-- the exposures followed by an order placed within the window and not
-	-- cancelled, in any zone: a join, not a subquery per exposure, which
-	-- Citus cannot correlate with the orders of every shard
-	SELECT DISTINCT e.experiment_id, e.customer_id
-	  FROM @extschema@.experiment_exposures e
-	  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
-	  JOIN @extschema@.zones z ON true
-	  JOIN @extschema@.orders o
-	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
-	   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-	   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
-	   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-	   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
-), counts AS (
-	SELECT e.experiment_id, e.variant,
-	       pg_catalog.count(*) AS exposed,
-	       pg_catalog.count(c.customer_id) AS converted
-	  FROM @extschema@.experiment_exposures e
-	  LEFT JOIN converted c
-	    ON c.experiment_id OPERATOR(pg_catalog.=) e.experiment_id AND c.customer_id OPERATOR(pg_catalog.=) e.customer_id
-	 GROUP BY e.experiment_id, e.variant
-), variants AS (
-	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
-	       v.position, v.name AS variant, v.weight,
-	       COALESCE(c.exposed, 0) AS exposed, COALESCE(c.converted, 0) AS converted
-	  FROM @extschema@.experiments x
-	  JOIN @extschema@.experiment_variants v ON v.experiment_id OPERATOR(pg_catalog.=) x.experiment_id
-	  LEFT JOIN counts c ON c.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
-	                    AND c.variant OPERATOR(pg_catalog.=) v.name
-), compared AS (
-	SELECT v.*, k.exposed AS control_exposed, k.converted AS control_converted,
-	       v.converted::float8 OPERATOR(pg_catalog./) NULLIF(v.exposed, 0) AS rate,
-	       k.converted::float8 OPERATOR(pg_catalog./) NULLIF(k.exposed, 0) AS control_rate,
-	       (v.converted OPERATOR(pg_catalog.+) k.converted)::float8
-	           OPERATOR(pg_catalog./) NULLIF(v.exposed OPERATOR(pg_catalog.+) k.exposed, 0) AS pooled
-	  FROM variants v
-	  JOIN variants k ON k.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
-	                 AND k.variant OPERATOR(pg_catalog.=) 'control'
-)
-SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at, c.ended_at,
-       c.exposed, c.converted, c.rate,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN c.rate OPERATOR(pg_catalog.-) c.control_rate END AS abs_lift,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN (c.rate OPERATOR(pg_catalog.-) c.control_rate) OPERATOR(pg_catalog./) NULLIF(c.control_rate, 0) END AS rel_lift,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN @extschema@.two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
-       -- the normal approximation needs at least 100 exposures in both
-       -- groups and 5 expected conversions and non-conversions in each
-       -- (pooled rate); the control row is judged against itself
-       (c.exposed OPERATOR(pg_catalog.<) 100 OR c.control_exposed OPERATOR(pg_catalog.<) 100
-        OR c.pooled IS NULL
-        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) c.pooled OPERATOR(pg_catalog.<) 5
-        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) c.pooled)
-           OPERATOR(pg_catalog.<) 5) AS too_few
-  FROM compared c;
-COMMENT ON TRIGGER feedback_complaint ON @extschema@.feedback IS
-	'A complaint ticket for a negative review (sql/76_complaints.sql).';
