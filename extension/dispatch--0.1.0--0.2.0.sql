@@ -3543,6 +3543,21 @@ AS 'MODULE_PATHNAME', 'dispatch_place_errand';
 COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
 	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup.';
 
+-- _check_order_zone (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_order_zone(p_zone bigint, p_order_id bigint) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(p_order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', p_order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_order_zone(bigint, bigint) IS
+	'Internal: DP014 unless p_zone is the zone in the order id p_order_id (the check of every routed form of a call on an order).';
+REVOKE ALL ON FUNCTION @extschema@._check_order_zone(bigint, bigint) FROM PUBLIC;
+
 -- _lock_order (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._lock_order(p_order_id bigint) RETURNS @extschema@.orders
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -3600,9 +3615,7 @@ DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 	v_now timestamptz := @extschema@.clock();
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF provider_ref IS NULL OR provider_ref OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a payment confirmation needs the provider''s reference' USING ERRCODE = 'DP018';
 	END IF;
@@ -3648,9 +3661,7 @@ AS $$
 DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	PERFORM @extschema@._check_length('reason', reason);
 	-- a repeat: the payment failed already, for this reason
 	IF v_order.status OPERATOR(pg_catalog.=) 'payment_failed'
@@ -4657,9 +4668,7 @@ DECLARE
 	v_prep integer;
 	v_ready timestamptz;
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF v_order.kind OPERATOR(pg_catalog.<>) 'takeaway' THEN
 		RAISE EXCEPTION 'order % is an errand: it has no merchant to accept it', order_id USING ERRCODE = 'DP025';
 	END IF;
@@ -4717,9 +4726,7 @@ DECLARE
 	v_over integer;
 	v_w record;
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
@@ -4891,9 +4898,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	PERFORM @extschema@._rider_step(order_id, rider_id, 'assigned', 'picked_up');
 END
 $$;
@@ -4916,9 +4921,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	PERFORM @extschema@._rider_step(order_id, rider_id, 'picked_up', 'delivered');
 END
 $$;
@@ -4945,9 +4948,7 @@ DECLARE
 	v_items bigint[];
 	v_qtys integer[];
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
@@ -5014,9 +5015,7 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_offer bigint;
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;

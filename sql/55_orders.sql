@@ -334,6 +334,23 @@ AS 'MODULE_PATHNAME', 'dispatch_place_errand';
 COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
 	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup.';
 
+-- The routed forms of the calls that take an order id (_confirm_payment,
+-- _cancel_order, ...) carry the zone as their first argument, by which
+-- Citus sends the call to the zone's worker; it must be the zone in the id.
+CREATE FUNCTION @extschema@._check_order_zone(p_zone bigint, p_order_id bigint) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_zone IS DISTINCT FROM @extschema@.zone_of(p_order_id) THEN
+		RAISE EXCEPTION 'order % does not lie in zone %', p_order_id, p_zone USING ERRCODE = 'DP014';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_order_zone(bigint, bigint) IS
+	'Internal: DP014 unless p_zone is the zone in the order id p_order_id (the check of every routed form of a call on an order).';
+REVOKE ALL ON FUNCTION @extschema@._check_order_zone(bigint, bigint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._lock_order(p_order_id bigint) RETURNS @extschema@.orders
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -391,9 +408,7 @@ DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 	v_now timestamptz := @extschema@.clock();
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF provider_ref IS NULL OR provider_ref OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a payment confirmation needs the provider''s reference' USING ERRCODE = 'DP018';
 	END IF;
@@ -434,9 +449,7 @@ AS $$
 DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	PERFORM @extschema@._check_length('reason', reason);
 	-- a repeat: the payment failed already, for this reason
 	IF v_order.status OPERATOR(pg_catalog.=) 'payment_failed'

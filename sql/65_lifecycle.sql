@@ -211,9 +211,7 @@ DECLARE
 	v_prep integer;
 	v_ready timestamptz;
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF v_order.kind OPERATOR(pg_catalog.<>) 'takeaway' THEN
 		RAISE EXCEPTION 'order % is an errand: it has no merchant to accept it', order_id USING ERRCODE = 'DP025';
 	END IF;
@@ -266,9 +264,7 @@ DECLARE
 	v_over integer;
 	v_w record;
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
@@ -439,9 +435,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	PERFORM @extschema@._rider_step(order_id, rider_id, 'assigned', 'picked_up');
 END
 $$;
@@ -459,9 +453,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	PERFORM @extschema@._rider_step(order_id, rider_id, 'picked_up', 'delivered');
 END
 $$;
@@ -483,9 +475,7 @@ DECLARE
 	v_items bigint[];
 	v_qtys integer[];
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
@@ -547,9 +537,7 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_offer bigint;
 BEGIN
-	IF p_zone IS DISTINCT FROM @extschema@.zone_of(order_id) THEN
-		RAISE EXCEPTION 'order % does not lie in zone %', order_id, p_zone USING ERRCODE = 'DP014';
-	END IF;
+	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
