@@ -88,6 +88,7 @@ extern void dispatch_event_payload(StringInfo buf, int64 seq, const char *kind,
 /* relay.c */
 extern void dispatch_relay_init(void);
 extern bool dispatch_relay_serves_this_database(void);
+extern bool dispatch_relay_ready_here(void);
 extern bool dispatch_outbox_is_distributed(void);
 extern void dispatch_relay_wake_at_commit(void);
 

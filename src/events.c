@@ -30,10 +30,12 @@
  * an event row is written on its zone's worker, whatever node the writer
  * runs on.  Its seq must come from that worker's transaction, as every
  * other event of the zone's: a trigger on the shards (distribute() creates
- * it) numbers a row that another node numbered.  And nothing notifies:
- * a NOTIFY on a worker would reach only that worker's listeners, and a
- * transaction that notifies cannot take part in Citus's two-phase commit;
- * gateways catch up per zone with events_since (docs/citus.md).
+ * it) numbers a row that another node numbered.  No writer notifies there:
+ * a transaction that notifies cannot take part in Citus's two-phase
+ * commit.  In relay mode the same trigger marks the row for the worker's
+ * relay, which serves that worker's shards and notifies its listeners
+ * (relay.c); gateways connect to the worker of their zones and catch up per
+ * zone with events_since (docs/citus.md).
  *
  * IDENTIFICATION
  *		src/events.c
@@ -213,24 +215,37 @@ PG_FUNCTION_INFO_V1(dispatch_event_shard_seq);
  * numbered it (the coordinator's numbers come from its own transactions),
  * so that the events of a zone are numbered by one node's transactions and
  * the horizon of events_since holds for them.  Nothing has notified the
- * number given first (see outbox_distributed).
+ * number given first (see outbox_distributed).  In relay mode the row is
+ * marked for this node's relay, which is woken when the transaction
+ * commits (or is prepared) if it is running: no writer notifies on Citus,
+ * so a relay that was down sends the rows from its stored position when it
+ * is back (and none is sent where no relay is configured).
  */
 Datum
 dispatch_event_shard_seq(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	TupleDesc	desc;
-	int			attnum;
-	bool		isnull = false;
-	Datum		value;
+	int			attnums[2];
+	bool		isnull[2] = {false, false};
+	Datum		values[2];
+	int			n = 1;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		elog(ERROR, "dispatch_event_shard_seq fires BEFORE INSERT FOR EACH ROW only");
 	desc = RelationGetDescr(td->tg_relation);
-	attnum = dispatch_column_number(desc, "seq");
-	value = Int64GetDatum(next_seq());
-	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_trigtuple, desc, 1, &attnum, &value, &isnull));
+	attnums[0] = dispatch_column_number(desc, "seq");
+	values[0] = Int64GetDatum(next_seq());
+	if (dispatch_notify_mode == DISPATCH_NOTIFY_RELAY)
+	{
+		attnums[1] = dispatch_column_number(desc, "relay");
+		values[1] = BoolGetDatum(true);
+		n = 2;
+		if (dispatch_relay_ready_here())
+			dispatch_relay_wake_at_commit();
+	}
+	return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_trigtuple, desc, n, attnums, values, isnull));
 }
 
 PG_FUNCTION_INFO_V1(dispatch_emit_event);

@@ -31,12 +31,21 @@
  * a wake-up it looks every RELAY_IDLE_MS (a prepared transaction committed
  * elsewhere, an extension created later).
  *
- * Once the outbox is distributed by Citus (docs/citus.md) nothing is
- * marked for a relay and a NOTIFY would reach one node's listeners only:
- * the relay stands down for good, says so once in the server log, and
- * wakes every RELAY_DOWN_MS just to answer its signals; relay_status shows
- * it not ready.  (Reading the distributed outbox each round would fan out
- * to every shard on every node, every second.)
+ * Once the outbox is distributed by Citus (docs/citus.md), each node's
+ * relay serves the shards of the outbox that node holds: it reads them
+ * directly, as local tables (reading the distributed table would fan out
+ * to every shard on every node, every round), with the same horizon rule,
+ * which holds there because a shard's rows are numbered by the node's own
+ * transactions (events.c), and notifies that node's listeners: a gateway
+ * connects to the worker of its zones.  The trigger that numbers a shard's
+ * rows marks them for the relay in relay mode, running or not (nothing
+ * else notifies there: a relay that was down sends them when it is back),
+ * and wakes it at commit,
+ * or at PREPARE TRANSACTION for Citus's two-phase commit (the COMMIT
+ * PREPARED comes from another session; until it does the events lie above
+ * the horizon and the relay retries).  The set of shards is read again
+ * every round, so shards added later are served; a node holding none (the
+ * coordinator, as a rule) is not ready and looks again every second.
  *
  * The relay of a database starts when the server leaves recovery (a
  * standby runs none; a promoted one starts its relay, which continues from
@@ -87,7 +96,6 @@
 #define RELAY_BATCH				5000	/* events read per round at most */
 #define RELAY_IDLE_MS			1000
 #define RELAY_HELD_MS			1
-#define RELAY_DOWN_MS			60000
 
 /* one database's relay */
 typedef struct RelaySlot
@@ -215,6 +223,7 @@ relay_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
 			if (wake_pending && my_slot >= 0)
 			{
 				Latch	   *latch = relay->slots[my_slot].latch;
@@ -227,7 +236,6 @@ relay_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
 			wake_pending = false;
 			break;
 		default:
@@ -241,7 +249,7 @@ relay_xact_callback(XactEvent event, void *arg)
  * an unmarked one is notified by its writer.
  */
 bool
-dispatch_relay_serves_this_database(void)
+dispatch_relay_ready_here(void)
 {
 	if (relay != NULL)
 	{
@@ -261,6 +269,15 @@ dispatch_relay_serves_this_database(void)
 			}
 		}
 	}
+	return false;
+}
+
+/* the same, saying once in the server log when none is */
+bool
+dispatch_relay_serves_this_database(void)
+{
+	if (dispatch_relay_ready_here())
+		return true;
 	if (!said_no_relay)
 	{
 		said_no_relay = true;
@@ -293,6 +310,7 @@ dispatch_relay_wake_at_commit(void)
 
 static RelaySlot *me = NULL;
 static Oid	plans_for = InvalidOid;	/* the extension the plans were made for */
+static char *plans_read = NULL;	/* and what they read: NULL, dispatch.events */
 static SPIPlanPtr horizon_plan = NULL;
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
@@ -333,11 +351,12 @@ int64_result(int row, int col)
 
 /*
  * The extension's schema holds relay_position (0.2.0 on): prepare the
- * plans and take the stored position, or start at the horizon.  Returns
+ * plans, reading the outbox (shards NULL) or the union of the given shards
+ * of it, and take the stored position, or start at the horizon.  Returns
  * false when the extension or its table is missing.
  */
 static bool
-relay_attach(Oid ext)
+relay_attach(Oid ext, const char *shards)
 {
 	Oid			nsp = get_namespace_oid("dispatch", true);	/* not relocatable */
 	Oid			int8 = INT8OID;
@@ -354,9 +373,22 @@ relay_attach(Oid ext)
 	if (move_plan)
 		SPI_freeplan(move_plan);
 	horizon_plan = keep("SELECT dispatch._event_horizon()", 0, NULL);
-	read_plan = keep("SELECT seq, zone_id, kind, order_id, customer_id, rider_id, at,"
-					 " payload::text, relay FROM dispatch.events"
-					 " WHERE seq > $1 ORDER BY seq LIMIT $2", 2, read_types);
+	if (shards == NULL)
+		read_plan = keep("SELECT seq, zone_id, kind, order_id, customer_id, rider_id, at,"
+						 " payload::text, relay FROM dispatch.events"
+						 " WHERE seq > $1 ORDER BY seq LIMIT $2", 2, read_types);
+	else
+	{
+		StringInfoData q;
+
+		initStringInfo(&q);
+		appendStringInfoString(&q, "SELECT seq, zone_id, kind, order_id, customer_id, rider_id, at,"
+							   " payload::text, relay FROM (");
+		appendStringInfoString(&q, shards);
+		appendStringInfoString(&q, ") e ORDER BY seq LIMIT $2");
+		read_plan = keep(q.data, 2, read_types);
+		pfree(q.data);
+	}
 	move_plan = keep("UPDATE dispatch.relay_position SET seq = $1, at = pg_catalog.now()",
 					 1, &int8);
 
@@ -388,7 +420,42 @@ relay_attach(Oid ext)
 		}
 	}
 	plans_for = ext;
+	if (plans_read)
+		pfree(plans_read);
+	plans_read = shards ? MemoryContextStrdup(TopMemoryContext, shards) : NULL;
 	return true;
+}
+
+/*
+ * The shards of the distributed outbox that this node holds, as the body
+ * of the relay's read (one SELECT of each, in shard order, joined by UNION
+ * ALL), or NULL when it holds none.  Read from Citus's catalog, within the
+ * round's transaction.
+ */
+static char *
+local_outbox_shards(int *count)
+{
+	StringInfoData q;
+	uint64		i;
+	int			ret;
+
+	ret = SPI_execute("SELECT pg_catalog.shard_name('dispatch.events'::pg_catalog.regclass, s.shardid)"
+					  "  FROM pg_catalog.pg_dist_shard s"
+					  "  JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
+					  " WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'dispatch.events'::pg_catalog.regclass"
+					  "   AND p.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)"
+					  " ORDER BY s.shardid", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read this node's shards of the outbox: %s", SPI_result_code_string(ret));
+	*count = (int) SPI_processed;
+	if (SPI_processed == 0)
+		return NULL;
+	initStringInfo(&q);
+	for (i = 0; i < SPI_processed; i++)
+		appendStringInfo(&q, "%sSELECT seq, zone_id, kind, order_id, customer_id, rider_id, at, payload, relay"
+						 " FROM %s WHERE seq > $1", i > 0 ? " UNION ALL " : "",
+						 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	return q.data;
 }
 
 /*
@@ -418,8 +485,8 @@ dispatch_outbox_is_distributed(void)
 	return distributed;
 }
 
-/* the outbox is distributed: nothing more to relay, ever */
-static bool stood_down = false;
+/* shards of a distributed outbox last said in the server log; -1: none said */
+static int	said_shards = -1;
 
 /*
  * One round in its own transaction.  Returns the wait before the next:
@@ -439,9 +506,6 @@ relay_round(void)
 	uint64		i;
 	Datum		args[2];
 
-	if (stood_down)
-		return RELAY_DOWN_MS;
-
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -452,18 +516,36 @@ relay_round(void)
 	ext = get_extension_oid("dispatch", true);
 	if (!OidIsValid(ext))
 		ready = false;
-	else if (dispatch_outbox_is_distributed())
+	else
 	{
-		ereport(LOG,
-				errmsg("dispatch relay for database \"%s\" stands down: the outbox is distributed by Citus",
-					   me->dbname),
-				errdetail("Gateways read events_since per zone (docs/citus.md)."));
-		stood_down = true;
-		ready = false;
-		wait = RELAY_DOWN_MS;
+		char	   *shards = NULL;	/* NULL: the outbox itself */
+
+		if (dispatch_outbox_is_distributed())
+		{
+			int			count;
+
+			shards = local_outbox_shards(&count);
+			if (count != said_shards)
+			{
+				said_shards = count;
+				ereport(LOG,
+						count > 0 ?
+						errmsg("dispatch relay for database \"%s\" serves the %d shards of the distributed outbox on this node",
+							   me->dbname, count) :
+						errmsg("dispatch relay for database \"%s\" has nothing to relay: this node holds no shard of the distributed outbox",
+							   me->dbname),
+						errdetail("Gateways connect to the worker of their zones (docs/citus.md)."));
+			}
+			if (shards == NULL)
+				ready = false;
+		}
+		if (ready &&
+			(ext != plans_for ||
+			 (shards == NULL) != (plans_read == NULL) ||
+			 (shards != NULL && strcmp(shards, plans_read) != 0)) &&
+			!relay_attach(ext, shards))
+			ready = false;
 	}
-	else if (ext != plans_for && !relay_attach(ext))
-		ready = false;
 
 	if (ready && was_ready)
 	{

@@ -14,8 +14,9 @@
  * every event is published at least once, in outbox order, and none is
  * skipped (docs/gateway.md).  With --zone it forwards one zone's events
  * and keeps that zone's cursor: on Citus, where each zone's events are
- * numbered on its worker and nothing notifies, one gateway per zone polls
- * (--poll) instead of being woken (docs/citus.md).  --help says how to run
+ * numbered on its worker and that worker's relay notifies, one gateway per
+ * zone connects to the zone's worker (or polls the coordinator with a
+ * short --poll: nothing notifies there) (docs/citus.md).  --help says how to run
  * it.
  *
  * IDENTIFICATION
@@ -82,10 +83,11 @@ static const char *usage_text =
 "    --zone ID          only this zone's events [GATEWAY_ZONE]; the state file\n"
 "                       is then that zone's cursor.  On Citus, where a zone's\n"
 "                       events are numbered on its worker, run one per zone\n"
-"                       against the coordinator (docs/citus.md)\n"
+"                       against the zone's worker (docs/citus.md)\n"
 "    --poll MS          look for events at least every MS ms without a\n"
 "                       wake-up [GATEWAY_POLL_MS], 10..60000, default 5000;\n"
-"                       on Citus nothing notifies: use a short one\n"
+"                       on a Citus coordinator nothing notifies: use a\n"
+"                       short one there\n"
 "    --once             catch up, then exit (no LISTEN)\n"
 "    --help             this text\n"
 "\n"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test/citus/gateway.t: the reference gateway (tools/gateway) on the Citus
 # cluster of `tools/pgdev citus`, after test/citus/10_distribute.sql has
-# distributed the tables.  Nothing notifies there (docs/citus.md): one
+# distributed the tables.  Nothing notifies on the coordinator (the
+# workers' relays notify their own listeners: test/citus/relay.t): one
 # gateway per zone, against the coordinator, polls events_since for its
 # zone (--zone, --poll) and keeps that zone's cursor.  Two zones on the two
 # workers; orders go through their whole life in each; one gateway is
