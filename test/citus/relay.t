@@ -56,10 +56,10 @@ for z in "$za" "$zb"; do
 	lon[$z]=$(q "SELECT ST_XMin(area) + 0.05 FROM dispatch.zones WHERE zone_id = $z")
 	shop[$z]=$(q "SELECT dispatch.create_merchant($z, 'shop', ${lon[$z]}, 20.05, 10)")
 	dish[$z]=$(q "SELECT dispatch.add_item(${shop[$z]}, 'dish', 1500)")
-	rider[$z]=$(q "SELECT dispatch.register_rider($z, 'r', '+861390088$z', 20)")
+	rider[$z]=$(q "SELECT dispatch.register_rider($z, 'r', '+861390099$z', 20)")
 	q "SELECT dispatch.rider_online(${rider[$z]}, ${lon[$z]}, 20.05)" >/dev/null
 done
-customer=$(q "SELECT dispatch.register_customer('+8613800880001', NULL)")
+customer=$(q "SELECT dispatch.register_customer('+8613800990001', NULL)")
 last() { q "SELECT coalesce(max(seq), 0) FROM dispatch.events_since(0, 100000, $1)"; }
 declare -A before
 for z in "$za" "$zb"; do before[$z]=$(last "$z"); done
