@@ -9856,7 +9856,7 @@ CREATE TRIGGER riders_shift
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._riders_shift_trigger();
 
 -- Growth: A/B experiments (sql/86_experiments.sql): the analyst view, which
--- calls two_proportion_p
+-- reads _experiment_results() (section 2)
 CREATE VIEW @extschema@.experiment_results AS
 SELECT r.experiment, r.variant, r.position, r.weight, r.started_at, r.ended_at, r.exposed, r.converted, r.rate,
        r.abs_lift, r.rel_lift, r.p_value, r.too_few
@@ -9865,8 +9865,8 @@ COMMENT ON VIEW @extschema@.experiment_results IS
 	'Per experiment and variant: exposed (consenting customers at their first exposure), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
 REVOKE ALL ON @extschema@.experiment_results FROM PUBLIC;
 GRANT SELECT ON @extschema@.experiment_results TO dispatch_analyst, dispatch_admin;
--- the complaint loop and surveys (sql/76_complaints.sql): the views, and
--- the trigger that opens tickets
+-- the complaint loop and surveys (sql/76_complaints.sql): the views (over
+-- their definer functions of section 2), and the trigger that opens tickets
 CREATE VIEW @extschema@.complaint_sla AS
 SELECT r.zone_id, r.day, r.topic, r.side, r.opened, r.resolved_in_time, r.resolved_late, r.open_overdue,
        r.open_in_time, r.median_resolution
@@ -9898,7 +9898,8 @@ COMMENT ON VIEW @extschema@.refund_reconciliation IS
 REVOKE ALL ON @extschema@.refund_reconciliation FROM PUBLIC;
 GRANT SELECT ON @extschema@.refund_reconciliation TO dispatch_analyst, dispatch_admin;
 
--- operations views (sql/69_operations.sql)
+-- operations views (sql/69_operations.sql), each reading its definer
+-- function of section 2 (_stuck_orders() and so on)
 CREATE VIEW @extschema@.stuck_orders AS
 SELECT r.zone_id, r.order_id, r.kind, r.status, r.rider_id, r.merchant_id, r.since, r.due, r.overdue_by
   FROM @extschema@._stuck_orders() r;
@@ -9950,7 +9951,8 @@ REVOKE ALL ON @extschema@.stuck_orders, @extschema@.dispatch_kpis, @extschema@.r
 GRANT SELECT ON @extschema@.stuck_orders, @extschema@.dispatch_kpis, @extschema@.rider_utilisation,
                 @extschema@.order_anomalies TO dispatch_analyst, dispatch_admin;
 
--- BEGIN growth views (sql/90_growth.sql)
+-- BEGIN growth views (sql/90_growth.sql), each reading its definer
+-- function of section 2 (_campaign_performance() and so on)
 CREATE VIEW @extschema@.campaign_performance AS
 SELECT r.campaign_id, r.campaign, r.kind, r.zone_id, r.starts_at, r.ends_at, r.budget_cents,
        r.budget_left_cents, r.redemptions, r.new_customers, r.orders, r.gmv_cents, r.cost_cents,
@@ -10021,9 +10023,8 @@ CREATE TRIGGER order_eta
 COMMENT ON TRIGGER order_eta ON @extschema@.orders IS
 	'Refreshes the ETA window at each status change; fires before order_state (name order), which puts the window in the status event.';
 
--- The fairness of a zone's day without rider ids: the Gini coefficient of
--- the riders' earnings (0: everyone earned the same) over
--- G = (2 * sum(i * x_i)) / (n * sum(x)) - (n + 1) / n with x ascending.
+-- The fairness of a zone's day without rider ids (sql/53_pay.sql), read
+-- from _earnings_fairness() (section 2)
 CREATE VIEW @extschema@.earnings_fairness AS
 SELECT r.zone_id, r.day, r.riders, r.deliveries, r.total_cents, r.mean_cents, r.p10_cents, r.median_cents,
        r.p90_cents, r.gini
@@ -10034,7 +10035,8 @@ REVOKE ALL ON @extschema@.earnings_fairness FROM PUBLIC;
 GRANT SELECT ON @extschema@.earnings_fairness TO dispatch_analyst, dispatch_admin;
 
 -- Coverage and width per zone, hour (zone time, of the prediction) and
--- status at prediction, over delivered orders.
+-- status at prediction, over delivered orders (sql/63_eta.sql), read from
+-- _eta_accuracy() (section 2)
 CREATE VIEW @extschema@.eta_accuracy AS
 SELECT r.zone_id, r.hour, r.stage, r.deliveries, r.coverage::numeric(5, 4) AS coverage,
        r.mean_width_minutes::numeric(8, 2) AS mean_width_minutes,
@@ -10045,7 +10047,7 @@ COMMENT ON VIEW @extschema@.eta_accuracy IS
 REVOKE ALL ON @extschema@.eta_accuracy FROM PUBLIC;
 GRANT SELECT ON @extschema@.eta_accuracy TO dispatch_analyst, dispatch_admin;
 
--- demand (sql/68_demand.sql)
+-- demand (sql/68_demand.sql): the heatmap reads _demand_heatmap() (section 2)
 CREATE VIEW @extschema@.demand_heatmap AS
 SELECT r.zone_id, r.i, r.j, r.hour_of_week, r.orders, r.weeks_with_orders, r.cell
   FROM @extschema@._demand_heatmap() r;
@@ -10144,8 +10146,8 @@ COMMENT ON COLUMN @extschema@.riders.plan_pickup_position IS
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS
 	'Personal data of the rider: the track of positions. Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';
 
--- analyst views of 0.1.0 that read definer functions, which Citus can
--- read for an analyst (docs/citus.md); their columns are unchanged
+-- analyst views of 0.1.0 that read definer functions (section 2), which
+-- Citus can read for an analyst (docs/citus.md); their columns are unchanged
 CREATE OR REPLACE VIEW @extschema@.consent_rates AS
 SELECT r.purpose, r.policy_version, r.active, r.closed
   FROM @extschema@._consent_rates() r;
