@@ -241,7 +241,16 @@ GRANT EXECUTE ON FUNCTION @extschema@.rider_earnings_of(bigint, date, date) TO d
 -- The fairness of a zone's day without rider ids: the Gini coefficient of
 -- the riders' earnings (0: everyone earned the same) over
 -- G = (2 * sum(i * x_i)) / (n * sum(x)) - (n + 1) / n with x ascending.
-CREATE VIEW @extschema@.earnings_fairness AS
+-- The view reads a SECURITY DEFINER function rather than the tables: on
+-- Citus a query on a view runs on the tables' shards as the querying role,
+-- which holds no right on them (the analyst reads no base table;
+-- sql/80_privacy.sql).
+CREATE FUNCTION @extschema@._earnings_fairness()
+RETURNS TABLE (zone_id bigint, day date, riders bigint, deliveries bigint, total_cents bigint, mean_cents bigint,
+               p10_cents bigint, median_cents bigint, p90_cents bigint, gini numeric)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 SELECT f.zone_id, f.day,
        pg_catalog.count(*) AS riders,
        pg_catalog.sum(f.deliveries)::bigint AS deliveries,
@@ -260,7 +269,19 @@ SELECT f.zone_id, f.day,
                pg_catalog.row_number() OVER (PARTITION BY e.zone_id, e.day ORDER BY e.total_cents) AS rank
           FROM @extschema@.rider_earnings e) f
  GROUP BY f.zone_id, f.day;
+END;
+COMMENT ON FUNCTION @extschema@._earnings_fairness() IS
+	'Internal (earnings_fairness): the view''s rows, every zone and day, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.earnings_fairness AS
+SELECT r.zone_id, r.day, r.riders, r.deliveries, r.total_cents, r.mean_cents, r.p10_cents, r.median_cents,
+       r.p90_cents, r.gini
+  FROM @extschema@._earnings_fairness() r;
 COMMENT ON VIEW @extschema@.earnings_fairness IS
 	'Per zone and day: riders paid, deliveries, total and percentiles of a rider''s earnings, and their Gini coefficient (0: equal, towards 1: one rider earned everything).  No rider ids: for analysts.';
 REVOKE ALL ON @extschema@.earnings_fairness FROM PUBLIC;
 GRANT SELECT ON @extschema@.earnings_fairness TO dispatch_analyst, dispatch_admin;
+-- the view's readers call its function (PostgreSQL checks a function in a
+-- view against the querying role)
+REVOKE ALL ON FUNCTION @extschema@._earnings_fairness() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._earnings_fairness() TO dispatch_analyst, dispatch_admin;

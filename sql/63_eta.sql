@@ -78,7 +78,6 @@ RETURN ((pg_catalog.date_part('isodow', p_at AT TIME ZONE p_timezone)::integer O
 COMMENT ON FUNCTION @extschema@._hour_of_week(timestamptz, text) IS
 	'Internal: the hour of the week of a time in a time zone: 0 for Monday 00:00-01:00, 167 for Sunday 23:00-24:00.';
 REVOKE ALL ON FUNCTION @extschema@._hour_of_week(timestamptz, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._hour_of_week(timestamptz, text) TO dispatch_analyst;   -- demand_heatmap (sql/68_demand.sql) calls it as its reader
 
 CREATE FUNCTION @extschema@._zone_speed(p_zone_id bigint, p_at timestamptz) RETURNS float8
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -373,7 +372,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.learn_eta() TO dispatch_admin;
 
 -- Coverage and width per zone, hour (zone time, of the prediction) and
 -- status at prediction, over delivered orders.
-CREATE VIEW @extschema@.eta_accuracy AS
+-- The view reads a SECURITY DEFINER function rather than the tables, as
+-- Citus reads a view's shards as the querying role (sql/80_privacy.sql).
+CREATE FUNCTION @extschema@._eta_accuracy()
+RETURNS TABLE (zone_id bigint, hour timestamp, stage text, deliveries bigint, coverage numeric,
+               mean_width_minutes numeric, mean_abs_error_minutes numeric)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 SELECT p.zone_id,
        pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone) AS hour,
        p.stage,
@@ -391,7 +397,20 @@ SELECT p.zone_id,
   JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) p.zone_id
  WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
  GROUP BY p.zone_id, pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone), p.stage;
+END;
+COMMENT ON FUNCTION @extschema@._eta_accuracy() IS
+	'Internal (eta_accuracy): the view''s rows, every zone, hour and status, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.eta_accuracy AS
+SELECT r.zone_id, r.hour, r.stage, r.deliveries, r.coverage::numeric(5, 4) AS coverage,
+       r.mean_width_minutes::numeric(8, 2) AS mean_width_minutes,
+       r.mean_abs_error_minutes::numeric(8, 2) AS mean_abs_error_minutes
+  FROM @extschema@._eta_accuracy() r;
 COMMENT ON VIEW @extschema@.eta_accuracy IS
 	'Per zone, hour (zone time, of the prediction) and status at prediction: delivered orders, the share delivered inside their window, its mean width and the mean error of the expected time, in minutes.  No personal data.';
 REVOKE ALL ON @extschema@.eta_accuracy FROM PUBLIC;
 GRANT SELECT ON @extschema@.eta_accuracy TO dispatch_analyst, dispatch_admin;
+-- the view's readers call its function (PostgreSQL checks a function in a
+-- view against the querying role)
+REVOKE ALL ON FUNCTION @extschema@._eta_accuracy() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._eta_accuracy() TO dispatch_analyst, dispatch_admin;

@@ -24,7 +24,15 @@ $$;
 COMMENT ON FUNCTION @extschema@.stuck_after(text) IS
 	'How long an order may stay in a status before stuck_orders lists it (accepted: counted from when the food is ready); NULL for delivered and cancelled.';
 
-CREATE VIEW @extschema@.stuck_orders AS
+-- The views below read SECURITY DEFINER functions rather than the tables:
+-- on Citus a view's shards are read as the querying role, which holds no
+-- right on them (sql/80_privacy.sql).
+CREATE FUNCTION @extschema@._stuck_orders()
+RETURNS TABLE (zone_id bigint, order_id bigint, kind text, status text, rider_id bigint, merchant_id bigint,
+               since timestamptz, due timestamptz, overdue_by interval)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
        o.status_changed_at AS since,
        CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
@@ -43,6 +51,13 @@ SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
              THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
              ELSE o.status_changed_at END
         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));
+END;
+COMMENT ON FUNCTION @extschema@._stuck_orders() IS
+	'Internal (stuck_orders): the view''s rows, every zone, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.stuck_orders AS
+SELECT r.zone_id, r.order_id, r.kind, r.status, r.rider_id, r.merchant_id, r.since, r.due, r.overdue_by
+  FROM @extschema@._stuck_orders() r;
 COMMENT ON VIEW @extschema@.stuck_orders IS
 	'Orders in a status longer than stuck_after(status) allows, now (clock()): when the status began, when it was due to end, and by how much it is overdue.  Ids and times only.';
 
@@ -51,7 +66,12 @@ COMMENT ON VIEW @extschema@.stuck_orders IS
 -- the outbox is kept) in which the rider held at least one order (from
 -- assignment to delivery or cancellation; overlapping orders of one rider
 -- merged).  Hours are whole hours of UTC, named in zone time.
-CREATE VIEW @extschema@.rider_utilisation AS
+CREATE FUNCTION @extschema@._rider_utilisation()
+RETURNS TABLE (zone_id bigint, hour timestamp, riders_online bigint, online_rider_hours numeric,
+               busy_rider_hours numeric, utilisation numeric)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 WITH shifts AS (
 	SELECT e.zone_id, e.rider_id, e.at AS s, COALESCE(e.next_at, @extschema@.clock()) AS e
 	  FROM (SELECT e.zone_id, e.rider_id, e.at, e.payload OPERATOR(pg_catalog.->>) 'status' AS status,
@@ -100,10 +120,29 @@ SELECT x.zone_id,
            AND sp.e OPERATOR(pg_catalog.>) h.h) x
   JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) x.zone_id
  GROUP BY x.zone_id, pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone);
+END;
+COMMENT ON FUNCTION @extschema@._rider_utilisation() IS
+	'Internal (rider_utilisation): the view''s rows, every zone and hour, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.rider_utilisation AS
+SELECT r.zone_id, r.hour, r.riders_online, r.online_rider_hours::numeric(10, 2) AS online_rider_hours,
+       r.busy_rider_hours::numeric(10, 2) AS busy_rider_hours, r.utilisation::numeric(5, 4) AS utilisation
+  FROM @extschema@._rider_utilisation() r;
 COMMENT ON VIEW @extschema@.rider_utilisation IS
 	'Per zone and local hour: riders online, online and busy rider-hours, and utilisation, the share of online time in which a rider held at least one order (assigned to delivered).  Shifts come from the outbox''s rider_status events, so hours older than the outbox''s retention show no online time.';
 
-CREATE VIEW @extschema@.dispatch_kpis AS
+CREATE FUNCTION @extschema@._dispatch_kpis()
+RETURNS TABLE (zone_id bigint, hour timestamp, orders bigint, delivered bigint, cancelled bigint,
+               median_click_to_door interval, p90_click_to_door interval, on_time_share numeric,
+               median_assigned_to_pickup interval, median_food_waiting interval,
+               offers_per_assigned_order numeric, rider_utilisation numeric)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+-- the utilisation of the hours read apart, on Citus on the coordinator
+-- (its function queries every worker), and joined to the zone's hours
+WITH u AS MATERIALIZED (
+	SELECT r.zone_id, r.hour, r.utilisation FROM @extschema@._rider_utilisation() r)
 SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_door, k.p90_click_to_door,
        k.on_time_share, k.median_assigned_to_pickup, k.median_food_waiting, k.offers_per_assigned_order,
        u.utilisation AS rider_utilisation
@@ -130,7 +169,17 @@ SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_
           LEFT JOIN LATERAL (SELECT pg_catalog.count(*) AS offers FROM @extschema@.offers x
                               WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id) f ON true
          GROUP BY o.zone_id, pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone)) k
-  LEFT JOIN @extschema@.rider_utilisation u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
+  LEFT JOIN u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
+END;
+COMMENT ON FUNCTION @extschema@._dispatch_kpis() IS
+	'Internal (dispatch_kpis): the view''s rows, every zone and hour, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.dispatch_kpis AS
+SELECT r.zone_id, r.hour, r.orders, r.delivered, r.cancelled, r.median_click_to_door, r.p90_click_to_door,
+       r.on_time_share::numeric(5, 4) AS on_time_share, r.median_assigned_to_pickup, r.median_food_waiting,
+       r.offers_per_assigned_order::numeric(6, 2) AS offers_per_assigned_order,
+       r.rider_utilisation::numeric(5, 4) AS rider_utilisation
+  FROM @extschema@._dispatch_kpis() r;
 COMMENT ON VIEW @extschema@.dispatch_kpis IS
 	'Per zone and local hour of ordering: orders paid, delivered, cancelled; median and 90th percentile click-to-door (placed to delivered); on-time share of delivered orders (by promised_at); median time from assignment to pickup; median time the food waited for its rider (pickup after ready); offers per assigned order; rider utilisation of the hour (rider_utilisation).';
 
@@ -146,7 +195,13 @@ COMMENT ON VIEW @extschema@.dispatch_kpis IS
 --   released         releases (release_order) / offers accepted in the hour
 --   late             deliveries after promised_at / deliveries in the hour
 --   refunded         refunds created / orders cancelled in the hour
-CREATE VIEW @extschema@.order_anomalies AS
+CREATE FUNCTION @extschema@._order_anomalies()
+RETURNS TABLE (zone_id bigint, hour timestamp, kind text, count bigint, base bigint, rate numeric,
+               baseline_count bigint, baseline_base bigint, baseline_rate numeric, z_score numeric,
+               flagged boolean)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 WITH span AS (
 	SELECT @extschema@.clock() OPERATOR(pg_catalog.-) interval '36 days' AS since),
 facts AS (
@@ -230,6 +285,14 @@ SELECT s.zone_id, s.hour, s.kind,
             OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p))))
            AS flagged
   FROM scored s;
+END;
+COMMENT ON FUNCTION @extschema@._order_anomalies() IS
+	'Internal (order_anomalies): the view''s rows, every zone, hour and kind of the last 7 days, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.order_anomalies AS
+SELECT r.zone_id, r.hour, r.kind, r.count, r.base, r.rate::numeric(5, 4) AS rate, r.baseline_count,
+       r.baseline_base, r.baseline_rate::numeric(5, 4) AS baseline_rate, r.z_score, r.flagged
+  FROM @extschema@._order_anomalies() r;
 COMMENT ON VIEW @extschema@.order_anomalies IS
 	'Per zone, local hour of the last 7 days and kind of trouble (payment_failed, cancelled, rejected, released, late, refunded): the count, its base, the rate, the same over the same hour of the four weeks before, the binomial z-score against that baseline, and flagged when the count is at least 3 and the z-score at least 3.  Counts only.';
 
@@ -240,3 +303,13 @@ REVOKE ALL ON @extschema@.stuck_orders, @extschema@.dispatch_kpis, @extschema@.r
               @extschema@.order_anomalies FROM PUBLIC;
 GRANT SELECT ON @extschema@.stuck_orders, @extschema@.dispatch_kpis, @extschema@.rider_utilisation,
                 @extschema@.order_anomalies TO dispatch_analyst, dispatch_admin;
+-- the views' readers call their functions (PostgreSQL checks a function in
+-- a view against the querying role)
+REVOKE ALL ON FUNCTION @extschema@._stuck_orders() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._stuck_orders() TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._rider_utilisation() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._rider_utilisation() TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._dispatch_kpis() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._dispatch_kpis() TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._order_anomalies() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._order_anomalies() TO dispatch_analyst, dispatch_admin;

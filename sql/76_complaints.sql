@@ -547,9 +547,17 @@ REVOKE ALL ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) FROM 
 GRANT EXECUTE ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) TO dispatch_admin;
 
 ------------------------------------------------------------------------------
--- analyst views: no personal data (no text, no customer)
+-- analyst views: no personal data (no text, no customer).
+-- Each reads a SECURITY DEFINER function rather than the tables: on Citus
+-- a view's shards are read as the querying role, which holds no right on
+-- them (sql/80_privacy.sql).
 
-CREATE VIEW @extschema@.complaint_sla AS
+CREATE FUNCTION @extschema@._complaint_sla()
+RETURNS TABLE (zone_id bigint, day date, topic text, side text, opened bigint, resolved_in_time bigint,
+               resolved_late bigint, open_overdue bigint, open_in_time bigint, median_resolution interval)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 WITH t AS (
 	SELECT c.zone_id,
 	       (c.opened_at AT TIME ZONE z.timezone)::date AS day,
@@ -570,10 +578,23 @@ SELECT t.zone_id, t.day, t.topic, t.side,
            AS median_resolution
   FROM t
  GROUP BY t.zone_id, t.day, t.topic, t.side;
+END;
+COMMENT ON FUNCTION @extschema@._complaint_sla() IS
+	'Internal (complaint_sla): the view''s rows, every zone, day, topic and side, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.complaint_sla AS
+SELECT r.zone_id, r.day, r.topic, r.side, r.opened, r.resolved_in_time, r.resolved_late, r.open_overdue,
+       r.open_in_time, r.median_resolution
+  FROM @extschema@._complaint_sla() r;
 COMMENT ON VIEW @extschema@.complaint_sla IS
 	'Complaint tickets per zone, local day of opening, topic and side: opened, resolved within complaint_due_in() (24 hours), resolved late, open and overdue, open and not yet due (against clock() at the time of the query), and the median time to resolution of the resolved ones.  A ticket with several topics counts under each; topic NULL: a ticket of a low rating without a topic.';
 
-CREATE VIEW @extschema@.survey_results AS
+CREATE FUNCTION @extschema@._survey_results()
+RETURNS TABLE (zone_id bigint, month date, kind text, campaign_id bigint, answers bigint, mean_rating real,
+               mean_sentiment real, share_negative real, top_topics text[])
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 WITH a AS (
 	SELECT s.zone_id,
 	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
@@ -605,10 +626,24 @@ SELECT a.zone_id, a.month, a.kind, a.campaign_id,
     ON top.zone_id OPERATOR(pg_catalog.=) a.zone_id AND top.month OPERATOR(pg_catalog.=) a.month
    AND top.kind OPERATOR(pg_catalog.=) a.kind AND top.campaign_id IS NOT DISTINCT FROM a.campaign_id
  GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
+END;
+COMMENT ON FUNCTION @extschema@._survey_results() IS
+	'Internal (survey_results): the view''s rows, every zone, month, kind and campaign, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.survey_results AS
+SELECT r.zone_id, r.month, r.kind, r.campaign_id, r.answers, r.mean_rating, r.mean_sentiment, r.share_negative,
+       r.top_topics
+  FROM @extschema@._survey_results() r;
 COMMENT ON VIEW @extschema@.survey_results IS
 	'Survey answers per zone, local month, kind and campaign (NULL: delivery surveys): answers, mean rating, mean sentiment of the comments (NULL without any), share with a negative score (rating and comment combined, as feedback), and the three topics raised most (ties by name).  The zone of a campaign answer is that of the customer''s order that redeemed the campaign.';
 
 GRANT SELECT ON @extschema@.complaint_sla, @extschema@.survey_results TO dispatch_analyst, dispatch_admin;
+-- the views' readers call their functions (PostgreSQL checks a function in
+-- a view against the querying role)
+REVOKE ALL ON FUNCTION @extschema@._complaint_sla() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._complaint_sla() TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._survey_results() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._survey_results() TO dispatch_analyst, dispatch_admin;
 
 CREATE TRIGGER feedback_complaint
 	AFTER INSERT ON @extschema@.feedback

@@ -274,9 +274,18 @@ COMMENT ON FUNCTION @extschema@.experiment_variant(text, bigint) IS
 	'The variant a customer sees in an experiment: from experiment_bucket and the weights, recorded at the first exposure and returned from then on.  A customer without marketing consent, and everybody once the experiment ended, sees control and is not recorded.  DP634 for an unknown experiment, DP012 for an unknown customer.';
 
 ------------------------------------------------------------------------------
--- analyst view: counts and rates only, no customer ids
+-- analyst view: counts and rates only, no customer ids.  It reads a
+-- SECURITY DEFINER function rather than the tables: on Citus a view's
+-- shards are read as the querying role, which holds no right on them
+-- (sql/80_privacy.sql).
 
-CREATE VIEW @extschema@.experiment_results AS
+CREATE FUNCTION @extschema@._experiment_results()
+RETURNS TABLE (experiment text, variant text, "position" integer, weight integer, started_at timestamptz,
+               ended_at timestamptz, exposed bigint, converted bigint, rate float8, abs_lift float8,
+               rel_lift float8, p_value float8, too_few boolean)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 WITH converted AS (
 	-- the exposures followed by an order placed within the window and not
 	-- cancelled, in any zone: a join, not a subquery per exposure, which
@@ -335,12 +344,24 @@ SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at
         OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) c.pooled)
            OPERATOR(pg_catalog.<) 5) AS too_few
   FROM compared c;
+END;
+COMMENT ON FUNCTION @extschema@._experiment_results() IS
+	'Internal (experiment_results): the view''s rows, every experiment and variant, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.experiment_results AS
+SELECT r.experiment, r.variant, r.position, r.weight, r.started_at, r.ended_at, r.exposed, r.converted, r.rate,
+       r.abs_lift, r.rel_lift, r.p_value, r.too_few
+  FROM @extschema@._experiment_results() r;
 COMMENT ON VIEW @extschema@.experiment_results IS
 	'Per experiment and variant: exposed (consenting customers at their first exposure), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON @extschema@.experiment_results FROM PUBLIC;
 GRANT SELECT ON @extschema@.experiment_results TO dispatch_analyst, dispatch_admin;
+-- the view's readers call its function (PostgreSQL checks a function in a
+-- view against the querying role)
+REVOKE ALL ON FUNCTION @extschema@._experiment_results() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._experiment_results() TO dispatch_analyst, dispatch_admin;
 
 REVOKE ALL ON FUNCTION @extschema@.experiment_bucket(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.experiment_bucket(text, bigint) TO dispatch_app, dispatch_analyst, dispatch_admin;

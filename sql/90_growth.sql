@@ -547,9 +547,20 @@ INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) V
 	('dispatch-recommend', '*/15 * * * *', 'SELECT @extschema@.refresh_recommendations()', 'dispatch');
 
 ------------------------------------------------------------------------------
--- analyst views: no personal data, no customer ids
+-- analyst views: no personal data, no customer ids.  Each reads a SECURITY
+-- DEFINER function rather than the tables: on Citus a view's shards, those
+-- of reference tables too, are read as the querying role, which holds no
+-- right on them (sql/80_privacy.sql).
 
-CREATE VIEW @extschema@.campaign_performance AS
+CREATE FUNCTION @extschema@._campaign_performance()
+RETURNS TABLE (campaign_id bigint, campaign text, kind text, zone_id bigint, starts_at timestamptz,
+               ends_at timestamptz, budget_cents bigint, budget_left_cents bigint, redemptions bigint,
+               new_customers bigint, orders bigint, gmv_cents bigint, cost_cents bigint,
+               cost_per_acquisition_cents numeric, roi numeric, acquired_30d_ago bigint,
+               repeat_rate_30d numeric)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 WITH days AS (
 	SELECT d.campaign_id,
 	       pg_catalog.sum(d.redemptions) AS redemptions, pg_catalog.sum(d.orders) AS orders,
@@ -578,19 +589,45 @@ SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALES
   FROM @extschema@.campaigns c
   LEFT JOIN days d ON d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
   LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
+END;
+COMMENT ON FUNCTION @extschema@._campaign_performance() IS
+	'Internal (campaign_performance): the view''s rows, every campaign, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.campaign_performance AS
+SELECT r.campaign_id, r.campaign, r.kind, r.zone_id, r.starts_at, r.ends_at, r.budget_cents,
+       r.budget_left_cents, r.redemptions, r.new_customers, r.orders, r.gmv_cents, r.cost_cents,
+       r.cost_per_acquisition_cents::numeric(14, 2) AS cost_per_acquisition_cents, r.roi::numeric(12, 3) AS roi,
+       r.acquired_30d_ago, r.repeat_rate_30d::numeric(5, 4) AS repeat_rate_30d
+  FROM @extschema@._campaign_performance() r;
 COMMENT ON VIEW @extschema@.campaign_performance IS
 	'Per campaign, from the rollup: redemptions held, customers acquired (a paid referral counts for its referral campaign, anyone else for the campaign of their first order), orders that count, their GMV, cost (discounts and referral rewards), cost per acquisition, ROI = (GMV - cost) / cost, and the share of customers acquired at least 30 days ago who ordered again within 30 days.';
 
-CREATE VIEW @extschema@.experiment_by_day AS
+CREATE FUNCTION @extschema@._experiment_by_day()
+RETURNS TABLE (experiment text, variant text, day date, exposed integer, converted integer, rate numeric)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
        (d.converted::numeric OPERATOR(pg_catalog./) NULLIF(d.exposed, 0))::numeric(5, 4) AS rate
   FROM @extschema@.experiment_daily d
   JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) d.experiment_id
  WHERE d.exposed OPERATOR(pg_catalog.>) 0;
+END;
+COMMENT ON FUNCTION @extschema@._experiment_by_day() IS
+	'Internal (experiment_by_day): the view''s rows, every experiment, variant and day, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.experiment_by_day AS
+SELECT r.experiment, r.variant, r.day, r.exposed, r.converted, r.rate::numeric(5, 4) AS rate
+  FROM @extschema@._experiment_by_day() r;
 COMMENT ON VIEW @extschema@.experiment_by_day IS
 	'From the rollup: per experiment, variant and day of first exposure (UTC), the customers exposed and how many of them have converted so far (experiment_results has the totals and the test against control).';
 
-CREATE VIEW @extschema@.customer_retention AS
+CREATE FUNCTION @extschema@._customer_retention()
+RETURNS TABLE (cohort_week date, customers bigint, week_1 numeric, week_2 numeric, week_3 numeric,
+               week_4 numeric, week_5 numeric, week_6 numeric, week_7 numeric, week_8 numeric)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 WITH cohort AS (
 	SELECT s.customer_id,
 	       pg_catalog.date_trunc('week', s.first_at AT TIME ZONE z.timezone)::date AS week
@@ -615,10 +652,24 @@ SELECT s.week AS cohort_week, s.customers,
   FROM sizes s
   LEFT JOIN back b ON b.week OPERATOR(pg_catalog.=) s.week
  GROUP BY s.week, s.customers;
+END;
+COMMENT ON FUNCTION @extschema@._customer_retention() IS
+	'Internal (customer_retention): the view''s rows, every cohort week, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.customer_retention AS
+SELECT r.cohort_week, r.customers, r.week_1::numeric(5, 4) AS week_1, r.week_2::numeric(5, 4) AS week_2,
+       r.week_3::numeric(5, 4) AS week_3, r.week_4::numeric(5, 4) AS week_4, r.week_5::numeric(5, 4) AS week_5,
+       r.week_6::numeric(5, 4) AS week_6, r.week_7::numeric(5, 4) AS week_7, r.week_8::numeric(5, 4) AS week_8
+  FROM @extschema@._customer_retention() r;
 COMMENT ON VIEW @extschema@.customer_retention IS
 	'Cohorts by the local week (Monday) of the first counting order: customers, and for weeks 1 to 8 after it the share who ordered in that week (NULL: nobody, or the week is still to come).';
 
-CREATE VIEW @extschema@.customer_segments AS
+CREATE FUNCTION @extschema@._customer_segments()
+RETURNS TABLE (segment text, customers bigint, share numeric, mean_orders numeric, mean_recency_days numeric,
+               mean_lifetime_value_cents numeric, lifetime_value_cents numeric)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 WITH rfm AS (
 	SELECT s.orders, s.monetary_cents,
 	       pg_catalog.date_part('epoch', @extschema@.clock() OPERATOR(pg_catalog.-) s.last_at) OPERATOR(pg_catalog./) 86400 AS recency_days
@@ -642,10 +693,27 @@ SELECT s.segment,
        pg_catalog.sum(s.monetary_cents) AS lifetime_value_cents
   FROM seg s
  GROUP BY s.segment;
+END;
+COMMENT ON FUNCTION @extschema@._customer_segments() IS
+	'Internal (customer_segments): the view''s rows, every segment, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.customer_segments AS
+SELECT r.segment, r.customers, r.share::numeric(5, 4) AS share, r.mean_orders::numeric(10, 2) AS mean_orders,
+       r.mean_recency_days::numeric(10, 1) AS mean_recency_days,
+       r.mean_lifetime_value_cents::numeric(14, 0) AS mean_lifetime_value_cents, r.lifetime_value_cents
+  FROM @extschema@._customer_segments() r;
 COMMENT ON VIEW @extschema@.customer_segments IS
 	'Customers by recency-frequency-monetary segment (champions: last order within 14 days and 8 orders or more; loyal: 30 days, 4 or more; new: 30 days, 1; promising: 30 days; at_risk: 90 days, 4 or more; hibernating: 90 days; lost: longer), with counts and lifetime value (money paid).';
 
-CREATE VIEW @extschema@.monthly_review AS
+CREATE FUNCTION @extschema@._monthly_review()
+RETURNS TABLE (month date, zone_id bigint, active_customers bigint, orders bigint, delivered bigint,
+               cancelled bigint, gmv_cents numeric, discount_cents numeric, customers_acquired bigint,
+               campaign_cost_cents numeric, campaign_roi numeric, reviews bigint, mean_sentiment numeric,
+               share_negative numeric, top_complaints text[], tickets_opened bigint,
+               tickets_resolved_in_24h numeric, tickets_overdue bigint, campaign_surveys jsonb)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
 WITH zm AS (
 	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date AS month,
 	       pg_catalog.sum(d.orders) AS orders, pg_catalog.sum(d.delivered) AS delivered,
@@ -686,14 +754,19 @@ tickets AS (
 	       pg_catalog.count(*) FILTER (WHERE c.resolved_at IS NULL AND c.due_at OPERATOR(pg_catalog.<) @extschema@.clock()) AS overdue
 	  FROM @extschema@.complaint_tickets c JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
 	 GROUP BY 1, 2),
+-- survey_results' rows read apart, on Citus on the coordinator (its
+-- function queries every worker)
+answered AS MATERIALIZED (
+	SELECT r.zone_id, r.month, r.campaign_id, r.answers, r.mean_rating, r.share_negative, r.top_topics
+	  FROM @extschema@._survey_results() r
+	 WHERE r.kind OPERATOR(pg_catalog.=) 'campaign'),
 surveys AS (
 	SELECT r.zone_id, r.month,
 	       pg_catalog.jsonb_object_agg(k.name, pg_catalog.jsonb_build_object(
 	           'answers', r.answers, 'mean_rating', r.mean_rating, 'share_negative', r.share_negative,
 	           'top_topics', r.top_topics) ORDER BY k.name) AS by_campaign
-	  FROM @extschema@.survey_results r
+	  FROM answered r
 	  JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) r.campaign_id
-	 WHERE r.kind OPERATOR(pg_catalog.=) 'campaign'
 	 GROUP BY 1, 2)
 SELECT zm.month, zm.zone_id,
        COALESCE(a.customers, 0) AS active_customers,
@@ -716,6 +789,18 @@ SELECT zm.month, zm.zone_id,
   LEFT JOIN topics t ON t.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND t.month OPERATOR(pg_catalog.=) zm.month
   LEFT JOIN tickets tk ON tk.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND tk.month OPERATOR(pg_catalog.=) zm.month
   LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
+END;
+COMMENT ON FUNCTION @extschema@._monthly_review() IS
+	'Internal (monthly_review): the view''s rows, every month and zone, read with the extension''s rights (a filter on the view is applied to them after).';
+
+CREATE VIEW @extschema@.monthly_review AS
+SELECT r.month, r.zone_id, r.active_customers, r.orders, r.delivered, r.cancelled, r.gmv_cents,
+       r.discount_cents, r.customers_acquired, r.campaign_cost_cents,
+       r.campaign_roi::numeric(12, 3) AS campaign_roi, r.reviews,
+       r.mean_sentiment::numeric(5, 3) AS mean_sentiment, r.share_negative::numeric(5, 4) AS share_negative,
+       r.top_complaints, r.tickets_opened, r.tickets_resolved_in_24h::numeric(5, 4) AS tickets_resolved_in_24h,
+       r.tickets_overdue, r.campaign_surveys
+  FROM @extschema@._monthly_review() r;
 COMMENT ON VIEW @extschema@.monthly_review IS
 	'The monthly review per local month and zone: active customers, orders that count, delivered, cancelled, GMV, discounts, customers acquired by campaigns, campaign cost and ROI, reviews, mean sentiment (combined score), share negative, the three most raised complaint topics, complaint tickets (opened, share resolved within 24 hours, overdue now) and what the surveys of each campaign said (answers, mean rating, share negative, top topics).';
 
@@ -727,3 +812,15 @@ REVOKE ALL ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @
               @extschema@.customer_segments, @extschema@.monthly_review FROM PUBLIC;
 GRANT SELECT ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
                 @extschema@.customer_segments, @extschema@.monthly_review TO dispatch_analyst, dispatch_admin;
+-- the views' readers call their functions (PostgreSQL checks a function in
+-- a view against the querying role)
+REVOKE ALL ON FUNCTION @extschema@._campaign_performance() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._campaign_performance() TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._experiment_by_day() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._experiment_by_day() TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._customer_retention() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._customer_retention() TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._customer_segments() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._customer_segments() TO dispatch_analyst, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._monthly_review() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._monthly_review() TO dispatch_analyst, dispatch_admin;

@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(17);
+SELECT plan(20);
 
 SELECT is(
 	(SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
@@ -54,6 +54,40 @@ SELECT function_privs_are('dispatch', 'create_zone', ARRAY['text','geometry','te
 	'dispatch_app', ARRAY[]::text[], 'zones are the admin''s');
 SELECT is_definer('dispatch', 'place_order', ARRAY['bigint','bigint','jsonb','double precision','double precision','text','text','text','integer'],
 	'the API runs with the extension''s rights');
+
+-- the analyst's views read the tables through SECURITY DEFINER functions
+-- (on Citus the shards of a view's tables, distributed or reference, are
+-- read as the querying role), and those functions are all of ours the
+-- analyst may call besides the documented API
+SELECT is(
+	(SELECT array_agg(p.proname::text ORDER BY 1) FROM pg_proc p
+	  WHERE p.pronamespace = 'dispatch'::regnamespace AND p.proname LIKE '\_%'
+	    AND has_function_privilege('dispatch_analyst', p.oid, 'EXECUTE')),
+	ARRAY['_campaign_performance', '_complaint_sla', '_consent_rates', '_customer_retention', '_customer_segments',
+	      '_demand_heatmap', '_dispatch_kpis', '_earnings_fairness', '_eta_accuracy', '_experiment_by_day',
+	      '_experiment_results', '_feedback_daily', '_feedback_top_issues', '_monthly_review', '_order_anomalies',
+	      '_privacy_request_counts', '_refund_reconciliation', '_rider_utilisation', '_stuck_orders',
+	      '_survey_results'],
+	'the internal functions the analyst may call are those of the analyst views');
+SELECT is(
+	(SELECT array_agg(p.proname::text ORDER BY 1) FROM pg_proc p
+	  WHERE p.pronamespace = 'dispatch'::regnamespace AND p.proname LIKE '\_%'
+	    AND has_function_privilege('dispatch_analyst', p.oid, 'EXECUTE')
+	    AND NOT (p.prosecdef AND p.pronargs = 0 AND p.provolatile = 's'
+	             AND EXISTS (SELECT FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+	                          WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_proc'::regclass
+	                            AND d.refobjid = p.oid
+	                            AND r.ev_class = ('dispatch.' || substr(p.proname, 2))::regclass
+	                            AND has_table_privilege('dispatch_analyst', r.ev_class, 'SELECT')))),
+	NULL, 'each is a stable SECURITY DEFINER function without arguments that the analyst''s view of its name reads');
+SELECT is(
+	(SELECT array_agg(DISTINCT v.relname::text ORDER BY v.relname::text) FROM pg_class v
+	   JOIN pg_rewrite r ON r.ev_class = v.oid
+	   JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+	  WHERE v.relnamespace = 'dispatch'::regnamespace AND v.relkind = 'v'
+	    AND has_table_privilege('dispatch_analyst', v.oid, 'SELECT')
+	    AND EXISTS (SELECT FROM pg_class t WHERE t.oid = d.refobjid AND t.relkind IN ('r', 'p'))),
+	NULL, 'no view the analyst reads names a table (each a shard on Citus, distributed or reference)');
 
 -- the roles in action
 SET LOCAL ROLE dispatch_analyst;

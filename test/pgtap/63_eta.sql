@@ -143,12 +143,13 @@ SELECT results_eq(format($$ SELECT hour::date, coverage FROM dispatch.eta_accura
 
 -- privileges.  On Citus a transaction cannot read as another role the
 -- shards it wrote, and the group role dispatch_analyst cannot log in to the
--- workers: there the read is checked as the right to SELECT the view (see
--- 53_pay.sql)
+-- workers: there the read is checked as the right to SELECT the view and
+-- call its definer function (see 53_pay.sql)
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
 SET LOCAL ROLE dispatch_analyst;
 \if :on_citus
-SELECT ok(has_table_privilege('dispatch_analyst', 'dispatch.eta_accuracy', 'SELECT'), 'the analyst reads eta_accuracy');
+SELECT ok(has_table_privilege('dispatch_analyst', 'dispatch.eta_accuracy', 'SELECT')
+          AND has_function_privilege('dispatch_analyst', 'dispatch._eta_accuracy()', 'EXECUTE'), 'the analyst reads eta_accuracy');
 \else
 SELECT lives_ok('SELECT * FROM dispatch.eta_accuracy', 'the analyst reads eta_accuracy');
 \endif

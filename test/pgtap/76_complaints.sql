@@ -285,12 +285,15 @@ SELECT table_privs_are('dispatch', 'surveys', 'dispatch_analyst', ARRAY[]::text[
 SELECT hasnt_column('dispatch', 'survey_results', 'customer_id', 'no customer in survey_results');
 -- (on Citus a transaction cannot read as another role the shards it wrote,
 -- and the group role cannot log in to the workers: there the views are read
--- as their owner and the analyst's right to them checked; see 53_pay.sql)
+-- as their owner and the analyst's right to them and their definer
+-- functions checked; see 53_pay.sql)
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
 \if :on_citus
 SELECT is(CASE WHEN has_table_privilege('dispatch_analyst', 'dispatch.complaint_sla', 'SELECT')
+                    AND has_function_privilege('dispatch_analyst', 'dispatch._complaint_sla()', 'EXECUTE')
                THEN (SELECT sum(opened)::bigint FROM dispatch.complaint_sla) END, 6::bigint, 'the analyst reads complaint_sla');
 SELECT is(CASE WHEN has_table_privilege('dispatch_analyst', 'dispatch.survey_results', 'SELECT')
+                    AND has_function_privilege('dispatch_analyst', 'dispatch._survey_results()', 'EXECUTE')
                THEN (SELECT sum(answers)::bigint FROM dispatch.survey_results) END, 4::bigint, 'the analyst reads survey_results');
 SET LOCAL ROLE dispatch_analyst;
 \else

@@ -382,8 +382,9 @@ SELECT table_privs_are('dispatch', 'experiment_exposures', 'dispatch_analyst', A
 -- the current role: dispatch_analyst, a group role without LOGIN, cannot
 -- open them (its members, who log in, can), and no transaction reads as
 -- another role the shards it wrote.  There the read is checked as rights
--- (SELECT on the view, EXECUTE on two_proportion_p, which it calls per
--- row) and the rows as the owner reads them.
+-- (SELECT on the view, EXECUTE on the definer function it reads) and the
+-- rows as the owner reads them (test/citus/20_analysts.sql reads it as a
+-- member of the role).
 SELECT count(*) AS big_rows FROM dispatch.experiment_results WHERE experiment = 'big' \gset
 CREATE FUNCTION pg_temp.analyst_reads_results(p_owner_rows bigint) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -392,7 +393,7 @@ BEGIN
 		                  'VALUES (4::bigint)', 'as the analyst, experiment_results reads');
 	END IF;
 	RETURN ok(has_table_privilege('dispatch_analyst', 'dispatch.experiment_results', 'SELECT')
-	          AND has_function_privilege('dispatch_analyst', 'dispatch.two_proportion_p(bigint, bigint, bigint, bigint)', 'EXECUTE')
+	          AND has_function_privilege('dispatch_analyst', 'dispatch._experiment_results()', 'EXECUTE')
 	          AND p_owner_rows = 4, 'as the analyst, experiment_results reads');
 END $$;
 SET LOCAL ROLE dispatch_analyst;

@@ -121,10 +121,7 @@ admin|SELECT dispatch._refusal_window_start()|
 admin|SELECT dispatch.unflag_customer(2, 'ops', 'checked')|
 app|SELECT dispatch.forecast_demand(1, now())|
 app|SELECT dispatch.reposition_hints(1)|
-analyst|SELECT dispatch._hour_of_week(now(), 'UTC')|
-analyst|SELECT dispatch._cell_size(ST_MakeEnvelope(121.40, 31.15, 121.48, 31.22, 4326))|
-analyst|SELECT dispatch._hex_cell(ST_SetSRID(ST_MakePoint(121.44, 31.19), 4326), 350.0)|
-analyst|SELECT dispatch._hexagon(350.0, 25701, 6022)|
+analyst|SELECT count(*) FROM dispatch._demand_heatmap()|
 app|SELECT dispatch.grant_consent(3, 'marketing', 'v1')|
 app|SELECT dispatch.has_consent(3, 'marketing')|
 app|SELECT dispatch.require_consent(3, 'marketing')|
@@ -193,6 +190,22 @@ analyst|SELECT dispatch.two_proportion_p(5, 10, 2, 10)|
 analyst|SELECT count(*) FROM dispatch._consent_rates()|
 analyst|SELECT count(*) FROM dispatch._privacy_request_counts()|
 analyst|SELECT count(*) FROM dispatch._refund_reconciliation()|
+analyst|SELECT count(*) FROM dispatch._earnings_fairness()|
+analyst|SELECT count(*) FROM dispatch._eta_accuracy()|
+analyst|SELECT count(*) FROM dispatch._stuck_orders()|
+analyst|SELECT count(*) FROM dispatch._rider_utilisation()|
+analyst|SELECT count(*) FROM dispatch._dispatch_kpis()|
+analyst|SELECT count(*) FROM dispatch._order_anomalies()|
+analyst|SELECT count(*) FROM dispatch._feedback_daily()|
+analyst|SELECT count(*) FROM dispatch._feedback_top_issues()|
+analyst|SELECT count(*) FROM dispatch._complaint_sla()|
+analyst|SELECT count(*) FROM dispatch._survey_results()|
+analyst|SELECT count(*) FROM dispatch._experiment_results()|
+analyst|SELECT count(*) FROM dispatch._campaign_performance()|
+analyst|SELECT count(*) FROM dispatch._experiment_by_day()|
+analyst|SELECT count(*) FROM dispatch._customer_retention()|
+analyst|SELECT count(*) FROM dispatch._customer_segments()|
+analyst|SELECT count(*) FROM dispatch._monthly_review()|
 app|SELECT dispatch.submit_feedback($(id delivered), 1, '饭都凉了', 'phone')|
 app|SELECT dispatch.open_tickets(1, 'delivery')|
 app|SELECT dispatch.resolve_ticket(1099511627777, 'apologised', 10)|
