@@ -184,21 +184,23 @@ SQL
 read -r got distinct missing <<<"$r"
 [ "${missing:-x}" = 0 ] && [ "$got" = "$distinct" ]
 ok $? "events_since from 0, page by page, returns each of $got committed events exactly once"
-last=$(q "$pp" "SELECT max(seq) FROM dispatch.events")
-for _ in $(seq 300); do
-	[ -s "$work/gw.state" ] && [ "$(cat "$work/gw.state")" -ge "$last" ] && break
-	sleep 0.1
-done
-sleep 0.5
-awk '{ i = index($0, " "); printf "%s\t%s\n", substr($0, 1, i - 1), substr($0, i + 1) }' "$work/got" >"$work/got.tsv"
-r=$(psql -X -q -At -v ON_ERROR_STOP=1 2>&1 <<SQL
+# (the gateway reconnects with a back-off and catches up; on a loaded
+# machine that takes a while: up to 90 s, looked at each second)
+gw_missing() {
+	awk '{ i = index($0, " "); printf "%s\t%s\n", substr($0, 1, i - 1), substr($0, i + 1) }' "$work/got" >"$work/got.tsv"
+	psql -X -q -At -v ON_ERROR_STOP=1 2>&1 <<SQL
 CREATE TEMP TABLE got (topic text, payload jsonb);
 \\copy got FROM '$work/got.tsv'
 SELECT count(*) FROM dispatch.events e
  WHERE e.customer_id IS NOT NULL
    AND NOT EXISTS (SELECT FROM got g WHERE g.topic = 'dispatch/customer/' || e.customer_id AND (g.payload->>'seq')::bigint = e.seq);
 SQL
-)
+}
+for _ in $(seq 90); do
+	r=$(gw_missing)
+	[ "$r" = 0 ] && break
+	sleep 1
+done
 [ "$r" = 0 ] && grep -q "lost the database\|events_since failed\|connected to the database" "$work/gw.log"
 ok $? "the gateway that was listening came back and caught up: every event reached its customer's topic (missing $r)"
 ready "$pp"
