@@ -1159,8 +1159,12 @@ BEGIN
 	  WHERE g.consumer OPERATOR(pg_catalog.=) p_consumer
 	  ORDER BY g.zone_id FOR UPDATE;
 
-	CREATE TEMP TABLE IF NOT EXISTS growth_read (zone_id bigint, seq bigint, kind text, order_id bigint, status text)
-		ON COMMIT DROP;
+	-- (rollup_campaigns reads twice in a transaction: its own cursors after
+	-- those of credit_rewards)
+	IF pg_catalog.to_regclass('pg_temp.growth_read') IS NULL THEN
+		CREATE TEMP TABLE growth_read (zone_id bigint, seq bigint, kind text, order_id bigint, status text)
+			ON COMMIT DROP;
+	END IF;
 	TRUNCATE growth_read;
 	-- each zone from its cursor, through events_since: only events below
 	-- the snapshot horizon of the zone's node, each committed event once
