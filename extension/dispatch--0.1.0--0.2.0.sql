@@ -325,7 +325,7 @@ REVOKE ALL ON @extschema@.referrals FROM PUBLIC;
 
 CREATE TABLE @extschema@.growth_cursors (
 	consumer    text NOT NULL,
-	zone_id     bigint NOT NULL,
+	zone_id     bigint NOT NULL REFERENCES @extschema@.zones ON DELETE CASCADE,
 	last_seq    bigint NOT NULL DEFAULT 0,
 	updated_at  timestamptz,
 	PRIMARY KEY (consumer, zone_id)
