@@ -6686,12 +6686,15 @@ BEGIN
 	END IF;
 	-- On Citus the jobs run on the coordinator, where the application's
 	-- calls go: a worker's pg_cron would run them a second time
-	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus')
-	   AND NOT pg_catalog.citus_is_coordinator() THEN
-		RAISE EXCEPTION 'the maintenance jobs are scheduled on the Citus coordinator'
-			USING ERRCODE = 'DP911',
-			      DETAIL = 'This node is a worker of its cluster.',
-			      HINT = 'Run schedule_maintenance() on the coordinator, with cron.database_name naming this database there (docs/citus.md).';
+	-- (two statements: the second names a function of Citus, which only a
+	-- database with Citus has)
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		IF NOT pg_catalog.citus_is_coordinator() THEN
+			RAISE EXCEPTION 'the maintenance jobs are scheduled on the Citus coordinator'
+				USING ERRCODE = 'DP911',
+				      DETAIL = 'This node is a worker of its cluster.',
+				      HINT = 'Run schedule_maintenance() on the coordinator, with cron.database_name naming this database there (docs/citus.md).';
+		END IF;
 	END IF;
 	-- pg_cron upserts jobs by name and user: calling this again changes nothing
 	FOR j IN SELECT m.jobname, m.schedule, m.command, m.runs_in FROM @extschema@.maintenance_jobs m
