@@ -8894,7 +8894,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rollup_campaigns(boolean) IS
-	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run (a cursor per zone, as credit_rewards) (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
+	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
 REVOKE ALL ON FUNCTION @extschema@.rollup_campaigns(boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rollup_campaigns(boolean) TO dispatch_admin;
 
