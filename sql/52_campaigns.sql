@@ -139,12 +139,14 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.referrals', '');
 REVOKE ALL ON @extschema@.referrals FROM PUBLIC;
 
 CREATE TABLE @extschema@.growth_cursors (
-	consumer    text PRIMARY KEY,
+	consumer    text NOT NULL,
+	zone_id     bigint NOT NULL REFERENCES @extschema@.zones ON DELETE CASCADE,
 	last_seq    bigint NOT NULL DEFAULT 0,
-	updated_at  timestamptz
+	updated_at  timestamptz,
+	PRIMARY KEY (consumer, zone_id)
 );
 COMMENT ON TABLE @extschema@.growth_cursors IS
-	'How far each growth job has read the outbox (events seq): credit_rewards, rollup_campaigns.';
+	'How far each growth job (credit_rewards, rollup_campaigns) has read the outbox, zone by zone: the last events seq of the zone it read.  One cursor a zone, as a gateway keeps: on Citus the events of a zone are numbered by its worker and the numbers of different zones are not comparable.  A zone without a row starts at 0.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.growth_cursors', '');
 REVOKE ALL ON @extschema@.growth_cursors FROM PUBLIC;
 
@@ -1130,44 +1132,124 @@ COMMENT ON FUNCTION @extschema@._reward_delivery(bigint, bigint) IS
 	'Internal (credit_rewards): the points a delivered order earns, and the referral rewards of a referee''s first delivery; idempotent.  Returns the rewards written.';
 REVOKE ALL ON FUNCTION @extschema@._reward_delivery(bigint, bigint) FROM PUBLIC;
 
+-- The outbox as the growth jobs read it: a cursor per zone, as a gateway
+-- keeps one (docs/citus.md).  On one server every seq is numbered by one
+-- node and a single cursor would do; on Citus a zone's events are numbered
+-- by its worker, and the numbers of two zones are not comparable.
+CREATE FUNCTION @extschema@._growth_read(p_consumer text, p_max integer) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+	v_from bigint;
+	v_batch integer;
+	v_n bigint;
+	v_zone_n bigint;
+	v_cut bigint;
+BEGIN
+	-- a cursor for every zone (a zone added since the last run starts at
+	-- 0), all of this consumer's locked in zone order: a second run at the
+	-- same time waits for this one to commit, then reads on from where it
+	-- stopped
+	INSERT INTO @extschema@.growth_cursors (consumer, zone_id)
+	SELECT p_consumer, z.zone_id FROM @extschema@.zones z
+	ON CONFLICT DO NOTHING;
+	PERFORM FROM @extschema@.growth_cursors g
+	  WHERE g.consumer OPERATOR(pg_catalog.=) p_consumer
+	  ORDER BY g.zone_id FOR UPDATE;
+
+	-- (rollup_campaigns reads twice in a transaction: its own cursors after
+	-- those of credit_rewards)
+	IF pg_catalog.to_regclass('pg_temp.growth_read') IS NULL THEN
+		CREATE TEMP TABLE growth_read (zone_id bigint, seq bigint, kind text, order_id bigint, status text)
+			ON COMMIT DROP;
+	END IF;
+	TRUNCATE growth_read;
+	-- each zone from its cursor, through events_since: only events below
+	-- the snapshot horizon of the zone's node, each committed event once
+	v_batch := LEAST(COALESCE(p_max, 100000), 100000);
+	FOR v_zone, v_from IN
+		SELECT g.zone_id, g.last_seq FROM @extschema@.growth_cursors g
+		 WHERE g.consumer OPERATOR(pg_catalog.=) p_consumer ORDER BY g.zone_id
+	LOOP
+		v_zone_n := 0;
+		LOOP
+			INSERT INTO growth_read
+			SELECT e.zone_id, e.seq, e.kind, e.order_id, e.payload OPERATOR(pg_catalog.->>) 'status'
+			  FROM @extschema@.events_since(v_from, v_batch, v_zone) e;
+			GET DIAGNOSTICS v_n = ROW_COUNT;
+			v_zone_n := v_zone_n OPERATOR(pg_catalog.+) v_n;
+			EXIT WHEN v_n OPERATOR(pg_catalog.<) v_batch
+			       OR v_zone_n OPERATOR(pg_catalog.>=) COALESCE(p_max, v_zone_n OPERATOR(pg_catalog.+) 1);
+			SELECT pg_catalog.max(r.seq) INTO v_from FROM growth_read r WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone;
+		END LOOP;
+	END LOOP;
+	-- at most p_max events in all, the lowest numbers first: on one server
+	-- the same events as one cursor over all zones would read
+	IF p_max IS NOT NULL THEN
+		SELECT r.seq INTO v_cut FROM growth_read r ORDER BY r.seq OFFSET p_max OPERATOR(pg_catalog.-) 1 LIMIT 1;
+		IF FOUND THEN
+			DELETE FROM growth_read r WHERE r.seq OPERATOR(pg_catalog.>) v_cut;
+		END IF;
+	END IF;
+	SELECT pg_catalog.count(*) INTO v_n FROM growth_read;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._growth_read(text, integer) IS
+	'Internal (credit_rewards, rollup_campaigns): locks the consumer''s cursors in growth_cursors (one a zone, a new zone from 0) and reads each zone''s committed events after its cursor with events_since into the temporary table growth_read, at most p_max in all (the lowest seq first; NULL: all).  Returns the events read.  _growth_advance moves the cursors past them.';
+REVOKE ALL ON FUNCTION @extschema@._growth_read(text, integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._growth_advance(p_consumer text) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+	v_seq bigint;
+BEGIN
+	-- zone by zone, computed first: each statement writes one row of a
+	-- reference table on Citus
+	FOR v_zone, v_seq IN
+		SELECT r.zone_id, pg_catalog.max(r.seq) FROM growth_read r GROUP BY r.zone_id ORDER BY r.zone_id
+	LOOP
+		UPDATE @extschema@.growth_cursors g SET last_seq = v_seq, updated_at = @extschema@.clock()
+		 WHERE g.consumer OPERATOR(pg_catalog.=) p_consumer AND g.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND g.last_seq OPERATOR(pg_catalog.<) v_seq;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._growth_advance(text) IS
+	'Internal (credit_rewards, rollup_campaigns): moves each zone''s cursor of the consumer to the last seq of the zone that _growth_read read (growth_read).';
+REVOKE ALL ON FUNCTION @extschema@._growth_advance(text) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.credit_rewards(max_events integer DEFAULT 100000) RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_last bigint;
-	v_seq bigint;
 	v_done integer := 0;
 	v_e record;
 BEGIN
 	IF max_events IS NULL OR max_events OPERATOR(pg_catalog.<) 1 THEN
 		RAISE EXCEPTION 'credit_rewards needs max_events of at least 1' USING ERRCODE = 'DP025';
 	END IF;
-	INSERT INTO @extschema@.growth_cursors (consumer) VALUES ('credit_rewards') ON CONFLICT DO NOTHING;
-	SELECT g.last_seq INTO v_last FROM @extschema@.growth_cursors g
-	 WHERE g.consumer OPERATOR(pg_catalog.=) 'credit_rewards' FOR UPDATE;
-	-- how far this run reads: at most max_events, below the horizon of
-	-- events_since, so that each committed event is read exactly once
-	SELECT COALESCE(pg_catalog.max(e.seq), v_last) INTO v_seq
-	  FROM (SELECT e.seq FROM @extschema@.events e
-	         WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) @extschema@._event_horizon()
-	         ORDER BY e.seq LIMIT max_events) e;
+	-- each zone's committed events after its cursor, at most max_events
+	PERFORM @extschema@._growth_read('credit_rewards', max_events);
 	-- and of those, the deliveries, in order
-	FOR v_e IN SELECT e.zone_id, e.order_id FROM @extschema@.events e
-	            WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<=) v_seq
-	              AND e.kind OPERATOR(pg_catalog.=) 'order_status'
-	              AND (e.payload OPERATOR(pg_catalog.->>) 'status') OPERATOR(pg_catalog.=) 'delivered'
-	            ORDER BY e.seq
+	FOR v_e IN SELECT r.zone_id, r.order_id FROM growth_read r
+	            WHERE r.kind OPERATOR(pg_catalog.=) 'order_status' AND r.status OPERATOR(pg_catalog.=) 'delivered'
+	            ORDER BY r.seq, r.zone_id
 	LOOP
 		v_done := v_done OPERATOR(pg_catalog.+) @extschema@._reward_delivery(v_e.zone_id, v_e.order_id);
 	END LOOP;
-	UPDATE @extschema@.growth_cursors g SET last_seq = v_seq, updated_at = @extschema@.clock()
-	 WHERE g.consumer OPERATOR(pg_catalog.=) 'credit_rewards';
+	PERFORM @extschema@._growth_advance('credit_rewards');
 	RETURN v_done;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.credit_rewards(integer) IS
-	'Job: reads the outbox from where it stopped (as a gateway does, exactly once per committed event) and credits the points and referral rewards of delivered orders, in a transaction of its own, apart from the zone''s.  Returns the rewards written.  Run by pg_cron (schedule_maintenance) every minute.';
+	'Job: reads the outbox from where it stopped, with a cursor per zone (as a gateway does, exactly once per committed event, on one server and on Citus), and credits the points and referral rewards of delivered orders, in a transaction of its own, apart from the zone''s.  Reads at most max_events events.  Returns the rewards written.  Run by pg_cron (schedule_maintenance) every minute.';
 
 ------------------------------------------------------------------------------
 -- privileges: nothing for PUBLIC, the API for its roles

@@ -521,6 +521,18 @@ BEGIN
 			      HINT = pg_catalog.format('Run the statements of dispatch.maintenance_commands() in database %s, for example: psql -d %s -Atc ''SELECT * FROM dispatch.maintenance_commands()'' | psql -d %s',
 			                               v_cron_db, pg_catalog.current_database(), v_cron_db);
 	END IF;
+	-- On Citus the jobs run on the coordinator, where the application's
+	-- calls go: a worker's pg_cron would run them a second time
+	-- (two statements: the second names a function of Citus, which only a
+	-- database with Citus has)
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		IF NOT pg_catalog.citus_is_coordinator() THEN
+			RAISE EXCEPTION 'the maintenance jobs are scheduled on the Citus coordinator'
+				USING ERRCODE = 'DP911',
+				      DETAIL = 'This node is a worker of its cluster.',
+				      HINT = 'Run schedule_maintenance() on the coordinator, with cron.database_name naming this database there (docs/citus.md).';
+		END IF;
+	END IF;
 	-- pg_cron upserts jobs by name and user: calling this again changes nothing
 	FOR j IN SELECT m.jobname, m.schedule, m.command, m.runs_in FROM @extschema@.maintenance_jobs m
 	          WHERE m.enabled ORDER BY m.jobname LOOP
@@ -534,7 +546,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.schedule_maintenance() IS
-	'Registers (or updates) the named pg_cron jobs of maintenance_jobs, as the calling user: daily purge, pruning of cron.job_run_details, and the rollups of other parts.  Idempotent.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()).';
+	'Registers (or updates) the named pg_cron jobs of maintenance_jobs, as the calling user: daily purge, pruning of cron.job_run_details, and the rollups of other parts.  Idempotent.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()); DP911 on a Citus worker (the jobs run on the coordinator).';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 GRANT SELECT ON @extschema@.retention_policies TO dispatch_admin;

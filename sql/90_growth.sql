@@ -405,8 +405,7 @@ AS $$
 DECLARE
 	v_started timestamptz := pg_catalog.clock_timestamp();
 	v_rewards integer;
-	v_last bigint;
-	v_horizon bigint;
+	v_read bigint;
 	v_events bigint := 0;
 	v_orders bigint;
 	v_customers bigint;
@@ -418,11 +417,10 @@ DECLARE
 BEGIN
 	-- rewards first: a delivery's referral reward is in place when its order is counted
 	v_rewards := @extschema@.credit_rewards();
-	INSERT INTO @extschema@.growth_cursors (consumer) VALUES ('rollup_campaigns') ON CONFLICT DO NOTHING;
-	SELECT g.last_seq INTO v_last FROM @extschema@.growth_cursors g
-	 WHERE g.consumer OPERATOR(pg_catalog.=) 'rollup_campaigns' FOR UPDATE;
-	-- every event below this horizon is committed or never will be (events_since)
-	v_horizon := @extschema@._event_horizon();
+	-- each zone's committed events since its cursor (events_since: every
+	-- event below the horizon of the zone's node is committed or never will
+	-- be); a full run reads them too, to move the cursors past them
+	v_read := @extschema@._growth_read('rollup_campaigns', NULL);
 
 	CREATE TEMP TABLE IF NOT EXISTS rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
 		ON COMMIT DROP;
@@ -434,15 +432,11 @@ BEGIN
 		INSERT INTO rollup_changed SELECT o.zone_id, o.order_id FROM @extschema@.orders o;
 		GET DIAGNOSTICS v_orders = ROW_COUNT;
 	ELSE
-		WITH ev AS (
-			SELECT e.zone_id, e.order_id, e.kind FROM @extschema@.events e
-			 WHERE e.seq OPERATOR(pg_catalog.>) v_last AND e.seq OPERATOR(pg_catalog.<) v_horizon),
-		ins AS (
-			INSERT INTO rollup_changed
-			SELECT DISTINCT ev.zone_id, ev.order_id FROM ev
-			 WHERE ev.kind OPERATOR(pg_catalog.=) 'order_status' AND ev.order_id IS NOT NULL
-			RETURNING 1)
-		SELECT (SELECT pg_catalog.count(*) FROM ev), (SELECT pg_catalog.count(*) FROM ins) INTO v_events, v_orders;
+		v_events := v_read;
+		INSERT INTO rollup_changed
+		SELECT DISTINCT r.zone_id, r.order_id FROM growth_read r
+		 WHERE r.kind OPERATOR(pg_catalog.=) 'order_status' AND r.order_id IS NOT NULL;
+		GET DIAGNOSTICS v_orders = ROW_COUNT;
 	END IF;
 	ANALYZE rollup_changed;
 
@@ -528,9 +522,7 @@ BEGIN
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) c.zone_id AND t.day OPERATOR(pg_catalog.=) c.day
 	   AND t.orders OPERATOR(pg_catalog.=) 0 AND t.delivered OPERATOR(pg_catalog.=) 0 AND t.cancelled OPERATOR(pg_catalog.=) 0;
 
-	UPDATE @extschema@.growth_cursors g
-	   SET last_seq = GREATEST(g.last_seq, v_horizon OPERATOR(pg_catalog.-) 1), updated_at = @extschema@.clock()
-	 WHERE g.consumer OPERATOR(pg_catalog.=) 'rollup_campaigns';
+	PERFORM @extschema@._growth_advance('rollup_campaigns');
 	INSERT INTO @extschema@.rollup_runs (started_at, finished_at, full_run, events, orders, customers, rebuilt,
 	                                     exposures, rewards)
 	VALUES (v_started, pg_catalog.clock_timestamp(), full_run, v_events, v_orders, v_customers, v_rebuilt,
@@ -540,7 +532,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rollup_campaigns(boolean) IS
-	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
+	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
 
 INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
 	('dispatch-growth', '* * * * *', 'SELECT @extschema@.rollup_campaigns()', 'dispatch'),

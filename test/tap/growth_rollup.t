@@ -4,15 +4,18 @@
 # deliveries, a cancellation after midnight of an order of the day before,
 # and an order whose transaction began before a rollup run and committed
 # after it (a late event); credit_rewards credits each delivery exactly once
-# across runs.  Every step commits, as the application and pg_cron do: the
+# across runs, and two runs at once do not credit twice (the second waits
+# for the first's cursors, one a zone).  Every step commits, as the application and pg_cron do: the
 # rollup reads the outbox with the snapshot horizon of events_since, which
 # a single test transaction could not show.  Runs in a database of its own.
 set -uo pipefail
 db=dispatch_growth_rollup_t
 work=$(mktemp -d)
 late_pid=
+first_pid=
 cleanup() {
 	[ -n "$late_pid" ] && kill "$late_pid" 2>/dev/null
+	[ -n "$first_pid" ] && kill "$first_pid" 2>/dev/null
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
@@ -23,7 +26,7 @@ export PGDATABASE=$db
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-echo "1..10"
+echo "1..13"
 
 q >"$work/setup" 2>&1 <<'SQL' || { echo "not ok 1 - fixture"; sed 's/^/# /' "$work/setup"; exit 0; }
 CREATE EXTENSION dispatch CASCADE;
@@ -155,3 +158,30 @@ ok $? "a further credit_rewards writes nothing"
 r=$(q -c "SELECT string_agg(orders::text, ',' ORDER BY run_id) FROM dispatch.rollup_runs")
 [ "$r" = "6,3,2,10" ]
 ok $? "each run reads only the orders that changed since the last (then all 10 in the full run): $r"
+
+# two runs at once: the second waits for the cursors the first holds (one a
+# zone, locked in zone order), then reads on from where the first stopped
+q -c "INSERT INTO public.o VALUES ('d3_9', public.buy(9, NULL, '2026-05-02 15:00:00+08'))"
+q -c "SELECT public.deliver((SELECT id FROM public.o WHERE name = 'd3_9'), '2026-05-02 15:30:00+08')" >/dev/null || echo "# the delivery of d3_9 failed"
+mkfifo "$work/first"
+psql -X -q -At -v ON_ERROR_STOP=1 <"$work/first" >"$work/first.out" 2>&1 &
+first_pid=$!
+exec 4>"$work/first"
+echo "BEGIN; SELECT 'first:' || dispatch.credit_rewards();" >&4
+for _ in $(seq 1 50); do grep -q 'first:' "$work/first.out" && break; sleep 0.1; done
+q -c "SET lock_timeout = '300ms'" -c "SELECT dispatch.credit_rewards()" >"$work/second" 2>&1
+grep -q 'lock timeout' "$work/second"
+ok $? "a second credit_rewards while the first is open waits for its cursors"
+q -c "SELECT dispatch.credit_rewards()" >"$work/third" 2>&1 &
+third_pid=$!
+sleep 0.5
+echo "COMMIT;" >&4
+exec 4>&-
+wait "$first_pid"
+first_pid=
+wait "$third_pid"
+[ "$(grep first: "$work/first.out")" = "first:1" ] && [ "$(cat "$work/third")" = 0 ]
+ok $? "the first credits the new delivery, the second, once the first commits, nothing (first: $(grep first: "$work/first.out"), second: $(cat "$work/third"))"
+r=$(q -c "SELECT count(*) FROM dispatch.points_ledger WHERE reason = 'delivery' AND ref = 'order:' || (SELECT id FROM public.o WHERE name = 'd3_9')")
+[ "$r" = 1 ]
+ok $? "one row of points for it: $r"
