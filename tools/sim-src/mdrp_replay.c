@@ -13,8 +13,9 @@
  * free with orders waiting leaves for the restaurant of the oldest, takes
  * every order it holds from that restaurant (one restaurant per trip),
  * picks up when it has arrived and they are all ready, and drops them off
- * nearest first; an order it could only pick up after its off time is
- * released (release_order) for the next batch.  Couriers report their
+ * in the sequence that delivers them soonest in sum; an order it could
+ * only pick up after its off time is released (release_order) for the
+ * next batch.  Couriers report their
  * position where they are (set out, pick up, drop off) and, when a trip
  * starts, their plan (update_rider_plan): where and when they will be done,
  * which matching costs their next order from; with room for two orders
@@ -109,9 +110,79 @@ sort_moves(MdrpSolution *s)
 	qsort(s->moves, s->nmoves, sizeof(MdrpMove), cmp_move);
 }
 
+#define MAX_EXACT_DROPS 5
+
+/* sum of drop-off times and the end, leaving `from` at `leave` */
+static void
+drop_times(const MdrpInstance *in, int c, MdrpPlace from, int leave, const int *orders, int n,
+		   long *sum, int *end)
+{
+	int			sd1 = mdrp_first_half(in->dropoff_service),
+				sd2 = in->dropoff_service - sd1,
+				i;
+
+	*sum = 0;
+	for (i = 0; i < n; i++)
+	{
+		MdrpPlace	o = {'o', orders[i]};
+		int			drop = leave + mdrp_travel(in, from, o, c) + sd1;
+
+		*sum += drop;
+		leave = drop + sd2;
+		from = o;
+	}
+	*end = leave;
+}
+
+/* permute orders[k..n-1]; keep the best sequence in best[] */
+static void
+try_sequences(const MdrpInstance *in, int c, MdrpPlace from, int leave, int *orders, int k, int n,
+			  int *best, long *best_sum, int *best_end)
+{
+	int			i;
+
+	if (k == n)
+	{
+		long		sum;
+		int			end;
+
+		drop_times(in, c, from, leave, orders, n, &sum, &end);
+		if (*best_sum < 0 || sum < *best_sum || (sum == *best_sum && end < *best_end))
+		{
+			*best_sum = sum;
+			*best_end = end;
+			memcpy(best, orders, sizeof(int) * n);
+		}
+		return;
+	}
+	for (i = k; i < n; i++)
+	{
+		int			t = orders[k];
+
+		orders[k] = orders[i];
+		orders[i] = t;
+		try_sequences(in, c, from, leave, orders, k + 1, n, best, best_sum, best_end);
+		orders[i] = orders[k];
+		orders[k] = t;
+	}
+}
+
+static void
+best_drop_sequence(const MdrpInstance *in, int c, MdrpPlace from, int leave, int *orders, int n)
+{
+	int			best[MAX_EXACT_DROPS],
+				best_end = 0;
+	long		best_sum = -1;
+
+	try_sequences(in, c, from, leave, orders, 0, n, best, &best_sum, &best_end);
+	memcpy(orders, best, sizeof(int) * n);
+}
+
 /*
  * Plan a trip: courier c, at place `at` and free at `free_at`, leaves at
- * `depart` for restaurant r with orders[0..n-1], drops them nearest first.
+ * `depart` for restaurant r with orders[0..n-1], drops them in the sequence
+ * that delivers them soonest in sum (nearest first for more than
+ * MAX_EXACT_DROPS).
  * Returns the pickup time, or -1 if it would be after the courier's off
  * time; fills the drop-off sequence and times.
  */
@@ -136,29 +207,36 @@ plan_trip(const MdrpInstance *in, int c, MdrpPlace at, int depart, int *orders, 
 			pickup = in->orders[orders[i]].ready;
 	if (pickup > in->couriers[c].off || pickup < in->couriers[c].on)
 		return -1;
-	/* nearest first */
-	for (i = 0; i < n; i++)
-	{
-		int			best = i;
-
-		for (j = i + 1; j < n; j++)
+	/*
+	 * The drop-off sequence: of up to MAX_EXACT_DROPS orders, the one that
+	 * delivers them soonest in sum (what their click-to-door adds up to),
+	 * ties to the one done soonest; of more, nearest first.
+	 */
+	if (n > 1 && n <= MAX_EXACT_DROPS)
+		best_drop_sequence(in, c, rp, pickup + sp2, orders, n);
+	else
+		for (i = 0; i < n; i++)
 		{
-			MdrpPlace	a = {'o', orders[j]},
-						b = {'o', orders[best]};
+			int			best = i;
 
-			if (mdrp_travel(in, cur, a, c) < mdrp_travel(in, cur, b, c))
-				best = j;
-		}
-		if (best != i)
-		{
-			int			t = orders[i];
+			for (j = i + 1; j < n; j++)
+			{
+				MdrpPlace	a = {'o', orders[j]},
+							b = {'o', orders[best]};
 
-			orders[i] = orders[best];
-			orders[best] = t;
+				if (mdrp_travel(in, cur, a, c) < mdrp_travel(in, cur, b, c))
+					best = j;
+			}
+			if (best != i)
+			{
+				int			t = orders[i];
+
+				orders[i] = orders[best];
+				orders[best] = t;
+			}
+			cur.kind = 'o';
+			cur.id = orders[i];
 		}
-		cur.kind = 'o';
-		cur.id = orders[i];
-	}
 	leave = pickup + sp2;
 	cur = rp;
 	for (i = 0; i < n; i++)
@@ -576,6 +654,10 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 			   "VALUES (%d, 100000, 86400, 3600, 1440, 0, 1440, 30, %d, 0, 0, 0, %d, NULLIF(%d, -1))",
 			   zone, replay_hold, replay_load, replay_max_wait < 0 ? -1 : replay_max_wait)) ||
 		!qok(q("UPDATE dispatch.vehicle_profiles SET max_pickup_m = 1000000, max_trip_m = 1000000")))
+		goto done;
+	/* SIM_SETTINGS: more of the zone's matching settings, "w_food_wait = 2, ..." */
+	if (getenv("SIM_SETTINGS") && *getenv("SIM_SETTINGS") &&
+		!qok(q("UPDATE dispatch.matching_settings SET %s WHERE zone_id = %d", getenv("SIM_SETTINGS"), zone)))
 		goto done;
 	for (i = 1; i <= in->nrestaurants; i++)
 	{
