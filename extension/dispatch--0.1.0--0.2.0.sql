@@ -3955,13 +3955,22 @@ DECLARE
 	-- on Citus the trigger fires on a shard, whose row type is the shard's
 	v_order @extschema@.orders := NEW;
 	v_pay bigint;
+	-- read first: Citus refuses a volatile function in an UPDATE
+	v_now timestamptz := @extschema@.clock();
+	-- a plan that outlives the rider's last order: its end, when that order
+	-- was delivered before it (the way back from the door)
+	v_keep boolean := NEW.status OPERATOR(pg_catalog.=) 'delivered';
 BEGIN
 	IF v_was AND (NOT v_is OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
 		UPDATE @extschema@.riders r
 		   SET active_orders = GREATEST(r.active_orders OPERATOR(pg_catalog.-) 1, 0),
-		       -- a rider done with every order has no plan left
-		       free_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_at END,
-		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.free_position END,
+		       -- a rider done with every order has no plan left but the end
+		       -- of one it delivered before: until then it is still busy at
+		       -- the door (src/match.c costs it from there)
+		       free_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1
+		                        OR (v_keep AND r.free_at OPERATOR(pg_catalog.>) v_now) THEN r.free_at END,
+		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1
+		                              OR (v_keep AND r.free_at OPERATOR(pg_catalog.>) v_now) THEN r.free_position END,
 		       plan_pickup_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.plan_pickup_at END,
 		       plan_pickup_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 1 THEN r.plan_pickup_position END
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) OLD.zone_id AND r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
@@ -10228,7 +10237,7 @@ COMMENT ON COLUMN @extschema@.riders.phone_index IS
 COMMENT ON COLUMN @extschema@.riders.position IS
 	'Personal data of the rider: last known position. Purpose: matching; basis: contract; kept: replaced by every ping, cleared on erasure; read by: matching (C), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.riders.free_position IS
-	'Personal data of the rider: where the rider expects to be done with the orders it holds (update_rider_plan). Purpose: matching the next order; basis: contract; kept: until the rider holds no orders, cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
+	'Personal data of the rider: where the rider expects to be done with the orders it holds (update_rider_plan). Purpose: matching the next order; basis: contract; kept: until the rider holds no orders (after a delivery before the plan''s end: until that end), cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.riders.plan_pickup_position IS
 	'Personal data of the rider: the next pickup of its plan (update_rider_plan). Purpose: letting orders of that pickup join the trip; basis: contract; kept: until the rider holds no orders or sends a plan without it, cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS

@@ -151,8 +151,9 @@ COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, ti
 -- may also name its next pickup, of a trip not yet started, and when the
 -- rider will be there: an order of that pickup can then join the trip
 -- (matching costs it from the pickup).  The plan lasts until the rider
--- holds no orders (the orders_rider_load trigger clears it) or the next
--- plan replaces it.
+-- holds no orders (the orders_rider_load trigger clears it; the end of a
+-- plan whose last order was delivered before it stays until its time) or
+-- the next plan replaces it.
 CREATE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8,
                                               pickup_at timestamptz DEFAULT NULL,
                                               pickup_lon float8 DEFAULT NULL, pickup_lat float8 DEFAULT NULL)

@@ -42,7 +42,7 @@ COMMENT ON COLUMN @extschema@.riders.phone_index IS
 COMMENT ON COLUMN @extschema@.riders.position IS
 	'Personal data of the rider: last known position. Purpose: matching; basis: contract; kept: replaced by every ping, cleared on erasure; read by: matching (C), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.riders.free_position IS
-	'Personal data of the rider: where the rider expects to be done with the orders it holds (update_rider_plan). Purpose: matching the next order; basis: contract; kept: until the rider holds no orders, cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
+	'Personal data of the rider: where the rider expects to be done with the orders it holds (update_rider_plan). Purpose: matching the next order; basis: contract; kept: until the rider holds no orders (after a delivery before the plan''s end: until that end), cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.riders.plan_pickup_position IS
 	'Personal data of the rider: the next pickup of its plan (update_rider_plan). Purpose: letting orders of that pickup join the trip; basis: contract; kept: until the rider holds no orders or sends a plan without it, cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS

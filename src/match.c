@@ -594,11 +594,13 @@ match_read_rider(HeapTuple tup, const MatchColumns *cols, MatchRider *r)
 	r->age_s = Max(0.0, r->age_s);	/* a ping from ahead: fresh */
 
 	/*
-	 * A plan (update_rider_plan) counts while the rider holds orders and
-	 * its time has not passed; a passed one is not trusted until the next.
-	 * With one, the rider's next order starts where and when it ends.
+	 * A plan (update_rider_plan) counts while its time has not passed; a
+	 * passed one is not trusted until the next.  A rider holds one while it
+	 * holds orders, and after its last delivery until the plan's end (the
+	 * orders_rider_load trigger keeps only that).  With one, the rider's
+	 * next order starts where and when it ends.
 	 */
-	r->planned = r->active > 0 && r->free_in_s >= 0;
+	r->planned = r->free_in_s >= 0;
 	r->busy_s = r->planned ? r->free_in_s : 0;
 	if (r->planned)
 	{

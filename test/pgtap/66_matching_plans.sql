@@ -9,7 +9,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(41);
+SELECT plan(44);
 
 CREATE TEMP SEQUENCE phone_seq START 41000000;
 SELECT dispatch.create_zone('plans', ST_MakeEnvelope(103.0, 30.0, 103.1, 30.1, 4326)) AS z \gset
@@ -148,9 +148,29 @@ SELECT dispatch.mark_delivered(:o1, :busy) \g /dev/null
 SELECT isnt((SELECT free_at FROM dispatch.riders WHERE rider_id = :busy), NULL,
             'delivering one order of two keeps the plan');
 SELECT dispatch.mark_picked_up(:o3, :busy) \g /dev/null
+-- the last order, delivered before the plan's end (12:01): the end stays,
+-- the rider is still at the door until then
 SELECT dispatch.mark_delivered(:o3, :busy) \g /dev/null
+SELECT is((SELECT (active_orders, free_at, ST_AsText(free_position), plan_pickup_at)::text
+             FROM dispatch.riders WHERE rider_id = :busy),
+          (0, '2026-03-02 12:01:00+00'::timestamptz, 'POINT(103.05 30.05)', NULL::timestamptz)::text,
+          'a last order delivered before the plan''s end leaves its end (when and where), nothing else');
+SELECT pg_temp.order_() AS o6 \gset
+SELECT is((SELECT (round(travel_s), load_penalty)::text FROM dispatch.nearest_riders(:o6) WHERE rider_id = :busy),
+          '(60,0)', '... so its next order starts there, then, with no load term (it holds none)');
+SET LOCAL dispatch.clock_override = '2026-03-02 12:02:00+00';
+SELECT is((SELECT (round(travel_s), load_penalty)::text FROM dispatch.nearest_riders(:o6) WHERE rider_id = :busy),
+          (round((SELECT distance_m / z.speed_mps FROM dispatch.nearest_riders(:o6) n, dispatch.zones z
+                   WHERE n.rider_id = :busy AND z.zone_id = :z)), 0)::text,
+          '... and once that end has passed, from its position, at once');
+SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
+-- a last order that goes otherwise (released, cancelled) takes the plan along
+SELECT offer_id AS f6 FROM dispatch.assign_batch(:z) WHERE order_id = :o6 AND rider_id = :busy \gset
+SELECT dispatch.respond_offer(:f6, true) \g /dev/null
+SELECT dispatch.update_rider_plan(:busy, dispatch.clock() + interval '5 minutes', 103.05, 30.06) \g /dev/null
+SELECT dispatch.release_order(:o6, :busy, 'flat tyre') \g /dev/null
 SELECT is((SELECT (free_at, free_position)::text FROM dispatch.riders WHERE rider_id = :busy), '(,)',
-          'delivering the last order clears the plan');
+          'releasing the last order clears the plan, its end too');
 
 -- ---------------------------------------------------------------------------
 -- the end of a shift
