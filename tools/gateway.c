@@ -734,7 +734,10 @@ catch_up(PGconn *db, struct mosquitto *m, Pending *p, Options *o)
 		if (!o->once)
 		{
 			if (!PQconsumeInput(db))
+			{
+				logf_("lost the database: %s", PQerrorMessage(db));
 				return -1;
+			}
 			if (take_notifications(db, o))
 				more = true;
 		}
