@@ -19,10 +19,12 @@
  * numbered on its worker and that worker's relay notifies, so a gateway
  * connects to the worker that holds its zones (or polls the coordinator
  * with a short --poll: nothing notifies there) (docs/citus.md).  A
- * notification names its zone: only that zone is read then, every zone
- * after --poll ms without one and after every reconnection.  Zones are
- * read in rounds, a batch of each due zone per round, so that one zone's
- * backlog does not hold up the others.  --help says how to run it.
+ * notification names its zone and seq: only that zone is read then (again
+ * every 50 ms while the notified seq is not handed out yet, for --poll ms
+ * at most), every zone after --poll ms without one and after every
+ * reconnection.  Zones are read in rounds, a batch of each due zone per
+ * round, so that one zone's backlog does not hold up the others.  --help
+ * says how to run it.
  *
  * IDENTIFICATION
  *		tools/gateway.c
@@ -129,8 +131,19 @@ typedef struct Zone
 	int64_t		id;				/* -1: every zone (no --zone) */
 	char		text[24];		/* the id as passed to events_since */
 	int64_t		seq;			/* the last seq the broker acknowledged */
+	int64_t		notified;		/* the highest seq notified and not read yet
+								 * (0: none) */
+	int64_t		notified_at;	/* since when (now_ms()) */
 	bool		due;			/* to be read in the next rounds */
 } Zone;
+
+/*
+ * A zone read after a notification that does not reach the notified seq
+ * (with dispatch.notify = commit a writer notifies before events_since may
+ * hand its event out, while an older transaction runs) is read again this
+ * often, until it does; after --poll ms the full reads take over.
+ */
+#define HELD_RETRY_MS	50
 
 typedef struct Options
 {
@@ -537,6 +550,16 @@ broker_publish(struct mosquitto *m, Pending *p, const char *topic, const char *p
 
 /* ------------------------------------------------------------- database */
 
+/* milliseconds of a clock that only goes forward */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static PGconn *
 db_connect(const Options *o)
 {
@@ -641,18 +664,20 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, Zon
 
 /*
  * The zone a notification's payload names, or -1 if it names none that can
- * be read.  The payload begins {"seq":N,"kind":"K","zone":Z (event_payload.c;
- * "zone" is left out for a zone id of 0 or less); anything else, -1.
+ * be read; *seq is the event's seq (0 if it cannot be read).  The payload
+ * begins {"seq":N,"kind":"K","zone":Z (event_payload.c; "zone" is left out
+ * for a zone id of 0 or less); anything else, -1.
  */
 static int64_t
-payload_zone(const char *s)
+payload_zone(const char *s, int64_t *seq)
 {
 	int64_t		v;
 
+	*seq = 0;
 	if (strncmp(s, "{\"seq\":", 7) != 0)
 		return -1;
 	s += 7;
-	if (!parse_number(&s, &v) || strncmp(s, ",\"kind\":\"", 9) != 0)
+	if (!parse_number(&s, seq) || strncmp(s, ",\"kind\":\"", 9) != 0)
 		return -1;
 	for (s += 9; *s != '"'; s++)
 	{
@@ -671,9 +696,10 @@ payload_zone(const char *s)
 }
 
 /*
- * Take the notifications libpq holds: each marks its zone due (a payload
- * whose zone cannot be read, every zone: none may be missed); one of a
- * zone not listed is none of ours.  True if one marked a zone.
+ * Take the notifications libpq holds: each marks its zone due, and
+ * remembers its seq (a payload whose zone cannot be read marks every zone:
+ * none may be missed); one of a zone not listed is none of ours.  True if
+ * one marked a zone.
  */
 static bool
 take_notifications(PGconn *db, Options *o)
@@ -684,23 +710,65 @@ take_notifications(PGconn *db, Options *o)
 
 	while ((n = PQnotifies(db)) != NULL)
 	{
-		int64_t		zone = o->zone ? payload_zone(n->extra) : -1;
-		Zone	   *z;
+		int64_t		seq;
+		int64_t		zone = payload_zone(n->extra, &seq);
+		Zone	   *z = NULL;
 
-		if (o->zone == NULL || zone < 0)
+		if (o->zone == NULL)
+			z = &o->zones[0];
+		else if (zone >= 0)
+			z = zone_find(o, zone);
+		if (z == NULL && (o->zone == NULL || zone < 0))
 		{
 			for (i = 0; i < o->nzones; i++)
 				o->zones[i].due = true;
 			woken = true;
 		}
-		else if ((z = zone_find(o, zone)) != NULL)
+		else if (z != NULL)
 		{
 			z->due = true;
+			if (seq > z->seq && seq > z->notified)
+			{
+				if (z->notified <= z->seq)
+					z->notified_at = now_ms();
+				z->notified = seq;
+			}
 			woken = true;
 		}
 		PQfreemem(n);
 	}
 	return woken;
+}
+
+/*
+ * The zones whose notified seq has not been read yet: with mark, mark them
+ * due.  One held for longer than --poll ms is left to the full reads (its
+ * event may never come: removed meanwhile, or numbered by another node).
+ * True if there is one.
+ */
+static bool
+held_zones(Options *o, bool mark)
+{
+	bool		held = false;
+	int64_t		now = now_ms();
+	int			i;
+
+	for (i = 0; i < o->nzones; i++)
+	{
+		Zone	   *z = &o->zones[i];
+
+		if (z->notified <= z->seq)
+			continue;
+		if (now - z->notified_at > o->poll_ms)
+		{
+			z->notified = 0;
+			continue;
+		}
+		if (mark)
+			z->due = true;
+		held = true;
+	}
+	return held;
 }
 
 /*
@@ -743,16 +811,6 @@ catch_up(PGconn *db, struct mosquitto *m, Pending *p, Options *o)
 		}
 	}
 	return 0;
-}
-
-/* milliseconds of a clock that only goes forward */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 typedef enum WaitResult
@@ -979,6 +1037,7 @@ main(int argc, char **argv)
 	const char *why;
 	bool		full = true;	/* read every zone in the next round */
 	int64_t		next_full = 0;
+	int64_t		deadline;
 	int			backoff = 1;
 	int			i;
 	struct sigaction sa;
@@ -1035,13 +1094,23 @@ main(int argc, char **argv)
 		if (full)
 			next_full = now_ms() + o.poll_ms;
 		full = false;
-		/* then wait for a wake-up; read every zone every --poll ms in any case */
-		switch (db_wait(db, m, &o, next_full))
+
+		/*
+		 * then wait for a wake-up; read again soon a zone whose notified
+		 * event was not there yet, and every zone every --poll ms in any case
+		 */
+		deadline = next_full;
+		if (held_zones(&o, false) && now_ms() + HELD_RETRY_MS < deadline)
+			deadline = now_ms() + HELD_RETRY_MS;
+		switch (db_wait(db, m, &o, deadline))
 		{
 			case WAIT_WOKEN:
 				break;
 			case WAIT_TIMEOUT:
-				full = true;
+				if (now_ms() >= next_full)
+					full = true;
+				else
+					(void) held_zones(&o, true);
 				break;
 			case WAIT_LOST:
 				logf_("lost the database: %s", PQerrorMessage(db));
