@@ -712,19 +712,21 @@ take_notifications(PGconn *db, Options *o)
 	{
 		int64_t		seq;
 		int64_t		zone = payload_zone(n->extra, &seq);
-		Zone	   *z = NULL;
+		Zone	   *z;
 
 		if (o->zone == NULL)
-			z = &o->zones[0];
-		else if (zone >= 0)
-			z = zone_find(o, zone);
-		if (z == NULL && (o->zone == NULL || zone < 0))
+			z = &o->zones[0];	/* the one cursor of every zone */
+		else if (zone < 0)
 		{
+			/* whose it is cannot be told: every zone */
 			for (i = 0; i < o->nzones; i++)
 				o->zones[i].due = true;
 			woken = true;
+			z = NULL;
 		}
-		else if (z != NULL)
+		else
+			z = zone_find(o, zone); /* NULL: a zone not listed */
+		if (z != NULL)
 		{
 			z->due = true;
 			if (seq > z->seq && seq > z->notified)
