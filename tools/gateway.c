@@ -249,7 +249,7 @@ zone_find(const Options *o, int64_t id)
  * what is refused are those of --help, STATE FILE.
  */
 static const char *
-state_read(const Options *o)
+state_read(Options *o)
 {
 	static char why[4096 + 256];
 	FILE	   *f = fopen(o->state, "r");
