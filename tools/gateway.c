@@ -11,13 +11,20 @@
  * seq of the batch is written to the state file (a temporary file,
  * fsync, rename, fsync of the directory): after any failure (the gateway
  * killed, the database or the broker gone) it starts again from there, so
- * every event is published at least once, in outbox order, and none is
- * skipped (docs/gateway.md).  With --zone it forwards one zone's events
- * and keeps that zone's cursor: on Citus, where each zone's events are
- * numbered on its worker and that worker's relay notifies, one gateway per
- * zone connects to the zone's worker (or polls the coordinator with a
- * short --poll: nothing notifies there) (docs/citus.md).  --help says how to run
- * it.
+ * every event is published at least once, in outbox order (a zone's
+ * order, with --zone), and none is skipped (docs/gateway.md).  With --zone it forwards the events of the
+ * zones listed and keeps a cursor per zone (events_since(after, max, zone);
+ * the state file then holds one "zone seq" line per zone, or the bare seq
+ * for one zone, as before lists existed): on Citus each zone's events are
+ * numbered on its worker and that worker's relay notifies, so a gateway
+ * connects to the worker that holds its zones (or polls the coordinator
+ * with a short --poll: nothing notifies there) (docs/citus.md).  A
+ * notification names its zone and seq: only that zone is read then (again
+ * every 50 ms while the notified seq is not handed out yet, for --poll ms
+ * at most), every zone after --poll ms without one and after every
+ * reconnection.  Zones are read in rounds, a batch of each due zone per
+ * round, so that one zone's backlog does not hold up the others.  --help
+ * says how to run it.
  *
  * IDENTIFICATION
  *		tools/gateway.c
@@ -50,7 +57,7 @@ static const char *usage_text =
 "SYNOPSIS\n"
 "    gateway [--db CONNINFO] [--broker HOST] [--port N] [--prefix P] [--state FILE]\n"
 "            [--cafile FILE [--cert FILE --key FILE]] [--username U] [--client-id ID]\n"
-"            [--batch N] [--zone ID] [--poll MS] [--once]\n"
+"            [--batch N] [--zone ID[,ID...]] [--poll MS] [--once]\n"
 "\n"
 "DESCRIPTION\n"
 "    Reads the outbox of the dispatch extension with events_since(), woken by\n"
@@ -80,26 +87,63 @@ static const char *usage_text =
 "    --client-id ID     MQTT client id [GATEWAY_CLIENT_ID], default\n"
 "                       dispatch-gateway-PID\n"
 "    --batch N          events per batch [GATEWAY_BATCH], 1..100000, default 1000\n"
-"    --zone ID          only this zone's events [GATEWAY_ZONE]; the state file\n"
-"                       is then that zone's cursor.  On Citus, where a zone's\n"
-"                       events are numbered on its worker, run one per zone\n"
-"                       against the zone's worker (docs/citus.md)\n"
-"    --poll MS          look for events at least every MS ms without a\n"
+"    --zone ID[,ID...]  only these zones' events [GATEWAY_ZONE], with a cursor\n"
+"                       per zone (see STATE FILE); zone ids separated by\n"
+"                       commas, each once.  A notification wakes the reading\n"
+"                       of its zone; each zone due is read a batch per round,\n"
+"                       so that one zone's backlog holds up no other.  On\n"
+"                       Citus, where a zone's events are numbered on its\n"
+"                       worker, list zones of one worker and connect to that\n"
+"                       worker (docs/citus.md)\n"
+"    --poll MS          read every zone at least every MS ms without a\n"
 "                       wake-up [GATEWAY_POLL_MS], 10..60000, default 5000;\n"
 "                       on a Citus coordinator nothing notifies: use a\n"
 "                       short one there\n"
 "    --once             catch up, then exit (no LISTEN)\n"
 "    --help             this text\n"
 "\n"
+"STATE FILE\n"
+"    Without --zone or with one zone: one line, the last seq forwarded.  With\n"
+"    several zones: a line \"ZONE SEQ\" per zone.  Either form is written\n"
+"    atomically (temporary file, fsync, rename) once the broker has\n"
+"    acknowledged a batch.  A gateway of one zone also reads a file of the\n"
+"    second form that names only its zone.  A zone the file does not name\n"
+"    starts at 0 (its whole outbox).  Refused (exit 2): a file naming a zone\n"
+"    that --zone does not list (remove its line to drop that zone's cursor),\n"
+"    a zone named twice, a bare seq with several zones (write it as\n"
+"    \"ZONE SEQ\" for the zone it belongs to), zone lines without --zone, and\n"
+"    anything else that is not one of the two forms.\n"
+"\n"
 "SIGNALS\n"
 "    SIGTERM, SIGINT: finish the batch in flight, save the state, exit 0.\n"
 "\n"
 "EXIT STATUS\n"
-"    0 after a signal or --once; 2 on bad arguments or an unusable state file.\n"
+"    0 after a signal or --once; 2 on bad arguments (including an empty item,\n"
+"    a non-number or a zone given twice in --zone) or an unusable state file.\n"
 "\n"
 "LOG\n"
 "    One line per event worth knowing (connections, catch-ups, errors) on\n"
 "    standard error; never an event's content.\n";
+
+/* one cursor: a zone of --zone, or every zone without it */
+typedef struct Zone
+{
+	int64_t		id;				/* -1: every zone (no --zone) */
+	char		text[24];		/* the id as passed to events_since */
+	int64_t		seq;			/* the last seq the broker acknowledged */
+	int64_t		notified;		/* the highest seq notified and not read yet
+								 * (0: none) */
+	int64_t		notified_at;	/* since when (now_ms()) */
+	bool		due;			/* to be read in the next rounds */
+} Zone;
+
+/*
+ * A zone read after a notification that does not reach the notified seq
+ * (with dispatch.notify = commit a writer notifies before events_since may
+ * hand its event out, while an older transaction runs) is read again this
+ * often, until it does; after --poll ms the full reads take over.
+ */
+#define HELD_RETRY_MS	50
 
 typedef struct Options
 {
@@ -115,7 +159,9 @@ typedef struct Options
 	const char *password;
 	char		client_id[64];
 	int			batch;
-	const char *zone;			/* NULL: every zone */
+	const char *zone;			/* --zone as given; NULL: every zone */
+	Zone	   *zones;			/* the cursors: one per zone of --zone, or one */
+	int			nzones;
 	int			poll_ms;
 	bool		once;
 } Options;
@@ -162,49 +208,221 @@ env_or(const char *name, const char *dflt)
 
 /* ---------------------------------------------------------------- state */
 
-/* The last seq forwarded, or 0 without a state file; -1 if it is unusable. */
-static int64_t
-state_read(const char *path)
+/*
+ * A whole number of digits only at *p, at most INT64_MAX; *p moves past it.
+ * False (and *p unmoved) if there is none or it is too large.
+ */
+static bool
+parse_number(const char **p, int64_t *v)
 {
-	FILE	   *f = fopen(path, "r");
-	long long	v;
+	const char *s = *p;
+	int64_t		n = 0;
 
-	if (f == NULL)
-		return errno == ENOENT ? 0 : -1;
-	if (fscanf(f, "%lld", &v) != 1 || v < 0)
-		v = -1;
-	fclose(f);
-	return v;
+	if (*s < '0' || *s > '9')
+		return false;
+	for (; *s >= '0' && *s <= '9'; s++)
+	{
+		if (n > (INT64_MAX - (*s - '0')) / 10)
+			return false;
+		n = n * 10 + (*s - '0');
+	}
+	*p = s;
+	*v = n;
+	return true;
 }
 
-/* Write the state atomically: temporary file, fsync, rename, fsync dir. */
+/* The cursor of zone id, or NULL if --zone does not list it. */
+static Zone *
+zone_find(const Options *o, int64_t id)
+{
+	int			i;
+
+	for (i = 0; i < o->nzones; i++)
+		if (o->zones[i].id == id)
+			return &o->zones[i];
+	return NULL;
+}
+
+/*
+ * Read the state file into the cursors (all 0 without a file).  Returns
+ * NULL, or why the file is unusable (the caller exits 2): the forms and
+ * what is refused are those of --help, STATE FILE.
+ */
+static const char *
+state_read(Options *o)
+{
+	static char why[4096 + 256];
+	FILE	   *f = fopen(o->state, "r");
+	char		line[256];
+	int			lineno = 0;
+	int			bare = 0,
+				pairs = 0;
+	int64_t		bare_seq = 0;
+	int			i;
+
+	for (i = 0; i < o->nzones; i++)
+		o->zones[i].seq = 0;
+	if (f == NULL && errno == ENOENT)
+		return NULL;
+	if (f == NULL)
+	{
+		snprintf(why, sizeof(why), "cannot read the state file %s: %s", o->state, strerror(errno));
+		return why;
+	}
+	/* every seen flag off: "due" marks the zones the file named meanwhile */
+	for (i = 0; i < o->nzones; i++)
+		o->zones[i].due = false;
+	while (fgets(line, sizeof(line), f) != NULL)
+	{
+		const char *p = line;
+		int64_t		a,
+					b;
+		bool		two;
+		Zone	   *z;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f))
+		{
+			snprintf(why, sizeof(why), "the state file %s: line %d is too long", o->state, lineno);
+			goto bad;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\n' || *p == '\0')
+			continue;			/* a blank line */
+		if (!parse_number(&p, &a))
+		{
+			snprintf(why, sizeof(why), "the state file %s: line %d is neither \"SEQ\" nor \"ZONE SEQ\"",
+					 o->state, lineno);
+			goto bad;
+		}
+		two = (*p == ' ' || *p == '\t');
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (two && *p != '\n' && *p != '\0')
+		{
+			if (!parse_number(&p, &b))
+			{
+				snprintf(why, sizeof(why), "the state file %s: line %d is neither \"SEQ\" nor \"ZONE SEQ\"",
+						 o->state, lineno);
+				goto bad;
+			}
+			while (*p == ' ' || *p == '\t')
+				p++;
+		}
+		else
+			two = false;
+		if (*p != '\n' && *p != '\0')
+		{
+			snprintf(why, sizeof(why), "the state file %s: line %d is neither \"SEQ\" nor \"ZONE SEQ\"",
+					 o->state, lineno);
+			goto bad;
+		}
+		if (!two)
+		{
+			bare++;
+			bare_seq = a;
+			continue;
+		}
+		pairs++;
+		if (o->zone == NULL)
+		{
+			snprintf(why, sizeof(why), "the state file %s names zones (line %d: zone %" PRId64
+					 "): it is a state file of a gateway with --zone", o->state, lineno, a);
+			goto bad;
+		}
+		if ((z = zone_find(o, a)) == NULL)
+		{
+			snprintf(why, sizeof(why), "the state file %s holds a cursor of zone %" PRId64
+					 ", which --zone does not list; list the zone, or remove its line to drop its cursor",
+					 o->state, a);
+			goto bad;
+		}
+		if (z->due)
+		{
+			snprintf(why, sizeof(why), "the state file %s names zone %" PRId64 " twice", o->state, a);
+			goto bad;
+		}
+		z->due = true;
+		z->seq = b;
+	}
+	if (ferror(f))
+	{
+		snprintf(why, sizeof(why), "cannot read the state file %s: %s", o->state, strerror(errno));
+		goto bad;
+	}
+	fclose(f);
+	if (bare + pairs == 0)
+	{
+		snprintf(why, sizeof(why), "the state file %s is empty (it holds no seq)", o->state);
+		return why;
+	}
+	if (bare > 0 && (bare > 1 || pairs > 0))
+	{
+		snprintf(why, sizeof(why), "the state file %s mixes a bare seq with other lines", o->state);
+		return why;
+	}
+	if (bare == 1 && o->nzones > 1)
+	{
+		snprintf(why, sizeof(why), "the state file %s holds one seq without a zone, and --zone lists %d zones: "
+				 "write it as \"ZONE SEQ\" for the zone it belongs to", o->state, o->nzones);
+		return why;
+	}
+	if (bare == 1)
+		o->zones[0].seq = bare_seq;
+	return NULL;
+bad:
+	fclose(f);
+	return why;
+}
+
+/*
+ * Write the state atomically: temporary file, fsync, rename, fsync dir.
+ * One cursor: its seq alone, as the gateway always wrote it; several: a
+ * "zone seq" line each.
+ */
 static bool
-state_write(const char *path, int64_t seq)
+state_write(const Options *o)
 {
 	char		tmp[4096];
 	char		dirbuf[4096];
-	char		line[32];
+	char	   *text;
+	size_t		cap = (size_t) o->nzones * 48 + 1;
 	int			fd,
 				dfd,
-				len;
+				len = 0,
+				i;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	len = snprintf(line, sizeof(line), "%" PRId64 "\n", seq);
+	text = malloc(cap);
+	if (text == NULL)
+	{
+		logf_("out of memory");
+		exit(1);
+	}
+	if (o->nzones == 1)
+		len = snprintf(text, cap, "%" PRId64 "\n", o->zones[0].seq);
+	else
+		for (i = 0; i < o->nzones; i++)
+			len += snprintf(text + len, cap - len, "%" PRId64 " %" PRId64 "\n",
+							o->zones[i].id, o->zones[i].seq);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", o->state);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, line, len) != len || fsync(fd) != 0)
+	if (fd < 0 || write(fd, text, len) != len || fsync(fd) != 0)
 	{
 		logf_("cannot write %s: %s", tmp, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		free(text);
 		return false;
 	}
+	free(text);
 	close(fd);
-	if (rename(tmp, path) != 0)
+	if (rename(tmp, o->state) != 0)
 	{
 		logf_("cannot rename %s: %s", tmp, strerror(errno));
 		return false;
 	}
-	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	snprintf(dirbuf, sizeof(dirbuf), "%s", o->state);
 	dfd = open(dirname(dirbuf), O_RDONLY);
 	if (dfd >= 0)
 	{
@@ -332,6 +550,16 @@ broker_publish(struct mosquitto *m, Pending *p, const char *topic, const char *p
 
 /* ------------------------------------------------------------- database */
 
+/* milliseconds of a clock that only goes forward */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static PGconn *
 db_connect(const Options *o)
 {
@@ -359,12 +587,13 @@ db_connect(const Options *o)
 }
 
 /*
- * Forward one batch after *seq; returns the rows read (0: caught up), -1 if
- * the database failed, -2 if the broker did.  *seq moves only once the
- * broker has acknowledged the whole batch and the state is saved.
+ * Forward one batch of zone z after its cursor; returns the rows read (0:
+ * caught up), -1 if the database failed, -2 if the broker did.  The cursor
+ * moves only once the broker has acknowledged the whole batch and the
+ * state is saved.
  */
 static int
-forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, int64_t *seq)
+forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, Zone *z)
 {
 	static const char *sql =
 	"SELECT e.seq, e.zone_id, e.customer_id, e.rider_id,"
@@ -376,13 +605,13 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, int
 	char		after[32],
 				limit[16],
 				topic[512];
-	const char *params[3] = {after, limit, o->zone};
+	const char *params[3] = {after, limit, z->id < 0 ? NULL : z->text};
 	PGresult   *r;
 	int			rows,
 				i;
-	int64_t		last = *seq;
+	int64_t		last = z->seq;
 
-	snprintf(after, sizeof(after), "%" PRId64, *seq);
+	snprintf(after, sizeof(after), "%" PRId64, z->seq);
 	snprintf(limit, sizeof(limit), "%d", o->batch);
 	r = PQexecParams(db, sql, 3, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -427,52 +656,263 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, int
 		return 0;
 	if (!broker_drain(m, p))
 		return -2;
-	if (!state_write(o->state, last))
+	z->seq = last;
+	if (!state_write(o))
 		exit(1);
-	*seq = last;
 	return rows;
 }
 
-/* Wait for a notification (or timeout_ms); false if the database failed. */
+/*
+ * The zone a notification's payload names, or -1 if it names none that can
+ * be read; *seq is the event's seq (0 if it cannot be read).  The payload
+ * begins {"seq":N,"kind":"K","zone":Z (event_payload.c; "zone" is left out
+ * for a zone id of 0 or less); anything else, -1.
+ */
+static int64_t
+payload_zone(const char *s, int64_t *seq)
+{
+	int64_t		v;
+
+	*seq = 0;
+	if (strncmp(s, "{\"seq\":", 7) != 0)
+		return -1;
+	s += 7;
+	if (!parse_number(&s, seq) || strncmp(s, ",\"kind\":\"", 9) != 0)
+		return -1;
+	for (s += 9; *s != '"'; s++)
+	{
+		if (*s == '\0')
+			return -1;
+		if (*s == '\\' && *++s == '\0')
+			return -1;
+	}
+	s++;
+	if (strncmp(s, ",\"zone\":", 8) != 0)
+		return -1;
+	s += 8;
+	if (!parse_number(&s, &v) || (*s != ',' && *s != '}'))
+		return -1;
+	return v;
+}
+
+/*
+ * Take the notifications libpq holds: each marks its zone due, and
+ * remembers its seq (a payload whose zone cannot be read marks every zone:
+ * none may be missed); one of a zone not listed is none of ours.  True if
+ * one marked a zone.
+ */
 static bool
-db_wait(PGconn *db, struct mosquitto *m, int timeout_ms)
+take_notifications(PGconn *db, Options *o)
+{
+	PGnotify   *n;
+	bool		woken = false;
+	int			i;
+
+	while ((n = PQnotifies(db)) != NULL)
+	{
+		int64_t		seq;
+		int64_t		zone = payload_zone(n->extra, &seq);
+		Zone	   *z;
+
+		if (o->zone == NULL)
+			z = &o->zones[0];	/* the one cursor of every zone */
+		else if (zone < 0)
+		{
+			/* whose it is cannot be told: every zone */
+			for (i = 0; i < o->nzones; i++)
+				o->zones[i].due = true;
+			woken = true;
+			z = NULL;
+		}
+		else
+			z = zone_find(o, zone); /* NULL: a zone not listed */
+		if (z != NULL)
+		{
+			z->due = true;
+			if (seq > z->seq && seq > z->notified)
+			{
+				if (z->notified <= z->seq)
+					z->notified_at = now_ms();
+				z->notified = seq;
+			}
+			woken = true;
+		}
+		PQfreemem(n);
+	}
+	return woken;
+}
+
+/*
+ * The zones whose notified seq has not been read yet: with mark, mark them
+ * due.  One held for longer than --poll ms is left to the full reads (its
+ * event may never come: removed meanwhile, or numbered by another node).
+ * True if there is one.
+ */
+static bool
+held_zones(Options *o, bool mark)
+{
+	bool		held = false;
+	int64_t		now = now_ms();
+	int			i;
+
+	for (i = 0; i < o->nzones; i++)
+	{
+		Zone	   *z = &o->zones[i];
+
+		if (z->notified <= z->seq)
+			continue;
+		if (now - z->notified_at > o->poll_ms)
+		{
+			z->notified = 0;
+			continue;
+		}
+		if (mark)
+			z->due = true;
+		held = true;
+	}
+	return held;
+}
+
+/*
+ * Read the due zones in rounds, a batch of each per round, until each has
+ * come back empty; the notifications that arrive meanwhile add their zones
+ * to the next round.  0, or -1 if the database failed, -2 if the broker did.
+ */
+static int
+catch_up(PGconn *db, struct mosquitto *m, Pending *p, Options *o)
+{
+	bool		more = true;
+	int			i,
+				rows;
+
+	while (more && !stop_requested)
+	{
+		more = false;
+		for (i = 0; i < o->nzones && !stop_requested; i++)
+		{
+			Zone	   *z = &o->zones[i];
+
+			if (!z->due)
+				continue;
+			if ((rows = forward_batch(db, m, p, o, z)) < 0)
+				return rows;
+			if (rows == 0)
+				z->due = false;
+			else
+				more = true;
+		}
+		if (!o->once)
+		{
+			if (!PQconsumeInput(db))
+			{
+				logf_("lost the database: %s", PQerrorMessage(db));
+				return -1;
+			}
+			if (take_notifications(db, o))
+				more = true;
+		}
+	}
+	return 0;
+}
+
+typedef enum WaitResult
+{
+	WAIT_WOKEN,					/* a notification marked zones due */
+	WAIT_TIMEOUT,				/* the deadline passed (or a stop was asked) */
+	WAIT_LOST					/* the database failed */
+} WaitResult;
+
+/*
+ * Wait until a notification marks one of our zones due, or until the
+ * deadline (now_ms()); the broker connection is kept alive meanwhile.
+ */
+static WaitResult
+db_wait(PGconn *db, struct mosquitto *m, Options *o, int64_t deadline)
 {
 	int			sock = PQsocket(db);
 	fd_set		in;
 	struct timeval tv;
-	PGnotify   *n;
-	int			waited = 0;
-	int			step;
+	int64_t		left;
 
-	while (waited < timeout_ms && !stop_requested)
+	while ((left = deadline - now_ms()) > 0 && !stop_requested)
 	{
 		FD_ZERO(&in);
 		FD_SET(sock, &in);
-		step = timeout_ms - waited < 100 ? timeout_ms - waited : 100;
+		if (left > 100)
+			left = 100;
 		tv.tv_sec = 0;
-		tv.tv_usec = step * 1000;
-		if (select(sock + 1, &in, NULL, NULL, &tv) < 0 && errno != EINTR)
-			return false;
-		if (FD_ISSET(sock, &in))
+		tv.tv_usec = left * 1000;
+		if (select(sock + 1, &in, NULL, NULL, &tv) < 0)
+		{
+			if (errno != EINTR)
+				return WAIT_LOST;
+		}
+		else if (FD_ISSET(sock, &in))
 		{
 			if (!PQconsumeInput(db))
-				return false;
-			if ((n = PQnotifies(db)) != NULL)
-			{
-				do
-					PQfreemem(n);
-				while ((n = PQnotifies(db)) != NULL);
-				return true;
-			}
+				return WAIT_LOST;
+			if (take_notifications(db, o))
+				return WAIT_WOKEN;
 		}
 		/* keep the broker connection alive meanwhile */
 		(void) mosquitto_loop(m, 0, 1);
-		waited += step;
 	}
-	return PQstatus(db) == CONNECTION_OK;
+	return PQstatus(db) == CONNECTION_OK ? WAIT_TIMEOUT : WAIT_LOST;
 }
 
 /* ----------------------------------------------------------------- main */
+
+/* --zone's list into o->zones; a bad list exits 2, saying why. */
+static void
+parse_zones(Options *o)
+{
+	const char *p = o->zone;
+	int			cap = 1;
+	const char *q;
+
+	for (q = p; *q; q++)
+		cap += (*q == ',');
+	o->zones = calloc(cap, sizeof(Zone));
+	if (o->zones == NULL)
+	{
+		fputs("gateway: out of memory\n", stderr);
+		exit(1);
+	}
+	o->nzones = 0;
+	for (;;)
+	{
+		const char *start = p;
+		int64_t		id;
+		Zone	   *z;
+
+		if (*p == ',' || *p == '\0')
+		{
+			fprintf(stderr, "gateway: --zone \"%s\" has an empty item; it takes zone ids separated by "
+					"commas (3 or 3,7,9); see --help\n", o->zone);
+			exit(2);
+		}
+		if (!parse_number(&p, &id) || (*p != ',' && *p != '\0'))
+		{
+			int			len = (int) strcspn(start, ",");
+
+			fprintf(stderr, "gateway: --zone \"%s\": \"%.*s\" is not a zone id (a whole number); "
+					"see --help\n", o->zone, len, start);
+			exit(2);
+		}
+		if (zone_find(o, id) != NULL)
+		{
+			fprintf(stderr, "gateway: --zone \"%s\" lists zone %" PRId64 " twice; see --help\n",
+					o->zone, id);
+			exit(2);
+		}
+		z = &o->zones[o->nzones++];
+		z->id = id;
+		snprintf(z->text, sizeof(z->text), "%" PRId64, id);
+		if (*p == '\0')
+			break;
+		p++;					/* past the comma */
+	}
+}
 
 static void
 parse_options(int argc, char **argv, Options *o)
@@ -499,7 +939,6 @@ parse_options(int argc, char **argv, Options *o)
 	const char *port = getenv("GATEWAY_PORT");
 	const char *batch = env_or("GATEWAY_BATCH", "1000");
 	const char *poll = env_or("GATEWAY_POLL_MS", "5000");
-	char	   *end;
 
 	o->db = env_or("GATEWAY_DB", "");
 	o->broker = env_or("GATEWAY_BROKER", "localhost");
@@ -545,10 +984,19 @@ parse_options(int argc, char **argv, Options *o)
 	o->port = port ? atoi(port) : (o->cafile ? 8883 : 1883);
 	o->batch = atoi(batch);
 	o->poll_ms = atoi(poll);
-	if (o->zone && (*o->zone == '\0' || strtoll(o->zone, &end, 10) < 0 || *end != '\0'))
+	if (o->zone)
+		parse_zones(o);
+	else
 	{
-		fputs("gateway: --zone takes a zone id (a whole number); see --help\n", stderr);
-		exit(2);
+		/* one cursor over every zone */
+		o->zones = calloc(1, sizeof(Zone));
+		if (o->zones == NULL)
+		{
+			fputs("gateway: out of memory\n", stderr);
+			exit(1);
+		}
+		o->zones[0].id = -1;
+		o->nzones = 1;
 	}
 	if (o->poll_ms < 10 || o->poll_ms > 60000)
 	{
@@ -567,6 +1015,20 @@ parse_options(int argc, char **argv, Options *o)
 		snprintf(o->client_id, sizeof(o->client_id), "dispatch-gateway-%d", (int) getpid());
 }
 
+/* One log line per cursor: what (after seq N, of zone Z) */
+static void
+log_cursors(const Options *o, const char *what)
+{
+	int			i;
+
+	for (i = 0; i < o->nzones; i++)
+		if (o->zones[i].id < 0)
+			logf_("%s after seq %" PRId64 " (state file %s)", what, o->zones[i].seq, o->state);
+		else
+			logf_("%s after seq %" PRId64 " of zone %s (state file %s)", what,
+				  o->zones[i].seq, o->zones[i].text, o->state);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -574,15 +1036,18 @@ main(int argc, char **argv)
 	Pending		p = {0};
 	PGconn	   *db = NULL;
 	struct mosquitto *m = NULL;
-	int64_t		seq;
+	const char *why;
+	bool		full = true;	/* read every zone in the next round */
+	int64_t		next_full = 0;
+	int64_t		deadline;
 	int			backoff = 1;
+	int			i;
 	struct sigaction sa;
 
 	parse_options(argc, argv, &o);
-	seq = state_read(o.state);
-	if (seq < 0)
+	if ((why = state_read(&o)) != NULL)
 	{
-		fprintf(stderr, "gateway: the state file %s is unreadable or holds no seq\n", o.state);
+		fprintf(stderr, "gateway: %s\n", why);
 		return 2;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -591,14 +1056,11 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	mosquitto_lib_init();
-	if (o.zone)
-		logf_("starting after seq %" PRId64 " of zone %s (state file %s)", seq, o.zone, o.state);
-	else
-		logf_("starting after seq %" PRId64 " (state file %s)", seq, o.state);
+	log_cursors(&o, "starting");
 
 	while (!stop_requested)
 	{
-		int			rows = 0;
+		int			rc;
 
 		if (m == NULL && (m = broker_connect(&o, &p)) == NULL)
 			goto retry;
@@ -606,31 +1068,58 @@ main(int argc, char **argv)
 			goto retry;
 		backoff = 1;
 
-		/* catch up: every committed event after seq */
-		while (!stop_requested && (rows = forward_batch(db, m, &p, &o, &seq)) > 0)
-			;
-		if (rows == -1)
+		/* catch up: every committed event after each due zone's cursor */
+		if (full)
+			for (i = 0; i < o.nzones; i++)
+				o.zones[i].due = true;
+		rc = catch_up(db, m, &p, &o);
+		if (rc == -1)
 		{
 			PQfinish(db);
 			db = NULL;
+			full = true;
 			goto retry;
 		}
-		if (rows == -2)
+		if (rc == -2)
 		{
-			logf_("lost the broker; publishing again from seq %" PRId64, seq);
+			if (o.nzones == 1)
+				logf_("lost the broker; publishing again from seq %" PRId64, o.zones[0].seq);
+			else
+				logf_("lost the broker; publishing again from each zone's saved seq");
 			mosquitto_destroy(m);
 			m = NULL;
+			full = true;
 			goto retry;
 		}
 		if (o.once)
 			break;
-		/* then wait for a wake-up; look again every --poll ms in any case */
-		if (!db_wait(db, m, o.poll_ms))
+		if (full)
+			next_full = now_ms() + o.poll_ms;
+		full = false;
+
+		/*
+		 * then wait for a wake-up; read again soon a zone whose notified
+		 * event was not there yet, and every zone every --poll ms in any case
+		 */
+		deadline = next_full;
+		if (held_zones(&o, false) && now_ms() + HELD_RETRY_MS < deadline)
+			deadline = now_ms() + HELD_RETRY_MS;
+		switch (db_wait(db, m, &o, deadline))
 		{
-			logf_("lost the database: %s", PQerrorMessage(db));
-			PQfinish(db);
-			db = NULL;
-			goto retry;
+			case WAIT_WOKEN:
+				break;
+			case WAIT_TIMEOUT:
+				if (now_ms() >= next_full)
+					full = true;
+				else
+					(void) held_zones(&o, true);
+				break;
+			case WAIT_LOST:
+				logf_("lost the database: %s", PQerrorMessage(db));
+				PQfinish(db);
+				db = NULL;
+				full = true;
+				goto retry;
 		}
 		continue;
 retry:
@@ -639,7 +1128,10 @@ retry:
 		sleep(backoff);
 		backoff = backoff < 16 ? backoff * 2 : 30;
 	}
-	logf_("stopping after seq %" PRId64, seq);
+	if (o.nzones == 1 && o.zones[0].id < 0)
+		logf_("stopping after seq %" PRId64, o.zones[0].seq);
+	else
+		log_cursors(&o, "stopping");
 	if (db)
 		PQfinish(db);
 	if (m)
@@ -649,5 +1141,6 @@ retry:
 	}
 	mosquitto_lib_cleanup();
 	free(p.mids);
+	free(o.zones);
 	return 0;
 }

@@ -11,9 +11,11 @@
 # the order of their numbers, and nothing of the other zone; the
 # coordinator's nothing.  Then the relay of one worker is terminated while
 # orders go on: the postmaster starts it again and it sends what was
-# committed meanwhile, from its stored position.  Last, a gateway connected
-# to the zone's worker with a poll of a minute forwards a new order's
-# events within seconds: it was woken by the worker's relay.
+# committed meanwhile, from its stored position.  Last, the query of
+# docs/citus.md lists a worker's zones, and a gateway of two zones of one
+# worker (--zone A,C), connected to that worker with a poll of a minute,
+# forwards a new order's events of each zone within seconds: it was woken
+# by the worker's relay, whose notifications name their zone.
 set -uo pipefail
 : "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,7 +29,7 @@ trap cleanup EXIT
 [ -x "$here/tools/listen" ] || { echo "1..0 # SKIP tools/listen is not built (make)"; exit 0; }
 . "$here/test/lib/broker.sh"
 gateway_test_needs "$here"
-echo "1..9"
+echo "1..10"
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
@@ -45,13 +47,17 @@ port_of() {
 	q "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
 	    WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.orders', $1)"
 }
-za="" zb=""
-for i in 0 1 2 3 4 5 6 7; do
+za="" zb="" zc=""
+for i in $(seq 0 15); do
 	z=$(q "SELECT dispatch.create_zone('relay$i', ST_MakeEnvelope(100 + $i, 20.0, 100.1 + $i, 20.1, 4326))")
-	if [ -z "$za" ]; then za=$z; elif [ -z "$zb" ] && [ "$(port_of "$z")" != "$(port_of "$za")" ]; then zb=$z; fi
+	if [ -z "$za" ]; then za=$z
+	elif [ -z "$zb" ] && [ "$(port_of "$z")" != "$(port_of "$za")" ]; then zb=$z
+	elif [ -z "$zc" ] && [ "$(port_of "$z")" = "$(port_of "$za")" ]; then zc=$z; fi
+	[ -n "$zb" ] && [ -n "$zc" ] && break
 done
+# (zc: a second zone on za's worker, for the gateway of two zones at the end)
 declare -A shop dish rider lon port
-for z in "$za" "$zb"; do
+for z in "$za" "$zb" "$zc"; do
 	port[$z]=$(port_of "$z")
 	lon[$z]=$(q "SELECT ST_XMin(area) + 0.05 FROM dispatch.zones WHERE zone_id = $z")
 	shop[$z]=$(q "SELECT dispatch.create_merchant($z, 'shop', ${lon[$z]}, 20.05, 10)")
@@ -138,19 +144,30 @@ want "$za" "${before[$za]}" >"$work/want2.za"
 	  qp "${port[$za]}" "SELECT * FROM dispatch.relay_status()" | sed 's/^/# /'; cat "$work/a2" | sed 's/^/# /'; false; }
 ok $? "a relay terminated mid-run is started again and sends the $(wc -l <"$work/want2.za") events committed meanwhile, once each, in order"
 
-# a gateway of zone za connected to its worker, polling once a minute only
+# the query of docs/citus.md that gives each worker's zones as a --zone list
+list=$(q "WITH z AS MATERIALIZED (SELECT zone_id FROM dispatch.zones)
+SELECT n.nodeport || ' ' || string_agg(z.zone_id::text, ',' ORDER BY z.zone_id)
+  FROM z JOIN pg_dist_placement p ON p.shardid = get_shard_id_for_distribution_column('dispatch.orders', z.zone_id)
+  JOIN pg_dist_node n USING (groupid)
+ GROUP BY n.nodename, n.nodeport" | awk -v p="${port[$za]}" '$1 == p { print $2 }')
+[[ ",$list," == *",$za,"* && ",$list," == *",$zc,"* && ",$list," != *",$zb,"* ]]
+ok $? "the documented query lists zones $za and $zc for their worker, and not zone $zb (${list:-nothing})"
+
+# a gateway of zones za and zc (both on za's worker) connected to that
+# worker, polling once a minute only
 start_broker
 stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$port" -t 'dispatch/#' -q 1 -v -i citus-relay-sub >"$work/sub" 2>"$work/sub.err" &
 subpid=$!
 sleep 0.5
-PGPORT=${port[$za]} "$here/tools/gateway" --broker 127.0.0.1 --port "$port" --state "$work/state" --zone "$za" \
+PGPORT=${port[$za]} "$here/tools/gateway" --broker 127.0.0.1 --port "$port" --state "$work/state" --zone "$za,$zc" \
 	--poll 60000 --client-id citus-relay-gw >"$work/gateway.log" 2>&1 &
 gw=$!
-# (it has caught up with the zone's events so far before the new order)
+# (it has caught up with both zones' events so far before the new orders)
 before[$za]=$(last "$za")
-for _ in $(seq 100); do [ "$(cat "$work/state" 2>/dev/null)" = "${before[$za]}" ] && break; sleep 0.1; done
-life "$za" 1
-want "$za" "${before[$za]}" >"$work/want3.za"
+before[$zc]=$(last "$zc")
+for _ in $(seq 100); do [ "$(cat "$work/state" 2>/dev/null)" = "$(printf '%s %s\n%s %s' "$za" "${before[$za]}" "$zc" "${before[$zc]}")" ] && break; sleep 0.1; done
+life "$zc" 1 && life "$za" 1
+{ want "$za" "${before[$za]}"; want "$zc" "${before[$zc]}"; } >"$work/want3.za"
 forwarded() {   # every wanted event reached the subscriber
 	python3 - "$work/sub" "$work/want3.za" <<'PY'
 import json, sys
@@ -168,6 +185,6 @@ PY
 }
 for _ in $(seq 50); do forwarded && break; sleep 0.1; done
 forwarded
-ok $? "a gateway on zone $za's worker, polling once a minute, forwarded the new order's $(wc -l <"$work/want3.za") events within 5 s"
-[ "$(cat "$work/state")" = "$(last "$za")" ]
-ok $? "its state file holds the zone's last event"
+ok $? "a gateway of zones $za and $zc on their worker, polling once a minute, forwarded the new orders' $(wc -l <"$work/want3.za") events within 5 s"
+[ "$(cat "$work/state")" = "$(printf '%s %s\n%s %s' "$za" "$(last "$za")" "$zc" "$(last "$zc")")" ]
+ok $? "its state file holds each zone's last event" || sed 's/^/# state: /' "$work/state"
