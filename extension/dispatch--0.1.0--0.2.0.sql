@@ -9739,7 +9739,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_view record;
+	v_propagate text := pg_catalog.current_setting('citus.enable_ddl_propagation', true);
 BEGIN
+	IF v_propagate IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+	END IF;
 	FOR v_view IN
 		SELECT a.view_name, a.reader,
 		       pg_catalog.string_agg(pg_catalog.format('r.%I::%s AS %I', c.attname,
@@ -9753,6 +9757,9 @@ BEGIN
 		EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s r',
 		                          v_view.view_name, v_view.columns, v_view.reader);
 	END LOOP;
+	IF v_propagate IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_propagate, true);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
@@ -9927,9 +9934,8 @@ BEGIN
 	-- form, the zone first), outside a transaction block
 	PERFORM pg_catalog.create_distributed_function(f, '$1', colocate_with => '@extschema@.orders')
 	   FROM @extschema@._routed_functions() f;
-	-- the analyst views read their definer functions, on every node (Citus
-	-- does not carry a change of an extension's view to the workers, where
-	-- an analyst may query the cluster too)
+	-- the analyst views read their definer functions, on every node (an
+	-- analyst may query the cluster from a worker too)
 	PERFORM @extschema@._on_every_node('SELECT @extschema@._analyst_views_read_definers()');
 END
 $$;
