@@ -178,7 +178,8 @@ CREATE TEMP TABLE view_before AS
 	       (SELECT array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
 	          FROM pg_attribute a WHERE a.attrelid = p.view_name AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
 	       obj_description(p.view_name, 'pg_class') AS comment,
-	       (SELECT c.relacl FROM pg_class c WHERE c.oid = p.view_name) AS acl
+	       (SELECT c.relacl FROM pg_class c WHERE c.oid = p.view_name) AS acl,
+	       pg_get_viewdef(p.view_name) AS def
 	  FROM pair p;
 SELECT dispatch._analyst_views_read_definers() \g /dev/null
 CREATE TEMP TABLE view_def AS SELECT p.view_name, pg_get_viewdef(p.view_name) AS def FROM pair p;
@@ -194,7 +195,16 @@ SELECT is((SELECT array_agg(b.view_name::text ORDER BY b.view_name::text) FROM v
             WHERE b.comment IS DISTINCT FROM obj_description(b.view_name, 'pg_class') OR b.acl IS DISTINCT FROM c.relacl
                OR b.comment IS NULL OR NOT has_table_privilege('dispatch_analyst', b.view_name, 'SELECT')),
           NULL, 'comments and grants kept');
-DELETE FROM view_read WHERE reader = 'switched';
+\if :on_citus
+-- (here Citus refused to read the views again after the switch, in this
+-- transaction that wrote the tables: "cannot switch local execution
+-- status from local execution required to local execution disabled";
+-- distribute() switches in a transaction of its own, after which
+-- test/citus/20_analysts.sql reads every view)
+SELECT is((SELECT array_agg(b.view_name::text ORDER BY b.view_name::text) FROM view_before b
+            WHERE b.def IS DISTINCT FROM pg_get_viewdef(b.view_name)),
+          NULL, 'on Citus, where distribute() switched them, each is written as it was');
+\else
 SELECT format($q$INSERT INTO view_read SELECT 'switched', %L, count(*),
                      md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')) FROM %s t$q$, p.view_name, p.view_name)
   FROM pair p \gexec
@@ -203,6 +213,7 @@ SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM p
              LEFT JOIN view_read s ON s.view_name = p.view_name AND s.reader = 'switched'
             WHERE (s.rows, s.hash) IS DISTINCT FROM (o.rows, o.hash)),
           NULL, 'and the same rows');
+\endif
 SELECT is(pg_temp.zone_index_conds(format('SELECT * FROM dispatch.eta_accuracy WHERE zone_id = %s', :zone), :zone),
           NULL, 'a filter on a zone of eta_accuracy then reaches no index (the check above fails on such a view)');
 SELECT dispatch._analyst_views_read_definers() \g /dev/null
