@@ -1187,6 +1187,7 @@ RETURN ST_Transform(ST_Hexagon(mercator_size, i, j, ST_SetSRID(ST_MakePoint(0::f
 COMMENT ON FUNCTION @extschema@._hexagon(float8, integer, integer) IS
 	'Internal: the WGS 84 polygon of hexagon (i, j) of ST_HexagonGrid in Web Mercator units of mercator_size (the cells of sql/68_demand.sql).';
 REVOKE ALL ON FUNCTION @extschema@._hexagon(float8, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._hexagon(float8, integer, integer) TO dispatch_analyst;
 
 -- _centroid (sql/15_dependencies.sql)
 CREATE OR REPLACE FUNCTION @extschema@._centroid(g geometry) RETURNS geometry
@@ -3320,7 +3321,7 @@ SELECT f.zone_id, f.day,
  GROUP BY f.zone_id, f.day;
 END;
 COMMENT ON FUNCTION @extschema@._earnings_fairness() IS
-	'Internal (earnings_fairness): the view''s rows, every zone and day, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (earnings_fairness): the view''s rows, every zone and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._earnings_fairness() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._earnings_fairness() TO dispatch_analyst, dispatch_admin;
 
@@ -4313,7 +4314,7 @@ SELECT o.zone_id, o.order_id, o.status, o.total_cents,
  WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
 END;
 COMMENT ON FUNCTION @extschema@._refund_reconciliation() IS
-	'Internal (refund_reconciliation): the view''s rows, read with the extension''s rights.';
+	'Internal (refund_reconciliation): the view''s rows, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._refund_reconciliation() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._refund_reconciliation() TO dispatch_analyst, dispatch_admin;
 
@@ -4327,6 +4328,7 @@ RETURN ((pg_catalog.date_part('isodow', p_at AT TIME ZONE p_timezone)::integer O
 COMMENT ON FUNCTION @extschema@._hour_of_week(timestamptz, text) IS
 	'Internal: the hour of the week of a time in a time zone: 0 for Monday 00:00-01:00, 167 for Sunday 23:00-24:00.';
 REVOKE ALL ON FUNCTION @extschema@._hour_of_week(timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._hour_of_week(timestamptz, text) TO dispatch_analyst;
 
 -- _zone_speed (sql/63_eta.sql)
 CREATE OR REPLACE FUNCTION @extschema@._zone_speed(p_zone_id bigint, p_at timestamptz) RETURNS float8
@@ -4624,7 +4626,7 @@ SELECT p.zone_id,
  GROUP BY p.zone_id, pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone), p.stage;
 END;
 COMMENT ON FUNCTION @extschema@._eta_accuracy() IS
-	'Internal (eta_accuracy): the view''s rows, every zone, hour and status, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (eta_accuracy): the view''s rows, every zone, hour and status, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._eta_accuracy() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._eta_accuracy() TO dispatch_analyst, dispatch_admin;
 
@@ -5513,6 +5515,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._hex_cell(geometry, float8) IS
 	'Internal: the (i, j) of the hexagon of ST_HexagonGrid, in Web Mercator units of mercator_size, that holds a WGS 84 point.';
 REVOKE ALL ON FUNCTION @extschema@._hex_cell(geometry, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._hex_cell(geometry, float8) TO dispatch_analyst;
 
 -- _cell_size (sql/68_demand.sql)
 CREATE OR REPLACE FUNCTION @extschema@._cell_size(p_area geometry) RETURNS float8
@@ -5527,6 +5530,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._cell_size(geometry) IS
 	'Internal: the side of the demand cells of a zone with this area, in Web Mercator units: dispatch.demand_cell_m over the cosine of the latitude of the area''s centre.';
 REVOKE ALL ON FUNCTION @extschema@._cell_size(geometry) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._cell_size(geometry) TO dispatch_analyst;
 
 -- _zone_cell_size (sql/68_demand.sql)
 CREATE OR REPLACE FUNCTION @extschema@._zone_cell_size(p_zone_id bigint) RETURNS float8
@@ -5573,7 +5577,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._demand_heatmap() IS
-	'Internal (demand_heatmap): the view''s rows, every zone in turn, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (demand_heatmap): the view''s rows, every zone in turn, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._demand_heatmap() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._demand_heatmap() TO dispatch_analyst, dispatch_admin;
 
@@ -5801,7 +5805,7 @@ SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));
 END;
 COMMENT ON FUNCTION @extschema@._stuck_orders() IS
-	'Internal (stuck_orders): the view''s rows, every zone, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (stuck_orders): the view''s rows, every zone, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._stuck_orders() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._stuck_orders() TO dispatch_analyst, dispatch_admin;
 
@@ -5862,7 +5866,7 @@ SELECT x.zone_id,
  GROUP BY x.zone_id, pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone);
 END;
 COMMENT ON FUNCTION @extschema@._rider_utilisation() IS
-	'Internal (rider_utilisation): the view''s rows, every zone and hour, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (rider_utilisation): the view''s rows, every zone and hour, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._rider_utilisation() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._rider_utilisation() TO dispatch_analyst, dispatch_admin;
 
@@ -5908,7 +5912,7 @@ SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_
   LEFT JOIN u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
 END;
 COMMENT ON FUNCTION @extschema@._dispatch_kpis() IS
-	'Internal (dispatch_kpis): the view''s rows, every zone and hour, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (dispatch_kpis): the view''s rows, every zone and hour, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._dispatch_kpis() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._dispatch_kpis() TO dispatch_analyst, dispatch_admin;
 
@@ -6005,7 +6009,7 @@ SELECT s.zone_id, s.hour, s.kind,
   FROM scored s;
 END;
 COMMENT ON FUNCTION @extschema@._order_anomalies() IS
-	'Internal (order_anomalies): the view''s rows, every zone, hour and kind of the last 7 days, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (order_anomalies): the view''s rows, every zone, hour and kind of the last 7 days, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._order_anomalies() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._order_anomalies() TO dispatch_analyst, dispatch_admin;
 
@@ -6225,7 +6229,7 @@ SELECT f.zone_id,
  GROUP BY f.zone_id, f.merchant_id, (f.created_at AT TIME ZONE z.timezone)::date;
 END;
 COMMENT ON FUNCTION @extschema@._feedback_daily() IS
-	'Internal (feedback_daily): the view''s rows, every zone, merchant and day, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (feedback_daily): the view''s rows, every zone, merchant and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._feedback_daily() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._feedback_daily() TO dispatch_analyst, dispatch_admin;
 
@@ -6255,7 +6259,7 @@ SELECT w.zone_id, w.week, w.topic, w.reviews,
    AND p.week OPERATOR(pg_catalog.=) (w.week OPERATOR(pg_catalog.-) 7);
 END;
 COMMENT ON FUNCTION @extschema@._feedback_top_issues() IS
-	'Internal (feedback_top_issues): the view''s rows, every zone, week and topic, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (feedback_top_issues): the view''s rows, every zone, week and topic, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._feedback_top_issues() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._feedback_top_issues() TO dispatch_analyst, dispatch_admin;
 
@@ -6690,7 +6694,7 @@ SELECT t.zone_id, t.day, t.topic, t.side,
  GROUP BY t.zone_id, t.day, t.topic, t.side;
 END;
 COMMENT ON FUNCTION @extschema@._complaint_sla() IS
-	'Internal (complaint_sla): the view''s rows, every zone, day, topic and side, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (complaint_sla): the view''s rows, every zone, day, topic and side, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._complaint_sla() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._complaint_sla() TO dispatch_analyst, dispatch_admin;
 
@@ -6734,7 +6738,7 @@ SELECT a.zone_id, a.month, a.kind, a.campaign_id,
  GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
 END;
 COMMENT ON FUNCTION @extschema@._survey_results() IS
-	'Internal (survey_results): the view''s rows, every zone, month, kind and campaign, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (survey_results): the view''s rows, every zone, month, kind and campaign, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._survey_results() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._survey_results() TO dispatch_analyst, dispatch_admin;
 
@@ -8358,7 +8362,7 @@ BEGIN ATOMIC
 	 GROUP BY c.purpose, c.policy_version;
 END;
 COMMENT ON FUNCTION @extschema@._consent_rates() IS
-	'Internal (consent_rates): consents per purpose and policy version, open and closed, with the extension''s rights.';
+	'Internal (consent_rates): consents per purpose and policy version, open and closed, with the extension''s rights: what the view reads on Citus (distribute()).';
 REVOKE ALL ON FUNCTION @extschema@._consent_rates() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._consent_rates() TO dispatch_analyst, dispatch_admin;
 
@@ -8373,7 +8377,7 @@ BEGIN ATOMIC
 	 GROUP BY 1, 2;
 END;
 COMMENT ON FUNCTION @extschema@._privacy_request_counts() IS
-	'Internal (privacy_request_counts): privacy requests per day and kind, with the extension''s rights.';
+	'Internal (privacy_request_counts): privacy requests per day and kind, with the extension''s rights: what the view reads on Citus (distribute()).';
 REVOKE ALL ON FUNCTION @extschema@._privacy_request_counts() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._privacy_request_counts() TO dispatch_analyst, dispatch_admin;
 
@@ -8669,7 +8673,7 @@ SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at
   FROM compared c;
 END;
 COMMENT ON FUNCTION @extschema@._experiment_results() IS
-	'Internal (experiment_results): the view''s rows, every experiment and variant, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (experiment_results): the view''s rows, every experiment and variant, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._experiment_results() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._experiment_results() TO dispatch_analyst, dispatch_admin;
 
@@ -9473,7 +9477,7 @@ SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALES
   LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
 END;
 COMMENT ON FUNCTION @extschema@._campaign_performance() IS
-	'Internal (campaign_performance): the view''s rows, every campaign, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (campaign_performance): the view''s rows, every campaign, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._campaign_performance() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._campaign_performance() TO dispatch_analyst, dispatch_admin;
 
@@ -9490,7 +9494,7 @@ SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
  WHERE d.exposed OPERATOR(pg_catalog.>) 0;
 END;
 COMMENT ON FUNCTION @extschema@._experiment_by_day() IS
-	'Internal (experiment_by_day): the view''s rows, every experiment, variant and day, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (experiment_by_day): the view''s rows, every experiment, variant and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._experiment_by_day() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._experiment_by_day() TO dispatch_analyst, dispatch_admin;
 
@@ -9527,7 +9531,7 @@ SELECT s.week AS cohort_week, s.customers,
  GROUP BY s.week, s.customers;
 END;
 COMMENT ON FUNCTION @extschema@._customer_retention() IS
-	'Internal (customer_retention): the view''s rows, every cohort week, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (customer_retention): the view''s rows, every cohort week, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._customer_retention() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._customer_retention() TO dispatch_analyst, dispatch_admin;
 
@@ -9563,7 +9567,7 @@ SELECT s.segment,
  GROUP BY s.segment;
 END;
 COMMENT ON FUNCTION @extschema@._customer_segments() IS
-	'Internal (customer_segments): the view''s rows, every segment, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (customer_segments): the view''s rows, every segment, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._customer_segments() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._customer_segments() TO dispatch_analyst, dispatch_admin;
 
@@ -9654,7 +9658,7 @@ SELECT zm.month, zm.zone_id,
   LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
 END;
 COMMENT ON FUNCTION @extschema@._monthly_review() IS
-	'Internal (monthly_review): the view''s rows, every month and zone, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (monthly_review): the view''s rows, every month and zone, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._monthly_review() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._monthly_review() TO dispatch_analyst, dispatch_admin;
 
@@ -9704,6 +9708,72 @@ $$;
 COMMENT ON FUNCTION @extschema@._routed_functions() IS
 	'Internal: the routed forms of the API calls that name an order, an offer or a refund (their first argument is the zone), which distribute() makes distributed functions of the zone.';
 REVOKE ALL ON FUNCTION @extschema@._routed_functions() FROM PUBLIC;
+
+-- _analyst_views (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._analyst_views()
+RETURNS TABLE (view_name regclass, reader regprocedure)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT u.v::regclass, u.f::regprocedure FROM (VALUES
+		('@extschema@.consent_rates', '@extschema@._consent_rates()'),
+		('@extschema@.privacy_request_counts', '@extschema@._privacy_request_counts()'),
+		('@extschema@.refund_reconciliation', '@extschema@._refund_reconciliation()'),
+		('@extschema@.earnings_fairness', '@extschema@._earnings_fairness()'),
+		('@extschema@.eta_accuracy', '@extschema@._eta_accuracy()'),
+		('@extschema@.demand_heatmap', '@extschema@._demand_heatmap()'),
+		('@extschema@.stuck_orders', '@extschema@._stuck_orders()'),
+		('@extschema@.rider_utilisation', '@extschema@._rider_utilisation()'),
+		('@extschema@.dispatch_kpis', '@extschema@._dispatch_kpis()'),
+		('@extschema@.order_anomalies', '@extschema@._order_anomalies()'),
+		('@extschema@.feedback_daily', '@extschema@._feedback_daily()'),
+		('@extschema@.feedback_top_issues', '@extschema@._feedback_top_issues()'),
+		('@extschema@.complaint_sla', '@extschema@._complaint_sla()'),
+		('@extschema@.survey_results', '@extschema@._survey_results()'),
+		('@extschema@.experiment_results', '@extschema@._experiment_results()'),
+		('@extschema@.campaign_performance', '@extschema@._campaign_performance()'),
+		('@extschema@.experiment_by_day', '@extschema@._experiment_by_day()'),
+		('@extschema@.customer_retention', '@extschema@._customer_retention()'),
+		('@extschema@.customer_segments', '@extschema@._customer_segments()'),
+		('@extschema@.monthly_review', '@extschema@._monthly_review()')) AS u(v, f)
+$$;
+COMMENT ON FUNCTION @extschema@._analyst_views() IS
+	'Internal: every view granted to dispatch_analyst and the SECURITY DEFINER function of its rows, which the view reads once distribute() ran (on one server it reads the tables).';
+REVOKE ALL ON FUNCTION @extschema@._analyst_views() FROM PUBLIC;
+
+-- _analyst_views_read_definers (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._analyst_views_read_definers() RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_view record;
+	v_propagate text := pg_catalog.current_setting('citus.enable_ddl_propagation', true);
+BEGIN
+	IF v_propagate IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+	END IF;
+	FOR v_view IN
+		SELECT a.view_name, a.reader,
+		       pg_catalog.string_agg(pg_catalog.format('r.%I::%s AS %I', c.attname,
+		                                               pg_catalog.format_type(c.atttypid, c.atttypmod), c.attname),
+		                             ', ' ORDER BY c.attnum) AS columns
+		  FROM @extschema@._analyst_views() a
+		  JOIN pg_catalog.pg_attribute c ON c.attrelid OPERATOR(pg_catalog.=) a.view_name
+		 WHERE c.attnum OPERATOR(pg_catalog.>) 0 AND NOT c.attisdropped
+		 GROUP BY a.view_name, a.reader
+	LOOP
+		EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s r',
+		                          v_view.view_name, v_view.columns, v_view.reader);
+	END LOOP;
+	IF v_propagate IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_propagate, true);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
+	'Internal: makes each analyst view of _analyst_views() read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
+REVOKE ALL ON FUNCTION @extschema@._analyst_views_read_definers() FROM PUBLIC;
 
 -- _event_shard_seq (sql/97_distribute.sql)
 CREATE OR REPLACE FUNCTION @extschema@._event_shard_seq() RETURNS trigger
@@ -9873,15 +9943,26 @@ BEGIN
 	-- form, the zone first), outside a transaction block
 	PERFORM pg_catalog.create_distributed_function(f, '$1', colocate_with => '@extschema@.orders')
 	   FROM @extschema@._routed_functions() f;
+	-- the analyst views read their definer functions, on every node (an
+	-- analyst may query the cluster from a worker too)
+	PERFORM @extschema@._on_every_node('SELECT @extschema@._analyst_views_read_definers()');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- ===========================================================================
 -- 3. What refers to routines
 -- ===========================================================================
+
+-- The analyst views are created over the tables below, as a fresh install
+-- has them (on one server a filter on a view reaches the tables' indexes);
+-- their definer functions of section 2 are what distribute() makes them
+-- read on Citus (sql/97_distribute.sql).  0.1.0 had no distribute(): an
+-- install updated from it is not distributed.  A later upgrade script that
+-- changes an analyst view on a distributed install calls
+-- _analyst_views_read_definers() after it.
 
 -- the schemas of PostGIS and pgcrypto leave every pinned search_path
 -- (release 0.1.0 put them there; routines replaced above already have
@@ -9953,28 +10034,128 @@ CREATE TRIGGER riders_shift
 	FOR EACH ROW EXECUTE FUNCTION @extschema@._riders_shift_trigger();
 
 -- Growth: A/B experiments (sql/86_experiments.sql): the analyst view, which
--- reads _experiment_results() (section 2)
+-- calls two_proportion_p
 CREATE VIEW @extschema@.experiment_results AS
-SELECT r.experiment, r.variant, r.position, r.weight, r.started_at, r.ended_at, r.exposed, r.converted, r.rate,
-       r.abs_lift, r.rel_lift, r.p_value, r.too_few
-  FROM @extschema@._experiment_results() r;
+WITH converted AS (
+	-- the exposures followed by an order placed within the window and not
+	-- cancelled, in any zone: a join, not a subquery per exposure, which
+	-- Citus cannot correlate with the orders of every shard
+	SELECT DISTINCT e.experiment_id, e.customer_id
+	  FROM @extschema@.experiment_exposures e
+	  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+	  JOIN @extschema@.zones z ON true
+	  JOIN @extschema@.orders o
+	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
+	   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
+), counts AS (
+	SELECT e.experiment_id, e.variant,
+	       pg_catalog.count(*) AS exposed,
+	       pg_catalog.count(c.customer_id) AS converted
+	  FROM @extschema@.experiment_exposures e
+	  LEFT JOIN converted c
+	    ON c.experiment_id OPERATOR(pg_catalog.=) e.experiment_id AND c.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	 GROUP BY e.experiment_id, e.variant
+), variants AS (
+	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
+	       v.position, v.name AS variant, v.weight,
+	       COALESCE(c.exposed, 0) AS exposed, COALESCE(c.converted, 0) AS converted
+	  FROM @extschema@.experiments x
+	  JOIN @extschema@.experiment_variants v ON v.experiment_id OPERATOR(pg_catalog.=) x.experiment_id
+	  LEFT JOIN counts c ON c.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
+	                    AND c.variant OPERATOR(pg_catalog.=) v.name
+), compared AS (
+	SELECT v.*, k.exposed AS control_exposed, k.converted AS control_converted,
+	       v.converted::float8 OPERATOR(pg_catalog./) NULLIF(v.exposed, 0) AS rate,
+	       k.converted::float8 OPERATOR(pg_catalog./) NULLIF(k.exposed, 0) AS control_rate,
+	       (v.converted OPERATOR(pg_catalog.+) k.converted)::float8
+	           OPERATOR(pg_catalog./) NULLIF(v.exposed OPERATOR(pg_catalog.+) k.exposed, 0) AS pooled
+	  FROM variants v
+	  JOIN variants k ON k.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
+	                 AND k.variant OPERATOR(pg_catalog.=) 'control'
+)
+SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at, c.ended_at,
+       c.exposed, c.converted, c.rate,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN c.rate OPERATOR(pg_catalog.-) c.control_rate END AS abs_lift,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN (c.rate OPERATOR(pg_catalog.-) c.control_rate) OPERATOR(pg_catalog./) NULLIF(c.control_rate, 0) END AS rel_lift,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN @extschema@.two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
+       -- the normal approximation needs at least 100 exposures in both
+       -- groups and 5 expected conversions and non-conversions in each
+       -- (pooled rate); the control row is judged against itself
+       (c.exposed OPERATOR(pg_catalog.<) 100 OR c.control_exposed OPERATOR(pg_catalog.<) 100
+        OR c.pooled IS NULL
+        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) c.pooled OPERATOR(pg_catalog.<) 5
+        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) c.pooled)
+           OPERATOR(pg_catalog.<) 5) AS too_few
+  FROM compared c;
 COMMENT ON VIEW @extschema@.experiment_results IS
 	'Per experiment and variant: exposed (consenting customers at their first exposure), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
 REVOKE ALL ON @extschema@.experiment_results FROM PUBLIC;
 GRANT SELECT ON @extschema@.experiment_results TO dispatch_analyst, dispatch_admin;
--- the complaint loop and surveys (sql/76_complaints.sql): the views (over
--- their definer functions of section 2), and the trigger that opens tickets
+-- the complaint loop and surveys (sql/76_complaints.sql): the views, and
+-- the trigger that opens tickets
 CREATE VIEW @extschema@.complaint_sla AS
-SELECT r.zone_id, r.day, r.topic, r.side, r.opened, r.resolved_in_time, r.resolved_late, r.open_overdue,
-       r.open_in_time, r.median_resolution
-  FROM @extschema@._complaint_sla() r;
+WITH t AS (
+	SELECT c.zone_id,
+	       (c.opened_at AT TIME ZONE z.timezone)::date AS day,
+	       tp.topic, c.side, c.opened_at, c.due_at, c.resolved_at,
+	       @extschema@.clock() AS now
+	  FROM @extschema@.complaint_tickets c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(c.topics) OPERATOR(pg_catalog.=) 0
+	                                           THEN ARRAY[NULL]::text[] ELSE c.topics END) AS tp (topic)
+)
+SELECT t.zone_id, t.day, t.topic, t.side,
+       pg_catalog.count(*) AS opened,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.<=) t.due_at) AS resolved_in_time,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.>) t.due_at) AS resolved_late,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.>) t.due_at) AS open_overdue,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.<=) t.due_at) AS open_in_time,
+       pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.resolved_at OPERATOR(pg_catalog.-) t.opened_at)
+           AS median_resolution
+  FROM t
+ GROUP BY t.zone_id, t.day, t.topic, t.side;
 COMMENT ON VIEW @extschema@.complaint_sla IS
 	'Complaint tickets per zone, local day of opening, topic and side: opened, resolved within complaint_due_in() (24 hours), resolved late, open and overdue, open and not yet due (against clock() at the time of the query), and the median time to resolution of the resolved ones.  A ticket with several topics counts under each; topic NULL: a ticket of a low rating without a topic.';
 
 CREATE VIEW @extschema@.survey_results AS
-SELECT r.zone_id, r.month, r.kind, r.campaign_id, r.answers, r.mean_rating, r.mean_sentiment, r.share_negative,
-       r.top_topics
-  FROM @extschema@._survey_results() r;
+WITH a AS (
+	SELECT s.zone_id,
+	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
+	       CASE WHEN s.campaign_id IS NULL THEN 'delivery' ELSE 'campaign' END AS kind,
+	       s.campaign_id, s.rating, s.text_score, s.score, s.topics
+	  FROM @extschema@.survey_answers s
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.zone_id
+), topic_counts AS (
+	SELECT a.zone_id, a.month, a.kind, a.campaign_id, tp.topic,
+	       pg_catalog.row_number() OVER (PARTITION BY a.zone_id, a.month, a.kind, a.campaign_id
+	                                     ORDER BY pg_catalog.count(*) DESC, tp.topic) AS rank
+	  FROM a CROSS JOIN LATERAL pg_catalog.unnest(a.topics) AS tp (topic)
+	 GROUP BY a.zone_id, a.month, a.kind, a.campaign_id, tp.topic
+), top AS (
+	SELECT c.zone_id, c.month, c.kind, c.campaign_id, pg_catalog.array_agg(c.topic ORDER BY c.rank) AS top_topics
+	  FROM topic_counts c
+	 WHERE c.rank OPERATOR(pg_catalog.<=) 3
+	 GROUP BY c.zone_id, c.month, c.kind, c.campaign_id
+)
+SELECT a.zone_id, a.month, a.kind, a.campaign_id,
+       pg_catalog.count(*) AS answers,
+       pg_catalog.avg(a.rating)::real AS mean_rating,
+       pg_catalog.avg(a.text_score)::real AS mean_sentiment,
+       (pg_catalog.count(*) FILTER (WHERE a.score OPERATOR(pg_catalog.<) 0)::float8
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
+       COALESCE(pg_catalog.min(top.top_topics), '{}') AS top_topics
+  FROM a
+  LEFT JOIN top
+    ON top.zone_id OPERATOR(pg_catalog.=) a.zone_id AND top.month OPERATOR(pg_catalog.=) a.month
+   AND top.kind OPERATOR(pg_catalog.=) a.kind AND top.campaign_id IS NOT DISTINCT FROM a.campaign_id
+ GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
 COMMENT ON VIEW @extschema@.survey_results IS
 	'Survey answers per zone, local month, kind and campaign (NULL: delivery surveys): answers, mean rating, mean sentiment of the comments (NULL without any), share with a negative score (rating and comment combined, as feedback), and the three topics raised most (ties by name).  The zone of a campaign answer is that of the customer''s order that redeemed the campaign.';
 
@@ -9988,18 +10169,50 @@ COMMENT ON TRIGGER feedback_complaint ON @extschema@.feedback IS
 
 -- refunds (sql/62_refunds.sql)
 CREATE VIEW @extschema@.refund_reconciliation AS
-SELECT r.zone_id, r.order_id, r.status, r.total_cents, r.paid_cents, r.refund_cents, r.refund_status, r.problem
-  FROM @extschema@._refund_reconciliation() r;
+SELECT o.zone_id, o.order_id, o.status, o.total_cents,
+       COALESCE(p.paid, 0) AS paid_cents,
+       COALESCE(r.refunded, 0) AS refund_cents,
+       r.states AS refund_status,
+       CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
+                 AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<>) p.paid THEN 'cancelled, not refunded in full'
+            WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
+                 THEN 'refunded, not cancelled'
+            WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
+       END AS problem
+  FROM @extschema@.orders o
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
+                      WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id
+                        AND x.status OPERATOR(pg_catalog.=) 'succeeded') p ON true
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(y.amount_cents) FILTER (WHERE y.status OPERATOR(pg_catalog.<>) 'failed') AS refunded,
+                            pg_catalog.string_agg(y.status, ',') AS states
+                       FROM @extschema@.refunds y
+                      WHERE y.zone_id OPERATOR(pg_catalog.=) o.zone_id AND y.order_id OPERATOR(pg_catalog.=) o.order_id) r ON true
+ WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
 COMMENT ON VIEW @extschema@.refund_reconciliation IS
 	'Paid or refunded orders: what was paid, what is refunded (pending and succeeded refunds), the refund status, and problem: NULL when the money adds up (a cancelled paid order is refunded in full, nothing else is refunded), else what is wrong.  No personal data.';
 REVOKE ALL ON @extschema@.refund_reconciliation FROM PUBLIC;
 GRANT SELECT ON @extschema@.refund_reconciliation TO dispatch_analyst, dispatch_admin;
 
--- operations views (sql/69_operations.sql), each reading its definer
--- function of section 2 (_stuck_orders() and so on)
+-- operations views (sql/69_operations.sql)
 CREATE VIEW @extschema@.stuck_orders AS
-SELECT r.zone_id, r.order_id, r.kind, r.status, r.rider_id, r.merchant_id, r.since, r.due, r.overdue_by
-  FROM @extschema@._stuck_orders() r;
+SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
+       o.status_changed_at AS since,
+       CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
+            THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
+            ELSE o.status_changed_at END
+         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status) AS due,
+       @extschema@.clock() OPERATOR(pg_catalog.-)
+         (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
+               THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
+               ELSE o.status_changed_at END
+          OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status)) AS overdue_by
+  FROM @extschema@.orders o
+ WHERE o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
+   AND @extschema@.clock() OPERATOR(pg_catalog.>)
+       (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
+             THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
+             ELSE o.status_changed_at END
+        OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));
 COMMENT ON VIEW @extschema@.stuck_orders IS
 	'Orders in a status longer than stuck_after(status) allows, now (clock()): when the status began, when it was due to end, and by how much it is overdue.  Ids and times only.';
 
@@ -10009,18 +10222,85 @@ COMMENT ON VIEW @extschema@.stuck_orders IS
 -- assignment to delivery or cancellation; overlapping orders of one rider
 -- merged).  Hours are whole hours of UTC, named in zone time.
 CREATE VIEW @extschema@.rider_utilisation AS
-SELECT r.zone_id, r.hour, r.riders_online, r.online_rider_hours::numeric(10, 2) AS online_rider_hours,
-       r.busy_rider_hours::numeric(10, 2) AS busy_rider_hours, r.utilisation::numeric(5, 4) AS utilisation
-  FROM @extschema@._rider_utilisation() r;
+WITH shifts AS (
+	SELECT e.zone_id, e.rider_id, e.at AS s, COALESCE(e.next_at, @extschema@.clock()) AS e
+	  FROM (SELECT e.zone_id, e.rider_id, e.at, e.payload OPERATOR(pg_catalog.->>) 'status' AS status,
+	               pg_catalog.lead(e.at) OVER (PARTITION BY e.rider_id ORDER BY e.at, e.seq) AS next_at
+	          FROM @extschema@.events e
+	         WHERE e.kind OPERATOR(pg_catalog.=) 'rider_status') e
+	 WHERE e.status OPERATOR(pg_catalog.=) 'online'),
+held AS (
+	SELECT o.zone_id, o.rider_id, o.assigned_at AS s,
+	       COALESCE(o.delivered_at, o.cancelled_at, @extschema@.clock()) AS e
+	  FROM @extschema@.orders o
+	 WHERE o.assigned_at IS NOT NULL AND o.rider_id IS NOT NULL),
+held_marked AS (
+	SELECT h.zone_id, h.rider_id, h.s, h.e,
+	       pg_catalog.max(h.e) OVER (PARTITION BY h.rider_id ORDER BY h.s, h.e
+	                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+	  FROM held h),
+busy AS (
+	SELECT m.zone_id, m.rider_id, pg_catalog.min(m.s) AS s, pg_catalog.max(m.e) AS e
+	  FROM (SELECT h.zone_id, h.rider_id, h.s, h.e,
+	               pg_catalog.sum(CASE WHEN h.prev_end IS NULL OR h.s OPERATOR(pg_catalog.>) h.prev_end THEN 1 ELSE 0 END)
+	                   OVER (PARTITION BY h.rider_id ORDER BY h.s, h.e) AS island
+	          FROM held_marked h) m
+	 GROUP BY m.zone_id, m.rider_id, m.island),
+spans AS (
+	SELECT 'online' AS kind, s.zone_id, s.rider_id, s.s, s.e FROM shifts s
+	UNION ALL
+	SELECT 'busy', b.zone_id, b.rider_id, b.s, b.e FROM busy b)
+SELECT x.zone_id,
+       pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone) AS hour,
+       pg_catalog.count(DISTINCT x.rider_id) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online') AS riders_online,
+       (pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online')
+        OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS online_rider_hours,
+       (COALESCE(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'busy'), 0)
+        OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS busy_rider_hours,
+       LEAST(COALESCE(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'busy'), 0)
+             OPERATOR(pg_catalog./)
+             NULLIF(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online'), 0), 1)::numeric(5, 4)
+           AS utilisation
+  FROM (SELECT sp.kind, sp.zone_id, sp.rider_id, h.h,
+               pg_catalog.date_part('epoch', LEAST(sp.e, h.h OPERATOR(pg_catalog.+) interval '1 hour')
+                                             OPERATOR(pg_catalog.-) GREATEST(sp.s, h.h))::numeric AS seconds
+          FROM spans sp
+         CROSS JOIN LATERAL pg_catalog.generate_series(pg_catalog.date_trunc('hour', sp.s, 'UTC'), sp.e, interval '1 hour') h(h)
+         WHERE sp.e OPERATOR(pg_catalog.>) sp.s
+           AND sp.e OPERATOR(pg_catalog.>) h.h) x
+  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) x.zone_id
+ GROUP BY x.zone_id, pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone);
 COMMENT ON VIEW @extschema@.rider_utilisation IS
 	'Per zone and local hour: riders online, online and busy rider-hours, and utilisation, the share of online time in which a rider held at least one order (assigned to delivered).  Shifts come from the outbox''s rider_status events, so hours older than the outbox''s retention show no online time.';
 
 CREATE VIEW @extschema@.dispatch_kpis AS
-SELECT r.zone_id, r.hour, r.orders, r.delivered, r.cancelled, r.median_click_to_door, r.p90_click_to_door,
-       r.on_time_share::numeric(5, 4) AS on_time_share, r.median_assigned_to_pickup, r.median_food_waiting,
-       r.offers_per_assigned_order::numeric(6, 2) AS offers_per_assigned_order,
-       r.rider_utilisation::numeric(5, 4) AS rider_utilisation
-  FROM @extschema@._dispatch_kpis() r;
+SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_door, k.p90_click_to_door,
+       k.on_time_share, k.median_assigned_to_pickup, k.median_food_waiting, k.offers_per_assigned_order,
+       u.utilisation AS rider_utilisation
+  FROM (SELECT o.zone_id,
+               pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone) AS hour,
+               pg_catalog.count(*) FILTER (WHERE o.placed_at IS NOT NULL) AS orders,
+               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered') AS delivered,
+               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
+                   AS median_click_to_door,
+               (pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
+                   AS p90_click_to_door,
+               (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.<=) o.promised_at)::numeric
+                OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered'), 0))::numeric(5, 4)
+                   AS on_time_share,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.picked_up_at OPERATOR(pg_catalog.-) o.assigned_at))
+                   AS median_assigned_to_pickup,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (
+                    ORDER BY GREATEST(o.picked_up_at OPERATOR(pg_catalog.-) o.ready_at, interval '0'))) AS median_food_waiting,
+               (pg_catalog.sum(f.offers)::numeric OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.assigned_at IS NOT NULL), 0))::numeric(6, 2)
+                   AS offers_per_assigned_order
+          FROM @extschema@.orders o
+          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+          LEFT JOIN LATERAL (SELECT pg_catalog.count(*) AS offers FROM @extschema@.offers x
+                              WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id) f ON true
+         GROUP BY o.zone_id, pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone)) k
+  LEFT JOIN @extschema@.rider_utilisation u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
 COMMENT ON VIEW @extschema@.dispatch_kpis IS
 	'Per zone and local hour of ordering: orders paid, delivered, cancelled; median and 90th percentile click-to-door (placed to delivered); on-time share of delivered orders (by promised_at); median time from assignment to pickup; median time the food waited for its rider (pickup after ready); offers per assigned order; rider utilisation of the hour (rider_utilisation).';
 
@@ -10037,9 +10317,89 @@ COMMENT ON VIEW @extschema@.dispatch_kpis IS
 --   late             deliveries after promised_at / deliveries in the hour
 --   refunded         refunds created / orders cancelled in the hour
 CREATE VIEW @extschema@.order_anomalies AS
-SELECT r.zone_id, r.hour, r.kind, r.count, r.base, r.rate::numeric(5, 4) AS rate, r.baseline_count,
-       r.baseline_base, r.baseline_rate::numeric(5, 4) AS baseline_rate, r.z_score, r.flagged
-  FROM @extschema@._order_anomalies() r;
+WITH span AS (
+	SELECT @extschema@.clock() OPERATOR(pg_catalog.-) interval '36 days' AS since),
+facts AS (
+	SELECT o.zone_id, o.created_at AS at, 'orders' AS what FROM @extschema@.orders o, span
+	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT o.zone_id, o.cancelled_at, 'cancelled' FROM @extschema@.orders o, span
+	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT o.zone_id, o.delivered_at, CASE WHEN o.delivered_at OPERATOR(pg_catalog.>) o.promised_at THEN 'late' ELSE 'on_time' END
+	  FROM @extschema@.orders o, span
+	 WHERE o.delivered_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT p.zone_id, p.settled_at, CASE WHEN p.status OPERATOR(pg_catalog.=) 'failed' THEN 'payment_failed' ELSE 'payment_ok' END
+	  FROM @extschema@.payments p, span
+	 WHERE p.settled_at OPERATOR(pg_catalog.>=) span.since AND p.status IN ('failed', 'succeeded')
+	UNION ALL
+	SELECT f.zone_id, f.responded_at, CASE WHEN f.status OPERATOR(pg_catalog.=) 'rejected' THEN 'rejected' ELSE 'accepted' END
+	  FROM @extschema@.offers f, span
+	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status IN ('accepted', 'rejected', 'released')
+	UNION ALL
+	SELECT x.zone_id, x.at, 'released' FROM @extschema@.offer_exclusions x, span
+	 WHERE x.at OPERATOR(pg_catalog.>=) span.since AND x.reason OPERATOR(pg_catalog.=) 'released'
+	UNION ALL
+	SELECT r.zone_id, r.created_at, 'refunded' FROM @extschema@.refunds r, span
+	 WHERE r.created_at OPERATOR(pg_catalog.>=) span.since),
+hourly AS (
+	SELECT f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone) AS hour,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'orders') AS orders,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'payment_failed') AS payment_failed,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('payment_failed', 'payment_ok')) AS payments,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'rejected') AS rejected,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('rejected', 'accepted')) AS answered,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'released') AS released,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'accepted') AS accepted,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'late') AS late,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('late', 'on_time')) AS delivered,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'refunded') AS refunded
+	  FROM facts f
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 GROUP BY f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone)),
+kinds AS (
+	SELECT c.zone_id, c.hour, k.kind, k.k, k.n, b.bk, b.bn
+	  FROM hourly c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL (VALUES ('payment_failed', c.payment_failed, c.payments),
+	                            ('cancelled', c.cancelled, c.orders),
+	                            ('rejected', c.rejected, c.answered),
+	                            ('released', c.released, c.accepted),
+	                            ('late', c.late, c.delivered),
+	                            ('refunded', c.refunded, c.cancelled)) k(kind, k, n)
+	 CROSS JOIN LATERAL (
+	       SELECT COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payment_failed WHEN 'cancelled' THEN h.cancelled
+	                                               WHEN 'rejected' THEN h.rejected WHEN 'released' THEN h.released
+	                                               WHEN 'late' THEN h.late ELSE h.refunded END), 0) AS bk,
+	              COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payments WHEN 'cancelled' THEN h.orders
+	                                               WHEN 'rejected' THEN h.answered WHEN 'released' THEN h.accepted
+	                                               WHEN 'late' THEN h.delivered ELSE h.cancelled END), 0) AS bn
+	         FROM hourly h
+	        WHERE h.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	          AND h.hour IN (c.hour OPERATOR(pg_catalog.-) interval '7 days', c.hour OPERATOR(pg_catalog.-) interval '14 days',
+	                         c.hour OPERATOR(pg_catalog.-) interval '21 days', c.hour OPERATOR(pg_catalog.-) interval '28 days')) b
+	 WHERE c.hour OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('hour', (@extschema@.clock() AT TIME ZONE z.timezone)
+	                                                              OPERATOR(pg_catalog.-) interval '7 days')),
+scored AS (
+	SELECT k.zone_id, k.hour, k.kind, k.k, k.n, k.bk, k.bn,
+	       (k.bk OPERATOR(pg_catalog.+) 1)::float8 OPERATOR(pg_catalog./) (k.bn OPERATOR(pg_catalog.+) 2)::float8 AS p
+	  FROM kinds k)
+SELECT s.zone_id, s.hour, s.kind,
+       s.k AS count, s.n AS base,
+       (s.k::numeric OPERATOR(pg_catalog./) NULLIF(s.n, 0))::numeric(5, 4) AS rate,
+       s.bk::bigint AS baseline_count, s.bn::bigint AS baseline_base,
+       (s.bk::numeric OPERATOR(pg_catalog./) NULLIF(s.bn, 0))::numeric(5, 4) AS baseline_rate,
+       CASE WHEN s.n OPERATOR(pg_catalog.>) 0 THEN
+           ((s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+            OPERATOR(pg_catalog./) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p)))::numeric(8, 2)
+       END AS z_score,
+       (s.k OPERATOR(pg_catalog.>=) 3 AND s.n OPERATOR(pg_catalog.>) 0
+        AND (s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+            OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p))))
+           AS flagged
+  FROM scored s;
 COMMENT ON VIEW @extschema@.order_anomalies IS
 	'Per zone, local hour of the last 7 days and kind of trouble (payment_failed, cancelled, rejected, released, late, refunded): the count, its base, the rate, the same over the same hour of the four weeks before, the binomial z-score against that baseline, and flagged when the count is at least 3 and the z-score at least 3.  Counts only.';
 
@@ -10048,47 +10408,174 @@ REVOKE ALL ON @extschema@.stuck_orders, @extschema@.dispatch_kpis, @extschema@.r
 GRANT SELECT ON @extschema@.stuck_orders, @extschema@.dispatch_kpis, @extschema@.rider_utilisation,
                 @extschema@.order_anomalies TO dispatch_analyst, dispatch_admin;
 
--- BEGIN growth views (sql/90_growth.sql), each reading its definer
--- function of section 2 (_campaign_performance() and so on)
+-- BEGIN growth views (sql/90_growth.sql)
 CREATE VIEW @extschema@.campaign_performance AS
-SELECT r.campaign_id, r.campaign, r.kind, r.zone_id, r.starts_at, r.ends_at, r.budget_cents,
-       r.budget_left_cents, r.redemptions, r.new_customers, r.orders, r.gmv_cents, r.cost_cents,
-       r.cost_per_acquisition_cents::numeric(14, 2) AS cost_per_acquisition_cents, r.roi::numeric(12, 3) AS roi,
-       r.acquired_30d_ago, r.repeat_rate_30d::numeric(5, 4) AS repeat_rate_30d
-  FROM @extschema@._campaign_performance() r;
+WITH days AS (
+	SELECT d.campaign_id,
+	       pg_catalog.sum(d.redemptions) AS redemptions, pg_catalog.sum(d.orders) AS orders,
+	       pg_catalog.sum(d.new_customers) AS new_customers, pg_catalog.sum(d.gmv_cents) AS gmv_cents,
+	       pg_catalog.sum(d.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(d.reward_cents) AS cost_cents
+	  FROM @extschema@.campaign_daily d GROUP BY d.campaign_id),
+acquired AS (
+	SELECT s.first_campaign_id AS campaign_id,
+	       pg_catalog.count(*) AS judged,
+	       pg_catalog.count(*) FILTER (WHERE s.second_at OPERATOR(pg_catalog.<=) (s.first_at OPERATOR(pg_catalog.+) interval '30 days')) AS repeated
+	  FROM @extschema@.customer_stats s
+	 WHERE s.first_campaign_id IS NOT NULL
+	   AND s.first_at OPERATOR(pg_catalog.<=) (@extschema@.clock() OPERATOR(pg_catalog.-) interval '30 days')
+	 GROUP BY s.first_campaign_id)
+SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALESCE(c.ended_at, c.ends_at) AS ends_at,
+       c.budget_cents, @extschema@.campaign_budget_left(c.campaign_id) AS budget_left_cents,
+       COALESCE(d.redemptions, 0)::bigint AS redemptions,
+       COALESCE(d.new_customers, 0)::bigint AS new_customers,
+       COALESCE(d.orders, 0)::bigint AS orders,
+       COALESCE(d.gmv_cents, 0)::bigint AS gmv_cents,
+       COALESCE(d.cost_cents, 0)::bigint AS cost_cents,
+       (d.cost_cents OPERATOR(pg_catalog./) NULLIF(d.new_customers, 0))::numeric(14, 2) AS cost_per_acquisition_cents,
+       ((d.gmv_cents OPERATOR(pg_catalog.-) d.cost_cents) OPERATOR(pg_catalog./) NULLIF(d.cost_cents, 0))::numeric(12, 3) AS roi,
+       a.judged AS acquired_30d_ago,
+       (a.repeated::numeric OPERATOR(pg_catalog./) NULLIF(a.judged, 0))::numeric(5, 4) AS repeat_rate_30d
+  FROM @extschema@.campaigns c
+  LEFT JOIN days d ON d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
+  LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
 COMMENT ON VIEW @extschema@.campaign_performance IS
 	'Per campaign, from the rollup: redemptions held, customers acquired (a paid referral counts for its referral campaign, anyone else for the campaign of their first order), orders that count, their GMV, cost (discounts and referral rewards), cost per acquisition, ROI = (GMV - cost) / cost, and the share of customers acquired at least 30 days ago who ordered again within 30 days.';
 
 CREATE VIEW @extschema@.experiment_by_day AS
-SELECT r.experiment, r.variant, r.day, r.exposed, r.converted, r.rate::numeric(5, 4) AS rate
-  FROM @extschema@._experiment_by_day() r;
+SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
+       (d.converted::numeric OPERATOR(pg_catalog./) NULLIF(d.exposed, 0))::numeric(5, 4) AS rate
+  FROM @extschema@.experiment_daily d
+  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) d.experiment_id
+ WHERE d.exposed OPERATOR(pg_catalog.>) 0;
 COMMENT ON VIEW @extschema@.experiment_by_day IS
 	'From the rollup: per experiment, variant and day of first exposure (UTC), the customers exposed and how many of them have converted so far (experiment_results has the totals and the test against control).';
 
 CREATE VIEW @extschema@.customer_retention AS
-SELECT r.cohort_week, r.customers, r.week_1::numeric(5, 4) AS week_1, r.week_2::numeric(5, 4) AS week_2,
-       r.week_3::numeric(5, 4) AS week_3, r.week_4::numeric(5, 4) AS week_4, r.week_5::numeric(5, 4) AS week_5,
-       r.week_6::numeric(5, 4) AS week_6, r.week_7::numeric(5, 4) AS week_7, r.week_8::numeric(5, 4) AS week_8
-  FROM @extschema@._customer_retention() r;
+WITH cohort AS (
+	SELECT s.customer_id,
+	       pg_catalog.date_trunc('week', s.first_at AT TIME ZONE z.timezone)::date AS week
+	  FROM @extschema@.customer_stats s
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.first_zone_id),
+back AS (
+	SELECT c.week, ((w.week OPERATOR(pg_catalog.-) c.week) OPERATOR(pg_catalog./) 7) AS k, pg_catalog.count(*) AS n
+	  FROM cohort c
+	  JOIN @extschema@.customer_weeks w ON w.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	   AND w.week OPERATOR(pg_catalog.>) c.week AND w.week OPERATOR(pg_catalog.<=) (c.week OPERATOR(pg_catalog.+) 56)
+	 GROUP BY 1, 2),
+sizes AS (SELECT c.week, pg_catalog.count(*) AS customers FROM cohort c GROUP BY 1)
+SELECT s.week AS cohort_week, s.customers,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 1)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_1,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 2)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_2,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 3)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_3,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 4)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_4,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 5)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_5,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 6)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_6,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 7)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_7,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 8)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_8
+  FROM sizes s
+  LEFT JOIN back b ON b.week OPERATOR(pg_catalog.=) s.week
+ GROUP BY s.week, s.customers;
 COMMENT ON VIEW @extschema@.customer_retention IS
 	'Cohorts by the local week (Monday) of the first counting order: customers, and for weeks 1 to 8 after it the share who ordered in that week (NULL: nobody, or the week is still to come).';
 
 CREATE VIEW @extschema@.customer_segments AS
-SELECT r.segment, r.customers, r.share::numeric(5, 4) AS share, r.mean_orders::numeric(10, 2) AS mean_orders,
-       r.mean_recency_days::numeric(10, 1) AS mean_recency_days,
-       r.mean_lifetime_value_cents::numeric(14, 0) AS mean_lifetime_value_cents, r.lifetime_value_cents
-  FROM @extschema@._customer_segments() r;
+WITH rfm AS (
+	SELECT s.orders, s.monetary_cents,
+	       pg_catalog.date_part('epoch', @extschema@.clock() OPERATOR(pg_catalog.-) s.last_at) OPERATOR(pg_catalog./) 86400 AS recency_days
+	  FROM @extschema@.customer_stats s),
+seg AS (
+	SELECT CASE WHEN r.recency_days OPERATOR(pg_catalog.<=) 14 AND r.orders OPERATOR(pg_catalog.>=) 8 THEN 'champions'
+	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 AND r.orders OPERATOR(pg_catalog.>=) 4 THEN 'loyal'
+	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 AND r.orders OPERATOR(pg_catalog.=) 1 THEN 'new'
+	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 THEN 'promising'
+	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 90 AND r.orders OPERATOR(pg_catalog.>=) 4 THEN 'at_risk'
+	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 90 THEN 'hibernating'
+	            ELSE 'lost' END AS segment,
+	       r.*
+	  FROM rfm r)
+SELECT s.segment,
+       pg_catalog.count(*) AS customers,
+       (pg_catalog.count(*)::numeric OPERATOR(pg_catalog./) pg_catalog.sum(pg_catalog.count(*)) OVER ())::numeric(5, 4) AS share,
+       pg_catalog.avg(s.orders)::numeric(10, 2) AS mean_orders,
+       pg_catalog.avg(s.recency_days)::numeric(10, 1) AS mean_recency_days,
+       pg_catalog.avg(s.monetary_cents)::numeric(14, 0) AS mean_lifetime_value_cents,
+       pg_catalog.sum(s.monetary_cents) AS lifetime_value_cents
+  FROM seg s
+ GROUP BY s.segment;
 COMMENT ON VIEW @extschema@.customer_segments IS
 	'Customers by recency-frequency-monetary segment (champions: last order within 14 days and 8 orders or more; loyal: 30 days, 4 or more; new: 30 days, 1; promising: 30 days; at_risk: 90 days, 4 or more; hibernating: 90 days; lost: longer), with counts and lifetime value (money paid).';
 
 CREATE VIEW @extschema@.monthly_review AS
-SELECT r.month, r.zone_id, r.active_customers, r.orders, r.delivered, r.cancelled, r.gmv_cents,
-       r.discount_cents, r.customers_acquired, r.campaign_cost_cents,
-       r.campaign_roi::numeric(12, 3) AS campaign_roi, r.reviews,
-       r.mean_sentiment::numeric(5, 3) AS mean_sentiment, r.share_negative::numeric(5, 4) AS share_negative,
-       r.top_complaints, r.tickets_opened, r.tickets_resolved_in_24h::numeric(5, 4) AS tickets_resolved_in_24h,
-       r.tickets_overdue, r.campaign_surveys
-  FROM @extschema@._monthly_review() r;
+WITH zm AS (
+	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date AS month,
+	       pg_catalog.sum(d.orders) AS orders, pg_catalog.sum(d.delivered) AS delivered,
+	       pg_catalog.sum(d.cancelled) AS cancelled, pg_catalog.sum(d.gmv_cents) AS gmv_cents,
+	       pg_catalog.sum(d.discount_cents) AS discount_cents
+	  FROM @extschema@.zone_daily d GROUP BY 1, 2),
+active AS (
+	SELECT f.zone_id, pg_catalog.date_trunc('month', f.day)::date AS month,
+	       pg_catalog.count(DISTINCT f.customer_id) AS customers
+	  FROM @extschema@.order_facts f WHERE f.counted GROUP BY 1, 2),
+camp AS (
+	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date AS month,
+	       pg_catalog.sum(d.gmv_cents) AS gmv_cents,
+	       pg_catalog.sum(d.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(d.reward_cents) AS cost_cents,
+	       pg_catalog.sum(d.new_customers) AS new_customers
+	  FROM @extschema@.campaign_daily d GROUP BY 1, 2),
+fb AS (
+	SELECT f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)::date AS month,
+	       pg_catalog.count(*) AS reviews, pg_catalog.avg(f.score) AS mean_score,
+	       pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*) AS share_negative
+	  FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 GROUP BY 1, 2),
+topics AS (
+	SELECT t.zone_id, t.month, pg_catalog.array_agg(t.topic ORDER BY t.n DESC, t.topic) AS top
+	  FROM (SELECT f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)::date AS month,
+	               u.topic, pg_catalog.count(*) AS n,
+	               pg_catalog.row_number() OVER (PARTITION BY f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)
+	                                             ORDER BY pg_catalog.count(*) DESC, u.topic) AS rank
+	          FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	         CROSS JOIN LATERAL pg_catalog.unnest(f.topics) u(topic)
+	         GROUP BY f.zone_id, 2, u.topic, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)) t
+	 WHERE t.rank OPERATOR(pg_catalog.<=) 3
+	 GROUP BY 1, 2),
+tickets AS (
+	SELECT c.zone_id, pg_catalog.date_trunc('month', c.opened_at AT TIME ZONE z.timezone)::date AS month,
+	       pg_catalog.count(*) AS opened,
+	       pg_catalog.count(*) FILTER (WHERE c.resolved_at OPERATOR(pg_catalog.<=) c.due_at) AS resolved_in_time,
+	       pg_catalog.count(*) FILTER (WHERE c.resolved_at IS NULL AND c.due_at OPERATOR(pg_catalog.<) @extschema@.clock()) AS overdue
+	  FROM @extschema@.complaint_tickets c JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 GROUP BY 1, 2),
+surveys AS (
+	SELECT r.zone_id, r.month,
+	       pg_catalog.jsonb_object_agg(k.name, pg_catalog.jsonb_build_object(
+	           'answers', r.answers, 'mean_rating', r.mean_rating, 'share_negative', r.share_negative,
+	           'top_topics', r.top_topics) ORDER BY k.name) AS by_campaign
+	  FROM @extschema@.survey_results r
+	  JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) r.campaign_id
+	 WHERE r.kind OPERATOR(pg_catalog.=) 'campaign'
+	 GROUP BY 1, 2)
+SELECT zm.month, zm.zone_id,
+       COALESCE(a.customers, 0) AS active_customers,
+       zm.orders, zm.delivered, zm.cancelled, zm.gmv_cents, zm.discount_cents,
+       COALESCE(c.new_customers, 0) AS customers_acquired,
+       COALESCE(c.cost_cents, 0) AS campaign_cost_cents,
+       ((c.gmv_cents OPERATOR(pg_catalog.-) c.cost_cents) OPERATOR(pg_catalog./) NULLIF(c.cost_cents, 0))::numeric(12, 3) AS campaign_roi,
+       COALESCE(fb.reviews, 0) AS reviews,
+       fb.mean_score::numeric(5, 3) AS mean_sentiment,
+       fb.share_negative::numeric(5, 4) AS share_negative,
+       COALESCE(t.top, '{}') AS top_complaints,
+       COALESCE(tk.opened, 0) AS tickets_opened,
+       (tk.resolved_in_time::numeric OPERATOR(pg_catalog./) NULLIF(tk.opened, 0))::numeric(5, 4) AS tickets_resolved_in_24h,
+       COALESCE(tk.overdue, 0) AS tickets_overdue,
+       COALESCE(sv.by_campaign, '{}') AS campaign_surveys
+  FROM zm
+  LEFT JOIN active a ON a.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND a.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN camp c ON c.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND c.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN fb ON fb.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND fb.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN topics t ON t.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND t.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN tickets tk ON tk.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND tk.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
 COMMENT ON VIEW @extschema@.monthly_review IS
 	'The monthly review per local month and zone: active customers, orders that count, delivered, cancelled, GMV, discounts, customers acquired by campaigns, campaign cost and ROI, reviews, mean sentiment (combined score), share negative, the three most raised complaint topics, complaint tickets (opened, share resolved within 24 hours, overdue now) and what the surveys of each campaign said (answers, mean rating, share negative, top topics).';
 REVOKE ALL ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
@@ -10120,34 +10607,71 @@ CREATE TRIGGER order_eta
 COMMENT ON TRIGGER order_eta ON @extschema@.orders IS
 	'Refreshes the ETA window at each status change; fires before order_state (name order), which puts the window in the status event.';
 
--- The fairness of a zone's day without rider ids (sql/53_pay.sql), read
--- from _earnings_fairness() (section 2)
+-- The fairness of a zone's day without rider ids: the Gini coefficient of
+-- the riders' earnings (0: everyone earned the same) over
+-- G = (2 * sum(i * x_i)) / (n * sum(x)) - (n + 1) / n with x ascending.
 CREATE VIEW @extschema@.earnings_fairness AS
-SELECT r.zone_id, r.day, r.riders, r.deliveries, r.total_cents, r.mean_cents, r.p10_cents, r.median_cents,
-       r.p90_cents, r.gini
-  FROM @extschema@._earnings_fairness() r;
+SELECT f.zone_id, f.day,
+       pg_catalog.count(*) AS riders,
+       pg_catalog.sum(f.deliveries)::bigint AS deliveries,
+       pg_catalog.sum(f.total_cents)::bigint AS total_cents,
+       pg_catalog.round(pg_catalog.avg(f.total_cents))::bigint AS mean_cents,
+       pg_catalog.percentile_disc(0.1) WITHIN GROUP (ORDER BY f.total_cents) AS p10_cents,
+       pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY f.total_cents) AS median_cents,
+       pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY f.total_cents) AS p90_cents,
+       CASE WHEN pg_catalog.sum(f.total_cents) OPERATOR(pg_catalog.>) 0 THEN
+           pg_catalog.round(((2 OPERATOR(pg_catalog.*) pg_catalog.sum(f.rank OPERATOR(pg_catalog.*) f.total_cents))::numeric
+                             OPERATOR(pg_catalog./) (pg_catalog.count(*) OPERATOR(pg_catalog.*) pg_catalog.sum(f.total_cents)))
+                            OPERATOR(pg_catalog.-) ((pg_catalog.count(*) OPERATOR(pg_catalog.+) 1)::numeric
+                                                    OPERATOR(pg_catalog./) pg_catalog.count(*)), 4)
+       END AS gini
+  FROM (SELECT e.zone_id, e.day, e.deliveries, e.total_cents,
+               pg_catalog.row_number() OVER (PARTITION BY e.zone_id, e.day ORDER BY e.total_cents) AS rank
+          FROM @extschema@.rider_earnings e) f
+ GROUP BY f.zone_id, f.day;
 COMMENT ON VIEW @extschema@.earnings_fairness IS
 	'Per zone and day: riders paid, deliveries, total and percentiles of a rider''s earnings, and their Gini coefficient (0: equal, towards 1: one rider earned everything).  No rider ids: for analysts.';
 REVOKE ALL ON @extschema@.earnings_fairness FROM PUBLIC;
 GRANT SELECT ON @extschema@.earnings_fairness TO dispatch_analyst, dispatch_admin;
 
 -- Coverage and width per zone, hour (zone time, of the prediction) and
--- status at prediction, over delivered orders (sql/63_eta.sql), read from
--- _eta_accuracy() (section 2)
+-- status at prediction, over delivered orders.
 CREATE VIEW @extschema@.eta_accuracy AS
-SELECT r.zone_id, r.hour, r.stage, r.deliveries, r.coverage::numeric(5, 4) AS coverage,
-       r.mean_width_minutes::numeric(8, 2) AS mean_width_minutes,
-       r.mean_abs_error_minutes::numeric(8, 2) AS mean_abs_error_minutes
-  FROM @extschema@._eta_accuracy() r;
+SELECT p.zone_id,
+       pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone) AS hour,
+       p.stage,
+       pg_catalog.count(*) AS deliveries,
+       (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.>=) p.earliest
+                                      AND o.delivered_at OPERATOR(pg_catalog.<=) p.latest)::numeric
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::numeric(5, 4) AS coverage,
+       (pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
+        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_width_minutes,
+       (pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
+        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_abs_error_minutes
+  FROM @extschema@.eta_predictions p
+  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
+                           AND o.order_id OPERATOR(pg_catalog.=) p.order_id
+  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) p.zone_id
+ WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
+ GROUP BY p.zone_id, pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone), p.stage;
 COMMENT ON VIEW @extschema@.eta_accuracy IS
 	'Per zone, hour (zone time, of the prediction) and status at prediction: delivered orders, the share delivered inside their window, its mean width and the mean error of the expected time, in minutes.  No personal data.';
 REVOKE ALL ON @extschema@.eta_accuracy FROM PUBLIC;
 GRANT SELECT ON @extschema@.eta_accuracy TO dispatch_analyst, dispatch_admin;
 
--- demand (sql/68_demand.sql): the heatmap reads _demand_heatmap() (section 2)
+-- demand (sql/68_demand.sql)
 CREATE VIEW @extschema@.demand_heatmap AS
-SELECT r.zone_id, r.i, r.j, r.hour_of_week, r.orders, r.weeks_with_orders, r.cell
-  FROM @extschema@._demand_heatmap() r;
+SELECT o.zone_id, c.i, c.j,
+       @extschema@._hour_of_week(o.created_at, z.timezone) AS hour_of_week,
+       pg_catalog.count(*) AS orders,
+       pg_catalog.count(DISTINCT pg_catalog.date_trunc('week', o.created_at AT TIME ZONE z.timezone)) AS weeks_with_orders,
+       @extschema@._hexagon(s.size, c.i, c.j) AS cell
+  FROM @extschema@.zones z
+ CROSS JOIN LATERAL (SELECT @extschema@._cell_size(z.area) AS size) s
+  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+ CROSS JOIN LATERAL @extschema@._hex_cell(o.dropoff, s.size) c
+ WHERE o.placed_at IS NOT NULL
+ GROUP BY o.zone_id, c.i, c.j, @extschema@._hour_of_week(o.created_at, z.timezone), s.size;
 COMMENT ON VIEW @extschema@.demand_heatmap IS
 	'Paid orders per zone, hexagon cell of their drop-off (i, j, and its polygon) and hour of the week they were placed (0 = Monday 00:00, zone time), with the number of weeks that had any.  Counts only.';
 REVOKE ALL ON @extschema@.demand_heatmap FROM PUBLIC;
@@ -10242,18 +10766,3 @@ COMMENT ON COLUMN @extschema@.riders.plan_pickup_position IS
 	'Personal data of the rider: the next pickup of its plan (update_rider_plan). Purpose: letting orders of that pickup join the trip; basis: contract; kept: until the rider holds no orders or sends a plan without it, cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS
 	'Personal data of the rider: the track of positions. Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';
-
--- analyst views of 0.1.0 that read definer functions (section 2), which
--- Citus can read for an analyst (docs/citus.md); their columns are unchanged
-CREATE OR REPLACE VIEW @extschema@.consent_rates AS
-SELECT r.purpose, r.policy_version, r.active, r.closed
-  FROM @extschema@._consent_rates() r;
-CREATE OR REPLACE VIEW @extschema@.privacy_request_counts AS
-SELECT r.day, r.kind, r.requests
-  FROM @extschema@._privacy_request_counts() r;
-CREATE OR REPLACE VIEW @extschema@.feedback_daily AS
-SELECT r.zone_id, r.merchant_id, r.day, r.reviews, r.mean_score, r.share_negative, r.mean_rating
-  FROM @extschema@._feedback_daily() r;
-CREATE OR REPLACE VIEW @extschema@.feedback_top_issues AS
-SELECT r.zone_id, r.week, r.topic, r.reviews, r.reviews_week_before, r.change
-  FROM @extschema@._feedback_top_issues() r;

@@ -241,10 +241,11 @@ GRANT EXECUTE ON FUNCTION @extschema@.rider_earnings_of(bigint, date, date) TO d
 -- The fairness of a zone's day without rider ids: the Gini coefficient of
 -- the riders' earnings (0: everyone earned the same) over
 -- G = (2 * sum(i * x_i)) / (n * sum(x)) - (n + 1) / n with x ascending.
--- The view reads a SECURITY DEFINER function rather than the tables: on
--- Citus a query on a view runs on the tables' shards as the querying role,
--- which holds no right on them (the analyst reads no base table;
--- sql/80_privacy.sql).
+-- On one server the view reads the tables, so that a filter on it reaches
+-- their indexes.  On Citus a view's shards are read as the querying role,
+-- which holds no right on them: there distribute() makes the view read
+-- this SECURITY DEFINER function of the same rows instead
+-- (sql/97_distribute.sql).
 CREATE FUNCTION @extschema@._earnings_fairness()
 RETURNS TABLE (zone_id bigint, day date, riders bigint, deliveries bigint, total_cents bigint, mean_cents bigint,
                p10_cents bigint, median_cents bigint, p90_cents bigint, gini numeric)
@@ -271,17 +272,32 @@ SELECT f.zone_id, f.day,
  GROUP BY f.zone_id, f.day;
 END;
 COMMENT ON FUNCTION @extschema@._earnings_fairness() IS
-	'Internal (earnings_fairness): the view''s rows, every zone and day, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (earnings_fairness): the view''s rows, every zone and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.earnings_fairness AS
-SELECT r.zone_id, r.day, r.riders, r.deliveries, r.total_cents, r.mean_cents, r.p10_cents, r.median_cents,
-       r.p90_cents, r.gini
-  FROM @extschema@._earnings_fairness() r;
+SELECT f.zone_id, f.day,
+       pg_catalog.count(*) AS riders,
+       pg_catalog.sum(f.deliveries)::bigint AS deliveries,
+       pg_catalog.sum(f.total_cents)::bigint AS total_cents,
+       pg_catalog.round(pg_catalog.avg(f.total_cents))::bigint AS mean_cents,
+       pg_catalog.percentile_disc(0.1) WITHIN GROUP (ORDER BY f.total_cents) AS p10_cents,
+       pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY f.total_cents) AS median_cents,
+       pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY f.total_cents) AS p90_cents,
+       CASE WHEN pg_catalog.sum(f.total_cents) OPERATOR(pg_catalog.>) 0 THEN
+           pg_catalog.round(((2 OPERATOR(pg_catalog.*) pg_catalog.sum(f.rank OPERATOR(pg_catalog.*) f.total_cents))::numeric
+                             OPERATOR(pg_catalog./) (pg_catalog.count(*) OPERATOR(pg_catalog.*) pg_catalog.sum(f.total_cents)))
+                            OPERATOR(pg_catalog.-) ((pg_catalog.count(*) OPERATOR(pg_catalog.+) 1)::numeric
+                                                    OPERATOR(pg_catalog./) pg_catalog.count(*)), 4)
+       END AS gini
+  FROM (SELECT e.zone_id, e.day, e.deliveries, e.total_cents,
+               pg_catalog.row_number() OVER (PARTITION BY e.zone_id, e.day ORDER BY e.total_cents) AS rank
+          FROM @extschema@.rider_earnings e) f
+ GROUP BY f.zone_id, f.day;
 COMMENT ON VIEW @extschema@.earnings_fairness IS
 	'Per zone and day: riders paid, deliveries, total and percentiles of a rider''s earnings, and their Gini coefficient (0: equal, towards 1: one rider earned everything).  No rider ids: for analysts.';
 REVOKE ALL ON @extschema@.earnings_fairness FROM PUBLIC;
 GRANT SELECT ON @extschema@.earnings_fairness TO dispatch_analyst, dispatch_admin;
--- the view's readers call its function (PostgreSQL checks a function in a
--- view against the querying role)
+-- on Citus the view's readers call its function (PostgreSQL checks a
+-- function in a view against the querying role)
 REVOKE ALL ON FUNCTION @extschema@._earnings_fairness() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._earnings_fairness() TO dispatch_analyst, dispatch_admin;

@@ -116,11 +116,11 @@ RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, suc
 COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) IS
 	'The payment service reports a refund as paid back (succeeded, with its reference) or failed (with a reason).  The same report again is a no-op; DP106 for an unknown refund, DP107 for a refund settled otherwise.';
 
--- The view reads a SECURITY DEFINER function rather than the tables: on
--- Citus a query on a view runs on the tables' shards as the querying role,
--- which holds no right on them (the analyst reads no base table).  The
--- price: a filter on the view no longer reaches the tables' indexes, which
--- a report over all paid orders does not miss.
+-- On one server the view reads the tables, so that a filter on it reaches
+-- their indexes.  On Citus a view's shards are read as the querying role,
+-- which holds no right on them: there distribute() makes the view read
+-- this SECURITY DEFINER function of the same rows instead
+-- (sql/97_distribute.sql).
 CREATE FUNCTION @extschema@._refund_reconciliation()
 RETURNS TABLE (zone_id bigint, order_id bigint, status text, total_cents integer, paid_cents bigint,
                refund_cents bigint, refund_status text, problem text)
@@ -148,11 +148,28 @@ SELECT o.zone_id, o.order_id, o.status, o.total_cents,
  WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
 END;
 COMMENT ON FUNCTION @extschema@._refund_reconciliation() IS
-	'Internal (refund_reconciliation): the view''s rows, read with the extension''s rights.';
+	'Internal (refund_reconciliation): the view''s rows, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.refund_reconciliation AS
-SELECT r.zone_id, r.order_id, r.status, r.total_cents, r.paid_cents, r.refund_cents, r.refund_status, r.problem
-  FROM @extschema@._refund_reconciliation() r;
+SELECT o.zone_id, o.order_id, o.status, o.total_cents,
+       COALESCE(p.paid, 0) AS paid_cents,
+       COALESCE(r.refunded, 0) AS refund_cents,
+       r.states AS refund_status,
+       CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
+                 AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<>) p.paid THEN 'cancelled, not refunded in full'
+            WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
+                 THEN 'refunded, not cancelled'
+            WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
+       END AS problem
+  FROM @extschema@.orders o
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
+                      WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id
+                        AND x.status OPERATOR(pg_catalog.=) 'succeeded') p ON true
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(y.amount_cents) FILTER (WHERE y.status OPERATOR(pg_catalog.<>) 'failed') AS refunded,
+                            pg_catalog.string_agg(y.status, ',') AS states
+                       FROM @extschema@.refunds y
+                      WHERE y.zone_id OPERATOR(pg_catalog.=) o.zone_id AND y.order_id OPERATOR(pg_catalog.=) o.order_id) r ON true
+ WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
 COMMENT ON VIEW @extschema@.refund_reconciliation IS
 	'Paid or refunded orders: what was paid, what is refunded (pending and succeeded refunds), the refund status, and problem: NULL when the money adds up (a cancelled paid order is refunded in full, nothing else is refunded), else what is wrong.  No personal data.';
 
@@ -163,7 +180,7 @@ REVOKE ALL ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text,
 GRANT EXECUTE ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON @extschema@.refund_reconciliation FROM PUBLIC;
 GRANT SELECT ON @extschema@.refund_reconciliation TO dispatch_analyst, dispatch_admin;
--- the view's readers call its function (PostgreSQL checks a function in a
--- view against the querying role)
+-- on Citus the view's readers call its function (PostgreSQL checks a
+-- function in a view against the querying role)
 REVOKE ALL ON FUNCTION @extschema@._refund_reconciliation() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._refund_reconciliation() TO dispatch_analyst, dispatch_admin;

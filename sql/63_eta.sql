@@ -78,6 +78,7 @@ RETURN ((pg_catalog.date_part('isodow', p_at AT TIME ZONE p_timezone)::integer O
 COMMENT ON FUNCTION @extschema@._hour_of_week(timestamptz, text) IS
 	'Internal: the hour of the week of a time in a time zone: 0 for Monday 00:00-01:00, 167 for Sunday 23:00-24:00.';
 REVOKE ALL ON FUNCTION @extschema@._hour_of_week(timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._hour_of_week(timestamptz, text) TO dispatch_analyst;   -- demand_heatmap (sql/68_demand.sql) calls it as its reader
 
 CREATE FUNCTION @extschema@._zone_speed(p_zone_id bigint, p_at timestamptz) RETURNS float8
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -372,8 +373,11 @@ GRANT EXECUTE ON FUNCTION @extschema@.learn_eta() TO dispatch_admin;
 
 -- Coverage and width per zone, hour (zone time, of the prediction) and
 -- status at prediction, over delivered orders.
--- The view reads a SECURITY DEFINER function rather than the tables, as
--- Citus reads a view's shards as the querying role (sql/80_privacy.sql).
+-- On one server the view reads the tables, so that a filter on it reaches
+-- their indexes.  On Citus a view's shards are read as the querying role,
+-- which holds no right on them: there distribute() makes the view read
+-- this SECURITY DEFINER function of the same rows instead
+-- (sql/97_distribute.sql).
 CREATE FUNCTION @extschema@._eta_accuracy()
 RETURNS TABLE (zone_id bigint, hour timestamp, stage text, deliveries bigint, coverage numeric,
                mean_width_minutes numeric, mean_abs_error_minutes numeric)
@@ -399,18 +403,31 @@ SELECT p.zone_id,
  GROUP BY p.zone_id, pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone), p.stage;
 END;
 COMMENT ON FUNCTION @extschema@._eta_accuracy() IS
-	'Internal (eta_accuracy): the view''s rows, every zone, hour and status, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (eta_accuracy): the view''s rows, every zone, hour and status, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.eta_accuracy AS
-SELECT r.zone_id, r.hour, r.stage, r.deliveries, r.coverage::numeric(5, 4) AS coverage,
-       r.mean_width_minutes::numeric(8, 2) AS mean_width_minutes,
-       r.mean_abs_error_minutes::numeric(8, 2) AS mean_abs_error_minutes
-  FROM @extschema@._eta_accuracy() r;
+SELECT p.zone_id,
+       pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone) AS hour,
+       p.stage,
+       pg_catalog.count(*) AS deliveries,
+       (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.>=) p.earliest
+                                      AND o.delivered_at OPERATOR(pg_catalog.<=) p.latest)::numeric
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::numeric(5, 4) AS coverage,
+       (pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
+        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_width_minutes,
+       (pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
+        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_abs_error_minutes
+  FROM @extschema@.eta_predictions p
+  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
+                           AND o.order_id OPERATOR(pg_catalog.=) p.order_id
+  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) p.zone_id
+ WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
+ GROUP BY p.zone_id, pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone), p.stage;
 COMMENT ON VIEW @extschema@.eta_accuracy IS
 	'Per zone, hour (zone time, of the prediction) and status at prediction: delivered orders, the share delivered inside their window, its mean width and the mean error of the expected time, in minutes.  No personal data.';
 REVOKE ALL ON @extschema@.eta_accuracy FROM PUBLIC;
 GRANT SELECT ON @extschema@.eta_accuracy TO dispatch_analyst, dispatch_admin;
--- the view's readers call its function (PostgreSQL checks a function in a
--- view against the querying role)
+-- on Citus the view's readers call its function (PostgreSQL checks a
+-- function in a view against the querying role)
 REVOKE ALL ON FUNCTION @extschema@._eta_accuracy() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._eta_accuracy() TO dispatch_analyst, dispatch_admin;

@@ -50,9 +50,13 @@ $$;
 COMMENT ON FUNCTION @extschema@._hex_cell(geometry, float8) IS
 	'Internal: the (i, j) of the hexagon of ST_HexagonGrid, in Web Mercator units of mercator_size, that holds a WGS 84 point.';
 REVOKE ALL ON FUNCTION @extschema@._hex_cell(geometry, float8) FROM PUBLIC;
+-- demand_heatmap calls it as its reader on one server; it runs as its
+-- owner (arithmetic)
+GRANT EXECUTE ON FUNCTION @extschema@._hex_cell(geometry, float8) TO dispatch_analyst;
 
 -- The grid unit of a zone: the cell side in Web Mercator units, from its
--- area.
+-- area (so that the analysts' view, which reads zones as its owner, needs
+-- no table privilege of its callers).
 CREATE FUNCTION @extschema@._cell_size(p_area geometry) RETURNS float8
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -65,6 +69,10 @@ $$;
 COMMENT ON FUNCTION @extschema@._cell_size(geometry) IS
 	'Internal: the side of the demand cells of a zone with this area, in Web Mercator units: dispatch.demand_cell_m over the cosine of the latitude of the area''s centre.';
 REVOKE ALL ON FUNCTION @extschema@._cell_size(geometry) FROM PUBLIC;
+-- demand_heatmap calls it on one server, and a view's functions run as its
+-- reader (it runs as its owner, so its reader needs nothing of what it
+-- calls)
+GRANT EXECUTE ON FUNCTION @extschema@._cell_size(geometry) TO dispatch_analyst;
 
 CREATE FUNCTION @extschema@._zone_cell_size(p_zone_id bigint) RETURNS float8
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -82,12 +90,14 @@ COMMENT ON FUNCTION @extschema@._zone_cell_size(bigint) IS
 	'Internal: _cell_size of a zone by its id; NULL for an unknown zone.';
 REVOKE ALL ON FUNCTION @extschema@._zone_cell_size(bigint) FROM PUBLIC;
 
--- The heatmap for analysts, read with the extension's rights (on Citus a
--- view's shards are read as the querying role: sql/80_privacy.sql), zone by
--- zone: each query names its zone, so that Citus sends it to the zone's
--- shard (it cannot push down a join of the orders under a lateral subquery
--- over the zones, a reference table), and the zone's cell size and time
--- zone come from the coordinator.
+-- The heatmap for analysts.  On one server the view below reads the
+-- tables, so that a filter on it reaches their indexes.  On Citus a view's
+-- shards are read as the querying role, and Citus cannot plan the view at
+-- all (the orders under a lateral subquery over the zones, a reference
+-- table): there distribute() makes the view read this function, which
+-- counts the same rows with the extension's rights zone by zone, each
+-- query naming its zone, so that Citus sends it to the zone's shard, the
+-- zone's cell size and time zone read first (sql/97_distribute.sql).
 CREATE FUNCTION @extschema@._demand_heatmap()
 RETURNS TABLE (zone_id bigint, i integer, j integer, hour_of_week smallint, orders bigint, weeks_with_orders bigint,
                cell geometry)
@@ -115,11 +125,20 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._demand_heatmap() IS
-	'Internal (demand_heatmap): the view''s rows, every zone in turn, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (demand_heatmap): the view''s rows, every zone in turn, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.demand_heatmap AS
-SELECT r.zone_id, r.i, r.j, r.hour_of_week, r.orders, r.weeks_with_orders, r.cell
-  FROM @extschema@._demand_heatmap() r;
+SELECT o.zone_id, c.i, c.j,
+       @extschema@._hour_of_week(o.created_at, z.timezone) AS hour_of_week,
+       pg_catalog.count(*) AS orders,
+       pg_catalog.count(DISTINCT pg_catalog.date_trunc('week', o.created_at AT TIME ZONE z.timezone)) AS weeks_with_orders,
+       @extschema@._hexagon(s.size, c.i, c.j) AS cell
+  FROM @extschema@.zones z
+ CROSS JOIN LATERAL (SELECT @extschema@._cell_size(z.area) AS size) s
+  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+ CROSS JOIN LATERAL @extschema@._hex_cell(o.dropoff, s.size) c
+ WHERE o.placed_at IS NOT NULL
+ GROUP BY o.zone_id, c.i, c.j, @extschema@._hour_of_week(o.created_at, z.timezone), s.size;
 COMMENT ON VIEW @extschema@.demand_heatmap IS
 	'Paid orders per zone, hexagon cell of their drop-off (i, j, and its polygon) and hour of the week they were placed (0 = Monday 00:00, zone time), with the number of weeks that had any.  Counts only.';
 
@@ -316,7 +335,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.reposition_hints(bigint, float8) TO dispat
 
 REVOKE ALL ON @extschema@.demand_heatmap FROM PUBLIC;
 GRANT SELECT ON @extschema@.demand_heatmap TO dispatch_analyst, dispatch_admin;
--- the view's readers call its function (PostgreSQL checks a function in a
--- view against the querying role); what it calls runs with its rights
+-- on Citus the view's readers call its function (PostgreSQL checks a
+-- function in a view against the querying role); what it calls runs with
+-- its rights
 REVOKE ALL ON FUNCTION @extschema@._demand_heatmap() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._demand_heatmap() TO dispatch_analyst, dispatch_admin;

@@ -24,9 +24,11 @@ $$;
 COMMENT ON FUNCTION @extschema@.stuck_after(text) IS
 	'How long an order may stay in a status before stuck_orders lists it (accepted: counted from when the food is ready); NULL for delivered and cancelled.';
 
--- The views below read SECURITY DEFINER functions rather than the tables:
--- on Citus a view's shards are read as the querying role, which holds no
--- right on them (sql/80_privacy.sql).
+-- On one server each view reads the tables, so that a filter on it reaches
+-- their indexes.  On Citus a view's shards are read as the querying role,
+-- which holds no right on them: there distribute() makes each view read
+-- the SECURITY DEFINER function of the same rows defined before it
+-- (sql/97_distribute.sql).
 CREATE FUNCTION @extschema@._stuck_orders()
 RETURNS TABLE (zone_id bigint, order_id bigint, kind text, status text, rider_id bigint, merchant_id bigint,
                since timestamptz, due timestamptz, overdue_by interval)
@@ -53,11 +55,27 @@ SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));
 END;
 COMMENT ON FUNCTION @extschema@._stuck_orders() IS
-	'Internal (stuck_orders): the view''s rows, every zone, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (stuck_orders): the view''s rows, every zone, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.stuck_orders AS
-SELECT r.zone_id, r.order_id, r.kind, r.status, r.rider_id, r.merchant_id, r.since, r.due, r.overdue_by
-  FROM @extschema@._stuck_orders() r;
+SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
+       o.status_changed_at AS since,
+       CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
+            THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
+            ELSE o.status_changed_at END
+         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status) AS due,
+       @extschema@.clock() OPERATOR(pg_catalog.-)
+         (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
+               THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
+               ELSE o.status_changed_at END
+          OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status)) AS overdue_by
+  FROM @extschema@.orders o
+ WHERE o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
+   AND @extschema@.clock() OPERATOR(pg_catalog.>)
+       (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
+             THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
+             ELSE o.status_changed_at END
+        OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));
 COMMENT ON VIEW @extschema@.stuck_orders IS
 	'Orders in a status longer than stuck_after(status) allows, now (clock()): when the status began, when it was due to end, and by how much it is overdue.  Ids and times only.';
 
@@ -122,12 +140,57 @@ SELECT x.zone_id,
  GROUP BY x.zone_id, pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone);
 END;
 COMMENT ON FUNCTION @extschema@._rider_utilisation() IS
-	'Internal (rider_utilisation): the view''s rows, every zone and hour, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (rider_utilisation): the view''s rows, every zone and hour, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.rider_utilisation AS
-SELECT r.zone_id, r.hour, r.riders_online, r.online_rider_hours::numeric(10, 2) AS online_rider_hours,
-       r.busy_rider_hours::numeric(10, 2) AS busy_rider_hours, r.utilisation::numeric(5, 4) AS utilisation
-  FROM @extschema@._rider_utilisation() r;
+WITH shifts AS (
+	SELECT e.zone_id, e.rider_id, e.at AS s, COALESCE(e.next_at, @extschema@.clock()) AS e
+	  FROM (SELECT e.zone_id, e.rider_id, e.at, e.payload OPERATOR(pg_catalog.->>) 'status' AS status,
+	               pg_catalog.lead(e.at) OVER (PARTITION BY e.rider_id ORDER BY e.at, e.seq) AS next_at
+	          FROM @extschema@.events e
+	         WHERE e.kind OPERATOR(pg_catalog.=) 'rider_status') e
+	 WHERE e.status OPERATOR(pg_catalog.=) 'online'),
+held AS (
+	SELECT o.zone_id, o.rider_id, o.assigned_at AS s,
+	       COALESCE(o.delivered_at, o.cancelled_at, @extschema@.clock()) AS e
+	  FROM @extschema@.orders o
+	 WHERE o.assigned_at IS NOT NULL AND o.rider_id IS NOT NULL),
+held_marked AS (
+	SELECT h.zone_id, h.rider_id, h.s, h.e,
+	       pg_catalog.max(h.e) OVER (PARTITION BY h.rider_id ORDER BY h.s, h.e
+	                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+	  FROM held h),
+busy AS (
+	SELECT m.zone_id, m.rider_id, pg_catalog.min(m.s) AS s, pg_catalog.max(m.e) AS e
+	  FROM (SELECT h.zone_id, h.rider_id, h.s, h.e,
+	               pg_catalog.sum(CASE WHEN h.prev_end IS NULL OR h.s OPERATOR(pg_catalog.>) h.prev_end THEN 1 ELSE 0 END)
+	                   OVER (PARTITION BY h.rider_id ORDER BY h.s, h.e) AS island
+	          FROM held_marked h) m
+	 GROUP BY m.zone_id, m.rider_id, m.island),
+spans AS (
+	SELECT 'online' AS kind, s.zone_id, s.rider_id, s.s, s.e FROM shifts s
+	UNION ALL
+	SELECT 'busy', b.zone_id, b.rider_id, b.s, b.e FROM busy b)
+SELECT x.zone_id,
+       pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone) AS hour,
+       pg_catalog.count(DISTINCT x.rider_id) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online') AS riders_online,
+       (pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online')
+        OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS online_rider_hours,
+       (COALESCE(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'busy'), 0)
+        OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS busy_rider_hours,
+       LEAST(COALESCE(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'busy'), 0)
+             OPERATOR(pg_catalog./)
+             NULLIF(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online'), 0), 1)::numeric(5, 4)
+           AS utilisation
+  FROM (SELECT sp.kind, sp.zone_id, sp.rider_id, h.h,
+               pg_catalog.date_part('epoch', LEAST(sp.e, h.h OPERATOR(pg_catalog.+) interval '1 hour')
+                                             OPERATOR(pg_catalog.-) GREATEST(sp.s, h.h))::numeric AS seconds
+          FROM spans sp
+         CROSS JOIN LATERAL pg_catalog.generate_series(pg_catalog.date_trunc('hour', sp.s, 'UTC'), sp.e, interval '1 hour') h(h)
+         WHERE sp.e OPERATOR(pg_catalog.>) sp.s
+           AND sp.e OPERATOR(pg_catalog.>) h.h) x
+  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) x.zone_id
+ GROUP BY x.zone_id, pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone);
 COMMENT ON VIEW @extschema@.rider_utilisation IS
 	'Per zone and local hour: riders online, online and busy rider-hours, and utilisation, the share of online time in which a rider held at least one order (assigned to delivered).  Shifts come from the outbox''s rider_status events, so hours older than the outbox''s retention show no online time.';
 
@@ -172,14 +235,36 @@ SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_
   LEFT JOIN u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
 END;
 COMMENT ON FUNCTION @extschema@._dispatch_kpis() IS
-	'Internal (dispatch_kpis): the view''s rows, every zone and hour, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (dispatch_kpis): the view''s rows, every zone and hour, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.dispatch_kpis AS
-SELECT r.zone_id, r.hour, r.orders, r.delivered, r.cancelled, r.median_click_to_door, r.p90_click_to_door,
-       r.on_time_share::numeric(5, 4) AS on_time_share, r.median_assigned_to_pickup, r.median_food_waiting,
-       r.offers_per_assigned_order::numeric(6, 2) AS offers_per_assigned_order,
-       r.rider_utilisation::numeric(5, 4) AS rider_utilisation
-  FROM @extschema@._dispatch_kpis() r;
+SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_door, k.p90_click_to_door,
+       k.on_time_share, k.median_assigned_to_pickup, k.median_food_waiting, k.offers_per_assigned_order,
+       u.utilisation AS rider_utilisation
+  FROM (SELECT o.zone_id,
+               pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone) AS hour,
+               pg_catalog.count(*) FILTER (WHERE o.placed_at IS NOT NULL) AS orders,
+               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered') AS delivered,
+               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
+                   AS median_click_to_door,
+               (pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
+                   AS p90_click_to_door,
+               (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.<=) o.promised_at)::numeric
+                OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered'), 0))::numeric(5, 4)
+                   AS on_time_share,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.picked_up_at OPERATOR(pg_catalog.-) o.assigned_at))
+                   AS median_assigned_to_pickup,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (
+                    ORDER BY GREATEST(o.picked_up_at OPERATOR(pg_catalog.-) o.ready_at, interval '0'))) AS median_food_waiting,
+               (pg_catalog.sum(f.offers)::numeric OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.assigned_at IS NOT NULL), 0))::numeric(6, 2)
+                   AS offers_per_assigned_order
+          FROM @extschema@.orders o
+          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+          LEFT JOIN LATERAL (SELECT pg_catalog.count(*) AS offers FROM @extschema@.offers x
+                              WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id) f ON true
+         GROUP BY o.zone_id, pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone)) k
+  LEFT JOIN @extschema@.rider_utilisation u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
 COMMENT ON VIEW @extschema@.dispatch_kpis IS
 	'Per zone and local hour of ordering: orders paid, delivered, cancelled; median and 90th percentile click-to-door (placed to delivered); on-time share of delivered orders (by promised_at); median time from assignment to pickup; median time the food waited for its rider (pickup after ready); offers per assigned order; rider utilisation of the hour (rider_utilisation).';
 
@@ -287,12 +372,92 @@ SELECT s.zone_id, s.hour, s.kind,
   FROM scored s;
 END;
 COMMENT ON FUNCTION @extschema@._order_anomalies() IS
-	'Internal (order_anomalies): the view''s rows, every zone, hour and kind of the last 7 days, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (order_anomalies): the view''s rows, every zone, hour and kind of the last 7 days, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.order_anomalies AS
-SELECT r.zone_id, r.hour, r.kind, r.count, r.base, r.rate::numeric(5, 4) AS rate, r.baseline_count,
-       r.baseline_base, r.baseline_rate::numeric(5, 4) AS baseline_rate, r.z_score, r.flagged
-  FROM @extschema@._order_anomalies() r;
+WITH span AS (
+	SELECT @extschema@.clock() OPERATOR(pg_catalog.-) interval '36 days' AS since),
+facts AS (
+	SELECT o.zone_id, o.created_at AS at, 'orders' AS what FROM @extschema@.orders o, span
+	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT o.zone_id, o.cancelled_at, 'cancelled' FROM @extschema@.orders o, span
+	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT o.zone_id, o.delivered_at, CASE WHEN o.delivered_at OPERATOR(pg_catalog.>) o.promised_at THEN 'late' ELSE 'on_time' END
+	  FROM @extschema@.orders o, span
+	 WHERE o.delivered_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT p.zone_id, p.settled_at, CASE WHEN p.status OPERATOR(pg_catalog.=) 'failed' THEN 'payment_failed' ELSE 'payment_ok' END
+	  FROM @extschema@.payments p, span
+	 WHERE p.settled_at OPERATOR(pg_catalog.>=) span.since AND p.status IN ('failed', 'succeeded')
+	UNION ALL
+	SELECT f.zone_id, f.responded_at, CASE WHEN f.status OPERATOR(pg_catalog.=) 'rejected' THEN 'rejected' ELSE 'accepted' END
+	  FROM @extschema@.offers f, span
+	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status IN ('accepted', 'rejected', 'released')
+	UNION ALL
+	SELECT x.zone_id, x.at, 'released' FROM @extschema@.offer_exclusions x, span
+	 WHERE x.at OPERATOR(pg_catalog.>=) span.since AND x.reason OPERATOR(pg_catalog.=) 'released'
+	UNION ALL
+	SELECT r.zone_id, r.created_at, 'refunded' FROM @extschema@.refunds r, span
+	 WHERE r.created_at OPERATOR(pg_catalog.>=) span.since),
+hourly AS (
+	SELECT f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone) AS hour,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'orders') AS orders,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'payment_failed') AS payment_failed,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('payment_failed', 'payment_ok')) AS payments,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'rejected') AS rejected,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('rejected', 'accepted')) AS answered,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'released') AS released,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'accepted') AS accepted,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'late') AS late,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('late', 'on_time')) AS delivered,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'refunded') AS refunded
+	  FROM facts f
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 GROUP BY f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone)),
+kinds AS (
+	SELECT c.zone_id, c.hour, k.kind, k.k, k.n, b.bk, b.bn
+	  FROM hourly c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL (VALUES ('payment_failed', c.payment_failed, c.payments),
+	                            ('cancelled', c.cancelled, c.orders),
+	                            ('rejected', c.rejected, c.answered),
+	                            ('released', c.released, c.accepted),
+	                            ('late', c.late, c.delivered),
+	                            ('refunded', c.refunded, c.cancelled)) k(kind, k, n)
+	 CROSS JOIN LATERAL (
+	       SELECT COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payment_failed WHEN 'cancelled' THEN h.cancelled
+	                                               WHEN 'rejected' THEN h.rejected WHEN 'released' THEN h.released
+	                                               WHEN 'late' THEN h.late ELSE h.refunded END), 0) AS bk,
+	              COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payments WHEN 'cancelled' THEN h.orders
+	                                               WHEN 'rejected' THEN h.answered WHEN 'released' THEN h.accepted
+	                                               WHEN 'late' THEN h.delivered ELSE h.cancelled END), 0) AS bn
+	         FROM hourly h
+	        WHERE h.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	          AND h.hour IN (c.hour OPERATOR(pg_catalog.-) interval '7 days', c.hour OPERATOR(pg_catalog.-) interval '14 days',
+	                         c.hour OPERATOR(pg_catalog.-) interval '21 days', c.hour OPERATOR(pg_catalog.-) interval '28 days')) b
+	 WHERE c.hour OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('hour', (@extschema@.clock() AT TIME ZONE z.timezone)
+	                                                              OPERATOR(pg_catalog.-) interval '7 days')),
+scored AS (
+	SELECT k.zone_id, k.hour, k.kind, k.k, k.n, k.bk, k.bn,
+	       (k.bk OPERATOR(pg_catalog.+) 1)::float8 OPERATOR(pg_catalog./) (k.bn OPERATOR(pg_catalog.+) 2)::float8 AS p
+	  FROM kinds k)
+SELECT s.zone_id, s.hour, s.kind,
+       s.k AS count, s.n AS base,
+       (s.k::numeric OPERATOR(pg_catalog./) NULLIF(s.n, 0))::numeric(5, 4) AS rate,
+       s.bk::bigint AS baseline_count, s.bn::bigint AS baseline_base,
+       (s.bk::numeric OPERATOR(pg_catalog./) NULLIF(s.bn, 0))::numeric(5, 4) AS baseline_rate,
+       CASE WHEN s.n OPERATOR(pg_catalog.>) 0 THEN
+           ((s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+            OPERATOR(pg_catalog./) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p)))::numeric(8, 2)
+       END AS z_score,
+       (s.k OPERATOR(pg_catalog.>=) 3 AND s.n OPERATOR(pg_catalog.>) 0
+        AND (s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+            OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p))))
+           AS flagged
+  FROM scored s;
 COMMENT ON VIEW @extschema@.order_anomalies IS
 	'Per zone, local hour of the last 7 days and kind of trouble (payment_failed, cancelled, rejected, released, late, refunded): the count, its base, the rate, the same over the same hour of the four weeks before, the binomial z-score against that baseline, and flagged when the count is at least 3 and the z-score at least 3.  Counts only.';
 
@@ -303,8 +468,8 @@ REVOKE ALL ON @extschema@.stuck_orders, @extschema@.dispatch_kpis, @extschema@.r
               @extschema@.order_anomalies FROM PUBLIC;
 GRANT SELECT ON @extschema@.stuck_orders, @extschema@.dispatch_kpis, @extschema@.rider_utilisation,
                 @extschema@.order_anomalies TO dispatch_analyst, dispatch_admin;
--- the views' readers call their functions (PostgreSQL checks a function in
--- a view against the querying role)
+-- on Citus the views' readers call their functions (PostgreSQL checks a
+-- function in a view against the querying role)
 REVOKE ALL ON FUNCTION @extschema@._stuck_orders() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._stuck_orders() TO dispatch_analyst, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@._rider_utilisation() FROM PUBLIC;

@@ -151,9 +151,11 @@ REVOKE ALL ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) 
 GRANT EXECUTE ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) TO dispatch_app, dispatch_admin;
 
 -- analyst views: no personal data (no text, no customer).
--- Each reads a SECURITY DEFINER function rather than the tables: on Citus
--- a view's shards are read as the querying role, which holds no right on
--- them (sql/80_privacy.sql).
+-- On one server each view reads the tables, so that a filter on it reaches
+-- their indexes.  On Citus a view's shards are read as the querying role,
+-- which holds no right on them: there distribute() makes each view read
+-- the SECURITY DEFINER function of the same rows defined before it
+-- (sql/97_distribute.sql).
 CREATE FUNCTION @extschema@._feedback_daily()
 RETURNS TABLE (zone_id bigint, merchant_id bigint, day date, reviews bigint, mean_score real,
                share_negative real, mean_rating real)
@@ -173,11 +175,20 @@ SELECT f.zone_id,
  GROUP BY f.zone_id, f.merchant_id, (f.created_at AT TIME ZONE z.timezone)::date;
 END;
 COMMENT ON FUNCTION @extschema@._feedback_daily() IS
-	'Internal (feedback_daily): the view''s rows, every zone, merchant and day, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (feedback_daily): the view''s rows, every zone, merchant and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.feedback_daily AS
-SELECT r.zone_id, r.merchant_id, r.day, r.reviews, r.mean_score, r.share_negative, r.mean_rating
-  FROM @extschema@._feedback_daily() r;
+SELECT f.zone_id,
+       f.merchant_id,
+       (f.created_at AT TIME ZONE z.timezone)::date AS day,
+       pg_catalog.count(*) AS reviews,
+       pg_catalog.avg(f.score)::real AS mean_score,
+       (pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::float8
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
+       pg_catalog.avg(f.rating)::real AS mean_rating
+  FROM @extschema@.feedback f
+  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+ GROUP BY f.zone_id, f.merchant_id, (f.created_at AT TIME ZONE z.timezone)::date;
 COMMENT ON VIEW @extschema@.feedback_daily IS
 	'Reviews per zone, merchant and local day: count, mean combined score, share with a negative score, mean star rating (NULL ratings left out).';
 
@@ -206,17 +217,33 @@ SELECT w.zone_id, w.week, w.topic, w.reviews,
    AND p.week OPERATOR(pg_catalog.=) (w.week OPERATOR(pg_catalog.-) 7);
 END;
 COMMENT ON FUNCTION @extschema@._feedback_top_issues() IS
-	'Internal (feedback_top_issues): the view''s rows, every zone, week and topic, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (feedback_top_issues): the view''s rows, every zone, week and topic, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.feedback_top_issues AS
-SELECT r.zone_id, r.week, r.topic, r.reviews, r.reviews_week_before, r.change
-  FROM @extschema@._feedback_top_issues() r;
+WITH weekly AS (
+	SELECT f.zone_id,
+	       pg_catalog.date_trunc('week', f.created_at AT TIME ZONE z.timezone)::date AS week,
+	       t.topic,
+	       pg_catalog.count(*) AS reviews
+	  FROM @extschema@.feedback f
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 CROSS JOIN LATERAL pg_catalog.unnest(f.topics) AS t (topic)
+	 GROUP BY 1, 2, 3
+)
+SELECT w.zone_id, w.week, w.topic, w.reviews,
+       COALESCE(p.reviews, 0) AS reviews_week_before,
+       w.reviews OPERATOR(pg_catalog.-) COALESCE(p.reviews, 0) AS change
+  FROM weekly w
+  LEFT JOIN weekly p
+    ON p.zone_id OPERATOR(pg_catalog.=) w.zone_id
+   AND p.topic OPERATOR(pg_catalog.=) w.topic
+   AND p.week OPERATOR(pg_catalog.=) (w.week OPERATOR(pg_catalog.-) 7);
 COMMENT ON VIEW @extschema@.feedback_top_issues IS
 	'Complaint topics per zone and local week (Monday first): reviews raising the topic, the count of the week before, and the change.';
 
 GRANT SELECT ON @extschema@.feedback_daily, @extschema@.feedback_top_issues TO dispatch_analyst, dispatch_admin;
--- the views' readers call their functions (PostgreSQL checks a function in
--- a view against the querying role)
+-- on Citus the views' readers call their functions (PostgreSQL checks a
+-- function in a view against the querying role)
 REVOKE ALL ON FUNCTION @extschema@._feedback_daily() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._feedback_daily() TO dispatch_analyst, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@._feedback_top_issues() FROM PUBLIC;

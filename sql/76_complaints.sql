@@ -548,9 +548,11 @@ GRANT EXECUTE ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) TO
 
 ------------------------------------------------------------------------------
 -- analyst views: no personal data (no text, no customer).
--- Each reads a SECURITY DEFINER function rather than the tables: on Citus
--- a view's shards are read as the querying role, which holds no right on
--- them (sql/80_privacy.sql).
+-- On one server each view reads the tables, so that a filter on it reaches
+-- their indexes.  On Citus a view's shards are read as the querying role,
+-- which holds no right on them: there distribute() makes each view read
+-- the SECURITY DEFINER function of the same rows defined before it
+-- (sql/97_distribute.sql).
 
 CREATE FUNCTION @extschema@._complaint_sla()
 RETURNS TABLE (zone_id bigint, day date, topic text, side text, opened bigint, resolved_in_time bigint,
@@ -580,12 +582,29 @@ SELECT t.zone_id, t.day, t.topic, t.side,
  GROUP BY t.zone_id, t.day, t.topic, t.side;
 END;
 COMMENT ON FUNCTION @extschema@._complaint_sla() IS
-	'Internal (complaint_sla): the view''s rows, every zone, day, topic and side, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (complaint_sla): the view''s rows, every zone, day, topic and side, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.complaint_sla AS
-SELECT r.zone_id, r.day, r.topic, r.side, r.opened, r.resolved_in_time, r.resolved_late, r.open_overdue,
-       r.open_in_time, r.median_resolution
-  FROM @extschema@._complaint_sla() r;
+WITH t AS (
+	SELECT c.zone_id,
+	       (c.opened_at AT TIME ZONE z.timezone)::date AS day,
+	       tp.topic, c.side, c.opened_at, c.due_at, c.resolved_at,
+	       @extschema@.clock() AS now
+	  FROM @extschema@.complaint_tickets c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(c.topics) OPERATOR(pg_catalog.=) 0
+	                                           THEN ARRAY[NULL]::text[] ELSE c.topics END) AS tp (topic)
+)
+SELECT t.zone_id, t.day, t.topic, t.side,
+       pg_catalog.count(*) AS opened,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.<=) t.due_at) AS resolved_in_time,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.>) t.due_at) AS resolved_late,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.>) t.due_at) AS open_overdue,
+       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.<=) t.due_at) AS open_in_time,
+       pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.resolved_at OPERATOR(pg_catalog.-) t.opened_at)
+           AS median_resolution
+  FROM t
+ GROUP BY t.zone_id, t.day, t.topic, t.side;
 COMMENT ON VIEW @extschema@.complaint_sla IS
 	'Complaint tickets per zone, local day of opening, topic and side: opened, resolved within complaint_due_in() (24 hours), resolved late, open and overdue, open and not yet due (against clock() at the time of the query), and the median time to resolution of the resolved ones.  A ticket with several topics counts under each; topic NULL: a ticket of a low rating without a topic.';
 
@@ -628,18 +647,46 @@ SELECT a.zone_id, a.month, a.kind, a.campaign_id,
  GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
 END;
 COMMENT ON FUNCTION @extschema@._survey_results() IS
-	'Internal (survey_results): the view''s rows, every zone, month, kind and campaign, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (survey_results): the view''s rows, every zone, month, kind and campaign, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.survey_results AS
-SELECT r.zone_id, r.month, r.kind, r.campaign_id, r.answers, r.mean_rating, r.mean_sentiment, r.share_negative,
-       r.top_topics
-  FROM @extschema@._survey_results() r;
+WITH a AS (
+	SELECT s.zone_id,
+	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
+	       CASE WHEN s.campaign_id IS NULL THEN 'delivery' ELSE 'campaign' END AS kind,
+	       s.campaign_id, s.rating, s.text_score, s.score, s.topics
+	  FROM @extschema@.survey_answers s
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.zone_id
+), topic_counts AS (
+	SELECT a.zone_id, a.month, a.kind, a.campaign_id, tp.topic,
+	       pg_catalog.row_number() OVER (PARTITION BY a.zone_id, a.month, a.kind, a.campaign_id
+	                                     ORDER BY pg_catalog.count(*) DESC, tp.topic) AS rank
+	  FROM a CROSS JOIN LATERAL pg_catalog.unnest(a.topics) AS tp (topic)
+	 GROUP BY a.zone_id, a.month, a.kind, a.campaign_id, tp.topic
+), top AS (
+	SELECT c.zone_id, c.month, c.kind, c.campaign_id, pg_catalog.array_agg(c.topic ORDER BY c.rank) AS top_topics
+	  FROM topic_counts c
+	 WHERE c.rank OPERATOR(pg_catalog.<=) 3
+	 GROUP BY c.zone_id, c.month, c.kind, c.campaign_id
+)
+SELECT a.zone_id, a.month, a.kind, a.campaign_id,
+       pg_catalog.count(*) AS answers,
+       pg_catalog.avg(a.rating)::real AS mean_rating,
+       pg_catalog.avg(a.text_score)::real AS mean_sentiment,
+       (pg_catalog.count(*) FILTER (WHERE a.score OPERATOR(pg_catalog.<) 0)::float8
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
+       COALESCE(pg_catalog.min(top.top_topics), '{}') AS top_topics
+  FROM a
+  LEFT JOIN top
+    ON top.zone_id OPERATOR(pg_catalog.=) a.zone_id AND top.month OPERATOR(pg_catalog.=) a.month
+   AND top.kind OPERATOR(pg_catalog.=) a.kind AND top.campaign_id IS NOT DISTINCT FROM a.campaign_id
+ GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
 COMMENT ON VIEW @extschema@.survey_results IS
 	'Survey answers per zone, local month, kind and campaign (NULL: delivery surveys): answers, mean rating, mean sentiment of the comments (NULL without any), share with a negative score (rating and comment combined, as feedback), and the three topics raised most (ties by name).  The zone of a campaign answer is that of the customer''s order that redeemed the campaign.';
 
 GRANT SELECT ON @extschema@.complaint_sla, @extschema@.survey_results TO dispatch_analyst, dispatch_admin;
--- the views' readers call their functions (PostgreSQL checks a function in
--- a view against the querying role)
+-- on Citus the views' readers call their functions (PostgreSQL checks a
+-- function in a view against the querying role)
 REVOKE ALL ON FUNCTION @extschema@._complaint_sla() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._complaint_sla() TO dispatch_analyst, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@._survey_results() FROM PUBLIC;

@@ -1438,10 +1438,12 @@ COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
 ------------------------------------------------------------------------------
 -- views for analysts: counts only, no personal data
 --
--- Each view reads a SECURITY DEFINER function rather than the table: on
--- Citus a query on a view runs on the table's shards as the querying role,
--- which holds no right on the table (the analyst reads no base table), so
--- the counts are taken with the extension's rights instead.
+-- On one server each view reads its table.  On Citus a query on a view
+-- runs on the table's shards as the querying role, which holds no right on
+-- the table (the analyst reads no base table): there distribute() makes
+-- each view read the SECURITY DEFINER function of the same counts defined
+-- before it, which takes them with the extension's rights
+-- (sql/97_distribute.sql).
 
 CREATE FUNCTION @extschema@._consent_rates()
 RETURNS TABLE (purpose text, policy_version text, active bigint, closed bigint)
@@ -1455,11 +1457,14 @@ BEGIN ATOMIC
 	 GROUP BY c.purpose, c.policy_version;
 END;
 COMMENT ON FUNCTION @extschema@._consent_rates() IS
-	'Internal (consent_rates): consents per purpose and policy version, open and closed, with the extension''s rights.';
+	'Internal (consent_rates): consents per purpose and policy version, open and closed, with the extension''s rights: what the view reads on Citus (distribute()).';
 
 CREATE VIEW @extschema@.consent_rates AS
-SELECT r.purpose, r.policy_version, r.active, r.closed
-  FROM @extschema@._consent_rates() r;
+SELECT c.purpose, c.policy_version,
+       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NULL) AS active,
+       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NOT NULL) AS closed
+  FROM @extschema@.consents c
+ GROUP BY c.purpose, c.policy_version;
 COMMENT ON VIEW @extschema@.consent_rates IS
 	'Consents per purpose and policy version, open and closed: counts only.';
 
@@ -1473,11 +1478,12 @@ BEGIN ATOMIC
 	 GROUP BY 1, 2;
 END;
 COMMENT ON FUNCTION @extschema@._privacy_request_counts() IS
-	'Internal (privacy_request_counts): privacy requests per day and kind, with the extension''s rights.';
+	'Internal (privacy_request_counts): privacy requests per day and kind, with the extension''s rights: what the view reads on Citus (distribute()).';
 
 CREATE VIEW @extschema@.privacy_request_counts AS
-SELECT r.day, r.kind, r.requests
-  FROM @extschema@._privacy_request_counts() r;
+SELECT pg_catalog.date_trunc('day', r.requested_at) AS day, r.kind, pg_catalog.count(*) AS requests
+  FROM @extschema@.privacy_requests r
+ GROUP BY 1, 2;
 COMMENT ON VIEW @extschema@.privacy_request_counts IS
 	'Exports, erasures and key rotations per day: counts only.';
 
@@ -1486,8 +1492,8 @@ REVOKE ALL ON @extschema@.consent_rates FROM PUBLIC;
 REVOKE ALL ON @extschema@.privacy_request_counts FROM PUBLIC;
 GRANT SELECT ON @extschema@.consent_rates TO dispatch_analyst, dispatch_admin;
 GRANT SELECT ON @extschema@.privacy_request_counts TO dispatch_analyst, dispatch_admin;
--- the views' readers call their functions (PostgreSQL checks a function in
--- a view against the querying role)
+-- on Citus the views' readers call their functions (PostgreSQL checks a
+-- function in a view against the querying role)
 REVOKE ALL ON FUNCTION @extschema@._consent_rates() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._consent_rates() TO dispatch_analyst, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@._privacy_request_counts() FROM PUBLIC;

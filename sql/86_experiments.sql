@@ -274,10 +274,10 @@ COMMENT ON FUNCTION @extschema@.experiment_variant(text, bigint) IS
 	'The variant a customer sees in an experiment: from experiment_bucket and the weights, recorded at the first exposure and returned from then on.  A customer without marketing consent, and everybody once the experiment ended, sees control and is not recorded.  DP634 for an unknown experiment, DP012 for an unknown customer.';
 
 ------------------------------------------------------------------------------
--- analyst view: counts and rates only, no customer ids.  It reads a
--- SECURITY DEFINER function rather than the tables: on Citus a view's
--- shards are read as the querying role, which holds no right on them
--- (sql/80_privacy.sql).
+-- analyst view: counts and rates only, no customer ids.  On one server it
+-- reads the tables; on Citus, where a view's shards are read as the
+-- querying role, distribute() makes it read the SECURITY DEFINER function
+-- of the same rows below (sql/97_distribute.sql).
 
 CREATE FUNCTION @extschema@._experiment_results()
 RETURNS TABLE (experiment text, variant text, "position" integer, weight integer, started_at timestamptz,
@@ -346,20 +346,75 @@ SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at
   FROM compared c;
 END;
 COMMENT ON FUNCTION @extschema@._experiment_results() IS
-	'Internal (experiment_results): the view''s rows, every experiment and variant, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (experiment_results): the view''s rows, every experiment and variant, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.experiment_results AS
-SELECT r.experiment, r.variant, r.position, r.weight, r.started_at, r.ended_at, r.exposed, r.converted, r.rate,
-       r.abs_lift, r.rel_lift, r.p_value, r.too_few
-  FROM @extschema@._experiment_results() r;
+WITH converted AS (
+	-- the exposures followed by an order placed within the window and not
+	-- cancelled, in any zone: a join, not a subquery per exposure, which
+	-- Citus cannot correlate with the orders of every shard
+	SELECT DISTINCT e.experiment_id, e.customer_id
+	  FROM @extschema@.experiment_exposures e
+	  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+	  JOIN @extschema@.zones z ON true
+	  JOIN @extschema@.orders o
+	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
+	   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
+), counts AS (
+	SELECT e.experiment_id, e.variant,
+	       pg_catalog.count(*) AS exposed,
+	       pg_catalog.count(c.customer_id) AS converted
+	  FROM @extschema@.experiment_exposures e
+	  LEFT JOIN converted c
+	    ON c.experiment_id OPERATOR(pg_catalog.=) e.experiment_id AND c.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	 GROUP BY e.experiment_id, e.variant
+), variants AS (
+	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
+	       v.position, v.name AS variant, v.weight,
+	       COALESCE(c.exposed, 0) AS exposed, COALESCE(c.converted, 0) AS converted
+	  FROM @extschema@.experiments x
+	  JOIN @extschema@.experiment_variants v ON v.experiment_id OPERATOR(pg_catalog.=) x.experiment_id
+	  LEFT JOIN counts c ON c.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
+	                    AND c.variant OPERATOR(pg_catalog.=) v.name
+), compared AS (
+	SELECT v.*, k.exposed AS control_exposed, k.converted AS control_converted,
+	       v.converted::float8 OPERATOR(pg_catalog./) NULLIF(v.exposed, 0) AS rate,
+	       k.converted::float8 OPERATOR(pg_catalog./) NULLIF(k.exposed, 0) AS control_rate,
+	       (v.converted OPERATOR(pg_catalog.+) k.converted)::float8
+	           OPERATOR(pg_catalog./) NULLIF(v.exposed OPERATOR(pg_catalog.+) k.exposed, 0) AS pooled
+	  FROM variants v
+	  JOIN variants k ON k.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
+	                 AND k.variant OPERATOR(pg_catalog.=) 'control'
+)
+SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at, c.ended_at,
+       c.exposed, c.converted, c.rate,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN c.rate OPERATOR(pg_catalog.-) c.control_rate END AS abs_lift,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN (c.rate OPERATOR(pg_catalog.-) c.control_rate) OPERATOR(pg_catalog./) NULLIF(c.control_rate, 0) END AS rel_lift,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN @extschema@.two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
+       -- the normal approximation needs at least 100 exposures in both
+       -- groups and 5 expected conversions and non-conversions in each
+       -- (pooled rate); the control row is judged against itself
+       (c.exposed OPERATOR(pg_catalog.<) 100 OR c.control_exposed OPERATOR(pg_catalog.<) 100
+        OR c.pooled IS NULL
+        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) c.pooled OPERATOR(pg_catalog.<) 5
+        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) c.pooled)
+           OPERATOR(pg_catalog.<) 5) AS too_few
+  FROM compared c;
 COMMENT ON VIEW @extschema@.experiment_results IS
 	'Per experiment and variant: exposed (consenting customers at their first exposure), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON @extschema@.experiment_results FROM PUBLIC;
 GRANT SELECT ON @extschema@.experiment_results TO dispatch_analyst, dispatch_admin;
--- the view's readers call its function (PostgreSQL checks a function in a
--- view against the querying role)
+-- on Citus the view's readers call its function (PostgreSQL checks a
+-- function in a view against the querying role)
 REVOKE ALL ON FUNCTION @extschema@._experiment_results() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._experiment_results() TO dispatch_analyst, dispatch_admin;
 

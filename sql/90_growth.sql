@@ -539,10 +539,12 @@ INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) V
 	('dispatch-recommend', '*/15 * * * *', 'SELECT @extschema@.refresh_recommendations()', 'dispatch');
 
 ------------------------------------------------------------------------------
--- analyst views: no personal data, no customer ids.  Each reads a SECURITY
--- DEFINER function rather than the tables: on Citus a view's shards, those
--- of reference tables too, are read as the querying role, which holds no
--- right on them (sql/80_privacy.sql).
+-- analyst views: no personal data, no customer ids.  On one server each
+-- reads the tables, so that a filter on it reaches their indexes.  On
+-- Citus a view's shards, those of reference tables too, are read as the
+-- querying role, which holds no right on them: there distribute() makes
+-- each view read the SECURITY DEFINER function of the same rows defined
+-- before it (sql/97_distribute.sql).
 
 CREATE FUNCTION @extschema@._campaign_performance()
 RETURNS TABLE (campaign_id bigint, campaign text, kind text, zone_id bigint, starts_at timestamptz,
@@ -583,14 +585,37 @@ SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALES
   LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
 END;
 COMMENT ON FUNCTION @extschema@._campaign_performance() IS
-	'Internal (campaign_performance): the view''s rows, every campaign, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (campaign_performance): the view''s rows, every campaign, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.campaign_performance AS
-SELECT r.campaign_id, r.campaign, r.kind, r.zone_id, r.starts_at, r.ends_at, r.budget_cents,
-       r.budget_left_cents, r.redemptions, r.new_customers, r.orders, r.gmv_cents, r.cost_cents,
-       r.cost_per_acquisition_cents::numeric(14, 2) AS cost_per_acquisition_cents, r.roi::numeric(12, 3) AS roi,
-       r.acquired_30d_ago, r.repeat_rate_30d::numeric(5, 4) AS repeat_rate_30d
-  FROM @extschema@._campaign_performance() r;
+WITH days AS (
+	SELECT d.campaign_id,
+	       pg_catalog.sum(d.redemptions) AS redemptions, pg_catalog.sum(d.orders) AS orders,
+	       pg_catalog.sum(d.new_customers) AS new_customers, pg_catalog.sum(d.gmv_cents) AS gmv_cents,
+	       pg_catalog.sum(d.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(d.reward_cents) AS cost_cents
+	  FROM @extschema@.campaign_daily d GROUP BY d.campaign_id),
+acquired AS (
+	SELECT s.first_campaign_id AS campaign_id,
+	       pg_catalog.count(*) AS judged,
+	       pg_catalog.count(*) FILTER (WHERE s.second_at OPERATOR(pg_catalog.<=) (s.first_at OPERATOR(pg_catalog.+) interval '30 days')) AS repeated
+	  FROM @extschema@.customer_stats s
+	 WHERE s.first_campaign_id IS NOT NULL
+	   AND s.first_at OPERATOR(pg_catalog.<=) (@extschema@.clock() OPERATOR(pg_catalog.-) interval '30 days')
+	 GROUP BY s.first_campaign_id)
+SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALESCE(c.ended_at, c.ends_at) AS ends_at,
+       c.budget_cents, @extschema@.campaign_budget_left(c.campaign_id) AS budget_left_cents,
+       COALESCE(d.redemptions, 0)::bigint AS redemptions,
+       COALESCE(d.new_customers, 0)::bigint AS new_customers,
+       COALESCE(d.orders, 0)::bigint AS orders,
+       COALESCE(d.gmv_cents, 0)::bigint AS gmv_cents,
+       COALESCE(d.cost_cents, 0)::bigint AS cost_cents,
+       (d.cost_cents OPERATOR(pg_catalog./) NULLIF(d.new_customers, 0))::numeric(14, 2) AS cost_per_acquisition_cents,
+       ((d.gmv_cents OPERATOR(pg_catalog.-) d.cost_cents) OPERATOR(pg_catalog./) NULLIF(d.cost_cents, 0))::numeric(12, 3) AS roi,
+       a.judged AS acquired_30d_ago,
+       (a.repeated::numeric OPERATOR(pg_catalog./) NULLIF(a.judged, 0))::numeric(5, 4) AS repeat_rate_30d
+  FROM @extschema@.campaigns c
+  LEFT JOIN days d ON d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
+  LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
 COMMENT ON VIEW @extschema@.campaign_performance IS
 	'Per campaign, from the rollup: redemptions held, customers acquired (a paid referral counts for its referral campaign, anyone else for the campaign of their first order), orders that count, their GMV, cost (discounts and referral rewards), cost per acquisition, ROI = (GMV - cost) / cost, and the share of customers acquired at least 30 days ago who ordered again within 30 days.';
 
@@ -606,11 +631,14 @@ SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
  WHERE d.exposed OPERATOR(pg_catalog.>) 0;
 END;
 COMMENT ON FUNCTION @extschema@._experiment_by_day() IS
-	'Internal (experiment_by_day): the view''s rows, every experiment, variant and day, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (experiment_by_day): the view''s rows, every experiment, variant and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.experiment_by_day AS
-SELECT r.experiment, r.variant, r.day, r.exposed, r.converted, r.rate::numeric(5, 4) AS rate
-  FROM @extschema@._experiment_by_day() r;
+SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
+       (d.converted::numeric OPERATOR(pg_catalog./) NULLIF(d.exposed, 0))::numeric(5, 4) AS rate
+  FROM @extschema@.experiment_daily d
+  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) d.experiment_id
+ WHERE d.exposed OPERATOR(pg_catalog.>) 0;
 COMMENT ON VIEW @extschema@.experiment_by_day IS
 	'From the rollup: per experiment, variant and day of first exposure (UTC), the customers exposed and how many of them have converted so far (experiment_results has the totals and the test against control).';
 
@@ -646,13 +674,33 @@ SELECT s.week AS cohort_week, s.customers,
  GROUP BY s.week, s.customers;
 END;
 COMMENT ON FUNCTION @extschema@._customer_retention() IS
-	'Internal (customer_retention): the view''s rows, every cohort week, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (customer_retention): the view''s rows, every cohort week, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.customer_retention AS
-SELECT r.cohort_week, r.customers, r.week_1::numeric(5, 4) AS week_1, r.week_2::numeric(5, 4) AS week_2,
-       r.week_3::numeric(5, 4) AS week_3, r.week_4::numeric(5, 4) AS week_4, r.week_5::numeric(5, 4) AS week_5,
-       r.week_6::numeric(5, 4) AS week_6, r.week_7::numeric(5, 4) AS week_7, r.week_8::numeric(5, 4) AS week_8
-  FROM @extschema@._customer_retention() r;
+WITH cohort AS (
+	SELECT s.customer_id,
+	       pg_catalog.date_trunc('week', s.first_at AT TIME ZONE z.timezone)::date AS week
+	  FROM @extschema@.customer_stats s
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.first_zone_id),
+back AS (
+	SELECT c.week, ((w.week OPERATOR(pg_catalog.-) c.week) OPERATOR(pg_catalog./) 7) AS k, pg_catalog.count(*) AS n
+	  FROM cohort c
+	  JOIN @extschema@.customer_weeks w ON w.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	   AND w.week OPERATOR(pg_catalog.>) c.week AND w.week OPERATOR(pg_catalog.<=) (c.week OPERATOR(pg_catalog.+) 56)
+	 GROUP BY 1, 2),
+sizes AS (SELECT c.week, pg_catalog.count(*) AS customers FROM cohort c GROUP BY 1)
+SELECT s.week AS cohort_week, s.customers,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 1)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_1,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 2)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_2,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 3)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_3,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 4)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_4,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 5)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_5,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 6)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_6,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 7)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_7,
+       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 8)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_8
+  FROM sizes s
+  LEFT JOIN back b ON b.week OPERATOR(pg_catalog.=) s.week
+ GROUP BY s.week, s.customers;
 COMMENT ON VIEW @extschema@.customer_retention IS
 	'Cohorts by the local week (Monday) of the first counting order: customers, and for weeks 1 to 8 after it the share who ordered in that week (NULL: nobody, or the week is still to come).';
 
@@ -687,13 +735,32 @@ SELECT s.segment,
  GROUP BY s.segment;
 END;
 COMMENT ON FUNCTION @extschema@._customer_segments() IS
-	'Internal (customer_segments): the view''s rows, every segment, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (customer_segments): the view''s rows, every segment, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.customer_segments AS
-SELECT r.segment, r.customers, r.share::numeric(5, 4) AS share, r.mean_orders::numeric(10, 2) AS mean_orders,
-       r.mean_recency_days::numeric(10, 1) AS mean_recency_days,
-       r.mean_lifetime_value_cents::numeric(14, 0) AS mean_lifetime_value_cents, r.lifetime_value_cents
-  FROM @extschema@._customer_segments() r;
+WITH rfm AS (
+	SELECT s.orders, s.monetary_cents,
+	       pg_catalog.date_part('epoch', @extschema@.clock() OPERATOR(pg_catalog.-) s.last_at) OPERATOR(pg_catalog./) 86400 AS recency_days
+	  FROM @extschema@.customer_stats s),
+seg AS (
+	SELECT CASE WHEN r.recency_days OPERATOR(pg_catalog.<=) 14 AND r.orders OPERATOR(pg_catalog.>=) 8 THEN 'champions'
+	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 AND r.orders OPERATOR(pg_catalog.>=) 4 THEN 'loyal'
+	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 AND r.orders OPERATOR(pg_catalog.=) 1 THEN 'new'
+	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 THEN 'promising'
+	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 90 AND r.orders OPERATOR(pg_catalog.>=) 4 THEN 'at_risk'
+	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 90 THEN 'hibernating'
+	            ELSE 'lost' END AS segment,
+	       r.*
+	  FROM rfm r)
+SELECT s.segment,
+       pg_catalog.count(*) AS customers,
+       (pg_catalog.count(*)::numeric OPERATOR(pg_catalog./) pg_catalog.sum(pg_catalog.count(*)) OVER ())::numeric(5, 4) AS share,
+       pg_catalog.avg(s.orders)::numeric(10, 2) AS mean_orders,
+       pg_catalog.avg(s.recency_days)::numeric(10, 1) AS mean_recency_days,
+       pg_catalog.avg(s.monetary_cents)::numeric(14, 0) AS mean_lifetime_value_cents,
+       pg_catalog.sum(s.monetary_cents) AS lifetime_value_cents
+  FROM seg s
+ GROUP BY s.segment;
 COMMENT ON VIEW @extschema@.customer_segments IS
 	'Customers by recency-frequency-monetary segment (champions: last order within 14 days and 8 orders or more; loyal: 30 days, 4 or more; new: 30 days, 1; promising: 30 days; at_risk: 90 days, 4 or more; hibernating: 90 days; lost: longer), with counts and lifetime value (money paid).';
 
@@ -783,16 +850,79 @@ SELECT zm.month, zm.zone_id,
   LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
 END;
 COMMENT ON FUNCTION @extschema@._monthly_review() IS
-	'Internal (monthly_review): the view''s rows, every month and zone, read with the extension''s rights (a filter on the view is applied to them after).';
+	'Internal (monthly_review): the view''s rows, every month and zone, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.monthly_review AS
-SELECT r.month, r.zone_id, r.active_customers, r.orders, r.delivered, r.cancelled, r.gmv_cents,
-       r.discount_cents, r.customers_acquired, r.campaign_cost_cents,
-       r.campaign_roi::numeric(12, 3) AS campaign_roi, r.reviews,
-       r.mean_sentiment::numeric(5, 3) AS mean_sentiment, r.share_negative::numeric(5, 4) AS share_negative,
-       r.top_complaints, r.tickets_opened, r.tickets_resolved_in_24h::numeric(5, 4) AS tickets_resolved_in_24h,
-       r.tickets_overdue, r.campaign_surveys
-  FROM @extschema@._monthly_review() r;
+WITH zm AS (
+	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date AS month,
+	       pg_catalog.sum(d.orders) AS orders, pg_catalog.sum(d.delivered) AS delivered,
+	       pg_catalog.sum(d.cancelled) AS cancelled, pg_catalog.sum(d.gmv_cents) AS gmv_cents,
+	       pg_catalog.sum(d.discount_cents) AS discount_cents
+	  FROM @extschema@.zone_daily d GROUP BY 1, 2),
+active AS (
+	SELECT f.zone_id, pg_catalog.date_trunc('month', f.day)::date AS month,
+	       pg_catalog.count(DISTINCT f.customer_id) AS customers
+	  FROM @extschema@.order_facts f WHERE f.counted GROUP BY 1, 2),
+camp AS (
+	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date AS month,
+	       pg_catalog.sum(d.gmv_cents) AS gmv_cents,
+	       pg_catalog.sum(d.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(d.reward_cents) AS cost_cents,
+	       pg_catalog.sum(d.new_customers) AS new_customers
+	  FROM @extschema@.campaign_daily d GROUP BY 1, 2),
+fb AS (
+	SELECT f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)::date AS month,
+	       pg_catalog.count(*) AS reviews, pg_catalog.avg(f.score) AS mean_score,
+	       pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*) AS share_negative
+	  FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 GROUP BY 1, 2),
+topics AS (
+	SELECT t.zone_id, t.month, pg_catalog.array_agg(t.topic ORDER BY t.n DESC, t.topic) AS top
+	  FROM (SELECT f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)::date AS month,
+	               u.topic, pg_catalog.count(*) AS n,
+	               pg_catalog.row_number() OVER (PARTITION BY f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)
+	                                             ORDER BY pg_catalog.count(*) DESC, u.topic) AS rank
+	          FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	         CROSS JOIN LATERAL pg_catalog.unnest(f.topics) u(topic)
+	         GROUP BY f.zone_id, 2, u.topic, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)) t
+	 WHERE t.rank OPERATOR(pg_catalog.<=) 3
+	 GROUP BY 1, 2),
+tickets AS (
+	SELECT c.zone_id, pg_catalog.date_trunc('month', c.opened_at AT TIME ZONE z.timezone)::date AS month,
+	       pg_catalog.count(*) AS opened,
+	       pg_catalog.count(*) FILTER (WHERE c.resolved_at OPERATOR(pg_catalog.<=) c.due_at) AS resolved_in_time,
+	       pg_catalog.count(*) FILTER (WHERE c.resolved_at IS NULL AND c.due_at OPERATOR(pg_catalog.<) @extschema@.clock()) AS overdue
+	  FROM @extschema@.complaint_tickets c JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 GROUP BY 1, 2),
+surveys AS (
+	SELECT r.zone_id, r.month,
+	       pg_catalog.jsonb_object_agg(k.name, pg_catalog.jsonb_build_object(
+	           'answers', r.answers, 'mean_rating', r.mean_rating, 'share_negative', r.share_negative,
+	           'top_topics', r.top_topics) ORDER BY k.name) AS by_campaign
+	  FROM @extschema@.survey_results r
+	  JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) r.campaign_id
+	 WHERE r.kind OPERATOR(pg_catalog.=) 'campaign'
+	 GROUP BY 1, 2)
+SELECT zm.month, zm.zone_id,
+       COALESCE(a.customers, 0) AS active_customers,
+       zm.orders, zm.delivered, zm.cancelled, zm.gmv_cents, zm.discount_cents,
+       COALESCE(c.new_customers, 0) AS customers_acquired,
+       COALESCE(c.cost_cents, 0) AS campaign_cost_cents,
+       ((c.gmv_cents OPERATOR(pg_catalog.-) c.cost_cents) OPERATOR(pg_catalog./) NULLIF(c.cost_cents, 0))::numeric(12, 3) AS campaign_roi,
+       COALESCE(fb.reviews, 0) AS reviews,
+       fb.mean_score::numeric(5, 3) AS mean_sentiment,
+       fb.share_negative::numeric(5, 4) AS share_negative,
+       COALESCE(t.top, '{}') AS top_complaints,
+       COALESCE(tk.opened, 0) AS tickets_opened,
+       (tk.resolved_in_time::numeric OPERATOR(pg_catalog./) NULLIF(tk.opened, 0))::numeric(5, 4) AS tickets_resolved_in_24h,
+       COALESCE(tk.overdue, 0) AS tickets_overdue,
+       COALESCE(sv.by_campaign, '{}') AS campaign_surveys
+  FROM zm
+  LEFT JOIN active a ON a.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND a.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN camp c ON c.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND c.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN fb ON fb.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND fb.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN topics t ON t.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND t.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN tickets tk ON tk.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND tk.month OPERATOR(pg_catalog.=) zm.month
+  LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
 COMMENT ON VIEW @extschema@.monthly_review IS
 	'The monthly review per local month and zone: active customers, orders that count, delivered, cancelled, GMV, discounts, customers acquired by campaigns, campaign cost and ROI, reviews, mean sentiment (combined score), share negative, the three most raised complaint topics, complaint tickets (opened, share resolved within 24 hours, overdue now) and what the surveys of each campaign said (answers, mean rating, share negative, top topics).';
 
@@ -804,8 +934,8 @@ REVOKE ALL ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @
               @extschema@.customer_segments, @extschema@.monthly_review FROM PUBLIC;
 GRANT SELECT ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
                 @extschema@.customer_segments, @extschema@.monthly_review TO dispatch_analyst, dispatch_admin;
--- the views' readers call their functions (PostgreSQL checks a function in
--- a view against the querying role)
+-- on Citus the views' readers call their functions (PostgreSQL checks a
+-- function in a view against the querying role)
 REVOKE ALL ON FUNCTION @extschema@._campaign_performance() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._campaign_performance() TO dispatch_analyst, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@._experiment_by_day() FROM PUBLIC;

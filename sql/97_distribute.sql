@@ -68,6 +68,88 @@ COMMENT ON FUNCTION @extschema@._routed_functions() IS
 	'Internal: the routed forms of the API calls that name an order, an offer or a refund (their first argument is the zone), which distribute() makes distributed functions of the zone.';
 REVOKE ALL ON FUNCTION @extschema@._routed_functions() FROM PUBLIC;
 
+-- The analyst views and, for each, the SECURITY DEFINER function of the
+-- same rows.  On one server a view reads the tables, so that a filter on it
+-- (a zone, a day) reaches their indexes.  On Citus the shards of a view's
+-- tables, distributed and reference alike, are read as the querying role,
+-- which holds no right on them (analysts are meant to see views only), so
+-- distribute() makes each view read its function instead
+-- (_analyst_views_read_definers below).  This is the one list of the
+-- pairs: a later upgrade script that creates or redefines an analyst view
+-- (as sql/ has it, over the tables) adds its pair here and, where the
+-- tables are distributed already, calls _analyst_views_read_definers()
+-- again.
+CREATE FUNCTION @extschema@._analyst_views()
+RETURNS TABLE (view_name regclass, reader regprocedure)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT u.v::regclass, u.f::regprocedure FROM (VALUES
+		('@extschema@.consent_rates', '@extschema@._consent_rates()'),
+		('@extschema@.privacy_request_counts', '@extschema@._privacy_request_counts()'),
+		('@extschema@.refund_reconciliation', '@extschema@._refund_reconciliation()'),
+		('@extschema@.earnings_fairness', '@extschema@._earnings_fairness()'),
+		('@extschema@.eta_accuracy', '@extschema@._eta_accuracy()'),
+		('@extschema@.demand_heatmap', '@extschema@._demand_heatmap()'),
+		('@extschema@.stuck_orders', '@extschema@._stuck_orders()'),
+		('@extschema@.rider_utilisation', '@extschema@._rider_utilisation()'),
+		('@extschema@.dispatch_kpis', '@extschema@._dispatch_kpis()'),
+		('@extschema@.order_anomalies', '@extschema@._order_anomalies()'),
+		('@extschema@.feedback_daily', '@extschema@._feedback_daily()'),
+		('@extschema@.feedback_top_issues', '@extschema@._feedback_top_issues()'),
+		('@extschema@.complaint_sla', '@extschema@._complaint_sla()'),
+		('@extschema@.survey_results', '@extschema@._survey_results()'),
+		('@extschema@.experiment_results', '@extschema@._experiment_results()'),
+		('@extschema@.campaign_performance', '@extschema@._campaign_performance()'),
+		('@extschema@.experiment_by_day', '@extschema@._experiment_by_day()'),
+		('@extschema@.customer_retention', '@extschema@._customer_retention()'),
+		('@extschema@.customer_segments', '@extschema@._customer_segments()'),
+		('@extschema@.monthly_review', '@extschema@._monthly_review()')) AS u(v, f)
+$$;
+COMMENT ON FUNCTION @extschema@._analyst_views() IS
+	'Internal: every view granted to dispatch_analyst and the SECURITY DEFINER function of its rows, which the view reads once distribute() ran (on one server it reads the tables).';
+REVOKE ALL ON FUNCTION @extschema@._analyst_views() FROM PUBLIC;
+
+-- Each analyst view becomes a SELECT of its columns (names, types and
+-- order kept, so CREATE OR REPLACE keeps the view, its comment and its
+-- grants) from its function.  Repeatable: a view that reads its function
+-- already is written again the same.  Citus carries no change of an
+-- extension's view to other nodes, and while it propagates DDL it refuses
+-- DDL on a view on a worker ("operation is not allowed on this node"):
+-- each node is switched on its own, with DDL propagation off meanwhile.
+CREATE FUNCTION @extschema@._analyst_views_read_definers() RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_view record;
+	v_propagate text := pg_catalog.current_setting('citus.enable_ddl_propagation', true);
+BEGIN
+	IF v_propagate IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+	END IF;
+	FOR v_view IN
+		SELECT a.view_name, a.reader,
+		       pg_catalog.string_agg(pg_catalog.format('r.%I::%s AS %I', c.attname,
+		                                               pg_catalog.format_type(c.atttypid, c.atttypmod), c.attname),
+		                             ', ' ORDER BY c.attnum) AS columns
+		  FROM @extschema@._analyst_views() a
+		  JOIN pg_catalog.pg_attribute c ON c.attrelid OPERATOR(pg_catalog.=) a.view_name
+		 WHERE c.attnum OPERATOR(pg_catalog.>) 0 AND NOT c.attisdropped
+		 GROUP BY a.view_name, a.reader
+	LOOP
+		EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s r',
+		                          v_view.view_name, v_view.columns, v_view.reader);
+	END LOOP;
+	IF v_propagate IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', v_propagate, true);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
+	'Internal: makes each analyst view of _analyst_views() read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
+REVOKE ALL ON FUNCTION @extschema@._analyst_views_read_definers() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._event_shard_seq() RETURNS trigger
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -233,8 +315,11 @@ BEGIN
 	-- form, the zone first), outside a transaction block
 	PERFORM pg_catalog.create_distributed_function(f, '$1', colocate_with => '@extschema@.orders')
 	   FROM @extschema@._routed_functions() f;
+	-- the analyst views read their definer functions, on every node (an
+	-- analyst may query the cluster from a worker too)
+	PERFORM @extschema@._on_every_node('SELECT @extschema@._analyst_views_read_definers()');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;

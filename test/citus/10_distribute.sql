@@ -8,7 +8,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(38);
+SELECT plan(40);
 
 -- ---------------------------------------------------------------------------
 -- placement
@@ -82,6 +82,19 @@ SELECT is((SELECT count(*) FROM pg_dist_object o JOIN dispatch._routed_functions
               AND o.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'dispatch.orders'::regclass)),
           (SELECT count(*) FROM dispatch._routed_functions()),
           'so is each routed form of a call naming an order or an offer');
+-- the analyst views read their definer functions (docs/citus.md, "Analysts
+-- on Citus"), on the coordinator and on each worker
+SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname::text) FROM dispatch._analyst_views() a
+             JOIN pg_class c ON c.oid = a.view_name JOIN pg_rewrite w ON w.ev_class = a.view_name
+            WHERE NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                                 AND d.refclassid = 'pg_proc'::regclass AND d.refobjid = a.reader)
+               OR EXISTS (SELECT FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                           WHERE d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                             AND d.refclassid = 'pg_class'::regclass AND t.relkind IN ('r', 'p'))),
+          NULL, 'every analyst view reads its definer function and names no table');
+SELECT ok(bool_and(success AND result = '0'), 'on every worker too')
+  FROM run_command_on_workers($$SELECT count(*) FROM dispatch._analyst_views() a JOIN pg_proc f ON f.oid = a.reader
+                                 WHERE pg_get_viewdef(a.view_name) !~ ('FROM dispatch\.' || f.proname || '\(\)')$$);
 
 -- ---------------------------------------------------------------------------
 -- two zones on two workers

@@ -164,9 +164,9 @@ SELECT throws_ok('SELECT count(*) FROM dispatch.orders', '42501', NULL, 'the ana
 SELECT throws_ok('SELECT count(*) FROM dispatch.eta_predictions', '42501', NULL, 'nor ETA predictions');
 SELECT throws_ok('SELECT count(*) FROM dispatch.customer_stats', '42501', NULL, 'nor the rollup (a reference table)');
 SELECT throws_ok('SELECT count(*) FROM dispatch.rider_earnings', '42501', NULL, 'nor riders'' earnings (a view for admins)');
-SELECT throws_ok('SELECT dispatch._hex_cell(ST_SetSRID(ST_MakePoint(110.05, 30.05), 4326), 350.0)', '42501', NULL,
-                 'calls none of the heatmap''s helpers');
-SELECT throws_ok('SELECT dispatch._hexagon(350.0, 1, 1)', '42501', NULL, 'such as _hexagon');
+SELECT throws_ok('SELECT dispatch._zone_cell_size(1)', '42501', NULL,
+                 'calls no internal function but those of the views (not the heatmap''s _zone_cell_size)');
+SELECT throws_ok('SELECT dispatch._analyst_views_read_definers()', '42501', NULL, 'nor switches the views');
 SELECT throws_ok('SELECT count(*) FROM dispatch.zones', '42501', NULL, 'nor reads zones (a reference table)');
 SELECT throws_ok('SELECT dispatch.cancel_order(1, ''no'')', '42501', NULL, 'nor cancels an order');
 RESET ROLE;

@@ -121,6 +121,10 @@ admin|SELECT dispatch._refusal_window_start()|
 admin|SELECT dispatch.unflag_customer(2, 'ops', 'checked')|
 app|SELECT dispatch.forecast_demand(1, now())|
 app|SELECT dispatch.reposition_hints(1)|
+analyst|SELECT dispatch._hour_of_week(now(), 'UTC')|
+analyst|SELECT dispatch._cell_size(ST_MakeEnvelope(121.40, 31.15, 121.48, 31.22, 4326))|
+analyst|SELECT dispatch._hex_cell(ST_SetSRID(ST_MakePoint(121.44, 31.19), 4326), 350.0)|
+analyst|SELECT dispatch._hexagon(350.0, 25701, 6022)|
 analyst|SELECT count(*) FROM dispatch._demand_heatmap()|
 app|SELECT dispatch.grant_consent(3, 'marketing', 'v1')|
 app|SELECT dispatch.has_consent(3, 'marketing')|

@@ -1,0 +1,225 @@
+-- test/pgtap/41_analyst_views.sql: the analyst views and their definer
+-- functions (sql/97_distribute.sql, docs/citus.md "Analysts on Citus").
+-- On one server every view granted to dispatch_analyst reads the tables,
+-- so that a filter on a zone reaches their indexes, and a login member of
+-- the role reads each as its owner does; distribute() makes each read the
+-- SECURITY DEFINER function of the same rows (_analyst_views() pairs
+-- them), keeping its columns, comment and grants.  Here the switch is made
+-- (and rolled back) on one server too, which also shows the index check
+-- failing on a view that reads its function.  On Citus (test/citus/suite,
+-- after distribute()) the views read their functions from the start;
+-- test/citus/20_analysts.sql reads them there as a member of the role.
+\set QUIET on
+BEGIN;
+SET LOCAL dispatch.clock_override = '2026-03-02 10:00:00+00';
+\ir ../fixtures/city.sql
+SELECT plan(18);
+SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
+SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
+       set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
+\ir ../fixtures/order_in.sql
+
+-- ---------------------------------------------------------------------------
+-- the list
+-- ---------------------------------------------------------------------------
+
+CREATE TEMP TABLE pair AS SELECT a.view_name, a.reader FROM dispatch._analyst_views() a;
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p),
+          (SELECT array_agg(c.oid::regclass::text ORDER BY c.oid::regclass::text) FROM pg_class c
+            WHERE c.relnamespace = 'dispatch'::regnamespace AND c.relkind = 'v'
+              AND has_table_privilege('dispatch_analyst', c.oid, 'SELECT')),
+          '_analyst_views() pairs every view granted to the analyst, and no other, with a function');
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p
+            WHERE (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+                    WHERE a.attrelid = p.view_name AND a.attnum > 0 AND NOT a.attisdropped)
+                  IS DISTINCT FROM
+                  (SELECT array_agg(n ORDER BY o) FROM pg_proc f,
+                          unnest(f.proargnames, f.proargmodes) WITH ORDINALITY AS x(n, m, o)
+                    WHERE f.oid = p.reader AND x.m = 't')
+               OR NOT (SELECT f.prosecdef AND f.provolatile = 's' FROM pg_proc f WHERE f.oid = p.reader)),
+          NULL, 'each function is STABLE SECURITY DEFINER and returns the columns of its view, by name and in order');
+
+-- ---------------------------------------------------------------------------
+-- a day's business in the zone, so that every view has rows: an order
+-- delivered (its ETA, the rider's pay), reviewed with one star (a ticket)
+-- and surveyed; one paid and cancelled (a refund); one whose payment
+-- failed; one left unpaid (stuck, an hour on); a consent, an experiment, a
+-- campaign, a privacy request, the growth rollup
+-- ---------------------------------------------------------------------------
+
+SELECT dispatch.grant_consent(:customer, 'marketing', 'v1') \g /dev/null
+SELECT dispatch.create_experiment('analyst views', '[{"name": "control", "weight": 1}, {"name": "b", "weight": 1}]')
+       \g /dev/null
+SELECT dispatch.experiment_variant('analyst views', :customer) \g /dev/null
+SELECT dispatch.create_campaign('analyst views', 'limited_time', '{"amount_off_cents": 100}', NULL, NULL,
+                                '2026-03-20 00:00:00+00') \g /dev/null
+SELECT pg_temp.order_in('delivered') AS delivered \gset
+SELECT dispatch.submit_feedback(:delivered, 1, '太慢了，饭都凉了') \g /dev/null
+SELECT dispatch.create_survey('delivery', :delivered) AS survey \gset
+SELECT dispatch.answer_survey(:survey, :customer, 4, '不错') \g /dev/null
+SELECT set_config('t.customer', :'customer2', true) \g /dev/null
+SELECT dispatch.cancel_order(pg_temp.order_in('placed'), 'changed mind') \g /dev/null
+SELECT pg_temp.order_in('payment_failed') \g /dev/null
+SELECT pg_temp.order_in('pending_payment') \g /dev/null
+SELECT dispatch.receive_privacy_request(:customer, 'access') \g /dev/null
+SELECT dispatch.rollup_campaigns(true) \g /dev/null
+SET LOCAL dispatch.clock_override = '2026-03-02 11:00:00+00';
+
+-- Each view's rows and a hash of them in order, read as the owner, and the
+-- same of its function (on one server two ways to the same rows)
+CREATE TEMP TABLE view_read (reader text, view_name regclass, rows bigint, hash text);
+GRANT SELECT, INSERT ON view_read TO PUBLIC;
+SELECT format($q$INSERT INTO view_read SELECT %L, %L, count(*), md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), ''))
+                  FROM %s t$q$, r.who, p.view_name, CASE r.who WHEN 'function' THEN p.reader::text ELSE p.view_name::text END)
+  FROM pair p, (VALUES ('owner'), ('function')) r(who) \gexec
+SELECT is((SELECT array_agg(o.view_name::text ORDER BY o.view_name::text) FROM view_read o
+            WHERE o.reader = 'owner' AND o.rows = 0),
+          NULL, 'every analyst view has rows');
+SELECT is((SELECT array_agg(o.view_name::text ORDER BY o.view_name::text) FROM view_read o JOIN view_read f USING (view_name)
+            WHERE o.reader = 'owner' AND f.reader = 'function' AND (o.rows, o.hash) IS DISTINCT FROM (f.rows, f.hash)),
+          NULL, 'every analyst view has exactly the rows of its definer function');
+
+-- ---------------------------------------------------------------------------
+-- what the views read: the tables on one server, their functions on Citus
+-- ---------------------------------------------------------------------------
+
+-- what each view's rule names: its definer function, and tables or other
+-- views (earnings_fairness reads the view rider_earnings)
+CREATE FUNCTION pg_temp.names(p_view regclass) RETURNS TABLE (reads_reader boolean, reads_table boolean)
+LANGUAGE sql AS $$
+	SELECT bool_or(d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.reader) IS TRUE,
+	       bool_or(d.refclassid = 'pg_class'::regclass AND d.refobjid <> p.view_name
+	               AND EXISTS (SELECT FROM pg_class t WHERE t.oid = d.refobjid AND t.relkind IN ('r', 'p', 'v'))) IS TRUE
+	  FROM pair p
+	  JOIN pg_rewrite r ON r.ev_class = p.view_name
+	  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+	 WHERE p.view_name = p_view
+$$;
+-- the index conditions of a query's plan that name the zone (a seq scan
+-- taken away, so that the plan must use an index: with the filter in its
+-- condition, or over the whole index)
+CREATE FUNCTION pg_temp.zone_index_conds(p_query text, p_zone bigint) RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE v_plan jsonb;
+BEGIN
+	SET LOCAL enable_seqscan = off;
+	EXECUTE 'EXPLAIN (FORMAT JSON) ' || p_query INTO v_plan;
+	RESET enable_seqscan;
+	RETURN (SELECT array_agg(DISTINCT n->>'Index Name' ORDER BY n->>'Index Name')
+	          FROM jsonb_path_query(v_plan, 'lax $.**') n
+	         WHERE jsonb_typeof(n) = 'object' AND n->>'Index Cond' ~ ('zone_id = ''?' || p_zone || '\M'));
+END $$;
+
+\if :on_citus
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p, pg_temp.names(p.view_name) x
+            WHERE NOT x.reads_reader OR x.reads_table),
+          NULL, 'on Citus each analyst view reads its definer function and names no table or other view');
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p JOIN pg_proc f ON f.oid = p.reader
+            WHERE pg_get_viewdef(p.view_name) !~ ('\m' || f.proname || '\(')),
+          NULL, 'each one''s definition names its function');
+SELECT is(pg_temp.zone_index_conds(format('SELECT * FROM dispatch.eta_accuracy WHERE zone_id = %s', :zone), :zone),
+          NULL, 'on Citus a filter on a zone of eta_accuracy is applied to the rows of _eta_accuracy()');
+SELECT is(pg_temp.zone_index_conds(format('SELECT * FROM dispatch.demand_heatmap WHERE zone_id = %s', :zone), :zone),
+          NULL, 'and one of demand_heatmap to the rows of _demand_heatmap()');
+\else
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p, pg_temp.names(p.view_name) x
+            WHERE x.reads_reader OR NOT x.reads_table),
+          NULL, 'on one server each analyst view reads the tables (or a view of them) and not its definer function');
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p
+            WHERE pg_get_viewdef(p.view_name) ~ (SELECT '\m(' || string_agg(f.proname, '|') || ')\('
+                                                   FROM pair q JOIN pg_proc f ON f.oid = q.reader)),
+          NULL, 'no analyst view''s definition names a definer function');
+SELECT ok(EXISTS (SELECT FROM unnest(pg_temp.zone_index_conds(
+                      format('SELECT * FROM dispatch.eta_accuracy WHERE zone_id = %s', :zone), :zone)) i
+                   WHERE i LIKE 'eta\_predictions\_%' OR i LIKE 'orders\_%'),
+          'a filter on a zone of eta_accuracy reaches an index of eta_predictions or orders');
+SELECT ok(EXISTS (SELECT FROM unnest(pg_temp.zone_index_conds(
+                      format('SELECT * FROM dispatch.demand_heatmap WHERE zone_id = %s', :zone), :zone)) i
+                   WHERE i LIKE 'orders\_%'),
+          'and one of demand_heatmap an index of orders');
+\endif
+
+-- ---------------------------------------------------------------------------
+-- the analyst
+-- ---------------------------------------------------------------------------
+
+\if :on_citus
+-- (a transaction cannot read as another role the shards it wrote: here the
+-- rights, and test/citus/20_analysts.sql reads as a member of the role)
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p
+            WHERE NOT (has_table_privilege('dispatch_analyst', p.view_name, 'SELECT')
+                       AND has_function_privilege('dispatch_analyst', p.reader, 'EXECUTE'))),
+          NULL, 'dispatch_analyst may read every analyst view and call its definer function');
+\else
+CREATE ROLE dispatch_t_views_analyst LOGIN IN ROLE dispatch_analyst;
+SELECT 'SET LOCAL ROLE dispatch_t_views_analyst',
+       format($q$INSERT INTO view_read SELECT 'analyst', %L, count(*),
+                     md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')) FROM %s t$q$, p.view_name, p.view_name),
+       'RESET ROLE'
+  FROM pair p \gexec
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p
+             LEFT JOIN view_read o ON o.view_name = p.view_name AND o.reader = 'owner'
+             LEFT JOIN view_read a ON a.view_name = p.view_name AND a.reader = 'analyst'
+            WHERE (a.rows, a.hash) IS DISTINCT FROM (o.rows, o.hash)),
+          NULL, 'a login member of dispatch_analyst reads every analyst view as its owner does');
+\endif
+SET LOCAL ROLE dispatch_analyst;
+SELECT throws_ok('SELECT count(*) FROM dispatch.eta_predictions', '42501', NULL, 'the analyst is refused eta_predictions');
+SELECT throws_ok('SELECT count(*) FROM dispatch.orders', '42501', NULL, 'the orders');
+SELECT throws_ok('SELECT count(*) FROM dispatch.customer_stats', '42501', NULL, 'and the rollup of customers');
+RESET ROLE;
+
+-- ---------------------------------------------------------------------------
+-- the switch distribute() makes (on one server here, rolled back; on Citus
+-- made again): columns, comments, grants and rows kept
+-- ---------------------------------------------------------------------------
+
+CREATE TEMP TABLE view_before AS
+	SELECT p.view_name,
+	       (SELECT array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+	          FROM pg_attribute a WHERE a.attrelid = p.view_name AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+	       obj_description(p.view_name, 'pg_class') AS comment,
+	       (SELECT c.relacl FROM pg_class c WHERE c.oid = p.view_name) AS acl,
+	       pg_get_viewdef(p.view_name) AS def
+	  FROM pair p;
+SELECT dispatch._analyst_views_read_definers() \g /dev/null
+CREATE TEMP TABLE view_def AS SELECT p.view_name, pg_get_viewdef(p.view_name) AS def FROM pair p;
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p, pg_temp.names(p.view_name) x
+            WHERE NOT x.reads_reader OR x.reads_table),
+          NULL, 'switched, each analyst view reads its definer function and names no table or other view');
+SELECT is((SELECT array_agg(b.view_name::text ORDER BY b.view_name::text) FROM view_before b
+            WHERE b.columns IS DISTINCT FROM
+                  (SELECT array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+                     FROM pg_attribute a WHERE a.attrelid = b.view_name AND a.attnum > 0 AND NOT a.attisdropped)),
+          NULL, 'with the same columns: names, types and order');
+SELECT is((SELECT array_agg(b.view_name::text ORDER BY b.view_name::text) FROM view_before b JOIN pg_class c ON c.oid = b.view_name
+            WHERE b.comment IS DISTINCT FROM obj_description(b.view_name, 'pg_class') OR b.acl IS DISTINCT FROM c.relacl
+               OR b.comment IS NULL OR NOT has_table_privilege('dispatch_analyst', b.view_name, 'SELECT')),
+          NULL, 'comments and grants kept');
+\if :on_citus
+-- (here Citus refused to read the views again after the switch, in this
+-- transaction that wrote the tables: "cannot switch local execution
+-- status from local execution required to local execution disabled";
+-- distribute() switches in a transaction of its own, after which
+-- test/citus/20_analysts.sql reads every view)
+SELECT is((SELECT array_agg(b.view_name::text ORDER BY b.view_name::text) FROM view_before b
+            WHERE b.def IS DISTINCT FROM pg_get_viewdef(b.view_name)),
+          NULL, 'on Citus, where distribute() switched them, each is written as it was');
+\else
+SELECT format($q$INSERT INTO view_read SELECT 'switched', %L, count(*),
+                     md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')) FROM %s t$q$, p.view_name, p.view_name)
+  FROM pair p \gexec
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p
+             LEFT JOIN view_read o ON o.view_name = p.view_name AND o.reader = 'owner'
+             LEFT JOIN view_read s ON s.view_name = p.view_name AND s.reader = 'switched'
+            WHERE (s.rows, s.hash) IS DISTINCT FROM (o.rows, o.hash)),
+          NULL, 'and the same rows');
+\endif
+SELECT is(pg_temp.zone_index_conds(format('SELECT * FROM dispatch.eta_accuracy WHERE zone_id = %s', :zone), :zone),
+          NULL, 'a filter on a zone of eta_accuracy then reaches no index (the check above fails on such a view)');
+SELECT dispatch._analyst_views_read_definers() \g /dev/null
+SELECT is((SELECT array_agg(d.view_name::text ORDER BY d.view_name::text) FROM view_def d
+            WHERE d.def IS DISTINCT FROM pg_get_viewdef(d.view_name)),
+          NULL, 'switching again writes each view the same');
+
+SELECT * FROM finish();
+ROLLBACK;
