@@ -3298,30 +3298,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.rider_earnings_of(bigint, date, date) TO d
 CREATE OR REPLACE FUNCTION @extschema@._earnings_fairness()
 RETURNS TABLE (zone_id bigint, day date, riders bigint, deliveries bigint, total_cents bigint, mean_cents bigint,
                p10_cents bigint, median_cents bigint, p90_cents bigint, gini numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT f.zone_id, f.day,
-       pg_catalog.count(*) AS riders,
-       pg_catalog.sum(f.deliveries)::bigint AS deliveries,
-       pg_catalog.sum(f.total_cents)::bigint AS total_cents,
-       pg_catalog.round(pg_catalog.avg(f.total_cents))::bigint AS mean_cents,
-       pg_catalog.percentile_disc(0.1) WITHIN GROUP (ORDER BY f.total_cents) AS p10_cents,
-       pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY f.total_cents) AS median_cents,
-       pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY f.total_cents) AS p90_cents,
-       CASE WHEN pg_catalog.sum(f.total_cents) OPERATOR(pg_catalog.>) 0 THEN
-           pg_catalog.round(((2 OPERATOR(pg_catalog.*) pg_catalog.sum(f.rank OPERATOR(pg_catalog.*) f.total_cents))::numeric
-                             OPERATOR(pg_catalog./) (pg_catalog.count(*) OPERATOR(pg_catalog.*) pg_catalog.sum(f.total_cents)))
-                            OPERATOR(pg_catalog.-) ((pg_catalog.count(*) OPERATOR(pg_catalog.+) 1)::numeric
-                                                    OPERATOR(pg_catalog./) pg_catalog.count(*)), 4)
-       END AS gini
-  FROM (SELECT e.zone_id, e.day, e.deliveries, e.total_cents,
-               pg_catalog.row_number() OVER (PARTITION BY e.zone_id, e.day ORDER BY e.total_cents) AS rank
-          FROM @extschema@.rider_earnings e) f
- GROUP BY f.zone_id, f.day;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.earnings_fairness;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._earnings_fairness() IS
-	'Internal (earnings_fairness): the view''s rows, every zone and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (earnings_fairness): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._earnings_fairness() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._earnings_fairness() TO dispatch_analyst, dispatch_admin;
 
@@ -4290,31 +4277,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text)
 CREATE OR REPLACE FUNCTION @extschema@._refund_reconciliation()
 RETURNS TABLE (zone_id bigint, order_id bigint, status text, total_cents integer, paid_cents bigint,
                refund_cents bigint, refund_status text, problem text)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT o.zone_id, o.order_id, o.status, o.total_cents,
-       COALESCE(p.paid, 0) AS paid_cents,
-       COALESCE(r.refunded, 0) AS refund_cents,
-       r.states AS refund_status,
-       CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
-                 AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<>) p.paid THEN 'cancelled, not refunded in full'
-            WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
-                 THEN 'refunded, not cancelled'
-            WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
-       END AS problem
-  FROM @extschema@.orders o
-  LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
-                      WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id
-                        AND x.status OPERATOR(pg_catalog.=) 'succeeded') p ON true
-  LEFT JOIN LATERAL (SELECT pg_catalog.sum(y.amount_cents) FILTER (WHERE y.status OPERATOR(pg_catalog.<>) 'failed') AS refunded,
-                            pg_catalog.string_agg(y.status, ',') AS states
-                       FROM @extschema@.refunds y
-                      WHERE y.zone_id OPERATOR(pg_catalog.=) o.zone_id AND y.order_id OPERATOR(pg_catalog.=) o.order_id) r ON true
- WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.refund_reconciliation;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._refund_reconciliation() IS
-	'Internal (refund_reconciliation): the view''s rows, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (refund_reconciliation): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._refund_reconciliation() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._refund_reconciliation() TO dispatch_analyst, dispatch_admin;
 
@@ -4604,29 +4577,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.learn_eta() TO dispatch_admin;
 CREATE OR REPLACE FUNCTION @extschema@._eta_accuracy()
 RETURNS TABLE (zone_id bigint, hour timestamp, stage text, deliveries bigint, coverage numeric,
                mean_width_minutes numeric, mean_abs_error_minutes numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT p.zone_id,
-       pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone) AS hour,
-       p.stage,
-       pg_catalog.count(*) AS deliveries,
-       (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.>=) p.earliest
-                                      AND o.delivered_at OPERATOR(pg_catalog.<=) p.latest)::numeric
-        OPERATOR(pg_catalog./) pg_catalog.count(*))::numeric(5, 4) AS coverage,
-       (pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
-        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_width_minutes,
-       (pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
-        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_abs_error_minutes
-  FROM @extschema@.eta_predictions p
-  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
-                           AND o.order_id OPERATOR(pg_catalog.=) p.order_id
-  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) p.zone_id
- WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
- GROUP BY p.zone_id, pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone), p.stage;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.eta_accuracy;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._eta_accuracy() IS
-	'Internal (eta_accuracy): the view''s rows, every zone, hour and status, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (eta_accuracy): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._eta_accuracy() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._eta_accuracy() TO dispatch_analyst, dispatch_admin;
 
@@ -5782,30 +5743,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.stuck_after(text) TO dispatch_app, dispatc
 CREATE OR REPLACE FUNCTION @extschema@._stuck_orders()
 RETURNS TABLE (zone_id bigint, order_id bigint, kind text, status text, rider_id bigint, merchant_id bigint,
                since timestamptz, due timestamptz, overdue_by interval)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
-       o.status_changed_at AS since,
-       CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
-            THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
-            ELSE o.status_changed_at END
-         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status) AS due,
-       @extschema@.clock() OPERATOR(pg_catalog.-)
-         (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
-               THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
-               ELSE o.status_changed_at END
-          OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status)) AS overdue_by
-  FROM @extschema@.orders o
- WHERE o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
-   AND @extschema@.clock() OPERATOR(pg_catalog.>)
-       (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
-             THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
-             ELSE o.status_changed_at END
-        OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.stuck_orders;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._stuck_orders() IS
-	'Internal (stuck_orders): the view''s rows, every zone, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (stuck_orders): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._stuck_orders() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._stuck_orders() TO dispatch_analyst, dispatch_admin;
 
@@ -5813,60 +5761,17 @@ GRANT EXECUTE ON FUNCTION @extschema@._stuck_orders() TO dispatch_analyst, dispa
 CREATE OR REPLACE FUNCTION @extschema@._rider_utilisation()
 RETURNS TABLE (zone_id bigint, hour timestamp, riders_online bigint, online_rider_hours numeric,
                busy_rider_hours numeric, utilisation numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH shifts AS (
-	SELECT e.zone_id, e.rider_id, e.at AS s, COALESCE(e.next_at, @extschema@.clock()) AS e
-	  FROM (SELECT e.zone_id, e.rider_id, e.at, e.payload OPERATOR(pg_catalog.->>) 'status' AS status,
-	               pg_catalog.lead(e.at) OVER (PARTITION BY e.rider_id ORDER BY e.at, e.seq) AS next_at
-	          FROM @extschema@.events e
-	         WHERE e.kind OPERATOR(pg_catalog.=) 'rider_status') e
-	 WHERE e.status OPERATOR(pg_catalog.=) 'online'),
-held AS (
-	SELECT o.zone_id, o.rider_id, o.assigned_at AS s,
-	       COALESCE(o.delivered_at, o.cancelled_at, @extschema@.clock()) AS e
-	  FROM @extschema@.orders o
-	 WHERE o.assigned_at IS NOT NULL AND o.rider_id IS NOT NULL),
-held_marked AS (
-	SELECT h.zone_id, h.rider_id, h.s, h.e,
-	       pg_catalog.max(h.e) OVER (PARTITION BY h.rider_id ORDER BY h.s, h.e
-	                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-	  FROM held h),
-busy AS (
-	SELECT m.zone_id, m.rider_id, pg_catalog.min(m.s) AS s, pg_catalog.max(m.e) AS e
-	  FROM (SELECT h.zone_id, h.rider_id, h.s, h.e,
-	               pg_catalog.sum(CASE WHEN h.prev_end IS NULL OR h.s OPERATOR(pg_catalog.>) h.prev_end THEN 1 ELSE 0 END)
-	                   OVER (PARTITION BY h.rider_id ORDER BY h.s, h.e) AS island
-	          FROM held_marked h) m
-	 GROUP BY m.zone_id, m.rider_id, m.island),
-spans AS (
-	SELECT 'online' AS kind, s.zone_id, s.rider_id, s.s, s.e FROM shifts s
-	UNION ALL
-	SELECT 'busy', b.zone_id, b.rider_id, b.s, b.e FROM busy b)
-SELECT x.zone_id,
-       pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone) AS hour,
-       pg_catalog.count(DISTINCT x.rider_id) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online') AS riders_online,
-       (pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online')
-        OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS online_rider_hours,
-       (COALESCE(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'busy'), 0)
-        OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS busy_rider_hours,
-       LEAST(COALESCE(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'busy'), 0)
-             OPERATOR(pg_catalog./)
-             NULLIF(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online'), 0), 1)::numeric(5, 4)
-           AS utilisation
-  FROM (SELECT sp.kind, sp.zone_id, sp.rider_id, h.h,
-               pg_catalog.date_part('epoch', LEAST(sp.e, h.h OPERATOR(pg_catalog.+) interval '1 hour')
-                                             OPERATOR(pg_catalog.-) GREATEST(sp.s, h.h))::numeric AS seconds
-          FROM spans sp
-         CROSS JOIN LATERAL pg_catalog.generate_series(pg_catalog.date_trunc('hour', sp.s, 'UTC'), sp.e, interval '1 hour') h(h)
-         WHERE sp.e OPERATOR(pg_catalog.>) sp.s
-           AND sp.e OPERATOR(pg_catalog.>) h.h) x
-  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) x.zone_id
- GROUP BY x.zone_id, pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone);
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.rider_utilisation;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._rider_utilisation() IS
-	'Internal (rider_utilisation): the view''s rows, every zone and hour, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (rider_utilisation): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._rider_utilisation() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._rider_utilisation() TO dispatch_analyst, dispatch_admin;
 
@@ -5921,95 +5826,17 @@ CREATE OR REPLACE FUNCTION @extschema@._order_anomalies()
 RETURNS TABLE (zone_id bigint, hour timestamp, kind text, count bigint, base bigint, rate numeric,
                baseline_count bigint, baseline_base bigint, baseline_rate numeric, z_score numeric,
                flagged boolean)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH span AS (
-	SELECT @extschema@.clock() OPERATOR(pg_catalog.-) interval '36 days' AS since),
-facts AS (
-	SELECT o.zone_id, o.created_at AS at, 'orders' AS what FROM @extschema@.orders o, span
-	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since
-	UNION ALL
-	SELECT o.zone_id, o.cancelled_at, 'cancelled' FROM @extschema@.orders o, span
-	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since
-	UNION ALL
-	SELECT o.zone_id, o.delivered_at, CASE WHEN o.delivered_at OPERATOR(pg_catalog.>) o.promised_at THEN 'late' ELSE 'on_time' END
-	  FROM @extschema@.orders o, span
-	 WHERE o.delivered_at OPERATOR(pg_catalog.>=) span.since
-	UNION ALL
-	SELECT p.zone_id, p.settled_at, CASE WHEN p.status OPERATOR(pg_catalog.=) 'failed' THEN 'payment_failed' ELSE 'payment_ok' END
-	  FROM @extschema@.payments p, span
-	 WHERE p.settled_at OPERATOR(pg_catalog.>=) span.since AND p.status IN ('failed', 'succeeded')
-	UNION ALL
-	SELECT f.zone_id, f.responded_at, CASE WHEN f.status OPERATOR(pg_catalog.=) 'rejected' THEN 'rejected' ELSE 'accepted' END
-	  FROM @extschema@.offers f, span
-	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status IN ('accepted', 'rejected', 'released')
-	UNION ALL
-	SELECT x.zone_id, x.at, 'released' FROM @extschema@.offer_exclusions x, span
-	 WHERE x.at OPERATOR(pg_catalog.>=) span.since AND x.reason OPERATOR(pg_catalog.=) 'released'
-	UNION ALL
-	SELECT r.zone_id, r.created_at, 'refunded' FROM @extschema@.refunds r, span
-	 WHERE r.created_at OPERATOR(pg_catalog.>=) span.since),
-hourly AS (
-	SELECT f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone) AS hour,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'orders') AS orders,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'payment_failed') AS payment_failed,
-	       pg_catalog.count(*) FILTER (WHERE f.what IN ('payment_failed', 'payment_ok')) AS payments,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'rejected') AS rejected,
-	       pg_catalog.count(*) FILTER (WHERE f.what IN ('rejected', 'accepted')) AS answered,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'released') AS released,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'accepted') AS accepted,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'late') AS late,
-	       pg_catalog.count(*) FILTER (WHERE f.what IN ('late', 'on_time')) AS delivered,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'refunded') AS refunded
-	  FROM facts f
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
-	 GROUP BY f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone)),
-kinds AS (
-	SELECT c.zone_id, c.hour, k.kind, k.k, k.n, b.bk, b.bn
-	  FROM hourly c
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 CROSS JOIN LATERAL (VALUES ('payment_failed', c.payment_failed, c.payments),
-	                            ('cancelled', c.cancelled, c.orders),
-	                            ('rejected', c.rejected, c.answered),
-	                            ('released', c.released, c.accepted),
-	                            ('late', c.late, c.delivered),
-	                            ('refunded', c.refunded, c.cancelled)) k(kind, k, n)
-	 CROSS JOIN LATERAL (
-	       SELECT COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payment_failed WHEN 'cancelled' THEN h.cancelled
-	                                               WHEN 'rejected' THEN h.rejected WHEN 'released' THEN h.released
-	                                               WHEN 'late' THEN h.late ELSE h.refunded END), 0) AS bk,
-	              COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payments WHEN 'cancelled' THEN h.orders
-	                                               WHEN 'rejected' THEN h.answered WHEN 'released' THEN h.accepted
-	                                               WHEN 'late' THEN h.delivered ELSE h.cancelled END), 0) AS bn
-	         FROM hourly h
-	        WHERE h.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	          AND h.hour IN (c.hour OPERATOR(pg_catalog.-) interval '7 days', c.hour OPERATOR(pg_catalog.-) interval '14 days',
-	                         c.hour OPERATOR(pg_catalog.-) interval '21 days', c.hour OPERATOR(pg_catalog.-) interval '28 days')) b
-	 WHERE c.hour OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('hour', (@extschema@.clock() AT TIME ZONE z.timezone)
-	                                                              OPERATOR(pg_catalog.-) interval '7 days')),
-scored AS (
-	SELECT k.zone_id, k.hour, k.kind, k.k, k.n, k.bk, k.bn,
-	       (k.bk OPERATOR(pg_catalog.+) 1)::float8 OPERATOR(pg_catalog./) (k.bn OPERATOR(pg_catalog.+) 2)::float8 AS p
-	  FROM kinds k)
-SELECT s.zone_id, s.hour, s.kind,
-       s.k AS count, s.n AS base,
-       (s.k::numeric OPERATOR(pg_catalog./) NULLIF(s.n, 0))::numeric(5, 4) AS rate,
-       s.bk::bigint AS baseline_count, s.bn::bigint AS baseline_base,
-       (s.bk::numeric OPERATOR(pg_catalog./) NULLIF(s.bn, 0))::numeric(5, 4) AS baseline_rate,
-       CASE WHEN s.n OPERATOR(pg_catalog.>) 0 THEN
-           ((s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
-            OPERATOR(pg_catalog./) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p)))::numeric(8, 2)
-       END AS z_score,
-       (s.k OPERATOR(pg_catalog.>=) 3 AND s.n OPERATOR(pg_catalog.>) 0
-        AND (s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
-            OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p))))
-           AS flagged
-  FROM scored s;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.order_anomalies;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._order_anomalies() IS
-	'Internal (order_anomalies): the view''s rows, every zone, hour and kind of the last 7 days, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (order_anomalies): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._order_anomalies() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._order_anomalies() TO dispatch_analyst, dispatch_admin;
 
@@ -6213,53 +6040,34 @@ COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
 CREATE OR REPLACE FUNCTION @extschema@._feedback_daily()
 RETURNS TABLE (zone_id bigint, merchant_id bigint, day date, reviews bigint, mean_score real,
                share_negative real, mean_rating real)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT f.zone_id,
-       f.merchant_id,
-       (f.created_at AT TIME ZONE z.timezone)::date AS day,
-       pg_catalog.count(*) AS reviews,
-       pg_catalog.avg(f.score)::real AS mean_score,
-       (pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::float8
-        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
-       pg_catalog.avg(f.rating)::real AS mean_rating
-  FROM @extschema@.feedback f
-  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
- GROUP BY f.zone_id, f.merchant_id, (f.created_at AT TIME ZONE z.timezone)::date;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.feedback_daily;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._feedback_daily() IS
-	'Internal (feedback_daily): the view''s rows, every zone, merchant and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (feedback_daily): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._feedback_daily() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._feedback_daily() TO dispatch_analyst, dispatch_admin;
 
 -- _feedback_top_issues (sql/75_feedback.sql)
 CREATE OR REPLACE FUNCTION @extschema@._feedback_top_issues()
 RETURNS TABLE (zone_id bigint, week date, topic text, reviews bigint, reviews_week_before bigint, change bigint)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH weekly AS (
-	SELECT f.zone_id,
-	       pg_catalog.date_trunc('week', f.created_at AT TIME ZONE z.timezone)::date AS week,
-	       t.topic,
-	       pg_catalog.count(*) AS reviews
-	  FROM @extschema@.feedback f
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
-	 CROSS JOIN LATERAL pg_catalog.unnest(f.topics) AS t (topic)
-	 GROUP BY 1, 2, 3
-)
-SELECT w.zone_id, w.week, w.topic, w.reviews,
-       COALESCE(p.reviews, 0) AS reviews_week_before,
-       w.reviews OPERATOR(pg_catalog.-) COALESCE(p.reviews, 0) AS change
-  FROM weekly w
-  LEFT JOIN weekly p
-    ON p.zone_id OPERATOR(pg_catalog.=) w.zone_id
-   AND p.topic OPERATOR(pg_catalog.=) w.topic
-   AND p.week OPERATOR(pg_catalog.=) (w.week OPERATOR(pg_catalog.-) 7);
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.feedback_top_issues;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._feedback_top_issues() IS
-	'Internal (feedback_top_issues): the view''s rows, every zone, week and topic, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (feedback_top_issues): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._feedback_top_issues() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._feedback_top_issues() TO dispatch_analyst, dispatch_admin;
 
@@ -6669,32 +6477,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) TO
 CREATE OR REPLACE FUNCTION @extschema@._complaint_sla()
 RETURNS TABLE (zone_id bigint, day date, topic text, side text, opened bigint, resolved_in_time bigint,
                resolved_late bigint, open_overdue bigint, open_in_time bigint, median_resolution interval)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH t AS (
-	SELECT c.zone_id,
-	       (c.opened_at AT TIME ZONE z.timezone)::date AS day,
-	       tp.topic, c.side, c.opened_at, c.due_at, c.resolved_at,
-	       @extschema@.clock() AS now
-	  FROM @extschema@.complaint_tickets c
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 CROSS JOIN LATERAL pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(c.topics) OPERATOR(pg_catalog.=) 0
-	                                           THEN ARRAY[NULL]::text[] ELSE c.topics END) AS tp (topic)
-)
-SELECT t.zone_id, t.day, t.topic, t.side,
-       pg_catalog.count(*) AS opened,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.<=) t.due_at) AS resolved_in_time,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.>) t.due_at) AS resolved_late,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.>) t.due_at) AS open_overdue,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.<=) t.due_at) AS open_in_time,
-       pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.resolved_at OPERATOR(pg_catalog.-) t.opened_at)
-           AS median_resolution
-  FROM t
- GROUP BY t.zone_id, t.day, t.topic, t.side;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.complaint_sla;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._complaint_sla() IS
-	'Internal (complaint_sla): the view''s rows, every zone, day, topic and side, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (complaint_sla): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._complaint_sla() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._complaint_sla() TO dispatch_analyst, dispatch_admin;
 
@@ -6702,43 +6495,17 @@ GRANT EXECUTE ON FUNCTION @extschema@._complaint_sla() TO dispatch_analyst, disp
 CREATE OR REPLACE FUNCTION @extschema@._survey_results()
 RETURNS TABLE (zone_id bigint, month date, kind text, campaign_id bigint, answers bigint, mean_rating real,
                mean_sentiment real, share_negative real, top_topics text[])
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH a AS (
-	SELECT s.zone_id,
-	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
-	       CASE WHEN s.campaign_id IS NULL THEN 'delivery' ELSE 'campaign' END AS kind,
-	       s.campaign_id, s.rating, s.text_score, s.score, s.topics
-	  FROM @extschema@.survey_answers s
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.zone_id
-), topic_counts AS (
-	SELECT a.zone_id, a.month, a.kind, a.campaign_id, tp.topic,
-	       pg_catalog.row_number() OVER (PARTITION BY a.zone_id, a.month, a.kind, a.campaign_id
-	                                     ORDER BY pg_catalog.count(*) DESC, tp.topic) AS rank
-	  FROM a CROSS JOIN LATERAL pg_catalog.unnest(a.topics) AS tp (topic)
-	 GROUP BY a.zone_id, a.month, a.kind, a.campaign_id, tp.topic
-), top AS (
-	SELECT c.zone_id, c.month, c.kind, c.campaign_id, pg_catalog.array_agg(c.topic ORDER BY c.rank) AS top_topics
-	  FROM topic_counts c
-	 WHERE c.rank OPERATOR(pg_catalog.<=) 3
-	 GROUP BY c.zone_id, c.month, c.kind, c.campaign_id
-)
-SELECT a.zone_id, a.month, a.kind, a.campaign_id,
-       pg_catalog.count(*) AS answers,
-       pg_catalog.avg(a.rating)::real AS mean_rating,
-       pg_catalog.avg(a.text_score)::real AS mean_sentiment,
-       (pg_catalog.count(*) FILTER (WHERE a.score OPERATOR(pg_catalog.<) 0)::float8
-        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
-       COALESCE(pg_catalog.min(top.top_topics), '{}') AS top_topics
-  FROM a
-  LEFT JOIN top
-    ON top.zone_id OPERATOR(pg_catalog.=) a.zone_id AND top.month OPERATOR(pg_catalog.=) a.month
-   AND top.kind OPERATOR(pg_catalog.=) a.kind AND top.campaign_id IS NOT DISTINCT FROM a.campaign_id
- GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.survey_results;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._survey_results() IS
-	'Internal (survey_results): the view''s rows, every zone, month, kind and campaign, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (survey_results): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._survey_results() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._survey_results() TO dispatch_analyst, dispatch_admin;
 
@@ -8352,32 +8119,34 @@ GRANT EXECUTE ON FUNCTION @extschema@.order_contact(bigint, bigint, text) TO dis
 -- _consent_rates (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._consent_rates()
 RETURNS TABLE (purpose text, policy_version text, active bigint, closed bigint)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT c.purpose, c.policy_version,
-	       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NULL),
-	       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NOT NULL)
-	  FROM @extschema@.consents c
-	 GROUP BY c.purpose, c.policy_version;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.consent_rates;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._consent_rates() IS
-	'Internal (consent_rates): consents per purpose and policy version, open and closed, with the extension''s rights: what the view reads on Citus (distribute()).';
+	'Internal (consent_rates): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._consent_rates() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._consent_rates() TO dispatch_analyst, dispatch_admin;
 
 -- _privacy_request_counts (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._privacy_request_counts()
 RETURNS TABLE (day timestamptz, kind text, requests bigint)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT pg_catalog.date_trunc('day', r.requested_at), r.kind, pg_catalog.count(*)
-	  FROM @extschema@.privacy_requests r
-	 GROUP BY 1, 2;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.privacy_request_counts;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._privacy_request_counts() IS
-	'Internal (privacy_request_counts): privacy requests per day and kind, with the extension''s rights: what the view reads on Citus (distribute()).';
+	'Internal (privacy_request_counts): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._privacy_request_counts() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._privacy_request_counts() TO dispatch_analyst, dispatch_admin;
 
@@ -8610,70 +8379,17 @@ CREATE OR REPLACE FUNCTION @extschema@._experiment_results()
 RETURNS TABLE (experiment text, variant text, "position" integer, weight integer, started_at timestamptz,
                ended_at timestamptz, exposed bigint, converted bigint, rate float8, abs_lift float8,
                rel_lift float8, p_value float8, too_few boolean)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH converted AS (
-	-- the exposures followed by an order placed within the window and not
-	-- cancelled, in any zone: a join, not a subquery per exposure, which
-	-- Citus cannot correlate with the orders of every shard
-	SELECT DISTINCT e.experiment_id, e.customer_id
-	  FROM @extschema@.experiment_exposures e
-	  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
-	  JOIN @extschema@.zones z ON true
-	  JOIN @extschema@.orders o
-	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
-	   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-	   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
-	   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-	   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
-), counts AS (
-	SELECT e.experiment_id, e.variant,
-	       pg_catalog.count(*) AS exposed,
-	       pg_catalog.count(c.customer_id) AS converted
-	  FROM @extschema@.experiment_exposures e
-	  LEFT JOIN converted c
-	    ON c.experiment_id OPERATOR(pg_catalog.=) e.experiment_id AND c.customer_id OPERATOR(pg_catalog.=) e.customer_id
-	 GROUP BY e.experiment_id, e.variant
-), variants AS (
-	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
-	       v.position, v.name AS variant, v.weight,
-	       COALESCE(c.exposed, 0) AS exposed, COALESCE(c.converted, 0) AS converted
-	  FROM @extschema@.experiments x
-	  JOIN @extschema@.experiment_variants v ON v.experiment_id OPERATOR(pg_catalog.=) x.experiment_id
-	  LEFT JOIN counts c ON c.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
-	                    AND c.variant OPERATOR(pg_catalog.=) v.name
-), compared AS (
-	SELECT v.*, k.exposed AS control_exposed, k.converted AS control_converted,
-	       v.converted::float8 OPERATOR(pg_catalog./) NULLIF(v.exposed, 0) AS rate,
-	       k.converted::float8 OPERATOR(pg_catalog./) NULLIF(k.exposed, 0) AS control_rate,
-	       (v.converted OPERATOR(pg_catalog.+) k.converted)::float8
-	           OPERATOR(pg_catalog./) NULLIF(v.exposed OPERATOR(pg_catalog.+) k.exposed, 0) AS pooled
-	  FROM variants v
-	  JOIN variants k ON k.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
-	                 AND k.variant OPERATOR(pg_catalog.=) 'control'
-)
-SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at, c.ended_at,
-       c.exposed, c.converted, c.rate,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN c.rate OPERATOR(pg_catalog.-) c.control_rate END AS abs_lift,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN (c.rate OPERATOR(pg_catalog.-) c.control_rate) OPERATOR(pg_catalog./) NULLIF(c.control_rate, 0) END AS rel_lift,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN @extschema@.two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
-       -- the normal approximation needs at least 100 exposures in both
-       -- groups and 5 expected conversions and non-conversions in each
-       -- (pooled rate); the control row is judged against itself
-       (c.exposed OPERATOR(pg_catalog.<) 100 OR c.control_exposed OPERATOR(pg_catalog.<) 100
-        OR c.pooled IS NULL
-        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) c.pooled OPERATOR(pg_catalog.<) 5
-        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) c.pooled)
-           OPERATOR(pg_catalog.<) 5) AS too_few
-  FROM compared c;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.experiment_results;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._experiment_results() IS
-	'Internal (experiment_results): the view''s rows, every experiment and variant, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (experiment_results): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._experiment_results() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._experiment_results() TO dispatch_analyst, dispatch_admin;
 
@@ -9444,57 +9160,34 @@ RETURNS TABLE (campaign_id bigint, campaign text, kind text, zone_id bigint, sta
                new_customers bigint, orders bigint, gmv_cents bigint, cost_cents bigint,
                cost_per_acquisition_cents numeric, roi numeric, acquired_30d_ago bigint,
                repeat_rate_30d numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH days AS (
-	SELECT d.campaign_id,
-	       pg_catalog.sum(d.redemptions) AS redemptions, pg_catalog.sum(d.orders) AS orders,
-	       pg_catalog.sum(d.new_customers) AS new_customers, pg_catalog.sum(d.gmv_cents) AS gmv_cents,
-	       pg_catalog.sum(d.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(d.reward_cents) AS cost_cents
-	  FROM @extschema@.campaign_daily d GROUP BY d.campaign_id),
-acquired AS (
-	SELECT s.first_campaign_id AS campaign_id,
-	       pg_catalog.count(*) AS judged,
-	       pg_catalog.count(*) FILTER (WHERE s.second_at OPERATOR(pg_catalog.<=) (s.first_at OPERATOR(pg_catalog.+) interval '30 days')) AS repeated
-	  FROM @extschema@.customer_stats s
-	 WHERE s.first_campaign_id IS NOT NULL
-	   AND s.first_at OPERATOR(pg_catalog.<=) (@extschema@.clock() OPERATOR(pg_catalog.-) interval '30 days')
-	 GROUP BY s.first_campaign_id)
-SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALESCE(c.ended_at, c.ends_at) AS ends_at,
-       c.budget_cents, @extschema@.campaign_budget_left(c.campaign_id) AS budget_left_cents,
-       COALESCE(d.redemptions, 0)::bigint AS redemptions,
-       COALESCE(d.new_customers, 0)::bigint AS new_customers,
-       COALESCE(d.orders, 0)::bigint AS orders,
-       COALESCE(d.gmv_cents, 0)::bigint AS gmv_cents,
-       COALESCE(d.cost_cents, 0)::bigint AS cost_cents,
-       (d.cost_cents OPERATOR(pg_catalog./) NULLIF(d.new_customers, 0))::numeric(14, 2) AS cost_per_acquisition_cents,
-       ((d.gmv_cents OPERATOR(pg_catalog.-) d.cost_cents) OPERATOR(pg_catalog./) NULLIF(d.cost_cents, 0))::numeric(12, 3) AS roi,
-       a.judged AS acquired_30d_ago,
-       (a.repeated::numeric OPERATOR(pg_catalog./) NULLIF(a.judged, 0))::numeric(5, 4) AS repeat_rate_30d
-  FROM @extschema@.campaigns c
-  LEFT JOIN days d ON d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
-  LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.campaign_performance;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._campaign_performance() IS
-	'Internal (campaign_performance): the view''s rows, every campaign, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (campaign_performance): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._campaign_performance() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._campaign_performance() TO dispatch_analyst, dispatch_admin;
 
 -- _experiment_by_day (sql/90_growth.sql)
 CREATE OR REPLACE FUNCTION @extschema@._experiment_by_day()
 RETURNS TABLE (experiment text, variant text, day date, exposed integer, converted integer, rate numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
-       (d.converted::numeric OPERATOR(pg_catalog./) NULLIF(d.exposed, 0))::numeric(5, 4) AS rate
-  FROM @extschema@.experiment_daily d
-  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) d.experiment_id
- WHERE d.exposed OPERATOR(pg_catalog.>) 0;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.experiment_by_day;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._experiment_by_day() IS
-	'Internal (experiment_by_day): the view''s rows, every experiment, variant and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (experiment_by_day): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._experiment_by_day() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._experiment_by_day() TO dispatch_analyst, dispatch_admin;
 
@@ -9502,36 +9195,17 @@ GRANT EXECUTE ON FUNCTION @extschema@._experiment_by_day() TO dispatch_analyst, 
 CREATE OR REPLACE FUNCTION @extschema@._customer_retention()
 RETURNS TABLE (cohort_week date, customers bigint, week_1 numeric, week_2 numeric, week_3 numeric,
                week_4 numeric, week_5 numeric, week_6 numeric, week_7 numeric, week_8 numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH cohort AS (
-	SELECT s.customer_id,
-	       pg_catalog.date_trunc('week', s.first_at AT TIME ZONE z.timezone)::date AS week
-	  FROM @extschema@.customer_stats s
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.first_zone_id),
-back AS (
-	SELECT c.week, ((w.week OPERATOR(pg_catalog.-) c.week) OPERATOR(pg_catalog./) 7) AS k, pg_catalog.count(*) AS n
-	  FROM cohort c
-	  JOIN @extschema@.customer_weeks w ON w.customer_id OPERATOR(pg_catalog.=) c.customer_id
-	   AND w.week OPERATOR(pg_catalog.>) c.week AND w.week OPERATOR(pg_catalog.<=) (c.week OPERATOR(pg_catalog.+) 56)
-	 GROUP BY 1, 2),
-sizes AS (SELECT c.week, pg_catalog.count(*) AS customers FROM cohort c GROUP BY 1)
-SELECT s.week AS cohort_week, s.customers,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 1)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_1,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 2)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_2,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 3)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_3,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 4)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_4,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 5)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_5,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 6)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_6,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 7)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_7,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 8)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_8
-  FROM sizes s
-  LEFT JOIN back b ON b.week OPERATOR(pg_catalog.=) s.week
- GROUP BY s.week, s.customers;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.customer_retention;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._customer_retention() IS
-	'Internal (customer_retention): the view''s rows, every cohort week, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (customer_retention): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._customer_retention() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._customer_retention() TO dispatch_analyst, dispatch_admin;
 
@@ -9539,35 +9213,17 @@ GRANT EXECUTE ON FUNCTION @extschema@._customer_retention() TO dispatch_analyst,
 CREATE OR REPLACE FUNCTION @extschema@._customer_segments()
 RETURNS TABLE (segment text, customers bigint, share numeric, mean_orders numeric, mean_recency_days numeric,
                mean_lifetime_value_cents numeric, lifetime_value_cents numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH rfm AS (
-	SELECT s.orders, s.monetary_cents,
-	       pg_catalog.date_part('epoch', @extschema@.clock() OPERATOR(pg_catalog.-) s.last_at) OPERATOR(pg_catalog./) 86400 AS recency_days
-	  FROM @extschema@.customer_stats s),
-seg AS (
-	SELECT CASE WHEN r.recency_days OPERATOR(pg_catalog.<=) 14 AND r.orders OPERATOR(pg_catalog.>=) 8 THEN 'champions'
-	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 AND r.orders OPERATOR(pg_catalog.>=) 4 THEN 'loyal'
-	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 AND r.orders OPERATOR(pg_catalog.=) 1 THEN 'new'
-	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 THEN 'promising'
-	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 90 AND r.orders OPERATOR(pg_catalog.>=) 4 THEN 'at_risk'
-	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 90 THEN 'hibernating'
-	            ELSE 'lost' END AS segment,
-	       r.*
-	  FROM rfm r)
-SELECT s.segment,
-       pg_catalog.count(*) AS customers,
-       (pg_catalog.count(*)::numeric OPERATOR(pg_catalog./) pg_catalog.sum(pg_catalog.count(*)) OVER ())::numeric(5, 4) AS share,
-       pg_catalog.avg(s.orders)::numeric(10, 2) AS mean_orders,
-       pg_catalog.avg(s.recency_days)::numeric(10, 1) AS mean_recency_days,
-       pg_catalog.avg(s.monetary_cents)::numeric(14, 0) AS mean_lifetime_value_cents,
-       pg_catalog.sum(s.monetary_cents) AS lifetime_value_cents
-  FROM seg s
- GROUP BY s.segment;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.customer_segments;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._customer_segments() IS
-	'Internal (customer_segments): the view''s rows, every segment, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (customer_segments): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._customer_segments() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._customer_segments() TO dispatch_analyst, dispatch_admin;
 
@@ -9711,11 +9367,13 @@ REVOKE ALL ON FUNCTION @extschema@._routed_functions() FROM PUBLIC;
 
 -- _analyst_views (sql/97_distribute.sql)
 CREATE OR REPLACE FUNCTION @extschema@._analyst_views()
-RETURNS TABLE (view_name regclass, reader regprocedure)
+RETURNS TABLE (view_name regclass, reader regprocedure, own_body boolean)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT u.v::regclass, u.f::regprocedure FROM (VALUES
+	SELECT u.v::regclass, u.f::regprocedure,
+	       u.v IN ('@extschema@.demand_heatmap', '@extschema@.dispatch_kpis', '@extschema@.monthly_review')
+	  FROM (VALUES
 		('@extschema@.consent_rates', '@extschema@._consent_rates()'),
 		('@extschema@.privacy_request_counts', '@extschema@._privacy_request_counts()'),
 		('@extschema@.refund_reconciliation', '@extschema@._refund_reconciliation()'),
@@ -9738,7 +9396,7 @@ AS $$
 		('@extschema@.monthly_review', '@extschema@._monthly_review()')) AS u(v, f)
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views() IS
-	'Internal: every view granted to dispatch_analyst and the SECURITY DEFINER function of its rows, which the view reads once distribute() ran (on one server it reads the tables).';
+	'Internal: every view granted to dispatch_analyst and the SECURITY DEFINER function of its rows, which the view reads once distribute() ran (on one server it reads the tables); own_body: the function is written apart, not given the view''s query.';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views() FROM PUBLIC;
 
 -- _analyst_views_read_definers (sql/97_distribute.sql)
@@ -9754,15 +9412,31 @@ BEGIN
 		PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
 	END IF;
 	FOR v_view IN
-		SELECT a.view_name, a.reader,
+		SELECT a.view_name, a.reader, a.own_body,
 		       pg_catalog.string_agg(pg_catalog.format('r.%I::%s AS %I', c.attname,
 		                                               pg_catalog.format_type(c.atttypid, c.atttypmod), c.attname),
-		                             ', ' ORDER BY c.attnum) AS columns
+		                             ', ' ORDER BY c.attnum) AS columns,
+		       -- the view reads its function already (a repeat)
+		       EXISTS (SELECT FROM pg_catalog.pg_rewrite w
+		                 JOIN pg_catalog.pg_depend d
+		                   ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+		                  AND d.objid OPERATOR(pg_catalog.=) w.oid
+		                WHERE w.ev_class OPERATOR(pg_catalog.=) a.view_name
+		                  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+		                  AND d.refobjid OPERATOR(pg_catalog.=) a.reader) AS switched
 		  FROM @extschema@._analyst_views() a
 		  JOIN pg_catalog.pg_attribute c ON c.attrelid OPERATOR(pg_catalog.=) a.view_name
 		 WHERE c.attnum OPERATOR(pg_catalog.>) 0 AND NOT c.attisdropped
-		 GROUP BY a.view_name, a.reader
+		 GROUP BY a.view_name, a.reader, a.own_body
 	LOOP
+		IF NOT v_view.own_body AND NOT v_view.switched THEN
+			-- the view's query, its names qualified (this function's
+			-- search_path), as the body: grants and comment are kept
+			EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s RETURNS %s LANGUAGE sql STABLE PARALLEL SAFE'
+			                          ' SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L',
+			                          v_view.reader, pg_catalog.pg_get_function_result(v_view.reader),
+			                          pg_catalog.pg_get_viewdef(v_view.view_name));
+		END IF;
 		EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s r',
 		                          v_view.view_name, v_view.columns, v_view.reader);
 	END LOOP;
@@ -9772,7 +9446,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
-	'Internal: makes each analyst view of _analyst_views() read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
+	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views_read_definers() FROM PUBLIC;
 
 -- _event_shard_seq (sql/97_distribute.sql)

@@ -249,30 +249,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.rider_earnings_of(bigint, date, date) TO d
 CREATE FUNCTION @extschema@._earnings_fairness()
 RETURNS TABLE (zone_id bigint, day date, riders bigint, deliveries bigint, total_cents bigint, mean_cents bigint,
                p10_cents bigint, median_cents bigint, p90_cents bigint, gini numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT f.zone_id, f.day,
-       pg_catalog.count(*) AS riders,
-       pg_catalog.sum(f.deliveries)::bigint AS deliveries,
-       pg_catalog.sum(f.total_cents)::bigint AS total_cents,
-       pg_catalog.round(pg_catalog.avg(f.total_cents))::bigint AS mean_cents,
-       pg_catalog.percentile_disc(0.1) WITHIN GROUP (ORDER BY f.total_cents) AS p10_cents,
-       pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY f.total_cents) AS median_cents,
-       pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY f.total_cents) AS p90_cents,
-       CASE WHEN pg_catalog.sum(f.total_cents) OPERATOR(pg_catalog.>) 0 THEN
-           pg_catalog.round(((2 OPERATOR(pg_catalog.*) pg_catalog.sum(f.rank OPERATOR(pg_catalog.*) f.total_cents))::numeric
-                             OPERATOR(pg_catalog./) (pg_catalog.count(*) OPERATOR(pg_catalog.*) pg_catalog.sum(f.total_cents)))
-                            OPERATOR(pg_catalog.-) ((pg_catalog.count(*) OPERATOR(pg_catalog.+) 1)::numeric
-                                                    OPERATOR(pg_catalog./) pg_catalog.count(*)), 4)
-       END AS gini
-  FROM (SELECT e.zone_id, e.day, e.deliveries, e.total_cents,
-               pg_catalog.row_number() OVER (PARTITION BY e.zone_id, e.day ORDER BY e.total_cents) AS rank
-          FROM @extschema@.rider_earnings e) f
- GROUP BY f.zone_id, f.day;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.earnings_fairness;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._earnings_fairness() IS
-	'Internal (earnings_fairness): the view''s rows, every zone and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (earnings_fairness): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.earnings_fairness AS
 SELECT f.zone_id, f.day,

@@ -124,31 +124,17 @@ COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) IS
 CREATE FUNCTION @extschema@._refund_reconciliation()
 RETURNS TABLE (zone_id bigint, order_id bigint, status text, total_cents integer, paid_cents bigint,
                refund_cents bigint, refund_status text, problem text)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT o.zone_id, o.order_id, o.status, o.total_cents,
-       COALESCE(p.paid, 0) AS paid_cents,
-       COALESCE(r.refunded, 0) AS refund_cents,
-       r.states AS refund_status,
-       CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
-                 AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<>) p.paid THEN 'cancelled, not refunded in full'
-            WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
-                 THEN 'refunded, not cancelled'
-            WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
-       END AS problem
-  FROM @extschema@.orders o
-  LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
-                      WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id
-                        AND x.status OPERATOR(pg_catalog.=) 'succeeded') p ON true
-  LEFT JOIN LATERAL (SELECT pg_catalog.sum(y.amount_cents) FILTER (WHERE y.status OPERATOR(pg_catalog.<>) 'failed') AS refunded,
-                            pg_catalog.string_agg(y.status, ',') AS states
-                       FROM @extschema@.refunds y
-                      WHERE y.zone_id OPERATOR(pg_catalog.=) o.zone_id AND y.order_id OPERATOR(pg_catalog.=) o.order_id) r ON true
- WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.refund_reconciliation;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._refund_reconciliation() IS
-	'Internal (refund_reconciliation): the view''s rows, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (refund_reconciliation): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.refund_reconciliation AS
 SELECT o.zone_id, o.order_id, o.status, o.total_cents,

@@ -381,29 +381,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.learn_eta() TO dispatch_admin;
 CREATE FUNCTION @extschema@._eta_accuracy()
 RETURNS TABLE (zone_id bigint, hour timestamp, stage text, deliveries bigint, coverage numeric,
                mean_width_minutes numeric, mean_abs_error_minutes numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT p.zone_id,
-       pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone) AS hour,
-       p.stage,
-       pg_catalog.count(*) AS deliveries,
-       (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.>=) p.earliest
-                                      AND o.delivered_at OPERATOR(pg_catalog.<=) p.latest)::numeric
-        OPERATOR(pg_catalog./) pg_catalog.count(*))::numeric(5, 4) AS coverage,
-       (pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
-        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_width_minutes,
-       (pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
-        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_abs_error_minutes
-  FROM @extschema@.eta_predictions p
-  JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
-                           AND o.order_id OPERATOR(pg_catalog.=) p.order_id
-  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) p.zone_id
- WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
- GROUP BY p.zone_id, pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone), p.stage;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.eta_accuracy;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._eta_accuracy() IS
-	'Internal (eta_accuracy): the view''s rows, every zone, hour and status, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (eta_accuracy): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.eta_accuracy AS
 SELECT p.zone_id,

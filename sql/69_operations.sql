@@ -32,30 +32,17 @@ COMMENT ON FUNCTION @extschema@.stuck_after(text) IS
 CREATE FUNCTION @extschema@._stuck_orders()
 RETURNS TABLE (zone_id bigint, order_id bigint, kind text, status text, rider_id bigint, merchant_id bigint,
                since timestamptz, due timestamptz, overdue_by interval)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
-       o.status_changed_at AS since,
-       CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
-            THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
-            ELSE o.status_changed_at END
-         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status) AS due,
-       @extschema@.clock() OPERATOR(pg_catalog.-)
-         (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
-               THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
-               ELSE o.status_changed_at END
-          OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status)) AS overdue_by
-  FROM @extschema@.orders o
- WHERE o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
-   AND @extschema@.clock() OPERATOR(pg_catalog.>)
-       (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
-             THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
-             ELSE o.status_changed_at END
-        OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.stuck_orders;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._stuck_orders() IS
-	'Internal (stuck_orders): the view''s rows, every zone, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (stuck_orders): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.stuck_orders AS
 SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
@@ -87,60 +74,17 @@ COMMENT ON VIEW @extschema@.stuck_orders IS
 CREATE FUNCTION @extschema@._rider_utilisation()
 RETURNS TABLE (zone_id bigint, hour timestamp, riders_online bigint, online_rider_hours numeric,
                busy_rider_hours numeric, utilisation numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH shifts AS (
-	SELECT e.zone_id, e.rider_id, e.at AS s, COALESCE(e.next_at, @extschema@.clock()) AS e
-	  FROM (SELECT e.zone_id, e.rider_id, e.at, e.payload OPERATOR(pg_catalog.->>) 'status' AS status,
-	               pg_catalog.lead(e.at) OVER (PARTITION BY e.rider_id ORDER BY e.at, e.seq) AS next_at
-	          FROM @extschema@.events e
-	         WHERE e.kind OPERATOR(pg_catalog.=) 'rider_status') e
-	 WHERE e.status OPERATOR(pg_catalog.=) 'online'),
-held AS (
-	SELECT o.zone_id, o.rider_id, o.assigned_at AS s,
-	       COALESCE(o.delivered_at, o.cancelled_at, @extschema@.clock()) AS e
-	  FROM @extschema@.orders o
-	 WHERE o.assigned_at IS NOT NULL AND o.rider_id IS NOT NULL),
-held_marked AS (
-	SELECT h.zone_id, h.rider_id, h.s, h.e,
-	       pg_catalog.max(h.e) OVER (PARTITION BY h.rider_id ORDER BY h.s, h.e
-	                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-	  FROM held h),
-busy AS (
-	SELECT m.zone_id, m.rider_id, pg_catalog.min(m.s) AS s, pg_catalog.max(m.e) AS e
-	  FROM (SELECT h.zone_id, h.rider_id, h.s, h.e,
-	               pg_catalog.sum(CASE WHEN h.prev_end IS NULL OR h.s OPERATOR(pg_catalog.>) h.prev_end THEN 1 ELSE 0 END)
-	                   OVER (PARTITION BY h.rider_id ORDER BY h.s, h.e) AS island
-	          FROM held_marked h) m
-	 GROUP BY m.zone_id, m.rider_id, m.island),
-spans AS (
-	SELECT 'online' AS kind, s.zone_id, s.rider_id, s.s, s.e FROM shifts s
-	UNION ALL
-	SELECT 'busy', b.zone_id, b.rider_id, b.s, b.e FROM busy b)
-SELECT x.zone_id,
-       pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone) AS hour,
-       pg_catalog.count(DISTINCT x.rider_id) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online') AS riders_online,
-       (pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online')
-        OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS online_rider_hours,
-       (COALESCE(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'busy'), 0)
-        OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS busy_rider_hours,
-       LEAST(COALESCE(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'busy'), 0)
-             OPERATOR(pg_catalog./)
-             NULLIF(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online'), 0), 1)::numeric(5, 4)
-           AS utilisation
-  FROM (SELECT sp.kind, sp.zone_id, sp.rider_id, h.h,
-               pg_catalog.date_part('epoch', LEAST(sp.e, h.h OPERATOR(pg_catalog.+) interval '1 hour')
-                                             OPERATOR(pg_catalog.-) GREATEST(sp.s, h.h))::numeric AS seconds
-          FROM spans sp
-         CROSS JOIN LATERAL pg_catalog.generate_series(pg_catalog.date_trunc('hour', sp.s, 'UTC'), sp.e, interval '1 hour') h(h)
-         WHERE sp.e OPERATOR(pg_catalog.>) sp.s
-           AND sp.e OPERATOR(pg_catalog.>) h.h) x
-  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) x.zone_id
- GROUP BY x.zone_id, pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone);
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.rider_utilisation;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._rider_utilisation() IS
-	'Internal (rider_utilisation): the view''s rows, every zone and hour, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (rider_utilisation): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.rider_utilisation AS
 WITH shifts AS (
@@ -284,95 +228,17 @@ CREATE FUNCTION @extschema@._order_anomalies()
 RETURNS TABLE (zone_id bigint, hour timestamp, kind text, count bigint, base bigint, rate numeric,
                baseline_count bigint, baseline_base bigint, baseline_rate numeric, z_score numeric,
                flagged boolean)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH span AS (
-	SELECT @extschema@.clock() OPERATOR(pg_catalog.-) interval '36 days' AS since),
-facts AS (
-	SELECT o.zone_id, o.created_at AS at, 'orders' AS what FROM @extschema@.orders o, span
-	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since
-	UNION ALL
-	SELECT o.zone_id, o.cancelled_at, 'cancelled' FROM @extschema@.orders o, span
-	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since
-	UNION ALL
-	SELECT o.zone_id, o.delivered_at, CASE WHEN o.delivered_at OPERATOR(pg_catalog.>) o.promised_at THEN 'late' ELSE 'on_time' END
-	  FROM @extschema@.orders o, span
-	 WHERE o.delivered_at OPERATOR(pg_catalog.>=) span.since
-	UNION ALL
-	SELECT p.zone_id, p.settled_at, CASE WHEN p.status OPERATOR(pg_catalog.=) 'failed' THEN 'payment_failed' ELSE 'payment_ok' END
-	  FROM @extschema@.payments p, span
-	 WHERE p.settled_at OPERATOR(pg_catalog.>=) span.since AND p.status IN ('failed', 'succeeded')
-	UNION ALL
-	SELECT f.zone_id, f.responded_at, CASE WHEN f.status OPERATOR(pg_catalog.=) 'rejected' THEN 'rejected' ELSE 'accepted' END
-	  FROM @extschema@.offers f, span
-	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status IN ('accepted', 'rejected', 'released')
-	UNION ALL
-	SELECT x.zone_id, x.at, 'released' FROM @extschema@.offer_exclusions x, span
-	 WHERE x.at OPERATOR(pg_catalog.>=) span.since AND x.reason OPERATOR(pg_catalog.=) 'released'
-	UNION ALL
-	SELECT r.zone_id, r.created_at, 'refunded' FROM @extschema@.refunds r, span
-	 WHERE r.created_at OPERATOR(pg_catalog.>=) span.since),
-hourly AS (
-	SELECT f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone) AS hour,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'orders') AS orders,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'payment_failed') AS payment_failed,
-	       pg_catalog.count(*) FILTER (WHERE f.what IN ('payment_failed', 'payment_ok')) AS payments,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'rejected') AS rejected,
-	       pg_catalog.count(*) FILTER (WHERE f.what IN ('rejected', 'accepted')) AS answered,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'released') AS released,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'accepted') AS accepted,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'late') AS late,
-	       pg_catalog.count(*) FILTER (WHERE f.what IN ('late', 'on_time')) AS delivered,
-	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'refunded') AS refunded
-	  FROM facts f
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
-	 GROUP BY f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone)),
-kinds AS (
-	SELECT c.zone_id, c.hour, k.kind, k.k, k.n, b.bk, b.bn
-	  FROM hourly c
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 CROSS JOIN LATERAL (VALUES ('payment_failed', c.payment_failed, c.payments),
-	                            ('cancelled', c.cancelled, c.orders),
-	                            ('rejected', c.rejected, c.answered),
-	                            ('released', c.released, c.accepted),
-	                            ('late', c.late, c.delivered),
-	                            ('refunded', c.refunded, c.cancelled)) k(kind, k, n)
-	 CROSS JOIN LATERAL (
-	       SELECT COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payment_failed WHEN 'cancelled' THEN h.cancelled
-	                                               WHEN 'rejected' THEN h.rejected WHEN 'released' THEN h.released
-	                                               WHEN 'late' THEN h.late ELSE h.refunded END), 0) AS bk,
-	              COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payments WHEN 'cancelled' THEN h.orders
-	                                               WHEN 'rejected' THEN h.answered WHEN 'released' THEN h.accepted
-	                                               WHEN 'late' THEN h.delivered ELSE h.cancelled END), 0) AS bn
-	         FROM hourly h
-	        WHERE h.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	          AND h.hour IN (c.hour OPERATOR(pg_catalog.-) interval '7 days', c.hour OPERATOR(pg_catalog.-) interval '14 days',
-	                         c.hour OPERATOR(pg_catalog.-) interval '21 days', c.hour OPERATOR(pg_catalog.-) interval '28 days')) b
-	 WHERE c.hour OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('hour', (@extschema@.clock() AT TIME ZONE z.timezone)
-	                                                              OPERATOR(pg_catalog.-) interval '7 days')),
-scored AS (
-	SELECT k.zone_id, k.hour, k.kind, k.k, k.n, k.bk, k.bn,
-	       (k.bk OPERATOR(pg_catalog.+) 1)::float8 OPERATOR(pg_catalog./) (k.bn OPERATOR(pg_catalog.+) 2)::float8 AS p
-	  FROM kinds k)
-SELECT s.zone_id, s.hour, s.kind,
-       s.k AS count, s.n AS base,
-       (s.k::numeric OPERATOR(pg_catalog./) NULLIF(s.n, 0))::numeric(5, 4) AS rate,
-       s.bk::bigint AS baseline_count, s.bn::bigint AS baseline_base,
-       (s.bk::numeric OPERATOR(pg_catalog./) NULLIF(s.bn, 0))::numeric(5, 4) AS baseline_rate,
-       CASE WHEN s.n OPERATOR(pg_catalog.>) 0 THEN
-           ((s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
-            OPERATOR(pg_catalog./) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p)))::numeric(8, 2)
-       END AS z_score,
-       (s.k OPERATOR(pg_catalog.>=) 3 AND s.n OPERATOR(pg_catalog.>) 0
-        AND (s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
-            OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p))))
-           AS flagged
-  FROM scored s;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.order_anomalies;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._order_anomalies() IS
-	'Internal (order_anomalies): the view''s rows, every zone, hour and kind of the last 7 days, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (order_anomalies): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.order_anomalies AS
 WITH span AS (

@@ -159,23 +159,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, tex
 CREATE FUNCTION @extschema@._feedback_daily()
 RETURNS TABLE (zone_id bigint, merchant_id bigint, day date, reviews bigint, mean_score real,
                share_negative real, mean_rating real)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT f.zone_id,
-       f.merchant_id,
-       (f.created_at AT TIME ZONE z.timezone)::date AS day,
-       pg_catalog.count(*) AS reviews,
-       pg_catalog.avg(f.score)::real AS mean_score,
-       (pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::float8
-        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
-       pg_catalog.avg(f.rating)::real AS mean_rating
-  FROM @extschema@.feedback f
-  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
- GROUP BY f.zone_id, f.merchant_id, (f.created_at AT TIME ZONE z.timezone)::date;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.feedback_daily;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._feedback_daily() IS
-	'Internal (feedback_daily): the view''s rows, every zone, merchant and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (feedback_daily): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.feedback_daily AS
 SELECT f.zone_id,
@@ -194,30 +188,17 @@ COMMENT ON VIEW @extschema@.feedback_daily IS
 
 CREATE FUNCTION @extschema@._feedback_top_issues()
 RETURNS TABLE (zone_id bigint, week date, topic text, reviews bigint, reviews_week_before bigint, change bigint)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH weekly AS (
-	SELECT f.zone_id,
-	       pg_catalog.date_trunc('week', f.created_at AT TIME ZONE z.timezone)::date AS week,
-	       t.topic,
-	       pg_catalog.count(*) AS reviews
-	  FROM @extschema@.feedback f
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
-	 CROSS JOIN LATERAL pg_catalog.unnest(f.topics) AS t (topic)
-	 GROUP BY 1, 2, 3
-)
-SELECT w.zone_id, w.week, w.topic, w.reviews,
-       COALESCE(p.reviews, 0) AS reviews_week_before,
-       w.reviews OPERATOR(pg_catalog.-) COALESCE(p.reviews, 0) AS change
-  FROM weekly w
-  LEFT JOIN weekly p
-    ON p.zone_id OPERATOR(pg_catalog.=) w.zone_id
-   AND p.topic OPERATOR(pg_catalog.=) w.topic
-   AND p.week OPERATOR(pg_catalog.=) (w.week OPERATOR(pg_catalog.-) 7);
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.feedback_top_issues;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._feedback_top_issues() IS
-	'Internal (feedback_top_issues): the view''s rows, every zone, week and topic, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (feedback_top_issues): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.feedback_top_issues AS
 WITH weekly AS (

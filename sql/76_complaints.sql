@@ -557,32 +557,17 @@ GRANT EXECUTE ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) TO
 CREATE FUNCTION @extschema@._complaint_sla()
 RETURNS TABLE (zone_id bigint, day date, topic text, side text, opened bigint, resolved_in_time bigint,
                resolved_late bigint, open_overdue bigint, open_in_time bigint, median_resolution interval)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH t AS (
-	SELECT c.zone_id,
-	       (c.opened_at AT TIME ZONE z.timezone)::date AS day,
-	       tp.topic, c.side, c.opened_at, c.due_at, c.resolved_at,
-	       @extschema@.clock() AS now
-	  FROM @extschema@.complaint_tickets c
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 CROSS JOIN LATERAL pg_catalog.unnest(CASE WHEN pg_catalog.cardinality(c.topics) OPERATOR(pg_catalog.=) 0
-	                                           THEN ARRAY[NULL]::text[] ELSE c.topics END) AS tp (topic)
-)
-SELECT t.zone_id, t.day, t.topic, t.side,
-       pg_catalog.count(*) AS opened,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.<=) t.due_at) AS resolved_in_time,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at OPERATOR(pg_catalog.>) t.due_at) AS resolved_late,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.>) t.due_at) AS open_overdue,
-       pg_catalog.count(*) FILTER (WHERE t.resolved_at IS NULL AND t.now OPERATOR(pg_catalog.<=) t.due_at) AS open_in_time,
-       pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY t.resolved_at OPERATOR(pg_catalog.-) t.opened_at)
-           AS median_resolution
-  FROM t
- GROUP BY t.zone_id, t.day, t.topic, t.side;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.complaint_sla;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._complaint_sla() IS
-	'Internal (complaint_sla): the view''s rows, every zone, day, topic and side, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (complaint_sla): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.complaint_sla AS
 WITH t AS (
@@ -611,43 +596,17 @@ COMMENT ON VIEW @extschema@.complaint_sla IS
 CREATE FUNCTION @extschema@._survey_results()
 RETURNS TABLE (zone_id bigint, month date, kind text, campaign_id bigint, answers bigint, mean_rating real,
                mean_sentiment real, share_negative real, top_topics text[])
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH a AS (
-	SELECT s.zone_id,
-	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
-	       CASE WHEN s.campaign_id IS NULL THEN 'delivery' ELSE 'campaign' END AS kind,
-	       s.campaign_id, s.rating, s.text_score, s.score, s.topics
-	  FROM @extschema@.survey_answers s
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.zone_id
-), topic_counts AS (
-	SELECT a.zone_id, a.month, a.kind, a.campaign_id, tp.topic,
-	       pg_catalog.row_number() OVER (PARTITION BY a.zone_id, a.month, a.kind, a.campaign_id
-	                                     ORDER BY pg_catalog.count(*) DESC, tp.topic) AS rank
-	  FROM a CROSS JOIN LATERAL pg_catalog.unnest(a.topics) AS tp (topic)
-	 GROUP BY a.zone_id, a.month, a.kind, a.campaign_id, tp.topic
-), top AS (
-	SELECT c.zone_id, c.month, c.kind, c.campaign_id, pg_catalog.array_agg(c.topic ORDER BY c.rank) AS top_topics
-	  FROM topic_counts c
-	 WHERE c.rank OPERATOR(pg_catalog.<=) 3
-	 GROUP BY c.zone_id, c.month, c.kind, c.campaign_id
-)
-SELECT a.zone_id, a.month, a.kind, a.campaign_id,
-       pg_catalog.count(*) AS answers,
-       pg_catalog.avg(a.rating)::real AS mean_rating,
-       pg_catalog.avg(a.text_score)::real AS mean_sentiment,
-       (pg_catalog.count(*) FILTER (WHERE a.score OPERATOR(pg_catalog.<) 0)::float8
-        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
-       COALESCE(pg_catalog.min(top.top_topics), '{}') AS top_topics
-  FROM a
-  LEFT JOIN top
-    ON top.zone_id OPERATOR(pg_catalog.=) a.zone_id AND top.month OPERATOR(pg_catalog.=) a.month
-   AND top.kind OPERATOR(pg_catalog.=) a.kind AND top.campaign_id IS NOT DISTINCT FROM a.campaign_id
- GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.survey_results;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._survey_results() IS
-	'Internal (survey_results): the view''s rows, every zone, month, kind and campaign, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (survey_results): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.survey_results AS
 WITH a AS (

@@ -1447,17 +1447,17 @@ COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
 
 CREATE FUNCTION @extschema@._consent_rates()
 RETURNS TABLE (purpose text, policy_version text, active bigint, closed bigint)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT c.purpose, c.policy_version,
-	       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NULL),
-	       pg_catalog.count(*) FILTER (WHERE c.revoked_at IS NOT NULL)
-	  FROM @extschema@.consents c
-	 GROUP BY c.purpose, c.policy_version;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.consent_rates;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._consent_rates() IS
-	'Internal (consent_rates): consents per purpose and policy version, open and closed, with the extension''s rights: what the view reads on Citus (distribute()).';
+	'Internal (consent_rates): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.consent_rates AS
 SELECT c.purpose, c.policy_version,
@@ -1470,15 +1470,17 @@ COMMENT ON VIEW @extschema@.consent_rates IS
 
 CREATE FUNCTION @extschema@._privacy_request_counts()
 RETURNS TABLE (day timestamptz, kind text, requests bigint)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT pg_catalog.date_trunc('day', r.requested_at), r.kind, pg_catalog.count(*)
-	  FROM @extschema@.privacy_requests r
-	 GROUP BY 1, 2;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.privacy_request_counts;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._privacy_request_counts() IS
-	'Internal (privacy_request_counts): privacy requests per day and kind, with the extension''s rights: what the view reads on Citus (distribute()).';
+	'Internal (privacy_request_counts): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.privacy_request_counts AS
 SELECT pg_catalog.date_trunc('day', r.requested_at) AS day, r.kind, pg_catalog.count(*) AS requests

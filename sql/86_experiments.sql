@@ -283,70 +283,17 @@ CREATE FUNCTION @extschema@._experiment_results()
 RETURNS TABLE (experiment text, variant text, "position" integer, weight integer, started_at timestamptz,
                ended_at timestamptz, exposed bigint, converted bigint, rate float8, abs_lift float8,
                rel_lift float8, p_value float8, too_few boolean)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH converted AS (
-	-- the exposures followed by an order placed within the window and not
-	-- cancelled, in any zone: a join, not a subquery per exposure, which
-	-- Citus cannot correlate with the orders of every shard
-	SELECT DISTINCT e.experiment_id, e.customer_id
-	  FROM @extschema@.experiment_exposures e
-	  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
-	  JOIN @extschema@.zones z ON true
-	  JOIN @extschema@.orders o
-	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
-	   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-	   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
-	   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-	   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
-), counts AS (
-	SELECT e.experiment_id, e.variant,
-	       pg_catalog.count(*) AS exposed,
-	       pg_catalog.count(c.customer_id) AS converted
-	  FROM @extschema@.experiment_exposures e
-	  LEFT JOIN converted c
-	    ON c.experiment_id OPERATOR(pg_catalog.=) e.experiment_id AND c.customer_id OPERATOR(pg_catalog.=) e.customer_id
-	 GROUP BY e.experiment_id, e.variant
-), variants AS (
-	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
-	       v.position, v.name AS variant, v.weight,
-	       COALESCE(c.exposed, 0) AS exposed, COALESCE(c.converted, 0) AS converted
-	  FROM @extschema@.experiments x
-	  JOIN @extschema@.experiment_variants v ON v.experiment_id OPERATOR(pg_catalog.=) x.experiment_id
-	  LEFT JOIN counts c ON c.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
-	                    AND c.variant OPERATOR(pg_catalog.=) v.name
-), compared AS (
-	SELECT v.*, k.exposed AS control_exposed, k.converted AS control_converted,
-	       v.converted::float8 OPERATOR(pg_catalog./) NULLIF(v.exposed, 0) AS rate,
-	       k.converted::float8 OPERATOR(pg_catalog./) NULLIF(k.exposed, 0) AS control_rate,
-	       (v.converted OPERATOR(pg_catalog.+) k.converted)::float8
-	           OPERATOR(pg_catalog./) NULLIF(v.exposed OPERATOR(pg_catalog.+) k.exposed, 0) AS pooled
-	  FROM variants v
-	  JOIN variants k ON k.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
-	                 AND k.variant OPERATOR(pg_catalog.=) 'control'
-)
-SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at, c.ended_at,
-       c.exposed, c.converted, c.rate,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN c.rate OPERATOR(pg_catalog.-) c.control_rate END AS abs_lift,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN (c.rate OPERATOR(pg_catalog.-) c.control_rate) OPERATOR(pg_catalog./) NULLIF(c.control_rate, 0) END AS rel_lift,
-       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
-            THEN @extschema@.two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
-       -- the normal approximation needs at least 100 exposures in both
-       -- groups and 5 expected conversions and non-conversions in each
-       -- (pooled rate); the control row is judged against itself
-       (c.exposed OPERATOR(pg_catalog.<) 100 OR c.control_exposed OPERATOR(pg_catalog.<) 100
-        OR c.pooled IS NULL
-        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) c.pooled OPERATOR(pg_catalog.<) 5
-        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) c.pooled)
-           OPERATOR(pg_catalog.<) 5) AS too_few
-  FROM compared c;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.experiment_results;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._experiment_results() IS
-	'Internal (experiment_results): the view''s rows, every experiment and variant, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (experiment_results): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.experiment_results AS
 WITH converted AS (

@@ -552,40 +552,17 @@ RETURNS TABLE (campaign_id bigint, campaign text, kind text, zone_id bigint, sta
                new_customers bigint, orders bigint, gmv_cents bigint, cost_cents bigint,
                cost_per_acquisition_cents numeric, roi numeric, acquired_30d_ago bigint,
                repeat_rate_30d numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH days AS (
-	SELECT d.campaign_id,
-	       pg_catalog.sum(d.redemptions) AS redemptions, pg_catalog.sum(d.orders) AS orders,
-	       pg_catalog.sum(d.new_customers) AS new_customers, pg_catalog.sum(d.gmv_cents) AS gmv_cents,
-	       pg_catalog.sum(d.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(d.reward_cents) AS cost_cents
-	  FROM @extschema@.campaign_daily d GROUP BY d.campaign_id),
-acquired AS (
-	SELECT s.first_campaign_id AS campaign_id,
-	       pg_catalog.count(*) AS judged,
-	       pg_catalog.count(*) FILTER (WHERE s.second_at OPERATOR(pg_catalog.<=) (s.first_at OPERATOR(pg_catalog.+) interval '30 days')) AS repeated
-	  FROM @extschema@.customer_stats s
-	 WHERE s.first_campaign_id IS NOT NULL
-	   AND s.first_at OPERATOR(pg_catalog.<=) (@extschema@.clock() OPERATOR(pg_catalog.-) interval '30 days')
-	 GROUP BY s.first_campaign_id)
-SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALESCE(c.ended_at, c.ends_at) AS ends_at,
-       c.budget_cents, @extschema@.campaign_budget_left(c.campaign_id) AS budget_left_cents,
-       COALESCE(d.redemptions, 0)::bigint AS redemptions,
-       COALESCE(d.new_customers, 0)::bigint AS new_customers,
-       COALESCE(d.orders, 0)::bigint AS orders,
-       COALESCE(d.gmv_cents, 0)::bigint AS gmv_cents,
-       COALESCE(d.cost_cents, 0)::bigint AS cost_cents,
-       (d.cost_cents OPERATOR(pg_catalog./) NULLIF(d.new_customers, 0))::numeric(14, 2) AS cost_per_acquisition_cents,
-       ((d.gmv_cents OPERATOR(pg_catalog.-) d.cost_cents) OPERATOR(pg_catalog./) NULLIF(d.cost_cents, 0))::numeric(12, 3) AS roi,
-       a.judged AS acquired_30d_ago,
-       (a.repeated::numeric OPERATOR(pg_catalog./) NULLIF(a.judged, 0))::numeric(5, 4) AS repeat_rate_30d
-  FROM @extschema@.campaigns c
-  LEFT JOIN days d ON d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
-  LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.campaign_performance;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._campaign_performance() IS
-	'Internal (campaign_performance): the view''s rows, every campaign, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (campaign_performance): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.campaign_performance AS
 WITH days AS (
@@ -621,17 +598,17 @@ COMMENT ON VIEW @extschema@.campaign_performance IS
 
 CREATE FUNCTION @extschema@._experiment_by_day()
 RETURNS TABLE (experiment text, variant text, day date, exposed integer, converted integer, rate numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
-       (d.converted::numeric OPERATOR(pg_catalog./) NULLIF(d.exposed, 0))::numeric(5, 4) AS rate
-  FROM @extschema@.experiment_daily d
-  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) d.experiment_id
- WHERE d.exposed OPERATOR(pg_catalog.>) 0;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.experiment_by_day;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._experiment_by_day() IS
-	'Internal (experiment_by_day): the view''s rows, every experiment, variant and day, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (experiment_by_day): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.experiment_by_day AS
 SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
@@ -645,36 +622,17 @@ COMMENT ON VIEW @extschema@.experiment_by_day IS
 CREATE FUNCTION @extschema@._customer_retention()
 RETURNS TABLE (cohort_week date, customers bigint, week_1 numeric, week_2 numeric, week_3 numeric,
                week_4 numeric, week_5 numeric, week_6 numeric, week_7 numeric, week_8 numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH cohort AS (
-	SELECT s.customer_id,
-	       pg_catalog.date_trunc('week', s.first_at AT TIME ZONE z.timezone)::date AS week
-	  FROM @extschema@.customer_stats s
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.first_zone_id),
-back AS (
-	SELECT c.week, ((w.week OPERATOR(pg_catalog.-) c.week) OPERATOR(pg_catalog./) 7) AS k, pg_catalog.count(*) AS n
-	  FROM cohort c
-	  JOIN @extschema@.customer_weeks w ON w.customer_id OPERATOR(pg_catalog.=) c.customer_id
-	   AND w.week OPERATOR(pg_catalog.>) c.week AND w.week OPERATOR(pg_catalog.<=) (c.week OPERATOR(pg_catalog.+) 56)
-	 GROUP BY 1, 2),
-sizes AS (SELECT c.week, pg_catalog.count(*) AS customers FROM cohort c GROUP BY 1)
-SELECT s.week AS cohort_week, s.customers,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 1)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_1,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 2)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_2,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 3)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_3,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 4)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_4,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 5)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_5,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 6)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_6,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 7)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_7,
-       (pg_catalog.sum(b.n) FILTER (WHERE b.k OPERATOR(pg_catalog.=) 8)::numeric OPERATOR(pg_catalog./) s.customers)::numeric(5, 4) AS week_8
-  FROM sizes s
-  LEFT JOIN back b ON b.week OPERATOR(pg_catalog.=) s.week
- GROUP BY s.week, s.customers;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.customer_retention;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._customer_retention() IS
-	'Internal (customer_retention): the view''s rows, every cohort week, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (customer_retention): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.customer_retention AS
 WITH cohort AS (
@@ -707,35 +665,17 @@ COMMENT ON VIEW @extschema@.customer_retention IS
 CREATE FUNCTION @extschema@._customer_segments()
 RETURNS TABLE (segment text, customers bigint, share numeric, mean_orders numeric, mean_recency_days numeric,
                mean_lifetime_value_cents numeric, lifetime_value_cents numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH rfm AS (
-	SELECT s.orders, s.monetary_cents,
-	       pg_catalog.date_part('epoch', @extschema@.clock() OPERATOR(pg_catalog.-) s.last_at) OPERATOR(pg_catalog./) 86400 AS recency_days
-	  FROM @extschema@.customer_stats s),
-seg AS (
-	SELECT CASE WHEN r.recency_days OPERATOR(pg_catalog.<=) 14 AND r.orders OPERATOR(pg_catalog.>=) 8 THEN 'champions'
-	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 AND r.orders OPERATOR(pg_catalog.>=) 4 THEN 'loyal'
-	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 AND r.orders OPERATOR(pg_catalog.=) 1 THEN 'new'
-	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 30 THEN 'promising'
-	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 90 AND r.orders OPERATOR(pg_catalog.>=) 4 THEN 'at_risk'
-	            WHEN r.recency_days OPERATOR(pg_catalog.<=) 90 THEN 'hibernating'
-	            ELSE 'lost' END AS segment,
-	       r.*
-	  FROM rfm r)
-SELECT s.segment,
-       pg_catalog.count(*) AS customers,
-       (pg_catalog.count(*)::numeric OPERATOR(pg_catalog./) pg_catalog.sum(pg_catalog.count(*)) OVER ())::numeric(5, 4) AS share,
-       pg_catalog.avg(s.orders)::numeric(10, 2) AS mean_orders,
-       pg_catalog.avg(s.recency_days)::numeric(10, 1) AS mean_recency_days,
-       pg_catalog.avg(s.monetary_cents)::numeric(14, 0) AS mean_lifetime_value_cents,
-       pg_catalog.sum(s.monetary_cents) AS lifetime_value_cents
-  FROM seg s
- GROUP BY s.segment;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.customer_segments;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._customer_segments() IS
-	'Internal (customer_segments): the view''s rows, every segment, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (customer_segments): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.customer_segments AS
 WITH rfm AS (

@@ -74,17 +74,24 @@ REVOKE ALL ON FUNCTION @extschema@._routed_functions() FROM PUBLIC;
 -- tables, distributed and reference alike, are read as the querying role,
 -- which holds no right on them (analysts are meant to see views only), so
 -- distribute() makes each view read its function instead
--- (_analyst_views_read_definers below).  This is the one list of the
--- pairs: a later upgrade script that creates or redefines an analyst view
--- (as sql/ has it, over the tables) adds its pair here and, where the
--- tables are distributed already, calls _analyst_views_read_definers()
--- again.
+-- (_analyst_views_read_definers below).  Most functions get their body
+-- there, from the view's own definition, so that each view's query is
+-- written once (on one server such a function reads its view); three are
+-- written apart, in a form Citus can plan that differs from the view's:
+-- demand_heatmap (zone by zone), dispatch_kpis and monthly_review (which
+-- read other analyst functions rather than join their views).  This is
+-- the one list of the pairs: a later upgrade script that creates or
+-- redefines an analyst view (as sql/ has it, over the tables) adds its
+-- pair here and, where the tables are distributed already, calls
+-- _analyst_views_read_definers() again.
 CREATE FUNCTION @extschema@._analyst_views()
-RETURNS TABLE (view_name regclass, reader regprocedure)
+RETURNS TABLE (view_name regclass, reader regprocedure, own_body boolean)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT u.v::regclass, u.f::regprocedure FROM (VALUES
+	SELECT u.v::regclass, u.f::regprocedure,
+	       u.v IN ('@extschema@.demand_heatmap', '@extschema@.dispatch_kpis', '@extschema@.monthly_review')
+	  FROM (VALUES
 		('@extschema@.consent_rates', '@extschema@._consent_rates()'),
 		('@extschema@.privacy_request_counts', '@extschema@._privacy_request_counts()'),
 		('@extschema@.refund_reconciliation', '@extschema@._refund_reconciliation()'),
@@ -107,13 +114,15 @@ AS $$
 		('@extschema@.monthly_review', '@extschema@._monthly_review()')) AS u(v, f)
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views() IS
-	'Internal: every view granted to dispatch_analyst and the SECURITY DEFINER function of its rows, which the view reads once distribute() ran (on one server it reads the tables).';
+	'Internal: every view granted to dispatch_analyst and the SECURITY DEFINER function of its rows, which the view reads once distribute() ran (on one server it reads the tables); own_body: the function is written apart, not given the view''s query.';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views() FROM PUBLIC;
 
--- Each analyst view becomes a SELECT of its columns (names, types and
--- order kept, so CREATE OR REPLACE keeps the view, its comment and its
--- grants) from its function.  Repeatable: a view that reads its function
--- already is written again the same.  Citus carries no change of an
+-- Each analyst view's function first gets the view's query as its body
+-- (unless it has its own), then the view becomes a SELECT of its columns
+-- (names, types and order kept, so CREATE OR REPLACE keeps the view, its
+-- comment and its grants) from its function.  Repeatable: a view that
+-- reads its function already is written again the same, and its function
+-- is left as it is (its query is the view's no longer).  Citus carries no change of an
 -- extension's view to other nodes, and while it propagates DDL it refuses
 -- DDL on a view on a worker ("operation is not allowed on this node"):
 -- each node is switched on its own, with DDL propagation off meanwhile.
@@ -129,15 +138,31 @@ BEGIN
 		PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
 	END IF;
 	FOR v_view IN
-		SELECT a.view_name, a.reader,
+		SELECT a.view_name, a.reader, a.own_body,
 		       pg_catalog.string_agg(pg_catalog.format('r.%I::%s AS %I', c.attname,
 		                                               pg_catalog.format_type(c.atttypid, c.atttypmod), c.attname),
-		                             ', ' ORDER BY c.attnum) AS columns
+		                             ', ' ORDER BY c.attnum) AS columns,
+		       -- the view reads its function already (a repeat)
+		       EXISTS (SELECT FROM pg_catalog.pg_rewrite w
+		                 JOIN pg_catalog.pg_depend d
+		                   ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+		                  AND d.objid OPERATOR(pg_catalog.=) w.oid
+		                WHERE w.ev_class OPERATOR(pg_catalog.=) a.view_name
+		                  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+		                  AND d.refobjid OPERATOR(pg_catalog.=) a.reader) AS switched
 		  FROM @extschema@._analyst_views() a
 		  JOIN pg_catalog.pg_attribute c ON c.attrelid OPERATOR(pg_catalog.=) a.view_name
 		 WHERE c.attnum OPERATOR(pg_catalog.>) 0 AND NOT c.attisdropped
-		 GROUP BY a.view_name, a.reader
+		 GROUP BY a.view_name, a.reader, a.own_body
 	LOOP
+		IF NOT v_view.own_body AND NOT v_view.switched THEN
+			-- the view's query, its names qualified (this function's
+			-- search_path), as the body: grants and comment are kept
+			EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s RETURNS %s LANGUAGE sql STABLE PARALLEL SAFE'
+			                          ' SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L',
+			                          v_view.reader, pg_catalog.pg_get_function_result(v_view.reader),
+			                          pg_catalog.pg_get_viewdef(v_view.view_name));
+		END IF;
 		EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s r',
 		                          v_view.view_name, v_view.columns, v_view.reader);
 	END LOOP;
@@ -147,7 +172,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
-	'Internal: makes each analyst view of _analyst_views() read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
+	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views_read_definers() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._event_shard_seq() RETURNS trigger

@@ -4,7 +4,9 @@
 -- so that a filter on a zone reaches their indexes, and a login member of
 -- the role reads each as its owner does; distribute() makes each read the
 -- SECURITY DEFINER function of the same rows (_analyst_views() pairs
--- them), keeping its columns, comment and grants.  Here the switch is made
+-- them), keeping its columns, comment and grants, after giving most of the
+-- functions the view's own query as their body (on one server they read
+-- the view).  Here the switch is made
 -- (and rolled back) on one server too, which also shows the index check
 -- failing on a view that reads its function.  On Citus (test/citus/suite,
 -- after distribute()) the views read their functions from the start;
@@ -13,7 +15,7 @@
 BEGIN;
 SET LOCAL dispatch.clock_override = '2026-03-02 10:00:00+00';
 \ir ../fixtures/city.sql
-SELECT plan(18);
+SELECT plan(19);
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -204,7 +206,17 @@ SELECT is((SELECT array_agg(b.view_name::text ORDER BY b.view_name::text) FROM v
 SELECT is((SELECT array_agg(b.view_name::text ORDER BY b.view_name::text) FROM view_before b
             WHERE b.def IS DISTINCT FROM pg_get_viewdef(b.view_name)),
           NULL, 'on Citus, where distribute() switched them, each is written as it was');
+SELECT is((SELECT array_agg(a.view_name::text ORDER BY a.view_name::text) FROM dispatch._analyst_views() a
+             JOIN pg_proc f ON f.oid = a.reader
+            WHERE NOT a.own_body AND (f.prolang <> (SELECT l.oid FROM pg_language l WHERE l.lanname = 'sql')
+                                      OR f.prosrc ~ ('\m' || (a.view_name::text) || '\M'))),
+          NULL, 'on Citus each function without a body of its own runs a query in SQL, not a read of its view');
 \else
+SELECT is((SELECT array_agg(b.view_name::text ORDER BY b.view_name::text) FROM view_before b
+             JOIN dispatch._analyst_views() a ON a.view_name = b.view_name JOIN pg_proc f ON f.oid = a.reader
+            WHERE NOT a.own_body AND (f.prolang <> (SELECT l.oid FROM pg_language l WHERE l.lanname = 'sql')
+                                      OR f.prosrc IS DISTINCT FROM b.def)),
+          NULL, 'each function without a body of its own now runs its view''s query, written once, in the view');
 SELECT format($q$INSERT INTO view_read SELECT 'switched', %L, count(*),
                      md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')) FROM %s t$q$, p.view_name, p.view_name)
   FROM pair p \gexec
