@@ -38,7 +38,7 @@ check() {   # check N description sql-returning-boolean [database]
 }
 
 r=$(psql -X -At -c "SELECT dispatch.schedule_maintenance()" 2>&1 || true)
-echo "$r" | grep -q "pg_cron lives in database \"$crondb\"" \
+grep -q "pg_cron lives in database \"$crondb\"" <<<"$r" \
 	&& echo "ok 1 - outside the cron database schedule_maintenance says where pg_cron lives" \
 	|| echo "not ok 1 - schedule_maintenance outside the cron database ($r)"
 check 2 "maintenance_commands registers the purge in this database" \

@@ -136,19 +136,19 @@ check $dst "the restored database takes new orders and runs a batch" \
 
 # the shipped rows
 r=$(psql -X -At -d $dst -c "\\set VERBOSITY verbose" -c "DELETE FROM dispatch.matching_settings WHERE zone_id = 0" 2>&1 || true)
-if echo "$r" | grep -q 'DP308' && [ "$(psql -X -At -d $dst -c "SELECT count(*) FROM dispatch.matching_settings WHERE zone_id = 0")" = 1 ]; then
+if grep -q 'DP308' <<<"$r" && [ "$(psql -X -At -d $dst -c "SELECT count(*) FROM dispatch.matching_settings WHERE zone_id = 0")" = 1 ]; then
 	ok "deleting zone 0's matching settings is refused with DP308"
 else
 	notok "deleting zone 0's matching settings is refused with DP308 ($r)"
 fi
 r=$(psql -X -At -d $dst -c "\\set VERBOSITY verbose" -c "DELETE FROM dispatch.vehicle_profiles WHERE vehicle = 'car'" 2>&1 || true)
-if echo "$r" | grep -q 'DP308' && [ "$(psql -X -At -d $dst -c "SELECT count(*) FROM dispatch.vehicle_profiles")" = 5 ]; then
+if grep -q 'DP308' <<<"$r" && [ "$(psql -X -At -d $dst -c "SELECT count(*) FROM dispatch.vehicle_profiles")" = 5 ]; then
 	ok "deleting a vehicle profile is refused with DP308"
 else
 	notok "deleting a vehicle profile is refused with DP308 ($r)"
 fi
 r=$(psql -X -At -d $dst -c "\\set VERBOSITY verbose" -c "INSERT INTO dispatch.vehicle_profiles VALUES ('bicycle', 1, 1, 1)" 2>&1 || true)
-if echo "$r" | grep -q '23505'; then
+if grep -q '23505' <<<"$r"; then
 	ok "inserting over an operator's row is a unique violation"
 else
 	notok "inserting over an operator's row is a unique violation ($r)"

@@ -261,7 +261,7 @@ done <"$work/calls"
 # a placeholder set before the module loads, by a role that may not set it
 out=$(psql -X -At -U dispatch_t_app -c "SET dispatch.clock_override = '2001-01-01 00:00:00+00'" \
 	-c "SELECT dispatch.clock() > '2020-01-01'" 2>&1)
-if echo "$out" | grep -qx t && echo "$out" | grep -q 'permission denied to set parameter'; then
+if grep -qx t <<<"$out" && grep -q 'permission denied to set parameter' <<<"$out"; then
 	echo "ok $((n += 1)) - an application role's clock set before the module loaded is dropped"
 else
 	echo "not ok $((n += 1)) - an application role's clock set before the module loaded is dropped"

@@ -25,7 +25,7 @@ refused() {   # refused N description: CREATE EXTENSION fails with DP901 and ins
 	local out left
 	out=$(psql -X -q -d "$db" -v VERBOSITY=verbose -c "CREATE EXTENSION dispatch CASCADE" 2>&1)
 	left=$(psql -X -At -d "$db" -c "SELECT count(*) FROM pg_extension WHERE extname IN ('dispatch', 'postgis', 'pgcrypto')")
-	if echo "$out" | grep -q 'ERROR:  DP901' && [ "$left" = 0 ]; then
+	if grep -q 'ERROR:  DP901' <<<"$out" && [ "$left" = 0 ]; then
 		echo "ok $1 - $2"
 		echo "$out" | grep -E '^(ERROR|HINT)' | sed 's/^/# /'
 	else

@@ -40,7 +40,7 @@ refused() {   # refused description message-pattern [psql args...]: DP401 with t
 	r=$(psql -X -At -c "\\set VERBOSITY verbose" "$@" 2>&1 || true)
 	after=$(psql -X -At -c "$footprint")
 	n=$((n + 1))
-	if echo "$r" | grep -q "ERROR:  DP401: $pattern" && [ "$before" = "$after" ]; then
+	if grep -q "ERROR:  DP401: $pattern" <<<"$r" && [ "$before" = "$after" ]; then
 		echo "ok $n - $what: DP401, nothing written"
 	else
 		echo "not ok $n - $what: DP401, nothing written ($before -> $after: $r)"
@@ -67,7 +67,7 @@ r=$(psql -X -At -c "\\set VERBOSITY verbose" -c "SELECT dispatch.find_customer_b
 	-c "\\! chmod 644 $keys" -c "SELECT dispatch.find_customer_by_phone('+8613800000001')" 2>&1 || true)
 chmod 600 "$keys"
 n=$((n + 1))
-if [ "$(echo "$r" | head -1)" = 1 ] && echo "$r" | grep -q "ERROR:  DP401: master key file \"$keys\" is accessible to other users"; then
+if [ "$(echo "$r" | head -1)" = 1 ] && grep -q "ERROR:  DP401: master key file \"$keys\" is accessible to other users" <<<"$r"; then
 	echo "ok $n - a session that had read the key file refuses it once it is readable by others"
 else
 	echo "not ok $n - a session that had read the key file refuses it once it is readable by others ($r)"

@@ -81,7 +81,7 @@ psql -X -q -c "SELECT dispatch.rotate_customer_key(3)" >/dev/null
 check 5 "rotating one customer's data key keeps everything readable" "$everything_opens"
 r=$(psql -X -At -c "UPDATE dispatch.subject_keys SET key_version = 1 WHERE subject = 'rider'" \
 	-c "SELECT dispatch.pii_open('rider', 1, name_enc, 'test') FROM dispatch.riders WHERE rider_id = 1" 2>&1 || true)
-echo "$r" | grep -q 'master key version 1 is not in the key file' \
+grep -q 'master key version 1 is not in the key file' <<<"$r" \
 	&& echo "ok 6 - a data key under a destroyed version raises a clear error, not NULL" \
 	|| echo "not ok 6 - a data key under a destroyed version raises a clear error ($r)"
 

@@ -21,10 +21,10 @@ echo "1..6"
 jobs_before=$(psql -X -At -d "$crondb" -c "SELECT count(*) FROM cron.job")
 
 r=$(psql -X -At -d $db -c "\\set VERBOSITY verbose" -c "SELECT * FROM dispatch.schedule_maintenance()" 2>&1 || true)
-echo "$r" | grep -q "ERROR:  DP410: pg_cron lives in database \"$crondb\", not in \"$db\"" \
+grep -q "ERROR:  DP410: pg_cron lives in database \"$crondb\", not in \"$db\"" <<<"$r" \
 	&& echo "ok 1 - with pg_cron in another database: DP410 naming both databases" \
 	|| echo "not ok 1 - with pg_cron in another database: DP410 ($r)"
-echo "$r" | grep -q "HINT:  Run the statements of dispatch.maintenance_commands() in database $crondb" \
+grep -q "HINT:  Run the statements of dispatch.maintenance_commands() in database $crondb" <<<"$r" \
 	&& echo "ok 2 - the hint tells how to register the jobs from the cron database" \
 	|| echo "not ok 2 - the hint of DP410 ($r)"
 
@@ -38,10 +38,10 @@ SELECT * FROM dispatch.schedule_maintenance();
 ROLLBACK;
 SQL
 )
-echo "$r" | grep -q "ERROR:  DP409: pg_cron is not installed in this database" \
+grep -q "ERROR:  DP409: pg_cron is not installed in this database" <<<"$r" \
 	&& echo "ok 3 - without pg_cron in the cron database: DP409" \
 	|| echo "not ok 3 - without pg_cron in the cron database: DP409 ($r)"
-echo "$r" | grep -q "HINT:  Add pg_cron to shared_preload_libraries" \
+grep -q "HINT:  Add pg_cron to shared_preload_libraries" <<<"$r" \
 	&& echo "ok 4 - the hint of DP409 says how to install pg_cron" \
 	|| echo "not ok 4 - the hint of DP409 ($r)"
 
