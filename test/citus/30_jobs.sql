@@ -11,7 +11,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(36);
+SELECT plan(37);
 
 -- ---------------------------------------------------------------------------
 -- two zones on two workers, a points campaign and a referral
@@ -235,5 +235,10 @@ SELECT dispatch.rollup_campaigns(true) \g /dev/null
 SELECT pg_temp.rollup_state() AS full2 \gset
 SELECT is(:'incremental2'::text, :'full2', 'and equals a full run');
 SELECT isnt(:'incremental2'::text, :'incremental', 'which counts the new orders');
+
+-- the jobs go again: pg_cron would run them on the minute while the
+-- suites that follow in this cluster check what their calls wrote
+SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'dispatch-%' \g /dev/null
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'dispatch-%'), 0::bigint, 'the jobs are unscheduled again');
 
 SELECT * FROM finish();
