@@ -5781,43 +5781,17 @@ RETURNS TABLE (zone_id bigint, hour timestamp, orders bigint, delivered bigint, 
                median_click_to_door interval, p90_click_to_door interval, on_time_share numeric,
                median_assigned_to_pickup interval, median_food_waiting interval,
                offers_per_assigned_order numeric, rider_utilisation numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
--- the utilisation of the hours read apart, on Citus on the coordinator
--- (its function queries every worker), and joined to the zone's hours
-WITH u AS MATERIALIZED (
-	SELECT r.zone_id, r.hour, r.utilisation FROM @extschema@._rider_utilisation() r)
-SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_door, k.p90_click_to_door,
-       k.on_time_share, k.median_assigned_to_pickup, k.median_food_waiting, k.offers_per_assigned_order,
-       u.utilisation AS rider_utilisation
-  FROM (SELECT o.zone_id,
-               pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone) AS hour,
-               pg_catalog.count(*) FILTER (WHERE o.placed_at IS NOT NULL) AS orders,
-               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered') AS delivered,
-               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
-               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
-                   AS median_click_to_door,
-               (pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
-                   AS p90_click_to_door,
-               (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.<=) o.promised_at)::numeric
-                OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered'), 0))::numeric(5, 4)
-                   AS on_time_share,
-               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.picked_up_at OPERATOR(pg_catalog.-) o.assigned_at))
-                   AS median_assigned_to_pickup,
-               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (
-                    ORDER BY GREATEST(o.picked_up_at OPERATOR(pg_catalog.-) o.ready_at, interval '0'))) AS median_food_waiting,
-               (pg_catalog.sum(f.offers)::numeric OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.assigned_at IS NOT NULL), 0))::numeric(6, 2)
-                   AS offers_per_assigned_order
-          FROM @extschema@.orders o
-          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
-          LEFT JOIN LATERAL (SELECT pg_catalog.count(*) AS offers FROM @extschema@.offers x
-                              WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id) f ON true
-         GROUP BY o.zone_id, pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone)) k
-  LEFT JOIN u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.dispatch_kpis;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._dispatch_kpis() IS
-	'Internal (dispatch_kpis): the view''s rows, every zone and hour, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (dispatch_kpis): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._dispatch_kpis() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._dispatch_kpis() TO dispatch_analyst, dispatch_admin;
 
@@ -9234,87 +9208,17 @@ RETURNS TABLE (month date, zone_id bigint, active_customers bigint, orders bigin
                campaign_cost_cents numeric, campaign_roi numeric, reviews bigint, mean_sentiment numeric,
                share_negative numeric, top_complaints text[], tickets_opened bigint,
                tickets_resolved_in_24h numeric, tickets_overdue bigint, campaign_surveys jsonb)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH zm AS (
-	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date AS month,
-	       pg_catalog.sum(d.orders) AS orders, pg_catalog.sum(d.delivered) AS delivered,
-	       pg_catalog.sum(d.cancelled) AS cancelled, pg_catalog.sum(d.gmv_cents) AS gmv_cents,
-	       pg_catalog.sum(d.discount_cents) AS discount_cents
-	  FROM @extschema@.zone_daily d GROUP BY 1, 2),
-active AS (
-	SELECT f.zone_id, pg_catalog.date_trunc('month', f.day)::date AS month,
-	       pg_catalog.count(DISTINCT f.customer_id) AS customers
-	  FROM @extschema@.order_facts f WHERE f.counted GROUP BY 1, 2),
-camp AS (
-	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date AS month,
-	       pg_catalog.sum(d.gmv_cents) AS gmv_cents,
-	       pg_catalog.sum(d.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(d.reward_cents) AS cost_cents,
-	       pg_catalog.sum(d.new_customers) AS new_customers
-	  FROM @extschema@.campaign_daily d GROUP BY 1, 2),
-fb AS (
-	SELECT f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)::date AS month,
-	       pg_catalog.count(*) AS reviews, pg_catalog.avg(f.score) AS mean_score,
-	       pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*) AS share_negative
-	  FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
-	 GROUP BY 1, 2),
-topics AS (
-	SELECT t.zone_id, t.month, pg_catalog.array_agg(t.topic ORDER BY t.n DESC, t.topic) AS top
-	  FROM (SELECT f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)::date AS month,
-	               u.topic, pg_catalog.count(*) AS n,
-	               pg_catalog.row_number() OVER (PARTITION BY f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)
-	                                             ORDER BY pg_catalog.count(*) DESC, u.topic) AS rank
-	          FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
-	         CROSS JOIN LATERAL pg_catalog.unnest(f.topics) u(topic)
-	         GROUP BY f.zone_id, 2, u.topic, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)) t
-	 WHERE t.rank OPERATOR(pg_catalog.<=) 3
-	 GROUP BY 1, 2),
-tickets AS (
-	SELECT c.zone_id, pg_catalog.date_trunc('month', c.opened_at AT TIME ZONE z.timezone)::date AS month,
-	       pg_catalog.count(*) AS opened,
-	       pg_catalog.count(*) FILTER (WHERE c.resolved_at OPERATOR(pg_catalog.<=) c.due_at) AS resolved_in_time,
-	       pg_catalog.count(*) FILTER (WHERE c.resolved_at IS NULL AND c.due_at OPERATOR(pg_catalog.<) @extschema@.clock()) AS overdue
-	  FROM @extschema@.complaint_tickets c JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 GROUP BY 1, 2),
--- survey_results' rows read apart, on Citus on the coordinator (its
--- function queries every worker)
-answered AS MATERIALIZED (
-	SELECT r.zone_id, r.month, r.campaign_id, r.answers, r.mean_rating, r.share_negative, r.top_topics
-	  FROM @extschema@._survey_results() r
-	 WHERE r.kind OPERATOR(pg_catalog.=) 'campaign'),
-surveys AS (
-	SELECT r.zone_id, r.month,
-	       pg_catalog.jsonb_object_agg(k.name, pg_catalog.jsonb_build_object(
-	           'answers', r.answers, 'mean_rating', r.mean_rating, 'share_negative', r.share_negative,
-	           'top_topics', r.top_topics) ORDER BY k.name) AS by_campaign
-	  FROM answered r
-	  JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) r.campaign_id
-	 GROUP BY 1, 2)
-SELECT zm.month, zm.zone_id,
-       COALESCE(a.customers, 0) AS active_customers,
-       zm.orders, zm.delivered, zm.cancelled, zm.gmv_cents, zm.discount_cents,
-       COALESCE(c.new_customers, 0) AS customers_acquired,
-       COALESCE(c.cost_cents, 0) AS campaign_cost_cents,
-       ((c.gmv_cents OPERATOR(pg_catalog.-) c.cost_cents) OPERATOR(pg_catalog./) NULLIF(c.cost_cents, 0))::numeric(12, 3) AS campaign_roi,
-       COALESCE(fb.reviews, 0) AS reviews,
-       fb.mean_score::numeric(5, 3) AS mean_sentiment,
-       fb.share_negative::numeric(5, 4) AS share_negative,
-       COALESCE(t.top, '{}') AS top_complaints,
-       COALESCE(tk.opened, 0) AS tickets_opened,
-       (tk.resolved_in_time::numeric OPERATOR(pg_catalog./) NULLIF(tk.opened, 0))::numeric(5, 4) AS tickets_resolved_in_24h,
-       COALESCE(tk.overdue, 0) AS tickets_overdue,
-       COALESCE(sv.by_campaign, '{}') AS campaign_surveys
-  FROM zm
-  LEFT JOIN active a ON a.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND a.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN camp c ON c.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND c.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN fb ON fb.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND fb.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN topics t ON t.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND t.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN tickets tk ON tk.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND tk.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.monthly_review;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._monthly_review() IS
-	'Internal (monthly_review): the view''s rows, every month and zone, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (monthly_review): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._monthly_review() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._monthly_review() TO dispatch_analyst, dispatch_admin;
 
@@ -9372,7 +9276,7 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT u.v::regclass, u.f::regprocedure,
-	       u.v IN ('@extschema@.demand_heatmap', '@extschema@.dispatch_kpis', '@extschema@.monthly_review')
+	       u.v OPERATOR(pg_catalog.=) '@extschema@.demand_heatmap'
 	  FROM (VALUES
 		('@extschema@.consent_rates', '@extschema@._consent_rates()'),
 		('@extschema@.privacy_request_counts', '@extschema@._privacy_request_counts()'),
@@ -9406,6 +9310,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_view record;
+	v_read record;
+	v_body text;
+	v_ctes text;
 	v_propagate text := pg_catalog.current_setting('citus.enable_ddl_propagation', true);
 BEGIN
 	IF v_propagate IS NOT NULL THEN
@@ -9432,10 +9339,44 @@ BEGIN
 		IF NOT v_view.own_body AND NOT v_view.switched THEN
 			-- the view's query, its names qualified (this function's
 			-- search_path), as the body: grants and comment are kept
+			v_body := pg_catalog.pg_get_viewdef(v_view.view_name);
+			v_ctes := NULL;
+			FOR v_read IN
+				SELECT DISTINCT a.view_name AS other, n.nspname, c.relname
+				  FROM pg_catalog.pg_rewrite w
+				  JOIN pg_catalog.pg_depend d
+				    ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+				   AND d.objid OPERATOR(pg_catalog.=) w.oid
+				   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+				  JOIN @extschema@._analyst_views() a ON a.view_name OPERATOR(pg_catalog.=) d.refobjid::pg_catalog.regclass
+				  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.view_name
+				  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+				 WHERE w.ev_class OPERATOR(pg_catalog.=) v_view.view_name
+				   AND a.view_name OPERATOR(pg_catalog.<>) v_view.view_name
+				 ORDER BY c.relname
+			LOOP
+				-- the view's references to the other view (always
+				-- qualified here) read the CTE <name>_rows instead
+				v_body := pg_catalog.regexp_replace(v_body,
+				              '(?<![.\w"])' OPERATOR(pg_catalog.||)
+				              pg_catalog.regexp_replace(pg_catalog.quote_ident(v_read.nspname) OPERATOR(pg_catalog.||) '.'
+				                                        OPERATOR(pg_catalog.||) pg_catalog.quote_ident(v_read.relname),
+				                                        '([^\w])', '\\\1', 'g')
+				              OPERATOR(pg_catalog.||) '(?![\w"])',
+				              v_read.relname OPERATOR(pg_catalog.||) '_rows', 'g');
+				v_ctes := COALESCE(v_ctes OPERATOR(pg_catalog.||) ', ', '')
+				          OPERATOR(pg_catalog.||) pg_catalog.format('%I AS MATERIALIZED (SELECT * FROM %s)',
+				                                                    v_read.relname OPERATOR(pg_catalog.||) '_rows',
+				                                                    v_read.other);
+			END LOOP;
+			IF v_ctes IS NOT NULL THEN
+				v_body := CASE WHEN v_body ~ '^\s*WITH\s' AND v_body !~ '^\s*WITH\s+RECURSIVE\s'
+				               THEN pg_catalog.regexp_replace(v_body, '^\s*WITH\s', 'WITH ' OPERATOR(pg_catalog.||) v_ctes OPERATOR(pg_catalog.||) ', ')
+				               ELSE 'WITH ' OPERATOR(pg_catalog.||) v_ctes OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_body END;
+			END IF;
 			EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s RETURNS %s LANGUAGE sql STABLE PARALLEL SAFE'
 			                          ' SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L',
-			                          v_view.reader, pg_catalog.pg_get_function_result(v_view.reader),
-			                          pg_catalog.pg_get_viewdef(v_view.view_name));
+			                          v_view.reader, pg_catalog.pg_get_function_result(v_view.reader), v_body);
 		END IF;
 		EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s r',
 		                          v_view.view_name, v_view.columns, v_view.reader);
@@ -9446,7 +9387,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
-	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
+	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query (another analyst view it reads read once, in a MATERIALIZED CTE), then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views_read_definers() FROM PUBLIC;
 
 -- _event_shard_seq (sql/97_distribute.sql)

@@ -143,43 +143,17 @@ RETURNS TABLE (zone_id bigint, hour timestamp, orders bigint, delivered bigint, 
                median_click_to_door interval, p90_click_to_door interval, on_time_share numeric,
                median_assigned_to_pickup interval, median_food_waiting interval,
                offers_per_assigned_order numeric, rider_utilisation numeric)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
--- the utilisation of the hours read apart, on Citus on the coordinator
--- (its function queries every worker), and joined to the zone's hours
-WITH u AS MATERIALIZED (
-	SELECT r.zone_id, r.hour, r.utilisation FROM @extschema@._rider_utilisation() r)
-SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_door, k.p90_click_to_door,
-       k.on_time_share, k.median_assigned_to_pickup, k.median_food_waiting, k.offers_per_assigned_order,
-       u.utilisation AS rider_utilisation
-  FROM (SELECT o.zone_id,
-               pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone) AS hour,
-               pg_catalog.count(*) FILTER (WHERE o.placed_at IS NOT NULL) AS orders,
-               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered') AS delivered,
-               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
-               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
-                   AS median_click_to_door,
-               (pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
-                   AS p90_click_to_door,
-               (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.<=) o.promised_at)::numeric
-                OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered'), 0))::numeric(5, 4)
-                   AS on_time_share,
-               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.picked_up_at OPERATOR(pg_catalog.-) o.assigned_at))
-                   AS median_assigned_to_pickup,
-               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (
-                    ORDER BY GREATEST(o.picked_up_at OPERATOR(pg_catalog.-) o.ready_at, interval '0'))) AS median_food_waiting,
-               (pg_catalog.sum(f.offers)::numeric OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.assigned_at IS NOT NULL), 0))::numeric(6, 2)
-                   AS offers_per_assigned_order
-          FROM @extschema@.orders o
-          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
-          LEFT JOIN LATERAL (SELECT pg_catalog.count(*) AS offers FROM @extschema@.offers x
-                              WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id) f ON true
-         GROUP BY o.zone_id, pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone)) k
-  LEFT JOIN u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.dispatch_kpis;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._dispatch_kpis() IS
-	'Internal (dispatch_kpis): the view''s rows, every zone and hour, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (dispatch_kpis): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.dispatch_kpis AS
 SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_door, k.p90_click_to_door,

@@ -710,87 +710,17 @@ RETURNS TABLE (month date, zone_id bigint, active_customers bigint, orders bigin
                campaign_cost_cents numeric, campaign_roi numeric, reviews bigint, mean_sentiment numeric,
                share_negative numeric, top_complaints text[], tickets_opened bigint,
                tickets_resolved_in_24h numeric, tickets_overdue bigint, campaign_surveys jsonb)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-WITH zm AS (
-	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date AS month,
-	       pg_catalog.sum(d.orders) AS orders, pg_catalog.sum(d.delivered) AS delivered,
-	       pg_catalog.sum(d.cancelled) AS cancelled, pg_catalog.sum(d.gmv_cents) AS gmv_cents,
-	       pg_catalog.sum(d.discount_cents) AS discount_cents
-	  FROM @extschema@.zone_daily d GROUP BY 1, 2),
-active AS (
-	SELECT f.zone_id, pg_catalog.date_trunc('month', f.day)::date AS month,
-	       pg_catalog.count(DISTINCT f.customer_id) AS customers
-	  FROM @extschema@.order_facts f WHERE f.counted GROUP BY 1, 2),
-camp AS (
-	SELECT d.zone_id, pg_catalog.date_trunc('month', d.day)::date AS month,
-	       pg_catalog.sum(d.gmv_cents) AS gmv_cents,
-	       pg_catalog.sum(d.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(d.reward_cents) AS cost_cents,
-	       pg_catalog.sum(d.new_customers) AS new_customers
-	  FROM @extschema@.campaign_daily d GROUP BY 1, 2),
-fb AS (
-	SELECT f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)::date AS month,
-	       pg_catalog.count(*) AS reviews, pg_catalog.avg(f.score) AS mean_score,
-	       pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*) AS share_negative
-	  FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
-	 GROUP BY 1, 2),
-topics AS (
-	SELECT t.zone_id, t.month, pg_catalog.array_agg(t.topic ORDER BY t.n DESC, t.topic) AS top
-	  FROM (SELECT f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)::date AS month,
-	               u.topic, pg_catalog.count(*) AS n,
-	               pg_catalog.row_number() OVER (PARTITION BY f.zone_id, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)
-	                                             ORDER BY pg_catalog.count(*) DESC, u.topic) AS rank
-	          FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
-	         CROSS JOIN LATERAL pg_catalog.unnest(f.topics) u(topic)
-	         GROUP BY f.zone_id, 2, u.topic, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)) t
-	 WHERE t.rank OPERATOR(pg_catalog.<=) 3
-	 GROUP BY 1, 2),
-tickets AS (
-	SELECT c.zone_id, pg_catalog.date_trunc('month', c.opened_at AT TIME ZONE z.timezone)::date AS month,
-	       pg_catalog.count(*) AS opened,
-	       pg_catalog.count(*) FILTER (WHERE c.resolved_at OPERATOR(pg_catalog.<=) c.due_at) AS resolved_in_time,
-	       pg_catalog.count(*) FILTER (WHERE c.resolved_at IS NULL AND c.due_at OPERATOR(pg_catalog.<) @extschema@.clock()) AS overdue
-	  FROM @extschema@.complaint_tickets c JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 GROUP BY 1, 2),
--- survey_results' rows read apart, on Citus on the coordinator (its
--- function queries every worker)
-answered AS MATERIALIZED (
-	SELECT r.zone_id, r.month, r.campaign_id, r.answers, r.mean_rating, r.share_negative, r.top_topics
-	  FROM @extschema@._survey_results() r
-	 WHERE r.kind OPERATOR(pg_catalog.=) 'campaign'),
-surveys AS (
-	SELECT r.zone_id, r.month,
-	       pg_catalog.jsonb_object_agg(k.name, pg_catalog.jsonb_build_object(
-	           'answers', r.answers, 'mean_rating', r.mean_rating, 'share_negative', r.share_negative,
-	           'top_topics', r.top_topics) ORDER BY k.name) AS by_campaign
-	  FROM answered r
-	  JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) r.campaign_id
-	 GROUP BY 1, 2)
-SELECT zm.month, zm.zone_id,
-       COALESCE(a.customers, 0) AS active_customers,
-       zm.orders, zm.delivered, zm.cancelled, zm.gmv_cents, zm.discount_cents,
-       COALESCE(c.new_customers, 0) AS customers_acquired,
-       COALESCE(c.cost_cents, 0) AS campaign_cost_cents,
-       ((c.gmv_cents OPERATOR(pg_catalog.-) c.cost_cents) OPERATOR(pg_catalog./) NULLIF(c.cost_cents, 0))::numeric(12, 3) AS campaign_roi,
-       COALESCE(fb.reviews, 0) AS reviews,
-       fb.mean_score::numeric(5, 3) AS mean_sentiment,
-       fb.share_negative::numeric(5, 4) AS share_negative,
-       COALESCE(t.top, '{}') AS top_complaints,
-       COALESCE(tk.opened, 0) AS tickets_opened,
-       (tk.resolved_in_time::numeric OPERATOR(pg_catalog./) NULLIF(tk.opened, 0))::numeric(5, 4) AS tickets_resolved_in_24h,
-       COALESCE(tk.overdue, 0) AS tickets_overdue,
-       COALESCE(sv.by_campaign, '{}') AS campaign_surveys
-  FROM zm
-  LEFT JOIN active a ON a.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND a.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN camp c ON c.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND c.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN fb ON fb.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND fb.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN topics t ON t.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND t.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN tickets tk ON tk.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND tk.month OPERATOR(pg_catalog.=) zm.month
-  LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
-END;
+AS $$
+BEGIN
+	-- the view itself here; distribute() gives the function the view's
+	-- query, which the view then reads (_analyst_views_read_definers)
+	RETURN QUERY SELECT * FROM @extschema@.monthly_review;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._monthly_review() IS
-	'Internal (monthly_review): the view''s rows, every month and zone, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (monthly_review): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.monthly_review AS
 WITH zm AS (

@@ -76,10 +76,9 @@ REVOKE ALL ON FUNCTION @extschema@._routed_functions() FROM PUBLIC;
 -- distribute() makes each view read its function instead
 -- (_analyst_views_read_definers below).  Most functions get their body
 -- there, from the view's own definition, so that each view's query is
--- written once (on one server such a function reads its view); three are
+-- written once (on one server such a function reads its view); one is
 -- written apart, in a form Citus can plan that differs from the view's:
--- demand_heatmap (zone by zone), dispatch_kpis and monthly_review (which
--- read other analyst functions rather than join their views).  This is
+-- demand_heatmap (zone by zone).  This is
 -- the one list of the pairs: a later upgrade script that creates or
 -- redefines an analyst view (as sql/ has it, over the tables) adds its
 -- pair here and, where the tables are distributed already, calls
@@ -90,7 +89,7 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT u.v::regclass, u.f::regprocedure,
-	       u.v IN ('@extschema@.demand_heatmap', '@extschema@.dispatch_kpis', '@extschema@.monthly_review')
+	       u.v OPERATOR(pg_catalog.=) '@extschema@.demand_heatmap'
 	  FROM (VALUES
 		('@extschema@.consent_rates', '@extschema@._consent_rates()'),
 		('@extschema@.privacy_request_counts', '@extschema@._privacy_request_counts()'),
@@ -118,7 +117,13 @@ COMMENT ON FUNCTION @extschema@._analyst_views() IS
 REVOKE ALL ON FUNCTION @extschema@._analyst_views() FROM PUBLIC;
 
 -- Each analyst view's function first gets the view's query as its body
--- (unless it has its own), then the view becomes a SELECT of its columns
+-- (unless it has its own), where each other analyst view the query reads
+-- (dispatch_kpis reads rider_utilisation, monthly_review survey_results)
+-- is read once, in a MATERIALIZED CTE that Citus runs on the coordinator
+-- before the query over the shards (inside a shard's query that view's
+-- function would query the cluster from a worker; on one server the view
+-- keeps the plain join, through which a zone filter reaches the other
+-- view).  Then the view becomes a SELECT of its columns
 -- (names, types and order kept, so CREATE OR REPLACE keeps the view, its
 -- comment and its grants) from its function.  Repeatable: a view that
 -- reads its function already is written again the same, and its function
@@ -132,6 +137,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_view record;
+	v_read record;
+	v_body text;
+	v_ctes text;
 	v_propagate text := pg_catalog.current_setting('citus.enable_ddl_propagation', true);
 BEGIN
 	IF v_propagate IS NOT NULL THEN
@@ -158,10 +166,44 @@ BEGIN
 		IF NOT v_view.own_body AND NOT v_view.switched THEN
 			-- the view's query, its names qualified (this function's
 			-- search_path), as the body: grants and comment are kept
+			v_body := pg_catalog.pg_get_viewdef(v_view.view_name);
+			v_ctes := NULL;
+			FOR v_read IN
+				SELECT DISTINCT a.view_name AS other, n.nspname, c.relname
+				  FROM pg_catalog.pg_rewrite w
+				  JOIN pg_catalog.pg_depend d
+				    ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+				   AND d.objid OPERATOR(pg_catalog.=) w.oid
+				   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+				  JOIN @extschema@._analyst_views() a ON a.view_name OPERATOR(pg_catalog.=) d.refobjid::pg_catalog.regclass
+				  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.view_name
+				  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+				 WHERE w.ev_class OPERATOR(pg_catalog.=) v_view.view_name
+				   AND a.view_name OPERATOR(pg_catalog.<>) v_view.view_name
+				 ORDER BY c.relname
+			LOOP
+				-- the view's references to the other view (always
+				-- qualified here) read the CTE <name>_rows instead
+				v_body := pg_catalog.regexp_replace(v_body,
+				              '(?<![.\w"])' OPERATOR(pg_catalog.||)
+				              pg_catalog.regexp_replace(pg_catalog.quote_ident(v_read.nspname) OPERATOR(pg_catalog.||) '.'
+				                                        OPERATOR(pg_catalog.||) pg_catalog.quote_ident(v_read.relname),
+				                                        '([^\w])', '\\\1', 'g')
+				              OPERATOR(pg_catalog.||) '(?![\w"])',
+				              v_read.relname OPERATOR(pg_catalog.||) '_rows', 'g');
+				v_ctes := COALESCE(v_ctes OPERATOR(pg_catalog.||) ', ', '')
+				          OPERATOR(pg_catalog.||) pg_catalog.format('%I AS MATERIALIZED (SELECT * FROM %s)',
+				                                                    v_read.relname OPERATOR(pg_catalog.||) '_rows',
+				                                                    v_read.other);
+			END LOOP;
+			IF v_ctes IS NOT NULL THEN
+				v_body := CASE WHEN v_body ~ '^\s*WITH\s' AND v_body !~ '^\s*WITH\s+RECURSIVE\s'
+				               THEN pg_catalog.regexp_replace(v_body, '^\s*WITH\s', 'WITH ' OPERATOR(pg_catalog.||) v_ctes OPERATOR(pg_catalog.||) ', ')
+				               ELSE 'WITH ' OPERATOR(pg_catalog.||) v_ctes OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_body END;
+			END IF;
 			EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s RETURNS %s LANGUAGE sql STABLE PARALLEL SAFE'
 			                          ' SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L',
-			                          v_view.reader, pg_catalog.pg_get_function_result(v_view.reader),
-			                          pg_catalog.pg_get_viewdef(v_view.view_name));
+			                          v_view.reader, pg_catalog.pg_get_function_result(v_view.reader), v_body);
 		END IF;
 		EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s r',
 		                          v_view.view_name, v_view.columns, v_view.reader);
@@ -172,7 +214,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
-	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
+	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query (another analyst view it reads read once, in a MATERIALIZED CTE), then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views_read_definers() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._event_shard_seq() RETURNS trigger

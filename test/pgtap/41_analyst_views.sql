@@ -15,7 +15,7 @@
 BEGIN;
 SET LOCAL dispatch.clock_override = '2026-03-02 10:00:00+00';
 \ir ../fixtures/city.sql
-SELECT plan(19);
+SELECT plan(21);
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -183,6 +183,27 @@ CREATE TEMP TABLE view_before AS
 	       (SELECT c.relacl FROM pg_class c WHERE c.oid = p.view_name) AS acl,
 	       pg_get_viewdef(p.view_name) AS def
 	  FROM pair p;
+-- the analyst views that read another analyst view: their functions read
+-- it once, in a MATERIALIZED CTE <name>_rows (on Citus run on the
+-- coordinator)
+CREATE TEMP TABLE reads_other (view_name regclass, other regclass);
+INSERT INTO reads_other VALUES ('dispatch.dispatch_kpis', 'dispatch.rider_utilisation'),
+                               ('dispatch.monthly_review', 'dispatch.survey_results');
+\if :on_citus
+-- (switched by distribute() already: the functions name the other view)
+SELECT is((SELECT array_agg(DISTINCT p.view_name::text || ' ' || q.view_name::text)
+             FROM pair p JOIN pg_proc f ON f.oid = p.reader
+             JOIN pair q ON q.view_name <> p.view_name AND f.prosrc ~ ('\m' || replace(q.view_name::text, '.', '\.') || '\M')),
+          (SELECT array_agg(r.view_name::text || ' ' || r.other::text ORDER BY r.view_name::text || ' ' || r.other::text) FROM reads_other r),
+          'two analyst views read another: dispatch_kpis rider_utilisation, monthly_review survey_results');
+\else
+SELECT is((SELECT array_agg(DISTINCT w.ev_class::regclass::text || ' ' || d.refobjid::regclass::text)
+             FROM pair p JOIN pg_rewrite w ON w.ev_class = p.view_name
+             JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid AND d.refclassid = 'pg_class'::regclass
+             JOIN pair q ON q.view_name = d.refobjid AND q.view_name <> p.view_name),
+          (SELECT array_agg(r.view_name::text || ' ' || r.other::text ORDER BY r.view_name::text || ' ' || r.other::text) FROM reads_other r),
+          'two analyst views read another: dispatch_kpis rider_utilisation, monthly_review survey_results');
+\endif
 SELECT dispatch._analyst_views_read_definers() \g /dev/null
 CREATE TEMP TABLE view_def AS SELECT p.view_name, pg_get_viewdef(p.view_name) AS def FROM pair p;
 SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p, pg_temp.names(p.view_name) x
@@ -211,12 +232,33 @@ SELECT is((SELECT array_agg(a.view_name::text ORDER BY a.view_name::text) FROM d
             WHERE NOT a.own_body AND (f.prolang <> (SELECT l.oid FROM pg_language l WHERE l.lanname = 'sql')
                                       OR f.prosrc ~ ('\m' || (a.view_name::text) || '\M'))),
           NULL, 'on Citus each function without a body of its own runs a query in SQL, not a read of its view');
+SELECT is((SELECT array_agg(r.view_name::text ORDER BY r.view_name::text) FROM reads_other r
+             JOIN dispatch._analyst_views() a ON a.view_name = r.view_name JOIN pg_proc f ON f.oid = a.reader
+             CROSS JOIN LATERAL (SELECT c.relname || '_rows' AS cte FROM pg_class c WHERE c.oid = r.other) n
+            WHERE f.prosrc !~ ('^WITH ' || n.cte || ' AS MATERIALIZED \(SELECT \* FROM ' || replace(r.other::text, '.', '\.') || '\)')
+               OR array_length(regexp_split_to_array(f.prosrc, replace(r.other::text, '.', '\.') || '\M'), 1) <> 2),
+          NULL, 'and a view that reads another analyst view reads it in its function once, in a MATERIALIZED CTE');
 \else
 SELECT is((SELECT array_agg(b.view_name::text ORDER BY b.view_name::text) FROM view_before b
              JOIN dispatch._analyst_views() a ON a.view_name = b.view_name JOIN pg_proc f ON f.oid = a.reader
-            WHERE NOT a.own_body AND (f.prolang <> (SELECT l.oid FROM pg_language l WHERE l.lanname = 'sql')
-                                      OR f.prosrc IS DISTINCT FROM b.def)),
+            WHERE NOT a.own_body AND b.view_name NOT IN (SELECT r.view_name FROM reads_other r)
+              AND (f.prolang <> (SELECT l.oid FROM pg_language l WHERE l.lanname = 'sql')
+                   OR f.prosrc IS DISTINCT FROM b.def)),
           NULL, 'each function without a body of its own now runs its view''s query, written once, in the view');
+-- (the CTE taken out and the other view named again: the view's query)
+SELECT is((SELECT array_agg(b.view_name::text ORDER BY b.view_name::text) FROM view_before b
+             JOIN reads_other r ON r.view_name = b.view_name
+             JOIN dispatch._analyst_views() a ON a.view_name = b.view_name JOIN pg_proc f ON f.oid = a.reader
+             CROSS JOIN LATERAL (SELECT c.relname || '_rows' AS cte FROM pg_class c WHERE c.oid = r.other) n
+             CROSS JOIN LATERAL (SELECT regexp_replace(regexp_replace(f.prosrc,
+                                            '^WITH ' || n.cte || ' AS MATERIALIZED \(SELECT \* FROM ' || replace(r.other::text, '.', '\.') || '\)(, | )',
+                                            CASE WHEN b.def ~ '^\s*WITH\s' THEN 'WITH ' ELSE '' END),
+                                     '\m' || n.cte || '\M', r.other::text, 'g') AS back) x
+            WHERE f.prolang <> (SELECT l.oid FROM pg_language l WHERE l.lanname = 'sql')
+               OR f.prosrc !~ ('^WITH ' || n.cte || ' AS MATERIALIZED')
+               OR array_length(regexp_split_to_array(f.prosrc, replace(r.other::text, '.', '\.') || '\M'), 1) <> 2
+               OR btrim(regexp_replace(x.back, '\s+', ' ', 'g')) IS DISTINCT FROM btrim(regexp_replace(b.def, '\s+', ' ', 'g'))),
+          NULL, 'and a view that reads another analyst view reads it in its function once, in a MATERIALIZED CTE');
 SELECT format($q$INSERT INTO view_read SELECT 'switched', %L, count(*),
                      md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')) FROM %s t$q$, p.view_name, p.view_name)
   FROM pair p \gexec
