@@ -8672,6 +8672,7 @@ CREATE OR REPLACE FUNCTION @extschema@.usual_offer(customer_id bigint)
 RETURNS TABLE (merchant_id bigint, coupon_code text, valid_until timestamptz)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET citus.multi_shard_modify_mode = 'sequential'
 AS $$
 DECLARE
 	v_now timestamptz := @extschema@.clock();
@@ -8710,7 +8711,12 @@ BEGIN
 
 	-- the customer's merchants, best first by the usual signal of
 	-- recommend(); the first open one that the running usual campaign of its
-	-- zone finds frequent enough gets the offer
+	-- zone finds frequent enough gets the offer.  On Citus the history is
+	-- read from every shard and the code then written to coupons, a
+	-- reference table, which Citus refuses after a read over several
+	-- connections to a node: the SET clause has the call's reads take one
+	-- connection per node, and ends with the call (on one server it sets
+	-- a placeholder and nothing reads it)
 	FOR r IN
 		SELECT h.merchant_id, h.zone_id
 		  FROM @extschema@._recommend_history(usual_offer.customer_id,
