@@ -83,6 +83,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -427,35 +428,55 @@ relay_attach(Oid ext, const char *shards)
 }
 
 /*
- * The shards of the distributed outbox that this node holds, as the body
- * of the relay's read (one SELECT of each, in shard order, joined by UNION
- * ALL), or NULL when it holds none.  Read from Citus's catalog, within the
- * round's transaction.
+ * Whether the outbox is a distributed table of Citus, and if so the shards
+ * of it that this node holds, as the body of the relay's read (one SELECT
+ * of each, in shard order, joined by UNION ALL; NULL when it holds none),
+ * their number in *count.  One read of Citus's catalog, within the round's
+ * transaction (SPI connected); false where Citus is not installed.
  */
-static char *
-local_outbox_shards(int *count)
+static bool
+local_outbox_shards(char **shards, int *count)
 {
 	StringInfoData q;
-	uint64		i;
+	Datum		names;
+	bool		isnull;
+	ArrayType  *array;
+	Datum	   *elems;
+	int			n;
+	int			i;
 	int			ret;
 
-	ret = SPI_execute("SELECT pg_catalog.shard_name('dispatch.events'::pg_catalog.regclass, s.shardid)"
-					  "  FROM pg_catalog.pg_dist_shard s"
-					  "  JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
-					  " WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'dispatch.events'::pg_catalog.regclass"
-					  "   AND p.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)"
-					  " ORDER BY s.shardid", true, 0);
+	*shards = NULL;
+	*count = 0;
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return false;
+	/* no row: not distributed; a row: this node's shards (NULL: none) */
+	ret = SPI_execute("SELECT (SELECT pg_catalog.array_agg(pg_catalog.shard_name(d.logicalrelid, s.shardid)::text"
+					  "                                  ORDER BY s.shardid)"
+					  "          FROM pg_catalog.pg_dist_shard s"
+					  "          JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
+					  "         WHERE s.logicalrelid OPERATOR(pg_catalog.=) d.logicalrelid"
+					  "           AND p.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g))"
+					  "  FROM pg_catalog.pg_dist_partition d"
+					  " WHERE d.logicalrelid OPERATOR(pg_catalog.=) 'dispatch.events'::pg_catalog.regclass",
+					  true, 1);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read this node's shards of the outbox: %s", SPI_result_code_string(ret));
-	*count = (int) SPI_processed;
+		elog(ERROR, "could not read the placement of the outbox: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
-		return NULL;
+		return false;
+	names = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return true;
+	array = DatumGetArrayTypeP(names);
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &n);
 	initStringInfo(&q);
-	for (i = 0; i < SPI_processed; i++)
+	for (i = 0; i < n; i++)
 		appendStringInfo(&q, "%sSELECT seq, zone_id, kind, order_id, customer_id, rider_id, at, payload, relay"
 						 " FROM %s WHERE seq > $1", i > 0 ? " UNION ALL " : "",
-						 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-	return q.data;
+						 TextDatumGetCString(elems[i]));
+	*shards = q.data;
+	*count = n;
+	return true;
 }
 
 /*
@@ -519,12 +540,10 @@ relay_round(void)
 	else
 	{
 		char	   *shards = NULL;	/* NULL: the outbox itself */
+		int			count;
 
-		if (dispatch_outbox_is_distributed())
+		if (local_outbox_shards(&shards, &count))
 		{
-			int			count;
-
-			shards = local_outbox_shards(&count);
 			if (count != said_shards)
 			{
 				said_shards = count;
