@@ -661,6 +661,15 @@ dispatch_relay_main(Datum main_arg)
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "dispatch relay", PGC_USERSET, PGC_S_OVERRIDE);
 
+	/*
+	 * Its plans are kept for its life, and are mostly made while the outbox
+	 * is new and nearly empty: planned for that, the read of new events
+	 * would scan the whole outbox, and its shards, every round as it fills,
+	 * until an ANALYZE has them planned again.  Every read it makes has an
+	 * index on seq to go by.
+	 */
+	SetConfigOption("enable_seqscan", "off", PGC_USERSET, PGC_S_OVERRIDE);
+
 	SpinLockAcquire(&relay->mutex);
 	me->dbid = MyDatabaseId;
 	me->pid = MyProcPid;
