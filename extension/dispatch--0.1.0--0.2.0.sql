@@ -1082,6 +1082,21 @@ DROP FUNCTION @extschema@._rider_day_roll(bigint, timestamptz);
 -- END citus tables
 
 -- ===========================================================================
+-- A worker added after distribute() (sql/40_events.sql, docs/citus.md
+-- "Adding a worker"): each node's base of event numbers, local to it.
+-- ===========================================================================
+
+CREATE TABLE @extschema@.event_base (
+	only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+	base      bigint NOT NULL CHECK (base BETWEEN 0 AND 4398046511103),
+	at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.event_base IS
+	'This node''s base of event numbers: an event''s seq is ((base + writing transaction id) << 20) | ordinal.  No row: 0.  Set once, by prepare_worker on a worker added after distribute(), before any shard is moved to it.';
+REVOKE ALL ON TABLE @extschema@.event_base FROM PUBLIC;
+-- END event base
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -1578,13 +1593,23 @@ AS 'MODULE_PATHNAME', 'dispatch_order_state';
 COMMENT ON FUNCTION @extschema@.order_state_trigger() IS
 	'The order state machine (C): allows only the transitions of DESIGN.md (a release must remove the rider in the same update), stamps each with its time and the next status_version, writes its event and notifies dispatch_events.';
 
+-- _event_base (sql/40_events.sql)
+CREATE OR REPLACE FUNCTION @extschema@._event_base() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN COALESCE((SELECT b.base FROM @extschema@.event_base b), 0);
+COMMENT ON FUNCTION @extschema@._event_base() IS
+	'Internal: this node''s base of event numbers (event_base; 0 without a row), which the outbox''s numbers and their horizon add to the transaction id.';
+REVOKE ALL ON FUNCTION @extschema@._event_base() FROM PUBLIC;
+
 -- _event_horizon (sql/40_events.sql)
 CREATE OR REPLACE FUNCTION @extschema@._event_horizon() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint) OPERATOR(pg_catalog.<<) 20;
+RETURN ((pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint)
+        OPERATOR(pg_catalog.+) @extschema@._event_base()) OPERATOR(pg_catalog.<<) 20;
 COMMENT ON FUNCTION @extschema@._event_horizon() IS
-	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout is in docs/events.md).';
+	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout, with this node''s base, is in docs/events.md).';
 REVOKE ALL ON FUNCTION @extschema@._event_horizon() FROM PUBLIC;
 
 -- relay_status (sql/40_events.sql)
@@ -9523,15 +9548,18 @@ BEGIN
 		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
 		   AND c.relkind OPERATOR(pg_catalog.=) 'r'
 		   AND c.oid NOT IN (SELECT d FROM @extschema@._distributed_tables() d)
-		   AND c.oid OPERATOR(pg_catalog.<>) '@extschema@.relay_position'::regclass
+		   AND c.oid NOT IN ('@extschema@.relay_position'::regclass, '@extschema@.event_base'::regclass)
 		 ORDER BY c.relname
 	LOOP
 		PERFORM pg_catalog.create_reference_table(v_t);
 		table_name := v_t; placement := 'reference';
 		RETURN NEXT;
 	END LOOP;
-	-- each node's relay keeps its own place in the shards of the outbox
-	-- that node holds (src/relay.c)
+	-- each node numbers its events from its own base, and its relay keeps
+	-- its own place in the shards of the outbox that node holds
+	-- (src/events.c, src/relay.c)
+	table_name := '@extschema@.event_base'::regclass; placement := 'local to each node';
+	RETURN NEXT;
 	table_name := '@extschema@.relay_position'::regclass; placement := 'local to each node';
 	RETURN NEXT;
 	FOR v_t IN SELECT d FROM @extschema@._distributed_tables() d LOOP
@@ -9570,7 +9598,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- ===========================================================================

@@ -341,15 +341,18 @@ BEGIN
 		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
 		   AND c.relkind OPERATOR(pg_catalog.=) 'r'
 		   AND c.oid NOT IN (SELECT d FROM @extschema@._distributed_tables() d)
-		   AND c.oid OPERATOR(pg_catalog.<>) '@extschema@.relay_position'::regclass
+		   AND c.oid NOT IN ('@extschema@.relay_position'::regclass, '@extschema@.event_base'::regclass)
 		 ORDER BY c.relname
 	LOOP
 		PERFORM pg_catalog.create_reference_table(v_t);
 		table_name := v_t; placement := 'reference';
 		RETURN NEXT;
 	END LOOP;
-	-- each node's relay keeps its own place in the shards of the outbox
-	-- that node holds (src/relay.c)
+	-- each node numbers its events from its own base, and its relay keeps
+	-- its own place in the shards of the outbox that node holds
+	-- (src/events.c, src/relay.c)
+	table_name := '@extschema@.event_base'::regclass; placement := 'local to each node';
+	RETURN NEXT;
 	table_name := '@extschema@.relay_position'::regclass; placement := 'local to each node';
 	RETURN NEXT;
 	FOR v_t IN SELECT d FROM @extschema@._distributed_tables() d LOOP
@@ -388,5 +391,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
