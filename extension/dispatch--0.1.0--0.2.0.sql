@@ -1082,6 +1082,21 @@ DROP FUNCTION @extschema@._rider_day_roll(bigint, timestamptz);
 -- END citus tables
 
 -- ===========================================================================
+-- A worker added after distribute() (sql/40_events.sql, docs/citus.md
+-- "Adding a worker"): each node's base of event numbers, local to it.
+-- ===========================================================================
+
+CREATE TABLE @extschema@.event_base (
+	only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+	base      bigint NOT NULL CHECK (base BETWEEN 0 AND 4398046511103),
+	at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.event_base IS
+	'This node''s base of event numbers: an event''s seq is ((base + writing transaction id) << 20) | ordinal.  No row: 0.  Set once, by prepare_worker on a worker added after distribute(), before any shard is moved to it.';
+REVOKE ALL ON TABLE @extschema@.event_base FROM PUBLIC;
+-- END event base
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -1578,13 +1593,23 @@ AS 'MODULE_PATHNAME', 'dispatch_order_state';
 COMMENT ON FUNCTION @extschema@.order_state_trigger() IS
 	'The order state machine (C): allows only the transitions of DESIGN.md (a release must remove the rider in the same update), stamps each with its time and the next status_version, writes its event and notifies dispatch_events.';
 
+-- _event_base (sql/40_events.sql)
+CREATE OR REPLACE FUNCTION @extschema@._event_base() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN COALESCE((SELECT b.base FROM @extschema@.event_base b), 0);
+COMMENT ON FUNCTION @extschema@._event_base() IS
+	'Internal: this node''s base of event numbers (event_base; 0 without a row), which the outbox''s numbers and their horizon add to the transaction id.';
+REVOKE ALL ON FUNCTION @extschema@._event_base() FROM PUBLIC;
+
 -- _event_horizon (sql/40_events.sql)
 CREATE OR REPLACE FUNCTION @extschema@._event_horizon() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint) OPERATOR(pg_catalog.<<) 20;
+RETURN ((pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint)
+        OPERATOR(pg_catalog.+) @extschema@._event_base()) OPERATOR(pg_catalog.<<) 20;
 COMMENT ON FUNCTION @extschema@._event_horizon() IS
-	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout is in docs/events.md).';
+	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout, with this node''s base, is in docs/events.md).';
 REVOKE ALL ON FUNCTION @extschema@._event_horizon() FROM PUBLIC;
 
 -- relay_status (sql/40_events.sql)
@@ -9405,6 +9430,24 @@ COMMENT ON FUNCTION @extschema@._event_shard_seq() IS
 	'Internal: BEFORE INSERT on the shards of a distributed outbox (distribute() creates the trigger): the row gets the next seq of the worker''s transaction, whichever node numbered it, so that the events of a zone are numbered by one node (src/events.c).';
 REVOKE ALL ON FUNCTION @extschema@._event_shard_seq() FROM PUBLIC;
 
+-- _start_node_sequences (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._start_node_sequences() RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pg_catalog.setval(c.oid::pg_catalog.regclass,
+	                          GREATEST((SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)::pg_catalog.int8
+	                                   OPERATOR(pg_catalog.<<) 36, 1), false)
+	   FROM pg_catalog.pg_class c
+	  WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+	    AND c.relkind OPERATOR(pg_catalog.=) 'S';
+END
+$$;
+COMMENT ON FUNCTION @extschema@._start_node_sequences() IS
+	'Internal, on a Citus worker: starts each sequence of the extension at the node''s group id << 36, so that the ids the worker hands out meet no other node''s.';
+REVOKE ALL ON FUNCTION @extschema@._start_node_sequences() FROM PUBLIC;
+
 -- _on_every_node (sql/97_distribute.sql)
 CREATE OR REPLACE FUNCTION @extschema@._on_every_node(p_command text, p_here boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -9486,16 +9529,8 @@ BEGIN
 	-- distribution column
 	PERFORM @extschema@._on_every_node('ALTER TABLE @extschema@.riders DROP CONSTRAINT IF EXISTS riders_pkey, '
 	                                   'ADD CONSTRAINT riders_pkey PRIMARY KEY (zone_id, rider_id)');
-	-- Ids a worker hands out (offers and batches of the calls sent to it)
-	-- must not meet the coordinator's: each worker's sequences start at
-	-- its group id << 36, above the coordinator's (2^36 ids each)
-	PERFORM @extschema@._on_every_node(
-		'SELECT pg_catalog.count(pg_catalog.setval(c.oid::pg_catalog.regclass, '
-		'         GREATEST((SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)::pg_catalog.int8 '
-		'                  OPERATOR(pg_catalog.<<) 36, 1), false)) '
-		'  FROM pg_catalog.pg_class c '
-		' WHERE c.relnamespace OPERATOR(pg_catalog.=) ''@extschema@''::pg_catalog.regnamespace '
-		'   AND c.relkind OPERATOR(pg_catalog.=) ''S''', false);
+	-- each worker's ids apart from the others'
+	PERFORM @extschema@._on_every_node('SELECT @extschema@._start_node_sequences()', false);
 	UPDATE _dispatch_fks f
 	   SET def = 'FOREIGN KEY (zone_id, rider_id) REFERENCES @extschema@.riders(zone_id, rider_id)'
 	 WHERE f.rel OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass
@@ -9523,15 +9558,18 @@ BEGIN
 		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
 		   AND c.relkind OPERATOR(pg_catalog.=) 'r'
 		   AND c.oid NOT IN (SELECT d FROM @extschema@._distributed_tables() d)
-		   AND c.oid OPERATOR(pg_catalog.<>) '@extschema@.relay_position'::regclass
+		   AND c.oid NOT IN ('@extschema@.relay_position'::regclass, '@extschema@.event_base'::regclass)
 		 ORDER BY c.relname
 	LOOP
 		PERFORM pg_catalog.create_reference_table(v_t);
 		table_name := v_t; placement := 'reference';
 		RETURN NEXT;
 	END LOOP;
-	-- each node's relay keeps its own place in the shards of the outbox
-	-- that node holds (src/relay.c)
+	-- each node numbers its events from its own base, and its relay keeps
+	-- its own place in the shards of the outbox that node holds
+	-- (src/events.c, src/relay.c)
+	table_name := '@extschema@.event_base'::regclass; placement := 'local to each node';
+	RETURN NEXT;
 	table_name := '@extschema@.relay_position'::regclass; placement := 'local to each node';
 	RETURN NEXT;
 	FOR v_t IN SELECT d FROM @extschema@._distributed_tables() d LOOP
@@ -9570,8 +9608,144 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
+
+-- _prepare_this_node (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._prepare_this_node(p_base bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_base bigint;
+BEGIN
+	-- one at a time (a second waits, then finds the base)
+	LOCK TABLE @extschema@.event_base IN EXCLUSIVE MODE;
+	SELECT b.base INTO v_base FROM @extschema@.event_base b;
+	IF FOUND THEN
+		RETURN v_base;
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_dist_shard s
+	             JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid
+	            WHERE s.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.events'::regclass
+	              AND p.groupid OPERATOR(pg_catalog.=) (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)) THEN
+		RAISE EXCEPTION 'this worker holds shards of the outbox already'
+			USING ERRCODE = 'DP914';
+	END IF;
+	INSERT INTO @extschema@.event_base (base) VALUES (p_base);
+	PERFORM @extschema@._start_node_sequences();
+	PERFORM @extschema@._analyst_views_read_definers();
+	RETURN p_base;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._prepare_this_node(bigint) IS
+	'Internal, on a worker added after distribute(), from prepare_worker: stores the node''s base of event numbers, starts its sequences at its group''s ids and makes its analyst views read their definer functions, in one transaction; returns the base (the one stored before, unchanged, if there is one).  DP914 once the node holds shards of the outbox.';
+REVOKE ALL ON FUNCTION @extschema@._prepare_this_node(bigint) FROM PUBLIC;
+
+-- prepare_worker (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@.prepare_worker(nodename text, nodeport integer DEFAULT 5432)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+DECLARE
+	v_group integer;
+	v_base text;
+	v_top bigint;
+	v_result record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'prepare_worker() needs Citus'
+			USING ERRCODE = 'DP911',
+			      DETAIL = 'The extension citus is not installed in this database.';
+	END IF;
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION 'prepare_worker() runs on the Citus coordinator'
+			USING ERRCODE = 'DP911',
+			      DETAIL = 'This node is not the coordinator of its cluster.';
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+	                WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.events'::regclass) THEN
+		RAISE EXCEPTION 'the tables of dispatch are not distributed yet'
+			USING ERRCODE = 'DP915',
+			      DETAIL = 'distribute() places every worker of the cluster when it runs.';
+	END IF;
+	SELECT n.groupid INTO v_group
+	  FROM pg_catalog.pg_dist_node n
+	 WHERE n.nodename OPERATOR(pg_catalog.=) prepare_worker.nodename
+	   AND n.nodeport OPERATOR(pg_catalog.=) prepare_worker.nodeport
+	   AND n.isactive AND n.noderole OPERATOR(pg_catalog.=) 'primary'
+	   AND n.groupid OPERATOR(pg_catalog.<>) 0;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no active worker %:% in this cluster', nodename, nodeport
+			USING ERRCODE = 'DP915',
+			      HINT = 'Add the node with citus_add_node first.';
+	END IF;
+
+	-- prepared already: nothing changes (the node did its part in one
+	-- transaction; the reference tables are copied again only if missing)
+	SELECT r.success, r.result INTO v_result
+	  FROM pg_catalog.master_run_on_worker(ARRAY[nodename], ARRAY[nodeport],
+	                                       ARRAY['SELECT coalesce((SELECT base::text FROM @extschema@.event_base), '''')'],
+	                                       false) r;
+	IF NOT v_result.success THEN
+		RAISE EXCEPTION 'on the worker %:%: %', nodename, nodeport, v_result.result
+			USING ERRCODE = 'DP913';
+	END IF;
+	v_base := v_result.result;
+	IF v_base OPERATOR(pg_catalog.=) '' AND EXISTS (
+	       SELECT FROM pg_catalog.pg_dist_shard s
+	         JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid
+	        WHERE s.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.events'::regclass
+	          AND p.groupid OPERATOR(pg_catalog.=) v_group) THEN
+		RAISE EXCEPTION 'the worker %:% holds shards of the outbox already', nodename, nodeport
+			USING ERRCODE = 'DP914',
+			      DETAIL = 'Its transactions may have numbered events of its zones: their numbers cannot move any more.',
+			      HINT = 'Prepare a worker after citus_add_node and before moving shards to it (docs/citus.md, "Adding a worker").';
+	END IF;
+
+	-- the reference tables on the node (Citus copies them at a rebalance,
+	-- not at citus_move_shard_placement, whose foreign keys need them)
+	PERFORM pg_catalog.replicate_reference_tables('block_writes');
+	IF v_base OPERATOR(pg_catalog.<>) '' THEN
+		RETURN v_base::bigint;
+	END IF;
+
+	-- Above every number of the cluster: each node's next transaction with
+	-- its base, and the highest event (rows moved from another node), then
+	-- 2^32 (an epoch of transaction ids) more, for the transactions the
+	-- other nodes run before shards move to this one
+	SELECT pg_catalog.bool_and(r.success) AS success,
+	       pg_catalog.min(r.result) FILTER (WHERE NOT r.success) AS result,
+	       pg_catalog.max(r.result::bigint) FILTER (WHERE r.success) AS top
+	  INTO v_result
+	  FROM pg_catalog.run_command_on_all_nodes(
+	         'SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint '
+	         'OPERATOR(pg_catalog.+) @extschema@._event_base()') r;
+	IF NOT v_result.success THEN
+		RAISE EXCEPTION 'on a node of the cluster: %', v_result.result
+			USING ERRCODE = 'DP913';
+	END IF;
+	v_top := v_result.top;
+	v_top := GREATEST(v_top, COALESCE((SELECT pg_catalog.max(e.seq) FROM @extschema@.events e)
+	                                  OPERATOR(pg_catalog.>>) 20, 0) OPERATOR(pg_catalog.+) 1)
+	         OPERATOR(pg_catalog.+) 4294967296;
+
+	SELECT r.success, r.result INTO v_result
+	  FROM pg_catalog.master_run_on_worker(ARRAY[nodename], ARRAY[nodeport],
+	                                       ARRAY[pg_catalog.format('SELECT @extschema@._prepare_this_node(%s)', v_top)],
+	                                       false) r;
+	IF NOT v_result.success THEN
+		RAISE EXCEPTION 'on the worker %:%: %', nodename, nodeport, v_result.result
+			USING ERRCODE = 'DP913';
+	END IF;
+	RETURN v_result.result::bigint;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.prepare_worker(text, integer) IS
+	'On a Citus coordinator, for a worker added with citus_add_node after distribute(), before any shard moves to it: copies the reference tables there and gives the node what distribute() gives a worker (its sequences'' ids, analyst views that read their definer functions) and a base of event numbers above every number of the cluster, so that a zone''s events keep rising when its shards move there.  Returns the base; a second call changes nothing.  DP911 elsewhere, DP915 before distribute() or for a node not in the cluster, DP914 for a worker that holds shards of the outbox and was not prepared, DP913 if the worker refuses.';
+REVOKE ALL ON FUNCTION @extschema@.prepare_worker(text, integer) FROM PUBLIC;
 
 -- ===========================================================================
 -- 3. What refers to routines

@@ -29,12 +29,35 @@ COMMENT ON FUNCTION @extschema@._emit_event(bigint, text, bigint, bigint, bigint
 	'Internal: appends an event to the outbox and notifies dispatch_events; returns its seq.  The payload must hold no personal data.';
 REVOKE ALL ON FUNCTION @extschema@._emit_event(bigint, text, bigint, bigint, bigint, jsonb) FROM PUBLIC;
 
+-- This node's base of event numbers (src/events.c): 0 on one server and on
+-- the nodes distribute() placed; a worker added later gets one above every
+-- number of the cluster before shards move to it (prepare_worker,
+-- docs/citus.md "Adding a worker"), so that a zone's numbers keep rising
+-- when its shards move there.  Local to each node, like relay_position.
+CREATE TABLE @extschema@.event_base (
+	only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+	base      bigint NOT NULL CHECK (base BETWEEN 0 AND 4398046511103),
+	at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.event_base IS
+	'This node''s base of event numbers: an event''s seq is ((base + writing transaction id) << 20) | ordinal.  No row: 0.  Set once, by prepare_worker on a worker added after distribute(), before any shard is moved to it.';
+REVOKE ALL ON TABLE @extschema@.event_base FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._event_base() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN COALESCE((SELECT b.base FROM @extschema@.event_base b), 0);
+COMMENT ON FUNCTION @extschema@._event_base() IS
+	'Internal: this node''s base of event numbers (event_base; 0 without a row), which the outbox''s numbers and their horizon add to the transaction id.';
+REVOKE ALL ON FUNCTION @extschema@._event_base() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._event_horizon() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN (pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint) OPERATOR(pg_catalog.<<) 20;
+RETURN ((pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint)
+        OPERATOR(pg_catalog.+) @extschema@._event_base()) OPERATOR(pg_catalog.<<) 20;
 COMMENT ON FUNCTION @extschema@._event_horizon() IS
-	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout is in docs/events.md).';
+	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout, with this node''s base, is in docs/events.md).';
 REVOKE ALL ON FUNCTION @extschema@._event_horizon() FROM PUBLIC;
 
 -- The relay (src/relay.c): where it is in the outbox, moved in the same

@@ -9,16 +9,19 @@
  * "seq > last seen" would skip an event whose transaction commits after a
  * later number became visible.  Instead an event's seq is
  *
- *		(full xid of the writing top-level transaction << 20) | ordinal
+ *		((base + full xid of the writing top-level transaction) << 20) | ordinal
  *
- * where the ordinal counts the events of that transaction.  A reader hands
- * out only events whose transaction is older than its snapshot's xmin:
- * every such transaction has ended, so no event can appear below that
- * horizon later, and every later event has a larger seq.  Reading
- * events_since(last) repeatedly therefore sees each committed event exactly
- * once, in one stable order.  The cost: while a writing transaction is
- * open, catch-up waits for it (NOTIFY is not delayed).  Limits: 2^20
- * events per transaction and 2^43 transaction ids, both far beyond use.
+ * where the ordinal counts the events of that transaction and base is the
+ * node's (dispatch.event_base: 0 but on a worker added to a Citus cluster
+ * later, below).  A reader hands out only events whose transaction is
+ * older than its snapshot's xmin (the horizon, _event_horizon(), adds the
+ * same base): every such transaction has ended, so no event can appear
+ * below that horizon later, and every later event has a larger seq.
+ * Reading events_since(last) repeatedly therefore sees each committed event
+ * exactly once, in one stable order.  The cost: while a writing transaction
+ * is open, catch-up waits for it (NOTIFY is not delayed).  Limits: 2^20
+ * events per transaction and 2^43 for base plus transaction ids, both far
+ * beyond use.  The base is read once per transaction that writes events.
  *
  * Who notifies (dispatch.notify): in relay mode, with a relay serving the
  * database, the row is marked for the relay and the writer only wakes it at
@@ -37,6 +40,15 @@
  * (relay.c); gateways connect to the worker of their zones and catch up per
  * zone with events_since (docs/citus.md).
  *
+ * A worker added to the cluster later starts its transaction ids low, far
+ * below an old worker's: a zone whose shards move there would get numbers
+ * below its gateways' cursors.  prepare_worker (sql/97_distribute.sql) gives
+ * such a node, before any shard moves to it, a base above every number of
+ * the cluster.  The trigger refuses (DP108) the first event of a zone, in a
+ * transaction, whose shard holds a number this node cannot have given yet
+ * (rows moved from a node ahead, to a node not prepared): an error rather
+ * than numbers that a zone's cursor would pass over.
+ *
  * IDENTIFICATION
  *		src/events.c
  *
@@ -47,6 +59,7 @@
 #include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/extension.h"
@@ -56,6 +69,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "dispatch.h"
@@ -63,16 +77,75 @@
 /* longest event kind */
 #define EVENT_KIND_MAX			32
 
+/* base plus transaction id: below 2^43, so that a seq stays positive */
+#define EVENT_XID_PART_MAX		((UINT64CONST(1) << (63 - DISPATCH_EVENT_ORDINAL_BITS)) - 1)
+
+/* shards whose plan of the zone's highest seq is kept */
+#define SHARD_PLANS				32
+
+typedef struct ShardPlan
+{
+	Oid			relid;
+	NameData	relname;		/* an OID used again names another table */
+	SPIPlanPtr	plan;
+} ShardPlan;
+
 static SPIPlanPtr insert_plan[2] = {NULL, NULL};	/* [relay] */
+static SPIPlanPtr base_plan = NULL;
 static FullTransactionId ordinal_xid = {0};
 static uint32 ordinal_next = 0;
+static int64 ordinal_base = 0;	/* the node's base, read for ordinal_xid */
+static ShardPlan shard_plans[SHARD_PLANS];
+static int	shard_plan_count = 0;
+
+/* the last zone checked by the shard trigger, in ordinal_xid */
+static Oid	checked_relid = InvalidOid;
+static int64 checked_zone = 0;
 
 static int64 next_seq(void);
 static bool outbox_distributed(void);
+static void check_zone_below(Relation rel, int64 zone_id, int64 base);
+
+/*
+ * This node's base of event numbers (dispatch._event_base(): the one rule,
+ * which the horizon reads too), or 0 where the catalog predates it (0.1.0,
+ * before ALTER EXTENSION UPDATE), whose horizon has no base either.
+ */
+int64
+dispatch_event_base(void)
+{
+	Oid			nsp = get_namespace_oid("dispatch", true);	/* not relocatable */
+	int64		base;
+	bool		isnull;
+	int			ret;
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("event_base", nsp)))
+		return 0;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (base_plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare("SELECT dispatch._event_base()", 0, NULL);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		base_plan = plan;
+	}
+	ret = SPI_execute_plan(base_plan, NULL, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the base of event numbers: %s", SPI_result_code_string(ret));
+	base = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return isnull ? 0 : base;
+}
 
 /*
  * The next event number of the current transaction (assigning it an xid if
- * it has none yet: an event is a write).
+ * it has none yet: an event is a write).  The node's base is read at the
+ * transaction's first event and kept for the others: one transaction's
+ * numbers share it.
  */
 static int64
 next_seq(void)
@@ -81,8 +154,13 @@ next_seq(void)
 
 	if (!FullTransactionIdEquals(fxid, ordinal_xid))
 	{
+		ordinal_base = dispatch_event_base();
 		ordinal_xid = fxid;
 		ordinal_next = 0;
+		checked_relid = InvalidOid;
+		if (U64FromFullTransactionId(fxid) > EVENT_XID_PART_MAX - (uint64) ordinal_base)
+			elog(ERROR, "event numbers are exhausted: base " INT64_FORMAT " and transaction id " UINT64_FORMAT,
+				 ordinal_base, U64FromFullTransactionId(fxid));
 	}
 	if (ordinal_next > DISPATCH_EVENT_ORDINAL_MAX)
 		ereport(ERROR,
@@ -92,8 +170,86 @@ next_seq(void)
 						  DISPATCH_EVENT_ORDINAL_MAX + 1),
 				errhint("Split the work into several transactions."));
 
-	return (int64) ((U64FromFullTransactionId(fxid) << DISPATCH_EVENT_ORDINAL_BITS) |
+	return (int64) (((U64FromFullTransactionId(fxid) + (uint64) ordinal_base) << DISPATCH_EVENT_ORDINAL_BITS) |
 					ordinal_next++);
+}
+
+/*
+ * The guard of the shard trigger: the zone's events on this shard must lie
+ * below every number this node can give from now on, (base + next xid) <<
+ * 20; a row above came from a node ahead of this one (its shards moved here
+ * without prepare_worker), and the zone's new events would be numbered
+ * below it, under the cursors of its gateways.  Refused instead (DP108).
+ * Checked at a zone's first event of a transaction on a shard: one lookup
+ * of the shard's primary key (zone_id, seq), its plan kept per shard.
+ */
+static void
+check_zone_below(Relation rel, int64 zone_id, int64 base)
+{
+	SPIPlanPtr	plan = NULL;
+	Oid			relid = RelationGetRelid(rel);
+	const char *relname = RelationGetRelationName(rel);
+	int64		limit;
+	Datum		arg = Int64GetDatum(zone_id);
+	Oid			argtype = INT8OID;
+	int			i;
+	int			ret;
+
+	if (relid == checked_relid && zone_id == checked_zone)
+		return;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (i = 0; i < shard_plan_count; i++)
+		if (shard_plans[i].relid == relid &&
+			strcmp(NameStr(shard_plans[i].relname), relname) == 0)
+			plan = shard_plans[i].plan;
+	if (plan == NULL)
+	{
+		char	   *sql = psprintf("SELECT seq FROM %s WHERE zone_id = $1 ORDER BY seq DESC LIMIT 1",
+								   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+															  relname));
+
+		if (shard_plan_count == SHARD_PLANS)
+		{
+			for (i = 0; i < shard_plan_count; i++)
+				SPI_freeplan(shard_plans[i].plan);
+			shard_plan_count = 0;
+		}
+		plan = SPI_prepare(sql, 1, &argtype);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		shard_plans[shard_plan_count].relid = relid;
+		namestrcpy(&shard_plans[shard_plan_count].relname, relname);
+		shard_plans[shard_plan_count].plan = plan;
+		shard_plan_count++;
+		pfree(sql);
+	}
+	ret = SPI_execute_plan(plan, &arg, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the zone's last event: %s", SPI_result_code_string(ret));
+	limit = (int64) ((U64FromFullTransactionId(ReadNextFullTransactionId()) + (uint64) base)
+					 << DISPATCH_EVENT_ORDINAL_BITS);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		int64		top = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull && top >= limit)
+			ereport(ERROR,
+					errcode(ERRCODE_DP_EVENT_ORDER),
+					errmsg("the events of zone " INT64_FORMAT " would be numbered below its last event on this node",
+						   zone_id),
+					errdetail("Its last event is numbered " INT64_FORMAT ", this node's next number is " INT64_FORMAT ": the zone's shards came from a node ahead of this one.",
+							  top, limit),
+					errhint("Before moving shards to a worker added later, run dispatch.prepare_worker() for it (docs/citus.md, \"Adding a worker\"); move the zone's shards back to its former worker meanwhile."));
+	}
+	SPI_finish();
+	checked_relid = relid;
+	checked_zone = zone_id;
 }
 
 /*
@@ -214,7 +370,9 @@ PG_FUNCTION_INFO_V1(dispatch_event_shard_seq);
  * the row gets the next seq of this worker's transaction, whichever node
  * numbered it (the coordinator's numbers come from its own transactions),
  * so that the events of a zone are numbered by one node's transactions and
- * the horizon of events_since holds for them.  Nothing has notified the
+ * the horizon of events_since holds for them; a zone's first event of the
+ * transaction here is refused if the shard holds a number above this
+ * node's (check_zone_below).  Nothing has notified the
  * number given first (see outbox_distributed).  In relay mode the row is
  * marked for this node's relay, which is woken when the transaction
  * commits (or is prepared) if it is running: no writer notifies on Citus,
@@ -230,13 +388,18 @@ dispatch_event_shard_seq(PG_FUNCTION_ARGS)
 	bool		isnull[2] = {false, false};
 	Datum		values[2];
 	int			n = 1;
+	Datum		zone;
+	bool		zone_isnull;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		elog(ERROR, "dispatch_event_shard_seq fires BEFORE INSERT FOR EACH ROW only");
 	desc = RelationGetDescr(td->tg_relation);
+	zone = heap_getattr(td->tg_trigtuple, dispatch_column_number(desc, "zone_id"), desc, &zone_isnull);
 	attnums[0] = dispatch_column_number(desc, "seq");
 	values[0] = Int64GetDatum(next_seq());
+	if (!zone_isnull)
+		check_zone_below(td->tg_relation, DatumGetInt64(zone), ordinal_base);
 	if (dispatch_notify_mode == DISPATCH_NOTIFY_RELAY)
 	{
 		attnums[1] = dispatch_column_number(desc, "relay");

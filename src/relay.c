@@ -45,7 +45,10 @@
  * PREPARED comes from another session; until it does the events lie above
  * the horizon and the relay retries).  The set of shards is read again
  * every round, so shards added later are served; a node holding none (the
- * coordinator, as a rule) is not ready and looks again every second.
+ * coordinator, as a rule) is not ready and looks again every second.  On a
+ * worker added later the shards moved there hold events numbered on their
+ * former node, below this node's base (events.c): the relay starts above
+ * them, as their former node's relay sent them.
  *
  * The relay of a database starts when the server leaves recovery (a
  * standby runs none; a promoted one starts its relay, which continues from
@@ -410,6 +413,8 @@ relay_attach(Oid ext, const char *shards)
 	}
 	else
 	{
+		int64		floor = (dispatch_event_base() << DISPATCH_EVENT_ORDINAL_BITS) - 1;
+
 		position = int64_result(0, 1);
 		/* a position from another cluster's transaction ids (a restore) */
 		if (position >= horizon + ((int64) 1 << 40))
@@ -418,6 +423,20 @@ relay_attach(Oid ext, const char *shards)
 					errmsg("dispatch relay: stored position " INT64_FORMAT " lies beyond this server's transactions; starting at " INT64_FORMAT,
 						   position, horizon - 1));
 			position = horizon - 1;
+		}
+
+		/*
+		 * Below this node's base lie only events numbered on other nodes,
+		 * whose shards moved here (a worker added later: events.c); their
+		 * relays sent them
+		 */
+		else if (position < floor)
+		{
+			Datum		v = Int64GetDatum(floor);
+
+			position = floor;
+			if (SPI_execute_plan(move_plan, &v, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not move the relay's position");
 		}
 	}
 	plans_for = ext;

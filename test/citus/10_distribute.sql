@@ -44,9 +44,10 @@ SELECT is((SELECT count(*) FROM placed),
 SELECT is((SELECT count(*) FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid
             WHERE c.relnamespace = 'dispatch'::regnamespace),
           (SELECT count(*) FROM placed WHERE placement <> 'local to each node'),
-          'Citus knows every one of them but one');
-SELECT is((SELECT string_agg(table_name::text, ',') FROM placed WHERE placement = 'local to each node'),
-          'dispatch.relay_position', 'the one is the relay''s position, which each node keeps for the shards it holds');
+          'Citus knows every one of them but two');
+SELECT is((SELECT string_agg(table_name::text, ',' ORDER BY table_name::text) FROM placed WHERE placement = 'local to each node'),
+          'dispatch.event_base,dispatch.relay_position',
+          'the two are the base of event numbers and the relay''s position, which each node keeps for the shards it holds');
 SELECT is((SELECT count(*) FROM placed WHERE placement = 'distributed by zone_id'),
           (SELECT count(*) FROM dispatch._distributed_tables()), 'the zone''s tables are distributed');
 SELECT is((SELECT count(DISTINCT p.colocationid) FROM pg_dist_partition p

@@ -1,10 +1,13 @@
 -- test/pgtap/97_distribute.sql: distribute() refused without Citus (and a
 -- second time on a cluster), the list of tables it distributes, the routed
--- forms of the calls that name an order or an offer.
+-- forms of the calls that name an order or an offer; prepare_worker()
+-- refused without Citus (or for a node not in the cluster), and on one
+-- server a node's base of event numbers carried by the events and their
+-- horizon (test/citus/add_worker.t adds a worker on the cluster).
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(11);
+SELECT plan(16);
 
 -- (test/citus/suite runs this file on a cluster distributed already)
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
@@ -14,6 +17,34 @@ SELECT throws_ok('SELECT dispatch.distribute()', 'DP912', 'the tables of dispatc
 \else
 SELECT throws_ok('SELECT dispatch.distribute()', 'DP911', 'distribute() needs Citus',
                  'without Citus, distribute() is refused (DP911)');
+\endif
+
+-- A node's base of event numbers (docs/citus.md, "Adding a worker"): 0
+-- without a row; with one, an event's seq and the horizon of events_since
+-- add it to the transaction ids.  Read at a transaction's first event, so
+-- this comes before any other event of the file's transaction.
+\if :on_citus
+-- (on the cluster the coordinator's events are numbered on the workers)
+SELECT pass('a base of event numbers: checked on one server') FROM generate_series(1, 3);
+\else
+SELECT is(dispatch._event_base(), 0::bigint, 'without a row the base of event numbers is 0');
+INSERT INTO dispatch.event_base (base) VALUES (1000000);
+SELECT dispatch._emit_event(dispatch.create_zone('zbase', ST_MakeEnvelope(103.0, 30.0, 103.1, 30.1, 4326)),
+                            'test', NULL, NULL, NULL, NULL) AS based_seq \gset
+SELECT is(:based_seq::bigint >> 20, 1000000 + pg_current_xact_id()::text::bigint,
+          'an event''s seq carries the base plus its transaction id');
+SELECT is(dispatch._event_horizon() >> 20, 1000000 + pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+          'and so does the horizon of events_since');
+\endif
+SELECT ok(NOT has_function_privilege('dispatch_admin', 'dispatch.prepare_worker(text, integer)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'dispatch.prepare_worker(text, integer)', 'EXECUTE'),
+          'only a superuser prepares a worker');
+\if :on_citus
+SELECT throws_ok($$SELECT dispatch.prepare_worker('localhost', 1)$$, 'DP915', 'no active worker localhost:1 in this cluster',
+                 'prepare_worker refuses a node that is not a worker of the cluster (DP915)');
+\else
+SELECT throws_ok($$SELECT dispatch.prepare_worker('localhost', 1)$$, 'DP911', 'prepare_worker() needs Citus',
+                 'without Citus, prepare_worker is refused (DP911)');
 \endif
 
 -- the tables of a zone are those keyed by zone first, save the zones and

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# test/citus/add_worker.t: a worker added to the Citus cluster of
+# `tools/pgdev citus` after test/citus/10_distribute.sql has distributed the
+# tables, and a zone's shards moved to it (docs/citus.md, "Adding a
+# worker").  A third node is started as the workers are (tools/pgdev node),
+# added with citus_add_node and prepared with dispatch.prepare_worker (the
+# reference tables copied there, its event numbers above the cluster's, its
+# sequences, its analyst views), and the shards of a zone A, which has had
+# orders on its worker, are moved there with citus_move_shard_placement.
+# Then: the new worker's analyst views read their definer functions and its
+# sequences start at its group's ids; the calls of zone A reach the new
+# worker; A's orders go on, and a per-zone cursor taken before the move
+# (events_since, and a gateway of zone A polling the coordinator) gets each
+# of A's new events once, numbered above it; the new worker's relay serves
+# the moved shards and its listener gets exactly A's new events, once, in
+# order, none of the moved ones again.  Misuse: prepare_worker of a
+# worker that holds shards is refused (DP914), of a node not in the
+# cluster too (DP915), a second call changes nothing, and a zone whose rows
+# are numbered above its worker's (as a move to a worker not prepared
+# leaves them) refuses new events (DP108) rather than number them lower.  The node stays in the cluster: test/citus/run runs this
+# script last, and the cluster's exit stops the node.
+set -uo pipefail
+: "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
+here=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+cleanup() {
+	for p in "${l3:-}" "${gw:-}" "${subpid:-}" "${mqpid:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+[ -x "$here/tools/listen" ] || { echo "1..0 # SKIP tools/listen is not built (make)"; exit 0; }
+. "$here/test/lib/broker.sh"
+gateway_test_needs "$here"
+echo "1..13"
+n=0
+ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
+qp() { local p=$1; shift; PGPORT=$p q "$@"; }
+# the SQLSTATE of a statement's error (nothing if it succeeds)
+state() { psql -X -q -At -v VERBOSITY=verbose -c "SET client_min_messages = warning" -c "$1" 2>&1 >/dev/null |
+	sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' | head -1; }
+started=$(date +%s)
+step() { echo "# $1: $(($(date +%s) - started)) s"; }
+
+# zone A (and a second zone D beside it) on an old worker
+port_of() {
+	q "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+	    WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.orders', $1)"
+}
+za=$(q "SELECT dispatch.create_zone('grow0', ST_MakeEnvelope(60.0, 20.0, 60.1, 20.1, 4326))")
+wa=$(port_of "$za")
+zd=""
+for i in $(seq 1 15); do
+	z=$(q "SELECT dispatch.create_zone('grow$i', ST_MakeEnvelope(60 + $i, 20.0, 60.1 + $i, 20.1, 4326))")
+	if [ "$(port_of "$z")" = "$wa" ] && [ "$(q "SELECT get_shard_id_for_distribution_column('dispatch.orders', $z)
+	     <> get_shard_id_for_distribution_column('dispatch.orders', $za)")" = t ]; then zd=$z; break; fi
+done
+declare -A shop dish rider lon
+for z in "$za" "$zd"; do
+	lon[$z]=$(q "SELECT ST_XMin(area) + 0.05 FROM dispatch.zones WHERE zone_id = $z")
+	shop[$z]=$(q "SELECT dispatch.create_merchant($z, 'shop', ${lon[$z]}, 20.05, 10)")
+	dish[$z]=$(q "SELECT dispatch.add_item(${shop[$z]}, 'dish', 1500)")
+	rider[$z]=$(q "SELECT dispatch.register_rider($z, 'r', '+861390055$z', 20)")
+	q "SELECT dispatch.rider_online(${rider[$z]}, ${lon[$z]}, 20.05)" >/dev/null
+done
+customer=$(q "SELECT dispatch.register_customer('+8613800550001', NULL)")
+life() {   # zone count: orders of the zone through their whole life, a transaction per call
+	local z=$1 r=${rider[$1]}
+	for _ in $(seq "$2"); do
+		cat <<SQL
+SELECT dispatch.update_rider_location($r, ${lon[$z]}, 20.05);
+SELECT dispatch.place_order($customer, ${shop[$z]}, '[{"item_id": ${dish[$z]}, "qty": 1}]', ${lon[$z]}, 20.06, 'x') AS o \gset
+SELECT dispatch.confirm_payment(:o, 'p');
+SELECT dispatch.merchant_accept(:o);
+SELECT dispatch.assign_manually(:o, $r, 'test');
+SELECT dispatch.mark_picked_up(:o, $r);
+SELECT dispatch.mark_delivered(:o, $r);
+SQL
+	done | psql -X -q -v ON_ERROR_STOP=1 -o /dev/null
+}
+step "zones"
+# zone A's worker some thousands of transactions on (as a worker in use
+# is), then orders in A
+for _ in $(seq 3000); do echo "SELECT pg_catalog.pg_current_xact_id();"; done | PGPORT=$wa psql -X -q -o /dev/null
+life "$za" 2
+step "orders before"
+seqs() { q "SELECT seq FROM dispatch.events_since($2, 100000, $1)"; }
+seqs "$za" 0 >"$work/before"
+cursor=$(tail -1 "$work/before")
+
+# a gateway of zone A against the coordinator, polling (it keeps A's
+# cursor across the move)
+start_broker
+stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$port" -t 'dispatch/#' -q 1 -v -i citus-grow-sub >"$work/sub" 2>"$work/sub.err" &
+subpid=$!
+sleep 0.5
+"$here/tools/gateway" --broker 127.0.0.1 --port "$port" --state "$work/state" --zone "$za" \
+	--poll 100 --client-id citus-grow-gw >"$work/gateway.log" 2>&1 &
+gw=$!
+# (its state file: the zone's cursor, a bare seq for a gateway of one zone)
+for _ in $(seq 100); do [ "$(cat "$work/state" 2>/dev/null)" = "$cursor" ] && break; sleep 0.1; done
+
+# the third node, added by Citus, then prepared by dispatch
+step "set-up"
+w3=$("$here/tools/pgdev" node worker3) || { echo "Bail out! could not start a third node"; exit 1; }
+step "node started"
+q "SELECT citus_add_node('localhost', $w3)" >/dev/null
+step "citus_add_node"
+out=$(q "SELECT dispatch.prepare_worker('localhost', $w3)" 2>&1)
+ok $? "dispatch.prepare_worker prepares the node added by citus_add_node (${out:-nothing})"
+step "prepare_worker"
+base() { qp "$1" "SELECT coalesce((SELECT base FROM dispatch.event_base), 0)" 2>/dev/null; }
+b3=$(base "$w3")
+again=$(q "SELECT dispatch.prepare_worker('localhost', $w3)" 2>&1)
+old=$(state "SELECT dispatch.prepare_worker('localhost', $wa)")
+none=$(state "SELECT dispatch.prepare_worker('localhost', 1)")
+[ -n "$b3" ] && [ "$b3" = "$out" ] && [ "$again" = "$b3" ] && [ "$(base "$w3")" = "$b3" ] &&
+	[ "$old" = DP914 ] && [ "$none" = DP915 ]
+ok $? "a second call changes nothing (base ${b3:-none}, then ${again:-none}); refused for an old worker (${old:-no error}) and a node not in the cluster (${none:-no error})"
+
+# the new node's analyst views read their definer functions, as the
+# others' do; its sequences start at its group's ids
+[ "$(qp "$w3" "SELECT count(*) FROM dispatch._analyst_views() a JOIN pg_proc f ON f.oid = a.reader
+               WHERE pg_get_viewdef(a.view_name) !~ ('FROM dispatch\.' || f.proname || '\(\)')")" = 0 ]
+ok $? "the new worker's analyst views read their definer functions"
+g3=$(qp "$w3" "SELECT groupid FROM pg_dist_local_group")
+low=$(qp "$w3" "SELECT count(*) FROM pg_class c
+                 WHERE c.relnamespace = 'dispatch'::regnamespace AND c.relkind = 'S'
+                   AND (xpath('/row/last_value/text()', query_to_xml(format('SELECT last_value FROM %s', c.oid::regclass),
+                                                                  false, true, '')))[1]::text::bigint < ($g3::bigint << 36)")
+[ "$low" = 0 ]
+ok $? "the new worker's sequences start at its group's ids ($low below $g3 << 36)"
+
+# zone A's shards moved to the new worker
+listen() {   # port file -> pid; returns once the listener listens
+	PGPORT=$1 "$here/tools/listen" -t 4 >"$2" 2>"$2.err" &
+	echo $!
+	for _ in $(seq 50); do grep -q listening "$2.err" && break; sleep 0.1; done
+}
+t=$(date +%s)
+q "SELECT citus_move_shard_placement(get_shard_id_for_distribution_column('dispatch.orders', $za),
+                                     'localhost', $wa, 'localhost', $w3, shard_transfer_mode := 'block_writes')" >/dev/null
+[ "$(port_of "$za")" = "$w3" ]
+ok $? "zone $za's shards moved from the worker $wa to the new worker $w3 ($(($(date +%s) - t)) s)"
+step "moved"
+l3=$(listen "$w3" "$work/l3")
+
+# the calls of zone A reach the new worker
+reached() {
+	psql -X -q -At -v ON_ERROR_STOP=1 -c "SET citus.log_remote_commands = on" \
+		-c "SET client_min_messages = notice" -c "$1" 2>&1 >/dev/null |
+		sed -n 's/.*on server [^@]*@[^:]*:\([0-9]*\).*/\1/p' | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+p=$(reached "SELECT dispatch.place_order($customer, ${shop[$za]}, '[{\"item_id\": ${dish[$za]}, \"qty\": 1}]', ${lon[$za]}, 20.06, 'x')")
+o=$(q "SELECT order_id FROM dispatch.orders WHERE zone_id = $za AND status = 'pending_payment'")
+q "SELECT dispatch.confirm_payment($o, 'p'); SELECT dispatch.merchant_accept($o);
+   SELECT dispatch.update_rider_location(${rider[$za]}, ${lon[$za]}, 20.05)" >/dev/null
+b=$(reached "SELECT * FROM dispatch.assign_batch($za)")
+[ "$p" = "$w3" ] && [ "$b" = "$w3" ]
+ok $? "place_order and assign_batch of zone $za reach only the new worker (reached: ${p:-none}; ${b:-none})"
+offer=$(q "SELECT offer_id FROM dispatch.offers WHERE zone_id = $za AND order_id = $o")
+[ -n "$offer" ] && [ $(((offer & ((1 << 40) - 1)) >> 36)) = "$g3" ]
+ok $? "the offer the batch made on the new worker has an id of its group ($offer)"
+q "SELECT dispatch.respond_offer($offer, true)" >/dev/null
+q "SELECT dispatch.mark_picked_up($o, ${rider[$za]}); SELECT dispatch.mark_delivered($o, ${rider[$za]})" >/dev/null
+
+# A's orders go on: a cursor taken before the move gets each new event
+life "$za" 2
+seqs "$za" 0 >"$work/all"
+grep -vxF -f "$work/before" "$work/all" >"$work/new"
+seqs "$za" "$cursor" >"$work/after"
+[ -s "$work/new" ] && cmp -s "$work/new" "$work/after" ||
+	{ echo "# cursor $cursor; new events / read after the cursor:"; diff "$work/new" "$work/after" | sed 's/^/# /'; false; }
+ok $? "events_since from the cursor taken before the move ($cursor) returns each of the $(wc -l <"$work/new") new events of zone $za once"
+[ "$(head -1 "$work/new")" -gt "$cursor" ] 2>/dev/null
+ok $? "they are numbered above it"
+
+# the gateway of zone A forwarded them all
+forwarded() {
+	python3 - "$work/sub" "$work/new" "$za" <<'PY'
+import json, sys
+got = []
+for line in open(sys.argv[1]):
+    topic, _, body = line.rstrip("\n").partition(" ")
+    try:
+        e = json.loads(body)
+    except ValueError:
+        continue
+    got.append("%s" % e["seq"])
+want = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+sys.exit(0 if want and set(want) <= set(got) else 1)
+PY
+}
+for _ in $(seq 50); do forwarded && [ "$(cat "$work/state")" = "$(tail -1 "$work/new")" ] && break; sleep 0.1; done
+forwarded && [ "$(cat "$work/state")" = "$(tail -1 "$work/new")" ]
+ok $? "the gateway of zone $za, polling the coordinator across the move, forwarded each new event; its cursor is the last ($(cat "$work/state"))"
+
+# the new worker's relay serves the moved shards: its listener gets A's new
+# events, once each, in order, and none of the moved ones
+while kill -0 "$l3" 2>/dev/null; do sleep 0.1; done
+l3=""
+sed -nE 's/^\{"seq":([0-9]+),"kind":"[^"]*","zone":([0-9]+).*/\1/p' "$work/l3" >"$work/l3.seqs"
+ready=$(qp "$w3" "SELECT ready FROM dispatch.relay_status() WHERE database = current_database()")
+[ "$ready" = t ] && [ -s "$work/new" ] && cmp -s "$work/l3.seqs" "$work/new" ||
+	{ echo "# relay ready: ${ready:-none}; received / wanted:"; diff "$work/l3.seqs" "$work/new" | sed 's/^/# /'; false; }
+ok $? "the new worker's relay serves the moved shards: its listener got the $(wc -l <"$work/new") new events of zone $za once each, in order, and no moved one"
+
+# a zone whose rows lie above its worker's numbers (as a move to a worker
+# not prepared leaves them: here a row written past the trigger) refuses
+# new events, and nothing is written
+life "$zd" 1
+wd=$(port_of "$zd")
+shard=$(q "SELECT shard_name('dispatch.events', get_shard_id_for_distribution_column('dispatch.events', $zd))")
+top=$(qp "$wd" "SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000) << 20")
+qp "$wd" "SET session_replication_role = replica; INSERT INTO $shard (zone_id, seq, at, kind) VALUES ($zd, $top, now(), 'test')" >/dev/null
+orders=$(q "SELECT count(*) FROM dispatch.orders WHERE zone_id = $zd")
+got=$(state "SELECT dispatch.place_order($customer, ${shop[$zd]}, '[{\"item_id\": ${dish[$zd]}, \"qty\": 1}]', ${lon[$zd]}, 20.06, 'x')")
+[ "$got" = DP108 ] && [ "$(q "SELECT count(*) FROM dispatch.orders WHERE zone_id = $zd")" = "$orders" ]
+ok $? "an order of a zone whose events lie above its worker's numbers is refused (${got:-no error}), nothing written"
+qp "$wd" "SET session_replication_role = replica; DELETE FROM $shard WHERE zone_id = $zd AND seq = $top" >/dev/null
+life "$zd" 1
+ok $? "with that row gone, the zone's orders go on"
+step "done"
