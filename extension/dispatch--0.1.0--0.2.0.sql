@@ -1602,6 +1602,15 @@ COMMENT ON FUNCTION @extschema@._event_base() IS
 	'Internal: this node''s base of event numbers (event_base; 0 without a row), which the outbox''s numbers and their horizon add to the transaction id.';
 REVOKE ALL ON FUNCTION @extschema@._event_base() FROM PUBLIC;
 
+-- _event_base_changed (sql/40_events.sql)
+CREATE OR REPLACE FUNCTION @extschema@._event_base_changed() RETURNS trigger
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_event_base_changed';
+COMMENT ON FUNCTION @extschema@._event_base_changed() IS
+	'Internal: statement trigger on event_base: the base of event numbers each backend keeps is read again after the change commits.';
+REVOKE ALL ON FUNCTION @extschema@._event_base_changed() FROM PUBLIC;
+
 -- _event_horizon (sql/40_events.sql)
 CREATE OR REPLACE FUNCTION @extschema@._event_horizon() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -10378,6 +10387,13 @@ REVOKE ALL ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @
 GRANT SELECT ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
                 @extschema@.customer_segments, @extschema@.monthly_review TO dispatch_analyst, dispatch_admin;
 -- END growth views
+
+-- the writers' cached base of event numbers (sql/40_events.sql)
+CREATE TRIGGER event_base_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.event_base
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._event_base_changed();
+COMMENT ON TRIGGER event_base_changed ON @extschema@.event_base IS
+	'Makes every backend read the base of event numbers again once the change commits.';
 
 -- tracking and operations: triggers of sql/60_matching.sql and sql/63_eta.sql, views
 -- the pay models of sql/53_pay.sql are settings of the same kind

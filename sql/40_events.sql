@@ -51,6 +51,20 @@ COMMENT ON FUNCTION @extschema@._event_base() IS
 	'Internal: this node''s base of event numbers (event_base; 0 without a row), which the outbox''s numbers and their horizon add to the transaction id.';
 REVOKE ALL ON FUNCTION @extschema@._event_base() FROM PUBLIC;
 
+-- writers keep the base they read (src/events.c) until the table changes
+CREATE FUNCTION @extschema@._event_base_changed() RETURNS trigger
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_event_base_changed';
+COMMENT ON FUNCTION @extschema@._event_base_changed() IS
+	'Internal: statement trigger on event_base: the base of event numbers each backend keeps is read again after the change commits.';
+REVOKE ALL ON FUNCTION @extschema@._event_base_changed() FROM PUBLIC;
+CREATE TRIGGER event_base_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.event_base
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._event_base_changed();
+COMMENT ON TRIGGER event_base_changed ON @extschema@.event_base IS
+	'Makes every backend read the base of event numbers again once the change commits.';
+
 CREATE FUNCTION @extschema@._event_horizon() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp

@@ -21,7 +21,8 @@
  * exactly once, in one stable order.  The cost: while a writing transaction
  * is open, catch-up waits for it (NOTIFY is not delayed).  Limits: 2^20
  * events per transaction and 2^43 for base plus transaction ids, both far
- * beyond use.  The base is read once per transaction that writes events.
+ * beyond use.  The base is read once per transaction that writes events
+ * (from a cache each backend keeps until the base changes).
  *
  * Who notifies (dispatch.notify): in relay mode, with a relay serving the
  * database, the row is marked for the relay and the writer only wakes it at
@@ -68,6 +69,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -106,21 +108,53 @@ static int64 next_seq(void);
 static bool outbox_distributed(void);
 static void check_zone_below(Relation rel, int64 zone_id, int64 base);
 
+/* the node's base, cached by each backend until event_base changes */
+static bool base_valid = false;
+static int64 base_value = 0;
+static Oid	base_relid = InvalidOid;
+static bool base_callback = false;
+
+/*
+ * Relcache callback: a change of event_base (its statement trigger,
+ * _event_base_changed) or a reset of the whole cache makes the cached base
+ * stale.
+ */
+static void
+base_inval_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == base_relid)
+		base_valid = false;
+}
+
 /*
  * This node's base of event numbers (dispatch._event_base(): the one rule,
  * which the horizon reads too), or 0 where the catalog predates it (0.1.0,
- * before ALTER EXTENSION UPDATE), whose horizon has no base either.
+ * before ALTER EXTENSION UPDATE), whose horizon has no base either.  Read
+ * once per backend and kept until the table changes: the base of a node is
+ * set once, by prepare_worker, before any shard of the outbox is there, and
+ * its commit reaches every backend before its next transaction (the
+ * trigger sends the invalidation), so no event is numbered on a stale one.
  */
 int64
 dispatch_event_base(void)
 {
-	Oid			nsp = get_namespace_oid("dispatch", true);	/* not relocatable */
+	Oid			nsp;
+	Oid			relid;
 	int64		base;
 	bool		isnull;
 	int			ret;
 
-	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("event_base", nsp)))
+	if (base_valid)
+		return base_value;
+	nsp = get_namespace_oid("dispatch", true);	/* not relocatable */
+	relid = OidIsValid(nsp) ? get_relname_relid("event_base", nsp) : InvalidOid;
+	if (!OidIsValid(relid))
 		return 0;
+	if (!base_callback)
+	{
+		CacheRegisterRelcacheCallback(base_inval_callback, (Datum) 0);
+		base_callback = true;
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (base_plan == NULL)
@@ -138,7 +172,29 @@ dispatch_event_base(void)
 		elog(ERROR, "could not read the base of event numbers: %s", SPI_result_code_string(ret));
 	base = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
-	return isnull ? 0 : base;
+	base_relid = relid;
+	base_value = isnull ? 0 : base;
+	base_valid = true;
+	return base_value;
+}
+
+PG_FUNCTION_INFO_V1(dispatch_event_base_changed);
+
+/*
+ * Statement trigger on event_base: every backend's cached base is stale
+ * once the change commits.
+ */
+Datum
+dispatch_event_base_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				errmsg("_event_base_changed() must be called as a trigger"));
+	CacheInvalidateRelcache(td->tg_relation);
+	return PointerGetDatum(NULL);
 }
 
 /*
