@@ -144,6 +144,14 @@ q "SELECT citus_move_shard_placement(get_shard_id_for_distribution_column('dispa
 [ "$(port_of "$za")" = "$w3" ]
 ok $? "zone $za's shards moved from the worker $wa to the new worker $w3 ($(($(date +%s) - t)) s)"
 step "moved"
+# the new worker's relay serves the shards from the round that finds them
+# (it reads the catalog each round, at most a second apart): an event
+# committed before then reaches gateways by their catch-up, not by a
+# notification, so the listener starts once the relay is ready
+for _ in $(seq 100); do
+	[ "$(qp "$w3" "SELECT ready FROM dispatch.relay_status() WHERE database = current_database()")" = t ] && break
+	sleep 0.1
+done
 l3=$(listen "$w3" "$work/l3")
 
 # the calls of zone A reach the new worker
