@@ -1613,10 +1613,8 @@ REVOKE ALL ON FUNCTION @extschema@._event_base_changed() FROM PUBLIC;
 
 -- _event_horizon (sql/40_events.sql)
 CREATE OR REPLACE FUNCTION @extschema@._event_horizon() RETURNS bigint
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN ((pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint)
-        OPERATOR(pg_catalog.+) @extschema@._event_base()) OPERATOR(pg_catalog.<<) 20;
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_event_horizon_sql';
 COMMENT ON FUNCTION @extschema@._event_horizon() IS
 	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout, with this node''s base, is in docs/events.md).';
 REVOKE ALL ON FUNCTION @extschema@._event_horizon() FROM PUBLIC;
@@ -4328,7 +4326,6 @@ GRANT EXECUTE ON FUNCTION @extschema@._refund_reconciliation() TO dispatch_analy
 -- _hour_of_week (sql/63_eta.sql)
 CREATE OR REPLACE FUNCTION @extschema@._hour_of_week(p_at timestamptz, p_timezone text) RETURNS smallint
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 RETURN ((pg_catalog.date_part('isodow', p_at AT TIME ZONE p_timezone)::integer OPERATOR(pg_catalog.-) 1)
         OPERATOR(pg_catalog.*) 24
         OPERATOR(pg_catalog.+) pg_catalog.date_part('hour', p_at AT TIME ZONE p_timezone)::integer)::smallint;
@@ -4361,20 +4358,12 @@ REVOKE ALL ON FUNCTION @extschema@._zone_speed(bigint, timestamptz) FROM PUBLIC;
 -- _eta_expected (sql/63_eta.sql)
 CREATE OR REPLACE FUNCTION @extschema@._eta_expected(p_at timestamptz, p_speed float8, p_approach_m float8,
                                           p_trip_m float8, p_ready timestamptz) RETURNS timestamptz
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_pickup timestamptz := p_at OPERATOR(pg_catalog.+)
-	                        pg_catalog.make_interval(secs => COALESCE(p_approach_m, 0) OPERATOR(pg_catalog./) p_speed);
-BEGIN
-	IF p_ready IS NOT NULL THEN
-		v_pickup := GREATEST(v_pickup, p_ready);
-	END IF;
-	RETURN GREATEST(v_pickup OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => p_trip_m OPERATOR(pg_catalog./) p_speed),
-	                p_at OPERATOR(pg_catalog.+) interval '1 minute');
-END
-$$;
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN GREATEST(GREATEST(p_at OPERATOR(pg_catalog.+)
+                         pg_catalog.make_interval(secs => COALESCE(p_approach_m, 0) OPERATOR(pg_catalog./) p_speed),
+                         p_ready)
+                OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => p_trip_m OPERATOR(pg_catalog./) p_speed),
+                p_at OPERATOR(pg_catalog.+) interval '1 minute');
 COMMENT ON FUNCTION @extschema@._eta_expected(timestamptz, float8, float8, float8, timestamptz) IS
 	'Internal: the expected delivery time at p_at: the ride to the pickup (p_approach_m metres; NULL once picked up), not before p_ready, then p_trip_m metres, at p_speed m/s; at least a minute after p_at.';
 REVOKE ALL ON FUNCTION @extschema@._eta_expected(timestamptz, float8, float8, float8, timestamptz) FROM PUBLIC;

@@ -65,11 +65,11 @@ CREATE TRIGGER event_base_changed
 COMMENT ON TRIGGER event_base_changed ON @extschema@.event_base IS
 	'Makes every backend read the base of event numbers again once the change commits.';
 
+-- C (src/events.c): the snapshot's xmin as a 64-bit transaction id, plus
+-- the base each backend keeps, shifted; the relay reads it each round
 CREATE FUNCTION @extschema@._event_horizon() RETURNS bigint
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN ((pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::text::bigint)
-        OPERATOR(pg_catalog.+) @extschema@._event_base()) OPERATOR(pg_catalog.<<) 20;
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_event_horizon_sql';
 COMMENT ON FUNCTION @extschema@._event_horizon() IS
 	'Internal: the first seq that a transaction still running, or starting later, could write: every event below it has committed or never will (the seq layout, with this node''s base, is in docs/events.md).';
 REVOKE ALL ON FUNCTION @extschema@._event_horizon() FROM PUBLIC;

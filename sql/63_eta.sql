@@ -69,9 +69,11 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.eta_predictions', '');
 REVOKE ALL ON @extschema@.zone_speeds, @extschema@.eta_calibration, @extschema@.eta_predictions FROM PUBLIC;
 GRANT SELECT ON @extschema@.zone_speeds, @extschema@.eta_calibration TO dispatch_admin;
 
+-- No pinned search_path, so that the planner inlines it into the queries
+-- that call it (a SQL-standard body is bound when it is created, and names
+-- only pg_catalog): a function with SET is planned again at every call.
 CREATE FUNCTION @extschema@._hour_of_week(p_at timestamptz, p_timezone text) RETURNS smallint
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 RETURN ((pg_catalog.date_part('isodow', p_at AT TIME ZONE p_timezone)::integer OPERATOR(pg_catalog.-) 1)
         OPERATOR(pg_catalog.*) 24
         OPERATOR(pg_catalog.+) pg_catalog.date_part('hour', p_at AT TIME ZONE p_timezone)::integer)::smallint;
@@ -104,23 +106,16 @@ REVOKE ALL ON FUNCTION @extschema@._zone_speed(bigint, timestamptz) FROM PUBLIC;
 -- the ride to the pickup (none once picked up), not before the food is
 -- ready, then the trip; at least a minute from now.  One place, used by
 -- the window and by learn_eta, which recomputes past predictions with the
--- speeds it learns.
+-- speeds it learns.  An expression (GREATEST skips a NULL ready time),
+-- without a pinned search_path, as _hour_of_week: the planner inlines it.
 CREATE FUNCTION @extschema@._eta_expected(p_at timestamptz, p_speed float8, p_approach_m float8,
                                           p_trip_m float8, p_ready timestamptz) RETURNS timestamptz
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_pickup timestamptz := p_at OPERATOR(pg_catalog.+)
-	                        pg_catalog.make_interval(secs => COALESCE(p_approach_m, 0) OPERATOR(pg_catalog./) p_speed);
-BEGIN
-	IF p_ready IS NOT NULL THEN
-		v_pickup := GREATEST(v_pickup, p_ready);
-	END IF;
-	RETURN GREATEST(v_pickup OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => p_trip_m OPERATOR(pg_catalog./) p_speed),
-	                p_at OPERATOR(pg_catalog.+) interval '1 minute');
-END
-$$;
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN GREATEST(GREATEST(p_at OPERATOR(pg_catalog.+)
+                         pg_catalog.make_interval(secs => COALESCE(p_approach_m, 0) OPERATOR(pg_catalog./) p_speed),
+                         p_ready)
+                OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => p_trip_m OPERATOR(pg_catalog./) p_speed),
+                p_at OPERATOR(pg_catalog.+) interval '1 minute');
 COMMENT ON FUNCTION @extschema@._eta_expected(timestamptz, float8, float8, float8, timestamptz) IS
 	'Internal: the expected delivery time at p_at: the ride to the pickup (p_approach_m metres; NULL once picked up), not before p_ready, then p_trip_m metres, at p_speed m/s; at least a minute after p_at.';
 REVOKE ALL ON FUNCTION @extschema@._eta_expected(timestamptz, float8, float8, float8, timestamptz) FROM PUBLIC;

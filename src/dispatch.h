@@ -78,6 +78,7 @@ extern void dispatch_refusals_init(void);
 
 /* events.c */
 extern int64 dispatch_event_base(void);
+extern int64 dispatch_event_horizon(void);
 extern int64 dispatch_event_append(int64 zone_id, const char *kind,
 								   int64 order_id, int64 customer_id,
 								   int64 rider_id, const char *payload_json);

@@ -73,6 +73,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "dispatch.h"
 
@@ -128,8 +129,8 @@ base_inval_callback(Datum arg, Oid relid)
 
 /*
  * This node's base of event numbers (dispatch._event_base(): the one rule,
- * which the horizon reads too), or 0 where the catalog predates it (0.1.0,
- * before ALTER EXTENSION UPDATE), whose horizon has no base either.  Read
+ * which writers and the horizon both read here), or 0 where the catalog
+ * predates it (0.1.0, before ALTER EXTENSION UPDATE).  Read
  * once per backend and kept until the table changes: the base of a node is
  * set once, by prepare_worker, before any shard of the outbox is there, and
  * its commit reaches every backend before its next transaction (the
@@ -176,6 +177,39 @@ dispatch_event_base(void)
 	base_value = isnull ? 0 : base;
 	base_valid = true;
 	return base_value;
+}
+
+/*
+ * The horizon of event numbers at the active snapshot: the first seq that a
+ * transaction still running, or starting later, could write.  Its
+ * transaction id part is the snapshot's xmin, widened to 64 bits (an xid in
+ * a snapshot is of the epoch of the next xid to be assigned, or of the one
+ * before if it is above it), plus the node's base.  The relay reads it each
+ * round and events_since at each call: computed here, with the base each
+ * backend keeps, it costs no query.
+ */
+int64
+dispatch_event_horizon(void)
+{
+	Snapshot	snap = GetActiveSnapshot();
+	FullTransactionId next = ReadNextFullTransactionId();
+	uint64		epoch = EpochFromFullTransactionId(next);
+	TransactionId xmin = snap->xmin;
+
+	if (TransactionIdIsNormal(xmin) && xmin > XidFromFullTransactionId(next))
+		epoch--;
+	if (!TransactionIdIsNormal(xmin))
+		epoch = 0;
+	return (int64) (((epoch << 32) | xmin) + dispatch_event_base()) << DISPATCH_EVENT_ORDINAL_BITS;
+}
+
+PG_FUNCTION_INFO_V1(dispatch_event_horizon_sql);
+
+/* dispatch._event_horizon() */
+Datum
+dispatch_event_horizon_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(dispatch_event_horizon());
 }
 
 PG_FUNCTION_INFO_V1(dispatch_event_base_changed);

@@ -315,7 +315,6 @@ dispatch_relay_wake_at_commit(void)
 static RelaySlot *me = NULL;
 static Oid	plans_for = InvalidOid;	/* the extension the plans were made for */
 static char *plans_read = NULL;	/* and what they read: NULL, dispatch.events */
-static SPIPlanPtr horizon_plan = NULL;
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
 static int64 position = 0;
@@ -370,13 +369,10 @@ relay_attach(Oid ext, const char *shards)
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("relay_position", nsp)))
 		return false;
 
-	if (horizon_plan)
-		SPI_freeplan(horizon_plan);
 	if (read_plan)
 		SPI_freeplan(read_plan);
 	if (move_plan)
 		SPI_freeplan(move_plan);
-	horizon_plan = keep("SELECT dispatch._event_horizon()", 0, NULL);
 	if (shards == NULL)
 		read_plan = keep("SELECT seq, zone_id, kind, order_id, customer_id, rider_id, at,"
 						 " payload::text, relay FROM dispatch.events"
@@ -396,9 +392,7 @@ relay_attach(Oid ext, const char *shards)
 	move_plan = keep("UPDATE dispatch.relay_position SET seq = $1, at = pg_catalog.now()",
 					 1, &int8);
 
-	if (SPI_execute_plan(horizon_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the event horizon");
-	horizon = int64_result(0, 1);
+	horizon = dispatch_event_horizon();
 
 	if (SPI_execute("SELECT seq FROM dispatch.relay_position", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the relay's position");
@@ -587,9 +581,7 @@ relay_round(void)
 
 	if (ready && was_ready)
 	{
-		if (SPI_execute_plan(horizon_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read the event horizon");
-		horizon = int64_result(0, 1);
+		horizon = dispatch_event_horizon();
 
 		args[0] = Int64GetDatum(position);
 		args[1] = Int32GetDatum(RELAY_BATCH);
