@@ -1214,7 +1214,7 @@ REVOKE ALL ON FUNCTION @extschema@._centroid(geometry) FROM PUBLIC;
 
 -- _pgp_options (sql/15_dependencies.sql)
 CREATE OR REPLACE FUNCTION @extschema@._pgp_options() RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN 'cipher-algo=aes256, s2k-mode=1, compress-algo=0';
 COMMENT ON FUNCTION @extschema@._pgp_options() IS
 	'Internal: the pgcrypto options of every sealed value and wrapped key.';
@@ -1340,7 +1340,6 @@ REVOKE ALL ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) FROM PUB
 -- _wrap_key (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
 RETURN @extschema@._pgp_encrypt_bytes(p_key, @extschema@._master_key(p_version));
 COMMENT ON FUNCTION @extschema@._wrap_key(bytea, integer) IS
 	'Internal: wraps a data key under the master key of a version.';
@@ -1348,7 +1347,6 @@ COMMENT ON FUNCTION @extschema@._wrap_key(bytea, integer) IS
 -- _unwrap_key (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._unwrap_key(p_wrapped bytea, p_version integer) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
 RETURN @extschema@._pgp_decrypt_bytes(p_wrapped, @extschema@._master_key(p_version));
 COMMENT ON FUNCTION @extschema@._unwrap_key(bytea, integer) IS
 	'Internal: unwraps a data key with the master key of its version.';

@@ -117,9 +117,11 @@ COMMENT ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) IS
 	'Internal: takes a subject''s (customer''s or rider''s) advisory lock to the end of the transaction: shared while sealing, exclusive to replace or destroy its data key.';
 REVOKE ALL ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) FROM PUBLIC;
 
+-- No pinned search_path on these two, so that they are inlined where they
+-- are called (a function with SET is parsed and planned at every call);
+-- their SQL-standard bodies are bound when created.
 CREATE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
 RETURN @extschema@._pgp_encrypt_bytes(p_key, @extschema@._master_key(p_version));
 COMMENT ON FUNCTION @extschema@._wrap_key(bytea, integer) IS
 	'Internal: wraps a data key under the master key of a version.';
@@ -127,7 +129,6 @@ REVOKE ALL ON FUNCTION @extschema@._wrap_key(bytea, integer) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._unwrap_key(p_wrapped bytea, p_version integer) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
 RETURN @extschema@._pgp_decrypt_bytes(p_wrapped, @extschema@._master_key(p_version));
 COMMENT ON FUNCTION @extschema@._unwrap_key(bytea, integer) IS
 	'Internal: unwraps a data key with the master key of its version.';

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(14);
+SELECT plan(19);
 
 -- the clock: superuser only, checked when set.  (Before the module is
 -- loaded a session may set any dispatch.* name as a placeholder; loading
@@ -70,6 +70,23 @@ SELECT is(
 	NULL, 'no function that encrypts or draws random bytes is IMMUTABLE or STABLE');
 SELECT isnt(dispatch._pgp_encrypt('same', '\x00'::bytea), dispatch._pgp_encrypt('same', '\x00'::bytea),
 	'sealing the same value twice gives two ciphertexts');
+
+-- the helpers that are expressions are inlined where they are called: one
+-- with a pinned search_path would be parsed and planned again at each call
+-- (on the intake path: the ETA of each status change, the data key of each
+-- sealed value)
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r text; o text := '';
+BEGIN
+	FOR r IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP o := o || r || E'\n'; END LOOP;
+	RETURN o;
+END $$;
+SELECT unalike(pg_temp.plan_of(c.q), '%' || c.f || '(%', c.f || ' is inlined')
+  FROM (VALUES ('_hour_of_week', $$SELECT dispatch._hour_of_week(now(), 'UTC')$$),
+               ('_eta_expected', $$SELECT dispatch._eta_expected(now(), 5, 100, 2000, NULL)$$),
+               ('_pgp_encrypt', $$SELECT dispatch._pgp_encrypt('x', '\\x01')$$),
+               ('_wrap_key', $$SELECT dispatch._wrap_key('\x01', 1)$$),
+               ('_unwrap_key', $$SELECT dispatch._unwrap_key('\x01', 1)$$)) c(f, q);
 
 SELECT * FROM finish();
 ROLLBACK;
