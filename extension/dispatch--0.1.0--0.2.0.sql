@@ -3400,6 +3400,16 @@ $$;
 COMMENT ON FUNCTION @extschema@._check_distance(geometry, geometry) IS
 	'Internal: great-circle metres between pickup and drop-off, refused (DP010) above dispatch.fraud_max_distance_m.';
 
+-- _order_lines (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@._order_lines(items jsonb, max_qty integer,
+                                        OUT item_ids bigint[], OUT qtys integer[])
+RETURNS record
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_order_lines';
+COMMENT ON FUNCTION @extschema@._order_lines(jsonb, integer) IS
+	'Internal: the lines of an item list (a non-empty array of flat {"item_id": n, "qty": n}), the quantities of an item summed, by item id; DP007 for another shape or a quantity outside 1..max_qty.';
+REVOKE ALL ON FUNCTION @extschema@._order_lines(jsonb, integer) FROM PUBLIC;
+
 -- _place_order (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._place_order(customer_id bigint, merchant_id bigint, items jsonb,
                                         dropoff_lon float8, dropoff_lat float8, dropoff_address text,
@@ -3417,8 +3427,10 @@ DECLARE
 	v_area @extschema@.zones.area%TYPE;
 	v_speed real;
 	v_dist real;
-	v_lines jsonb;
-	v_line record;
+	v_lines record;
+	v_i integer;
+	v_item_id bigint;
+	v_qty integer;
 	v_price integer;
 	v_subtotal bigint := 0;
 	v_fee integer;
@@ -3464,70 +3476,44 @@ BEGIN
 	-- items: a non-empty array of flat {"item_id": n, "qty": n}, at most the
 	-- limit of lines (input_limits()); repeated ids are summed
 	PERFORM @extschema@._check_length('items', items);
-	IF items IS NULL OR pg_catalog.jsonb_typeof(items) OPERATOR(pg_catalog.<>) 'array'
-	   OR pg_catalog.jsonb_array_length(items) OPERATOR(pg_catalog.=) 0
-	   OR EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(items) e(v)
-	               WHERE pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.<>) 'object'
-	                  OR CASE WHEN pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.=) 'object'
-	                          THEN (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(e.v))
-	                               OPERATOR(pg_catalog.<>) 2 END
-	                  OR (e.v OPERATOR(pg_catalog.->>) 'item_id') IS NULL
-	                  OR (e.v OPERATOR(pg_catalog.->>) 'item_id') OPERATOR(pg_catalog.!~) '^[0-9]{1,18}$'
-	                  OR (e.v OPERATOR(pg_catalog.->>) 'qty') IS NULL
-	                  OR (e.v OPERATOR(pg_catalog.->>) 'qty') OPERATOR(pg_catalog.!~) '^[0-9]{1,9}$') THEN
-		RAISE EXCEPTION 'items must be a non-empty array of {"item_id": n, "qty": n}'
-			USING ERRCODE = 'DP007', DETAIL = 'Each line has these two keys and no other; ids and quantities are whole numbers.';
-	END IF;
-	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('item_id', l.item_id, 'qty', l.qty) ORDER BY l.item_id)
-	  INTO v_lines
-	  FROM (SELECT (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint AS item_id,
-	               pg_catalog.sum((e.v OPERATOR(pg_catalog.->>) 'qty')::integer) AS qty
-	          FROM pg_catalog.jsonb_array_elements(items) e(v)
-	         GROUP BY 1) l;
-	IF EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
-	            WHERE (e.v OPERATOR(pg_catalog.->>) 'qty')::bigint OPERATOR(pg_catalog.<) 1
-	               OR (e.v OPERATOR(pg_catalog.->>) 'qty')::bigint OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_item_qty')) THEN
-		RAISE EXCEPTION 'item quantities must be between 1 and %', @extschema@._setting_int('dispatch.max_item_qty')
-			USING ERRCODE = 'DP007';
-	END IF;
+	v_lines := @extschema@._order_lines(items, @extschema@._setting_int('dispatch.max_item_qty'));
 
 	PERFORM @extschema@._check_customer(_place_order.customer_id, v_zone);
 
 	-- take stock, in item order.  Items with unlimited stock are only read:
 	-- locking their rows would serialise every order of a popular dish.
-	FOR v_line IN SELECT (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint AS item_id,
-	                     (e.v OPERATOR(pg_catalog.->>) 'qty')::integer AS qty
-	                FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
-	LOOP
+	FOR v_i IN 1 .. pg_catalog.array_length(v_lines.item_ids, 1) LOOP
+		v_item_id := v_lines.item_ids[v_i];
+		v_qty := v_lines.qtys[v_i];
 		SELECT i.merchant_id, i.available, i.stock, i.price_cents INTO v_item
-		  FROM @extschema@.items i WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id;
+		  FROM @extschema@.items i WHERE i.item_id OPERATOR(pg_catalog.=) v_item_id;
 		IF NOT FOUND THEN
-			RAISE EXCEPTION 'item % does not exist', v_line.item_id USING ERRCODE = 'DP004';
+			RAISE EXCEPTION 'item % does not exist', v_item_id USING ERRCODE = 'DP004';
 		END IF;
 		IF v_item.merchant_id OPERATOR(pg_catalog.<>) _place_order.merchant_id THEN
-			RAISE EXCEPTION 'item % is not sold by merchant %', v_line.item_id, merchant_id
+			RAISE EXCEPTION 'item % is not sold by merchant %', v_item_id, merchant_id
 				USING ERRCODE = 'DP005';
 		END IF;
 		v_price := v_item.price_cents;
 		IF v_item.available AND v_item.stock IS NOT NULL THEN
 			UPDATE @extschema@.items i
-			   SET stock = i.stock OPERATOR(pg_catalog.-) v_line.qty
-			 WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id
+			   SET stock = i.stock OPERATOR(pg_catalog.-) v_qty
+			 WHERE i.item_id OPERATOR(pg_catalog.=) v_item_id
 			   AND i.available
-			   AND i.stock OPERATOR(pg_catalog.>=) v_line.qty
+			   AND i.stock OPERATOR(pg_catalog.>=) v_qty
 			RETURNING i.price_cents, i.stock INTO v_price, v_item.stock;
 			IF NOT FOUND THEN
 				SELECT i.stock INTO v_item.stock FROM @extschema@.items i
-				 WHERE i.item_id OPERATOR(pg_catalog.=) v_line.item_id;
+				 WHERE i.item_id OPERATOR(pg_catalog.=) v_item_id;
 				v_item.available := false;
 			END IF;
 		END IF;
 		IF NOT v_item.available THEN
-			RAISE EXCEPTION 'item % is out of stock', v_line.item_id
+			RAISE EXCEPTION 'item % is out of stock', v_item_id
 				USING ERRCODE = 'DP006',
-				      DETAIL = pg_catalog.format('Asked for %s, %s left.', v_line.qty, COALESCE(v_item.stock, 0));
+				      DETAIL = pg_catalog.format('Asked for %s, %s left.', v_qty, COALESCE(v_item.stock, 0));
 		END IF;
-		v_subtotal := v_subtotal OPERATOR(pg_catalog.+) (v_price::bigint OPERATOR(pg_catalog.*) v_line.qty);
+		v_subtotal := v_subtotal OPERATOR(pg_catalog.+) (v_price::bigint OPERATOR(pg_catalog.*) v_qty);
 	END LOOP;
 	IF v_subtotal OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
 		RAISE EXCEPTION 'order amount % cents exceeds the limit', v_subtotal
@@ -3561,10 +3547,9 @@ BEGIN
 	                                                              secs => v_dist OPERATOR(pg_catalog./) v_speed),
 	        v_now, v_now);
 	INSERT INTO @extschema@.order_items (zone_id, order_id, item_id, qty, price_cents)
-	SELECT v_zone, v_order, (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint,
-	       (e.v OPERATOR(pg_catalog.->>) 'qty')::integer, i.price_cents
-	  FROM pg_catalog.jsonb_array_elements(v_lines) e(v)
-	  JOIN @extschema@.items i ON i.item_id OPERATOR(pg_catalog.=) (e.v OPERATOR(pg_catalog.->>) 'item_id')::bigint;
+	SELECT v_zone, v_order, l.item_id, l.qty, i.price_cents
+	  FROM ROWS FROM (pg_catalog.unnest(v_lines.item_ids), pg_catalog.unnest(v_lines.qtys)) l(item_id, qty)
+	  JOIN @extschema@.items i ON i.item_id OPERATOR(pg_catalog.=) l.item_id;
 	PERFORM @extschema@._offer_record(v_zone, v_order, _place_order.customer_id, v_offer.campaign_id,
 	                                  v_offer.coupon_code, v_offer.discount_cents, v_offer.points_spent,
 	                                  v_offer.points_cents, v_offer.points_lots);

@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(53);
+SELECT plan(59);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -36,6 +36,19 @@ SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s,
 SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": -2}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :noodles), 'DP007', NULL, 'negative quantity');
 SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 100}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :noodles), 'DP007', NULL, 'quantity above dispatch.max_item_qty');
 SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": "abc", "qty": 1}]', 121.44, 31.19, 'x') $$, :customer, :merchant), 'DP007', NULL, 'item id not a number');
+-- the lines as place_order reads them (_order_lines): one per item, by id,
+-- quantities summed; ids as digits or strings of digits, as ->> gives them
+SELECT is(dispatch._order_lines('[{"item_id": 9, "qty": 1}, {"item_id": "3", "qty": 2}, {"qty": 4, "item_id": 9}]', 10),
+          ROW('{3,9}'::bigint[], '{2,5}'::integer[]), 'lines are summed per item and sorted by id');
+SELECT is((dispatch._order_lines('[{"item_id": 1e2, "qty": "007"}]', 10)).item_ids, '{100}'::bigint[],
+          'a number is read as the text ->> gives for it');
+SELECT throws_ok($$ SELECT dispatch._order_lines('[{"item_id": 5, "qty": 6}, {"item_id": 5, "qty": 6}]', 10) $$,
+                 'DP007', 'item quantities must be between 1 and 10', 'the summed quantity is checked');
+SELECT throws_ok($$ SELECT dispatch._order_lines('[{"item_id": 1.5, "qty": 1}]', 10) $$,
+                 'DP007', 'items must be a non-empty array of {"item_id": n, "qty": n}', 'an id with a fraction is refused');
+SELECT throws_ok($$ SELECT dispatch._order_lines('"[]"', 10) $$, 'DP007', NULL, 'a scalar is not an item list');
+SELECT throws_ok($$ SELECT dispatch._order_lines('[{"item_id": 1234567890123456789, "qty": 1}]', 10) $$,
+                 'DP007', NULL, 'an id of more than 18 digits is refused');
 SET LOCAL dispatch.max_order_cents = 5000;
 SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 2}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :noodles), 'DP008', NULL, 'amount above dispatch.max_order_cents');
 RESET dispatch.max_order_cents;
