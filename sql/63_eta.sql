@@ -82,26 +82,6 @@ COMMENT ON FUNCTION @extschema@._hour_of_week(timestamptz, text) IS
 REVOKE ALL ON FUNCTION @extschema@._hour_of_week(timestamptz, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._hour_of_week(timestamptz, text) TO dispatch_analyst;   -- demand_heatmap (sql/68_demand.sql) calls it as its reader
 
-CREATE FUNCTION @extschema@._zone_speed(p_zone_id bigint, p_at timestamptz) RETURNS float8
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_speed float8;
-BEGIN
-	SELECT COALESCE(s.speed_mps, z.speed_mps)::float8 INTO v_speed
-	  FROM @extschema@.zones z
-	  LEFT JOIN @extschema@.zone_speeds s
-	         ON s.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	        AND s.hour_of_week OPERATOR(pg_catalog.=) @extschema@._hour_of_week(p_at, z.timezone)
-	 WHERE z.zone_id OPERATOR(pg_catalog.=) p_zone_id;
-	RETURN v_speed;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._zone_speed(bigint, timestamptz) IS
-	'Internal: metres per second of a vehicle of speed factor 1 in the zone at that time: the learned speed of its hour of the week (zone_speeds), else the zone''s configured speed.';
-REVOKE ALL ON FUNCTION @extschema@._zone_speed(bigint, timestamptz) FROM PUBLIC;
-
 -- The expected delivery time from its parts: at p_speed metres a second,
 -- the ride to the pickup (none once picked up), not before the food is
 -- ready, then the trip; at least a minute from now.  One place, used by
@@ -135,35 +115,52 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_speed float8 := @extschema@._zone_speed(p_order.zone_id, p_now);
+	v_speed float8;
 	v_position @extschema@.riders.position%TYPE;
 	v_prep integer;
 	v_remaining float8;
-	v_min integer := @extschema@._setting_int('dispatch.eta_min_samples');
 	v_lo float8 := -0.25;
 	v_hi float8 := 0.5;
 	v_scale float8;
-	v_cal @extschema@.eta_calibration;
+	v_cal_samples integer;
+	v_cal_lo float8;
+	v_cal_hi float8;
 BEGIN
-	IF p_status NOT IN ('placed', 'accepted', 'assigned', 'picked_up') OR v_speed IS NULL THEN
+	IF p_status NOT IN ('placed', 'accepted', 'assigned', 'picked_up') THEN
+		RETURN;
+	END IF;
+	-- the speed of the zone at this hour of the week (learned in
+	-- zone_speeds, else the zone's own) and the merchant's preparation
+	-- time; then the rider's position and vehicle, and the zone's
+	-- calibration of the status.  At most one distributed table a
+	-- statement: on Citus this runs in a statement on a shard of orders, in
+	-- which Citus refuses one that joins two (sql/97_distribute.sql)
+	SELECT COALESCE(s.speed_mps, z.speed_mps)::float8, m.prep_minutes
+	  INTO v_speed, v_prep
+	  FROM @extschema@.zones z
+	  LEFT JOIN @extschema@.zone_speeds s
+	         ON s.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	        AND s.hour_of_week OPERATOR(pg_catalog.=) @extschema@._hour_of_week(p_now, z.timezone)
+	  LEFT JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) p_order.merchant_id
+	 WHERE z.zone_id OPERATOR(pg_catalog.=) p_order.zone_id;
+	IF v_speed IS NULL THEN
 		RETURN;
 	END IF;
 	speed_factor := 1;
 	IF p_order.rider_id IS NOT NULL THEN
-		SELECT r.position, COALESCE(p.speed_factor, 1)::float8 INTO v_position, speed_factor
+		SELECT r.position, COALESCE(v.speed_factor, 1)::float8 INTO v_position, speed_factor
 		  FROM @extschema@.riders r
-		  LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
+		  LEFT JOIN @extschema@.vehicle_profiles v ON v.vehicle OPERATOR(pg_catalog.=) r.vehicle
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) p_order.zone_id AND r.rider_id OPERATOR(pg_catalog.=) p_order.rider_id;
 	END IF;
+	SELECT c.samples, c.lo_error, c.hi_error INTO v_cal_samples, v_cal_lo, v_cal_hi
+	  FROM @extschema@.eta_calibration c
+	 WHERE c.zone_id OPERATOR(pg_catalog.=) p_order.zone_id AND c.stage OPERATOR(pg_catalog.=) p_status;
 	IF p_status OPERATOR(pg_catalog.=) 'picked_up' THEN
 		trip_m := COALESCE(@extschema@._distance_m(v_position, p_order.dropoff), p_order.distance_m);
 	ELSE
-		ready_at := p_order.ready_at;
-		IF ready_at IS NULL AND p_order.merchant_id IS NOT NULL THEN
-			SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
-			 WHERE m.merchant_id OPERATOR(pg_catalog.=) p_order.merchant_id;
-			ready_at := p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep);
-		END IF;
+		ready_at := COALESCE(p_order.ready_at,
+		                     p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep));
 		approach_m := CASE WHEN p_status OPERATOR(pg_catalog.=) 'assigned' AND v_position IS NOT NULL
 		                   THEN @extschema@._distance_m(v_position, p_order.pickup) ELSE 1500 END;
 		trip_m := p_order.distance_m;
@@ -171,11 +168,9 @@ BEGIN
 	expected_at := @extschema@._eta_expected(p_now, v_speed OPERATOR(pg_catalog.*) speed_factor,
 	                                         approach_m, trip_m, ready_at);
 	v_remaining := pg_catalog.date_part('epoch', expected_at OPERATOR(pg_catalog.-) p_now);
-	SELECT * INTO v_cal FROM @extschema@.eta_calibration c
-	 WHERE c.zone_id OPERATOR(pg_catalog.=) p_order.zone_id AND c.stage OPERATOR(pg_catalog.=) p_status;
-	IF FOUND AND v_cal.samples OPERATOR(pg_catalog.>=) v_min THEN
-		v_lo := v_cal.lo_error;
-		v_hi := v_cal.hi_error;
+	IF v_cal_samples OPERATOR(pg_catalog.>=) @extschema@._setting_int('dispatch.eta_min_samples') THEN
+		v_lo := v_cal_lo;
+		v_hi := v_cal_hi;
 	END IF;
 	-- errors scale with the remaining time, plus five minutes for what
 	-- does not (a lift, a door); the window never starts before now, and
