@@ -1821,23 +1821,18 @@ COMMENT ON FUNCTION @extschema@.flush_refusals() IS
 REVOKE ALL ON FUNCTION @extschema@.flush_refusals() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.flush_refusals() TO dispatch_admin;
 
+-- _check_coordinates (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_coordinates(lon float8, lat float8, what text) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_check_coordinates';
+COMMENT ON FUNCTION @extschema@._check_coordinates(float8, float8, text) IS
+	'Internal: true for finite, in-range coordinates (longitude in [-180, 180], latitude in [-90, 90]); DP001 naming what for a missing, NaN, infinite or out-of-range one.';
+REVOKE ALL ON FUNCTION @extschema@._check_coordinates(float8, float8, text) FROM PUBLIC;
+
 -- _check_point (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_point(lon float8, lat float8, what text) RETURNS geometry
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF lon IS NULL OR lat IS NULL
-	   OR lon OPERATOR(pg_catalog.<>) lon OR lat OPERATOR(pg_catalog.<>) lat      -- NaN
-	   OR lon OPERATOR(pg_catalog.<) -180 OR lon OPERATOR(pg_catalog.>) 180
-	   OR lat OPERATOR(pg_catalog.<) -90 OR lat OPERATOR(pg_catalog.>) 90 THEN
-		RAISE EXCEPTION 'invalid % coordinates (%, %)', what, lon, lat
-			USING ERRCODE = 'DP001',
-			      HINT = 'Longitude must lie in [-180, 180] and latitude in [-90, 90], both finite.';
-	END IF;
-	RETURN @extschema@._point(lon, lat);
-END
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN @extschema@._check_coordinates(lon, lat, what) THEN @extschema@._point(lon, lat) END;
 COMMENT ON FUNCTION @extschema@._check_point(float8, float8, text) IS
 	'Internal: a WGS 84 point from finite, in-range coordinates, else DP001.';
 
@@ -4689,8 +4684,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
-	v_zone bigint := @extschema@._rider_zone(rider_id);
+	v_zone bigint;
 BEGIN
+	-- the rider's zone as _rider_zone reads it, without the cost of a call
+	-- at every ping
+	SELECT z.zone_id INTO v_zone FROM @extschema@.rider_zones z
+	 WHERE z.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
 	IF at IS NULL OR NOT pg_catalog.isfinite(at)
 	   OR at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval) THEN
 		RAISE EXCEPTION 'invalid ping time %', at

@@ -4,22 +4,19 @@
 -- aborts the whole call: a rejected request leaves no row behind.
 -- SQLSTATEs are listed in docs/errors.md.
 
+-- C (src/limits.c): DP001 unless both coordinates are finite and in range
+CREATE FUNCTION @extschema@._check_coordinates(lon float8, lat float8, what text) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_check_coordinates';
+COMMENT ON FUNCTION @extschema@._check_coordinates(float8, float8, text) IS
+	'Internal: true for finite, in-range coordinates (longitude in [-180, 180], latitude in [-90, 90]); DP001 naming what for a missing, NaN, infinite or out-of-range one.';
+REVOKE ALL ON FUNCTION @extschema@._check_coordinates(float8, float8, text) FROM PUBLIC;
+
+-- SQL without a pinned search_path (its body is bound when it is created),
+-- so that it is inlined into every call with a point, a location ping first
 CREATE FUNCTION @extschema@._check_point(lon float8, lat float8, what text) RETURNS geometry
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF lon IS NULL OR lat IS NULL
-	   OR lon OPERATOR(pg_catalog.<>) lon OR lat OPERATOR(pg_catalog.<>) lat      -- NaN
-	   OR lon OPERATOR(pg_catalog.<) -180 OR lon OPERATOR(pg_catalog.>) 180
-	   OR lat OPERATOR(pg_catalog.<) -90 OR lat OPERATOR(pg_catalog.>) 90 THEN
-		RAISE EXCEPTION 'invalid % coordinates (%, %)', what, lon, lat
-			USING ERRCODE = 'DP001',
-			      HINT = 'Longitude must lie in [-180, 180] and latitude in [-90, 90], both finite.';
-	END IF;
-	RETURN @extschema@._point(lon, lat);
-END
-$$;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN @extschema@._check_coordinates(lon, lat, what) THEN @extschema@._point(lon, lat) END;
 COMMENT ON FUNCTION @extschema@._check_point(float8, float8, text) IS
 	'Internal: a WGS 84 point from finite, in-range coordinates, else DP001.';
 REVOKE ALL ON FUNCTION @extschema@._check_point(float8, float8, text) FROM PUBLIC;

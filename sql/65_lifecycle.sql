@@ -115,8 +115,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
-	v_zone bigint := @extschema@._rider_zone(rider_id);
+	v_zone bigint;
 BEGIN
+	-- the rider's zone as _rider_zone reads it, without the cost of a call
+	-- at every ping
+	SELECT z.zone_id INTO v_zone FROM @extschema@.rider_zones z
+	 WHERE z.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
 	IF at IS NULL OR NOT pg_catalog.isfinite(at)
 	   OR at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval) THEN
 		RAISE EXCEPTION 'invalid ping time %', at

@@ -2,7 +2,8 @@
  *
  * limits.c
  *		The input limits of the API: their one table, dispatch.input_limits()
- *		and the check every API function makes, dispatch._check_length().
+ *		and the check every API function makes, dispatch._check_length();
+ *		and the check of a point's coordinates, dispatch._check_coordinates().
  *
  * Every free-text argument of the API and the item list of place_order
  * have a maximum size (sql/25_limits.sql says which and why).  The check
@@ -23,6 +24,7 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
@@ -160,4 +162,39 @@ dispatch_check_length(PG_FUNCTION_ARGS)
 				errdetail("It has " INT64_FORMAT " %s.", size, UNIT(limit)),
 				errhint("SELECT * FROM dispatch.input_limits() lists every limit."));
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_check_coordinates);
+
+/*
+ * SQL: dispatch._check_coordinates(lon float8, lat float8, what text) -> bool
+ *
+ * True when both coordinates are given, finite and in range (longitude in
+ * [-180, 180], latitude in [-90, 90]); else DP001, naming what the point
+ * is.  Not strict: a missing coordinate is refused like a bad one.  The
+ * SQL function _check_point builds the point once this returned, and is
+ * inlined where it is called (an API call with a point, a location ping).
+ */
+Datum
+dispatch_check_coordinates(PG_FUNCTION_ARGS)
+{
+	bool		ok = !PG_ARGISNULL(0) && !PG_ARGISNULL(1);
+
+	if (ok)
+	{
+		float8		lon = PG_GETARG_FLOAT8(0);
+		float8		lat = PG_GETARG_FLOAT8(1);
+
+		/* NaN fails every comparison, infinities the ranges */
+		ok = lon >= -180.0 && lon <= 180.0 && lat >= -90.0 && lat <= 90.0;
+	}
+	if (!ok)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_BAD_COORDINATES),
+				errmsg("invalid %s coordinates (%s, %s)",
+					   PG_ARGISNULL(2) ? "<NULL>" : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+					   PG_ARGISNULL(0) ? "<NULL>" : float8out_internal(PG_GETARG_FLOAT8(0)),
+					   PG_ARGISNULL(1) ? "<NULL>" : float8out_internal(PG_GETARG_FLOAT8(1))),
+				errhint("Longitude must lie in [-180, 180] and latitude in [-90, 90], both finite."));
+	PG_RETURN_BOOL(true);
 }

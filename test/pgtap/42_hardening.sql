@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(19);
+SELECT plan(22);
 
 -- the clock: superuser only, checked when set.  (Before the module is
 -- loaded a session may set any dispatch.* name as a placeholder; loading
@@ -86,7 +86,14 @@ SELECT unalike(pg_temp.plan_of(c.q), '%' || c.f || '(%', c.f || ' is inlined')
                ('_eta_expected', $$SELECT dispatch._eta_expected(now(), 5, 100, 2000, NULL)$$),
                ('_pgp_encrypt', $$SELECT dispatch._pgp_encrypt('x', '\\x01')$$),
                ('_wrap_key', $$SELECT dispatch._wrap_key('\x01', 1)$$),
-               ('_unwrap_key', $$SELECT dispatch._unwrap_key('\x01', 1)$$)) c(f, q);
+               ('_unwrap_key', $$SELECT dispatch._unwrap_key('\x01', 1)$$),
+               ('_check_point', $$SELECT dispatch._check_point(g, g, 'x') FROM generate_series(1.0, 2.0) g$$)) c(f, q);
+-- inlined, the check still comes first and names the point and the input
+SELECT throws_ok($$SELECT dispatch._check_point(g, 'NaN', 'rider') FROM generate_series(181.5, 182) g$$,
+	'DP001', 'invalid rider coordinates (181.5, NaN)', 'an inlined point check refuses a bad point, naming it');
+SELECT ok(ST_Equals(dispatch._check_point(g, g / 2, 'x'), ST_SetSRID(ST_MakePoint(g, g / 2), 4326))
+          AND ST_SRID(dispatch._check_point(g, g / 2, 'x')) = 4326,
+	'an inlined point check gives the WGS 84 point') FROM generate_series(10.0, 10.0) g;
 
 SELECT * FROM finish();
 ROLLBACK;
