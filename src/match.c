@@ -908,7 +908,11 @@ PG_FUNCTION_INFO_V1(dispatch_nearest_riders);
  * The k nearest riders that could take the order now, by distance (ties
  * by rider id), each with the cost assign_batch would give it.  Reads
  * through the partial GiST index: a few more than k rows are fetched since
- * the index orders by degrees and hard limits drop some.
+ * the index orders by degrees and hard limits drop some.  The riders
+ * excluded for the order are read once, before the scan (an array the
+ * scan's filter compares with), not for each rider read: a scan of the
+ * exclusions started again per rider asked the kernel for the table's
+ * size each time.
  */
 Datum
 dispatch_nearest_riders(PG_FUNCTION_ARGS)
@@ -952,10 +956,10 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 
 		knn_plan = match_keep_plan(psprintf("SELECT %s"
 											" FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
-											" AND NOT EXISTS (SELECT FROM dispatch.offer_exclusions e"
+											" AND r.rider_id OPERATOR(pg_catalog.<>) ALL (ARRAY("
+											"   SELECT e.rider_id FROM dispatch.offer_exclusions e"
 											"   WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
-											"   AND e.order_id OPERATOR(pg_catalog.=) $6"
-											"   AND e.rider_id OPERATOR(pg_catalog.=) r.rider_id)"
+											"   AND e.order_id OPERATOR(pg_catalog.=) $6))"
 											" ORDER BY r.position OPERATOR(@postgis@.<->)"
 											"   pg_catalog.point($7, $8)::@postgis@.geometry(Point, 4326)"
 											" LIMIT $9",

@@ -8,7 +8,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(46);
+SELECT plan(47);
 
 CREATE TEMP SEQUENCE phone_seq START 30000000;
 SELECT dispatch.create_zone('eligibility', ST_MakeEnvelope(102.0, 30.0, 102.1, 30.1, 4326)) AS z \gset
@@ -259,6 +259,9 @@ SELECT dispatch.respond_offer(:f17, false, 'no') \g /dev/null
 SELECT is(pg_temp.refusal(format($$SELECT dispatch.assign_manually(%s, %s, 'ops')$$, :o17, :picky)),
           'DP020: rider ' || :picky || ' is excluded for order ' || :o17,
           'an excluded rider: assign_manually refuses (DP020)');
+SELECT pg_temp.rider_(102.05, 30.047, 2) AS keen \gset
+SELECT is(ARRAY(SELECT n.rider_id FROM dispatch.nearest_riders(:o17) n WHERE n.rider_id IN (:picky, :keen)),
+          ARRAY[:keen]::bigint[], 'an excluded rider: nearest_riders leaves it out, and lists the rider beside it');
 
 -- ---------------------------------------------------------------------------
 -- one rule: the index's predicate is the C text
