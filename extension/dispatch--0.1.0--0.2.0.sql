@@ -1823,7 +1823,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.flush_refusals() TO dispatch_admin;
 
 -- _check_coordinates (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_coordinates(lon float8, lat float8, what text) RETURNS boolean
-LANGUAGE C IMMUTABLE PARALLEL SAFE
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'dispatch_check_coordinates';
 COMMENT ON FUNCTION @extschema@._check_coordinates(float8, float8, text) IS
 	'Internal: true for finite, in-range coordinates (longitude in [-180, 180], latitude in [-90, 90]); DP001 naming what for a missing, NaN, infinite or out-of-range one.';
@@ -1831,7 +1831,7 @@ REVOKE ALL ON FUNCTION @extschema@._check_coordinates(float8, float8, text) FROM
 
 -- _check_point (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_point(lon float8, lat float8, what text) RETURNS geometry
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
 RETURN CASE WHEN @extschema@._check_coordinates(lon, lat, what) THEN @extschema@._point(lon, lat) END;
 COMMENT ON FUNCTION @extschema@._check_point(float8, float8, text) IS
 	'Internal: a WGS 84 point from finite, in-range coordinates, else DP001.';

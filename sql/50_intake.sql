@@ -6,7 +6,7 @@
 
 -- C (src/limits.c): DP001 unless both coordinates are finite and in range
 CREATE FUNCTION @extschema@._check_coordinates(lon float8, lat float8, what text) RETURNS boolean
-LANGUAGE C IMMUTABLE PARALLEL SAFE
+LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'dispatch_check_coordinates';
 COMMENT ON FUNCTION @extschema@._check_coordinates(float8, float8, text) IS
 	'Internal: true for finite, in-range coordinates (longitude in [-180, 180], latitude in [-90, 90]); DP001 naming what for a missing, NaN, infinite or out-of-range one.';
@@ -15,7 +15,7 @@ REVOKE ALL ON FUNCTION @extschema@._check_coordinates(float8, float8, text) FROM
 -- SQL without a pinned search_path (its body is bound when it is created),
 -- so that it is inlined into every call with a point, a location ping first
 CREATE FUNCTION @extschema@._check_point(lon float8, lat float8, what text) RETURNS geometry
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
 RETURN CASE WHEN @extschema@._check_coordinates(lon, lat, what) THEN @extschema@._point(lon, lat) END;
 COMMENT ON FUNCTION @extschema@._check_point(float8, float8, text) IS
 	'Internal: a WGS 84 point from finite, in-range coordinates, else DP001.';
