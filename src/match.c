@@ -201,12 +201,9 @@ static const Column settings_columns[] = {
 	COLUMN(MatchSettings, time_budget_ms, "s.time_budget_ms::pg_catalog.float8", COL_FLOAT8, 100),
 	COLUMN(MatchSettings, use_grid, "s.candidate_source OPERATOR(pg_catalog.=) 'grid'",
 		   COL_BOOL, 0),
-	COLUMN(MatchSettings, max_rider_wait_s,
-		   "(pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'max_rider_wait_s')::pg_catalog.float8",
-		   COL_FLOAT8, -1),
-	COLUMN(MatchSettings, widen_rounds,
-		   "COALESCE((pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'widen_rounds')::pg_catalog.int4, 0)",
-		   COL_INT4, 0),
+	COLUMN_SINCE_020(MatchSettings, max_rider_wait_s, "s.max_rider_wait_s::pg_catalog.float8",
+					 "NULL::pg_catalog.float8", COL_FLOAT8, -1),
+	COLUMN_SINCE_020(MatchSettings, widen_rounds, "s.widen_rounds", "0", COL_INT4, 0),
 };
 
 static char *columns_select(const Column *cols, int n, bool catalog_010);
@@ -470,8 +467,10 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 		 * The speed of the zone's hour of the week as learned from its
 		 * deliveries (sql/63_eta.sql), else its configured speed.  A 0.1.0
 		 * catalog (the module updated, the extension not yet) has no
-		 * learned speeds.
+		 * learned speeds, and its settings no max_rider_wait_s and
+		 * widen_rounds (their 0.1.0 meanings then: no limit, no widening).
 		 */
+		Oid			settings = OidIsValid(nsp) ? get_relname_relid("matching_settings", nsp) : InvalidOid;
 		const char *speeds = OidIsValid(nsp) && OidIsValid(get_relname_relid("zone_speeds", nsp)) ?
 			" LEFT JOIN dispatch.zone_speeds zs ON zs.zone_id OPERATOR(pg_catalog.=) $1"
 			"  AND zs.hour_of_week OPERATOR(pg_catalog.=) dispatch._hour_of_week($2, z.timezone)" :
@@ -490,7 +489,9 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 												 "   FROM dispatch.vehicle_profiles p) v"
 												 " WHERE z.zone_id OPERATOR(pg_catalog.=) $1",
 												 columns_select(settings_columns,
-																lengthof(settings_columns), false),
+																lengthof(settings_columns),
+																!OidIsValid(settings) ||
+																get_attnum(settings, "widen_rounds") == InvalidAttrNumber),
 												 speeds),
 										2, types);
 	}
