@@ -169,9 +169,9 @@ static const Column rider_columns[] = {
 
 /*
  * A zone's settings: z is the zone, s its row of matching_settings (or
- * zone 0's); $2 now.  widen_rounds and max_rider_wait_s are read by name
- * through to_jsonb: a 0.1.0 catalog (the module updated, the extension not
- * yet) has no such columns, and 0.1.0 did not widen or limit the wait.
+ * zone 0's); $2 now.  A 0.1.0 catalog has no widen_rounds and
+ * max_rider_wait_s: 0.1.0 did not widen or limit the wait, which is what
+ * their expressions there say.
  */
 static const Column settings_columns[] = {
 	COLUMN(MatchSettings, speed_mps, "COALESCE(zs.speed_mps, z.speed_mps)::pg_catalog.float8", COL_FLOAT8, 4.0),
@@ -206,6 +206,7 @@ static const Column settings_columns[] = {
 	COLUMN_SINCE_020(MatchSettings, widen_rounds, "s.widen_rounds", "0", COL_INT4, 0),
 };
 
+static bool match_catalog_is_010(void);
 static char *columns_select(const Column *cols, int n, bool catalog_010);
 static void columns_find(TupleDesc desc, const Column *cols, int n, int *fno);
 static void columns_decode(HeapTuple tup, TupleDesc desc, const Column *cols, int n,
@@ -363,6 +364,28 @@ columns_decode(HeapTuple tup, TupleDesc desc, const Column *cols, int n,
 }
 
 /*
+ * Whether the catalog is 0.1.0's: the module updated, ALTER EXTENSION
+ * UPDATE not yet run.  riders.shift_ends_at, riders' plans, the settings'
+ * max_rider_wait_s and widen_rounds and the learned zone_speeds all came
+ * with 0.2.0, so one column answers for all of them.  Asked once per
+ * backend, like the select lists and plans built from the answer.
+ */
+static bool
+match_catalog_is_010(void)
+{
+	static int	is_010 = -1;
+
+	if (is_010 < 0)
+	{
+		Oid			nsp = get_namespace_oid("dispatch", true);
+		Oid			riders = OidIsValid(nsp) ? get_relname_relid("riders", nsp) : InvalidOid;
+
+		is_010 = !OidIsValid(riders) || get_attnum(riders, "shift_ends_at") == InvalidAttrNumber;
+	}
+	return is_010 != 0;
+}
+
+/*
  * The select lists of riders and orders, "expr AS name, ...", for
  * statements that decode them with match_read_rider / match_read_order.
  */
@@ -372,17 +395,7 @@ match_rider_select(void)
 	static char *sel = NULL;
 
 	if (sel == NULL)
-	{
-		/* riders' plans and shift ends came with 0.2.0 */
-		int			ret = SPI_execute("SELECT FROM pg_catalog.pg_attribute"
-									  " WHERE attrelid OPERATOR(pg_catalog.=) 'dispatch.riders'::pg_catalog.regclass"
-									  " AND attname OPERATOR(pg_catalog.=) 'shift_ends_at'"
-									  " AND NOT attisdropped", true, 1);
-
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read the catalog of dispatch.riders: %s", SPI_result_code_string(ret));
-		sel = columns_select(rider_columns, lengthof(rider_columns), SPI_processed == 0);
-	}
+		sel = columns_select(rider_columns, lengthof(rider_columns), match_catalog_is_010());
 	return sel;
 }
 
@@ -461,7 +474,6 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 	if (settings_plan == NULL)
 	{
 		Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
-		Oid			nsp = get_namespace_oid("dispatch", true);
 
 		/*
 		 * The speed of the zone's hour of the week as learned from its
@@ -470,8 +482,7 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 		 * learned speeds, and its settings no max_rider_wait_s and
 		 * widen_rounds (their 0.1.0 meanings then: no limit, no widening).
 		 */
-		Oid			settings = OidIsValid(nsp) ? get_relname_relid("matching_settings", nsp) : InvalidOid;
-		const char *speeds = OidIsValid(nsp) && OidIsValid(get_relname_relid("zone_speeds", nsp)) ?
+		const char *speeds = !match_catalog_is_010() ?
 			" LEFT JOIN dispatch.zone_speeds zs ON zs.zone_id OPERATOR(pg_catalog.=) $1"
 			"  AND zs.hour_of_week OPERATOR(pg_catalog.=) dispatch._hour_of_week($2, z.timezone)" :
 			" CROSS JOIN (SELECT NULL::pg_catalog.float4 AS speed_mps) zs";
@@ -490,8 +501,7 @@ match_load_settings(int64 zone_id, MatchSettings *s)
 												 " WHERE z.zone_id OPERATOR(pg_catalog.=) $1",
 												 columns_select(settings_columns,
 																lengthof(settings_columns),
-																!OidIsValid(settings) ||
-																get_attnum(settings, "widen_rounds") == InvalidAttrNumber),
+																match_catalog_is_010()),
 												 speeds),
 										2, types);
 	}
