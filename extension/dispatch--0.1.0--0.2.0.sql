@@ -4675,21 +4675,16 @@ $$;
 COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
 	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
 
--- update_rider_location (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.update_rider_location(rider_id bigint, lon float8, lat float8,
-                                                 at timestamptz DEFAULT @extschema@.clock())
+-- update_rider_location_in_zone (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.update_rider_location_in_zone(zone_id bigint, rider_id bigint, lon float8, lat float8,
+                                                         at timestamptz DEFAULT @extschema@.clock())
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
-	v_zone bigint;
 BEGIN
-	-- the rider's zone as _rider_zone reads it, without the cost of a call
-	-- at every ping
-	SELECT z.zone_id INTO v_zone FROM @extschema@.rider_zones z
-	 WHERE z.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
 	IF at IS NULL OR NOT pg_catalog.isfinite(at)
 	   OR at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval) THEN
 		RAISE EXCEPTION 'invalid ping time %', at
@@ -4697,20 +4692,47 @@ BEGIN
 	END IF;
 	-- a ping older than the known position goes to the track only
 	UPDATE @extschema@.riders r SET position = v_point, position_at = at
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.zone_id
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.rider_id
 	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) at);
 	IF NOT FOUND THEN
 		PERFORM FROM @extschema@.riders r
-		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-		   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id;
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.zone_id
+		   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.rider_id;
 		IF NOT FOUND THEN
+			-- a zone that is not the rider's is refused as an unknown rider
+			-- there, which the rider is: nothing was written
+			IF EXISTS (SELECT FROM @extschema@.rider_zones z
+			            WHERE z.rider_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.rider_id) THEN
+				RAISE EXCEPTION 'rider % does not exist in zone %', rider_id, zone_id
+					USING ERRCODE = 'DP015', HINT = 'A rider stays in the zone it was registered in.';
+			END IF;
 			RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
 		END IF;
 	END IF;
 	INSERT INTO @extschema@.rider_tracks (zone_id, rider_id, at, position)
-	VALUES (v_zone, rider_id, at, v_point)
+	VALUES (update_rider_location_in_zone.zone_id, rider_id, at, v_point)
 	ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) IS
+	'Records a position ping of a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written), as update_rider_location does; on Citus the call is sent whole to the zone''s worker.';
+REVOKE ALL ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
+
+-- update_rider_location (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.update_rider_location(rider_id bigint, lon float8, lat float8,
+                                                 at timestamptz DEFAULT @extschema@.clock())
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- the rider's zone (as _rider_zone reads it, without a call of its own)
+	PERFORM @extschema@.update_rider_location_in_zone(
+		(SELECT z.zone_id FROM @extschema@.rider_zones z
+		  WHERE z.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id),
+		rider_id, lon, lat, at);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
@@ -9576,13 +9598,17 @@ BEGIN
 	-- form, the zone first), outside a transaction block
 	PERFORM pg_catalog.create_distributed_function(f, '$1', colocate_with => '@extschema@.orders')
 	   FROM @extschema@._routed_functions() f;
+	-- and a ping that names its rider's zone
+	PERFORM pg_catalog.create_distributed_function(
+		'@extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz)', 'zone_id',
+		colocate_with => '@extschema@.orders');
 	-- the analyst views read their definer functions, on every node (an
 	-- analyst may query the cluster from a worker too)
 	PERFORM @extschema@._on_every_node('SELECT @extschema@._analyst_views_read_definers()');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, and the calls that name an order or an offer, to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and update_rider_location_in_zone to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- _prepare_this_node (sql/97_distribute.sql)

@@ -4,7 +4,8 @@
 # order's life reaches exactly one worker, the one that holds the order's
 # zone: the coordinator logs every command it sends to a worker
 # (citus.log_remote_commands), and the servers named are counted per call.
-# The calls that name an order or an offer are sent whole, as one command.
+# The calls that name an order or an offer, and a ping that names its
+# rider's zone, are sent whole, as one command.
 # Then two zones on the two workers run their batches at the same time: a
 # batch of one zone, its transaction held open, does not hold up the batch
 # of the other.
@@ -77,6 +78,23 @@ customer=$(q "SELECT dispatch.register_customer('+8615900000001', NULL)")
 
 one_worker rider_online "SELECT dispatch.rider_online($rider_a, $lon_a + 0.05, 30.05)"
 one_worker update_rider_location "SELECT dispatch.update_rider_location($rider_a, $lon_a + 0.05, 30.049)"
+# a ping that names its rider's zone is sent whole, as the calls that name
+# an order are; the rider moved, nothing else reached
+log=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET citus.log_remote_commands = on" -c "SET client_min_messages = notice" \
+	-c "SELECT dispatch.update_rider_location_in_zone($za, $rider_a, $lon_a + 0.051, 30.048)" 2>&1 >/dev/null)
+cmds=$(printf '%s\n' "$log" | grep -c "issuing")
+printf '%s\n' "$log" | grep -q "issuing SELECT dispatch.update_rider_location_in_zone('$za'::bigint" &&
+	[ "$cmds" = 1 ] && [ "$(printf '%s\n' "$log" | sed -n 's/.*on server [^@]*@[^:]*:\([0-9]*\).*/\1/p')" = "$pa" ]
+ok $? "update_rider_location_in_zone is sent whole to the worker of its zone ($pa): one command ($cmds)"
+[ "$(q "SELECT round(ST_X(position)::numeric, 3) = round(($lon_a + 0.051)::numeric, 3) FROM dispatch.riders
+         WHERE zone_id = $za AND rider_id = $rider_a")" = t ]
+ok $? "the ping sent whole moved the rider"
+plan=$(psql -X -q -At -c "EXPLAIN SELECT dispatch.update_rider_location_in_zone($za, $rider_a, $lon_a + 0.05, 30.049)")
+printf '%s\n' "$plan" | grep -q "Task Count: 1" && printf '%s\n' "$plan" | grep -q "port=$pa"
+ok $? "EXPLAIN of a ping naming its zone shows one task, on the zone's worker"
+err=$(psql -X -q -At -c "SELECT dispatch.update_rider_location_in_zone($zb, $rider_a, $lon_a + 0.05, 30.049)" 2>&1)
+printf '%s\n' "$err" | grep -q "rider $rider_a does not exist in zone $zb"
+ok $? "a ping naming another zone is refused on that zone's worker (${err%%$'\n'*})"
 o=$(q "SELECT dispatch.place_order($customer, $shop, jsonb_build_array(jsonb_build_object('item_id', $dish, 'qty', 1)),
          $lon_a + 0.05, 30.06, 'addr', 'normal')")
 one_worker place_order "SELECT dispatch.place_order($customer, $shop, jsonb_build_array(jsonb_build_object('item_id', $dish, 'qty', 1)), $lon_a + 0.05, 30.06, 'addr', 'normal')"
