@@ -4675,6 +4675,23 @@ $$;
 COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
 	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
 
+-- _refuse_rider (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@._refuse_rider(p_zone bigint, p_rider_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM @extschema@.rider_zones z WHERE z.rider_id OPERATOR(pg_catalog.=) p_rider_id) THEN
+		RAISE EXCEPTION 'rider % does not exist in zone %', p_rider_id, p_zone
+			USING ERRCODE = 'DP015', HINT = 'A rider stays in the zone it was registered in.';
+	END IF;
+	RAISE EXCEPTION 'rider % does not exist', p_rider_id USING ERRCODE = 'DP015';
+END
+$$;
+COMMENT ON FUNCTION @extschema@._refuse_rider(bigint, bigint) IS
+	'Internal: raises DP015 for a rider with no row in zone p_zone, naming the zone when the rider exists elsewhere.';
+REVOKE ALL ON FUNCTION @extschema@._refuse_rider(bigint, bigint) FROM PUBLIC;
+
 -- update_rider_location_in_zone (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.update_rider_location_in_zone(zone_id bigint, rider_id bigint, lon float8, lat float8,
                                                          at timestamptz DEFAULT @extschema@.clock())
@@ -4700,14 +4717,8 @@ BEGIN
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.zone_id
 		   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.rider_id;
 		IF NOT FOUND THEN
-			-- a zone that is not the rider's is refused as an unknown rider
-			-- there, which the rider is: nothing was written
-			IF EXISTS (SELECT FROM @extschema@.rider_zones z
-			            WHERE z.rider_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.rider_id) THEN
-				RAISE EXCEPTION 'rider % does not exist in zone %', rider_id, zone_id
-					USING ERRCODE = 'DP015', HINT = 'A rider stays in the zone it was registered in.';
-			END IF;
-			RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+			-- nothing was written
+			PERFORM @extschema@._refuse_rider(update_rider_location_in_zone.zone_id, rider_id);
 		END IF;
 	END IF;
 	INSERT INTO @extschema@.rider_tracks (zone_id, rider_id, at, position)
@@ -4738,10 +4749,11 @@ $$;
 COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
 	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
 
--- update_rider_plan (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8,
-                                              pickup_at timestamptz DEFAULT NULL,
-                                              pickup_lon float8 DEFAULT NULL, pickup_lat float8 DEFAULT NULL)
+-- update_rider_plan_in_zone (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.update_rider_plan_in_zone(zone_id bigint, rider_id bigint, free_at timestamptz,
+                                                      lon float8, lat float8,
+                                                      pickup_at timestamptz DEFAULT NULL,
+                                                      pickup_lon float8 DEFAULT NULL, pickup_lat float8 DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4749,7 +4761,6 @@ AS $$
 DECLARE
 	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_pickup @extschema@.riders.plan_pickup_position%TYPE;
-	v_zone bigint := @extschema@._rider_zone(rider_id);
 BEGIN
 	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
 		RAISE EXCEPTION 'invalid plan time %', free_at
@@ -4767,22 +4778,40 @@ BEGIN
 		v_pickup := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
 	END IF;
 	UPDATE @extschema@.riders r
-	   SET free_at = update_rider_plan.free_at, free_position = v_point,
-	       plan_pickup_at = update_rider_plan.pickup_at, plan_pickup_position = v_pickup
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id
+	   SET free_at = update_rider_plan_in_zone.free_at, free_position = v_point,
+	       plan_pickup_at = update_rider_plan_in_zone.pickup_at, plan_pickup_position = v_pickup
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.zone_id
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.rider_id
 	   AND r.active_orders OPERATOR(pg_catalog.>) 0;
 	IF FOUND THEN
 		RETURN true;
 	END IF;
 	PERFORM FROM @extschema@.riders r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.zone_id
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.rider_id;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+		PERFORM @extschema@._refuse_rider(update_rider_plan_in_zone.zone_id, rider_id);
 	END IF;
 	-- holding no orders, the rider is free now: nothing to plan
 	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.update_rider_plan_in_zone(bigint, bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
+	'The plan of a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written), as update_rider_plan records it; on Citus the call is sent whole to the zone''s worker.';
+REVOKE ALL ON FUNCTION @extschema@.update_rider_plan_in_zone(bigint, bigint, timestamptz, float8, float8, timestamptz, float8, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan_in_zone(bigint, bigint, timestamptz, float8, float8, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
+
+-- update_rider_plan (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8,
+                                              pickup_at timestamptz DEFAULT NULL,
+                                              pickup_lon float8 DEFAULT NULL, pickup_lat float8 DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN @extschema@.update_rider_plan_in_zone(@extschema@._rider_zone(rider_id), rider_id, free_at, lon, lat,
+	                                             pickup_at, pickup_lon, pickup_lat);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
@@ -9598,17 +9627,19 @@ BEGIN
 	-- form, the zone first), outside a transaction block
 	PERFORM pg_catalog.create_distributed_function(f, '$1', colocate_with => '@extschema@.orders')
 	   FROM @extschema@._routed_functions() f;
-	-- and a ping that names its rider's zone
-	PERFORM pg_catalog.create_distributed_function(
-		'@extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz)', 'zone_id',
-		colocate_with => '@extschema@.orders');
+	-- and a rider's ping or plan that names the rider's zone
+	PERFORM pg_catalog.create_distributed_function(f, 'zone_id', colocate_with => '@extschema@.orders')
+	   FROM pg_catalog.unnest(ARRAY[
+		'@extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz)',
+		'@extschema@.update_rider_plan_in_zone(bigint, bigint, timestamptz, float8, float8, timestamptz, float8, float8)'
+	   ]::pg_catalog.regprocedure[]) f;
 	-- the analyst views read their definer functions, on every node (an
 	-- analyst may query the cluster from a worker too)
 	PERFORM @extschema@._on_every_node('SELECT @extschema@._analyst_views_read_definers()');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and update_rider_location_in_zone to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the rider calls that name their zone (update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- _prepare_this_node (sql/97_distribute.sql)

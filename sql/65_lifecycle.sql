@@ -107,12 +107,32 @@ $$;
 COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
 	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
 
+-- The refusal of a rider call's zone form when the rider has no row in the
+-- zone named: a rider of another zone (any zone but the one it was
+-- registered in), or no rider at all.  Always raises DP015.
+CREATE FUNCTION @extschema@._refuse_rider(p_zone bigint, p_rider_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM @extschema@.rider_zones z WHERE z.rider_id OPERATOR(pg_catalog.=) p_rider_id) THEN
+		RAISE EXCEPTION 'rider % does not exist in zone %', p_rider_id, p_zone
+			USING ERRCODE = 'DP015', HINT = 'A rider stays in the zone it was registered in.';
+	END IF;
+	RAISE EXCEPTION 'rider % does not exist', p_rider_id USING ERRCODE = 'DP015';
+END
+$$;
+COMMENT ON FUNCTION @extschema@._refuse_rider(bigint, bigint) IS
+	'Internal: raises DP015 for a rider with no row in zone p_zone, naming the zone when the rider exists elsewhere.';
+REVOKE ALL ON FUNCTION @extschema@._refuse_rider(bigint, bigint) FROM PUBLIC;
+
 -- A ping names its rider, whose zone (rider_zones, never changing) says
 -- where the rider's rows are.  An app that keeps its riders' zones (given
 -- to register_rider) names the zone too: update_rider_location_in_zone
 -- then reads nothing to find them, and on Citus, where it is a distributed
 -- function of its zone, the whole call is sent to the zone's worker
--- (docs/citus.md).  One body serves both.
+-- (docs/citus.md).  One body serves both; so for a rider's plan
+-- (update_rider_plan_in_zone, below).
 CREATE FUNCTION @extschema@.update_rider_location_in_zone(zone_id bigint, rider_id bigint, lon float8, lat float8,
                                                          at timestamptz DEFAULT @extschema@.clock())
 RETURNS void
@@ -137,14 +157,8 @@ BEGIN
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.zone_id
 		   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.rider_id;
 		IF NOT FOUND THEN
-			-- a zone that is not the rider's is refused as an unknown rider
-			-- there, which the rider is: nothing was written
-			IF EXISTS (SELECT FROM @extschema@.rider_zones z
-			            WHERE z.rider_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.rider_id) THEN
-				RAISE EXCEPTION 'rider % does not exist in zone %', rider_id, zone_id
-					USING ERRCODE = 'DP015', HINT = 'A rider stays in the zone it was registered in.';
-			END IF;
-			RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+			-- nothing was written
+			PERFORM @extschema@._refuse_rider(update_rider_location_in_zone.zone_id, rider_id);
 		END IF;
 	END IF;
 	INSERT INTO @extschema@.rider_tracks (zone_id, rider_id, at, position)
@@ -183,9 +197,10 @@ COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, ti
 -- holds no orders (the orders_rider_load trigger clears it; the end of a
 -- plan whose last order was delivered before it stays until its time) or
 -- the next plan replaces it.
-CREATE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8,
-                                              pickup_at timestamptz DEFAULT NULL,
-                                              pickup_lon float8 DEFAULT NULL, pickup_lat float8 DEFAULT NULL)
+CREATE FUNCTION @extschema@.update_rider_plan_in_zone(zone_id bigint, rider_id bigint, free_at timestamptz,
+                                                      lon float8, lat float8,
+                                                      pickup_at timestamptz DEFAULT NULL,
+                                                      pickup_lon float8 DEFAULT NULL, pickup_lat float8 DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -193,7 +208,6 @@ AS $$
 DECLARE
 	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_pickup @extschema@.riders.plan_pickup_position%TYPE;
-	v_zone bigint := @extschema@._rider_zone(rider_id);
 BEGIN
 	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
 		RAISE EXCEPTION 'invalid plan time %', free_at
@@ -211,22 +225,37 @@ BEGIN
 		v_pickup := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
 	END IF;
 	UPDATE @extschema@.riders r
-	   SET free_at = update_rider_plan.free_at, free_position = v_point,
-	       plan_pickup_at = update_rider_plan.pickup_at, plan_pickup_position = v_pickup
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id
+	   SET free_at = update_rider_plan_in_zone.free_at, free_position = v_point,
+	       plan_pickup_at = update_rider_plan_in_zone.pickup_at, plan_pickup_position = v_pickup
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.zone_id
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.rider_id
 	   AND r.active_orders OPERATOR(pg_catalog.>) 0;
 	IF FOUND THEN
 		RETURN true;
 	END IF;
 	PERFORM FROM @extschema@.riders r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.zone_id
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.rider_id;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+		PERFORM @extschema@._refuse_rider(update_rider_plan_in_zone.zone_id, rider_id);
 	END IF;
 	-- holding no orders, the rider is free now: nothing to plan
 	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.update_rider_plan_in_zone(bigint, bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
+	'The plan of a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written), as update_rider_plan records it; on Citus the call is sent whole to the zone''s worker.';
+
+CREATE FUNCTION @extschema@.update_rider_plan(rider_id bigint, free_at timestamptz, lon float8, lat float8,
+                                              pickup_at timestamptz DEFAULT NULL,
+                                              pickup_lon float8 DEFAULT NULL, pickup_lat float8 DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN @extschema@.update_rider_plan_in_zone(@extschema@._rider_zone(rider_id), rider_id, free_at, lon, lat,
+	                                             pickup_at, pickup_lon, pickup_lat);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
@@ -633,6 +662,8 @@ REVOKE ALL ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint,
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.update_rider_plan_in_zone(bigint, bigint, timestamptz, float8, float8, timestamptz, float8, float8) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan_in_zone(bigint, bigint, timestamptz, float8, float8, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@._merchant_accept(bigint, bigint, timestamptz) FROM PUBLIC;

@@ -4,8 +4,8 @@
 # order's life reaches exactly one worker, the one that holds the order's
 # zone: the coordinator logs every command it sends to a worker
 # (citus.log_remote_commands), and the servers named are counted per call.
-# The calls that name an order or an offer, and a ping that names its
-# rider's zone, are sent whole, as one command.
+# The calls that name an order or an offer, and a rider's ping or plan that
+# names the rider's zone, are sent whole, as one command.
 # Then two zones on the two workers run their batches at the same time: a
 # batch of one zone, its transaction held open, does not hold up the batch
 # of the other.
@@ -78,14 +78,19 @@ customer=$(q "SELECT dispatch.register_customer('+8615900000001', NULL)")
 
 one_worker rider_online "SELECT dispatch.rider_online($rider_a, $lon_a + 0.05, 30.05)"
 one_worker update_rider_location "SELECT dispatch.update_rider_location($rider_a, $lon_a + 0.05, 30.049)"
-# a ping that names its rider's zone is sent whole, as the calls that name
-# an order are; the rider moved, nothing else reached
-log=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET citus.log_remote_commands = on" -c "SET client_min_messages = notice" \
-	-c "SELECT dispatch.update_rider_location_in_zone($za, $rider_a, $lon_a + 0.051, 30.048)" 2>&1 >/dev/null)
-cmds=$(printf '%s\n' "$log" | grep -c "issuing")
-printf '%s\n' "$log" | grep -q "issuing SELECT dispatch.update_rider_location_in_zone('$za'::bigint" &&
-	[ "$cmds" = 1 ] && [ "$(printf '%s\n' "$log" | sed -n 's/.*on server [^@]*@[^:]*:\([0-9]*\).*/\1/p')" = "$pa" ]
-ok $? "update_rider_location_in_zone is sent whole to the worker of its zone ($pa): one command ($cmds)"
+# a rider call that names its rider's zone is sent whole, as the calls that
+# name an order are: one command, the call itself, to the zone's worker
+zoned_call() {   # NAME STATEMENT
+	local log cmds
+	log=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET citus.log_remote_commands = on" \
+		-c "SET client_min_messages = notice" -c "$2" 2>&1 >/dev/null)
+	cmds=$(printf '%s\n' "$log" | grep -c "issuing")
+	printf '%s\n' "$log" | grep -q "issuing SELECT dispatch.$1('$za'::bigint" &&
+		[ "$cmds" = 1 ] && [ "$(printf '%s\n' "$log" | sed -n 's/.*on server [^@]*@[^:]*:\([0-9]*\).*/\1/p')" = "$pa" ]
+	ok $? "$1 is sent whole to the worker of its zone ($pa): one command ($cmds)"
+}
+zoned_call update_rider_location_in_zone \
+	"SELECT dispatch.update_rider_location_in_zone($za, $rider_a, $lon_a + 0.051, 30.048)"
 [ "$(q "SELECT round(ST_X(position)::numeric, 3) = round(($lon_a + 0.051)::numeric, 3) FROM dispatch.riders
          WHERE zone_id = $za AND rider_id = $rider_a")" = t ]
 ok $? "the ping sent whole moved the rider"
@@ -108,6 +113,10 @@ f=$(q "SELECT offer_id FROM dispatch.offers WHERE zone_id = $za AND order_id = $
 [ -n "$f" ]; ok $? "the batch made an offer of order $o"
 one_call respond_offer "SELECT dispatch.respond_offer($f, true)"
 one_worker update_rider_plan "SELECT dispatch.update_rider_plan($rider_a, dispatch.clock() + interval '10 minutes', $lon_a + 0.05, 30.06)"
+zoned_call update_rider_plan_in_zone \
+	"SELECT dispatch.update_rider_plan_in_zone($za, $rider_a, dispatch.clock() + interval '12 minutes', $lon_a + 0.05, 30.06)"
+[ "$(q "SELECT free_at > dispatch.clock() + interval '11 minutes' FROM dispatch.riders WHERE zone_id = $za AND rider_id = $rider_a")" = t ]
+ok $? "the plan sent whole is recorded"
 one_call mark_picked_up "SELECT dispatch.mark_picked_up($o, $rider_a)"
 one_call mark_delivered "SELECT dispatch.mark_delivered($o, $rider_a)"
 [ "$(q "SELECT status FROM dispatch.orders WHERE zone_id = $za AND order_id = $o")" = delivered ]
