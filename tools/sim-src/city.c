@@ -1130,7 +1130,9 @@ ping(Run *run, PGconn *c, Rider *r, double x, double y)
 				 r->id, ++r->client_seq, (DAY_EPOCH + run->now) * 1000.0, lon, lat);
 		return true;
 	}
-	return sql_ok(run, c, "SELECT dispatch.update_rider_location(%lld, %.7f, %.7f)", r->id, lon, lat);
+	/* the app keeps its riders' zones: on Citus the call is sent whole */
+	return sql_ok(run, c, "SELECT dispatch.update_rider_location_in_zone(%lld, %lld, %.7f, %.7f)",
+				  run->zone_id[r->zone], r->id, lon, lat);
 }
 
 /* an action at the rider's place: the API call, or cached while offline */
