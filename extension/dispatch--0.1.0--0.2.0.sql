@@ -4586,16 +4586,35 @@ COMMENT ON FUNCTION @extschema@._eta_accuracy() IS
 REVOKE ALL ON FUNCTION @extschema@._eta_accuracy() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._eta_accuracy() TO dispatch_analyst, dispatch_admin;
 
--- rider_online (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8,
-                                         until timestamptz DEFAULT NULL) RETURNS void
+-- _refuse_rider (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@._refuse_rider(p_zone bigint, p_rider_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM @extschema@.rider_zones z
+	            WHERE z.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	              AND z.zone_id IS DISTINCT FROM p_zone) THEN
+		RAISE EXCEPTION 'rider % does not exist in zone %', p_rider_id, p_zone
+			USING ERRCODE = 'DP015', HINT = 'A rider stays in the zone it was registered in.';
+	END IF;
+	RAISE EXCEPTION 'rider % does not exist', p_rider_id USING ERRCODE = 'DP015';
+END
+$$;
+COMMENT ON FUNCTION @extschema@._refuse_rider(bigint, bigint) IS
+	'Internal: raises DP015 for a rider with no row in zone p_zone, naming the zone when the rider belongs to another.';
+REVOKE ALL ON FUNCTION @extschema@._refuse_rider(bigint, bigint) FROM PUBLIC;
+
+-- rider_online_in_zone (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rider_online_in_zone(zone_id bigint, rider_id bigint, lon float8, lat float8,
+                                                 until timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_now timestamptz := @extschema@.clock();
-	v_zone bigint := @extschema@._rider_zone(rider_id);
+	v_zone bigint := rider_online_in_zone.zone_id;
 	v_was text;
 BEGIN
 	IF until IS NOT NULL AND (NOT pg_catalog.isfinite(until) OR until OPERATOR(pg_catalog.<=) v_now) THEN
@@ -4605,10 +4624,10 @@ BEGIN
 	SELECT r.status INTO v_was
 	  FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id AND r.forgotten_at IS NULL
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online_in_zone.rider_id AND r.forgotten_at IS NULL
 	   FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
 	END IF;
 	-- a repeat: the rider is online already (positions come with
 	-- update_rider_location); a shift end given moves the one known
@@ -4616,7 +4635,7 @@ BEGIN
 		IF until IS NOT NULL THEN
 			UPDATE @extschema@.riders r SET shift_ends_at = until
 			 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-			   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+			   AND r.rider_id OPERATOR(pg_catalog.=) rider_online_in_zone.rider_id;
 		END IF;
 		RETURN;
 	END IF;
@@ -4624,9 +4643,24 @@ BEGIN
 	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now,
 	       shift_ends_at = until
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online_in_zone.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "online"}'::jsonb);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz) IS
+	'rider_online for a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written); on Citus the call is sent whole to the zone''s worker.';
+REVOKE ALL ON FUNCTION @extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
+
+-- rider_online (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8,
+                                         until timestamptz DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@.rider_online_in_zone(@extschema@._rider_zone(rider_id), rider_id, lon, lat, until);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) IS
@@ -4634,23 +4668,23 @@ COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz
 REVOKE ALL ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
 
--- rider_offline (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@.rider_offline(rider_id bigint) RETURNS void
+-- rider_offline_in_zone (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rider_offline_in_zone(zone_id bigint, rider_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_now timestamptz := @extschema@.clock();
-	v_zone bigint := @extschema@._rider_zone(rider_id);
+	v_zone bigint := rider_offline_in_zone.zone_id;
 	v_was text;
 	v_load integer;
 BEGIN
 	SELECT r.status INTO v_was
 	  FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id FOR UPDATE;
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline_in_zone.rider_id FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
 	END IF;
 	-- a repeat: the rider is offline already
 	IF v_was OPERATOR(pg_catalog.=) 'offline' THEN
@@ -4667,30 +4701,27 @@ BEGIN
 	UPDATE @extschema@.riders r
 	   SET status = 'offline', online_since = NULL, shift_ends_at = NULL, last_offline_at = v_now
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline_in_zone.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "offline"}'::jsonb);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
-	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
+COMMENT ON FUNCTION @extschema@.rider_offline_in_zone(bigint, bigint) IS
+	'rider_offline for a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written); on Citus the call is sent whole to the zone''s worker.';
+REVOKE ALL ON FUNCTION @extschema@.rider_offline_in_zone(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rider_offline_in_zone(bigint, bigint) TO dispatch_app, dispatch_admin;
 
--- _refuse_rider (sql/65_lifecycle.sql)
-CREATE OR REPLACE FUNCTION @extschema@._refuse_rider(p_zone bigint, p_rider_id bigint) RETURNS void
-LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL SAFE
+-- rider_offline (sql/65_lifecycle.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rider_offline(rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF EXISTS (SELECT FROM @extschema@.rider_zones z WHERE z.rider_id OPERATOR(pg_catalog.=) p_rider_id) THEN
-		RAISE EXCEPTION 'rider % does not exist in zone %', p_rider_id, p_zone
-			USING ERRCODE = 'DP015', HINT = 'A rider stays in the zone it was registered in.';
-	END IF;
-	RAISE EXCEPTION 'rider % does not exist', p_rider_id USING ERRCODE = 'DP015';
+	PERFORM @extschema@.rider_offline_in_zone(@extschema@._rider_zone(rider_id), rider_id);
 END
 $$;
-COMMENT ON FUNCTION @extschema@._refuse_rider(bigint, bigint) IS
-	'Internal: raises DP015 for a rider with no row in zone p_zone, naming the zone when the rider exists elsewhere.';
-REVOKE ALL ON FUNCTION @extschema@._refuse_rider(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
+	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
 
 -- update_rider_location_in_zone (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.update_rider_location_in_zone(zone_id bigint, rider_id bigint, lon float8, lat float8,
@@ -9627,9 +9658,11 @@ BEGIN
 	-- form, the zone first), outside a transaction block
 	PERFORM pg_catalog.create_distributed_function(f, '$1', colocate_with => '@extschema@.orders')
 	   FROM @extschema@._routed_functions() f;
-	-- and a rider's ping or plan that names the rider's zone
+	-- and a rider's call that names the rider's zone
 	PERFORM pg_catalog.create_distributed_function(f, 'zone_id', colocate_with => '@extschema@.orders')
 	   FROM pg_catalog.unnest(ARRAY[
+		'@extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz)',
+		'@extschema@.rider_offline_in_zone(bigint, bigint)',
 		'@extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz)',
 		'@extschema@.update_rider_plan_in_zone(bigint, bigint, timestamptz, float8, float8, timestamptz, float8, float8)'
 	   ]::pg_catalog.regprocedure[]) f;
@@ -9639,7 +9672,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the rider calls that name their zone (update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the rider calls that name their zone (rider_online_in_zone, rider_offline_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- _prepare_this_node (sql/97_distribute.sql)

@@ -22,15 +22,37 @@ COMMENT ON FUNCTION @extschema@._rider_load(bigint, bigint) IS
 	'Internal: orders a rider carries or is assigned in the zone.';
 REVOKE ALL ON FUNCTION @extschema@._rider_load(bigint, bigint) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8,
-                                         until timestamptz DEFAULT NULL) RETURNS void
+-- The refusal of a rider call's zone form when the rider has no row in the
+-- zone named: a rider of another zone (any zone but the one it was
+-- registered in), or no rider there at all (none, or one forgotten).
+-- Always raises DP015.
+CREATE FUNCTION @extschema@._refuse_rider(p_zone bigint, p_rider_id bigint) RETURNS void
+LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM @extschema@.rider_zones z
+	            WHERE z.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	              AND z.zone_id IS DISTINCT FROM p_zone) THEN
+		RAISE EXCEPTION 'rider % does not exist in zone %', p_rider_id, p_zone
+			USING ERRCODE = 'DP015', HINT = 'A rider stays in the zone it was registered in.';
+	END IF;
+	RAISE EXCEPTION 'rider % does not exist', p_rider_id USING ERRCODE = 'DP015';
+END
+$$;
+COMMENT ON FUNCTION @extschema@._refuse_rider(bigint, bigint) IS
+	'Internal: raises DP015 for a rider with no row in zone p_zone, naming the zone when the rider belongs to another.';
+REVOKE ALL ON FUNCTION @extschema@._refuse_rider(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.rider_online_in_zone(zone_id bigint, rider_id bigint, lon float8, lat float8,
+                                                 until timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_now timestamptz := @extschema@.clock();
-	v_zone bigint := @extschema@._rider_zone(rider_id);
+	v_zone bigint := rider_online_in_zone.zone_id;
 	v_was text;
 BEGIN
 	IF until IS NOT NULL AND (NOT pg_catalog.isfinite(until) OR until OPERATOR(pg_catalog.<=) v_now) THEN
@@ -40,10 +62,10 @@ BEGIN
 	SELECT r.status INTO v_was
 	  FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id AND r.forgotten_at IS NULL
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online_in_zone.rider_id AND r.forgotten_at IS NULL
 	   FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
 	END IF;
 	-- a repeat: the rider is online already (positions come with
 	-- update_rider_location); a shift end given moves the one known
@@ -51,7 +73,7 @@ BEGIN
 		IF until IS NOT NULL THEN
 			UPDATE @extschema@.riders r SET shift_ends_at = until
 			 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-			   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+			   AND r.rider_id OPERATOR(pg_catalog.=) rider_online_in_zone.rider_id;
 		END IF;
 		RETURN;
 	END IF;
@@ -59,30 +81,42 @@ BEGIN
 	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now,
 	       shift_ends_at = until
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online.rider_id;
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online_in_zone.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "online"}'::jsonb);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz) IS
+	'rider_online for a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written); on Citus the call is sent whole to the zone''s worker.';
+
+CREATE FUNCTION @extschema@.rider_online(rider_id bigint, lon float8, lat float8,
+                                         until timestamptz DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM @extschema@.rider_online_in_zone(@extschema@._rider_zone(rider_id), rider_id, lon, lat, until);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) IS
 	'A rider starts a shift at a position, and says when it ends if it knows (until): matching then offers no order the rider could only pick up after that.  On a rider online already it only moves a given shift end (positions come with update_rider_location).';
 
-CREATE FUNCTION @extschema@.rider_offline(rider_id bigint) RETURNS void
+CREATE FUNCTION @extschema@.rider_offline_in_zone(zone_id bigint, rider_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_now timestamptz := @extschema@.clock();
-	v_zone bigint := @extschema@._rider_zone(rider_id);
+	v_zone bigint := rider_offline_in_zone.zone_id;
 	v_was text;
 	v_load integer;
 BEGIN
 	SELECT r.status INTO v_was
 	  FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id FOR UPDATE;
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline_in_zone.rider_id FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
 	END IF;
 	-- a repeat: the rider is offline already
 	IF v_was OPERATOR(pg_catalog.=) 'offline' THEN
@@ -99,40 +133,32 @@ BEGIN
 	UPDATE @extschema@.riders r
 	   SET status = 'offline', online_since = NULL, shift_ends_at = NULL, last_offline_at = v_now
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline.rider_id;
+	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline_in_zone.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
 	                                '{"status": "offline"}'::jsonb);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
-	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
+COMMENT ON FUNCTION @extschema@.rider_offline_in_zone(bigint, bigint) IS
+	'rider_offline for a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written); on Citus the call is sent whole to the zone''s worker.';
 
--- The refusal of a rider call's zone form when the rider has no row in the
--- zone named: a rider of another zone (any zone but the one it was
--- registered in), or no rider at all.  Always raises DP015.
-CREATE FUNCTION @extschema@._refuse_rider(p_zone bigint, p_rider_id bigint) RETURNS void
-LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL SAFE
+CREATE FUNCTION @extschema@.rider_offline(rider_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF EXISTS (SELECT FROM @extschema@.rider_zones z WHERE z.rider_id OPERATOR(pg_catalog.=) p_rider_id) THEN
-		RAISE EXCEPTION 'rider % does not exist in zone %', p_rider_id, p_zone
-			USING ERRCODE = 'DP015', HINT = 'A rider stays in the zone it was registered in.';
-	END IF;
-	RAISE EXCEPTION 'rider % does not exist', p_rider_id USING ERRCODE = 'DP015';
+	PERFORM @extschema@.rider_offline_in_zone(@extschema@._rider_zone(rider_id), rider_id);
 END
 $$;
-COMMENT ON FUNCTION @extschema@._refuse_rider(bigint, bigint) IS
-	'Internal: raises DP015 for a rider with no row in zone p_zone, naming the zone when the rider exists elsewhere.';
-REVOKE ALL ON FUNCTION @extschema@._refuse_rider(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
+	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
 
 -- A ping names its rider, whose zone (rider_zones, never changing) says
 -- where the rider's rows are.  An app that keeps its riders' zones (given
 -- to register_rider) names the zone too: update_rider_location_in_zone
 -- then reads nothing to find them, and on Citus, where it is a distributed
 -- function of its zone, the whole call is sent to the zone's worker
--- (docs/citus.md).  One body serves both; so for a rider's plan
--- (update_rider_plan_in_zone, below).
+-- (docs/citus.md).  One body serves both; so for a shift's start and end
+-- (above) and a rider's plan (below).
 CREATE FUNCTION @extschema@.update_rider_location_in_zone(zone_id bigint, rider_id bigint, lon float8, lat float8,
                                                          at timestamptz DEFAULT @extschema@.clock())
 RETURNS void
@@ -656,6 +682,10 @@ REVOKE ALL ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestam
 GRANT EXECUTE ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.rider_offline(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rider_offline(bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.rider_offline_in_zone(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rider_offline_in_zone(bigint, bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) FROM PUBLIC;

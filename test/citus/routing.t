@@ -4,8 +4,8 @@
 # order's life reaches exactly one worker, the one that holds the order's
 # zone: the coordinator logs every command it sends to a worker
 # (citus.log_remote_commands), and the servers named are counted per call.
-# The calls that name an order or an offer, and a rider's ping or plan that
-# names the rider's zone, are sent whole, as one command.
+# The calls that name an order or an offer, and a rider's calls that name
+# the rider's zone, are sent whole, as one command.
 # Then two zones on the two workers run their batches at the same time: a
 # batch of one zone, its transaction held open, does not hold up the batch
 # of the other.
@@ -56,6 +56,18 @@ one_call() {
 	ok $? "$1 is sent whole to the worker of its zone ($pa): one command ($cmds)"
 }
 
+# a rider call that names its rider's zone is sent whole, as the calls that
+# name an order are: one command, the call itself, to the zone's worker
+zoned_call() {   # NAME STATEMENT
+	local log cmds
+	log=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET citus.log_remote_commands = on" \
+		-c "SET client_min_messages = notice" -c "$2" 2>&1 >/dev/null)
+	cmds=$(printf '%s\n' "$log" | grep -c "issuing")
+	printf '%s\n' "$log" | grep -q "issuing SELECT dispatch.$1('$za'::bigint" &&
+		[ "$cmds" = 1 ] && [ "$(printf '%s\n' "$log" | sed -n 's/.*on server [^@]*@[^:]*:\([0-9]*\).*/\1/p')" = "$pa" ]
+	ok $? "$1 is sent whole to the worker of its zone ($pa): one command ($cmds)"
+}
+
 setup() {
 	shop=$(q "SELECT dispatch.create_merchant($1, 'shop', $2 + 0.05, 30.05, 10)")
 	dish=$(q "SELECT dispatch.add_item($shop, 'dish', 1500)")
@@ -77,18 +89,13 @@ rider_a=$rider shop_a=$shop dish_a=$dish
 customer=$(q "SELECT dispatch.register_customer('+8615900000001', NULL)")
 
 one_worker rider_online "SELECT dispatch.rider_online($rider_a, $lon_a + 0.05, 30.05)"
+zoned_call rider_offline_in_zone "SELECT dispatch.rider_offline_in_zone($za, $rider_a)"
+[ "$(q "SELECT status FROM dispatch.riders WHERE zone_id = $za AND rider_id = $rider_a")" = offline ]
+ok $? "the shift ended by the call sent whole"
+zoned_call rider_online_in_zone "SELECT dispatch.rider_online_in_zone($za, $rider_a, $lon_a + 0.05, 30.05)"
+[ "$(q "SELECT status FROM dispatch.riders WHERE zone_id = $za AND rider_id = $rider_a")" = online ]
+ok $? "the shift started by the call sent whole"
 one_worker update_rider_location "SELECT dispatch.update_rider_location($rider_a, $lon_a + 0.05, 30.049)"
-# a rider call that names its rider's zone is sent whole, as the calls that
-# name an order are: one command, the call itself, to the zone's worker
-zoned_call() {   # NAME STATEMENT
-	local log cmds
-	log=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET citus.log_remote_commands = on" \
-		-c "SET client_min_messages = notice" -c "$2" 2>&1 >/dev/null)
-	cmds=$(printf '%s\n' "$log" | grep -c "issuing")
-	printf '%s\n' "$log" | grep -q "issuing SELECT dispatch.$1('$za'::bigint" &&
-		[ "$cmds" = 1 ] && [ "$(printf '%s\n' "$log" | sed -n 's/.*on server [^@]*@[^:]*:\([0-9]*\).*/\1/p')" = "$pa" ]
-	ok $? "$1 is sent whole to the worker of its zone ($pa): one command ($cmds)"
-}
 zoned_call update_rider_location_in_zone \
 	"SELECT dispatch.update_rider_location_in_zone($za, $rider_a, $lon_a + 0.051, 30.048)"
 [ "$(q "SELECT round(ST_X(position)::numeric, 3) = round(($lon_a + 0.051)::numeric, 3) FROM dispatch.riders

@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(64);
+SELECT plan(68);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -132,6 +132,15 @@ SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider AN
           'the refused ping left no track');
 SELECT throws_ok(format($$ SELECT dispatch.update_rider_location_in_zone(NULL, %s, 121.432, 31.192) $$, :rider),
                  'DP015', format('rider %s does not exist in zone <NULL>', :rider), 'and one naming no zone');
+-- the shift's start and end naming the zone: the same calls
+SELECT throws_ok(format($$ SELECT dispatch.rider_offline_in_zone(%s, %s) $$, :zone, :rider), 'DP021', NULL,
+                 'a rider with orders cannot go offline, the zone named either');
+SELECT throws_ok(format($$ SELECT dispatch.rider_online_in_zone(%s, %s, 121.43, 31.19) $$, :far_zone, :rider2),
+                 'DP015', format('rider %s does not exist in zone %s', :rider2, :far_zone), 'a shift started in another zone is refused');
+SELECT dispatch.rider_online_in_zone(:zone, :rider2, 121.43, 31.19) \g /dev/null
+SELECT is((SELECT status FROM dispatch.riders WHERE rider_id = :rider2), 'online', 'a shift started naming the rider''s zone');
+SELECT throws_ok(format($$ SELECT dispatch.rider_offline_in_zone(%s, %s) $$, :far_zone, :rider2),
+                 'DP015', format('rider %s does not exist in zone %s', :rider2, :far_zone), 'a shift ended in another zone is refused');
 
 -- too many unpaid orders
 SET LOCAL dispatch.fraud_max_bad_orders = 2;
