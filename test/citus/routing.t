@@ -44,29 +44,21 @@ one_worker() {
 	got=$(reached "$2")
 	[ "$got" = "$pa" ]; ok $? "$1 reaches only the worker of its zone ($pa; reached: ${got:-none})"
 }
-# a call that names an order or an offer is sent whole: one command, the
-# call of its routed form, to the worker of the zone
-one_call() {
+# sent_whole NAME FUNCTION STATEMENT: STATEMENT sends one command, the call
+# of FUNCTION with the zone first, to the worker of the zone
+sent_whole() {
 	local log cmds
 	log=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET citus.log_remote_commands = on" \
-		-c "SET client_min_messages = notice" -c "$2" 2>&1 >/dev/null)
+		-c "SET client_min_messages = notice" -c "$3" 2>&1 >/dev/null)
 	cmds=$(printf '%s\n' "$log" | grep -c "issuing")
-	printf '%s\n' "$log" | grep -q "issuing SELECT dispatch._$1('$za'::bigint" &&
+	printf '%s\n' "$log" | grep -q "issuing SELECT dispatch.$2('$za'::bigint" &&
 		[ "$cmds" = 1 ] && [ "$(printf '%s\n' "$log" | sed -n 's/.*on server [^@]*@[^:]*:\([0-9]*\).*/\1/p')" = "$pa" ]
 	ok $? "$1 is sent whole to the worker of its zone ($pa): one command ($cmds)"
 }
-
-# a rider call that names its rider's zone is sent whole, as the calls that
-# name an order are: one command, the call itself, to the zone's worker
-zoned_call() {   # NAME STATEMENT
-	local log cmds
-	log=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET citus.log_remote_commands = on" \
-		-c "SET client_min_messages = notice" -c "$2" 2>&1 >/dev/null)
-	cmds=$(printf '%s\n' "$log" | grep -c "issuing")
-	printf '%s\n' "$log" | grep -q "issuing SELECT dispatch.$1('$za'::bigint" &&
-		[ "$cmds" = 1 ] && [ "$(printf '%s\n' "$log" | sed -n 's/.*on server [^@]*@[^:]*:\([0-9]*\).*/\1/p')" = "$pa" ]
-	ok $? "$1 is sent whole to the worker of its zone ($pa): one command ($cmds)"
-}
+# a call that names an order or an offer: the call of its routed form
+one_call() { sent_whole "$1" "_$1" "$2"; }
+# a rider call that names its rider's zone: the call itself
+zoned_call() { sent_whole "$1" "$1" "$2"; }
 
 setup() {
 	shop=$(q "SELECT dispatch.create_merchant($1, 'shop', $2 + 0.05, 30.05, 10)")
