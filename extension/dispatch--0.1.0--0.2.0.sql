@@ -1737,6 +1737,60 @@ COMMENT ON FUNCTION @extschema@._refusal_window_start() IS
 REVOKE ALL ON FUNCTION @extschema@._refusal_window_start() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._refusal_window_start() TO dispatch_admin;
 
+-- _flush_refusal_ring (sql/47_fraud.sql)
+CREATE OR REPLACE FUNCTION @extschema@._flush_refusal_ring(OUT flushed bigint, OUT lost bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_epoch timestamptz;
+	v_after bigint;
+	v_last bigint;
+	v_at timestamptz;
+	v_flushed bigint;
+	v_lost bigint;
+BEGIN
+	flushed := 0;
+	lost := 0;
+	SELECT r.epoch INTO v_epoch FROM @extschema@._refusal_ring() r;
+	IF v_epoch IS NULL THEN
+		RETURN;
+	END IF;
+	-- one flush per epoch at a time: a concurrent one waits here, then
+	-- starts after what this one read
+	INSERT INTO @extschema@.refusal_flushes (epoch, flushed_seq, lost) VALUES (v_epoch, 0, 0)
+	ON CONFLICT DO NOTHING;
+	SELECT f.flushed_seq INTO v_after FROM @extschema@.refusal_flushes f
+	 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch
+	   FOR UPDATE;
+	WITH ring AS MATERIALIZED (
+		SELECT * FROM @extschema@._refusals_after(v_after)
+	), ins AS (
+		INSERT INTO @extschema@.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
+		SELECT r.zone_id, v_epoch, r.seq, r.at, r.customer_id, r.sqlstate, r.reason, pg_catalog.clock_timestamp()
+		  FROM ring r WHERE r.lost IS NULL
+		ON CONFLICT DO NOTHING
+		RETURNING 1
+	)
+	SELECT (SELECT pg_catalog.count(*) FROM ins),
+	       (SELECT r.seq FROM ring r WHERE r.lost IS NOT NULL),
+	       (SELECT r.lost FROM ring r WHERE r.lost IS NOT NULL)
+	  INTO v_flushed, v_last, v_lost;
+	-- the time taken first: Citus refuses a VOLATILE function in an
+	-- UPDATE of its tables (refusal_flushes is a reference table there)
+	v_at := pg_catalog.clock_timestamp();
+	UPDATE @extschema@.refusal_flushes f
+	   SET flushed_seq = GREATEST(f.flushed_seq, v_last), lost = f.lost OPERATOR(pg_catalog.+) v_lost,
+	       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = v_at
+	 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch;
+	flushed := v_flushed;
+	lost := v_lost;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._flush_refusal_ring() IS
+	'Internal (flush_refusals): copies the entries of this server''s refusal ring since the last flush of its epoch into intake_refusals and counts those lost to overflow; returns the rows inserted and the entries lost.  Nothing without the ring.';
+REVOKE ALL ON FUNCTION @extschema@._flush_refusal_ring() FROM PUBLIC;
+
 -- flush_refusals (sql/47_fraud.sql)
 CREATE OR REPLACE FUNCTION @extschema@.flush_refusals()
 RETURNS TABLE (flushed bigint, lost bigint, flagged bigint)
@@ -1744,47 +1798,35 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_epoch timestamptz;
-	v_after bigint;
-	v_last bigint;
 	v_max integer := @extschema@._setting_int('dispatch.fraud_max_refusals');
 	v_window integer := @extschema@._setting_int('dispatch.fraud_refusal_window_minutes');
 	v_since timestamptz := @extschema@._refusal_window_start();
 	v_flushed bigint := 0;
 	v_lost bigint := 0;
 	v_flagged bigint := 0;
-	v_at timestamptz;
 	v record;
 BEGIN
-	SELECT r.epoch INTO v_epoch FROM @extschema@._refusal_ring() r;
-	IF v_epoch IS NOT NULL THEN
-		-- one flush per epoch at a time: a concurrent one waits here, then
-		-- starts after what this one read
-		INSERT INTO @extschema@.refusal_flushes (epoch, flushed_seq, lost) VALUES (v_epoch, 0, 0)
-		ON CONFLICT DO NOTHING;
-		SELECT f.flushed_seq INTO v_after FROM @extschema@.refusal_flushes f
-		 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch
-		   FOR UPDATE;
-		WITH ring AS MATERIALIZED (
-			SELECT * FROM @extschema@._refusals_after(v_after)
-		), ins AS (
-			INSERT INTO @extschema@.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
-			SELECT r.zone_id, v_epoch, r.seq, r.at, r.customer_id, r.sqlstate, r.reason, pg_catalog.clock_timestamp()
-			  FROM ring r WHERE r.lost IS NULL
-			ON CONFLICT DO NOTHING
-			RETURNING 1
-		)
-		SELECT (SELECT pg_catalog.count(*) FROM ins),
-		       (SELECT r.seq FROM ring r WHERE r.lost IS NOT NULL),
-		       (SELECT r.lost FROM ring r WHERE r.lost IS NOT NULL)
-		  INTO v_flushed, v_last, v_lost;
-		-- the time taken first: Citus refuses a VOLATILE function in an
-		-- UPDATE of its tables (refusal_flushes is a reference table there)
-		v_at := pg_catalog.clock_timestamp();
-		UPDATE @extschema@.refusal_flushes f
-		   SET flushed_seq = GREATEST(f.flushed_seq, v_last), lost = f.lost OPERATOR(pg_catalog.+) v_lost,
-		       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = v_at
-		 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch;
+	SELECT r.flushed, r.lost INTO v_flushed, v_lost FROM @extschema@._flush_refusal_ring() r;
+	-- on a Citus coordinator, each worker's ring too: a call sent whole to
+	-- a worker (place_order_in_zone) notes its refusal there.  Each worker
+	-- flushes in a transaction of its own; one that fails is skipped, with
+	-- a warning, and flushed by the next run.  (Statements run by EXECUTE:
+	-- the functions of Citus exist only where it is installed.)
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		FOR v IN EXECUTE
+			'SELECT w.nodename, w.nodeport, w.success, w.result'
+			'  FROM pg_catalog.run_command_on_workers($1) w'
+			' WHERE pg_catalog.citus_is_coordinator()'
+			USING 'SELECT r.flushed OPERATOR(pg_catalog.||) '','' OPERATOR(pg_catalog.||) r.lost'
+			      ' FROM @extschema@._flush_refusal_ring() r'
+		LOOP
+			IF v.success THEN
+				v_flushed := v_flushed OPERATOR(pg_catalog.+) pg_catalog.split_part(v.result, ',', 1)::bigint;
+				v_lost := v_lost OPERATOR(pg_catalog.+) pg_catalog.split_part(v.result, ',', 2)::bigint;
+			ELSE
+				RAISE WARNING 'the refusals of the worker %:% were not flushed: %', v.nodename, v.nodeport, v.result;
+			END IF;
+		END LOOP;
 	END IF;
 
 	-- the automatic flag: enough refusals that are the customer's doing
@@ -1817,7 +1859,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.flush_refusals() IS
-	'Job: copies the refused intake attempts noted in the shared-memory ring since the last flush into intake_refusals (never one twice: keyed on the ring''s epoch and seq), counts entries the ring lost to overflow (refusal_flushes), then flags every customer with at least dispatch.fraud_max_refusals refused attempts of their own doing within dispatch.fraud_refusal_window_minutes since their flag was last lifted.  Returns the rows inserted, entries lost and customers flagged.  Run every minute by pg_cron (schedule_maintenance).';
+	'Job: copies the refused intake attempts noted in the shared-memory ring (on a Citus coordinator, each worker''s too) since the last flush into intake_refusals (never one twice: keyed on the ring''s epoch and seq), counts entries the ring lost to overflow (refusal_flushes), then flags every customer with at least dispatch.fraud_max_refusals refused attempts of their own doing within dispatch.fraud_refusal_window_minutes since their flag was last lifted.  Returns the rows inserted, entries lost and customers flagged.  Run every minute by pg_cron (schedule_maintenance).';
 REVOKE ALL ON FUNCTION @extschema@.flush_refusals() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.flush_refusals() TO dispatch_admin;
 
@@ -3406,7 +3448,7 @@ COMMENT ON FUNCTION @extschema@._order_lines(jsonb, integer) IS
 REVOKE ALL ON FUNCTION @extschema@._order_lines(jsonb, integer) FROM PUBLIC;
 
 -- _place_order (sql/55_orders.sql)
-CREATE OR REPLACE FUNCTION @extschema@._place_order(customer_id bigint, merchant_id bigint, items jsonb,
+CREATE OR REPLACE FUNCTION @extschema@._place_order(p_zone bigint, customer_id bigint, merchant_id bigint, items jsonb,
                                         dropoff_lon float8, dropoff_lat float8, dropoff_address text,
                                         priority text, coupon_code text, spend_points integer)
 RETURNS bigint
@@ -3435,15 +3477,23 @@ DECLARE
 	v_item record;
 	v_offer record;
 	v_found boolean;
+	v_elsewhere boolean := false;
 BEGIN
 	-- the merchant first, so that a refusal is noted with its zone
-	-- (src/refusals.c); a missing merchant is refused below, in turn
+	-- (src/refusals.c); a missing merchant is refused below, in turn.  A
+	-- zone given (place_order_in_zone) must be the merchant's: the call
+	-- runs where that zone's orders are, and a merchant never moves zone
 	SELECT m.zone_id, m.location, m.prep_minutes, m.is_open, z.area, z.speed_mps
 	  INTO v_zone, v_pickup, v_prep, v_open, v_area, v_speed
 	  FROM @extschema@.merchants m
 	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) _place_order.merchant_id;
 	v_found := FOUND;
+	IF p_zone IS NOT NULL AND v_zone IS DISTINCT FROM p_zone THEN
+		v_elsewhere := v_found;
+		v_found := false;
+		v_zone := p_zone;
+	END IF;
 	PERFORM @extschema@._refusal_zone(v_zone);
 	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
 	IF priority IS NULL OR priority NOT IN ('normal', 'hot', 'fresh') THEN
@@ -3457,6 +3507,10 @@ BEGIN
 	PERFORM @extschema@._check_length('coupon_code', coupon_code);
 	PERFORM @extschema@._check_length('items_text', items);
 
+	IF v_elsewhere THEN
+		RAISE EXCEPTION 'merchant % does not exist in zone %', merchant_id, p_zone
+			USING ERRCODE = 'DP013', HINT = 'A merchant stays in the zone it was created in.';
+	END IF;
 	IF NOT v_found THEN
 		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
 	END IF;
@@ -3554,9 +3608,9 @@ BEGIN
 	RETURN v_order;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
-	'Internal: the body of place_order, which calls it and notes its refusals.';
-REVOKE ALL ON FUNCTION @extschema@._place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._place_order(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
+	'Internal: the body of place_order (p_zone NULL: the merchant''s zone) and place_order_in_zone (p_zone the merchant''s zone, DP013 otherwise), which call it and note its refusals.';
+REVOKE ALL ON FUNCTION @extschema@._place_order(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
 
 -- place_order (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@.place_order(customer_id bigint, merchant_id bigint, items jsonb,
@@ -3571,6 +3625,20 @@ COMMENT ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float
 	'Validates and places a takeaway order in pending_payment, taking stock, at most one offer (coupon_code, or the best automatic one) and the points asked for (spend_points) atomically; returns the order id (zone in its high bits).  Errors: docs/errors.md.';
 REVOKE ALL ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) TO dispatch_app, dispatch_admin;
+
+-- place_order_in_zone (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@.place_order_in_zone(zone_id bigint, customer_id bigint, merchant_id bigint, items jsonb,
+                                               dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                               priority text DEFAULT 'normal', coupon_code text DEFAULT NULL,
+                                               spend_points integer DEFAULT 0)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_place_order_in_zone';
+COMMENT ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
+	'place_order for a caller that knows the merchant''s zone (the zone given to create_merchant; a merchant never changes zone): the same checks and effects, and a zone that is not the merchant''s is refused (DP013), nothing written.  On Citus the call is sent whole to the zone''s worker (distribute()).  Errors: docs/errors.md.';
+REVOKE ALL ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) TO dispatch_app, dispatch_admin;
 
 -- _place_errand (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
@@ -9614,17 +9682,21 @@ BEGIN
 		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
 		   AND c.relkind OPERATOR(pg_catalog.=) 'r'
 		   AND c.oid NOT IN (SELECT d FROM @extschema@._distributed_tables() d)
-		   AND c.oid NOT IN ('@extschema@.relay_position'::regclass, '@extschema@.event_base'::regclass)
+		   AND c.oid NOT IN ('@extschema@.relay_position'::regclass, '@extschema@.event_base'::regclass,
+		                     '@extschema@.refusal_flushes'::regclass)
 		 ORDER BY c.relname
 	LOOP
 		PERFORM pg_catalog.create_reference_table(v_t);
 		table_name := v_t; placement := 'reference';
 		RETURN NEXT;
 	END LOOP;
-	-- each node numbers its events from its own base, and its relay keeps
+	-- each node numbers its events from its own base, its relay keeps
 	-- its own place in the shards of the outbox that node holds
-	-- (src/events.c, src/relay.c)
+	-- (src/events.c, src/relay.c), and its flushes of its own ring of
+	-- refused attempts are counted there (src/refusals.c)
 	table_name := '@extschema@.event_base'::regclass; placement := 'local to each node';
+	RETURN NEXT;
+	table_name := '@extschema@.refusal_flushes'::regclass; placement := 'local to each node';
 	RETURN NEXT;
 	table_name := '@extschema@.relay_position'::regclass; placement := 'local to each node';
 	RETURN NEXT;
@@ -9658,9 +9730,11 @@ BEGIN
 	-- form, the zone first), outside a transaction block
 	PERFORM pg_catalog.create_distributed_function(f, '$1', colocate_with => '@extschema@.orders')
 	   FROM @extschema@._routed_functions() f;
-	-- and a rider's call that names the rider's zone
+	-- and a rider's or an order's call that names the rider's or the
+	-- merchant's zone
 	PERFORM pg_catalog.create_distributed_function(f, 'zone_id', colocate_with => '@extschema@.orders')
 	   FROM pg_catalog.unnest(ARRAY[
+		'@extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer)',
 		'@extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz)',
 		'@extschema@.rider_offline_in_zone(bigint, bigint)',
 		'@extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz)',
@@ -9672,7 +9746,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the rider calls that name their zone (rider_online_in_zone, rider_offline_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, rider_online_in_zone, rider_offline_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- _prepare_this_node (sql/97_distribute.sql)

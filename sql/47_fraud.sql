@@ -5,8 +5,8 @@
 -- all in fraud_signals.
 --
 -- A refusal raises an error, so the caller's transaction rolls back and
--- could keep no row.  place_order and place_errand (sql/55_orders.sql)
--- therefore note a refused attempt in a ring in shared memory
+-- could keep no row.  place_order, place_order_in_zone and place_errand
+-- (sql/55_orders.sql) therefore note a refused attempt in a ring in shared memory
 -- (src/refusals.c), outside any transaction, with no text: time, zone,
 -- customer, SQLSTATE.  flush_refusals(), run every minute by pg_cron,
 -- copies new entries into intake_refusals, keyed on (epoch of the ring,
@@ -136,53 +136,94 @@ COMMENT ON FUNCTION @extschema@._refusal_window_start() IS
 REVOKE ALL ON FUNCTION @extschema@._refusal_window_start() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._refusal_window_start() TO dispatch_admin;
 
-CREATE FUNCTION @extschema@.flush_refusals()
-RETURNS TABLE (flushed bigint, lost bigint, flagged bigint)
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+CREATE FUNCTION @extschema@._flush_refusal_ring(OUT flushed bigint, OUT lost bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_epoch timestamptz;
 	v_after bigint;
 	v_last bigint;
+	v_at timestamptz;
+	v_flushed bigint;
+	v_lost bigint;
+BEGIN
+	flushed := 0;
+	lost := 0;
+	SELECT r.epoch INTO v_epoch FROM @extschema@._refusal_ring() r;
+	IF v_epoch IS NULL THEN
+		RETURN;
+	END IF;
+	-- one flush per epoch at a time: a concurrent one waits here, then
+	-- starts after what this one read
+	INSERT INTO @extschema@.refusal_flushes (epoch, flushed_seq, lost) VALUES (v_epoch, 0, 0)
+	ON CONFLICT DO NOTHING;
+	SELECT f.flushed_seq INTO v_after FROM @extschema@.refusal_flushes f
+	 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch
+	   FOR UPDATE;
+	WITH ring AS MATERIALIZED (
+		SELECT * FROM @extschema@._refusals_after(v_after)
+	), ins AS (
+		INSERT INTO @extschema@.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
+		SELECT r.zone_id, v_epoch, r.seq, r.at, r.customer_id, r.sqlstate, r.reason, pg_catalog.clock_timestamp()
+		  FROM ring r WHERE r.lost IS NULL
+		ON CONFLICT DO NOTHING
+		RETURNING 1
+	)
+	SELECT (SELECT pg_catalog.count(*) FROM ins),
+	       (SELECT r.seq FROM ring r WHERE r.lost IS NOT NULL),
+	       (SELECT r.lost FROM ring r WHERE r.lost IS NOT NULL)
+	  INTO v_flushed, v_last, v_lost;
+	-- the time taken first: Citus refuses a VOLATILE function in an
+	-- UPDATE of its tables (refusal_flushes is a reference table there)
+	v_at := pg_catalog.clock_timestamp();
+	UPDATE @extschema@.refusal_flushes f
+	   SET flushed_seq = GREATEST(f.flushed_seq, v_last), lost = f.lost OPERATOR(pg_catalog.+) v_lost,
+	       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = v_at
+	 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch;
+	flushed := v_flushed;
+	lost := v_lost;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._flush_refusal_ring() IS
+	'Internal (flush_refusals): copies the entries of this server''s refusal ring since the last flush of its epoch into intake_refusals and counts those lost to overflow; returns the rows inserted and the entries lost.  Nothing without the ring.';
+REVOKE ALL ON FUNCTION @extschema@._flush_refusal_ring() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.flush_refusals()
+RETURNS TABLE (flushed bigint, lost bigint, flagged bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
 	v_max integer := @extschema@._setting_int('dispatch.fraud_max_refusals');
 	v_window integer := @extschema@._setting_int('dispatch.fraud_refusal_window_minutes');
 	v_since timestamptz := @extschema@._refusal_window_start();
 	v_flushed bigint := 0;
 	v_lost bigint := 0;
 	v_flagged bigint := 0;
-	v_at timestamptz;
 	v record;
 BEGIN
-	SELECT r.epoch INTO v_epoch FROM @extschema@._refusal_ring() r;
-	IF v_epoch IS NOT NULL THEN
-		-- one flush per epoch at a time: a concurrent one waits here, then
-		-- starts after what this one read
-		INSERT INTO @extschema@.refusal_flushes (epoch, flushed_seq, lost) VALUES (v_epoch, 0, 0)
-		ON CONFLICT DO NOTHING;
-		SELECT f.flushed_seq INTO v_after FROM @extschema@.refusal_flushes f
-		 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch
-		   FOR UPDATE;
-		WITH ring AS MATERIALIZED (
-			SELECT * FROM @extschema@._refusals_after(v_after)
-		), ins AS (
-			INSERT INTO @extschema@.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
-			SELECT r.zone_id, v_epoch, r.seq, r.at, r.customer_id, r.sqlstate, r.reason, pg_catalog.clock_timestamp()
-			  FROM ring r WHERE r.lost IS NULL
-			ON CONFLICT DO NOTHING
-			RETURNING 1
-		)
-		SELECT (SELECT pg_catalog.count(*) FROM ins),
-		       (SELECT r.seq FROM ring r WHERE r.lost IS NOT NULL),
-		       (SELECT r.lost FROM ring r WHERE r.lost IS NOT NULL)
-		  INTO v_flushed, v_last, v_lost;
-		-- the time taken first: Citus refuses a VOLATILE function in an
-		-- UPDATE of its tables (refusal_flushes is a reference table there)
-		v_at := pg_catalog.clock_timestamp();
-		UPDATE @extschema@.refusal_flushes f
-		   SET flushed_seq = GREATEST(f.flushed_seq, v_last), lost = f.lost OPERATOR(pg_catalog.+) v_lost,
-		       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = v_at
-		 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch;
+	SELECT r.flushed, r.lost INTO v_flushed, v_lost FROM @extschema@._flush_refusal_ring() r;
+	-- on a Citus coordinator, each worker's ring too: a call sent whole to
+	-- a worker (place_order_in_zone) notes its refusal there.  Each worker
+	-- flushes in a transaction of its own; one that fails is skipped, with
+	-- a warning, and flushed by the next run.  (Statements run by EXECUTE:
+	-- the functions of Citus exist only where it is installed.)
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		FOR v IN EXECUTE
+			'SELECT w.nodename, w.nodeport, w.success, w.result'
+			'  FROM pg_catalog.run_command_on_workers($1) w'
+			' WHERE pg_catalog.citus_is_coordinator()'
+			USING 'SELECT r.flushed OPERATOR(pg_catalog.||) '','' OPERATOR(pg_catalog.||) r.lost'
+			      ' FROM @extschema@._flush_refusal_ring() r'
+		LOOP
+			IF v.success THEN
+				v_flushed := v_flushed OPERATOR(pg_catalog.+) pg_catalog.split_part(v.result, ',', 1)::bigint;
+				v_lost := v_lost OPERATOR(pg_catalog.+) pg_catalog.split_part(v.result, ',', 2)::bigint;
+			ELSE
+				RAISE WARNING 'the refusals of the worker %:% were not flushed: %', v.nodename, v.nodeport, v.result;
+			END IF;
+		END LOOP;
 	END IF;
 
 	-- the automatic flag: enough refusals that are the customer's doing
@@ -215,7 +256,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.flush_refusals() IS
-	'Job: copies the refused intake attempts noted in the shared-memory ring since the last flush into intake_refusals (never one twice: keyed on the ring''s epoch and seq), counts entries the ring lost to overflow (refusal_flushes), then flags every customer with at least dispatch.fraud_max_refusals refused attempts of their own doing within dispatch.fraud_refusal_window_minutes since their flag was last lifted.  Returns the rows inserted, entries lost and customers flagged.  Run every minute by pg_cron (schedule_maintenance).';
+	'Job: copies the refused intake attempts noted in the shared-memory ring (on a Citus coordinator, each worker''s too) since the last flush into intake_refusals (never one twice: keyed on the ring''s epoch and seq), counts entries the ring lost to overflow (refusal_flushes), then flags every customer with at least dispatch.fraud_max_refusals refused attempts of their own doing within dispatch.fraud_refusal_window_minutes since their flag was last lifted.  Returns the rows inserted, entries lost and customers flagged.  Run every minute by pg_cron (schedule_maintenance).';
 REVOKE ALL ON FUNCTION @extschema@.flush_refusals() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.flush_refusals() TO dispatch_admin;
 

@@ -76,7 +76,7 @@ COMMENT ON FUNCTION @extschema@._order_lines(jsonb, integer) IS
 	'Internal: the lines of an item list (a non-empty array of flat {"item_id": n, "qty": n}), the quantities of an item summed, by item id; DP007 for another shape or a quantity outside 1..max_qty.';
 REVOKE ALL ON FUNCTION @extschema@._order_lines(jsonb, integer) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._place_order(customer_id bigint, merchant_id bigint, items jsonb,
+CREATE FUNCTION @extschema@._place_order(p_zone bigint, customer_id bigint, merchant_id bigint, items jsonb,
                                         dropoff_lon float8, dropoff_lat float8, dropoff_address text,
                                         priority text, coupon_code text, spend_points integer)
 RETURNS bigint
@@ -105,15 +105,23 @@ DECLARE
 	v_item record;
 	v_offer record;
 	v_found boolean;
+	v_elsewhere boolean := false;
 BEGIN
 	-- the merchant first, so that a refusal is noted with its zone
-	-- (src/refusals.c); a missing merchant is refused below, in turn
+	-- (src/refusals.c); a missing merchant is refused below, in turn.  A
+	-- zone given (place_order_in_zone) must be the merchant's: the call
+	-- runs where that zone's orders are, and a merchant never moves zone
 	SELECT m.zone_id, m.location, m.prep_minutes, m.is_open, z.area, z.speed_mps
 	  INTO v_zone, v_pickup, v_prep, v_open, v_area, v_speed
 	  FROM @extschema@.merchants m
 	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) _place_order.merchant_id;
 	v_found := FOUND;
+	IF p_zone IS NOT NULL AND v_zone IS DISTINCT FROM p_zone THEN
+		v_elsewhere := v_found;
+		v_found := false;
+		v_zone := p_zone;
+	END IF;
 	PERFORM @extschema@._refusal_zone(v_zone);
 	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
 	IF priority IS NULL OR priority NOT IN ('normal', 'hot', 'fresh') THEN
@@ -127,6 +135,10 @@ BEGIN
 	PERFORM @extschema@._check_length('coupon_code', coupon_code);
 	PERFORM @extschema@._check_length('items_text', items);
 
+	IF v_elsewhere THEN
+		RAISE EXCEPTION 'merchant % does not exist in zone %', merchant_id, p_zone
+			USING ERRCODE = 'DP013', HINT = 'A merchant stays in the zone it was created in.';
+	END IF;
 	IF NOT v_found THEN
 		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
 	END IF;
@@ -224,13 +236,13 @@ BEGIN
 	RETURN v_order;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
-	'Internal: the body of place_order, which calls it and notes its refusals.';
-REVOKE ALL ON FUNCTION @extschema@._place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._place_order(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
+	'Internal: the body of place_order (p_zone NULL: the merchant''s zone) and place_order_in_zone (p_zone the merchant''s zone, DP013 otherwise), which call it and note its refusals.';
+REVOKE ALL ON FUNCTION @extschema@._place_order(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
 
--- place_order is C (src/refusals.c): it calls _place_order and notes a
--- refusal (an error of class DP) on its way out, without the cost of a
--- subtransaction on every order
+-- place_order and place_order_in_zone are C (src/refusals.c): each calls
+-- _place_order and notes a refusal (an error of class DP) on its way out,
+-- without the cost of a subtransaction on every order
 CREATE FUNCTION @extschema@.place_order(customer_id bigint, merchant_id bigint, items jsonb,
                                        dropoff_lon float8, dropoff_lat float8, dropoff_address text,
                                        priority text DEFAULT 'normal', coupon_code text DEFAULT NULL,
@@ -241,6 +253,17 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_place_order';
 COMMENT ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
 	'Validates and places a takeaway order in pending_payment, taking stock, at most one offer (coupon_code, or the best automatic one) and the points asked for (spend_points) atomically; returns the order id (zone in its high bits).  Errors: docs/errors.md.';
+
+CREATE FUNCTION @extschema@.place_order_in_zone(zone_id bigint, customer_id bigint, merchant_id bigint, items jsonb,
+                                               dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                               priority text DEFAULT 'normal', coupon_code text DEFAULT NULL,
+                                               spend_points integer DEFAULT 0)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_place_order_in_zone';
+COMMENT ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
+	'place_order for a caller that knows the merchant''s zone (the zone given to create_merchant; a merchant never changes zone): the same checks and effects, and a zone that is not the merchant''s is refused (DP013), nothing written.  On Citus the call is sent whole to the zone''s worker (distribute()).  Errors: docs/errors.md.';
 
 CREATE FUNCTION @extschema@._place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
                                          dropoff_lon float8, dropoff_lat float8, dropoff_address text,
@@ -501,6 +524,8 @@ COMMENT ON FUNCTION @extschema@.retry_payment(bigint) IS
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.confirm_payment(bigint, text) FROM PUBLIC;

@@ -355,17 +355,21 @@ BEGIN
 		 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace
 		   AND c.relkind OPERATOR(pg_catalog.=) 'r'
 		   AND c.oid NOT IN (SELECT d FROM @extschema@._distributed_tables() d)
-		   AND c.oid NOT IN ('@extschema@.relay_position'::regclass, '@extschema@.event_base'::regclass)
+		   AND c.oid NOT IN ('@extschema@.relay_position'::regclass, '@extschema@.event_base'::regclass,
+		                     '@extschema@.refusal_flushes'::regclass)
 		 ORDER BY c.relname
 	LOOP
 		PERFORM pg_catalog.create_reference_table(v_t);
 		table_name := v_t; placement := 'reference';
 		RETURN NEXT;
 	END LOOP;
-	-- each node numbers its events from its own base, and its relay keeps
+	-- each node numbers its events from its own base, its relay keeps
 	-- its own place in the shards of the outbox that node holds
-	-- (src/events.c, src/relay.c)
+	-- (src/events.c, src/relay.c), and its flushes of its own ring of
+	-- refused attempts are counted there (src/refusals.c)
 	table_name := '@extschema@.event_base'::regclass; placement := 'local to each node';
+	RETURN NEXT;
+	table_name := '@extschema@.refusal_flushes'::regclass; placement := 'local to each node';
 	RETURN NEXT;
 	table_name := '@extschema@.relay_position'::regclass; placement := 'local to each node';
 	RETURN NEXT;
@@ -399,9 +403,11 @@ BEGIN
 	-- form, the zone first), outside a transaction block
 	PERFORM pg_catalog.create_distributed_function(f, '$1', colocate_with => '@extschema@.orders')
 	   FROM @extschema@._routed_functions() f;
-	-- and a rider's call that names the rider's zone
+	-- and a rider's or an order's call that names the rider's or the
+	-- merchant's zone
 	PERFORM pg_catalog.create_distributed_function(f, 'zone_id', colocate_with => '@extschema@.orders')
 	   FROM pg_catalog.unnest(ARRAY[
+		'@extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer)',
 		'@extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz)',
 		'@extschema@.rider_offline_in_zone(bigint, bigint)',
 		'@extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz)',
@@ -413,7 +419,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers and the relay''s position (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the rider calls that name their zone (rider_online_in_zone, rider_offline_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, rider_online_in_zone, rider_offline_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- A worker added after distribute() (docs/citus.md, "Adding a worker").

@@ -24,13 +24,15 @@
  * One LWLock guards the ring: an append holds it exclusively for a few
  * stores, a reader shares it while copying out what it asked for.
  *
- * place_order and place_errand are C functions here that call their
- * PL/pgSQL bodies (_place_order, _place_errand) and, when one raises an
- * error of class DP, note it before the error goes on: catching it in
- * PL/pgSQL would cost a subtransaction on every order, refused or not.
- * The body says which zone the attempt is in (_refusal_zone) as soon as it
- * knows.  Noting takes only the ring's lock, which no code that can raise
- * an error ever holds.
+ * place_order, place_order_in_zone and place_errand are C functions here
+ * that call their PL/pgSQL bodies (_place_order, _place_errand) and, when
+ * one raises an error of class DP, note it before the error goes on:
+ * catching it in PL/pgSQL would cost a subtransaction on every order,
+ * refused or not.  The body says which zone the attempt is in
+ * (_refusal_zone) as soon as it knows.  Noting takes only the ring's lock,
+ * which no code that can raise an error ever holds.  On Citus a call sent
+ * whole to a worker notes its refusal in that worker's ring, and the
+ * coordinator's flush_refusals() has each worker flush its own.
  *
  * IDENTIFICATION
  *		src/refusals.c
@@ -40,6 +42,10 @@
 #include "postgres.h"
 
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/lsyscache.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -249,40 +255,88 @@ dispatch_refusal_zone(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* An intake body: its signature, and where it was found (per backend). */
+/*
+ * An intake body, and where it was found (per backend).  The body is named
+ * in the caller's schema and takes the caller's arguments, with a NULL zone
+ * first when add_zone is set (place_order, whose body also serves
+ * place_order_in_zone); a 0.1.0 catalog has the body without the zone, and
+ * it is called so there.
+ */
 typedef struct IntakeBody
 {
-	const char *signature;
+	const char *name;			/* the body's name */
+	bool		add_zone;		/* the caller names no zone: pass NULL first */
+	int			customer_arg;	/* the caller's argument that is the customer */
 	Oid			oid;
+	bool		zone_added;		/* the body found takes the added zone */
 	FmgrInfo	flinfo;
 } IntakeBody;
 
+/* Find the body of the calling function fn_oid (its arguments, maybe a zone first). */
+static void
+find_intake_body(IntakeBody *body, Oid fn_oid)
+{
+	HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+	Form_pg_proc proc;
+	Oid			types[FUNC_MAX_ARGS];
+	List	   *name;
+	int			n = 0;
+
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for function %u", fn_oid);
+	proc = (Form_pg_proc) GETSTRUCT(tp);
+	if (proc->pronargs + 1 > FUNC_MAX_ARGS)
+		elog(ERROR, "too many arguments for an intake body");
+	if (body->add_zone)
+		types[n++] = INT8OID;
+	memcpy(types + n, proc->proargtypes.values, proc->pronargs * sizeof(Oid));
+	n += proc->pronargs;
+	name = list_make2(makeString(get_namespace_name(proc->pronamespace)),
+					  makeString(pstrdup(body->name)));
+	ReleaseSysCache(tp);
+
+	body->zone_added = body->add_zone;
+	body->oid = LookupFuncName(name, n, types, true);
+	if (!OidIsValid(body->oid) && body->add_zone)
+	{
+		/* a 0.1.0 catalog: the body without the zone */
+		body->zone_added = false;
+		body->oid = LookupFuncName(name, n - 1, types + 1, true);
+	}
+	if (!OidIsValid(body->oid))
+		elog(ERROR, "the intake body %s is missing", body->name);
+	fmgr_info_cxt(body->oid, &body->flinfo, TopMemoryContext);
+}
+
 /*
- * Call an intake body with the caller's arguments (argument 0 is the
- * customer); a refusal (an error of class DP) is noted on its way out.
+ * Call an intake body with the caller's arguments; a refusal (an error of
+ * class DP) is noted on its way out.
  */
 static Datum
 call_noting_refusal(FunctionCallInfo fcinfo, IntakeBody *body)
 {
 	LOCAL_FCINFO(inner, FUNC_MAX_ARGS);
 	MemoryContext cxt = CurrentMemoryContext;
-	int64		customer_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	int64		customer_id = PG_ARGISNULL(body->customer_arg) ? 0 : PG_GETARG_INT64(body->customer_arg);
 	/* read now: nothing that can fail runs once an error is on its way */
 	TimestampTz at = dispatch_clock_now();
 	bool		have_ring = get_ring() != NULL;
 	Datum		result = (Datum) 0;
-	int			i;
+	int			n = 0,
+				i;
 
 	/* found once per backend, again if the extension was made anew */
 	if (!OidIsValid(body->oid) || !SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(body->oid)))
+		find_intake_body(body, fcinfo->flinfo->fn_oid);
+	InitFunctionCallInfoData(*inner, &body->flinfo, PG_NARGS() + (body->zone_added ? 1 : 0),
+							 fcinfo->fncollation, NULL, NULL);
+	if (body->zone_added)
 	{
-		body->oid = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
-														 CStringGetDatum(body->signature)));
-		fmgr_info_cxt(body->oid, &body->flinfo, TopMemoryContext);
+		inner->args[n].value = (Datum) 0;
+		inner->args[n++].isnull = true;
 	}
-	InitFunctionCallInfoData(*inner, &body->flinfo, PG_NARGS(), fcinfo->fncollation, NULL, NULL);
 	for (i = 0; i < PG_NARGS(); i++)
-		inner->args[i] = fcinfo->args[i];
+		inner->args[n++] = fcinfo->args[i];
 
 	attempt_zone = 0;
 	PG_TRY();
@@ -307,14 +361,32 @@ call_noting_refusal(FunctionCallInfo fcinfo, IntakeBody *body)
 
 PG_FUNCTION_INFO_V1(dispatch_place_order);
 
-/* SQL: dispatch.place_order(...): _place_order, its refusals noted. */
+/* SQL: dispatch.place_order(...): _place_order (no zone), its refusals noted. */
 Datum
 dispatch_place_order(PG_FUNCTION_ARGS)
 {
-	static IntakeBody body = {
-		"dispatch._place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer)"
-	};
+	static IntakeBody body = {"_place_order", true, 0};
 
+	return call_noting_refusal(fcinfo, &body);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_place_order_in_zone);
+
+/*
+ * SQL: dispatch.place_order_in_zone(zone_id, ...): _place_order with the
+ * zone, its refusals noted.  A NULL zone is refused here: the body reads
+ * NULL as "the merchant's zone".
+ */
+Datum
+dispatch_place_order_in_zone(PG_FUNCTION_ARGS)
+{
+	static IntakeBody body = {"_place_order", false, 1};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_ZONE_UNKNOWN),
+				errmsg("place_order_in_zone needs a zone"),
+				errhint("Call place_order to place an order in the merchant's zone."));
 	return call_noting_refusal(fcinfo, &body);
 }
 
@@ -324,9 +396,7 @@ PG_FUNCTION_INFO_V1(dispatch_place_errand);
 Datum
 dispatch_place_errand(PG_FUNCTION_ARGS)
 {
-	static IntakeBody body = {
-		"dispatch._place_errand(bigint, float8, float8, float8, float8, text, text, integer)"
-	};
+	static IntakeBody body = {"_place_errand", false, 0};
 
 	return call_noting_refusal(fcinfo, &body);
 }

@@ -44,10 +44,10 @@ SELECT is((SELECT count(*) FROM placed),
 SELECT is((SELECT count(*) FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid
             WHERE c.relnamespace = 'dispatch'::regnamespace),
           (SELECT count(*) FROM placed WHERE placement <> 'local to each node'),
-          'Citus knows every one of them but two');
+          'Citus knows every one of them but three');
 SELECT is((SELECT string_agg(table_name::text, ',' ORDER BY table_name::text) FROM placed WHERE placement = 'local to each node'),
-          'dispatch.event_base,dispatch.relay_position',
-          'the two are the base of event numbers and the relay''s position, which each node keeps for the shards it holds');
+          'dispatch.event_base,dispatch.refusal_flushes,dispatch.relay_position',
+          'the three are the base of event numbers, the relay''s position and the flushes of the ring of refused attempts, which each node keeps for itself');
 SELECT is((SELECT count(*) FROM placed WHERE placement = 'distributed by zone_id'),
           (SELECT count(*) FROM dispatch._distributed_tables()), 'the zone''s tables are distributed');
 SELECT is((SELECT count(DISTINCT p.colocationid) FROM pg_dist_partition p

@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(68);
+SELECT plan(75);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -75,6 +75,21 @@ SELECT throws_ok(format($$ SELECT dispatch.create_merchant(%s, 'x', 100, 31.19) 
 SELECT throws_ok(format($$ SELECT dispatch.add_item(%s, 'x', -1) $$, :merchant), 'DP008', NULL, 'negative price');
 SELECT throws_ok(format($$ SELECT dispatch.register_rider(%s, 'x', '+8613900000010', 0) $$, :zone), 'DP025', NULL, 'rider capacity at least 1');
 
+-- an order that names its merchant's zone: another zone, or none, is refused
+SELECT throws_ok(format($$ SELECT dispatch.place_order_in_zone(%s, %s, %s, %L, 121.445, 31.196, 'x') $$,
+                        :other_zone, :customer, :merchant, :'items'),
+                 'DP013', format('merchant %s does not exist in zone %s', :merchant, :other_zone),
+                 'an order naming a zone not the merchant''s is refused');
+SELECT throws_ok(format($$ SELECT dispatch.place_order_in_zone(NULL, %s, %s, %L, 121.445, 31.196, 'x') $$,
+                        :customer, :merchant, :'items'),
+                 'DP016', 'place_order_in_zone needs a zone', 'and one naming no zone');
+SELECT throws_ok(format($$ SELECT dispatch.place_order_in_zone(%s, %s, 999999, %L, 121.445, 31.196, 'x') $$,
+                        :zone, :customer, :'items'),
+                 'DP013', 'merchant 999999 does not exist', 'an unknown merchant, its zone named');
+SELECT throws_ok(format($$ SELECT dispatch.place_order_in_zone(%s, %s, %s, %L, 121.445, 31.196, 'x') $$,
+                        :zone, :customer, :closed, :'items'),
+                 'DP003', NULL, 'the zone named, the other checks hold: a closed merchant');
+
 SELECT results_eq('SELECT * FROM footprint', 'SELECT * FROM before', 'no refused request left a row or took stock');
 
 -- the happy path takes stock; cancelling gives it back
@@ -103,6 +118,17 @@ SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, 'psp-43') $$, :o1
 SELECT throws_ok($$ SELECT dispatch.confirm_payment(4242, 'psp') $$, 'DP014', NULL, 'unknown order');
 SELECT dispatch.cancel_order(:o1, 'changed my mind') \g /dev/null
 SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), 10, 'cancelling gives the stock back');
+-- the order naming its merchant's zone: placed as place_order places it
+SELECT dispatch.place_order_in_zone(:zone, :customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :rice)::jsonb,
+                                    121.445, 31.196, 'Room 3', coupon_code => NULL) AS o3 \gset
+SELECT is(dispatch.zone_of(:o3), :zone::bigint, 'an order naming its merchant''s zone is placed in that zone');
+SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), 8, '... takes its stock');
+SELECT results_eq(format($$ SELECT o.status::text, o.subtotal_cents, o.fee_cents, o.total_cents, p.amount_cents, p.status::text
+                              FROM dispatch.orders o JOIN dispatch.payments p USING (zone_id, order_id)
+                             WHERE o.zone_id = %s AND o.order_id = %s $$, :o3 >> 40, :o3),
+                  'VALUES (''pending_payment'', 2 * 1500, 300, 2 * 1500 + 300, 2 * 1500 + 300, ''pending'')',
+                  '... and waits for its payment of the total');
+SELECT dispatch.cancel_order(:o3, 'changed my mind') \g /dev/null
 
 -- riders
 SELECT dispatch.place_order(:customer, :merchant, :'items', 121.445, 31.196, 'Room 2') AS o2 \gset

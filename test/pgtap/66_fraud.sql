@@ -9,7 +9,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(43);
+SELECT plan(47);
 SET LOCAL dispatch.clock_override = '2031-03-04 12:00:00+00';
 SET LOCAL dispatch.fraud_max_refusals = 3;
 SET LOCAL dispatch.fraud_refusal_window_minutes = 60;
@@ -62,6 +62,19 @@ UPDATE dispatch.refusal_flushes SET flushed_seq = 0;
 SELECT is((SELECT flushed FROM dispatch.flush_refusals()), 0::bigint, 'a flush that reads the whole ring again inserts nothing');
 SELECT is((SELECT count(*) FROM dispatch.intake_refusals WHERE customer_id = :alice), 3::bigint,
           '... so every attempt is there once');
+
+-- an order naming a zone: its refusal is noted in the zone named
+SELECT dispatch.register_customer('+8613811110004') AS dave \gset
+SELECT throws_ok(format($$ SELECT dispatch.place_order_in_zone(%s, %s, %s, %L, 121.44, 31.19, 'x') $$,
+                        :zone, :dave, :closed, :'items'), 'DP003', NULL, 'dave: a closed merchant, its zone named');
+SELECT throws_ok(format($$ SELECT dispatch.place_order_in_zone(%s, %s, %s, %L, 121.44, 31.19, 'x') $$,
+                        :other_zone, :dave, :merchant, :'items'), 'DP013', NULL, 'dave: a zone not the merchant''s');
+SELECT ok((SELECT flushed >= 2 FROM dispatch.flush_refusals()), 'the flush copies them');
+SELECT results_eq(format($$ SELECT zone_id, sqlstate, reason FROM dispatch.intake_refusals
+                             WHERE customer_id = %s ORDER BY seq $$, :dave),
+                  format($$ VALUES (%s::bigint, 'DP003', 'merchant_closed'), (%s::bigint, 'DP013', 'merchant_unknown') $$,
+                         :zone, :other_zone),
+                  'each with the zone named, which is the one whose worker takes the call on Citus');
 
 -- the automatic flag: bob is refused three times for his own doing
 SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.50, 31.19, 'x') $$, :bob, :merchant, :'items'),
