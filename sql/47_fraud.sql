@@ -201,6 +201,7 @@ DECLARE
 	v_flushed bigint := 0;
 	v_lost bigint := 0;
 	v_flagged bigint := 0;
+	v_coordinator boolean := false;
 	v record;
 BEGIN
 	SELECT r.flushed, r.lost INTO v_flushed, v_lost FROM @extschema@._flush_refusal_ring() r;
@@ -210,10 +211,12 @@ BEGIN
 	-- a warning, and flushed by the next run.  (Statements run by EXECUTE:
 	-- the functions of Citus exist only where it is installed.)
 	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO v_coordinator;
+	END IF;
+	IF v_coordinator THEN
 		FOR v IN EXECUTE
 			'SELECT w.nodename, w.nodeport, w.success, w.result'
 			'  FROM pg_catalog.run_command_on_workers($1) w'
-			' WHERE pg_catalog.citus_is_coordinator()'
 			USING 'SELECT r.flushed OPERATOR(pg_catalog.||) '','' OPERATOR(pg_catalog.||) r.lost'
 			      ' FROM @extschema@._flush_refusal_ring() r'
 		LOOP

@@ -102,6 +102,26 @@ ok $? "a ping naming another zone is refused on that zone's worker (${err%%$'\n'
 o=$(q "SELECT dispatch.place_order($customer, $shop, jsonb_build_array(jsonb_build_object('item_id', $dish, 'qty', 1)),
          $lon_a + 0.05, 30.06, 'addr', 'normal')")
 one_worker place_order "SELECT dispatch.place_order($customer, $shop, jsonb_build_array(jsonb_build_object('item_id', $dish, 'qty', 1)), $lon_a + 0.05, 30.06, 'addr', 'normal')"
+# an order that names its merchant's zone: sent whole, numbered on the
+# worker from the worker's own range of ids (its group id << 36), apart
+# from the coordinator's; refused on another zone's worker, and the
+# refusal, noted there, is flushed by the coordinator's flush_refusals
+items="'[{\"item_id\": $dish, \"qty\": 1}]'"
+zoned_call place_order_in_zone "SELECT dispatch.place_order_in_zone($za, $customer, $shop, $items, $lon_a + 0.05, 30.06, 'addr')"
+w=$(q "SELECT dispatch.place_order_in_zone($za, $customer, $shop, $items, $lon_a + 0.05, 30.06, 'addr')")
+[ "$(q "SELECT (SELECT dispatch.zone_of($w)) = $za
+               AND ($w & 1099511627775) >> 36 = (SELECT groupid FROM pg_dist_node WHERE nodeport = $pa)
+               AND ($o & 1099511627775) >> 36 = 0
+               AND (SELECT status FROM dispatch.orders WHERE zone_id = $za AND order_id = $w) = 'pending_payment'
+               AND (SELECT p.zone_id = $za AND p.payment_id >> 40 = $za AND (p.payment_id & 1099511627775) >> 36 = ($w & 1099511627775) >> 36
+                      FROM dispatch.payments p WHERE p.zone_id = $za AND p.order_id = $w)")" = t ]
+ok $? "the order placed whole ($w) is in its zone, numbered from the worker's range (the coordinator's: $o), its payment too"
+err=$(psql -X -q -At -c "SELECT dispatch.place_order_in_zone($zb, $customer, $shop, $items, $lon_a + 0.05, 30.06, 'addr')" 2>&1)
+printf '%s\n' "$err" | grep -q "merchant $shop does not exist in zone $zb"
+ok $? "an order naming another zone is refused on that zone's worker (${err%%$'\n'*})"
+q "SELECT flushed FROM dispatch.flush_refusals()" >/dev/null
+[ "$(q "SELECT count(*) FROM dispatch.intake_refusals WHERE zone_id = $zb AND customer_id = $customer AND sqlstate = 'DP013'")" = 1 ]
+ok $? "its refusal, noted on that worker, is flushed once by the coordinator's flush_refusals"
 one_call confirm_payment "SELECT dispatch.confirm_payment($o, 'ref')"
 one_call merchant_accept "SELECT dispatch.merchant_accept($o)"
 one_worker assign_batch "SELECT * FROM dispatch.assign_batch($za)"
