@@ -40,7 +40,7 @@ CREATE TABLE @extschema@.event_base (
 	at        timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.event_base IS
-	'This node''s base of event numbers: an event''s seq is ((base + writing transaction id) << 20) | ordinal.  No row: 0.  Set once, by prepare_worker on a worker added after distribute(), before any shard is moved to it.';
+	'This node''s base of event numbers: an event''s seq is ((base + writing transaction id) << 20) | ordinal.  No row: 0.  Set once on a Citus worker, above every number of the cluster, before any shard of the outbox is on it: by distribute() on each worker it places, by prepare_worker on a worker added later.';
 REVOKE ALL ON TABLE @extschema@.event_base FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._event_base() RETURNS bigint

@@ -247,6 +247,38 @@ COMMENT ON FUNCTION @extschema@._start_node_sequences() IS
 	'Internal, on a Citus worker: starts each sequence of the extension at the node''s group id << 36, so that the ids the worker hands out meet no other node''s.';
 REVOKE ALL ON FUNCTION @extschema@._start_node_sequences() FROM PUBLIC;
 
+-- A base of event numbers above every number of the cluster: each node's
+-- next transaction with its base, and the highest event (rows moved from
+-- another node), then 2^32 (an epoch of transaction ids) more, for the
+-- transactions the other nodes run before shards move to the node that
+-- gets it
+CREATE FUNCTION @extschema@._base_above_cluster() RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_result record;
+BEGIN
+	SELECT pg_catalog.bool_and(r.success) AS success,
+	       pg_catalog.min(r.result) FILTER (WHERE NOT r.success) AS result,
+	       pg_catalog.max(r.result::bigint) FILTER (WHERE r.success) AS top
+	  INTO v_result
+	  FROM pg_catalog.run_command_on_all_nodes(
+	         'SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint '
+	         'OPERATOR(pg_catalog.+) @extschema@._event_base()') r;
+	IF NOT v_result.success THEN
+		RAISE EXCEPTION 'on a node of the cluster: %', v_result.result
+			USING ERRCODE = 'DP913';
+	END IF;
+	RETURN GREATEST(v_result.top, COALESCE((SELECT pg_catalog.max(e.seq) FROM @extschema@.events e)
+	                                       OPERATOR(pg_catalog.>>) 20, 0) OPERATOR(pg_catalog.+) 1)
+	       OPERATOR(pg_catalog.+) 4294967296;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._base_above_cluster() IS
+	'Internal, on a Citus coordinator (distribute(), prepare_worker()): a base of event numbers above every number the cluster has given or will give before shards move: the highest of each node''s next transaction id plus its base and the highest event, plus 2^32.';
+REVOKE ALL ON FUNCTION @extschema@._base_above_cluster() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._on_every_node(p_command text, p_here boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -326,8 +358,13 @@ BEGIN
 	-- distribution column
 	PERFORM @extschema@._on_every_node('ALTER TABLE @extschema@.riders DROP CONSTRAINT IF EXISTS riders_pkey, '
 	                                   'ADD CONSTRAINT riders_pkey PRIMARY KEY (zone_id, rider_id)');
-	-- each worker's ids apart from the others'
-	PERFORM @extschema@._on_every_node('SELECT @extschema@._start_node_sequences()', false);
+	-- each worker's ids apart from the others', and its events numbered
+	-- above the coordinator's: the events of a single-node history move
+	-- to the workers with their zones, and a zone's numbers must keep
+	-- rising there (src/events.c; prepare_worker gives a worker added later
+	-- the same).  A worker that has a base from an earlier attempt keeps it
+	PERFORM @extschema@._on_every_node(pg_catalog.format('SELECT @extschema@._prepare_this_node(%s)',
+	                                                     @extschema@._base_above_cluster()), false);
 	UPDATE _dispatch_fks f
 	   SET def = 'FOREIGN KEY (zone_id, rider_id) REFERENCES @extschema@.riders(zone_id, rider_id)'
 	 WHERE f.rel OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass
@@ -460,7 +497,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._prepare_this_node(bigint) IS
-	'Internal, on a worker added after distribute(), from prepare_worker: stores the node''s base of event numbers, starts its sequences at its group''s ids and makes its analyst views read their definer functions, in one transaction; returns the base (the one stored before, unchanged, if there is one).  DP914 once the node holds shards of the outbox.';
+	'Internal, on a worker, from distribute() (each worker it places) and prepare_worker (a worker added later): stores the node''s base of event numbers, starts its sequences at its group''s ids and makes its analyst views read their definer functions, in one transaction; returns the base (the one stored before, unchanged, if there is one).  DP914 once the node holds shards of the outbox.';
 REVOKE ALL ON FUNCTION @extschema@._prepare_this_node(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.prepare_worker(nodename text, nodeport integer DEFAULT 5432)
@@ -532,26 +569,7 @@ BEGIN
 		RETURN v_base::bigint;
 	END IF;
 
-	-- Above every number of the cluster: each node's next transaction with
-	-- its base, and the highest event (rows moved from another node), then
-	-- 2^32 (an epoch of transaction ids) more, for the transactions the
-	-- other nodes run before shards move to this one
-	SELECT pg_catalog.bool_and(r.success) AS success,
-	       pg_catalog.min(r.result) FILTER (WHERE NOT r.success) AS result,
-	       pg_catalog.max(r.result::bigint) FILTER (WHERE r.success) AS top
-	  INTO v_result
-	  FROM pg_catalog.run_command_on_all_nodes(
-	         'SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint '
-	         'OPERATOR(pg_catalog.+) @extschema@._event_base()') r;
-	IF NOT v_result.success THEN
-		RAISE EXCEPTION 'on a node of the cluster: %', v_result.result
-			USING ERRCODE = 'DP913';
-	END IF;
-	v_top := v_result.top;
-	v_top := GREATEST(v_top, COALESCE((SELECT pg_catalog.max(e.seq) FROM @extschema@.events e)
-	                                  OPERATOR(pg_catalog.>>) 20, 0) OPERATOR(pg_catalog.+) 1)
-	         OPERATOR(pg_catalog.+) 4294967296;
-
+	v_top := @extschema@._base_above_cluster();
 	SELECT r.success, r.result INTO v_result
 	  FROM pg_catalog.master_run_on_worker(ARRAY[nodename], ARRAY[nodeport],
 	                                       ARRAY[pg_catalog.format('SELECT @extschema@._prepare_this_node(%s)', v_top)],

@@ -8,7 +8,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(40);
+SELECT plan(43);
 
 -- ---------------------------------------------------------------------------
 -- placement
@@ -36,7 +36,27 @@ SELECT bool_and(success) AS agreeing FROM run_command_on_workers('DROP EVENT TRI
 DROP FUNCTION public.refuse_ddl();
 SELECT ok(:'refusing' AND :'agreeing', 'the workers took the refusing trigger and dropped it');
 
+-- a single-node history: an order placed before distribute(), its event
+-- numbered by the coordinator's transactions, which have run ahead of the
+-- workers' (here by 5,000 subtransactions' ids)
+SELECT dispatch.create_zone('history', ST_MakeEnvelope(99, 30.0, 99.1, 30.1, 4326)) AS zh \gset
+SELECT dispatch.create_merchant(:zh, 'old shop', 99.05, 30.05, 10) AS hshop \gset
+SELECT dispatch.add_item(:hshop, 'dish', 1500) AS hdish \gset
+SELECT dispatch.register_customer('+8613900000009', NULL) AS hcu \gset
+CREATE TEMP TABLE burn (i int);
+DO $$ BEGIN FOR i IN 1..5000 LOOP BEGIN INSERT INTO burn VALUES (i); EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END $$;
+SELECT dispatch.place_order(:hcu, :hshop, jsonb_build_array(jsonb_build_object('item_id', :hdish, 'qty', 1)),
+                            99.05, 30.06, 'addr', 'normal') AS ho \gset
+
 CREATE TEMP TABLE placed AS SELECT * FROM dispatch.distribute();
+SELECT ok(bool_and(success AND result::bigint > (SELECT max(seq) >> 20 FROM dispatch.events)), 'each worker numbers its events above the coordinator''s')
+  FROM run_command_on_workers('SELECT dispatch._event_base()');
+SELECT lives_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :ho, 'ref-history'),
+                'an order of the single-node history goes on once its zone is on a worker');
+SELECT results_eq(format($$ SELECT payload->>'status' FROM dispatch.events
+                             WHERE zone_id = %s AND order_id = %s AND kind = 'order_status' ORDER BY seq $$, :zh, :ho),
+                  $$ VALUES ('pending_payment'), ('placed') $$,
+                  '... its new event numbered after the one moved there');
 
 SELECT is((SELECT count(*) FROM placed),
           (SELECT count(*) FROM pg_class WHERE relnamespace = 'dispatch'::regnamespace AND relkind = 'r'),

@@ -14,8 +14,9 @@
 # of A's new events once, numbered above it; the new worker's relay serves
 # the moved shards and its listener gets exactly A's new events, once, in
 # order, none of the moved ones again.  Misuse: prepare_worker of a
-# worker that holds shards is refused (DP914), of a node not in the
-# cluster too (DP915), a second call changes nothing, and a zone whose rows
+# worker that holds shards of the outbox and has no base is refused
+# (DP914), of a node not in the cluster too (DP915), a second call changes
+# nothing (nor one for a worker distribute() placed), and a zone whose rows
 # are numbered above its worker's (as a move to a worker not prepared
 # leaves them) refuses new events (DP108) rather than number them lower.  The node stays in the cluster: test/citus/run runs this
 # script last, and the cluster's exit stops the node.
@@ -113,11 +114,19 @@ step "prepare_worker"
 base() { qp "$1" "SELECT coalesce((SELECT base FROM dispatch.event_base), 0)" 2>/dev/null; }
 b3=$(base "$w3")
 again=$(q "SELECT dispatch.prepare_worker('localhost', $w3)" 2>&1)
+# an old worker has the base distribute() gave it, below the new one's;
+# one that holds shards of the outbox without a base (given shards before
+# it was prepared) is refused
+ba=$(base "$wa")
+olda=$(q "SELECT dispatch.prepare_worker('localhost', $wa)" 2>&1)
+qp "$wa" "DELETE FROM dispatch.event_base" >/dev/null
 old=$(state "SELECT dispatch.prepare_worker('localhost', $wa)")
+qp "$wa" "INSERT INTO dispatch.event_base (base) VALUES ($ba)" >/dev/null
 none=$(state "SELECT dispatch.prepare_worker('localhost', 1)")
 [ -n "$b3" ] && [ "$b3" = "$out" ] && [ "$again" = "$b3" ] && [ "$(base "$w3")" = "$b3" ] &&
+	[ "$ba" -gt 0 ] && [ "$ba" -lt "$b3" ] && [ "$olda" = "$ba" ] && [ "$(base "$wa")" = "$ba" ] &&
 	[ "$old" = DP914 ] && [ "$none" = DP915 ]
-ok $? "a second call changes nothing (base ${b3:-none}, then ${again:-none}); refused for an old worker (${old:-no error}) and a node not in the cluster (${none:-no error})"
+ok $? "a second call changes nothing (base ${b3:-none}, then ${again:-none}), nor one for an old worker (its base from distribute(), ${ba:-none}, then ${olda:-none}); refused for a worker with shards of the outbox and no base (${old:-no error}) and a node not in the cluster (${none:-no error})"
 
 # the new node's analyst views read their definer functions, as the
 # others' do; its sequences start at its group's ids
@@ -220,7 +229,7 @@ ok $? "the new worker's relay serves the moved shards: its listener got the $(wc
 life "$zd" 1
 wd=$(port_of "$zd")
 shard=$(q "SELECT shard_name('dispatch.events', get_shard_id_for_distribution_column('dispatch.events', $zd))")
-top=$(qp "$wd" "SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000) << 20")
+top=$(qp "$wd" "SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + dispatch._event_base() + 1000000) << 20")
 qp "$wd" "SET session_replication_role = replica; INSERT INTO $shard (zone_id, seq, at, kind) VALUES ($zd, $top, now(), 'test')" >/dev/null
 orders=$(q "SELECT count(*) FROM dispatch.orders WHERE zone_id = $zd")
 got=$(state "SELECT dispatch.place_order($customer, ${shop[$zd]}, '[{\"item_id\": ${dish[$zd]}, \"qty\": 1}]', ${lon[$zd]}, 20.06, 'x')")

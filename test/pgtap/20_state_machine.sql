@@ -134,10 +134,11 @@ SELECT pg_temp.order_in('delivered') AS done2 \gset
 SELECT throws_ok(format($$ SELECT dispatch.cancel_order(%s, 'too late') $$, :done2), 'DP104',
 	format('order %s cannot be cancelled (status "delivered")', :done2), 'a delivered order cannot be cancelled');
 
--- event numbers: the writing transaction in the high bits
--- (txid_current() read with the rows: on Citus, the id of this transaction
--- on the zone's worker, which numbered the event)
-SELECT DISTINCT seq >> 20 AS xid, txid_current() AS mine
+-- event numbers: the writing transaction in the high bits, plus the
+-- node's base (txid_current() and the base read with the rows: on Citus,
+-- the id of this transaction on the zone's worker, which numbered the
+-- event, and that worker's base, which distribute() set)
+SELECT DISTINCT seq >> 20 AS xid, txid_current() + dispatch._event_base() AS mine
   FROM dispatch.events WHERE zone_id = :done2 >> 40 AND order_id = :done2 \gset
 SELECT is(:xid::bigint, :mine::bigint, 'an event''s seq carries its transaction id above bit 20');
 

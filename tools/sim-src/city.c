@@ -812,14 +812,15 @@ order_phase(Run *run, int tid)
 								k ? ", " : "", m->item[d->item[k]], d->qty[k]);
 			snprintf(items + len, sizeof(items) - len, "]");
 			to_lonlat(d->x, d->y, &lon, &lat);
-			r = sql(run, c, true, "SELECT dispatch.place_order(%lld, %lld, '%s', %.7f, %.7f, 'Building %d, room %d', '%s'%s)",
-					run->customer_id[d->customer], m->id, items, lon, lat,
+			/* the app keeps its merchants' zones: on Citus the call is sent whole */
+			r = sql(run, c, true, "SELECT dispatch.place_order_in_zone(%lld, %lld, %lld, '%s', %.7f, %.7f, 'Building %d, room %d', '%s'%s)",
+					run->zone_id[m->zone], run->customer_id[d->customer], m->id, items, lon, lat,
 					1 + d->customer % 97, 100 + d->customer % 1900, d->priority,
 					d->coupon ? ", 'LUNCH10'" : "");
 			if (r == NULL && d->coupon && !run->failed)
 				/* the coupon refused (used up, budget spent): without it */
-				r = sql(run, c, true, "SELECT dispatch.place_order(%lld, %lld, '%s', %.7f, %.7f, 'Building %d, room %d', '%s')",
-						run->customer_id[d->customer], m->id, items, lon, lat,
+				r = sql(run, c, true, "SELECT dispatch.place_order_in_zone(%lld, %lld, %lld, '%s', %.7f, %.7f, 'Building %d, room %d', '%s')",
+						run->zone_id[m->zone], run->customer_id[d->customer], m->id, items, lon, lat,
 						1 + d->customer % 97, 100 + d->customer % 1900, d->priority);
 			else if (r != NULL && d->coupon)
 				count(run, &run->coupons, 1);
