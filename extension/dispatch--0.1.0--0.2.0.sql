@@ -5367,8 +5367,8 @@ COMMENT ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float
 	'Internal: applies the synced pings with p_after < at <= p_upto (NULL: unbounded): all into the track, the newest into the rider''s position when it is newer than the known one.';
 REVOKE ALL ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) FROM PUBLIC;
 
--- sync_rider (sql/67_sync.sql)
-CREATE OR REPLACE FUNCTION @extschema@.sync_rider(rider_id bigint, batch jsonb)
+-- sync_rider_in_zone (sql/67_sync.sql)
+CREATE OR REPLACE FUNCTION @extschema@.sync_rider_in_zone(zone_id bigint, rider_id bigint, batch jsonb)
 RETURNS TABLE (item integer, client_event_id text, outcome text, reason text, sqlstate text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -5406,11 +5406,11 @@ DECLARE
 	v_code text;
 	i integer;
 BEGIN
-	v_zone := @extschema@._rider_zone(rider_id);
+	v_zone := sync_rider_in_zone.zone_id;
 	SELECT r.position_at INTO v_known FROM @extschema@.riders r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'rider % does not exist', rider_id USING ERRCODE = 'DP015';
+		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
 	END IF;
 	IF batch IS NULL OR pg_catalog.jsonb_typeof(batch) OPERATOR(pg_catalog.<>) 'array' THEN
 		RAISE EXCEPTION 'a sync batch is a JSON array of items'
@@ -5489,7 +5489,7 @@ BEGIN
 		  FROM ROWS FROM (pg_catalog.unnest(v_id), pg_catalog.unnest(v_kind), pg_catalog.unnest(v_at), pg_catalog.unnest(v_problem)) WITH ORDINALITY u(id, kind, at, problem, ord)),
 	logged AS (
 		INSERT INTO @extschema@.rider_sync_log AS l (zone_id, rider_id, client_event_id, kind, client_at, synced_at, outcome)
-		SELECT v_zone, sync_rider.rider_id, i.id, i.kind, i.at, v_now, 'applied'
+		SELECT v_zone, sync_rider_in_zone.rider_id, i.id, i.kind, i.at, v_now, 'applied'
 		  FROM items i
 		 WHERE i.problem IS NULL AND i.nth OPERATOR(pg_catalog.=) 1
 		ON CONFLICT DO NOTHING
@@ -5533,7 +5533,7 @@ BEGIN
 	-- the pings up to its time
 	FOREACH i IN ARRAY COALESCE(v_actions, '{}') LOOP
 		IF v_problem[i] IS NULL AND v_ping_at IS NOT NULL THEN
-			PERFORM @extschema@._sync_pings(v_zone, sync_rider.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
+			PERFORM @extschema@._sync_pings(v_zone, sync_rider_in_zone.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
 			                                v_applied_upto, v_at[i]);
 			v_applied_upto := v_at[i];
 		END IF;
@@ -5544,14 +5544,14 @@ BEGIN
 				SELECT f.rider_id INTO v_owner FROM @extschema@.offers f
 				 WHERE f.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(v_ref[i])
 				   AND f.offer_id OPERATOR(pg_catalog.=) v_ref[i];
-				IF FOUND AND v_owner OPERATOR(pg_catalog.<>) sync_rider.rider_id THEN
+				IF FOUND AND v_owner OPERATOR(pg_catalog.<>) sync_rider_in_zone.rider_id THEN
 					RAISE EXCEPTION 'offer % was made to another rider', v_ref[i] USING ERRCODE = 'DP703';
 				END IF;
 				PERFORM @extschema@.respond_offer(v_ref[i], v_accept[i], v_note[i]);
 			ELSIF v_kind[i] OPERATOR(pg_catalog.=) 'picked_up' THEN
-				PERFORM @extschema@.mark_picked_up(v_ref[i], sync_rider.rider_id);
+				PERFORM @extschema@.mark_picked_up(v_ref[i], sync_rider_in_zone.rider_id);
 			ELSE
-				PERFORM @extschema@.mark_delivered(v_ref[i], sync_rider.rider_id);
+				PERFORM @extschema@.mark_delivered(v_ref[i], sync_rider_in_zone.rider_id);
 			END IF;
 			v_outcome[i] := 'applied';
 		EXCEPTION WHEN OTHERS THEN
@@ -5567,7 +5567,7 @@ BEGIN
 		END;
 	END LOOP;
 	IF v_ping_at IS NOT NULL THEN
-		PERFORM @extschema@._sync_pings(v_zone, sync_rider.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
+		PERFORM @extschema@._sync_pings(v_zone, sync_rider_in_zone.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
 		                                v_applied_upto, NULL);
 	END IF;
 
@@ -5579,7 +5579,7 @@ BEGIN
 		          FROM ROWS FROM (pg_catalog.unnest(v_id), pg_catalog.unnest(v_outcome), pg_catalog.unnest(v_state))
 		               u(id, outcome, state)
 		         WHERE u.outcome OPERATOR(pg_catalog.=) 'rejected' AND u.state OPERATOR(pg_catalog.<>) 'DP702') r
-		 WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone AND l.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id
+		 WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone AND l.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id
 		   AND l.client_event_id OPERATOR(pg_catalog.=) r.id;
 	END IF;
 
@@ -5587,6 +5587,26 @@ BEGIN
 	SELECT r.n, r.id, r.outcome, r.reason, r.state
 	  FROM ROWS FROM (pg_catalog.unnest(v_n), pg_catalog.unnest(v_id), pg_catalog.unnest(v_outcome), pg_catalog.unnest(v_reason), pg_catalog.unnest(v_state)) r(n, id, outcome, reason, state)
 	 ORDER BY r.n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.sync_rider_in_zone(bigint, bigint, jsonb) IS
+	'sync_rider for an app that keeps its riders'' zones (the zone given to register_rider; a rider never changes zone): the same answers, and a zone that is not the rider''s is refused (DP015), nothing written.  On Citus the call is sent whole to the zone''s worker (distribute()).';
+REVOKE ALL ON FUNCTION @extschema@.sync_rider_in_zone(bigint, bigint, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.sync_rider_in_zone(bigint, bigint, jsonb) TO dispatch_app, dispatch_admin;
+
+-- sync_rider (sql/67_sync.sql)
+CREATE OR REPLACE FUNCTION @extschema@.sync_rider(rider_id bigint, batch jsonb)
+RETURNS TABLE (item integer, client_event_id text, outcome text, reason text, sqlstate text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- the rider's zone (as _rider_zone reads it, without a call of its own)
+	RETURN QUERY
+	SELECT s.item, s.client_event_id, s.outcome, s.reason, s.sqlstate
+	  FROM @extschema@.sync_rider_in_zone((SELECT z.zone_id FROM @extschema@.rider_zones z
+	                                       WHERE z.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id),
+	                                      sync_rider.rider_id, batch) s;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
@@ -9773,6 +9793,7 @@ BEGIN
 		'@extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer)',
 		'@extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz)',
 		'@extschema@.rider_offline_in_zone(bigint, bigint)',
+		'@extschema@.sync_rider_in_zone(bigint, bigint, jsonb)',
 		'@extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz)',
 		'@extschema@.update_rider_plan_in_zone(bigint, bigint, timestamptz, float8, float8, timestamptz, float8, float8)'
 	   ]::pg_catalog.regprocedure[]) f;
@@ -9782,7 +9803,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, rider_online_in_zone, rider_offline_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, rider_online_in_zone, rider_offline_in_zone, sync_rider_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- _prepare_this_node (sql/97_distribute.sql)

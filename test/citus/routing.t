@@ -4,8 +4,8 @@
 # order's life reaches exactly one worker, the one that holds the order's
 # zone: the coordinator logs every command it sends to a worker
 # (citus.log_remote_commands), and the servers named are counted per call.
-# The calls that name an order or an offer, and a rider's calls that name
-# the rider's zone, are sent whole, as one command.
+# The calls that name an order or an offer, and the calls that name the
+# rider's or the merchant's zone, are sent whole, as one command.
 # Then two zones on the two workers run their batches at the same time: a
 # batch of one zone, its transaction held open, does not hold up the batch
 # of the other.
@@ -99,6 +99,17 @@ ok $? "EXPLAIN of a ping naming its zone shows one task, on the zone's worker"
 err=$(psql -X -q -At -c "SELECT dispatch.update_rider_location_in_zone($zb, $rider_a, $lon_a + 0.05, 30.049)" 2>&1)
 printf '%s\n' "$err" | grep -q "rider $rider_a does not exist in zone $zb"
 ok $? "a ping naming another zone is refused on that zone's worker (${err%%$'\n'*})"
+# a sync naming the rider's zone: sent whole, its ping applied and its
+# refused action answered, in a subtransaction on the worker
+lonp=$(q "SELECT round(($lon_a + 0.052)::numeric, 6)")
+ms=$(q "SELECT (extract(epoch FROM now()) * 1000)::bigint")
+batch="'[{\"id\": \"s1\", \"at\": $ms, \"type\": \"ping\", \"lon\": $lonp, \"lat\": 30.047},
+         {\"id\": \"s2\", \"at\": $((ms + 1)), \"type\": \"delivered\", \"order_id\": 1}]'"
+zoned_call sync_rider_in_zone "SELECT dispatch.sync_rider_in_zone($za, $rider_a, $batch)"
+[ "$(q "SELECT string_agg(client_event_id || ':' || outcome || ':' || coalesce(sqlstate, '-'), ' ' ORDER BY client_event_id)
+         FROM dispatch.rider_sync_log WHERE zone_id = $za AND rider_id = $rider_a")" = "s1:applied:- s2:rejected:DP014" ] &&
+	[ "$(q "SELECT round(ST_X(position)::numeric, 6) = $lonp FROM dispatch.riders WHERE zone_id = $za AND rider_id = $rider_a")" = t ]
+ok $? "the sync sent whole moved the rider and answered its refused action (DP014), the batch going on"
 o=$(q "SELECT dispatch.place_order($customer, $shop, jsonb_build_array(jsonb_build_object('item_id', $dish, 'qty', 1)),
          $lon_a + 0.05, 30.06, 'addr', 'normal')")
 one_worker place_order "SELECT dispatch.place_order($customer, $shop, jsonb_build_array(jsonb_build_object('item_id', $dish, 'qty', 1)), $lon_a + 0.05, 30.06, 'addr', 'normal')"

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(34);
+SELECT plan(37);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -144,7 +144,19 @@ SELECT throws_ok(format($$ SELECT * FROM dispatch.sync_rider(%s, %L) $$, :rider,
                         jsonb_build_array(jsonb_build_object('id', 'big', 'at', pg_temp.ms('12:34:30'), 'type', 'ping', 'lon', 121.44, 'lat', 31.19,
                                                              'reason', repeat('x', (SELECT max_length FROM dispatch.input_limits() WHERE input = 'sync_item'))))),
                  'DP028', NULL, 'an item over the size limit');
+SELECT throws_ok(format($$ SELECT * FROM dispatch.sync_rider_in_zone(%s, %s, %L) $$, :other_zone, :rider,
+                        jsonb_build_array(jsonb_build_object('id', 'z1', 'at', pg_temp.ms('12:34:40'), 'type', 'ping', 'lon', 121.44, 'lat', 31.19))),
+                 'DP015', format('rider %s does not exist in zone %s', :rider, :other_zone),
+                 'a batch naming a zone not the rider''s is refused');
 SELECT is((SELECT count(*) FROM dispatch.rider_sync_log), :log_before::bigint, 'a refused call leaves nothing behind');
+-- the batch naming the rider's zone: the same answers
+SELECT results_eq(format($$ SELECT item, outcome, sqlstate FROM dispatch.sync_rider_in_zone(%s, %s, %L) $$, :zone, :rider,
+                         jsonb_build_array(jsonb_build_object('id', 'z2', 'at', pg_temp.ms('12:34:40'), 'type', 'ping', 'lon', 121.441, 'lat', 31.191),
+                                           jsonb_build_object('id', 'p2', 'at', pg_temp.ms('12:34:41'), 'type', 'ping', 'lon', 121.44, 'lat', 31.19))),
+                  $$ VALUES (1, 'applied', NULL::text), (2, 'duplicate', NULL) $$,
+                  'a batch naming the rider''s zone is applied, item by item, as sync_rider applies it');
+SELECT is((SELECT count(*) FROM dispatch.rider_sync_log WHERE zone_id = :zone AND rider_id = :rider AND client_event_id = 'z2'),
+          1::bigint, '... and remembered');
 SELECT is_empty(format($$ SELECT * FROM dispatch.sync_rider(%s, '[]') $$, :rider), 'an empty batch answers nothing');
 
 -- privileges.  SET ROLE, not SET LOCAL ROLE: Citus carries a SET LOCAL to

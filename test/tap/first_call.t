@@ -118,6 +118,7 @@ app|SELECT dispatch._settle_refund(1, 1099511627775, true)|DP106
 app|SELECT dispatch.stuck_after('placed')|
 app|SELECT dispatch.delivery_fee(1, 121.445, 31.196)|
 app|SELECT dispatch.sync_rider(1, '[{"id": "first-call", "at": 1, "type": "ping", "lon": 121.44, "lat": 31.19}]')|
+app|SELECT dispatch.sync_rider_in_zone(1, 1, '[{"id": "first-call-z", "at": 1, "type": "ping", "lon": 121.44, "lat": 31.19}]')|
 app|SELECT dispatch.eta($(id to_deliver))|
 app|SELECT dispatch.rider_earnings_of(3, '2026-01-01', '2026-12-31')|
 admin|SELECT dispatch.learn_eta()|

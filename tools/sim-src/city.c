@@ -1200,13 +1200,13 @@ rider_phase(Run *run, int tid)
 			PGresult   *res;
 
 			strcat(r->sync.buf, "]");
-			if ((res = sql(run, c, false, "SELECT outcome, reason, sqlstate FROM dispatch.sync_rider(%lld, '%s')",
-						   r->id, r->sync.buf)) == NULL)
+			if ((res = sql(run, c, false, "SELECT outcome, reason, sqlstate FROM dispatch.sync_rider_in_zone(%lld, %lld, '%s')",
+						   run->zone_id[r->zone], r->id, r->sync.buf)) == NULL)
 				return;
 			for (k = 0; k < PQntuples(res); k++)
 				if (strcmp(PQgetvalue(res, k, 0), "applied") != 0)
 				{
-					fail(run, "sync_rider: an item %s: %s (%s)", PQgetvalue(res, k, 0),
+					fail(run, "sync_rider_in_zone: an item %s: %s (%s)", PQgetvalue(res, k, 0),
 						 PQgetvalue(res, k, 1), PQgetvalue(res, k, 2));
 					PQclear(res);
 					return;
