@@ -1809,7 +1809,7 @@ DECLARE
 BEGIN
 	SELECT r.flushed, r.lost INTO v_flushed, v_lost FROM @extschema@._flush_refusal_ring() r;
 	-- on a Citus coordinator, each worker's ring too: a call sent whole to
-	-- a worker (place_order_in_zone) notes its refusal there.  Each worker
+	-- a worker (the _in_zone forms of intake) notes its refusal there.  Each worker
 	-- flushes in a transaction of its own; one that fails is skipped, with
 	-- a warning, and flushed by the next run.  (Statements run by EXECUTE:
 	-- the functions of Citus exist only where it is installed.)
@@ -3644,7 +3644,7 @@ REVOKE ALL ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, j
 GRANT EXECUTE ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) TO dispatch_app, dispatch_admin;
 
 -- _place_errand (sql/55_orders.sql)
-CREATE OR REPLACE FUNCTION @extschema@._place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
+CREATE OR REPLACE FUNCTION @extschema@._place_errand(p_zone bigint, customer_id bigint, pickup_lon float8, pickup_lat float8,
                                          dropoff_lon float8, dropoff_lat float8, dropoff_address text,
                                          description text, fee_cents integer)
 RETURNS bigint
@@ -3668,12 +3668,18 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
 	PERFORM @extschema@._check_length('errand_description', description);
+	-- the zone given (place_errand_in_zone) must cover the pickup; else
+	-- the first that does
 	SELECT z.zone_id, z.area, z.speed_mps INTO v_zone, v_area, v_speed
 	  FROM @extschema@.zones z
-	 WHERE @extschema@._covers(z.area, v_pickup)
+	 WHERE (p_zone IS NULL OR z.zone_id OPERATOR(pg_catalog.=) p_zone)
+	   AND @extschema@._covers(z.area, v_pickup)
 	 ORDER BY z.zone_id
 	 LIMIT 1;
-	IF NOT FOUND THEN
+	IF NOT FOUND AND p_zone IS NOT NULL THEN
+		PERFORM @extschema@._refusal_zone(p_zone);
+		RAISE EXCEPTION 'pickup lies outside the service area of zone %', p_zone USING ERRCODE = 'DP002';
+	ELSIF NOT FOUND THEN
 		RAISE EXCEPTION 'pickup lies outside every service area' USING ERRCODE = 'DP002';
 	END IF;
 	PERFORM @extschema@._refusal_zone(v_zone);
@@ -3707,9 +3713,9 @@ BEGIN
 	RETURN v_order;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
-	'Internal: the body of place_errand, which calls it and notes its refusals.';
-REVOKE ALL ON FUNCTION @extschema@._place_errand(bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._place_errand(bigint, bigint, float8, float8, float8, float8, text, text, integer) IS
+	'Internal: the body of place_errand (p_zone NULL: the first zone covering the pickup) and place_errand_in_zone (p_zone a zone covering the pickup, DP002 otherwise), which call it and note its refusals.';
+REVOKE ALL ON FUNCTION @extschema@._place_errand(bigint, bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
 
 -- place_errand (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@.place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
@@ -3721,6 +3727,19 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_place_errand';
 COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
 	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup.';
+
+-- place_errand_in_zone (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@.place_errand_in_zone(zone_id bigint, customer_id bigint, pickup_lon float8, pickup_lat float8,
+                                                dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                                description text, fee_cents integer)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_place_errand_in_zone';
+COMMENT ON FUNCTION @extschema@.place_errand_in_zone(bigint, bigint, float8, float8, float8, float8, text, text, integer) IS
+	'place_errand in the zone given, which must cover the pickup (DP002 otherwise, nothing written; where zones overlap, the caller chooses): the same checks and effects.  On Citus the call is sent whole to the zone''s worker (distribute()).';
+REVOKE ALL ON FUNCTION @extschema@.place_errand_in_zone(bigint, bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.place_errand_in_zone(bigint, bigint, float8, float8, float8, float8, text, text, integer) TO dispatch_app, dispatch_admin;
 
 -- _check_order_zone (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_order_zone(p_zone bigint, p_order_id bigint) RETURNS void
@@ -9791,6 +9810,7 @@ BEGIN
 	PERFORM pg_catalog.create_distributed_function(f, 'zone_id', colocate_with => '@extschema@.orders')
 	   FROM pg_catalog.unnest(ARRAY[
 		'@extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer)',
+		'@extschema@.place_errand_in_zone(bigint, bigint, float8, float8, float8, float8, text, text, integer)',
 		'@extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz)',
 		'@extschema@.rider_offline_in_zone(bigint, bigint)',
 		'@extschema@.sync_rider_in_zone(bigint, bigint, jsonb)',
@@ -9803,7 +9823,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, rider_online_in_zone, rider_offline_in_zone, sync_rider_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, place_errand_in_zone, rider_online_in_zone, rider_offline_in_zone, sync_rider_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- _prepare_this_node (sql/97_distribute.sql)

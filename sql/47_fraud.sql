@@ -5,7 +5,7 @@
 -- all in fraud_signals.
 --
 -- A refusal raises an error, so the caller's transaction rolls back and
--- could keep no row.  place_order, place_order_in_zone and place_errand
+-- could keep no row.  place_order, place_errand and their _in_zone forms
 -- (sql/55_orders.sql) therefore note a refused attempt in a ring in shared memory
 -- (src/refusals.c), outside any transaction, with no text: time, zone,
 -- customer, SQLSTATE.  flush_refusals(), run every minute by pg_cron,
@@ -206,7 +206,7 @@ DECLARE
 BEGIN
 	SELECT r.flushed, r.lost INTO v_flushed, v_lost FROM @extschema@._flush_refusal_ring() r;
 	-- on a Citus coordinator, each worker's ring too: a call sent whole to
-	-- a worker (place_order_in_zone) notes its refusal there.  Each worker
+	-- a worker (the _in_zone forms of intake) notes its refusal there.  Each worker
 	-- flushes in a transaction of its own; one that fails is skipped, with
 	-- a warning, and flushed by the next run.  (Statements run by EXECUTE:
 	-- the functions of Citus exist only where it is installed.)

@@ -265,7 +265,7 @@ AS 'MODULE_PATHNAME', 'dispatch_place_order_in_zone';
 COMMENT ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
 	'place_order for a caller that knows the merchant''s zone (the zone given to create_merchant; a merchant never changes zone): the same checks and effects, and a zone that is not the merchant''s is refused (DP013), nothing written.  On Citus the call is sent whole to the zone''s worker (distribute()).  Errors: docs/errors.md.';
 
-CREATE FUNCTION @extschema@._place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
+CREATE FUNCTION @extschema@._place_errand(p_zone bigint, customer_id bigint, pickup_lon float8, pickup_lat float8,
                                          dropoff_lon float8, dropoff_lat float8, dropoff_address text,
                                          description text, fee_cents integer)
 RETURNS bigint
@@ -289,12 +289,18 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
 	PERFORM @extschema@._check_length('errand_description', description);
+	-- the zone given (place_errand_in_zone) must cover the pickup; else
+	-- the first that does
 	SELECT z.zone_id, z.area, z.speed_mps INTO v_zone, v_area, v_speed
 	  FROM @extschema@.zones z
-	 WHERE @extschema@._covers(z.area, v_pickup)
+	 WHERE (p_zone IS NULL OR z.zone_id OPERATOR(pg_catalog.=) p_zone)
+	   AND @extschema@._covers(z.area, v_pickup)
 	 ORDER BY z.zone_id
 	 LIMIT 1;
-	IF NOT FOUND THEN
+	IF NOT FOUND AND p_zone IS NOT NULL THEN
+		PERFORM @extschema@._refusal_zone(p_zone);
+		RAISE EXCEPTION 'pickup lies outside the service area of zone %', p_zone USING ERRCODE = 'DP002';
+	ELSIF NOT FOUND THEN
 		RAISE EXCEPTION 'pickup lies outside every service area' USING ERRCODE = 'DP002';
 	END IF;
 	PERFORM @extschema@._refusal_zone(v_zone);
@@ -328,9 +334,9 @@ BEGIN
 	RETURN v_order;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
-	'Internal: the body of place_errand, which calls it and notes its refusals.';
-REVOKE ALL ON FUNCTION @extschema@._place_errand(bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._place_errand(bigint, bigint, float8, float8, float8, float8, text, text, integer) IS
+	'Internal: the body of place_errand (p_zone NULL: the first zone covering the pickup) and place_errand_in_zone (p_zone a zone covering the pickup, DP002 otherwise), which call it and note its refusals.';
+REVOKE ALL ON FUNCTION @extschema@._place_errand(bigint, bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
 
 -- C, as place_order
 CREATE FUNCTION @extschema@.place_errand(customer_id bigint, pickup_lon float8, pickup_lat float8,
@@ -342,6 +348,16 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_place_errand';
 COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
 	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup.';
+
+CREATE FUNCTION @extschema@.place_errand_in_zone(zone_id bigint, customer_id bigint, pickup_lon float8, pickup_lat float8,
+                                                dropoff_lon float8, dropoff_lat float8, dropoff_address text,
+                                                description text, fee_cents integer)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_place_errand_in_zone';
+COMMENT ON FUNCTION @extschema@.place_errand_in_zone(bigint, bigint, float8, float8, float8, float8, text, text, integer) IS
+	'place_errand in the zone given, which must cover the pickup (DP002 otherwise, nothing written; where zones overlap, the caller chooses): the same checks and effects.  On Citus the call is sent whole to the zone''s worker (distribute()).';
 
 -- The routed forms of the calls that take an order id (_confirm_payment,
 -- _cancel_order, ...) carry the zone as their first argument, by which
@@ -528,6 +544,8 @@ REVOKE ALL ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, j
 GRANT EXECUTE ON FUNCTION @extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.place_errand_in_zone(bigint, bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.place_errand_in_zone(bigint, bigint, float8, float8, float8, float8, text, text, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.confirm_payment(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.confirm_payment(bigint, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@._confirm_payment(bigint, bigint, text) FROM PUBLIC;

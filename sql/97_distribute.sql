@@ -445,6 +445,7 @@ BEGIN
 	PERFORM pg_catalog.create_distributed_function(f, 'zone_id', colocate_with => '@extschema@.orders')
 	   FROM pg_catalog.unnest(ARRAY[
 		'@extschema@.place_order_in_zone(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer)',
+		'@extschema@.place_errand_in_zone(bigint, bigint, float8, float8, float8, float8, text, text, integer)',
 		'@extschema@.rider_online_in_zone(bigint, bigint, float8, float8, timestamptz)',
 		'@extschema@.rider_offline_in_zone(bigint, bigint)',
 		'@extschema@.sync_rider_in_zone(bigint, bigint, jsonb)',
@@ -457,7 +458,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, rider_online_in_zone, rider_offline_in_zone, sync_rider_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, place_errand_in_zone, rider_online_in_zone, rider_offline_in_zone, sync_rider_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- A worker added after distribute() (docs/citus.md, "Adding a worker").

@@ -24,14 +24,14 @@
  * One LWLock guards the ring: an append holds it exclusively for a few
  * stores, a reader shares it while copying out what it asked for.
  *
- * place_order, place_order_in_zone and place_errand are C functions here
- * that call their PL/pgSQL bodies (_place_order, _place_errand) and, when
- * one raises an error of class DP, note it before the error goes on:
- * catching it in PL/pgSQL would cost a subtransaction on every order,
- * refused or not.  The body says which zone the attempt is in
- * (_refusal_zone) as soon as it knows.  Noting takes only the ring's lock,
- * which no code that can raise an error ever holds.  On Citus a call sent
- * whole to a worker notes its refusal in that worker's ring, and the
+ * place_order, place_errand and their forms that name the zone are C
+ * functions here that call their PL/pgSQL bodies (_place_order,
+ * _place_errand) and, when one raises an error of class DP, note it before
+ * the error goes on: catching it in PL/pgSQL would cost a subtransaction on
+ * every order, refused or not.  The body says which zone the attempt is
+ * in (_refusal_zone) as soon as it knows.  Noting takes only the ring's
+ * lock, which no code that can raise an error ever holds.  On Citus a call
+ * sent whole to a worker notes its refusal in that worker's ring, and the
  * coordinator's flush_refusals() has each worker flush its own.
  *
  * IDENTIFICATION
@@ -258,9 +258,8 @@ dispatch_refusal_zone(PG_FUNCTION_ARGS)
 /*
  * An intake body, and where it was found (per backend).  The body is named
  * in the caller's schema and takes the caller's arguments, with a NULL zone
- * first when add_zone is set (place_order, whose body also serves
- * place_order_in_zone); a 0.1.0 catalog has the body without the zone, and
- * it is called so there.
+ * first when add_zone is set (place_order and place_errand, whose bodies
+ * also serve their forms that name the zone).
  */
 typedef struct IntakeBody
 {
@@ -268,7 +267,6 @@ typedef struct IntakeBody
 	bool		add_zone;		/* the caller names no zone: pass NULL first */
 	int			customer_arg;	/* the caller's argument that is the customer */
 	Oid			oid;
-	bool		zone_added;		/* the body found takes the added zone */
 	FmgrInfo	flinfo;
 } IntakeBody;
 
@@ -295,16 +293,7 @@ find_intake_body(IntakeBody *body, Oid fn_oid)
 					  makeString(pstrdup(body->name)));
 	ReleaseSysCache(tp);
 
-	body->zone_added = body->add_zone;
-	body->oid = LookupFuncName(name, n, types, true);
-	if (!OidIsValid(body->oid) && body->add_zone)
-	{
-		/* a 0.1.0 catalog: the body without the zone */
-		body->zone_added = false;
-		body->oid = LookupFuncName(name, n - 1, types + 1, true);
-	}
-	if (!OidIsValid(body->oid))
-		elog(ERROR, "the intake body %s is missing", body->name);
+	body->oid = LookupFuncName(name, n, types, false);
 	fmgr_info_cxt(body->oid, &body->flinfo, TopMemoryContext);
 }
 
@@ -328,9 +317,9 @@ call_noting_refusal(FunctionCallInfo fcinfo, IntakeBody *body)
 	/* found once per backend, again if the extension was made anew */
 	if (!OidIsValid(body->oid) || !SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(body->oid)))
 		find_intake_body(body, fcinfo->flinfo->fn_oid);
-	InitFunctionCallInfoData(*inner, &body->flinfo, PG_NARGS() + (body->zone_added ? 1 : 0),
+	InitFunctionCallInfoData(*inner, &body->flinfo, PG_NARGS() + (body->add_zone ? 1 : 0),
 							 fcinfo->fncollation, NULL, NULL);
-	if (body->zone_added)
+	if (body->add_zone)
 	{
 		inner->args[n].value = (Datum) 0;
 		inner->args[n++].isnull = true;
@@ -370,34 +359,52 @@ dispatch_place_order(PG_FUNCTION_ARGS)
 	return call_noting_refusal(fcinfo, &body);
 }
 
+/*
+ * A form that names its zone (argument 0): a NULL zone is refused here,
+ * since the body reads NULL as "find the zone".
+ */
+static void
+require_zone(FunctionCallInfo fcinfo, const char *fn, const char *lookup_form)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_ZONE_UNKNOWN),
+				errmsg("%s needs a zone", fn),
+				errhint("Call %s to let the zone be found.", lookup_form));
+}
+
 PG_FUNCTION_INFO_V1(dispatch_place_order_in_zone);
 
-/*
- * SQL: dispatch.place_order_in_zone(zone_id, ...): _place_order with the
- * zone, its refusals noted.  A NULL zone is refused here: the body reads
- * NULL as "the merchant's zone".
- */
+/* SQL: dispatch.place_order_in_zone(zone_id, ...): _place_order with the zone. */
 Datum
 dispatch_place_order_in_zone(PG_FUNCTION_ARGS)
 {
 	static IntakeBody body = {"_place_order", false, 1};
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				errcode(ERRCODE_DP_ZONE_UNKNOWN),
-				errmsg("place_order_in_zone needs a zone"),
-				errhint("Call place_order to place an order in the merchant's zone."));
+	require_zone(fcinfo, "place_order_in_zone", "place_order");
 	return call_noting_refusal(fcinfo, &body);
 }
 
 PG_FUNCTION_INFO_V1(dispatch_place_errand);
 
-/* SQL: dispatch.place_errand(...): _place_errand, its refusals noted. */
+/* SQL: dispatch.place_errand(...): _place_errand (no zone), its refusals noted. */
 Datum
 dispatch_place_errand(PG_FUNCTION_ARGS)
 {
-	static IntakeBody body = {"_place_errand", false, 0};
+	static IntakeBody body = {"_place_errand", true, 0};
 
+	return call_noting_refusal(fcinfo, &body);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_place_errand_in_zone);
+
+/* SQL: dispatch.place_errand_in_zone(zone_id, ...): _place_errand with the zone. */
+Datum
+dispatch_place_errand_in_zone(PG_FUNCTION_ARGS)
+{
+	static IntakeBody body = {"_place_errand", false, 1};
+
+	require_zone(fcinfo, "place_errand_in_zone", "place_errand");
 	return call_noting_refusal(fcinfo, &body);
 }
 

@@ -130,6 +130,11 @@ ok $? "the order placed whole ($w) is in its zone, numbered from the worker's ra
 err=$(psql -X -q -At -c "SELECT dispatch.place_order_in_zone($zb, $customer, $shop, $items, $lon_a + 0.05, 30.06, 'addr')" 2>&1)
 printf '%s\n' "$err" | grep -q "merchant $shop does not exist in zone $zb"
 ok $? "an order naming another zone is refused on that zone's worker (${err%%$'\n'*})"
+# an errand naming its zone too (a customer of its own: the fraud limit
+# counts a customer's unpaid orders)
+errand_customer=$(q "SELECT dispatch.register_customer('+8615900000002', NULL)")
+zoned_call place_errand_in_zone \
+	"SELECT dispatch.place_errand_in_zone($za, $errand_customer, $lon_a + 0.05, 30.05, $lon_a + 0.05, 30.06, 'addr', 'keys', 500)"
 q "SELECT flushed FROM dispatch.flush_refusals()" >/dev/null
 [ "$(q "SELECT count(*) FROM dispatch.intake_refusals WHERE zone_id = $zb AND customer_id = $customer AND sqlstate = 'DP013'")" = 1 ]
 ok $? "its refusal, noted on that worker, is flushed once by the coordinator's flush_refusals"

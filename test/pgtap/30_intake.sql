@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(75);
+SELECT plan(78);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -89,6 +89,14 @@ SELECT throws_ok(format($$ SELECT dispatch.place_order_in_zone(%s, %s, 999999, %
 SELECT throws_ok(format($$ SELECT dispatch.place_order_in_zone(%s, %s, %s, %L, 121.445, 31.196, 'x') $$,
                         :zone, :customer, :closed, :'items'),
                  'DP003', NULL, 'the zone named, the other checks hold: a closed merchant');
+-- an errand in the zone named: its pickup must lie in it
+SELECT throws_ok(format($$ SELECT dispatch.place_errand_in_zone(%s, %s, 121.43, 31.19, 121.44, 31.19, 'x', 'buy milk', 500) $$,
+                        :other_zone, :customer),
+                 'DP002', format('pickup lies outside the service area of zone %s', :other_zone),
+                 'an errand naming a zone that does not cover its pickup is refused');
+SELECT throws_ok(format($$ SELECT dispatch.place_errand_in_zone(NULL, %s, 121.43, 31.19, 121.44, 31.19, 'x', 'buy milk', 500) $$,
+                        :customer),
+                 'DP016', 'place_errand_in_zone needs a zone', 'and one naming no zone');
 
 SELECT results_eq('SELECT * FROM footprint', 'SELECT * FROM before', 'no refused request left a row or took stock');
 
@@ -129,6 +137,12 @@ SELECT results_eq(format($$ SELECT o.status::text, o.subtotal_cents, o.fee_cents
                   'VALUES (''pending_payment'', 2 * 1500, 300, 2 * 1500 + 300, 2 * 1500 + 300, ''pending'')',
                   '... and waits for its payment of the total');
 SELECT dispatch.cancel_order(:o3, 'changed my mind') \g /dev/null
+SELECT dispatch.place_errand_in_zone(:zone, :customer, 121.43, 31.19, 121.44, 31.19, 'Room 4', 'buy milk', 500) AS e1 \gset
+SELECT results_eq(format($$ SELECT o.kind, o.status::text, o.total_cents FROM dispatch.orders o
+                             WHERE o.zone_id = %s AND o.order_id = %s $$, :e1 >> 40, :e1),
+                  $$ VALUES ('errand', 'pending_payment', 500) $$,
+                  'an errand in the zone named, which covers its pickup, is placed there');
+SELECT dispatch.cancel_order(:e1, 'changed my mind') \g /dev/null
 
 -- riders
 SELECT dispatch.place_order(:customer, :merchant, :'items', 121.445, 31.196, 'Room 2') AS o2 \gset

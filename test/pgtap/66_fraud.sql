@@ -9,7 +9,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(47);
+SELECT plan(48);
 SET LOCAL dispatch.clock_override = '2031-03-04 12:00:00+00';
 SET LOCAL dispatch.fraud_max_refusals = 3;
 SET LOCAL dispatch.fraud_refusal_window_minutes = 60;
@@ -69,11 +69,14 @@ SELECT throws_ok(format($$ SELECT dispatch.place_order_in_zone(%s, %s, %s, %L, 1
                         :zone, :dave, :closed, :'items'), 'DP003', NULL, 'dave: a closed merchant, its zone named');
 SELECT throws_ok(format($$ SELECT dispatch.place_order_in_zone(%s, %s, %s, %L, 121.44, 31.19, 'x') $$,
                         :other_zone, :dave, :merchant, :'items'), 'DP013', NULL, 'dave: a zone not the merchant''s');
-SELECT ok((SELECT flushed >= 2 FROM dispatch.flush_refusals()), 'the flush copies them');
+SELECT throws_ok(format($$ SELECT dispatch.place_errand_in_zone(%s, %s, 121.43, 31.19, 121.44, 31.19, 'x', 'y', 500) $$,
+                        :other_zone, :dave), 'DP002', NULL, 'dave: an errand whose pickup the zone named does not cover');
+SELECT ok((SELECT flushed >= 3 FROM dispatch.flush_refusals()), 'the flush copies them');
 SELECT results_eq(format($$ SELECT zone_id, sqlstate, reason FROM dispatch.intake_refusals
                              WHERE customer_id = %s ORDER BY seq $$, :dave),
-                  format($$ VALUES (%s::bigint, 'DP003', 'merchant_closed'), (%s::bigint, 'DP013', 'merchant_unknown') $$,
-                         :zone, :other_zone),
+                  format($$ VALUES (%s::bigint, 'DP003', 'merchant_closed'), (%s::bigint, 'DP013', 'merchant_unknown'),
+                                   (%s::bigint, 'DP002', 'outside_service_area') $$,
+                         :zone, :other_zone, :other_zone),
                   'each with the zone named, which is the one whose worker takes the call on Citus');
 
 -- the automatic flag: bob is refused three times for his own doing

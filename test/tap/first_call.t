@@ -90,6 +90,7 @@ app|SELECT dispatch.update_rider_plan_in_zone(1, 2, dispatch.clock() + interval 
 app|SELECT dispatch.place_order(2, 1, '[{"item_id": 1, "qty": 2}]', 121.445, 31.196, 'Second Road', 'hot')|
 app|SELECT dispatch.place_order_in_zone(1, 2, 1, '[{"item_id": 1, "qty": 1}]', 121.445, 31.196, 'Second Road')|
 app|SELECT dispatch.place_errand(2, 121.44, 31.19, 121.45, 31.20, 'Third Road', 'keys', 900)|
+app|SELECT dispatch.place_errand_in_zone(1, 2, 121.44, 31.19, 121.45, 31.20, 'Third Road', 'keys', 900)|
 app|SELECT dispatch.confirm_payment($(id to_confirm), 'psp-1')|
 app|SELECT dispatch._confirm_payment(1, $(id to_confirm), 'psp-1')|
 app|SELECT dispatch.fail_payment($(id to_fail), 'declined')|
