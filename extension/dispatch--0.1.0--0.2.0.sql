@@ -1805,17 +1805,27 @@ DECLARE
 	v_lost bigint := 0;
 	v_flagged bigint := 0;
 	v_coordinator boolean := false;
+	v_mode text;
 	v record;
 BEGIN
-	SELECT r.flushed, r.lost INTO v_flushed, v_lost FROM @extschema@._flush_refusal_ring() r;
-	-- on a Citus coordinator, each worker's ring too: a call sent whole to
-	-- a worker (the _in_zone forms of intake) notes its refusal there.  Each worker
-	-- flushes in a transaction of its own; one that fails is skipped, with
-	-- a warning, and flushed by the next run.  (Statements run by EXECUTE:
-	-- the functions of Citus exist only where it is installed.)
+	-- On a Citus coordinator (statements of Citus run by EXECUTE: its
+	-- functions exist only where it is installed), one connection per
+	-- node for the whole call: the flag below updates customers, a
+	-- reference table that distributed tables refer to, after reading
+	-- every shard of intake_refusals, which Citus refuses after a parallel
+	-- read in the same transaction.  The caller's mode is put back at the end.
 	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
 		EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO v_coordinator;
 	END IF;
+	IF v_coordinator THEN
+		v_mode := pg_catalog.current_setting('citus.multi_shard_modify_mode');
+		PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+	END IF;
+	SELECT r.flushed, r.lost INTO v_flushed, v_lost FROM @extschema@._flush_refusal_ring() r;
+	-- on a Citus coordinator, each worker's ring too: a call sent whole to
+	-- a worker (the _in_zone forms of intake) notes its refusal there.
+	-- Each worker flushes in a transaction of its own; one that fails is
+	-- skipped, with a warning, and flushed by the next run.
 	IF v_coordinator THEN
 		FOR v IN EXECUTE
 			'SELECT w.nodename, w.nodeport, w.success, w.result'
@@ -1855,6 +1865,9 @@ BEGIN
 			v_flagged := v_flagged OPERATOR(pg_catalog.+) 1;
 		END IF;
 	END LOOP;
+	IF v_coordinator THEN
+		PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', v_mode, true);
+	END IF;
 	flushed := v_flushed;
 	lost := v_lost;
 	flagged := v_flagged;

@@ -19,6 +19,13 @@ ok() {
 }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
 
+# refused intake attempts noted by earlier tests stay in the rings (which
+# are not transactional) under customer ids that the tests clearing the
+# tables hand out again: flushed and cleared first, so that this script's
+# customers start with none
+q "SELECT flushed FROM dispatch.flush_refusals()" >/dev/null
+q "TRUNCATE dispatch.intake_refusals" >/dev/null
+
 # two zones, one on each worker
 node_of() {
 	q "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
@@ -135,9 +142,18 @@ ok $? "an order naming another zone is refused on that zone's worker (${err%%$'\
 errand_customer=$(q "SELECT dispatch.register_customer('+8615900000002', NULL)")
 zoned_call place_errand_in_zone \
 	"SELECT dispatch.place_errand_in_zone($za, $errand_customer, $lon_a + 0.05, 30.05, $lon_a + 0.05, 30.06, 'addr', 'keys', 500)"
-q "SELECT flushed FROM dispatch.flush_refusals()" >/dev/null
+# a customer refused twice on that worker, with dispatch.fraud_max_refusals
+# 2 for the flush: the coordinator's flush flags the customer
+flagme=$(q "SELECT dispatch.register_customer('+8615900000003', NULL)")
+for k in 1 2; do
+	psql -X -q -At -c "SELECT dispatch.place_order_in_zone($zb, $flagme, $shop, $items, $lon_a + 0.05, 30.06, 'addr')" >/dev/null 2>&1
+done
+flagged=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET dispatch.fraud_max_refusals = 2" \
+	-c "SELECT flagged FROM dispatch.flush_refusals()" 2>&1)
 [ "$(q "SELECT count(*) FROM dispatch.intake_refusals WHERE zone_id = $zb AND customer_id = $customer AND sqlstate = 'DP013'")" = 1 ]
 ok $? "its refusal, noted on that worker, is flushed once by the coordinator's flush_refusals"
+[ "$flagged" = 1 ] && [ "$(q "SELECT flagged FROM dispatch.customers WHERE customer_id = $flagme")" = t ]
+ok $? "a customer refused twice there is flagged by it (flagged: $flagged), one connection per node for the flag"
 one_call confirm_payment "SELECT dispatch.confirm_payment($o, 'ref')"
 one_call merchant_accept "SELECT dispatch.merchant_accept($o)"
 one_worker assign_batch "SELECT * FROM dispatch.assign_batch($za)"
