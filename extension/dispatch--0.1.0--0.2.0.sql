@@ -9513,6 +9513,55 @@ COMMENT ON FUNCTION @extschema@._analyst_views() IS
 	'Internal: every view granted to dispatch_analyst and the SECURITY DEFINER function of its rows, which the view reads once distribute() ran (on one server it reads the tables); own_body: the function is written apart, not given the view''s query.';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views() FROM PUBLIC;
 
+-- _analyst_zone_function (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._analyst_zone_function(p_view regclass, p_query text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_fn text;
+BEGIN
+	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname OPERATOR(pg_catalog.||) '_in_zone') INTO v_fn
+	  FROM pg_catalog.pg_class c
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	 WHERE c.oid OPERATOR(pg_catalog.=) p_view;
+	-- the zone as a literal in the statement (PL/pgSQL's EXECUTE): Citus
+	-- plans a query over several tables only with its values known
+	EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s(zone_id bigint) RETURNS SETOF %s'
+	                          ' LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER'
+	                          ' SET search_path = pg_catalog, pg_temp AS %L',
+	                          v_fn, p_view,
+	                          pg_catalog.format(E'\nBEGIN\n\tRETURN QUERY EXECUTE %L OPERATOR(pg_catalog.||) zone_id;\nEND\n',
+	                                            'SELECT v.* FROM (' OPERATOR(pg_catalog.||)
+	                                            pg_catalog.regexp_replace(COALESCE(p_query, pg_catalog.format('SELECT * FROM %s', p_view)),
+	                                                                      ';\s*$', '')
+	                                            OPERATOR(pg_catalog.||) ') v WHERE v.zone_id OPERATOR(pg_catalog.=) '));
+	EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s(bigint) IS %L', v_fn,
+	                          pg_catalog.format('The rows of the analyst view %s of one zone: on Citus, read on that zone''s worker alone (docs/citus.md, "Analysts on Citus").',
+	                                            p_view));
+	EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s(bigint) FROM PUBLIC', v_fn);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s(bigint) TO dispatch_analyst, dispatch_admin', v_fn);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._analyst_zone_function(regclass, text) IS
+	'Internal: creates or replaces <view>_in_zone(zone_id), the rows of the analyst view p_view of one zone, as p_query (the view''s rows; NULL: the view itself) filtered by zone_id; granted to dispatch_analyst and dispatch_admin.';
+REVOKE ALL ON FUNCTION @extschema@._analyst_zone_function(regclass, text) FROM PUBLIC;
+
+-- _analyst_zone_views (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._analyst_zone_views() RETURNS SETOF regclass
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT a.view_name FROM @extschema@._analyst_views() a
+	 WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute c
+	                WHERE c.attrelid OPERATOR(pg_catalog.=) a.view_name
+	                  AND c.attname OPERATOR(pg_catalog.=) 'zone_id' AND NOT c.attisdropped)
+	 ORDER BY a.view_name::text
+$$;
+COMMENT ON FUNCTION @extschema@._analyst_zone_views() IS
+	'Internal: the analyst views with a zone_id column, each with its function <view>_in_zone(zone_id).';
+REVOKE ALL ON FUNCTION @extschema@._analyst_zone_views() FROM PUBLIC;
+
 -- _analyst_views_read_definers (sql/97_distribute.sql)
 CREATE OR REPLACE FUNCTION @extschema@._analyst_views_read_definers() RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -9588,6 +9637,18 @@ BEGIN
 			                          ' SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L',
 			                          v_view.reader, pg_catalog.pg_get_function_result(v_view.reader), v_body);
 		END IF;
+		-- the view's rows of one zone: its query with the filter outside.
+		-- A view with a function of its own: that function's rows,
+		-- filtered; one that reads another analyst view: the view itself,
+		-- filtered (with the filter Citus would send the CTE to the
+		-- zone's worker, where the other view's function would query the
+		-- cluster from a shard's query)
+		IF NOT v_view.switched AND v_view.view_name IN (SELECT z FROM @extschema@._analyst_zone_views() z) THEN
+			PERFORM @extschema@._analyst_zone_function(v_view.view_name,
+				CASE WHEN v_view.own_body
+				     THEN pg_catalog.format('SELECT %s FROM %s r', v_view.columns, v_view.reader)
+				     WHEN v_ctes IS NULL THEN v_body END);
+		END IF;
 		EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s r',
 		                          v_view.view_name, v_view.columns, v_view.reader);
 	END LOOP;
@@ -9597,7 +9658,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
-	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query (another analyst view it reads read once, in a MATERIALIZED CTE), then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
+	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query (another analyst view it reads read once, in a MATERIALIZED CTE), and each <view>_in_zone function that query filtered by zone, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views_read_definers() FROM PUBLIC;
 
 -- _event_shard_seq (sql/97_distribute.sql)
@@ -10777,3 +10838,7 @@ COMMENT ON COLUMN @extschema@.riders.plan_pickup_position IS
 	'Personal data of the rider: the next pickup of its plan (update_rider_plan, update_rider_plan_in_zone). Purpose: letting orders of that pickup join the trip; basis: contract; kept: until the rider holds no orders or sends a plan without it, cleared on erasure; read by: matching (C), the rider (export_rider), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS
 	'Personal data of the rider: the track of positions. Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';
+
+-- each analyst view with a zone_id column gets its <view>_in_zone(zone_id),
+-- over the views as created above (sql/97_distribute.sql)
+SELECT @extschema@._analyst_zone_function(v) FROM @extschema@._analyst_zone_views() v;

@@ -11,7 +11,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(54);
+SELECT plan(69);
 
 -- ---------------------------------------------------------------------------
 -- two zones on two workers, and their business
@@ -144,6 +144,36 @@ SELECT cmp_ok(COALESCE((o.result ->> 'rows')::bigint, 0), '>', 0::bigint, v.view
   LEFT JOIN view_read o ON o.view_name = v.view_name AND o.reader = 'owner'
  ORDER BY v.view_name;
 
+-- the rows of zone a of each view with a zone, through its <view>_in_zone
+-- (which Citus sends to the zone's worker alone): the analyst reads
+-- through the function what the owner reads in the view, filtered
+CREATE TEMP TABLE zone_view AS
+	SELECT c.relname::text AS view_name FROM dispatch._analyst_zone_views() z JOIN pg_class c ON c.oid = z;
+GRANT SELECT ON zone_view TO dispatch_t_citus_analyst;
+SELECT 'BEGIN', format('SET LOCAL dispatch.clock_override = %L', :'clock'),
+       format($q$INSERT INTO view_read
+                 SELECT 'owner', %L, jsonb_build_object('rows', count(*),
+                                                        'hash', md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')))
+                   FROM dispatch.%I t WHERE t.zone_id = %s$q$, z.view_name || '@zone', z.view_name, :za),
+       'COMMIT'
+  FROM zone_view z ORDER BY z.view_name \gexec
+SELECT 'BEGIN', format('SET LOCAL dispatch.clock_override = %L', :'clock'), 'SET ROLE dispatch_t_citus_analyst',
+       format($q$INSERT INTO view_read
+                 SELECT 'analyst', %L, jsonb_build_object('rows', count(*),
+                                                          'hash', md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')))
+                   FROM dispatch.%I(%s) t$q$, z.view_name || '@zone', z.view_name || '_in_zone', :za),
+       'COMMIT', 'RESET ROLE'
+  FROM zone_view z ORDER BY z.view_name \gexec
+SELECT is(COALESCE(a.result, '"refused"'), COALESCE(o.result, '"refused to the owner"'),
+          'the analyst reads ' || z.view_name || '_in_zone as the owner reads the view''s rows of the zone')
+  FROM zone_view z
+  LEFT JOIN view_read o ON o.view_name = z.view_name || '@zone' AND o.reader = 'owner'
+  LEFT JOIN view_read a ON a.view_name = z.view_name || '@zone' AND a.reader = 'analyst'
+ ORDER BY z.view_name;
+SELECT cmp_ok((SELECT count(*) FROM view_read o WHERE o.reader = 'owner' AND o.view_name LIKE '%@zone'
+                  AND (o.result ->> 'rows')::bigint > 0), '>=', 10::bigint,
+              'at least 10 of the 14 have rows in zone a');
+
 -- the rows are the zones' (a sample: the owner's counts in each zone)
 SELECT count(*) FILTER (WHERE zone_id = :za) AS heat_a, count(*) FILTER (WHERE zone_id = :zb) AS heat_b
   FROM dispatch.demand_heatmap \gset
@@ -175,7 +205,7 @@ RESET ROLE;
 -- what test/citus/suite's TRUNCATE of zones and customers leaves goes
 -- ---------------------------------------------------------------------------
 
-DROP TABLE analyst_view, view_read;
+DROP TABLE analyst_view, zone_view, view_read;
 DROP ROLE dispatch_t_citus_analyst;
 DELETE FROM dispatch.experiment_exposures WHERE experiment_id = :experiment;
 DELETE FROM dispatch.experiment_variants WHERE experiment_id = :experiment;

@@ -168,6 +168,9 @@ zoned_call update_rider_plan_in_zone \
 	"SELECT dispatch.update_rider_plan_in_zone($za, $rider_a, dispatch.clock() + interval '12 minutes', $lon_a + 0.05, 30.06)"
 [ "$(q "SELECT free_at > dispatch.clock() + interval '11 minutes' FROM dispatch.riders WHERE zone_id = $za AND rider_id = $rider_a")" = t ]
 ok $? "the plan sent whole is recorded"
+# an analyst's rows of one zone (as the owner, who may read them too)
+one_worker eta_accuracy_in_zone "SELECT count(*) FROM dispatch.eta_accuracy_in_zone($za)"
+one_worker feedback_daily_in_zone "SELECT count(*) FROM dispatch.feedback_daily_in_zone($za)"
 one_call mark_picked_up "SELECT dispatch.mark_picked_up($o, $rider_a)"
 one_call mark_delivered "SELECT dispatch.mark_delivered($o, $rider_a)"
 [ "$(q "SELECT status FROM dispatch.orders WHERE zone_id = $za AND order_id = $o")" = delivered ]

@@ -6,8 +6,9 @@
 -- SECURITY DEFINER function of the same rows (_analyst_views() pairs
 -- them), keeping its columns, comment and grants, after giving most of the
 -- functions the view's own query as their body (on one server they read
--- the view).  Here the switch is made
--- (and rolled back) on one server too, which also shows the index check
+-- the view), and giving each <view>_in_zone (the rows of one zone, on one
+-- server the view filtered) the view's query filtered.  Here the switch
+-- is made (and rolled back) on one server too, which also shows the index check
 -- failing on a view that reads its function.  On Citus (test/citus/suite,
 -- after distribute()) the views read their functions from the start;
 -- test/citus/20_analysts.sql reads them there as a member of the role.
@@ -15,7 +16,7 @@
 BEGIN;
 SET LOCAL dispatch.clock_override = '2026-03-02 10:00:00+00';
 \ir ../fixtures/city.sql
-SELECT plan(21);
+SELECT plan(25);
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -164,6 +165,52 @@ SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM p
             WHERE (a.rows, a.hash) IS DISTINCT FROM (o.rows, o.hash)),
           NULL, 'a login member of dispatch_analyst reads every analyst view as its owner does');
 \endif
+-- ---------------------------------------------------------------------------
+-- the rows of one zone: <view>_in_zone(zone_id)
+-- ---------------------------------------------------------------------------
+
+CREATE TEMP TABLE zone_pair AS
+	SELECT v AS view_name, to_regprocedure(v::text || '_in_zone(bigint)') AS fn FROM dispatch._analyst_zone_views() v;
+SELECT is((SELECT array_agg(z.view_name::text ORDER BY z.view_name::text) FROM zone_pair z JOIN pg_proc f ON f.oid = z.fn
+            WHERE f.prosecdef AND f.provolatile = 's' AND f.proisstrict AND f.proretset
+              AND f.prorettype = (SELECT c.reltype FROM pg_class c WHERE c.oid = z.view_name)
+              AND has_function_privilege('dispatch_analyst', z.fn, 'EXECUTE')
+              AND has_function_privilege('dispatch_admin', z.fn, 'EXECUTE')
+              AND NOT has_function_privilege('public', z.fn, 'EXECUTE')
+              AND NOT has_function_privilege('dispatch_app', z.fn, 'EXECUTE')),
+          (SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p
+            WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = p.view_name AND a.attname = 'zone_id')),
+          'each analyst view with a zone_id has <view>_in_zone(zone_id): STABLE, STRICT, SECURITY DEFINER, its rows, for analysts and admins only');
+-- the views whose rows of a zone differ from their function's, and how
+-- many have rows in the zone
+CREATE FUNCTION pg_temp.zone_rows(p_zone bigint, OUT differ text[], OUT with_rows integer) LANGUAGE plpgsql AS $$
+DECLARE
+	v record;
+	a text;
+	b text;
+BEGIN
+	with_rows := 0;
+	FOR v IN SELECT * FROM zone_pair ORDER BY view_name::text LOOP
+		EXECUTE format('SELECT count(*) || '' '' || md5(COALESCE(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM %s t WHERE t.zone_id = $1',
+		               v.view_name) INTO a USING p_zone;
+		EXECUTE format('SELECT count(*) || '' '' || md5(COALESCE(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM %s($1) t',
+		               v.view_name::text || '_in_zone') INTO b USING p_zone;
+		IF a IS DISTINCT FROM b THEN
+			differ := differ || v.view_name::text;
+		END IF;
+		IF split_part(a, ' ', 1) <> '0' THEN
+			with_rows := with_rows + 1;
+		END IF;
+	END LOOP;
+END $$;
+\if :on_citus
+SELECT skip('on Citus, test/citus/20_analysts.sql reads each <view>_in_zone as a member of the role', 1);
+\else
+SELECT results_eq(format('SELECT differ, with_rows >= 12 FROM pg_temp.zone_rows(%s)', :zone),
+                  'VALUES (NULL::text[], true)',
+                  'each gives the view''s rows of the zone (12 or more of the 14 views have some)');
+\endif
+
 SET LOCAL ROLE dispatch_analyst;
 SELECT throws_ok('SELECT count(*) FROM dispatch.eta_predictions', '42501', NULL, 'the analyst is refused eta_predictions');
 SELECT throws_ok('SELECT count(*) FROM dispatch.orders', '42501', NULL, 'the orders');
@@ -267,6 +314,21 @@ SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM p
              LEFT JOIN view_read s ON s.view_name = p.view_name AND s.reader = 'switched'
             WHERE (s.rows, s.hash) IS DISTINCT FROM (o.rows, o.hash)),
           NULL, 'and the same rows');
+\endif
+-- the rows of one zone, switched: the view's query with the filter (which
+-- Citus sends to the zone's worker alone), not the view; but for the two
+-- views that read another analyst view
+SELECT is((SELECT array_agg(z.view_name::text ORDER BY z.view_name::text) FROM zone_pair z JOIN pg_proc f ON f.oid = z.fn
+            WHERE (f.prosrc ~ ('FROM ' || replace(z.view_name::text, '.', '\.') || '\M'))
+                  <> (z.view_name IN (SELECT r.view_name FROM reads_other r))
+               OR f.prosrc !~ 'v\.zone_id OPERATOR\(pg_catalog\.=\) '' OPERATOR\(pg_catalog\.\|\|\) zone_id;'),
+          NULL, 'switched, each <view>_in_zone runs its view''s query filtered by the zone (the view, filtered, where it reads another)');
+\if :on_citus
+SELECT skip('on Citus, test/citus/20_analysts.sql reads each <view>_in_zone as a member of the role', 1);
+\else
+SELECT results_eq(format('SELECT differ, with_rows >= 12 FROM pg_temp.zone_rows(%s)', :zone),
+                  'VALUES (NULL::text[], true)',
+                  '... and gives the same rows');
 \endif
 SELECT is(pg_temp.zone_index_conds(format('SELECT * FROM dispatch.eta_accuracy WHERE zone_id = %s', :zone), :zone),
           NULL, 'a filter on a zone of eta_accuracy then reaches no index (the check above fails on such a view)');

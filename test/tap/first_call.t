@@ -133,6 +133,20 @@ analyst|SELECT dispatch._cell_size(ST_MakeEnvelope(121.40, 31.15, 121.48, 31.22,
 analyst|SELECT dispatch._hex_cell(ST_SetSRID(ST_MakePoint(121.44, 31.19), 4326), 350.0)|
 analyst|SELECT dispatch._hexagon(350.0, 25701, 6022)|
 analyst|SELECT count(*) FROM dispatch._demand_heatmap()|
+analyst|SELECT count(*) FROM dispatch.campaign_performance_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.complaint_sla_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.demand_heatmap_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.dispatch_kpis_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.earnings_fairness_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.eta_accuracy_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.feedback_daily_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.feedback_top_issues_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.monthly_review_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.order_anomalies_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.refund_reconciliation_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.rider_utilisation_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.stuck_orders_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.survey_results_in_zone(1)|
 app|SELECT dispatch.grant_consent(3, 'marketing', 'v1')|
 app|SELECT dispatch.has_consent(3, 'marketing')|
 app|SELECT dispatch.require_consent(3, 'marketing')|
