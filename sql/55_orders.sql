@@ -97,6 +97,7 @@ DECLARE
 	v_item_id bigint;
 	v_qty integer;
 	v_price integer;
+	v_prices integer[] := '{}';            -- each line's price, as charged
 	v_subtotal bigint := 0;
 	v_fee integer;
 	v_total integer;
@@ -191,6 +192,7 @@ BEGIN
 				      DETAIL = pg_catalog.format('Asked for %s, %s left.', v_qty, COALESCE(v_item.stock, 0));
 		END IF;
 		v_subtotal := v_subtotal OPERATOR(pg_catalog.+) (v_price::bigint OPERATOR(pg_catalog.*) v_qty);
+		v_prices := v_prices OPERATOR(pg_catalog.||) v_price;
 	END LOOP;
 	IF v_subtotal OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
 		RAISE EXCEPTION 'order amount % cents exceeds the limit', v_subtotal
@@ -223,10 +225,12 @@ BEGIN
 	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep OPERATOR(pg_catalog.+) 10,
 	                                                              secs => v_dist OPERATOR(pg_catalog./) v_speed),
 	        v_now, v_now);
+	-- the lines at the prices charged above (the catalogue is not read
+	-- again: a price changed meanwhile would not be the one charged)
 	INSERT INTO @extschema@.order_items (zone_id, order_id, item_id, qty, price_cents)
-	SELECT v_zone, v_order, l.item_id, l.qty, i.price_cents
-	  FROM ROWS FROM (pg_catalog.unnest(v_lines.item_ids), pg_catalog.unnest(v_lines.qtys)) l(item_id, qty)
-	  JOIN @extschema@.items i ON i.item_id OPERATOR(pg_catalog.=) l.item_id;
+	SELECT v_zone, v_order, l.item_id, l.qty, l.price_cents
+	  FROM ROWS FROM (pg_catalog.unnest(v_lines.item_ids), pg_catalog.unnest(v_lines.qtys),
+	                  pg_catalog.unnest(v_prices)) l(item_id, qty, price_cents);
 	PERFORM @extschema@._offer_record(v_zone, v_order, _place_order.customer_id, v_offer.campaign_id,
 	                                  v_offer.coupon_code, v_offer.discount_cents, v_offer.points_spent,
 	                                  v_offer.points_cents, v_offer.points_lots);

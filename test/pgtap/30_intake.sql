@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(78);
+SELECT plan(79);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -107,6 +107,10 @@ SELECT dispatch.place_order(:customer, :merchant,
 SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), 6, 'an order takes its stock');
 SELECT results_eq(format('SELECT subtotal_cents, fee_cents, total_cents FROM dispatch.orders WHERE zone_id = %s AND order_id = %s', :o1 >> 40, :o1),
                   'VALUES (4 * 1500 + 2800, 300, 4 * 1500 + 2800 + 300)', 'the total is the sum of the lines and the delivery fee (1.1 km: the base fee)');
+SELECT results_eq(format('SELECT item_id, qty, price_cents FROM dispatch.order_items WHERE zone_id = %s AND order_id = %s ORDER BY item_id',
+                         :o1 >> 40, :o1),
+                  format('SELECT * FROM (VALUES (%s::bigint, 4, 1500), (%s::bigint, 1, 2800)) l ORDER BY 1', :rice, :noodles),
+                  '... each line at the price charged');
 -- (a zone's rows read first, then asserted: on Citus a statement that
 -- names one zone runs on its worker, pgTAP call and all)
 SELECT amount_cents AS pending FROM dispatch.payments WHERE zone_id = :o1 >> 40 AND order_id = :o1 AND status = 'pending' \gset
