@@ -294,12 +294,9 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- the rider's zone (as _rider_zone reads it, without a call of its own)
 	RETURN QUERY
 	SELECT s.item, s.client_event_id, s.outcome, s.reason, s.sqlstate
-	  FROM @extschema@.sync_rider_in_zone((SELECT z.zone_id FROM @extschema@.rider_zones z
-	                                       WHERE z.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id),
-	                                      sync_rider.rider_id, batch) s;
+	  FROM @extschema@.sync_rider_in_zone(@extschema@._rider_zone(sync_rider.rider_id), sync_rider.rider_id, batch) s;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
