@@ -144,7 +144,6 @@ DECLARE
 	v_epoch timestamptz;
 	v_after bigint;
 	v_last bigint;
-	v_at timestamptz;
 	v_flushed bigint;
 	v_lost bigint;
 BEGIN
@@ -174,12 +173,11 @@ BEGIN
 	       (SELECT r.seq FROM ring r WHERE r.lost IS NOT NULL),
 	       (SELECT r.lost FROM ring r WHERE r.lost IS NOT NULL)
 	  INTO v_flushed, v_last, v_lost;
-	-- the time taken first: Citus refuses a VOLATILE function in an
-	-- UPDATE of its tables (refusal_flushes is a reference table there)
-	v_at := pg_catalog.clock_timestamp();
+	-- (refusal_flushes is local to each node on Citus too: a VOLATILE
+	-- function may set its time)
 	UPDATE @extschema@.refusal_flushes f
 	   SET flushed_seq = GREATEST(f.flushed_seq, v_last), lost = f.lost OPERATOR(pg_catalog.+) v_lost,
-	       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = v_at
+	       flushes = f.flushes OPERATOR(pg_catalog.+) 1, last_flush_at = pg_catalog.clock_timestamp()
 	 WHERE f.epoch OPERATOR(pg_catalog.=) v_epoch;
 	flushed := v_flushed;
 	lost := v_lost;
