@@ -84,147 +84,37 @@ GRANT EXECUTE ON FUNCTION @extschema@._hour_of_week(timestamptz, text) TO dispat
 
 -- The expected delivery time from its parts: at p_speed metres a second,
 -- the ride to the pickup (none once picked up), not before the food is
--- ready, then the trip; at least a minute from now.  One place, used by
--- the window and by learn_eta, which recomputes past predictions with the
--- speeds it learns.  An expression (GREATEST skips a NULL ready time),
--- without a pinned search_path, as _hour_of_week: the planner inlines it.
+-- ready, then the trip; at least a minute from now.  One definition, in C
+-- (src/eta.c), used by the window and by learn_eta, which recomputes past
+-- predictions with the speeds it learns.  NULL parts count as in an SQL
+-- expression: GREATEST skips a NULL ready time; a NULL speed or trip leaves
+-- the minute from now.
 CREATE FUNCTION @extschema@._eta_expected(p_at timestamptz, p_speed float8, p_approach_m float8,
                                           p_trip_m float8, p_ready timestamptz) RETURNS timestamptz
-LANGUAGE sql STABLE PARALLEL SAFE
-RETURN GREATEST(GREATEST(p_at OPERATOR(pg_catalog.+)
-                         pg_catalog.make_interval(secs => COALESCE(p_approach_m, 0) OPERATOR(pg_catalog./) p_speed),
-                         p_ready)
-                OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => p_trip_m OPERATOR(pg_catalog./) p_speed),
-                p_at OPERATOR(pg_catalog.+) interval '1 minute');
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_eta_expected';
 COMMENT ON FUNCTION @extschema@._eta_expected(timestamptz, float8, float8, float8, timestamptz) IS
 	'Internal: the expected delivery time at p_at: the ride to the pickup (p_approach_m metres; NULL once picked up), not before p_ready, then p_trip_m metres, at p_speed m/s; at least a minute after p_at.';
 REVOKE ALL ON FUNCTION @extschema@._eta_expected(timestamptz, float8, float8, float8, timestamptz) FROM PUBLIC;
 
--- The window of an order in a status at a time.  Its parts: before there
--- is a rider, a typical approach of 1,500 m; an assigned order, the
--- rider's ride from their last position; the food ready at ready_at (or
--- now plus the merchant's preparation time); a picked-up order, the ride
--- from the rider's position to the drop-off.  The remaining time R (at
--- least a minute) plus five minutes, times the zone's calibrated error
--- quantiles, on either side of the expected time, gives the window.
+-- The window of an order in a status at a time (src/eta.c, which says
+-- what it is made of): C, since the trigger below computes it at every
+-- status change of every order.
 CREATE FUNCTION @extschema@._eta_window(p_order @extschema@.orders, p_status text, p_now timestamptz,
                                         OUT expected_at timestamptz, OUT earliest timestamptz,
                                         OUT latest timestamptz, OUT approach_m float8, OUT trip_m float8,
                                         OUT ready_at timestamptz, OUT speed_factor float8)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_speed float8;
-	v_position @extschema@.riders.position%TYPE;
-	v_prep integer;
-	v_remaining float8;
-	v_lo float8 := -0.25;
-	v_hi float8 := 0.5;
-	v_scale float8;
-	v_cal_samples integer;
-	v_cal_lo float8;
-	v_cal_hi float8;
-BEGIN
-	IF p_status NOT IN ('placed', 'accepted', 'assigned', 'picked_up') THEN
-		RETURN;
-	END IF;
-	-- the speed of the zone at this hour of the week (learned in
-	-- zone_speeds, else the zone's own) and the merchant's preparation
-	-- time; then the rider's position and vehicle, and the zone's
-	-- calibration of the status.  At most one distributed table a
-	-- statement: on Citus this runs in a statement on a shard of orders, in
-	-- which Citus refuses one that joins two (sql/97_distribute.sql)
-	SELECT COALESCE(s.speed_mps, z.speed_mps)::float8, m.prep_minutes
-	  INTO v_speed, v_prep
-	  FROM @extschema@.zones z
-	  LEFT JOIN @extschema@.zone_speeds s
-	         ON s.zone_id OPERATOR(pg_catalog.=) z.zone_id
-	        AND s.hour_of_week OPERATOR(pg_catalog.=) @extschema@._hour_of_week(p_now, z.timezone)
-	  LEFT JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) p_order.merchant_id
-	 WHERE z.zone_id OPERATOR(pg_catalog.=) p_order.zone_id;
-	IF v_speed IS NULL THEN
-		RETURN;
-	END IF;
-	speed_factor := 1;
-	IF p_order.rider_id IS NOT NULL THEN
-		SELECT r.position, COALESCE(v.speed_factor, 1)::float8 INTO v_position, speed_factor
-		  FROM @extschema@.riders r
-		  LEFT JOIN @extschema@.vehicle_profiles v ON v.vehicle OPERATOR(pg_catalog.=) r.vehicle
-		 WHERE r.zone_id OPERATOR(pg_catalog.=) p_order.zone_id AND r.rider_id OPERATOR(pg_catalog.=) p_order.rider_id;
-	END IF;
-	SELECT c.samples, c.lo_error, c.hi_error INTO v_cal_samples, v_cal_lo, v_cal_hi
-	  FROM @extschema@.eta_calibration c
-	 WHERE c.zone_id OPERATOR(pg_catalog.=) p_order.zone_id AND c.stage OPERATOR(pg_catalog.=) p_status;
-	IF p_status OPERATOR(pg_catalog.=) 'picked_up' THEN
-		trip_m := COALESCE(@extschema@._distance_m(v_position, p_order.dropoff), p_order.distance_m);
-	ELSE
-		ready_at := COALESCE(p_order.ready_at,
-		                     p_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep));
-		approach_m := CASE WHEN p_status OPERATOR(pg_catalog.=) 'assigned' AND v_position IS NOT NULL
-		                   THEN @extschema@._distance_m(v_position, p_order.pickup) ELSE 1500 END;
-		trip_m := p_order.distance_m;
-	END IF;
-	expected_at := @extschema@._eta_expected(p_now, v_speed OPERATOR(pg_catalog.*) speed_factor,
-	                                         approach_m, trip_m, ready_at);
-	v_remaining := pg_catalog.date_part('epoch', expected_at OPERATOR(pg_catalog.-) p_now);
-	IF v_cal_samples OPERATOR(pg_catalog.>=) @extschema@._setting_int('dispatch.eta_min_samples') THEN
-		v_lo := v_cal_lo;
-		v_hi := v_cal_hi;
-	END IF;
-	-- errors scale with the remaining time, plus five minutes for what
-	-- does not (a lift, a door); the window never starts before now, and
-	-- is in whole minutes, outwards, as a customer is told them
-	v_scale := v_remaining OPERATOR(pg_catalog.+) 300;
-	earliest := pg_catalog.date_trunc('minute', GREATEST(p_now, expected_at OPERATOR(pg_catalog.+)
-	                pg_catalog.make_interval(secs => LEAST(v_lo, 0) OPERATOR(pg_catalog.*) v_scale)));
-	latest := pg_catalog.date_trunc('minute', (expected_at OPERATOR(pg_catalog.+)
-	                pg_catalog.make_interval(secs => GREATEST(v_hi, 0) OPERATOR(pg_catalog.*) v_scale))
-	              OPERATOR(pg_catalog.+) interval '59.999999 seconds');
-	expected_at := pg_catalog.date_trunc('second', expected_at);
-END
-$$;
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_eta_window';
 COMMENT ON FUNCTION @extschema@._eta_window(@extschema@.orders, text, timestamptz) IS
 	'Internal: the expected delivery time and window of an order in a status at a time, and the parts the expected time comes from (docs/eta.md); NULLs in a status without one.';
 REVOKE ALL ON FUNCTION @extschema@._eta_window(@extschema@.orders, text, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._order_eta_trigger() RETURNS trigger
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_now timestamptz;
-	v_w record;
-	-- on Citus the trigger fires on a shard, whose row type is the shard's
-	v_order @extschema@.orders;
-BEGIN
-	IF NEW.status IN ('placed', 'accepted', 'assigned', 'picked_up') THEN
-		v_now := @extschema@.clock();
-		v_order := NEW;
-		v_w := @extschema@._eta_window(v_order, NEW.status, v_now);
-		NEW.eta_earliest := v_w.earliest;
-		NEW.eta_latest := v_w.latest;
-		IF v_w.expected_at IS NOT NULL THEN
-			INSERT INTO @extschema@.eta_predictions AS p
-			       (zone_id, order_id, stage, predicted_at, expected_at, earliest, latest,
-			        approach_m, trip_m, ready_at, speed_factor)
-			VALUES (NEW.zone_id, NEW.order_id, NEW.status, v_now, v_w.expected_at, v_w.earliest, v_w.latest,
-			        v_w.approach_m, v_w.trip_m, v_w.ready_at, v_w.speed_factor)
-			ON CONFLICT (zone_id, order_id, stage) DO UPDATE
-			   SET predicted_at = EXCLUDED.predicted_at, expected_at = EXCLUDED.expected_at,
-			       earliest = EXCLUDED.earliest, latest = EXCLUDED.latest, approach_m = EXCLUDED.approach_m,
-			       trip_m = EXCLUDED.trip_m, ready_at = EXCLUDED.ready_at, speed_factor = EXCLUDED.speed_factor;
-		END IF;
-	ELSE
-		-- delivered, cancelled, unpaid: no delivery to expect
-		NEW.eta_earliest := NULL;
-		NEW.eta_latest := NULL;
-	END IF;
-	RETURN NEW;
-END
-$$;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_order_eta';
 COMMENT ON FUNCTION @extschema@._order_eta_trigger() IS
-	'Internal: BEFORE UPDATE OF status on orders, before the state machine: the order''s new ETA window, on the order and in eta_predictions.';
+	'Internal: BEFORE UPDATE OF status on orders, before the state machine: the order''s new ETA window, on the order and in eta_predictions (C, src/eta.c).';
 REVOKE ALL ON FUNCTION @extschema@._order_eta_trigger() FROM PUBLIC;
 
 CREATE TRIGGER order_eta

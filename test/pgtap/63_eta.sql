@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(24);
+SELECT plan(29);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -157,9 +157,23 @@ SELECT throws_ok('SELECT * FROM dispatch.eta_predictions', '42501', NULL, 'but n
 RESET ROLE;
 
 
--- the expected time of its parts (its inlining: test/pgtap/42_hardening.sql)
+-- the expected time of its parts (C: test/pgtap/42_hardening.sql), NULL
+-- parts as in an SQL expression
 SELECT is(dispatch._eta_expected('2027-03-01 10:00+00', 5, 1000, 3000, '2027-03-01 10:10+00'),
 	'2027-03-01 10:20:00+00'::timestamptz,
 	'the expected time waits for the food, then drives the trip (600 s at 5 m/s after 10:10)');
+SELECT is(dispatch._eta_expected('2027-03-01 10:00+00', 4, 1000, 3000, '2027-03-01 10:01+00'),
+	'2027-03-01 10:16:40+00'::timestamptz,
+	'food ready before the rider arrives: the ride there (250 s), then the trip (750 s)');
+SELECT is(dispatch._eta_expected('2027-03-01 10:00+00', 4, NULL, 3000, NULL),
+	'2027-03-01 10:12:30+00'::timestamptz,
+	'no approach (picked up) and no ready time: the trip alone');
+SELECT is(dispatch._eta_expected('2027-03-01 10:00+00', NULL, 1000, 3000, '2027-03-01 10:10+00'),
+	'2027-03-01 10:01:00+00'::timestamptz,
+	'no speed: the minute from now, as the SQL expression gave');
+SELECT is(dispatch._eta_expected('2027-03-01 10:00+00', 5, 10, 20, NULL),
+	'2027-03-01 10:01:00+00'::timestamptz,
+	'at least a minute from now');
+SELECT is(dispatch._eta_expected(NULL, 5, 10, 20, NULL), NULL, 'no time, no expected time');
 
 SELECT * FROM finish();
