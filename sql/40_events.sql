@@ -40,7 +40,7 @@ CREATE TABLE @extschema@.event_base (
 	at        timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.event_base IS
-	'This node''s base of event numbers: an event''s seq is ((base + writing transaction id) << 20) | ordinal.  No row: 0.  Set once on a Citus worker, above every number of the cluster, before any shard of the outbox is on it: by distribute() on each worker it places, by prepare_worker on a worker added later.';
+	'This node''s base of event numbers: an event''s seq is ((base + writing transaction id) << 20) | ordinal.  No row: 0.  Set on a Citus worker, above every number of the cluster, before any shard of the outbox is on it: by distribute() on each worker it places, by prepare_worker on a worker added later; raised by prepare_move before a zone''s shards move to it.';
 REVOKE ALL ON TABLE @extschema@.event_base FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._event_base() RETURNS bigint
@@ -65,8 +65,39 @@ CREATE TRIGGER event_base_changed
 COMMENT ON TRIGGER event_base_changed ON @extschema@.event_base IS
 	'Makes every backend read the base of event numbers again once the change commits.';
 
+-- Raising this node's base (prepare_move, on a Citus worker about to
+-- receive a zone's shards), between writers: the numbering lock in
+-- exclusive mode waits for every transaction that numbered an event with
+-- the old base and holds new ones back until the raise commits; they then
+-- number with the new base, and a snapshot that sees the raise sees every
+-- event numbered with the old one (src/events.c).  Never lowers it.
+CREATE FUNCTION @extschema@._raise_event_base(p_base bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_base bigint;
+BEGIN
+	-- one raise at a time; writers read the table meanwhile
+	LOCK TABLE @extschema@.event_base IN EXCLUSIVE MODE;
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('numbering')::integer, 0);
+	UPDATE @extschema@.event_base b SET base = GREATEST(b.base, p_base), at = pg_catalog.now()
+	RETURNING b.base INTO v_base;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'this node has no base of event numbers'
+			USING ERRCODE = 'DP916',
+			      HINT = 'A worker gets its base from distribute() or prepare_worker().';
+	END IF;
+	RETURN v_base;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._raise_event_base(bigint) IS
+	'Internal, on a node (prepare_move): raises its base of event numbers to p_base (never lowers it) once every transaction numbering events with the old base has ended; returns the base.  DP916 on a node without a base.';
+REVOKE ALL ON FUNCTION @extschema@._raise_event_base(bigint) FROM PUBLIC;
+
 -- C (src/events.c): the snapshot's xmin as a 64-bit transaction id, plus
--- the base each backend keeps, shifted; the relay reads it each round
+-- the node's base as the snapshot sees it, shifted; the relay reads it each
+-- round
 CREATE FUNCTION @extschema@._event_horizon() RETURNS bigint
 LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'dispatch_event_horizon_sql';

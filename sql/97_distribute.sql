@@ -344,7 +344,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._base_above_cluster() IS
-	'Internal, on a Citus coordinator (distribute(), prepare_worker()): a base of event numbers above every number the cluster has given or will give before shards move: the highest of each node''s next transaction id plus its base and the highest event, plus 2^32.';
+	'Internal, on a Citus coordinator (distribute(), prepare_worker(), prepare_move()): a base of event numbers above every number the cluster has given or will give before shards move: the highest of each node''s next transaction id plus its base and the highest event, plus 2^32.';
 REVOKE ALL ON FUNCTION @extschema@._base_above_cluster() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._on_every_node(p_command text, p_here boolean DEFAULT true) RETURNS void
@@ -570,25 +570,23 @@ COMMENT ON FUNCTION @extschema@._prepare_this_node(bigint) IS
 	'Internal, on a worker, from distribute() (each worker it places) and prepare_worker (a worker added later): stores the node''s base of event numbers, starts its sequences at its group''s ids and makes its analyst views read their definer functions, in one transaction; returns the base (the one stored before, unchanged, if there is one).  DP914 once the node holds shards of the outbox.';
 REVOKE ALL ON FUNCTION @extschema@._prepare_this_node(bigint) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.prepare_worker(nodename text, nodeport integer DEFAULT 5432)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+-- The checks of prepare_worker and prepare_move, on the coordinator: the
+-- worker's group, or DP911 / DP915
+CREATE FUNCTION @extschema@._worker_group(p_caller text, p_nodename text, p_nodeport integer)
+RETURNS integer
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
-SET client_min_messages = warning
 AS $$
 DECLARE
 	v_group integer;
-	v_base text;
-	v_top bigint;
-	v_result record;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
-		RAISE EXCEPTION 'prepare_worker() needs Citus'
+		RAISE EXCEPTION '%() needs Citus', p_caller
 			USING ERRCODE = 'DP911',
 			      DETAIL = 'The extension citus is not installed in this database.';
 	END IF;
 	IF NOT pg_catalog.citus_is_coordinator() THEN
-		RAISE EXCEPTION 'prepare_worker() runs on the Citus coordinator'
+		RAISE EXCEPTION '%() runs on the Citus coordinator', p_caller
 			USING ERRCODE = 'DP911',
 			      DETAIL = 'This node is not the coordinator of its cluster.';
 	END IF;
@@ -600,27 +598,61 @@ BEGIN
 	END IF;
 	SELECT n.groupid INTO v_group
 	  FROM pg_catalog.pg_dist_node n
-	 WHERE n.nodename OPERATOR(pg_catalog.=) prepare_worker.nodename
-	   AND n.nodeport OPERATOR(pg_catalog.=) prepare_worker.nodeport
+	 WHERE n.nodename OPERATOR(pg_catalog.=) p_nodename
+	   AND n.nodeport OPERATOR(pg_catalog.=) p_nodeport
 	   AND n.isactive AND n.noderole OPERATOR(pg_catalog.=) 'primary'
 	   AND n.groupid OPERATOR(pg_catalog.<>) 0;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'no active worker %:% in this cluster', nodename, nodeport
+		RAISE EXCEPTION 'no active worker %:% in this cluster', p_nodename, p_nodeport
 			USING ERRCODE = 'DP915',
 			      HINT = 'Add the node with citus_add_node first.';
 	END IF;
+	RETURN v_group;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._worker_group(text, text, integer) IS
+	'Internal, on a Citus coordinator (prepare_worker, prepare_move, named by p_caller in the errors): the group of an active primary worker of the cluster, once the tables are distributed; DP911 without Citus or off the coordinator, DP915 before distribute() or for a node that is no such worker.';
+REVOKE ALL ON FUNCTION @extschema@._worker_group(text, text, integer) FROM PUBLIC;
 
-	-- prepared already: nothing changes (the node did its part in one
-	-- transaction; the reference tables are copied again only if missing)
+-- A command run on one worker in a transaction of its own; its one value,
+-- or DP913 with the worker's error
+CREATE FUNCTION @extschema@._on_worker(p_nodename text, p_nodeport integer, p_command text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_result record;
+BEGIN
 	SELECT r.success, r.result INTO v_result
-	  FROM pg_catalog.master_run_on_worker(ARRAY[nodename], ARRAY[nodeport],
-	                                       ARRAY['SELECT coalesce((SELECT base::text FROM @extschema@.event_base), '''')'],
-	                                       false) r;
+	  FROM pg_catalog.master_run_on_worker(ARRAY[p_nodename], ARRAY[p_nodeport], ARRAY[p_command], false) r;
 	IF NOT v_result.success THEN
-		RAISE EXCEPTION 'on the worker %:%: %', nodename, nodeport, v_result.result
+		RAISE EXCEPTION 'on the worker %:%: %', p_nodename, p_nodeport, v_result.result
 			USING ERRCODE = 'DP913';
 	END IF;
-	v_base := v_result.result;
+	RETURN v_result.result;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._on_worker(text, integer, text) IS
+	'Internal, on a Citus coordinator: runs a command on one worker in a transaction of its own and returns its value; DP913 with the worker''s error.';
+REVOKE ALL ON FUNCTION @extschema@._on_worker(text, integer, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.prepare_worker(nodename text, nodeport integer DEFAULT 5432)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+DECLARE
+	v_group integer;
+	v_base text;
+	v_top bigint;
+BEGIN
+	v_group := @extschema@._worker_group('prepare_worker', nodename, nodeport);
+	-- prepared already: nothing changes (the node did its part in one
+	-- transaction; the reference tables are copied again only if missing)
+	v_base := @extschema@._on_worker(nodename, nodeport,
+	                                 'SELECT coalesce((SELECT base::text FROM @extschema@.event_base), '''')');
 	IF v_base OPERATOR(pg_catalog.=) '' AND EXISTS (
 	       SELECT FROM pg_catalog.pg_dist_shard s
 	         JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid
@@ -640,17 +672,41 @@ BEGIN
 	END IF;
 
 	v_top := @extschema@._base_above_cluster();
-	SELECT r.success, r.result INTO v_result
-	  FROM pg_catalog.master_run_on_worker(ARRAY[nodename], ARRAY[nodeport],
-	                                       ARRAY[pg_catalog.format('SELECT @extschema@._prepare_this_node(%s)', v_top)],
-	                                       false) r;
-	IF NOT v_result.success THEN
-		RAISE EXCEPTION 'on the worker %:%: %', nodename, nodeport, v_result.result
-			USING ERRCODE = 'DP913';
-	END IF;
-	RETURN v_result.result::bigint;
+	RETURN @extschema@._on_worker(nodename, nodeport,
+	                              pg_catalog.format('SELECT @extschema@._prepare_this_node(%s)', v_top))::bigint;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.prepare_worker(text, integer) IS
 	'On a Citus coordinator, for a worker added with citus_add_node after distribute(), before any shard moves to it: copies the reference tables there and gives the node what distribute() gives a worker (its sequences'' ids, analyst views that read their definer functions) and a base of event numbers above every number of the cluster, so that a zone''s events keep rising when its shards move there.  Returns the base; a second call changes nothing.  DP911 elsewhere, DP915 before distribute() or for a node not in the cluster, DP914 for a worker that holds shards of the outbox and was not prepared, DP913 if the worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.prepare_worker(text, integer) FROM PUBLIC;
+
+-- A zone's shards moved to a worker that has numbered events already
+-- (placed by distribute(), or prepared earlier): its numbers may lie below
+-- the zone's, whose new events the trigger would then refuse (DP108).
+-- prepare_move raises its base above every number of the cluster, plus
+-- 2^32 for the transactions the zone's old worker runs until the move
+-- (docs/citus.md, "Moving a zone").  Each raise takes about 2^32 of the
+-- 2^43 numbers a node has: some two thousand moves to one node.
+CREATE FUNCTION @extschema@.prepare_move(nodename text, nodeport integer DEFAULT 5432)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+BEGIN
+	PERFORM @extschema@._worker_group('prepare_move', nodename, nodeport);
+	IF @extschema@._on_worker(nodename, nodeport,
+	                          'SELECT coalesce((SELECT base::text FROM @extschema@.event_base), '''')')
+	   OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'the worker %:% has no base of event numbers', nodename, nodeport
+			USING ERRCODE = 'DP916',
+			      HINT = 'Prepare a worker added after distribute() with prepare_worker() first.';
+	END IF;
+	RETURN @extschema@._on_worker(nodename, nodeport,
+	                              pg_catalog.format('SELECT @extschema@._raise_event_base(%s)',
+	                                                @extschema@._base_above_cluster()))::bigint;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.prepare_move(text, integer) IS
+	'On a Citus coordinator, before moving a zone''s shards (citus_move_shard_placement, a rebalance or a drain) to a worker: raises that worker''s base of event numbers above every number of the cluster, once its transactions numbering with the old base have ended (new ones wait for the raise), so that each moved zone''s events keep rising there.  Returns the new base.  DP911 elsewhere, DP915 before distribute() or for a node not in the cluster, DP916 for a worker without a base (prepare_worker first), DP913 if the worker refuses.';
+REVOKE ALL ON FUNCTION @extschema@.prepare_move(text, integer) FROM PUBLIC;

@@ -22,7 +22,8 @@
  * is open, catch-up waits for it (NOTIFY is not delayed).  Limits: 2^20
  * events per transaction and 2^43 for base plus transaction ids, both far
  * beyond use.  The base is read once per transaction that writes events
- * (from a cache each backend keeps until the base changes).
+ * (from a cache each backend keeps until the base changes), under the
+ * node's numbering lock in share mode, held to the transaction's end.
  *
  * Who notifies (dispatch.notify): in relay mode, with a relay serving the
  * database, the row is marked for the relay and the writer only wakes it at
@@ -45,7 +46,15 @@
  * below an old worker's: a zone whose shards move there would get numbers
  * below its gateways' cursors.  prepare_worker (sql/97_distribute.sql) gives
  * such a node, before any shard moves to it, a base above every number of
- * the cluster.  The trigger refuses (DP108) the first event of a zone, in a
+ * the cluster.  A worker that has numbered events already and is about to
+ * receive a zone's shards gets the same from prepare_move: its base is
+ * raised (_raise_event_base) while no transaction numbers with the old one
+ * (the numbering lock in exclusive mode waits for them and holds new ones
+ * back), so that every event numbered with the old base is committed, or
+ * gone, before the first with the new one; the horizon of a snapshot adds
+ * the base that snapshot sees, so that a reader whose snapshot predates
+ * the raise never reaches above the old base's numbers it cannot see yet.
+ * The trigger refuses (DP108) the first event of a zone, in a
  * transaction, whose shard holds a number this node cannot have given yet
  * (rows moved from a node ahead, to a node not prepared): an error rather
  * than numbers that a zone's cursor would pass over.
@@ -68,14 +77,18 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "dispatch.h"
+#include "locks.h"
 
 /* longest event kind */
 #define EVENT_KIND_MAX			32
@@ -106,6 +119,8 @@ static Oid	checked_relid = InvalidOid;
 static int64 checked_zone = 0;
 
 static int64 next_seq(void);
+static void lock_numbering(void);
+static int64 read_base(Snapshot snap);
 static bool outbox_distributed(void);
 static void check_zone_below(Relation rel, int64 zone_id, int64 base);
 
@@ -128,27 +143,22 @@ base_inval_callback(Datum arg, Oid relid)
 }
 
 /*
- * This node's base of event numbers (dispatch._event_base(): the one rule,
- * which writers and the horizon both read here), or 0 where the catalog
- * predates it (0.1.0, before ALTER EXTENSION UPDATE).  Read
- * once per backend and kept until the table changes: the base of a node is
- * set once, by prepare_worker, before any shard of the outbox is there, and
- * its commit reaches every backend before its next transaction (the
- * trigger sends the invalidation), so no event is numbered on a stale one.
+ * This node's base of event numbers in a snapshot, as dispatch._event_base()
+ * reads it (the table's one row; no row, or a catalog that predates the
+ * table, 0.1.0 before ALTER EXTENSION UPDATE: 0).  Writers and the horizon
+ * both read it here.  The table itself, not the SQL function, which is
+ * planned again at every call (a pinned search_path): the horizon reads it
+ * at every call of events_since and every round of the relay.
  */
-int64
-dispatch_event_base(void)
+static int64
+read_base(Snapshot snap)
 {
-	Oid			nsp;
-	Oid			relid;
+	Oid			nsp = get_namespace_oid("dispatch", true);	/* not relocatable */
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("event_base", nsp) : InvalidOid;
 	int64		base;
 	bool		isnull;
 	int			ret;
 
-	if (base_valid)
-		return base_value;
-	nsp = get_namespace_oid("dispatch", true);	/* not relocatable */
-	relid = OidIsValid(nsp) ? get_relname_relid("event_base", nsp) : InvalidOid;
 	if (!OidIsValid(relid))
 		return 0;
 	if (!base_callback)
@@ -156,11 +166,12 @@ dispatch_event_base(void)
 		CacheRegisterRelcacheCallback(base_inval_callback, (Datum) 0);
 		base_callback = true;
 	}
+	base_relid = relid;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (base_plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare("SELECT dispatch._event_base()", 0, NULL);
+		SPIPlanPtr	plan = SPI_prepare("SELECT b.base FROM dispatch.event_base b", 0, NULL);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -168,14 +179,36 @@ dispatch_event_base(void)
 			elog(ERROR, "SPI_keepplan failed");
 		base_plan = plan;
 	}
-	ret = SPI_execute_plan(base_plan, NULL, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+	ret = SPI_execute_snapshot(base_plan, NULL, NULL, snap, InvalidSnapshot, true, false, 1);
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the base of event numbers: %s", SPI_result_code_string(ret));
-	base = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	base = 0;
+	if (SPI_processed == 1)
+	{
+		base = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (isnull)
+			base = 0;
+	}
 	SPI_finish();
-	base_relid = relid;
-	base_value = isnull ? 0 : base;
-	base_valid = true;
+	return base;
+}
+
+/*
+ * The base that numbers this node's events from now on: the latest
+ * committed one.  Kept by each backend until event_base changes (its
+ * statement trigger, _event_base_changed, sends the invalidation at
+ * commit).  A writer reads it under the numbering lock (next_seq), after
+ * taking in the invalidations of every base raised before the lock was
+ * granted.
+ */
+int64
+dispatch_event_base(void)
+{
+	if (!base_valid)
+	{
+		base_value = read_base(GetLatestSnapshot());
+		base_valid = true;
+	}
 	return base_value;
 }
 
@@ -184,9 +217,12 @@ dispatch_event_base(void)
  * transaction still running, or starting later, could write.  Its
  * transaction id part is the snapshot's xmin, widened to 64 bits (an xid in
  * a snapshot is of the epoch of the next xid to be assigned, or of the one
- * before if it is above it), plus the node's base.  The relay reads it each
- * round and events_since at each call: computed here, with the base each
- * backend keeps, it costs no query.
+ * before if it is above it), plus the node's base as that snapshot sees it.
+ * Not the latest base: a snapshot taken before a base was raised
+ * (_raise_event_base) may not see the commits of the last writers that
+ * numbered with the old one, and must not reach above their numbers; a
+ * snapshot that sees the raise sees them all (the raise waited for them).
+ * The relay reads it each round and events_since at each call.
  */
 int64
 dispatch_event_horizon(void)
@@ -200,7 +236,7 @@ dispatch_event_horizon(void)
 		epoch--;
 	if (!TransactionIdIsNormal(xmin))
 		epoch = 0;
-	return (int64) (((epoch << 32) | xmin) + dispatch_event_base()) << DISPATCH_EVENT_ORDINAL_BITS;
+	return (int64) (((epoch << 32) | xmin) + read_base(snap)) << DISPATCH_EVENT_ORDINAL_BITS;
 }
 
 PG_FUNCTION_INFO_V1(dispatch_event_horizon_sql);
@@ -232,6 +268,27 @@ dispatch_event_base_changed(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The numbering lock of this node in share mode, to the end of the top
+ * transaction (held by its resource owner, so that a subtransaction rolled
+ * back does not release it while the transaction's base is kept), then the
+ * invalidations that arrived meanwhile: a base raised before the lock was
+ * granted is read below.  _raise_event_base takes it in exclusive mode,
+ * and so waits for every transaction numbering with the old base.
+ */
+static void
+lock_numbering(void)
+{
+	LOCKTAG		tag;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, DISPATCH_LOCK_NUMBERING, 0, 2);
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	(void) LockAcquire(&tag, ShareLock, false, false);
+	CurrentResourceOwner = owner;
+	AcceptInvalidationMessages();
+}
+
+/*
  * The next event number of the current transaction (assigning it an xid if
  * it has none yet: an event is a write).  The node's base is read at the
  * transaction's first event and kept for the others: one transaction's
@@ -244,6 +301,7 @@ next_seq(void)
 
 	if (!FullTransactionIdEquals(fxid, ordinal_xid))
 	{
+		lock_numbering();
 		ordinal_base = dispatch_event_base();
 		ordinal_xid = fxid;
 		ordinal_next = 0;

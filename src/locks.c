@@ -26,6 +26,7 @@ static const LockKey lock_keys[] = {
 	{"customer", DISPATCH_LOCK_CUSTOMER},
 	{"rider", DISPATCH_LOCK_RIDER},
 	{"purge", DISPATCH_LOCK_PURGE},
+	{"numbering", DISPATCH_LOCK_NUMBERING},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_lock_key);

@@ -14,6 +14,10 @@
  *		customer	'disq' 0x64697371				id % (2^31-1)	sealing (shared); key rotation
  *		rider		'disr' 0x64697372				id % (2^31-1)	  and erasure (exclusive)
  *		purge		'dispatch' 0x6469737061746368	(one bigint)	purge runs never overlap
+ *		numbering	'DPev' 0x44506576				0				writers of events (shared, from
+ *																their first event to commit); a
+ *																raise of the node's base of event
+ *																numbers (exclusive)
  *
  * docs/architecture.md lists them with the lock order.
  *
@@ -29,5 +33,6 @@
 #define DISPATCH_LOCK_CUSTOMER		0x64697371
 #define DISPATCH_LOCK_RIDER			0x64697372
 #define DISPATCH_LOCK_PURGE			INT64CONST(0x6469737061746368)
+#define DISPATCH_LOCK_NUMBERING		0x44506576
 
 #endif							/* DISPATCH_LOCKS_H */

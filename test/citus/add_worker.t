@@ -18,8 +18,14 @@
 # (DP914), of a node not in the cluster too (DP915), a second call changes
 # nothing (nor one for a worker distribute() placed), and a zone whose rows
 # are numbered above its worker's (as a move to a worker not prepared
-# leaves them) refuses new events (DP108) rather than number them lower.  The node stays in the cluster: test/citus/run runs this
-# script last, and the cluster's exit stops the node.
+# leaves them) refuses new events (DP108) rather than number them lower.
+# Then zone A moves back to its old worker, prepared by prepare_move (its
+# base raised above the new worker's), and its orders and their cursor go
+# on there; zone D moved to the new worker unprepared refuses its orders
+# (DP108) until prepare_move there, after the fact; D moves back and the
+# new worker, emptied, leaves the cluster (citus_remove_node).
+# test/citus/run runs this script last, and the cluster's exit stops the
+# node.
 set -uo pipefail
 : "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,7 +39,7 @@ trap cleanup EXIT
 [ -x "$here/tools/listen" ] || { echo "1..0 # SKIP tools/listen is not built (make)"; exit 0; }
 . "$here/test/lib/broker.sh"
 gateway_test_needs "$here"
-echo "1..13"
+echo "1..18"
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
@@ -238,4 +244,53 @@ ok $? "an order of a zone whose events lie above its worker's numbers is refused
 qp "$wd" "SET session_replication_role = replica; DELETE FROM $shard WHERE zone_id = $zd AND seq = $top" >/dev/null
 life "$zd" 1
 ok $? "with that row gone, the zone's orders go on"
+
+# zone A back to its old worker, which has numbered events since
+# distribute(), below the new worker's: prepare_move raises its base above
+# every number of the cluster first (docs/citus.md, "Moving a zone")
+life "$za" 1
+seqs "$za" 0 >"$work/before2"
+cursor2=$(tail -1 "$work/before2")
+ba2=$(q "SELECT dispatch.prepare_move('localhost', $wa)" 2>&1)
+unprepared=$(qp "$w3" "SELECT base FROM dispatch.event_base")
+[ -n "$ba2" ] && [ "$ba2" -gt "$b3" ] 2>/dev/null && [ "$ba2" -gt "$ba" ] && [ "$(base "$wa")" = "$ba2" ] &&
+	[ "$unprepared" = "$b3" ]
+ok $? "prepare_move raises the old worker's base above the cluster's (${ba:-?} -> ${ba2:-none}; the new worker's ${b3:-?}, unchanged)"
+t=$(date +%s)
+q "SELECT citus_move_shard_placement(get_shard_id_for_distribution_column('dispatch.orders', $za),
+                                     'localhost', $w3, 'localhost', $wa, shard_transfer_mode := 'block_writes')" >/dev/null
+[ "$(port_of "$za")" = "$wa" ]
+ok $? "zone $za's shards moved back from the new worker to $wa ($(($(date +%s) - t)) s)"
+step "moved back"
+life "$za" 2
+seqs "$za" 0 >"$work/all2"
+grep -vxF -f "$work/before2" "$work/all2" >"$work/new2"
+seqs "$za" "$cursor2" >"$work/after2"
+[ -s "$work/new2" ] && cmp -s "$work/new2" "$work/after2" && [ "$(head -1 "$work/new2")" -gt "$cursor2" ] &&
+	[ "$(($(head -1 "$work/new2") >> 20))" -gt "$ba2" ] ||
+	{ echo "# cursor $cursor2; new events / read after the cursor:"; diff "$work/new2" "$work/after2" | sed 's/^/# /'; false; }
+ok $? "zone $za's orders go on there: events_since from the cursor taken before the move returns each of the $(wc -l <"$work/new2") new events once, numbered above it and the raised base"
+
+# zone D, numbered above the new worker since the raise, moved there
+# without prepare_move: its calls are refused (DP108), nothing written,
+# until prepare_move of that worker, after the fact; then D moves back
+# (prepared again) and the new worker, with no shards left, leaves the
+# cluster; A and D go on
+move() {   # zone from to
+	q "SELECT citus_move_shard_placement(get_shard_id_for_distribution_column('dispatch.orders', $1),
+	                                     'localhost', $2, 'localhost', $3, shard_transfer_mode := 'block_writes')" >/dev/null
+}
+life "$zd" 1
+wd=$(port_of "$zd")
+move "$zd" "$wd" "$w3"
+orders=$(q "SELECT count(*) FROM dispatch.orders WHERE zone_id = $zd")
+got=$(state "SELECT dispatch.place_order($customer, ${shop[$zd]}, '[{\"item_id\": ${dish[$zd]}, \"qty\": 1}]', ${lon[$zd]}, 20.06, 'x')")
+b3b=$(q "SELECT dispatch.prepare_move('localhost', $w3)" 2>&1)
+[ "$(port_of "$zd")" = "$w3" ] && [ "$got" = DP108 ] && [ "$(q "SELECT count(*) FROM dispatch.orders WHERE zone_id = $zd")" = "$orders" ] &&
+	[ "$b3b" -gt "$ba2" ] 2>/dev/null && life "$zd" 1
+ok $? "zone $zd moved to the new worker unprepared refuses its orders (${got:-no error}), nothing written; after prepare_move there (base ${b3b:-none}) they go on"
+q "SELECT dispatch.prepare_move('localhost', $wd)" >/dev/null && move "$zd" "$w3" "$wd" && life "$zd" 1 &&
+	q "SELECT citus_remove_node('localhost', $w3)" >/dev/null && life "$za" 1 &&
+	[ "$(q "SELECT count(*) FROM pg_dist_node WHERE nodeport = $w3")" = 0 ]
+ok $? "zone $zd back on its worker after prepare_move, the new worker, its shards moved away, leaves the cluster (citus_remove_node), and both zones' orders go on"
 step "done"

@@ -1,13 +1,14 @@
 -- test/pgtap/97_distribute.sql: distribute() refused without Citus (and a
 -- second time on a cluster), the list of tables it distributes, the routed
--- forms of the calls that name an order or an offer; prepare_worker()
--- refused without Citus (or for a node not in the cluster), and on one
--- server a node's base of event numbers carried by the events and their
--- horizon (test/citus/add_worker.t adds a worker on the cluster).
+-- forms of the calls that name an order or an offer; prepare_worker() and
+-- prepare_move() refused without Citus (or for a node not in the
+-- cluster), and on one server a node's base of event numbers carried by
+-- the events and their horizon, and raised (test/citus/add_worker.t adds a
+-- worker on the cluster and moves a zone there and back).
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(16);
+SELECT plan(22);
 
 -- (test/citus/suite runs this file on a cluster distributed already)
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
@@ -25,9 +26,11 @@ SELECT throws_ok('SELECT dispatch.distribute()', 'DP911', 'distribute() needs Ci
 -- this comes before any other event of the file's transaction.
 \if :on_citus
 -- (on the cluster the coordinator's events are numbered on the workers)
-SELECT pass('a base of event numbers: checked on one server') FROM generate_series(1, 3);
+SELECT pass('a base of event numbers: checked on one server') FROM generate_series(1, 7);
 \else
 SELECT is(dispatch._event_base(), 0::bigint, 'without a row the base of event numbers is 0');
+SELECT throws_ok('SELECT dispatch._raise_event_base(10)', 'DP916', 'this node has no base of event numbers',
+                 'a node without a base has none to raise (DP916)');
 INSERT INTO dispatch.event_base (base) VALUES (1000000);
 SELECT dispatch._emit_event(dispatch.create_zone('zbase', ST_MakeEnvelope(103.0, 30.0, 103.1, 30.1, 4326)),
                             'test', NULL, NULL, NULL, NULL) AS based_seq \gset
@@ -35,6 +38,12 @@ SELECT is(:based_seq::bigint >> 20, 1000000 + pg_current_xact_id()::text::bigint
           'an event''s seq carries the base plus its transaction id');
 SELECT is(dispatch._event_horizon() >> 20, 1000000 + pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
           'and so does the horizon of events_since');
+-- a raise (prepare_move's part on a worker; the waiting for writers:
+-- test/isolation/specs/event_base_raise.spec)
+SELECT is(dispatch._raise_event_base(3000000), 3000000::bigint, 'a raise stores the new base');
+SELECT is(dispatch._raise_event_base(5), 3000000::bigint, 'and never lowers it');
+SELECT is(dispatch._event_horizon() >> 20, 3000000 + pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+          'a snapshot that sees the raise has its horizon above the new base');
 \endif
 SELECT ok(NOT has_function_privilege('dispatch_admin', 'dispatch.prepare_worker(text, integer)', 'EXECUTE')
           AND NOT has_function_privilege('public', 'dispatch.prepare_worker(text, integer)', 'EXECUTE'),
@@ -42,10 +51,17 @@ SELECT ok(NOT has_function_privilege('dispatch_admin', 'dispatch.prepare_worker(
 \if :on_citus
 SELECT throws_ok($$SELECT dispatch.prepare_worker('localhost', 1)$$, 'DP915', 'no active worker localhost:1 in this cluster',
                  'prepare_worker refuses a node that is not a worker of the cluster (DP915)');
+SELECT throws_ok($$SELECT dispatch.prepare_move('localhost', 1)$$, 'DP915', 'no active worker localhost:1 in this cluster',
+                 'so does prepare_move (DP915)');
 \else
 SELECT throws_ok($$SELECT dispatch.prepare_worker('localhost', 1)$$, 'DP911', 'prepare_worker() needs Citus',
                  'without Citus, prepare_worker is refused (DP911)');
+SELECT throws_ok($$SELECT dispatch.prepare_move('localhost', 1)$$, 'DP911', 'prepare_move() needs Citus',
+                 'and so is prepare_move (DP911)');
 \endif
+SELECT ok(NOT has_function_privilege('dispatch_admin', 'dispatch.prepare_move(text, integer)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'dispatch.prepare_move(text, integer)', 'EXECUTE'),
+          'only a superuser prepares a move');
 
 -- the tables of a zone are those keyed by zone first, save the zones and
 -- the settings (zone 0 holds the defaults every node reads), and riders,
