@@ -1346,10 +1346,10 @@ COMMENT ON FUNCTION @extschema@._wrap_key(bytea, integer) IS
 
 -- _unwrap_key (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._unwrap_key(p_wrapped bytea, p_version integer) RETURNS bytea
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
-RETURN @extschema@._pgp_decrypt_bytes(p_wrapped, @extschema@._master_key(p_version));
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_unwrap_key';
 COMMENT ON FUNCTION @extschema@._unwrap_key(bytea, integer) IS
-	'Internal: unwraps a data key with the master key of its version.';
+	'Internal: unwraps a data key with the master key of its version; kept to the end of the transaction.';
 
 -- _data_key (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._data_key(p_subject text, p_subject_id bigint, p_create boolean)

@@ -117,9 +117,9 @@ COMMENT ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) IS
 	'Internal: takes a subject''s (customer''s or rider''s) advisory lock to the end of the transaction: shared while sealing, exclusive to replace or destroy its data key.';
 REVOKE ALL ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) FROM PUBLIC;
 
--- No pinned search_path on these two, so that they are inlined where they
--- are called (a function with SET is parsed and planned at every call);
--- their SQL-standard bodies are bound when created.
+-- No pinned search_path on _wrap_key, so that it is inlined where it is
+-- called (a function with SET is parsed and planned at every call); its
+-- SQL-standard body is bound when created.
 CREATE FUNCTION @extschema@._wrap_key(p_key bytea, p_version integer) RETURNS bytea
 LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
 RETURN @extschema@._pgp_encrypt_bytes(p_key, @extschema@._master_key(p_version));
@@ -127,11 +127,15 @@ COMMENT ON FUNCTION @extschema@._wrap_key(bytea, integer) IS
 	'Internal: wraps a data key under the master key of a version.';
 REVOKE ALL ON FUNCTION @extschema@._wrap_key(bytea, integer) FROM PUBLIC;
 
+-- C (src/keys.c): opens what _wrap_key sealed, as _pgp_decrypt_bytes
+-- would, and keeps the key to the end of the transaction, so that a
+-- subject's key is decrypted once however many of its values the
+-- transaction seals or opens
 CREATE FUNCTION @extschema@._unwrap_key(p_wrapped bytea, p_version integer) RETURNS bytea
-LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
-RETURN @extschema@._pgp_decrypt_bytes(p_wrapped, @extschema@._master_key(p_version));
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_unwrap_key';
 COMMENT ON FUNCTION @extschema@._unwrap_key(bytea, integer) IS
-	'Internal: unwraps a data key with the master key of its version.';
+	'Internal: unwraps a data key with the master key of its version; kept to the end of the transaction.';
 REVOKE ALL ON FUNCTION @extschema@._unwrap_key(bytea, integer) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._data_key(p_subject text, p_subject_id bigint, p_create boolean)

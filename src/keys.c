@@ -22,6 +22,16 @@
  * The SQL functions here return key material, so the install script grants
  * them to nobody: only the extension's SECURITY DEFINER functions call them.
  *
+ * Data keys are unwrapped here too (_unwrap_key), and each one unwrapped
+ * is kept to the end of the transaction, under the exact bytes and master
+ * version it came from: a transaction that seals or opens several values
+ * of one subject (an errand's address and description, a registration's
+ * phone and name, a rectification, the fields an operator opens) decrypts
+ * the subject's key once.  Kept keys are zeroed at the end of the
+ * transaction, and whenever the key file is read again (a changed file may
+ * hold another key under the same version); a key rotated or erased in the
+ * transaction is no longer presented in its old wrapping.
+ *
  * dispatch.cipher (superuser only) selects how personal fields are sealed:
  * 'pgp' (the default, and the only setting for production) or 'none', a
  * no-op cipher that exists to measure what encryption costs.  Values sealed
@@ -37,13 +47,16 @@
 
 #include <sys/stat.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "storage/fd.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "dispatch.h"
 
@@ -64,6 +77,30 @@ typedef struct KeyFile
 } KeyFile;
 
 static KeyFile *keyfile = NULL;
+
+/* data keys unwrapped in this transaction, by their wrapped bytes */
+#define TXN_KEYS			16
+#define WRAPPED_MAX			192		/* a wrapped 32-byte key: about 100 bytes */
+
+typedef struct UnwrappedKey
+{
+	int32		version;
+	int			len;
+	uint8		wrapped[WRAPPED_MAX];
+	uint8		key[KEY_BYTES];
+} UnwrappedKey;
+
+static UnwrappedKey txn_keys[TXN_KEYS];
+static int	txn_nkeys = 0;
+static int	txn_next = 0;		/* the slot a new key takes once all are used */
+static bool txn_callback = false;
+
+/* pgcrypto's pgp_sym_decrypt_bytea(bytea, text), looked up once */
+static Oid	pgp_decrypt_oid = InvalidOid;
+static FmgrInfo pgp_decrypt_fn;
+
+static void forget_txn_keys(void);
+static const uint8 *master_key(const KeyFile *kf, int version);
 
 static const KeyFile *load_keys(void);
 static bool parse_hex_key(const char *hex, uint8 *out);
@@ -235,6 +272,8 @@ load_keys(void)
 		pfree(keyfile);
 	}
 	keyfile = kf;
+	/* a changed file may hold another key under a version kept */
+	forget_txn_keys();
 	return keyfile;
 }
 
@@ -260,17 +299,142 @@ Datum
 dispatch_master_key(PG_FUNCTION_ARGS)
 {
 	int32		version = PG_GETARG_INT32(0);
-	const KeyFile *kf = load_keys();
+
+	PG_RETURN_BYTEA_P(key_to_bytea(master_key(load_keys(), version)));
+}
+
+/* the master key of one version, or the DP401 error */
+static const uint8 *
+master_key(const KeyFile *kf, int version)
+{
 	int			i;
 
 	for (i = 0; i < kf->nmaster; i++)
 		if (kf->versions[i] == version)
-			PG_RETURN_BYTEA_P(key_to_bytea(kf->master[i]));
-
+			return kf->master[i];
 	ereport(ERROR,
 			errcode(ERRCODE_DP_KEY_UNAVAILABLE),
 			errmsg("master key version %d is not in the key file", version));
-	PG_RETURN_NULL();
+	return NULL;
+}
+
+static void
+forget_txn_keys(void)
+{
+	explicit_bzero(txn_keys, sizeof(txn_keys));
+	txn_nkeys = 0;
+	txn_next = 0;
+}
+
+static void
+txn_keys_at_end(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			if (txn_nkeys > 0)
+				forget_txn_keys();
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * pgcrypto's pgp_sym_decrypt_bytea(bytea, text), found in the schema of
+ * the extension pgcrypto (a dependency) once per backend, and again if it
+ * was dropped and created meanwhile.
+ */
+static FmgrInfo *
+pgp_decrypt(void)
+{
+	bool		isnull;
+	Datum		oid;
+
+	if (OidIsValid(pgp_decrypt_oid) &&
+		SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(pgp_decrypt_oid)))
+		return &pgp_decrypt_fn;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT p.oid FROM pg_catalog.pg_proc p"
+					" JOIN pg_catalog.pg_extension e ON e.extnamespace OPERATOR(pg_catalog.=) p.pronamespace"
+					" WHERE e.extname OPERATOR(pg_catalog.=) 'pgcrypto'"
+					" AND p.proname OPERATOR(pg_catalog.=) 'pgp_sym_decrypt_bytea'"
+					" AND p.proargtypes OPERATOR(pg_catalog.=) '17 25'::pg_catalog.oidvector",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pgcrypto's pgp_sym_decrypt_bytea(bytea, text) not found");
+	oid = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_finish();
+	fmgr_info_cxt(DatumGetObjectId(oid), &pgp_decrypt_fn, TopMemoryContext);
+	pgp_decrypt_oid = DatumGetObjectId(oid);
+	return &pgp_decrypt_fn;
+}
+
+PG_FUNCTION_INFO_V1(dispatch_unwrap_key);
+
+/*
+ * SQL: dispatch._unwrap_key(wrapped bytea, version int) -> bytea
+ *
+ * A data key unwrapped with the master key of its version: the OpenPGP
+ * message _wrap_key made (sql/15_dependencies.sql) opened with that key
+ * in hex as its password.  Kept to the end of the transaction (the head of
+ * this file).  A wrong key or corrupt bytes raise pgcrypto's error (39000)
+ * and keep nothing.
+ */
+Datum
+dispatch_unwrap_key(PG_FUNCTION_ARGS)
+{
+	bytea	   *wrapped = PG_GETARG_BYTEA_PP(0);
+	int32		version = PG_GETARG_INT32(1);
+	const uint8 *master = master_key(load_keys(), version);
+	const uint8 *data = (const uint8 *) VARDATA_ANY(wrapped);
+	int			len = VARSIZE_ANY_EXHDR(wrapped);
+	char		hex[KEY_BYTES * 2 + 1];
+	text	   *password;
+	bytea	   *key;
+	int			i;
+
+	for (i = 0; i < txn_nkeys; i++)
+		if (txn_keys[i].version == version && txn_keys[i].len == len &&
+			memcmp(txn_keys[i].wrapped, data, len) == 0)
+			PG_RETURN_BYTEA_P(key_to_bytea(txn_keys[i].key));
+
+	hex_encode((const char *) master, KEY_BYTES, hex);
+	hex[KEY_BYTES * 2] = '\0';
+	password = cstring_to_text(hex);
+	explicit_bzero(hex, sizeof(hex));
+	PG_TRY();
+	{
+		key = DatumGetByteaPP(FunctionCall2(pgp_decrypt(), PointerGetDatum(wrapped),
+											PointerGetDatum(password)));
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(VARDATA(password), KEY_BYTES * 2);
+	}
+	PG_END_TRY();
+	pfree(password);
+
+	if (len <= WRAPPED_MAX && VARSIZE_ANY_EXHDR(key) == KEY_BYTES)
+	{
+		UnwrappedKey *k = &txn_keys[txn_nkeys < TXN_KEYS ? txn_nkeys++ : txn_next++ % TXN_KEYS];
+
+		if (!txn_callback)
+		{
+			RegisterXactCallback(txn_keys_at_end, NULL);
+			txn_callback = true;
+		}
+		explicit_bzero(k, sizeof(UnwrappedKey));
+		k->version = version;
+		k->len = len;
+		memcpy(k->wrapped, data, len);
+		memcpy(k->key, VARDATA_ANY(key), KEY_BYTES);
+	}
+	PG_RETURN_BYTEA_P(key);
 }
 
 PG_FUNCTION_INFO_V1(dispatch_master_key_version);

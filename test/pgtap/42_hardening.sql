@@ -85,13 +85,17 @@ SELECT unalike(pg_temp.plan_of(c.q), '%' || c.f || '(%', c.f || ' is inlined')
   FROM (VALUES ('_hour_of_week', $$SELECT dispatch._hour_of_week(now(), 'UTC')$$),
                ('_pgp_encrypt', $$SELECT dispatch._pgp_encrypt('x', '\\x01')$$),
                ('_wrap_key', $$SELECT dispatch._wrap_key('\x01', 1)$$),
-               ('_unwrap_key', $$SELECT dispatch._unwrap_key('\x01', 1)$$),
                ('_check_point', $$SELECT dispatch._check_point(g, g, 'x') FROM generate_series(1.0, 2.0) g$$)) c(f, q);
 -- the expected time of an ETA is C (src/eta.c), called as such by the
 -- trigger and by learn_eta: nothing to parse or plan at a call either
 SELECT is((SELECT l.lanname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
             WHERE p.oid = 'dispatch._eta_expected(timestamptz, float8, float8, float8, timestamptz)'::regprocedure),
 	'c', '_eta_expected is C');
+-- and so is the unwrapping of a data key (src/keys.c), which keeps the key
+-- to the end of the transaction
+SELECT is((SELECT l.lanname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+            WHERE p.oid = 'dispatch._unwrap_key(bytea, integer)'::regprocedure),
+	'c', '_unwrap_key is C');
 -- inlined, the check still comes first and names the point and the input
 SELECT throws_ok($$SELECT dispatch._check_point(g, 'NaN', 'rider') FROM generate_series(181.5, 182) g$$,
 	'DP001', 'invalid rider coordinates (181.5, NaN)', 'an inlined point check refuses a bad point, naming it');

@@ -29,7 +29,7 @@ CREATE EXTENSION dispatch CASCADE;
 SELECT dispatch.register_customer('+8613800000001', 'Key Customer 1');
 SQL
 
-echo "1..13"
+echo "1..14"
 n=0
 footprint="SELECT format('%s/%s/%s/%s', (SELECT count(*) FROM dispatch.customers), (SELECT count(*) FROM dispatch.subject_keys),
                      (SELECT count(*) FROM dispatch.pii_access_log), (SELECT count(*) FROM dispatch.privacy_requests))"
@@ -98,3 +98,26 @@ r=$(psql -X -At -c "SELECT dispatch.pii_open('customer', 1, name_enc, 'test') FR
 n=$((n + 1))
 [ "$r" = "Key Customer 1" ] && echo "ok $n - with the key file restored, the data opens again" \
 	|| echo "not ok $n - with the key file restored, the data opens again ($r)"
+
+# a transaction keeps each data key it unwrapped (src/keys.c), but not
+# across a change of the key file: master version 1 replaced by another key
+# in the middle of a transaction, the customer's key is unwrapped again and
+# fails (pgcrypto's 39000), where a kept key would have opened the name
+sed "s/^master 1 .*/master 1 $(hex)/" "$work/keys.orig" >"$work/keys.other"
+r=$(psql -X -At -v VERBOSITY=verbose 2>&1 <<SQL || true
+BEGIN;
+SELECT 'first ' || dispatch.pii_open('customer', 1, name_enc, 'test') FROM dispatch.customers WHERE customer_id = 1;
+SELECT 'again ' || dispatch.pii_open('customer', 1, name_enc, 'test') FROM dispatch.customers WHERE customer_id = 1;
+\! cat "$work/keys.other" >"$keys"; touch -d "@\$((\$(stat -c %Y "$keys") + 5))" "$keys"
+SELECT 'changed ' || dispatch.pii_open('customer', 1, name_enc, 'test') FROM dispatch.customers WHERE customer_id = 1;
+ROLLBACK;
+SQL
+)
+cat "$work/keys.orig" >"$keys"
+n=$((n + 1))
+if grep -qx 'first Key Customer 1' <<<"$r" && grep -qx 'again Key Customer 1' <<<"$r" &&
+	grep -q 'ERROR:  39000' <<<"$r" && ! grep -q '^changed ' <<<"$r"; then
+	echo "ok $n - a key kept in a transaction is unwrapped again once the key file changes (and fails under another master key)"
+else
+	echo "not ok $n - a key kept in a transaction is unwrapped again once the key file changes ($r)"
+fi
