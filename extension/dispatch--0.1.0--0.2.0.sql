@@ -1613,6 +1613,7 @@ REVOKE ALL ON FUNCTION @extschema@._event_base_changed() FROM PUBLIC;
 CREATE OR REPLACE FUNCTION @extschema@._raise_event_base(p_base bigint) RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
 AS $$
 DECLARE
 	v_base bigint;

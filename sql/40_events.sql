@@ -70,10 +70,14 @@ COMMENT ON TRIGGER event_base_changed ON @extschema@.event_base IS
 -- exclusive mode waits for every transaction that numbered an event with
 -- the old base and holds new ones back until the raise commits; they then
 -- number with the new base, and a snapshot that sees the raise sees every
--- event numbered with the old one (src/events.c).  Never lowers it.
+-- event numbered with the old one (src/events.c).  Never lowers it.  New
+-- writers queue behind the raise while it waits, so it waits at most five
+-- seconds (lock_timeout): a writer open longer (a session idle in its
+-- transaction) makes it fail, nothing changed, the writers going on.
 CREATE FUNCTION @extschema@._raise_event_base(p_base bigint) RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
 AS $$
 DECLARE
 	v_base bigint;
