@@ -121,6 +121,7 @@ static int64 checked_zone = 0;
 static int64 next_seq(void);
 static void lock_numbering(void);
 static int64 read_base(Snapshot snap);
+static int64 base_in_snapshot(Snapshot snap);
 static bool outbox_distributed(void);
 static void check_zone_below(Relation rel, int64 zone_id, int64 base);
 
@@ -131,6 +132,23 @@ static Oid	base_relid = InvalidOid;
 static bool base_callback = false;
 
 /*
+ * The base the last snapshot read by the horizon sees, and that snapshot:
+ * a query that computes the horizon for each row (a sequential scan of the
+ * outbox) reads the table once.  Two snapshots with the same xmin, xmax,
+ * command id and count of completed transactions see the same rows.
+ */
+static struct
+{
+	bool		valid;
+	Snapshot	snap;
+	TransactionId xmin;
+	TransactionId xmax;
+	CommandId	curcid;
+	uint64		completions;
+	int64		base;
+}			seen_base;
+
+/*
  * Relcache callback: a change of event_base (its statement trigger,
  * _event_base_changed) or a reset of the whole cache makes the cached base
  * stale.
@@ -139,7 +157,29 @@ static void
 base_inval_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == base_relid)
+	{
 		base_valid = false;
+		seen_base.valid = false;
+	}
+}
+
+/* the base a snapshot sees (read_base), read again only for another one */
+static int64
+base_in_snapshot(Snapshot snap)
+{
+	if (seen_base.valid && seen_base.snap == snap && snap->snapXactCompletionCount != 0 &&
+		seen_base.xmin == snap->xmin && seen_base.xmax == snap->xmax &&
+		seen_base.curcid == snap->curcid &&
+		seen_base.completions == snap->snapXactCompletionCount)
+		return seen_base.base;
+	seen_base.base = read_base(snap);
+	seen_base.snap = snap;
+	seen_base.xmin = snap->xmin;
+	seen_base.xmax = snap->xmax;
+	seen_base.curcid = snap->curcid;
+	seen_base.completions = snap->snapXactCompletionCount;
+	seen_base.valid = true;
+	return seen_base.base;
 }
 
 /*
@@ -222,7 +262,8 @@ dispatch_event_base(void)
  * (_raise_event_base) may not see the commits of the last writers that
  * numbered with the old one, and must not reach above their numbers; a
  * snapshot that sees the raise sees them all (the raise waited for them).
- * The relay reads it each round and events_since at each call.
+ * The relay reads it each round and events_since at each call (the base
+ * read once a snapshot).
  */
 int64
 dispatch_event_horizon(void)
@@ -236,7 +277,7 @@ dispatch_event_horizon(void)
 		epoch--;
 	if (!TransactionIdIsNormal(xmin))
 		epoch = 0;
-	return (int64) (((epoch << 32) | xmin) + read_base(snap)) << DISPATCH_EVENT_ORDINAL_BITS;
+	return (int64) (((epoch << 32) | xmin) + base_in_snapshot(snap)) << DISPATCH_EVENT_ORDINAL_BITS;
 }
 
 PG_FUNCTION_INFO_V1(dispatch_event_horizon_sql);
