@@ -660,7 +660,7 @@ BEGIN
 	          AND p.groupid OPERATOR(pg_catalog.=) v_group) THEN
 		RAISE EXCEPTION 'the worker %:% holds shards of the outbox already', nodename, nodeport
 			USING ERRCODE = 'DP914',
-			      DETAIL = 'Its transactions may have numbered events of its zones: their numbers cannot move any more.',
+			      DETAIL = 'Its transactions may have numbered events of its zones without a base; a base is given only before a worker holds shards.',
 			      HINT = 'Prepare a worker after citus_add_node and before moving shards to it (docs/citus.md, "Adding a worker").';
 	END IF;
 
