@@ -9606,6 +9606,30 @@ COMMENT ON FUNCTION @extschema@._start_node_sequences() IS
 	'Internal, on a Citus worker: starts each sequence of the extension at the node''s group id << 36, so that the ids the worker hands out meet no other node''s.';
 REVOKE ALL ON FUNCTION @extschema@._start_node_sequences() FROM PUBLIC;
 
+-- _require_coordinator (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._require_coordinator(p_caller text) RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION '%() needs Citus', p_caller
+			USING ERRCODE = 'DP911',
+			      DETAIL = 'The extension citus is not installed in this database.',
+			      HINT = 'Run it on a Citus coordinator with its workers added (docs/citus.md).';
+	END IF;
+	-- (a statement apart: the function exists only where Citus is installed)
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION '%() runs on the Citus coordinator', p_caller
+			USING ERRCODE = 'DP911',
+			      DETAIL = 'This node is not the coordinator of its cluster.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._require_coordinator(text) IS
+	'Internal: DP911, naming p_caller, unless this database has Citus and this node is its coordinator (distribute(), prepare_worker(), prepare_move()).';
+REVOKE ALL ON FUNCTION @extschema@._require_coordinator(text) FROM PUBLIC;
+
 -- _base_above_cluster (sql/97_distribute.sql)
 CREATE OR REPLACE FUNCTION @extschema@._base_above_cluster() RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -9671,17 +9695,7 @@ DECLARE
 	v_t regclass;
 	v_trig record;
 BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
-		RAISE EXCEPTION 'distribute() needs Citus'
-			USING ERRCODE = 'DP911',
-			      DETAIL = 'The extension citus is not installed in this database.',
-			      HINT = 'Run it on a Citus coordinator with its workers added (docs/citus.md).';
-	END IF;
-	IF NOT pg_catalog.citus_is_coordinator() THEN
-		RAISE EXCEPTION 'distribute() runs on the Citus coordinator'
-			USING ERRCODE = 'DP911',
-			      DETAIL = 'This node is not the coordinator of its cluster.';
-	END IF;
+	PERFORM @extschema@._require_coordinator('distribute');
 	IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
 	            WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass) THEN
 		RAISE EXCEPTION 'the tables of dispatch are distributed already'
@@ -9858,16 +9872,7 @@ AS $$
 DECLARE
 	v_group integer;
 BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
-		RAISE EXCEPTION '%() needs Citus', p_caller
-			USING ERRCODE = 'DP911',
-			      DETAIL = 'The extension citus is not installed in this database.';
-	END IF;
-	IF NOT pg_catalog.citus_is_coordinator() THEN
-		RAISE EXCEPTION '%() runs on the Citus coordinator', p_caller
-			USING ERRCODE = 'DP911',
-			      DETAIL = 'This node is not the coordinator of its cluster.';
-	END IF;
+	PERFORM @extschema@._require_coordinator(p_caller);
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
 	                WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.events'::regclass) THEN
 		RAISE EXCEPTION 'the tables of dispatch are not distributed yet'

@@ -315,6 +315,31 @@ COMMENT ON FUNCTION @extschema@._start_node_sequences() IS
 	'Internal, on a Citus worker: starts each sequence of the extension at the node''s group id << 36, so that the ids the worker hands out meet no other node''s.';
 REVOKE ALL ON FUNCTION @extschema@._start_node_sequences() FROM PUBLIC;
 
+-- distribute(), prepare_worker() and prepare_move() run on a Citus
+-- coordinator: DP911 elsewhere, naming the caller
+CREATE FUNCTION @extschema@._require_coordinator(p_caller text) RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION '%() needs Citus', p_caller
+			USING ERRCODE = 'DP911',
+			      DETAIL = 'The extension citus is not installed in this database.',
+			      HINT = 'Run it on a Citus coordinator with its workers added (docs/citus.md).';
+	END IF;
+	-- (a statement apart: the function exists only where Citus is installed)
+	IF NOT pg_catalog.citus_is_coordinator() THEN
+		RAISE EXCEPTION '%() runs on the Citus coordinator', p_caller
+			USING ERRCODE = 'DP911',
+			      DETAIL = 'This node is not the coordinator of its cluster.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._require_coordinator(text) IS
+	'Internal: DP911, naming p_caller, unless this database has Citus and this node is its coordinator (distribute(), prepare_worker(), prepare_move()).';
+REVOKE ALL ON FUNCTION @extschema@._require_coordinator(text) FROM PUBLIC;
+
 -- A base of event numbers above every number of the cluster: each node's
 -- next transaction with its base, and the highest event (rows moved from
 -- another node), then 2^32 (an epoch of transaction ids) more, for the
@@ -382,17 +407,7 @@ DECLARE
 	v_t regclass;
 	v_trig record;
 BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
-		RAISE EXCEPTION 'distribute() needs Citus'
-			USING ERRCODE = 'DP911',
-			      DETAIL = 'The extension citus is not installed in this database.',
-			      HINT = 'Run it on a Citus coordinator with its workers added (docs/citus.md).';
-	END IF;
-	IF NOT pg_catalog.citus_is_coordinator() THEN
-		RAISE EXCEPTION 'distribute() runs on the Citus coordinator'
-			USING ERRCODE = 'DP911',
-			      DETAIL = 'This node is not the coordinator of its cluster.';
-	END IF;
+	PERFORM @extschema@._require_coordinator('distribute');
 	IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
 	            WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass) THEN
 		RAISE EXCEPTION 'the tables of dispatch are distributed already'
@@ -580,16 +595,7 @@ AS $$
 DECLARE
 	v_group integer;
 BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
-		RAISE EXCEPTION '%() needs Citus', p_caller
-			USING ERRCODE = 'DP911',
-			      DETAIL = 'The extension citus is not installed in this database.';
-	END IF;
-	IF NOT pg_catalog.citus_is_coordinator() THEN
-		RAISE EXCEPTION '%() runs on the Citus coordinator', p_caller
-			USING ERRCODE = 'DP911',
-			      DETAIL = 'This node is not the coordinator of its cluster.';
-	END IF;
+	PERFORM @extschema@._require_coordinator(p_caller);
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
 	                WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.events'::regclass) THEN
 		RAISE EXCEPTION 'the tables of dispatch are not distributed yet'
