@@ -21,6 +21,7 @@
 
 #include <limits.h>
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -334,4 +335,29 @@ dispatch_column_number(TupleDesc desc, const char *name)
 	if (fno <= 0)
 		elog(ERROR, "row has no column \"%s\"", name);
 	return fno;
+}
+
+/*
+ * The schema an extension the dispatch extension depends on was installed
+ * in (PostGIS, pgcrypto: PostgreSQL 15 has no @extschema:name@), as a
+ * palloc'd name, not quoted; an error if it is not installed.  The caller
+ * has connected to SPI and keeps what it derives from it.
+ */
+char *
+dispatch_extension_schema(const char *extname)
+{
+	Oid			argtype = TEXTOID;
+	Datum		arg = CStringGetTextDatum(extname);
+	char	   *schema;
+	int			ret = SPI_execute_with_args("SELECT n.nspname FROM pg_catalog.pg_extension e"
+											" JOIN pg_catalog.pg_namespace n"
+											"   ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+											" WHERE e.extname OPERATOR(pg_catalog.=) $1",
+											1, &argtype, &arg, NULL, true, 1);
+
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "extension %s is not installed", extname);
+	schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	SPI_freetuptable(SPI_tuptable);
+	return schema;
 }

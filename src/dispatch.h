@@ -66,6 +66,7 @@ extern int	dispatch_refusal_ring_size;
 
 /* dispatch.c: shared helpers */
 extern int	dispatch_column_number(TupleDesc desc, const char *name);
+extern char *dispatch_extension_schema(const char *extname);
 
 /* clock.c */
 extern TimestampTz dispatch_clock_now(void);

@@ -51,6 +51,8 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "storage/fd.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -352,25 +354,20 @@ txn_keys_at_end(XactEvent event, void *arg)
 static FmgrInfo *
 pgp_decrypt(void)
 {
-	bool		isnull;
-	Datum		oid;
+	Oid			argtypes[2] = {BYTEAOID, TEXTOID};
+	Oid			oid;
 
 	if (OidIsValid(pgp_decrypt_oid) &&
 		SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(pgp_decrypt_oid)))
 		return &pgp_decrypt_fn;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT p.oid FROM pg_catalog.pg_proc p"
-					" JOIN pg_catalog.pg_extension e ON e.extnamespace OPERATOR(pg_catalog.=) p.pronamespace"
-					" WHERE e.extname OPERATOR(pg_catalog.=) 'pgcrypto'"
-					" AND p.proname OPERATOR(pg_catalog.=) 'pgp_sym_decrypt_bytea'"
-					" AND p.proargtypes OPERATOR(pg_catalog.=) '17 25'::pg_catalog.oidvector",
-					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "pgcrypto's pgp_sym_decrypt_bytea(bytea, text) not found");
-	oid = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	oid = LookupFuncName(list_make2(makeString(dispatch_extension_schema("pgcrypto")),
+									makeString("pgp_sym_decrypt_bytea")),
+						 2, argtypes, false);
 	SPI_finish();
-	fmgr_info_cxt(DatumGetObjectId(oid), &pgp_decrypt_fn, TopMemoryContext);
-	pgp_decrypt_oid = DatumGetObjectId(oid);
+	fmgr_info_cxt(oid, &pgp_decrypt_fn, TopMemoryContext);
+	pgp_decrypt_oid = oid;
 	return &pgp_decrypt_fn;
 }
 

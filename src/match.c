@@ -227,20 +227,8 @@ postgis_schema(void)
 	static char *schema = NULL;
 
 	if (schema == NULL)
-	{
-		int			ret = SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e"
-									  " JOIN pg_catalog.pg_namespace n"
-									  "   ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
-									  " WHERE e.extname OPERATOR(pg_catalog.=) 'postgis'",
-									  true, 1);
-
-		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "extension postgis is not installed");
 		schema = MemoryContextStrdup(TopMemoryContext,
-									 quote_identifier(SPI_getvalue(SPI_tuptable->vals[0],
-																   SPI_tuptable->tupdesc, 1)));
-		SPI_freetuptable(SPI_tuptable);
-	}
+									 quote_identifier(dispatch_extension_schema("postgis")));
 	return schema;
 }
 
