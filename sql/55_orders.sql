@@ -401,67 +401,13 @@ COMMENT ON FUNCTION @extschema@._lock_order(bigint) IS
 	'Internal: the order row, locked FOR UPDATE, found through the zone in its id; DP014 if there is none.';
 REVOKE ALL ON FUNCTION @extschema@._lock_order(bigint) FROM PUBLIC;
 
--- The pending payment of an order waiting for it gets its outcome (the
--- callers then move the order); DP018 when there is none to settle.
-CREATE FUNCTION @extschema@._settle_payment(p_order @extschema@.orders, p_outcome text,
-                                            p_provider_ref text, p_reason text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF p_order.status OPERATOR(pg_catalog.=) 'pending_payment' THEN
-		UPDATE @extschema@.payments p
-		   SET status = p_outcome, provider_ref = COALESCE(p_provider_ref, p.provider_ref),
-		       failure_reason = p_reason, settled_at = @extschema@.clock()
-		 WHERE p.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
-		   AND p.order_id OPERATOR(pg_catalog.=) p_order.order_id
-		   AND p.status OPERATOR(pg_catalog.=) 'pending';
-		IF FOUND THEN
-			RETURN;
-		END IF;
-	END IF;
-	RAISE EXCEPTION 'order % has no pending payment (status "%")', p_order.order_id, p_order.status
-		USING ERRCODE = 'DP018';
-END
-$$;
-COMMENT ON FUNCTION @extschema@._settle_payment(@extschema@.orders, text, text, text) IS
-	'Internal: gives the pending payment of an order in pending_payment its outcome (succeeded with the provider''s reference, or failed with a reason); DP018 if there is none.';
-REVOKE ALL ON FUNCTION @extschema@._settle_payment(@extschema@.orders, text, text, text) FROM PUBLIC;
-
+-- C (src/payments.c): the order locked, its pending payment settled, the
+-- order moved on, in a few statements with kept plans (every order placed
+-- and paid runs it)
 CREATE FUNCTION @extschema@._confirm_payment(p_zone bigint, order_id bigint, provider_ref text) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_order @extschema@.orders := @extschema@._lock_order(order_id);
-	v_now timestamptz := @extschema@.clock();
-BEGIN
-	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF provider_ref IS NULL OR provider_ref OPERATOR(pg_catalog.=) '' THEN
-		RAISE EXCEPTION 'a payment confirmation needs the provider''s reference' USING ERRCODE = 'DP018';
-	END IF;
-	PERFORM @extschema@._check_length('provider_ref', provider_ref);
-	-- the same confirmation twice is a no-op, so that app servers may retry
-	-- (whatever happened to the order since)
-	IF v_order.status OPERATOR(pg_catalog.<>) 'pending_payment'
-	   AND EXISTS (SELECT FROM @extschema@.payments p
-	                WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	                  AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	                  AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-	                  AND p.provider_ref OPERATOR(pg_catalog.=) _confirm_payment.provider_ref) THEN
-		RETURN;
-	END IF;
-	PERFORM @extschema@._settle_payment(v_order, 'succeeded', provider_ref, NULL);
-	UPDATE @extschema@.orders o SET status = 'placed'
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
-	-- an errand has no merchant to accept it: it is ready at once
-	IF v_order.kind OPERATOR(pg_catalog.=) 'errand' THEN
-		UPDATE @extschema@.orders o SET status = 'accepted', ready_at = v_now
-		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
-	END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'dispatch_confirm_payment';
 COMMENT ON FUNCTION @extschema@._confirm_payment(bigint, bigint, text) IS
 	'Internal: confirm_payment in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
 CREATE FUNCTION @extschema@.confirm_payment(order_id bigint, provider_ref text)
@@ -472,28 +418,9 @@ COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
 	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; anything else without a pending payment is refused (DP018).';
 
 CREATE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_order @extschema@.orders := @extschema@._lock_order(order_id);
-BEGIN
-	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	PERFORM @extschema@._check_length('reason', reason);
-	-- a repeat: the payment failed already, for this reason
-	IF v_order.status OPERATOR(pg_catalog.=) 'payment_failed'
-	   AND (SELECT p.failure_reason FROM @extschema@.payments p
-	         WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	           AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	         ORDER BY p.payment_id DESC LIMIT 1) IS NOT DISTINCT FROM reason THEN
-		RETURN;
-	END IF;
-	PERFORM @extschema@._settle_payment(v_order, 'failed', NULL, reason);
-	-- the state machine's event carries "action": "retry_payment"
-	UPDATE @extschema@.orders o SET status = 'payment_failed'
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
-END
-$$;
+AS 'MODULE_PATHNAME', 'dispatch_fail_payment';
 COMMENT ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) IS
 	'Internal: fail_payment in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
 CREATE FUNCTION @extschema@.fail_payment(order_id bigint, reason text)

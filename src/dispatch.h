@@ -68,6 +68,9 @@ extern int	dispatch_refusal_ring_size;
 extern int	dispatch_column_number(TupleDesc desc, const char *name);
 extern char *dispatch_extension_schema(const char *extname);
 
+/* limits.c */
+extern void dispatch_check_text_length(const char *name, text *value);
+
 /* clock.c */
 extern TimestampTz dispatch_clock_now(void);
 extern bool dispatch_clock_check_override(char **newval, void **extra,

@@ -96,6 +96,47 @@ dispatch_input_limits(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* the limit named name; an unknown name is the extension's own bug */
+static const InputLimit *
+find_limit(const char *name)
+{
+	const InputLimit *limit = bsearch(name, input_limits, lengthof(input_limits),
+									  sizeof(InputLimit), cmp_limit);
+
+	if (limit == NULL)
+		elog(ERROR, "no input limit is named \"%s\"", name);
+	return limit;
+}
+
+/* DP028 when size is past limit */
+static void
+refuse_past(const InputLimit *limit, int64 size)
+{
+	if (size > limit->max_length)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_INPUT_TOO_LONG),
+				errmsg("input too long: %s has more than %d %s",
+					   limit->input, limit->max_length, UNIT(limit)),
+				errdetail("It has " INT64_FORMAT " %s.", size, UNIT(limit)),
+				errhint("SELECT * FROM dispatch.input_limits() lists every limit."));
+}
+
+/*
+ * The check of _check_length for a text argument, for the API functions
+ * written in C: DP028 when value (NULL passes) has more characters than
+ * the limit named name.
+ */
+void
+dispatch_check_text_length(const char *name, text *value)
+{
+	const InputLimit *limit = find_limit(name);
+
+	if (limit->lines)
+		elog(ERROR, "input limit \"%s\" counts the elements of a jsonb array", name);
+	if (value != NULL)
+		refuse_past(limit, pg_mbstrlen_with_len(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)));
+}
+
 PG_FUNCTION_INFO_V1(dispatch_check_length);
 
 /*
@@ -108,18 +149,13 @@ PG_FUNCTION_INFO_V1(dispatch_check_length);
 Datum
 dispatch_check_length(PG_FUNCTION_ARGS)
 {
-	char	   *name;
 	const InputLimit *limit;
 	Oid			type;
 	int64		size;
 
 	if (PG_ARGISNULL(0))
 		elog(ERROR, "an input limit needs a name");
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	limit = bsearch(name, input_limits, lengthof(input_limits),
-					sizeof(InputLimit), cmp_limit);
-	if (limit == NULL)
-		elog(ERROR, "no input limit is named \"%s\"", name);
+	limit = find_limit(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	if (PG_ARGISNULL(1))
 		PG_RETURN_VOID();
 
@@ -129,7 +165,7 @@ dispatch_check_length(PG_FUNCTION_ARGS)
 		Jsonb	   *j;
 
 		if (type != JSONBOID)
-			elog(ERROR, "input limit \"%s\" counts the elements of a jsonb array", name);
+			elog(ERROR, "input limit \"%s\" counts the elements of a jsonb array", limit->input);
 		j = PG_GETARG_JSONB_P(1);
 		if (!JB_ROOT_IS_ARRAY(j) || JB_ROOT_IS_SCALAR(j))
 			PG_RETURN_VOID();
@@ -148,19 +184,12 @@ dispatch_check_length(PG_FUNCTION_ARGS)
 		char	   *s;
 
 		if (!OidIsValid(type))
-			elog(ERROR, "could not determine the type of input \"%s\"", name);
+			elog(ERROR, "could not determine the type of input \"%s\"", limit->input);
 		getTypeOutputInfo(type, &out, &varlena);
 		s = OidOutputFunctionCall(out, PG_GETARG_DATUM(1));
 		size = pg_mbstrlen(s);
 	}
-
-	if (size > limit->max_length)
-		ereport(ERROR,
-				errcode(ERRCODE_DP_INPUT_TOO_LONG),
-				errmsg("input too long: %s has more than %d %s",
-					   name, limit->max_length, UNIT(limit)),
-				errdetail("It has " INT64_FORMAT " %s.", size, UNIT(limit)),
-				errhint("SELECT * FROM dispatch.input_limits() lists every limit."));
+	refuse_past(limit, size);
 	PG_RETURN_VOID();
 }
 

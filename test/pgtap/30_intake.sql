@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(79);
+SELECT plan(83);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -128,6 +128,18 @@ SELECT dispatch.confirm_payment(:o1, 'psp-42') \g /dev/null
 SELECT lives_ok(format($$ SELECT dispatch.confirm_payment(%s, 'psp-42') $$, :o1), 'the same confirmation twice is a no-op');
 SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, 'psp-43') $$, :o1), 'DP018', NULL, 'another confirmation of a paid order is refused');
 SELECT throws_ok($$ SELECT dispatch.confirm_payment(4242, 'psp') $$, 'DP014', NULL, 'unknown order');
+SELECT results_eq(format($$ SELECT p.status::text, p.provider_ref, p.failure_reason, p.settled_at IS NOT NULL
+                             FROM dispatch.payments p WHERE p.zone_id = %s AND p.order_id = %s ORDER BY p.payment_id $$,
+                          :o1 >> 40, :o1),
+                  $$ VALUES ('failed', NULL, 'card declined', true), ('succeeded', 'psp-42', NULL, true) $$,
+                  'each attempt keeps its outcome: the failure with its reason, the success with the provider''s reference');
+SELECT throws_ok(format($$ SELECT dispatch.fail_payment(%s, 'late decline') $$, :o1), 'DP018',
+                 format('order %s has no pending payment (status "placed")', :o1),
+                 'a paid order cannot fail its payment');
+SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, '') $$, :o1), 'DP018',
+                 'a payment confirmation needs the provider''s reference', 'a confirmation without a reference is refused');
+SELECT throws_ok($$ SELECT dispatch.confirm_payment(NULL, 'psp') $$, 'DP014', 'order <NULL> does not exist',
+                 'a confirmation without an order is refused');
 SELECT dispatch.cancel_order(:o1, 'changed my mind') \g /dev/null
 SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), 10, 'cancelling gives the stock back');
 -- the order naming its merchant's zone: placed as place_order places it

@@ -1,0 +1,297 @@
+/*-------------------------------------------------------------------------
+ *
+ * payments.c
+ *		The outcome of an order's pending payment: the bodies of
+ *		confirm_payment and fail_payment (dispatch._confirm_payment and
+ *		dispatch._fail_payment, the forms Citus sends whole to the zone's
+ *		worker; sql/55_orders.sql).
+ *
+ * Every order placed and paid runs confirm_payment, so it is a handful of
+ * statements with kept plans rather than PL/pgSQL calling helpers: the
+ * order locked, the pending payment settled, the order moved on.  The
+ * state machine (order_state), the ETA window and the event are the
+ * triggers' on that last UPDATE, as for any status change.  Each
+ * statement reads or writes one table (on Citus, one shard of the zone).
+ *
+ * IDENTIFICATION
+ *		src/payments.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "dispatch.h"
+#include "match.h"
+
+static SPIPlanPtr lock_plan = NULL;
+static SPIPlanPtr succeeded_plan = NULL;
+static SPIPlanPtr last_reason_plan = NULL;
+static SPIPlanPtr settle_plan = NULL;
+static SPIPlanPtr move_plan = NULL;
+static SPIPlanPtr move_ready_plan = NULL;
+
+/* the order a payment outcome is for, locked */
+typedef struct PaidOrder
+{
+	int64		zone_id;
+	int64		order_id;
+	char	   *status;
+	bool		errand;
+} PaidOrder;
+
+static void
+prepare_plans(void)
+{
+	Oid			t_order[2] = {INT8OID, INT8OID};
+	Oid			t_ref[3] = {INT8OID, INT8OID, TEXTOID};
+	Oid			t_settle[6] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Oid			t_move[4] = {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
+
+	if (move_ready_plan != NULL)
+		return;
+	lock_plan = match_keep_plan("SELECT o.status, o.kind OPERATOR(pg_catalog.=) 'errand'"
+								" FROM dispatch.orders o"
+								" WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+								"   AND o.order_id OPERATOR(pg_catalog.=) $2"
+								" FOR UPDATE",
+								2, t_order);
+	succeeded_plan = match_keep_plan("SELECT FROM dispatch.payments p"
+									 " WHERE p.zone_id OPERATOR(pg_catalog.=) $1"
+									 "   AND p.order_id OPERATOR(pg_catalog.=) $2"
+									 "   AND p.status OPERATOR(pg_catalog.=) 'succeeded'"
+									 "   AND p.provider_ref OPERATOR(pg_catalog.=) $3",
+									 3, t_ref);
+	last_reason_plan = match_keep_plan("SELECT p.failure_reason FROM dispatch.payments p"
+									   " WHERE p.zone_id OPERATOR(pg_catalog.=) $1"
+									   "   AND p.order_id OPERATOR(pg_catalog.=) $2"
+									   " ORDER BY p.payment_id DESC LIMIT 1",
+									   2, t_order);
+	settle_plan = match_keep_plan("UPDATE dispatch.payments p"
+								  " SET status = $3, provider_ref = COALESCE($4, p.provider_ref),"
+								  "     failure_reason = $5, settled_at = $6"
+								  " WHERE p.zone_id OPERATOR(pg_catalog.=) $1"
+								  "   AND p.order_id OPERATOR(pg_catalog.=) $2"
+								  "   AND p.status OPERATOR(pg_catalog.=) 'pending'",
+								  6, t_settle);
+	move_plan = match_keep_plan("UPDATE dispatch.orders o SET status = $3"
+								" WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+								"   AND o.order_id OPERATOR(pg_catalog.=) $2",
+								3, t_move);
+	move_ready_plan = match_keep_plan("UPDATE dispatch.orders o SET status = $3, ready_at = $4"
+									  " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+									  "   AND o.order_id OPERATOR(pg_catalog.=) $2",
+									  4, t_move);
+}
+
+/* an argument for a message: the number, or <NULL> as PL/pgSQL prints it */
+static char *
+id_text(FunctionCallInfo fcinfo, int arg)
+{
+	return PG_ARGISNULL(arg) ? "<NULL>" : psprintf(INT64_FORMAT, PG_GETARG_INT64(arg));
+}
+
+/*
+ * The order named by argument 1, locked FOR UPDATE (as _lock_order does):
+ * DP014 when there is none, then DP014 unless argument 0 is the zone in
+ * its id (as _check_order_zone does).  The caller has connected to SPI.
+ */
+static void
+lock_order(FunctionCallInfo fcinfo, PaidOrder *o)
+{
+	Datum		args[2];
+	bool		isnull;
+	int			ret;
+
+	if (!PG_ARGISNULL(1))
+	{
+		o->order_id = PG_GETARG_INT64(1);
+		o->zone_id = DISPATCH_ZONE_OF(o->order_id);
+		args[0] = Int64GetDatum(o->zone_id);
+		args[1] = Int64GetDatum(o->order_id);
+		ret = SPI_execute_plan(lock_plan, args, NULL, false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "locking order " INT64_FORMAT " failed: %s",
+				 o->order_id, SPI_result_code_string(ret));
+	}
+	if (PG_ARGISNULL(1) || SPI_processed == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_ORDER_UNKNOWN),
+				errmsg("order %s does not exist", id_text(fcinfo, 1)));
+	o->status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	o->errand = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	if (PG_ARGISNULL(0) || PG_GETARG_INT64(0) != o->zone_id)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_ORDER_UNKNOWN),
+				errmsg("order %s does not lie in zone %s",
+					   id_text(fcinfo, 1), id_text(fcinfo, 0)));
+}
+
+/*
+ * The pending payment of an order waiting for it gets its outcome; DP018
+ * when there is none to settle.  provider_ref and reason may be NULL.
+ */
+static void
+settle_payment(const PaidOrder *o, const char *outcome, text *provider_ref,
+			   text *reason, TimestampTz now)
+{
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	int			ret;
+
+	if (strcmp(o->status, "pending_payment") == 0)
+	{
+		args[0] = Int64GetDatum(o->zone_id);
+		args[1] = Int64GetDatum(o->order_id);
+		args[2] = CStringGetTextDatum(outcome);
+		args[3] = PointerGetDatum(provider_ref);
+		nulls[3] = provider_ref ? ' ' : 'n';
+		args[4] = PointerGetDatum(reason);
+		nulls[4] = reason ? ' ' : 'n';
+		args[5] = TimestampTzGetDatum(now);
+		ret = SPI_execute_plan(settle_plan, args, nulls, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "settling the payment of order " INT64_FORMAT " failed: %s",
+				 o->order_id, SPI_result_code_string(ret));
+		if (SPI_processed > 0)
+			return;
+	}
+	ereport(ERROR,
+			errcode(ERRCODE_DP_NO_PENDING_PAYMENT),
+			errmsg("order " INT64_FORMAT " has no pending payment (status \"%s\")",
+				   o->order_id, o->status));
+}
+
+/* the order moves to status; ready at ready_at unless that is 0 */
+static void
+move_order(const PaidOrder *o, const char *status, TimestampTz ready_at)
+{
+	Datum		args[4];
+	int			ret;
+
+	args[0] = Int64GetDatum(o->zone_id);
+	args[1] = Int64GetDatum(o->order_id);
+	args[2] = CStringGetTextDatum(status);
+	args[3] = TimestampTzGetDatum(ready_at);
+	ret = SPI_execute_plan(ready_at ? move_ready_plan : move_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "moving order " INT64_FORMAT " to %s failed: %s",
+			 o->order_id, status, SPI_result_code_string(ret));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_confirm_payment);
+
+/*
+ * SQL: dispatch._confirm_payment(p_zone bigint, order_id bigint,
+ * provider_ref text) -> void
+ *
+ * The pending payment succeeded with the provider's reference; the order
+ * moves to placed (an errand, which no merchant accepts, on to accepted,
+ * ready at once).  The same confirmation again is a no-op, whatever
+ * happened to the order since, so that app servers may retry.
+ */
+Datum
+dispatch_confirm_payment(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = dispatch_clock_now();
+	text	   *provider_ref = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
+	PaidOrder	o;
+
+	SPI_connect();
+	prepare_plans();
+	lock_order(fcinfo, &o);
+	if (provider_ref == NULL || VARSIZE_ANY_EXHDR(provider_ref) == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_NO_PENDING_PAYMENT),
+				errmsg("a payment confirmation needs the provider's reference"));
+	dispatch_check_text_length("provider_ref", provider_ref);
+
+	if (strcmp(o.status, "pending_payment") != 0)
+	{
+		Datum		args[3];
+		int			ret;
+
+		args[0] = Int64GetDatum(o.zone_id);
+		args[1] = Int64GetDatum(o.order_id);
+		args[2] = PointerGetDatum(provider_ref);
+		ret = SPI_execute_plan(succeeded_plan, args, NULL, true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "reading the payments of order " INT64_FORMAT " failed: %s",
+				 o.order_id, SPI_result_code_string(ret));
+		if (SPI_processed > 0)
+		{
+			SPI_finish();
+			PG_RETURN_VOID();
+		}
+	}
+	settle_payment(&o, "succeeded", provider_ref, NULL, now);
+	move_order(&o, "placed", 0);
+	if (o.errand)
+		move_order(&o, "accepted", now);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_fail_payment);
+
+/*
+ * SQL: dispatch._fail_payment(p_zone bigint, order_id bigint, reason text)
+ * -> void
+ *
+ * The pending payment failed for a reason; the order moves to
+ * payment_failed (its event tells the customer to retry).  Repeated with
+ * the reason of the last failure, a no-op.
+ */
+Datum
+dispatch_fail_payment(PG_FUNCTION_ARGS)
+{
+	TimestampTz now = dispatch_clock_now();
+	text	   *reason = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
+	PaidOrder	o;
+
+	SPI_connect();
+	prepare_plans();
+	lock_order(fcinfo, &o);
+	dispatch_check_text_length("reason", reason);
+
+	/* a repeat: the payment failed already, for this reason */
+	if (strcmp(o.status, "payment_failed") == 0)
+	{
+		Datum		args[2];
+		bool		isnull = true;
+		bool		same;
+		int			ret;
+
+		args[0] = Int64GetDatum(o.zone_id);
+		args[1] = Int64GetDatum(o.order_id);
+		ret = SPI_execute_plan(last_reason_plan, args, NULL, true, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "reading the payments of order " INT64_FORMAT " failed: %s",
+				 o.order_id, SPI_result_code_string(ret));
+		if (SPI_processed > 0)
+			(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			same = reason == NULL;
+		else
+		{
+			char	   *last = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			same = reason != NULL && strcmp(last, text_to_cstring(reason)) == 0;
+		}
+		if (same)
+		{
+			SPI_finish();
+			PG_RETURN_VOID();
+		}
+	}
+	settle_payment(&o, "failed", NULL, reason, now);
+	move_order(&o, "payment_failed", 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
