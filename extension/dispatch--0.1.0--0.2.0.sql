@@ -2781,6 +2781,22 @@ COMMENT ON FUNCTION @extschema@._points_take(bigint, integer) IS
 	'Internal: spends a customer''s points from the lots that expire first, under their row locks; returns the lots used, for the order''s redemption; DP608 when there are not enough.';
 REVOKE ALL ON FUNCTION @extschema@._points_take(bigint, integer) FROM PUBLIC;
 
+-- _offer_is_automatic (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@._offer_is_automatic(p_kind text, p_rules jsonb, p_campaign_zone bigint,
+                                               p_starts_at timestamptz, p_ends_at timestamptz,
+                                               p_ended_at timestamptz, p_zone_id bigint, p_now timestamptz)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN p_kind IN ('first_order', 'limited_time')
+   AND (p_rules OPERATOR(pg_catalog.->>) 'auto') OPERATOR(pg_catalog.=) 'true'
+   AND (p_campaign_zone IS NULL OR p_campaign_zone OPERATOR(pg_catalog.=) p_zone_id)
+   AND p_starts_at OPERATOR(pg_catalog.<=) p_now
+   AND (p_ends_at IS NULL OR p_ends_at OPERATOR(pg_catalog.>) p_now)
+   AND p_ended_at IS NULL;
+COMMENT ON FUNCTION @extschema@._offer_is_automatic(text, jsonb, bigint, timestamptz, timestamptz, timestamptz, bigint, timestamptz) IS
+	'Internal: whether a campaign (its kind, rules, zone, start, end and ending) offers without a code (first_order or limited_time with "auto": true) in a zone at a time; _offer_take picks the best such offer that fits.';
+REVOKE ALL ON FUNCTION @extschema@._offer_is_automatic(text, jsonb, bigint, timestamptz, timestamptz, timestamptz, bigint, timestamptz) FROM PUBLIC;
+
 -- _offer_take (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._offer_take(p_order_id bigint, p_customer_id bigint, p_zone_id bigint, p_merchant_id bigint,
                                        p_subtotal bigint, p_code text, p_points integer,
@@ -2847,12 +2863,8 @@ BEGIN
 	ELSE
 		-- no code: the best automatic offer that applies and fits its budget
 		FOR v_camp IN SELECT c.* FROM @extschema@.campaigns c
-		               WHERE c.kind IN ('first_order', 'limited_time')
-		                 AND (c.rules OPERATOR(pg_catalog.->>) 'auto') OPERATOR(pg_catalog.=) 'true'
-		                 AND (c.zone_id IS NULL OR c.zone_id OPERATOR(pg_catalog.=) p_zone_id)
-		                 AND c.starts_at OPERATOR(pg_catalog.<=) v_now
-		                 AND (c.ends_at IS NULL OR c.ends_at OPERATOR(pg_catalog.>) v_now)
-		                 AND c.ended_at IS NULL
+		               WHERE @extschema@._offer_is_automatic(c.kind, c.rules, c.zone_id, c.starts_at, c.ends_at,
+		                                                     c.ended_at, p_zone_id, v_now)
 		               ORDER BY @extschema@._discount_cents(c.rules, p_subtotal) DESC, c.campaign_id
 		LOOP
 			CONTINUE WHEN @extschema@._offer_refusal(v_camp, p_customer_id, p_zone_id, p_merchant_id, p_subtotal, v_now) IS NOT NULL;
@@ -3421,39 +3433,8 @@ GRANT EXECUTE ON FUNCTION @extschema@._earnings_fairness() TO dispatch_analyst, 
 
 -- _check_customer (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_customer(p_customer_id bigint, p_zone_id bigint) RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_flagged boolean;
-	v_forgotten timestamptz;
-	v_bad bigint;
-BEGIN
-	SELECT c.flagged, c.forgotten_at INTO v_flagged, v_forgotten
-	  FROM @extschema@.customers c WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id;
-	IF NOT FOUND OR v_forgotten IS NOT NULL THEN
-		RAISE EXCEPTION 'customer % does not exist', p_customer_id USING ERRCODE = 'DP012';
-	END IF;
-	IF v_flagged THEN
-		RAISE EXCEPTION 'customer % is flagged for review and cannot order', p_customer_id
-			USING ERRCODE = 'DP011', HINT = 'A dispatcher can lift the flag with unflag_customer(id, by, reason).';
-	END IF;
-	SELECT pg_catalog.count(*) INTO v_bad
-	  FROM @extschema@.orders o
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone_id
-	   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	   AND o.created_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.-)
-	       pg_catalog.make_interval(mins => @extschema@._setting_int('dispatch.fraud_window_minutes')))
-	   AND o.status IN ('pending_payment', 'payment_failed', 'cancelled');
-	IF v_bad OPERATOR(pg_catalog.>=) @extschema@._setting_int('dispatch.fraud_max_bad_orders') THEN
-		RAISE EXCEPTION 'customer % has too many unpaid or cancelled orders', p_customer_id
-			USING ERRCODE = 'DP009',
-			      DETAIL = pg_catalog.format('%s such orders in the last %s minutes.', v_bad,
-			                                 @extschema@._setting_int('dispatch.fraud_window_minutes')),
-			      HINT = 'Pay or cancel the open orders first.';
-	END IF;
-END
-$$;
+LANGUAGE C STABLE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_check_customer';
 COMMENT ON FUNCTION @extschema@._check_customer(bigint, bigint) IS
 	'Internal: the customer exists, is not flagged, and has fewer than dispatch.fraud_max_bad_orders unpaid or cancelled orders in the zone within dispatch.fraud_window_minutes.';
 
@@ -3492,166 +3473,9 @@ CREATE OR REPLACE FUNCTION @extschema@._place_order(p_zone bigint, customer_id b
                                         dropoff_lon float8, dropoff_lat float8, dropoff_address text,
                                         priority text, coupon_code text, spend_points integer)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_drop @extschema@.orders.dropoff%TYPE;
-	v_zone bigint;
-	v_pickup @extschema@.orders.pickup%TYPE;
-	v_prep integer;
-	v_open boolean;
-	v_area @extschema@.zones.area%TYPE;
-	v_speed real;
-	v_dist real;
-	v_lines record;
-	v_i integer;
-	v_item_id bigint;
-	v_qty integer;
-	v_price integer;
-	v_prices integer[] := '{}';            -- each line's price, as charged
-	v_subtotal bigint := 0;
-	v_fee integer;
-	v_total integer;
-	v_order bigint;
-	v_now timestamptz := @extschema@.clock();
-	v_item record;
-	v_offer record;
-	v_found boolean;
-	v_elsewhere boolean := false;
-BEGIN
-	-- the merchant first, so that a refusal is noted with its zone
-	-- (src/refusals.c); a missing merchant is refused below, in turn.  A
-	-- zone given (place_order_in_zone) must be the merchant's: the call
-	-- runs where that zone's orders are, and a merchant never moves zone
-	SELECT m.zone_id, m.location, m.prep_minutes, m.is_open, z.area, z.speed_mps
-	  INTO v_zone, v_pickup, v_prep, v_open, v_area, v_speed
-	  FROM @extschema@.merchants m
-	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id
-	 WHERE m.merchant_id OPERATOR(pg_catalog.=) _place_order.merchant_id;
-	v_found := FOUND;
-	IF p_zone IS NOT NULL AND v_zone IS DISTINCT FROM p_zone THEN
-		v_elsewhere := v_found;
-		v_found := false;
-		v_zone := p_zone;
-	END IF;
-	PERFORM @extschema@._refusal_zone(v_zone);
-	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');
-	IF priority IS NULL OR priority NOT IN ('normal', 'hot', 'fresh') THEN
-		RAISE EXCEPTION 'invalid priority "%"', priority
-			USING ERRCODE = 'DP022', HINT = 'Priorities are normal, hot and fresh.';
-	END IF;
-	IF _place_order.customer_id IS NULL THEN
-		RAISE EXCEPTION 'an order needs a customer' USING ERRCODE = 'DP012';
-	END IF;
-	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
-	PERFORM @extschema@._check_length('coupon_code', coupon_code);
-	PERFORM @extschema@._check_length('items_text', items);
-
-	IF v_elsewhere THEN
-		RAISE EXCEPTION 'merchant % does not exist in zone %', merchant_id, p_zone
-			USING ERRCODE = 'DP013', HINT = 'A merchant stays in the zone it was created in.';
-	END IF;
-	IF NOT v_found THEN
-		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
-	END IF;
-	IF NOT v_open THEN
-		RAISE EXCEPTION 'merchant % is closed', merchant_id USING ERRCODE = 'DP003';
-	END IF;
-	IF NOT @extschema@._covers(v_area, v_drop) THEN
-		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
-	END IF;
-	v_dist := @extschema@._check_distance(v_pickup, v_drop);
-
-	-- items: a non-empty array of flat {"item_id": n, "qty": n}, at most the
-	-- limit of lines (input_limits()); repeated ids are summed
-	PERFORM @extschema@._check_length('items', items);
-	v_lines := @extschema@._order_lines(items, @extschema@._setting_int('dispatch.max_item_qty'));
-
-	PERFORM @extschema@._check_customer(_place_order.customer_id, v_zone);
-
-	-- take stock, in item order.  Items with unlimited stock are only read:
-	-- locking their rows would serialise every order of a popular dish.
-	FOR v_i IN 1 .. pg_catalog.array_length(v_lines.item_ids, 1) LOOP
-		v_item_id := v_lines.item_ids[v_i];
-		v_qty := v_lines.qtys[v_i];
-		SELECT i.merchant_id, i.available, i.stock, i.price_cents INTO v_item
-		  FROM @extschema@.items i WHERE i.item_id OPERATOR(pg_catalog.=) v_item_id;
-		IF NOT FOUND THEN
-			RAISE EXCEPTION 'item % does not exist', v_item_id USING ERRCODE = 'DP004';
-		END IF;
-		IF v_item.merchant_id OPERATOR(pg_catalog.<>) _place_order.merchant_id THEN
-			RAISE EXCEPTION 'item % is not sold by merchant %', v_item_id, merchant_id
-				USING ERRCODE = 'DP005';
-		END IF;
-		v_price := v_item.price_cents;
-		IF v_item.available AND v_item.stock IS NOT NULL THEN
-			UPDATE @extschema@.items i
-			   SET stock = i.stock OPERATOR(pg_catalog.-) v_qty
-			 WHERE i.item_id OPERATOR(pg_catalog.=) v_item_id
-			   AND i.available
-			   AND i.stock OPERATOR(pg_catalog.>=) v_qty
-			RETURNING i.price_cents, i.stock INTO v_price, v_item.stock;
-			IF NOT FOUND THEN
-				SELECT i.stock INTO v_item.stock FROM @extschema@.items i
-				 WHERE i.item_id OPERATOR(pg_catalog.=) v_item_id;
-				v_item.available := false;
-			END IF;
-		END IF;
-		IF NOT v_item.available THEN
-			RAISE EXCEPTION 'item % is out of stock', v_item_id
-				USING ERRCODE = 'DP006',
-				      DETAIL = pg_catalog.format('Asked for %s, %s left.', v_qty, COALESCE(v_item.stock, 0));
-		END IF;
-		v_subtotal := v_subtotal OPERATOR(pg_catalog.+) (v_price::bigint OPERATOR(pg_catalog.*) v_qty);
-		v_prices := v_prices OPERATOR(pg_catalog.||) v_price;
-	END LOOP;
-	IF v_subtotal OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
-		RAISE EXCEPTION 'order amount % cents exceeds the limit', v_subtotal
-			USING ERRCODE = 'DP008',
-			      DETAIL = pg_catalog.format('The limit is %s cents (dispatch.max_order_cents).',
-			                                 @extschema@._setting_int('dispatch.max_order_cents'));
-	END IF;
-
-	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
-	-- at most one offer and the points asked for, against their budgets
-	-- (sql/52_campaigns.sql); an unusable code or too many points is an
-	-- error, and the stock taken above goes back with the rest
-	v_offer := @extschema@._offer_take(v_order, _place_order.customer_id, v_zone, _place_order.merchant_id,
-	                                   v_subtotal, coupon_code, COALESCE(spend_points, 0));
-	-- the delivery fee of the zone's pay model (sql/53_pay.sql); discounts
-	-- and points come off the basket and the fee together
-	v_fee := @extschema@._delivery_fee(v_zone, v_dist);
-	v_total := ((v_subtotal OPERATOR(pg_catalog.+) v_fee) OPERATOR(pg_catalog.-) v_offer.discount_cents
-	            OPERATOR(pg_catalog.-) v_offer.points_cents)::integer;
-	INSERT INTO @extschema@.orders
-	       (zone_id, order_id, kind, customer_id, merchant_id, status, priority, pickup, dropoff,
-	        dropoff_address_enc, distance_m, subtotal_cents, fee_cents, discount_cents, total_cents, coupon_code,
-	        promised_at, created_at, status_changed_at)
-	VALUES (v_zone, v_order, 'takeaway', _place_order.customer_id, _place_order.merchant_id,
-	        'pending_payment', priority, v_pickup, v_drop,
-	        @extschema@.pii_seal('customer', _place_order.customer_id, dropoff_address),
-	        v_dist, v_subtotal::integer, v_fee, v_offer.discount_cents OPERATOR(pg_catalog.+) v_offer.points_cents,
-	        v_total,
-	        v_offer.coupon_code,
-	        v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep OPERATOR(pg_catalog.+) 10,
-	                                                              secs => v_dist OPERATOR(pg_catalog./) v_speed),
-	        v_now, v_now);
-	-- the lines at the prices charged above (the catalogue is not read
-	-- again: a price changed meanwhile would not be the one charged)
-	INSERT INTO @extschema@.order_items (zone_id, order_id, item_id, qty, price_cents)
-	SELECT v_zone, v_order, l.item_id, l.qty, l.price_cents
-	  FROM ROWS FROM (pg_catalog.unnest(v_lines.item_ids), pg_catalog.unnest(v_lines.qtys),
-	                  pg_catalog.unnest(v_prices)) l(item_id, qty, price_cents);
-	PERFORM @extschema@._offer_record(v_zone, v_order, _place_order.customer_id, v_offer.campaign_id,
-	                                  v_offer.coupon_code, v_offer.discount_cents, v_offer.points_spent,
-	                                  v_offer.points_cents, v_offer.points_lots);
-	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, created_at)
-	VALUES (v_zone, @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
-	        v_order, v_total, v_now);
-	RETURN v_order;
-END
-$$;
+AS 'MODULE_PATHNAME', 'dispatch_place_order_body';
 COMMENT ON FUNCTION @extschema@._place_order(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) IS
 	'Internal: the body of place_order (p_zone NULL: the merchant''s zone) and place_order_in_zone (p_zone the merchant''s zone, DP013 otherwise), which call it and note its refusals.';
 REVOKE ALL ON FUNCTION @extschema@._place_order(bigint, bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;

@@ -792,6 +792,29 @@ COMMENT ON FUNCTION @extschema@._points_take(bigint, integer) IS
 	'Internal: spends a customer''s points from the lots that expire first, under their row locks; returns the lots used, for the order''s redemption; DP608 when there are not enough.';
 REVOKE ALL ON FUNCTION @extschema@._points_take(bigint, integer) FROM PUBLIC;
 
+-- Whether a campaign's offer applies without a code (first_order or
+-- limited_time with "auto": true) in a zone at a time: the one test of
+-- _offer_take, and of place_order (src/intake.c), which calls _offer_take
+-- only when there is a code, points or such an offer.  A condition on a
+-- campaign's columns (not its row, whose type is a shard's on a Citus
+-- worker) rather than a function that reads campaigns, so that the
+-- planner inlines it (no pinned search_path; a SQL-standard body is bound
+-- when it is created) and Citus plans the statements that use it.
+CREATE FUNCTION @extschema@._offer_is_automatic(p_kind text, p_rules jsonb, p_campaign_zone bigint,
+                                               p_starts_at timestamptz, p_ends_at timestamptz,
+                                               p_ended_at timestamptz, p_zone_id bigint, p_now timestamptz)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN p_kind IN ('first_order', 'limited_time')
+   AND (p_rules OPERATOR(pg_catalog.->>) 'auto') OPERATOR(pg_catalog.=) 'true'
+   AND (p_campaign_zone IS NULL OR p_campaign_zone OPERATOR(pg_catalog.=) p_zone_id)
+   AND p_starts_at OPERATOR(pg_catalog.<=) p_now
+   AND (p_ends_at IS NULL OR p_ends_at OPERATOR(pg_catalog.>) p_now)
+   AND p_ended_at IS NULL;
+COMMENT ON FUNCTION @extschema@._offer_is_automatic(text, jsonb, bigint, timestamptz, timestamptz, timestamptz, bigint, timestamptz) IS
+	'Internal: whether a campaign (its kind, rules, zone, start, end and ending) offers without a code (first_order or limited_time with "auto": true) in a zone at a time; _offer_take picks the best such offer that fits.';
+REVOKE ALL ON FUNCTION @extschema@._offer_is_automatic(text, jsonb, bigint, timestamptz, timestamptz, timestamptz, bigint, timestamptz) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._offer_take(p_order_id bigint, p_customer_id bigint, p_zone_id bigint, p_merchant_id bigint,
                                        p_subtotal bigint, p_code text, p_points integer,
                                        OUT campaign_id bigint, OUT coupon_code text, OUT discount_cents integer,
@@ -857,12 +880,8 @@ BEGIN
 	ELSE
 		-- no code: the best automatic offer that applies and fits its budget
 		FOR v_camp IN SELECT c.* FROM @extschema@.campaigns c
-		               WHERE c.kind IN ('first_order', 'limited_time')
-		                 AND (c.rules OPERATOR(pg_catalog.->>) 'auto') OPERATOR(pg_catalog.=) 'true'
-		                 AND (c.zone_id IS NULL OR c.zone_id OPERATOR(pg_catalog.=) p_zone_id)
-		                 AND c.starts_at OPERATOR(pg_catalog.<=) v_now
-		                 AND (c.ends_at IS NULL OR c.ends_at OPERATOR(pg_catalog.>) v_now)
-		                 AND c.ended_at IS NULL
+		               WHERE @extschema@._offer_is_automatic(c.kind, c.rules, c.zone_id, c.starts_at, c.ends_at,
+		                                                     c.ended_at, p_zone_id, v_now)
 		               ORDER BY @extschema@._discount_cents(c.rules, p_subtotal) DESC, c.campaign_id
 		LOOP
 			CONTINUE WHEN @extschema@._offer_refusal(v_camp, p_customer_id, p_zone_id, p_merchant_id, p_subtotal, v_now) IS NOT NULL;

@@ -20,6 +20,7 @@
 #include "lib/stringinfo.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "errcodes.h"
@@ -63,13 +64,23 @@ extern char *dispatch_relay_databases;
 extern int	dispatch_relay_round_ms;
 extern int	dispatch_cipher;
 extern int	dispatch_refusal_ring_size;
+extern int	dispatch_fraud_window_minutes;
+extern int	dispatch_fraud_max_bad_orders;
+extern int	dispatch_fraud_max_distance_m;
+extern int	dispatch_max_order_cents;
+extern int	dispatch_max_item_qty;
 
 /* dispatch.c: shared helpers */
 extern int	dispatch_column_number(TupleDesc desc, const char *name);
 extern char *dispatch_extension_schema(const char *extname);
 
 /* limits.c */
+extern void dispatch_check_value_length(const char *name, Datum value, bool isnull, Oid type);
 extern void dispatch_check_text_length(const char *name, text *value);
+
+/* order_lines.c */
+extern int	dispatch_order_lines_of(Jsonb *items, int32 max_qty,
+									int64 **item_ids, int32 **qtys);
 
 /* clock.c */
 extern TimestampTz dispatch_clock_now(void);
@@ -79,6 +90,7 @@ extern void dispatch_clock_assign_override(const char *newval, void *extra);
 
 /* refusals.c */
 extern void dispatch_refusals_init(void);
+extern void dispatch_refusal_set_zone(int64 zone_id);
 
 /* events.c */
 extern int64 dispatch_event_base(void);

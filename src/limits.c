@@ -122,19 +122,52 @@ refuse_past(const InputLimit *limit, int64 size)
 }
 
 /*
- * The check of _check_length for a text argument, for the API functions
- * written in C: DP028 when value (NULL passes) has more characters than
- * the limit named name.
+ * The check of _check_length, for the API functions written in C: DP028
+ * when value (of type type; NULL passes) is past the limit named name.
  */
+void
+dispatch_check_value_length(const char *name, Datum value, bool isnull, Oid type)
+{
+	const InputLimit *limit = find_limit(name);
+	int64		size;
+
+	if (isnull)
+		return;
+	if (limit->lines)
+	{
+		Jsonb	   *j;
+
+		if (type != JSONBOID)
+			elog(ERROR, "input limit \"%s\" counts the elements of a jsonb array", name);
+		j = DatumGetJsonbP(value);
+		if (!JB_ROOT_IS_ARRAY(j) || JB_ROOT_IS_SCALAR(j))
+			return;
+		size = JB_ROOT_COUNT(j);
+	}
+	else if (type == TEXTOID || type == VARCHAROID)
+	{
+		text	   *t = DatumGetTextPP(value);
+
+		size = pg_mbstrlen_with_len(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	}
+	else
+	{
+		Oid			out;
+		bool		varlena;
+
+		if (!OidIsValid(type))
+			elog(ERROR, "could not determine the type of input \"%s\"", name);
+		getTypeOutputInfo(type, &out, &varlena);
+		size = pg_mbstrlen(OidOutputFunctionCall(out, value));
+	}
+	refuse_past(limit, size);
+}
+
+/* the same for a text argument (NULL passes) */
 void
 dispatch_check_text_length(const char *name, text *value)
 {
-	const InputLimit *limit = find_limit(name);
-
-	if (limit->lines)
-		elog(ERROR, "input limit \"%s\" counts the elements of a jsonb array", name);
-	if (value != NULL)
-		refuse_past(limit, pg_mbstrlen_with_len(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)));
+	dispatch_check_value_length(name, PointerGetDatum(value), value == NULL, TEXTOID);
 }
 
 PG_FUNCTION_INFO_V1(dispatch_check_length);
@@ -149,47 +182,10 @@ PG_FUNCTION_INFO_V1(dispatch_check_length);
 Datum
 dispatch_check_length(PG_FUNCTION_ARGS)
 {
-	const InputLimit *limit;
-	Oid			type;
-	int64		size;
-
 	if (PG_ARGISNULL(0))
 		elog(ERROR, "an input limit needs a name");
-	limit = find_limit(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	if (PG_ARGISNULL(1))
-		PG_RETURN_VOID();
-
-	type = get_fn_expr_argtype(fcinfo->flinfo, 1);
-	if (limit->lines)
-	{
-		Jsonb	   *j;
-
-		if (type != JSONBOID)
-			elog(ERROR, "input limit \"%s\" counts the elements of a jsonb array", limit->input);
-		j = PG_GETARG_JSONB_P(1);
-		if (!JB_ROOT_IS_ARRAY(j) || JB_ROOT_IS_SCALAR(j))
-			PG_RETURN_VOID();
-		size = JB_ROOT_COUNT(j);
-	}
-	else if (type == TEXTOID || type == VARCHAROID)
-	{
-		text	   *t = PG_GETARG_TEXT_PP(1);
-
-		size = pg_mbstrlen_with_len(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-	}
-	else
-	{
-		Oid			out;
-		bool		varlena;
-		char	   *s;
-
-		if (!OidIsValid(type))
-			elog(ERROR, "could not determine the type of input \"%s\"", limit->input);
-		getTypeOutputInfo(type, &out, &varlena);
-		s = OidOutputFunctionCall(out, PG_GETARG_DATUM(1));
-		size = pg_mbstrlen(s);
-	}
-	refuse_past(limit, size);
+	dispatch_check_value_length(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_DATUM(1),
+								PG_ARGISNULL(1), get_fn_expr_argtype(fcinfo->flinfo, 1));
 	PG_RETURN_VOID();
 }
 

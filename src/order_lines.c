@@ -96,37 +96,24 @@ line_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-PG_FUNCTION_INFO_V1(dispatch_order_lines);
-
 /*
- * SQL: dispatch._order_lines(items jsonb, max_qty integer,
- *							  OUT item_ids bigint[], OUT qtys integer[])
- *
- * The lines of an item list, one per item (quantities of repeated ids
- * summed), by item id; DP007 for a list of another shape, or a quantity
- * outside 1..max_qty once summed.
+ * The lines of an item list (NULL for none), one per item (quantities of
+ * repeated ids summed), by item id: their number, and the ids and
+ * quantities in arrays of that length; DP007 for a list of another shape,
+ * or a quantity outside 1..max_qty once summed.
  */
-Datum
-dispatch_order_lines(PG_FUNCTION_ARGS)
+int
+dispatch_order_lines_of(Jsonb *items, int32 max_qty, int64 **item_ids, int32 **qtys)
 {
-	Jsonb	   *items;
-	int32		max_qty = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	OrderLine  *lines;
 	int			nlines = 0;
 	int			n;
-	Datum	   *ids;
-	Datum	   *qtys;
-	TupleDesc	desc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
-	if (PG_ARGISNULL(0))
-		bad_list();
-	items = PG_GETARG_JSONB_P(0);
-	if (!JB_ROOT_IS_ARRAY(items) || JB_ROOT_IS_SCALAR(items) || JB_ROOT_COUNT(items) == 0)
+	if (items == NULL || !JB_ROOT_IS_ARRAY(items) || JB_ROOT_IS_SCALAR(items) ||
+		JB_ROOT_COUNT(items) == 0)
 		bad_list();
 
 	lines = palloc(sizeof(OrderLine) * JB_ROOT_COUNT(items));
@@ -157,22 +144,52 @@ dispatch_order_lines(PG_FUNCTION_ARGS)
 			lines[n++] = lines[i];
 	}
 
-	ids = palloc(sizeof(Datum) * n);
-	qtys = palloc(sizeof(Datum) * n);
+	*item_ids = palloc(sizeof(int64) * n);
+	*qtys = palloc(sizeof(int32) * n);
 	for (int i = 0; i < n; i++)
 	{
 		if (lines[i].qty < 1 || lines[i].qty > max_qty)
 			ereport(ERROR,
 					errcode(ERRCODE_DP_BAD_ITEM_LIST),
 					errmsg("item quantities must be between 1 and %d", max_qty));
-		ids[i] = Int64GetDatum(lines[i].item_id);
-		qtys[i] = Int32GetDatum((int32) lines[i].qty);
+		(*item_ids)[i] = lines[i].item_id;
+		(*qtys)[i] = (int32) lines[i].qty;
 	}
+	pfree(lines);
+	return n;
+}
 
+PG_FUNCTION_INFO_V1(dispatch_order_lines);
+
+/*
+ * SQL: dispatch._order_lines(items jsonb, max_qty integer,
+ *							  OUT item_ids bigint[], OUT qtys integer[])
+ *
+ * The lines of an item list as dispatch_order_lines_of gives them.
+ */
+Datum
+dispatch_order_lines(PG_FUNCTION_ARGS)
+{
+	int64	   *item_ids;
+	int32	   *qtys;
+	int			n = dispatch_order_lines_of(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0),
+											PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1),
+											&item_ids, &qtys);
+	Datum	   *id_datums = palloc(sizeof(Datum) * n);
+	Datum	   *qty_datums = palloc(sizeof(Datum) * n);
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	for (int i = 0; i < n; i++)
+	{
+		id_datums[i] = Int64GetDatum(item_ids[i]);
+		qty_datums[i] = Int32GetDatum(qtys[i]);
+	}
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "_order_lines must return a composite");
 	desc = BlessTupleDesc(desc);
-	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = PointerGetDatum(construct_array(qtys, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+	values[0] = PointerGetDatum(construct_array(id_datums, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(qty_datums, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -220,7 +220,7 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 		args[0] = Int64GetDatum(o.zone_id);
 		args[1] = Int64GetDatum(o.order_id);
 		args[2] = PointerGetDatum(provider_ref);
-		ret = SPI_execute_plan(succeeded_plan, args, NULL, true, 1);
+		ret = SPI_execute_plan(succeeded_plan, args, NULL, false, 1);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "reading the payments of order " INT64_FORMAT " failed: %s",
 				 o.order_id, SPI_result_code_string(ret));
@@ -270,7 +270,7 @@ dispatch_fail_payment(PG_FUNCTION_ARGS)
 
 		args[0] = Int64GetDatum(o.zone_id);
 		args[1] = Int64GetDatum(o.order_id);
-		ret = SPI_execute_plan(last_reason_plan, args, NULL, true, 1);
+		ret = SPI_execute_plan(last_reason_plan, args, NULL, false, 1);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "reading the payments of order " INT64_FORMAT " failed: %s",
 				 o.order_id, SPI_result_code_string(ret));

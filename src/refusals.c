@@ -251,8 +251,15 @@ PG_FUNCTION_INFO_V1(dispatch_refusal_zone);
 Datum
 dispatch_refusal_zone(PG_FUNCTION_ARGS)
 {
-	attempt_zone = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	dispatch_refusal_set_zone(PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0));
 	PG_RETURN_VOID();
+}
+
+/* the same for the intake bodies written in C (0: none) */
+void
+dispatch_refusal_set_zone(int64 zone_id)
+{
+	attempt_zone = zone_id;
 }
 
 /*
