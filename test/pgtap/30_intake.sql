@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(83);
+SELECT plan(89);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -58,6 +58,35 @@ SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.46, 31.21
 RESET dispatch.fraud_max_distance_m;
 SELECT dispatch.flag_customer(:customer2, 'chargebacks') \g /dev/null
 SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x') $$, :customer2, :merchant, :'items'), 'DP011', NULL, 'flagged customer');
+-- the words of each refusal (SQLSTATE | message | detail | hint), as the
+-- API documents them (docs/errors.md)
+CREATE FUNCTION pg_temp.refusal(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE m text; d text; h text;
+BEGIN
+	EXECUTE q;
+	RETURN 'no refusal';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+	RETURN concat_ws(' | ', SQLSTATE, m, nullif(d, ''), nullif(h, ''));
+END
+$f$;
+SELECT is(pg_temp.refusal(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x', NULL) $$, :customer, :merchant, :'items')),
+          'DP022 | invalid priority "<NULL>" | Priorities are normal, hot and fresh.', 'a missing priority, in words');
+SELECT is(pg_temp.refusal(format($$ SELECT dispatch.place_order(NULL, %s, %L, 121.44, 31.19, 'x') $$, :merchant, :'items')),
+          'DP012 | an order needs a customer', 'a missing customer, in words');
+SELECT is(pg_temp.refusal(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 11}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :rice)),
+          format('DP006 | item %s is out of stock | Asked for 11, 10 left.', :rice), 'more than the stock, in words');
+SELECT is(pg_temp.refusal(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 1}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :other_item)),
+          format('DP005 | item %s is not sold by merchant %s', :other_item, :merchant), 'an item of another merchant, in words');
+SELECT is(pg_temp.refusal(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x') $$, :customer2, :merchant, :'items')),
+          format('DP011 | customer %s is flagged for review and cannot order | A dispatcher can lift the flag with unflag_customer(id, by, reason).', :customer2),
+          'a flagged customer, in words');
+SET LOCAL dispatch.max_order_cents = 100;
+SELECT is(pg_temp.refusal(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 2}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :noodles)),
+          format('DP008 | order amount %s cents exceeds the limit | The limit is 100 cents (dispatch.max_order_cents).',
+                 2 * (SELECT price_cents FROM dispatch.items WHERE item_id = :noodles)),
+          'an amount above the limit, in words');
+RESET dispatch.max_order_cents;
 SELECT dispatch.flag_customer(:customer2, NULL) \g /dev/null
 -- errands
 SELECT throws_ok(format($$ SELECT dispatch.place_errand(%s, 125.0, 31.19, 121.44, 31.19, 'x', 'buy milk', 500) $$, :customer), 'DP002', NULL, 'errand pickup outside every zone');
