@@ -134,6 +134,39 @@ lock_order(FunctionCallInfo fcinfo, PaidOrder *o)
 }
 
 /*
+ * The start of either call: SPI connected, the order of arguments 0 and 1
+ * locked and checked (lock_order).
+ */
+static void
+open_order(FunctionCallInfo fcinfo, PaidOrder *o)
+{
+	SPI_connect();
+	prepare_plans();
+	lock_order(fcinfo, o);
+}
+
+/*
+ * What a repeat of the call finds in the order's payments: plan run with
+ * the order's zone and id, and then arg when there is one; true when it
+ * returned a row.
+ */
+static bool
+read_payments(SPIPlanPtr plan, const PaidOrder *o, text *arg)
+{
+	Datum		args[3];
+	int			ret;
+
+	args[0] = Int64GetDatum(o->zone_id);
+	args[1] = Int64GetDatum(o->order_id);
+	args[2] = PointerGetDatum(arg);
+	ret = SPI_execute_plan(plan, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the payments of order " INT64_FORMAT " failed: %s",
+			 o->order_id, SPI_result_code_string(ret));
+	return SPI_processed > 0;
+}
+
+/*
  * The pending payment of an order waiting for it gets its outcome; DP018
  * when there is none to settle.  provider_ref and reason may be NULL.
  */
@@ -203,32 +236,17 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 	text	   *provider_ref = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
 	PaidOrder	o;
 
-	SPI_connect();
-	prepare_plans();
-	lock_order(fcinfo, &o);
+	open_order(fcinfo, &o);
 	if (provider_ref == NULL || VARSIZE_ANY_EXHDR(provider_ref) == 0)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_NO_PENDING_PAYMENT),
 				errmsg("a payment confirmation needs the provider's reference"));
 	dispatch_check_text_length("provider_ref", provider_ref);
 
-	if (strcmp(o.status, "pending_payment") != 0)
+	if (strcmp(o.status, "pending_payment") != 0 && read_payments(succeeded_plan, &o, provider_ref))
 	{
-		Datum		args[3];
-		int			ret;
-
-		args[0] = Int64GetDatum(o.zone_id);
-		args[1] = Int64GetDatum(o.order_id);
-		args[2] = PointerGetDatum(provider_ref);
-		ret = SPI_execute_plan(succeeded_plan, args, NULL, false, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "reading the payments of order " INT64_FORMAT " failed: %s",
-				 o.order_id, SPI_result_code_string(ret));
-		if (SPI_processed > 0)
-		{
-			SPI_finish();
-			PG_RETURN_VOID();
-		}
+		SPI_finish();
+		PG_RETURN_VOID();
 	}
 	settle_payment(&o, "succeeded", provider_ref, NULL, now);
 	move_order(&o, "placed", 0);
@@ -255,35 +273,23 @@ dispatch_fail_payment(PG_FUNCTION_ARGS)
 	text	   *reason = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
 	PaidOrder	o;
 
-	SPI_connect();
-	prepare_plans();
-	lock_order(fcinfo, &o);
+	open_order(fcinfo, &o);
 	dispatch_check_text_length("reason", reason);
 
 	/* a repeat: the payment failed already, for this reason */
 	if (strcmp(o.status, "payment_failed") == 0)
 	{
-		Datum		args[2];
 		bool		isnull = true;
 		bool		same;
-		int			ret;
 
-		args[0] = Int64GetDatum(o.zone_id);
-		args[1] = Int64GetDatum(o.order_id);
-		ret = SPI_execute_plan(last_reason_plan, args, NULL, false, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "reading the payments of order " INT64_FORMAT " failed: %s",
-				 o.order_id, SPI_result_code_string(ret));
-		if (SPI_processed > 0)
+		if (read_payments(last_reason_plan, &o, NULL))
 			(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		if (isnull)
 			same = reason == NULL;
 		else
-		{
-			char	   *last = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-			same = reason != NULL && strcmp(last, text_to_cstring(reason)) == 0;
-		}
+			same = reason != NULL &&
+				strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					   text_to_cstring(reason)) == 0;
 		if (same)
 		{
 			SPI_finish();
