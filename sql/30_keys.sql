@@ -97,22 +97,11 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log_id_seq', '');
 REVOKE ALL ON @extschema@.pii_access_log FROM PUBLIC;
 
+-- C (src/keys.c), as _data_key takes it
 CREATE FUNCTION @extschema@._lock_subject(p_subject text, p_subject_id bigint, p_exclusive boolean)
 RETURNS void
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_class integer := @extschema@._lock_key(p_subject)::integer;
-	v_obj integer := (p_subject_id OPERATOR(pg_catalog.%) 2147483647)::integer;
-BEGIN
-	IF p_exclusive THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock(v_class, v_obj);
-	ELSE
-		PERFORM pg_catalog.pg_advisory_xact_lock_shared(v_class, v_obj);
-	END IF;
-END
-$$;
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_lock_subject';
 COMMENT ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) IS
 	'Internal: takes a subject''s (customer''s or rider''s) advisory lock to the end of the transaction: shared while sealing, exclusive to replace or destroy its data key.';
 REVOKE ALL ON FUNCTION @extschema@._lock_subject(text, bigint, boolean) FROM PUBLIC;
@@ -138,66 +127,14 @@ COMMENT ON FUNCTION @extschema@._unwrap_key(bytea, integer) IS
 	'Internal: unwraps a data key with the master key of its version; kept to the end of the transaction.';
 REVOKE ALL ON FUNCTION @extschema@._unwrap_key(bytea, integer) FROM PUBLIC;
 
+-- C (src/keys.c): the subject's lock (shared, when sealing), its key read
+-- with a kept plan and unwrapped once a transaction, or made on first use
+-- (never again for an erased customer); every seal of every order runs it
 CREATE FUNCTION @extschema@._data_key(p_subject text, p_subject_id bigint, p_create boolean)
 RETURNS bytea
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_version integer;
-	v_wrapped bytea;
-	v_key bytea;
-BEGIN
-	IF p_create THEN
-		-- Sealing holds the subject's advisory lock in share mode until
-		-- commit, so that a key rotation or an erasure (exclusive mode) waits
-		-- for this transaction, and this one, if it came second, sees the new
-		-- key or no key at all.  Re-wrapping under a new master key does not
-		-- change the data key and takes no such lock.  (An advisory lock, not
-		-- a row lock: it writes no WAL on the intake path.)
-		PERFORM @extschema@._lock_subject(p_subject, p_subject_id, false);
-		-- A transaction snapshot (repeatable read, serializable) may be older
-		-- than a rotation or erasure that committed before the lock was
-		-- granted, and would still show the replaced key: locking the row
-		-- then fails with a serialization failure (40001, retry) instead of
-		-- sealing under that key.  Read committed reads the latest key below.
-		IF pg_catalog.current_setting('transaction_isolation') IN ('repeatable read', 'serializable') THEN
-			PERFORM FROM @extschema@.subject_keys k
-			  WHERE k.subject OPERATOR(pg_catalog.=) p_subject
-			    AND k.subject_id OPERATOR(pg_catalog.=) p_subject_id
-			    FOR SHARE;
-		END IF;
-	END IF;
-	SELECT k.key_version, k.wrapped_key INTO v_version, v_wrapped
-	  FROM @extschema@.subject_keys k
-	 WHERE k.subject OPERATOR(pg_catalog.=) p_subject
-	   AND k.subject_id OPERATOR(pg_catalog.=) p_subject_id;
-	IF NOT FOUND THEN
-		IF NOT p_create THEN
-			RAISE EXCEPTION 'personal data of % % is not available', p_subject, p_subject_id
-				USING ERRCODE = 'DP402',
-				      DETAIL = 'The subject has no data key: it was erased or never had personal data.';
-		END IF;
-		-- an erased customer never gets a key again (the advisory lock above
-		-- made this wait for a concurrent erasure)
-		IF p_subject OPERATOR(pg_catalog.=) 'customer' AND EXISTS (
-		       SELECT FROM @extschema@.customers c
-		        WHERE c.customer_id OPERATOR(pg_catalog.=) p_subject_id
-		          AND c.forgotten_at IS NOT NULL) THEN
-			RAISE EXCEPTION 'personal data of customer % was erased', p_subject_id
-				USING ERRCODE = 'DP402',
-				      DETAIL = 'The customer asked to be forgotten; nothing personal is stored for them again.';
-		END IF;
-		v_key := @extschema@._random_key();
-		v_version := @extschema@._master_key_version();
-		INSERT INTO @extschema@.subject_keys (subject, subject_id, key_version, wrapped_key)
-		VALUES (p_subject, p_subject_id, v_version,
-		        @extschema@._wrap_key(v_key, v_version));
-		RETURN v_key;
-	END IF;
-	RETURN @extschema@._unwrap_key(v_wrapped, v_version);
-END
-$$;
+AS 'MODULE_PATHNAME', 'dispatch_data_key';
 COMMENT ON FUNCTION @extschema@._data_key(text, bigint, boolean) IS
 	'Internal: a subject''s data key, unwrapped; created on first use when p_create.';
 REVOKE ALL ON FUNCTION @extschema@._data_key(text, bigint, boolean) FROM PUBLIC;

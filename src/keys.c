@@ -22,7 +22,8 @@
  * The SQL functions here return key material, so the install script grants
  * them to nobody: only the extension's SECURITY DEFINER functions call them.
  *
- * Data keys are unwrapped here too (_unwrap_key), and each one unwrapped
+ * A subject's data key is found (or made) here too (_data_key, with the
+ * subject's lock, _lock_subject), and unwrapped (_unwrap_key); each one unwrapped
  * is kept to the end of the transaction, under the exact bytes and master
  * version it came from: a transaction that seals or opens several values
  * of one subject (an errand's address and description, a registration's
@@ -56,11 +57,14 @@
 #include "storage/fd.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "dispatch.h"
+#include "locks.h"
+#include "match.h"
 
 #define KEY_BYTES		32
 #define MAX_VERSIONS	64
@@ -432,6 +436,171 @@ dispatch_unwrap_key(PG_FUNCTION_ARGS)
 		memcpy(k->key, VARDATA_ANY(key), KEY_BYTES);
 	}
 	PG_RETURN_BYTEA_P(key);
+}
+
+/*
+ * A subject's (customer's or rider's) advisory lock to the end of the
+ * transaction: shared while sealing, exclusive to replace or destroy its
+ * data key.  Its keys: the lock class of the subject's kind (_lock_key),
+ * and the id modulo 2^31 - 1.
+ */
+static void
+lock_subject(text *subject, int64 subject_id, bool exclusive)
+{
+	Datum		class = DirectFunctionCall1(int84, DirectFunctionCall1(dispatch_lock_key,
+																	   PointerGetDatum(subject)));
+	Datum		obj = Int32GetDatum((int32) (subject_id % PG_INT32_MAX));
+
+	if (exclusive)
+		DirectFunctionCall2(pg_advisory_xact_lock_int4, class, obj);
+	else
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, class, obj);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_lock_subject);
+
+/*
+ * SQL: dispatch._lock_subject(subject text, subject_id bigint, exclusive
+ * boolean) -> void
+ */
+Datum
+dispatch_lock_subject(PG_FUNCTION_ARGS)
+{
+	lock_subject(PG_GETARG_TEXT_PP(0), PG_GETARG_INT64(1), PG_GETARG_BOOL(2));
+	PG_RETURN_VOID();
+}
+
+static SPIPlanPtr key_plan = NULL;
+static SPIPlanPtr key_share_plan = NULL;
+static SPIPlanPtr forgotten_plan = NULL;
+static SPIPlanPtr new_key_plan = NULL;
+static SPIPlanPtr store_key_plan = NULL;
+
+static void
+prepare_key_plans(void)
+{
+	Oid			t_subject[2] = {TEXTOID, INT8OID};
+	Oid			t_id[1] = {INT8OID};
+	Oid			t_store[4] = {TEXTOID, INT8OID, INT4OID, BYTEAOID};
+
+	if (store_key_plan != NULL)
+		return;
+	key_plan = match_keep_plan("SELECT k.key_version, k.wrapped_key FROM dispatch.subject_keys k"
+							   " WHERE k.subject OPERATOR(pg_catalog.=) $1"
+							   "   AND k.subject_id OPERATOR(pg_catalog.=) $2",
+							   2, t_subject);
+	key_share_plan = match_keep_plan("SELECT FROM dispatch.subject_keys k"
+									 " WHERE k.subject OPERATOR(pg_catalog.=) $1"
+									 "   AND k.subject_id OPERATOR(pg_catalog.=) $2"
+									 " FOR SHARE",
+									 2, t_subject);
+	forgotten_plan = match_keep_plan("SELECT FROM dispatch.customers c"
+									 " WHERE c.customer_id OPERATOR(pg_catalog.=) $1"
+									 "   AND c.forgotten_at IS NOT NULL",
+									 1, t_id);
+	new_key_plan = match_keep_plan("SELECT dispatch._random_key(), dispatch._master_key_version()",
+								   0, NULL);
+	store_key_plan = match_keep_plan("INSERT INTO dispatch.subject_keys (subject, subject_id, key_version, wrapped_key)"
+									 " VALUES ($1, $2, $3, dispatch._wrap_key($4, $3))",
+									 4, t_store);
+}
+
+static void
+spi_run(SPIPlanPtr plan, Datum *args, int expected)
+{
+	int			ret = SPI_execute_plan(plan, args, NULL, false, 1);
+
+	if (ret != expected)
+		elog(ERROR, "reading or storing a data key failed: %s", SPI_result_code_string(ret));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_data_key);
+
+/*
+ * SQL: dispatch._data_key(subject text, subject_id bigint, create boolean)
+ * -> bytea
+ *
+ * A subject's data key, unwrapped; made on first use when create.
+ *
+ * Sealing (create) holds the subject's advisory lock in share mode until
+ * commit, so that a key rotation or an erasure (exclusive mode) waits for
+ * this transaction, and this one, if it came second, sees the new key or
+ * no key at all.  Re-wrapping under a new master key does not change the
+ * data key and takes no such lock.  (An advisory lock, not a row lock: it
+ * writes no WAL on the intake path.)  A transaction snapshot (repeatable
+ * read, serializable) may be older than a rotation or erasure that
+ * committed before the lock was granted, and would still show the replaced
+ * key: locking the row then fails with a serialization failure (40001,
+ * retry) instead of sealing under that key.  Read committed reads the
+ * latest key.  An erased customer never gets a key again (the lock made
+ * this wait for a concurrent erasure).
+ */
+Datum
+dispatch_data_key(PG_FUNCTION_ARGS)
+{
+	text	   *subject = PG_GETARG_TEXT_PP(0);
+	int64		subject_id = PG_GETARG_INT64(1);
+	bool		create = PG_GETARG_BOOL(2);
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext spi;
+	Datum		args[4];
+	bool		isnull;
+	Datum		key;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	prepare_key_plans();
+	args[0] = PointerGetDatum(subject);
+	args[1] = Int64GetDatum(subject_id);
+	if (create)
+	{
+		lock_subject(subject, subject_id, false);
+		if (IsolationUsesXactSnapshot())
+			spi_run(key_share_plan, args, SPI_OK_SELECT);
+	}
+	spi_run(key_plan, args, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	t = SPI_tuptable->vals[0];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		Datum		version = SPI_getbinval(t, d, 1, &isnull);
+		Datum		wrapped = SPI_getbinval(t, d, 2, &isnull);
+
+		/* the key in the caller's memory, past SPI_finish */
+		spi = MemoryContextSwitchTo(caller);
+		key = DirectFunctionCall2(dispatch_unwrap_key, wrapped, version);
+		MemoryContextSwitchTo(spi);
+	}
+	else
+	{
+		char	   *name = text_to_cstring(subject);
+		HeapTuple	t;
+		TupleDesc	d;
+
+		if (!create)
+			ereport(ERROR,
+					errcode(ERRCODE_DP_DATA_KEY_GONE),
+					errmsg("personal data of %s " INT64_FORMAT " is not available", name, subject_id),
+					errdetail("The subject has no data key: it was erased or never had personal data."));
+		if (strcmp(name, "customer") == 0)
+		{
+			spi_run(forgotten_plan, &args[1], SPI_OK_SELECT);
+			if (SPI_processed > 0)
+				ereport(ERROR,
+						errcode(ERRCODE_DP_DATA_KEY_GONE),
+						errmsg("personal data of customer " INT64_FORMAT " was erased", subject_id),
+						errdetail("The customer asked to be forgotten; nothing personal is stored for them again."));
+		}
+		spi_run(new_key_plan, NULL, SPI_OK_SELECT);
+		t = SPI_tuptable->vals[0];
+		d = SPI_tuptable->tupdesc;
+		args[3] = SPI_getbinval(t, d, 1, &isnull);
+		args[2] = SPI_getbinval(t, d, 2, &isnull);
+		spi_run(store_key_plan, args, SPI_OK_INSERT);
+		key = SPI_datumTransfer(args[3], false, -1);
+	}
+	SPI_finish();
+	PG_RETURN_DATUM(key);
 }
 
 PG_FUNCTION_INFO_V1(dispatch_master_key_version);

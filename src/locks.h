@@ -35,4 +35,9 @@
 #define DISPATCH_LOCK_PURGE			INT64CONST(0x6469737061746368)
 #define DISPATCH_LOCK_NUMBERING		0x44506576
 
+#include "fmgr.h"
+
+/* locks.c: SQL's _lock_key(name), for C that takes a lock by its name */
+extern Datum dispatch_lock_key(PG_FUNCTION_ARGS);
+
 #endif							/* DISPATCH_LOCKS_H */
