@@ -324,6 +324,17 @@ dispatch_setting_int(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A bigint argument of the calling function, for a message: the number,
+ * or <NULL> as PL/pgSQL's RAISE prints a NULL (the API's words did not
+ * change when its bodies moved to C).
+ */
+char *
+dispatch_id_arg_text(FunctionCallInfo fcinfo, int arg)
+{
+	return PG_ARGISNULL(arg) ? "<NULL>" : psprintf(INT64_FORMAT, PG_GETARG_INT64(arg));
+}
+
+/*
  * The attribute number of a named column of a row that SPI or a trigger
  * hands over; a row that lacks it is a bug here, not a user's error.
  */

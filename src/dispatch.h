@@ -17,6 +17,7 @@
 #define DISPATCH_H
 
 #include "access/tupdesc.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
@@ -73,6 +74,7 @@ extern int	dispatch_max_item_qty;
 /* dispatch.c: shared helpers */
 extern int	dispatch_column_number(TupleDesc desc, const char *name);
 extern char *dispatch_extension_schema(const char *extname);
+extern char *dispatch_id_arg_text(FunctionCallInfo fcinfo, int arg);
 
 /* limits.c */
 extern void dispatch_check_value_length(const char *name, Datum value, bool isnull, Oid type);

@@ -24,18 +24,13 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
-#include "utils/jsonb.h"
-#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "dispatch.h"
@@ -55,13 +50,6 @@ static SPIPlanPtr order_plan = NULL;
 static SPIPlanPtr lines_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr payment_plan = NULL;
-
-/* an argument for a message: the number, or <NULL> as PL/pgSQL prints it */
-static char *
-arg_text(FunctionCallInfo fcinfo, int arg)
-{
-	return PG_ARGISNULL(arg) ? "<NULL>" : psprintf(INT64_FORMAT, PG_GETARG_INT64(arg));
-}
 
 /* the statements that take no geometry */
 static void
@@ -249,7 +237,7 @@ Datum
 dispatch_check_customer(PG_FUNCTION_ARGS)
 {
 	SPI_connect();
-	check_customer(!PG_ARGISNULL(0), PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0), arg_text(fcinfo, 0),
+	check_customer(!PG_ARGISNULL(0), PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0), dispatch_id_arg_text(fcinfo, 0),
 				   PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1), true);
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -403,12 +391,12 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	if (elsewhere)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_MERCHANT_UNKNOWN),
-				errmsg("merchant %s does not exist in zone %s", arg_text(fcinfo, 2), arg_text(fcinfo, 0)),
+				errmsg("merchant %s does not exist in zone %s", dispatch_id_arg_text(fcinfo, 2), dispatch_id_arg_text(fcinfo, 0)),
 				errhint("A merchant stays in the zone it was created in."));
 	if (!found)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_MERCHANT_UNKNOWN),
-				errmsg("merchant %s does not exist", arg_text(fcinfo, 2)));
+				errmsg("merchant %s does not exist", dispatch_id_arg_text(fcinfo, 2)));
 	if (!is_open)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_MERCHANT_CLOSED),
@@ -433,7 +421,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	dispatch_check_value_length("items", PointerGetDatum(items), items == NULL, JSONBOID);
 	nlines = dispatch_order_lines_of(items, dispatch_max_item_qty, &item_ids, &qtys);
 
-	check_customer(true, customer_id, arg_text(fcinfo, 1), zone_id, false);
+	check_customer(true, customer_id, dispatch_id_arg_text(fcinfo, 1), zone_id, false);
 
 	/*
 	 * Take stock, in item order.  Items with unlimited stock are only read:

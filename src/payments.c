@@ -89,13 +89,6 @@ prepare_plans(void)
 									  4, t_move);
 }
 
-/* an argument for a message: the number, or <NULL> as PL/pgSQL prints it */
-static char *
-id_text(FunctionCallInfo fcinfo, int arg)
-{
-	return PG_ARGISNULL(arg) ? "<NULL>" : psprintf(INT64_FORMAT, PG_GETARG_INT64(arg));
-}
-
 /*
  * The order named by argument 1, locked FOR UPDATE (as _lock_order does):
  * DP014 when there is none, then DP014 unless argument 0 is the zone in
@@ -122,7 +115,7 @@ lock_order(FunctionCallInfo fcinfo, PaidOrder *o)
 	if (PG_ARGISNULL(1) || SPI_processed == 0)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_ORDER_UNKNOWN),
-				errmsg("order %s does not exist", id_text(fcinfo, 1)));
+				errmsg("order %s does not exist", dispatch_id_arg_text(fcinfo, 1)));
 	o->status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	o->errand = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 
@@ -130,7 +123,7 @@ lock_order(FunctionCallInfo fcinfo, PaidOrder *o)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_ORDER_UNKNOWN),
 				errmsg("order %s does not lie in zone %s",
-					   id_text(fcinfo, 1), id_text(fcinfo, 0)));
+					   dispatch_id_arg_text(fcinfo, 1), dispatch_id_arg_text(fcinfo, 0)));
 }
 
 /*
