@@ -258,13 +258,18 @@ match_keep_plan(const char *sql, int nargs, Oid *types)
 	/*
 	 * Generic plans: every statement here is planned once per backend, not
 	 * on each call (the plans are index-driven whatever the parameters).
-	 * With Citus in the database (docs/citus.md), custom plans: its planner
-	 * routes a statement to the shard its parameters name, which a generic
-	 * plan does not know.
+	 * With Citus in the database (docs/citus.md), the server's own choice
+	 * (plan_cache_mode): custom plans for the first five runs, then the
+	 * generic plan unless it costs more.  Citus gives a generic plan it
+	 * cannot route without the parameters' values a prohibitive cost, so
+	 * such a statement stays planned per call, while a statement on tables
+	 * that are not distributed, or one Citus prunes to its shard at run
+	 * time, keeps its generic plan.  A kept plan is planned again when a
+	 * table it reads is distributed, and chosen again the same way.
 	 */
 	plan = SPI_prepare_cursor(text.data, nargs, types,
 							  OidIsValid(get_extension_oid("citus", true)) ?
-							  CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
+							  0 : CURSOR_OPT_GENERIC_PLAN);
 	pfree(text.data);
 
 	if (plan == NULL)
