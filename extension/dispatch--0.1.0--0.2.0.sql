@@ -44,7 +44,7 @@ UPDATE @extschema@.orders o
    AND o.order_id OPERATOR(pg_catalog.=) n.order_id
    AND n.events OPERATOR(pg_catalog.>) 1;
 ALTER TABLE @extschema@.orders ALTER COLUMN status_version DROP DEFAULT;
-ALTER TABLE @extschema@.orders ADD CONSTRAINT orders_status_version_check CHECK (status_version >= 1);
+-- (its rule, at least 1: orders_values_check, part 3)
 COMMENT ON COLUMN @extschema@.orders.status_version IS
 	'1 for a new order, one more at each status change, stamped by the state machine under the order''s row lock; each order_status event carries it as "version" (docs/events.md).';
 
@@ -814,20 +814,21 @@ COMMENT ON TABLE @extschema@.eta_calibration IS
 CREATE TABLE @extschema@.eta_predictions (
 	zone_id       bigint NOT NULL,
 	order_id      bigint NOT NULL,
-	stage         text NOT NULL CHECK (stage IN ('placed', 'accepted', 'assigned', 'picked_up')),
+	stage         text NOT NULL,
 	predicted_at  timestamptz NOT NULL,
 	expected_at   timestamptz NOT NULL,
 	earliest      timestamptz NOT NULL,
 	latest        timestamptz NOT NULL,
 	-- what the expected time was computed from (_eta_expected), so that
 	-- learn_eta can compute it again with the speeds it learns
-	approach_m    real CHECK (approach_m >= 0),
-	trip_m        real NOT NULL CHECK (trip_m >= 0),
+	approach_m    real,
+	trip_m        real NOT NULL,
 	ready_at      timestamptz,
-	speed_factor  real NOT NULL CHECK (speed_factor > 0),
+	speed_factor  real NOT NULL,
 	PRIMARY KEY (zone_id, order_id, stage),
 	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
 	CHECK (earliest <= expected_at AND expected_at <= latest)
+	-- (the rules of its values: eta_predictions_values_check, part 3)
 );
 CREATE INDEX eta_predictions_time_idx ON @extschema@.eta_predictions (zone_id, predicted_at);
 COMMENT ON TABLE @extschema@.eta_predictions IS
@@ -1280,6 +1281,33 @@ $$;
 COMMENT ON FUNCTION @extschema@._rider_zone(bigint) IS
 	'Internal: the zone of a rider (rider_zones); NULL for an unknown rider.';
 REVOKE ALL ON FUNCTION @extschema@._rider_zone(bigint) FROM PUBLIC;
+
+-- _order_values_ok (sql/20_schema.sql)
+CREATE OR REPLACE FUNCTION @extschema@._order_values_ok(kind text, status text, priority text,
+                                             subtotal_cents integer, fee_cents integer,
+                                             discount_cents integer, total_cents integer,
+                                             status_version integer) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_order_values_ok';
+COMMENT ON FUNCTION @extschema@._order_values_ok(text, text, text, integer, integer, integer, integer, integer) IS
+	'Internal: the value rules of an order (orders_values_check, C): kind takeaway or errand; status pending_payment, payment_failed, placed, accepted, assigned, picked_up, delivered or cancelled; priority normal, hot or fresh; the four amounts at least 0; status_version at least 1.  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._order_values_ok(text, text, text, integer, integer, integer, integer, integer) FROM PUBLIC;
+
+-- _payment_values_ok (sql/20_schema.sql)
+CREATE OR REPLACE FUNCTION @extschema@._payment_values_ok(amount_cents integer, status text) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_payment_values_ok';
+COMMENT ON FUNCTION @extschema@._payment_values_ok(integer, text) IS
+	'Internal: the value rules of a payment (payments_values_check, C): amount at least 0; status pending, succeeded or failed.  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._payment_values_ok(integer, text) FROM PUBLIC;
+
+-- _eta_values_ok (sql/20_schema.sql)
+CREATE OR REPLACE FUNCTION @extschema@._eta_values_ok(stage text, approach_m real, trip_m real, speed_factor real) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_eta_values_ok';
+COMMENT ON FUNCTION @extschema@._eta_values_ok(text, real, real, real) IS
+	'Internal: the value rules of an ETA prediction (eta_predictions_values_check, C): stage placed, accepted, assigned or picked_up; approach_m and trip_m at least 0; speed_factor above 0 (NaN above every number, as in SQL).  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._eta_values_ok(text, real, real, real) FROM PUBLIC;
 
 -- input_limits (sql/25_limits.sql)
 CREATE OR REPLACE FUNCTION @extschema@.input_limits()
@@ -9681,6 +9709,29 @@ REVOKE ALL ON FUNCTION @extschema@.prepare_move(text, integer) FROM PUBLIC;
 -- install updated from it is not distributed.  A later upgrade script that
 -- changes an analyst view on a distributed install calls
 -- _analyst_views_read_definers() after it.
+
+-- The value rules of orders, payments and eta_predictions: one CHECK a
+-- table calling a function of section 2 (src/value_checks.c), the rules of
+-- 0.1.0's column constraints, which PostgreSQL prepared one by one at
+-- every insert or update.  The new constraints are checked against the
+-- rows there.
+ALTER TABLE @extschema@.orders
+	DROP CONSTRAINT orders_kind_check,
+	DROP CONSTRAINT orders_status_check,
+	DROP CONSTRAINT orders_priority_check,
+	DROP CONSTRAINT orders_subtotal_cents_check,
+	DROP CONSTRAINT orders_fee_cents_check,
+	DROP CONSTRAINT orders_discount_cents_check,
+	DROP CONSTRAINT orders_total_cents_check,
+	ADD CONSTRAINT orders_values_check CHECK (@extschema@._order_values_ok(kind, status, priority,
+	                                          subtotal_cents, fee_cents, discount_cents, total_cents,
+	                                          status_version));
+ALTER TABLE @extschema@.payments
+	DROP CONSTRAINT payments_amount_cents_check,
+	DROP CONSTRAINT payments_status_check,
+	ADD CONSTRAINT payments_values_check CHECK (@extschema@._payment_values_ok(amount_cents, status));
+ALTER TABLE @extschema@.eta_predictions
+	ADD CONSTRAINT eta_predictions_values_check CHECK (@extschema@._eta_values_ok(stage, approach_m, trip_m, speed_factor));
 
 -- the schemas of PostGIS and pgcrypto leave every pinned search_path
 -- (release 0.1.0 put them there; routines replaced above already have

@@ -194,33 +194,60 @@ CREATE INDEX rider_tracks_at_idx ON @extschema@.rider_tracks (zone_id, at);
 COMMENT ON TABLE @extschema@.rider_tracks IS
 	'Position pings of riders, kept for the retention period.';
 
+-- The value rules of orders, payments and eta_predictions, one CHECK a
+-- table calling one of these (src/value_checks.c): PostgreSQL prepares a
+-- table's CHECK constraints again at every insert or update, and one call
+-- with the columns as arguments is a far smaller tree to prepare than a
+-- constraint a column.
+CREATE FUNCTION @extschema@._order_values_ok(kind text, status text, priority text,
+                                             subtotal_cents integer, fee_cents integer,
+                                             discount_cents integer, total_cents integer,
+                                             status_version integer) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_order_values_ok';
+COMMENT ON FUNCTION @extschema@._order_values_ok(text, text, text, integer, integer, integer, integer, integer) IS
+	'Internal: the value rules of an order (orders_values_check, C): kind takeaway or errand; status pending_payment, payment_failed, placed, accepted, assigned, picked_up, delivered or cancelled; priority normal, hot or fresh; the four amounts at least 0; status_version at least 1.  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._order_values_ok(text, text, text, integer, integer, integer, integer, integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._payment_values_ok(amount_cents integer, status text) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_payment_values_ok';
+COMMENT ON FUNCTION @extschema@._payment_values_ok(integer, text) IS
+	'Internal: the value rules of a payment (payments_values_check, C): amount at least 0; status pending, succeeded or failed.  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._payment_values_ok(integer, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._eta_values_ok(stage text, approach_m real, trip_m real, speed_factor real) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_eta_values_ok';
+COMMENT ON FUNCTION @extschema@._eta_values_ok(text, real, real, real) IS
+	'Internal: the value rules of an ETA prediction (eta_predictions_values_check, C): stage placed, accepted, assigned or picked_up; approach_m and trip_m at least 0; speed_factor above 0 (NaN above every number, as in SQL).  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._eta_values_ok(text, real, real, real) FROM PUBLIC;
+
 CREATE SEQUENCE @extschema@.orders_id_seq AS bigint MAXVALUE 1099511627775;
 CREATE TABLE @extschema@.orders (
 	zone_id            bigint NOT NULL REFERENCES @extschema@.zones,
 	order_id           bigint NOT NULL,
-	kind               text NOT NULL CHECK (kind IN ('takeaway', 'errand')),
+	kind               text NOT NULL,
 	customer_id        bigint NOT NULL REFERENCES @extschema@.customers,
 	merchant_id        bigint REFERENCES @extschema@.merchants,
-	status             text NOT NULL CHECK (status IN ('pending_payment', 'payment_failed', 'placed',
-	                                                   'accepted', 'assigned', 'picked_up',
-	                                                   'delivered', 'cancelled')),
-	priority           text NOT NULL DEFAULT 'normal' CHECK (priority IN ('normal', 'hot', 'fresh')),
+	status             text NOT NULL,
+	priority           text NOT NULL DEFAULT 'normal',
 	rider_id           bigint REFERENCES @extschema@.riders,
 	pickup             geometry(Point, 4326) NOT NULL,
 	dropoff            geometry(Point, 4326) NOT NULL,
 	dropoff_address_enc bytea,
 	description_enc    bytea,
 	distance_m         real NOT NULL,
-	subtotal_cents     integer NOT NULL DEFAULT 0 CHECK (subtotal_cents >= 0),
-	fee_cents          integer NOT NULL DEFAULT 0 CHECK (fee_cents >= 0),
-	discount_cents     integer NOT NULL DEFAULT 0 CHECK (discount_cents >= 0),
-	total_cents        integer NOT NULL CHECK (total_cents >= 0),
+	subtotal_cents     integer NOT NULL DEFAULT 0,
+	fee_cents          integer NOT NULL DEFAULT 0,
+	discount_cents     integer NOT NULL DEFAULT 0,
+	total_cents        integer NOT NULL,
 	coupon_code        text,
 	promised_at        timestamptz NOT NULL,
 	ready_at           timestamptz,
 	created_at         timestamptz NOT NULL,
 	status_changed_at  timestamptz NOT NULL,
-	status_version     integer NOT NULL CONSTRAINT orders_status_version_check CHECK (status_version >= 1),
+	status_version     integer NOT NULL,
 	placed_at          timestamptz,
 	accepted_at        timestamptz,
 	assigned_at        timestamptz,
@@ -237,7 +264,10 @@ CREATE TABLE @extschema@.orders (
 	eta_latest         timestamptz,
 	PRIMARY KEY (zone_id, order_id),
 	CHECK (zone_id OPERATOR(pg_catalog.=) (order_id OPERATOR(pg_catalog.>>) 40)),
-	CHECK (kind = 'errand' OR merchant_id IS NOT NULL)
+	CHECK (kind = 'errand' OR merchant_id IS NOT NULL),
+	CONSTRAINT orders_values_check CHECK (@extschema@._order_values_ok(kind, status, priority,
+	                                      subtotal_cents, fee_cents, discount_cents, total_cents,
+	                                      status_version))
 );
 ALTER SEQUENCE @extschema@.orders_id_seq OWNED BY @extschema@.orders.order_id;
 CREATE INDEX orders_customer_idx ON @extschema@.orders (zone_id, customer_id, created_at);
@@ -280,14 +310,15 @@ CREATE TABLE @extschema@.payments (
 	zone_id         bigint NOT NULL,
 	payment_id      bigint NOT NULL,
 	order_id        bigint NOT NULL,
-	amount_cents    integer NOT NULL CHECK (amount_cents >= 0),
-	status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'succeeded', 'failed')),
+	amount_cents    integer NOT NULL,
+	status          text NOT NULL DEFAULT 'pending',
 	provider_ref    text,
 	failure_reason  text,
 	created_at      timestamptz NOT NULL,
 	settled_at      timestamptz,
 	PRIMARY KEY (zone_id, payment_id),
-	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders
+	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
+	CONSTRAINT payments_values_check CHECK (@extschema@._payment_values_ok(amount_cents, status))
 );
 ALTER SEQUENCE @extschema@.payments_id_seq OWNED BY @extschema@.payments.payment_id;
 CREATE UNIQUE INDEX payments_one_pending_idx ON @extschema@.payments (zone_id, order_id)

@@ -44,20 +44,21 @@ COMMENT ON TABLE @extschema@.eta_calibration IS
 CREATE TABLE @extschema@.eta_predictions (
 	zone_id       bigint NOT NULL,
 	order_id      bigint NOT NULL,
-	stage         text NOT NULL CHECK (stage IN ('placed', 'accepted', 'assigned', 'picked_up')),
+	stage         text NOT NULL,
 	predicted_at  timestamptz NOT NULL,
 	expected_at   timestamptz NOT NULL,
 	earliest      timestamptz NOT NULL,
 	latest        timestamptz NOT NULL,
 	-- what the expected time was computed from (_eta_expected), so that
 	-- learn_eta can compute it again with the speeds it learns
-	approach_m    real CHECK (approach_m >= 0),
-	trip_m        real NOT NULL CHECK (trip_m >= 0),
+	approach_m    real,
+	trip_m        real NOT NULL,
 	ready_at      timestamptz,
-	speed_factor  real NOT NULL CHECK (speed_factor > 0),
+	speed_factor  real NOT NULL,
 	PRIMARY KEY (zone_id, order_id, stage),
 	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
-	CHECK (earliest <= expected_at AND expected_at <= latest)
+	CHECK (earliest <= expected_at AND expected_at <= latest),
+	CONSTRAINT eta_predictions_values_check CHECK (@extschema@._eta_values_ok(stage, approach_m, trip_m, speed_factor))
 );
 CREATE INDEX eta_predictions_time_idx ON @extschema@.eta_predictions (zone_id, predicted_at);
 COMMENT ON TABLE @extschema@.eta_predictions IS
