@@ -48,6 +48,13 @@ ALTER TABLE @extschema@.orders ALTER COLUMN status_version DROP DEFAULT;
 COMMENT ON COLUMN @extschema@.orders.status_version IS
 	'1 for a new order, one more at each status change, stamped by the state machine under the order''s row lock; each order_status event carries it as "version" (docs/events.md).';
 
+-- ---------------------------------------------------------------------------
+-- a customer's unpaid and cancelled orders, which the fraud check at every
+-- order counts: from this index the count reads only those, not every
+-- order of the customer within the window
+CREATE INDEX orders_unpaid_idx ON @extschema@.orders (zone_id, customer_id, created_at)
+	WHERE status IN ('pending_payment', 'payment_failed', 'cancelled');
+
 -- released offers, and what a releasing rider said
 ALTER TABLE @extschema@.offers DROP CONSTRAINT offers_status_check;
 ALTER TABLE @extschema@.offers ADD CONSTRAINT offers_status_check

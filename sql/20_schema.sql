@@ -271,6 +271,11 @@ CREATE TABLE @extschema@.orders (
 );
 ALTER SEQUENCE @extschema@.orders_id_seq OWNED BY @extschema@.orders.order_id;
 CREATE INDEX orders_customer_idx ON @extschema@.orders (zone_id, customer_id, created_at);
+-- a customer's unpaid and cancelled orders, which the fraud check at every
+-- order counts (src/intake.c): from this index the count reads only those,
+-- not every order of the customer within the window
+CREATE INDEX orders_unpaid_idx ON @extschema@.orders (zone_id, customer_id, created_at)
+	WHERE status IN ('pending_payment', 'payment_failed', 'cancelled');
 CREATE INDEX orders_open_idx ON @extschema@.orders (zone_id, status)
 	WHERE status IN ('placed', 'accepted', 'assigned', 'picked_up');
 -- orders by the time they were placed: the demand forecast reads hours

@@ -9,7 +9,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(48);
+SELECT plan(49);
 SET LOCAL dispatch.clock_override = '2031-03-04 12:00:00+00';
 SET LOCAL dispatch.fraud_max_refusals = 3;
 SET LOCAL dispatch.fraud_refusal_window_minutes = 60;
@@ -154,6 +154,29 @@ SET LOCAL dispatch.clock_override = '2031-03-04 14:00:00+00';
 SELECT dispatch.purge_expired_step(100000) \g /dev/null
 SELECT is((SELECT count(*) FROM dispatch.intake_refusals WHERE customer_id IN (:alice, :bob, :carol)), 0::bigint,
           'refusals older than their retention are purged');
+
+-- the intake's count of a customer's unpaid and cancelled orders (its
+-- statement in src/intake.c, with a generic plan as the intake keeps it)
+-- reads those orders only, from orders_unpaid_idx, whatever the number of
+-- the customer's paid ones
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r text; o text := '';
+BEGIN
+	FOR r IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP o := o || r || E'\n'; END LOOP;
+	RETURN o;
+END $$;
+SET LOCAL plan_cache_mode = force_generic_plan;
+PREPARE bad_orders(bigint, bigint, timestamptz) AS
+	SELECT pg_catalog.count(*) FROM dispatch.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) $1
+	   AND o.customer_id OPERATOR(pg_catalog.=) $2
+	   AND o.created_at OPERATOR(pg_catalog.>) $3
+	   AND o.status IN ('pending_payment', 'payment_failed', 'cancelled');
+SELECT matches(pg_temp.plan_of(format('EXECUTE bad_orders(%s, %s, %L)', :zone, :alice, '2026-01-01')),
+               'Index Only Scan using orders_unpaid_idx|Index Scan using orders_unpaid_idx',
+               'the count of unpaid and cancelled orders reads orders_unpaid_idx');
+DEALLOCATE bad_orders;
+RESET plan_cache_mode;
 
 -- privileges
 SELECT ok(has_table_privilege('dispatch_admin', 'dispatch.fraud_signals', 'SELECT'), 'the admin reads fraud_signals');
