@@ -10,8 +10,8 @@
  * read back from text, simplified and compiled (ExecRelCheck).  Written as
  * a dozen single-column constraints, orders, payments and eta_predictions
  * carried about 10 kB of such trees, and placing and paying an order spent
- * an eighth of its backend time preparing them (bench/README.md, "One
- * check a table").  A call of one of these functions with the columns as
+ * about a tenth of its backend time preparing them (bench/README.md,
+ * "Events at peak, one check a table").  A call of one of these functions with the columns as
  * arguments is a small tree, and the rules are the same: each holds when
  * its column is NULL (as a column's CHECK does; the columns are NOT NULL
  * anyway), and the comparisons of reals are PostgreSQL's (NaN above every
