@@ -75,12 +75,7 @@ SELECT isnt(dispatch._pgp_encrypt('same', '\x00'::bytea), dispatch._pgp_encrypt(
 -- with a pinned search_path would be parsed and planned again at each call
 -- (on the intake path: the ETA of each status change, the data key of each
 -- sealed value)
-CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r text; o text := '';
-BEGIN
-	FOR r IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP o := o || r || E'\n'; END LOOP;
-	RETURN o;
-END $$;
+\ir ../fixtures/plan_of.sql
 SELECT unalike(pg_temp.plan_of(c.q), '%' || c.f || '(%', c.f || ' is inlined')
   FROM (VALUES ('_hour_of_week', $$SELECT dispatch._hour_of_week(now(), 'UTC')$$),
                ('_pgp_encrypt', $$SELECT dispatch._pgp_encrypt('x', '\\x01')$$),

@@ -159,12 +159,7 @@ SELECT is((SELECT count(*) FROM dispatch.intake_refusals WHERE customer_id IN (:
 -- statement in src/intake.c, with a generic plan as the intake keeps it)
 -- reads those orders only, from orders_unpaid_idx, whatever the number of
 -- the customer's paid ones
-CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE r text; o text := '';
-BEGIN
-	FOR r IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP o := o || r || E'\n'; END LOOP;
-	RETURN o;
-END $$;
+\ir ../fixtures/plan_of.sql
 SET LOCAL plan_cache_mode = force_generic_plan;
 PREPARE bad_orders(bigint, bigint, timestamptz) AS
 	SELECT pg_catalog.count(*) FROM dispatch.orders o
