@@ -226,7 +226,6 @@ static int	cmp_pair(const void *a, const void *b);
 static int	cmp_pickup(const void *a, const void *b, void *arg);
 static int	cmp_arc(const void *a, const void *b, void *arg);
 static int	cmp_int64(const void *a, const void *b);
-static Datum int8_array(const int64 *v, int n);
 static Datum float8_array(const double *v, int n);
 static int *arc_starts(const Batch *b);
 static void batch_begin(Batch *b, int64 zone_id);
@@ -593,7 +592,7 @@ read_exclusions(Batch *b)
 	for (i = 0; i < b->n_orders; i++)
 		ids[i] = b->orders[i].order_id;
 	values[0] = Int64GetDatum(b->s.zone_id);
-	values[1] = int8_array(ids, b->n_orders);
+	values[1] = dispatch_int8_array(ids, b->n_orders);
 	ret = SPI_execute_plan(exclusions_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read exclusions: %s", SPI_result_code_string(ret));
@@ -1208,17 +1207,6 @@ widen(Batch *b, Solve *sv, double solved_ms)
 }
 
 static Datum
-int8_array(const int64 *v, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-		d[i] = Int64GetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
-static Datum
 float8_array(const double *v, int n)
 {
 	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
@@ -1373,7 +1361,7 @@ take_slots(Batch *b, const Solve *sv)
 		d = palloc(sizeof(Datum) * nt);
 		for (i = 0; i < nt; i++)
 			d[i] = Int32GetDatum(n[i]);
-		values[0] = int8_array(ids, nt);
+		values[0] = dispatch_int8_array(ids, nt);
 		values[1] = PointerGetDatum(construct_array(d, nt, INT4OID, 4, true, TYPALIGN_INT));
 		values[2] = Int64GetDatum(b->s.zone_id);
 		ret = SPI_execute_plan(take_slots_plan, values, NULL, false, 0);
@@ -1467,8 +1455,8 @@ write_offers(Batch *b, Offers *of)
 	values[1] = Int64GetDatum(b->batch_id);
 	values[2] = TimestampTzGetDatum(b->s.now);
 	values[3] = TimestampTzGetDatum(b->s.now + (int64) b->s.offer_ttl_s * USECS_PER_SEC);
-	values[4] = int8_array(of->order_id, of->n);
-	values[5] = int8_array(of->rider_id, of->n);
+	values[4] = dispatch_int8_array(of->order_id, of->n);
+	values[5] = dispatch_int8_array(of->rider_id, of->n);
 	values[6] = float8_array(of->cost, of->n);
 	phase(b, "batch id");
 	ret = SPI_execute_plan(offers_plan, values, NULL, false, 0);
@@ -1557,12 +1545,12 @@ write_audit(Batch *b, const Solve *sv, const Offers *of)
 	values[0] = Int64GetDatum(b->s.zone_id);
 	values[1] = Int64GetDatum(b->batch_id);
 	values[2] = CStringGetTextDatum(b->method);
-	values[3] = int8_array(of->offer_id, of->n);
-	values[4] = int8_array(of->order_id, of->n);
-	values[5] = int8_array(of->rider_id, of->n);
+	values[3] = dispatch_int8_array(of->offer_id, of->n);
+	values[4] = dispatch_int8_array(of->order_id, of->n);
+	values[5] = dispatch_int8_array(of->rider_id, of->n);
 	values[6] = PointerGetDatum(construct_array(d_first, of->n, INT4OID, 4, true, TYPALIGN_INT));
 	values[7] = PointerGetDatum(construct_array(d_last, of->n, INT4OID, 4, true, TYPALIGN_INT));
-	values[8] = int8_array(ids, total);
+	values[8] = dispatch_int8_array(ids, total);
 	values[9] = PointerGetDatum(construct_md_array(parts, NULL, 2, dims, lbs,
 												   FLOAT4OID, 4, true, TYPALIGN_INT));
 	ret = SPI_execute_plan(audit_plan, values, NULL, false, 0);

@@ -28,7 +28,9 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgtime.h"
+#include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -213,4 +215,20 @@ Datum
 dispatch_clock(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TIMESTAMPTZ(dispatch_clock_now());
+}
+
+/*
+ * t + make_interval(mins => mins, secs => secs), as SQL computes it (the
+ * ETA's times, intake's promise and fraud window).
+ */
+TimestampTz
+dispatch_clock_plus(TimestampTz t, int32 mins, float8 secs)
+{
+	Datum		iv = DirectFunctionCall7(make_interval,
+										 Int32GetDatum(0), Int32GetDatum(0), Int32GetDatum(0),
+										 Int32GetDatum(0), Int32GetDatum(0), Int32GetDatum(mins),
+										 Float8GetDatum(secs));
+
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t), iv));
 }

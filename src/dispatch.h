@@ -75,6 +75,8 @@ extern int	dispatch_max_item_qty;
 extern int	dispatch_column_number(TupleDesc desc, const char *name);
 extern char *dispatch_extension_schema(const char *extname);
 extern char *dispatch_id_arg_text(FunctionCallInfo fcinfo, int arg);
+extern Datum dispatch_int8_array(const int64 *v, int n);
+extern Datum dispatch_int4_array(const int32 *v, int n);
 
 /* limits.c */
 extern void dispatch_check_value_length(const char *name, Datum value, bool isnull, Oid type);
@@ -86,6 +88,7 @@ extern int	dispatch_order_lines_of(Jsonb *items, int32 max_qty,
 
 /* clock.c */
 extern TimestampTz dispatch_clock_now(void);
+extern TimestampTz dispatch_clock_plus(TimestampTz t, int32 mins, float8 secs);
 extern bool dispatch_clock_check_override(char **newval, void **extra,
 										  GucSource source);
 extern void dispatch_clock_assign_override(const char *newval, void *extra);

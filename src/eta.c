@@ -98,7 +98,6 @@ static SPIPlanPtr prediction_plan = NULL;
 
 static bool eta_status(const char *status);
 static void prepare_plans(Oid point_type);
-static TimestampTz plus_interval(TimestampTz t, int32 mins, float8 secs);
 static TimestampTz truncate_to(const char *unit, TimestampTz t);
 static TimestampTz eta_expected(TimestampTz at, bool has_speed, float8 speed,
 								bool has_approach, float8 approach_m,
@@ -163,19 +162,6 @@ prepare_plans(Oid point_type)
 									  11, t_prediction);
 }
 
-/* t + make_interval(mins => mins, secs => secs), as SQL computes it */
-static TimestampTz
-plus_interval(TimestampTz t, int32 mins, float8 secs)
-{
-	Datum		iv = DirectFunctionCall7(make_interval,
-										 Int32GetDatum(0), Int32GetDatum(0), Int32GetDatum(0),
-										 Int32GetDatum(0), Int32GetDatum(0), Int32GetDatum(mins),
-										 Float8GetDatum(secs));
-
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(t), iv));
-}
-
 /* date_trunc(unit, t) in the session's time zone */
 static TimestampTz
 truncate_to(const char *unit, TimestampTz t)
@@ -198,20 +184,20 @@ eta_expected(TimestampTz at, bool has_speed, float8 speed,
 			 bool has_approach, float8 approach_m, bool has_trip, float8 trip_m,
 			 bool has_ready, TimestampTz ready)
 {
-	TimestampTz at_least = plus_interval(at, 0, 60.0);
+	TimestampTz at_least = dispatch_clock_plus(at, 0, 60.0);
 	bool		has_start = has_ready;
 	TimestampTz start = ready;
 
 	if (has_speed)
 	{
-		TimestampTz reached = plus_interval(at, 0,
+		TimestampTz reached = dispatch_clock_plus(at, 0,
 											float8_div(has_approach ? approach_m : 0.0, speed));
 
 		start = has_ready ? Max(reached, ready) : reached;
 		has_start = true;
 	}
 	if (has_start && has_trip && has_speed)
-		return Max(plus_interval(start, 0, float8_div(trip_m, speed)), at_least);
+		return Max(dispatch_clock_plus(start, 0, float8_div(trip_m, speed)), at_least);
 	return at_least;
 }
 
@@ -340,7 +326,7 @@ eta_window(const EtaOrder *o, const char *status, TimestampTz now,
 		w->ready_at = o->ready_at;
 		if (!o->has_ready && has_prep)
 		{
-			w->ready_at = plus_interval(now, prep, 0.0);
+			w->ready_at = dispatch_clock_plus(now, prep, 0.0);
 			w->has_ready = true;
 		}
 		w->has_approach = true;
@@ -363,9 +349,9 @@ eta_window(const EtaOrder *o, const char *status, TimestampTz now,
 																   TimestampTzGetDatum(expected),
 																   TimestampTzGetDatum(now)))) +
 		ETA_FIXED_S;
-	w->earliest = truncate_to("minute", Max(now, plus_interval(expected, 0, Min(lo, 0.0) * scale)));
+	w->earliest = truncate_to("minute", Max(now, dispatch_clock_plus(expected, 0, Min(lo, 0.0) * scale)));
 	w->latest = truncate_to("minute",
-							plus_interval(plus_interval(expected, 0, Max(hi, 0.0) * scale), 0, 59.999999));
+							dispatch_clock_plus(dispatch_clock_plus(expected, 0, Max(hi, 0.0) * scale), 0, 59.999999));
 	w->expected_at = truncate_to("second", expected);
 	w->has_window = true;
 }

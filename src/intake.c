@@ -27,10 +27,8 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
-#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
 #include "dispatch.h"
@@ -157,6 +155,13 @@ prepare_geometry_plans(Oid point_type)
 								 17, t_order);
 }
 
+/* the value of column col of the last row SPI returned; isnull set */
+static Datum
+spi_value(int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+}
+
 /*
  * The customer may order in the zone: it exists, is not flagged, and has
  * fewer than dispatch.fraud_max_bad_orders unpaid or cancelled orders in
@@ -173,7 +178,6 @@ check_customer(bool has_customer, int64 customer_id, const char *customer_text, 
 	bool		flagged;
 	bool		forgotten;
 	int64		bad;
-	int			ret;
 
 	prepare_plans();
 	if (!has_customer)
@@ -181,16 +185,13 @@ check_customer(bool has_customer, int64 customer_id, const char *customer_text, 
 				errcode(ERRCODE_DP_CUSTOMER_UNKNOWN),
 				errmsg("customer %s does not exist", customer_text));
 	args[0] = Int64GetDatum(customer_id);
-	ret = SPI_execute_plan(customer_plan, args, NULL, read_only, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "reading customer " INT64_FORMAT " failed: %s",
-			 customer_id, SPI_result_code_string(ret));
+	match_run_plan(customer_plan, args, NULL, read_only, 1, SPI_OK_SELECT, "reading the customer");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_CUSTOMER_UNKNOWN),
 				errmsg("customer %s does not exist", customer_text));
-	flagged = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
-	forgotten = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	flagged = DatumGetBool(spi_value(1, &isnull)) && !isnull;
+	forgotten = DatumGetBool(spi_value(2, &isnull));
 	if (forgotten)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_CUSTOMER_UNKNOWN),
@@ -203,18 +204,11 @@ check_customer(bool has_customer, int64 customer_id, const char *customer_text, 
 
 	args[0] = Int64GetDatum(zone_id);
 	args[1] = Int64GetDatum(customer_id);
-	args[2] = DirectFunctionCall2(timestamptz_mi_interval,
-								  TimestampTzGetDatum(dispatch_clock_now()),
-								  DirectFunctionCall7(make_interval,
-													  Int32GetDatum(0), Int32GetDatum(0), Int32GetDatum(0),
-													  Int32GetDatum(0), Int32GetDatum(0),
-													  Int32GetDatum(dispatch_fraud_window_minutes),
-													  Float8GetDatum(0.0)));
-	ret = SPI_execute_plan(bad_orders_plan, args, NULL, read_only, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "counting the open orders of customer " INT64_FORMAT " failed: %s",
-			 customer_id, SPI_result_code_string(ret));
-	bad = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	args[2] = TimestampTzGetDatum(dispatch_clock_plus(dispatch_clock_now(),
+													  -dispatch_fraud_window_minutes, 0.0));
+	match_run_plan(bad_orders_plan, args, NULL, read_only, 1, SPI_OK_SELECT,
+				   "counting the customer's unpaid and cancelled orders");
+	bad = DatumGetInt64(spi_value(1, &isnull));
 	if (bad >= dispatch_fraud_max_bad_orders)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_FRAUD_BAD_ORDERS),
@@ -252,20 +246,6 @@ to_int32(int64 v)
 				errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				errmsg("integer out of range"));
 	return (int32) v;
-}
-
-/* the value of column col of the last row SPI returned; isnull set */
-static Datum
-spi_value(int col, bool *isnull)
-{
-	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
-}
-
-static void
-spi_check(int ret, int expected, const char *what)
-{
-	if (ret != expected)
-		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(ret));
 }
 
 PG_FUNCTION_INFO_V1(dispatch_place_order_body);
@@ -324,7 +304,6 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	bool		campaign_null,
 				code_null,
 				lots_null;
-	int			ret;
 
 	SPI_connect();
 	prepare_plans();
@@ -340,8 +319,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 	{
 		args[0] = Int64GetDatum(merchant_id);
-		ret = SPI_execute_plan(merchant_plan, args, NULL, false, 1);
-		spi_check(ret, SPI_OK_SELECT, "reading the merchant");
+		match_run_plan(merchant_plan, args, NULL, false, 1, SPI_OK_SELECT, "reading the merchant");
 		found = SPI_processed == 1;
 	}
 	has_zone = found;
@@ -368,8 +346,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	nulls[0] = PG_ARGISNULL(4) ? 'n' : ' ';
 	args[1] = PG_GETARG_DATUM(5);
 	nulls[1] = PG_ARGISNULL(5) ? 'n' : ' ';
-	ret = SPI_execute_plan(point_plan, args, nulls, false, 1);
-	spi_check(ret, SPI_OK_SELECT, "building the drop-off point");
+	match_run_plan(point_plan, args, nulls, false, 1, SPI_OK_SELECT, "building the drop-off point");
 	drop = spi_value(1, &isnull);
 	nulls[0] = nulls[1] = ' ';
 
@@ -406,8 +383,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	args[0] = area;
 	args[1] = drop;
 	args[2] = pickup;
-	ret = SPI_execute_plan(area_plan, args, NULL, false, 1);
-	spi_check(ret, SPI_OK_SELECT, "placing the drop-off in the zone");
+	match_run_plan(area_plan, args, NULL, false, 1, SPI_OK_SELECT, "placing the drop-off in the zone");
 	if (!DatumGetBool(spi_value(1, &isnull)))
 		ereport(ERROR,
 				errcode(ERRCODE_DP_OUTSIDE_SERVICE_AREA),
@@ -436,8 +412,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		int32		stock;
 
 		args[0] = Int64GetDatum(item_ids[i]);
-		ret = SPI_execute_plan(item_plan, args, NULL, false, 1);
-		spi_check(ret, SPI_OK_SELECT, "reading an item");
+		match_run_plan(item_plan, args, NULL, false, 1, SPI_OK_SELECT, "reading an item");
 		if (SPI_processed == 0)
 			ereport(ERROR,
 					errcode(ERRCODE_DP_ITEM_UNKNOWN),
@@ -454,14 +429,12 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		if (available && !stock_null)
 		{
 			args[1] = Int32GetDatum(qtys[i]);
-			ret = SPI_execute_plan(take_stock_plan, args, NULL, false, 1);
-			spi_check(ret, SPI_OK_UPDATE_RETURNING, "taking stock");
+			match_run_plan(take_stock_plan, args, NULL, false, 1, SPI_OK_UPDATE_RETURNING, "taking stock");
 			if (SPI_processed == 1)
 				prices[i] = DatumGetInt32(spi_value(1, &isnull));
 			else
 			{
-				ret = SPI_execute_plan(stock_plan, args, NULL, false, 1);
-				spi_check(ret, SPI_OK_SELECT, "reading the stock of an item");
+				match_run_plan(stock_plan, args, NULL, false, 1, SPI_OK_SELECT, "reading the stock of an item");
 				stock = SPI_processed == 1 ? DatumGetInt32(spi_value(1, &stock_null)) : 0;
 				stock_null = stock_null || SPI_processed == 0;
 				available = false;
@@ -492,8 +465,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	args[0] = Int64GetDatum(zone_id);
 	args[1] = Float4GetDatum(dist);
 	args[2] = TimestampTzGetDatum(now);
-	ret = SPI_execute_plan(id_plan, args, NULL, false, 1);
-	spi_check(ret, SPI_OK_SELECT, "numbering the order");
+	match_run_plan(id_plan, args, NULL, false, 1, SPI_OK_SELECT, "numbering the order");
 	order_id = DatumGetInt64(spi_value(1, &isnull));
 	fee = DatumGetInt32(spi_value(2, &fee_null));
 	campaign_id = offer_code = points_lots = (Datum) 0;
@@ -509,8 +481,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		args[5] = PointerGetDatum(coupon_code);
 		nulls[5] = coupon_code ? ' ' : 'n';
 		args[6] = Int32GetDatum(spend_points);
-		ret = SPI_execute_plan(offer_plan, args, nulls, false, 1);
-		spi_check(ret, SPI_OK_SELECT, "taking the order's offer");
+		match_run_plan(offer_plan, args, nulls, false, 1, SPI_OK_SELECT, "taking the order's offer");
 		nulls[5] = ' ';
 		campaign_id = spi_value(1, &campaign_null);
 		offer_code = spi_value(2, &code_null);
@@ -541,40 +512,21 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	nulls[12] = fee_null ? 'n' : ' ';
 	args[13] = offer_code;
 	nulls[13] = code_null ? 'n' : ' ';
-	args[14] = DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(now),
-								   DirectFunctionCall7(make_interval,
-													   Int32GetDatum(0), Int32GetDatum(0), Int32GetDatum(0),
-													   Int32GetDatum(0), Int32GetDatum(0),
-													   Int32GetDatum(to_int32((int64) prep + 10)),
-													   Float8GetDatum((float8) float4_div(dist, speed))));
+	args[14] = TimestampTzGetDatum(dispatch_clock_plus(now, to_int32((int64) prep + 10),
+													   (float8) float4_div(dist, speed)));
 	args[15] = TimestampTzGetDatum(now);
 	args[16] = TimestampTzGetDatum(now);
-	ret = SPI_execute_plan(order_plan, args, nulls, false, 0);
-	spi_check(ret, SPI_OK_INSERT, "writing the order");
+	match_run_plan(order_plan, args, nulls, false, 0, SPI_OK_INSERT, "writing the order");
 	memset(nulls, ' ', sizeof(nulls));
 
 	/*
 	 * The lines at the prices charged above (the catalogue is not read
 	 * again: a price changed meanwhile would not be the one charged).
 	 */
-	{
-		Datum	   *ids = palloc(sizeof(Datum) * nlines);
-		Datum	   *q = palloc(sizeof(Datum) * nlines);
-		Datum	   *p = palloc(sizeof(Datum) * nlines);
-
-		for (int i = 0; i < nlines; i++)
-		{
-			ids[i] = Int64GetDatum(item_ids[i]);
-			q[i] = Int32GetDatum(qtys[i]);
-			p[i] = Int32GetDatum(prices[i]);
-		}
-		args[2] = PointerGetDatum(construct_array(ids, nlines, INT8OID, sizeof(int64),
-												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		args[3] = PointerGetDatum(construct_array(q, nlines, INT4OID, sizeof(int32), true, TYPALIGN_INT));
-		args[4] = PointerGetDatum(construct_array(p, nlines, INT4OID, sizeof(int32), true, TYPALIGN_INT));
-		ret = SPI_execute_plan(lines_plan, args, NULL, false, 0);
-		spi_check(ret, SPI_OK_INSERT, "writing the order's lines");
-	}
+	args[2] = dispatch_int8_array(item_ids, nlines);
+	args[3] = dispatch_int4_array(qtys, nlines);
+	args[4] = dispatch_int4_array(prices, nlines);
+	match_run_plan(lines_plan, args, NULL, false, 0, SPI_OK_INSERT, "writing the order's lines");
 
 	args[2] = Int64GetDatum(customer_id);
 	args[3] = campaign_id;
@@ -586,13 +538,11 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	args[7] = Int32GetDatum(points_cents);
 	args[8] = points_lots;
 	nulls[8] = lots_null ? 'n' : ' ';
-	ret = SPI_execute_plan(record_plan, args, nulls, false, 1);
-	spi_check(ret, SPI_OK_SELECT, "recording the order's offer");
+	match_run_plan(record_plan, args, nulls, false, 1, SPI_OK_SELECT, "recording the order's offer");
 
 	args[2] = Int32GetDatum(total);
 	args[3] = TimestampTzGetDatum(now);
-	ret = SPI_execute_plan(payment_plan, args, NULL, false, 0);
-	spi_check(ret, SPI_OK_INSERT, "writing the order's payment");
+	match_run_plan(payment_plan, args, NULL, false, 0, SPI_OK_INSERT, "writing the order's payment");
 
 	SPI_finish();
 	PG_RETURN_INT64(order_id);

@@ -505,15 +505,6 @@ prepare_key_plans(void)
 									 4, t_store);
 }
 
-static void
-spi_run(SPIPlanPtr plan, Datum *args, int expected)
-{
-	int			ret = SPI_execute_plan(plan, args, NULL, false, 1);
-
-	if (ret != expected)
-		elog(ERROR, "reading or storing a data key failed: %s", SPI_result_code_string(ret));
-}
-
 PG_FUNCTION_INFO_V1(dispatch_data_key);
 
 /*
@@ -556,9 +547,9 @@ dispatch_data_key(PG_FUNCTION_ARGS)
 	{
 		lock_subject(subject, subject_id, false);
 		if (IsolationUsesXactSnapshot())
-			spi_run(key_share_plan, args, SPI_OK_SELECT);
+			match_run_plan(key_share_plan, args, NULL, false, 1, SPI_OK_SELECT, "reading or storing a data key");
 	}
-	spi_run(key_plan, args, SPI_OK_SELECT);
+	match_run_plan(key_plan, args, NULL, false, 1, SPI_OK_SELECT, "reading or storing a data key");
 	if (SPI_processed == 1)
 	{
 		HeapTuple	t = SPI_tuptable->vals[0];
@@ -584,19 +575,19 @@ dispatch_data_key(PG_FUNCTION_ARGS)
 					errdetail("The subject has no data key: it was erased or never had personal data."));
 		if (strcmp(name, "customer") == 0)
 		{
-			spi_run(forgotten_plan, &args[1], SPI_OK_SELECT);
+			match_run_plan(forgotten_plan, &args[1], NULL, false, 1, SPI_OK_SELECT, "reading or storing a data key");
 			if (SPI_processed > 0)
 				ereport(ERROR,
 						errcode(ERRCODE_DP_DATA_KEY_GONE),
 						errmsg("personal data of customer " INT64_FORMAT " was erased", subject_id),
 						errdetail("The customer asked to be forgotten; nothing personal is stored for them again."));
 		}
-		spi_run(new_key_plan, NULL, SPI_OK_SELECT);
+		match_run_plan(new_key_plan, NULL, NULL, false, 1, SPI_OK_SELECT, "reading or storing a data key");
 		t = SPI_tuptable->vals[0];
 		d = SPI_tuptable->tupdesc;
 		args[3] = SPI_getbinval(t, d, 1, &isnull);
 		args[2] = SPI_getbinval(t, d, 2, &isnull);
-		spi_run(store_key_plan, args, SPI_OK_INSERT);
+		match_run_plan(store_key_plan, args, NULL, false, 1, SPI_OK_INSERT, "reading or storing a data key");
 		key = SPI_datumTransfer(args[3], false, -1);
 	}
 	SPI_finish();

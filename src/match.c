@@ -280,6 +280,20 @@ match_keep_plan(const char *sql, int nargs, Oid *types)
 }
 
 /*
+ * Run a kept plan (match_keep_plan) with SPI_execute_plan's arguments; an
+ * internal error naming what was done unless SPI answered expected.
+ */
+void
+match_run_plan(SPIPlanPtr plan, Datum *args, const char *nulls, bool read_only, long count,
+			   int expected, const char *what)
+{
+	int			ret = SPI_execute_plan(plan, args, nulls, read_only, count);
+
+	if (ret != expected)
+		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(ret));
+}
+
+/*
  * "expr AS name, ..." for a table of columns, kept for the backend; on a
  * 0.1.0 catalog (the module updated, the extension not yet) the
  * expressions of columns added since.

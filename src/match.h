@@ -201,6 +201,8 @@ extern void match_order_columns(TupleDesc desc, MatchColumns *cols);
 extern void match_read_rider(HeapTuple tup, const MatchColumns *cols, MatchRider *r);
 extern void match_read_order(HeapTuple tup, const MatchColumns *cols, MatchOrder *o);
 extern SPIPlanPtr match_keep_plan(const char *sql, int nargs, Oid *types);
+extern void match_run_plan(SPIPlanPtr plan, Datum *args, const char *nulls, bool read_only,
+						   long count, int expected, const char *what);
 extern MatchRefusal match_rider_can_take(const MatchSettings *s,
 										 const MatchOrder *o,
 										 const MatchRider *r,

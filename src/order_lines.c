@@ -175,21 +175,14 @@ dispatch_order_lines(PG_FUNCTION_ARGS)
 	int			n = dispatch_order_lines_of(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0),
 											PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1),
 											&item_ids, &qtys);
-	Datum	   *id_datums = palloc(sizeof(Datum) * n);
-	Datum	   *qty_datums = palloc(sizeof(Datum) * n);
 	TupleDesc	desc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	for (int i = 0; i < n; i++)
-	{
-		id_datums[i] = Int64GetDatum(item_ids[i]);
-		qty_datums[i] = Int32GetDatum(qtys[i]);
-	}
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "_order_lines must return a composite");
 	desc = BlessTupleDesc(desc);
-	values[0] = PointerGetDatum(construct_array(id_datums, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = PointerGetDatum(construct_array(qty_datums, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+	values[0] = dispatch_int8_array(item_ids, n);
+	values[1] = dispatch_int4_array(qtys, n);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
