@@ -1105,6 +1105,32 @@ REVOKE ALL ON TABLE @extschema@.event_base FROM PUBLIC;
 -- END event base
 
 -- ===========================================================================
+-- An item's stock apart from the menu (sql/20_schema.sql): the count
+-- changes at every order of the item and belongs to the merchant's zone, so
+-- that on Citus the menu stays a reference table and the count lies on the
+-- zone's worker with its orders; set_item_stock sets it.
+-- ===========================================================================
+
+CREATE TABLE @extschema@.item_stock (
+	zone_id  bigint NOT NULL REFERENCES @extschema@.zones,
+	item_id  bigint NOT NULL REFERENCES @extschema@.items,
+	stock    integer NOT NULL CHECK (stock >= 0),
+	PRIMARY KEY (zone_id, item_id)
+);
+COMMENT ON TABLE @extschema@.item_stock IS
+	'Stock of the items whose stock is counted, in their merchant''s zone; an item without a row is unlimited.  Intake takes stock atomically, a cancellation gives it back.';
+INSERT INTO @extschema@.item_stock (zone_id, item_id, stock)
+SELECT m.zone_id, i.item_id, i.stock
+  FROM @extschema@.items i JOIN @extschema@.merchants m ON m.merchant_id = i.merchant_id
+ WHERE i.stock IS NOT NULL;
+ALTER TABLE @extschema@.items DROP COLUMN stock;
+COMMENT ON TABLE @extschema@.items IS
+	'What merchants sell.  The stock of an item whose stock is counted is in dispatch.item_stock.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.item_stock', '');
+REVOKE ALL ON TABLE @extschema@.item_stock FROM PUBLIC;
+-- END item stock
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -1976,14 +2002,52 @@ BEGIN
 	IF stock OPERATOR(pg_catalog.<) 0 THEN
 		RAISE EXCEPTION 'stock cannot be negative' USING ERRCODE = 'DP025';
 	END IF;
-	INSERT INTO @extschema@.items (merchant_id, name, price_cents, stock)
-	VALUES (merchant_id, name, price_cents, stock)
+	INSERT INTO @extschema@.items (merchant_id, name, price_cents)
+	VALUES (merchant_id, name, price_cents)
 	RETURNING item_id INTO v_id;
+	IF stock IS NOT NULL THEN
+		INSERT INTO @extschema@.item_stock (zone_id, item_id, stock)
+		SELECT m.zone_id, v_id, add_item.stock FROM @extschema@.merchants m
+		 WHERE m.merchant_id OPERATOR(pg_catalog.=) add_item.merchant_id;
+	END IF;
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) IS
-	'Adds an item to a merchant''s menu; stock NULL means unlimited.';
+	'Adds an item to a merchant''s menu; stock NULL means unlimited, a number is counted down by orders (dispatch.item_stock).';
+
+-- set_item_stock (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.set_item_stock(item_id bigint, stock integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+BEGIN
+	SELECT m.zone_id INTO v_zone
+	  FROM @extschema@.items i JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) i.merchant_id
+	 WHERE i.item_id OPERATOR(pg_catalog.=) set_item_stock.item_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'item % does not exist', item_id USING ERRCODE = 'DP004';
+	END IF;
+	IF stock OPERATOR(pg_catalog.<) 0 THEN
+		RAISE EXCEPTION 'stock cannot be negative' USING ERRCODE = 'DP025';
+	END IF;
+	IF stock IS NULL THEN
+		DELETE FROM @extschema@.item_stock s
+		 WHERE s.zone_id OPERATOR(pg_catalog.=) v_zone AND s.item_id OPERATOR(pg_catalog.=) set_item_stock.item_id;
+	ELSE
+		INSERT INTO @extschema@.item_stock AS s (zone_id, item_id, stock)
+		VALUES (v_zone, set_item_stock.item_id, set_item_stock.stock)
+		ON CONFLICT ON CONSTRAINT item_stock_pkey DO UPDATE SET stock = excluded.stock;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.set_item_stock(bigint, integer) IS
+	'Sets the stock of an item (a restock or a count): a number is counted down by orders from then on, NULL makes the item unlimited.  Orders placed before keep what they took.  DP004 unknown item, DP025 negative stock.';
+REVOKE ALL ON FUNCTION @extschema@.set_item_stock(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.set_item_stock(bigint, integer) TO dispatch_app, dispatch_admin;
 
 -- register_customer (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@.register_customer(phone text, name text DEFAULT NULL) RETURNS bigint
@@ -4880,6 +4944,7 @@ DECLARE
 	v_order @extschema@.orders;
 	v_items bigint[];
 	v_qtys integer[];
+	v_line integer;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
@@ -4907,18 +4972,17 @@ BEGIN
 	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
-	-- what was taken from stock goes back, in item order (the lines read
-	-- first: on Citus, one statement may not read a distributed table and
-	-- write a reference table)
+	-- what was taken from stock goes back to the zone's counts, in item
+	-- order as intake takes it (the lines read first, for that order)
 	SELECT pg_catalog.array_agg(oi.item_id ORDER BY oi.item_id), pg_catalog.array_agg(oi.qty ORDER BY oi.item_id)
 	  INTO v_items, v_qtys
 	  FROM @extschema@.order_items oi
 	 WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id;
-	UPDATE @extschema@.items i
-	   SET stock = i.stock OPERATOR(pg_catalog.+) l.qty
-	  FROM ROWS FROM (pg_catalog.unnest(v_items), pg_catalog.unnest(v_qtys)) AS l(item_id, qty)
-	 WHERE i.item_id OPERATOR(pg_catalog.=) l.item_id AND i.stock IS NOT NULL;
+	FOR v_line IN 1 .. COALESCE(pg_catalog.cardinality(v_items), 0) LOOP
+		UPDATE @extschema@.item_stock s SET stock = s.stock OPERATOR(pg_catalog.+) v_qtys[v_line]
+		 WHERE s.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND s.item_id OPERATOR(pg_catalog.=) v_items[v_line];
+	END LOOP;
 	-- and what it took of a campaign, a coupon and points (sql/52_campaigns.sql)
 	PERFORM @extschema@._offer_return(v_order.zone_id, v_order.order_id);
 	-- a paid order is refunded (sql/62_refunds.sql)
@@ -9074,8 +9138,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	-- orders first: the others are co-located with it
 	SELECT t::regclass FROM pg_catalog.unnest(ARRAY[
-		'@extschema@.orders', '@extschema@.order_items', '@extschema@.payments',
-		'@extschema@.refunds', '@extschema@.offers', '@extschema@.offer_audit',
+		'@extschema@.orders', '@extschema@.order_items', '@extschema@.item_stock',
+		'@extschema@.payments', '@extschema@.refunds', '@extschema@.offers', '@extschema@.offer_audit',
 		'@extschema@.offer_exclusions', '@extschema@.assign_batches',
 		'@extschema@.events', '@extschema@.riders', '@extschema@.rider_tracks',
 		'@extschema@.rider_sync_log', '@extschema@.rider_pay',

@@ -56,12 +56,24 @@ CREATE TABLE @extschema@.items (
 	merchant_id  bigint NOT NULL REFERENCES @extschema@.merchants,
 	name         text NOT NULL CHECK (name <> ''),
 	price_cents  integer NOT NULL CHECK (price_cents >= 0),
-	stock        integer CHECK (stock >= 0),
 	available    boolean NOT NULL DEFAULT true
 );
 CREATE INDEX items_merchant_idx ON @extschema@.items (merchant_id);
 COMMENT ON TABLE @extschema@.items IS
-	'What merchants sell.  stock NULL means unlimited; intake takes stock atomically.';
+	'What merchants sell.  The stock of an item whose stock is counted is in dispatch.item_stock.';
+
+-- The count of an item's stock, apart from the menu: it changes at every
+-- order of the item and belongs to the merchant's zone (an order's zone is
+-- its merchant's), so that on Citus the menu is a reference table and the
+-- count lies on the zone's worker with its orders (docs/citus.md).
+CREATE TABLE @extschema@.item_stock (
+	zone_id  bigint NOT NULL REFERENCES @extschema@.zones,
+	item_id  bigint NOT NULL REFERENCES @extschema@.items,
+	stock    integer NOT NULL CHECK (stock >= 0),
+	PRIMARY KEY (zone_id, item_id)
+);
+COMMENT ON TABLE @extschema@.item_stock IS
+	'Stock of the items whose stock is counted, in their merchant''s zone; an item without a row is unlimited.  Intake takes stock atomically, a cancellation gives it back.';
 
 CREATE SEQUENCE @extschema@.customers_id_seq AS bigint;
 CREATE TABLE @extschema@.customers (
@@ -355,6 +367,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.merchants', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.merchants_merchant_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.items', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.items_item_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.item_stock', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customers', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customers_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.riders', '');

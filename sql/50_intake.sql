@@ -123,14 +123,49 @@ BEGIN
 	IF stock OPERATOR(pg_catalog.<) 0 THEN
 		RAISE EXCEPTION 'stock cannot be negative' USING ERRCODE = 'DP025';
 	END IF;
-	INSERT INTO @extschema@.items (merchant_id, name, price_cents, stock)
-	VALUES (merchant_id, name, price_cents, stock)
+	INSERT INTO @extschema@.items (merchant_id, name, price_cents)
+	VALUES (merchant_id, name, price_cents)
 	RETURNING item_id INTO v_id;
+	IF stock IS NOT NULL THEN
+		INSERT INTO @extschema@.item_stock (zone_id, item_id, stock)
+		SELECT m.zone_id, v_id, add_item.stock FROM @extschema@.merchants m
+		 WHERE m.merchant_id OPERATOR(pg_catalog.=) add_item.merchant_id;
+	END IF;
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) IS
-	'Adds an item to a merchant''s menu; stock NULL means unlimited.';
+	'Adds an item to a merchant''s menu; stock NULL means unlimited, a number is counted down by orders (dispatch.item_stock).';
+
+CREATE FUNCTION @extschema@.set_item_stock(item_id bigint, stock integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+BEGIN
+	SELECT m.zone_id INTO v_zone
+	  FROM @extschema@.items i JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) i.merchant_id
+	 WHERE i.item_id OPERATOR(pg_catalog.=) set_item_stock.item_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'item % does not exist', item_id USING ERRCODE = 'DP004';
+	END IF;
+	IF stock OPERATOR(pg_catalog.<) 0 THEN
+		RAISE EXCEPTION 'stock cannot be negative' USING ERRCODE = 'DP025';
+	END IF;
+	IF stock IS NULL THEN
+		DELETE FROM @extschema@.item_stock s
+		 WHERE s.zone_id OPERATOR(pg_catalog.=) v_zone AND s.item_id OPERATOR(pg_catalog.=) set_item_stock.item_id;
+	ELSE
+		INSERT INTO @extschema@.item_stock AS s (zone_id, item_id, stock)
+		VALUES (v_zone, set_item_stock.item_id, set_item_stock.stock)
+		ON CONFLICT ON CONSTRAINT item_stock_pkey DO UPDATE SET stock = excluded.stock;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.set_item_stock(bigint, integer) IS
+	'Sets the stock of an item (a restock or a count): a number is counted down by orders from then on, NULL makes the item unlimited.  Orders placed before keep what they took.  DP004 unknown item, DP025 negative stock.';
 
 CREATE FUNCTION @extschema@.register_customer(phone text, name text DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -248,6 +283,8 @@ REVOKE ALL ON FUNCTION @extschema@.set_merchant_open(bigint, boolean) FROM PUBLI
 GRANT EXECUTE ON FUNCTION @extschema@.set_merchant_open(bigint, boolean) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.set_item_stock(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.set_item_stock(bigint, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.register_customer(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.register_customer(text, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.find_customer_by_phone(text) FROM PUBLIC;

@@ -559,6 +559,7 @@ DECLARE
 	v_order @extschema@.orders;
 	v_items bigint[];
 	v_qtys integer[];
+	v_line integer;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
 	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
@@ -586,18 +587,17 @@ BEGIN
 	 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
-	-- what was taken from stock goes back, in item order (the lines read
-	-- first: on Citus, one statement may not read a distributed table and
-	-- write a reference table)
+	-- what was taken from stock goes back to the zone's counts, in item
+	-- order as intake takes it (the lines read first, for that order)
 	SELECT pg_catalog.array_agg(oi.item_id ORDER BY oi.item_id), pg_catalog.array_agg(oi.qty ORDER BY oi.item_id)
 	  INTO v_items, v_qtys
 	  FROM @extschema@.order_items oi
 	 WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 	   AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id;
-	UPDATE @extschema@.items i
-	   SET stock = i.stock OPERATOR(pg_catalog.+) l.qty
-	  FROM ROWS FROM (pg_catalog.unnest(v_items), pg_catalog.unnest(v_qtys)) AS l(item_id, qty)
-	 WHERE i.item_id OPERATOR(pg_catalog.=) l.item_id AND i.stock IS NOT NULL;
+	FOR v_line IN 1 .. COALESCE(pg_catalog.cardinality(v_items), 0) LOOP
+		UPDATE @extschema@.item_stock s SET stock = s.stock OPERATOR(pg_catalog.+) v_qtys[v_line]
+		 WHERE s.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND s.item_id OPERATOR(pg_catalog.=) v_items[v_line];
+	END LOOP;
 	-- and what it took of a campaign, a coupon and points (sql/52_campaigns.sql)
 	PERFORM @extschema@._offer_return(v_order.zone_id, v_order.order_id);
 	-- a paid order is refunded (sql/62_refunds.sql)

@@ -24,8 +24,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	-- orders first: the others are co-located with it
 	SELECT t::regclass FROM pg_catalog.unnest(ARRAY[
-		'@extschema@.orders', '@extschema@.order_items', '@extschema@.payments',
-		'@extschema@.refunds', '@extschema@.offers', '@extschema@.offer_audit',
+		'@extschema@.orders', '@extschema@.order_items', '@extschema@.item_stock',
+		'@extschema@.payments', '@extschema@.refunds', '@extschema@.offers', '@extschema@.offer_audit',
 		'@extschema@.offer_exclusions', '@extschema@.assign_batches',
 		'@extschema@.events', '@extschema@.riders', '@extschema@.rider_tracks',
 		'@extschema@.rider_sync_log', '@extschema@.rider_pay',

@@ -8,7 +8,7 @@
  * with kept plans rather than PL/pgSQL: the checks in the order the API
  * documents (docs/errors.md; the first one failing is the one reported),
  * stock taken row by row in item order (so two orders never deadlock on
- * items), then the order, its lines, what it took of an offer and its
+ * the counts of dispatch.item_stock), then the order, its lines, what it took of an offer and its
  * pending payment written.  What other parts own is called, not repeated:
  * the point and its area (_check_point, _covers, _check_distance), the
  * offer (_offer_take, _offer_record), the fee (_delivery_fee) and the
@@ -56,7 +56,8 @@ prepare_plans(void)
 	Oid			t_id[1] = {INT8OID};
 	Oid			t_point[2] = {FLOAT8OID, FLOAT8OID};
 	Oid			t_bad[3] = {INT8OID, INT8OID, TIMESTAMPTZOID};
-	Oid			t_stock[2] = {INT8OID, INT4OID};
+	Oid			t_item[2] = {INT8OID, INT8OID};
+	Oid			t_stock[3] = {INT8OID, INT8OID, INT4OID};
 	Oid			t_id_fee[3] = {INT8OID, FLOAT4OID, TIMESTAMPTZOID};
 	Oid			t_offer[7] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT4OID};
 	Oid			t_lines[5] = {INT8OID, INT8OID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
@@ -85,18 +86,19 @@ prepare_plans(void)
 									  "   AND o.status IN ('pending_payment', 'payment_failed', 'cancelled')",
 									  3, t_bad);
 	item_plan = match_keep_plan(
-								"SELECT i.merchant_id, i.available, i.stock, i.price_cents FROM dispatch.items i"
+								"SELECT i.merchant_id, i.available, s.stock, i.price_cents FROM dispatch.items i"
+								" LEFT JOIN dispatch.item_stock s ON s.zone_id OPERATOR(pg_catalog.=) $2"
+								"  AND s.item_id OPERATOR(pg_catalog.=) i.item_id"
 								" WHERE i.item_id OPERATOR(pg_catalog.=) $1",
-								1, t_id);
+								2, t_item);
 	take_stock_plan = match_keep_plan(
-									  "UPDATE dispatch.items i SET stock = i.stock OPERATOR(pg_catalog.-) $2"
-									  " WHERE i.item_id OPERATOR(pg_catalog.=) $1"
-									  "   AND i.available AND i.stock OPERATOR(pg_catalog.>=) $2"
-									  " RETURNING i.price_cents",
-									  2, t_stock);
-	stock_plan = match_keep_plan("SELECT i.stock FROM dispatch.items i"
-								 " WHERE i.item_id OPERATOR(pg_catalog.=) $1",
-								 1, t_id);
+									  "UPDATE dispatch.item_stock s SET stock = s.stock OPERATOR(pg_catalog.-) $3"
+									  " WHERE s.zone_id OPERATOR(pg_catalog.=) $2 AND s.item_id OPERATOR(pg_catalog.=) $1"
+									  "   AND s.stock OPERATOR(pg_catalog.>=) $3",
+									  3, t_stock);
+	stock_plan = match_keep_plan("SELECT s.stock FROM dispatch.item_stock s"
+								 " WHERE s.zone_id OPERATOR(pg_catalog.=) $2 AND s.item_id OPERATOR(pg_catalog.=) $1",
+								 2, t_item);
 	/*
 	 * The order's id, the delivery fee, and whether an offer applies
 	 * without a code; then, when there is a code, points or such an offer,
@@ -400,8 +402,10 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	check_customer(true, customer_id, dispatch_id_arg_text(fcinfo, 1), zone_id, false);
 
 	/*
-	 * Take stock, in item order.  Items with unlimited stock are only read:
-	 * locking their rows would serialise every order of a popular dish.
+	 * Take stock, in item order.  Items with unlimited stock have no count
+	 * and are only read: locking a row would serialise every order of a
+	 * popular dish.  The count is the zone's (the merchant's), on Citus on
+	 * the zone's worker: the menu, a reference table, is only read.
 	 */
 	prices = palloc(sizeof(int32) * nlines);
 	for (int i = 0; i < nlines; i++)
@@ -412,6 +416,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		int32		stock;
 
 		args[0] = Int64GetDatum(item_ids[i]);
+		args[1] = Int64GetDatum(zone_id);
 		match_run_plan(item_plan, args, NULL, false, 1, SPI_OK_SELECT, "reading an item");
 		if (SPI_processed == 0)
 			ereport(ERROR,
@@ -428,16 +433,17 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 						   item_ids[i], merchant_id));
 		if (available && !stock_null)
 		{
-			args[1] = Int32GetDatum(qtys[i]);
-			match_run_plan(take_stock_plan, args, NULL, false, 1, SPI_OK_UPDATE_RETURNING, "taking stock");
-			if (SPI_processed == 1)
-				prices[i] = DatumGetInt32(spi_value(1, &isnull));
-			else
+			args[2] = Int32GetDatum(qtys[i]);
+			match_run_plan(take_stock_plan, args, NULL, false, 1, SPI_OK_UPDATE, "taking stock");
+			if (SPI_processed == 0)
 			{
+				/* too little left; no row: made unlimited meanwhile */
 				match_run_plan(stock_plan, args, NULL, false, 1, SPI_OK_SELECT, "reading the stock of an item");
-				stock = SPI_processed == 1 ? DatumGetInt32(spi_value(1, &stock_null)) : 0;
-				stock_null = stock_null || SPI_processed == 0;
-				available = false;
+				if (SPI_processed == 1)
+				{
+					stock = DatumGetInt32(spi_value(1, &stock_null));
+					available = false;
+				}
 			}
 		}
 		if (!available)

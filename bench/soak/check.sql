@@ -17,8 +17,8 @@ SELECT 'order offered twice at once',
        count(*)
   FROM (SELECT o.status, o.offer_id < max(o.offer_id) OVER (PARTITION BY o.zone_id, o.order_id) AS newer
           FROM dispatch.offers o) x;
-SELECT 'stock below zero', count(*) FILTER (WHERE stock < 0), count(*) FILTER (WHERE stock IS NOT NULL)
-  FROM dispatch.items;
+SELECT 'stock below zero', count(*) FILTER (WHERE stock < 0), count(*)
+  FROM dispatch.item_stock;
 -- each order's status events: versions 1..n, each one's prev the status
 -- before it, the last one the order's status
 WITH ev AS (

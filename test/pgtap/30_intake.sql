@@ -3,14 +3,14 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(89);
+SELECT plan(97);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
        (SELECT count(*) FROM dispatch.order_items) AS lines,
        (SELECT count(*) FROM dispatch.payments) AS payments,
        (SELECT count(*) FROM dispatch.events) AS events,
-       (SELECT string_agg(item_id || ':' || coalesce(stock::text, '-'), ',' ORDER BY item_id) FROM dispatch.items) AS stock;
+       (SELECT string_agg(item_id || ':' || stock, ',' ORDER BY item_id) FROM dispatch.item_stock) AS stock;
 CREATE TEMP TABLE before AS SELECT * FROM footprint;
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
@@ -133,7 +133,8 @@ SELECT results_eq('SELECT * FROM footprint', 'SELECT * FROM before', 'no refused
 SELECT dispatch.place_order(:customer, :merchant,
        format('[{"item_id": %s, "qty": 4}, {"item_id": %s, "qty": 1}]', :rice, :noodles)::jsonb,
        121.445, 31.196, 'Room 1', 'fresh') AS o1 \gset
-SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), 6, 'an order takes its stock');
+SELECT stock AS rice_left FROM dispatch.item_stock WHERE item_id = :rice \gset
+SELECT is(:rice_left, 6, 'an order takes its stock');
 SELECT results_eq(format('SELECT subtotal_cents, fee_cents, total_cents FROM dispatch.orders WHERE zone_id = %s AND order_id = %s', :o1 >> 40, :o1),
                   'VALUES (4 * 1500 + 2800, 300, 4 * 1500 + 2800 + 300)', 'the total is the sum of the lines and the delivery fee (1.1 km: the base fee)');
 SELECT results_eq(format('SELECT item_id, qty, price_cents FROM dispatch.order_items WHERE zone_id = %s AND order_id = %s ORDER BY item_id',
@@ -170,12 +171,14 @@ SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, '') $$, :o1), 'DP
 SELECT throws_ok($$ SELECT dispatch.confirm_payment(NULL, 'psp') $$, 'DP014', 'order <NULL> does not exist',
                  'a confirmation without an order is refused');
 SELECT dispatch.cancel_order(:o1, 'changed my mind') \g /dev/null
-SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), 10, 'cancelling gives the stock back');
+SELECT stock AS rice_left FROM dispatch.item_stock WHERE item_id = :rice \gset
+SELECT is(:rice_left, 10, 'cancelling gives the stock back');
 -- the order naming its merchant's zone: placed as place_order places it
 SELECT dispatch.place_order_in_zone(:zone, :customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :rice)::jsonb,
                                     121.445, 31.196, 'Room 3', coupon_code => NULL) AS o3 \gset
 SELECT is(dispatch.zone_of(:o3), :zone::bigint, 'an order naming its merchant''s zone is placed in that zone');
-SELECT is((SELECT stock FROM dispatch.items WHERE item_id = :rice), 8, '... takes its stock');
+SELECT stock AS rice_left FROM dispatch.item_stock WHERE item_id = :rice \gset
+SELECT is(:rice_left, 8, '... takes its stock');
 SELECT results_eq(format($$ SELECT o.status::text, o.subtotal_cents, o.fee_cents, o.total_cents, p.amount_cents, p.status::text
                               FROM dispatch.orders o JOIN dispatch.payments p USING (zone_id, order_id)
                              WHERE o.zone_id = %s AND o.order_id = %s $$, :o3 >> 40, :o3),
@@ -226,6 +229,30 @@ SELECT dispatch.rider_online_in_zone(:zone, :rider2, 121.43, 31.19) \g /dev/null
 SELECT is((SELECT status FROM dispatch.riders WHERE rider_id = :rider2), 'online', 'a shift started naming the rider''s zone');
 SELECT throws_ok(format($$ SELECT dispatch.rider_offline_in_zone(%s, %s) $$, :far_zone, :rider2),
                  'DP015', format('rider %s does not exist in zone %s', :rider2, :far_zone), 'a shift ended in another zone is refused');
+
+-- stock set by the merchant: a count taken from then on, NULL unlimited
+SELECT dispatch.register_customer('+8613800007001', 'Stock') AS stock_customer \gset
+SELECT dispatch.set_item_stock(:noodles, 1) \g /dev/null
+SELECT string_agg(zone_id || ':' || stock, ',') AS counted FROM dispatch.item_stock WHERE item_id = :noodles \gset
+SELECT is(:'counted'::text, :zone || ':1', 'set_item_stock counts an unlimited item, in its merchant''s zone');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 2}]', 121.445, 31.196, 'x') $$,
+                        :stock_customer, :merchant, :noodles),
+                 'DP006', format('item %s is out of stock', :noodles), 'an order of more than the count set is refused');
+SELECT dispatch.set_item_stock(:noodles, 3) \g /dev/null
+SELECT dispatch.place_order(:stock_customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
+       121.445, 31.196, 'x') AS o_counted \gset
+SELECT stock AS noodles_left FROM dispatch.item_stock WHERE item_id = :noodles \gset
+SELECT is(:noodles_left, 1, 'a restock is counted down by the next order');
+SELECT dispatch.set_item_stock(:noodles, NULL) \g /dev/null
+SELECT count(*) AS counts FROM dispatch.item_stock WHERE item_id = :noodles \gset
+SELECT is(:counts, 0, 'NULL makes the item unlimited again');
+SELECT dispatch.cancel_order(:o_counted, 'changed my mind') \g /dev/null
+SELECT count(*) AS counts FROM dispatch.item_stock WHERE item_id = :noodles \gset
+SELECT is(:counts, 0, 'an order cancelled after that gives back to no count');
+SELECT throws_ok($$ SELECT dispatch.set_item_stock(999999, 5) $$, 'DP004', 'item 999999 does not exist', 'set_item_stock of an unknown item');
+SELECT throws_ok(format($$ SELECT dispatch.set_item_stock(%s, -1) $$, :rice), 'DP025', 'stock cannot be negative', 'negative stock is refused');
+SELECT stock AS rice_left FROM dispatch.item_stock WHERE item_id = :rice \gset
+SELECT is(:rice_left, 10, '... and the count stays');
 
 -- too many unpaid orders
 SET LOCAL dispatch.fraud_max_bad_orders = 2;

@@ -18,7 +18,7 @@ SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
        (SELECT string_agg(code || ':' || uses, ',' ORDER BY code) FROM dispatch.coupons) AS uses,
        (SELECT string_agg(entry_id || ':' || remaining, ',' ORDER BY entry_id) FROM dispatch.points_ledger) AS points,
        (SELECT count(*) FROM dispatch.referrals) AS referrals,
-       (SELECT string_agg(item_id || ':' || coalesce(stock::text, '-'), ',' ORDER BY item_id) FROM dispatch.items) AS stock;
+       (SELECT string_agg(item_id || ':' || stock, ',' ORDER BY item_id) FROM dispatch.item_stock) AS stock;
 CREATE TEMP TABLE snap AS SELECT * FROM footprint;
 CREATE FUNCTION pg_temp.unchanged() RETURNS boolean LANGUAGE sql AS
 	$$ SELECT (SELECT row(f.*)::text FROM footprint f) = (SELECT row(s.*)::text FROM snap s) $$;

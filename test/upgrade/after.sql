@@ -19,6 +19,13 @@ SELECT CASE WHEN e.orders = (SELECT count(*) FROM dispatch.orders)
             ELSE 'not ok rows were lost: ' || row_to_json(e)::text END
   FROM public.upgrade_expect e;
 
+-- counted stock moved from the menu to the zone's counts, as it was
+SELECT CASE WHEN e.stock IS NOT NULL
+             AND e.stock = (SELECT string_agg(item_id || ':' || zone_id || ':' || stock, ',' ORDER BY item_id) FROM dispatch.item_stock)
+            THEN 'ok every counted item''s stock is in item_stock, in its merchant''s zone'
+            ELSE 'not ok the stock moved wrong: ' || coalesce(e.stock, '(none before)') END
+  FROM public.upgrade_expect e;
+
 SELECT CASE WHEN bool_and(dispatch.pii_open('customer', c.customer_id, c.name_enc, 'upgrade test')
                           = format('Upgrade Customer %s', c.customer_id))
             THEN 'ok sealed names still open' ELSE 'not ok sealed names do not open' END

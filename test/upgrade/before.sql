@@ -65,4 +65,6 @@ SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
        (SELECT count(*) FROM dispatch.offers) AS offers,
        (SELECT count(*) FROM dispatch.feedback) AS feedback,
        (SELECT count(*) FROM dispatch.consents) AS consents,
-       (SELECT count(*) FROM dispatch.subject_keys) AS subject_keys;
+       (SELECT count(*) FROM dispatch.subject_keys) AS subject_keys,
+       (SELECT string_agg(i.item_id || ':' || m.zone_id || ':' || i.stock, ',' ORDER BY i.item_id)
+          FROM dispatch.items i JOIN dispatch.merchants m USING (merchant_id) WHERE i.stock IS NOT NULL) AS stock;
