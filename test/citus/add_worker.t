@@ -22,8 +22,12 @@
 # Then zone A moves back to its old worker, prepared by prepare_move (its
 # base raised above the new worker's), and its orders and their cursor go
 # on there; zone D moved to the new worker unprepared refuses its orders
-# (DP108) until prepare_move there, after the fact; D moves back and the
-# new worker, emptied, leaves the cluster (citus_remove_node).
+# (DP108) until prepare_move there, after the fact, and D moves back.
+# Then the rebalancer spreads the shard groups over the three workers
+# (prepare_move of the new one first) and citus_drain_node empties the new
+# worker again (prepare_move of the old ones first): a zone of every group
+# goes on through both, its cursor getting each new event once; the new
+# worker, emptied, leaves the cluster (citus_remove_node).
 # test/citus/run runs this script last, and the cluster's exit stops the
 # node.
 set -uo pipefail
@@ -39,7 +43,7 @@ trap cleanup EXIT
 [ -x "$here/tools/listen" ] || { echo "1..0 # SKIP tools/listen is not built (make)"; exit 0; }
 . "$here/test/lib/broker.sh"
 gateway_test_needs "$here"
-echo "1..18"
+echo "1..21"
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
@@ -290,7 +294,75 @@ b3b=$(q "SELECT dispatch.prepare_move('localhost', $w3)" 2>&1)
 	[ "$b3b" -gt "$ba2" ] 2>/dev/null && life "$zd" 1
 ok $? "zone $zd moved to the new worker unprepared refuses its orders (${got:-no error}), nothing written; after prepare_move there (base ${b3b:-none}) they go on"
 q "SELECT dispatch.prepare_move('localhost', $wd)" >/dev/null && move "$zd" "$w3" "$wd" && life "$zd" 1 &&
-	q "SELECT citus_remove_node('localhost', $w3)" >/dev/null && life "$za" 1 &&
+	[ "$(q "SELECT count(*) FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid) JOIN pg_dist_shard s USING (shardid)
+	    JOIN pg_dist_partition t USING (logicalrelid) WHERE n.nodeport = $w3 AND t.partmethod = 'h'")" = 0 ]
+ok $? "zone $zd back on its worker after prepare_move, its orders go on; the new worker holds no shards"
+step "D moved back"
+
+# the rebalancer, then a drain (docs/citus.md, "Moving a zone"): a zone of
+# every shard group with orders and a cursor; prepare_move of the node
+# that receives, citus_rebalance_start spreads the groups over the three
+# workers; prepare_move of the two old ones, citus_drain_node empties the
+# new one; after each, every zone's orders go on and its cursor gets each
+# new event once, numbered above it
+declare -A zone_of_shard
+for z in $(q "SELECT zone_id FROM dispatch.zones WHERE name LIKE 'grow%' ORDER BY zone_id"); do
+	sh=$(q "SELECT get_shard_id_for_distribution_column('dispatch.orders', $z)")
+	[ -z "${zone_of_shard[$sh]:-}" ] && zone_of_shard[$sh]=$z
+done
+for i in $(seq 20 60); do
+	[ "${#zone_of_shard[@]}" -ge "$(q "SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'dispatch.orders'::regclass")" ] && break
+	z=$(q "SELECT dispatch.create_zone('grow$i', ST_MakeEnvelope(60 + $i, 20.0, 60.1 + $i, 20.1, 4326))")
+	sh=$(q "SELECT get_shard_id_for_distribution_column('dispatch.orders', $z)")
+	[ -z "${zone_of_shard[$sh]:-}" ] && zone_of_shard[$sh]=$z
+done
+every=$(printf '%s\n' "${zone_of_shard[@]}" | sort -n | tr '\n' ' ')
+for z in $every; do
+	[ -n "${shop[$z]:-}" ] && continue
+	lon[$z]=$(q "SELECT ST_XMin(area) + 0.05 FROM dispatch.zones WHERE zone_id = $z")
+	shop[$z]=$(q "SELECT dispatch.create_merchant($z, 'shop', ${lon[$z]}, 20.05, 10)")
+	dish[$z]=$(q "SELECT dispatch.add_item(${shop[$z]}, 'dish', 1500)")
+	rider[$z]=$(q "SELECT dispatch.register_rider($z, 'r', '+861390056$z', 20)")
+	q "SELECT dispatch.rider_online(${rider[$z]}, ${lon[$z]}, 20.05)" >/dev/null
+done
+declare -A cur
+mark() { for z in $every; do life "$z" 1; seqs "$z" 0 >"$work/b$z"; cur[$z]=$(tail -1 "$work/b$z"); done; }
+went_on() {   # every zone's orders go on, each new event once, above its cursor
+	local z bad=""
+	for z in $every; do
+		life "$z" 1 || { bad="$bad $z(orders)"; continue; }
+		seqs "$z" 0 | grep -vxF -f "$work/b$z" >"$work/n$z"
+		seqs "$z" "${cur[$z]}" >"$work/a$z"
+		{ [ -s "$work/n$z" ] && cmp -s "$work/n$z" "$work/a$z" && [ "$(head -1 "$work/n$z")" -gt "${cur[$z]}" ]; } ||
+			bad="$bad $z"
+	done
+	[ -z "$bad" ] || { echo "# zones whose orders or events did not go on:$bad"; false; }
+}
+nodes_of_groups() { q "SELECT string_agg(n.nodeport || ':' || c, ' ' ORDER BY n.nodeport) FROM (
+	SELECT groupid, count(*) AS c FROM pg_dist_placement p JOIN pg_dist_shard s USING (shardid)
+	 WHERE s.logicalrelid = 'dispatch.orders'::regclass GROUP BY groupid) g JOIN pg_dist_node n USING (groupid)"; }
+mark
+step "zones of every group"
+t=$(date +%s)
+q "SELECT dispatch.prepare_move('localhost', $w3)" >/dev/null &&
+	q "SELECT citus_rebalance_start(shard_transfer_mode := 'block_writes')" >/dev/null &&
+	q "SELECT citus_rebalance_wait()" >/dev/null
+spread=$(nodes_of_groups)
+printf '%s\n' "$spread" | grep -q "$w3:" && went_on
+ok $? "citus_rebalance_start after prepare_move of the new worker moves shard groups there (shards of orders per worker: $spread; $(($(date +%s) - t)) s), and the orders of a zone of each group go on, its cursor getting each new event once"
+step "rebalanced"
+mark
+wb=$(printf '%s\n' $PGDEV_WORKER_PORTS | grep -vx "$wa" | head -1)
+t=$(date +%s)
+q "SELECT dispatch.prepare_move('localhost', $wa)" >/dev/null &&
+	q "SELECT dispatch.prepare_move('localhost', $wb)" >/dev/null &&
+	q "SELECT citus_drain_node('localhost', $w3, shard_transfer_mode := 'block_writes')" >/dev/null
+drained=$(nodes_of_groups)
+[ "$(q "SELECT count(*) FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid) JOIN pg_dist_shard s USING (shardid)
+	    JOIN pg_dist_partition t USING (logicalrelid) WHERE n.nodeport = $w3 AND t.partmethod = 'h'")" = 0 ] && went_on
+ok $? "citus_drain_node after prepare_move of the old workers empties the new one (shards of orders per worker: $drained; $(($(date +%s) - t)) s), and the zones' orders go on, each new event once above its cursor"
+step "drained"
+q "SELECT citus_remove_node('localhost', $w3)" >/dev/null && life "$za" 1 && life "$zd" 1 &&
 	[ "$(q "SELECT count(*) FROM pg_dist_node WHERE nodeport = $w3")" = 0 ]
-ok $? "zone $zd back on its worker after prepare_move, the new worker, its shards moved away, leaves the cluster (citus_remove_node), and both zones' orders go on"
+ok $? "the new worker, drained, leaves the cluster (citus_remove_node), and the zones' orders go on"
 step "done"
