@@ -68,13 +68,17 @@ for i in $(seq 1 15); do
 	     <> get_shard_id_for_distribution_column('dispatch.orders', $za)")" = t ]; then zd=$z; break; fi
 done
 declare -A shop dish rider lon
-for z in "$za" "$zd"; do
+open_zone() {   # zone: a shop with a dish and a rider online in it (once)
+	local z=$1
+	[ -n "${shop[$z]:-}" ] && return
 	lon[$z]=$(q "SELECT ST_XMin(area) + 0.05 FROM dispatch.zones WHERE zone_id = $z")
 	shop[$z]=$(q "SELECT dispatch.create_merchant($z, 'shop', ${lon[$z]}, 20.05, 10)")
 	dish[$z]=$(q "SELECT dispatch.add_item(${shop[$z]}, 'dish', 1500)")
 	rider[$z]=$(q "SELECT dispatch.register_rider($z, 'r', '+861390055$z', 20)")
 	q "SELECT dispatch.rider_online(${rider[$z]}, ${lon[$z]}, 20.05)" >/dev/null
-done
+}
+open_zone "$za"
+open_zone "$zd"
 customer=$(q "SELECT dispatch.register_customer('+8613800550001', NULL)")
 life() {   # zone count: orders of the zone through their whole life, a transaction per call
 	local z=$1 r=${rider[$1]}
@@ -317,14 +321,7 @@ for i in $(seq 20 60); do
 	[ -z "${zone_of_shard[$sh]:-}" ] && zone_of_shard[$sh]=$z
 done
 every=$(printf '%s\n' "${zone_of_shard[@]}" | sort -n | tr '\n' ' ')
-for z in $every; do
-	[ -n "${shop[$z]:-}" ] && continue
-	lon[$z]=$(q "SELECT ST_XMin(area) + 0.05 FROM dispatch.zones WHERE zone_id = $z")
-	shop[$z]=$(q "SELECT dispatch.create_merchant($z, 'shop', ${lon[$z]}, 20.05, 10)")
-	dish[$z]=$(q "SELECT dispatch.add_item(${shop[$z]}, 'dish', 1500)")
-	rider[$z]=$(q "SELECT dispatch.register_rider($z, 'r', '+861390056$z', 20)")
-	q "SELECT dispatch.rider_online(${rider[$z]}, ${lon[$z]}, 20.05)" >/dev/null
-done
+for z in $every; do open_zone "$z"; done
 declare -A cur
 mark() { for z in $every; do life "$z" 1; seqs "$z" 0 >"$work/b$z"; cur[$z]=$(tail -1 "$work/b$z"); done; }
 went_on() {   # every zone's orders go on, each new event once, above its cursor
