@@ -280,6 +280,20 @@ dispatch_event_horizon(void)
 	return (int64) (((epoch << 32) | xmin) + base_in_snapshot(snap)) << DISPATCH_EVENT_ORDINAL_BITS;
 }
 
+/*
+ * The highest number below this node's base as the active snapshot sees
+ * it (-1 with base 0).  Every event this node numbered with an earlier base
+ * lies at or below it, and a snapshot that sees the base sees them all
+ * committed (the raise waited for their writers); above it come only the
+ * numbers of this base.  The relay moves its position up to it once it has
+ * read every event the snapshot shows (relay.c).
+ */
+int64
+dispatch_event_floor(void)
+{
+	return (base_in_snapshot(GetActiveSnapshot()) << DISPATCH_EVENT_ORDINAL_BITS) - 1;
+}
+
 PG_FUNCTION_INFO_V1(dispatch_event_horizon_sql);
 
 /* dispatch._event_horizon() */

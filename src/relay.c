@@ -45,10 +45,14 @@
  * PREPARED comes from another session; until it does the events lie above
  * the horizon and the relay retries).  The set of shards is read again
  * every round, so shards added later are served; a node holding none (the
- * coordinator, as a rule) is not ready and looks again every second.  On a
- * worker added later the shards moved there hold events numbered on their
- * former node, below this node's base (events.c): the relay starts above
- * them, as their former node's relay sent them.
+ * coordinator, as a rule) is not ready and looks again every second.
+ * Shards moved to a worker hold events numbered on their former node,
+ * below this node's base (events.c: a worker added later, or one whose
+ * base prepare_move raised), which their former node's relay sent: once a
+ * round has read every event its snapshot shows, the relay moves its
+ * position up to the base that snapshot sees, having sent every event this
+ * node numbered below it.  A relay that first attaches on a node starts
+ * at the horizon, above the base.
  *
  * The relay of a database starts when the server leaves recovery (a
  * standby runs none; a promoted one starts its relay, which continues from
@@ -407,8 +411,6 @@ relay_attach(Oid ext, const char *shards)
 	}
 	else
 	{
-		int64		floor = (dispatch_event_base() << DISPATCH_EVENT_ORDINAL_BITS) - 1;
-
 		position = int64_result(0, 1);
 		/* a position from another cluster's transaction ids (a restore) */
 		if (position >= horizon + ((int64) 1 << 40))
@@ -420,18 +422,11 @@ relay_attach(Oid ext, const char *shards)
 		}
 
 		/*
-		 * Below this node's base lie only events numbered on other nodes,
-		 * whose shards moved here (a worker added later: events.c); their
-		 * relays sent them
+		 * A position below this node's base is kept: events this node
+		 * numbered with an earlier base may lie above it unsent (the base
+		 * was raised while the relay was away); the first round sends
+		 * them and then moves above the base (relay_round).
 		 */
-		else if (position < floor)
-		{
-			Datum		v = Int64GetDatum(floor);
-
-			position = floor;
-			if (SPI_execute_plan(move_plan, &v, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "could not move the relay's position");
-		}
 	}
 	plans_for = ext;
 	if (plans_read)
@@ -623,6 +618,21 @@ relay_round(void)
 		}
 		if (i == RELAY_BATCH)
 			wait = 0;
+		else
+		{
+			/*
+			 * Every event below the horizon was read.  Below this node's
+			 * base as the snapshot sees it, every event numbered here is
+			 * committed and now sent; what else lies there was numbered on
+			 * other nodes, in shards that moved here or will, and their
+			 * relays sent it: go above it (a worker added or prepared for
+			 * a move, docs/citus.md).
+			 */
+			int64		floor = dispatch_event_floor();
+
+			if (position < floor)
+				position = floor;
+		}
 		if (position != start)
 		{
 			args[0] = Int64GetDatum(position);

@@ -11,7 +11,9 @@
 # the order of their numbers, and nothing of the other zone; the
 # coordinator's nothing.  Then the relay of one worker is terminated while
 # orders go on: the postmaster starts it again and it sends what was
-# committed meanwhile, from its stored position.  Last, the query of
+# committed meanwhile, from its stored position; and one away while its
+# worker's base is raised (prepare_move) sends what its worker numbered
+# below the new base.  Last, the query of
 # docs/citus.md lists a worker's zones, and a gateway of two zones of one
 # worker (--zone A,C), connected to that worker with a poll of a minute,
 # forwards a new order's events of each zone within seconds: it was woken
@@ -29,7 +31,7 @@ trap cleanup EXIT
 [ -x "$here/tools/listen" ] || { echo "1..0 # SKIP tools/listen is not built (make)"; exit 0; }
 . "$here/test/lib/broker.sh"
 gateway_test_needs "$here"
-echo "1..10"
+echo "1..11"
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
@@ -143,6 +145,52 @@ want "$za" "${before[$za]}" >"$work/want2.za"
 	  q "SELECT seq, relay, kind FROM dispatch.events WHERE zone_id = $za AND seq > ${before[$za]} ORDER BY seq" | sed 's/^/# /'
 	  qp "${port[$za]}" "SELECT * FROM dispatch.relay_status()" | sed 's/^/# /'; cat "$work/a2" | sed 's/^/# /'; false; }
 ok $? "a relay terminated mid-run is started again and sends the $(wc -l <"$work/want2.za") events committed meanwhile, once each, in order"
+
+# a relay away across a raise of its worker's base (prepare_move) sends
+# the events its worker numbered with the old base: a session on the
+# worker holds relay_position locked while an order commits (the relay
+# cannot move its position, nor send, as that would commit it), the relay
+# is terminated, and its successor, held at attaching, finds the base
+# raised under its stored position; once the lock goes, every event of
+# the order is notified, once, in order
+wa=${port[$za]}
+before[$za]=$(last "$za")
+PGPORT=$wa "$here/tools/listen" -t 30 >"$work/a4" 2>"$work/a4.err" &
+l1=$!
+for _ in $(seq 50); do grep -q listening "$work/a4.err" && break; sleep 0.1; done
+PGPORT=$wa psql -X -q -o /dev/null -c "BEGIN" -c "LOCK TABLE dispatch.relay_position IN ACCESS EXCLUSIVE MODE" \
+	-c "SELECT pg_sleep(8)" -c "COMMIT" &
+locker=$!
+for _ in $(seq 50); do
+	[ "$(qp "$wa" "SELECT count(*) FROM pg_locks WHERE relation = 'dispatch.relay_position'::regclass
+	                  AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && break
+	sleep 0.1
+done
+life "$za" 1
+old=$(qp "$wa" "SELECT pid FROM dispatch.relay_status() WHERE database = current_database()")
+qp "$wa" "SELECT pg_terminate_backend($old)" >/dev/null
+held=""
+for _ in $(seq 50); do
+	held=$(qp "$wa" "SELECT a.pid FROM dispatch.relay_status() r JOIN pg_stat_activity a USING (pid)
+	                 WHERE r.database = current_database() AND a.pid <> $old AND a.wait_event_type = 'Lock'")
+	[ -n "$held" ] && break
+	sleep 0.1
+done
+raised=$(q "SELECT dispatch.prepare_move('localhost', $wa)" 2>&1)
+sent_early=$(wc -l <"$work/a4")
+wait "$locker"
+want "$za" "${before[$za]}" >"$work/want4.za"
+for _ in $(seq 100); do [ "$(got "$work/a4" | grep -c "^$za ")" -ge "$(wc -l <"$work/want4.za")" ] && break; sleep 0.1; done
+sleep 0.5   # (a second sending would come within it)
+kill "$l1" 2>/dev/null
+await "$l1"
+l1=""
+got "$work/a4" | grep "^$za " >"$work/a4.za"
+[ -n "$held" ] && [ "$sent_early" = 0 ] && [ "$raised" -gt 0 ] 2>/dev/null && [ -s "$work/want4.za" ] &&
+	[ "$(tail -1 "$work/want4.za" | cut -d' ' -f2)" -lt "$((raised << 20))" ] && cmp -s "$work/a4.za" "$work/want4.za" ||
+	{ echo "# held relay ${held:-none}, notified before the lock went: $sent_early, base ${raised}; received / wanted:"
+	  diff "$work/a4.za" "$work/want4.za" | sed 's/^/# /'; false; }
+ok $? "a relay away while its worker's base was raised (to $raised) sends the $(wc -l <"$work/want4.za") events numbered below it, once each, in order"
 
 # the query of docs/citus.md that gives each worker's zones as a --zone list
 list=$(q "WITH z AS MATERIALIZED (SELECT zone_id FROM dispatch.zones)
