@@ -37,7 +37,7 @@ char	   *dispatch_clock_override = NULL;
 char	   *dispatch_master_key_file = NULL;
 int			dispatch_notify_mode = DISPATCH_NOTIFY_RELAY;
 char	   *dispatch_relay_databases = NULL;
-int			dispatch_relay_round_ms = 2;
+int			dispatch_relay_round_ms = 1;
 int			dispatch_fraud_window_minutes = 60;
 int			dispatch_fraud_max_bad_orders = 5;
 int			dispatch_fraud_max_distance_m = 30000;
@@ -237,7 +237,7 @@ _PG_init(void)
 							"Commits within it share one round (one transaction of the relay); "
 							"0: a round for every wake-up.",
 							&dispatch_relay_round_ms,
-							2, 0, 1000,
+							1, 0, 1000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
