@@ -2049,6 +2049,35 @@ COMMENT ON FUNCTION @extschema@.set_item_stock(bigint, integer) IS
 REVOKE ALL ON FUNCTION @extschema@.set_item_stock(bigint, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.set_item_stock(bigint, integer) TO dispatch_app, dispatch_admin;
 
+-- merchant_menu (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.merchant_menu(merchant_id bigint)
+RETURNS TABLE (item_id bigint, name text, price_cents integer, available boolean, stock integer)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+BEGIN
+	SELECT m.zone_id INTO v_zone FROM @extschema@.merchants m
+	 WHERE m.merchant_id OPERATOR(pg_catalog.=) merchant_menu.merchant_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
+	END IF;
+	-- the count of the merchant's zone (on Citus, that zone's shard)
+	RETURN QUERY
+	SELECT i.item_id, i.name, i.price_cents, i.available, s.stock
+	  FROM @extschema@.items i
+	  LEFT JOIN @extschema@.item_stock s ON s.zone_id OPERATOR(pg_catalog.=) v_zone
+	                                    AND s.item_id OPERATOR(pg_catalog.=) i.item_id
+	 WHERE i.merchant_id OPERATOR(pg_catalog.=) merchant_menu.merchant_id
+	 ORDER BY i.item_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.merchant_menu(bigint) IS
+	'A merchant''s menu: each item with its price, whether it is available, and its stock (NULL: unlimited), in item order.  DP013 unknown merchant.';
+REVOKE ALL ON FUNCTION @extschema@.merchant_menu(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.merchant_menu(bigint) TO dispatch_app, dispatch_admin;
+
 -- register_customer (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@.register_customer(phone text, name text DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(97);
+SELECT plan(99);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -249,6 +249,15 @@ SELECT is(:counts, 0, 'NULL makes the item unlimited again');
 SELECT dispatch.cancel_order(:o_counted, 'changed my mind') \g /dev/null
 SELECT count(*) AS counts FROM dispatch.item_stock WHERE item_id = :noodles \gset
 SELECT is(:counts, 0, 'an order cancelled after that gives back to no count');
+SELECT dispatch.set_item_stock(:noodles, 7) \g /dev/null
+SELECT string_agg(item_id || ':' || price_cents || ':' || available || ':' || coalesce(stock::text, '-'), ',' ORDER BY item_id) AS menu
+  FROM dispatch.merchant_menu(:merchant) \gset
+SELECT string_agg(i.item_id || ':' || i.price_cents || ':' || i.available || ':' || coalesce(s.stock::text, '-'), ',' ORDER BY i.item_id) AS expected_menu
+  FROM dispatch.items i LEFT JOIN dispatch.item_stock s ON s.zone_id = :zone AND s.item_id = i.item_id
+ WHERE i.merchant_id = :merchant \gset
+SELECT ok(:'menu' = :'expected_menu' AND :'menu' LIKE '%' || :noodles || ':2800:true:7%', 'merchant_menu lists the merchant''s items with their stock (' || :'menu' || ')');
+SELECT dispatch.set_item_stock(:noodles, NULL) \g /dev/null
+SELECT throws_ok($$ SELECT * FROM dispatch.merchant_menu(999999) $$, 'DP013', 'merchant 999999 does not exist', 'merchant_menu of an unknown merchant');
 SELECT throws_ok($$ SELECT dispatch.set_item_stock(999999, 5) $$, 'DP004', 'item 999999 does not exist', 'set_item_stock of an unknown item');
 SELECT throws_ok(format($$ SELECT dispatch.set_item_stock(%s, -1) $$, :rice), 'DP025', 'stock cannot be negative', 'negative stock is refused');
 SELECT stock AS rice_left FROM dispatch.item_stock WHERE item_id = :rice \gset

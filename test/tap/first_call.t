@@ -75,6 +75,7 @@ admin|SELECT dispatch.create_zone('F2', ST_MakeEnvelope(122.40, 31.15, 122.48, 3
 app|SELECT dispatch.create_merchant(1, 'M2', 121.44, 31.19)|
 app|SELECT dispatch.add_item(1, 'tea', 300)|
 app|SELECT dispatch.set_item_stock(1, 20)|
+app|SELECT * FROM dispatch.merchant_menu(1)|
 app|SELECT dispatch.set_merchant_open(1, true)|
 app|SELECT dispatch.register_customer('+8613800009999', 'New')|
 app|SELECT dispatch.find_customer_by_phone('+86 138 0000 0001')|
