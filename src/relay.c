@@ -564,7 +564,22 @@ relay_round(void)
 						errdetail("Gateways connect to the worker of their zones (docs/citus.md)."));
 			}
 			if (shards == NULL)
+			{
+				/*
+				 * Holding no shard, this node has no event to send: a
+				 * stored position below its base goes up to it, so that
+				 * events moved here later, numbered below it on other
+				 * nodes (whose relays sent them), are not sent again
+				 */
+				Oid			int8 = INT8OID;
+				Datum		v = Int64GetDatum(dispatch_event_floor());
+
+				if (SPI_execute_with_args("UPDATE dispatch.relay_position SET seq = $1, at = pg_catalog.now()"
+										  " WHERE seq OPERATOR(pg_catalog.<) $1",
+										  1, &int8, &v, NULL, false, 0) != SPI_OK_UPDATE)
+					elog(ERROR, "could not move the relay's position");
 				ready = false;
+			}
 		}
 		if (ready &&
 			(ext != plans_for ||

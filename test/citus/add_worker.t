@@ -26,8 +26,10 @@
 # Then the rebalancer spreads the shard groups over the three workers
 # (prepare_move of the new one first) and citus_drain_node empties the new
 # worker again (prepare_move of the old ones first): a zone of every group
-# goes on through both, its cursor getting each new event once; the new
-# worker, emptied, leaves the cluster (citus_remove_node).
+# goes on through both, its cursor getting each new event once; the
+# emptied worker's relay moves its position up to its base, so that given
+# a group back after a raise it notifies none of the moved events; the new
+# worker, emptied again, leaves the cluster (citus_remove_node).
 # test/citus/run runs this script last, and the cluster's exit stops the
 # node.
 set -uo pipefail
@@ -35,7 +37,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 cleanup() {
-	for p in "${l3:-}" "${gw:-}" "${subpid:-}" "${mqpid:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+	for p in "${l3:-}" "${lg:-}" "${gw:-}" "${subpid:-}" "${mqpid:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$work"
 }
@@ -43,7 +45,7 @@ trap cleanup EXIT
 [ -x "$here/tools/listen" ] || { echo "1..0 # SKIP tools/listen is not built (make)"; exit 0; }
 . "$here/test/lib/broker.sh"
 gateway_test_needs "$here"
-echo "1..21"
+echo "1..22"
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
@@ -359,6 +361,40 @@ drained=$(nodes_of_groups)
 	    JOIN pg_dist_partition t USING (logicalrelid) WHERE n.nodeport = $w3 AND t.partmethod = 'h'")" = 0 ] && went_on
 ok $? "citus_drain_node after prepare_move of the old workers empties the new one (shards of orders per worker: $drained; $(($(date +%s) - t)) s), and the zones' orders go on, each new event once above its cursor"
 step "drained"
+
+# a worker holding no shard moves its relay's position up to its base:
+# raised again and given a group back, its relay notifies that group's
+# new events only, none of those moved there
+b3c=$(q "SELECT dispatch.prepare_move('localhost', $w3)" 2>&1)
+for _ in $(seq 50); do
+	[ "$(qp "$w3" "SELECT seq >= ($b3c::bigint << 20) - 1 FROM dispatch.relay_position")" = t ] && break
+	sleep 0.1
+done
+lifted=$(qp "$w3" "SELECT seq >= ($b3c::bigint << 20) - 1 FROM dispatch.relay_position")
+zg=${every%% *}
+wg=$(port_of "$zg")
+seqs "$zg" 0 >"$work/bg"
+# (citus_drain_node marked the node to hold no shards)
+q "SELECT citus_set_node_property('localhost', $w3, 'shouldhaveshards', true)" >/dev/null
+# listening from before the move: a moved event notified again would come
+PGPORT=$w3 "$here/tools/listen" -t 8 >"$work/lg" 2>"$work/lg.err" &
+lg=$!
+for _ in $(seq 50); do grep -q listening "$work/lg.err" && break; sleep 0.1; done
+move "$zg" "$wg" "$w3"
+for _ in $(seq 100); do
+	[ "$(qp "$w3" "SELECT ready FROM dispatch.relay_status() WHERE database = current_database()")" = t ] && break
+	sleep 0.1
+done
+sleep 1.5   # (the ready relay's first rounds)
+life "$zg" 1
+while kill -0 "$lg" 2>/dev/null; do sleep 0.1; done
+lg=""
+seqs "$zg" 0 | grep -vxF -f "$work/bg" >"$work/ng"
+sed -nE 's/^\{"seq":([0-9]+),"kind":"[^"]*","zone":([0-9]+).*/\1/p' "$work/lg" >"$work/lg.seqs"
+[ "$lifted" = t ] && [ "$(port_of "$zg")" = "$w3" ] && [ -s "$work/ng" ] && cmp -s "$work/lg.seqs" "$work/ng" ||
+	{ echo "# position lifted: ${lifted:-?}; received / wanted:"; diff "$work/lg.seqs" "$work/ng" | sed 's/^/# /'; false; }
+ok $? "the drained worker's relay moved its position up to the raised base (${b3c:-none}); given zone $zg's group back, it notified the $(wc -l <"$work/ng") new events once each, in order, and none of the moved ones"
+q "SELECT dispatch.prepare_move('localhost', $wg)" >/dev/null && move "$zg" "$w3" "$wg"
 q "SELECT citus_remove_node('localhost', $w3)" >/dev/null && life "$za" 1 && life "$zd" 1 &&
 	[ "$(q "SELECT count(*) FROM pg_dist_node WHERE nodeport = $w3")" = 0 ]
 ok $? "the new worker, drained, leaves the cluster (citus_remove_node), and the zones' orders go on"
