@@ -9,13 +9,13 @@
  * documents (docs/errors.md; the first one failing is the one reported),
  * stock taken row by row in item order (so two orders never deadlock on
  * the counts of dispatch.item_stock), then the order, its lines, what it
- * took of an offer and its pending payment written.  What other parts own is called, not repeated:
- * the point and its area (_check_point, _covers, _check_distance), the
- * offer (_offer_take, _offer_record), the fee (_delivery_fee) and the
- * sealing of the address (pii_seal).  Any failure aborts the call and
- * leaves nothing behind; place_order (src/refusals.c) notes a refusal.
- * Each statement reads or writes one table besides reference tables (on
- * Citus, one shard of the zone).
+ * took of an offer and its pending payment written.  What other parts own
+ * is called, not repeated: the point and its area (_check_point, _covers,
+ * _check_distance), the offer (_offer_take, _offer_record), the fee
+ * (_delivery_fee) and the sealing of the address (pii_seal).  Any failure
+ * aborts the call and leaves nothing behind; place_order (src/refusals.c)
+ * notes a refusal.  Each statement reads or writes one table besides
+ * reference tables (on Citus, one shard of the zone).
  *
  * IDENTIFICATION
  *		src/intake.c

@@ -11,11 +11,11 @@
  * a dozen single-column constraints, orders, payments and eta_predictions
  * carried about 10 kB of such trees, and placing and paying an order spent
  * about a tenth of its backend time preparing them (bench/README.md,
- * "Events at peak, one check a table").  A call of one of these functions with the columns as
- * arguments is a small tree, and the rules are the same: each holds when
- * its column is NULL (as a column's CHECK does; the columns are NOT NULL
- * anyway), and the comparisons of reals are PostgreSQL's (NaN above every
- * number).
+ * "Events at peak, one check a table").  A call of one of these functions
+ * with the columns as arguments is a small tree, and the rules are the
+ * same: each holds when its column is NULL (as a column's CHECK does; the
+ * columns are NOT NULL anyway), and the comparisons of reals are
+ * PostgreSQL's (NaN above every number).
  *
  * IDENTIFICATION
  *		src/value_checks.c
