@@ -4561,36 +4561,9 @@ COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
 CREATE OR REPLACE FUNCTION @extschema@.update_rider_location_in_zone(zone_id bigint, rider_id bigint, lon float8, lat float8,
                                                          at timestamptz DEFAULT @extschema@.clock())
 RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_point @extschema@.riders.position%TYPE := @extschema@._check_point(lon, lat, 'rider');
-BEGIN
-	IF at IS NULL OR NOT pg_catalog.isfinite(at)
-	   OR at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) '1 minute'::interval) THEN
-		RAISE EXCEPTION 'invalid ping time %', at
-			USING ERRCODE = 'DP024', DETAIL = 'A ping may not lie more than a minute in the future.';
-	END IF;
-	-- a ping older than the known position goes to the track only
-	UPDATE @extschema@.riders r SET position = v_point, position_at = at
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.zone_id
-	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.rider_id
-	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) at);
-	IF NOT FOUND THEN
-		PERFORM FROM @extschema@.riders r
-		 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.zone_id
-		   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_location_in_zone.rider_id;
-		IF NOT FOUND THEN
-			-- nothing was written
-			PERFORM @extschema@._refuse_rider(update_rider_location_in_zone.zone_id, rider_id);
-		END IF;
-	END IF;
-	INSERT INTO @extschema@.rider_tracks (zone_id, rider_id, at, position)
-	VALUES (update_rider_location_in_zone.zone_id, rider_id, at, v_point)
-	ON CONFLICT DO NOTHING;
-END
-$$;
+AS 'MODULE_PATHNAME', 'dispatch_update_rider_location_in_zone';
 COMMENT ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) IS
 	'Records a position ping of a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written), as update_rider_location does; on Citus the call is sent whole to the zone''s worker.';
 REVOKE ALL ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) FROM PUBLIC;
@@ -4600,17 +4573,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigi
 CREATE OR REPLACE FUNCTION @extschema@.update_rider_location(rider_id bigint, lon float8, lat float8,
                                                  at timestamptz DEFAULT @extschema@.clock())
 RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	-- the rider's zone (as _rider_zone reads it, without a call of its own)
-	PERFORM @extschema@.update_rider_location_in_zone(
-		(SELECT z.zone_id FROM @extschema@.rider_zones z
-		  WHERE z.rider_id OPERATOR(pg_catalog.=) update_rider_location.rider_id),
-		rider_id, lon, lat, at);
-END
-$$;
+AS 'MODULE_PATHNAME', 'dispatch_update_rider_location';
 COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
 	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
 

@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(99);
+SELECT plan(105);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -206,7 +206,8 @@ SELECT throws_ok(format($$ SELECT dispatch.update_rider_location(%s, 121.43, 31.
 -- a ping that names the rider's zone: the same ping; another zone is refused
 -- and writes nothing (times as literals: on Citus now() in a statement
 -- sent to a worker is the worker's transaction's)
-SELECT now() + interval '30 seconds' AS t30, now() + interval '40 seconds' AS t40 \gset
+SELECT now() + interval '30 seconds' AS t30, now() + interval '40 seconds' AS t40,
+       now() + interval '20 seconds' AS t20 \gset
 SELECT dispatch.update_rider_location_in_zone(:zone, :rider, 121.431, 31.191, :'t30') \g /dev/null
 SELECT ok((SELECT ST_Equals(position, ST_SetSRID(ST_MakePoint(121.431, 31.191), 4326)) AND position_at = :'t30'
              FROM dispatch.riders WHERE rider_id = :rider),
@@ -220,6 +221,23 @@ SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider AN
           'the refused ping left no track');
 SELECT throws_ok(format($$ SELECT dispatch.update_rider_location_in_zone(NULL, %s, 121.432, 31.192) $$, :rider),
                  'DP015', format('rider %s does not exist in zone <NULL>', :rider), 'and one naming no zone');
+-- a ping older than the rider's position goes to the track only; a ping
+-- repeated writes nothing more
+SELECT dispatch.update_rider_location(:rider, 121.433, 31.193, :'t20') \g /dev/null
+SELECT dispatch.update_rider_location(:rider, 121.433, 31.193, :'t20') \g /dev/null
+SELECT ST_X(position) AS ping_x, position_at AS ping_at FROM dispatch.riders WHERE rider_id = :rider \gset
+SELECT is(ARRAY[:'ping_x', :'ping_at'::timestamptz::text], ARRAY['121.431', :'t30'::timestamptz::text],
+          'an older ping does not move the rider back');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider AND at = :'t20'), 1::bigint,
+          '... it is tracked, once');
+SELECT throws_ok($$ SELECT dispatch.update_rider_location(999999, 121.43, 31.19) $$,
+                 'DP015', 'rider 999999 does not exist', 'a ping of an unknown rider is refused');
+SELECT throws_ok(format($$ SELECT dispatch.update_rider_location(%s, 121.43, 31.19, NULL) $$, :rider),
+                 'DP024', 'invalid ping time <NULL>', 'a ping without a time is refused');
+SELECT throws_ok(format($$ SELECT dispatch.update_rider_location_in_zone(%s, %s, 121.43, 31.19, 'infinity') $$, :zone, :rider),
+                 'DP024', 'invalid ping time infinity', 'a ping at an infinite time is refused');
+SELECT throws_ok(format($$ SELECT dispatch.update_rider_location(%s, 'NaN', 31.19, NULL) $$, :rider),
+                 'DP001', NULL, 'bad coordinates are refused before the time');
 -- the shift's start and end naming the zone: the same calls
 SELECT throws_ok(format($$ SELECT dispatch.rider_offline_in_zone(%s, %s) $$, :zone, :rider), 'DP021', NULL,
                  'a rider with orders cannot go offline, the zone named either');
