@@ -303,6 +303,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 				offer_code,
 				points_lots;
 	bool		fee_null;
+	bool		offered;
 	bool		campaign_null,
 				code_null,
 				lots_null;
@@ -477,7 +478,8 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	campaign_id = offer_code = points_lots = (Datum) 0;
 	campaign_null = code_null = lots_null = true;
 	discount = points_spent = points_cents = 0;
-	if (coupon_code != NULL || spend_points != 0 || DatumGetBool(spi_value(3, &isnull)))
+	offered = coupon_code != NULL || spend_points != 0 || DatumGetBool(spi_value(3, &isnull));
+	if (offered)
 	{
 		args[0] = Int64GetDatum(order_id);
 		args[1] = Int64GetDatum(customer_id);
@@ -534,17 +536,21 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	args[4] = dispatch_int4_array(prices, nlines);
 	match_run_plan(lines_plan, args, NULL, false, 0, SPI_OK_INSERT, "writing the order's lines");
 
-	args[2] = Int64GetDatum(customer_id);
-	args[3] = campaign_id;
-	nulls[3] = campaign_null ? 'n' : ' ';
-	args[4] = offer_code;
-	nulls[4] = code_null ? 'n' : ' ';
-	args[5] = Int32GetDatum(discount);
-	args[6] = Int32GetDatum(points_spent);
-	args[7] = Int32GetDatum(points_cents);
-	args[8] = points_lots;
-	nulls[8] = lots_null ? 'n' : ' ';
-	match_run_plan(record_plan, args, nulls, false, 1, SPI_OK_SELECT, "recording the order's offer");
+	/* what the order took, once it exists; an order offered nothing took nothing */
+	if (offered)
+	{
+		args[2] = Int64GetDatum(customer_id);
+		args[3] = campaign_id;
+		nulls[3] = campaign_null ? 'n' : ' ';
+		args[4] = offer_code;
+		nulls[4] = code_null ? 'n' : ' ';
+		args[5] = Int32GetDatum(discount);
+		args[6] = Int32GetDatum(points_spent);
+		args[7] = Int32GetDatum(points_cents);
+		args[8] = points_lots;
+		nulls[8] = lots_null ? 'n' : ' ';
+		match_run_plan(record_plan, args, nulls, false, 1, SPI_OK_SELECT, "recording the order's offer");
+	}
 
 	args[2] = Int32GetDatum(total);
 	args[3] = TimestampTzGetDatum(now);
