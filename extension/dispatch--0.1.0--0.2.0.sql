@@ -1302,18 +1302,22 @@ COMMENT ON FUNCTION @extschema@._hmac_sha256(bytea, bytea) IS
 	'Internal: HMAC-SHA-256 of a value under a key (blind indexes).';
 REVOKE ALL ON FUNCTION @extschema@._hmac_sha256(bytea, bytea) FROM PUBLIC;
 
--- _rider_zone (sql/20_schema.sql)
-CREATE OR REPLACE FUNCTION @extschema@._rider_zone(rider_id bigint) RETURNS bigint
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	RETURN (SELECT z.zone_id FROM @extschema@.rider_zones z WHERE z.rider_id OPERATOR(pg_catalog.=) _rider_zone.rider_id);
-END
-$$;
-COMMENT ON FUNCTION @extschema@._rider_zone(bigint) IS
-	'Internal: the zone of a rider (rider_zones); NULL for an unknown rider.';
-REVOKE ALL ON FUNCTION @extschema@._rider_zone(bigint) FROM PUBLIC;
+-- _vehicle_ok (sql/20_schema.sql)
+CREATE OR REPLACE FUNCTION @extschema@._vehicle_ok(vehicle text) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_vehicle_ok';
+COMMENT ON FUNCTION @extschema@._vehicle_ok(text) IS
+	'Internal: whether a vehicle is foot, bicycle, ebike, motorbike or car (riders_values_check, vehicle_profiles_vehicle_check; C).  NULL passes.';
+REVOKE ALL ON FUNCTION @extschema@._vehicle_ok(text) FROM PUBLIC;
+
+-- _rider_values_ok (sql/20_schema.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rider_values_ok(capacity integer, vehicle text, status text,
+                                             active_orders integer, pending_offers integer) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_rider_values_ok';
+COMMENT ON FUNCTION @extschema@._rider_values_ok(integer, text, text, integer, integer) IS
+	'Internal: the value rules of a rider (riders_values_check, C): capacity 1 to 20; vehicle as _vehicle_ok; status offline or online; active_orders and pending_offers at least 0.  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._rider_values_ok(integer, text, text, integer, integer) FROM PUBLIC;
 
 -- _order_values_ok (sql/20_schema.sql)
 CREATE OR REPLACE FUNCTION @extschema@._order_values_ok(kind text, status text, priority text,
@@ -1341,6 +1345,19 @@ AS 'MODULE_PATHNAME', 'dispatch_eta_values_ok';
 COMMENT ON FUNCTION @extschema@._eta_values_ok(text, real, real, real) IS
 	'Internal: the value rules of an ETA prediction (eta_predictions_values_check, C): stage placed, accepted, assigned or picked_up; approach_m and trip_m at least 0; speed_factor above 0 (NaN above every number, as in SQL).  A NULL passes its rule.';
 REVOKE ALL ON FUNCTION @extschema@._eta_values_ok(text, real, real, real) FROM PUBLIC;
+
+-- _rider_zone (sql/20_schema.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rider_zone(rider_id bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT z.zone_id FROM @extschema@.rider_zones z WHERE z.rider_id OPERATOR(pg_catalog.=) _rider_zone.rider_id);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rider_zone(bigint) IS
+	'Internal: the zone of a rider (rider_zones); NULL for an unknown rider.';
+REVOKE ALL ON FUNCTION @extschema@._rider_zone(bigint) FROM PUBLIC;
 
 -- input_limits (sql/25_limits.sql)
 CREATE OR REPLACE FUNCTION @extschema@.input_limits()
@@ -9775,8 +9792,8 @@ REVOKE ALL ON FUNCTION @extschema@.prepare_move(text, integer) FROM PUBLIC;
 -- changes an analyst view on a distributed install calls
 -- _analyst_views_read_definers() after it.
 
--- The value rules of orders, payments and eta_predictions: one CHECK a
--- table calling a function of section 2 (src/value_checks.c), the rules of
+-- The value rules of orders, payments, eta_predictions and riders: one
+-- CHECK a table calling a function of section 2 (src/value_checks.c), the rules of
 -- 0.1.0's column constraints, which PostgreSQL prepared one by one at
 -- every insert or update.  The new constraints are checked against the
 -- rows there.
@@ -9797,6 +9814,19 @@ ALTER TABLE @extschema@.payments
 	ADD CONSTRAINT payments_values_check CHECK (@extschema@._payment_values_ok(amount_cents, status));
 ALTER TABLE @extschema@.eta_predictions
 	ADD CONSTRAINT eta_predictions_values_check CHECK (@extschema@._eta_values_ok(stage, approach_m, trip_m, speed_factor));
+-- and so of riders (every location ping updates a rider), and the vehicles
+-- a rider and a vehicle profile may name, one list
+ALTER TABLE @extschema@.riders
+	DROP CONSTRAINT riders_capacity_check,
+	DROP CONSTRAINT riders_vehicle_check,
+	DROP CONSTRAINT riders_status_check,
+	DROP CONSTRAINT riders_active_orders_check,
+	DROP CONSTRAINT riders_pending_offers_check,
+	ADD CONSTRAINT riders_values_check CHECK (@extschema@._rider_values_ok(capacity, vehicle, status,
+	                                          active_orders, pending_offers));
+ALTER TABLE @extschema@.vehicle_profiles
+	DROP CONSTRAINT vehicle_profiles_vehicle_check,
+	ADD CONSTRAINT vehicle_profiles_vehicle_check CHECK (@extschema@._vehicle_ok(vehicle));
 
 -- the schemas of PostGIS and pgcrypto leave every pinned search_path
 -- (release 0.1.0 put them there; routines replaced above already have

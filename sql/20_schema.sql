@@ -93,23 +93,67 @@ COMMENT ON COLUMN @extschema@.customers.phone_index_version IS
 COMMENT ON TABLE @extschema@.customers IS
 	'Customers.  phone_index is an HMAC-SHA-256 blind index of the E.164 phone number; phone and name are sealed with the customer''s data key.';
 
+-- The value rules of riders, orders, payments and eta_predictions, one
+-- CHECK a table calling one of these (src/value_checks.c): PostgreSQL
+-- prepares a table's CHECK constraints again at every insert or update (a
+-- rider's at every location ping), and one call with the columns as
+-- arguments is a far smaller tree to prepare than a constraint a column.
+CREATE FUNCTION @extschema@._vehicle_ok(vehicle text) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_vehicle_ok';
+COMMENT ON FUNCTION @extschema@._vehicle_ok(text) IS
+	'Internal: whether a vehicle is foot, bicycle, ebike, motorbike or car (riders_values_check, vehicle_profiles_vehicle_check; C).  NULL passes.';
+REVOKE ALL ON FUNCTION @extschema@._vehicle_ok(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._rider_values_ok(capacity integer, vehicle text, status text,
+                                             active_orders integer, pending_offers integer) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_rider_values_ok';
+COMMENT ON FUNCTION @extschema@._rider_values_ok(integer, text, text, integer, integer) IS
+	'Internal: the value rules of a rider (riders_values_check, C): capacity 1 to 20; vehicle as _vehicle_ok; status offline or online; active_orders and pending_offers at least 0.  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._rider_values_ok(integer, text, text, integer, integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._order_values_ok(kind text, status text, priority text,
+                                             subtotal_cents integer, fee_cents integer,
+                                             discount_cents integer, total_cents integer,
+                                             status_version integer) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_order_values_ok';
+COMMENT ON FUNCTION @extschema@._order_values_ok(text, text, text, integer, integer, integer, integer, integer) IS
+	'Internal: the value rules of an order (orders_values_check, C): kind takeaway or errand; status pending_payment, payment_failed, placed, accepted, assigned, picked_up, delivered or cancelled; priority normal, hot or fresh; the four amounts at least 0; status_version at least 1.  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._order_values_ok(text, text, text, integer, integer, integer, integer, integer) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._payment_values_ok(amount_cents integer, status text) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_payment_values_ok';
+COMMENT ON FUNCTION @extschema@._payment_values_ok(integer, text) IS
+	'Internal: the value rules of a payment (payments_values_check, C): amount at least 0; status pending, succeeded or failed.  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._payment_values_ok(integer, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._eta_values_ok(stage text, approach_m real, trip_m real, speed_factor real) RETURNS boolean
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_eta_values_ok';
+COMMENT ON FUNCTION @extschema@._eta_values_ok(text, real, real, real) IS
+	'Internal: the value rules of an ETA prediction (eta_predictions_values_check, C): stage placed, accepted, assigned or picked_up; approach_m and trip_m at least 0; speed_factor above 0 (NaN above every number, as in SQL).  A NULL passes its rule.';
+REVOKE ALL ON FUNCTION @extschema@._eta_values_ok(text, real, real, real) FROM PUBLIC;
+
 CREATE SEQUENCE @extschema@.riders_id_seq AS bigint;
 CREATE TABLE @extschema@.riders (
 	rider_id       bigint PRIMARY KEY DEFAULT pg_catalog.nextval('@extschema@.riders_id_seq'),
 	zone_id        bigint NOT NULL REFERENCES @extschema@.zones,
 	name_enc       bytea,
 	phone_enc      bytea,
-	capacity       integer NOT NULL DEFAULT 3 CHECK (capacity BETWEEN 1 AND 20),
-	vehicle        text NOT NULL DEFAULT 'ebike' CHECK (vehicle IN ('foot', 'bicycle', 'ebike', 'motorbike', 'car')),
-	status         text NOT NULL DEFAULT 'offline' CHECK (status IN ('offline', 'online')),
+	capacity       integer NOT NULL DEFAULT 3,
+	vehicle        text NOT NULL DEFAULT 'ebike',
+	status         text NOT NULL DEFAULT 'offline',
 	position       geometry(Point, 4326),
 	position_at    timestamptz,
 	online_since   timestamptz,
 	created_at     timestamptz NOT NULL,
 	-- what matching (sql/60_matching.sql) keeps and reads: the slots in use
 	-- and the shift and day counters of the cost model
-	active_orders        integer NOT NULL DEFAULT 0 CHECK (active_orders >= 0),
-	pending_offers       integer NOT NULL DEFAULT 0 CHECK (pending_offers >= 0),
+	active_orders        integer NOT NULL DEFAULT 0,
+	pending_offers       integer NOT NULL DEFAULT 0,
 	shift_started_at     timestamptz,
 	last_offline_at      timestamptz,
 	stats_day            date,
@@ -129,6 +173,8 @@ CREATE TABLE @extschema@.riders (
 	plan_pickup_position geometry(Point, 4326),
 	-- the end of the current shift, when the rider said (rider_online)
 	shift_ends_at        timestamptz,
+	CONSTRAINT riders_values_check CHECK (@extschema@._rider_values_ok(capacity, vehicle, status,
+	                                      active_orders, pending_offers)),
 	CONSTRAINT riders_plan_check CHECK ((free_at IS NULL) = (free_position IS NULL)),
 	CONSTRAINT riders_plan_pickup_check
 	    CHECK ((plan_pickup_at IS NULL) = (plan_pickup_position IS NULL) AND (plan_pickup_at IS NULL OR free_at IS NOT NULL))
@@ -205,35 +251,6 @@ CREATE TABLE @extschema@.rider_tracks (
 CREATE INDEX rider_tracks_at_idx ON @extschema@.rider_tracks (zone_id, at);
 COMMENT ON TABLE @extschema@.rider_tracks IS
 	'Position pings of riders, kept for the retention period.';
-
--- The value rules of orders, payments and eta_predictions, one CHECK a
--- table calling one of these (src/value_checks.c): PostgreSQL prepares a
--- table's CHECK constraints again at every insert or update, and one call
--- with the columns as arguments is a far smaller tree to prepare than a
--- constraint a column.
-CREATE FUNCTION @extschema@._order_values_ok(kind text, status text, priority text,
-                                             subtotal_cents integer, fee_cents integer,
-                                             discount_cents integer, total_cents integer,
-                                             status_version integer) RETURNS boolean
-LANGUAGE C IMMUTABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'dispatch_order_values_ok';
-COMMENT ON FUNCTION @extschema@._order_values_ok(text, text, text, integer, integer, integer, integer, integer) IS
-	'Internal: the value rules of an order (orders_values_check, C): kind takeaway or errand; status pending_payment, payment_failed, placed, accepted, assigned, picked_up, delivered or cancelled; priority normal, hot or fresh; the four amounts at least 0; status_version at least 1.  A NULL passes its rule.';
-REVOKE ALL ON FUNCTION @extschema@._order_values_ok(text, text, text, integer, integer, integer, integer, integer) FROM PUBLIC;
-
-CREATE FUNCTION @extschema@._payment_values_ok(amount_cents integer, status text) RETURNS boolean
-LANGUAGE C IMMUTABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'dispatch_payment_values_ok';
-COMMENT ON FUNCTION @extschema@._payment_values_ok(integer, text) IS
-	'Internal: the value rules of a payment (payments_values_check, C): amount at least 0; status pending, succeeded or failed.  A NULL passes its rule.';
-REVOKE ALL ON FUNCTION @extschema@._payment_values_ok(integer, text) FROM PUBLIC;
-
-CREATE FUNCTION @extschema@._eta_values_ok(stage text, approach_m real, trip_m real, speed_factor real) RETURNS boolean
-LANGUAGE C IMMUTABLE PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'dispatch_eta_values_ok';
-COMMENT ON FUNCTION @extschema@._eta_values_ok(text, real, real, real) IS
-	'Internal: the value rules of an ETA prediction (eta_predictions_values_check, C): stage placed, accepted, assigned or picked_up; approach_m and trip_m at least 0; speed_factor above 0 (NaN above every number, as in SQL).  A NULL passes its rule.';
-REVOKE ALL ON FUNCTION @extschema@._eta_values_ok(text, real, real, real) FROM PUBLIC;
 
 CREATE SEQUENCE @extschema@.orders_id_seq AS bigint MAXVALUE 1099511627775;
 CREATE TABLE @extschema@.orders (

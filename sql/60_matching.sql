@@ -74,7 +74,7 @@ COMMENT ON COLUMN @extschema@.matching_settings.source IS
 	'default: the row as the extension ships it (zone 0), recreated by CREATE EXTENSION; operator: inserted or edited by an operator, kept by pg_dump.  Kept by triggers.';
 
 CREATE TABLE @extschema@.vehicle_profiles (
-	vehicle        text PRIMARY KEY CHECK (vehicle IN ('foot', 'bicycle', 'ebike', 'motorbike', 'car')),
+	vehicle        text PRIMARY KEY CONSTRAINT vehicle_profiles_vehicle_check CHECK (@extschema@._vehicle_ok(vehicle)),
 	speed_factor   real NOT NULL CHECK (speed_factor > 0),
 	max_pickup_m   real NOT NULL CHECK (max_pickup_m > 0),
 	max_trip_m     real NOT NULL CHECK (max_trip_m > 0),

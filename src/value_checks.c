@@ -1,9 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * value_checks.c
- *		The value rules of the rows an order writes at intake, one CHECK
- *		constraint a table: orders_values_check, payments_values_check and
- *		eta_predictions_values_check (sql/20_schema.sql, sql/63_eta.sql).
+ *		The value rules of the rows an order writes at intake and of the
+ *		riders every ping updates, one CHECK constraint a table:
+ *		orders_values_check, payments_values_check,
+ *		eta_predictions_values_check and riders_values_check
+ *		(sql/20_schema.sql, sql/63_eta.sql); and the vehicles a rider and a
+ *		vehicle profile may name (vehicle_profiles_vehicle_check).
  *
  * PostgreSQL prepares a table's CHECK constraints again for every
  * statement that inserts or updates its rows: each one's stored tree is
@@ -11,7 +14,8 @@
  * a dozen single-column constraints, orders, payments and eta_predictions
  * carried about 10 kB of such trees, and placing and paying an order spent
  * about a tenth of its backend time preparing them (bench/README.md,
- * "Events at peak, one check a table").  A call of one of these functions
+ * "Events at peak, one check a table"); the seven of riders cost a
+ * location ping about a fifth of its update.  A call of one of these functions
  * with the columns as arguments is a small tree, and the rules are the
  * same: each holds when its column is NULL (as a column's CHECK does; the
  * columns are NOT NULL anyway), and the comparisons of reals are
@@ -62,6 +66,8 @@ static const char *const order_statuses[] = {
 static const char *const order_priorities[] = {"normal", "hot", "fresh"};
 static const char *const payment_statuses[] = {"pending", "succeeded", "failed"};
 static const char *const eta_stages[] = {"placed", "accepted", "assigned", "picked_up"};
+static const char *const vehicles[] = {"foot", "bicycle", "ebike", "motorbike", "car"};
+static const char *const rider_statuses[] = {"offline", "online"};
 
 PG_FUNCTION_INFO_V1(dispatch_order_values_ok);
 
@@ -100,4 +106,25 @@ dispatch_eta_values_ok(PG_FUNCTION_ARGS)
 				   (PG_ARGISNULL(1) || float8_ge(PG_GETARG_FLOAT4(1), 0.0)) &&
 				   (PG_ARGISNULL(2) || float8_ge(PG_GETARG_FLOAT4(2), 0.0)) &&
 				   (PG_ARGISNULL(3) || float8_gt(PG_GETARG_FLOAT4(3), 0.0)));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_rider_values_ok);
+
+/* _rider_values_ok(capacity, vehicle, status, active_orders, pending_offers) */
+Datum
+dispatch_rider_values_ok(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL((PG_ARGISNULL(0) || (PG_GETARG_INT32(0) >= 1 && PG_GETARG_INT32(0) <= 20)) &&
+				   one_of(fcinfo, 1, vehicles, lengthof(vehicles)) &&
+				   one_of(fcinfo, 2, rider_statuses, lengthof(rider_statuses)) &&
+				   at_least(fcinfo, 3, 0) && at_least(fcinfo, 4, 0));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_vehicle_ok);
+
+/* _vehicle_ok(vehicle) */
+Datum
+dispatch_vehicle_ok(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(one_of(fcinfo, 0, vehicles, lengthof(vehicles)));
 }

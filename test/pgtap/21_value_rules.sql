@@ -1,5 +1,5 @@
--- test/pgtap/21_value_rules.sql: the value rules of orders, payments and
--- eta_predictions, one CHECK a table calling a C function
+-- test/pgtap/21_value_rules.sql: the value rules of orders, payments,
+-- eta_predictions and riders, one CHECK a table calling a C function
 -- (src/value_checks.c): each rule refuses what it did as a column
 -- constraint and lets through the same values (NULL, NaN, the edges).
 \set QUIET on
@@ -7,7 +7,7 @@ BEGIN;
 \ir ../fixtures/city.sql
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-01 12:00:00+00';
-SELECT plan(29);
+SELECT plan(40);
 
 SELECT dispatch.register_rider(:zone, 'Rules', '+8613900000098', 5) AS rider \gset
 SELECT dispatch.rider_online(:rider, 121.43, 31.19) \g /dev/null
@@ -23,7 +23,9 @@ CREATE TEMP TABLE words (w text);
 INSERT INTO words VALUES ('takeaway'), ('errand'), ('pending_payment'), ('payment_failed'),
 	('placed'), ('accepted'), ('assigned'), ('picked_up'), ('delivered'), ('cancelled'),
 	('normal'), ('hot'), ('fresh'), ('pending'), ('succeeded'), ('failed'),
-	('Placed'), ('placed '), (' hot'), ('HOT'), (''), ('picked up'), ('takeaway2'), (NULL);
+	('Placed'), ('placed '), (' hot'), ('HOT'), (''), ('picked up'), ('takeaway2'), (NULL),
+	('foot'), ('bicycle'), ('ebike'), ('motorbike'), ('car'), ('offline'), ('online'),
+	('Car'), ('e-bike'), ('scooter'), ('online ');
 
 SELECT is_empty($$
 	SELECT w FROM words
@@ -37,7 +39,12 @@ SELECT is_empty($$
 	    OR dispatch._payment_values_ok(NULL, w)
 	       IS DISTINCT FROM coalesce(w IN ('pending', 'succeeded', 'failed'), true)
 	    OR dispatch._eta_values_ok(w, NULL, NULL, NULL)
-	       IS DISTINCT FROM coalesce(w IN ('placed', 'accepted', 'assigned', 'picked_up'), true) $$,
+	       IS DISTINCT FROM coalesce(w IN ('placed', 'accepted', 'assigned', 'picked_up'), true)
+	    OR dispatch._rider_values_ok(NULL, w, NULL, NULL, NULL)
+	       IS DISTINCT FROM coalesce(w IN ('foot', 'bicycle', 'ebike', 'motorbike', 'car'), true)
+	    OR dispatch._vehicle_ok(w) IS DISTINCT FROM coalesce(w IN ('foot', 'bicycle', 'ebike', 'motorbike', 'car'), true)
+	    OR dispatch._rider_values_ok(NULL, NULL, w, NULL, NULL)
+	       IS DISTINCT FROM coalesce(w IN ('offline', 'online'), true) $$,
 	'each word rule takes exactly its words, and NULL');
 
 SELECT is_empty($$
@@ -47,8 +54,14 @@ SELECT is_empty($$
 	    OR dispatch._order_values_ok(NULL, NULL, NULL, NULL, NULL, n, NULL, NULL) IS DISTINCT FROM coalesce(n >= 0, true)
 	    OR dispatch._order_values_ok(NULL, NULL, NULL, NULL, NULL, NULL, n, NULL) IS DISTINCT FROM coalesce(n >= 0, true)
 	    OR dispatch._order_values_ok(NULL, NULL, NULL, NULL, NULL, NULL, NULL, n) IS DISTINCT FROM coalesce(n >= 1, true)
-	    OR dispatch._payment_values_ok(n, NULL) IS DISTINCT FROM coalesce(n >= 0, true) $$,
+	    OR dispatch._payment_values_ok(n, NULL) IS DISTINCT FROM coalesce(n >= 0, true)
+	    OR dispatch._rider_values_ok(NULL, NULL, NULL, n, NULL) IS DISTINCT FROM coalesce(n >= 0, true)
+	    OR dispatch._rider_values_ok(NULL, NULL, NULL, NULL, n) IS DISTINCT FROM coalesce(n >= 0, true) $$,
 	'each amount rule takes at least 0 (a status version at least 1), and NULL');
+SELECT is_empty($$
+	SELECT n FROM unnest(ARRAY[-2147483648, -1, 0, 1, 2, 19, 20, 21, 2147483647, NULL]) n
+	 WHERE dispatch._rider_values_ok(n, NULL, NULL, NULL, NULL) IS DISTINCT FROM coalesce(n BETWEEN 1 AND 20, true) $$,
+	'a rider''s capacity is 1 to 20, or NULL');
 
 SELECT is_empty($$
 	SELECT x FROM unnest(ARRAY['-Infinity', -1, '-0', 0, 1e-30, 1, 'Infinity', 'NaN', NULL]::real[]) x
@@ -120,17 +133,45 @@ SELECT throws_like(format('UPDATE dispatch.eta_predictions SET speed_factor = 0 
 SELECT lives_ok(format('UPDATE dispatch.eta_predictions SET approach_m = NULL, trip_m = 0 WHERE zone_id = %s AND order_id = %s', :zone, :o),
                 'no approach and a trip of 0 pass');
 
--- the old column constraints are gone; these three are the rules
+-- riders: written by the extension's calls only, which check first
+SELECT throws_like(format('UPDATE dispatch.riders SET vehicle = %L WHERE rider_id = %s', 'scooter', :rider),
+                   '%riders_values_check%', 'a rider of an unknown vehicle is refused');
+SELECT throws_ok(format('UPDATE dispatch.riders SET vehicle = %L WHERE rider_id = %s', 'scooter', :rider),
+                 '23514', NULL, '... as a check violation');
+SELECT throws_like(format('UPDATE dispatch.riders SET capacity = 21 WHERE rider_id = %s', :rider),
+                   '%riders_values_check%', 'a capacity above 20 is refused');
+SELECT throws_like(format('UPDATE dispatch.riders SET capacity = 0 WHERE rider_id = %s', :rider),
+                   '%riders_values_check%', 'a capacity of 0 is refused');
+SELECT throws_like(format('UPDATE dispatch.riders SET active_orders = -1 WHERE rider_id = %s', :rider),
+                   '%riders_values_check%', 'a negative count of active orders is refused');
+SELECT throws_like(format('UPDATE dispatch.riders SET pending_offers = -1 WHERE rider_id = %s', :rider),
+                   '%riders_values_check%', 'a negative count of pending offers is refused');
+SET LOCAL session_replication_role = replica;
+SELECT throws_like(format('UPDATE dispatch.riders SET status = %L WHERE rider_id = %s', 'resting', :rider),
+                   '%riders_values_check%', 'an unknown rider status is refused, the triggers off too');
+SET LOCAL session_replication_role = origin;
+SELECT lives_ok(format('UPDATE dispatch.riders SET capacity = 20, vehicle = %L WHERE rider_id = %s', 'car', :rider),
+                'the edges of the rider rules pass (capacity 20, a car)');
+SELECT capacity || ' ' || vehicle || ' ' || status AS rider_now FROM dispatch.riders WHERE rider_id = :rider \gset
+SELECT is(:'rider_now'::text, '20 car online', 'and the refused updates left nothing');
+SELECT throws_like($$INSERT INTO dispatch.vehicle_profiles (vehicle, speed_factor, max_pickup_m, max_trip_m)
+                     VALUES ('scooter', 1, 1000, 2000)$$,
+                   '%vehicle_profiles_vehicle_check%', 'a vehicle profile names a vehicle a rider may have');
+
+-- the old column constraints are gone; these are the rules
 SELECT is_empty($$
 	SELECT conrelid::regclass, conname FROM pg_constraint
 	 WHERE contype = 'c' AND conrelid IN ('dispatch.orders'::regclass, 'dispatch.payments'::regclass,
-	                                      'dispatch.eta_predictions'::regclass)
+	                                      'dispatch.eta_predictions'::regclass, 'dispatch.riders'::regclass)
 	   AND conname NOT IN ('orders_values_check', 'orders_check', 'orders_check1',
-	                       'payments_values_check', 'eta_predictions_values_check', 'eta_predictions_check') $$,
-	'orders, payments and eta_predictions have one constraint of value rules each, beside their row rules');
+	                       'payments_values_check', 'eta_predictions_values_check', 'eta_predictions_check',
+	                       'riders_values_check', 'riders_plan_check', 'riders_plan_pickup_check') $$,
+	'orders, payments, eta_predictions and riders have one constraint of value rules each, beside their row rules');
 SELECT ok(NOT has_function_privilege('public', 'dispatch._order_values_ok(text, text, text, integer, integer, integer, integer, integer)', 'EXECUTE')
           AND NOT has_function_privilege('public', 'dispatch._payment_values_ok(integer, text)', 'EXECUTE')
-          AND NOT has_function_privilege('public', 'dispatch._eta_values_ok(text, real, real, real)', 'EXECUTE'),
+          AND NOT has_function_privilege('public', 'dispatch._eta_values_ok(text, real, real, real)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'dispatch._rider_values_ok(integer, text, text, integer, integer)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'dispatch._vehicle_ok(text)', 'EXECUTE'),
           'the rules are not PUBLIC''s to call');
 
 SELECT * FROM finish();
