@@ -93,7 +93,7 @@ ping(FunctionCallInfo fcinfo, int first, int64 zone_id, bool zone_null, Datum ri
 	Oid			point_type;
 
 	prepare_plans();
-	/* the point first, then the time, as the API documents (docs/errors.md) */
+	/* the point first, then the time */
 	args[0] = PG_GETARG_DATUM(first);
 	nulls[0] = PG_ARGISNULL(first) ? 'n' : ' ';
 	args[1] = PG_GETARG_DATUM(first + 1);
