@@ -101,42 +101,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.set_merchant_open(bigint, boolean) IS
 	'Opens or closes a merchant for new orders.';
 
-CREATE FUNCTION @extschema@.add_item(merchant_id bigint, name text, price_cents integer, stock integer DEFAULT NULL)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_id bigint;
-BEGIN
-	IF NOT EXISTS (SELECT FROM @extschema@.merchants m WHERE m.merchant_id OPERATOR(pg_catalog.=) add_item.merchant_id) THEN
-		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
-	END IF;
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
-		RAISE EXCEPTION 'an item needs a name' USING ERRCODE = 'DP025';
-	END IF;
-	PERFORM @extschema@._check_length('item_name', name);
-	IF price_cents IS NULL OR price_cents OPERATOR(pg_catalog.<) 0
-	   OR price_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
-		RAISE EXCEPTION 'invalid price % cents', price_cents USING ERRCODE = 'DP008';
-	END IF;
-	IF stock OPERATOR(pg_catalog.<) 0 THEN
-		RAISE EXCEPTION 'stock cannot be negative' USING ERRCODE = 'DP025';
-	END IF;
-	INSERT INTO @extschema@.items (merchant_id, name, price_cents)
-	VALUES (merchant_id, name, price_cents)
-	RETURNING item_id INTO v_id;
-	IF stock IS NOT NULL THEN
-		INSERT INTO @extschema@.item_stock (zone_id, item_id, stock)
-		SELECT m.zone_id, v_id, add_item.stock FROM @extschema@.merchants m
-		 WHERE m.merchant_id OPERATOR(pg_catalog.=) add_item.merchant_id;
-	END IF;
-	RETURN v_id;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) IS
-	'Adds an item to a merchant''s menu; stock NULL means unlimited, a number is counted down by orders (dispatch.item_stock).';
-
 CREATE FUNCTION @extschema@.set_item_stock(item_id bigint, stock integer)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -158,7 +122,7 @@ BEGIN
 		DELETE FROM @extschema@.item_stock s
 		 WHERE s.zone_id OPERATOR(pg_catalog.=) v_zone AND s.item_id OPERATOR(pg_catalog.=) set_item_stock.item_id;
 	ELSE
-		INSERT INTO @extschema@.item_stock AS s (zone_id, item_id, stock)
+		INSERT INTO @extschema@.item_stock (zone_id, item_id, stock)
 		VALUES (v_zone, set_item_stock.item_id, set_item_stock.stock)
 		ON CONFLICT ON CONSTRAINT item_stock_pkey DO UPDATE SET stock = excluded.stock;
 	END IF;
@@ -166,6 +130,39 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.set_item_stock(bigint, integer) IS
 	'Sets the stock of an item (a restock or a count): a number is counted down by orders from then on, NULL makes the item unlimited.  Orders placed before keep what they took.  DP004 unknown item, DP025 negative stock.';
+
+CREATE FUNCTION @extschema@.add_item(merchant_id bigint, name text, price_cents integer, stock integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+BEGIN
+	IF NOT EXISTS (SELECT FROM @extschema@.merchants m WHERE m.merchant_id OPERATOR(pg_catalog.=) add_item.merchant_id) THEN
+		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
+	END IF;
+	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'an item needs a name' USING ERRCODE = 'DP025';
+	END IF;
+	PERFORM @extschema@._check_length('item_name', name);
+	IF price_cents IS NULL OR price_cents OPERATOR(pg_catalog.<) 0
+	   OR price_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
+		RAISE EXCEPTION 'invalid price % cents', price_cents USING ERRCODE = 'DP008';
+	END IF;
+	INSERT INTO @extschema@.items (merchant_id, name, price_cents)
+	VALUES (merchant_id, name, price_cents)
+	RETURNING item_id INTO v_id;
+	-- a counted stock is set as a restock sets it (DP025 if negative:
+	-- the item is not kept either)
+	IF stock IS NOT NULL THEN
+		PERFORM @extschema@.set_item_stock(v_id, stock);
+	END IF;
+	RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.add_item(bigint, text, integer, integer) IS
+	'Adds an item to a merchant''s menu; stock NULL means unlimited, a number is counted down by orders (dispatch.item_stock).';
 
 CREATE FUNCTION @extschema@.merchant_menu(merchant_id bigint)
 RETURNS TABLE (item_id bigint, name text, price_cents integer, available boolean, stock integer)

@@ -82,7 +82,8 @@ prepare_point_plans(Oid point_type)
  * connected to SPI.
  */
 static void
-ping(FunctionCallInfo fcinfo, int first, int64 zone_id, bool zone_null, Datum rider_id, bool rider_null)
+ping(FunctionCallInfo fcinfo, int first, int64 zone_id, bool zone_null,
+	 Datum rider_id, bool rider_null)
 {
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};

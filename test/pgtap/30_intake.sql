@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(105);
+SELECT plan(108);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -102,6 +102,15 @@ SELECT throws_ok($$ SELECT dispatch.create_zone('Bad', ST_GeomFromText('POLYGON(
 SELECT throws_ok($$ SELECT dispatch.create_merchant(999999, 'x', 121.44, 31.19) $$, 'DP016', NULL, 'merchant in an unknown zone');
 SELECT throws_ok(format($$ SELECT dispatch.create_merchant(%s, 'x', 100, 31.19) $$, :zone), 'DP002', NULL, 'merchant outside its zone');
 SELECT throws_ok(format($$ SELECT dispatch.add_item(%s, 'x', -1) $$, :merchant), 'DP008', NULL, 'negative price');
+SELECT throws_ok(format($$ SELECT dispatch.add_item(%s, 'Counted', 100, -1) $$, :merchant), 'DP025',
+                 'stock cannot be negative', 'an item added with a negative stock is refused');
+SELECT count(*) AS counted_items FROM dispatch.items WHERE name = 'Counted' \gset
+SELECT is(:counted_items::bigint, 0::bigint, '... and not kept');
+SELECT (SELECT s.stock FROM dispatch.item_stock s WHERE s.item_id = :rice) AS rice_stock,
+       (SELECT m.zone_id FROM dispatch.merchants m WHERE m.merchant_id = :merchant) AS merchant_zone,
+       (SELECT s.zone_id FROM dispatch.item_stock s WHERE s.item_id = :rice) AS rice_zone \gset
+SELECT is(ARRAY[:rice_stock, :rice_zone]::bigint[], ARRAY[10, :merchant_zone]::bigint[],
+          'an item added with a stock has its count in its merchant''s zone');
 SELECT throws_ok(format($$ SELECT dispatch.register_rider(%s, 'x', '+8613900000010', 0) $$, :zone), 'DP025', NULL, 'rider capacity at least 1');
 
 -- an order that names its merchant's zone: another zone, or none, is refused
