@@ -85,20 +85,10 @@ COMMENT ON FUNCTION @extschema@._pay_model(bigint) IS
 REVOKE ALL ON FUNCTION @extschema@._pay_model(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._delivery_fee(p_zone_id bigint, p_distance_m real) RETURNS integer
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_model @extschema@.pay_models := @extschema@._pay_model(p_zone_id);
-	v_km numeric := GREATEST(p_distance_m::numeric OPERATOR(pg_catalog./) 1000
-	                         OPERATOR(pg_catalog.-) v_model.fee_free_km::numeric, 0);
-BEGIN
-	RETURN v_model.fee_base_cents OPERATOR(pg_catalog.+)
-	       (v_model.fee_per_km_cents OPERATOR(pg_catalog.*) pg_catalog.ceil(v_km)::integer);
-END
-$$;
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_delivery_fee_of_zone';
 COMMENT ON FUNCTION @extschema@._delivery_fee(bigint, real) IS
-	'Internal: the delivery fee of a takeaway order of the zone over this distance: fee_base_cents plus fee_per_km_cents per started km beyond fee_free_km.';
+	'Internal: the delivery fee of a takeaway order of the zone over this distance: fee_base_cents plus fee_per_km_cents per started km beyond fee_free_km (src/pay.c, which place_order calls directly); NULL for a NULL distance or without a pay model.';
 REVOKE ALL ON FUNCTION @extschema@._delivery_fee(bigint, real) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.delivery_fee(merchant_id bigint, dropoff_lon float8, dropoff_lat float8) RETURNS integer

@@ -86,6 +86,9 @@ extern void dispatch_check_text_length(const char *name, text *value);
 extern int	dispatch_order_lines_of(Jsonb *items, int32 max_qty,
 									int64 **item_ids, int32 **qtys);
 
+/* pay.c */
+extern int32 dispatch_fee_cents(int64 zone_id, bool zone_null, float4 dist, bool *isnull);
+
 /* clock.c */
 extern TimestampTz dispatch_clock_now(void);
 extern TimestampTz dispatch_clock_plus(TimestampTz t, int32 mins, float8 secs);

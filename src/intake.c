@@ -12,7 +12,8 @@
  * took of an offer and its pending payment written.  What other parts own
  * is called, not repeated: the point and its area (_check_point, _covers,
  * _check_distance), the offer (_offer_take, _offer_record), the fee
- * (_delivery_fee) and the sealing of the address (pii_seal).  Any failure
+ * (dispatch_fee_cents, src/pay.c) and the sealing of the address
+ * (pii_seal).  Any failure
  * aborts the call and leaves nothing behind; place_order (src/refusals.c)
  * notes a refusal.  Each statement reads or writes one table besides
  * reference tables (on Citus, one shard of the zone).
@@ -58,7 +59,7 @@ prepare_plans(void)
 	Oid			t_bad[3] = {INT8OID, INT8OID, TIMESTAMPTZOID};
 	Oid			t_item[2] = {INT8OID, INT8OID};
 	Oid			t_stock[3] = {INT8OID, INT8OID, INT4OID};
-	Oid			t_id_fee[3] = {INT8OID, FLOAT4OID, TIMESTAMPTZOID};
+	Oid			t_id_now[2] = {INT8OID, TIMESTAMPTZOID};
 	Oid			t_offer[7] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT4OID};
 	Oid			t_lines[5] = {INT8OID, INT8OID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
 	Oid			t_record[9] = {INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT4OID, INT4OID,
@@ -100,17 +101,15 @@ prepare_plans(void)
 								 " WHERE s.zone_id OPERATOR(pg_catalog.=) $2 AND s.item_id OPERATOR(pg_catalog.=) $1",
 								 2, t_item);
 	/*
-	 * The order's id, the delivery fee, and whether an offer applies
-	 * without a code; then, when there is a code, points or such an offer,
-	 * what the order takes.
+	 * The order's id and whether an offer applies without a code; then,
+	 * when there is a code, points or such an offer, what the order takes.
 	 */
 	id_plan = match_keep_plan(
 							  "SELECT dispatch.zone_scoped_id($1, pg_catalog.nextval('dispatch.orders_id_seq')),"
-							  " dispatch._delivery_fee($1, $2),"
 							  " EXISTS (SELECT FROM dispatch.campaigns c"
 							  "         WHERE dispatch._offer_is_automatic(c.kind, c.rules, c.zone_id, c.starts_at,"
-							  "                                            c.ends_at, c.ended_at, $1, $3))",
-							  3, t_id_fee);
+							  "                                            c.ends_at, c.ended_at, $1, $2))",
+							  2, t_id_now);
 	offer_plan = match_keep_plan(
 								 "SELECT t.campaign_id, t.coupon_code, t.discount_cents, t.points_spent,"
 								 "  t.points_cents, t.points_lots"
@@ -470,15 +469,14 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	 * or an automatic offer, the order takes nothing.
 	 */
 	args[0] = Int64GetDatum(zone_id);
-	args[1] = Float4GetDatum(dist);
-	args[2] = TimestampTzGetDatum(now);
+	args[1] = TimestampTzGetDatum(now);
 	match_run_plan(id_plan, args, NULL, false, 1, SPI_OK_SELECT, "numbering the order");
 	order_id = DatumGetInt64(spi_value(1, &isnull));
-	fee = DatumGetInt32(spi_value(2, &fee_null));
+	offered = coupon_code != NULL || spend_points != 0 || DatumGetBool(spi_value(2, &isnull));
+	fee = dispatch_fee_cents(zone_id, false, dist, &fee_null);
 	campaign_id = offer_code = points_lots = (Datum) 0;
 	campaign_null = code_null = lots_null = true;
 	discount = points_spent = points_cents = 0;
-	offered = coupon_code != NULL || spend_points != 0 || DatumGetBool(spi_value(3, &isnull));
 	if (offered)
 	{
 		args[0] = Int64GetDatum(order_id);

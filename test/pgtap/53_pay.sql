@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(26);
+SELECT plan(32);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -28,6 +28,28 @@ INSERT INTO dispatch.pay_models (zone_id, fee_base_cents, pay_base_cents, pay_pe
 VALUES (:zone, 500, 500, 200, '{12}', 2, 5, 10);
 SELECT is(dispatch.delivery_fee(:merchant, 121.445, 31.196), 500, 'a zone''s own model replaces the defaults');
 SELECT is((SELECT source FROM dispatch.pay_models WHERE zone_id = :zone), 'operator', 'and is the operator''s, for pg_dump');
+
+-- the fee in C (src/pay.c) against the rule as SQL states it: numeric
+-- arithmetic on the real distance, a started km counted whole, through the
+-- km boundaries, the reals' six digits and a free distance in fractions
+UPDATE dispatch.pay_models SET fee_per_km_cents = 150, fee_free_km = 2.5 WHERE zone_id = :zone;
+SELECT is((SELECT count(*) FROM generate_series(0, 20000) g(i),
+                LATERAL (SELECT (i * 0.75)::real AS d) x,
+                LATERAL (SELECT * FROM dispatch.pay_models WHERE zone_id = :zone) m
+          WHERE dispatch._delivery_fee(:zone, x.d) IS DISTINCT FROM
+                m.fee_base_cents + m.fee_per_km_cents * ceil(greatest(x.d::numeric / 1000 - m.fee_free_km::numeric, 0))::integer),
+          0::bigint, 'the fee follows the rule over 15 km in steps of 75 cm');
+SELECT is(ARRAY[dispatch._delivery_fee(:zone, 2500), dispatch._delivery_fee(:zone, 2500.25),
+                dispatch._delivery_fee(:zone, 3500), dispatch._delivery_fee(:zone, 1234567.8)],
+          ARRAY[500, 650, 650, 500 + 150 * 1233], 'a km starts past the free distance, a real of six digits no sooner');
+SELECT is(dispatch._delivery_fee(:zone, NULL), NULL, 'no distance, no fee');
+SELECT is(dispatch._delivery_fee(-7, 4000), 400, 'a zone without a model pays zone 0''s');
+SELECT throws_ok(format('SELECT dispatch._delivery_fee(%s, ''NaN'')', :zone), '0A000', NULL,
+                 'a distance that is not a number has no fee');
+UPDATE dispatch.pay_models SET fee_per_km_cents = 100000 WHERE zone_id = :zone;
+SELECT throws_ok(format('SELECT dispatch._delivery_fee(%s, 3e9)', :zone), '22003', NULL,
+                 'a fee beyond an integer is refused');
+UPDATE dispatch.pay_models SET fee_per_km_cents = 100, fee_free_km = 3 WHERE zone_id = :zone;
 
 -- the day: Monday 1 March 2027 (the zone keeps UTC); the riders went off
 -- the night before and start a shift
