@@ -81,8 +81,6 @@ extern Datum dispatch_int4_array(const int32 *v, int n);
 /* limits.c */
 extern void dispatch_check_value_length(const char *name, Datum value, bool isnull, Oid type);
 extern void dispatch_check_text_length(const char *name, text *value);
-extern void dispatch_check_coordinates_of(bool lon_null, float8 lon, bool lat_null, float8 lat,
-										  const char *what);
 
 /* order_lines.c */
 extern int	dispatch_order_lines_of(Jsonb *items, int32 max_qty,

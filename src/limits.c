@@ -189,42 +189,37 @@ dispatch_check_length(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/*
- * DP001 naming what the point is, unless both coordinates are given (not
- * *_null), finite and in range: longitude in [-180, 180], latitude in
- * [-90, 90].  what may be NULL.
- */
-void
-dispatch_check_coordinates_of(bool lon_null, float8 lon, bool lat_null, float8 lat, const char *what)
-{
-	/* NaN fails every comparison, infinities the ranges */
-	if (!lon_null && !lat_null && lon >= -180.0 && lon <= 180.0 && lat >= -90.0 && lat <= 90.0)
-		return;
-	ereport(ERROR,
-			errcode(ERRCODE_DP_BAD_COORDINATES),
-			errmsg("invalid %s coordinates (%s, %s)",
-				   what ? what : "<NULL>",
-				   lon_null ? "<NULL>" : float8out_internal(lon),
-				   lat_null ? "<NULL>" : float8out_internal(lat)),
-			errhint("Longitude must lie in [-180, 180] and latitude in [-90, 90], both finite."));
-}
-
 PG_FUNCTION_INFO_V1(dispatch_check_coordinates);
 
 /*
  * SQL: dispatch._check_coordinates(lon float8, lat float8, what text) -> bool
  *
- * True when both coordinates are given, finite and in range; else DP001
- * (dispatch_check_coordinates_of).  Not strict: a missing coordinate is
- * refused like a bad one.  The SQL function _check_point builds the point
- * once this returned, and is inlined where it is called (an API call with
- * a point); the location ping (src/ping.c) checks through the C function.
+ * True when both coordinates are given, finite and in range (longitude in
+ * [-180, 180], latitude in [-90, 90]); else DP001, naming what the point
+ * is.  Not strict: a missing coordinate is refused like a bad one.  The
+ * SQL function _check_point builds the point once this returned, and is
+ * inlined where it is called (an API call with a point, a location ping).
  */
 Datum
 dispatch_check_coordinates(PG_FUNCTION_ARGS)
 {
-	dispatch_check_coordinates_of(PG_ARGISNULL(0), PG_ARGISNULL(0) ? 0.0 : PG_GETARG_FLOAT8(0),
-								  PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0.0 : PG_GETARG_FLOAT8(1),
-								  PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	bool		ok = !PG_ARGISNULL(0) && !PG_ARGISNULL(1);
+
+	if (ok)
+	{
+		float8		lon = PG_GETARG_FLOAT8(0);
+		float8		lat = PG_GETARG_FLOAT8(1);
+
+		/* NaN fails every comparison, infinities the ranges */
+		ok = lon >= -180.0 && lon <= 180.0 && lat >= -90.0 && lat <= 90.0;
+	}
+	if (!ok)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_BAD_COORDINATES),
+				errmsg("invalid %s coordinates (%s, %s)",
+					   PG_ARGISNULL(2) ? "<NULL>" : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+					   PG_ARGISNULL(0) ? "<NULL>" : float8out_internal(PG_GETARG_FLOAT8(0)),
+					   PG_ARGISNULL(1) ? "<NULL>" : float8out_internal(PG_GETARG_FLOAT8(1))),
+				errhint("Longitude must lie in [-180, 180] and latitude in [-90, 90], both finite."));
 	PG_RETURN_BOOL(true);
 }

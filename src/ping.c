@@ -29,20 +29,23 @@
 #include "dispatch.h"
 #include "match.h"
 
+static SPIPlanPtr point_plan = NULL;
 static SPIPlanPtr zone_plan = NULL;
 static SPIPlanPtr exists_plan = NULL;
 static SPIPlanPtr refuse_plan = NULL;
-static SPIPlanPtr ping_plan = NULL;
+static SPIPlanPtr move_plan = NULL;
+static SPIPlanPtr track_plan = NULL;
 
 static void
 prepare_plans(void)
 {
+	Oid			t_point[2] = {FLOAT8OID, FLOAT8OID};
 	Oid			t_id[1] = {INT8OID};
 	Oid			t_rider[2] = {INT8OID, INT8OID};
-	Oid			t_ping[5] = {INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID};
 
-	if (ping_plan != NULL)
+	if (refuse_plan != NULL)
 		return;
+	point_plan = match_keep_plan("SELECT dispatch._check_point($1, $2, 'rider')", 2, t_point);
 	zone_plan = match_keep_plan("SELECT z.zone_id FROM dispatch.rider_zones z"
 								" WHERE z.rider_id OPERATOR(pg_catalog.=) $1",
 								1, t_id);
@@ -51,50 +54,55 @@ prepare_plans(void)
 								  "   AND r.rider_id OPERATOR(pg_catalog.=) $2",
 								  2, t_rider);
 	refuse_plan = match_keep_plan("SELECT dispatch._refuse_rider($1, $2)", 2, t_rider);
+}
 
-	/*
-	 * Both writes in one statement, the point built in it (_point, SQL bound
-	 * when created: no function looked up by name): the move, unless a
-	 * newer ping moved the rider already (the older one goes to the track
-	 * only), and the track row; whether the rider moved.
-	 */
-	ping_plan = match_keep_plan("WITH m AS ("
-								"  UPDATE dispatch.riders r SET position = dispatch._point($3, $4), position_at = $5"
-								"   WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
-								"     AND r.rider_id OPERATOR(pg_catalog.=) $2"
-								"     AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) $5)"
-								"  RETURNING 1),"
-								" t AS ("
-								"  INSERT INTO dispatch.rider_tracks (zone_id, rider_id, at, position)"
-								"  VALUES ($1, $2, $5, dispatch._point($3, $4)) ON CONFLICT DO NOTHING)"
-								" SELECT EXISTS (SELECT FROM m)",
-								5, t_ping);
+/* the statements that take the point, of PostGIS's type point_type */
+static void
+prepare_point_plans(Oid point_type)
+{
+	Oid			t_move[4] = {INT8OID, INT8OID, point_type, TIMESTAMPTZOID};
+
+	if (track_plan != NULL)
+		return;
+	/* a ping older than the known position goes to the track only */
+	move_plan = match_keep_plan("UPDATE dispatch.riders r SET position = $3, position_at = $4"
+								" WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
+								"   AND r.rider_id OPERATOR(pg_catalog.=) $2"
+								"   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) $4)",
+								4, t_move);
+	track_plan = match_keep_plan("INSERT INTO dispatch.rider_tracks (zone_id, rider_id, at, position)"
+								 " VALUES ($1, $2, $4, $3) ON CONFLICT DO NOTHING",
+								 4, t_move);
 }
 
 /*
  * The ping of rider rider_id in zone zone_id (zone_null: no zone known, a
  * rider without one) at lon, lat and time at.  Arguments are the SQL
  * functions', from argument first on (lon, lat, at); the caller has
- * connected to SPI.  The point is checked first (DP001), then the time
- * (DP024), then the rider: one that did not move and has no row in the
- * zone is refused (DP015), which takes its track row back with the rest.
+ * connected to SPI.
  */
 static void
 ping(FunctionCallInfo fcinfo, int first, int64 zone_id, bool zone_null,
 	 Datum rider_id, bool rider_null)
 {
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		isnull;
-	bool		moved = false;
 	bool		at_null = PG_ARGISNULL(first + 2);
 	TimestampTz at = at_null ? 0 : PG_GETARG_TIMESTAMPTZ(first + 2);
+	Datum		point;
+	Oid			point_type;
 
 	prepare_plans();
-	dispatch_check_coordinates_of(PG_ARGISNULL(first), PG_ARGISNULL(first) ? 0.0 : PG_GETARG_FLOAT8(first),
-								  PG_ARGISNULL(first + 1),
-								  PG_ARGISNULL(first + 1) ? 0.0 : PG_GETARG_FLOAT8(first + 1),
-								  "rider");
+	/* the point first, then the time */
+	args[0] = PG_GETARG_DATUM(first);
+	nulls[0] = PG_ARGISNULL(first) ? 'n' : ' ';
+	args[1] = PG_GETARG_DATUM(first + 1);
+	nulls[1] = PG_ARGISNULL(first + 1) ? 'n' : ' ';
+	match_run_plan(point_plan, args, nulls, false, 1, SPI_OK_SELECT, "building the rider's point");
+	point = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	point_type = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+
 	if (at_null || TIMESTAMP_NOT_FINITE(at) || at > dispatch_clock_plus(dispatch_clock_now(), 1, 0.0))
 		ereport(ERROR,
 				errcode(ERRCODE_DP_PING_IN_FUTURE),
@@ -103,26 +111,24 @@ ping(FunctionCallInfo fcinfo, int first, int64 zone_id, bool zone_null,
 					   DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(at)))),
 				errdetail("A ping may not lie more than a minute in the future."));
 
+	prepare_point_plans(point_type);
 	args[0] = Int64GetDatum(zone_id);
 	nulls[0] = zone_null ? 'n' : ' ';
 	args[1] = rider_id;
 	nulls[1] = rider_null ? 'n' : ' ';
-	args[2] = PG_GETARG_DATUM(first);
-	args[3] = PG_GETARG_DATUM(first + 1);
-	args[4] = TimestampTzGetDatum(at);
-	/* without a zone or a rider there is nothing to write: refused below */
-	if (!zone_null && !rider_null)
-	{
-		match_run_plan(ping_plan, args, nulls, false, 1, SPI_OK_SELECT, "moving and tracking the rider");
-		moved = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	if (!moved)
+	args[2] = point;
+	nulls[2] = ' ';
+	args[3] = TimestampTzGetDatum(at);
+	nulls[3] = ' ';
+	match_run_plan(move_plan, args, nulls, false, 0, SPI_OK_UPDATE, "moving the rider");
+	if (SPI_processed == 0)
 	{
 		match_run_plan(exists_plan, args, nulls, false, 1, SPI_OK_SELECT, "reading the rider");
-		/* nothing moved and no such rider: refused, with its zone if another */
+		/* nothing was written: refused, with the rider's zone if another */
 		if (SPI_processed == 0)
 			match_run_plan(refuse_plan, args, nulls, false, 1, SPI_OK_SELECT, "refusing the rider");
 	}
+	match_run_plan(track_plan, args, nulls, false, 0, SPI_OK_INSERT, "adding to the rider's track");
 }
 
 PG_FUNCTION_INFO_V1(dispatch_update_rider_location);
