@@ -14,8 +14,9 @@
  * _check_distance), the offer (_offer_take, _offer_record), the fee
  * (dispatch_fee_cents, src/pay.c) and the sealing of the address
  * (pii_seal).  Any failure aborts the call and leaves nothing behind;
- * place_order (src/refusals.c) notes a refusal.  Each statement reads or writes one table besides
- * reference tables (on Citus, one shard of the zone).
+ * place_order (src/refusals.c) notes a refusal.  Each statement reads or
+ * writes one table besides reference tables (on Citus, one shard of the
+ * zone).
  *
  * IDENTIFICATION
  *		src/intake.c
