@@ -63,7 +63,8 @@ static SPIPlanPtr knn_plan = NULL;
 static SPIPlanPtr can_take_plan = NULL;
 static SPIPlanPtr rider_zone_plan = NULL;
 
-static const char *const vehicle_names[MATCH_N_VEHICLES] = {
+/* the vehicles, in the order of their index; riders' and profiles' one list */
+const char *const match_vehicle_names[MATCH_N_VEHICLES] = {
 	"foot", "bicycle", "ebike", "motorbike", "car"
 };
 
@@ -439,7 +440,7 @@ vehicle_index(const char *name)
 	int			i;
 
 	for (i = 0; i < MATCH_N_VEHICLES; i++)
-		if (strcmp(name, vehicle_names[i]) == 0)
+		if (strcmp(name, match_vehicle_names[i]) == 0)
 			return i;
 	return 2;					/* ebike, the schema's default */
 }
@@ -448,7 +449,7 @@ vehicle_index(const char *name)
 const char *
 match_vehicle_name(int vehicle)
 {
-	return vehicle_names[vehicle];
+	return match_vehicle_names[vehicle];
 }
 
 /*

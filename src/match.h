@@ -37,6 +37,9 @@
 
 #define MATCH_N_VEHICLES	5
 
+/* their names (match.c), the one list of the vehicles a rider may use */
+extern const char *const match_vehicle_names[MATCH_N_VEHICLES];
+
 /* Two pickups this close are one (a merchant's door): an order may join a trip there. */
 #define MATCH_SAME_PICKUP_M 30.0
 

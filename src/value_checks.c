@@ -6,7 +6,8 @@
  *		orders_values_check, payments_values_check,
  *		eta_predictions_values_check and riders_values_check
  *		(sql/20_schema.sql, sql/63_eta.sql); and the vehicles a rider and a
- *		vehicle profile may name (vehicle_profiles_vehicle_check).
+ *		vehicle profile may name (vehicle_profiles_vehicle_check), matching's
+ *		list (match_vehicle_names, src/match.c).
  *
  * PostgreSQL prepares a table's CHECK constraints again for every
  * statement that inserts or updates its rows: each one's stored tree is
@@ -15,10 +16,10 @@
  * carried about 10 kB of such trees, and placing and paying an order spent
  * about a tenth of its backend time preparing them (bench/README.md,
  * "Events at peak, one check a table"); the seven of riders cost a
- * location ping about a fifth of its update.  A call of one of these functions
- * with the columns as arguments is a small tree, and the rules are the
- * same: each holds when its column is NULL (as a column's CHECK does; the
- * columns are NOT NULL anyway), and the comparisons of reals are
+ * location ping about a fifth of its update.  A call of one of these
+ * functions with the columns as arguments is a small tree, and the rules
+ * are the same: each holds when its column is NULL (as a column's CHECK
+ * does; the columns are NOT NULL anyway), and the comparisons of reals are
  * PostgreSQL's (NaN above every number).
  *
  * IDENTIFICATION
@@ -32,6 +33,7 @@
 #include "utils/float.h"
 
 #include "dispatch.h"
+#include "match.h"
 
 /* whether the text argument n is NULL or one of the words */
 static bool
@@ -66,7 +68,6 @@ static const char *const order_statuses[] = {
 static const char *const order_priorities[] = {"normal", "hot", "fresh"};
 static const char *const payment_statuses[] = {"pending", "succeeded", "failed"};
 static const char *const eta_stages[] = {"placed", "accepted", "assigned", "picked_up"};
-static const char *const vehicles[] = {"foot", "bicycle", "ebike", "motorbike", "car"};
 static const char *const rider_statuses[] = {"offline", "online"};
 
 PG_FUNCTION_INFO_V1(dispatch_order_values_ok);
@@ -115,7 +116,7 @@ Datum
 dispatch_rider_values_ok(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL((PG_ARGISNULL(0) || (PG_GETARG_INT32(0) >= 1 && PG_GETARG_INT32(0) <= 20)) &&
-				   one_of(fcinfo, 1, vehicles, lengthof(vehicles)) &&
+				   one_of(fcinfo, 1, match_vehicle_names, MATCH_N_VEHICLES) &&
 				   one_of(fcinfo, 2, rider_statuses, lengthof(rider_statuses)) &&
 				   at_least(fcinfo, 3, 0) && at_least(fcinfo, 4, 0));
 }
@@ -126,5 +127,5 @@ PG_FUNCTION_INFO_V1(dispatch_vehicle_ok);
 Datum
 dispatch_vehicle_ok(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(one_of(fcinfo, 0, vehicles, lengthof(vehicles)));
+	PG_RETURN_BOOL(one_of(fcinfo, 0, match_vehicle_names, MATCH_N_VEHICLES));
 }
