@@ -29,11 +29,12 @@ COMMENT ON FUNCTION @extschema@._emit_event(bigint, text, bigint, bigint, bigint
 	'Internal: appends an event to the outbox and notifies dispatch_events; returns its seq.  The payload must hold no personal data.';
 REVOKE ALL ON FUNCTION @extschema@._emit_event(bigint, text, bigint, bigint, bigint, jsonb) FROM PUBLIC;
 
--- This node's base of event numbers (src/events.c): 0 on one server and on
--- the nodes distribute() placed; a worker added later gets one above every
--- number of the cluster before shards move to it (prepare_worker,
--- docs/citus.md "Adding a worker"), so that a zone's numbers keep rising
--- when its shards move there.  Local to each node, like relay_position.
+-- This node's base of event numbers (src/event_numbers.c): 0 on one
+-- server and on the nodes distribute() placed; a worker added later gets
+-- one above every number of the cluster before shards move to it
+-- (prepare_worker, docs/citus.md "Adding a worker"), so that a zone's
+-- numbers keep rising when its shards move there.  Local to each node,
+-- like relay_position.
 CREATE TABLE @extschema@.event_base (
 	only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
 	base      bigint NOT NULL CHECK (base BETWEEN 0 AND 4398046511103),
@@ -51,7 +52,8 @@ COMMENT ON FUNCTION @extschema@._event_base() IS
 	'Internal: this node''s base of event numbers (event_base; 0 without a row), which the outbox''s numbers and their horizon add to the transaction id.';
 REVOKE ALL ON FUNCTION @extschema@._event_base() FROM PUBLIC;
 
--- writers keep the base they read (src/events.c) until the table changes
+-- writers keep the base they read (src/event_numbers.c) until the table
+-- changes
 CREATE FUNCTION @extschema@._event_base_changed() RETURNS trigger
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -99,9 +101,9 @@ COMMENT ON FUNCTION @extschema@._raise_event_base(bigint) IS
 	'Internal, on a node (prepare_move): raises its base of event numbers to p_base (never lowers it) once every transaction numbering events with the old base has ended; returns the base.  DP916 on a node without a base.';
 REVOKE ALL ON FUNCTION @extschema@._raise_event_base(bigint) FROM PUBLIC;
 
--- C (src/events.c): the snapshot's xmin as a 64-bit transaction id, plus
--- the node's base as the snapshot sees it, shifted; the relay reads it each
--- round
+-- C (src/event_numbers.c): the snapshot's xmin as a 64-bit transaction
+-- id, plus the node's base as the snapshot sees it, shifted; the relay
+-- reads it each round
 CREATE FUNCTION @extschema@._event_horizon() RETURNS bigint
 LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'dispatch_event_horizon_sql';

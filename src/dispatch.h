@@ -100,10 +100,12 @@ extern void dispatch_clock_assign_override(const char *newval, void *extra);
 extern void dispatch_refusals_init(void);
 extern void dispatch_refusal_set_zone(int64 zone_id);
 
-/* events.c */
+/* event_numbers.c */
 extern int64 dispatch_event_base(void);
 extern int64 dispatch_event_horizon(void);
 extern int64 dispatch_event_floor(void);
+
+/* events.c */
 extern int64 dispatch_event_append(int64 zone_id, const char *kind,
 								   int64 order_id, int64 customer_id,
 								   int64 rider_id, const char *payload_json);

@@ -47,7 +47,7 @@
  * every round, so shards added later are served; a node holding none (the
  * coordinator, as a rule) is not ready and looks again every second.
  * Shards moved to a worker hold events numbered on their former node,
- * below this node's base (events.c: a worker added later, or one whose
+ * below this node's base (event_numbers.c: a worker added later, or one whose
  * base prepare_move raised), which their former node's relay sent: once a
  * round has read every event its snapshot shows, the relay moves its
  * position up to the base that snapshot sees, having sent every event this
