@@ -172,6 +172,90 @@ REVOKE ALL ON FUNCTION @extschema@._analyst_zone_views() FROM PUBLIC;
 
 SELECT @extschema@._analyst_zone_function(v) FROM @extschema@._analyst_zone_views() v;
 
+-- <view>_between(since, until[, zone_id]): the rows of each analyst view
+-- with a period column (its local day, hour, week, cohort week or month)
+-- from since up to before until (a NULL bound: none), of one zone if one is
+-- given (the views with a zone_id).  As with _in_zone, the bounds stand
+-- outside the view's query, as literals: on one server they reach the rows
+-- before they are grouped, as a filter on the view does; on Citus, where
+-- the views read their functions and no filter enters those, Citus sends
+-- them with the query to the shards (with a zone, to the zone's worker
+-- alone), where they apply before the grouping too.
+CREATE FUNCTION @extschema@._analyst_span_views() RETURNS TABLE (view_name regclass, period name, zoned boolean)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT DISTINCT ON (a.view_name::text) a.view_name, c.attname,
+	       EXISTS (SELECT FROM pg_catalog.pg_attribute z
+	                WHERE z.attrelid OPERATOR(pg_catalog.=) a.view_name
+	                  AND z.attname OPERATOR(pg_catalog.=) 'zone_id' AND NOT z.attisdropped)
+	  FROM @extschema@._analyst_views() a
+	  JOIN pg_catalog.pg_attribute c ON c.attrelid OPERATOR(pg_catalog.=) a.view_name
+	 WHERE c.attname OPERATOR(pg_catalog.=) ANY ('{day,hour,week,cohort_week,month}'::pg_catalog.name[])
+	   AND NOT c.attisdropped
+	 ORDER BY a.view_name::text, c.attnum
+$$;
+COMMENT ON FUNCTION @extschema@._analyst_span_views() IS
+	'Internal: the analyst views with a period column (day, hour, week, cohort_week or month; the first), each with its function <view>_between(since, until), and whether it has a zone_id (then also a zone_id argument).';
+REVOKE ALL ON FUNCTION @extschema@._analyst_span_views() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._analyst_span_function(p_view regclass, p_query text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_span record;
+	v_args text;
+	v_types text;
+	v_body text;
+BEGIN
+	SELECT s.period, s.zoned,
+	       pg_catalog.format('%I.%I', n.nspname, c.relname OPERATOR(pg_catalog.||) '_between') AS fn
+	  INTO v_span
+	  FROM @extschema@._analyst_span_views() s
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.view_name
+	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+	 WHERE s.view_name OPERATOR(pg_catalog.=) p_view;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'view % is not an analyst view with a period column', p_view
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_args := 'since date DEFAULT NULL, until date DEFAULT NULL'
+	          OPERATOR(pg_catalog.||) CASE WHEN v_span.zoned THEN ', zone_id bigint DEFAULT NULL' ELSE '' END;
+	v_types := 'date, date' OPERATOR(pg_catalog.||) CASE WHEN v_span.zoned THEN ', bigint' ELSE '' END;
+	-- each bound as a literal in the statement (PL/pgSQL's EXECUTE): Citus
+	-- plans a query over several tables only with its values known
+	v_body := pg_catalog.format(E'\nDECLARE\n\tq text := %L;\nBEGIN\n'
+	                            '\tIF since IS NOT NULL THEN\n\t\tq := q OPERATOR(pg_catalog.||) pg_catalog.format(%L, since);\n\tEND IF;\n'
+	                            '\tIF until IS NOT NULL THEN\n\t\tq := q OPERATOR(pg_catalog.||) pg_catalog.format(%L, until);\n\tEND IF;\n'
+	                            '%s\tRETURN QUERY EXECUTE q;\nEND\n',
+		'SELECT v.* FROM (' OPERATOR(pg_catalog.||)
+		pg_catalog.regexp_replace(COALESCE(p_query, pg_catalog.format('SELECT * FROM %s', p_view)), ';\s*$', '')
+		OPERATOR(pg_catalog.||) ') v WHERE true',
+		pg_catalog.format(' AND v.%I OPERATOR(pg_catalog.>=) %%L::pg_catalog.date', v_span.period),
+		pg_catalog.format(' AND v.%I OPERATOR(pg_catalog.<) %%L::pg_catalog.date', v_span.period),
+		CASE WHEN v_span.zoned
+		     THEN pg_catalog.format(E'\tIF zone_id IS NOT NULL THEN\n\t\tq := q OPERATOR(pg_catalog.||) pg_catalog.format(%L, zone_id);\n\tEND IF;\n',
+		                            ' AND v.zone_id OPERATOR(pg_catalog.=) %s')
+		     ELSE '' END);
+	EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s(%s) RETURNS SETOF %s'
+	                          ' LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER'
+	                          ' SET search_path = pg_catalog, pg_temp AS %L',
+	                          v_span.fn, v_args, p_view, v_body);
+	EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s(%s) IS %L', v_span.fn, v_types,
+	                          pg_catalog.format('The rows of the analyst view %s whose %s lies from since up to before until (a NULL bound: none)%s (docs/citus.md, "Analysts on Citus": on a distributed install the bounds reach the shards, before the rows are grouped).',
+	                                            p_view, v_span.period,
+	                                            CASE WHEN v_span.zoned THEN ', of one zone if zone_id is given' ELSE '' END));
+	EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s(%s) FROM PUBLIC', v_span.fn, v_types);
+	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s(%s) TO dispatch_analyst, dispatch_admin', v_span.fn, v_types);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._analyst_span_function(regclass, text) IS
+	'Internal: creates or replaces <view>_between(since, until[, zone_id]), the rows of the analyst view p_view within a span of its period column (and of one zone), as p_query (the view''s rows; NULL: the view itself) filtered; granted to dispatch_analyst and dispatch_admin.  22023 for a view not in _analyst_span_views().';
+REVOKE ALL ON FUNCTION @extschema@._analyst_span_function(regclass, text) FROM PUBLIC;
+
+SELECT @extschema@._analyst_span_function(s.view_name) FROM @extschema@._analyst_span_views() s;
+
 -- Each analyst view's function first gets the view's query as its body
 -- (unless it has its own), where each other analyst view the query reads
 -- (dispatch_kpis reads rider_utilisation, monthly_review survey_results)
@@ -196,6 +280,7 @@ DECLARE
 	v_read record;
 	v_body text;
 	v_ctes text;
+	v_query text;
 	v_propagate text := pg_catalog.current_setting('citus.enable_ddl_propagation', true);
 BEGIN
 	IF v_propagate IS NOT NULL THEN
@@ -261,17 +346,22 @@ BEGIN
 			                          ' SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L',
 			                          v_view.reader, pg_catalog.pg_get_function_result(v_view.reader), v_body);
 		END IF;
-		-- the view's rows of one zone: its query with the filter outside.
-		-- A view with a function of its own: that function's rows,
-		-- filtered; one that reads another analyst view: the view itself,
-		-- filtered (with the filter Citus would send the CTE to the
-		-- zone's worker, where the other view's function would query the
-		-- cluster from a shard's query)
-		IF NOT v_view.switched AND v_view.view_name IN (SELECT z FROM @extschema@._analyst_zone_views() z) THEN
-			PERFORM @extschema@._analyst_zone_function(v_view.view_name,
-				CASE WHEN v_view.own_body
-				     THEN pg_catalog.format('SELECT %s FROM %s r', v_view.columns, v_view.reader)
-				     WHEN v_ctes IS NULL THEN v_body END);
+		-- the view's rows of one zone, and of a span of its periods: its
+		-- query with the filter outside.  A view with a function of its
+		-- own: that function's rows, filtered; one that reads another
+		-- analyst view: the view itself, filtered (with the filter Citus
+		-- would send the CTE to the shards, where the other view's
+		-- function would query the cluster from a shard's query)
+		IF NOT v_view.switched THEN
+			v_query := CASE WHEN v_view.own_body
+			                THEN pg_catalog.format('SELECT %s FROM %s r', v_view.columns, v_view.reader)
+			                WHEN v_ctes IS NULL THEN v_body END;
+			IF v_view.view_name IN (SELECT z FROM @extschema@._analyst_zone_views() z) THEN
+				PERFORM @extschema@._analyst_zone_function(v_view.view_name, v_query);
+			END IF;
+			IF v_view.view_name IN (SELECT p.view_name FROM @extschema@._analyst_span_views() p) THEN
+				PERFORM @extschema@._analyst_span_function(v_view.view_name, v_query);
+			END IF;
 		END IF;
 		EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s r',
 		                          v_view.view_name, v_view.columns, v_view.reader);
@@ -282,7 +372,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
-	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query (another analyst view it reads read once, in a MATERIALIZED CTE), and each <view>_in_zone function that query filtered by zone, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
+	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query (another analyst view it reads read once, in a MATERIALIZED CTE), and each <view>_in_zone and <view>_between function that query filtered by zone or span, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views_read_definers() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._event_shard_seq() RETURNS trigger

@@ -11,7 +11,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(69);
+SELECT plan(73);
 
 -- ---------------------------------------------------------------------------
 -- two zones on two workers, and their business
@@ -174,6 +174,67 @@ SELECT cmp_ok((SELECT count(*) FROM view_read o WHERE o.reader = 'owner' AND o.v
                   AND (o.result ->> 'rows')::bigint > 0), '>=', 10::bigint,
               'at least 10 of the 14 have rows in zone a');
 
+-- the rows of a span of days of each view with a period column, through
+-- its <view>_between (in zone a for those with a zone): the analyst reads
+-- through the function what the owner reads in the view, filtered; a span
+-- from the first of the month before last week (the periods of a week and
+-- a month start before today) to three days on has rows, one from three
+-- days on none
+SELECT date_trunc('month', current_date - 7)::date::text AS since, (current_date + 3)::text AS until,
+       (current_date + 3)::text AS later \gset
+CREATE TEMP TABLE span_view AS
+	SELECT c.relname::text AS view_name, s.period::text AS period, s.zoned
+	  FROM dispatch._analyst_span_views() s JOIN pg_class c ON c.oid = s.view_name;
+GRANT SELECT ON span_view TO dispatch_t_citus_analyst;
+SELECT 'BEGIN', format('SET LOCAL dispatch.clock_override = %L', :'clock'),
+       format($q$INSERT INTO view_read
+                 SELECT 'owner', %L, jsonb_build_object('rows', count(*),
+                                                        'hash', md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')))
+                   FROM dispatch.%I t WHERE t.%I >= %L::date AND (%L::date IS NULL OR t.%I < %L::date)%s$q$,
+              s.view_name || '@' || b.span, s.view_name, s.period, b.since, b.until, s.period, b.until,
+              CASE WHEN s.zoned THEN ' AND t.zone_id = ' || :za ELSE '' END),
+       'COMMIT'
+  FROM span_view s, (VALUES ('span', :'since', :'until'), ('later', :'later', NULL)) b(span, since, until)
+ ORDER BY s.view_name, b.span \gexec
+SELECT 'BEGIN', format('SET LOCAL dispatch.clock_override = %L', :'clock'), 'SET ROLE dispatch_t_citus_analyst',
+       format($q$INSERT INTO view_read
+                 SELECT 'analyst', %L, jsonb_build_object('rows', count(*),
+                                                          'hash', md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')))
+                   FROM dispatch.%I(%L, %L%s) t$q$,
+              s.view_name || '@' || b.span, s.view_name || '_between', b.since, b.until,
+              CASE WHEN s.zoned THEN ', ' || :za ELSE '' END),
+       'COMMIT', 'RESET ROLE'
+  FROM span_view s, (VALUES ('span', :'since', :'until'), ('later', :'later', NULL)) b(span, since, until)
+ ORDER BY s.view_name, b.span \gexec
+SELECT is((SELECT array_agg(s.view_name || '@' || b.span ORDER BY s.view_name, b.span)
+             FROM span_view s CROSS JOIN (VALUES ('span'), ('later')) b(span)
+             LEFT JOIN view_read o ON o.view_name = s.view_name || '@' || b.span AND o.reader = 'owner'
+             LEFT JOIN view_read a ON a.view_name = s.view_name || '@' || b.span AND a.reader = 'analyst'
+            WHERE a.result IS NULL OR o.result IS NULL OR a.result <> o.result),
+          NULL, 'the analyst reads each <view>_between (13) as the owner reads the view''s rows of the span (and of zone a)');
+SELECT cmp_ok((SELECT count(*) FROM view_read o WHERE o.reader = 'owner' AND o.view_name LIKE '%@span'
+                  AND (o.result ->> 'rows')::bigint > 0), '>=', 11::bigint,
+              'at least 11 of the 13 have rows in the span');
+SELECT is((SELECT sum((o.result ->> 'rows')::bigint) FROM view_read o WHERE o.reader = 'analyst' AND o.view_name LIKE '%@later'),
+          0::numeric, 'and none from three days on');
+-- the query feedback_daily_between runs, with a bound and zone a: one task,
+-- on zone a's worker, the bound applied there below the grouping
+CREATE FUNCTION pg_temp.explain_lines(p_query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) ' || p_query;
+END $$;
+SELECT replace(substring(f.prosrc FROM $r$q text := '(.*)';$r$), '''''', '''')
+       || format(' AND v.day OPERATOR(pg_catalog.>=) %L::pg_catalog.date AND v.zone_id OPERATOR(pg_catalog.=) %s', :'since', :za)
+       AS span_query
+  FROM pg_proc f WHERE f.oid = 'dispatch.feedback_daily_between(date, date, bigint)'::regprocedure \gset
+CREATE TEMP TABLE span_plan AS
+	SELECT row_number() OVER () AS n, l FROM pg_temp.explain_lines(:'span_query') l;
+SELECT ok(EXISTS (SELECT FROM span_plan WHERE l ~ 'Task Count: 1$')
+          AND (SELECT min(n) FROM span_plan WHERE l ~ 'Aggregate')
+              < (SELECT min(n) FROM span_plan WHERE l ~ ('Filter: .*' || :'since' || '''::date'))
+          AND (SELECT min(n) FROM span_plan WHERE l ~ '->  Task') < (SELECT min(n) FROM span_plan WHERE l ~ 'Aggregate'),
+          'feedback_daily_between with a zone runs as one task, its bound applied on the worker below the grouping');
+
 -- the rows are the zones' (a sample: the owner's counts in each zone)
 SELECT count(*) FILTER (WHERE zone_id = :za) AS heat_a, count(*) FILTER (WHERE zone_id = :zb) AS heat_b
   FROM dispatch.demand_heatmap \gset
@@ -205,7 +266,7 @@ RESET ROLE;
 -- what test/citus/suite's TRUNCATE of zones and customers leaves goes
 -- ---------------------------------------------------------------------------
 
-DROP TABLE analyst_view, zone_view, view_read;
+DROP TABLE analyst_view, zone_view, span_view, span_plan, view_read;
 DROP ROLE dispatch_t_citus_analyst;
 DELETE FROM dispatch.experiment_exposures WHERE experiment_id = :experiment;
 DELETE FROM dispatch.experiment_variants WHERE experiment_id = :experiment;

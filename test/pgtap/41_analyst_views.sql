@@ -7,7 +7,8 @@
 -- them), keeping its columns, comment and grants, after giving most of the
 -- functions the view's own query as their body (on one server they read
 -- the view), and giving each <view>_in_zone (the rows of one zone, on one
--- server the view filtered) the view's query filtered.  Here the switch
+-- server the view filtered) and each <view>_between (the rows of a span of
+-- days) the view's query filtered.  Here the switch
 -- is made (and rolled back) on one server too, which also shows the index check
 -- failing on a view that reads its function.  On Citus (test/citus/suite,
 -- after distribute()) the views read their functions from the start;
@@ -16,7 +17,7 @@
 BEGIN;
 SET LOCAL dispatch.clock_override = '2026-03-02 10:00:00+00';
 \ir ../fixtures/city.sql
-SELECT plan(26);
+SELECT plan(35);
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -219,6 +220,91 @@ SELECT ok(EXISTS (SELECT FROM pg_proc f,
           'the query of eta_accuracy_in_zone reaches an index of eta_predictions or orders');
 \endif
 
+-- ---------------------------------------------------------------------------
+-- the rows of a span of periods: <view>_between(since, until[, zone_id])
+-- ---------------------------------------------------------------------------
+
+CREATE TEMP TABLE span_pair AS
+	SELECT s.view_name, s.period, s.zoned,
+	       to_regprocedure(s.view_name::text
+	                       || CASE WHEN s.zoned THEN '_between(date, date, bigint)' ELSE '_between(date, date)' END) AS fn
+	  FROM dispatch._analyst_span_views() s;
+SELECT is((SELECT array_agg(s.view_name::text ORDER BY s.view_name::text) FROM span_pair s JOIN pg_proc f ON f.oid = s.fn
+            WHERE f.prosecdef AND f.provolatile = 's' AND NOT f.proisstrict AND f.proretset
+              AND f.pronargdefaults = f.pronargs
+              AND f.prorettype = (SELECT c.reltype FROM pg_class c WHERE c.oid = s.view_name)
+              AND has_function_privilege('dispatch_analyst', s.fn, 'EXECUTE')
+              AND has_function_privilege('dispatch_admin', s.fn, 'EXECUTE')
+              AND NOT has_function_privilege('public', s.fn, 'EXECUTE')
+              AND NOT has_function_privilege('dispatch_app', s.fn, 'EXECUTE')),
+          (SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p
+            WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = p.view_name
+                            AND a.attname IN ('day', 'hour', 'week', 'cohort_week', 'month'))),
+          'each analyst view with a day, hour, week, cohort week or month has <view>_between: STABLE, not STRICT, SECURITY DEFINER, every argument optional, its rows, for analysts and admins only');
+SELECT is((SELECT array_agg(s.view_name::text ORDER BY s.view_name::text) FROM span_pair s WHERE s.zoned),
+          (SELECT array_agg(z::text ORDER BY z::text) FROM dispatch._analyst_zone_views() z
+            WHERE z IN (SELECT view_name FROM span_pair)),
+          'those with a zone_id take a zone (zone_id) as their third argument');
+-- the views whose rows within a span (of one zone, for those with one)
+-- differ from their function's, and how many have rows there
+CREATE FUNCTION pg_temp.span_rows(p_since date, p_until date, p_zone bigint, OUT differ text[], OUT with_rows integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+	v record;
+	a text;
+	b text;
+BEGIN
+	with_rows := 0;
+	FOR v IN SELECT * FROM span_pair ORDER BY view_name::text LOOP
+		EXECUTE format('SELECT count(*) || '' '' || md5(COALESCE(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM %s t'
+		               ' WHERE ($1 IS NULL OR t.%I >= $1) AND ($2 IS NULL OR t.%I < $2)%s',
+		               v.view_name, v.period, v.period, CASE WHEN v.zoned THEN ' AND ($3 IS NULL OR t.zone_id = $3)' ELSE '' END)
+		   INTO a USING p_since, p_until, p_zone;
+		EXECUTE format('SELECT count(*) || '' '' || md5(COALESCE(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM %s(%s) t',
+		               v.view_name::text || '_between', CASE WHEN v.zoned THEN '$1, $2, $3' ELSE '$1, $2' END)
+		   INTO b USING p_since, p_until, p_zone;
+		IF a IS DISTINCT FROM b THEN
+			differ := differ || v.view_name::text;
+		END IF;
+		IF split_part(a, ' ', 1) <> '0' THEN
+			with_rows := with_rows + 1;
+		END IF;
+	END LOOP;
+END $$;
+CREATE FUNCTION pg_temp.explain_json(p_query text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE v_plan jsonb;
+BEGIN
+	EXECUTE 'EXPLAIN (FORMAT JSON) ' || p_query INTO v_plan;
+	RETURN v_plan;
+END $$;
+\if :on_citus
+SELECT skip('on Citus, test/citus/20_analysts.sql reads each <view>_between as a member of the role', 5);
+\else
+SELECT results_eq('SELECT differ, with_rows FROM pg_temp.span_rows(NULL, NULL, NULL)',
+                  'VALUES (NULL::text[], 13)',
+                  'with no bounds each gives its view''s rows (all 13 have some)');
+SELECT results_eq(format('SELECT differ, with_rows FROM pg_temp.span_rows(%L, %L, %s)', '2026-03-02', '2026-03-03', :zone),
+                  'VALUES (NULL::text[], 11)',
+                  'from the day of the business (a Monday) to the next, in its zone: rows in all but the two views of a month');
+SELECT results_eq(format('SELECT differ, with_rows FROM pg_temp.span_rows(%L, NULL, %s)', '2026-03-03', :zone),
+                  'VALUES (NULL::text[], 0)',
+                  'from the next day on: none');
+SELECT results_eq(format('SELECT differ, with_rows FROM pg_temp.span_rows(NULL, %L, NULL)', '2026-03-02'),
+                  'VALUES (NULL::text[], 2)',
+                  'before the day: the two views of a month that starts before it');
+-- the query feedback_daily_between runs (its body's literal with a bound
+-- appended) filters the rows before it groups them, as a filter on the
+-- view does
+SELECT ok(jsonb_path_exists(p.plan, '$[0].Plan.Plans.** ? (@."Filter" like_regex "2026-03-02" || @."Join Filter" like_regex "2026-03-02")')
+          AND NOT jsonb_path_exists(p.plan, '$[0].Plan ? (@."Filter" like_regex "2026-03-02")'),
+          'the bound of feedback_daily_between applies below the grouping')
+  FROM pg_proc f,
+       LATERAL (SELECT replace(substring(f.prosrc FROM $r$q text := '(.*)';$r$), '''''', '''')
+                       || ' AND v.day OPERATOR(pg_catalog.>=) ''2026-03-02''::pg_catalog.date' AS q) b,
+       LATERAL pg_temp.explain_json(b.q) p(plan)
+ WHERE f.oid = 'dispatch.feedback_daily_between(date, date, bigint)'::regprocedure;
+\endif
+
 SET LOCAL ROLE dispatch_analyst;
 SELECT throws_ok('SELECT count(*) FROM dispatch.eta_predictions', '42501', NULL, 'the analyst is refused eta_predictions');
 SELECT throws_ok('SELECT count(*) FROM dispatch.orders', '42501', NULL, 'the orders');
@@ -336,6 +422,19 @@ SELECT skip('on Citus, test/citus/20_analysts.sql reads each <view>_in_zone as a
 \else
 SELECT results_eq(format('SELECT differ, with_rows >= 12 FROM pg_temp.zone_rows(%s)', :zone),
                   'VALUES (NULL::text[], true)',
+                  '... and gives the same rows');
+\endif
+-- and of a span, switched, the same way
+SELECT is((SELECT array_agg(s.view_name::text ORDER BY s.view_name::text) FROM span_pair s JOIN pg_proc f ON f.oid = s.fn
+            WHERE (f.prosrc ~ ('FROM ' || replace(s.view_name::text, '.', '\.') || '\M'))
+                  <> (s.view_name IN (SELECT r.view_name FROM reads_other r))
+               OR f.prosrc !~ ('v\.' || s.period || ' OPERATOR\(pg_catalog\.>=\) %L::pg_catalog\.date')),
+          NULL, 'switched, each <view>_between runs its view''s query within the span (the view, where it reads another)');
+\if :on_citus
+SELECT skip('on Citus, test/citus/20_analysts.sql reads each <view>_between as a member of the role', 1);
+\else
+SELECT results_eq(format('SELECT differ, with_rows FROM pg_temp.span_rows(%L, %L, %s)', '2026-03-02', '2026-03-03', :zone),
+                  'VALUES (NULL::text[], 11)',
                   '... and gives the same rows');
 \endif
 SELECT is(pg_temp.zone_index_conds(format('SELECT * FROM dispatch.eta_accuracy WHERE zone_id = %s', :zone), :zone),

@@ -149,6 +149,19 @@ analyst|SELECT count(*) FROM dispatch.refund_reconciliation_in_zone(1)|
 analyst|SELECT count(*) FROM dispatch.rider_utilisation_in_zone(1)|
 analyst|SELECT count(*) FROM dispatch.stuck_orders_in_zone(1)|
 analyst|SELECT count(*) FROM dispatch.survey_results_in_zone(1)|
+analyst|SELECT count(*) FROM dispatch.complaint_sla_between(current_date - 7, current_date + 1, 1)|
+analyst|SELECT count(*) FROM dispatch.customer_retention_between(current_date - 7, NULL)|
+analyst|SELECT count(*) FROM dispatch.dispatch_kpis_between(current_date - 7, current_date + 1, 1)|
+analyst|SELECT count(*) FROM dispatch.earnings_fairness_between(current_date - 7, current_date + 1, 1)|
+analyst|SELECT count(*) FROM dispatch.eta_accuracy_between(current_date - 7, current_date + 1, 1)|
+analyst|SELECT count(*) FROM dispatch.experiment_by_day_between(current_date - 7, NULL)|
+analyst|SELECT count(*) FROM dispatch.feedback_daily_between(current_date - 7, current_date + 1, 1)|
+analyst|SELECT count(*) FROM dispatch.feedback_top_issues_between(current_date - 7, current_date + 1, 1)|
+analyst|SELECT count(*) FROM dispatch.monthly_review_between(current_date - 7, current_date + 1, 1)|
+analyst|SELECT count(*) FROM dispatch.order_anomalies_between(current_date - 7, current_date + 1, 1)|
+analyst|SELECT count(*) FROM dispatch.privacy_request_counts_between(current_date - 7, NULL)|
+analyst|SELECT count(*) FROM dispatch.rider_utilisation_between(current_date - 7, current_date + 1, 1)|
+analyst|SELECT count(*) FROM dispatch.survey_results_between(current_date - 7, current_date + 1, 1)|
 app|SELECT dispatch.grant_consent(3, 'marketing', 'v1')|
 app|SELECT dispatch.has_consent(3, 'marketing')|
 app|SELECT dispatch.require_consent(3, 'marketing')|
