@@ -182,28 +182,38 @@ SELECT is((SELECT array_agg(z.view_name::text ORDER BY z.view_name::text) FROM z
           (SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p
             WHERE EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = p.view_name AND a.attname = 'zone_id')),
           'each analyst view with a zone_id has <view>_in_zone(zone_id): STABLE, STRICT, SECURITY DEFINER, its rows, for analysts and admins only');
--- the views whose rows of a zone differ from their function's, and how
--- many have rows in the zone
-CREATE FUNCTION pg_temp.zone_rows(p_zone bigint, OUT differ text[], OUT with_rows integer) LANGUAGE plpgsql AS $$
+-- of the pairs of queries (name, a, b), the names whose two give different
+-- rows, and how many of the first give some
+CREATE FUNCTION pg_temp.rows_differ(p_name text[], p_a text[], p_b text[], OUT differ text[], OUT with_rows integer)
+LANGUAGE plpgsql AS $$
 DECLARE
-	v record;
 	a text;
 	b text;
 BEGIN
 	with_rows := 0;
-	FOR v IN SELECT * FROM zone_pair ORDER BY view_name::text LOOP
-		EXECUTE format('SELECT count(*) || '' '' || md5(COALESCE(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM %s t WHERE t.zone_id = $1',
-		               v.view_name) INTO a USING p_zone;
-		EXECUTE format('SELECT count(*) || '' '' || md5(COALESCE(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM %s($1) t',
-		               v.view_name::text || '_in_zone') INTO b USING p_zone;
+	FOR i IN 1 .. COALESCE(array_length(p_name, 1), 0) LOOP
+		EXECUTE 'SELECT count(*) || '' '' || md5(COALESCE(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM ('
+		        || p_a[i] || ') t' INTO a;
+		EXECUTE 'SELECT count(*) || '' '' || md5(COALESCE(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM ('
+		        || p_b[i] || ') t' INTO b;
 		IF a IS DISTINCT FROM b THEN
-			differ := differ || v.view_name::text;
+			differ := differ || p_name[i];
 		END IF;
 		IF split_part(a, ' ', 1) <> '0' THEN
 			with_rows := with_rows + 1;
 		END IF;
 	END LOOP;
 END $$;
+-- the views whose rows of a zone differ from their function's, and how
+-- many have rows in the zone
+CREATE FUNCTION pg_temp.zone_rows(p_zone bigint, OUT differ text[], OUT with_rows integer) LANGUAGE sql AS $$
+	SELECT r.* FROM (SELECT array_agg(z.view_name::text ORDER BY z.view_name::text) AS name,
+	                        array_agg(format('SELECT * FROM %s t WHERE t.zone_id = %s', z.view_name, p_zone)
+	                                  ORDER BY z.view_name::text) AS a,
+	                        array_agg(format('SELECT * FROM %s(%s)', z.fn::regproc, p_zone) ORDER BY z.view_name::text) AS b
+	                   FROM zone_pair z) q,
+	       pg_temp.rows_differ(q.name, q.a, q.b) r
+$$;
 \if :on_citus
 SELECT skip('on Citus, test/citus/20_analysts.sql reads each <view>_in_zone as a member of the role', 2);
 \else
@@ -248,29 +258,19 @@ SELECT is((SELECT array_agg(s.view_name::text ORDER BY s.view_name::text) FROM s
 -- the views whose rows within a span (of one zone, for those with one)
 -- differ from their function's, and how many have rows there
 CREATE FUNCTION pg_temp.span_rows(p_since date, p_until date, p_zone bigint, OUT differ text[], OUT with_rows integer)
-LANGUAGE plpgsql AS $$
-DECLARE
-	v record;
-	a text;
-	b text;
-BEGIN
-	with_rows := 0;
-	FOR v IN SELECT * FROM span_pair ORDER BY view_name::text LOOP
-		EXECUTE format('SELECT count(*) || '' '' || md5(COALESCE(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM %s t'
-		               ' WHERE ($1 IS NULL OR t.%I >= $1) AND ($2 IS NULL OR t.%I < $2)%s',
-		               v.view_name, v.period, v.period, CASE WHEN v.zoned THEN ' AND ($3 IS NULL OR t.zone_id = $3)' ELSE '' END)
-		   INTO a USING p_since, p_until, p_zone;
-		EXECUTE format('SELECT count(*) || '' '' || md5(COALESCE(string_agg(t::text, ''|'' ORDER BY t::text), '''')) FROM %s(%s) t',
-		               v.view_name::text || '_between', CASE WHEN v.zoned THEN '$1, $2, $3' ELSE '$1, $2' END)
-		   INTO b USING p_since, p_until, p_zone;
-		IF a IS DISTINCT FROM b THEN
-			differ := differ || v.view_name::text;
-		END IF;
-		IF split_part(a, ' ', 1) <> '0' THEN
-			with_rows := with_rows + 1;
-		END IF;
-	END LOOP;
-END $$;
+LANGUAGE sql AS $$
+	SELECT r.* FROM (SELECT array_agg(s.view_name::text ORDER BY s.view_name::text) AS name,
+	                        array_agg(format('SELECT * FROM %s t WHERE true%s%s%s', s.view_name,
+	                                         CASE WHEN p_since IS NOT NULL THEN format(' AND t.%I >= %L', s.period, p_since) ELSE '' END,
+	                                         CASE WHEN p_until IS NOT NULL THEN format(' AND t.%I < %L', s.period, p_until) ELSE '' END,
+	                                         CASE WHEN s.zoned AND p_zone IS NOT NULL THEN format(' AND t.zone_id = %s', p_zone) ELSE '' END)
+	                                  ORDER BY s.view_name::text) AS a,
+	                        array_agg(format('SELECT * FROM %s(%L::date, %L::date%s)', s.fn::regproc, p_since, p_until,
+	                                         CASE WHEN s.zoned THEN format(', %L::bigint', p_zone) ELSE '' END)
+	                                  ORDER BY s.view_name::text) AS b
+	                   FROM span_pair s) q,
+	       pg_temp.rows_differ(q.name, q.a, q.b) r
+$$;
 CREATE FUNCTION pg_temp.explain_json(p_query text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE v_plan jsonb;
 BEGIN
