@@ -579,7 +579,8 @@ RETURN @extschema@._cancel_order(@extschema@.zone_of(order_id), order_id, reason
 COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
 	'Cancels an order before pickup: a pending payment is voided, a succeeded one is refunded (a refund record and a refund event), the stock it took is returned, and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
 
-CREATE FUNCTION @extschema@._release_order(p_zone bigint, order_id bigint, rider_id bigint, reason text) RETURNS void
+CREATE FUNCTION @extschema@._release_order(p_zone bigint, order_id bigint, rider_id bigint, reason text,
+                                           p_exclude boolean) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -595,13 +596,15 @@ BEGIN
 	PERFORM @extschema@._check_length('reason', reason);
 	PERFORM @extschema@._lock_order_riders(order_id, rider_id);
 	v_order := @extschema@._lock_order(order_id);
-	-- a repeat: this rider released the order already and nobody holds it since
+	-- a repeat: this rider released the order already and nobody holds it
+	-- since; a replan: the order waits for a batch already, held by nobody
 	IF v_order.rider_id IS NULL
-	   AND EXISTS (SELECT FROM @extschema@.offer_exclusions e
-	                WHERE e.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	                  AND e.order_id OPERATOR(pg_catalog.=) v_order.order_id
-	                  AND e.rider_id OPERATOR(pg_catalog.=) _release_order.rider_id
-	                  AND e.reason OPERATOR(pg_catalog.=) 'released') THEN
+	   AND ((p_exclude AND EXISTS (SELECT FROM @extschema@.offer_exclusions e
+	                                WHERE e.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	                                  AND e.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	                                  AND e.rider_id OPERATOR(pg_catalog.=) _release_order.rider_id
+	                                  AND e.reason OPERATOR(pg_catalog.=) 'released'))
+	        OR (NOT p_exclude AND v_order.status OPERATOR(pg_catalog.=) 'accepted')) THEN
 		RETURN;
 	END IF;
 	IF v_order.rider_id IS DISTINCT FROM _release_order.rider_id AND v_order.rider_id IS NOT NULL THEN
@@ -616,11 +619,14 @@ BEGIN
 	-- the rider goes in the same update: the state machine allows no other release
 	UPDATE @extschema@.orders o SET status = 'accepted', rider_id = NULL, assigned_by = NULL
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
-	-- the batch never offers it to this rider again
-	INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason, detail)
-	VALUES (v_order.zone_id, v_order.order_id, _release_order.rider_id, v_now, 'released', reason)
-	ON CONFLICT ON CONSTRAINT offer_exclusions_pkey
-	DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, detail = EXCLUDED.detail;
+	-- the batch never offers it to this rider again (a release), or may (a
+	-- replan)
+	IF p_exclude THEN
+		INSERT INTO @extschema@.offer_exclusions (zone_id, order_id, rider_id, at, reason, detail)
+		VALUES (v_order.zone_id, v_order.order_id, _release_order.rider_id, v_now, 'released', reason)
+		ON CONFLICT ON CONSTRAINT offer_exclusions_pkey
+		DO UPDATE SET at = EXCLUDED.at, reason = EXCLUDED.reason, detail = EXCLUDED.detail;
+	END IF;
 	-- the accepted offer that gave the rider the order, if any
 	UPDATE @extschema@.offers f SET status = 'released'
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
@@ -634,14 +640,26 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text) IS
-	'Internal: release_order in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+COMMENT ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text, boolean) IS
+	'Internal: release_order (p_exclude true) and replan_order (false) in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
 CREATE FUNCTION @extschema@.release_order(order_id bigint, rider_id bigint, reason text)
 RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@._release_order(@extschema@.zone_of(order_id), order_id, rider_id, reason);
+RETURN @extschema@._release_order(@extschema@.zone_of(order_id), order_id, rider_id, reason, true);
 COMMENT ON FUNCTION @extschema@.release_order(bigint, bigint, text) IS
 	'The order''s rider gives back an assigned order (not yet picked up): it is accepted again without a rider, the offer that gave it is released, and the rider is excluded for it, so the next batch offers it to someone else.  A no-op once this rider released it; DP019 if another rider holds it, DP104 on any other status.';
+-- The dispatcher takes an order back to plan it again: an order given to a
+-- rider who has not set out for it yet (the rider's plan names its pickup
+-- as a trip not started) goes back to the next batch, which may give it to
+-- a rider who can fetch it sooner than the one it was committed to (a
+-- busy rider given a trip to start once free, a rider far away), or to the
+-- same one.  The app decides when (docs/matching.md, "Planning again").
+CREATE FUNCTION @extschema@.replan_order(order_id bigint, rider_id bigint)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._release_order(@extschema@.zone_of(order_id), order_id, rider_id, 'replanned', false);
+COMMENT ON FUNCTION @extschema@.replan_order(bigint, bigint) IS
+	'The dispatcher takes back an assigned order its rider has not picked up, to plan it again: it is accepted again without a rider and the offer that gave it is released, as release_order does, but the rider is not excluded: the next batch may give it to the same rider or to another.  A no-op on an order accepted and held by nobody (taken back already, or not given yet); DP019 if another rider holds it, DP104 on any other status.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON FUNCTION @extschema@.rider_online(bigint, float8, float8, timestamptz) FROM PUBLIC;
@@ -681,6 +699,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.cancel_order(bigint, text) TO dispatch_app
 REVOKE ALL ON FUNCTION @extschema@._cancel_order(bigint, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._cancel_order(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.release_order(bigint, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.replan_order(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.release_order(bigint, bigint, text) TO dispatch_app, dispatch_admin;
-REVOKE ALL ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text) TO dispatch_app, dispatch_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.replan_order(bigint, bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._release_order(bigint, bigint, bigint, text, boolean) TO dispatch_app, dispatch_admin;

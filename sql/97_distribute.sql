@@ -60,7 +60,7 @@ AS $$
 		'@extschema@._mark_picked_up(bigint, bigint, bigint)',
 		'@extschema@._mark_delivered(bigint, bigint, bigint)',
 		'@extschema@._cancel_order(bigint, bigint, text)',
-		'@extschema@._release_order(bigint, bigint, bigint, text)',
+		'@extschema@._release_order(bigint, bigint, bigint, text, boolean)',
 		'@extschema@._assign_manually(bigint, bigint, bigint, text)',
 		'@extschema@._settle_refund(bigint, bigint, boolean, text, text)']) AS u(f)
 $$;

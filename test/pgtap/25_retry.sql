@@ -10,7 +10,7 @@ BEGIN;
 \ir ../fixtures/city.sql
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-01 12:00:00+00';
-SELECT plan(54);
+SELECT plan(60);
 
 SELECT dispatch.register_rider(:zone, 'Big Bag', '+8613900000099', 20) AS bigbag \gset
 SELECT dispatch.register_rider(:zone, 'Other Bag', '+8613900000098', 20) AS otherbag \gset
@@ -121,6 +121,8 @@ INSERT INTO calls VALUES
 	('cancel_order',          $$SELECT dispatch.cancel_order(%1$s, 'test')$$),
 	('release_order',         $$SELECT dispatch.release_order(%1$s, %2$s, 'test')$$),
 	('release_order other',   $$SELECT dispatch.release_order(%1$s, %3$s, 'test')$$),
+	('replan_order',          $$SELECT dispatch.replan_order(%1$s, %2$s)$$),
+	('replan_order other',    $$SELECT dispatch.replan_order(%1$s, %3$s)$$),
 	('submit_feedback',       $$SELECT dispatch.submit_feedback(%1$s, 4, 'fine')$$);
 
 CREATE TEMP TABLE tried (fn text, ord int, status text, outcome text);
@@ -201,6 +203,12 @@ SELECT is(pg_temp.outcomes('release_order'),
 SELECT is(pg_temp.outcomes('release_order other'),
 	pg_temp.want('DP104', 'DP104', 'DP104', 'DP104', 'DP019', 'DP019', 'DP019', 'DP104', 'DP104'),
 	'release_order: only the order''s rider releases it (DP019)');
+SELECT is(pg_temp.outcomes('replan_order'),
+	pg_temp.want('DP104', 'DP104', 'DP104', 'no-op', 'done', 'DP104', 'DP104', 'DP104', 'no-op'),
+	'replan_order: takes back an assigned order; a no-op on one that waits for a batch; DP104 otherwise (not after pickup)');
+SELECT is(pg_temp.outcomes('replan_order other'),
+	pg_temp.want('DP104', 'DP104', 'DP104', 'no-op', 'DP019', 'DP019', 'DP019', 'DP104', 'no-op'),
+	'replan_order: from the order''s rider only (DP019)');
 SELECT is(pg_temp.outcomes('submit_feedback'),
 	pg_temp.want('DP506', 'DP506', 'DP506', 'DP506', 'DP506', 'DP506', 'done', 'DP506', 'DP506'),
 	'submit_feedback: only on a delivered order (DP506)');
@@ -222,6 +230,8 @@ SELECT is(pg_temp.twice(format($$SELECT dispatch.cancel_order(%s, 'changed my mi
 	'no-op', 'cancel_order twice: the second is a no-op');
 SELECT is(pg_temp.twice(format($$SELECT dispatch.release_order(%s, %s, 'flat tyre')$$, pg_temp.order_in('assigned'), :bigbag)),
 	'no-op', 'release_order twice: the second is a no-op');
+SELECT is(pg_temp.twice(format($$SELECT dispatch.replan_order(%s, %s)$$, pg_temp.order_in('assigned'), :bigbag)),
+	'no-op', 'replan_order twice: the second is a no-op');
 SELECT pg_temp.close_all() \g /dev/null
 
 -- retry_payment twice gives the same new attempt
@@ -372,8 +382,21 @@ SELECT is((SELECT array_agg(rider_id = :bug_rider) FROM dispatch.assign_batch(:z
 SELECT is(pg_temp.attempt(format('SELECT dispatch.respond_offer(%s, true)', :f4)), 'no-op',
 	'accepting the released offer again is a no-op: it does not take the order back');
 
+
+-- replan: the same, but the rider is not excluded: the order may go back
+-- to it
+SELECT pg_temp.order_in('assigned') AS replanned \gset
+SELECT rider_id AS replanned_rider FROM dispatch.orders WHERE zone_id = :zone AND order_id = :replanned \gset
+SELECT dispatch.replan_order(:replanned, :replanned_rider) \g /dev/null
+SELECT is((SELECT status || ' ' || coalesce(rider_id::text, '-') FROM dispatch.orders WHERE zone_id = :zone AND order_id = :replanned)
+          || ' ' || (SELECT count(*) FROM dispatch.offer_exclusions WHERE zone_id = :zone AND order_id = :replanned),
+          'accepted - 0', 'a replanned order is accepted again without rider, and nobody is excluded for it');
+SELECT is(pg_temp.attempt(format('SELECT dispatch.assign_manually(%s, %s, ''ops'')', :replanned, :replanned_rider)), 'done',
+	'so it may go back to the same rider (a released one may not: DP020)');
 SELECT function_privs_are('dispatch', 'release_order', ARRAY['bigint', 'bigint', 'text'], 'dispatch_app', ARRAY['EXECUTE'],
 	'the app may release orders');
+SELECT function_privs_are('dispatch', 'replan_order', ARRAY['bigint', 'bigint'], 'dispatch_app', ARRAY['EXECUTE'],
+	'and take them back to plan them again');
 
 SELECT * FROM finish();
 ROLLBACK;

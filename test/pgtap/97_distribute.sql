@@ -8,7 +8,7 @@
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(22);
+SELECT plan(23);
 
 -- (test/citus/suite runs this file on a cluster distributed already)
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
@@ -104,18 +104,21 @@ SELECT throws_ok(format('SELECT dispatch.assign_manually(%s, 999999999, ''ops'')
 -- the calls that name an order or an offer: each public form is inlined
 -- into the caller's query as a call of its routed form, the zone a
 -- constant (what Citus needs to send the call to the zone's worker)
-CREATE FUNCTION pg_temp.plan_of(f regprocedure) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_temp.plan_of(f regprocedure, p_public name DEFAULT NULL) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
+	v_public name := COALESCE(p_public, substr((SELECT proname FROM pg_proc WHERE oid = f), 2));
 	v_args text;
 	v_plan text := '';
 	v_line text;
 BEGIN
+	-- the public form's arguments: the routed form's after the zone
 	SELECT string_agg(CASE WHEN n = 2 THEN '1099511627777::bigint' ELSE 'NULL::' || format_type(t, NULL) END, ', ' ORDER BY n)
 	  INTO v_args
 	  FROM unnest((SELECT proargtypes::oid[] FROM pg_proc WHERE oid = f)) WITH ORDINALITY AS a(t, n)
-	 WHERE n > 1;
-	FOR v_line IN EXECUTE format('EXPLAIN (VERBOSE, COSTS OFF) SELECT dispatch.%s(%s)',
-	                             substr((SELECT proname FROM pg_proc WHERE oid = f), 2), v_args) LOOP
+	 WHERE n > 1
+	   AND n <= 1 + (SELECT p.pronargs FROM pg_proc p
+	                  WHERE p.proname = v_public AND p.pronamespace = 'dispatch'::regnamespace);
+	FOR v_line IN EXECUTE format('EXPLAIN (VERBOSE, COSTS OFF) SELECT dispatch.%I(%s)', v_public, v_args) LOOP
 		v_plan := v_plan || v_line;
 	END LOOP;
 	RETURN v_plan;
@@ -125,6 +128,9 @@ SELECT is((SELECT count(*) FROM dispatch._routed_functions()), 10::bigint, 'ten 
 SELECT is((SELECT array_agg(f::text ORDER BY f::text) FROM dispatch._routed_functions() f
             WHERE pg_temp.plan_of(f) NOT LIKE '%dispatch.' || (SELECT proname FROM pg_proc WHERE oid = f) || '(''1''::bigint, ''1099511627777''::bigint%'),
           NULL, 'each public form becomes a call of its routed form with the zone of the id, a constant');
+SELECT ok(pg_temp.plan_of('dispatch._release_order(bigint, bigint, bigint, text, boolean)', 'replan_order')
+          LIKE '%dispatch._release_order(''1''::bigint, ''1099511627777''::bigint, NULL::bigint, ''replanned''::text, false)%',
+          'replan_order too, not excluding the rider');
 SELECT is((SELECT array_agg(f::text ORDER BY f::text) FROM dispatch._routed_functions() f
             WHERE NOT has_function_privilege('dispatch_app', f, 'EXECUTE')
                OR has_function_privilege('dispatch_analyst', f, 'EXECUTE')),

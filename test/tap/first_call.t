@@ -61,7 +61,7 @@ INSERT INTO public.fx SELECT v.name, pg_temp.o(v.status, v.rider) FROM (VALUES
 	('to_confirm', 'pending_payment', NULL), ('to_fail', 'pending_payment', NULL),
 	('to_retry', 'payment_failed', NULL), ('to_accept', 'placed', NULL), ('to_cancel', 'placed', NULL),
 	('to_assign', 'accepted', NULL), ('to_pick_up', 'assigned', 2), ('to_release', 'assigned', 1),
-	('to_deliver', 'picked_up', 3),
+	('to_replan', 'assigned', 1), ('to_deliver', 'picked_up', 3),
 	('delivered', 'delivered', 3)) v(name, status, rider);
 SELECT dispatch.create_experiment('fx_running', '[{"name": "control", "weight": 1}, {"name": "b", "weight": 1}]');
 SQL
@@ -107,7 +107,8 @@ app|SELECT dispatch.assign_manually($(id to_assign), 1, 'ops')|
 app|SELECT dispatch._assign_manually(1, $(id to_assign), 1, 'ops')|
 app|SELECT dispatch.assign_batch(1)|
 app|SELECT dispatch.release_order($(id to_release), 1, 'flat tyre')|
-app|SELECT dispatch._release_order(1, $(id to_release), 1, 'flat tyre')|
+app|SELECT dispatch._release_order(1, $(id to_release), 1, 'flat tyre', true)|
+app|SELECT dispatch.replan_order($(id to_replan), 1)|
 app|SELECT dispatch.order_contact($(id to_pick_up), 2)|
 app|SELECT dispatch.mark_picked_up($(id to_pick_up), 2)|
 app|SELECT dispatch._mark_picked_up(1, $(id to_pick_up), 2)|

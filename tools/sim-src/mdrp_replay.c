@@ -18,9 +18,11 @@
  * next batch.  Couriers report their
  * position where they are (set out, pick up, drop off) and, when a trip
  * starts, their plan (update_rider_plan): where and when they will be done,
- * which matching costs their next order from; with room for two orders
- * (capacity 2), a courier on a trip can be given its next one.  Simulated
- * time drives dispatch.clock().
+ * which matching costs their next order from; a courier on a trip can be
+ * given its next one.  A trip not started yet is not a promise: every
+ * minute, before the batch, its orders go back to it (replan_order), which
+ * gives them to whoever can fetch them soonest then, often the same
+ * courier.  Simulated time drives dispatch.clock().
  *
  * The simple rule (--strategy greedy, and the baseline of --replay-all):
  * each order, in placement order, to the courier who can drop it off
@@ -388,15 +390,17 @@ static PGconn *conn;
 /*
  * The settings of the replay's zone (SIM_CAPACITY, SIM_HOLD_COST,
  * SIM_LOAD_PENALTY, SIM_MAX_WAIT override them), chosen on every twelfth
- * day (docs/replay.md): room for three orders, but a load term so high
- * that a courier is only given orders that join a trip it has not started
- * (one restaurant's orders together), never a trip queued behind its own;
- * no courier sent more than five minutes before the food is ready.
+ * day (docs/replay.md): room for three orders, a load term of 300 s an
+ * order held (a courier on a trip may be given its next one, at a price);
+ * no courier sent more than five minutes before the food is ready.  Trips
+ * of up to replay_replan orders not started yet are planned again every
+ * minute (SIM_REPLAN; 0: never).
  */
 static int replay_capacity = 3,
 			replay_hold = 3000,
-			replay_load = 100000,
-			replay_max_wait = 300;
+			replay_load = 300,
+			replay_max_wait = 300,
+			replay_replan = 3;
 static bool replay_wait = true;	/* couriers leave just in time (SIM_NO_WAIT) */
 static char sqlerr[512];
 
@@ -609,6 +613,8 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 		replay_wait = false;
 	if (getenv("SIM_MAX_WAIT"))
 		replay_max_wait = atoi(getenv("SIM_MAX_WAIT"));
+	if (getenv("SIM_REPLAN"))
+		replay_replan = atoi(getenv("SIM_REPLAN"));
 	/* the area */
 	for (i = 1; i <= in->nrestaurants; i++)
 	{
@@ -770,6 +776,23 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 		{
 			if (pass == 1)
 			{
+				/*
+				 * Trips not started go back to the batch, which gives their
+				 * orders to whoever can fetch them soonest now: a courier
+				 * committed to them may be far, or busy with a trip that
+				 * ends later than another's.
+				 */
+				for (c = 1; replay_replan > 0 && c <= in->ncouriers; c++)
+				{
+					if (!cs[c].online || cs[c].nheld == 0 || cs[c].nheld > replay_replan)
+						continue;
+					for (i = 0; i < cs[c].nheld; i++)
+						if (!qok(q("SELECT dispatch.replan_order(%lld, %d)", dispatch_id[cs[c].held[i]], rid[c])))
+							goto done;
+					cs[c].nheld = 0;
+					if (!report_plan(in, c, rid[c], &cs[c], t))
+						goto done;
+				}
 				/* the batch */
 				if ((r = q("SELECT b.order_id, b.rider_id, b.offer_id FROM dispatch.assign_batch(%d) b", zone)) == NULL)
 					goto done;
