@@ -226,6 +226,11 @@ q "SELECT dispatch.rider_online($other, $lon_a + 0.05, 30.05)" >/dev/null
 one_call assign_manually "SELECT dispatch.assign_manually($r, $other, 'ops')"
 [ "$(q "SELECT status || ' ' || (rider_id = $other) FROM dispatch.orders WHERE zone_id = $za AND order_id = $r")" = "assigned true" ]
 ok $? "a dispatcher gave it to another rider of the zone"
+# taken back to be planned again: accepted, that rider not excluded
+sent_whole replan_order _release_order "SELECT dispatch.replan_order($r, $other)"
+one_call assign_manually "SELECT dispatch.assign_manually($r, $other, 'ops')"
+[ "$(q "SELECT status || ' ' || (rider_id = $other) FROM dispatch.orders WHERE zone_id = $za AND order_id = $r")" = "assigned true" ]
+ok $? "an order planned again may go back to the same rider"
 
 # two zones' batches at once: zone a's batch holds its transaction open
 setup "$zb" "$lon_b" 12
