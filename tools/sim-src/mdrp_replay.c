@@ -20,8 +20,8 @@
  * starts, their plan (update_rider_plan): where and when they will be done,
  * which matching costs their next order from; a courier on a trip can be
  * given its next one.  A trip not started yet is not a promise: every
- * minute, before the batch, its orders go back to it (replan_order), which
- * gives them to whoever can fetch them soonest then, often the same
+ * minute, before the batch, its orders go back to the batch (replan_order),
+ * which gives them to whoever can fetch them soonest then, often the same
  * courier.  Simulated time drives dispatch.clock().
  *
  * The simple rule (--strategy greedy, and the baseline of --replay-all):
