@@ -103,12 +103,12 @@ app|SELECT dispatch._merchant_accept(1, $(id to_accept))|
 app|SELECT dispatch.nearest_riders($(id to_assign))|
 app|SELECT dispatch.respond_offer($offer, true)|
 app|SELECT dispatch._respond_offer(1, $offer, true)|
+app|SELECT dispatch.replan_order($(id to_replan), 1)|
 app|SELECT dispatch.assign_manually($(id to_assign), 1, 'ops')|
 app|SELECT dispatch._assign_manually(1, $(id to_assign), 1, 'ops')|
 app|SELECT dispatch.assign_batch(1)|
 app|SELECT dispatch.release_order($(id to_release), 1, 'flat tyre')|
 app|SELECT dispatch._release_order(1, $(id to_release), 1, 'flat tyre', true)|
-app|SELECT dispatch.replan_order($(id to_replan), 1)|
 app|SELECT dispatch.order_contact($(id to_pick_up), 2)|
 app|SELECT dispatch.mark_picked_up($(id to_pick_up), 2)|
 app|SELECT dispatch._mark_picked_up(1, $(id to_pick_up), 2)|
