@@ -53,6 +53,24 @@ qp() { local p=$1; shift; PGPORT=$p q "$@"; }
 # the SQLSTATE of a statement's error (nothing if it succeeds)
 state() { psql -X -q -At -v VERBOSITY=verbose -c "SET client_min_messages = warning" -c "$1" 2>&1 >/dev/null |
 	sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' | head -1; }
+# citus_move_shard_placement of a zone's shard group.  Moving a group
+# back to a node it left first drops the placements orphaned there, and at
+# times Citus cannot yet ("could not be cleaned up"): the move is then
+# tried again, up to five times, a second apart.
+move() {   # zone from to
+	local i err
+	for i in 1 2 3 4 5; do
+		err=$(q "SELECT citus_move_shard_placement(get_shard_id_for_distribution_column('dispatch.orders', $1),
+		                                           'localhost', $2, 'localhost', $3, shard_transfer_mode := 'block_writes')" 2>&1 >/dev/null) &&
+			return 0
+		case "$err" in
+			*"could not be cleaned up"*) sleep 1 ;;
+			*) echo "$err" >&2; return 1 ;;
+		esac
+	done
+	echo "$err" >&2
+	return 1
+}
 started=$(date +%s)
 step() { echo "# $1: $(($(date +%s) - started)) s"; }
 
@@ -164,8 +182,7 @@ listen() {   # port file -> pid; returns once the listener listens
 	for _ in $(seq 50); do grep -q listening "$2.err" && break; sleep 0.1; done
 }
 t=$(date +%s)
-q "SELECT citus_move_shard_placement(get_shard_id_for_distribution_column('dispatch.orders', $za),
-                                     'localhost', $wa, 'localhost', $w3, shard_transfer_mode := 'block_writes')" >/dev/null
+move "$za" "$wa" "$w3"
 [ "$(port_of "$za")" = "$w3" ]
 ok $? "zone $za's shards moved from the worker $wa to the new worker $w3 ($(($(date +%s) - t)) s)"
 step "moved"
@@ -267,8 +284,7 @@ unprepared=$(qp "$w3" "SELECT base FROM dispatch.event_base")
 	[ "$unprepared" = "$b3" ]
 ok $? "prepare_move raises the old worker's base above the cluster's (${ba:-?} -> ${ba2:-none}; the new worker's ${b3:-?}, unchanged)"
 t=$(date +%s)
-q "SELECT citus_move_shard_placement(get_shard_id_for_distribution_column('dispatch.orders', $za),
-                                     'localhost', $w3, 'localhost', $wa, shard_transfer_mode := 'block_writes')" >/dev/null
+move "$za" "$w3" "$wa"
 [ "$(port_of "$za")" = "$wa" ]
 ok $? "zone $za's shards moved back from the new worker to $wa ($(($(date +%s) - t)) s)"
 step "moved back"
@@ -286,10 +302,6 @@ ok $? "zone $za's orders go on there: events_since from the cursor taken before 
 # until prepare_move of that worker, after the fact; then D moves back
 # (prepared again) and the new worker, with no shards left, leaves the
 # cluster; A and D go on
-move() {   # zone from to
-	q "SELECT citus_move_shard_placement(get_shard_id_for_distribution_column('dispatch.orders', $1),
-	                                     'localhost', $2, 'localhost', $3, shard_transfer_mode := 'block_writes')" >/dev/null
-}
 life "$zd" 1
 wd=$(port_of "$zd")
 move "$zd" "$wd" "$w3"
