@@ -1131,6 +1131,15 @@ REVOKE ALL ON TABLE @extschema@.item_stock FROM PUBLIC;
 -- END item stock
 
 -- ===========================================================================
+-- An order's offers found by the order (sql/60_matching.sql): a release
+-- marks the accepted offer that gave the rider the order, and read every
+-- offer of the zone to find it.
+-- ===========================================================================
+
+CREATE INDEX offers_order_idx ON @extschema@.offers (zone_id, order_id);
+-- END offers by order
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -4830,19 +4839,26 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_zone bigint := @extschema@.zone_of(p_order_id);
+	v_riders bigint[];
 BEGIN
+	-- the riders' ids first, then their rows by key: as one semi-join the
+	-- planner may walk every rider of the zone and look up the order and
+	-- its offer once for each
+	SELECT pg_catalog.array_agg(x.rider_id) INTO v_riders
+	  FROM (SELECT p_rider_id
+	        UNION ALL
+	        SELECT o.rider_id FROM @extschema@.orders o
+	         WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
+	           AND o.order_id OPERATOR(pg_catalog.=) p_order_id
+	        UNION ALL
+	        SELECT f.rider_id FROM @extschema@.offers f
+	         WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	           AND f.order_id OPERATOR(pg_catalog.=) p_order_id
+	           AND f.status OPERATOR(pg_catalog.=) 'pending') x(rider_id)
+	 WHERE x.rider_id IS NOT NULL;
 	PERFORM FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id IN (SELECT p_rider_id
-	                      UNION ALL
-	                      SELECT o.rider_id FROM @extschema@.orders o
-	                       WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
-	                         AND o.order_id OPERATOR(pg_catalog.=) p_order_id
-	                      UNION ALL
-	                      SELECT f.rider_id FROM @extschema@.offers f
-	                       WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-	                         AND f.order_id OPERATOR(pg_catalog.=) p_order_id
-	                         AND f.status OPERATOR(pg_catalog.=) 'pending')
+	   AND r.rider_id OPERATOR(pg_catalog.=) ANY (v_riders)
 	 ORDER BY r.rider_id FOR UPDATE;
 	PERFORM FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone

@@ -245,6 +245,10 @@ CREATE INDEX offers_rider_pending_idx ON @extschema@.offers (zone_id, rider_id)
 	WHERE status = 'pending';
 CREATE INDEX offers_expiry_idx ON @extschema@.offers (zone_id, expires_at)
 	WHERE status = 'pending';
+-- an order's offers whatever their status (the accepted offer a release
+-- gives back, an order's history); without it each such lookup reads every
+-- offer of the zone
+CREATE INDEX offers_order_idx ON @extschema@.offers (zone_id, order_id);
 COMMENT ON TABLE @extschema@.offers IS
 	'Offers of an order to a rider, written by assign_batch and answered with respond_offer; at most one is pending per order.  An accepted offer becomes released when its rider gives the order back (release_order).';
 

@@ -424,19 +424,26 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_zone bigint := @extschema@.zone_of(p_order_id);
+	v_riders bigint[];
 BEGIN
+	-- the riders' ids first, then their rows by key: as one semi-join the
+	-- planner may walk every rider of the zone and look up the order and
+	-- its offer once for each
+	SELECT pg_catalog.array_agg(x.rider_id) INTO v_riders
+	  FROM (SELECT p_rider_id
+	        UNION ALL
+	        SELECT o.rider_id FROM @extschema@.orders o
+	         WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
+	           AND o.order_id OPERATOR(pg_catalog.=) p_order_id
+	        UNION ALL
+	        SELECT f.rider_id FROM @extschema@.offers f
+	         WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+	           AND f.order_id OPERATOR(pg_catalog.=) p_order_id
+	           AND f.status OPERATOR(pg_catalog.=) 'pending') x(rider_id)
+	 WHERE x.rider_id IS NOT NULL;
 	PERFORM FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-	   AND r.rider_id IN (SELECT p_rider_id
-	                      UNION ALL
-	                      SELECT o.rider_id FROM @extschema@.orders o
-	                       WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone
-	                         AND o.order_id OPERATOR(pg_catalog.=) p_order_id
-	                      UNION ALL
-	                      SELECT f.rider_id FROM @extschema@.offers f
-	                       WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-	                         AND f.order_id OPERATOR(pg_catalog.=) p_order_id
-	                         AND f.status OPERATOR(pg_catalog.=) 'pending')
+	   AND r.rider_id OPERATOR(pg_catalog.=) ANY (v_riders)
 	 ORDER BY r.rider_id FOR UPDATE;
 	PERFORM FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
