@@ -394,13 +394,18 @@ static PGconn *conn;
  * order held (a courier on a trip may be given its next one, at a price);
  * no courier sent more than five minutes before the food is ready.  Trips
  * of up to replay_replan orders not started yet are planned again every
- * minute (SIM_REPLAN; 0: never).
+ * minute (SIM_REPLAN; 0: never).  The replay runs a day in a minute or two,
+ * hundreds of times faster than the day went: autovacuum, which wakes once a
+ * minute, cannot keep up with the riders' rows it rewrites, so it vacuums
+ * them itself every replay_vacuum simulated minutes (SIM_VACUUM; 0: never),
+ * as autovacuum would in a real day's time.
  */
 static int replay_capacity = 3,
 			replay_hold = 3000,
 			replay_load = 300,
 			replay_max_wait = 300,
-			replay_replan = 3;
+			replay_replan = 3,
+			replay_vacuum = 5;
 static bool replay_wait = true;	/* couriers leave just in time (SIM_NO_WAIT) */
 static char sqlerr[512];
 
@@ -431,6 +436,61 @@ qok(PGresult *r)
 		return false;
 	PQclear(r);
 	return true;
+}
+
+/* ids gathered for one statement: a text array literal that grows */
+typedef struct IdList
+{
+	char	   *text;
+	size_t		len,
+				cap;
+	int			n;
+} IdList;
+
+static void
+ids_add(IdList *l, long long id)
+{
+	if (l->cap < l->len + 24)
+	{
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->text = realloc(l->text, l->cap);
+	}
+	l->len += sprintf(l->text + l->len, "%s%lld", l->n++ ? "," : "{", id);
+}
+
+/*
+ * The statement sql over the lists (its parameters $1, $2, ... as arrays),
+ * if they hold anything; the lists are emptied.  One statement, one
+ * transaction, for what the app would send one by one: the replay spends
+ * its time in the server, not in round trips.
+ */
+static bool
+ids_exec(const char *sql, IdList *lists, int nlists)
+{
+	const char *values[4];
+	PGresult   *r;
+	bool		ok = true;
+	int			i;
+
+	if (lists[0].n > 0)
+	{
+		for (i = 0; i < nlists; i++)
+		{
+			lists[i].text[lists[i].len] = '}';
+			lists[i].text[lists[i].len + 1] = '\0';
+			values[i] = lists[i].text;
+		}
+		r = PQexecParams(conn, sql, nlists, NULL, values, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		{
+			snprintf(sqlerr, sizeof(sqlerr), "%s (%.200s)", PQerrorMessage(conn), sql);
+			ok = false;
+		}
+		PQclear(r);
+	}
+	for (i = 0; i < nlists; i++)
+		lists[i].len = lists[i].n = 0;
+	return ok;
 }
 
 /* planar metres to lon/lat: inverse transverse Mercator of a sphere, scale
@@ -583,6 +643,8 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 	int		   *merchant = calloc(in->nrestaurants + 1, sizeof(int));
 	int		   *item = calloc(in->nrestaurants + 1, sizeof(int));
 	Event	   *ev = NULL;
+	IdList		back[2] = {{0}},	/* orders planned again, and their riders */
+				accept = {0};	/* offers the couriers accept */
 	int			nev = 0,
 				evcap = 0;
 	double		xmax = 0,
@@ -615,6 +677,8 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 		replay_max_wait = atoi(getenv("SIM_MAX_WAIT"));
 	if (getenv("SIM_REPLAN"))
 		replay_replan = atoi(getenv("SIM_REPLAN"));
+	if (getenv("SIM_VACUUM"))
+		replay_vacuum = atoi(getenv("SIM_VACUUM"));
 	/* the area */
 	for (i = 1; i <= in->nrestaurants; i++)
 	{
@@ -699,6 +763,9 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 		int			done_events = 0;
 
 		if (!set_clock(t))
+			goto done;
+		if (replay_vacuum > 0 && t % replay_vacuum == 0 &&
+			!qok(q("VACUUM dispatch.riders, dispatch.orders, dispatch.offers")))
 			goto done;
 		/* couriers start */
 		for (c = 1; c <= in->ncouriers; c++)
@@ -787,12 +854,23 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 					if (!cs[c].online || cs[c].nheld == 0 || cs[c].nheld > replay_replan)
 						continue;
 					for (i = 0; i < cs[c].nheld; i++)
-						if (!qok(q("SELECT dispatch.replan_order(%lld, %d)", dispatch_id[cs[c].held[i]], rid[c])))
-							goto done;
+					{
+						ids_add(&back[0], dispatch_id[cs[c].held[i]]);
+						ids_add(&back[1], rid[c]);
+					}
 					cs[c].nheld = 0;
-					if (!report_plan(in, c, rid[c], &cs[c], t))
-						goto done;
+					cs[c].replan = true;
 				}
+				if (!ids_exec("SELECT count(dispatch.replan_order(u.o, u.r)) "
+							  "FROM unnest($1::bigint[], $2::bigint[]) u(o, r)", back, 2))
+					goto done;
+				for (c = 1; c <= in->ncouriers; c++)
+					if (cs[c].replan)
+					{
+						cs[c].replan = false;
+						if (!report_plan(in, c, rid[c], &cs[c], t))
+							goto done;
+					}
 				/* the batch */
 				if ((r = q("SELECT b.order_id, b.rider_id, b.offer_id FROM dispatch.assign_batch(%d) b", zone)) == NULL)
 					goto done;
@@ -802,11 +880,7 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 					int			rider = courier_of[atoi(PQgetvalue(r, i, 1))];
 					int			o;
 
-					if (!qok(q("SELECT dispatch.respond_offer(%s, true)", PQgetvalue(r, i, 2))))
-					{
-						PQclear(r);
-						goto done;
-					}
+					ids_add(&accept, atoll(PQgetvalue(r, i, 2)));
 					for (o = 1; o <= in->norders && dispatch_id[o] != oid; o++)
 						;
 					cs[rider].held = realloc(cs[rider].held, sizeof(int) * (cs[rider].nheld + 1));
@@ -816,6 +890,10 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 					cs[rider].replan = true;
 				}
 				PQclear(r);
+				/* couriers always accept */
+				if (!ids_exec("SELECT count(dispatch.respond_offer(f, true)) FROM unnest($1::bigint[]) f",
+							  &accept, 1))
+					goto done;
 			}
 			/* couriers free with orders waiting start a trip */
 			for (c = 1; c <= in->ncouriers; c++)
@@ -950,6 +1028,9 @@ done:
 	free(merchant);
 	free(item);
 	free(ev);
+	free(back[0].text);
+	free(back[1].text);
+	free(accept.text);
 	return ok;
 }
 
