@@ -392,7 +392,7 @@ static PGconn *conn;
  * SIM_LOAD_PENALTY, SIM_MAX_WAIT override them), chosen on every twelfth
  * day (docs/replay.md): room for three orders, a load term of 300 s an
  * order held (a courier on a trip may be given its next one, at a price);
- * no courier sent more than five minutes before the food is ready.  Trips
+ * no courier sent more than ten minutes before the food is ready.  Trips
  * of up to replay_replan orders not started yet are planned again every
  * minute (SIM_REPLAN; 0: never).  The replay runs a day in a minute or two,
  * hundreds of times faster than the day went: autovacuum, which wakes once a
@@ -403,7 +403,7 @@ static PGconn *conn;
 static int replay_capacity = 3,
 			replay_hold = 3000,
 			replay_load = 300,
-			replay_max_wait = 300,
+			replay_max_wait = 600,
 			replay_replan = 3,
 			replay_vacuum = 5;
 static bool replay_wait = true;	/* couriers leave just in time (SIM_NO_WAIT) */
