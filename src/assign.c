@@ -102,6 +102,7 @@ static SPIPlanPtr expire_plan = NULL;
 static SPIPlanPtr orders_plan = NULL;
 static SPIPlanPtr all_riders_plan = NULL;
 static SPIPlanPtr knn_plan = NULL;
+static SPIPlanPtr knn_ties_plan = NULL;
 static SPIPlanPtr exclusions_plan = NULL;
 static SPIPlanPtr take_slots_plan = NULL;
 static SPIPlanPtr offers_plan = NULL;
@@ -176,6 +177,8 @@ typedef struct Pickups
 	int32	   *want;			/* riders to fetch there */
 	int		   *of_order;		/* per order (selected ones): its pickup */
 	int		   *rider;			/* riders fetched, grouped by pickup */
+	int		   *got;			/* per pickup: how many of them */
+	bool	   *full;			/* per pickup: more riders lie beyond */
 } Pickups;
 
 /* The offers of a batch, by ascending order id. */
@@ -249,6 +252,8 @@ prepare_plans(void)
 	TIMESTAMPTZOID};
 	Oid			t_knn[8] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID};
+	Oid			t_ties[9] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
 	Oid			t_excl[2] = {INT8OID, INT8ARRAYOID};
 	Oid			t_take[3] = {INT8ARRAYOID, INT4ARRAYOID, INT8OID};
 	Oid			t_offers[7] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
@@ -307,17 +312,38 @@ prepare_plans(void)
 											   " FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE,
 											   match_rider_select()),
 									  5, t_riders);
-	/* one nearest-neighbour scan per distinct pickup, all in one statement */
+	/*
+	 * One nearest-neighbour scan per distinct pickup, all in one statement,
+	 * each one rider past what it wants (to see whether riders lie beyond,
+	 * and whether that one is as near as the last one wanted).
+	 */
 	knn_plan = match_keep_plan(psprintf(
-										"SELECT %s, p.i AS pickup"
+										"SELECT %s, p.i AS pickup, r.knn_d"
 										" FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8))"
 										"   WITH ORDINALITY AS p(lon, lat, want, i)"
-										" CROSS JOIN LATERAL (SELECT * FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
-										"   ORDER BY r.position OPERATOR(@postgis@.<->)"
-										"     pg_catalog.point(p.lon, p.lat)::@postgis@.geometry(Point, 4326)"
-										"   LIMIT p.want) r",
+										" CROSS JOIN LATERAL (SELECT r.*, r.position OPERATOR(@postgis@.<->)"
+										"     pg_catalog.point(p.lon, p.lat)::@postgis@.geometry(Point, 4326) AS knn_d"
+										"   FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
+										"   ORDER BY knn_d LIMIT p.want OPERATOR(pg_catalog.+) 1) r",
 										match_rider_select()),
 							   8, t_knn);
+	/*
+	 * The riders at exactly distance $8 (degrees, as the scan measures)
+	 * from a pickup, lowest ids first: a scan that stopped among riders at
+	 * one distance took those its index walk met first, which follows where
+	 * their rows happen to lie.
+	 */
+	knn_ties_plan = match_keep_plan(psprintf(
+											 "SELECT %s FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
+											 " AND r.position OPERATOR(@postgis@.&&) @postgis@.st_expand("
+											 "   pg_catalog.point($6, $7)::@postgis@.geometry(Point, 4326),"
+											 "   $8 OPERATOR(pg_catalog.*) 1.000001 OPERATOR(pg_catalog.+) 1e-9)"
+											 " AND (r.position OPERATOR(@postgis@.<->)"
+											 "   pg_catalog.point($6, $7)::@postgis@.geometry(Point, 4326))"
+											 "   OPERATOR(pg_catalog.=) $8"
+											 " ORDER BY r.rider_id LIMIT $9",
+											 match_rider_select()),
+									9, t_ties);
 	exclusions_plan = match_keep_plan(
 								"SELECT e.order_id, e.rider_id FROM dispatch.offer_exclusions e"
 								" WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
@@ -808,26 +834,54 @@ pickups_group(Batch *b, const int *sel, int nsel, int k, Pickups *p)
 	pfree(ord);
 }
 
+/* A rider of a result row, added to the batch unless it is there already. */
+static int
+batch_rider(Batch *b, HeapTuple tuple, const MatchColumns *cols)
+{
+	MatchRider	r;
+	RiderSlot  *slot;
+	bool		found;
+
+	match_read_rider(tuple, cols, &r);
+	slot = hash_search(b->rider_index, &r.rider_id, HASH_ENTER, &found);
+	if (!found)
+		slot->index = add_rider(b, &r);
+	return slot->index;
+}
+
 /*
- * Run the scans, add the riders not seen yet to the batch, and list the
- * riders of each pickup: p->rider[start[q] .. start[q + 1]) are pickup q's
- * (indexes into b->riders).  Returns start.
+ * Run the scans, add the riders fetched to the batch, and list the riders
+ * of each pickup: p->rider[start[q] .. start[q] + p->got[q]) are pickup
+ * q's (indexes into b->riders), p->full[q] whether riders lie beyond.
+ * Returns start.
+ *
+ * A pickup's riders are the p->want[q] nearest, and the same ones whatever
+ * the order of the rows on disk: where the scan stops among riders at one
+ * distance (riders waiting at one restaurant), those strictly nearer are
+ * kept and the places left go to the riders at that distance with the
+ * lowest ids, read by a second statement.
  */
 static int *
 pickups_fetch(Batch *b, Pickups *p)
 {
-	Datum		values[8];
+	Datum		values[9];
 	Datum	   *d = palloc(sizeof(Datum) * Max(p->np, 1));
 	MatchColumns cols;
 	int		   *start,
-			   *fill,
 			   *row_pick,
-			   *row_rider;
+			   *by_pick,
+			   *fill;
+	double	   *row_d,
+			   *tie_d;
+	int		   *keep;
 	int			i,
+				q,
 				ret,
-				pickup_col;
+				pickup_col,
+				d_col;
 	uint64		row,
 				n;
+	SPITupleTable *tt;
 
 	if (b->rider_index == NULL)
 	{
@@ -850,44 +904,95 @@ pickups_fetch(Batch *b, Pickups *p)
 	ret = SPI_execute_plan(knn_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read candidates: %s", SPI_result_code_string(ret));
+	tt = SPI_tuptable;
 	n = SPI_processed;
 	row_pick = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
-	row_rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
-	match_rider_columns(SPI_tuptable->tupdesc, &cols);
-	pickup_col = dispatch_column_number(SPI_tuptable->tupdesc, "pickup");
+	row_d = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(n, 1));
+	by_pick = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
+	match_rider_columns(tt->tupdesc, &cols);
+	pickup_col = dispatch_column_number(tt->tupdesc, "pickup");
+	d_col = dispatch_column_number(tt->tupdesc, "knn_d");
 	for (row = 0; row < n; row++)
 	{
-		MatchRider	r;
-		RiderSlot  *slot;
-		bool		found;
 		bool		isnull;
 
-		match_read_rider(SPI_tuptable->vals[row], &cols, &r);
-		slot = hash_search(b->rider_index, &r.rider_id, HASH_ENTER, &found);
-		if (!found)
-			slot->index = add_rider(b, &r);
-		row_rider[row] = slot->index;
-		row_pick[row] = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row],
-														  SPI_tuptable->tupdesc,
+		row_pick[row] = (int) DatumGetInt64(SPI_getbinval(tt->vals[row], tt->tupdesc,
 														  pickup_col, &isnull)) - 1;
 		Assert(!isnull && row_pick[row] >= 0 && row_pick[row] < p->np);
+		row_d[row] = DatumGetFloat8(SPI_getbinval(tt->vals[row], tt->tupdesc, d_col, &isnull));
+		Assert(!isnull);
 	}
-	SPI_freetuptable(SPI_tuptable);
 
-	/* counting sort of the rows by pickup */
+	/* the rows by pickup, each pickup's nearest first (a stable counting sort) */
 	start = palloc0(sizeof(int) * (p->np + 1));
 	for (row = 0; row < n; row++)
 		start[row_pick[row] + 1]++;
-	for (i = 0; i < p->np; i++)
-		start[i + 1] += start[i];
-	p->rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
+	for (q = 0; q < p->np; q++)
+		start[q + 1] += start[q];
 	fill = palloc(sizeof(int) * Max(p->np, 1));
 	memcpy(fill, start, sizeof(int) * p->np);
 	for (row = 0; row < n; row++)
-		p->rider[fill[row_pick[row]]++] = row_rider[row];
+		by_pick[fill[row_pick[row]]++] = (int) row;
+
+	/*
+	 * What each pickup keeps of its rows: all of them when the scan ended
+	 * before its extra rider, else its wanted ones, but only those strictly
+	 * nearer than the last one wanted when the extra one is as near.
+	 */
+	keep = palloc(sizeof(int) * Max(p->np, 1));
+	tie_d = palloc(sizeof(double) * Max(p->np, 1));
+	p->got = palloc0(sizeof(int) * Max(p->np, 1));
+	p->full = palloc0(sizeof(bool) * Max(p->np, 1));
+	for (q = 0; q < p->np; q++)
+	{
+		int			got = start[q + 1] - start[q];
+		int			w = p->want[q];
+
+		keep[q] = got;
+		tie_d[q] = -1;
+		if (got <= w)
+			continue;
+		p->full[q] = true;
+		keep[q] = w;
+		if (row_d[by_pick[start[q] + w]] == row_d[by_pick[start[q] + w - 1]])
+		{
+			tie_d[q] = row_d[by_pick[start[q] + w - 1]];
+			while (keep[q] > 0 && row_d[by_pick[start[q] + keep[q] - 1]] == tie_d[q])
+				keep[q]--;
+		}
+	}
+
+	/* the riders kept; each pickup's list has room for all it wants */
+	p->rider = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(n, 1));
+	for (q = 0; q < p->np; q++)
+		for (i = 0; i < keep[q]; i++)
+			p->rider[start[q] + p->got[q]++] = batch_rider(b, tt->vals[by_pick[start[q] + i]], &cols);
+	SPI_freetuptable(tt);
+
+	/* the places left at a distance where the scan stopped: lowest ids */
+	for (q = 0; q < p->np; q++)
+	{
+		if (tie_d[q] < 0)
+			continue;
+		values[5] = Float8GetDatum(p->lon[q]);
+		values[6] = Float8GetDatum(p->lat[q]);
+		values[7] = Float8GetDatum(tie_d[q]);
+		values[8] = Int32GetDatum(p->want[q] - p->got[q]);
+		ret = SPI_execute_plan(knn_ties_plan, values, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read candidates at one distance: %s", SPI_result_code_string(ret));
+		if (SPI_processed > 0)
+			match_rider_columns(SPI_tuptable->tupdesc, &cols);
+		for (row = 0; row < SPI_processed && p->got[q] < p->want[q]; row++)
+			p->rider[start[q] + p->got[q]++] = batch_rider(b, SPI_tuptable->vals[row], &cols);
+		SPI_freetuptable(SPI_tuptable);
+	}
 	pfree(fill);
+	pfree(keep);
+	pfree(tie_d);
 	pfree(row_pick);
-	pfree(row_rider);
+	pfree(row_d);
+	pfree(by_pick);
 	return start;
 }
 
@@ -906,12 +1011,11 @@ pickups_hand_out(Batch *b, const int *sel, int nsel, const Pickups *p,
 	{
 		int			o = sel[i];
 		int			q = p->of_order[o];
-		int			got = start[q + 1] - start[q];
 
-		Assert(got <= p->want[q]);
-		for (j = start[q]; j < start[q + 1]; j++)
+		Assert(p->got[q] <= p->want[q]);
+		for (j = start[q]; j < start[q] + p->got[q]; j++)
 			add_arc(b, o, p->rider[j], NULL);
-		b->more[o] = got == p->want[q] && p->want[q] < ASSIGN_MAX_WANT;
+		b->more[o] = p->full[q] && p->want[q] < ASSIGN_MAX_WANT;
 	}
 }
 
