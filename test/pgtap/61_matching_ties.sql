@@ -19,17 +19,7 @@ SELECT dispatch.add_item(:shop, 'dish', 1500) AS dish \gset
 -- two candidates an order: the scan fetches six riders a pickup (and one more)
 UPDATE dispatch.matching_settings SET k_candidates = 2, widen_rounds = 0 WHERE zone_id = 0;
 
-CREATE FUNCTION pg_temp.order_() RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE o bigint;
-BEGIN
-	o := dispatch.place_order(dispatch.register_customer('+86139' || nextval('phone_seq'), NULL),
-	                          current_setting('t.shop')::bigint,
-	                          jsonb_build_array(jsonb_build_object('item_id', current_setting('t.dish')::bigint, 'qty', 1)),
-	                          102.05, 30.06, 'addr', 'normal');
-	PERFORM dispatch.confirm_payment(o, 'ref-' || o);
-	PERFORM dispatch.merchant_accept(o);
-	RETURN o;
-END $$;
+\ir ../fixtures/shop_order.sql
 SELECT set_config('t.shop', :'shop', true), set_config('t.dish', :'dish', true) \g /dev/null
 
 -- twelve riders waiting at one spot 500 m south of the shop, registered in
