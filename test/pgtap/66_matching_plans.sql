@@ -22,17 +22,7 @@ INSERT INTO dispatch.matching_settings (zone_id, w_fair_orders, w_fair_earnings,
 VALUES (:z, 0, 0, 0, 300, 3600);
 
 -- an accepted order of the shop, ready p_ready_min minutes from now
-CREATE FUNCTION pg_temp.order_(p_ready_min int DEFAULT 0) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE o bigint;
-BEGIN
-	o := dispatch.place_order(dispatch.register_customer('+86139' || nextval('phone_seq'), NULL),
-	                          current_setting('t.shop')::bigint,
-	                          jsonb_build_array(jsonb_build_object('item_id', current_setting('t.dish')::bigint, 'qty', 1)),
-	                          103.05, 30.06, 'addr', 'normal');
-	PERFORM dispatch.confirm_payment(o, 'ref-' || o);
-	PERFORM dispatch.merchant_accept(o, dispatch.clock() + make_interval(mins => p_ready_min));
-	RETURN o;
-END $$;
+\ir ../fixtures/shop_order.sql
 CREATE FUNCTION pg_temp.rider_(p_lon float8, p_lat float8, p_cap int DEFAULT 2,
                                p_until timestamptz DEFAULT NULL) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE r bigint;
@@ -61,13 +51,13 @@ SELECT is((SELECT free_at FROM dispatch.riders WHERE rider_id = :busy), NULL,
           '... and nothing is recorded');
 
 -- the rider takes an order
-SELECT pg_temp.order_() AS o1 \gset
+SELECT pg_temp.order_(0) AS o1 \gset
 SELECT offer_id AS f1 FROM dispatch.assign_batch(:z) WHERE order_id = :o1 AND rider_id = :busy \gset
 SELECT ok(:'f1' IS NOT NULL AND :'f1' <> '', 'the only rider is offered the first order');
 SELECT dispatch.respond_offer(:f1, true) \g /dev/null
 
 -- a second order; without a plan the busy rider is costed from its position, now
-SELECT pg_temp.order_() AS o2 \gset
+SELECT pg_temp.order_(0) AS o2 \gset
 SELECT is(round((SELECT travel_s FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy)::numeric, 0),
           round((SELECT distance_m / z.speed_mps FROM dispatch.nearest_riders(:o2) n, dispatch.zones z
                   WHERE n.rider_id = :busy AND z.zone_id = :z)::numeric, 0),
@@ -166,7 +156,7 @@ SELECT is((SELECT (active_orders, free_at, ST_AsText(free_position), plan_pickup
              FROM dispatch.riders WHERE rider_id = :busy),
           (0, '2026-03-02 12:01:00+00'::timestamptz, 'POINT(103.05 30.05)', NULL::timestamptz)::text,
           'a last order delivered before the plan''s end leaves its end (when and where), nothing else');
-SELECT pg_temp.order_() AS o6 \gset
+SELECT pg_temp.order_(0) AS o6 \gset
 SELECT is((SELECT (round(travel_s), load_penalty)::text FROM dispatch.nearest_riders(:o6) WHERE rider_id = :busy),
           '(60,0)', '... so its next order starts there, then, with no load term (it holds none)');
 SET LOCAL dispatch.clock_override = '2026-03-02 12:02:00+00';
