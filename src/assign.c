@@ -692,6 +692,7 @@ read_all_riders(Batch *b)
 	AsAllocator alloc = {solver_alloc, solver_free, b->cxt};
 	double	   *x,
 			   *y;
+	long long  *tie;
 	int			i;
 
 	/*
@@ -732,9 +733,14 @@ read_all_riders(Batch *b)
 	b->lat0 /= Max(b->n_orders, 1);
 	x = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(b->n_riders, 1));
 	y = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(b->n_riders, 1));
+	tie = MemoryContextAllocHuge(b->cxt, sizeof(long long) * Max(b->n_riders, 1));
 	for (i = 0; i < b->n_riders; i++)
+	{
 		as_project(b->lon0, b->lat0, b->riders[i].lon, b->riders[i].lat, &x[i], &y[i]);
-	b->grid = as_grid_build(x, y, b->n_riders, 0, &alloc);
+		tie[i] = b->riders[i].rider_id;
+	}
+	/* riders at one distance by id, not in the order the scan read them */
+	b->grid = as_grid_build(x, y, tie, b->n_riders, 0, &alloc);
 	if (b->grid == NULL)
 		ereport(ERROR,
 				errcode(ERRCODE_OUT_OF_MEMORY),

@@ -38,7 +38,11 @@ struct AsGrid
 	int		   *idx;			/* point index, cell order */
 	double	   *px;
 	double	   *py;
+	const long long *tie;		/* tie key of each point (NULL: its index) */
 };
+
+/* the key that orders points at one distance */
+#define GRID_TIE(g, i) ((g)->tie ? (g)->tie[i] : (long long) (i))
 
 /* Grid memory lives until as_grid_free (not released with a solve). */
 static void *
@@ -72,11 +76,12 @@ as_grid_cell_size(const AsGrid *g)
 
 /*
  * Bucket the points into square cells; cell_m <= 0 picks about two points
- * per cell over the points' bounding box.
+ * per cell over the points' bounding box.  tie (NULL: none) is kept, not
+ * copied: the caller keeps it as long as the grid.
  */
 AsGrid *
-as_grid_build(const double *x, const double *y, int n, double cell_m,
-			  const AsAllocator *a)
+as_grid_build(const double *x, const double *y, const long long *tie, int n,
+			  double cell_m, const AsAllocator *a)
 {
 	AsGrid	   *g;
 	double		minx = 0,
@@ -93,6 +98,7 @@ as_grid_build(const double *x, const double *y, int n, double cell_m,
 	if (g == NULL)
 		return NULL;
 	memset(g, 0, sizeof(AsGrid));
+	g->tie = tie;
 	for (i = 0; i < n; i++)
 	{
 		if (i == 0 || x[i] < minx)
@@ -294,16 +300,17 @@ as_grid_knn(const AsGrid *g, double x, double y, int k, double radius_m,
 							continue;
 						if (cnt == k &&
 							(d2 > out_dist[k - 1] ||
-							 (d2 == out_dist[k - 1] && id > out_idx[k - 1])))
+							 (d2 == out_dist[k - 1] &&
+							  GRID_TIE(g, id) > GRID_TIE(g, out_idx[k - 1]))))
 							continue;
 						if (accept && !accept(accept_ctx, id))
 							continue;
-						/* insert in (distance, index) order */
+						/* insert in (distance, tie key) order */
 						pos = (cnt < k) ? cnt++ : k - 1;
 						while (pos > 0 &&
 							   (out_dist[pos - 1] > d2 ||
 								(out_dist[pos - 1] == d2 &&
-								 out_idx[pos - 1] > id)))
+								 GRID_TIE(g, out_idx[pos - 1]) > GRID_TIE(g, id))))
 						{
 							out_dist[pos] = out_dist[pos - 1];
 							out_idx[pos] = out_idx[pos - 1];

@@ -24,16 +24,23 @@
  */
 typedef struct AsGrid AsGrid;
 
-/* cell_m <= 0 picks a size from the points' density. */
-extern AsGrid *as_grid_build(const double *x, const double *y, int n,
+/*
+ * cell_m <= 0 picks a size from the points' density.  tie (NULL: none)
+ * gives each point the key that orders points at one distance (riders:
+ * their ids), so that a query's answer does not follow the order of the
+ * points; the grid keeps the pointer, not a copy.
+ */
+extern AsGrid *as_grid_build(const double *x, const double *y,
+							 const long long *tie, int n,
 							 double cell_m, const AsAllocator *a);
 extern void as_grid_free(AsGrid *g, const AsAllocator *a);
 extern double as_grid_cell_size(const AsGrid *g);
 
 /*
  * The k nearest points within radius_m of (x, y) accepted by accept (NULL:
- * all), nearest first, ties by lower index.  Writes up to k indexes and
- * distances; returns how many.  Cost: the cells within the k-th distance.
+ * all), nearest first, ties by lower tie key (without keys, by lower
+ * index).  Writes up to k indexes and distances; returns how many.  Cost:
+ * the cells within the k-th distance.
  */
 extern int	as_grid_knn(const AsGrid *g, double x, double y, int k,
 						double radius_m,

@@ -227,7 +227,7 @@ scale_bench(int runs)
 				n++;
 			}
 		slot_start[n] = n * CAP;
-		g = as_grid_build(x, y, n, 0, &A);
+		g = as_grid_build(x, y, NULL, n, 0, &A);
 		t1 = now_ms(NULL);
 
 		for (o = 0; o < NO; o++)
@@ -374,7 +374,7 @@ quality_one(int no, int nr, int K, double *c_exact, double *c_greedy,
 		oid[i] = i + 1;
 		hold[i] = 1.0e6;		/* assign whenever a rider is left */
 	}
-	g = as_grid_build(x, y, nr, 0, &A);
+	g = as_grid_build(x, y, NULL, nr, 0, &A);
 	q_taken = calloc(nr, 1);
 	for (i = 0; i < no; i++)
 	{

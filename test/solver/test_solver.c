@@ -592,12 +592,19 @@ check_determinism(const Inst *t)
 	return 1;
 }
 
+/*
+ * The grid's k nearest against brute force.  ties: points on a coarse
+ * lattice, so that many lie at one distance; keyed: those are ordered by a
+ * key of each point (a permutation of the indexes, as rider ids read in
+ * any order), else by index.
+ */
 static int
-check_grid(int npts, int ties)
+check_grid(int npts, int ties, int keyed)
 {
 	static double x[4000],
 				y[4000];
 	static int	acc[4000];
+	static long long key[4000];
 	int			i,
 				q;
 	AsGrid	   *g;
@@ -607,8 +614,18 @@ check_grid(int npts, int ties)
 		x[i] = ties ? rint_(0, 20) * 50.0 : rint_(0, 1000000) / 100.0;
 		y[i] = ties ? rint_(0, 20) * 50.0 : rint_(0, 1000000) / 100.0;
 		acc[i] = rint_(0, 3) != 0;
+		key[i] = i;
 	}
-	g = as_grid_build(x, y, npts, ties ? 75.0 : 0, &A);
+	/* shuffle the keys: the nearest by key differ from those by index */
+	for (i = npts - 1; i > 0; i--)
+	{
+		int			j = rint_(0, i);
+		long long	t = key[i];
+
+		key[i] = key[j];
+		key[j] = t;
+	}
+	g = as_grid_build(x, y, keyed ? key : NULL, npts, ties ? 75.0 : 0, &A);
 	if (g == NULL)
 		return 0;
 	for (q = 0; q < 200; q++)
@@ -628,17 +645,20 @@ check_grid(int npts, int ties)
 
 		gn = as_grid_knn(g, qx, qy, k, rad, useacc ? accept_cb : NULL, acc,
 						 gi, gd);
-		/* brute force: sort by (distance, index) */
+		/* brute force: sort by (distance, key or index) */
 		for (i = 0; i < npts; i++)
 		{
 			double		d2 = (x[i] - qx) * (x[i] - qx) + (y[i] - qy) * (y[i] - qy);
+			long long	ki = keyed ? key[i] : i;
 
 			if (d2 > rad * rad || (useacc && !acc[i]))
 				continue;
-			if (bn == k && (d2 > bd[k - 1] || (d2 == bd[k - 1] && i > bi[k - 1])))
+			if (bn == k && (d2 > bd[k - 1] ||
+							(d2 == bd[k - 1] && ki > (keyed ? key[bi[k - 1]] : bi[k - 1]))))
 				continue;
 			j = bn < k ? bn++ : k - 1;
-			while (j > 0 && (bd[j - 1] > d2 || (bd[j - 1] == d2 && bi[j - 1] > i)))
+			while (j > 0 && (bd[j - 1] > d2 ||
+							 (bd[j - 1] == d2 && (keyed ? key[bi[j - 1]] : bi[j - 1]) > ki)))
 			{
 				bd[j] = bd[j - 1];
 				bi[j] = bi[j - 1];
@@ -969,8 +989,9 @@ main(void)
 	}
 
 	/* grid */
-	ok(check_grid(3000, 0), "%s", "grid k-nearest equals brute force (radius, filter)");
-	ok(check_grid(2000, 1), "%s", "grid k-nearest equals brute force with ties (lower index first)");
+	ok(check_grid(3000, 0, 0), "%s", "grid k-nearest equals brute force (radius, filter)");
+	ok(check_grid(2000, 1, 0), "%s", "grid k-nearest equals brute force with ties (lower index first)");
+	ok(check_grid(2000, 1, 1), "%s", "grid k-nearest equals brute force with ties by key (lower key first, keys shuffled)");
 	ok(live_blocks == 0, "%s", "no allocation left behind");
 
 	printf("1..%d\n", n_test);
