@@ -390,9 +390,12 @@ static PGconn *conn;
 /*
  * The settings of the replay's zone (SIM_CAPACITY, SIM_HOLD_COST,
  * SIM_LOAD_PENALTY, SIM_MAX_WAIT override them), chosen on every twelfth
- * day (docs/replay.md): room for three orders, a load term of 300 s an
+ * day (docs/replay.md): room for three orders, a load term of 450 s an
  * order held (a courier on a trip may be given its next one, at a price);
- * no courier sent more than ten minutes before the food is ready.  Trips
+ * no courier sent more than ten minutes before the food is ready; a hold
+ * cost of 20000 s, so that an order waits for a later batch only when no
+ * courier can take it (a trip not started is planned again each minute,
+ * so committing early costs little).  Trips
  * of up to replay_replan orders not started yet are planned again every
  * minute (SIM_REPLAN; 0: never).  The replay runs a day in a minute or two,
  * hundreds of times faster than the day went: autovacuum, which wakes once a
@@ -401,8 +404,8 @@ static PGconn *conn;
  * as autovacuum would in a real day's time.
  */
 static int replay_capacity = 3,
-			replay_hold = 3000,
-			replay_load = 300,
+			replay_hold = 20000,
+			replay_load = 450,
 			replay_max_wait = 600,
 			replay_replan = 3,
 			replay_vacuum = 5;
