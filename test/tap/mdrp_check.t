@@ -2,7 +2,9 @@
 # test/tap/mdrp_check.t: the feasibility checker of meal-delivery solutions
 # (tools/sim --check, tools/sim-src/mdrp.c) on a hand-made instance: a
 # valid solution passes with its measures, and one broken solution per
-# rule is refused with its reason.  Then the simple online rule's solution
+# rule is refused with its reason; where the food waited (tools/sim
+# --waits) in the valid one and in one with an order given late.  Then the
+# simple online rule's solution
 # of the instance passes, and, where the real data is at hand, a replay of
 # its smallest instance through the SQL API passes too.
 set -uo pipefail
@@ -31,7 +33,7 @@ printf 'assignment_time pickup_time courier orders\n2 12 c1 o1 o2\n5 8 c2 o3\n' 
 printf 'order placement_time ready_time pickup_time dropoff_time courier\no1 0 10 12 21 c1\no2 2 12 12 30 c1\no3 5 8 8 17 c2\n' >"$valid/solution_info_orders.txt"
 printf 'courier departure_time origin destination\nc1 2 0 r1\nc1 14 r1 o1\nc1 23 o1 o2\nc2 5 0 r2\nc2 10 r2 o3\n' >"$valid/solution_info_couriers.txt"
 
-echo "1..17"
+echo "1..19"
 n=0
 out=$("$sim" --check "$inst" "$valid" 2>&1); rc=$?
 n=$((n + 1))
@@ -71,6 +73,30 @@ broken "a trip interrupted (late departure from a stop)" $C 's/^c1 14 r1 o1$/c1 
 broken "a drop-off time that the moves do not give" $O 's/^o3 5 8 8 17 c2$/o3 5 8 8 16 c2/' "its trip gives"
 broken "a delivered order missing from the orders file" $O '/^o3 /d' "not listed"
 broken "a move that belongs to no trip" $C '$a c2 30 o3 r1' "belongs to no trip"
+
+# where the food waited: o1 waits 2 minutes (given at 2, ready at 10,
+# picked up at 12), o2 rides 4 minutes longer behind o1; then o3 given to
+# c2 only at 9, after its food was ready at 8, while c2 stood idle at r2
+# from minute 0 and could have picked it up at 8
+n=$((n + 1))
+out=$("$sim" --waits "$inst" "$valid" 2>&1)
+if grep -q "food wait 0.667 min; given after ready: share 0.000, wait 0.000, an idle courier sooner 0.000; given before, late: share 0.333, wait 0.667; detour 1.333" <<<"$out"; then
+	echo "ok $n - waits: o1's 2 minutes given before ready, o2's 4 minutes of detour"
+else
+	echo "not ok $n - waits of the valid solution"; echo "$out" | sed 's/^/# /'
+fi
+n=$((n + 1))
+late="$work/late"
+cp -r "$valid" "$late"
+sed -i 's/^5 8 c2 o3$/9 11 c2 o3/' "$late/$A"
+sed -i 's/^o3 5 8 8 17 c2$/o3 5 8 11 20 c2/' "$late/$O"
+sed -i 's/^c2 5 0 r2$/c2 9 0 r2/; s/^c2 10 r2 o3$/c2 13 r2 o3/' "$late/$C"
+out=$("$sim" --check "$inst" "$late" 2>&1; "$sim" --waits "$inst" "$late" 2>&1)
+if grep -q "^feasible" <<<"$out" && grep -q "food wait 1.667 min; given after ready: share 0.333, wait 1.000, an idle courier sooner 1.000;" <<<"$out"; then
+	echo "ok $n - waits: o3 given after its food was ready, with its courier idle and able to come sooner"
+else
+	echo "not ok $n - waits of a solution with an order given late"; echo "$out" | sed 's/^/# /'
+fi
 
 # the simple online rule of the instance, and a real replay
 n=$((n + 1))

@@ -7,6 +7,7 @@
  *	tools/sim --replay DIR --out SOLDIR      replay one meal-delivery day (mdrp.c)
  *	tools/sim --replay-all [DATADIR]         replay all of them, in parallel
  *	tools/sim --check DIR SOLDIR             check a solution's feasibility
+ *	tools/sim --waits DIR SOLDIR             where a solution's food waited
  *
  * Each mode reads the rest of the arguments itself; --help of each mode
  * says which.
@@ -29,5 +30,7 @@ main(int argc, char **argv)
 		return mdrp_replay_all_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "--check") == 0)
 		return mdrp_check_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--waits") == 0)
+		return mdrp_waits_main(argc, argv);
 	return city_main(argc, argv);
 }

@@ -788,3 +788,152 @@ mdrp_check_main(int argc, char **argv)
 	mdrp_free_instance(&in);
 	return 0;
 }
+
+/*
+ * Where the food of a solution waited: each delivered order's wait (pickup
+ * - ready), split by whether its courier was given it only after the food
+ * was ready or before it and arrived late, and the detour of a shared trip
+ * (drop-off - the direct drop-off from the pickup).  Of the orders given
+ * after their food was ready, the share that had a courier idle (on duty,
+ * its last trip done, its next not yet given) at some moment between
+ * placement and that assignment who could have picked the food up sooner.
+ */
+typedef struct WaitSpell
+{
+	int			courier;
+	double		from, to;		/* idle from, until given its next trip */
+	MdrpPlace	at;
+} WaitSpell;
+
+int
+mdrp_waits_main(int argc, char **argv)
+{
+	MdrpInstance in;
+	MdrpSolution s;
+	char		err[1024];
+	int		   *given,
+			   *drop;
+	const MdrpTrip **by_courier;
+	WaitSpell  *spell;
+	int			nspell = 0,
+				i,
+				j,
+				n = 0,
+				after = 0,
+				after_idle = 0,
+				before = 0;
+	double		wait = 0,
+				wait_after = 0,
+				wait_before = 0,
+				detour = 0;
+	int			sp1,
+				sp2,
+				sd1,
+				sd2;
+
+	if (argc != 4)
+	{
+		fprintf(stderr, "usage: sim --waits INSTANCE_DIR SOLUTION_DIR\n");
+		return 2;
+	}
+	if (!mdrp_read_instance(argv[2], &in, err, sizeof(err)) ||
+		!mdrp_read_solution(argv[3], &s, err, sizeof(err)))
+	{
+		fprintf(stderr, "sim: %s\n", err);
+		return 2;
+	}
+	sp1 = mdrp_first_half(in.pickup_service);
+	sp2 = in.pickup_service - sp1;
+	sd1 = mdrp_first_half(in.dropoff_service);
+	sd2 = in.dropoff_service - sd1;
+	given = calloc(in.norders + 1, sizeof(int));
+	drop = calloc(in.norders + 1, sizeof(int));
+	for (i = 0; i < s.ntrips; i++)
+		for (j = 0; j < s.trips[i].norders; j++)
+			if (s.trips[i].orders[j] >= 1 && s.trips[i].orders[j] <= in.norders)
+				given[s.trips[i].orders[j]] = s.trips[i].assigned;
+	for (i = 0; i < s.ndeliveries; i++)
+		if (s.deliveries[i].order >= 1 && s.deliveries[i].order <= in.norders)
+			drop[s.deliveries[i].order] = s.deliveries[i].dropoff;
+
+	/* each courier's idle spells, its trips in pickup order (as the checker sorts them) */
+	by_courier = malloc(sizeof(MdrpTrip *) * (s.ntrips + 1));
+	for (i = 0; i < s.ntrips; i++)
+		by_courier[i] = &s.trips[i];
+	qsort(by_courier, s.ntrips, sizeof(MdrpTrip *), cmp_trip_by_courier);
+	spell = malloc(sizeof(WaitSpell) * (s.ntrips + in.ncouriers + 1));
+	for (i = 1, j = 0; i <= in.ncouriers; i++)
+	{
+		double		t = in.couriers[i].on;
+		MdrpPlace	at = {'s', 0};
+
+		if (in.couriers[i].on < 0)
+			continue;
+		for (; j < s.ntrips && by_courier[j]->courier < i; j++)
+			;
+		for (; j < s.ntrips && by_courier[j]->courier == i; j++)
+		{
+			const MdrpTrip *tr = by_courier[j];
+			int			last = tr->orders[tr->norders - 1];
+
+			if (tr->assigned > t)
+				spell[nspell++] = (WaitSpell) {i, t, tr->assigned, at};
+			t = drop[last] + sd2;
+			if (t < tr->assigned)
+				t = tr->assigned;
+			at = (MdrpPlace) {'o', last};
+		}
+		spell[nspell++] = (WaitSpell) {i, t, INFINITY, at};
+	}
+
+	for (i = 0; i < s.ndeliveries; i++)
+	{
+		const MdrpDelivery *d = &s.deliveries[i];
+		const MdrpOrder *o = &in.orders[d->order];
+		MdrpPlace	r = {'r', o->restaurant},
+					to = {'o', d->order};
+		int			w = d->pickup - o->ready;
+
+		n++;
+		wait += w;
+		detour += d->dropoff - (d->pickup + sp2 + mdrp_travel(&in, r, to, 0) + sd1);
+		if (w <= 0)
+			continue;
+		if (given[d->order] > o->ready)
+		{
+			after++;
+			wait_after += w;
+			for (j = 0; j < nspell; j++)
+			{
+				double		t = spell[j].from > o->placed ? spell[j].from : o->placed;
+				double		q = t + mdrp_travel(&in, spell[j].at, r, spell[j].courier) + sp1;
+
+				if (q < o->ready)
+					q = o->ready;
+				if (t < spell[j].to && t < given[d->order] &&
+					q <= in.couriers[spell[j].courier].off && q < d->pickup)
+				{
+					after_idle++;
+					break;
+				}
+			}
+		}
+		else
+		{
+			before++;
+			wait_before += w;
+		}
+	}
+	printf("%s: food wait %.3f min; given after ready: share %.3f, wait %.3f, an idle courier sooner %.3f;"
+		   " given before, late: share %.3f, wait %.3f; detour %.3f\n",
+		   in.name, n ? wait / n : 0, n ? (double) after / n : 0, n ? wait_after / n : 0,
+		   after ? (double) after_idle / after : 0, n ? (double) before / n : 0,
+		   n ? wait_before / n : 0, n ? detour / n : 0);
+	free(given);
+	free(drop);
+	free(by_courier);
+	free(spell);
+	mdrp_free_solution(&s);
+	mdrp_free_instance(&in);
+	return 0;
+}

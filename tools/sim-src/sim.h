@@ -31,5 +31,6 @@ extern int	city_main(int argc, char **argv);
 extern int	mdrp_replay_main(int argc, char **argv);
 extern int	mdrp_replay_all_main(int argc, char **argv);
 extern int	mdrp_check_main(int argc, char **argv);
+extern int	mdrp_waits_main(int argc, char **argv);
 
 #endif							/* DISPATCH_SIM_H */
