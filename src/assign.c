@@ -253,7 +253,7 @@ prepare_plans(void)
 	Oid			t_knn[8] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID};
 	Oid			t_ties[9] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
+	TIMESTAMPTZOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID};
 	Oid			t_excl[2] = {INT8OID, INT8ARRAYOID};
 	Oid			t_take[3] = {INT8ARRAYOID, INT4ARRAYOID, INT8OID};
 	Oid			t_offers[7] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
@@ -328,20 +328,26 @@ prepare_plans(void)
 										match_rider_select()),
 							   8, t_knn);
 	/*
-	 * The riders at exactly distance $8 (degrees, as the scan measures)
-	 * from a pickup, lowest ids first: a scan that stopped among riders at
-	 * one distance took those its index walk met first, which follows where
-	 * their rows happen to lie.
+	 * For each pickup where a scan stopped among riders at one distance
+	 * ($8: that distance, in degrees as the scan measures; $9: the places
+	 * left), the riders at exactly that distance, lowest ids first: the
+	 * scan took those its index walk met first, which follows where their
+	 * rows happen to lie.  All such pickups in one statement.
 	 */
 	knn_ties_plan = match_keep_plan(psprintf(
-											 "SELECT %s FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
-											 " AND r.position OPERATOR(@postgis@.&&) @postgis@.st_expand("
-											 "   pg_catalog.point($6, $7)::@postgis@.geometry(Point, 4326),"
-											 "   $8 OPERATOR(pg_catalog.*) 1.000001 OPERATOR(pg_catalog.+) 1e-9)"
-											 " AND (r.position OPERATOR(@postgis@.<->)"
-											 "   pg_catalog.point($6, $7)::@postgis@.geometry(Point, 4326))"
-											 "   OPERATOR(pg_catalog.=) $8"
-											 " ORDER BY r.rider_id LIMIT $9",
+											 "SELECT %s, t.i AS pickup"
+											 " FROM ROWS FROM (pg_catalog.unnest($6), pg_catalog.unnest($7),"
+											 "                 pg_catalog.unnest($8), pg_catalog.unnest($9))"
+											 "   WITH ORDINALITY AS t(lon, lat, d, places, i)"
+											 " CROSS JOIN LATERAL (SELECT r.* FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
+											 "   AND r.position OPERATOR(@postgis@.&&) @postgis@.st_expand("
+											 "     pg_catalog.point(t.lon, t.lat)::@postgis@.geometry(Point, 4326),"
+											 "     t.d OPERATOR(pg_catalog.*) 1.000001 OPERATOR(pg_catalog.+) 1e-9)"
+											 "   AND (r.position OPERATOR(@postgis@.<->)"
+											 "     pg_catalog.point(t.lon, t.lat)::@postgis@.geometry(Point, 4326))"
+											 "     OPERATOR(pg_catalog.=) t.d"
+											 "   ORDER BY r.rider_id LIMIT t.places) r"
+											 " ORDER BY t.i, r.rider_id",
 											 match_rider_select()),
 									9, t_ties);
 	exclusions_plan = match_keep_plan(
@@ -865,7 +871,7 @@ batch_rider(Batch *b, HeapTuple tuple, const MatchColumns *cols)
  * the order of the rows on disk: where the scan stops among riders at one
  * distance (riders waiting at one restaurant), those strictly nearer are
  * kept and the places left go to the riders at that distance with the
- * lowest ids, read by a second statement.
+ * lowest ids, read by a second statement for all such pickups at once.
  */
 static int *
 pickups_fetch(Batch *b, Pickups *p)
@@ -879,10 +885,12 @@ pickups_fetch(Batch *b, Pickups *p)
 			   *fill;
 	double	   *row_d,
 			   *tie_d;
-	int		   *keep;
+	int		   *keep,
+			   *tied_pick;
 	int			i,
 				q,
 				ret,
+				tied,
 				pickup_col,
 				d_col;
 	uint64		row,
@@ -947,6 +955,7 @@ pickups_fetch(Batch *b, Pickups *p)
 	 */
 	keep = palloc(sizeof(int) * Max(p->np, 1));
 	tie_d = palloc(sizeof(double) * Max(p->np, 1));
+	tied_pick = palloc(sizeof(int) * Max(p->np, 1));
 	p->got = palloc0(sizeof(int) * Max(p->np, 1));
 	p->full = palloc0(sizeof(bool) * Max(p->np, 1));
 	for (q = 0; q < p->np; q++)
@@ -976,26 +985,55 @@ pickups_fetch(Batch *b, Pickups *p)
 	SPI_freetuptable(tt);
 
 	/* the places left at a distance where the scan stopped: lowest ids */
+	tied = 0;
 	for (q = 0; q < p->np; q++)
+		if (tie_d[q] >= 0)
+			tied_pick[tied++] = q;
+	if (tied > 0)
 	{
-		if (tie_d[q] < 0)
-			continue;
-		values[5] = Float8GetDatum(p->lon[q]);
-		values[6] = Float8GetDatum(p->lat[q]);
-		values[7] = Float8GetDatum(tie_d[q]);
-		values[8] = Int32GetDatum(p->want[q] - p->got[q]);
+		double	   *t_lon = palloc(sizeof(double) * tied),
+				   *t_lat = palloc(sizeof(double) * tied),
+				   *t_d = palloc(sizeof(double) * tied);
+
+		for (i = 0; i < tied; i++)
+		{
+			q = tied_pick[i];
+			t_lon[i] = p->lon[q];
+			t_lat[i] = p->lat[q];
+			t_d[i] = tie_d[q];
+			d[i] = Int32GetDatum(p->want[q] - p->got[q]);
+		}
+		values[5] = float8_array(t_lon, tied);
+		values[6] = float8_array(t_lat, tied);
+		values[7] = float8_array(t_d, tied);
+		values[8] = PointerGetDatum(construct_array(d, tied, INT4OID, 4, true, TYPALIGN_INT));
 		ret = SPI_execute_plan(knn_ties_plan, values, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not read candidates at one distance: %s", SPI_result_code_string(ret));
+		tt = SPI_tuptable;
 		if (SPI_processed > 0)
-			match_rider_columns(SPI_tuptable->tupdesc, &cols);
-		for (row = 0; row < SPI_processed && p->got[q] < p->want[q]; row++)
-			p->rider[start[q] + p->got[q]++] = batch_rider(b, SPI_tuptable->vals[row], &cols);
-		SPI_freetuptable(SPI_tuptable);
+		{
+			match_rider_columns(tt->tupdesc, &cols);
+			pickup_col = dispatch_column_number(tt->tupdesc, "pickup");
+		}
+		for (row = 0; row < SPI_processed; row++)
+		{
+			bool		isnull;
+
+			q = tied_pick[DatumGetInt64(SPI_getbinval(tt->vals[row], tt->tupdesc, pickup_col, &isnull)) - 1];
+			Assert(!isnull);
+			if (p->got[q] < p->want[q])
+				p->rider[start[q] + p->got[q]++] = batch_rider(b, tt->vals[row], &cols);
+		}
+		SPI_freetuptable(tt);
+		pfree(t_lon);
+		pfree(t_lat);
+		pfree(t_d);
 	}
 	pfree(fill);
 	pfree(keep);
 	pfree(tie_d);
+	pfree(tied_pick);
 	pfree(row_pick);
 	pfree(row_d);
 	pfree(by_pick);
