@@ -223,19 +223,25 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaigns', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaigns_campaign_id_seq', '');
 REVOKE ALL ON @extschema@.campaigns FROM PUBLIC;
 
--- A budget is kept in slots, so that orders taking the same campaign at
--- once lock different rows: an order charges one slot (chosen by its
--- backend), and only when that slot cannot cover the discount does it lock
--- every slot, in slot order, and take from several (sql: _budget_take).
+-- A budget is kept in slots, each in a zone, so that an order charges rows
+-- of its own zone: on Citus they lie on the zone's worker with the order.
+-- An order charges one slot of its zone (chosen by its backend) and only
+-- when that slot cannot cover the discount locks every slot of its zone, in
+-- slot order; when the zone's room is short it takes the rest from other
+-- zones' slots that no transaction holds (sql: _budget_take).  A city-wide
+-- budget starts in the pool (zone 0, no zone's) and balance_budgets() moves
+-- its room to the zones, by what each has taken lately.
 CREATE TABLE @extschema@.campaign_budget (
+	zone_id      bigint NOT NULL CHECK (zone_id >= 0),
 	campaign_id  bigint NOT NULL REFERENCES @extschema@.campaigns,
 	slot         smallint NOT NULL CHECK (slot >= 0),
 	cap_cents    bigint NOT NULL CHECK (cap_cents >= 0),
 	spent_cents  bigint NOT NULL DEFAULT 0 CHECK (spent_cents >= 0 AND spent_cents <= cap_cents),
-	PRIMARY KEY (campaign_id, slot)
+	PRIMARY KEY (zone_id, campaign_id, slot)
 );
+CREATE INDEX campaign_budget_campaign_idx ON @extschema@.campaign_budget (campaign_id);
 COMMENT ON TABLE @extschema@.campaign_budget IS
-	'The budget of a campaign in 16 slots whose caps sum to it: what is spent (discounts held, referral rewards paid) is the sum of spent_cents.';
+	'The budget of a campaign in slots per zone (zone 0: the pool, room not yet given to a zone) whose caps sum to it: what is spent (discounts held, referral rewards paid) is the sum of spent_cents.  balance_budgets() moves room between zones.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaign_budget', '');
 REVOKE ALL ON @extschema@.campaign_budget FROM PUBLIC;
 
@@ -245,17 +251,33 @@ CREATE TABLE @extschema@.coupons (
 	customer_id  bigint REFERENCES @extschema@.customers,
 	merchant_id  bigint REFERENCES @extschema@.merchants,
 	max_uses     integer CHECK (max_uses >= 1),
-	uses         integer NOT NULL DEFAULT 0 CHECK (uses >= 0),
 	valid_until  timestamptz,
-	created_at   timestamptz NOT NULL,
-	CHECK (max_uses IS NULL OR uses <= max_uses)
+	created_at   timestamptz NOT NULL
 );
 CREATE INDEX coupons_campaign_idx ON @extschema@.coupons (campaign_id);
 CREATE INDEX coupons_customer_idx ON @extschema@.coupons (customer_id) WHERE customer_id IS NOT NULL;
 COMMENT ON TABLE @extschema@.coupons IS
-	'Codes that redeem a campaign: public (customer NULL, e.g. WELCOME10) or personal one-use codes (usual offers, goodwill); optionally for one merchant.';
+	'Codes that redeem a campaign: public (customer NULL, e.g. WELCOME10) or personal one-use codes (usual offers, goodwill); optionally for one merchant.  The uses of a code with max_uses are counted in coupon_uses.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.coupons', '');
 REVOKE ALL ON @extschema@.coupons FROM PUBLIC;
+
+-- The uses of a counted code (max_uses set), held in zones as a budget is,
+-- so that on Citus an order redeeming it writes its zone's worker: a code
+-- has its uses in the zone it was issued for (its merchant's, or that of
+-- the order it makes good), and an order in another zone moves one use to
+-- its own (_coupon_use).
+CREATE TABLE @extschema@.coupon_uses (
+	zone_id  bigint NOT NULL CHECK (zone_id >= 0),
+	code     text NOT NULL REFERENCES @extschema@.coupons,
+	cap      integer NOT NULL CHECK (cap >= 0),
+	used     integer NOT NULL DEFAULT 0 CHECK (used >= 0 AND used <= cap),
+	PRIMARY KEY (zone_id, code)
+);
+CREATE INDEX coupon_uses_code_idx ON @extschema@.coupon_uses (code);
+COMMENT ON TABLE @extschema@.coupon_uses IS
+	'The uses of a code with max_uses, per zone (zone 0: none''s): the caps sum to max_uses, used counts the orders holding it there.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.coupon_uses', '');
+REVOKE ALL ON @extschema@.coupon_uses FROM PUBLIC;
 
 CREATE TABLE @extschema@.redemptions (
 	zone_id         bigint NOT NULL,
@@ -281,11 +303,16 @@ COMMENT ON TABLE @extschema@.redemptions IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.redemptions', '');
 REVOKE ALL ON @extschema@.redemptions FROM PUBLIC;
 
--- the points ledger: customer-wide.  Each entry is a lot that can be spent
--- until it expires (remaining counts down as it is spent); what an order
--- spent, and from which lots, is its redemption (dispatch.redemptions).
+-- the points ledger: customer-wide data held in zones.  Each entry is a lot
+-- that can be spent until it expires (remaining counts down as it is
+-- spent), kept in the zone of what earned it (the order delivered, reviewed
+-- or complained of), so that on Citus an order in that zone spends it on
+-- the zone's worker; its id carries the zone (zone_scoped_id).  What an
+-- order spent, and from which lots, is its redemption (dispatch.redemptions).
+CREATE SEQUENCE @extschema@.points_ledger_entry_id_seq;
 CREATE TABLE @extschema@.points_ledger (
-	entry_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	zone_id      bigint NOT NULL REFERENCES @extschema@.zones,
+	entry_id     bigint NOT NULL,
 	customer_id  bigint NOT NULL REFERENCES @extschema@.customers,
 	at           timestamptz NOT NULL,
 	points       integer NOT NULL CHECK (points > 0),
@@ -294,12 +321,14 @@ CREATE TABLE @extschema@.points_ledger (
 	reason       text NOT NULL CHECK (reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey')),
 	ref          text NOT NULL,
 	campaign_id  bigint REFERENCES @extschema@.campaigns,
-	UNIQUE (customer_id, reason, ref)
+	PRIMARY KEY (zone_id, entry_id),
+	UNIQUE (zone_id, customer_id, reason, ref)
 );
 CREATE INDEX points_ledger_lots_idx ON @extschema@.points_ledger (customer_id, expires_at)
 	WHERE remaining > 0;
+CREATE INDEX points_ledger_customer_idx ON @extschema@.points_ledger (customer_id, at);
 COMMENT ON TABLE @extschema@.points_ledger IS
-	'Points per customer, one lot per credit: points, what remains of them, when they expire, why (reason) and for what (ref); one entry per (customer, reason, ref), so that crediting twice writes nothing.  Spends are the redemptions of orders.';
+	'Points per customer, one lot per credit, in the zone of what earned it: points, what remains of them, when they expire, why (reason) and for what (ref); one entry per (zone, customer, reason, ref), so that crediting twice writes nothing.  Spends are the redemptions of orders.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.points_ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.points_ledger_entry_id_seq', '');
 REVOKE ALL ON @extschema@.points_ledger FROM PUBLIC;
@@ -706,6 +735,7 @@ COMMENT ON INDEX @extschema@.referrals_order_idx IS
 	'The referral an order settled: the rollup counts its reward on the order''s day.';
 
 INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
+	('dispatch-budgets', '* * * * *', 'SELECT @extschema@.balance_budgets()', 'dispatch'),
 	('dispatch-growth', '* * * * *', 'SELECT @extschema@.rollup_campaigns()', 'dispatch'),
 	('dispatch-recommend', '*/15 * * * *', 'SELECT @extschema@.refresh_recommendations()', 'dispatch');
 -- END growth rollup tables
@@ -2466,11 +2496,17 @@ BEGIN
 	IF v_code IS NOT NULL THEN
 		INSERT INTO @extschema@.coupons (code, campaign_id, created_at) VALUES (v_code, v_id, v_now);
 	END IF;
-	IF budget_cents IS NOT NULL THEN
-		INSERT INTO @extschema@.campaign_budget (campaign_id, slot, cap_cents)
-		SELECT v_id, k, budget_cents OPERATOR(pg_catalog./) 16
-		                OPERATOR(pg_catalog.+) CASE WHEN k OPERATOR(pg_catalog.=) 0 THEN budget_cents OPERATOR(pg_catalog.%) 16 ELSE 0 END
+	IF budget_cents IS NOT NULL AND create_campaign.zone_id IS NOT NULL THEN
+		-- a zone's campaign: its budget in 16 slots of the zone
+		INSERT INTO @extschema@.campaign_budget (zone_id, campaign_id, slot, cap_cents)
+		SELECT create_campaign.zone_id, v_id, k, budget_cents OPERATOR(pg_catalog./) 16
+		       OPERATOR(pg_catalog.+) CASE WHEN k OPERATOR(pg_catalog.=) 0 THEN budget_cents OPERATOR(pg_catalog.%) 16 ELSE 0 END
 		  FROM pg_catalog.generate_series(0, 15) k;
+	ELSIF budget_cents IS NOT NULL THEN
+		-- city-wide: in the pool, then dealt out to the zones there are
+		INSERT INTO @extschema@.campaign_budget (zone_id, campaign_id, slot, cap_cents)
+		VALUES (0, v_id, 0, budget_cents);
+		PERFORM @extschema@._budget_balance(v_id, v_now);
 	END IF;
 	RETURN v_id;
 END
@@ -2503,7 +2539,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.end_campaign(bigint) TO dispatch_admin;
 
 -- _issue_coupon (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._issue_coupon(p_campaign_id bigint, p_customer_id bigint,
-                                         p_merchant_id bigint DEFAULT NULL, p_valid_until timestamptz DEFAULT NULL)
+                                         p_merchant_id bigint DEFAULT NULL, p_valid_until timestamptz DEFAULT NULL,
+                                         p_zone_id bigint DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -2512,6 +2549,7 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_camp @extschema@.campaigns;
 	v_code text;
+	v_zone bigint;
 BEGIN
 	SELECT c.* INTO v_camp FROM @extschema@.campaigns c WHERE c.campaign_id OPERATOR(pg_catalog.=) p_campaign_id;
 	IF NOT FOUND THEN
@@ -2530,16 +2568,22 @@ BEGIN
 	                 v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(
 	                     days => COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'valid_days')::integer, 30))),
 	        v_now);
+	-- its one use, in the zone it is for: its merchant's, or the one given
+	-- (none: zone 0, and the first order redeeming it moves the use there)
+	SELECT m.zone_id INTO v_zone FROM @extschema@.merchants m WHERE m.merchant_id OPERATOR(pg_catalog.=) p_merchant_id;
+	INSERT INTO @extschema@.coupon_uses (zone_id, code, cap)
+	VALUES (COALESCE(v_zone, p_zone_id, 0), v_code, 1);
 	RETURN v_code;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._issue_coupon(bigint, bigint, bigint, timestamptz) IS
-	'Internal: a personal one-use code of a campaign, optionally for one merchant, valid until p_valid_until (default: the campaign''s valid_days, else 30 days).';
-REVOKE ALL ON FUNCTION @extschema@._issue_coupon(bigint, bigint, bigint, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._issue_coupon(bigint, bigint, bigint, timestamptz, bigint) IS
+	'Internal: a personal one-use code of a campaign, optionally for one merchant, valid until p_valid_until (default: the campaign''s valid_days, else 30 days); its use is held in the merchant''s zone, else p_zone_id''s (coupon_uses).';
+REVOKE ALL ON FUNCTION @extschema@._issue_coupon(bigint, bigint, bigint, timestamptz, bigint) FROM PUBLIC;
 
 -- _points_grant (sql/52_campaigns.sql)
-CREATE OR REPLACE FUNCTION @extschema@._points_grant(p_customer_id bigint, p_points integer, p_reason text, p_ref text,
-                                         p_campaign_id bigint DEFAULT NULL, p_expires_at timestamptz DEFAULT NULL)
+CREATE OR REPLACE FUNCTION @extschema@._points_grant(p_zone_id bigint, p_customer_id bigint, p_points integer, p_reason text,
+                                         p_ref text, p_campaign_id bigint DEFAULT NULL,
+                                         p_expires_at timestamptz DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -2548,6 +2592,7 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_expires timestamptz := p_expires_at;
 	v_camp @extschema@.campaigns;
+	v_id bigint;
 BEGIN
 	IF p_points IS NULL OR p_points OPERATOR(pg_catalog.<) 1 THEN
 		RETURN false;
@@ -2557,15 +2602,17 @@ BEGIN
 		v_expires := v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(
 			days => COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'expire_days')::integer, 365));
 	END IF;
-	INSERT INTO @extschema@.points_ledger (customer_id, at, points, remaining, expires_at, reason, ref, campaign_id)
-	VALUES (p_customer_id, v_now, p_points, p_points, v_expires, p_reason, p_ref, p_campaign_id)
-	ON CONFLICT (customer_id, reason, ref) DO NOTHING;
+	-- an id of the zone from this node's sequence, as the other zone tables'
+	v_id := @extschema@.zone_scoped_id(p_zone_id, pg_catalog.nextval('@extschema@.points_ledger_entry_id_seq'));
+	INSERT INTO @extschema@.points_ledger (zone_id, entry_id, customer_id, at, points, remaining, expires_at, reason, ref, campaign_id)
+	VALUES (p_zone_id, v_id, p_customer_id, v_now, p_points, p_points, v_expires, p_reason, p_ref, p_campaign_id)
+	ON CONFLICT (zone_id, customer_id, reason, ref) DO NOTHING;
 	RETURN FOUND;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._points_grant(bigint, integer, text, text, bigint, timestamptz) IS
-	'Internal: credits a lot of points (reason delivery, feedback, goodwill, referral or survey; ref names what earned it) expiring after the points campaign''s expire_days (default 365); a repeat of (customer, reason, ref) writes nothing and returns false.';
-REVOKE ALL ON FUNCTION @extschema@._points_grant(bigint, integer, text, text, bigint, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._points_grant(bigint, bigint, integer, text, text, bigint, timestamptz) IS
+	'Internal: credits a lot of points in a zone (that of what earned it; reason delivery, feedback, goodwill, referral or survey; ref names what earned it) expiring after the points campaign''s expire_days (default 365); a repeat of (zone, customer, reason, ref) writes nothing and returns false.';
+REVOKE ALL ON FUNCTION @extschema@._points_grant(bigint, bigint, integer, text, text, bigint, timestamptz) FROM PUBLIC;
 
 -- _feedback_points (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._feedback_points(p_customer_id bigint, p_zone_id bigint, p_ref text) RETURNS integer
@@ -2577,7 +2624,7 @@ DECLARE
 	v_points integer := COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'feedback_points')::integer, 0);
 BEGIN
 	IF v_points OPERATOR(pg_catalog.>) 0
-	   AND @extschema@._points_grant(p_customer_id, v_points, 'feedback', p_ref, v_camp.campaign_id) THEN
+	   AND @extschema@._points_grant(p_zone_id, p_customer_id, v_points, 'feedback', p_ref, v_camp.campaign_id) THEN
 		RETURN v_points;
 	END IF;
 	RETURN 0;
@@ -2589,15 +2636,19 @@ REVOKE ALL ON FUNCTION @extschema@._feedback_points(bigint, bigint, text) FROM P
 
 -- points_balance (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@.points_balance(customer_id bigint) RETURNS integer
-LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT COALESCE(pg_catalog.sum(l.remaining), 0)::integer
-	  FROM @extschema@.points_ledger l
-	 WHERE l.customer_id OPERATOR(pg_catalog.=) points_balance.customer_id
-	   AND l.remaining OPERATOR(pg_catalog.>) 0
-	   AND (l.expires_at IS NULL OR l.expires_at OPERATOR(pg_catalog.>) @extschema@.clock());
-END;
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.sum(l.remaining), 0)::integer
+	          FROM @extschema@.points_ledger l
+	         WHERE l.customer_id OPERATOR(pg_catalog.=) points_balance.customer_id
+	           AND l.remaining OPERATOR(pg_catalog.>) 0
+	           AND (l.expires_at IS NULL OR l.expires_at OPERATOR(pg_catalog.>) v_now));
+END
+$$;
 COMMENT ON FUNCTION @extschema@.points_balance(bigint) IS
 	'The customer''s points that can be spent now: earned, not spent, not expired.';
 REVOKE ALL ON FUNCTION @extschema@.points_balance(bigint) FROM PUBLIC;
@@ -2605,23 +2656,28 @@ GRANT EXECUTE ON FUNCTION @extschema@.points_balance(bigint) TO dispatch_app, di
 
 -- customer_tier (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@.customer_tier(customer_id bigint) RETURNS text
-LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	WITH earned AS (
-		SELECT COALESCE(pg_catalog.sum(l.points), 0) AS points
-		  FROM @extschema@.points_ledger l
-		 WHERE l.customer_id OPERATOR(pg_catalog.=) customer_tier.customer_id
-		   AND l.reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey')
-		   AND l.at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.-) interval '365 days'))
-	SELECT COALESCE((SELECT t.v OPERATOR(pg_catalog.->>) 'name'
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_earned bigint;
+BEGIN
+	-- PL/pgSQL for Citus, as points_balance
+	SELECT COALESCE(pg_catalog.sum(l.points), 0) INTO v_earned
+	  FROM @extschema@.points_ledger l
+	 WHERE l.customer_id OPERATOR(pg_catalog.=) customer_tier.customer_id
+	   AND l.reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey')
+	   AND l.at OPERATOR(pg_catalog.>) (v_now OPERATOR(pg_catalog.-) interval '365 days');
+	RETURN COALESCE((SELECT t.v OPERATOR(pg_catalog.->>) 'name'
 	                   FROM pg_catalog.jsonb_array_elements(
-	                            (@extschema@._active_campaign('points', NULL, @extschema@.clock())).rules
-	                            OPERATOR(pg_catalog.->) 'tiers') t(v), earned
-	                  WHERE (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint OPERATOR(pg_catalog.<=) earned.points
+	                            (@extschema@._active_campaign('points', NULL, v_now)).rules
+	                            OPERATOR(pg_catalog.->) 'tiers') t(v)
+	                  WHERE (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint OPERATOR(pg_catalog.<=) v_earned
 	                  ORDER BY (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint DESC
 	                  LIMIT 1), 'member');
-END;
+END
+$$;
 COMMENT ON FUNCTION @extschema@.customer_tier(bigint) IS
 	'The customer''s tier: the highest tier of the city-wide points campaign whose min_points the points earned over the last 365 days reach; ''member'' below every tier.';
 REVOKE ALL ON FUNCTION @extschema@.customer_tier(bigint) FROM PUBLIC;
@@ -2667,25 +2723,51 @@ COMMENT ON FUNCTION @extschema@._offer_refusal(@extschema@.campaigns, bigint, bi
 	'Internal: why a discount campaign does not apply to an order (zone, minimum basket, first order), or NULL.';
 REVOKE ALL ON FUNCTION @extschema@._offer_refusal(@extschema@.campaigns, bigint, bigint, bigint, bigint, timestamptz) FROM PUBLIC;
 
+-- _other_zones (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@._other_zones(p_zone_id bigint, p_pool boolean) RETURNS SETOF bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_pool THEN
+		RETURN NEXT 0::bigint;
+	END IF;
+	RETURN QUERY SELECT z.zone_id FROM @extschema@.zones z
+	              WHERE z.zone_id OPERATOR(pg_catalog.<>) p_zone_id ORDER BY z.zone_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._other_zones(bigint, boolean) IS
+	'Internal: the zones other than p_zone_id in zone order, after the pool (zone 0) when p_pool: where an order looks for the budget room, code use or points its zone lacks.';
+REVOKE ALL ON FUNCTION @extschema@._other_zones(bigint, boolean) FROM PUBLIC;
+
 -- _budget_take (sql/52_campaigns.sql)
-CREATE OR REPLACE FUNCTION @extschema@._budget_take(p_campaign_id bigint, p_budget_cents bigint, p_cents bigint) RETURNS boolean
+CREATE OR REPLACE FUNCTION @extschema@._budget_take(p_campaign_id bigint, p_budget_cents bigint, p_cents bigint, p_zone_id bigint)
+RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_left bigint := p_cents;
+	v_room bigint := 0;
+	v_left bigint;
 	v_take bigint;
+	v_moved bigint := 0;
+	v_zone bigint;
+	v_zones bigint[] := '{}';
+	v_slots smallint[] := '{}';
+	v_rooms bigint[] := '{}';
 	r record;
 BEGIN
 	IF p_budget_cents IS NULL OR p_cents OPERATOR(pg_catalog.<=) 0 THEN
 		RETURN true;                    -- no budget: nothing to charge
 	END IF;
-	-- a slot with room that nobody holds, starting from this backend's
+	-- a slot of the zone with room that nobody holds, starting from this backend's
 	UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) p_cents
-	 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	 WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	   AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
 	   AND b.slot OPERATOR(pg_catalog.=) (
 	       SELECT f.slot FROM @extschema@.campaign_budget f
-	        WHERE f.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	        WHERE f.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	          AND f.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
 	          AND f.spent_cents OPERATOR(pg_catalog.+) p_cents OPERATOR(pg_catalog.<=) f.cap_cents
 	        ORDER BY (f.slot OPERATOR(pg_catalog.+) pg_catalog.pg_backend_pid()) OPERATOR(pg_catalog.%) 16
 	        LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -2693,39 +2775,78 @@ BEGIN
 	IF FOUND THEN
 		RETURN true;
 	END IF;
-	-- no free slot covers it: every slot, locked in order, exactly
+	-- no free slot covers it: every slot of the zone, locked in slot order
+	-- (an order racing for the zone's last cents waits for this one)
 	FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
 	           FROM @extschema@.campaign_budget b
-	          WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	          WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
 	          ORDER BY b.slot FOR UPDATE
 	LOOP
-		v_left := v_left OPERATOR(pg_catalog.-) r.room;
+		IF r.room OPERATOR(pg_catalog.>) 0 AND v_room OPERATOR(pg_catalog.<) p_cents THEN
+			v_zones := v_zones OPERATOR(pg_catalog.||) p_zone_id;
+			v_slots := v_slots OPERATOR(pg_catalog.||) r.slot;
+			v_rooms := v_rooms OPERATOR(pg_catalog.||) r.room;
+			v_room := v_room OPERATOR(pg_catalog.+) r.room;
+		END IF;
 	END LOOP;
-	IF v_left OPERATOR(pg_catalog.>) 0 THEN
+	-- short: the other zones' slots (the pool first) that no transaction
+	-- holds, zone by zone (one shard at a time on Citus); an order never
+	-- waits for another zone's, so that two orders of two zones short at
+	-- once cannot wait for each other
+	IF v_room OPERATOR(pg_catalog.<) p_cents THEN
+		FOR v_zone IN SELECT @extschema@._other_zones(p_zone_id, true) LOOP
+			FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
+			           FROM @extschema@.campaign_budget b
+			          WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+			            AND b.spent_cents OPERATOR(pg_catalog.<) b.cap_cents
+			          ORDER BY b.slot FOR UPDATE SKIP LOCKED
+			LOOP
+				EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
+				v_zones := v_zones OPERATOR(pg_catalog.||) v_zone;
+				v_slots := v_slots OPERATOR(pg_catalog.||) r.slot;
+				v_rooms := v_rooms OPERATOR(pg_catalog.||) r.room;
+				v_room := v_room OPERATOR(pg_catalog.+) r.room;
+			END LOOP;
+			EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
+		END LOOP;
+	END IF;
+	IF v_room OPERATOR(pg_catalog.<) p_cents THEN
 		RETURN false;
 	END IF;
 	v_left := p_cents;
-	FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
-	           FROM @extschema@.campaign_budget b
-	          WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-	            AND b.spent_cents OPERATOR(pg_catalog.<) b.cap_cents
-	          ORDER BY b.slot
-	LOOP
-		EXIT WHEN v_left OPERATOR(pg_catalog.=) 0;
-		v_take := LEAST(v_left, r.room);
-		UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) v_take
-		 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id AND b.slot OPERATOR(pg_catalog.=) r.slot;
+	FOR i IN 1 .. pg_catalog.cardinality(v_slots) LOOP
+		v_take := LEAST(v_left, v_rooms[i]);
+		IF v_zones[i] OPERATOR(pg_catalog.=) p_zone_id THEN
+			UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) v_take
+			 WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+			   AND b.slot OPERATOR(pg_catalog.=) v_slots[i];
+		ELSE
+			-- room of another zone moves to this one, and is spent here
+			UPDATE @extschema@.campaign_budget b SET cap_cents = b.cap_cents OPERATOR(pg_catalog.-) v_take
+			 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zones[i] AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+			   AND b.slot OPERATOR(pg_catalog.=) v_slots[i];
+			v_moved := v_moved OPERATOR(pg_catalog.+) v_take;
+		END IF;
 		v_left := v_left OPERATOR(pg_catalog.-) v_take;
 	END LOOP;
+	-- so that what an order spent lies in its zone, where a cancellation
+	-- gives it back
+	IF v_moved OPERATOR(pg_catalog.>) 0 THEN
+		INSERT INTO @extschema@.campaign_budget AS b (zone_id, campaign_id, slot, cap_cents, spent_cents)
+		VALUES (p_zone_id, p_campaign_id, 0, v_moved, v_moved)
+		ON CONFLICT (zone_id, campaign_id, slot) DO UPDATE
+		   SET cap_cents = b.cap_cents OPERATOR(pg_catalog.+) excluded.cap_cents,
+		       spent_cents = b.spent_cents OPERATOR(pg_catalog.+) excluded.spent_cents;
+	END IF;
 	RETURN true;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint) IS
-	'Internal: charges an amount to a campaign''s budget (p_budget_cents: the campaign''s, NULL for none), true when it fits.  In the common case one slot with room that no other transaction holds (SKIP LOCKED); when none is free, every slot, locked in slot order, so that two orders racing for the last of a budget cannot both get it.';
-REVOKE ALL ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint, bigint) IS
+	'Internal: charges an amount to a campaign''s budget (p_budget_cents: the campaign''s, NULL for none) in a zone, true when it fits.  In the common case one slot of the zone with room that no other transaction holds (SKIP LOCKED); when none is free, every slot of the zone, locked in slot order, so that two orders racing for the last of a zone''s budget cannot both get it; when the zone''s room is short, the rest from the pool''s and other zones'' slots that no transaction holds, moved to the zone''s slot 0 and spent there (what an order spent lies in its zone).';
+REVOKE ALL ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint, bigint) FROM PUBLIC;
 
 -- _budget_give (sql/52_campaigns.sql)
-CREATE OR REPLACE FUNCTION @extschema@._budget_give(p_campaign_id bigint, p_cents bigint) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._budget_give(p_campaign_id bigint, p_cents bigint, p_zone_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -2734,32 +2855,148 @@ DECLARE
 	v_give bigint;
 	r record;
 BEGIN
+	-- what an order spent lies in its zone's slots (_budget_take)
 	FOR r IN SELECT b.slot, b.spent_cents FROM @extschema@.campaign_budget b
-	          WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id AND b.spent_cents OPERATOR(pg_catalog.>) 0
-	          ORDER BY b.slot
+	          WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	            AND b.spent_cents OPERATOR(pg_catalog.>) 0
+	          ORDER BY b.slot FOR UPDATE
 	LOOP
 		EXIT WHEN v_left OPERATOR(pg_catalog.<=) 0;
-		UPDATE @extschema@.campaign_budget b
-		   SET spent_cents = b.spent_cents OPERATOR(pg_catalog.-) LEAST(b.spent_cents, v_left)
-		 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id AND b.slot OPERATOR(pg_catalog.=) r.slot
-		RETURNING LEAST(r.spent_cents, v_left) INTO v_give;
-		v_left := v_left OPERATOR(pg_catalog.-) COALESCE(v_give, 0);
+		v_give := LEAST(r.spent_cents, v_left);
+		UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.-) v_give
+		 WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+		   AND b.slot OPERATOR(pg_catalog.=) r.slot;
+		v_left := v_left OPERATOR(pg_catalog.-) v_give;
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._budget_give(bigint, bigint) IS
-	'Internal: gives an amount back to a campaign''s budget (a cancelled order''s discount), from the slots in slot order.';
-REVOKE ALL ON FUNCTION @extschema@._budget_give(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._budget_give(bigint, bigint, bigint) IS
+	'Internal: gives an amount back to a campaign''s budget (a cancelled order''s discount) in the order''s zone, where it was spent: to the zone''s slots in slot order, under their row locks.';
+REVOKE ALL ON FUNCTION @extschema@._budget_give(bigint, bigint, bigint) FROM PUBLIC;
+
+-- _budget_balance (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@._budget_balance(p_campaign_id bigint, p_now timestamptz) RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zones bigint[];
+	v_weights bigint[] := '{}';
+	v_rooms bigint[] := '{}';
+	v_room bigint := 0;
+	v_weight bigint := 0;
+	v_target bigint;
+	v_given bigint := 0;
+	v_move boolean := false;
+	v_zone bigint;
+	v_n bigint;
+	v_z bigint;
+BEGIN
+	SELECT pg_catalog.array_agg(z.zone_id ORDER BY z.zone_id) INTO v_zones FROM @extschema@.zones z;
+	IF v_zones IS NULL THEN
+		RETURN false;                   -- no zone yet: the room stays in the pool
+	END IF;
+	-- every slot of the campaign, zone by zone in zone order (as orders
+	-- lock their zone's), the pool and zones since removed included
+	FOR v_zone IN SELECT DISTINCT b.zone_id FROM @extschema@.campaign_budget b
+	               WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	               ORDER BY b.zone_id
+	LOOP
+		SELECT COALESCE(pg_catalog.sum(t.room), 0) INTO v_n
+		  FROM (SELECT b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
+		          FROM @extschema@.campaign_budget b
+		         WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+		         ORDER BY b.slot FOR UPDATE) t;
+		v_room := v_room OPERATOR(pg_catalog.+) v_n;
+		IF v_zone OPERATOR(pg_catalog.<>) ALL (v_zones) AND v_n OPERATOR(pg_catalog.>) 0 THEN
+			v_move := true;             -- room in the pool or a zone removed
+		END IF;
+	END LOOP;
+	FOREACH v_zone IN ARRAY v_zones LOOP
+		SELECT pg_catalog.count(*) INTO v_n FROM @extschema@.redemptions r
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+		   AND r.status OPERATOR(pg_catalog.=) 'applied'
+		   AND r.created_at OPERATOR(pg_catalog.>) (p_now OPERATOR(pg_catalog.-) interval '1 hour');
+		v_weights := v_weights OPERATOR(pg_catalog.||) (v_n OPERATOR(pg_catalog.+) 1);
+		v_weight := v_weight OPERATOR(pg_catalog.+) v_n OPERATOR(pg_catalog.+) 1;
+		SELECT COALESCE(pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents), -1) INTO v_n
+		  FROM @extschema@.campaign_budget b
+		 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id;
+		v_rooms := v_rooms OPERATOR(pg_catalog.||) v_n;
+	END LOOP;
+	FOR i IN 1 .. pg_catalog.cardinality(v_zones) LOOP
+		v_target := v_room OPERATOR(pg_catalog.*) v_weights[i] OPERATOR(pg_catalog./) v_weight;
+		IF v_rooms[i] OPERATOR(pg_catalog.<) 0 OR v_rooms[i] OPERATOR(pg_catalog.*) 2 OPERATOR(pg_catalog.<) v_target THEN
+			v_move := true;             -- no slots yet, or less than half its share
+		END IF;
+	END LOOP;
+	IF NOT v_move THEN
+		RETURN false;
+	END IF;
+	-- each slot keeps what it spent; the room is dealt out again
+	UPDATE @extschema@.campaign_budget b SET cap_cents = b.spent_cents
+	 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	   AND b.zone_id OPERATOR(pg_catalog.<>) ALL (v_zones)
+	   AND b.cap_cents OPERATOR(pg_catalog.>) b.spent_cents;
+	FOR i IN 1 .. pg_catalog.cardinality(v_zones) LOOP
+		v_z := v_zones[i];
+		v_target := CASE WHEN i OPERATOR(pg_catalog.=) pg_catalog.cardinality(v_zones)
+		                 THEN v_room OPERATOR(pg_catalog.-) v_given
+		                 ELSE v_room OPERATOR(pg_catalog.*) v_weights[i] OPERATOR(pg_catalog./) v_weight END;
+		v_given := v_given OPERATOR(pg_catalog.+) v_target;
+		INSERT INTO @extschema@.campaign_budget AS b (zone_id, campaign_id, slot, cap_cents, spent_cents)
+		SELECT v_z, p_campaign_id, k, v_target OPERATOR(pg_catalog./) 16
+		       OPERATOR(pg_catalog.+) CASE WHEN k OPERATOR(pg_catalog.=) 0 THEN v_target OPERATOR(pg_catalog.%) 16 ELSE 0 END, 0
+		  FROM pg_catalog.generate_series(0, 15) k
+		ON CONFLICT (zone_id, campaign_id, slot) DO UPDATE
+		   SET cap_cents = b.spent_cents OPERATOR(pg_catalog.+) excluded.cap_cents;
+	END LOOP;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._budget_balance(bigint, timestamptz) IS
+	'Internal (create_campaign, balance_budgets): deals the room of a campaign''s budget out to the zones in 16 slots each, in proportion to one plus the orders that took it in the zone over the last hour, when the pool or a removed zone holds room, a zone has no slots or holds less than half its share; every slot locked first, zone by zone in zone order.  Returns whether it moved room.';
+REVOKE ALL ON FUNCTION @extschema@._budget_balance(bigint, timestamptz) FROM PUBLIC;
+
+-- balance_budgets (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@.balance_budgets() RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_now timestamptz := @extschema@.clock();
+	v_moved integer := 0;
+	v_id bigint;
+BEGIN
+	FOR v_id IN SELECT c.campaign_id FROM @extschema@.campaigns c
+	             WHERE c.budget_cents IS NOT NULL AND c.zone_id IS NULL
+	               AND c.ended_at IS NULL AND (c.ends_at IS NULL OR c.ends_at OPERATOR(pg_catalog.>) v_now)
+	             ORDER BY c.campaign_id
+	LOOP
+		IF @extschema@._budget_balance(v_id, v_now) THEN
+			v_moved := v_moved OPERATOR(pg_catalog.+) 1;
+		END IF;
+	END LOOP;
+	RETURN v_moved;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.balance_budgets() IS
+	'Moves the room of the running city-wide campaigns'' budgets to the zones that take them (in proportion to one plus each zone''s orders with the campaign over the last hour), where a zone holds less than half its share, has none yet, or room lies in the pool; run each minute by the dispatch-budgets job.  Returns the campaigns whose room moved.';
+REVOKE ALL ON FUNCTION @extschema@.balance_budgets() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.balance_budgets() TO dispatch_admin;
 
 -- campaign_budget_left (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@.campaign_budget_left(campaign_id bigint) RETURNS bigint
-LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents)::bigint
-	  FROM @extschema@.campaign_budget b
-	 WHERE b.campaign_id OPERATOR(pg_catalog.=) campaign_budget_left.campaign_id;
-END;
+AS $$
+BEGIN
+	-- PL/pgSQL for Citus, as points_balance: the slots lie in every zone
+	RETURN (SELECT pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents)::bigint
+	          FROM @extschema@.campaign_budget b
+	         WHERE b.campaign_id OPERATOR(pg_catalog.=) campaign_budget_left.campaign_id);
+END
+$$;
 COMMENT ON FUNCTION @extschema@.campaign_budget_left(bigint) IS
 	'What is left of a campaign''s budget in cents now (NULL: the campaign has no budget).';
 REVOKE ALL ON FUNCTION @extschema@.campaign_budget_left(bigint) FROM PUBLIC;
@@ -2779,8 +3016,11 @@ BEGIN
 		RETURN;
 	END IF;
 	-- two orders of one customer count each other's uses: the customer's
-	-- row, locked (NO KEY UPDATE does not block the orders' foreign keys)
-	PERFORM FROM @extschema@.customers c WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id FOR NO KEY UPDATE;
+	-- offers lock (advisory, not the customer's row: on Citus a row lock of
+	-- customers, a reference table, is taken on every node, each holding the
+	-- table's shard exclusively until the order commits)
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('offers')::integer,
+	                                         (p_customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
 	-- a new statement after the lock: it sees what a racing order committed
 	SELECT pg_catalog.count(*) INTO v_used FROM @extschema@.redemptions r
 	 WHERE r.campaign_id OPERATOR(pg_catalog.=) p_camp.campaign_id
@@ -2793,26 +3033,27 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._offer_cap_check(@extschema@.campaigns, bigint) IS
-	'Internal: DP605 when the customer''s orders hold as many discounts of the campaign as its cap allows (per_customer; 1 for first_order; cancelled orders gave theirs back), checked under the customer''s row lock.';
+	'Internal: DP605 when the customer''s orders hold as many discounts of the campaign as its cap allows (per_customer; 1 for first_order; cancelled orders gave theirs back), checked under the customer''s offers lock (advisory, of the node).';
 REVOKE ALL ON FUNCTION @extschema@._offer_cap_check(@extschema@.campaigns, bigint) FROM PUBLIC;
 
 -- _offer_charge (sql/52_campaigns.sql)
-CREATE OR REPLACE FUNCTION @extschema@._offer_charge(p_camp @extschema@.campaigns, p_customer_id bigint, p_discount integer)
+CREATE OR REPLACE FUNCTION @extschema@._offer_charge(p_camp @extschema@.campaigns, p_customer_id bigint, p_discount integer,
+                                         p_zone_id bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM @extschema@._offer_cap_check(p_camp, p_customer_id);
-	RETURN @extschema@._budget_take(p_camp.campaign_id, p_camp.budget_cents, p_discount);
+	RETURN @extschema@._budget_take(p_camp.campaign_id, p_camp.budget_cents, p_discount, p_zone_id);
 END
 $$;
-COMMENT ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer) IS
-	'Internal: the customer''s cap (DP605), then the campaign''s budget (false when it does not cover the discount).';
-REVOKE ALL ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer, bigint) IS
+	'Internal: the customer''s cap (DP605), then the campaign''s budget in the order''s zone (false when it does not cover the discount).';
+REVOKE ALL ON FUNCTION @extschema@._offer_charge(@extschema@.campaigns, bigint, integer, bigint) FROM PUBLIC;
 
 -- _points_take (sql/52_campaigns.sql)
-CREATE OR REPLACE FUNCTION @extschema@._points_take(p_customer_id bigint, p_points integer) RETURNS jsonb
+CREATE OR REPLACE FUNCTION @extschema@._points_take(p_customer_id bigint, p_points integer, p_zone_id bigint) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -2823,12 +3064,15 @@ DECLARE
 	v_lot record;
 	v_take integer;
 	v_entry_id bigint;
+	v_zone bigint;
 BEGIN
-	-- most often the lot that expires first covers it: one statement
+	-- most often the zone's lot that expires first covers it: one statement
 	UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.-) p_points
-	 WHERE l.entry_id OPERATOR(pg_catalog.=) (
+	 WHERE l.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	   AND l.entry_id OPERATOR(pg_catalog.=) (
 	       SELECT f.entry_id FROM @extschema@.points_ledger f
-	        WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	        WHERE f.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	          AND f.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	          AND f.remaining OPERATOR(pg_catalog.>) 0
 	          AND (f.expires_at IS NULL OR f.expires_at OPERATOR(pg_catalog.>) v_now)
 	        ORDER BY f.expires_at NULLS LAST, f.entry_id
@@ -2840,8 +3084,10 @@ BEGIN
 		-- not immutable there
 		RETURN pg_catalog.jsonb_build_object(v_entry_id::text, p_points);
 	END IF;
-	FOR v_lot IN SELECT l.entry_id, l.remaining FROM @extschema@.points_ledger l
-	              WHERE l.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	-- the zone's lots, waited for
+	FOR v_lot IN SELECT l.zone_id, l.entry_id, l.remaining FROM @extschema@.points_ledger l
+	              WHERE l.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	                AND l.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	                AND l.remaining OPERATOR(pg_catalog.>) 0
 	                AND (l.expires_at IS NULL OR l.expires_at OPERATOR(pg_catalog.>) v_now)
 	              ORDER BY l.expires_at NULLS LAST, l.entry_id
@@ -2850,10 +3096,33 @@ BEGIN
 		EXIT WHEN v_left OPERATOR(pg_catalog.=) 0;
 		v_take := LEAST(v_left, v_lot.remaining);
 		UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.-) v_take
-		 WHERE l.entry_id OPERATOR(pg_catalog.=) v_lot.entry_id;
+		 WHERE l.zone_id OPERATOR(pg_catalog.=) v_lot.zone_id AND l.entry_id OPERATOR(pg_catalog.=) v_lot.entry_id;
 		v_lots := v_lots OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(v_lot.entry_id::text, v_take);
 		v_left := v_left OPERATOR(pg_catalog.-) v_take;
 	END LOOP;
+	-- short: the other zones' lots that no transaction holds, zone by zone,
+	-- never waited for (two orders of the customer in two zones cannot
+	-- wait for each other)
+	IF v_left OPERATOR(pg_catalog.>) 0 THEN
+		FOR v_zone IN SELECT @extschema@._other_zones(p_zone_id, false) LOOP
+			FOR v_lot IN SELECT l.zone_id, l.entry_id, l.remaining FROM @extschema@.points_ledger l
+			              WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone
+			                AND l.customer_id OPERATOR(pg_catalog.=) p_customer_id
+			                AND l.remaining OPERATOR(pg_catalog.>) 0
+			                AND (l.expires_at IS NULL OR l.expires_at OPERATOR(pg_catalog.>) v_now)
+			              ORDER BY l.expires_at NULLS LAST, l.entry_id
+			              FOR UPDATE SKIP LOCKED
+			LOOP
+				EXIT WHEN v_left OPERATOR(pg_catalog.=) 0;
+				v_take := LEAST(v_left, v_lot.remaining);
+				UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.-) v_take
+				 WHERE l.zone_id OPERATOR(pg_catalog.=) v_lot.zone_id AND l.entry_id OPERATOR(pg_catalog.=) v_lot.entry_id;
+				v_lots := v_lots OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(v_lot.entry_id::text, v_take);
+				v_left := v_left OPERATOR(pg_catalog.-) v_take;
+			END LOOP;
+			EXIT WHEN v_left OPERATOR(pg_catalog.=) 0;
+		END LOOP;
+	END IF;
 	IF v_left OPERATOR(pg_catalog.>) 0 THEN
 		RAISE EXCEPTION 'not enough points: % asked, % available', p_points, p_points OPERATOR(pg_catalog.-) v_left
 			USING ERRCODE = 'DP608';
@@ -2861,9 +3130,47 @@ BEGIN
 	RETURN v_lots;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._points_take(bigint, integer) IS
-	'Internal: spends a customer''s points from the lots that expire first, under their row locks; returns the lots used, for the order''s redemption; DP608 when there are not enough.';
-REVOKE ALL ON FUNCTION @extschema@._points_take(bigint, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._points_take(bigint, integer, bigint) IS
+	'Internal: spends a customer''s points for an order in a zone: the zone''s lots first, those that expire first first, under their row locks, then the lots of other zones that no transaction holds; returns the lots used, for the order''s redemption; DP608 when there are not enough.';
+REVOKE ALL ON FUNCTION @extschema@._points_take(bigint, integer, bigint) FROM PUBLIC;
+
+-- _coupon_use (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@._coupon_use(p_code text, p_zone_id bigint) RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+BEGIN
+	UPDATE @extschema@.coupon_uses u SET used = u.used OPERATOR(pg_catalog.+) 1
+	 WHERE u.zone_id OPERATOR(pg_catalog.=) p_zone_id AND u.code OPERATOR(pg_catalog.=) p_code
+	   AND u.used OPERATOR(pg_catalog.<) u.cap;
+	IF FOUND THEN
+		RETURN true;
+	END IF;
+	FOR v_zone IN SELECT @extschema@._other_zones(p_zone_id, true) LOOP
+		UPDATE @extschema@.coupon_uses u SET cap = u.cap OPERATOR(pg_catalog.-) 1
+		 WHERE u.zone_id OPERATOR(pg_catalog.=) v_zone AND u.code OPERATOR(pg_catalog.=) p_code
+		   AND u.used OPERATOR(pg_catalog.<) u.cap
+		   AND u.code OPERATOR(pg_catalog.=) (SELECT f.code FROM @extschema@.coupon_uses f
+		                                       WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
+		                                         AND f.code OPERATOR(pg_catalog.=) p_code
+		                                         AND f.used OPERATOR(pg_catalog.<) f.cap
+		                                       FOR UPDATE SKIP LOCKED);
+		IF FOUND THEN
+			INSERT INTO @extschema@.coupon_uses AS u (zone_id, code, cap, used)
+			VALUES (p_zone_id, p_code, 1, 1)
+			ON CONFLICT (zone_id, code) DO UPDATE
+			   SET cap = u.cap OPERATOR(pg_catalog.+) 1, used = u.used OPERATOR(pg_catalog.+) 1;
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._coupon_use(text, bigint) IS
+	'Internal: takes one use of a code with max_uses for an order in a zone: one of the zone''s (waiting for an order of the zone holding it), else one of another zone that no transaction holds, moved to the zone; false when none is left.';
+REVOKE ALL ON FUNCTION @extschema@._coupon_use(text, bigint) FROM PUBLIC;
 
 -- _offer_is_automatic (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._offer_is_automatic(p_kind text, p_rules jsonb, p_campaign_zone bigint,
@@ -2931,15 +3238,13 @@ BEGIN
 			RAISE EXCEPTION 'coupon not applicable: %', v_why USING ERRCODE = 'DP605';
 		END IF;
 		v_discount := @extschema@._discount_cents(v_camp.rules, p_subtotal);
-		-- a personal or limited code: its uses, under its row lock
+		-- a personal or limited code: one of its uses, under its row lock
 		IF v_coupon.max_uses IS NOT NULL THEN
-			UPDATE @extschema@.coupons k SET uses = k.uses OPERATOR(pg_catalog.+) 1
-			 WHERE k.code OPERATOR(pg_catalog.=) v_code AND k.uses OPERATOR(pg_catalog.<) k.max_uses;
-			IF NOT FOUND THEN
+			IF NOT @extschema@._coupon_use(v_code, p_zone_id) THEN
 				RAISE EXCEPTION 'coupon "%" has been used already', v_code USING ERRCODE = 'DP607';
 			END IF;
 		END IF;
-		IF NOT @extschema@._offer_charge(v_camp, p_customer_id, v_discount) THEN
+		IF NOT @extschema@._offer_charge(v_camp, p_customer_id, v_discount, p_zone_id) THEN
 			RAISE EXCEPTION 'coupon "%" cannot be applied: campaign % has spent its budget', v_code, v_camp.campaign_id
 				USING ERRCODE = 'DP606';
 		END IF;
@@ -2955,7 +3260,7 @@ BEGIN
 			v_discount := @extschema@._discount_cents(v_camp.rules, p_subtotal);
 			CONTINUE WHEN v_discount OPERATOR(pg_catalog.<=) 0;
 			BEGIN
-				IF @extschema@._offer_charge(v_camp, p_customer_id, v_discount) THEN
+				IF @extschema@._offer_charge(v_camp, p_customer_id, v_discount, p_zone_id) THEN
 					campaign_id := v_camp.campaign_id; discount_cents := v_discount;
 					EXIT;
 				END IF;
@@ -2980,7 +3285,7 @@ BEGIN
 				USING ERRCODE = 'DP608',
 				      HINT = pg_catalog.format('At most %s points on this order.', v_max OPERATOR(pg_catalog./) v_value);
 		END IF;
-		points_lots := @extschema@._points_take(p_customer_id, p_points);
+		points_lots := @extschema@._points_take(p_customer_id, p_points, p_zone_id);
 		points_spent := p_points;
 		points_cents := (p_points::bigint OPERATOR(pg_catalog.*) v_value)::integer;
 	END IF;
@@ -3019,6 +3324,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_r @extschema@.redemptions;
+	v_lot record;
 	v_now timestamptz := @extschema@.clock();
 BEGIN
 	UPDATE @extschema@.redemptions r SET status = 'returned', returned_at = v_now
@@ -3029,18 +3335,24 @@ BEGIN
 		RETURN;
 	END IF;
 	IF v_r.campaign_id IS NOT NULL THEN
-		PERFORM @extschema@._budget_give(v_r.campaign_id, v_r.discount_cents);
+		PERFORM @extschema@._budget_give(v_r.campaign_id, v_r.discount_cents, p_zone_id);
 	END IF;
 	IF v_r.coupon_code IS NOT NULL THEN
-		UPDATE @extschema@.coupons k SET uses = k.uses OPERATOR(pg_catalog.-) 1
-		 WHERE k.code OPERATOR(pg_catalog.=) v_r.coupon_code AND k.max_uses IS NOT NULL AND k.uses OPERATOR(pg_catalog.>) 0;
+		-- in the order's zone, where _coupon_use left the use it took
+		UPDATE @extschema@.coupon_uses u SET used = u.used OPERATOR(pg_catalog.-) 1
+		 WHERE u.zone_id OPERATOR(pg_catalog.=) p_zone_id AND u.code OPERATOR(pg_catalog.=) v_r.coupon_code
+		   AND u.used OPERATOR(pg_catalog.>) 0;
 	END IF;
 	IF v_r.points_spent OPERATOR(pg_catalog.>) 0 THEN
 		-- the points go back to the lots they came from (an expired lot stays expired)
-		UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.+) u.points
-		  FROM (SELECT e.key::bigint AS entry_id, e.value::integer AS points
-		          FROM pg_catalog.jsonb_each_text(v_r.points_lots) e ORDER BY 1) u
-		 WHERE l.entry_id OPERATOR(pg_catalog.=) u.entry_id;
+		-- each lot in its zone, which its id carries
+		FOR v_lot IN SELECT e.key::bigint AS entry_id, e.value::integer AS points
+		               FROM pg_catalog.jsonb_each_text(v_r.points_lots) e ORDER BY 1
+		LOOP
+			UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.+) v_lot.points
+			 WHERE l.zone_id OPERATOR(pg_catalog.=) (v_lot.entry_id OPERATOR(pg_catalog.>>) 40)
+			   AND l.entry_id OPERATOR(pg_catalog.=) v_lot.entry_id;
+		END LOOP;
 	END IF;
 END
 $$;
@@ -3180,7 +3492,7 @@ BEGIN
 		v_points := pg_catalog.floor(v_o.total_cents::numeric OPERATOR(pg_catalog./) 100
 		                             OPERATOR(pg_catalog.*) (v_camp.rules OPERATOR(pg_catalog.->>) 'earn_per_yuan')::numeric
 		                             OPERATOR(pg_catalog.*) @extschema@._tier_multiplier(v_o.customer_id, v_camp.rules))::integer;
-		IF @extschema@._points_grant(v_o.customer_id, v_points, 'delivery', v_tag, v_camp.campaign_id,
+		IF @extschema@._points_grant(p_zone_id, v_o.customer_id, v_points, 'delivery', v_tag, v_camp.campaign_id,
 		                              v_o.delivered_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(
 		                                  days => COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'expire_days')::integer, 365))) THEN
 			v_done := v_done OPERATOR(pg_catalog.+) 1;
@@ -3198,7 +3510,7 @@ BEGIN
 		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
 			v_cost := NULL;      -- ended before the delivery: nothing is paid
 		ELSE
-			IF NOT @extschema@._budget_take(v_camp.campaign_id, v_camp.budget_cents, v_cost) THEN
+			IF NOT @extschema@._budget_take(v_camp.campaign_id, v_camp.budget_cents, v_cost, p_zone_id) THEN
 				v_cost := NULL;
 			END IF;
 		END IF;
@@ -3206,9 +3518,9 @@ BEGIN
 			UPDATE @extschema@.referrals r SET status = 'budget_exhausted', order_id = p_order_id, settled_at = @extschema@.clock()
 			 WHERE r.customer_id OPERATOR(pg_catalog.=) v_ref.customer_id;
 		ELSE
-			PERFORM @extschema@._points_grant(v_ref.referrer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer,
+			PERFORM @extschema@._points_grant(p_zone_id, v_ref.referrer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer,
 			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
-			PERFORM @extschema@._points_grant(v_ref.customer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer,
+			PERFORM @extschema@._points_grant(p_zone_id, v_ref.customer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer,
 			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
 			UPDATE @extschema@.referrals r SET status = 'rewarded', order_id = p_order_id, settled_at = @extschema@.clock()
 			 WHERE r.customer_id OPERATOR(pg_catalog.=) v_ref.customer_id;
@@ -5931,10 +6243,7 @@ BEGIN
 		RAISE EXCEPTION 'order % already has feedback from channel "%"', submit_feedback.order_id,
 			submit_feedback.channel USING ERRCODE = 'DP505';
 	END;
-	-- the points a points campaign gives for a review, credited here and not
-	-- by the review's trigger: points_ledger is a reference table on Citus,
-	-- and a trigger fires on the zone's worker, whose write to every node
-	-- would wait for this transaction's own locks (a distributed deadlock)
+	-- the points a points campaign gives for a review, in the order's zone
 	PERFORM @extschema@._feedback_points(v_order.customer_id, v_order.zone_id,
 	                                     'feedback:' OPERATOR(pg_catalog.||) v_id);
 	RETURN v_id;
@@ -6119,11 +6428,11 @@ BEGIN
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_ticket.zone_id
 	   AND o.order_id OPERATOR(pg_catalog.=) v_ticket.order_id;
 	IF v_points OPERATOR(pg_catalog.>) 0 THEN
-		PERFORM @extschema@._points_grant(v_customer, v_points, 'goodwill',
+		PERFORM @extschema@._points_grant(v_ticket.zone_id, v_customer, v_points, 'goodwill',
 		                                  'ticket:' OPERATOR(pg_catalog.||) v_ticket.ticket_id);
 	END IF;
 	IF resolve_ticket.goodwill_campaign_id IS NOT NULL THEN
-		v_code := @extschema@._issue_coupon(resolve_ticket.goodwill_campaign_id, v_customer);
+		v_code := @extschema@._issue_coupon(resolve_ticket.goodwill_campaign_id, v_customer, NULL, NULL, v_ticket.zone_id);
 	END IF;
 
 	UPDATE @extschema@.complaint_tickets t
@@ -6327,7 +6636,7 @@ BEGIN
 
 	-- an answer earns what a review earns (the points campaign's feedback_points)
 	v_camp := @extschema@._active_campaign('points', v_order.zone_id, @extschema@.clock());
-	PERFORM @extschema@._points_grant(answer_survey.customer_id,
+	PERFORM @extschema@._points_grant(v_order.zone_id, answer_survey.customer_id,
 	                                  (v_camp.rules OPERATOR(pg_catalog.->>) 'feedback_points')::integer,
 	                                  'survey', 'survey:' OPERATOR(pg_catalog.||) v_id, v_camp.campaign_id);
 	RETURN v_id;
@@ -8627,20 +8936,24 @@ BEGIN
 	  WHERE c.customer_id OPERATOR(pg_catalog.=) usual_offer.customer_id FOR NO KEY UPDATE;
 
 	-- a code of a usual campaign still running, unused and valid: again
-	RETURN QUERY
-	SELECT k.merchant_id, k.code, k.valid_until
-	  FROM @extschema@.coupons k
-	  JOIN @extschema@.campaigns c ON c.campaign_id OPERATOR(pg_catalog.=) k.campaign_id
-	 WHERE k.customer_id OPERATOR(pg_catalog.=) usual_offer.customer_id
-	   AND c.kind OPERATOR(pg_catalog.=) 'usual'
-	   AND c.ended_at IS NULL AND (c.ends_at IS NULL OR c.ends_at OPERATOR(pg_catalog.>) v_now)
-	   AND k.uses OPERATOR(pg_catalog.<) COALESCE(k.max_uses, 2147483647)
-	   AND (k.valid_until IS NULL OR k.valid_until OPERATOR(pg_catalog.>) v_now)
-	 ORDER BY k.created_at DESC, k.code
-	 LIMIT 1;
-	IF FOUND THEN
-		RETURN;
-	END IF;
+	-- (its use lies in its merchant's zone, coupon_uses: one probe a code)
+	FOR r IN SELECT k.merchant_id, k.code, k.valid_until, m.zone_id
+	           FROM @extschema@.coupons k
+	           JOIN @extschema@.campaigns c ON c.campaign_id OPERATOR(pg_catalog.=) k.campaign_id
+	           JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) k.merchant_id
+	          WHERE k.customer_id OPERATOR(pg_catalog.=) usual_offer.customer_id
+	            AND c.kind OPERATOR(pg_catalog.=) 'usual'
+	            AND c.ended_at IS NULL AND (c.ends_at IS NULL OR c.ends_at OPERATOR(pg_catalog.>) v_now)
+	            AND (k.valid_until IS NULL OR k.valid_until OPERATOR(pg_catalog.>) v_now)
+	          ORDER BY k.created_at DESC, k.code
+	LOOP
+		IF EXISTS (SELECT FROM @extschema@.coupon_uses u
+		            WHERE u.zone_id OPERATOR(pg_catalog.=) r.zone_id AND u.code OPERATOR(pg_catalog.=) r.code
+		              AND u.used OPERATOR(pg_catalog.<) u.cap) THEN
+			RETURN QUERY SELECT r.merchant_id, r.code, r.valid_until;
+			RETURN;
+		END IF;
+	END LOOP;
 
 	-- the customer's merchants, best first by the usual signal of
 	-- recommend(); the first open one that the running usual campaign of its
@@ -9176,7 +9489,7 @@ AS $$
 		'@extschema@.eta_predictions', '@extschema@.eta_calibration',
 		'@extschema@.zone_speeds', '@extschema@.feedback',
 		'@extschema@.complaint_tickets', '@extschema@.surveys',
-		'@extschema@.survey_answers', '@extschema@.redemptions',
+		'@extschema@.survey_answers', '@extschema@.redemptions', '@extschema@.campaign_budget', '@extschema@.points_ledger', '@extschema@.coupon_uses',
 		'@extschema@.intake_refusals', '@extschema@.order_facts',
 		'@extschema@.zone_daily', '@extschema@.campaign_daily',
 		'@extschema@.recommend_popularity', '@extschema@.recommend_coorders',

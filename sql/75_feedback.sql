@@ -136,10 +136,7 @@ BEGIN
 		RAISE EXCEPTION 'order % already has feedback from channel "%"', submit_feedback.order_id,
 			submit_feedback.channel USING ERRCODE = 'DP505';
 	END;
-	-- the points a points campaign gives for a review, credited here and not
-	-- by the review's trigger: points_ledger is a reference table on Citus,
-	-- and a trigger fires on the zone's worker, whose write to every node
-	-- would wait for this transaction's own locks (a distributed deadlock)
+	-- the points a points campaign gives for a review, in the order's zone
 	PERFORM @extschema@._feedback_points(v_order.customer_id, v_order.zone_id,
 	                                     'feedback:' OPERATOR(pg_catalog.||) v_id);
 	RETURN v_id;

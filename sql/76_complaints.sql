@@ -14,9 +14,8 @@
 -- Reviews are never rescored in place (only the retention purge updates a
 -- review, and it removes the text only), so the trigger fires on INSERT.
 -- The points that a points campaign gives for leaving feedback are
--- credited by submit_feedback itself, not by this trigger: they go to
--- points_ledger, a reference table on Citus, which a trigger firing on the
--- zone's worker cannot write without waiting on its own transaction.
+-- credited by submit_feedback itself, not by this trigger, in the zone of
+-- the order reviewed.
 --
 -- Surveys: a one-tap survey (a rating of 1 to 5 stars and an optional
 -- comment) after a delivery (kind 'delivery', one per order, answered by the
@@ -221,11 +220,11 @@ BEGIN
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_ticket.zone_id
 	   AND o.order_id OPERATOR(pg_catalog.=) v_ticket.order_id;
 	IF v_points OPERATOR(pg_catalog.>) 0 THEN
-		PERFORM @extschema@._points_grant(v_customer, v_points, 'goodwill',
+		PERFORM @extschema@._points_grant(v_ticket.zone_id, v_customer, v_points, 'goodwill',
 		                                  'ticket:' OPERATOR(pg_catalog.||) v_ticket.ticket_id);
 	END IF;
 	IF resolve_ticket.goodwill_campaign_id IS NOT NULL THEN
-		v_code := @extschema@._issue_coupon(resolve_ticket.goodwill_campaign_id, v_customer);
+		v_code := @extschema@._issue_coupon(resolve_ticket.goodwill_campaign_id, v_customer, NULL, NULL, v_ticket.zone_id);
 	END IF;
 
 	UPDATE @extschema@.complaint_tickets t
@@ -493,7 +492,7 @@ BEGIN
 
 	-- an answer earns what a review earns (the points campaign's feedback_points)
 	v_camp := @extschema@._active_campaign('points', v_order.zone_id, @extschema@.clock());
-	PERFORM @extschema@._points_grant(answer_survey.customer_id,
+	PERFORM @extschema@._points_grant(v_order.zone_id, answer_survey.customer_id,
 	                                  (v_camp.rules OPERATOR(pg_catalog.->>) 'feedback_points')::integer,
 	                                  'survey', 'survey:' OPERATOR(pg_catalog.||) v_id, v_camp.campaign_id);
 	RETURN v_id;

@@ -402,20 +402,24 @@ BEGIN
 	  WHERE c.customer_id OPERATOR(pg_catalog.=) usual_offer.customer_id FOR NO KEY UPDATE;
 
 	-- a code of a usual campaign still running, unused and valid: again
-	RETURN QUERY
-	SELECT k.merchant_id, k.code, k.valid_until
-	  FROM @extschema@.coupons k
-	  JOIN @extschema@.campaigns c ON c.campaign_id OPERATOR(pg_catalog.=) k.campaign_id
-	 WHERE k.customer_id OPERATOR(pg_catalog.=) usual_offer.customer_id
-	   AND c.kind OPERATOR(pg_catalog.=) 'usual'
-	   AND c.ended_at IS NULL AND (c.ends_at IS NULL OR c.ends_at OPERATOR(pg_catalog.>) v_now)
-	   AND k.uses OPERATOR(pg_catalog.<) COALESCE(k.max_uses, 2147483647)
-	   AND (k.valid_until IS NULL OR k.valid_until OPERATOR(pg_catalog.>) v_now)
-	 ORDER BY k.created_at DESC, k.code
-	 LIMIT 1;
-	IF FOUND THEN
-		RETURN;
-	END IF;
+	-- (its use lies in its merchant's zone, coupon_uses: one probe a code)
+	FOR r IN SELECT k.merchant_id, k.code, k.valid_until, m.zone_id
+	           FROM @extschema@.coupons k
+	           JOIN @extschema@.campaigns c ON c.campaign_id OPERATOR(pg_catalog.=) k.campaign_id
+	           JOIN @extschema@.merchants m ON m.merchant_id OPERATOR(pg_catalog.=) k.merchant_id
+	          WHERE k.customer_id OPERATOR(pg_catalog.=) usual_offer.customer_id
+	            AND c.kind OPERATOR(pg_catalog.=) 'usual'
+	            AND c.ended_at IS NULL AND (c.ends_at IS NULL OR c.ends_at OPERATOR(pg_catalog.>) v_now)
+	            AND (k.valid_until IS NULL OR k.valid_until OPERATOR(pg_catalog.>) v_now)
+	          ORDER BY k.created_at DESC, k.code
+	LOOP
+		IF EXISTS (SELECT FROM @extschema@.coupon_uses u
+		            WHERE u.zone_id OPERATOR(pg_catalog.=) r.zone_id AND u.code OPERATOR(pg_catalog.=) r.code
+		              AND u.used OPERATOR(pg_catalog.<) u.cap) THEN
+			RETURN QUERY SELECT r.merchant_id, r.code, r.valid_until;
+			RETURN;
+		END IF;
+	END LOOP;
 
 	-- the customer's merchants, best first by the usual signal of
 	-- recommend(); the first open one that the running usual campaign of its

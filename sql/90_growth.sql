@@ -535,6 +535,7 @@ COMMENT ON FUNCTION @extschema@.rollup_campaigns(boolean) IS
 	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
 
 INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
+	('dispatch-budgets', '* * * * *', 'SELECT @extschema@.balance_budgets()', 'dispatch'),
 	('dispatch-growth', '* * * * *', 'SELECT @extschema@.rollup_campaigns()', 'dispatch'),
 	('dispatch-recommend', '*/15 * * * *', 'SELECT @extschema@.refresh_recommendations()', 'dispatch');
 

@@ -32,7 +32,7 @@ AS $$
 		'@extschema@.eta_predictions', '@extschema@.eta_calibration',
 		'@extschema@.zone_speeds', '@extschema@.feedback',
 		'@extschema@.complaint_tickets', '@extschema@.surveys',
-		'@extschema@.survey_answers', '@extschema@.redemptions',
+		'@extschema@.survey_answers', '@extschema@.redemptions', '@extschema@.campaign_budget', '@extschema@.points_ledger', '@extschema@.coupon_uses',
 		'@extschema@.intake_refusals', '@extschema@.order_facts',
 		'@extschema@.zone_daily', '@extschema@.campaign_daily',
 		'@extschema@.recommend_popularity', '@extschema@.recommend_coorders',

@@ -27,6 +27,7 @@ static const LockKey lock_keys[] = {
 	{"rider", DISPATCH_LOCK_RIDER},
 	{"purge", DISPATCH_LOCK_PURGE},
 	{"numbering", DISPATCH_LOCK_NUMBERING},
+	{"offers", DISPATCH_LOCK_OFFERS},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_lock_key);

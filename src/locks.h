@@ -18,6 +18,8 @@
  *																their first event to commit); a
  *																raise of the node's base of event
  *																numbers (exclusive)
+ *		offers		'DPof' 0x44506f66				customer id		an order checking the customer's
+ *											% (2^31-1)		cap of a campaign (_offer_cap_check)
  *
  * docs/architecture.md lists them with the lock order.
  *
@@ -34,6 +36,7 @@
 #define DISPATCH_LOCK_RIDER			0x64697372
 #define DISPATCH_LOCK_PURGE			INT64CONST(0x6469737061746368)
 #define DISPATCH_LOCK_NUMBERING		0x44506576
+#define DISPATCH_LOCK_OFFERS		0x44506f66
 
 #include "fmgr.h"
 

@@ -204,6 +204,65 @@ done
          FROM dispatch.orders o WHERE o.zone_id = $za AND o.customer_id = $stock_customer")" = "cancelled cancelled 10" ]
 ok $? "the cancelled orders' stock is back"
 
+# an order taking a budgeted offer: the budget's slots of the zone lie on
+# its worker (campaign_budget is distributed by zone), so the order, in
+# either form, and its cancellation charge and give back there only; the
+# offer is read from campaigns, a reference table, locally
+camp=$(q "SELECT dispatch.create_campaign('Routed offer $za', 'limited_time', '{\"amount_off_cents\": 100, \"auto\": true}',
+           100000, NULL, now() + interval '1 day')")
+[ "$(q "SELECT string_agg(DISTINCT n.nodeport::text, ' ') FROM dispatch.campaign_budget b
+         JOIN pg_dist_placement p ON p.shardid = get_shard_id_for_distribution_column('dispatch.campaign_budget', b.zone_id)
+         JOIN pg_dist_node n USING (groupid) WHERE b.campaign_id = $camp AND b.zone_id = $za")" = "$pa" ]
+ok $? "the campaign's slots of zone $za lie on its worker ($pa)"
+offer_customer=$(q "SELECT dispatch.register_customer('+8615900000005', NULL)")
+one_worker "place_order taking a budgeted offer" \
+	"SELECT dispatch.place_order($offer_customer, $shop_a, $items, $lon_a + 0.05, 30.06, 'addr', 'normal')"
+zoned_call place_order_in_zone "SELECT dispatch.place_order_in_zone($za, $offer_customer, $shop_a, $items, $lon_a + 0.05, 30.06, 'addr')"
+[ "$(q "SELECT string_agg(o.discount_cents::text, ' ') || ' ' ||
+               (SELECT sum(spent_cents) FROM dispatch.campaign_budget WHERE campaign_id = $camp AND zone_id = $za)
+         FROM dispatch.orders o WHERE o.zone_id = $za AND o.customer_id = $offer_customer")" = "100 100 200" ]
+ok $? "both orders took the offer, charged to the zone's slots"
+for c in $(q "SELECT order_id FROM dispatch.orders WHERE zone_id = $za AND customer_id = $offer_customer"); do
+	one_call cancel_order "SELECT dispatch.cancel_order($c, 'changed my mind')"
+done
+[ "$(q "SELECT sum(spent_cents) FROM dispatch.campaign_budget WHERE campaign_id = $camp")" = 0 ]
+ok $? "the cancellations gave the budget back"
+q "SELECT dispatch.end_campaign($camp)" >/dev/null
+# a zone whose share is spent takes the rest from other zones' slots, on
+# their workers, in either form (the form sent whole reaches them from the
+# zone's worker), and that room moves to the zone
+nz=$(q "SELECT count(*) FROM dispatch.zones")
+borrow_customer=$(q "SELECT dispatch.register_customer('+8615900000006', NULL)")
+camp=$(q "SELECT dispatch.create_campaign('Borrowed $za', 'limited_time', '{\"amount_off_cents\": 100, \"auto\": true}',
+           100 * $nz, NULL, now() + interval '1 day')")
+for f in place_order place_order place_order_in_zone; do
+	if [ "$f" = place_order ]; then
+		q "SELECT dispatch.place_order($borrow_customer, $shop_a, $items, $lon_a + 0.05, 30.06, 'addr', 'normal')" >/dev/null
+	else
+		q "SELECT dispatch.place_order_in_zone($za, $borrow_customer, $shop_a, $items, $lon_a + 0.05, 30.06, 'addr')" >/dev/null
+	fi
+done
+[ "$(q "SELECT (SELECT string_agg(o.discount_cents::text, ' ' ORDER BY o.order_id) FROM dispatch.orders o
+                 WHERE o.zone_id = $za AND o.customer_id = $borrow_customer AND o.status <> 'cancelled') || ' ' ||
+               (SELECT sum(spent_cents) || ':' || sum(cap_cents) FROM dispatch.campaign_budget WHERE campaign_id = $camp AND zone_id = $za) || ' ' ||
+               (SELECT sum(cap_cents) FROM dispatch.campaign_budget WHERE campaign_id = $camp)")" = "100 100 100 300:300 $((100 * nz))" ]
+ok $? "a zone's share of 100 spent, two more orders (one sent whole) took 100 each from other zones' slots, moved to the zone"
+q "SELECT dispatch.end_campaign($camp)" >/dev/null
+# a personal code for a merchant of the zone: its use lies on the zone's
+# worker, taken and given back there
+sorry=$(q "SELECT dispatch.create_campaign('Sorry $za', 'goodwill', '{\"amount_off_cents\": 50}')")
+coded_customer=$(q "SELECT dispatch.register_customer('+8615900000007', NULL)")
+code=$(q "SELECT dispatch._issue_coupon($sorry, $coded_customer, $shop_a)")
+one_worker "place_order redeeming a personal code" \
+	"SELECT dispatch.place_order($coded_customer, $shop_a, $items, $lon_a + 0.05, 30.06, 'addr', 'normal', '$code')"
+c=$(q "SELECT order_id FROM dispatch.orders WHERE zone_id = $za AND customer_id = $coded_customer")
+[ "$(q "SELECT (SELECT discount_cents FROM dispatch.orders WHERE zone_id = $za AND order_id = $c) || ' ' ||
+               (SELECT string_agg(zone_id || ':' || cap || ':' || used, ' ') FROM dispatch.coupon_uses WHERE code = '$code')")" = "50 $za:1:1" ]
+ok $? "the code took 50 off, its use taken in the zone"
+one_call cancel_order "SELECT dispatch.cancel_order($c, 'changed my mind')"
+[ "$(q "SELECT used FROM dispatch.coupon_uses WHERE code = '$code'")" = 0 ]
+ok $? "the cancellation gave the use back"
+
 # a paid order cancelled is refunded; the payment service settles the
 # refund, a call naming the refund (whose id carries the zone)
 paid=$(order 42 "$shop_a" "$dish_a" "$lon_a")

@@ -14,8 +14,8 @@ SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
        (SELECT count(*) FROM dispatch.payments) AS payments,
        (SELECT count(*) FROM dispatch.redemptions) AS redemptions,
        (SELECT count(*) FROM dispatch.campaigns) AS campaigns,
-       (SELECT string_agg(campaign_id || ':' || slot || ':' || spent_cents, ',' ORDER BY campaign_id, slot) FROM dispatch.campaign_budget) AS spent,
-       (SELECT string_agg(code || ':' || uses, ',' ORDER BY code) FROM dispatch.coupons) AS uses,
+       (SELECT string_agg(zone_id || ':' || campaign_id || ':' || slot || ':' || cap_cents || ':' || spent_cents, ',' ORDER BY zone_id, campaign_id, slot) FROM dispatch.campaign_budget) AS spent,
+       (SELECT string_agg(zone_id || ':' || code || ':' || cap || ':' || used, ',' ORDER BY zone_id, code) FROM dispatch.coupon_uses) AS uses,
        (SELECT string_agg(entry_id || ':' || remaining, ',' ORDER BY entry_id) FROM dispatch.points_ledger) AS points,
        (SELECT count(*) FROM dispatch.referrals) AS referrals,
        (SELECT string_agg(item_id || ':' || stock, ',' ORDER BY item_id) FROM dispatch.item_stock) AS stock;
@@ -135,7 +135,8 @@ SELECT pg_temp.buy(:c5, :'gw') AS g1 \gset
 SELECT is((SELECT discount_cents FROM dispatch.orders WHERE order_id = :g1), 800, 'the goodwill coupon applies');
 SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c5, :'gw'), 'DP607', 'a one-use coupon used twice');
 SELECT dispatch.cancel_order(:g1, 'test') \g /dev/null
-SELECT is((SELECT uses FROM dispatch.coupons WHERE code = :'gw'), 0, 'cancelling gives the coupon back');
+SELECT is((SELECT string_agg(zone_id || ':' || cap || ':' || used, ' ' ORDER BY zone_id) FROM dispatch.coupon_uses WHERE code = :'gw'), '0:0:0 ' || :zone || ':1:0',
+          'cancelling gives the coupon back, in the order''s zone, where its use moved from zone 0 (the code was issued for no zone)');
 SELECT lives_ok(format('SELECT pg_temp.buy(%s, %L)', :c5, :'gw'), 'and it can be used again');
 SET LOCAL dispatch.clock_override = '2026-07-15 11:30:00+00';
 SELECT dispatch._issue_coupon(:sorry, :c6, NULL, '2026-07-15 12:00:00+00') AS gw6 \gset
@@ -150,9 +151,9 @@ SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, NULL, 10)', :c6), 'DP608',
 SELECT dispatch.create_campaign('Points', 'points',
        '{"earn_per_yuan": 1, "cents_per_point": 2, "max_spend_share": 0.5, "expire_days": 30, "feedback_points": 5,
          "tiers": [{"name": "silver", "min_points": 100, "multiplier": 2}, {"name": "gold", "min_points": 1000, "multiplier": 3}]}') AS pts \gset
-SELECT is(dispatch._points_grant(:c6, 200, 'goodwill', 'ticket:1'), true, 'points credited');
-SELECT is(dispatch._points_grant(:c6, 200, 'goodwill', 'ticket:1'), false, 'the same credit twice writes nothing');
-SELECT is(dispatch._points_grant(:c6, 50, 'goodwill', 'ticket:2', NULL, '2026-07-16 00:00:00+00'), true, 'a lot that expires tomorrow');
+SELECT is(dispatch._points_grant(:zone, :c6, 200, 'goodwill', 'ticket:1'), true, 'points credited');
+SELECT is(dispatch._points_grant(:zone, :c6, 200, 'goodwill', 'ticket:1'), false, 'the same credit twice writes nothing');
+SELECT is(dispatch._points_grant(:zone, :c6, 50, 'goodwill', 'ticket:2', NULL, '2026-07-16 00:00:00+00'), true, 'a lot that expires tomorrow');
 SELECT is(dispatch.points_balance(:c6), 250, 'the balance counts both lots');
 SELECT is(dispatch.customer_tier(:c6), 'silver', 'tier from points earned over the year');
 SELECT is(dispatch.customer_tier(:c7), 'member', 'below every tier');

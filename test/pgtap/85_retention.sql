@@ -137,9 +137,9 @@ SELECT throws_ok('CALL dispatch.purge_expired()', '2D000', NULL, 'purge_expired(
 SELECT dispatch.schedule_maintenance() \g /dev/null
 SELECT dispatch.schedule_maintenance() \g /dev/null
 SELECT is((SELECT string_agg(format('%s|%s|%s', jobname, command, database), ';' ORDER BY jobname::text) FROM cron.job WHERE jobname LIKE 'dispatch-%'),
-	format('dispatch-cron-history|%s|%s;dispatch-eta|SELECT dispatch.learn_eta()|%s;dispatch-growth|SELECT dispatch.rollup_campaigns()|%s;dispatch-privacy|SELECT dispatch.process_privacy_requests()|%s;dispatch-purge|CALL dispatch.purge_expired()|%s;dispatch-recommend|SELECT dispatch.refresh_recommendations()|%s;dispatch-refusals|SELECT dispatch.flush_refusals()|%s',
-	       (SELECT command FROM dispatch.maintenance_jobs WHERE jobname = 'dispatch-cron-history'), current_database(), current_database(), current_database(), current_database(), current_database(), current_database(), current_database()),
-	'schedule_maintenance registers the purge, the pruning of the cron history, the growth rollup, the refresh of recommendations and the waiting erasures, once each');
+	format('dispatch-budgets|SELECT dispatch.balance_budgets()|%s;dispatch-cron-history|%s|%s;dispatch-eta|SELECT dispatch.learn_eta()|%s;dispatch-growth|SELECT dispatch.rollup_campaigns()|%s;dispatch-privacy|SELECT dispatch.process_privacy_requests()|%s;dispatch-purge|CALL dispatch.purge_expired()|%s;dispatch-recommend|SELECT dispatch.refresh_recommendations()|%s;dispatch-refusals|SELECT dispatch.flush_refusals()|%s',
+	       current_database(), (SELECT command FROM dispatch.maintenance_jobs WHERE jobname = 'dispatch-cron-history'), current_database(), current_database(), current_database(), current_database(), current_database(), current_database(), current_database()),
+	'schedule_maintenance registers the purge, the pruning of the cron history, the balancing of budgets, the growth rollup, the refresh of recommendations and the waiting erasures, once each');
 SELECT ok((SELECT bool_and(s ~ '^SELECT cron\.schedule') AND bool_or(s ~ 'schedule_in_database\(''dispatch-purge'', .*''otherdb''\)')
              FROM dispatch.maintenance_commands('otherdb') s), 'maintenance_commands gives the statements for a cron database elsewhere');
 

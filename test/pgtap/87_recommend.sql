@@ -201,9 +201,9 @@ SELECT is((SELECT count(*) FROM dispatch.coupons), 0::bigint, 'and nothing was w
 SELECT merchant_id AS offer_merchant, coupon_code AS code1, valid_until AS until1 FROM dispatch.usual_offer(:a) \gset
 SELECT is(:offer_merchant::bigint, :merchant::bigint, 'with both consents: an offer for the usual noodles (3 orders in 30 days)');
 SELECT is(:'until1'::timestamptz, '2026-12-08 12:00:00+00'::timestamptz, 'valid for the campaign''s valid_days');
-SELECT results_eq(format('SELECT campaign_id, customer_id, merchant_id, max_uses, uses FROM dispatch.coupons WHERE code = %L', :'code1'),
-	format('VALUES (%s::bigint, %s::bigint, %s::bigint, 1, 0)', :usual, :a, :merchant),
-	'a personal one-use coupon of the usual campaign for that merchant');
+SELECT results_eq(format('SELECT campaign_id, customer_id, merchant_id, max_uses, u.zone_id, u.cap, u.used FROM dispatch.coupons k JOIN dispatch.coupon_uses u USING (code) WHERE code = %L', :'code1'),
+	format('VALUES (%s::bigint, %s::bigint, %s::bigint, 1, %s::bigint, 1, 0)', :usual, :a, :merchant, :zone),
+	'a personal one-use coupon of the usual campaign for that merchant, its use in the merchant''s zone');
 SELECT results_eq(format('SELECT merchant_id, coupon_code, valid_until FROM dispatch.usual_offer(%s)', :a),
 	format('VALUES (%s::bigint, %L::text, %L::timestamptz)', :merchant, :'code1', :'until1'),
 	'asked again, the same code while it is unused and valid');

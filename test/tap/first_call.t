@@ -219,6 +219,7 @@ app|SELECT dispatch.customer_tier(3)|
 app|SELECT dispatch.referral_code(3)|
 app|SELECT dispatch.apply_referral(3, 'RNOSUCHCODE')|DP609
 admin|SELECT dispatch.credit_rewards()|
+admin|SELECT dispatch.balance_budgets()|
 admin|SELECT dispatch.rollup_campaigns()|
 admin|SELECT dispatch.rollup_campaigns(true)|
 admin|SELECT dispatch._sentiment_weight('#好吃', 1.5)|
