@@ -389,7 +389,11 @@ seqs "$zg" 0 >"$work/bg"
 # (citus_drain_node marked the node to hold no shards)
 q "SELECT citus_set_node_property('localhost', $w3, 'shouldhaveshards', true)" >/dev/null
 # listening from before the move: a moved event notified again would come
-PGPORT=$w3 "$here/tools/listen" -t 8 >"$work/lg" 2>"$work/lg.err" &
+# first.  The listener stops at the six events of the order's life below
+# (a moved one among them leaves one of those out) or after 30 s without
+# one: the move and the relay's start fall in that wait, and took over 8 s
+# on a loaded machine
+PGPORT=$w3 "$here/tools/listen" -n 6 -t 30 >"$work/lg" 2>"$work/lg.err" &
 lg=$!
 for _ in $(seq 50); do grep -q listening "$work/lg.err" && break; sleep 0.1; done
 move "$zg" "$wg" "$w3"

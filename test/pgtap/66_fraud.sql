@@ -161,6 +161,11 @@ SELECT is((SELECT count(*) FROM dispatch.intake_refusals WHERE customer_id IN (:
 -- the customer's paid ones
 \ir ../fixtures/plan_of.sql
 SET LOCAL plan_cache_mode = force_generic_plan;
+-- (a table of a few rows may be read whole instead: on Citus the count is
+-- planned by the zone's worker for its values, on a shard whose statistics
+-- the earlier files' rolled-back orders set; what is checked is that the
+-- index serves the count)
+SET LOCAL enable_seqscan = off;
 PREPARE bad_orders(bigint, bigint, timestamptz) AS
 	SELECT pg_catalog.count(*) FROM dispatch.orders o
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) $1
@@ -168,10 +173,11 @@ PREPARE bad_orders(bigint, bigint, timestamptz) AS
 	   AND o.created_at OPERATOR(pg_catalog.>) $3
 	   AND o.status IN ('pending_payment', 'payment_failed', 'cancelled');
 SELECT matches(pg_temp.plan_of(format('EXECUTE bad_orders(%s, %s, %L)', :zone, :alice, '2026-01-01')),
-               'Index Only Scan using orders_unpaid_idx|Index Scan using orders_unpaid_idx',
+               'Index Only Scan using orders_unpaid_idx|Index Scan using orders_unpaid_idx|Bitmap Index Scan on orders_unpaid_idx',
                'the count of unpaid and cancelled orders reads orders_unpaid_idx');
 DEALLOCATE bad_orders;
 RESET plan_cache_mode;
+RESET enable_seqscan;
 
 -- privileges
 SELECT ok(has_table_privilege('dispatch_admin', 'dispatch.fraud_signals', 'SELECT'), 'the admin reads fraud_signals');
