@@ -133,11 +133,13 @@ CREATE TABLE @extschema@.points_ledger (
 	ref          text NOT NULL,
 	campaign_id  bigint REFERENCES @extschema@.campaigns,
 	PRIMARY KEY (zone_id, entry_id),
-	UNIQUE (zone_id, customer_id, reason, ref)
+	-- customer first: it serves the reads of a customer's lots in every
+	-- zone (balance, tier, export); with zone_id, as Citus wants of a
+	-- unique key of a table distributed by zone
+	UNIQUE (customer_id, reason, ref, zone_id)
 );
 CREATE INDEX points_ledger_lots_idx ON @extschema@.points_ledger (customer_id, expires_at)
 	WHERE remaining > 0;
-CREATE INDEX points_ledger_customer_idx ON @extschema@.points_ledger (customer_id, at);
 COMMENT ON TABLE @extschema@.points_ledger IS
 	'Points per customer, one lot per credit, in the zone of what earned it: points, what remains of them, when they expire, why (reason) and for what (ref); one entry per (zone, customer, reason, ref), so that crediting twice writes nothing.  Spends are the redemptions of orders.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.points_ledger', '');
@@ -542,7 +544,7 @@ BEGIN
 	v_id := @extschema@.zone_scoped_id(p_zone_id, pg_catalog.nextval('@extschema@.points_ledger_entry_id_seq'));
 	INSERT INTO @extschema@.points_ledger (zone_id, entry_id, customer_id, at, points, remaining, expires_at, reason, ref, campaign_id)
 	VALUES (p_zone_id, v_id, p_customer_id, v_now, p_points, p_points, v_expires, p_reason, p_ref, p_campaign_id)
-	ON CONFLICT (zone_id, customer_id, reason, ref) DO NOTHING;
+	ON CONFLICT (customer_id, reason, ref, zone_id) DO NOTHING;
 	RETURN FOUND;
 END
 $$;
