@@ -824,21 +824,33 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_zones bigint[];
-	v_weights bigint[] := '{}';
-	v_rooms bigint[] := '{}';
+	v_weights bigint[];
+	v_rooms bigint[];
 	v_room bigint := 0;
-	v_weight bigint := 0;
+	v_weight bigint;
 	v_target bigint;
 	v_given bigint := 0;
 	v_move boolean := false;
 	v_zone bigint;
 	v_n bigint;
-	v_z bigint;
+	v_i integer;
 BEGIN
-	SELECT pg_catalog.array_agg(z.zone_id ORDER BY z.zone_id) INTO v_zones FROM @extschema@.zones z;
+	-- each zone's weight: 1 + the orders that took the campaign there over
+	-- the last hour (one statement over every zone's redemptions)
+	SELECT pg_catalog.array_agg(z.zone_id ORDER BY z.zone_id),
+	       pg_catalog.array_agg(1 OPERATOR(pg_catalog.+) COALESCE(t.n, 0) ORDER BY z.zone_id),
+	       pg_catalog.sum(1 OPERATOR(pg_catalog.+) COALESCE(t.n, 0))
+	  INTO v_zones, v_weights, v_weight
+	  FROM @extschema@.zones z
+	  LEFT JOIN (SELECT r.zone_id, pg_catalog.count(*) AS n FROM @extschema@.redemptions r
+	              WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	                AND r.status OPERATOR(pg_catalog.=) 'applied'
+	                AND r.created_at OPERATOR(pg_catalog.>) (p_now OPERATOR(pg_catalog.-) interval '1 hour')
+	              GROUP BY r.zone_id) t ON t.zone_id OPERATOR(pg_catalog.=) z.zone_id;
 	IF v_zones IS NULL THEN
 		RETURN false;                   -- no zone yet: the room stays in the pool
 	END IF;
+	v_rooms := pg_catalog.array_fill(-1::bigint, ARRAY[pg_catalog.cardinality(v_zones)]);   -- -1: no slots
 	-- every slot of the campaign, zone by zone in zone order (as orders
 	-- lock their zone's), the pool and zones since removed included
 	FOR v_zone IN SELECT DISTINCT b.zone_id FROM @extschema@.campaign_budget b
@@ -851,21 +863,12 @@ BEGIN
 		         WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
 		         ORDER BY b.slot FOR UPDATE) t;
 		v_room := v_room OPERATOR(pg_catalog.+) v_n;
-		IF v_zone OPERATOR(pg_catalog.<>) ALL (v_zones) AND v_n OPERATOR(pg_catalog.>) 0 THEN
+		v_i := pg_catalog.array_position(v_zones, v_zone);
+		IF v_i IS NOT NULL THEN
+			v_rooms[v_i] := v_n;
+		ELSIF v_n OPERATOR(pg_catalog.>) 0 THEN
 			v_move := true;             -- room in the pool or a zone removed
 		END IF;
-	END LOOP;
-	FOREACH v_zone IN ARRAY v_zones LOOP
-		SELECT pg_catalog.count(*) INTO v_n FROM @extschema@.redemptions r
-		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-		   AND r.status OPERATOR(pg_catalog.=) 'applied'
-		   AND r.created_at OPERATOR(pg_catalog.>) (p_now OPERATOR(pg_catalog.-) interval '1 hour');
-		v_weights := v_weights OPERATOR(pg_catalog.||) (v_n OPERATOR(pg_catalog.+) 1);
-		v_weight := v_weight OPERATOR(pg_catalog.+) v_n OPERATOR(pg_catalog.+) 1;
-		SELECT COALESCE(pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents), -1) INTO v_n
-		  FROM @extschema@.campaign_budget b
-		 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id;
-		v_rooms := v_rooms OPERATOR(pg_catalog.||) v_n;
 	END LOOP;
 	FOR i IN 1 .. pg_catalog.cardinality(v_zones) LOOP
 		v_target := v_room OPERATOR(pg_catalog.*) v_weights[i] OPERATOR(pg_catalog./) v_weight;
@@ -882,13 +885,13 @@ BEGIN
 	   AND b.zone_id OPERATOR(pg_catalog.<>) ALL (v_zones)
 	   AND b.cap_cents OPERATOR(pg_catalog.>) b.spent_cents;
 	FOR i IN 1 .. pg_catalog.cardinality(v_zones) LOOP
-		v_z := v_zones[i];
 		v_target := CASE WHEN i OPERATOR(pg_catalog.=) pg_catalog.cardinality(v_zones)
 		                 THEN v_room OPERATOR(pg_catalog.-) v_given
 		                 ELSE v_room OPERATOR(pg_catalog.*) v_weights[i] OPERATOR(pg_catalog./) v_weight END;
 		v_given := v_given OPERATOR(pg_catalog.+) v_target;
+		v_zone := v_zones[i];
 		INSERT INTO @extschema@.campaign_budget AS b (zone_id, campaign_id, slot, cap_cents, spent_cents)
-		SELECT v_z, p_campaign_id, k, v_target OPERATOR(pg_catalog./) 16
+		SELECT v_zone, p_campaign_id, k, v_target OPERATOR(pg_catalog./) 16
 		       OPERATOR(pg_catalog.+) CASE WHEN k OPERATOR(pg_catalog.=) 0 THEN v_target OPERATOR(pg_catalog.%) 16 ELSE 0 END, 0
 		  FROM pg_catalog.generate_series(0, 15) k
 		ON CONFLICT (zone_id, campaign_id, slot) DO UPDATE
