@@ -2754,6 +2754,7 @@ DECLARE
 	v_take bigint;
 	v_moved bigint := 0;
 	v_zone bigint;
+	v_slot integer;
 	v_zones bigint[] := '{}';
 	v_slots smallint[] := '{}';
 	v_rooms bigint[] := '{}';
@@ -2792,22 +2793,36 @@ BEGIN
 		END IF;
 	END LOOP;
 	-- short: the other zones' slots (the pool first) that no transaction
-	-- holds, zone by zone (one shard at a time on Citus); an order never
-	-- waits for another zone's, so that two orders of two zones short at
-	-- once cannot wait for each other
+	-- holds, zone by zone (one shard at a time on Citus), one slot at a
+	-- time so that no slot is held that is not used; an order never waits
+	-- for another zone's, so that two orders of two zones short at once
+	-- cannot wait for each other.  Nothing of another zone is locked when
+	-- all of them together lack the room.
 	IF v_room OPERATOR(pg_catalog.<) p_cents THEN
+		SELECT v_room OPERATOR(pg_catalog.+) COALESCE(pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents), 0)
+		  INTO v_left
+		  FROM @extschema@.campaign_budget b
+		 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+		   AND b.zone_id OPERATOR(pg_catalog.<>) p_zone_id;
+		IF v_left OPERATOR(pg_catalog.<) p_cents THEN
+			RETURN false;
+		END IF;
 		FOR v_zone IN SELECT @extschema@._other_zones(p_zone_id, true) LOOP
-			FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
-			           FROM @extschema@.campaign_budget b
-			          WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-			            AND b.spent_cents OPERATOR(pg_catalog.<) b.cap_cents
-			          ORDER BY b.slot FOR UPDATE SKIP LOCKED
+			v_slot := -1;
 			LOOP
-				EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
+				SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room INTO r
+				  FROM @extschema@.campaign_budget b
+				 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+				   AND b.slot OPERATOR(pg_catalog.>) v_slot
+				   AND b.spent_cents OPERATOR(pg_catalog.<) b.cap_cents
+				 ORDER BY b.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
+				EXIT WHEN NOT FOUND;
+				v_slot := r.slot;
 				v_zones := v_zones OPERATOR(pg_catalog.||) v_zone;
 				v_slots := v_slots OPERATOR(pg_catalog.||) r.slot;
 				v_rooms := v_rooms OPERATOR(pg_catalog.||) r.room;
 				v_room := v_room OPERATOR(pg_catalog.+) r.room;
+				EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
 			END LOOP;
 			EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
 		END LOOP;
@@ -2844,7 +2859,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint, bigint) IS
-	'Internal: charges an amount to a campaign''s budget (p_budget_cents: the campaign''s, NULL for none) in a zone, true when it fits.  In the common case one slot of the zone with room that no other transaction holds (SKIP LOCKED); when none is free, every slot of the zone, locked in slot order, so that two orders racing for the last of a zone''s budget cannot both get it; when the zone''s room is short, the rest from the pool''s and other zones'' slots that no transaction holds, moved to the zone''s slot 0 and spent there (what an order spent lies in its zone).';
+	'Internal: charges an amount to a campaign''s budget (p_budget_cents: the campaign''s, NULL for none) in a zone, true when it fits.  In the common case one slot of the zone with room that no other transaction holds (SKIP LOCKED); when none is free, every slot of the zone, locked in slot order, so that two orders racing for the last of a zone''s budget cannot both get it; when the zone''s room is short and the other zones hold enough, the rest from the pool''s and other zones'' slots that no transaction holds, one at a time, moved to the zone''s slot 0 and spent there (what an order spent lies in its zone).';
 REVOKE ALL ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint, bigint) FROM PUBLIC;
 
 -- _budget_give (sql/52_campaigns.sql)
@@ -2889,10 +2904,15 @@ DECLARE
 	v_weight bigint;
 	v_target bigint;
 	v_given bigint := 0;
+	v_placed bigint := 0;
+	v_n bigint;
 	v_move boolean := false;
 	v_zone bigint;
-	v_n bigint;
 	v_i integer;
+	v_lz bigint[] := '{}';          -- the slots locked: zone, slot
+	v_ls smallint[] := '{}';
+	v_zs smallint[];
+	v_s record;
 BEGIN
 	-- each zone's weight: 1 + the orders that took the campaign there over
 	-- the last hour (one statement over every zone's redemptions)
@@ -2909,23 +2929,20 @@ BEGIN
 	IF v_zones IS NULL THEN
 		RETURN false;                   -- no zone yet: the room stays in the pool
 	END IF;
-	v_rooms := pg_catalog.array_fill(-1::bigint, ARRAY[pg_catalog.cardinality(v_zones)]);   -- -1: no slots
-	-- every slot of the campaign, zone by zone in zone order (as orders
-	-- lock their zone's), the pool and zones since removed included
-	FOR v_zone IN SELECT DISTINCT b.zone_id FROM @extschema@.campaign_budget b
-	               WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-	               ORDER BY b.zone_id
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('budgets')::integer,
+	                                         (p_campaign_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	-- whether to move: each zone's room as committed (-1: no slots)
+	v_rooms := pg_catalog.array_fill(-1::bigint, ARRAY[pg_catalog.cardinality(v_zones)]);
+	FOR v_s IN SELECT b.zone_id, pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents) AS room
+	           FROM @extschema@.campaign_budget b
+	          WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	          GROUP BY b.zone_id
 	LOOP
-		SELECT COALESCE(pg_catalog.sum(t.room), 0) INTO v_n
-		  FROM (SELECT b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
-		          FROM @extschema@.campaign_budget b
-		         WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-		         ORDER BY b.slot FOR UPDATE) t;
-		v_room := v_room OPERATOR(pg_catalog.+) v_n;
-		v_i := pg_catalog.array_position(v_zones, v_zone);
+		v_room := v_room OPERATOR(pg_catalog.+) v_s.room;
+		v_i := pg_catalog.array_position(v_zones, v_s.zone_id);
 		IF v_i IS NOT NULL THEN
-			v_rooms[v_i] := v_n;
-		ELSIF v_n OPERATOR(pg_catalog.>) 0 THEN
+			v_rooms[v_i] := v_s.room;
+		ELSIF v_s.room OPERATOR(pg_catalog.>) 0 THEN
 			v_move := true;             -- room in the pool or a zone removed
 		END IF;
 	END LOOP;
@@ -2938,29 +2955,81 @@ BEGIN
 	IF NOT v_move THEN
 		RETURN false;
 	END IF;
-	-- each slot keeps what it spent; the room is dealt out again
-	UPDATE @extschema@.campaign_budget b SET cap_cents = b.spent_cents
-	 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-	   AND b.zone_id OPERATOR(pg_catalog.<>) ALL (v_zones)
-	   AND b.cap_cents OPERATOR(pg_catalog.>) b.spent_cents;
+	-- the slots that no transaction holds, zone by zone (one shard at a
+	-- time on Citus): each keeps what it spent, and its room is dealt out
+	-- again
+	v_room := 0;
+	FOR v_zone IN SELECT DISTINCT b.zone_id FROM @extschema@.campaign_budget b
+	               WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	               ORDER BY b.zone_id
+	LOOP
+		v_zs := '{}';
+		FOR v_s IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
+		           FROM @extschema@.campaign_budget b
+		          WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+		          ORDER BY b.slot FOR UPDATE SKIP LOCKED
+		LOOP
+			v_zs := v_zs OPERATOR(pg_catalog.||) v_s.slot;
+			v_room := v_room OPERATOR(pg_catalog.+) v_s.room;
+		END LOOP;
+		IF pg_catalog.cardinality(v_zs) OPERATOR(pg_catalog.>) 0 THEN
+			UPDATE @extschema@.campaign_budget b SET cap_cents = b.spent_cents
+			 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+			   AND b.slot OPERATOR(pg_catalog.=) ANY (v_zs);
+			v_lz := v_lz OPERATOR(pg_catalog.||) pg_catalog.array_fill(v_zone, ARRAY[pg_catalog.cardinality(v_zs)]);
+			v_ls := v_ls OPERATOR(pg_catalog.||) v_zs;
+		END IF;
+	END LOOP;
+	IF v_room OPERATOR(pg_catalog.<=) 0 THEN
+		RETURN false;                   -- no room free to move
+	END IF;
+	-- each zone's share goes to its slots taken above, spread evenly, or to
+	-- new slots for a zone that had none; what cannot be placed (a zone
+	-- whose slots are all held, slots created meanwhile) stays with the
+	-- first slot taken, for the next run
 	FOR i IN 1 .. pg_catalog.cardinality(v_zones) LOOP
 		v_target := CASE WHEN i OPERATOR(pg_catalog.=) pg_catalog.cardinality(v_zones)
 		                 THEN v_room OPERATOR(pg_catalog.-) v_given
 		                 ELSE v_room OPERATOR(pg_catalog.*) v_weights[i] OPERATOR(pg_catalog./) v_weight END;
 		v_given := v_given OPERATOR(pg_catalog.+) v_target;
 		v_zone := v_zones[i];
-		INSERT INTO @extschema@.campaign_budget AS b (zone_id, campaign_id, slot, cap_cents, spent_cents)
-		SELECT v_zone, p_campaign_id, k, v_target OPERATOR(pg_catalog./) 16
-		       OPERATOR(pg_catalog.+) CASE WHEN k OPERATOR(pg_catalog.=) 0 THEN v_target OPERATOR(pg_catalog.%) 16 ELSE 0 END, 0
-		  FROM pg_catalog.generate_series(0, 15) k
-		ON CONFLICT (zone_id, campaign_id, slot) DO UPDATE
-		   SET cap_cents = b.spent_cents OPERATOR(pg_catalog.+) excluded.cap_cents;
+		SELECT pg_catalog.array_agg(u.s ORDER BY u.s) INTO v_zs
+		  FROM ROWS FROM (pg_catalog.unnest(v_lz), pg_catalog.unnest(v_ls)) u(z, s) WHERE u.z OPERATOR(pg_catalog.=) v_zone;
+		IF v_zs IS NOT NULL THEN
+			v_n := pg_catalog.cardinality(v_zs);
+			UPDATE @extschema@.campaign_budget b
+			   SET cap_cents = b.spent_cents OPERATOR(pg_catalog.+) (v_target OPERATOR(pg_catalog./) v_n)
+			       OPERATOR(pg_catalog.+) CASE WHEN b.slot OPERATOR(pg_catalog.=) v_zs[1]
+			                                   THEN v_target OPERATOR(pg_catalog.%) v_n ELSE 0 END
+			 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+			   AND b.slot OPERATOR(pg_catalog.=) ANY (v_zs);
+			v_placed := v_placed OPERATOR(pg_catalog.+) v_target;
+		ELSIF v_rooms[i] OPERATOR(pg_catalog.<) 0 THEN
+			-- slot by slot: one an order created meanwhile keeps its own
+			FOR k IN 0 .. 15 LOOP
+				v_n := v_target OPERATOR(pg_catalog./) 16
+				       OPERATOR(pg_catalog.+) CASE WHEN k OPERATOR(pg_catalog.=) 0 THEN v_target OPERATOR(pg_catalog.%) 16 ELSE 0 END;
+				INSERT INTO @extschema@.campaign_budget (zone_id, campaign_id, slot, cap_cents, spent_cents)
+				VALUES (v_zone, p_campaign_id, k, v_n, 0)
+				ON CONFLICT (zone_id, campaign_id, slot) DO NOTHING;
+				GET DIAGNOSTICS v_i = ROW_COUNT;
+				IF v_i OPERATOR(pg_catalog.=) 1 THEN
+					v_placed := v_placed OPERATOR(pg_catalog.+) v_n;
+				END IF;
+			END LOOP;
+		END IF;
 	END LOOP;
+	IF v_placed OPERATOR(pg_catalog.<) v_room THEN
+		UPDATE @extschema@.campaign_budget b
+		   SET cap_cents = b.cap_cents OPERATOR(pg_catalog.+) (v_room OPERATOR(pg_catalog.-) v_placed)
+		 WHERE b.zone_id OPERATOR(pg_catalog.=) v_lz[1] AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+		   AND b.slot OPERATOR(pg_catalog.=) v_ls[1];
+	END IF;
 	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._budget_balance(bigint, timestamptz) IS
-	'Internal (create_campaign, balance_budgets): deals the room of a campaign''s budget out to the zones in 16 slots each, in proportion to one plus the orders that took it in the zone over the last hour, when the pool or a removed zone holds room, a zone has no slots or holds less than half its share; every slot locked first, zone by zone in zone order.  Returns whether it moved room.';
+	'Internal (create_campaign, balance_budgets): deals the room of a campaign''s budget out to the zones in 16 slots each, in proportion to one plus the orders that took it in the zone over the last hour, when the pool or a removed zone holds room, a zone has no slots or holds less than half its share; decided without a lock, then only the slots no transaction holds are taken (SKIP LOCKED, zone by zone): an order''s slot keeps its room until the next run.  One run a campaign at a time (advisory lock ''budgets'').  Returns whether it moved room.';
 REVOKE ALL ON FUNCTION @extschema@._budget_balance(bigint, timestamptz) FROM PUBLIC;
 
 -- balance_budgets (sql/52_campaigns.sql)
@@ -3514,10 +3583,14 @@ BEGIN
 		          OPERATOR(pg_catalog.*) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1);
 		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
 			v_cost := NULL;      -- ended before the delivery: nothing is paid
-		ELSE
-			IF NOT @extschema@._budget_take(v_camp.campaign_id, v_camp.budget_cents, v_cost, p_zone_id) THEN
-				v_cost := NULL;
+		ELSIF NOT @extschema@._budget_take(v_camp.campaign_id, v_camp.budget_cents, v_cost, p_zone_id) THEN
+			-- the budget's room is there, but held at this moment by orders in
+			-- flight (an order never waits for another zone's slots): the
+			-- referral stays pending, for the referee's next delivery
+			IF @extschema@.campaign_budget_left(v_camp.campaign_id) OPERATOR(pg_catalog.>=) v_cost THEN
+				RETURN v_done;
 			END IF;
+			v_cost := NULL;
 		END IF;
 		IF v_cost IS NULL THEN
 			UPDATE @extschema@.referrals r SET status = 'budget_exhausted', order_id = p_order_id, settled_at = @extschema@.clock()

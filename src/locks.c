@@ -28,6 +28,7 @@ static const LockKey lock_keys[] = {
 	{"purge", DISPATCH_LOCK_PURGE},
 	{"numbering", DISPATCH_LOCK_NUMBERING},
 	{"offers", DISPATCH_LOCK_OFFERS},
+	{"budgets", DISPATCH_LOCK_BUDGETS},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_lock_key);

@@ -20,6 +20,8 @@
  *																numbers (exclusive)
  *		offers		'DPof' 0x44506f66				customer id		an order checking the customer's
  *											% (2^31-1)		cap of a campaign (_offer_cap_check)
+ *		budgets		'DPbu' 0x44506275				campaign id		a run moving a campaign's budget
+ *											% (2^31-1)		between zones (_budget_balance)
  *
  * docs/architecture.md lists them with the lock order.
  *
@@ -37,6 +39,7 @@
 #define DISPATCH_LOCK_PURGE			INT64CONST(0x6469737061746368)
 #define DISPATCH_LOCK_NUMBERING		0x44506576
 #define DISPATCH_LOCK_OFFERS		0x44506f66
+#define DISPATCH_LOCK_BUDGETS		0x44506275
 
 #include "fmgr.h"
 
