@@ -1083,6 +1083,8 @@ DECLARE
 	v_take integer;
 	v_entry_id bigint;
 	v_zone bigint;
+	v_taken bigint[];
+	v_other bigint;
 BEGIN
 	-- most often the zone's lot that expires first covers it: one statement
 	UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.-) p_points
@@ -1119,24 +1121,39 @@ BEGIN
 		v_left := v_left OPERATOR(pg_catalog.-) v_take;
 	END LOOP;
 	-- short: the other zones' lots that no transaction holds, zone by zone,
-	-- never waited for (two orders of the customer in two zones cannot
-	-- wait for each other)
+	-- one lot at a time, never waited for (two orders of the customer in
+	-- two zones cannot wait for each other); none is locked when all of
+	-- them together are short
 	IF v_left OPERATOR(pg_catalog.>) 0 THEN
+		SELECT COALESCE(pg_catalog.sum(l.remaining), 0) INTO v_other FROM @extschema@.points_ledger l
+		 WHERE l.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		   AND l.zone_id OPERATOR(pg_catalog.<>) p_zone_id
+		   AND l.remaining OPERATOR(pg_catalog.>) 0
+		   AND (l.expires_at IS NULL OR l.expires_at OPERATOR(pg_catalog.>) v_now);
+		IF v_other OPERATOR(pg_catalog.<) v_left THEN
+			RAISE EXCEPTION 'not enough points: % asked, % available', p_points,
+				p_points OPERATOR(pg_catalog.-) v_left OPERATOR(pg_catalog.+) v_other
+				USING ERRCODE = 'DP608';
+		END IF;
 		FOR v_zone IN SELECT @extschema@._other_zones(p_zone_id, false) LOOP
-			FOR v_lot IN SELECT l.zone_id, l.entry_id, l.remaining FROM @extschema@.points_ledger l
-			              WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone
-			                AND l.customer_id OPERATOR(pg_catalog.=) p_customer_id
-			                AND l.remaining OPERATOR(pg_catalog.>) 0
-			                AND (l.expires_at IS NULL OR l.expires_at OPERATOR(pg_catalog.>) v_now)
-			              ORDER BY l.expires_at NULLS LAST, l.entry_id
-			              FOR UPDATE SKIP LOCKED
+			v_taken := '{}';
 			LOOP
-				EXIT WHEN v_left OPERATOR(pg_catalog.=) 0;
+				SELECT l.zone_id, l.entry_id, l.remaining INTO v_lot FROM @extschema@.points_ledger l
+				 WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone
+				   AND l.customer_id OPERATOR(pg_catalog.=) p_customer_id
+				   AND l.remaining OPERATOR(pg_catalog.>) 0
+				   AND (l.expires_at IS NULL OR l.expires_at OPERATOR(pg_catalog.>) v_now)
+				   AND l.entry_id OPERATOR(pg_catalog.<>) ALL (v_taken)
+				 ORDER BY l.expires_at NULLS LAST, l.entry_id
+				 LIMIT 1 FOR UPDATE SKIP LOCKED;
+				EXIT WHEN NOT FOUND;
+				v_taken := v_taken OPERATOR(pg_catalog.||) v_lot.entry_id;
 				v_take := LEAST(v_left, v_lot.remaining);
 				UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.-) v_take
 				 WHERE l.zone_id OPERATOR(pg_catalog.=) v_lot.zone_id AND l.entry_id OPERATOR(pg_catalog.=) v_lot.entry_id;
 				v_lots := v_lots OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(v_lot.entry_id::text, v_take);
 				v_left := v_left OPERATOR(pg_catalog.-) v_take;
+				EXIT WHEN v_left OPERATOR(pg_catalog.=) 0;
 			END LOOP;
 			EXIT WHEN v_left OPERATOR(pg_catalog.=) 0;
 		END LOOP;
@@ -1149,7 +1166,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._points_take(bigint, integer, bigint) IS
-	'Internal: spends a customer''s points for an order in a zone: the zone''s lots first, those that expire first first, under their row locks, then the lots of other zones that no transaction holds; returns the lots used, for the order''s redemption; DP608 when there are not enough.';
+	'Internal: spends a customer''s points for an order in a zone: the zone''s lots first, those that expire first first, under their row locks, then the lots of other zones that no transaction holds, one at a time, when together they cover the rest; returns the lots used, for the order''s redemption; DP608 when there are not enough.';
 REVOKE ALL ON FUNCTION @extschema@._points_take(bigint, integer, bigint) FROM PUBLIC;
 
 -- Takes one use of a counted code for an order in a zone: the zone's, or,
