@@ -322,6 +322,15 @@ static char *plans_read = NULL;	/* and what they read: NULL, dispatch.events */
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
 static int64 position = 0;
+
+/*
+ * The horizon at which the last round stopped at an event of a transaction
+ * still running (-1: none): while it stands, no event below it is unsent,
+ * and a round does not read the outbox again (a long transaction would
+ * otherwise have each writer's commit wake a round that reads the same
+ * waiting events and stops at the same one).
+ */
+static int64 held_horizon = -1;
 static TimestampTz last_start = 0;	/* when the last round started */
 
 static void
@@ -370,6 +379,7 @@ relay_attach(Oid ext, const char *shards)
 	Oid			read_types[2] = {INT8OID, INT4OID};
 	int64		horizon;
 
+	held_horizon = -1;
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("relay_position", nsp)))
 		return false;
 
@@ -379,15 +389,15 @@ relay_attach(Oid ext, const char *shards)
 		SPI_freeplan(move_plan);
 	if (shards == NULL)
 		read_plan = keep("SELECT seq, zone_id, kind, order_id, customer_id, rider_id, at,"
-						 " payload::text, relay FROM dispatch.events"
-						 " WHERE seq > $1 ORDER BY seq LIMIT $2", 2, read_types);
+						 " payload::pg_catalog.text, relay FROM dispatch.events"
+						 " WHERE seq OPERATOR(pg_catalog.>) $1 ORDER BY seq LIMIT $2", 2, read_types);
 	else
 	{
 		StringInfoData q;
 
 		initStringInfo(&q);
 		appendStringInfoString(&q, "SELECT seq, zone_id, kind, order_id, customer_id, rider_id, at,"
-							   " payload::text, relay FROM (");
+							   " payload::pg_catalog.text, relay FROM (");
 		appendStringInfoString(&q, shards);
 		appendStringInfoString(&q, ") e ORDER BY seq LIMIT $2");
 		read_plan = keep(q.data, 2, read_types);
@@ -480,7 +490,7 @@ local_outbox_shards(char **shards, int *count)
 	initStringInfo(&q);
 	for (i = 0; i < n; i++)
 		appendStringInfo(&q, "%sSELECT seq, zone_id, kind, order_id, customer_id, rider_id, at, payload, relay"
-						 " FROM %s WHERE seq > $1", i > 0 ? " UNION ALL " : "",
+						 " FROM %s WHERE seq OPERATOR(pg_catalog.>) $1", i > 0 ? " UNION ALL " : "",
 						 TextDatumGetCString(elems[i]));
 	*shards = q.data;
 	*count = n;
@@ -589,9 +599,12 @@ relay_round(void)
 			ready = false;
 	}
 
-	if (ready && was_ready)
+	if (ready && was_ready && dispatch_event_horizon() == held_horizon)
+		wait = RELAY_HELD_MS;	/* the same older transaction still runs */
+	else if (ready && was_ready)
 	{
 		horizon = dispatch_event_horizon();
+		held_horizon = -1;
 
 		args[0] = Int64GetDatum(position);
 		args[1] = Int32GetDatum(RELAY_BATCH);
@@ -608,6 +621,7 @@ relay_round(void)
 			if (seq >= horizon)
 			{
 				wait = RELAY_HELD_MS;	/* an older transaction is running */
+				held_horizon = horizon;
 				break;
 			}
 			marked = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
@@ -694,6 +708,12 @@ dispatch_relay_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(me->dbname, NULL, 0);
 
 	/* its commits carry no data; see the head of this file */
+	/*
+	 * The relay runs as the bootstrap superuser: names in its statements
+	 * resolve in pg_catalog first whatever a database's or role's settings
+	 * say, and its own statements name every other object by schema.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_OVERRIDE);
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "dispatch relay", PGC_USERSET, PGC_S_OVERRIDE);
 

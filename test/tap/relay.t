@@ -80,7 +80,7 @@ SQL
 psql -X -q -v ON_ERROR_STOP=1 -v ncust=200 -f "$here/bench/intake/setup.sql" >/dev/null 2>&1
 psql -X -q -c "CREATE ROLE relay_gw LOGIN IN ROLE dispatch_gateway" >/dev/null
 
-echo "1..17"
+echo "1..18"
 
 # 1: the relay of relay_t is up and ready
 ready() {   # port: wait up to 15 s for a ready relay
@@ -136,7 +136,32 @@ read -r missing twice total back < <(heard_check "$work/heard2" "e.seq > $before
 	[ "$(q "$pp" "SELECT count(*) FILTER (WHERE relay) > 0 AND count(*) FILTER (WHERE NOT relay) > 0 FROM dispatch.events WHERE seq > $before")" = t ]
 ok $? "meanwhile writers notified at commit: each of $total events heard once (missing $missing, twice $twice)"
 
-# 6-10: SIGKILL mid-load, with the reference gateway listening
+# 6: the relay runs as the bootstrap superuser: a database's search_path
+# that puts an owner's schema first does not reach its statements (an
+# operator there would run as superuser)
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<'SQL'
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.gt(bigint, bigint) RETURNS boolean LANGUAGE plpgsql
+	AS $$ BEGIN RAISE EXCEPTION 'evil operator called'; END $$;
+CREATE OPERATOR evil.> (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.gt);
+ALTER DATABASE relay_t SET search_path = evil, pg_catalog;
+SQL
+before=$(q "$pp" "SELECT max(seq) FROM dispatch.events")
+oldpid=$(q "$pp" "SELECT pid FROM dispatch.relay_status()")
+q "$pp" "SELECT pg_terminate_backend($oldpid)" >/dev/null
+sleep 0.5
+ready "$pp"
+relayed=$(q "$pp" "SELECT relayed FROM dispatch.relay_status()")
+load 1 2
+for _ in $(seq 50); do
+	[ "$(q "$pp" "SELECT relayed FROM dispatch.relay_status()")" -gt "${relayed:-0}" ] && break; sleep 0.1
+done
+sent=$(q "$pp" "SELECT relayed FROM dispatch.relay_status()")
+psql -X -q -c "ALTER DATABASE relay_t RESET search_path" -c "DROP SCHEMA evil CASCADE" >/dev/null 2>&1
+[ "${sent:-0}" -gt "${relayed:-0}" ] && ! grep -q "evil operator called" "$work/p.log"
+ok $? "with the database's search_path naming another schema first the relay relays ($relayed, then $sent) and calls nothing of it"
+
+# 7-11: SIGKILL mid-load, with the reference gateway listening
 mq=$(free_port)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mq" >"$work/mq.conf"
 [ "$(id -u)" -eq 0 ] && echo "user root" >>"$work/mq.conf"
@@ -213,7 +238,7 @@ read -r missing twice total back < <(heard_check "$work/heard3" "e.seq > $before
 	[ "$(q "$pp" "SELECT count(*) FROM dispatch.events WHERE seq > $before AND NOT relay")" = 0 ]
 ok $? "after the restart the relay relays again ($total events, missing $missing)"
 
-# 11-16: a streaming standby (its base backup asks for an immediate checkpoint,
+# 12-17: a streaming standby (its base backup asks for an immediate checkpoint,
 # not a spread one of a minute and more)
 sp=$(free_port)
 (cd / && as_pg pg_basebackup -h "$work" -p "$pp" -U postgres -D "$work/s" -R -X stream -c fast >/dev/null 2>&1)
@@ -258,7 +283,7 @@ read -r missing twice total back < <(PGPORT=$sp heard_check "$work/heard4" "e.se
 [ "$a" = "$b" ] && [ "$a" -gt 0 ] && [ "${missing:-x}" = 0 ] && [ "$twice" = 0 ]
 ok $? "a gateway continues on the promoted server from its last seq with no gap ($a events; heard $total, missing $missing)"
 
-# 17: a server without dispatch preloaded notifies at commit, and says so once
+# 18: a server without dispatch preloaded notifies at commit, and says so once
 np=$(free_port)
 init "$work/n" "$np" ""
 start "$work/n"
