@@ -33,6 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "dispatch.h"
+#include "locks.h"
 #include "match.h"
 
 static SPIPlanPtr merchant_plan = NULL;
@@ -185,6 +186,15 @@ check_customer(bool has_customer, int64 customer_id, const char *customer_text, 
 		ereport(ERROR,
 				errcode(ERRCODE_DP_CUSTOMER_UNKNOWN),
 				errmsg("customer %s does not exist", customer_text));
+	/*
+	 * An order being written holds the customer's lock (shared) from before
+	 * it reads the customer: an erasure committed first is seen below, one
+	 * that comes later waits for the order (and then finds it active).
+	 * Sealing the address takes the same lock; an order without one needs
+	 * it as much.
+	 */
+	if (!read_only)
+		dispatch_lock_customer(customer_id, false);
 	args[0] = Int64GetDatum(customer_id);
 	match_run_plan(customer_plan, args, NULL, read_only, 1, SPI_OK_SELECT, "reading the customer");
 	if (SPI_processed == 0)

@@ -457,6 +457,17 @@ lock_subject(text *subject, int64 subject_id, bool exclusive)
 		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, class, obj);
 }
 
+/*
+ * The customer's lock, for C callers: shared by an order being written, so
+ * that an erasure (which takes it exclusive) is either seen by the order's
+ * check of the customer or waits for the order (locks.h).
+ */
+void
+dispatch_lock_customer(int64 customer_id, bool exclusive)
+{
+	lock_subject(cstring_to_text("customer"), customer_id, exclusive);
+}
+
 PG_FUNCTION_INFO_V1(dispatch_lock_subject);
 
 /*

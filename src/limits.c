@@ -196,30 +196,39 @@ PG_FUNCTION_INFO_V1(dispatch_check_coordinates);
  *
  * True when both coordinates are given, finite and in range (longitude in
  * [-180, 180], latitude in [-90, 90]); else DP001, naming what the point
- * is.  Not strict: a missing coordinate is refused like a bad one.  The
+ * is and what is wrong with it, not its values (a place).  Not strict: a missing coordinate is refused like a bad one.  The
  * SQL function _check_point builds the point once this returned, and is
  * inlined where it is called (an API call with a point, a location ping).
  */
 Datum
 dispatch_check_coordinates(PG_FUNCTION_ARGS)
 {
-	bool		ok = !PG_ARGISNULL(0) && !PG_ARGISNULL(1);
+	const char *bad = NULL;
 
-	if (ok)
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		bad = "a coordinate is missing";
+	else
 	{
 		float8		lon = PG_GETARG_FLOAT8(0);
 		float8		lat = PG_GETARG_FLOAT8(1);
 
 		/* NaN fails every comparison, infinities the ranges */
-		ok = lon >= -180.0 && lon <= 180.0 && lat >= -90.0 && lat <= 90.0;
+		bool		lon_ok = lon >= -180.0 && lon <= 180.0;
+		bool		lat_ok = lat >= -90.0 && lat <= 90.0;
+
+		if (!lon_ok && !lat_ok)
+			bad = "longitude and latitude out of range";
+		else if (!lon_ok)
+			bad = "longitude out of range";
+		else if (!lat_ok)
+			bad = "latitude out of range";
 	}
-	if (!ok)
+	/* the values are not named: a point swapped or mistyped is still a place */
+	if (bad)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_BAD_COORDINATES),
-				errmsg("invalid %s coordinates (%s, %s)",
-					   PG_ARGISNULL(2) ? "<NULL>" : text_to_cstring(PG_GETARG_TEXT_PP(2)),
-					   PG_ARGISNULL(0) ? "<NULL>" : float8out_internal(PG_GETARG_FLOAT8(0)),
-					   PG_ARGISNULL(1) ? "<NULL>" : float8out_internal(PG_GETARG_FLOAT8(1))),
+				errmsg("invalid %s coordinates: %s",
+					   PG_ARGISNULL(2) ? "<NULL>" : text_to_cstring(PG_GETARG_TEXT_PP(2)), bad),
 				errhint("Longitude must lie in [-180, 180] and latitude in [-90, 90], both finite."));
 	PG_RETURN_BOOL(true);
 }

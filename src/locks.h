@@ -11,7 +11,7 @@
  *		name		key								second key		held by
  *		zone		'DPas' 0x44506173				zone id			assign_batch, assign_manually: one
  *																at a time per zone (match_lock_zone)
- *		customer	'disq' 0x64697371				id % (2^31-1)	sealing (shared); key rotation
+ *		customer	'disq' 0x64697371				id % (2^31-1)	sealing, place_order (shared); key rotation
  *		rider		'disr' 0x64697372				id % (2^31-1)	  and erasure (exclusive)
  *		purge		'dispatch' 0x6469737061746368	(one bigint)	purge runs never overlap
  *		numbering	'DPev' 0x44506576				0				writers of events (shared, from
@@ -45,5 +45,6 @@
 
 /* locks.c: SQL's _lock_key(name), for C that takes a lock by its name */
 extern Datum dispatch_lock_key(PG_FUNCTION_ARGS);
+extern void dispatch_lock_customer(int64 customer_id, bool exclusive);
 
 #endif							/* DISPATCH_LOCKS_H */

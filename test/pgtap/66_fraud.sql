@@ -9,7 +9,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(49);
+SELECT plan(50);
 SET LOCAL dispatch.clock_override = '2031-03-04 12:00:00+00';
 SET LOCAL dispatch.fraud_max_refusals = 3;
 SET LOCAL dispatch.fraud_refusal_window_minutes = 60;
@@ -94,6 +94,12 @@ SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[]', 121.44, 31.
 SELECT is(array_agg(pg_temp.refused(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x') $$,
                                             :carol, :closed, :'items'))), '{DP003,DP003,DP003}', 'carol: a closed merchant, three times')
   FROM generate_series(1, 3);
+-- erin: three attempts refused on the server's side (the key file
+-- unreadable, DP401), noted as a worker's flush would copy them
+SELECT dispatch.register_customer('+8613811110005') AS erin \gset
+INSERT INTO dispatch.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
+SELECT 0, '2031-03-04 00:00:00+00', g, '2031-03-04 11:59:00+00', :erin, 'DP401', 'key_unreadable', '2031-03-04 11:59:30+00'
+  FROM generate_series(1, 3) g;
 SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :bob), false, 'bob is not flagged before the flush');
 SELECT ok((SELECT flagged >= 1 FROM dispatch.flush_refusals()), 'the flush flags someone');
 SELECT results_eq(format($$ SELECT flagged, flag_reason FROM dispatch.customers WHERE customer_id = %s $$, :bob),
@@ -104,6 +110,8 @@ SELECT results_eq(format($$ SELECT flagged, actor, at FROM dispatch.customer_fla
                   'the flag is in the history, by auto');
 SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :carol), false,
           'carol is not: a closed merchant is not her doing');
+SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :erin), false,
+          'erin is not: refusals on the server''s side (DP4xx) are not hers');
 SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :alice), false,
           'alice is not: a closed merchant does not count, two refusals are under the threshold');
 SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x') $$, :bob, :merchant, :'items'),
