@@ -17,7 +17,9 @@
  * highest computes new indexes, older ones still find the rows indexed
  * under them until rotate_index_key has recomputed every one.  The
  * parsed file is cached in TopMemoryContext and re-read when its path,
- * modification time or size changes; its mode is checked on every use.
+ * modification time (to the nanosecond), inode, status-change time or size
+ * changes (a key replaced by one of the same length within a second, or
+ * by a rename, is seen); its mode is checked on every use.
  *
  * The SQL functions here return key material, so the install script grants
  * them to nobody: only the extension's SECURITY DEFINER functions call them.
@@ -72,7 +74,9 @@
 typedef struct KeyFile
 {
 	char	   *path;
-	time_t		mtime;
+	struct timespec mtime;
+	struct timespec ctime;
+	ino_t		ino;
 	off_t		size;
 	int			nmaster;
 	int			versions[MAX_VERSIONS];
@@ -175,7 +179,9 @@ load_keys(void)
 				errhint("Make it readable only by its owner (chmod 600)."));
 
 	if (keyfile != NULL && strcmp(keyfile->path, path) == 0 &&
-		keyfile->mtime == st.st_mtime && keyfile->size == st.st_size)
+		keyfile->mtime.tv_sec == st.st_mtim.tv_sec && keyfile->mtime.tv_nsec == st.st_mtim.tv_nsec &&
+		keyfile->ctime.tv_sec == st.st_ctim.tv_sec && keyfile->ctime.tv_nsec == st.st_ctim.tv_nsec &&
+		keyfile->ino == st.st_ino && keyfile->size == st.st_size)
 		return keyfile;
 
 	f = AllocateFile(path, "r");
@@ -268,7 +274,9 @@ load_keys(void)
 	}
 
 	kf->path = MemoryContextStrdup(TopMemoryContext, path);
-	kf->mtime = st.st_mtime;
+	kf->mtime = st.st_mtim;
+	kf->ctime = st.st_ctim;
+	kf->ino = st.st_ino;
 	kf->size = st.st_size;
 
 	if (keyfile != NULL)

@@ -29,7 +29,7 @@ CREATE EXTENSION dispatch CASCADE;
 SELECT dispatch.register_customer('+8613800000001', 'Key Customer 1');
 SQL
 
-echo "1..14"
+echo "1..15"
 n=0
 footprint="SELECT format('%s/%s/%s/%s', (SELECT count(*) FROM dispatch.customers), (SELECT count(*) FROM dispatch.subject_keys),
                      (SELECT count(*) FROM dispatch.pii_access_log), (SELECT count(*) FROM dispatch.privacy_requests))"
@@ -120,4 +120,24 @@ if grep -qx 'first Key Customer 1' <<<"$r" && grep -qx 'again Key Customer 1' <<
 	echo "ok $n - a key kept in a transaction is unwrapped again once the key file changes (and fails under another master key)"
 else
 	echo "not ok $n - a key kept in a transaction is unwrapped again once the key file changes ($r)"
+fi
+
+# the same within one second and at the same length: the file's time to
+# the nanosecond (and its inode and status change) tell the change, where
+# seconds and size would not (the new file gets the old one's second)
+m=$(stat -c %Y "$keys")
+r=$(psql -X -At -v VERBOSITY=verbose 2>&1 <<SQL || true
+BEGIN;
+SELECT 'first ' || dispatch.pii_open('customer', 1, name_enc, 'test') FROM dispatch.customers WHERE customer_id = 1;
+\! cat "$work/keys.other" >"$keys"; touch -d "@$m" "$keys"
+SELECT 'changed ' || dispatch.pii_open('customer', 1, name_enc, 'test') FROM dispatch.customers WHERE customer_id = 1;
+ROLLBACK;
+SQL
+)
+cat "$work/keys.orig" >"$keys"
+n=$((n + 1))
+if grep -qx 'first Key Customer 1' <<<"$r" && grep -q 'ERROR:  39000' <<<"$r" && ! grep -q '^changed ' <<<"$r"; then
+	echo "ok $n - a key file replaced by one of the same length within the same second is read again"
+else
+	echo "not ok $n - a key file replaced by one of the same length within the same second is read again ($r)"
 fi
