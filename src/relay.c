@@ -190,6 +190,14 @@ dispatch_relay_init(void)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("invalid list syntax in dispatch.relay_databases"));
+	/* a database named twice would get two relays sharing one position */
+	for (int a = 0; a < list_length(relay_dbnames); a++)
+		for (int b = a + 1; b < list_length(relay_dbnames); b++)
+			if (strcmp(list_nth(relay_dbnames, a), list_nth(relay_dbnames, b)) == 0)
+				ereport(ERROR,
+						errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("dispatch.relay_databases names database \"%s\" twice",
+							   (char *) list_nth(relay_dbnames, a)));
 	if (list_length(relay_dbnames) > RELAY_MAX_DATABASES)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -35,7 +35,7 @@ chmod 755 "$work"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for d in "$work"/p "$work"/s "$work"/n; do
+	for d in "$work"/p "$work"/s "$work"/n "$work"/d; do
 		[ -f "$d/postmaster.pid" ] && (cd / && as_pg pg_ctl -D "$d" -m immediate stop >/dev/null 2>&1)
 	done
 	rm -rf "$work"
@@ -80,7 +80,7 @@ SQL
 psql -X -q -v ON_ERROR_STOP=1 -v ncust=200 -f "$here/bench/intake/setup.sql" >/dev/null 2>&1
 psql -X -q -c "CREATE ROLE relay_gw LOGIN IN ROLE dispatch_gateway" >/dev/null
 
-echo "1..18"
+echo "1..19"
 
 # 1: the relay of relay_t is up and ready
 ready() {   # port: wait up to 15 s for a ready relay
@@ -300,3 +300,12 @@ said=$(grep -c "no relay serves database \"relay_t\"" "$work/n.log")
 [ "$(grep -c . "$work/heard5")" = 6 ] && [ "$said" = 1 ] &&
 	[ "$(q "$np" "SELECT count(*) FILTER (WHERE NOT relay) FROM dispatch.events")" = 6 ]
 ok $? "without the module preloaded: six events notified at commit, said once in the log ($said)"
+
+# 19: a database named twice in dispatch.relay_databases stops the server at
+# start (two relays would share one position)
+dp=$(free_port)
+init "$work/d" "$dp" dispatch
+echo "dispatch.relay_databases = 'relay_t, relay_t'" | as_pg tee -a "$work/d/postgresql.conf" >/dev/null
+! (cd / && as_pg pg_ctl -D "$work/d" -l "$work/d.log" -w -t 20 start >/dev/null 2>&1) &&
+	grep -q 'names database "relay_t" twice' "$work/d.log"
+ok $? "a database named twice in dispatch.relay_databases: the server does not start, and says why"
