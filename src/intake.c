@@ -85,7 +85,8 @@ prepare_plans(void)
 									  " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
 									  "   AND o.customer_id OPERATOR(pg_catalog.=) $2"
 									  "   AND o.created_at OPERATOR(pg_catalog.>) $3"
-									  "   AND o.status IN ('pending_payment', 'payment_failed', 'cancelled')",
+									  "   AND o.status OPERATOR(pg_catalog.=) ANY"
+									  "       ('{pending_payment,payment_failed,cancelled}'::pg_catalog.text[])",
 									  3, t_bad);
 	item_plan = match_keep_plan(
 								"SELECT i.merchant_id, i.available, s.stock, i.price_cents FROM dispatch.items i"
