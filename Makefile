@@ -118,9 +118,15 @@ installcheck-pgtap:
 installcheck-isolation: submake
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
 
-# TAP scripts that need sessions of their own (test/tap)
+# TAP scripts that need sessions of their own (test/tap).  relay.t starts
+# servers of its own and touches nothing of the cluster the others share:
+# it runs beside them (its output follows theirs), the others one by one.
+TAP_OWN_SERVERS = test/tap/relay.t
 installcheck-tap:
-	$(PROVE) --failures test/tap/
+	@rc=0; log=$$(mktemp); \
+	( $(PROVE) --failures $(TAP_OWN_SERVERS) >"$$log" 2>&1 ) & own=$$!; \
+	$(PROVE) --failures $(filter-out $(TAP_OWN_SERVERS),$(sort $(wildcard test/tap/*.t))) || rc=1; \
+	wait $$own || rc=1; cat "$$log"; rm -f "$$log"; exit $$rc
 
 # suites with a runner of their own: the C cores and the upgrade path (not
 # test/citus/run: it needs the Citus cluster of `tools/pgdev citus`)
