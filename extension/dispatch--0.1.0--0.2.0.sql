@@ -4044,6 +4044,9 @@ BEGIN
 	   OR fee_cents OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.max_order_cents') THEN
 		RAISE EXCEPTION 'invalid errand fee % cents', fee_cents USING ERRCODE = 'DP008';
 	END IF;
+	-- the customer's lock from before its check, as place_order takes it:
+	-- an erasure committed first is seen, a later one waits for the errand
+	PERFORM @extschema@._lock_subject('customer', _place_errand.customer_id, false);
 	PERFORM @extschema@._check_customer(_place_errand.customer_id, v_zone);
 
 	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
