@@ -453,27 +453,34 @@ dispatch_unwrap_key(PG_FUNCTION_ARGS)
  * and the id modulo 2^31 - 1.
  */
 static void
-lock_subject(text *subject, int64 subject_id, bool exclusive)
+lock_keys(int32 class, int64 subject_id, bool exclusive)
 {
-	Datum		class = DirectFunctionCall1(int84, DirectFunctionCall1(dispatch_lock_key,
-																	   PointerGetDatum(subject)));
 	Datum		obj = Int32GetDatum((int32) (subject_id % PG_INT32_MAX));
 
 	if (exclusive)
-		DirectFunctionCall2(pg_advisory_xact_lock_int4, class, obj);
+		DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(class), obj);
 	else
-		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, class, obj);
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(class), obj);
+}
+
+static void
+lock_subject(text *subject, int64 subject_id, bool exclusive)
+{
+	lock_keys(DatumGetInt32(DirectFunctionCall1(int84, DirectFunctionCall1(dispatch_lock_key,
+																		   PointerGetDatum(subject)))),
+			  subject_id, exclusive);
 }
 
 /*
  * The customer's lock, for C callers: shared by an order being written, so
  * that an erasure (which takes it exclusive) is either seen by the order's
- * check of the customer or waits for the order (locks.h).
+ * check of the customer or waits for the order (locks.h).  Its class is
+ * known here: no name to look up on the order's path.
  */
 void
 dispatch_lock_customer(int64 customer_id, bool exclusive)
 {
-	lock_subject(cstring_to_text("customer"), customer_id, exclusive);
+	lock_keys(DISPATCH_LOCK_CUSTOMER, customer_id, exclusive);
 }
 
 PG_FUNCTION_INFO_V1(dispatch_lock_subject);

@@ -607,11 +607,11 @@ relay_round(void)
 			ready = false;
 	}
 
-	if (ready && was_ready && dispatch_event_horizon() == held_horizon)
+	horizon = ready && was_ready ? dispatch_event_horizon() : -1;
+	if (ready && was_ready && horizon == held_horizon)
 		wait = RELAY_HELD_MS;	/* the same older transaction still runs */
 	else if (ready && was_ready)
 	{
-		horizon = dispatch_event_horizon();
 		held_horizon = -1;
 
 		args[0] = Int64GetDatum(position);
