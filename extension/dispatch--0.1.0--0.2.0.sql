@@ -1172,6 +1172,19 @@ CREATE INDEX offers_order_idx ON @extschema@.offers (zone_id, order_id);
 -- END offers by order
 
 -- ===========================================================================
+-- Whether a line took stock (sql/20_schema.sql): a cancellation gives back
+-- only what the order took, not to a count the merchant set after it.  The
+-- lines written before this version gave back whenever the item had a
+-- count, and keep that: whether they took stock is not known.
+-- ===========================================================================
+
+ALTER TABLE @extschema@.order_items ADD COLUMN stock_taken boolean NOT NULL DEFAULT true;
+ALTER TABLE @extschema@.order_items ALTER COLUMN stock_taken DROP DEFAULT;
+COMMENT ON COLUMN @extschema@.order_items.stock_taken IS
+	'Whether the line took its quantity from the item''s count (dispatch.item_stock): a cancellation gives back only what was taken, not to a count set after the order.';
+-- END stock taken
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -5401,12 +5414,14 @@ BEGIN
 	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
 	-- what was taken from stock goes back to the zone's counts, in item
-	-- order as intake takes it (the lines read first, for that order)
+	-- order as intake takes it (the lines read first, for that order);
+	-- a line of an item unlimited when ordered took nothing
 	SELECT pg_catalog.array_agg(oi.item_id ORDER BY oi.item_id), pg_catalog.array_agg(oi.qty ORDER BY oi.item_id)
 	  INTO v_items, v_qtys
 	  FROM @extschema@.order_items oi
 	 WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	   AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+	   AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	   AND oi.stock_taken;
 	FOR v_line IN 1 .. COALESCE(pg_catalog.cardinality(v_items), 0) LOOP
 		UPDATE @extschema@.item_stock s SET stock = s.stock OPERATOR(pg_catalog.+) v_qtys[v_line]
 		 WHERE s.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND s.item_id OPERATOR(pg_catalog.=) v_items[v_line];
@@ -5428,7 +5443,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._cancel_order(@extschema@.zone_of(order_id), order_id, reason);
 COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
-	'Cancels an order before pickup: a pending payment is voided, a succeeded one is refunded (a refund record and a refund event), the stock it took is returned, and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
+	'Cancels an order before pickup: a pending payment is voided, a succeeded one is refunded (a refund record and a refund event), the stock it took is returned (an item unlimited when ordered took none), and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
 
 -- _release_order (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@._release_order(p_zone bigint, order_id bigint, rider_id bigint, reason text,

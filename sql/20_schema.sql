@@ -333,11 +333,14 @@ CREATE TABLE @extschema@.order_items (
 	item_id      bigint NOT NULL REFERENCES @extschema@.items,
 	qty          integer NOT NULL CHECK (qty > 0),
 	price_cents  integer NOT NULL CHECK (price_cents >= 0),
+	stock_taken  boolean NOT NULL,
 	PRIMARY KEY (zone_id, order_id, item_id),
 	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders
 );
 COMMENT ON TABLE @extschema@.order_items IS
 	'Lines of takeaway orders, with the unit price at the time of the order.';
+COMMENT ON COLUMN @extschema@.order_items.stock_taken IS
+	'Whether the line took its quantity from the item''s count (dispatch.item_stock): a cancellation gives back only what was taken, not to a count set after the order.';
 
 CREATE SEQUENCE @extschema@.payments_id_seq AS bigint MAXVALUE 1099511627775;
 CREATE TABLE @extschema@.payments (

@@ -561,12 +561,14 @@ BEGIN
 	   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
 	-- what was taken from stock goes back to the zone's counts, in item
-	-- order as intake takes it (the lines read first, for that order)
+	-- order as intake takes it (the lines read first, for that order);
+	-- a line of an item unlimited when ordered took nothing
 	SELECT pg_catalog.array_agg(oi.item_id ORDER BY oi.item_id), pg_catalog.array_agg(oi.qty ORDER BY oi.item_id)
 	  INTO v_items, v_qtys
 	  FROM @extschema@.order_items oi
 	 WHERE oi.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-	   AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id;
+	   AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id
+	   AND oi.stock_taken;
 	FOR v_line IN 1 .. COALESCE(pg_catalog.cardinality(v_items), 0) LOOP
 		UPDATE @extschema@.item_stock s SET stock = s.stock OPERATOR(pg_catalog.+) v_qtys[v_line]
 		 WHERE s.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND s.item_id OPERATOR(pg_catalog.=) v_items[v_line];
@@ -584,7 +586,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._cancel_order(@extschema@.zone_of(order_id), order_id, reason);
 COMMENT ON FUNCTION @extschema@.cancel_order(bigint, text) IS
-	'Cancels an order before pickup: a pending payment is voided, a succeeded one is refunded (a refund record and a refund event), the stock it took is returned, and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
+	'Cancels an order before pickup: a pending payment is voided, a succeeded one is refunded (a refund record and a refund event), the stock it took is returned (an item unlimited when ordered took none), and so are its campaign discount (to the budget), its coupon use and its points.  A no-op on a cancelled order; DP104 once picked up.';
 
 CREATE FUNCTION @extschema@._release_order(p_zone bigint, order_id bigint, rider_id bigint, reason text,
                                            p_exclude boolean) RETURNS void

@@ -28,6 +28,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/timestamp.h"
@@ -62,7 +63,7 @@ prepare_plans(void)
 	Oid			t_stock[3] = {INT8OID, INT8OID, INT4OID};
 	Oid			t_id_now[2] = {INT8OID, TIMESTAMPTZOID};
 	Oid			t_offer[7] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT4OID};
-	Oid			t_lines[5] = {INT8OID, INT8OID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
+	Oid			t_lines[6] = {INT8OID, INT8OID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, BOOLARRAYOID};
 	Oid			t_record[9] = {INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT4OID, INT4OID,
 	INT4OID, JSONBOID};
 	Oid			t_payment[4] = {INT8OID, INT8OID, INT4OID, TIMESTAMPTZOID};
@@ -118,11 +119,13 @@ prepare_plans(void)
 								 " FROM dispatch._offer_take($1, $2, $3, $4, $5, $6, $7) t",
 								 7, t_offer);
 	lines_plan = match_keep_plan(
-								 "INSERT INTO dispatch.order_items (zone_id, order_id, item_id, qty, price_cents)"
-								 " SELECT $1, $2, l.item_id, l.qty, l.price_cents"
+								 "INSERT INTO dispatch.order_items (zone_id, order_id, item_id, qty, price_cents,"
+								 "                                  stock_taken)"
+								 " SELECT $1, $2, l.item_id, l.qty, l.price_cents, l.stock_taken"
 								 " FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4),"
-								 "                 pg_catalog.unnest($5)) l(item_id, qty, price_cents)",
-								 5, t_lines);
+								 "                 pg_catalog.unnest($5), pg_catalog.unnest($6))"
+								 "      l(item_id, qty, price_cents, stock_taken)",
+								 6, t_lines);
 	record_plan = match_keep_plan("SELECT dispatch._offer_record($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 								  9, t_record);
 	payment_plan = match_keep_plan(
@@ -302,6 +305,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	int32	   *qtys;
 	int32	   *prices;
 	int			nlines;
+	Datum	   *taken;
 	int64		subtotal = 0;
 	int64		order_id;
 	int32		discount,
@@ -419,6 +423,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	 * the zone's worker: the menu, a reference table, is only read.
 	 */
 	prices = palloc(sizeof(int32) * nlines);
+	taken = palloc(sizeof(Datum) * nlines);
 	for (int i = 0; i < nlines; i++)
 	{
 		int64		item_merchant;
@@ -437,6 +442,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		available = DatumGetBool(spi_value(2, &isnull));
 		stock = DatumGetInt32(spi_value(3, &stock_null));
 		prices[i] = DatumGetInt32(spi_value(4, &isnull));
+		taken[i] = BoolGetDatum(false);
 		if (item_merchant != merchant_id)
 			ereport(ERROR,
 					errcode(ERRCODE_DP_ITEM_OF_OTHER_MERCHANT),
@@ -446,7 +452,9 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		{
 			args[2] = Int32GetDatum(qtys[i]);
 			match_run_plan(take_stock_plan, args, NULL, false, 1, SPI_OK_UPDATE, "taking stock");
-			if (SPI_processed == 0)
+			if (SPI_processed == 1)
+				taken[i] = BoolGetDatum(true);
+			else
 			{
 				/* too little left; no row: made unlimited meanwhile */
 				match_run_plan(stock_plan, args, NULL, false, 1, SPI_OK_SELECT, "reading the stock of an item");
@@ -538,11 +546,13 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 
 	/*
 	 * The lines at the prices charged above (the catalogue is not read
-	 * again: a price changed meanwhile would not be the one charged).
+	 * again: a price changed meanwhile would not be the one charged), each
+	 * saying whether it took stock, which a cancellation gives back.
 	 */
 	args[2] = dispatch_int8_array(item_ids, nlines);
 	args[3] = dispatch_int4_array(qtys, nlines);
 	args[4] = dispatch_int4_array(prices, nlines);
+	args[5] = PointerGetDatum(construct_array(taken, nlines, BOOLOID, 1, true, TYPALIGN_CHAR));
 	match_run_plan(lines_plan, args, NULL, false, 0, SPI_OK_INSERT, "writing the order's lines");
 
 	/* what the order took, once it exists; an order offered nothing took nothing */

@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(108);
+SELECT plan(111);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -276,7 +276,20 @@ SELECT is(:counts, 0, 'NULL makes the item unlimited again');
 SELECT dispatch.cancel_order(:o_counted, 'changed my mind') \g /dev/null
 SELECT count(*) AS counts FROM dispatch.item_stock WHERE item_id = :noodles \gset
 SELECT is(:counts, 0, 'an order cancelled after that gives back to no count');
+-- an order of the item while unlimited took nothing: counted later, its
+-- cancellation gives nothing back
+SELECT dispatch.place_order(:stock_customer, :merchant, format('[{"item_id": %s, "qty": 2}, {"item_id": %s, "qty": 1}]', :noodles, :rice)::jsonb,
+       121.445, 31.196, 'x') AS o_unlimited \gset
+SELECT results_eq(format('SELECT item_id, stock_taken FROM dispatch.order_items WHERE zone_id = %s AND order_id = %s ORDER BY item_id',
+                         :o_unlimited >> 40, :o_unlimited),
+                  format('SELECT * FROM (VALUES (%s::bigint, false), (%s::bigint, true)) l ORDER BY 1', :noodles, :rice),
+                  'each line says whether it took stock: the unlimited item''s not, the counted one''s yes');
 SELECT dispatch.set_item_stock(:noodles, 7) \g /dev/null
+SELECT dispatch.cancel_order(:o_unlimited, 'changed my mind') \g /dev/null
+SELECT stock AS noodles_left FROM dispatch.item_stock WHERE item_id = :noodles \gset
+SELECT stock AS rice_left FROM dispatch.item_stock WHERE item_id = :rice \gset
+SELECT is(:noodles_left, 7, 'an order placed while the item was unlimited gives nothing back to the count set after it');
+SELECT is(:rice_left, 10, '... and gives back what it took of a counted item');
 SELECT string_agg(item_id || ':' || price_cents || ':' || available || ':' || coalesce(stock::text, '-'), ',' ORDER BY item_id) AS menu
   FROM dispatch.merchant_menu(:merchant) \gset
 SELECT string_agg(i.item_id || ':' || i.price_cents || ':' || i.available || ':' || coalesce(s.stock::text, '-'), ',' ORDER BY i.item_id) AS expected_menu
