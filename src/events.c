@@ -335,10 +335,19 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 	else if (dispatch_notify_mode != DISPATCH_NOTIFY_OFF && !outbox_distributed())
 	{
 		StringInfoData buf;
+		char	   *stored;
 
+		/*
+		 * The members as the outbox holds them (jsonb's text: its key order
+		 * and spacing), which is what the relay reads back: a payload is the
+		 * same bytes in either mode, and truncated at the same size.
+		 */
+		stored = DatumGetCString(DirectFunctionCall1(jsonb_out,
+													 DirectFunctionCall1(jsonb_in, CStringGetDatum(payload))));
 		initStringInfo(&buf);
 		dispatch_event_payload(&buf, seq, kind, zone_id, order_id,
-							   customer_id, rider_id, at, payload);
+							   customer_id, rider_id, at, stored);
+		pfree(stored);
 		Async_Notify(DISPATCH_EVENT_CHANNEL, buf.data);
 		pfree(buf.data);
 	}

@@ -766,10 +766,21 @@ dispatch_relay_main(Datum main_arg)
 			long		left = dispatch_relay_round_ms -
 				TimestampDifferenceMilliseconds(last_start, now);
 
-			if (left > 0)
-				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
+			/*
+			 * Commits set the latch meanwhile: the round that follows reads
+			 * their events, so the wake-up is let go; a SIGTERM sets it too,
+			 * and stops the relay at once, not at the end of the spacing.
+			 */
+			while (left > 0)
+			{
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 left, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+				now = GetCurrentTimestamp();
+				left = dispatch_relay_round_ms - TimestampDifferenceMilliseconds(last_start, now);
+			}
 			CHECK_FOR_INTERRUPTS();
-			now = GetCurrentTimestamp();
 		}
 		last_start = now;
 		ResetLatch(MyLatch);

@@ -20,7 +20,7 @@ SELECT dispatch.add_item(1, 'noodles', 2800);
 SELECT dispatch.register_customer('+8613800000001', 'Listener Customer');
 SQL
 
-echo "1..11"
+echo "1..12"
 "$here/tools/listen" -t 2 >"$work/got" 2>"$work/err" &
 lpid=$!
 for _ in $(seq 100); do grep -q listening "$work/err" 2>/dev/null && break; sleep 0.05; done
@@ -77,3 +77,7 @@ check 11 "its notification is short, says truncated, and carries the seq of the 
 	"SELECT (payload::jsonb->>'truncated')::boolean AND octet_length(payload) < 1000
 	        AND (payload::jsonb->>'seq')::bigint = $big
 	        AND (SELECT length(e.payload->>'note') FROM dispatch.events e WHERE e.seq = $big) = 20000 FROM got"
+psql -X -q -c "TRUNCATE got" -c "\\copy got (payload) FROM '$work/got' WITH (FORMAT text)" >/dev/null
+check 12 "a notification ends with its event's members as the outbox holds them, byte for byte, as the relay sends them" \
+	"SELECT bool_and(right(g.payload, length(e.payload::text)) = ',' || substr(e.payload::text, 2)) AND count(*) = 2
+	   FROM got g JOIN dispatch.events e ON e.seq = (g.payload::jsonb->>'seq')::bigint"

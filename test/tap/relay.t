@@ -96,13 +96,18 @@ load() {   # seconds clients
 listen_until_quiet() { "$here/tools/listen" -t 2 >"$1" 2>/dev/null & lpid=$!; pids+=("$lpid"); sleep 0.3; }
 heard_check() {   # file where: heard once each, against the outbox after the seq before
 	psql -X -q -At -v ON_ERROR_STOP=1 <<SQL 2>&1
-CREATE TEMP TABLE heard (n serial, payload jsonb);
-\\copy heard (payload) FROM '$1'
-SELECT format('%s %s %s %s',
+CREATE TEMP TABLE heard (n serial, raw text, payload jsonb GENERATED ALWAYS AS (raw::jsonb) STORED);
+\\copy heard (raw) FROM '$1'
+SELECT format('%s %s %s %s %s',
   (SELECT count(*) FROM dispatch.events e WHERE $2 AND NOT EXISTS (SELECT FROM heard h WHERE (h.payload->>'seq')::bigint = e.seq)),
   (SELECT count(*) - count(DISTINCT payload->>'seq') FROM heard),
   (SELECT count(*) FROM dispatch.events e WHERE $2),
-  (SELECT count(*) FROM (SELECT (payload->>'seq')::bigint < lag((payload->>'seq')::bigint) OVER (ORDER BY n) AS back FROM heard) b WHERE back));
+  (SELECT count(*) FROM (SELECT (payload->>'seq')::bigint < lag((payload->>'seq')::bigint) OVER (ORDER BY n) AS back FROM heard) b WHERE back),
+  -- the event's members as the outbox holds them, byte for byte, end the
+  -- payload, as they end a writer's at commit (listener.t)
+  (SELECT count(*) FROM heard h JOIN dispatch.events e ON e.seq = (h.payload->>'seq')::bigint
+    WHERE e.payload::text <> '{}' AND NOT h.payload ? 'truncated'
+      AND right(h.raw, length(e.payload::text)) <> ',' || substr(e.payload::text, 2)));
 SQL
 }
 
@@ -110,12 +115,12 @@ SQL
 listen_until_quiet "$work/heard1"
 load 3 4
 wait "$lpid"
-read -r missing twice total back < <(heard_check "$work/heard1" true)
+read -r missing twice total back differ < <(heard_check "$work/heard1" true)
 [ "${missing:-x}" = 0 ] && [ "$twice" = 0 ] && [ "$total" -gt 100 ]
 ok $? "4 clients: each of $total events heard once (missing $missing, twice $twice)"
-[ "$back" = 0 ] && [ "$(q "$pp" "SELECT count(*) FROM dispatch.events WHERE NOT relay")" = 0 ] &&
+[ "$back" = 0 ] && [ "$differ" = 0 ] && [ "$(q "$pp" "SELECT count(*) FROM dispatch.events WHERE NOT relay")" = 0 ] &&
 	[ "$(q "$pp" "SELECT relayed FROM dispatch.relay_status()")" -ge "$total" ]
-ok $? "the relay sent them all, in seq order (backwards: $back)"
+ok $? "the relay sent them all, in seq order (backwards: $back), each payload as a writer sends it (differing: $differ)"
 
 # 4-5: the relay is terminated mid-load and comes back; nothing lost or doubled
 before=$(q "$pp" "SELECT max(seq) FROM dispatch.events")
@@ -131,7 +136,7 @@ ready "$pp"
 newpid=$(q "$pp" "SELECT pid FROM dispatch.relay_status()")
 [ -n "$newpid" ] && [ "$newpid" != "$oldpid" ]
 ok $? "a terminated relay is restarted by the postmaster ($oldpid, then $newpid)"
-read -r missing twice total back < <(heard_check "$work/heard2" "e.seq > $before")
+read -r missing twice total back _ < <(heard_check "$work/heard2" "e.seq > $before")
 [ "${missing:-x}" = 0 ] && [ "$twice" = 0 ] && [ "$total" -gt 100 ] &&
 	[ "$(q "$pp" "SELECT count(*) FILTER (WHERE relay) > 0 AND count(*) FILTER (WHERE NOT relay) > 0 FROM dispatch.events WHERE seq > $before")" = t ]
 ok $? "meanwhile writers notified at commit: each of $total events heard once (missing $missing, twice $twice)"
@@ -233,7 +238,7 @@ listen_until_quiet "$work/heard3"
 before=$(q "$pp" "SELECT max(seq) FROM dispatch.events")
 load 1 2
 wait "$lpid"
-read -r missing twice total back < <(heard_check "$work/heard3" "e.seq > $before")
+read -r missing twice total back _ < <(heard_check "$work/heard3" "e.seq > $before")
 [ "${missing:-x}" = 0 ] && [ "$twice" = 0 ] && [ "$total" -gt 0 ] &&
 	[ "$(q "$pp" "SELECT count(*) FROM dispatch.events WHERE seq > $before AND NOT relay")" = 0 ]
 ok $? "after the restart the relay relays again ($total events, missing $missing)"
@@ -279,7 +284,7 @@ PGPORT=$sp load 2 2
 wait "$lpid"
 r=$(q "$sp" "SELECT format('%s %s', (SELECT count(*) FROM dispatch.events_since($glast, 100000)), (SELECT count(*) FROM dispatch.events WHERE seq > $glast))")
 read -r a b <<<"$r"
-read -r missing twice total back < <(PGPORT=$sp heard_check "$work/heard4" "e.seq > $glast")
+read -r missing twice total back _ < <(PGPORT=$sp heard_check "$work/heard4" "e.seq > $glast")
 [ "$a" = "$b" ] && [ "$a" -gt 0 ] && [ "${missing:-x}" = 0 ] && [ "$twice" = 0 ]
 ok $? "a gateway continues on the promoted server from its last seq with no gap ($a events; heard $total, missing $missing)"
 

@@ -638,13 +638,18 @@ heard(Run *run, const char *payload, double at)
 	h.order = json_ll(payload, "\"order\":");
 	h.version = (int) json_ll(payload, "\"version\":");
 	h.status = -1;
-	if (strstr(payload, "\"kind\":\"order_status\"") && (k = strstr(payload, "\"status\":\"")) != NULL)
+	/*
+	 * the envelope is compact, the kind's own members as jsonb prints them
+	 * ("status": "placed"; docs/events.md)
+	 */
+	if (strstr(payload, "\"kind\":\"order_status\"") && (k = strstr(payload, "\"status\":")) != NULL)
 	{
 		const char *e;
 
-		k += strlen("\"status\":\"");
-		e = strchr(k, '"');
-		if (e)
+		k += strlen("\"status\":");
+		while (*k == ' ')
+			k++;
+		if (*k == '"' && (e = strchr(++k, '"')) != NULL)
 			h.status = status_code(k, e - k);
 	}
 	heard_add(run, &h, at);
