@@ -360,6 +360,7 @@ DECLARE
 	-- a plan that outlives the rider's last order: its end, when that order
 	-- was delivered before it (the way back from the door)
 	v_keep boolean := NEW.status OPERATOR(pg_catalog.=) 'delivered';
+	v_gone record;
 BEGIN
 	IF v_was AND (NOT v_is OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
 		UPDATE @extschema@.riders r
@@ -381,19 +382,25 @@ BEGIN
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
 	END IF;
 	-- an order that leaves 'accepted' otherwise than through its offer
-	-- (cancelled, assigned by hand) takes its pending offer with it
+	-- (cancelled, assigned by hand) takes its pending offer with it, and
+	-- tells the offer's rider, as every change of an offer does
 	IF OLD.status OPERATOR(pg_catalog.=) 'accepted' AND NEW.status OPERATOR(pg_catalog.<>) 'accepted' THEN
-		WITH c AS (
+		FOR v_gone IN
 			UPDATE @extschema@.offers f
-			   SET status = 'cancelled', responded_at = @extschema@.clock(),
+			   SET status = 'cancelled', responded_at = v_now,
 			       reason = 'order ' OPERATOR(pg_catalog.||) NEW.status
 			 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
 			   AND f.order_id OPERATOR(pg_catalog.=) NEW.order_id
 			   AND f.status OPERATOR(pg_catalog.=) 'pending'
-			RETURNING f.rider_id)
-		UPDATE @extschema@.riders r
-		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-		  FROM c WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+			RETURNING f.offer_id, f.rider_id
+		LOOP
+			UPDATE @extschema@.riders r
+			   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
+			 WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) v_gone.rider_id;
+			PERFORM @extschema@._emit_event(NEW.zone_id, 'offer', NEW.order_id, NULL, v_gone.rider_id,
+			                                pg_catalog.jsonb_build_object('offer_id', v_gone.offer_id, 'status', 'cancelled',
+			                                    'reason', 'order ' OPERATOR(pg_catalog.||) NEW.status));
+		END LOOP;
 	END IF;
 	IF NEW.status OPERATOR(pg_catalog.=) 'delivered' AND OLD.status OPERATOR(pg_catalog.<>) 'delivered'
 	   AND NEW.rider_id IS NOT NULL THEN

@@ -355,17 +355,23 @@ BEGIN
 	PERFORM @extschema@._rider_can_take(order_id, rider_id, false);
 
 	-- the order's own pending offer goes with the assignment (as the order's
-	-- trigger would do), so that its slot counts as free if it is this rider's
-	WITH c AS (
+	-- trigger would do, and told its rider as the trigger tells it), so that
+	-- its slot counts as free if it is this rider's
+	FOR v_w IN
 		UPDATE @extschema@.offers f
 		   SET status = 'cancelled', responded_at = v_now, reason = 'order assigned'
 		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
 		   AND f.order_id OPERATOR(pg_catalog.=) _assign_manually.order_id
 		   AND f.status OPERATOR(pg_catalog.=) 'pending'
-		RETURNING f.rider_id)
-	UPDATE @extschema@.riders r
-	   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-	  FROM c WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) c.rider_id;
+		RETURNING f.offer_id, f.order_id, f.rider_id
+	LOOP
+		UPDATE @extschema@.riders r
+		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) v_w.rider_id;
+		PERFORM @extschema@._emit_event(v_zone, 'offer', v_w.order_id, NULL, v_w.rider_id,
+		                                pg_catalog.jsonb_build_object('offer_id', v_w.offer_id, 'status', 'cancelled',
+		                                    'reason', 'order assigned'));
+	END LOOP;
 
 	-- offers that would overfill the rider are withdrawn, newest first: they
 	-- are cancelled, their orders wait for the next batch (the rider is not
@@ -463,6 +469,16 @@ AS $$
 DECLARE
 	v_order @extschema@.orders;
 BEGIN
+	-- a batch holds its zone's accepted orders while it waits for riders'
+	-- rows: a step that would wait for an accepted order (refused then,
+	-- DP104) takes the zone's lock first, shared, as cancel_order does, so
+	-- that it never holds a rider such a batch waits for (a pickup or a
+	-- delivery of the rider's own order, the hot path, takes none)
+	IF (SELECT o.status FROM @extschema@.orders o
+	     WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(p_order_id)
+	       AND o.order_id OPERATOR(pg_catalog.=) p_order_id) OPERATOR(pg_catalog.=) 'accepted' THEN
+		PERFORM @extschema@._lock_zone(@extschema@.zone_of(p_order_id), true);
+	END IF;
 	PERFORM @extschema@._lock_order_riders(p_order_id, p_rider_id);
 	v_order := @extschema@._lock_order(p_order_id);
 	-- a repeat: this rider took the order there already (or beyond)
@@ -603,6 +619,10 @@ BEGIN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
+	-- the zone's lock, shared, before the riders: the order may be accepted
+	-- (a repeat, a replan of an order taken back already), and a batch
+	-- holding it waits for riders' rows (as cancel_order)
+	PERFORM @extschema@._lock_zone(p_zone, true);
 	PERFORM @extschema@._lock_order_riders(order_id, rider_id);
 	v_order := @extschema@._lock_order(order_id);
 	-- a repeat: this rider released the order already and nobody holds it

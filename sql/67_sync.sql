@@ -101,6 +101,10 @@ DECLARE
 	i integer;
 BEGIN
 	v_zone := sync_rider_in_zone.zone_id;
+	-- the zone's lock, shared, before the rider's row (the pings take it):
+	-- an item may wait for an accepted order that a batch holds while it
+	-- waits for riders' rows (docs/matching.md, "Locking order")
+	PERFORM @extschema@._lock_zone(v_zone, true);
 	SELECT r.position_at INTO v_known FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id;
 	IF NOT FOUND THEN

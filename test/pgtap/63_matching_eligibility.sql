@@ -8,7 +8,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(47);
+SELECT plan(49);
 
 CREATE TEMP SEQUENCE phone_seq START 30000000;
 SELECT dispatch.create_zone('eligibility', ST_MakeEnvelope(102.0, 30.0, 102.1, 30.1, 4326)) AS z \gset
@@ -132,6 +132,10 @@ SELECT (SELECT f.status || ' ' || f.reason || ' ' || r.active_orders || '/' || r
           FROM dispatch.offers f JOIN dispatch.riders r ON r.zone_id = f.zone_id AND r.rider_id = f.rider_id
          WHERE f.zone_id = :z AND f.offer_id = :f5) AS v \gset
 SELECT is(:'v'::text, 'cancelled order assigned 1/0', 'the order''s own offer goes with the assignment, the slot is the order''s');
+SELECT string_agg(e.payload->>'status' || ' ' || (e.payload->>'reason') || ' ' || e.rider_id, ',') AS ev
+  FROM dispatch.events e
+ WHERE e.zone_id = :z AND e.kind = 'offer' AND (e.payload->>'offer_id')::bigint = :f5 AND e.payload->>'status' = 'cancelled' \gset
+SELECT is(:'ev'::text, 'cancelled order assigned ' || :own, '... and its rider is told: an offer event, cancelled, names the rider');
 
 -- a rider full with orders is refused, offers or not
 SELECT pg_temp.order_() AS o6 \gset
@@ -276,6 +280,20 @@ SELECT is((SELECT pg_get_expr(i.indpred, i.indrelid) FROM pg_index i WHERE i.ind
 
 SELECT function_privs_are('dispatch', '_rider_can_take', ARRAY['bigint', 'bigint', 'boolean'], 'dispatch_app', ARRAY[]::text[],
                           'the rule is internal: the app reaches it through the API only');
+
+-- a cancelled order takes its pending offer with it, and tells the offer's
+-- rider (an offer event, as every change of an offer writes)
+SELECT pg_temp.rider_(102.05, 30.0455, 1) AS other \gset
+SELECT pg_temp.only_(:other) \g /dev/null
+SELECT pg_temp.clear_orders() \g /dev/null
+SELECT pg_temp.order_() AS o_c \gset
+CREATE TEMP TABLE b_c AS SELECT * FROM dispatch.assign_batch(:z);
+SELECT offer_id AS f_c, rider_id AS r_c FROM b_c \gset
+SELECT dispatch.cancel_order(:o_c, 'test') \g /dev/null
+SELECT string_agg(e.payload->>'status' || ' ' || (e.payload->>'reason') || ' ' || e.rider_id, ',') AS ev
+  FROM dispatch.events e
+ WHERE e.zone_id = :z AND e.kind = 'offer' AND (e.payload->>'offer_id')::bigint = :f_c AND e.payload->>'status' = 'cancelled' \gset
+SELECT is(:'ev'::text, 'cancelled order cancelled ' || :r_c, 'a cancelled order''s pending offer is cancelled, and its rider told');
 
 -- a new day starts the daily counters again, in one place (the riders_shift
 -- trigger), whether the day rolls at a status change or at a delivery
