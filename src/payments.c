@@ -229,12 +229,13 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 	text	   *provider_ref = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
 	PaidOrder	o;
 
-	open_order(fcinfo, &o);
+	/* a bad argument, said before the order is locked or its state read */
 	if (provider_ref == NULL || VARSIZE_ANY_EXHDR(provider_ref) == 0)
 		ereport(ERROR,
-				errcode(ERRCODE_DP_NO_PENDING_PAYMENT),
+				errcode(ERRCODE_DP_INVALID_ARGUMENT),
 				errmsg("a payment confirmation needs the provider's reference"));
 	dispatch_check_text_length("provider_ref", provider_ref);
+	open_order(fcinfo, &o);
 
 	if (strcmp(o.status, "pending_payment") != 0 && read_payments(succeeded_plan, &o, provider_ref))
 	{

@@ -175,7 +175,7 @@ SELECT results_eq(format($$ SELECT p.status::text, p.provider_ref, p.failure_rea
 SELECT throws_ok(format($$ SELECT dispatch.fail_payment(%s, 'late decline') $$, :o1), 'DP018',
                  format('order %s has no pending payment (status "placed")', :o1),
                  'a paid order cannot fail its payment');
-SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, '') $$, :o1), 'DP018',
+SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, '') $$, :o1), 'DP025',
                  'a payment confirmation needs the provider''s reference', 'a confirmation without a reference is refused');
 SELECT throws_ok($$ SELECT dispatch.confirm_payment(NULL, 'psp') $$, 'DP014', 'order <NULL> does not exist',
                  'a confirmation without an order is refused');
