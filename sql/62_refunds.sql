@@ -116,6 +116,53 @@ RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, suc
 COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) IS
 	'The payment service reports a refund as paid back (succeeded, with its reference) or failed (with a reason).  The same report again is a no-op; DP106 for an unknown refund, DP107 for a refund settled otherwise.';
 
+-- A refund the payment service reported failed (a card closed since, a
+-- bank's refusal) is tried again: pending once more, told again through
+-- the outbox (the same refund, payment and amount), and settled again with
+-- settle_refund.
+CREATE FUNCTION @extschema@._retry_refund(p_zone bigint, refund_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.refunds;
+	v_customer bigint;
+BEGIN
+	SELECT r.* INTO v_r FROM @extschema@.refunds r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone         -- a zone not the refund's finds none: DP106
+	   AND r.refund_id OPERATOR(pg_catalog.=) _retry_refund.refund_id
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'refund % does not exist', refund_id USING ERRCODE = 'DP106';
+	END IF;
+	-- a repeat: pending already, told already
+	IF v_r.status OPERATOR(pg_catalog.=) 'pending' THEN
+		RETURN;
+	END IF;
+	IF v_r.status OPERATOR(pg_catalog.<>) 'failed' THEN
+		RAISE EXCEPTION 'refund % is settled already (status "%")', refund_id, v_r.status
+			USING ERRCODE = 'DP107', DETAIL = 'Only a failed refund is tried again.';
+	END IF;
+	UPDATE @extschema@.refunds r
+	   SET status = 'pending', provider_ref = NULL, failure_reason = NULL, settled_at = NULL
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
+	SELECT o.customer_id INTO v_customer FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_r.order_id;
+	PERFORM @extschema@._emit_event(v_r.zone_id, 'refund', v_r.order_id, v_customer, NULL,
+	                                pg_catalog.jsonb_build_object('refund_id', v_r.refund_id, 'payment_id', v_r.payment_id,
+	                                                              'amount_cents', v_r.amount_cents));
+END
+$$;
+COMMENT ON FUNCTION @extschema@._retry_refund(bigint, bigint) IS
+	'Internal: retry_refund in the refund''s zone (p_zone, which must be the zone in the id: DP106 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
+CREATE FUNCTION @extschema@.retry_refund(refund_id bigint)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+RETURN @extschema@._retry_refund(@extschema@.zone_of(refund_id), refund_id);
+COMMENT ON FUNCTION @extschema@.retry_refund(bigint) IS
+	'A failed refund is tried again: pending once more, and a refund event tells the payment service again (the same refund, payment and amount), which settles it with settle_refund.  A no-op on a pending refund; DP106 for an unknown refund, DP107 for a refund paid back.';
+
 -- On one server the view reads the tables, so that a filter on it reaches
 -- their indexes.  On Citus a view's shards are read as the querying role,
 -- which holds no right on them: there distribute() makes the view read
@@ -164,6 +211,10 @@ REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) FR
 GRANT EXECUTE ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.retry_refund(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.retry_refund(bigint) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._retry_refund(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._retry_refund(bigint, bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON @extschema@.refund_reconciliation FROM PUBLIC;
 GRANT SELECT ON @extschema@.refund_reconciliation TO dispatch_analyst, dispatch_admin;
 -- on Citus the view's readers call its function (PostgreSQL checks a

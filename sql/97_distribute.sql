@@ -62,7 +62,8 @@ AS $$
 		'@extschema@._cancel_order(bigint, bigint, text)',
 		'@extschema@._release_order(bigint, bigint, bigint, text, boolean)',
 		'@extschema@._assign_manually(bigint, bigint, bigint, text)',
-		'@extschema@._settle_refund(bigint, bigint, boolean, text, text)']) AS u(f)
+		'@extschema@._settle_refund(bigint, bigint, boolean, text, text)',
+		'@extschema@._retry_refund(bigint, bigint)']) AS u(f)
 $$;
 COMMENT ON FUNCTION @extschema@._routed_functions() IS
 	'Internal: the routed forms of the API calls that name an order, an offer or a refund (their first argument is the zone), which distribute() makes distributed functions of the zone.';

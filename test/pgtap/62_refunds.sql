@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(19);
+SELECT plan(27);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -53,6 +53,21 @@ SELECT refund_id AS rf2 FROM dispatch.refunds WHERE order_id = :paid2 \gset
 SELECT dispatch.settle_refund(:rf2, false, NULL, 'card closed') \g /dev/null
 SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :paid2), 'cancelled, not refunded in full',
           'a failed refund leaves the order to be looked at');
+-- ... and is tried again: pending, told again, then paid back
+SELECT throws_ok(format('SELECT dispatch.retry_refund(%s)', :rf), 'DP107', NULL, 'a refund paid back is not tried again');
+SELECT throws_ok('SELECT dispatch.retry_refund(1099511627775)', 'DP106', NULL, 'nor an unknown one');
+SELECT lives_ok(format('SELECT dispatch.retry_refund(%s)', :rf2), 'a failed refund is tried again');
+SELECT lives_ok(format('SELECT dispatch.retry_refund(%s)', :rf2), '... and again is a no-op while it is pending');
+SELECT results_eq(format($$ SELECT status, provider_ref, failure_reason, settled_at FROM dispatch.refunds WHERE refund_id = %s $$, :rf2),
+                  $$ VALUES ('pending', NULL::text, NULL::text, NULL::timestamptz) $$, 'pending again, its failure cleared');
+SELECT results_eq(format($$ SELECT (payload ->> 'refund_id')::bigint, (payload ->> 'amount_cents')::integer
+                               FROM dispatch.events WHERE order_id = %s AND kind = 'refund' ORDER BY seq $$, :paid2),
+                  format('VALUES (%s::bigint, 3100), (%s::bigint, 3100)', :rf2, :rf2),
+                  'the payment service is told again, once: the same refund and amount');
+SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :paid2), NULL::text,
+          'a refund pending again counts');
+SELECT dispatch.settle_refund(:rf2, true, 'psp-r2') \g /dev/null
+SELECT is((SELECT status FROM dispatch.refunds WHERE refund_id = :rf2), 'succeeded', 'and is paid back');
 
 -- privileges.  The role is taken with set_config, as an analyst's own
 -- session has it: on Citus the suite carries SET LOCAL to the workers, where

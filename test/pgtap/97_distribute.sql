@@ -124,7 +124,7 @@ BEGIN
 	RETURN v_plan;
 END
 $$;
-SELECT is((SELECT count(*) FROM dispatch._routed_functions()), 10::bigint, 'ten calls have a routed form');
+SELECT is((SELECT count(*) FROM dispatch._routed_functions()), 11::bigint, 'eleven calls have a routed form');
 SELECT is((SELECT array_agg(f::text ORDER BY f::text) FROM dispatch._routed_functions() f
             WHERE pg_temp.plan_of(f) NOT LIKE '%dispatch.' || (SELECT proname FROM pg_proc WHERE oid = f) || '(''1''::bigint, ''1099511627777''::bigint%'),
           NULL, 'each public form becomes a call of its routed form with the zone of the id, a constant');

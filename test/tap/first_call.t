@@ -119,6 +119,8 @@ app|SELECT dispatch.cancel_order($(id to_cancel), 'changed mind')|
 app|SELECT dispatch._cancel_order(1, $(id to_cancel), 'changed mind')|
 app|SELECT dispatch.settle_refund(1099511627775, true)|DP106
 app|SELECT dispatch._settle_refund(1, 1099511627775, true)|DP106
+app|SELECT dispatch.retry_refund(1099511627775)|DP106
+app|SELECT dispatch._retry_refund(1, 1099511627775)|DP106
 app|SELECT dispatch.stuck_after('placed')|
 app|SELECT dispatch.delivery_fee(1, 121.445, 31.196)|
 app|SELECT dispatch.sync_rider(1, '[{"id": "first-call", "at": 1, "type": "ping", "lon": 121.44, "lat": 31.19}]')|
