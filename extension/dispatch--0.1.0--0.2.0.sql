@@ -4159,7 +4159,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._confirm_payment(@extschema@.zone_of(order_id), order_id, provider_ref);
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
-	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; anything else without a pending payment is refused (DP018).';
+	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded is recorded and refunded (a refund event); anything else without a pending payment is refused (DP018), a missing reference DP025.';
 
 -- _fail_payment (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text) RETURNS void
@@ -4615,6 +4615,37 @@ $$;
 COMMENT ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) IS
 	'Internal (cancel_order): records the refund of what the order''s payment took and emits a refund event for the payment service; NULL when nothing was paid or the order is refunded already.';
 REVOKE ALL ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) FROM PUBLIC;
+
+-- _refund_late_payment (sql/62_refunds.sql)
+CREATE OR REPLACE FUNCTION @extschema@._refund_late_payment(p_zone bigint, p_order_id bigint, p_ref text, p_now timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders;
+BEGIN
+	-- locked by the caller
+	SELECT o.* INTO v_order FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
+	IF NOT FOUND OR v_order.status OPERATOR(pg_catalog.<>) 'cancelled'
+	   OR EXISTS (SELECT FROM @extschema@.payments p
+	               WHERE p.zone_id OPERATOR(pg_catalog.=) p_zone
+	                 AND p.order_id OPERATOR(pg_catalog.=) p_order_id
+	                 AND p.status OPERATOR(pg_catalog.=) 'succeeded') THEN
+		RETURN false;
+	END IF;
+	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, status, provider_ref,
+	                                  created_at, settled_at)
+	VALUES (p_zone, @extschema@.zone_scoped_id(p_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
+	        p_order_id, v_order.total_cents, 'succeeded', p_ref, p_now, p_now);
+	PERFORM @extschema@._refund_cancelled(v_order, 'paid after cancellation');
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._refund_late_payment(bigint, bigint, text, timestamptz) IS
+	'Internal (confirm_payment): a payment that succeeded after its order was cancelled unpaid is recorded and refunded (a refund and its event); false when the order is not cancelled or was paid already.';
+REVOKE ALL ON FUNCTION @extschema@._refund_late_payment(bigint, bigint, text, timestamptz) FROM PUBLIC;
 
 -- _settle_refund (sql/62_refunds.sql)
 CREATE OR REPLACE FUNCTION @extschema@._settle_refund(p_zone bigint, refund_id bigint, succeeded boolean, provider_ref text DEFAULT NULL,

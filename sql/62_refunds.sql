@@ -68,6 +68,42 @@ COMMENT ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) IS
 	'Internal (cancel_order): records the refund of what the order''s payment took and emits a refund event for the payment service; NULL when nothing was paid or the order is refunded already.';
 REVOKE ALL ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) FROM PUBLIC;
 
+-- A payment the provider reports succeeded after the order was cancelled
+-- unpaid (confirm_payment, src/payments.c): cancel_order voided the pending
+-- payment here, but the money was taken.  It is recorded as a payment that
+-- succeeded, and refunded as a paid order's cancellation is.  False, and
+-- nothing written, when the order is not cancelled or a payment of it
+-- succeeded already (a second charge is not taken for this one).
+CREATE FUNCTION @extschema@._refund_late_payment(p_zone bigint, p_order_id bigint, p_ref text, p_now timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_order @extschema@.orders;
+BEGIN
+	-- locked by the caller
+	SELECT o.* INTO v_order FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
+	IF NOT FOUND OR v_order.status OPERATOR(pg_catalog.<>) 'cancelled'
+	   OR EXISTS (SELECT FROM @extschema@.payments p
+	               WHERE p.zone_id OPERATOR(pg_catalog.=) p_zone
+	                 AND p.order_id OPERATOR(pg_catalog.=) p_order_id
+	                 AND p.status OPERATOR(pg_catalog.=) 'succeeded') THEN
+		RETURN false;
+	END IF;
+	INSERT INTO @extschema@.payments (zone_id, payment_id, order_id, amount_cents, status, provider_ref,
+	                                  created_at, settled_at)
+	VALUES (p_zone, @extschema@.zone_scoped_id(p_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
+	        p_order_id, v_order.total_cents, 'succeeded', p_ref, p_now, p_now);
+	PERFORM @extschema@._refund_cancelled(v_order, 'paid after cancellation');
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._refund_late_payment(bigint, bigint, text, timestamptz) IS
+	'Internal (confirm_payment): a payment that succeeded after its order was cancelled unpaid is recorded and refunded (a refund and its event); false when the order is not cancelled or was paid already.';
+REVOKE ALL ON FUNCTION @extschema@._refund_late_payment(bigint, bigint, text, timestamptz) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._settle_refund(p_zone bigint, refund_id bigint, succeeded boolean, provider_ref text DEFAULT NULL,
                                          failure_reason text DEFAULT NULL)
 RETURNS void

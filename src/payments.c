@@ -35,6 +35,7 @@ static SPIPlanPtr last_reason_plan = NULL;
 static SPIPlanPtr settle_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
 static SPIPlanPtr move_ready_plan = NULL;
+static SPIPlanPtr late_plan = NULL;
 
 /* the order a payment outcome is for, locked */
 typedef struct PaidOrder
@@ -53,7 +54,7 @@ prepare_plans(void)
 	Oid			t_settle[6] = {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 	Oid			t_move[4] = {INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
 
-	if (move_ready_plan != NULL)
+	if (late_plan != NULL)
 		return;
 	lock_plan = match_keep_plan("SELECT o.status, o.kind OPERATOR(pg_catalog.=) 'errand'"
 								" FROM dispatch.orders o"
@@ -87,6 +88,8 @@ prepare_plans(void)
 									  " WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
 									  "   AND o.order_id OPERATOR(pg_catalog.=) $2",
 									  4, t_move);
+	late_plan = match_keep_plan("SELECT dispatch._refund_late_payment($1, $2, $3, $4)",
+								4, t_move);
 }
 
 /*
@@ -241,6 +244,28 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 	{
 		SPI_finish();
 		PG_RETURN_VOID();
+	}
+
+	/*
+	 * The provider's success arrived after the order was cancelled unpaid
+	 * (its pending payment voided here): the money was taken all the same,
+	 * so it is recorded, and refunded (sql/62_refunds.sql).
+	 */
+	if (strcmp(o.status, "cancelled") == 0)
+	{
+		Datum		args[4];
+		bool		isnull;
+
+		args[0] = Int64GetDatum(o.zone_id);
+		args[1] = Int64GetDatum(o.order_id);
+		args[2] = PointerGetDatum(provider_ref);
+		args[3] = TimestampTzGetDatum(now);
+		match_run_plan(late_plan, args, NULL, false, 1, SPI_OK_SELECT, "refunding a payment after cancellation");
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		{
+			SPI_finish();
+			PG_RETURN_VOID();
+		}
 	}
 	settle_payment(&o, "succeeded", provider_ref, NULL, now);
 	move_order(&o, "placed", 0);

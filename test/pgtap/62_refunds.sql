@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(27);
+SELECT plan(34);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -68,6 +68,27 @@ SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :
           'a refund pending again counts');
 SELECT dispatch.settle_refund(:rf2, true, 'psp-r2') \g /dev/null
 SELECT is((SELECT status FROM dispatch.refunds WHERE refund_id = :rf2), 'succeeded', 'and is paid back');
+
+-- the provider's success for the unpaid order arrives after its
+-- cancellation voided the payment: recorded, and refunded
+SELECT lives_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :unpaid, 'psp-late'),
+                'a payment that succeeded after the order was cancelled is taken in');
+SELECT results_eq(format($$ SELECT p.status, p.provider_ref, p.amount_cents = o.total_cents, o.status::text
+                              FROM dispatch.payments p JOIN dispatch.orders o USING (zone_id, order_id)
+                             WHERE p.order_id = %s AND p.status = 'succeeded' $$, :unpaid),
+                  $$ VALUES ('succeeded', 'psp-late', true, 'cancelled') $$,
+                  '... recorded as paid, of the order''s total, the order staying cancelled');
+SELECT results_eq(format($$ SELECT r.status, r.reason, r.amount_cents = o.total_cents,
+                                   (SELECT count(*) FROM dispatch.events e WHERE e.order_id = r.order_id AND e.kind = 'refund')
+                              FROM dispatch.refunds r JOIN dispatch.orders o USING (zone_id, order_id) WHERE r.order_id = %s $$, :unpaid),
+                  $$ VALUES ('pending', 'paid after cancellation', true, 1::bigint) $$,
+                  '... and refunded in full, the payment service told');
+SELECT lives_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :unpaid, 'psp-late'), 'the same confirmation again is a no-op');
+SELECT is((SELECT count(*) FROM dispatch.payments WHERE order_id = :unpaid AND status = 'succeeded')
+          + (SELECT count(*) FROM dispatch.refunds WHERE order_id = :unpaid), 2::bigint, '... that records and refunds nothing more');
+SELECT throws_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :unpaid, 'psp-other'), 'DP018', NULL,
+                 'another success for it is refused, as for any paid order');
+SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :unpaid), NULL::text, 'its money adds up');
 
 -- privileges.  The role is taken with set_config, as an analyst's own
 -- session has it: on Citus the suite carries SET LOCAL to the workers, where
