@@ -4323,6 +4323,36 @@ COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, bigint, timestamptz) IS
 	'Internal: resets a rider''s daily counters when the zone''s day has changed (through the riders_shift trigger, which owns the reset).';
 REVOKE ALL ON FUNCTION @extschema@._rider_day_roll(bigint, bigint, timestamptz) FROM PUBLIC;
 
+-- _cancel_pending_offer (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._cancel_pending_offer(p_zone bigint, p_order_id bigint, p_reason text, p_now timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_gone record;
+BEGIN
+	FOR v_gone IN
+		UPDATE @extschema@.offers f
+		   SET status = 'cancelled', responded_at = p_now, reason = p_reason
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) p_zone
+		   AND f.order_id OPERATOR(pg_catalog.=) p_order_id
+		   AND f.status OPERATOR(pg_catalog.=) 'pending'
+		RETURNING f.offer_id, f.rider_id
+	LOOP
+		UPDATE @extschema@.riders r
+		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone AND r.rider_id OPERATOR(pg_catalog.=) v_gone.rider_id;
+		PERFORM @extschema@._emit_event(p_zone, 'offer', p_order_id, NULL, v_gone.rider_id,
+		                                pg_catalog.jsonb_build_object('offer_id', v_gone.offer_id, 'status', 'cancelled',
+		                                                              'reason', p_reason));
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._cancel_pending_offer(bigint, bigint, text, timestamptz) IS
+	'Internal: cancels the order''s pending offer for a reason (its order went otherwise), gives its rider the slot back and tells the rider (an offer event).';
+REVOKE ALL ON FUNCTION @extschema@._cancel_pending_offer(bigint, bigint, text, timestamptz) FROM PUBLIC;
+
 -- _orders_rider_trigger (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@._orders_rider_trigger() RETURNS trigger
 LANGUAGE plpgsql
@@ -4339,7 +4369,6 @@ DECLARE
 	-- a plan that outlives the rider's last order: its end, when that order
 	-- was delivered before it (the way back from the door)
 	v_keep boolean := NEW.status OPERATOR(pg_catalog.=) 'delivered';
-	v_gone record;
 BEGIN
 	IF v_was AND (NOT v_is OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
 		UPDATE @extschema@.riders r
@@ -4364,22 +4393,7 @@ BEGIN
 	-- (cancelled, assigned by hand) takes its pending offer with it, and
 	-- tells the offer's rider, as every change of an offer does
 	IF OLD.status OPERATOR(pg_catalog.=) 'accepted' AND NEW.status OPERATOR(pg_catalog.<>) 'accepted' THEN
-		FOR v_gone IN
-			UPDATE @extschema@.offers f
-			   SET status = 'cancelled', responded_at = v_now,
-			       reason = 'order ' OPERATOR(pg_catalog.||) NEW.status
-			 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
-			   AND f.order_id OPERATOR(pg_catalog.=) NEW.order_id
-			   AND f.status OPERATOR(pg_catalog.=) 'pending'
-			RETURNING f.offer_id, f.rider_id
-		LOOP
-			UPDATE @extschema@.riders r
-			   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-			 WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) v_gone.rider_id;
-			PERFORM @extschema@._emit_event(NEW.zone_id, 'offer', NEW.order_id, NULL, v_gone.rider_id,
-			                                pg_catalog.jsonb_build_object('offer_id', v_gone.offer_id, 'status', 'cancelled',
-			                                    'reason', 'order ' OPERATOR(pg_catalog.||) NEW.status));
-		END LOOP;
+		PERFORM @extschema@._cancel_pending_offer(NEW.zone_id, NEW.order_id, 'order ' OPERATOR(pg_catalog.||) NEW.status, v_now);
 	END IF;
 	IF NEW.status OPERATOR(pg_catalog.=) 'delivered' AND OLD.status OPERATOR(pg_catalog.<>) 'delivered'
 	   AND NEW.rider_id IS NOT NULL THEN
@@ -4582,6 +4596,40 @@ RETURN @extschema@._respond_offer(@extschema@.zone_of(offer_id), offer_id, accep
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
 	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
 
+-- _lock_refund (sql/62_refunds.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_refund(p_zone bigint, p_refund_id bigint) RETURNS @extschema@.refunds
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.refunds;
+BEGIN
+	SELECT r.* INTO v_r FROM @extschema@.refunds r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone AND r.refund_id OPERATOR(pg_catalog.=) p_refund_id
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'refund % does not exist', p_refund_id USING ERRCODE = 'DP106';
+	END IF;
+	RETURN v_r;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_refund(bigint, bigint) IS
+	'Internal: the refund p_refund_id of zone p_zone, locked FOR UPDATE; DP106 when the zone holds no such refund.';
+REVOKE ALL ON FUNCTION @extschema@._lock_refund(bigint, bigint) FROM PUBLIC;
+
+-- _refund_event (sql/62_refunds.sql)
+CREATE OR REPLACE FUNCTION @extschema@._refund_event(p_r @extschema@.refunds, p_customer_id bigint) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT @extschema@._emit_event(p_r.zone_id, 'refund', p_r.order_id, p_customer_id, NULL,
+	                               pg_catalog.jsonb_build_object('refund_id', p_r.refund_id, 'payment_id', p_r.payment_id,
+	                                                             'amount_cents', p_r.amount_cents));
+END;
+COMMENT ON FUNCTION @extschema@._refund_event(@extschema@.refunds, bigint) IS
+	'Internal: the refund event of a refund (to be paid back), for the payment service: ids and the amount.';
+REVOKE ALL ON FUNCTION @extschema@._refund_event(@extschema@.refunds, bigint) FROM PUBLIC;
+
 -- _refund_cancelled (sql/62_refunds.sql)
 CREATE OR REPLACE FUNCTION @extschema@._refund_cancelled(p_order @extschema@.orders, p_reason text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -4589,7 +4637,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_pay @extschema@.payments;
-	v_id bigint;
+	v_r @extschema@.refunds;
 BEGIN
 	SELECT p.* INTO v_pay FROM @extschema@.payments p
 	 WHERE p.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
@@ -4599,17 +4647,17 @@ BEGIN
 	IF NOT FOUND OR v_pay.amount_cents OPERATOR(pg_catalog.=) 0 THEN
 		RETURN NULL;                    -- nothing was paid
 	END IF;
-	v_id := @extschema@.zone_scoped_id(p_order.zone_id, pg_catalog.nextval('@extschema@.refunds_id_seq'));
 	INSERT INTO @extschema@.refunds (zone_id, refund_id, order_id, payment_id, amount_cents, reason, created_at)
-	VALUES (p_order.zone_id, v_id, p_order.order_id, v_pay.payment_id, v_pay.amount_cents, p_reason, @extschema@.clock())
-	ON CONFLICT ON CONSTRAINT refunds_zone_id_order_id_key DO NOTHING;
+	VALUES (p_order.zone_id,
+	        @extschema@.zone_scoped_id(p_order.zone_id, pg_catalog.nextval('@extschema@.refunds_id_seq')),
+	        p_order.order_id, v_pay.payment_id, v_pay.amount_cents, p_reason, @extschema@.clock())
+	ON CONFLICT ON CONSTRAINT refunds_zone_id_order_id_key DO NOTHING
+	RETURNING * INTO v_r;
 	IF NOT FOUND THEN
 		RETURN NULL;                    -- refunded already
 	END IF;
-	PERFORM @extschema@._emit_event(p_order.zone_id, 'refund', p_order.order_id, p_order.customer_id, NULL,
-	                                pg_catalog.jsonb_build_object('refund_id', v_id, 'payment_id', v_pay.payment_id,
-	                                                              'amount_cents', v_pay.amount_cents));
-	RETURN v_id;
+	PERFORM @extschema@._refund_event(v_r, p_order.customer_id);
+	RETURN v_r.refund_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) IS
@@ -4663,13 +4711,7 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
-	SELECT r.* INTO v_r FROM @extschema@.refunds r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone         -- a zone not the refund's finds none: DP106
-	   AND r.refund_id OPERATOR(pg_catalog.=) _settle_refund.refund_id
-	FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'refund % does not exist', refund_id USING ERRCODE = 'DP106';
-	END IF;
+	v_r := @extschema@._lock_refund(p_zone, refund_id);
 	-- a repeat: settled already the same way
 	IF v_r.status OPERATOR(pg_catalog.=) v_status
 	   AND v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref
@@ -4712,13 +4754,7 @@ DECLARE
 	v_r @extschema@.refunds;
 	v_customer bigint;
 BEGIN
-	SELECT r.* INTO v_r FROM @extschema@.refunds r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone         -- a zone not the refund's finds none: DP106
-	   AND r.refund_id OPERATOR(pg_catalog.=) _retry_refund.refund_id
-	FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'refund % does not exist', refund_id USING ERRCODE = 'DP106';
-	END IF;
+	v_r := @extschema@._lock_refund(p_zone, refund_id);
 	-- a repeat: pending already, told already
 	IF v_r.status OPERATOR(pg_catalog.=) 'pending' THEN
 		RETURN;
@@ -4732,9 +4768,7 @@ BEGIN
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
 	SELECT o.customer_id INTO v_customer FROM @extschema@.orders o
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_r.order_id;
-	PERFORM @extschema@._emit_event(v_r.zone_id, 'refund', v_r.order_id, v_customer, NULL,
-	                                pg_catalog.jsonb_build_object('refund_id', v_r.refund_id, 'payment_id', v_r.payment_id,
-	                                                              'amount_cents', v_r.amount_cents));
+	PERFORM @extschema@._refund_event(v_r, v_customer);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._retry_refund(bigint, bigint) IS
@@ -5287,21 +5321,7 @@ BEGIN
 	-- the order's own pending offer goes with the assignment (as the order's
 	-- trigger would do, and told its rider as the trigger tells it), so that
 	-- its slot counts as free if it is this rider's
-	FOR v_w IN
-		UPDATE @extschema@.offers f
-		   SET status = 'cancelled', responded_at = v_now, reason = 'order assigned'
-		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-		   AND f.order_id OPERATOR(pg_catalog.=) _assign_manually.order_id
-		   AND f.status OPERATOR(pg_catalog.=) 'pending'
-		RETURNING f.offer_id, f.order_id, f.rider_id
-	LOOP
-		UPDATE @extschema@.riders r
-		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) v_w.rider_id;
-		PERFORM @extschema@._emit_event(v_zone, 'offer', v_w.order_id, NULL, v_w.rider_id,
-		                                pg_catalog.jsonb_build_object('offer_id', v_w.offer_id, 'status', 'cancelled',
-		                                    'reason', 'order assigned'));
-	END LOOP;
+	PERFORM @extschema@._cancel_pending_offer(v_zone, _assign_manually.order_id, 'order assigned', v_now);
 
 	-- offers that would overfill the rider are withdrawn, newest first: they
 	-- are cancelled, their orders wait for the next batch (the rider is not

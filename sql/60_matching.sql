@@ -345,6 +345,37 @@ COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, bigint, timestamptz) IS
 	'Internal: resets a rider''s daily counters when the zone''s day has changed (through the riders_shift trigger, which owns the reset).';
 REVOKE ALL ON FUNCTION @extschema@._rider_day_roll(bigint, bigint, timestamptz) FROM PUBLIC;
 
+-- An order's pending offer is cancelled (its order went otherwise: cancelled,
+-- assigned by hand): the rider's slot is given back, and the rider told.
+CREATE FUNCTION @extschema@._cancel_pending_offer(p_zone bigint, p_order_id bigint, p_reason text, p_now timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_gone record;
+BEGIN
+	FOR v_gone IN
+		UPDATE @extschema@.offers f
+		   SET status = 'cancelled', responded_at = p_now, reason = p_reason
+		 WHERE f.zone_id OPERATOR(pg_catalog.=) p_zone
+		   AND f.order_id OPERATOR(pg_catalog.=) p_order_id
+		   AND f.status OPERATOR(pg_catalog.=) 'pending'
+		RETURNING f.offer_id, f.rider_id
+	LOOP
+		UPDATE @extschema@.riders r
+		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone AND r.rider_id OPERATOR(pg_catalog.=) v_gone.rider_id;
+		PERFORM @extschema@._emit_event(p_zone, 'offer', p_order_id, NULL, v_gone.rider_id,
+		                                pg_catalog.jsonb_build_object('offer_id', v_gone.offer_id, 'status', 'cancelled',
+		                                                              'reason', p_reason));
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._cancel_pending_offer(bigint, bigint, text, timestamptz) IS
+	'Internal: cancels the order''s pending offer for a reason (its order went otherwise), gives its rider the slot back and tells the rider (an offer event).';
+REVOKE ALL ON FUNCTION @extschema@._cancel_pending_offer(bigint, bigint, text, timestamptz) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._orders_rider_trigger() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -360,7 +391,6 @@ DECLARE
 	-- a plan that outlives the rider's last order: its end, when that order
 	-- was delivered before it (the way back from the door)
 	v_keep boolean := NEW.status OPERATOR(pg_catalog.=) 'delivered';
-	v_gone record;
 BEGIN
 	IF v_was AND (NOT v_is OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
 		UPDATE @extschema@.riders r
@@ -385,22 +415,7 @@ BEGIN
 	-- (cancelled, assigned by hand) takes its pending offer with it, and
 	-- tells the offer's rider, as every change of an offer does
 	IF OLD.status OPERATOR(pg_catalog.=) 'accepted' AND NEW.status OPERATOR(pg_catalog.<>) 'accepted' THEN
-		FOR v_gone IN
-			UPDATE @extschema@.offers f
-			   SET status = 'cancelled', responded_at = v_now,
-			       reason = 'order ' OPERATOR(pg_catalog.||) NEW.status
-			 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
-			   AND f.order_id OPERATOR(pg_catalog.=) NEW.order_id
-			   AND f.status OPERATOR(pg_catalog.=) 'pending'
-			RETURNING f.offer_id, f.rider_id
-		LOOP
-			UPDATE @extschema@.riders r
-			   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-			 WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) v_gone.rider_id;
-			PERFORM @extschema@._emit_event(NEW.zone_id, 'offer', NEW.order_id, NULL, v_gone.rider_id,
-			                                pg_catalog.jsonb_build_object('offer_id', v_gone.offer_id, 'status', 'cancelled',
-			                                    'reason', 'order ' OPERATOR(pg_catalog.||) NEW.status));
-		END LOOP;
+		PERFORM @extschema@._cancel_pending_offer(NEW.zone_id, NEW.order_id, 'order ' OPERATOR(pg_catalog.||) NEW.status, v_now);
 	END IF;
 	IF NEW.status OPERATOR(pg_catalog.=) 'delivered' AND OLD.status OPERATOR(pg_catalog.<>) 'delivered'
 	   AND NEW.rider_id IS NOT NULL THEN

@@ -35,13 +35,49 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.refunds', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.refunds_id_seq', '');
 REVOKE ALL ON @extschema@.refunds FROM PUBLIC;
 
+-- The refund of a zone by its id, locked; DP106 when there is none (a zone
+-- not the refund's finds none).
+CREATE FUNCTION @extschema@._lock_refund(p_zone bigint, p_refund_id bigint) RETURNS @extschema@.refunds
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_r @extschema@.refunds;
+BEGIN
+	SELECT r.* INTO v_r FROM @extschema@.refunds r
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone AND r.refund_id OPERATOR(pg_catalog.=) p_refund_id
+	FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'refund % does not exist', p_refund_id USING ERRCODE = 'DP106';
+	END IF;
+	RETURN v_r;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_refund(bigint, bigint) IS
+	'Internal: the refund p_refund_id of zone p_zone, locked FOR UPDATE; DP106 when the zone holds no such refund.';
+REVOKE ALL ON FUNCTION @extschema@._lock_refund(bigint, bigint) FROM PUBLIC;
+
+-- The refund event that tells the payment service to pay a refund back:
+-- ids and the amount, no free text.
+CREATE FUNCTION @extschema@._refund_event(p_r @extschema@.refunds, p_customer_id bigint) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT @extschema@._emit_event(p_r.zone_id, 'refund', p_r.order_id, p_customer_id, NULL,
+	                               pg_catalog.jsonb_build_object('refund_id', p_r.refund_id, 'payment_id', p_r.payment_id,
+	                                                             'amount_cents', p_r.amount_cents));
+END;
+COMMENT ON FUNCTION @extschema@._refund_event(@extschema@.refunds, bigint) IS
+	'Internal: the refund event of a refund (to be paid back), for the payment service: ids and the amount.';
+REVOKE ALL ON FUNCTION @extschema@._refund_event(@extschema@.refunds, bigint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._refund_cancelled(p_order @extschema@.orders, p_reason text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_pay @extschema@.payments;
-	v_id bigint;
+	v_r @extschema@.refunds;
 BEGIN
 	SELECT p.* INTO v_pay FROM @extschema@.payments p
 	 WHERE p.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
@@ -51,17 +87,17 @@ BEGIN
 	IF NOT FOUND OR v_pay.amount_cents OPERATOR(pg_catalog.=) 0 THEN
 		RETURN NULL;                    -- nothing was paid
 	END IF;
-	v_id := @extschema@.zone_scoped_id(p_order.zone_id, pg_catalog.nextval('@extschema@.refunds_id_seq'));
 	INSERT INTO @extschema@.refunds (zone_id, refund_id, order_id, payment_id, amount_cents, reason, created_at)
-	VALUES (p_order.zone_id, v_id, p_order.order_id, v_pay.payment_id, v_pay.amount_cents, p_reason, @extschema@.clock())
-	ON CONFLICT ON CONSTRAINT refunds_zone_id_order_id_key DO NOTHING;
+	VALUES (p_order.zone_id,
+	        @extschema@.zone_scoped_id(p_order.zone_id, pg_catalog.nextval('@extschema@.refunds_id_seq')),
+	        p_order.order_id, v_pay.payment_id, v_pay.amount_cents, p_reason, @extschema@.clock())
+	ON CONFLICT ON CONSTRAINT refunds_zone_id_order_id_key DO NOTHING
+	RETURNING * INTO v_r;
 	IF NOT FOUND THEN
 		RETURN NULL;                    -- refunded already
 	END IF;
-	PERFORM @extschema@._emit_event(p_order.zone_id, 'refund', p_order.order_id, p_order.customer_id, NULL,
-	                                pg_catalog.jsonb_build_object('refund_id', v_id, 'payment_id', v_pay.payment_id,
-	                                                              'amount_cents', v_pay.amount_cents));
-	RETURN v_id;
+	PERFORM @extschema@._refund_event(v_r, p_order.customer_id);
+	RETURN v_r.refund_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) IS
@@ -119,13 +155,7 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
-	SELECT r.* INTO v_r FROM @extschema@.refunds r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone         -- a zone not the refund's finds none: DP106
-	   AND r.refund_id OPERATOR(pg_catalog.=) _settle_refund.refund_id
-	FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'refund % does not exist', refund_id USING ERRCODE = 'DP106';
-	END IF;
+	v_r := @extschema@._lock_refund(p_zone, refund_id);
 	-- a repeat: settled already the same way
 	IF v_r.status OPERATOR(pg_catalog.=) v_status
 	   AND v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref
@@ -165,13 +195,7 @@ DECLARE
 	v_r @extschema@.refunds;
 	v_customer bigint;
 BEGIN
-	SELECT r.* INTO v_r FROM @extschema@.refunds r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone         -- a zone not the refund's finds none: DP106
-	   AND r.refund_id OPERATOR(pg_catalog.=) _retry_refund.refund_id
-	FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'refund % does not exist', refund_id USING ERRCODE = 'DP106';
-	END IF;
+	v_r := @extschema@._lock_refund(p_zone, refund_id);
 	-- a repeat: pending already, told already
 	IF v_r.status OPERATOR(pg_catalog.=) 'pending' THEN
 		RETURN;
@@ -185,9 +209,7 @@ BEGIN
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
 	SELECT o.customer_id INTO v_customer FROM @extschema@.orders o
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_r.order_id;
-	PERFORM @extschema@._emit_event(v_r.zone_id, 'refund', v_r.order_id, v_customer, NULL,
-	                                pg_catalog.jsonb_build_object('refund_id', v_r.refund_id, 'payment_id', v_r.payment_id,
-	                                                              'amount_cents', v_r.amount_cents));
+	PERFORM @extschema@._refund_event(v_r, v_customer);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._retry_refund(bigint, bigint) IS

@@ -357,21 +357,7 @@ BEGIN
 	-- the order's own pending offer goes with the assignment (as the order's
 	-- trigger would do, and told its rider as the trigger tells it), so that
 	-- its slot counts as free if it is this rider's
-	FOR v_w IN
-		UPDATE @extschema@.offers f
-		   SET status = 'cancelled', responded_at = v_now, reason = 'order assigned'
-		 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
-		   AND f.order_id OPERATOR(pg_catalog.=) _assign_manually.order_id
-		   AND f.status OPERATOR(pg_catalog.=) 'pending'
-		RETURNING f.offer_id, f.order_id, f.rider_id
-	LOOP
-		UPDATE @extschema@.riders r
-		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
-		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) v_w.rider_id;
-		PERFORM @extschema@._emit_event(v_zone, 'offer', v_w.order_id, NULL, v_w.rider_id,
-		                                pg_catalog.jsonb_build_object('offer_id', v_w.offer_id, 'status', 'cancelled',
-		                                    'reason', 'order assigned'));
-	END LOOP;
+	PERFORM @extschema@._cancel_pending_offer(v_zone, _assign_manually.order_id, 'order assigned', v_now);
 
 	-- offers that would overfill the rider are withdrawn, newest first: they
 	-- are cancelled, their orders wait for the next batch (the rider is not
