@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(17);
+SELECT plan(22);
 
 SELECT dispatch.update_rider_location(:rider, 121.431, 31.191, dispatch.clock() - interval '2 minutes') \g /dev/null
 SELECT dispatch.update_rider_location(:rider, 121.432, 31.192, dispatch.clock() - interval '1 minute') \g /dev/null
@@ -47,6 +47,23 @@ SELECT is(dispatch.forget_rider(:rider), 0::bigint, 'a repeat is a no-op');
 SELECT throws_ok(format('SELECT dispatch.rider_online(%s, 121.43, 31.19)', :rider), 'DP015', NULL,
 	'an erased rider cannot come back online');
 SELECT is((SELECT dispatch.export_rider(:rider) #>> '{profile,name}'), NULL, 'an export after erasure opens nothing');
+
+-- a forgotten rider's pings are refused like an unknown rider's, and
+-- nothing of them is stored again: no position, no track, no sync log
+SELECT throws_ok(format('SELECT dispatch.update_rider_location(%s, 121.433, 31.193, dispatch.clock() - interval ''5 seconds'')', :rider),
+	'DP015', NULL, 'an erased rider''s ping is refused (DP015)');
+SELECT throws_ok(format('SELECT dispatch.update_rider_location_in_zone(%s, %s, 121.433, 31.193, dispatch.clock() - interval ''5 seconds'')',
+                        :zone, :rider),
+	'DP015', NULL, 'and so is its zone form');
+SELECT throws_ok(format($$SELECT * FROM dispatch.sync_rider(%s, jsonb_build_array(jsonb_build_object(
+                            'id', 'after-erasure', 'type', 'ping', 'lon', 121.434, 'lat', 31.194,
+                            'at', (extract(epoch FROM dispatch.clock() - interval '5 seconds') * 1000)::bigint)))$$, :rider),
+	'DP015', NULL, 'an erased rider''s offline sync is refused (DP015)');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider)
+          + (SELECT count(*) FROM dispatch.rider_sync_log WHERE rider_id = :rider), 0::bigint,
+	'no track row and no sync log row is written after erasure');
+SELECT is((SELECT row(position, position_at)::text FROM dispatch.riders WHERE rider_id = :rider), '(,)',
+	'and no position');
 
 SELECT * FROM finish();
 ROLLBACK;
