@@ -8373,6 +8373,7 @@ AS $$
 DECLARE
 	v_id bigint;
 	v_done integer := 0;
+	v_code text;
 BEGIN
 	IF pg_catalog.pg_is_in_recovery() THEN
 		RETURN 0;
@@ -8380,15 +8381,30 @@ BEGIN
 	FOR v_id IN SELECT r.request_id FROM @extschema@.privacy_requests r
 	             WHERE r.state OPERATOR(pg_catalog.=) 'waiting' AND r.kind OPERATOR(pg_catalog.=) 'erasure'
 	             ORDER BY r.due_at LOOP
-		IF (@extschema@.handle_privacy_request(v_id) ->> 'state') OPERATOR(pg_catalog.=) 'done' THEN
-			v_done := v_done OPERATOR(pg_catalog.+) 1;
-		END IF;
+		-- each request in a subtransaction of its own: one that fails
+		-- undoes only itself and stays waiting, the others go on.  Its
+		-- failure is noted on the request, the SQLSTATE only (a message may
+		-- quote personal data)
+		BEGIN
+			IF (@extschema@.handle_privacy_request(v_id) ->> 'state') OPERATOR(pg_catalog.=) 'done' THEN
+				v_done := v_done OPERATOR(pg_catalog.+) 1;
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS v_code = RETURNED_SQLSTATE;
+			UPDATE @extschema@.privacy_requests r
+			   SET detail = r.detail OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+			                    'failed_at', @extschema@.clock(), 'sqlstate', v_code,
+			                    'failures', COALESCE((r.detail OPERATOR(pg_catalog.->>) 'failures')::integer, 0)
+			                                OPERATOR(pg_catalog.+) 1)
+			 WHERE r.request_id OPERATOR(pg_catalog.=) v_id;
+			RAISE WARNING 'privacy request % failed with SQLSTATE %; it stays waiting for the next run', v_id, v_code;
+		END;
 	END LOOP;
 	RETURN v_done;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.process_privacy_requests() IS
-	'pg_cron job (dispatch-privacy, every five minutes): completes the erasures that waited for a delivery to end; returns how many.  Nothing on a standby.';
+	'pg_cron job (dispatch-privacy, every five minutes): completes the erasures that waited for a delivery to end; returns how many.  Each request runs on its own: one that fails is undone alone, stays waiting, and its detail notes the failure (failed_at, sqlstate, failures: a count); the others go on.  Nothing on a standby.';
 REVOKE ALL ON FUNCTION @extschema@.process_privacy_requests() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.process_privacy_requests() TO dispatch_admin;
 
