@@ -7300,6 +7300,46 @@ $$;
 COMMENT ON FUNCTION @extschema@.schedule_maintenance() IS
 	'Registers (or updates) the named pg_cron jobs of maintenance_jobs, as the calling user: daily purge, pruning of cron.job_run_details, and the rollups of other parts.  Idempotent.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()); DP911 on a Citus worker (the jobs run on the coordinator).';
 
+-- _customer_tables (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._customer_tables()
+RETURNS TABLE (rel regclass, relname name, has_zone boolean, via_order boolean, sealed text[], columns text[])
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.oid::regclass, c.relname,
+	       EXISTS (SELECT FROM pg_catalog.pg_attribute z
+	                WHERE z.attrelid OPERATOR(pg_catalog.=) c.oid AND z.attname OPERATOR(pg_catalog.=) 'zone_id'
+	                  AND z.attnum OPERATOR(pg_catalog.>) 0 AND NOT z.attisdropped),
+	       NOT EXISTS (SELECT FROM pg_catalog.pg_attribute z
+	                    WHERE z.attrelid OPERATOR(pg_catalog.=) c.oid AND z.attname OPERATOR(pg_catalog.=) 'customer_id'
+	                      AND z.attnum OPERATOR(pg_catalog.>) 0 AND NOT z.attisdropped),
+	       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+	              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	                AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::pg_catalog.regtype
+	                AND a.attname OPERATOR(pg_catalog.~) '_enc$'
+	              ORDER BY a.attnum),
+	       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+	              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	              ORDER BY a.attnum)
+	  FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+	   AND c.relkind IN ('r', 'p')
+	   AND c.relname OPERATOR(pg_catalog.<>) 'customers'
+	   -- keyed by the order but about its riders, not the customer: their
+	   -- pay, the candidates and costs of matching, their offers and the
+	   -- words they gave rejecting or releasing it (export_rider has them)
+	   AND c.relname NOT IN ('rider_pay', 'offer_audit', 'offers', 'offer_exclusions')
+	   AND (EXISTS (SELECT FROM pg_catalog.pg_attribute a
+	                 WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'customer_id'
+	                   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
+	        OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a
+	             WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname IN ('zone_id', 'order_id')
+	               AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) OPERATOR(pg_catalog.=) 2)
+	 ORDER BY c.relname;
+END;
+COMMENT ON FUNCTION @extschema@._customer_tables() IS
+	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id but for the riders'' (rider_pay, offer_audit, offers, offer_exclusions); sealed lists their *_enc columns.';
+
 -- _reseal (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._reseal(p_sealed bytea, p_old bytea, p_new bytea) RETURNS bytea
 LANGUAGE plpgsql VOLATILE PARALLEL SAFE
@@ -7712,7 +7752,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
-	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
+	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened; of the tables keyed by their orders not the riders'': rider_pay, offer_audit, offers, offer_exclusions), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
 
 -- _forget_lock_orders (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._forget_lock_orders(p_customer_id bigint) RETURNS bigint[]

@@ -80,6 +80,10 @@ BEGIN ATOMIC
 	 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
 	   AND c.relkind IN ('r', 'p')
 	   AND c.relname OPERATOR(pg_catalog.<>) 'customers'
+	   -- keyed by the order but about its riders, not the customer: their
+	   -- pay, the candidates and costs of matching, their offers and the
+	   -- words they gave rejecting or releasing it (export_rider has them)
+	   AND c.relname NOT IN ('rider_pay', 'offer_audit', 'offers', 'offer_exclusions')
 	   AND (EXISTS (SELECT FROM pg_catalog.pg_attribute a
 	                 WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'customer_id'
 	                   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
@@ -89,7 +93,7 @@ BEGIN ATOMIC
 	 ORDER BY c.relname;
 END;
 COMMENT ON FUNCTION @extschema@._customer_tables() IS
-	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id; sealed lists their *_enc columns.';
+	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id but for the riders'' (rider_pay, offer_audit, offers, offer_exclusions); sealed lists their *_enc columns.';
 REVOKE ALL ON FUNCTION @extschema@._customer_tables() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._zone_list(p_has_zone boolean) RETURNS TABLE (zone_id bigint)
@@ -556,7 +560,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
-	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
+	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened; of the tables keyed by their orders not the riders'': rider_pay, offer_audit, offers, offer_exclusions), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
 
 CREATE FUNCTION @extschema@._forget_lock_orders(p_customer_id bigint) RETURNS bigint[]
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
