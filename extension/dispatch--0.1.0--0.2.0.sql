@@ -7340,6 +7340,21 @@ END;
 COMMENT ON FUNCTION @extschema@._customer_tables() IS
 	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id but for the riders'' (rider_pay, offer_audit, offers, offer_exclusions); sealed lists their *_enc columns.';
 
+-- _zone_list (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._zone_list(p_has_zone boolean) RETURNS TABLE (zone_id bigint)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT z.zone_id FROM @extschema@.zones z WHERE p_has_zone
+	UNION ALL
+	SELECT 0::bigint WHERE p_has_zone            -- rows of no zone (a refusal's zone not known)
+	UNION ALL
+	SELECT NULL::bigint WHERE NOT p_has_zone
+	ORDER BY 1;
+END;
+COMMENT ON FUNCTION @extschema@._zone_list(boolean) IS
+	'Internal: every zone id in order, and 0 (rows of no zone, such as a refused attempt whose zone was not known), to visit a zone-scoped table one zone at a time; a single NULL for a table without zones.';
+
 -- _reseal (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._reseal(p_sealed bytea, p_old bytea, p_new bytea) RETURNS bytea
 LANGUAGE plpgsql VOLATILE PARALLEL SAFE
@@ -8124,6 +8139,20 @@ BEGIN
 			FROM @extschema@.offers f WHERE f.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
 		'pay', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(p) ORDER BY p.delivered_at)
 			FROM @extschema@.rider_pay p WHERE p.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		-- what their app synced, the orders they may no longer be offered
+		-- (with the reason they gave releasing one), their shifts' starts
+		-- and ends
+		'sync_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(l) ORDER BY l.synced_at, l.client_at, l.client_event_id)
+			FROM @extschema@.rider_sync_log l WHERE l.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			                                    AND l.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		'exclusions', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.at, x.order_id)
+			FROM @extschema@.offer_exclusions x WHERE x.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			                                      AND x.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		'status_events', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'at', e.at, 'kind', e.kind, 'payload', e.payload) ORDER BY e.seq)
+			FROM @extschema@.events e WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			                            AND e.kind OPERATOR(pg_catalog.=) 'rider_status'
+			                            AND e.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
 		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.at)
 			FROM @extschema@.pii_access_log l
@@ -8140,7 +8169,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_rider(bigint) IS
-	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay and who opened their data.  Logged in pii_access_log.';
+	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay, their app''s sync log, their exclusions from orders (with the reason they gave releasing one), their rider_status events and who opened their data.  Logged in pii_access_log.';
 REVOKE ALL ON FUNCTION @extschema@.export_rider(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.export_rider(bigint) TO dispatch_app, dispatch_admin;
 

@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(80);
+SELECT plan(81);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -87,6 +87,13 @@ SELECT ok(jsonb_array_length(:'export_x'::jsonb #> '{tables,order_items}') = 1
 SELECT is(ARRAY(SELECT relname::text FROM dispatch._customer_tables() WHERE via_order ORDER BY 1),
 	'{complaint_tickets,eta_predictions,order_items,payments,refunds,surveys}'::text[],
 	'the tables exported through the orders (a new one is judged here: the customer''s, or other people''s)');
+-- refused attempts of no known zone (0) are the customer's too
+INSERT INTO dispatch.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
+VALUES (0, '2026-01-01', 1, dispatch.clock(), :c_ex, 'DP002', 'outside_service_area', dispatch.clock()),
+       (:zone, '2026-01-01', 2, dispatch.clock(), :c_ex, 'DP003', 'merchant_closed', dispatch.clock());
+SELECT is(ARRAY(SELECT (r ->> 'zone_id')::bigint FROM jsonb_array_elements(dispatch.export_customer(:c_ex) #> '{tables,intake_refusals}') r
+                 ORDER BY 1),
+	ARRAY[0, :zone]::bigint[], 'the export has the customer''s refused attempts, those of no known zone (0) too');
 
 ------------------------------------------------------------------------------
 -- rotation of one customer's data key
