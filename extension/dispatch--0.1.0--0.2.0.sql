@@ -1789,11 +1789,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_was boolean;
+	v_forgotten timestamptz;
 BEGIN
-	SELECT c.flagged INTO v_was FROM @extschema@.customers c
+	-- the row lock orders this after an erasure (which holds it): an erased
+	-- customer gets no new reason, a dispatcher's text about a person
+	SELECT c.flagged, c.forgotten_at INTO v_was, v_forgotten FROM @extschema@.customers c
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	   FOR UPDATE;
-	IF NOT FOUND THEN
+	IF NOT FOUND OR v_forgotten IS NOT NULL THEN
 		RAISE EXCEPTION 'customer % does not exist', p_customer_id USING ERRCODE = 'DP012';
 	END IF;
 	IF v_was OPERATOR(pg_catalog.=) p_flagged
@@ -1810,7 +1813,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._set_customer_flag(bigint, boolean, text, text) IS
-	'Internal: flags a customer (with a reason) or lifts the flag, and records it in customer_flags with who did it; false when nothing changed (a retry).  DP012 for an unknown customer.';
+	'Internal: flags a customer (with a reason) or lifts the flag, and records it in customer_flags with who did it; false when nothing changed (a retry).  DP012 for an unknown or erased customer.';
 REVOKE ALL ON FUNCTION @extschema@._set_customer_flag(bigint, boolean, text, text) FROM PUBLIC;
 
 -- _refusal_window_start (sql/47_fraud.sql)
@@ -5681,11 +5684,12 @@ BEGIN
 	           AND (p_upto IS NULL OR p.at OPERATOR(pg_catalog.<=) p_upto)
 	         ORDER BY p.at DESC LIMIT 1) n
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id AND r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	   AND r.forgotten_at IS NULL
 	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) n.at);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) IS
-	'Internal: applies the synced pings with p_after < at <= p_upto (NULL: unbounded): all into the track, the newest into the rider''s position when it is newer than the known one.';
+	'Internal: applies the synced pings with p_after < at <= p_upto (NULL: unbounded): all into the track, the newest into the rider''s position when it is newer than the known one (never a forgotten rider''s).';
 REVOKE ALL ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) FROM PUBLIC;
 
 -- sync_rider_in_zone (sql/67_sync.sql)
@@ -5732,8 +5736,10 @@ BEGIN
 	-- an item may wait for an accepted order that a batch holds while it
 	-- waits for riders' rows (docs/matching.md, "Locking order")
 	PERFORM @extschema@._lock_zone(v_zone, true);
+	-- a forgotten rider is refused as an unknown one (forget_rider)
 	SELECT r.position_at INTO v_known FROM @extschema@.riders r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id
+	   AND r.forgotten_at IS NULL;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
 	END IF;
@@ -6424,6 +6430,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_order      @extschema@.orders;
+	v_customer   bigint;
 	v_id         bigint;
 	v_rating     smallint;
 	v_sealed     bytea;
@@ -6447,6 +6454,17 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('feedback_comment', comment);
 
+	-- the customer's lock (shared, as sealing takes it) before the order's
+	-- row lock, the order of sql/30_keys.sql: forget_customer takes it
+	-- exclusively and then updates the customer's orders.  The customer is
+	-- read without a lock (an order never changes customer); an unknown
+	-- order takes no lock and is refused by _lock_order.
+	SELECT o.customer_id INTO v_customer FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(submit_feedback.order_id)
+	   AND o.order_id OPERATOR(pg_catalog.=) submit_feedback.order_id;
+	IF FOUND THEN
+		PERFORM @extschema@._lock_subject('customer', v_customer, false);
+	END IF;
 	-- the order's row lock makes two submissions of one review take turns
 	v_order := @extschema@._lock_order(submit_feedback.order_id);
 	IF v_order.status OPERATOR(pg_catalog.<>) 'delivered' THEN
@@ -6836,6 +6854,10 @@ BEGIN
 		RAISE EXCEPTION 'survey % does not exist', answer_survey.survey_id USING ERRCODE = 'DP657';
 	END IF;
 
+	-- the customer's lock (shared, as sealing takes it) before the order's
+	-- row lock, the order of sql/30_keys.sql: forget_customer takes it
+	-- exclusively and then updates the customer's orders
+	PERFORM @extschema@._lock_subject('customer', answer_survey.customer_id, false);
 	-- the order the answer is about; its row lock makes two answers take turns
 	IF v_survey.kind OPERATOR(pg_catalog.=) 'delivery' THEN
 		v_order_id := v_survey.order_id;
@@ -7410,6 +7432,61 @@ $$;
 COMMENT ON FUNCTION @extschema@.schedule_maintenance() IS
 	'Registers (or updates) the named pg_cron jobs of maintenance_jobs, as the calling user: daily purge, pruning of cron.job_run_details, and the rollups of other parts.  Idempotent.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()); DP911 on a Citus worker (the jobs run on the coordinator).';
 
+-- _customer_tables (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._customer_tables()
+RETURNS TABLE (rel regclass, relname name, has_zone boolean, via_order boolean, sealed text[], columns text[])
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT c.oid::regclass, c.relname,
+	       EXISTS (SELECT FROM pg_catalog.pg_attribute z
+	                WHERE z.attrelid OPERATOR(pg_catalog.=) c.oid AND z.attname OPERATOR(pg_catalog.=) 'zone_id'
+	                  AND z.attnum OPERATOR(pg_catalog.>) 0 AND NOT z.attisdropped),
+	       NOT EXISTS (SELECT FROM pg_catalog.pg_attribute z
+	                    WHERE z.attrelid OPERATOR(pg_catalog.=) c.oid AND z.attname OPERATOR(pg_catalog.=) 'customer_id'
+	                      AND z.attnum OPERATOR(pg_catalog.>) 0 AND NOT z.attisdropped),
+	       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+	              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	                AND a.atttypid OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::pg_catalog.regtype
+	                AND a.attname OPERATOR(pg_catalog.~) '_enc$'
+	              ORDER BY a.attnum),
+	       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+	              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+	              ORDER BY a.attnum)
+	  FROM pg_catalog.pg_class c
+	 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+	   AND c.relkind IN ('r', 'p')
+	   AND c.relname OPERATOR(pg_catalog.<>) 'customers'
+	   -- keyed by the order but about its riders, not the customer: their
+	   -- pay, the candidates and costs of matching, their offers and the
+	   -- words they gave rejecting or releasing it (export_rider has them)
+	   AND c.relname NOT IN ('rider_pay', 'offer_audit', 'offers', 'offer_exclusions')
+	   AND (EXISTS (SELECT FROM pg_catalog.pg_attribute a
+	                 WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'customer_id'
+	                   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
+	        OR (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a
+	             WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname IN ('zone_id', 'order_id')
+	               AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) OPERATOR(pg_catalog.=) 2)
+	 ORDER BY c.relname;
+END;
+COMMENT ON FUNCTION @extschema@._customer_tables() IS
+	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id but for the riders'' (rider_pay, offer_audit, offers, offer_exclusions); sealed lists their *_enc columns.';
+
+-- _zone_list (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._zone_list(p_has_zone boolean) RETURNS TABLE (zone_id bigint)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT z.zone_id FROM @extschema@.zones z WHERE p_has_zone
+	UNION ALL
+	SELECT 0::bigint WHERE p_has_zone            -- rows of no zone (a refusal's zone not known)
+	UNION ALL
+	SELECT NULL::bigint WHERE NOT p_has_zone
+	ORDER BY 1;
+END;
+COMMENT ON FUNCTION @extschema@._zone_list(boolean) IS
+	'Internal: every zone id in order, and 0 (rows of no zone, such as a refused attempt whose zone was not known), to visit a zone-scoped table one zone at a time; a single NULL for a table without zones.';
+
 -- _reseal (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._reseal(p_sealed bytea, p_old bytea, p_new bytea) RETURNS bytea
 LANGUAGE plpgsql VOLATILE PARALLEL SAFE
@@ -7822,7 +7899,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
-	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
+	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened; of the tables keyed by their orders not the riders'': rider_pay, offer_audit, offers, offer_exclusions), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
 
 -- _forget_lock_orders (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._forget_lock_orders(p_customer_id bigint) RETURNS bigint[]
@@ -8194,6 +8271,20 @@ BEGIN
 			FROM @extschema@.offers f WHERE f.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
 		'pay', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(p) ORDER BY p.delivered_at)
 			FROM @extschema@.rider_pay p WHERE p.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		-- what their app synced, the orders they may no longer be offered
+		-- (with the reason they gave releasing one), their shifts' starts
+		-- and ends
+		'sync_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(l) ORDER BY l.synced_at, l.client_at, l.client_event_id)
+			FROM @extschema@.rider_sync_log l WHERE l.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			                                    AND l.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		'exclusions', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.at, x.order_id)
+			FROM @extschema@.offer_exclusions x WHERE x.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			                                      AND x.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		'status_events', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'at', e.at, 'kind', e.kind, 'payload', e.payload) ORDER BY e.seq)
+			FROM @extschema@.events e WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			                            AND e.kind OPERATOR(pg_catalog.=) 'rider_status'
+			                            AND e.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
 		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.at)
 			FROM @extschema@.pii_access_log l
@@ -8210,7 +8301,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_rider(bigint) IS
-	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay and who opened their data.  Logged in pii_access_log.';
+	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay, their app''s sync log, their exclusions from orders (with the reason they gave releasing one), their rider_status events and who opened their data.  Logged in pii_access_log.';
 REVOKE ALL ON FUNCTION @extschema@.export_rider(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.export_rider(bigint) TO dispatch_app, dispatch_admin;
 
@@ -8483,6 +8574,7 @@ AS $$
 DECLARE
 	v_id bigint;
 	v_done integer := 0;
+	v_code text;
 BEGIN
 	IF pg_catalog.pg_is_in_recovery() THEN
 		RETURN 0;
@@ -8490,15 +8582,30 @@ BEGIN
 	FOR v_id IN SELECT r.request_id FROM @extschema@.privacy_requests r
 	             WHERE r.state OPERATOR(pg_catalog.=) 'waiting' AND r.kind OPERATOR(pg_catalog.=) 'erasure'
 	             ORDER BY r.due_at LOOP
-		IF (@extschema@.handle_privacy_request(v_id) ->> 'state') OPERATOR(pg_catalog.=) 'done' THEN
-			v_done := v_done OPERATOR(pg_catalog.+) 1;
-		END IF;
+		-- each request in a subtransaction of its own: one that fails
+		-- undoes only itself and stays waiting, the others go on.  Its
+		-- failure is noted on the request, the SQLSTATE only (a message may
+		-- quote personal data)
+		BEGIN
+			IF (@extschema@.handle_privacy_request(v_id) ->> 'state') OPERATOR(pg_catalog.=) 'done' THEN
+				v_done := v_done OPERATOR(pg_catalog.+) 1;
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS v_code = RETURNED_SQLSTATE;
+			UPDATE @extschema@.privacy_requests r
+			   SET detail = r.detail OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+			                    'failed_at', @extschema@.clock(), 'sqlstate', v_code,
+			                    'failures', COALESCE((r.detail OPERATOR(pg_catalog.->>) 'failures')::integer, 0)
+			                                OPERATOR(pg_catalog.+) 1)
+			 WHERE r.request_id OPERATOR(pg_catalog.=) v_id;
+			RAISE WARNING 'privacy request % failed with SQLSTATE %; it stays waiting for the next run', v_id, v_code;
+		END;
 	END LOOP;
 	RETURN v_done;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.process_privacy_requests() IS
-	'pg_cron job (dispatch-privacy, every five minutes): completes the erasures that waited for a delivery to end; returns how many.  Nothing on a standby.';
+	'pg_cron job (dispatch-privacy, every five minutes): completes the erasures that waited for a delivery to end; returns how many.  Each request runs on its own: one that fails is undone alone, stays waiting, and its detail notes the failure (failed_at, sqlstate, failures: a count); the others go on.  Nothing on a standby.';
 REVOKE ALL ON FUNCTION @extschema@.process_privacy_requests() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.process_privacy_requests() TO dispatch_admin;
 

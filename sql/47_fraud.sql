@@ -98,11 +98,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_was boolean;
+	v_forgotten timestamptz;
 BEGIN
-	SELECT c.flagged INTO v_was FROM @extschema@.customers c
+	-- the row lock orders this after an erasure (which holds it): an erased
+	-- customer gets no new reason, a dispatcher's text about a person
+	SELECT c.flagged, c.forgotten_at INTO v_was, v_forgotten FROM @extschema@.customers c
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	   FOR UPDATE;
-	IF NOT FOUND THEN
+	IF NOT FOUND OR v_forgotten IS NOT NULL THEN
 		RAISE EXCEPTION 'customer % does not exist', p_customer_id USING ERRCODE = 'DP012';
 	END IF;
 	IF v_was OPERATOR(pg_catalog.=) p_flagged
@@ -119,7 +122,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._set_customer_flag(bigint, boolean, text, text) IS
-	'Internal: flags a customer (with a reason) or lifts the flag, and records it in customer_flags with who did it; false when nothing changed (a retry).  DP012 for an unknown customer.';
+	'Internal: flags a customer (with a reason) or lifts the flag, and records it in customer_flags with who did it; false when nothing changed (a retry).  DP012 for an unknown or erased customer.';
 REVOKE ALL ON FUNCTION @extschema@._set_customer_flag(bigint, boolean, text, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._refusal_window_start() RETURNS timestamptz

@@ -55,11 +55,12 @@ BEGIN
 	           AND (p_upto IS NULL OR p.at OPERATOR(pg_catalog.<=) p_upto)
 	         ORDER BY p.at DESC LIMIT 1) n
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id AND r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	   AND r.forgotten_at IS NULL
 	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) n.at);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) IS
-	'Internal: applies the synced pings with p_after < at <= p_upto (NULL: unbounded): all into the track, the newest into the rider''s position when it is newer than the known one.';
+	'Internal: applies the synced pings with p_after < at <= p_upto (NULL: unbounded): all into the track, the newest into the rider''s position when it is newer than the known one (never a forgotten rider''s).';
 REVOKE ALL ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.sync_rider_in_zone(zone_id bigint, rider_id bigint, batch jsonb)
@@ -105,8 +106,10 @@ BEGIN
 	-- an item may wait for an accepted order that a batch holds while it
 	-- waits for riders' rows (docs/matching.md, "Locking order")
 	PERFORM @extschema@._lock_zone(v_zone, true);
+	-- a forgotten rider is refused as an unknown one (forget_rider)
 	SELECT r.position_at INTO v_known FROM @extschema@.riders r
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id;
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id
+	   AND r.forgotten_at IS NULL;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
 	END IF;

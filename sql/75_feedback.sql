@@ -68,6 +68,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_order      @extschema@.orders;
+	v_customer   bigint;
 	v_id         bigint;
 	v_rating     smallint;
 	v_sealed     bytea;
@@ -91,6 +92,17 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('feedback_comment', comment);
 
+	-- the customer's lock (shared, as sealing takes it) before the order's
+	-- row lock, the order of sql/30_keys.sql: forget_customer takes it
+	-- exclusively and then updates the customer's orders.  The customer is
+	-- read without a lock (an order never changes customer); an unknown
+	-- order takes no lock and is refused by _lock_order.
+	SELECT o.customer_id INTO v_customer FROM @extschema@.orders o
+	 WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(submit_feedback.order_id)
+	   AND o.order_id OPERATOR(pg_catalog.=) submit_feedback.order_id;
+	IF FOUND THEN
+		PERFORM @extschema@._lock_subject('customer', v_customer, false);
+	END IF;
 	-- the order's row lock makes two submissions of one review take turns
 	v_order := @extschema@._lock_order(submit_feedback.order_id);
 	IF v_order.status OPERATOR(pg_catalog.<>) 'delivered' THEN

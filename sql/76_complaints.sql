@@ -443,6 +443,10 @@ BEGIN
 		RAISE EXCEPTION 'survey % does not exist', answer_survey.survey_id USING ERRCODE = 'DP657';
 	END IF;
 
+	-- the customer's lock (shared, as sealing takes it) before the order's
+	-- row lock, the order of sql/30_keys.sql: forget_customer takes it
+	-- exclusively and then updates the customer's orders
+	PERFORM @extschema@._lock_subject('customer', answer_survey.customer_id, false);
 	-- the order the answer is about; its row lock makes two answers take turns
 	IF v_survey.kind OPERATOR(pg_catalog.=) 'delivery' THEN
 		v_order_id := v_survey.order_id;

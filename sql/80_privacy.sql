@@ -80,6 +80,10 @@ BEGIN ATOMIC
 	 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
 	   AND c.relkind IN ('r', 'p')
 	   AND c.relname OPERATOR(pg_catalog.<>) 'customers'
+	   -- keyed by the order but about its riders, not the customer: their
+	   -- pay, the candidates and costs of matching, their offers and the
+	   -- words they gave rejecting or releasing it (export_rider has them)
+	   AND c.relname NOT IN ('rider_pay', 'offer_audit', 'offers', 'offer_exclusions')
 	   AND (EXISTS (SELECT FROM pg_catalog.pg_attribute a
 	                 WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'customer_id'
 	                   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
@@ -89,7 +93,7 @@ BEGIN ATOMIC
 	 ORDER BY c.relname;
 END;
 COMMENT ON FUNCTION @extschema@._customer_tables() IS
-	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id; sealed lists their *_enc columns.';
+	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id but for the riders'' (rider_pay, offer_audit, offers, offer_exclusions); sealed lists their *_enc columns.';
 REVOKE ALL ON FUNCTION @extschema@._customer_tables() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._zone_list(p_has_zone boolean) RETURNS TABLE (zone_id bigint)
@@ -98,11 +102,13 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT z.zone_id FROM @extschema@.zones z WHERE p_has_zone
 	UNION ALL
+	SELECT 0::bigint WHERE p_has_zone            -- rows of no zone (a refusal's zone not known)
+	UNION ALL
 	SELECT NULL::bigint WHERE NOT p_has_zone
 	ORDER BY 1;
 END;
 COMMENT ON FUNCTION @extschema@._zone_list(boolean) IS
-	'Internal: every zone id in order, to visit a zone-scoped table one zone at a time; a single NULL for a table without zones.';
+	'Internal: every zone id in order, and 0 (rows of no zone, such as a refused attempt whose zone was not known), to visit a zone-scoped table one zone at a time; a single NULL for a table without zones.';
 REVOKE ALL ON FUNCTION @extschema@._zone_list(boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._reseal(p_sealed bytea, p_old bytea, p_new bytea) RETURNS bytea
@@ -556,7 +562,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
-	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
+	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened; of the tables keyed by their orders not the riders'': rider_pay, offer_audit, offers, offer_exclusions), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
 
 CREATE FUNCTION @extschema@._forget_lock_orders(p_customer_id bigint) RETURNS bigint[]
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -928,6 +934,20 @@ BEGIN
 			FROM @extschema@.offers f WHERE f.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
 		'pay', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(p) ORDER BY p.delivered_at)
 			FROM @extschema@.rider_pay p WHERE p.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		-- what their app synced, the orders they may no longer be offered
+		-- (with the reason they gave releasing one), their shifts' starts
+		-- and ends
+		'sync_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(l) ORDER BY l.synced_at, l.client_at, l.client_event_id)
+			FROM @extschema@.rider_sync_log l WHERE l.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			                                    AND l.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		'exclusions', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.at, x.order_id)
+			FROM @extschema@.offer_exclusions x WHERE x.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			                                      AND x.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		'status_events', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'at', e.at, 'kind', e.kind, 'payload', e.payload) ORDER BY e.seq)
+			FROM @extschema@.events e WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			                            AND e.kind OPERATOR(pg_catalog.=) 'rider_status'
+			                            AND e.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
 		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.at)
 			FROM @extschema@.pii_access_log l
@@ -944,7 +964,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_rider(bigint) IS
-	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay and who opened their data.  Logged in pii_access_log.';
+	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay, their app''s sync log, their exclusions from orders (with the reason they gave releasing one), their rider_status events and who opened their data.  Logged in pii_access_log.';
 
 CREATE FUNCTION @extschema@.forget_rider(rider_id bigint) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -1241,6 +1261,7 @@ AS $$
 DECLARE
 	v_id bigint;
 	v_done integer := 0;
+	v_code text;
 BEGIN
 	IF pg_catalog.pg_is_in_recovery() THEN
 		RETURN 0;
@@ -1248,15 +1269,30 @@ BEGIN
 	FOR v_id IN SELECT r.request_id FROM @extschema@.privacy_requests r
 	             WHERE r.state OPERATOR(pg_catalog.=) 'waiting' AND r.kind OPERATOR(pg_catalog.=) 'erasure'
 	             ORDER BY r.due_at LOOP
-		IF (@extschema@.handle_privacy_request(v_id) ->> 'state') OPERATOR(pg_catalog.=) 'done' THEN
-			v_done := v_done OPERATOR(pg_catalog.+) 1;
-		END IF;
+		-- each request in a subtransaction of its own: one that fails
+		-- undoes only itself and stays waiting, the others go on.  Its
+		-- failure is noted on the request, the SQLSTATE only (a message may
+		-- quote personal data)
+		BEGIN
+			IF (@extschema@.handle_privacy_request(v_id) ->> 'state') OPERATOR(pg_catalog.=) 'done' THEN
+				v_done := v_done OPERATOR(pg_catalog.+) 1;
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS v_code = RETURNED_SQLSTATE;
+			UPDATE @extschema@.privacy_requests r
+			   SET detail = r.detail OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+			                    'failed_at', @extschema@.clock(), 'sqlstate', v_code,
+			                    'failures', COALESCE((r.detail OPERATOR(pg_catalog.->>) 'failures')::integer, 0)
+			                                OPERATOR(pg_catalog.+) 1)
+			 WHERE r.request_id OPERATOR(pg_catalog.=) v_id;
+			RAISE WARNING 'privacy request % failed with SQLSTATE %; it stays waiting for the next run', v_id, v_code;
+		END;
 	END LOOP;
 	RETURN v_done;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.process_privacy_requests() IS
-	'pg_cron job (dispatch-privacy, every five minutes): completes the erasures that waited for a delivery to end; returns how many.  Nothing on a standby.';
+	'pg_cron job (dispatch-privacy, every five minutes): completes the erasures that waited for a delivery to end; returns how many.  Each request runs on its own: one that fails is undone alone, stays waiting, and its detail notes the failure (failed_at, sqlstate, failures: a count); the others go on.  Nothing on a standby.';
 
 CREATE VIEW @extschema@.privacy_request_sla AS
 SELECT r.request_id, r.kind, r.state, r.requested_at AS received_at, r.due_at, r.completed_at, r.handled_by,

@@ -10,7 +10,8 @@
  * zone up itself instead of calling the other form.  A ping moves the
  * rider (unless a newer ping moved it already: the older one goes to the
  * track only) and adds the point to the rider's track; a rider with no row
- * in the zone is refused (_refuse_rider: DP015), nothing written.  Each
+ * in the zone, or one forgotten (forget_rider), is refused (_refuse_rider:
+ * DP015), nothing written.  Each
  * statement names the zone, so on Citus it reaches the zone's shard only.
  *
  * IDENTIFICATION
@@ -51,7 +52,8 @@ prepare_plans(void)
 								1, t_id);
 	exists_plan = match_keep_plan("SELECT FROM dispatch.riders r"
 								  " WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
-								  "   AND r.rider_id OPERATOR(pg_catalog.=) $2",
+								  "   AND r.rider_id OPERATOR(pg_catalog.=) $2"
+								  "   AND r.forgotten_at IS NULL",
 								  2, t_rider);
 	refuse_plan = match_keep_plan("SELECT dispatch._refuse_rider($1, $2)", 2, t_rider);
 }
@@ -64,10 +66,14 @@ prepare_point_plans(Oid point_type)
 
 	if (track_plan != NULL)
 		return;
-	/* a ping older than the known position goes to the track only */
+	/*
+	 * a ping older than the known position goes to the track only; a
+	 * forgotten rider is not moved (and then refused by exists_plan)
+	 */
 	move_plan = match_keep_plan("UPDATE dispatch.riders r SET position = $3, position_at = $4"
 								" WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
 								"   AND r.rider_id OPERATOR(pg_catalog.=) $2"
+								"   AND r.forgotten_at IS NULL"
 								"   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) $4)",
 								4, t_move);
 	track_plan = match_keep_plan("INSERT INTO dispatch.rider_tracks (zone_id, rider_id, at, position)"

@@ -9,7 +9,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(50);
+SELECT plan(53);
 SET LOCAL dispatch.clock_override = '2031-03-04 12:00:00+00';
 SET LOCAL dispatch.fraud_max_refusals = 3;
 SET LOCAL dispatch.fraud_refusal_window_minutes = 60;
@@ -152,6 +152,19 @@ SELECT is(array_agg(pg_temp.refused(format($$ SELECT dispatch.place_order(%s, %s
 SELECT dispatch.flush_refusals() \g /dev/null
 SELECT is((SELECT c.flagged FROM dispatch.customers c WHERE c.customer_id = :bob), true,
           'three new ones after the lift flag him again');
+
+-- an erased customer gets no new words: flag and lift are refused as for
+-- an unknown customer (DP012), and nothing is written
+SELECT dispatch.register_customer('+8613811110006') AS frank \gset
+SELECT dispatch.flag_customer(:frank, 'Frank shouted at the rider') \g /dev/null
+SELECT dispatch.forget_customer(:frank) \g /dev/null
+SELECT throws_ok(format($$ SELECT dispatch.flag_customer(%s, 'Frank called again, angry') $$, :frank), 'DP012', NULL,
+                 'an erased customer is not flagged with a new reason (DP012)');
+SELECT throws_ok(format($$ SELECT dispatch.unflag_customer(%s, 'dispatcher Wang', 'Frank apologised') $$, :frank), 'DP012', NULL,
+                 'nor is the flag lifted with one (DP012)');
+SELECT is((SELECT count(*) FROM dispatch.customer_flags WHERE customer_id = :frank AND reason IS NOT NULL)
+          + (SELECT count(*) FROM dispatch.customers WHERE customer_id = :frank AND flag_reason IS NOT NULL), 0::bigint,
+          'no reason about the erased customer is stored');
 
 -- only refusals of class DP are noted
 SELECT throws_ok($$ SELECT dispatch._note_refusal(1, 1, '23505') $$, 'DP732', NULL, 'a SQLSTATE of another class is not noted');

@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(75);
+SELECT plan(81);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -52,6 +52,48 @@ SELECT is((SELECT count(*) FROM dispatch.privacy_requests WHERE customer_id = :c
 	'the export is logged as a privacy request');
 SELECT ok(:'export'::jsonb #> '{tables,orders,0,dropoff}' ? 'coordinates', 'points are exported as GeoJSON');
 DROP TABLE dispatch.later_points;
+
+-- the export holds the customer's data, not other people's: an order that
+-- a rider released (with words of theirs), that matching offered to
+-- another (who rejected it with words of theirs), delivered by a third
+SELECT dispatch.register_customer('+8613800000009', 'Export Epsilon') AS c_ex \gset
+SELECT dispatch.register_rider(:zone, 'Test Rider Zeta', '+8613900000009') AS rider3 \gset
+SELECT dispatch.rider_online(:rider3, 121.47, 31.21) \g /dev/null
+SELECT dispatch.place_order(:c_ex, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, 'Epsilon Lane 3') AS ox \gset
+SELECT dispatch.confirm_payment(:ox, 'psp-x') \g /dev/null
+SELECT dispatch.merchant_accept(:ox) \g /dev/null
+SELECT dispatch.assign_manually(:ox, :rider2, 'test dispatcher') \g /dev/null
+SELECT dispatch.release_order(:ox, :rider2, 'Delta private: my child is ill') \g /dev/null
+SELECT b.offer_id AS ox_offer FROM dispatch.assign_batch(:zone) b WHERE b.order_id = :ox \gset
+SELECT dispatch.respond_offer(:ox_offer, false, 'Gamma private: I hate that street') \g /dev/null
+SELECT dispatch.assign_manually(:ox, :rider3, 'test dispatcher') \g /dev/null
+SELECT dispatch.mark_picked_up(:ox, :rider3) \g /dev/null
+SELECT dispatch.mark_delivered(:ox, :rider3) \g /dev/null
+SELECT ok(EXISTS (SELECT FROM dispatch.rider_pay WHERE order_id = :ox)
+          AND EXISTS (SELECT FROM dispatch.offer_audit WHERE order_id = :ox)
+          AND EXISTS (SELECT FROM dispatch.offers WHERE order_id = :ox AND reason ~ 'Gamma private')
+          AND EXISTS (SELECT FROM dispatch.offer_exclusions WHERE order_id = :ox AND detail ~ 'Delta private'),
+	'the order has riders'' pay, a matching audit, an offer and an exclusion with riders'' words');
+SELECT dispatch.export_customer(:c_ex) AS export_x \gset
+SELECT is(ARRAY(SELECT k FROM jsonb_object_keys(:'export_x'::jsonb -> 'tables') k
+                 WHERE k IN ('rider_pay', 'offer_audit', 'offers', 'offer_exclusions')),
+	'{}'::text[], 'the customer''s export leaves out the riders'' pay, matching audit, offers and exclusions');
+SELECT ok(:'export_x' !~ 'private|Test Rider', 'and nothing the riders said or are called');
+SELECT ok(jsonb_array_length(:'export_x'::jsonb #> '{tables,order_items}') = 1
+          AND jsonb_array_length(:'export_x'::jsonb #> '{tables,payments}') >= 1
+          AND jsonb_array_length(:'export_x'::jsonb #> '{tables,events}') >= 1,
+	'it keeps the customer''s order lines, payments and the events of the order');
+SELECT is(ARRAY(SELECT relname::text FROM dispatch._customer_tables() WHERE via_order ORDER BY 1),
+	'{complaint_tickets,eta_predictions,order_items,payments,refunds,surveys}'::text[],
+	'the tables exported through the orders (a new one is judged here: the customer''s, or other people''s)');
+-- refused attempts of no known zone (0) are the customer's too
+INSERT INTO dispatch.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
+VALUES (0, '2026-01-01', 1, dispatch.clock(), :c_ex, 'DP002', 'outside_service_area', dispatch.clock()),
+       (:zone, '2026-01-01', 2, dispatch.clock(), :c_ex, 'DP003', 'merchant_closed', dispatch.clock());
+SELECT is(ARRAY(SELECT (r ->> 'zone_id')::bigint FROM jsonb_array_elements(dispatch.export_customer(:c_ex) #> '{tables,intake_refusals}') r
+                 ORDER BY 1),
+	ARRAY[0, :zone]::bigint[], 'the export has the customer''s refused attempts, those of no known zone (0) too');
 
 ------------------------------------------------------------------------------
 -- rotation of one customer's data key

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(17);
+SELECT plan(25);
 
 SELECT dispatch.update_rider_location(:rider, 121.431, 31.191, dispatch.clock() - interval '2 minutes') \g /dev/null
 SELECT dispatch.update_rider_location(:rider, 121.432, 31.192, dispatch.clock() - interval '1 minute') \g /dev/null
@@ -24,6 +24,26 @@ SELECT is(:'export'::jsonb #>> '{orders,0,order_id}', :o1::text, 'their orders, 
 SELECT ok(:'export' !~ 'Customer Secret|Test Customer|8613800000001', 'nothing of the customer: no address, name or phone');
 SELECT is((SELECT count(*) FROM dispatch.pii_access_log WHERE subject = 'rider' AND subject_id = :rider AND purpose = 'export'),
 	1::bigint, 'the export is logged');
+
+-- what the rider's app synced, an order they released (with their own
+-- words) and their shifts' starts and ends are theirs too
+SELECT dispatch.place_order(:customer2, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, 'Customer Secret Road 10') AS o0 \gset
+SELECT dispatch.confirm_payment(:o0, 'psp-0') \g /dev/null
+SELECT dispatch.merchant_accept(:o0) \g /dev/null
+SELECT dispatch.assign_manually(:o0, :rider, 'test dispatcher') \g /dev/null
+SELECT dispatch.release_order(:o0, :rider, 'Gamma''s own words: a flat tyre') \g /dev/null
+SELECT count(*) FROM dispatch.sync_rider(:rider, jsonb_build_array(jsonb_build_object(
+       'id', 'gamma-ping-1', 'type', 'ping', 'lon', 121.433, 'lat', 31.193,
+       'at', (extract(epoch FROM dispatch.clock() - interval '30 seconds') * 1000)::bigint))) \g /dev/null
+SELECT dispatch.export_rider(:rider) AS export2 \gset
+SELECT ok(:'export2'::jsonb -> 'sync_log' @> '[{"client_event_id": "gamma-ping-1", "kind": "ping", "outcome": "applied"}]',
+	'export_rider has the rider''s sync log');
+SELECT ok(:'export2'::jsonb -> 'exclusions' @> jsonb_build_array(jsonb_build_object(
+          'order_id', :o0, 'reason', 'released', 'detail', 'Gamma''s own words: a flat tyre')),
+	'and the orders they are excluded from, with the words they gave');
+SELECT ok(:'export2'::jsonb -> 'status_events' @> '[{"kind": "rider_status", "payload": {"status": "online"}}]',
+	'and their rider_status events');
 
 SELECT (SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider) AS tracks_before \gset
 SELECT throws_ok(format('SELECT dispatch.forget_rider(%s)', :rider), 'DP413', NULL,
@@ -47,6 +67,23 @@ SELECT is(dispatch.forget_rider(:rider), 0::bigint, 'a repeat is a no-op');
 SELECT throws_ok(format('SELECT dispatch.rider_online(%s, 121.43, 31.19)', :rider), 'DP015', NULL,
 	'an erased rider cannot come back online');
 SELECT is((SELECT dispatch.export_rider(:rider) #>> '{profile,name}'), NULL, 'an export after erasure opens nothing');
+
+-- a forgotten rider's pings are refused like an unknown rider's, and
+-- nothing of them is stored again: no position, no track, no sync log
+SELECT throws_ok(format('SELECT dispatch.update_rider_location(%s, 121.433, 31.193, dispatch.clock() - interval ''5 seconds'')', :rider),
+	'DP015', NULL, 'an erased rider''s ping is refused (DP015)');
+SELECT throws_ok(format('SELECT dispatch.update_rider_location_in_zone(%s, %s, 121.433, 31.193, dispatch.clock() - interval ''5 seconds'')',
+                        :zone, :rider),
+	'DP015', NULL, 'and so is its zone form');
+SELECT throws_ok(format($$SELECT * FROM dispatch.sync_rider(%s, jsonb_build_array(jsonb_build_object(
+                            'id', 'after-erasure', 'type', 'ping', 'lon', 121.434, 'lat', 31.194,
+                            'at', (extract(epoch FROM dispatch.clock() - interval '5 seconds') * 1000)::bigint)))$$, :rider),
+	'DP015', NULL, 'an erased rider''s offline sync is refused (DP015)');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider)
+          + (SELECT count(*) FROM dispatch.rider_sync_log WHERE rider_id = :rider AND client_event_id = 'after-erasure'), 0::bigint,
+	'no track row and no sync log row is written after erasure');
+SELECT is((SELECT row(position, position_at)::text FROM dispatch.riders WHERE rider_id = :rider), '(,)',
+	'and no position');
 
 SELECT * FROM finish();
 ROLLBACK;

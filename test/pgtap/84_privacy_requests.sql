@@ -7,7 +7,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(21);
+SELECT plan(25);
 
 SET dispatch.clock_override = '2026-12-01 10:00+00';
 SELECT dispatch.receive_privacy_request(:customer, 'access') AS access \gset
@@ -54,6 +54,29 @@ SELECT is((SELECT count(*) FROM dispatch.customer_flags WHERE customer_id = :cus
 	'with the dispatcher''s words about them in the flag history');
 SELECT is((SELECT row(state, late)::text FROM dispatch.privacy_request_sla WHERE request_id = :erasure), '(done,f)',
 	'the request is done, within its deadline');
+
+-- a waiting erasure that fails (here: its customer is unknown, DP012)
+-- neither undoes nor holds up the others of the run, before or after it:
+-- it stays waiting, its failure noted by SQLSTATE, and is tried again
+SELECT dispatch.register_customer('+8613800000031', 'Gamma Waiting') AS c_first \gset
+SELECT dispatch.register_customer('+8613800000032', 'Delta Waiting') AS c_last \gset
+SELECT dispatch.receive_privacy_request(:c_first, 'erasure') AS r_first \gset
+SELECT dispatch.receive_privacy_request(:customer, 'erasure') AS r_bad \gset
+SELECT dispatch.receive_privacy_request(:c_last, 'erasure') AS r_last \gset
+UPDATE dispatch.privacy_requests SET state = 'waiting', due_at = due_at + (request_id - :r_first) * interval '1 hour'
+ WHERE request_id IN (:r_first, :r_bad, :r_last);
+UPDATE dispatch.privacy_requests SET customer_id = 987654 WHERE request_id = :r_bad;
+SET client_min_messages = error;   -- the failure's warning
+SELECT lives_ok('SELECT dispatch.process_privacy_requests()', 'a run with a failing request completes');
+SELECT is((SELECT array_agg(state ORDER BY request_id) FROM dispatch.privacy_requests WHERE request_id IN (:r_first, :r_bad, :r_last)),
+	'{done,waiting,done}', 'the requests before and after the failing one are done, it stays waiting');
+SELECT is((SELECT count(*) FROM dispatch.customers WHERE customer_id IN (:c_first, :c_last) AND forgotten_at IS NOT NULL), 2::bigint,
+	'and their customers are erased');
+SELECT dispatch.process_privacy_requests() \g /dev/null
+SET client_min_messages = warning;
+SELECT is((SELECT row(detail ->> 'sqlstate', detail ->> 'failures', detail ? 'failed_at')::text
+             FROM dispatch.privacy_requests WHERE request_id = :r_bad), '(DP012,2,t)',
+	'the failing request notes its SQLSTATE and how often it failed, and is tried on every run');
 
 -- rectification: corrected data first, then closed
 SELECT dispatch.receive_privacy_request(:customer, 'rectification') AS rect \gset
