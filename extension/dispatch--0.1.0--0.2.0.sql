@@ -1185,6 +1185,15 @@ COMMENT ON COLUMN @extschema@.order_items.stock_taken IS
 -- END stock taken
 
 -- ===========================================================================
+-- Orders left unpaid are cancelled by the purge (sql/78_retention.sql,
+-- dispatch.unpaid_order_minutes); it finds them by this index.
+-- ===========================================================================
+
+CREATE INDEX orders_unpaid_since_idx ON @extschema@.orders (zone_id, status_changed_at)
+	WHERE status IN ('pending_payment', 'payment_failed');
+-- END unpaid orders
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -7183,6 +7192,7 @@ DECLARE
 	v_total bigint := 0;
 	v_rows jsonb := '{}';
 	v_finished timestamptz;
+	v_unpaid bigint;
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
@@ -7199,6 +7209,27 @@ BEGIN
 		-- a batch of a run: waits for a batch called on its own (milliseconds)
 		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('purge'));
 	END IF;
+
+	-- orders left waiting for their payment (dispatch.unpaid_order_minutes)
+	-- are cancelled as abandoned: an order that never ended would keep its
+	-- address and drop-off for good, its retention counting from its end
+	v_class := 0;
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		FOR v_unpaid IN
+			SELECT x.order_id FROM @extschema@.orders x
+			 WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND x.status IN ('pending_payment', 'payment_failed')
+			   AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-)
+			       pg_catalog.make_interval(mins => @extschema@._setting_int('dispatch.unpaid_order_minutes')))
+			 ORDER BY x.status_changed_at LIMIT batch_size
+			   FOR UPDATE OF x SKIP LOCKED          -- not one being paid at this moment
+		LOOP
+			PERFORM @extschema@._cancel_order(v_zone, v_unpaid, 'payment abandoned');
+			v_class := v_class OPERATOR(pg_catalog.+) 1;
+		END LOOP;
+	END LOOP;
+	v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('unpaid_orders', v_class);
+	v_total := v_total OPERATOR(pg_catalog.+) v_class;
 
 	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP
 		v_class := 0;
@@ -7296,7 +7327,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_expired_step(integer, bigint) IS
-	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given).  Unfinished orders are never touched.';
+	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given).  First, orders left waiting for their payment longer than dispatch.unpaid_order_minutes are cancelled (payment abandoned), so that their retention starts; other unfinished orders are never touched.';
 
 -- purge_expired (sql/78_retention.sql)
 CREATE OR REPLACE PROCEDURE @extschema@.purge_expired(batch_size integer DEFAULT 500)
@@ -8338,6 +8369,17 @@ BEGIN
 	DELETE FROM @extschema@.rider_tracks t
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND t.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	GET DIAGNOSTICS v_tracks = ROW_COUNT;
+	-- what the rider's app synced (its event ids and times) goes with the
+	-- tracks, and the words the rider gave for a rejection or a release
+	-- with the name: the offers and exclusions stay, without them
+	DELETE FROM @extschema@.rider_sync_log l
+	 WHERE l.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND l.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
+	UPDATE @extschema@.offers f SET reason = NULL
+	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND f.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id
+	   AND f.status OPERATOR(pg_catalog.=) 'rejected' AND f.reason IS NOT NULL;
+	UPDATE @extschema@.offer_exclusions e SET detail = NULL
+	 WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND e.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id
+	   AND e.detail IS NOT NULL;
 	UPDATE @extschema@.riders r
 	   SET name_enc = NULL, phone_enc = NULL, phone_index = NULL, position = NULL, position_at = NULL,
 	       free_at = NULL, free_position = NULL, plan_pickup_at = NULL, plan_pickup_position = NULL,
@@ -8353,7 +8395,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_rider(bigint) IS
-	'Erasure of a rider: refused (DP413) while they hold orders or offers; shreds their data key (name and phone never open again), deletes their tracks and last position, takes them offline for good; their deliveries, offers and pay stay under the bare id.  Returns rows erased (tracks and the profile); a repeat returns 0.  Logged in pii_access_log.';
+	'Erasure of a rider: refused (DP413) while they hold orders or offers; shreds their data key (name and phone never open again), deletes their tracks, last position and app sync log, clears the words they gave for rejections and releases, takes them offline for good; their deliveries, offers and pay stay under the bare id.  Returns rows erased (tracks and the profile); a repeat returns 0.  Logged in pii_access_log.';
 REVOKE ALL ON FUNCTION @extschema@.forget_rider(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.forget_rider(bigint) TO dispatch_app, dispatch_admin;
 

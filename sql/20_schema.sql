@@ -305,6 +305,10 @@ CREATE INDEX orders_customer_idx ON @extschema@.orders (zone_id, customer_id, cr
 -- not every order of the customer within the window
 CREATE INDEX orders_unpaid_idx ON @extschema@.orders (zone_id, customer_id, created_at)
 	WHERE status IN ('pending_payment', 'payment_failed', 'cancelled');
+-- orders waiting for their payment, by their last change: the purge
+-- cancels those left unpaid (sql/78_retention.sql)
+CREATE INDEX orders_unpaid_since_idx ON @extschema@.orders (zone_id, status_changed_at)
+	WHERE status IN ('pending_payment', 'payment_failed');
 CREATE INDEX orders_open_idx ON @extschema@.orders (zone_id, status)
 	WHERE status IN ('placed', 'accepted', 'assigned', 'picked_up');
 -- orders by the time they were placed: the demand forecast reads hours

@@ -301,6 +301,7 @@ DECLARE
 	v_total bigint := 0;
 	v_rows jsonb := '{}';
 	v_finished timestamptz;
+	v_unpaid bigint;
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
@@ -317,6 +318,27 @@ BEGIN
 		-- a batch of a run: waits for a batch called on its own (milliseconds)
 		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('purge'));
 	END IF;
+
+	-- orders left waiting for their payment (dispatch.unpaid_order_minutes)
+	-- are cancelled as abandoned: an order that never ended would keep its
+	-- address and drop-off for good, its retention counting from its end
+	v_class := 0;
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		FOR v_unpaid IN
+			SELECT x.order_id FROM @extschema@.orders x
+			 WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+			   AND x.status IN ('pending_payment', 'payment_failed')
+			   AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-)
+			       pg_catalog.make_interval(mins => @extschema@._setting_int('dispatch.unpaid_order_minutes')))
+			 ORDER BY x.status_changed_at LIMIT batch_size
+			   FOR UPDATE OF x SKIP LOCKED          -- not one being paid at this moment
+		LOOP
+			PERFORM @extschema@._cancel_order(v_zone, v_unpaid, 'payment abandoned');
+			v_class := v_class OPERATOR(pg_catalog.+) 1;
+		END LOOP;
+	END LOOP;
+	v_rows := v_rows OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('unpaid_orders', v_class);
+	v_total := v_total OPERATOR(pg_catalog.+) v_class;
 
 	FOR p IN SELECT * FROM @extschema@.retention_effective() e WHERE e.enabled ORDER BY e.data_class LOOP
 		v_class := 0;
@@ -414,7 +436,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_expired_step(integer, bigint) IS
-	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given).  Unfinished orders are never touched.';
+	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given).  First, orders left waiting for their payment longer than dispatch.unpaid_order_minutes are cancelled (payment abandoned), so that their retention starts; other unfinished orders are never touched.';
 
 CREATE PROCEDURE @extschema@.purge_expired(batch_size integer DEFAULT 500)
 LANGUAGE plpgsql

@@ -51,6 +51,7 @@ int			dispatch_eta_min_samples = 30;
 int			dispatch_eta_learn_days = 28;
 int			dispatch_demand_cell_m = 300;
 int			dispatch_privacy_request_days = 30;
+int			dispatch_unpaid_order_minutes = 1440;
 int			dispatch_cipher = DISPATCH_CIPHER_PGP;
 
 static const struct config_enum_entry cipher_options[] = {
@@ -221,6 +222,17 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("dispatch.unpaid_order_minutes",
+							"Minutes an order may wait for its payment before the purge cancels it.",
+							"An order pending its payment, or whose payment failed, that long "
+							"(since its last change) is cancelled by purge_expired_step, so that "
+							"the retention of its personal data starts (docs/operations.md).",
+							&dispatch_unpaid_order_minutes,
+							1440, 15, 30 * 24 * 60,
+							PGC_SUSET,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
 	DefineCustomEnumVariable("dispatch.cipher",
 							 "How personal fields are sealed: pgp, or none for benchmarks only.",
 							 "none stores personal data unencrypted and exists only to measure "
@@ -297,6 +309,7 @@ static const IntSetting int_settings[] = {
 	{"dispatch.eta_learn_days", &dispatch_eta_learn_days},
 	{"dispatch.demand_cell_m", &dispatch_demand_cell_m},
 	{"dispatch.privacy_request_days", &dispatch_privacy_request_days},
+	{"dispatch.unpaid_order_minutes", &dispatch_unpaid_order_minutes},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_setting_int);

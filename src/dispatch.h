@@ -66,6 +66,7 @@ extern int	dispatch_relay_round_ms;
 extern int	dispatch_cipher;
 extern int	dispatch_refusal_ring_size;
 extern int	dispatch_fraud_window_minutes;
+extern int	dispatch_unpaid_order_minutes;
 extern int	dispatch_fraud_max_bad_orders;
 extern int	dispatch_fraud_max_distance_m;
 extern int	dispatch_max_order_cents;

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(25);
+SELECT plan(27);
 
 SELECT dispatch.update_rider_location(:rider, 121.431, 31.191, dispatch.clock() - interval '2 minutes') \g /dev/null
 SELECT dispatch.update_rider_location(:rider, 121.432, 31.192, dispatch.clock() - interval '1 minute') \g /dev/null
@@ -63,6 +63,10 @@ SELECT is((SELECT count(*) FROM dispatch.rider_pay WHERE rider_id = :rider), :pa
 	'their deliveries still count for pay');
 SELECT ok(:pay_before > 0 AND (SELECT deliveries FROM dispatch.rider_earnings WHERE rider_id = :rider) = :pay_before,
 	'and for the earnings view, under the bare id');
+SELECT is((SELECT count(*) FROM dispatch.rider_sync_log WHERE rider_id = :rider), 0::bigint,
+	'what the rider''s app synced is gone');
+SELECT results_eq(format($$SELECT reason, detail IS NULL FROM dispatch.offer_exclusions WHERE order_id = %s AND rider_id = %s$$, :o0, :rider),
+	$$VALUES ('released', true)$$, 'the release stays, without the rider''s words');
 SELECT is(dispatch.forget_rider(:rider), 0::bigint, 'a repeat is a no-op');
 SELECT throws_ok(format('SELECT dispatch.rider_online(%s, 121.43, 31.19)', :rider), 'DP015', NULL,
 	'an erased rider cannot come back online');

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(31);
+SELECT plan(32);
 
 SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::text AS recent \gset
 
@@ -42,6 +42,9 @@ SELECT dispatch.cancel_order(:c, 'test') \g /dev/null
 -- now
 SET LOCAL dispatch.clock_override = '';
 SELECT dispatch.update_rider_location(:rider, 121.433, 31.19) \g /dev/null
+-- an order just placed, not paid yet (F)
+SELECT dispatch.place_order(:customer2, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.447, 31.198, 'Fresh Road 6') AS f \gset
 SELECT count(*) AS events_new FROM dispatch.events WHERE zone_id = :zone AND at > now() - interval '30 days' \gset
 SELECT count(*) AS events_old FROM dispatch.events WHERE zone_id = :zone AND at < now() - interval '30 days' \gset
 SELECT dropoff_address_enc AS b_addr, dropoff AS b_point FROM dispatch.orders WHERE zone_id = :zone AND order_id = :b \gset
@@ -64,9 +67,10 @@ SELECT is((SELECT n FROM steps ORDER BY ctid DESC LIMIT 1), 0::bigint, 'and ende
 SELECT results_eq(
 	format($$ SELECT order_id, dropoff_address_enc IS NULL, dropoff_coarsened_at IS NOT NULL FROM dispatch.orders
 	           WHERE zone_id = %s ORDER BY order_id $$, :zone),
-	format($$ VALUES (%s::bigint, true, true), (%s, true, true), (%s, false, false), (%s, false, false), (%s, false, false) $$,
-	       :a, :d, :b, :e, :c),
-	'addresses and points go for the finished orders past 30 days (A, D), not for the waiting ones (B, E) nor the recent one (C)');
+	format($$ VALUES (%s::bigint, true, true), (%s, true, true), (%s, false, false), (%s, false, false), (%s, false, false),
+	                 (%s, false, false) $$,
+	       :a, :d, :b, :e, :c, :f),
+	'addresses and points go for the finished orders past 30 days (A, D), not for the waiting ones (B; E, cancelled by this purge as abandoned) nor the recent ones (C, F)');
 -- the zone's values read first: on Citus a statement naming a zone goes
 -- whole to its worker, where pgTAP has no plan
 SELECT dropoff_address_enc AS b_addr_after, ST_Equals(dropoff, :'b_point'::geometry) AS b_exact
@@ -95,8 +99,16 @@ SELECT is(:'tracks_fresh'::bigint, 1::bigint,
 	'the fresh ping stays');
 SELECT is(:'events_old_after'::bigint, 0::bigint,
 	'old outbox events are deleted');
-SELECT is(:'events_new_after'::bigint, :events_new::bigint,
-	'recent events stay');
+SELECT is(:'events_new_after'::bigint, :events_new::bigint + 1,
+	'recent events stay (one more: the abandoned errand''s cancellation)');
+-- an order left unpaid longer than dispatch.unpaid_order_minutes (a day)
+-- is cancelled by the purge, its payment voided; one placed now waits
+SELECT results_eq(format($$ SELECT o.order_id, o.status::text, o.cancel_reason, p.status, p.failure_reason
+                              FROM dispatch.orders o JOIN dispatch.payments p USING (zone_id, order_id)
+                             WHERE o.zone_id = %s AND o.order_id IN (%s, %s) ORDER BY o.order_id $$, :zone, :e, :f),
+                  format($$ VALUES (%s::bigint, 'cancelled', 'payment abandoned', 'failed', 'order cancelled'),
+                                   (%s::bigint, 'pending_payment', NULL, 'pending', NULL) $$, :e, :f),
+                  'an order left unpaid for a day is cancelled by the purge, its payment voided; a fresh one waits');
 \if :have_feedback
 SELECT bool_and(comment_enc IS NULL AND text_purged_at IS NOT NULL AND score IS NOT NULL) AS d_feedback_purged
   FROM dispatch.feedback WHERE zone_id = :zone AND order_id = :d \gset
