@@ -63,8 +63,13 @@ SELECT dispatch.register_customer('+8613800000032', 'Delta Waiting') AS c_last \
 SELECT dispatch.receive_privacy_request(:c_first, 'erasure') AS r_first \gset
 SELECT dispatch.receive_privacy_request(:customer, 'erasure') AS r_bad \gset
 SELECT dispatch.receive_privacy_request(:c_last, 'erasure') AS r_last \gset
-UPDATE dispatch.privacy_requests SET state = 'waiting', due_at = due_at + (request_id - :r_first) * interval '1 hour'
- WHERE request_id IN (:r_first, :r_bad, :r_last);
+-- due one hour apart, in that order (times computed first: on Citus an
+-- UPDATE may not compute a time from a column)
+SELECT (now() + interval '1 day')::text AS due1, (now() + interval '1 day 1 hour')::text AS due2,
+       (now() + interval '1 day 2 hours')::text AS due3 \gset
+UPDATE dispatch.privacy_requests SET state = 'waiting', due_at = :'due1' WHERE request_id = :r_first;
+UPDATE dispatch.privacy_requests SET state = 'waiting', due_at = :'due2' WHERE request_id = :r_bad;
+UPDATE dispatch.privacy_requests SET state = 'waiting', due_at = :'due3' WHERE request_id = :r_last;
 UPDATE dispatch.privacy_requests SET customer_id = 987654 WHERE request_id = :r_bad;
 SET client_min_messages = error;   -- the failure's warning
 SELECT lives_ok('SELECT dispatch.process_privacy_requests()', 'a run with a failing request completes');
