@@ -107,9 +107,13 @@ BEGIN
 	-- waits for riders' rows (docs/matching.md, "Locking order")
 	PERFORM @extschema@._lock_zone(v_zone, true);
 	-- a forgotten rider is refused as an unknown one (forget_rider)
+	-- the rider's row locked (no key update, as the pings' update takes it):
+	-- two syncs of a rider take turns, and an erasure in flight is waited
+	-- for, so that no track is added after it
 	SELECT r.position_at INTO v_known FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id
-	   AND r.forgotten_at IS NULL;
+	   AND r.forgotten_at IS NULL
+	   FOR NO KEY UPDATE OF r;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
 	END IF;

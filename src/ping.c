@@ -50,10 +50,16 @@ prepare_plans(void)
 	zone_plan = match_keep_plan("SELECT z.zone_id FROM dispatch.rider_zones z"
 								" WHERE z.rider_id OPERATOR(pg_catalog.=) $1",
 								1, t_id);
+	/*
+	 * a ping older than the rider's position (or one refused) reads the
+	 * rider under a share lock: an erasure in flight holds the row, and its
+	 * end is seen, so that no track is added after it
+	 */
 	exists_plan = match_keep_plan("SELECT FROM dispatch.riders r"
 								  " WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
 								  "   AND r.rider_id OPERATOR(pg_catalog.=) $2"
-								  "   AND r.forgotten_at IS NULL",
+								  "   AND r.forgotten_at IS NULL"
+								  " FOR SHARE OF r",
 								  2, t_rider);
 	refuse_plan = match_keep_plan("SELECT dispatch._refuse_rider($1, $2)", 2, t_rider);
 }
