@@ -694,13 +694,22 @@ match_same_pickup(const MatchOrder *o, double lon, double lat)
 	return x * x + y * y <= MATCH_SAME_PICKUP_M * MATCH_SAME_PICKUP_M;
 }
 
-/* Metres from the rider to the order's pickup (as the cost measures it). */
+/*
+ * Metres from the rider to the order's pickup (as the cost measures it),
+ * none when the order joins the trip the rider's plan names next (its
+ * pickup is that trip's, *joins set): the radius and the vehicle's pickup
+ * limit measure the way to the pickup, and a joining rider is going there
+ * already, wherever its current trip ends.
+ */
 double
-match_distance(const MatchOrder *o, const MatchRider *r)
+match_distance(const MatchOrder *o, const MatchRider *r, bool *joins)
 {
 	double		x,
 				y;
 
+	*joins = r->joinable && match_same_pickup(o, r->join_lon, r->join_lat);
+	if (*joins)
+		return 0.0;
 	as_project(o->lon, o->lat, r->lon, r->lat, &x, &y);
 	return sqrt(x * x + y * y);
 }
@@ -738,9 +747,10 @@ match_cost(const MatchSettings *s, const MatchOrder *o, const MatchRider *r,
 				pickup,
 				deliver;
 	int			v = r->vehicle;
+	bool		joins;
 
 	memset(c, 0, sizeof(MatchCost));
-	c->distance_m = match_distance(o, r);
+	c->distance_m = match_distance(o, r, &joins);
 
 	if (c->distance_m > s->radius_m ||
 		match_rider_can_take(s, o, r, true) != MATCH_OK ||
@@ -750,7 +760,7 @@ match_cost(const MatchSettings *s, const MatchOrder *o, const MatchRider *r,
 	speed = s->speed_mps * s->veh_speed[v];
 	if (!(speed > 0))
 		speed = 1.0;
-	if (r->joinable && match_same_pickup(o, r->join_lon, r->join_lat))
+	if (joins)
 	{
 		/*
 		 * The rider's next pickup is this order's, for a trip not yet
@@ -759,7 +769,6 @@ match_cost(const MatchSettings *s, const MatchOrder *o, const MatchRider *r,
 		 * waits for it as well as the rider.
 		 */
 		c->joins = true;
-		c->distance_m = 0;
 		c->travel_s = Max(0.0, r->join_in_s);
 		c->rider_wait_s = Max(0.0, o->ready_in_s - c->travel_s);
 		c->food_wait_s = Max(0.0, c->travel_s - Max(o->ready_in_s, 0.0)) + c->rider_wait_s;
@@ -1177,7 +1186,9 @@ dispatch_rider_can_take(PG_FUNCTION_ARGS)
 	why = has_position ? match_rider_can_take(&s, &o, &r, count_offers) : MATCH_STALE;
 	if (why == MATCH_OK)
 	{
-		distance_m = match_distance(&o, &r);
+		bool		joins;
+
+		distance_m = match_distance(&o, &r, &joins);
 		why = match_rider_in_reach(&s, &r, distance_m);
 	}
 	switch (why)

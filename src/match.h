@@ -213,7 +213,7 @@ extern MatchRefusal match_rider_can_take(const MatchSettings *s,
 extern MatchRefusal match_rider_in_reach(const MatchSettings *s,
 										 const MatchRider *r,
 										 double distance_m);
-extern double match_distance(const MatchOrder *o, const MatchRider *r);
+extern double match_distance(const MatchOrder *o, const MatchRider *r, bool *joins);
 extern void match_lock_zone(int64 zone_id, bool shared);
 extern double match_hold_cost(const MatchSettings *s, const MatchOrder *o);
 extern bool match_cost(const MatchSettings *s, const MatchOrder *o,

@@ -9,7 +9,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(47);
+SELECT plan(48);
 
 CREATE TEMP SEQUENCE phone_seq START 41000000;
 SELECT dispatch.create_zone('plans', ST_MakeEnvelope(103.0, 30.0, 103.1, 30.1, 4326)) AS z \gset
@@ -107,6 +107,14 @@ SELECT is(dispatch.update_rider_plan(:busy, dispatch.clock() + interval '10 minu
 SELECT is((SELECT (round(distance_m), round(travel_s), round(food_wait_s), load_penalty, round(cost - fatigue))::text
              FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy), '(0,240,240,0,480)',
           'an order of that pickup joins the trip: costed from the pickup at 240 s, no load term');
+-- the plan ends 1.1 km from the shop: with a search radius of 800 m the
+-- order joins all the same (the radius and the vehicle's pickup limit
+-- measure the way to the pickup, where the rider is going anyway)
+SELECT radius_m AS radius_before FROM dispatch.matching_settings WHERE zone_id = :z \gset
+UPDATE dispatch.matching_settings SET radius_m = 800 WHERE zone_id = :z;
+SELECT is((SELECT round(distance_m)::int FROM dispatch.nearest_riders(:o2) WHERE rider_id = :busy), 0,
+          '... also where its current trip ends beyond the search radius');
+UPDATE dispatch.matching_settings SET radius_m = :radius_before WHERE zone_id = :z;
 SELECT dispatch.create_merchant(:z, 'next door', 103.051, 30.05, 10) AS shop2 \gset
 SELECT dispatch.add_item(:shop2, 'dish', 1500) AS dish2 \gset
 SELECT dispatch.place_order(dispatch.register_customer('+86139' || nextval('phone_seq'), NULL), :shop2,
