@@ -4435,6 +4435,7 @@ DECLARE
 	v_break integer;
 	v_tz text;
 	v_day date;
+	v_gone record;
 BEGIN
 	-- the time of the change is the caller's, stamped on the row
 	-- (rider_online's online_since, rider_offline's last_offline_at): on
@@ -4468,12 +4469,20 @@ BEGIN
 				    GREATEST(OLD.online_since, pg_catalog.date_trunc('day', v_now, v_tz))))::integer;
 		END IF;
 		NEW.last_offline_at := v_now;
-		-- an offline rider's unanswered offers lapse; their orders go back
-		UPDATE @extschema@.offers f
-		   SET status = 'cancelled', responded_at = v_now, reason = 'rider went offline'
-		 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
-		   AND f.rider_id OPERATOR(pg_catalog.=) NEW.rider_id
-		   AND f.status OPERATOR(pg_catalog.=) 'pending';
+		-- an offline rider's unanswered offers lapse, each told as every
+		-- change of an offer is; their orders go back
+		FOR v_gone IN
+			UPDATE @extschema@.offers f
+			   SET status = 'cancelled', responded_at = v_now, reason = 'rider went offline'
+			 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+			   AND f.rider_id OPERATOR(pg_catalog.=) NEW.rider_id
+			   AND f.status OPERATOR(pg_catalog.=) 'pending'
+			RETURNING f.offer_id, f.order_id
+		LOOP
+			PERFORM @extschema@._emit_event(NEW.zone_id, 'offer', v_gone.order_id, NULL, NEW.rider_id,
+			                                pg_catalog.jsonb_build_object('offer_id', v_gone.offer_id, 'status', 'cancelled',
+			                                                              'reason', 'rider went offline'));
+		END LOOP;
 		NEW.pending_offers := 0;
 	ELSE
 		v_break := @extschema@._zone_setting_int(NEW.zone_id, 'min_break_minutes');
@@ -5431,6 +5440,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_order @extschema@.orders;
+	v_zone_locked boolean := false;
 BEGIN
 	-- a batch holds its zone's accepted orders while it waits for riders'
 	-- rows: a step that would wait for an accepted order (refused then,
@@ -5441,8 +5451,19 @@ BEGIN
 	     WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(p_order_id)
 	       AND o.order_id OPERATOR(pg_catalog.=) p_order_id) OPERATOR(pg_catalog.=) 'accepted' THEN
 		PERFORM @extschema@._lock_zone(@extschema@.zone_of(p_order_id), true);
+		v_zone_locked := true;
 	END IF;
 	PERFORM @extschema@._lock_order_riders(p_order_id, p_rider_id);
+	-- taken back meanwhile (a replan or a release committed between the
+	-- read above and the riders' locks, which now keep it from changing
+	-- so): refused without waiting for the order, which a batch may hold
+	IF NOT v_zone_locked
+	   AND (SELECT o.status FROM @extschema@.orders o
+	         WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(p_order_id)
+	           AND o.order_id OPERATOR(pg_catalog.=) p_order_id) OPERATOR(pg_catalog.=) 'accepted' THEN
+		RAISE EXCEPTION 'order % cannot be marked % (status "accepted")', p_order_id, p_to
+			USING ERRCODE = 'DP104', DETAIL = pg_catalog.format('Only an order in status "%s" can.', p_from);
+	END IF;
 	v_order := @extschema@._lock_order(p_order_id);
 	-- a repeat: this rider took the order there already (or beyond)
 	IF v_order.rider_id OPERATOR(pg_catalog.=) p_rider_id

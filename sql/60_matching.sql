@@ -453,6 +453,7 @@ DECLARE
 	v_break integer;
 	v_tz text;
 	v_day date;
+	v_gone record;
 BEGIN
 	-- the time of the change is the caller's, stamped on the row
 	-- (rider_online's online_since, rider_offline's last_offline_at): on
@@ -486,12 +487,20 @@ BEGIN
 				    GREATEST(OLD.online_since, pg_catalog.date_trunc('day', v_now, v_tz))))::integer;
 		END IF;
 		NEW.last_offline_at := v_now;
-		-- an offline rider's unanswered offers lapse; their orders go back
-		UPDATE @extschema@.offers f
-		   SET status = 'cancelled', responded_at = v_now, reason = 'rider went offline'
-		 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
-		   AND f.rider_id OPERATOR(pg_catalog.=) NEW.rider_id
-		   AND f.status OPERATOR(pg_catalog.=) 'pending';
+		-- an offline rider's unanswered offers lapse, each told as every
+		-- change of an offer is; their orders go back
+		FOR v_gone IN
+			UPDATE @extschema@.offers f
+			   SET status = 'cancelled', responded_at = v_now, reason = 'rider went offline'
+			 WHERE f.zone_id OPERATOR(pg_catalog.=) NEW.zone_id
+			   AND f.rider_id OPERATOR(pg_catalog.=) NEW.rider_id
+			   AND f.status OPERATOR(pg_catalog.=) 'pending'
+			RETURNING f.offer_id, f.order_id
+		LOOP
+			PERFORM @extschema@._emit_event(NEW.zone_id, 'offer', v_gone.order_id, NULL, NEW.rider_id,
+			                                pg_catalog.jsonb_build_object('offer_id', v_gone.offer_id, 'status', 'cancelled',
+			                                                              'reason', 'rider went offline'));
+		END LOOP;
 		NEW.pending_offers := 0;
 	ELSE
 		v_break := @extschema@._zone_setting_int(NEW.zone_id, 'min_break_minutes');

@@ -454,6 +454,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_order @extschema@.orders;
+	v_zone_locked boolean := false;
 BEGIN
 	-- a batch holds its zone's accepted orders while it waits for riders'
 	-- rows: a step that would wait for an accepted order (refused then,
@@ -464,8 +465,19 @@ BEGIN
 	     WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(p_order_id)
 	       AND o.order_id OPERATOR(pg_catalog.=) p_order_id) OPERATOR(pg_catalog.=) 'accepted' THEN
 		PERFORM @extschema@._lock_zone(@extschema@.zone_of(p_order_id), true);
+		v_zone_locked := true;
 	END IF;
 	PERFORM @extschema@._lock_order_riders(p_order_id, p_rider_id);
+	-- taken back meanwhile (a replan or a release committed between the
+	-- read above and the riders' locks, which now keep it from changing
+	-- so): refused without waiting for the order, which a batch may hold
+	IF NOT v_zone_locked
+	   AND (SELECT o.status FROM @extschema@.orders o
+	         WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(p_order_id)
+	           AND o.order_id OPERATOR(pg_catalog.=) p_order_id) OPERATOR(pg_catalog.=) 'accepted' THEN
+		RAISE EXCEPTION 'order % cannot be marked % (status "accepted")', p_order_id, p_to
+			USING ERRCODE = 'DP104', DETAIL = pg_catalog.format('Only an order in status "%s" can.', p_from);
+	END IF;
 	v_order := @extschema@._lock_order(p_order_id);
 	-- a repeat: this rider took the order there already (or beyond)
 	IF v_order.rider_id OPERATOR(pg_catalog.=) p_rider_id

@@ -105,6 +105,7 @@ static SPIPlanPtr knn_plan = NULL;
 static SPIPlanPtr knn_ties_plan = NULL;
 static SPIPlanPtr exclusions_plan = NULL;
 static SPIPlanPtr take_slots_plan = NULL;
+static SPIPlanPtr lock_chosen_plan = NULL;
 static SPIPlanPtr offers_plan = NULL;
 static SPIPlanPtr audit_plan = NULL;
 static SPIPlanPtr batch_plan = NULL;
@@ -355,7 +356,17 @@ prepare_plans(void)
 								" WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
 								" AND e.order_id OPERATOR(pg_catalog.=) ANY ($2)",
 								2, t_excl);
-	/* re-check every chosen rider under lock, in rider id order */
+	/*
+	 * the chosen riders' rows locked in rider id order first (the order of
+	 * locks of docs/matching.md: an UPDATE joined to the list locks rows in
+	 * whatever order its plan meets them), then each re-checked under lock
+	 */
+	lock_chosen_plan = match_keep_plan(
+								"SELECT FROM dispatch.riders r"
+								" WHERE r.zone_id OPERATOR(pg_catalog.=) $3"
+								" AND r.rider_id OPERATOR(pg_catalog.=) ANY ($1)"
+								" ORDER BY r.rider_id FOR UPDATE OF r",
+								3, t_take);
 	take_slots_plan = match_keep_plan(
 								"UPDATE dispatch.riders r"
 								" SET pending_offers = r.pending_offers OPERATOR(pg_catalog.+) u.n"
@@ -1512,6 +1523,9 @@ take_slots(Batch *b, const Solve *sv)
 		values[0] = dispatch_int8_array(ids, nt);
 		values[1] = PointerGetDatum(construct_array(d, nt, INT4OID, 4, true, TYPALIGN_INT));
 		values[2] = Int64GetDatum(b->s.zone_id);
+		ret = SPI_execute_plan(lock_chosen_plan, values, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not lock the chosen riders: %s", SPI_result_code_string(ret));
 		ret = SPI_execute_plan(take_slots_plan, values, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "could not take rider slots: %s", SPI_result_code_string(ret));

@@ -8,7 +8,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(49);
+SELECT plan(50);
 
 CREATE TEMP SEQUENCE phone_seq START 30000000;
 SELECT dispatch.create_zone('eligibility', ST_MakeEnvelope(102.0, 30.0, 102.1, 30.1, 4326)) AS z \gset
@@ -294,6 +294,16 @@ SELECT string_agg(e.payload->>'status' || ' ' || (e.payload->>'reason') || ' ' |
   FROM dispatch.events e
  WHERE e.zone_id = :z AND e.kind = 'offer' AND (e.payload->>'offer_id')::bigint = :f_c AND e.payload->>'status' = 'cancelled' \gset
 SELECT is(:'ev'::text, 'cancelled order cancelled ' || :r_c, 'a cancelled order''s pending offer is cancelled, and its rider told');
+
+-- a rider going offline lets its pending offer lapse, told to it too
+SELECT pg_temp.order_() AS o_off \gset
+CREATE TEMP TABLE b_off AS SELECT * FROM dispatch.assign_batch(:z);
+SELECT offer_id AS f_off, rider_id AS r_off FROM b_off \gset
+SELECT dispatch.rider_offline(:r_off) \g /dev/null
+SELECT string_agg(e.payload->>'status' || ' ' || (e.payload->>'reason') || ' ' || e.rider_id, ',') AS ev
+  FROM dispatch.events e
+ WHERE e.zone_id = :z AND e.kind = 'offer' AND (e.payload->>'offer_id')::bigint = :f_off AND e.payload->>'status' = 'cancelled' \gset
+SELECT is(:'ev'::text, 'cancelled rider went offline ' || :r_off, 'an offline rider''s pending offer lapses, and the rider is told');
 
 -- a new day starts the daily counters again, in one place (the riders_shift
 -- trigger), whether the day rolls at a status change or at a delivery
