@@ -365,7 +365,10 @@ BEGIN
 		END IF;
 		FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
 			IF p.data_class OPERATOR(pg_catalog.=) 'order_text' THEN
-				UPDATE @extschema@.orders o SET dropoff_address_enc = NULL, description_enc = NULL
+				-- the texts of the order: its address, an errand's description,
+				-- and the reason it was cancelled for (an app may pass the
+				-- customer's own words)
+				UPDATE @extschema@.orders o SET dropoff_address_enc = NULL, description_enc = NULL, cancel_reason = NULL
 				  FROM (SELECT x.order_id FROM @extschema@.orders x
 				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
 				           AND x.status IN ('delivered', 'cancelled')

@@ -652,19 +652,31 @@ BEGIN
 				t.rel,
 				pg_catalog.concat_ws(', ',
 					(SELECT pg_catalog.string_agg(pg_catalog.format('%I = NULL', c), ', ') FROM pg_catalog.unnest(t.sealed) c),
+					-- and the reason an order was cancelled for: an app may pass
+					-- the customer's own words
 					CASE WHEN t.relname OPERATOR(pg_catalog.=) 'orders'
-					     THEN 'dropoff = @extschema@._grid_cell(dropoff, $3), dropoff_coarsened_at = COALESCE(dropoff_coarsened_at, $4)' END),
+					     THEN 'dropoff = @extschema@._grid_cell(dropoff, $3), dropoff_coarsened_at = COALESCE(dropoff_coarsened_at, $4), '
+					          'cancel_reason = NULL' END),
 				CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
 			USING p_customer_id, v_zone, v_cell, p_now;
 			GET DIAGNOSTICS v_n = ROW_COUNT;
 			v_rows := v_rows OPERATOR(pg_catalog.+) v_n;
 		END LOOP;
 	END LOOP;
+	-- a refund carries its order's cancel reason: it goes with it
+	FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(true) zl LOOP
+		UPDATE @extschema@.refunds r SET reason = 'erased'
+		  FROM @extschema@.orders o
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+		   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		   AND r.reason OPERATOR(pg_catalog.<>) 'erased';
+	END LOOP;
 	RETURN v_rows;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) IS
-	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL and coarsens the drop-off points of their orders; returns the rows changed.';
+	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds); returns the rows changed.';
 REVOKE ALL ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._forget_profile(p_customer_id bigint, p_now timestamptz) RETURNS void

@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(81);
+SELECT plan(82);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -176,6 +176,11 @@ SELECT ok(EXISTS (SELECT FROM dispatch.subject_keys WHERE subject = 'customer' A
           AND (SELECT forgotten_at IS NULL FROM dispatch.customers WHERE customer_id = :customer2),
 	'a refused erasure changes nothing');
 
+-- a paid order cancelled with the customer's own words, refunded
+SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, 'Plaintext Street 77, flat 12') AS o4 \gset
+SELECT dispatch.confirm_payment(:o4, 'psp-4') \g /dev/null
+SELECT dispatch.cancel_order(:o4, 'moved to Private Lane 5, call my wife') \g /dev/null
 -- an unpaid order is cancelled by the erasure
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :rice)::jsonb,
        121.445, 31.196, 'Plaintext Street 77, flat 12') AS o3 \gset
@@ -196,7 +201,11 @@ SELECT is(dispatch.find_customer_by_phone('+8613800000001'), NULL, 'the phone lo
 SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, %L::bytea, 'test') $$, :customer, :'addr_o1'),
 	'DP402', NULL, 'nothing of the customer decrypts, not even a copy of the ciphertext');
 SELECT is(:'sealed_left'::bigint, 0::bigint, 'no ciphertext is left either');
-SELECT is(:'coarsened'::bigint, 3::bigint, 'every drop-off point of the customer is coarsened');
+SELECT is(:'coarsened'::bigint, 4::bigint, 'every drop-off point of the customer is coarsened');
+SELECT coalesce(cancel_reason, '-') AS o4_reason FROM dispatch.orders WHERE zone_id = :o4 >> 40 AND order_id = :o4 \gset
+SELECT reason AS o4_refund_reason FROM dispatch.refunds WHERE zone_id = :o4 >> 40 AND order_id = :o4 \gset
+SELECT is(format('%s / %s', :'o4_reason', :'o4_refund_reason'), '- / erased',
+	'the words given cancelling an order go, from the order and from its refund');
 SELECT ok(:'o1_cell'::boolean, 'to the centre of its 0.01 degree cell');
 SELECT is(:'o1_total'::integer, 5900, 'amounts stay for accounting');
 SELECT ok((SELECT forgotten_at IS NOT NULL AND phone_index IS NULL AND phone_enc IS NULL AND name_enc IS NULL

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(32);
+SELECT plan(33);
 
 SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::text AS recent \gset
 
@@ -71,6 +71,10 @@ SELECT results_eq(
 	                 (%s, false, false) $$,
 	       :a, :d, :b, :e, :c, :f),
 	'addresses and points go for the finished orders past 30 days (A, D), not for the waiting ones (B; E, cancelled by this purge as abandoned) nor the recent ones (C, F)');
+SELECT coalesce(cancel_reason, '-') AS a_reason FROM dispatch.orders WHERE zone_id = :zone AND order_id = :a \gset
+SELECT cancel_reason AS c_reason FROM dispatch.orders WHERE zone_id = :zone AND order_id = :c \gset
+SELECT is(format('%s / %s', :'a_reason', :'c_reason'), '- / test',
+	'the reason of a cancellation past 30 days goes with the address; a recent one stays');
 -- the zone's values read first: on Citus a statement naming a zone goes
 -- whole to its worker, where pgTAP has no plan
 SELECT dropoff_address_enc AS b_addr_after, ST_Equals(dropoff, :'b_point'::geometry) AS b_exact
