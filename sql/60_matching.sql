@@ -345,6 +345,22 @@ COMMENT ON FUNCTION @extschema@._rider_day_roll(bigint, bigint, timestamptz) IS
 	'Internal: resets a rider''s daily counters when the zone''s day has changed (through the riders_shift trigger, which owns the reset).';
 REVOKE ALL ON FUNCTION @extschema@._rider_day_roll(bigint, bigint, timestamptz) FROM PUBLIC;
 
+-- The event that tells a rider its offer was cancelled, and why (a word, no
+-- free text: docs/events.md lists them).
+CREATE FUNCTION @extschema@._offer_cancelled_event(p_zone bigint, p_order_id bigint, p_rider_id bigint,
+                                                   p_offer_id bigint, p_reason text)
+RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT @extschema@._emit_event(p_zone, 'offer', p_order_id, NULL, p_rider_id,
+	                               pg_catalog.jsonb_build_object('offer_id', p_offer_id, 'status', 'cancelled',
+	                                                             'reason', p_reason));
+END;
+COMMENT ON FUNCTION @extschema@._offer_cancelled_event(bigint, bigint, bigint, bigint, text) IS
+	'Internal: the offer event of a cancelled offer, naming its rider and the reason (order cancelled, order assigned, withdrawn, rider went offline).';
+REVOKE ALL ON FUNCTION @extschema@._offer_cancelled_event(bigint, bigint, bigint, bigint, text) FROM PUBLIC;
+
 -- An order's pending offer is cancelled (its order went otherwise: cancelled,
 -- assigned by hand): the rider's slot is given back, and the rider told.
 CREATE FUNCTION @extschema@._cancel_pending_offer(p_zone bigint, p_order_id bigint, p_reason text, p_now timestamptz)
@@ -366,9 +382,7 @@ BEGIN
 		UPDATE @extschema@.riders r
 		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) 1, 0)
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone AND r.rider_id OPERATOR(pg_catalog.=) v_gone.rider_id;
-		PERFORM @extschema@._emit_event(p_zone, 'offer', p_order_id, NULL, v_gone.rider_id,
-		                                pg_catalog.jsonb_build_object('offer_id', v_gone.offer_id, 'status', 'cancelled',
-		                                                              'reason', p_reason));
+		PERFORM @extschema@._offer_cancelled_event(p_zone, p_order_id, v_gone.rider_id, v_gone.offer_id, p_reason);
 	END LOOP;
 END
 $$;
@@ -497,9 +511,8 @@ BEGIN
 			   AND f.status OPERATOR(pg_catalog.=) 'pending'
 			RETURNING f.offer_id, f.order_id
 		LOOP
-			PERFORM @extschema@._emit_event(NEW.zone_id, 'offer', v_gone.order_id, NULL, NEW.rider_id,
-			                                pg_catalog.jsonb_build_object('offer_id', v_gone.offer_id, 'status', 'cancelled',
-			                                                              'reason', 'rider went offline'));
+			PERFORM @extschema@._offer_cancelled_event(NEW.zone_id, v_gone.order_id, NEW.rider_id, v_gone.offer_id,
+			                                           'rider went offline');
 		END LOOP;
 		NEW.pending_offers := 0;
 	ELSE

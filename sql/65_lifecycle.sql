@@ -382,9 +382,8 @@ BEGIN
 			                       LIMIT v_over)
 			RETURNING f.offer_id, f.order_id
 		LOOP
-			PERFORM @extschema@._emit_event(v_zone, 'offer', v_w.order_id, NULL, rider_id,
-			                                pg_catalog.jsonb_build_object('offer_id', v_w.offer_id,
-			                                    'status', 'cancelled', 'reason', 'withdrawn'));
+			PERFORM @extschema@._offer_cancelled_event(v_zone, v_w.order_id, _assign_manually.rider_id, v_w.offer_id,
+			                                           'withdrawn');
 		END LOOP;
 		UPDATE @extschema@.riders r
 		   SET pending_offers = GREATEST(r.pending_offers OPERATOR(pg_catalog.-) v_over, 0)
