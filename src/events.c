@@ -268,6 +268,7 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 	int			ret;
 	const char *k;
 	bool		relay;
+	Datum		stored;
 
 	/* kinds are the extension's own words: short, lower case */
 	for (k = kind; *k; k++)
@@ -276,6 +277,8 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 	if (*k != '\0' || k == kind || k - kind > EVENT_KIND_MAX)
 		elog(ERROR, "invalid event kind \"%s\"", kind);
 	seq = next_seq();
+	/* parsed once, in the caller's memory: the row's, and the payload's text */
+	stored = DirectFunctionCall1(jsonb_in, CStringGetDatum(payload));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -317,7 +320,7 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 	values[4] = Int64GetDatum(order_id);
 	values[5] = Int64GetDatum(customer_id);
 	values[6] = Int64GetDatum(rider_id);
-	values[7] = DirectFunctionCall1(jsonb_in, CStringGetDatum(payload));
+	values[7] = stored;
 	if (order_id <= 0)
 		nulls[4] = 'n';
 	if (customer_id <= 0)
@@ -335,22 +338,22 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 	else if (dispatch_notify_mode != DISPATCH_NOTIFY_OFF && !outbox_distributed())
 	{
 		StringInfoData buf;
-		char	   *stored;
+		char	   *members;
 
 		/*
 		 * The members as the outbox holds them (jsonb's text: its key order
 		 * and spacing), which is what the relay reads back: a payload is the
 		 * same bytes in either mode, and truncated at the same size.
 		 */
-		stored = DatumGetCString(DirectFunctionCall1(jsonb_out,
-													 DirectFunctionCall1(jsonb_in, CStringGetDatum(payload))));
+		members = DatumGetCString(DirectFunctionCall1(jsonb_out, stored));
 		initStringInfo(&buf);
 		dispatch_event_payload(&buf, seq, kind, zone_id, order_id,
-							   customer_id, rider_id, at, stored);
-		pfree(stored);
+							   customer_id, rider_id, at, members);
+		pfree(members);
 		Async_Notify(DISPATCH_EVENT_CHANNEL, buf.data);
 		pfree(buf.data);
 	}
+	pfree(DatumGetPointer(stored));
 	return seq;
 }
 
