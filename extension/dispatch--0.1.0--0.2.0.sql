@@ -7292,6 +7292,15 @@ BEGIN
 		END IF;
 		FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
 			IF p.data_class OPERATOR(pg_catalog.=) 'order_text' THEN
+				-- a refund carries its order's cancel reason: it goes at the
+				-- same age (not counted: the orders are, below)
+				UPDATE @extschema@.refunds r SET reason = 'expired'
+				  FROM @extschema@.orders o
+				 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
+				   AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+				   AND o.status IN ('delivered', 'cancelled')
+				   AND o.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				   AND r.reason NOT IN ('expired', 'erased');
 				-- the texts of the order: its address, an errand's description,
 				-- and the reason it was cancelled for (an app may pass the
 				-- customer's own words)
@@ -8074,20 +8083,28 @@ BEGIN
 			v_rows := v_rows OPERATOR(pg_catalog.+) v_n;
 		END LOOP;
 	END LOOP;
-	-- a refund carries its order's cancel reason: it goes with it
+	-- a refund carries its order's cancel reason: it goes with it; and the
+	-- reasons a payment or a refund failed for, as the app or the payment
+	-- service gave them (they may name the customer's card or bank)
 	FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(true) zl LOOP
-		UPDATE @extschema@.refunds r SET reason = 'erased'
+		UPDATE @extschema@.refunds r SET reason = 'erased', failure_reason = NULL
 		  FROM @extschema@.orders o
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
 		   AND r.order_id OPERATOR(pg_catalog.=) o.order_id
 		   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
-		   AND r.reason OPERATOR(pg_catalog.<>) 'erased';
+		   AND (r.reason OPERATOR(pg_catalog.<>) 'erased' OR r.failure_reason IS NOT NULL);
+		UPDATE @extschema@.payments p SET failure_reason = NULL
+		  FROM @extschema@.orders o
+		 WHERE p.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND p.order_id OPERATOR(pg_catalog.=) o.order_id
+		   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		   AND p.failure_reason IS NOT NULL;
 	END LOOP;
 	RETURN v_rows;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) IS
-	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds); returns the rows changed.';
+	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds) and for the failures of their payments and refunds; returns the rows changed.';
 REVOKE ALL ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) FROM PUBLIC;
 
 -- _forget_profile (sql/80_privacy.sql)
@@ -11474,6 +11491,14 @@ COMMENT ON COLUMN @extschema@.customers.flag_reason IS
 	'Personal data of the customer: why the customer is flagged for fraud (dispatcher''s text). Purpose: fraud prevention; basis: legitimate_interests; kept: until the flag is lifted or erasure; read by: dispatch_admin (fraud_signals), the customer (export); protection: not sealed, cleared on erasure; no analyst view shows it.';
 COMMENT ON COLUMN @extschema@.customer_flags.reason IS
 	'Personal data of the customer: the history of fraud flags'' reasons. Purpose: fraud prevention and its accountability; basis: legitimate_interests; kept: with the flag history, the reasons cleared on erasure; read by: dispatch_admin, the customer (export); protection: not sealed; ids only elsewhere.';
+COMMENT ON COLUMN @extschema@.orders.cancel_reason IS
+	'Personal data of the customer: why the order was cancelled, as the app gave it (it may be the customer''s own words). Purpose: handling the cancellation, its refund and disputes; basis: contract; kept: 30 days after the order ends (retention order_text), cleared on erasure; read by: dispatch_admin, the customer (export); protection: not sealed; no analyst view shows it.';
+COMMENT ON COLUMN @extschema@.refunds.reason IS
+	'Personal data of the customer: why the money is paid back (the order''s cancel reason). Purpose: the refund and its accountability; basis: contract; kept: as the order''s cancel reason, then the word expired (retention order_text) or erased (erasure); read by: dispatch_admin, the customer (export); protection: not sealed, never in an event; no analyst view shows it.';
+COMMENT ON COLUMN @extschema@.refunds.failure_reason IS
+	'Personal data of the customer: why a refund failed, as the payment service reported it. Purpose: paying the refund again (retry_refund); basis: contract; kept: until the refund is tried again or erasure; read by: dispatch_admin, the customer (export); protection: not sealed; no analyst view shows it.';
+COMMENT ON COLUMN @extschema@.payments.failure_reason IS
+	'Personal data of the customer: why a payment failed, as the app or the payment service reported it (it may name the card or bank). Purpose: the retry of the payment and support; basis: contract; kept: until erasure; read by: dispatch_admin, the customer (export); protection: not sealed; no analyst view shows it.';
 COMMENT ON COLUMN @extschema@.orders.dropoff_address_enc IS
 	'Personal data of the customer: drop-off address. Purpose: delivery; basis: contract; kept: 30 days after the order ends (retention order_text), then erased; read by: the assigned rider until delivery (order_contact), the customer (export); protection: sealed under the customer''s data key.';
 COMMENT ON COLUMN @extschema@.orders.description_enc IS

@@ -365,6 +365,15 @@ BEGIN
 		END IF;
 		FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
 			IF p.data_class OPERATOR(pg_catalog.=) 'order_text' THEN
+				-- a refund carries its order's cancel reason: it goes at the
+				-- same age (not counted: the orders are, below)
+				UPDATE @extschema@.refunds r SET reason = 'expired'
+				  FROM @extschema@.orders o
+				 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
+				   AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+				   AND o.status IN ('delivered', 'cancelled')
+				   AND o.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				   AND r.reason NOT IN ('expired', 'erased');
 				-- the texts of the order: its address, an errand's description,
 				-- and the reason it was cancelled for (an app may pass the
 				-- customer's own words)

@@ -663,20 +663,28 @@ BEGIN
 			v_rows := v_rows OPERATOR(pg_catalog.+) v_n;
 		END LOOP;
 	END LOOP;
-	-- a refund carries its order's cancel reason: it goes with it
+	-- a refund carries its order's cancel reason: it goes with it; and the
+	-- reasons a payment or a refund failed for, as the app or the payment
+	-- service gave them (they may name the customer's card or bank)
 	FOR v_zone IN SELECT zl.zone_id FROM @extschema@._zone_list(true) zl LOOP
-		UPDATE @extschema@.refunds r SET reason = 'erased'
+		UPDATE @extschema@.refunds r SET reason = 'erased', failure_reason = NULL
 		  FROM @extschema@.orders o
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
 		   AND r.order_id OPERATOR(pg_catalog.=) o.order_id
 		   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
-		   AND r.reason OPERATOR(pg_catalog.<>) 'erased';
+		   AND (r.reason OPERATOR(pg_catalog.<>) 'erased' OR r.failure_reason IS NOT NULL);
+		UPDATE @extschema@.payments p SET failure_reason = NULL
+		  FROM @extschema@.orders o
+		 WHERE p.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND p.order_id OPERATOR(pg_catalog.=) o.order_id
+		   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		   AND p.failure_reason IS NOT NULL;
 	END LOOP;
 	RETURN v_rows;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) IS
-	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds); returns the rows changed.';
+	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds) and for the failures of their payments and refunds; returns the rows changed.';
 REVOKE ALL ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._forget_profile(p_customer_id bigint, p_now timestamptz) RETURNS void

@@ -21,6 +21,14 @@ COMMENT ON COLUMN @extschema@.customers.flag_reason IS
 	'Personal data of the customer: why the customer is flagged for fraud (dispatcher''s text). Purpose: fraud prevention; basis: legitimate_interests; kept: until the flag is lifted or erasure; read by: dispatch_admin (fraud_signals), the customer (export); protection: not sealed, cleared on erasure; no analyst view shows it.';
 COMMENT ON COLUMN @extschema@.customer_flags.reason IS
 	'Personal data of the customer: the history of fraud flags'' reasons. Purpose: fraud prevention and its accountability; basis: legitimate_interests; kept: with the flag history, the reasons cleared on erasure; read by: dispatch_admin, the customer (export); protection: not sealed; ids only elsewhere.';
+COMMENT ON COLUMN @extschema@.orders.cancel_reason IS
+	'Personal data of the customer: why the order was cancelled, as the app gave it (it may be the customer''s own words). Purpose: handling the cancellation, its refund and disputes; basis: contract; kept: 30 days after the order ends (retention order_text), cleared on erasure; read by: dispatch_admin, the customer (export); protection: not sealed; no analyst view shows it.';
+COMMENT ON COLUMN @extschema@.refunds.reason IS
+	'Personal data of the customer: why the money is paid back (the order''s cancel reason). Purpose: the refund and its accountability; basis: contract; kept: as the order''s cancel reason, then the word expired (retention order_text) or erased (erasure); read by: dispatch_admin, the customer (export); protection: not sealed, never in an event; no analyst view shows it.';
+COMMENT ON COLUMN @extschema@.refunds.failure_reason IS
+	'Personal data of the customer: why a refund failed, as the payment service reported it. Purpose: paying the refund again (retry_refund); basis: contract; kept: until the refund is tried again or erasure; read by: dispatch_admin, the customer (export); protection: not sealed; no analyst view shows it.';
+COMMENT ON COLUMN @extschema@.payments.failure_reason IS
+	'Personal data of the customer: why a payment failed, as the app or the payment service reported it (it may name the card or bank). Purpose: the retry of the payment and support; basis: contract; kept: until erasure; read by: dispatch_admin, the customer (export); protection: not sealed; no analyst view shows it.';
 COMMENT ON COLUMN @extschema@.orders.dropoff_address_enc IS
 	'Personal data of the customer: drop-off address. Purpose: delivery; basis: contract; kept: 30 days after the order ends (retention order_text), then erased; read by: the assigned rider until delivery (order_contact), the customer (export); protection: sealed under the customer''s data key.';
 COMMENT ON COLUMN @extschema@.orders.description_enc IS

@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(82);
+SELECT plan(83);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -179,8 +179,13 @@ SELECT ok(EXISTS (SELECT FROM dispatch.subject_keys WHERE subject = 'customer' A
 -- a paid order cancelled with the customer's own words, refunded
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
        121.445, 31.196, 'Plaintext Street 77, flat 12') AS o4 \gset
+-- its first payment failed, and so did its refund, for reasons that name them
+SELECT dispatch.fail_payment(:o4, 'card 4242 of A. Alpha declined') \g /dev/null
+SELECT dispatch.retry_payment(:o4) \g /dev/null
 SELECT dispatch.confirm_payment(:o4, 'psp-4') \g /dev/null
 SELECT dispatch.cancel_order(:o4, 'moved to Private Lane 5, call my wife') \g /dev/null
+SELECT refund_id AS o4_refund FROM dispatch.refunds WHERE zone_id = :o4 >> 40 AND order_id = :o4 \gset
+SELECT dispatch.settle_refund(:o4_refund, false, NULL, 'account of A. Alpha closed') \g /dev/null
 -- an unpaid order is cancelled by the erasure
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :rice)::jsonb,
        121.445, 31.196, 'Plaintext Street 77, flat 12') AS o3 \gset
@@ -206,6 +211,11 @@ SELECT coalesce(cancel_reason, '-') AS o4_reason FROM dispatch.orders WHERE zone
 SELECT reason AS o4_refund_reason FROM dispatch.refunds WHERE zone_id = :o4 >> 40 AND order_id = :o4 \gset
 SELECT is(format('%s / %s', :'o4_reason', :'o4_refund_reason'), '- / erased',
 	'the words given cancelling an order go, from the order and from its refund');
+SELECT count(*) FILTER (WHERE failure_reason IS NOT NULL) AS o4_pay_reasons, count(*) AS o4_payments
+  FROM dispatch.payments WHERE zone_id = :o4 >> 40 AND order_id = :o4 \gset
+SELECT coalesce(failure_reason, '-') AS o4_refund_failure FROM dispatch.refunds WHERE zone_id = :o4 >> 40 AND order_id = :o4 \gset
+SELECT is(format('%s of %s / %s', :'o4_pay_reasons', :'o4_payments', :'o4_refund_failure'), '0 of 2 / -',
+	'and the reasons its payment and its refund failed for');
 SELECT ok(:'o1_cell'::boolean, 'to the centre of its 0.01 degree cell');
 SELECT is(:'o1_total'::integer, 5900, 'amounts stay for accounting');
 SELECT ok((SELECT forgotten_at IS NOT NULL AND phone_index IS NULL AND phone_enc IS NULL AND name_enc IS NULL

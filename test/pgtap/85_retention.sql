@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(33);
+SELECT plan(34);
 
 SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::text AS recent \gset
 
@@ -13,6 +13,7 @@ SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::
 SET LOCAL dispatch.clock_override = :'old';
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
        121.445, 31.196, 'Old Cancelled Road 1') AS a \gset
+SELECT dispatch.confirm_payment(:a, 'psp-a') \g /dev/null
 SELECT dispatch.cancel_order(:a, 'test') \g /dev/null
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
        121.446, 31.197, 'Old Delivered Road 2') AS d \gset
@@ -37,6 +38,7 @@ SELECT dispatch.submit_feedback(:d, 2, 'Old feedback text, cold noodles') \g /de
 SET LOCAL dispatch.clock_override = :'recent';
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
        121.448, 31.199, 'Recent Road 5') AS c \gset
+SELECT dispatch.confirm_payment(:c, 'psp-c') \g /dev/null
 SELECT dispatch.cancel_order(:c, 'test') \g /dev/null
 
 -- now
@@ -75,6 +77,10 @@ SELECT coalesce(cancel_reason, '-') AS a_reason FROM dispatch.orders WHERE zone_
 SELECT cancel_reason AS c_reason FROM dispatch.orders WHERE zone_id = :zone AND order_id = :c \gset
 SELECT is(format('%s / %s', :'a_reason', :'c_reason'), '- / test',
 	'the reason of a cancellation past 30 days goes with the address; a recent one stays');
+SELECT reason AS a_refund_reason FROM dispatch.refunds WHERE zone_id = :zone AND order_id = :a \gset
+SELECT reason AS c_refund_reason FROM dispatch.refunds WHERE zone_id = :zone AND order_id = :c \gset
+SELECT is(format('%s / %s', :'a_refund_reason', :'c_refund_reason'), 'expired / test',
+	'so does the copy of it the refund carries');
 -- the zone's values read first: on Citus a statement naming a zone goes
 -- whole to its worker, where pgTAP has no plan
 SELECT dropoff_address_enc AS b_addr_after, ST_Equals(dropoff, :'b_point'::geometry) AS b_exact
