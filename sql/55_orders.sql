@@ -135,8 +135,13 @@ BEGIN
 		RAISE EXCEPTION 'invalid errand fee % cents', fee_cents USING ERRCODE = 'DP008';
 	END IF;
 	-- the customer's lock from before its check, as place_order takes it:
-	-- an erasure committed first is seen, a later one waits for the errand
+	-- an erasure committed first is seen, a later one waits for the errand;
+	-- then the customer's intake lock (src/locks.h), so that the check, a
+	-- statement after it, counts an order or errand of the customer placed
+	-- at the same time once that commits (two cannot both pass the limit)
 	PERFORM @extschema@._lock_subject('customer', _place_errand.customer_id, false);
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('intake')::integer,
+	                                         (_place_errand.customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
 	PERFORM @extschema@._check_customer(_place_errand.customer_id, v_zone);
 
 	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));

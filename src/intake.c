@@ -172,8 +172,10 @@ spi_value(int col, bool *isnull)
  * The customer may order in the zone: it exists, is not flagged, and has
  * fewer than dispatch.fraud_max_bad_orders unpaid or cancelled orders in
  * the zone within dispatch.fraud_window_minutes.  customer_text names it in
- * messages; read_only as the caller's volatility asks.  The caller has
- * connected to SPI.
+ * messages; read_only as the caller's volatility asks (a read-only caller
+ * has taken the customer's locks itself, in a statement before this one, so
+ * that its snapshot sees what an intake before it committed).  The caller
+ * has connected to SPI.
  */
 static void
 check_customer(bool has_customer, int64 customer_id, const char *customer_text, int64 zone_id,
@@ -195,10 +197,17 @@ check_customer(bool has_customer, int64 customer_id, const char *customer_text, 
 	 * it reads the customer: an erasure committed first is seen below, one
 	 * that comes later waits for the order (and then finds it active).
 	 * Sealing the address takes the same lock; an order without one needs
-	 * it as much.
+	 * it as much.  Then the customer's intake lock, before the count below
+	 * and before any row of the order: an order or errand of the customer
+	 * placed meanwhile is counted once it commits, or, rolled back, not at
+	 * all, so that two at once cannot both pass the limit (locks.h).  An
+	 * errand takes both in SQL before it calls this read-only.
 	 */
 	if (!read_only)
+	{
 		dispatch_lock_customer(customer_id, false);
+		dispatch_lock_intake(customer_id);
+	}
 	args[0] = Int64GetDatum(customer_id);
 	match_run_plan(customer_plan, args, NULL, read_only, 1, SPI_OK_SELECT, "reading the customer");
 	if (SPI_processed == 0)
