@@ -321,7 +321,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 				points_cents,
 				points_spent,
 				fee;
-	int32		total;
+	int64		total;
 	Datum		campaign_id,
 				offer_code,
 				points_lots;
@@ -524,8 +524,18 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		points_cents = DatumGetInt32(spi_value(5, &isnull));
 		points_lots = spi_value(6, &lots_null);
 	}
-	/* discounts and points come off the basket and the fee together */
-	total = to_int32(subtotal + fee - discount - points_cents);
+	/*
+	 * Discounts and points come off the basket and the fee together; what
+	 * the customer pays is held to the limit as the basket is (a fee can
+	 * take a basket under it over it, past the range of integer even).
+	 */
+	total = subtotal + fee - discount - points_cents;
+	if (total > dispatch_max_order_cents)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_AMOUNT_OUT_OF_RANGE),
+				errmsg("order total " INT64_FORMAT " cents exceeds the limit", total),
+				errdetail("The total is " INT64_FORMAT " cents of items and %d cents of delivery, less " INT64_FORMAT " cents of discount and points; the limit is %d cents (dispatch.max_order_cents).",
+						  subtotal, fee, (int64) discount + points_cents, dispatch_max_order_cents));
 
 	args[0] = Int64GetDatum(zone_id);
 	args[1] = Int64GetDatum(order_id);
@@ -542,7 +552,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	args[10] = Int32GetDatum(fee);
 	nulls[10] = fee_null ? 'n' : ' ';
 	args[11] = Int32GetDatum(to_int32((int64) discount + points_cents));
-	args[12] = Int32GetDatum(total);
+	args[12] = Int32GetDatum(to_int32(total));
 	nulls[12] = fee_null ? 'n' : ' ';
 	args[13] = offer_code;
 	nulls[13] = code_null ? 'n' : ' ';
@@ -580,7 +590,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		match_run_plan(record_plan, args, nulls, false, 1, SPI_OK_SELECT, "recording the order's offer");
 	}
 
-	args[2] = Int32GetDatum(total);
+	args[2] = Int32GetDatum(to_int32(total));
 	args[3] = TimestampTzGetDatum(now);
 	match_run_plan(payment_plan, args, NULL, false, 0, SPI_OK_INSERT, "writing the order's payment");
 
