@@ -1,6 +1,6 @@
 -- sql/55_orders.sql
 -- Order intake (place_order, place_errand) and payment.  Read-only checks
--- come first (customer, merchant, area, distance, items, fraud), then stock
+-- come first, in the order docs/api.md ("Intake checks") gives, then stock
 -- is taken row by row in item order (so two orders never deadlock on
 -- items), then the order, its lines and its pending payment are written.
 -- Any failure aborts the call and leaves nothing behind; a refusal (a DP

@@ -6,17 +6,17 @@
  *
  * place_order runs on every order, so its body is a sequence of statements
  * with kept plans rather than PL/pgSQL: the checks in the order the API
- * documents (docs/errors.md; the first one failing is the one reported),
- * stock taken row by row in item order (so two orders never deadlock on
- * the counts of dispatch.item_stock), then the order, its lines, what it
- * took of an offer and its pending payment written.  What other parts own
- * is called, not repeated: the point and its area (_check_point, _covers,
- * _check_distance), the offer (_offer_take, _offer_record), the fee
- * (dispatch_fee_cents, src/pay.c) and the sealing of the address
- * (pii_seal).  Any failure aborts the call and leaves nothing behind;
- * place_order (src/refusals.c) notes a refusal.  Each statement reads or
- * writes one table besides reference tables (on Citus, one shard of the
- * zone).
+ * documents (docs/api.md, "Intake checks"; the first one failing is the one
+ * reported), stock taken row by row in item order (so two orders never
+ * deadlock on the counts of dispatch.item_stock), then the order, its
+ * lines, what it took of an offer and its pending payment written.  What
+ * other parts own is called, not repeated: the point and its area
+ * (_check_point, _covers, _check_distance), the offer (_offer_take,
+ * _offer_record), the fee (dispatch_fee_cents, src/pay.c) and the sealing
+ * of the address (pii_seal).  Any failure aborts the call and leaves
+ * nothing behind; place_order (src/refusals.c) notes a refusal.  Each
+ * statement reads or writes one table besides reference tables (on Citus,
+ * one shard of the zone).
  *
  * IDENTIFICATION
  *		src/intake.c
@@ -387,9 +387,11 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_CUSTOMER_UNKNOWN),
 				errmsg("an order needs a customer"));
+	/* the sizes: every text, and the item list's text and lines */
 	dispatch_check_text_length("dropoff_address", address);
 	dispatch_check_text_length("coupon_code", coupon_code);
 	dispatch_check_value_length("items_text", PointerGetDatum(items), items == NULL, JSONBOID);
+	dispatch_check_value_length("items", PointerGetDatum(items), items == NULL, JSONBOID);
 
 	if (elsewhere)
 		ereport(ERROR,
@@ -417,10 +419,9 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	dist = DatumGetFloat4(spi_value(2, &isnull));
 
 	/*
-	 * items: a non-empty array of flat {"item_id": n, "qty": n}, at most the
-	 * limit of lines (input_limits()); repeated ids are summed
+	 * items: a non-empty array of flat {"item_id": n, "qty": n} (its lines
+	 * counted above); repeated ids are summed
 	 */
-	dispatch_check_value_length("items", PointerGetDatum(items), items == NULL, JSONBOID);
 	nlines = dispatch_order_lines_of(items, dispatch_max_item_qty, &item_ids, &qtys);
 
 	check_customer(true, customer_id, dispatch_id_arg_text(fcinfo, 1), zone_id, false);
