@@ -14,7 +14,11 @@
 -- 'customer' or 'rider' of src/locks.h, objid the id modulo 2^31 - 1) in
 -- share mode until commit; rotate_customer_key and forget_customer take it
 -- in exclusive mode before any row lock, so a value is never sealed under a
--- key that a concurrent rotation or erasure replaces.
+-- key that a concurrent rotation or erasure replaces.  An intake
+-- (place_order, place_errand) takes the customer's lock (shared) first,
+-- then the customer's intake lock (class 'intake', exclusive), then row
+-- locks; the intake lock is nobody else's, so an intake waiting for it holds
+-- only a shared lock that an erasure waits for, as for any order.
 -- Rotation, erasure, export and retention are in sql/80_privacy.sql and
 -- sql/78_retention.sql.
 

@@ -242,17 +242,18 @@ BEGIN
 
 	-- the automatic flag: enough refusals that are the customer's doing
 	-- within the window, since the flag was last lifted.  Not counted: the
-	-- merchant's side (closed DP003, out of stock DP006), an unknown
-	-- customer (DP012), one flagged already (DP011), and the server's
-	-- side: keys and personal data (DP4xx: a key file unreadable during a
-	-- deploy must not flag every customer who retries) and installation
-	-- (DP9xx).
+	-- merchant's side (closed DP003, out of stock DP006), the platform's
+	-- (a campaign's budget spent, DP606: its offer ran out, as a dish sells
+	-- out), an unknown customer (DP012), one flagged already (DP011), and
+	-- the server's side: keys and personal data (DP4xx: a key file
+	-- unreadable during a deploy must not flag every customer who retries)
+	-- and installation (DP9xx).
 	FOR v IN
 		SELECT r.customer_id, pg_catalog.count(*) AS n
 		  FROM @extschema@.intake_refusals r
 		  JOIN @extschema@.customers c ON c.customer_id OPERATOR(pg_catalog.=) r.customer_id
 		 WHERE r.at OPERATOR(pg_catalog.>) v_since
-		   AND r.sqlstate NOT IN ('DP003', 'DP006', 'DP011', 'DP012')
+		   AND r.sqlstate NOT IN ('DP003', 'DP006', 'DP011', 'DP012', 'DP606')
 		   AND pg_catalog.left(r.sqlstate, 3) NOT IN ('DP4', 'DP9')
 		   AND NOT c.flagged AND c.forgotten_at IS NULL
 		   AND r.at OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.max(f.at) FROM @extschema@.customer_flags f

@@ -1376,14 +1376,17 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
-	IF v_r.campaign_id IS NOT NULL THEN
-		PERFORM @extschema@._budget_give(v_r.campaign_id, v_r.discount_cents, p_zone_id);
-	END IF;
+	-- in the order in which an order takes them (_offer_take): the code's
+	-- use, then the budget's slots, so that a cancellation and an order
+	-- redeeming the same code never wait for each other both ways
 	IF v_r.coupon_code IS NOT NULL THEN
 		-- in the order's zone, where _coupon_use left the use it took
 		UPDATE @extschema@.coupon_uses u SET used = u.used OPERATOR(pg_catalog.-) 1
 		 WHERE u.zone_id OPERATOR(pg_catalog.=) p_zone_id AND u.code OPERATOR(pg_catalog.=) v_r.coupon_code
 		   AND u.used OPERATOR(pg_catalog.>) 0;
+	END IF;
+	IF v_r.campaign_id IS NOT NULL THEN
+		PERFORM @extschema@._budget_give(v_r.campaign_id, v_r.discount_cents, p_zone_id);
 	END IF;
 	IF v_r.points_spent OPERATOR(pg_catalog.>) 0 THEN
 		-- the points go back to the lots they came from (an expired lot stays expired)
@@ -1399,7 +1402,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._offer_return(bigint, bigint) IS
-	'Internal (cancel_order): gives back what a cancelled order took: the discount to its campaign''s budget, the use of its coupon, the points to their lots.  A no-op when nothing is held.';
+	'Internal (cancel_order): gives back what a cancelled order took, in the order _offer_take takes it: the use of its coupon, the discount to its campaign''s budget, the points to their lots.  A no-op when nothing is held.';
 REVOKE ALL ON FUNCTION @extschema@._offer_return(bigint, bigint) FROM PUBLIC;
 
 ------------------------------------------------------------------------------

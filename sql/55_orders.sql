@@ -1,6 +1,6 @@
 -- sql/55_orders.sql
 -- Order intake (place_order, place_errand) and payment.  Read-only checks
--- come first (customer, merchant, area, distance, items, fraud), then stock
+-- come first, in the order docs/api.md ("Intake checks") gives, then stock
 -- is taken row by row in item order (so two orders never deadlock on
 -- items), then the order, its lines and its pending payment are written.
 -- Any failure aborts the call and leaves nothing behind; a refusal (a DP
@@ -135,8 +135,13 @@ BEGIN
 		RAISE EXCEPTION 'invalid errand fee % cents', fee_cents USING ERRCODE = 'DP008';
 	END IF;
 	-- the customer's lock from before its check, as place_order takes it:
-	-- an erasure committed first is seen, a later one waits for the errand
+	-- an erasure committed first is seen, a later one waits for the errand;
+	-- then the customer's intake lock (src/locks.h), so that the check, a
+	-- statement after it, counts an order or errand of the customer placed
+	-- at the same time once that commits (two cannot both pass the limit)
 	PERFORM @extschema@._lock_subject('customer', _place_errand.customer_id, false);
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('intake')::integer,
+	                                         (_place_errand.customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
 	PERFORM @extschema@._check_customer(_place_errand.customer_id, v_zone);
 
 	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));

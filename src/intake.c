@@ -6,17 +6,17 @@
  *
  * place_order runs on every order, so its body is a sequence of statements
  * with kept plans rather than PL/pgSQL: the checks in the order the API
- * documents (docs/errors.md; the first one failing is the one reported),
- * stock taken row by row in item order (so two orders never deadlock on
- * the counts of dispatch.item_stock), then the order, its lines, what it
- * took of an offer and its pending payment written.  What other parts own
- * is called, not repeated: the point and its area (_check_point, _covers,
- * _check_distance), the offer (_offer_take, _offer_record), the fee
- * (dispatch_fee_cents, src/pay.c) and the sealing of the address
- * (pii_seal).  Any failure aborts the call and leaves nothing behind;
- * place_order (src/refusals.c) notes a refusal.  Each statement reads or
- * writes one table besides reference tables (on Citus, one shard of the
- * zone).
+ * documents (docs/api.md, "Intake checks"; the first one failing is the one
+ * reported), stock taken row by row in item order (so two orders never
+ * deadlock on the counts of dispatch.item_stock), then the order, its
+ * lines, what it took of an offer and its pending payment written.  What
+ * other parts own is called, not repeated: the point and its area
+ * (_check_point, _covers, _check_distance), the offer (_offer_take,
+ * _offer_record), the fee (dispatch_fee_cents, src/pay.c) and the sealing
+ * of the address (pii_seal).  Any failure aborts the call and leaves
+ * nothing behind; place_order (src/refusals.c) notes a refusal.  Each
+ * statement reads or writes one table besides reference tables (on Citus,
+ * one shard of the zone).
  *
  * IDENTIFICATION
  *		src/intake.c
@@ -172,8 +172,10 @@ spi_value(int col, bool *isnull)
  * The customer may order in the zone: it exists, is not flagged, and has
  * fewer than dispatch.fraud_max_bad_orders unpaid or cancelled orders in
  * the zone within dispatch.fraud_window_minutes.  customer_text names it in
- * messages; read_only as the caller's volatility asks.  The caller has
- * connected to SPI.
+ * messages; read_only as the caller's volatility asks (a read-only caller
+ * has taken the customer's locks itself, in a statement before this one, so
+ * that its snapshot sees what an intake before it committed).  The caller
+ * has connected to SPI.
  */
 static void
 check_customer(bool has_customer, int64 customer_id, const char *customer_text, int64 zone_id,
@@ -195,10 +197,17 @@ check_customer(bool has_customer, int64 customer_id, const char *customer_text, 
 	 * it reads the customer: an erasure committed first is seen below, one
 	 * that comes later waits for the order (and then finds it active).
 	 * Sealing the address takes the same lock; an order without one needs
-	 * it as much.
+	 * it as much.  Then the customer's intake lock, before the count below
+	 * and before any row of the order: an order or errand of the customer
+	 * placed meanwhile is counted once it commits, or, rolled back, not at
+	 * all, so that two at once cannot both pass the limit (locks.h).  An
+	 * errand takes both in SQL before it calls this read-only.
 	 */
 	if (!read_only)
+	{
 		dispatch_lock_customer(customer_id, false);
+		dispatch_lock_intake(customer_id);
+	}
 	args[0] = Int64GetDatum(customer_id);
 	match_run_plan(customer_plan, args, NULL, read_only, 1, SPI_OK_SELECT, "reading the customer");
 	if (SPI_processed == 0)
@@ -312,7 +321,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 				points_cents,
 				points_spent,
 				fee;
-	int32		total;
+	int64		total;
 	Datum		campaign_id,
 				offer_code,
 				points_lots;
@@ -378,9 +387,11 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_CUSTOMER_UNKNOWN),
 				errmsg("an order needs a customer"));
+	/* the sizes: every text, and the item list's text and lines */
 	dispatch_check_text_length("dropoff_address", address);
 	dispatch_check_text_length("coupon_code", coupon_code);
 	dispatch_check_value_length("items_text", PointerGetDatum(items), items == NULL, JSONBOID);
+	dispatch_check_value_length("items", PointerGetDatum(items), items == NULL, JSONBOID);
 
 	if (elsewhere)
 		ereport(ERROR,
@@ -408,10 +419,9 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	dist = DatumGetFloat4(spi_value(2, &isnull));
 
 	/*
-	 * items: a non-empty array of flat {"item_id": n, "qty": n}, at most the
-	 * limit of lines (input_limits()); repeated ids are summed
+	 * items: a non-empty array of flat {"item_id": n, "qty": n} (its lines
+	 * counted above); repeated ids are summed
 	 */
-	dispatch_check_value_length("items", PointerGetDatum(items), items == NULL, JSONBOID);
 	nlines = dispatch_order_lines_of(items, dispatch_max_item_qty, &item_ids, &qtys);
 
 	check_customer(true, customer_id, dispatch_id_arg_text(fcinfo, 1), zone_id, false);
@@ -515,8 +525,18 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		points_cents = DatumGetInt32(spi_value(5, &isnull));
 		points_lots = spi_value(6, &lots_null);
 	}
-	/* discounts and points come off the basket and the fee together */
-	total = to_int32(subtotal + fee - discount - points_cents);
+	/*
+	 * Discounts and points come off the basket and the fee together; what
+	 * the customer pays is held to the limit as the basket is (a fee can
+	 * take a basket under it over it, past the range of integer even).
+	 */
+	total = subtotal + fee - discount - points_cents;
+	if (total > dispatch_max_order_cents)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_AMOUNT_OUT_OF_RANGE),
+				errmsg("order total " INT64_FORMAT " cents exceeds the limit", total),
+				errdetail("The total is " INT64_FORMAT " cents of items and %d cents of delivery, less " INT64_FORMAT " cents of discount and points; the limit is %d cents (dispatch.max_order_cents).",
+						  subtotal, fee, (int64) discount + points_cents, dispatch_max_order_cents));
 
 	args[0] = Int64GetDatum(zone_id);
 	args[1] = Int64GetDatum(order_id);
@@ -533,7 +553,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 	args[10] = Int32GetDatum(fee);
 	nulls[10] = fee_null ? 'n' : ' ';
 	args[11] = Int32GetDatum(to_int32((int64) discount + points_cents));
-	args[12] = Int32GetDatum(total);
+	args[12] = Int32GetDatum(to_int32(total));
 	nulls[12] = fee_null ? 'n' : ' ';
 	args[13] = offer_code;
 	nulls[13] = code_null ? 'n' : ' ';
@@ -571,7 +591,7 @@ dispatch_place_order_body(PG_FUNCTION_ARGS)
 		match_run_plan(record_plan, args, nulls, false, 1, SPI_OK_SELECT, "recording the order's offer");
 	}
 
-	args[2] = Int32GetDatum(total);
+	args[2] = Int32GetDatum(to_int32(total));
 	args[3] = TimestampTzGetDatum(now);
 	match_run_plan(payment_plan, args, NULL, false, 0, SPI_OK_INSERT, "writing the order's payment");
 

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * locks.c
- *		dispatch._lock_key(name): the advisory lock keys of locks.h, for SQL.
+ *		dispatch._lock_key(name): the advisory lock keys of locks.h, for SQL;
+ *		the customer's intake lock, for C.
  *
  * IDENTIFICATION
  *		src/locks.c
@@ -29,6 +30,7 @@ static const LockKey lock_keys[] = {
 	{"numbering", DISPATCH_LOCK_NUMBERING},
 	{"offers", DISPATCH_LOCK_OFFERS},
 	{"budgets", DISPATCH_LOCK_BUDGETS},
+	{"intake", DISPATCH_LOCK_INTAKE},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_lock_key);
@@ -52,4 +54,20 @@ dispatch_lock_key(PG_FUNCTION_ARGS)
 			errcode(ERRCODE_UNDEFINED_OBJECT),
 			errmsg("\"%s\" is not an advisory lock of dispatch", name));
 	PG_RETURN_NULL();
+}
+
+/*
+ * The customer's intake lock (exclusive) to the end of the transaction:
+ * one order or errand of a customer at a time counts the customer's unpaid
+ * and cancelled orders, so that two placed at once cannot both pass the
+ * limit (dispatch.fraud_max_bad_orders) on counts that miss each other.
+ * Taken after the customer's lock (shared) and before any row lock of the
+ * order (locks.h).  Its keys: the class 'intake' and the customer id modulo
+ * 2^31 - 1; place_errand takes the same lock in SQL by _lock_key('intake').
+ */
+void
+dispatch_lock_intake(int64 customer_id)
+{
+	DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(DISPATCH_LOCK_INTAKE),
+						Int32GetDatum((int32) (customer_id % PG_INT32_MAX)));
 }

@@ -22,8 +22,14 @@
  *											% (2^31-1)		cap of a campaign (_offer_cap_check)
  *		budgets		'DPbu' 0x44506275				campaign id		a run moving a campaign's budget
  *											% (2^31-1)		between zones (_budget_balance)
+ *		intake		'DPin' 0x4450696e				customer id		place_order, place_errand: one
+ *											% (2^31-1)		intake of a customer at a time,
+ *																from its check of the customer
+ *																to commit (exclusive)
  *
- * docs/architecture.md lists them with the lock order.
+ * Order: a customer's intake lock is taken after the customer's lock
+ * (shared) and before any row lock of the order (stock, coupon, budget,
+ * points): an intake waiting for it has locked no row of its order yet.  docs/architecture.md lists them with the lock order.
  *
  * IDENTIFICATION
  *		src/locks.h
@@ -40,11 +46,13 @@
 #define DISPATCH_LOCK_NUMBERING		0x44506576
 #define DISPATCH_LOCK_OFFERS		0x44506f66
 #define DISPATCH_LOCK_BUDGETS		0x44506275
+#define DISPATCH_LOCK_INTAKE		0x4450696e
 
 #include "fmgr.h"
 
 /* locks.c: SQL's _lock_key(name), for C that takes a lock by its name */
 extern Datum dispatch_lock_key(PG_FUNCTION_ARGS);
 extern void dispatch_lock_customer(int64 customer_id, bool exclusive);
+extern void dispatch_lock_intake(int64 customer_id);
 
 #endif							/* DISPATCH_LOCKS_H */

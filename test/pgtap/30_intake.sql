@@ -3,7 +3,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(111);
+SELECT plan(113);
 
 CREATE TEMP VIEW footprint AS
 SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
@@ -51,6 +51,16 @@ SELECT throws_ok($$ SELECT dispatch._order_lines('[{"item_id": 12345678901234567
                  'DP007', NULL, 'an id of more than 18 digits is refused');
 SET LOCAL dispatch.max_order_cents = 5000;
 SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 2}]', 121.44, 31.19, 'x') $$, :customer, :merchant, :noodles), 'DP008', NULL, 'amount above dispatch.max_order_cents');
+-- the total is held to the limit too: items under it, the delivery fee
+-- (300 cents here) over it
+SET LOCAL dispatch.max_order_cents = 5700;
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 2}]', 121.445, 31.196, 'x') $$, :customer, :merchant, :noodles),
+                 'DP008', 'order total 5900 cents exceeds the limit', 'a total above dispatch.max_order_cents, its items under it');
+-- at the largest limit, items at it and the fee past the range of integer
+SET LOCAL dispatch.max_order_cents = 2147483647;
+SELECT dispatch.add_item(:merchant, 'Gold', 2147483647) AS gold \gset
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 1}]', 121.445, 31.196, 'x') $$, :customer, :merchant, :gold),
+                 'DP008', 'order total 2147483947 cents exceeds the limit', 'a total past the range of integer is refused as above the limit');
 RESET dispatch.max_order_cents;
 -- fraud signals
 SET LOCAL dispatch.fraud_max_distance_m = 500;

@@ -7,7 +7,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(71);
+SELECT plan(72);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -92,6 +92,10 @@ SELECT throws_ok(format('SELECT dispatch.place_order(%s, %s, %L, 121.445, 31.196
 SELECT throws_ok(format('SELECT dispatch.place_order(%s, %s, %L, 121.445, 31.196, %L)', :customer, :merchant,
                         pg_temp.lines(pg_temp.lim('items') + 1), 'x'),
                  'DP028', NULL, 'place_order: items, one line too many');
+SELECT throws_ok(format('SELECT dispatch.place_order(%s, %s, %L, 121.445, 31.196, %L)', :customer, :closed,
+                        pg_temp.lines(pg_temp.lim('items') + 1), 'x'),
+                 'DP028', format('input too long: items has more than %s lines', pg_temp.lim('items')),
+                 'place_order: items, one line too many, to a closed merchant: the size is checked first (not DP003)');
 SELECT throws_ok(format('SELECT dispatch.place_order(%s, %s, %L, 121.445, 31.196, %L)', :customer, :merchant,
                         jsonb_build_array(jsonb_build_object('item_id', :noodles, 'qty', 1, 'note', repeat('x', pg_temp.lim('items_text')))), 'x'),
                  'DP028', NULL, 'place_order: items, a JSON text over the size limit');

@@ -9,7 +9,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(53);
+SELECT plan(55);
 SET LOCAL dispatch.clock_override = '2031-03-04 12:00:00+00';
 SET LOCAL dispatch.fraud_max_refusals = 3;
 SET LOCAL dispatch.fraud_refusal_window_minutes = 60;
@@ -100,6 +100,15 @@ SELECT dispatch.register_customer('+8613811110005') AS erin \gset
 INSERT INTO dispatch.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
 SELECT 0, '2031-03-04 00:00:00+00', g, '2031-03-04 11:59:00+00', :erin, 'DP401', 'key_unreadable', '2031-03-04 11:59:30+00'
   FROM generate_series(1, 3) g;
+-- grace: three orders refused because the campaign of her code has spent
+-- its budget (DP606), the platform's side as a sold-out dish is
+SELECT dispatch.register_customer('+8613811110007') AS grace \gset
+SELECT dispatch.create_campaign('Tiny', 'limited_time', '{"amount_off_cents": 500}', 100,
+                                ends_at => '2031-03-05 12:00:00+00', code => 'TINY') \g /dev/null
+SELECT is(array_agg(pg_temp.refused(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.445, 31.196, 'x', 'normal', 'TINY') $$,
+                                            :grace, :merchant, :'items'))), '{DP606,DP606,DP606}',
+          'grace: a campaign''s budget spent, three times')
+  FROM generate_series(1, 3);
 SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :bob), false, 'bob is not flagged before the flush');
 SELECT ok((SELECT flagged >= 1 FROM dispatch.flush_refusals()), 'the flush flags someone');
 SELECT results_eq(format($$ SELECT flagged, flag_reason FROM dispatch.customers WHERE customer_id = %s $$, :bob),
@@ -112,6 +121,8 @@ SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :carol), f
           'carol is not: a closed merchant is not her doing');
 SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :erin), false,
           'erin is not: refusals on the server''s side (DP4xx) are not hers');
+SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :grace), false,
+          'grace is not: a campaign''s budget spent (DP606) is not her doing');
 SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :alice), false,
           'alice is not: a closed merchant does not count, two refusals are under the threshold');
 SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.44, 31.19, 'x') $$, :bob, :merchant, :'items'),
