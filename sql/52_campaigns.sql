@@ -1582,13 +1582,16 @@ REVOKE ALL ON FUNCTION @extschema@._reward_delivery(bigint, bigint) FROM PUBLIC;
 -- keeps one (docs/citus.md).  On one server every seq is numbered by one
 -- node and a single cursor would do; on Citus a zone's events are numbered
 -- by its worker, and the numbers of two zones are not comparable.
-CREATE FUNCTION @extschema@._growth_read(p_consumer text, p_max integer) RETURNS bigint
+-- p_upto names another consumer whose cursors bound this read, zone by
+-- zone: the rollup reads no event that credit_rewards has not handled.
+CREATE FUNCTION @extschema@._growth_read(p_consumer text, p_max integer, p_upto text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_zone bigint;
 	v_from bigint;
+	v_cap bigint;
 	v_batch integer;
 	v_n bigint;
 	v_zone_n bigint;
@@ -1613,17 +1616,27 @@ BEGIN
 	END IF;
 	TRUNCATE growth_read;
 	-- each zone from its cursor, through events_since: only events below
-	-- the snapshot horizon of the zone's node, each committed event once
+	-- the snapshot horizon of the zone's node, each committed event once.
+	-- With p_upto, no further than that consumer's cursor of the zone (none
+	-- yet: nothing of the zone): the horizon moves between two statements
+	-- and that consumer may read fewer events, and what it has not handled
+	-- is left for a later run.
 	v_batch := LEAST(COALESCE(p_max, 100000), 100000);
-	FOR v_zone, v_from IN
-		SELECT g.zone_id, g.last_seq FROM @extschema@.growth_cursors g
+	FOR v_zone, v_from, v_cap IN
+		SELECT g.zone_id, g.last_seq,
+		       CASE WHEN p_upto IS NOT NULL THEN COALESCE(u.last_seq, 0) END
+		  FROM @extschema@.growth_cursors g
+		  LEFT JOIN @extschema@.growth_cursors u
+		    ON u.consumer OPERATOR(pg_catalog.=) p_upto AND u.zone_id OPERATOR(pg_catalog.=) g.zone_id
 		 WHERE g.consumer OPERATOR(pg_catalog.=) p_consumer ORDER BY g.zone_id
 	LOOP
 		v_zone_n := 0;
 		LOOP
+			EXIT WHEN v_from OPERATOR(pg_catalog.>=) v_cap;
 			INSERT INTO growth_read
 			SELECT e.zone_id, e.seq, e.kind, e.order_id, e.payload OPERATOR(pg_catalog.->>) 'status'
-			  FROM @extschema@.events_since(v_from, v_batch, v_zone) e;
+			  FROM @extschema@.events_since(v_from, v_batch, v_zone) e
+			 WHERE v_cap IS NULL OR e.seq OPERATOR(pg_catalog.<=) v_cap;
 			GET DIAGNOSTICS v_n = ROW_COUNT;
 			v_zone_n := v_zone_n OPERATOR(pg_catalog.+) v_n;
 			EXIT WHEN v_n OPERATOR(pg_catalog.<) v_batch
@@ -1643,9 +1656,9 @@ BEGIN
 	RETURN v_n;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._growth_read(text, integer) IS
-	'Internal (credit_rewards, rollup_campaigns): locks the consumer''s cursors in growth_cursors (one a zone, a new zone from 0) and reads each zone''s committed events after its cursor with events_since into the temporary table growth_read, at most p_max in all (the lowest seq first; NULL: all).  Returns the events read.  _growth_advance moves the cursors past them.';
-REVOKE ALL ON FUNCTION @extschema@._growth_read(text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._growth_read(text, integer, text) IS
+	'Internal (credit_rewards, rollup_campaigns): locks the consumer''s cursors in growth_cursors (one a zone, a new zone from 0) and reads each zone''s committed events after its cursor with events_since into the temporary table growth_read, at most p_max in all (the lowest seq first; NULL: all), and, when p_upto names another consumer, none after that consumer''s cursor of the zone.  Returns the events read.  _growth_advance moves the cursors past them.';
+REVOKE ALL ON FUNCTION @extschema@._growth_read(text, integer, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._growth_advance(p_consumer text) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -1682,7 +1695,7 @@ BEGIN
 		RAISE EXCEPTION 'credit_rewards needs max_events of at least 1' USING ERRCODE = 'DP025';
 	END IF;
 	-- each zone's committed events after its cursor, at most max_events
-	PERFORM @extschema@._growth_read('credit_rewards', max_events);
+	PERFORM @extschema@._growth_read('credit_rewards', max_events, NULL);
 	-- and of those, the deliveries, in order
 	FOR v_e IN SELECT r.zone_id, r.order_id FROM growth_read r
 	            WHERE r.kind OPERATOR(pg_catalog.=) 'order_status' AND r.status OPERATOR(pg_catalog.=) 'delivered'

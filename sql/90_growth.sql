@@ -419,8 +419,12 @@ BEGIN
 	v_rewards := @extschema@.credit_rewards();
 	-- each zone's committed events since its cursor (events_since: every
 	-- event below the horizon of the zone's node is committed or never will
-	-- be); a full run reads them too, to move the cursors past them
-	v_read := @extschema@._growth_read('rollup_campaigns', NULL);
+	-- be), up to the cursor credit_rewards has just left in the zone: its
+	-- read stops at max_events and saw an earlier horizon, and an order
+	-- counted from an event it has not handled would miss its reward with
+	-- no later event to correct it; the rest waits for the next run.  A full
+	-- run reads them too, to move the cursors past them
+	v_read := @extschema@._growth_read('rollup_campaigns', NULL, 'credit_rewards');
 
 	CREATE TEMP TABLE IF NOT EXISTS rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
 		ON COMMIT DROP;
@@ -532,7 +536,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rollup_campaigns(boolean) IS
-	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
+	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them and no further than credit_rewards has read in each zone (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
 
 INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
 	('dispatch-budgets', '* * * * *', 'SELECT @extschema@.balance_budgets()', 'dispatch'),
