@@ -266,6 +266,12 @@ BEGIN
 		   AND (p_rules OPERATOR(pg_catalog.->>) v_key)::integer OPERATOR(pg_catalog.<) 1 THEN
 			RETURN pg_catalog.format('rule "%s" must be at least 1', v_key);
 		END IF;
+		-- days are added to times: a span of timestamptz's range would make
+		-- every reward, review and coupon of the campaign fail (22008)
+		IF v_key IN ('window_days', 'valid_days', 'expire_days')
+		   AND (p_rules OPERATOR(pg_catalog.->>) v_key)::integer OPERATOR(pg_catalog.>) 36500 THEN
+			RETURN pg_catalog.format('rule "%s" must be at most 36500 days (100 years)', v_key);
+		END IF;
 	END LOOP;
 	IF p_kind IN ('first_order', 'limited_time', 'usual', 'goodwill') THEN
 		IF (p_rules ? 'percent_off') OPERATOR(pg_catalog.=) (p_rules ? 'amount_off_cents') THEN

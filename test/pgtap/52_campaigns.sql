@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(137);
+SELECT plan(144);
 SET LOCAL dispatch.clock_override = '2026-06-01 11:00:00+00';
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 
@@ -71,6 +71,10 @@ SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'limited_time', '
 SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'points', '{"earn_per_yuan": 1, "tiers": [{"name": "gold"}]}') $$, 'DP601', 'a tier without min_points');
 SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'points', '{"earn_per_yuan": 1}', code => 'PTS') $$, 'DP601', 'a public code on a points campaign');
 SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'first_order', '{"percent_off": 10}', -1) $$, 'DP601', 'negative budget');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('Forever points', 'points', '{"earn_per_yuan": 1, "expire_days": 999999999}') $$, 'DP601', 'points that expire beyond the range of a time');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('Forever coupons', 'goodwill', '{"amount_off_cents": 100, "valid_days": 36501}') $$, 'DP601', 'coupons valid for more than 100 years');
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('Forever usual', 'usual', '{"amount_off_cents": 100, "window_days": 36501}') $$, 'DP601', 'a window of more than 100 years');
+SELECT is(dispatch._campaign_rules_problem('points', '{"earn_per_yuan": 1, "expire_days": 36500}'), NULL, '100 years is the longest span of days');
 SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'first_order', '{"percent_off": 10}', zone_id => 999) $$, 'DP016', 'unknown zone');
 
 ------------------------------------------------------------------------------
