@@ -1463,6 +1463,13 @@ DECLARE
 	v_depth integer := 0;
 BEGIN
 	PERFORM @extschema@._check_length('coupon_code', apply_referral.code);
+	-- one referral at a time, checked and written under the referrals lock
+	-- (advisory, of the node, to the end of the transaction): two made at
+	-- once would each pass the checks below without the other's row, and
+	-- close a ring or refer one customer twice.  The whole graph, not the
+	-- two customers: a ring may pass through customers neither call names.
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('referrals')::integer, 0);
+	-- new statements after the lock: they see what a racing call committed
 	PERFORM @extschema@._live_customer(apply_referral.customer_id);
 	SELECT r.customer_id INTO v_referrer FROM @extschema@.referral_codes r
 	 WHERE r.code OPERATOR(pg_catalog.=) @extschema@._normalize_code(apply_referral.code);
@@ -1502,12 +1509,19 @@ BEGIN
 	IF v_camp.campaign_id IS NULL THEN
 		RAISE EXCEPTION 'no referral campaign is running' USING ERRCODE = 'DP609';
 	END IF;
-	INSERT INTO @extschema@.referrals (customer_id, referrer_id, campaign_id, applied_at)
-	VALUES (apply_referral.customer_id, v_referrer, v_camp.campaign_id, v_now);
+	BEGIN
+		INSERT INTO @extschema@.referrals (customer_id, referrer_id, campaign_id, applied_at)
+		VALUES (apply_referral.customer_id, v_referrer, v_camp.campaign_id, v_now);
+	EXCEPTION WHEN unique_violation THEN
+		-- a referral of the customer committed after this snapshot (a caller
+		-- in REPEATABLE READ does not see past the lock)
+		RAISE EXCEPTION 'customer % was referred by another customer already', customer_id
+			USING ERRCODE = 'DP613', DETAIL = 'A referral of the customer was made at the same time.';
+	END;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.apply_referral(bigint, text) IS
-	'A new customer enters a referral code: both are rewarded (points of the referral campaign) when the customer''s first order is delivered.  Refused: unknown code or no referral campaign (DP609), self-referral (DP610), a ring (DP611), a customer who has ordered (DP612) or was referred by someone else (DP613).  The same code again is a no-op.';
+	'A new customer enters a referral code: both are rewarded (points of the referral campaign) when the customer''s first order is delivered.  Refused: unknown code or no referral campaign (DP609), self-referral (DP610), a ring (DP611), a customer who has ordered (DP612) or was referred by someone else (DP613).  The same code again is a no-op.  One referral at a time (advisory lock ''referrals''), so that two made at once cannot close a ring.';
 
 ------------------------------------------------------------------------------
 -- rewards for delivered orders: read from the outbox, written apart

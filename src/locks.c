@@ -29,6 +29,7 @@ static const LockKey lock_keys[] = {
 	{"numbering", DISPATCH_LOCK_NUMBERING},
 	{"offers", DISPATCH_LOCK_OFFERS},
 	{"budgets", DISPATCH_LOCK_BUDGETS},
+	{"referrals", DISPATCH_LOCK_REFERRALS},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_lock_key);

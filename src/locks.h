@@ -22,6 +22,8 @@
  *											% (2^31-1)		cap of a campaign (_offer_cap_check)
  *		budgets		'DPbu' 0x44506275				campaign id		a run moving a campaign's budget
  *											% (2^31-1)		between zones (_budget_balance)
+ *		referrals	'DPrf' 0x44507266				0				apply_referral: one referral
+ *																checked and written at a time
  *
  * docs/architecture.md lists them with the lock order.
  *
@@ -40,6 +42,7 @@
 #define DISPATCH_LOCK_NUMBERING		0x44506576
 #define DISPATCH_LOCK_OFFERS		0x44506f66
 #define DISPATCH_LOCK_BUDGETS		0x44506275
+#define DISPATCH_LOCK_REFERRALS		0x44507266
 
 #include "fmgr.h"
 
