@@ -1471,8 +1471,12 @@ BEGIN
 	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('referrals')::integer, 0);
 	-- new statements after the lock: they see what a racing call committed
 	PERFORM @extschema@._live_customer(apply_referral.customer_id);
+	-- the code of an erased customer is no one's (erasure deletes it; a
+	-- code left by an erasure from before that is refused all the same)
 	SELECT r.customer_id INTO v_referrer FROM @extschema@.referral_codes r
-	 WHERE r.code OPERATOR(pg_catalog.=) @extschema@._normalize_code(apply_referral.code);
+	  JOIN @extschema@.customers c ON c.customer_id OPERATOR(pg_catalog.=) r.customer_id
+	 WHERE r.code OPERATOR(pg_catalog.=) @extschema@._normalize_code(apply_referral.code)
+	   AND c.forgotten_at IS NULL;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown referral code "%"', code USING ERRCODE = 'DP609';
 	END IF;
@@ -1521,7 +1525,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.apply_referral(bigint, text) IS
-	'A new customer enters a referral code: both are rewarded (points of the referral campaign) when the customer''s first order is delivered.  Refused: unknown code or no referral campaign (DP609), self-referral (DP610), a ring (DP611), a customer who has ordered (DP612) or was referred by someone else (DP613).  The same code again is a no-op.  One referral at a time (advisory lock ''referrals''), so that two made at once cannot close a ring.';
+	'A new customer enters a referral code: both are rewarded (points of the referral campaign) when the customer''s first order is delivered.  Refused: unknown code, the code of an erased customer, or no referral campaign (DP609), self-referral (DP610), a ring (DP611), a customer who has ordered (DP612) or was referred by someone else (DP613).  The same code again is a no-op.  One referral at a time (advisory lock ''referrals''), so that two made at once cannot close a ring.';
 
 ------------------------------------------------------------------------------
 -- rewards for delivered orders: read from the outbox, written apart
@@ -1535,6 +1539,7 @@ DECLARE
 	v_camp @extschema@.campaigns;
 	v_ref @extschema@.referrals;
 	v_points integer;
+	v_referrer_points integer;
 	v_cost bigint;
 	v_done integer := 0;
 	v_tag text := 'order:' OPERATOR(pg_catalog.||) p_order_id;
@@ -1564,7 +1569,13 @@ BEGIN
 	FOR UPDATE;
 	IF FOUND THEN
 		SELECT c.* INTO v_camp FROM @extschema@.campaigns c WHERE c.campaign_id OPERATOR(pg_catalog.=) v_ref.campaign_id;
-		v_cost := (COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
+		-- an erased referrer's share is neither paid nor charged
+		v_referrer_points := CASE WHEN EXISTS (SELECT FROM @extschema@.customers c
+		                                        WHERE c.customer_id OPERATOR(pg_catalog.=) v_ref.referrer_id
+		                                          AND c.forgotten_at IS NULL)
+		                          THEN COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer, 0)
+		                          ELSE 0 END;
+		v_cost := (v_referrer_points::bigint
 		           OPERATOR(pg_catalog.+) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
 		          OPERATOR(pg_catalog.*) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1);
 		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
@@ -1582,7 +1593,7 @@ BEGIN
 			UPDATE @extschema@.referrals r SET status = 'budget_exhausted', order_id = p_order_id, settled_at = @extschema@.clock()
 			 WHERE r.customer_id OPERATOR(pg_catalog.=) v_ref.customer_id;
 		ELSE
-			PERFORM @extschema@._points_grant(p_zone_id, v_ref.referrer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer,
+			PERFORM @extschema@._points_grant(p_zone_id, v_ref.referrer_id, v_referrer_points,
 			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
 			PERFORM @extschema@._points_grant(p_zone_id, v_ref.customer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer,
 			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
@@ -1595,7 +1606,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._reward_delivery(bigint, bigint) IS
-	'Internal (credit_rewards): the points a delivered order earns, and the referral rewards of a referee''s first delivery; idempotent.  Returns the rewards written.';
+	'Internal (credit_rewards): the points a delivered order earns, and the referral rewards of a referee''s first delivery (nothing for an erased referrer); idempotent.  Returns the rewards written.';
 REVOKE ALL ON FUNCTION @extschema@._reward_delivery(bigint, bigint) FROM PUBLIC;
 
 -- The outbox as the growth jobs read it: a cursor per zone, as a gateway

@@ -472,9 +472,14 @@ BEGIN
 		                      WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
 		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
 		                     OFFSET 0) r ON true
+		  -- the reward as paid: the referral lots of both sides, in the zone
+		  -- of the order (an erased referrer's share is not paid)
 		  LEFT JOIN LATERAL (SELECT f.campaign_id,
-		                            (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
-		                             OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+		                            COALESCE((SELECT pg_catalog.sum(l.points) FROM @extschema@.points_ledger l
+		                                       WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone_id
+		                                         AND l.customer_id IN (f.customer_id, f.referrer_id)
+		                                         AND l.reason OPERATOR(pg_catalog.=) 'referral'
+		                                         AND l.ref OPERATOR(pg_catalog.=) ('referee:' OPERATOR(pg_catalog.||) f.customer_id)), 0)
 		                            OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
 		                       FROM @extschema@.referrals f
 		                       JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(144);
+SELECT plan(146);
 SET LOCAL dispatch.clock_override = '2026-06-01 11:00:00+00';
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 
@@ -213,6 +213,13 @@ SELECT lives_ok(format('SELECT dispatch.apply_referral(%s, dispatch.referral_cod
 SELECT pg_temp.refused(format('SELECT dispatch.apply_referral(%s, dispatch.referral_code(%s))', :n3, :n3), 'DP610', 'self again');
 SELECT throws_ok(format('SELECT dispatch.apply_referral(%s, dispatch.referral_code(%s))', :c3, :n2), 'DP611', NULL,
                  'a ring: c3 referred n1 who referred n2');
+SELECT dispatch.register_customer('+8613800000206', 'N6') AS n6 \gset
+SELECT dispatch.referral_code(:n6) AS code6 \gset
+SELECT dispatch.forget_customer(:n6) \g /dev/null
+-- the code as an erasure made before codes went with it left it
+INSERT INTO dispatch.referral_codes (customer_id, code, created_at) VALUES (:n6, :'code6', dispatch.clock())
+    ON CONFLICT DO NOTHING;
+SELECT pg_temp.refused(format('SELECT dispatch.apply_referral(%s, %L)', :n4, :'code6'), 'DP609', 'the code of an erased customer');
 
 SELECT pg_temp.deliver(pg_temp.buy(:n1)) AS r1 \gset
 SELECT is(dispatch._reward_delivery(:zone, :r1), 2, 'the referee''s first delivery: points and the referral reward');
