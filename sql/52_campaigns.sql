@@ -1578,8 +1578,9 @@ BEGIN
 		v_cost := (v_referrer_points::bigint
 		           OPERATOR(pg_catalog.+) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
 		          OPERATOR(pg_catalog.*) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1);
-		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
-			v_cost := NULL;      -- ended before the delivery: nothing is paid
+		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at
+		   OR v_camp.ends_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
+			v_cost := NULL;      -- ended (or past its end) before the delivery: nothing is paid
 		ELSIF NOT @extschema@._budget_take(v_camp.campaign_id, v_camp.budget_cents, v_cost, p_zone_id) THEN
 			-- the budget's room is there, but held at this moment by orders in
 			-- flight (an order never waits for another zone's slots): the

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(146);
+SELECT plan(149);
 SET LOCAL dispatch.clock_override = '2026-06-01 11:00:00+00';
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 
@@ -232,6 +232,19 @@ SELECT dispatch._reward_delivery(:zone, :r2) \g /dev/null
 SELECT is((SELECT status FROM dispatch.referrals WHERE customer_id = :n2), 'budget_exhausted', 'no reward beyond the budget');
 SELECT is((SELECT count(*) FROM dispatch.points_ledger WHERE reason = 'referral' AND customer_id IN (:n1, :n2)), 1::bigint,
           'and no referral points for it');
+
+-- a referral campaign past its scheduled end pays nothing, as one ended early
+SELECT dispatch.create_campaign('Refer for an hour', 'referral', '{"referrer_points": 50, "referee_points": 30}', 1000,
+                                ends_at => '2026-07-16 13:30:00+00') AS refer_hour \gset
+SELECT dispatch.register_customer('+8613800000207', 'N7') AS n7 \gset
+SELECT dispatch.apply_referral(:n7, :'code3') \g /dev/null
+SET LOCAL dispatch.clock_override = '2026-07-16 14:30:00+00';
+SELECT dispatch._reward_delivery(:zone, pg_temp.deliver(pg_temp.buy(:n7))) \g /dev/null
+SELECT is((SELECT status FROM dispatch.referrals WHERE customer_id = :n7), 'budget_exhausted',
+          'a referee delivered after the referral campaign''s end: the referral is settled unpaid');
+SELECT is((SELECT count(*) FROM dispatch.points_ledger WHERE reason = 'referral' AND ref = 'referee:' || :n7), 0::bigint,
+          'no referral points for either side');
+SELECT is(dispatch.campaign_budget_left(:refer_hour), 1000::bigint, 'and nothing charged');
 
 SELECT throws_ok('SELECT dispatch.credit_rewards(0)', 'DP025', NULL, 'credit_rewards reads at least one event');
 
