@@ -722,87 +722,95 @@ BEGIN
 		RETURN true;
 	END IF;
 	-- no free slot covers it: every slot of the zone, locked in slot order
-	-- (an order racing for the zone's last cents waits for this one)
-	FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
-	           FROM @extschema@.campaign_budget b
-	          WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-	          ORDER BY b.slot FOR UPDATE
-	LOOP
-		IF r.room OPERATOR(pg_catalog.>) 0 AND v_room OPERATOR(pg_catalog.<) p_cents THEN
-			v_zones := v_zones OPERATOR(pg_catalog.||) p_zone_id;
-			v_slots := v_slots OPERATOR(pg_catalog.||) r.slot;
-			v_rooms := v_rooms OPERATOR(pg_catalog.||) r.room;
-			v_room := v_room OPERATOR(pg_catalog.+) r.room;
-		END IF;
-	END LOOP;
-	-- short: the other zones' slots (the pool first) that no transaction
-	-- holds, zone by zone (one shard at a time on Citus), one slot at a
-	-- time so that no slot is held that is not used; an order never waits
-	-- for another zone's, so that two orders of two zones short at once
-	-- cannot wait for each other.  Nothing of another zone is locked when
-	-- all of them together lack the room.
-	IF v_room OPERATOR(pg_catalog.<) p_cents THEN
-		SELECT v_room OPERATOR(pg_catalog.+) COALESCE(pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents), 0)
-		  INTO v_left
-		  FROM @extschema@.campaign_budget b
-		 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-		   AND b.zone_id OPERATOR(pg_catalog.<>) p_zone_id;
-		IF v_left OPERATOR(pg_catalog.<) p_cents THEN
-			RETURN false;
-		END IF;
-		FOR v_zone IN SELECT @extschema@._other_zones(p_zone_id, true) LOOP
-			v_slot := -1;
-			LOOP
-				SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room INTO r
-				  FROM @extschema@.campaign_budget b
-				 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-				   AND b.slot OPERATOR(pg_catalog.>) v_slot
-				   AND b.spent_cents OPERATOR(pg_catalog.<) b.cap_cents
-				 ORDER BY b.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
-				EXIT WHEN NOT FOUND;
-				v_slot := r.slot;
-				v_zones := v_zones OPERATOR(pg_catalog.||) v_zone;
+	-- (an order racing for the zone's last cents waits for this one), in a
+	-- block of its own: when the room is short the block is undone, and
+	-- with it every lock it took, so that an order that goes without the
+	-- offer holds none of the campaign's slots (holding them, two orders
+	-- trying two campaigns in opposite orders would wait for each other)
+	BEGIN
+		FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
+		           FROM @extschema@.campaign_budget b
+		          WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+		          ORDER BY b.slot FOR UPDATE
+		LOOP
+			IF r.room OPERATOR(pg_catalog.>) 0 AND v_room OPERATOR(pg_catalog.<) p_cents THEN
+				v_zones := v_zones OPERATOR(pg_catalog.||) p_zone_id;
 				v_slots := v_slots OPERATOR(pg_catalog.||) r.slot;
 				v_rooms := v_rooms OPERATOR(pg_catalog.||) r.room;
 				v_room := v_room OPERATOR(pg_catalog.+) r.room;
+			END IF;
+		END LOOP;
+		-- short: the other zones' slots (the pool first) that no transaction
+		-- holds, zone by zone (one shard at a time on Citus), one slot at a
+		-- time so that no slot is held that is not used; an order never waits
+		-- for another zone's, so that two orders of two zones short at once
+		-- cannot wait for each other.  Nothing of another zone is locked when
+		-- all of them together lack the room.
+		IF v_room OPERATOR(pg_catalog.<) p_cents THEN
+			SELECT v_room OPERATOR(pg_catalog.+) COALESCE(pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents), 0)
+			  INTO v_left
+			  FROM @extschema@.campaign_budget b
+			 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+			   AND b.zone_id OPERATOR(pg_catalog.<>) p_zone_id;
+			IF v_left OPERATOR(pg_catalog.<) p_cents THEN
+				RAISE EXCEPTION 'the budget of campaign % is short', p_campaign_id USING ERRCODE = 'DP606';
+			END IF;
+			FOR v_zone IN SELECT @extschema@._other_zones(p_zone_id, true) LOOP
+				v_slot := -1;
+				LOOP
+					SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room INTO r
+					  FROM @extschema@.campaign_budget b
+					 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+					   AND b.slot OPERATOR(pg_catalog.>) v_slot
+					   AND b.spent_cents OPERATOR(pg_catalog.<) b.cap_cents
+					 ORDER BY b.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
+					EXIT WHEN NOT FOUND;
+					v_slot := r.slot;
+					v_zones := v_zones OPERATOR(pg_catalog.||) v_zone;
+					v_slots := v_slots OPERATOR(pg_catalog.||) r.slot;
+					v_rooms := v_rooms OPERATOR(pg_catalog.||) r.room;
+					v_room := v_room OPERATOR(pg_catalog.+) r.room;
+					EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
+				END LOOP;
 				EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
 			END LOOP;
-			EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
-		END LOOP;
-	END IF;
-	IF v_room OPERATOR(pg_catalog.<) p_cents THEN
-		RETURN false;
-	END IF;
-	v_left := p_cents;
-	FOR i IN 1 .. pg_catalog.cardinality(v_slots) LOOP
-		v_take := LEAST(v_left, v_rooms[i]);
-		IF v_zones[i] OPERATOR(pg_catalog.=) p_zone_id THEN
-			UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) v_take
-			 WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-			   AND b.slot OPERATOR(pg_catalog.=) v_slots[i];
-		ELSE
-			-- room of another zone moves to this one, and is spent here
-			UPDATE @extschema@.campaign_budget b SET cap_cents = b.cap_cents OPERATOR(pg_catalog.-) v_take
-			 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zones[i] AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-			   AND b.slot OPERATOR(pg_catalog.=) v_slots[i];
-			v_moved := v_moved OPERATOR(pg_catalog.+) v_take;
 		END IF;
-		v_left := v_left OPERATOR(pg_catalog.-) v_take;
-	END LOOP;
-	-- so that what an order spent lies in its zone, where a cancellation
-	-- gives it back
-	IF v_moved OPERATOR(pg_catalog.>) 0 THEN
-		INSERT INTO @extschema@.campaign_budget AS b (zone_id, campaign_id, slot, cap_cents, spent_cents)
-		VALUES (p_zone_id, p_campaign_id, 0, v_moved, v_moved)
-		ON CONFLICT (zone_id, campaign_id, slot) DO UPDATE
-		   SET cap_cents = b.cap_cents OPERATOR(pg_catalog.+) excluded.cap_cents,
-		       spent_cents = b.spent_cents OPERATOR(pg_catalog.+) excluded.spent_cents;
-	END IF;
+		IF v_room OPERATOR(pg_catalog.<) p_cents THEN
+			RAISE EXCEPTION 'the budget of campaign % is short', p_campaign_id USING ERRCODE = 'DP606';
+		END IF;
+		v_left := p_cents;
+		FOR i IN 1 .. pg_catalog.cardinality(v_slots) LOOP
+			v_take := LEAST(v_left, v_rooms[i]);
+			IF v_zones[i] OPERATOR(pg_catalog.=) p_zone_id THEN
+				UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) v_take
+				 WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+				   AND b.slot OPERATOR(pg_catalog.=) v_slots[i];
+			ELSE
+				-- room of another zone moves to this one, and is spent here
+				UPDATE @extschema@.campaign_budget b SET cap_cents = b.cap_cents OPERATOR(pg_catalog.-) v_take
+				 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zones[i] AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+				   AND b.slot OPERATOR(pg_catalog.=) v_slots[i];
+				v_moved := v_moved OPERATOR(pg_catalog.+) v_take;
+			END IF;
+			v_left := v_left OPERATOR(pg_catalog.-) v_take;
+		END LOOP;
+		-- so that what an order spent lies in its zone, where a cancellation
+		-- gives it back
+		IF v_moved OPERATOR(pg_catalog.>) 0 THEN
+			INSERT INTO @extschema@.campaign_budget AS b (zone_id, campaign_id, slot, cap_cents, spent_cents)
+			VALUES (p_zone_id, p_campaign_id, 0, v_moved, v_moved)
+			ON CONFLICT (zone_id, campaign_id, slot) DO UPDATE
+			   SET cap_cents = b.cap_cents OPERATOR(pg_catalog.+) excluded.cap_cents,
+			       spent_cents = b.spent_cents OPERATOR(pg_catalog.+) excluded.spent_cents;
+		END IF;
+	EXCEPTION WHEN SQLSTATE 'DP606' THEN
+		RETURN false;
+	END;
 	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint, bigint) IS
-	'Internal: charges an amount to a campaign''s budget (p_budget_cents: the campaign''s, NULL for none) in a zone, true when it fits.  In the common case one slot of the zone with room that no other transaction holds (SKIP LOCKED); when none is free, every slot of the zone, locked in slot order, so that two orders racing for the last of a zone''s budget cannot both get it; when the zone''s room is short and the other zones hold enough, the rest from the pool''s and other zones'' slots that no transaction holds, one at a time, moved to the zone''s slot 0 and spent there (what an order spent lies in its zone).';
+	'Internal: charges an amount to a campaign''s budget (p_budget_cents: the campaign''s, NULL for none) in a zone, true when it fits.  In the common case one slot of the zone with room that no other transaction holds (SKIP LOCKED); when none is free, every slot of the zone, locked in slot order, so that two orders racing for the last of a zone''s budget cannot both get it; when the zone''s room is short and the other zones hold enough, the rest from the pool''s and other zones'' slots that no transaction holds, one at a time, moved to the zone''s slot 0 and spent there (what an order spent lies in its zone).  False when the room is short, with the locks taken to find that out given back (the block that took them is undone), so that an offer not taken holds none of the campaign''s slots.';
 REVOKE ALL ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._budget_give(p_campaign_id bigint, p_cents bigint, p_zone_id bigint) RETURNS void
