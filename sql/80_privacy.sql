@@ -700,10 +700,13 @@ BEGIN
 	-- a dispatcher's words about the customer go too; that they were flagged stays
 	UPDATE @extschema@.customer_flags f SET reason = NULL
 	 WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id AND f.reason IS NOT NULL;
+	-- their referral code: it named them to whoever it was given, and no
+	-- one is referred by an erased customer any more
+	DELETE FROM @extschema@.referral_codes r WHERE r.customer_id OPERATOR(pg_catalog.=) p_customer_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) IS
-	'Internal (forget_customer): revokes the customer''s open consents, removes the phone blind index and the flag reason, and stamps forgotten_at.';
+	'Internal (forget_customer): revokes the customer''s open consents, removes the phone blind index, the flag reason and the referral code, and stamps forgotten_at.';
 REVOKE ALL ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.forget_customer(customer_id bigint) RETURNS bigint
@@ -747,7 +750,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index and every sealed field, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up.  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up.  Returns the privacy request id.';
 
 ------------------------------------------------------------------------------
 -- rectification: a subject's phone and name, corrected

@@ -419,8 +419,12 @@ BEGIN
 	v_rewards := @extschema@.credit_rewards();
 	-- each zone's committed events since its cursor (events_since: every
 	-- event below the horizon of the zone's node is committed or never will
-	-- be); a full run reads them too, to move the cursors past them
-	v_read := @extschema@._growth_read('rollup_campaigns', NULL);
+	-- be), up to the cursor credit_rewards has just left in the zone: its
+	-- read stops at max_events and saw an earlier horizon, and an order
+	-- counted from an event it has not handled would miss its reward with
+	-- no later event to correct it; the rest waits for the next run.  A full
+	-- run reads them too, to move the cursors past them
+	v_read := @extschema@._growth_read('rollup_campaigns', NULL, 'credit_rewards');
 
 	CREATE TEMP TABLE IF NOT EXISTS rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
 		ON COMMIT DROP;
@@ -468,9 +472,14 @@ BEGIN
 		                      WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
 		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
 		                     OFFSET 0) r ON true
+		  -- the reward as paid: the referral lots of both sides, in the zone
+		  -- of the order (an erased referrer's share is not paid)
 		  LEFT JOIN LATERAL (SELECT f.campaign_id,
-		                            (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
-		                             OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+		                            COALESCE((SELECT pg_catalog.sum(l.points) FROM @extschema@.points_ledger l
+		                                       WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone_id
+		                                         AND l.customer_id IN (f.customer_id, f.referrer_id)
+		                                         AND l.reason OPERATOR(pg_catalog.=) 'referral'
+		                                         AND l.ref OPERATOR(pg_catalog.=) ('referee:' OPERATOR(pg_catalog.||) f.customer_id)), 0)
 		                            OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
 		                       FROM @extschema@.referrals f
 		                       JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
@@ -532,7 +541,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rollup_campaigns(boolean) IS
-	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
+	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them and no further than credit_rewards has read in each zone (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
 
 INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
 	('dispatch-budgets', '* * * * *', 'SELECT @extschema@.balance_budgets()', 'dispatch'),

@@ -31,6 +31,7 @@ static const LockKey lock_keys[] = {
 	{"offers", DISPATCH_LOCK_OFFERS},
 	{"budgets", DISPATCH_LOCK_BUDGETS},
 	{"intake", DISPATCH_LOCK_INTAKE},
+	{"referrals", DISPATCH_LOCK_REFERRALS},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_lock_key);

@@ -26,10 +26,13 @@
  *											% (2^31-1)		intake of a customer at a time,
  *																from its check of the customer
  *																to commit (exclusive)
+ *		referrals	'DPrf' 0x44507266				0				apply_referral: one referral
+ *																checked and written at a time
  *
  * Order: a customer's intake lock is taken after the customer's lock
  * (shared) and before any row lock of the order (stock, coupon, budget,
- * points): an intake waiting for it has locked no row of its order yet.  docs/architecture.md lists them with the lock order.
+ * points): an intake waiting for it has locked no row of its order yet.
+ * docs/architecture.md lists them with the lock order.
  *
  * IDENTIFICATION
  *		src/locks.h
@@ -47,6 +50,7 @@
 #define DISPATCH_LOCK_OFFERS		0x44506f66
 #define DISPATCH_LOCK_BUDGETS		0x44506275
 #define DISPATCH_LOCK_INTAKE		0x4450696e
+#define DISPATCH_LOCK_REFERRALS		0x44507266
 
 #include "fmgr.h"
 

@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(83);
+SELECT plan(89);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -191,6 +191,11 @@ SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty"
        121.445, 31.196, 'Plaintext Street 77, flat 12') AS o3 \gset
 SELECT (SELECT stock FROM dispatch.item_stock WHERE item_id = :rice) AS rice_stock \gset
 SELECT dropoff_address_enc AS addr_o1 FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1 \gset
+-- the customer referred someone, whose first order is delivered after the erasure
+SELECT dispatch.create_campaign('Refer', 'referral', '{"referrer_points": 50, "referee_points": 30}', 1000) AS refer \gset
+SELECT dispatch.referral_code(:customer) AS referral_code \gset
+SELECT dispatch.register_customer('+8613800000301', 'Referee Zeta') AS referee \gset
+SELECT dispatch.apply_referral(:referee, :'referral_code') \g /dev/null
 SELECT dispatch.forget_customer(:customer) AS forget_request \gset
 -- the zone's rows read first (see above)
 SELECT status AS o3_status FROM dispatch.orders WHERE zone_id = :o3 >> 40 AND order_id = :o3 \gset
@@ -232,6 +237,20 @@ SELECT throws_ok(format($$ SELECT dispatch.pii_seal('customer', %s, 'new data') 
 	'DP402', NULL, 'nothing is sealed for an erased customer again');
 SELECT isnt(dispatch.register_customer('+8613800000001', 'Returning Alpha'), :customer::bigint,
 	'the phone number may register again, as a new customer');
+SELECT is((SELECT count(*) FROM dispatch.referral_codes WHERE customer_id = :customer), 0::bigint,
+	'the referral code goes with the erasure');
+SELECT throws_ok(format('SELECT dispatch.apply_referral(dispatch.register_customer(%L, NULL), %L)', '+8613800000302', :'referral_code'),
+	'DP609', NULL, 'and refers no one any more');
+SELECT dispatch.place_order(:referee, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, 'Zeta Road 1') AS ro \gset
+SELECT dispatch.confirm_payment(:ro, 'psp-r'), dispatch.merchant_accept(:ro), dispatch.assign_manually(:ro, :rider2, 'test'),
+       dispatch.mark_picked_up(:ro, :rider2), dispatch.mark_delivered(:ro, :rider2) \g /dev/null
+SELECT is(dispatch._reward_delivery(:zone, :ro), 1, 'the referee''s first delivery settles the referral');
+SELECT results_eq(format($$ SELECT customer_id, points FROM dispatch.points_ledger WHERE reason = 'referral' $$),
+	format('VALUES (%s::bigint, 30)', :referee), 'the referee gets their points, the erased referrer none');
+SELECT is(dispatch.campaign_budget_left(:refer), 970::bigint, 'and only the referee''s share is charged');
+SELECT dispatch.rollup_campaigns(true) \g /dev/null
+SELECT is((SELECT reward_cents FROM dispatch.order_facts WHERE order_id = :ro), 30::bigint, 'the rollup counts the reward paid');
 
 ------------------------------------------------------------------------------
 -- roles
