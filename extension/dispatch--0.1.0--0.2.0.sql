@@ -1945,17 +1945,18 @@ BEGIN
 
 	-- the automatic flag: enough refusals that are the customer's doing
 	-- within the window, since the flag was last lifted.  Not counted: the
-	-- merchant's side (closed DP003, out of stock DP006), an unknown
-	-- customer (DP012), one flagged already (DP011), and the server's
-	-- side: keys and personal data (DP4xx: a key file unreadable during a
-	-- deploy must not flag every customer who retries) and installation
-	-- (DP9xx).
+	-- merchant's side (closed DP003, out of stock DP006), the platform's
+	-- (a campaign's budget spent, DP606: its offer ran out, as a dish sells
+	-- out), an unknown customer (DP012), one flagged already (DP011), and
+	-- the server's side: keys and personal data (DP4xx: a key file
+	-- unreadable during a deploy must not flag every customer who retries)
+	-- and installation (DP9xx).
 	FOR v IN
 		SELECT r.customer_id, pg_catalog.count(*) AS n
 		  FROM @extschema@.intake_refusals r
 		  JOIN @extschema@.customers c ON c.customer_id OPERATOR(pg_catalog.=) r.customer_id
 		 WHERE r.at OPERATOR(pg_catalog.>) v_since
-		   AND r.sqlstate NOT IN ('DP003', 'DP006', 'DP011', 'DP012')
+		   AND r.sqlstate NOT IN ('DP003', 'DP006', 'DP011', 'DP012', 'DP606')
 		   AND pg_catalog.left(r.sqlstate, 3) NOT IN ('DP4', 'DP9')
 		   AND NOT c.flagged AND c.forgotten_at IS NULL
 		   AND r.at OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.max(f.at) FROM @extschema@.customer_flags f
@@ -2352,6 +2353,12 @@ BEGIN
 		IF v_key IN ('per_customer', 'min_orders', 'window_days', 'valid_days', 'cents_per_point', 'expire_days')
 		   AND (p_rules OPERATOR(pg_catalog.->>) v_key)::integer OPERATOR(pg_catalog.<) 1 THEN
 			RETURN pg_catalog.format('rule "%s" must be at least 1', v_key);
+		END IF;
+		-- days are added to times: a span of timestamptz's range would make
+		-- every reward, review and coupon of the campaign fail (22008)
+		IF v_key IN ('window_days', 'valid_days', 'expire_days')
+		   AND (p_rules OPERATOR(pg_catalog.->>) v_key)::integer OPERATOR(pg_catalog.>) 36500 THEN
+			RETURN pg_catalog.format('rule "%s" must be at most 36500 days (100 years)', v_key);
 		END IF;
 	END LOOP;
 	IF p_kind IN ('first_order', 'limited_time', 'usual', 'goodwill') THEN
@@ -2808,87 +2815,95 @@ BEGIN
 		RETURN true;
 	END IF;
 	-- no free slot covers it: every slot of the zone, locked in slot order
-	-- (an order racing for the zone's last cents waits for this one)
-	FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
-	           FROM @extschema@.campaign_budget b
-	          WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-	          ORDER BY b.slot FOR UPDATE
-	LOOP
-		IF r.room OPERATOR(pg_catalog.>) 0 AND v_room OPERATOR(pg_catalog.<) p_cents THEN
-			v_zones := v_zones OPERATOR(pg_catalog.||) p_zone_id;
-			v_slots := v_slots OPERATOR(pg_catalog.||) r.slot;
-			v_rooms := v_rooms OPERATOR(pg_catalog.||) r.room;
-			v_room := v_room OPERATOR(pg_catalog.+) r.room;
-		END IF;
-	END LOOP;
-	-- short: the other zones' slots (the pool first) that no transaction
-	-- holds, zone by zone (one shard at a time on Citus), one slot at a
-	-- time so that no slot is held that is not used; an order never waits
-	-- for another zone's, so that two orders of two zones short at once
-	-- cannot wait for each other.  Nothing of another zone is locked when
-	-- all of them together lack the room.
-	IF v_room OPERATOR(pg_catalog.<) p_cents THEN
-		SELECT v_room OPERATOR(pg_catalog.+) COALESCE(pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents), 0)
-		  INTO v_left
-		  FROM @extschema@.campaign_budget b
-		 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-		   AND b.zone_id OPERATOR(pg_catalog.<>) p_zone_id;
-		IF v_left OPERATOR(pg_catalog.<) p_cents THEN
-			RETURN false;
-		END IF;
-		FOR v_zone IN SELECT @extschema@._other_zones(p_zone_id, true) LOOP
-			v_slot := -1;
-			LOOP
-				SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room INTO r
-				  FROM @extschema@.campaign_budget b
-				 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-				   AND b.slot OPERATOR(pg_catalog.>) v_slot
-				   AND b.spent_cents OPERATOR(pg_catalog.<) b.cap_cents
-				 ORDER BY b.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
-				EXIT WHEN NOT FOUND;
-				v_slot := r.slot;
-				v_zones := v_zones OPERATOR(pg_catalog.||) v_zone;
+	-- (an order racing for the zone's last cents waits for this one), in a
+	-- block of its own: when the room is short the block is undone, and
+	-- with it every lock it took, so that an order that goes without the
+	-- offer holds none of the campaign's slots (holding them, two orders
+	-- trying two campaigns in opposite orders would wait for each other)
+	BEGIN
+		FOR r IN SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room
+		           FROM @extschema@.campaign_budget b
+		          WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+		          ORDER BY b.slot FOR UPDATE
+		LOOP
+			IF r.room OPERATOR(pg_catalog.>) 0 AND v_room OPERATOR(pg_catalog.<) p_cents THEN
+				v_zones := v_zones OPERATOR(pg_catalog.||) p_zone_id;
 				v_slots := v_slots OPERATOR(pg_catalog.||) r.slot;
 				v_rooms := v_rooms OPERATOR(pg_catalog.||) r.room;
 				v_room := v_room OPERATOR(pg_catalog.+) r.room;
+			END IF;
+		END LOOP;
+		-- short: the other zones' slots (the pool first) that no transaction
+		-- holds, zone by zone (one shard at a time on Citus), one slot at a
+		-- time so that no slot is held that is not used; an order never waits
+		-- for another zone's, so that two orders of two zones short at once
+		-- cannot wait for each other.  Nothing of another zone is locked when
+		-- all of them together lack the room.
+		IF v_room OPERATOR(pg_catalog.<) p_cents THEN
+			SELECT v_room OPERATOR(pg_catalog.+) COALESCE(pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents), 0)
+			  INTO v_left
+			  FROM @extschema@.campaign_budget b
+			 WHERE b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+			   AND b.zone_id OPERATOR(pg_catalog.<>) p_zone_id;
+			IF v_left OPERATOR(pg_catalog.<) p_cents THEN
+				RAISE EXCEPTION 'the budget of campaign % is short', p_campaign_id USING ERRCODE = 'DP606';
+			END IF;
+			FOR v_zone IN SELECT @extschema@._other_zones(p_zone_id, true) LOOP
+				v_slot := -1;
+				LOOP
+					SELECT b.slot, b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents AS room INTO r
+					  FROM @extschema@.campaign_budget b
+					 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zone AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+					   AND b.slot OPERATOR(pg_catalog.>) v_slot
+					   AND b.spent_cents OPERATOR(pg_catalog.<) b.cap_cents
+					 ORDER BY b.slot LIMIT 1 FOR UPDATE SKIP LOCKED;
+					EXIT WHEN NOT FOUND;
+					v_slot := r.slot;
+					v_zones := v_zones OPERATOR(pg_catalog.||) v_zone;
+					v_slots := v_slots OPERATOR(pg_catalog.||) r.slot;
+					v_rooms := v_rooms OPERATOR(pg_catalog.||) r.room;
+					v_room := v_room OPERATOR(pg_catalog.+) r.room;
+					EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
+				END LOOP;
 				EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
 			END LOOP;
-			EXIT WHEN v_room OPERATOR(pg_catalog.>=) p_cents;
-		END LOOP;
-	END IF;
-	IF v_room OPERATOR(pg_catalog.<) p_cents THEN
-		RETURN false;
-	END IF;
-	v_left := p_cents;
-	FOR i IN 1 .. pg_catalog.cardinality(v_slots) LOOP
-		v_take := LEAST(v_left, v_rooms[i]);
-		IF v_zones[i] OPERATOR(pg_catalog.=) p_zone_id THEN
-			UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) v_take
-			 WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-			   AND b.slot OPERATOR(pg_catalog.=) v_slots[i];
-		ELSE
-			-- room of another zone moves to this one, and is spent here
-			UPDATE @extschema@.campaign_budget b SET cap_cents = b.cap_cents OPERATOR(pg_catalog.-) v_take
-			 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zones[i] AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-			   AND b.slot OPERATOR(pg_catalog.=) v_slots[i];
-			v_moved := v_moved OPERATOR(pg_catalog.+) v_take;
 		END IF;
-		v_left := v_left OPERATOR(pg_catalog.-) v_take;
-	END LOOP;
-	-- so that what an order spent lies in its zone, where a cancellation
-	-- gives it back
-	IF v_moved OPERATOR(pg_catalog.>) 0 THEN
-		INSERT INTO @extschema@.campaign_budget AS b (zone_id, campaign_id, slot, cap_cents, spent_cents)
-		VALUES (p_zone_id, p_campaign_id, 0, v_moved, v_moved)
-		ON CONFLICT (zone_id, campaign_id, slot) DO UPDATE
-		   SET cap_cents = b.cap_cents OPERATOR(pg_catalog.+) excluded.cap_cents,
-		       spent_cents = b.spent_cents OPERATOR(pg_catalog.+) excluded.spent_cents;
-	END IF;
+		IF v_room OPERATOR(pg_catalog.<) p_cents THEN
+			RAISE EXCEPTION 'the budget of campaign % is short', p_campaign_id USING ERRCODE = 'DP606';
+		END IF;
+		v_left := p_cents;
+		FOR i IN 1 .. pg_catalog.cardinality(v_slots) LOOP
+			v_take := LEAST(v_left, v_rooms[i]);
+			IF v_zones[i] OPERATOR(pg_catalog.=) p_zone_id THEN
+				UPDATE @extschema@.campaign_budget b SET spent_cents = b.spent_cents OPERATOR(pg_catalog.+) v_take
+				 WHERE b.zone_id OPERATOR(pg_catalog.=) p_zone_id AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+				   AND b.slot OPERATOR(pg_catalog.=) v_slots[i];
+			ELSE
+				-- room of another zone moves to this one, and is spent here
+				UPDATE @extschema@.campaign_budget b SET cap_cents = b.cap_cents OPERATOR(pg_catalog.-) v_take
+				 WHERE b.zone_id OPERATOR(pg_catalog.=) v_zones[i] AND b.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+				   AND b.slot OPERATOR(pg_catalog.=) v_slots[i];
+				v_moved := v_moved OPERATOR(pg_catalog.+) v_take;
+			END IF;
+			v_left := v_left OPERATOR(pg_catalog.-) v_take;
+		END LOOP;
+		-- so that what an order spent lies in its zone, where a cancellation
+		-- gives it back
+		IF v_moved OPERATOR(pg_catalog.>) 0 THEN
+			INSERT INTO @extschema@.campaign_budget AS b (zone_id, campaign_id, slot, cap_cents, spent_cents)
+			VALUES (p_zone_id, p_campaign_id, 0, v_moved, v_moved)
+			ON CONFLICT (zone_id, campaign_id, slot) DO UPDATE
+			   SET cap_cents = b.cap_cents OPERATOR(pg_catalog.+) excluded.cap_cents,
+			       spent_cents = b.spent_cents OPERATOR(pg_catalog.+) excluded.spent_cents;
+		END IF;
+	EXCEPTION WHEN SQLSTATE 'DP606' THEN
+		RETURN false;
+	END;
 	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint, bigint) IS
-	'Internal: charges an amount to a campaign''s budget (p_budget_cents: the campaign''s, NULL for none) in a zone, true when it fits.  In the common case one slot of the zone with room that no other transaction holds (SKIP LOCKED); when none is free, every slot of the zone, locked in slot order, so that two orders racing for the last of a zone''s budget cannot both get it; when the zone''s room is short and the other zones hold enough, the rest from the pool''s and other zones'' slots that no transaction holds, one at a time, moved to the zone''s slot 0 and spent there (what an order spent lies in its zone).';
+	'Internal: charges an amount to a campaign''s budget (p_budget_cents: the campaign''s, NULL for none) in a zone, true when it fits.  In the common case one slot of the zone with room that no other transaction holds (SKIP LOCKED); when none is free, every slot of the zone, locked in slot order, so that two orders racing for the last of a zone''s budget cannot both get it; when the zone''s room is short and the other zones hold enough, the rest from the pool''s and other zones'' slots that no transaction holds, one at a time, moved to the zone''s slot 0 and spent there (what an order spent lies in its zone).  False when the room is short, with the locks taken to find that out given back (the block that took them is undone), so that an offer not taken holds none of the campaign''s slots.';
 REVOKE ALL ON FUNCTION @extschema@._budget_take(bigint, bigint, bigint, bigint) FROM PUBLIC;
 
 -- _budget_give (sql/52_campaigns.sql)
@@ -3454,14 +3469,17 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
-	IF v_r.campaign_id IS NOT NULL THEN
-		PERFORM @extschema@._budget_give(v_r.campaign_id, v_r.discount_cents, p_zone_id);
-	END IF;
+	-- in the order in which an order takes them (_offer_take): the code's
+	-- use, then the budget's slots, so that a cancellation and an order
+	-- redeeming the same code never wait for each other both ways
 	IF v_r.coupon_code IS NOT NULL THEN
 		-- in the order's zone, where _coupon_use left the use it took
 		UPDATE @extschema@.coupon_uses u SET used = u.used OPERATOR(pg_catalog.-) 1
 		 WHERE u.zone_id OPERATOR(pg_catalog.=) p_zone_id AND u.code OPERATOR(pg_catalog.=) v_r.coupon_code
 		   AND u.used OPERATOR(pg_catalog.>) 0;
+	END IF;
+	IF v_r.campaign_id IS NOT NULL THEN
+		PERFORM @extschema@._budget_give(v_r.campaign_id, v_r.discount_cents, p_zone_id);
 	END IF;
 	IF v_r.points_spent OPERATOR(pg_catalog.>) 0 THEN
 		-- the points go back to the lots they came from (an expired lot stays expired)
@@ -3477,7 +3495,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._offer_return(bigint, bigint) IS
-	'Internal (cancel_order): gives back what a cancelled order took: the discount to its campaign''s budget, the use of its coupon, the points to their lots.  A no-op when nothing is held.';
+	'Internal (cancel_order): gives back what a cancelled order took, in the order _offer_take takes it: the use of its coupon, the discount to its campaign''s budget, the points to their lots.  A no-op when nothing is held.';
 REVOKE ALL ON FUNCTION @extschema@._offer_return(bigint, bigint) FROM PUBLIC;
 
 -- _live_customer (sql/52_campaigns.sql)
@@ -3537,9 +3555,20 @@ DECLARE
 	v_depth integer := 0;
 BEGIN
 	PERFORM @extschema@._check_length('coupon_code', apply_referral.code);
+	-- one referral at a time, checked and written under the referrals lock
+	-- (advisory, of the node, to the end of the transaction): two made at
+	-- once would each pass the checks below without the other's row, and
+	-- close a ring or refer one customer twice.  The whole graph, not the
+	-- two customers: a ring may pass through customers neither call names.
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('referrals')::integer, 0);
+	-- new statements after the lock: they see what a racing call committed
 	PERFORM @extschema@._live_customer(apply_referral.customer_id);
+	-- the code of an erased customer is no one's (erasure deletes it; a
+	-- code left by an erasure from before that is refused all the same)
 	SELECT r.customer_id INTO v_referrer FROM @extschema@.referral_codes r
-	 WHERE r.code OPERATOR(pg_catalog.=) @extschema@._normalize_code(apply_referral.code);
+	  JOIN @extschema@.customers c ON c.customer_id OPERATOR(pg_catalog.=) r.customer_id
+	 WHERE r.code OPERATOR(pg_catalog.=) @extschema@._normalize_code(apply_referral.code)
+	   AND c.forgotten_at IS NULL;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown referral code "%"', code USING ERRCODE = 'DP609';
 	END IF;
@@ -3576,12 +3605,19 @@ BEGIN
 	IF v_camp.campaign_id IS NULL THEN
 		RAISE EXCEPTION 'no referral campaign is running' USING ERRCODE = 'DP609';
 	END IF;
-	INSERT INTO @extschema@.referrals (customer_id, referrer_id, campaign_id, applied_at)
-	VALUES (apply_referral.customer_id, v_referrer, v_camp.campaign_id, v_now);
+	BEGIN
+		INSERT INTO @extschema@.referrals (customer_id, referrer_id, campaign_id, applied_at)
+		VALUES (apply_referral.customer_id, v_referrer, v_camp.campaign_id, v_now);
+	EXCEPTION WHEN unique_violation THEN
+		-- a referral of the customer committed after this snapshot (a caller
+		-- in REPEATABLE READ does not see past the lock)
+		RAISE EXCEPTION 'customer % was referred by another customer already', customer_id
+			USING ERRCODE = 'DP613', DETAIL = 'A referral of the customer was made at the same time.';
+	END;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.apply_referral(bigint, text) IS
-	'A new customer enters a referral code: both are rewarded (points of the referral campaign) when the customer''s first order is delivered.  Refused: unknown code or no referral campaign (DP609), self-referral (DP610), a ring (DP611), a customer who has ordered (DP612) or was referred by someone else (DP613).  The same code again is a no-op.';
+	'A new customer enters a referral code: both are rewarded (points of the referral campaign) when the customer''s first order is delivered.  Refused: unknown code, the code of an erased customer, or no referral campaign (DP609), self-referral (DP610), a ring (DP611), a customer who has ordered (DP612) or was referred by someone else (DP613).  The same code again is a no-op.  One referral at a time (advisory lock ''referrals''), so that two made at once cannot close a ring.';
 REVOKE ALL ON FUNCTION @extschema@.apply_referral(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.apply_referral(bigint, text) TO dispatch_app, dispatch_admin;
 
@@ -3595,6 +3631,7 @@ DECLARE
 	v_camp @extschema@.campaigns;
 	v_ref @extschema@.referrals;
 	v_points integer;
+	v_referrer_points integer;
 	v_cost bigint;
 	v_done integer := 0;
 	v_tag text := 'order:' OPERATOR(pg_catalog.||) p_order_id;
@@ -3624,11 +3661,18 @@ BEGIN
 	FOR UPDATE;
 	IF FOUND THEN
 		SELECT c.* INTO v_camp FROM @extschema@.campaigns c WHERE c.campaign_id OPERATOR(pg_catalog.=) v_ref.campaign_id;
-		v_cost := (COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
+		-- an erased referrer's share is neither paid nor charged
+		v_referrer_points := CASE WHEN EXISTS (SELECT FROM @extschema@.customers c
+		                                        WHERE c.customer_id OPERATOR(pg_catalog.=) v_ref.referrer_id
+		                                          AND c.forgotten_at IS NULL)
+		                          THEN COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer, 0)
+		                          ELSE 0 END;
+		v_cost := (v_referrer_points::bigint
 		           OPERATOR(pg_catalog.+) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
 		          OPERATOR(pg_catalog.*) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1);
-		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
-			v_cost := NULL;      -- ended before the delivery: nothing is paid
+		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at
+		   OR v_camp.ends_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
+			v_cost := NULL;      -- ended (or past its end) before the delivery: nothing is paid
 		ELSIF NOT @extschema@._budget_take(v_camp.campaign_id, v_camp.budget_cents, v_cost, p_zone_id) THEN
 			-- the budget's room is there, but held at this moment by orders in
 			-- flight (an order never waits for another zone's slots): the
@@ -3642,7 +3686,7 @@ BEGIN
 			UPDATE @extschema@.referrals r SET status = 'budget_exhausted', order_id = p_order_id, settled_at = @extschema@.clock()
 			 WHERE r.customer_id OPERATOR(pg_catalog.=) v_ref.customer_id;
 		ELSE
-			PERFORM @extschema@._points_grant(p_zone_id, v_ref.referrer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer,
+			PERFORM @extschema@._points_grant(p_zone_id, v_ref.referrer_id, v_referrer_points,
 			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
 			PERFORM @extschema@._points_grant(p_zone_id, v_ref.customer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer,
 			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
@@ -3655,17 +3699,18 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._reward_delivery(bigint, bigint) IS
-	'Internal (credit_rewards): the points a delivered order earns, and the referral rewards of a referee''s first delivery; idempotent.  Returns the rewards written.';
+	'Internal (credit_rewards): the points a delivered order earns, and the referral rewards of a referee''s first delivery (nothing for an erased referrer); idempotent.  Returns the rewards written.';
 REVOKE ALL ON FUNCTION @extschema@._reward_delivery(bigint, bigint) FROM PUBLIC;
 
 -- _growth_read (sql/52_campaigns.sql)
-CREATE OR REPLACE FUNCTION @extschema@._growth_read(p_consumer text, p_max integer) RETURNS bigint
+CREATE OR REPLACE FUNCTION @extschema@._growth_read(p_consumer text, p_max integer, p_upto text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_zone bigint;
 	v_from bigint;
+	v_cap bigint;
 	v_batch integer;
 	v_n bigint;
 	v_zone_n bigint;
@@ -3690,17 +3735,27 @@ BEGIN
 	END IF;
 	TRUNCATE growth_read;
 	-- each zone from its cursor, through events_since: only events below
-	-- the snapshot horizon of the zone's node, each committed event once
+	-- the snapshot horizon of the zone's node, each committed event once.
+	-- With p_upto, no further than that consumer's cursor of the zone (none
+	-- yet: nothing of the zone): the horizon moves between two statements
+	-- and that consumer may read fewer events, and what it has not handled
+	-- is left for a later run.
 	v_batch := LEAST(COALESCE(p_max, 100000), 100000);
-	FOR v_zone, v_from IN
-		SELECT g.zone_id, g.last_seq FROM @extschema@.growth_cursors g
+	FOR v_zone, v_from, v_cap IN
+		SELECT g.zone_id, g.last_seq,
+		       CASE WHEN p_upto IS NOT NULL THEN COALESCE(u.last_seq, 0) END
+		  FROM @extschema@.growth_cursors g
+		  LEFT JOIN @extschema@.growth_cursors u
+		    ON u.consumer OPERATOR(pg_catalog.=) p_upto AND u.zone_id OPERATOR(pg_catalog.=) g.zone_id
 		 WHERE g.consumer OPERATOR(pg_catalog.=) p_consumer ORDER BY g.zone_id
 	LOOP
 		v_zone_n := 0;
 		LOOP
+			EXIT WHEN v_from OPERATOR(pg_catalog.>=) v_cap;
 			INSERT INTO growth_read
 			SELECT e.zone_id, e.seq, e.kind, e.order_id, e.payload OPERATOR(pg_catalog.->>) 'status'
-			  FROM @extschema@.events_since(v_from, v_batch, v_zone) e;
+			  FROM @extschema@.events_since(v_from, v_batch, v_zone) e
+			 WHERE v_cap IS NULL OR e.seq OPERATOR(pg_catalog.<=) v_cap;
 			GET DIAGNOSTICS v_n = ROW_COUNT;
 			v_zone_n := v_zone_n OPERATOR(pg_catalog.+) v_n;
 			EXIT WHEN v_n OPERATOR(pg_catalog.<) v_batch
@@ -3720,9 +3775,9 @@ BEGIN
 	RETURN v_n;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._growth_read(text, integer) IS
-	'Internal (credit_rewards, rollup_campaigns): locks the consumer''s cursors in growth_cursors (one a zone, a new zone from 0) and reads each zone''s committed events after its cursor with events_since into the temporary table growth_read, at most p_max in all (the lowest seq first; NULL: all).  Returns the events read.  _growth_advance moves the cursors past them.';
-REVOKE ALL ON FUNCTION @extschema@._growth_read(text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._growth_read(text, integer, text) IS
+	'Internal (credit_rewards, rollup_campaigns): locks the consumer''s cursors in growth_cursors (one a zone, a new zone from 0) and reads each zone''s committed events after its cursor with events_since into the temporary table growth_read, at most p_max in all (the lowest seq first; NULL: all), and, when p_upto names another consumer, none after that consumer''s cursor of the zone.  Returns the events read.  _growth_advance moves the cursors past them.';
+REVOKE ALL ON FUNCTION @extschema@._growth_read(text, integer, text) FROM PUBLIC;
 
 -- _growth_advance (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._growth_advance(p_consumer text) RETURNS void
@@ -3761,7 +3816,7 @@ BEGIN
 		RAISE EXCEPTION 'credit_rewards needs max_events of at least 1' USING ERRCODE = 'DP025';
 	END IF;
 	-- each zone's committed events after its cursor, at most max_events
-	PERFORM @extschema@._growth_read('credit_rewards', max_events);
+	PERFORM @extschema@._growth_read('credit_rewards', max_events, NULL);
 	-- and of those, the deliveries, in order
 	FOR v_e IN SELECT r.zone_id, r.order_id FROM growth_read r
 	            WHERE r.kind OPERATOR(pg_catalog.=) 'order_status' AND r.status OPERATOR(pg_catalog.=) 'delivered'
@@ -4070,8 +4125,13 @@ BEGIN
 		RAISE EXCEPTION 'invalid errand fee % cents', fee_cents USING ERRCODE = 'DP008';
 	END IF;
 	-- the customer's lock from before its check, as place_order takes it:
-	-- an erasure committed first is seen, a later one waits for the errand
+	-- an erasure committed first is seen, a later one waits for the errand;
+	-- then the customer's intake lock (src/locks.h), so that the check, a
+	-- statement after it, counts an order or errand of the customer placed
+	-- at the same time once that commits (two cannot both pass the limit)
 	PERFORM @extschema@._lock_subject('customer', _place_errand.customer_id, false);
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('intake')::integer,
+	                                         (_place_errand.customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
 	PERFORM @extschema@._check_customer(_place_errand.customer_id, v_zone);
 
 	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
@@ -8121,10 +8181,13 @@ BEGIN
 	-- a dispatcher's words about the customer go too; that they were flagged stays
 	UPDATE @extschema@.customer_flags f SET reason = NULL
 	 WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id AND f.reason IS NOT NULL;
+	-- their referral code: it named them to whoever it was given, and no
+	-- one is referred by an erased customer any more
+	DELETE FROM @extschema@.referral_codes r WHERE r.customer_id OPERATOR(pg_catalog.=) p_customer_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) IS
-	'Internal (forget_customer): revokes the customer''s open consents, removes the phone blind index and the flag reason, and stamps forgotten_at.';
+	'Internal (forget_customer): revokes the customer''s open consents, removes the phone blind index, the flag reason and the referral code, and stamps forgotten_at.';
 REVOKE ALL ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) FROM PUBLIC;
 
 -- forget_customer (sql/80_privacy.sql)
@@ -8169,7 +8232,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index and every sealed field, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up.  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up.  Returns the privacy request id.';
 
 -- _rectify_log (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rectify_log(p_subject text, p_subject_id bigint, p_fields text[], p_reason text)
@@ -9728,8 +9791,12 @@ BEGIN
 	v_rewards := @extschema@.credit_rewards();
 	-- each zone's committed events since its cursor (events_since: every
 	-- event below the horizon of the zone's node is committed or never will
-	-- be); a full run reads them too, to move the cursors past them
-	v_read := @extschema@._growth_read('rollup_campaigns', NULL);
+	-- be), up to the cursor credit_rewards has just left in the zone: its
+	-- read stops at max_events and saw an earlier horizon, and an order
+	-- counted from an event it has not handled would miss its reward with
+	-- no later event to correct it; the rest waits for the next run.  A full
+	-- run reads them too, to move the cursors past them
+	v_read := @extschema@._growth_read('rollup_campaigns', NULL, 'credit_rewards');
 
 	CREATE TEMP TABLE IF NOT EXISTS rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
 		ON COMMIT DROP;
@@ -9777,9 +9844,14 @@ BEGIN
 		                      WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
 		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
 		                     OFFSET 0) r ON true
+		  -- the reward as paid: the referral lots of both sides, in the zone
+		  -- of the order (an erased referrer's share is not paid)
 		  LEFT JOIN LATERAL (SELECT f.campaign_id,
-		                            (COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referrer_points')::bigint, 0)
-		                             OPERATOR(pg_catalog.+) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+		                            COALESCE((SELECT pg_catalog.sum(l.points) FROM @extschema@.points_ledger l
+		                                       WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone_id
+		                                         AND l.customer_id IN (f.customer_id, f.referrer_id)
+		                                         AND l.reason OPERATOR(pg_catalog.=) 'referral'
+		                                         AND l.ref OPERATOR(pg_catalog.=) ('referee:' OPERATOR(pg_catalog.||) f.customer_id)), 0)
 		                            OPERATOR(pg_catalog.*) COALESCE((k.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1) AS reward_cents
 		                       FROM @extschema@.referrals f
 		                       JOIN @extschema@.campaigns k ON k.campaign_id OPERATOR(pg_catalog.=) f.campaign_id
@@ -9841,7 +9913,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rollup_campaigns(boolean) IS
-	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
+	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them and no further than credit_rewards has read in each zone (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
 REVOKE ALL ON FUNCTION @extschema@.rollup_campaigns(boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rollup_campaigns(boolean) TO dispatch_admin;
 
