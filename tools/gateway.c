@@ -177,6 +177,16 @@ typedef struct Pending
 
 static volatile sig_atomic_t stop_requested = 0;
 
+/* milliseconds of a clock that only goes forward */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 on_signal(int sig)
 {
@@ -507,17 +517,29 @@ broker_connect(const Options *o, Pending *p)
 	return m;
 }
 
-/* Run the client until nothing is pending; false if the broker went away. */
+/*
+ * Run the client until nothing is pending; false if the broker went away,
+ * or acknowledged nothing for a minute.  The minute is of the clock, since
+ * the last acknowledgement: a call of the client's loop returns as soon as
+ * any packet arrives, so with a window of messages in flight a long batch
+ * takes many calls while the broker keeps acknowledging.
+ */
 static bool
 broker_drain(struct mosquitto *m, Pending *p)
 {
-	int			spins = 0;
+	int64_t		acked_at = now_ms();
+	int			left = p->n;
 
 	while (p->n > 0)
 	{
 		if (mosquitto_loop(m, 100, 1) != MOSQ_ERR_SUCCESS || !p->connected)
 			return false;
-		if (++spins > 600)		/* a minute without acknowledgements */
+		if (p->n < left)
+		{
+			left = p->n;
+			acked_at = now_ms();
+		}
+		else if (now_ms() - acked_at > 60000)
 		{
 			logf_("the broker acknowledged nothing for a minute");
 			return false;
@@ -549,16 +571,6 @@ broker_publish(struct mosquitto *m, Pending *p, const char *topic, const char *p
 }
 
 /* ------------------------------------------------------------- database */
-
-/* milliseconds of a clock that only goes forward */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static PGconn *
 db_connect(const Options *o)
