@@ -16,8 +16,9 @@
  *
  * The base is dispatch.event_base's one row (none: 0).  It is not 0 only
  * on a Citus worker added later or about to receive a zone's shards
- * (events.c, sql/97_distribute.sql), and it is raised only between
- * writers: a snapshot that sees the raise sees every event numbered with
+ * (events.c, sql/97_distribute.sql) and on a node that an outbox was
+ * restored into (after_restore, sql/40_events.sql), and it is raised only
+ * between writers: a snapshot that sees the raise sees every event numbered with
  * the old base.  Writers read it through a cache each backend keeps until
  * the table changes (its statement trigger, _event_base_changed); the
  * horizon reads it once a snapshot.

@@ -54,6 +54,15 @@
  * (rows moved from a node ahead, to a node not prepared): an error rather
  * than numbers that a zone's cursor would pass over.
  *
+ * An outbox restored into another cluster (pg_dump, pg_restore) comes with
+ * the numbers of the cluster it was dumped from, and the base, which
+ * belongs to the node, is not dumped: where that cluster's transaction ids
+ * ran ahead of this one's, this node would number its events below the
+ * restored ones, below every gateway's cursor.  dispatch.after_restore()
+ * (sql/40_events.sql) raises the base above them, between writers, as
+ * prepare_move does.  Until then a backend's first event is refused
+ * (DP109, check_outbox_below), so that the failure is loud.
+ *
  * IDENTIFICATION
  *		src/events.c
  *
@@ -110,10 +119,14 @@ static int	shard_plan_count = 0;
 static Oid	checked_relid = InvalidOid;
 static int64 checked_zone = 0;
 
+/* the outbox lies below this node's numbers (check_outbox_below) */
+static bool outbox_checked = false;
+
 static int64 next_seq(void);
 static void lock_numbering(void);
 static bool outbox_distributed(void);
 static void check_zone_below(Relation rel, int64 zone_id, int64 base);
+static void check_outbox_below(int64 base);
 
 
 /*
@@ -250,6 +263,48 @@ check_zone_below(Relation rel, int64 zone_id, int64 base)
 }
 
 /*
+ * The guard of a backend's first event on one server: the outbox must lie
+ * below every number this node can give from now on, (base + next xid) <<
+ * 20.  A row at or above it was numbered by another cluster whose
+ * transaction ids ran ahead of this one's (an outbox restored here before
+ * dispatch.after_restore() raised the base): this node's events would be
+ * numbered below it, and events_since(cursor) would never hand them out.
+ * Refused instead (DP109).  One lookup of events_seq_idx, once per backend
+ * while it passes: the base never goes down, transaction ids only up.
+ */
+static void
+check_outbox_below(int64 base)
+{
+	int64		limit;
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute("SELECT e.seq FROM dispatch.events e ORDER BY e.seq DESC LIMIT 1", true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the outbox's last event: %s", SPI_result_code_string(ret));
+	/* read after the lookup: every row it saw was numbered below */
+	limit = (int64) ((U64FromFullTransactionId(ReadNextFullTransactionId()) + (uint64) base)
+					 << DISPATCH_EVENT_ORDINAL_BITS);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		int64		top = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull && top >= limit)
+			ereport(ERROR,
+					errcode(ERRCODE_DP_OUTBOX_AHEAD),
+					errmsg("this node would number events below the last event of the outbox"),
+					errdetail("The outbox's last event is numbered " INT64_FORMAT ", this node's next number is " INT64_FORMAT ": the outbox was restored from a cluster whose transaction ids ran ahead of this one's.",
+							  top, limit),
+					errhint("Run SELECT dispatch.after_restore(); once, as dispatch_admin, after the restore and before writers start (docs/operations.md, \"Dump and restore\")."));
+	}
+	SPI_finish();
+	outbox_checked = true;
+}
+
+/*
  * Append one event to the outbox and notify listeners.  payload_json is a
  * JSON object (or NULL) with the kind-specific fields; its members are
  * stored in the row and copied into the NOTIFY payload.  Ids of 0 or less
@@ -277,6 +332,9 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 	if (*k != '\0' || k == kind || k - kind > EVENT_KIND_MAX)
 		elog(ERROR, "invalid event kind \"%s\"", kind);
 	seq = next_seq();
+	/* on Citus the trigger of the shards guards each zone (DP108) */
+	if (!outbox_checked && !outbox_distributed())
+		check_outbox_below(ordinal_base);
 	/* parsed once, in the caller's memory: the row's, and the payload's text */
 	stored = DirectFunctionCall1(jsonb_in, CStringGetDatum(payload));
 

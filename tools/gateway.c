@@ -3,10 +3,12 @@
  * gateway.c
  *		The reference push gateway: dispatch's outbox to an MQTT broker.
  *
- * It LISTENs on dispatch_events, reads the outbox with
- * dispatch.events_since(after_seq, max) (NOTIFY only wakes it), and
- * publishes every event, with QoS 1, on <prefix>/customer/<id> and
- * <prefix>/rider/<id> (an event that names neither: <prefix>/zone/<id>).
+ * It LISTENs on dispatch_events (not on a standby, which refuses LISTEN:
+ * there it reads every --poll ms until the server is promoted), reads
+ * the outbox with dispatch.events_since(after_seq, max) (NOTIFY only
+ * wakes it), and publishes every event, with QoS 1, on
+ * <prefix>/customer/<id> and <prefix>/rider/<id> (an event that names
+ * neither: <prefix>/zone/<id>).
  * After the broker has acknowledged every message of a batch, the last
  * seq of the batch is written to the state file (a temporary file,
  * fsync, rename, fsync of the directory): after any failure (the gateway
@@ -98,7 +100,9 @@ static const char *usage_text =
 "    --poll MS          read every zone at least every MS ms without a\n"
 "                       wake-up [GATEWAY_POLL_MS], 10..60000, default 5000;\n"
 "                       on a Citus coordinator nothing notifies: use a\n"
-"                       short one there\n"
+"                       short one there.  A standby refuses LISTEN: there\n"
+"                       the gateway reads every MS ms, and LISTENs once\n"
+"                       it finds the server promoted\n"
 "    --once             catch up, then exit (no LISTEN)\n"
 "    --help             this text\n"
 "\n"
@@ -176,6 +180,16 @@ typedef struct Pending
 } Pending;
 
 static volatile sig_atomic_t stop_requested = 0;
+
+/* milliseconds of a clock that only goes forward */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void
 on_signal(int sig)
@@ -507,17 +521,29 @@ broker_connect(const Options *o, Pending *p)
 	return m;
 }
 
-/* Run the client until nothing is pending; false if the broker went away. */
+/*
+ * Run the client until nothing is pending; false if the broker went away,
+ * or acknowledged nothing for a minute.  The minute is of the clock, since
+ * the last acknowledgement: a call of the client's loop returns as soon as
+ * any packet arrives, so with a window of messages in flight a long batch
+ * takes many calls while the broker keeps acknowledging.
+ */
 static bool
 broker_drain(struct mosquitto *m, Pending *p)
 {
-	int			spins = 0;
+	int64_t		acked_at = now_ms();
+	int			left = p->n;
 
 	while (p->n > 0)
 	{
 		if (mosquitto_loop(m, 100, 1) != MOSQ_ERR_SUCCESS || !p->connected)
 			return false;
-		if (++spins > 600)		/* a minute without acknowledgements */
+		if (p->n < left)
+		{
+			left = p->n;
+			acked_at = now_ms();
+		}
+		else if (now_ms() - acked_at > 60000)
 		{
 			logf_("the broker acknowledged nothing for a minute");
 			return false;
@@ -550,39 +576,80 @@ broker_publish(struct mosquitto *m, Pending *p, const char *topic, const char *p
 
 /* ------------------------------------------------------------- database */
 
-/* milliseconds of a clock that only goes forward */
-static int64_t
-now_ms(void)
+/*
+ * LISTEN on dispatch_events, unless the server is in recovery: a standby
+ * refuses LISTEN (SQLSTATE 25006) and would send no notification anyway,
+ * so there the gateway reads every --poll ms instead.  *listening says
+ * which; false if the database failed.
+ */
+static bool
+db_listen(PGconn *db, bool *listening)
 {
-	struct timespec ts;
+	PGresult   *r;
+	const char *state;
+	bool		recovery;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	r = PQexec(db, "SELECT pg_catalog.pg_is_in_recovery()");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+	{
+		logf_("cannot ask the server whether it is a standby: %s", PQerrorMessage(db));
+		PQclear(r);
+		return false;
+	}
+	recovery = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	*listening = false;
+	if (recovery)
+		return true;
+	r = PQexec(db, "LISTEN dispatch_events");
+	if (PQresultStatus(r) == PGRES_COMMAND_OK)
+		*listening = true;
+	else if ((state = PQresultErrorField(r, PG_DIAG_SQLSTATE)) == NULL ||
+			 strcmp(state, "25006") != 0)
+	{
+		/* 25006 is refused as on a standby: poll; anything else fails */
+		logf_("cannot LISTEN: %s", PQerrorMessage(db));
+		PQclear(r);
+		return false;
+	}
+	PQclear(r);
+	return true;
 }
 
 static PGconn *
-db_connect(const Options *o)
+db_connect(const Options *o, bool *listening)
 {
 	PGconn	   *c = PQconnectdb(o->db);
 	PGresult   *r;
 
+	*listening = false;
 	if (PQstatus(c) != CONNECTION_OK)
 	{
 		logf_("cannot connect to the database: %s", PQerrorMessage(c));
 		PQfinish(c);
 		return NULL;
 	}
-	r = PQexec(c, o->once ? "SET application_name = 'dispatch-gateway'"
-			   : "SET application_name = 'dispatch-gateway'; LISTEN dispatch_events");
+	r = PQexec(c, "SET application_name = 'dispatch-gateway'");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 	{
-		logf_("cannot LISTEN: %s", PQerrorMessage(c));
+		logf_("cannot set application_name: %s", PQerrorMessage(c));
 		PQclear(r);
 		PQfinish(c);
 		return NULL;
 	}
 	PQclear(r);
-	logf_("connected to the database%s", o->once ? "" : ", listening on dispatch_events");
+	if (o->once)
+		logf_("connected to the database");
+	else if (!db_listen(c, listening))
+	{
+		PQfinish(c);
+		return NULL;
+	}
+	else if (*listening)
+		logf_("connected to the database, listening on dispatch_events");
+	else
+		logf_("connected to the database, a standby: it sends no notifications, reading every %d ms (--poll)",
+			  o->poll_ms);
 	return c;
 }
 
@@ -1038,6 +1105,7 @@ main(int argc, char **argv)
 	struct mosquitto *m = NULL;
 	const char *why;
 	bool		full = true;	/* read every zone in the next round */
+	bool		listening = false;	/* LISTENing (false: a standby, or --once) */
 	int64_t		next_full = 0;
 	int64_t		deadline;
 	int			backoff = 1;
@@ -1064,8 +1132,23 @@ main(int argc, char **argv)
 
 		if (m == NULL && (m = broker_connect(&o, &p)) == NULL)
 			goto retry;
-		if (db == NULL && (db = db_connect(&o)) == NULL)
-			goto retry;
+		if (db == NULL)
+		{
+			if ((db = db_connect(&o, &listening)) == NULL)
+				goto retry;
+		}
+		else if (full && !listening && !o.once)
+		{
+			/* a standby, read every --poll ms: LISTEN once it is promoted */
+			if (!db_listen(db, &listening))
+			{
+				PQfinish(db);
+				db = NULL;
+				goto retry;
+			}
+			if (listening)
+				logf_("the server left recovery: listening on dispatch_events");
+		}
 		backoff = 1;
 
 		/* catch up: every committed event after each due zone's cursor */

@@ -198,6 +198,7 @@ app|SELECT dispatch.zone_of(1099511627777)|
 app|SELECT dispatch.zone_scoped_id(1, 1)|
 gateway|SELECT count(*) FROM dispatch.events_since(0)|
 admin|SELECT count(*) FROM dispatch.relay_status()|
+admin|SELECT dispatch.after_restore()|
 admin|SELECT dispatch.rotate_customer_key(3)|
 admin|SELECT dispatch.rotate_master_key(10)|
 admin|SELECT dispatch.rotate_index_key(10)|

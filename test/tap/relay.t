@@ -12,9 +12,11 @@
 #     was listening (tools/gateway, mosquitto) catches up with nothing
 #     missing, and the relay relays again;
 #   - the standby runs no relay, answers analyst views, purges nothing,
-#     and its events_since reaches what the primary committed; promoted,
-#     it starts its relay, and a gateway continues from its last seq with
-#     no gap;
+#     and its events_since reaches what the primary committed; the
+#     reference gateway connected to it does not LISTEN (a standby refuses
+#     it) and forwards what replay brings by reading every --poll ms;
+#     promoted, it starts its relay, a gateway continues from its last seq
+#     with no gap, and the standby's gateway LISTENs from its next read;
 #   - a server without dispatch preloaded notifies at commit and says so
 #     once in its log.
 #
@@ -80,7 +82,7 @@ SQL
 psql -X -q -v ON_ERROR_STOP=1 -v ncust=200 -f "$here/bench/intake/setup.sql" >/dev/null 2>&1
 psql -X -q -c "CREATE ROLE relay_gw LOGIN IN ROLE dispatch_gateway" >/dev/null
 
-echo "1..19"
+echo "1..21"
 
 # 1: the relay of relay_t is up and ready
 ready() {   # port: wait up to 15 s for a ready relay
@@ -264,6 +266,10 @@ r=$(q "$sp" "SET dispatch.clock_override = '2099-01-01 00:00+00'; CALL dispatch.
 [ "$r" = "NOTICE:  standby: nothing to purge here" ] && [ "$(q "$sp" "SELECT count(*) FROM dispatch.events")" = "$before" ] &&
 	[ "$(q "$sp" "SELECT count(*) FROM dispatch.purge_runs")" = "$runs" ]
 ok $? "purge_expired is a no-op on the standby ($r)"
+# the reference gateway on the standby, from the last event replayed
+q "$sp" "SELECT coalesce(max(seq), 0) FROM dispatch.events_since(0, 100000)" >"$work/sgw.state"
+"$here/tools/gateway" --db "host=$work port=$sp dbname=relay_t user=relay_gw" --broker 127.0.0.1 --port "$mq" \
+	--state "$work/sgw.state" --client-id relay-t-sgw --poll 200 >"$work/sgw.log" 2>&1 & pids+=($!)
 load 2 4
 lsn=$(q "$pp" "SELECT pg_current_wal_lsn()")
 for _ in $(seq 100); do [ "$(q "$sp" "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && break; sleep 0.1; done
@@ -272,6 +278,10 @@ se=$(q "$sp" "SELECT md5(string_agg(seq::text, ',' ORDER BY seq)) FROM dispatch.
 [ -n "$pe" ] && [ "$pe" = "$se" ]
 ok $? "a gateway reading events_since from the standby reaches what the primary committed once replay does"
 glast=$(q "$sp" "SELECT max(seq) FROM dispatch.events_since(0, 100000)")
+for _ in $(seq 100); do [ "$(cat "$work/sgw.state")" -ge "$glast" ] && break; sleep 0.1; done
+[ "$(cat "$work/sgw.state")" -ge "$glast" ] && ! grep -q "cannot LISTEN" "$work/sgw.log" &&
+	grep -q "connected to the database, a standby: it sends no notifications, reading every 200 ms" "$work/sgw.log"
+ok $? "a gateway connected to the standby does not LISTEN there, says so, and forwards what replay brings every --poll ms ($(cat "$work/sgw.state") of $glast)"
 ppos=$(q "$pp" "SELECT position FROM dispatch.relay_status()")
 (cd / && as_pg pg_ctl -D "$work/p" -m fast -w stop >/dev/null)
 (cd / && as_pg pg_ctl -D "$work/s" -w promote >/dev/null)
@@ -287,6 +297,10 @@ read -r a b <<<"$r"
 read -r missing twice total back _ < <(PGPORT=$sp heard_check "$work/heard4" "e.seq > $glast")
 [ "$a" = "$b" ] && [ "$a" -gt 0 ] && [ "${missing:-x}" = 0 ] && [ "$twice" = 0 ]
 ok $? "a gateway continues on the promoted server from its last seq with no gap ($a events; heard $total, missing $missing)"
+slast=$(q "$sp" "SELECT max(seq) FROM dispatch.events")
+for _ in $(seq 100); do [ "$(cat "$work/sgw.state")" -ge "$slast" ] && break; sleep 0.1; done
+[ "$(cat "$work/sgw.state")" -ge "$slast" ] && grep -q "the server left recovery: listening on dispatch_events" "$work/sgw.log"
+ok $? "the standby's gateway, on the same connection, finds the server promoted, LISTENs, and forwards its new events ($(cat "$work/sgw.state") of $slast)"
 
 # 18: a server without dispatch preloaded notifies at commit, and says so once
 np=$(free_port)
