@@ -1132,7 +1132,7 @@ CREATE TABLE @extschema@.event_base (
 	at        timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.event_base IS
-	'This node''s base of event numbers: an event''s seq is ((base + writing transaction id) << 20) | ordinal.  No row: 0.  Set on a Citus worker, above every number of the cluster, before any shard of the outbox is on it: by distribute() on each worker it places, by prepare_worker on a worker added later; raised by prepare_move before a zone''s shards move to it.';
+	'This node''s base of event numbers: an event''s seq is ((base + writing transaction id) << 20) | ordinal.  No row: 0.  Set on a Citus worker, above every number of the cluster, before any shard of the outbox is on it: by distribute() on each worker it places, by prepare_worker on a worker added later; raised by prepare_move before a zone''s shards move to it; set above a restored outbox by after_restore.';
 REVOKE ALL ON TABLE @extschema@.event_base FROM PUBLIC;
 -- END event base
 
@@ -1708,6 +1708,44 @@ $$;
 COMMENT ON FUNCTION @extschema@._raise_event_base(bigint) IS
 	'Internal, on a node (prepare_move): raises its base of event numbers to p_base (never lowers it) once every transaction numbering events with the old base has ended; returns the base.  DP916 on a node without a base.';
 REVOKE ALL ON FUNCTION @extschema@._raise_event_base(bigint) FROM PUBLIC;
+
+-- after_restore (sql/40_events.sql)
+CREATE OR REPLACE FUNCTION @extschema@.after_restore(margin bigint DEFAULT 4294967296) RETURNS bigint
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
+AS $$
+DECLARE
+	v_base bigint;
+	v_xid bigint;
+	v_top bigint;
+BEGIN
+	IF margin IS NULL OR margin OPERATOR(pg_catalog.<) 0
+	   OR margin OPERATOR(pg_catalog.>) 1099511627776 THEN
+		RAISE EXCEPTION 'after_restore needs a margin between 0 and 2^40 transactions'
+			USING ERRCODE = 'DP025';
+	END IF;
+	LOCK TABLE @extschema@.event_base IN EXCLUSIVE MODE;
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('numbering')::integer, 0);
+	v_base := COALESCE((SELECT b.base FROM @extschema@.event_base b), 0);
+	-- every transaction that numbers an event from now on has a larger id
+	v_xid := pg_catalog.pg_current_xact_id()::text::bigint;
+	SELECT e.seq INTO v_top FROM @extschema@.events e ORDER BY e.seq DESC LIMIT 1;
+	IF v_top IS NULL
+	   OR (v_top OPERATOR(pg_catalog.>>) 20) OPERATOR(pg_catalog.<) (v_base OPERATOR(pg_catalog.+) v_xid) THEN
+		RETURN v_base;
+	END IF;
+	-- the next transaction's numbers: above (v_top >> 20) + margin
+	v_base := ((v_top OPERATOR(pg_catalog.>>) 20) OPERATOR(pg_catalog.-) v_xid) OPERATOR(pg_catalog.+) margin;
+	INSERT INTO @extschema@.event_base AS b (only_row, base) VALUES (true, v_base)
+	ON CONFLICT (only_row) DO UPDATE SET base = excluded.base, at = pg_catalog.now();
+	RETURN v_base;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.after_restore(bigint) IS
+	'Once after restoring a dump into another cluster, before writers start (docs/operations.md, "Dump and restore"): raises this node''s base of event numbers so that its new events are numbered above the restored outbox''s last, by margin transactions at least, once every transaction numbering events with the old base has ended; returns the base.  Changes nothing where the outbox lies below this node''s numbers already.  Until it has run, a new event below the restored ones is refused (DP109).  DP025 for a margin outside 0..2^40.';
+REVOKE ALL ON FUNCTION @extschema@.after_restore(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.after_restore(bigint) TO dispatch_admin;
 
 -- _event_horizon (sql/40_events.sql)
 CREATE OR REPLACE FUNCTION @extschema@._event_horizon() RETURNS bigint
