@@ -1194,6 +1194,19 @@ CREATE INDEX orders_unpaid_since_idx ON @extschema@.orders (zone_id, status_chan
 -- END unpaid orders
 
 -- ===========================================================================
+-- A vehicle's speed and limits and a zone's speed are finite: NaN passes
+-- "> 0" (it compares above every number), and a NaN limit let every pair
+-- through matching, a NaN speed made ETAs and costs NaN.
+-- ===========================================================================
+
+ALTER TABLE @extschema@.vehicle_profiles
+	ADD CONSTRAINT vehicle_profiles_finite
+	    CHECK (speed_factor <= 10 AND max_pickup_m <= 1e6 AND max_trip_m <= 1e6);
+ALTER TABLE @extschema@.zones
+	ADD CONSTRAINT zones_speed_finite CHECK (speed_mps <= 100);
+-- END finite speeds
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql

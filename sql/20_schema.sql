@@ -32,7 +32,9 @@ CREATE TABLE @extschema@.zones (
 	area        geometry(MultiPolygon, 4326) NOT NULL,
 	timezone    text NOT NULL DEFAULT 'UTC',
 	speed_mps   real NOT NULL DEFAULT 4.0 CHECK (speed_mps > 0),
-	created_at  timestamptz NOT NULL
+	created_at  timestamptz NOT NULL,
+	-- finite: a NaN speed (which passes > 0) would make every ETA and cost NaN
+	CONSTRAINT zones_speed_finite CHECK (speed_mps <= 100)
 );
 CREATE INDEX zones_area_idx ON @extschema@.zones USING gist (area);
 COMMENT ON TABLE @extschema@.zones IS

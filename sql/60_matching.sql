@@ -79,7 +79,11 @@ CREATE TABLE @extschema@.vehicle_profiles (
 	max_pickup_m   real NOT NULL CHECK (max_pickup_m > 0),
 	max_trip_m     real NOT NULL CHECK (max_trip_m > 0),
 	source         text NOT NULL DEFAULT 'operator'
-	               CONSTRAINT vehicle_profiles_source_check CHECK (source IN ('default', 'operator'))
+	               CONSTRAINT vehicle_profiles_source_check CHECK (source IN ('default', 'operator')),
+	-- finite (NaN compares above every number, so this rules it out too):
+	-- a NaN limit would compare false and let every pair through
+	CONSTRAINT vehicle_profiles_finite
+	    CHECK (speed_factor <= 10 AND max_pickup_m <= 1e6 AND max_trip_m <= 1e6)
 );
 INSERT INTO @extschema@.vehicle_profiles (vehicle, speed_factor, max_pickup_m, max_trip_m, source) VALUES
 	('foot',      0.35,  1500,  2500, 'default'),

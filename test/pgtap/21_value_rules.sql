@@ -7,7 +7,7 @@ BEGIN;
 \ir ../fixtures/city.sql
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-01 12:00:00+00';
-SELECT plan(40);
+SELECT plan(43);
 
 SELECT dispatch.register_rider(:zone, 'Rules', '+8613900000098', 5) AS rider \gset
 SELECT dispatch.rider_online(:rider, 121.43, 31.19) \g /dev/null
@@ -157,6 +157,12 @@ SELECT is(:'rider_now'::text, '20 car online', 'and the refused updates left not
 SELECT throws_like($$INSERT INTO dispatch.vehicle_profiles (vehicle, speed_factor, max_pickup_m, max_trip_m)
                      VALUES ('scooter', 1, 1000, 2000)$$,
                    '%vehicle_profiles_vehicle_check%', 'a vehicle profile names a vehicle a rider may have');
+SELECT throws_like($$UPDATE dispatch.vehicle_profiles SET max_pickup_m = 'NaN' WHERE vehicle = 'ebike'$$,
+                   '%vehicle_profiles_finite%', 'a vehicle''s limits are finite (NaN would let every pair through)');
+SELECT throws_like($$UPDATE dispatch.vehicle_profiles SET speed_factor = 'Infinity' WHERE vehicle = 'ebike'$$,
+                   '%vehicle_profiles_finite%', 'and so is its speed');
+SELECT throws_like(format($$UPDATE dispatch.zones SET speed_mps = 'NaN' WHERE zone_id = %s$$, :zone),
+                   '%zones_speed_finite%', 'a zone''s speed is finite');
 
 -- the old column constraints are gone; these are the rules
 SELECT is_empty($$
