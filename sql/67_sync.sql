@@ -153,8 +153,8 @@ BEGIN
 	                    WHEN f.kind OPERATOR(pg_catalog.=) 'ping' AND (f.lon IS NULL OR f.lat IS NULL)
 	                        THEN 'a ping needs "lon" in [-180, 180] and "lat" in [-90, 90]'
 	                    WHEN f.kind OPERATOR(pg_catalog.<>) 'ping' AND f.ref IS NULL
-	                        THEN pg_catalog.format('a %s item needs %s', f.kind,
-	                                 CASE WHEN f.kind OPERATOR(pg_catalog.=) 'offer' THEN '"offer_id"' ELSE '"order_id"' END)
+	                        THEN CASE WHEN f.kind OPERATOR(pg_catalog.=) 'offer' THEN 'an offer item needs "offer_id"'
+	                                  ELSE pg_catalog.format('a %s item needs "order_id"', f.kind) END
 	                    WHEN f.kind OPERATOR(pg_catalog.=) 'offer' AND f.accept IS NULL
 	                        THEN 'an offer item needs "accept": true or false'
 	               END AS problem
@@ -174,14 +174,20 @@ BEGIN
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lat') OPERATOR(pg_catalog.=) 'number'
 	                             AND (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 BETWEEN -90 AND 90
 	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 END AS lat,
-	                       CASE WHEN COALESCE(e.v OPERATOR(pg_catalog.->>) 'offer_id', e.v OPERATOR(pg_catalog.->>) 'order_id')
-	                                 OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'
-	                            THEN COALESCE(e.v OPERATOR(pg_catalog.->>) 'offer_id', e.v OPERATOR(pg_catalog.->>) 'order_id')::bigint
+	                       -- an offer item names its offer, the others their
+	                       -- order, each in its own field: offer and order ids
+	                       -- share one layout and may be equal, so the other
+	                       -- field is never read in its place
+	                       CASE WHEN (e.v OPERATOR(pg_catalog.->>) r.field) OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'
+	                            THEN (e.v OPERATOR(pg_catalog.->>) r.field)::bigint
 	                       END AS ref,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'accept') OPERATOR(pg_catalog.=) 'boolean'
 	                            THEN (e.v OPERATOR(pg_catalog.->>) 'accept')::boolean END AS accept,
 	                       pg_catalog.left(e.v OPERATOR(pg_catalog.->>) 'reason', 200) AS note
-	                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY e(v, n)) f) p;
+	                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY e(v, n),
+	                       LATERAL (SELECT CASE WHEN (e.v OPERATOR(pg_catalog.->>) 'type') OPERATOR(pg_catalog.=) 'offer' THEN 'offer_id'
+	                                 WHEN (e.v OPERATOR(pg_catalog.->>) 'type') IN ('picked_up', 'delivered') THEN 'order_id'
+	                                 END AS field) r) f) p;
 	IF v_n IS NULL THEN
 		RETURN;                       -- an empty batch
 	END IF;
