@@ -193,10 +193,13 @@ BEGIN
 	END IF;
 
 	-- remember every well-formed id; the ones remembered already, or
-	-- repeated in this batch (the earliest counts), are duplicates
+	-- repeated in this batch (the earliest well-formed one counts), are
+	-- duplicates.  Malformed items are numbered apart: they sort first when
+	-- they lack an "at", and one must not make a good item with its id a
+	-- duplicate, since it is neither applied nor remembered itself.
 	WITH items AS (
 		SELECT u.id, u.kind, u.at, u.problem, u.ord,
-		       pg_catalog.row_number() OVER (PARTITION BY u.id ORDER BY u.ord) AS nth
+		       pg_catalog.row_number() OVER (PARTITION BY u.id, u.problem IS NULL ORDER BY u.ord) AS nth
 		  FROM ROWS FROM (pg_catalog.unnest(v_id), pg_catalog.unnest(v_kind), pg_catalog.unnest(v_at), pg_catalog.unnest(v_problem)) WITH ORDINALITY u(id, kind, at, problem, ord)),
 	logged AS (
 		INSERT INTO @extschema@.rider_sync_log AS l (zone_id, rider_id, client_event_id, kind, client_at, synced_at, outcome)
@@ -205,7 +208,8 @@ BEGIN
 		 WHERE i.problem IS NULL AND i.nth OPERATOR(pg_catalog.=) 1
 		ON CONFLICT DO NOTHING
 		RETURNING l.client_event_id)
-	SELECT pg_catalog.array_agg((i.nth OPERATOR(pg_catalog.=) 1 AND l.client_event_id IS NOT NULL) ORDER BY i.ord)
+	SELECT pg_catalog.array_agg((i.problem IS NULL AND i.nth OPERATOR(pg_catalog.=) 1 AND l.client_event_id IS NOT NULL)
+	                            ORDER BY i.ord)
 	  INTO v_fresh
 	  FROM items i LEFT JOIN logged l ON l.client_event_id OPERATOR(pg_catalog.=) i.id;
 

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(42);
+SELECT plan(45);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -152,6 +152,19 @@ SELECT results_eq(format($$ SELECT outcome, reason, sqlstate FROM dispatch.sync_
                   $$ VALUES ('rejected', 'a delivered item needs "order_id"', 'DP702') $$,
                   'a delivery with an offer_id but no order_id is malformed');
 SELECT is((SELECT status FROM dispatch.orders WHERE order_id = :o5), 'assigned', '... and neither touched the order');
+
+-- a malformed item does not make a good one with its id a duplicate, even
+-- when it sorts first (no "at"): it is neither applied nor remembered
+SELECT is(pg_temp.answers(format('[{"id": "e1", "type": "delivered", "order_id": %1$s},
+                                   {"id": "e1", "at": %2$s, "type": "delivered", "order_id": %1$s}]',
+                                  :o4, pg_temp.ms('12:34:30'))::jsonb),
+          '1:rejected:DP702 2:applied:-', 'a good item after a malformed one with its id is applied');
+SELECT is((SELECT status FROM dispatch.orders WHERE order_id = :o4), 'delivered', '... the order is delivered');
+SELECT is(pg_temp.answers(format('[{"id": "e2", "at": %1$s, "type": "picked_up", "order_id": %2$s},
+                                   {"id": "e2", "at": %1$s, "type": "picked_up"},
+                                   {"id": "e2", "at": %1$s, "type": "picked_up", "order_id": %2$s}]',
+                                  pg_temp.ms('12:34:35'), :o5)::jsonb),
+          '1:applied:- 2:rejected:DP702 3:duplicate:-', '... and among good items with one id the earliest still counts');
 
 -- the whole call: bad batches and limits, nothing written
 SELECT count(*) AS log_before FROM dispatch.rider_sync_log \gset
