@@ -153,8 +153,8 @@ BEGIN
 	                    WHEN f.kind OPERATOR(pg_catalog.=) 'ping' AND (f.lon IS NULL OR f.lat IS NULL)
 	                        THEN 'a ping needs "lon" in [-180, 180] and "lat" in [-90, 90]'
 	                    WHEN f.kind OPERATOR(pg_catalog.<>) 'ping' AND f.ref IS NULL
-	                        THEN pg_catalog.format('a %s item needs %s', f.kind,
-	                                 CASE WHEN f.kind OPERATOR(pg_catalog.=) 'offer' THEN '"offer_id"' ELSE '"order_id"' END)
+	                        THEN CASE WHEN f.kind OPERATOR(pg_catalog.=) 'offer' THEN 'an offer item needs "offer_id"'
+	                                  ELSE pg_catalog.format('a %s item needs "order_id"', f.kind) END
 	                    WHEN f.kind OPERATOR(pg_catalog.=) 'offer' AND f.accept IS NULL
 	                        THEN 'an offer item needs "accept": true or false'
 	               END AS problem
@@ -174,23 +174,32 @@ BEGIN
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lat') OPERATOR(pg_catalog.=) 'number'
 	                             AND (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 BETWEEN -90 AND 90
 	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 END AS lat,
-	                       CASE WHEN COALESCE(e.v OPERATOR(pg_catalog.->>) 'offer_id', e.v OPERATOR(pg_catalog.->>) 'order_id')
-	                                 OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'
-	                            THEN COALESCE(e.v OPERATOR(pg_catalog.->>) 'offer_id', e.v OPERATOR(pg_catalog.->>) 'order_id')::bigint
+	                       -- an offer item names its offer, the others their
+	                       -- order, each in its own field: offer and order ids
+	                       -- share one layout and may be equal, so the other
+	                       -- field is never read in its place
+	                       CASE WHEN (e.v OPERATOR(pg_catalog.->>) r.field) OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'
+	                            THEN (e.v OPERATOR(pg_catalog.->>) r.field)::bigint
 	                       END AS ref,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'accept') OPERATOR(pg_catalog.=) 'boolean'
 	                            THEN (e.v OPERATOR(pg_catalog.->>) 'accept')::boolean END AS accept,
 	                       pg_catalog.left(e.v OPERATOR(pg_catalog.->>) 'reason', 200) AS note
-	                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY e(v, n)) f) p;
+	                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY e(v, n),
+	                       LATERAL (SELECT CASE WHEN (e.v OPERATOR(pg_catalog.->>) 'type') OPERATOR(pg_catalog.=) 'offer' THEN 'offer_id'
+	                                 WHEN (e.v OPERATOR(pg_catalog.->>) 'type') IN ('picked_up', 'delivered') THEN 'order_id'
+	                                 END AS field) r) f) p;
 	IF v_n IS NULL THEN
 		RETURN;                       -- an empty batch
 	END IF;
 
 	-- remember every well-formed id; the ones remembered already, or
-	-- repeated in this batch (the earliest counts), are duplicates
+	-- repeated in this batch (the earliest well-formed one counts), are
+	-- duplicates.  Malformed items are numbered apart: they sort first when
+	-- they lack an "at", and one must not make a good item with its id a
+	-- duplicate, since it is neither applied nor remembered itself.
 	WITH items AS (
 		SELECT u.id, u.kind, u.at, u.problem, u.ord,
-		       pg_catalog.row_number() OVER (PARTITION BY u.id ORDER BY u.ord) AS nth
+		       pg_catalog.row_number() OVER (PARTITION BY u.id, u.problem IS NULL ORDER BY u.ord) AS nth
 		  FROM ROWS FROM (pg_catalog.unnest(v_id), pg_catalog.unnest(v_kind), pg_catalog.unnest(v_at), pg_catalog.unnest(v_problem)) WITH ORDINALITY u(id, kind, at, problem, ord)),
 	logged AS (
 		INSERT INTO @extschema@.rider_sync_log AS l (zone_id, rider_id, client_event_id, kind, client_at, synced_at, outcome)
@@ -199,7 +208,8 @@ BEGIN
 		 WHERE i.problem IS NULL AND i.nth OPERATOR(pg_catalog.=) 1
 		ON CONFLICT DO NOTHING
 		RETURNING l.client_event_id)
-	SELECT pg_catalog.array_agg((i.nth OPERATOR(pg_catalog.=) 1 AND l.client_event_id IS NOT NULL) ORDER BY i.ord)
+	SELECT pg_catalog.array_agg((i.problem IS NULL AND i.nth OPERATOR(pg_catalog.=) 1 AND l.client_event_id IS NOT NULL)
+	                            ORDER BY i.ord)
 	  INTO v_fresh
 	  FROM items i LEFT JOIN logged l ON l.client_event_id OPERATOR(pg_catalog.=) i.id;
 

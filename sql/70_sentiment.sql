@@ -27,9 +27,22 @@ CREATE TABLE @extschema@.sentiment_lexicon (
 COMMENT ON TABLE @extschema@.sentiment_lexicon IS
 	'Word priors added by operators; they override the default and built-in priors.  Chinese words of up to 8 characters also join the segmentation.';
 
+-- the model loader's own rule for a learned feature name, from the C core
+-- (sent_weight_key_ok): a row the loader would refuse is refused at once,
+-- instead of failing every backend's next model load (DP502)
+CREATE FUNCTION @extschema@._sentiment_feature_ok(feature text) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_sentiment_feature_ok';
+COMMENT ON FUNCTION @extschema@._sentiment_feature_ok(text) IS
+	'Internal: whether the sentiment model loader accepts a learned feature name (sentiment_weights_feature_check): an optional "!" (negated), an optional "#" (Chinese bigram), then 1 to 64 bytes of UTF-8 that do not start with "!" or "#".  The rule is the C core''s (src/sentiment_core.c), the one the loader applies.';
+REVOKE ALL ON FUNCTION @extschema@._sentiment_feature_ok(text) FROM PUBLIC;
+-- the CHECK runs as whoever writes the table: admins, and train_sentiment
+-- (not SECURITY DEFINER) for them
+GRANT EXECUTE ON FUNCTION @extschema@._sentiment_feature_ok(text) TO dispatch_admin;
+
 CREATE TABLE @extschema@.sentiment_weights (
 	feature     text PRIMARY KEY
-	            CHECK (pg_catalog.octet_length(feature) BETWEEN 1 AND 66),
+	            CONSTRAINT sentiment_weights_feature_check CHECK (@extschema@._sentiment_feature_ok(feature)),
 	weight      real NOT NULL CHECK (weight BETWEEN -100 AND 100)
 );
 COMMENT ON TABLE @extschema@.sentiment_weights IS

@@ -2,6 +2,14 @@
 -- Customer feedback: one review per order and channel, scored and tagged
 -- as it is submitted, and the analyst views over it.
 --
+-- Channels are open-ended names, so an order can collect any number of
+-- reviews; one of them counts (counted): the order's first.  It alone
+-- earns the points campaign's feedback_points and is what the analyst
+-- views count, so another channel adds no points and no weight to a
+-- merchant's scores, and a day's figures do not change once the day is
+-- over.  submit_feedback sets the flag while it holds the order's row
+-- lock, and a unique index keeps it to one row per order.
+--
 -- The review text is personal data: it is stored only sealed with the
 -- customer's data key (comment_enc, sql/30_keys.sql) and is removed by the
 -- retention purge (purge_feedback_text, sql/78_retention.sql), while the
@@ -23,6 +31,7 @@ CREATE TABLE @extschema@.feedback (
 	text_score     real CHECK (text_score BETWEEN -1 AND 1),
 	score          real NOT NULL CHECK (score BETWEEN -1 AND 1),
 	topics         text[] NOT NULL DEFAULT '{}',
+	counted        boolean NOT NULL,
 	created_at     timestamptz NOT NULL,
 	text_purged_at timestamptz,
 	PRIMARY KEY (zone_id, feedback_id),
@@ -34,14 +43,19 @@ CREATE TABLE @extschema@.feedback (
 ALTER SEQUENCE @extschema@.feedback_id_seq OWNED BY @extschema@.feedback.feedback_id;
 CREATE INDEX feedback_day_idx ON @extschema@.feedback (zone_id, created_at);
 CREATE INDEX feedback_merchant_idx ON @extschema@.feedback (zone_id, merchant_id, created_at);
+CREATE UNIQUE INDEX feedback_counted_idx ON @extschema@.feedback (zone_id, order_id) WHERE counted;
 COMMENT ON SEQUENCE @extschema@.feedback_id_seq IS
 	'The low 40 bits of feedback ids.';
 COMMENT ON INDEX @extschema@.feedback_day_idx IS
 	'Reviews of a zone by time, for feedback_daily and feedback_top_issues.';
 COMMENT ON INDEX @extschema@.feedback_merchant_idx IS
 	'Reviews of a merchant by time.';
+COMMENT ON INDEX @extschema@.feedback_counted_idx IS
+	'At most one counted review per order.';
 COMMENT ON TABLE @extschema@.feedback IS
-	'Reviews of delivered orders, one per order and channel.  comment_enc is sealed with the customer''s data key and purged after the retention period; score (rating and text combined), text_score and topics stay.';
+	'Reviews of delivered orders, one per order and channel; counted marks the order''s first, the one that earns feedback points and that the analyst views count.  comment_enc is sealed with the customer''s data key and purged after the retention period; score (rating and text combined), text_score and topics stay.';
+COMMENT ON COLUMN @extschema@.feedback.counted IS
+	'Whether this is the order''s first review, the one that counts: it earns the points campaign''s feedback_points and is counted by feedback_daily, feedback_top_issues and monthly_review.  Set by submit_feedback; one per order.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.feedback', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.feedback_id_seq', '');
 
@@ -75,6 +89,7 @@ DECLARE
 	v_comment    text := NULLIF(pg_catalog.btrim(comment), '');
 	v_text_score real;
 	v_topics     text[] := '{}';
+	v_first      boolean;
 BEGIN
 	IF order_id IS NULL OR channel IS NULL THEN
 		RAISE EXCEPTION 'feedback needs an order and a channel' USING ERRCODE = 'DP504';
@@ -129,6 +144,12 @@ BEGIN
 			submit_feedback.channel USING ERRCODE = 'DP505';
 	END IF;
 
+	-- the order's first review is the one that counts (the order's row
+	-- lock, held, makes this the first for good)
+	v_first := NOT EXISTS (SELECT FROM @extschema@.feedback f
+	                        WHERE f.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	                          AND f.order_id OPERATOR(pg_catalog.=) v_order.order_id);
+
 	IF v_comment IS NOT NULL THEN
 		v_text_score := @extschema@.sentiment(v_comment);
 		v_topics := @extschema@.feedback_topics(v_comment);
@@ -138,24 +159,27 @@ BEGIN
 	BEGIN
 		INSERT INTO @extschema@.feedback
 		       (zone_id, feedback_id, order_id, customer_id, merchant_id, rider_id, channel, rating,
-		        comment_enc, text_score, score, topics, created_at)
+		        comment_enc, text_score, score, topics, counted, created_at)
 		VALUES (v_order.zone_id, v_id, v_order.order_id, v_order.customer_id, v_order.merchant_id,
 		        v_order.rider_id, submit_feedback.channel, rating,
 		        @extschema@.pii_seal('customer', v_order.customer_id, v_comment),
 		        v_text_score, @extschema@.feedback_score(rating, v_text_score), v_topics,
-		        @extschema@.clock());
+		        v_first, @extschema@.clock());
 	EXCEPTION WHEN unique_violation THEN
 		RAISE EXCEPTION 'order % already has feedback from channel "%"', submit_feedback.order_id,
 			submit_feedback.channel USING ERRCODE = 'DP505';
 	END;
-	-- the points a points campaign gives for a review, in the order's zone
-	PERFORM @extschema@._feedback_points(v_order.customer_id, v_order.zone_id,
-	                                     'feedback:' OPERATOR(pg_catalog.||) v_id);
+	-- the points a points campaign gives for a review, in the order's zone:
+	-- once per order, for its first review (another channel's earns none)
+	IF v_first THEN
+		PERFORM @extschema@._feedback_points(v_order.customer_id, v_order.zone_id,
+		                                     'feedback:' OPERATOR(pg_catalog.||) v_id);
+	END IF;
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
-	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key; the running points campaign''s feedback_points are credited (ref feedback:<id>).  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
+	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  The order''s first review is the one that counts (counted): it alone earns the running points campaign''s feedback_points (ref feedback:<id>) and is counted by the analyst views.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
 REVOKE ALL ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) TO dispatch_app, dispatch_admin;
 
@@ -191,9 +215,10 @@ SELECT f.zone_id,
        pg_catalog.avg(f.rating)::real AS mean_rating
   FROM @extschema@.feedback f
   JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+ WHERE f.counted
  GROUP BY f.zone_id, f.merchant_id, (f.created_at AT TIME ZONE z.timezone)::date;
 COMMENT ON VIEW @extschema@.feedback_daily IS
-	'Reviews per zone, merchant and local day: count, mean combined score, share with a negative score, mean star rating (NULL ratings left out).';
+	'Reviews per zone, merchant and local day, one per order (its first, counted): count, mean combined score, share with a negative score, mean star rating (NULL ratings left out).';
 
 CREATE FUNCTION @extschema@._feedback_top_issues()
 RETURNS TABLE (zone_id bigint, week date, topic text, reviews bigint, reviews_week_before bigint, change bigint)
@@ -218,6 +243,7 @@ WITH weekly AS (
 	  FROM @extschema@.feedback f
 	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
 	 CROSS JOIN LATERAL pg_catalog.unnest(f.topics) AS t (topic)
+	 WHERE f.counted
 	 GROUP BY 1, 2, 3
 )
 SELECT w.zone_id, w.week, w.topic, w.reviews,
@@ -229,7 +255,7 @@ SELECT w.zone_id, w.week, w.topic, w.reviews,
    AND p.topic OPERATOR(pg_catalog.=) w.topic
    AND p.week OPERATOR(pg_catalog.=) (w.week OPERATOR(pg_catalog.-) 7);
 COMMENT ON VIEW @extschema@.feedback_top_issues IS
-	'Complaint topics per zone and local week (Monday first): reviews raising the topic, the count of the week before, and the change.';
+	'Complaint topics per zone and local week (Monday first): reviews raising the topic (one per order, its first, counted), the count of the week before, and the change.';
 
 GRANT SELECT ON @extschema@.feedback_daily, @extschema@.feedback_top_issues TO dispatch_analyst, dispatch_admin;
 -- on Citus the views' readers call their functions (PostgreSQL checks a

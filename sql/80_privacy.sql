@@ -1022,13 +1022,15 @@ BEGIN
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND t.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	GET DIAGNOSTICS v_tracks = ROW_COUNT;
 	-- what the rider's app synced (its event ids and times) goes with the
-	-- tracks, and the words the rider gave for a rejection or a release
-	-- with the name: the offers and exclusions stay, without them
+	-- tracks, and the words the rider gave answering an offer (an accept
+	-- keeps its reason too, and a released offer is an accepted one) or
+	-- releasing an order with the name: the offers and exclusions stay,
+	-- without them
 	DELETE FROM @extschema@.rider_sync_log l
 	 WHERE l.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND l.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	UPDATE @extschema@.offers f SET reason = NULL
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND f.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id
-	   AND f.status OPERATOR(pg_catalog.=) 'rejected' AND f.reason IS NOT NULL;
+	   AND f.reason IS NOT NULL;
 	UPDATE @extschema@.offer_exclusions e SET detail = NULL
 	 WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND e.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id
 	   AND e.detail IS NOT NULL;
@@ -1047,7 +1049,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_rider(bigint) IS
-	'Erasure of a rider: refused (DP413) while they hold orders or offers; shreds their data key (name and phone never open again), deletes their tracks, last position and app sync log, clears the words they gave for rejections and releases, takes them offline for good; their deliveries, offers and pay stay under the bare id.  Returns rows erased (tracks and the profile); a repeat returns 0.  Logged in pii_access_log.';
+	'Erasure of a rider: refused (DP413) while they hold orders or offers; shreds their data key (name and phone never open again), deletes their tracks, last position and app sync log, clears the words they gave answering offers (accepted, rejected, released or other) and releasing orders, takes them offline for good; their deliveries, offers and pay stay under the bare id.  Returns rows erased (tracks and the profile); a repeat returns 0.  Logged in pii_access_log.';
 
 ------------------------------------------------------------------------------
 -- processors: third parties that receive personal data, and what they got

@@ -754,6 +754,7 @@ fb AS (
 	       pg_catalog.count(*) AS reviews, pg_catalog.avg(f.score) AS mean_score,
 	       pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*) AS share_negative
 	  FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 WHERE f.counted
 	 GROUP BY 1, 2),
 topics AS (
 	SELECT t.zone_id, t.month, pg_catalog.array_agg(t.topic ORDER BY t.n DESC, t.topic) AS top
@@ -763,6 +764,7 @@ topics AS (
 	                                             ORDER BY pg_catalog.count(*) DESC, u.topic) AS rank
 	          FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
 	         CROSS JOIN LATERAL pg_catalog.unnest(f.topics) u(topic)
+	         WHERE f.counted
 	         GROUP BY f.zone_id, 2, u.topic, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)) t
 	 WHERE t.rank OPERATOR(pg_catalog.<=) 3
 	 GROUP BY 1, 2),
@@ -804,7 +806,7 @@ SELECT zm.month, zm.zone_id,
   LEFT JOIN tickets tk ON tk.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND tk.month OPERATOR(pg_catalog.=) zm.month
   LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
 COMMENT ON VIEW @extschema@.monthly_review IS
-	'The monthly review per local month and zone: active customers, orders that count, delivered, cancelled, GMV, discounts, customers acquired by campaigns, campaign cost and ROI, reviews, mean sentiment (combined score), share negative, the three most raised complaint topics, complaint tickets (opened, share resolved within 24 hours, overdue now) and what the surveys of each campaign said (answers, mean rating, share negative, top topics).';
+	'The monthly review per local month and zone: active customers, orders that count, delivered, cancelled, GMV, discounts, customers acquired by campaigns, campaign cost and ROI, reviews (one per order, its first: feedback.counted), mean sentiment (combined score), share negative, the three most raised complaint topics, complaint tickets (opened, share resolved within 24 hours, overdue now) and what the surveys of each campaign said (answers, mean rating, share negative, top topics).';
 
 ------------------------------------------------------------------------------
 -- privileges: nothing for PUBLIC, the API for its roles

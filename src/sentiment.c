@@ -169,7 +169,10 @@ load_rows(sent_model *m, const char *nspname, const char *table, bool lexicon)
 					errcode(ERRCODE_DP_SENTIMENT_BAD_MODEL),
 					errmsg("invalid entry \"%s\" in %s.%s",
 						   text_to_cstring(kt), nspname, table),
-					errdetail("Entries must be 1 to %d bytes of UTF-8; a lexicon term must not start with \"!\" or \"#\".",
+					lexicon ?
+					errdetail("A term is 1 to %d bytes of UTF-8 that do not start with \"!\" or \"#\".",
+							  SENT_MAX_KEY_BYTES) :
+					errdetail("A feature is an optional \"!\", an optional \"#\", then 1 to %d bytes of UTF-8 that do not start with \"!\" or \"#\".",
 							  SENT_MAX_KEY_BYTES),
 					errhint("Correct or delete the row."));
 	}
@@ -459,6 +462,22 @@ dispatch_sentiment_weight(PG_FUNCTION_ARGS)
 	if (!sent_learned_weight(VARDATA_ANY(f), VARSIZE_ANY_EXHDR(f), log_odds, &weight))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(weight);
+}
+
+/*
+ * _sentiment_feature_ok(feature text) -> boolean: whether the model loader
+ * accepts this learned feature name (sent_weight_key_ok, the rule of
+ * sent_model_set_weight).  The CHECK of sentiment_weights calls it, so a
+ * row that would make every backend's next model load fail (DP502) is
+ * refused when it is written, and the rule lives in the C core alone.
+ */
+PG_FUNCTION_INFO_V1(dispatch_sentiment_feature_ok);
+Datum
+dispatch_sentiment_feature_ok(PG_FUNCTION_ARGS)
+{
+	text	   *f = PG_GETARG_TEXT_PP(0);
+
+	PG_RETURN_BOOL(sent_weight_key_ok(VARDATA_ANY(f), VARSIZE_ANY_EXHDR(f)) != 0);
 }
 
 /*

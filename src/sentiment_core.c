@@ -1094,26 +1094,52 @@ sent_model_set_lexicon(sent_model *m, const char *word, size_t len, double weigh
 	return register_word(m, word, len);
 }
 
+/*
+ * Split a feature name into its prefixes and its key: an optional "!"
+ * (seen inside a negation), then an optional "#" (a Chinese bigram), then
+ * the key, which must be 1 to SENT_MAX_KEY_BYTES bytes of valid UTF-8 and
+ * must not itself start with "!" or "#".  On success *f and *len describe
+ * the key and 1 is returned; otherwise 0.  The one rule for feature names:
+ * the loader (sent_model_set_weight) and the CHECK of sentiment_weights
+ * (sent_weight_key_ok) both apply it.
+ */
+static int
+weight_key(const char **f, size_t *len, int *negated, int *ns)
+{
+	*negated = 0;
+	*ns = NS_WORD;
+	if (*len > 0 && (*f)[0] == '!')
+	{
+		*negated = 1;
+		(*f)++;
+		(*len)--;
+	}
+	if (*len > 0 && (*f)[0] == '#')
+	{
+		*ns = NS_BIGRAM;
+		(*f)++;
+		(*len)--;
+	}
+	return key_cps(*f, *len) >= 1 && (*f)[0] != '!' && (*f)[0] != '#';
+}
+
+int
+sent_weight_key_ok(const char *f, size_t len)
+{
+	int			negated,
+				ns;
+
+	return weight_key(&f, &len, &negated, &ns);
+}
+
 int
 sent_model_set_weight(sent_model *m, const char *f, size_t len, double weight)
 {
-	int			negated = 0,
-				ns = NS_WORD;
+	int			negated,
+				ns;
 	sent_entry *e;
 
-	if (len > 0 && f[0] == '!')
-	{
-		negated = 1;
-		f++;
-		len--;
-	}
-	if (len > 0 && f[0] == '#')
-	{
-		ns = NS_BIGRAM;
-		f++;
-		len--;
-	}
-	if (key_cps(f, len) < 1 || f[0] == '!' || f[0] == '#')
+	if (!weight_key(&f, &len, &negated, &ns))
 		return SENT_ERR_KEY;
 	e = upsert(m, ns, f, len);
 	if (e == NULL)

@@ -122,6 +122,15 @@ extern int	sent_model_set_lexicon(sent_model *m, const char *word, size_t len,
 extern int	sent_model_set_weight(sent_model *m, const char *feature, size_t len,
 								  double weight);
 
+/*
+ * 1 if sent_model_set_weight() accepts this feature name, else 0: an
+ * optional "!", an optional "#", then 1 to SENT_MAX_KEY_BYTES bytes of
+ * valid UTF-8 that do not start with "!" or "#".  The CHECK of the table
+ * sentiment_weights calls it (_sentiment_feature_ok()), so that a row the
+ * model could not load is refused when it is written.
+ */
+extern int	sent_weight_key_ok(const char *feature, size_t len);
+
 /* score in [-1, 1]; 0 for empty or featureless text, and on error */
 extern double sent_score(const sent_model *m, const char *s, size_t len,
 						 int *err);

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(37);
+SELECT plan(45);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -130,6 +130,41 @@ SELECT is((SELECT count(*) FROM dispatch.rider_sync_log WHERE client_event_id IN
           'malformed items are not remembered: a corrected one can be sent again');
 SELECT results_eq(format('SELECT outcome, sqlstate FROM dispatch.rider_sync_log WHERE rider_id = %s AND client_event_id = %L', :rider, 'x5'),
                   $$ VALUES ('rejected', 'DP024') $$, 'a rejected well-formed item is remembered as rejected');
+
+-- an item's id is read from its own field, offer_id for an offer answer and
+-- order_id for a pickup or delivery: offer and order ids share one layout,
+-- so the other field may hold the id of something else
+SELECT dispatch.update_rider_location(:rider, 121.437, 31.188) \g /dev/null
+SELECT pg_temp.order_in('assigned') AS o4 \gset
+SELECT pg_temp.order_in('assigned') AS o5 \gset
+SELECT is(pg_temp.answers(format('[{"id": "u4", "at": %s, "type": "picked_up", "offer_id": %s, "order_id": %s}]',
+                                  pg_temp.ms('12:34:10'), :o5, :o4)::jsonb),
+          '1:applied:-', 'a pickup carrying an offer_id too acts on its order_id');
+SELECT results_eq(format('SELECT order_id, status FROM dispatch.orders WHERE order_id IN (%s, %s) ORDER BY order_id', :o4, :o5),
+                  format('VALUES (%s::bigint, %L::text), (%s, %L)', :o4, 'picked_up', :o5, 'assigned'),
+                  '... that order is picked up, the one named by offer_id is not');
+SELECT results_eq(format($$ SELECT outcome, reason, sqlstate FROM dispatch.sync_rider(%s, '[{"id": "a5", "at": %s, "type": "offer", "order_id": %s, "accept": false}]') $$,
+                         :rider, pg_temp.ms('12:34:20'), :o5),
+                  $$ VALUES ('rejected', 'an offer item needs "offer_id"', 'DP702') $$,
+                  'an offer answer with an order_id but no offer_id is malformed');
+SELECT results_eq(format($$ SELECT outcome, reason, sqlstate FROM dispatch.sync_rider(%s, '[{"id": "d5", "at": %s, "type": "delivered", "offer_id": %s}]') $$,
+                         :rider, pg_temp.ms('12:34:20'), :o5),
+                  $$ VALUES ('rejected', 'a delivered item needs "order_id"', 'DP702') $$,
+                  'a delivery with an offer_id but no order_id is malformed');
+SELECT is((SELECT status FROM dispatch.orders WHERE order_id = :o5), 'assigned', '... and neither touched the order');
+
+-- a malformed item does not make a good one with its id a duplicate, even
+-- when it sorts first (no "at"): it is neither applied nor remembered
+SELECT is(pg_temp.answers(format('[{"id": "e1", "type": "delivered", "order_id": %1$s},
+                                   {"id": "e1", "at": %2$s, "type": "delivered", "order_id": %1$s}]',
+                                  :o4, pg_temp.ms('12:34:30'))::jsonb),
+          '1:rejected:DP702 2:applied:-', 'a good item after a malformed one with its id is applied');
+SELECT is((SELECT status FROM dispatch.orders WHERE order_id = :o4), 'delivered', '... the order is delivered');
+SELECT is(pg_temp.answers(format('[{"id": "e2", "at": %1$s, "type": "picked_up", "order_id": %2$s},
+                                   {"id": "e2", "at": %1$s, "type": "picked_up"},
+                                   {"id": "e2", "at": %1$s, "type": "picked_up", "order_id": %2$s}]',
+                                  pg_temp.ms('12:34:35'), :o5)::jsonb),
+          '1:applied:- 2:rejected:DP702 3:duplicate:-', '... and among good items with one id the earliest still counts');
 
 -- the whole call: bad batches and limits, nothing written
 SELECT count(*) AS log_before FROM dispatch.rider_sync_log \gset

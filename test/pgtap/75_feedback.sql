@@ -1,15 +1,18 @@
 -- test/pgtap/75_feedback.sql: submit_feedback scores, tags and seals a
--- review; one per order and channel; the analyst views (sql/75_feedback.sql).
+-- review; one per order and channel, the order's first the one that counts
+-- (points, analyst views); the analyst views (sql/75_feedback.sql).
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(27);
+SELECT plan(31);
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
 
 \ir ../fixtures/order_in.sql
 CREATE FUNCTION pg_temp.delivered_order() RETURNS bigint LANGUAGE sql AS $$ SELECT pg_temp.order_in('delivered') $$;
 
+-- a points campaign that pays for reviews
+SELECT dispatch.create_campaign('Points for reviews', 'points', '{"earn_per_yuan": 0, "feedback_points": 10}') AS points_campaign \gset
 SELECT pg_temp.delivered_order() AS o1 \gset
 SELECT pg_temp.delivered_order() AS o2 \gset
 SELECT pg_temp.delivered_order() AS o3 \gset
@@ -63,21 +66,41 @@ SELECT throws_ok(format('SELECT dispatch.submit_feedback(%s, 3, NULL)', :open_or
                  'an order not yet delivered cannot be reviewed');
 SELECT throws_ok('SELECT dispatch.submit_feedback(999999, 3, NULL)', 'DP014', NULL, 'unknown order');
 
+-- channels are open-ended, but one review per order counts: the first.
+-- Reviews of o1 and o3 under more channels earn nothing and weigh nothing
+-- in the views (o1 now has app, phone and web; o2 web and app).
+SELECT dispatch.submit_feedback(:o1, 1, '饭都凉了，太慢了', 'web') AS f5 \gset
+SELECT dispatch.submit_feedback(:o3, 1, NULL, 'x1') AS f6 \gset
+SELECT dispatch.submit_feedback(:o3, 1, NULL, 'x2') AS f7 \gset
+SELECT results_eq(format($$ SELECT count(*), sum(points)::bigint, array_agg(ref ORDER BY ref) FROM dispatch.points_ledger
+                             WHERE reason = 'feedback' AND customer_id = %s AND campaign_id = %s $$, :customer, :points_campaign),
+                  format('VALUES (3::bigint, 30::bigint, ARRAY[%L, %L, %L])', 'feedback:' || :f1, 'feedback:' || :f2, 'feedback:' || :f3),
+                  'feedback_points once per order, for its first review, whatever the channels');
+SELECT is(dispatch.submit_feedback(:o3, 1, NULL, 'x2'), :f7::bigint, 'a repeat of a later review is still a no-op');
+SELECT (SELECT count(*) FROM dispatch.points_ledger WHERE reason = 'feedback' AND customer_id = :customer) AS v \gset
+SELECT is(:'v'::bigint, 3::bigint, '... that earns nothing');
+
 -- views for analysts
+-- (first reviews: o1 1 star, o2 5 stars, o3 no rating)
 SELECT results_eq(format($$ SELECT reviews, mean_rating FROM dispatch.feedback_daily WHERE zone_id = %s AND merchant_id = %s $$,
                          :zone, :merchant),
-                  $$ VALUES (5::bigint, 3.25::real) $$, 'feedback_daily counts reviews and averages ratings');
+                  $$ VALUES (3::bigint, 3::real) $$, 'feedback_daily counts one review per order, its first, and averages ratings');
 SELECT (SELECT share_negative FROM dispatch.feedback_daily WHERE zone_id = :zone AND merchant_id = :merchant) AS v \gset
-SELECT (SELECT ((count(*) FILTER (WHERE score < 0))::float8 / count(*))::real FROM dispatch.feedback WHERE zone_id = :zone) AS w \gset
-SELECT is(:'v'::real, :'w'::real, 'share_negative is the share of negative scores');
+SELECT (SELECT ((count(*) FILTER (WHERE score < 0))::float8 / count(*))::real FROM dispatch.feedback
+         WHERE zone_id = :zone AND feedback_id IN (:f1, :f2, :f3)) AS w \gset
+SELECT is(:'v'::real, :'w'::real, 'share_negative is the share of negative scores among the first reviews');
 SELECT bag_eq(format($$ SELECT topic, reviews FROM dispatch.feedback_top_issues WHERE zone_id = %s $$, :zone),
               $$ VALUES ('late', 1::bigint), ('cold', 1::bigint), ('spilled', 1::bigint) $$,
-              'feedback_top_issues counts topics per week');
+              'feedback_top_issues counts topics per week, one review per order');
+SELECT dispatch.rollup_campaigns(true) \g /dev/null
+SELECT results_eq(format($$ SELECT reviews, share_negative FROM dispatch.monthly_review WHERE zone_id = %s $$, :zone),
+                  format('VALUES (3::bigint, %s::numeric(5, 4))', :'w'),
+                  'monthly_review counts one review per order too');
 SELECT hasnt_column('dispatch', 'feedback_daily', 'comment_enc', 'no text in the daily view');
 SELECT table_privs_are('dispatch', 'feedback', 'dispatch_analyst', ARRAY[]::text[], 'analysts cannot read the feedback table');
 SELECT table_privs_are('dispatch', 'feedback_top_issues', 'dispatch_analyst', ARRAY['SELECT'], 'analysts read the views');
 
 -- retention removes the text, keeps score and topics
-SELECT is(dispatch.purge_feedback_text('infinity'::timestamptz), 4, 'purge removes the texts');
+SELECT is(dispatch.purge_feedback_text('infinity'::timestamptz), 5, 'purge removes the texts');
 SELECT * FROM finish();
 ROLLBACK;

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(27);
+SELECT plan(30);
 
 SELECT dispatch.update_rider_location(:rider, 121.431, 31.191, dispatch.clock() - interval '2 minutes') \g /dev/null
 SELECT dispatch.update_rider_location(:rider, 121.432, 31.192, dispatch.clock() - interval '1 minute') \g /dev/null
@@ -45,6 +45,34 @@ SELECT ok(:'export2'::jsonb -> 'exclusions' @> jsonb_build_array(jsonb_build_obj
 SELECT ok(:'export2'::jsonb -> 'status_events' @> '[{"kind": "rider_status", "payload": {"status": "online"}}]',
 	'and their rider_status events');
 
+-- offers the rider accepted with words of their own: one delivered, one
+-- accepted and then released (rider2 is off, so the batch offers them to
+-- the rider)
+SELECT dispatch.rider_offline(:rider2) \g /dev/null
+CREATE FUNCTION pg_temp.offered(p_address text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	o bigint;
+BEGIN
+	o := dispatch.place_order(current_setting('t.customer')::bigint, current_setting('t.merchant')::bigint,
+	                          format('[{"item_id": %s, "qty": 1}]', current_setting('t.item'))::jsonb,
+	                          121.445, 31.196, p_address);
+	PERFORM dispatch.confirm_payment(o, 'psp-' || o);
+	PERFORM dispatch.merchant_accept(o);
+	RETURN (SELECT b.offer_id FROM dispatch.assign_batch(dispatch.zone_of(o)) b WHERE b.order_id = o);
+END $$;
+SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
+       set_config('t.item', :'noodles', true) \g /dev/null
+SELECT pg_temp.offered('Customer Secret Road 11') AS f2 \gset
+SELECT dispatch.respond_offer(:f2, true, 'Gamma''s own words: near the shop') \g /dev/null
+SELECT order_id AS o2 FROM dispatch.offers WHERE offer_id = :f2 \gset
+SELECT dispatch.release_order(:o2, :rider, 'Gamma''s own words: the scooter broke') \g /dev/null
+SELECT pg_temp.offered('Customer Secret Road 12') AS f3 \gset
+SELECT dispatch.respond_offer(:f3, true, 'Gamma''s own words: five minutes') \g /dev/null
+SELECT order_id AS o3 FROM dispatch.offers WHERE offer_id = :f3 \gset
+SELECT results_eq(format('SELECT status, reason FROM dispatch.offers WHERE offer_id IN (%s, %s) ORDER BY offer_id', :f2, :f3),
+	$$VALUES ('released', 'Gamma''s own words: near the shop'), ('accepted', 'Gamma''s own words: five minutes')$$,
+	'an accept keeps the rider''s words, released or not');
+
 SELECT (SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider) AS tracks_before \gset
 SELECT throws_ok(format('SELECT dispatch.forget_rider(%s)', :rider), 'DP413', NULL,
 	'a rider holding an order cannot be erased');
@@ -52,6 +80,8 @@ SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider), 
 
 SELECT dispatch.mark_picked_up(:o1, :rider) \g /dev/null
 SELECT dispatch.mark_delivered(:o1, :rider) \g /dev/null
+SELECT dispatch.mark_picked_up(:o3, :rider) \g /dev/null
+SELECT dispatch.mark_delivered(:o3, :rider) \g /dev/null
 SELECT (SELECT count(*) FROM dispatch.rider_pay WHERE rider_id = :rider) AS pay_before \gset
 SELECT is(dispatch.forget_rider(:rider), :tracks_before::bigint + 1, 'delivered, the rider is erased: tracks and profile');
 SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider), 0::bigint, 'the tracks are gone');
@@ -67,6 +97,10 @@ SELECT is((SELECT count(*) FROM dispatch.rider_sync_log WHERE rider_id = :rider)
 	'what the rider''s app synced is gone');
 SELECT results_eq(format($$SELECT reason, detail IS NULL FROM dispatch.offer_exclusions WHERE order_id = %s AND rider_id = %s$$, :o0, :rider),
 	$$VALUES ('released', true)$$, 'the release stays, without the rider''s words');
+SELECT is((SELECT count(*) FROM dispatch.offers WHERE rider_id = :rider AND reason IS NOT NULL), 0::bigint,
+	'no offer of the rider keeps their words, whatever its status');
+SELECT results_eq(format('SELECT status FROM dispatch.offers WHERE offer_id IN (%s, %s) ORDER BY offer_id', :f2, :f3),
+	$$VALUES ('released'), ('accepted')$$, 'the offers and their answers stay');
 SELECT is(dispatch.forget_rider(:rider), 0::bigint, 'a repeat is a no-op');
 SELECT throws_ok(format('SELECT dispatch.rider_online(%s, 121.43, 31.19)', :rider), 'DP015', NULL,
 	'an erased rider cannot come back online');

@@ -249,6 +249,28 @@ main(int argc, char **argv)
 	ok(sent_model_set_weight(&m, "!!x", 3, 1) == SENT_ERR_KEY, "double ! refused");
 	ok(sent_model_set_weight(&m, "\xff", 1, 1) == SENT_ERR_KEY, "invalid UTF-8 key refused");
 	ok(sent_model_set_lexicon(&m, "#x", 2, 1) == SENT_ERR_KEY, "lexicon term starting with # refused");
+	{
+		/* the CHECK of sentiment_weights and the loader: one rule */
+		static const char *const names[] = {
+			"好吃", "#好吃", "!好吃", "!#好吃", "good", "", "!", "#", "!#", "!!x", "#!x", "##x", "!##x", "\xff",
+		};
+		sent_model	m2;
+		int			agree = sent_model_init(&m2, &A, 0) == SENT_OK;
+		size_t		j;
+
+		for (j = 0; j < sizeof(names) / sizeof(names[0]); j++)
+			agree &= sent_weight_key_ok(names[j], strlen(names[j])) ==
+				(sent_model_set_weight(&m2, names[j], strlen(names[j]), 0.1) == SENT_OK);
+		memset(feats, 'a', 70);
+		feats[0] = '!';
+		feats[1] = '#';
+		agree &= sent_weight_key_ok(feats, 66) && sent_model_set_weight(&m2, feats, 66, 0.1) == SENT_OK;
+		agree &= !sent_weight_key_ok(feats, 67) && sent_model_set_weight(&m2, feats, 67, 0.1) == SENT_ERR_KEY;
+		agree &= !sent_weight_key_ok(feats + 2, 65) && sent_model_set_weight(&m2, feats + 2, 65, 0.1) == SENT_ERR_KEY;
+		agree &= sent_weight_key_ok("!#好吃", strlen("!#好吃")) && !sent_weight_key_ok("#!好吃", strlen("#!好吃"));
+		sent_model_free(&m2);
+		ok(agree, "sent_weight_key_ok accepts exactly what sent_model_set_weight accepts");
+	}
 	memset(feats, 'a', 70);
 	ok(sent_model_set_lexicon(&m, feats, 65, 1) == SENT_ERR_KEY, "key over 64 bytes refused");
 	ok(sent_model_set_lexicon(&m, "咕噜咕噜", strlen("咕噜咕噜"), 3) == SENT_OK &&
