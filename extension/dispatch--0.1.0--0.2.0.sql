@@ -1207,6 +1207,68 @@ ALTER TABLE @extschema@.zones
 -- END finite speeds
 
 -- ===========================================================================
+-- One review of an order counts (feedback.counted): the order's first, by
+-- time and id; it alone earns feedback points and is what the analyst
+-- views count.
+-- ===========================================================================
+
+ALTER TABLE @extschema@.feedback ADD COLUMN counted boolean;
+UPDATE @extschema@.feedback f
+   SET counted = (f.feedback_id OPERATOR(pg_catalog.=) x.first_id)
+  FROM (SELECT DISTINCT ON (g.zone_id, g.order_id) g.zone_id, g.order_id, g.feedback_id AS first_id
+          FROM @extschema@.feedback g
+         ORDER BY g.zone_id, g.order_id, g.created_at, g.feedback_id) x
+ WHERE f.zone_id OPERATOR(pg_catalog.=) x.zone_id AND f.order_id OPERATOR(pg_catalog.=) x.order_id;
+ALTER TABLE @extschema@.feedback ALTER COLUMN counted SET NOT NULL;
+CREATE UNIQUE INDEX feedback_counted_idx ON @extschema@.feedback (zone_id, order_id) WHERE counted;
+COMMENT ON INDEX @extschema@.feedback_counted_idx IS
+	'At most one counted review per order.';
+COMMENT ON TABLE @extschema@.feedback IS
+	'Reviews of delivered orders, one per order and channel; counted marks the order''s first, the one that earns feedback points and that the analyst views count.  comment_enc is sealed with the customer''s data key and purged after the retention period; score (rating and text combined), text_score and topics stay.';
+COMMENT ON COLUMN @extschema@.feedback.counted IS
+	'Whether this is the order''s first review, the one that counts: it earns the points campaign''s feedback_points and is counted by feedback_daily, feedback_top_issues and monthly_review.  Set by submit_feedback; one per order.';
+
+CREATE OR REPLACE VIEW @extschema@.feedback_daily AS
+SELECT f.zone_id,
+       f.merchant_id,
+       (f.created_at AT TIME ZONE z.timezone)::date AS day,
+       pg_catalog.count(*) AS reviews,
+       pg_catalog.avg(f.score)::real AS mean_score,
+       (pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::float8
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
+       pg_catalog.avg(f.rating)::real AS mean_rating
+  FROM @extschema@.feedback f
+  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+ WHERE f.counted
+ GROUP BY f.zone_id, f.merchant_id, (f.created_at AT TIME ZONE z.timezone)::date;
+COMMENT ON VIEW @extschema@.feedback_daily IS
+	'Reviews per zone, merchant and local day, one per order (its first, counted): count, mean combined score, share with a negative score, mean star rating (NULL ratings left out).';
+
+CREATE OR REPLACE VIEW @extschema@.feedback_top_issues AS
+WITH weekly AS (
+	SELECT f.zone_id,
+	       pg_catalog.date_trunc('week', f.created_at AT TIME ZONE z.timezone)::date AS week,
+	       t.topic,
+	       pg_catalog.count(*) AS reviews
+	  FROM @extschema@.feedback f
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 CROSS JOIN LATERAL pg_catalog.unnest(f.topics) AS t (topic)
+	 WHERE f.counted
+	 GROUP BY 1, 2, 3
+)
+SELECT w.zone_id, w.week, w.topic, w.reviews,
+       COALESCE(p.reviews, 0) AS reviews_week_before,
+       w.reviews OPERATOR(pg_catalog.-) COALESCE(p.reviews, 0) AS change
+  FROM weekly w
+  LEFT JOIN weekly p
+    ON p.zone_id OPERATOR(pg_catalog.=) w.zone_id
+   AND p.topic OPERATOR(pg_catalog.=) w.topic
+   AND p.week OPERATOR(pg_catalog.=) (w.week OPERATOR(pg_catalog.-) 7);
+COMMENT ON VIEW @extschema@.feedback_top_issues IS
+	'Complaint topics per zone and local week (Monday first): reviews raising the topic (one per order, its first, counted), the count of the week before, and the change.';
+-- END counted reviews
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -5935,8 +5997,8 @@ BEGIN
 	                    WHEN f.kind OPERATOR(pg_catalog.=) 'ping' AND (f.lon IS NULL OR f.lat IS NULL)
 	                        THEN 'a ping needs "lon" in [-180, 180] and "lat" in [-90, 90]'
 	                    WHEN f.kind OPERATOR(pg_catalog.<>) 'ping' AND f.ref IS NULL
-	                        THEN pg_catalog.format('a %s item needs %s', f.kind,
-	                                 CASE WHEN f.kind OPERATOR(pg_catalog.=) 'offer' THEN '"offer_id"' ELSE '"order_id"' END)
+	                        THEN CASE WHEN f.kind OPERATOR(pg_catalog.=) 'offer' THEN 'an offer item needs "offer_id"'
+	                                  ELSE pg_catalog.format('a %s item needs "order_id"', f.kind) END
 	                    WHEN f.kind OPERATOR(pg_catalog.=) 'offer' AND f.accept IS NULL
 	                        THEN 'an offer item needs "accept": true or false'
 	               END AS problem
@@ -5956,23 +6018,32 @@ BEGIN
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lat') OPERATOR(pg_catalog.=) 'number'
 	                             AND (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 BETWEEN -90 AND 90
 	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 END AS lat,
-	                       CASE WHEN COALESCE(e.v OPERATOR(pg_catalog.->>) 'offer_id', e.v OPERATOR(pg_catalog.->>) 'order_id')
-	                                 OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'
-	                            THEN COALESCE(e.v OPERATOR(pg_catalog.->>) 'offer_id', e.v OPERATOR(pg_catalog.->>) 'order_id')::bigint
+	                       -- an offer item names its offer, the others their
+	                       -- order, each in its own field: offer and order ids
+	                       -- share one layout and may be equal, so the other
+	                       -- field is never read in its place
+	                       CASE WHEN (e.v OPERATOR(pg_catalog.->>) r.field) OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'
+	                            THEN (e.v OPERATOR(pg_catalog.->>) r.field)::bigint
 	                       END AS ref,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'accept') OPERATOR(pg_catalog.=) 'boolean'
 	                            THEN (e.v OPERATOR(pg_catalog.->>) 'accept')::boolean END AS accept,
 	                       pg_catalog.left(e.v OPERATOR(pg_catalog.->>) 'reason', 200) AS note
-	                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY e(v, n)) f) p;
+	                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY e(v, n),
+	                       LATERAL (SELECT CASE WHEN (e.v OPERATOR(pg_catalog.->>) 'type') OPERATOR(pg_catalog.=) 'offer' THEN 'offer_id'
+	                                 WHEN (e.v OPERATOR(pg_catalog.->>) 'type') IN ('picked_up', 'delivered') THEN 'order_id'
+	                                 END AS field) r) f) p;
 	IF v_n IS NULL THEN
 		RETURN;                       -- an empty batch
 	END IF;
 
 	-- remember every well-formed id; the ones remembered already, or
-	-- repeated in this batch (the earliest counts), are duplicates
+	-- repeated in this batch (the earliest well-formed one counts), are
+	-- duplicates.  Malformed items are numbered apart: they sort first when
+	-- they lack an "at", and one must not make a good item with its id a
+	-- duplicate, since it is neither applied nor remembered itself.
 	WITH items AS (
 		SELECT u.id, u.kind, u.at, u.problem, u.ord,
-		       pg_catalog.row_number() OVER (PARTITION BY u.id ORDER BY u.ord) AS nth
+		       pg_catalog.row_number() OVER (PARTITION BY u.id, u.problem IS NULL ORDER BY u.ord) AS nth
 		  FROM ROWS FROM (pg_catalog.unnest(v_id), pg_catalog.unnest(v_kind), pg_catalog.unnest(v_at), pg_catalog.unnest(v_problem)) WITH ORDINALITY u(id, kind, at, problem, ord)),
 	logged AS (
 		INSERT INTO @extschema@.rider_sync_log AS l (zone_id, rider_id, client_event_id, kind, client_at, synced_at, outcome)
@@ -5981,7 +6052,8 @@ BEGIN
 		 WHERE i.problem IS NULL AND i.nth OPERATOR(pg_catalog.=) 1
 		ON CONFLICT DO NOTHING
 		RETURNING l.client_event_id)
-	SELECT pg_catalog.array_agg((i.nth OPERATOR(pg_catalog.=) 1 AND l.client_event_id IS NOT NULL) ORDER BY i.ord)
+	SELECT pg_catalog.array_agg((i.problem IS NULL AND i.nth OPERATOR(pg_catalog.=) 1 AND l.client_event_id IS NOT NULL)
+	                            ORDER BY i.ord)
 	  INTO v_fresh
 	  FROM items i LEFT JOIN logged l ON l.client_event_id OPERATOR(pg_catalog.=) i.id;
 
@@ -6470,6 +6542,15 @@ COMMENT ON FUNCTION @extschema@._order_anomalies() IS
 REVOKE ALL ON FUNCTION @extschema@._order_anomalies() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._order_anomalies() TO dispatch_analyst, dispatch_admin;
 
+-- _sentiment_feature_ok (sql/70_sentiment.sql)
+CREATE OR REPLACE FUNCTION @extschema@._sentiment_feature_ok(feature text) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_sentiment_feature_ok';
+COMMENT ON FUNCTION @extschema@._sentiment_feature_ok(text) IS
+	'Internal: whether the sentiment model loader accepts a learned feature name (sentiment_weights_feature_check): an optional "!" (negated), an optional "#" (Chinese bigram), then 1 to 64 bytes of UTF-8 that do not start with "!" or "#".  The rule is the C core''s (src/sentiment_core.c), the one the loader applies.';
+REVOKE ALL ON FUNCTION @extschema@._sentiment_feature_ok(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._sentiment_feature_ok(text) TO dispatch_admin;
+
 -- _sentiment_weight (sql/70_sentiment.sql)
 CREATE OR REPLACE FUNCTION @extschema@._sentiment_weight(feature text, log_odds double precision)
 RETURNS double precision
@@ -6593,6 +6674,7 @@ DECLARE
 	v_comment    text := NULLIF(pg_catalog.btrim(comment), '');
 	v_text_score real;
 	v_topics     text[] := '{}';
+	v_first      boolean;
 BEGIN
 	IF order_id IS NULL OR channel IS NULL THEN
 		RAISE EXCEPTION 'feedback needs an order and a channel' USING ERRCODE = 'DP504';
@@ -6647,6 +6729,12 @@ BEGIN
 			submit_feedback.channel USING ERRCODE = 'DP505';
 	END IF;
 
+	-- the order's first review is the one that counts (the order's row
+	-- lock, held, makes this the first for good)
+	v_first := NOT EXISTS (SELECT FROM @extschema@.feedback f
+	                        WHERE f.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
+	                          AND f.order_id OPERATOR(pg_catalog.=) v_order.order_id);
+
 	IF v_comment IS NOT NULL THEN
 		v_text_score := @extschema@.sentiment(v_comment);
 		v_topics := @extschema@.feedback_topics(v_comment);
@@ -6656,24 +6744,27 @@ BEGIN
 	BEGIN
 		INSERT INTO @extschema@.feedback
 		       (zone_id, feedback_id, order_id, customer_id, merchant_id, rider_id, channel, rating,
-		        comment_enc, text_score, score, topics, created_at)
+		        comment_enc, text_score, score, topics, counted, created_at)
 		VALUES (v_order.zone_id, v_id, v_order.order_id, v_order.customer_id, v_order.merchant_id,
 		        v_order.rider_id, submit_feedback.channel, rating,
 		        @extschema@.pii_seal('customer', v_order.customer_id, v_comment),
 		        v_text_score, @extschema@.feedback_score(rating, v_text_score), v_topics,
-		        @extschema@.clock());
+		        v_first, @extschema@.clock());
 	EXCEPTION WHEN unique_violation THEN
 		RAISE EXCEPTION 'order % already has feedback from channel "%"', submit_feedback.order_id,
 			submit_feedback.channel USING ERRCODE = 'DP505';
 	END;
-	-- the points a points campaign gives for a review, in the order's zone
-	PERFORM @extschema@._feedback_points(v_order.customer_id, v_order.zone_id,
-	                                     'feedback:' OPERATOR(pg_catalog.||) v_id);
+	-- the points a points campaign gives for a review, in the order's zone:
+	-- once per order, for its first review (another channel's earns none)
+	IF v_first THEN
+		PERFORM @extschema@._feedback_points(v_order.customer_id, v_order.zone_id,
+		                                     'feedback:' OPERATOR(pg_catalog.||) v_id);
+	END IF;
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
-	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key; the running points campaign''s feedback_points are credited (ref feedback:<id>).  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
+	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  The order''s first review is the one that counts (counted): it alone earns the running points campaign''s feedback_points (ref feedback:<id>) and is counted by the analyst views.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
 
 -- _feedback_daily (sql/75_feedback.sql)
 CREATE OR REPLACE FUNCTION @extschema@._feedback_daily()
@@ -8552,13 +8643,15 @@ BEGIN
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND t.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	GET DIAGNOSTICS v_tracks = ROW_COUNT;
 	-- what the rider's app synced (its event ids and times) goes with the
-	-- tracks, and the words the rider gave for a rejection or a release
-	-- with the name: the offers and exclusions stay, without them
+	-- tracks, and the words the rider gave answering an offer (an accept
+	-- keeps its reason too, and a released offer is an accepted one) or
+	-- releasing an order with the name: the offers and exclusions stay,
+	-- without them
 	DELETE FROM @extschema@.rider_sync_log l
 	 WHERE l.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND l.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	UPDATE @extschema@.offers f SET reason = NULL
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND f.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id
-	   AND f.status OPERATOR(pg_catalog.=) 'rejected' AND f.reason IS NOT NULL;
+	   AND f.reason IS NOT NULL;
 	UPDATE @extschema@.offer_exclusions e SET detail = NULL
 	 WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND e.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id
 	   AND e.detail IS NOT NULL;
@@ -8577,7 +8670,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_rider(bigint) IS
-	'Erasure of a rider: refused (DP413) while they hold orders or offers; shreds their data key (name and phone never open again), deletes their tracks, last position and app sync log, clears the words they gave for rejections and releases, takes them offline for good; their deliveries, offers and pay stay under the bare id.  Returns rows erased (tracks and the profile); a repeat returns 0.  Logged in pii_access_log.';
+	'Erasure of a rider: refused (DP413) while they hold orders or offers; shreds their data key (name and phone never open again), deletes their tracks, last position and app sync log, clears the words they gave answering offers (accepted, rejected, released or other) and releasing orders, takes them offline for good; their deliveries, offers and pay stay under the bare id.  Returns rows erased (tracks and the profile); a repeat returns 0.  Logged in pii_access_log.';
 REVOKE ALL ON FUNCTION @extschema@.forget_rider(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.forget_rider(bigint) TO dispatch_app, dispatch_admin;
 
@@ -10787,6 +10880,12 @@ REVOKE ALL ON FUNCTION @extschema@.prepare_move(text, integer) FROM PUBLIC;
 -- 3. What refers to routines
 -- ===========================================================================
 
+-- a learned feature name is checked by the model loader's own rule
+-- (_sentiment_feature_ok, C), not by its length only
+ALTER TABLE @extschema@.sentiment_weights DROP CONSTRAINT sentiment_weights_feature_check;
+ALTER TABLE @extschema@.sentiment_weights
+	ADD CONSTRAINT sentiment_weights_feature_check CHECK (@extschema@._sentiment_feature_ok(feature));
+
 -- The analyst views are created over the tables below, as a fresh install
 -- has them (on one server a filter on a view reaches the tables' indexes);
 -- their definer functions of section 2 are what distribute() makes them
@@ -11394,6 +11493,7 @@ fb AS (
 	       pg_catalog.count(*) AS reviews, pg_catalog.avg(f.score) AS mean_score,
 	       pg_catalog.count(*) FILTER (WHERE f.score OPERATOR(pg_catalog.<) 0)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*) AS share_negative
 	  FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 WHERE f.counted
 	 GROUP BY 1, 2),
 topics AS (
 	SELECT t.zone_id, t.month, pg_catalog.array_agg(t.topic ORDER BY t.n DESC, t.topic) AS top
@@ -11403,6 +11503,7 @@ topics AS (
 	                                             ORDER BY pg_catalog.count(*) DESC, u.topic) AS rank
 	          FROM @extschema@.feedback f JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
 	         CROSS JOIN LATERAL pg_catalog.unnest(f.topics) u(topic)
+	         WHERE f.counted
 	         GROUP BY f.zone_id, 2, u.topic, pg_catalog.date_trunc('month', f.created_at AT TIME ZONE z.timezone)) t
 	 WHERE t.rank OPERATOR(pg_catalog.<=) 3
 	 GROUP BY 1, 2),
@@ -11444,7 +11545,7 @@ SELECT zm.month, zm.zone_id,
   LEFT JOIN tickets tk ON tk.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND tk.month OPERATOR(pg_catalog.=) zm.month
   LEFT JOIN surveys sv ON sv.zone_id OPERATOR(pg_catalog.=) zm.zone_id AND sv.month OPERATOR(pg_catalog.=) zm.month;
 COMMENT ON VIEW @extschema@.monthly_review IS
-	'The monthly review per local month and zone: active customers, orders that count, delivered, cancelled, GMV, discounts, customers acquired by campaigns, campaign cost and ROI, reviews, mean sentiment (combined score), share negative, the three most raised complaint topics, complaint tickets (opened, share resolved within 24 hours, overdue now) and what the surveys of each campaign said (answers, mean rating, share negative, top topics).';
+	'The monthly review per local month and zone: active customers, orders that count, delivered, cancelled, GMV, discounts, customers acquired by campaigns, campaign cost and ROI, reviews (one per order, its first: feedback.counted), mean sentiment (combined score), share negative, the three most raised complaint topics, complaint tickets (opened, share resolved within 24 hours, overdue now) and what the surveys of each campaign said (answers, mean rating, share negative, top topics).';
 REVOKE ALL ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
               @extschema@.customer_segments, @extschema@.monthly_review FROM PUBLIC;
 GRANT SELECT ON @extschema@.campaign_performance, @extschema@.experiment_by_day, @extschema@.customer_retention,
@@ -11614,6 +11715,8 @@ COMMENT ON COLUMN @extschema@.customers.flag_reason IS
 	'Personal data of the customer: why the customer is flagged for fraud (dispatcher''s text). Purpose: fraud prevention; basis: legitimate_interests; kept: until the flag is lifted or erasure; read by: dispatch_admin (fraud_signals), the customer (export); protection: not sealed, cleared on erasure; no analyst view shows it.';
 COMMENT ON COLUMN @extschema@.customer_flags.reason IS
 	'Personal data of the customer: the history of fraud flags'' reasons. Purpose: fraud prevention and its accountability; basis: legitimate_interests; kept: with the flag history, the reasons cleared on erasure; read by: dispatch_admin, the customer (export); protection: not sealed; ids only elsewhere.';
+COMMENT ON COLUMN @extschema@.offers.reason IS
+	'Personal data of the rider: the words the rider gave answering an offer, accepting or rejecting it (respond_offer, an offer item of sync_rider; free text, at most 200 characters), and for an offer cancelled by the system its reason. Purpose: dispatch quality and disputes about offers; basis: contract; kept: with the offer, cleared on erasure (forget_rider) whatever the offer''s status; read by: the rider (export_rider), dispatch_admin; analysts never; protection: not sealed; no event carries it.';
 COMMENT ON COLUMN @extschema@.orders.cancel_reason IS
 	'Personal data of the customer: why the order was cancelled, as the app gave it (it may be the customer''s own words). Purpose: handling the cancellation, its refund and disputes; basis: contract; kept: 30 days after the order ends (retention order_text), cleared on erasure; read by: dispatch_admin, the customer (export); protection: not sealed; no analyst view shows it.';
 COMMENT ON COLUMN @extschema@.refunds.reason IS
