@@ -697,8 +697,9 @@ grid_accept(void *ctx, int idx)
 
 /*
  * 'grid' source, once per batch: read every available rider of the zone (a
- * cursor, in chunks), project around the orders' centroid and bucket them
- * in a uniform grid.
+ * cursor, in chunks), keep those within the radius of the orders' box,
+ * project them around the orders' centroid and bucket them in a uniform
+ * grid.
  */
 static void
 read_all_riders(Batch *b)
@@ -709,6 +710,10 @@ read_all_riders(Batch *b)
 	AsAllocator alloc = {solver_alloc, solver_free, b->cxt};
 	double	   *x,
 			   *y;
+	double		x0 = 0,
+				x1 = 0,
+				y0 = 0,
+				y1 = 0;
 	long long  *tie;
 	int			i;
 
@@ -717,6 +722,40 @@ read_all_riders(Batch *b)
 	 * slots freed by expire_offers() and the offers of a batch this one
 	 * waited for on the zone lock.
 	 */
+	/*
+	 * The orders' centroid, and the box of their pickups grown by the
+	 * radius (projected around it): a rider outside it is farther than the
+	 * radius from every order, never a candidate, and is not added, so
+	 * that one position far from the zone (a fix at 0, 0) cannot stretch
+	 * the grid's cells over the whole box and make every search slow.
+	 */
+	for (i = 0; i < b->n_orders; i++)
+	{
+		b->lon0 += b->orders[i].lon;
+		b->lat0 += b->orders[i].lat;
+	}
+	b->lon0 /= Max(b->n_orders, 1);
+	b->lat0 /= Max(b->n_orders, 1);
+	for (i = 0; i < b->n_orders; i++)
+	{
+		double		ox,
+					oy;
+
+		as_project(b->lon0, b->lat0, b->orders[i].lon, b->orders[i].lat, &ox, &oy);
+		if (i == 0 || ox < x0)
+			x0 = ox;
+		if (i == 0 || ox > x1)
+			x1 = ox;
+		if (i == 0 || oy < y0)
+			y0 = oy;
+		if (i == 0 || oy > y1)
+			y1 = oy;
+	}
+	x0 -= b->s.radius_m;
+	x1 += b->s.radius_m;
+	y0 -= b->s.radius_m;
+	y1 += b->s.radius_m;
+
 	match_rider_params(&b->s, values);
 	portal = SPI_cursor_open(NULL, all_riders_plan, values, NULL, false);
 	for (;;)
@@ -730,9 +769,13 @@ read_all_riders(Batch *b)
 		for (i = 0; (uint64) i < n; i++)
 		{
 			MatchRider	r;
+			double		rx,
+						ry;
 
 			match_read_rider(SPI_tuptable->vals[i], &cols, &r);
-			add_rider(b, &r);
+			as_project(b->lon0, b->lat0, r.lon, r.lat, &rx, &ry);
+			if (rx >= x0 && rx <= x1 && ry >= y0 && ry <= y1)
+				add_rider(b, &r);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		if (n < ASSIGN_FETCH_CHUNK)
@@ -741,13 +784,6 @@ read_all_riders(Batch *b)
 	}
 	SPI_cursor_close(portal);
 
-	for (i = 0; i < b->n_orders; i++)
-	{
-		b->lon0 += b->orders[i].lon;
-		b->lat0 += b->orders[i].lat;
-	}
-	b->lon0 /= Max(b->n_orders, 1);
-	b->lat0 /= Max(b->n_orders, 1);
 	x = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(b->n_riders, 1));
 	y = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(b->n_riders, 1));
 	tie = MemoryContextAllocHuge(b->cxt, sizeof(long long) * Max(b->n_riders, 1));
