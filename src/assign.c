@@ -103,6 +103,8 @@ static SPIPlanPtr orders_plan = NULL;
 static SPIPlanPtr all_riders_plan = NULL;
 static SPIPlanPtr knn_plan = NULL;
 static SPIPlanPtr knn_ties_plan = NULL;
+static SPIPlanPtr held_plan = NULL;
+static SPIPlanPtr riders_by_id_plan = NULL;
 static SPIPlanPtr exclusions_plan = NULL;
 static SPIPlanPtr take_slots_plan = NULL;
 static SPIPlanPtr lock_chosen_plan = NULL;
@@ -140,6 +142,9 @@ typedef struct Batch
 	AsGrid	   *grid;			/* the riders, projected ('grid' source) */
 	double		lon0,			/* projection centre ('grid' source) */
 				lat0;
+	bool		joining_read;	/* candidates_joining has read its riders */
+	int		   *joining;		/* riders whose plan's next pickup is a */
+	int			n_joining;		/* selected order's ('index' source) */
 	int		   *order_k;		/* per order: candidates kept */
 	bool	   *more;			/* per order: its last fetch was full */
 	double	   *hold;			/* per order: cost of waiting */
@@ -218,6 +223,8 @@ static void candidates_grid(Batch *b, const int *sel, int nsel, int k);
 static void candidates_index(Batch *b, const int *sel, int nsel, int k);
 static void pickups_group(Batch *b, const int *sel, int nsel, int k, Pickups *p);
 static int *pickups_fetch(Batch *b, Pickups *p);
+static int	batch_rider(Batch *b, HeapTuple tuple, const MatchColumns *cols);
+static void candidates_joining(Batch *b, const int *sel, int nsel, const Pickups *p);
 static void pickups_hand_out(Batch *b, const int *sel, int nsel,
 							 const Pickups *p, const int *start);
 static void candidates(Batch *b, const int *sel, int nsel, int k);
@@ -256,6 +263,9 @@ prepare_plans(void)
 	Oid			t_ties[9] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID};
 	Oid			t_excl[2] = {INT8OID, INT8ARRAYOID};
+	Oid			t_by_id[6] = {INT8OID, TIMESTAMPTZOID, DATEOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, INT8ARRAYOID};
+	Oid			t_zone[1] = {INT8OID};
 	Oid			t_take[3] = {INT8ARRAYOID, INT4ARRAYOID, INT8OID};
 	Oid			t_offers[7] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 	INT8ARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID};
@@ -351,6 +361,25 @@ prepare_plans(void)
 											 " ORDER BY t.i, r.rider_id",
 											 match_rider_select()),
 									9, t_ties);
+	/*
+	 * The riders holding an order they have not picked up, with its pickup
+	 * (the open orders' index), and available riders read by id: the
+	 * riders whose plan may name a selected order's pickup as its next
+	 * (candidates_joining).
+	 */
+	held_plan = match_keep_plan(
+								"SELECT o.rider_id, (o.pickup::pg_catalog.point)[0] AS lon,"
+								" (o.pickup::pg_catalog.point)[1] AS lat"
+								" FROM dispatch.orders o"
+								" WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+								" AND o.status OPERATOR(pg_catalog.=) 'assigned'",
+								1, t_zone);
+	riders_by_id_plan = match_keep_plan(psprintf(
+												 "SELECT %s FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
+												 " AND r.rider_id OPERATOR(pg_catalog.=) ANY ($6)"
+												 " ORDER BY r.rider_id",
+												 match_rider_select()),
+										6, t_by_id);
 	exclusions_plan = match_keep_plan(
 								"SELECT e.order_id, e.rider_id FROM dispatch.offer_exclusions e"
 								" WHERE e.zone_id OPERATOR(pg_catalog.=) $1"
@@ -850,6 +879,118 @@ candidates_index(Batch *b, const int *sel, int nsel, int k)
 	pickups_group(b, sel, nsel, k, &p);
 	start = pickups_fetch(b, &p);
 	pickups_hand_out(b, sel, nsel, &p, start);
+	candidates_joining(b, sel, nsel, &p);
+}
+
+/*
+ * The riders whose plan names a selected order's pickup as its next: the
+ * order would join that trip (match_distance: none to go), but the scans
+ * rank riders by where they are now, so with k riders nearer there such a
+ * rider would not be a candidate, and the trip to share would be missed.
+ * Found from the other side, once per batch (the first call's orders are
+ * all the batch selects): the orders riders hold and have not picked up
+ * whose pickup is one of the selected orders' (MATCH_SAME_PICKUP_M, on a
+ * grid of the pickups), then those riders read by id; each selected order
+ * takes as candidates the ones its pickup joins.  cost_arcs drops the pairs
+ * the scans found too.
+ */
+static void
+candidates_joining(Batch *b, const int *sel, int nsel, const Pickups *p)
+{
+	int			t,
+				j;
+
+	if (!b->joining_read)
+	{
+		AsAllocator alloc = {solver_alloc, solver_free, b->cxt};
+		AsGrid	   *grid;
+		double	   *x = palloc(sizeof(double) * Max(p->np, 1));
+		double	   *y = palloc(sizeof(double) * Max(p->np, 1));
+		Datum		values[6];
+		Datum	   *ids;
+		int			n_ids = 0;
+		uint64		row;
+		int			ret;
+		SPITupleTable *tt;
+
+		b->joining_read = true;
+		if (p->np == 0)
+			return;
+		for (j = 0; j < p->np; j++)
+			as_project(p->lon[0], p->lat[0], p->lon[j], p->lat[j], &x[j], &y[j]);
+		grid = as_grid_build(x, y, NULL, p->np, 0, &alloc);
+		if (grid == NULL)
+			ereport(ERROR,
+					errcode(ERRCODE_OUT_OF_MEMORY),
+					errmsg("out of memory building the grid of pickups"));
+
+		values[0] = Int64GetDatum(b->s.zone_id);
+		ret = SPI_execute_plan(held_plan, values, NULL, true, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read the orders riders hold: %s", SPI_result_code_string(ret));
+		tt = SPI_tuptable;
+		ids = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+		for (row = 0; row < SPI_processed; row++)
+		{
+			bool		isnull;
+			double		hx,
+						hy,
+						dist;
+			int			idx;
+			Datum		rider = SPI_getbinval(tt->vals[row], tt->tupdesc, 1, &isnull);
+
+			if (isnull)
+				continue;
+			as_project(p->lon[0], p->lat[0],
+					   DatumGetFloat8(SPI_getbinval(tt->vals[row], tt->tupdesc, 2, &isnull)),
+					   DatumGetFloat8(SPI_getbinval(tt->vals[row], tt->tupdesc, 3, &isnull)),
+					   &hx, &hy);
+			/* a margin for the projection's centre; match_distance decides */
+			if (as_grid_knn(grid, hx, hy, 1, MATCH_SAME_PICKUP_M * 1.01 + 1.0, NULL, NULL, &idx, &dist) == 1)
+				ids[n_ids++] = rider;
+		}
+		SPI_freetuptable(tt);
+		as_grid_free(grid, &alloc);
+		if (n_ids == 0)
+			return;
+
+		match_rider_params(&b->s, values);
+		values[5] = PointerGetDatum(construct_array(ids, n_ids, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		ret = SPI_execute_plan(riders_by_id_plan, values, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read the riders whose trips orders may join: %s",
+				 SPI_result_code_string(ret));
+		tt = SPI_tuptable;
+		b->joining = MemoryContextAlloc(b->cxt, sizeof(int) * Max(SPI_processed, 1));
+		if (SPI_processed > 0)
+		{
+			MatchColumns cols;
+
+			match_rider_columns(tt->tupdesc, &cols);
+			for (row = 0; row < SPI_processed; row++)
+			{
+				int			r = batch_rider(b, tt->vals[row], &cols);
+
+				if (b->riders[r].joinable)
+					b->joining[b->n_joining++] = r;
+			}
+		}
+		SPI_freetuptable(tt);
+	}
+
+	for (t = 0; t < nsel; t++)
+	{
+		int			i = sel[t];
+
+		for (j = 0; j < b->n_joining; j++)
+		{
+			bool		joins;
+
+			(void) match_distance(&b->orders[i], &b->riders[b->joining[j]], &joins);
+			if (joins)
+				add_arc(b, i, b->joining[j], NULL);
+		}
+	}
 }
 
 /*

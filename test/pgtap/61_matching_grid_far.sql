@@ -32,8 +32,10 @@ SELECT pg_temp.order_() AS o \gset
 SELECT is((SELECT array_agg(rider_id) FROM dispatch.assign_batch(:z)),
           (SELECT array_agg(rider_id) FROM near WHERE g = 1),
           'the offer goes to the nearest rider');
-SELECT is((SELECT riders FROM dispatch.assign_batches WHERE zone_id = :z ORDER BY batch_id DESC LIMIT 1),
-          3, 'the grid holds the three riders within the radius, not the one at 0, 0');
+-- the zone's row read first: on Citus a statement naming a zone goes whole
+-- to its worker, where pgTAP has no plan
+SELECT riders AS grid_riders FROM dispatch.assign_batches WHERE zone_id = :z ORDER BY batch_id DESC LIMIT 1 \gset
+SELECT is(:grid_riders, 3, 'the grid holds the three riders within the radius, not the one at 0, 0');
 SELECT is((SELECT array_agg(c ORDER BY c) FROM dispatch.offer_audit a, unnest(a.candidate_ids) c WHERE a.order_id = :o),
           (SELECT array_agg(rider_id ORDER BY rider_id) FROM near WHERE g <= 2),
           'its candidates are the two nearest');
