@@ -14,7 +14,9 @@
 -- 'customer' or 'rider' of src/locks.h, objid the id modulo 2^31 - 1) in
 -- share mode until commit; rotate_customer_key and forget_customer take it
 -- in exclusive mode before any row lock, so a value is never sealed under a
--- key that a concurrent rotation or erasure replaces.  An intake
+-- key that a concurrent rotation or erasure replaces.  They then read what
+-- the sealers committed, so they refuse a transaction snapshot, which would
+-- predate the wait (DP418, src/keys.c).  An intake
 -- (place_order, place_errand) takes the customer's lock (shared) first,
 -- then the customer's intake lock (class 'intake', exclusive), then row
 -- locks; the intake lock is nobody else's, so an intake waiting for it holds

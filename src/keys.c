@@ -463,9 +463,25 @@ lock_keys(int32 class, int64 subject_id, bool exclusive)
 		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(class), obj);
 }
 
+/*
+ * Replacing or destroying a subject's data key waits for the transactions
+ * that seal with it (the subject's lock, exclusive), then reads and changes
+ * every value sealed for the subject.  A transaction snapshot (repeatable
+ * read, serializable) was taken before that wait and misses what they
+ * committed meanwhile: a rotation would leave those values under the key it
+ * destroys, an erasure would leave them (and an unpaid order with its exact
+ * drop-off) behind.  Such a transaction is refused before it waits.
+ */
 static void
 lock_subject(text *subject, int64 subject_id, bool exclusive)
 {
+	if (exclusive && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				errcode(ERRCODE_DP_NEEDS_READ_COMMITTED),
+				errmsg("the data key of %s " INT64_FORMAT " can be replaced or destroyed only in a read committed transaction",
+					   text_to_cstring(subject), subject_id),
+				errdetail("A repeatable read or serializable snapshot is older than the wait for the transactions that seal for the subject, and would miss what they committed meanwhile."),
+				errhint("Call it in a transaction of isolation level read committed (the default)."));
 	lock_keys(DatumGetInt32(DirectFunctionCall1(int84, DirectFunctionCall1(dispatch_lock_key,
 																		   PointerGetDatum(subject)))),
 			  subject_id, exclusive);
