@@ -35,6 +35,17 @@
  * hold another key under the same version); a key rotated or erased in the
  * transaction is no longer presented in its old wrapping.
  *
+ * Writers of key versions.  A rotation says it is done (rotate_master_key
+ * and rotate_index_key return 0, master_key_versions shows no data key
+ * under a version) only after waiting for every transaction writing the
+ * table that holds the versions (_wait_for_writers_here, run on every node
+ * of a Citus cluster), so that a registration in flight is seen.  For that to
+ * suffice, a transaction reads the key version it stores only once it
+ * holds the lock of its write (ROW EXCLUSIVE, _lock_for_writing): either
+ * the rotation waits for it, or it reads the version after the operator
+ * added the new one.  A blind index and its version come from one reading
+ * of the file (_index_key_current), never from two.
+ *
  * dispatch.cipher (superuser only) selects how personal fields are sealed:
  * 'pgp' (the default, and the only setting for production) or 'none', a
  * no-op cipher that exists to measure what encryption costs.  Values sealed
@@ -50,13 +61,19 @@
 
 #include <sys/stat.h>
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
 #include "storage/fd.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -624,6 +641,8 @@ dispatch_data_key(PG_FUNCTION_ARGS)
 						errmsg("personal data of customer " INT64_FORMAT " was erased", subject_id),
 						errdetail("The customer asked to be forgotten; nothing personal is stored for them again."));
 		}
+		/* the version read under the lock its INSERT takes (head of the file) */
+		(void) RangeVarGetRelid(makeRangeVar("dispatch", "subject_keys", -1), RowExclusiveLock, false);
 		match_run_plan(new_key_plan, NULL, NULL, false, 1, SPI_OK_SELECT, "reading or storing a data key");
 		t = SPI_tuptable->vals[0];
 		d = SPI_tuptable->tupdesc;
@@ -692,6 +711,32 @@ dispatch_index_key(PG_FUNCTION_ARGS)
 	const KeyFile *kf = load_keys();
 
 	PG_RETURN_BYTEA_P(key_to_bytea(kf->index[index_slot(kf, 0)]));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_index_key_current);
+
+/*
+ * SQL: dispatch._index_key_current(OUT version int, OUT key bytea) -> record
+ *
+ * The current blind-index key and its version, from one reading of the
+ * key file: an index computed with the key is labelled with the version of
+ * that key, even if the file changes meanwhile.
+ */
+Datum
+dispatch_index_key_current(PG_FUNCTION_ARGS)
+{
+	const KeyFile *kf = load_keys();
+	int			slot = index_slot(kf, 0);
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "_index_key_current must return a composite");
+	desc = BlessTupleDesc(desc);
+	values[0] = Int32GetDatum(kf->index_versions[slot]);
+	values[1] = PointerGetDatum(key_to_bytea(kf->index[slot]));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
 PG_FUNCTION_INFO_V1(dispatch_index_key_at);
@@ -780,4 +825,79 @@ Datum
 dispatch_cipher_enabled(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(dispatch_cipher != DISPATCH_CIPHER_NONE);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_require_read_committed);
+
+/*
+ * SQL: dispatch._require_read_committed(call text) -> void
+ *
+ * DP418 in a repeatable read or serializable transaction: for the calls
+ * that wait for concurrent writers and then read what they committed,
+ * which a snapshot taken before the wait does not show.
+ */
+Datum
+dispatch_require_read_committed(PG_FUNCTION_ARGS)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				errcode(ERRCODE_DP_NEEDS_READ_COMMITTED),
+				errmsg("%s must run in a read committed transaction", text_to_cstring(PG_GETARG_TEXT_PP(0))),
+				errdetail("A repeatable read or serializable snapshot is older than the wait for concurrent writers, and would miss what they committed meanwhile."),
+				errhint("Call it in a transaction of isolation level read committed (the default)."));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_lock_for_writing);
+
+/*
+ * SQL: dispatch._lock_for_writing(tab regclass) -> void
+ *
+ * The lock an INSERT, UPDATE or DELETE of the table takes (ROW EXCLUSIVE),
+ * on this node, to the end of the transaction: taken before a key version
+ * that the transaction will store in the table is read (the head of this
+ * file).  Conflicts with no other writer.
+ */
+Datum
+dispatch_lock_for_writing(PG_FUNCTION_ARGS)
+{
+	LockRelationOid(PG_GETARG_OID(0), RowExclusiveLock);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_wait_for_writers_here);
+
+/*
+ * SQL: dispatch._wait_for_writers_here(tabs regclass[]) -> void
+ *
+ * Waits, on this node, until every transaction that holds a lock of a write
+ * on one of the tables (ROW EXCLUSIVE or stronger) has ended, as CREATE
+ * INDEX CONCURRENTLY waits for them.  Nothing is locked: writers that start
+ * meanwhile go on, and none waits for the caller.  The caller's own locks do
+ * not count.
+ */
+Datum
+dispatch_wait_for_writers_here(PG_FUNCTION_ARGS)
+{
+	ArrayType  *tabs = PG_GETARG_ARRAYTYPE_P(0);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	List	   *tags = NIL;
+
+	deconstruct_array(tabs, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		LOCKTAG    *tag;
+
+		if (nulls[i])
+			continue;
+		tag = palloc(sizeof(LOCKTAG));
+		SET_LOCKTAG_RELATION(*tag, MyDatabaseId, DatumGetObjectId(elems[i]));
+		tags = lappend(tags, tag);
+	}
+	if (tags != NIL)
+		WaitForLockersMultiple(tags, ShareLock, false);
+	PG_RETURN_VOID();
 }

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(15);
+SELECT plan(17);
 
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
        121.445, 31.196, 'Plaintext Street 77, flat 12', 'normal') AS o \gset
@@ -50,6 +50,16 @@ SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, '\x00'::byte
 -- phone lookup through the blind index, whatever the spelling
 SELECT is(dispatch.find_customer_by_phone('138 0000 0001'), :customer::bigint, 'the blind index finds a customer by phone');
 SELECT is(dispatch.find_customer_by_phone('+8613800009999'), NULL, 'an unknown phone finds nobody');
+-- a stored blind index and its version come from one reading of the key
+-- file (_phone_index_entry), never from two that a change of the file
+-- between them could make disagree
+SELECT is((SELECT (c.phone_index, c.phone_index_version) FROM dispatch.customers c WHERE c.customer_id = :customer),
+          (SELECT (e.phone_index, e.version) FROM dispatch._phone_index_entry('138 0000 0001') e),
+          'a registration stores the blind index and the version of the key that computed it');
+SELECT is((SELECT pg_catalog.array_agg(p.proname::text ORDER BY p.proname) FROM pg_proc p
+            WHERE p.pronamespace = 'dispatch'::regnamespace
+              AND p.prosrc ~ '_phone_index\(' AND p.prosrc ~ '_index_key_version\(\)'), NULL,
+          'no function takes a blind index and its version from two readings of the key file');
 
 -- the no-op cipher (dispatch.cipher = none, benchmarks only): its values
 -- carry a zero byte, open only while the setting is none, and are left
