@@ -374,6 +374,7 @@ COMMENT ON FUNCTION @extschema@.rotate_index_key(integer) IS
 CREATE FUNCTION @extschema@.rotate_customer_key(customer_id bigint) RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	v_started timestamptz := pg_catalog.clock_timestamp();
@@ -392,6 +393,7 @@ DECLARE
 	v_olds bytea[];
 	v_news bytea[];
 BEGIN
+	-- (generic plans: the keys are never constants of a plan, _export_tables)
 	-- waits for every transaction sealing with the old key (sql/30_keys.sql)
 	PERFORM @extschema@._lock_subject('customer', rotate_customer_key.customer_id, true);
 	IF @extschema@._lock_customer(rotate_customer_key.customer_id) IS NOT NULL THEN
@@ -521,9 +523,20 @@ COMMENT ON FUNCTION @extschema@._export_profile(@extschema@.customers, bytea) IS
 	'Internal (export_customer): the customer row as JSON, sealed fields opened with p_key (NULL: they come out as null).';
 REVOKE ALL ON FUNCTION @extschema@._export_profile(@extschema@.customers, bytea) FROM PUBLIC;
 
+-- A data key never becomes a constant of a plan: auto_explain (with
+-- log_nested_statements and log_verbose) logs the plans of the statements
+-- a function runs, and in a custom plan PL/pgSQL's variables, and the
+-- arguments of EXECUTE ... USING, are folded into constants.  The sealed
+-- columns are read by the dynamic statement as they are stored and opened
+-- by a statement of the function's own, planned generically (the key a
+-- parameter); nor does the key travel to a worker of Citus in a
+-- statement's text.  Functions that hold a key in a variable and use it in
+-- a statement (rather than a simple expression, which PL/pgSQL evaluates
+-- without a plan) set plan_cache_mode likewise.
 CREATE FUNCTION @extschema@._export_tables(p_customer_id bigint, p_key bytea) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	v_tables jsonb := '{}';
@@ -539,8 +552,7 @@ BEGIN
 	FOR t IN SELECT * FROM @extschema@._customer_tables() LOOP
 		SELECT pg_catalog.string_agg(
 		         CASE WHEN a.attname OPERATOR(pg_catalog.=) ANY (t.sealed)
-		              THEN pg_catalog.format('@extschema@._unseal(x.%I, $2) AS %I', a.attname,
-		                                     pg_catalog.regexp_replace(a.attname, '_enc$', ''))
+		              THEN pg_catalog.format('x.%I', a.attname)
 		              WHEN pg_catalog.format_type(a.atttypid, NULL) OPERATOR(pg_catalog.=) 'geometry'
 		              THEN pg_catalog.format('@extschema@._geojson(x.%I) AS %I', a.attname, a.attname)
 		              ELSE pg_catalog.format('x.%I', a.attname) END,
@@ -557,15 +569,26 @@ BEGIN
 				EXECUTE pg_catalog.format(
 					'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)) FROM (SELECT %s FROM %s x'
 					' JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) x.zone_id AND o.order_id OPERATOR(pg_catalog.=) x.order_id'
-					' WHERE o.zone_id OPERATOR(pg_catalog.=) $3 AND x.zone_id OPERATOR(pg_catalog.=) $3'
+					' WHERE o.zone_id OPERATOR(pg_catalog.=) $2 AND x.zone_id OPERATOR(pg_catalog.=) $2'
 					' AND o.customer_id OPERATOR(pg_catalog.=) $1) s', v_list, t.rel)
-				INTO v_part USING p_customer_id, p_key, v_zone;
+				INTO v_part USING p_customer_id, v_zone;
 			ELSE
 				EXECUTE pg_catalog.format(
 					'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)) FROM (SELECT %s FROM %s x'
 					' WHERE x.customer_id OPERATOR(pg_catalog.=) $1%s) s', v_list, t.rel,
-					CASE WHEN t.has_zone THEN ' AND x.zone_id OPERATOR(pg_catalog.=) $3' ELSE '' END)
-				INTO v_part USING p_customer_id, p_key, v_zone;
+					CASE WHEN t.has_zone THEN ' AND x.zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
+				INTO v_part USING p_customer_id, v_zone;
+			END IF;
+			IF v_part IS NOT NULL AND pg_catalog.cardinality(t.sealed) OPERATOR(pg_catalog.>) 0 THEN
+				-- each sealed column opened, and named without _enc
+				SELECT pg_catalog.jsonb_agg(
+				         (r.v OPERATOR(pg_catalog.-) t.sealed) OPERATOR(pg_catalog.||)
+				         (SELECT pg_catalog.jsonb_object_agg(pg_catalog.regexp_replace(c, '_enc$', ''),
+				                   @extschema@._unseal((r.v OPERATOR(pg_catalog.->>) c)::pg_catalog.bytea, p_key))
+				            FROM pg_catalog.unnest(t.sealed) c)
+				         ORDER BY r.n)
+				  INTO v_part
+				  FROM pg_catalog.jsonb_array_elements(v_part) WITH ORDINALITY r(v, n);
 			END IF;
 			IF v_part IS NOT NULL THEN
 				v_rows := v_rows OPERATOR(pg_catalog.||) v_part;
@@ -1014,6 +1037,7 @@ COMMENT ON FUNCTION @extschema@.update_rider(bigint, text, text, text) IS
 CREATE FUNCTION @extschema@.export_rider(rider_id bigint) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	v_r @extschema@.riders;
@@ -1023,6 +1047,7 @@ DECLARE
 	-- which could not itself read rider_zones
 	v_zone bigint := @extschema@._rider_zone(export_rider.rider_id);
 BEGIN
+	-- (generic plans: the key is never a constant of a plan, _export_tables)
 	SELECT * INTO v_r FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id;
