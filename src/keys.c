@@ -50,7 +50,8 @@
  *
  * dispatch.cipher (superuser only) selects how personal fields are sealed:
  * 'pgp' (the default, and the only setting for production) or 'none', a
- * no-op cipher that exists to measure what encryption costs.  Values sealed
+ * no-op cipher that exists to measure what encryption costs, taken only
+ * from the server's configuration file (src/dispatch.c).  Values sealed
  * under 'none' are marked so that they never pass for encrypted ones and
  * open only while the setting is 'none' again.
  *
