@@ -14,7 +14,9 @@
 -- 'customer' or 'rider' of src/locks.h, objid the id modulo 2^31 - 1) in
 -- share mode until commit; rotate_customer_key and forget_customer take it
 -- in exclusive mode before any row lock, so a value is never sealed under a
--- key that a concurrent rotation or erasure replaces.  An intake
+-- key that a concurrent rotation or erasure replaces.  They then read what
+-- the sealers committed, so they refuse a transaction snapshot, which would
+-- predate the wait (DP418, src/keys.c).  An intake
 -- (place_order, place_errand) takes the customer's lock (shared) first,
 -- then the customer's intake lock (class 'intake', exclusive), then row
 -- locks; the intake lock is nobody else's, so an intake waiting for it holds
@@ -58,6 +60,12 @@ AS 'MODULE_PATHNAME', 'dispatch_master_key_versions';
 COMMENT ON FUNCTION @extschema@._master_key_versions() IS
 	'Internal: the master key versions present in the key file, ascending (never the keys).';
 
+CREATE FUNCTION @extschema@._index_key_current(OUT version integer, OUT key bytea) RETURNS record
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'dispatch_index_key_current';
+COMMENT ON FUNCTION @extschema@._index_key_current() IS
+	'Internal: the current blind-index key and its version, from one reading of the key file.  Executable by no role.';
+
 CREATE FUNCTION @extschema@._cipher_enabled() RETURNS boolean
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'dispatch_cipher_enabled';
@@ -71,6 +79,74 @@ REVOKE ALL ON FUNCTION @extschema@._master_key_version() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._index_key() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._index_key_at(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._index_key_versions() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@._index_key_current() FROM PUBLIC;
+
+-- Writers of key versions (src/keys.c): a transaction reads the version it
+-- stores (a data key's master version, a blind index's version) only once
+-- it holds the lock of its write on the table, and a rotation says nothing
+-- is left under an old version only after waiting for every transaction
+-- holding such a lock.  Then a registration in flight when the operator
+-- adds a version is either waited for and seen, or stores the new version.
+
+CREATE FUNCTION @extschema@._require_read_committed(p_call text) RETURNS void
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_require_read_committed';
+COMMENT ON FUNCTION @extschema@._require_read_committed(text) IS
+	'Internal: DP418 unless the transaction is read committed: for calls that wait for concurrent writers and then read what they committed.';
+REVOKE ALL ON FUNCTION @extschema@._require_read_committed(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._lock_for_writing(p_table regclass) RETURNS void
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_lock_for_writing';
+COMMENT ON FUNCTION @extschema@._lock_for_writing(regclass) IS
+	'Internal: takes the lock of a write (ROW EXCLUSIVE) on a table, on this node, to the end of the transaction: before reading a key version to store there.';
+REVOKE ALL ON FUNCTION @extschema@._lock_for_writing(regclass) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._wait_for_writers_here(p_tables regclass[]) RETURNS void
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_wait_for_writers_here';
+COMMENT ON FUNCTION @extschema@._wait_for_writers_here(regclass[]) IS
+	'Internal: waits, on this node, for every transaction holding the lock of a write on one of the tables to end; locks nothing.';
+REVOKE ALL ON FUNCTION @extschema@._wait_for_writers_here(regclass[]) FROM PUBLIC;
+
+-- On Citus a writer holds its lock on the node that runs it (the
+-- coordinator, or a worker running a call sent to it whole): every node is
+-- waited on, each worker over a connection of its own (Citus's
+-- run_command_on_workers, named only in a dynamic statement: without Citus
+-- it does not exist).  A worker that cannot wait fails the call (DP419).
+CREATE FUNCTION @extschema@._wait_for_writers(p_tables regclass[]) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_distributed boolean := false;
+	v_node text;
+	v_port integer;
+	v_error text;
+BEGIN
+	PERFORM @extschema@._wait_for_writers_here(p_tables);
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p'
+		        ' WHERE p.logicalrelid OPERATOR(pg_catalog.=) ANY ($1))'
+		   INTO v_distributed USING p_tables;
+	END IF;
+	IF v_distributed THEN
+		EXECUTE 'SELECT w.nodename, w.nodeport, w.result FROM pg_catalog.run_command_on_workers($1) w'
+		        ' WHERE NOT w.success LIMIT 1'
+		   INTO v_node, v_port, v_error
+		  USING pg_catalog.format('SELECT @extschema@._wait_for_writers_here(%L)', p_tables);
+		IF v_node IS NOT NULL THEN
+			RAISE EXCEPTION 'could not wait for the writers of % on the worker %:%: %',
+			                pg_catalog.array_to_string(p_tables, ', '), v_node, v_port, v_error
+				USING ERRCODE = 'DP419',
+				      HINT = 'Call it again once every worker of the cluster is reachable.';
+		END IF;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._wait_for_writers(regclass[]) IS
+	'Internal: waits until every transaction that was writing one of the tables has ended, on every node of a Citus cluster; locks nothing.';
+REVOKE ALL ON FUNCTION @extschema@._wait_for_writers(regclass[]) FROM PUBLIC;
 
 CREATE TABLE @extschema@.subject_keys (
 	subject      text NOT NULL CHECK (subject IN ('customer', 'rider')),
@@ -298,8 +374,20 @@ LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 RETURN (SELECT pg_catalog.max(v) FROM pg_catalog.unnest(@extschema@._index_key_versions()) v);
 COMMENT ON FUNCTION @extschema@._index_key_version() IS
-	'Internal: the current blind-index key version, stored beside each index it computes.';
+	'Internal: the current blind-index key version, to which rotate_index_key moves every index (writers take an index with its version from _phone_index_entry).';
 REVOKE ALL ON FUNCTION @extschema@._index_key_version() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._phone_index_entry(p_phone text, OUT phone_index bytea, OUT version integer)
+RETURNS record
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT @extschema@._hmac_sha256(pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), k.key), k.version
+	  FROM @extschema@._index_key_current() k;
+END;
+COMMENT ON FUNCTION @extschema@._phone_index_entry(text) IS
+	'Internal: what a writer stores of a phone number: its blind index under the current index key and that key''s version, both from one reading of the key file.  Read under the lock of the write (_lock_for_writing).';
+REVOKE ALL ON FUNCTION @extschema@._phone_index_entry(text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._phone_indexes(p_phone text) RETURNS bytea[]
 LANGUAGE sql STABLE STRICT PARALLEL UNSAFE SECURITY DEFINER

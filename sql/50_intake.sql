@@ -195,14 +195,17 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_index bytea;
+	v_index record;
 	v_id bigint;
 BEGIN
 	IF phone IS NULL THEN
 		RAISE EXCEPTION 'a customer needs a phone number' USING ERRCODE = 'DP027';
 	END IF;
 	PERFORM @extschema@._check_length('customer_name', name);
-	v_index := @extschema@._phone_index(phone);
+	-- the blind index and its version, read under the lock of the INSERT
+	-- (sql/30_keys.sql, writers of key versions)
+	PERFORM @extschema@._lock_for_writing('@extschema@.customers');
+	v_index := @extschema@._phone_index_entry(phone);
 	IF EXISTS (SELECT FROM @extschema@.customers c
 	            WHERE c.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone))) THEN
 		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
@@ -210,7 +213,7 @@ BEGIN
 	v_id := pg_catalog.nextval('@extschema@.customers_id_seq');
 	BEGIN
 		INSERT INTO @extschema@.customers (customer_id, phone_index, phone_index_version, phone_enc, name_enc, created_at)
-		VALUES (v_id, v_index, @extschema@._index_key_version(),
+		VALUES (v_id, v_index.phone_index, v_index.version,
 		        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
 		        @extschema@.pii_seal('customer', v_id, name),
 		        @extschema@.clock());
@@ -271,6 +274,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_id bigint;
+	v_index record;
 BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) register_rider.zone_id) THEN
 		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
@@ -282,13 +286,16 @@ BEGIN
 		RAISE EXCEPTION 'a rider needs a phone number' USING ERRCODE = 'DP027';
 	END IF;
 	PERFORM @extschema@._check_length('rider_name', name);
+	-- the blind index and its version, read under the lock of the INSERT
+	PERFORM @extschema@._lock_for_writing('@extschema@.riders');
+	v_index := @extschema@._phone_index_entry(phone);
 	v_id := pg_catalog.nextval('@extschema@.riders_id_seq');
 	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, phone_index, phone_index_version,
 	                                capacity, created_at)
 	VALUES (v_id, zone_id,
 	        @extschema@.pii_seal('rider', v_id, name),
 	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
-	        @extschema@._phone_index(phone), @extschema@._index_key_version(),
+	        v_index.phone_index, v_index.version,
 	        capacity, @extschema@.clock());
 	INSERT INTO @extschema@.rider_zones (rider_id, zone_id) VALUES (v_id, zone_id);
 	RETURN v_id;

@@ -72,6 +72,27 @@ static const struct config_enum_entry notify_options[] = {
 };
 
 void		_PG_init(void);
+static bool check_cipher(int *newval, void **extra, GucSource source);
+
+/*
+ * dispatch.cipher = none stores personal data unencrypted (benchmarks
+ * only), so it is taken only from the server's configuration file
+ * (postgresql.conf, ALTER SYSTEM), whose change its administrator makes and
+ * sees: never from a role's or database's settings, a client's startup
+ * options, SET or a function's SET clause, where one superuser's setting
+ * could leave a role's next customers unencrypted unnoticed.  pgp may be
+ * set anywhere.
+ */
+static bool
+check_cipher(int *newval, void **extra, GucSource source)
+{
+	if (*newval != DISPATCH_CIPHER_NONE || source <= PGC_S_FILE)
+		return true;
+	GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
+	GUC_check_errmsg("dispatch.cipher can be set to none only in the server's configuration file");
+	GUC_check_errdetail("none stores personal data unencrypted; it exists to measure what encryption costs.");
+	return false;
+}
 
 /*
  * Define the settings and let each part prepare itself.
@@ -236,13 +257,14 @@ _PG_init(void)
 	DefineCustomEnumVariable("dispatch.cipher",
 							 "How personal fields are sealed: pgp, or none for benchmarks only.",
 							 "none stores personal data unencrypted and exists only to measure "
-							 "the cost of encryption; never use it with real data.",
+							 "the cost of encryption; never use it with real data.  none is "
+							 "taken only from the server's configuration file.",
 							 &dispatch_cipher,
 							 DISPATCH_CIPHER_PGP,
 							 cipher_options,
 							 PGC_SUSET,
 							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
-							 NULL, NULL, NULL);
+							 check_cipher, NULL, NULL);
 
 	DefineCustomIntVariable("dispatch.relay_round_ms",
 							"Least time between the starts of two rounds of the relay, in milliseconds.",

@@ -17,9 +17,11 @@
  * highest computes new indexes, older ones still find the rows indexed
  * under them until rotate_index_key has recomputed every one.  The
  * parsed file is cached in TopMemoryContext and re-read when its path,
- * modification time (to the nanosecond), inode, status-change time or size
- * changes (a key replaced by one of the same length within a second, or
- * by a rename, is seen); its mode is checked on every use.
+ * modification time (to the nanosecond), device, inode, status-change time
+ * or size changes (a key replaced by one of the same length within a
+ * second, or by a rename, is seen); that it is a regular file of the
+ * server's user that no one else may access is checked on every use, and
+ * when it is read, on the descriptor it is read from.
  *
  * The SQL functions here return key material, so the install script grants
  * them to nobody: only the extension's SECURITY DEFINER functions call them.
@@ -35,9 +37,21 @@
  * hold another key under the same version); a key rotated or erased in the
  * transaction is no longer presented in its old wrapping.
  *
+ * Writers of key versions.  A rotation says it is done (rotate_master_key
+ * and rotate_index_key return 0, master_key_versions shows no data key
+ * under a version) only after waiting for every transaction writing the
+ * table that holds the versions (_wait_for_writers_here, run on every node
+ * of a Citus cluster), so that a registration in flight is seen.  For that to
+ * suffice, a transaction reads the key version it stores only once it
+ * holds the lock of its write (ROW EXCLUSIVE, _lock_for_writing): either
+ * the rotation waits for it, or it reads the version after the operator
+ * added the new one.  A blind index and its version come from one reading
+ * of the file (_index_key_current), never from two.
+ *
  * dispatch.cipher (superuser only) selects how personal fields are sealed:
  * 'pgp' (the default, and the only setting for production) or 'none', a
- * no-op cipher that exists to measure what encryption costs.  Values sealed
+ * no-op cipher that exists to measure what encryption costs, taken only
+ * from the server's configuration file (src/dispatch.c).  Values sealed
  * under 'none' are marked so that they never pass for encrypted ones and
  * open only while the setting is 'none' again.
  *
@@ -48,15 +62,23 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
 #include "storage/fd.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -70,12 +92,14 @@
 
 #define KEY_BYTES		32
 #define MAX_VERSIONS	64
+#define KEY_FILE_MAX	(1024 * 1024)	/* bytes */
 
 typedef struct KeyFile
 {
 	char	   *path;
 	struct timespec mtime;
 	struct timespec ctime;
+	dev_t		dev;
 	ino_t		ino;
 	off_t		size;
 	int			nmaster;
@@ -147,71 +171,90 @@ parse_hex_key(const char *hex, uint8 *out)
 }
 
 /*
- * Return the parsed key file, reading it again if it changed.  Errors name
- * the file and the line, never its contents.
+ * Refuse a key file that is not a regular file, belongs to another user
+ * than the server's, or that group or others may access.  The descriptor
+ * fd, if one is open, is closed first.
  */
-static const KeyFile *
-load_keys(void)
+static void
+check_key_file(const char *path, const struct stat *st, int fd)
 {
-	const char *path = dispatch_master_key_file;
-	struct stat st;
-	FILE	   *f;
-	char		line[512];
+	bool		regular = S_ISREG(st->st_mode);
+	bool		ours = st->st_uid == geteuid();
+	bool		closed = (st->st_mode & (S_IRWXG | S_IRWXO)) == 0;
+
+	if (regular && ours && closed)
+		return;
+	if (fd >= 0)
+		CloseTransientFile(fd);
+	if (!regular)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+				errmsg("master key file \"%s\" is not a regular file", path),
+				errhint("Name the key file itself in dispatch.master_key_file, not a directory, device or pipe."));
+	if (!ours)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+				errmsg("master key file \"%s\" does not belong to the server's operating-system user", path),
+				errhint("Give it to the operating-system user the server runs as (chown)."));
+	ereport(ERROR,
+			errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+			errmsg("master key file \"%s\" is accessible to other users", path),
+			errhint("Make it readable only by its owner (chmod 600)."));
+}
+
+/* the same file, unchanged since it was read */
+static bool
+same_key_file(const KeyFile *kf, const char *path, const struct stat *st)
+{
+	return strcmp(kf->path, path) == 0 &&
+		kf->dev == st->st_dev && kf->ino == st->st_ino && kf->size == st->st_size &&
+		kf->mtime.tv_sec == st->st_mtim.tv_sec && kf->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+		kf->ctime.tv_sec == st->st_ctim.tv_sec && kf->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/*
+ * Parse the text of a key file (len bytes, NUL-terminated at len) into kf.
+ * Returns 0, or the number of the first invalid line.  The text is taken
+ * apart in place.
+ */
+static int
+parse_key_file(char *text, size_t len, KeyFile *kf)
+{
+	char	   *line = text;
+	char	   *end = text + len;
 	int			lineno = 0;
-	KeyFile    *kf;
 
-	if (path == NULL || path[0] == '\0')
-		ereport(ERROR,
-				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
-				errmsg("no master key is configured"),
-				errhint("Set dispatch.master_key_file to a key file readable only by the server's operating-system user."));
-
-	if (stat(path, &st) != 0)
-		ereport(ERROR,
-				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
-				errmsg("could not read master key file \"%s\": %m", path));
-
-	/* checked on every use: a chmod changes neither mtime nor size */
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		ereport(ERROR,
-				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
-				errmsg("master key file \"%s\" is accessible to other users", path),
-				errhint("Make it readable only by its owner (chmod 600)."));
-
-	if (keyfile != NULL && strcmp(keyfile->path, path) == 0 &&
-		keyfile->mtime.tv_sec == st.st_mtim.tv_sec && keyfile->mtime.tv_nsec == st.st_mtim.tv_nsec &&
-		keyfile->ctime.tv_sec == st.st_ctim.tv_sec && keyfile->ctime.tv_nsec == st.st_ctim.tv_nsec &&
-		keyfile->ino == st.st_ino && keyfile->size == st.st_size)
-		return keyfile;
-
-	f = AllocateFile(path, "r");
-	if (f == NULL)
-		ereport(ERROR,
-				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
-				errmsg("could not open master key file \"%s\": %m", path));
-
-	kf = MemoryContextAllocZero(TopMemoryContext, sizeof(KeyFile));
-	while (fgets(line, sizeof(line), f) != NULL)
+	while (line < end)
 	{
+		char	   *nl = memchr(line, '\n', end - line);
 		char	   *tok,
 				   *save = NULL;
 		bool		ok = false;
 
+		if (nl == NULL)
+			nl = end;
+		*nl = '\0';
 		lineno++;
-		tok = strtok_r(line, " \t\r\n", &save);
+		/* a NUL byte would end the line early and hide what follows */
+		if (strlen(line) != (size_t) (nl - line))
+			return lineno;
+		tok = strtok_r(line, " \t\r", &save);
 		if (tok == NULL || tok[0] == '#')
+		{
+			line = nl + 1;
 			continue;
+		}
 		if (strcmp(tok, "master") == 0)
 		{
-			char	   *ver = strtok_r(NULL, " \t\r\n", &save);
-			char	   *hex = strtok_r(NULL, " \t\r\n", &save);
-			char	   *end;
+			char	   *ver = strtok_r(NULL, " \t\r", &save);
+			char	   *hex = strtok_r(NULL, " \t\r", &save);
+			char	   *vend;
 			long		v;
 
 			if (ver != NULL && hex != NULL && kf->nmaster < MAX_VERSIONS)
 			{
-				v = strtol(ver, &end, 10);
-				if (*end == '\0' && v > 0 && v <= INT32_MAX &&
+				v = strtol(ver, &vend, 10);
+				if (*vend == '\0' && v > 0 && v <= INT32_MAX &&
 					parse_hex_key(hex, kf->master[kf->nmaster]))
 				{
 					int			k;
@@ -228,16 +271,16 @@ load_keys(void)
 		}
 		else if (strcmp(tok, "index") == 0)
 		{
-			char	   *first = strtok_r(NULL, " \t\r\n", &save);
-			char	   *second = strtok_r(NULL, " \t\r\n", &save);
+			char	   *first = strtok_r(NULL, " \t\r", &save);
+			char	   *second = strtok_r(NULL, " \t\r", &save);
 			char	   *hex = second ? second : first;
 			long		v = 1;
-			char	   *end = NULL;
+			char	   *vend = NULL;
 
 			if (second != NULL)
-				v = strtol(first, &end, 10);
+				v = strtol(first, &vend, 10);
 			if (hex != NULL && kf->nindex < MAX_VERSIONS &&
-				(second == NULL || (*end == '\0' && v > 0 && v <= INT32_MAX)) &&
+				(second == NULL || (*vend == '\0' && v > 0 && v <= INT32_MAX)) &&
 				parse_hex_key(hex, kf->index[kf->nindex]))
 			{
 				int			k;
@@ -250,19 +293,116 @@ load_keys(void)
 					kf->index_versions[kf->nindex++] = (int) v;
 			}
 		}
-		explicit_bzero(line, sizeof(line));
 		if (!ok)
+			return lineno;
+		line = nl + 1;
+	}
+	return 0;
+}
+
+/*
+ * Return the parsed key file, reading it again if it changed.  Errors name
+ * the file and the line, never its contents.
+ *
+ * The file is checked (a regular file of the server's user that no one else
+ * may access) at every use, by its path: a chmod changes neither its times
+ * nor its size.  It is read through one descriptor, checked again with
+ * fstat, so that what is read is the file that was checked, and the cache
+ * records that file's identity (device, inode, size, times to the
+ * nanosecond): the path is re-read when it names another file or the file
+ * changed.  The text read is zeroed once parsed.
+ */
+static const KeyFile *
+load_keys(void)
+{
+	const char *path = dispatch_master_key_file;
+	struct stat st;
+	int			fd;
+	char	   *text;
+	size_t		len = 0;
+	int			badline;
+	KeyFile    *kf;
+
+	if (path == NULL || path[0] == '\0')
+		ereport(ERROR,
+				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+				errmsg("no master key is configured"),
+				errhint("Set dispatch.master_key_file to a key file readable only by the server's operating-system user."));
+
+	if (stat(path, &st) != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+				errmsg("could not read master key file \"%s\": %m", path));
+	check_key_file(path, &st, -1);
+	if (keyfile != NULL && same_key_file(keyfile, path, &st))
+		return keyfile;
+
+	/* never blocks: a pipe put there meanwhile is refused below */
+	fd = OpenTransientFile(path, O_RDONLY | O_NONBLOCK | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+				errmsg("could not open master key file \"%s\": %m", path));
+	if (fstat(fd, &st) != 0)
+	{
+		int			save_errno = errno;
+
+		CloseTransientFile(fd);
+		errno = save_errno;
+		ereport(ERROR,
+				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+				errmsg("could not read master key file \"%s\": %m", path));
+	}
+	check_key_file(path, &st, fd);
+	if (st.st_size > KEY_FILE_MAX)
+	{
+		CloseTransientFile(fd);
+		ereport(ERROR,
+				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+				errmsg("master key file \"%s\" is larger than %d bytes", path, KEY_FILE_MAX),
+				errdetail("It holds at most %d master and %d index keys, with comments.", MAX_VERSIONS, MAX_VERSIONS));
+	}
+
+	/* the file as fstat saw it: a file that grows meanwhile is read again */
+	text = palloc(st.st_size + 1);
+	while (len < (size_t) st.st_size)
+	{
+		ssize_t		n = read(fd, text + len, st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 		{
-			FreeFile(f);
-			explicit_bzero(kf, sizeof(KeyFile));
-			pfree(kf);
+			int			save_errno = errno;
+
+			CloseTransientFile(fd);
+			explicit_bzero(text, st.st_size + 1);
+			pfree(text);
+			errno = save_errno;
 			ereport(ERROR,
 					errcode(ERRCODE_DP_KEY_UNAVAILABLE),
-					errmsg("invalid line %d in master key file \"%s\"", lineno, path),
-					errdetail("Lines are \"master <version> <64 hex digits>\" or \"index [<version>] <64 hex digits>\", each version once."));
+					errmsg("could not read master key file \"%s\": %m", path));
 		}
+		if (n == 0)
+			break;
+		len += n;
 	}
-	FreeFile(f);
+	CloseTransientFile(fd);
+	text[len] = '\0';
+
+	kf = MemoryContextAllocZero(TopMemoryContext, sizeof(KeyFile));
+	badline = parse_key_file(text, len, kf);
+	explicit_bzero(text, st.st_size + 1);
+	pfree(text);
+	if (badline != 0)
+	{
+		explicit_bzero(kf, sizeof(KeyFile));
+		pfree(kf);
+		ereport(ERROR,
+				errcode(ERRCODE_DP_KEY_UNAVAILABLE),
+				errmsg("invalid line %d in master key file \"%s\"", badline, path),
+				errdetail("Lines are \"master <version> <64 hex digits>\" or \"index [<version>] <64 hex digits>\", each version once."));
+	}
 
 	if (kf->nmaster == 0 || kf->nindex == 0)
 	{
@@ -274,6 +414,7 @@ load_keys(void)
 	}
 
 	kf->path = MemoryContextStrdup(TopMemoryContext, path);
+	kf->dev = st.st_dev;
 	kf->mtime = st.st_mtim;
 	kf->ctime = st.st_ctim;
 	kf->ino = st.st_ino;
@@ -463,9 +604,25 @@ lock_keys(int32 class, int64 subject_id, bool exclusive)
 		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(class), obj);
 }
 
+/*
+ * Replacing or destroying a subject's data key waits for the transactions
+ * that seal with it (the subject's lock, exclusive), then reads and changes
+ * every value sealed for the subject.  A transaction snapshot (repeatable
+ * read, serializable) was taken before that wait and misses what they
+ * committed meanwhile: a rotation would leave those values under the key it
+ * destroys, an erasure would leave them (and an unpaid order with its exact
+ * drop-off) behind.  Such a transaction is refused before it waits.
+ */
 static void
 lock_subject(text *subject, int64 subject_id, bool exclusive)
 {
+	if (exclusive && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				errcode(ERRCODE_DP_NEEDS_READ_COMMITTED),
+				errmsg("the data key of %s " INT64_FORMAT " can be replaced or destroyed only in a read committed transaction",
+					   text_to_cstring(subject), subject_id),
+				errdetail("A repeatable read or serializable snapshot is older than the wait for the transactions that seal for the subject, and would miss what they committed meanwhile."),
+				errhint("Call it in a transaction of isolation level read committed (the default)."));
 	lock_keys(DatumGetInt32(DirectFunctionCall1(int84, DirectFunctionCall1(dispatch_lock_key,
 																		   PointerGetDatum(subject)))),
 			  subject_id, exclusive);
@@ -608,6 +765,8 @@ dispatch_data_key(PG_FUNCTION_ARGS)
 						errmsg("personal data of customer " INT64_FORMAT " was erased", subject_id),
 						errdetail("The customer asked to be forgotten; nothing personal is stored for them again."));
 		}
+		/* the version read under the lock its INSERT takes (head of the file) */
+		(void) RangeVarGetRelid(makeRangeVar("dispatch", "subject_keys", -1), RowExclusiveLock, false);
 		match_run_plan(new_key_plan, NULL, NULL, false, 1, SPI_OK_SELECT, "reading or storing a data key");
 		t = SPI_tuptable->vals[0];
 		d = SPI_tuptable->tupdesc;
@@ -676,6 +835,32 @@ dispatch_index_key(PG_FUNCTION_ARGS)
 	const KeyFile *kf = load_keys();
 
 	PG_RETURN_BYTEA_P(key_to_bytea(kf->index[index_slot(kf, 0)]));
+}
+
+PG_FUNCTION_INFO_V1(dispatch_index_key_current);
+
+/*
+ * SQL: dispatch._index_key_current(OUT version int, OUT key bytea) -> record
+ *
+ * The current blind-index key and its version, from one reading of the
+ * key file: an index computed with the key is labelled with the version of
+ * that key, even if the file changes meanwhile.
+ */
+Datum
+dispatch_index_key_current(PG_FUNCTION_ARGS)
+{
+	const KeyFile *kf = load_keys();
+	int			slot = index_slot(kf, 0);
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "_index_key_current must return a composite");
+	desc = BlessTupleDesc(desc);
+	values[0] = Int32GetDatum(kf->index_versions[slot]);
+	values[1] = PointerGetDatum(key_to_bytea(kf->index[slot]));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
 PG_FUNCTION_INFO_V1(dispatch_index_key_at);
@@ -764,4 +949,79 @@ Datum
 dispatch_cipher_enabled(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(dispatch_cipher != DISPATCH_CIPHER_NONE);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_require_read_committed);
+
+/*
+ * SQL: dispatch._require_read_committed(call text) -> void
+ *
+ * DP418 in a repeatable read or serializable transaction: for the calls
+ * that wait for concurrent writers and then read what they committed,
+ * which a snapshot taken before the wait does not show.
+ */
+Datum
+dispatch_require_read_committed(PG_FUNCTION_ARGS)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				errcode(ERRCODE_DP_NEEDS_READ_COMMITTED),
+				errmsg("%s must run in a read committed transaction", text_to_cstring(PG_GETARG_TEXT_PP(0))),
+				errdetail("A repeatable read or serializable snapshot is older than the wait for concurrent writers, and would miss what they committed meanwhile."),
+				errhint("Call it in a transaction of isolation level read committed (the default)."));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_lock_for_writing);
+
+/*
+ * SQL: dispatch._lock_for_writing(tab regclass) -> void
+ *
+ * The lock an INSERT, UPDATE or DELETE of the table takes (ROW EXCLUSIVE),
+ * on this node, to the end of the transaction: taken before a key version
+ * that the transaction will store in the table is read (the head of this
+ * file).  Conflicts with no other writer.
+ */
+Datum
+dispatch_lock_for_writing(PG_FUNCTION_ARGS)
+{
+	LockRelationOid(PG_GETARG_OID(0), RowExclusiveLock);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_wait_for_writers_here);
+
+/*
+ * SQL: dispatch._wait_for_writers_here(tabs regclass[]) -> void
+ *
+ * Waits, on this node, until every transaction that holds a lock of a write
+ * on one of the tables (ROW EXCLUSIVE or stronger) has ended, as CREATE
+ * INDEX CONCURRENTLY waits for them.  Nothing is locked: writers that start
+ * meanwhile go on, and none waits for the caller.  The caller's own locks do
+ * not count.
+ */
+Datum
+dispatch_wait_for_writers_here(PG_FUNCTION_ARGS)
+{
+	ArrayType  *tabs = PG_GETARG_ARRAYTYPE_P(0);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	List	   *tags = NIL;
+
+	deconstruct_array(tabs, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		LOCKTAG    *tag;
+
+		if (nulls[i])
+			continue;
+		tag = palloc(sizeof(LOCKTAG));
+		SET_LOCKTAG_RELATION(*tag, MyDatabaseId, DatumGetObjectId(elems[i]));
+		tags = lappend(tags, tag);
+	}
+	if (tags != NIL)
+		WaitForLockersMultiple(tags, ShareLock, false);
+	PG_RETURN_VOID();
 }

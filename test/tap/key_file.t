@@ -2,9 +2,9 @@
 # test/tap/key_file.t: every way the key file can be wrong raises DP401 and
 # writes nothing (src/keys.c): no key file configured, the file missing,
 # readable by its group or by others (also for a session that had already
-# read it), a malformed line, a master version given twice, no index key,
-# no master key, and a data key wrapped by a master version that is no
-# longer in the file.  Every case changes the cluster's key file
+# read it), a directory or a pipe in its place, a malformed line, a master
+# version given twice, no index key, no master key, and a data key wrapped
+# by a master version that is no longer in the file.  Every case changes the cluster's key file
 # ($PGDEV_KEYS) and restores it; each call is a new session unless said
 # otherwise.  Runs in a database of its own.
 set -euo pipefail
@@ -12,7 +12,14 @@ db=dispatch_key_file_t
 keys=${PGDEV_KEYS:?run through tools/pgdev}
 work=$(mktemp -d)
 cp -p "$keys" "$work/keys.orig"
+# a directory and a pipe, each the server's and closed to others as a key
+# file is, where the server can reach them
+notfile=$(dirname "$keys")/key_file_t
+if [ "$(id -u)" -eq 0 ]; then as_pg() { runuser -u postgres -- "$@"; }; else as_pg() { "$@"; }; fi
 restore() {
+	# a server that opened the pipe waits for a writer: give it one
+	if [ -p "$notfile.fifo" ]; then timeout 2 sh -c ": >'$notfile.fifo'" 2>/dev/null || true; fi
+	rm -rf "$notfile.dir" "$notfile.fifo"
 	[ -e "$keys" ] || mv "$keys.away" "$keys" 2>/dev/null || true
 	cat "$work/keys.orig" >"$keys"
 	chmod 600 "$keys"
@@ -29,15 +36,15 @@ CREATE EXTENSION dispatch CASCADE;
 SELECT dispatch.register_customer('+8613800000001', 'Key Customer 1');
 SQL
 
-echo "1..15"
+echo "1..17"
 n=0
 footprint="SELECT format('%s/%s/%s/%s', (SELECT count(*) FROM dispatch.customers), (SELECT count(*) FROM dispatch.subject_keys),
                      (SELECT count(*) FROM dispatch.pii_access_log), (SELECT count(*) FROM dispatch.privacy_requests))"
-refused() {   # refused description message-pattern [psql args...]: DP401 with the message, nothing written
+refused() {   # refused description message-pattern [psql args...]: DP401 with the message, nothing written (in 20 s)
 	local what=$1 pattern=$2 r before after
 	shift 2
 	before=$(psql -X -At -c "$footprint")
-	r=$(psql -X -At -c "\\set VERBOSITY verbose" "$@" 2>&1 || true)
+	r=$(timeout 20 psql -X -At -c "\\set VERBOSITY verbose" "$@" 2>&1 || true)
 	after=$(psql -X -At -c "$footprint")
 	n=$((n + 1))
 	if grep -q "ERROR:  DP401: $pattern" <<<"$r" && [ "$before" = "$after" ]; then
@@ -61,6 +68,15 @@ refused "the key file is readable by its group" "master key file \"$keys\" is ac
 chmod 604 "$keys"
 refused "the key file is readable by others" "master key file \"$keys\" is accessible to other users" "${register[@]}"
 chmod 600 "$keys"
+
+# not a file: read as one, a directory looked empty ("lacks a master or an
+# index key") and a pipe stopped the session until something wrote to it
+as_pg mkdir -m 700 "$notfile.dir"
+refused "the key file is a directory" "master key file \"$notfile.dir\" is not a regular file" \
+	-c "SET dispatch.master_key_file = '$notfile.dir'" "${register[@]}"
+as_pg mkfifo -m 600 "$notfile.fifo"
+refused "the key file is a pipe" "master key file \"$notfile.fifo\" is not a regular file" \
+	-c "SET dispatch.master_key_file = '$notfile.fifo'" "${register[@]}"
 
 # a session that read the file before it became readable by others
 r=$(psql -X -At -c "\\set VERBOSITY verbose" -c "SELECT dispatch.find_customer_by_phone('+8613800000001')" \
