@@ -1532,6 +1532,73 @@ COMMENT ON FUNCTION @extschema@._index_key_versions() IS
 	'Internal: the blind-index key versions present in the key file, ascending; the last is current (never the keys).';
 REVOKE ALL ON FUNCTION @extschema@._index_key_versions() FROM PUBLIC;
 
+-- _index_key_current (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._index_key_current(OUT version integer, OUT key bytea) RETURNS record
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'dispatch_index_key_current';
+COMMENT ON FUNCTION @extschema@._index_key_current() IS
+	'Internal: the current blind-index key and its version, from one reading of the key file.  Executable by no role.';
+REVOKE ALL ON FUNCTION @extschema@._index_key_current() FROM PUBLIC;
+
+-- _require_read_committed (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._require_read_committed(p_call text) RETURNS void
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_require_read_committed';
+COMMENT ON FUNCTION @extschema@._require_read_committed(text) IS
+	'Internal: DP418 unless the transaction is read committed: for calls that wait for concurrent writers and then read what they committed.';
+REVOKE ALL ON FUNCTION @extschema@._require_read_committed(text) FROM PUBLIC;
+
+-- _lock_for_writing (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_for_writing(p_table regclass) RETURNS void
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_lock_for_writing';
+COMMENT ON FUNCTION @extschema@._lock_for_writing(regclass) IS
+	'Internal: takes the lock of a write (ROW EXCLUSIVE) on a table, on this node, to the end of the transaction: before reading a key version to store there.';
+REVOKE ALL ON FUNCTION @extschema@._lock_for_writing(regclass) FROM PUBLIC;
+
+-- _wait_for_writers_here (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._wait_for_writers_here(p_tables regclass[]) RETURNS void
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_wait_for_writers_here';
+COMMENT ON FUNCTION @extschema@._wait_for_writers_here(regclass[]) IS
+	'Internal: waits, on this node, for every transaction holding the lock of a write on one of the tables to end; locks nothing.';
+REVOKE ALL ON FUNCTION @extschema@._wait_for_writers_here(regclass[]) FROM PUBLIC;
+
+-- _wait_for_writers (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._wait_for_writers(p_tables regclass[]) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_distributed boolean := false;
+	v_node text;
+	v_port integer;
+	v_error text;
+BEGIN
+	PERFORM @extschema@._wait_for_writers_here(p_tables);
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p'
+		        ' WHERE p.logicalrelid OPERATOR(pg_catalog.=) ANY ($1))'
+		   INTO v_distributed USING p_tables;
+	END IF;
+	IF v_distributed THEN
+		EXECUTE 'SELECT w.nodename, w.nodeport, w.result FROM pg_catalog.run_command_on_workers($1) w'
+		        ' WHERE NOT w.success LIMIT 1'
+		   INTO v_node, v_port, v_error
+		  USING pg_catalog.format('SELECT @extschema@._wait_for_writers_here(%L)', p_tables);
+		IF v_node IS NOT NULL THEN
+			RAISE EXCEPTION 'could not wait for the writers of % on the worker %:%: %',
+			                pg_catalog.array_to_string(p_tables, ', '), v_node, v_port, v_error
+				USING ERRCODE = 'DP419',
+				      HINT = 'Call it again once every worker of the cluster is reachable.';
+		END IF;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._wait_for_writers(regclass[]) IS
+	'Internal: waits until every transaction that was writing one of the tables has ended, on every node of a Citus cluster; locks nothing.';
+REVOKE ALL ON FUNCTION @extschema@._wait_for_writers(regclass[]) FROM PUBLIC;
+
 -- _lock_subject (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._lock_subject(p_subject text, p_subject_id bigint, p_exclusive boolean)
 RETURNS void
@@ -1719,8 +1786,21 @@ LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 RETURN (SELECT pg_catalog.max(v) FROM pg_catalog.unnest(@extschema@._index_key_versions()) v);
 COMMENT ON FUNCTION @extschema@._index_key_version() IS
-	'Internal: the current blind-index key version, stored beside each index it computes.';
+	'Internal: the current blind-index key version, to which rotate_index_key moves every index (writers take an index with its version from _phone_index_entry).';
 REVOKE ALL ON FUNCTION @extschema@._index_key_version() FROM PUBLIC;
+
+-- _phone_index_entry (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._phone_index_entry(p_phone text, OUT phone_index bytea, OUT version integer)
+RETURNS record
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT @extschema@._hmac_sha256(pg_catalog.convert_to(@extschema@.normalize_phone(p_phone), 'UTF8'), k.key), k.version
+	  FROM @extschema@._index_key_current() k;
+END;
+COMMENT ON FUNCTION @extschema@._phone_index_entry(text) IS
+	'Internal: what a writer stores of a phone number: its blind index under the current index key and that key''s version, both from one reading of the key file.  Read under the lock of the write (_lock_for_writing).';
+REVOKE ALL ON FUNCTION @extschema@._phone_index_entry(text) FROM PUBLIC;
 
 -- _phone_indexes (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._phone_indexes(p_phone text) RETURNS bytea[]
@@ -2282,14 +2362,17 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_index bytea;
+	v_index record;
 	v_id bigint;
 BEGIN
 	IF phone IS NULL THEN
 		RAISE EXCEPTION 'a customer needs a phone number' USING ERRCODE = 'DP027';
 	END IF;
 	PERFORM @extschema@._check_length('customer_name', name);
-	v_index := @extschema@._phone_index(phone);
+	-- the blind index and its version, read under the lock of the INSERT
+	-- (sql/30_keys.sql, writers of key versions)
+	PERFORM @extschema@._lock_for_writing('@extschema@.customers');
+	v_index := @extschema@._phone_index_entry(phone);
 	IF EXISTS (SELECT FROM @extschema@.customers c
 	            WHERE c.phone_index OPERATOR(pg_catalog.=) ANY (@extschema@._phone_indexes(phone))) THEN
 		RAISE EXCEPTION 'a customer with this phone number exists already' USING ERRCODE = 'DP026';
@@ -2297,7 +2380,7 @@ BEGIN
 	v_id := pg_catalog.nextval('@extschema@.customers_id_seq');
 	BEGIN
 		INSERT INTO @extschema@.customers (customer_id, phone_index, phone_index_version, phone_enc, name_enc, created_at)
-		VALUES (v_id, v_index, @extschema@._index_key_version(),
+		VALUES (v_id, v_index.phone_index, v_index.version,
 		        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
 		        @extschema@.pii_seal('customer', v_id, name),
 		        @extschema@.clock());
@@ -2364,6 +2447,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_id bigint;
+	v_index record;
 BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) register_rider.zone_id) THEN
 		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
@@ -2375,13 +2459,16 @@ BEGIN
 		RAISE EXCEPTION 'a rider needs a phone number' USING ERRCODE = 'DP027';
 	END IF;
 	PERFORM @extschema@._check_length('rider_name', name);
+	-- the blind index and its version, read under the lock of the INSERT
+	PERFORM @extschema@._lock_for_writing('@extschema@.riders');
+	v_index := @extschema@._phone_index_entry(phone);
 	v_id := pg_catalog.nextval('@extschema@.riders_id_seq');
 	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, phone_index, phone_index_version,
 	                                capacity, created_at)
 	VALUES (v_id, zone_id,
 	        @extschema@.pii_seal('rider', v_id, name),
 	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
-	        @extschema@._phone_index(phone), @extschema@._index_key_version(),
+	        v_index.phone_index, v_index.version,
 	        capacity, @extschema@.clock());
 	INSERT INTO @extschema@.rider_zones (rider_id, zone_id) VALUES (v_id, zone_id);
 	RETURN v_id;
@@ -7808,35 +7895,61 @@ $$;
 COMMENT ON FUNCTION @extschema@.mask_phone(text) IS
 	'A phone number with all but its first three and last four digits hidden: +8613812341234 gives 138****1234.';
 
--- rotate_master_key (sql/80_privacy.sql)
-CREATE OR REPLACE FUNCTION @extschema@.rotate_master_key(batch_size integer DEFAULT 1000) RETURNS integer
+-- master_key_versions (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.master_key_versions()
+RETURNS TABLE (version integer, in_key_file boolean, is_current boolean, data_keys bigint)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_current integer := @extschema@._master_key_version();
+	v_file integer[];
+	v_current integer;
+BEGIN
+	PERFORM @extschema@._require_read_committed('master_key_versions');
+	v_file := @extschema@._master_key_versions();
+	v_current := @extschema@._master_key_version();
+	-- data keys being written count too: a registration in flight may
+	-- wrap its key under a version about to be retired (sql/30_keys.sql,
+	-- writers of key versions); the count below is a statement after the
+	-- wait, and sees what they committed
+	PERFORM @extschema@._wait_for_writers(ARRAY['@extschema@.subject_keys'::pg_catalog.regclass]);
+	RETURN QUERY
+	SELECT v.version, v.version OPERATOR(pg_catalog.=) ANY (v_file), v.version OPERATOR(pg_catalog.=) v_current,
+	       (SELECT pg_catalog.count(*) FROM @extschema@.subject_keys k
+	         WHERE k.key_version OPERATOR(pg_catalog.=) v.version)
+	  FROM (SELECT pg_catalog.unnest(v_file) AS version
+	        UNION
+	        SELECT DISTINCT k.key_version FROM @extschema@.subject_keys k) v
+	 ORDER BY v.version;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.master_key_versions() IS
+	'Master key versions in the key file or still wrapping data keys, counted after every transaction writing data keys has ended.  A version that is not current and wraps no data key (data_keys = 0) may be removed from the key file (destroyed); one with data_keys > 0 but not in the file means lost data.  Read committed only (DP418).';
+
+-- _rewrap_data_keys (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._rewrap_data_keys(p_current integer, p_limit integer, p_wait boolean) RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
 	v_n integer := 0;
 	b record;
 	v_wrapped bytea;
 BEGIN
-	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
-		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
-	END IF;
 	-- Only the wrapping changes, never a data key, so sealing goes on
-	-- meanwhile; rows locked by a rotation or erasure of their own are
-	-- skipped and picked up by a later call.  Each key is re-wrapped here
-	-- and stored as a value: wrapping draws a new IV (VOLATILE), which
-	-- Citus refuses inside an UPDATE of its (reference) table.
-	FOR b IN SELECT k.subject, k.subject_id, k.key_version, k.wrapped_key
-	           FROM @extschema@.subject_keys k
-	          WHERE k.key_version OPERATOR(pg_catalog.<) v_current
-	          ORDER BY k.key_version
-	          LIMIT batch_size
-	            FOR NO KEY UPDATE SKIP LOCKED
+	-- meanwhile.  Each key is re-wrapped here and stored as a value:
+	-- wrapping draws a new IV (VOLATILE), which Citus refuses inside an
+	-- UPDATE of its (reference) table.
+	FOR b IN EXECUTE pg_catalog.format(
+	             'SELECT k.subject, k.subject_id, k.key_version, k.wrapped_key FROM @extschema@.subject_keys k'
+	             ' WHERE k.key_version OPERATOR(pg_catalog.<) $1'
+	             ' ORDER BY k.key_version, k.subject, k.subject_id LIMIT $2 FOR NO KEY UPDATE%s',
+	             CASE WHEN p_wait THEN '' ELSE ' SKIP LOCKED' END)
+	   USING p_current, p_limit
 	LOOP
-		v_wrapped := @extschema@._wrap_key(@extschema@._unwrap_key(b.wrapped_key, b.key_version), v_current);
+		v_wrapped := @extschema@._wrap_key(@extschema@._unwrap_key(b.wrapped_key, b.key_version), p_current);
 		UPDATE @extschema@.subject_keys k
-		   SET key_version = v_current, wrapped_key = v_wrapped
+		   SET key_version = p_current, wrapped_key = v_wrapped
 		 WHERE k.subject OPERATOR(pg_catalog.=) b.subject
 		   AND k.subject_id OPERATOR(pg_catalog.=) b.subject_id;
 		v_n := v_n OPERATOR(pg_catalog.+) 1;
@@ -7844,49 +7957,93 @@ BEGIN
 	RETURN v_n;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rotate_master_key(integer) IS
-	'Re-wraps up to batch_size data keys under the current (highest) master key version in one short transaction and returns how many; call it again until it returns 0.  Intake and reads go on meanwhile.';
+COMMENT ON FUNCTION @extschema@._rewrap_data_keys(integer, integer, boolean) IS
+	'Internal (rotate_master_key): re-wraps up to p_limit data keys under an older master version with version p_current, skipping rows locked by others unless p_wait; returns how many.';
+REVOKE ALL ON FUNCTION @extschema@._rewrap_data_keys(integer, integer, boolean) FROM PUBLIC;
 
--- rotate_index_key (sql/80_privacy.sql)
-CREATE OR REPLACE FUNCTION @extschema@.rotate_index_key(batch_size integer DEFAULT 1000) RETURNS integer
+-- rotate_master_key (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rotate_master_key(batch_size integer DEFAULT 1000) RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	v_current integer := @extschema@._index_key_version();
-	v_done integer := 0;
-	v_zone bigint;
-	v_index bytea;
-	b record;
+	v_current integer;
+	v_n integer;
 BEGIN
 	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
 		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
 	END IF;
+	PERFORM @extschema@._require_read_committed('rotate_master_key');
+	-- the version read under the lock of this call's writes (sql/30_keys.sql)
+	PERFORM @extschema@._lock_for_writing('@extschema@.subject_keys');
+	v_current := @extschema@._master_key_version();
+	-- rows locked by a rotation or erasure of their own are skipped and
+	-- picked up by a later call
+	v_n := @extschema@._rewrap_data_keys(v_current, batch_size, false);
+	-- Before saying that nothing is left: one row such a rotation or
+	-- erasure holds is waited for (holding no other row, so that it cannot
+	-- deadlock with this call); then every transaction writing data keys,
+	-- whose keys may be wrapped under an older version (a registration in
+	-- flight), and what they committed is taken.  Keys still locked by
+	-- others after that are counted, not skipped: 0 means none is left.
+	IF v_n OPERATOR(pg_catalog.=) 0 THEN
+		v_n := @extschema@._rewrap_data_keys(v_current, 1, true);
+	END IF;
+	IF v_n OPERATOR(pg_catalog.=) 0 THEN
+		PERFORM @extschema@._wait_for_writers(ARRAY['@extschema@.subject_keys'::pg_catalog.regclass]);
+		v_n := @extschema@._rewrap_data_keys(v_current, batch_size, false);
+	END IF;
+	IF v_n OPERATOR(pg_catalog.=) 0 THEN
+		SELECT pg_catalog.count(*) INTO v_n FROM @extschema@.subject_keys k
+		 WHERE k.key_version OPERATOR(pg_catalog.<) v_current;
+	END IF;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rotate_master_key(integer) IS
+	'Re-wraps up to batch_size data keys under the current (highest) master key version in one short transaction and returns how many; call it again until it returns 0, which it returns only once no data key is under an older version, counting those of transactions in flight.  Intake and reads go on meanwhile.  Read committed only (DP418).';
+
+-- _reindex_phones (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._reindex_phones(p_current integer, p_limit integer, p_wait boolean) RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_skip text := CASE WHEN p_wait THEN '' ELSE ' SKIP LOCKED' END;
+	v_done integer := 0;
+	v_zone bigint;
+	v_index record;
+	b record;
+BEGIN
 	-- customers: open the phone with the customer's key, index it anew.
 	-- Row by row, the index computed here: the key is read from
 	-- subject_keys, which a statement Citus sends to a table's placements
 	-- may not query (and the function is VOLATILE).
-	FOR b IN SELECT c.customer_id AS id, c.phone_enc FROM @extschema@.customers c
-	          WHERE c.phone_index IS NOT NULL AND c.phone_index_version OPERATOR(pg_catalog.<>) v_current
-	          ORDER BY c.customer_id LIMIT batch_size FOR UPDATE SKIP LOCKED
+	FOR b IN EXECUTE pg_catalog.format(
+	             'SELECT c.customer_id AS id, c.phone_enc FROM @extschema@.customers c'
+	             ' WHERE c.phone_index IS NOT NULL AND c.phone_index_version OPERATOR(pg_catalog.<>) $1'
+	             ' ORDER BY c.customer_id LIMIT $2 FOR UPDATE%s', v_skip)
+	   USING p_current, p_limit
 	LOOP
-		v_index := @extschema@._phone_index(@extschema@._unseal(b.phone_enc,
+		v_index := @extschema@._phone_index_entry(@extschema@._unseal(b.phone_enc,
 		               @extschema@._subject_key_or_null('customer', b.id)));
-		UPDATE @extschema@.customers c SET phone_index = v_index, phone_index_version = v_current
+		UPDATE @extschema@.customers c SET phone_index = v_index.phone_index, phone_index_version = v_index.version
 		 WHERE c.customer_id OPERATOR(pg_catalog.=) b.id;
 		v_done := v_done OPERATOR(pg_catalog.+) 1;
 	END LOOP;
 	-- riders, zone by zone (each statement on one zone's rows)
 	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
-		EXIT WHEN v_done OPERATOR(pg_catalog.>=) batch_size;
-		FOR b IN SELECT r.rider_id AS id, r.phone_enc FROM @extschema@.riders r
-		          WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
-		            AND r.phone_index IS NOT NULL AND r.phone_index_version OPERATOR(pg_catalog.<>) v_current
-		          ORDER BY r.rider_id LIMIT batch_size OPERATOR(pg_catalog.-) v_done FOR UPDATE SKIP LOCKED
+		EXIT WHEN v_done OPERATOR(pg_catalog.>=) p_limit;
+		FOR b IN EXECUTE pg_catalog.format(
+		             'SELECT r.rider_id AS id, r.phone_enc FROM @extschema@.riders r'
+		             ' WHERE r.zone_id OPERATOR(pg_catalog.=) $1'
+		             '   AND r.phone_index IS NOT NULL AND r.phone_index_version OPERATOR(pg_catalog.<>) $2'
+		             ' ORDER BY r.rider_id LIMIT $3 FOR UPDATE%s', v_skip)
+		   USING v_zone, p_current, p_limit OPERATOR(pg_catalog.-) v_done
 		LOOP
-			v_index := @extschema@._phone_index(@extschema@._unseal(b.phone_enc,
+			v_index := @extschema@._phone_index_entry(@extschema@._unseal(b.phone_enc,
 			               @extschema@._subject_key_or_null('rider', b.id)));
-			UPDATE @extschema@.riders r SET phone_index = v_index, phone_index_version = v_current
+			UPDATE @extschema@.riders r SET phone_index = v_index.phone_index, phone_index_version = v_index.version
 			 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) b.id;
 			v_done := v_done OPERATOR(pg_catalog.+) 1;
 		END LOOP;
@@ -7894,8 +8051,52 @@ BEGIN
 	RETURN v_done;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._reindex_phones(integer, integer, boolean) IS
+	'Internal (rotate_index_key): recomputes the blind indexes of up to p_limit customers and riders not under index version p_current, skipping rows locked by others unless p_wait; returns how many.';
+REVOKE ALL ON FUNCTION @extschema@._reindex_phones(integer, integer, boolean) FROM PUBLIC;
+
+-- rotate_index_key (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@.rotate_index_key(batch_size integer DEFAULT 1000) RETURNS integer
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_current integer;
+	v_done integer;
+BEGIN
+	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
+	END IF;
+	PERFORM @extschema@._require_read_committed('rotate_index_key');
+	-- the version read under the lock of this call's writes (sql/30_keys.sql)
+	PERFORM @extschema@._lock_for_writing('@extschema@.customers');
+	PERFORM @extschema@._lock_for_writing('@extschema@.riders');
+	v_current := @extschema@._index_key_version();
+	v_done := @extschema@._reindex_phones(v_current, batch_size, false);
+	-- before saying that nothing is left, as rotate_master_key: one locked
+	-- row waited for, then every transaction writing customers or riders
+	-- (a registration or rectification in flight may store an index under
+	-- the old key), then what is still locked by others counted
+	IF v_done OPERATOR(pg_catalog.=) 0 THEN
+		v_done := @extschema@._reindex_phones(v_current, 1, true);
+	END IF;
+	IF v_done OPERATOR(pg_catalog.=) 0 THEN
+		PERFORM @extschema@._wait_for_writers(ARRAY['@extschema@.customers'::pg_catalog.regclass,
+		                                             '@extschema@.riders'::pg_catalog.regclass]);
+		v_done := @extschema@._reindex_phones(v_current, batch_size, false);
+	END IF;
+	IF v_done OPERATOR(pg_catalog.=) 0 THEN
+		v_done := (SELECT pg_catalog.count(*) FROM @extschema@.customers c
+		            WHERE c.phone_index IS NOT NULL AND c.phone_index_version OPERATOR(pg_catalog.<>) v_current)
+		          OPERATOR(pg_catalog.+)
+		          (SELECT pg_catalog.count(*) FROM @extschema@.riders r
+		            WHERE r.phone_index IS NOT NULL AND r.phone_index_version OPERATOR(pg_catalog.<>) v_current);
+	END IF;
+	RETURN v_done;
+END
+$$;
 COMMENT ON FUNCTION @extschema@.rotate_index_key(integer) IS
-	'Recomputes the blind indexes of up to batch_size customers and riders that are not under the current index key (the highest "index <version>" of the key file); returns how many, 0 when every one is.  Lookups find rows under every key in the file meanwhile, so it runs in batches without downtime; the old key may leave the file once it returns 0.';
+	'Recomputes the blind indexes of up to batch_size customers and riders that are not under the current index key (the highest "index <version>" of the key file); returns how many, 0 only once every one is, counting those of transactions in flight.  Lookups find rows under every key in the file meanwhile, so it runs in batches without downtime; the old key may leave the file once it returns 0.  Read committed only (DP418).';
 REVOKE ALL ON FUNCTION @extschema@.rotate_index_key(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.rotate_index_key(integer) TO dispatch_admin;
 
@@ -7903,6 +8104,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.rotate_index_key(integer) TO dispatch_admi
 CREATE OR REPLACE FUNCTION @extschema@.rotate_customer_key(customer_id bigint) RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	v_started timestamptz := pg_catalog.clock_timestamp();
@@ -7910,7 +8112,7 @@ DECLARE
 	v_wrapped bytea;
 	v_old bytea;
 	v_new bytea := @extschema@._random_key();
-	v_current integer := @extschema@._master_key_version();
+	v_current integer;
 	t record;
 	v_zone bigint;
 	v_col text;
@@ -7921,6 +8123,7 @@ DECLARE
 	v_olds bytea[];
 	v_news bytea[];
 BEGIN
+	-- (generic plans: the keys are never constants of a plan, _export_tables)
 	-- waits for every transaction sealing with the old key (sql/30_keys.sql)
 	PERFORM @extschema@._lock_subject('customer', rotate_customer_key.customer_id, true);
 	IF @extschema@._lock_customer(rotate_customer_key.customer_id) IS NOT NULL THEN
@@ -7978,6 +8181,10 @@ BEGIN
 		END LOOP;
 	END LOOP;
 
+	-- the master version read under the lock of the write below
+	-- (sql/30_keys.sql, writers of key versions)
+	PERFORM @extschema@._lock_for_writing('@extschema@.subject_keys');
+	v_current := @extschema@._master_key_version();
 	v_wrapped := @extschema@._wrap_key(v_new, v_current);
 	UPDATE @extschema@.subject_keys k
 	   SET wrapped_key = v_wrapped, key_version = v_current,
@@ -7992,7 +8199,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rotate_customer_key(bigint) IS
-	'Re-encrypts every sealed field of a customer under a fresh data key (wrapped by the current master key), in one transaction; returns the rows re-sealed.  Sealing for that customer waits meanwhile.';
+	'Re-encrypts every sealed field of a customer under a fresh data key (wrapped by the current master key), in one transaction; returns the rows re-sealed.  Sealing for that customer waits meanwhile.  Read committed only (DP418).';
 
 -- _subject_key_or_null (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._subject_key_or_null(p_subject text, p_subject_id bigint) RETURNS bytea
@@ -8046,6 +8253,7 @@ REVOKE ALL ON FUNCTION @extschema@._export_profile(@extschema@.customers, bytea)
 CREATE OR REPLACE FUNCTION @extschema@._export_tables(p_customer_id bigint, p_key bytea) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	v_tables jsonb := '{}';
@@ -8061,8 +8269,7 @@ BEGIN
 	FOR t IN SELECT * FROM @extschema@._customer_tables() LOOP
 		SELECT pg_catalog.string_agg(
 		         CASE WHEN a.attname OPERATOR(pg_catalog.=) ANY (t.sealed)
-		              THEN pg_catalog.format('@extschema@._unseal(x.%I, $2) AS %I', a.attname,
-		                                     pg_catalog.regexp_replace(a.attname, '_enc$', ''))
+		              THEN pg_catalog.format('x.%I', a.attname)
 		              WHEN pg_catalog.format_type(a.atttypid, NULL) OPERATOR(pg_catalog.=) 'geometry'
 		              THEN pg_catalog.format('@extschema@._geojson(x.%I) AS %I', a.attname, a.attname)
 		              ELSE pg_catalog.format('x.%I', a.attname) END,
@@ -8079,15 +8286,26 @@ BEGIN
 				EXECUTE pg_catalog.format(
 					'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)) FROM (SELECT %s FROM %s x'
 					' JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) x.zone_id AND o.order_id OPERATOR(pg_catalog.=) x.order_id'
-					' WHERE o.zone_id OPERATOR(pg_catalog.=) $3 AND x.zone_id OPERATOR(pg_catalog.=) $3'
+					' WHERE o.zone_id OPERATOR(pg_catalog.=) $2 AND x.zone_id OPERATOR(pg_catalog.=) $2'
 					' AND o.customer_id OPERATOR(pg_catalog.=) $1) s', v_list, t.rel)
-				INTO v_part USING p_customer_id, p_key, v_zone;
+				INTO v_part USING p_customer_id, v_zone;
 			ELSE
 				EXECUTE pg_catalog.format(
 					'SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s)) FROM (SELECT %s FROM %s x'
 					' WHERE x.customer_id OPERATOR(pg_catalog.=) $1%s) s', v_list, t.rel,
-					CASE WHEN t.has_zone THEN ' AND x.zone_id OPERATOR(pg_catalog.=) $3' ELSE '' END)
-				INTO v_part USING p_customer_id, p_key, v_zone;
+					CASE WHEN t.has_zone THEN ' AND x.zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
+				INTO v_part USING p_customer_id, v_zone;
+			END IF;
+			IF v_part IS NOT NULL AND pg_catalog.cardinality(t.sealed) OPERATOR(pg_catalog.>) 0 THEN
+				-- each sealed column opened, and named without _enc
+				SELECT pg_catalog.jsonb_agg(
+				         (r.v OPERATOR(pg_catalog.-) t.sealed) OPERATOR(pg_catalog.||)
+				         (SELECT pg_catalog.jsonb_object_agg(pg_catalog.regexp_replace(c, '_enc$', ''),
+				                   @extschema@._unseal((r.v OPERATOR(pg_catalog.->>) c)::pg_catalog.bytea, p_key))
+				            FROM pg_catalog.unnest(t.sealed) c)
+				         ORDER BY r.n)
+				  INTO v_part
+				  FROM pg_catalog.jsonb_array_elements(v_part) WITH ORDINALITY r(v, n);
 			END IF;
 			IF v_part IS NOT NULL THEN
 				v_rows := v_rows OPERATOR(pg_catalog.||) v_part;
@@ -8374,7 +8592,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up.  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
 
 -- _rectify_log (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rectify_log(p_subject text, p_subject_id bigint, p_fields text[], p_reason text)
@@ -8422,6 +8640,7 @@ DECLARE
 	v_fields text[] := '{}';
 	v_taken boolean;
 	v_sealed bytea;
+	v_index record;
 	-- a rider's row is found in the rider's zone (riders are distributed
 	-- by zone on Citus); customers have no zone
 	v_zone bigint := CASE p_subject WHEN 'rider' THEN @extschema@._rider_zone(p_id) END;
@@ -8440,10 +8659,14 @@ BEGIN
 				-- sealed here, stored as values: sealing draws a new IV
 				-- (VOLATILE), which Citus refuses inside an UPDATE
 				v_sealed := @extschema@.pii_seal(p_subject, p_id, @extschema@.normalize_phone(p_phone));
+				-- the blind index and its version, read under the lock of
+				-- the UPDATE (sql/30_keys.sql, writers of key versions)
+				PERFORM @extschema@._lock_for_writing(pg_catalog.format('@extschema@.%I', v_table)::pg_catalog.regclass);
+				v_index := @extschema@._phone_index_entry(p_phone);
 				EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET phone_index = $1, phone_index_version = $2,'
 				                          ' phone_enc = $3 WHERE s.%I OPERATOR(pg_catalog.=) $4%s',
 				                          v_table, p_subject || '_id', pg_catalog.format(v_zone_clause, 5))
-				   USING @extschema@._phone_index(p_phone), @extschema@._index_key_version(), v_sealed, p_id, v_zone;
+				   USING v_index.phone_index, v_index.version, v_sealed, p_id, v_zone;
 			EXCEPTION WHEN unique_violation THEN
 				-- registered meanwhile by a transaction that committed while we waited
 				v_taken := true;
@@ -8534,6 +8757,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.update_rider(bigint, text, text, text) TO 
 CREATE OR REPLACE FUNCTION @extschema@.export_rider(rider_id bigint) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	v_r @extschema@.riders;
@@ -8543,6 +8767,7 @@ DECLARE
 	-- which could not itself read rider_zones
 	v_zone bigint := @extschema@._rider_zone(export_rider.rider_id);
 BEGIN
+	-- (generic plans: the key is never a constant of a plan, _export_tables)
 	SELECT * INTO v_r FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id;
