@@ -127,6 +127,7 @@ static void lock_numbering(void);
 static bool outbox_distributed(void);
 static void check_zone_below(Relation rel, int64 zone_id, int64 base);
 static void check_outbox_below(int64 base);
+static bool last_event_ahead(int64 base, int64 *top, int64 *limit);
 
 
 /*
@@ -185,6 +186,26 @@ next_seq(void)
 }
 
 /*
+ * After a statement that read the last event of a shard or of the outbox
+ * (one row, its seq, or none): whether that event is numbered at or above
+ * (base + next transaction id) << 20, the least number this node can give
+ * from now on (read after the lookup, so that every row it saw was
+ * numbered before).  *top and *limit are set for the caller's message.
+ */
+static bool
+last_event_ahead(int64 base, int64 *top, int64 *limit)
+{
+	bool		isnull;
+
+	*limit = (int64) ((U64FromFullTransactionId(ReadNextFullTransactionId()) + (uint64) base)
+					  << DISPATCH_EVENT_ORDINAL_BITS);
+	if (SPI_processed != 1)
+		return false;
+	*top = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return !isnull && *top >= *limit;
+}
+
+/*
  * The guard of the shard trigger: the zone's events on this shard must lie
  * below every number this node can give from now on, (base + next xid) <<
  * 20; a row above came from a node ahead of this one (its shards moved here
@@ -199,7 +220,8 @@ check_zone_below(Relation rel, int64 zone_id, int64 base)
 	SPIPlanPtr	plan = NULL;
 	Oid			relid = RelationGetRelid(rel);
 	const char *relname = RelationGetRelationName(rel);
-	int64		limit;
+	int64		top,
+				limit;
 	Datum		arg = Int64GetDatum(zone_id);
 	Oid			argtype = INT8OID;
 	int			i;
@@ -240,23 +262,14 @@ check_zone_below(Relation rel, int64 zone_id, int64 base)
 	ret = SPI_execute_plan(plan, &arg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the zone's last event: %s", SPI_result_code_string(ret));
-	limit = (int64) ((U64FromFullTransactionId(ReadNextFullTransactionId()) + (uint64) base)
-					 << DISPATCH_EVENT_ORDINAL_BITS);
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		int64		top = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (!isnull && top >= limit)
-			ereport(ERROR,
-					errcode(ERRCODE_DP_EVENT_ORDER),
-					errmsg("the events of zone " INT64_FORMAT " would be numbered below its last event on this node",
-						   zone_id),
-					errdetail("Its last event is numbered " INT64_FORMAT ", this node's next number is " INT64_FORMAT ": the zone's shards came from a node ahead of this one.",
-							  top, limit),
-					errhint("Before moving shards to a worker added later, run dispatch.prepare_worker() for it (docs/citus.md, \"Adding a worker\"); move the zone's shards back to its former worker meanwhile."));
-	}
+	if (last_event_ahead(base, &top, &limit))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_EVENT_ORDER),
+				errmsg("the events of zone " INT64_FORMAT " would be numbered below its last event on this node",
+					   zone_id),
+				errdetail("Its last event is numbered " INT64_FORMAT ", this node's next number is " INT64_FORMAT ": the zone's shards came from a node ahead of this one.",
+						  top, limit),
+				errhint("Before moving shards to a worker added later, run dispatch.prepare_worker() for it (docs/citus.md, \"Adding a worker\"); move the zone's shards back to its former worker meanwhile."));
 	SPI_finish();
 	checked_relid = relid;
 	checked_zone = zone_id;
@@ -275,7 +288,8 @@ check_zone_below(Relation rel, int64 zone_id, int64 base)
 static void
 check_outbox_below(int64 base)
 {
-	int64		limit;
+	int64		top,
+				limit;
 	int			ret;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -283,23 +297,13 @@ check_outbox_below(int64 base)
 	ret = SPI_execute("SELECT e.seq FROM dispatch.events e ORDER BY e.seq DESC LIMIT 1", true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the outbox's last event: %s", SPI_result_code_string(ret));
-	/* read after the lookup: every row it saw was numbered below */
-	limit = (int64) ((U64FromFullTransactionId(ReadNextFullTransactionId()) + (uint64) base)
-					 << DISPATCH_EVENT_ORDINAL_BITS);
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		int64		top = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (!isnull && top >= limit)
-			ereport(ERROR,
-					errcode(ERRCODE_DP_OUTBOX_AHEAD),
-					errmsg("this node would number events below the last event of the outbox"),
-					errdetail("The outbox's last event is numbered " INT64_FORMAT ", this node's next number is " INT64_FORMAT ": the outbox was restored from a cluster whose transaction ids ran ahead of this one's.",
-							  top, limit),
-					errhint("Run SELECT dispatch.after_restore(); once, as dispatch_admin, after the restore and before writers start (docs/operations.md, \"Dump and restore\")."));
-	}
+	if (last_event_ahead(base, &top, &limit))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_OUTBOX_AHEAD),
+				errmsg("this node would number events below the last event of the outbox"),
+				errdetail("The outbox's last event is numbered " INT64_FORMAT ", this node's next number is " INT64_FORMAT ": the outbox was restored from a cluster whose transaction ids ran ahead of this one's.",
+						  top, limit),
+				errhint("Run SELECT dispatch.after_restore(); once, as dispatch_admin, after the restore and before writers start (docs/operations.md, \"Dump and restore\")."));
 	SPI_finish();
 	outbox_checked = true;
 }
