@@ -1047,7 +1047,13 @@ DECLARE
 	-- which could not itself read rider_zones
 	v_zone bigint := @extschema@._rider_zone(export_rider.rider_id);
 BEGIN
-	-- (generic plans: the key is never a constant of a plan, _export_tables)
+	-- (generic plans: the key is never a constant of a plan, _export_tables;
+	-- on Citus, whose planner cannot distribute a generic plan of these
+	-- statements, custom ones, for this call only: the function's SET
+	-- clause ends what set_config sets locally here)
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		PERFORM pg_catalog.set_config('plan_cache_mode', 'auto', true);
+	END IF;
 	SELECT * INTO v_r FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id;
