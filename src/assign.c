@@ -737,8 +737,9 @@ read_all_riders(Batch *b)
 	MatchColumns cols;
 	Portal		portal;
 	AsAllocator alloc = {solver_alloc, solver_free, b->cxt};
-	double	   *x,
-			   *y;
+	double	   *x = NULL,
+			   *y = NULL;
+	int			cap_xy = 0;
 	double		x0 = 0,
 				x1 = 0,
 				y0 = 0,
@@ -804,7 +805,21 @@ read_all_riders(Batch *b)
 			match_read_rider(SPI_tuptable->vals[i], &cols, &r);
 			as_project(b->lon0, b->lat0, r.lon, r.lat, &rx, &ry);
 			if (rx >= x0 && rx <= x1 && ry >= y0 && ry <= y1)
-				add_rider(b, &r);
+			{
+				int			k = add_rider(b, &r);
+
+				/* the grid's points, projected once */
+				if (k >= cap_xy)
+				{
+					cap_xy = Max(2 * cap_xy, k + 4096);
+					x = x ? repalloc_huge(x, sizeof(double) * cap_xy)
+						: MemoryContextAllocHuge(b->cxt, sizeof(double) * cap_xy);
+					y = y ? repalloc_huge(y, sizeof(double) * cap_xy)
+						: MemoryContextAllocHuge(b->cxt, sizeof(double) * cap_xy);
+				}
+				x[k] = rx;
+				y[k] = ry;
+			}
 		}
 		SPI_freetuptable(SPI_tuptable);
 		if (n < ASSIGN_FETCH_CHUNK)
@@ -813,14 +828,14 @@ read_all_riders(Batch *b)
 	}
 	SPI_cursor_close(portal);
 
-	x = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(b->n_riders, 1));
-	y = MemoryContextAllocHuge(b->cxt, sizeof(double) * Max(b->n_riders, 1));
+	if (x == NULL)
+	{
+		x = MemoryContextAllocHuge(b->cxt, sizeof(double));
+		y = MemoryContextAllocHuge(b->cxt, sizeof(double));
+	}
 	tie = MemoryContextAllocHuge(b->cxt, sizeof(long long) * Max(b->n_riders, 1));
 	for (i = 0; i < b->n_riders; i++)
-	{
-		as_project(b->lon0, b->lat0, b->riders[i].lon, b->riders[i].lat, &x[i], &y[i]);
 		tie[i] = b->riders[i].rider_id;
-	}
 	/* riders at one distance by id, not in the order the scan read them */
 	b->grid = as_grid_build(x, y, tie, b->n_riders, 0, &alloc);
 	if (b->grid == NULL)
