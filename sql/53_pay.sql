@@ -251,27 +251,40 @@ $$;
 COMMENT ON FUNCTION @extschema@._earnings_fairness() IS
 	'Internal (earnings_fairness): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
+--
+-- A day of fewer than five riders shows its count of riders only: with one
+-- rider the total is that rider's pay, with a few the percentiles name
+-- each one's, and whoever knows who worked that day would read a person's
+-- earnings.
 CREATE VIEW @extschema@.earnings_fairness AS
-SELECT f.zone_id, f.day,
-       pg_catalog.count(*) AS riders,
-       pg_catalog.sum(f.deliveries)::bigint AS deliveries,
-       pg_catalog.sum(f.total_cents)::bigint AS total_cents,
-       pg_catalog.round(pg_catalog.avg(f.total_cents))::bigint AS mean_cents,
-       pg_catalog.percentile_disc(0.1) WITHIN GROUP (ORDER BY f.total_cents) AS p10_cents,
-       pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY f.total_cents) AS median_cents,
-       pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY f.total_cents) AS p90_cents,
-       CASE WHEN pg_catalog.sum(f.total_cents) OPERATOR(pg_catalog.>) 0 THEN
-           pg_catalog.round(((2 OPERATOR(pg_catalog.*) pg_catalog.sum(f.rank OPERATOR(pg_catalog.*) f.total_cents))::numeric
-                             OPERATOR(pg_catalog./) (pg_catalog.count(*) OPERATOR(pg_catalog.*) pg_catalog.sum(f.total_cents)))
-                            OPERATOR(pg_catalog.-) ((pg_catalog.count(*) OPERATOR(pg_catalog.+) 1)::numeric
-                                                    OPERATOR(pg_catalog./) pg_catalog.count(*)), 4)
-       END AS gini
-  FROM (SELECT e.zone_id, e.day, e.deliveries, e.total_cents,
-               pg_catalog.row_number() OVER (PARTITION BY e.zone_id, e.day ORDER BY e.total_cents) AS rank
-          FROM @extschema@.rider_earnings e) f
- GROUP BY f.zone_id, f.day;
+SELECT g.zone_id, g.day, g.riders,
+       CASE WHEN g.riders OPERATOR(pg_catalog.>=) 5 THEN g.deliveries END AS deliveries,
+       CASE WHEN g.riders OPERATOR(pg_catalog.>=) 5 THEN g.total_cents END AS total_cents,
+       CASE WHEN g.riders OPERATOR(pg_catalog.>=) 5 THEN g.mean_cents END AS mean_cents,
+       CASE WHEN g.riders OPERATOR(pg_catalog.>=) 5 THEN g.p10_cents END AS p10_cents,
+       CASE WHEN g.riders OPERATOR(pg_catalog.>=) 5 THEN g.median_cents END AS median_cents,
+       CASE WHEN g.riders OPERATOR(pg_catalog.>=) 5 THEN g.p90_cents END AS p90_cents,
+       CASE WHEN g.riders OPERATOR(pg_catalog.>=) 5 THEN g.gini END AS gini
+  FROM (SELECT f.zone_id, f.day,
+               pg_catalog.count(*) AS riders,
+               pg_catalog.sum(f.deliveries)::bigint AS deliveries,
+               pg_catalog.sum(f.total_cents)::bigint AS total_cents,
+               pg_catalog.round(pg_catalog.avg(f.total_cents))::bigint AS mean_cents,
+               pg_catalog.percentile_disc(0.1) WITHIN GROUP (ORDER BY f.total_cents) AS p10_cents,
+               pg_catalog.percentile_disc(0.5) WITHIN GROUP (ORDER BY f.total_cents) AS median_cents,
+               pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY f.total_cents) AS p90_cents,
+               CASE WHEN pg_catalog.sum(f.total_cents) OPERATOR(pg_catalog.>) 0 THEN
+                   pg_catalog.round(((2 OPERATOR(pg_catalog.*) pg_catalog.sum(f.rank OPERATOR(pg_catalog.*) f.total_cents))::numeric
+                                     OPERATOR(pg_catalog./) (pg_catalog.count(*) OPERATOR(pg_catalog.*) pg_catalog.sum(f.total_cents)))
+                                    OPERATOR(pg_catalog.-) ((pg_catalog.count(*) OPERATOR(pg_catalog.+) 1)::numeric
+                                                            OPERATOR(pg_catalog./) pg_catalog.count(*)), 4)
+               END AS gini
+          FROM (SELECT e.zone_id, e.day, e.deliveries, e.total_cents,
+                       pg_catalog.row_number() OVER (PARTITION BY e.zone_id, e.day ORDER BY e.total_cents) AS rank
+                  FROM @extschema@.rider_earnings e) f
+         GROUP BY f.zone_id, f.day) g;
 COMMENT ON VIEW @extschema@.earnings_fairness IS
-	'Per zone and day: riders paid, deliveries, total and percentiles of a rider''s earnings, and their Gini coefficient (0: equal, towards 1: one rider earned everything).  No rider ids: for analysts.';
+	'Per zone and day: riders paid, deliveries, total and percentiles of a rider''s earnings, and their Gini coefficient (0: equal, towards 1: one rider earned everything).  No rider ids, and a day of fewer than five riders shows only their count: for analysts.';
 REVOKE ALL ON @extschema@.earnings_fairness FROM PUBLIC;
 GRANT SELECT ON @extschema@.earnings_fairness TO dispatch_analyst, dispatch_admin;
 -- on Citus the view's readers call its function (PostgreSQL checks a

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(32);
+SELECT plan(33);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -126,8 +126,26 @@ INSERT INTO dispatch.rider_pay (zone_id, order_id, rider_id, day, delivered_at, 
 SELECT zone_id, order_id, v.rider, '2027-03-02', '2027-03-02 12:00+00', 1000, false, 0, v.cents, 0, 0, 0, v.cents
   FROM (VALUES (:fee_order::bigint, :rider::bigint, 1000), (:o3::bigint, :rider2::bigint, 3000)) v(o, rider, cents)
   JOIN dispatch.orders o ON o.order_id = v.o;
-SELECT results_eq($$ SELECT riders, total_cents, median_cents, gini FROM dispatch.earnings_fairness WHERE day = '2027-03-02' $$,
-                  $$ VALUES (2::bigint, 4000::bigint, 1000::bigint, 0.2500::numeric) $$, 'earnings_fairness: the Gini coefficient of the day');
+-- a day of two riders shows their count only: with so few, the
+-- percentiles would be each rider's pay
+SELECT results_eq($$ SELECT riders, deliveries, total_cents, mean_cents, p10_cents, median_cents, p90_cents, gini
+                       FROM dispatch.earnings_fairness WHERE day = '2027-03-02' $$,
+                  $$ VALUES (2::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::numeric) $$,
+                  'earnings_fairness: a day of two riders shows how many, not what each earned');
+-- five riders' days of 1,000, 2,000, 3,000, 4,000 and 10,000 cents (rider
+-- ids of no rider: rider_pay names them without a key):
+-- (2 * (1000 + 2 * 2000 + 3 * 3000 + 4 * 4000 + 5 * 10000)) / (5 * 20000) - 6 / 5 = 0.4
+CREATE TEMP TABLE five ON COMMIT DROP AS SELECT n, pg_temp.order_in('accepted') AS id FROM generate_series(1, 5) n;
+INSERT INTO dispatch.rider_pay (zone_id, order_id, rider_id, day, delivered_at, distance_m, peak, waited_minutes,
+                                base_cents, distance_cents, peak_cents, waiting_cents, total_cents)
+SELECT o.zone_id, o.order_id, 900000 + v.n, '2027-03-03', '2027-03-03 12:00+00', 1000, false, 0, v.cents, 0, 0, 0, v.cents
+  FROM (VALUES (1, 1000), (2, 2000), (3, 3000), (4, 4000), (5, 10000)) v(n, cents)
+  JOIN five f ON f.n = v.n
+  JOIN dispatch.orders o ON o.order_id = f.id;
+SELECT results_eq($$ SELECT riders, deliveries, total_cents, mean_cents, p10_cents, median_cents, p90_cents, gini
+                       FROM dispatch.earnings_fairness WHERE day = '2027-03-03' $$,
+                  $$ VALUES (5::bigint, 5::bigint, 20000::bigint, 4000::bigint, 1000::bigint, 3000::bigint, 10000::bigint, 0.4000::numeric) $$,
+                  'earnings_fairness: the Gini coefficient of a day of five riders');
 
 -- privileges: the analyst reads fairness, not a rider's pay.  On Citus the
 -- coordinator reads the shards over connections it opens as the current
