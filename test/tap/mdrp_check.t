@@ -33,7 +33,7 @@ printf 'assignment_time pickup_time courier orders\n2 12 c1 o1 o2\n5 8 c2 o3\n' 
 printf 'order placement_time ready_time pickup_time dropoff_time courier\no1 0 10 12 21 c1\no2 2 12 12 30 c1\no3 5 8 8 17 c2\n' >"$valid/solution_info_orders.txt"
 printf 'courier departure_time origin destination\nc1 2 0 r1\nc1 14 r1 o1\nc1 23 o1 o2\nc2 5 0 r2\nc2 10 r2 o3\n' >"$valid/solution_info_couriers.txt"
 
-echo "1..19"
+echo "1..21"
 n=0
 out=$("$sim" --check "$inst" "$valid" 2>&1); rc=$?
 n=$((n + 1))
@@ -67,6 +67,8 @@ broken "a pickup after the courier's off time" $A 's/^5 8 c2 o3$/5 101 c2 o3/' "
 broken "a pickup before the food is ready" $A 's/^2 12 c1 o1 o2$/2 11 c1 o1 o2/' "before its orders are ready"
 broken "a pickup before the courier has arrived and served" $C 's/^c2 5 0 r2$/c2 7 0 r2/' "before arriving there"
 broken "a departure before the courier is free" $C 's/^c1 2 0 r1$/c1 -1 0 r1/' "before it is free"
+broken "a trip assigned after its pickup" $A 's/^5 8 c2 o3$/60 8 c2 o3/' "c2: leaves for r2 at 5, before its trip is assigned (60)"
+broken "a courier setting out before its order is placed and given" $C 's/^c2 5 0 r2$/c2 0 0 r2/' "c2: leaves for r2 at 0, before its trip is assigned (5)"
 broken "a move that starts where the courier is not" $C 's/^c1 23 o1 o2$/c1 23 r1 o2/' "assigned sequence"
 broken "drop-offs out of the assigned sequence" $A 's/^2 12 c1 o1 o2$/2 12 c1 o2 o1/' "assigned sequence"
 broken "a trip interrupted (late departure from a stop)" $C 's/^c1 14 r1 o1$/c1 15 r1 o1/' "never interrupted"

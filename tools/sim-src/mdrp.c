@@ -14,7 +14,8 @@
  *	 5. the pickup is not before the latest ready time of the trip;
  *	 6. the courier's moves chain in place (each starts where the last
  *		ended, the first at the start point) and in time (no departure
- *		before the courier is free there; whole-minute ceil travel times);
+ *		before the courier is free there, nor for a trip's restaurant
+ *		before the trip is assigned; whole-minute ceil travel times);
  *	 7. each trip: to the restaurant, pickup not before arrival plus the
  *		first half of the pickup service, departure at pickup plus the
  *		second half, then to its orders in the assigned sequence, each
@@ -565,6 +566,13 @@ mdrp_check(const MdrpInstance *in, const MdrpSolution *s, char *err, int errlen)
 			{
 				fail(err, errlen, "c%d: leaves for r%d at %d, before it is free (%d)", c, r.id,
 					 s->moves[mv].departure, free_at);
+				goto done;
+			}
+			/* it waits where it is until it is given the trip */
+			if (s->moves[mv].departure < t->assigned)
+			{
+				fail(err, errlen, "c%d: leaves for r%d at %d, before its trip is assigned (%d)", c, r.id,
+					 s->moves[mv].departure, t->assigned);
 				goto done;
 			}
 			if (t->pickup < s->moves[mv].departure + mdrp_travel(in, at, r, c) + sp1)
