@@ -33,7 +33,7 @@ printf 'assignment_time pickup_time courier orders\n2 12 c1 o1 o2\n5 8 c2 o3\n' 
 printf 'order placement_time ready_time pickup_time dropoff_time courier\no1 0 10 12 21 c1\no2 2 12 12 30 c1\no3 5 8 8 17 c2\n' >"$valid/solution_info_orders.txt"
 printf 'courier departure_time origin destination\nc1 2 0 r1\nc1 14 r1 o1\nc1 23 o1 o2\nc2 5 0 r2\nc2 10 r2 o3\n' >"$valid/solution_info_couriers.txt"
 
-echo "1..21"
+echo "1..22"
 n=0
 out=$("$sim" --check "$inst" "$valid" 2>&1); rc=$?
 n=$((n + 1))
@@ -74,6 +74,7 @@ broken "drop-offs out of the assigned sequence" $A 's/^2 12 c1 o1 o2$/2 12 c1 o2
 broken "a trip interrupted (late departure from a stop)" $C 's/^c1 14 r1 o1$/c1 15 r1 o1/' "never interrupted"
 broken "a drop-off time that the moves do not give" $O 's/^o3 5 8 8 17 c2$/o3 5 8 8 16 c2/' "its trip gives"
 broken "a delivered order missing from the orders file" $O '/^o3 /d' "not listed"
+broken "a delivered order listed twice in the orders file" $O '$a o3 5 8 8 17 c2' "o3 is listed twice"
 broken "a move that belongs to no trip" $C '$a c2 30 o3 r1' "belongs to no trip"
 
 # where the food waited: o1 waits 2 minutes (given at 2, ready at 10,

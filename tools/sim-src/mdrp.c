@@ -643,15 +643,16 @@ mdrp_check(const MdrpInstance *in, const MdrpSolution *s, char *err, int errlen)
 			fail(err, errlen, "orders file: o%d's placement or ready time differs from the instance", d->order);
 			goto done;
 		}
+		/* a listed order's drop_by is negated below */
+		if (drop_by[d->order] < 0)
+		{
+			fail(err, errlen, "orders file: o%d is listed twice", d->order);
+			goto done;
+		}
 		if (d->pickup != pick_at[d->order] || d->dropoff != drop_at[d->order] || d->courier != drop_by[d->order])
 		{
 			fail(err, errlen, "orders file: o%d says pickup %d, drop-off %d by c%d; its trip gives %d, %d by c%d",
 				 d->order, d->pickup, d->dropoff, d->courier, pick_at[d->order], drop_at[d->order], drop_by[d->order]);
-			goto done;
-		}
-		if (drop_by[d->order] < 0)
-		{
-			fail(err, errlen, "orders file: o%d is listed twice", d->order);
 			goto done;
 		}
 		drop_by[d->order] = -drop_by[d->order];
