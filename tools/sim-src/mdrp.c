@@ -69,6 +69,25 @@ parse_id(const char *tok, char letter)
 	return (*end == '\0' && v > 0 && v < 10000000) ? (int) v : -1;
 }
 
+/*
+ * A whole number of minutes: the whole token, as the data's README has
+ * them; "17.9" or "17x" is refused, not read as 17.  Within a billion
+ * either way, so that sums of times cannot overflow.
+ */
+static bool
+parse_int(const char *tok, int *v)
+{
+	char	   *end;
+	long		l;
+
+	errno = 0;
+	l = strtol(tok, &end, 10);
+	if (end == tok || *end != '\0' || errno != 0 || l < -1000000000L || l > 1000000000L)
+		return false;
+	*v = (int) l;
+	return true;
+}
+
 /* split a line on tabs or spaces; returns the number of fields */
 static int
 split(char *line, char **f, int max)
@@ -119,10 +138,9 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 	}
 	fclose(fp);
 	in->mpm = atof(f[0]);
-	in->pickup_service = atoi(f[1]);
-	in->dropoff_service = atoi(f[2]);
-	in->target_ctd = atoi(f[3]);
-	in->max_ctd = atoi(f[4]);
+	if (!parse_int(f[1], &in->pickup_service) || !parse_int(f[2], &in->dropoff_service) ||
+		!parse_int(f[3], &in->target_ctd) || !parse_int(f[4], &in->max_ctd))
+		return fail(err, errlen, "%s/instance_parameters.txt line 2: malformed (a time that is not a whole number of minutes)", dir);
 	in->pay_per_order = atof(f[5]);
 	in->pay_per_hour = atof(f[6]);
 	if (!(in->mpm > 0))
@@ -170,16 +188,24 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 				{
 					in->couriers[id].x = atof(f[1]);
 					in->couriers[id].y = atof(f[2]);
-					in->couriers[id].on = atoi(f[3]);
-					in->couriers[id].off = atoi(f[4]);
+					if (!parse_int(f[3], &in->couriers[id].on) || !parse_int(f[4], &in->couriers[id].off))
+					{
+						fclose(fp);
+						return fail(err, errlen, "%s/couriers.txt line %d: malformed (a time that is not a whole number of minutes)",
+									dir, lineno);
+					}
 				}
 				else
 				{
 					in->orders[id].x = atof(f[1]);
 					in->orders[id].y = atof(f[2]);
-					in->orders[id].placed = atoi(f[3]);
 					in->orders[id].restaurant = parse_id(f[4], 'r');
-					in->orders[id].ready = atoi(f[5]);
+					if (!parse_int(f[3], &in->orders[id].placed) || !parse_int(f[5], &in->orders[id].ready))
+					{
+						fclose(fp);
+						return fail(err, errlen, "%s/orders.txt line %d: malformed (a time that is not a whole number of minutes)",
+									dir, lineno);
+					}
 					if (in->orders[id].restaurant <= 0)
 					{
 						fclose(fp);
@@ -281,7 +307,9 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 	for (lineno = 1; fgets(line, sizeof(line), fp); lineno++)
 	{
 		MdrpTrip   *t;
-		int			i;
+		int			i,
+					assigned,
+					pickup;
 
 		if (lineno == 1)
 			continue;
@@ -293,10 +321,15 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 			fclose(fp);
 			return fail(err, errlen, "solution_info_assignments.txt line %d: a trip needs assignment time, pickup time, courier and an order", lineno);
 		}
+		if (!parse_int(f[0], &assigned) || !parse_int(f[1], &pickup))
+		{
+			fclose(fp);
+			return fail(err, errlen, "solution_info_assignments.txt line %d: malformed (a time that is not a whole number of minutes)", lineno);
+		}
 		s->trips = realloc(s->trips, sizeof(MdrpTrip) * (s->ntrips + 1));
 		t = &s->trips[s->ntrips++];
-		t->assigned = atoi(f[0]);
-		t->pickup = atoi(f[1]);
+		t->assigned = assigned;
+		t->pickup = pickup;
 		t->courier = parse_id(f[2], 'c');
 		t->norders = n - 3;
 		t->orders = malloc(sizeof(int) * t->norders);
@@ -323,11 +356,13 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 		}
 		s->deliveries = realloc(s->deliveries, sizeof(MdrpDelivery) * (s->ndeliveries + 1));
 		d = &s->deliveries[s->ndeliveries++];
+		if (!parse_int(f[1], &d->placed) || !parse_int(f[2], &d->ready) ||
+			!parse_int(f[3], &d->pickup) || !parse_int(f[4], &d->dropoff))
+		{
+			fclose(fp);
+			return fail(err, errlen, "solution_info_orders.txt line %d: malformed (a time that is not a whole number of minutes)", lineno);
+		}
 		d->order = parse_id(f[0], 'o');
-		d->placed = atoi(f[1]);
-		d->ready = atoi(f[2]);
-		d->pickup = atoi(f[3]);
-		d->dropoff = atoi(f[4]);
 		d->courier = parse_id(f[5], 'c');
 	}
 	fclose(fp);
@@ -350,8 +385,12 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 			fclose(fp);
 			return fail(err, errlen, "solution_info_couriers.txt line %d: malformed move", lineno);
 		}
+		if (!parse_int(f[1], &m->departure))
+		{
+			fclose(fp);
+			return fail(err, errlen, "solution_info_couriers.txt line %d: malformed move (a time that is not a whole number of minutes)", lineno);
+		}
 		m->courier = parse_id(f[0], 'c');
-		m->departure = atoi(f[1]);
 	}
 	fclose(fp);
 	return true;
