@@ -33,7 +33,7 @@ printf 'assignment_time pickup_time courier orders\n2 12 c1 o1 o2\n5 8 c2 o3\n' 
 printf 'order placement_time ready_time pickup_time dropoff_time courier\no1 0 10 12 21 c1\no2 2 12 12 30 c1\no3 5 8 8 17 c2\n' >"$valid/solution_info_orders.txt"
 printf 'courier departure_time origin destination\nc1 2 0 r1\nc1 14 r1 o1\nc1 23 o1 o2\nc2 5 0 r2\nc2 10 r2 o3\n' >"$valid/solution_info_couriers.txt"
 
-echo "1..25"
+echo "1..26"
 n=0
 out=$("$sim" --check "$inst" "$valid" 2>&1); rc=$?
 n=$((n + 1))
@@ -79,6 +79,24 @@ broken "a move that belongs to no trip" $C '$a c2 30 o3 r1' "belongs to no trip"
 broken "a drop-off time that is not a whole number" $O 's/^o3 5 8 8 17 c2$/o3 5 8 8 17.9 c2/' "solution_info_orders.txt line 4: malformed"
 broken "an assignment time that is not a whole number" $A 's/^5 8 c2 o3$/5.5 8 c2 o3/' "solution_info_assignments.txt line 3: malformed"
 broken "a departure time that is not a number" $C 's/^c2 5 0 r2$/c2 5x 0 r2/' "solution_info_couriers.txt line 5: malformed move"
+
+# the lower bound of the mean is over the orders the mean is over: with
+# c1's trip dropped, o1 and o2 are lost and only o3 is delivered, in 12
+# minutes, its bound (ready at 8, 2 + 5 + 2 minutes on, placed at 5); over
+# all three orders the bound would be 18.33, above the mean
+n=$((n + 1))
+lost="$work/lost"
+cp -r "$valid" "$lost"
+sed -i '/ c1 /d' "$lost/$A"
+sed -i '/ c1$/d' "$lost/$O"
+sed -i '/^c1 /d' "$lost/$C"
+out=$("$sim" --check "$inst" "$lost" 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "1 of 3 orders delivered" <<<"$out" && grep -q "click-to-door mean 12.00" <<<"$out" &&
+	grep -q "lower bound of the mean 12.00 min" <<<"$out"; then
+	echo "ok $n - with orders lost, the lower bound is over the delivered orders (12.00), not above the mean"
+else
+	echo "not ok $n - with orders lost, the lower bound is over the delivered orders"; echo "$out" | sed 's/^/# /'
+fi
 
 # where the food waited: o1 waits 2 minutes (given at 2, ready at 10,
 # picked up at 12), o2 rides 4 minutes longer behind o1; then o3 given to

@@ -743,22 +743,27 @@ mdrp_measure(const MdrpInstance *in, const MdrpSolution *s, MdrpMeasures *m)
 	memset(m, 0, sizeof(*m));
 	for (i = 1; i <= in->norders; i++)
 		if (in->orders[i].placed >= 0)
-		{
-			MdrpPlace	r = {'r', in->orders[i].restaurant},
-						o = {'o', i};
-			int			start = in->orders[i].ready > in->orders[i].placed ? in->orders[i].ready : in->orders[i].placed;
-
 			m->orders++;
-			/* a courier waiting at the restaurant: pickup at start, leave
-			 * after the second half of the service, drive, drop off after
-			 * the first half */
-			bound += start + (in->pickup_service - mdrp_first_half(in->pickup_service)) +
-				mdrp_travel(in, r, o, 0) + mdrp_first_half(in->dropoff_service) - in->orders[i].placed;
-		}
 	for (i = 0; i < s->ndeliveries; i++)
 	{
 		const MdrpDelivery *d = &s->deliveries[i];
 
+		/*
+		 * the bound of the mean, over the same orders as the mean: a
+		 * courier waiting at the restaurant, pickup when the order is
+		 * placed and ready, leave after the second half of the service,
+		 * drive, drop off after the first half
+		 */
+		if (d->order >= 1 && d->order <= in->norders && in->orders[d->order].placed >= 0)
+		{
+			const MdrpOrder *o = &in->orders[d->order];
+			MdrpPlace	r = {'r', o->restaurant},
+						to = {'o', d->order};
+			int			start = o->ready > o->placed ? o->ready : o->placed;
+
+			bound += start + (in->pickup_service - mdrp_first_half(in->pickup_service)) +
+				mdrp_travel(in, r, to, 0) + mdrp_first_half(in->dropoff_service) - o->placed;
+		}
 		ctd[n++] = d->dropoff - d->placed;
 		sum += d->dropoff - d->placed;
 		past += (d->dropoff - d->placed) > in->target_ctd;
@@ -789,7 +794,7 @@ mdrp_measure(const MdrpInstance *in, const MdrpSolution *s, MdrpMeasures *m)
 	m->orders_per_courier_hour = duty > 0 ? n / duty : 0;
 	m->cost_per_order = n ? pay / n : 0;
 	m->undelivered_share = m->orders ? (double) (m->orders - n) / m->orders : 0;
-	m->bound_mean = m->orders ? bound / m->orders : 0;
+	m->bound_mean = n ? bound / n : 0;
 	free(ctd);
 	free(per_courier);
 }
