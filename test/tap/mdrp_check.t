@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test/tap/mdrp_check.t: the feasibility checker of meal-delivery solutions
 # (tools/sim --check, tools/sim-src/mdrp.c) on a hand-made instance: a
-# valid solution passes with its measures, and one broken solution per
-# rule is refused with its reason; where the food waited (tools/sim
+# valid solution passes with its measures (orders past the maximum
+# click-to-door counted, not refused), and one broken solution per rule
+# is refused with its reason; the lower bound of the mean over the
+# delivered orders when some are lost; where the food waited (tools/sim
 # --waits) in the valid one and in one with an order given late.  Then the
 # simple online rule's solution
 # of the instance passes, and, where the real data is at hand, a replay of
@@ -33,7 +35,7 @@ printf 'assignment_time pickup_time courier orders\n2 12 c1 o1 o2\n5 8 c2 o3\n' 
 printf 'order placement_time ready_time pickup_time dropoff_time courier\no1 0 10 12 21 c1\no2 2 12 12 30 c1\no3 5 8 8 17 c2\n' >"$valid/solution_info_orders.txt"
 printf 'courier departure_time origin destination\nc1 2 0 r1\nc1 14 r1 o1\nc1 23 o1 o2\nc2 5 0 r2\nc2 10 r2 o3\n' >"$valid/solution_info_couriers.txt"
 
-echo "1..26"
+echo "1..28"
 n=0
 out=$("$sim" --check "$inst" "$valid" 2>&1); rc=$?
 n=$((n + 1))
@@ -41,6 +43,25 @@ if [ $rc -eq 0 ] && grep -q "3 of 3 orders delivered" <<<"$out" && grep -q "clic
 	echo "ok $n - the hand-made solution is feasible; click-to-door (21 + 28 + 12) / 3 = 20.33"
 else
 	echo "not ok $n - the hand-made solution is feasible"; echo "$out" | sed 's/^/# /'
+fi
+
+# the maximum click-to-door is a target reported, not a rule: with a
+# maximum of 20 minutes, o1 (21) and o2 (28) are past it and the solution
+# is still feasible
+n=$((n + 1))
+if grep -q "0 delivered past the maximum click-to-door of 90 min" <<<"$out"; then
+	echo "ok $n - none of the hand-made solution's orders is past the maximum of 90 minutes"
+else
+	echo "not ok $n - none past the maximum of 90 minutes"; echo "$out" | sed 's/^/# /'
+fi
+n=$((n + 1))
+cp -r "$inst" "$work/inst20"
+sed -i 's/^100\t4\t4\t40\t90\t/100\t4\t4\t40\t20\t/' "$work/inst20/instance_parameters.txt"
+out=$("$sim" --check "$work/inst20" "$valid" 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "^feasible" <<<"$out" && grep -q "2 delivered past the maximum click-to-door of 20 min" <<<"$out"; then
+	echo "ok $n - two orders past a maximum of 20 minutes are counted, and the solution stays feasible"
+else
+	echo "not ok $n - orders past the maximum are counted, not refused"; echo "$out" | sed 's/^/# /'
 fi
 
 # broken(description, file, sed expression, expected reason)

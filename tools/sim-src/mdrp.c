@@ -767,6 +767,7 @@ mdrp_measure(const MdrpInstance *in, const MdrpSolution *s, MdrpMeasures *m)
 		ctd[n++] = d->dropoff - d->placed;
 		sum += d->dropoff - d->placed;
 		past += (d->dropoff - d->placed) > in->target_ctd;
+		m->past_max += (d->dropoff - d->placed) > in->max_ctd;
 		ready_wait += d->pickup - d->ready;
 		if (d->courier > 0 && d->courier <= in->ncouriers)
 			per_courier[d->courier]++;
@@ -786,6 +787,7 @@ mdrp_measure(const MdrpInstance *in, const MdrpSolution *s, MdrpMeasures *m)
 		}
 	qsort(ctd, n, sizeof(double), cmp_double);
 	m->delivered = n;
+	m->max_ctd = in->max_ctd;
 	m->ctd_mean = n ? sum / n : 0;
 	m->ctd_p90 = n ? ctd[(int) ceil(0.9 * n) - 1] : 0;
 	m->share_past_target = n ? (double) past / n : 0;
@@ -804,10 +806,11 @@ mdrp_print_measures(const char *label, const MdrpMeasures *m)
 {
 	printf("%s: %d of %d orders delivered (%.2f %% undelivered); click-to-door mean %.2f min, p90 %.1f, "
 		   "past the target %.1f %%; ready-to-pickup %.2f min; courier utilisation %.1f %%; "
-		   "%.2f orders per courier hour; cost per order %.2f; lower bound of the mean %.2f min\n",
+		   "%.2f orders per courier hour; cost per order %.2f; lower bound of the mean %.2f min; "
+		   "%d delivered past the maximum click-to-door of %d min\n",
 		   label, m->delivered, m->orders, 100 * m->undelivered_share, m->ctd_mean, m->ctd_p90,
 		   100 * m->share_past_target, m->ready_to_pickup_mean, 100 * m->utilisation,
-		   m->orders_per_courier_hour, m->cost_per_order, m->bound_mean);
+		   m->orders_per_courier_hour, m->cost_per_order, m->bound_mean, m->past_max, m->max_ctd);
 }
 
 /* ---------------------------------------------------------- entry points */
