@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test/tap/mdrp_check.t: the feasibility checker of meal-delivery solutions
 # (tools/sim --check, tools/sim-src/mdrp.c) on a hand-made instance: a
-# valid solution passes with its measures, and one broken solution per
-# rule is refused with its reason; where the food waited (tools/sim
+# valid solution passes with its measures (orders past the maximum
+# click-to-door counted, not refused), and one broken solution per rule
+# is refused with its reason; the lower bound of the mean over the
+# delivered orders when some are lost; where the food waited (tools/sim
 # --waits) in the valid one and in one with an order given late.  Then the
 # simple online rule's solution
 # of the instance passes, and, where the real data is at hand, a replay of
@@ -33,7 +35,7 @@ printf 'assignment_time pickup_time courier orders\n2 12 c1 o1 o2\n5 8 c2 o3\n' 
 printf 'order placement_time ready_time pickup_time dropoff_time courier\no1 0 10 12 21 c1\no2 2 12 12 30 c1\no3 5 8 8 17 c2\n' >"$valid/solution_info_orders.txt"
 printf 'courier departure_time origin destination\nc1 2 0 r1\nc1 14 r1 o1\nc1 23 o1 o2\nc2 5 0 r2\nc2 10 r2 o3\n' >"$valid/solution_info_couriers.txt"
 
-echo "1..19"
+echo "1..28"
 n=0
 out=$("$sim" --check "$inst" "$valid" 2>&1); rc=$?
 n=$((n + 1))
@@ -41,6 +43,25 @@ if [ $rc -eq 0 ] && grep -q "3 of 3 orders delivered" <<<"$out" && grep -q "clic
 	echo "ok $n - the hand-made solution is feasible; click-to-door (21 + 28 + 12) / 3 = 20.33"
 else
 	echo "not ok $n - the hand-made solution is feasible"; echo "$out" | sed 's/^/# /'
+fi
+
+# the maximum click-to-door is a target reported, not a rule: with a
+# maximum of 20 minutes, o1 (21) and o2 (28) are past it and the solution
+# is still feasible
+n=$((n + 1))
+if grep -q "0 delivered past the maximum click-to-door of 90 min" <<<"$out"; then
+	echo "ok $n - none of the hand-made solution's orders is past the maximum of 90 minutes"
+else
+	echo "not ok $n - none past the maximum of 90 minutes"; echo "$out" | sed 's/^/# /'
+fi
+n=$((n + 1))
+cp -r "$inst" "$work/inst20"
+sed -i 's/^100\t4\t4\t40\t90\t/100\t4\t4\t40\t20\t/' "$work/inst20/instance_parameters.txt"
+out=$("$sim" --check "$work/inst20" "$valid" 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "^feasible" <<<"$out" && grep -q "2 delivered past the maximum click-to-door of 20 min" <<<"$out"; then
+	echo "ok $n - two orders past a maximum of 20 minutes are counted, and the solution stays feasible"
+else
+	echo "not ok $n - orders past the maximum are counted, not refused"; echo "$out" | sed 's/^/# /'
 fi
 
 # broken(description, file, sed expression, expected reason)
@@ -67,12 +88,36 @@ broken "a pickup after the courier's off time" $A 's/^5 8 c2 o3$/5 101 c2 o3/' "
 broken "a pickup before the food is ready" $A 's/^2 12 c1 o1 o2$/2 11 c1 o1 o2/' "before its orders are ready"
 broken "a pickup before the courier has arrived and served" $C 's/^c2 5 0 r2$/c2 7 0 r2/' "before arriving there"
 broken "a departure before the courier is free" $C 's/^c1 2 0 r1$/c1 -1 0 r1/' "before it is free"
+broken "a trip assigned after its pickup" $A 's/^5 8 c2 o3$/60 8 c2 o3/' "c2: leaves for r2 at 5, before its trip is assigned (60)"
+broken "a courier setting out before its order is placed and given" $C 's/^c2 5 0 r2$/c2 0 0 r2/' "c2: leaves for r2 at 0, before its trip is assigned (5)"
 broken "a move that starts where the courier is not" $C 's/^c1 23 o1 o2$/c1 23 r1 o2/' "assigned sequence"
 broken "drop-offs out of the assigned sequence" $A 's/^2 12 c1 o1 o2$/2 12 c1 o2 o1/' "assigned sequence"
 broken "a trip interrupted (late departure from a stop)" $C 's/^c1 14 r1 o1$/c1 15 r1 o1/' "never interrupted"
 broken "a drop-off time that the moves do not give" $O 's/^o3 5 8 8 17 c2$/o3 5 8 8 16 c2/' "its trip gives"
 broken "a delivered order missing from the orders file" $O '/^o3 /d' "not listed"
+broken "a delivered order listed twice in the orders file" $O '$a o3 5 8 8 17 c2' "o3 is listed twice"
 broken "a move that belongs to no trip" $C '$a c2 30 o3 r1' "belongs to no trip"
+broken "a drop-off time that is not a whole number" $O 's/^o3 5 8 8 17 c2$/o3 5 8 8 17.9 c2/' "solution_info_orders.txt line 4: malformed"
+broken "an assignment time that is not a whole number" $A 's/^5 8 c2 o3$/5.5 8 c2 o3/' "solution_info_assignments.txt line 3: malformed"
+broken "a departure time that is not a number" $C 's/^c2 5 0 r2$/c2 5x 0 r2/' "solution_info_couriers.txt line 5: malformed move"
+
+# the lower bound of the mean is over the orders the mean is over: with
+# c1's trip dropped, o1 and o2 are lost and only o3 is delivered, in 12
+# minutes, its bound (ready at 8, 2 + 5 + 2 minutes on, placed at 5); over
+# all three orders the bound would be 18.33, above the mean
+n=$((n + 1))
+lost="$work/lost"
+cp -r "$valid" "$lost"
+sed -i '/ c1 /d' "$lost/$A"
+sed -i '/ c1$/d' "$lost/$O"
+sed -i '/^c1 /d' "$lost/$C"
+out=$("$sim" --check "$inst" "$lost" 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "1 of 3 orders delivered" <<<"$out" && grep -q "click-to-door mean 12.00" <<<"$out" &&
+	grep -q "lower bound of the mean 12.00 min" <<<"$out"; then
+	echo "ok $n - with orders lost, the lower bound is over the delivered orders (12.00), not above the mean"
+else
+	echo "not ok $n - with orders lost, the lower bound is over the delivered orders"; echo "$out" | sed 's/^/# /'
+fi
 
 # where the food waited: o1 waits 2 minutes (given at 2, ready at 10,
 # picked up at 12), o2 rides 4 minutes longer behind o1; then o3 given to

@@ -14,7 +14,8 @@
  *	 5. the pickup is not before the latest ready time of the trip;
  *	 6. the courier's moves chain in place (each starts where the last
  *		ended, the first at the start point) and in time (no departure
- *		before the courier is free there; whole-minute ceil travel times);
+ *		before the courier is free there, nor for a trip's restaurant
+ *		before the trip is assigned; whole-minute ceil travel times);
  *	 7. each trip: to the restaurant, pickup not before arrival plus the
  *		first half of the pickup service, departure at pickup plus the
  *		second half, then to its orders in the assigned sequence, each
@@ -68,6 +69,25 @@ parse_id(const char *tok, char letter)
 	return (*end == '\0' && v > 0 && v < 10000000) ? (int) v : -1;
 }
 
+/*
+ * A whole number of minutes: the whole token, as the data's README has
+ * them; "17.9" or "17x" is refused, not read as 17.  Within a billion
+ * either way, so that sums of times cannot overflow.
+ */
+static bool
+parse_int(const char *tok, int *v)
+{
+	char	   *end;
+	long		l;
+
+	errno = 0;
+	l = strtol(tok, &end, 10);
+	if (end == tok || *end != '\0' || errno != 0 || l < -1000000000L || l > 1000000000L)
+		return false;
+	*v = (int) l;
+	return true;
+}
+
 /* split a line on tabs or spaces; returns the number of fields */
 static int
 split(char *line, char **f, int max)
@@ -118,10 +138,9 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 	}
 	fclose(fp);
 	in->mpm = atof(f[0]);
-	in->pickup_service = atoi(f[1]);
-	in->dropoff_service = atoi(f[2]);
-	in->target_ctd = atoi(f[3]);
-	in->max_ctd = atoi(f[4]);
+	if (!parse_int(f[1], &in->pickup_service) || !parse_int(f[2], &in->dropoff_service) ||
+		!parse_int(f[3], &in->target_ctd) || !parse_int(f[4], &in->max_ctd))
+		return fail(err, errlen, "%s/instance_parameters.txt line 2: malformed (a time that is not a whole number of minutes)", dir);
 	in->pay_per_order = atof(f[5]);
 	in->pay_per_hour = atof(f[6]);
 	if (!(in->mpm > 0))
@@ -169,16 +188,24 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 				{
 					in->couriers[id].x = atof(f[1]);
 					in->couriers[id].y = atof(f[2]);
-					in->couriers[id].on = atoi(f[3]);
-					in->couriers[id].off = atoi(f[4]);
+					if (!parse_int(f[3], &in->couriers[id].on) || !parse_int(f[4], &in->couriers[id].off))
+					{
+						fclose(fp);
+						return fail(err, errlen, "%s/couriers.txt line %d: malformed (a time that is not a whole number of minutes)",
+									dir, lineno);
+					}
 				}
 				else
 				{
 					in->orders[id].x = atof(f[1]);
 					in->orders[id].y = atof(f[2]);
-					in->orders[id].placed = atoi(f[3]);
 					in->orders[id].restaurant = parse_id(f[4], 'r');
-					in->orders[id].ready = atoi(f[5]);
+					if (!parse_int(f[3], &in->orders[id].placed) || !parse_int(f[5], &in->orders[id].ready))
+					{
+						fclose(fp);
+						return fail(err, errlen, "%s/orders.txt line %d: malformed (a time that is not a whole number of minutes)",
+									dir, lineno);
+					}
 					if (in->orders[id].restaurant <= 0)
 					{
 						fclose(fp);
@@ -280,7 +307,9 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 	for (lineno = 1; fgets(line, sizeof(line), fp); lineno++)
 	{
 		MdrpTrip   *t;
-		int			i;
+		int			i,
+					assigned,
+					pickup;
 
 		if (lineno == 1)
 			continue;
@@ -292,10 +321,15 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 			fclose(fp);
 			return fail(err, errlen, "solution_info_assignments.txt line %d: a trip needs assignment time, pickup time, courier and an order", lineno);
 		}
+		if (!parse_int(f[0], &assigned) || !parse_int(f[1], &pickup))
+		{
+			fclose(fp);
+			return fail(err, errlen, "solution_info_assignments.txt line %d: malformed (a time that is not a whole number of minutes)", lineno);
+		}
 		s->trips = realloc(s->trips, sizeof(MdrpTrip) * (s->ntrips + 1));
 		t = &s->trips[s->ntrips++];
-		t->assigned = atoi(f[0]);
-		t->pickup = atoi(f[1]);
+		t->assigned = assigned;
+		t->pickup = pickup;
 		t->courier = parse_id(f[2], 'c');
 		t->norders = n - 3;
 		t->orders = malloc(sizeof(int) * t->norders);
@@ -322,11 +356,13 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 		}
 		s->deliveries = realloc(s->deliveries, sizeof(MdrpDelivery) * (s->ndeliveries + 1));
 		d = &s->deliveries[s->ndeliveries++];
+		if (!parse_int(f[1], &d->placed) || !parse_int(f[2], &d->ready) ||
+			!parse_int(f[3], &d->pickup) || !parse_int(f[4], &d->dropoff))
+		{
+			fclose(fp);
+			return fail(err, errlen, "solution_info_orders.txt line %d: malformed (a time that is not a whole number of minutes)", lineno);
+		}
 		d->order = parse_id(f[0], 'o');
-		d->placed = atoi(f[1]);
-		d->ready = atoi(f[2]);
-		d->pickup = atoi(f[3]);
-		d->dropoff = atoi(f[4]);
 		d->courier = parse_id(f[5], 'c');
 	}
 	fclose(fp);
@@ -349,8 +385,12 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 			fclose(fp);
 			return fail(err, errlen, "solution_info_couriers.txt line %d: malformed move", lineno);
 		}
+		if (!parse_int(f[1], &m->departure))
+		{
+			fclose(fp);
+			return fail(err, errlen, "solution_info_couriers.txt line %d: malformed move (a time that is not a whole number of minutes)", lineno);
+		}
 		m->courier = parse_id(f[0], 'c');
-		m->departure = atoi(f[1]);
 	}
 	fclose(fp);
 	return true;
@@ -567,6 +607,13 @@ mdrp_check(const MdrpInstance *in, const MdrpSolution *s, char *err, int errlen)
 					 s->moves[mv].departure, free_at);
 				goto done;
 			}
+			/* it waits where it is until it is given the trip */
+			if (s->moves[mv].departure < t->assigned)
+			{
+				fail(err, errlen, "c%d: leaves for r%d at %d, before its trip is assigned (%d)", c, r.id,
+					 s->moves[mv].departure, t->assigned);
+				goto done;
+			}
 			if (t->pickup < s->moves[mv].departure + mdrp_travel(in, at, r, c) + sp1)
 			{
 				fail(err, errlen, "c%d: picks up at r%d at %d, before arriving there plus half the service (%d)",
@@ -635,15 +682,16 @@ mdrp_check(const MdrpInstance *in, const MdrpSolution *s, char *err, int errlen)
 			fail(err, errlen, "orders file: o%d's placement or ready time differs from the instance", d->order);
 			goto done;
 		}
+		/* a listed order's drop_by is negated below */
+		if (drop_by[d->order] < 0)
+		{
+			fail(err, errlen, "orders file: o%d is listed twice", d->order);
+			goto done;
+		}
 		if (d->pickup != pick_at[d->order] || d->dropoff != drop_at[d->order] || d->courier != drop_by[d->order])
 		{
 			fail(err, errlen, "orders file: o%d says pickup %d, drop-off %d by c%d; its trip gives %d, %d by c%d",
 				 d->order, d->pickup, d->dropoff, d->courier, pick_at[d->order], drop_at[d->order], drop_by[d->order]);
-			goto done;
-		}
-		if (drop_by[d->order] < 0)
-		{
-			fail(err, errlen, "orders file: o%d is listed twice", d->order);
 			goto done;
 		}
 		drop_by[d->order] = -drop_by[d->order];
@@ -695,25 +743,31 @@ mdrp_measure(const MdrpInstance *in, const MdrpSolution *s, MdrpMeasures *m)
 	memset(m, 0, sizeof(*m));
 	for (i = 1; i <= in->norders; i++)
 		if (in->orders[i].placed >= 0)
-		{
-			MdrpPlace	r = {'r', in->orders[i].restaurant},
-						o = {'o', i};
-			int			start = in->orders[i].ready > in->orders[i].placed ? in->orders[i].ready : in->orders[i].placed;
-
 			m->orders++;
-			/* a courier waiting at the restaurant: pickup at start, leave
-			 * after the second half of the service, drive, drop off after
-			 * the first half */
-			bound += start + (in->pickup_service - mdrp_first_half(in->pickup_service)) +
-				mdrp_travel(in, r, o, 0) + mdrp_first_half(in->dropoff_service) - in->orders[i].placed;
-		}
 	for (i = 0; i < s->ndeliveries; i++)
 	{
 		const MdrpDelivery *d = &s->deliveries[i];
 
+		/*
+		 * the bound of the mean, over the same orders as the mean: a
+		 * courier waiting at the restaurant, pickup when the order is
+		 * placed and ready, leave after the second half of the service,
+		 * drive, drop off after the first half
+		 */
+		if (d->order >= 1 && d->order <= in->norders && in->orders[d->order].placed >= 0)
+		{
+			const MdrpOrder *o = &in->orders[d->order];
+			MdrpPlace	r = {'r', o->restaurant},
+						to = {'o', d->order};
+			int			start = o->ready > o->placed ? o->ready : o->placed;
+
+			bound += start + (in->pickup_service - mdrp_first_half(in->pickup_service)) +
+				mdrp_travel(in, r, to, 0) + mdrp_first_half(in->dropoff_service) - o->placed;
+		}
 		ctd[n++] = d->dropoff - d->placed;
 		sum += d->dropoff - d->placed;
 		past += (d->dropoff - d->placed) > in->target_ctd;
+		m->past_max += (d->dropoff - d->placed) > in->max_ctd;
 		ready_wait += d->pickup - d->ready;
 		if (d->courier > 0 && d->courier <= in->ncouriers)
 			per_courier[d->courier]++;
@@ -733,6 +787,7 @@ mdrp_measure(const MdrpInstance *in, const MdrpSolution *s, MdrpMeasures *m)
 		}
 	qsort(ctd, n, sizeof(double), cmp_double);
 	m->delivered = n;
+	m->max_ctd = in->max_ctd;
 	m->ctd_mean = n ? sum / n : 0;
 	m->ctd_p90 = n ? ctd[(int) ceil(0.9 * n) - 1] : 0;
 	m->share_past_target = n ? (double) past / n : 0;
@@ -741,7 +796,7 @@ mdrp_measure(const MdrpInstance *in, const MdrpSolution *s, MdrpMeasures *m)
 	m->orders_per_courier_hour = duty > 0 ? n / duty : 0;
 	m->cost_per_order = n ? pay / n : 0;
 	m->undelivered_share = m->orders ? (double) (m->orders - n) / m->orders : 0;
-	m->bound_mean = m->orders ? bound / m->orders : 0;
+	m->bound_mean = n ? bound / n : 0;
 	free(ctd);
 	free(per_courier);
 }
@@ -751,10 +806,11 @@ mdrp_print_measures(const char *label, const MdrpMeasures *m)
 {
 	printf("%s: %d of %d orders delivered (%.2f %% undelivered); click-to-door mean %.2f min, p90 %.1f, "
 		   "past the target %.1f %%; ready-to-pickup %.2f min; courier utilisation %.1f %%; "
-		   "%.2f orders per courier hour; cost per order %.2f; lower bound of the mean %.2f min\n",
+		   "%.2f orders per courier hour; cost per order %.2f; lower bound of the mean %.2f min; "
+		   "%d delivered past the maximum click-to-door of %d min\n",
 		   label, m->delivered, m->orders, 100 * m->undelivered_share, m->ctd_mean, m->ctd_p90,
 		   100 * m->share_past_target, m->ready_to_pickup_mean, 100 * m->utilisation,
-		   m->orders_per_courier_hour, m->cost_per_order, m->bound_mean);
+		   m->orders_per_courier_hour, m->cost_per_order, m->bound_mean, m->past_max, m->max_ctd);
 }
 
 /* ---------------------------------------------------------- entry points */

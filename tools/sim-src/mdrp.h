@@ -98,7 +98,11 @@ typedef struct MdrpMeasures
 	double		orders_per_courier_hour;
 	double		cost_per_order;
 	double		undelivered_share;
-	double		bound_mean;		/* the physical lower bound of click-to-door */
+	double		bound_mean;		/* the physical lower bound of the mean
+								 * click-to-door, over the delivered orders */
+	int			past_max;		/* orders delivered past the maximum
+								 * click-to-door (a target, not a rule) */
+	int			max_ctd;		/* that maximum, of the instance */
 } MdrpMeasures;
 
 extern bool mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen);
