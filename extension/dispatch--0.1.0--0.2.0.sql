@@ -6454,9 +6454,9 @@ BEGIN
 	IF v_size IS NULL THEN
 		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP741';
 	END IF;
-	IF orders_per_rider_hour IS NULL OR NOT (orders_per_rider_hour OPERATOR(pg_catalog.>) 0)
+	IF orders_per_rider_hour IS NULL OR NOT (orders_per_rider_hour OPERATOR(pg_catalog.>=) 0.01)
 	   OR orders_per_rider_hour OPERATOR(pg_catalog.>) 100 THEN
-		RAISE EXCEPTION 'orders_per_rider_hour must lie in (0, 100]' USING ERRCODE = 'DP743';
+		RAISE EXCEPTION 'orders_per_rider_hour must lie in [0.01, 100]' USING ERRCODE = 'DP743';
 	END IF;
 
 	-- the forecast first, on its own: it reads the zone's orders, and on
