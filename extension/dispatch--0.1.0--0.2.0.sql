@@ -5536,6 +5536,13 @@ BEGIN
 		RAISE EXCEPTION 'order % cannot be accepted by the merchant (status "%")', order_id, v_order.status
 			USING ERRCODE = 'DP104', DETAIL = 'A merchant accepts a placed (paid) order.';
 	END IF;
+	-- a ready time days or years out is a slip of the merchant's app (a
+	-- unit, a year), and would give the order an ETA window as wide; checked
+	-- after the repeat above, so that a retry stays a no-op
+	IF _merchant_accept.ready_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) interval '1 day') THEN
+		RAISE EXCEPTION 'ready time % is more than a day away', _merchant_accept.ready_at USING ERRCODE = 'DP025',
+			HINT = 'Give the time the food will be ready today, or NULL for now plus the merchant''s preparation time.';
+	END IF;
 	SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
 	-- computed before the UPDATE: Citus evaluates no volatile function
@@ -5558,7 +5565,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._merchant_accept(@extschema@.zone_of(order_id), order_id, ready_at);
 COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
-	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled.';
+	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled; DP025 for a ready time not finite or more than a day after now.';
 
 -- _assign_manually (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@._assign_manually(p_zone bigint, order_id bigint, rider_id bigint, by text) RETURNS void
@@ -11870,10 +11877,10 @@ SELECT p.zone_id,
        (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.>=) p.earliest
                                       AND o.delivered_at OPERATOR(pg_catalog.<=) p.latest)::numeric
         OPERATOR(pg_catalog./) pg_catalog.count(*))::numeric(5, 4) AS coverage,
-       (pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
-        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_width_minutes,
-       (pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
-        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_abs_error_minutes
+       pg_catalog.round((pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
+                         OPERATOR(pg_catalog./) 60)::numeric, 2) AS mean_width_minutes,
+       pg_catalog.round((pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
+                         OPERATOR(pg_catalog./) 60)::numeric, 2) AS mean_abs_error_minutes
   FROM @extschema@.eta_predictions p
   JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
                            AND o.order_id OPERATOR(pg_catalog.=) p.order_id

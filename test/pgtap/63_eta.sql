@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(29);
+SELECT plan(34);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -42,6 +42,19 @@ SELECT is((SELECT count(*) FROM dispatch.eta_predictions WHERE order_id = :o1 AN
 SELECT is((SELECT payload ? 'eta' FROM dispatch.events WHERE order_id = :o1 AND kind = 'order_status' AND payload ->> 'status' = 'pending_payment'),
           false, 'an unpaid order''s event has no window');
 
+-- a ready time more than a day away is a slip (a unit, a year): refused,
+-- and the order stays placed
+SELECT pg_temp.order_in('placed') AS far_food \gset
+SELECT throws_ok(format($$SELECT dispatch.merchant_accept(%s, '2029-03-01 10:40:00+00')$$, :far_food), 'DP025', NULL,
+                 'merchant_accept: a ready time two years away is refused');
+SELECT throws_ok(format($$SELECT dispatch.merchant_accept(%s, timestamptz '2027-03-01 10:00:00+00' + interval '1 day 1 second')$$, :far_food),
+                 'DP025', NULL, '... as is one a day and a second away');
+SELECT results_eq(format('SELECT status, ready_at FROM dispatch.orders WHERE order_id = %s', :far_food),
+                  $$ VALUES ('placed'::text, NULL::timestamptz) $$, 'nothing is written');
+SELECT lives_ok(format($$SELECT dispatch.merchant_accept(%s, timestamptz '2027-03-01 10:00:00+00' + interval '1 day')$$, :far_food),
+                'a day away is accepted');
+SELECT dispatch.cancel_order(:far_food, 'test') \g /dev/null
+
 -- the rider at the merchant: a picked-up order is the ride from there
 SELECT dispatch.merchant_accept(:o1) \g /dev/null
 SELECT dispatch.update_rider_location(:rider, 121.437, 31.188) \g /dev/null
@@ -56,6 +69,12 @@ SELECT results_eq(format('SELECT status, expected_at, earliest, latest FROM disp
                   format('SELECT status, delivered_at, delivered_at, delivered_at FROM dispatch.orders WHERE order_id = %s', :o1),
                   'a delivered order: its delivery time');
 SELECT is((SELECT eta_earliest FROM dispatch.orders WHERE order_id = :o1), NULL, 'and no window any more');
+-- a window years wide (recorded before merchant_accept bounded the ready
+-- time) is counted in eta_accuracy, not an overflow of its minutes
+UPDATE dispatch.eta_predictions SET latest = latest + interval '3 years' WHERE order_id = :o1 AND stage = 'placed';
+SELECT ok((SELECT mean_width_minutes > 1000000 FROM dispatch.eta_accuracy
+            WHERE zone_id = :zone AND stage = 'placed' AND hour = '2027-03-01 10:00'),
+          'eta_accuracy: a window of three years is 1.5 million minutes wide');
 SELECT throws_ok(format('SELECT * FROM dispatch.eta(%s)', pg_temp.order_in('pending_payment')), 'DP711', NULL,
                  'an unpaid order has no ETA');
 SELECT throws_ok('SELECT * FROM dispatch.eta(1099511627775)', 'DP014', NULL, 'an unknown order');
