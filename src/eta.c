@@ -15,8 +15,8 @@
  * _eta_expected's (below); the remaining time R plus five minutes, times
  * the zone's calibrated error quantiles of the status (eta_calibration,
  * once it has dispatch.eta_min_samples, else -0.25 and +0.5), on either
- * side of it gives the window, in whole minutes outwards and never
- * starting before now.
+ * side of it gives the window, in whole minutes outwards, never starting
+ * before now nor, before pickup, before the food is ready plus the trip.
  *
  * The trigger fires at every status change of every order, so the window
  * is computed here rather than in PL/pgSQL: three reads with kept plans,
@@ -242,6 +242,7 @@ eta_window(const EtaOrder *o, const char *status, TimestampTz now,
 				hi = ETA_DEFAULT_HI;
 	float8		scale;
 	TimestampTz expected;
+	TimestampTz earliest;
 	int			ret;
 
 	memset(w, 0, sizeof(EtaWindow));
@@ -341,15 +342,24 @@ eta_window(const EtaOrder *o, const char *status, TimestampTz now,
 
 	/*
 	 * Errors scale with the remaining time, plus five minutes for what does
-	 * not (a lift, a door); the window never starts before now, and is in
-	 * whole minutes, outwards, as a customer is told them.
+	 * not (a lift, a door); the window is in whole minutes, outwards, as a
+	 * customer is told them.  It never starts before now, nor, before
+	 * pickup, before the food is ready and driven straight to the door at
+	 * the speed of the expected time: the wait for the food is a time the
+	 * order knows, not an error that grows with it.  Both floors are at most
+	 * the expected time, so the window holds it.
 	 */
 	scale = DatumGetFloat8(DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"),
 											   DirectFunctionCall2(timestamp_mi,
 																   TimestampTzGetDatum(expected),
 																   TimestampTzGetDatum(now)))) +
 		ETA_FIXED_S;
-	w->earliest = truncate_to("minute", Max(now, dispatch_clock_plus(expected, 0, Min(lo, 0.0) * scale)));
+	earliest = Max(now, dispatch_clock_plus(expected, 0, Min(lo, 0.0) * scale));
+	if (w->has_ready && w->has_speed_factor)
+		earliest = Max(earliest,
+					   dispatch_clock_plus(w->ready_at, 0,
+										   float8_div(w->trip_m, speed * w->speed_factor)));
+	w->earliest = truncate_to("minute", earliest);
 	w->latest = truncate_to("minute",
 							dispatch_clock_plus(dispatch_clock_plus(expected, 0, Max(hi, 0.0) * scale), 0, 59.999999));
 	w->expected_at = truncate_to("second", expected);
