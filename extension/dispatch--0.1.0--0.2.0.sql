@@ -5536,6 +5536,13 @@ BEGIN
 		RAISE EXCEPTION 'order % cannot be accepted by the merchant (status "%")', order_id, v_order.status
 			USING ERRCODE = 'DP104', DETAIL = 'A merchant accepts a placed (paid) order.';
 	END IF;
+	-- a ready time days or years out is a slip of the merchant's app (a
+	-- unit, a year), and would give the order an ETA window as wide; checked
+	-- after the repeat above, so that a retry stays a no-op
+	IF _merchant_accept.ready_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) interval '1 day') THEN
+		RAISE EXCEPTION 'ready time % is more than a day away', _merchant_accept.ready_at USING ERRCODE = 'DP025',
+			HINT = 'Give the time the food will be ready today, or NULL for now plus the merchant''s preparation time.';
+	END IF;
 	SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
 	-- computed before the UPDATE: Citus evaluates no volatile function
@@ -5558,7 +5565,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._merchant_accept(@extschema@.zone_of(order_id), order_id, ready_at);
 COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
-	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled.';
+	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled; DP025 for a ready time not finite or more than a day after now.';
 
 -- _assign_manually (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@._assign_manually(p_zone bigint, order_id bigint, rider_id bigint, by text) RETURNS void
@@ -6454,9 +6461,9 @@ BEGIN
 	IF v_size IS NULL THEN
 		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP741';
 	END IF;
-	IF orders_per_rider_hour IS NULL OR NOT (orders_per_rider_hour OPERATOR(pg_catalog.>) 0)
+	IF orders_per_rider_hour IS NULL OR NOT (orders_per_rider_hour OPERATOR(pg_catalog.>=) 0.01)
 	   OR orders_per_rider_hour OPERATOR(pg_catalog.>) 100 THEN
-		RAISE EXCEPTION 'orders_per_rider_hour must lie in (0, 100]' USING ERRCODE = 'DP743';
+		RAISE EXCEPTION 'orders_per_rider_hour must lie in [0.01, 100]' USING ERRCODE = 'DP743';
 	END IF;
 
 	-- the forecast first, on its own: it reads the zone's orders, and on
@@ -11504,15 +11511,21 @@ COMMENT ON VIEW @extschema@.dispatch_kpis IS
 -- Anomalies: per zone and local hour of the last 7 days, six kinds of
 -- trouble, each a count k out of a base n, against the same hour of the
 -- four weeks before (K out of N; local time, so a change of daylight
--- saving keeps the hour).  A kind is flagged when k >= 3 and its binomial
--- z-score against the baseline rate p = (K + 1) / (N + 2) is at least 3:
+-- saving keeps the hour).  Each kind is counted in the hour of its base
+-- event, so that k is a part of n (and K of N): the rate is a share in
+-- [0, 1].  A kind is flagged when k >= 3 and its binomial z-score against
+-- the baseline rate p = (K + 1) / (N + 2) is at least 3:
 -- (k - n p) / sqrt(n p (1 - p)) >= 3.
---   payment_failed   failed payments / payments settled in the hour
---   cancelled        orders cancelled / orders created in the hour
---   rejected         offers rejected / offers answered in the hour
---   released         releases (release_order) / offers accepted in the hour
---   late             deliveries after promised_at / deliveries in the hour
---   refunded         refunds created / orders cancelled in the hour
+--   payment_failed   of the payments settled in the hour, those that failed
+--   cancelled        of the orders created in the hour, those cancelled since
+--   rejected         of the offers answered in the hour, those rejected
+--   released         of the offers accepted in the hour, those whose rider
+--                    released the order since (release_order)
+--   late             of the deliveries in the hour, those after promised_at
+--   refunded         of the orders cancelled in the hour, those refunded
+-- A count of this hour still grows as its orders are cancelled or released
+-- later.  p stays below 1 and the rates are plain numeric even if a count
+-- ever exceeded its base, so that no row can make the view fail.
 CREATE VIEW @extschema@.order_anomalies AS
 WITH span AS (
 	SELECT @extschema@.clock() OPERATOR(pg_catalog.-) interval '36 days' AS since),
@@ -11520,7 +11533,10 @@ facts AS (
 	SELECT o.zone_id, o.created_at AS at, 'orders' AS what FROM @extschema@.orders o, span
 	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since
 	UNION ALL
-	SELECT o.zone_id, o.cancelled_at, 'cancelled' FROM @extschema@.orders o, span
+	SELECT o.zone_id, o.created_at, 'cancelled' FROM @extschema@.orders o, span
+	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since AND o.cancelled_at IS NOT NULL
+	UNION ALL
+	SELECT o.zone_id, o.cancelled_at, 'cancellations' FROM @extschema@.orders o, span
 	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since
 	UNION ALL
 	SELECT o.zone_id, o.delivered_at, CASE WHEN o.delivered_at OPERATOR(pg_catalog.>) o.promised_at THEN 'late' ELSE 'on_time' END
@@ -11535,17 +11551,25 @@ facts AS (
 	  FROM @extschema@.offers f, span
 	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status IN ('accepted', 'rejected', 'released')
 	UNION ALL
-	SELECT x.zone_id, x.at, 'released' FROM @extschema@.offer_exclusions x, span
-	 WHERE x.at OPERATOR(pg_catalog.>=) span.since AND x.reason OPERATOR(pg_catalog.=) 'released'
+	SELECT f.zone_id, f.responded_at, 'released'
+	  FROM @extschema@.offers f
+	  JOIN @extschema@.offer_exclusions x ON x.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	                                     AND x.order_id OPERATOR(pg_catalog.=) f.order_id
+	                                     AND x.rider_id OPERATOR(pg_catalog.=) f.rider_id, span
+	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status OPERATOR(pg_catalog.=) 'released'
+	   AND x.reason OPERATOR(pg_catalog.=) 'released'
 	UNION ALL
-	SELECT r.zone_id, r.created_at, 'refunded' FROM @extschema@.refunds r, span
-	 WHERE r.created_at OPERATOR(pg_catalog.>=) span.since),
+	SELECT o.zone_id, o.cancelled_at, 'refunded'
+	  FROM @extschema@.orders o
+	  JOIN @extschema@.refunds r ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id, span
+	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since),
 hourly AS (
 	SELECT f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone) AS hour,
 	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'orders') AS orders,
 	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'payment_failed') AS payment_failed,
 	       pg_catalog.count(*) FILTER (WHERE f.what IN ('payment_failed', 'payment_ok')) AS payments,
 	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancellations') AS cancellations,
 	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'rejected') AS rejected,
 	       pg_catalog.count(*) FILTER (WHERE f.what IN ('rejected', 'accepted')) AS answered,
 	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'released') AS released,
@@ -11565,14 +11589,14 @@ kinds AS (
 	                            ('rejected', c.rejected, c.answered),
 	                            ('released', c.released, c.accepted),
 	                            ('late', c.late, c.delivered),
-	                            ('refunded', c.refunded, c.cancelled)) k(kind, k, n)
+	                            ('refunded', c.refunded, c.cancellations)) k(kind, k, n)
 	 CROSS JOIN LATERAL (
 	       SELECT COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payment_failed WHEN 'cancelled' THEN h.cancelled
 	                                               WHEN 'rejected' THEN h.rejected WHEN 'released' THEN h.released
 	                                               WHEN 'late' THEN h.late ELSE h.refunded END), 0) AS bk,
 	              COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payments WHEN 'cancelled' THEN h.orders
 	                                               WHEN 'rejected' THEN h.answered WHEN 'released' THEN h.accepted
-	                                               WHEN 'late' THEN h.delivered ELSE h.cancelled END), 0) AS bn
+	                                               WHEN 'late' THEN h.delivered ELSE h.cancellations END), 0) AS bn
 	         FROM hourly h
 	        WHERE h.zone_id OPERATOR(pg_catalog.=) c.zone_id
 	          AND h.hour IN (c.hour OPERATOR(pg_catalog.-) interval '7 days', c.hour OPERATOR(pg_catalog.-) interval '14 days',
@@ -11581,24 +11605,27 @@ kinds AS (
 	                                                              OPERATOR(pg_catalog.-) interval '7 days')),
 scored AS (
 	SELECT k.zone_id, k.hour, k.kind, k.k, k.n, k.bk, k.bn,
-	       (k.bk OPERATOR(pg_catalog.+) 1)::float8 OPERATOR(pg_catalog./) (k.bn OPERATOR(pg_catalog.+) 2)::float8 AS p
-	  FROM kinds k)
+	       LEAST(k.bk OPERATOR(pg_catalog.+) 1, k.bn OPERATOR(pg_catalog.+) 1)::float8
+	       OPERATOR(pg_catalog./) (k.bn OPERATOR(pg_catalog.+) 2)::float8 AS p
+	  FROM kinds k),
+spread AS (
+	SELECT s.*,
+	       pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p)) AS sd
+	  FROM scored s)
 SELECT s.zone_id, s.hour, s.kind,
        s.k AS count, s.n AS base,
-       (s.k::numeric OPERATOR(pg_catalog./) NULLIF(s.n, 0))::numeric(5, 4) AS rate,
+       pg_catalog.round(s.k::numeric OPERATOR(pg_catalog./) NULLIF(s.n, 0), 4) AS rate,
        s.bk::bigint AS baseline_count, s.bn::bigint AS baseline_base,
-       (s.bk::numeric OPERATOR(pg_catalog./) NULLIF(s.bn, 0))::numeric(5, 4) AS baseline_rate,
-       CASE WHEN s.n OPERATOR(pg_catalog.>) 0 THEN
-           ((s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
-            OPERATOR(pg_catalog./) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p)))::numeric(8, 2)
-       END AS z_score,
-       (s.k OPERATOR(pg_catalog.>=) 3 AND s.n OPERATOR(pg_catalog.>) 0
+       pg_catalog.round(s.bk::numeric OPERATOR(pg_catalog./) NULLIF(s.bn, 0), 4) AS baseline_rate,
+       pg_catalog.round(((s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+                         OPERATOR(pg_catalog./) NULLIF(s.sd, 0))::numeric, 2) AS z_score,
+       (s.k OPERATOR(pg_catalog.>=) 3 AND s.sd OPERATOR(pg_catalog.>) 0
         AND (s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
-            OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p))))
+            OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) s.sd))
            AS flagged
-  FROM scored s;
+  FROM spread s;
 COMMENT ON VIEW @extschema@.order_anomalies IS
-	'Per zone, local hour of the last 7 days and kind of trouble (payment_failed, cancelled, rejected, released, late, refunded): the count, its base, the rate, the same over the same hour of the four weeks before, the binomial z-score against that baseline, and flagged when the count is at least 3 and the z-score at least 3.  Counts only.';
+	'Per zone, local hour of the last 7 days and kind of trouble, each counted in the hour of its base event so that the count is a part of its base: payment_failed (of the payments settled in the hour, those failed), cancelled (of the orders created in the hour, those cancelled), rejected (of the offers answered, those rejected), released (of the offers accepted, those released), late (of the deliveries, those after the promise), refunded (of the orders cancelled, those refunded).  The count, its base, the rate, the same over the same hour of the four weeks before, the binomial z-score against that baseline, and flagged when the count is at least 3 and the z-score at least 3.  Counts only.';
 
 REVOKE ALL ON @extschema@.stuck_orders, @extschema@.dispatch_kpis, @extschema@.rider_utilisation,
               @extschema@.order_anomalies FROM PUBLIC;
@@ -11863,10 +11890,10 @@ SELECT p.zone_id,
        (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.>=) p.earliest
                                       AND o.delivered_at OPERATOR(pg_catalog.<=) p.latest)::numeric
         OPERATOR(pg_catalog./) pg_catalog.count(*))::numeric(5, 4) AS coverage,
-       (pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
-        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_width_minutes,
-       (pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
-        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_abs_error_minutes
+       pg_catalog.round((pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
+                         OPERATOR(pg_catalog./) 60)::numeric, 2) AS mean_width_minutes,
+       pg_catalog.round((pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
+                         OPERATOR(pg_catalog./) 60)::numeric, 2) AS mean_abs_error_minutes
   FROM @extschema@.eta_predictions p
   JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
                            AND o.order_id OPERATOR(pg_catalog.=) p.order_id

@@ -282,10 +282,10 @@ SELECT p.zone_id,
        (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.>=) p.earliest
                                       AND o.delivered_at OPERATOR(pg_catalog.<=) p.latest)::numeric
         OPERATOR(pg_catalog./) pg_catalog.count(*))::numeric(5, 4) AS coverage,
-       (pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
-        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_width_minutes,
-       (pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
-        OPERATOR(pg_catalog./) 60)::numeric(8, 2) AS mean_abs_error_minutes
+       pg_catalog.round((pg_catalog.avg(pg_catalog.date_part('epoch', p.latest OPERATOR(pg_catalog.-) p.earliest))
+                         OPERATOR(pg_catalog./) 60)::numeric, 2) AS mean_width_minutes,
+       pg_catalog.round((pg_catalog.avg(pg_catalog.abs(pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) p.expected_at)))
+                         OPERATOR(pg_catalog./) 60)::numeric, 2) AS mean_abs_error_minutes
   FROM @extschema@.eta_predictions p
   JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
                            AND o.order_id OPERATOR(pg_catalog.=) p.order_id

@@ -232,6 +232,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.forecast_demand(bigint, timestamptz) TO di
 -- rider-hour of missing demand), and can spare the riders beyond
 -- ceil(expected / rate).  Pairs of a spare rider and a needy cell are taken
 -- nearest first; a rider moves once, a cell gets at most what it needs.
+-- The rate is at least 0.01 (one order in 100 rider-hours): a smaller one
+-- would make a cell's need or spare overflow an integer.
 CREATE FUNCTION @extschema@.reposition_hints(zone_id bigint, orders_per_rider_hour float8 DEFAULT 2)
 RETURNS TABLE (rider_id bigint, from_i integer, from_j integer, to_i integer, to_j integer,
                to_lon float8, to_lat float8, distance_m float8, cell_expected float8, cell_gap integer)
@@ -254,9 +256,9 @@ BEGIN
 	IF v_size IS NULL THEN
 		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP741';
 	END IF;
-	IF orders_per_rider_hour IS NULL OR NOT (orders_per_rider_hour OPERATOR(pg_catalog.>) 0)
+	IF orders_per_rider_hour IS NULL OR NOT (orders_per_rider_hour OPERATOR(pg_catalog.>=) 0.01)
 	   OR orders_per_rider_hour OPERATOR(pg_catalog.>) 100 THEN
-		RAISE EXCEPTION 'orders_per_rider_hour must lie in (0, 100]' USING ERRCODE = 'DP743';
+		RAISE EXCEPTION 'orders_per_rider_hour must lie in [0.01, 100]' USING ERRCODE = 'DP743';
 	END IF;
 
 	-- the forecast first, on its own: it reads the zone's orders, and on

@@ -15,8 +15,9 @@
  * _eta_expected's (below); the remaining time R plus five minutes, times
  * the zone's calibrated error quantiles of the status (eta_calibration,
  * once it has dispatch.eta_min_samples, else -0.25 and +0.5), on either
- * side of it gives the window, in whole minutes outwards and never
- * starting before now.
+ * side of it gives the window, in whole minutes outwards, never starting
+ * before now nor, before pickup, before the ready time the merchant gave
+ * plus the drive less its own lower error.
  *
  * The trigger fires at every status change of every order, so the window
  * is computed here rather than in PL/pgSQL: three reads with kept plans,
@@ -242,6 +243,7 @@ eta_window(const EtaOrder *o, const char *status, TimestampTz now,
 				hi = ETA_DEFAULT_HI;
 	float8		scale;
 	TimestampTz expected;
+	TimestampTz earliest;
 	int			ret;
 
 	memset(w, 0, sizeof(EtaWindow));
@@ -341,15 +343,32 @@ eta_window(const EtaOrder *o, const char *status, TimestampTz now,
 
 	/*
 	 * Errors scale with the remaining time, plus five minutes for what does
-	 * not (a lift, a door); the window never starts before now, and is in
-	 * whole minutes, outwards, as a customer is told them.
+	 * not (a lift, a door); the window is in whole minutes, outwards, as a
+	 * customer is told them.  It never starts before now, nor, before
+	 * pickup of an order whose merchant said when the food is ready, before
+	 * that time plus the drive to the door with the lower error of the
+	 * drive alone (the lower quantile times the drive plus the fixed five
+	 * minutes, as for a picked-up order): the wait for food the merchant
+	 * promised is a time the order knows, not an error that grows with it.
+	 * A ready time estimated from the preparation time (a placed order) is
+	 * no floor: food is often ready before it.  Both floors are at most the
+	 * expected time, so the window holds it.
 	 */
 	scale = DatumGetFloat8(DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"),
 											   DirectFunctionCall2(timestamp_mi,
 																   TimestampTzGetDatum(expected),
 																   TimestampTzGetDatum(now)))) +
 		ETA_FIXED_S;
-	w->earliest = truncate_to("minute", Max(now, dispatch_clock_plus(expected, 0, Min(lo, 0.0) * scale)));
+	earliest = Max(now, dispatch_clock_plus(expected, 0, Min(lo, 0.0) * scale));
+	if (w->has_approach && o->has_ready && w->has_speed_factor)
+	{
+		float8		drive = float8_div(w->trip_m, speed * w->speed_factor);
+
+		earliest = Max(earliest,
+					   dispatch_clock_plus(o->ready_at, 0,
+										   Max(drive + Min(lo, 0.0) * (drive + ETA_FIXED_S), 0.0)));
+	}
+	w->earliest = truncate_to("minute", earliest);
 	w->latest = truncate_to("minute",
 							dispatch_clock_plus(dispatch_clock_plus(expected, 0, Max(hi, 0.0) * scale), 0, 59.999999));
 	w->expected_at = truncate_to("second", expected);

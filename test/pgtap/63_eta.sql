@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(29);
+SELECT plan(37);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -21,7 +21,8 @@ SELECT dispatch.rider_online(:rider, 121.43, 31.19), dispatch.rider_online(:ride
 -- before anything is learned: the zone's configured speed (4 m/s), a
 -- typical approach, the merchant's 12 minutes of preparation, and the wide
 -- default window (from a quarter to a half of the remaining time plus 5
--- minutes before and after, whole minutes)
+-- minutes before and after, whole minutes); the ready time of a placed
+-- order is an estimate (now plus the preparation time), no floor
 SET LOCAL dispatch.clock_override = '2027-03-01 10:00:00+00';
 SELECT pg_temp.order_in('placed') AS o1 \gset
 SELECT distance_m AS d1 FROM dispatch.orders WHERE order_id = :o1 \gset
@@ -42,6 +43,37 @@ SELECT is((SELECT count(*) FROM dispatch.eta_predictions WHERE order_id = :o1 AN
 SELECT is((SELECT payload ? 'eta' FROM dispatch.events WHERE order_id = :o1 AND kind = 'order_status' AND payload ->> 'status' = 'pending_payment'),
           false, 'an unpaid order''s event has no window');
 
+-- accepted at 10:00 with the food ready at 10:40 (the merchant's word):
+-- the drive of d1 metres (1,171) at 4 m/s, D = d1 / 4 s, ends at 10:44:52,
+-- and the window starts at 10:40 + D - a quarter of (D + 5 minutes), the
+-- drive's own lower error (10:42:24), not a quarter of the 44:52 to go
+-- plus 5 minutes before the expected time (10:32, before the food is ready)
+SELECT pg_temp.order_in('placed') AS late_food \gset
+SELECT dispatch.merchant_accept(:late_food, '2027-03-01 10:40:00+00') \g /dev/null
+SELECT results_eq(format('SELECT expected_at, earliest FROM dispatch.eta(%s)', :late_food),
+                  format($$ VALUES (timestamptz '2027-03-01 10:40:00+00' + make_interval(secs => floor(%1$s / 4.0)),
+                                    date_trunc('minute', timestamptz '2027-03-01 10:40:00+00'
+                                                         + make_interval(secs => %1$s / 4.0 - 0.25 * (%1$s / 4.0 + 300)))) $$, :d1),
+                  'food ready at 10:40: the window starts after it, by the drive less its lower error');
+SELECT is((SELECT earliest FROM dispatch.eta_predictions WHERE order_id = :late_food AND stage = 'accepted'),
+          (SELECT earliest FROM dispatch.eta(:late_food)), '... and so does the recorded prediction');
+SELECT is(ARRAY[round(:d1), extract(epoch FROM (SELECT earliest - timestamptz '2027-03-01 10:42:00+00' FROM dispatch.eta(:late_food)))],
+          ARRAY[1171, 0]::numeric[], 'a trip of 1,171 m, food ready at 10:40: earliest 10:42');
+SELECT dispatch.cancel_order(:late_food, 'test') \g /dev/null
+
+-- a ready time more than a day away is a slip (a unit, a year): refused,
+-- and the order stays placed
+SELECT pg_temp.order_in('placed') AS far_food \gset
+SELECT throws_ok(format($$SELECT dispatch.merchant_accept(%s, '2029-03-01 10:40:00+00')$$, :far_food), 'DP025', NULL,
+                 'merchant_accept: a ready time two years away is refused');
+SELECT throws_ok(format($$SELECT dispatch.merchant_accept(%s, timestamptz '2027-03-01 10:00:00+00' + interval '1 day 1 second')$$, :far_food),
+                 'DP025', NULL, '... as is one a day and a second away');
+SELECT results_eq(format('SELECT status, ready_at FROM dispatch.orders WHERE order_id = %s', :far_food),
+                  $$ VALUES ('placed'::text, NULL::timestamptz) $$, 'nothing is written');
+SELECT lives_ok(format($$SELECT dispatch.merchant_accept(%s, timestamptz '2027-03-01 10:00:00+00' + interval '1 day')$$, :far_food),
+                'a day away is accepted');
+SELECT dispatch.cancel_order(:far_food, 'test') \g /dev/null
+
 -- the rider at the merchant: a picked-up order is the ride from there
 SELECT dispatch.merchant_accept(:o1) \g /dev/null
 SELECT dispatch.update_rider_location(:rider, 121.437, 31.188) \g /dev/null
@@ -56,6 +88,12 @@ SELECT results_eq(format('SELECT status, expected_at, earliest, latest FROM disp
                   format('SELECT status, delivered_at, delivered_at, delivered_at FROM dispatch.orders WHERE order_id = %s', :o1),
                   'a delivered order: its delivery time');
 SELECT is((SELECT eta_earliest FROM dispatch.orders WHERE order_id = :o1), NULL, 'and no window any more');
+-- a window years wide (recorded before merchant_accept bounded the ready
+-- time) is counted in eta_accuracy, not an overflow of its minutes
+UPDATE dispatch.eta_predictions SET latest = latest + interval '3 years' WHERE order_id = :o1 AND stage = 'placed';
+SELECT ok((SELECT mean_width_minutes > 1000000 FROM dispatch.eta_accuracy
+            WHERE zone_id = :zone AND stage = 'placed' AND hour = '2027-03-01 10:00'),
+          'eta_accuracy: a window of three years is 1.5 million minutes wide');
 SELECT throws_ok(format('SELECT * FROM dispatch.eta(%s)', pg_temp.order_in('pending_payment')), 'DP711', NULL,
                  'an unpaid order has no ETA');
 SELECT throws_ok('SELECT * FROM dispatch.eta(1099511627775)', 'DP014', NULL, 'an unknown order');
@@ -135,7 +173,8 @@ SELECT ok(:'v'::bool, '... with windows narrower than the default ones');
 -- the orders of this script are picked up as soon as they are paid: the
 -- default window of a placed order (the merchant's 12 minutes, then the
 -- ride) missed every one of the first Monday; calibrated on them, the next
--- Monday's windows hold them
+-- Monday's windows hold them (a placed order's ready time is an estimate,
+-- no floor of its window)
 SELECT results_eq(format($$ SELECT hour::date, coverage FROM dispatch.eta_accuracy
                              WHERE zone_id = %s AND stage = 'placed' AND deliveries = 40 ORDER BY hour $$, :zone),
                   $$ VALUES ('2027-03-08'::date, 0.0000::numeric(5, 4)), ('2027-03-15'::date, 1.0000::numeric(5, 4)) $$,

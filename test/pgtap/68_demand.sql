@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(25);
+SELECT plan(27);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.merchant', :'merchant', true), set_config('t.item', :'noodles', true) \g /dev/null
 -- a paid order of a customer to a drop-off at a time
@@ -118,6 +118,9 @@ SELECT ok((SELECT bool_and(from_i || ',' || from_j = pg_temp.cell(121.455, 31.20
 SELECT is_empty(format('SELECT * FROM dispatch.reposition_hints(%s, 10)', :zone),
                 'at 10 orders a rider-hour the rider at A is enough: nobody moves');
 SELECT throws_ok(format('SELECT * FROM dispatch.reposition_hints(%s, 0)', :zone), 'DP743', NULL, 'a rate of 0');
+SELECT throws_ok(format('SELECT * FROM dispatch.reposition_hints(%s, 1e-9)', :zone), 'DP743', NULL,
+                 'a tiny rate is refused as such, not by an integer overflow');
+SELECT lives_ok(format('SELECT * FROM dispatch.reposition_hints(%s, 0.01)', :zone), 'the smallest rate works');
 SELECT throws_ok('SELECT * FROM dispatch.reposition_hints(-1)', 'DP741', NULL, 'an unknown zone');
 
 -- privileges and personal data

@@ -5,7 +5,7 @@
 BEGIN;
 SET LOCAL dispatch.clock_override = '2026-06-01 12:00:00+00';
 \ir ../fixtures/city.sql
-SELECT plan(17);
+SELECT plan(23);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 -- SET LOCAL, not set_config(): on Citus only SET LOCAL reaches the workers
 CREATE FUNCTION pg_temp.at(p text) RETURNS void LANGUAGE plpgsql AS $$
@@ -92,6 +92,8 @@ SELECT results_eq(format($$ SELECT riders_online, online_rider_hours, busy_rider
                   'rider_utilisation: overlapping orders of a rider count once');
 SELECT is((SELECT rider_utilisation FROM dispatch.dispatch_kpis WHERE hour = '2026-06-01 13:00:00' AND zone_id = :zone), 0.4545::numeric(5, 4),
           'dispatch_kpis carries the hour''s utilisation');
+SELECT pg_temp.at('2026-06-01 14:00:00+00') \g /dev/null
+SELECT count(dispatch.rider_offline(rider_id)) FROM dispatch.riders WHERE zone_id = :zone AND status = 'online' \g /dev/null
 
 -- anomalies: four Mondays at 12:00 with 10 orders each and one of them
 -- cancelled; then a Monday at 12:00 with 6 of 10 cancelled and one at
@@ -126,6 +128,85 @@ SELECT results_eq($$ SELECT count, base, flagged FROM dispatch.order_anomalies
                   $$ VALUES (6::bigint, 6::bigint, false) $$, 'every paid cancellation was refunded, as in the weeks before');
 SELECT is((SELECT count(*) FROM dispatch.order_anomalies WHERE hour < '2026-06-29 14:00:00'), 0::bigint,
           'only the last 7 days are judged');
+
+-- each kind is counted in the hour of its base event, so that an hour can
+-- have no more cases than its base.  A week ago two orders were created
+-- at 16:55 and 16:56 and cancelled at 17:05 and 17:06; today one is
+-- created at 17:10.  Counted by the hour of the cancellation, 17:00 had
+-- 2 cancellations of 0 orders as its baseline: p = 3 / 2 (and with one
+-- of them, p = 1), and the view failed for every reader
+SELECT pg_temp.at('2026-06-29 16:55:00+00') \g /dev/null
+SELECT pg_temp.o(:customer) AS b1 \gset
+SELECT pg_temp.at('2026-06-29 16:56:00+00') \g /dev/null
+SELECT pg_temp.o(:customer2) AS b2 \gset
+SELECT pg_temp.at('2026-06-29 17:05:00+00') \g /dev/null
+SELECT dispatch.cancel_order(:b1, 'changed my mind') \g /dev/null
+SELECT pg_temp.at('2026-07-06 17:10:00+00') \g /dev/null
+SELECT pg_temp.o(:customer2) \g /dev/null
+SELECT pg_temp.at('2026-07-06 17:30:00+00') \g /dev/null
+SELECT lives_ok('SELECT * FROM dispatch.order_anomalies', 'order_anomalies: a baseline hour with one cancellation of an earlier order');
+SELECT pg_temp.at('2026-06-29 17:06:00+00') \g /dev/null
+SELECT dispatch.cancel_order(:b2, 'changed my mind') \g /dev/null
+SELECT pg_temp.at('2026-07-06 17:30:00+00') \g /dev/null
+SELECT lives_ok('SELECT * FROM dispatch.order_anomalies', '... and with two');
+SELECT results_eq($$ SELECT count, base, rate, baseline_count, baseline_base FROM dispatch.order_anomalies
+                      WHERE hour = '2026-07-06 17:00:00' AND kind = 'cancelled' $$,
+                  $$ VALUES (0::bigint, 1::bigint, 0::numeric, 0::bigint, 0::bigint) $$,
+                  'the cancellations count in the hour their orders were created (16:00), not in 17:00');
+-- ten orders created at 18:50 and cancelled at 19:05, and one created at
+-- 19:05: by the hour of the cancellation, 10 of 1 (and numeric(5, 4)
+-- overflowed); now 10 of the 10 of 18:00, and none of the one of 19:00
+SELECT pg_temp.at('2026-07-06 18:50:00+00') \g /dev/null
+CREATE TEMP TABLE abandoned AS SELECT pg_temp.o(:customer) AS o FROM generate_series(1, 10);
+SELECT pg_temp.at('2026-07-06 19:05:00+00') \g /dev/null
+SELECT count(dispatch.cancel_order(o, 'payment abandoned')) FROM abandoned \g /dev/null
+SELECT pg_temp.o(:customer2) \g /dev/null
+SELECT pg_temp.at('2026-07-06 19:30:00+00') \g /dev/null
+SELECT results_eq($$ SELECT hour, count, base, rate FROM dispatch.order_anomalies
+                      WHERE hour >= '2026-07-06 18:00:00' AND kind = 'cancelled' ORDER BY hour $$,
+                  $$ VALUES ('2026-07-06 18:00:00'::timestamp, 10::bigint, 10::bigint, 1::numeric),
+                            ('2026-07-06 19:00:00'::timestamp, 0::bigint, 1::bigint, 0::numeric) $$,
+                  'ten orders cancelled in the hour after they were created: 10 of 10 in their own hour');
+-- an offer accepted at 19:58 and released at 20:03 counts in 19:00, among
+-- the offers accepted then
+CREATE FUNCTION pg_temp.accepted_offer(p_zone bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	o bigint;
+	f bigint;
+BEGIN
+	FOR o IN SELECT r.rider_id FROM dispatch.riders r WHERE r.zone_id = p_zone AND r.status = 'online' LOOP
+		PERFORM dispatch.update_rider_location(o, 121.435, 31.19);
+	END LOOP;
+	o := pg_temp.o(current_setting('t.customer')::bigint);
+	PERFORM dispatch.confirm_payment(o, 'p');
+	PERFORM dispatch.merchant_accept(o);
+	SELECT b.offer_id INTO f FROM dispatch.assign_batch(p_zone) b WHERE b.order_id = o;
+	IF f IS NULL THEN
+		RAISE EXCEPTION 'no offer for order %', o;
+	END IF;
+	PERFORM dispatch.respond_offer(f, true);
+	RETURN f;
+END $$;
+-- the riders (offline since 1 June) start a shift; the orders still open
+-- (paid, never accepted) would take them first
+SELECT pg_temp.at('2026-07-06 19:57:00+00') \g /dev/null
+SELECT count(dispatch.rider_online(rider_id, 121.435, 31.19)) FROM dispatch.riders WHERE zone_id = :zone \g /dev/null
+SELECT count(dispatch.cancel_order(order_id, 'test')) FROM dispatch.orders
+ WHERE zone_id = :zone AND status IN ('pending_payment', 'placed', 'accepted') \g /dev/null
+SELECT pg_temp.at('2026-07-06 19:58:00+00') \g /dev/null
+SELECT pg_temp.accepted_offer(:zone) AS offer \gset
+SELECT order_id AS released, rider_id AS releasing FROM dispatch.offers WHERE offer_id = :offer \gset
+SELECT pg_temp.at('2026-07-06 20:03:00+00') \g /dev/null
+SELECT dispatch.release_order(:released, :releasing, 'flat tyre') \g /dev/null
+SELECT pg_temp.at('2026-07-06 20:30:00+00') \g /dev/null
+SELECT results_eq($$ SELECT hour, count, base FROM dispatch.order_anomalies
+                      WHERE hour >= '2026-07-06 19:00:00' AND kind = 'released' ORDER BY hour $$,
+                  $$ VALUES ('2026-07-06 19:00:00'::timestamp, 1::bigint, 1::bigint) $$,
+                  'a release counts in the hour its offer was accepted');
+SELECT is((SELECT count(*) FROM dispatch.order_anomalies
+            WHERE count > base OR rate NOT BETWEEN 0 AND 1 OR baseline_count > baseline_base
+               OR baseline_rate NOT BETWEEN 0 AND 1), 0::bigint,
+          'no count exceeds its base: every rate lies in [0, 1]');
 
 -- no personal data, and the analyst reads the views
 SELECT is((SELECT count(*) FROM information_schema.columns
