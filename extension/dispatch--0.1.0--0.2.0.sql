@@ -1269,6 +1269,19 @@ COMMENT ON VIEW @extschema@.feedback_top_issues IS
 -- END counted reviews
 
 -- ===========================================================================
+-- The 30-day purge of an order's texts (retention order_text,
+-- sql/78_retention.sql) finds a cancel reason alone too: an order placed
+-- without an address and cancelled with a reason kept the reason.  Its
+-- index takes the same predicate (sql/20_schema.sql).
+-- ===========================================================================
+
+DROP INDEX @extschema@.orders_retention_text_idx;
+CREATE INDEX orders_retention_text_idx ON @extschema@.orders (zone_id, status_changed_at)
+	WHERE status IN ('delivered', 'cancelled')
+	  AND (dropoff_address_enc IS NOT NULL OR description_enc IS NOT NULL OR cancel_reason IS NOT NULL);
+-- END retention of cancel reasons
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -7600,7 +7613,8 @@ BEGIN
 				  FROM (SELECT x.order_id FROM @extschema@.orders x
 				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
 				           AND x.status IN ('delivered', 'cancelled')
-				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL)
+				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL
+				                OR x.cancel_reason IS NOT NULL)
 				           AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
 				         ORDER BY x.status_changed_at LIMIT batch_size
 				           FOR UPDATE SKIP LOCKED) s

@@ -381,7 +381,8 @@ BEGIN
 				  FROM (SELECT x.order_id FROM @extschema@.orders x
 				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
 				           AND x.status IN ('delivered', 'cancelled')
-				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL)
+				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL
+				                OR x.cancel_reason IS NOT NULL)
 				           AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
 				         ORDER BY x.status_changed_at LIMIT batch_size
 				           FOR UPDATE SKIP LOCKED) s

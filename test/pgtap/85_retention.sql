@@ -4,17 +4,22 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(34);
+SELECT plan(35);
 
 SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::text AS recent \gset
 
--- 40 days ago: a cancelled order (A), a delivered one (D), a paid one still
+-- 40 days ago: a cancelled order (A), one placed with no address and
+-- cancelled with a reason (G), a delivered one (D), a paid one still
 -- waiting (B), an unpaid errand (E), three pings
 SET LOCAL dispatch.clock_override = :'old';
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
        121.445, 31.196, 'Old Cancelled Road 1') AS a \gset
 SELECT dispatch.confirm_payment(:a, 'psp-a') \g /dev/null
 SELECT dispatch.cancel_order(:a, 'test') \g /dev/null
+SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, NULL) AS g \gset
+SELECT dispatch.confirm_payment(:g, 'psp-g') \g /dev/null
+SELECT dispatch.cancel_order(:g, 'my sister is in hospital') \g /dev/null
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
        121.446, 31.197, 'Old Delivered Road 2') AS d \gset
 SELECT dispatch.confirm_payment(:d, 'psp-d') \g /dev/null
@@ -69,14 +74,17 @@ SELECT is((SELECT n FROM steps ORDER BY ctid DESC LIMIT 1), 0::bigint, 'and ende
 SELECT results_eq(
 	format($$ SELECT order_id, dropoff_address_enc IS NULL, dropoff_coarsened_at IS NOT NULL FROM dispatch.orders
 	           WHERE zone_id = %s ORDER BY order_id $$, :zone),
-	format($$ VALUES (%s::bigint, true, true), (%s, true, true), (%s, false, false), (%s, false, false), (%s, false, false),
-	                 (%s, false, false) $$,
-	       :a, :d, :b, :e, :c, :f),
-	'addresses and points go for the finished orders past 30 days (A, D), not for the waiting ones (B; E, cancelled by this purge as abandoned) nor the recent ones (C, F)');
+	format($$ VALUES (%s::bigint, true, true), (%s, true, true), (%s, true, true), (%s, false, false), (%s, false, false),
+	                 (%s, false, false), (%s, false, false) $$,
+	       :a, :g, :d, :b, :e, :c, :f),
+	'addresses and points go for the finished orders past 30 days (A, G, D), not for the waiting ones (B; E, cancelled by this purge as abandoned) nor the recent ones (C, F)');
 SELECT coalesce(cancel_reason, '-') AS a_reason FROM dispatch.orders WHERE zone_id = :zone AND order_id = :a \gset
 SELECT cancel_reason AS c_reason FROM dispatch.orders WHERE zone_id = :zone AND order_id = :c \gset
 SELECT is(format('%s / %s', :'a_reason', :'c_reason'), '- / test',
 	'the reason of a cancellation past 30 days goes with the address; a recent one stays');
+SELECT coalesce(cancel_reason, '-') AS g_reason FROM dispatch.orders WHERE zone_id = :zone AND order_id = :g \gset
+SELECT is(:'g_reason'::text, '-',
+	'so does the reason of an order that had no address nor description');
 SELECT reason AS a_refund_reason FROM dispatch.refunds WHERE zone_id = :zone AND order_id = :a \gset
 SELECT reason AS c_refund_reason FROM dispatch.refunds WHERE zone_id = :zone AND order_id = :c \gset
 SELECT is(format('%s / %s', :'a_refund_reason', :'c_refund_reason'), 'expired / test',
@@ -134,8 +142,8 @@ SELECT results_eq(
 	format($$ SELECT sum((rows->>'order_text')::bigint), sum((rows->>'dropoff_point')::bigint), sum((rows->>'rider_tracks')::bigint),
 	                 sum((rows->>'events')::bigint)
 	            FROM dispatch.purge_runs WHERE run_id > %s $$, :runs_before),
-	format('VALUES (2::numeric, 2::numeric, 3::numeric, %s::numeric)', :events_old),
-	'the log counts 2 addresses, 2 points, 3 pings and every old event');
+	format('VALUES (3::numeric, 3::numeric, 3::numeric, %s::numeric)', :events_old),
+	'the log counts 3 orders'' texts (two addresses, a cancel reason alone), 3 points, 3 pings and every old event');
 
 -- policies change by new rows; a disabled class is left alone
 SELECT dispatch.set_retention_policy('order_text', '5 days') \g /dev/null
