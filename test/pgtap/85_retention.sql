@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(35);
+SELECT plan(39);
 
 SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::text AS recent \gset
 
@@ -170,6 +170,30 @@ SELECT is((SELECT string_agg(format('%s|%s|%s', jobname, command, database), ';'
 	format('dispatch-budgets|SELECT dispatch.balance_budgets()|%s;dispatch-cron-history|%s|%s;dispatch-eta|SELECT dispatch.learn_eta()|%s;dispatch-growth|SELECT dispatch.rollup_campaigns()|%s;dispatch-privacy|SELECT dispatch.process_privacy_requests()|%s;dispatch-purge|CALL dispatch.purge_expired()|%s;dispatch-recommend|SELECT dispatch.refresh_recommendations()|%s;dispatch-refusals|SELECT dispatch.flush_refusals()|%s',
 	       current_database(), (SELECT command FROM dispatch.maintenance_jobs WHERE jobname = 'dispatch-cron-history'), current_database(), current_database(), current_database(), current_database(), current_database(), current_database(), current_database()),
 	'schedule_maintenance registers the purge, the pruning of the cron history, the balancing of budgets, the growth rollup, the refresh of recommendations and the waiting erasures, once each');
+-- pg_cron keys a job by name and user: a second role, with the rights to
+-- schedule jobs in this database, is refused rather than scheduling each
+-- job a second time, and is told whose the jobs are
+SELECT quote_ident(current_user) AS cron_owner, count(*) AS cron_jobs FROM cron.job WHERE jobname LIKE 'dispatch-%' \gset
+CREATE ROLE dispatch_t_cron2 NOLOGIN;
+GRANT dispatch_admin TO dispatch_t_cron2;
+GRANT USAGE ON SCHEMA cron TO dispatch_t_cron2;
+GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) TO dispatch_t_cron2;
+SET LOCAL ROLE dispatch_t_cron2;
+SELECT throws_ok($$ SELECT dispatch.schedule_maintenance() $$, 'DP420',
+	format('the maintenance jobs of database "%s" are scheduled by %s', current_database(), :'cron_owner'),
+	'schedule_maintenance as a second role is refused, naming the role whose jobs they are (DP420)');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'dispatch-%'), :cron_jobs::bigint,
+	'and schedules no job twice');
+-- a job disabled, or no longer listed, is unscheduled by the next run
+UPDATE dispatch.maintenance_jobs SET enabled = false WHERE jobname = 'dispatch-recommend';
+DELETE FROM dispatch.maintenance_jobs WHERE jobname = 'dispatch-eta';
+SELECT dispatch.schedule_maintenance() \g /dev/null
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname IN ('dispatch-recommend', 'dispatch-eta')), 0::bigint,
+	'a job disabled in maintenance_jobs, or removed from it, is unscheduled');
+SELECT is((SELECT array_agg(jobname::text ORDER BY jobname) FROM cron.job WHERE jobname LIKE 'dispatch-%'),
+	(SELECT array_agg(jobname ORDER BY jobname) FROM dispatch.maintenance_jobs WHERE enabled),
+	'the enabled ones stay, once each');
 SELECT ok((SELECT bool_and(s ~ '^SELECT cron\.schedule') AND bool_or(s ~ 'schedule_in_database\(''dispatch-purge'', .*''otherdb''\)')
              FROM dispatch.maintenance_commands('otherdb') s), 'maintenance_commands gives the statements for a cron database elsewhere');
 
