@@ -12077,3 +12077,40 @@ SELECT @extschema@._analyst_zone_function(v) FROM @extschema@._analyst_zone_view
 -- until[, zone_id]) (sql/97_distribute.sql)
 SELECT @extschema@._analyst_span_function(s.view_name) FROM @extschema@._analyst_span_views() s;
 
+-- The maintenance jobs 0.2.0 adds to maintenance_jobs (part 1:
+-- dispatch-budgets, -growth, -recommend, -eta, -refusals, -privacy) are
+-- scheduled here if the install had scheduled those of 0.1.0 in this
+-- database, as schedule_maintenance() of section 2 schedules them (by name,
+-- as the user that runs it: pg_cron keys a job by name and user).  Jobs
+-- scheduled by another user are that user's to extend, and jobs scheduled
+-- from the cron database elsewhere (maintenance_commands()) cannot be seen
+-- from here: a WARNING says what to run.
+DO $$
+DECLARE
+	v_owners text;
+	v_cron_db text := @extschema@._cron_database();
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
+		IF v_cron_db IS NOT NULL AND v_cron_db OPERATOR(pg_catalog.<>) pg_catalog.current_database() THEN
+			RAISE WARNING 'dispatch 0.2.0 has maintenance jobs that 0.1.0 had not'
+				USING DETAIL = pg_catalog.format('pg_cron lives in database %s, where this update cannot see whether the jobs of database %s were scheduled.',
+				                                 v_cron_db, pg_catalog.current_database()),
+				      HINT = pg_catalog.format('If they were, schedule them all again: psql -d %s -Atc ''SELECT * FROM @extschema@.maintenance_commands()'' | psql -d %s',
+				                               pg_catalog.current_database(), v_cron_db);
+		END IF;
+		RETURN;
+	END IF;
+	SELECT pg_catalog.string_agg(DISTINCT pg_catalog.quote_ident(o.username), ', ') INTO v_owners
+	  FROM @extschema@._maintenance_job_owners() o;
+	IF v_owners IS NULL THEN
+		-- never scheduled here: nothing to extend
+		RETURN;
+	END IF;
+	IF v_owners OPERATOR(pg_catalog.=) pg_catalog.quote_ident(CURRENT_USER::text) THEN
+		PERFORM @extschema@.schedule_maintenance();
+	ELSE
+		RAISE WARNING 'dispatch 0.2.0 has maintenance jobs that 0.1.0 had not, and the jobs of this database are scheduled by %', v_owners
+			USING HINT = pg_catalog.format('Run SELECT * FROM @extschema@.schedule_maintenance(); as %s.', v_owners);
+	END IF;
+END
+$$;
