@@ -1269,6 +1269,19 @@ COMMENT ON VIEW @extschema@.feedback_top_issues IS
 -- END counted reviews
 
 -- ===========================================================================
+-- The 30-day purge of an order's texts (retention order_text,
+-- sql/78_retention.sql) finds a cancel reason alone too: an order placed
+-- without an address and cancelled with a reason kept the reason.  Its
+-- index takes the same predicate (sql/20_schema.sql).
+-- ===========================================================================
+
+DROP INDEX @extschema@.orders_retention_text_idx;
+CREATE INDEX orders_retention_text_idx ON @extschema@.orders (zone_id, status_changed_at)
+	WHERE status IN ('delivered', 'cancelled')
+	  AND (dropoff_address_enc IS NOT NULL OR description_enc IS NOT NULL OR cancel_reason IS NOT NULL);
+-- END retention of cancel reasons
+
+-- ===========================================================================
 -- 2. Routines
 --
 -- PostGIS and pgcrypto reached only through sql/15_dependencies.sql
@@ -3927,13 +3940,16 @@ BEGIN
 	  WHERE g.consumer OPERATOR(pg_catalog.=) p_consumer
 	  ORDER BY g.zone_id FOR UPDATE;
 
+	-- The events read go to a temporary table made afresh at each call
 	-- (rollup_campaigns reads twice in a transaction: its own cursors after
-	-- those of credit_rewards)
-	IF pg_catalog.to_regclass('pg_temp.growth_read') IS NULL THEN
-		CREATE TEMP TABLE growth_read (zone_id bigint, seq bigint, kind text, order_id bigint, status text)
-			ON COMMIT DROP;
-	END IF;
-	TRUNCATE growth_read;
+	-- those of credit_rewards).  Never one found there: the callers are
+	-- SECURITY DEFINER, and a table the calling role made in its pg_temp
+	-- beforehand, with a trigger of its own, would run that trigger as the
+	-- owner of the extension.  A table of the caller's session by this name
+	-- is dropped.
+	DROP TABLE IF EXISTS pg_temp.growth_read;
+	CREATE TEMP TABLE pg_temp.growth_read (zone_id bigint, seq bigint, kind text, order_id bigint, status text)
+		ON COMMIT DROP;
 	-- each zone from its cursor, through events_since: only events below
 	-- the snapshot horizon of the zone's node, each committed event once.
 	-- With p_upto, no further than that consumer's cursor of the zone (none
@@ -3952,7 +3968,7 @@ BEGIN
 		v_zone_n := 0;
 		LOOP
 			EXIT WHEN v_from OPERATOR(pg_catalog.>=) v_cap;
-			INSERT INTO growth_read
+			INSERT INTO pg_temp.growth_read
 			SELECT e.zone_id, e.seq, e.kind, e.order_id, e.payload OPERATOR(pg_catalog.->>) 'status'
 			  FROM @extschema@.events_since(v_from, v_batch, v_zone) e
 			 WHERE v_cap IS NULL OR e.seq OPERATOR(pg_catalog.<=) v_cap;
@@ -3960,23 +3976,23 @@ BEGIN
 			v_zone_n := v_zone_n OPERATOR(pg_catalog.+) v_n;
 			EXIT WHEN v_n OPERATOR(pg_catalog.<) v_batch
 			       OR v_zone_n OPERATOR(pg_catalog.>=) COALESCE(p_max, v_zone_n OPERATOR(pg_catalog.+) 1);
-			SELECT pg_catalog.max(r.seq) INTO v_from FROM growth_read r WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone;
+			SELECT pg_catalog.max(r.seq) INTO v_from FROM pg_temp.growth_read r WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone;
 		END LOOP;
 	END LOOP;
 	-- at most p_max events in all, the lowest numbers first: on one server
 	-- the same events as one cursor over all zones would read
 	IF p_max IS NOT NULL THEN
-		SELECT r.seq INTO v_cut FROM growth_read r ORDER BY r.seq OFFSET p_max OPERATOR(pg_catalog.-) 1 LIMIT 1;
+		SELECT r.seq INTO v_cut FROM pg_temp.growth_read r ORDER BY r.seq OFFSET p_max OPERATOR(pg_catalog.-) 1 LIMIT 1;
 		IF FOUND THEN
-			DELETE FROM growth_read r WHERE r.seq OPERATOR(pg_catalog.>) v_cut;
+			DELETE FROM pg_temp.growth_read r WHERE r.seq OPERATOR(pg_catalog.>) v_cut;
 		END IF;
 	END IF;
-	SELECT pg_catalog.count(*) INTO v_n FROM growth_read;
+	SELECT pg_catalog.count(*) INTO v_n FROM pg_temp.growth_read;
 	RETURN v_n;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._growth_read(text, integer, text) IS
-	'Internal (credit_rewards, rollup_campaigns): locks the consumer''s cursors in growth_cursors (one a zone, a new zone from 0) and reads each zone''s committed events after its cursor with events_since into the temporary table growth_read, at most p_max in all (the lowest seq first; NULL: all), and, when p_upto names another consumer, none after that consumer''s cursor of the zone.  Returns the events read.  _growth_advance moves the cursors past them.';
+	'Internal (credit_rewards, rollup_campaigns): locks the consumer''s cursors in growth_cursors (one a zone, a new zone from 0) and reads each zone''s committed events after its cursor with events_since into the temporary table growth_read (made afresh, one of the caller''s by that name dropped), at most p_max in all (the lowest seq first; NULL: all), and, when p_upto names another consumer, none after that consumer''s cursor of the zone.  Returns the events read.  _growth_advance moves the cursors past them.';
 REVOKE ALL ON FUNCTION @extschema@._growth_read(text, integer, text) FROM PUBLIC;
 
 -- _growth_advance (sql/52_campaigns.sql)
@@ -3991,7 +4007,7 @@ BEGIN
 	-- zone by zone, computed first: each statement writes one row of a
 	-- reference table on Citus
 	FOR v_zone, v_seq IN
-		SELECT r.zone_id, pg_catalog.max(r.seq) FROM growth_read r GROUP BY r.zone_id ORDER BY r.zone_id
+		SELECT r.zone_id, pg_catalog.max(r.seq) FROM pg_temp.growth_read r GROUP BY r.zone_id ORDER BY r.zone_id
 	LOOP
 		UPDATE @extschema@.growth_cursors g SET last_seq = v_seq, updated_at = @extschema@.clock()
 		 WHERE g.consumer OPERATOR(pg_catalog.=) p_consumer AND g.zone_id OPERATOR(pg_catalog.=) v_zone
@@ -4018,7 +4034,7 @@ BEGIN
 	-- each zone's committed events after its cursor, at most max_events
 	PERFORM @extschema@._growth_read('credit_rewards', max_events, NULL);
 	-- and of those, the deliveries, in order
-	FOR v_e IN SELECT r.zone_id, r.order_id FROM growth_read r
+	FOR v_e IN SELECT r.zone_id, r.order_id FROM pg_temp.growth_read r
 	            WHERE r.kind OPERATOR(pg_catalog.=) 'order_status' AND r.status OPERATOR(pg_catalog.=) 'delivered'
 	            ORDER BY r.seq, r.zone_id
 	LOOP
@@ -7604,7 +7620,8 @@ BEGIN
 				  FROM (SELECT x.order_id FROM @extschema@.orders x
 				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
 				           AND x.status IN ('delivered', 'cancelled')
-				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL)
+				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL
+				                OR x.cancel_reason IS NOT NULL)
 				           AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
 				         ORDER BY x.status_changed_at LIMIT batch_size
 				           FOR UPDATE SKIP LOCKED) s
@@ -7759,6 +7776,28 @@ COMMENT ON FUNCTION @extschema@._cron_database() IS
 REVOKE ALL ON FUNCTION @extschema@._cron_database() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._cron_database() TO dispatch_admin;
 
+-- _maintenance_job_owners (sql/78_retention.sql)
+CREATE OR REPLACE FUNCTION @extschema@._maintenance_job_owners()
+RETURNS TABLE (jobname text, username text)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.to_regclass('cron.job') IS NULL THEN
+		RETURN;
+	END IF;
+	RETURN QUERY EXECUTE
+		'SELECT j.jobname::pg_catalog.text, j.username::pg_catalog.text FROM cron.job j'
+		' WHERE j.jobname OPERATOR(pg_catalog.~~) ''dispatch-%'''
+		'   AND j.database OPERATOR(pg_catalog.=) pg_catalog.current_database()'
+		' ORDER BY j.jobname, j.username';
+END
+$$;
+COMMENT ON FUNCTION @extschema@._maintenance_job_owners() IS
+	'Internal (schedule_maintenance, the upgrade from 0.1.0): the pg_cron jobs named dispatch-* of this database and the users they run as, whoever asks (pg_cron shows a user only its own jobs); none without pg_cron here.';
+REVOKE ALL ON FUNCTION @extschema@._maintenance_job_owners() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._maintenance_job_owners() TO dispatch_admin;
+
 -- schedule_maintenance (sql/78_retention.sql)
 CREATE OR REPLACE FUNCTION @extschema@.schedule_maintenance()
 RETURNS TABLE (jobname text, jobid bigint, schedule text, database text)
@@ -7767,6 +7806,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_cron_db text := @extschema@._cron_database();
+	v_others text;
+	v_old record;
 	j record;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
@@ -7792,7 +7833,24 @@ BEGIN
 				      HINT = 'Run schedule_maintenance() on the coordinator, with cron.database_name naming this database there (docs/citus.md).';
 		END IF;
 	END IF;
-	-- pg_cron upserts jobs by name and user: calling this again changes nothing
+	-- pg_cron keys a job by its name and its user: the jobs scheduled by
+	-- another user stay, and the same jobs scheduled again as this one
+	-- would run twice.  Refused, naming that user, rather than taken
+	-- over: only that user or a superuser may unschedule them, and they
+	-- run with that user's rights
+	SELECT pg_catalog.string_agg(DISTINCT pg_catalog.quote_ident(o.username), ', ')
+	  INTO v_others
+	  FROM @extschema@._maintenance_job_owners() o
+	 WHERE o.username OPERATOR(pg_catalog.<>) CURRENT_USER::text;
+	IF v_others IS NOT NULL THEN
+		RAISE EXCEPTION 'the maintenance jobs of database "%" are scheduled by %', pg_catalog.current_database(), v_others
+			USING ERRCODE = 'DP420',
+			      DETAIL = pg_catalog.format('pg_cron keys a job by its name and its user: scheduled again as %s, each job would run twice.', CURRENT_USER),
+			      HINT = pg_catalog.format('Run schedule_maintenance() as %s, or have that role or a superuser unschedule its jobs first: SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE ''dispatch-%%'' AND database = %L;',
+			                               v_others, pg_catalog.current_database());
+	END IF;
+	-- the enabled jobs, each (re)scheduled by name under this user:
+	-- calling this again changes nothing
 	FOR j IN SELECT m.jobname, m.schedule, m.command, m.runs_in FROM @extschema@.maintenance_jobs m
 	          WHERE m.enabled ORDER BY m.jobname LOOP
 		jobname := j.jobname;
@@ -7802,10 +7860,24 @@ BEGIN
 		   INTO jobid USING j.jobname, j.schedule, j.command, database;
 		RETURN NEXT;
 	END LOOP;
+	-- and this user's dispatch jobs of this database that are disabled or
+	-- no longer listed go
+	FOR v_old IN
+		EXECUTE 'SELECT c.jobid, c.jobname::pg_catalog.text FROM cron.job c'
+		        ' WHERE c.jobname OPERATOR(pg_catalog.~~) ''dispatch-%'''
+		        '   AND c.database OPERATOR(pg_catalog.=) pg_catalog.current_database()'
+		        '   AND c.username OPERATOR(pg_catalog.=) CURRENT_USER'
+		        '   AND NOT EXISTS (SELECT FROM @extschema@.maintenance_jobs m'
+		        '                    WHERE m.jobname OPERATOR(pg_catalog.=) c.jobname AND m.enabled)'
+		        ' ORDER BY c.jobname'
+	LOOP
+		EXECUTE 'SELECT cron.unschedule($1)' USING v_old.jobid;
+		RAISE NOTICE 'unscheduled the pg_cron job %, which maintenance_jobs no longer enables', v_old.jobname;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.schedule_maintenance() IS
-	'Registers (or updates) the named pg_cron jobs of maintenance_jobs, as the calling user: daily purge, pruning of cron.job_run_details, and the rollups of other parts.  Idempotent.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()); DP911 on a Citus worker (the jobs run on the coordinator).';
+	'Registers (or updates) the enabled pg_cron jobs of maintenance_jobs in this database, by name, as the calling user (pg_cron keys a job by name and user): daily purge, pruning of cron.job_run_details, and the rollups of other parts; unschedules the caller''s dispatch-* jobs of this database that maintenance_jobs no longer enables.  Idempotent.  Needs EXECUTE on cron.schedule_in_database (pg_cron 1.4 revokes it from PUBLIC) for a caller other than a superuser.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()); DP420 when another user has scheduled the jobs (run it as that user); DP911 on a Citus worker (the jobs run on the coordinator).';
 
 -- _customer_tables (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._customer_tables()
@@ -9921,7 +9993,7 @@ BEGIN
 	       pg_catalog.sum(d.sign OPERATOR(pg_catalog.*) d.cancelled::integer),
 	       pg_catalog.sum(CASE WHEN d.counted THEN d.sign OPERATOR(pg_catalog.*) d.gmv_cents ELSE 0 END),
 	       pg_catalog.sum(CASE WHEN d.counted THEN d.sign OPERATOR(pg_catalog.*) d.discount_cents ELSE 0 END)
-	  FROM rollup_delta d GROUP BY 1, 2
+	  FROM pg_temp.rollup_delta d GROUP BY 1, 2
 	ON CONFLICT ON CONSTRAINT zone_daily_pkey DO UPDATE
 	   SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders,
 	       delivered = t.delivered OPERATOR(pg_catalog.+) EXCLUDED.delivered,
@@ -9938,10 +10010,10 @@ BEGIN
 	               CASE WHEN d.counted THEN d.sign OPERATOR(pg_catalog.*) d.gmv_cents ELSE 0 END AS gmv_cents,
 	               CASE WHEN d.counted THEN d.sign OPERATOR(pg_catalog.*) d.campaign_discount ELSE 0 END AS discount_cents,
 	               0::bigint AS reward_cents
-	          FROM rollup_delta d WHERE d.campaign_id IS NOT NULL
+	          FROM pg_temp.rollup_delta d WHERE d.campaign_id IS NOT NULL
 	        UNION ALL
 	        SELECT d.zone_id, d.day, d.referral_campaign_id, 0, 0, 0, 0, d.sign OPERATOR(pg_catalog.*) d.reward_cents
-	          FROM rollup_delta d WHERE d.referral_campaign_id IS NOT NULL) x
+	          FROM pg_temp.rollup_delta d WHERE d.referral_campaign_id IS NOT NULL) x
 	 GROUP BY 1, 2, 3
 	ON CONFLICT ON CONSTRAINT campaign_daily_pkey DO UPDATE
 	   SET redemptions = t.redemptions OPERATOR(pg_catalog.+) EXCLUDED.redemptions,
@@ -9952,13 +10024,13 @@ BEGIN
 
 	INSERT INTO @extschema@.customer_weeks AS t (customer_id, week, orders)
 	SELECT d.customer_id, pg_catalog.date_trunc('week', d.day)::date, pg_catalog.sum(d.sign)
-	  FROM rollup_delta d WHERE d.counted GROUP BY 1, 2
+	  FROM pg_temp.rollup_delta d WHERE d.counted GROUP BY 1, 2
 	HAVING pg_catalog.sum(d.sign) OPERATOR(pg_catalog.<>) 0
 	ON CONFLICT ON CONSTRAINT customer_weeks_pkey DO UPDATE SET orders = t.orders OPERATOR(pg_catalog.+) EXCLUDED.orders;
 	-- a week left without orders goes, looked up by its key
 	DELETE FROM @extschema@.customer_weeks w
 	 WHERE (w.customer_id, w.week) IN (SELECT d.customer_id, pg_catalog.date_trunc('week', d.day)::date
-	                                     FROM rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0)
+	                                     FROM pg_temp.rollup_delta d WHERE d.counted AND d.sign OPERATOR(pg_catalog.<) 0)
 	   AND w.orders OPERATOR(pg_catalog.=) 0;
 END
 $$;
@@ -9975,53 +10047,53 @@ DECLARE
 	v_rebuilt bigint;
 	v_customers bigint[];
 BEGIN
-	CREATE TEMP TABLE IF NOT EXISTS rollup_old_stats (LIKE @extschema@.customer_stats) ON COMMIT DROP;
-	TRUNCATE rollup_old_stats;
-	INSERT INTO rollup_old_stats
-	SELECT s.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
+	DROP TABLE IF EXISTS pg_temp.rollup_old_stats;
+	CREATE TEMP TABLE pg_temp.rollup_old_stats (LIKE @extschema@.customer_stats) ON COMMIT DROP;
+	INSERT INTO pg_temp.rollup_old_stats
+	SELECT s.* FROM (SELECT DISTINCT d.customer_id FROM pg_temp.rollup_delta d) c
 	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.customer_stats s
 	                      WHERE s.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) s;
 
 	-- what changed for customers: an order that started to count (added),
 	-- or one that stopped counting or changed what it paid, its campaign or
 	-- its referral while counting (rebuilt)
-	CREATE TEMP TABLE IF NOT EXISTS rollup_cust (customer_id bigint, zone_id bigint, order_id bigint,
-	                                             added boolean) ON COMMIT DROP;
-	TRUNCATE rollup_cust;
-	INSERT INTO rollup_cust
+	DROP TABLE IF EXISTS pg_temp.rollup_cust;
+	CREATE TEMP TABLE pg_temp.rollup_cust (customer_id bigint, zone_id bigint, order_id bigint,
+	                                       added boolean) ON COMMIT DROP;
+	INSERT INTO pg_temp.rollup_cust
 	SELECT COALESCE(n.customer_id, o.customer_id), COALESCE(n.zone_id, o.zone_id), COALESCE(n.order_id, o.order_id),
 	       n.counted AND NOT COALESCE(o.counted, false)
-	  FROM (SELECT * FROM rollup_delta d WHERE d.sign OPERATOR(pg_catalog.>) 0) n
-	  FULL JOIN (SELECT * FROM rollup_delta d WHERE d.sign OPERATOR(pg_catalog.<) 0) o
+	  FROM (SELECT * FROM pg_temp.rollup_delta d WHERE d.sign OPERATOR(pg_catalog.>) 0) n
+	  FULL JOIN (SELECT * FROM pg_temp.rollup_delta d WHERE d.sign OPERATOR(pg_catalog.<) 0) o
 	    ON o.zone_id OPERATOR(pg_catalog.=) n.zone_id AND o.order_id OPERATOR(pg_catalog.=) n.order_id
 	 WHERE (COALESCE(n.counted, false) OR COALESCE(o.counted, false))
 	   AND (n.counted, n.paid_cents, n.campaign_id, n.referral_campaign_id)
 	       IS DISTINCT FROM (o.counted, o.paid_cents, o.campaign_id, o.referral_campaign_id);
 
 	-- rebuilt: any change but an added order at or after the customer's last
-	CREATE TEMP TABLE IF NOT EXISTS rollup_rebuild (customer_id bigint PRIMARY KEY) ON COMMIT DROP;
-	TRUNCATE rollup_rebuild;
-	INSERT INTO rollup_rebuild
+	DROP TABLE IF EXISTS pg_temp.rollup_rebuild;
+	CREATE TEMP TABLE pg_temp.rollup_rebuild (customer_id bigint PRIMARY KEY) ON COMMIT DROP;
+	INSERT INTO pg_temp.rollup_rebuild
 	SELECT DISTINCT c.customer_id
-	  FROM rollup_cust c
-	  JOIN rollup_delta d ON d.zone_id OPERATOR(pg_catalog.=) c.zone_id AND d.order_id OPERATOR(pg_catalog.=) c.order_id
+	  FROM pg_temp.rollup_cust c
+	  JOIN pg_temp.rollup_delta d ON d.zone_id OPERATOR(pg_catalog.=) c.zone_id AND d.order_id OPERATOR(pg_catalog.=) c.order_id
 	   AND d.sign OPERATOR(pg_catalog.>) 0
-	  LEFT JOIN rollup_old_stats s ON s.customer_id OPERATOR(pg_catalog.=) c.customer_id
+	  LEFT JOIN pg_temp.rollup_old_stats s ON s.customer_id OPERATOR(pg_catalog.=) c.customer_id
 	 WHERE NOT c.added OR d.created_at OPERATOR(pg_catalog.<) s.last_at OR d.referral_campaign_id IS NOT NULL
 	UNION
-	SELECT c.customer_id FROM rollup_cust c WHERE NOT c.added;
+	SELECT c.customer_id FROM pg_temp.rollup_cust c WHERE NOT c.added;
 	GET DIAGNOSTICS v_rebuilt = ROW_COUNT;
 
 	-- the rebuilt customers as an array, each looked up by its key: on
 	-- Citus no temporary table joins the reference table modified below
 	-- nor the shards of order_facts
-	v_customers := ARRAY(SELECT r.customer_id FROM rollup_rebuild r);
+	v_customers := ARRAY(SELECT r.customer_id FROM pg_temp.rollup_rebuild r);
 	DELETE FROM @extschema@.customer_stats s
 	 WHERE s.customer_id OPERATOR(pg_catalog.=) ANY (v_customers);
 	-- their counting orders, from every zone, then summed per customer
-	CREATE TEMP TABLE IF NOT EXISTS rollup_rebuild_facts (LIKE @extschema@.order_facts) ON COMMIT DROP;
-	TRUNCATE rollup_rebuild_facts;
-	INSERT INTO rollup_rebuild_facts
+	DROP TABLE IF EXISTS pg_temp.rollup_rebuild_facts;
+	CREATE TEMP TABLE pg_temp.rollup_rebuild_facts (LIKE @extschema@.order_facts) ON COMMIT DROP;
+	INSERT INTO pg_temp.rollup_rebuild_facts
 	SELECT x.* FROM @extschema@.order_facts x
 	 WHERE x.customer_id OPERATOR(pg_catalog.=) ANY (v_customers) AND x.counted;
 	INSERT INTO @extschema@.customer_stats (customer_id, first_at, first_zone_id, first_day, first_order_id,
@@ -10034,7 +10106,7 @@ BEGIN
 	               pg_catalog.max(x.created_at) AS last_at, pg_catalog.count(*) AS orders,
 	               pg_catalog.sum(x.paid_cents) AS paid,
 	               pg_catalog.max(x.referral_campaign_id) AS referral_campaign_id
-	          FROM rollup_rebuild_facts x
+	          FROM pg_temp.rollup_rebuild_facts x
 	         GROUP BY x.customer_id) a;
 
 	-- the others only gained orders at or after their last
@@ -10045,11 +10117,11 @@ BEGIN
 	  FROM (SELECT d.customer_id, pg_catalog.array_agg(d ORDER BY d.created_at, d.order_id) AS f,
 	               pg_catalog.max(d.created_at) AS last_at, pg_catalog.count(*) AS orders,
 	               pg_catalog.sum(d.paid_cents) AS paid
-	          FROM rollup_cust c
-	          JOIN rollup_delta d ON d.zone_id OPERATOR(pg_catalog.=) c.zone_id AND d.order_id OPERATOR(pg_catalog.=) c.order_id
+	          FROM pg_temp.rollup_cust c
+	          JOIN pg_temp.rollup_delta d ON d.zone_id OPERATOR(pg_catalog.=) c.zone_id AND d.order_id OPERATOR(pg_catalog.=) c.order_id
 	           AND d.sign OPERATOR(pg_catalog.>) 0
 	         WHERE c.added
-	           AND NOT EXISTS (SELECT FROM rollup_rebuild r WHERE r.customer_id OPERATOR(pg_catalog.=) c.customer_id)
+	           AND NOT EXISTS (SELECT FROM pg_temp.rollup_rebuild r WHERE r.customer_id OPERATOR(pg_catalog.=) c.customer_id)
 	         GROUP BY d.customer_id) n
 	ON CONFLICT ON CONSTRAINT customer_stats_pkey DO UPDATE
 	   SET second_at = COALESCE(t.second_at, EXCLUDED.first_at),
@@ -10062,10 +10134,10 @@ BEGIN
 	                                             gmv_cents, discount_cents, reward_cents)
 	SELECT a.zone_id, a.day, a.campaign_id, 0, 0, pg_catalog.sum(a.sign), 0, 0, 0
 	  FROM (SELECT o.first_zone_id AS zone_id, o.first_day AS day, o.first_campaign_id AS campaign_id, -1 AS sign
-	          FROM rollup_old_stats o WHERE o.first_campaign_id IS NOT NULL
+	          FROM pg_temp.rollup_old_stats o WHERE o.first_campaign_id IS NOT NULL
 	        UNION ALL
 	        SELECT s.first_zone_id, s.first_day, s.first_campaign_id, 1
-	          FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
+	          FROM (SELECT DISTINCT d.customer_id FROM pg_temp.rollup_delta d) c
 	          JOIN @extschema@.customer_stats s ON s.customer_id OPERATOR(pg_catalog.=) c.customer_id
 	         WHERE s.first_campaign_id IS NOT NULL) a
 	 GROUP BY 1, 2, 3
@@ -10087,42 +10159,42 @@ AS $$
 DECLARE
 	v_n bigint;
 BEGIN
-	CREATE TEMP TABLE IF NOT EXISTS rollup_exp (sign integer, LIKE @extschema@.experiment_facts) ON COMMIT DROP;
-	TRUNCATE rollup_exp;
+	DROP TABLE IF EXISTS pg_temp.rollup_exp;
+	CREATE TEMP TABLE pg_temp.rollup_exp (sign integer, LIKE @extschema@.experiment_facts) ON COMMIT DROP;
 	-- the exposures to count: temporary, with the counting orders of their
 	-- customers beside them, so that the conversions are worked out here
 	-- (Citus cannot correlate a subquery of a distributed table with them)
-	CREATE TEMP TABLE IF NOT EXISTS rollup_touched (LIKE @extschema@.experiment_exposures) ON COMMIT DROP;
-	TRUNCATE rollup_touched;
-	INSERT INTO rollup_touched
+	DROP TABLE IF EXISTS pg_temp.rollup_touched;
+	CREATE TEMP TABLE pg_temp.rollup_touched (LIKE @extschema@.experiment_exposures) ON COMMIT DROP;
+	INSERT INTO pg_temp.rollup_touched
 	SELECT e.* FROM @extschema@.experiment_exposures e
 	 WHERE NOT EXISTS (SELECT FROM @extschema@.experiment_facts f
 	                    WHERE f.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
 	                      AND f.customer_id OPERATOR(pg_catalog.=) e.customer_id)
 	UNION
-	SELECT e.* FROM (SELECT DISTINCT d.customer_id FROM rollup_delta d) c
+	SELECT e.* FROM (SELECT DISTINCT d.customer_id FROM pg_temp.rollup_delta d) c
 	 CROSS JOIN LATERAL (SELECT * FROM @extschema@.experiment_exposures e
 	                      WHERE e.customer_id OPERATOR(pg_catalog.=) c.customer_id OFFSET 0) e;
-	CREATE TEMP TABLE IF NOT EXISTS rollup_touched_orders (customer_id bigint, created_at timestamptz,
-	                                                      placed_at timestamptz) ON COMMIT DROP;
-	CREATE INDEX IF NOT EXISTS rollup_touched_orders_idx ON rollup_touched_orders (customer_id);
-	TRUNCATE rollup_touched_orders;
-	INSERT INTO rollup_touched_orders
+	DROP TABLE IF EXISTS pg_temp.rollup_touched_orders;
+	CREATE TEMP TABLE pg_temp.rollup_touched_orders (customer_id bigint, created_at timestamptz,
+	                                                 placed_at timestamptz) ON COMMIT DROP;
+	CREATE INDEX ON pg_temp.rollup_touched_orders (customer_id);
+	INSERT INTO pg_temp.rollup_touched_orders
 	SELECT f.customer_id, f.created_at, f.placed_at FROM @extschema@.order_facts f
-	 WHERE f.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT t.customer_id FROM rollup_touched t))
+	 WHERE f.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT t.customer_id FROM pg_temp.rollup_touched t))
 	   AND f.counted;
-	ANALYZE rollup_touched;
-	ANALYZE rollup_touched_orders;
+	ANALYZE pg_temp.rollup_touched;
+	ANALYZE pg_temp.rollup_touched_orders;
 	WITH now_ AS (
 		SELECT t.experiment_id, t.customer_id, t.variant, (t.exposed_at AT TIME ZONE 'UTC')::date AS day,
-		       EXISTS (SELECT FROM rollup_touched_orders f
+		       EXISTS (SELECT FROM pg_temp.rollup_touched_orders f
 		                WHERE f.customer_id OPERATOR(pg_catalog.=) t.customer_id
 		                  AND f.placed_at OPERATOR(pg_catalog.>=) t.exposed_at
 		                  AND f.placed_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
 		                  AND f.created_at OPERATOR(pg_catalog.<) (t.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)) AS converted
-		  FROM rollup_touched t
+		  FROM pg_temp.rollup_touched t
 		  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) t.experiment_id)
-	INSERT INTO rollup_exp
+	INSERT INTO pg_temp.rollup_exp
 	SELECT v.sign, v.experiment_id, v.customer_id, v.variant, v.day, v.converted
 	  FROM now_ n
 	  LEFT JOIN @extschema@.experiment_facts f
@@ -10135,12 +10207,12 @@ BEGIN
 
 	INSERT INTO @extschema@.experiment_daily AS t (experiment_id, variant, day, exposed, converted)
 	SELECT r.experiment_id, r.variant, r.day, pg_catalog.sum(r.sign), pg_catalog.sum(r.sign OPERATOR(pg_catalog.*) r.converted::integer)
-	  FROM rollup_exp r GROUP BY 1, 2, 3
+	  FROM pg_temp.rollup_exp r GROUP BY 1, 2, 3
 	ON CONFLICT ON CONSTRAINT experiment_daily_pkey DO UPDATE
 	   SET exposed = t.exposed OPERATOR(pg_catalog.+) EXCLUDED.exposed,
 	       converted = t.converted OPERATOR(pg_catalog.+) EXCLUDED.converted;
 	INSERT INTO @extschema@.experiment_facts AS t
-	SELECT r.experiment_id, r.customer_id, r.variant, r.day, r.converted FROM rollup_exp r WHERE r.sign OPERATOR(pg_catalog.>) 0
+	SELECT r.experiment_id, r.customer_id, r.variant, r.day, r.converted FROM pg_temp.rollup_exp r WHERE r.sign OPERATOR(pg_catalog.>) 0
 	ON CONFLICT ON CONSTRAINT experiment_facts_pkey DO UPDATE
 	   SET variant = EXCLUDED.variant, day = EXCLUDED.day, converted = EXCLUDED.converted;
 	GET DIAGNOSTICS v_n = ROW_COUNT;
@@ -10180,40 +10252,40 @@ BEGIN
 	-- run reads them too, to move the cursors past them
 	v_read := @extschema@._growth_read('rollup_campaigns', NULL, 'credit_rewards');
 
-	CREATE TEMP TABLE IF NOT EXISTS rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
+	DROP TABLE IF EXISTS pg_temp.rollup_changed;
+	CREATE TEMP TABLE pg_temp.rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
 		ON COMMIT DROP;
-	TRUNCATE rollup_changed;
 	IF full_run THEN
 		TRUNCATE @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily,
 		         @extschema@.customer_stats, @extschema@.customer_weeks,
 		         @extschema@.experiment_facts, @extschema@.experiment_daily;
-		INSERT INTO rollup_changed SELECT o.zone_id, o.order_id FROM @extschema@.orders o;
+		INSERT INTO pg_temp.rollup_changed SELECT o.zone_id, o.order_id FROM @extschema@.orders o;
 		GET DIAGNOSTICS v_orders = ROW_COUNT;
 	ELSE
 		v_events := v_read;
-		INSERT INTO rollup_changed
-		SELECT DISTINCT r.zone_id, r.order_id FROM growth_read r
+		INSERT INTO pg_temp.rollup_changed
+		SELECT DISTINCT r.zone_id, r.order_id FROM pg_temp.growth_read r
 		 WHERE r.kind OPERATOR(pg_catalog.=) 'order_status' AND r.order_id IS NOT NULL;
 		GET DIAGNOSTICS v_orders = ROW_COUNT;
 	END IF;
-	ANALYZE rollup_changed;
+	ANALYZE pg_temp.rollup_changed;
 
 	-- what was counted for them, and what they are now: zone by zone, each
 	-- order looked up by its key.  The ids go as an array: on Citus each
 	-- statement names its zone and runs on that zone's worker, where the
 	-- temporary table of the changed orders is not.
-	CREATE TEMP TABLE IF NOT EXISTS rollup_old (LIKE @extschema@.order_facts) ON COMMIT DROP;
-	TRUNCATE rollup_old;
-	CREATE TEMP TABLE IF NOT EXISTS rollup_now (LIKE @extschema@.order_facts) ON COMMIT DROP;
-	TRUNCATE rollup_now;
+	DROP TABLE IF EXISTS pg_temp.rollup_old;
+	CREATE TEMP TABLE pg_temp.rollup_old (LIKE @extschema@.order_facts) ON COMMIT DROP;
+	DROP TABLE IF EXISTS pg_temp.rollup_now;
+	CREATE TEMP TABLE pg_temp.rollup_now (LIKE @extschema@.order_facts) ON COMMIT DROP;
 	FOR v_zone_id, v_order_ids IN
 		SELECT c.zone_id, pg_catalog.array_agg(c.order_id ORDER BY c.order_id)
-		  FROM rollup_changed c GROUP BY c.zone_id ORDER BY c.zone_id
+		  FROM pg_temp.rollup_changed c GROUP BY c.zone_id ORDER BY c.zone_id
 	LOOP
-		INSERT INTO rollup_old
+		INSERT INTO pg_temp.rollup_old
 		SELECT x.* FROM @extschema@.order_facts x
 		 WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone_id AND x.order_id OPERATOR(pg_catalog.=) ANY (v_order_ids);
-		INSERT INTO rollup_now
+		INSERT INTO pg_temp.rollup_now
 		SELECT o.zone_id, o.order_id, o.customer_id, o.created_at, o.placed_at, (o.created_at AT TIME ZONE z.timezone)::date,
 		       @extschema@._order_counts(o.status), o.status OPERATOR(pg_catalog.=) 'delivered',
 		       o.status OPERATOR(pg_catalog.=) 'cancelled',
@@ -10242,46 +10314,46 @@ BEGIN
 		 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone_id AND o.order_id OPERATOR(pg_catalog.=) ANY (v_order_ids);
 	END LOOP;
 
-	ANALYZE rollup_now;
-	ANALYZE rollup_old;
+	ANALYZE pg_temp.rollup_now;
+	ANALYZE pg_temp.rollup_old;
 
 	-- the difference: the order now (+1) and as last counted (-1), for the
 	-- orders whose facts changed
-	CREATE TEMP TABLE IF NOT EXISTS rollup_delta (sign integer, LIKE @extschema@.order_facts) ON COMMIT DROP;
-	TRUNCATE rollup_delta;
-	INSERT INTO rollup_delta
-	SELECT 1, n.* FROM rollup_now n
-	  LEFT JOIN rollup_old o ON o.zone_id OPERATOR(pg_catalog.=) n.zone_id AND o.order_id OPERATOR(pg_catalog.=) n.order_id
+	DROP TABLE IF EXISTS pg_temp.rollup_delta;
+	CREATE TEMP TABLE pg_temp.rollup_delta (sign integer, LIKE @extschema@.order_facts) ON COMMIT DROP;
+	INSERT INTO pg_temp.rollup_delta
+	SELECT 1, n.* FROM pg_temp.rollup_now n
+	  LEFT JOIN pg_temp.rollup_old o ON o.zone_id OPERATOR(pg_catalog.=) n.zone_id AND o.order_id OPERATOR(pg_catalog.=) n.order_id
 	 WHERE (n.placed_at, n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
 	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
 	       IS DISTINCT FROM
 	       (o.placed_at, o.counted, o.delivered, o.cancelled, o.gmv_cents, o.discount_cents, o.paid_cents,
 	        o.campaign_id, o.campaign_discount, o.referral_campaign_id, o.reward_cents);
-	INSERT INTO rollup_delta
-	SELECT -1, o.* FROM rollup_old o
-	  JOIN rollup_now n ON n.zone_id OPERATOR(pg_catalog.=) o.zone_id AND n.order_id OPERATOR(pg_catalog.=) o.order_id
+	INSERT INTO pg_temp.rollup_delta
+	SELECT -1, o.* FROM pg_temp.rollup_old o
+	  JOIN pg_temp.rollup_now n ON n.zone_id OPERATOR(pg_catalog.=) o.zone_id AND n.order_id OPERATOR(pg_catalog.=) o.order_id
 	 WHERE (n.placed_at, n.counted, n.delivered, n.cancelled, n.gmv_cents, n.discount_cents, n.paid_cents,
 	        n.campaign_id, n.campaign_discount, n.referral_campaign_id, n.reward_cents)
 	       IS DISTINCT FROM
 	       (o.placed_at, o.counted, o.delivered, o.cancelled, o.gmv_cents, o.discount_cents, o.paid_cents,
 	        o.campaign_id, o.campaign_discount, o.referral_campaign_id, o.reward_cents);
-	ANALYZE rollup_delta;
+	ANALYZE pg_temp.rollup_delta;
 
 	PERFORM @extschema@._rollup_fold();
 	INSERT INTO @extschema@.order_facts AS t
 	SELECT d.zone_id, d.order_id, d.customer_id, d.created_at, d.placed_at, d.day, d.counted, d.delivered, d.cancelled,
 	       d.gmv_cents, d.discount_cents, d.paid_cents, d.campaign_id, d.campaign_discount,
 	       d.referral_campaign_id, d.reward_cents
-	  FROM rollup_delta d WHERE d.sign OPERATOR(pg_catalog.>) 0
+	  FROM pg_temp.rollup_delta d WHERE d.sign OPERATOR(pg_catalog.>) 0
 	ON CONFLICT ON CONSTRAINT order_facts_pkey DO UPDATE
 	   SET placed_at = EXCLUDED.placed_at, counted = EXCLUDED.counted, delivered = EXCLUDED.delivered, cancelled = EXCLUDED.cancelled,
 	       gmv_cents = EXCLUDED.gmv_cents, discount_cents = EXCLUDED.discount_cents, paid_cents = EXCLUDED.paid_cents,
 	       campaign_id = EXCLUDED.campaign_id, campaign_discount = EXCLUDED.campaign_discount,
 	       referral_campaign_id = EXCLUDED.referral_campaign_id, reward_cents = EXCLUDED.reward_cents;
-	SELECT pg_catalog.count(DISTINCT d.customer_id) INTO v_customers FROM rollup_delta d;
+	SELECT pg_catalog.count(DISTINCT d.customer_id) INTO v_customers FROM pg_temp.rollup_delta d;
 	v_rebuilt := @extschema@._rollup_customers();
 	v_exposures := @extschema@._rollup_experiments();
-	DELETE FROM @extschema@.zone_daily t USING (SELECT DISTINCT d.zone_id, d.day FROM rollup_delta d) c
+	DELETE FROM @extschema@.zone_daily t USING (SELECT DISTINCT d.zone_id, d.day FROM pg_temp.rollup_delta d) c
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) c.zone_id AND t.day OPERATOR(pg_catalog.=) c.day
 	   AND t.orders OPERATOR(pg_catalog.=) 0 AND t.delivered OPERATOR(pg_catalog.=) 0 AND t.cancelled OPERATOR(pg_catalog.=) 0;
 
@@ -12031,3 +12103,41 @@ SELECT @extschema@._analyst_zone_function(v) FROM @extschema@._analyst_zone_view
 -- and each analyst view with a period column its <view>_between(since,
 -- until[, zone_id]) (sql/97_distribute.sql)
 SELECT @extschema@._analyst_span_function(s.view_name) FROM @extschema@._analyst_span_views() s;
+
+-- The maintenance jobs 0.2.0 adds to maintenance_jobs (part 1:
+-- dispatch-budgets, -growth, -recommend, -eta, -refusals, -privacy) are
+-- scheduled here if the install had scheduled those of 0.1.0 in this
+-- database, as schedule_maintenance() of section 2 schedules them (by name,
+-- as the user that runs it: pg_cron keys a job by name and user).  Jobs
+-- scheduled by another user are that user's to extend, and jobs scheduled
+-- from the cron database elsewhere (maintenance_commands()) cannot be seen
+-- from here: a WARNING says what to run.
+DO $$
+DECLARE
+	v_owners text;
+	v_cron_db text := @extschema@._cron_database();
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
+		IF v_cron_db IS NOT NULL AND v_cron_db OPERATOR(pg_catalog.<>) pg_catalog.current_database() THEN
+			RAISE WARNING 'dispatch 0.2.0 has maintenance jobs that 0.1.0 had not'
+				USING DETAIL = pg_catalog.format('pg_cron lives in database %s, where this update cannot see whether the jobs of database %s were scheduled.',
+				                                 v_cron_db, pg_catalog.current_database()),
+				      HINT = pg_catalog.format('If they were, schedule them all again: psql -d %s -Atc ''SELECT * FROM @extschema@.maintenance_commands()'' | psql -d %s',
+				                               pg_catalog.current_database(), v_cron_db);
+		END IF;
+		RETURN;
+	END IF;
+	SELECT pg_catalog.string_agg(DISTINCT pg_catalog.quote_ident(o.username), ', ') INTO v_owners
+	  FROM @extschema@._maintenance_job_owners() o;
+	IF v_owners IS NULL THEN
+		-- never scheduled here: nothing to extend
+		RETURN;
+	END IF;
+	IF v_owners OPERATOR(pg_catalog.=) pg_catalog.quote_ident(CURRENT_USER::text) THEN
+		PERFORM @extschema@.schedule_maintenance();
+	ELSE
+		RAISE WARNING 'dispatch 0.2.0 has maintenance jobs that 0.1.0 had not, and the jobs of this database are scheduled by %', v_owners
+			USING HINT = pg_catalog.format('Run SELECT * FROM @extschema@.schedule_maintenance(); as %s.', v_owners);
+	END IF;
+END
+$$;

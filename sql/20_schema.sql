@@ -319,9 +319,11 @@ CREATE INDEX orders_created_idx ON @extschema@.orders (zone_id, created_at);
 CREATE INDEX orders_rider_idx ON @extschema@.orders (zone_id, rider_id)
 	WHERE status IN ('assigned', 'picked_up');
 -- the finished orders that a retention policy (sql/78_retention.sql) has
--- still to handle, in finishing order
+-- still to handle, in finishing order (order_text: any of the order's
+-- texts left, a cancel reason alone too)
 CREATE INDEX orders_retention_text_idx ON @extschema@.orders (zone_id, status_changed_at)
-	WHERE status IN ('delivered', 'cancelled') AND (dropoff_address_enc IS NOT NULL OR description_enc IS NOT NULL);
+	WHERE status IN ('delivered', 'cancelled')
+	  AND (dropoff_address_enc IS NOT NULL OR description_enc IS NOT NULL OR cancel_reason IS NOT NULL);
 CREATE INDEX orders_retention_point_idx ON @extschema@.orders (zone_id, status_changed_at)
 	WHERE status IN ('delivered', 'cancelled') AND dropoff_coarsened_at IS NULL;
 COMMENT ON TABLE @extschema@.orders IS

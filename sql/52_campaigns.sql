@@ -1651,13 +1651,16 @@ BEGIN
 	  WHERE g.consumer OPERATOR(pg_catalog.=) p_consumer
 	  ORDER BY g.zone_id FOR UPDATE;
 
+	-- The events read go to a temporary table made afresh at each call
 	-- (rollup_campaigns reads twice in a transaction: its own cursors after
-	-- those of credit_rewards)
-	IF pg_catalog.to_regclass('pg_temp.growth_read') IS NULL THEN
-		CREATE TEMP TABLE growth_read (zone_id bigint, seq bigint, kind text, order_id bigint, status text)
-			ON COMMIT DROP;
-	END IF;
-	TRUNCATE growth_read;
+	-- those of credit_rewards).  Never one found there: the callers are
+	-- SECURITY DEFINER, and a table the calling role made in its pg_temp
+	-- beforehand, with a trigger of its own, would run that trigger as the
+	-- owner of the extension.  A table of the caller's session by this name
+	-- is dropped.
+	DROP TABLE IF EXISTS pg_temp.growth_read;
+	CREATE TEMP TABLE pg_temp.growth_read (zone_id bigint, seq bigint, kind text, order_id bigint, status text)
+		ON COMMIT DROP;
 	-- each zone from its cursor, through events_since: only events below
 	-- the snapshot horizon of the zone's node, each committed event once.
 	-- With p_upto, no further than that consumer's cursor of the zone (none
@@ -1676,7 +1679,7 @@ BEGIN
 		v_zone_n := 0;
 		LOOP
 			EXIT WHEN v_from OPERATOR(pg_catalog.>=) v_cap;
-			INSERT INTO growth_read
+			INSERT INTO pg_temp.growth_read
 			SELECT e.zone_id, e.seq, e.kind, e.order_id, e.payload OPERATOR(pg_catalog.->>) 'status'
 			  FROM @extschema@.events_since(v_from, v_batch, v_zone) e
 			 WHERE v_cap IS NULL OR e.seq OPERATOR(pg_catalog.<=) v_cap;
@@ -1684,23 +1687,23 @@ BEGIN
 			v_zone_n := v_zone_n OPERATOR(pg_catalog.+) v_n;
 			EXIT WHEN v_n OPERATOR(pg_catalog.<) v_batch
 			       OR v_zone_n OPERATOR(pg_catalog.>=) COALESCE(p_max, v_zone_n OPERATOR(pg_catalog.+) 1);
-			SELECT pg_catalog.max(r.seq) INTO v_from FROM growth_read r WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone;
+			SELECT pg_catalog.max(r.seq) INTO v_from FROM pg_temp.growth_read r WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone;
 		END LOOP;
 	END LOOP;
 	-- at most p_max events in all, the lowest numbers first: on one server
 	-- the same events as one cursor over all zones would read
 	IF p_max IS NOT NULL THEN
-		SELECT r.seq INTO v_cut FROM growth_read r ORDER BY r.seq OFFSET p_max OPERATOR(pg_catalog.-) 1 LIMIT 1;
+		SELECT r.seq INTO v_cut FROM pg_temp.growth_read r ORDER BY r.seq OFFSET p_max OPERATOR(pg_catalog.-) 1 LIMIT 1;
 		IF FOUND THEN
-			DELETE FROM growth_read r WHERE r.seq OPERATOR(pg_catalog.>) v_cut;
+			DELETE FROM pg_temp.growth_read r WHERE r.seq OPERATOR(pg_catalog.>) v_cut;
 		END IF;
 	END IF;
-	SELECT pg_catalog.count(*) INTO v_n FROM growth_read;
+	SELECT pg_catalog.count(*) INTO v_n FROM pg_temp.growth_read;
 	RETURN v_n;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._growth_read(text, integer, text) IS
-	'Internal (credit_rewards, rollup_campaigns): locks the consumer''s cursors in growth_cursors (one a zone, a new zone from 0) and reads each zone''s committed events after its cursor with events_since into the temporary table growth_read, at most p_max in all (the lowest seq first; NULL: all), and, when p_upto names another consumer, none after that consumer''s cursor of the zone.  Returns the events read.  _growth_advance moves the cursors past them.';
+	'Internal (credit_rewards, rollup_campaigns): locks the consumer''s cursors in growth_cursors (one a zone, a new zone from 0) and reads each zone''s committed events after its cursor with events_since into the temporary table growth_read (made afresh, one of the caller''s by that name dropped), at most p_max in all (the lowest seq first; NULL: all), and, when p_upto names another consumer, none after that consumer''s cursor of the zone.  Returns the events read.  _growth_advance moves the cursors past them.';
 REVOKE ALL ON FUNCTION @extschema@._growth_read(text, integer, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._growth_advance(p_consumer text) RETURNS void
@@ -1714,7 +1717,7 @@ BEGIN
 	-- zone by zone, computed first: each statement writes one row of a
 	-- reference table on Citus
 	FOR v_zone, v_seq IN
-		SELECT r.zone_id, pg_catalog.max(r.seq) FROM growth_read r GROUP BY r.zone_id ORDER BY r.zone_id
+		SELECT r.zone_id, pg_catalog.max(r.seq) FROM pg_temp.growth_read r GROUP BY r.zone_id ORDER BY r.zone_id
 	LOOP
 		UPDATE @extschema@.growth_cursors g SET last_seq = v_seq, updated_at = @extschema@.clock()
 		 WHERE g.consumer OPERATOR(pg_catalog.=) p_consumer AND g.zone_id OPERATOR(pg_catalog.=) v_zone
@@ -1740,7 +1743,7 @@ BEGIN
 	-- each zone's committed events after its cursor, at most max_events
 	PERFORM @extschema@._growth_read('credit_rewards', max_events, NULL);
 	-- and of those, the deliveries, in order
-	FOR v_e IN SELECT r.zone_id, r.order_id FROM growth_read r
+	FOR v_e IN SELECT r.zone_id, r.order_id FROM pg_temp.growth_read r
 	            WHERE r.kind OPERATOR(pg_catalog.=) 'order_status' AND r.status OPERATOR(pg_catalog.=) 'delivered'
 	            ORDER BY r.seq, r.zone_id
 	LOOP

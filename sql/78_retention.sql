@@ -381,7 +381,8 @@ BEGIN
 				  FROM (SELECT x.order_id FROM @extschema@.orders x
 				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
 				           AND x.status IN ('delivered', 'cancelled')
-				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL)
+				           AND (x.dropoff_address_enc IS NOT NULL OR x.description_enc IS NOT NULL
+				                OR x.cancel_reason IS NOT NULL)
 				           AND x.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
 				         ORDER BY x.status_changed_at LIMIT batch_size
 				           FOR UPDATE SKIP LOCKED) s
@@ -535,6 +536,29 @@ COMMENT ON FUNCTION @extschema@._cron_database() IS
 	'Internal: the database pg_cron runs in (cron.database_name, a setting only superusers may read), or NULL without pg_cron.';
 REVOKE ALL ON FUNCTION @extschema@._cron_database() FROM PUBLIC;
 
+-- pg_cron shows each user only the jobs of that user (row security on
+-- cron.job): schedule_maintenance() reads through this function whose
+-- dispatch jobs of the database there are, and whose.
+CREATE FUNCTION @extschema@._maintenance_job_owners()
+RETURNS TABLE (jobname text, username text)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.to_regclass('cron.job') IS NULL THEN
+		RETURN;
+	END IF;
+	RETURN QUERY EXECUTE
+		'SELECT j.jobname::pg_catalog.text, j.username::pg_catalog.text FROM cron.job j'
+		' WHERE j.jobname OPERATOR(pg_catalog.~~) ''dispatch-%'''
+		'   AND j.database OPERATOR(pg_catalog.=) pg_catalog.current_database()'
+		' ORDER BY j.jobname, j.username';
+END
+$$;
+COMMENT ON FUNCTION @extschema@._maintenance_job_owners() IS
+	'Internal (schedule_maintenance, the upgrade from 0.1.0): the pg_cron jobs named dispatch-* of this database and the users they run as, whoever asks (pg_cron shows a user only its own jobs); none without pg_cron here.';
+REVOKE ALL ON FUNCTION @extschema@._maintenance_job_owners() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.schedule_maintenance()
 RETURNS TABLE (jobname text, jobid bigint, schedule text, database text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -542,6 +566,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_cron_db text := @extschema@._cron_database();
+	v_others text;
+	v_old record;
 	j record;
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
@@ -567,7 +593,24 @@ BEGIN
 				      HINT = 'Run schedule_maintenance() on the coordinator, with cron.database_name naming this database there (docs/citus.md).';
 		END IF;
 	END IF;
-	-- pg_cron upserts jobs by name and user: calling this again changes nothing
+	-- pg_cron keys a job by its name and its user: the jobs scheduled by
+	-- another user stay, and the same jobs scheduled again as this one
+	-- would run twice.  Refused, naming that user, rather than taken
+	-- over: only that user or a superuser may unschedule them, and they
+	-- run with that user's rights
+	SELECT pg_catalog.string_agg(DISTINCT pg_catalog.quote_ident(o.username), ', ')
+	  INTO v_others
+	  FROM @extschema@._maintenance_job_owners() o
+	 WHERE o.username OPERATOR(pg_catalog.<>) CURRENT_USER::text;
+	IF v_others IS NOT NULL THEN
+		RAISE EXCEPTION 'the maintenance jobs of database "%" are scheduled by %', pg_catalog.current_database(), v_others
+			USING ERRCODE = 'DP420',
+			      DETAIL = pg_catalog.format('pg_cron keys a job by its name and its user: scheduled again as %s, each job would run twice.', CURRENT_USER),
+			      HINT = pg_catalog.format('Run schedule_maintenance() as %s, or have that role or a superuser unschedule its jobs first: SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE ''dispatch-%%'' AND database = %L;',
+			                               v_others, pg_catalog.current_database());
+	END IF;
+	-- the enabled jobs, each (re)scheduled by name under this user:
+	-- calling this again changes nothing
 	FOR j IN SELECT m.jobname, m.schedule, m.command, m.runs_in FROM @extschema@.maintenance_jobs m
 	          WHERE m.enabled ORDER BY m.jobname LOOP
 		jobname := j.jobname;
@@ -577,10 +620,24 @@ BEGIN
 		   INTO jobid USING j.jobname, j.schedule, j.command, database;
 		RETURN NEXT;
 	END LOOP;
+	-- and this user's dispatch jobs of this database that are disabled or
+	-- no longer listed go
+	FOR v_old IN
+		EXECUTE 'SELECT c.jobid, c.jobname::pg_catalog.text FROM cron.job c'
+		        ' WHERE c.jobname OPERATOR(pg_catalog.~~) ''dispatch-%'''
+		        '   AND c.database OPERATOR(pg_catalog.=) pg_catalog.current_database()'
+		        '   AND c.username OPERATOR(pg_catalog.=) CURRENT_USER'
+		        '   AND NOT EXISTS (SELECT FROM @extschema@.maintenance_jobs m'
+		        '                    WHERE m.jobname OPERATOR(pg_catalog.=) c.jobname AND m.enabled)'
+		        ' ORDER BY c.jobname'
+	LOOP
+		EXECUTE 'SELECT cron.unschedule($1)' USING v_old.jobid;
+		RAISE NOTICE 'unscheduled the pg_cron job %, which maintenance_jobs no longer enables', v_old.jobname;
+	END LOOP;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.schedule_maintenance() IS
-	'Registers (or updates) the named pg_cron jobs of maintenance_jobs, as the calling user: daily purge, pruning of cron.job_run_details, and the rollups of other parts.  Idempotent.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()); DP911 on a Citus worker (the jobs run on the coordinator).';
+	'Registers (or updates) the enabled pg_cron jobs of maintenance_jobs in this database, by name, as the calling user (pg_cron keys a job by name and user): daily purge, pruning of cron.job_run_details, and the rollups of other parts; unschedules the caller''s dispatch-* jobs of this database that maintenance_jobs no longer enables.  Idempotent.  Needs EXECUTE on cron.schedule_in_database (pg_cron 1.4 revokes it from PUBLIC) for a caller other than a superuser.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()); DP420 when another user has scheduled the jobs (run it as that user); DP911 on a Citus worker (the jobs run on the coordinator).';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 GRANT SELECT ON @extschema@.retention_policies TO dispatch_admin;
@@ -602,3 +659,4 @@ GRANT EXECUTE ON FUNCTION @extschema@.maintenance_commands(text) TO dispatch_adm
 REVOKE ALL ON FUNCTION @extschema@.schedule_maintenance() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.schedule_maintenance() TO dispatch_admin;
 GRANT EXECUTE ON FUNCTION @extschema@._cron_database() TO dispatch_admin;
+GRANT EXECUTE ON FUNCTION @extschema@._maintenance_job_owners() TO dispatch_admin;

@@ -1,10 +1,11 @@
 -- test/pgtap/42_hardening.sql: the clock belongs to superusers, PostGIS and
--- pgcrypto are reached only through names bound at install time, and what
--- encrypts is volatile.
+-- pgcrypto are reached only through names bound at install time, what
+-- encrypts is volatile, and no SECURITY DEFINER job writes a temporary
+-- table its caller made.
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(22);
+SELECT plan(27);
 
 -- the clock: superuser only, checked when set.  (Before the module is
 -- loaded a session may set any dispatch.* name as a placeholder; loading
@@ -97,6 +98,97 @@ SELECT throws_ok($$SELECT dispatch._check_point(g, 'NaN', 'rider') FROM generate
 SELECT ok(ST_Equals(dispatch._check_point(g, g / 2, 'x'), ST_SetSRID(ST_MakePoint(g, g / 2), 4326))
           AND ST_SRID(dispatch._check_point(g, g / 2, 'x')) = 4326,
 	'an inlined point check gives the WGS 84 point') FROM generate_series(10.0, 10.0) g;
+
+-- The growth jobs are SECURITY DEFINER and granted to dispatch_admin; they
+-- keep their working sets in temporary tables.  A member of dispatch_admin
+-- who makes a table of one of those names in pg_temp first, with a trigger
+-- of its own, must not have the job write it: the trigger would run as the
+-- owner of the extension (a superuser) and could make its author one.
+-- Each attempt in a savepoint of its own, rolled back after its outcome is
+-- kept: a job leaves its own tables (ON COMMIT DROP) in pg_temp until the
+-- end of the transaction.
+CREATE ROLE dispatch_t_eve NOLOGIN;
+GRANT dispatch_admin TO dispatch_t_eve;
+CREATE FUNCTION pg_temp.eve_escalate() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+	IF current_user <> 'dispatch_t_eve' THEN
+		EXECUTE 'ALTER ROLE dispatch_t_eve SUPERUSER';
+	END IF;
+	RETURN NULL;
+END
+$f$;
+CREATE FUNCTION pg_temp.eve_trap() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+	RAISE EXCEPTION 'the trap on % fired as %', TG_TABLE_NAME, current_user;
+END
+$f$;
+-- what the caller lays: growth_read as _growth_read fills it, with a
+-- trigger that makes its author superuser when it runs as someone else
+CREATE FUNCTION pg_temp.eve_lay_growth_read() RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+	CREATE TEMP TABLE growth_read (zone_id bigint, seq bigint, kind text, order_id bigint, status text);
+	CREATE TRIGGER eve BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON pg_temp.growth_read
+		FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.eve_escalate();
+END
+$f$;
+GRANT EXECUTE ON FUNCTION pg_temp.eve_escalate(), pg_temp.eve_trap(), pg_temp.eve_lay_growth_read() TO dispatch_t_eve;
+
+SAVEPOINT eve;
+SET LOCAL ROLE dispatch_t_eve;
+SELECT pg_temp.eve_lay_growth_read();
+SELECT dispatch.credit_rewards() \g /dev/null
+RESET ROLE;
+SELECT rolsuper AS eve_super_credit FROM pg_roles WHERE rolname = 'dispatch_t_eve' \gset
+ROLLBACK TO SAVEPOINT eve;
+SELECT is(:'eve_super_credit'::boolean, false,
+	'credit_rewards, run by a member of dispatch_admin, never fires a trigger of a growth_read the caller made');
+
+SAVEPOINT eve;
+SET LOCAL ROLE dispatch_t_eve;
+SELECT pg_temp.eve_lay_growth_read();
+SELECT dispatch.rollup_campaigns() \g /dev/null
+RESET ROLE;
+SELECT rolsuper AS eve_super_rollup FROM pg_roles WHERE rolname = 'dispatch_t_eve' \gset
+ROLLBACK TO SAVEPOINT eve;
+SELECT is(:'eve_super_rollup'::boolean, false, 'nor does rollup_campaigns');
+
+-- every temporary table of the rollup and of its two reads: a trap on
+-- each that fails the job if it fires, and the job run twice in one
+-- transaction (its own tables of the first run made afresh)
+SAVEPOINT eve;
+SET LOCAL ROLE dispatch_t_eve;
+DO $d$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['growth_read', 'rollup_changed', 'rollup_old', 'rollup_now', 'rollup_delta',
+	                         'rollup_old_stats', 'rollup_cust', 'rollup_rebuild', 'rollup_rebuild_facts',
+	                         'rollup_exp', 'rollup_touched', 'rollup_touched_orders'] LOOP
+		EXECUTE format('CREATE TEMP TABLE %I (x integer)', t);
+		EXECUTE format('CREATE TRIGGER eve BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON pg_temp.%I '
+		               'FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.eve_trap()', t);
+	END LOOP;
+END
+$d$;
+CREATE FUNCTION pg_temp.eve_try(q text) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+	EXECUTE q;
+	RETURN 'ran';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLERRM;
+END
+$f$;
+SELECT pg_temp.eve_try('SELECT dispatch.rollup_campaigns()') AS eve_traps_first,
+       pg_temp.eve_try('SELECT dispatch.rollup_campaigns(true)') AS eve_traps_second \gset
+RESET ROLE;
+SELECT count(*) AS eve_tables_left FROM pg_class c
+ WHERE c.relnamespace = pg_my_temp_schema() AND c.relowner = 'dispatch_t_eve'::regrole AND c.relkind = 'r' \gset
+ROLLBACK TO SAVEPOINT eve;
+SELECT is(:'eve_traps_first'::text, 'ran',
+	'rollup_campaigns writes none of the temporary tables the caller made under its tables'' names');
+SELECT is(:'eve_traps_second'::text, 'ran', 'and runs again in the same transaction');
+SELECT is(:'eve_tables_left'::integer, 0,
+	'the caller''s tables of those names are dropped (a session''s own table by such a name goes)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,17 +4,22 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(34);
+SELECT plan(39);
 
 SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::text AS recent \gset
 
--- 40 days ago: a cancelled order (A), a delivered one (D), a paid one still
+-- 40 days ago: a cancelled order (A), one placed with no address and
+-- cancelled with a reason (G), a delivered one (D), a paid one still
 -- waiting (B), an unpaid errand (E), three pings
 SET LOCAL dispatch.clock_override = :'old';
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
        121.445, 31.196, 'Old Cancelled Road 1') AS a \gset
 SELECT dispatch.confirm_payment(:a, 'psp-a') \g /dev/null
 SELECT dispatch.cancel_order(:a, 'test') \g /dev/null
+SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, NULL) AS g \gset
+SELECT dispatch.confirm_payment(:g, 'psp-g') \g /dev/null
+SELECT dispatch.cancel_order(:g, 'my sister is in hospital') \g /dev/null
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
        121.446, 31.197, 'Old Delivered Road 2') AS d \gset
 SELECT dispatch.confirm_payment(:d, 'psp-d') \g /dev/null
@@ -69,14 +74,17 @@ SELECT is((SELECT n FROM steps ORDER BY ctid DESC LIMIT 1), 0::bigint, 'and ende
 SELECT results_eq(
 	format($$ SELECT order_id, dropoff_address_enc IS NULL, dropoff_coarsened_at IS NOT NULL FROM dispatch.orders
 	           WHERE zone_id = %s ORDER BY order_id $$, :zone),
-	format($$ VALUES (%s::bigint, true, true), (%s, true, true), (%s, false, false), (%s, false, false), (%s, false, false),
-	                 (%s, false, false) $$,
-	       :a, :d, :b, :e, :c, :f),
-	'addresses and points go for the finished orders past 30 days (A, D), not for the waiting ones (B; E, cancelled by this purge as abandoned) nor the recent ones (C, F)');
+	format($$ VALUES (%s::bigint, true, true), (%s, true, true), (%s, true, true), (%s, false, false), (%s, false, false),
+	                 (%s, false, false), (%s, false, false) $$,
+	       :a, :g, :d, :b, :e, :c, :f),
+	'addresses and points go for the finished orders past 30 days (A, G, D), not for the waiting ones (B; E, cancelled by this purge as abandoned) nor the recent ones (C, F)');
 SELECT coalesce(cancel_reason, '-') AS a_reason FROM dispatch.orders WHERE zone_id = :zone AND order_id = :a \gset
 SELECT cancel_reason AS c_reason FROM dispatch.orders WHERE zone_id = :zone AND order_id = :c \gset
 SELECT is(format('%s / %s', :'a_reason', :'c_reason'), '- / test',
 	'the reason of a cancellation past 30 days goes with the address; a recent one stays');
+SELECT coalesce(cancel_reason, '-') AS g_reason FROM dispatch.orders WHERE zone_id = :zone AND order_id = :g \gset
+SELECT is(:'g_reason'::text, '-',
+	'so does the reason of an order that had no address nor description');
 SELECT reason AS a_refund_reason FROM dispatch.refunds WHERE zone_id = :zone AND order_id = :a \gset
 SELECT reason AS c_refund_reason FROM dispatch.refunds WHERE zone_id = :zone AND order_id = :c \gset
 SELECT is(format('%s / %s', :'a_refund_reason', :'c_refund_reason'), 'expired / test',
@@ -134,8 +142,8 @@ SELECT results_eq(
 	format($$ SELECT sum((rows->>'order_text')::bigint), sum((rows->>'dropoff_point')::bigint), sum((rows->>'rider_tracks')::bigint),
 	                 sum((rows->>'events')::bigint)
 	            FROM dispatch.purge_runs WHERE run_id > %s $$, :runs_before),
-	format('VALUES (2::numeric, 2::numeric, 3::numeric, %s::numeric)', :events_old),
-	'the log counts 2 addresses, 2 points, 3 pings and every old event');
+	format('VALUES (3::numeric, 3::numeric, 3::numeric, %s::numeric)', :events_old),
+	'the log counts 3 orders'' texts (two addresses, a cancel reason alone), 3 points, 3 pings and every old event');
 
 -- policies change by new rows; a disabled class is left alone
 SELECT dispatch.set_retention_policy('order_text', '5 days') \g /dev/null
@@ -162,6 +170,30 @@ SELECT is((SELECT string_agg(format('%s|%s|%s', jobname, command, database), ';'
 	format('dispatch-budgets|SELECT dispatch.balance_budgets()|%s;dispatch-cron-history|%s|%s;dispatch-eta|SELECT dispatch.learn_eta()|%s;dispatch-growth|SELECT dispatch.rollup_campaigns()|%s;dispatch-privacy|SELECT dispatch.process_privacy_requests()|%s;dispatch-purge|CALL dispatch.purge_expired()|%s;dispatch-recommend|SELECT dispatch.refresh_recommendations()|%s;dispatch-refusals|SELECT dispatch.flush_refusals()|%s',
 	       current_database(), (SELECT command FROM dispatch.maintenance_jobs WHERE jobname = 'dispatch-cron-history'), current_database(), current_database(), current_database(), current_database(), current_database(), current_database(), current_database()),
 	'schedule_maintenance registers the purge, the pruning of the cron history, the balancing of budgets, the growth rollup, the refresh of recommendations and the waiting erasures, once each');
+-- pg_cron keys a job by name and user: a second role, with the rights to
+-- schedule jobs in this database, is refused rather than scheduling each
+-- job a second time, and is told whose the jobs are
+SELECT quote_ident(current_user) AS cron_owner, count(*) AS cron_jobs FROM cron.job WHERE jobname LIKE 'dispatch-%' \gset
+CREATE ROLE dispatch_t_cron2 NOLOGIN;
+GRANT dispatch_admin TO dispatch_t_cron2;
+GRANT USAGE ON SCHEMA cron TO dispatch_t_cron2;
+GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text, text, text, text, text, boolean) TO dispatch_t_cron2;
+SET LOCAL ROLE dispatch_t_cron2;
+SELECT throws_ok($$ SELECT dispatch.schedule_maintenance() $$, 'DP420',
+	format('the maintenance jobs of database "%s" are scheduled by %s', current_database(), :'cron_owner'),
+	'schedule_maintenance as a second role is refused, naming the role whose jobs they are (DP420)');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'dispatch-%'), :cron_jobs::bigint,
+	'and schedules no job twice');
+-- a job disabled, or no longer listed, is unscheduled by the next run
+UPDATE dispatch.maintenance_jobs SET enabled = false WHERE jobname = 'dispatch-recommend';
+DELETE FROM dispatch.maintenance_jobs WHERE jobname = 'dispatch-eta';
+SELECT dispatch.schedule_maintenance() \g /dev/null
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname IN ('dispatch-recommend', 'dispatch-eta')), 0::bigint,
+	'a job disabled in maintenance_jobs, or removed from it, is unscheduled');
+SELECT is((SELECT array_agg(jobname::text ORDER BY jobname) FROM cron.job WHERE jobname LIKE 'dispatch-%'),
+	(SELECT array_agg(jobname ORDER BY jobname) FROM dispatch.maintenance_jobs WHERE enabled),
+	'the enabled ones stay, once each');
 SELECT ok((SELECT bool_and(s ~ '^SELECT cron\.schedule') AND bool_or(s ~ 'schedule_in_database\(''dispatch-purge'', .*''otherdb''\)')
              FROM dispatch.maintenance_commands('otherdb') s), 'maintenance_commands gives the statements for a cron database elsewhere');
 

@@ -213,6 +213,7 @@ admin|SELECT dispatch._purge_end(dispatch._purge_begin('skipped'))|
 admin|SELECT dispatch._purge_abort(dispatch._purge_begin('skipped'))|
 admin|SELECT dispatch.maintenance_commands()|
 admin|SELECT dispatch._cron_database()|
+admin|SELECT * FROM dispatch._maintenance_job_owners()|
 admin|SELECT dispatch.schedule_maintenance()|DP410
 admin|SELECT dispatch.create_campaign('first', 'first_order', '{"percent_off": 10}', 10000, code => 'HELLO')|
 admin|SELECT dispatch.end_campaign(1)|
