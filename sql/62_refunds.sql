@@ -5,6 +5,14 @@
 -- settle_refund.  One refund per order, so a repeated cancellation changes
 -- nothing; refund_reconciliation shows every paid order whose money does
 -- not add up.
+--
+-- Attempts: a refund is paid back in attempts, numbered from 1.  The refund
+-- event names its attempt; retry_refund starts the next one (attempt + 1,
+-- a new event).  The payment service reports an attempt's outcome naming
+-- it (settle_refund's attempt): the report of an earlier attempt (a late
+-- repeat of attempt 1's failure after the retry) changes nothing, so it
+-- can never fail the attempt under way, whose success would then be
+-- refused and another retry pay the customer twice.
 
 CREATE SEQUENCE @extschema@.refunds_id_seq AS bigint MAXVALUE 1099511627775;
 CREATE TABLE @extschema@.refunds (
@@ -17,6 +25,7 @@ CREATE TABLE @extschema@.refunds (
 	reason         text NOT NULL,
 	provider_ref   text,
 	failure_reason text,
+	attempt        integer NOT NULL DEFAULT 1 CHECK (attempt > 0),
 	created_at     timestamptz NOT NULL,
 	settled_at     timestamptz,
 	PRIMARY KEY (zone_id, refund_id),
@@ -28,7 +37,7 @@ CREATE TABLE @extschema@.refunds (
 );
 ALTER SEQUENCE @extschema@.refunds_id_seq OWNED BY @extschema@.refunds.refund_id;
 COMMENT ON TABLE @extschema@.refunds IS
-	'Refunds of paid orders that were cancelled: one per order, of what its payment took; pending until the payment service settles it (settle_refund).  The id carries the zone.';
+	'Refunds of paid orders that were cancelled: one per order, of what its payment took; pending until the payment service settles it (settle_refund).  attempt numbers the current attempt to pay it back (1, then one more for each retry_refund); status, provider_ref and failure_reason are that attempt''s.  The id carries the zone.';
 COMMENT ON SEQUENCE @extschema@.refunds_id_seq IS
 	'The low 40 bits of refund ids.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.refunds', '');
@@ -58,17 +67,17 @@ COMMENT ON FUNCTION @extschema@._lock_refund(bigint, bigint) IS
 REVOKE ALL ON FUNCTION @extschema@._lock_refund(bigint, bigint) FROM PUBLIC;
 
 -- The refund event that tells the payment service to pay a refund back:
--- ids and the amount, no free text.
+-- ids, the attempt and the amount, no free text.
 CREATE FUNCTION @extschema@._refund_event(p_r @extschema@.refunds, p_customer_id bigint) RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT @extschema@._emit_event(p_r.zone_id, 'refund', p_r.order_id, p_customer_id, NULL,
 	                               pg_catalog.jsonb_build_object('refund_id', p_r.refund_id, 'payment_id', p_r.payment_id,
-	                                                             'amount_cents', p_r.amount_cents));
+	                                                             'amount_cents', p_r.amount_cents, 'attempt', p_r.attempt));
 END;
 COMMENT ON FUNCTION @extschema@._refund_event(@extschema@.refunds, bigint) IS
-	'Internal: the refund event of a refund (to be paid back), for the payment service: ids and the amount.';
+	'Internal: the refund event of a refund''s attempt (to be paid back), for the payment service: ids, the attempt and the amount.';
 REVOKE ALL ON FUNCTION @extschema@._refund_event(@extschema@.refunds, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._refund_cancelled(p_order @extschema@.orders, p_reason text) RETURNS bigint
@@ -141,7 +150,7 @@ COMMENT ON FUNCTION @extschema@._refund_late_payment(bigint, bigint, text, times
 REVOKE ALL ON FUNCTION @extschema@._refund_late_payment(bigint, bigint, text, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._settle_refund(p_zone bigint, refund_id bigint, succeeded boolean, provider_ref text DEFAULT NULL,
-                                         failure_reason text DEFAULT NULL)
+                                         failure_reason text DEFAULT NULL, attempt integer DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -156,10 +165,22 @@ BEGIN
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
 	v_r := @extschema@._lock_refund(p_zone, refund_id);
-	-- a repeat: settled already the same way
+	IF _settle_refund.attempt IS NOT NULL THEN
+		IF _settle_refund.attempt OPERATOR(pg_catalog.<) 1
+		   OR _settle_refund.attempt OPERATOR(pg_catalog.>) v_r.attempt THEN
+			RAISE EXCEPTION 'refund % has no attempt %', refund_id, _settle_refund.attempt
+				USING ERRCODE = 'DP025', DETAIL = pg_catalog.format('Its attempts are numbered 1 to %s.', v_r.attempt);
+		END IF;
+		-- the report of an attempt retried since: its outcome is past, and
+		-- the attempt under way is not the one it speaks of
+		IF _settle_refund.attempt OPERATOR(pg_catalog.<) v_r.attempt THEN
+			RETURN;
+		END IF;
+	END IF;
+	-- a repeat: this attempt settled already the same way (a failure
+	-- whatever its reason, which forget_customer may have cleared since)
 	IF v_r.status OPERATOR(pg_catalog.=) v_status
-	   AND v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref
-	   AND v_r.failure_reason IS NOT DISTINCT FROM _settle_refund.failure_reason THEN
+	   AND (NOT succeeded OR v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref) THEN
 		RETURN;
 	END IF;
 	IF v_r.status OPERATOR(pg_catalog.<>) 'pending' THEN
@@ -172,20 +193,20 @@ BEGIN
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text) IS
+COMMENT ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text, integer) IS
 	'Internal: settle_refund in the refund''s zone (p_zone, which must be the zone in the id: DP106 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
 CREATE FUNCTION @extschema@.settle_refund(refund_id bigint, succeeded boolean, provider_ref text DEFAULT NULL,
-                                         failure_reason text DEFAULT NULL)
+                                         failure_reason text DEFAULT NULL, attempt integer DEFAULT NULL)
 RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, succeeded, provider_ref, failure_reason);
-COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) IS
-	'The payment service reports a refund as paid back (succeeded, with its reference) or failed (with a reason).  The same report again is a no-op; DP106 for an unknown refund, DP107 for a refund settled otherwise.';
+RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, succeeded, provider_ref, failure_reason, attempt);
+COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) IS
+	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  The report of an earlier attempt (retried since) changes nothing and returns as a no-op does; the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise, DP025 for an attempt it never had.';
 
 -- A refund the payment service reported failed (a card closed since, a
--- bank's refusal) is tried again: pending once more, told again through
--- the outbox (the same refund, payment and amount), and settled again with
--- settle_refund.
+-- bank's refusal) is tried again: its next attempt, pending, told through
+-- the outbox (the same refund, payment and amount, the new attempt), and
+-- settled with settle_refund.
 CREATE FUNCTION @extschema@._retry_refund(p_zone bigint, refund_id bigint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -205,8 +226,10 @@ BEGIN
 			USING ERRCODE = 'DP107', DETAIL = 'Only a failed refund is tried again.';
 	END IF;
 	UPDATE @extschema@.refunds r
-	   SET status = 'pending', provider_ref = NULL, failure_reason = NULL, settled_at = NULL
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
+	   SET status = 'pending', provider_ref = NULL, failure_reason = NULL, settled_at = NULL,
+	       attempt = r.attempt OPERATOR(pg_catalog.+) 1
+	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id
+	RETURNING * INTO v_r;
 	SELECT o.customer_id INTO v_customer FROM @extschema@.orders o
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_r.order_id;
 	PERFORM @extschema@._refund_event(v_r, v_customer);
@@ -219,7 +242,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._retry_refund(@extschema@.zone_of(refund_id), refund_id);
 COMMENT ON FUNCTION @extschema@.retry_refund(bigint) IS
-	'A failed refund is tried again: pending once more, and a refund event tells the payment service again (the same refund, payment and amount), which settles it with settle_refund.  A no-op on a pending refund; DP106 for an unknown refund, DP107 for a refund paid back.';
+	'A failed refund is tried again: its next attempt (attempt + 1), pending, and a refund event tells the payment service again (the same refund, payment and amount, the new attempt), which settles it with settle_refund.  A no-op on a pending refund; DP106 for an unknown refund, DP107 for a refund paid back.';
 
 -- On one server the view reads the tables, so that a filter on it reaches
 -- their indexes.  On Citus a view's shards are read as the querying role,
@@ -265,10 +288,10 @@ COMMENT ON VIEW @extschema@.refund_reconciliation IS
 	'Paid or refunded orders: what was paid, what is refunded (pending and succeeded refunds), the refund status, and problem: NULL when the money adds up (a cancelled paid order is refunded in full, nothing else is refunded), else what is wrong.  No personal data.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
-REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text) TO dispatch_app, dispatch_admin;
-REVOKE ALL ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.retry_refund(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.retry_refund(bigint) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@._retry_refund(bigint, bigint) FROM PUBLIC;

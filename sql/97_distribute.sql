@@ -62,7 +62,7 @@ AS $$
 		'@extschema@._cancel_order(bigint, bigint, text)',
 		'@extschema@._release_order(bigint, bigint, bigint, text, boolean)',
 		'@extschema@._assign_manually(bigint, bigint, bigint, text)',
-		'@extschema@._settle_refund(bigint, bigint, boolean, text, text)',
+		'@extschema@._settle_refund(bigint, bigint, boolean, text, text, integer)',
 		'@extschema@._retry_refund(bigint, bigint)']) AS u(f)
 $$;
 COMMENT ON FUNCTION @extschema@._routed_functions() IS

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(34);
+SELECT plan(45);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -20,9 +20,10 @@ SELECT results_eq(format($$ SELECT amount_cents, status, reason FROM dispatch.re
 SELECT is((SELECT count(*) FROM dispatch.refunds WHERE order_id = :unpaid), 0::bigint, 'an unpaid order is not refunded');
 SELECT refund_id AS rf FROM dispatch.refunds WHERE order_id = :paid \gset
 SELECT is(dispatch.zone_of(:rf), :zone::bigint, 'the refund id carries the zone');
-SELECT results_eq(format($$ SELECT kind, (payload ->> 'refund_id')::bigint, (payload ->> 'amount_cents')::integer
+SELECT results_eq(format($$ SELECT kind, (payload ->> 'refund_id')::bigint, (payload ->> 'amount_cents')::integer,
+                                      (payload ->> 'attempt')::integer
                                FROM dispatch.events WHERE order_id = %s AND kind = 'refund' $$, :paid),
-                  format('VALUES (%L, %s::bigint, 3100)', 'refund', :rf), 'a refund event tells the payment service');
+                  format('VALUES (%L, %s::bigint, 3100, 1)', 'refund', :rf), 'a refund event tells the payment service, attempt 1');
 SELECT ok((SELECT NOT (payload ? 'reason') FROM dispatch.events WHERE order_id = :paid AND kind = 'refund'),
           'the event carries no free text');
 SELECT lives_ok(format('SELECT dispatch.cancel_order(%s, %L)', :paid, 'again'), 'cancelling again is a no-op');
@@ -58,16 +59,45 @@ SELECT throws_ok(format('SELECT dispatch.retry_refund(%s)', :rf), 'DP107', NULL,
 SELECT throws_ok('SELECT dispatch.retry_refund(1099511627775)', 'DP106', NULL, 'nor an unknown one');
 SELECT lives_ok(format('SELECT dispatch.retry_refund(%s)', :rf2), 'a failed refund is tried again');
 SELECT lives_ok(format('SELECT dispatch.retry_refund(%s)', :rf2), '... and again is a no-op while it is pending');
-SELECT results_eq(format($$ SELECT status, provider_ref, failure_reason, settled_at FROM dispatch.refunds WHERE refund_id = %s $$, :rf2),
-                  $$ VALUES ('pending', NULL::text, NULL::text, NULL::timestamptz) $$, 'pending again, its failure cleared');
-SELECT results_eq(format($$ SELECT (payload ->> 'refund_id')::bigint, (payload ->> 'amount_cents')::integer
+SELECT results_eq(format($$ SELECT status, provider_ref, failure_reason, settled_at, attempt FROM dispatch.refunds WHERE refund_id = %s $$, :rf2),
+                  $$ VALUES ('pending', NULL::text, NULL::text, NULL::timestamptz, 2) $$, 'pending again, its failure cleared, attempt 2');
+SELECT results_eq(format($$ SELECT (payload ->> 'refund_id')::bigint, (payload ->> 'amount_cents')::integer,
+                                   (payload ->> 'attempt')::integer
                                FROM dispatch.events WHERE order_id = %s AND kind = 'refund' ORDER BY seq $$, :paid2),
-                  format('VALUES (%s::bigint, 3100), (%s::bigint, 3100)', :rf2, :rf2),
-                  'the payment service is told again, once: the same refund and amount');
+                  format('VALUES (%s::bigint, 3100, 1), (%s::bigint, 3100, 2)', :rf2, :rf2),
+                  'the payment service is told again, once: the same refund and amount, the next attempt');
 SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :paid2), NULL::text,
           'a refund pending again counts');
 SELECT dispatch.settle_refund(:rf2, true, 'psp-r2') \g /dev/null
 SELECT is((SELECT status FROM dispatch.refunds WHERE refund_id = :rf2), 'succeeded', 'and is paid back');
+
+-- a late repeat of an earlier attempt's report changes nothing: it cannot
+-- fail the attempt under way, whose success would then be refused and a
+-- further retry pay the customer twice
+SELECT pg_temp.order_in('accepted') AS paid3 \gset
+SELECT dispatch.cancel_order(:paid3, 'changed mind') \g /dev/null
+SELECT refund_id AS rf3 FROM dispatch.refunds WHERE order_id = :paid3 \gset
+SELECT dispatch.settle_refund(:rf3, false, NULL, 'bank timeout', 1) \g /dev/null
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L)', :rf3, 'timed out at the bank'),
+                'a failure report again is a repeat whatever its reason');
+SELECT dispatch.retry_refund(:rf3) \g /dev/null
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L, 1)', :rf3, 'bank timeout'),
+                'a late repeat of attempt 1''s failure after the retry is a no-op');
+SELECT results_eq(format($$ SELECT status, failure_reason, attempt FROM dispatch.refunds WHERE refund_id = %s $$, :rf3),
+                  $$ VALUES ('pending', NULL::text, 2) $$, '... that leaves attempt 2 pending');
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 3)', :rf3, 'RF-3'), 'DP025', NULL,
+                 'an attempt not yet made is refused');
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 0)', :rf3, 'RF-0'), 'DP025', NULL,
+                 '... and so is attempt 0');
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 2)', :rf3, 'RF-2'),
+                'attempt 2''s success is taken');
+SELECT results_eq(format($$ SELECT status, provider_ref, attempt FROM dispatch.refunds WHERE refund_id = %s $$, :rf3),
+                  $$ VALUES ('succeeded', 'RF-2', 2) $$, '... and the refund is paid back');
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L, 1)', :rf3, 'bank timeout'),
+                'attempt 1''s failure repeated now still changes nothing');
+SELECT is((SELECT status FROM dispatch.refunds WHERE refund_id = :rf3), 'succeeded', '... the refund stays paid back');
+SELECT throws_ok(format('SELECT dispatch.retry_refund(%s)', :rf3), 'DP107', NULL, 'and is not paid a second time');
+SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :paid3), NULL::text, 'its money adds up');
 
 -- the provider's success for the unpaid order arrives after its
 -- cancellation voided the payment: recorded, and refunded

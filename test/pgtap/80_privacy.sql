@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(89);
+SELECT plan(91);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -221,6 +221,12 @@ SELECT count(*) FILTER (WHERE failure_reason IS NOT NULL) AS o4_pay_reasons, cou
 SELECT coalesce(failure_reason, '-') AS o4_refund_failure FROM dispatch.refunds WHERE zone_id = :o4 >> 40 AND order_id = :o4 \gset
 SELECT is(format('%s of %s / %s', :'o4_pay_reasons', :'o4_payments', :'o4_refund_failure'), '0 of 2 / -',
 	'and the reasons its payment and its refund failed for');
+-- the payment service repeats its failure report: still a repeat, though
+-- the reason it compares with is gone, and the reason is not written back
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L)', :o4_refund, 'account of A. Alpha closed'),
+	'a repeated failure report of an erased customer''s refund is a no-op');
+SELECT coalesce(failure_reason, '-') AS o4_refund_failure FROM dispatch.refunds WHERE zone_id = :o4 >> 40 AND order_id = :o4 \gset
+SELECT is(:'o4_refund_failure'::text, '-', '... that writes no reason back');
 SELECT ok(:'o1_cell'::boolean, 'to the centre of its 0.01 degree cell');
 SELECT is(:'o1_total'::integer, 5900, 'amounts stay for accounting');
 SELECT ok((SELECT forgotten_at IS NOT NULL AND phone_index IS NULL AND phone_enc IS NULL AND name_enc IS NULL
