@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(45);
+SELECT plan(46);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -98,6 +98,12 @@ SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L, 1)', 
 SELECT is((SELECT status FROM dispatch.refunds WHERE refund_id = :rf3), 'succeeded', '... the refund stays paid back');
 SELECT throws_ok(format('SELECT dispatch.retry_refund(%s)', :rf3), 'DP107', NULL, 'and is not paid a second time');
 SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :paid3), NULL::text, 'its money adds up');
+-- a refund above what was paid (only a direct write can make one) is
+-- labelled as such, not as a refund short of the payment
+UPDATE dispatch.refunds SET amount_cents = 99999 WHERE zone_id = :rf3 >> 40 AND refund_id = :rf3;
+SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :paid3), 'refunded more than paid',
+          'a cancelled order refunded more than it paid is reported so');
+UPDATE dispatch.refunds SET amount_cents = 3100 WHERE zone_id = :rf3 >> 40 AND refund_id = :rf3;
 
 -- the provider's success for the unpaid order arrives after its
 -- cancellation voided the payment: recorded, and refunded
