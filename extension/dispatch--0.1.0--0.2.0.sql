@@ -6936,9 +6936,10 @@ REVOKE ALL ON FUNCTION @extschema@.complaint_due_in() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.complaint_due_in() TO dispatch_app, dispatch_analyst, dispatch_admin;
 
 -- complaint_side (sql/76_complaints.sql)
-CREATE OR REPLACE FUNCTION @extschema@.complaint_side(topics text[]) RETURNS text
+CREATE OR REPLACE FUNCTION @extschema@.complaint_side(topics text[], has_merchant boolean DEFAULT true) RETURNS text
 LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
 RETURN CASE
+	WHEN has_merchant IS FALSE THEN 'delivery'
 	WHEN (SELECT pg_catalog.count(*) FILTER (WHERE t.topic IN ('late', 'cold', 'spilled', 'rider_attitude'))
 	             OPERATOR(pg_catalog.>)
 	             pg_catalog.count(*) FILTER (WHERE t.topic IN ('taste', 'portion', 'wrong_item', 'missing_item',
@@ -6947,10 +6948,10 @@ RETURN CASE
 	THEN 'delivery'
 	ELSE 'merchant'
 END;
-COMMENT ON FUNCTION @extschema@.complaint_side(text[]) IS
-	'The side a complaint ticket goes to: delivery for late, cold, spilled, rider_attitude (cold food is food that waited or travelled too long); merchant for taste, portion, wrong_item, missing_item, price, hygiene.  The side of more of the topics wins; a tie, or no topic (a low rating alone), goes to the merchant, who answers for the order and hands on what is the delivery''s.';
-REVOKE ALL ON FUNCTION @extschema@.complaint_side(text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.complaint_side(text[]) TO dispatch_app, dispatch_analyst, dispatch_admin;
+COMMENT ON FUNCTION @extschema@.complaint_side(text[], boolean) IS
+	'The side a complaint ticket goes to: delivery for late, cold, spilled, rider_attitude (cold food is food that waited or travelled too long); merchant for taste, portion, wrong_item, missing_item, price, hygiene.  The side of more of the topics wins; a tie, or no topic (a low rating alone), goes to the merchant, who answers for the order and hands on what is the delivery''s.  An order without a merchant (has_merchant false: an errand) goes to the delivery whatever the topics, as no merchant answers for it.';
+REVOKE ALL ON FUNCTION @extschema@.complaint_side(text[], boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.complaint_side(text[], boolean) TO dispatch_app, dispatch_analyst, dispatch_admin;
 
 -- _feedback_complaint_trigger (sql/76_complaints.sql)
 CREATE OR REPLACE FUNCTION @extschema@._feedback_complaint_trigger() RETURNS trigger
@@ -6965,7 +6966,7 @@ BEGIN
 		VALUES (NEW.zone_id,
 		        @extschema@.zone_scoped_id(NEW.zone_id, pg_catalog.nextval('@extschema@.complaint_ticket_id_seq')),
 		        NEW.order_id, NEW.feedback_id, NEW.merchant_id, NEW.topics,
-		        @extschema@.complaint_side(NEW.topics), NEW.created_at,
+		        @extschema@.complaint_side(NEW.topics, NEW.merchant_id IS NOT NULL), NEW.created_at,
 		        NEW.created_at OPERATOR(pg_catalog.+) @extschema@.complaint_due_in())
 		ON CONFLICT (zone_id, order_id) DO NOTHING;
 	END IF;
@@ -6973,7 +6974,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._feedback_complaint_trigger() IS
-	'Internal: trigger on a new review: opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order).';
+	'Internal: trigger on a new review: opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order), for the side complaint_side gives (an errand''s: delivery).';
 REVOKE ALL ON FUNCTION @extschema@._feedback_complaint_trigger() FROM PUBLIC;
 
 -- open_tickets (sql/76_complaints.sql)

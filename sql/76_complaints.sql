@@ -8,7 +8,8 @@
 -- One ticket per order: the first negative review of an order opens it,
 -- later reviews of that order (other channels) add nothing.  A ticket is
 -- due complaint_due_in() (24 hours) after it opened, and goes to the side
--- that can act on it (complaint_side()).  resolve_ticket closes it, with
+-- that can act on it (complaint_side()): an errand's, which has no
+-- merchant, to the delivery.  resolve_ticket closes it, with
 -- optional goodwill points or coupon.  Tickets are zone data (zone_id
 -- leads the key, ids (zone_id << 40) | n); they copy no text of the review.
 -- Reviews are never rescored in place (only the retention purge updates a
@@ -47,10 +48,12 @@ COMMENT ON FUNCTION @extschema@.complaint_due_in() IS
 REVOKE ALL ON FUNCTION @extschema@.complaint_due_in() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.complaint_due_in() TO dispatch_app, dispatch_analyst, dispatch_admin;
 
--- which side acts on which topic
-CREATE FUNCTION @extschema@.complaint_side(topics text[]) RETURNS text
+-- which side acts on which topic; an order without a merchant (an errand)
+-- has only the delivery side to act on it
+CREATE FUNCTION @extschema@.complaint_side(topics text[], has_merchant boolean DEFAULT true) RETURNS text
 LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
 RETURN CASE
+	WHEN has_merchant IS FALSE THEN 'delivery'
 	WHEN (SELECT pg_catalog.count(*) FILTER (WHERE t.topic IN ('late', 'cold', 'spilled', 'rider_attitude'))
 	             OPERATOR(pg_catalog.>)
 	             pg_catalog.count(*) FILTER (WHERE t.topic IN ('taste', 'portion', 'wrong_item', 'missing_item',
@@ -59,10 +62,10 @@ RETURN CASE
 	THEN 'delivery'
 	ELSE 'merchant'
 END;
-COMMENT ON FUNCTION @extschema@.complaint_side(text[]) IS
-	'The side a complaint ticket goes to: delivery for late, cold, spilled, rider_attitude (cold food is food that waited or travelled too long); merchant for taste, portion, wrong_item, missing_item, price, hygiene.  The side of more of the topics wins; a tie, or no topic (a low rating alone), goes to the merchant, who answers for the order and hands on what is the delivery''s.';
-REVOKE ALL ON FUNCTION @extschema@.complaint_side(text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.complaint_side(text[]) TO dispatch_app, dispatch_analyst, dispatch_admin;
+COMMENT ON FUNCTION @extschema@.complaint_side(text[], boolean) IS
+	'The side a complaint ticket goes to: delivery for late, cold, spilled, rider_attitude (cold food is food that waited or travelled too long); merchant for taste, portion, wrong_item, missing_item, price, hygiene.  The side of more of the topics wins; a tie, or no topic (a low rating alone), goes to the merchant, who answers for the order and hands on what is the delivery''s.  An order without a merchant (has_merchant false: an errand) goes to the delivery whatever the topics, as no merchant answers for it.';
+REVOKE ALL ON FUNCTION @extschema@.complaint_side(text[], boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.complaint_side(text[], boolean) TO dispatch_app, dispatch_analyst, dispatch_admin;
 
 CREATE SEQUENCE @extschema@.complaint_ticket_id_seq AS bigint MAXVALUE 1099511627775;
 CREATE TABLE @extschema@.complaint_tickets (
@@ -120,7 +123,7 @@ BEGIN
 		VALUES (NEW.zone_id,
 		        @extschema@.zone_scoped_id(NEW.zone_id, pg_catalog.nextval('@extschema@.complaint_ticket_id_seq')),
 		        NEW.order_id, NEW.feedback_id, NEW.merchant_id, NEW.topics,
-		        @extschema@.complaint_side(NEW.topics), NEW.created_at,
+		        @extschema@.complaint_side(NEW.topics, NEW.merchant_id IS NOT NULL), NEW.created_at,
 		        NEW.created_at OPERATOR(pg_catalog.+) @extschema@.complaint_due_in())
 		ON CONFLICT (zone_id, order_id) DO NOTHING;
 	END IF;
@@ -128,7 +131,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._feedback_complaint_trigger() IS
-	'Internal: trigger on a new review: opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order).';
+	'Internal: trigger on a new review: opens a complaint ticket when the rating is 1 or 2, or the text is negative and raises a topic (one per order), for the side complaint_side gives (an errand''s: delivery).';
 REVOKE ALL ON FUNCTION @extschema@._feedback_complaint_trigger() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.open_tickets(zone_id bigint, only_side text DEFAULT NULL, max_tickets integer DEFAULT 100)

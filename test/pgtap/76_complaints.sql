@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(90);
+SELECT plan(95);
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
 \ir ../fixtures/order_in.sql
@@ -303,6 +303,35 @@ SELECT is((SELECT sum(answers)::bigint FROM dispatch.survey_results), 4::bigint,
 \endif
 SELECT throws_ok('SELECT count(*) FROM dispatch.survey_answers', '42501', NULL, 'the analyst is refused the answers table');
 RESET ROLE;
+
+------------------------------------------------------------------------------
+-- an errand has no merchant: its tickets go to the delivery
+
+SELECT dispatch.place_errand(:customer, 121.43, 31.19, 121.44, 31.20, 'gate 3', 'buy a charger', 1500) AS e1 \gset
+SELECT dispatch.place_errand(:customer, 121.43, 31.19, 121.44, 31.20, 'gate 3', 'buy a lamp', 1500) AS e2 \gset
+SELECT dispatch.confirm_payment(:e1, 'ref-e1') \g /dev/null
+SELECT dispatch.confirm_payment(:e2, 'ref-e2') \g /dev/null
+SELECT dispatch.assign_manually(:e1, :rider, 'test') \g /dev/null
+SELECT dispatch.mark_picked_up(:e1, :rider) \g /dev/null
+SELECT dispatch.mark_delivered(:e1, :rider) \g /dev/null
+SELECT dispatch.assign_manually(:e2, :rider, 'test') \g /dev/null
+SELECT dispatch.mark_picked_up(:e2, :rider) \g /dev/null
+SELECT dispatch.mark_delivered(:e2, :rider) \g /dev/null
+SELECT dispatch.submit_feedback(:e1, 1, NULL) \g /dev/null
+SELECT dispatch.submit_feedback(:e2, 2, 'way too expensive, overpriced') \g /dev/null
+SELECT (SELECT format('%s %s %s', coalesce(merchant_id::text, '-'), topics, side)
+          FROM dispatch.complaint_tickets WHERE zone_id = :zone AND order_id = :e1) AS v \gset
+SELECT is(:'v'::text, '- {} delivery', 'an errand''s low rating without a topic opens a ticket for the delivery');
+SELECT (SELECT format('%s %s %s', coalesce(merchant_id::text, '-'), 'price' = ANY (topics), side)
+          FROM dispatch.complaint_tickets WHERE zone_id = :zone AND order_id = :e2) AS v \gset
+SELECT is(:'v'::text, '- t delivery', '... and so does one about its price, a merchant''s topic');
+SELECT results_eq(format('SELECT order_id FROM dispatch.open_tickets(%s, %L) ORDER BY order_id', :zone, 'delivery'),
+                  format('VALUES (%s::bigint), (%s::bigint)', :e1, :e2), 'open_tickets of the delivery lists them');
+SELECT is((SELECT count(*) FROM dispatch.open_tickets(:zone, 'merchant') WHERE merchant_id IS NULL), 0::bigint,
+          'open_tickets of the merchants lists no ticket without a merchant');
+SELECT results_eq($$ SELECT dispatch.complaint_side(t, false) FROM (VALUES (ARRAY['taste']), ('{}'::text[]), (NULL)) v(t) $$,
+                  $$ VALUES ('delivery'), ('delivery'), ('delivery') $$,
+                  'complaint_side: without a merchant, the delivery whatever the topics');
 
 SELECT * FROM finish();
 ROLLBACK;
