@@ -296,8 +296,7 @@ CREATE TABLE @extschema@.redemptions (
 	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
 	CHECK (campaign_id IS NOT NULL OR points_spent > 0)
 );
-CREATE INDEX redemptions_campaign_idx ON @extschema@.redemptions (campaign_id, customer_id)
-	WHERE status = 'applied';
+CREATE INDEX redemptions_campaign_idx ON @extschema@.redemptions (campaign_id, customer_id);
 COMMENT ON TABLE @extschema@.redemptions IS
 	'What an order took: at most one campaign''s discount and the points spent on it (points_lots: the lots they came from, so that a cancellation restores them).  Zone data, keyed like the order.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.redemptions', '');
@@ -567,7 +566,7 @@ COMMENT ON SEQUENCE @extschema@.survey_answer_id_seq IS
 COMMENT ON INDEX @extschema@.survey_answers_day_idx IS
 	'Answers of a zone by time, for survey_results and the retention purge.';
 COMMENT ON TABLE @extschema@.survey_answers IS
-	'Answers to surveys, one per survey and customer, in the zone of the order they are about (a campaign survey: the customer''s first order that redeemed the campaign).  Scored like reviews (score, text_score, topics); comment_enc is sealed with the customer''s data key and purged with the feedback text.';
+	'Answers to surveys, one per survey and customer, in the zone of the order they are about (a campaign survey: the customer''s first order that redeemed the campaign, cancelled since or not).  Scored like reviews (score, text_score, topics); comment_enc is sealed with the customer''s data key and purged with the feedback text.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.survey_answers', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.survey_answer_id_seq', '');
 REVOKE ALL ON @extschema@.survey_answers FROM PUBLIC;
@@ -7120,18 +7119,40 @@ LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- whatever the status: a cancellation since must not move the answer
+	-- to another zone, where the customer could answer once more
 	RETURN (SELECT r.order_id
 	          FROM @extschema@.redemptions r
 	         WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
 	           AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	           AND r.status OPERATOR(pg_catalog.=) 'applied'
 	         ORDER BY r.created_at, r.order_id
 	         LIMIT 1);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) IS
-	'Internal (answer_survey): the order a customer''s answer to a campaign''s survey is about, their first order that redeemed the campaign and still holds it (not cancelled); NULL if none (the survey is not theirs to answer).';
+	'Internal (answer_survey): the order a customer''s answer to a campaign''s survey is about, their first order that redeemed the campaign, cancelled since or not, so that every answer of theirs lies in its one zone; NULL if none.  Whether they may answer is _campaign_survey_holds.';
 REVOKE ALL ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) FROM PUBLIC;
+
+-- _campaign_survey_holds (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@._campaign_survey_holds(p_campaign_id bigint, p_customer_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- a scalar subquery, as above: Citus fails to plan RETURN EXISTS (...)
+	-- over every shard of redemptions ("a column definition list is
+	-- required for functions returning record")
+	RETURN (SELECT r.order_id
+	          FROM @extschema@.redemptions r
+	         WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
+	           AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	           AND r.status OPERATOR(pg_catalog.=) 'applied'
+	         LIMIT 1) IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._campaign_survey_holds(bigint, bigint) IS
+	'Internal (answer_survey): whether a customer may answer a campaign''s survey: an order of theirs redeemed the campaign and still holds it (not cancelled).';
+REVOKE ALL ON FUNCTION @extschema@._campaign_survey_holds(bigint, bigint) FROM PUBLIC;
 
 -- create_survey (sql/76_complaints.sql)
 CREATE OR REPLACE FUNCTION @extschema@.create_survey(kind text, order_id bigint DEFAULT NULL, campaign_id bigint DEFAULT NULL)
@@ -7247,7 +7268,9 @@ BEGIN
 			                    ELSE 'A campaign survey is answered by customers who redeemed the campaign.' END;
 	END IF;
 
-	-- a repeat of the same answer is a no-op that returns it
+	-- a repeat of the same answer is a no-op that returns it (also once the
+	-- customer's redeeming orders are cancelled since); the customer's
+	-- answers all lie in the zone of v_order, see the head of this file
 	SELECT a.answer_id, a.rating, a.comment_enc INTO v_id, v_rating, v_sealed
 	  FROM @extschema@.survey_answers a
 	 WHERE a.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
@@ -7263,6 +7286,12 @@ BEGIN
 		END IF;
 		RAISE EXCEPTION 'customer % has answered survey % already, with another answer', answer_survey.customer_id, answer_survey.survey_id
 			USING ERRCODE = 'DP660';
+	END IF;
+	IF v_survey.kind OPERATOR(pg_catalog.=) 'campaign'
+	   AND NOT @extschema@._campaign_survey_holds(v_survey.campaign_id, answer_survey.customer_id) THEN
+		RAISE EXCEPTION 'survey % is not addressed to customer %', answer_survey.survey_id, answer_survey.customer_id
+			USING ERRCODE = 'DP659',
+			      DETAIL = 'A campaign survey is answered by customers who redeemed the campaign on an order not cancelled.';
 	END IF;
 
 	IF v_comment IS NOT NULL THEN
@@ -7287,7 +7316,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) IS
-	'Records a customer''s answer to a survey: a rating of 1 to 5 stars and an optional comment, scored with sentiment() and tagged with feedback_topics() like a review, the comment sealed with the customer''s key; it earns the points a review earns (the running points campaign''s feedback_points, reason survey).  Returns the answer id.  The same answer again is a no-op that returns its id; another answer of the same customer is refused (DP660).';
+	'Records a customer''s answer to a survey: a rating of 1 to 5 stars and an optional comment, scored with sentiment() and tagged with feedback_topics() like a review, the comment sealed with the customer''s key; it earns the points a review earns (the running points campaign''s feedback_points, reason survey).  Returns the answer id.  One answer per survey and customer, whichever zones the customer''s orders are in (a campaign answer lies in the zone of their first order that redeemed the campaign, cancelled since or not): the same answer again is a no-op that returns its id, also once that order is cancelled; another answer of the same customer is refused (DP660).  DP659 when the survey is not the customer''s (a campaign''s: no order of theirs holds a redemption of it).';
 REVOKE ALL ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) TO dispatch_app, dispatch_admin;
 

@@ -107,8 +107,7 @@ CREATE TABLE @extschema@.redemptions (
 	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
 	CHECK (campaign_id IS NOT NULL OR points_spent > 0)
 );
-CREATE INDEX redemptions_campaign_idx ON @extschema@.redemptions (campaign_id, customer_id)
-	WHERE status = 'applied';
+CREATE INDEX redemptions_campaign_idx ON @extschema@.redemptions (campaign_id, customer_id);
 COMMENT ON TABLE @extschema@.redemptions IS
 	'What an order took: at most one campaign''s discount and the points spent on it (points_lots: the lots they came from, so that a cancellation restores them).  Zone data, keyed like the order.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.redemptions', '');

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(95);
+SELECT plan(101);
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
 \ir ../fixtures/order_in.sql
@@ -332,6 +332,61 @@ SELECT is((SELECT count(*) FROM dispatch.open_tickets(:zone, 'merchant') WHERE m
 SELECT results_eq($$ SELECT dispatch.complaint_side(t, false) FROM (VALUES (ARRAY['taste']), ('{}'::text[]), (NULL)) v(t) $$,
                   $$ VALUES ('delivery'), ('delivery'), ('delivery') $$,
                   'complaint_side: without a merchant, the delivery whatever the topics');
+
+------------------------------------------------------------------------------
+-- one answer per campaign survey and customer, whichever zones their orders
+-- are in: a customer redeemed a campaign of every zone on an order here and
+-- on one in the other zone, answered, then the first order was cancelled
+
+SET LOCAL dispatch.fraud_max_bad_orders = 1000;
+SELECT dispatch.create_campaign('Autumn', 'limited_time', '{"percent_off": 10, "per_customer": 2}', NULL, NULL,
+                                dispatch.clock() + interval '1 day', NULL, 'AUTUMN10') AS autumn \gset
+SELECT dispatch.create_merchant(:other_zone, 'Far shop', 120.05, 30.05) AS far_m \gset
+SELECT dispatch.add_item(:far_m, 'far noodles', 2000) AS far_item \gset
+CREATE FUNCTION pg_temp.autumn_order(p_customer bigint, p_far boolean) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE o bigint;
+BEGIN
+	IF p_far THEN
+		o := dispatch.place_order(p_customer, current_setting('t.far_m')::bigint,
+		                          jsonb_build_array(jsonb_build_object('item_id', current_setting('t.far_item')::bigint, 'qty', 1)),
+		                          120.051, 30.051, 'far away', 'normal', 'AUTUMN10');
+	ELSE
+		o := dispatch.place_order(p_customer, current_setting('t.merchant')::bigint,
+		                          jsonb_build_array(jsonb_build_object('item_id', current_setting('t.item')::bigint, 'qty', 1)),
+		                          121.445, 31.196, 'somewhere', 'normal', 'AUTUMN10');
+	END IF;
+	PERFORM dispatch.confirm_payment(o, 'ref-' || o);
+	RETURN o;
+END $$;
+SELECT set_config('t.far_m', :'far_m', true), set_config('t.far_item', :'far_item', true) \g /dev/null
+SELECT pg_temp.autumn_order(:customer, false) AS aa \gset
+SELECT pg_temp.autumn_order(:customer, true) AS ab \gset
+-- the other customer's first redeeming order is cancelled before answering
+SELECT pg_temp.autumn_order(:customer2, false) AS ac \gset
+SELECT pg_temp.autumn_order(:customer2, true) AS ad \gset
+SELECT dispatch.cancel_order(:ac, 'changed mind') \g /dev/null
+SELECT dispatch.end_campaign(:autumn) \g /dev/null
+SELECT dispatch.create_survey('campaign', campaign_id => :autumn) AS sa \gset
+SELECT count(*) AS survey_points_before FROM dispatch.points_ledger WHERE customer_id = :customer AND reason = 'survey' \gset
+SELECT dispatch.answer_survey(:sa, :customer, 1) AS aa_answer \gset
+SELECT dispatch.cancel_order(:aa, 'changed mind') \g /dev/null
+SELECT is(dispatch.answer_survey(:sa, :customer, 1), :aa_answer::bigint,
+          'the same answer after the order it is linked to was cancelled is a no-op that returns it');
+SELECT throws_ok(format('SELECT dispatch.answer_survey(%s, %s, 5)', :sa, :customer), 'DP660', NULL,
+                 '... and another answer is refused, though the redemption still held is in another zone');
+SELECT results_eq(format('SELECT zone_id, order_id FROM dispatch.survey_answers WHERE survey_id = %s AND customer_id = %s',
+                         :sa, :customer),
+                  format('VALUES (%s::bigint, %s::bigint)', :zone, :aa), 'one answer, linked to the first redeeming order');
+SELECT is((SELECT count(*) FROM dispatch.points_ledger WHERE customer_id = :customer AND reason = 'survey'),
+          (:survey_points_before + 1)::bigint, '... which earned the survey points once');
+SELECT dispatch.answer_survey(:sa, :customer2, 4) AS ac_answer \gset
+SELECT results_eq(format('SELECT zone_id, order_id FROM dispatch.survey_answers WHERE survey_id = %s AND customer_id = %s',
+                         :sa, :customer2),
+                  format('VALUES (%s::bigint, %s::bigint)', :zone, :ac),
+                  'a customer still holding a later redemption answers, linked to the first redeeming order, cancelled or not');
+SELECT dispatch.cancel_order(:ad, 'changed mind') \g /dev/null
+SELECT is(dispatch.answer_survey(:sa, :customer2, 4), :ac_answer::bigint,
+          'the same answer again is a no-op once none of the customer''s redemptions is held');
 
 SELECT * FROM finish();
 ROLLBACK;
