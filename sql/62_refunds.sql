@@ -171,9 +171,28 @@ BEGIN
 			RAISE EXCEPTION 'refund % has no attempt %', refund_id, _settle_refund.attempt
 				USING ERRCODE = 'DP025', DETAIL = pg_catalog.format('Its attempts are numbered 1 to %s.', v_r.attempt);
 		END IF;
-		-- the report of an attempt retried since: its outcome is past, and
-		-- the attempt under way is not the one it speaks of
+		-- the report of an attempt retried since.  Its failure is past
+		-- (the attempt under way is not the one it speaks of); its success
+		-- is money paid back all the same: the refund is paid, whatever
+		-- the later attempt's state, and a refund paid by another attempt
+		-- already is a second payment, refused so that the payment service
+		-- sees it (DP107)
 		IF _settle_refund.attempt OPERATOR(pg_catalog.<) v_r.attempt THEN
+			IF NOT succeeded
+			   OR (v_r.status OPERATOR(pg_catalog.=) 'succeeded'
+			       AND v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref) THEN
+				RETURN;
+			END IF;
+			IF v_r.status OPERATOR(pg_catalog.=) 'succeeded' THEN
+				RAISE EXCEPTION 'refund % was paid back already by another attempt', refund_id
+					USING ERRCODE = 'DP107',
+					      DETAIL = pg_catalog.format('Attempt %s reports a payment; the refund was paid back with reference %s.',
+					                                 _settle_refund.attempt, v_r.provider_ref);
+			END IF;
+			UPDATE @extschema@.refunds r
+			   SET status = 'succeeded', provider_ref = _settle_refund.provider_ref, failure_reason = NULL,
+			       settled_at = @extschema@.clock()
+			 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
 			RETURN;
 		END IF;
 	END IF;
@@ -201,7 +220,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, succeeded, provider_ref, failure_reason, attempt);
 COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) IS
-	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  The report of an earlier attempt (retried since) changes nothing and returns as a no-op does; the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise, DP025 for an attempt it never had.';
+	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise, DP025 for an attempt it never had.';
 
 -- A refund the payment service reported failed (a card closed since, a
 -- bank's refusal) is tried again: its next attempt, pending, told through

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(46);
+SELECT plan(49);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -98,6 +98,20 @@ SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L, 1)', 
 SELECT is((SELECT status FROM dispatch.refunds WHERE refund_id = :rf3), 'succeeded', '... the refund stays paid back');
 SELECT throws_ok(format('SELECT dispatch.retry_refund(%s)', :rf3), 'DP107', NULL, 'and is not paid a second time');
 SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :paid3), NULL::text, 'its money adds up');
+-- a success of attempt 1 reported after the retry is money paid back: the
+-- refund is paid, and attempt 2's success then is a second payment (DP107)
+SELECT pg_temp.order_in('accepted') AS paid4 \gset
+SELECT dispatch.cancel_order(:paid4, 'changed mind') \g /dev/null
+SELECT refund_id AS rf4 FROM dispatch.refunds WHERE order_id = :paid4 \gset
+SELECT dispatch.settle_refund(:rf4, false, NULL, 'bank timeout', 1) \g /dev/null
+SELECT dispatch.retry_refund(:rf4) \g /dev/null
+SELECT dispatch.settle_refund(:rf4, true, 'RF-late-1', NULL, 1) \g /dev/null
+SELECT results_eq(format($$ SELECT status, provider_ref, attempt FROM dispatch.refunds WHERE refund_id = %s $$, :rf4),
+                  $$ VALUES ('succeeded', 'RF-late-1', 2) $$, 'a late success of attempt 1 marks the refund paid back');
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 1)', :rf4, 'RF-late-1'),
+                '... and is a no-op repeated');
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 2)', :rf4, 'RF-4b'), 'DP107', NULL,
+                 'attempt 2''s success then is refused: the customer was paid twice');
 -- a refund above what was paid (only a direct write can make one) is
 -- labelled as such, not as a refund short of the payment
 UPDATE dispatch.refunds SET amount_cents = 99999 WHERE zone_id = :rf3 >> 40 AND refund_id = :rf3;
