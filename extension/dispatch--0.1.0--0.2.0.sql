@@ -6302,14 +6302,33 @@ RETURNS TABLE (item integer, client_event_id text, outcome text, reason text, sq
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_zone bigint := @extschema@._rider_zone(sync_rider.rider_id);
 BEGIN
+	-- On Citus this form runs where it is called (the coordinator, as a
+	-- rule), and so would the zone's shared lock that sync_rider_in_zone
+	-- takes, while the zone's batch, sent whole to the zone's worker,
+	-- takes the zone's lock there: the two would never meet, and an item
+	-- waiting for an order the batch holds would deadlock with it
+	-- (docs/matching.md, "Locking order").  The lock is taken first where
+	-- the zone's rows lie, by a statement Citus routes to the rider's
+	-- shard, which runs the function there (in the call's transaction on
+	-- that node, to its end).  Run on the node that holds the shard, it is
+	-- the lock sync_rider_in_zone then takes again; without Citus
+	-- sync_rider_in_zone's lock is the one.
+	IF v_zone IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		PERFORM @extschema@._lock_zone(r.zone_id, true)
+		   FROM @extschema@.riders r
+		  WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id;
+	END IF;
 	RETURN QUERY
 	SELECT s.item, s.client_event_id, s.outcome, s.reason, s.sqlstate
-	  FROM @extschema@.sync_rider_in_zone(@extschema@._rider_zone(sync_rider.rider_id), sync_rider.rider_id, batch) s;
+	  FROM @extschema@.sync_rider_in_zone(v_zone, sync_rider.rider_id, batch) s;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
-	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  DP701 not an array, DP028 over the limits, DP015 unknown rider.';
+	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider.';
 REVOKE ALL ON FUNCTION @extschema@.sync_rider(bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_rider(bigint, jsonb) TO dispatch_app, dispatch_admin;
 
@@ -10850,12 +10869,31 @@ COMMENT ON FUNCTION @extschema@._event_shard_seq() IS
 	'Internal: BEFORE INSERT on the shards of a distributed outbox (distribute() creates the trigger): the row gets the next seq of the worker''s transaction, whichever node numbered it, so that the events of a zone are numbered by one node (src/events.c).';
 REVOKE ALL ON FUNCTION @extschema@._event_shard_seq() FROM PUBLIC;
 
+-- _check_node_group (sql/97_distribute.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_node_group(p_group integer, p_node text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_group OPERATOR(pg_catalog.>) 15 THEN
+		RAISE EXCEPTION 'the node % is of Citus group %, and dispatch has ids for groups 1 to 15 only', p_node, p_group
+			USING ERRCODE = 'DP917',
+			      DETAIL = 'Each node hands out ids from its group id << 36, below 2^40; Citus never reuses a group id, so removed and replaced workers use them up too.',
+			      HINT = 'A cluster places at most 15 workers over its life (docs/citus.md, "Adding a worker").';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_node_group(integer, text) IS
+	'Internal: DP917, naming p_node, for a Citus group id above 15, which has no range of ids (_start_node_sequences: group id << 36, below 2^40).';
+REVOKE ALL ON FUNCTION @extschema@._check_node_group(integer, text) FROM PUBLIC;
+
 -- _start_node_sequences (sql/97_distribute.sql)
 CREATE OR REPLACE FUNCTION @extschema@._start_node_sequences() RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM @extschema@._check_node_group((SELECT g.groupid FROM pg_catalog.pg_dist_local_group g), 'here');
 	PERFORM pg_catalog.setval(c.oid::pg_catalog.regclass,
 	                          GREATEST((SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)::pg_catalog.int8
 	                                   OPERATOR(pg_catalog.<<) 36, 1), false)
@@ -10963,6 +11001,11 @@ BEGIN
 		RAISE EXCEPTION 'the tables of dispatch are distributed already'
 			USING ERRCODE = 'DP912';
 	END IF;
+	-- every worker it places needs a range of ids, before anything changes
+	PERFORM @extschema@._check_node_group(n.groupid, pg_catalog.format('%s:%s', n.nodename, n.nodeport))
+	   FROM pg_catalog.pg_dist_node n
+	  WHERE n.isactive AND n.noderole OPERATOR(pg_catalog.=) 'primary'
+	    AND n.groupid OPERATOR(pg_catalog.<>) 0;
 
 	-- Triggers fire on the shards, where they reach co-located shards of
 	-- the same zone and read reference tables (docs/citus.md)
@@ -11091,7 +11134,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, place_errand_in_zone, rider_online_in_zone, rider_offline_in_zone, sync_rider_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP913 if a worker refuses.';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, place_errand_in_zone, rider_online_in_zone, rider_offline_in_zone, sync_rider_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP917 if a worker is of a Citus group above 15 (before anything changes), DP913 if a worker refuses (what the workers did is kept, and a second call completes it).';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- _prepare_this_node (sql/97_distribute.sql)
@@ -11194,6 +11237,7 @@ DECLARE
 	v_top bigint;
 BEGIN
 	v_group := @extschema@._worker_group('prepare_worker', nodename, nodeport);
+	PERFORM @extschema@._check_node_group(v_group, pg_catalog.format('%s:%s', nodename, nodeport));
 	-- prepared already: nothing changes (the node did its part in one
 	-- transaction; the reference tables are copied again only if missing)
 	v_base := @extschema@._on_worker(nodename, nodeport,
@@ -11222,7 +11266,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.prepare_worker(text, integer) IS
-	'On a Citus coordinator, for a worker added with citus_add_node after distribute(), before any shard moves to it: copies the reference tables there and gives the node what distribute() gives a worker (its sequences'' ids, analyst views that read their definer functions) and a base of event numbers above every number of the cluster, so that a zone''s events keep rising when its shards move there.  Returns the base; a second call changes nothing.  DP911 elsewhere, DP915 before distribute() or for a node not in the cluster, DP914 for a worker that holds shards of the outbox and was not prepared, DP913 if the worker refuses.';
+	'On a Citus coordinator, for a worker added with citus_add_node after distribute(), before any shard moves to it: copies the reference tables there and gives the node what distribute() gives a worker (its sequences'' ids, analyst views that read their definer functions) and a base of event numbers above every number of the cluster, so that a zone''s events keep rising when its shards move there.  Returns the base; a second call changes nothing.  DP911 elsewhere, DP915 before distribute() or for a node not in the cluster, DP914 for a worker that holds shards of the outbox and was not prepared, DP917 for a worker of a Citus group above 15 (no range of ids; group ids are never reused), DP913 if the worker refuses.';
 REVOKE ALL ON FUNCTION @extschema@.prepare_worker(text, integer) FROM PUBLIC;
 
 -- prepare_move (sql/97_distribute.sql)

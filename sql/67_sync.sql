@@ -314,13 +314,32 @@ RETURNS TABLE (item integer, client_event_id text, outcome text, reason text, sq
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_zone bigint := @extschema@._rider_zone(sync_rider.rider_id);
 BEGIN
+	-- On Citus this form runs where it is called (the coordinator, as a
+	-- rule), and so would the zone's shared lock that sync_rider_in_zone
+	-- takes, while the zone's batch, sent whole to the zone's worker,
+	-- takes the zone's lock there: the two would never meet, and an item
+	-- waiting for an order the batch holds would deadlock with it
+	-- (docs/matching.md, "Locking order").  The lock is taken first where
+	-- the zone's rows lie, by a statement Citus routes to the rider's
+	-- shard, which runs the function there (in the call's transaction on
+	-- that node, to its end).  Run on the node that holds the shard, it is
+	-- the lock sync_rider_in_zone then takes again; without Citus
+	-- sync_rider_in_zone's lock is the one.
+	IF v_zone IS NOT NULL
+	   AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		PERFORM @extschema@._lock_zone(r.zone_id, true)
+		   FROM @extschema@.riders r
+		  WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id;
+	END IF;
 	RETURN QUERY
 	SELECT s.item, s.client_event_id, s.outcome, s.reason, s.sqlstate
-	  FROM @extschema@.sync_rider_in_zone(@extschema@._rider_zone(sync_rider.rider_id), sync_rider.rider_id, batch) s;
+	  FROM @extschema@.sync_rider_in_zone(v_zone, sync_rider.rider_id, batch) s;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
-	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  DP701 not an array, DP028 over the limits, DP015 unknown rider.';
+	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider.';
 REVOKE ALL ON FUNCTION @extschema@.sync_rider(bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_rider(bigint, jsonb) TO dispatch_app, dispatch_admin;
