@@ -7,7 +7,7 @@ BEGIN;
 \ir ../fixtures/city.sql
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-01 12:00:00+00';
-SELECT plan(43);
+SELECT plan(42);
 
 SELECT dispatch.register_rider(:zone, 'Rules', '+8613900000098', 5) AS rider \gset
 SELECT dispatch.rider_online(:rider, 121.43, 31.19) \g /dev/null
@@ -106,7 +106,7 @@ SELECT lives_ok(format('UPDATE dispatch.orders SET priority = %L, fee_cents = 0,
 -- (values read first: on Citus a routable SELECT goes whole, pgTAP's call
 -- in it too, to the worker)
 SELECT kind || ' ' || priority || ' ' || fee_cents AS order_now FROM dispatch.orders WHERE zone_id = :zone AND order_id = :o \gset
-SELECT is(:'order_now'::text, 'takeaway fresh 0', 'and the refused updates left nothing');
+SELECT is(:'order_now'::text, 'takeaway fresh 0', 'and the update at the edges is stored');
 
 SELECT throws_like(format('UPDATE dispatch.payments SET status = %L WHERE zone_id = %s AND payment_id = %s', 'refunded', :zone, :p),
                    '%payments_values_check%', 'a payment of an unknown status is refused');
@@ -114,8 +114,6 @@ SELECT throws_ok(format('UPDATE dispatch.payments SET status = %L WHERE zone_id 
                  '23514', NULL, '... as a check violation');
 SELECT throws_like(format('UPDATE dispatch.payments SET amount_cents = -1 WHERE zone_id = %s AND payment_id = %s', :zone, :p),
                    '%payments_values_check%', 'a negative payment is refused');
-SELECT status || ' ' || (amount_cents >= 0) AS payment_now FROM dispatch.payments WHERE zone_id = :zone AND payment_id = :p \gset
-SELECT is(:'payment_now'::text, 'succeeded true', 'the payment is as it was');
 
 -- eta_predictions: the order's prediction of its payment, written again
 SELECT count(*) AS predictions FROM dispatch.eta_predictions WHERE zone_id = :zone AND order_id = :o \gset
@@ -153,7 +151,7 @@ SET LOCAL session_replication_role = origin;
 SELECT lives_ok(format('UPDATE dispatch.riders SET capacity = 20, vehicle = %L WHERE rider_id = %s', 'car', :rider),
                 'the edges of the rider rules pass (capacity 20, a car)');
 SELECT capacity || ' ' || vehicle || ' ' || status AS rider_now FROM dispatch.riders WHERE rider_id = :rider \gset
-SELECT is(:'rider_now'::text, '20 car online', 'and the refused updates left nothing');
+SELECT is(:'rider_now'::text, '20 car online', 'and the update at the edges is stored');
 SELECT throws_like($$INSERT INTO dispatch.vehicle_profiles (vehicle, speed_factor, max_pickup_m, max_trip_m)
                      VALUES ('scooter', 1, 1000, 2000)$$,
                    '%vehicle_profiles_vehicle_check%', 'a vehicle profile names a vehicle a rider may have');

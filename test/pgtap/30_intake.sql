@@ -1,17 +1,10 @@
--- test/pgtap/30_intake.sql: every intake and API error has its SQLSTATE
--- and leaves nothing behind; stock is taken and given back.
+-- test/pgtap/30_intake.sql: every intake and API error has its SQLSTATE;
+-- stock is taken and given back.  (An error leaves nothing behind by
+-- PostgreSQL's rollback of the call, which a check here could not fail.)
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(113);
-
-CREATE TEMP VIEW footprint AS
-SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
-       (SELECT count(*) FROM dispatch.order_items) AS lines,
-       (SELECT count(*) FROM dispatch.payments) AS payments,
-       (SELECT count(*) FROM dispatch.events) AS events,
-       (SELECT string_agg(item_id || ':' || stock, ',' ORDER BY item_id) FROM dispatch.item_stock) AS stock;
-CREATE TEMP TABLE before AS SELECT * FROM footprint;
+SELECT plan(111);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
@@ -114,8 +107,6 @@ SELECT throws_ok(format($$ SELECT dispatch.create_merchant(%s, 'x', 100, 31.19) 
 SELECT throws_ok(format($$ SELECT dispatch.add_item(%s, 'x', -1) $$, :merchant), 'DP008', NULL, 'negative price');
 SELECT throws_ok(format($$ SELECT dispatch.add_item(%s, 'Counted', 100, -1) $$, :merchant), 'DP025',
                  'stock cannot be negative', 'an item added with a negative stock is refused');
-SELECT count(*) AS counted_items FROM dispatch.items WHERE name = 'Counted' \gset
-SELECT is(:counted_items::bigint, 0::bigint, '... and not kept');
 SELECT (SELECT s.stock FROM dispatch.item_stock s WHERE s.item_id = :rice) AS rice_stock,
        (SELECT m.zone_id FROM dispatch.merchants m WHERE m.merchant_id = :merchant) AS merchant_zone,
        (SELECT s.zone_id FROM dispatch.item_stock s WHERE s.item_id = :rice) AS rice_zone \gset
@@ -145,8 +136,6 @@ SELECT throws_ok(format($$ SELECT dispatch.place_errand_in_zone(%s, %s, 121.43, 
 SELECT throws_ok(format($$ SELECT dispatch.place_errand_in_zone(NULL, %s, 121.43, 31.19, 121.44, 31.19, 'x', 'buy milk', 500) $$,
                         :customer),
                  'DP016', 'place_errand_in_zone needs a zone', 'and one naming no zone');
-
-SELECT results_eq('SELECT * FROM footprint', 'SELECT * FROM before', 'no refused request left a row or took stock');
 
 -- the happy path takes stock; cancelling gives it back
 SELECT dispatch.place_order(:customer, :merchant,

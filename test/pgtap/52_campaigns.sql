@@ -1,29 +1,14 @@
 -- test/pgtap/52_campaigns.sql: campaigns, coupons, points and referrals
 -- (sql/52_campaigns.sql): every rule of every kind, every refusal with its
--- SQLSTATE and nothing written, and what a cancellation gives back.
+-- SQLSTATE, and what a cancellation gives back.  A refusal raises, so
+-- PostgreSQL rolls back whatever the call wrote before it; there is no
+-- "nothing written" to check after one.
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(149);
+SELECT plan(107);
 SET LOCAL dispatch.clock_override = '2026-06-01 11:00:00+00';
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
-
--- what a refused call must leave as it was
-CREATE TEMP VIEW footprint AS
-SELECT (SELECT count(*) FROM dispatch.orders) AS orders,
-       (SELECT count(*) FROM dispatch.payments) AS payments,
-       (SELECT count(*) FROM dispatch.redemptions) AS redemptions,
-       (SELECT count(*) FROM dispatch.campaigns) AS campaigns,
-       (SELECT string_agg(zone_id || ':' || campaign_id || ':' || slot || ':' || cap_cents || ':' || spent_cents, ',' ORDER BY zone_id, campaign_id, slot) FROM dispatch.campaign_budget) AS spent,
-       (SELECT string_agg(zone_id || ':' || code || ':' || cap || ':' || used, ',' ORDER BY zone_id, code) FROM dispatch.coupon_uses) AS uses,
-       (SELECT string_agg(entry_id || ':' || remaining, ',' ORDER BY entry_id) FROM dispatch.points_ledger) AS points,
-       (SELECT count(*) FROM dispatch.referrals) AS referrals,
-       (SELECT string_agg(item_id || ':' || stock, ',' ORDER BY item_id) FROM dispatch.item_stock) AS stock;
-CREATE TEMP TABLE snap AS SELECT * FROM footprint;
-CREATE FUNCTION pg_temp.unchanged() RETURNS boolean LANGUAGE sql AS
-	$$ SELECT (SELECT row(f.*)::text FROM footprint f) = (SELECT row(s.*)::text FROM snap s) $$;
-CREATE FUNCTION pg_temp.snap() RETURNS void LANGUAGE sql AS
-	$$ TRUNCATE snap; INSERT INTO snap SELECT * FROM footprint $$;
 
 -- an order of n noodles (2800 each) and n rice (1500 each, stock 10)
 CREATE FUNCTION pg_temp.buy(p_customer bigint, p_code text DEFAULT NULL, p_points integer DEFAULT 0,
@@ -47,12 +32,8 @@ BEGIN
 	PERFORM dispatch.mark_delivered(o, r);
 	RETURN o;
 END $$;
-CREATE FUNCTION pg_temp.refused(p_sql text, p_code text, p_what text) RETURNS SETOF text LANGUAGE plpgsql AS $$
-BEGIN
-	PERFORM pg_temp.snap();
-	RETURN NEXT throws_ok(p_sql, p_code, NULL, p_what);
-	RETURN NEXT ok(pg_temp.unchanged(), p_what || ': nothing written');
-END $$;
+CREATE FUNCTION pg_temp.refused(p_sql text, p_code text, p_what text) RETURNS SETOF text LANGUAGE sql AS
+	$$ SELECT throws_ok(p_sql, p_code, NULL, p_what) $$;
 SELECT set_config('t.merchant', :'merchant', true), set_config('t.noodles', :'noodles', true),
        set_config('t.rider', :'rider', true) \g /dev/null
 SELECT dispatch.register_customer('+8613800000101', 'C3') AS c3 \gset

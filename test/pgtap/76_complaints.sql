@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(101);
+SELECT plan(96);
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
 \ir ../fixtures/order_in.sql
@@ -136,7 +136,6 @@ SELECT throws_ok(format('SELECT dispatch.resolve_ticket(%s, %L, 0, %s)', :t2, 'c
                  'goodwill coupons come from a goodwill campaign');
 SELECT throws_ok(format('SELECT dispatch.resolve_ticket(%s, %L, 0, 999999)', :t2, 'coupon'), 'DP654', NULL,
                  'an unknown goodwill campaign');
-SELECT is(pg_temp.n('coupons'), :coupons_before::bigint, 'refused goodwill issues no coupon');
 SELECT dispatch.resolve_ticket(:t2, 'merchant called the customer', 0, :goodwill) AS code \gset
 SELECT results_eq(format($$ SELECT campaign_id, customer_id, max_uses FROM dispatch.coupons WHERE code = %L $$, :'code'),
                   format($$ VALUES (%s::bigint, %s::bigint, 1) $$, :goodwill, :customer),
@@ -191,7 +190,6 @@ SELECT results_eq(format('SELECT kind, order_id, campaign_id FROM dispatch.surve
 SELECT dispatch.create_survey('delivery', :o4) AS s4 \gset
 SELECT dispatch.create_survey('delivery', :o8) AS s8 \gset
 
-SELECT pg_temp.n('surveys') AS surveys_before \gset
 SELECT throws_ok('SELECT dispatch.create_survey(''poll'', 1)', 'DP655', NULL, 'an unknown kind');
 SELECT throws_ok('SELECT dispatch.create_survey(''delivery'')', 'DP655', NULL, 'a delivery survey without an order');
 SELECT throws_ok(format('SELECT dispatch.create_survey(%L, %s, 1)', 'delivery', :o5), 'DP655', NULL,
@@ -201,7 +199,6 @@ SELECT throws_ok(format('SELECT dispatch.create_survey(%L, %s)', 'campaign', :o5
 SELECT throws_ok(format('SELECT dispatch.create_survey(%L, %s)', 'delivery', :open_order), 'DP656', NULL,
                  'an order not yet delivered');
 SELECT throws_ok('SELECT dispatch.create_survey(''delivery'', 999999)', 'DP014', NULL, 'an unknown order');
-SELECT is(pg_temp.n('surveys'), :surveys_before::bigint, 'refused surveys write nothing');
 
 SELECT dispatch.answer_survey(:s3, :customer, 2, '味道一般，分量太少') AS a3 \gset
 SELECT dispatch.answer_survey(:s4, :customer, 5) AS a4 \gset
@@ -219,7 +216,6 @@ SELECT is(dispatch.pii_open('customer', :customer, :'v'::bytea, 'test'),
 SELECT (SELECT score FROM dispatch.survey_answers WHERE zone_id = :zone AND answer_id = :a4) AS v \gset
 SELECT is(:'v'::real, 1::real, 'a rating alone: five stars score 1');
 
-SELECT pg_temp.n('survey_answers') AS answers_before \gset
 SELECT throws_ok(format('SELECT dispatch.answer_survey(%s, %s, 3, %L)', :s3, :customer, 'fine'), 'DP660', NULL,
                  'another answer of the same customer');
 SELECT throws_ok(format('SELECT dispatch.answer_survey(%s, %s, 6)', :s4, :customer), 'DP658', NULL, 'a rating above 5');
@@ -232,7 +228,6 @@ SELECT throws_ok(format('SELECT dispatch.answer_survey(%s, %s, 3)', :s4, :custom
                  'a delivery survey is answered by the order''s customer only');
 SELECT throws_ok(format('SELECT dispatch.answer_survey(%s, %s, 3, %L)', :s4, :customer, repeat('好', 2001)), 'DP028', NULL,
                  'a comment past 2000 characters');
-SELECT is(pg_temp.n('survey_answers'), :answers_before::bigint, 'refused answers write nothing');
 
 SELECT results_eq(format($$ SELECT month, kind, answers, mean_rating, mean_sentiment, share_negative, top_topics
                                FROM dispatch.survey_results WHERE zone_id = %s AND campaign_id IS NULL $$, :zone),
@@ -247,7 +242,6 @@ SELECT results_eq(format($$ SELECT month, kind, answers, mean_rating, mean_senti
 SELECT throws_ok(format('SELECT dispatch.create_survey(%L, NULL, %s)', 'campaign', :spring), 'DP656', NULL,
                  'a campaign survey waits for the end of the campaign');
 SELECT throws_ok('SELECT dispatch.create_survey(''campaign'', NULL, 999999)', 'DP661', NULL, 'an unknown campaign');
-SELECT is(pg_temp.n('surveys'), :surveys_before::bigint, '... nothing written');
 SELECT dispatch.end_campaign(:spring) \g /dev/null
 SELECT dispatch.create_survey('campaign', NULL, :spring) AS sc \gset
 SELECT is(dispatch.create_survey('campaign', NULL, :spring), :sc::bigint, 'one survey per campaign: a repeat returns it');
@@ -256,10 +250,8 @@ SELECT dispatch.answer_survey(:sc, :customer, 3, 'the discount was nice but the 
 SELECT results_eq(format($$ SELECT zone_id, order_id, campaign_id FROM dispatch.survey_answers WHERE answer_id = %s $$, :ac),
                   format($$ VALUES (%s::bigint, %s::bigint, %s::bigint) $$, :zone, :spring_order, :spring),
                   'a campaign answer is linked to the campaign and to the order that redeemed it, in its zone');
-SELECT pg_temp.n('survey_answers') AS answers_before \gset
 SELECT throws_ok(format('SELECT dispatch.answer_survey(%s, %s, 4)', :sc, :customer2), 'DP659', NULL,
                  'a customer whose redeeming order was cancelled does not answer');
-SELECT is(pg_temp.n('survey_answers'), :answers_before::bigint, '... nothing written');
 SELECT results_eq(format($$ SELECT zone_id, kind, answers, mean_rating, top_topics
                                FROM dispatch.survey_results WHERE campaign_id = %s $$, :spring),
                   format($$ VALUES (%s::bigint, 'campaign', 1::bigint, 3::real, dispatch.feedback_topics(%L)) $$,
