@@ -4,11 +4,24 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(49);
+SELECT plan(53);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
 \ir ../fixtures/order_in.sql
+-- a refund as stored, with the count of its order's refund events: what a
+-- repeated report must leave as it was (plpgsql, so that on Citus the reads
+-- run from the coordinator, one zone's rows each)
+CREATE FUNCTION pg_temp.refund_state(p_refund bigint) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	v jsonb;
+	n bigint;
+BEGIN
+	SELECT to_jsonb(r) INTO v FROM dispatch.refunds r WHERE r.zone_id = p_refund >> 40 AND r.refund_id = p_refund;
+	SELECT count(*) INTO n FROM dispatch.events e
+	 WHERE e.zone_id = p_refund >> 40 AND e.order_id = (v ->> 'order_id')::bigint AND e.kind = 'refund';
+	RETURN v || jsonb_build_object('refund_events', n);
+END $$;
 
 SELECT pg_temp.order_in('accepted') AS paid \gset
 SELECT pg_temp.order_in('pending_payment') AS unpaid \gset
@@ -37,7 +50,9 @@ SELECT is((SELECT count(*) FROM dispatch.refund_reconciliation WHERE problem IS 
 
 -- the payment service settles it, once
 SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, 'psp-r1'), 'the refund is paid back');
-SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, 'psp-r1'), 'the same report again is a no-op');
+SELECT pg_temp.refund_state(:rf) AS rf_before \gset
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, 'psp-r1'), 'the same report again');
+SELECT is(pg_temp.refund_state(:rf), :'rf_before'::jsonb, '... is a no-op: the refund and its events as they were');
 SELECT results_eq(format($$ SELECT status, provider_ref FROM dispatch.refunds WHERE refund_id = %s $$, :rf),
                   $$ VALUES ('succeeded', 'psp-r1') $$, 'settled with its reference');
 SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L)', :rf, 'card closed'), 'DP107', NULL,
@@ -78,11 +93,16 @@ SELECT pg_temp.order_in('accepted') AS paid3 \gset
 SELECT dispatch.cancel_order(:paid3, 'changed mind') \g /dev/null
 SELECT refund_id AS rf3 FROM dispatch.refunds WHERE order_id = :paid3 \gset
 SELECT dispatch.settle_refund(:rf3, false, NULL, 'bank timeout', 1) \g /dev/null
+SELECT pg_temp.refund_state(:rf3) AS rf_before \gset
 SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L)', :rf3, 'timed out at the bank'),
-                'a failure report again is a repeat whatever its reason');
+                'a failure report again, with another reason');
+SELECT is(pg_temp.refund_state(:rf3), :'rf_before'::jsonb,
+          '... is a repeat whatever its reason: the refund (its first reason too) and its events as they were');
 SELECT dispatch.retry_refund(:rf3) \g /dev/null
+SELECT pg_temp.refund_state(:rf3) AS rf_before \gset
 SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L, 1)', :rf3, 'bank timeout'),
-                'a late repeat of attempt 1''s failure after the retry is a no-op');
+                'a late repeat of attempt 1''s failure after the retry');
+SELECT is(pg_temp.refund_state(:rf3), :'rf_before'::jsonb, '... is a no-op: the refund and its events as they were');
 SELECT results_eq(format($$ SELECT status, failure_reason, attempt FROM dispatch.refunds WHERE refund_id = %s $$, :rf3),
                   $$ VALUES ('pending', NULL::text, 2) $$, '... that leaves attempt 2 pending');
 SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 3)', :rf3, 'RF-3'), 'DP025', NULL,
@@ -93,9 +113,11 @@ SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 2
                 'attempt 2''s success is taken');
 SELECT results_eq(format($$ SELECT status, provider_ref, attempt FROM dispatch.refunds WHERE refund_id = %s $$, :rf3),
                   $$ VALUES ('succeeded', 'RF-2', 2) $$, '... and the refund is paid back');
+SELECT pg_temp.refund_state(:rf3) AS rf_before \gset
 SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L, 1)', :rf3, 'bank timeout'),
-                'attempt 1''s failure repeated now still changes nothing');
-SELECT is((SELECT status FROM dispatch.refunds WHERE refund_id = :rf3), 'succeeded', '... the refund stays paid back');
+                'attempt 1''s failure repeated now');
+SELECT is(pg_temp.refund_state(:rf3), :'rf_before'::jsonb,
+          '... still changes nothing: the refund stays paid back, its events as they were');
 SELECT throws_ok(format('SELECT dispatch.retry_refund(%s)', :rf3), 'DP107', NULL, 'and is not paid a second time');
 SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :paid3), NULL::text, 'its money adds up');
 -- a success of attempt 1 reported after the retry is money paid back: the
@@ -108,8 +130,10 @@ SELECT dispatch.retry_refund(:rf4) \g /dev/null
 SELECT dispatch.settle_refund(:rf4, true, 'RF-late-1', NULL, 1) \g /dev/null
 SELECT results_eq(format($$ SELECT status, provider_ref, attempt FROM dispatch.refunds WHERE refund_id = %s $$, :rf4),
                   $$ VALUES ('succeeded', 'RF-late-1', 2) $$, 'a late success of attempt 1 marks the refund paid back');
+SELECT pg_temp.refund_state(:rf4) AS rf_before \gset
 SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 1)', :rf4, 'RF-late-1'),
-                '... and is a no-op repeated');
+                '... and repeated');
+SELECT is(pg_temp.refund_state(:rf4), :'rf_before'::jsonb, '... is a no-op: the refund and its events as they were');
 SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 2)', :rf4, 'RF-4b'), 'DP107', NULL,
                  'attempt 2''s success then is refused: the customer was paid twice');
 -- a refund above what was paid (only a direct write can make one) is
