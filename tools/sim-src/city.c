@@ -205,7 +205,7 @@ typedef struct Run
 	int			tag;			/* > 0: the database held zones already */
 	int			nthreads;
 	PGconn	  **conns;
-	double	   *conn_clock;
+	double	   *conn_clock;		/* the clock set on it; NaN: not yet */
 	pthread_t  *threads;
 	pthread_barrier_t start,
 				done;
@@ -368,51 +368,91 @@ at_clock(Run *run, PGconn *c, const char *text)
 }
 
 /*
+ * The statement a format and its arguments make, in a buffer of its own
+ * size: a rider's offline sync grows with the spell and the pings, so no
+ * fixed size fits.  NULL (the run failed) if it cannot be made.
+ */
+static char *
+sql_text(Run *run, const char *fmt, va_list ap)
+{
+	va_list		again;
+	char	   *text;
+	int			n;
+
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, again);
+	va_end(again);
+	if (n < 0 || (text = malloc((size_t) n + 1)) == NULL)
+	{
+		fail(run, "cannot build a statement of %d bytes", n);
+		return NULL;
+	}
+	vsnprintf(text, (size_t) n + 1, fmt, ap);
+	return text;
+}
+
+/*
  * Run one statement.  An error fails the run and gives NULL, except a
  * refusal by the API (SQLSTATE class DP) where the caller says one may come
  * (refusable): then NULL alone, for the caller to handle.
  */
 static PGresult *
-sql(Run *run, PGconn *c, bool refusable, const char *fmt,...)
+vsql(Run *run, PGconn *c, bool refusable, const char *fmt, va_list ap)
 {
-	char		text[16384];
-	va_list		ap;
+	char	   *text = sql_text(run, fmt, ap);
 	PGresult   *r;
 	ExecStatusType st;
 	const char *state;
 
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
+	if (text == NULL)
+		return NULL;
 	r = run->citus ? at_clock(run, c, text) : PQexec(c, text);
 	st = PQresultStatus(r);
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+	{
+		free(text);
 		return r;
+	}
 	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	if (!refusable || state == NULL || strncmp(state, "DP", 2) != 0)
 		fail(run, "%s(in: %.300s)", PQresultErrorMessage(r), text);
+	free(text);
 	PQclear(r);
 	return NULL;
+}
+
+static PGresult *
+sql(Run *run, PGconn *c, bool refusable, const char *fmt,...)
+{
+	va_list		ap;
+	PGresult   *r;
+
+	va_start(ap, fmt);
+	r = vsql(run, c, refusable, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 static bool
 sql_ok(Run *run, PGconn *c, const char *fmt,...)
 {
-	char		text[16384];
 	va_list		ap;
 	PGresult   *r;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	r = vsql(run, c, false, fmt, ap);
 	va_end(ap);
-	r = sql(run, c, false, "%s", text);
 	if (r == NULL)
 		return false;
 	PQclear(r);
 	return true;
 }
 
-/* the simulated clock on a connection (on Citus each call carries it) */
+/*
+ * The simulated clock on a connection (on Citus each call carries it).  A
+ * connection not set yet holds NaN, equal to no time: else one whose first
+ * tick is midnight (0.0) would keep the real clock for it.
+ */
 static void
 clock_on(Run *run, int tid)
 {
@@ -1487,7 +1527,9 @@ open_db(Run *run, char *err, int errlen)
 			return false;
 	}
 	run->conns = calloc(run->nthreads, sizeof(PGconn *));
-	run->conn_clock = calloc(run->nthreads, sizeof(double));
+	run->conn_clock = malloc(sizeof(double) * run->nthreads);
+	for (t = 0; t < run->nthreads; t++)
+		run->conn_clock[t] = NAN;
 	for (t = 0; t < run->nthreads; t++)
 		if ((run->conns[t] = sim_connect(run->dbname, "dispatch-sim", err, errlen)) == NULL)
 			return false;
