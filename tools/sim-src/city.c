@@ -1851,14 +1851,15 @@ measure(Run *run, CityResult *res)
 	 */
 	if ((r = sql(run, c, false,
 				 "SELECT count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status = 'cancelled'), "
-				 "       coalesce(avg((delivered_at <= promised_at)::int) FILTER (WHERE status = 'delivered'), 0), "
-				 "       coalesce(avg(greatest(0, extract(epoch FROM picked_up_at - ready_at))) FILTER (WHERE status = 'delivered'), 0) / 60 "
+				 "       avg((delivered_at <= promised_at)::int) FILTER (WHERE status = 'delivered'), "
+				 "       avg(greatest(0, extract(epoch FROM picked_up_at - ready_at))) FILTER (WHERE status = 'delivered') / 60 "
 				 "  FROM dispatch.orders WHERE zone_id = ANY (%s)", run->zones)) == NULL)
 		return false;
 	res->delivered = atol(PQgetvalue(r, 0, 0));
 	res->cancelled = atol(PQgetvalue(r, 0, 1));
-	res->on_time = atof(PQgetvalue(r, 0, 2));
-	res->food_wait = atof(PQgetvalue(r, 0, 3));
+	/* NaN where nothing was delivered: the report then shows no figure */
+	res->on_time = PQgetisnull(r, 0, 2) ? NAN : atof(PQgetvalue(r, 0, 2));
+	res->food_wait = PQgetisnull(r, 0, 3) ? NAN : atof(PQgetvalue(r, 0, 3));
 	PQclear(r);
 	if ((r = sql(run, c, false,
 				 "SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'succeeded') "
@@ -1894,6 +1895,8 @@ measure(Run *run, CityResult *res)
 			res->heat[gy][gx]++;
 	}
 	PQclear(r);
+	if (n == 0)
+		res->ctd_mean = NAN;
 	res->ctd_median = quantile(v, n, 0.5);
 	res->ctd_p90 = quantile(v, n, 0.9);
 	free(v);
@@ -1918,7 +1921,7 @@ measure(Run *run, CityResult *res)
 			sum += o->t_ready - d->t + hypot(m->x - d->x, m->y - d->y) / run->speed_mps;
 			k++;
 		}
-		res->ctd_bound = k ? sum / k / 60.0 : 0;
+		res->ctd_bound = k ? sum / k / 60.0 : NAN;
 	}
 	/* the rider at the merchant waiting for the food (simulator's clock) */
 	{
@@ -1935,7 +1938,7 @@ measure(Run *run, CityResult *res)
 				k++;
 			}
 		}
-		res->pickup_wait = k ? sum / k / 60.0 : 0;
+		res->pickup_wait = k ? sum / k / 60.0 : NAN;
 	}
 	/* utilisation */
 	{
@@ -1947,7 +1950,7 @@ measure(Run *run, CityResult *res)
 			busy += run->riders[i].busy_s;
 			online += run->riders[i].online_s;
 		}
-		res->utilisation = online > 0 ? busy / online : 0;
+		res->utilisation = online > 0 ? busy / online : NAN;
 	}
 	/* orders assigned more than once */
 	if ((r = sql(run, c, false, "SELECT count(*) - count(DISTINCT order_id) FROM dispatch.events "
@@ -1972,15 +1975,15 @@ measure(Run *run, CityResult *res)
 			sum += res->earnings[i];
 			wsum += (i + 1) * res->earnings[i];
 		}
-		res->gini = sum > 0 ? 2 * wsum / (res->nearn * sum) - (res->nearn + 1.0) / res->nearn : 0;
+		res->gini = sum > 0 ? 2 * wsum / (res->nearn * sum) - (res->nearn + 1.0) / res->nearn : NAN;
 	}
 	PQclear(r);
 	/* feedback: sentiment and complaint topics */
-	if ((r = sql(run, c, false, "SELECT count(*), coalesce(avg(text_score), 0) FROM dispatch.feedback "
+	if ((r = sql(run, c, false, "SELECT count(*), avg(text_score) FROM dispatch.feedback "
 				 "WHERE zone_id = ANY (%s)", run->zones)) == NULL)
 		return false;
 	res->feedback = atol(PQgetvalue(r, 0, 0));
-	res->sentiment = atof(PQgetvalue(r, 0, 1));
+	res->sentiment = PQgetisnull(r, 0, 1) ? NAN : atof(PQgetvalue(r, 0, 1));
 	PQclear(r);
 	if ((r = sql(run, c, false, "SELECT t, count(*) FROM dispatch.feedback, unnest(topics) t "
 				 "WHERE zone_id = ANY (%s) GROUP BY t ORDER BY 2 DESC, 1 LIMIT %d", run->zones, CITY_TOPICS)) == NULL)
