@@ -68,7 +68,8 @@ typedef struct CityResult
 				food_wait,		/* food ready until pickup, min */
 				utilisation,	/* share of online time holding orders */
 				gini;			/* of earnings over riders who worked */
-	long		fatigue_breaches,
+	long		below_bound,	/* delivered faster than physics allows */
+				fatigue_breaches,
 				reassignments,
 				rejections,
 				releases,

@@ -216,14 +216,15 @@ city_main(int argc, char **argv)
 		ok = false;
 	if (cfg.html_file && !city_html(&cfg, res, cfg.html_file))
 		ok = false;
-	/* the two figures that must hold, whatever the strategy */
+	/* the figures that must hold, whatever the strategy */
 	for (s = 0; s < CITY_NSTRAT; s++)
 		if (res[s].ran && (res[s].events_missed != 0 || res[s].fatigue_breaches != 0 ||
-						   res[s].events_out_of_order != 0))
+						   res[s].events_out_of_order != 0 || res[s].below_bound != 0))
 		{
-			fprintf(stderr, "sim: %s: %ld events missed, %ld out of order, %ld fatigue-limit breaches\n",
+			fprintf(stderr, "sim: %s: %ld events missed, %ld out of order, %ld fatigue-limit breaches, "
+					"%ld orders delivered faster than their lower bound\n",
 					city_strategy_name[s], res[s].events_missed, res[s].events_out_of_order,
-					res[s].fatigue_breaches);
+					res[s].fatigue_breaches, res[s].below_bound);
 			ok = false;
 		}
 	return ok ? 0 : 1;
@@ -347,6 +348,7 @@ city_report(const CityConfig *cfg, const CityResult *res)
 	ROW("  median (min)", F_MIN, ctd_median);
 	ROW("  p90 (min)", F_MIN, ctd_p90);
 	ROW("  lower bound of the mean: ready + ride", F_MIN, ctd_bound);
+	ROW("  orders below their bound (must be 0)", F_INT, below_bound);
 	ROW("on time (by the promise)", F_SHARE, on_time);
 	ROW("rider waiting at the merchant (min)", F_MIN, pickup_wait);
 	ROW("food waiting for a rider (min)", F_MIN, food_wait);
@@ -442,11 +444,11 @@ city_json(const CityConfig *cfg, const CityResult *res, const char *file)
 				first ? "" : ",", city_strategy_name[s], r->placed, r->refused, r->coupons, r->payment_failed,
 				r->payment_retried, r->delivered, r->cancelled);
 		fprintf(f, "\"click_to_door_min\": {\"mean\": %s, \"median\": %s, \"p90\": %s, \"lower_bound_mean\": %s}, "
-				"\"on_time\": %s, "
+				"\"below_lower_bound\": %ld, \"on_time\": %s, "
 				"\"rider_wait_at_merchant_min\": %s, \"food_wait_min\": %s, \"utilisation\": %s, "
 				"\"earnings_gini\": %s, ",
 				J(2, r->ctd_mean, 3), J(3, r->ctd_median, 3), J(4, r->ctd_p90, 3), J(5, r->ctd_bound, 3),
-				J(6, r->on_time, 4), J(7, r->pickup_wait, 3), J(8, r->food_wait, 3),
+				r->below_bound, J(6, r->on_time, 4), J(7, r->pickup_wait, 3), J(8, r->food_wait, 3),
 				J(9, r->utilisation, 4), J(10, r->gini, 4));
 		fprintf(f, "\"fatigue_breaches\": %ld, \"reassignments\": %ld, \"rejections\": %ld, "
 				"\"releases\": %ld, \"syncs\": %ld, \"sync_items\": %ld, "
@@ -638,6 +640,7 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 			 FMT("%s / %s / %s", H(0, res[s].ctd_mean, 1, ""), H(1, res[s].ctd_median, 1, ""),
 				 H(2, res[s].ctd_p90, 1, "")));
 		HROW("lower bound of the mean: food ready + direct ride (min)", H(0, res[s].ctd_bound, 1, ""));
+		HROW("orders delivered below their own bound (must be 0)", FMT("%ld", res[s].below_bound));
 		HROW("on time", H(0, 100 * res[s].on_time, 1, "%"));
 		HROW("rider waiting at the merchant (min)", H(0, res[s].pickup_wait, 1, ""));
 		HROW("food waiting for a rider (min)", H(0, res[s].food_wait, 1, ""));
