@@ -549,11 +549,24 @@ draw_demand(Run *run)
 		d->merchant = best;
 		d->x = run->cust_x[d->customer];
 		d->y = run->cust_y[d->customer];
-		d->nitems = 1 + rnd_int(&s, 3);
-		for (k = 0; k < d->nitems; k++)
+		/*
+		 * one to three distinct dishes of the four, the one with limited
+		 * stock (the fourth) among them
+		 */
 		{
-			d->item[k] = k;
-			d->qty[k] = 1 + (rnd(&s) < 0.3);
+			int			menu[4] = {0, 1, 2, 3};
+
+			d->nitems = 1 + rnd_int(&s, 3);
+			for (k = 0; k < d->nitems; k++)
+			{
+				int			j = k + rnd_int(&s, 4 - k),
+							t = menu[k];
+
+				menu[k] = menu[j];
+				menu[j] = t;
+				d->item[k] = menu[k];
+				d->qty[k] = 1 + (rnd(&s) < 0.3);
+			}
 		}
 		k = rnd_int(&s, 10);
 		d->priority = k < 7 ? "normal" : k < 9 ? "hot" : "fresh";
