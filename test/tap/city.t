@@ -58,7 +58,7 @@ for my $s ([dispatch => $d], [greedy => $g])
 cmp_ok($d->{payments_failed}, '>', 0, 'some payments failed');
 cmp_ok($d->{coupons}, '>', 0, 'some orders used the coupon');
 cmp_ok($d->{rejections}, '>', 0, 'riders rejected some offers (dispatch)');
-is($g->{rejections}, 0, 'greedy assigns without offers');
+cmp_ok($g->{rejections}, '>', 0, 'riders refused some greedy assignments too: the same riders');
 
 open($fh, '<', "$dir/city.html") or BAIL_OUT('no HTML report');
 my $html = do { local $/; <$fh> };

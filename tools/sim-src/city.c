@@ -1040,6 +1040,41 @@ fatigue_check(Run *run, Rider *r)
 		count(run, &run->fatigue, 1);
 }
 
+/*
+ * A rider's answer to an order put to it, whether assign_batch offered it
+ * or the greedy dispatcher asks before assigning it, so that both
+ * strategies meet the same riders: one draw of the rider's own stream (the
+ * demand has its own), yes nine times in ten, never after the shift's end
+ * or without room.
+ */
+static bool
+rider_says_yes(Run *run, Rider *r)
+{
+	return rnd(&r->rng) < 0.9 && run->now < r->shift_end && r->nheld < MAX_HELD;
+}
+
+/*
+ * An order the rider took, by either strategy: held, and now and then
+ * (two in a hundred) to be given back a few minutes later.
+ */
+static void
+rider_takes(Run *run, int ri, int oi)
+{
+	Rider	   *r = &run->riders[ri];
+	Order	   *o = &run->orders[oi];
+
+	o->status = S_ASSIGNED;
+	o->rider = ri;
+	acked(o, S_ASSIGNED);
+	r->held[r->nheld++] = oi;
+	fatigue_check(run, r);
+	if (r->release < 0 && rnd(&r->rng) < 0.02)
+	{
+		r->release = oi;
+		r->release_at = run->now + 60 + rnd(&r->rng) * 120;
+	}
+}
+
 static void
 dispatch_phase(Run *run, int tid)
 {
@@ -1091,40 +1126,52 @@ dispatch_phase(Run *run, int tid)
 		}
 		else if (batch_now)
 		{
-			/* nearest-rider greedy: each waiting order, oldest first */
+			/*
+			 * nearest-rider greedy: each waiting order, oldest first, to the
+			 * nearest rider with a free slot who says yes (asked as an
+			 * offer is answered: a rider without signal cannot be asked);
+			 * one who says no is counted as a rejection and the next
+			 * nearest is asked.  Nobody: the order waits for the next round.
+			 */
 			t0 = wall_now();
 			for (i = 0; i < run->ndemand && !run->failed; i++)
 			{
 				Order	   *o = &run->orders[i];
-				int			ri;
+				int			k;
 
 				if (o->status != S_ACCEPTED || o->zone != z)
 					continue;
 				if ((r = sql(run, c, false, "SELECT rider_id FROM dispatch.nearest_riders(%lld, 10) "
-							 "WHERE free_slots > 0 ORDER BY distance_m LIMIT 1", o->id)) == NULL)
+							 "WHERE free_slots > 0 ORDER BY distance_m", o->id)) == NULL)
 					return;
-				if (PQntuples(r) == 0)
+				for (k = 0; k < PQntuples(r); k++)
 				{
-					PQclear(r);
-					continue;
+					int			ri = rider_index(run, atoll(PQgetvalue(r, k, 0)));
+					PGresult   *a;
+
+					if (ri < 0 || run->riders[ri].dark_until > run->now)
+						continue;
+					if (!rider_says_yes(run, &run->riders[ri]))
+					{
+						count(run, &run->rejections, 1);
+						continue;
+					}
+					a = sql(run, c, true, "SELECT dispatch.assign_manually(%lld, %lld, 'greedy')",
+							o->id, run->riders[ri].id);
+					if (a == NULL)
+					{
+						if (run->failed)
+						{
+							PQclear(r);
+							return;
+						}
+						continue;
+					}
+					PQclear(a);
+					rider_takes(run, ri, i);
+					break;
 				}
-				ri = rider_index(run, atoll(PQgetvalue(r, 0, 0)));
 				PQclear(r);
-				if (ri < 0 || run->riders[ri].nheld >= MAX_HELD)
-					continue;
-				r = sql(run, c, true, "SELECT dispatch.assign_manually(%lld, %lld, 'greedy')", o->id, run->riders[ri].id);
-				if (r == NULL)
-				{
-					if (run->failed)
-						return;
-					continue;
-				}
-				PQclear(r);
-				o->status = S_ASSIGNED;
-				o->rider = ri;
-				acked(o, S_ASSIGNED);
-				run->riders[ri].held[run->riders[ri].nheld++] = i;
-				fatigue_check(run, &run->riders[ri]);
 			}
 			if (waiting)
 				add_batch_ms(run, (wall_now() - t0) * 1000.0);
@@ -1283,13 +1330,12 @@ rider_phase(Run *run, int tid)
 			r->sync.npending = 0;
 		}
 
-		/* offers: most are accepted, unless the shift is over */
+		/* offers: most are accepted, unless the shift is over (rider_says_yes) */
 		if (r->dark_until <= run->now)
 			for (k = 0; k < r->noffers; k++)
 			{
 				Offer	   *f = &r->offers[k];
-				Order	   *o = &run->orders[f->order];
-				bool		yes = rnd(&r->rng) < 0.9 && run->now < r->shift_end && r->nheld < MAX_HELD;
+				bool		yes = rider_says_yes(run, r);
 				PGresult   *res;
 
 				res = sql(run, c, true, "SELECT dispatch.respond_offer(%lld, %s%s)", f->offer_id,
@@ -1307,17 +1353,7 @@ rider_phase(Run *run, int tid)
 					count(run, &run->rejections, 1);
 					continue;
 				}
-				o->status = S_ASSIGNED;
-				o->rider = i;
-				acked(o, S_ASSIGNED);
-				r->held[r->nheld++] = f->order;
-				fatigue_check(run, r);
-				/* now and then an accepted order is given back */
-				if (r->release < 0 && rnd(&r->rng) < 0.02)
-				{
-					r->release = f->order;
-					r->release_at = run->now + 60 + rnd(&r->rng) * 120;
-				}
+				rider_takes(run, i, f->order);
 			}
 		r->noffers = 0;
 

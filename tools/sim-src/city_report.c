@@ -356,7 +356,7 @@ city_report(const CityConfig *cfg, const CityResult *res)
 	ROW("earnings Gini (riders who delivered)", F_NUM, gini);
 	ROW("fatigue-limit breaches (must be 0)", F_INT, fatigue_breaches);
 	ROW("orders reassigned", F_INT, reassignments);
-	ROW("  offers rejected", F_INT, rejections);
+	ROW("  orders refused by riders", F_INT, rejections);
 	ROW("  orders released by riders", F_INT, releases);
 	ROW2("offline syncs (items)", "%ld (%ld)", syncs, sync_items);
 	ROW("batches", F_INT, batches);
