@@ -177,8 +177,7 @@ typedef struct Rider
 	double		release_at;
 	double		dark_until;
 	double		next_ping;
-	double		busy_s,
-				online_s;
+	double		busy_s;			/* holding orders, within the shift */
 	int			client_seq;
 	SyncBuf		sync;
 	uint64_t	rng;
@@ -1295,8 +1294,8 @@ rider_phase(Run *run, int tid)
 			r->shift_start = run->now;
 			r->next_ping = run->now + run->cfg->ping_s;
 		}
-		r->online_s += dt;
-		if (r->nheld > 0)
+		/* utilisation counts the shift only: the same window in both runs */
+		if (r->nheld > 0 && run->now <= r->shift_end)
 			r->busy_s += dt;
 
 		/* back in signal: everything cached, in one call */
@@ -2006,7 +2005,13 @@ measure(Run *run, CityResult *res)
 		}
 		res->pickup_wait = k ? sum / k / 60.0 : NAN;
 	}
-	/* utilisation */
+	/*
+	 * Utilisation: time holding orders within the riders' shifts, over the
+	 * shifts (from the tick the rider came online, else the planned start,
+	 * to the shift's end).  Both strategies thus share the window; counting
+	 * the time online instead would add the idle minutes of riders waiting
+	 * for the run's last delivery, more for the strategy that ends later.
+	 */
 	{
 		double		busy = 0,
 					online = 0;
@@ -2014,7 +2019,7 @@ measure(Run *run, CityResult *res)
 		for (i = 0; i < run->nriders; i++)
 		{
 			busy += run->riders[i].busy_s;
-			online += run->riders[i].online_s;
+			online += run->riders[i].shift_end - run->riders[i].shift_start;
 		}
 		res->utilisation = online > 0 ? busy / online : NAN;
 	}

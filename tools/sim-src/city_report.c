@@ -352,7 +352,7 @@ city_report(const CityConfig *cfg, const CityResult *res)
 	ROW("on time (by the promise)", F_SHARE, on_time);
 	ROW("rider waiting at the merchant (min)", F_MIN, pickup_wait);
 	ROW("food waiting for a rider (min)", F_MIN, food_wait);
-	ROW("rider utilisation", F_SHARE, utilisation);
+	ROW("rider utilisation (over shifts)", F_SHARE, utilisation);
 	ROW("earnings Gini (riders who delivered)", F_NUM, gini);
 	ROW("fatigue-limit breaches (must be 0)", F_INT, fatigue_breaches);
 	ROW("orders reassigned", F_INT, reassignments);
@@ -644,7 +644,7 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 		HROW("on time", H(0, 100 * res[s].on_time, 1, "%"));
 		HROW("rider waiting at the merchant (min)", H(0, res[s].pickup_wait, 1, ""));
 		HROW("food waiting for a rider (min)", H(0, res[s].food_wait, 1, ""));
-		HROW("rider utilisation", H(0, 100 * res[s].utilisation, 1, "%"));
+		HROW("rider utilisation (over the riders' shifts)", H(0, 100 * res[s].utilisation, 1, "%"));
 		HROW("earnings Gini", H(0, res[s].gini, 3, ""));
 		HROW("fatigue-limit breaches", FMT("%ld", res[s].fatigue_breaches));
 		HROW("orders reassigned", FMT("%ld", res[s].reassignments));
