@@ -3,7 +3,9 @@
 # both strategies serve the same demand through the SQL API over several
 # connections, every order ends delivered or cancelled, a listener hears
 # every event of the outbox in order per order, no rider is given an order
-# past the shift limit, and the JSON and HTML reports hold the figures.
+# past the shift limit, no delivery is faster than its food ready plus the
+# direct ride, and the JSON and HTML reports hold the figures (a run
+# without orders too).
 # Bad flags are refused with exit status 2.
 use strict;
 use warnings;
@@ -48,6 +50,7 @@ for my $s ([dispatch => $d], [greedy => $g])
 	cmp_ok($r->{click_to_door_min}{median}, '>', 4.5, "$name: click to door is physically possible");
 	cmp_ok($r->{click_to_door_min}{mean}, '>=', $r->{click_to_door_min}{lower_bound_mean},
 		"$name: the mean is not below its physical lower bound");
+	is($r->{below_lower_bound}, 0, "$name: no order delivered faster than its food ready plus the direct ride");
 	cmp_ok($r->{click_to_door_min}{p90}, '>=', $r->{click_to_door_min}{median}, "$name: p90 >= median");
 	cmp_ok($r->{batches}, '>', 0, "$name: batches ran and were timed");
 	cmp_ok($r->{feedback}, '>', 0, "$name: customers left feedback, scored");
@@ -58,7 +61,7 @@ for my $s ([dispatch => $d], [greedy => $g])
 cmp_ok($d->{payments_failed}, '>', 0, 'some payments failed');
 cmp_ok($d->{coupons}, '>', 0, 'some orders used the coupon');
 cmp_ok($d->{rejections}, '>', 0, 'riders rejected some offers (dispatch)');
-is($g->{rejections}, 0, 'greedy assigns without offers');
+cmp_ok($g->{rejections}, '>', 0, 'riders refused some greedy assignments too: the same riders');
 
 open($fh, '<', "$dir/city.html") or BAIL_OUT('no HTML report');
 my $html = do { local $/; <$fh> };
@@ -68,6 +71,26 @@ like($html, qr/<svg[^>]*demand heatmap/, 'the page has the demand heatmap');
 like($html, qr/<svg[^>]*earnings per rider/, 'the page has the earnings distribution');
 unlike($html, qr/(?:src|href)\s*=\s*['"]?https?:/i, 'the page loads nothing from the network');
 unlike($html, qr/\+86|Customer \d|Building \d/, 'the page holds no personal data');
+
+# a run where nothing is ordered: no figure of an empty population, and
+# the JSON still parses (null, not nan); it starts at midnight, on several
+# connections
+$out = `"$sim" --quiet --zones 1 --merchants 4 --customers 20 --riders 8 --peak 1 --from 00:00 --to 00:01 --connections 3 --json "$dir/empty.json" --html "$dir/empty.html" 2>&1`;
+is($? >> 8, 0, 'a run without orders runs') or diag($out);
+unlike($out, qr/\bnan\b/i, 'its text report shows no nan');
+open($fh, '<', "$dir/empty.json") or BAIL_OUT("no JSON report: $out");
+my $e = eval { decode_json(do { local $/; <$fh> }) };
+close $fh;
+ok($e, 'its JSON report parses') or diag($@);
+$d = $e ? $e->{strategies}{dispatch} : {};
+is($d->{placed}, 0, 'nothing was ordered');
+ok(exists $d->{click_to_door_min}{median} && !defined $d->{click_to_door_min}{median},
+	'the median of no delivery is null');
+ok(exists $d->{batch_ms}{p50} && !defined $d->{batch_ms}{p50}, 'the batch latency of no batch is null');
+open($fh, '<', "$dir/empty.html") or BAIL_OUT('no HTML report');
+$html = do { local $/; <$fh> };
+close $fh;
+unlike($html, qr/\bnan\b/i, 'its page shows no nan');
 
 # bad flags
 for my $bad (['--riders', '0'], ['--from', '25:00'], ['--strategy', 'random'], ['--nonsense', '1'])

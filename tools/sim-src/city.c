@@ -177,8 +177,7 @@ typedef struct Rider
 	double		release_at;
 	double		dark_until;
 	double		next_ping;
-	double		busy_s,
-				online_s;
+	double		busy_s;			/* holding orders, within the shift */
 	int			client_seq;
 	SyncBuf		sync;
 	uint64_t	rng;
@@ -205,7 +204,7 @@ typedef struct Run
 	int			tag;			/* > 0: the database held zones already */
 	int			nthreads;
 	PGconn	  **conns;
-	double	   *conn_clock;
+	double	   *conn_clock;		/* the clock set on it; NaN: not yet */
 	pthread_t  *threads;
 	pthread_barrier_t start,
 				done;
@@ -368,51 +367,91 @@ at_clock(Run *run, PGconn *c, const char *text)
 }
 
 /*
+ * The statement a format and its arguments make, in a buffer of its own
+ * size: a rider's offline sync grows with the spell and the pings, so no
+ * fixed size fits.  NULL (the run failed) if it cannot be made.
+ */
+static char *
+sql_text(Run *run, const char *fmt, va_list ap)
+{
+	va_list		again;
+	char	   *text;
+	int			n;
+
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, again);
+	va_end(again);
+	if (n < 0 || (text = malloc((size_t) n + 1)) == NULL)
+	{
+		fail(run, "cannot build a statement of %d bytes", n);
+		return NULL;
+	}
+	vsnprintf(text, (size_t) n + 1, fmt, ap);
+	return text;
+}
+
+/*
  * Run one statement.  An error fails the run and gives NULL, except a
  * refusal by the API (SQLSTATE class DP) where the caller says one may come
  * (refusable): then NULL alone, for the caller to handle.
  */
 static PGresult *
-sql(Run *run, PGconn *c, bool refusable, const char *fmt,...)
+vsql(Run *run, PGconn *c, bool refusable, const char *fmt, va_list ap)
 {
-	char		text[16384];
-	va_list		ap;
+	char	   *text = sql_text(run, fmt, ap);
 	PGresult   *r;
 	ExecStatusType st;
 	const char *state;
 
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
+	if (text == NULL)
+		return NULL;
 	r = run->citus ? at_clock(run, c, text) : PQexec(c, text);
 	st = PQresultStatus(r);
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+	{
+		free(text);
 		return r;
+	}
 	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	if (!refusable || state == NULL || strncmp(state, "DP", 2) != 0)
 		fail(run, "%s(in: %.300s)", PQresultErrorMessage(r), text);
+	free(text);
 	PQclear(r);
 	return NULL;
+}
+
+static PGresult *
+sql(Run *run, PGconn *c, bool refusable, const char *fmt,...)
+{
+	va_list		ap;
+	PGresult   *r;
+
+	va_start(ap, fmt);
+	r = vsql(run, c, refusable, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 static bool
 sql_ok(Run *run, PGconn *c, const char *fmt,...)
 {
-	char		text[16384];
 	va_list		ap;
 	PGresult   *r;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	r = vsql(run, c, false, fmt, ap);
 	va_end(ap);
-	r = sql(run, c, false, "%s", text);
 	if (r == NULL)
 		return false;
 	PQclear(r);
 	return true;
 }
 
-/* the simulated clock on a connection (on Citus each call carries it) */
+/*
+ * The simulated clock on a connection (on Citus each call carries it).  A
+ * connection not set yet holds NaN, equal to no time: else one whose first
+ * tick is midnight (0.0) would keep the real clock for it.
+ */
 static void
 clock_on(Run *run, int tid)
 {
@@ -509,11 +548,24 @@ draw_demand(Run *run)
 		d->merchant = best;
 		d->x = run->cust_x[d->customer];
 		d->y = run->cust_y[d->customer];
-		d->nitems = 1 + rnd_int(&s, 3);
-		for (k = 0; k < d->nitems; k++)
+		/*
+		 * one to three distinct dishes of the four, the one with limited
+		 * stock (the fourth) among them
+		 */
 		{
-			d->item[k] = k;
-			d->qty[k] = 1 + (rnd(&s) < 0.3);
+			int			menu[4] = {0, 1, 2, 3};
+
+			d->nitems = 1 + rnd_int(&s, 3);
+			for (k = 0; k < d->nitems; k++)
+			{
+				int			j = k + rnd_int(&s, 4 - k),
+							t = menu[k];
+
+				menu[k] = menu[j];
+				menu[j] = t;
+				d->item[k] = menu[k];
+				d->qty[k] = 1 + (rnd(&s) < 0.3);
+			}
 		}
 		k = rnd_int(&s, 10);
 		d->priority = k < 7 ? "normal" : k < 9 ? "hot" : "fresh";
@@ -987,6 +1039,41 @@ fatigue_check(Run *run, Rider *r)
 		count(run, &run->fatigue, 1);
 }
 
+/*
+ * A rider's answer to an order put to it, whether assign_batch offered it
+ * or the greedy dispatcher asks before assigning it, so that both
+ * strategies meet the same riders: one draw of the rider's own stream (the
+ * demand has its own), yes nine times in ten, never after the shift's end
+ * or without room.
+ */
+static bool
+rider_says_yes(Run *run, Rider *r)
+{
+	return rnd(&r->rng) < 0.9 && run->now < r->shift_end && r->nheld < MAX_HELD;
+}
+
+/*
+ * An order the rider took, by either strategy: held, and now and then
+ * (two in a hundred) to be given back a few minutes later.
+ */
+static void
+rider_takes(Run *run, int ri, int oi)
+{
+	Rider	   *r = &run->riders[ri];
+	Order	   *o = &run->orders[oi];
+
+	o->status = S_ASSIGNED;
+	o->rider = ri;
+	acked(o, S_ASSIGNED);
+	r->held[r->nheld++] = oi;
+	fatigue_check(run, r);
+	if (r->release < 0 && rnd(&r->rng) < 0.02)
+	{
+		r->release = oi;
+		r->release_at = run->now + 60 + rnd(&r->rng) * 120;
+	}
+}
+
 static void
 dispatch_phase(Run *run, int tid)
 {
@@ -1038,40 +1125,52 @@ dispatch_phase(Run *run, int tid)
 		}
 		else if (batch_now)
 		{
-			/* nearest-rider greedy: each waiting order, oldest first */
+			/*
+			 * nearest-rider greedy: each waiting order, oldest first, to the
+			 * nearest rider with a free slot who says yes (asked as an
+			 * offer is answered: a rider without signal cannot be asked);
+			 * one who says no is counted as a rejection and the next
+			 * nearest is asked.  Nobody: the order waits for the next round.
+			 */
 			t0 = wall_now();
 			for (i = 0; i < run->ndemand && !run->failed; i++)
 			{
 				Order	   *o = &run->orders[i];
-				int			ri;
+				int			k;
 
 				if (o->status != S_ACCEPTED || o->zone != z)
 					continue;
 				if ((r = sql(run, c, false, "SELECT rider_id FROM dispatch.nearest_riders(%lld, 10) "
-							 "WHERE free_slots > 0 ORDER BY distance_m LIMIT 1", o->id)) == NULL)
+							 "WHERE free_slots > 0 ORDER BY distance_m", o->id)) == NULL)
 					return;
-				if (PQntuples(r) == 0)
+				for (k = 0; k < PQntuples(r); k++)
 				{
-					PQclear(r);
-					continue;
+					int			ri = rider_index(run, atoll(PQgetvalue(r, k, 0)));
+					PGresult   *a;
+
+					if (ri < 0 || run->riders[ri].dark_until > run->now)
+						continue;
+					if (!rider_says_yes(run, &run->riders[ri]))
+					{
+						count(run, &run->rejections, 1);
+						continue;
+					}
+					a = sql(run, c, true, "SELECT dispatch.assign_manually(%lld, %lld, 'greedy')",
+							o->id, run->riders[ri].id);
+					if (a == NULL)
+					{
+						if (run->failed)
+						{
+							PQclear(r);
+							return;
+						}
+						continue;
+					}
+					PQclear(a);
+					rider_takes(run, ri, i);
+					break;
 				}
-				ri = rider_index(run, atoll(PQgetvalue(r, 0, 0)));
 				PQclear(r);
-				if (ri < 0 || run->riders[ri].nheld >= MAX_HELD)
-					continue;
-				r = sql(run, c, true, "SELECT dispatch.assign_manually(%lld, %lld, 'greedy')", o->id, run->riders[ri].id);
-				if (r == NULL)
-				{
-					if (run->failed)
-						return;
-					continue;
-				}
-				PQclear(r);
-				o->status = S_ASSIGNED;
-				o->rider = ri;
-				acked(o, S_ASSIGNED);
-				run->riders[ri].held[run->riders[ri].nheld++] = i;
-				fatigue_check(run, &run->riders[ri]);
 			}
 			if (waiting)
 				add_batch_ms(run, (wall_now() - t0) * 1000.0);
@@ -1195,8 +1294,8 @@ rider_phase(Run *run, int tid)
 			r->shift_start = run->now;
 			r->next_ping = run->now + run->cfg->ping_s;
 		}
-		r->online_s += dt;
-		if (r->nheld > 0)
+		/* utilisation counts the shift only: the same window in both runs */
+		if (r->nheld > 0 && run->now <= r->shift_end)
 			r->busy_s += dt;
 
 		/* back in signal: everything cached, in one call */
@@ -1230,13 +1329,12 @@ rider_phase(Run *run, int tid)
 			r->sync.npending = 0;
 		}
 
-		/* offers: most are accepted, unless the shift is over */
+		/* offers: most are accepted, unless the shift is over (rider_says_yes) */
 		if (r->dark_until <= run->now)
 			for (k = 0; k < r->noffers; k++)
 			{
 				Offer	   *f = &r->offers[k];
-				Order	   *o = &run->orders[f->order];
-				bool		yes = rnd(&r->rng) < 0.9 && run->now < r->shift_end && r->nheld < MAX_HELD;
+				bool		yes = rider_says_yes(run, r);
 				PGresult   *res;
 
 				res = sql(run, c, true, "SELECT dispatch.respond_offer(%lld, %s%s)", f->offer_id,
@@ -1254,17 +1352,7 @@ rider_phase(Run *run, int tid)
 					count(run, &run->rejections, 1);
 					continue;
 				}
-				o->status = S_ASSIGNED;
-				o->rider = i;
-				acked(o, S_ASSIGNED);
-				r->held[r->nheld++] = f->order;
-				fatigue_check(run, r);
-				/* now and then an accepted order is given back */
-				if (r->release < 0 && rnd(&r->rng) < 0.02)
-				{
-					r->release = f->order;
-					r->release_at = run->now + 60 + rnd(&r->rng) * 120;
-				}
+				rider_takes(run, i, f->order);
 			}
 		r->noffers = 0;
 
@@ -1381,6 +1469,14 @@ rider_phase(Run *run, int tid)
 						if (r->dark_until > run->now && r->sync.npending < MAX_HELD * 2)
 							r->sync.pending_orders[r->sync.npending++] = r->held[k];
 					}
+
+					/*
+					 * The pickup is stamped at the tick's end, and the food
+					 * had only to be ready by then: the ride on starts next
+					 * tick, else the budget left, time before the pickup,
+					 * would carry the food towards the door before it left.
+					 */
+					break;
 				}
 				else
 				{
@@ -1487,7 +1583,9 @@ open_db(Run *run, char *err, int errlen)
 			return false;
 	}
 	run->conns = calloc(run->nthreads, sizeof(PGconn *));
-	run->conn_clock = calloc(run->nthreads, sizeof(double));
+	run->conn_clock = malloc(sizeof(double) * run->nthreads);
+	for (t = 0; t < run->nthreads; t++)
+		run->conn_clock[t] = NAN;
 	for (t = 0; t < run->nthreads; t++)
 		if ((run->conns[t] = sim_connect(run->dbname, "dispatch-sim", err, errlen)) == NULL)
 			return false;
@@ -1809,14 +1907,15 @@ measure(Run *run, CityResult *res)
 	 */
 	if ((r = sql(run, c, false,
 				 "SELECT count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status = 'cancelled'), "
-				 "       coalesce(avg((delivered_at <= promised_at)::int) FILTER (WHERE status = 'delivered'), 0), "
-				 "       coalesce(avg(greatest(0, extract(epoch FROM picked_up_at - ready_at))) FILTER (WHERE status = 'delivered'), 0) / 60 "
+				 "       avg((delivered_at <= promised_at)::int) FILTER (WHERE status = 'delivered'), "
+				 "       avg(greatest(0, extract(epoch FROM picked_up_at - ready_at))) FILTER (WHERE status = 'delivered') / 60 "
 				 "  FROM dispatch.orders WHERE zone_id = ANY (%s)", run->zones)) == NULL)
 		return false;
 	res->delivered = atol(PQgetvalue(r, 0, 0));
 	res->cancelled = atol(PQgetvalue(r, 0, 1));
-	res->on_time = atof(PQgetvalue(r, 0, 2));
-	res->food_wait = atof(PQgetvalue(r, 0, 3));
+	/* NaN where nothing was delivered: the report then shows no figure */
+	res->on_time = PQgetisnull(r, 0, 2) ? NAN : atof(PQgetvalue(r, 0, 2));
+	res->food_wait = PQgetisnull(r, 0, 3) ? NAN : atof(PQgetvalue(r, 0, 3));
 	PQclear(r);
 	if ((r = sql(run, c, false,
 				 "SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'succeeded') "
@@ -1825,8 +1924,17 @@ measure(Run *run, CityResult *res)
 	res->payment_failed = atol(PQgetvalue(r, 0, 0));
 	res->paid = atol(PQgetvalue(r, 0, 1));
 	PQclear(r);
+	/*
+	 * Click to door of each delivered order, and its physical lower bound:
+	 * from the click (created_at) to its food being ready, then the direct
+	 * ride to the door at the riders' speed, as if a rider always waited at
+	 * the merchant.  Times are the database's, the ride the simulator's
+	 * straight line (the riders ride in its plane).  An order below its own
+	 * bound went faster than the riders can: counted, and it must be none.
+	 */
 	if ((r = sql(run, c, false, "SELECT extract(epoch FROM delivered_at - created_at) / 60, "
-				 "       (st_x(dropoff) - %.7f), (st_y(dropoff) - %.7f) "
+				 "       (st_x(dropoff) - %.7f), (st_y(dropoff) - %.7f), order_id, "
+				 "       extract(epoch FROM ready_at - created_at) "
 				 "  FROM dispatch.orders WHERE zone_id = ANY (%s) AND status = 'delivered'",
 				 CITY_LON0, CITY_LAT0, run->zones)) == NULL)
 		return false;
@@ -1835,15 +1943,37 @@ measure(Run *run, CityResult *res)
 	memset(res->hist, 0, sizeof(res->hist));
 	memset(res->heat, 0, sizeof(res->heat));
 	res->ctd_mean = 0;
+	res->ctd_bound = 0;
+	res->below_bound = 0;
 	for (i = 0; i < n; i++)
 	{
 		double		lonm = EARTH_M_PER_DEG * cos(CITY_LAT0 * M_PI / 180.0);
 		int			b,
 					gx,
-					gy;
+					gy,
+					oi = order_index(run, atoll(PQgetvalue(r, i, 3)));
+		double		bound;
 
+		if (oi < 0)
+		{
+			fail(run, "order %s delivered but not placed by this run", PQgetvalue(r, i, 3));
+			PQclear(r);
+			free(v);
+			return false;
+		}
 		v[i] = atof(PQgetvalue(r, i, 0));
 		res->ctd_mean += v[i] / n;
+		{
+			Demand	   *d = &run->demand[oi];
+			Merchant   *m = &run->merchants[d->merchant];
+
+			bound = (atof(PQgetvalue(r, i, 4)) +
+					 hypot(m->x - d->x, m->y - d->y) / run->speed_mps) / 60.0;
+		}
+		res->ctd_bound += bound / n;
+		/* a millisecond of slack: times travel as text rounded to it */
+		if (v[i] < bound - 0.001 / 60.0)
+			res->below_bound++;
 		b = (int) (v[i] / 5.0);
 		res->hist[b < CITY_HIST_BINS ? b : CITY_HIST_BINS]++;
 		gx = (int) (atof(PQgetvalue(r, i, 1)) * lonm / (run->cfg->side_km * 1000.0) * CITY_GRID);
@@ -1852,32 +1982,12 @@ measure(Run *run, CityResult *res)
 			res->heat[gy][gx]++;
 	}
 	PQclear(r);
+	if (n == 0)
+		res->ctd_mean = res->ctd_bound = NAN;
 	res->ctd_median = quantile(v, n, 0.5);
 	res->ctd_p90 = quantile(v, n, 0.9);
 	free(v);
 
-	/*
-	 * The physical lower bound of click to door, per delivered order: its
-	 * food ready, then the direct ride to the door at the riders' speed,
-	 * as if a rider always waited at the merchant.
-	 */
-	{
-		double		sum = 0;
-		long		k = 0;
-
-		for (i = 0; i < run->ndemand; i++)
-		{
-			Order	   *o = &run->orders[i];
-			Demand	   *d = &run->demand[i];
-			Merchant   *m = &run->merchants[d->merchant];
-
-			if (o->status != S_DELIVERED)
-				continue;
-			sum += o->t_ready - d->t + hypot(m->x - d->x, m->y - d->y) / run->speed_mps;
-			k++;
-		}
-		res->ctd_bound = k ? sum / k / 60.0 : 0;
-	}
 	/* the rider at the merchant waiting for the food (simulator's clock) */
 	{
 		double		sum = 0;
@@ -1893,9 +2003,15 @@ measure(Run *run, CityResult *res)
 				k++;
 			}
 		}
-		res->pickup_wait = k ? sum / k / 60.0 : 0;
+		res->pickup_wait = k ? sum / k / 60.0 : NAN;
 	}
-	/* utilisation */
+	/*
+	 * Utilisation: time holding orders within the riders' shifts, over the
+	 * shifts (from the tick the rider came online, else the planned start,
+	 * to the shift's end).  Both strategies thus share the window; counting
+	 * the time online instead would add the idle minutes of riders waiting
+	 * for the run's last delivery, more for the strategy that ends later.
+	 */
 	{
 		double		busy = 0,
 					online = 0;
@@ -1903,9 +2019,9 @@ measure(Run *run, CityResult *res)
 		for (i = 0; i < run->nriders; i++)
 		{
 			busy += run->riders[i].busy_s;
-			online += run->riders[i].online_s;
+			online += run->riders[i].shift_end - run->riders[i].shift_start;
 		}
-		res->utilisation = online > 0 ? busy / online : 0;
+		res->utilisation = online > 0 ? busy / online : NAN;
 	}
 	/* orders assigned more than once */
 	if ((r = sql(run, c, false, "SELECT count(*) - count(DISTINCT order_id) FROM dispatch.events "
@@ -1930,15 +2046,15 @@ measure(Run *run, CityResult *res)
 			sum += res->earnings[i];
 			wsum += (i + 1) * res->earnings[i];
 		}
-		res->gini = sum > 0 ? 2 * wsum / (res->nearn * sum) - (res->nearn + 1.0) / res->nearn : 0;
+		res->gini = sum > 0 ? 2 * wsum / (res->nearn * sum) - (res->nearn + 1.0) / res->nearn : NAN;
 	}
 	PQclear(r);
 	/* feedback: sentiment and complaint topics */
-	if ((r = sql(run, c, false, "SELECT count(*), coalesce(avg(text_score), 0) FROM dispatch.feedback "
+	if ((r = sql(run, c, false, "SELECT count(*), avg(text_score) FROM dispatch.feedback "
 				 "WHERE zone_id = ANY (%s)", run->zones)) == NULL)
 		return false;
 	res->feedback = atol(PQgetvalue(r, 0, 0));
-	res->sentiment = atof(PQgetvalue(r, 0, 1));
+	res->sentiment = PQgetisnull(r, 0, 1) ? NAN : atof(PQgetvalue(r, 0, 1));
 	PQclear(r);
 	if ((r = sql(run, c, false, "SELECT t, count(*) FROM dispatch.feedback, unnest(topics) t "
 				 "WHERE zone_id = ANY (%s) GROUP BY t ORDER BY 2 DESC, 1 LIMIT %d", run->zones, CITY_TOPICS)) == NULL)

@@ -66,9 +66,10 @@ typedef struct CityResult
 				on_time,		/* share delivered by the promise */
 				pickup_wait,	/* rider at the merchant until pickup, min */
 				food_wait,		/* food ready until pickup, min */
-				utilisation,	/* share of online time holding orders */
+				utilisation,	/* share of shift time holding orders */
 				gini;			/* of earnings over riders who worked */
-	long		fatigue_breaches,
+	long		below_bound,	/* delivered faster than physics allows */
+				fatigue_breaches,
 				reassignments,
 				rejections,
 				releases,

@@ -216,14 +216,15 @@ city_main(int argc, char **argv)
 		ok = false;
 	if (cfg.html_file && !city_html(&cfg, res, cfg.html_file))
 		ok = false;
-	/* the two figures that must hold, whatever the strategy */
+	/* the figures that must hold, whatever the strategy */
 	for (s = 0; s < CITY_NSTRAT; s++)
 		if (res[s].ran && (res[s].events_missed != 0 || res[s].fatigue_breaches != 0 ||
-						   res[s].events_out_of_order != 0))
+						   res[s].events_out_of_order != 0 || res[s].below_bound != 0))
 		{
-			fprintf(stderr, "sim: %s: %ld events missed, %ld out of order, %ld fatigue-limit breaches\n",
+			fprintf(stderr, "sim: %s: %ld events missed, %ld out of order, %ld fatigue-limit breaches, "
+					"%ld orders delivered faster than their lower bound\n",
 					city_strategy_name[s], res[s].events_missed, res[s].events_out_of_order,
-					res[s].fatigue_breaches);
+					res[s].fatigue_breaches, res[s].below_bound);
 			ok = false;
 		}
 	return ok ? 0 : 1;
@@ -248,6 +249,12 @@ row(const CityResult *res, const char *label, Fmt fmt, size_t off)
 
 		if (!res[s].ran)
 			continue;
+		/* NaN: a figure of an empty population (nothing delivered, ...) */
+		if (fmt != F_INT && isnan(*(const double *) p))
+		{
+			printf(" %12s", "-");
+			continue;
+		}
 		switch (fmt)
 		{
 			case F_INT:
@@ -270,7 +277,52 @@ row(const CityResult *res, const char *label, Fmt fmt, size_t off)
 	printf("\n");
 }
 
+/* a row of two counts, "a / b" or "a (b)" as the label says */
+static void
+row2(const CityResult *res, const char *label, const char *fmt, size_t off1, size_t off2)
+{
+	int			s;
+
+	printf("  %-40s", label);
+	for (s = 0; s < CITY_NSTRAT; s++)
+	{
+		char		b[64];
+
+		if (!res[s].ran)
+			continue;
+		snprintf(b, sizeof(b), fmt, *(const long *) ((const char *) &res[s] + off1),
+				 *(const long *) ((const char *) &res[s] + off2));
+		printf(" %12s", b);
+	}
+	printf("\n");
+}
+
+/*
+ * What the event latency is measured from, over the strategies that ran:
+ * the commit record, or without track_commit_timestamp the writing call's
+ * return.
+ */
+static const char *
+latency_from(const CityResult *res)
+{
+	int			s,
+				commit = 0,
+				ret = 0;
+
+	for (s = 0; s < CITY_NSTRAT; s++)
+		if (res[s].ran && !res[s].citus)
+		{
+			if (res[s].event_from_commit)
+				commit++;
+			else
+				ret++;
+		}
+	return ret == 0 ? "commit" : commit == 0 ? "call's return" : "commit or call's return";
+}
+
 #define ROW(label, fmt, field) row(res, label, fmt, offsetof(CityResult, field))
+#define ROW2(label, fmt, f1, f2) \
+	row2(res, label, fmt, offsetof(CityResult, f1), offsetof(CityResult, f2))
 
 void
 city_report(const CityConfig *cfg, const CityResult *res)
@@ -289,23 +341,24 @@ city_report(const CityConfig *cfg, const CityResult *res)
 	ROW("orders placed", F_INT, placed);
 	ROW("  refused at intake", F_INT, refused);
 	ROW("  with a coupon", F_INT, coupons);
-	ROW("  payments failed / retried", F_INT, payment_failed);
+	ROW2("  payments failed / retried", "%ld / %ld", payment_failed, payment_retried);
 	ROW("  delivered", F_INT, delivered);
 	ROW("  cancelled", F_INT, cancelled);
 	ROW("click to door, mean (min)", F_MIN, ctd_mean);
 	ROW("  median (min)", F_MIN, ctd_median);
 	ROW("  p90 (min)", F_MIN, ctd_p90);
 	ROW("  lower bound of the mean: ready + ride", F_MIN, ctd_bound);
+	ROW("  orders below their bound (must be 0)", F_INT, below_bound);
 	ROW("on time (by the promise)", F_SHARE, on_time);
 	ROW("rider waiting at the merchant (min)", F_MIN, pickup_wait);
 	ROW("food waiting for a rider (min)", F_MIN, food_wait);
-	ROW("rider utilisation", F_SHARE, utilisation);
+	ROW("rider utilisation (over shifts)", F_SHARE, utilisation);
 	ROW("earnings Gini (riders who delivered)", F_NUM, gini);
 	ROW("fatigue-limit breaches (must be 0)", F_INT, fatigue_breaches);
 	ROW("orders reassigned", F_INT, reassignments);
-	ROW("  offers rejected", F_INT, rejections);
+	ROW("  orders refused by riders", F_INT, rejections);
 	ROW("  orders released by riders", F_INT, releases);
-	ROW("offline syncs (items)", F_INT, sync_items);
+	ROW2("offline syncs (items)", "%ld (%ld)", syncs, sync_items);
 	ROW("batches", F_INT, batches);
 	ROW("  latency p50 (ms)", F_MS, batch_p50);
 	ROW("  latency p99 (ms)", F_MS, batch_p99);
@@ -314,8 +367,12 @@ city_report(const CityConfig *cfg, const CityResult *res)
 		printf("  %-40s\n", "  latency: not measured (Citus, polled)");
 	else
 	{
-		ROW(res[0].ran && !res[0].event_from_commit ? "  call's return to listener p50 (ms)" : "  commit to listener p50 (ms)", F_MS, event_p50);
-		ROW(res[0].ran && !res[0].event_from_commit ? "  call's return to listener p99 (ms)" : "  commit to listener p99 (ms)", F_MS, event_p99);
+		char		label[64];
+
+		snprintf(label, sizeof(label), "  %s to listener p50 (ms)", latency_from(res));
+		ROW(label, F_MS, event_p50);
+		snprintf(label, sizeof(label), "  %s to listener p99 (ms)", latency_from(res));
+		ROW(label, F_MS, event_p99);
 	}
 	ROW("  missed (must be 0)", F_INT, events_missed);
 	ROW("  out of order per order (must be 0)", F_INT, events_out_of_order);
@@ -337,6 +394,17 @@ city_report(const CityConfig *cfg, const CityResult *res)
 
 /* ------------------------------------------------------------ JSON */
 
+/* a number with prec decimals, or null for NaN (no population) */
+static const char *
+jnum(char *buf, size_t len, double v, int prec)
+{
+	if (isnan(v))
+		snprintf(buf, len, "null");
+	else
+		snprintf(buf, len, "%.*f", prec, v);
+	return buf;
+}
+
 bool
 city_json(const CityConfig *cfg, const CityResult *res, const char *file)
 {
@@ -344,7 +412,7 @@ city_json(const CityConfig *cfg, const CityResult *res, const char *file)
 	int			s,
 				k;
 	bool		first = true;
-	char		lat[64];
+	char		lat[128];
 
 	if (f == NULL)
 	{
@@ -358,30 +426,42 @@ city_json(const CityConfig *cfg, const CityResult *res, const char *file)
 	for (s = 0; s < CITY_NSTRAT; s++)
 	{
 		const CityResult *r = &res[s];
+		char		nb[14][32];
 
 		if (!r->ran)
 			continue;
+
+/* a figure (k: its own buffer), or null where its population is empty */
+#define J(k, v, prec) jnum(nb[k], sizeof(nb[0]), (v), (prec))
 		/* on Citus the latency is not measured (events polled): null */
 		if (r->citus)
 			snprintf(lat, sizeof(lat), "null");
 		else
-			snprintf(lat, sizeof(lat), "{\"p50\": %.3f, \"p99\": %.3f}", r->event_p50, r->event_p99);
+			snprintf(lat, sizeof(lat), "{\"p50\": %s, \"p99\": %s}",
+					 J(0, r->event_p50, 3), J(1, r->event_p99, 3));
 		fprintf(f, "%s\n  \"%s\": {\"placed\": %ld, \"refused\": %ld, \"coupons\": %ld, \"payments_failed\": %ld, "
-				"\"payments_retried\": %ld, \"delivered\": %ld, \"cancelled\": %ld, "
-				"\"click_to_door_min\": {\"mean\": %.3f, \"median\": %.3f, \"p90\": %.3f, \"lower_bound_mean\": %.3f}, \"on_time\": %.4f, "
-				"\"rider_wait_at_merchant_min\": %.3f, \"food_wait_min\": %.3f, \"utilisation\": %.4f, "
-				"\"earnings_gini\": %.4f, \"fatigue_breaches\": %ld, \"reassignments\": %ld, \"rejections\": %ld, "
-				"\"releases\": %ld, \"syncs\": %ld, \"sync_items\": %ld, "
-				"\"batches\": %ld, \"batch_ms\": {\"p50\": %.3f, \"p99\": %.3f}, "
-				"\"events\": {\"outbox\": %ld, \"received\": %ld, \"missed\": %ld, \"out_of_order\": %ld, "
-				"\"latency_ms\": %s}, "
-				"\"orders_per_s\": %.2f, \"feedback\": %ld, \"sentiment\": %.4f, \"tickets_resolved\": %ld, \"top_complaints\": {",
+				"\"payments_retried\": %ld, \"delivered\": %ld, \"cancelled\": %ld, ",
 				first ? "" : ",", city_strategy_name[s], r->placed, r->refused, r->coupons, r->payment_failed,
-				r->payment_retried, r->delivered, r->cancelled, r->ctd_mean, r->ctd_median, r->ctd_p90, r->ctd_bound, r->on_time,
-				r->pickup_wait, r->food_wait, r->utilisation, r->gini, r->fatigue_breaches, r->reassignments,
-				r->rejections, r->releases, r->syncs, r->sync_items, r->batches, r->batch_p50, r->batch_p99,
+				r->payment_retried, r->delivered, r->cancelled);
+		fprintf(f, "\"click_to_door_min\": {\"mean\": %s, \"median\": %s, \"p90\": %s, \"lower_bound_mean\": %s}, "
+				"\"below_lower_bound\": %ld, \"on_time\": %s, "
+				"\"rider_wait_at_merchant_min\": %s, \"food_wait_min\": %s, \"utilisation\": %s, "
+				"\"earnings_gini\": %s, ",
+				J(2, r->ctd_mean, 3), J(3, r->ctd_median, 3), J(4, r->ctd_p90, 3), J(5, r->ctd_bound, 3),
+				r->below_bound, J(6, r->on_time, 4), J(7, r->pickup_wait, 3), J(8, r->food_wait, 3),
+				J(9, r->utilisation, 4), J(10, r->gini, 4));
+		fprintf(f, "\"fatigue_breaches\": %ld, \"reassignments\": %ld, \"rejections\": %ld, "
+				"\"releases\": %ld, \"syncs\": %ld, \"sync_items\": %ld, "
+				"\"batches\": %ld, \"batch_ms\": {\"p50\": %s, \"p99\": %s}, "
+				"\"events\": {\"outbox\": %ld, \"received\": %ld, \"missed\": %ld, \"out_of_order\": %ld, "
+				"\"latency_ms\": %s, \"latency_from\": \"%s\"}, "
+				"\"orders_per_s\": %.2f, \"feedback\": %ld, \"sentiment\": %s, \"tickets_resolved\": %ld, \"top_complaints\": {",
+				r->fatigue_breaches, r->reassignments, r->rejections, r->releases, r->syncs, r->sync_items,
+				r->batches, J(11, r->batch_p50, 3), J(12, r->batch_p99, 3),
 				r->events_outbox, r->events_received, r->events_missed, r->events_out_of_order,
-				lat, r->orders_per_s, r->feedback, r->sentiment, r->tickets_resolved);
+				lat, r->citus ? "none" : r->event_from_commit ? "commit" : "call_return",
+				r->orders_per_s, r->feedback, J(13, r->sentiment, 4), r->tickets_resolved);
+#undef J
 		for (k = 0; k < CITY_TOPICS && r->topics[k][0]; k++)
 			fprintf(f, "%s\"%s\": %ld", k ? ", " : "", r->topics[k], r->topic_n[k]);
 		fprintf(f, "}, \"click_to_door_histogram_5min\": [");
@@ -398,6 +478,17 @@ city_json(const CityConfig *cfg, const CityResult *res, const char *file)
 }
 
 /* ------------------------------------------------------------ HTML */
+
+/* a number with prec decimals and its unit, or "-" for NaN (no population) */
+static const char *
+hnum(char *buf, size_t len, double v, int prec, const char *unit)
+{
+	if (isnan(v))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.*f%s", prec, v, unit);
+	return buf;
+}
 
 static const char *const colour[CITY_NSTRAT] = {"#1f6feb", "#d29922"};
 
@@ -504,12 +595,15 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 	FILE	   *f = fopen(file, "w");
 	int			s,
 				shown = -1;
+	bool		citus = false;
 
 	if (f == NULL)
 	{
 		perror(file);
 		return false;
 	}
+	for (s = 0; s < CITY_NSTRAT; s++)
+		citus = citus || (res[s].ran && res[s].citus);
 	fprintf(f, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>dispatch: city report</title>\n"
 			"<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse}"
 			"td,th{padding:2px 10px;text-align:right}td:first-child{text-align:left}"
@@ -532,26 +626,38 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 		for (s = 0; s < CITY_NSTRAT; s++) if (res[s].ran) fprintf(f, "<td>%s</td>", expr); \
 		fprintf(f, "</tr>\n"); } while (0)
 	{
-		char		b[CITY_NSTRAT][64];
+		char		b[CITY_NSTRAT][256],
+					h[CITY_NSTRAT][3][32];
+		char		lat[80];
 
 #define FMT(...) (snprintf(b[s], sizeof(b[s]), __VA_ARGS__), b[s])
+/* a figure, or "-" where its population is empty (NaN) */
+#define H(k, v, prec, unit) hnum(h[s][k], sizeof(h[s][k]), (v), (prec), (unit))
 		HROW("orders placed", FMT("%ld", res[s].placed));
 		HROW("delivered", FMT("%ld", res[s].delivered));
 		HROW("cancelled", FMT("%ld", res[s].cancelled));
 		HROW("click to door: mean / median / p90 (min)",
-			 FMT("%.1f / %.1f / %.1f", res[s].ctd_mean, res[s].ctd_median, res[s].ctd_p90));
-		HROW("lower bound of the mean: food ready + direct ride (min)", FMT("%.1f", res[s].ctd_bound));
-		HROW("on time", FMT("%.1f%%", 100 * res[s].on_time));
-		HROW("rider waiting at the merchant (min)", FMT("%.1f", res[s].pickup_wait));
-		HROW("food waiting for a rider (min)", FMT("%.1f", res[s].food_wait));
-		HROW("rider utilisation", FMT("%.1f%%", 100 * res[s].utilisation));
-		HROW("earnings Gini", FMT("%.3f", res[s].gini));
+			 FMT("%s / %s / %s", H(0, res[s].ctd_mean, 1, ""), H(1, res[s].ctd_median, 1, ""),
+				 H(2, res[s].ctd_p90, 1, "")));
+		HROW("lower bound of the mean: food ready + direct ride (min)", H(0, res[s].ctd_bound, 1, ""));
+		HROW("orders delivered below their own bound (must be 0)", FMT("%ld", res[s].below_bound));
+		HROW("on time", H(0, 100 * res[s].on_time, 1, "%"));
+		HROW("rider waiting at the merchant (min)", H(0, res[s].pickup_wait, 1, ""));
+		HROW("food waiting for a rider (min)", H(0, res[s].food_wait, 1, ""));
+		HROW("rider utilisation (over the riders' shifts)", H(0, 100 * res[s].utilisation, 1, "%"));
+		HROW("earnings Gini", H(0, res[s].gini, 3, ""));
 		HROW("fatigue-limit breaches", FMT("%ld", res[s].fatigue_breaches));
 		HROW("orders reassigned", FMT("%ld", res[s].reassignments));
-		HROW("batch latency p50 / p99 (ms)", FMT("%.1f / %.1f", res[s].batch_p50, res[s].batch_p99));
-		HROW("event latency p50 / p99 (ms)", FMT("%.2f / %.2f", res[s].event_p50, res[s].event_p99));
+		HROW("batch latency p50 / p99 (ms)",
+			 FMT("%s / %s", H(0, res[s].batch_p50, 1, ""), H(1, res[s].batch_p99, 1, "")));
+		if (citus)
+			snprintf(lat, sizeof(lat), "event latency: not measured (Citus, polled)");
+		else
+			snprintf(lat, sizeof(lat), "event latency, %s to listener, p50 / p99 (ms)", latency_from(res));
+		HROW(lat, FMT("%s / %s", H(0, res[s].event_p50, 2, ""), H(1, res[s].event_p99, 2, "")));
 		HROW("events missed", FMT("%ld of %ld", res[s].events_missed, res[s].events_outbox));
-		HROW("feedback sentiment", FMT("%.3f (%ld)", res[s].sentiment, res[s].feedback));
+		HROW("feedback sentiment", FMT("%s (%ld)", H(0, res[s].sentiment, 3, ""), res[s].feedback));
+#undef H
 #undef FMT
 	}
 	fprintf(f, "</table>\n<h2>Click to door</h2>\n");
