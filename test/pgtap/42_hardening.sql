@@ -107,6 +107,14 @@ SELECT ok(ST_Equals(dispatch._check_point(g, g / 2, 'x'), ST_SetSRID(ST_MakePoin
 -- Each attempt in a savepoint of its own, rolled back after its outcome is
 -- kept: a job leaves its own tables (ON COMMIT DROP) in pg_temp until the
 -- end of the transaction.
+-- On Citus a role set inside this transaction cannot read the shards the
+-- transaction wrote as another (the jobs fail with "permission denied"
+-- before they reach their temporary tables, which are the coordinator's
+-- own, made by the same code as on one server): checked on one server.
+SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
+\if :on_citus
+SELECT skip('the growth jobs'' temporary tables: checked on one server', 5);
+\else
 CREATE ROLE dispatch_t_eve NOLOGIN;
 GRANT dispatch_admin TO dispatch_t_eve;
 CREATE FUNCTION pg_temp.eve_escalate() RETURNS trigger LANGUAGE plpgsql AS $f$
@@ -190,5 +198,6 @@ SELECT is(:'eve_traps_second'::text, 'ran', 'and runs again in the same transact
 SELECT is(:'eve_tables_left'::integer, 0,
 	'the caller''s tables of those names are dropped (a session''s own table by such a name goes)');
 
+\endif
 SELECT * FROM finish();
 ROLLBACK;
