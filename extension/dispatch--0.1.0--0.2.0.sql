@@ -4806,6 +4806,31 @@ COMMENT ON FUNCTION @extschema@._lock_zone(bigint, boolean) IS
 	'Internal: the zone''s matching lock (the advisory lock assign_batch takes), to the end of the transaction; first in the order of locks of matching.  Shared: no batch or manual assignment runs in the zone meanwhile, but shared holders do not wait for each other.';
 REVOKE ALL ON FUNCTION @extschema@._lock_zone(bigint, boolean) FROM PUBLIC;
 
+-- _lock_zone_routed (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_zone_routed(p_zone bigint, p_order_id bigint, p_rider_id bigint, p_shared boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		IF p_order_id IS NOT NULL THEN
+			PERFORM @extschema@._lock_zone(o.zone_id, p_shared)
+			   FROM @extschema@.orders o
+			  WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
+		ELSE
+			PERFORM @extschema@._lock_zone(r.zone_id, p_shared)
+			   FROM @extschema@.riders r
+			  WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone AND r.rider_id OPERATOR(pg_catalog.=) p_rider_id;
+		END IF;
+	END IF;
+	PERFORM @extschema@._lock_zone(p_zone, p_shared);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_zone_routed(bigint, bigint, bigint, boolean) IS
+	'Internal: the zone''s matching lock (_lock_zone) for a call about order p_order_id (else rider p_rider_id) of zone p_zone; on Citus first on the node that holds that row''s shard, where a batch sent whole takes it, then where the call runs.';
+REVOKE ALL ON FUNCTION @extschema@._lock_zone_routed(bigint, bigint, bigint, boolean) FROM PUBLIC;
+
 -- _rider_index_predicate (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rider_index_predicate() RETURNS text
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
@@ -5639,7 +5664,7 @@ BEGIN
 	-- holding the order's pending offer, whose slot the assignment gives
 	-- back) with the order's offer, our rider's other pending offers (they
 	-- may be withdrawn), then the order.
-	PERFORM @extschema@._lock_zone(v_zone);
+	PERFORM @extschema@._lock_zone_routed(v_zone, order_id, NULL, false);
 	PERFORM @extschema@._lock_order_riders(order_id, rider_id);
 	PERFORM FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
@@ -5777,7 +5802,7 @@ BEGIN
 	IF (SELECT o.status FROM @extschema@.orders o
 	     WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(p_order_id)
 	       AND o.order_id OPERATOR(pg_catalog.=) p_order_id) OPERATOR(pg_catalog.=) 'accepted' THEN
-		PERFORM @extschema@._lock_zone(@extschema@.zone_of(p_order_id), true);
+		PERFORM @extschema@._lock_zone_routed(@extschema@.zone_of(p_order_id), p_order_id, NULL, true);
 		v_zone_locked := true;
 	END IF;
 	PERFORM @extschema@._lock_order_riders(p_order_id, p_rider_id);
@@ -5878,7 +5903,7 @@ BEGIN
 	PERFORM @extschema@._check_length('reason', reason);
 	-- the zone's lock, shared: no batch offers the order while its riders
 	-- are locked; then riders, offer, order
-	PERFORM @extschema@._lock_zone(@extschema@.zone_of(order_id), true);
+	PERFORM @extschema@._lock_zone_routed(@extschema@.zone_of(order_id), order_id, NULL, true);
 	PERFORM @extschema@._lock_order_riders(order_id, NULL);
 	v_order := @extschema@._lock_order(order_id);
 	-- a repeat: cancelled already
@@ -5948,7 +5973,7 @@ BEGIN
 	-- the zone's lock, shared, before the riders: the order may be accepted
 	-- (a repeat, a replan of an order taken back already), and a batch
 	-- holding it waits for riders' rows (as cancel_order)
-	PERFORM @extschema@._lock_zone(p_zone, true);
+	PERFORM @extschema@._lock_zone_routed(p_zone, order_id, NULL, true);
 	PERFORM @extschema@._lock_order_riders(order_id, rider_id);
 	v_order := @extschema@._lock_order(order_id);
 	-- a repeat: this rider released the order already and nobody holds it
@@ -6092,7 +6117,7 @@ BEGIN
 	-- the zone's lock, shared, before the rider's row (the pings take it):
 	-- an item may wait for an accepted order that a batch holds while it
 	-- waits for riders' rows (docs/matching.md, "Locking order")
-	PERFORM @extschema@._lock_zone(v_zone, true);
+	PERFORM @extschema@._lock_zone_routed(v_zone, NULL, sync_rider_in_zone.rider_id, true);
 	-- a forgotten rider is refused as an unknown one (forget_rider)
 	-- the rider's row locked (no key update, as the pings' update takes it):
 	-- two syncs of a rider take turns, and an erasure in flight is waited
@@ -6305,23 +6330,6 @@ AS $$
 DECLARE
 	v_zone bigint := @extschema@._rider_zone(sync_rider.rider_id);
 BEGIN
-	-- On Citus this form runs where it is called (the coordinator, as a
-	-- rule), and so would the zone's shared lock that sync_rider_in_zone
-	-- takes, while the zone's batch, sent whole to the zone's worker,
-	-- takes the zone's lock there: the two would never meet, and an item
-	-- waiting for an order the batch holds would deadlock with it
-	-- (docs/matching.md, "Locking order").  The lock is taken first where
-	-- the zone's rows lie, by a statement Citus routes to the rider's
-	-- shard, which runs the function there (in the call's transaction on
-	-- that node, to its end).  Run on the node that holds the shard, it is
-	-- the lock sync_rider_in_zone then takes again; without Citus
-	-- sync_rider_in_zone's lock is the one.
-	IF v_zone IS NOT NULL
-	   AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
-		PERFORM @extschema@._lock_zone(r.zone_id, true)
-		   FROM @extschema@.riders r
-		  WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id;
-	END IF;
 	RETURN QUERY
 	SELECT s.item, s.client_event_id, s.outcome, s.reason, s.sqlstate
 	  FROM @extschema@.sync_rider_in_zone(v_zone, sync_rider.rider_id, batch) s;

@@ -563,6 +563,40 @@ COMMENT ON FUNCTION @extschema@._lock_zone(bigint, boolean) IS
 	'Internal: the zone''s matching lock (the advisory lock assign_batch takes), to the end of the transaction; first in the order of locks of matching.  Shared: no batch or manual assignment runs in the zone meanwhile, but shared holders do not wait for each other.';
 REVOKE ALL ON FUNCTION @extschema@._lock_zone(bigint, boolean) FROM PUBLIC;
 
+-- On Citus a call that is not sent whole to the zone's worker (one made
+-- inside a transaction block, or from PL/pgSQL) runs on the coordinator,
+-- and so would its zone lock, while a batch sent whole takes the lock on
+-- the zone's worker: the two would never meet, and a call waiting for an
+-- order a batch holds would deadlock with it (docs/matching.md, "Locking
+-- order").  The calls that take the lock for an order or a rider therefore
+-- take it first where that row lies, by a statement Citus routes to its
+-- shard (on the node that holds it, the same lock again), then where they
+-- run, as a batch run on the coordinator takes it: every holder takes the
+-- worker's lock before the local one.
+CREATE FUNCTION @extschema@._lock_zone_routed(p_zone bigint, p_order_id bigint, p_rider_id bigint, p_shared boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
+		IF p_order_id IS NOT NULL THEN
+			PERFORM @extschema@._lock_zone(o.zone_id, p_shared)
+			   FROM @extschema@.orders o
+			  WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
+		ELSE
+			PERFORM @extschema@._lock_zone(r.zone_id, p_shared)
+			   FROM @extschema@.riders r
+			  WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone AND r.rider_id OPERATOR(pg_catalog.=) p_rider_id;
+		END IF;
+	END IF;
+	PERFORM @extschema@._lock_zone(p_zone, p_shared);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_zone_routed(bigint, bigint, bigint, boolean) IS
+	'Internal: the zone''s matching lock (_lock_zone) for a call about order p_order_id (else rider p_rider_id) of zone p_zone; on Citus first on the node that holds that row''s shard, where a batch sent whole takes it, then where the call runs.';
+REVOKE ALL ON FUNCTION @extschema@._lock_zone_routed(bigint, bigint, bigint, boolean) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._rider_index_predicate() RETURNS text
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp

@@ -333,7 +333,7 @@ BEGIN
 	-- holding the order's pending offer, whose slot the assignment gives
 	-- back) with the order's offer, our rider's other pending offers (they
 	-- may be withdrawn), then the order.
-	PERFORM @extschema@._lock_zone(v_zone);
+	PERFORM @extschema@._lock_zone_routed(v_zone, order_id, NULL, false);
 	PERFORM @extschema@._lock_order_riders(order_id, rider_id);
 	PERFORM FROM @extschema@.offers f
 	 WHERE f.zone_id OPERATOR(pg_catalog.=) v_zone
@@ -470,7 +470,7 @@ BEGIN
 	IF (SELECT o.status FROM @extschema@.orders o
 	     WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(p_order_id)
 	       AND o.order_id OPERATOR(pg_catalog.=) p_order_id) OPERATOR(pg_catalog.=) 'accepted' THEN
-		PERFORM @extschema@._lock_zone(@extschema@.zone_of(p_order_id), true);
+		PERFORM @extschema@._lock_zone_routed(@extschema@.zone_of(p_order_id), p_order_id, NULL, true);
 		v_zone_locked := true;
 	END IF;
 	PERFORM @extschema@._lock_order_riders(p_order_id, p_rider_id);
@@ -561,7 +561,7 @@ BEGIN
 	PERFORM @extschema@._check_length('reason', reason);
 	-- the zone's lock, shared: no batch offers the order while its riders
 	-- are locked; then riders, offer, order
-	PERFORM @extschema@._lock_zone(@extschema@.zone_of(order_id), true);
+	PERFORM @extschema@._lock_zone_routed(@extschema@.zone_of(order_id), order_id, NULL, true);
 	PERFORM @extschema@._lock_order_riders(order_id, NULL);
 	v_order := @extschema@._lock_order(order_id);
 	-- a repeat: cancelled already
@@ -626,7 +626,7 @@ BEGIN
 	-- the zone's lock, shared, before the riders: the order may be accepted
 	-- (a repeat, a replan of an order taken back already), and a batch
 	-- holding it waits for riders' rows (as cancel_order)
-	PERFORM @extschema@._lock_zone(p_zone, true);
+	PERFORM @extschema@._lock_zone_routed(p_zone, order_id, NULL, true);
 	PERFORM @extschema@._lock_order_riders(order_id, rider_id);
 	v_order := @extschema@._lock_order(order_id);
 	-- a repeat: this rider released the order already and nobody holds it

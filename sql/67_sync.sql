@@ -105,7 +105,7 @@ BEGIN
 	-- the zone's lock, shared, before the rider's row (the pings take it):
 	-- an item may wait for an accepted order that a batch holds while it
 	-- waits for riders' rows (docs/matching.md, "Locking order")
-	PERFORM @extschema@._lock_zone(v_zone, true);
+	PERFORM @extschema@._lock_zone_routed(v_zone, NULL, sync_rider_in_zone.rider_id, true);
 	-- a forgotten rider is refused as an unknown one (forget_rider)
 	-- the rider's row locked (no key update, as the pings' update takes it):
 	-- two syncs of a rider take turns, and an erasure in flight is waited
@@ -317,23 +317,6 @@ AS $$
 DECLARE
 	v_zone bigint := @extschema@._rider_zone(sync_rider.rider_id);
 BEGIN
-	-- On Citus this form runs where it is called (the coordinator, as a
-	-- rule), and so would the zone's shared lock that sync_rider_in_zone
-	-- takes, while the zone's batch, sent whole to the zone's worker,
-	-- takes the zone's lock there: the two would never meet, and an item
-	-- waiting for an order the batch holds would deadlock with it
-	-- (docs/matching.md, "Locking order").  The lock is taken first where
-	-- the zone's rows lie, by a statement Citus routes to the rider's
-	-- shard, which runs the function there (in the call's transaction on
-	-- that node, to its end).  Run on the node that holds the shard, it is
-	-- the lock sync_rider_in_zone then takes again; without Citus
-	-- sync_rider_in_zone's lock is the one.
-	IF v_zone IS NOT NULL
-	   AND EXISTS (SELECT FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'citus') THEN
-		PERFORM @extschema@._lock_zone(r.zone_id, true)
-		   FROM @extschema@.riders r
-		  WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider.rider_id;
-	END IF;
 	RETURN QUERY
 	SELECT s.item, s.client_event_id, s.outcome, s.reason, s.sqlstate
 	  FROM @extschema@.sync_rider_in_zone(v_zone, sync_rider.rider_id, batch) s;

@@ -9,10 +9,12 @@
 # LOCKED), then, a while later, a rider's row.  A sync of that rider with
 # a pickup of that order, started meanwhile on the coordinator, waits for
 # the batch instead of locking the rider's row first and deadlocking with
-# it (40P01).
+# it (40P01).  Then the same for cancel_order called inside a transaction
+# block on the coordinator, holding the row of the rider with the order's
+# pending offer, which the batch then wants.
 set -uo pipefail
 : "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
-echo "1..4"
+echo "1..6"
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
@@ -72,3 +74,31 @@ done
 wait "$a"
 [ "$held" = 1 ]
 ok $? "a sync in a transaction block holds the zone's lock, shared, on the zone's worker"
+
+# cancel_order in a transaction block on the coordinator: the order gets a
+# pending offer to a second rider (the first released it and is excluded),
+# the batch on the worker holds the zone's lock and the order and then
+# wants that rider's row, which a cancellation locks (the holder of the
+# order's pending offer) before it waits for the order
+r2=$(q "SELECT dispatch.register_rider($z, 'r2', '+8613900771002', 2)")
+q "SELECT dispatch.rider_online($r2, 81.05, 30.05)" >/dev/null
+offered=$(q "SELECT count(*) FROM dispatch.assign_batch($z) WHERE order_id = $o AND rider_id = $r2")
+psql -X -q -At -v ON_ERROR_STOP=1 -p "$wport" \
+	-c "BEGIN" \
+	-c "SELECT dispatch._lock_zone($z, false)" \
+	-c "SELECT o.order_id FROM dispatch.orders o WHERE o.zone_id = $z AND o.order_id = $o FOR UPDATE SKIP LOCKED" \
+	-c "SELECT pg_sleep(3)" \
+	-c "UPDATE dispatch.riders SET capacity = capacity WHERE zone_id = $z AND rider_id = $r2" \
+	-c "COMMIT" >/dev/null 2>/tmp/sync_lock.batch.$$ &
+b=$!
+sleep 1
+cancel=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT dispatch.cancel_order($o, 'test')" -c "COMMIT" 2>&1)
+crc=$?
+wait "$b"
+brc=$?
+[ "$brc" = 0 ] && [ "$offered" = 1 ]
+ok $? "with an offer pending (offers to the second rider: $offered), the batch holding the zone's lock and the order gets the rider's row and commits$( [ "$brc" = 0 ] || echo ": $(tr '\n' ' ' </tmp/sync_lock.batch.$$)")"
+rm -f /tmp/sync_lock.batch.$$
+status=$(q "SELECT status FROM dispatch.orders WHERE zone_id = $z AND order_id = $o")
+[ "$crc" = 0 ] && [ "$status" = cancelled ]
+ok $? "cancel_order in a transaction block waits for the batch on the zone's worker, then cancels (got: $status $(echo "$cancel" | tr '\n' ' '))"
