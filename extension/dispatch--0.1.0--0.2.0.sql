@@ -11612,7 +11612,8 @@ COMMENT ON VIEW @extschema@.stuck_orders IS
 -- (shifts from the rider_status events of the outbox, so as far back as
 -- the outbox is kept) in which the rider held at least one order (from
 -- assignment to delivery or cancellation; overlapping orders of one rider
--- merged).  Hours are whole hours of UTC, named in zone time.
+-- merged).  Hours are the zone's local hours (in a zone half an hour off
+-- UTC they start at :30 of UTC).
 CREATE VIEW @extschema@.rider_utilisation AS
 WITH shifts AS (
 	SELECT e.zone_id, e.rider_id, e.at AS s, COALESCE(e.next_at, @extschema@.clock()) AS e
@@ -11643,7 +11644,7 @@ spans AS (
 	UNION ALL
 	SELECT 'busy', b.zone_id, b.rider_id, b.s, b.e FROM busy b)
 SELECT x.zone_id,
-       pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone) AS hour,
+       pg_catalog.date_trunc('hour', x.h AT TIME ZONE x.timezone) AS hour,
        pg_catalog.count(DISTINCT x.rider_id) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online') AS riders_online,
        (pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online')
         OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS online_rider_hours,
@@ -11653,15 +11654,16 @@ SELECT x.zone_id,
              OPERATOR(pg_catalog./)
              NULLIF(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online'), 0), 1)::numeric(5, 4)
            AS utilisation
-  FROM (SELECT sp.kind, sp.zone_id, sp.rider_id, h.h,
+  FROM (SELECT sp.kind, sp.zone_id, sp.rider_id, h.h, hz.timezone,
                pg_catalog.date_part('epoch', LEAST(sp.e, h.h OPERATOR(pg_catalog.+) interval '1 hour')
                                              OPERATOR(pg_catalog.-) GREATEST(sp.s, h.h))::numeric AS seconds
           FROM spans sp
-         CROSS JOIN LATERAL pg_catalog.generate_series(pg_catalog.date_trunc('hour', sp.s, 'UTC'), sp.e, interval '1 hour') h(h)
+          JOIN @extschema@.zones hz ON hz.zone_id OPERATOR(pg_catalog.=) sp.zone_id
+         CROSS JOIN LATERAL pg_catalog.generate_series(pg_catalog.date_trunc('hour', sp.s, hz.timezone), sp.e,
+                                                       interval '1 hour') h(h)
          WHERE sp.e OPERATOR(pg_catalog.>) sp.s
            AND sp.e OPERATOR(pg_catalog.>) h.h) x
-  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) x.zone_id
- GROUP BY x.zone_id, pg_catalog.date_trunc('hour', x.h AT TIME ZONE z.timezone);
+ GROUP BY x.zone_id, pg_catalog.date_trunc('hour', x.h AT TIME ZONE x.timezone);
 COMMENT ON VIEW @extschema@.rider_utilisation IS
 	'Per zone and local hour: riders online, online and busy rider-hours, and utilisation, the share of online time in which a rider held at least one order (assigned to delivered).  Shifts come from the outbox''s rider_status events, so hours older than the outbox''s retention show no online time.';
 

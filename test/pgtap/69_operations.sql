@@ -5,7 +5,7 @@
 BEGIN;
 SET LOCAL dispatch.clock_override = '2026-06-01 12:00:00+00';
 \ir ../fixtures/city.sql
-SELECT plan(23);
+SELECT plan(24);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 -- SET LOCAL, not set_config(): on Citus only SET LOCAL reaches the workers
 CREATE FUNCTION pg_temp.at(p text) RETURNS void LANGUAGE plpgsql AS $$
@@ -98,6 +98,21 @@ SELECT pg_temp.at('2026-06-01 14:00:00+00') \g /dev/null
 SELECT coalesce(string_agg(rider_id::text, ','), '') AS online_riders
   FROM dispatch.riders WHERE zone_id = :zone AND status = 'online' \gset
 SELECT count(dispatch.rider_offline(r)) FROM unnest(string_to_array(:'online_riders', ',')::bigint[]) r \g /dev/null
+
+-- a zone half an hour off UTC (Asia/Kolkata, +05:30): a shift from 05:30
+-- to 06:30 local is half an hour in each of the local hours 05:00 and
+-- 06:00 (counted by whole hours of UTC, it was one hour named 05:00)
+SELECT dispatch.create_zone('Half hour', ST_MakeEnvelope(77.5, 12.9, 77.7, 13.1, 4326), 'Asia/Kolkata') AS kzone \gset
+SELECT dispatch.register_rider(:kzone, 'Test Rider Half', '+8613900000091', 1) AS krider \gset
+SELECT pg_temp.at('2026-06-02 00:00:00+00') \g /dev/null
+SELECT dispatch.rider_online(:krider, 77.6, 13.0) \g /dev/null
+SELECT pg_temp.at('2026-06-02 01:00:00+00') \g /dev/null
+SELECT dispatch.rider_offline(:krider) \g /dev/null
+SELECT results_eq(format($$ SELECT hour, riders_online, online_rider_hours FROM dispatch.rider_utilisation
+                             WHERE zone_id = %s ORDER BY hour $$, :kzone),
+                  $$ VALUES ('2026-06-02 05:00:00'::timestamp, 1::bigint, 0.50::numeric(10, 2)),
+                            ('2026-06-02 06:00:00'::timestamp, 1::bigint, 0.50::numeric(10, 2)) $$,
+                  'rider_utilisation: the hours of a zone half an hour off UTC are its local hours');
 
 -- anomalies: four Mondays at 12:00 with 10 orders each and one of them
 -- cancelled; then a Monday at 12:00 with 6 of 10 cancelled and one at
