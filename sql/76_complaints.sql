@@ -345,45 +345,27 @@ COMMENT ON FUNCTION @extschema@._campaign_survey_zone(bigint) IS
 REVOKE ALL ON FUNCTION @extschema@._campaign_survey_zone(bigint) FROM PUBLIC;
 
 -- PL/pgSQL, not SQL: Citus cannot plan an SQL function's parameters in a
--- query over every shard of redemptions ("could not create distributed plan")
-CREATE FUNCTION @extschema@._campaign_survey_order(p_campaign_id bigint, p_customer_id bigint) RETURNS bigint
+-- query over every shard of redemptions ("could not create distributed
+-- plan"), nor RETURN EXISTS (...) there ("a column definition list is
+-- required for functions returning record"): a scalar subquery
+CREATE FUNCTION @extschema@._campaign_survey_order(p_campaign_id bigint, p_customer_id bigint, p_applied boolean)
+RETURNS bigint
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	-- whatever the status: a cancellation since must not move the answer
-	-- to another zone, where the customer could answer once more
 	RETURN (SELECT r.order_id
 	          FROM @extschema@.redemptions r
 	         WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
 	           AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	           AND (NOT p_applied OR r.status OPERATOR(pg_catalog.=) 'applied')
 	         ORDER BY r.created_at, r.order_id
 	         LIMIT 1);
 END
 $$;
-COMMENT ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) IS
-	'Internal (answer_survey): the order a customer''s answer to a campaign''s survey is about, their first order that redeemed the campaign, cancelled since or not, so that every answer of theirs lies in its one zone; NULL if none.  Whether they may answer is _campaign_survey_holds.';
-REVOKE ALL ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint) FROM PUBLIC;
-
-CREATE FUNCTION @extschema@._campaign_survey_holds(p_campaign_id bigint, p_customer_id bigint) RETURNS boolean
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	-- a scalar subquery, as above: Citus fails to plan RETURN EXISTS (...)
-	-- over every shard of redemptions ("a column definition list is
-	-- required for functions returning record")
-	RETURN (SELECT r.order_id
-	          FROM @extschema@.redemptions r
-	         WHERE r.campaign_id OPERATOR(pg_catalog.=) p_campaign_id
-	           AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	           AND r.status OPERATOR(pg_catalog.=) 'applied'
-	         LIMIT 1) IS NOT NULL;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._campaign_survey_holds(bigint, bigint) IS
-	'Internal (answer_survey): whether a customer may answer a campaign''s survey: an order of theirs redeemed the campaign and still holds it (not cancelled).';
-REVOKE ALL ON FUNCTION @extschema@._campaign_survey_holds(bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint, boolean) IS
+	'Internal (answer_survey): the customer''s first order that redeemed the campaign, NULL if none.  Not p_applied: cancelled since or not, the order a customer''s answer to the campaign''s survey is about, so that every answer of theirs lies in its one zone.  p_applied: only an order that still holds the campaign (not cancelled), whether they may answer.';
+REVOKE ALL ON FUNCTION @extschema@._campaign_survey_order(bigint, bigint, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.create_survey(kind text, order_id bigint DEFAULT NULL, campaign_id bigint DEFAULT NULL)
 RETURNS bigint
@@ -485,7 +467,7 @@ BEGIN
 	IF v_survey.kind OPERATOR(pg_catalog.=) 'delivery' THEN
 		v_order_id := v_survey.order_id;
 	ELSE
-		v_order_id := @extschema@._campaign_survey_order(v_survey.campaign_id, answer_survey.customer_id);
+		v_order_id := @extschema@._campaign_survey_order(v_survey.campaign_id, answer_survey.customer_id, false);
 	END IF;
 	IF v_order_id IS NOT NULL THEN
 		v_order := @extschema@._lock_order(v_order_id);
@@ -517,7 +499,7 @@ BEGIN
 			USING ERRCODE = 'DP660';
 	END IF;
 	IF v_survey.kind OPERATOR(pg_catalog.=) 'campaign'
-	   AND NOT @extschema@._campaign_survey_holds(v_survey.campaign_id, answer_survey.customer_id) THEN
+	   AND @extschema@._campaign_survey_order(v_survey.campaign_id, answer_survey.customer_id, true) IS NULL THEN
 		RAISE EXCEPTION 'survey % is not addressed to customer %', answer_survey.survey_id, answer_survey.customer_id
 			USING ERRCODE = 'DP659',
 			      DETAIL = 'A campaign survey is answered by customers who redeemed the campaign on an order not cancelled.';
