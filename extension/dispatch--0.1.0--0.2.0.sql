@@ -1529,6 +1529,22 @@ COMMENT ON FUNCTION @extschema@._check_length(text, anyelement) IS
 REVOKE ALL ON FUNCTION @extschema@._check_length(text, anyelement) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._check_length(text, anyelement) TO dispatch_app, dispatch_admin;
 
+-- _check_batch_size (sql/25_limits.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_batch_size(p_batch_size integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1
+	   OR p_batch_size OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_batch_size(integer) IS
+	'Internal: refuses (DP411) a batch size of the maintenance calls outside 1 to 100000, or NULL.';
+REVOKE ALL ON FUNCTION @extschema@._check_batch_size(integer) FROM PUBLIC;
+
 -- _index_key_at (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._index_key_at(version integer) RETURNS bytea
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
@@ -7612,9 +7628,7 @@ DECLARE
 	v_finished timestamptz;
 	v_unpaid bigint;
 BEGIN
-	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
-		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
-	END IF;
+	PERFORM @extschema@._check_batch_size(batch_size);
 	IF pg_catalog.pg_is_in_recovery() THEN
 		RETURN NULL;                                -- a standby purges nothing
 	END IF;
@@ -8119,9 +8133,7 @@ DECLARE
 	v_current integer;
 	v_n integer;
 BEGIN
-	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
-		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
-	END IF;
+	PERFORM @extschema@._check_batch_size(batch_size);
 	PERFORM @extschema@._require_read_committed('rotate_master_key');
 	-- the version read under the lock of this call's writes (sql/30_keys.sql)
 	PERFORM @extschema@._lock_for_writing('@extschema@.subject_keys');
@@ -8213,9 +8225,7 @@ DECLARE
 	v_current integer;
 	v_done integer;
 BEGIN
-	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
-		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
-	END IF;
+	PERFORM @extschema@._check_batch_size(batch_size);
 	PERFORM @extschema@._require_read_committed('rotate_index_key');
 	-- the version read under the lock of this call's writes (sql/30_keys.sql)
 	PERFORM @extschema@._lock_for_writing('@extschema@.customers');

@@ -26,6 +26,23 @@ AS 'MODULE_PATHNAME', 'dispatch_check_length';
 COMMENT ON FUNCTION @extschema@._check_length(text, anyelement) IS
 	'Internal: refuses (DP028) a text longer than the limit of input_limits() named p_input (in characters), or a jsonb array with more elements; NULL passes.';
 
+-- the size of a batch of the long-running maintenance calls (purge,
+-- key rotations): checked once, here, for all of them
+CREATE FUNCTION @extschema@._check_batch_size(p_batch_size integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1
+	   OR p_batch_size OPERATOR(pg_catalog.>) 100000 THEN
+		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_batch_size(integer) IS
+	'Internal: refuses (DP411) a batch size of the maintenance calls outside 1 to 100000, or NULL.';
+REVOKE ALL ON FUNCTION @extschema@._check_batch_size(integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION @extschema@.input_limits() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.input_limits() TO dispatch_app, dispatch_admin;
 -- mask_phone and train_sentiment run with the caller's rights

@@ -303,9 +303,7 @@ DECLARE
 	v_finished timestamptz;
 	v_unpaid bigint;
 BEGIN
-	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
-		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
-	END IF;
+	PERFORM @extschema@._check_batch_size(batch_size);
 	IF pg_catalog.pg_is_in_recovery() THEN
 		RETURN NULL;                                -- a standby purges nothing
 	END IF;

@@ -245,9 +245,7 @@ DECLARE
 	v_current integer;
 	v_n integer;
 BEGIN
-	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
-		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
-	END IF;
+	PERFORM @extschema@._check_batch_size(batch_size);
 	PERFORM @extschema@._require_read_committed('rotate_master_key');
 	-- the version read under the lock of this call's writes (sql/30_keys.sql)
 	PERFORM @extschema@._lock_for_writing('@extschema@.subject_keys');
@@ -337,9 +335,7 @@ DECLARE
 	v_current integer;
 	v_done integer;
 BEGIN
-	IF batch_size IS NULL OR batch_size OPERATOR(pg_catalog.<) 1 OR batch_size OPERATOR(pg_catalog.>) 100000 THEN
-		RAISE EXCEPTION 'batch_size must be between 1 and 100000' USING ERRCODE = 'DP411';
-	END IF;
+	PERFORM @extschema@._check_batch_size(batch_size);
 	PERFORM @extschema@._require_read_committed('rotate_index_key');
 	-- the version read under the lock of this call's writes (sql/30_keys.sql)
 	PERFORM @extschema@._lock_for_writing('@extschema@.customers');

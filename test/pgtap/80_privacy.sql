@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(90);
+SELECT plan(92);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -123,6 +123,8 @@ SELECT is(dispatch.export_customer(:customer) - 'exported_at' - 'access_log' - '
 -- master key: everything is at the current version already
 SELECT is(dispatch.rotate_master_key(), 0, 'nothing to re-wrap while every data key uses the current master key');
 SELECT throws_ok('SELECT dispatch.rotate_master_key(0)', 'DP411', NULL, 'a batch size below 1 is refused');
+SELECT throws_ok('SELECT dispatch.rotate_master_key(100001)', 'DP411', NULL, 'and one above 100000');
+SELECT throws_ok('SELECT dispatch.rotate_index_key(NULL)', 'DP411', NULL, 'rotate_index_key refuses a NULL batch size');
 SELECT ok((SELECT in_key_file AND is_current AND data_keys >= 5 FROM dispatch.master_key_versions() WHERE version = 1),
 	'master_key_versions shows version 1 current, in the file, wrapping the data keys');
 

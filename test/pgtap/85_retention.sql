@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(39);
+SELECT plan(40);
 
 SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::text AS recent \gset
 
@@ -151,6 +151,7 @@ SELECT results_eq($$ SELECT data_class, keep, enabled FROM dispatch.retention_ef
 SELECT is((SELECT count(*) FROM dispatch.retention_policies WHERE data_class = 'order_text'), 2::bigint, 'and the history is kept');
 SELECT throws_ok($$ SELECT dispatch.set_retention_policy('order_text', '1 minute') $$, 'DP411', NULL, 'a keep under an hour is refused');
 SELECT throws_ok($$ SELECT dispatch.set_retention_policy('secrets', '1 day') $$, 'DP411', NULL, 'unknown classes are refused');
+SELECT throws_ok($$ SELECT dispatch.purge_expired_step(0) $$, 'DP411', NULL, 'a purge batch below 1 is refused');
 SELECT is(dispatch.purge_expired_step(100), 0::bigint, 'a run right after finds nothing');
 
 -- the procedure commits, so it cannot run inside a transaction block
