@@ -9,7 +9,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(49);
+SELECT plan(50);
 
 CREATE TEMP SEQUENCE phone_seq START 41000000;
 SELECT dispatch.create_zone('plans', ST_MakeEnvelope(103.0, 30.0, 103.1, 30.1, 4326)) AS z \gset
@@ -187,6 +187,17 @@ SELECT dispatch.update_rider_plan(:busy, dispatch.clock() + interval '5 minutes'
 SELECT dispatch.release_order(:o6, :busy, 'flat tyre') \g /dev/null
 SELECT is((SELECT (free_at, free_position)::text FROM dispatch.riders WHERE rider_id = :busy), '(,)',
           'releasing the last order clears the plan, its end too');
+-- the end kept after a last delivery is no plan of the next order taken
+SELECT pg_temp.order_(0) AS o7 \gset
+SELECT dispatch.assign_manually(:o7, :busy, 'ops') \g /dev/null
+SELECT dispatch.update_rider_plan(:busy, dispatch.clock() + interval '5 minutes', 103.05, 30.06) \g /dev/null
+SELECT dispatch.mark_picked_up(:o7, :busy) \g /dev/null
+SELECT dispatch.mark_delivered(:o7, :busy) \g /dev/null
+SELECT pg_temp.order_(0) AS o8 \gset
+SELECT dispatch.assign_manually(:o8, :busy, 'ops') \g /dev/null
+SELECT is((SELECT (active_orders, free_at, free_position)::text FROM dispatch.riders WHERE rider_id = :busy), '(1,,)',
+          'a rider taking an order after its last delivery leaves that plan''s end behind');
+SELECT dispatch.release_order(:o8, :busy, 'test') \g /dev/null
 
 -- ---------------------------------------------------------------------------
 -- the end of a shift
