@@ -425,8 +425,12 @@ BEGIN
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) OLD.zone_id AND r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
 	END IF;
 	IF v_is AND (NOT v_was OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
+		-- a rider holding nothing has at most the end of a plan whose last
+		-- order it delivered: no plan of the order it takes now
 		UPDATE @extschema@.riders r
-		   SET active_orders = r.active_orders OPERATOR(pg_catalog.+) 1
+		   SET active_orders = r.active_orders OPERATOR(pg_catalog.+) 1,
+		       free_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 0 THEN r.free_at END,
+		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 0 THEN r.free_position END
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
 	END IF;
 	-- an order that leaves 'accepted' otherwise than through its offer

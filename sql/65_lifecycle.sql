@@ -129,9 +129,12 @@ BEGIN
 			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
 	END IF;
 	-- the time is stamped here, the caller's clock: the riders_shift trigger
-	-- takes it from the row (on Citus it fires on the zone's worker)
+	-- takes it from the row (on Citus it fires on the zone's worker); what
+	-- is left of a plan (the end of one whose last order was delivered
+	-- before it) goes with the shift: a rider back online is where it says
 	UPDATE @extschema@.riders r
-	   SET status = 'offline', online_since = NULL, shift_ends_at = NULL, last_offline_at = v_now
+	   SET status = 'offline', online_since = NULL, shift_ends_at = NULL, last_offline_at = v_now,
+	       free_at = NULL, free_position = NULL, plan_pickup_at = NULL, plan_pickup_position = NULL
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline_in_zone.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,

@@ -362,17 +362,25 @@ prepare_plans(void)
 											 match_rider_select()),
 									9, t_ties);
 	/*
-	 * The riders holding an order they have not picked up, with its pickup
-	 * (the open orders' index), and available riders read by id: the
-	 * riders whose plan may name a selected order's pickup as its next
-	 * (candidates_joining).
+	 * The riders whose plan names a next pickup, with that pickup, found
+	 * among the riders holding orders (a next pickup lasts no longer), their
+	 * ids first (the index of riders' open orders), then their rows by key
+	 * (as a semi-join the planner may walk every rider of the zone), and
+	 * available riders read by id: the riders
+	 * whose plan may name a selected order's pickup as its next
+	 * (candidates_joining).  A 0.1.0 catalog has no plans: none.
 	 */
-	held_plan = match_keep_plan(
-								"SELECT o.rider_id, (o.pickup::pg_catalog.point)[0] AS lon,"
-								" (o.pickup::pg_catalog.point)[1] AS lat"
-								" FROM dispatch.orders o"
-								" WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
-								" AND o.status OPERATOR(pg_catalog.=) 'assigned'",
+	if (!match_catalog_is_010())
+		held_plan = match_keep_plan(
+								"SELECT r.rider_id, (r.plan_pickup_position::pg_catalog.point)[0] AS lon,"
+								" (r.plan_pickup_position::pg_catalog.point)[1] AS lat"
+								" FROM dispatch.riders r"
+								" WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
+								" AND r.plan_pickup_position IS NOT NULL"
+								" AND r.rider_id OPERATOR(pg_catalog.=) ANY (ARRAY("
+								"   SELECT o.rider_id FROM dispatch.orders o"
+								"   WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+								"   AND o.status IN ('assigned', 'picked_up')))",
 								1, t_zone);
 	riders_by_id_plan = match_keep_plan(psprintf(
 												 "SELECT %s FROM dispatch.riders r WHERE" MATCH_RIDER_AVAILABLE
@@ -903,11 +911,12 @@ candidates_index(Batch *b, const int *sel, int nsel, int k)
  * rank riders by where they are now, so with k riders nearer there such a
  * rider would not be a candidate, and the trip to share would be missed.
  * Found from the other side, once per batch (the first call's orders are
- * all the batch selects): the orders riders hold and have not picked up
- * whose pickup is one of the selected orders' (MATCH_SAME_PICKUP_M, on a
- * grid of the pickups), then those riders read by id; each selected order
- * takes as candidates the ones its pickup joins.  cost_arcs drops the pairs
- * the scans found too.
+ * all the batch selects): the riders holding orders whose plan's next
+ * pickup is one of the selected orders' (MATCH_SAME_PICKUP_M, on a grid of
+ * the pickups), whether or not they still hold an order there (an order
+ * taken back by replan_order leaves the trip open), then those riders read
+ * by id; each selected order takes as candidates the ones its pickup
+ * joins.  cost_arcs drops the pairs the scans found too.
  */
 static void
 candidates_joining(Batch *b, const int *sel, int nsel, const Pickups *p)
@@ -929,7 +938,7 @@ candidates_joining(Batch *b, const int *sel, int nsel, const Pickups *p)
 		SPITupleTable *tt;
 
 		b->joining_read = true;
-		if (p->np == 0)
+		if (p->np == 0 || held_plan == NULL)
 			return;
 		for (j = 0; j < p->np; j++)
 			as_project(p->lon[0], p->lat[0], p->lon[j], p->lat[j], &x[j], &y[j]);
@@ -942,7 +951,7 @@ candidates_joining(Batch *b, const int *sel, int nsel, const Pickups *p)
 		values[0] = Int64GetDatum(b->s.zone_id);
 		ret = SPI_execute_plan(held_plan, values, NULL, true, 0);
 		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read the orders riders hold: %s", SPI_result_code_string(ret));
+			elog(ERROR, "could not read the riders' next pickups: %s", SPI_result_code_string(ret));
 		tt = SPI_tuptable;
 		ids = palloc(sizeof(Datum) * Max(SPI_processed, 1));
 		for (row = 0; row < SPI_processed; row++)

@@ -207,7 +207,6 @@ static const Column settings_columns[] = {
 	COLUMN_SINCE_020(MatchSettings, widen_rounds, "s.widen_rounds", "0", COL_INT4, 0),
 };
 
-static bool match_catalog_is_010(void);
 static char *columns_select(const Column *cols, int n, bool catalog_010);
 static void columns_find(TupleDesc desc, const Column *cols, int n, int *fno);
 static void columns_decode(HeapTuple tup, TupleDesc desc, const Column *cols, int n,
@@ -378,7 +377,7 @@ columns_decode(HeapTuple tup, TupleDesc desc, const Column *cols, int n,
  * with 0.2.0, so one column answers for all of them.  Asked once per
  * backend, like the select lists and plans built from the answer.
  */
-static bool
+bool
 match_catalog_is_010(void)
 {
 	static int	is_010 = -1;

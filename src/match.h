@@ -195,6 +195,7 @@ typedef enum MatchRefusal
 	MATCH_PICKUP				/* pickup beyond the vehicle's max_pickup_m */
 } MatchRefusal;
 
+extern bool match_catalog_is_010(void);
 extern void match_load_settings(int64 zone_id, MatchSettings *s);
 extern void match_rider_params(const MatchSettings *s, Datum *values);
 extern const char *match_rider_select(void);

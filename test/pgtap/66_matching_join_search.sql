@@ -8,7 +8,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(4);
+SELECT plan(7);
 
 CREATE TEMP SEQUENCE phone_seq START 42000000;
 SELECT dispatch.create_zone('join search', ST_MakeEnvelope(104.0, 30.0, 104.1, 30.1, 4326)) AS z \gset
@@ -50,6 +50,28 @@ SELECT is((SELECT cardinality(candidate_ids) FROM dispatch.offer_audit WHERE ord
 SELECT is((SELECT candidate_ids FROM dispatch.offer_audit WHERE order_id = :o2),
           ARRAY[:tripper::bigint, (SELECT rider_id FROM idle WHERE g = 1)],
           'the other is the nearest idle rider');
+
+-- an order taken back to plan again (replan_order) leaves the trip open:
+-- the rider, carrying an order of another shop meanwhile, holds none of
+-- this shop any more, and its plan still names the shop next; the next
+-- batch finds it all the same
+SELECT dispatch.cancel_order(:o2, 'test') \g /dev/null
+SELECT dispatch.create_merchant(:z, 'on the way', 104.05, 30.068, 10) AS shop2 \gset
+SELECT dispatch.add_item(:shop2, 'dish', 1500) AS dish2 \gset
+SELECT set_config('t.shop', :'shop2', true), set_config('t.dish', :'dish2', true) \g /dev/null
+SELECT pg_temp.order_(0) AS carried \gset
+SELECT set_config('t.shop', :'shop', true), set_config('t.dish', :'dish', true) \g /dev/null
+SELECT dispatch.assign_manually(:carried, :tripper, 'ops') \g /dev/null
+SELECT dispatch.mark_picked_up(:carried, :tripper) \g /dev/null
+SELECT dispatch.replan_order(:o1, :tripper) \g /dev/null
+SELECT is((SELECT (active_orders, plan_pickup_at)::text FROM dispatch.riders WHERE rider_id = :tripper),
+          (1, '2026-03-02 12:04:00+00'::timestamptz)::text,
+          'the rider holds the carried order only, its plan still names the shop next');
+SELECT is((SELECT rider_id FROM dispatch.assign_batch(:z) WHERE order_id = :o1), :tripper::bigint,
+          'the order taken back joins the trip again');
+SELECT ok(:tripper::bigint = ANY ((SELECT candidate_ids FROM dispatch.offer_audit WHERE order_id = :o1
+                                    ORDER BY offer_id DESC LIMIT 1)::bigint[]),
+          '... its rider a candidate, eight riders nearer notwithstanding');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -9,7 +9,7 @@ BEGIN;
 SET client_min_messages = warning;
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
-SELECT plan(47);
+SELECT plan(50);
 
 CREATE TEMP SEQUENCE phone_seq START 41000000;
 SELECT dispatch.create_zone('plans', ST_MakeEnvelope(103.0, 30.0, 103.1, 30.1, 4326)) AS z \gset
@@ -170,6 +170,16 @@ SELECT is((SELECT (round(travel_s), load_penalty)::text FROM dispatch.nearest_ri
                    WHERE n.rider_id = :busy AND z.zone_id = :z)), 0)::text,
           '... and once that end has passed, from its position, at once');
 SET LOCAL dispatch.clock_override = '2026-03-02 12:00:00+00';
+-- a rider that goes offline before that end and comes back online leaves
+-- it behind: it is costed from where it is, now
+SELECT dispatch.rider_offline(:busy) \g /dev/null
+SELECT is((SELECT (free_at, free_position)::text FROM dispatch.riders WHERE rider_id = :busy), '(,)',
+          'going offline clears what is left of the plan');
+SELECT dispatch.rider_online(:busy, 103.05, 30.049) \g /dev/null
+SELECT is((SELECT (round(travel_s), load_penalty)::text FROM dispatch.nearest_riders(:o6) WHERE rider_id = :busy),
+          (round((SELECT distance_m / z.speed_mps FROM dispatch.nearest_riders(:o6) n, dispatch.zones z
+                   WHERE n.rider_id = :busy AND z.zone_id = :z)), 0)::text,
+          '... so back online it is costed from its position, at once');
 -- a last order that goes otherwise (released, cancelled) takes the plan along
 SELECT offer_id AS f6 FROM dispatch.assign_batch(:z) WHERE order_id = :o6 AND rider_id = :busy \gset
 SELECT dispatch.respond_offer(:f6, true) \g /dev/null
@@ -177,6 +187,17 @@ SELECT dispatch.update_rider_plan(:busy, dispatch.clock() + interval '5 minutes'
 SELECT dispatch.release_order(:o6, :busy, 'flat tyre') \g /dev/null
 SELECT is((SELECT (free_at, free_position)::text FROM dispatch.riders WHERE rider_id = :busy), '(,)',
           'releasing the last order clears the plan, its end too');
+-- the end kept after a last delivery is no plan of the next order taken
+SELECT pg_temp.order_(0) AS o7 \gset
+SELECT dispatch.assign_manually(:o7, :busy, 'ops') \g /dev/null
+SELECT dispatch.update_rider_plan(:busy, dispatch.clock() + interval '5 minutes', 103.05, 30.06) \g /dev/null
+SELECT dispatch.mark_picked_up(:o7, :busy) \g /dev/null
+SELECT dispatch.mark_delivered(:o7, :busy) \g /dev/null
+SELECT pg_temp.order_(0) AS o8 \gset
+SELECT dispatch.assign_manually(:o8, :busy, 'ops') \g /dev/null
+SELECT is((SELECT (active_orders, free_at, free_position)::text FROM dispatch.riders WHERE rider_id = :busy), '(1,,)',
+          'a rider taking an order after its last delivery leaves that plan''s end behind');
+SELECT dispatch.release_order(:o8, :busy, 'test') \g /dev/null
 
 -- ---------------------------------------------------------------------------
 -- the end of a shift
