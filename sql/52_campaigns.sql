@@ -1410,10 +1410,17 @@ BEGIN
 		PERFORM @extschema@._budget_give(v_r.campaign_id, v_r.discount_cents, p_zone_id);
 	END IF;
 	IF v_r.points_spent OPERATOR(pg_catalog.>) 0 THEN
-		-- the points go back to the lots they came from (an expired lot stays expired)
-		-- each lot in its zone, which its id carries
-		FOR v_lot IN SELECT e.key::bigint AS entry_id, e.value::integer AS points
-		               FROM pg_catalog.jsonb_each_text(v_r.points_lots) e ORDER BY 1
+		-- the points go back to the lots they came from (an expired lot stays
+		-- expired), each lot in its zone, which its id carries; in the order
+		-- in which an order spends a zone's lots (_points_take: those that
+		-- expire first first), so that a cancellation and an order of the
+		-- customer spending the same lots never wait for each other both ways
+		FOR v_lot IN SELECT l.entry_id, (v_r.points_lots OPERATOR(pg_catalog.->>) l.entry_id::text)::integer AS points
+		               FROM @extschema@.points_ledger l
+		              WHERE l.customer_id OPERATOR(pg_catalog.=) v_r.customer_id
+		                AND l.entry_id OPERATOR(pg_catalog.=) ANY
+		                    (ARRAY(SELECT k::bigint FROM pg_catalog.jsonb_object_keys(v_r.points_lots) k))
+		              ORDER BY l.expires_at NULLS LAST, l.entry_id
 		LOOP
 			UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.+) v_lot.points
 			 WHERE l.zone_id OPERATOR(pg_catalog.=) (v_lot.entry_id OPERATOR(pg_catalog.>>) 40)
