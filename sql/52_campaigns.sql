@@ -1030,6 +1030,16 @@ $$;
 COMMENT ON FUNCTION @extschema@.campaign_budget_left(bigint) IS
 	'What is left of a campaign''s budget in cents now (NULL: the campaign has no budget).';
 
+-- C (src/intake.c): the count of the cap's check, which reads past a
+-- transaction snapshot (repeatable read, serializable) what an order of the
+-- customer committed while this one waited for the customer's locks
+CREATE FUNCTION @extschema@._campaign_uses(p_campaign_id bigint, p_customer_id bigint) RETURNS bigint
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_campaign_uses';
+COMMENT ON FUNCTION @extschema@._campaign_uses(bigint, bigint) IS
+	'Internal: the discounts of a campaign the customer''s orders hold (redemptions applied), as committed by now: in a repeatable read or serializable transaction, read with the latest snapshot (the cap''s check runs after the customer''s locks, and the transaction''s snapshot would miss an order committed meanwhile).';
+REVOKE ALL ON FUNCTION @extschema@._campaign_uses(bigint, bigint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@._offer_cap_check(p_camp @extschema@.campaigns, p_customer_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -1048,11 +1058,9 @@ BEGIN
 	-- table's shard exclusively until the order commits)
 	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('offers')::integer,
 	                                         (p_customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
-	-- a new statement after the lock: it sees what a racing order committed
-	SELECT pg_catalog.count(*) INTO v_used FROM @extschema@.redemptions r
-	 WHERE r.campaign_id OPERATOR(pg_catalog.=) p_camp.campaign_id
-	   AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	   AND r.status OPERATOR(pg_catalog.=) 'applied';
+	-- counted after the lock: what a racing order committed, also from a
+	-- repeatable read or serializable transaction, whose snapshot is older
+	v_used := @extschema@._campaign_uses(p_camp.campaign_id, p_customer_id);
 	IF v_used OPERATOR(pg_catalog.>=) v_cap THEN
 		RAISE EXCEPTION 'coupon not applicable: the customer has used campaign % % time(s), the limit', p_camp.campaign_id, v_used
 			USING ERRCODE = 'DP605';
@@ -1402,10 +1410,17 @@ BEGIN
 		PERFORM @extschema@._budget_give(v_r.campaign_id, v_r.discount_cents, p_zone_id);
 	END IF;
 	IF v_r.points_spent OPERATOR(pg_catalog.>) 0 THEN
-		-- the points go back to the lots they came from (an expired lot stays expired)
-		-- each lot in its zone, which its id carries
-		FOR v_lot IN SELECT e.key::bigint AS entry_id, e.value::integer AS points
-		               FROM pg_catalog.jsonb_each_text(v_r.points_lots) e ORDER BY 1
+		-- the points go back to the lots they came from (an expired lot stays
+		-- expired), each lot in its zone, which its id carries; in the order
+		-- in which an order spends a zone's lots (_points_take: those that
+		-- expire first first), so that a cancellation and an order of the
+		-- customer spending the same lots never wait for each other both ways
+		FOR v_lot IN SELECT l.entry_id, (v_r.points_lots OPERATOR(pg_catalog.->>) l.entry_id::text)::integer AS points
+		               FROM @extschema@.points_ledger l
+		              WHERE l.customer_id OPERATOR(pg_catalog.=) v_r.customer_id
+		                AND l.entry_id OPERATOR(pg_catalog.=) ANY
+		                    (ARRAY(SELECT k::bigint FROM pg_catalog.jsonb_object_keys(v_r.points_lots) k))
+		              ORDER BY l.expires_at NULLS LAST, l.entry_id
 		LOOP
 			UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.+) v_lot.points
 			 WHERE l.zone_id OPERATOR(pg_catalog.=) (v_lot.entry_id OPERATOR(pg_catalog.>>) 40)

@@ -585,7 +585,9 @@ BEGIN
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
 	-- what was taken from stock goes back to the zone's counts, in item
 	-- order as intake takes it (the lines read first, for that order);
-	-- a line of an item unlimited when ordered took nothing
+	-- a line of an item unlimited when ordered took nothing; a count set
+	-- since near the largest integer stays at it (an overflow here would
+	-- leave the order impossible to cancel)
 	SELECT pg_catalog.array_agg(oi.item_id ORDER BY oi.item_id), pg_catalog.array_agg(oi.qty ORDER BY oi.item_id)
 	  INTO v_items, v_qtys
 	  FROM @extschema@.order_items oi
@@ -593,7 +595,8 @@ BEGIN
 	   AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND oi.stock_taken;
 	FOR v_line IN 1 .. COALESCE(pg_catalog.cardinality(v_items), 0) LOOP
-		UPDATE @extschema@.item_stock s SET stock = s.stock OPERATOR(pg_catalog.+) v_qtys[v_line]
+		UPDATE @extschema@.item_stock s
+		   SET stock = LEAST(s.stock::bigint OPERATOR(pg_catalog.+) v_qtys[v_line], 2147483647)::integer
 		 WHERE s.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND s.item_id OPERATOR(pg_catalog.=) v_items[v_line];
 	END LOOP;
 	-- and what it took of a campaign, a coupon and points (sql/52_campaigns.sql)

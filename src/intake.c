@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * intake.c
- *		The body of place_order (dispatch._place_order) and the customer's
- *		checks of every intake (dispatch._check_customer).
+ *		The body of place_order (dispatch._place_order), the customer's
+ *		checks of every intake (dispatch._check_customer) and the count of a
+ *		campaign's per-customer cap (dispatch._campaign_uses).
  *
  * place_order runs on every order, so its body is a sequence of statements
  * with kept plans rather than PL/pgSQL: the checks in the order the API
@@ -25,12 +26,14 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "dispatch.h"
@@ -51,6 +54,7 @@ static SPIPlanPtr order_plan = NULL;
 static SPIPlanPtr lines_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 static SPIPlanPtr payment_plan = NULL;
+static SPIPlanPtr uses_plan = NULL;
 
 /* the statements that take no geometry */
 static void
@@ -169,13 +173,40 @@ spi_value(int col, bool *isnull)
 }
 
 /*
+ * The count plan returns (one row, one bigint) for args, run after the
+ * customer's intake lock so that it counts what the intakes of the customer
+ * before this one committed.  In read committed a statement after the lock
+ * sees them; a transaction snapshot (repeatable read, serializable) is older
+ * than the wait for the lock, or than an intake that committed before it was
+ * asked for, and would miss them: two orders would both pass a limit.  There
+ * the count reads the latest snapshot, as a foreign key check does.
+ * read_only as the caller's volatility asks.  The caller has connected to SPI.
+ */
+static int64
+count_after_intake_lock(SPIPlanPtr plan, Datum *args, bool read_only, const char *what)
+{
+	int			ret;
+	bool		isnull;
+
+	if (IsolationUsesXactSnapshot())
+		ret = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								   true, false, 1);
+	else
+		ret = SPI_execute_plan(plan, args, NULL, read_only, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(ret));
+	return DatumGetInt64(spi_value(1, &isnull));
+}
+
+/*
  * The customer may order in the zone: it exists, is not flagged, and has
  * fewer than dispatch.fraud_max_bad_orders unpaid or cancelled orders in
  * the zone within dispatch.fraud_window_minutes.  customer_text names it in
  * messages; read_only as the caller's volatility asks (a read-only caller
  * has taken the customer's locks itself, in a statement before this one, so
- * that its snapshot sees what an intake before it committed).  The caller
- * has connected to SPI.
+ * that its snapshot sees what an intake before it committed; a transaction
+ * snapshot is older, and the count reads past it, count_after_intake_lock).
+ * The caller has connected to SPI.
  */
 static void
 check_customer(bool has_customer, int64 customer_id, const char *customer_text, int64 zone_id,
@@ -230,9 +261,8 @@ check_customer(bool has_customer, int64 customer_id, const char *customer_text, 
 	args[1] = Int64GetDatum(customer_id);
 	args[2] = TimestampTzGetDatum(dispatch_clock_plus(dispatch_clock_now(),
 													  -dispatch_fraud_window_minutes, 0.0));
-	match_run_plan(bad_orders_plan, args, NULL, read_only, 1, SPI_OK_SELECT,
-				   "counting the customer's unpaid and cancelled orders");
-	bad = DatumGetInt64(spi_value(1, &isnull));
+	bad = count_after_intake_lock(bad_orders_plan, args, read_only,
+								  "counting the customer's unpaid and cancelled orders");
 	if (bad >= dispatch_fraud_max_bad_orders)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_FRAUD_BAD_ORDERS),
@@ -259,6 +289,40 @@ dispatch_check_customer(PG_FUNCTION_ARGS)
 				   PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1), true);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(dispatch_campaign_uses);
+
+/*
+ * SQL: dispatch._campaign_uses(p_campaign_id bigint, p_customer_id bigint)
+ * -> bigint
+ *
+ * The discounts of a campaign the customer's orders hold (redemptions
+ * applied), for the cap's check of an intake (_offer_cap_check), which
+ * holds the customer's intake and offers locks: it counts what an order of
+ * the customer placed before committed, even from a transaction snapshot
+ * (count_after_intake_lock).
+ */
+Datum
+dispatch_campaign_uses(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		args[2];
+	int64		uses;
+
+	SPI_connect();
+	if (uses_plan == NULL)
+		uses_plan = match_keep_plan("SELECT pg_catalog.count(*) FROM dispatch.redemptions r"
+									" WHERE r.campaign_id OPERATOR(pg_catalog.=) $1"
+									"   AND r.customer_id OPERATOR(pg_catalog.=) $2"
+									"   AND r.status OPERATOR(pg_catalog.=) 'applied'",
+									2, types);
+	args[0] = PG_GETARG_DATUM(0);
+	args[1] = PG_GETARG_DATUM(1);
+	uses = count_after_intake_lock(uses_plan, args, false,
+								   "counting the customer's discounts of a campaign");
+	SPI_finish();
+	PG_RETURN_INT64(uses);
 }
 
 /* an integer result of SQL arithmetic, refused as SQL refuses it */

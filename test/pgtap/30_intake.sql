@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(110);
+SELECT plan(111);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
@@ -287,6 +287,18 @@ SELECT stock AS noodles_left FROM dispatch.item_stock WHERE item_id = :noodles \
 SELECT stock AS rice_left FROM dispatch.item_stock WHERE item_id = :rice \gset
 SELECT is(:noodles_left, 7, 'an order placed while the item was unlimited gives nothing back to the count set after it');
 SELECT is(:rice_left, 10, '... and gives back what it took of a counted item');
+-- a count restocked to the largest integer since the order took from it:
+-- the cancellation leaves it there (it cannot pass it)
+SELECT dispatch.set_item_stock(:rice, 2147483647) \g /dev/null
+SELECT dispatch.place_order(:stock_customer, :merchant, format('[{"item_id": %s, "qty": 3}]', :rice)::jsonb,
+       121.445, 31.196, 'x') AS o_full \gset
+SELECT dispatch.set_item_stock(:rice, 2147483647) \g /dev/null
+SELECT dispatch.cancel_order(:o_full, 'changed my mind') \g /dev/null
+SELECT status AS full_status FROM dispatch.orders WHERE zone_id = :o_full >> 40 AND order_id = :o_full \gset
+SELECT stock AS rice_left FROM dispatch.item_stock WHERE zone_id = :zone AND item_id = :rice \gset
+SELECT is(:'full_status' || ':' || :rice_left, 'cancelled:2147483647',
+          'an order is cancelled when its stock would pass the largest count');
+SELECT dispatch.set_item_stock(:rice, 10) \g /dev/null
 SELECT string_agg(item_id || ':' || price_cents || ':' || available || ':' || coalesce(stock::text, '-'), ',' ORDER BY item_id) AS menu
   FROM dispatch.merchant_menu(:merchant) \gset
 SELECT string_agg(i.item_id || ':' || i.price_cents || ':' || i.available || ':' || coalesce(s.stock::text, '-'), ',' ORDER BY i.item_id) AS expected_menu
