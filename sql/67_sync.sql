@@ -133,7 +133,9 @@ BEGIN
 	END IF;
 
 	-- parse: a problem makes the item rejected (DP702); times are the
-	-- app's, in milliseconds since 1970
+	-- app's, in milliseconds since 1970; coordinates are JSON numbers,
+	-- compared as numeric, which holds any (1e400, 1e-400), and rounded to
+	-- 15 decimals before float8, which would overflow or underflow
 	SELECT pg_catalog.array_agg(p.n ORDER BY p.at NULLS FIRST, p.n),
 	       pg_catalog.array_agg(p.id ORDER BY p.at NULLS FIRST, p.n),
 	       pg_catalog.array_agg(p.kind ORDER BY p.at NULLS FIRST, p.n),
@@ -169,11 +171,11 @@ BEGIN
 	                            THEN pg_catalog.to_timestamp((e.v OPERATOR(pg_catalog.->>) 'at')::float8
 	                                                         OPERATOR(pg_catalog./) 1000) END AS at,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lon') OPERATOR(pg_catalog.=) 'number'
-	                             AND (e.v OPERATOR(pg_catalog.->>) 'lon')::float8 BETWEEN -180 AND 180
-	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lon')::float8 END AS lon,
+	                             AND (e.v OPERATOR(pg_catalog.->) 'lon')::numeric BETWEEN -180 AND 180
+	                            THEN pg_catalog.round((e.v OPERATOR(pg_catalog.->) 'lon')::numeric, 15)::float8 END AS lon,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lat') OPERATOR(pg_catalog.=) 'number'
-	                             AND (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 BETWEEN -90 AND 90
-	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 END AS lat,
+	                             AND (e.v OPERATOR(pg_catalog.->) 'lat')::numeric BETWEEN -90 AND 90
+	                            THEN pg_catalog.round((e.v OPERATOR(pg_catalog.->) 'lat')::numeric, 15)::float8 END AS lat,
 	                       -- an offer item names its offer, the others their
 	                       -- order, each in its own field: offer and order ids
 	                       -- share one layout and may be equal, so the other

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(44);
+SELECT plan(45);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -124,6 +124,14 @@ SELECT is(pg_temp.answers(format('[{"id": "p5", "at": %1$s, "type": "ping", "lon
           'malformed items and a ping from the future are rejected alone');
 SELECT is((SELECT reason FROM dispatch.sync_rider(:rider, '[{"id": "x6", "at": 1, "type": "offer", "offer_id": 1}]')),
           'an offer item needs "accept": true or false', 'the reason names what is wrong');
+-- coordinates beyond float8's range, or below its smallest, are answered
+-- item by item too, not by an error of the whole call
+SELECT is(pg_temp.answers(format('[{"id": "x7", "at": %1$s, "type": "ping", "lon": 1e400, "lat": 31.19},
+                                   {"id": "x8", "at": %1$s, "type": "ping", "lon": 121.44, "lat": -1e400},
+                                   {"id": "p6", "at": %1$s, "type": "ping", "lon": 1e-400, "lat": 31.19}]',
+                                  pg_temp.ms('12:33:00'))::jsonb),
+          '1:rejected:DP702 2:rejected:DP702 3:applied:-',
+          'a coordinate out of float8''s range is malformed, one below its smallest is 0');
 SELECT is((SELECT position_at FROM dispatch.riders WHERE rider_id = :rider), timestamptz '2027-03-01 12:34:00+00',
           'the good ping of that batch moved the rider');
 SELECT is((SELECT count(*) FROM dispatch.rider_sync_log WHERE client_event_id IN ('x1', 'x2', 'x3', 'x4', 'x6')), 0::bigint,
