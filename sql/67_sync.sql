@@ -74,6 +74,7 @@ DECLARE
 	v_known timestamptz;                  -- the rider's newest position before the sync
 	v_max_item integer;
 	v_max_id integer;
+	v_max_reason integer;
 	-- the items, in the app's time order
 	v_n integer[];
 	v_id text[];
@@ -123,8 +124,9 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('sync_items', batch);
 	SELECT pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'sync_item'),
-	       pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'client_event_id')
-	  INTO v_max_item, v_max_id
+	       pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'client_event_id'),
+	       pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'reason')
+	  INTO v_max_item, v_max_id, v_max_reason
 	  FROM @extschema@.input_limits() l;
 	IF EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(batch) e(v)
 	            WHERE pg_catalog.length(e.v::text) OPERATOR(pg_catalog.>) v_max_item) THEN
@@ -159,6 +161,9 @@ BEGIN
 	                                  ELSE pg_catalog.format('a %s item needs "order_id"', f.kind) END
 	                    WHEN f.kind OPERATOR(pg_catalog.=) 'offer' AND f.accept IS NULL
 	                        THEN 'an offer item needs "accept": true or false'
+	                    WHEN f.kind OPERATOR(pg_catalog.=) 'offer'
+	                         AND pg_catalog.length(f.note) OPERATOR(pg_catalog.>) v_max_reason
+	                        THEN pg_catalog.format('an offer item''s "reason" has at most %s characters', v_max_reason)
 	               END AS problem
 	          FROM (SELECT e.n::integer AS n,
 	                       pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.=) 'object' AS is_object,
@@ -185,7 +190,7 @@ BEGIN
 	                       END AS ref,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'accept') OPERATOR(pg_catalog.=) 'boolean'
 	                            THEN (e.v OPERATOR(pg_catalog.->>) 'accept')::boolean END AS accept,
-	                       pg_catalog.left(e.v OPERATOR(pg_catalog.->>) 'reason', 200) AS note
+	                       e.v OPERATOR(pg_catalog.->>) 'reason' AS note
 	                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY e(v, n),
 	                       LATERAL (SELECT CASE WHEN (e.v OPERATOR(pg_catalog.->>) 'type') OPERATOR(pg_catalog.=) 'offer' THEN 'offer_id'
 	                                 WHEN (e.v OPERATOR(pg_catalog.->>) 'type') IN ('picked_up', 'delivered') THEN 'order_id'
