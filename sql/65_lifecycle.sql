@@ -327,6 +327,11 @@ BEGIN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('dispatcher', by);
+	-- no rider given is no rider known (the eligibility rule below, STRICT,
+	-- would let it through to the state machine's invariant, DP102)
+	IF rider_id IS NULL THEN
+		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
+	END IF;
 
 	-- Locks in the order of matching (docs/matching.md): the zone (no batch
 	-- runs meanwhile, so no offer appears), the riders (ours, and the one

@@ -7,7 +7,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(19);
+SELECT plan(20);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -39,6 +39,8 @@ SELECT throws_ok(format('SELECT dispatch.mark_delivered(%s, %s)', :assigned, :ri
 SELECT throws_ok(format('SELECT dispatch.mark_delivered(%s, %s)', :assigned, :rider), 'DP104', NULL,
                  'mark_delivered: an order not picked up');
 SELECT throws_ok('SELECT dispatch.merchant_accept(NULL)', 'DP014', NULL, 'merchant_accept: no order');
+SELECT throws_ok(format('SELECT dispatch.assign_manually(%s, NULL, %L)', :accepted, 'ops'), 'DP015', 'rider <NULL> does not exist',
+                 'assign_manually: no rider');
 SELECT throws_ok('SELECT dispatch.rider_offline(NULL)', 'DP015', NULL, 'rider_offline: no rider');
 
 -- times not finite, points not on the map
