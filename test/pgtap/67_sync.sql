@@ -132,8 +132,9 @@ SELECT results_eq(format($$ SELECT outcome, reason, sqlstate FROM dispatch.sync_
                                                               'reason', repeat('远', (SELECT max_length FROM dispatch.input_limits() WHERE input = 'reason') + 1)),
                                            jsonb_build_object('id', 'x10', 'at', 2, 'type', 'offer', 'offer_id', 1, 'accept', false,
                                                               'reason', repeat('远', (SELECT max_length FROM dispatch.input_limits() WHERE input = 'reason'))))),
-                  $$ VALUES ('rejected', 'an offer item''s "reason" has at most 200 characters', 'DP702'),
-                            ('rejected', 'offer 1 does not exist', 'DP301') $$,
+                  format($$ VALUES ('rejected', 'an offer item''s "reason" has at most %s characters', 'DP702'),
+                                   ('rejected', 'offer 1 does not exist', 'DP301') $$,
+                         (SELECT max_length FROM dispatch.input_limits() WHERE input = 'reason')),
                   'a reason longer than respond_offer takes is malformed, one at the limit is passed on');
 -- coordinates beyond float8's range, or below its smallest, are answered
 -- item by item too, not by an error of the whole call
