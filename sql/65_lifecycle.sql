@@ -326,10 +326,15 @@ DECLARE
 	v_w record;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
+	IF by IS NULL OR pg_catalog.btrim(by, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('dispatcher', by);
+	-- no rider given is no rider known (the eligibility rule below, STRICT,
+	-- would let it through to the state machine's invariant, DP102)
+	IF rider_id IS NULL THEN
+		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
+	END IF;
 
 	-- Locks in the order of matching (docs/matching.md): the zone (no batch
 	-- runs meanwhile, so no offer appears), the riders (ours, and the one
@@ -558,7 +563,7 @@ DECLARE
 	v_line integer;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+	IF reason IS NULL OR pg_catalog.btrim(reason, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
@@ -625,7 +630,7 @@ DECLARE
 	v_offer bigint;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+	IF reason IS NULL OR pg_catalog.btrim(reason, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);

@@ -74,6 +74,7 @@ DECLARE
 	v_known timestamptz;                  -- the rider's newest position before the sync
 	v_max_item integer;
 	v_max_id integer;
+	v_max_reason integer;
 	-- the items, in the app's time order
 	v_n integer[];
 	v_id text[];
@@ -123,8 +124,9 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('sync_items', batch);
 	SELECT pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'sync_item'),
-	       pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'client_event_id')
-	  INTO v_max_item, v_max_id
+	       pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'client_event_id'),
+	       pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'reason')
+	  INTO v_max_item, v_max_id, v_max_reason
 	  FROM @extschema@.input_limits() l;
 	IF EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(batch) e(v)
 	            WHERE pg_catalog.length(e.v::text) OPERATOR(pg_catalog.>) v_max_item) THEN
@@ -133,7 +135,9 @@ BEGIN
 	END IF;
 
 	-- parse: a problem makes the item rejected (DP702); times are the
-	-- app's, in milliseconds since 1970
+	-- app's, in milliseconds since 1970; coordinates are JSON numbers,
+	-- compared as numeric, which holds any (1e400, 1e-400), and rounded to
+	-- 15 decimals before float8, which would overflow or underflow
 	SELECT pg_catalog.array_agg(p.n ORDER BY p.at NULLS FIRST, p.n),
 	       pg_catalog.array_agg(p.id ORDER BY p.at NULLS FIRST, p.n),
 	       pg_catalog.array_agg(p.kind ORDER BY p.at NULLS FIRST, p.n),
@@ -157,6 +161,9 @@ BEGIN
 	                                  ELSE pg_catalog.format('a %s item needs "order_id"', f.kind) END
 	                    WHEN f.kind OPERATOR(pg_catalog.=) 'offer' AND f.accept IS NULL
 	                        THEN 'an offer item needs "accept": true or false'
+	                    WHEN f.kind OPERATOR(pg_catalog.=) 'offer'
+	                         AND pg_catalog.length(f.note) OPERATOR(pg_catalog.>) v_max_reason
+	                        THEN pg_catalog.format('an offer item''s "reason" has at most %s characters', v_max_reason)
 	               END AS problem
 	          FROM (SELECT e.n::integer AS n,
 	                       pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.=) 'object' AS is_object,
@@ -169,11 +176,11 @@ BEGIN
 	                            THEN pg_catalog.to_timestamp((e.v OPERATOR(pg_catalog.->>) 'at')::float8
 	                                                         OPERATOR(pg_catalog./) 1000) END AS at,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lon') OPERATOR(pg_catalog.=) 'number'
-	                             AND (e.v OPERATOR(pg_catalog.->>) 'lon')::float8 BETWEEN -180 AND 180
-	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lon')::float8 END AS lon,
+	                             AND (e.v OPERATOR(pg_catalog.->) 'lon')::numeric BETWEEN -180 AND 180
+	                            THEN pg_catalog.round((e.v OPERATOR(pg_catalog.->) 'lon')::numeric, 15)::float8 END AS lon,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lat') OPERATOR(pg_catalog.=) 'number'
-	                             AND (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 BETWEEN -90 AND 90
-	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 END AS lat,
+	                             AND (e.v OPERATOR(pg_catalog.->) 'lat')::numeric BETWEEN -90 AND 90
+	                            THEN pg_catalog.round((e.v OPERATOR(pg_catalog.->) 'lat')::numeric, 15)::float8 END AS lat,
 	                       -- an offer item names its offer, the others their
 	                       -- order, each in its own field: offer and order ids
 	                       -- share one layout and may be equal, so the other
@@ -183,7 +190,7 @@ BEGIN
 	                       END AS ref,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'accept') OPERATOR(pg_catalog.=) 'boolean'
 	                            THEN (e.v OPERATOR(pg_catalog.->>) 'accept')::boolean END AS accept,
-	                       pg_catalog.left(e.v OPERATOR(pg_catalog.->>) 'reason', 200) AS note
+	                       e.v OPERATOR(pg_catalog.->>) 'reason' AS note
 	                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY e(v, n),
 	                       LATERAL (SELECT CASE WHEN (e.v OPERATOR(pg_catalog.->>) 'type') OPERATOR(pg_catalog.=) 'offer' THEN 'offer_id'
 	                                 WHEN (e.v OPERATOR(pg_catalog.->>) 'type') IN ('picked_up', 'delivered') THEN 'order_id'

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(44);
+SELECT plan(46);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -124,6 +124,26 @@ SELECT is(pg_temp.answers(format('[{"id": "p5", "at": %1$s, "type": "ping", "lon
           'malformed items and a ping from the future are rejected alone');
 SELECT is((SELECT reason FROM dispatch.sync_rider(:rider, '[{"id": "x6", "at": 1, "type": "offer", "offer_id": 1}]')),
           'an offer item needs "accept": true or false', 'the reason names what is wrong');
+-- an offer answer's reason has the limit respond_offer gives it: one
+-- past it is malformed, not cut short; one at it goes to the offer (which
+-- does not exist here: DP301)
+SELECT results_eq(format($$ SELECT outcome, reason, sqlstate FROM dispatch.sync_rider(%s, %L) $$, :rider,
+                         jsonb_build_array(jsonb_build_object('id', 'x9', 'at', 1, 'type', 'offer', 'offer_id', 1, 'accept', false,
+                                                              'reason', repeat('远', (SELECT max_length FROM dispatch.input_limits() WHERE input = 'reason') + 1)),
+                                           jsonb_build_object('id', 'x10', 'at', 2, 'type', 'offer', 'offer_id', 1, 'accept', false,
+                                                              'reason', repeat('远', (SELECT max_length FROM dispatch.input_limits() WHERE input = 'reason'))))),
+                  format($$ VALUES ('rejected', 'an offer item''s "reason" has at most %s characters', 'DP702'),
+                                   ('rejected', 'offer 1 does not exist', 'DP301') $$,
+                         (SELECT max_length FROM dispatch.input_limits() WHERE input = 'reason')),
+                  'a reason longer than respond_offer takes is malformed, one at the limit is passed on');
+-- coordinates beyond float8's range, or below its smallest, are answered
+-- item by item too, not by an error of the whole call
+SELECT is(pg_temp.answers(format('[{"id": "x7", "at": %1$s, "type": "ping", "lon": 1e400, "lat": 31.19},
+                                   {"id": "x8", "at": %1$s, "type": "ping", "lon": 121.44, "lat": -1e400},
+                                   {"id": "p6", "at": %1$s, "type": "ping", "lon": 1e-400, "lat": 31.19}]',
+                                  pg_temp.ms('12:33:00'))::jsonb),
+          '1:rejected:DP702 2:rejected:DP702 3:applied:-',
+          'a coordinate out of float8''s range is malformed, one below its smallest is 0');
 SELECT is((SELECT position_at FROM dispatch.riders WHERE rider_id = :rider), timestamptz '2027-03-01 12:34:00+00',
           'the good ping of that batch moved the rider');
 SELECT is((SELECT count(*) FROM dispatch.rider_sync_log WHERE client_event_id IN ('x1', 'x2', 'x3', 'x4', 'x6')), 0::bigint,
