@@ -3349,6 +3349,14 @@ COMMENT ON FUNCTION @extschema@.campaign_budget_left(bigint) IS
 REVOKE ALL ON FUNCTION @extschema@.campaign_budget_left(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.campaign_budget_left(bigint) TO dispatch_app, dispatch_analyst, dispatch_admin;
 
+-- _campaign_uses (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@._campaign_uses(p_campaign_id bigint, p_customer_id bigint) RETURNS bigint
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'dispatch_campaign_uses';
+COMMENT ON FUNCTION @extschema@._campaign_uses(bigint, bigint) IS
+	'Internal: the discounts of a campaign the customer''s orders hold (redemptions applied), as committed by now: in a repeatable read or serializable transaction, read with the latest snapshot (the cap''s check runs after the customer''s locks, and the transaction''s snapshot would miss an order committed meanwhile).';
+REVOKE ALL ON FUNCTION @extschema@._campaign_uses(bigint, bigint) FROM PUBLIC;
+
 -- _offer_cap_check (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._offer_cap_check(p_camp @extschema@.campaigns, p_customer_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -3368,11 +3376,9 @@ BEGIN
 	-- table's shard exclusively until the order commits)
 	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('offers')::integer,
 	                                         (p_customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
-	-- a new statement after the lock: it sees what a racing order committed
-	SELECT pg_catalog.count(*) INTO v_used FROM @extschema@.redemptions r
-	 WHERE r.campaign_id OPERATOR(pg_catalog.=) p_camp.campaign_id
-	   AND r.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	   AND r.status OPERATOR(pg_catalog.=) 'applied';
+	-- counted after the lock: what a racing order committed, also from a
+	-- repeatable read or serializable transaction, whose snapshot is older
+	v_used := @extschema@._campaign_uses(p_camp.campaign_id, p_customer_id);
 	IF v_used OPERATOR(pg_catalog.>=) v_cap THEN
 		RAISE EXCEPTION 'coupon not applicable: the customer has used campaign % % time(s), the limit', p_camp.campaign_id, v_used
 			USING ERRCODE = 'DP605';
@@ -3711,10 +3717,17 @@ BEGIN
 		PERFORM @extschema@._budget_give(v_r.campaign_id, v_r.discount_cents, p_zone_id);
 	END IF;
 	IF v_r.points_spent OPERATOR(pg_catalog.>) 0 THEN
-		-- the points go back to the lots they came from (an expired lot stays expired)
-		-- each lot in its zone, which its id carries
-		FOR v_lot IN SELECT e.key::bigint AS entry_id, e.value::integer AS points
-		               FROM pg_catalog.jsonb_each_text(v_r.points_lots) e ORDER BY 1
+		-- the points go back to the lots they came from (an expired lot stays
+		-- expired), each lot in its zone, which its id carries; in the order
+		-- in which an order spends a zone's lots (_points_take: those that
+		-- expire first first), so that a cancellation and an order of the
+		-- customer spending the same lots never wait for each other both ways
+		FOR v_lot IN SELECT l.entry_id, (v_r.points_lots OPERATOR(pg_catalog.->>) l.entry_id::text)::integer AS points
+		               FROM @extschema@.points_ledger l
+		              WHERE l.customer_id OPERATOR(pg_catalog.=) v_r.customer_id
+		                AND l.entry_id OPERATOR(pg_catalog.=) ANY
+		                    (ARRAY(SELECT k::bigint FROM pg_catalog.jsonb_object_keys(v_r.points_lots) k))
+		              ORDER BY l.expires_at NULLS LAST, l.entry_id
 		LOOP
 			UPDATE @extschema@.points_ledger l SET remaining = l.remaining OPERATOR(pg_catalog.+) v_lot.points
 			 WHERE l.zone_id OPERATOR(pg_catalog.=) (v_lot.entry_id OPERATOR(pg_catalog.>>) 40)
@@ -4702,8 +4715,12 @@ BEGIN
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) OLD.zone_id AND r.rider_id OPERATOR(pg_catalog.=) OLD.rider_id;
 	END IF;
 	IF v_is AND (NOT v_was OR OLD.rider_id OPERATOR(pg_catalog.<>) NEW.rider_id) THEN
+		-- a rider holding nothing has at most the end of a plan whose last
+		-- order it delivered: no plan of the order it takes now
 		UPDATE @extschema@.riders r
-		   SET active_orders = r.active_orders OPERATOR(pg_catalog.+) 1
+		   SET active_orders = r.active_orders OPERATOR(pg_catalog.+) 1,
+		       free_at = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 0 THEN r.free_at END,
+		       free_position = CASE WHEN r.active_orders OPERATOR(pg_catalog.>) 0 THEN r.free_position END
 		 WHERE r.zone_id OPERATOR(pg_catalog.=) NEW.zone_id AND r.rider_id OPERATOR(pg_catalog.=) NEW.rider_id;
 	END IF;
 	-- an order that leaves 'accepted' otherwise than through its offer
@@ -5476,9 +5493,12 @@ BEGIN
 			      HINT = 'Deliver the orders, or release the assigned ones with release_order(order_id, rider_id, reason), first.';
 	END IF;
 	-- the time is stamped here, the caller's clock: the riders_shift trigger
-	-- takes it from the row (on Citus it fires on the zone's worker)
+	-- takes it from the row (on Citus it fires on the zone's worker); what
+	-- is left of a plan (the end of one whose last order was delivered
+	-- before it) goes with the shift: a rider back online is where it says
 	UPDATE @extschema@.riders r
-	   SET status = 'offline', online_since = NULL, shift_ends_at = NULL, last_offline_at = v_now
+	   SET status = 'offline', online_since = NULL, shift_ends_at = NULL, last_offline_at = v_now,
+	       free_at = NULL, free_position = NULL, plan_pickup_at = NULL, plan_pickup_position = NULL
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) rider_offline_in_zone.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
@@ -5670,10 +5690,15 @@ DECLARE
 	v_w record;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) '' THEN
+	IF by IS NULL OR pg_catalog.btrim(by, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('dispatcher', by);
+	-- no rider given is no rider known (the eligibility rule below, STRICT,
+	-- would let it through to the state machine's invariant, DP102)
+	IF rider_id IS NULL THEN
+		PERFORM @extschema@._refuse_rider(v_zone, rider_id);
+	END IF;
 
 	-- Locks in the order of matching (docs/matching.md): the zone (no batch
 	-- runs meanwhile, so no offer appears), the riders (ours, and the one
@@ -5913,7 +5938,7 @@ DECLARE
 	v_line integer;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+	IF reason IS NULL OR pg_catalog.btrim(reason, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
@@ -5940,7 +5965,9 @@ BEGIN
 	   AND p.status OPERATOR(pg_catalog.=) 'pending';
 	-- what was taken from stock goes back to the zone's counts, in item
 	-- order as intake takes it (the lines read first, for that order);
-	-- a line of an item unlimited when ordered took nothing
+	-- a line of an item unlimited when ordered took nothing; a count set
+	-- since near the largest integer stays at it (an overflow here would
+	-- leave the order impossible to cancel)
 	SELECT pg_catalog.array_agg(oi.item_id ORDER BY oi.item_id), pg_catalog.array_agg(oi.qty ORDER BY oi.item_id)
 	  INTO v_items, v_qtys
 	  FROM @extschema@.order_items oi
@@ -5948,7 +5975,8 @@ BEGIN
 	   AND oi.order_id OPERATOR(pg_catalog.=) v_order.order_id
 	   AND oi.stock_taken;
 	FOR v_line IN 1 .. COALESCE(pg_catalog.cardinality(v_items), 0) LOOP
-		UPDATE @extschema@.item_stock s SET stock = s.stock OPERATOR(pg_catalog.+) v_qtys[v_line]
+		UPDATE @extschema@.item_stock s
+		   SET stock = LEAST(s.stock::bigint OPERATOR(pg_catalog.+) v_qtys[v_line], 2147483647)::integer
 		 WHERE s.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND s.item_id OPERATOR(pg_catalog.=) v_items[v_line];
 	END LOOP;
 	-- and what it took of a campaign, a coupon and points (sql/52_campaigns.sql)
@@ -5982,7 +6010,7 @@ DECLARE
 	v_offer bigint;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+	IF reason IS NULL OR pg_catalog.btrim(reason, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
@@ -6102,6 +6130,7 @@ DECLARE
 	v_known timestamptz;                  -- the rider's newest position before the sync
 	v_max_item integer;
 	v_max_id integer;
+	v_max_reason integer;
 	-- the items, in the app's time order
 	v_n integer[];
 	v_id text[];
@@ -6151,8 +6180,9 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('sync_items', batch);
 	SELECT pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'sync_item'),
-	       pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'client_event_id')
-	  INTO v_max_item, v_max_id
+	       pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'client_event_id'),
+	       pg_catalog.max(l.max_length) FILTER (WHERE l.input OPERATOR(pg_catalog.=) 'reason')
+	  INTO v_max_item, v_max_id, v_max_reason
 	  FROM @extschema@.input_limits() l;
 	IF EXISTS (SELECT FROM pg_catalog.jsonb_array_elements(batch) e(v)
 	            WHERE pg_catalog.length(e.v::text) OPERATOR(pg_catalog.>) v_max_item) THEN
@@ -6161,7 +6191,9 @@ BEGIN
 	END IF;
 
 	-- parse: a problem makes the item rejected (DP702); times are the
-	-- app's, in milliseconds since 1970
+	-- app's, in milliseconds since 1970; coordinates are JSON numbers,
+	-- compared as numeric, which holds any (1e400, 1e-400), and rounded to
+	-- 15 decimals before float8, which would overflow or underflow
 	SELECT pg_catalog.array_agg(p.n ORDER BY p.at NULLS FIRST, p.n),
 	       pg_catalog.array_agg(p.id ORDER BY p.at NULLS FIRST, p.n),
 	       pg_catalog.array_agg(p.kind ORDER BY p.at NULLS FIRST, p.n),
@@ -6185,6 +6217,9 @@ BEGIN
 	                                  ELSE pg_catalog.format('a %s item needs "order_id"', f.kind) END
 	                    WHEN f.kind OPERATOR(pg_catalog.=) 'offer' AND f.accept IS NULL
 	                        THEN 'an offer item needs "accept": true or false'
+	                    WHEN f.kind OPERATOR(pg_catalog.=) 'offer'
+	                         AND pg_catalog.length(f.note) OPERATOR(pg_catalog.>) v_max_reason
+	                        THEN pg_catalog.format('an offer item''s "reason" has at most %s characters', v_max_reason)
 	               END AS problem
 	          FROM (SELECT e.n::integer AS n,
 	                       pg_catalog.jsonb_typeof(e.v) OPERATOR(pg_catalog.=) 'object' AS is_object,
@@ -6197,11 +6232,11 @@ BEGIN
 	                            THEN pg_catalog.to_timestamp((e.v OPERATOR(pg_catalog.->>) 'at')::float8
 	                                                         OPERATOR(pg_catalog./) 1000) END AS at,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lon') OPERATOR(pg_catalog.=) 'number'
-	                             AND (e.v OPERATOR(pg_catalog.->>) 'lon')::float8 BETWEEN -180 AND 180
-	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lon')::float8 END AS lon,
+	                             AND (e.v OPERATOR(pg_catalog.->) 'lon')::numeric BETWEEN -180 AND 180
+	                            THEN pg_catalog.round((e.v OPERATOR(pg_catalog.->) 'lon')::numeric, 15)::float8 END AS lon,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'lat') OPERATOR(pg_catalog.=) 'number'
-	                             AND (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 BETWEEN -90 AND 90
-	                            THEN (e.v OPERATOR(pg_catalog.->>) 'lat')::float8 END AS lat,
+	                             AND (e.v OPERATOR(pg_catalog.->) 'lat')::numeric BETWEEN -90 AND 90
+	                            THEN pg_catalog.round((e.v OPERATOR(pg_catalog.->) 'lat')::numeric, 15)::float8 END AS lat,
 	                       -- an offer item names its offer, the others their
 	                       -- order, each in its own field: offer and order ids
 	                       -- share one layout and may be equal, so the other
@@ -6211,7 +6246,7 @@ BEGIN
 	                       END AS ref,
 	                       CASE WHEN pg_catalog.jsonb_typeof(e.v OPERATOR(pg_catalog.->) 'accept') OPERATOR(pg_catalog.=) 'boolean'
 	                            THEN (e.v OPERATOR(pg_catalog.->>) 'accept')::boolean END AS accept,
-	                       pg_catalog.left(e.v OPERATOR(pg_catalog.->>) 'reason', 200) AS note
+	                       e.v OPERATOR(pg_catalog.->>) 'reason' AS note
 	                  FROM pg_catalog.jsonb_array_elements(batch) WITH ORDINALITY e(v, n),
 	                       LATERAL (SELECT CASE WHEN (e.v OPERATOR(pg_catalog.->>) 'type') OPERATOR(pg_catalog.=) 'offer' THEN 'offer_id'
 	                                 WHEN (e.v OPERATOR(pg_catalog.->>) 'type') IN ('picked_up', 'delivered') THEN 'order_id'
