@@ -1,0 +1,193 @@
+#!/usr/bin/perl
+#----------------------------------------------------------------------
+#
+# test/tap/api_doc.t
+#		What the roles may do is documented (docs/api.md, "Roles").
+#
+# Every function, procedure, table and view of the extension has a
+# COMMENT.  Every function a role of the extension (dispatch_app,
+# dispatch_gateway, dispatch_analyst, dispatch_admin) may execute, and
+# every table or view one may read, is named in docs/ (in backquotes),
+# but for the families docs/api.md describes once: the routed forms of
+# the calls on an order (_routed_functions()), the definer function of
+# each analyst view (_analyst_views()), <view>_in_zone and
+# <view>_between.  Each function of a table of docs/ with a "role"
+# column exists, and exactly the roles named may execute it (with
+# dispatch_admin, which may do everything dispatch_app and
+# dispatch_analyst may).  The role tables of docs/operations.md name
+# only what their role may do.  Runs in a database of its own.
+#
+# IDENTIFICATION
+#		test/tap/api_doc.t
+#
+#----------------------------------------------------------------------
+use strict;
+use warnings FATAL => 'all';
+use File::Basename qw(dirname);
+use Test::More;
+
+my $root = dirname(dirname(dirname(__FILE__)));
+chdir $root or die "$root: $!\n";
+my $db = 'dispatch_api_doc_t';
+$ENV{PGOPTIONS} = '-c client_min_messages=warning';
+
+sub psql
+{
+	my ($sql, $dbname) = @_;
+	$dbname //= $db;
+	open(my $fh, '-|', 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1',
+		'-F', "\t", '-d', $dbname, '-c', $sql)
+	  or die "psql: $!\n";
+	my @rows = map { chomp; [ split /\t/, $_, -1 ] } <$fh>;
+	close $fh or die "psql failed ($?) on: $sql\n";
+	return @rows;
+}
+
+psql("DROP DATABASE IF EXISTS $db WITH (FORCE)", 'postgres');
+psql("CREATE DATABASE $db", 'postgres');
+END { system('psql', '-X', '-q', '-d', 'postgres', '-c', "DROP DATABASE IF EXISTS $db WITH (FORCE)") if $db; }
+psql('CREATE EXTENSION dispatch CASCADE');
+
+my @roles = qw(dispatch_app dispatch_gateway dispatch_analyst dispatch_admin);
+my %short = (app => 'dispatch_app', gateway => 'dispatch_gateway',
+	analyst => 'dispatch_analyst', admin => 'dispatch_admin');
+
+# the catalog: the extension's own objects
+my $members = q{EXISTS (SELECT FROM pg_depend d WHERE d.classid = %s AND d.objid = %s
+                           AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+                           AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'dispatch'))};
+my $role_list = join(', ', map { "'$_'" } @roles);
+my (%fn_roles, %fn_sig);
+for (psql(qq{
+	SELECT p.proname, p.oid::regprocedure::text,
+	       coalesce((SELECT string_agg(r, ',' ORDER BY r) FROM unnest(ARRAY[$role_list]) r
+	                  WHERE has_function_privilege(r, p.oid, 'EXECUTE')), '')
+	  FROM pg_proc p
+	 WHERE p.pronamespace = 'dispatch'::regnamespace
+	   AND } . sprintf($members, q{'pg_proc'::regclass}, 'p.oid')))
+{
+	my ($name, $sig, $who) = @$_;
+	$fn_sig{$name}{$sig} = { map { $_ => 1 } split /,/, $who };
+	$fn_roles{$name}{$_} = 1 for split /,/, $who;
+}
+my %rel_roles;
+for (psql(qq{
+	SELECT c.relname,
+	       coalesce((SELECT string_agg(r, ',' ORDER BY r) FROM unnest(ARRAY[$role_list]) r
+	                  WHERE has_table_privilege(r, c.oid, 'SELECT')), '')
+	  FROM pg_class c
+	 WHERE c.relnamespace = 'dispatch'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+	   AND } . sprintf($members, q{'pg_class'::regclass}, 'c.oid')))
+{
+	$rel_roles{ $_->[0] } = { map { $_ => 1 } split /,/, $_->[1] };
+}
+ok(keys %fn_sig > 100 && keys %rel_roles > 50, 'the catalog lists the extension\'s functions and relations');
+
+# 1. comments
+my @uncommented = map { $_->[0] } psql(q{
+	SELECT p.oid::regprocedure::text FROM pg_proc p
+	 WHERE p.pronamespace = 'dispatch'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL
+	UNION ALL
+	SELECT c.oid::regclass::text FROM pg_class c
+	 WHERE c.relnamespace = 'dispatch'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+	   AND obj_description(c.oid, 'pg_class') IS NULL
+	ORDER BY 1});
+ok(!@uncommented, 'every function, procedure, table and view has a COMMENT')
+  or diag("no COMMENT: @uncommented\n");
+
+# 2. everything a role may execute or read is named in docs/
+my $docs = '';
+for my $f (sort glob('docs/*.md'))
+{
+	open(my $fh, '<:encoding(UTF-8)', $f) or die "$f: $!\n";
+	local $/;
+	$docs .= <$fh>;
+}
+sub named
+{
+	my ($name) = @_;
+	return $docs =~ /`(?:dispatch\.)?\Q$name\E(?:`|\()/ || $docs =~ /\bdispatch\.\Q$name\E\(/;
+}
+my %family;
+$family{ $_->[0] } = 'a routed form' for psql(q{SELECT p.proname FROM dispatch._routed_functions() f JOIN pg_proc p ON p.oid = f});
+my %analyst_view;
+for (psql(q{SELECT a.view_name::text, p.proname FROM dispatch._analyst_views() a JOIN pg_proc p ON p.oid = a.reader}))
+{
+	my ($view, $reader) = @$_;
+	$view =~ s/^dispatch\.//;
+	$analyst_view{$view} = 1;
+	$family{$reader} = "the reader of $view";
+}
+for my $name (keys %fn_roles)
+{
+	$family{$name} = 'a function of an analyst view'
+	  if $name =~ /^(.+)_(?:in_zone|between)$/ && $analyst_view{$1};
+}
+my @undocumented = grep { !$family{$_} && !named($_) } sort keys %fn_roles;
+ok(!@undocumented, 'every function a role may execute is named in docs/')
+  or diag("not in docs/: @undocumented\n");
+ok((grep { /_in_zone$/ } keys %family) && (grep { /_between$/ } keys %family)
+	  && (grep { /^_confirm_payment$/ } keys %family),
+	'the families documented once are found');
+my @unread = grep { %{ $rel_roles{$_} } && !named($_) } sort keys %rel_roles;
+ok(!@unread, 'every table and view a role may read is named in docs/')
+  or diag("not in docs/: @unread\n");
+
+# 3. the role columns of the function tables
+my @wrong;
+my $rows = 0;
+for my $f (sort glob('docs/*.md'))
+{
+	open(my $fh, '<:encoding(UTF-8)', $f) or die "$f: $!\n";
+	my $in = 0;
+	while (my $line = <$fh>)
+	{
+		if ($line =~ /^\| function \| role \|/) { $in = 1; next; }
+		if ($line !~ /^\|/) { $in = 0; next; }
+		next if !$in || $line =~ /^\| ---/;
+		my (undef, $fcell, $rcell) = split /\s*\|\s*/, $line;
+		my %want = map { $short{$_} => 1 } ($rcell =~ /\b(app|admin|analyst|gateway)\b/g);
+		$want{dispatch_admin} = 1 if $want{dispatch_app} || $want{dispatch_analyst};
+		for my $name ($fcell =~ /`([a-z_][a-z0-9_]*)\(/g)
+		{
+			$rows++;
+			if (!$fn_sig{$name}) { push @wrong, "$f: $name does not exist"; next; }
+			for my $sig (sort keys %{ $fn_sig{$name} })
+			{
+				my $have = join(',', sort keys %{ $fn_sig{$name}{$sig} });
+				my $doc = join(',', sort keys %want);
+				push @wrong, "$f: $sig: documented $doc, granted $have" if $have ne $doc;
+			}
+		}
+	}
+}
+ok($rows >= 30, "the role tables of docs/ name $rows functions");
+ok(!@wrong, 'each exists and exactly the roles named may execute it') or diag(map { "$_\n" } @wrong);
+
+# 4. docs/operations.md, "Roles": each name in a role's row is its
+my @denied;
+{
+	open(my $fh, '<:encoding(UTF-8)', 'docs/operations.md') or die "docs/operations.md: $!\n";
+	my $in = 0;
+	while (my $line = <$fh>)
+	{
+		if ($line =~ /^\| role \|/) { $in = 1; next; }
+		if ($line !~ /^\|/) { $in = 0; next; }
+		next if !$in || $line =~ /^\| ---/;
+		my (undef, $rcell, $what) = split /\s*\|\s*/, $line;
+		my ($role) = $rcell =~ /`(dispatch_\w+)`/ or next;
+		for my $name ($what =~ /`([a-z_][a-z0-9_]*)`/g)
+		{
+			if ($fn_roles{$name}) { push @denied, "$role may not execute $name" unless $fn_roles{$name}{$role}; }
+			elsif ($rel_roles{$name}) { push @denied, "$role may not read $name" unless $rel_roles{$name}{$role}; }
+			else { push @denied, "$name does not exist"; }
+		}
+	}
+}
+ok(!@denied, 'docs/operations.md names for each role only what it may do') or diag(map { "$_\n" } @denied);
+
+# 5. docs/api.md, "Roles": the admin may do everything the app may
+my @app_only = grep { $fn_roles{$_}{dispatch_app} && !$fn_roles{$_}{dispatch_admin} } sort keys %fn_roles;
+ok(!@app_only, 'dispatch_admin may execute every function dispatch_app may') or diag("@app_only\n");
+
+done_testing();
