@@ -15,7 +15,9 @@
 # column exists, and exactly the roles named may execute it (with
 # dispatch_admin, which may do everything dispatch_app and
 # dispatch_analyst may).  The role tables of docs/operations.md name
-# only what their role may do.  Runs in a database of its own.
+# only what their role may do.  The input limits of docs/api.md are those
+# of input_limits(), and the jobs of docs/operations.md those of
+# maintenance_jobs.  Runs in a database of its own.
 #
 # IDENTIFICATION
 #		test/tap/api_doc.t
@@ -189,5 +191,43 @@ ok(!@denied, 'docs/operations.md names for each role only what it may do') or di
 # 5. docs/api.md, "Roles": the admin may do everything the app may
 my @app_only = grep { $fn_roles{$_}{dispatch_app} && !$fn_roles{$_}{dispatch_admin} } sort keys %fn_roles;
 ok(!@app_only, 'dispatch_admin may execute every function dispatch_app may') or diag("@app_only\n");
+
+# 6. docs/api.md, "Input limits": each limit named is input_limits()'s
+my %limit = map { $_->[0] => "$_->[1] $_->[2]" } psql('SELECT input, max_length, unit FROM dispatch.input_limits()');
+my (%doc_limit, @limit_wrong);
+{
+	open(my $fh, '<:encoding(UTF-8)', 'docs/api.md') or die "docs/api.md: $!\n";
+	my $in = 0;
+	while (my $line = <$fh>)
+	{
+		$in = 1 if $line =~ /^## Input limits/;
+		$in = 0 if $in && $line =~ /^## (?!Input limits)/;
+		next unless $in && $line =~ /^\| `/;
+		while ($line =~ /(\d+) (characters|lines|items)[^`|]*\(`(\w+)`/g)
+		{
+			my ($n, $unit, $name) = ($1, $2, $3);
+			$unit = 'lines' if $unit eq 'items';
+			$doc_limit{$name} = 1;
+			push @limit_wrong, "$name: documented $n $unit, input_limits() " . ($limit{$name} // 'nothing')
+			  if ($limit{$name} // '') ne "$n $unit";
+		}
+	}
+}
+ok(!@limit_wrong, 'the limits of docs/api.md are those of input_limits()') or diag(map { "$_\n" } @limit_wrong);
+my @limit_missing = grep { !$doc_limit{$_} } sort keys %limit;
+ok(!@limit_missing, 'and it names every one') or diag("not in docs/api.md: @limit_missing\n");
+
+# 7. docs/operations.md: the table of scheduled jobs is maintenance_jobs
+my %job = map { $_->[0] => $_->[1] } psql('SELECT jobname, schedule FROM dispatch.maintenance_jobs WHERE enabled');
+my %doc_job;
+{
+	open(my $fh, '<:encoding(UTF-8)', 'docs/operations.md') or die "docs/operations.md: $!\n";
+	while (my $line = <$fh>)
+	{
+		$doc_job{$1} = $2 if $line =~ /^\| `(dispatch-[\w-]+)` \| `([^`]+)` \|/;
+	}
+}
+is(join("\n", map { "$_ $doc_job{$_}" } sort keys %doc_job), join("\n", map { "$_ $job{$_}" } sort keys %job),
+	'the jobs of docs/operations.md are the enabled rows of maintenance_jobs, with their schedules');
 
 done_testing();
