@@ -15,7 +15,8 @@
 # column exists, and exactly the roles named may execute it (with
 # dispatch_admin, which may do everything dispatch_app and
 # dispatch_analyst may).  The role tables of docs/operations.md name
-# only what their role may do.  The input limits of docs/api.md are those
+# only what their role may do.  The signatures in those tables name the
+# function's arguments in order with its defaults.  The input limits of docs/api.md are those
 # of input_limits(), and the jobs of docs/operations.md those of
 # maintenance_jobs.  Runs in a database of its own.
 #
@@ -192,7 +193,78 @@ ok(!@denied, 'docs/operations.md names for each role only what it may do') or di
 my @app_only = grep { $fn_roles{$_}{dispatch_app} && !$fn_roles{$_}{dispatch_admin} } sort keys %fn_roles;
 ok(!@app_only, 'dispatch_admin may execute every function dispatch_app may') or diag("@app_only\n");
 
-# 6. docs/api.md, "Input limits": each limit named is input_limits()'s
+# 6. the signatures of the function tables: the arguments named, in order,
+# are the function's first ones, every argument without a default is
+# named, and a default given is the function's
+my %fn_args;
+push @{ $fn_args{ $_->[0] } }, $_->[1]
+  for psql(q{SELECT p.proname, pg_get_function_arguments(p.oid) FROM pg_proc p
+              WHERE p.pronamespace = 'dispatch'::regnamespace});
+sub split_args
+{
+	my ($text) = @_;
+	my @out;
+	my ($cur, $depth) = ('', 0);
+	for my $ch (split //, $text)
+	{
+		$depth++ if $ch eq '(';
+		$depth-- if $ch eq ')';
+		if ($ch eq ',' && $depth == 0) { push @out, $cur; $cur = ''; }
+		else { $cur .= $ch; }
+	}
+	push @out, $cur if $cur =~ /\S/;
+	s/^\s+|\s+$//g for @out;
+	return @out;
+}
+my (@sig_wrong, $sigs);
+for my $f (sort glob('docs/*.md'))
+{
+	open(my $fh, '<:encoding(UTF-8)', $f) or die "$f: $!\n";
+	my $in = 0;
+	while (my $line = <$fh>)
+	{
+		if ($line =~ /^\| function \|/) { $in = 1; next; }
+		if ($line !~ /^\|/) { $in = 0; next; }
+		next if !$in || $line =~ /^\| ---/;
+		my (undef, $fcell) = split /\s*\|\s*/, $line;
+		while ($fcell =~ /`([a-z_][a-z0-9_]*)\(([^`()]*)\)/g)
+		{
+			my ($name, $args) = ($1, $2);
+			my @doc = split_args($args);
+			next if !$fn_args{$name} || grep { /^(?:text|bytea|\.\.\.)$/ } @doc;
+			$sigs++;
+			my @why;
+			for my $cat (@{ $fn_args{$name} })
+			{
+				my @have = grep { !/^OUT / } split_args($cat);
+				my @names = map { (split / /)[0] } @have;
+				my @dnames = map { (split / /)[0] } @doc;
+				my $required = grep { !/ DEFAULT / } @have;
+				if ("@dnames" ne "@names[0 .. $#dnames]" || @dnames < $required)
+				{
+					push @why, "($cat)";
+					next;
+				}
+				@why = ();
+				for my $i (0 .. $#doc)
+				{
+					my ($dv) = $doc[$i] =~ /(?: DEFAULT |\s*=\s*)(.+)$/ or next;
+					my ($cv) = $have[$i] =~ / DEFAULT (.+)$/;
+					$dv =~ s/^'|'$//g;
+					push @why, "$doc[$i]: the function has " . ($cv // 'no default')
+					  unless defined $cv && ($cv =~ /^'?\Q$dv\E(?:'|::|$)/ || ($cv =~ /^[\d.]+$/ && $dv =~ /^[\d.]+$/ && $cv == $dv));
+				}
+				last;
+			}
+			push @sig_wrong, "$f: $name($args): @why" if @why;
+		}
+	}
+}
+ok($sigs >= 60, "the function tables of docs/ give $sigs signatures");
+ok(!@sig_wrong, 'each names the function\'s arguments in order, all without a default, with the function\'s defaults')
+  or diag(map { "$_\n" } @sig_wrong);
+
+# 7. docs/api.md, "Input limits": each limit named is input_limits()'s
 my %limit = map { $_->[0] => "$_->[1] $_->[2]" } psql('SELECT input, max_length, unit FROM dispatch.input_limits()');
 my (%doc_limit, @limit_wrong);
 {
@@ -217,7 +289,7 @@ ok(!@limit_wrong, 'the limits of docs/api.md are those of input_limits()') or di
 my @limit_missing = grep { !$doc_limit{$_} } sort keys %limit;
 ok(!@limit_missing, 'and it names every one') or diag("not in docs/api.md: @limit_missing\n");
 
-# 7. docs/operations.md: the table of scheduled jobs is maintenance_jobs
+# 8. docs/operations.md: the table of scheduled jobs is maintenance_jobs
 my %job = map { $_->[0] => $_->[1] } psql('SELECT jobname, schedule FROM dispatch.maintenance_jobs WHERE enabled');
 my %doc_job;
 {
