@@ -17,8 +17,9 @@
 # dispatch_analyst may).  The role tables of docs/operations.md name
 # only what their role may do.  The signatures in those tables name the
 # function's arguments in order with its defaults.  The input limits of docs/api.md are those
-# of input_limits(), and the jobs of docs/operations.md those of
-# maintenance_jobs.  Runs in a database of its own.
+# of input_limits(), the jobs of docs/operations.md those of
+# maintenance_jobs, and the examples of docs/sentiment.md give what they
+# show.  Runs in a database of its own.
 #
 # IDENTIFICATION
 #		test/tap/api_doc.t
@@ -26,6 +27,7 @@
 #----------------------------------------------------------------------
 use strict;
 use warnings FATAL => 'all';
+use Encode qw(encode);
 use File::Basename qw(dirname);
 use Test::More;
 
@@ -39,7 +41,7 @@ sub psql
 	my ($sql, $dbname) = @_;
 	$dbname //= $db;
 	open(my $fh, '-|', 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1',
-		'-F', "\t", '-d', $dbname, '-c', $sql)
+		'-F', "\t", '-d', $dbname, '-c', encode('UTF-8', $sql))
 	  or die "psql: $!\n";
 	my @rows = map { chomp; [ split /\t/, $_, -1 ] } <$fh>;
 	close $fh or die "psql failed ($?) on: $sql\n";
@@ -301,5 +303,24 @@ my %doc_job;
 }
 is(join("\n", map { "$_ $doc_job{$_}" } sort keys %doc_job), join("\n", map { "$_ $job{$_}" } sort keys %job),
 	'the jobs of docs/operations.md are the enabled rows of maintenance_jobs, with their schedules');
+
+# 9. docs/sentiment.md: the examples give what they show
+my @example_wrong;
+my $examples = 0;
+{
+	open(my $fh, '<:encoding(UTF-8)', 'docs/sentiment.md') or die "docs/sentiment.md: $!\n";
+	while (my $line = <$fh>)
+	{
+		next unless $line =~ /^(SELECT dispatch\.(sentiment|feedback_topics)\('[^']*'\));\s*--\s*(\S+)\s*$/;
+		my ($query, $fn, $shown) = ($1, $2, $3);
+		$examples++;
+		$query = "SELECT round(($query)::numeric, 2)" if $fn eq 'sentiment';
+		my ($got) = map { $_->[0] } psql($query);
+		push @example_wrong, "$query: shown $shown, gives $got"
+		  if $fn eq 'sentiment' ? $got != $shown : $got ne $shown;
+	}
+}
+ok($examples >= 5 && !@example_wrong, "the $examples examples of docs/sentiment.md give what they show")
+  or diag(map { "$_\n" } @example_wrong);
 
 done_testing();
