@@ -99,7 +99,7 @@ RETURN ST_Transform(ST_Hexagon(mercator_size, i, j, ST_SetSRID(ST_MakePoint(0::f
 COMMENT ON FUNCTION @extschema@._hexagon(float8, integer, integer) IS
 	'Internal: the WGS 84 polygon of hexagon (i, j) of ST_HexagonGrid in Web Mercator units of mercator_size (the cells of sql/68_demand.sql).';
 REVOKE ALL ON FUNCTION @extschema@._hexagon(float8, integer, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._hexagon(float8, integer, integer) TO dispatch_analyst;   -- demand_heatmap (sql/68_demand.sql) calls it as its reader
+GRANT EXECUTE ON FUNCTION @extschema@._hexagon(float8, integer, integer) TO dispatch_analyst, dispatch_admin;   -- demand_heatmap (sql/68_demand.sql) calls it as its reader
 
 CREATE FUNCTION @extschema@._centroid(g geometry) RETURNS geometry
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE

@@ -81,7 +81,7 @@ RETURN ((pg_catalog.date_part('isodow', p_at AT TIME ZONE p_timezone)::integer O
 COMMENT ON FUNCTION @extschema@._hour_of_week(timestamptz, text) IS
 	'Internal: the hour of the week of a time in a time zone: 0 for Monday 00:00-01:00, 167 for Sunday 23:00-24:00.';
 REVOKE ALL ON FUNCTION @extschema@._hour_of_week(timestamptz, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._hour_of_week(timestamptz, text) TO dispatch_analyst;   -- demand_heatmap (sql/68_demand.sql) calls it as its reader
+GRANT EXECUTE ON FUNCTION @extschema@._hour_of_week(timestamptz, text) TO dispatch_analyst, dispatch_admin;   -- demand_heatmap (sql/68_demand.sql) calls it as its reader
 
 -- The expected delivery time from its parts: at p_speed metres a second,
 -- the ride to the pickup (none once picked up), not before the food is

@@ -52,7 +52,7 @@ COMMENT ON FUNCTION @extschema@._hex_cell(geometry, float8) IS
 REVOKE ALL ON FUNCTION @extschema@._hex_cell(geometry, float8) FROM PUBLIC;
 -- demand_heatmap calls it as its reader on one server; it runs as its
 -- owner (arithmetic)
-GRANT EXECUTE ON FUNCTION @extschema@._hex_cell(geometry, float8) TO dispatch_analyst;
+GRANT EXECUTE ON FUNCTION @extschema@._hex_cell(geometry, float8) TO dispatch_analyst, dispatch_admin;
 
 -- The grid unit of a zone: the cell side in Web Mercator units, from its
 -- area (so that the analysts' view, which reads zones as its owner, needs
@@ -72,7 +72,7 @@ REVOKE ALL ON FUNCTION @extschema@._cell_size(geometry) FROM PUBLIC;
 -- demand_heatmap calls it on one server, and a view's functions run as its
 -- reader (it runs as its owner, so its reader needs nothing of what it
 -- calls)
-GRANT EXECUTE ON FUNCTION @extschema@._cell_size(geometry) TO dispatch_analyst;
+GRANT EXECUTE ON FUNCTION @extschema@._cell_size(geometry) TO dispatch_analyst, dispatch_admin;
 
 CREATE FUNCTION @extschema@._zone_cell_size(p_zone_id bigint) RETURNS float8
 LANGUAGE plpgsql STABLE PARALLEL SAFE

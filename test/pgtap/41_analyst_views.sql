@@ -17,7 +17,7 @@
 BEGIN;
 SET LOCAL dispatch.clock_override = '2026-03-02 10:00:00+00';
 \ir ../fixtures/city.sql
-SELECT plan(35);
+SELECT plan(36);
 SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus') AS on_citus \gset
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -153,6 +153,10 @@ SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM p
             WHERE NOT (has_table_privilege('dispatch_analyst', p.view_name, 'SELECT')
                        AND has_function_privilege('dispatch_analyst', p.reader, 'EXECUTE'))),
           NULL, 'dispatch_analyst may read every analyst view and call its definer function');
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p
+            WHERE NOT (has_table_privilege('dispatch_admin', p.view_name, 'SELECT')
+                       AND has_function_privilege('dispatch_admin', p.reader, 'EXECUTE'))),
+          NULL, 'so may dispatch_admin');
 \else
 CREATE ROLE dispatch_t_views_analyst LOGIN IN ROLE dispatch_analyst;
 SELECT 'SET LOCAL ROLE dispatch_t_views_analyst',
@@ -165,6 +169,19 @@ SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM p
              LEFT JOIN view_read a ON a.view_name = p.view_name AND a.reader = 'analyst'
             WHERE (a.rows, a.hash) IS DISTINCT FROM (o.rows, o.hash)),
           NULL, 'a login member of dispatch_analyst reads every analyst view as its owner does');
+-- dispatch_admin is granted the analyst views too (docs/api.md, Roles),
+-- and some call helpers as their reader (demand_heatmap)
+CREATE ROLE dispatch_t_views_admin LOGIN IN ROLE dispatch_admin;
+SELECT 'SET LOCAL ROLE dispatch_t_views_admin',
+       format($q$INSERT INTO view_read SELECT 'admin', %L, count(*),
+                     md5(COALESCE(string_agg(t::text, '|' ORDER BY t::text), '')) FROM %s t$q$, p.view_name, p.view_name),
+       'RESET ROLE'
+  FROM pair p \gexec
+SELECT is((SELECT array_agg(p.view_name::text ORDER BY p.view_name::text) FROM pair p
+             LEFT JOIN view_read o ON o.view_name = p.view_name AND o.reader = 'owner'
+             LEFT JOIN view_read a ON a.view_name = p.view_name AND a.reader = 'admin'
+            WHERE (a.rows, a.hash) IS DISTINCT FROM (o.rows, o.hash)),
+          NULL, 'so does a login member of dispatch_admin');
 \endif
 -- ---------------------------------------------------------------------------
 -- the rows of one zone: <view>_in_zone(zone_id)
