@@ -1387,7 +1387,7 @@ RETURN ST_Transform(ST_Hexagon(mercator_size, i, j, ST_SetSRID(ST_MakePoint(0::f
 COMMENT ON FUNCTION @extschema@._hexagon(float8, integer, integer) IS
 	'Internal: the WGS 84 polygon of hexagon (i, j) of ST_HexagonGrid in Web Mercator units of mercator_size (the cells of sql/68_demand.sql).';
 REVOKE ALL ON FUNCTION @extschema@._hexagon(float8, integer, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._hexagon(float8, integer, integer) TO dispatch_analyst;
+GRANT EXECUTE ON FUNCTION @extschema@._hexagon(float8, integer, integer) TO dispatch_analyst, dispatch_admin;
 
 -- _centroid (sql/15_dependencies.sql)
 CREATE OR REPLACE FUNCTION @extschema@._centroid(g geometry) RETURNS geometry
@@ -5213,7 +5213,7 @@ RETURN ((pg_catalog.date_part('isodow', p_at AT TIME ZONE p_timezone)::integer O
 COMMENT ON FUNCTION @extschema@._hour_of_week(timestamptz, text) IS
 	'Internal: the hour of the week of a time in a time zone: 0 for Monday 00:00-01:00, 167 for Sunday 23:00-24:00.';
 REVOKE ALL ON FUNCTION @extschema@._hour_of_week(timestamptz, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._hour_of_week(timestamptz, text) TO dispatch_analyst;
+GRANT EXECUTE ON FUNCTION @extschema@._hour_of_week(timestamptz, text) TO dispatch_analyst, dispatch_admin;
 
 -- _eta_expected (sql/63_eta.sql)
 CREATE OR REPLACE FUNCTION @extschema@._eta_expected(p_at timestamptz, p_speed float8, p_approach_m float8,
@@ -6425,7 +6425,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._hex_cell(geometry, float8) IS
 	'Internal: the (i, j) of the hexagon of ST_HexagonGrid, in Web Mercator units of mercator_size, that holds a WGS 84 point.';
 REVOKE ALL ON FUNCTION @extschema@._hex_cell(geometry, float8) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._hex_cell(geometry, float8) TO dispatch_analyst;
+GRANT EXECUTE ON FUNCTION @extschema@._hex_cell(geometry, float8) TO dispatch_analyst, dispatch_admin;
 
 -- _cell_size (sql/68_demand.sql)
 CREATE OR REPLACE FUNCTION @extschema@._cell_size(p_area geometry) RETURNS float8
@@ -6440,7 +6440,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._cell_size(geometry) IS
 	'Internal: the side of the demand cells of a zone with this area, in Web Mercator units: dispatch.demand_cell_m over the cosine of the latitude of the area''s centre.';
 REVOKE ALL ON FUNCTION @extschema@._cell_size(geometry) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._cell_size(geometry) TO dispatch_analyst;
+GRANT EXECUTE ON FUNCTION @extschema@._cell_size(geometry) TO dispatch_analyst, dispatch_admin;
 
 -- _zone_cell_size (sql/68_demand.sql)
 CREATE OR REPLACE FUNCTION @extschema@._zone_cell_size(p_zone_id bigint) RETURNS float8
