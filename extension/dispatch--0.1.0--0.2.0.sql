@@ -1030,7 +1030,7 @@ ALTER TABLE @extschema@.riders ADD COLUMN free_at timestamptz,
 	ADD CONSTRAINT riders_plan_pickup_check
 	    CHECK ((plan_pickup_at IS NULL) = (plan_pickup_position IS NULL) AND (plan_pickup_at IS NULL OR free_at IS NOT NULL));
 COMMENT ON COLUMN @extschema@.riders.free_at IS
-	'When the rider expects to be done with the orders it holds (update_rider_plan); cleared when it holds none.';
+	'When the rider expects to be done with the orders it holds (update_rider_plan).  After a last delivery before it, kept until its time (the rider is still at the door); cleared with a last order released or cancelled, when the rider goes offline, and when a rider holding none takes an order.';
 COMMENT ON COLUMN @extschema@.riders.plan_pickup_at IS
 	'When the rider''s plan reaches its next pickup, for a trip not yet started (update_rider_plan): orders of that pickup may join the trip.';
 COMMENT ON COLUMN @extschema@.riders.shift_ends_at IS
