@@ -1529,6 +1529,15 @@ COMMENT ON FUNCTION @extschema@._check_length(text, anyelement) IS
 REVOKE ALL ON FUNCTION @extschema@._check_length(text, anyelement) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._check_length(text, anyelement) TO dispatch_app, dispatch_admin;
 
+-- _is_blank (sql/25_limits.sql)
+CREATE OR REPLACE FUNCTION @extschema@._is_blank(p_value text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN p_value IS NULL OR pg_catalog.btrim(p_value, E' \t\n\r\f\x0B') OPERATOR(pg_catalog.=) '';
+COMMENT ON FUNCTION @extschema@._is_blank(text) IS
+	'Internal: whether a required text is missing: NULL, empty, or only ASCII white space (space, tab, line feed, carriage return, form feed, vertical tab).';
+REVOKE ALL ON FUNCTION @extschema@._is_blank(text) FROM PUBLIC;
+
 -- _check_batch_size (sql/25_limits.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_batch_size(p_batch_size integer) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -2232,7 +2241,7 @@ DECLARE
 	v_problem text := COALESCE(@extschema@._zone_area_problem(area), CASE WHEN area IS NULL THEN 'it is missing' END);
 	v_id bigint;
 BEGIN
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(name) THEN
 		RAISE EXCEPTION 'a zone needs a name' USING ERRCODE = 'DP017';
 	END IF;
 	PERFORM @extschema@._check_length('zone_name', name);
@@ -2275,7 +2284,7 @@ BEGIN
 	IF NOT @extschema@._covers(v_area, v_point) THEN
 		RAISE EXCEPTION 'merchant location lies outside zone %', zone_id USING ERRCODE = 'DP002';
 	END IF;
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) ''
+	IF @extschema@._is_blank(name)
 	   OR prep_minutes IS NULL OR prep_minutes OPERATOR(pg_catalog.<) 0 OR prep_minutes OPERATOR(pg_catalog.>) 240 THEN
 		RAISE EXCEPTION 'a merchant needs a name and a preparation time of 0 to 240 minutes' USING ERRCODE = 'DP025';
 	END IF;
@@ -2334,7 +2343,7 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.merchants m WHERE m.merchant_id OPERATOR(pg_catalog.=) add_item.merchant_id) THEN
 		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
 	END IF;
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(name) THEN
 		RAISE EXCEPTION 'an item needs a name' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('item_name', name);
@@ -2453,8 +2462,8 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) ''
-	   OR reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(by)
+	   OR @extschema@._is_blank(reason) THEN
 		RAISE EXCEPTION 'lifting a flag needs who lifts it and why'
 			USING ERRCODE = 'DP731', HINT = 'Name the dispatcher and give the reason; lengths as input_limits() says.';
 	END IF;
@@ -2723,7 +2732,7 @@ DECLARE
 	v_code text := @extschema@._normalize_code(code);
 	v_id bigint;
 BEGIN
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 200 THEN
+	IF @extschema@._is_blank(name) OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 200 THEN
 		RAISE EXCEPTION 'a campaign needs a name of at most 200 characters' USING ERRCODE = 'DP601';
 	END IF;
 	IF v_problem IS NOT NULL THEN
@@ -4362,7 +4371,7 @@ BEGIN
 		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
 	END IF;
 	v_dist := @extschema@._check_distance(v_pickup, v_drop);
-	IF description IS NULL OR pg_catalog.btrim(description) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(description) THEN
 		RAISE EXCEPTION 'an errand needs a description' USING ERRCODE = 'DP025';
 	END IF;
 	IF fee_cents IS NULL OR fee_cents OPERATOR(pg_catalog.<=) 0
@@ -5690,7 +5699,7 @@ DECLARE
 	v_w record;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF by IS NULL OR pg_catalog.btrim(by, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(by) THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('dispatcher', by);
@@ -5938,7 +5947,7 @@ DECLARE
 	v_line integer;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF reason IS NULL OR pg_catalog.btrim(reason, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(reason) THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
@@ -6010,7 +6019,7 @@ DECLARE
 	v_offer bigint;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF reason IS NULL OR pg_catalog.btrim(reason, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(reason) THEN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
@@ -8813,7 +8822,7 @@ BEGIN
 	PERFORM @extschema@._check_length('phone', p_phone);
 	PERFORM @extschema@._check_length(p_name_input, p_name);
 	PERFORM @extschema@._check_length('reason', p_reason);
-	IF p_reason IS NULL OR pg_catalog.btrim(p_reason) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(p_reason) THEN
 		RAISE EXCEPTION 'a rectification needs a reason' USING ERRCODE = 'DP412';
 	END IF;
 END
@@ -9361,7 +9370,7 @@ DECLARE
 	v_version text;
 BEGIN
 	PERFORM @extschema@._check_purpose(purpose);
-	IF policy_version IS NULL OR pg_catalog.btrim(policy_version) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(policy_version) THEN
 		RAISE EXCEPTION 'a consent names the policy version it was given for'
 			USING ERRCODE = 'DP406';
 	END IF;
@@ -9578,7 +9587,7 @@ AS $$
 DECLARE
 	v_id bigint;
 BEGIN
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) ''
+	IF @extschema@._is_blank(name)
 	   OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 100 THEN
 		RAISE EXCEPTION 'an experiment needs a name of 1 to 100 characters, not only blanks'
 			USING ERRCODE = 'DP631';

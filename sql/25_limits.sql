@@ -26,6 +26,17 @@ AS 'MODULE_PATHNAME', 'dispatch_check_length';
 COMMENT ON FUNCTION @extschema@._check_length(text, anyelement) IS
 	'Internal: refuses (DP028) a text longer than the limit of input_limits() named p_input (in characters), or a jsonb array with more elements; NULL passes.';
 
+-- a required text (a name, a reason, a description, a version) is
+-- missing when it is NULL, empty or only ASCII white space: one rule for
+-- every such argument (DP025 or the call's own code at its call site)
+CREATE FUNCTION @extschema@._is_blank(p_value text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN p_value IS NULL OR pg_catalog.btrim(p_value, E' \t\n\r\f\x0B') OPERATOR(pg_catalog.=) '';
+COMMENT ON FUNCTION @extschema@._is_blank(text) IS
+	'Internal: whether a required text is missing: NULL, empty, or only ASCII white space (space, tab, line feed, carriage return, form feed, vertical tab).';
+REVOKE ALL ON FUNCTION @extschema@._is_blank(text) FROM PUBLIC;
+
 -- the size of a batch of the long-running maintenance calls (purge,
 -- key rotations): checked once, here, for all of them
 CREATE FUNCTION @extschema@._check_batch_size(p_batch_size integer) RETURNS void

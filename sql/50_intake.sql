@@ -30,7 +30,7 @@ DECLARE
 	v_problem text := COALESCE(@extschema@._zone_area_problem(area), CASE WHEN area IS NULL THEN 'it is missing' END);
 	v_id bigint;
 BEGIN
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(name) THEN
 		RAISE EXCEPTION 'a zone needs a name' USING ERRCODE = 'DP017';
 	END IF;
 	PERFORM @extschema@._check_length('zone_name', name);
@@ -72,7 +72,7 @@ BEGIN
 	IF NOT @extschema@._covers(v_area, v_point) THEN
 		RAISE EXCEPTION 'merchant location lies outside zone %', zone_id USING ERRCODE = 'DP002';
 	END IF;
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) ''
+	IF @extschema@._is_blank(name)
 	   OR prep_minutes IS NULL OR prep_minutes OPERATOR(pg_catalog.<) 0 OR prep_minutes OPERATOR(pg_catalog.>) 240 THEN
 		RAISE EXCEPTION 'a merchant needs a name and a preparation time of 0 to 240 minutes' USING ERRCODE = 'DP025';
 	END IF;
@@ -142,7 +142,7 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.merchants m WHERE m.merchant_id OPERATOR(pg_catalog.=) add_item.merchant_id) THEN
 		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
 	END IF;
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(name) THEN
 		RAISE EXCEPTION 'an item needs a name' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('item_name', name);
@@ -254,8 +254,8 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF by IS NULL OR pg_catalog.btrim(by) OPERATOR(pg_catalog.=) ''
-	   OR reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(by)
+	   OR @extschema@._is_blank(reason) THEN
 		RAISE EXCEPTION 'lifting a flag needs who lifts it and why'
 			USING ERRCODE = 'DP731', HINT = 'Name the dispatcher and give the reason; lengths as input_limits() says.';
 	END IF;

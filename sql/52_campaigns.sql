@@ -403,7 +403,7 @@ DECLARE
 	v_code text := @extschema@._normalize_code(code);
 	v_id bigint;
 BEGIN
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) '' OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 200 THEN
+	IF @extschema@._is_blank(name) OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 200 THEN
 		RAISE EXCEPTION 'a campaign needs a name of at most 200 characters' USING ERRCODE = 'DP601';
 	END IF;
 	IF v_problem IS NOT NULL THEN

@@ -127,7 +127,7 @@ BEGIN
 		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
 	END IF;
 	v_dist := @extschema@._check_distance(v_pickup, v_drop);
-	IF description IS NULL OR pg_catalog.btrim(description) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(description) THEN
 		RAISE EXCEPTION 'an errand needs a description' USING ERRCODE = 'DP025';
 	END IF;
 	IF fee_cents IS NULL OR fee_cents OPERATOR(pg_catalog.<=) 0

@@ -326,7 +326,7 @@ DECLARE
 	v_w record;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF by IS NULL OR pg_catalog.btrim(by, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(by) THEN
 		RAISE EXCEPTION 'a manual assignment names the dispatcher who made it' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('dispatcher', by);
@@ -563,7 +563,7 @@ DECLARE
 	v_line integer;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF reason IS NULL OR pg_catalog.btrim(reason, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(reason) THEN
 		RAISE EXCEPTION 'a cancellation needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
@@ -630,7 +630,7 @@ DECLARE
 	v_offer bigint;
 BEGIN
 	PERFORM @extschema@._check_order_zone(p_zone, order_id);
-	IF reason IS NULL OR pg_catalog.btrim(reason, E' \t\n\r\f\v') OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(reason) THEN
 		RAISE EXCEPTION 'a release needs a reason' USING ERRCODE = 'DP025';
 	END IF;
 	PERFORM @extschema@._check_length('reason', reason);

@@ -895,7 +895,7 @@ BEGIN
 	PERFORM @extschema@._check_length('phone', p_phone);
 	PERFORM @extschema@._check_length(p_name_input, p_name);
 	PERFORM @extschema@._check_length('reason', p_reason);
-	IF p_reason IS NULL OR pg_catalog.btrim(p_reason) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(p_reason) THEN
 		RAISE EXCEPTION 'a rectification needs a reason' USING ERRCODE = 'DP412';
 	END IF;
 END
@@ -1496,7 +1496,7 @@ DECLARE
 	v_version text;
 BEGIN
 	PERFORM @extschema@._check_purpose(purpose);
-	IF policy_version IS NULL OR pg_catalog.btrim(policy_version) OPERATOR(pg_catalog.=) '' THEN
+	IF @extschema@._is_blank(policy_version) THEN
 		RAISE EXCEPTION 'a consent names the policy version it was given for'
 			USING ERRCODE = 'DP406';
 	END IF;

@@ -171,7 +171,7 @@ AS $$
 DECLARE
 	v_id bigint;
 BEGIN
-	IF name IS NULL OR pg_catalog.btrim(name) OPERATOR(pg_catalog.=) ''
+	IF @extschema@._is_blank(name)
 	   OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 100 THEN
 		RAISE EXCEPTION 'an experiment needs a name of 1 to 100 characters, not only blanks'
 			USING ERRCODE = 'DP631';

@@ -7,7 +7,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(20);
+SELECT plan(26);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -64,6 +64,21 @@ SELECT count(*) AS after_events FROM dispatch.events
  WHERE zone_id = :zone AND order_id IN (:placed, :accepted, :assigned)
    AND payload->>'status' IN ('cancelled', 'delivered', 'picked_up') \gset
 SELECT is(:after_events::bigint, 0::bigint, '... and no event says otherwise');
+
+-- every required text of the API follows the same rule (_is_blank): a
+-- name, a description or a version of white space only is missing
+SELECT throws_ok($$ SELECT dispatch.create_zone(E'\t', ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))', 4326)) $$,
+                 'DP017', NULL, 'create_zone: a name of a tab');
+SELECT throws_ok(format($$ SELECT dispatch.create_merchant(%s, E'\n', 121.44, 31.19) $$, :zone), 'DP025', NULL,
+                 'create_merchant: a name of a line break');
+SELECT throws_ok(format($$ SELECT dispatch.add_item(%s, E'\r\n', 100) $$, :merchant), 'DP025', NULL,
+                 'add_item: a name of a line break');
+SELECT throws_ok(format($$ SELECT dispatch.grant_consent(%s, 'marketing', E'\t') $$, :customer), 'DP406', NULL,
+                 'grant_consent: a policy version of a tab');
+SELECT throws_ok(format($$ SELECT dispatch.place_errand(%s, 121.44, 31.19, 121.441, 31.191, 'Gate 2', E'\f\x0B', 900) $$, :customer),
+                 'DP025', NULL, 'place_errand: a description of a form feed and a vertical tab');
+SELECT lives_ok(format($$ SELECT dispatch.cancel_order(%s, 'v') $$, :placed),
+                'a reason of one letter v is a reason (the blank test trims white space only)');
 
 SELECT * FROM finish();
 ROLLBACK;
