@@ -12292,3 +12292,10 @@ BEGIN
 	END IF;
 END
 $$;
+
+-- the riders' positions are recorded on shift only (DP029): their comments
+-- in the inventory of personal data (sql/95_personal_data.sql)
+COMMENT ON COLUMN @extschema@.riders.position IS
+	'Personal data of the rider: last known position, recorded on shift only (rider_online gives where the shift starts, pings move it; a ping of an offline rider, live or synced, is refused: DP029). Purpose: matching; basis: contract; kept: replaced by every ping, cleared on erasure; read by: matching (C), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
+COMMENT ON COLUMN @extschema@.rider_tracks.position IS
+	'Personal data of the rider: the track of positions, pinged on shift only (a ping of an offline rider, live or synced, is refused: DP029). Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';

@@ -153,7 +153,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
-	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
+	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.  From then on the rider''s pings are refused (DP029) until rider_online.';
 
 -- A ping names its rider, whose zone (rider_zones, never changing) says
 -- where the rider's rows are.  An app that keeps its riders' zones (given
@@ -170,7 +170,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_update_rider_location_in_zone';
 COMMENT ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) IS
-	'Records a position ping of a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written), as update_rider_location does; on Citus the call is sent whole to the zone''s worker.';
+	'Records a position ping of a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written), as update_rider_location does (an offline rider''s is refused, DP029); on Citus the call is sent whole to the zone''s worker.';
 
 CREATE FUNCTION @extschema@.update_rider_location(rider_id bigint, lon float8, lat float8,
                                                  at timestamptz DEFAULT @extschema@.clock())
@@ -179,7 +179,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_update_rider_location';
 COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
-	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
+	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.  An offline rider''s ping is refused (DP029), nothing written: no position is recorded off shift.';
 
 -- A busy rider's plan: the rider app, which knows the route through the
 -- orders the rider holds, says when and where it will be done with them.

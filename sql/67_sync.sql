@@ -72,6 +72,7 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_zone bigint;
 	v_known timestamptz;                  -- the rider's newest position before the sync
+	v_online boolean;                     -- on shift: an offline rider's pings are refused (DP029)
 	v_max_item integer;
 	v_max_id integer;
 	v_max_reason integer;
@@ -111,7 +112,7 @@ BEGIN
 	-- the rider's row locked (no key update, as the pings' update takes it):
 	-- two syncs of a rider take turns, and an erasure in flight is waited
 	-- for, so that no track is added after it
-	SELECT r.position_at INTO v_known FROM @extschema@.riders r
+	SELECT r.position_at, r.status OPERATOR(pg_catalog.=) 'online' INTO v_known, v_online FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id
 	   AND r.forgotten_at IS NULL
 	   FOR NO KEY UPDATE OF r;
@@ -223,25 +224,33 @@ BEGIN
 	-- pings and duplicates, set-based: the outcome of every item that is
 	-- not an action or malformed, and the pings to apply (in time order;
 	-- one older than the rider's position before the sync is tracked only,
-	-- since every earlier ping of the batch is older still)
+	-- since every earlier ping of the batch is older still); an offline
+	-- rider's pings are refused, as a live one is (no position is recorded
+	-- off shift; the row lock above keeps the status through the sync)
 	SELECT pg_catalog.array_agg(CASE WHEN u.problem IS NOT NULL THEN NULL
 	                                 WHEN NOT u.fresh THEN 'duplicate'
 	                                 WHEN u.kind OPERATOR(pg_catalog.<>) 'ping' THEN NULL
+	                                 WHEN NOT v_online THEN 'rejected'
 	                                 WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'rejected'
 	                                 ELSE 'applied' END ORDER BY u.ord),
 	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
-	                                 CASE WHEN u.at OPERATOR(pg_catalog.>) v_future
+	                                 CASE WHEN NOT v_online
+	                                      THEN pg_catalog.format('rider %s is offline: no position is recorded off shift',
+	                                                             sync_rider_in_zone.rider_id)
+	                                      WHEN u.at OPERATOR(pg_catalog.>) v_future
 	                                      THEN 'a ping may not lie more than a minute in the future'
 	                                      WHEN u.at OPERATOR(pg_catalog.<) v_known
 	                                      THEN 'tracked; older than the rider''s newest position, which stays' END
 	                            END ORDER BY u.ord),
-	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping'
-	                                  AND u.at OPERATOR(pg_catalog.>) v_future THEN 'DP024' END ORDER BY u.ord),
-	       pg_catalog.array_agg(u.at ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
+	                                 CASE WHEN NOT v_online THEN 'DP029'
+	                                      WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'DP024' END
+	                            END ORDER BY u.ord),
+	       pg_catalog.array_agg(u.at ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
 	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
-	       pg_catalog.array_agg(u.lon ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	       pg_catalog.array_agg(u.lon ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
 	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
-	       pg_catalog.array_agg(u.lat ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	       pg_catalog.array_agg(u.lat ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
 	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
 	       pg_catalog.array_agg(u.ord::integer ORDER BY u.ord) FILTER (WHERE u.problem IS NOT NULL
 	                                 OR (u.fresh AND u.kind OPERATOR(pg_catalog.<>) 'ping'))
@@ -330,6 +339,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
-	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider.';
+	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item of an offline rider is rejected (DP029): no position is recorded off shift.';
 REVOKE ALL ON FUNCTION @extschema@.sync_rider(bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_rider(bigint, jsonb) TO dispatch_app, dispatch_admin;

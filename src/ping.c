@@ -11,8 +11,12 @@
  * rider (unless a newer ping moved it already: the older one goes to the
  * track only) and adds the point to the rider's track; a rider with no row
  * in the zone, or one forgotten (forget_rider), is refused (_refuse_rider:
- * DP015), nothing written.  Each
- * statement names the zone, so on Citus it reaches the zone's shard only.
+ * DP015), and so is an offline one (DP029: no position is recorded off
+ * shift, docs/privacy.md), nothing written.  The online check is part of
+ * the update's WHERE, so an online rider's ping runs no more statements
+ * than before: only a ping that moved no one reads the rider to tell why.
+ * Each statement names the zone, so on Citus it reaches the zone's shard
+ * only.
  *
  * IDENTIFICATION
  *		src/ping.c
@@ -52,10 +56,10 @@ prepare_plans(void)
 								1, t_id);
 	/*
 	 * a ping older than the rider's position (or one refused) reads the
-	 * rider under a share lock: an erasure in flight holds the row, and its
-	 * end is seen, so that no track is added after it
+	 * rider under a share lock: an erasure or a shift's end in flight holds
+	 * the row, and its end is seen, so that no track is added after it
 	 */
-	exists_plan = match_keep_plan("SELECT FROM dispatch.riders r"
+	exists_plan = match_keep_plan("SELECT r.status OPERATOR(pg_catalog.=) 'online' FROM dispatch.riders r"
 								  " WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
 								  "   AND r.rider_id OPERATOR(pg_catalog.=) $2"
 								  "   AND r.forgotten_at IS NULL"
@@ -74,12 +78,14 @@ prepare_point_plans(Oid point_type)
 		return;
 	/*
 	 * a ping older than the known position goes to the track only; a
-	 * forgotten rider is not moved (and then refused by exists_plan)
+	 * forgotten or offline rider is not moved (and then refused after
+	 * exists_plan)
 	 */
 	move_plan = match_keep_plan("UPDATE dispatch.riders r SET position = $3, position_at = $4"
 								" WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
 								"   AND r.rider_id OPERATOR(pg_catalog.=) $2"
 								"   AND r.forgotten_at IS NULL"
+								"   AND r.status OPERATOR(pg_catalog.=) 'online'"
 								"   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) $4)",
 								4, t_move);
 	track_plan = match_keep_plan("INSERT INTO dispatch.rider_tracks (zone_id, rider_id, at, position)"
@@ -139,6 +145,13 @@ ping(FunctionCallInfo fcinfo, int first, int64 zone_id, bool zone_null,
 		/* nothing was written: refused, with the rider's zone if another */
 		if (SPI_processed == 0)
 			match_run_plan(refuse_plan, args, nulls, false, 1, SPI_OK_SELECT, "refusing the rider");
+		/* off shift: nothing is dispatched to the rider, nothing recorded */
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			ereport(ERROR,
+					errcode(ERRCODE_DP_RIDER_OFFLINE),
+					errmsg("rider " INT64_FORMAT " is offline: no position is recorded off shift",
+						   DatumGetInt64(rider_id)),
+					errhint("A rider goes online with rider_online(rider_id, lon, lat) first, which records where the shift starts."));
 	}
 	match_run_plan(track_plan, args, nulls, false, 0, SPI_OK_INSERT, "adding to the rider's track");
 }

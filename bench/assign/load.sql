@@ -1,6 +1,10 @@
 -- bench/assign/load.sql: one zone about 43 x 39 km with 1,000,000 riders
 -- (200,000 online with free slots, 100,000 online and full, 700,000
 -- offline), 200 merchants and 1,000 dispatchable (accepted) orders.
+-- A rider's status follows its id, so that a ping script can pick online
+-- riders only (an offline rider's ping is refused, DP029): ids 10j + 1 to
+-- 10j + 3 are online (10j + 3 full), the others offline; an online rider
+-- from k in 0..299999 is 10 * (k / 3) + 1 + k % 3.
 -- Riders: half uniform over the zone, half around 64 hot spots; merchants
 -- and orders around the same hot spots.  Deterministic (setseed).
 -- Variables: clock (the dispatch.clock_override of the run).
@@ -17,15 +21,15 @@ SELECT i, 121.30 + random() * 0.35 AS lon, 31.10 + random() * 0.25 AS lat FROM g
 
 INSERT INTO dispatch.riders (rider_id, zone_id, capacity, vehicle, status, position, position_at,
                              online_since, shift_started_at, active_orders, created_at)
-SELECT pg_catalog.nextval('dispatch.riders_id_seq'), :zone, 3, 'ebike',
-       CASE WHEN i % 10 < 3 THEN 'online' ELSE 'offline' END,
+SELECT id, :zone, 3, 'ebike',
+       CASE WHEN (id - 1) % 10 < 3 THEN 'online' ELSE 'offline' END,
        ST_SetSRID(ST_MakePoint(x, y), 4326),
        dispatch.clock() - random() * interval '60 seconds',
-       CASE WHEN i % 10 < 3 THEN dispatch.clock() - interval '1 hour' END,
-       CASE WHEN i % 10 < 3 THEN dispatch.clock() - interval '1 hour' END,
-       CASE WHEN i % 10 = 2 THEN 3 ELSE 0 END,
+       CASE WHEN (id - 1) % 10 < 3 THEN dispatch.clock() - interval '1 hour' END,
+       CASE WHEN (id - 1) % 10 < 3 THEN dispatch.clock() - interval '1 hour' END,
+       CASE WHEN (id - 1) % 10 = 2 THEN 3 ELSE 0 END,
        dispatch.clock()
-  FROM (SELECT g.i,
+  FROM (SELECT pg_catalog.nextval('dispatch.riders_id_seq') AS id, g.i,
                CASE WHEN g.i % 2 = 0 THEN 121.26 + random() * 0.43
                     ELSE s.lon + 0.012 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) END AS x,
                CASE WHEN g.i % 2 = 0 THEN 31.06 + random() * 0.33

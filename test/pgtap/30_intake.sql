@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(111);
+SELECT plan(115);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
@@ -244,6 +244,21 @@ SELECT throws_ok(format($$ SELECT dispatch.update_rider_location_in_zone(%s, %s,
                  'DP024', 'invalid ping time infinity', 'a ping at an infinite time is refused');
 SELECT throws_ok(format($$ SELECT dispatch.update_rider_location(%s, 'NaN', 31.19, NULL) $$, :rider),
                  'DP001', NULL, 'bad coordinates are refused before the time');
+-- no position is recorded off shift: a ping of an offline rider (rider2
+-- went offline above) is refused, newer than its position or older, in
+-- either form, and nothing is written
+SELECT ST_AsText(position) AS off_pos, position_at AS off_at FROM dispatch.riders WHERE rider_id = :rider2 \gset
+SELECT now() - interval '1 hour' AS t_old \gset
+SELECT throws_ok(format($$ SELECT dispatch.update_rider_location(%s, 121.432, 31.192, %L) $$, :rider2, :'t40'),
+                 'DP029', format('rider %s is offline: no position is recorded off shift', :rider2),
+                 'a ping of an offline rider is refused');
+SELECT throws_ok(format($$ SELECT dispatch.update_rider_location_in_zone(%s, %s, 121.432, 31.192, %L) $$, :zone, :rider2, :'t_old'),
+                 'DP029', format('rider %s is offline: no position is recorded off shift', :rider2),
+                 '... an older one too, the zone named');
+SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider2 AND at IN (:'t40', :'t_old')), 0::bigint,
+          '... and neither is tracked');
+SELECT is((SELECT ARRAY[ST_AsText(position), position_at::text] FROM dispatch.riders WHERE rider_id = :rider2),
+          ARRAY[:'off_pos', :'off_at'::timestamptz::text], '... nor moves the rider');
 -- the shift's start and end naming the zone: the same calls
 SELECT throws_ok(format($$ SELECT dispatch.rider_offline_in_zone(%s, %s) $$, :zone, :rider), 'DP021', NULL,
                  'a rider with orders cannot go offline, the zone named either');

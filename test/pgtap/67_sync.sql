@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(46);
+SELECT plan(50);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -106,6 +106,26 @@ SELECT results_eq(format('SELECT outcome, sqlstate FROM dispatch.rider_sync_log 
 SELECT results_eq(format($$ SELECT outcome, sqlstate FROM dispatch.sync_rider(%s, '[{"id": "a3b", "at": %s, "type": "offer", "offer_id": %s, "accept": false}]') $$,
                          :rider2, pg_temp.ms('12:30:20'), :f3),
                   $$ VALUES ('rejected', 'DP703') $$, 'another rider cannot answer the offer (DP703)');
+-- no position is recorded off shift: rider2 is offline, so its ping is
+-- rejected (DP029) as that item alone, the others answered as ever; the
+-- ping is neither tracked nor moves the rider, and is remembered rejected
+SELECT ST_AsText(position) AS off_pos, position_at AS off_at FROM dispatch.riders WHERE rider_id = :rider2 \gset
+SELECT results_eq(format($$ SELECT item, outcome, reason, sqlstate FROM dispatch.sync_rider(%s, %L) $$, :rider2,
+                         format('[{"id": "q1", "at": %1$s, "type": "ping", "lon": 121.44, "lat": 31.19},
+                                  {"id": "q2", "at": %2$s, "type": "offer", "offer_id": %3$s, "accept": false},
+                                  {"id": "q3", "at": %2$s, "type": "ping", "lon": 500, "lat": 31.19}]',
+                                pg_temp.ms('12:34:00'), pg_temp.ms('12:34:10'), :f3)),
+                  format($$ VALUES (1, 'rejected', 'rider %s is offline: no position is recorded off shift', 'DP029'),
+                                   (2, 'rejected', 'offer %s was made to another rider', 'DP703'),
+                                   (3, 'rejected', 'a ping needs "lon" in [-180, 180] and "lat" in [-90, 90]', 'DP702') $$,
+                         :rider2, :f3),
+                  'an offline rider''s ping item is rejected (DP029), the others answered item by item');
+SELECT count(*) AS off_tracked FROM dispatch.rider_tracks WHERE zone_id = :zone AND rider_id = :rider2 AND at = '2027-03-01 12:34:00+00' \gset
+SELECT is(:off_tracked::bigint, 0::bigint, '... it is not tracked');
+SELECT ST_AsText(position) AS off_pos2, position_at AS off_at2 FROM dispatch.riders WHERE rider_id = :rider2 \gset
+SELECT is(ARRAY[:'off_pos2', :'off_at2'], ARRAY[:'off_pos', :'off_at'], '... nor moves the rider');
+SELECT results_eq(format('SELECT outcome, sqlstate FROM dispatch.rider_sync_log WHERE rider_id = %s AND client_event_id = %L', :rider2, 'q1'),
+                  $$ VALUES ('rejected', 'DP029') $$, '... and is remembered as rejected');
 SELECT is(pg_temp.answers(format('[{"id": "a3", "at": %s, "type": "offer", "offer_id": %s, "accept": true}]',
                                   pg_temp.ms('12:30:20'), :f3)::jsonb),
           '1:duplicate:-', 'a rejected item sent again is a duplicate');
