@@ -5529,7 +5529,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rider_offline(bigint) IS
-	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.';
+	'A rider ends a shift; refused (DP021) while they hold orders (release_order gives back an assigned one).  On a rider offline already it is a no-op.  From then on the rider''s pings are refused (DP029) until rider_online.';
 
 -- update_rider_location_in_zone (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.update_rider_location_in_zone(zone_id bigint, rider_id bigint, lon float8, lat float8,
@@ -5539,7 +5539,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_update_rider_location_in_zone';
 COMMENT ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) IS
-	'Records a position ping of a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written), as update_rider_location does; on Citus the call is sent whole to the zone''s worker.';
+	'Records a position ping of a rider of the zone (the zone it was registered in; any other is refused, DP015, nothing written), as update_rider_location does (an offline rider''s is refused, DP029); on Citus the call is sent whole to the zone''s worker.';
 REVOKE ALL ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider_location_in_zone(bigint, bigint, float8, float8, timestamptz) TO dispatch_app, dispatch_admin;
 
@@ -5551,7 +5551,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_update_rider_location';
 COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
-	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.';
+	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.  An offline rider''s ping is refused (DP029), nothing written: no position is recorded off shift.';
 
 -- update_rider_plan_in_zone (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.update_rider_plan_in_zone(zone_id bigint, rider_id bigint, free_at timestamptz,
@@ -6137,6 +6137,7 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_zone bigint;
 	v_known timestamptz;                  -- the rider's newest position before the sync
+	v_online boolean;                     -- on shift: an offline rider's pings are refused (DP029)
 	v_max_item integer;
 	v_max_id integer;
 	v_max_reason integer;
@@ -6176,7 +6177,7 @@ BEGIN
 	-- the rider's row locked (no key update, as the pings' update takes it):
 	-- two syncs of a rider take turns, and an erasure in flight is waited
 	-- for, so that no track is added after it
-	SELECT r.position_at INTO v_known FROM @extschema@.riders r
+	SELECT r.position_at, r.status OPERATOR(pg_catalog.=) 'online' INTO v_known, v_online FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id
 	   AND r.forgotten_at IS NULL
 	   FOR NO KEY UPDATE OF r;
@@ -6288,25 +6289,33 @@ BEGIN
 	-- pings and duplicates, set-based: the outcome of every item that is
 	-- not an action or malformed, and the pings to apply (in time order;
 	-- one older than the rider's position before the sync is tracked only,
-	-- since every earlier ping of the batch is older still)
+	-- since every earlier ping of the batch is older still); an offline
+	-- rider's pings are refused, as a live one is (no position is recorded
+	-- off shift; the row lock above keeps the status through the sync)
 	SELECT pg_catalog.array_agg(CASE WHEN u.problem IS NOT NULL THEN NULL
 	                                 WHEN NOT u.fresh THEN 'duplicate'
 	                                 WHEN u.kind OPERATOR(pg_catalog.<>) 'ping' THEN NULL
+	                                 WHEN NOT v_online THEN 'rejected'
 	                                 WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'rejected'
 	                                 ELSE 'applied' END ORDER BY u.ord),
 	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
-	                                 CASE WHEN u.at OPERATOR(pg_catalog.>) v_future
+	                                 CASE WHEN NOT v_online
+	                                      THEN pg_catalog.format('rider %s is offline: no position is recorded off shift',
+	                                                             sync_rider_in_zone.rider_id)
+	                                      WHEN u.at OPERATOR(pg_catalog.>) v_future
 	                                      THEN 'a ping may not lie more than a minute in the future'
 	                                      WHEN u.at OPERATOR(pg_catalog.<) v_known
 	                                      THEN 'tracked; older than the rider''s newest position, which stays' END
 	                            END ORDER BY u.ord),
-	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping'
-	                                  AND u.at OPERATOR(pg_catalog.>) v_future THEN 'DP024' END ORDER BY u.ord),
-	       pg_catalog.array_agg(u.at ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
+	                                 CASE WHEN NOT v_online THEN 'DP029'
+	                                      WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'DP024' END
+	                            END ORDER BY u.ord),
+	       pg_catalog.array_agg(u.at ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
 	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
-	       pg_catalog.array_agg(u.lon ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	       pg_catalog.array_agg(u.lon ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
 	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
-	       pg_catalog.array_agg(u.lat ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	       pg_catalog.array_agg(u.lat ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
 	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
 	       pg_catalog.array_agg(u.ord::integer ORDER BY u.ord) FILTER (WHERE u.problem IS NOT NULL
 	                                 OR (u.fresh AND u.kind OPERATOR(pg_catalog.<>) 'ping'))
@@ -6396,7 +6405,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
-	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider.';
+	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item of an offline rider is rejected (DP029): no position is recorded off shift.';
 REVOKE ALL ON FUNCTION @extschema@.sync_rider(bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_rider(bigint, jsonb) TO dispatch_app, dispatch_admin;
 
