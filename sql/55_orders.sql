@@ -238,7 +238,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._confirm_payment(@extschema@.zone_of(order_id), order_id, provider_ref);
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
-	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded is recorded and refunded (a refund event); anything else without a pending payment is refused (DP018), a missing reference DP025.';
+	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded is recorded and refunded (a refund event); anything else without a pending payment is refused (DP018), a missing reference (NULL, empty or white space only) DP025.';
 
 CREATE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text) RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -253,8 +253,10 @@ RETURN @extschema@._fail_payment(@extschema@.zone_of(order_id), order_id, reason
 COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text) IS
 	'Records a failed payment; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
 
+-- Not STRICT: a missing order id is an unknown order (DP014, _lock_order),
+-- as for every other call on an order, not a silent NULL.
 CREATE FUNCTION @extschema@.retry_payment(order_id bigint) RETURNS bigint
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -289,7 +291,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.retry_payment(bigint) IS
-	'After a failed payment: back to pending_payment with a new pending payment attempt; returns its id.  Repeated while that attempt is pending, returns it again; refused (DP018) on an order not awaiting a retry.';
+	'After a failed payment: back to pending_payment with a new pending payment attempt; returns its id.  Repeated while that attempt is pending, returns it again; refused (DP018) on an order not awaiting a retry, DP014 for an unknown or missing order.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;

@@ -233,7 +233,7 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 	PaidOrder	o;
 
 	/* a bad argument, said before the order is locked or its state read */
-	if (provider_ref == NULL || VARSIZE_ANY_EXHDR(provider_ref) == 0)
+	if (dispatch_text_is_blank(provider_ref))
 		ereport(ERROR,
 				errcode(ERRCODE_DP_INVALID_ARGUMENT),
 				errmsg("a payment confirmation needs the provider's reference"));
