@@ -12292,3 +12292,19 @@ BEGIN
 	END IF;
 END
 $$;
+
+-- Payment attempts are numbered (orders.payment_attempt, sql/20_schema.sql):
+-- the order_status events of pending_payment and payment_failed carry the
+-- number, and fail_payment's attempt names it.  An existing order is at the
+-- attempt of its last payment row (one row per attempt), at least 1.
+ALTER TABLE @extschema@.orders ADD COLUMN payment_attempt integer NOT NULL DEFAULT 1;
+UPDATE @extschema@.orders o
+   SET payment_attempt = n.attempts
+  FROM (SELECT p.zone_id, p.order_id, pg_catalog.count(*)::integer AS attempts
+          FROM @extschema@.payments p
+         GROUP BY p.zone_id, p.order_id) n
+ WHERE o.zone_id OPERATOR(pg_catalog.=) n.zone_id
+   AND o.order_id OPERATOR(pg_catalog.=) n.order_id
+   AND n.attempts OPERATOR(pg_catalog.>) 1;
+COMMENT ON COLUMN @extschema@.orders.payment_attempt IS
+	'The number of the order''s current payment attempt: 1 for a new order, one more each time a failed payment is retried (payment_failed -> pending_payment, retry_payment), stamped by the state machine; the order_status events of pending_payment and payment_failed carry it as "attempt", and fail_payment''s attempt names it (docs/api.md, "Payment attempts").';
