@@ -255,8 +255,9 @@ check_transition(const OrderChange *c)
 
 /*
  * Stamp the change: the next status version, the payment attempt, the time
- * of the change and of the status reached.  A released order loses its assignment stamp, and its
- * event names the rider who released it, so that the gateway can tell them.
+ * of the change and of the status reached.  A released order loses its
+ * assignment stamp, and its event names the rider who released it, so that
+ * the gateway can tell them.
  */
 static HeapTuple
 stamp_change(OrderChange *c)
