@@ -1856,7 +1856,7 @@ CREATE OR REPLACE FUNCTION @extschema@.order_state_trigger() RETURNS trigger
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'dispatch_order_state';
 COMMENT ON FUNCTION @extschema@.order_state_trigger() IS
-	'The order state machine (C): allows only the transitions of DESIGN.md (a release must remove the rider in the same update), stamps each with its time and the next status_version, writes its event and notifies dispatch_events.';
+	'The order state machine (C): allows only the transitions of DESIGN.md (a release must remove the rider in the same update), stamps each with its time and the next status_version (and payment_attempt one more when a failed payment is retried), writes its event and notifies dispatch_events.';
 
 -- _event_base (sql/40_events.sql)
 CREATE OR REPLACE FUNCTION @extschema@._event_base() RETURNS bigint
@@ -4485,29 +4485,32 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._confirm_payment(@extschema@.zone_of(order_id), order_id, provider_ref);
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
-	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded is recorded and refunded (a refund event); anything else without a pending payment is refused (DP018), a missing reference DP025.';
+	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded is recorded and refunded (a refund event); anything else without a pending payment is refused (DP018), a missing reference (NULL, empty or white space only) DP025.';
 
 -- _fail_payment (sql/55_orders.sql)
-CREATE OR REPLACE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text, attempt integer DEFAULT NULL)
+RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_fail_payment';
-COMMENT ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) IS
+COMMENT ON FUNCTION @extschema@._fail_payment(bigint, bigint, text, integer) IS
 	'Internal: fail_payment in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
-REVOKE ALL ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._fail_payment(bigint, bigint, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._fail_payment(bigint, bigint, text, integer) TO dispatch_app, dispatch_admin;
 
 -- fail_payment (sql/55_orders.sql)
-CREATE OR REPLACE FUNCTION @extschema@.fail_payment(order_id bigint, reason text)
+CREATE OR REPLACE FUNCTION @extschema@.fail_payment(order_id bigint, reason text, attempt integer DEFAULT NULL)
 RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@._fail_payment(@extschema@.zone_of(order_id), order_id, reason);
-COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text) IS
-	'Records a failed payment; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
+RETURN @extschema@._fail_payment(@extschema@.zone_of(order_id), order_id, reason, attempt);
+COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text, integer) IS
+	'Records a failed payment attempt; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  attempt names the payment attempt reported on (the "attempt" of the order_status event that asked for it; NULL: the current one): a failure of an attempt retried since changes nothing and returns as a no-op does, an attempt the order never had is DP025.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
+REVOKE ALL ON FUNCTION @extschema@.fail_payment(bigint, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.fail_payment(bigint, text, integer) TO dispatch_app, dispatch_admin;
 
 -- retry_payment (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@.retry_payment(order_id bigint) RETURNS bigint
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -4542,7 +4545,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.retry_payment(bigint) IS
-	'After a failed payment: back to pending_payment with a new pending payment attempt; returns its id.  Repeated while that attempt is pending, returns it again; refused (DP018) on an order not awaiting a retry.';
+	'After a failed payment: back to pending_payment with a new pending payment attempt (orders.payment_attempt one more, carried as "attempt" by its order_status event); returns its payment id.  Repeated while that attempt is pending, returns it again; refused (DP018) on an order not awaiting a retry, DP014 for an unknown or missing order.';
 
 -- _settings_source_trigger (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@._settings_source_trigger() RETURNS trigger
@@ -10632,7 +10635,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT f::regprocedure FROM pg_catalog.unnest(ARRAY[
 		'@extschema@._confirm_payment(bigint, bigint, text)',
-		'@extschema@._fail_payment(bigint, bigint, text)',
+		'@extschema@._fail_payment(bigint, bigint, text, integer)',
 		'@extschema@._merchant_accept(bigint, bigint, timestamptz)',
 		'@extschema@._respond_offer(bigint, bigint, boolean, text)',
 		'@extschema@._mark_picked_up(bigint, bigint, bigint)',
@@ -12308,3 +12311,19 @@ COMMENT ON COLUMN @extschema@.riders.position IS
 	'Personal data of the rider: last known position, recorded on shift only (rider_online gives where the shift starts, pings move it; a ping of an offline rider, live or synced, is refused: DP029). Purpose: matching; basis: contract; kept: replaced by every ping, cleared on erasure; read by: matching (C), dispatch_admin; analysts never; protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS
 	'Personal data of the rider: the track of positions, pinged on shift only (a ping of an offline rider, live or synced, is refused: DP029). Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';
+
+-- Payment attempts are numbered (orders.payment_attempt, sql/20_schema.sql):
+-- the order_status events of pending_payment and payment_failed carry the
+-- number, and fail_payment's attempt names it.  An existing order is at the
+-- attempt of its last payment row (one row per attempt), at least 1.
+ALTER TABLE @extschema@.orders ADD COLUMN payment_attempt integer NOT NULL DEFAULT 1;
+UPDATE @extschema@.orders o
+   SET payment_attempt = n.attempts
+  FROM (SELECT p.zone_id, p.order_id, pg_catalog.count(*)::integer AS attempts
+          FROM @extschema@.payments p
+         GROUP BY p.zone_id, p.order_id) n
+ WHERE o.zone_id OPERATOR(pg_catalog.=) n.zone_id
+   AND o.order_id OPERATOR(pg_catalog.=) n.order_id
+   AND n.attempts OPERATOR(pg_catalog.>) 1;
+COMMENT ON COLUMN @extschema@.orders.payment_attempt IS
+	'The number of the order''s current payment attempt: 1 for a new order, one more each time a failed payment is retried (payment_failed -> pending_payment, retry_payment), stamped by the state machine; the order_status events of pending_payment and payment_failed carry it as "attempt", and fail_payment''s attempt names it (docs/api.md, "Payment attempts").';

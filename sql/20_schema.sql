@@ -293,6 +293,9 @@ CREATE TABLE @extschema@.orders (
 	-- the delivery window of the last status change (sql/63_eta.sql)
 	eta_earliest       timestamptz,
 	eta_latest         timestamptz,
+	-- the number of the order's current payment attempt, at least 1: the
+	-- state machine stamps it (src/order_state.c)
+	payment_attempt    integer NOT NULL DEFAULT 1,
 	PRIMARY KEY (zone_id, order_id),
 	CHECK (zone_id OPERATOR(pg_catalog.=) (order_id OPERATOR(pg_catalog.>>) 40)),
 	CHECK (kind = 'errand' OR merchant_id IS NOT NULL),
@@ -330,6 +333,8 @@ COMMENT ON TABLE @extschema@.orders IS
 	'Orders (takeaway) and errands.  status moves only through the state machine trigger; the *_at columns stamp each transition.';
 COMMENT ON COLUMN @extschema@.orders.status_version IS
 	'1 for a new order, one more at each status change, stamped by the state machine under the order''s row lock; each order_status event carries it as "version" (docs/events.md).';
+COMMENT ON COLUMN @extschema@.orders.payment_attempt IS
+	'The number of the order''s current payment attempt: 1 for a new order, one more each time a failed payment is retried (payment_failed -> pending_payment, retry_payment), stamped by the state machine; the order_status events of pending_payment and payment_failed carry it as "attempt", and fail_payment''s attempt names it (docs/api.md, "Payment attempts").';
 COMMENT ON COLUMN @extschema@.orders.discount_cents IS
 	'Money off the order: a campaign''s discount and the value of the points spent (dispatch.redemptions has the parts); total_cents = subtotal_cents + fee_cents - discount_cents.';
 COMMENT ON COLUMN @extschema@.orders.dropoff_coarsened_at IS

@@ -13,7 +13,7 @@ CREATE FUNCTION @extschema@.order_state_trigger() RETURNS trigger
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'dispatch_order_state';
 COMMENT ON FUNCTION @extschema@.order_state_trigger() IS
-	'The order state machine (C): allows only the transitions of DESIGN.md (a release must remove the rider in the same update), stamps each with its time and the next status_version, writes its event and notifies dispatch_events.';
+	'The order state machine (C): allows only the transitions of DESIGN.md (a release must remove the rider in the same update), stamps each with its time and the next status_version (and payment_attempt one more when a failed payment is retried), writes its event and notifies dispatch_events.';
 REVOKE ALL ON FUNCTION @extschema@.order_state_trigger() FROM PUBLIC;
 
 CREATE TRIGGER order_state

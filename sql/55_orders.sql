@@ -238,23 +238,26 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._confirm_payment(@extschema@.zone_of(order_id), order_id, provider_ref);
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
-	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded is recorded and refunded (a refund event); anything else without a pending payment is refused (DP018), a missing reference DP025.';
+	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded is recorded and refunded (a refund event); anything else without a pending payment is refused (DP018), a missing reference (NULL, empty or white space only) DP025.';
 
-CREATE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text) RETURNS void
+CREATE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text, attempt integer DEFAULT NULL)
+RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_fail_payment';
-COMMENT ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) IS
+COMMENT ON FUNCTION @extschema@._fail_payment(bigint, bigint, text, integer) IS
 	'Internal: fail_payment in the order''s zone (p_zone, which must be the zone in the id: DP014 otherwise), the form Citus sends whole to the zone''s worker (docs/citus.md).';
-CREATE FUNCTION @extschema@.fail_payment(order_id bigint, reason text)
+CREATE FUNCTION @extschema@.fail_payment(order_id bigint, reason text, attempt integer DEFAULT NULL)
 RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@._fail_payment(@extschema@.zone_of(order_id), order_id, reason);
-COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text) IS
-	'Records a failed payment; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
+RETURN @extschema@._fail_payment(@extschema@.zone_of(order_id), order_id, reason, attempt);
+COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text, integer) IS
+	'Records a failed payment attempt; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  attempt names the payment attempt reported on (the "attempt" of the order_status event that asked for it; NULL: the current one): a failure of an attempt retried since changes nothing and returns as a no-op does, an attempt the order never had is DP025.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
 
+-- Not STRICT: a missing order id is an unknown order (DP014, _lock_order),
+-- as for every other call on an order, not a silent NULL.
 CREATE FUNCTION @extschema@.retry_payment(order_id bigint) RETURNS bigint
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -289,7 +292,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.retry_payment(bigint) IS
-	'After a failed payment: back to pending_payment with a new pending payment attempt; returns its id.  Repeated while that attempt is pending, returns it again; refused (DP018) on an order not awaiting a retry.';
+	'After a failed payment: back to pending_payment with a new pending payment attempt (orders.payment_attempt one more, carried as "attempt" by its order_status event); returns its payment id.  Repeated while that attempt is pending, returns it again; refused (DP018) on an order not awaiting a retry, DP014 for an unknown or missing order.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON FUNCTION @extschema@.place_order(bigint, bigint, jsonb, float8, float8, text, text, text, integer) FROM PUBLIC;
@@ -304,9 +307,9 @@ REVOKE ALL ON FUNCTION @extschema@.confirm_payment(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.confirm_payment(bigint, text) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@._confirm_payment(bigint, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._confirm_payment(bigint, bigint, text) TO dispatch_app, dispatch_admin;
-REVOKE ALL ON FUNCTION @extschema@.fail_payment(bigint, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.fail_payment(bigint, text) TO dispatch_app, dispatch_admin;
-REVOKE ALL ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._fail_payment(bigint, bigint, text) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@.fail_payment(bigint, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.fail_payment(bigint, text, integer) TO dispatch_app, dispatch_admin;
+REVOKE ALL ON FUNCTION @extschema@._fail_payment(bigint, bigint, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._fail_payment(bigint, bigint, text, integer) TO dispatch_app, dispatch_admin;
 REVOKE ALL ON FUNCTION @extschema@.retry_payment(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.retry_payment(bigint) TO dispatch_app, dispatch_admin;

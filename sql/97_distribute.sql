@@ -54,7 +54,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT f::regprocedure FROM pg_catalog.unnest(ARRAY[
 		'@extschema@._confirm_payment(bigint, bigint, text)',
-		'@extschema@._fail_payment(bigint, bigint, text)',
+		'@extschema@._fail_payment(bigint, bigint, text, integer)',
 		'@extschema@._merchant_accept(bigint, bigint, timestamptz)',
 		'@extschema@._respond_offer(bigint, bigint, boolean, text)',
 		'@extschema@._mark_picked_up(bigint, bigint, bigint)',

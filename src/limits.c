@@ -3,7 +3,8 @@
  * limits.c
  *		The input limits of the API: their one table, dispatch.input_limits()
  *		and the check every API function makes, dispatch._check_length();
- *		and the check of a point's coordinates, dispatch._check_coordinates().
+ *		the check of a point's coordinates, dispatch._check_coordinates();
+ *		and the C form of the rule for a missing required text (_is_blank).
  *
  * Every free-text argument of the API and the item list of place_order
  * have a maximum size (sql/25_limits.sql says which and why).  The check
@@ -168,6 +169,28 @@ void
 dispatch_check_text_length(const char *name, text *value)
 {
 	dispatch_check_value_length(name, PointerGetDatum(value), value == NULL, TEXTOID);
+}
+
+/*
+ * Whether a required text is missing: NULL, empty, or only ASCII white
+ * space (space, tab, line feed, carriage return, form feed, vertical tab).
+ * The rule of dispatch._is_blank (sql/25_limits.sql), for C callers that
+ * check their arguments before they run SQL.
+ */
+bool
+dispatch_text_is_blank(text *value)
+{
+	const char *p;
+	const char *end;
+
+	if (value == NULL)
+		return true;
+	p = VARDATA_ANY(value);
+	end = p + VARSIZE_ANY_EXHDR(value);
+	for (; p < end; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\f' && *p != '\v')
+			return false;
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(dispatch_check_length);

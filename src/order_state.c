@@ -32,6 +32,13 @@
  * status_version column, the trigger does without (test/upgrade drives the
  * 0.1.0 API with this module).
  *
+ * Payment attempts.  The trigger stamps payment_attempt too: 1 on insert,
+ * one more when a failed payment is retried (payment_failed ->
+ * pending_payment); the events of pending_payment and payment_failed carry
+ * it as "attempt", so that the payment service can name the attempt it
+ * reports on (fail_payment, src/payments.c).  Absent from catalogs before
+ * the column, like status_version.
+ *
  * IDENTIFICATION
  *		src/order_state.c
  *
@@ -150,7 +157,9 @@ typedef struct OrderChange
 	int			version_attnum; /* 0 on a 0.1.0 catalog */
 	int			eta_earliest_attnum;	/* 0 on a 0.1.0 catalog */
 	int			eta_latest_attnum;
+	int			attempt_attnum; /* 0 on a catalog without payment_attempt */
 	int32		version;		/* the new version, once stamped */
+	int32		attempt;		/* the payment attempt, once stamped */
 	int64		event_rider;	/* the rider the event names */
 } OrderChange;
 
@@ -187,6 +196,7 @@ read_change(TriggerData *td, OrderChange *c)
 	c->version_attnum = Max(SPI_fnumber(c->tupdesc, "status_version"), 0);
 	c->eta_earliest_attnum = Max(SPI_fnumber(c->tupdesc, "eta_earliest"), 0);
 	c->eta_latest_attnum = Max(SPI_fnumber(c->tupdesc, "eta_latest"), 0);
+	c->attempt_attnum = Max(SPI_fnumber(c->tupdesc, "payment_attempt"), 0);
 
 	if (c->status == NULL)
 		ereport(ERROR,
@@ -244,16 +254,17 @@ check_transition(const OrderChange *c)
 }
 
 /*
- * Stamp the change: the next status version, the time of the change and of
- * the status reached.  A released order loses its assignment stamp, and its
- * event names the rider who released it, so that the gateway can tell them.
+ * Stamp the change: the next status version, the payment attempt, the time
+ * of the change and of the status reached.  A released order loses its
+ * assignment stamp, and its event names the rider who released it, so that
+ * the gateway can tell them.
  */
 static HeapTuple
 stamp_change(OrderChange *c)
 {
-	int			cols[4];
-	Datum		vals[4];
-	bool		nulls[4];
+	int			cols[5];
+	Datum		vals[5];
+	bool		nulls[5];
 	int			ncols = 0;
 	int			i;
 	TimestampTz now = dispatch_clock_now();
@@ -264,6 +275,18 @@ stamp_change(OrderChange *c)
 			int4_column(c->oldtup, c->tupdesc, c->version_attnum) + 1;
 		cols[ncols] = c->version_attnum;
 		vals[ncols] = Int32GetDatum(c->version);
+		nulls[ncols++] = false;
+	}
+
+	if (c->attempt_attnum > 0)
+	{
+		c->attempt = c->prev == NULL ? 1 :
+			int4_column(c->oldtup, c->tupdesc, c->attempt_attnum);
+		if (c->prev != NULL && strcmp(c->prev, "payment_failed") == 0 &&
+			strcmp(c->status, "pending_payment") == 0)
+			c->attempt++;
+		cols[ncols] = c->attempt_attnum;
+		vals[ncols] = Int32GetDatum(c->attempt);
 		nulls[ncols++] = false;
 	}
 
@@ -331,6 +354,9 @@ emit_status_event(const OrderChange *c, HeapTuple newtup)
 		appendStringInfoString(&payload, "null");
 	if (c->version_attnum > 0)
 		appendStringInfo(&payload, ",\"version\":%d", c->version);
+	if (c->attempt_attnum > 0 && (strcmp(c->status, "pending_payment") == 0 ||
+								  strcmp(c->status, "payment_failed") == 0))
+		appendStringInfo(&payload, ",\"attempt\":%d", c->attempt);
 	if (strcmp(c->status, "payment_failed") == 0)
 		appendStringInfoString(&payload, ",\"action\":\"retry_payment\"");
 	append_eta(&payload, c, newtup);

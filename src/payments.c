@@ -44,6 +44,7 @@ typedef struct PaidOrder
 	int64		order_id;
 	char	   *status;
 	bool		errand;
+	int32		attempt;		/* its current payment attempt */
 } PaidOrder;
 
 static void
@@ -56,7 +57,7 @@ prepare_plans(void)
 
 	if (late_plan != NULL)
 		return;
-	lock_plan = match_keep_plan("SELECT o.status, o.kind OPERATOR(pg_catalog.=) 'errand'"
+	lock_plan = match_keep_plan("SELECT o.status, o.kind OPERATOR(pg_catalog.=) 'errand', o.payment_attempt"
 								" FROM dispatch.orders o"
 								" WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
 								"   AND o.order_id OPERATOR(pg_catalog.=) $2"
@@ -121,6 +122,7 @@ lock_order(FunctionCallInfo fcinfo, PaidOrder *o)
 				errmsg("order %s does not exist", dispatch_id_arg_text(fcinfo, 1)));
 	o->status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	o->errand = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	o->attempt = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 
 	if (PG_ARGISNULL(0) || PG_GETARG_INT64(0) != o->zone_id)
 		ereport(ERROR,
@@ -233,7 +235,7 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 	PaidOrder	o;
 
 	/* a bad argument, said before the order is locked or its state read */
-	if (provider_ref == NULL || VARSIZE_ANY_EXHDR(provider_ref) == 0)
+	if (dispatch_text_is_blank(provider_ref))
 		ereport(ERROR,
 				errcode(ERRCODE_DP_INVALID_ARGUMENT),
 				errmsg("a payment confirmation needs the provider's reference"));
@@ -278,22 +280,44 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(dispatch_fail_payment);
 
 /*
- * SQL: dispatch._fail_payment(p_zone bigint, order_id bigint, reason text)
- * -> void
+ * SQL: dispatch._fail_payment(p_zone bigint, order_id bigint, reason text,
+ * attempt integer DEFAULT NULL) -> void
  *
  * The pending payment failed for a reason; the order moves to
  * payment_failed (its event tells the customer to retry).  Repeated with
- * the reason of the last failure, a no-op.
+ * the reason of the last failure, a no-op.  attempt names the payment
+ * attempt the report is about (the "attempt" of the order_status event
+ * that asked for it; NULL: the current one): the failure of an attempt
+ * retried since is past and changes nothing, so that a late or repeated
+ * report can never fail the attempt under way (as settle_refund's
+ * attempt); an attempt the order never had is DP025.
  */
 Datum
 dispatch_fail_payment(PG_FUNCTION_ARGS)
 {
 	TimestampTz now = dispatch_clock_now();
 	text	   *reason = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
+	bool		named = PG_NARGS() > 3 && !PG_ARGISNULL(3);
+	int32		attempt = named ? PG_GETARG_INT32(3) : 0;
 	PaidOrder	o;
 
 	open_order(fcinfo, &o);
 	dispatch_check_text_length("reason", reason);
+
+	/* the report of an earlier attempt: past, a no-op */
+	if (named)
+	{
+		if (attempt < 1 || attempt > o.attempt)
+			ereport(ERROR,
+					errcode(ERRCODE_DP_INVALID_ARGUMENT),
+					errmsg("order " INT64_FORMAT " has no payment attempt %d", o.order_id, attempt),
+					errdetail("Its payment attempts are numbered 1 to %d.", o.attempt));
+		if (attempt < o.attempt)
+		{
+			SPI_finish();
+			PG_RETURN_VOID();
+		}
+	}
 
 	/* a repeat: the payment failed already, for this reason */
 	if (strcmp(o.status, "payment_failed") == 0)

@@ -11,7 +11,7 @@ BEGIN;
 \ir ../fixtures/city.sql
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SET LOCAL dispatch.clock_override = '2026-03-01 12:00:00+00';
-SELECT plan(60);
+SELECT plan(69);
 
 SELECT dispatch.register_rider(:zone, 'Big Bag', '+8613900000099', 20) AS bigbag \gset
 SELECT dispatch.register_rider(:zone, 'Other Bag', '+8613900000098', 20) AS otherbag \gset
@@ -240,6 +240,36 @@ SELECT dispatch.retry_payment(:failed) AS attempt1 \gset
 SELECT is(pg_temp.attempt(format('SELECT dispatch.retry_payment(%s)', :failed)), 'no-op',
 	'retry_payment twice: the second is a no-op');
 SELECT is(dispatch.retry_payment(:failed), :attempt1::bigint, 'retry_payment twice: both return the same payment attempt');
+
+-- payment attempts: the events that ask for a payment name its attempt, and
+-- a failure reported for an attempt retried since (a late or repeated
+-- webhook) changes nothing; NULL is the current attempt
+SELECT array_agg(concat_ws(' ', payload->>'status', payload->>'attempt') ORDER BY (payload->>'version')::int) AS attempts
+  FROM dispatch.events WHERE zone_id = :failed >> 40 AND order_id = :failed AND kind = 'order_status' \gset
+SELECT is(:'attempts'::text, '{"pending_payment 1","payment_failed 1","pending_payment 2"}',
+	'the order_status events of a payment attempt carry its number (attempt), one more for the retry');
+SELECT is(pg_temp.attempt(format($$SELECT dispatch.fail_payment(%s, 'declined', 1)$$, :failed)), 'no-op',
+	'fail_payment of attempt 1 after the retry started attempt 2 changes nothing (no row, no event)');
+SELECT is(pg_temp.attempt(format($$SELECT dispatch.fail_payment(%s, 'declined', 3)$$, :failed)), 'DP025',
+	'fail_payment of an attempt the order never had is refused (DP025)');
+SELECT is(pg_temp.attempt(format($$SELECT dispatch.fail_payment(%s, 'declined', 0)$$, :failed)), 'DP025',
+	'... attempt 0 as well');
+SELECT is(pg_temp.attempt(format($$SELECT dispatch.fail_payment(%s, 'declined', 2)$$, :failed)), 'done',
+	'fail_payment of the current attempt fails it');
+SELECT is(pg_temp.attempt(format($$SELECT dispatch.fail_payment(%s, 'declined', 2)$$, :failed)), 'no-op',
+	'... and the same report again is a no-op');
+SELECT dispatch.retry_payment(:failed) \g /dev/null
+SELECT is(pg_temp.attempt(format($$SELECT dispatch.fail_payment(%s, 'declined')$$, :failed)), 'done',
+	'fail_payment without an attempt fails the current one, as before attempts were named');
+-- a success reported for an attempt that failed, while a later one is
+-- pending: money taken, so the order is paid (the pending row records it);
+-- the later attempt's own success is then a second charge, refused (DP018)
+-- so that the payment service sees it and gives it back
+SELECT dispatch.retry_payment(:failed) \g /dev/null
+SELECT is(pg_temp.attempt(format($$SELECT dispatch.confirm_payment(%s, 'psp-attempt-1')$$, :failed)), 'done',
+	'a late success of an earlier attempt pays the order');
+SELECT is(pg_temp.attempt(format($$SELECT dispatch.confirm_payment(%s, 'psp-attempt-4')$$, :failed), 'placed'), 'DP018',
+	'... and a second success is refused (DP018), not recorded');
 
 -- merchant_accept with a ready time: the same again is a no-op, another is refused
 SELECT pg_temp.order_in('placed') AS ready \gset

@@ -161,7 +161,17 @@ SELECT dispatch.fail_payment(:o1, 'card declined') \g /dev/null
 SELECT payload->>'action' AS action FROM dispatch.events WHERE zone_id = :o1 >> 40 AND order_id = :o1 AND payload->>'status' = 'payment_failed' \gset
 SELECT is(:'action'::text, 'retry_payment', 'a failed payment tells the customer to retry');
 SELECT throws_ok(format($$ SELECT dispatch.fail_payment(%s, 'again') $$, :o1), 'DP018', NULL, 'no second failure without a retry');
+SELECT throws_ok($$ SELECT dispatch.retry_payment(NULL) $$, 'DP014', 'order <NULL> does not exist',
+                 'a retry without an order is refused as an unknown order, as every call on an order is');
 SELECT dispatch.retry_payment(:o1) \g /dev/null
+SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, '   ') $$, :o1), 'DP025',
+                 'a payment confirmation needs the provider''s reference',
+                 'a confirmation whose reference is spaces only is refused');
+SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, E' \t\n\r\f' || chr(11)) $$, :o1), 'DP025',
+                 'a payment confirmation needs the provider''s reference',
+                 'a confirmation whose reference is ASCII white space only is refused (the rule of _is_blank)');
+SELECT status AS o1_status FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1 \gset
+SELECT is(:'o1_status'::text, 'pending_payment', '... and the order still waits for its payment');
 SELECT dispatch.confirm_payment(:o1, 'psp-42') \g /dev/null
 SELECT lives_ok(format($$ SELECT dispatch.confirm_payment(%s, 'psp-42') $$, :o1), 'the same confirmation twice is a no-op');
 SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, 'psp-43') $$, :o1), 'DP018', NULL, 'another confirmation of a paid order is refused');
