@@ -12317,6 +12317,8 @@ COMMENT ON COLUMN @extschema@.rider_tracks.position IS
 -- number, and fail_payment's attempt names it.  An existing order is at the
 -- attempt of its last payment row (one row per attempt), at least 1.
 ALTER TABLE @extschema@.orders ADD COLUMN payment_attempt integer NOT NULL DEFAULT 1;
+-- fail_payment takes the attempt its report is of (above): the form without it goes
+DROP FUNCTION @extschema@.fail_payment(bigint, text);
 UPDATE @extschema@.orders o
    SET payment_attempt = n.attempts
   FROM (SELECT p.zone_id, p.order_id, pg_catalog.count(*)::integer AS attempts

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(115);
+SELECT plan(119);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
