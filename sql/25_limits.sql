@@ -28,11 +28,11 @@ COMMENT ON FUNCTION @extschema@._check_length(text, anyelement) IS
 
 -- a required text (a name, a reason, a description, a version) is
 -- missing when it is NULL, empty or only ASCII white space: one rule for
--- every such argument (DP025 or the call's own code at its call site)
+-- every such argument (DP025 or the call's own code at its call site);
+-- the same function as C callers' check (src/limits.c)
 CREATE FUNCTION @extschema@._is_blank(p_value text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN p_value IS NULL OR pg_catalog.btrim(p_value, E' \t\n\r\f\x0B') OPERATOR(pg_catalog.=) '';
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_is_blank';
 COMMENT ON FUNCTION @extschema@._is_blank(text) IS
 	'Internal: whether a required text is missing: NULL, empty, or only ASCII white space (space, tab, line feed, carriage return, form feed, vertical tab).';
 REVOKE ALL ON FUNCTION @extschema@._is_blank(text) FROM PUBLIC;

@@ -174,8 +174,9 @@ dispatch_check_text_length(const char *name, text *value)
 /*
  * Whether a required text is missing: NULL, empty, or only ASCII white
  * space (space, tab, line feed, carriage return, form feed, vertical tab).
- * The rule of dispatch._is_blank (sql/25_limits.sql), for C callers that
- * check their arguments before they run SQL.
+ * The one rule for every required text of the API: C callers check their
+ * arguments with it before they run SQL, and SQL callers through
+ * dispatch._is_blank (below).
  */
 bool
 dispatch_text_is_blank(text *value)
@@ -191,6 +192,19 @@ dispatch_text_is_blank(text *value)
 		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\f' && *p != '\v')
 			return false;
 	return true;
+}
+
+PG_FUNCTION_INFO_V1(dispatch_is_blank);
+
+/*
+ * SQL: dispatch._is_blank(value text) -> boolean
+ *
+ * dispatch_text_is_blank for SQL callers: NULL is missing too.
+ */
+Datum
+dispatch_is_blank(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(PG_ARGISNULL(0) || dispatch_text_is_blank(PG_GETARG_TEXT_PP(0)));
 }
 
 PG_FUNCTION_INFO_V1(dispatch_check_length);
