@@ -46,13 +46,7 @@ trap cleanup EXIT
 . "$here/test/lib/broker.sh"
 gateway_test_needs "$here"
 echo "1..22"
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
-qp() { local p=$1; shift; PGPORT=$p q "$@"; }
-# the SQLSTATE of a statement's error (nothing if it succeeds)
-state() { psql -X -q -At -v VERBOSITY=verbose -c "SET client_min_messages = warning" -c "$1" 2>&1 >/dev/null |
-	sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' | head -1; }
+. "$here/test/lib/tap.sh"
 # citus_move_shard_placement of a zone's shard group.  Moving a group
 # back to a node it left first drops the placements orphaned there, and at
 # times Citus cannot yet ("could not be cleaned up"): the move is then

@@ -15,13 +15,7 @@ set -uo pipefail
 : "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 echo "1..3"
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
-qp() { local p=$1; shift; PGPORT=$p q "$@"; }
-# the SQLSTATE of a statement's error (nothing if it succeeds)
-state() { psql -X -q -At -v VERBOSITY=verbose -c "SET client_min_messages = warning" -c "$1" 2>&1 >/dev/null |
-	sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' | head -1; }
+. "$here/test/lib/tap.sh"
 
 q "SELECT setval('pg_catalog.pg_dist_groupid_seq', greatest(15, (SELECT max(groupid) FROM pg_dist_node)))" >/dev/null
 w=$("$here/tools/pgdev" node worker16) || { echo "Bail out! could not start a node"; exit 1; }

@@ -11,9 +11,7 @@ set -uo pipefail
 : "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
 rounds=${RACE_ROUNDS:-15}
 echo "1..5"
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
+. "$(dirname "$0")/../lib/tap.sh"
 
 z=$(q "SELECT dispatch.create_zone('race', ST_MakeEnvelope(80, 30.0, 80.1, 30.1, 4326))")
 shop=$(q "SELECT dispatch.create_merchant($z, 'shop', 80.05, 30.05, 10)")

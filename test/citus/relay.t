@@ -32,10 +32,7 @@ trap cleanup EXIT
 . "$here/test/lib/broker.sh"
 gateway_test_needs "$here"
 echo "1..11"
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
-qp() { local p=$1; shift; PGPORT=$p q "$@"; }
+. "$here/test/lib/tap.sh"
 read -r w1 w2 <<<"$PGDEV_WORKER_PORTS"
 
 # each worker's relay ready, the coordinator's not (it holds no shard)

@@ -15,9 +15,7 @@
 set -uo pipefail
 : "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
 echo "1..6"
-n=0
-ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
+. "$(dirname "$0")/../lib/tap.sh"
 
 z=$(q "SELECT dispatch.create_zone('sync_lock', ST_MakeEnvelope(81, 30.0, 81.1, 30.1, 4326))")
 shop=$(q "SELECT dispatch.create_merchant($z, 'shop', 81.05, 30.05, 10)")
