@@ -34,7 +34,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.rider_sync_log', '');
 REVOKE ALL ON @extschema@.rider_sync_log FROM PUBLIC;
 
 -- The pings of a sync between two times (exclusive, inclusive), into the
--- track and, the newest, into the rider's position if it is newer.
+-- track and, the newest, into the rider's position if it is newer and the
+-- rider online.
 CREATE FUNCTION @extschema@._sync_pings(p_zone_id bigint, p_rider_id bigint, p_at timestamptz[],
                                         p_lon float8[], p_lat float8[], p_after timestamptz, p_upto timestamptz)
 RETURNS void
@@ -55,12 +56,12 @@ BEGIN
 	           AND (p_upto IS NULL OR p.at OPERATOR(pg_catalog.<=) p_upto)
 	         ORDER BY p.at DESC LIMIT 1) n
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id AND r.rider_id OPERATOR(pg_catalog.=) p_rider_id
-	   AND r.forgotten_at IS NULL
+	   AND r.forgotten_at IS NULL AND r.status OPERATOR(pg_catalog.=) 'online'
 	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) n.at);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) IS
-	'Internal: applies the synced pings with p_after < at <= p_upto (NULL: unbounded): all into the track, the newest into the rider''s position when it is newer than the known one (never a forgotten rider''s).';
+	'Internal: applies the synced pings with p_after < at <= p_upto (NULL: unbounded): all into the track, the newest into the rider''s position when it is newer than the known one (never an offline or forgotten rider''s).';
 REVOKE ALL ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.sync_rider_in_zone(zone_id bigint, rider_id bigint, batch jsonb)
@@ -72,7 +73,8 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_zone bigint;
 	v_known timestamptz;                  -- the rider's newest position before the sync
-	v_online boolean;                     -- on shift: an offline rider's pings are refused (DP029)
+	v_online boolean;                     -- on shift: moved by its pings
+	v_on_until timestamptz;               -- pings made up to then were made on shift (infinity while online)
 	v_max_item integer;
 	v_max_id integer;
 	v_max_reason integer;
@@ -112,7 +114,10 @@ BEGIN
 	-- the rider's row locked (no key update, as the pings' update takes it):
 	-- two syncs of a rider take turns, and an erasure in flight is waited
 	-- for, so that no track is added after it
-	SELECT r.position_at, r.status OPERATOR(pg_catalog.=) 'online' INTO v_known, v_online FROM @extschema@.riders r
+	SELECT r.position_at, r.status OPERATOR(pg_catalog.=) 'online',
+	       CASE WHEN r.status OPERATOR(pg_catalog.=) 'online' THEN 'infinity'
+	            ELSE COALESCE(r.last_offline_at, '-infinity') END
+	  INTO v_known, v_online, v_on_until FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id
 	   AND r.forgotten_at IS NULL
 	   FOR NO KEY UPDATE OF r;
@@ -222,36 +227,43 @@ BEGIN
 	  FROM items i LEFT JOIN logged l ON l.client_event_id OPERATOR(pg_catalog.=) i.id;
 
 	-- pings and duplicates, set-based: the outcome of every item that is
-	-- not an action or malformed, and the pings to apply (in time order;
-	-- one older than the rider's position before the sync is tracked only,
-	-- since every earlier ping of the batch is older still); an offline
-	-- rider's pings are refused, as a live one is (no position is recorded
-	-- off shift; the row lock above keeps the status through the sync)
+	-- not an action or malformed, and the pings to apply (one older than
+	-- the rider's position before the sync is tracked only, since every
+	-- earlier ping of the batch is older still).  A ping made after the
+	-- rider went offline is refused, as a live one is (no position is
+	-- recorded off shift; the row lock above keeps the status through the
+	-- sync); one made before, cached while the phone had no signal, is
+	-- tracked only: an offline rider is not moved
 	SELECT pg_catalog.array_agg(CASE WHEN u.problem IS NOT NULL THEN NULL
 	                                 WHEN NOT u.fresh THEN 'duplicate'
 	                                 WHEN u.kind OPERATOR(pg_catalog.<>) 'ping' THEN NULL
-	                                 WHEN NOT v_online THEN 'rejected'
+	                                 WHEN u.at OPERATOR(pg_catalog.>) v_on_until THEN 'rejected'
 	                                 WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'rejected'
 	                                 ELSE 'applied' END ORDER BY u.ord),
 	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
-	                                 CASE WHEN NOT v_online
+	                                 CASE WHEN u.at OPERATOR(pg_catalog.>) v_on_until
 	                                      THEN pg_catalog.format('rider %s is offline: no position is recorded off shift',
 	                                                             sync_rider_in_zone.rider_id)
 	                                      WHEN u.at OPERATOR(pg_catalog.>) v_future
 	                                      THEN 'a ping may not lie more than a minute in the future'
+	                                      WHEN NOT v_online
+	                                      THEN 'tracked; made before the rider went offline, whose position stays'
 	                                      WHEN u.at OPERATOR(pg_catalog.<) v_known
 	                                      THEN 'tracked; older than the rider''s newest position, which stays' END
 	                            END ORDER BY u.ord),
 	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
-	                                 CASE WHEN NOT v_online THEN 'DP029'
+	                                 CASE WHEN u.at OPERATOR(pg_catalog.>) v_on_until THEN 'DP029'
 	                                      WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'DP024' END
 	                            END ORDER BY u.ord),
-	       pg_catalog.array_agg(u.at ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
-	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
-	       pg_catalog.array_agg(u.lon ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
-	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
-	       pg_catalog.array_agg(u.lat ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
-	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
+	       pg_catalog.array_agg(u.at ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_on_until
+	                                 AND u.at OPERATOR(pg_catalog.<=) v_future),
+	       pg_catalog.array_agg(u.lon ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_on_until
+	                                 AND u.at OPERATOR(pg_catalog.<=) v_future),
+	       pg_catalog.array_agg(u.lat ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_on_until
+	                                 AND u.at OPERATOR(pg_catalog.<=) v_future),
 	       pg_catalog.array_agg(u.ord::integer ORDER BY u.ord) FILTER (WHERE u.problem IS NOT NULL
 	                                 OR (u.fresh AND u.kind OPERATOR(pg_catalog.<>) 'ping'))
 	  INTO v_outcome, v_reason, v_state, v_ping_at, v_ping_lon, v_ping_lat, v_actions
@@ -339,6 +351,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
-	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item of an offline rider is rejected (DP029): no position is recorded off shift.';
+	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item made after the rider went offline is rejected (DP029): no position is recorded off shift; one made before is tracked only.';
 REVOKE ALL ON FUNCTION @extschema@.sync_rider(bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_rider(bigint, jsonb) TO dispatch_app, dispatch_admin;

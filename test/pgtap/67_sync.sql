@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(50);
+SELECT plan(53);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -126,6 +126,23 @@ SELECT ST_AsText(position) AS off_pos2, position_at AS off_at2 FROM dispatch.rid
 SELECT is(ARRAY[:'off_pos2', :'off_at2'], ARRAY[:'off_pos', :'off_at'], '... nor moves the rider');
 SELECT results_eq(format('SELECT outcome, sqlstate FROM dispatch.rider_sync_log WHERE rider_id = %s AND client_event_id = %L', :rider2, 'q1'),
                   $$ VALUES ('rejected', 'DP029') $$, '... and is remembered as rejected');
+-- what the app cached before the rider went offline (22:00 the day
+-- before) was made on shift: synced late, such a ping is tracked only, and
+-- one made after is still refused
+SELECT results_eq(format($$ SELECT item, outcome, reason, sqlstate FROM dispatch.sync_rider(%s, %L) $$, :rider2,
+                         format('[{"id": "q4", "at": %s, "type": "ping", "lon": 121.45, "lat": 31.20},
+                                  {"id": "q5", "at": %s, "type": "ping", "lon": 121.45, "lat": 31.20}]',
+                                (extract(epoch FROM timestamptz '2027-02-28 21:59:00+00') * 1000)::bigint,
+                                (extract(epoch FROM timestamptz '2027-02-28 22:01:00+00') * 1000)::bigint)),
+                  format($$ VALUES (1, 'applied', 'tracked; made before the rider went offline, whose position stays', NULL),
+                                   (2, 'rejected', 'rider %s is offline: no position is recorded off shift', 'DP029') $$,
+                         :rider2),
+                  'a ping cached before the rider went offline is tracked, one made after is rejected (DP029)');
+SELECT count(*) AS late_tracked FROM dispatch.rider_tracks WHERE zone_id = :zone AND rider_id = :rider2
+   AND at IN ('2027-02-28 21:59:00+00', '2027-02-28 22:01:00+00') \gset
+SELECT is(:late_tracked::bigint, 1::bigint, '... the one made on shift is in the track');
+SELECT ST_AsText(position) AS off_pos3, position_at AS off_at3 FROM dispatch.riders WHERE rider_id = :rider2 \gset
+SELECT is(ARRAY[:'off_pos3', :'off_at3'], ARRAY[:'off_pos', :'off_at'], '... and does not move the offline rider');
 SELECT is(pg_temp.answers(format('[{"id": "a3", "at": %s, "type": "offer", "offer_id": %s, "accept": true}]',
                                   pg_temp.ms('12:30:20'), :f3)::jsonb),
           '1:duplicate:-', 'a rejected item sent again is a duplicate');
