@@ -4,7 +4,9 @@
 -- (offer answers, pickups, deliveries), each with the app's own event id
 -- and time, and answers item by item.
 --
--- Items are applied in the app's time order.  Every id is remembered per
+-- Actions are applied in the batch's order, the order in which the app
+-- recorded them (its clock may jump back between two of them), and each
+-- ping before the first action not older than it.  Every id is remembered per
 -- rider (rider_sync_log), so a replayed batch or an id repeated in one
 -- batch changes nothing and is answered 'duplicate'.  Pings are applied
 -- set-based (one insert into the track, one update of the rider between
@@ -78,7 +80,7 @@ DECLARE
 	v_max_item integer;
 	v_max_id integer;
 	v_max_reason integer;
-	-- the items, in the app's time order
+	-- the items, in the batch's order
 	v_n integer[];
 	v_id text[];
 	v_kind text[];
@@ -144,16 +146,16 @@ BEGIN
 	-- app's, in milliseconds since 1970; coordinates are JSON numbers,
 	-- compared as numeric, which holds any (1e400, 1e-400), and rounded to
 	-- 15 decimals before float8, which would overflow or underflow
-	SELECT pg_catalog.array_agg(p.n ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.id ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.kind ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.at ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.lon ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.lat ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.ref ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.accept ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.note ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.problem ORDER BY p.at NULLS FIRST, p.n)
+	SELECT pg_catalog.array_agg(p.n ORDER BY p.n),
+	       pg_catalog.array_agg(p.id ORDER BY p.n),
+	       pg_catalog.array_agg(p.kind ORDER BY p.n),
+	       pg_catalog.array_agg(p.at ORDER BY p.n),
+	       pg_catalog.array_agg(p.lon ORDER BY p.n),
+	       pg_catalog.array_agg(p.lat ORDER BY p.n),
+	       pg_catalog.array_agg(p.ref ORDER BY p.n),
+	       pg_catalog.array_agg(p.accept ORDER BY p.n),
+	       pg_catalog.array_agg(p.note ORDER BY p.n),
+	       pg_catalog.array_agg(p.problem ORDER BY p.n)
 	  INTO v_n, v_id, v_kind, v_at, v_lon, v_lat, v_ref, v_accept, v_note, v_problem
 	  FROM (SELECT f.n, f.id, f.kind, f.at, f.lon, f.lat, f.ref, f.accept, f.note,
 	               CASE WHEN f.is_object IS NOT TRUE THEN 'an item is a JSON object'
@@ -206,10 +208,10 @@ BEGIN
 	END IF;
 
 	-- remember every well-formed id; the ones remembered already, or
-	-- repeated in this batch (the earliest well-formed one counts), are
-	-- duplicates.  Malformed items are numbered apart: they sort first when
-	-- they lack an "at", and one must not make a good item with its id a
-	-- duplicate, since it is neither applied nor remembered itself.
+	-- repeated in this batch (the first well-formed one counts), are
+	-- duplicates.  Malformed items are numbered apart: one must not make a
+	-- good item with its id a duplicate, since it is neither applied nor
+	-- remembered itself.
 	WITH items AS (
 		SELECT u.id, u.kind, u.at, u.problem, u.ord,
 		       pg_catalog.row_number() OVER (PARTITION BY u.id, u.problem IS NULL ORDER BY u.ord) AS nth
@@ -271,11 +273,13 @@ BEGIN
 	                  pg_catalog.unnest(v_at), pg_catalog.unnest(v_lon), pg_catalog.unnest(v_lat))
 	       WITH ORDINALITY u(problem, fresh, kind, at, lon, lat, ord);
 
-	-- actions and malformed items, in time order: each in a subtransaction
-	-- of its own, so that a refusal undoes only itself; before an action,
-	-- the pings up to its time
+	-- actions and malformed items, in the batch's order: each in a
+	-- subtransaction of its own, so that a refusal undoes only itself;
+	-- before an action, the pings up to its time not applied yet (an action
+	-- stamped before an earlier one, the phone's clock set back, has none)
 	FOREACH i IN ARRAY COALESCE(v_actions, '{}') LOOP
-		IF v_problem[i] IS NULL AND v_ping_at IS NOT NULL THEN
+		IF v_problem[i] IS NULL AND v_ping_at IS NOT NULL
+		   AND (v_applied_upto IS NULL OR v_at[i] OPERATOR(pg_catalog.>) v_applied_upto) THEN
 			PERFORM @extschema@._sync_pings(v_zone, sync_rider_in_zone.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
 			                                v_applied_upto, v_at[i]);
 			v_applied_upto := v_at[i];
@@ -351,6 +355,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
-	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item made after the rider went offline is rejected (DP029): no position is recorded off shift; one made before is tracked only.';
+	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, actions in the batch''s order, each ping before the first action not older than it, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item made after the rider went offline is rejected (DP029): no position is recorded off shift; one made before is tracked only.';
 REVOKE ALL ON FUNCTION @extschema@.sync_rider(bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_rider(bigint, jsonb) TO dispatch_app, dispatch_admin;

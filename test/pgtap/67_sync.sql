@@ -1,8 +1,9 @@
 -- test/pgtap/67_sync.sql: sync_rider answers every item (sql/67_sync.sql):
--- pings applied, tracked only when older, in the app's time order; actions
--- applied or rejected with the SQLSTATE of the call; duplicates inside a
--- batch and replayed batches change nothing; malformed items are rejected
--- alone; limits refuse the whole call.
+-- pings applied, tracked only when older, each before the first action not
+-- older than it; actions in the batch's order, applied or rejected with the
+-- SQLSTATE of the call; duplicates inside a batch and replayed batches
+-- change nothing; malformed items are rejected alone; limits refuse the
+-- whole call.
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
@@ -76,12 +77,14 @@ SELECT results_eq(format('SELECT status, rider_id FROM dispatch.orders WHERE ord
                   format('VALUES (%L, %s::bigint)', 'assigned', :rider), '... and the order is the rider''s');
 
 -- picked up and delivered, offline, synced together; the order is stamped
--- with the time of the sync
+-- with the time of the sync.  Actions go in the batch's order, the order
+-- the app recorded them in: the phone's clock set back between the two
+-- makes the delivery look older than the pickup, which does not matter
 SET LOCAL dispatch.clock_override = '2027-03-01 12:30:00+00';
-SELECT is(pg_temp.answers(format('[{"id": "d1", "at": %1$s, "type": "delivered", "order_id": %3$s},
-                                   {"id": "u1", "at": %2$s, "type": "picked_up", "order_id": %3$s}]',
+SELECT is(pg_temp.answers(format('[{"id": "u1", "at": %1$s, "type": "picked_up", "order_id": %3$s},
+                                   {"id": "d1", "at": %2$s, "type": "delivered", "order_id": %3$s}]',
                                   pg_temp.ms('12:25:00'), pg_temp.ms('12:15:00'), :o1)::jsonb),
-          '1:applied:- 2:applied:-', 'pickup then delivery, applied in the app''s order');
+          '1:applied:- 2:applied:-', 'pickup then delivery, applied in the batch''s order whatever their times');
 SELECT results_eq(format('SELECT status, picked_up_at, delivered_at FROM dispatch.orders WHERE order_id = %s', :o1),
                   $$ VALUES ('delivered', timestamptz '2027-03-01 12:30:00+00', timestamptz '2027-03-01 12:30:00+00') $$,
                   '... stamped at the sync');
