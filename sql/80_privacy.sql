@@ -1162,7 +1162,7 @@ BEGIN
 	UPDATE @extschema@.riders r
 	   SET name_enc = NULL, phone_enc = NULL, phone_index = NULL, position = NULL, position_at = NULL,
 	       free_at = NULL, free_position = NULL, plan_pickup_at = NULL, plan_pickup_position = NULL,
-	       status = 'offline', online_since = NULL, forgotten_at = @extschema@.clock()
+	       status = 'offline', online_since = NULL, shift_ends_at = NULL, forgotten_at = @extschema@.clock()
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	IF v_r.status OPERATOR(pg_catalog.=) 'online' THEN
 		PERFORM @extschema@._emit_event(v_r.zone_id, 'rider_status', NULL, NULL, rider_id,

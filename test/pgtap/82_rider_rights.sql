@@ -82,10 +82,12 @@ SELECT dispatch.mark_delivered(:o1, :rider) \g /dev/null
 SELECT dispatch.mark_picked_up(:o3, :rider) \g /dev/null
 SELECT dispatch.mark_delivered(:o3, :rider) \g /dev/null
 SELECT (SELECT count(*) FROM dispatch.rider_pay WHERE rider_id = :rider) AS pay_before \gset
+-- the rider said when the shift ends
+SELECT dispatch.rider_online(:rider, 121.43, 31.19, dispatch.clock() + interval '4 hours') \g /dev/null
 SELECT is(dispatch.forget_rider(:rider), :tracks_before::bigint + 1, 'delivered, the rider is erased: tracks and profile');
 SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider), 0::bigint, 'the tracks are gone');
-SELECT is((SELECT row(name_enc, phone_enc, phone_index, position, status)::text FROM dispatch.riders WHERE rider_id = :rider),
-	'(,,,,offline)', 'name, phone, blind index and position are gone; the rider is offline');
+SELECT is((SELECT row(name_enc, phone_enc, phone_index, position, status, shift_ends_at)::text FROM dispatch.riders WHERE rider_id = :rider),
+	'(,,,,offline,)', 'name, phone, blind index and position are gone; the rider is offline, with no shift end');
 SELECT is((SELECT count(*) FROM dispatch.subject_keys WHERE subject = 'rider' AND subject_id = :rider), 0::bigint,
 	'the data key is shredded');
 SELECT is((SELECT count(*) FROM dispatch.rider_pay WHERE rider_id = :rider), :pay_before::bigint,
