@@ -144,7 +144,9 @@ typedef struct Batch
 				lat0;
 	bool		joining_read;	/* candidates_joining has read its riders */
 	int		   *joining;		/* riders whose plan's next pickup is a */
-	int			n_joining;		/* selected order's ('index' source) */
+	int			n_joining;		/* selected order's ('index' source), or */
+								/* whose plan names one ('grid' source) */
+	AsGrid	   *join_grid;		/* their next pickups ('grid' source) */
 	int		   *order_k;		/* per order: candidates kept */
 	bool	   *more;			/* per order: its last fetch was full */
 	double	   *hold;			/* per order: cost of waiting */
@@ -736,7 +738,9 @@ grid_accept(void *ctx, int idx)
  * 'grid' source, once per batch: read every available rider of the zone (a
  * cursor, in chunks), keep those within the radius of the orders' box,
  * project them around the orders' centroid and bucket them in a uniform
- * grid.
+ * grid.  The riders whose plan names a next pickup are kept wherever they
+ * are (an order of that pickup joins their trip, candidates_joining), and
+ * their next pickups bucketed in a grid of their own.
  */
 static void
 read_all_riders(Batch *b)
@@ -753,6 +757,9 @@ read_all_riders(Batch *b)
 				y0 = 0,
 				y1 = 0;
 	long long  *tie;
+	MatchRider *far = NULL;		/* joinable riders outside the box */
+	int			n_far = 0,
+				cap_far = 0;
 	int			i;
 
 	/*
@@ -828,6 +835,17 @@ read_all_riders(Batch *b)
 				x[k] = rx;
 				y[k] = ry;
 			}
+			else if (r.joinable)
+			{
+				/* added after the grid is built, so not among its points */
+				if (n_far == cap_far)
+				{
+					cap_far = Max(2 * cap_far, 64);
+					far = far ? repalloc_huge(far, sizeof(MatchRider) * cap_far)
+						: MemoryContextAllocHuge(b->cxt, sizeof(MatchRider) * cap_far);
+				}
+				far[n_far++] = r;
+			}
 		}
 		SPI_freetuptable(SPI_tuptable);
 		if (n < ASSIGN_FETCH_CHUNK)
@@ -850,22 +868,47 @@ read_all_riders(Batch *b)
 		ereport(ERROR,
 				errcode(ERRCODE_OUT_OF_MEMORY),
 				errmsg("out of memory building the rider grid"));
+
+	for (i = 0; i < n_far; i++)
+		(void) add_rider(b, &far[i]);
+	b->joining = MemoryContextAllocHuge(b->cxt, sizeof(int) * Max(b->n_riders, 1));
+	for (i = 0; i < b->n_riders; i++)
+		if (b->riders[i].joinable)
+			b->joining[b->n_joining++] = i;
+	if (b->n_joining == 0)
+		return;
+	x = MemoryContextAllocHuge(b->cxt, sizeof(double) * b->n_joining);
+	y = MemoryContextAllocHuge(b->cxt, sizeof(double) * b->n_joining);
+	for (i = 0; i < b->n_joining; i++)
+		as_project(b->lon0, b->lat0, b->riders[b->joining[i]].join_lon,
+				   b->riders[b->joining[i]].join_lat, &x[i], &y[i]);
+	b->join_grid = as_grid_build(x, y, NULL, b->n_joining, 0, &alloc);
+	if (b->join_grid == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_OUT_OF_MEMORY),
+				errmsg("out of memory building the grid of riders' next pickups"));
 }
 
 /*
  * 'grid' source: the k nearest accepted riders within the radius of each
- * selected order (the grid is built on the first call).
+ * selected order (the grid is built on the first call), and the riders
+ * whose plan names the order's pickup as its next, wherever they are (as
+ * candidates_joining finds them for the 'index' source).
  */
 static void
 candidates_grid(Batch *b, const int *sel, int nsel, int k)
 {
 	int		   *idx = palloc(sizeof(int) * k);
 	double	   *dist = palloc(sizeof(double) * k);
+	int		   *jidx;
+	double	   *jdist;
 	int			t,
 				j;
 
 	if (b->grid == NULL)
 		read_all_riders(b);
+	jidx = palloc(sizeof(int) * Max(b->n_joining, 1));
+	jdist = palloc(sizeof(double) * Max(b->n_joining, 1));
 	for (t = 0; t < nsel; t++)
 	{
 		int			i = sel[t];
@@ -881,9 +924,24 @@ candidates_grid(Batch *b, const int *sel, int nsel, int k)
 		for (j = 0; j < n; j++)
 			add_arc(b, i, idx[j], NULL);
 		b->more[i] = n == k && k < ASSIGN_MAX_WANT;
+		if (b->join_grid == NULL)
+			continue;
+		/* a margin for the projection's centre; match_distance decides */
+		n = as_grid_knn(b->join_grid, ox, oy, b->n_joining, MATCH_SAME_PICKUP_M * 1.01 + 1.0,
+						NULL, NULL, jidx, jdist);
+		for (j = 0; j < n; j++)
+		{
+			bool		joins;
+
+			(void) match_distance(&b->orders[i], &b->riders[b->joining[jidx[j]]], &joins);
+			if (joins)
+				add_arc(b, i, b->joining[jidx[j]], NULL);
+		}
 	}
 	pfree(idx);
 	pfree(dist);
+	pfree(jidx);
+	pfree(jdist);
 }
 
 /*

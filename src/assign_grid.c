@@ -5,8 +5,10 @@
  *	  equirectangular projection from degrees to metres.
  *
  * Plain C99, no PostgreSQL headers; see assign_grid.h.  assign.c builds one
- * grid per batch over the zone's available riders ('grid' candidate
- * source); match.c uses the projection for distances.
+ * grid per batch over the zone's available riders and one over the next
+ * pickups their plans name ('grid' candidate source), and one over the
+ * batch's pickups ('index' source); match.c uses the projection for
+ * distances.
  *
  * Memory: a grid lives until as_grid_free, in the caller's allocator.
  *
