@@ -11,7 +11,8 @@
  * rider (unless a newer ping moved it already: the older one goes to the
  * track only) and adds the point to the rider's track; a rider with no row
  * in the zone, or one forgotten (forget_rider), is refused (_refuse_rider:
- * DP015), and so is an offline one (DP029: no position is recorded off
+ * DP015), and so is an offline one, or a ping whose time lies in the break
+ * before the rider's current shift (DP029: no position is recorded off
  * shift, docs/privacy.md), nothing written.  The online check is part of
  * the update's WHERE, so an online rider's ping runs no more statements
  * than before: only a ping that moved no one reads the rider to tell why.
@@ -36,7 +37,7 @@
 
 static SPIPlanPtr point_plan = NULL;
 static SPIPlanPtr zone_plan = NULL;
-static SPIPlanPtr exists_plan = NULL;
+static SPIPlanPtr exists_plan = NULL;	/* prepared with the point's plans */
 static SPIPlanPtr refuse_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
 static SPIPlanPtr track_plan = NULL;
@@ -54,17 +55,6 @@ prepare_plans(void)
 	zone_plan = match_keep_plan("SELECT z.zone_id FROM dispatch.rider_zones z"
 								" WHERE z.rider_id OPERATOR(pg_catalog.=) $1",
 								1, t_id);
-	/*
-	 * a ping older than the rider's position (or one refused) reads the
-	 * rider under a share lock: an erasure or a shift's end in flight holds
-	 * the row, and its end is seen, so that no track is added after it
-	 */
-	exists_plan = match_keep_plan("SELECT r.status OPERATOR(pg_catalog.=) 'online' FROM dispatch.riders r"
-								  " WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
-								  "   AND r.rider_id OPERATOR(pg_catalog.=) $2"
-								  "   AND r.forgotten_at IS NULL"
-								  " FOR SHARE OF r",
-								  2, t_rider);
 	refuse_plan = match_keep_plan("SELECT dispatch._refuse_rider($1, $2)", 2, t_rider);
 }
 
@@ -91,6 +81,23 @@ prepare_point_plans(Oid point_type)
 	track_plan = match_keep_plan("INSERT INTO dispatch.rider_tracks (zone_id, rider_id, at, position)"
 								 " VALUES ($1, $2, $4, $3) ON CONFLICT DO NOTHING",
 								 4, t_move);
+	/*
+	 * a ping older than the rider's position (or one refused) reads the
+	 * rider under a share lock: an erasure or a shift's end in flight holds
+	 * the row, and its end is seen, so that no track is added after it.
+	 * Whether the rider is online, and whether the ping's time falls in the
+	 * break before the current shift (off shift, though the rider is on
+	 * one now).
+	 */
+	exists_plan = match_keep_plan("SELECT r.status OPERATOR(pg_catalog.=) 'online' AS online,"
+								  " COALESCE(r.last_offline_at OPERATOR(pg_catalog.<) $4"
+								  "          AND $4 OPERATOR(pg_catalog.<) r.online_since, false) AS in_break"
+								  " FROM dispatch.riders r"
+								  " WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
+								  "   AND r.rider_id OPERATOR(pg_catalog.=) $2"
+								  "   AND r.forgotten_at IS NULL"
+								  " FOR SHARE OF r",
+								  4, t_move);
 }
 
 /*
@@ -152,6 +159,14 @@ ping(FunctionCallInfo fcinfo, int first, int64 zone_id, bool zone_null,
 					errmsg("rider " INT64_FORMAT " is offline: no position is recorded off shift",
 						   DatumGetInt64(rider_id)),
 					errhint("A rider goes online with rider_online(rider_id, lon, lat) first, which records where the shift starts."));
+		/* a time in the break before this shift: off shift too */
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+			ereport(ERROR,
+					errcode(ERRCODE_DP_RIDER_OFFLINE),
+					errmsg("rider " INT64_FORMAT " was offline at %s: no position is recorded off shift",
+						   DatumGetInt64(rider_id),
+						   DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(at)))),
+					errdetail("The ping's time lies between the rider's last rider_offline and the start of the current shift."));
 	}
 	match_run_plan(track_plan, args, nulls, false, 0, SPI_OK_INSERT, "adding to the rider's track");
 }

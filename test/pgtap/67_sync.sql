@@ -7,7 +7,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(53);
+SELECT plan(57);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -59,6 +59,22 @@ SELECT is(pg_temp.answers(format('[{"id": "p2", "at": %s, "type": "ping", "lon":
           '1:duplicate:- 2:duplicate:-', 'a replayed batch is all duplicates');
 SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider), :tracks_before::bigint, '... and changes nothing');
 SELECT is((SELECT count(*) FROM dispatch.rider_sync_log WHERE rider_id = :rider), 4::bigint, 'every applied id is remembered once');
+
+-- the break before this shift (offline from 22:00 the day before to 11:50)
+-- is off shift too: a ping made then, synced or live, is refused (DP029);
+-- one of the shift before the break is tracked
+SELECT results_eq(format($$ SELECT outcome, reason, sqlstate FROM dispatch.sync_rider(%s, '[{"id": "b1", "at": %s, "type": "ping", "lon": 121.40, "lat": 31.15}]') $$,
+                         :rider, pg_temp.ms('11:00:00')),
+                  format($$ VALUES ('rejected', 'rider %s was offline then: no position is recorded off shift', 'DP029') $$, :rider),
+                  'a synced ping made in the break before the shift is rejected (DP029)');
+SELECT throws_ok(format($$ SELECT dispatch.update_rider_location(%s, 121.40, 31.15, '2027-03-01 11:00:10+00') $$, :rider),
+                 'DP029', format('rider %s was offline at 2027-03-01 11:00:10+00: no position is recorded off shift', :rider),
+                 '... and so is a live one');
+SELECT lives_ok(format($$ SELECT dispatch.update_rider_location(%s, 121.40, 31.15, '2027-02-28 21:00:00+00') $$, :rider),
+                '... not one made before the break');
+SELECT count(*) AS break_tracked FROM dispatch.rider_tracks WHERE zone_id = :zone AND rider_id = :rider
+   AND at IN ('2027-03-01 11:00:00+00', '2027-03-01 11:00:10+00', '2027-02-28 21:00:00+00') \gset
+SELECT is(:break_tracked::bigint, 1::bigint, '... which alone is tracked');
 
 -- actions in the app's time order: the rider's position is 10 minutes
 -- old by 12:11; an offer answer at 12:10:50 comes with a ping of 12:10:40
