@@ -12328,3 +12328,8 @@ UPDATE @extschema@.orders o
    AND n.attempts OPERATOR(pg_catalog.>) 1;
 COMMENT ON COLUMN @extschema@.orders.payment_attempt IS
 	'The number of the order''s current payment attempt: 1 for a new order, one more each time a failed payment is retried (payment_failed -> pending_payment, retry_payment), stamped by the state machine; the order_status events of pending_payment and payment_failed carry it as "attempt", and fail_payment''s attempt names it (docs/api.md, "Payment attempts").';
+
+-- a ping the app cached on shift and synced after rider_offline is kept in
+-- the track (sql/67_sync.sql): its comment in the inventory of personal data
+COMMENT ON COLUMN @extschema@.rider_tracks.position IS
+	'Personal data of the rider: the track of positions, pinged on shift only (a ping made off shift, live or synced, is refused: DP029; one the app cached on shift and synced after rider_offline is kept). Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';
