@@ -5553,7 +5553,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_update_rider_location';
 COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
-	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.  An offline rider''s ping is refused (DP029), nothing written: no position is recorded off shift.';
+	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.  An offline rider''s ping is refused (DP029), nothing written: no position is recorded off shift; so is one whose time lies in the break before the rider''s current shift.';
 
 -- update_rider_plan_in_zone (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.update_rider_plan_in_zone(zone_id bigint, rider_id bigint, free_at timestamptz,
@@ -6121,12 +6121,12 @@ BEGIN
 	           AND (p_upto IS NULL OR p.at OPERATOR(pg_catalog.<=) p_upto)
 	         ORDER BY p.at DESC LIMIT 1) n
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) p_zone_id AND r.rider_id OPERATOR(pg_catalog.=) p_rider_id
-	   AND r.forgotten_at IS NULL
+	   AND r.forgotten_at IS NULL AND r.status OPERATOR(pg_catalog.=) 'online'
 	   AND (r.position_at IS NULL OR r.position_at OPERATOR(pg_catalog.<) n.at);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) IS
-	'Internal: applies the synced pings with p_after < at <= p_upto (NULL: unbounded): all into the track, the newest into the rider''s position when it is newer than the known one (never a forgotten rider''s).';
+	'Internal: applies the synced pings with p_after < at <= p_upto (NULL: unbounded): all into the track, the newest into the rider''s position when it is newer than the known one (never an offline or forgotten rider''s).';
 REVOKE ALL ON FUNCTION @extschema@._sync_pings(bigint, bigint, timestamptz[], float8[], float8[], timestamptz, timestamptz) FROM PUBLIC;
 
 -- sync_rider_in_zone (sql/67_sync.sql)
@@ -6139,11 +6139,13 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_zone bigint;
 	v_known timestamptz;                  -- the rider's newest position before the sync
-	v_online boolean;                     -- on shift: an offline rider's pings are refused (DP029)
+	v_online boolean;                     -- on shift: moved by its pings
+	v_off_from timestamptz;               -- pings made between these two times were made
+	v_off_to timestamptz;                 -- off shift (DP029), exclusive
 	v_max_item integer;
 	v_max_id integer;
 	v_max_reason integer;
-	-- the items, in the app's time order
+	-- the items, in the batch's order
 	v_n integer[];
 	v_id text[];
 	v_kind text[];
@@ -6178,8 +6180,14 @@ BEGIN
 	-- a forgotten rider is refused as an unknown one (forget_rider)
 	-- the rider's row locked (no key update, as the pings' update takes it):
 	-- two syncs of a rider take turns, and an erasure in flight is waited
-	-- for, so that no track is added after it
-	SELECT r.position_at, r.status OPERATOR(pg_catalog.=) 'online' INTO v_known, v_online FROM @extschema@.riders r
+	-- for, so that no track is added after it; and when the rider was off
+	-- shift: after it went offline, or, online again, in the break before
+	-- the current shift
+	SELECT r.position_at, r.status OPERATOR(pg_catalog.=) 'online',
+	       CASE WHEN r.status OPERATOR(pg_catalog.=) 'online' THEN COALESCE(r.last_offline_at, 'infinity')
+	            ELSE COALESCE(r.last_offline_at, '-infinity') END,
+	       CASE WHEN r.status OPERATOR(pg_catalog.=) 'online' THEN COALESCE(r.online_since, '-infinity') ELSE 'infinity' END
+	  INTO v_known, v_online, v_off_from, v_off_to FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id
 	   AND r.forgotten_at IS NULL
 	   FOR NO KEY UPDATE OF r;
@@ -6206,16 +6214,16 @@ BEGIN
 	-- app's, in milliseconds since 1970; coordinates are JSON numbers,
 	-- compared as numeric, which holds any (1e400, 1e-400), and rounded to
 	-- 15 decimals before float8, which would overflow or underflow
-	SELECT pg_catalog.array_agg(p.n ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.id ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.kind ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.at ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.lon ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.lat ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.ref ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.accept ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.note ORDER BY p.at NULLS FIRST, p.n),
-	       pg_catalog.array_agg(p.problem ORDER BY p.at NULLS FIRST, p.n)
+	SELECT pg_catalog.array_agg(p.n ORDER BY p.n),
+	       pg_catalog.array_agg(p.id ORDER BY p.n),
+	       pg_catalog.array_agg(p.kind ORDER BY p.n),
+	       pg_catalog.array_agg(p.at ORDER BY p.n),
+	       pg_catalog.array_agg(p.lon ORDER BY p.n),
+	       pg_catalog.array_agg(p.lat ORDER BY p.n),
+	       pg_catalog.array_agg(p.ref ORDER BY p.n),
+	       pg_catalog.array_agg(p.accept ORDER BY p.n),
+	       pg_catalog.array_agg(p.note ORDER BY p.n),
+	       pg_catalog.array_agg(p.problem ORDER BY p.n)
 	  INTO v_n, v_id, v_kind, v_at, v_lon, v_lat, v_ref, v_accept, v_note, v_problem
 	  FROM (SELECT f.n, f.id, f.kind, f.at, f.lon, f.lat, f.ref, f.accept, f.note,
 	               CASE WHEN f.is_object IS NOT TRUE THEN 'an item is a JSON object'
@@ -6268,10 +6276,10 @@ BEGIN
 	END IF;
 
 	-- remember every well-formed id; the ones remembered already, or
-	-- repeated in this batch (the earliest well-formed one counts), are
-	-- duplicates.  Malformed items are numbered apart: they sort first when
-	-- they lack an "at", and one must not make a good item with its id a
-	-- duplicate, since it is neither applied nor remembered itself.
+	-- repeated in this batch (the first well-formed one counts), are
+	-- duplicates.  Malformed items are numbered apart: one must not make a
+	-- good item with its id a duplicate, since it is neither applied nor
+	-- remembered itself.
 	WITH items AS (
 		SELECT u.id, u.kind, u.at, u.problem, u.ord,
 		       pg_catalog.row_number() OVER (PARTITION BY u.id, u.problem IS NULL ORDER BY u.ord) AS nth
@@ -6289,36 +6297,45 @@ BEGIN
 	  FROM items i LEFT JOIN logged l ON l.client_event_id OPERATOR(pg_catalog.=) i.id;
 
 	-- pings and duplicates, set-based: the outcome of every item that is
-	-- not an action or malformed, and the pings to apply (in time order;
-	-- one older than the rider's position before the sync is tracked only,
-	-- since every earlier ping of the batch is older still); an offline
-	-- rider's pings are refused, as a live one is (no position is recorded
-	-- off shift; the row lock above keeps the status through the sync)
+	-- not an action or malformed, and the pings to apply (one older than
+	-- the rider's position before the sync is tracked only, since every
+	-- earlier ping of the batch is older still).  A ping made after the
+	-- rider went offline, or in the break before the current shift, is
+	-- refused, as a live one is (no position is recorded off shift; the row
+	-- lock above keeps the status through the sync); one made before an
+	-- offline rider went offline, cached while the phone had no signal, is
+	-- tracked only: an offline rider is not moved
 	SELECT pg_catalog.array_agg(CASE WHEN u.problem IS NOT NULL THEN NULL
 	                                 WHEN NOT u.fresh THEN 'duplicate'
 	                                 WHEN u.kind OPERATOR(pg_catalog.<>) 'ping' THEN NULL
-	                                 WHEN NOT v_online THEN 'rejected'
+	                                 WHEN u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to THEN 'rejected'
 	                                 WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'rejected'
 	                                 ELSE 'applied' END ORDER BY u.ord),
 	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
-	                                 CASE WHEN NOT v_online
-	                                      THEN pg_catalog.format('rider %s is offline: no position is recorded off shift',
+	                                 CASE WHEN u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to
+	                                      THEN pg_catalog.format(CASE WHEN v_online THEN 'rider %s was offline then: no position is recorded off shift'
+	                                                                  ELSE 'rider %s is offline: no position is recorded off shift' END,
 	                                                             sync_rider_in_zone.rider_id)
 	                                      WHEN u.at OPERATOR(pg_catalog.>) v_future
 	                                      THEN 'a ping may not lie more than a minute in the future'
+	                                      WHEN NOT v_online
+	                                      THEN 'tracked; made before the rider went offline, whose position stays'
 	                                      WHEN u.at OPERATOR(pg_catalog.<) v_known
 	                                      THEN 'tracked; older than the rider''s newest position, which stays' END
 	                            END ORDER BY u.ord),
 	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
-	                                 CASE WHEN NOT v_online THEN 'DP029'
+	                                 CASE WHEN u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to THEN 'DP029'
 	                                      WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'DP024' END
 	                            END ORDER BY u.ord),
-	       pg_catalog.array_agg(u.at ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
-	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
-	       pg_catalog.array_agg(u.lon ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
-	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
-	       pg_catalog.array_agg(u.lat ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh AND v_online
-	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND u.at OPERATOR(pg_catalog.<=) v_future),
+	       pg_catalog.array_agg(u.at ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND NOT (u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to)
+	                                 AND u.at OPERATOR(pg_catalog.<=) v_future),
+	       pg_catalog.array_agg(u.lon ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND NOT (u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to)
+	                                 AND u.at OPERATOR(pg_catalog.<=) v_future),
+	       pg_catalog.array_agg(u.lat ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND NOT (u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to)
+	                                 AND u.at OPERATOR(pg_catalog.<=) v_future),
 	       pg_catalog.array_agg(u.ord::integer ORDER BY u.ord) FILTER (WHERE u.problem IS NOT NULL
 	                                 OR (u.fresh AND u.kind OPERATOR(pg_catalog.<>) 'ping'))
 	  INTO v_outcome, v_reason, v_state, v_ping_at, v_ping_lon, v_ping_lat, v_actions
@@ -6326,11 +6343,13 @@ BEGIN
 	                  pg_catalog.unnest(v_at), pg_catalog.unnest(v_lon), pg_catalog.unnest(v_lat))
 	       WITH ORDINALITY u(problem, fresh, kind, at, lon, lat, ord);
 
-	-- actions and malformed items, in time order: each in a subtransaction
-	-- of its own, so that a refusal undoes only itself; before an action,
-	-- the pings up to its time
+	-- actions and malformed items, in the batch's order: each in a
+	-- subtransaction of its own, so that a refusal undoes only itself;
+	-- before an action, the pings up to its time not applied yet (an action
+	-- stamped before an earlier one, the phone's clock set back, has none)
 	FOREACH i IN ARRAY COALESCE(v_actions, '{}') LOOP
-		IF v_problem[i] IS NULL AND v_ping_at IS NOT NULL THEN
+		IF v_problem[i] IS NULL AND v_ping_at IS NOT NULL
+		   AND (v_applied_upto IS NULL OR v_at[i] OPERATOR(pg_catalog.>) v_applied_upto) THEN
 			PERFORM @extschema@._sync_pings(v_zone, sync_rider_in_zone.rider_id, v_ping_at, v_ping_lon, v_ping_lat,
 			                                v_applied_upto, v_at[i]);
 			v_applied_upto := v_at[i];
@@ -6407,7 +6426,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
-	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, in "at" order, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item of an offline rider is rejected (DP029): no position is recorded off shift.';
+	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, actions in the batch''s order, each ping before the first action not older than it, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item made after the rider went offline, or in the break before the current shift, is rejected (DP029): no position is recorded off shift; one made before an offline rider went offline is tracked only.';
 REVOKE ALL ON FUNCTION @extschema@.sync_rider(bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_rider(bigint, jsonb) TO dispatch_app, dispatch_admin;
 
@@ -9103,7 +9122,7 @@ BEGIN
 	UPDATE @extschema@.riders r
 	   SET name_enc = NULL, phone_enc = NULL, phone_index = NULL, position = NULL, position_at = NULL,
 	       free_at = NULL, free_position = NULL, plan_pickup_at = NULL, plan_pickup_position = NULL,
-	       status = 'offline', online_since = NULL, forgotten_at = @extschema@.clock()
+	       status = 'offline', online_since = NULL, shift_ends_at = NULL, forgotten_at = @extschema@.clock()
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id;
 	IF v_r.status OPERATOR(pg_catalog.=) 'online' THEN
 		PERFORM @extschema@._emit_event(v_r.zone_id, 'rider_status', NULL, NULL, rider_id,
