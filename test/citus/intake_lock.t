@@ -134,3 +134,7 @@ wait "$h"
 [ -n "$z2" ] && [ "$open" = 0 ] && [ "$other" -gt 0 ] 2>/dev/null
 ok $? "an order of the customer in a zone on the other worker does not wait: placed while the first is open (zone $z2: $other)"
 rm -f /tmp/intake_lock.held.$$
+# the refusals noted meanwhile (DP009, in the rings of the coordinator and
+# the worker) are flushed and dropped, as routing.t does before its own
+q "SELECT flushed FROM dispatch.flush_refusals()" >/dev/null
+q "TRUNCATE dispatch.intake_refusals" >/dev/null
