@@ -228,7 +228,8 @@ check_customer(bool has_customer, int64 customer_id, const char *customer_text, 
 	 * it reads the customer: an erasure committed first is seen below, one
 	 * that comes later waits for the order (and then finds it active).
 	 * Sealing the address takes the same lock; an order without one needs
-	 * it as much.  Then the customer's intake lock, before the count below
+	 * it as much.  Then the customer's intake lock (on Citus first on the
+	 * zone's worker, dispatch_lock_intake_in_zone), before the count below
 	 * and before any row of the order: an order or errand of the customer
 	 * placed meanwhile is counted once it commits, or, rolled back, not at
 	 * all, so that two at once cannot both pass the limit (locks.h).  An
@@ -237,7 +238,7 @@ check_customer(bool has_customer, int64 customer_id, const char *customer_text, 
 	if (!read_only)
 	{
 		dispatch_lock_customer(customer_id, false);
-		dispatch_lock_intake(customer_id);
+		dispatch_lock_intake_in_zone(zone_id, customer_id);
 	}
 	args[0] = Int64GetDatum(customer_id);
 	match_run_plan(customer_plan, args, NULL, read_only, 1, SPI_OK_SELECT, "reading the customer");

@@ -2,7 +2,7 @@
  *
  * locks.c
  *		dispatch._lock_key(name): the advisory lock keys of locks.h, for SQL;
- *		the customer's intake lock, for C.
+ *		the customer's intake lock, for C and SQL (dispatch._lock_intake).
  *
  * IDENTIFICATION
  *		src/locks.c
@@ -11,10 +11,14 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 
 #include "locks.h"
+#include "match.h"
 
 typedef struct LockKey
 {
@@ -58,17 +62,87 @@ dispatch_lock_key(PG_FUNCTION_ARGS)
 }
 
 /*
- * The customer's intake lock (exclusive) to the end of the transaction:
- * one order or errand of a customer at a time counts the customer's unpaid
- * and cancelled orders, so that two placed at once cannot both pass the
- * limit (dispatch.fraud_max_bad_orders) on counts that miss each other.
- * Taken after the customer's lock (shared) and before any row lock of the
- * order (locks.h).  Its keys: the class 'intake' and the customer id modulo
- * 2^31 - 1; place_errand takes the same lock in SQL by _lock_key('intake').
+ * The customer's intake lock (exclusive) to the end of the transaction, on
+ * the node that runs the call: one order or errand of a customer at a time
+ * counts the customer's unpaid and cancelled orders, so that two placed at
+ * once cannot both pass the limit (dispatch.fraud_max_bad_orders) on counts
+ * that miss each other.  Taken after the customer's lock (shared) and
+ * before any row lock of the order (locks.h).  Its keys: the class
+ * 'intake' and the customer id modulo 2^31 - 1.  An intake takes it through
+ * dispatch_lock_intake_in_zone.
  */
 void
 dispatch_lock_intake(int64 customer_id)
 {
 	DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(DISPATCH_LOCK_INTAKE),
 						Int32GetDatum((int32) (customer_id % PG_INT32_MAX)));
+}
+
+static SPIPlanPtr intake_routed_plan = NULL;
+
+/*
+ * The customer's intake lock for an intake in zone zone_id.  On Citus
+ * first on the node that holds the zone's shards (docs/citus.md, "The
+ * customer's intake lock"), then where the call runs.  The counts it
+ * guards read the zone's shards, and an intake sent whole to the zone's
+ * worker (place_order_in_zone) takes the lock there: one run by the
+ * coordinator (place_order, its statements routed) would otherwise take it
+ * on the coordinator only, and the two would both pass the limit.  A
+ * statement Citus routes to the zone's shard of orders runs _lock_intake
+ * there, in the call's distributed transaction, so the worker holds the
+ * lock to its end: the count over no row (an id no order has) returns one
+ * row whatever the zone holds, and Citus evaluates no function of a routed
+ * SELECT on the coordinator.  On the zone's worker itself the statement
+ * runs locally and takes the same lock again.  Every intake takes the
+ * worker's lock before the local one, so the two make no cycle.  The
+ * caller has connected to SPI.
+ */
+void
+dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id)
+{
+	if (OidIsValid(get_extension_oid("citus", true)))
+	{
+		Datum		args[2];
+
+		if (intake_routed_plan == NULL)
+		{
+			Oid			types[2] = {INT8OID, INT8OID};
+
+			intake_routed_plan =
+				match_keep_plan("SELECT dispatch._lock_intake($2, NULL)"
+								"  FROM (SELECT pg_catalog.count(*) FROM dispatch.orders o"
+								"         WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+								"           AND o.order_id OPERATOR(pg_catalog.=) 0) AS none",
+								2, types);
+		}
+		args[0] = Int64GetDatum(zone_id);
+		args[1] = Int64GetDatum(customer_id);
+		match_run_plan(intake_routed_plan, args, NULL, false, 1, SPI_OK_SELECT,
+					   "taking the customer's intake lock on the zone's node");
+	}
+	dispatch_lock_intake(customer_id);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_lock_intake_sql);
+
+/*
+ * SQL: dispatch._lock_intake(p_customer_id bigint, p_zone_id bigint) -> void
+ *
+ * The customer's intake lock for an intake in zone p_zone_id
+ * (dispatch_lock_intake_in_zone); p_zone_id NULL: on this node only.
+ */
+Datum
+dispatch_lock_intake_sql(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	if (PG_ARGISNULL(1))
+		dispatch_lock_intake(PG_GETARG_INT64(0));
+	else
+	{
+		SPI_connect();
+		dispatch_lock_intake_in_zone(PG_GETARG_INT64(1), PG_GETARG_INT64(0));
+		SPI_finish();
+	}
+	PG_RETURN_VOID();
 }

@@ -25,7 +25,9 @@
  *		intake		'DPin' 0x4450696e				customer id		place_order, place_errand: one
  *											% (2^31-1)		intake of a customer at a time,
  *																from its check of the customer
- *																to commit (exclusive)
+ *																to commit (exclusive); on Citus
+ *																on the zone's worker, then where
+ *																the call runs (locks.c)
  *		referrals	'DPrf' 0x44507266				0				apply_referral: one referral
  *																checked and written at a time
  *
@@ -58,5 +60,7 @@
 extern Datum dispatch_lock_key(PG_FUNCTION_ARGS);
 extern void dispatch_lock_customer(int64 customer_id, bool exclusive);
 extern void dispatch_lock_intake(int64 customer_id);
+extern Datum dispatch_lock_intake_sql(PG_FUNCTION_ARGS);
+extern void dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id);
 
 #endif							/* DISPATCH_LOCKS_H */
