@@ -4256,6 +4256,15 @@ AS 'MODULE_PATHNAME', 'dispatch_check_customer';
 COMMENT ON FUNCTION @extschema@._check_customer(bigint, bigint) IS
 	'Internal: the customer exists, is not flagged, and has fewer than dispatch.fraud_max_bad_orders unpaid or cancelled orders in the zone within dispatch.fraud_window_minutes.';
 
+-- _lock_intake (sql/55_orders.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_intake(p_customer_id bigint, p_zone_id bigint) RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_lock_intake_sql';
+COMMENT ON FUNCTION @extschema@._lock_intake(bigint, bigint) IS
+	'Internal: the customer''s intake lock (advisory, exclusive, to the end of the transaction) for an intake in zone p_zone_id: on Citus first on the node that holds the zone''s shards, through a statement routed there, then on the node that runs the call; p_zone_id NULL: on this node only.  One intake of the customer at a time counts the customer''s orders (DP009) and a campaign''s uses.';
+REVOKE ALL ON FUNCTION @extschema@._lock_intake(bigint, bigint) FROM PUBLIC;
+
 -- _check_distance (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_distance(p_from geometry, p_to geometry) RETURNS real
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
@@ -4379,12 +4388,12 @@ BEGIN
 	END IF;
 	-- the customer's lock from before its check, as place_order takes it:
 	-- an erasure committed first is seen, a later one waits for the errand;
-	-- then the customer's intake lock (src/locks.h), so that the check, a
-	-- statement after it, counts an order or errand of the customer placed
-	-- at the same time once that commits (two cannot both pass the limit)
+	-- then the customer's intake lock (src/locks.h; on Citus on the zone's
+	-- worker too), so that the check, a statement after it, counts an order
+	-- or errand of the customer placed at the same time once that commits
+	-- (two cannot both pass the limit)
 	PERFORM @extschema@._lock_subject('customer', _place_errand.customer_id, false);
-	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('intake')::integer,
-	                                         (_place_errand.customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	PERFORM @extschema@._lock_intake(_place_errand.customer_id, v_zone);
 	PERFORM @extschema@._check_customer(_place_errand.customer_id, v_zone);
 
 	v_order := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.orders_id_seq'));
