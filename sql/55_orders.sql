@@ -252,7 +252,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._fail_payment(@extschema@.zone_of(order_id), order_id, reason, attempt);
 COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text, integer) IS
-	'Records a failed payment attempt; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  attempt names the payment attempt reported on (the "attempt" of the order_status event that asked for it; NULL: the current one): a failure of an attempt retried since changes nothing and returns as a no-op does, an attempt the order never had is DP025.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
+	'Records a failed payment attempt; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  attempt names the payment attempt reported on (the "attempt" of the order_status event that asked for it; NULL: the current one): a failure of an attempt retried since changes nothing and returns as a no-op does, an attempt the order never had is DP025.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).  A missing reason (NULL, empty or white space only) is DP025.';
 
 -- Not STRICT: a missing order id is an unknown order (DP014, _lock_order),
 -- as for every other call on an order, not a silent NULL.

@@ -283,8 +283,9 @@ PG_FUNCTION_INFO_V1(dispatch_fail_payment);
  * SQL: dispatch._fail_payment(p_zone bigint, order_id bigint, reason text,
  * attempt integer DEFAULT NULL) -> void
  *
- * The pending payment failed for a reason; the order moves to
- * payment_failed (its event tells the customer to retry).  Repeated with
+ * The pending payment failed for a reason (DP025 without one: NULL, empty
+ * or white space only); the order moves to payment_failed (its event tells
+ * the customer to retry).  Repeated with
  * the reason of the last failure, a no-op.  attempt names the payment
  * attempt the report is about (the "attempt" of the order_status event
  * that asked for it; NULL: the current one): the failure of an attempt
@@ -301,8 +302,17 @@ dispatch_fail_payment(PG_FUNCTION_ARGS)
 	int32		attempt = named ? PG_GETARG_INT32(3) : 0;
 	PaidOrder	o;
 
-	open_order(fcinfo, &o);
+	/*
+	 * A bad argument, said before the order is locked or its state read: a
+	 * failure needs its reason, as a cancellation does, so that a repeat is
+	 * told from another report and an operator reads why.
+	 */
+	if (dispatch_text_is_blank(reason))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_INVALID_ARGUMENT),
+				errmsg("a payment failure needs a reason"));
 	dispatch_check_text_length("reason", reason);
+	open_order(fcinfo, &o);
 
 	/* the report of an earlier attempt: past, a no-op */
 	if (named)
@@ -327,12 +337,9 @@ dispatch_fail_payment(PG_FUNCTION_ARGS)
 
 		if (read_payments(last_reason_plan, &o, NULL))
 			(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (isnull)
-			same = reason == NULL;
-		else
-			same = reason != NULL &&
-				strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-					   text_to_cstring(reason)) == 0;
+		same = !isnull &&
+			strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+				   text_to_cstring(reason)) == 0;
 		if (same)
 		{
 			SPI_finish();

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(119);
+SELECT plan(122);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
@@ -157,6 +157,13 @@ SELECT is(dispatch.zone_of(:o1), :zone::bigint, 'the zone is in the order id');
 
 -- payments
 SELECT throws_ok(format($$ SELECT dispatch.retry_payment(%s) $$, :o1), 'DP018', NULL, 'no retry before a failure');
+-- a failure needs its reason, as a cancellation does (the rule of _is_blank)
+SELECT throws_ok(format($$ SELECT dispatch.fail_payment(%s, NULL) $$, :o1), 'DP025',
+                 'a payment failure needs a reason', 'a failure without a reason is refused');
+SELECT throws_ok(format($$ SELECT dispatch.fail_payment(%s, '') $$, :o1), 'DP025',
+                 'a payment failure needs a reason', '... so is an empty one');
+SELECT throws_ok(format($$ SELECT dispatch.fail_payment(%s, E' \t\n') $$, :o1), 'DP025',
+                 'a payment failure needs a reason', '... and one of white space only');
 SELECT dispatch.fail_payment(:o1, 'card declined') \g /dev/null
 SELECT payload->>'action' AS action FROM dispatch.events WHERE zone_id = :o1 >> 40 AND order_id = :o1 AND payload->>'status' = 'payment_failed' \gset
 SELECT is(:'action'::text, 'retry_payment', 'a failed payment tells the customer to retry');
