@@ -12328,3 +12328,10 @@ UPDATE @extschema@.orders o
    AND n.attempts OPERATOR(pg_catalog.>) 1;
 COMMENT ON COLUMN @extschema@.orders.payment_attempt IS
 	'The number of the order''s current payment attempt: 1 for a new order, one more each time a failed payment is retried (payment_failed -> pending_payment, retry_payment), stamped by the state machine; the order_status events of pending_payment and payment_failed carry it as "attempt", and fail_payment''s attempt names it (docs/api.md, "Payment attempts").';
+
+-- a provider's reference names one charge: it pays one order of a zone
+-- (confirm_payment, DP030; sql/20_schema.sql).  Fails if two orders of a
+-- zone were paid with one reference before: those are to be looked into
+-- (and one refunded) before the update.
+CREATE UNIQUE INDEX payments_provider_ref_idx ON @extschema@.payments (zone_id, provider_ref)
+	WHERE status = 'succeeded';

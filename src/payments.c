@@ -31,6 +31,7 @@
 
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr succeeded_plan = NULL;
+static SPIPlanPtr ref_used_plan = NULL;
 static SPIPlanPtr last_reason_plan = NULL;
 static SPIPlanPtr settle_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
@@ -69,6 +70,13 @@ prepare_plans(void)
 									 "   AND p.status OPERATOR(pg_catalog.=) 'succeeded'"
 									 "   AND p.provider_ref OPERATOR(pg_catalog.=) $3",
 									 3, t_ref);
+	ref_used_plan = match_keep_plan("SELECT p.order_id FROM dispatch.payments p"
+									" WHERE p.zone_id OPERATOR(pg_catalog.=) $1"
+									"   AND p.status OPERATOR(pg_catalog.=) 'succeeded'"
+									"   AND p.provider_ref OPERATOR(pg_catalog.=) $3"
+									"   AND p.order_id OPERATOR(pg_catalog.<>) $2"
+									" LIMIT 1",
+									3, t_ref);
 	last_reason_plan = match_keep_plan("SELECT p.failure_reason FROM dispatch.payments p"
 									   " WHERE p.zone_id OPERATOR(pg_catalog.=) $1"
 									   "   AND p.order_id OPERATOR(pg_catalog.=) $2"
@@ -225,7 +233,8 @@ PG_FUNCTION_INFO_V1(dispatch_confirm_payment);
  * The pending payment succeeded with the provider's reference; the order
  * moves to placed (an errand, which no merchant accepts, on to accepted,
  * ready at once).  The same confirmation again is a no-op, whatever
- * happened to the order since, so that app servers may retry.
+ * happened to the order since, so that app servers may retry; a reference
+ * that paid another order of the zone is DP030.
  */
 Datum
 dispatch_confirm_payment(PG_FUNCTION_ARGS)
@@ -247,6 +256,20 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_VOID();
 	}
+
+	/*
+	 * A provider's reference names one charge: confirming a second order
+	 * of the zone with it is a replay or a mix-up, refused before anything
+	 * is written (payments_provider_ref_idx holds the rule per zone).
+	 */
+	if (read_payments(ref_used_plan, &o, provider_ref))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_PROVIDER_REF_USED),
+				errmsg("provider reference \"%s\" confirmed another order already",
+					   text_to_cstring(provider_ref)),
+				errdetail("It paid order %s.",
+						  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				errhint("A charge pays one order; confirm each order with the reference of its own charge."));
 
 	/*
 	 * The provider's success arrived after the order was cancelled unpaid

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(122);
+SELECT plan(124);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
@@ -219,6 +219,16 @@ SELECT dispatch.cancel_order(:e1, 'changed my mind') \g /dev/null
 
 -- riders
 SELECT dispatch.place_order(:customer, :merchant, :'items', 121.445, 31.196, 'Room 2') AS o2 \gset
+-- a provider's reference names one charge: it paid o1 (cancelled since,
+-- refunded), so it confirms no other order of the zone
+SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, 'psp-42') $$, :o2), 'DP030',
+                 'provider reference "psp-42" confirmed another order already',
+                 'a reference that paid another order of the zone is refused');
+SELECT results_eq(format($$ SELECT o.status::text, p.status::text, p.provider_ref
+                              FROM dispatch.orders o JOIN dispatch.payments p USING (zone_id, order_id)
+                             WHERE o.zone_id = %s AND o.order_id = %s $$, :o2 >> 40, :o2),
+                  $$ VALUES ('pending_payment', 'pending', NULL::text) $$,
+                  '... and leaves the order waiting for its payment');
 SELECT dispatch.confirm_payment(:o2, 'psp-44') \g /dev/null
 SELECT dispatch.merchant_accept(:o2) \g /dev/null
 SELECT throws_ok(format($$ SELECT dispatch.assign_manually(%s, %s, 'ops') $$, :o2, :far_rider), 'DP020', NULL, 'a rider of another zone cannot take the order');
