@@ -12335,3 +12335,142 @@ COMMENT ON COLUMN @extschema@.orders.payment_attempt IS
 -- (and one refunded) before the update.
 CREATE UNIQUE INDEX payments_provider_ref_idx ON @extschema@.payments (zone_id, provider_ref)
 	WHERE status = 'succeeded';
+
+-- a refund per payment, not per order: a success reported after the
+-- order's payment failed is refunded, and the order may be paid and
+-- cancelled after (confirm_payment, sql/62_refunds.sql); the views that
+-- read refunds count an order once and take what it keeps
+ALTER TABLE @extschema@.refunds DROP CONSTRAINT refunds_zone_id_order_id_key,
+	ADD CONSTRAINT refunds_zone_id_payment_id_key UNIQUE (zone_id, payment_id);
+COMMENT ON TABLE @extschema@.refunds IS
+	'Refunds of payments an order does not keep (the order cancelled, or the payment reported after its order''s payment failed): one per payment, of what it took; pending until the payment service settles it (settle_refund).  attempt numbers the current attempt to pay it back (1, then one more for each retry_refund); status, provider_ref and failure_reason are that attempt''s.  The id carries the zone.';
+CREATE OR REPLACE VIEW @extschema@.refund_reconciliation AS
+SELECT o.zone_id, o.order_id, o.status, o.total_cents,
+       COALESCE(p.paid, 0) AS paid_cents,
+       COALESCE(r.refunded, 0) AS refund_cents,
+       r.states AS refund_status,
+       CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
+                 AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<) p.paid THEN 'cancelled, not refunded in full'
+            -- what an order not cancelled keeps: its total once paid,
+            -- nothing while it waits for its payment (a success reported
+            -- after its payment failed is refunded)
+            WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
+                 AND (COALESCE(p.paid, 0) OPERATOR(pg_catalog.-) r.refunded) OPERATOR(pg_catalog.<)
+                     CASE WHEN o.status IN ('pending_payment', 'payment_failed') THEN 0 ELSE o.total_cents END
+                 THEN 'refunded, not cancelled'
+            WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
+            WHEN o.status IN ('pending_payment', 'payment_failed')
+                 AND (COALESCE(p.paid, 0) OPERATOR(pg_catalog.-) COALESCE(r.refunded, 0)) OPERATOR(pg_catalog.>) 0
+                 THEN 'paid while unpaid, not refunded in full'
+       END AS problem
+  FROM @extschema@.orders o
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
+                      WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id
+                        AND x.status OPERATOR(pg_catalog.=) 'succeeded') p ON true
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(y.amount_cents) FILTER (WHERE y.status OPERATOR(pg_catalog.<>) 'failed') AS refunded,
+                            pg_catalog.string_agg(y.status, ',') AS states
+                       FROM @extschema@.refunds y
+                      WHERE y.zone_id OPERATOR(pg_catalog.=) o.zone_id AND y.order_id OPERATOR(pg_catalog.=) o.order_id) r ON true
+ WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
+COMMENT ON VIEW @extschema@.refund_reconciliation IS
+	'Paid or refunded orders: what was paid, what is refunded (pending and succeeded refunds), the refund status, and problem: NULL when the money adds up (a cancelled paid order is refunded in full; an order not cancelled keeps its total once paid, nothing while it waits for its payment, the rest refunded), else what is wrong.  No personal data.';
+CREATE OR REPLACE VIEW @extschema@.order_anomalies AS
+WITH span AS (
+	SELECT @extschema@.clock() OPERATOR(pg_catalog.-) interval '36 days' AS since),
+facts AS (
+	SELECT o.zone_id, o.created_at AS at, 'orders' AS what FROM @extschema@.orders o, span
+	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT o.zone_id, o.created_at, 'cancelled' FROM @extschema@.orders o, span
+	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since AND o.cancelled_at IS NOT NULL
+	UNION ALL
+	SELECT o.zone_id, o.cancelled_at, 'cancellations' FROM @extschema@.orders o, span
+	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT o.zone_id, o.delivered_at, CASE WHEN o.delivered_at OPERATOR(pg_catalog.>) o.promised_at THEN 'late' ELSE 'on_time' END
+	  FROM @extschema@.orders o, span
+	 WHERE o.delivered_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT p.zone_id, p.settled_at, CASE WHEN p.status OPERATOR(pg_catalog.=) 'failed' THEN 'payment_failed' ELSE 'payment_ok' END
+	  FROM @extschema@.payments p, span
+	 WHERE p.settled_at OPERATOR(pg_catalog.>=) span.since AND p.status IN ('failed', 'succeeded')
+	UNION ALL
+	SELECT f.zone_id, f.responded_at, CASE WHEN f.status OPERATOR(pg_catalog.=) 'rejected' THEN 'rejected' ELSE 'accepted' END
+	  FROM @extschema@.offers f, span
+	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status IN ('accepted', 'rejected', 'released')
+	UNION ALL
+	SELECT f.zone_id, f.responded_at, 'released'
+	  FROM @extschema@.offers f
+	  JOIN @extschema@.offer_exclusions x ON x.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	                                     AND x.order_id OPERATOR(pg_catalog.=) f.order_id
+	                                     AND x.rider_id OPERATOR(pg_catalog.=) f.rider_id, span
+	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status OPERATOR(pg_catalog.=) 'released'
+	   AND x.reason OPERATOR(pg_catalog.=) 'released'
+	UNION ALL
+	-- an order once, however many of its payments were refunded
+	SELECT o.zone_id, o.cancelled_at, 'refunded'
+	  FROM @extschema@.orders o
+	  JOIN (SELECT r.zone_id, r.order_id FROM @extschema@.refunds r GROUP BY r.zone_id, r.order_id) r
+	    ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id, span
+	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since),
+hourly AS (
+	SELECT f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone) AS hour,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'orders') AS orders,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'payment_failed') AS payment_failed,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('payment_failed', 'payment_ok')) AS payments,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancellations') AS cancellations,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'rejected') AS rejected,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('rejected', 'accepted')) AS answered,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'released') AS released,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'accepted') AS accepted,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'late') AS late,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('late', 'on_time')) AS delivered,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'refunded') AS refunded
+	  FROM facts f
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 GROUP BY f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone)),
+kinds AS (
+	SELECT c.zone_id, c.hour, k.kind, k.k, k.n, b.bk, b.bn
+	  FROM hourly c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL (VALUES ('payment_failed', c.payment_failed, c.payments),
+	                            ('cancelled', c.cancelled, c.orders),
+	                            ('rejected', c.rejected, c.answered),
+	                            ('released', c.released, c.accepted),
+	                            ('late', c.late, c.delivered),
+	                            ('refunded', c.refunded, c.cancellations)) k(kind, k, n)
+	 CROSS JOIN LATERAL (
+	       SELECT COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payment_failed WHEN 'cancelled' THEN h.cancelled
+	                                               WHEN 'rejected' THEN h.rejected WHEN 'released' THEN h.released
+	                                               WHEN 'late' THEN h.late ELSE h.refunded END), 0) AS bk,
+	              COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payments WHEN 'cancelled' THEN h.orders
+	                                               WHEN 'rejected' THEN h.answered WHEN 'released' THEN h.accepted
+	                                               WHEN 'late' THEN h.delivered ELSE h.cancellations END), 0) AS bn
+	         FROM hourly h
+	        WHERE h.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	          AND h.hour IN (c.hour OPERATOR(pg_catalog.-) interval '7 days', c.hour OPERATOR(pg_catalog.-) interval '14 days',
+	                         c.hour OPERATOR(pg_catalog.-) interval '21 days', c.hour OPERATOR(pg_catalog.-) interval '28 days')) b
+	 WHERE c.hour OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('hour', (@extschema@.clock() AT TIME ZONE z.timezone)
+	                                                              OPERATOR(pg_catalog.-) interval '7 days')),
+scored AS (
+	SELECT k.zone_id, k.hour, k.kind, k.k, k.n, k.bk, k.bn,
+	       LEAST(k.bk OPERATOR(pg_catalog.+) 1, k.bn OPERATOR(pg_catalog.+) 1)::float8
+	       OPERATOR(pg_catalog./) (k.bn OPERATOR(pg_catalog.+) 2)::float8 AS p
+	  FROM kinds k),
+spread AS (
+	SELECT s.*,
+	       pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p)) AS sd
+	  FROM scored s)
+SELECT s.zone_id, s.hour, s.kind,
+       s.k AS count, s.n AS base,
+       pg_catalog.round(s.k::numeric OPERATOR(pg_catalog./) NULLIF(s.n, 0), 4) AS rate,
+       s.bk::bigint AS baseline_count, s.bn::bigint AS baseline_base,
+       pg_catalog.round(s.bk::numeric OPERATOR(pg_catalog./) NULLIF(s.bn, 0), 4) AS baseline_rate,
+       pg_catalog.round(((s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+                         OPERATOR(pg_catalog./) NULLIF(s.sd, 0))::numeric, 2) AS z_score,
+       (s.k OPERATOR(pg_catalog.>=) 3 AND s.sd OPERATOR(pg_catalog.>) 0
+        AND (s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+            OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) s.sd))
+           AS flagged
+  FROM spread s;

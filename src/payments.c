@@ -77,9 +77,11 @@ prepare_plans(void)
 									"   AND p.order_id OPERATOR(pg_catalog.<>) $2"
 									" LIMIT 1",
 									3, t_ref);
+	/* the last failure (a late success refunded since may follow it) */
 	last_reason_plan = match_keep_plan("SELECT p.failure_reason FROM dispatch.payments p"
 									   " WHERE p.zone_id OPERATOR(pg_catalog.=) $1"
 									   "   AND p.order_id OPERATOR(pg_catalog.=) $2"
+									   "   AND p.status OPERATOR(pg_catalog.=) 'failed'"
 									   " ORDER BY p.payment_id DESC LIMIT 1",
 									   2, t_order);
 	settle_plan = match_keep_plan("UPDATE dispatch.payments p"
@@ -234,7 +236,9 @@ PG_FUNCTION_INFO_V1(dispatch_confirm_payment);
  * moves to placed (an errand, which no merchant accepts, on to accepted,
  * ready at once).  The same confirmation again is a no-op, whatever
  * happened to the order since, so that app servers may retry; a reference
- * that paid another order of the zone is DP030.
+ * that paid another order of the zone is DP030.  A success for an order
+ * cancelled unpaid, or whose payment failed and was not retried, is
+ * recorded and refunded.
  */
 Datum
 dispatch_confirm_payment(PG_FUNCTION_ARGS)
@@ -251,7 +255,15 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 	dispatch_check_text_length("provider_ref", provider_ref);
 	open_order(fcinfo, &o);
 
-	if (strcmp(o.status, "pending_payment") != 0 && read_payments(succeeded_plan, &o, provider_ref))
+	/*
+	 * A repeat: a payment succeeded with this reference already.  An order
+	 * waiting for its first attempt has no such payment; one retried since
+	 * may have (a late success of an earlier attempt, recorded and refunded
+	 * while the order waited for the retry), and its repeat must not pay
+	 * the attempt under way with money given back.
+	 */
+	if ((strcmp(o.status, "pending_payment") != 0 || o.attempt > 1) &&
+		read_payments(succeeded_plan, &o, provider_ref))
 	{
 		SPI_finish();
 		PG_RETURN_VOID();
@@ -272,11 +284,15 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 				errhint("A charge pays one order; confirm each order with the reference of its own charge."));
 
 	/*
-	 * The provider's success arrived after the order was cancelled unpaid
-	 * (its pending payment voided here): the money was taken all the same,
-	 * so it is recorded, and refunded (sql/62_refunds.sql).
+	 * The provider's success arrived for an order that cannot take it:
+	 * cancelled unpaid (its pending payment voided here), or failed and not
+	 * retried (the customer was told to retry, and payment_failed leads to
+	 * a new attempt or a cancellation only).  The money was taken all the
+	 * same, so it is recorded and refunded, a refund event telling the
+	 * payment service (sql/62_refunds.sql); a failed order stays failed,
+	 * for its retry.
 	 */
-	if (strcmp(o.status, "cancelled") == 0)
+	if (strcmp(o.status, "cancelled") == 0 || strcmp(o.status, "payment_failed") == 0)
 	{
 		Datum		args[4];
 		bool		isnull;
@@ -285,7 +301,7 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 		args[1] = Int64GetDatum(o.order_id);
 		args[2] = PointerGetDatum(provider_ref);
 		args[3] = TimestampTzGetDatum(now);
-		match_run_plan(late_plan, args, NULL, false, 1, SPI_OK_SELECT, "refunding a payment after cancellation");
+		match_run_plan(late_plan, args, NULL, false, 1, SPI_OK_SELECT, "refunding a payment the order cannot take");
 		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 		{
 			SPI_finish();
