@@ -12474,3 +12474,5 @@ SELECT s.zone_id, s.hour, s.kind,
             OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) s.sd))
            AS flagged
   FROM spread s;
+COMMENT ON TABLE @extschema@.payments IS
+	'Payment attempts of orders, and the successes reported for an order that could not take them (cancelled, or failed and not retried), recorded to be refunded; one attempt at a time is pending, and a provider reference pays one order of a zone.';
