@@ -4493,7 +4493,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._confirm_payment(@extschema@.zone_of(order_id), order_id, provider_ref);
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
-	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded is recorded and refunded (a refund event); anything else without a pending payment is refused (DP018), a missing reference (NULL, empty or white space only) DP025.';
+	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded, or in payment_failed (not retried), is recorded and refunded (a refund event), the order keeping its status; anything else without a pending payment is refused (DP018), a reference that paid another order of the zone DP030, a missing reference (NULL, empty or white space only) DP025.';
 
 -- _fail_payment (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text, attempt integer DEFAULT NULL)
@@ -4512,7 +4512,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._fail_payment(@extschema@.zone_of(order_id), order_id, reason, attempt);
 COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text, integer) IS
-	'Records a failed payment attempt; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  attempt names the payment attempt reported on (the "attempt" of the order_status event that asked for it; NULL: the current one): a failure of an attempt retried since changes nothing and returns as a no-op does, an attempt the order never had is DP025.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
+	'Records a failed payment attempt; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  attempt names the payment attempt reported on (the "attempt" of the order_status event that asked for it; NULL: the current one): a failure of an attempt retried since changes nothing and returns as a no-op does, an attempt the order never had is DP025.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).  A missing reason (NULL, empty or white space only) is DP025.';
 REVOKE ALL ON FUNCTION @extschema@.fail_payment(bigint, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.fail_payment(bigint, text, integer) TO dispatch_app, dispatch_admin;
 
@@ -5025,30 +5025,34 @@ AS $$
 DECLARE
 	v_pay @extschema@.payments;
 	v_r @extschema@.refunds;
+	v_last bigint;
 BEGIN
-	SELECT p.* INTO v_pay FROM @extschema@.payments p
-	 WHERE p.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
-	   AND p.order_id OPERATOR(pg_catalog.=) p_order.order_id
-	   AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-	 ORDER BY p.payment_id DESC LIMIT 1;
-	IF NOT FOUND OR v_pay.amount_cents OPERATOR(pg_catalog.=) 0 THEN
-		RETURN NULL;                    -- nothing was paid
-	END IF;
-	INSERT INTO @extschema@.refunds (zone_id, refund_id, order_id, payment_id, amount_cents, reason, created_at)
-	VALUES (p_order.zone_id,
-	        @extschema@.zone_scoped_id(p_order.zone_id, pg_catalog.nextval('@extschema@.refunds_id_seq')),
-	        p_order.order_id, v_pay.payment_id, v_pay.amount_cents, p_reason, @extschema@.clock())
-	ON CONFLICT ON CONSTRAINT refunds_zone_id_order_id_key DO NOTHING
-	RETURNING * INTO v_r;
-	IF NOT FOUND THEN
-		RETURN NULL;                    -- refunded already
-	END IF;
-	PERFORM @extschema@._refund_event(v_r, p_order.customer_id);
-	RETURN v_r.refund_id;
+	-- every payment that took money and is not refunded yet (one, but for
+	-- a late success refunded before the order was paid after all)
+	FOR v_pay IN
+		SELECT p.* FROM @extschema@.payments p
+		 WHERE p.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
+		   AND p.order_id OPERATOR(pg_catalog.=) p_order.order_id
+		   AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+		   AND p.amount_cents OPERATOR(pg_catalog.>) 0
+		 ORDER BY p.payment_id
+	LOOP
+		INSERT INTO @extschema@.refunds (zone_id, refund_id, order_id, payment_id, amount_cents, reason, created_at)
+		VALUES (p_order.zone_id,
+		        @extschema@.zone_scoped_id(p_order.zone_id, pg_catalog.nextval('@extschema@.refunds_id_seq')),
+		        p_order.order_id, v_pay.payment_id, v_pay.amount_cents, p_reason, @extschema@.clock())
+		ON CONFLICT ON CONSTRAINT refunds_zone_id_payment_id_key DO NOTHING
+		RETURNING * INTO v_r;
+		IF FOUND THEN
+			PERFORM @extschema@._refund_event(v_r, p_order.customer_id);
+			v_last := v_r.refund_id;
+		END IF;
+	END LOOP;
+	RETURN v_last;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) IS
-	'Internal (cancel_order): records the refund of what the order''s payment took and emits a refund event for the payment service; NULL when nothing was paid or the order is refunded already.';
+	'Internal (cancel_order, confirm_payment): records the refund of every payment of the order that took money and has none yet, each with a refund event for the payment service; returns the last refund''s id, NULL when nothing was paid or everything is refunded already.';
 REVOKE ALL ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) FROM PUBLIC;
 
 -- _refund_late_payment (sql/62_refunds.sql)
@@ -5063,7 +5067,7 @@ BEGIN
 	-- locked by the caller
 	SELECT o.* INTO v_order FROM @extschema@.orders o
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
-	IF NOT FOUND OR v_order.status OPERATOR(pg_catalog.<>) 'cancelled'
+	IF NOT FOUND OR v_order.status NOT IN ('cancelled', 'payment_failed')
 	   OR EXISTS (SELECT FROM @extschema@.payments p
 	               WHERE p.zone_id OPERATOR(pg_catalog.=) p_zone
 	                 AND p.order_id OPERATOR(pg_catalog.=) p_order_id
@@ -5074,12 +5078,13 @@ BEGIN
 	                                  created_at, settled_at)
 	VALUES (p_zone, @extschema@.zone_scoped_id(p_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
 	        p_order_id, v_order.total_cents, 'succeeded', p_ref, p_now, p_now);
-	PERFORM @extschema@._refund_cancelled(v_order, 'paid after cancellation');
+	PERFORM @extschema@._refund_cancelled(v_order,
+		CASE v_order.status WHEN 'cancelled' THEN 'paid after cancellation' ELSE 'paid after the payment failed' END);
 	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._refund_late_payment(bigint, bigint, text, timestamptz) IS
-	'Internal (confirm_payment): a payment that succeeded after its order was cancelled unpaid is recorded and refunded (a refund and its event); false when the order is not cancelled or was paid already.';
+	'Internal (confirm_payment): a payment that succeeded for an order cancelled unpaid, or failed and not retried, is recorded and refunded (a refund and its event); false when the order is in neither status or a payment of it succeeded already.';
 REVOKE ALL ON FUNCTION @extschema@._refund_late_payment(bigint, bigint, text, timestamptz) FROM PUBLIC;
 
 -- _settle_refund (sql/62_refunds.sql)
@@ -12361,3 +12366,151 @@ COMMENT ON COLUMN @extschema@.orders.payment_attempt IS
 -- the track (sql/67_sync.sql): its comment in the inventory of personal data
 COMMENT ON COLUMN @extschema@.rider_tracks.position IS
 	'Personal data of the rider: the track of positions, pinged on shift only (a ping made off shift, live or synced, is refused: DP029; one the app cached on shift and synced after rider_offline is kept). Purpose: ETA learning, disputes, pay for distance; basis: legitimate_interests; kept: 30 days (retention rider_tracks), deleted on erasure; read by: the rider (export_rider), dispatch_admin; analysts only as learned speeds; protection: not sealed, deleted by retention.';
+
+-- a provider's reference names one charge: it pays one order of a zone
+-- (confirm_payment, DP030; sql/20_schema.sql).  Fails if two orders of a
+-- zone were paid with one reference before: those are to be looked into
+-- (and one refunded) before the update.
+CREATE UNIQUE INDEX payments_provider_ref_idx ON @extschema@.payments (zone_id, provider_ref)
+	WHERE status = 'succeeded';
+
+-- a refund per payment, not per order: a success reported after the
+-- order's payment failed is refunded, and the order may be paid and
+-- cancelled after (confirm_payment, sql/62_refunds.sql); the views that
+-- read refunds count an order once and take what it keeps
+ALTER TABLE @extschema@.refunds DROP CONSTRAINT refunds_zone_id_order_id_key,
+	ADD CONSTRAINT refunds_zone_id_payment_id_key UNIQUE (zone_id, payment_id);
+COMMENT ON TABLE @extschema@.refunds IS
+	'Refunds of payments an order does not keep (the order cancelled, or the payment reported after its order''s payment failed): one per payment, of what it took; pending until the payment service settles it (settle_refund).  attempt numbers the current attempt to pay it back (1, then one more for each retry_refund); status, provider_ref and failure_reason are that attempt''s.  The id carries the zone.';
+CREATE OR REPLACE VIEW @extschema@.refund_reconciliation AS
+SELECT o.zone_id, o.order_id, o.status, o.total_cents,
+       COALESCE(p.paid, 0) AS paid_cents,
+       COALESCE(r.refunded, 0) AS refund_cents,
+       r.states AS refund_status,
+       CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
+                 AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<) p.paid THEN 'cancelled, not refunded in full'
+            -- what an order not cancelled keeps: its total once paid,
+            -- nothing while it waits for its payment (a success reported
+            -- after its payment failed is refunded)
+            WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
+                 AND (COALESCE(p.paid, 0) OPERATOR(pg_catalog.-) r.refunded) OPERATOR(pg_catalog.<)
+                     CASE WHEN o.status IN ('pending_payment', 'payment_failed') THEN 0 ELSE o.total_cents END
+                 THEN 'refunded, not cancelled'
+            WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
+            WHEN o.status IN ('pending_payment', 'payment_failed')
+                 AND (COALESCE(p.paid, 0) OPERATOR(pg_catalog.-) COALESCE(r.refunded, 0)) OPERATOR(pg_catalog.>) 0
+                 THEN 'paid while unpaid, not refunded in full'
+       END AS problem
+  FROM @extschema@.orders o
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
+                      WHERE x.zone_id OPERATOR(pg_catalog.=) o.zone_id AND x.order_id OPERATOR(pg_catalog.=) o.order_id
+                        AND x.status OPERATOR(pg_catalog.=) 'succeeded') p ON true
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(y.amount_cents) FILTER (WHERE y.status OPERATOR(pg_catalog.<>) 'failed') AS refunded,
+                            pg_catalog.string_agg(y.status, ',') AS states
+                       FROM @extschema@.refunds y
+                      WHERE y.zone_id OPERATOR(pg_catalog.=) o.zone_id AND y.order_id OPERATOR(pg_catalog.=) o.order_id) r ON true
+ WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
+COMMENT ON VIEW @extschema@.refund_reconciliation IS
+	'Paid or refunded orders: what was paid, what is refunded (pending and succeeded refunds), the refund status, and problem: NULL when the money adds up (a cancelled paid order is refunded in full; an order not cancelled keeps its total once paid, nothing while it waits for its payment, the rest refunded), else what is wrong.  No personal data.';
+CREATE OR REPLACE VIEW @extschema@.order_anomalies AS
+WITH span AS (
+	SELECT @extschema@.clock() OPERATOR(pg_catalog.-) interval '36 days' AS since),
+facts AS (
+	SELECT o.zone_id, o.created_at AS at, 'orders' AS what FROM @extschema@.orders o, span
+	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT o.zone_id, o.created_at, 'cancelled' FROM @extschema@.orders o, span
+	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since AND o.cancelled_at IS NOT NULL
+	UNION ALL
+	SELECT o.zone_id, o.cancelled_at, 'cancellations' FROM @extschema@.orders o, span
+	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT o.zone_id, o.delivered_at, CASE WHEN o.delivered_at OPERATOR(pg_catalog.>) o.promised_at THEN 'late' ELSE 'on_time' END
+	  FROM @extschema@.orders o, span
+	 WHERE o.delivered_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT p.zone_id, p.settled_at, CASE WHEN p.status OPERATOR(pg_catalog.=) 'failed' THEN 'payment_failed' ELSE 'payment_ok' END
+	  FROM @extschema@.payments p, span
+	 WHERE p.settled_at OPERATOR(pg_catalog.>=) span.since AND p.status IN ('failed', 'succeeded')
+	UNION ALL
+	SELECT f.zone_id, f.responded_at, CASE WHEN f.status OPERATOR(pg_catalog.=) 'rejected' THEN 'rejected' ELSE 'accepted' END
+	  FROM @extschema@.offers f, span
+	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status IN ('accepted', 'rejected', 'released')
+	UNION ALL
+	SELECT f.zone_id, f.responded_at, 'released'
+	  FROM @extschema@.offers f
+	  JOIN @extschema@.offer_exclusions x ON x.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	                                     AND x.order_id OPERATOR(pg_catalog.=) f.order_id
+	                                     AND x.rider_id OPERATOR(pg_catalog.=) f.rider_id, span
+	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status OPERATOR(pg_catalog.=) 'released'
+	   AND x.reason OPERATOR(pg_catalog.=) 'released'
+	UNION ALL
+	-- an order once, however many of its payments were refunded
+	SELECT o.zone_id, o.cancelled_at, 'refunded'
+	  FROM @extschema@.orders o
+	  JOIN (SELECT r.zone_id, r.order_id FROM @extschema@.refunds r GROUP BY r.zone_id, r.order_id) r
+	    ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id, span
+	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since),
+hourly AS (
+	SELECT f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone) AS hour,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'orders') AS orders,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'payment_failed') AS payment_failed,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('payment_failed', 'payment_ok')) AS payments,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancellations') AS cancellations,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'rejected') AS rejected,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('rejected', 'accepted')) AS answered,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'released') AS released,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'accepted') AS accepted,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'late') AS late,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('late', 'on_time')) AS delivered,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'refunded') AS refunded
+	  FROM facts f
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 GROUP BY f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone)),
+kinds AS (
+	SELECT c.zone_id, c.hour, k.kind, k.k, k.n, b.bk, b.bn
+	  FROM hourly c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL (VALUES ('payment_failed', c.payment_failed, c.payments),
+	                            ('cancelled', c.cancelled, c.orders),
+	                            ('rejected', c.rejected, c.answered),
+	                            ('released', c.released, c.accepted),
+	                            ('late', c.late, c.delivered),
+	                            ('refunded', c.refunded, c.cancellations)) k(kind, k, n)
+	 CROSS JOIN LATERAL (
+	       SELECT COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payment_failed WHEN 'cancelled' THEN h.cancelled
+	                                               WHEN 'rejected' THEN h.rejected WHEN 'released' THEN h.released
+	                                               WHEN 'late' THEN h.late ELSE h.refunded END), 0) AS bk,
+	              COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payments WHEN 'cancelled' THEN h.orders
+	                                               WHEN 'rejected' THEN h.answered WHEN 'released' THEN h.accepted
+	                                               WHEN 'late' THEN h.delivered ELSE h.cancellations END), 0) AS bn
+	         FROM hourly h
+	        WHERE h.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	          AND h.hour IN (c.hour OPERATOR(pg_catalog.-) interval '7 days', c.hour OPERATOR(pg_catalog.-) interval '14 days',
+	                         c.hour OPERATOR(pg_catalog.-) interval '21 days', c.hour OPERATOR(pg_catalog.-) interval '28 days')) b
+	 WHERE c.hour OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('hour', (@extschema@.clock() AT TIME ZONE z.timezone)
+	                                                              OPERATOR(pg_catalog.-) interval '7 days')),
+scored AS (
+	SELECT k.zone_id, k.hour, k.kind, k.k, k.n, k.bk, k.bn,
+	       LEAST(k.bk OPERATOR(pg_catalog.+) 1, k.bn OPERATOR(pg_catalog.+) 1)::float8
+	       OPERATOR(pg_catalog./) (k.bn OPERATOR(pg_catalog.+) 2)::float8 AS p
+	  FROM kinds k),
+spread AS (
+	SELECT s.*,
+	       pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p)) AS sd
+	  FROM scored s)
+SELECT s.zone_id, s.hour, s.kind,
+       s.k AS count, s.n AS base,
+       pg_catalog.round(s.k::numeric OPERATOR(pg_catalog./) NULLIF(s.n, 0), 4) AS rate,
+       s.bk::bigint AS baseline_count, s.bn::bigint AS baseline_base,
+       pg_catalog.round(s.bk::numeric OPERATOR(pg_catalog./) NULLIF(s.bn, 0), 4) AS baseline_rate,
+       pg_catalog.round(((s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+                         OPERATOR(pg_catalog./) NULLIF(s.sd, 0))::numeric, 2) AS z_score,
+       (s.k OPERATOR(pg_catalog.>=) 3 AND s.sd OPERATOR(pg_catalog.>) 0
+        AND (s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+            OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) s.sd))
+           AS flagged
+  FROM spread s;
+COMMENT ON TABLE @extschema@.payments IS
+	'Payment attempts of orders, and the successes reported for an order that could not take them (cancelled, or failed and not retried), recorded to be refunded; one attempt at a time is pending, and a provider reference pays one order of a zone.';

@@ -373,8 +373,13 @@ CREATE TABLE @extschema@.payments (
 ALTER SEQUENCE @extschema@.payments_id_seq OWNED BY @extschema@.payments.payment_id;
 CREATE UNIQUE INDEX payments_one_pending_idx ON @extschema@.payments (zone_id, order_id)
 	WHERE status = 'pending';
+-- a provider's reference names one charge: it pays one order (DP030 from
+-- confirm_payment).  Within a zone: on Citus a unique index holds the
+-- distribution column, and a zone's payments lie on one shard.
+CREATE UNIQUE INDEX payments_provider_ref_idx ON @extschema@.payments (zone_id, provider_ref)
+	WHERE status = 'succeeded';
 COMMENT ON TABLE @extschema@.payments IS
-	'Payment attempts of orders; one attempt at a time is pending.';
+	'Payment attempts of orders, and the successes reported for an order that could not take them (cancelled, or failed and not retried), recorded to be refunded; one attempt at a time is pending, and a provider reference pays one order of a zone.';
 
 CREATE TABLE @extschema@.events (
 	zone_id      bigint NOT NULL,

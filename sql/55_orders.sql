@@ -247,7 +247,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._confirm_payment(@extschema@.zone_of(order_id), order_id, provider_ref);
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
-	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded is recorded and refunded (a refund event); anything else without a pending payment is refused (DP018), a missing reference (NULL, empty or white space only) DP025.';
+	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded, or in payment_failed (not retried), is recorded and refunded (a refund event), the order keeping its status; anything else without a pending payment is refused (DP018), a reference that paid another order of the zone DP030, a missing reference (NULL, empty or white space only) DP025.';
 
 CREATE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text, attempt integer DEFAULT NULL)
 RETURNS void
@@ -261,7 +261,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._fail_payment(@extschema@.zone_of(order_id), order_id, reason, attempt);
 COMMENT ON FUNCTION @extschema@.fail_payment(bigint, text, integer) IS
-	'Records a failed payment attempt; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  attempt names the payment attempt reported on (the "attempt" of the order_status event that asked for it; NULL: the current one): a failure of an attempt retried since changes nothing and returns as a no-op does, an attempt the order never had is DP025.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).';
+	'Records a failed payment attempt; the order goes from pending_payment to payment_failed and its event tells the customer to retry.  attempt names the payment attempt reported on (the "attempt" of the order_status event that asked for it; NULL: the current one): a failure of an attempt retried since changes nothing and returns as a no-op does, an attempt the order never had is DP025.  Repeated with the same reason it is a no-op; otherwise refused without a pending payment (DP018).  A missing reason (NULL, empty or white space only) is DP025.';
 
 -- Not STRICT: a missing order id is an unknown order (DP014, _lock_order),
 -- as for every other call on an order, not a silent NULL.

@@ -2,9 +2,13 @@
 -- Refunds: cancelling a paid order (cancel_order, sql/65_lifecycle.sql)
 -- records a refund of what was paid and tells the payment service through
 -- the outbox (event kind 'refund'); the payment service reports back with
--- settle_refund.  One refund per order, so a repeated cancellation changes
--- nothing; refund_reconciliation shows every paid order whose money does
--- not add up.
+-- settle_refund.  So is a success the provider reports for an order that
+-- cannot take it (confirm_payment): cancelled unpaid, or failed and not
+-- retried.  One refund per payment, so a repeated cancellation or report
+-- changes nothing, and an order whose late success was refunded while it
+-- waited for a retry, then paid and cancelled, has its second payment
+-- refunded too; refund_reconciliation shows every paid order whose money
+-- does not add up.
 --
 -- Attempts: a refund is paid back in attempts, numbered from 1.  The refund
 -- event names its attempt; retry_refund starts the next one (attempt + 1,
@@ -29,7 +33,7 @@ CREATE TABLE @extschema@.refunds (
 	created_at     timestamptz NOT NULL,
 	settled_at     timestamptz,
 	PRIMARY KEY (zone_id, refund_id),
-	UNIQUE (zone_id, order_id),
+	UNIQUE (zone_id, payment_id),
 	FOREIGN KEY (zone_id, order_id) REFERENCES @extschema@.orders,
 	FOREIGN KEY (zone_id, payment_id) REFERENCES @extschema@.payments,
 	CHECK (zone_id OPERATOR(pg_catalog.=) (refund_id OPERATOR(pg_catalog.>>) 40)),
@@ -37,7 +41,7 @@ CREATE TABLE @extschema@.refunds (
 );
 ALTER SEQUENCE @extschema@.refunds_id_seq OWNED BY @extschema@.refunds.refund_id;
 COMMENT ON TABLE @extschema@.refunds IS
-	'Refunds of paid orders that were cancelled: one per order, of what its payment took; pending until the payment service settles it (settle_refund).  attempt numbers the current attempt to pay it back (1, then one more for each retry_refund); status, provider_ref and failure_reason are that attempt''s.  The id carries the zone.';
+	'Refunds of payments an order does not keep (the order cancelled, or the payment reported after its order''s payment failed): one per payment, of what it took; pending until the payment service settles it (settle_refund).  attempt numbers the current attempt to pay it back (1, then one more for each retry_refund); status, provider_ref and failure_reason are that attempt''s.  The id carries the zone.';
 COMMENT ON SEQUENCE @extschema@.refunds_id_seq IS
 	'The low 40 bits of refund ids.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.refunds', '');
@@ -87,38 +91,46 @@ AS $$
 DECLARE
 	v_pay @extschema@.payments;
 	v_r @extschema@.refunds;
+	v_last bigint;
 BEGIN
-	SELECT p.* INTO v_pay FROM @extschema@.payments p
-	 WHERE p.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
-	   AND p.order_id OPERATOR(pg_catalog.=) p_order.order_id
-	   AND p.status OPERATOR(pg_catalog.=) 'succeeded'
-	 ORDER BY p.payment_id DESC LIMIT 1;
-	IF NOT FOUND OR v_pay.amount_cents OPERATOR(pg_catalog.=) 0 THEN
-		RETURN NULL;                    -- nothing was paid
-	END IF;
-	INSERT INTO @extschema@.refunds (zone_id, refund_id, order_id, payment_id, amount_cents, reason, created_at)
-	VALUES (p_order.zone_id,
-	        @extschema@.zone_scoped_id(p_order.zone_id, pg_catalog.nextval('@extschema@.refunds_id_seq')),
-	        p_order.order_id, v_pay.payment_id, v_pay.amount_cents, p_reason, @extschema@.clock())
-	ON CONFLICT ON CONSTRAINT refunds_zone_id_order_id_key DO NOTHING
-	RETURNING * INTO v_r;
-	IF NOT FOUND THEN
-		RETURN NULL;                    -- refunded already
-	END IF;
-	PERFORM @extschema@._refund_event(v_r, p_order.customer_id);
-	RETURN v_r.refund_id;
+	-- every payment that took money and is not refunded yet (one, but for
+	-- a late success refunded before the order was paid after all)
+	FOR v_pay IN
+		SELECT p.* FROM @extschema@.payments p
+		 WHERE p.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
+		   AND p.order_id OPERATOR(pg_catalog.=) p_order.order_id
+		   AND p.status OPERATOR(pg_catalog.=) 'succeeded'
+		   AND p.amount_cents OPERATOR(pg_catalog.>) 0
+		 ORDER BY p.payment_id
+	LOOP
+		INSERT INTO @extschema@.refunds (zone_id, refund_id, order_id, payment_id, amount_cents, reason, created_at)
+		VALUES (p_order.zone_id,
+		        @extschema@.zone_scoped_id(p_order.zone_id, pg_catalog.nextval('@extschema@.refunds_id_seq')),
+		        p_order.order_id, v_pay.payment_id, v_pay.amount_cents, p_reason, @extschema@.clock())
+		ON CONFLICT ON CONSTRAINT refunds_zone_id_payment_id_key DO NOTHING
+		RETURNING * INTO v_r;
+		IF FOUND THEN
+			PERFORM @extschema@._refund_event(v_r, p_order.customer_id);
+			v_last := v_r.refund_id;
+		END IF;
+	END LOOP;
+	RETURN v_last;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) IS
-	'Internal (cancel_order): records the refund of what the order''s payment took and emits a refund event for the payment service; NULL when nothing was paid or the order is refunded already.';
+	'Internal (cancel_order, confirm_payment): records the refund of every payment of the order that took money and has none yet, each with a refund event for the payment service; returns the last refund''s id, NULL when nothing was paid or everything is refunded already.';
 REVOKE ALL ON FUNCTION @extschema@._refund_cancelled(@extschema@.orders, text) FROM PUBLIC;
 
--- A payment the provider reports succeeded after the order was cancelled
--- unpaid (confirm_payment, src/payments.c): cancel_order voided the pending
--- payment here, but the money was taken.  It is recorded as a payment that
--- succeeded, and refunded as a paid order's cancellation is.  False, and
--- nothing written, when the order is not cancelled or a payment of it
--- succeeded already (a second charge is not taken for this one).
+-- A payment the provider reports succeeded for an order that cannot take
+-- it (confirm_payment, src/payments.c): cancelled unpaid (cancel_order
+-- voided the pending payment), or failed and not retried (payment_failed:
+-- the customer was told to retry, and the state machine leads from there
+-- to a new attempt or a cancellation only).  The money was taken all the
+-- same: it is recorded as a payment that succeeded, and refunded as a paid
+-- order's cancellation is; a failed order stays as it is, for its retry.
+-- False, and nothing written, when the order is in neither status or a
+-- payment of it succeeded already (a second charge is not taken for this
+-- one).
 CREATE FUNCTION @extschema@._refund_late_payment(p_zone bigint, p_order_id bigint, p_ref text, p_now timestamptz)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -130,7 +142,7 @@ BEGIN
 	-- locked by the caller
 	SELECT o.* INTO v_order FROM @extschema@.orders o
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) p_zone AND o.order_id OPERATOR(pg_catalog.=) p_order_id;
-	IF NOT FOUND OR v_order.status OPERATOR(pg_catalog.<>) 'cancelled'
+	IF NOT FOUND OR v_order.status NOT IN ('cancelled', 'payment_failed')
 	   OR EXISTS (SELECT FROM @extschema@.payments p
 	               WHERE p.zone_id OPERATOR(pg_catalog.=) p_zone
 	                 AND p.order_id OPERATOR(pg_catalog.=) p_order_id
@@ -141,12 +153,13 @@ BEGIN
 	                                  created_at, settled_at)
 	VALUES (p_zone, @extschema@.zone_scoped_id(p_zone, pg_catalog.nextval('@extschema@.payments_id_seq')),
 	        p_order_id, v_order.total_cents, 'succeeded', p_ref, p_now, p_now);
-	PERFORM @extschema@._refund_cancelled(v_order, 'paid after cancellation');
+	PERFORM @extschema@._refund_cancelled(v_order,
+		CASE v_order.status WHEN 'cancelled' THEN 'paid after cancellation' ELSE 'paid after the payment failed' END);
 	RETURN true;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._refund_late_payment(bigint, bigint, text, timestamptz) IS
-	'Internal (confirm_payment): a payment that succeeded after its order was cancelled unpaid is recorded and refunded (a refund and its event); false when the order is not cancelled or was paid already.';
+	'Internal (confirm_payment): a payment that succeeded for an order cancelled unpaid, or failed and not retried, is recorded and refunded (a refund and its event); false when the order is in neither status or a payment of it succeeded already.';
 REVOKE ALL ON FUNCTION @extschema@._refund_late_payment(bigint, bigint, text, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._settle_refund(p_zone bigint, refund_id bigint, succeeded boolean, provider_ref text DEFAULT NULL,
@@ -290,9 +303,17 @@ SELECT o.zone_id, o.order_id, o.status, o.total_cents,
        r.states AS refund_status,
        CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
                  AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<) p.paid THEN 'cancelled, not refunded in full'
+            -- what an order not cancelled keeps: its total once paid,
+            -- nothing while it waits for its payment (a success reported
+            -- after its payment failed is refunded)
             WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
+                 AND (COALESCE(p.paid, 0) OPERATOR(pg_catalog.-) r.refunded) OPERATOR(pg_catalog.<)
+                     CASE WHEN o.status IN ('pending_payment', 'payment_failed') THEN 0 ELSE o.total_cents END
                  THEN 'refunded, not cancelled'
             WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
+            WHEN o.status IN ('pending_payment', 'payment_failed')
+                 AND (COALESCE(p.paid, 0) OPERATOR(pg_catalog.-) COALESCE(r.refunded, 0)) OPERATOR(pg_catalog.>) 0
+                 THEN 'paid while unpaid, not refunded in full'
        END AS problem
   FROM @extschema@.orders o
   LEFT JOIN LATERAL (SELECT pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
@@ -304,7 +325,7 @@ SELECT o.zone_id, o.order_id, o.status, o.total_cents,
                       WHERE y.zone_id OPERATOR(pg_catalog.=) o.zone_id AND y.order_id OPERATOR(pg_catalog.=) o.order_id) r ON true
  WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
 COMMENT ON VIEW @extschema@.refund_reconciliation IS
-	'Paid or refunded orders: what was paid, what is refunded (pending and succeeded refunds), the refund status, and problem: NULL when the money adds up (a cancelled paid order is refunded in full, nothing else is refunded), else what is wrong.  No personal data.';
+	'Paid or refunded orders: what was paid, what is refunded (pending and succeeded refunds), the refund status, and problem: NULL when the money adds up (a cancelled paid order is refunded in full; an order not cancelled keeps its total once paid, nothing while it waits for its payment, the rest refunded), else what is wrong.  No personal data.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) FROM PUBLIC;

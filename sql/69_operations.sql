@@ -255,9 +255,11 @@ facts AS (
 	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status OPERATOR(pg_catalog.=) 'released'
 	   AND x.reason OPERATOR(pg_catalog.=) 'released'
 	UNION ALL
+	-- an order once, however many of its payments were refunded
 	SELECT o.zone_id, o.cancelled_at, 'refunded'
 	  FROM @extschema@.orders o
-	  JOIN @extschema@.refunds r ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id, span
+	  JOIN (SELECT r.zone_id, r.order_id FROM @extschema@.refunds r GROUP BY r.zone_id, r.order_id) r
+	    ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id, span
 	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since),
 hourly AS (
 	SELECT f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone) AS hour,

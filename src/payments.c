@@ -31,6 +31,7 @@
 
 static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr succeeded_plan = NULL;
+static SPIPlanPtr ref_used_plan = NULL;
 static SPIPlanPtr last_reason_plan = NULL;
 static SPIPlanPtr settle_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
@@ -69,9 +70,18 @@ prepare_plans(void)
 									 "   AND p.status OPERATOR(pg_catalog.=) 'succeeded'"
 									 "   AND p.provider_ref OPERATOR(pg_catalog.=) $3",
 									 3, t_ref);
+	ref_used_plan = match_keep_plan("SELECT p.order_id FROM dispatch.payments p"
+									" WHERE p.zone_id OPERATOR(pg_catalog.=) $1"
+									"   AND p.status OPERATOR(pg_catalog.=) 'succeeded'"
+									"   AND p.provider_ref OPERATOR(pg_catalog.=) $3"
+									"   AND p.order_id OPERATOR(pg_catalog.<>) $2"
+									" LIMIT 1",
+									3, t_ref);
+	/* the last failure (a late success refunded since may follow it) */
 	last_reason_plan = match_keep_plan("SELECT p.failure_reason FROM dispatch.payments p"
 									   " WHERE p.zone_id OPERATOR(pg_catalog.=) $1"
 									   "   AND p.order_id OPERATOR(pg_catalog.=) $2"
+									   "   AND p.status OPERATOR(pg_catalog.=) 'failed'"
 									   " ORDER BY p.payment_id DESC LIMIT 1",
 									   2, t_order);
 	settle_plan = match_keep_plan("UPDATE dispatch.payments p"
@@ -225,7 +235,10 @@ PG_FUNCTION_INFO_V1(dispatch_confirm_payment);
  * The pending payment succeeded with the provider's reference; the order
  * moves to placed (an errand, which no merchant accepts, on to accepted,
  * ready at once).  The same confirmation again is a no-op, whatever
- * happened to the order since, so that app servers may retry.
+ * happened to the order since, so that app servers may retry; a reference
+ * that paid another order of the zone is DP030.  A success for an order
+ * cancelled unpaid, or whose payment failed and was not retried, is
+ * recorded and refunded.
  */
 Datum
 dispatch_confirm_payment(PG_FUNCTION_ARGS)
@@ -242,18 +255,44 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 	dispatch_check_text_length("provider_ref", provider_ref);
 	open_order(fcinfo, &o);
 
-	if (strcmp(o.status, "pending_payment") != 0 && read_payments(succeeded_plan, &o, provider_ref))
+	/*
+	 * A repeat: a payment succeeded with this reference already.  An order
+	 * waiting for its first attempt has no such payment; one retried since
+	 * may have (a late success of an earlier attempt, recorded and refunded
+	 * while the order waited for the retry), and its repeat must not pay
+	 * the attempt under way with money given back.
+	 */
+	if ((strcmp(o.status, "pending_payment") != 0 || o.attempt > 1) &&
+		read_payments(succeeded_plan, &o, provider_ref))
 	{
 		SPI_finish();
 		PG_RETURN_VOID();
 	}
 
 	/*
-	 * The provider's success arrived after the order was cancelled unpaid
-	 * (its pending payment voided here): the money was taken all the same,
-	 * so it is recorded, and refunded (sql/62_refunds.sql).
+	 * A provider's reference names one charge: confirming a second order
+	 * of the zone with it is a replay or a mix-up, refused before anything
+	 * is written (payments_provider_ref_idx holds the rule per zone).
 	 */
-	if (strcmp(o.status, "cancelled") == 0)
+	if (read_payments(ref_used_plan, &o, provider_ref))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_PROVIDER_REF_USED),
+				errmsg("provider reference \"%s\" confirmed another order already",
+					   text_to_cstring(provider_ref)),
+				errdetail("It paid order %s.",
+						  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				errhint("A charge pays one order; confirm each order with the reference of its own charge."));
+
+	/*
+	 * The provider's success arrived for an order that cannot take it:
+	 * cancelled unpaid (its pending payment voided here), or failed and not
+	 * retried (the customer was told to retry, and payment_failed leads to
+	 * a new attempt or a cancellation only).  The money was taken all the
+	 * same, so it is recorded and refunded, a refund event telling the
+	 * payment service (sql/62_refunds.sql); a failed order stays failed,
+	 * for its retry.
+	 */
+	if (strcmp(o.status, "cancelled") == 0 || strcmp(o.status, "payment_failed") == 0)
 	{
 		Datum		args[4];
 		bool		isnull;
@@ -262,7 +301,7 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 		args[1] = Int64GetDatum(o.order_id);
 		args[2] = PointerGetDatum(provider_ref);
 		args[3] = TimestampTzGetDatum(now);
-		match_run_plan(late_plan, args, NULL, false, 1, SPI_OK_SELECT, "refunding a payment after cancellation");
+		match_run_plan(late_plan, args, NULL, false, 1, SPI_OK_SELECT, "refunding a payment the order cannot take");
 		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 		{
 			SPI_finish();
@@ -283,8 +322,9 @@ PG_FUNCTION_INFO_V1(dispatch_fail_payment);
  * SQL: dispatch._fail_payment(p_zone bigint, order_id bigint, reason text,
  * attempt integer DEFAULT NULL) -> void
  *
- * The pending payment failed for a reason; the order moves to
- * payment_failed (its event tells the customer to retry).  Repeated with
+ * The pending payment failed for a reason (DP025 without one: NULL, empty
+ * or white space only); the order moves to payment_failed (its event tells
+ * the customer to retry).  Repeated with
  * the reason of the last failure, a no-op.  attempt names the payment
  * attempt the report is about (the "attempt" of the order_status event
  * that asked for it; NULL: the current one): the failure of an attempt
@@ -301,8 +341,17 @@ dispatch_fail_payment(PG_FUNCTION_ARGS)
 	int32		attempt = named ? PG_GETARG_INT32(3) : 0;
 	PaidOrder	o;
 
-	open_order(fcinfo, &o);
+	/*
+	 * A bad argument, said before the order is locked or its state read: a
+	 * failure needs its reason, as a cancellation does, so that a repeat is
+	 * told from another report and an operator reads why.
+	 */
+	if (dispatch_text_is_blank(reason))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_INVALID_ARGUMENT),
+				errmsg("a payment failure needs a reason"));
 	dispatch_check_text_length("reason", reason);
+	open_order(fcinfo, &o);
 
 	/* the report of an earlier attempt: past, a no-op */
 	if (named)
@@ -327,12 +376,9 @@ dispatch_fail_payment(PG_FUNCTION_ARGS)
 
 		if (read_payments(last_reason_plan, &o, NULL))
 			(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (isnull)
-			same = reason == NULL;
-		else
-			same = reason != NULL &&
-				strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
-					   text_to_cstring(reason)) == 0;
+		same = !isnull &&
+			strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+				   text_to_cstring(reason)) == 0;
 		if (same)
 		{
 			SPI_finish();

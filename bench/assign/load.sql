@@ -57,7 +57,7 @@ SELECT dispatch.place_order(c.customer_id, d.merchant_id,
   FROM customers c
   JOIN (SELECT row_number() OVER () AS n, * FROM dishes) d ON d.n = 1 + c.i % 200
   JOIN dispatch.merchants m ON m.merchant_id = d.merchant_id;
-SELECT count(dispatch.confirm_payment(order_id, 'ref')) FROM placed \g /dev/null
+SELECT count(dispatch.confirm_payment(order_id, 'ref-' || order_id)) FROM placed \g /dev/null
 SELECT count(dispatch.merchant_accept(order_id)) FROM placed \g /dev/null
 
 ANALYZE dispatch.riders;

@@ -7,5 +7,5 @@
 \set dx random(0, 20000)
 SELECT dispatch.place_order(:c, :z, jsonb_build_array(jsonb_build_object('item_id', :z, 'qty', 1)),
        100.04 + :z * 0.2 + :dx / 1000000.0, 30.06, 'Room 1201', 'normal') AS o \gset
-SELECT dispatch.confirm_payment(:o, 'psp');
+SELECT dispatch.confirm_payment(:o, 'psp-' || :o);
 SELECT dispatch.merchant_accept(:o);

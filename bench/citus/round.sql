@@ -9,7 +9,7 @@ SELECT count(dispatch.rider_online(dispatch.register_rider(z, 'r',
   FROM unnest(:'zones'::bigint[]) z, generate_series(1, :per) i,
        (SELECT count(*) AS base FROM dispatch.rider_zones) b;
 SELECT count(dispatch.merchant_accept(p.o))
-  FROM (SELECT c.o, dispatch.confirm_payment(c.o, 'psp')
+  FROM (SELECT c.o, dispatch.confirm_payment(c.o, 'psp-' || c.o)
           FROM (SELECT dispatch.place_order(1 + (z * 37 + i) % :ncust, z,
                          jsonb_build_array(jsonb_build_object('item_id', z, 'qty', 1)),
                          100.05 + z * 0.2 + i / 10000.0, 30.06, 'addr', 'normal') AS o

@@ -24,7 +24,7 @@ BEGIN
 			PERFORM set_config('dispatch.clock_override', (t0 + i * interval '2 hours')::text, true);
 			o := dispatch.place_order(c, 1, '[{"item_id": 1, "qty": 1}]', 121.44, 31.19,
 			                          format('Heavy Lane %s, door %s', c, i));
-			PERFORM dispatch.confirm_payment(o, 'psp');
+			PERFORM dispatch.confirm_payment(o, 'psp-' || o);
 			PERFORM dispatch.cancel_order(o, 'bench');
 		END LOOP;
 	END LOOP;

@@ -155,7 +155,7 @@ SELECT is(:rider_zone, :za, 'the directory of riders, a reference table, knows t
 SELECT dispatch.rider_online(:r, 100.05, 30.049) \g /dev/null
 SELECT dispatch.place_order(:cu, :shop, jsonb_build_array(jsonb_build_object('item_id', :dish, 'qty', 1)),
                             100.05, 30.06, 'addr', 'normal') AS o \gset
-SELECT dispatch.confirm_payment(:o, 'ref') \g /dev/null
+SELECT dispatch.confirm_payment(:o, 'ref-' || :o) \g /dev/null
 SELECT dispatch.merchant_accept(:o) \g /dev/null
 SELECT count(*) AS offered FROM dispatch.assign_batch(:za) b WHERE b.order_id = :o AND b.rider_id = :r \gset
 SELECT is(:offered, 1, 'the batch of zone a offers the order to its rider');

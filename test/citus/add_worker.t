@@ -100,7 +100,7 @@ life() {   # zone count: orders of the zone through their whole life, a transact
 		cat <<SQL
 SELECT dispatch.update_rider_location($r, ${lon[$z]}, 20.05);
 SELECT dispatch.place_order($customer, ${shop[$z]}, '[{"item_id": ${dish[$z]}, "qty": 1}]', ${lon[$z]}, 20.06, 'x') AS o \gset
-SELECT dispatch.confirm_payment(:o, 'p');
+SELECT dispatch.confirm_payment(:o, 'p-' || :o);
 SELECT dispatch.merchant_accept(:o);
 SELECT dispatch.assign_manually(:o, $r, 'test');
 SELECT dispatch.mark_picked_up(:o, $r);
@@ -198,7 +198,7 @@ reached() {
 }
 p=$(reached "SELECT dispatch.place_order($customer, ${shop[$za]}, '[{\"item_id\": ${dish[$za]}, \"qty\": 1}]', ${lon[$za]}, 20.06, 'x')")
 o=$(q "SELECT order_id FROM dispatch.orders WHERE zone_id = $za AND status = 'pending_payment'")
-q "SELECT dispatch.confirm_payment($o, 'p'); SELECT dispatch.merchant_accept($o);
+q "SELECT dispatch.confirm_payment($o, 'p-$o'); SELECT dispatch.merchant_accept($o);
    SELECT dispatch.update_rider_location(${rider[$za]}, ${lon[$za]}, 20.05)" >/dev/null
 b=$(reached "SELECT * FROM dispatch.assign_batch($za)")
 [ "$p" = "$w3" ] && [ "$b" = "$w3" ]

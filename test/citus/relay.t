@@ -84,7 +84,7 @@ life() {   # zone count: orders of the zone through their whole life, a transact
 	for _ in $(seq "$2"); do
 		cat <<SQL
 SELECT dispatch.place_order($customer, ${shop[$z]}, '[{"item_id": ${dish[$z]}, "qty": 1}]', ${lon[$z]}, 20.06, 'x') AS o \gset
-SELECT dispatch.confirm_payment(:o, 'p');
+SELECT dispatch.confirm_payment(:o, 'p-' || :o);
 SELECT dispatch.merchant_accept(:o);
 SELECT dispatch.assign_manually(:o, $r, 'test');
 SELECT dispatch.mark_picked_up(:o, $r);

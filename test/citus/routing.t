@@ -78,7 +78,7 @@ order() {
 	local o
 	o=$(q "SELECT dispatch.place_order(dispatch.register_customer('+86138000$1', NULL), $2,
 	         jsonb_build_array(jsonb_build_object('item_id', $3, 'qty', 1)), $4 + 0.05, 30.06, 'addr', 'normal')")
-	q "SELECT dispatch.confirm_payment($o, 'ref'), dispatch.merchant_accept($o)" >/dev/null
+	q "SELECT dispatch.confirm_payment($o, 'ref-$o'), dispatch.merchant_accept($o)" >/dev/null
 	echo "$o"
 }
 lon_a=$(q "SELECT ST_XMin(area) FROM dispatch.zones WHERE zone_id = $za")
@@ -154,7 +154,7 @@ flagged=$(psql -X -q -At -v ON_ERROR_STOP=1 -c "SET dispatch.fraud_max_refusals 
 ok $? "its refusal, noted on that worker, is flushed once by the coordinator's flush_refusals"
 [ "$flagged" = 1 ] && [ "$(q "SELECT flagged FROM dispatch.customers WHERE customer_id = $flagme")" = t ]
 ok $? "a customer refused twice there is flagged by it (flagged: $flagged), one connection per node for the flag"
-one_call confirm_payment "SELECT dispatch.confirm_payment($o, 'ref')"
+one_call confirm_payment "SELECT dispatch.confirm_payment($o, 'ref-$o')"
 one_call merchant_accept "SELECT dispatch.merchant_accept($o)"
 one_worker assign_batch "SELECT * FROM dispatch.assign_batch($za)"
 sent=$(psql -X -q -At -c "SET citus.log_remote_commands = on" -c "SET client_min_messages = notice" \

@@ -24,7 +24,7 @@ r=$(q "SELECT dispatch.register_rider($z, 'r', '+8613900771001', 2)")
 q "SELECT dispatch.rider_online($r, 81.05, 30.05)" >/dev/null
 c=$(q "SELECT dispatch.register_customer('+8613800771001', NULL)")
 o=$(q "SELECT dispatch.place_order($c, $shop, '[{\"item_id\": $dish, \"qty\": 1}]', 81.05, 30.06, 'x')")
-q "SELECT dispatch.confirm_payment($o, 'p')" >/dev/null
+q "SELECT dispatch.confirm_payment($o, 'p-$o')" >/dev/null
 q "SELECT dispatch.merchant_accept($o)" >/dev/null
 # the rider had it and gave it back: accepted again, and the rider's app,
 # offline meanwhile, still has a pickup of it to sync

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(119);
+SELECT plan(124);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
@@ -157,6 +157,13 @@ SELECT is(dispatch.zone_of(:o1), :zone::bigint, 'the zone is in the order id');
 
 -- payments
 SELECT throws_ok(format($$ SELECT dispatch.retry_payment(%s) $$, :o1), 'DP018', NULL, 'no retry before a failure');
+-- a failure needs its reason, as a cancellation does (the rule of _is_blank)
+SELECT throws_ok(format($$ SELECT dispatch.fail_payment(%s, NULL) $$, :o1), 'DP025',
+                 'a payment failure needs a reason', 'a failure without a reason is refused');
+SELECT throws_ok(format($$ SELECT dispatch.fail_payment(%s, '') $$, :o1), 'DP025',
+                 'a payment failure needs a reason', '... so is an empty one');
+SELECT throws_ok(format($$ SELECT dispatch.fail_payment(%s, E' \t\n') $$, :o1), 'DP025',
+                 'a payment failure needs a reason', '... and one of white space only');
 SELECT dispatch.fail_payment(:o1, 'card declined') \g /dev/null
 SELECT payload->>'action' AS action FROM dispatch.events WHERE zone_id = :o1 >> 40 AND order_id = :o1 AND payload->>'status' = 'payment_failed' \gset
 SELECT is(:'action'::text, 'retry_payment', 'a failed payment tells the customer to retry');
@@ -212,6 +219,16 @@ SELECT dispatch.cancel_order(:e1, 'changed my mind') \g /dev/null
 
 -- riders
 SELECT dispatch.place_order(:customer, :merchant, :'items', 121.445, 31.196, 'Room 2') AS o2 \gset
+-- a provider's reference names one charge: it paid o1 (cancelled since,
+-- refunded), so it confirms no other order of the zone
+SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, 'psp-42') $$, :o2), 'DP030',
+                 'provider reference "psp-42" confirmed another order already',
+                 'a reference that paid another order of the zone is refused');
+SELECT results_eq(format($$ SELECT o.status::text, p.status::text, p.provider_ref
+                              FROM dispatch.orders o JOIN dispatch.payments p USING (zone_id, order_id)
+                             WHERE o.zone_id = %s AND o.order_id = %s $$, :o2 >> 40, :o2),
+                  $$ VALUES ('pending_payment', 'pending', NULL::text) $$,
+                  '... and leaves the order waiting for its payment');
 SELECT dispatch.confirm_payment(:o2, 'psp-44') \g /dev/null
 SELECT dispatch.merchant_accept(:o2) \g /dev/null
 SELECT throws_ok(format($$ SELECT dispatch.assign_manually(%s, %s, 'ops') $$, :o2, :far_rider), 'DP020', NULL, 'a rider of another zone cannot take the order');

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(53);
+SELECT plan(69);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -166,6 +166,69 @@ SELECT is(:u_pays + :u_refunds, 2, '... that records and refunds nothing more');
 SELECT throws_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :unpaid, 'psp-other'), 'DP018', NULL,
                  'another success for it is refused, as for any paid order');
 SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :unpaid), NULL::text, 'its money adds up');
+
+-- the provider's success for an order whose payment failed, before the
+-- customer retried: the order stays failed (the state machine leads from
+-- there to a retry or a cancellation only); the money is recorded, and
+-- refunded
+SELECT pg_temp.order_in('payment_failed') AS failed \gset
+SELECT lives_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :failed, 'psp-after-fail'),
+                'a payment that succeeded after the order''s payment failed is taken in');
+SELECT total_cents AS f_total, status AS f_status FROM dispatch.orders WHERE zone_id = :failed >> 40 AND order_id = :failed \gset
+SELECT payment_id AS f_pay, provider_ref AS f_ref, amount_cents AS f_paid FROM dispatch.payments
+ WHERE zone_id = :failed >> 40 AND order_id = :failed AND status = 'succeeded' \gset
+SELECT refund_id AS f_rf, payment_id AS f_rf_pay, status AS f_refund, reason AS f_reason, amount_cents AS f_refunded
+  FROM dispatch.refunds WHERE zone_id = :failed >> 40 AND order_id = :failed \gset
+SELECT count(*) AS f_told FROM dispatch.events WHERE zone_id = :failed >> 40 AND order_id = :failed AND kind = 'refund' \gset
+SELECT is(format('%s %s %s', :'f_ref', :f_paid = :f_total, :'f_status'), 'psp-after-fail t payment_failed',
+          '... recorded as paid, of the order''s total, the order staying in payment_failed');
+SELECT is(format('%s %s %s %s %s', :'f_refund', :'f_reason', :f_refunded = :f_total, :f_rf_pay = :f_pay, :f_told),
+          'pending paid after the payment failed t t 1', '... and that payment refunded in full, the payment service told');
+SELECT pg_temp.refund_state(:f_rf) AS f_before \gset
+SELECT lives_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :failed, 'psp-after-fail'), 'the same confirmation again');
+SELECT lives_ok(format('SELECT dispatch.fail_payment(%s, %L)', :failed, 'declined'), 'and the failure reported again');
+SELECT count(*) AS f_pays FROM dispatch.payments WHERE zone_id = :failed >> 40 AND order_id = :failed \gset
+SELECT is(format('%s %s', :f_pays, pg_temp.refund_state(:f_rf) = :'f_before'::jsonb), '2 t',
+          '... are no-ops: no payment, refund or event more');
+SELECT throws_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :failed, 'psp-after-fail-2'), 'DP018', NULL,
+                 'a second success while no attempt is pending is refused, as for a paid order');
+SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :failed), NULL::text,
+          'its money adds up: an order waiting for its payment keeps nothing');
+-- the customer retries: the late success reported once more does not pay
+-- the new attempt with money given back; the new attempt's own does
+SELECT dispatch.retry_payment(:failed) \g /dev/null
+SELECT lives_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :failed, 'psp-after-fail'),
+                'after the retry, the late success reported again');
+SELECT status AS f_status FROM dispatch.orders WHERE zone_id = :failed >> 40 AND order_id = :failed \gset
+SELECT is(:'f_status'::text, 'pending_payment', '... is a no-op: the new attempt still waits');
+SELECT dispatch.confirm_payment(:failed, 'psp-attempt-2') \g /dev/null
+SELECT status AS f_status FROM dispatch.orders WHERE zone_id = :failed >> 40 AND order_id = :failed \gset
+SELECT is(:'f_status'::text, 'placed', 'the new attempt''s success pays the order');
+SELECT results_eq(format($$ SELECT paid_cents, refund_cents, problem FROM dispatch.refund_reconciliation WHERE order_id = %s $$, :failed),
+                  format('VALUES (%s::bigint, %s::bigint, NULL::text)', 2 * :f_total, :f_total),
+                  '... which keeps its total, the late success refunded');
+-- cancelled now, it refunds the payment that paid it as well
+SELECT dispatch.cancel_order(:failed, 'customer changed mind') \g /dev/null
+SELECT count(*) AS f_refunds, sum(amount_cents) AS f_refunded FROM dispatch.refunds
+ WHERE zone_id = :failed >> 40 AND order_id = :failed \gset
+SELECT count(*) AS f_told FROM dispatch.events WHERE zone_id = :failed >> 40 AND order_id = :failed AND kind = 'refund' \gset
+SELECT is(format('%s %s %s', :f_refunds, :f_refunded = 2 * :f_total, :f_told), '2 t 2',
+          'cancelling it refunds its second payment too (a refund per payment), the payment service told');
+SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :failed), NULL::text, '... and its money adds up');
+SELECT count(DISTINCT r.order_id) AS refunded_orders FROM dispatch.refunds r
+  JOIN dispatch.orders o ON o.zone_id = r.zone_id AND o.order_id = r.order_id
+ WHERE r.zone_id = :zone AND o.status = 'cancelled' \gset
+SELECT sum(count) AS anomalies_refunded FROM dispatch.order_anomalies WHERE zone_id = :zone AND kind = 'refunded' \gset
+SELECT is(:anomalies_refunded::bigint, :refunded_orders::bigint,
+          '... counted once among the refunded orders of order_anomalies, whatever its refunds');
+-- a refund of such a success that failed leaves money with an order that
+-- waits for its payment: reported
+SELECT pg_temp.order_in('payment_failed') AS failed2 \gset
+SELECT dispatch.confirm_payment(:failed2, 'psp-after-fail-3') \g /dev/null
+SELECT refund_id AS f2_rf FROM dispatch.refunds WHERE zone_id = :failed2 >> 40 AND order_id = :failed2 \gset
+SELECT dispatch.settle_refund(:f2_rf, false, NULL, 'card closed') \g /dev/null
+SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :failed2), 'paid while unpaid, not refunded in full',
+          'a failed refund of a success after the payment failed is reported');
 
 -- privileges.  The role is taken with set_config, as an analyst's own
 -- session has it: on Citus the suite carries SET LOCAL to the workers, where

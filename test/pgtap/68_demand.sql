@@ -16,7 +16,7 @@ BEGIN
 	o := dispatch.place_order(p_customer, current_setting('t.merchant')::bigint,
 	                          jsonb_build_array(jsonb_build_object('item_id', current_setting('t.item')::bigint, 'qty', 1)),
 	                          p_lon, p_lat, 'x');
-	PERFORM dispatch.confirm_payment(o, 'p');
+	PERFORM dispatch.confirm_payment(o, 'p-' || o);
 	RETURN o;
 END $$;
 -- the cell of a point in the zone's grid

@@ -20,10 +20,10 @@ SELECT set_config('t.merchant', :'merchant', true), set_config('t.item', :'noodl
 
 -- 12:00: A's order is paid and accepted, ready at 12:10; B's is paid
 SELECT pg_temp.o(:customer) AS a \gset
-SELECT dispatch.confirm_payment(:a, 'p') \g /dev/null
+SELECT dispatch.confirm_payment(:a, 'p-a') \g /dev/null
 SELECT dispatch.merchant_accept(:a, '2026-06-01 12:10:00+00') \g /dev/null
 SELECT pg_temp.o(:customer2) AS b \gset
-SELECT dispatch.confirm_payment(:b, 'p') \g /dev/null
+SELECT dispatch.confirm_payment(:b, 'p-b') \g /dev/null
 -- 12:05: C's order waits for its payment
 SELECT pg_temp.at('2026-06-01 12:05:00+00') \g /dev/null
 SELECT pg_temp.o(:customer) AS c \gset
@@ -61,7 +61,7 @@ SELECT set_config('t.rider', :'rider', true) \g /dev/null
 SELECT pg_temp.at('2026-06-01 13:00:00+00') \g /dev/null
 SELECT pg_temp.o(:customer) AS d \gset
 SELECT pg_temp.o(:customer2) AS e \gset
-SELECT dispatch.confirm_payment(:d, 'p'), dispatch.confirm_payment(:e, 'p') \g /dev/null
+SELECT dispatch.confirm_payment(:d, 'p-d'), dispatch.confirm_payment(:e, 'p-e') \g /dev/null
 SELECT dispatch.merchant_accept(:d, '2026-06-01 13:05:00+00'), dispatch.merchant_accept(:e, '2026-06-01 13:10:00+00') \g /dev/null
 SELECT pg_temp.step('2026-06-01 13:05:00+00', :d, 'assign') \g /dev/null
 SELECT pg_temp.step('2026-06-01 13:07:00+00', :d, 'pickup') \g /dev/null
@@ -125,7 +125,7 @@ BEGIN
 	PERFORM pg_temp.at(p_at);
 	FOR i IN 1 .. p_orders LOOP
 		o := pg_temp.o(current_setting('t.customer')::bigint);
-		PERFORM dispatch.confirm_payment(o, 'p');
+		PERFORM dispatch.confirm_payment(o, 'p-' || o);
 		IF i <= p_cancel THEN PERFORM dispatch.cancel_order(o, 'test'); END IF;
 	END LOOP;
 END $$;
@@ -197,7 +197,7 @@ BEGIN
 		PERFORM dispatch.update_rider_location(o, 121.435, 31.19);
 	END LOOP;
 	o := pg_temp.o(current_setting('t.customer')::bigint);
-	PERFORM dispatch.confirm_payment(o, 'p');
+	PERFORM dispatch.confirm_payment(o, 'p-' || o);
 	PERFORM dispatch.merchant_accept(o);
 	SELECT b.offer_id INTO f FROM dispatch.assign_batch(p_zone) b WHERE b.order_id = o;
 	IF f IS NULL THEN

@@ -67,7 +67,7 @@ workload() {   # first last
 		c=$(( i % 5 + 1 )); r=$(( i % 2 + 1 ))
 		cat <<SQL
 SELECT dispatch.place_order($c, 1, '[{"item_id": 1, "qty": 1}]', 121.445, 31.196, 'x') AS o \gset
-SELECT dispatch.confirm_payment(:o, 'p');
+SELECT dispatch.confirm_payment(:o, 'p-' || :o);
 SELECT dispatch.merchant_accept(:o);
 SELECT dispatch.update_rider_location($r, 121.437, 31.188);
 SELECT dispatch.assign_manually(:o, $r, 'test');

@@ -86,7 +86,7 @@ cat >"$work/intake.sql" <<'SQL'
 \set dx random(0, 20000)
 SELECT dispatch.place_order(:c, :m, format('[{"item_id": %s, "qty": 1}]', :m)::jsonb,
        121.40 + :dx / 250000.0, 31.17, 'Pool Road 1') AS o \gset
-SELECT dispatch.confirm_payment(:o, 'psp');
+SELECT dispatch.confirm_payment(:o, 'psp-' || :o);
 SQL
 run() {   # name clients script
 	pgbench -n "$tx" -f "$3" -D ncust=500 -D nriders=60 -c "$2" -j "$2" -T 8 >"$work/$1.out" 2>&1

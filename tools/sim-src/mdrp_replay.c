@@ -817,7 +817,7 @@ mdrp_replay(const MdrpInstance *in, MdrpSolution *s, char *err, int errlen)
 					goto done;
 				dispatch_id[i] = atoll(PQgetvalue(r, 0, 0));
 				PQclear(r);
-				if (!qok(q("SELECT dispatch.confirm_payment(%lld, 'p')", dispatch_id[i])) ||
+				if (!qok(q("SELECT dispatch.confirm_payment(%lld, 'p-%lld')", dispatch_id[i], dispatch_id[i])) ||
 					!qok(q("SELECT dispatch.merchant_accept(%lld, timestamptz '2026-06-01 00:00:00+00' + make_interval(mins => %d))",
 						   dispatch_id[i], in->orders[i].ready > t ? in->orders[i].ready : t)))
 					goto done;
