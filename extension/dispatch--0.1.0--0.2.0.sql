@@ -12328,3 +12328,103 @@ UPDATE @extschema@.orders o
    AND n.attempts OPERATOR(pg_catalog.>) 1;
 COMMENT ON COLUMN @extschema@.orders.payment_attempt IS
 	'The number of the order''s current payment attempt: 1 for a new order, one more each time a failed payment is retried (payment_failed -> pending_payment, retry_payment), stamped by the state machine; the order_status events of pending_payment and payment_failed carry it as "attempt", and fail_payment''s attempt names it (docs/api.md, "Payment attempts").';
+
+-- An erased customer's experiment exposures become counts without ids
+-- (experiment_erased, sql/86_experiments.sql; forget_customer), which the
+-- analyst views add to the live exposures
+CREATE TABLE @extschema@.experiment_erased (
+	experiment_id  bigint NOT NULL,
+	variant        text NOT NULL,
+	day            date NOT NULL,
+	exposed        integer NOT NULL CHECK (exposed >= 0),
+	converted      integer NOT NULL CHECK (converted BETWEEN 0 AND exposed),
+	PRIMARY KEY (experiment_id, variant, day),
+	FOREIGN KEY (experiment_id, variant) REFERENCES @extschema@.experiment_variants (experiment_id, name)
+);
+COMMENT ON TABLE @extschema@.experiment_erased IS
+	'The exposures of erased customers, as counts without ids: per experiment, variant and day of first exposure (UTC), how many and how many of them converted, as experiment_results counted them at the erasure.  experiment_results and experiment_by_day add them to the live exposures.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_erased', '');
+REVOKE ALL ON @extschema@.experiment_erased FROM PUBLIC;
+CREATE OR REPLACE VIEW @extschema@.experiment_results AS
+WITH converted AS (
+	-- the exposures followed by an order placed within the window and not
+	-- cancelled, in any zone: a join, not a subquery per exposure, which
+	-- Citus cannot correlate with the orders of every shard
+	SELECT DISTINCT e.experiment_id, e.customer_id
+	  FROM @extschema@.experiment_exposures e
+	  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+	  JOIN @extschema@.zones z ON true
+	  JOIN @extschema@.orders o
+	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
+	   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
+), counts AS (
+	-- the live exposures, and those of erased customers (counts only)
+	SELECT n.experiment_id, n.variant,
+	       pg_catalog.sum(n.exposed)::bigint AS exposed, pg_catalog.sum(n.converted)::bigint AS converted
+	  FROM (SELECT e.experiment_id, e.variant,
+	               pg_catalog.count(*) AS exposed,
+	               pg_catalog.count(c.customer_id) AS converted
+	          FROM @extschema@.experiment_exposures e
+	          LEFT JOIN converted c
+	            ON c.experiment_id OPERATOR(pg_catalog.=) e.experiment_id AND c.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	         GROUP BY e.experiment_id, e.variant
+	        UNION ALL
+	        SELECT r.experiment_id, r.variant, r.exposed, r.converted
+	          FROM @extschema@.experiment_erased r) n
+	 GROUP BY n.experiment_id, n.variant
+), variants AS (
+	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
+	       v.position, v.name AS variant, v.weight,
+	       COALESCE(c.exposed, 0) AS exposed, COALESCE(c.converted, 0) AS converted
+	  FROM @extschema@.experiments x
+	  JOIN @extschema@.experiment_variants v ON v.experiment_id OPERATOR(pg_catalog.=) x.experiment_id
+	  LEFT JOIN counts c ON c.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
+	                    AND c.variant OPERATOR(pg_catalog.=) v.name
+), compared AS (
+	SELECT v.*, k.exposed AS control_exposed, k.converted AS control_converted,
+	       v.converted::float8 OPERATOR(pg_catalog./) NULLIF(v.exposed, 0) AS rate,
+	       k.converted::float8 OPERATOR(pg_catalog./) NULLIF(k.exposed, 0) AS control_rate,
+	       (v.converted OPERATOR(pg_catalog.+) k.converted)::float8
+	           OPERATOR(pg_catalog./) NULLIF(v.exposed OPERATOR(pg_catalog.+) k.exposed, 0) AS pooled
+	  FROM variants v
+	  JOIN variants k ON k.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
+	                 AND k.variant OPERATOR(pg_catalog.=) 'control'
+)
+SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at, c.ended_at,
+       c.exposed, c.converted, c.rate,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN c.rate OPERATOR(pg_catalog.-) c.control_rate END AS abs_lift,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN (c.rate OPERATOR(pg_catalog.-) c.control_rate) OPERATOR(pg_catalog./) NULLIF(c.control_rate, 0) END AS rel_lift,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN @extschema@.two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
+       -- the normal approximation needs at least 100 exposures in both
+       -- groups and 5 expected conversions and non-conversions in each
+       -- (pooled rate); the control row is judged against itself
+       (c.exposed OPERATOR(pg_catalog.<) 100 OR c.control_exposed OPERATOR(pg_catalog.<) 100
+        OR c.pooled IS NULL
+        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) c.pooled OPERATOR(pg_catalog.<) 5
+        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) c.pooled)
+           OPERATOR(pg_catalog.<) 5) AS too_few
+  FROM compared c;
+COMMENT ON VIEW @extschema@.experiment_results IS
+	'Per experiment and variant: exposed (consenting customers at their first exposure, erased customers included as counted at their erasure: experiment_erased), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
+CREATE OR REPLACE VIEW @extschema@.experiment_by_day AS
+SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
+       (d.converted::numeric OPERATOR(pg_catalog./) NULLIF(d.exposed, 0))::numeric(5, 4) AS rate
+  FROM (SELECT n.experiment_id, n.variant, n.day,
+               pg_catalog.sum(n.exposed)::integer AS exposed, pg_catalog.sum(n.converted)::integer AS converted
+          FROM (SELECT d.experiment_id, d.variant, d.day, d.exposed, d.converted
+                  FROM @extschema@.experiment_daily d
+                UNION ALL
+                SELECT r.experiment_id, r.variant, r.day, r.exposed, r.converted
+                  FROM @extschema@.experiment_erased r) n
+         GROUP BY n.experiment_id, n.variant, n.day) d
+  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) d.experiment_id
+ WHERE d.exposed OPERATOR(pg_catalog.>) 0;
+COMMENT ON VIEW @extschema@.experiment_by_day IS
+	'From the rollup: per experiment, variant and day of first exposure (UTC), the customers exposed and how many of them have converted so far (experiment_results has the totals and the test against control); erased customers as counted at their erasure (experiment_erased).';

@@ -831,6 +831,7 @@ DECLARE
 	v_unpaid bigint[];
 	v_order bigint;
 	v_rows bigint;
+	v_exposures bigint;
 	v_request bigint;
 BEGIN
 	-- first the subject lock (it waits for transactions sealing for this
@@ -851,18 +852,20 @@ BEGIN
 	END LOOP;
 	PERFORM @extschema@._forget_key(customer_id);
 	v_rows := @extschema@._forget_rows(customer_id, v_now);
+	v_exposures := @extschema@._forget_experiments(customer_id);   -- sql/90_growth.sql
 	PERFORM @extschema@._forget_profile(customer_id, v_now);
 
 	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
 	VALUES (forget_customer.customer_id, 'forget', v_started, pg_catalog.clock_timestamp(),
 	        pg_catalog.jsonb_build_object('rows_anonymised', v_rows,
-	                                      'orders_cancelled', pg_catalog.cardinality(v_unpaid)))
+	                                      'orders_cancelled', pg_catalog.cardinality(v_unpaid),
+	                                      'exposures_counted', v_exposures))
 	RETURNING request_id INTO v_request;
 	RETURN v_request;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
 
 ------------------------------------------------------------------------------
 -- rectification: a subject's phone and name, corrected
