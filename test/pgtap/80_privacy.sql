@@ -93,7 +93,7 @@ SELECT is(ARRAY(SELECT relname::text FROM dispatch._customer_tables() WHERE via_
 SELECT dispatch.create_campaign('Refer first', 'referral', '{"referrer_points": 50, "referee_points": 30}', 80) AS refer_first \gset
 SELECT dispatch.register_customer('+8613800000010', 'Referee Eta') AS c_referee \gset
 SELECT dispatch.apply_referral(:c_referee, dispatch.referral_code(:c_ex)) \g /dev/null
-SELECT dispatch.export_customer(:c_ex) -> 'referrals_made' AS made \gset
+SELECT COALESCE(dispatch.export_customer(:c_ex) -> 'referrals_made', '[]') AS made \gset
 SELECT results_eq(format($$ SELECT r ->> 'status', (r ->> 'applied_at')::timestamptz = dispatch.clock(),
                                   (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(r) k)
                              FROM jsonb_array_elements(%L::jsonb) r $$, :'made'),
