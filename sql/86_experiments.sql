@@ -281,6 +281,17 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN 'control';
 	END IF;
+	-- and for an erasure or a revocation in progress (they lock the
+	-- customer row), and sees it: an erasure has moved the exposures
+	-- already, and would leave this one keyed by the id
+	IF (SELECT c.forgotten_at FROM @extschema@.customers c
+	     WHERE c.customer_id OPERATOR(pg_catalog.=) experiment_variant.customer_id
+	       FOR SHARE) IS NOT NULL THEN
+		PERFORM @extschema@._live_customer(experiment_variant.customer_id);   -- DP012
+	END IF;
+	IF NOT @extschema@.has_consent(customer_id, 'marketing') THEN
+		RETURN 'control';
+	END IF;
 	v_variant := @extschema@._experiment_variant_at(v_id, @extschema@.experiment_bucket(experiment, customer_id));
 	-- a concurrent first exposure records the same variant (the hash is
 	-- deterministic); the first one's time stays
