@@ -100,13 +100,17 @@ DECLARE
 	v_area @extschema@.zones.area%TYPE;
 	v_pickup @extschema@.merchants.location%TYPE;
 	v_drop @extschema@.orders.dropoff%TYPE;
+	v_open boolean;
 BEGIN
-	SELECT m.zone_id, z.area, m.location INTO v_zone, v_area, v_pickup
+	SELECT m.zone_id, z.area, m.location, m.is_open INTO v_zone, v_area, v_pickup, v_open
 	  FROM @extschema@.merchants m
 	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) delivery_fee.merchant_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
+	END IF;
+	IF NOT v_open THEN
+		RAISE EXCEPTION 'merchant % is closed', merchant_id USING ERRCODE = 'DP003';
 	END IF;
 	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');   -- DP001
 	-- no quote for a drop-off place_order refuses, with its SQLSTATE
@@ -117,7 +121,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) IS
-	'The delivery fee (cents) place_order would charge for a takeaway order of this merchant to this drop-off, for showing before the order; the zone''s pay model (pay_models).  Refused as place_order refuses the drop-off: DP001 bad coordinates, DP013 unknown merchant, DP002 outside the zone''s service area, DP010 implausibly far from the merchant.';
+	'The delivery fee (cents) place_order would charge for a takeaway order of this merchant to this drop-off, for showing before the order; the zone''s pay model (pay_models).  Refused as place_order refuses the order: DP001 bad coordinates, DP013 unknown merchant, DP003 closed merchant, DP002 outside the zone''s service area, DP010 implausibly far from the merchant.';
 REVOKE ALL ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) TO dispatch_app, dispatch_admin;
 

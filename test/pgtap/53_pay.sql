@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(36);
+SELECT plan(37);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -26,6 +26,8 @@ SET LOCAL dispatch.fraud_max_distance_m = 1000;
 SELECT throws_ok(format('SELECT dispatch.delivery_fee(%s, 121.445, 31.196)', :merchant), 'DP010', NULL,
 	'nor one farther than dispatch.fraud_max_distance_m');
 RESET dispatch.fraud_max_distance_m;
+SELECT throws_ok(format('SELECT dispatch.delivery_fee(%s, 121.445, 31.196)', :closed), 'DP003',
+	format('merchant %s is closed', :closed), 'nor an order of a closed merchant');
 SELECT pg_temp.order_in('pending_payment') AS fee_order \gset
 SELECT results_eq(format('SELECT fee_cents, total_cents - subtotal_cents FROM dispatch.orders WHERE order_id = %s', :fee_order),
                   'VALUES (300, 300)', 'a takeaway order carries its fee in its total');
