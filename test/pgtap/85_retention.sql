@@ -224,8 +224,8 @@ SELECT count(*) AS others_old FROM dispatch.events WHERE zone_id = :zone AND at 
    AND (kind <> 'order_status' OR order_id IS DISTINCT FROM :h) \gset
 SELECT is(:'others_old'::bigint, 0::bigint,
 	'events of other kinds, and those past twice the retention, go unread or not');
-UPDATE dispatch.growth_cursors SET last_seq = (SELECT max(seq) FROM dispatch.events WHERE zone_id = :zone)
- WHERE consumer = 'credit_rewards' AND zone_id = :zone;
+SELECT max(seq) AS last_seq FROM dispatch.events WHERE zone_id = :zone \gset
+UPDATE dispatch.growth_cursors SET last_seq = :last_seq WHERE consumer = 'credit_rewards' AND zone_id = :zone;
 DO $$ BEGIN WHILE dispatch.purge_expired_step(1) > 0 LOOP END LOOP; END $$;
 SELECT count(*) AS read_old FROM dispatch.events WHERE zone_id = :zone AND at < now() - interval '30 days' \gset
 SELECT is(:'read_old'::bigint, 0::bigint, 'once read, they go');
