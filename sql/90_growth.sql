@@ -410,8 +410,9 @@ REVOKE ALL ON FUNCTION @extschema@._rollup_experiments() FROM PUBLIC;
 -- converted: an order placed within the window and not cancelled; an
 -- erased customer's orders have all ended, so this never changes), taken
 -- out of the rollup (its fact subtracted from experiment_daily) and
--- deleted, with its fact.  Under the rollup's cursors, so that no run
--- counts an exposure gone meanwhile or misses the subtraction.
+-- deleted, with its fact.  Under the rollup's lock (advisory, 'rollup'),
+-- so that no run counts an exposure gone meanwhile nor has counted one
+-- that the subtraction misses.
 CREATE FUNCTION @extschema@._forget_experiments(p_customer_id bigint) RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -422,9 +423,7 @@ DECLARE
 	v_ids bigint[];
 	v_n bigint;
 BEGIN
-	PERFORM FROM @extschema@.growth_cursors g
-	  WHERE g.consumer OPERATOR(pg_catalog.=) 'rollup_campaigns'
-	  ORDER BY g.zone_id FOR UPDATE;
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('rollup')::integer, 0);
 	PERFORM FROM @extschema@.experiment_exposures e
 	  WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id
 	  FOR UPDATE;
@@ -475,7 +474,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_experiments(bigint) IS
-	'Internal (forget_customer): moves the customer''s experiment exposures into experiment_erased as counts without ids (variant, day, converted as experiment_results counts it), takes them out of the rollup (experiment_daily, experiment_facts) and deletes them; under the rollup''s cursors.  Returns the exposures moved.';
+	'Internal (forget_customer): moves the customer''s experiment exposures into experiment_erased as counts without ids (variant, day, converted as experiment_results counts it), takes them out of the rollup (experiment_daily, experiment_facts) and deletes them; under the rollup''s lock (advisory, ''rollup'').  Returns the exposures moved.';
 REVOKE ALL ON FUNCTION @extschema@._forget_experiments(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.rollup_campaigns(full_run boolean DEFAULT false) RETURNS bigint
@@ -506,6 +505,9 @@ BEGIN
 	-- run reads them too, to move the cursors past them
 	v_read := @extschema@._growth_read('rollup_campaigns', NULL, 'credit_rewards');
 
+	-- an erasure moving exposures out of the rollup waits for this run,
+	-- and this run for it (_forget_experiments)
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('rollup')::integer, 0);
 	DROP TABLE IF EXISTS pg_temp.rollup_changed;
 	CREATE TEMP TABLE pg_temp.rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
 		ON COMMIT DROP;

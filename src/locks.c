@@ -32,6 +32,7 @@ static const LockKey lock_keys[] = {
 	{"budgets", DISPATCH_LOCK_BUDGETS},
 	{"intake", DISPATCH_LOCK_INTAKE},
 	{"referrals", DISPATCH_LOCK_REFERRALS},
+	{"rollup", DISPATCH_LOCK_ROLLUP},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_lock_key);
