@@ -4119,19 +4119,31 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_zone bigint;
+	v_area @extschema@.zones.area%TYPE;
 	v_pickup @extschema@.merchants.location%TYPE;
+	v_drop @extschema@.orders.dropoff%TYPE;
+	v_open boolean;
 BEGIN
-	SELECT m.zone_id, m.location INTO v_zone, v_pickup FROM @extschema@.merchants m
+	SELECT m.zone_id, z.area, m.location, m.is_open INTO v_zone, v_area, v_pickup, v_open
+	  FROM @extschema@.merchants m
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) delivery_fee.merchant_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
 	END IF;
-	RETURN @extschema@._delivery_fee(v_zone,
-		@extschema@._distance_m(v_pickup, @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off'))::real);
+	IF NOT v_open THEN
+		RAISE EXCEPTION 'merchant % is closed', merchant_id USING ERRCODE = 'DP003';
+	END IF;
+	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');   -- DP001
+	-- no quote for a drop-off place_order refuses, with its SQLSTATE
+	IF NOT @extschema@._covers(v_area, v_drop) THEN
+		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
+	END IF;
+	RETURN @extschema@._delivery_fee(v_zone, @extschema@._check_distance(v_pickup, v_drop));   -- DP010
 END
 $$;
 COMMENT ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) IS
-	'The delivery fee (cents) place_order would charge for a takeaway order of this merchant to this drop-off, for showing before the order; the zone''s pay model (pay_models).';
+	'The delivery fee (cents) place_order would charge for a takeaway order of this merchant to this drop-off, for showing before the order; the zone''s pay model (pay_models).  Refused as place_order refuses the order: DP001 bad coordinates, DP013 unknown merchant, DP003 closed merchant, DP002 outside the zone''s service area, DP010 implausibly far from the merchant.';
 REVOKE ALL ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) TO dispatch_app, dispatch_admin;
 
@@ -7715,6 +7727,7 @@ DECLARE
 	v_rows jsonb := '{}';
 	v_finished timestamptz;
 	v_unpaid bigint;
+	v_unread bigint;
 BEGIN
 	PERFORM @extschema@._check_batch_size(batch_size);
 	IF pg_catalog.pg_is_in_recovery() THEN
@@ -7831,10 +7844,33 @@ BEGIN
 				   AND l.rider_id OPERATOR(pg_catalog.=) s.rider_id
 				   AND l.client_event_id OPERATOR(pg_catalog.=) s.client_event_id;
 			ELSIF p.data_class OPERATOR(pg_catalog.=) 'events' THEN
+				-- An order_status event that a growth job has not read yet
+				-- (above its cursor of the zone, growth_cursors) waits for
+				-- it, up to twice the retention: credit_rewards pays the
+				-- rewards of a delivery from it.  Its customer and rider
+				-- ids go on time; it keeps the order id, kind and status,
+				-- which the order itself keeps.
+				SELECT pg_catalog.min(g.last_seq) INTO v_unread FROM @extschema@.growth_cursors g
+				 WHERE g.zone_id OPERATOR(pg_catalog.=) v_zone;
+				UPDATE @extschema@.events e SET customer_id = NULL, rider_id = NULL
+				  FROM (SELECT x.seq FROM @extschema@.events x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				           AND x.at OPERATOR(pg_catalog.>=) (v_now OPERATOR(pg_catalog.-) (p.keep OPERATOR(pg_catalog.*) 2))
+				           AND x.seq OPERATOR(pg_catalog.>) v_unread
+				           AND x.kind OPERATOR(pg_catalog.=) 'order_status'
+				           AND (x.customer_id IS NOT NULL OR x.rider_id IS NOT NULL)
+				         ORDER BY x.seq LIMIT batch_size) s
+				 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone AND e.seq OPERATOR(pg_catalog.=) s.seq;
+				GET DIAGNOSTICS v_n = ROW_COUNT;
+				v_class := v_class OPERATOR(pg_catalog.+) v_n;
 				DELETE FROM @extschema@.events e
 				 USING (SELECT x.seq FROM @extschema@.events x
 				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
 				           AND x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				           AND ((x.seq OPERATOR(pg_catalog.<=) v_unread) IS NOT FALSE   -- read, or no growth job here
+				                OR x.kind OPERATOR(pg_catalog.<>) 'order_status'
+				                OR x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) (p.keep OPERATOR(pg_catalog.*) 2)))
 				         ORDER BY x.seq LIMIT batch_size) s
 				 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone AND e.seq OPERATOR(pg_catalog.=) s.seq;
 			ELSE
@@ -8604,6 +8640,15 @@ BEGIN ATOMIC
 		                        WHERE pg_catalog.jsonb_typeof(o.v OPERATOR(pg_catalog.->) 'dropoff_address')
 		                              OPERATOR(pg_catalog.=) 'string'), '[]'),
 		'tables', p_tables,
+		-- the referrals the customer made: theirs as the referrer (tables
+		-- has the one they took); the referee's id and order are the
+		-- referee's, and left out
+		'referrals_made', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		                                     'campaign_id', r.campaign_id, 'applied_at', r.applied_at,
+		                                     'status', r.status, 'settled_at', r.settled_at)
+		                                   ORDER BY r.applied_at, r.customer_id)
+		                              FROM @extschema@.referrals r
+		                             WHERE r.referrer_id OPERATOR(pg_catalog.=) (p_cust).customer_id), '[]'),
 		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 		                                 'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.id)
 		                          FROM @extschema@.pii_access_log l
@@ -8611,7 +8656,7 @@ BEGIN ATOMIC
 		                           AND l.subject_id OPERATOR(pg_catalog.=) (p_cust).customer_id), '[]'));
 END;
 COMMENT ON FUNCTION @extschema@._export_document(@extschema@.customers, jsonb, jsonb) IS
-	'Internal (export_customer): the export document: profile, addresses (the distinct drop-off addresses of the orders), tables and the customer''s access log.';
+	'Internal (export_customer): the export document: profile, addresses (the distinct drop-off addresses of the orders), tables, the referrals the customer made (without the referees'' ids and orders) and the customer''s access log.';
 REVOKE ALL ON FUNCTION @extschema@._export_document(@extschema@.customers, jsonb, jsonb) FROM PUBLIC;
 
 -- export_customer (sql/80_privacy.sql)
@@ -8645,7 +8690,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
-	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened; of the tables keyed by their orders not the riders'': rider_pay, offer_audit, offers, offer_exclusions), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
+	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened; of the tables keyed by their orders not the riders'': rider_pay, offer_audit, offers, offer_exclusions), the referrals they made (referrals_made: campaign, when, status, without the referees), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
 
 -- _forget_lock_orders (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._forget_lock_orders(p_customer_id bigint) RETURNS bigint[]
@@ -8808,6 +8853,7 @@ DECLARE
 	v_unpaid bigint[];
 	v_order bigint;
 	v_rows bigint;
+	v_exposures bigint;
 	v_request bigint;
 BEGIN
 	-- first the subject lock (it waits for transactions sealing for this
@@ -8828,18 +8874,20 @@ BEGIN
 	END LOOP;
 	PERFORM @extschema@._forget_key(customer_id);
 	v_rows := @extschema@._forget_rows(customer_id, v_now);
+	v_exposures := @extschema@._forget_experiments(customer_id);   -- sql/90_growth.sql
 	PERFORM @extschema@._forget_profile(customer_id, v_now);
 
 	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
 	VALUES (forget_customer.customer_id, 'forget', v_started, pg_catalog.clock_timestamp(),
 	        pg_catalog.jsonb_build_object('rows_anonymised', v_rows,
-	                                      'orders_cancelled', pg_catalog.cardinality(v_unpaid)))
+	                                      'orders_cancelled', pg_catalog.cardinality(v_unpaid),
+	                                      'exposures_counted', v_exposures))
 	RETURNING request_id INTO v_request;
 	RETURN v_request;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
 
 -- _rectify_log (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rectify_log(p_subject text, p_subject_id bigint, p_fields text[], p_reason text)
@@ -9727,6 +9775,17 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN 'control';
 	END IF;
+	-- and for an erasure or a revocation in progress (they lock the
+	-- customer row), and sees it: an erasure has moved the exposures
+	-- already, and would leave this one keyed by the id
+	IF (SELECT c.forgotten_at FROM @extschema@.customers c
+	     WHERE c.customer_id OPERATOR(pg_catalog.=) experiment_variant.customer_id
+	       FOR SHARE) IS NOT NULL THEN
+		PERFORM @extschema@._live_customer(experiment_variant.customer_id);   -- DP012
+	END IF;
+	IF NOT @extschema@.has_consent(customer_id, 'marketing') THEN
+		RETURN 'control';
+	END IF;
 	v_variant := @extschema@._experiment_variant_at(v_id, @extschema@.experiment_bucket(experiment, customer_id));
 	-- a concurrent first exposure records the same variant (the hash is
 	-- deterministic); the first one's time stays
@@ -10391,6 +10450,71 @@ COMMENT ON FUNCTION @extschema@._rollup_experiments() IS
 	'Internal (rollup_campaigns): experiment_facts and experiment_daily for the exposures not counted yet and those of customers whose orders changed; returns how many exposures changed.';
 REVOKE ALL ON FUNCTION @extschema@._rollup_experiments() FROM PUBLIC;
 
+-- _forget_experiments (sql/90_growth.sql)
+CREATE OR REPLACE FUNCTION @extschema@._forget_experiments(p_customer_id bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+	v_converted bigint[] := '{}';
+	v_ids bigint[];
+	v_n bigint;
+BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('rollup')::integer, 0);
+	PERFORM FROM @extschema@.experiment_exposures e
+	  WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	  FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	-- the experiments the customer converted in, zone by zone
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		SELECT pg_catalog.array_agg(DISTINCT e.experiment_id) INTO v_ids
+		  FROM @extschema@.experiment_exposures e
+		  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+		  JOIN @extschema@.orders o
+		    ON o.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
+		   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+		   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
+		   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+		   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
+		 WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+		v_converted := v_converted OPERATOR(pg_catalog.||) COALESCE(v_ids, '{}');
+	END LOOP;
+
+	INSERT INTO @extschema@.experiment_erased AS t (experiment_id, variant, day, exposed, converted)
+	SELECT e.experiment_id, e.variant, (e.exposed_at AT TIME ZONE 'UTC')::date, 1,
+	       (e.experiment_id OPERATOR(pg_catalog.=) ANY (v_converted))::integer
+	  FROM @extschema@.experiment_exposures e
+	 WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	ON CONFLICT ON CONSTRAINT experiment_erased_pkey DO UPDATE
+	   SET exposed = t.exposed OPERATOR(pg_catalog.+) EXCLUDED.exposed,
+	       converted = t.converted OPERATOR(pg_catalog.+) EXCLUDED.converted;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+
+	-- out of the rollup: what it counted for them (experiment_daily holds
+	-- the live exposures only; a full run rebuilds it from them)
+	UPDATE @extschema@.experiment_daily d
+	   SET exposed = d.exposed OPERATOR(pg_catalog.-) f.exposed,
+	       converted = d.converted OPERATOR(pg_catalog.-) f.converted
+	  FROM (SELECT f.experiment_id, f.variant, f.day, pg_catalog.count(*)::integer AS exposed,
+	               pg_catalog.count(*) FILTER (WHERE f.converted)::integer AS converted
+	          FROM @extschema@.experiment_facts f
+	         WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	         GROUP BY 1, 2, 3) f
+	 WHERE d.experiment_id OPERATOR(pg_catalog.=) f.experiment_id
+	   AND d.variant OPERATOR(pg_catalog.=) f.variant AND d.day OPERATOR(pg_catalog.=) f.day;
+	DELETE FROM @extschema@.experiment_facts f WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	DELETE FROM @extschema@.experiment_exposures e WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._forget_experiments(bigint) IS
+	'Internal (forget_customer): moves the customer''s experiment exposures into experiment_erased as counts without ids (variant, day, converted as experiment_results counts it), takes them out of the rollup (experiment_daily, experiment_facts) and deletes them; under the rollup''s lock (advisory, ''rollup'').  Returns the exposures moved.';
+REVOKE ALL ON FUNCTION @extschema@._forget_experiments(bigint) FROM PUBLIC;
+
 -- rollup_campaigns (sql/90_growth.sql)
 CREATE OR REPLACE FUNCTION @extschema@.rollup_campaigns(full_run boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -10420,6 +10544,9 @@ BEGIN
 	-- run reads them too, to move the cursors past them
 	v_read := @extschema@._growth_read('rollup_campaigns', NULL, 'credit_rewards');
 
+	-- an erasure moving exposures out of the rollup waits for this run,
+	-- and this run for it (_forget_experiments)
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('rollup')::integer, 0);
 	DROP TABLE IF EXISTS pg_temp.rollup_changed;
 	CREATE TEMP TABLE pg_temp.rollup_changed (zone_id bigint, order_id bigint, PRIMARY KEY (zone_id, order_id))
 		ON COMMIT DROP;
@@ -12514,3 +12641,103 @@ SELECT s.zone_id, s.hour, s.kind,
   FROM spread s;
 COMMENT ON TABLE @extschema@.payments IS
 	'Payment attempts of orders, and the successes reported for an order that could not take them (cancelled, or failed and not retried), recorded to be refunded; one attempt at a time is pending, and a provider reference pays one order of a zone.';
+
+-- An erased customer's experiment exposures become counts without ids
+-- (experiment_erased, sql/86_experiments.sql; forget_customer), which the
+-- analyst views add to the live exposures
+CREATE TABLE @extschema@.experiment_erased (
+	experiment_id  bigint NOT NULL,
+	variant        text NOT NULL,
+	day            date NOT NULL,
+	exposed        integer NOT NULL CHECK (exposed >= 0),
+	converted      integer NOT NULL CHECK (converted BETWEEN 0 AND exposed),
+	PRIMARY KEY (experiment_id, variant, day),
+	FOREIGN KEY (experiment_id, variant) REFERENCES @extschema@.experiment_variants (experiment_id, name)
+);
+COMMENT ON TABLE @extschema@.experiment_erased IS
+	'The exposures of erased customers, as counts without ids: per experiment, variant and day of first exposure (UTC), how many and how many of them converted, as experiment_results counted them at the erasure.  experiment_results and experiment_by_day add them to the live exposures.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_erased', '');
+REVOKE ALL ON @extschema@.experiment_erased FROM PUBLIC;
+CREATE OR REPLACE VIEW @extschema@.experiment_results AS
+WITH converted AS (
+	-- the exposures followed by an order placed within the window and not
+	-- cancelled, in any zone: a join, not a subquery per exposure, which
+	-- Citus cannot correlate with the orders of every shard
+	SELECT DISTINCT e.experiment_id, e.customer_id
+	  FROM @extschema@.experiment_exposures e
+	  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+	  JOIN @extschema@.zones z ON true
+	  JOIN @extschema@.orders o
+	    ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
+	   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
+	   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+	   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
+), counts AS (
+	-- the live exposures, and those of erased customers (counts only)
+	SELECT n.experiment_id, n.variant,
+	       pg_catalog.sum(n.exposed)::bigint AS exposed, pg_catalog.sum(n.converted)::bigint AS converted
+	  FROM (SELECT e.experiment_id, e.variant,
+	               pg_catalog.count(*) AS exposed,
+	               pg_catalog.count(c.customer_id) AS converted
+	          FROM @extschema@.experiment_exposures e
+	          LEFT JOIN converted c
+	            ON c.experiment_id OPERATOR(pg_catalog.=) e.experiment_id AND c.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	         GROUP BY e.experiment_id, e.variant
+	        UNION ALL
+	        SELECT r.experiment_id, r.variant, r.exposed, r.converted
+	          FROM @extschema@.experiment_erased r) n
+	 GROUP BY n.experiment_id, n.variant
+), variants AS (
+	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
+	       v.position, v.name AS variant, v.weight,
+	       COALESCE(c.exposed, 0) AS exposed, COALESCE(c.converted, 0) AS converted
+	  FROM @extschema@.experiments x
+	  JOIN @extschema@.experiment_variants v ON v.experiment_id OPERATOR(pg_catalog.=) x.experiment_id
+	  LEFT JOIN counts c ON c.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
+	                    AND c.variant OPERATOR(pg_catalog.=) v.name
+), compared AS (
+	SELECT v.*, k.exposed AS control_exposed, k.converted AS control_converted,
+	       v.converted::float8 OPERATOR(pg_catalog./) NULLIF(v.exposed, 0) AS rate,
+	       k.converted::float8 OPERATOR(pg_catalog./) NULLIF(k.exposed, 0) AS control_rate,
+	       (v.converted OPERATOR(pg_catalog.+) k.converted)::float8
+	           OPERATOR(pg_catalog./) NULLIF(v.exposed OPERATOR(pg_catalog.+) k.exposed, 0) AS pooled
+	  FROM variants v
+	  JOIN variants k ON k.experiment_id OPERATOR(pg_catalog.=) v.experiment_id
+	                 AND k.variant OPERATOR(pg_catalog.=) 'control'
+)
+SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at, c.ended_at,
+       c.exposed, c.converted, c.rate,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN c.rate OPERATOR(pg_catalog.-) c.control_rate END AS abs_lift,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN (c.rate OPERATOR(pg_catalog.-) c.control_rate) OPERATOR(pg_catalog./) NULLIF(c.control_rate, 0) END AS rel_lift,
+       CASE WHEN c.variant OPERATOR(pg_catalog.<>) 'control'
+            THEN @extschema@.two_proportion_p(c.converted, c.exposed, c.control_converted, c.control_exposed) END AS p_value,
+       -- the normal approximation needs at least 100 exposures in both
+       -- groups and 5 expected conversions and non-conversions in each
+       -- (pooled rate); the control row is judged against itself
+       (c.exposed OPERATOR(pg_catalog.<) 100 OR c.control_exposed OPERATOR(pg_catalog.<) 100
+        OR c.pooled IS NULL
+        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) c.pooled OPERATOR(pg_catalog.<) 5
+        OR LEAST(c.exposed, c.control_exposed) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) c.pooled)
+           OPERATOR(pg_catalog.<) 5) AS too_few
+  FROM compared c;
+COMMENT ON VIEW @extschema@.experiment_results IS
+	'Per experiment and variant: exposed (consenting customers at their first exposure, erased customers included as counted at their erasure: experiment_erased), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
+CREATE OR REPLACE VIEW @extschema@.experiment_by_day AS
+SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
+       (d.converted::numeric OPERATOR(pg_catalog./) NULLIF(d.exposed, 0))::numeric(5, 4) AS rate
+  FROM (SELECT n.experiment_id, n.variant, n.day,
+               pg_catalog.sum(n.exposed)::integer AS exposed, pg_catalog.sum(n.converted)::integer AS converted
+          FROM (SELECT d.experiment_id, d.variant, d.day, d.exposed, d.converted
+                  FROM @extschema@.experiment_daily d
+                UNION ALL
+                SELECT r.experiment_id, r.variant, r.day, r.exposed, r.converted
+                  FROM @extschema@.experiment_erased r) n
+         GROUP BY n.experiment_id, n.variant, n.day) d
+  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) d.experiment_id
+ WHERE d.exposed OPERATOR(pg_catalog.>) 0;
+COMMENT ON VIEW @extschema@.experiment_by_day IS
+	'From the rollup: per experiment, variant and day of first exposure (UTC), the customers exposed and how many of them have converted so far (experiment_results has the totals and the test against control); erased customers as counted at their erasure (experiment_erased).';

@@ -97,19 +97,31 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_zone bigint;
+	v_area @extschema@.zones.area%TYPE;
 	v_pickup @extschema@.merchants.location%TYPE;
+	v_drop @extschema@.orders.dropoff%TYPE;
+	v_open boolean;
 BEGIN
-	SELECT m.zone_id, m.location INTO v_zone, v_pickup FROM @extschema@.merchants m
+	SELECT m.zone_id, z.area, m.location, m.is_open INTO v_zone, v_area, v_pickup, v_open
+	  FROM @extschema@.merchants m
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) m.zone_id
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) delivery_fee.merchant_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
 	END IF;
-	RETURN @extschema@._delivery_fee(v_zone,
-		@extschema@._distance_m(v_pickup, @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off'))::real);
+	IF NOT v_open THEN
+		RAISE EXCEPTION 'merchant % is closed', merchant_id USING ERRCODE = 'DP003';
+	END IF;
+	v_drop := @extschema@._check_point(dropoff_lon, dropoff_lat, 'drop-off');   -- DP001
+	-- no quote for a drop-off place_order refuses, with its SQLSTATE
+	IF NOT @extschema@._covers(v_area, v_drop) THEN
+		RAISE EXCEPTION 'drop-off lies outside the service area of zone %', v_zone USING ERRCODE = 'DP002';
+	END IF;
+	RETURN @extschema@._delivery_fee(v_zone, @extschema@._check_distance(v_pickup, v_drop));   -- DP010
 END
 $$;
 COMMENT ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) IS
-	'The delivery fee (cents) place_order would charge for a takeaway order of this merchant to this drop-off, for showing before the order; the zone''s pay model (pay_models).';
+	'The delivery fee (cents) place_order would charge for a takeaway order of this merchant to this drop-off, for showing before the order; the zone''s pay model (pay_models).  Refused as place_order refuses the order: DP001 bad coordinates, DP013 unknown merchant, DP003 closed merchant, DP002 outside the zone''s service area, DP010 implausibly far from the merchant.';
 REVOKE ALL ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) TO dispatch_app, dispatch_admin;
 

@@ -302,6 +302,7 @@ DECLARE
 	v_rows jsonb := '{}';
 	v_finished timestamptz;
 	v_unpaid bigint;
+	v_unread bigint;
 BEGIN
 	PERFORM @extschema@._check_batch_size(batch_size);
 	IF pg_catalog.pg_is_in_recovery() THEN
@@ -418,10 +419,33 @@ BEGIN
 				   AND l.rider_id OPERATOR(pg_catalog.=) s.rider_id
 				   AND l.client_event_id OPERATOR(pg_catalog.=) s.client_event_id;
 			ELSIF p.data_class OPERATOR(pg_catalog.=) 'events' THEN
+				-- An order_status event that a growth job has not read yet
+				-- (above its cursor of the zone, growth_cursors) waits for
+				-- it, up to twice the retention: credit_rewards pays the
+				-- rewards of a delivery from it.  Its customer and rider
+				-- ids go on time; it keeps the order id, kind and status,
+				-- which the order itself keeps.
+				SELECT pg_catalog.min(g.last_seq) INTO v_unread FROM @extschema@.growth_cursors g
+				 WHERE g.zone_id OPERATOR(pg_catalog.=) v_zone;
+				UPDATE @extschema@.events e SET customer_id = NULL, rider_id = NULL
+				  FROM (SELECT x.seq FROM @extschema@.events x
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				           AND x.at OPERATOR(pg_catalog.>=) (v_now OPERATOR(pg_catalog.-) (p.keep OPERATOR(pg_catalog.*) 2))
+				           AND x.seq OPERATOR(pg_catalog.>) v_unread
+				           AND x.kind OPERATOR(pg_catalog.=) 'order_status'
+				           AND (x.customer_id IS NOT NULL OR x.rider_id IS NOT NULL)
+				         ORDER BY x.seq LIMIT batch_size) s
+				 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone AND e.seq OPERATOR(pg_catalog.=) s.seq;
+				GET DIAGNOSTICS v_n = ROW_COUNT;
+				v_class := v_class OPERATOR(pg_catalog.+) v_n;
 				DELETE FROM @extschema@.events e
 				 USING (SELECT x.seq FROM @extschema@.events x
 				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
 				           AND x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				           AND ((x.seq OPERATOR(pg_catalog.<=) v_unread) IS NOT FALSE   -- read, or no growth job here
+				                OR x.kind OPERATOR(pg_catalog.<>) 'order_status'
+				                OR x.at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) (p.keep OPERATOR(pg_catalog.*) 2)))
 				         ORDER BY x.seq LIMIT batch_size) s
 				 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone AND e.seq OPERATOR(pg_catalog.=) s.seq;
 			ELSE

@@ -634,6 +634,15 @@ BEGIN ATOMIC
 		                        WHERE pg_catalog.jsonb_typeof(o.v OPERATOR(pg_catalog.->) 'dropoff_address')
 		                              OPERATOR(pg_catalog.=) 'string'), '[]'),
 		'tables', p_tables,
+		-- the referrals the customer made: theirs as the referrer (tables
+		-- has the one they took); the referee's id and order are the
+		-- referee's, and left out
+		'referrals_made', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+		                                     'campaign_id', r.campaign_id, 'applied_at', r.applied_at,
+		                                     'status', r.status, 'settled_at', r.settled_at)
+		                                   ORDER BY r.applied_at, r.customer_id)
+		                              FROM @extschema@.referrals r
+		                             WHERE r.referrer_id OPERATOR(pg_catalog.=) (p_cust).customer_id), '[]'),
 		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 		                                 'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.id)
 		                          FROM @extschema@.pii_access_log l
@@ -641,7 +650,7 @@ BEGIN ATOMIC
 		                           AND l.subject_id OPERATOR(pg_catalog.=) (p_cust).customer_id), '[]'));
 END;
 COMMENT ON FUNCTION @extschema@._export_document(@extschema@.customers, jsonb, jsonb) IS
-	'Internal (export_customer): the export document: profile, addresses (the distinct drop-off addresses of the orders), tables and the customer''s access log.';
+	'Internal (export_customer): the export document: profile, addresses (the distinct drop-off addresses of the orders), tables, the referrals the customer made (without the referees'' ids and orders) and the customer''s access log.';
 REVOKE ALL ON FUNCTION @extschema@._export_document(@extschema@.customers, jsonb, jsonb) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.export_customer(customer_id bigint) RETURNS jsonb
@@ -674,7 +683,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_customer(bigint) IS
-	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened; of the tables keyed by their orders not the riders'': rider_pay, offer_audit, offers, offer_exclusions), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
+	'Everything stored about a customer as JSON: profile, addresses, every table holding their rows (found in the catalog, sealed fields opened; of the tables keyed by their orders not the riders'': rider_pay, offer_audit, offers, offer_exclusions), the referrals they made (referrals_made: campaign, when, status, without the referees), who opened their data when, and what went to which processor (disclosures).  Logged in privacy_requests and pii_access_log.';
 
 CREATE FUNCTION @extschema@._forget_lock_orders(p_customer_id bigint) RETURNS bigint[]
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -831,6 +840,7 @@ DECLARE
 	v_unpaid bigint[];
 	v_order bigint;
 	v_rows bigint;
+	v_exposures bigint;
 	v_request bigint;
 BEGIN
 	-- first the subject lock (it waits for transactions sealing for this
@@ -851,18 +861,20 @@ BEGIN
 	END LOOP;
 	PERFORM @extschema@._forget_key(customer_id);
 	v_rows := @extschema@._forget_rows(customer_id, v_now);
+	v_exposures := @extschema@._forget_experiments(customer_id);   -- sql/90_growth.sql
 	PERFORM @extschema@._forget_profile(customer_id, v_now);
 
 	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
 	VALUES (forget_customer.customer_id, 'forget', v_started, pg_catalog.clock_timestamp(),
 	        pg_catalog.jsonb_build_object('rows_anonymised', v_rows,
-	                                      'orders_cancelled', pg_catalog.cardinality(v_unpaid)))
+	                                      'orders_cancelled', pg_catalog.cardinality(v_unpaid),
+	                                      'exposures_counted', v_exposures))
 	RETURNING request_id INTO v_request;
 	RETURN v_request;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
 
 ------------------------------------------------------------------------------
 -- rectification: a subject's phone and name, corrected

@@ -54,6 +54,26 @@ COMMENT ON TABLE @extschema@.experiment_exposures IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_exposures', '');
 REVOKE ALL ON @extschema@.experiment_exposures FROM PUBLIC;
 
+-- An erased customer's exposures leave experiment_exposures (forget_customer,
+-- _forget_experiments in sql/90_growth.sql): their marketing consent is
+-- revoked and nothing keyed by their id stays of it.  What they counted
+-- stays, as counts without ids, frozen at the erasure (an erased customer
+-- orders no more and their orders have all ended, so their conversions
+-- cannot change): the analyst views add them to the live exposures.
+CREATE TABLE @extschema@.experiment_erased (
+	experiment_id  bigint NOT NULL,
+	variant        text NOT NULL,
+	day            date NOT NULL,
+	exposed        integer NOT NULL CHECK (exposed >= 0),
+	converted      integer NOT NULL CHECK (converted BETWEEN 0 AND exposed),
+	PRIMARY KEY (experiment_id, variant, day),
+	FOREIGN KEY (experiment_id, variant) REFERENCES @extschema@.experiment_variants (experiment_id, name)
+);
+COMMENT ON TABLE @extschema@.experiment_erased IS
+	'The exposures of erased customers, as counts without ids: per experiment, variant and day of first exposure (UTC), how many and how many of them converted, as experiment_results counted them at the erasure.  experiment_results and experiment_by_day add them to the live exposures.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_erased', '');
+REVOKE ALL ON @extschema@.experiment_erased FROM PUBLIC;
+
 ------------------------------------------------------------------------------
 -- bucketing and statistics (C)
 
@@ -261,6 +281,17 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN 'control';
 	END IF;
+	-- and for an erasure or a revocation in progress (they lock the
+	-- customer row), and sees it: an erasure has moved the exposures
+	-- already, and would leave this one keyed by the id
+	IF (SELECT c.forgotten_at FROM @extschema@.customers c
+	     WHERE c.customer_id OPERATOR(pg_catalog.=) experiment_variant.customer_id
+	       FOR SHARE) IS NOT NULL THEN
+		PERFORM @extschema@._live_customer(experiment_variant.customer_id);   -- DP012
+	END IF;
+	IF NOT @extschema@.has_consent(customer_id, 'marketing') THEN
+		RETURN 'control';
+	END IF;
 	v_variant := @extschema@._experiment_variant_at(v_id, @extschema@.experiment_bucket(experiment, customer_id));
 	-- a concurrent first exposure records the same variant (the hash is
 	-- deterministic); the first one's time stays
@@ -312,13 +343,20 @@ WITH converted AS (
 	   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
 	   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
 ), counts AS (
-	SELECT e.experiment_id, e.variant,
-	       pg_catalog.count(*) AS exposed,
-	       pg_catalog.count(c.customer_id) AS converted
-	  FROM @extschema@.experiment_exposures e
-	  LEFT JOIN converted c
-	    ON c.experiment_id OPERATOR(pg_catalog.=) e.experiment_id AND c.customer_id OPERATOR(pg_catalog.=) e.customer_id
-	 GROUP BY e.experiment_id, e.variant
+	-- the live exposures, and those of erased customers (counts only)
+	SELECT n.experiment_id, n.variant,
+	       pg_catalog.sum(n.exposed)::bigint AS exposed, pg_catalog.sum(n.converted)::bigint AS converted
+	  FROM (SELECT e.experiment_id, e.variant,
+	               pg_catalog.count(*) AS exposed,
+	               pg_catalog.count(c.customer_id) AS converted
+	          FROM @extschema@.experiment_exposures e
+	          LEFT JOIN converted c
+	            ON c.experiment_id OPERATOR(pg_catalog.=) e.experiment_id AND c.customer_id OPERATOR(pg_catalog.=) e.customer_id
+	         GROUP BY e.experiment_id, e.variant
+	        UNION ALL
+	        SELECT r.experiment_id, r.variant, r.exposed, r.converted
+	          FROM @extschema@.experiment_erased r) n
+	 GROUP BY n.experiment_id, n.variant
 ), variants AS (
 	SELECT x.experiment_id, x.name AS experiment, x.created_at, x.ended_at,
 	       v.position, v.name AS variant, v.weight,
@@ -355,7 +393,7 @@ SELECT c.experiment, c.variant, c.position, c.weight, c.created_at AS started_at
            OPERATOR(pg_catalog.<) 5) AS too_few
   FROM compared c;
 COMMENT ON VIEW @extschema@.experiment_results IS
-	'Per experiment and variant: exposed (consenting customers at their first exposure), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
+	'Per experiment and variant: exposed (consenting customers at their first exposure, erased customers included as counted at their erasure: experiment_erased), converted (an order placed within the conversion window and not cancelled), rate, absolute and relative lift against control, the two-sided p-value of a two-proportion z-test against control, and too_few when either group has under 100 exposures or under 5 expected conversions or non-conversions.  Counts only, no customer ids.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON @extschema@.experiment_results FROM PUBLIC;

@@ -36,6 +36,7 @@ static const LockKey lock_keys[] = {
 	{"budgets", DISPATCH_LOCK_BUDGETS},
 	{"intake", DISPATCH_LOCK_INTAKE},
 	{"referrals", DISPATCH_LOCK_REFERRALS},
+	{"rollup", DISPATCH_LOCK_ROLLUP},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_lock_key);

@@ -30,6 +30,10 @@
  *																the call runs (locks.c)
  *		referrals	'DPrf' 0x44507266				0				apply_referral: one referral
  *																checked and written at a time
+ *		rollup		'DPru' 0x44507275				0				rollup_campaigns, from its count
+ *																of the orders and exposures to
+ *																commit; forget_customer moving
+ *																the exposures (exclusive)
  *
  * Order: a customer's intake lock is taken after the customer's lock
  * (shared) and before any row lock of the order (stock, coupon, budget,
@@ -53,6 +57,7 @@
 #define DISPATCH_LOCK_BUDGETS		0x44506275
 #define DISPATCH_LOCK_INTAKE		0x4450696e
 #define DISPATCH_LOCK_REFERRALS		0x44507266
+#define DISPATCH_LOCK_ROLLUP		0x44507275
 
 #include "fmgr.h"
 

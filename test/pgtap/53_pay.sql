@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(33);
+SELECT plan(37);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -17,6 +17,17 @@ SELECT is(dispatch.delivery_fee(:merchant, 121.445, 31.196), 300, 'a 1.1 km orde
 SELECT is(dispatch.delivery_fee(:merchant, 121.437, 31.218), 400, 'a 3.3 km order pays one started km more');
 SELECT throws_ok('SELECT dispatch.delivery_fee(-1, 121.445, 31.196)', 'DP013', NULL, 'an unknown merchant has no fee');
 SELECT throws_ok(format('SELECT dispatch.delivery_fee(%s, 200, 31.196)', :merchant), 'DP001', NULL, 'nor a drop-off off the map');
+-- no quote for an order place_order refuses, and with its SQLSTATE
+SELECT throws_ok(format('SELECT dispatch.delivery_fee(%s, 121.50, 31.196)', :merchant), 'DP002',
+	format('drop-off lies outside the service area of zone %s', :zone), 'nor a drop-off outside the zone''s service area');
+SELECT throws_ok(format($$ SELECT dispatch.place_order(%s, %s, '[{"item_id": %s, "qty": 1}]', 121.50, 31.196, 'x') $$,
+	:customer, :merchant, :noodles), 'DP002', NULL, 'which place_order refuses alike');
+SET LOCAL dispatch.fraud_max_distance_m = 1000;
+SELECT throws_ok(format('SELECT dispatch.delivery_fee(%s, 121.445, 31.196)', :merchant), 'DP010', NULL,
+	'nor one farther than dispatch.fraud_max_distance_m');
+RESET dispatch.fraud_max_distance_m;
+SELECT throws_ok(format('SELECT dispatch.delivery_fee(%s, 121.445, 31.196)', :closed), 'DP003',
+	format('merchant %s is closed', :closed), 'nor an order of a closed merchant');
 SELECT pg_temp.order_in('pending_payment') AS fee_order \gset
 SELECT results_eq(format('SELECT fee_cents, total_cents - subtotal_cents FROM dispatch.orders WHERE order_id = %s', :fee_order),
                   'VALUES (300, 300)', 'a takeaway order carries its fee in its total');

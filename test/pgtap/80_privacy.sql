@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(92);
+SELECT plan(94);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -89,6 +89,19 @@ SELECT ok(jsonb_array_length(:'export_x'::jsonb #> '{tables,order_items}') = 1
 SELECT is(ARRAY(SELECT relname::text FROM dispatch._customer_tables() WHERE via_order ORDER BY 1),
 	'{complaint_tickets,eta_predictions,order_items,payments,refunds,surveys}'::text[],
 	'the tables exported through the orders (a new one is judged here: the customer''s, or other people''s)');
+-- the referrals the customer made are theirs too, without the referees
+SELECT dispatch.create_campaign('Refer first', 'referral', '{"referrer_points": 50, "referee_points": 30}', 80) AS refer_first \gset
+SELECT dispatch.register_customer('+8613800000010', 'Referee Eta') AS c_referee \gset
+SELECT dispatch.apply_referral(:c_referee, dispatch.referral_code(:c_ex)) \g /dev/null
+SELECT COALESCE(dispatch.export_customer(:c_ex) -> 'referrals_made', '[]') AS made \gset
+SELECT results_eq(format($$ SELECT r ->> 'status', (r ->> 'applied_at')::timestamptz = dispatch.clock(),
+                                  (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(r) k)
+                             FROM jsonb_array_elements(%L::jsonb) r $$, :'made'),
+	$$ VALUES ('pending', true, '{applied_at,campaign_id,settled_at,status}'::text[]) $$,
+	'the export lists the referrals the customer made, without the referee''s id or order');
+SELECT is(dispatch.export_customer(:c_referee) -> 'referrals_made', '[]'::jsonb,
+	'and not in the referee''s, who has theirs under tables.referrals');
+SELECT dispatch.end_campaign(:refer_first) \g /dev/null
 -- refused attempts of no known zone (0) are the customer's too
 INSERT INTO dispatch.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
 VALUES (0, '2026-01-01', 1, dispatch.clock(), :c_ex, 'DP002', 'outside_service_area', dispatch.clock()),

@@ -7,7 +7,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(93);
+SELECT plan(100);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 
 ------------------------------------------------------------------------------
@@ -355,6 +355,58 @@ SELECT lives_ok(format('SELECT dispatch.create_experiment(%L, %L, %L)', repeat('
 SELECT is((SELECT array_agg(name || ':' || weight ORDER BY position) FROM dispatch.experiment_variants
             WHERE experiment_id = :split_three), ARRAY['control:20', 'b:30', 'c:50'],
 	'the variants are stored in the order given');
+
+------------------------------------------------------------------------------
+-- erasure: an erased customer's exposures leave, keyed by nothing; what
+-- they counted stays, in experiment_results and experiment_by_day alike
+--
+-- 'gone' converts (an order delivered after the exposure), 'idle' does
+-- not; 'stays' is not erased.  The rollup has counted the first two and
+-- not 'stays' when the erasure comes.
+
+RESET dispatch.clock_override;
+SELECT dispatch.create_experiment('erasure', :'ok_variants') AS erasure \gset
+CREATE TEMP TABLE erased_customers AS
+SELECT c.label, dispatch.register_customer(format('+86138000300%s', c.n), NULL) AS customer_id
+  FROM (VALUES (1, 'gone'), (2, 'idle'), (3, 'stays')) c(n, label);
+SELECT dispatch.grant_consent(customer_id, 'marketing', 'v1') FROM erased_customers \g /dev/null
+SELECT count(dispatch.experiment_variant('erasure', customer_id)) FROM erased_customers WHERE label <> 'stays' \g /dev/null
+\ir ../fixtures/order_in.sql
+SELECT set_config('t.customer', customer_id::text, true), set_config('t.item', :'noodles', true),
+       set_config('t.rider', :'rider', true)
+  FROM erased_customers WHERE label = 'gone' \g /dev/null
+SELECT pg_temp.order_in('delivered') \g /dev/null
+SELECT dispatch.rollup_campaigns() \g /dev/null
+SELECT count(dispatch.experiment_variant('erasure', customer_id)) FROM erased_customers WHERE label = 'stays' \g /dev/null
+CREATE TEMP TABLE erasure_results AS
+SELECT variant, exposed, converted, rate, p_value FROM dispatch.experiment_results WHERE experiment = 'erasure';
+SELECT is((SELECT sum(exposed)::integer || '/' || sum(converted)::integer FROM erasure_results), '3/1',
+	'erasure: three exposed, one converted');
+SELECT count(dispatch.forget_customer(customer_id)) FROM erased_customers WHERE label <> 'stays' \g /dev/null
+SELECT is((SELECT count(*) FROM dispatch.experiment_exposures e JOIN erased_customers c USING (customer_id)
+            WHERE c.label <> 'stays'), 0::bigint,
+	'an erased customer''s exposures are gone');
+SELECT is((SELECT count(*) FROM dispatch.experiment_facts e JOIN erased_customers c USING (customer_id)
+            WHERE c.label <> 'stays'), 0::bigint,
+	'and what the rollup kept of them by their id');
+SELECT results_eq($$ SELECT variant, exposed, converted, rate, p_value FROM dispatch.experiment_results
+                      WHERE experiment = 'erasure' ORDER BY position $$,
+	$$ SELECT r.variant, r.exposed, r.converted, r.rate, r.p_value FROM erasure_results r
+	     JOIN dispatch.experiment_variants v ON v.experiment_id = (SELECT experiment_id FROM dispatch.experiments
+	                                                                WHERE name = 'erasure') AND v.name = r.variant
+	    ORDER BY v.position $$,
+	'experiment_results counts them as before the erasure');
+SELECT is((SELECT sum(exposed)::integer || '/' || sum(converted)::integer FROM dispatch.experiment_erased
+            WHERE experiment_id = :erasure), '2/1',
+	'as counts without ids (experiment_erased)');
+SELECT dispatch.rollup_campaigns() \g /dev/null
+SELECT is((SELECT sum(exposed)::integer || '/' || sum(converted)::integer FROM dispatch.experiment_by_day
+            WHERE experiment = 'erasure'), '3/1',
+	'experiment_by_day counts each once, after the next run');
+SELECT dispatch.rollup_campaigns(true) \g /dev/null
+SELECT is((SELECT sum(exposed)::integer || '/' || sum(converted)::integer FROM dispatch.experiment_by_day
+            WHERE experiment = 'erasure'), '3/1',
+	'and after a full run');
 
 ------------------------------------------------------------------------------
 -- who may do what
