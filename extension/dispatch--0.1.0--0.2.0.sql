@@ -2230,6 +2230,26 @@ RETURN CASE WHEN @extschema@._check_coordinates(lon, lat, what) THEN @extschema@
 COMMENT ON FUNCTION @extschema@._check_point(float8, float8, text) IS
 	'Internal: a WGS 84 point from finite, in-range coordinates, else DP001.';
 
+-- _check_distance (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_distance(p_from geometry, p_to geometry) RETURNS real
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_m real := @extschema@._distance_m(p_from, p_to);
+BEGIN
+	IF v_m OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.fraud_max_distance_m') THEN
+		RAISE EXCEPTION 'drop-off is implausibly far from the pickup (% m)', pg_catalog.round(v_m::numeric)
+			USING ERRCODE = 'DP010',
+			      DETAIL = pg_catalog.format('The limit is %s m (dispatch.fraud_max_distance_m).',
+			                                 @extschema@._setting_int('dispatch.fraud_max_distance_m'));
+	END IF;
+	RETURN v_m;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_distance(geometry, geometry) IS
+	'Internal: great-circle metres between pickup and drop-off, refused (DP010) above dispatch.fraud_max_distance_m.';
+
 -- create_zone (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@.create_zone(name text, area geometry, timezone text DEFAULT 'UTC')
 RETURNS bigint
@@ -4276,26 +4296,6 @@ AS 'MODULE_PATHNAME', 'dispatch_lock_intake_sql';
 COMMENT ON FUNCTION @extschema@._lock_intake(bigint, bigint) IS
 	'Internal: the customer''s intake lock (advisory, exclusive, to the end of the transaction) for an intake in zone p_zone_id: on Citus first on the node that holds the zone''s shards, through a statement routed there, then on the node that runs the call; p_zone_id NULL: on this node only.  One intake of the customer at a time counts the customer''s orders (DP009) and a campaign''s uses.';
 REVOKE ALL ON FUNCTION @extschema@._lock_intake(bigint, bigint) FROM PUBLIC;
-
--- _check_distance (sql/55_orders.sql)
-CREATE OR REPLACE FUNCTION @extschema@._check_distance(p_from geometry, p_to geometry) RETURNS real
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_m real := @extschema@._distance_m(p_from, p_to);
-BEGIN
-	IF v_m OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.fraud_max_distance_m') THEN
-		RAISE EXCEPTION 'drop-off is implausibly far from the pickup (% m)', pg_catalog.round(v_m::numeric)
-			USING ERRCODE = 'DP010',
-			      DETAIL = pg_catalog.format('The limit is %s m (dispatch.fraud_max_distance_m).',
-			                                 @extschema@._setting_int('dispatch.fraud_max_distance_m'));
-	END IF;
-	RETURN v_m;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._check_distance(geometry, geometry) IS
-	'Internal: great-circle metres between pickup and drop-off, refused (DP010) above dispatch.fraud_max_distance_m.';
 
 -- _order_lines (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._order_lines(items jsonb, max_qty integer,
@@ -8842,6 +8842,71 @@ COMMENT ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) IS
 	'Internal (forget_customer): revokes the customer''s open consents, removes the phone blind index, the flag reason and the referral code, and stamps forgotten_at.';
 REVOKE ALL ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) FROM PUBLIC;
 
+-- _forget_experiments (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._forget_experiments(p_customer_id bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+	v_converted bigint[] := '{}';
+	v_ids bigint[];
+	v_n bigint;
+BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('rollup')::integer, 0);
+	PERFORM FROM @extschema@.experiment_exposures e
+	  WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	  FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	-- the experiments the customer converted in, zone by zone
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		SELECT pg_catalog.array_agg(DISTINCT e.experiment_id) INTO v_ids
+		  FROM @extschema@.experiment_exposures e
+		  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+		  JOIN @extschema@.orders o
+		    ON o.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
+		   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+		   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
+		   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+		   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
+		 WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+		v_converted := v_converted OPERATOR(pg_catalog.||) COALESCE(v_ids, '{}');
+	END LOOP;
+
+	INSERT INTO @extschema@.experiment_erased AS t (experiment_id, variant, day, exposed, converted)
+	SELECT e.experiment_id, e.variant, (e.exposed_at AT TIME ZONE 'UTC')::date, 1,
+	       (e.experiment_id OPERATOR(pg_catalog.=) ANY (v_converted))::integer
+	  FROM @extschema@.experiment_exposures e
+	 WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	ON CONFLICT ON CONSTRAINT experiment_erased_pkey DO UPDATE
+	   SET exposed = t.exposed OPERATOR(pg_catalog.+) EXCLUDED.exposed,
+	       converted = t.converted OPERATOR(pg_catalog.+) EXCLUDED.converted;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+
+	-- out of the rollup: what it counted for them (experiment_daily holds
+	-- the live exposures only; a full run rebuilds it from them)
+	UPDATE @extschema@.experiment_daily d
+	   SET exposed = d.exposed OPERATOR(pg_catalog.-) f.exposed,
+	       converted = d.converted OPERATOR(pg_catalog.-) f.converted
+	  FROM (SELECT f.experiment_id, f.variant, f.day, pg_catalog.count(*)::integer AS exposed,
+	               pg_catalog.count(*) FILTER (WHERE f.converted)::integer AS converted
+	          FROM @extschema@.experiment_facts f
+	         WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	         GROUP BY 1, 2, 3) f
+	 WHERE d.experiment_id OPERATOR(pg_catalog.=) f.experiment_id
+	   AND d.variant OPERATOR(pg_catalog.=) f.variant AND d.day OPERATOR(pg_catalog.=) f.day;
+	DELETE FROM @extschema@.experiment_facts f WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	DELETE FROM @extschema@.experiment_exposures e WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._forget_experiments(bigint) IS
+	'Internal (forget_customer): moves the customer''s experiment exposures into experiment_erased as counts without ids (variant, day, converted as experiment_results counts it), takes them out of the rollup (experiment_daily, experiment_facts) and deletes them; under the rollup''s lock (advisory, ''rollup'').  Returns the exposures moved.';
+REVOKE ALL ON FUNCTION @extschema@._forget_experiments(bigint) FROM PUBLIC;
+
 -- forget_customer (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.forget_customer(customer_id bigint) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -8874,7 +8939,7 @@ BEGIN
 	END LOOP;
 	PERFORM @extschema@._forget_key(customer_id);
 	v_rows := @extschema@._forget_rows(customer_id, v_now);
-	v_exposures := @extschema@._forget_experiments(customer_id);   -- sql/90_growth.sql
+	v_exposures := @extschema@._forget_experiments(customer_id);
 	PERFORM @extschema@._forget_profile(customer_id, v_now);
 
 	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)
@@ -10449,71 +10514,6 @@ $$;
 COMMENT ON FUNCTION @extschema@._rollup_experiments() IS
 	'Internal (rollup_campaigns): experiment_facts and experiment_daily for the exposures not counted yet and those of customers whose orders changed; returns how many exposures changed.';
 REVOKE ALL ON FUNCTION @extschema@._rollup_experiments() FROM PUBLIC;
-
--- _forget_experiments (sql/90_growth.sql)
-CREATE OR REPLACE FUNCTION @extschema@._forget_experiments(p_customer_id bigint) RETURNS bigint
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_zone bigint;
-	v_converted bigint[] := '{}';
-	v_ids bigint[];
-	v_n bigint;
-BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('rollup')::integer, 0);
-	PERFORM FROM @extschema@.experiment_exposures e
-	  WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	  FOR UPDATE;
-	IF NOT FOUND THEN
-		RETURN 0;
-	END IF;
-	-- the experiments the customer converted in, zone by zone
-	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
-		SELECT pg_catalog.array_agg(DISTINCT e.experiment_id) INTO v_ids
-		  FROM @extschema@.experiment_exposures e
-		  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
-		  JOIN @extschema@.orders o
-		    ON o.zone_id OPERATOR(pg_catalog.=) v_zone
-		   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
-		   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-		   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
-		   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
-		   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
-		 WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
-		v_converted := v_converted OPERATOR(pg_catalog.||) COALESCE(v_ids, '{}');
-	END LOOP;
-
-	INSERT INTO @extschema@.experiment_erased AS t (experiment_id, variant, day, exposed, converted)
-	SELECT e.experiment_id, e.variant, (e.exposed_at AT TIME ZONE 'UTC')::date, 1,
-	       (e.experiment_id OPERATOR(pg_catalog.=) ANY (v_converted))::integer
-	  FROM @extschema@.experiment_exposures e
-	 WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	ON CONFLICT ON CONSTRAINT experiment_erased_pkey DO UPDATE
-	   SET exposed = t.exposed OPERATOR(pg_catalog.+) EXCLUDED.exposed,
-	       converted = t.converted OPERATOR(pg_catalog.+) EXCLUDED.converted;
-	GET DIAGNOSTICS v_n = ROW_COUNT;
-
-	-- out of the rollup: what it counted for them (experiment_daily holds
-	-- the live exposures only; a full run rebuilds it from them)
-	UPDATE @extschema@.experiment_daily d
-	   SET exposed = d.exposed OPERATOR(pg_catalog.-) f.exposed,
-	       converted = d.converted OPERATOR(pg_catalog.-) f.converted
-	  FROM (SELECT f.experiment_id, f.variant, f.day, pg_catalog.count(*)::integer AS exposed,
-	               pg_catalog.count(*) FILTER (WHERE f.converted)::integer AS converted
-	          FROM @extschema@.experiment_facts f
-	         WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id
-	         GROUP BY 1, 2, 3) f
-	 WHERE d.experiment_id OPERATOR(pg_catalog.=) f.experiment_id
-	   AND d.variant OPERATOR(pg_catalog.=) f.variant AND d.day OPERATOR(pg_catalog.=) f.day;
-	DELETE FROM @extschema@.experiment_facts f WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id;
-	DELETE FROM @extschema@.experiment_exposures e WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
-	RETURN v_n;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._forget_experiments(bigint) IS
-	'Internal (forget_customer): moves the customer''s experiment exposures into experiment_erased as counts without ids (variant, day, converted as experiment_results counts it), takes them out of the rollup (experiment_daily, experiment_facts) and deletes them; under the rollup''s lock (advisory, ''rollup'').  Returns the exposures moved.';
-REVOKE ALL ON FUNCTION @extschema@._forget_experiments(bigint) FROM PUBLIC;
 
 -- rollup_campaigns (sql/90_growth.sql)
 CREATE OR REPLACE FUNCTION @extschema@.rollup_campaigns(full_run boolean DEFAULT false) RETURNS bigint

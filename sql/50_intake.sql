@@ -21,6 +21,28 @@ COMMENT ON FUNCTION @extschema@._check_point(float8, float8, text) IS
 	'Internal: a WGS 84 point from finite, in-range coordinates, else DP001.';
 REVOKE ALL ON FUNCTION @extschema@._check_point(float8, float8, text) FROM PUBLIC;
 
+-- the drop-off's distance from the pickup, a fraud signal (place_order and
+-- the quote of delivery_fee refuse the same)
+CREATE FUNCTION @extschema@._check_distance(p_from geometry, p_to geometry) RETURNS real
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_m real := @extschema@._distance_m(p_from, p_to);
+BEGIN
+	IF v_m OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.fraud_max_distance_m') THEN
+		RAISE EXCEPTION 'drop-off is implausibly far from the pickup (% m)', pg_catalog.round(v_m::numeric)
+			USING ERRCODE = 'DP010',
+			      DETAIL = pg_catalog.format('The limit is %s m (dispatch.fraud_max_distance_m).',
+			                                 @extschema@._setting_int('dispatch.fraud_max_distance_m'));
+	END IF;
+	RETURN v_m;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_distance(geometry, geometry) IS
+	'Internal: great-circle metres between pickup and drop-off, refused (DP010) above dispatch.fraud_max_distance_m.';
+REVOKE ALL ON FUNCTION @extschema@._check_distance(geometry, geometry) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.create_zone(name text, area geometry, timezone text DEFAULT 'UTC')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

@@ -24,26 +24,6 @@ COMMENT ON FUNCTION @extschema@._lock_intake(bigint, bigint) IS
 	'Internal: the customer''s intake lock (advisory, exclusive, to the end of the transaction) for an intake in zone p_zone_id: on Citus first on the node that holds the zone''s shards, through a statement routed there, then on the node that runs the call; p_zone_id NULL: on this node only.  One intake of the customer at a time counts the customer''s orders (DP009) and a campaign''s uses.';
 REVOKE ALL ON FUNCTION @extschema@._lock_intake(bigint, bigint) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@._check_distance(p_from geometry, p_to geometry) RETURNS real
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_m real := @extschema@._distance_m(p_from, p_to);
-BEGIN
-	IF v_m OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.fraud_max_distance_m') THEN
-		RAISE EXCEPTION 'drop-off is implausibly far from the pickup (% m)', pg_catalog.round(v_m::numeric)
-			USING ERRCODE = 'DP010',
-			      DETAIL = pg_catalog.format('The limit is %s m (dispatch.fraud_max_distance_m).',
-			                                 @extschema@._setting_int('dispatch.fraud_max_distance_m'));
-	END IF;
-	RETURN v_m;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._check_distance(geometry, geometry) IS
-	'Internal: great-circle metres between pickup and drop-off, refused (DP010) above dispatch.fraud_max_distance_m.';
-REVOKE ALL ON FUNCTION @extschema@._check_distance(geometry, geometry) FROM PUBLIC;
-
 -- C (src/order_lines.c): an item list's lines, one per item by id, in one
 -- pass over the jsonb; DP007 for any other shape or quantity
 CREATE FUNCTION @extschema@._order_lines(items jsonb, max_qty integer,

@@ -830,6 +830,79 @@ COMMENT ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) IS
 	'Internal (forget_customer): revokes the customer''s open consents, removes the phone blind index, the flag reason and the referral code, and stamps forgotten_at.';
 REVOKE ALL ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) FROM PUBLIC;
 
+-- An erased customer's exposures (forget_customer): each is counted into
+-- experiment_erased as experiment_results counts it now (variant, day,
+-- converted: an order placed within the window and not cancelled; an
+-- erased customer's orders have all ended, so this never changes), taken
+-- out of the rollup (its fact subtracted from experiment_daily) and
+-- deleted, with its fact.  Under the rollup's lock (advisory, 'rollup'),
+-- so that no run counts an exposure gone meanwhile nor has counted one
+-- that the subtraction misses.  It writes the experiments' tables
+-- (sql/86_experiments.sql) and the rollup's (sql/90_growth.sql).
+CREATE FUNCTION @extschema@._forget_experiments(p_customer_id bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_zone bigint;
+	v_converted bigint[] := '{}';
+	v_ids bigint[];
+	v_n bigint;
+BEGIN
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('rollup')::integer, 0);
+	PERFORM FROM @extschema@.experiment_exposures e
+	  WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	  FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	-- the experiments the customer converted in, zone by zone
+	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
+		SELECT pg_catalog.array_agg(DISTINCT e.experiment_id) INTO v_ids
+		  FROM @extschema@.experiment_exposures e
+		  JOIN @extschema@.experiments x ON x.experiment_id OPERATOR(pg_catalog.=) e.experiment_id
+		  JOIN @extschema@.orders o
+		    ON o.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND o.customer_id OPERATOR(pg_catalog.=) e.customer_id
+		   AND o.created_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+		   AND o.placed_at OPERATOR(pg_catalog.>=) e.exposed_at
+		   AND o.placed_at OPERATOR(pg_catalog.<) (e.exposed_at OPERATOR(pg_catalog.+) x.conversion_window)
+		   AND o.status OPERATOR(pg_catalog.<>) 'cancelled'
+		 WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+		v_converted := v_converted OPERATOR(pg_catalog.||) COALESCE(v_ids, '{}');
+	END LOOP;
+
+	INSERT INTO @extschema@.experiment_erased AS t (experiment_id, variant, day, exposed, converted)
+	SELECT e.experiment_id, e.variant, (e.exposed_at AT TIME ZONE 'UTC')::date, 1,
+	       (e.experiment_id OPERATOR(pg_catalog.=) ANY (v_converted))::integer
+	  FROM @extschema@.experiment_exposures e
+	 WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	ON CONFLICT ON CONSTRAINT experiment_erased_pkey DO UPDATE
+	   SET exposed = t.exposed OPERATOR(pg_catalog.+) EXCLUDED.exposed,
+	       converted = t.converted OPERATOR(pg_catalog.+) EXCLUDED.converted;
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+
+	-- out of the rollup: what it counted for them (experiment_daily holds
+	-- the live exposures only; a full run rebuilds it from them)
+	UPDATE @extschema@.experiment_daily d
+	   SET exposed = d.exposed OPERATOR(pg_catalog.-) f.exposed,
+	       converted = d.converted OPERATOR(pg_catalog.-) f.converted
+	  FROM (SELECT f.experiment_id, f.variant, f.day, pg_catalog.count(*)::integer AS exposed,
+	               pg_catalog.count(*) FILTER (WHERE f.converted)::integer AS converted
+	          FROM @extschema@.experiment_facts f
+	         WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	         GROUP BY 1, 2, 3) f
+	 WHERE d.experiment_id OPERATOR(pg_catalog.=) f.experiment_id
+	   AND d.variant OPERATOR(pg_catalog.=) f.variant AND d.day OPERATOR(pg_catalog.=) f.day;
+	DELETE FROM @extschema@.experiment_facts f WHERE f.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	DELETE FROM @extschema@.experiment_exposures e WHERE e.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._forget_experiments(bigint) IS
+	'Internal (forget_customer): moves the customer''s experiment exposures into experiment_erased as counts without ids (variant, day, converted as experiment_results counts it), takes them out of the rollup (experiment_daily, experiment_facts) and deletes them; under the rollup''s lock (advisory, ''rollup'').  Returns the exposures moved.';
+REVOKE ALL ON FUNCTION @extschema@._forget_experiments(bigint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.forget_customer(customer_id bigint) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -861,7 +934,7 @@ BEGIN
 	END LOOP;
 	PERFORM @extschema@._forget_key(customer_id);
 	v_rows := @extschema@._forget_rows(customer_id, v_now);
-	v_exposures := @extschema@._forget_experiments(customer_id);   -- sql/90_growth.sql
+	v_exposures := @extschema@._forget_experiments(customer_id);
 	PERFORM @extschema@._forget_profile(customer_id, v_now);
 
 	INSERT INTO @extschema@.privacy_requests (customer_id, kind, requested_at, completed_at, detail)

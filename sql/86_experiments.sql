@@ -55,7 +55,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_exposures', '
 REVOKE ALL ON @extschema@.experiment_exposures FROM PUBLIC;
 
 -- An erased customer's exposures leave experiment_exposures (forget_customer,
--- _forget_experiments in sql/90_growth.sql): their marketing consent is
+-- _forget_experiments in sql/80_privacy.sql): their marketing consent is
 -- revoked and nothing keyed by their id stays of it.  What they counted
 -- stays, as counts without ids, frozen at the erasure (an erased customer
 -- orders no more and their orders have all ended, so their conversions
