@@ -69,10 +69,6 @@ started=$(date +%s)
 step() { echo "# $1: $(($(date +%s) - started)) s"; }
 
 # zone A (and a second zone D beside it) on an old worker
-port_of() {
-	q "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
-	    WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.orders', $1)"
-}
 za=$(q "SELECT dispatch.create_zone('grow0', ST_MakeEnvelope(60.0, 20.0, 60.1, 20.1, 4326))")
 wa=$(port_of "$za")
 zd=""

@@ -35,14 +35,10 @@ msubpid=$!
 sleep 0.5
 
 # two zones, one on each worker, each with a merchant, an item and a rider
-node_of() {
-	q "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
-	    WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.orders', $1)"
-}
 za="" zb=""
 for i in 0 1 2 3 4 5 6 7; do
 	z=$(q "SELECT dispatch.create_zone('gateway$i', ST_MakeEnvelope(90 + $i, 30.0, 90.1 + $i, 30.1, 4326))")
-	if [ -z "$za" ]; then za=$z; elif [ -z "$zb" ] && [ "$(node_of "$z")" != "$(node_of "$za")" ]; then zb=$z; fi
+	if [ -z "$za" ]; then za=$z; elif [ -z "$zb" ] && [ "$(port_of "$z")" != "$(port_of "$za")" ]; then zb=$z; fi
 done
 declare -A shop dish rider lon
 for z in "$za" "$zb"; do

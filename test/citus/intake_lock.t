@@ -19,8 +19,7 @@ z=$(q "SELECT dispatch.create_zone('intake_lock', ST_MakeEnvelope(83, 30.0, 83.1
 shop=$(q "SELECT dispatch.create_merchant($z, 'shop', 83.05, 30.05, 10)")
 dish=$(q "SELECT dispatch.add_item($shop, 'dish', 1500)")
 items="[{\"item_id\": $dish, \"qty\": 1}]"
-wport=$(q "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
-            WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.orders', $z)")
+wport=$(port_of "$z")
 case " ${PGDEV_WORKER_PORTS//,/ } " in
 *" $wport "*) ok 0 "the zone lies on a worker ($wport)" ;;
 *) ok 1 "the zone lies on a worker ($wport; workers $PGDEV_WORKER_PORTS)" ;;
@@ -119,8 +118,7 @@ q "SELECT dispatch.end_campaign($camp)" >/dev/null
 z2=""
 for i in 1 2 3 4 5 6 7 8; do
 	zi=$(q "SELECT dispatch.create_zone('intake_lock $i', ST_MakeEnvelope(70 + $i, 30.0, 70.1 + $i, 30.1, 4326))")
-	pi=$(q "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
-	         WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.orders', $zi)")
+	pi=$(port_of "$zi")
 	if [ "$pi" != "$wport" ]; then z2=$zi; break; fi
 done
 shop2=$(q "SELECT dispatch.create_merchant($z2, 'shop', 70.05 + $i, 30.05, 10)")

@@ -42,10 +42,6 @@ for _ in $(seq 100); do [ "$(relays "$w1")$(relays "$w2")" = 11 ] && break; slee
 ok $? "each worker's relay is ready, the coordinator's is not"
 
 # two zones, one on each worker, each with a merchant, an item and a rider
-port_of() {
-	q "SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
-	    WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.orders', $1)"
-}
 za="" zb="" zc=""
 for i in $(seq 0 15); do
 	z=$(q "SELECT dispatch.create_zone('relay$i', ST_MakeEnvelope(100 + $i, 20.0, 100.1 + $i, 20.1, 4326))")
