@@ -44,49 +44,39 @@ held() {
 		>/dev/null 2>/tmp/intake_lock.held.$$ &
 	h=$!
 	for _ in $(seq 40); do
-		[ "$(qp "$1" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
-		        AND classid = dispatch._lock_key('intake') AND objid = $c AND objsubid = 2")" = 1 ] && return
+		[ "$(locks "$1")" = 1 ] && return
 		sleep 0.1
 	done
 }
+# locks PORT: the customer $c's intake locks held, exclusive, on the node at PORT
+locks() {
+	qp "$1" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock'
+	          AND classid = dispatch._lock_key('intake') AND objid = $c AND objsubid = 2"
+}
 bad() { q "SELECT count(*) FROM dispatch.orders WHERE zone_id = $z AND customer_id = $1 AND status = 'pending_payment'"; }
 
-# place_order on the coordinator, held open; place_order_in_zone meanwhile
-c=$(customer 1)
-held "$PGPORT" "$(order "$c")"
-got=$(state "$(in_zone "$c")")
-wait "$h"
-hrc=$?
-[ "$hrc" = 0 ] && [ "$got" = DP009 ] && [ "$(bad "$c")" = "$max" ]
-ok $? "an order sent whole to the worker waits for the coordinator's place_order and is refused, DP009 (got: '$got', $(bad "$c") unpaid orders of $max at most$( [ "$hrc" = 0 ] || echo "; $(tr '\n' ' ' </tmp/intake_lock.held.$$)"))"
-
-# the other way round: place_order_in_zone on the worker, held open;
-# place_order on the coordinator meanwhile
-c=$(customer 2)
-held "$wport" "$(in_zone "$c")"
-got=$(state "$(order "$c")")
-wait "$h"
-hrc=$?
-[ "$hrc" = 0 ] && [ "$got" = DP009 ] && [ "$(bad "$c")" = "$max" ]
-ok $? "place_order on the coordinator waits for an order on the worker and is refused, DP009 (got: '$got', $(bad "$c") unpaid orders)"
-
-# place_errand on the coordinator, held open; place_order_in_zone meanwhile
-c=$(customer 3)
-held "$PGPORT" "$(errand "$c")"
-got=$(state "$(in_zone "$c")")
-wait "$h"
-hrc=$?
-[ "$hrc" = 0 ] && [ "$got" = DP009 ] && [ "$(bad "$c")" = "$max" ]
-ok $? "an order sent whole to the worker waits for the coordinator's place_errand and is refused, DP009 (got: '$got', $(bad "$c") unpaid orders)"
+# limit N PORT FIRST SECOND WHAT: a customer one unpaid order short of the
+# limit; FIRST (order, in_zone or errand) held open on the node at PORT,
+# SECOND made meanwhile elsewhere: it waits and is refused, DP009
+limit() {
+	c=$(customer "$1")
+	held "$2" "$($3 "$c")"
+	got=$(state "$($4 "$c")")
+	wait "$h"
+	hrc=$?
+	[ "$hrc" = 0 ] && [ "$got" = DP009 ] && [ "$(bad "$c")" = "$max" ]
+	ok $? "$5 and is refused, DP009 (got: '$got', $(bad "$c") unpaid orders of $max at most$( [ "$hrc" = 0 ] || echo "; $(tr '\n' ' ' </tmp/intake_lock.held.$$)"))"
+}
+limit 1 "$PGPORT" order in_zone "an order sent whole to the worker waits for the coordinator's place_order"
+limit 2 "$wport" in_zone order "place_order on the coordinator waits for an order on the worker"
+limit 3 "$PGPORT" errand in_zone "an order sent whole to the worker waits for the coordinator's place_errand"
 
 # a coordinator's intake holds the lock on the zone's worker to its end,
 # and on the coordinator
 c=$(q "SELECT dispatch.register_customer('+8613800772099', NULL)")
 held "$PGPORT" "$(order "$c")"
-on_worker=$(qp "$wport" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock'
-                          AND classid = dispatch._lock_key('intake') AND objid = $c AND objsubid = 2")
-on_coordinator=$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock'
-                      AND classid = dispatch._lock_key('intake') AND objid = $c AND objsubid = 2")
+on_worker=$(locks "$wport")
+on_coordinator=$(locks "$PGPORT")
 wait "$h"
 [ "$on_worker $on_coordinator" = "1 1" ]
 ok $? "place_order in a transaction block holds the customer's intake lock on the zone's worker and on the coordinator (got: $on_worker $on_coordinator)"
@@ -94,22 +84,21 @@ ok $? "place_order in a transaction block holds the customer's intake lock on th
 # a campaign's cap of one discount per customer, the two forms at once
 camp=$(q "SELECT dispatch.create_campaign('Once $z', 'limited_time', '{\"amount_off_cents\": 100, \"auto\": true, \"per_customer\": 1}',
            NULL, NULL, now() + interval '1 day', $z)")
-c=$(q "SELECT dispatch.register_customer('+8613800772098', NULL)")
-held "$PGPORT" "$(order "$c")"
-second=$(q "$(in_zone "$c")" 2>&1)
-wait "$h"
-hrc=$?
-discounts=$(q "SELECT string_agg(discount_cents::text, ' ' ORDER BY order_id) FROM dispatch.orders WHERE zone_id = $z AND customer_id = $c")
-[ "$hrc" = 0 ] && [ "$(echo "$discounts" | tr ' ' '\n' | sort | tr '\n' ' ')" = "0 100 " ]
-ok $? "of two orders of one customer in the zone, the coordinator's and the worker's at once, one takes a campaign capped at one per customer (discounts: $discounts; $second)"
-c=$(q "SELECT dispatch.register_customer('+8613800772097', NULL)")
-held "$wport" "$(in_zone "$c")"
-second=$(q "$(order "$c")" 2>&1)
-wait "$h"
-hrc=$?
-discounts=$(q "SELECT string_agg(discount_cents::text, ' ' ORDER BY order_id) FROM dispatch.orders WHERE zone_id = $z AND customer_id = $c")
-[ "$hrc" = 0 ] && [ "$(echo "$discounts" | tr ' ' '\n' | sort | tr '\n' ' ')" = "0 100 " ]
-ok $? "and so when the worker's comes first (discounts: $discounts; $second)"
+# cap PHONE PORT FIRST SECOND WHAT: FIRST held open on the node at PORT,
+# SECOND made meanwhile elsewhere: one of the two takes the discount
+cap() {
+	c=$(q "SELECT dispatch.register_customer('$1', NULL)")
+	held "$2" "$($3 "$c")"
+	second=$(q "$($4 "$c")" 2>&1)
+	wait "$h"
+	hrc=$?
+	discounts=$(q "SELECT string_agg(discount_cents::text, ' ' ORDER BY order_id) FROM dispatch.orders WHERE zone_id = $z AND customer_id = $c")
+	[ "$hrc" = 0 ] && [ "$(echo "$discounts" | tr ' ' '\n' | sort | tr '\n' ' ')" = "0 100 " ]
+	ok $? "$5 (discounts: $discounts; $second)"
+}
+cap +8613800772098 "$PGPORT" order in_zone \
+	"of two orders of one customer in the zone, the coordinator's and the worker's at once, one takes a campaign capped at one per customer"
+cap +8613800772097 "$wport" in_zone order "and so when the worker's comes first"
 q "SELECT dispatch.end_campaign($camp)" >/dev/null
 
 # two intakes of one customer in zones on two workers do not wait for each
