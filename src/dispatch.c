@@ -22,6 +22,7 @@
 #include <limits.h>
 
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -430,4 +431,15 @@ dispatch_extension_schema(const char *extname)
 	schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	SPI_freetuptable(SPI_tuptable);
 	return schema;
+}
+
+/*
+ * Whether Citus is installed in this database (docs/citus.md): the
+ * intake lock, matching's parallel setting and the relay take their
+ * distributed path only then.
+ */
+bool
+dispatch_on_citus(void)
+{
+	return OidIsValid(get_extension_oid("citus", true));
 }

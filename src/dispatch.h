@@ -75,6 +75,7 @@ extern int	dispatch_max_item_qty;
 /* dispatch.c: shared helpers */
 extern int	dispatch_column_number(TupleDesc desc, const char *name);
 extern char *dispatch_extension_schema(const char *extname);
+extern bool dispatch_on_citus(void);
 extern char *dispatch_id_arg_text(FunctionCallInfo fcinfo, int arg);
 extern Datum dispatch_int8_array(const int64 *v, int n);
 extern Datum dispatch_int4_array(const int32 *v, int n);

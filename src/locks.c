@@ -12,11 +12,11 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "dispatch.h"
 #include "locks.h"
 #include "match.h"
 
@@ -101,7 +101,7 @@ static SPIPlanPtr intake_routed_plan = NULL;
 void
 dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id)
 {
-	if (OidIsValid(get_extension_oid("citus", true)))
+	if (dispatch_on_citus())
 	{
 		Datum		args[2];
 

@@ -38,7 +38,6 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -268,7 +267,7 @@ match_keep_plan(const char *sql, int nargs, Oid *types)
 	 * table it reads is distributed, and chosen again the same way.
 	 */
 	plan = SPI_prepare_cursor(text.data, nargs, types,
-							  OidIsValid(get_extension_oid("citus", true)) ?
+							  dispatch_on_citus() ?
 							  0 : CURSOR_OPT_GENERIC_PLAN);
 	pfree(text.data);
 

@@ -474,7 +474,7 @@ local_outbox_shards(char **shards, int *count)
 
 	*shards = NULL;
 	*count = 0;
-	if (!OidIsValid(get_extension_oid("citus", true)))
+	if (!dispatch_on_citus())
 		return false;
 	/* no row: not distributed; a row: this node's shards (NULL: none) */
 	ret = SPI_execute("SELECT (SELECT pg_catalog.array_agg(pg_catalog.shard_name(d.logicalrelid, s.shardid)::text"
@@ -515,7 +515,7 @@ dispatch_outbox_is_distributed(void)
 {
 	bool		distributed = false;
 
-	if (OidIsValid(get_extension_oid("citus", true)))
+	if (dispatch_on_citus())
 	{
 		int			ret;
 
