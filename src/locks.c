@@ -37,6 +37,7 @@ static const LockKey lock_keys[] = {
 	{"intake", DISPATCH_LOCK_INTAKE},
 	{"referrals", DISPATCH_LOCK_REFERRALS},
 	{"rollup", DISPATCH_LOCK_ROLLUP},
+	{"payref", DISPATCH_LOCK_PAYREF},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_lock_key);

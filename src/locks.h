@@ -34,6 +34,10 @@
  *																of the orders and exposures to
  *																commit; forget_customer moving
  *																the exposures (exclusive)
+ *		payref		'DPpr' 0x44507072				hash of zone	confirm_payment, from before it
+ *											and reference	looks the provider's reference
+ *																up to commit: one confirmation
+ *																with a reference at a time
  *
  * Order: a customer's intake lock is taken after the customer's lock
  * (shared) and before any row lock of the order (stock, coupon, budget,
@@ -58,6 +62,7 @@
 #define DISPATCH_LOCK_INTAKE		0x4450696e
 #define DISPATCH_LOCK_REFERRALS		0x44507266
 #define DISPATCH_LOCK_ROLLUP		0x44507275
+#define DISPATCH_LOCK_PAYREF		0x44507072
 
 #include "fmgr.h"
 

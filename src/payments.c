@@ -20,13 +20,17 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "dispatch.h"
+#include "locks.h"
 #include "match.h"
 
 static SPIPlanPtr lock_plan = NULL;
@@ -175,6 +179,48 @@ read_payments(SPIPlanPtr plan, const PaidOrder *o, text *arg)
 }
 
 /*
+ * The order that provider_ref paid already, other than o; 0 when none.
+ * Run under the reference's lock (payref in locks.h: the zone and a hash
+ * of the reference, to the end of the transaction), so that two
+ * confirmations of two orders with one reference take turns and the
+ * second sees the first's payment once it committed: DP030, not the
+ * unique index's 23505.  In read committed a statement after the lock
+ * sees it; a transaction snapshot (repeatable read, serializable) is older
+ * than the wait and would miss it, so there the lookup reads the latest
+ * snapshot, as a foreign key check does.  On Citus the lock is the node's
+ * that runs the call: the zone's worker for a call sent whole.
+ */
+static int64
+ref_paid_order(const PaidOrder *o, text *provider_ref)
+{
+	uint32		h;
+	Datum		args[3];
+	int			ret;
+	bool		isnull;
+
+	h = hash_bytes((const unsigned char *) VARDATA_ANY(provider_ref),
+				   VARSIZE_ANY_EXHDR(provider_ref));
+	h = hash_combine(h, (uint32) o->zone_id);
+	DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(DISPATCH_LOCK_PAYREF),
+						Int32GetDatum((int32) h));
+
+	args[0] = Int64GetDatum(o->zone_id);
+	args[1] = Int64GetDatum(o->order_id);
+	args[2] = PointerGetDatum(provider_ref);
+	if (IsolationUsesXactSnapshot())
+		ret = SPI_execute_snapshot(ref_used_plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								   true, false, 1);
+	else
+		ret = SPI_execute_plan(ref_used_plan, args, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "looking up provider reference of order " INT64_FORMAT " failed: %s",
+			 o->order_id, SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * The pending payment of an order waiting for it gets its outcome; DP018
  * when there is none to settle.  provider_ref and reason may be NULL.
  */
@@ -246,6 +292,7 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 	TimestampTz now = dispatch_clock_now();
 	text	   *provider_ref = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
 	PaidOrder	o;
+	int64		paid;
 
 	/* a bad argument, said before the order is locked or its state read */
 	if (dispatch_text_is_blank(provider_ref))
@@ -274,13 +321,13 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 	 * of the zone with it is a replay or a mix-up, refused before anything
 	 * is written (payments_provider_ref_idx holds the rule per zone).
 	 */
-	if (read_payments(ref_used_plan, &o, provider_ref))
+	paid = ref_paid_order(&o, provider_ref);
+	if (paid != 0)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_PROVIDER_REF_USED),
 				errmsg("provider reference \"%s\" confirmed another order already",
 					   text_to_cstring(provider_ref)),
-				errdetail("It paid order %s.",
-						  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				errdetail("It paid order " INT64_FORMAT ".", paid),
 				errhint("A charge pays one order; confirm each order with the reference of its own charge."));
 
 	/*
