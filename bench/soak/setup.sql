@@ -41,7 +41,7 @@ BEGIN
 	IF p_dx % 20 = 0 THEN
 		PERFORM dispatch.fail_payment(o, 'declined');
 	ELSE
-		PERFORM dispatch.confirm_payment(o, 'psp-' || p_dx);
+		PERFORM dispatch.confirm_payment(o, 'psp-' || o);
 	END IF;
 EXCEPTION WHEN OTHERS THEN
 	IF SQLSTATE NOT LIKE 'DP%' THEN RAISE; END IF;
