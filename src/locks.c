@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -83,6 +84,24 @@ dispatch_lock_intake(int64 customer_id)
 static SPIPlanPtr intake_routed_plan = NULL;
 
 /*
+ * Whether dispatch.orders is a distributed table of Citus (distribute() has
+ * run), from Citus's catalog now.  Citus is installed; the caller has
+ * connected to SPI.
+ */
+static bool
+orders_distributed(void)
+{
+	int			ret;
+
+	ret = SPI_execute("SELECT FROM pg_catalog.pg_dist_partition p"
+					  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'dispatch.orders'::pg_catalog.regclass",
+					  true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the placement of orders: %s", SPI_result_code_string(ret));
+	return SPI_processed > 0;
+}
+
+/*
  * The customer's intake lock for an intake in zone zone_id.  On Citus
  * first on the node that holds the zone's shards (docs/citus.md, "The
  * customer's intake lock"), then where the call runs.  The counts it
@@ -96,8 +115,17 @@ static SPIPlanPtr intake_routed_plan = NULL;
  * row whatever the zone holds, and Citus evaluates no function of a routed
  * SELECT on the coordinator.  On the zone's worker itself the statement
  * runs locally and takes the same lock again.  Every intake takes the
- * worker's lock before the local one, so the two make no cycle.  The
- * caller has connected to SPI.
+ * worker's lock before the local one, so the two make no cycle.
+ *
+ * Once the tables are distributed, an intake in a repeatable read or
+ * serializable transaction is refused here (DP031), before it waits or
+ * writes: its counts are statements routed to the workers (or, for a
+ * campaign's cap, to every worker), which read the worker's snapshot of the
+ * transaction, taken when the transaction first reached that worker, before
+ * the wait for this lock; an intake committed during the wait would be
+ * missed, and both would pass the limit.  On one server the counts read
+ * the latest snapshot after the lock (count_after_intake_lock, intake.c),
+ * which a worker's statement cannot.  The caller has connected to SPI.
  */
 void
 dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id)
@@ -105,6 +133,14 @@ dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id)
 	if (dispatch_on_citus())
 	{
 		Datum		args[2];
+
+		if (IsolationUsesXactSnapshot() && orders_distributed())
+			ereport(ERROR,
+					errcode(ERRCODE_DP_INTAKE_NEEDS_READ_COMMITTED),
+					errmsg("an order cannot be placed in a %s transaction once the tables are distributed",
+						   IsolationIsSerializable() ? "serializable" : "repeatable read"),
+					errdetail("Its checks count the customer's orders on the workers, where this transaction's snapshot predates its wait for the customer's intake lock and would miss an order committed meanwhile."),
+					errhint("Place orders and errands in a read committed transaction (the default)."));
 
 		if (intake_routed_plan == NULL)
 		{

@@ -9,10 +9,13 @@
 # cancelled orders (dispatch.fraud_max_bad_orders, DP009) and against a
 # campaign's per-customer cap.  Before, the coordinator's intake held the
 # lock on the coordinator only, and both passed.  One intake is held open
-# in a transaction block for three seconds while the other is made.
+# in a transaction block for three seconds while the other is made.  An
+# intake in a repeatable read or serializable transaction is refused
+# (DP031) before it waits: its counts on the worker would read a snapshot
+# older than the wait.
 set -uo pipefail
 : "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
-echo "1..8"
+echo "1..11"
 . "$(dirname "$0")/../lib/tap.sh"
 
 z=$(q "SELECT dispatch.create_zone('intake_lock', ST_MakeEnvelope(83, 30.0, 83.1, 30.1, 4326))")
@@ -70,6 +73,27 @@ limit() {
 limit 1 "$PGPORT" order in_zone "an order sent whole to the worker waits for the coordinator's place_order"
 limit 2 "$wport" in_zone order "place_order on the coordinator waits for an order on the worker"
 limit 3 "$PGPORT" errand in_zone "an order sent whole to the worker waits for the coordinator's place_errand"
+
+# snapshot N LEVEL SECOND WHAT: a customer one unpaid order short of the
+# limit; an order sent whole to the worker held open there, SECOND made
+# meanwhile on the coordinator in a LEVEL transaction: refused at once,
+# DP031, while the first is still open (the worker's snapshot of the
+# transaction predates the wait, and its count would miss the first:
+# before, both were placed, one unpaid order over the limit)
+snapshot() {
+	c=$(customer "$1")
+	held "$wport" "$(in_zone "$c")"
+	got=$(state "BEGIN ISOLATION LEVEL $2; $($3 "$c"); COMMIT")
+	kill -0 "$h" 2>/dev/null
+	open=$?
+	wait "$h"
+	hrc=$?
+	[ "$hrc" = 0 ] && [ "$got" = DP031 ] && [ "$open" = 0 ] && [ "$(bad "$c")" = "$max" ]
+	ok $? "$4 is refused, DP031, without waiting (got: '$got', first still open: $([ "$open" = 0 ] && echo yes || echo no), $(bad "$c") unpaid orders of $max at most$( [ "$hrc" = 0 ] || echo "; $(tr '\n' ' ' </tmp/intake_lock.held.$$)"))"
+}
+snapshot 4 "REPEATABLE READ" order "place_order on the coordinator in a repeatable read transaction"
+snapshot 5 SERIALIZABLE errand "place_errand on the coordinator in a serializable transaction"
+snapshot 6 "REPEATABLE READ" in_zone "place_order_in_zone in a repeatable read transaction block, run by the coordinator,"
 
 # a coordinator's intake holds the lock on the zone's worker to its end,
 # and on the coordinator
