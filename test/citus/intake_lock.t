@@ -15,7 +15,7 @@
 # older than the wait.
 set -uo pipefail
 : "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
-echo "1..11"
+echo "1..14"
 . "$(dirname "$0")/../lib/tap.sh"
 
 z=$(q "SELECT dispatch.create_zone('intake_lock', ST_MakeEnvelope(83, 30.0, 83.1, 30.1, 4326))")
@@ -144,6 +144,47 @@ open=$?
 wait "$h"
 [ -n "$z2" ] && [ "$open" = 0 ] && [ "$other" -gt 0 ] 2>/dev/null
 ok $? "an order of the customer in a zone on the other worker does not wait: placed while the first is open (zone $z2: $other)"
+
+# a city-wide campaign capped at one per customer: two orders of a new
+# customer at once in zones on the two workers, one held open on one
+# worker while the other is made: one takes it (before, both did: each
+# took the customer's locks on its own zone's worker only)
+city=$(q "SELECT dispatch.create_campaign('Once in the city', 'limited_time', '{\"amount_off_cents\": 100, \"auto\": true, \"per_customer\": 1}',
+           NULL, NULL, now() + interval '1 day')")
+in_z2() { echo "SELECT dispatch.place_order_in_zone($z2, $1, $shop2, '[{\"item_id\": $dish2, \"qty\": 1}]', 70.05 + $i, 30.06, 'x')"; }
+# across PHONE PORT FIRST SECOND WHAT: FIRST held open on the node at PORT,
+# SECOND made meanwhile
+across() {
+	c=$(q "SELECT dispatch.register_customer('$1', NULL)")
+	held "$2" "$($3 "$c")"
+	second=$(q "$($4 "$c")" 2>&1)
+	wait "$h"
+	hrc=$?
+	discounts=$(q "SELECT string_agg(discount_cents::text, ' ' ORDER BY discount_cents) FROM dispatch.orders
+	                WHERE zone_id IN ($z, $z2) AND customer_id = $c")
+	[ "$hrc" = 0 ] && [ "$discounts" = "0 100" ]
+	ok $? "$5 (discounts: $discounts; $second)"
+}
+across +8613800772095 "$wport" in_zone in_z2 \
+	"of two orders of one customer sent whole to zones on the two workers at once, one takes a city-wide campaign capped at one per customer"
+across +8613800772094 "$PGPORT" order in_z2 "and so when the first is place_order, run by the coordinator"
+q "SELECT dispatch.end_campaign($city)" >/dev/null
+# an order of a customer whose offer has no cap reaches its zone's worker
+# only, and so waits for nothing on the other (test 11; routing.t counts
+# the workers of such an order)
+c=$(q "SELECT dispatch.register_customer('+8613800772093', NULL)")
+free=$(q "SELECT dispatch.create_campaign('Free in the city', 'limited_time', '{\"amount_off_cents\": 100, \"auto\": true}',
+           NULL, NULL, now() + interval '1 day')")
+held "$wport" "$(in_zone "$c")"
+other=$(q "$(in_z2 "$c")" 2>&1)
+kill -0 "$h" 2>/dev/null
+open=$?
+wait "$h"
+discounts=$(q "SELECT string_agg(discount_cents::text, ' ' ORDER BY discount_cents) FROM dispatch.orders
+                WHERE zone_id IN ($z, $z2) AND customer_id = $c")
+[ "$open" = 0 ] && [ "$discounts" = "100 100" ]
+ok $? "an order taking an offer with no cap per customer does not wait for the customer's order on the other worker (discounts: $discounts; $other)"
+q "SELECT dispatch.end_campaign($free)" >/dev/null
 rm -f /tmp/intake_lock.held.$$
 # the refusals noted meanwhile (DP009, in the rings of the coordinator and
 # the worker) are flushed and dropped, as routing.t does before its own
