@@ -2,7 +2,8 @@
  *
  * locks.c
  *		dispatch._lock_key(name): the advisory lock keys of locks.h, for SQL;
- *		the customer's intake lock, for C and SQL (dispatch._lock_intake).
+ *		the customer's intake lock, for C and SQL (dispatch._lock_intake);
+ *		the customer's offers lock (dispatch._lock_offers).
  *
  * IDENTIFICATION
  *		src/locks.c
@@ -11,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -83,6 +85,24 @@ dispatch_lock_intake(int64 customer_id)
 static SPIPlanPtr intake_routed_plan = NULL;
 
 /*
+ * Whether dispatch.orders is a distributed table of Citus (distribute() has
+ * run), from Citus's catalog now.  Citus is installed; the caller has
+ * connected to SPI.
+ */
+static bool
+orders_distributed(void)
+{
+	int			ret;
+
+	ret = SPI_execute("SELECT FROM pg_catalog.pg_dist_partition p"
+					  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'dispatch.orders'::pg_catalog.regclass",
+					  true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the placement of orders: %s", SPI_result_code_string(ret));
+	return SPI_processed > 0;
+}
+
+/*
  * The customer's intake lock for an intake in zone zone_id.  On Citus
  * first on the node that holds the zone's shards (docs/citus.md, "The
  * customer's intake lock"), then where the call runs.  The counts it
@@ -96,8 +116,17 @@ static SPIPlanPtr intake_routed_plan = NULL;
  * row whatever the zone holds, and Citus evaluates no function of a routed
  * SELECT on the coordinator.  On the zone's worker itself the statement
  * runs locally and takes the same lock again.  Every intake takes the
- * worker's lock before the local one, so the two make no cycle.  The
- * caller has connected to SPI.
+ * worker's lock before the local one, so the two make no cycle.
+ *
+ * Once the tables are distributed, an intake in a repeatable read or
+ * serializable transaction is refused here (DP031), before it waits or
+ * writes: its counts are statements routed to the workers (or, for a
+ * campaign's cap, to every worker), which read the worker's snapshot of the
+ * transaction, taken when the transaction first reached that worker, before
+ * the wait for this lock; an intake committed during the wait would be
+ * missed, and both would pass the limit.  On one server the counts read
+ * the latest snapshot after the lock (count_after_intake_lock, intake.c),
+ * which a worker's statement cannot.  The caller has connected to SPI.
  */
 void
 dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id)
@@ -105,6 +134,14 @@ dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id)
 	if (dispatch_on_citus())
 	{
 		Datum		args[2];
+
+		if (IsolationUsesXactSnapshot() && orders_distributed())
+			ereport(ERROR,
+					errcode(ERRCODE_DP_INTAKE_NEEDS_READ_COMMITTED),
+					errmsg("an order cannot be placed in a %s transaction once the tables are distributed",
+						   IsolationIsSerializable() ? "serializable" : "repeatable read"),
+					errdetail("Its checks count the customer's orders on the workers, where this transaction's snapshot predates its wait for the customer's intake lock and would miss an order committed meanwhile."),
+					errhint("Place orders and errands in a read committed transaction (the default)."));
 
 		if (intake_routed_plan == NULL)
 		{
@@ -144,6 +181,113 @@ dispatch_lock_intake_sql(PG_FUNCTION_ARGS)
 	{
 		SPI_connect();
 		dispatch_lock_intake_in_zone(PG_GETARG_INT64(1), PG_GETARG_INT64(0));
+		SPI_finish();
+	}
+	PG_RETURN_VOID();
+}
+
+static SPIPlanPtr offers_nodes_plan = NULL;
+static SPIPlanPtr offers_routed_plan = NULL;
+
+/*
+ * The customer's offers lock (exclusive) to the end of the transaction, on
+ * this node: its keys, the class 'offers' and the customer id modulo
+ * 2^31 - 1.
+ */
+static void
+lock_offers_here(int64 customer_id)
+{
+	DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(DISPATCH_LOCK_OFFERS),
+						Int32GetDatum((int32) (customer_id % PG_INT32_MAX)));
+}
+
+/*
+ * The customer's offers lock for an order in zone zone_id that takes an
+ * offer capped per customer, before it counts the customer's uses of the
+ * offer (_offer_cap_check).  Those uses lie with the customer's orders, in
+ * every zone.  Once the tables are distributed, the lock is taken on every
+ * node that holds a zone's shards, in the order of their Citus groups (so
+ * that two such orders make no cycle), each through a statement routed to
+ * a zone of that node, as the intake lock is (dispatch_lock_intake_in_zone):
+ * on the order's own node through its own zone, whose shards its writes
+ * reach over the same connection; then on the node that runs the call.  An
+ * order counting after these waits for every earlier one on the node where
+ * that order's uses lie, and its lock there is released only when that
+ * node commits them: a lock on one node chosen for the customer would not
+ * do, as Citus commits a node that the transaction only read (the lock's)
+ * before the node that runs the call, and the nodes of a call run by the
+ * coordinator in no set order (docs/citus.md, "What an order takes of an
+ * offer").  Only orders that take a capped offer pay the round trips.  The
+ * caller has connected to SPI.
+ */
+static void
+lock_offers_in_zone(int64 zone_id, int64 customer_id)
+{
+	if (dispatch_on_citus() && orders_distributed())
+	{
+		Datum		args[2];
+		int64	   *zones;
+		uint64		n;
+		bool		isnull;
+
+		if (offers_routed_plan == NULL)
+		{
+			Oid			types[2] = {INT8OID, INT8OID};
+
+			offers_nodes_plan =
+				match_keep_plan("WITH z AS MATERIALIZED (SELECT zone_id FROM dispatch.zones)"
+								" SELECT CASE WHEN pg_catalog.bool_or(z.zone_id OPERATOR(pg_catalog.=) $1)"
+								"             THEN $1 ELSE pg_catalog.min(z.zone_id) END"
+								"   FROM z JOIN pg_catalog.pg_dist_placement p"
+								"     ON p.shardid OPERATOR(pg_catalog.=) pg_catalog.get_shard_id_for_distribution_column("
+								"          'dispatch.orders'::pg_catalog.regclass, z.zone_id)"
+								"  GROUP BY p.groupid ORDER BY p.groupid",
+								1, types);
+			offers_routed_plan =
+				match_keep_plan("SELECT dispatch._lock_offers($2, NULL)"
+								"  FROM (SELECT pg_catalog.count(*) FROM dispatch.orders o"
+								"         WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+								"           AND o.order_id OPERATOR(pg_catalog.=) 0) AS none",
+								2, types);
+		}
+		args[0] = Int64GetDatum(zone_id);
+		match_run_plan(offers_nodes_plan, args, NULL, false, 0, SPI_OK_SELECT,
+					   "finding a zone of each node");
+		n = SPI_processed;
+		zones = palloc(sizeof(int64) * (n + 1));
+		for (uint64 i = 0; i < n; i++)
+			zones[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		args[1] = Int64GetDatum(customer_id);
+		for (uint64 i = 0; i < n; i++)
+		{
+			args[0] = Int64GetDatum(zones[i]);
+			match_run_plan(offers_routed_plan, args, NULL, false, 1, SPI_OK_SELECT,
+						   "taking the customer's offers lock on a node");
+		}
+		pfree(zones);
+	}
+	lock_offers_here(customer_id);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_lock_offers_sql);
+
+/*
+ * SQL: dispatch._lock_offers(p_customer_id bigint, p_zone_id bigint) -> void
+ *
+ * The customer's offers lock for an order in zone p_zone_id that takes a
+ * capped offer (lock_offers_in_zone); p_zone_id NULL: on this node only.
+ */
+Datum
+dispatch_lock_offers_sql(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	if (PG_ARGISNULL(1))
+		lock_offers_here(PG_GETARG_INT64(0));
+	else
+	{
+		SPI_connect();
+		lock_offers_in_zone(PG_GETARG_INT64(1), PG_GETARG_INT64(0));
 		SPI_finish();
 	}
 	PG_RETURN_VOID();

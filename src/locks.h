@@ -19,7 +19,10 @@
  *																raise of the node's base of event
  *																numbers (exclusive)
  *		offers		'DPof' 0x44506f66				customer id		an order checking the customer's
- *											% (2^31-1)		cap of a campaign (_offer_cap_check)
+ *											% (2^31-1)		cap of a campaign (_offer_cap_check);
+ *																on Citus on every node holding
+ *																zones, then where the call runs
+ *																(_lock_offers, locks.c)
  *		budgets		'DPbu' 0x44506275				campaign id		a run moving a campaign's budget
  *											% (2^31-1)		between zones (_budget_balance)
  *		intake		'DPin' 0x4450696e				customer id		place_order, place_errand: one
@@ -72,5 +75,6 @@ extern void dispatch_lock_customer(int64 customer_id, bool exclusive);
 extern void dispatch_lock_intake(int64 customer_id);
 extern Datum dispatch_lock_intake_sql(PG_FUNCTION_ARGS);
 extern void dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id);
+extern Datum dispatch_lock_offers_sql(PG_FUNCTION_ARGS);
 
 #endif							/* DISPATCH_LOCKS_H */

@@ -9,10 +9,13 @@
 # cancelled orders (dispatch.fraud_max_bad_orders, DP009) and against a
 # campaign's per-customer cap.  Before, the coordinator's intake held the
 # lock on the coordinator only, and both passed.  One intake is held open
-# in a transaction block for three seconds while the other is made.
+# in a transaction block for three seconds while the other is made.  An
+# intake in a repeatable read or serializable transaction is refused
+# (DP031) before it waits: its counts on the worker would read a snapshot
+# older than the wait.
 set -uo pipefail
 : "${PGDEV_WORKER_PORTS:?run through tools/pgdev citus}"
-echo "1..8"
+echo "1..14"
 . "$(dirname "$0")/../lib/tap.sh"
 
 z=$(q "SELECT dispatch.create_zone('intake_lock', ST_MakeEnvelope(83, 30.0, 83.1, 30.1, 4326))")
@@ -71,6 +74,27 @@ limit 1 "$PGPORT" order in_zone "an order sent whole to the worker waits for the
 limit 2 "$wport" in_zone order "place_order on the coordinator waits for an order on the worker"
 limit 3 "$PGPORT" errand in_zone "an order sent whole to the worker waits for the coordinator's place_errand"
 
+# snapshot N LEVEL SECOND WHAT: a customer one unpaid order short of the
+# limit; an order sent whole to the worker held open there, SECOND made
+# meanwhile on the coordinator in a LEVEL transaction: refused at once,
+# DP031, while the first is still open (the worker's snapshot of the
+# transaction predates the wait, and its count would miss the first:
+# before, both were placed, one unpaid order over the limit)
+snapshot() {
+	c=$(customer "$1")
+	held "$wport" "$(in_zone "$c")"
+	got=$(state "BEGIN ISOLATION LEVEL $2; $($3 "$c"); COMMIT")
+	kill -0 "$h" 2>/dev/null
+	open=$?
+	wait "$h"
+	hrc=$?
+	[ "$hrc" = 0 ] && [ "$got" = DP031 ] && [ "$open" = 0 ] && [ "$(bad "$c")" = "$max" ]
+	ok $? "$4 is refused, DP031, without waiting (got: '$got', first still open: $([ "$open" = 0 ] && echo yes || echo no), $(bad "$c") unpaid orders of $max at most$( [ "$hrc" = 0 ] || echo "; $(tr '\n' ' ' </tmp/intake_lock.held.$$)"))"
+}
+snapshot 4 "REPEATABLE READ" order "place_order on the coordinator in a repeatable read transaction"
+snapshot 5 SERIALIZABLE errand "place_errand on the coordinator in a serializable transaction"
+snapshot 6 "REPEATABLE READ" in_zone "place_order_in_zone in a repeatable read transaction block, run by the coordinator,"
+
 # a coordinator's intake holds the lock on the zone's worker to its end,
 # and on the coordinator
 c=$(q "SELECT dispatch.register_customer('+8613800772099', NULL)")
@@ -120,6 +144,47 @@ open=$?
 wait "$h"
 [ -n "$z2" ] && [ "$open" = 0 ] && [ "$other" -gt 0 ] 2>/dev/null
 ok $? "an order of the customer in a zone on the other worker does not wait: placed while the first is open (zone $z2: $other)"
+
+# a city-wide campaign capped at one per customer: two orders of a new
+# customer at once in zones on the two workers, one held open on one
+# worker while the other is made: one takes it (before, both did: each
+# took the customer's locks on its own zone's worker only)
+city=$(q "SELECT dispatch.create_campaign('Once in the city', 'limited_time', '{\"amount_off_cents\": 100, \"auto\": true, \"per_customer\": 1}',
+           NULL, NULL, now() + interval '1 day')")
+in_z2() { echo "SELECT dispatch.place_order_in_zone($z2, $1, $shop2, '[{\"item_id\": $dish2, \"qty\": 1}]', 70.05 + $i, 30.06, 'x')"; }
+# across PHONE PORT FIRST SECOND WHAT: FIRST held open on the node at PORT,
+# SECOND made meanwhile
+across() {
+	c=$(q "SELECT dispatch.register_customer('$1', NULL)")
+	held "$2" "$($3 "$c")"
+	second=$(q "$($4 "$c")" 2>&1)
+	wait "$h"
+	hrc=$?
+	discounts=$(q "SELECT string_agg(discount_cents::text, ' ' ORDER BY discount_cents) FROM dispatch.orders
+	                WHERE zone_id IN ($z, $z2) AND customer_id = $c")
+	[ "$hrc" = 0 ] && [ "$discounts" = "0 100" ]
+	ok $? "$5 (discounts: $discounts; $second)"
+}
+across +8613800772095 "$wport" in_zone in_z2 \
+	"of two orders of one customer sent whole to zones on the two workers at once, one takes a city-wide campaign capped at one per customer"
+across +8613800772094 "$PGPORT" order in_z2 "and so when the first is place_order, run by the coordinator"
+q "SELECT dispatch.end_campaign($city)" >/dev/null
+# an order of a customer whose offer has no cap reaches its zone's worker
+# only, and so waits for nothing on the other (test 11; routing.t counts
+# the workers of such an order)
+c=$(q "SELECT dispatch.register_customer('+8613800772093', NULL)")
+free=$(q "SELECT dispatch.create_campaign('Free in the city', 'limited_time', '{\"amount_off_cents\": 100, \"auto\": true}',
+           NULL, NULL, now() + interval '1 day')")
+held "$wport" "$(in_zone "$c")"
+other=$(q "$(in_z2 "$c")" 2>&1)
+kill -0 "$h" 2>/dev/null
+open=$?
+wait "$h"
+discounts=$(q "SELECT string_agg(discount_cents::text, ' ' ORDER BY discount_cents) FROM dispatch.orders
+                WHERE zone_id IN ($z, $z2) AND customer_id = $c")
+[ "$open" = 0 ] && [ "$discounts" = "100 100" ]
+ok $? "an order taking an offer with no cap per customer does not wait for the customer's order on the other worker (discounts: $discounts; $other)"
+q "SELECT dispatch.end_campaign($free)" >/dev/null
 rm -f /tmp/intake_lock.held.$$
 # the refusals noted meanwhile (DP009, in the rings of the coordinator and
 # the worker) are flushed and dropped, as routing.t does before its own
