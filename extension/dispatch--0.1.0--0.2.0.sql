@@ -3385,8 +3385,18 @@ COMMENT ON FUNCTION @extschema@._campaign_uses(bigint, bigint) IS
 	'Internal: the discounts of a campaign the customer''s orders hold (redemptions applied), as committed by now: in a repeatable read or serializable transaction, read with the latest snapshot (the cap''s check runs after the customer''s locks, and the transaction''s snapshot would miss an order committed meanwhile).';
 REVOKE ALL ON FUNCTION @extschema@._campaign_uses(bigint, bigint) FROM PUBLIC;
 
+-- _lock_offers (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_offers(p_customer_id bigint, p_zone_id bigint) RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'dispatch_lock_offers_sql';
+COMMENT ON FUNCTION @extschema@._lock_offers(bigint, bigint) IS
+	'Internal: the customer''s offers lock (advisory, exclusive, to the end of the transaction) for an order in zone p_zone_id that takes an offer capped per customer: on Citus, once the tables are distributed, first on every node that holds zones (in group order, through statements routed there, the order''s own zone for its node), then on the node that runs the call; p_zone_id NULL: on this node only.';
+REVOKE ALL ON FUNCTION @extschema@._lock_offers(bigint, bigint) FROM PUBLIC;
+
 -- _offer_cap_check (sql/52_campaigns.sql)
-CREATE OR REPLACE FUNCTION @extschema@._offer_cap_check(p_camp @extschema@.campaigns, p_customer_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION @extschema@._offer_cap_check(p_camp @extschema@.campaigns, p_customer_id bigint, p_zone_id bigint)
+RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -3401,9 +3411,10 @@ BEGIN
 	-- two orders of one customer count each other's uses: the customer's
 	-- offers lock (advisory, not the customer's row: on Citus a row lock of
 	-- customers, a reference table, is taken on every node, each holding the
-	-- table's shard exclusively until the order commits)
-	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('offers')::integer,
-	                                         (p_customer_id OPERATOR(pg_catalog.%) 2147483647)::integer);
+	-- table's shard exclusively until the order commits); on Citus on every
+	-- node that holds zones, where the uses lie, so that orders in zones of
+	-- two workers take turns too
+	PERFORM @extschema@._lock_offers(p_customer_id, p_zone_id);
 	-- counted after the lock: what a racing order committed, also from a
 	-- repeatable read or serializable transaction, whose snapshot is older
 	v_used := @extschema@._campaign_uses(p_camp.campaign_id, p_customer_id);
@@ -3413,9 +3424,9 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._offer_cap_check(@extschema@.campaigns, bigint) IS
-	'Internal: DP605 when the customer''s orders hold as many discounts of the campaign as its cap allows (per_customer; 1 for first_order; cancelled orders gave theirs back), checked under the customer''s offers lock (advisory, of the node).';
-REVOKE ALL ON FUNCTION @extschema@._offer_cap_check(@extschema@.campaigns, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@._offer_cap_check(@extschema@.campaigns, bigint, bigint) IS
+	'Internal: DP605 when the customer''s orders hold as many discounts of the campaign as its cap allows (per_customer; 1 for first_order; cancelled orders gave theirs back), checked for an order in zone p_zone_id under the customer''s offers lock (_lock_offers: advisory; on Citus on every node that holds zones).';
+REVOKE ALL ON FUNCTION @extschema@._offer_cap_check(@extschema@.campaigns, bigint, bigint) FROM PUBLIC;
 
 -- _offer_charge (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._offer_charge(p_camp @extschema@.campaigns, p_customer_id bigint, p_discount integer,
@@ -3425,7 +3436,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM @extschema@._offer_cap_check(p_camp, p_customer_id);
+	PERFORM @extschema@._offer_cap_check(p_camp, p_customer_id, p_zone_id);
 	RETURN @extschema@._budget_take(p_camp.campaign_id, p_camp.budget_cents, p_discount, p_zone_id);
 END
 $$;
