@@ -85,6 +85,40 @@ dispatch_lock_intake(int64 customer_id)
 static SPIPlanPtr intake_routed_plan = NULL;
 
 /*
+ * On Citus, the lock SQL function lock_fn (_lock_intake or _lock_offers,
+ * called with the customer and a NULL zone: this node only) run on the
+ * node that holds zone_id's shards, in the call's distributed transaction,
+ * so that node holds the lock to its end: a statement Citus routes to the
+ * zone's shard of orders.  The count over no row (an id no order has)
+ * returns one row whatever the zone holds, and Citus evaluates no
+ * function of a routed SELECT on the coordinator.  *plan keeps the
+ * statement.  The caller has connected to SPI.
+ */
+static void
+lock_on_zone_node(SPIPlanPtr *plan, const char *lock_fn, int64 zone_id, int64 customer_id)
+{
+	Datum		args[2];
+
+	if (*plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, INT8OID};
+		char		sql[256];
+
+		snprintf(sql, sizeof(sql),
+				 "SELECT dispatch.%s($2, NULL)"
+				 "  FROM (SELECT pg_catalog.count(*) FROM dispatch.orders o"
+				 "         WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
+				 "           AND o.order_id OPERATOR(pg_catalog.=) 0) AS none",
+				 lock_fn);
+		*plan = match_keep_plan(sql, 2, types);
+	}
+	args[0] = Int64GetDatum(zone_id);
+	args[1] = Int64GetDatum(customer_id);
+	match_run_plan(*plan, args, NULL, false, 1, SPI_OK_SELECT,
+				   "taking a customer's lock on a zone's node");
+}
+
+/*
  * Whether dispatch.orders is a distributed table of Citus (distribute() has
  * run), from Citus's catalog now.  Citus is installed; the caller has
  * connected to SPI.
@@ -133,8 +167,6 @@ dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id)
 {
 	if (dispatch_on_citus())
 	{
-		Datum		args[2];
-
 		if (IsolationUsesXactSnapshot() && orders_distributed())
 			ereport(ERROR,
 					errcode(ERRCODE_DP_INTAKE_NEEDS_READ_COMMITTED),
@@ -143,23 +175,30 @@ dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id)
 					errdetail("Its checks count the customer's orders on the workers, where this transaction's snapshot predates its wait for the customer's intake lock and would miss an order committed meanwhile."),
 					errhint("Place orders and errands in a read committed transaction (the default)."));
 
-		if (intake_routed_plan == NULL)
-		{
-			Oid			types[2] = {INT8OID, INT8OID};
-
-			intake_routed_plan =
-				match_keep_plan("SELECT dispatch._lock_intake($2, NULL)"
-								"  FROM (SELECT pg_catalog.count(*) FROM dispatch.orders o"
-								"         WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
-								"           AND o.order_id OPERATOR(pg_catalog.=) 0) AS none",
-								2, types);
-		}
-		args[0] = Int64GetDatum(zone_id);
-		args[1] = Int64GetDatum(customer_id);
-		match_run_plan(intake_routed_plan, args, NULL, false, 1, SPI_OK_SELECT,
-					   "taking the customer's intake lock on the zone's node");
+		lock_on_zone_node(&intake_routed_plan, "_lock_intake", zone_id, customer_id);
 	}
 	dispatch_lock_intake(customer_id);
+}
+
+/*
+ * The body of the SQL forms _lock_intake and _lock_offers (p_customer_id
+ * bigint, p_zone_id bigint): nothing for a NULL customer, here() on this
+ * node for a NULL zone, else in_zone() for the zone.
+ */
+static Datum
+lock_sql(FunctionCallInfo fcinfo, void (*here) (int64), void (*in_zone) (int64, int64))
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	if (PG_ARGISNULL(1))
+		here(PG_GETARG_INT64(0));
+	else
+	{
+		SPI_connect();
+		in_zone(PG_GETARG_INT64(1), PG_GETARG_INT64(0));
+		SPI_finish();
+	}
+	PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(dispatch_lock_intake_sql);
@@ -173,17 +212,7 @@ PG_FUNCTION_INFO_V1(dispatch_lock_intake_sql);
 Datum
 dispatch_lock_intake_sql(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(0))
-		PG_RETURN_VOID();
-	if (PG_ARGISNULL(1))
-		dispatch_lock_intake(PG_GETARG_INT64(0));
-	else
-	{
-		SPI_connect();
-		dispatch_lock_intake_in_zone(PG_GETARG_INT64(1), PG_GETARG_INT64(0));
-		SPI_finish();
-	}
-	PG_RETURN_VOID();
+	return lock_sql(fcinfo, dispatch_lock_intake, dispatch_lock_intake_in_zone);
 }
 
 static SPIPlanPtr offers_nodes_plan = NULL;
@@ -225,14 +254,14 @@ lock_offers_in_zone(int64 zone_id, int64 customer_id)
 {
 	if (dispatch_on_citus() && orders_distributed())
 	{
-		Datum		args[2];
+		Datum		arg = Int64GetDatum(zone_id);
 		int64	   *zones;
 		uint64		n;
 		bool		isnull;
 
-		if (offers_routed_plan == NULL)
+		if (offers_nodes_plan == NULL)
 		{
-			Oid			types[2] = {INT8OID, INT8OID};
+			Oid			types[1] = {INT8OID};
 
 			offers_nodes_plan =
 				match_keep_plan("WITH z AS MATERIALIZED (SELECT zone_id FROM dispatch.zones)"
@@ -243,27 +272,15 @@ lock_offers_in_zone(int64 zone_id, int64 customer_id)
 								"          'dispatch.orders'::pg_catalog.regclass, z.zone_id)"
 								"  GROUP BY p.groupid ORDER BY p.groupid",
 								1, types);
-			offers_routed_plan =
-				match_keep_plan("SELECT dispatch._lock_offers($2, NULL)"
-								"  FROM (SELECT pg_catalog.count(*) FROM dispatch.orders o"
-								"         WHERE o.zone_id OPERATOR(pg_catalog.=) $1"
-								"           AND o.order_id OPERATOR(pg_catalog.=) 0) AS none",
-								2, types);
 		}
-		args[0] = Int64GetDatum(zone_id);
-		match_run_plan(offers_nodes_plan, args, NULL, false, 0, SPI_OK_SELECT,
+		match_run_plan(offers_nodes_plan, &arg, NULL, false, 0, SPI_OK_SELECT,
 					   "finding a zone of each node");
 		n = SPI_processed;
 		zones = palloc(sizeof(int64) * (n + 1));
 		for (uint64 i = 0; i < n; i++)
 			zones[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		args[1] = Int64GetDatum(customer_id);
 		for (uint64 i = 0; i < n; i++)
-		{
-			args[0] = Int64GetDatum(zones[i]);
-			match_run_plan(offers_routed_plan, args, NULL, false, 1, SPI_OK_SELECT,
-						   "taking the customer's offers lock on a node");
-		}
+			lock_on_zone_node(&offers_routed_plan, "_lock_offers", zones[i], customer_id);
 		pfree(zones);
 	}
 	lock_offers_here(customer_id);
@@ -280,15 +297,5 @@ PG_FUNCTION_INFO_V1(dispatch_lock_offers_sql);
 Datum
 dispatch_lock_offers_sql(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(0))
-		PG_RETURN_VOID();
-	if (PG_ARGISNULL(1))
-		lock_offers_here(PG_GETARG_INT64(0));
-	else
-	{
-		SPI_connect();
-		lock_offers_in_zone(PG_GETARG_INT64(1), PG_GETARG_INT64(0));
-		SPI_finish();
-	}
-	PG_RETURN_VOID();
+	return lock_sql(fcinfo, lock_offers_here, lock_offers_in_zone);
 }
