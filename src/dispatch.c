@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * dispatch.c
- *		Module entry point of the dispatch extension: PG_MODULE_MAGIC,
- *		_PG_init, the settings (GUCs), and the one helper every part
- *		shares (a row's column by name).
+ *		The settings (GUCs) of the dispatch extension, defined when the
+ *		module loads (init.c), and the helpers every part shares (a row's
+ *		column by name, whether Citus is installed).
  *
  * Every dispatch.* setting is defined here and nowhere else; the files
  * that use one read its variable (dispatch.h), and the SQL parts read the
@@ -31,8 +31,6 @@
 #include "utils/guc.h"
 
 #include "dispatch.h"
-
-PG_MODULE_MAGIC;
 
 char	   *dispatch_clock_override = NULL;
 char	   *dispatch_master_key_file = NULL;
@@ -72,7 +70,6 @@ static const struct config_enum_entry notify_options[] = {
 	{NULL, 0, false}
 };
 
-void		_PG_init(void);
 static bool check_cipher(int *newval, void **extra, GucSource source);
 
 /*
@@ -96,10 +93,11 @@ check_cipher(int *newval, void **extra, GucSource source)
 }
 
 /*
- * Define the settings and let each part prepare itself.
+ * Define the settings; init.c's _PG_init calls it first, before any part
+ * prepares itself.
  */
 void
-_PG_init(void)
+dispatch_define_settings(void)
 {
 	DefineCustomStringVariable("dispatch.clock_override",
 							   "Time that dispatch.clock() returns instead of now().",
@@ -307,9 +305,6 @@ _PG_init(void)
 	}
 
 	MarkGUCPrefixReserved("dispatch");
-
-	dispatch_refusals_init();
-	dispatch_relay_init();
 }
 
 /* The integer settings that the SQL parts read, by name. */

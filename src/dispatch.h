@@ -72,7 +72,8 @@ extern int	dispatch_fraud_max_distance_m;
 extern int	dispatch_max_order_cents;
 extern int	dispatch_max_item_qty;
 
-/* dispatch.c: shared helpers */
+/* dispatch.c: the settings defined (init.c calls it first), shared helpers */
+extern void dispatch_define_settings(void);
 extern int	dispatch_column_number(TupleDesc desc, const char *name);
 extern char *dispatch_extension_schema(const char *extname);
 extern bool dispatch_on_citus(void);
