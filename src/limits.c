@@ -4,6 +4,7 @@
  *		The input limits of the API: their one table, dispatch.input_limits()
  *		and the check every API function makes, dispatch._check_length();
  *		the check of a point's coordinates, dispatch._check_coordinates();
+ *		the fraud check of a drop-off's distance, dispatch._check_distance_m();
  *		and the C form of the rule for a missing required text (_is_blank).
  *
  * Every free-text argument of the API and the item list of place_order
@@ -268,4 +269,38 @@ dispatch_check_coordinates(PG_FUNCTION_ARGS)
 					   PG_ARGISNULL(2) ? "<NULL>" : text_to_cstring(PG_GETARG_TEXT_PP(2)), bad),
 				errhint("Longitude must lie in [-180, 180] and latitude in [-90, 90], both finite."));
 	PG_RETURN_BOOL(true);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_check_distance_m);
+
+/*
+ * SQL: dispatch._check_distance_m(m real) -> real
+ *
+ * m, the great-circle metres from the pickup to the drop-off, unless it is
+ * above dispatch.fraud_max_distance_m: then DP010, a fraud signal.  The
+ * SQL function _check_distance measures the distance and calls this; it
+ * is inlined where it is called (place_order at every order, place_errand,
+ * delivery_fee's quote).  The words are those of the PL/pgSQL it replaces:
+ * the metres as round(m::numeric) prints them, and the real is compared
+ * with the setting as a double (the operator real > integer resolves to).
+ */
+Datum
+dispatch_check_distance_m(PG_FUNCTION_ARGS)
+{
+	float4		m = PG_GETARG_FLOAT4(0);
+
+	if ((float8) m > (float8) dispatch_fraud_max_distance_m)
+	{
+		Datum		rounded = DirectFunctionCall2(numeric_round,
+												  DirectFunctionCall1(float4_numeric, Float4GetDatum(m)),
+												  Int32GetDatum(0));
+
+		ereport(ERROR,
+				errcode(ERRCODE_DP_FRAUD_DISTANCE),
+				errmsg("drop-off is implausibly far from the pickup (%s m)",
+					   DatumGetCString(DirectFunctionCall1(numeric_out, rounded))),
+				errdetail("The limit is %d m (dispatch.fraud_max_distance_m).",
+						  dispatch_fraud_max_distance_m));
+	}
+	PG_RETURN_FLOAT4(m);
 }

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(124);
+SELECT plan(125);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
@@ -90,6 +90,14 @@ SELECT is(pg_temp.refusal(format($$ SELECT dispatch.place_order(%s, %s, '[{"item
                  2 * (SELECT price_cents FROM dispatch.items WHERE item_id = :noodles)),
           'an amount above the limit, in words');
 RESET dispatch.max_order_cents;
+-- the metres as round(m::numeric) prints the real distance
+SET LOCAL dispatch.fraud_max_distance_m = 500;
+SELECT is(pg_temp.refusal(format($$ SELECT dispatch.place_order(%s, %s, %L, 121.46, 31.21, 'x') $$, :customer, :merchant, :'items')),
+          format('DP010 | drop-off is implausibly far from the pickup (%s m) | The limit is 500 m (dispatch.fraud_max_distance_m).',
+                 (SELECT round(ST_DistanceSphere(m.location, ST_SetSRID(ST_MakePoint(121.46, 31.21), 4326))::real::numeric)
+                    FROM dispatch.merchants m WHERE m.merchant_id = :merchant)),
+          'a drop-off too far from the merchant, in words');
+RESET dispatch.fraud_max_distance_m;
 SELECT dispatch.flag_customer(:customer2, NULL) \g /dev/null
 -- errands
 SELECT throws_ok(format($$ SELECT dispatch.place_errand(%s, 125.0, 31.19, 121.44, 31.19, 'x', 'buy milk', 500) $$, :customer), 'DP002', NULL, 'errand pickup outside every zone');
