@@ -2230,23 +2230,18 @@ RETURN CASE WHEN @extschema@._check_coordinates(lon, lat, what) THEN @extschema@
 COMMENT ON FUNCTION @extschema@._check_point(float8, float8, text) IS
 	'Internal: a WGS 84 point from finite, in-range coordinates, else DP001.';
 
+-- _check_distance_m (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_distance_m(m real) RETURNS real
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_check_distance_m';
+COMMENT ON FUNCTION @extschema@._check_distance_m(real) IS
+	'Internal: m, the metres from pickup to drop-off, refused (DP010) above dispatch.fraud_max_distance_m.';
+REVOKE ALL ON FUNCTION @extschema@._check_distance_m(real) FROM PUBLIC;
+
 -- _check_distance (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_distance(p_from geometry, p_to geometry) RETURNS real
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_m real := @extschema@._distance_m(p_from, p_to);
-BEGIN
-	IF v_m OPERATOR(pg_catalog.>) @extschema@._setting_int('dispatch.fraud_max_distance_m') THEN
-		RAISE EXCEPTION 'drop-off is implausibly far from the pickup (% m)', pg_catalog.round(v_m::numeric)
-			USING ERRCODE = 'DP010',
-			      DETAIL = pg_catalog.format('The limit is %s m (dispatch.fraud_max_distance_m).',
-			                                 @extschema@._setting_int('dispatch.fraud_max_distance_m'));
-	END IF;
-	RETURN v_m;
-END
-$$;
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+RETURN @extschema@._check_distance_m(@extschema@._distance_m(p_from, p_to)::real);
 COMMENT ON FUNCTION @extschema@._check_distance(geometry, geometry) IS
 	'Internal: great-circle metres between pickup and drop-off, refused (DP010) above dispatch.fraud_max_distance_m.';
 
