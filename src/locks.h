@@ -45,6 +45,8 @@
  * Order: a customer's intake lock is taken after the customer's lock
  * (shared) and before any row lock of the order (stock, coupon, budget,
  * points): an intake waiting for it has locked no row of its order yet.
+ * confirm_payment takes the reference's lock (payref) after the order's
+ * row lock and before it writes the order's payment; nothing else takes it.
  * docs/architecture.md lists them with the lock order.
  *
  * IDENTIFICATION

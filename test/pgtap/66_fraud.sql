@@ -9,7 +9,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(55);
+SELECT plan(56);
 SET LOCAL dispatch.clock_override = '2031-03-04 12:00:00+00';
 SET LOCAL dispatch.fraud_max_refusals = 3;
 SET LOCAL dispatch.fraud_refusal_window_minutes = 60;
@@ -100,6 +100,13 @@ SELECT dispatch.register_customer('+8613811110005') AS erin \gset
 INSERT INTO dispatch.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
 SELECT 0, '2031-03-04 00:00:00+00', g, '2031-03-04 11:59:00+00', :erin, 'DP401', 'key_unreadable', '2031-03-04 11:59:30+00'
   FROM generate_series(1, 3) g;
+-- frank: three intakes refused for the application server's isolation
+-- level (a repeatable read transaction on a distributed install, DP031),
+-- noted as a worker's flush would copy them
+SELECT dispatch.register_customer('+8613811110008') AS frank \gset
+INSERT INTO dispatch.intake_refusals (zone_id, epoch, seq, at, customer_id, sqlstate, reason, flushed_at)
+SELECT 0, '2031-03-04 00:00:00+00', 10 + g, '2031-03-04 11:59:00+00', :frank, 'DP031', 'intake_needs_read_committed', '2031-03-04 11:59:30+00'
+  FROM generate_series(1, 3) g;
 -- grace: three orders refused because the campaign of her code has spent
 -- its budget (DP606), the platform's side as a sold-out dish is
 SELECT dispatch.register_customer('+8613811110007') AS grace \gset
@@ -121,6 +128,8 @@ SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :carol), f
           'carol is not: a closed merchant is not her doing');
 SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :erin), false,
           'erin is not: refusals on the server''s side (DP4xx) are not hers');
+SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :frank), false,
+          'frank is not: an intake refused for the application''s isolation level (DP031) is not his doing');
 SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :grace), false,
           'grace is not: a campaign''s budget spent (DP606) is not her doing');
 SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :alice), false,
