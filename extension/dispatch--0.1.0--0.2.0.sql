@@ -2177,16 +2177,18 @@ BEGIN
 	-- within the window, since the flag was last lifted.  Not counted: the
 	-- merchant's side (closed DP003, out of stock DP006), the platform's
 	-- (a campaign's budget spent, DP606: its offer ran out, as a dish sells
-	-- out), an unknown customer (DP012), one flagged already (DP011), and
-	-- the server's side: keys and personal data (DP4xx: a key file
-	-- unreadable during a deploy must not flag every customer who retries)
-	-- and installation (DP9xx).
+	-- out), an unknown customer (DP012), one flagged already (DP011), an
+	-- intake in a repeatable read or serializable transaction on a
+	-- distributed install (DP031: the application server's isolation level,
+	-- refused whoever the customer is), and the server's side: keys and
+	-- personal data (DP4xx: a key file unreadable during a deploy must not
+	-- flag every customer who retries) and installation (DP9xx).
 	FOR v IN
 		SELECT r.customer_id, pg_catalog.count(*) AS n
 		  FROM @extschema@.intake_refusals r
 		  JOIN @extschema@.customers c ON c.customer_id OPERATOR(pg_catalog.=) r.customer_id
 		 WHERE r.at OPERATOR(pg_catalog.>) v_since
-		   AND r.sqlstate NOT IN ('DP003', 'DP006', 'DP011', 'DP012', 'DP606')
+		   AND r.sqlstate NOT IN ('DP003', 'DP006', 'DP011', 'DP012', 'DP031', 'DP606')
 		   AND pg_catalog.left(r.sqlstate, 3) NOT IN ('DP4', 'DP9')
 		   AND NOT c.flagged AND c.forgotten_at IS NULL
 		   AND r.at OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.max(f.at) FROM @extschema@.customer_flags f
