@@ -26,14 +26,12 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "dispatch.h"
@@ -185,16 +183,11 @@ spi_value(int col, bool *isnull)
 static int64
 count_after_intake_lock(SPIPlanPtr plan, Datum *args, bool read_only, const char *what)
 {
-	int			ret;
 	bool		isnull;
 
-	if (IsolationUsesXactSnapshot())
-		ret = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
-								   true, false, 1);
-	else
-		ret = SPI_execute_plan(plan, args, NULL, read_only, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(ret));
+	match_run_plan_after_lock(plan, args, read_only, 1, what);
+	if (SPI_processed != 1)
+		elog(ERROR, "%s returned " UINT64_FORMAT " rows", what, SPI_processed);
 	return DatumGetInt64(spi_value(1, &isnull));
 }
 

@@ -36,6 +36,7 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -47,6 +48,7 @@
 #include "utils/date.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
 
 #include "assign_grid.h"
@@ -289,6 +291,29 @@ match_run_plan(SPIPlanPtr plan, Datum *args, const char *nulls, bool read_only, 
 	int			ret = SPI_execute_plan(plan, args, nulls, read_only, count);
 
 	if (ret != expected)
+		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(ret));
+}
+
+/*
+ * match_run_plan for a read (a SELECT) made after a lock that orders the
+ * caller after other transactions (a customer's intake lock, a provider
+ * reference's), which must see what they committed.  In read committed a
+ * statement after the lock does; a transaction snapshot (repeatable read,
+ * serializable) is older than the wait and would miss it, so there the
+ * plan reads the latest snapshot, as a foreign key check does.
+ */
+void
+match_run_plan_after_lock(SPIPlanPtr plan, Datum *args, bool read_only, long count,
+						  const char *what)
+{
+	int			ret;
+
+	if (IsolationUsesXactSnapshot())
+		ret = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								   true, false, count);
+	else
+		ret = SPI_execute_plan(plan, args, NULL, read_only, count);
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "%s failed: %s", what, SPI_result_code_string(ret));
 }
 

@@ -207,6 +207,8 @@ extern void match_read_order(HeapTuple tup, const MatchColumns *cols, MatchOrder
 extern SPIPlanPtr match_keep_plan(const char *sql, int nargs, Oid *types);
 extern void match_run_plan(SPIPlanPtr plan, Datum *args, const char *nulls, bool read_only,
 						   long count, int expected, const char *what);
+extern void match_run_plan_after_lock(SPIPlanPtr plan, Datum *args, bool read_only, long count,
+									  const char *what);
 extern MatchRefusal match_rider_can_take(const MatchSettings *s,
 										 const MatchOrder *o,
 										 const MatchRider *r,

@@ -20,13 +20,11 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "dispatch.h"
@@ -184,10 +182,8 @@ read_payments(SPIPlanPtr plan, const PaidOrder *o, text *arg)
  * of the reference, to the end of the transaction), so that two
  * confirmations of two orders with one reference take turns and the
  * second sees the first's payment once it committed: DP030, not the
- * unique index's 23505.  In read committed a statement after the lock
- * sees it; a transaction snapshot (repeatable read, serializable) is older
- * than the wait and would miss it, so there the lookup reads the latest
- * snapshot, as a foreign key check does.  On Citus the lock is the node's
+ * unique index's 23505 (the lookup reads past a repeatable read
+ * transaction's snapshot, match_run_plan_after_lock).  On Citus the lock is the node's
  * that runs the call: the zone's worker for a call sent whole.
  */
 static int64
@@ -195,7 +191,6 @@ ref_paid_order(const PaidOrder *o, text *provider_ref)
 {
 	uint32		h;
 	Datum		args[3];
-	int			ret;
 	bool		isnull;
 
 	h = hash_bytes((const unsigned char *) VARDATA_ANY(provider_ref),
@@ -207,14 +202,7 @@ ref_paid_order(const PaidOrder *o, text *provider_ref)
 	args[0] = Int64GetDatum(o->zone_id);
 	args[1] = Int64GetDatum(o->order_id);
 	args[2] = PointerGetDatum(provider_ref);
-	if (IsolationUsesXactSnapshot())
-		ret = SPI_execute_snapshot(ref_used_plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
-								   true, false, 1);
-	else
-		ret = SPI_execute_plan(ref_used_plan, args, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "looking up provider reference of order " INT64_FORMAT " failed: %s",
-			 o->order_id, SPI_result_code_string(ret));
+	match_run_plan_after_lock(ref_used_plan, args, false, 1, "looking up a provider reference");
 	if (SPI_processed == 0)
 		return 0;
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
