@@ -21,6 +21,7 @@
 
 #include <limits.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -29,6 +30,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "dispatch.h"
 
@@ -437,4 +439,42 @@ bool
 dispatch_on_citus(void)
 {
 	return OidIsValid(get_extension_oid("citus", true));
+}
+
+static SPIPlanPtr distributed_plan = NULL;
+
+/*
+ * Whether dispatch's table named table (orders, events) is a distributed
+ * table of Citus (distribute() has run), read from Citus's catalog now;
+ * false where Citus is not installed.  Within a transaction; connects to
+ * SPI itself (nested, where the caller has).
+ */
+bool
+dispatch_table_distributed(const char *table)
+{
+	Datum		relid;
+	bool		distributed;
+
+	if (!dispatch_on_citus())
+		return false;
+	relid = ObjectIdGetDatum(get_relname_relid(table, get_namespace_oid("dispatch", false)));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (distributed_plan == NULL)
+	{
+		Oid			types[1] = {REGCLASSOID};
+		SPIPlanPtr	plan = SPI_prepare("SELECT FROM pg_catalog.pg_dist_partition p"
+									   " WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1",
+									   1, types);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the read of Citus's placements: %s",
+				 SPI_result_code_string(SPI_result));
+		distributed_plan = plan;
+	}
+	if (SPI_execute_plan(distributed_plan, &relid, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the placement of dispatch.%s", table);
+	distributed = SPI_processed > 0;
+	SPI_finish();
+	return distributed;
 }

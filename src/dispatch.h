@@ -77,6 +77,7 @@ extern void dispatch_define_settings(void);
 extern int	dispatch_column_number(TupleDesc desc, const char *name);
 extern char *dispatch_extension_schema(const char *extname);
 extern bool dispatch_on_citus(void);
+extern bool dispatch_table_distributed(const char *table);
 extern char *dispatch_id_arg_text(FunctionCallInfo fcinfo, int arg);
 extern Datum dispatch_int8_array(const int64 *v, int n);
 extern Datum dispatch_int4_array(const int32 *v, int n);
@@ -122,7 +123,6 @@ extern void dispatch_event_payload(StringInfo buf, int64 seq, const char *kind,
 extern void dispatch_relay_init(void);
 extern bool dispatch_relay_serves_this_database(void);
 extern bool dispatch_relay_ready_here(void);
-extern bool dispatch_outbox_is_distributed(void);
 extern void dispatch_relay_wake_at_commit(void);
 
 #endif							/* DISPATCH_H */

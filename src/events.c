@@ -420,7 +420,7 @@ dispatch_event_append(int64 zone_id, const char *kind, int64 order_id,
 }
 
 /*
- * Whether the outbox is distributed (dispatch_outbox_is_distributed, relay.c),
+ * Whether the outbox is distributed (dispatch_table_distributed, dispatch.c),
  * read once per session, so sessions opened before distribute()
  * keep notifying until they end.
  */
@@ -430,7 +430,7 @@ outbox_distributed(void)
 	static int	known = -1;
 
 	if (known < 0)
-		known = dispatch_outbox_is_distributed() ? 1 : 0;
+		known = dispatch_table_distributed("events") ? 1 : 0;
 	return known == 1;
 }
 

@@ -119,24 +119,6 @@ lock_on_zone_node(SPIPlanPtr *plan, const char *lock_fn, int64 zone_id, int64 cu
 }
 
 /*
- * Whether dispatch.orders is a distributed table of Citus (distribute() has
- * run), from Citus's catalog now.  Citus is installed; the caller has
- * connected to SPI.
- */
-static bool
-orders_distributed(void)
-{
-	int			ret;
-
-	ret = SPI_execute("SELECT FROM pg_catalog.pg_dist_partition p"
-					  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'dispatch.orders'::pg_catalog.regclass",
-					  true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read the placement of orders: %s", SPI_result_code_string(ret));
-	return SPI_processed > 0;
-}
-
-/*
  * The customer's intake lock for an intake in zone zone_id.  On Citus
  * first on the node that holds the zone's shards (docs/citus.md, "The
  * customer's intake lock"), then where the call runs.  The counts it
@@ -167,7 +149,7 @@ dispatch_lock_intake_in_zone(int64 zone_id, int64 customer_id)
 {
 	if (dispatch_on_citus())
 	{
-		if (IsolationUsesXactSnapshot() && orders_distributed())
+		if (IsolationUsesXactSnapshot() && dispatch_table_distributed("orders"))
 			ereport(ERROR,
 					errcode(ERRCODE_DP_INTAKE_NEEDS_READ_COMMITTED),
 					errmsg("an order cannot be placed in a %s transaction once the tables are distributed",
@@ -252,7 +234,7 @@ lock_offers_here(int64 customer_id)
 static void
 lock_offers_in_zone(int64 zone_id, int64 customer_id)
 {
-	if (dispatch_on_citus() && orders_distributed())
+	if (dispatch_on_citus() && dispatch_table_distributed("orders"))
 	{
 		Datum		arg = Int64GetDatum(zone_id);
 		int64	   *zones;

@@ -505,33 +505,6 @@ local_outbox_shards(char **shards, int *count)
 	return true;
 }
 
-/*
- * Whether the outbox is a distributed table of Citus (docs/citus.md), read
- * from Citus's catalog now; false where Citus is not installed.  Within a
- * transaction.
- */
-bool
-dispatch_outbox_is_distributed(void)
-{
-	bool		distributed = false;
-
-	if (dispatch_on_citus())
-	{
-		int			ret;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		ret = SPI_execute("SELECT FROM pg_catalog.pg_dist_partition p"
-						  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'dispatch.events'::pg_catalog.regclass",
-						  true, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read the placement of the outbox: %s", SPI_result_code_string(ret));
-		distributed = SPI_processed > 0;
-		SPI_finish();
-	}
-	return distributed;
-}
-
 /* shards of a distributed outbox last said in the server log; -1: none said */
 static int	said_shards = -1;
 
