@@ -12749,3 +12749,40 @@ SELECT x.name AS experiment, d.variant, d.day, d.exposed, d.converted,
  WHERE d.exposed OPERATOR(pg_catalog.>) 0;
 COMMENT ON VIEW @extschema@.experiment_by_day IS
 	'From the rollup: per experiment, variant and day of first exposure (UTC), the customers exposed and how many of them have converted so far (experiment_results has the totals and the test against control); erased customers as counted at their erasure (experiment_erased).';
+
+-- ---------------------------------------------------------------------------
+-- The openings made for an order (order_contact, on the path of every
+-- delivery) are logged in the order's zone, in order_access_log, keyed by
+-- zone first (sql/30_keys.sql): on Citus it is distributed by zone with the
+-- orders, so the call writes the zone's worker only, not pii_access_log, a
+-- reference table, on every node.  The exports read both logs
+-- (_access_log, section 2, PL/pgSQL: bound when first run, after this
+-- table exists).  The rider_contact rows 0.1.0 wrote stay in
+-- pii_access_log, where the exports read them as before.
+CREATE SEQUENCE @extschema@.order_access_log_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.order_access_log (
+	zone_id     bigint NOT NULL,
+	id          bigint NOT NULL,
+	at          timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	actor       name NOT NULL DEFAULT SESSION_USER,
+	subject     text NOT NULL,
+	subject_id  bigint NOT NULL,
+	purpose     text NOT NULL,
+	detail      text,
+	PRIMARY KEY (zone_id, id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (id OPERATOR(pg_catalog.>>) 40))
+);
+ALTER SEQUENCE @extschema@.order_access_log_id_seq OWNED BY @extschema@.order_access_log.id;
+CREATE INDEX order_access_log_subject_idx ON @extschema@.order_access_log (subject, subject_id);
+COMMENT ON SEQUENCE @extschema@.order_access_log_id_seq IS
+	'The low 40 bits of order_access_log ids.';
+COMMENT ON INDEX @extschema@.order_access_log_subject_idx IS
+	'A subject''s openings, for the exports.';
+COMMENT ON TABLE @extschema@.order_access_log IS
+	'One row per opening of sealed personal data made for an order (order_contact), in the order''s zone: who (session user), whose, why, when, and what (detail: the order and the rider).  pii_access_log holds every other opening; the exports read both.';
+COMMENT ON TABLE @extschema@.pii_access_log IS
+	'One row per opening of sealed personal data: who (session user), whose, why, when, and what (detail, e.g. the order or the fields); the openings made for an order by order_contact are in order_access_log, in the order''s zone.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_access_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_access_log_id_seq', '');
+REVOKE ALL ON @extschema@.order_access_log FROM PUBLIC;
+REVOKE ALL ON SEQUENCE @extschema@.order_access_log_id_seq FROM PUBLIC;

@@ -8,7 +8,8 @@
 -- key as pgcrypto OpenPGP symmetric messages (sql/15_dependencies.sql has
 -- the cipher and its options).  Destroying a subject's row in subject_keys
 -- shreds every field sealed for it.  Every opening is written to
--- pii_access_log.
+-- pii_access_log, or, when it is made for an order, to order_access_log in
+-- the order's zone.
 --
 -- Locking: sealing holds the subject's advisory lock (_lock_subject: class
 -- 'customer' or 'rider' of src/locks.h, objid the id modulo 2^31 - 1) in
@@ -172,10 +173,75 @@ CREATE TABLE @extschema@.pii_access_log (
 );
 CREATE INDEX pii_access_log_subject_idx ON @extschema@.pii_access_log (subject, subject_id);
 COMMENT ON TABLE @extschema@.pii_access_log IS
-	'One row per opening of sealed personal data: who (session user), whose, why, when, and what (detail, e.g. the order or the fields).';
+	'One row per opening of sealed personal data: who (session user), whose, why, when, and what (detail, e.g. the order or the fields); the openings made for an order by order_contact are in order_access_log, in the order''s zone.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pii_access_log_id_seq', '');
 REVOKE ALL ON @extschema@.pii_access_log FROM PUBLIC;
+
+-- The openings made for an order (order_contact, which the rider app calls
+-- for every order it carries) are logged in the order's zone, keyed by zone
+-- first: on Citus the log lies on the zone's worker with the order, so the
+-- delivery path writes that worker only, where a row of pii_access_log (a
+-- reference table) would be written on every node in a two-phase commit.
+-- The same columns as pii_access_log, and the zone; its ids carry the zone
+-- (zone_scoped_id), numbered by the node that writes them.  A reader of a
+-- subject's openings reads both tables (_access_log, for the exports).
+CREATE SEQUENCE @extschema@.order_access_log_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.order_access_log (
+	zone_id     bigint NOT NULL,
+	id          bigint NOT NULL,
+	at          timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	actor       name NOT NULL DEFAULT SESSION_USER,
+	subject     text NOT NULL,
+	subject_id  bigint NOT NULL,
+	purpose     text NOT NULL,
+	detail      text,
+	PRIMARY KEY (zone_id, id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (id OPERATOR(pg_catalog.>>) 40))
+);
+ALTER SEQUENCE @extschema@.order_access_log_id_seq OWNED BY @extschema@.order_access_log.id;
+CREATE INDEX order_access_log_subject_idx ON @extschema@.order_access_log (subject, subject_id);
+COMMENT ON SEQUENCE @extschema@.order_access_log_id_seq IS
+	'The low 40 bits of order_access_log ids.';
+COMMENT ON INDEX @extschema@.order_access_log_subject_idx IS
+	'A subject''s openings, for the exports.';
+COMMENT ON TABLE @extschema@.order_access_log IS
+	'One row per opening of sealed personal data made for an order (order_contact), in the order''s zone: who (session user), whose, why, when, and what (detail: the order and the rider).  pii_access_log holds every other opening; the exports read both.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_access_log', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_access_log_id_seq', '');
+REVOKE ALL ON @extschema@.order_access_log FROM PUBLIC;
+REVOKE ALL ON SEQUENCE @extschema@.order_access_log_id_seq FROM PUBLIC;
+
+-- PL/pgSQL, whose statements are bound when first run: an SQL function
+-- with a body bound when created (_export_document) calls it, and an
+-- upgrade script may create the log after the routines that read it.
+-- PARALLEL RESTRICTED: the exports read the log in the transaction that
+-- wrote it, which a parallel worker cannot do on Citus.
+CREATE FUNCTION @extschema@._access_log(p_subject text, p_subject_id bigint, p_zone_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+	                            'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail)
+	                            ORDER BY l.at, l.zone_id NULLS FIRST, l.id)
+	                   FROM (SELECT p.at, p.actor, p.purpose, p.detail, NULL::bigint AS zone_id, p.id
+	                           FROM @extschema@.pii_access_log p
+	                          WHERE p.subject OPERATOR(pg_catalog.=) p_subject
+	                            AND p.subject_id OPERATOR(pg_catalog.=) p_subject_id
+	                         UNION ALL
+	                         SELECT z.at, z.actor, z.purpose, z.detail, z.zone_id, z.id
+	                           FROM @extschema@.order_access_log z
+	                          WHERE z.subject OPERATOR(pg_catalog.=) p_subject
+	                            AND z.subject_id OPERATOR(pg_catalog.=) p_subject_id
+	                            AND (p_zone_id IS NULL OR z.zone_id OPERATOR(pg_catalog.=) p_zone_id)) l),
+	                '[]');
+END
+$$;
+COMMENT ON FUNCTION @extschema@._access_log(text, bigint, bigint) IS
+	'Internal (the exports): every opening of a subject''s data, from pii_access_log and order_access_log (of one zone, or of every zone when p_zone_id is NULL), in time order, as [{at, actor, purpose, detail}, ...].';
+REVOKE ALL ON FUNCTION @extschema@._access_log(text, bigint, bigint) FROM PUBLIC;
 
 -- C (src/keys.c), as _data_key takes it
 CREATE FUNCTION @extschema@._lock_subject(p_subject text, p_subject_id bigint, p_exclusive boolean)

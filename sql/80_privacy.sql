@@ -643,14 +643,12 @@ BEGIN ATOMIC
 		                                   ORDER BY r.applied_at, r.customer_id)
 		                              FROM @extschema@.referrals r
 		                             WHERE r.referrer_id OPERATOR(pg_catalog.=) (p_cust).customer_id), '[]'),
-		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-		                                 'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.id)
-		                          FROM @extschema@.pii_access_log l
-		                         WHERE l.subject OPERATOR(pg_catalog.=) 'customer'
-		                           AND l.subject_id OPERATOR(pg_catalog.=) (p_cust).customer_id), '[]'));
+		-- every opening: those made for an order lie in its zone
+		-- (order_access_log), the others in pii_access_log
+		'access_log', @extschema@._access_log('customer', (p_cust).customer_id, NULL));
 END;
 COMMENT ON FUNCTION @extschema@._export_document(@extschema@.customers, jsonb, jsonb) IS
-	'Internal (export_customer): the export document: profile, addresses (the distinct drop-off addresses of the orders), tables, the referrals the customer made (without the referees'' ids and orders) and the customer''s access log.';
+	'Internal (export_customer): the export document: profile, addresses (the distinct drop-off addresses of the orders), tables, the referrals the customer made (without the referees'' ids and orders) and the customer''s access log (pii_access_log and order_access_log, in time order).';
 REVOKE ALL ON FUNCTION @extschema@._export_document(@extschema@.customers, jsonb, jsonb) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.export_customer(customer_id bigint) RETURNS jsonb
@@ -1181,11 +1179,9 @@ BEGIN
 			FROM @extschema@.events e WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
 			                            AND e.kind OPERATOR(pg_catalog.=) 'rider_status'
 			                            AND e.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
-		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-				'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.at)
-			FROM @extschema@.pii_access_log l
-			WHERE l.subject OPERATOR(pg_catalog.=) 'rider'
-			  AND l.subject_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		-- both logs: an opening made for an order lies in the order's
+		-- zone, which is the rider's
+		'access_log', @extschema@._access_log('rider', export_rider.rider_id, v_r.zone_id),
 		'disclosures', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d))
 			FROM @extschema@._disclosures_of(NULL, export_rider.rider_id) d), '[]'));
 	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
@@ -1685,6 +1681,11 @@ DECLARE
 	v_order @extschema@.orders;
 	v_phone bytea;
 	v_key bytea;
+	-- the log's values computed here, the statement storing them: on Citus
+	-- it runs on the zone's worker
+	v_log_id bigint;
+	v_at timestamptz;
+	v_actor name := SESSION_USER;
 BEGIN
 	SELECT * INTO v_order FROM @extschema@.orders o
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(order_contact.order_id)
@@ -1701,8 +1702,12 @@ BEGIN
 	SELECT c.phone_enc INTO v_phone FROM @extschema@.customers c
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) v_order.customer_id;
 	v_key := @extschema@._data_key('customer', v_order.customer_id, false);
-	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
-	VALUES ('customer', v_order.customer_id, 'rider_contact',
+	-- logged in the order's zone (order_access_log), so that on Citus the
+	-- call writes the zone's worker only
+	v_log_id := @extschema@.zone_scoped_id(v_order.zone_id, pg_catalog.nextval('@extschema@.order_access_log_id_seq'));
+	v_at := pg_catalog.clock_timestamp();
+	INSERT INTO @extschema@.order_access_log (zone_id, id, at, actor, subject, subject_id, purpose, detail)
+	VALUES (v_order.zone_id, v_log_id, v_at, v_actor, 'customer', v_order.customer_id, 'rider_contact',
 	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address', order_id, rider_id));
 	-- handed on to a processor (an SMS or call relay, a navigation app)
 	IF via IS NOT NULL THEN
@@ -1715,7 +1720,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
-	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in pii_access_log.';
+	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone; with via, the disclosure to that processor is recorded (disclosures).';
 
 ------------------------------------------------------------------------------
 -- views for analysts: counts only, no personal data

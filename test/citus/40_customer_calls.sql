@@ -12,7 +12,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(25);
+SELECT plan(28);
 
 CREATE TEMP TABLE zone_node (i int, zone_id bigint, nodeport int);
 CREATE FUNCTION pg_temp.node_of(p_zone bigint) RETURNS int LANGUAGE sql AS $$
@@ -59,6 +59,12 @@ SELECT dispatch.place_order(:c, :shopb, jsonb_build_array(jsonb_build_object('it
 SELECT dispatch.confirm_payment(:ob, 'pb') \g /dev/null
 SELECT dispatch.place_order(:c2, :shopb, jsonb_build_array(jsonb_build_object('item_id', :dish_b, 'qty', 1)), 110.05 + :dx, 30.06, 'addr c', 'normal') AS oc \gset
 SELECT dispatch.register_processor('courier-co', 'delivery', 'contract') \g /dev/null
+-- the order on the other worker carried by a rider there, who reads its
+-- contact: the opening is logged in that zone (order_access_log)
+SELECT dispatch.register_rider(:zb, 'rb', '+8613900004102', 3) AS rb \gset
+SELECT dispatch.rider_online(:rb, 110.05 + :dx, 30.049) \g /dev/null
+SELECT dispatch.merchant_accept(:ob) \g /dev/null
+SELECT dispatch.assign_manually(:ob, :rb, 'test') \g /dev/null
 SELECT isnt(pg_temp.node_of(:za), pg_temp.node_of(:zb), 'the customer''s two orders lie on two workers');
 
 -- each call a statement of its own, outside a transaction block (and
@@ -106,8 +112,19 @@ SELECT ok(:'r'::boolean, 'create_experiment');
 SELECT true AS r FROM (SELECT dispatch.experiment_variant('probe-exp', :c)) s \gset
 SELECT ok(:'r'::boolean, 'experiment_variant');
 \set r false
+SELECT true AS r FROM dispatch.order_contact(:ob, :rb) \gset
+SELECT ok(:'r'::boolean, 'order_contact');
+\set r false
+SELECT true AS r FROM dispatch.order_contact(:ob, :rb, 'courier-co') \gset
+SELECT ok(:'r'::boolean, 'order_contact via a processor');
+\set r false
 SELECT true AS r FROM (SELECT dispatch.export_customer(:c)) s \gset
 SELECT ok(:'r'::boolean, 'export_customer');
+SELECT dispatch.export_customer(:c) -> 'access_log' AS access_log \gset
+SELECT is((SELECT count(*) FROM jsonb_array_elements(:'access_log'::jsonb) e
+            WHERE e ->> 'purpose' = 'rider_contact'
+              AND e ->> 'detail' = format('order %s, rider %s: masked phone, drop-off address', :ob, :rb)), 2::bigint,
+          'the export lists both openings of the order''s contact, logged in its zone on the other worker');
 \set r false
 SELECT true AS r FROM (SELECT (SELECT count(*) FROM dispatch.disclosures(:c))) s \gset
 SELECT ok(:'r'::boolean, 'disclosures');

@@ -5,7 +5,8 @@
 # zone: the coordinator logs every command it sends to a worker
 # (citus.log_remote_commands), and the servers named are counted per call.
 # The calls that name an order or an offer, and the calls that name the
-# rider's or the merchant's zone, are sent whole, as one command.
+# rider's or the merchant's zone, are sent whole, as one command; a rider's
+# read of their order's contact is logged on the zone's worker alone.
 # Then two zones on the two workers run their batches at the same time: a
 # batch of one zone, its transaction held open, does not hold up the batch
 # of the other.
@@ -162,6 +163,19 @@ ok $? "the plan sent whole is recorded"
 # an analyst's rows of one zone (as the owner, who may read them too)
 one_worker eta_accuracy_in_zone "SELECT count(*) FROM dispatch.eta_accuracy_in_zone($za)"
 one_worker feedback_daily_in_zone "SELECT count(*) FROM dispatch.feedback_daily_in_zone($za)"
+# the rider app reads its order's contact, for every order it carries: the
+# opening is logged in the order's zone (order_access_log), on that worker
+# only, not in pii_access_log, a reference table written on every node
+one_worker order_contact "SELECT * FROM dispatch.order_contact($o, $rider_a)"
+[ "$(q "SELECT count(*) FROM dispatch.order_access_log WHERE zone_id = $za AND subject = 'customer' AND subject_id = $customer
+         AND detail = 'order $o, rider $rider_a: masked phone, drop-off address'")" = 1 ] &&
+	[ "$(q "SELECT count(*) FROM dispatch.pii_access_log WHERE purpose = 'rider_contact' AND detail ~ '^order $o,'")" = 0 ] &&
+	[ "$(q "SELECT string_agg(n.nodeport::text, ' ') FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+             WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.order_access_log', $za)")" = "$pa" ]
+ok $? "the contact's opening is logged in the zone's log, on the zone's worker ($pa) only"
+[ "$(q "SELECT e ->> 'detail' FROM jsonb_array_elements(dispatch.export_customer($customer) -> 'access_log') e
+         WHERE e ->> 'purpose' = 'rider_contact'")" = "order $o, rider $rider_a: masked phone, drop-off address" ]
+ok $? "the customer's export lists it"
 one_call mark_picked_up "SELECT dispatch.mark_picked_up($o, $rider_a)"
 one_call mark_delivered "SELECT dispatch.mark_delivered($o, $rider_a)"
 [ "$(q "SELECT status FROM dispatch.orders WHERE zone_id = $za AND order_id = $o")" = delivered ]

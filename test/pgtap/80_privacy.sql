@@ -177,9 +177,10 @@ SELECT results_eq(format('SELECT * FROM dispatch.order_contact(%s, %s)', :o2, :r
 	$$ VALUES ('138****0002', 'Beta Road 9') $$, 'the assigned rider sees the masked phone and the drop-off');
 SELECT throws_ok(format('SELECT * FROM dispatch.order_contact(%s, %s)', :o2, :rider2), 'DP408', NULL,
 	'another rider reading this customer is refused');
-SELECT is((SELECT count(*) FROM dispatch.pii_access_log WHERE subject = 'customer' AND subject_id = :customer2
-             AND purpose = 'rider_contact' AND detail ~ format('order %s, rider %s', :o2, :rider)), 1::bigint,
-	'the rider''s access is logged with the order and the rider');
+SELECT count(*) AS o2_contacts FROM dispatch.order_access_log WHERE zone_id = :zone AND subject = 'customer' AND subject_id = :customer2
+   AND purpose = 'rider_contact' AND detail ~ format('order %s, rider %s', :o2, :rider) \gset
+SELECT is(:o2_contacts::bigint, 1::bigint,
+	'the rider''s access is logged with the order and the rider, in the order''s zone (test/pgtap/80_order_access_log.sql)');
 SELECT is(dispatch.mask_phone('+14155552671'), '141****2671', 'numbers of other countries are masked alike');
 
 ------------------------------------------------------------------------------
