@@ -1636,6 +1636,33 @@ COMMENT ON FUNCTION @extschema@._wait_for_writers(regclass[]) IS
 	'Internal: waits until every transaction that was writing one of the tables has ended, on every node of a Citus cluster; locks nothing.';
 REVOKE ALL ON FUNCTION @extschema@._wait_for_writers(regclass[]) FROM PUBLIC;
 
+-- _access_log (sql/30_keys.sql)
+CREATE OR REPLACE FUNCTION @extschema@._access_log(p_subject text, p_subject_id bigint, p_zone_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+	                            'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail)
+	                            ORDER BY l.at, l.zone_id NULLS FIRST, l.id)
+	                   FROM (SELECT p.at, p.actor, p.purpose, p.detail, NULL::bigint AS zone_id, p.id
+	                           FROM @extschema@.pii_access_log p
+	                          WHERE p.subject OPERATOR(pg_catalog.=) p_subject
+	                            AND p.subject_id OPERATOR(pg_catalog.=) p_subject_id
+	                         UNION ALL
+	                         SELECT z.at, z.actor, z.purpose, z.detail, z.zone_id, z.id
+	                           FROM @extschema@.order_access_log z
+	                          WHERE z.subject OPERATOR(pg_catalog.=) p_subject
+	                            AND z.subject_id OPERATOR(pg_catalog.=) p_subject_id
+	                            AND (p_zone_id IS NULL OR z.zone_id OPERATOR(pg_catalog.=) p_zone_id)) l),
+	                '[]');
+END
+$$;
+COMMENT ON FUNCTION @extschema@._access_log(text, bigint, bigint) IS
+	'Internal (the exports): every opening of a subject''s data, from pii_access_log and order_access_log (of one zone, or of every zone when p_zone_id is NULL), in time order, as [{at, actor, purpose, detail}, ...].';
+REVOKE ALL ON FUNCTION @extschema@._access_log(text, bigint, bigint) FROM PUBLIC;
+
 -- _lock_subject (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._lock_subject(p_subject text, p_subject_id bigint, p_exclusive boolean)
 RETURNS void
@@ -8657,14 +8684,12 @@ BEGIN ATOMIC
 		                                   ORDER BY r.applied_at, r.customer_id)
 		                              FROM @extschema@.referrals r
 		                             WHERE r.referrer_id OPERATOR(pg_catalog.=) (p_cust).customer_id), '[]'),
-		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-		                                 'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.id)
-		                          FROM @extschema@.pii_access_log l
-		                         WHERE l.subject OPERATOR(pg_catalog.=) 'customer'
-		                           AND l.subject_id OPERATOR(pg_catalog.=) (p_cust).customer_id), '[]'));
+		-- every opening: those made for an order lie in its zone
+		-- (order_access_log), the others in pii_access_log
+		'access_log', @extschema@._access_log('customer', (p_cust).customer_id, NULL));
 END;
 COMMENT ON FUNCTION @extschema@._export_document(@extschema@.customers, jsonb, jsonb) IS
-	'Internal (export_customer): the export document: profile, addresses (the distinct drop-off addresses of the orders), tables, the referrals the customer made (without the referees'' ids and orders) and the customer''s access log.';
+	'Internal (export_customer): the export document: profile, addresses (the distinct drop-off addresses of the orders), tables, the referrals the customer made (without the referees'' ids and orders) and the customer''s access log (pii_access_log and order_access_log, in time order).';
 REVOKE ALL ON FUNCTION @extschema@._export_document(@extschema@.customers, jsonb, jsonb) FROM PUBLIC;
 
 -- export_customer (sql/80_privacy.sql)
@@ -9188,11 +9213,9 @@ BEGIN
 			FROM @extschema@.events e WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
 			                            AND e.kind OPERATOR(pg_catalog.=) 'rider_status'
 			                            AND e.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
-		'access_log', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-				'at', l.at, 'actor', l.actor, 'purpose', l.purpose, 'detail', l.detail) ORDER BY l.at)
-			FROM @extschema@.pii_access_log l
-			WHERE l.subject OPERATOR(pg_catalog.=) 'rider'
-			  AND l.subject_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		-- both logs: an opening made for an order lies in the order's
+		-- zone, which is the rider's
+		'access_log', @extschema@._access_log('rider', export_rider.rider_id, v_r.zone_id),
 		'disclosures', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(d))
 			FROM @extschema@._disclosures_of(NULL, export_rider.rider_id) d), '[]'));
 	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
@@ -9570,6 +9593,11 @@ DECLARE
 	v_order @extschema@.orders;
 	v_phone bytea;
 	v_key bytea;
+	-- the log's values computed here, the statement storing them: on Citus
+	-- it runs on the zone's worker
+	v_log_id bigint;
+	v_at timestamptz;
+	v_actor name := SESSION_USER;
 BEGIN
 	SELECT * INTO v_order FROM @extschema@.orders o
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(order_contact.order_id)
@@ -9586,8 +9614,12 @@ BEGIN
 	SELECT c.phone_enc INTO v_phone FROM @extschema@.customers c
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) v_order.customer_id;
 	v_key := @extschema@._data_key('customer', v_order.customer_id, false);
-	INSERT INTO @extschema@.pii_access_log (subject, subject_id, purpose, detail)
-	VALUES ('customer', v_order.customer_id, 'rider_contact',
+	-- logged in the order's zone (order_access_log), so that on Citus the
+	-- call writes the zone's worker only
+	v_log_id := @extschema@.zone_scoped_id(v_order.zone_id, pg_catalog.nextval('@extschema@.order_access_log_id_seq'));
+	v_at := pg_catalog.clock_timestamp();
+	INSERT INTO @extschema@.order_access_log (zone_id, id, at, actor, subject, subject_id, purpose, detail)
+	VALUES (v_order.zone_id, v_log_id, v_at, v_actor, 'customer', v_order.customer_id, 'rider_contact',
 	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address', order_id, rider_id));
 	-- handed on to a processor (an SMS or call relay, a navigation app)
 	IF via IS NOT NULL THEN
@@ -9600,7 +9632,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
-	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in pii_access_log.';
+	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone; with via, the disclosure to that processor is recorded (disclosures).';
 REVOKE ALL ON FUNCTION @extschema@.order_contact(bigint, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.order_contact(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 
@@ -10788,7 +10820,7 @@ AS $$
 		'@extschema@.intake_refusals', '@extschema@.order_facts',
 		'@extschema@.zone_daily', '@extschema@.campaign_daily',
 		'@extschema@.recommend_popularity', '@extschema@.recommend_coorders',
-		'@extschema@.recommend_refreshes']) WITH ORDINALITY AS u(t, n)
+		'@extschema@.recommend_refreshes', '@extschema@.order_access_log']) WITH ORDINALITY AS u(t, n)
 	 ORDER BY u.n
 $$;
 COMMENT ON FUNCTION @extschema@._distributed_tables() IS
