@@ -110,7 +110,23 @@ like($html, qr/<svg[^>]*click-to-door histogram/, 'the page has the delivery-tim
 like($html, qr/<svg[^>]*demand heatmap/, 'the page has the demand heatmap');
 like($html, qr/<svg[^>]*earnings per rider/, 'the page has the earnings distribution');
 unlike($html, qr/(?:src|href)\s*=\s*['"]?https?:/i, 'the page loads nothing from the network');
+unlike($html, qr{https?://|url\(|\@import|<script|<link|<img|<iframe}i, 'the page names no other resource at all');
 unlike($html, qr/\+86|Customer \d|Building \d/, 'the page holds no personal data');
+# the page's histogram is the JSON's, bin by bin, the last bin open-ended
+for my $s ([dispatch => $d], [greedy => $g])
+{
+	my ($name, $r) = @$s;
+	my @bins = $html =~ /<title>\Q$name\E (\d+(?:-\d+|\+)) min: \d+<\/title>/g;
+	my @counts = $html =~ /<title>\Q$name\E \d+(?:-\d+|\+) min: (\d+)<\/title>/g;
+	is_deeply(\@counts, $r->{click_to_door_histogram_5min}, "$name: the page's histogram is the JSON's");
+	is($bins[-1], (@bins - 1) * 5 . '+', "$name: the page's last bin holds every delivery from its start on");
+	is($bins[0], '0-5', "$name: the page's first bin is 0-5 minutes");
+}
+my $heat = 0;
+$heat += $_ for $html =~ /<title>(\d+) orders<\/title>/g;
+is($heat, $d->{delivered}, "the page's heatmap holds every order delivered under dispatch");
+like($html, qr/Orders delivered under dispatch by drop-off/, 'the heatmap says whose deliveries it shows');
+like($html, qr{<td>open at the end</td><td>$d->{open}</td><td>$g->{open}</td>}, 'the page shows the orders left open');
 
 # a run where nothing is ordered: no figure of an empty population, and
 # the JSON still parses (null, not nan); it starts at midnight, on several
@@ -138,7 +154,22 @@ for my $bad (['--riders', '0'], ['--from', '25:00'], ['--strategy', 'random'], [
 	`"$sim" @$bad 2>/dev/null`;
 	is($? >> 8, 2, "refused: @$bad");
 }
-`"$sim" --help`;
+my $help = `"$sim" --help`;
 is($? >> 8, 0, '--help');
+# every flag docs/sim.md names is one --help lists
+open($fh, '<', "$root/docs/sim.md") or BAIL_OUT('no docs/sim.md');
+my $doc = do { local $/; <$fh> };
+close $fh;
+my %flags;
+for my $code ($doc =~ /`([^`\n]+)`/g)
+{
+	next if $code =~ /gateway/;	# tools/gateway's flags
+	$flags{$_} = 1 for grep { $_ ne '--help' } $code =~ /(--[a-z][a-z-]+)/g;
+}
+for my $flag (sort keys %flags)
+{
+	like($help, qr/^\s+\Q$flag\E\b/m, "--help lists $flag, which docs/sim.md names");
+}
+like($help, qr/--peak N .*\n.*21\.6 a minute at 12:00/, '--help says what --peak gives at 12:00');
 
 done_testing();

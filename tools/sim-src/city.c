@@ -14,7 +14,7 @@
  * over several connections (threads), with a barrier between them:
  *
  *	orders	  the application servers: orders placed and paid (some payments
- *			  fail, half of those are retried), merchants accept with a
+ *			  fail, three in five of those are retried), merchants accept with a
  *			  ready time, customers cancel or leave feedback;
  *	dispatch  per zone: assign_batch every batch interval (strategy
  *			  dispatch), or nearest-rider greedy through nearest_riders and
@@ -487,9 +487,13 @@ zone_at(const Run *run, double x, double y)
 
 /* ------------------------------------------------------------ the demand */
 
-/* orders a minute at time t (minutes since midnight): lunch and dinner peaks */
-static double
-demand_rate(const CityConfig *cfg, double m)
+/*
+ * Orders a minute at minute m since midnight: a lunch peak of --peak at
+ * 12:00 and a dinner peak of 0.85 of it at 18:30, over a base of 0.08 of
+ * it all day (so 1.08 x --peak at 12:00).
+ */
+double
+city_demand_rate(const CityConfig *cfg, double m)
 {
 	double		lunch = exp(-pow((m - 12 * 60) / 40.0, 2) / 2),
 				dinner = exp(-pow((m - 18.5 * 60) / 50.0, 2) / 2);
@@ -519,7 +523,7 @@ draw_demand(Run *run)
 		m += -log(1.0 - rnd(&s)) / (cfg->peak_per_min * 1.93);
 		if (m >= cfg->end_min)
 			break;
-		if (rnd(&s) * cfg->peak_per_min * 1.93 > demand_rate(cfg, m))
+		if (rnd(&s) * cfg->peak_per_min * 1.93 > city_demand_rate(cfg, m))
 			continue;
 		if (run->ndemand == cap)
 			run->demand = realloc(run->demand, sizeof(Demand) * (cap *= 2));

@@ -104,6 +104,7 @@ typedef struct CityResult
 	long long  *zone_ids;		/* the run's zones */
 } CityResult;
 
+extern double city_demand_rate(const CityConfig *cfg, double minute);
 extern bool city_run(const CityConfig *cfg, int strategy, CityResult *res, char *err, int errlen);
 extern void city_report(const CityConfig *cfg, const CityResult *res);
 extern bool city_json(const CityConfig *cfg, const CityResult *res, const char *file);

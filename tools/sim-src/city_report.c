@@ -51,10 +51,11 @@ usage(FILE *f)
 			"    --side-km KM     the city's side (default 12)\n"
 			"    --merchants N    (default 80)    --customers N (default 4000)\n"
 			"    --riders N       (default 300)\n"
-			"    --peak N         orders a minute at the lunch peak (default 20)\n"
+			"    --peak N         the lunch peak at 12:00, orders a minute above a base of\n"
+			"                     0.08 N all day (default 20: 21.6 a minute at 12:00)\n"
 			"    --from HH:MM     first order (default 10:45)\n"
 			"    --to HH:MM       last order (default 13:15); the run goes on until all\n"
-			"                     orders are delivered or cancelled\n"
+			"                     orders are delivered or cancelled, 90 minutes past it at most\n"
 			"    --tick S         simulated seconds per step (default 20)\n"
 			"    --batch S        seconds between batches per zone (default 60)\n"
 			"    --ping S         seconds between a rider app's pings (default 60)\n"
@@ -195,10 +196,10 @@ city_main(int argc, char **argv)
 		return 2;
 	}
 	fprintf(stderr, "sim: %d zones, %d merchants, %d customers, %d riders; orders %02d:%02d-%02d:%02d, "
-			"peak %.0f a minute; seed %llu\n",
+			"%.1f a minute at the lunch peak; seed %llu\n",
 			cfg.zones_per_side * cfg.zones_per_side, cfg.merchants, cfg.customers, cfg.riders,
 			cfg.start_min / 60, cfg.start_min % 60, cfg.end_min / 60, cfg.end_min % 60,
-			cfg.peak_per_min, (unsigned long long) cfg.seed);
+			city_demand_rate(&cfg, 12 * 60), (unsigned long long) cfg.seed);
 	for (s = 0; s < CITY_NSTRAT; s++)
 	{
 		char		err[1024];
@@ -528,13 +529,19 @@ svg_histogram(FILE *f, const CityResult *res)
 		for (s = 0; s < CITY_NSTRAT; s++)
 		{
 			double		h;
+			char		bin[32];
 
 			if (!res[s].ran)
 				continue;
+			/* the last bin holds every delivery from its start on */
+			if (k == CITY_HIST_BINS)
+				snprintf(bin, sizeof(bin), "%d+", k * 5);
+			else
+				snprintf(bin, sizeof(bin), "%d-%d", k * 5, k * 5 + 5);
 			h = (H - B - 10.0) * res[s].hist[k] / max;
-			fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>%s %d-%d min: %ld</title></rect>",
+			fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>%s %s min: %ld</title></rect>",
 					L + k * bw + j * bw / n, H - B - h, bw / n - 1, h, colour[s], city_strategy_name[s],
-					k * 5, k * 5 + 5, res[s].hist[k]);
+					bin, res[s].hist[k]);
 			j++;
 		}
 		if (k % 2 == 0)
@@ -616,10 +623,10 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 			"td,th{padding:2px 10px;text-align:right}td:first-child{text-align:left}"
 			".k{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}</style></head><body>\n");
 	fprintf(f, "<h1>dispatch: a synthetic city</h1>\n<p>%d zones, %d merchants, %d customers, %d riders; "
-			"orders from %02d:%02d to %02d:%02d, about %.0f a minute at the peak; seed %llu.</p>\n",
+			"orders from %02d:%02d to %02d:%02d, %.1f a minute at the lunch peak; seed %llu.</p>\n",
 			cfg->zones_per_side * cfg->zones_per_side, cfg->merchants, cfg->customers, cfg->riders,
 			cfg->start_min / 60, cfg->start_min % 60, cfg->end_min / 60, cfg->end_min % 60,
-			cfg->peak_per_min, (unsigned long long) cfg->seed);
+			city_demand_rate(cfg, 12 * 60), (unsigned long long) cfg->seed);
 	fprintf(f, "<p>");
 	for (s = 0; s < CITY_NSTRAT; s++)
 		if (res[s].ran)
@@ -677,8 +684,8 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 			shown = s;
 	if (shown >= 0)
 	{
-		fprintf(f, "<h2>Demand over the city</h2>\n<p>Delivered orders by drop-off, %d x %d cells, north up.</p>\n",
-				CITY_GRID, CITY_GRID);
+		fprintf(f, "<h2>Demand over the city</h2>\n<p>Orders delivered under %s by drop-off, %d x %d cells, north up.</p>\n",
+				city_strategy_name[shown], CITY_GRID, CITY_GRID);
 		svg_heatmap(f, &res[shown]);
 	}
 	fprintf(f, "<h2>Earnings per rider</h2>\n");
