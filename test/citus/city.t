@@ -78,6 +78,10 @@ for my $s ([dispatch => $d], [greedy => $g])
 	cmp_ok($r->{click_to_door_min}{mean}, '>=', $r->{click_to_door_min}{lower_bound_mean},
 		"$name: the mean is not below its physical lower bound");
 	is($r->{below_lower_bound}, 0, "$name: no order delivered faster than its food ready plus the direct ride");
+	is($r->{below_approach_bound}, 0,
+		"$name: no order picked up sooner after its assignment than the ride from where the rider was");
+	is($r->{open}, 0, "$name: none is left open, and the report says so");
+	is($r->{feedback}, $r->{feedback_written}, "$name: the feedback counted is the feedback written");
 	cmp_ok($r->{click_to_door_min}{p90}, '<', 120, "$name: and no longer than the simulated day part");
 	cmp_ok($r->{batches}, '>', 0, "$name: batches ran");
 	cmp_ok($r->{feedback}, '>', 0, "$name: customers left feedback, scored");

@@ -14,7 +14,7 @@
  * over several connections (threads), with a barrier between them:
  *
  *	orders	  the application servers: orders placed and paid (some payments
- *			  fail, half of those are retried), merchants accept with a
+ *			  fail, three in five of those are retried), merchants accept with a
  *			  ready time, customers cancel or leave feedback;
  *	dispatch  per zone: assign_batch every batch interval (strategy
  *			  dispatch), or nearest-rider greedy through nearest_riders and
@@ -134,6 +134,9 @@ typedef struct Order
 	int			zone;
 	int			rider;			/* index, -1 */
 	double		t_ready,
+				t_assigned,		/* given to its rider (the last time) */
+				from_x,
+				from_y,			/* where that rider was then */
 				t_arrived,		/* the rider at the merchant */
 				t_picked,
 				t_delivered,
@@ -246,7 +249,7 @@ typedef struct Run
 				refused,
 				retried,
 				coupons,
-				tickets_opened,
+				feedback_written,
 				tickets_resolved;
 
 	/* the listener (on Citus: the poller of each zone's outbox) */
@@ -484,9 +487,13 @@ zone_at(const Run *run, double x, double y)
 
 /* ------------------------------------------------------------ the demand */
 
-/* orders a minute at time t (minutes since midnight): lunch and dinner peaks */
-static double
-demand_rate(const CityConfig *cfg, double m)
+/*
+ * Orders a minute at minute m since midnight: a lunch peak of --peak at
+ * 12:00 and a dinner peak of 0.85 of it at 18:30, over a base of 0.08 of
+ * it all day (so 1.08 x --peak at 12:00).
+ */
+double
+city_demand_rate(const CityConfig *cfg, double m)
 {
 	double		lunch = exp(-pow((m - 12 * 60) / 40.0, 2) / 2),
 				dinner = exp(-pow((m - 18.5 * 60) / 50.0, 2) / 2);
@@ -516,7 +523,7 @@ draw_demand(Run *run)
 		m += -log(1.0 - rnd(&s)) / (cfg->peak_per_min * 1.93);
 		if (m >= cfg->end_min)
 			break;
-		if (rnd(&s) * cfg->peak_per_min * 1.93 > demand_rate(cfg, m))
+		if (rnd(&s) * cfg->peak_per_min * 1.93 > city_demand_rate(cfg, m))
 			continue;
 		if (run->ndemand == cap)
 			run->demand = realloc(run->demand, sizeof(Demand) * (cap *= 2));
@@ -1006,6 +1013,7 @@ order_phase(Run *run, int tid)
 			if (!sql_ok(run, c, "SELECT dispatch.submit_feedback(%lld, %d, '%s')", o->id, rating, text))
 				return;
 			o->feedback_done = true;
+			count(run, &run->feedback_written, 1);
 		}
 	}
 }
@@ -1064,6 +1072,9 @@ rider_takes(Run *run, int ri, int oi)
 
 	o->status = S_ASSIGNED;
 	o->rider = ri;
+	o->t_assigned = run->now;
+	o->from_x = r->x;
+	o->from_y = r->y;
 	acked(o, S_ASSIGNED);
 	r->held[r->nheld++] = oi;
 	fatigue_check(run, r);
@@ -1181,7 +1192,6 @@ dispatch_phase(Run *run, int tid)
 			if ((r = sql(run, c, false, "SELECT ticket_id, side FROM dispatch.open_tickets(%lld, NULL, 100)",
 						 run->zone_id[z])) == NULL)
 				return;
-			count(run, &run->tickets_opened, PQntuples(r));
 			for (i = 0; i < PQntuples(r); i++)
 			{
 				if (!sql_ok(run, c, "SELECT dispatch.resolve_ticket(%s, 'apologised, %s side reviewed', 50)",
@@ -1381,10 +1391,19 @@ rider_phase(Run *run, int tid)
 			if (run->orders[r->held[k]].status == S_CANCELLED)
 				drop_held(r, k);
 
-		/* ride: to the nearest pickup still to make, else the nearest drop-off */
+		/*
+		 * ride: to the nearest pickup still to make, else the nearest
+		 * drop-off.  The tick's ride is the time since the last tick, and an
+		 * order given to the rider this tick (stamped now) was not yet the
+		 * rider's then: the ride to its merchant starts next tick.
+		 */
 		{
 			double		budget = r->speed * dt;
+			bool		held_before = false;
 
+			/* orders held since an earlier tick: this tick's ride is theirs */
+			for (k = 0; k < r->nheld; k++)
+				held_before = held_before || run->orders[r->held[k]].t_assigned < run->now;
 			while (r->nheld > 0 && budget > 0 && !run->failed)
 			{
 				int			best = -1;
@@ -1395,7 +1414,8 @@ rider_phase(Run *run, int tid)
 				bool		pickup = false;
 
 				for (k = 0; k < r->nheld; k++)
-					if (run->orders[r->held[k]].status == S_ASSIGNED)
+					if (run->orders[r->held[k]].status == S_ASSIGNED &&
+						run->orders[r->held[k]].t_assigned < run->now)
 					{
 						Merchant   *m = &run->merchants[run->demand[r->held[k]].merchant];
 						double		dd = hypot(m->x - r->x, m->y - r->y);
@@ -1415,7 +1435,7 @@ rider_phase(Run *run, int tid)
 						Demand	   *d = &run->demand[r->held[k]];
 						double		dd = hypot(d->x - r->x, d->y - r->y);
 
-						if (dd < bd)
+						if (run->orders[r->held[k]].status == S_PICKED && dd < bd)
 						{
 							bd = dd;
 							best = k;
@@ -1423,6 +1443,8 @@ rider_phase(Run *run, int tid)
 							ty = d->y;
 						}
 					}
+				if (best < 0)
+					break;		/* only orders given this tick: from next tick */
 				dist = hypot(tx - r->x, ty - r->y);
 				if (dist > budget)
 				{
@@ -1446,8 +1468,9 @@ rider_phase(Run *run, int tid)
 
 						if (o->status == S_ASSIGNED && run->demand[r->held[k]].merchant == mi)
 						{
+							/* here already when an order was given: from then */
 							if (o->t_arrived == 0)
-								o->t_arrived = run->now - budget / r->speed;
+								o->t_arrived = fmax(run->now - budget / r->speed, o->t_assigned);
 							ready = ready && o->t_ready <= run->now;
 						}
 					}
@@ -1491,6 +1514,19 @@ rider_phase(Run *run, int tid)
 					drop_held(r, best);
 				}
 			}
+
+			/*
+			 * Where the rider was when given an order this tick (for the
+			 * check of its pickup, measure()): where this tick's ride for
+			 * the orders it held before took it; a rider that held none
+			 * stood still.
+			 */
+			for (k = 0; held_before && k < r->nheld; k++)
+				if (run->orders[r->held[k]].t_assigned == run->now)
+				{
+					run->orders[r->held[k]].from_x = r->x;
+					run->orders[r->held[k]].from_y = r->y;
+				}
 		}
 
 		/* the app's periodic ping */
@@ -1874,7 +1910,19 @@ measure(Run *run, CityResult *res)
 	long		i,
 				n;
 	double	   *v;
+	long		sim_delivered = 0,
+				sim_cancelled = 0,
+				db_orders;
+	bool	   *cached = calloc(run->ndemand + 1, sizeof(bool));
 
+	/*
+	 * orders whose delivery a rider's app still holds (a run stopped with
+	 * the app offline): delivered for the simulator, not yet for the
+	 * database
+	 */
+	for (i = 0; i < run->nriders; i++)
+		for (n = 0; run->riders[i].sync.items > 0 && n < run->riders[i].sync.npending; n++)
+			cached[run->riders[i].sync.pending_orders[n]] = true;
 	res->placed = 0;
 	for (i = 0; i < run->ndemand; i++)
 	{
@@ -1885,7 +1933,10 @@ measure(Run *run, CityResult *res)
 		if (o->status == S_REFUSED)
 			continue;
 		res->placed++;
+		sim_delivered += o->status == S_DELIVERED && !cached[i];
+		sim_cancelled += o->status == S_CANCELLED;
 	}
+	free(cached);
 	res->refused = run->refused;
 	res->orders_per_s = res->intake_wall_s > 0 ? (res->placed + res->refused) / res->intake_wall_s : 0;
 	res->coupons = run->coupons;
@@ -1895,7 +1946,7 @@ measure(Run *run, CityResult *res)
 	res->fatigue_breaches = run->fatigue;
 	res->syncs = run->syncs;
 	res->sync_items = run->sync_items;
-	res->tickets_opened = run->tickets_opened;
+	res->feedback_written = run->feedback_written;
 	res->tickets_resolved = run->tickets_resolved;
 	res->nzones = run->nzones;
 	res->zone_ids = malloc(sizeof(long long) * (run->nzones + 1));
@@ -1908,15 +1959,30 @@ measure(Run *run, CityResult *res)
 	if ((r = sql(run, c, false,
 				 "SELECT count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status = 'cancelled'), "
 				 "       avg((delivered_at <= promised_at)::int) FILTER (WHERE status = 'delivered'), "
-				 "       avg(greatest(0, extract(epoch FROM picked_up_at - ready_at))) FILTER (WHERE status = 'delivered') / 60 "
+				 "       avg(greatest(0, extract(epoch FROM picked_up_at - ready_at))) FILTER (WHERE status = 'delivered') / 60, "
+				 "       count(*) "
 				 "  FROM dispatch.orders WHERE zone_id = ANY (%s)", run->zones)) == NULL)
 		return false;
 	res->delivered = atol(PQgetvalue(r, 0, 0));
 	res->cancelled = atol(PQgetvalue(r, 0, 1));
+	db_orders = atol(PQgetvalue(r, 0, 4));
+	res->open = db_orders - res->delivered - res->cancelled;
 	/* NaN where nothing was delivered: the report then shows no figure */
 	res->on_time = PQgetisnull(r, 0, 2) ? NAN : atof(PQgetvalue(r, 0, 2));
 	res->food_wait = PQgetisnull(r, 0, 3) ? NAN : atof(PQgetvalue(r, 0, 3));
 	PQclear(r);
+
+	/*
+	 * The counts are the database's; the simulator's own must agree with
+	 * them, else a figure of the report is of other orders than it played
+	 */
+	if (db_orders != res->placed || res->delivered != sim_delivered || res->cancelled != sim_cancelled)
+	{
+		fail(run, "the database holds %ld orders of the run's zones, %ld delivered and %ld cancelled; "
+			 "the simulator placed %ld, delivered %ld and cancelled %ld",
+			 db_orders, res->delivered, res->cancelled, res->placed, sim_delivered, sim_cancelled);
+		return false;
+	}
 	if ((r = sql(run, c, false,
 				 "SELECT count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'succeeded') "
 				 "  FROM dispatch.payments WHERE zone_id = ANY (%s)", run->zones)) == NULL)
@@ -1934,7 +2000,8 @@ measure(Run *run, CityResult *res)
 	 */
 	if ((r = sql(run, c, false, "SELECT extract(epoch FROM delivered_at - created_at) / 60, "
 				 "       (st_x(dropoff) - %.7f), (st_y(dropoff) - %.7f), order_id, "
-				 "       extract(epoch FROM ready_at - created_at) "
+				 "       extract(epoch FROM ready_at - created_at), "
+				 "       extract(epoch FROM picked_up_at - assigned_at) "
 				 "  FROM dispatch.orders WHERE zone_id = ANY (%s) AND status = 'delivered'",
 				 CITY_LON0, CITY_LAT0, run->zones)) == NULL)
 		return false;
@@ -1945,6 +2012,7 @@ measure(Run *run, CityResult *res)
 	res->ctd_mean = 0;
 	res->ctd_bound = 0;
 	res->below_bound = 0;
+	res->below_approach = 0;
 	for (i = 0; i < n; i++)
 	{
 		double		lonm = EARTH_M_PER_DEG * cos(CITY_LAT0 * M_PI / 180.0);
@@ -1966,9 +2034,20 @@ measure(Run *run, CityResult *res)
 		{
 			Demand	   *d = &run->demand[oi];
 			Merchant   *m = &run->merchants[d->merchant];
+			Order	   *o = &run->orders[oi];
 
 			bound = (atof(PQgetvalue(r, i, 4)) +
 					 hypot(m->x - d->x, m->y - d->y) / run->speed_mps) / 60.0;
+
+			/*
+			 * From its (last) assignment to its pickup the rider rode at
+			 * least from where it was then to the merchant: a pickup sooner
+			 * is a ride faster than the riders can, or one begun before the
+			 * order was the rider's.
+			 */
+			if (atof(PQgetvalue(r, i, 5)) <
+				hypot(m->x - o->from_x, m->y - o->from_y) / run->speed_mps - 0.001)
+				res->below_approach++;
 		}
 		res->ctd_bound += bound / n;
 		/* a millisecond of slack: times travel as text rounded to it */
@@ -2055,6 +2134,18 @@ measure(Run *run, CityResult *res)
 		return false;
 	res->feedback = atol(PQgetvalue(r, 0, 0));
 	res->sentiment = PQgetisnull(r, 0, 1) ? NAN : atof(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	if (res->feedback != res->feedback_written)
+	{
+		fail(run, "the database holds %ld reviews of the run's zones, the simulator wrote %ld",
+			 res->feedback, res->feedback_written);
+		return false;
+	}
+	/* the tickets the reviews opened, resolved by support or still open */
+	if ((r = sql(run, c, false, "SELECT count(*) FROM dispatch.complaint_tickets WHERE zone_id = ANY (%s)",
+				 run->zones)) == NULL)
+		return false;
+	res->tickets_opened = atol(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	if ((r = sql(run, c, false, "SELECT t, count(*) FROM dispatch.feedback, unnest(topics) t "
 				 "WHERE zone_id = ANY (%s) GROUP BY t ORDER BY 2 DESC, 1 LIMIT %d", run->zones, CITY_TOPICS)) == NULL)

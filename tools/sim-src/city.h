@@ -58,6 +58,7 @@ typedef struct CityResult
 				payment_retried,
 				delivered,
 				cancelled,
+				open,			/* neither delivered nor cancelled at the end */
 				coupons;
 	double		ctd_mean,
 				ctd_median,
@@ -69,6 +70,7 @@ typedef struct CityResult
 				utilisation,	/* share of shift time holding orders */
 				gini;			/* of earnings over riders who worked */
 	long		below_bound,	/* delivered faster than physics allows */
+				below_approach, /* picked up sooner than the ride there */
 				fatigue_breaches,
 				reassignments,
 				rejections,
@@ -88,7 +90,8 @@ typedef struct CityResult
 				events_missed,
 				events_out_of_order;
 	long		feedback,
-				tickets_opened,
+				feedback_written,	/* reviews the simulator submitted */
+				tickets_opened, /* complaint tickets in the database */
 				tickets_resolved;
 	double		sentiment;		/* mean text score of feedback */
 	char		topics[CITY_TOPICS][32];
@@ -101,6 +104,7 @@ typedef struct CityResult
 	long long  *zone_ids;		/* the run's zones */
 } CityResult;
 
+extern double city_demand_rate(const CityConfig *cfg, double minute);
 extern bool city_run(const CityConfig *cfg, int strategy, CityResult *res, char *err, int errlen);
 extern void city_report(const CityConfig *cfg, const CityResult *res);
 extern bool city_json(const CityConfig *cfg, const CityResult *res, const char *file);

@@ -51,10 +51,11 @@ usage(FILE *f)
 			"    --side-km KM     the city's side (default 12)\n"
 			"    --merchants N    (default 80)    --customers N (default 4000)\n"
 			"    --riders N       (default 300)\n"
-			"    --peak N         orders a minute at the lunch peak (default 20)\n"
+			"    --peak N         the lunch peak at 12:00, orders a minute above a base of\n"
+			"                     0.08 N all day (default 20: 21.6 a minute at 12:00)\n"
 			"    --from HH:MM     first order (default 10:45)\n"
 			"    --to HH:MM       last order (default 13:15); the run goes on until all\n"
-			"                     orders are delivered or cancelled\n"
+			"                     orders are delivered or cancelled, 90 minutes past it at most\n"
 			"    --tick S         simulated seconds per step (default 20)\n"
 			"    --batch S        seconds between batches per zone (default 60)\n"
 			"    --ping S         seconds between a rider app's pings (default 60)\n"
@@ -195,10 +196,10 @@ city_main(int argc, char **argv)
 		return 2;
 	}
 	fprintf(stderr, "sim: %d zones, %d merchants, %d customers, %d riders; orders %02d:%02d-%02d:%02d, "
-			"peak %.0f a minute; seed %llu\n",
+			"%.1f a minute at the lunch peak; seed %llu\n",
 			cfg.zones_per_side * cfg.zones_per_side, cfg.merchants, cfg.customers, cfg.riders,
 			cfg.start_min / 60, cfg.start_min % 60, cfg.end_min / 60, cfg.end_min % 60,
-			cfg.peak_per_min, (unsigned long long) cfg.seed);
+			city_demand_rate(&cfg, 12 * 60), (unsigned long long) cfg.seed);
 	for (s = 0; s < CITY_NSTRAT; s++)
 	{
 		char		err[1024];
@@ -220,12 +221,14 @@ city_main(int argc, char **argv)
 	/* the figures that must hold, whatever the strategy */
 	for (s = 0; s < CITY_NSTRAT; s++)
 		if (res[s].ran && (res[s].events_missed != 0 || res[s].fatigue_breaches != 0 ||
-						   res[s].events_out_of_order != 0 || res[s].below_bound != 0))
+						   res[s].events_out_of_order != 0 || res[s].below_bound != 0 ||
+						   res[s].below_approach != 0))
 		{
 			fprintf(stderr, "sim: %s: %ld events missed, %ld out of order, %ld fatigue-limit breaches, "
-					"%ld orders delivered faster than their lower bound\n",
+					"%ld orders delivered faster than their lower bound, "
+					"%ld picked up sooner than the ride to the merchant\n",
 					city_strategy_name[s], res[s].events_missed, res[s].events_out_of_order,
-					res[s].fatigue_breaches, res[s].below_bound);
+					res[s].fatigue_breaches, res[s].below_bound, res[s].below_approach);
 			ok = false;
 		}
 	return ok ? 0 : 1;
@@ -345,11 +348,13 @@ city_report(const CityConfig *cfg, const CityResult *res)
 	ROW2("  payments failed / retried", "%ld / %ld", payment_failed, payment_retried);
 	ROW("  delivered", F_INT, delivered);
 	ROW("  cancelled", F_INT, cancelled);
+	ROW("  open at the end", F_INT, open);
 	ROW("click to door, mean (min)", F_MIN, ctd_mean);
 	ROW("  median (min)", F_MIN, ctd_median);
 	ROW("  p90 (min)", F_MIN, ctd_p90);
 	ROW("  lower bound of the mean: ready + ride", F_MIN, ctd_bound);
 	ROW("  orders below their bound (must be 0)", F_INT, below_bound);
+	ROW("  pickups below their ride (must be 0)", F_INT, below_approach);
 	ROW("on time (by the promise)", F_SHARE, on_time);
 	ROW("rider waiting at the merchant (min)", F_MIN, pickup_wait);
 	ROW("food waiting for a rider (min)", F_MIN, food_wait);
@@ -379,7 +384,7 @@ city_report(const CityConfig *cfg, const CityResult *res)
 	ROW("  out of order per order (must be 0)", F_INT, events_out_of_order);
 	ROW("feedback", F_INT, feedback);
 	ROW("  sentiment of the comments (-1..1)", F_NUM, sentiment);
-	ROW("  complaint tickets resolved", F_INT, tickets_resolved);
+	ROW2("  complaint tickets opened / resolved", "%ld / %ld", tickets_opened, tickets_resolved);
 	ROW("wall time of the run (s)", F_MIN, wall_s);
 	ROW("  orders taken per wall second", F_MIN, orders_per_s);
 	for (s = 0; s < CITY_NSTRAT; s++)
@@ -441,27 +446,29 @@ city_json(const CityConfig *cfg, const CityResult *res, const char *file)
 			snprintf(lat, sizeof(lat), "{\"p50\": %s, \"p99\": %s}",
 					 J(0, r->event_p50, 3), J(1, r->event_p99, 3));
 		fprintf(f, "%s\n  \"%s\": {\"placed\": %ld, \"refused\": %ld, \"coupons\": %ld, \"payments_failed\": %ld, "
-				"\"payments_retried\": %ld, \"delivered\": %ld, \"cancelled\": %ld, ",
+				"\"payments_retried\": %ld, \"delivered\": %ld, \"cancelled\": %ld, \"open\": %ld, ",
 				first ? "" : ",", city_strategy_name[s], r->placed, r->refused, r->coupons, r->payment_failed,
-				r->payment_retried, r->delivered, r->cancelled);
+				r->payment_retried, r->delivered, r->cancelled, r->open);
 		fprintf(f, "\"click_to_door_min\": {\"mean\": %s, \"median\": %s, \"p90\": %s, \"lower_bound_mean\": %s}, "
-				"\"below_lower_bound\": %ld, \"on_time\": %s, "
+				"\"below_lower_bound\": %ld, \"below_approach_bound\": %ld, \"on_time\": %s, "
 				"\"rider_wait_at_merchant_min\": %s, \"food_wait_min\": %s, \"utilisation\": %s, "
 				"\"earnings_gini\": %s, ",
 				J(2, r->ctd_mean, 3), J(3, r->ctd_median, 3), J(4, r->ctd_p90, 3), J(5, r->ctd_bound, 3),
-				r->below_bound, J(6, r->on_time, 4), J(7, r->pickup_wait, 3), J(8, r->food_wait, 3),
+				r->below_bound, r->below_approach, J(6, r->on_time, 4), J(7, r->pickup_wait, 3), J(8, r->food_wait, 3),
 				J(9, r->utilisation, 4), J(10, r->gini, 4));
 		fprintf(f, "\"fatigue_breaches\": %ld, \"reassignments\": %ld, \"rejections\": %ld, "
 				"\"releases\": %ld, \"syncs\": %ld, \"sync_items\": %ld, "
 				"\"batches\": %ld, \"batch_ms\": {\"p50\": %s, \"p99\": %s}, "
 				"\"events\": {\"outbox\": %ld, \"received\": %ld, \"missed\": %ld, \"out_of_order\": %ld, "
 				"\"latency_ms\": %s, \"latency_from\": \"%s\"}, "
-				"\"orders_per_s\": %.2f, \"feedback\": %ld, \"sentiment\": %s, \"tickets_resolved\": %ld, \"top_complaints\": {",
+				"\"orders_per_s\": %.2f, \"feedback\": %ld, \"feedback_written\": %ld, \"sentiment\": %s, "
+				"\"tickets_opened\": %ld, \"tickets_resolved\": %ld, \"top_complaints\": {",
 				r->fatigue_breaches, r->reassignments, r->rejections, r->releases, r->syncs, r->sync_items,
 				r->batches, J(11, r->batch_p50, 3), J(12, r->batch_p99, 3),
 				r->events_outbox, r->events_received, r->events_missed, r->events_out_of_order,
 				lat, r->citus ? "none" : r->event_from_commit ? "commit" : "call_return",
-				r->orders_per_s, r->feedback, J(13, r->sentiment, 4), r->tickets_resolved);
+				r->orders_per_s, r->feedback, r->feedback_written, J(13, r->sentiment, 4),
+				r->tickets_opened, r->tickets_resolved);
 #undef J
 		for (k = 0; k < CITY_TOPICS && r->topics[k][0]; k++)
 			fprintf(f, "%s\"%s\": %ld", k ? ", " : "", r->topics[k], r->topic_n[k]);
@@ -522,13 +529,19 @@ svg_histogram(FILE *f, const CityResult *res)
 		for (s = 0; s < CITY_NSTRAT; s++)
 		{
 			double		h;
+			char		bin[32];
 
 			if (!res[s].ran)
 				continue;
+			/* the last bin holds every delivery from its start on */
+			if (k == CITY_HIST_BINS)
+				snprintf(bin, sizeof(bin), "%d+", k * 5);
+			else
+				snprintf(bin, sizeof(bin), "%d-%d", k * 5, k * 5 + 5);
 			h = (H - B - 10.0) * res[s].hist[k] / max;
-			fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>%s %d-%d min: %ld</title></rect>",
+			fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>%s %s min: %ld</title></rect>",
 					L + k * bw + j * bw / n, H - B - h, bw / n - 1, h, colour[s], city_strategy_name[s],
-					k * 5, k * 5 + 5, res[s].hist[k]);
+					bin, res[s].hist[k]);
 			j++;
 		}
 		if (k % 2 == 0)
@@ -610,10 +623,10 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 			"td,th{padding:2px 10px;text-align:right}td:first-child{text-align:left}"
 			".k{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}</style></head><body>\n");
 	fprintf(f, "<h1>dispatch: a synthetic city</h1>\n<p>%d zones, %d merchants, %d customers, %d riders; "
-			"orders from %02d:%02d to %02d:%02d, about %.0f a minute at the peak; seed %llu.</p>\n",
+			"orders from %02d:%02d to %02d:%02d, %.1f a minute at the lunch peak; seed %llu.</p>\n",
 			cfg->zones_per_side * cfg->zones_per_side, cfg->merchants, cfg->customers, cfg->riders,
 			cfg->start_min / 60, cfg->start_min % 60, cfg->end_min / 60, cfg->end_min % 60,
-			cfg->peak_per_min, (unsigned long long) cfg->seed);
+			city_demand_rate(cfg, 12 * 60), (unsigned long long) cfg->seed);
 	fprintf(f, "<p>");
 	for (s = 0; s < CITY_NSTRAT; s++)
 		if (res[s].ran)
@@ -637,11 +650,13 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 		HROW("orders placed", FMT("%ld", res[s].placed));
 		HROW("delivered", FMT("%ld", res[s].delivered));
 		HROW("cancelled", FMT("%ld", res[s].cancelled));
+		HROW("open at the end", FMT("%ld", res[s].open));
 		HROW("click to door: mean / median / p90 (min)",
 			 FMT("%s / %s / %s", H(0, res[s].ctd_mean, 1, ""), H(1, res[s].ctd_median, 1, ""),
 				 H(2, res[s].ctd_p90, 1, "")));
 		HROW("lower bound of the mean: food ready + direct ride (min)", H(0, res[s].ctd_bound, 1, ""));
 		HROW("orders delivered below their own bound (must be 0)", FMT("%ld", res[s].below_bound));
+		HROW("orders picked up sooner than the ride to the merchant (must be 0)", FMT("%ld", res[s].below_approach));
 		HROW("on time", H(0, 100 * res[s].on_time, 1, "%"));
 		HROW("rider waiting at the merchant (min)", H(0, res[s].pickup_wait, 1, ""));
 		HROW("food waiting for a rider (min)", H(0, res[s].food_wait, 1, ""));
@@ -658,6 +673,7 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 		HROW(lat, FMT("%s / %s", H(0, res[s].event_p50, 2, ""), H(1, res[s].event_p99, 2, "")));
 		HROW("events missed", FMT("%ld of %ld", res[s].events_missed, res[s].events_outbox));
 		HROW("feedback sentiment", FMT("%s (%ld)", H(0, res[s].sentiment, 3, ""), res[s].feedback));
+		HROW("complaint tickets opened / resolved", FMT("%ld / %ld", res[s].tickets_opened, res[s].tickets_resolved));
 #undef H
 #undef FMT
 	}
@@ -668,8 +684,8 @@ city_html(const CityConfig *cfg, const CityResult *res, const char *file)
 			shown = s;
 	if (shown >= 0)
 	{
-		fprintf(f, "<h2>Demand over the city</h2>\n<p>Delivered orders by drop-off, %d x %d cells, north up.</p>\n",
-				CITY_GRID, CITY_GRID);
+		fprintf(f, "<h2>Demand over the city</h2>\n<p>Orders delivered under %s by drop-off, %d x %d cells, north up.</p>\n",
+				city_strategy_name[shown], CITY_GRID, CITY_GRID);
 		svg_heatmap(f, &res[shown]);
 	}
 	fprintf(f, "<h2>Earnings per rider</h2>\n");
