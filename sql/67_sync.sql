@@ -118,9 +118,9 @@ BEGIN
 	-- two syncs of a rider take turns, and an erasure in flight is waited
 	-- for, so that no track is added after it; and when the rider was off
 	-- shift: after it went offline, or, online again, in the break before
-	-- the current shift
+	-- the current shift (before the first shift, for a rider never offline)
 	SELECT r.position_at, r.status OPERATOR(pg_catalog.=) 'online',
-	       CASE WHEN r.status OPERATOR(pg_catalog.=) 'online' THEN COALESCE(r.last_offline_at, 'infinity')
+	       CASE WHEN r.status OPERATOR(pg_catalog.=) 'online' THEN COALESCE(r.last_offline_at, '-infinity')
 	            ELSE COALESCE(r.last_offline_at, '-infinity') END,
 	       CASE WHEN r.status OPERATOR(pg_catalog.=) 'online' THEN COALESCE(r.online_since, '-infinity') ELSE 'infinity' END
 	  INTO v_known, v_online, v_off_from, v_off_to FROM @extschema@.riders r
@@ -361,6 +361,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
-	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, actions in the batch''s order, each ping before the first action not older than it, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item made after the rider went offline, or in the break before the current shift, is rejected (DP029): no position is recorded off shift; one made before an offline rider went offline is tracked only.';
+	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, actions in the batch''s order, each ping before the first action not older than it, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item made after the rider went offline, or in the break before the current shift (before the first one, for a rider never offline), is rejected (DP029): no position is recorded off shift; one made before an offline rider went offline is tracked only.';
 REVOKE ALL ON FUNCTION @extschema@.sync_rider(bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_rider(bigint, jsonb) TO dispatch_app, dispatch_admin;
