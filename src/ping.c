@@ -87,13 +87,13 @@ prepare_point_plans(Oid point_type)
 	 * the row, and its end is seen, so that no track is added after it.
 	 * Whether the rider is online, and whether the ping's time falls in the
 	 * break before the current shift (off shift, though the rider is on
-	 * one now); a rider never offline is in its first shift, and before it
-	 * the rider was never on shift.
+	 * one now), or before the rider's first shift (never on shift then).
 	 */
 	exists_plan = match_keep_plan("SELECT r.status OPERATOR(pg_catalog.=) 'online' AS online,"
-								  " COALESCE(COALESCE(r.last_offline_at, '-infinity') OPERATOR(pg_catalog.<) $4"
-								  "          AND $4 OPERATOR(pg_catalog.<) r.online_since, false) AS in_break,"
-								  " r.last_offline_at IS NULL AS first_shift"
+								  " COALESCE(r.last_offline_at OPERATOR(pg_catalog.<) $4"
+								  "          AND $4 OPERATOR(pg_catalog.<) r.online_since, false)"
+								  " OR COALESCE($4 OPERATOR(pg_catalog.<) r.first_online_at, false) AS in_break,"
+								  " COALESCE($4 OPERATOR(pg_catalog.<) r.first_online_at, false) AS before_first"
 								  " FROM dispatch.riders r"
 								  " WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
 								  "   AND r.rider_id OPERATOR(pg_catalog.=) $2"

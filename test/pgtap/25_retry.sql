@@ -19,7 +19,8 @@ SELECT dispatch.rider_online(:bigbag, 121.43, 31.19) \g /dev/null
 SELECT dispatch.rider_online(:otherbag, 121.431, 31.19) \g /dev/null
 -- the fixture's riders came online at the real time: their shift starts
 -- now too, so that their pings below are of the shift
-UPDATE dispatch.riders SET online_since = dispatch.clock() WHERE zone_id = :zone AND status = 'online';
+UPDATE dispatch.riders SET online_since = dispatch.clock(), first_online_at = dispatch.clock()
+ WHERE zone_id = :zone AND status = 'online';
 -- every call below moves the clock on and the riders never ping again: their
 -- positions stay fresh enough for a manual assignment (the eligibility rule)
 INSERT INTO dispatch.matching_settings (zone_id, stale_after_s) VALUES (:zone, 86400);

@@ -10,7 +10,8 @@ SELECT plan(29);
 
 -- the rider has been on shift for an hour: its pings of the last minutes
 -- are recorded (none is before its first shift)
-UPDATE dispatch.riders SET online_since = online_since - interval '1 hour' WHERE rider_id = :rider;
+UPDATE dispatch.riders SET online_since = online_since - interval '1 hour', first_online_at = online_since - interval '1 hour'
+ WHERE rider_id = :rider;
 SELECT dispatch.update_rider_location(:rider, 121.431, 31.191, dispatch.clock() - interval '2 minutes') \g /dev/null
 SELECT dispatch.update_rider_location(:rider, 121.432, 31.192, dispatch.clock() - interval '1 minute') \g /dev/null
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
