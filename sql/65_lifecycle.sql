@@ -228,9 +228,11 @@ BEGIN
 	IF FOUND THEN
 		RETURN true;
 	END IF;
+	-- an erased rider (forget_rider) is refused as an unknown one
 	PERFORM FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.zone_id
-	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.rider_id;
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.rider_id
+	   AND r.forgotten_at IS NULL;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._refuse_rider(update_rider_plan_in_zone.zone_id, rider_id);
 	END IF;
@@ -254,7 +256,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
-	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders.';
+	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders; an unknown or erased rider is refused (DP015).';
 
 CREATE FUNCTION @extschema@._merchant_accept(p_zone bigint, order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
