@@ -12818,3 +12818,17 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_access_log', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_access_log_id_seq', '');
 REVOKE ALL ON @extschema@.order_access_log FROM PUBLIC;
 REVOKE ALL ON SEQUENCE @extschema@.order_access_log_id_seq FROM PUBLIC;
+
+-- ===========================================================================
+-- A rider's first shift (sql/20_schema.sql, rider_online): a ping made
+-- before it is refused (DP029), as one made in a break.  A rider online and
+-- never offline started its first shift when it came online; for one that
+-- has gone offline the time is not known, and stays NULL.
+-- ===========================================================================
+
+ALTER TABLE @extschema@.riders ADD COLUMN first_online_at timestamptz;
+COMMENT ON COLUMN @extschema@.riders.first_online_at IS
+	'When the rider first came online (rider_online): a ping made before it is refused (DP029), as one made in a break.  NULL for a rider never online, or one whose first shift was before 0.2.0 and who has gone offline since.';
+UPDATE @extschema@.riders r SET first_online_at = r.online_since
+ WHERE r.last_offline_at IS NULL AND r.online_since IS NOT NULL;
+-- END rider first shift

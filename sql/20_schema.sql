@@ -175,6 +175,9 @@ CREATE TABLE @extschema@.riders (
 	plan_pickup_position geometry(Point, 4326),
 	-- the end of the current shift, when the rider said (rider_online)
 	shift_ends_at        timestamptz,
+	-- when the rider first came online (rider_online): before it, never on
+	-- shift
+	first_online_at      timestamptz,
 	CONSTRAINT riders_values_check CHECK (@extschema@._rider_values_ok(capacity, vehicle, status,
 	                                      active_orders, pending_offers)),
 	CONSTRAINT riders_plan_check CHECK ((free_at IS NULL) = (free_position IS NULL)),
@@ -239,6 +242,8 @@ COMMENT ON COLUMN @extschema@.riders.plan_pickup_at IS
 	'When the rider''s plan reaches its next pickup, for a trip not yet started (update_rider_plan): orders of that pickup may join the trip.';
 COMMENT ON COLUMN @extschema@.riders.shift_ends_at IS
 	'When the rider''s current shift ends, if it said (rider_online): matching offers no order it could only pick up later.';
+COMMENT ON COLUMN @extschema@.riders.first_online_at IS
+	'When the rider first came online (rider_online): a ping made before it is refused (DP029), as one made in a break.  NULL for a rider never online, or one whose first shift was before 0.2.0 and who has gone offline since.';
 COMMENT ON COLUMN @extschema@.riders.stats_day IS
 	'Day (zone time) that orders_today, earnings_today_cents and online_seconds_today count.';
 

@@ -79,7 +79,7 @@ BEGIN
 	END IF;
 	UPDATE @extschema@.riders r
 	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now,
-	       shift_ends_at = until
+	       shift_ends_at = until, first_online_at = COALESCE(r.first_online_at, v_now)
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online_in_zone.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
@@ -179,7 +179,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_update_rider_location';
 COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
-	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.  An offline rider''s ping is refused (DP029), nothing written: no position is recorded off shift; so is one whose time lies in the break before the rider''s current shift.';
+	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.  An offline rider''s ping is refused (DP029), nothing written: no position is recorded off shift; so is one whose time lies in the break before the rider''s current shift, or before the rider''s first shift.';
 
 -- A busy rider's plan: the rider app, which knows the route through the
 -- orders the rider holds, says when and where it will be done with them.
@@ -228,9 +228,11 @@ BEGIN
 	IF FOUND THEN
 		RETURN true;
 	END IF;
+	-- an erased rider (forget_rider) is refused as an unknown one
 	PERFORM FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.zone_id
-	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.rider_id;
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.rider_id
+	   AND r.forgotten_at IS NULL;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._refuse_rider(update_rider_plan_in_zone.zone_id, rider_id);
 	END IF;
@@ -254,7 +256,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
-	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders.';
+	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders; an unknown or erased rider is refused (DP015).';
 
 CREATE FUNCTION @extschema@._merchant_accept(p_zone bigint, order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

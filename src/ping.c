@@ -12,8 +12,8 @@
  * track only) and adds the point to the rider's track; a rider with no row
  * in the zone, or one forgotten (forget_rider), is refused (_refuse_rider:
  * DP015), and so is an offline one, or a ping whose time lies in the break
- * before the rider's current shift (DP029: no position is recorded off
- * shift, docs/privacy.md), nothing written.  The online check is part of
+ * before the rider's current shift, or before its first shift (DP029: no
+ * position is recorded off shift, docs/privacy.md), nothing written.  The online check is part of
  * the update's WHERE, so an online rider's ping runs no more statements
  * than before: only a ping that moved no one reads the rider to tell why.
  * Each statement names the zone, so on Citus it reaches the zone's shard
@@ -87,11 +87,13 @@ prepare_point_plans(Oid point_type)
 	 * the row, and its end is seen, so that no track is added after it.
 	 * Whether the rider is online, and whether the ping's time falls in the
 	 * break before the current shift (off shift, though the rider is on
-	 * one now).
+	 * one now), or before the rider's first shift (never on shift then).
 	 */
 	exists_plan = match_keep_plan("SELECT r.status OPERATOR(pg_catalog.=) 'online' AS online,"
 								  " COALESCE(r.last_offline_at OPERATOR(pg_catalog.<) $4"
-								  "          AND $4 OPERATOR(pg_catalog.<) r.online_since, false) AS in_break"
+								  "          AND $4 OPERATOR(pg_catalog.<) r.online_since, false)"
+								  " OR COALESCE($4 OPERATOR(pg_catalog.<) r.first_online_at, false) AS in_break,"
+								  " COALESCE($4 OPERATOR(pg_catalog.<) r.first_online_at, false) AS before_first"
 								  " FROM dispatch.riders r"
 								  " WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
 								  "   AND r.rider_id OPERATOR(pg_catalog.=) $2"
@@ -166,6 +168,8 @@ ping(FunctionCallInfo fcinfo, int first, int64 zone_id, bool zone_null,
 					errmsg("rider " INT64_FORMAT " was offline at %s: no position is recorded off shift",
 						   DatumGetInt64(rider_id),
 						   DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(at)))),
+					DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)) ?
+					errdetail("The ping's time lies before the start of the rider's first shift.") :
 					errdetail("The ping's time lies between the rider's last rider_offline and the start of the current shift."));
 	}
 	match_run_plan(track_plan, args, nulls, false, 0, SPI_OK_INSERT, "adding to the rider's track");

@@ -17,6 +17,10 @@ SELECT dispatch.register_rider(:zone, 'Big Bag', '+8613900000099', 20) AS bigbag
 SELECT dispatch.register_rider(:zone, 'Other Bag', '+8613900000098', 20) AS otherbag \gset
 SELECT dispatch.rider_online(:bigbag, 121.43, 31.19) \g /dev/null
 SELECT dispatch.rider_online(:otherbag, 121.431, 31.19) \g /dev/null
+-- the fixture's riders came online at the real time: their shift starts
+-- now too, so that their pings below are of the shift
+UPDATE dispatch.riders SET online_since = dispatch.clock(), first_online_at = dispatch.clock()
+ WHERE zone_id = :zone AND status = 'online';
 -- every call below moves the clock on and the riders never ping again: their
 -- positions stay fresh enough for a manual assignment (the eligibility rule)
 INSERT INTO dispatch.matching_settings (zone_id, stale_after_s) VALUES (:zone, 86400);
@@ -297,7 +301,8 @@ SELECT is(pg_temp.attempt(format($$SELECT dispatch.submit_feedback(%s, 4, 'ä¸€èˆ
 SELECT dispatch.register_rider(:zone, 'New Rider', '+8613900000097', 2) AS newbie \gset
 SELECT is(pg_temp.twice(format('SELECT dispatch.rider_online(%s, 121.43, 31.19)', :newbie)), 'no-op',
 	'rider_online twice: the second is a no-op');
-SELECT is(pg_temp.twice(format($$SELECT dispatch.update_rider_location(%s, 121.431, 31.191, '2026-03-01 12:00:30+00')$$, :newbie)), 'no-op',
+-- (a ping of the shift: the clock has moved on since 12:00)
+SELECT is(pg_temp.twice(format($$SELECT dispatch.update_rider_location(%s, 121.431, 31.191, %L)$$, :newbie, dispatch.clock())), 'no-op',
 	'update_rider_location twice: the second is a no-op');
 SELECT is(pg_temp.twice(format('SELECT dispatch.rider_offline(%s)', :newbie)), 'no-op',
 	'rider_offline twice: the second is a no-op');

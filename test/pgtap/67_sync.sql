@@ -7,7 +7,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(57);
+SELECT plan(67);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -75,6 +75,58 @@ SELECT lives_ok(format($$ SELECT dispatch.update_rider_location(%s, 121.40, 31.1
 SELECT count(*) AS break_tracked FROM dispatch.rider_tracks WHERE zone_id = :zone AND rider_id = :rider
    AND at IN ('2027-03-01 11:00:00+00', '2027-03-01 11:00:10+00', '2027-02-28 21:00:00+00') \gset
 SELECT is(:break_tracked::bigint, 1::bigint, '... which alone is tracked');
+
+-- before a rider's first shift it was never on shift: a rider registered
+-- and online from 11:55 has no position to record before then, live (both
+-- forms) or synced; the start of the shift itself is on shift
+SET LOCAL dispatch.clock_override = '2027-03-01 11:55:00+00';
+SELECT dispatch.register_rider(:zone, 'Test Rider Epsilon', '+8613900000006') AS new_rider \gset
+SELECT dispatch.rider_online(:new_rider, 121.43, 31.19) \g /dev/null
+SET LOCAL dispatch.clock_override = '2027-03-01 12:01:00+00';
+SELECT throws_ok(format($$ SELECT dispatch.update_rider_location(%s, 121.40, 31.15, '2027-03-01 11:54:00+00') $$, :new_rider),
+                 'DP029', format('rider %s was offline at 2027-03-01 11:54:00+00: no position is recorded off shift', :new_rider),
+                 'a live ping made before the rider''s first shift is refused (DP029)');
+SELECT throws_ok(format($$ SELECT dispatch.update_rider_location_in_zone(%s, %s, 121.40, 31.15, '2027-02-01 08:00:00+00') $$, :zone, :new_rider),
+                 'DP029', format('rider %s was offline at 2027-02-01 08:00:00+00: no position is recorded off shift', :new_rider),
+                 '... so is one given with its zone');
+SELECT results_eq(format($$ SELECT item, outcome, reason, sqlstate FROM dispatch.sync_rider(%s, %L) $$, :new_rider,
+                         format('[{"id": "n1", "at": %s, "type": "ping", "lon": 121.40, "lat": 31.15},
+                                  {"id": "n2", "at": %s, "type": "ping", "lon": 121.41, "lat": 31.16}]',
+                                pg_temp.ms('11:54:59'), pg_temp.ms('11:56:00'))),
+                  format($$ VALUES (1, 'rejected', 'rider %s was offline then: no position is recorded off shift', 'DP029'),
+                                   (2, 'applied', NULL, NULL) $$, :new_rider),
+                  '... and a synced one is rejected (DP029) alone, a ping of the shift applied');
+SELECT results_eq(format('SELECT client_event_id, outcome, sqlstate FROM dispatch.rider_sync_log WHERE rider_id = %s ORDER BY 1', :new_rider),
+                  $$ VALUES ('n1', 'rejected', 'DP029'), ('n2', 'applied', NULL) $$, '... remembered as rejected');
+SELECT lives_ok(format($$ SELECT dispatch.update_rider_location(%s, 121.42, 31.17, '2027-03-01 11:55:00+00') $$, :new_rider),
+                '... and a live ping at the start of the shift is recorded');
+SELECT results_eq(format('SELECT at FROM dispatch.rider_tracks WHERE zone_id = %s AND rider_id = %s ORDER BY at', :zone, :new_rider),
+                  $$ VALUES (timestamptz '2027-03-01 11:55:00+00'), ('2027-03-01 11:56:00+00') $$,
+                  '... which with the synced one of the shift alone is tracked');
+-- and so it stays once the rider has been offline and online again, and
+-- while it is offline: a ping of the first shift is tracked, one from before
+-- it is not
+SET LOCAL dispatch.clock_override = '2027-03-01 12:02:00+00';
+SELECT dispatch.rider_offline(:new_rider) \g /dev/null
+SET LOCAL dispatch.clock_override = '2027-03-01 12:03:00+00';
+SELECT dispatch.rider_online(:new_rider, 121.43, 31.19) \g /dev/null
+SELECT throws_ok(format($$ SELECT dispatch.update_rider_location(%s, 121.40, 31.15, '2027-03-01 11:50:00+00') $$, :new_rider),
+                 'DP029', format('rider %s was offline at 2027-03-01 11:50:00+00: no position is recorded off shift', :new_rider),
+                 'a live ping made before the first shift of a rider on its second is refused (DP029)');
+SELECT results_eq(format($$ SELECT item, outcome, sqlstate FROM dispatch.sync_rider(%s, %L) $$, :new_rider,
+                         format('[{"id": "n3", "at": %s, "type": "ping", "lon": 121.40, "lat": 31.15}]', pg_temp.ms('11:50:00'))),
+                  $$ VALUES (1, 'rejected', 'DP029') $$, '... and a synced one');
+SELECT dispatch.rider_offline(:new_rider) \g /dev/null
+SELECT results_eq(format($$ SELECT item, outcome, reason, sqlstate FROM dispatch.sync_rider(%s, %L) $$, :new_rider,
+                         format('[{"id": "n4", "at": %s, "type": "ping", "lon": 121.40, "lat": 31.15},
+                                  {"id": "n5", "at": %s, "type": "ping", "lon": 121.41, "lat": 31.16}]',
+                                pg_temp.ms('11:00:00'), pg_temp.ms('11:58:00'))),
+                  format($$ VALUES (1, 'rejected', 'rider %s was offline then: no position is recorded off shift', 'DP029'),
+                                   (2, 'applied', 'tracked; made before the rider went offline, whose position stays', NULL) $$, :new_rider),
+                  '... and one synced after it went offline, where one of its first shift is tracked');
+SELECT results_eq(format('SELECT at FROM dispatch.rider_tracks WHERE zone_id = %s AND rider_id = %s ORDER BY at', :zone, :new_rider),
+                  $$ VALUES (timestamptz '2027-03-01 11:55:00+00'), ('2027-03-01 11:56:00+00'), ('2027-03-01 11:58:00+00') $$,
+                  '... so that nothing from before the first shift is in the track');
 
 -- actions in the app's time order: the rider's position is 10 minutes
 -- old by 12:11; an offer answer at 12:10:50 comes with a ping of 12:10:40

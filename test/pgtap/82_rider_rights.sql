@@ -6,8 +6,12 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(29);
+SELECT plan(31);
 
+-- the rider has been on shift for an hour: its pings of the last minutes
+-- are recorded (none is before its first shift)
+UPDATE dispatch.riders SET online_since = dispatch.clock() - interval '1 hour', first_online_at = dispatch.clock() - interval '1 hour'
+ WHERE zone_id = :zone AND rider_id = :rider;
 SELECT dispatch.update_rider_location(:rider, 121.431, 31.191, dispatch.clock() - interval '2 minutes') \g /dev/null
 SELECT dispatch.update_rider_location(:rider, 121.432, 31.192, dispatch.clock() - interval '1 minute') \g /dev/null
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
@@ -123,6 +127,13 @@ SELECT is((SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider)
 	'no track row and no sync log row is written after erasure');
 SELECT is((SELECT row(position, position_at)::text FROM dispatch.riders WHERE rider_id = :rider), '(,)',
 	'and no position');
+-- nor a plan: an erased rider is refused as an unknown one, not answered
+-- as a rider who holds no orders
+SELECT throws_ok(format('SELECT dispatch.update_rider_plan(%s, dispatch.clock() + interval ''5 minutes'', 121.433, 31.193)', :rider),
+	'DP015', format('rider %s does not exist', :rider), 'an erased rider''s plan is refused (DP015)');
+SELECT throws_ok(format('SELECT dispatch.update_rider_plan_in_zone(%s, %s, dispatch.clock() + interval ''5 minutes'', 121.433, 31.193)',
+                        :zone, :rider),
+	'DP015', format('rider %s does not exist', :rider), 'and so is its zone form');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -7,6 +7,10 @@ BEGIN;
 SELECT plan(43);
 
 SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::text AS recent \gset
+-- the riders' shift started a few minutes before then: their pings of 40
+-- days ago are recorded (none is before a rider's first shift)
+UPDATE dispatch.riders SET online_since = now() - interval '40 days 5 minutes', first_online_at = now() - interval '40 days 5 minutes'
+ WHERE zone_id = :zone AND status = 'online';
 
 -- 40 days ago: a cancelled order (A), one placed with no address and
 -- cancelled with a reason (G), a delivered one (D), a paid one still
