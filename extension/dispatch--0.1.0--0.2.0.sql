@@ -5509,7 +5509,7 @@ BEGIN
 	END IF;
 	UPDATE @extschema@.riders r
 	   SET status = 'online', position = v_point, position_at = v_now, online_since = v_now,
-	       shift_ends_at = until
+	       shift_ends_at = until, first_online_at = COALESCE(r.first_online_at, v_now)
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone
 	   AND r.rider_id OPERATOR(pg_catalog.=) rider_online_in_zone.rider_id;
 	PERFORM @extschema@._emit_event(v_zone, 'rider_status', NULL, NULL, rider_id,
@@ -5614,7 +5614,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_update_rider_location';
 COMMENT ON FUNCTION @extschema@.update_rider_location(bigint, float8, float8, timestamptz) IS
-	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.  An offline rider''s ping is refused (DP029), nothing written: no position is recorded off shift; so is one whose time lies in the break before the rider''s current shift.';
+	'Records a rider''s position ping; out-of-order pings are kept in the track but do not move the rider back.  An offline rider''s ping is refused (DP029), nothing written: no position is recorded off shift; so is one whose time lies in the break before the rider''s current shift, or before the rider''s first shift.';
 
 -- update_rider_plan_in_zone (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@.update_rider_plan_in_zone(zone_id bigint, rider_id bigint, free_at timestamptz,
@@ -5653,9 +5653,11 @@ BEGIN
 	IF FOUND THEN
 		RETURN true;
 	END IF;
+	-- an erased rider (forget_rider) is refused as an unknown one
 	PERFORM FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.zone_id
-	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.rider_id;
+	   AND r.rider_id OPERATOR(pg_catalog.=) update_rider_plan_in_zone.rider_id
+	   AND r.forgotten_at IS NULL;
 	IF NOT FOUND THEN
 		PERFORM @extschema@._refuse_rider(update_rider_plan_in_zone.zone_id, rider_id);
 	END IF;
@@ -5682,7 +5684,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
-	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders.';
+	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders; an unknown or erased rider is refused (DP015).';
 REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
 
@@ -6203,6 +6205,7 @@ DECLARE
 	v_online boolean;                     -- on shift: moved by its pings
 	v_off_from timestamptz;               -- pings made between these two times were made
 	v_off_to timestamptz;                 -- off shift (DP029), exclusive
+	v_first timestamptz;                  -- and so were pings made before this one
 	v_max_item integer;
 	v_max_id integer;
 	v_max_reason integer;
@@ -6243,12 +6246,13 @@ BEGIN
 	-- two syncs of a rider take turns, and an erasure in flight is waited
 	-- for, so that no track is added after it; and when the rider was off
 	-- shift: after it went offline, or, online again, in the break before
-	-- the current shift
+	-- the current shift; and before the rider's first shift
 	SELECT r.position_at, r.status OPERATOR(pg_catalog.=) 'online',
 	       CASE WHEN r.status OPERATOR(pg_catalog.=) 'online' THEN COALESCE(r.last_offline_at, 'infinity')
 	            ELSE COALESCE(r.last_offline_at, '-infinity') END,
-	       CASE WHEN r.status OPERATOR(pg_catalog.=) 'online' THEN COALESCE(r.online_since, '-infinity') ELSE 'infinity' END
-	  INTO v_known, v_online, v_off_from, v_off_to FROM @extschema@.riders r
+	       CASE WHEN r.status OPERATOR(pg_catalog.=) 'online' THEN COALESCE(r.online_since, '-infinity') ELSE 'infinity' END,
+	       COALESCE(r.first_online_at, '-infinity')
+	  INTO v_known, v_online, v_off_from, v_off_to, v_first FROM @extschema@.riders r
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_zone AND r.rider_id OPERATOR(pg_catalog.=) sync_rider_in_zone.rider_id
 	   AND r.forgotten_at IS NULL
 	   FOR NO KEY UPDATE OF r;
@@ -6362,19 +6366,21 @@ BEGIN
 	-- the rider's position before the sync is tracked only, since every
 	-- earlier ping of the batch is older still).  A ping made after the
 	-- rider went offline, or in the break before the current shift, is
-	-- refused, as a live one is (no position is recorded off shift; the row
+	-- refused, as a live one is, and so is one made before the rider's
+	-- first shift (no position is recorded off shift; the row
 	-- lock above keeps the status through the sync); one made before an
 	-- offline rider went offline, cached while the phone had no signal, is
 	-- tracked only: an offline rider is not moved
 	SELECT pg_catalog.array_agg(CASE WHEN u.problem IS NOT NULL THEN NULL
 	                                 WHEN NOT u.fresh THEN 'duplicate'
 	                                 WHEN u.kind OPERATOR(pg_catalog.<>) 'ping' THEN NULL
-	                                 WHEN u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to THEN 'rejected'
+	                                 WHEN u.off_shift THEN 'rejected'
 	                                 WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'rejected'
 	                                 ELSE 'applied' END ORDER BY u.ord),
 	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
-	                                 CASE WHEN u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to
-	                                      THEN pg_catalog.format(CASE WHEN v_online THEN 'rider %s was offline then: no position is recorded off shift'
+	                                 CASE WHEN u.off_shift
+	                                      THEN pg_catalog.format(CASE WHEN v_online OR u.at OPERATOR(pg_catalog.<) v_first
+	                                                                  THEN 'rider %s was offline then: no position is recorded off shift'
 	                                                                  ELSE 'rider %s is offline: no position is recorded off shift' END,
 	                                                             sync_rider_in_zone.rider_id)
 	                                      WHEN u.at OPERATOR(pg_catalog.>) v_future
@@ -6385,24 +6391,27 @@ BEGIN
 	                                      THEN 'tracked; older than the rider''s newest position, which stays' END
 	                            END ORDER BY u.ord),
 	       pg_catalog.array_agg(CASE WHEN u.problem IS NULL AND u.fresh AND u.kind OPERATOR(pg_catalog.=) 'ping' THEN
-	                                 CASE WHEN u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to THEN 'DP029'
+	                                 CASE WHEN u.off_shift THEN 'DP029'
 	                                      WHEN u.at OPERATOR(pg_catalog.>) v_future THEN 'DP024' END
 	                            END ORDER BY u.ord),
 	       pg_catalog.array_agg(u.at ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
-	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND NOT (u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to)
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND NOT u.off_shift
 	                                 AND u.at OPERATOR(pg_catalog.<=) v_future),
 	       pg_catalog.array_agg(u.lon ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
-	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND NOT (u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to)
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND NOT u.off_shift
 	                                 AND u.at OPERATOR(pg_catalog.<=) v_future),
 	       pg_catalog.array_agg(u.lat ORDER BY u.ord) FILTER (WHERE u.problem IS NULL AND u.fresh
-	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND NOT (u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to)
+	                                 AND u.kind OPERATOR(pg_catalog.=) 'ping' AND NOT u.off_shift
 	                                 AND u.at OPERATOR(pg_catalog.<=) v_future),
 	       pg_catalog.array_agg(u.ord::integer ORDER BY u.ord) FILTER (WHERE u.problem IS NOT NULL
 	                                 OR (u.fresh AND u.kind OPERATOR(pg_catalog.<>) 'ping'))
 	  INTO v_outcome, v_reason, v_state, v_ping_at, v_ping_lon, v_ping_lat, v_actions
-	  FROM ROWS FROM (pg_catalog.unnest(v_problem), pg_catalog.unnest(v_fresh), pg_catalog.unnest(v_kind),
-	                  pg_catalog.unnest(v_at), pg_catalog.unnest(v_lon), pg_catalog.unnest(v_lat))
-	       WITH ORDINALITY u(problem, fresh, kind, at, lon, lat, ord);
+	  FROM (SELECT u.*,
+	               (u.at OPERATOR(pg_catalog.>) v_off_from AND u.at OPERATOR(pg_catalog.<) v_off_to
+	                OR u.at OPERATOR(pg_catalog.<) v_first) AS off_shift
+	          FROM ROWS FROM (pg_catalog.unnest(v_problem), pg_catalog.unnest(v_fresh), pg_catalog.unnest(v_kind),
+	                          pg_catalog.unnest(v_at), pg_catalog.unnest(v_lon), pg_catalog.unnest(v_lat))
+	               WITH ORDINALITY u(problem, fresh, kind, at, lon, lat, ord)) u;
 
 	-- actions and malformed items, in the batch's order: each in a
 	-- subtransaction of its own, so that a refusal undoes only itself;
@@ -6487,7 +6496,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_rider(bigint, jsonb) IS
-	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, actions in the batch''s order, each ping before the first action not older than it, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item made after the rider went offline, or in the break before the current shift, is rejected (DP029): no position is recorded off shift; one made before an offline rider went offline is tracked only.';
+	'Applies what a rider app cached offline: a JSON array of items {"id", "at" (ms since 1970), "type": ping (lon, lat) | offer (offer_id, accept, reason) | picked_up (order_id) | delivered (order_id)}, actions in the batch''s order, each ping before the first action not older than it, each once per id; answers one row per item (its position, id, applied | duplicate | rejected, reason, SQLSTATE).  docs/sync.md.  On Citus it first takes the zone''s matching lock, shared, on the zone''s worker, where the zone''s batch takes it.  DP701 not an array, DP028 over the limits, DP015 unknown rider; a ping item made after the rider went offline, or in the break before the current shift, or before the rider''s first shift, is rejected (DP029): no position is recorded off shift; one made before an offline rider went offline is tracked only.';
 REVOKE ALL ON FUNCTION @extschema@.sync_rider(bigint, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_rider(bigint, jsonb) TO dispatch_app, dispatch_admin;
 
