@@ -12841,3 +12841,48 @@ COMMENT ON COLUMN @extschema@.riders.first_online_at IS
 UPDATE @extschema@.riders r SET first_online_at = r.online_since
  WHERE r.last_offline_at IS NULL AND r.online_since IS NOT NULL;
 -- END rider first shift
+
+-- ---------------------------------------------------------------------------
+-- The disclosures made for an order (order_contact via a relay, on the
+-- path of a delivery, and record_disclosure naming an order of a zone) are
+-- recorded in the order's zone, in order_disclosures, keyed by zone first
+-- (sql/80_privacy.sql): on Citus it is distributed by zone with the orders,
+-- so the call writes the zone's worker only, not disclosures, a reference
+-- table, on every node.  Its readers read both (_disclosures_of, section 2,
+-- PL/pgSQL: bound when first run, after this table exists); the export
+-- lists them under disclosures, not among its tables (_customer_tables
+-- leaves the table out by name).  The disclosures 0.1.0 recorded stay in
+-- disclosures, where they are read as before.
+CREATE SEQUENCE @extschema@.order_disclosures_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.order_disclosures (
+	zone_id        bigint NOT NULL,
+	disclosure_id  bigint NOT NULL,
+	at             timestamptz NOT NULL,
+	processor_id   bigint NOT NULL REFERENCES @extschema@.processors,
+	customer_id    bigint,
+	rider_id       bigint,
+	order_id       bigint NOT NULL,
+	fields         text[] NOT NULL CHECK (pg_catalog.cardinality(fields) BETWEEN 1 AND 20),
+	actor          name NOT NULL DEFAULT SESSION_USER,
+	PRIMARY KEY (zone_id, disclosure_id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (disclosure_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (order_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK ((customer_id IS NULL) OPERATOR(pg_catalog.<>) (rider_id IS NULL))
+);
+ALTER SEQUENCE @extschema@.order_disclosures_id_seq OWNED BY @extschema@.order_disclosures.disclosure_id;
+CREATE INDEX order_disclosures_customer_idx ON @extschema@.order_disclosures (customer_id, at) WHERE customer_id IS NOT NULL;
+CREATE INDEX order_disclosures_rider_idx ON @extschema@.order_disclosures (rider_id, at) WHERE rider_id IS NOT NULL;
+COMMENT ON SEQUENCE @extschema@.order_disclosures_id_seq IS
+	'The low 40 bits of order_disclosures ids.';
+COMMENT ON INDEX @extschema@.order_disclosures_customer_idx IS
+	'A customer''s disclosures made for orders, for disclosures() and the export.';
+COMMENT ON INDEX @extschema@.order_disclosures_rider_idx IS
+	'A rider''s disclosures made for orders, for export_rider.';
+COMMENT ON TABLE @extschema@.order_disclosures IS
+	'Every handing of personal data to a processor made for an order, in the order''s zone: when, to whom, whose (a customer or a rider), for which order, which fields (names, never values) and by whom.  disclosures holds the others; their readers read both.  Kept after erasure.';
+COMMENT ON TABLE @extschema@.disclosures IS
+	'Every handing of personal data to a processor: when, to whom, whose (a customer or a rider), for which order, which fields (names, never values) and by whom; those made for an order of a zone are in order_disclosures, in the order''s zone.  Kept after erasure: it records what was disclosed, not the data.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_disclosures', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_disclosures_id_seq', '');
+REVOKE ALL ON @extschema@.order_disclosures FROM PUBLIC;
+REVOKE ALL ON SEQUENCE @extschema@.order_disclosures_id_seq FROM PUBLIC;

@@ -84,6 +84,9 @@ BEGIN ATOMIC
 	   -- pay, the candidates and costs of matching, their offers and the
 	   -- words they gave rejecting or releasing it (export_rider has them)
 	   AND c.relname NOT IN ('rider_pay', 'offer_audit', 'offers', 'offer_exclusions')
+	   -- the disclosures made for an order, in its zone: the export lists
+	   -- them under disclosures (_disclosures_of), with the processor
+	   AND c.relname OPERATOR(pg_catalog.<>) 'order_disclosures'
 	   AND (EXISTS (SELECT FROM pg_catalog.pg_attribute a
 	                 WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'customer_id'
 	                   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
@@ -93,7 +96,7 @@ BEGIN ATOMIC
 	 ORDER BY c.relname;
 END;
 COMMENT ON FUNCTION @extschema@._customer_tables() IS
-	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id but for the riders'' (rider_pay, offer_audit, offers, offer_exclusions); sealed lists their *_enc columns.';
+	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id but for the riders'' (rider_pay, offer_audit, offers, offer_exclusions); not order_disclosures, which the export lists under disclosures; sealed lists their *_enc columns.';
 REVOKE ALL ON FUNCTION @extschema@._customer_tables() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._zone_list(p_has_zone boolean) RETURNS TABLE (zone_id bigint)
@@ -1293,9 +1296,52 @@ CREATE TABLE @extschema@.disclosures (
 CREATE INDEX disclosures_customer_idx ON @extschema@.disclosures (customer_id, at) WHERE customer_id IS NOT NULL;
 CREATE INDEX disclosures_rider_idx ON @extschema@.disclosures (rider_id, at) WHERE rider_id IS NOT NULL;
 COMMENT ON TABLE @extschema@.disclosures IS
-	'Every handing of personal data to a processor: when, to whom, whose (a customer or a rider), for which order, which fields (names, never values) and by whom.  Kept after erasure: it records what was disclosed, not the data.';
+	'Every handing of personal data to a processor: when, to whom, whose (a customer or a rider), for which order, which fields (names, never values) and by whom; those made for an order of a zone are in order_disclosures, in the order''s zone.  Kept after erasure: it records what was disclosed, not the data.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.disclosures', '');
 REVOKE ALL ON @extschema@.disclosures FROM PUBLIC;
+
+-- The disclosures made for an order (order_contact via a relay, on the
+-- path of a delivery, and record_disclosure naming an order) are recorded
+-- in the order's zone, keyed by zone first: on Citus the table lies on the
+-- zone's worker with the order, so the call writes that worker only, where
+-- a row of disclosures (a reference table) would be written on every node
+-- in a two-phase commit.  The columns of disclosures and the zone; the ids
+-- carry the zone (zone_scoped_id), numbered by the node that writes them,
+-- and never meet the ids of disclosures (an identity, far below 2^40).  The readers of
+-- disclosures read both (_disclosures_of); the export lists them under
+-- disclosures, not among the tables of the customer's rows
+-- (_customer_tables leaves the table out by name).
+CREATE SEQUENCE @extschema@.order_disclosures_id_seq AS bigint MAXVALUE 1099511627775;
+CREATE TABLE @extschema@.order_disclosures (
+	zone_id        bigint NOT NULL,
+	disclosure_id  bigint NOT NULL,
+	at             timestamptz NOT NULL,
+	processor_id   bigint NOT NULL REFERENCES @extschema@.processors,
+	customer_id    bigint,
+	rider_id       bigint,
+	order_id       bigint NOT NULL,
+	fields         text[] NOT NULL CHECK (pg_catalog.cardinality(fields) BETWEEN 1 AND 20),
+	actor          name NOT NULL DEFAULT SESSION_USER,
+	PRIMARY KEY (zone_id, disclosure_id),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (disclosure_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK (zone_id OPERATOR(pg_catalog.=) (order_id OPERATOR(pg_catalog.>>) 40)),
+	CHECK ((customer_id IS NULL) OPERATOR(pg_catalog.<>) (rider_id IS NULL))
+);
+ALTER SEQUENCE @extschema@.order_disclosures_id_seq OWNED BY @extschema@.order_disclosures.disclosure_id;
+CREATE INDEX order_disclosures_customer_idx ON @extschema@.order_disclosures (customer_id, at) WHERE customer_id IS NOT NULL;
+CREATE INDEX order_disclosures_rider_idx ON @extschema@.order_disclosures (rider_id, at) WHERE rider_id IS NOT NULL;
+COMMENT ON SEQUENCE @extschema@.order_disclosures_id_seq IS
+	'The low 40 bits of order_disclosures ids.';
+COMMENT ON INDEX @extschema@.order_disclosures_customer_idx IS
+	'A customer''s disclosures made for orders, for disclosures() and the export.';
+COMMENT ON INDEX @extschema@.order_disclosures_rider_idx IS
+	'A rider''s disclosures made for orders, for export_rider.';
+COMMENT ON TABLE @extschema@.order_disclosures IS
+	'Every handing of personal data to a processor made for an order, in the order''s zone: when, to whom, whose (a customer or a rider), for which order, which fields (names, never values) and by whom.  disclosures holds the others; their readers read both.  Kept after erasure.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_disclosures', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_disclosures_id_seq', '');
+REVOKE ALL ON @extschema@.order_disclosures FROM PUBLIC;
+REVOKE ALL ON SEQUENCE @extschema@.order_disclosures_id_seq FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.register_processor(name text, purpose text, legal_basis text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -1341,6 +1387,11 @@ AS $$
 DECLARE
 	v_processor bigint;
 	v_id bigint;
+	v_zone bigint := @extschema@.zone_of(record_disclosure.order_id);
+	-- the row's values computed here, the statement storing them: on Citus
+	-- it runs on the zone's worker
+	v_at timestamptz;
+	v_actor name := SESSION_USER;
 BEGIN
 	IF (customer_id IS NULL) = (rider_id IS NULL) OR fields IS NULL
 	   OR pg_catalog.cardinality(fields) NOT BETWEEN 1 AND 20
@@ -1354,39 +1405,64 @@ BEGIN
 		RAISE EXCEPTION 'no active processor is named "%"', processor USING ERRCODE = 'DP414',
 			HINT = 'Register it with register_processor(name, purpose, legal_basis).';
 	END IF;
-	INSERT INTO @extschema@.disclosures (at, processor_id, customer_id, rider_id, order_id, fields)
-	VALUES (@extschema@.clock(), v_processor, record_disclosure.customer_id, record_disclosure.rider_id,
-	        record_disclosure.order_id, fields)
+	v_at := @extschema@.clock();
+	-- for an order of a zone: in the order's zone (order_disclosures), so
+	-- that on Citus the call writes the zone's worker only
+	IF EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) v_zone) THEN
+		v_id := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.order_disclosures_id_seq'));
+		INSERT INTO @extschema@.order_disclosures (zone_id, disclosure_id, at, processor_id, customer_id, rider_id,
+		                                           order_id, fields, actor)
+		VALUES (v_zone, v_id, v_at, v_processor, record_disclosure.customer_id, record_disclosure.rider_id,
+		        record_disclosure.order_id, fields, v_actor);
+		RETURN v_id;
+	END IF;
+	INSERT INTO @extschema@.disclosures (at, processor_id, customer_id, rider_id, order_id, fields, actor)
+	VALUES (v_at, v_processor, record_disclosure.customer_id, record_disclosure.rider_id,
+	        record_disclosure.order_id, fields, v_actor)
 	RETURNING disclosure_id INTO v_id;
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, text[], bigint) IS
-	'Notes that personal data of a customer or a rider (field names, e.g. {phone, dropoff_address}) went to a registered processor, for an order or not; returns the disclosure''s id.  DP414: no such active processor; DP415: not one subject, or bad field names.';
+	'Notes that personal data of a customer or a rider (field names, e.g. {phone, dropoff_address}) went to a registered processor, for an order or not; returns the disclosure''s id.  Recorded in order_disclosures, in the order''s zone, when it names an order of a zone; in disclosures otherwise.  DP414: no such active processor; DP415: not one subject, or bad field names.';
 
+-- PL/pgSQL, whose statements are bound when first run: an SQL function
+-- with a body bound when created (disclosures) calls it, and an upgrade
+-- script may create order_disclosures after the routines that read it.
+-- PARALLEL RESTRICTED: an export reads the disclosures in the transaction
+-- that wrote them, which a parallel worker cannot do on Citus.
 CREATE FUNCTION @extschema@._disclosures_of(p_customer_id bigint, p_rider_id bigint)
 RETURNS TABLE (at timestamptz, processor text, purpose text, legal_basis text, fields text[], order_id bigint, actor name)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
+BEGIN
+	RETURN QUERY
 	SELECT d.at, p.name, p.purpose, p.legal_basis, d.fields, d.order_id, d.actor
-	  FROM @extschema@.disclosures d JOIN @extschema@.processors p ON p.processor_id OPERATOR(pg_catalog.=) d.processor_id
-	 WHERE d.customer_id OPERATOR(pg_catalog.=) p_customer_id OR d.rider_id OPERATOR(pg_catalog.=) p_rider_id
-	 ORDER BY d.at, d.disclosure_id;
-END;
+	  FROM (SELECT r.at, r.processor_id, r.fields, r.order_id, r.actor, NULL::bigint AS zone_id, r.disclosure_id
+	          FROM @extschema@.disclosures r
+	         WHERE r.customer_id OPERATOR(pg_catalog.=) p_customer_id OR r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	        UNION ALL
+	        SELECT z.at, z.processor_id, z.fields, z.order_id, z.actor, z.zone_id, z.disclosure_id
+	          FROM @extschema@.order_disclosures z
+	         WHERE z.customer_id OPERATOR(pg_catalog.=) p_customer_id OR z.rider_id OPERATOR(pg_catalog.=) p_rider_id) d
+	  JOIN @extschema@.processors p ON p.processor_id OPERATOR(pg_catalog.=) d.processor_id
+	 ORDER BY d.at, d.zone_id NULLS FIRST, d.disclosure_id;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._disclosures_of(bigint, bigint) IS
-	'Internal (disclosures, export_rider): the disclosures of a customer or of a rider (the other argument NULL), with the processor''s name, purpose and legal basis.';
+	'Internal (disclosures, export_rider): the disclosures of a customer or of a rider (the other argument NULL), from disclosures and order_disclosures (those made for an order, in its zone), in time order, with the processor''s name, purpose and legal basis.';
 REVOKE ALL ON FUNCTION @extschema@._disclosures_of(bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.disclosures(customer_id bigint)
 RETURNS TABLE (at timestamptz, processor text, purpose text, legal_basis text, fields text[], order_id bigint, actor name)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT * FROM @extschema@._disclosures_of(disclosures.customer_id, NULL);
 END;
 COMMENT ON FUNCTION @extschema@.disclosures(bigint) IS
-	'What of a customer''s personal data went to which processor, when, why (purpose, legal basis) and for which order; part of export_customer.';
+	'What of a customer''s personal data went to which processor, when, why (purpose, legal basis) and for which order (from disclosures and order_disclosures); part of export_customer.';
 
 ------------------------------------------------------------------------------
 -- requests of data subjects, with deadlines
@@ -1720,7 +1796,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
-	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone; with via, the disclosure to that processor is recorded (disclosures).';
+	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone; with via, the disclosure to that processor is recorded there too (order_disclosures).';
 
 ------------------------------------------------------------------------------
 -- views for analysts: counts only, no personal data

@@ -36,7 +36,8 @@ AS $$
 		'@extschema@.intake_refusals', '@extschema@.order_facts',
 		'@extschema@.zone_daily', '@extschema@.campaign_daily',
 		'@extschema@.recommend_popularity', '@extschema@.recommend_coorders',
-		'@extschema@.recommend_refreshes', '@extschema@.order_access_log']) WITH ORDINALITY AS u(t, n)
+		'@extschema@.recommend_refreshes', '@extschema@.order_access_log',
+		'@extschema@.order_disclosures']) WITH ORDINALITY AS u(t, n)
 	 ORDER BY u.n
 $$;
 COMMENT ON FUNCTION @extschema@._distributed_tables() IS

@@ -12,7 +12,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(28);
+SELECT plan(29);
 
 CREATE TEMP TABLE zone_node (i int, zone_id bigint, nodeport int);
 CREATE FUNCTION pg_temp.node_of(p_zone bigint) RETURNS int LANGUAGE sql AS $$
@@ -131,6 +131,11 @@ SELECT ok(:'r'::boolean, 'disclosures');
 \set r false
 SELECT true AS r FROM (SELECT dispatch.record_disclosure('courier-co', :c, NULL, '{name}', :ob)) s \gset
 SELECT ok(:'r'::boolean, 'record_disclosure');
+SELECT dispatch.export_customer(:c) -> 'disclosures' AS disclosed \gset
+SELECT is((SELECT array_agg(e ->> 'fields' ORDER BY n) FROM jsonb_array_elements(:'disclosed'::jsonb) WITH ORDINALITY x(e, n)
+            WHERE e ->> 'processor' = 'courier-co' AND (e ->> 'order_id')::bigint = :ob),
+          ARRAY['["masked_phone", "dropoff_address"]', '["name"]'],
+          'the export lists both disclosures made for the order, recorded in its zone on the other worker');
 \set r false
 SELECT true AS r FROM (SELECT dispatch.update_customer(:c, NULL, 'Probe New')) s \gset
 SELECT ok(:'r'::boolean, 'update_customer');

@@ -6,7 +6,8 @@
 # (citus.log_remote_commands), and the servers named are counted per call.
 # The calls that name an order or an offer, and the calls that name the
 # rider's or the merchant's zone, are sent whole, as one command; a rider's
-# read of their order's contact is logged on the zone's worker alone.
+# read of their order's contact is logged on the zone's worker alone, and
+# so is its disclosure when the contact goes on to a relay.
 # Then two zones on the two workers run their batches at the same time: a
 # batch of one zone, its transaction held open, does not hold up the batch
 # of the other.
@@ -176,6 +177,22 @@ ok $? "the contact's opening is logged in the zone's log, on the zone's worker (
 [ "$(q "SELECT e ->> 'detail' FROM jsonb_array_elements(dispatch.export_customer($customer) -> 'access_log') e
          WHERE e ->> 'purpose' = 'rider_contact'")" = "order $o, rider $rider_a: masked phone, drop-off address" ]
 ok $? "the customer's export lists it"
+# and through a relay (riders call customers through one): the disclosure
+# to the relay is recorded in the order's zone too (order_disclosures), on
+# that worker only, not in disclosures, a reference table written on every
+# node
+q "SELECT dispatch.register_processor('routing-relay', 'masked calls between rider and customer', 'contract')" >/dev/null
+one_worker "order_contact via a processor" "SELECT * FROM dispatch.order_contact($o, $rider_a, 'routing-relay')"
+[ "$(q "SELECT count(*) FROM dispatch.order_disclosures WHERE zone_id = $za AND order_id = $o AND customer_id = $customer
+         AND fields = '{masked_phone,dropoff_address}'")" = 1 ] &&
+	[ "$(q "SELECT count(*) FROM dispatch.disclosures WHERE order_id = $o")" = 0 ] &&
+	[ "$(q "SELECT string_agg(n.nodeport::text, ' ') FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+             WHERE p.shardid = get_shard_id_for_distribution_column('dispatch.order_disclosures', $za)")" = "$pa" ]
+ok $? "the disclosure is recorded in the zone's table, on the zone's worker ($pa) only"
+[ "$(q "SELECT string_agg(d.processor || ' ' || d.order_id, ',') FROM dispatch.disclosures($customer) d")" = "routing-relay $o" ] &&
+	[ "$(q "SELECT string_agg((e ->> 'processor') || ' ' || (e ->> 'order_id'), ',')
+	         FROM jsonb_array_elements(dispatch.export_customer($customer) -> 'disclosures') e")" = "routing-relay $o" ]
+ok $? "disclosures() and the customer's export list it"
 one_call mark_picked_up "SELECT dispatch.mark_picked_up($o, $rider_a)"
 one_call mark_delivered "SELECT dispatch.mark_delivered($o, $rider_a)"
 [ "$(q "SELECT status FROM dispatch.orders WHERE zone_id = $za AND order_id = $o")" = delivered ]
