@@ -8160,6 +8160,9 @@ BEGIN ATOMIC
 	   -- pay, the candidates and costs of matching, their offers and the
 	   -- words they gave rejecting or releasing it (export_rider has them)
 	   AND c.relname NOT IN ('rider_pay', 'offer_audit', 'offers', 'offer_exclusions')
+	   -- the disclosures made for an order, in its zone: the export lists
+	   -- them under disclosures (_disclosures_of), with the processor
+	   AND c.relname OPERATOR(pg_catalog.<>) 'order_disclosures'
 	   AND (EXISTS (SELECT FROM pg_catalog.pg_attribute a
 	                 WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attname OPERATOR(pg_catalog.=) 'customer_id'
 	                   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
@@ -8169,7 +8172,7 @@ BEGIN ATOMIC
 	 ORDER BY c.relname;
 END;
 COMMENT ON FUNCTION @extschema@._customer_tables() IS
-	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id but for the riders'' (rider_pay, offer_audit, offers, offer_exclusions); sealed lists their *_enc columns.';
+	'Internal: the tables that hold a customer''s rows, from the catalog: those with customer_id, and (via_order) those with zone_id and order_id but for the riders'' (rider_pay, offer_audit, offers, offer_exclusions); not order_disclosures, which the export lists under disclosures; sealed lists their *_enc columns.';
 
 -- _zone_list (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._zone_list(p_has_zone boolean) RETURNS TABLE (zone_id bigint)
@@ -9356,6 +9359,11 @@ AS $$
 DECLARE
 	v_processor bigint;
 	v_id bigint;
+	v_zone bigint := @extschema@.zone_of(record_disclosure.order_id);
+	-- the row's values computed here, the statement storing them: on Citus
+	-- it runs on the zone's worker
+	v_at timestamptz;
+	v_actor name := SESSION_USER;
 BEGIN
 	IF (customer_id IS NULL) = (rider_id IS NULL) OR fields IS NULL
 	   OR pg_catalog.cardinality(fields) NOT BETWEEN 1 AND 20
@@ -9369,43 +9377,63 @@ BEGIN
 		RAISE EXCEPTION 'no active processor is named "%"', processor USING ERRCODE = 'DP414',
 			HINT = 'Register it with register_processor(name, purpose, legal_basis).';
 	END IF;
-	INSERT INTO @extschema@.disclosures (at, processor_id, customer_id, rider_id, order_id, fields)
-	VALUES (@extschema@.clock(), v_processor, record_disclosure.customer_id, record_disclosure.rider_id,
-	        record_disclosure.order_id, fields)
+	v_at := @extschema@.clock();
+	-- for an order of a zone: in the order's zone (order_disclosures), so
+	-- that on Citus the call writes the zone's worker only
+	IF EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) v_zone) THEN
+		v_id := @extschema@.zone_scoped_id(v_zone, pg_catalog.nextval('@extschema@.order_disclosures_id_seq'));
+		INSERT INTO @extschema@.order_disclosures (zone_id, disclosure_id, at, processor_id, customer_id, rider_id,
+		                                           order_id, fields, actor)
+		VALUES (v_zone, v_id, v_at, v_processor, record_disclosure.customer_id, record_disclosure.rider_id,
+		        record_disclosure.order_id, fields, v_actor);
+		RETURN v_id;
+	END IF;
+	INSERT INTO @extschema@.disclosures (at, processor_id, customer_id, rider_id, order_id, fields, actor)
+	VALUES (v_at, v_processor, record_disclosure.customer_id, record_disclosure.rider_id,
+	        record_disclosure.order_id, fields, v_actor)
 	RETURNING disclosure_id INTO v_id;
 	RETURN v_id;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, text[], bigint) IS
-	'Notes that personal data of a customer or a rider (field names, e.g. {phone, dropoff_address}) went to a registered processor, for an order or not; returns the disclosure''s id.  DP414: no such active processor; DP415: not one subject, or bad field names.';
+	'Notes that personal data of a customer or a rider (field names, e.g. {phone, dropoff_address}) went to a registered processor, for an order or not; returns the disclosure''s id.  Recorded in order_disclosures, in the order''s zone, when it names an order of a zone; in disclosures otherwise.  DP414: no such active processor; DP415: not one subject, or bad field names.';
 REVOKE ALL ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, text[], bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.record_disclosure(text, bigint, bigint, text[], bigint) TO dispatch_app, dispatch_admin;
 
 -- _disclosures_of (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._disclosures_of(p_customer_id bigint, p_rider_id bigint)
 RETURNS TABLE (at timestamptz, processor text, purpose text, legal_basis text, fields text[], order_id bigint, actor name)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
+BEGIN
+	RETURN QUERY
 	SELECT d.at, p.name, p.purpose, p.legal_basis, d.fields, d.order_id, d.actor
-	  FROM @extschema@.disclosures d JOIN @extschema@.processors p ON p.processor_id OPERATOR(pg_catalog.=) d.processor_id
-	 WHERE d.customer_id OPERATOR(pg_catalog.=) p_customer_id OR d.rider_id OPERATOR(pg_catalog.=) p_rider_id
-	 ORDER BY d.at, d.disclosure_id;
-END;
+	  FROM (SELECT r.at, r.processor_id, r.fields, r.order_id, r.actor, NULL::bigint AS zone_id, r.disclosure_id
+	          FROM @extschema@.disclosures r
+	         WHERE r.customer_id OPERATOR(pg_catalog.=) p_customer_id OR r.rider_id OPERATOR(pg_catalog.=) p_rider_id
+	        UNION ALL
+	        SELECT z.at, z.processor_id, z.fields, z.order_id, z.actor, z.zone_id, z.disclosure_id
+	          FROM @extschema@.order_disclosures z
+	         WHERE z.customer_id OPERATOR(pg_catalog.=) p_customer_id OR z.rider_id OPERATOR(pg_catalog.=) p_rider_id) d
+	  JOIN @extschema@.processors p ON p.processor_id OPERATOR(pg_catalog.=) d.processor_id
+	 ORDER BY d.at, d.zone_id NULLS FIRST, d.disclosure_id;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._disclosures_of(bigint, bigint) IS
-	'Internal (disclosures, export_rider): the disclosures of a customer or of a rider (the other argument NULL), with the processor''s name, purpose and legal basis.';
+	'Internal (disclosures, export_rider): the disclosures of a customer or of a rider (the other argument NULL), from disclosures and order_disclosures (those made for an order, in its zone), in time order, with the processor''s name, purpose and legal basis.';
 REVOKE ALL ON FUNCTION @extschema@._disclosures_of(bigint, bigint) FROM PUBLIC;
 
 -- disclosures (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.disclosures(customer_id bigint)
 RETURNS TABLE (at timestamptz, processor text, purpose text, legal_basis text, fields text[], order_id bigint, actor name)
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT * FROM @extschema@._disclosures_of(disclosures.customer_id, NULL);
 END;
 COMMENT ON FUNCTION @extschema@.disclosures(bigint) IS
-	'What of a customer''s personal data went to which processor, when, why (purpose, legal basis) and for which order; part of export_customer.';
+	'What of a customer''s personal data went to which processor, when, why (purpose, legal basis) and for which order (from disclosures and order_disclosures); part of export_customer.';
 REVOKE ALL ON FUNCTION @extschema@.disclosures(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.disclosures(bigint) TO dispatch_app, dispatch_admin;
 
@@ -9641,7 +9669,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
-	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone; with via, the disclosure to that processor is recorded (disclosures).';
+	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone; with via, the disclosure to that processor is recorded there too (order_disclosures).';
 REVOKE ALL ON FUNCTION @extschema@.order_contact(bigint, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.order_contact(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 
@@ -10829,7 +10857,8 @@ AS $$
 		'@extschema@.intake_refusals', '@extschema@.order_facts',
 		'@extschema@.zone_daily', '@extschema@.campaign_daily',
 		'@extschema@.recommend_popularity', '@extschema@.recommend_coorders',
-		'@extschema@.recommend_refreshes', '@extschema@.order_access_log']) WITH ORDINALITY AS u(t, n)
+		'@extschema@.recommend_refreshes', '@extschema@.order_access_log',
+		'@extschema@.order_disclosures']) WITH ORDINALITY AS u(t, n)
 	 ORDER BY u.n
 $$;
 COMMENT ON FUNCTION @extschema@._distributed_tables() IS
