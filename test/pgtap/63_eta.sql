@@ -78,8 +78,9 @@ SELECT throws_ok(format($$SELECT dispatch.merchant_accept(%s, '2026-03-01 10:40:
                  'merchant_accept: a ready time a year ago is refused');
 SELECT throws_ok(format($$SELECT dispatch.merchant_accept(%s, timestamptz '2027-03-01 10:00:00+00' - interval '1 day 1 second')$$, :old_food),
                  'DP025', NULL, '... as is one a day and a second ago');
-SELECT is((SELECT status || ':' || (ready_at IS NULL) FROM dispatch.orders WHERE zone_id = :old_food >> 40 AND order_id = :old_food),
-          'placed:true', '... leaving the order placed, with no ready time');
+SELECT status || ':' || (ready_at IS NULL) AS old_food_state FROM dispatch.orders
+ WHERE zone_id = :old_food >> 40 AND order_id = :old_food \gset
+SELECT is(:'old_food_state'::text, 'placed:true', '... leaving the order placed, with no ready time');
 SELECT lives_ok(format($$SELECT dispatch.merchant_accept(%s, timestamptz '2027-03-01 10:00:00+00' - interval '1 day')$$, :old_food),
                 'a day ago is accepted (the food was ready before the order was accepted)');
 SELECT dispatch.cancel_order(:old_food, 'test') \g /dev/null
