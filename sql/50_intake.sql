@@ -104,11 +104,17 @@ $$;
 COMMENT ON FUNCTION @extschema@.create_merchant(bigint, text, float8, float8, integer) IS
 	'Creates a merchant inside a zone and returns its id.';
 
+-- Not STRICT: a missing merchant is an unknown one (DP013) and a missing
+-- state is refused (DP025), where a strict call would return as a success
+-- having changed nothing (a merchant the app meant to close taking orders)
 CREATE FUNCTION @extschema@.set_merchant_open(merchant_id bigint, is_open boolean) RETURNS void
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	IF is_open IS NULL THEN
+		RAISE EXCEPTION 'set_merchant_open needs is_open true or false' USING ERRCODE = 'DP025';
+	END IF;
 	UPDATE @extschema@.merchants m SET is_open = set_merchant_open.is_open
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) set_merchant_open.merchant_id;
 	IF NOT FOUND THEN
@@ -117,7 +123,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.set_merchant_open(bigint, boolean) IS
-	'Opens or closes a merchant for new orders.';
+	'Opens or closes a merchant for new orders (closed: place_order refuses with DP003).  DP013 unknown or NULL merchant, DP025 NULL is_open.';
 
 CREATE FUNCTION @extschema@.set_item_stock(item_id bigint, stock integer)
 RETURNS void

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(125);
+SELECT plan(129);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
@@ -361,6 +361,17 @@ SELECT throws_ok($$ SELECT dispatch.set_item_stock(999999, 5) $$, 'DP004', 'item
 SELECT throws_ok(format($$ SELECT dispatch.set_item_stock(%s, -1) $$, :rice), 'DP025', 'stock cannot be negative', 'negative stock is refused');
 SELECT stock AS rice_left FROM dispatch.item_stock WHERE item_id = :rice \gset
 SELECT is(:rice_left, 10, '... and the count stays');
+
+-- opening and closing: a missing merchant or a missing state is refused,
+-- not taken for success with the merchant left as it was
+SELECT throws_ok(format($$ SELECT dispatch.set_merchant_open(%s, NULL) $$, :merchant), 'DP025',
+                 'set_merchant_open needs is_open true or false', 'set_merchant_open: no state');
+SELECT throws_ok($$ SELECT dispatch.set_merchant_open(NULL, false) $$, 'DP013', 'merchant <NULL> does not exist',
+                 'set_merchant_open: no merchant');
+SELECT is((SELECT is_open FROM dispatch.merchants WHERE merchant_id = :merchant), true, '... and the merchant stays open');
+SELECT dispatch.set_merchant_open(:closed, true) \g /dev/null
+SELECT dispatch.set_merchant_open(:closed, false) \g /dev/null
+SELECT is((SELECT is_open FROM dispatch.merchants WHERE merchant_id = :closed), false, 'a merchant opened and closed again is closed');
 
 -- too many unpaid orders
 SET LOCAL dispatch.fraud_max_bad_orders = 2;

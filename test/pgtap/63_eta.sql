@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(36);
+SELECT plan(40);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -70,6 +70,20 @@ SELECT throws_ok(format($$SELECT dispatch.merchant_accept(%s, timestamptz '2027-
 SELECT lives_ok(format($$SELECT dispatch.merchant_accept(%s, timestamptz '2027-03-01 10:00:00+00' + interval '1 day')$$, :far_food),
                 'a day away is accepted');
 SELECT dispatch.cancel_order(:far_food, 'test') \g /dev/null
+-- and so is one more than a day ago (the year before): the food would
+-- count as waiting since then, and matching would take the order for the
+-- most urgent of the zone (its hold cost grows with the food's wait)
+SELECT pg_temp.order_in('placed') AS old_food \gset
+SELECT throws_ok(format($$SELECT dispatch.merchant_accept(%s, '2026-03-01 10:40:00+00')$$, :old_food), 'DP025', NULL,
+                 'merchant_accept: a ready time a year ago is refused');
+SELECT throws_ok(format($$SELECT dispatch.merchant_accept(%s, timestamptz '2027-03-01 10:00:00+00' - interval '1 day 1 second')$$, :old_food),
+                 'DP025', NULL, '... as is one a day and a second ago');
+SELECT status || ':' || (ready_at IS NULL) AS old_food_state FROM dispatch.orders
+ WHERE zone_id = :old_food >> 40 AND order_id = :old_food \gset
+SELECT is(:'old_food_state'::text, 'placed:true', '... leaving the order placed, with no ready time');
+SELECT lives_ok(format($$SELECT dispatch.merchant_accept(%s, timestamptz '2027-03-01 10:00:00+00' - interval '1 day')$$, :old_food),
+                'a day ago is accepted (the food was ready before the order was accepted)');
+SELECT dispatch.cancel_order(:old_food, 'test') \g /dev/null
 
 -- the rider at the merchant: a picked-up order is the ride from there
 SELECT dispatch.merchant_accept(:o1) \g /dev/null
