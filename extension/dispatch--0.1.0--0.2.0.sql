@@ -2341,6 +2341,25 @@ $$;
 COMMENT ON FUNCTION @extschema@.create_merchant(bigint, text, float8, float8, integer) IS
 	'Creates a merchant inside a zone and returns its id.';
 
+-- set_merchant_open (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@.set_merchant_open(merchant_id bigint, is_open boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF is_open IS NULL THEN
+		RAISE EXCEPTION 'set_merchant_open needs is_open true or false' USING ERRCODE = 'DP025';
+	END IF;
+	UPDATE @extschema@.merchants m SET is_open = set_merchant_open.is_open
+	 WHERE m.merchant_id OPERATOR(pg_catalog.=) set_merchant_open.merchant_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'merchant % does not exist', merchant_id USING ERRCODE = 'DP013';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.set_merchant_open(bigint, boolean) IS
+	'Opens or closes a merchant for new orders (closed: place_order refuses with DP003).  DP013 unknown or NULL merchant, DP025 NULL is_open.';
+
 -- set_item_stock (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@.set_item_stock(item_id bigint, stock integer)
 RETURNS void
@@ -5721,11 +5740,17 @@ BEGIN
 			USING ERRCODE = 'DP104', DETAIL = 'A merchant accepts a placed (paid) order.';
 	END IF;
 	-- a ready time days or years out is a slip of the merchant's app (a
-	-- unit, a year), and would give the order an ETA window as wide; checked
-	-- after the repeat above, so that a retry stays a no-op
+	-- unit, a year), and would give the order an ETA window as wide; so is
+	-- one days or years ago, whose food would count as waiting since then
+	-- (matching would take the order for the most urgent of the zone);
+	-- checked after the repeat above, so that a retry stays a no-op
 	IF _merchant_accept.ready_at OPERATOR(pg_catalog.>) (@extschema@.clock() OPERATOR(pg_catalog.+) interval '1 day') THEN
 		RAISE EXCEPTION 'ready time % is more than a day away', _merchant_accept.ready_at USING ERRCODE = 'DP025',
 			HINT = 'Give the time the food will be ready today, or NULL for now plus the merchant''s preparation time.';
+	END IF;
+	IF _merchant_accept.ready_at OPERATOR(pg_catalog.<) (@extschema@.clock() OPERATOR(pg_catalog.-) interval '1 day') THEN
+		RAISE EXCEPTION 'ready time % is more than a day ago', _merchant_accept.ready_at USING ERRCODE = 'DP025',
+			HINT = 'Give the time the food will be (or was) ready today, or NULL for now plus the merchant''s preparation time.';
 	END IF;
 	SELECT m.prep_minutes INTO v_prep FROM @extschema@.merchants m
 	 WHERE m.merchant_id OPERATOR(pg_catalog.=) v_order.merchant_id;
@@ -5749,7 +5774,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._merchant_accept(@extschema@.zone_of(order_id), order_id, ready_at);
 COMMENT ON FUNCTION @extschema@.merchant_accept(bigint, timestamptz) IS
-	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled; DP025 for a ready time not finite or more than a day after now.';
+	'The merchant accepts a placed order; ready_at (default now + prep time) is when the food will be ready.  Repeated once the order is accepted (or has moved on), a no-op with the same or no ready time, DP105 with another; DP104 on an order not paid or cancelled; DP025 for a ready time not finite or more than a day from now (after or before).';
 
 -- _assign_manually (sql/65_lifecycle.sql)
 CREATE OR REPLACE FUNCTION @extschema@._assign_manually(p_zone bigint, order_id bigint, rider_id bigint, by text) RETURNS void
