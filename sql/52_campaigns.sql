@@ -1576,6 +1576,8 @@ DECLARE
 	v_ref @extschema@.referrals;
 	v_points integer;
 	v_referrer_points integer;
+	v_referee_points integer;
+	v_erased boolean;
 	v_cost bigint;
 	v_done integer := 0;
 	v_tag text := 'order:' OPERATOR(pg_catalog.||) p_order_id;
@@ -1586,10 +1588,16 @@ BEGIN
 	IF NOT FOUND OR v_o.status OPERATOR(pg_catalog.<>) 'delivered' THEN
 		RETURN 0;
 	END IF;
+	-- a customer erased since the delivery (this runs up to a minute after
+	-- it) earns nothing: no points are written for an erased customer, who
+	-- can never spend them, and no budget pays for them
+	v_erased := EXISTS (SELECT FROM @extschema@.customers c
+	                     WHERE c.customer_id OPERATOR(pg_catalog.=) v_o.customer_id
+	                       AND c.forgotten_at IS NOT NULL);
 	-- points on what the customer paid, at the rate of the points campaign
 	-- running when it was delivered, times their tier's multiplier
 	v_camp := @extschema@._active_campaign('points', p_zone_id, v_o.delivered_at);
-	IF v_camp.campaign_id IS NOT NULL THEN
+	IF v_camp.campaign_id IS NOT NULL AND NOT v_erased THEN
 		v_points := pg_catalog.floor(v_o.total_cents::numeric OPERATOR(pg_catalog./) 100
 		                             OPERATOR(pg_catalog.*) (v_camp.rules OPERATOR(pg_catalog.->>) 'earn_per_yuan')::numeric
 		                             OPERATOR(pg_catalog.*) @extschema@._tier_multiplier(v_o.customer_id, v_camp.rules))::integer;
@@ -1605,14 +1613,16 @@ BEGIN
 	FOR UPDATE;
 	IF FOUND THEN
 		SELECT c.* INTO v_camp FROM @extschema@.campaigns c WHERE c.campaign_id OPERATOR(pg_catalog.=) v_ref.campaign_id;
-		-- an erased referrer's share is neither paid nor charged
+		-- an erased referrer's share, or an erased referee's, is neither
+		-- paid nor charged
 		v_referrer_points := CASE WHEN EXISTS (SELECT FROM @extschema@.customers c
 		                                        WHERE c.customer_id OPERATOR(pg_catalog.=) v_ref.referrer_id
 		                                          AND c.forgotten_at IS NULL)
 		                          THEN COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer, 0)
 		                          ELSE 0 END;
-		v_cost := (v_referrer_points::bigint
-		           OPERATOR(pg_catalog.+) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+		v_referee_points := CASE WHEN v_erased THEN 0
+		                         ELSE COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer, 0) END;
+		v_cost := (v_referrer_points::bigint OPERATOR(pg_catalog.+) v_referee_points)
 		          OPERATOR(pg_catalog.*) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1);
 		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at
 		   OR v_camp.ends_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
@@ -1632,7 +1642,7 @@ BEGIN
 		ELSE
 			PERFORM @extschema@._points_grant(p_zone_id, v_ref.referrer_id, v_referrer_points,
 			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
-			PERFORM @extschema@._points_grant(p_zone_id, v_ref.customer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer,
+			PERFORM @extschema@._points_grant(p_zone_id, v_ref.customer_id, v_referee_points,
 			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
 			UPDATE @extschema@.referrals r SET status = 'rewarded', order_id = p_order_id, settled_at = @extschema@.clock()
 			 WHERE r.customer_id OPERATOR(pg_catalog.=) v_ref.customer_id;
@@ -1643,7 +1653,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._reward_delivery(bigint, bigint) IS
-	'Internal (credit_rewards): the points a delivered order earns, and the referral rewards of a referee''s first delivery (nothing for an erased referrer); idempotent.  Returns the rewards written.';
+	'Internal (credit_rewards): the points a delivered order earns, and the referral rewards of a referee''s first delivery; nothing for a customer erased since (an erased referrer''s or referee''s share is neither paid nor charged); idempotent.  Returns the rewards written.';
 REVOKE ALL ON FUNCTION @extschema@._reward_delivery(bigint, bigint) FROM PUBLIC;
 
 -- The outbox as the growth jobs read it: a cursor per zone, as a gateway

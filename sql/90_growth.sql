@@ -483,7 +483,7 @@ BEGIN
 		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
 		                     OFFSET 0) r ON true
 		  -- the reward as paid: the referral lots of both sides, in the zone
-		  -- of the order (an erased referrer's share is not paid)
+		  -- of the order (an erased customer's share is not paid)
 		  LEFT JOIN LATERAL (SELECT f.campaign_id,
 		                            COALESCE((SELECT pg_catalog.sum(l.points) FROM @extschema@.points_ledger l
 		                                       WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone_id
