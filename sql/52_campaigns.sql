@@ -540,6 +540,13 @@ BEGIN
 	IF p_points IS NULL OR p_points OPERATOR(pg_catalog.<) 1 THEN
 		RETURN false;
 	END IF;
+	-- nothing for an erased customer (a review, a survey answer, goodwill or
+	-- a reward that comes after the erasure): they can never spend it
+	IF EXISTS (SELECT FROM @extschema@.customers c
+	            WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	              AND c.forgotten_at IS NOT NULL) THEN
+		RETURN false;
+	END IF;
 	IF v_expires IS NULL THEN
 		v_camp := @extschema@._active_campaign('points', NULL, v_now);
 		v_expires := v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(
@@ -554,7 +561,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._points_grant(bigint, bigint, integer, text, text, bigint, timestamptz) IS
-	'Internal: credits a lot of points in a zone (that of what earned it; reason delivery, feedback, goodwill, referral or survey; ref names what earned it) expiring after the points campaign''s expire_days (default 365); a repeat of (zone, customer, reason, ref) writes nothing and returns false.';
+	'Internal: credits a lot of points in a zone (that of what earned it; reason delivery, feedback, goodwill, referral or survey; ref names what earned it) expiring after the points campaign''s expire_days (default 365); a repeat of (zone, customer, reason, ref), or a credit for an erased customer, writes nothing and returns false.';
 REVOKE ALL ON FUNCTION @extschema@._points_grant(bigint, bigint, integer, text, text, bigint, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._feedback_points(p_customer_id bigint, p_zone_id bigint, p_ref text) RETURNS integer

@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(98);
+SELECT plan(100);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -273,7 +273,7 @@ SELECT is((SELECT reward_cents FROM dispatch.order_facts WHERE order_id = :ro), 
 -- a referee erased between their first delivery and its reward (credit_rewards
 -- runs each minute): no points for an erased customer, for the referral or
 -- the delivery, and nothing charged for them; the referrer gets theirs
-SELECT dispatch.create_campaign('Points at erasure', 'points', '{"earn_per_yuan": 1}') \g /dev/null
+SELECT dispatch.create_campaign('Points at erasure', 'points', '{"earn_per_yuan": 1, "feedback_points": 5}') \g /dev/null
 SELECT dispatch.register_customer('+8613800000303', 'Referrer Theta') AS referrer2 \gset
 SELECT dispatch.register_customer('+8613800000304', 'Referee Iota') AS referee2 \gset
 SELECT dispatch.apply_referral(:referee2, dispatch.referral_code(:referrer2)) \g /dev/null
@@ -288,6 +288,12 @@ SELECT results_eq(format($$ SELECT customer_id, reason, points FROM dispatch.poi
 SELECT is(dispatch.campaign_budget_left(:refer), 920::bigint, 'and only the referrer''s share is charged');
 SELECT dispatch.rollup_campaigns(true) \g /dev/null
 SELECT is((SELECT reward_cents FROM dispatch.order_facts WHERE order_id = :ro2), 50::bigint, 'the rollup counts the reward paid');
+-- nor does anything else write points for an erased customer (a review,
+-- a survey answer, goodwill): they could never be spent
+SELECT dispatch.submit_feedback(:ro2, 5, NULL) \g /dev/null
+SELECT is(dispatch._points_grant(:zone, :referee2, 10, 'goodwill', 'ticket:erased'), false, 'no goodwill points for an erased customer');
+SELECT is((SELECT count(*) FROM dispatch.points_ledger WHERE customer_id = :referee2), 0::bigint,
+	'and no points for a review of theirs');
 
 ------------------------------------------------------------------------------
 -- roles
