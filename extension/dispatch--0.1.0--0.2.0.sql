@@ -12841,3 +12841,18 @@ COMMENT ON COLUMN @extschema@.riders.first_online_at IS
 UPDATE @extschema@.riders r SET first_online_at = r.online_since
  WHERE r.last_offline_at IS NULL AND r.online_since IS NOT NULL;
 -- END rider first shift
+
+-- ===========================================================================
+-- The growth rollup's tables are dumped (sql/90_growth.sql): the rollup is
+-- incremental and its cursors (growth_cursors) are dumped, so a restore
+-- needs what was counted up to them.
+-- ===========================================================================
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_facts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.zone_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaign_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_weeks', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_facts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_daily', '');
+-- END growth rollup dumped
