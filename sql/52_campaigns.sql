@@ -548,7 +548,9 @@ BEGIN
 		RETURN false;
 	END IF;
 	IF v_expires IS NULL THEN
-		v_camp := @extschema@._active_campaign('points', NULL, v_now);
+		-- the zone's own points campaign before a city-wide one, as the
+		-- points it credits are chosen (_feedback_points, answer_survey)
+		v_camp := @extschema@._active_campaign('points', p_zone_id, v_now);
 		v_expires := v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(
 			days => COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'expire_days')::integer, 365));
 	END IF;
@@ -561,7 +563,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._points_grant(bigint, bigint, integer, text, text, bigint, timestamptz) IS
-	'Internal: credits a lot of points in a zone (that of what earned it; reason delivery, feedback, goodwill, referral or survey; ref names what earned it) expiring after the points campaign''s expire_days (default 365); a repeat of (zone, customer, reason, ref), or a credit for an erased customer, writes nothing and returns false.';
+	'Internal: credits a lot of points in a zone (that of what earned it; reason delivery, feedback, goodwill, referral or survey; ref names what earned it) expiring after the expire_days of the points campaign running in the zone (its own before a city-wide one; default 365); a repeat of (zone, customer, reason, ref), or a credit for an erased customer, writes nothing and returns false.';
 REVOKE ALL ON FUNCTION @extschema@._points_grant(bigint, bigint, integer, text, text, bigint, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._feedback_points(p_customer_id bigint, p_zone_id bigint, p_ref text) RETURNS integer
