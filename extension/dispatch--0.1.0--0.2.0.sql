@@ -12940,3 +12940,18 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_disclosures', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_disclosures_id_seq', '');
 REVOKE ALL ON @extschema@.order_disclosures FROM PUBLIC;
 REVOKE ALL ON SEQUENCE @extschema@.order_disclosures_id_seq FROM PUBLIC;
+
+-- ===========================================================================
+-- The growth rollup's tables are dumped (sql/90_growth.sql): the rollup is
+-- incremental and its cursors (growth_cursors) are dumped, so a restore
+-- needs what was counted up to them.
+-- ===========================================================================
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_facts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.zone_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaign_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_weeks', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_facts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_daily', '');
+-- END growth rollup dumped

@@ -104,6 +104,14 @@ COMMENT ON TABLE @extschema@.rollup_runs IS
 	'One row per rollup_campaigns() run: the events it read, the orders and customers they touched, the customers rebuilt from their whole history (an order removed or placed before their last), the experiment exposures counted or recounted, the rewards credited.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rollup_runs_run_id_seq', '');
+-- dumped with the cursors they were counted up to (growth_cursors): the
+-- rollup is incremental, and a restore that brought back the cursors
+-- without what was counted before them would leave the history uncounted
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.order_facts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.zone_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.campaign_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_weeks', '');
 REVOKE ALL ON @extschema@.order_facts, @extschema@.zone_daily, @extschema@.campaign_daily, @extschema@.customer_stats,
               @extschema@.customer_weeks, @extschema@.rollup_runs FROM PUBLIC;
 
@@ -129,6 +137,8 @@ CREATE TABLE @extschema@.experiment_daily (
 );
 COMMENT ON TABLE @extschema@.experiment_daily IS
 	'Rollup: per experiment, variant and day of first exposure (UTC): customers exposed, and of them converted so far.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_facts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_daily', '');
 REVOKE ALL ON @extschema@.experiment_facts, @extschema@.experiment_daily FROM PUBLIC;
 
 -- a customer's exposures, when their orders change
@@ -483,7 +493,7 @@ BEGIN
 		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
 		                     OFFSET 0) r ON true
 		  -- the reward as paid: the referral lots of both sides, in the zone
-		  -- of the order (an erased referrer's share is not paid)
+		  -- of the order (an erased customer's share is not paid)
 		  LEFT JOIN LATERAL (SELECT f.campaign_id,
 		                            COALESCE((SELECT pg_catalog.sum(l.points) FROM @extschema@.points_ledger l
 		                                       WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone_id

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(107);
+SELECT plan(109);
 SET LOCAL dispatch.clock_override = '2026-06-01 11:00:00+00';
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 
@@ -165,6 +165,13 @@ SELECT is(dispatch._reward_delivery(:zone, :d6), 0, 'and only once');
 SELECT is(dispatch._reward_delivery(:zone, pg_temp.buy(:c6)), 0, 'an order not delivered earns nothing');
 SELECT is(dispatch._feedback_points(:c6, :zone, 'feedback:1'), 5, 'a review earns the campaign''s feedback points');
 SELECT is(dispatch._feedback_points(:c6, :zone, 'feedback:1'), 0, 'once per review');
+-- a zone's own points campaign comes before the city-wide one, for the
+-- expiry of what it credits too (this one runs for a minute)
+SELECT dispatch.create_campaign('Points far', 'points', '{"earn_per_yuan": 1, "expire_days": 7, "feedback_points": 3}',
+                                NULL, NULL, '2026-07-16 12:31:00+00', :other_zone) \g /dev/null
+SELECT is(dispatch._feedback_points(:c6, :other_zone, 'feedback:2'), 3, 'a review in a zone with a points campaign of its own earns its feedback points');
+SELECT is((SELECT expires_at FROM dispatch.points_ledger WHERE customer_id = :c6 AND ref = 'feedback:2'),
+          '2026-07-23 12:30:00+00'::timestamptz, 'which expire after its expire_days, not the city-wide campaign''s');
 
 ------------------------------------------------------------------------------
 -- automatic offers: the best that applies and fits its budget

@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(94);
+SELECT plan(100);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -273,6 +273,30 @@ SELECT results_eq(format($$ SELECT customer_id, points FROM dispatch.points_ledg
 SELECT is(dispatch.campaign_budget_left(:refer), 970::bigint, 'and only the referee''s share is charged');
 SELECT dispatch.rollup_campaigns(true) \g /dev/null
 SELECT is((SELECT reward_cents FROM dispatch.order_facts WHERE order_id = :ro), 30::bigint, 'the rollup counts the reward paid');
+-- a referee erased between their first delivery and its reward (credit_rewards
+-- runs each minute): no points for an erased customer, for the referral or
+-- the delivery, and nothing charged for them; the referrer gets theirs
+SELECT dispatch.create_campaign('Points at erasure', 'points', '{"earn_per_yuan": 1, "feedback_points": 5}') \g /dev/null
+SELECT dispatch.register_customer('+8613800000303', 'Referrer Theta') AS referrer2 \gset
+SELECT dispatch.register_customer('+8613800000304', 'Referee Iota') AS referee2 \gset
+SELECT dispatch.apply_referral(:referee2, dispatch.referral_code(:referrer2)) \g /dev/null
+SELECT dispatch.place_order(:referee2, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
+       121.445, 31.196, 'Iota Road 2') AS ro2 \gset
+SELECT dispatch.confirm_payment(:ro2, 'psp-r2'), dispatch.merchant_accept(:ro2), dispatch.assign_manually(:ro2, :rider2, 'test'),
+       dispatch.mark_picked_up(:ro2, :rider2), dispatch.mark_delivered(:ro2, :rider2) \g /dev/null
+SELECT dispatch.forget_customer(:referee2) \g /dev/null
+SELECT is(dispatch._reward_delivery(:zone, :ro2), 1, 'the first delivery of a referee erased since settles the referral, and earns no points');
+SELECT results_eq(format($$ SELECT customer_id, reason, points FROM dispatch.points_ledger WHERE customer_id IN (%s, %s) $$, :referrer2, :referee2),
+	format($$ VALUES (%s::bigint, 'referral'::text, 50) $$, :referrer2), 'the referrer gets their points, the erased referee none');
+SELECT is(dispatch.campaign_budget_left(:refer), 920::bigint, 'and only the referrer''s share is charged');
+SELECT dispatch.rollup_campaigns(true) \g /dev/null
+SELECT is((SELECT reward_cents FROM dispatch.order_facts WHERE order_id = :ro2), 50::bigint, 'the rollup counts the reward paid');
+-- nor does anything else write points for an erased customer (a review,
+-- a survey answer, goodwill): they could never be spent
+SELECT dispatch.submit_feedback(:ro2, 5, NULL) \g /dev/null
+SELECT is(dispatch._points_grant(:zone, :referee2, 10, 'goodwill', 'ticket:erased'), false, 'no goodwill points for an erased customer');
+SELECT is((SELECT count(*) FROM dispatch.points_ledger WHERE customer_id = :referee2), 0::bigint,
+	'and no points for a review of theirs');
 
 ------------------------------------------------------------------------------
 -- roles
