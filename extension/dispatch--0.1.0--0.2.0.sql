@@ -2935,8 +2935,17 @@ BEGIN
 	IF p_points IS NULL OR p_points OPERATOR(pg_catalog.<) 1 THEN
 		RETURN false;
 	END IF;
+	-- nothing for an erased customer (a review, a survey answer, goodwill or
+	-- a reward that comes after the erasure): they can never spend it
+	IF EXISTS (SELECT FROM @extschema@.customers c
+	            WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	              AND c.forgotten_at IS NOT NULL) THEN
+		RETURN false;
+	END IF;
 	IF v_expires IS NULL THEN
-		v_camp := @extschema@._active_campaign('points', NULL, v_now);
+		-- the zone's own points campaign before a city-wide one, as the
+		-- points it credits are chosen (_feedback_points, answer_survey)
+		v_camp := @extschema@._active_campaign('points', p_zone_id, v_now);
 		v_expires := v_now OPERATOR(pg_catalog.+) pg_catalog.make_interval(
 			days => COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'expire_days')::integer, 365));
 	END IF;
@@ -2949,7 +2958,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._points_grant(bigint, bigint, integer, text, text, bigint, timestamptz) IS
-	'Internal: credits a lot of points in a zone (that of what earned it; reason delivery, feedback, goodwill, referral or survey; ref names what earned it) expiring after the points campaign''s expire_days (default 365); a repeat of (zone, customer, reason, ref) writes nothing and returns false.';
+	'Internal: credits a lot of points in a zone (that of what earned it; reason delivery, feedback, goodwill, referral or survey; ref names what earned it) expiring after the expire_days of the points campaign running in the zone (its own before a city-wide one; default 365); a repeat of (zone, customer, reason, ref), or a credit for an erased customer, writes nothing and returns false.';
 REVOKE ALL ON FUNCTION @extschema@._points_grant(bigint, bigint, integer, text, text, bigint, timestamptz) FROM PUBLIC;
 
 -- _feedback_points (sql/52_campaigns.sql)
@@ -3956,6 +3965,8 @@ DECLARE
 	v_ref @extschema@.referrals;
 	v_points integer;
 	v_referrer_points integer;
+	v_referee_points integer;
+	v_erased boolean;
 	v_cost bigint;
 	v_done integer := 0;
 	v_tag text := 'order:' OPERATOR(pg_catalog.||) p_order_id;
@@ -3966,10 +3977,16 @@ BEGIN
 	IF NOT FOUND OR v_o.status OPERATOR(pg_catalog.<>) 'delivered' THEN
 		RETURN 0;
 	END IF;
+	-- a customer erased since the delivery (this runs up to a minute after
+	-- it) earns nothing: no points are written for an erased customer, who
+	-- can never spend them, and no budget pays for them
+	v_erased := EXISTS (SELECT FROM @extschema@.customers c
+	                     WHERE c.customer_id OPERATOR(pg_catalog.=) v_o.customer_id
+	                       AND c.forgotten_at IS NOT NULL);
 	-- points on what the customer paid, at the rate of the points campaign
 	-- running when it was delivered, times their tier's multiplier
 	v_camp := @extschema@._active_campaign('points', p_zone_id, v_o.delivered_at);
-	IF v_camp.campaign_id IS NOT NULL THEN
+	IF v_camp.campaign_id IS NOT NULL AND NOT v_erased THEN
 		v_points := pg_catalog.floor(v_o.total_cents::numeric OPERATOR(pg_catalog./) 100
 		                             OPERATOR(pg_catalog.*) (v_camp.rules OPERATOR(pg_catalog.->>) 'earn_per_yuan')::numeric
 		                             OPERATOR(pg_catalog.*) @extschema@._tier_multiplier(v_o.customer_id, v_camp.rules))::integer;
@@ -3985,14 +4002,16 @@ BEGIN
 	FOR UPDATE;
 	IF FOUND THEN
 		SELECT c.* INTO v_camp FROM @extschema@.campaigns c WHERE c.campaign_id OPERATOR(pg_catalog.=) v_ref.campaign_id;
-		-- an erased referrer's share is neither paid nor charged
+		-- an erased referrer's share, or an erased referee's, is neither
+		-- paid nor charged
 		v_referrer_points := CASE WHEN EXISTS (SELECT FROM @extschema@.customers c
 		                                        WHERE c.customer_id OPERATOR(pg_catalog.=) v_ref.referrer_id
 		                                          AND c.forgotten_at IS NULL)
 		                          THEN COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referrer_points')::integer, 0)
 		                          ELSE 0 END;
-		v_cost := (v_referrer_points::bigint
-		           OPERATOR(pg_catalog.+) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::bigint, 0))
+		v_referee_points := CASE WHEN v_erased THEN 0
+		                         ELSE COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer, 0) END;
+		v_cost := (v_referrer_points::bigint OPERATOR(pg_catalog.+) v_referee_points)
 		          OPERATOR(pg_catalog.*) COALESCE((v_camp.rules OPERATOR(pg_catalog.->>) 'cents_per_point')::bigint, 1);
 		IF v_camp.ended_at OPERATOR(pg_catalog.<=) v_o.delivered_at
 		   OR v_camp.ends_at OPERATOR(pg_catalog.<=) v_o.delivered_at THEN
@@ -4012,7 +4031,7 @@ BEGIN
 		ELSE
 			PERFORM @extschema@._points_grant(p_zone_id, v_ref.referrer_id, v_referrer_points,
 			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
-			PERFORM @extschema@._points_grant(p_zone_id, v_ref.customer_id, (v_camp.rules OPERATOR(pg_catalog.->>) 'referee_points')::integer,
+			PERFORM @extschema@._points_grant(p_zone_id, v_ref.customer_id, v_referee_points,
 			                                   'referral', 'referee:' OPERATOR(pg_catalog.||) v_ref.customer_id, v_camp.campaign_id);
 			UPDATE @extschema@.referrals r SET status = 'rewarded', order_id = p_order_id, settled_at = @extschema@.clock()
 			 WHERE r.customer_id OPERATOR(pg_catalog.=) v_ref.customer_id;
@@ -4023,7 +4042,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._reward_delivery(bigint, bigint) IS
-	'Internal (credit_rewards): the points a delivered order earns, and the referral rewards of a referee''s first delivery (nothing for an erased referrer); idempotent.  Returns the rewards written.';
+	'Internal (credit_rewards): the points a delivered order earns, and the referral rewards of a referee''s first delivery; nothing for a customer erased since (an erased referrer''s or referee''s share is neither paid nor charged); idempotent.  Returns the rewards written.';
 REVOKE ALL ON FUNCTION @extschema@._reward_delivery(bigint, bigint) FROM PUBLIC;
 
 -- _growth_read (sql/52_campaigns.sql)
@@ -10696,7 +10715,7 @@ BEGIN
 		                        AND r.status OPERATOR(pg_catalog.=) 'applied' AND r.campaign_id IS NOT NULL
 		                     OFFSET 0) r ON true
 		  -- the reward as paid: the referral lots of both sides, in the zone
-		  -- of the order (an erased referrer's share is not paid)
+		  -- of the order (an erased customer's share is not paid)
 		  LEFT JOIN LATERAL (SELECT f.campaign_id,
 		                            COALESCE((SELECT pg_catalog.sum(l.points) FROM @extschema@.points_ledger l
 		                                       WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone_id
