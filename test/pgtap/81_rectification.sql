@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(25);
+SELECT plan(27);
 
 -- an order sealed with the old data, before the rectification
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
@@ -49,7 +49,14 @@ SELECT throws_ok(format($$SELECT dispatch.update_customer(%s, '+8613899990000', 
 SELECT throws_ok(format($$SELECT dispatch.update_customer(%s, NULL, repeat('x', 101))$$, :customer2), 'DP028', NULL,
 	'a name past its limit: DP028');
 SELECT dispatch.cancel_order(:o1, 'test') \g /dev/null
+-- a reason is the caller's free text: it may name the person; erasure
+-- clears it and keeps which fields were changed
+SELECT dispatch.update_customer(:customer2, NULL, 'Beta Renamed', 'married: was Beta Maiden') \g /dev/null
 SELECT dispatch.forget_customer(:customer2) \g /dev/null
+SELECT is((SELECT array_agg(detail) FROM dispatch.pii_access_log
+            WHERE subject = 'customer' AND subject_id = :customer2 AND purpose = 'rectification'),
+	ARRAY['fields: name; reason: erased'],
+	'erasure clears the reason given for a rectification of the customer, the fields stay');
 SELECT throws_ok(format($$SELECT dispatch.update_customer(%s, '+8613899990000')$$, :customer2), 'DP012',
 	format('customer %s is erased', :customer2), 'an erased customer cannot be given data again');
 
@@ -66,6 +73,11 @@ SELECT is(dispatch.pii_open('rider', :rider, :'rider_phone'::bytea, 'test') || '
 SELECT throws_ok(format($$SELECT dispatch.update_rider(%s, '+86 139 0000 0004')$$, :rider), 'DP026',
 	'another rider has this phone number', 'the phone of another rider is refused (registration stored its blind index)');
 SELECT throws_ok($$SELECT dispatch.update_rider(987654, NULL, 'x')$$, 'DP015', NULL, 'an unknown rider: DP015');
+SELECT dispatch.forget_rider(:rider) \g /dev/null
+SELECT is((SELECT array_agg(detail) FROM dispatch.pii_access_log
+            WHERE subject = 'rider' AND subject_id = :rider AND purpose = 'rectification'),
+	ARRAY['fields: phone, name; reason: erased'],
+	'erasure clears the reason given for a rectification of the rider, the fields stay');
 SELECT ok(has_function_privilege('dispatch_app', 'dispatch.update_rider(bigint, text, text, text)', 'EXECUTE')
           AND has_function_privilege('dispatch_app', 'dispatch.update_customer(bigint, text, text, text)', 'EXECUTE')
           AND NOT has_function_privilege('dispatch_analyst', 'dispatch.update_customer(bigint, text, text, text)', 'EXECUTE'),
