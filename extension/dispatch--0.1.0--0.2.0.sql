@@ -8908,6 +8908,29 @@ COMMENT ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) IS
 	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds) and for the failures of their payments and refunds; returns the rows changed.';
 REVOKE ALL ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) FROM PUBLIC;
 
+-- _forget_rectify_reasons (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._forget_rectify_reasons(p_subject text, p_subject_id bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_n bigint;
+BEGIN
+	UPDATE @extschema@.pii_access_log l
+	   SET detail = pg_catalog.split_part(l.detail, '; reason: ', 1) OPERATOR(pg_catalog.||) '; reason: erased'
+	 WHERE l.subject OPERATOR(pg_catalog.=) p_subject
+	   AND l.subject_id OPERATOR(pg_catalog.=) p_subject_id
+	   AND l.purpose OPERATOR(pg_catalog.=) 'rectification'
+	   AND l.detail OPERATOR(pg_catalog.<>)
+	       (pg_catalog.split_part(l.detail, '; reason: ', 1) OPERATOR(pg_catalog.||) '; reason: erased');
+	GET DIAGNOSTICS v_n = ROW_COUNT;
+	RETURN v_n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._forget_rectify_reasons(text, bigint) IS
+	'Internal (forget_customer, forget_rider): replaces the reasons given for the subject''s rectifications in pii_access_log (free text of the caller''s) by the word erased, keeping the fields changed; returns the log rows changed.';
+REVOKE ALL ON FUNCTION @extschema@._forget_rectify_reasons(text, bigint) FROM PUBLIC;
+
 -- _forget_profile (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._forget_profile(p_customer_id bigint, p_now timestamptz) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -8925,10 +8948,11 @@ BEGIN
 	-- their referral code: it named them to whoever it was given, and no
 	-- one is referred by an erased customer any more
 	DELETE FROM @extschema@.referral_codes r WHERE r.customer_id OPERATOR(pg_catalog.=) p_customer_id;
+	PERFORM @extschema@._forget_rectify_reasons('customer', p_customer_id);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) IS
-	'Internal (forget_customer): revokes the customer''s open consents, removes the phone blind index, the flag reason and the referral code, and stamps forgotten_at.';
+	'Internal (forget_customer): revokes the customer''s open consents, removes the phone blind index, the flag reason, the referral code and the reasons given for their rectifications (pii_access_log), and stamps forgotten_at.';
 REVOKE ALL ON FUNCTION @extschema@._forget_profile(bigint, timestamptz) FROM PUBLIC;
 
 -- _forget_experiments (sql/80_privacy.sql)
@@ -9041,7 +9065,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field and their referral code, coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay), coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
 
 -- _rectify_log (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rectify_log(p_subject text, p_subject_id bigint, p_fields text[], p_reason text)
@@ -9333,6 +9357,7 @@ BEGIN
 	UPDATE @extschema@.offer_exclusions e SET detail = NULL
 	 WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND e.rider_id OPERATOR(pg_catalog.=) forget_rider.rider_id
 	   AND e.detail IS NOT NULL;
+	PERFORM @extschema@._forget_rectify_reasons('rider', rider_id);
 	UPDATE @extschema@.riders r
 	   SET name_enc = NULL, phone_enc = NULL, phone_index = NULL, position = NULL, position_at = NULL,
 	       free_at = NULL, free_position = NULL, plan_pickup_at = NULL, plan_pickup_position = NULL,
@@ -9348,7 +9373,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_rider(bigint) IS
-	'Erasure of a rider: refused (DP413) while they hold orders or offers; shreds their data key (name and phone never open again), deletes their tracks, last position and app sync log, clears the words they gave answering offers (accepted, rejected, released or other) and releasing orders, takes them offline for good; their deliveries, offers and pay stay under the bare id.  Returns rows erased (tracks and the profile); a repeat returns 0.  Logged in pii_access_log.';
+	'Erasure of a rider: refused (DP413) while they hold orders or offers; shreds their data key (name and phone never open again), deletes their tracks, last position and app sync log, clears the words they gave answering offers (accepted, rejected, released or other) and releasing orders and the reasons given for their rectifications (pii_access_log: the word erased), takes them offline for good; their deliveries, offers and pay stay under the bare id.  Returns rows erased (tracks and the profile); a repeat returns 0.  Logged in pii_access_log.';
 REVOKE ALL ON FUNCTION @extschema@.forget_rider(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.forget_rider(bigint) TO dispatch_app, dispatch_admin;
 
