@@ -647,8 +647,9 @@ REVOKE ALL ON FUNCTION @extschema@._tier_multiplier(bigint, jsonb) FROM PUBLIC;
 ------------------------------------------------------------------------------
 -- taking an offer at checkout, giving it back on cancellation
 
--- Why a campaign does not apply to this order now, or NULL.  p_code_customer
--- and p_code_merchant: the restrictions of the coupon used, if any.
+-- Why a campaign does not apply to this order now, or NULL: its zone, the
+-- minimum basket, a first order (a coupon's own restrictions are checked
+-- where the code is taken).
 CREATE FUNCTION @extschema@._offer_refusal(p_camp @extschema@.campaigns, p_customer_id bigint, p_zone_id bigint,
                                           p_merchant_id bigint, p_subtotal bigint, p_now timestamptz)
 RETURNS text
