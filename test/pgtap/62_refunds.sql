@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(73);
+SELECT plan(75);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -53,6 +53,9 @@ SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, 'psp-
 SELECT pg_temp.refund_state(:rf) AS rf_before \gset
 SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, 'psp-r1'), 'the same report again');
 SELECT is(pg_temp.refund_state(:rf), :'rf_before'::jsonb, '... is a no-op: the refund and its events as they were');
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, E' psp-r1\t'),
+                'the same report with white space around the reference (as confirm_payment takes it)');
+SELECT is(pg_temp.refund_state(:rf), :'rf_before'::jsonb, '... is the same report: a no-op');
 SELECT results_eq(format($$ SELECT status, provider_ref FROM dispatch.refunds WHERE refund_id = %s $$, :rf),
                   $$ VALUES ('succeeded', 'psp-r1') $$, 'settled with its reference');
 SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L)', :rf, 'card closed'), 'DP107', NULL,
