@@ -266,12 +266,16 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- a flag says why, as its lift does (unflag_customer); NULL lifts it
+	IF reason IS NOT NULL AND @extschema@._is_blank(reason) THEN
+		RAISE EXCEPTION 'a flag needs a reason (NULL lifts the flag)' USING ERRCODE = 'DP025';
+	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
 	PERFORM @extschema@._set_customer_flag(flag_customer.customer_id, reason IS NOT NULL, reason, SESSION_USER::text);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.flag_customer(bigint, text) IS
-	'Flags a customer as suspected of fraud (their new orders are refused with DP011); a NULL reason lifts the flag (unflag_customer names who and why).  Kept in customer_flags with the session user; repeating it is a no-op.';
+	'Flags a customer as suspected of fraud (their new orders are refused with DP011); a NULL reason lifts the flag (unflag_customer names who and why), a blank one (empty or white space only) is refused (DP025).  Kept in customer_flags with the session user; repeating it is a no-op.';
 
 CREATE FUNCTION @extschema@.unflag_customer(customer_id bigint, by text, reason text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

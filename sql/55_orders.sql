@@ -227,7 +227,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._confirm_payment(@extschema@.zone_of(order_id), order_id, provider_ref);
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
-	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded, or in payment_failed (not retried), is recorded and refunded (a refund event), the order keeping its status; anything else without a pending payment is refused (DP018), a reference that paid another order of the zone DP030, a missing reference (NULL, empty or white space only) DP025.';
+	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded, or in payment_failed (not retried), is recorded and refunded (a refund event), the order keeping its status; anything else without a pending payment is refused (DP018), a reference that paid another order of the zone DP030 (the reference taken without the white space around it), a missing reference (NULL, empty or white space only) DP025.';
 
 CREATE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text, attempt integer DEFAULT NULL)
 RETURNS void

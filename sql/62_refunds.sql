@@ -175,8 +175,16 @@ BEGIN
 	IF succeeded IS NULL THEN
 		RAISE EXCEPTION 'settle_refund needs succeeded true or false' USING ERRCODE = 'DP025';
 	END IF;
+	-- a refund paid back names the payment service's reference, as a
+	-- payment does (confirm_payment): without it two attempts that each
+	-- paid it back would read as the same report again
+	IF succeeded AND @extschema@._is_blank(provider_ref) THEN
+		RAISE EXCEPTION 'a refund paid back needs the payment service''s reference' USING ERRCODE = 'DP025';
+	END IF;
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
+	-- without the white space around it, as confirm_payment takes it
+	provider_ref := pg_catalog.btrim(provider_ref, E' \t\n\r\f\x0B');
 	v_r := @extschema@._lock_refund(p_zone, refund_id);
 	IF _settle_refund.attempt IS NOT NULL THEN
 		IF _settle_refund.attempt OPERATOR(pg_catalog.<) 1
@@ -233,7 +241,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, succeeded, provider_ref, failure_reason, attempt);
 COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) IS
-	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise, DP025 for an attempt it never had.';
+	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise, DP025 for an attempt it never had or a success without a reference (NULL, empty or white space only; a reference is taken without the white space around it).';
 
 -- A refund the payment service reported failed (a card closed since, a
 -- bank's refusal) is tried again: its next attempt, pending, told through

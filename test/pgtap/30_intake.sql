@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(129);
+SELECT plan(130);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
@@ -232,6 +232,10 @@ SELECT dispatch.place_order(:customer, :merchant, :'items', 121.445, 31.196, 'Ro
 SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, 'psp-42') $$, :o2), 'DP030',
                  'provider reference "psp-42" confirmed another order already',
                  'a reference that paid another order of the zone is refused');
+-- white space around a reference is not part of it: padded, it is still
+-- the charge that paid o1, not a new one
+SELECT throws_ok(format($$ SELECT dispatch.confirm_payment(%s, %L) $$, :o2, E' psp-42\t'), 'DP030', NULL,
+                 '... also with white space around it');
 SELECT results_eq(format($$ SELECT o.status::text, p.status::text, p.provider_ref
                               FROM dispatch.orders o JOIN dispatch.payments p USING (zone_id, order_id)
                              WHERE o.zone_id = %s AND o.order_id = %s $$, :o2 >> 40, :o2),

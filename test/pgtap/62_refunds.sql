@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(69);
+SELECT plan(75);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -53,11 +53,14 @@ SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, 'psp-
 SELECT pg_temp.refund_state(:rf) AS rf_before \gset
 SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, 'psp-r1'), 'the same report again');
 SELECT is(pg_temp.refund_state(:rf), :'rf_before'::jsonb, '... is a no-op: the refund and its events as they were');
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf, E' psp-r1\t'),
+                'the same report with white space around the reference (as confirm_payment takes it)');
+SELECT is(pg_temp.refund_state(:rf), :'rf_before'::jsonb, '... is the same report: a no-op');
 SELECT results_eq(format($$ SELECT status, provider_ref FROM dispatch.refunds WHERE refund_id = %s $$, :rf),
                   $$ VALUES ('succeeded', 'psp-r1') $$, 'settled with its reference');
 SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, false, NULL, %L)', :rf, 'card closed'), 'DP107', NULL,
                  'a settled refund is not settled otherwise');
-SELECT throws_ok('SELECT dispatch.settle_refund(1099511627775, true)', 'DP106', NULL, 'an unknown refund');
+SELECT throws_ok('SELECT dispatch.settle_refund(1099511627775, true, ''psp-x'')', 'DP106', NULL, 'an unknown refund');
 SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, NULL)', :rf), 'DP025', NULL, 'succeeded must be said');
 
 -- a failed refund no longer counts: the order shows as not refunded
@@ -136,6 +139,22 @@ SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 1
 SELECT is(pg_temp.refund_state(:rf4), :'rf_before'::jsonb, '... is a no-op: the refund and its events as they were');
 SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, %L, attempt => 2)', :rf4, 'RF-4b'), 'DP107', NULL,
                  'attempt 2''s success then is refused: the customer was paid twice');
+-- a success names the payment service's reference, as confirm_payment's
+-- does: without one, two attempts that each paid the refund back would
+-- read as the same report again, and the second payment go unseen
+SELECT pg_temp.order_in('accepted') AS paid5 \gset
+SELECT dispatch.cancel_order(:paid5, 'changed mind') \g /dev/null
+SELECT refund_id AS rf5 FROM dispatch.refunds WHERE order_id = :paid5 \gset
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true)', :rf5), 'DP025', NULL,
+                 'a refund is not paid back without the payment service''s reference');
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf5, E' \t'), 'DP025', NULL,
+                 '... nor with a blank one');
+SELECT dispatch.settle_refund(:rf5, false, NULL, 'bank timeout', 1) \g /dev/null
+SELECT dispatch.retry_refund(:rf5) \g /dev/null
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, NULL, NULL, 1)', :rf5), 'DP025', NULL,
+                 '... nor by the late report of an earlier attempt');
+SELECT results_eq(format($$ SELECT status, provider_ref, attempt FROM dispatch.refunds WHERE refund_id = %s $$, :rf5),
+                  $$ VALUES ('pending', NULL::text, 2) $$, '... which leave the refund pending');
 -- a refund above what was paid (only a direct write can make one) is
 -- labelled as such, not as a refund short of the payment
 UPDATE dispatch.refunds SET amount_cents = 99999 WHERE zone_id = :rf3 >> 40 AND refund_id = :rf3;

@@ -9,7 +9,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(56);
+SELECT plan(58);
 SET LOCAL dispatch.clock_override = '2031-03-04 12:00:00+00';
 SET LOCAL dispatch.fraud_max_refusals = 3;
 SET LOCAL dispatch.fraud_refusal_window_minutes = 60;
@@ -162,6 +162,11 @@ SELECT results_eq(format($$ SELECT flagged, actor, reason FROM dispatch.customer
                   $$ VALUES (true, 'auto', 'auto: 3 refused attempts in 60 minutes'), (false, 'dispatcher Wang', 'called back, verified') $$,
                   'the history keeps the flag and who lifted it, why');
 SELECT is(dispatch.unflag_customer(:bob, 'dispatcher Wang', 'called back, verified'), false, 'lifting it again changes nothing');
+-- a flag says why, as its lift does: a blank reason is refused, not a flag
+-- that no one can read the cause of
+SELECT throws_ok(format($$ SELECT dispatch.flag_customer(%s, %L) $$, :bob, E' \t'), 'DP025', NULL,
+                 'a customer is not flagged with a blank reason');
+SELECT is((SELECT flagged FROM dispatch.customers WHERE customer_id = :bob), false, '... and stays unflagged');
 SELECT dispatch.flush_refusals() \g /dev/null
 SELECT is((SELECT c.flagged FROM dispatch.customers c WHERE c.customer_id = :bob), false,
           'the refusals before the lift no longer count');

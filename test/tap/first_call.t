@@ -117,8 +117,8 @@ app|SELECT dispatch._mark_delivered(1, $(id to_deliver), 3)|
 app|SELECT dispatch.submit_feedback($(id delivered), 5, '又快又热', 'app')|
 app|SELECT dispatch.cancel_order($(id to_cancel), 'changed mind')|
 app|SELECT dispatch._cancel_order(1, $(id to_cancel), 'changed mind')|
-app|SELECT dispatch.settle_refund(1099511627775, true)|DP106
-app|SELECT dispatch._settle_refund(1, 1099511627775, true)|DP106
+app|SELECT dispatch.settle_refund(1099511627775, true, 'psp-1')|DP106
+app|SELECT dispatch._settle_refund(1, 1099511627775, true, 'psp-1')|DP106
 app|SELECT dispatch.retry_refund(1099511627775)|DP106
 app|SELECT dispatch._retry_refund(1, 1099511627775)|DP106
 app|SELECT dispatch.stuck_after('placed')|
