@@ -422,6 +422,11 @@ BEGIN
 	IF zone_id IS NOT NULL AND NOT EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) create_campaign.zone_id) THEN
 		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
 	END IF;
+	-- a referral names no zone (apply_referral looks for the city-wide
+	-- campaign): one of a zone would never run
+	IF kind OPERATOR(pg_catalog.=) 'referral' AND zone_id IS NOT NULL THEN
+		RAISE EXCEPTION 'invalid campaign: a referral campaign is city-wide and takes no zone' USING ERRCODE = 'DP601';
+	END IF;
 	IF v_code IS NOT NULL THEN
 		IF kind NOT IN ('first_order', 'limited_time') THEN
 			RAISE EXCEPTION 'invalid campaign: only first_order and limited_time campaigns have a public code'
@@ -459,7 +464,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint, timestamptz, timestamptz, bigint, text) IS
-	'Creates a campaign (kind first_order, limited_time, referral, points, usual or goodwill) with its rules, budget in cents (NULL: none), time window and optional zone; a first_order or limited_time campaign may have a public code.  Returns its id.  Rules: docs/growth.md.';
+	'Creates a campaign (kind first_order, limited_time, referral, points, usual or goodwill) with its rules, budget in cents (NULL: none), time window and optional zone (none for a referral campaign, which is city-wide); a first_order or limited_time campaign may have a public code.  Returns its id.  Rules: docs/growth.md.';
 
 CREATE FUNCTION @extschema@.end_campaign(campaign_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER

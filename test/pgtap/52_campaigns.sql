@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(109);
+SELECT plan(110);
 SET LOCAL dispatch.clock_override = '2026-06-01 11:00:00+00';
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 
@@ -57,6 +57,8 @@ SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('Forever coupons', 'go
 SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('Forever usual', 'usual', '{"amount_off_cents": 100, "window_days": 36501}') $$, 'DP601', 'a window of more than 100 years');
 SELECT is(dispatch._campaign_rules_problem('points', '{"earn_per_yuan": 1, "expire_days": 36500}'), NULL, '100 years is the longest span of days');
 SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('x', 'first_order', '{"percent_off": 10}', zone_id => 999) $$, 'DP016', 'unknown zone');
+-- referrals are matched city-wide (apply_referral): one of a zone would never run
+SELECT pg_temp.refused($$ SELECT dispatch.create_campaign('Zone referral', 'referral', '{"referrer_points": 100}', zone_id => (SELECT min(zone_id) FROM dispatch.zones)) $$, 'DP601', 'a referral campaign of one zone');
 
 ------------------------------------------------------------------------------
 -- first order: 20 % off, at most 10 yuan, a budget of 15 yuan
