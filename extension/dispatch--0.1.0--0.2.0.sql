@@ -2511,12 +2511,16 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	-- a flag says why, as its lift does (unflag_customer); NULL lifts it
+	IF reason IS NOT NULL AND @extschema@._is_blank(reason) THEN
+		RAISE EXCEPTION 'a flag needs a reason (NULL lifts the flag)' USING ERRCODE = 'DP025';
+	END IF;
 	PERFORM @extschema@._check_length('reason', reason);
 	PERFORM @extschema@._set_customer_flag(flag_customer.customer_id, reason IS NOT NULL, reason, SESSION_USER::text);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.flag_customer(bigint, text) IS
-	'Flags a customer as suspected of fraud (their new orders are refused with DP011); a NULL reason lifts the flag (unflag_customer names who and why).  Kept in customer_flags with the session user; repeating it is a no-op.';
+	'Flags a customer as suspected of fraud (their new orders are refused with DP011); a NULL reason lifts the flag (unflag_customer names who and why), a blank one (empty or white space only) is refused (DP025).  Kept in customer_flags with the session user; repeating it is a no-op.';
 
 -- unflag_customer (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@.unflag_customer(customer_id bigint, by text, reason text) RETURNS boolean
@@ -2813,6 +2817,11 @@ BEGIN
 	IF zone_id IS NOT NULL AND NOT EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) create_campaign.zone_id) THEN
 		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
 	END IF;
+	-- a referral names no zone (apply_referral looks for the city-wide
+	-- campaign): one of a zone would never run
+	IF kind OPERATOR(pg_catalog.=) 'referral' AND zone_id IS NOT NULL THEN
+		RAISE EXCEPTION 'invalid campaign: a referral campaign is city-wide and takes no zone' USING ERRCODE = 'DP601';
+	END IF;
 	IF v_code IS NOT NULL THEN
 		IF kind NOT IN ('first_order', 'limited_time') THEN
 			RAISE EXCEPTION 'invalid campaign: only first_order and limited_time campaigns have a public code'
@@ -2850,7 +2859,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint, timestamptz, timestamptz, bigint, text) IS
-	'Creates a campaign (kind first_order, limited_time, referral, points, usual or goodwill) with its rules, budget in cents (NULL: none), time window and optional zone; a first_order or limited_time campaign may have a public code.  Returns its id.  Rules: docs/growth.md.';
+	'Creates a campaign (kind first_order, limited_time, referral, points, usual or goodwill) with its rules, budget in cents (NULL: none), time window and optional zone (none for a referral campaign, which is city-wide); a first_order or limited_time campaign may have a public code.  Returns its id.  Rules: docs/growth.md.';
 REVOKE ALL ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint, timestamptz, timestamptz, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint, timestamptz, timestamptz, bigint, text) TO dispatch_admin;
 
@@ -4578,7 +4587,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._confirm_payment(@extschema@.zone_of(order_id), order_id, provider_ref);
 COMMENT ON FUNCTION @extschema@.confirm_payment(bigint, text) IS
-	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded, or in payment_failed (not retried), is recorded and refunded (a refund event), the order keeping its status; anything else without a pending payment is refused (DP018), a reference that paid another order of the zone DP030, a missing reference (NULL, empty or white space only) DP025.';
+	'Records a successful payment and moves the order from pending_payment to placed (an errand on to accepted).  Repeating the same confirmation (same provider reference) is a no-op; a success for an order cancelled before any payment succeeded, or in payment_failed (not retried), is recorded and refunded (a refund event), the order keeping its status; anything else without a pending payment is refused (DP018), a reference that paid another order of the zone DP030 (the reference taken without the white space around it), a missing reference (NULL, empty or white space only) DP025.';
 
 -- _fail_payment (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@._fail_payment(p_zone bigint, order_id bigint, reason text, attempt integer DEFAULT NULL)
@@ -5186,8 +5195,16 @@ BEGIN
 	IF succeeded IS NULL THEN
 		RAISE EXCEPTION 'settle_refund needs succeeded true or false' USING ERRCODE = 'DP025';
 	END IF;
+	-- a refund paid back names the payment service's reference, as a
+	-- payment does (confirm_payment): without it two attempts that each
+	-- paid it back would read as the same report again
+	IF succeeded AND @extschema@._is_blank(provider_ref) THEN
+		RAISE EXCEPTION 'a refund paid back needs the payment service''s reference' USING ERRCODE = 'DP025';
+	END IF;
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
+	-- without the white space around it, as confirm_payment takes it
+	provider_ref := pg_catalog.btrim(provider_ref, E' \t\n\r\f\x0B');
 	v_r := @extschema@._lock_refund(p_zone, refund_id);
 	IF _settle_refund.attempt IS NOT NULL THEN
 		IF _settle_refund.attempt OPERATOR(pg_catalog.<) 1
@@ -5248,7 +5265,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, succeeded, provider_ref, failure_reason, attempt);
 COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) IS
-	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise, DP025 for an attempt it never had.';
+	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise, DP025 for an attempt it never had or a success without a reference (NULL, empty or white space only; a reference is taken without the white space around it).';
 REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) TO dispatch_app, dispatch_admin;
 
