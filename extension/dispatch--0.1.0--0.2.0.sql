@@ -1537,6 +1537,14 @@ COMMENT ON FUNCTION @extschema@._is_blank(text) IS
 	'Internal: whether a required text is missing: NULL, empty, or only ASCII white space (space, tab, line feed, carriage return, form feed, vertical tab).';
 REVOKE ALL ON FUNCTION @extschema@._is_blank(text) FROM PUBLIC;
 
+-- _trim_blanks (sql/25_limits.sql)
+CREATE OR REPLACE FUNCTION @extschema@._trim_blanks(p_value text) RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_trim_blanks';
+COMMENT ON FUNCTION @extschema@._trim_blanks(text) IS
+	'Internal: the text without the ASCII white space around it (the blanks of _is_blank), as a provider''s reference is taken.';
+REVOKE ALL ON FUNCTION @extschema@._trim_blanks(text) FROM PUBLIC;
+
 -- _check_batch_size (sql/25_limits.sql)
 CREATE OR REPLACE FUNCTION @extschema@._check_batch_size(p_batch_size integer) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -5204,7 +5212,7 @@ BEGIN
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
 	-- without the white space around it, as confirm_payment takes it
-	provider_ref := pg_catalog.btrim(provider_ref, E' \t\n\r\f\x0B');
+	provider_ref := @extschema@._trim_blanks(provider_ref);
 	v_r := @extschema@._lock_refund(p_zone, refund_id);
 	IF _settle_refund.attempt IS NOT NULL THEN
 		IF _settle_refund.attempt OPERATOR(pg_catalog.<) 1

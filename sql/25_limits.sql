@@ -37,6 +37,13 @@ COMMENT ON FUNCTION @extschema@._is_blank(text) IS
 	'Internal: whether a required text is missing: NULL, empty, or only ASCII white space (space, tab, line feed, carriage return, form feed, vertical tab).';
 REVOKE ALL ON FUNCTION @extschema@._is_blank(text) FROM PUBLIC;
 
+CREATE FUNCTION @extschema@._trim_blanks(p_value text) RETURNS text
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'dispatch_trim_blanks';
+COMMENT ON FUNCTION @extschema@._trim_blanks(text) IS
+	'Internal: the text without the ASCII white space around it (the blanks of _is_blank), as a provider''s reference is taken.';
+REVOKE ALL ON FUNCTION @extschema@._trim_blanks(text) FROM PUBLIC;
+
 -- the size of a batch of the long-running maintenance calls (purge,
 -- key rotations): checked once, here, for all of them
 CREATE FUNCTION @extschema@._check_batch_size(p_batch_size integer) RETURNS void

@@ -184,7 +184,7 @@ BEGIN
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
 	-- without the white space around it, as confirm_payment takes it
-	provider_ref := pg_catalog.btrim(provider_ref, E' \t\n\r\f\x0B');
+	provider_ref := @extschema@._trim_blanks(provider_ref);
 	v_r := @extschema@._lock_refund(p_zone, refund_id);
 	IF _settle_refund.attempt IS NOT NULL THEN
 		IF _settle_refund.attempt OPERATOR(pg_catalog.<) 1

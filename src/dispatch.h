@@ -86,6 +86,7 @@ extern Datum dispatch_int4_array(const int32 *v, int n);
 extern void dispatch_check_value_length(const char *name, Datum value, bool isnull, Oid type);
 extern void dispatch_check_text_length(const char *name, text *value);
 extern bool dispatch_text_is_blank(text *value);
+extern text *dispatch_text_trim_blanks(text *value);
 
 /* order_lines.c */
 extern int	dispatch_order_lines_of(Jsonb *items, int32 max_qty,

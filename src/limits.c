@@ -5,7 +5,8 @@
  *		and the check every API function makes, dispatch._check_length();
  *		the check of a point's coordinates, dispatch._check_coordinates();
  *		the fraud check of a drop-off's distance, dispatch._check_distance_m();
- *		and the C form of the rule for a missing required text (_is_blank).
+ *		and the C form of the rule for a missing required text (_is_blank)
+ *		and of the trim of the blanks around a text (_trim_blanks).
  *
  * Every free-text argument of the API and the item list of place_order
  * have a maximum size (sql/25_limits.sql says which and why).  The check
@@ -172,6 +173,13 @@ dispatch_check_text_length(const char *name, text *value)
 	dispatch_check_value_length(name, PointerGetDatum(value), value == NULL, TEXTOID);
 }
 
+/* ASCII white space: space, tab, line feed, carriage return, form feed, vertical tab */
+static inline bool
+is_blank_char(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
 /*
  * Whether a required text is missing: NULL, empty, or only ASCII white
  * space (space, tab, line feed, carriage return, form feed, vertical tab).
@@ -190,9 +198,44 @@ dispatch_text_is_blank(text *value)
 	p = VARDATA_ANY(value);
 	end = p + VARSIZE_ANY_EXHDR(value);
 	for (; p < end; p++)
-		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\f' && *p != '\v')
+		if (!is_blank_char(*p))
 			return false;
 	return true;
+}
+
+/*
+ * value without the blanks around it (the ASCII white space of
+ * dispatch_text_is_blank), value itself when it has none: a provider's
+ * reference padded by its caller names the same charge (confirm_payment,
+ * settle_refund).
+ */
+text *
+dispatch_text_trim_blanks(text *value)
+{
+	const char *start = VARDATA_ANY(value);
+	const char *p = start;
+	const char *end = start + VARSIZE_ANY_EXHDR(value);
+
+	while (p < end && is_blank_char(*p))
+		p++;
+	while (end > p && is_blank_char(end[-1]))
+		end--;
+	if (p == start && end == start + VARSIZE_ANY_EXHDR(value))
+		return value;
+	return cstring_to_text_with_len(p, end - p);
+}
+
+PG_FUNCTION_INFO_V1(dispatch_trim_blanks);
+
+/*
+ * SQL: dispatch._trim_blanks(value text) -> text
+ *
+ * dispatch_text_trim_blanks for SQL callers.
+ */
+Datum
+dispatch_trim_blanks(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(dispatch_text_trim_blanks(PG_GETARG_TEXT_PP(0)));
 }
 
 PG_FUNCTION_INFO_V1(dispatch_is_blank);

@@ -260,31 +260,6 @@ move_order(const PaidOrder *o, const char *status, TimestampTz ready_at)
 			 o->order_id, status, SPI_result_code_string(ret));
 }
 
-/*
- * A provider's reference without the white space around it (the ASCII
- * white space of dispatch_text_is_blank), which is no part of it: a
- * reference padded by the caller is the same charge, so that it is stored,
- * repeated and refused for another order (DP030) as the bare one is.  The
- * caller has checked that it is not blank.
- */
-static text *
-trim_blanks(text *value)
-{
-	const char *start = VARDATA_ANY(value);
-	const char *p = start;
-	const char *end = start + VARSIZE_ANY_EXHDR(value);
-
-#define IS_BLANK(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' || (c) == '\f' || (c) == '\v')
-	while (p < end && IS_BLANK(*p))
-		p++;
-	while (end > p && IS_BLANK(end[-1]))
-		end--;
-#undef IS_BLANK
-	if (p == start && end == start + VARSIZE_ANY_EXHDR(value))
-		return value;
-	return cstring_to_text_with_len(p, end - p);
-}
-
 PG_FUNCTION_INFO_V1(dispatch_confirm_payment);
 
 /*
@@ -314,7 +289,7 @@ dispatch_confirm_payment(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_DP_INVALID_ARGUMENT),
 				errmsg("a payment confirmation needs the provider's reference"));
 	dispatch_check_text_length("provider_ref", provider_ref);
-	provider_ref = trim_blanks(provider_ref);
+	provider_ref = dispatch_text_trim_blanks(provider_ref);
 	open_order(fcinfo, &o);
 
 	/*
