@@ -91,8 +91,7 @@ prepare_point_plans(Oid point_type)
 	 */
 	exists_plan = match_keep_plan("SELECT r.status OPERATOR(pg_catalog.=) 'online' AS online,"
 								  " COALESCE(r.last_offline_at OPERATOR(pg_catalog.<) $4"
-								  "          AND $4 OPERATOR(pg_catalog.<) r.online_since, false)"
-								  " OR COALESCE($4 OPERATOR(pg_catalog.<) r.first_online_at, false) AS in_break,"
+								  "          AND $4 OPERATOR(pg_catalog.<) r.online_since, false) AS in_break,"
 								  " COALESCE($4 OPERATOR(pg_catalog.<) r.first_online_at, false) AS before_first"
 								  " FROM dispatch.riders r"
 								  " WHERE r.zone_id OPERATOR(pg_catalog.=) $1"
@@ -115,6 +114,7 @@ ping(FunctionCallInfo fcinfo, int first, int64 zone_id, bool zone_null,
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		isnull;
+	bool		before_first;
 	bool		at_null = PG_ARGISNULL(first + 2);
 	TimestampTz at = at_null ? 0 : PG_GETARG_TIMESTAMPTZ(first + 2);
 	Datum		point;
@@ -161,14 +161,15 @@ ping(FunctionCallInfo fcinfo, int first, int64 zone_id, bool zone_null,
 					errmsg("rider " INT64_FORMAT " is offline: no position is recorded off shift",
 						   DatumGetInt64(rider_id)),
 					errhint("A rider goes online with rider_online(rider_id, lon, lat) first, which records where the shift starts."));
-		/* a time in the break before this shift: off shift too */
-		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		/* a time in the break before this shift, or before the first: off shift too */
+		before_first = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		if (before_first || DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
 			ereport(ERROR,
 					errcode(ERRCODE_DP_RIDER_OFFLINE),
 					errmsg("rider " INT64_FORMAT " was offline at %s: no position is recorded off shift",
 						   DatumGetInt64(rider_id),
 						   DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(at)))),
-					DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)) ?
+					before_first ?
 					errdetail("The ping's time lies before the start of the rider's first shift.") :
 					errdetail("The ping's time lies between the rider's last rider_offline and the start of the current shift."));
 	}
