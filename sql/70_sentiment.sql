@@ -137,18 +137,26 @@ CREATE FUNCTION @extschema@.train_sentiment(query text,
                                             max_features integer DEFAULT 50000,
                                             smoothing double precision DEFAULT 1.0)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS $fn$
 DECLARE
 	v_docs      bigint;
 	v_pos       bigint;
 	v_features  integer;
 BEGIN
-	IF min_documents OPERATOR(pg_catalog.<) 1 OR max_features OPERATOR(pg_catalog.<) 1
+	-- not STRICT: a NULL query or option is an error, not a NULL result
+	-- that trains nothing
+	IF query IS NULL THEN
+		RAISE EXCEPTION 'training needs a query'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'The query must return (text, label) with label castable to boolean, e.g. rating >= 4.';
+	END IF;
+	IF min_documents IS NULL OR max_features IS NULL OR smoothing IS NULL
+	   OR min_documents OPERATOR(pg_catalog.<) 1 OR max_features OPERATOR(pg_catalog.<) 1
 	   OR smoothing OPERATOR(pg_catalog.<=) 0 THEN
 		RAISE EXCEPTION 'invalid training option'
 			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = 'min_documents and max_features must be at least 1, smoothing above 0.';
+			      DETAIL = 'min_documents and max_features must be at least 1, smoothing above 0; none of them NULL.';
 	END IF;
 	PERFORM @extschema@._check_length('training_query', query);
 
@@ -226,6 +234,6 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.train_sentiment(text, integer, integer, double precision) IS
-	'Learns sentiment weights from any query returning (text, label), label castable to boolean (e.g. rating >= 4 for star ratings), and replaces the learned weights in one transaction.  The same data gives the same weights.  Returns the number of features kept.';
+	'Learns sentiment weights from any query returning (text, label), label castable to boolean (e.g. rating >= 4 for star ratings), and replaces the learned weights in one transaction.  The same data gives the same weights.  Returns the number of features kept.  A NULL query or option, min_documents or max_features below 1, or smoothing not above 0 is refused (22023) and changes nothing.';
 REVOKE ALL ON FUNCTION @extschema@.train_sentiment(text, integer, integer, double precision) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.train_sentiment(text, integer, integer, double precision) TO dispatch_admin;

@@ -186,6 +186,7 @@ DECLARE
 	v_resolution text := pg_catalog.btrim(resolution);
 	v_points     integer := COALESCE(goodwill_points, 0);
 	v_customer   bigint;
+	v_erased     boolean;
 	v_kind       text;
 	v_code       text;
 BEGIN
@@ -198,6 +199,20 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('reason', v_resolution);
 
+	-- the customer's lock (shared) before the ticket's row lock, the order
+	-- of sql/30_keys.sql: forget_customer takes it exclusively and then
+	-- clears the resolutions of the customer's tickets.  The customer is
+	-- read without a lock (an order never changes customer).
+	SELECT o.customer_id INTO v_customer
+	  FROM @extschema@.complaint_tickets t
+	  JOIN @extschema@.orders o
+	    ON o.zone_id OPERATOR(pg_catalog.=) t.zone_id AND o.order_id OPERATOR(pg_catalog.=) t.order_id
+	 WHERE t.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(resolve_ticket.ticket_id)
+	   AND o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(resolve_ticket.ticket_id)
+	   AND t.ticket_id OPERATOR(pg_catalog.=) resolve_ticket.ticket_id;
+	IF FOUND THEN
+		PERFORM @extschema@._lock_subject('customer', v_customer, false);
+	END IF;
 	SELECT * INTO v_ticket FROM @extschema@.complaint_tickets t
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(resolve_ticket.ticket_id)
 	   AND t.ticket_id OPERATOR(pg_catalog.=) resolve_ticket.ticket_id
@@ -205,10 +220,16 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'complaint ticket % does not exist', resolve_ticket.ticket_id USING ERRCODE = 'DP651';
 	END IF;
+	-- an erased customer's ticket keeps no words about them (the erasure
+	-- put the word erased in place of its resolution) and gets no goodwill
+	v_erased := EXISTS (SELECT FROM @extschema@.customers c
+	                     WHERE c.customer_id OPERATOR(pg_catalog.=) v_customer
+	                       AND c.forgotten_at IS NOT NULL);
 
 	-- a repeat of the same resolution is a no-op that returns its coupon
+	-- (once the customer is erased, its text is gone: the same goodwill)
 	IF v_ticket.state OPERATOR(pg_catalog.=) 'resolved' THEN
-		IF v_ticket.resolution OPERATOR(pg_catalog.=) v_resolution
+		IF (v_erased OR v_ticket.resolution OPERATOR(pg_catalog.=) v_resolution)
 		   AND v_ticket.goodwill_points OPERATOR(pg_catalog.=) v_points
 		   AND v_ticket.goodwill_campaign_id IS NOT DISTINCT FROM resolve_ticket.goodwill_campaign_id THEN
 			RETURN v_ticket.goodwill_coupon;
@@ -218,6 +239,12 @@ BEGIN
 			      DETAIL = pg_catalog.format('Resolved at %s: %s.', v_ticket.resolved_at, v_ticket.resolution);
 	END IF;
 
+	IF v_erased AND (v_points OPERATOR(pg_catalog.>) 0 OR resolve_ticket.goodwill_campaign_id IS NOT NULL) THEN
+		RAISE EXCEPTION 'customer % of complaint ticket % was erased', v_customer, resolve_ticket.ticket_id
+			USING ERRCODE = 'DP012',
+			      DETAIL = 'An erased customer can use no points and no coupon: nothing was given and the ticket is still open.',
+			      HINT = 'Resolve the ticket without goodwill.';
+	END IF;
 	IF resolve_ticket.goodwill_campaign_id IS NOT NULL THEN
 		SELECT c.kind INTO v_kind FROM @extschema@.campaigns c
 		 WHERE c.campaign_id OPERATOR(pg_catalog.=) resolve_ticket.goodwill_campaign_id;
@@ -229,9 +256,6 @@ BEGIN
 		END IF;
 	END IF;
 
-	SELECT o.customer_id INTO v_customer FROM @extschema@.orders o
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_ticket.zone_id
-	   AND o.order_id OPERATOR(pg_catalog.=) v_ticket.order_id;
 	IF v_points OPERATOR(pg_catalog.>) 0 THEN
 		PERFORM @extschema@._points_grant(v_ticket.zone_id, v_customer, v_points, 'goodwill',
 		                                  'ticket:' OPERATOR(pg_catalog.||) v_ticket.ticket_id);
@@ -241,7 +265,8 @@ BEGIN
 	END IF;
 
 	UPDATE @extschema@.complaint_tickets t
-	   SET state = 'resolved', resolved_at = @extschema@.clock(), resolution = v_resolution,
+	   SET state = 'resolved', resolved_at = @extschema@.clock(),
+	       resolution = CASE WHEN v_erased THEN 'erased' ELSE v_resolution END,
 	       goodwill_points = v_points, goodwill_campaign_id = resolve_ticket.goodwill_campaign_id,
 	       goodwill_coupon = v_code
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) v_ticket.zone_id
@@ -250,7 +275,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.resolve_ticket(bigint, text, integer, bigint) IS
-	'Resolves a complaint ticket with a resolution (no personal data in it, up to 200 characters), optionally with goodwill: points credited to the customer (reason goodwill, ref ticket:<id>) and/or a one-use coupon of a goodwill campaign.  Returns the coupon''s code, NULL without one.  The same resolution again is a no-op that returns the same code; another is refused (DP653).';
+	'Resolves a complaint ticket with a resolution (no personal data in it, up to 200 characters), optionally with goodwill: points credited to the customer (reason goodwill, ref ticket:<id>) and/or a one-use coupon of a goodwill campaign.  Returns the coupon''s code, NULL without one.  The same resolution again is a no-op that returns the same code; another is refused (DP653).  The ticket of an erased customer keeps the word erased for its resolution (forget_customer puts it in place of one written before) and gets no goodwill (DP012, nothing written).';
 REVOKE ALL ON FUNCTION @extschema@.resolve_ticket(bigint, text, integer, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.resolve_ticket(bigint, text, integer, bigint) TO dispatch_app, dispatch_admin;
 

@@ -801,12 +801,20 @@ BEGIN
 		   AND p.order_id OPERATOR(pg_catalog.=) o.order_id
 		   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
 		   AND p.failure_reason IS NOT NULL;
+		-- what was written resolving their complaints (the caller's free
+		-- text about the customer's order, sql/76_complaints.sql)
+		UPDATE @extschema@.complaint_tickets k SET resolution = 'erased'
+		  FROM @extschema@.orders o
+		 WHERE k.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND k.order_id OPERATOR(pg_catalog.=) o.order_id
+		   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		   AND k.resolution OPERATOR(pg_catalog.<>) 'erased';
 	END LOOP;
 	RETURN v_rows;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) IS
-	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds) and for the failures of their payments and refunds; returns the rows changed.';
+	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds), for the failures of their payments and refunds, and the resolutions of their complaint tickets (the word erased); returns the rows changed.';
 REVOKE ALL ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) FROM PUBLIC;
 
 -- The reason given for a rectification is the caller's free text
@@ -975,7 +983,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay), coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay) and the resolutions of their complaint tickets (the word erased), coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
 
 ------------------------------------------------------------------------------
 -- rectification: a subject's phone and name, corrected

@@ -4,7 +4,7 @@
 -- test/data/sentiment_regression.tsv and test/data/takeaway_regression.tsv).
 \set QUIET on
 BEGIN;
-SELECT plan(143);
+SELECT plan(146);
 
 -- declarations
 SELECT has_function('dispatch', 'sentiment', ARRAY['text'], 'sentiment(text) exists');
@@ -244,6 +244,15 @@ SELECT is((SELECT documents FROM dispatch.sentiment_training ORDER BY trained_at
           'training is recorded');
 SELECT throws_ok($$ SELECT dispatch.train_sentiment('SELECT body, true FROM pg_temp.labelled') $$, 'DP503', NULL,
                  'one class only is refused with DP503');
+-- a missing query or option is refused, not a NULL that trains nothing
+-- and reads as a result (the learned model stays as it was)
+CREATE TEMP TABLE model_before AS SELECT feature, weight FROM dispatch.sentiment_weights;
+SELECT throws_ok($$ SELECT dispatch.train_sentiment(NULL) $$, '22023', NULL, 'a NULL query is refused');
+SELECT throws_ok($$ SELECT dispatch.train_sentiment('SELECT body, stars >= 4 FROM pg_temp.labelled', max_features => NULL) $$,
+                 '22023', NULL, 'a NULL option is refused');
+SELECT results_eq('SELECT feature, weight FROM dispatch.sentiment_weights ORDER BY feature COLLATE "C"',
+                  'SELECT feature, weight FROM model_before ORDER BY feature COLLATE "C"',
+                  '... and the learned weights stay as they were');
 -- the rule that turns log-odds into weights is the C core's, shared with
 -- tools/sentiment/train.py; admins reach it, nobody else needs to
 SELECT function_privs_are('dispatch', '_sentiment_weight', ARRAY['text', 'double precision'], 'dispatch_app',

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(96);
+SELECT plan(104);
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
 \ir ../fixtures/order_in.sql
@@ -379,6 +379,39 @@ SELECT results_eq(format('SELECT zone_id, order_id FROM dispatch.survey_answers 
 SELECT dispatch.cancel_order(:ad, 'changed mind') \g /dev/null
 SELECT is(dispatch.answer_survey(:sa, :customer2, 4), :ac_answer::bigint,
           'the same answer again is a no-op once none of the customer''s redemptions is held');
+
+------------------------------------------------------------------------------
+-- an erased customer's tickets: the words written about their complaint go
+-- with the erasure, and no goodwill is given to, nor recorded for, a
+-- customer who can never use it
+
+SET LOCAL dispatch.clock_override = '2026-03-05 10:00:00+00';
+SELECT dispatch.register_customer('+8613800000093', 'Test Customer Gamma') AS customer3 \gset
+SELECT set_config('t.customer', :'customer3', true) \g /dev/null
+SELECT pg_temp.order_in('delivered') AS e1 \gset
+SELECT pg_temp.order_in('delivered') AS e2 \gset
+SELECT dispatch.submit_feedback(:e1, 1, NULL) \g /dev/null
+SELECT dispatch.submit_feedback(:e2, 1, NULL) \g /dev/null
+SELECT (SELECT ticket_id FROM dispatch.complaint_tickets WHERE zone_id = :zone AND order_id = :e1) AS te1 \gset
+SELECT (SELECT ticket_id FROM dispatch.complaint_tickets WHERE zone_id = :zone AND order_id = :e2) AS te2 \gset
+SELECT dispatch.resolve_ticket(:te1, 'called Mr Chen back on 13800000093, refunded') \g /dev/null
+SELECT dispatch.forget_customer(:customer3) \g /dev/null
+SELECT (SELECT resolution FROM dispatch.complaint_tickets WHERE zone_id = :zone AND ticket_id = :te1) AS v \gset
+SELECT is(:'v'::text, 'erased', 'erasure replaces the resolution written about the customer''s ticket by the word erased');
+SELECT is(dispatch.resolve_ticket(:te1, 'called Mr Chen back on 13800000093, refunded'), NULL::text,
+          '... and the same resolution again is still a no-op');
+SELECT throws_ok(format('SELECT dispatch.resolve_ticket(%s, %L, 100)', :te2, 'sorry'), 'DP012', NULL,
+                 'goodwill points for an erased customer are refused');
+SELECT throws_ok(format('SELECT dispatch.resolve_ticket(%s, %L, 0, %s)', :te2, 'sorry', :goodwill), 'DP012', NULL,
+                 'a goodwill coupon for an erased customer is refused');
+SELECT (SELECT state FROM dispatch.complaint_tickets WHERE zone_id = :zone AND ticket_id = :te2) AS v \gset
+SELECT is(:'v'::text, 'open', '... leaving the ticket open');
+SELECT is((SELECT count(*) FROM dispatch.coupons WHERE customer_id = :customer3), 0::bigint,
+          '... and no coupon issued to the erased customer');
+SELECT is(dispatch.resolve_ticket(:te2, 'apologised to Mr Chen'), NULL::text, 'the ticket is resolved without goodwill');
+SELECT (SELECT row(state, resolution, goodwill_points)::text FROM dispatch.complaint_tickets
+         WHERE zone_id = :zone AND ticket_id = :te2) AS v \gset
+SELECT is(:'v'::text, '(resolved,erased,0)', '... keeping no text about the erased customer');
 
 SELECT * FROM finish();
 ROLLBACK;
