@@ -6966,18 +6966,26 @@ CREATE OR REPLACE FUNCTION @extschema@.train_sentiment(query text,
                                             max_features integer DEFAULT 50000,
                                             smoothing double precision DEFAULT 1.0)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 AS $fn$
 DECLARE
 	v_docs      bigint;
 	v_pos       bigint;
 	v_features  integer;
 BEGIN
-	IF min_documents OPERATOR(pg_catalog.<) 1 OR max_features OPERATOR(pg_catalog.<) 1
+	-- not STRICT: a NULL query or option is an error, not a NULL result
+	-- that trains nothing
+	IF query IS NULL THEN
+		RAISE EXCEPTION 'training needs a query'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'The query must return (text, label) with label castable to boolean, e.g. rating >= 4.';
+	END IF;
+	IF min_documents IS NULL OR max_features IS NULL OR smoothing IS NULL
+	   OR min_documents OPERATOR(pg_catalog.<) 1 OR max_features OPERATOR(pg_catalog.<) 1
 	   OR smoothing OPERATOR(pg_catalog.<=) 0 THEN
 		RAISE EXCEPTION 'invalid training option'
 			USING ERRCODE = 'invalid_parameter_value',
-			      DETAIL = 'min_documents and max_features must be at least 1, smoothing above 0.';
+			      DETAIL = 'min_documents and max_features must be at least 1, smoothing above 0; none of them NULL.';
 	END IF;
 	PERFORM @extschema@._check_length('training_query', query);
 
@@ -7055,7 +7063,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.train_sentiment(text, integer, integer, double precision) IS
-	'Learns sentiment weights from any query returning (text, label), label castable to boolean (e.g. rating >= 4 for star ratings), and replaces the learned weights in one transaction.  The same data gives the same weights.  Returns the number of features kept.';
+	'Learns sentiment weights from any query returning (text, label), label castable to boolean (e.g. rating >= 4 for star ratings), and replaces the learned weights in one transaction.  The same data gives the same weights.  Returns the number of features kept.  A NULL query or option, min_documents or max_features below 1, or smoothing not above 0 is refused (22023) and changes nothing.';
 
 -- submit_feedback (sql/75_feedback.sql)
 CREATE OR REPLACE FUNCTION @extschema@.submit_feedback(order_id bigint, rating integer, comment text,
@@ -7295,6 +7303,7 @@ DECLARE
 	v_resolution text := pg_catalog.btrim(resolution);
 	v_points     integer := COALESCE(goodwill_points, 0);
 	v_customer   bigint;
+	v_erased     boolean;
 	v_kind       text;
 	v_code       text;
 BEGIN
@@ -7307,6 +7316,20 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._check_length('reason', v_resolution);
 
+	-- the customer's lock (shared) before the ticket's row lock, the order
+	-- of sql/30_keys.sql: forget_customer takes it exclusively and then
+	-- clears the resolutions of the customer's tickets.  The customer is
+	-- read without a lock (an order never changes customer).
+	SELECT o.customer_id INTO v_customer
+	  FROM @extschema@.complaint_tickets t
+	  JOIN @extschema@.orders o
+	    ON o.zone_id OPERATOR(pg_catalog.=) t.zone_id AND o.order_id OPERATOR(pg_catalog.=) t.order_id
+	 WHERE t.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(resolve_ticket.ticket_id)
+	   AND o.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(resolve_ticket.ticket_id)
+	   AND t.ticket_id OPERATOR(pg_catalog.=) resolve_ticket.ticket_id;
+	IF FOUND THEN
+		PERFORM @extschema@._lock_subject('customer', v_customer, false);
+	END IF;
 	SELECT * INTO v_ticket FROM @extschema@.complaint_tickets t
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) @extschema@.zone_of(resolve_ticket.ticket_id)
 	   AND t.ticket_id OPERATOR(pg_catalog.=) resolve_ticket.ticket_id
@@ -7314,10 +7337,16 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'complaint ticket % does not exist', resolve_ticket.ticket_id USING ERRCODE = 'DP651';
 	END IF;
+	-- an erased customer's ticket keeps no words about them (the erasure
+	-- put the word erased in place of its resolution) and gets no goodwill
+	v_erased := EXISTS (SELECT FROM @extschema@.customers c
+	                     WHERE c.customer_id OPERATOR(pg_catalog.=) v_customer
+	                       AND c.forgotten_at IS NOT NULL);
 
 	-- a repeat of the same resolution is a no-op that returns its coupon
+	-- (once the customer is erased, its text is gone: the same goodwill)
 	IF v_ticket.state OPERATOR(pg_catalog.=) 'resolved' THEN
-		IF v_ticket.resolution OPERATOR(pg_catalog.=) v_resolution
+		IF (v_erased OR v_ticket.resolution OPERATOR(pg_catalog.=) v_resolution)
 		   AND v_ticket.goodwill_points OPERATOR(pg_catalog.=) v_points
 		   AND v_ticket.goodwill_campaign_id IS NOT DISTINCT FROM resolve_ticket.goodwill_campaign_id THEN
 			RETURN v_ticket.goodwill_coupon;
@@ -7327,6 +7356,12 @@ BEGIN
 			      DETAIL = pg_catalog.format('Resolved at %s: %s.', v_ticket.resolved_at, v_ticket.resolution);
 	END IF;
 
+	IF v_erased AND (v_points OPERATOR(pg_catalog.>) 0 OR resolve_ticket.goodwill_campaign_id IS NOT NULL) THEN
+		RAISE EXCEPTION 'customer % of complaint ticket % was erased', v_customer, resolve_ticket.ticket_id
+			USING ERRCODE = 'DP012',
+			      DETAIL = 'An erased customer can use no points and no coupon: nothing was given and the ticket is still open.',
+			      HINT = 'Resolve the ticket without goodwill.';
+	END IF;
 	IF resolve_ticket.goodwill_campaign_id IS NOT NULL THEN
 		SELECT c.kind INTO v_kind FROM @extschema@.campaigns c
 		 WHERE c.campaign_id OPERATOR(pg_catalog.=) resolve_ticket.goodwill_campaign_id;
@@ -7338,9 +7373,6 @@ BEGIN
 		END IF;
 	END IF;
 
-	SELECT o.customer_id INTO v_customer FROM @extschema@.orders o
-	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_ticket.zone_id
-	   AND o.order_id OPERATOR(pg_catalog.=) v_ticket.order_id;
 	IF v_points OPERATOR(pg_catalog.>) 0 THEN
 		PERFORM @extschema@._points_grant(v_ticket.zone_id, v_customer, v_points, 'goodwill',
 		                                  'ticket:' OPERATOR(pg_catalog.||) v_ticket.ticket_id);
@@ -7350,7 +7382,8 @@ BEGIN
 	END IF;
 
 	UPDATE @extschema@.complaint_tickets t
-	   SET state = 'resolved', resolved_at = @extschema@.clock(), resolution = v_resolution,
+	   SET state = 'resolved', resolved_at = @extschema@.clock(),
+	       resolution = CASE WHEN v_erased THEN 'erased' ELSE v_resolution END,
 	       goodwill_points = v_points, goodwill_campaign_id = resolve_ticket.goodwill_campaign_id,
 	       goodwill_coupon = v_code
 	 WHERE t.zone_id OPERATOR(pg_catalog.=) v_ticket.zone_id
@@ -7359,7 +7392,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.resolve_ticket(bigint, text, integer, bigint) IS
-	'Resolves a complaint ticket with a resolution (no personal data in it, up to 200 characters), optionally with goodwill: points credited to the customer (reason goodwill, ref ticket:<id>) and/or a one-use coupon of a goodwill campaign.  Returns the coupon''s code, NULL without one.  The same resolution again is a no-op that returns the same code; another is refused (DP653).';
+	'Resolves a complaint ticket with a resolution (no personal data in it, up to 200 characters), optionally with goodwill: points credited to the customer (reason goodwill, ref ticket:<id>) and/or a one-use coupon of a goodwill campaign.  Returns the coupon''s code, NULL without one.  The same resolution again is a no-op that returns the same code; another is refused (DP653).  The ticket of an erased customer keeps the word erased for its resolution (forget_customer puts it in place of one written before) and gets no goodwill (DP012, nothing written).';
 REVOKE ALL ON FUNCTION @extschema@.resolve_ticket(bigint, text, integer, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.resolve_ticket(bigint, text, integer, bigint) TO dispatch_app, dispatch_admin;
 
@@ -8925,12 +8958,20 @@ BEGIN
 		   AND p.order_id OPERATOR(pg_catalog.=) o.order_id
 		   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
 		   AND p.failure_reason IS NOT NULL;
+		-- what was written resolving their complaints (the caller's free
+		-- text about the customer's order, sql/76_complaints.sql)
+		UPDATE @extschema@.complaint_tickets k SET resolution = 'erased'
+		  FROM @extschema@.orders o
+		 WHERE k.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
+		   AND k.order_id OPERATOR(pg_catalog.=) o.order_id
+		   AND o.customer_id OPERATOR(pg_catalog.=) p_customer_id
+		   AND k.resolution OPERATOR(pg_catalog.<>) 'erased';
 	END LOOP;
 	RETURN v_rows;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) IS
-	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds) and for the failures of their payments and refunds; returns the rows changed.';
+	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds), for the failures of their payments and refunds, and the resolutions of their complaint tickets (the word erased); returns the rows changed.';
 REVOKE ALL ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) FROM PUBLIC;
 
 -- _forget_rectify_reasons (sql/80_privacy.sql)
@@ -9090,7 +9131,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay), coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay) and the resolutions of their complaint tickets (the word erased), coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
 
 -- _rectify_log (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rectify_log(p_subject text, p_subject_id bigint, p_fields text[], p_reason text)
