@@ -617,21 +617,21 @@ RETURNS TABLE (rider_id bigint, distance_m float8, cost float8, travel_s float8,
                priority_factor float8, load_penalty float8, fairness float8,
                fatigue float8, active_orders integer, free_slots integer,
                vehicle text, position_age_s float8)
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED SECURITY DEFINER
+LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS 'MODULE_PATHNAME', 'dispatch_nearest_riders';
 COMMENT ON FUNCTION @extschema@.nearest_riders(bigint, integer) IS
-	'The k riders nearest to an order''s pickup that could take it now (online, fresh position, a free slot, not fatigued, within their vehicle''s limits, not excluded), nearest first, with the cost the batch would use and each of its components (docs/matching.md).';
+	'The k riders nearest to an order''s pickup that could take it now (online, fresh position, a free slot, not fatigued, within their vehicle''s limits, not excluded), nearest first, with the cost the batch would use and each of its components (docs/matching.md).  DP306 for an unknown or NULL order, DP304 for a k NULL or outside 1..1000.';
 
 CREATE FUNCTION @extschema@.assign_batch(zone_id bigint)
 RETURNS TABLE (order_id bigint, rider_id bigint, offer_id bigint, cost float8, method text)
-LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS 'MODULE_PATHNAME', 'dispatch_assign_batch';
 COMMENT ON FUNCTION @extschema@.assign_batch(bigint) IS
-	'One dispatch round for a zone: expires overdue offers, solves the minimum-cost assignment of its dispatchable orders to its available riders'' free slots, writes offers (with audit) and emits an offer event for each.  method says whether the solve was exact or, past the size or time budget, a heuristic.';
+	'One dispatch round for a zone: expires overdue offers, solves the minimum-cost assignment of its dispatchable orders to its available riders'' free slots, writes offers (with audit) and emits an offer event for each.  method says whether the solve was exact or, past the size or time budget, a heuristic.  DP305 for an unknown or NULL zone.';
 
 CREATE FUNCTION @extschema@._respond_offer(p_zone bigint, offer_id bigint, accept boolean, reason text DEFAULT NULL)
 RETURNS void

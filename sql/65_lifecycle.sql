@@ -203,10 +203,22 @@ AS $$
 DECLARE
 	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_pickup @extschema@.riders.plan_pickup_position%TYPE;
+	v_now timestamptz := @extschema@.clock();
 BEGIN
 	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
 		RAISE EXCEPTION 'invalid plan time %', free_at
 			USING ERRCODE = 'DP025', DETAIL = 'A plan needs a finite time at which the rider will be free.';
+	END IF;
+	-- a time days or years from now is a slip of the rider's app (a unit, a
+	-- year), as merchant_accept takes a ready time: the end of such a plan
+	-- would outlive the rider's last delivery (the orders_rider_load
+	-- trigger keeps a plan's end until its time), and a rider holding no
+	-- orders can send no plan to replace it, so matching would cost the
+	-- rider as busy until then
+	IF free_at OPERATOR(pg_catalog.>) (v_now OPERATOR(pg_catalog.+) interval '1 day')
+	   OR free_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) interval '1 day') THEN
+		RAISE EXCEPTION 'plan time % is more than a day from now', free_at
+			USING ERRCODE = 'DP025', DETAIL = 'A plan says when the rider will be done with the orders it holds.';
 	END IF;
 	IF (pickup_at IS NULL) <> (pickup_lon IS NULL) OR (pickup_at IS NULL) <> (pickup_lat IS NULL) THEN
 		RAISE EXCEPTION 'a plan''s next pickup needs its time and both coordinates'
@@ -216,6 +228,12 @@ BEGIN
 		IF NOT pg_catalog.isfinite(pickup_at) OR pickup_at OPERATOR(pg_catalog.>) free_at THEN
 			RAISE EXCEPTION 'invalid pickup time % of a plan done at %', pickup_at, free_at
 				USING ERRCODE = 'DP025', DETAIL = 'The next pickup comes before the plan is done.';
+		END IF;
+		-- not after free_at, so at most a day ahead; a day or more ago is
+		-- the same slip as above (the trip would be costed as reached)
+		IF pickup_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) interval '1 day') THEN
+			RAISE EXCEPTION 'pickup time % of a plan is more than a day ago', pickup_at
+				USING ERRCODE = 'DP025';
 		END IF;
 		v_pickup := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
 	END IF;
@@ -256,7 +274,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
-	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders; an unknown or erased rider is refused (DP015).';
+	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders; an unknown or erased rider is refused (DP015); a time not finite or more than a day from now (after or before) DP025.';
 
 CREATE FUNCTION @extschema@._merchant_accept(p_zone bigint, order_id bigint, ready_at timestamptz DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

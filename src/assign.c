@@ -2042,13 +2042,18 @@ PG_FUNCTION_INFO_V1(dispatch_assign_batch);
 Datum
 dispatch_assign_batch(PG_FUNCTION_ARGS)
 {
-	int64		zone_id = PG_GETARG_INT64(0);
+	int64		zone_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext oldcxt;
 	Batch		b;
 	Solve		sv;
 	Offers		of;
 
+	/* not STRICT: no zone is refused as an unknown one, not a batch of nothing */
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_MATCH_ZONE_UNKNOWN),
+				errmsg("zone <NULL> does not exist"));
 	if (zone_id < 1 || zone_id > 8388607)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_MATCH_ZONE_UNKNOWN),

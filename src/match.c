@@ -968,8 +968,8 @@ PG_FUNCTION_INFO_V1(dispatch_nearest_riders);
 Datum
 dispatch_nearest_riders(PG_FUNCTION_ARGS)
 {
-	int64		order_id = PG_GETARG_INT64(0);
-	int32		k = PG_GETARG_INT32(1);
+	int64		order_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+	int32		k = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext oldcxt;
 	MemoryContext opcxt;
@@ -986,7 +986,15 @@ dispatch_nearest_riders(PG_FUNCTION_ARGS)
 	double		avg_o = 0,
 				avg_e = 0;
 
-	if (k < 1 || k > MATCH_MAX_K)
+	/*
+	 * Not STRICT: a NULL order or k is a caller's mistake, refused as an
+	 * unknown order or a k out of range, not answered with no riders
+	 */
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_DP_MATCH_ORDER_UNKNOWN),
+				errmsg("order <NULL> does not exist"));
+	if (PG_ARGISNULL(1) || k < 1 || k > MATCH_MAX_K)
 		ereport(ERROR,
 				errcode(ERRCODE_DP_MATCH_ARGUMENT),
 				errmsg("k must be between 1 and %d", MATCH_MAX_K));
