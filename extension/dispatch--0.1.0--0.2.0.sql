@@ -4995,6 +4995,30 @@ COMMENT ON FUNCTION @extschema@._rider_index_predicate() IS
 	'Internal: the predicate riders_available_idx must have, as the candidate searches in C write it (MATCH_RIDER_INDEXED of src/match.h).';
 REVOKE ALL ON FUNCTION @extschema@._rider_index_predicate() FROM PUBLIC;
 
+-- nearest_riders (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@.nearest_riders(order_id bigint, k integer DEFAULT 10)
+RETURNS TABLE (rider_id bigint, distance_m float8, cost float8, travel_s float8,
+               rider_wait_s float8, food_wait_s float8, late_s float8,
+               priority_factor float8, load_penalty float8, fairness float8,
+               fatigue float8, active_orders integer, free_slots integer,
+               vehicle text, position_age_s float8)
+LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS 'MODULE_PATHNAME', 'dispatch_nearest_riders';
+COMMENT ON FUNCTION @extschema@.nearest_riders(bigint, integer) IS
+	'The k riders nearest to an order''s pickup that could take it now (online, fresh position, a free slot, not fatigued, within their vehicle''s limits, not excluded), nearest first, with the cost the batch would use and each of its components (docs/matching.md).  DP306 for an unknown or NULL order, DP304 for a k NULL or outside 1..1000.';
+
+-- assign_batch (sql/60_matching.sql)
+CREATE OR REPLACE FUNCTION @extschema@.assign_batch(zone_id bigint)
+RETURNS TABLE (order_id bigint, rider_id bigint, offer_id bigint, cost float8, method text)
+LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS 'MODULE_PATHNAME', 'dispatch_assign_batch';
+COMMENT ON FUNCTION @extschema@.assign_batch(bigint) IS
+	'One dispatch round for a zone: expires overdue offers, solves the minimum-cost assignment of its dispatchable orders to its available riders'' free slots, writes offers (with audit) and emits an offer event for each.  method says whether the solve was exact or, past the size or time budget, a heuristic.  DP305 for an unknown or NULL zone.';
+
 -- _respond_offer (sql/60_matching.sql)
 CREATE OR REPLACE FUNCTION @extschema@._respond_offer(p_zone bigint, offer_id bigint, accept boolean, reason text DEFAULT NULL)
 RETURNS void
@@ -5691,10 +5715,22 @@ AS $$
 DECLARE
 	v_point @extschema@.riders.free_position%TYPE := @extschema@._check_point(lon, lat, 'rider');
 	v_pickup @extschema@.riders.plan_pickup_position%TYPE;
+	v_now timestamptz := @extschema@.clock();
 BEGIN
 	IF free_at IS NULL OR NOT pg_catalog.isfinite(free_at) THEN
 		RAISE EXCEPTION 'invalid plan time %', free_at
 			USING ERRCODE = 'DP025', DETAIL = 'A plan needs a finite time at which the rider will be free.';
+	END IF;
+	-- a time days or years from now is a slip of the rider's app (a unit, a
+	-- year), as merchant_accept takes a ready time: the end of such a plan
+	-- would outlive the rider's last delivery (the orders_rider_load
+	-- trigger keeps a plan's end until its time), and a rider holding no
+	-- orders can send no plan to replace it, so matching would cost the
+	-- rider as busy until then
+	IF free_at OPERATOR(pg_catalog.>) (v_now OPERATOR(pg_catalog.+) interval '1 day')
+	   OR free_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) interval '1 day') THEN
+		RAISE EXCEPTION 'plan time % is more than a day from now', free_at
+			USING ERRCODE = 'DP025', DETAIL = 'A plan says when the rider will be done with the orders it holds.';
 	END IF;
 	IF (pickup_at IS NULL) <> (pickup_lon IS NULL) OR (pickup_at IS NULL) <> (pickup_lat IS NULL) THEN
 		RAISE EXCEPTION 'a plan''s next pickup needs its time and both coordinates'
@@ -5704,6 +5740,12 @@ BEGIN
 		IF NOT pg_catalog.isfinite(pickup_at) OR pickup_at OPERATOR(pg_catalog.>) free_at THEN
 			RAISE EXCEPTION 'invalid pickup time % of a plan done at %', pickup_at, free_at
 				USING ERRCODE = 'DP025', DETAIL = 'The next pickup comes before the plan is done.';
+		END IF;
+		-- not after free_at, so at most a day ahead; a day or more ago is
+		-- the same slip as above (the trip would be costed as reached)
+		IF pickup_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) interval '1 day') THEN
+			RAISE EXCEPTION 'pickup time % of a plan is more than a day ago', pickup_at
+				USING ERRCODE = 'DP025';
 		END IF;
 		v_pickup := @extschema@._check_point(pickup_lon, pickup_lat, 'pickup');
 	END IF;
@@ -5747,7 +5789,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) IS
-	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders; an unknown or erased rider is refused (DP015).';
+	'A rider holding orders says when and where it will be done with them, and optionally when it reaches its next pickup of a trip not yet started; matching costs its next order from there, or from that pickup for an order that can join the trip (docs/matching.md).  Returns false, recording nothing, when the rider holds no orders; an unknown or erased rider is refused (DP015); a time not finite or more than a day from now (after or before) DP025.';
 REVOKE ALL ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider_plan(bigint, timestamptz, float8, float8, timestamptz, float8, float8) TO dispatch_app, dispatch_admin;
 
