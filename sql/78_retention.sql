@@ -316,6 +316,17 @@ BEGIN
 	ELSE
 		-- a batch of a run: waits for a batch called on its own (milliseconds)
 		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('purge'));
+		-- the run this session began (purge_expired): a batch counted into
+		-- no run, or into a run that is over or another session's, would
+		-- purge without purge_runs saying so
+		IF NOT EXISTS (SELECT FROM @extschema@.purge_runs r
+		                WHERE r.run_id OPERATOR(pg_catalog.=) v_run
+		                  AND r.status OPERATOR(pg_catalog.=) 'running'
+		                  AND r.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()) THEN
+			RAISE EXCEPTION 'purge run % is not a running run of this session', v_run
+				USING ERRCODE = 'DP411',
+				      HINT = 'Call purge_expired_step(batch_size) without a run: it logs a run of its own.';
+		END IF;
 	END IF;
 
 	-- orders left waiting for their payment (dispatch.unpaid_order_minutes)
@@ -471,7 +482,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_expired_step(integer, bigint) IS
-	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given).  First, orders left waiting for their payment longer than dispatch.unpaid_order_minutes are cancelled (payment abandoned), so that their retention starts; other unfinished orders are never touched.';
+	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given, which must name a running run this session began, as purge_expired does; any other is refused, DP411).  First, orders left waiting for their payment longer than dispatch.unpaid_order_minutes are cancelled (payment abandoned), so that their retention starts; other unfinished orders are never touched.';
 
 CREATE PROCEDURE @extschema@.purge_expired(batch_size integer DEFAULT 500)
 LANGUAGE plpgsql
