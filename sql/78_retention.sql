@@ -141,18 +141,24 @@ BEGIN
 		RAISE EXCEPTION 'unknown data class "%"', data_class
 			USING ERRCODE = 'DP411', HINT = 'Data classes: order_text, dropoff_point, rider_tracks, events, feedback_text, intake_refusals.';
 	END IF;
-	IF keep IS NULL OR keep OPERATOR(pg_catalog.<) '1 hour'::interval OR enabled IS NULL
+	-- at most 100 years: a purge batch counts every class's cut-off back
+	-- from now (the outbox's twice its keep), and one thousands of years
+	-- back lies before the first timestamp: the batch, and with it the
+	-- purge of every class, would fail
+	IF keep IS NULL OR keep OPERATOR(pg_catalog.<) '1 hour'::interval
+	   OR keep OPERATOR(pg_catalog.>) '100 years'::interval OR enabled IS NULL
 	   OR (cell_deg IS NOT NULL AND (v.action OPERATOR(pg_catalog.<>) 'coarsen'
 	                                 OR cell_deg OPERATOR(pg_catalog.<=) 0 OR cell_deg OPERATOR(pg_catalog.>) 1)) THEN
 		RAISE EXCEPTION 'invalid retention policy for %', data_class
-			USING ERRCODE = 'DP411', DETAIL = 'keep is at least an hour; cell_deg (0 to 1 degree) applies to dropoff_point only.';
+			USING ERRCODE = 'DP411', DETAIL = 'keep is at least an hour and at most 100 years; cell_deg (0 to 1 degree) applies to dropoff_point only.',
+			      HINT = 'To keep a class for good, disable its policy: set_retention_policy(data_class, keep, false).';
 	END IF;
 	INSERT INTO @extschema@.retention_policies (data_class, keep, action, cell_deg, enabled, source)
 	VALUES (v.data_class, keep, v.action, COALESCE(cell_deg, v.cell_deg), enabled, 'operator');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.set_retention_policy(text, interval, boolean, float8) IS
-	'Changes how long a data class is kept (at least an hour), whether it is purged, and for dropoff_point the grid cell size in degrees; the change is kept as a new row.';
+	'Changes how long a data class is kept (at least an hour, at most 100 years; DP411 otherwise), whether it is purged, and for dropoff_point the grid cell size in degrees; the change is kept as a new row.';
 
 CREATE FUNCTION @extschema@._purge_begin(p_status text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
