@@ -199,6 +199,14 @@ BEGIN
 		RAISE EXCEPTION 'events_since needs a seq and max_events between 1 and 100000'
 			USING ERRCODE = 'DP025';
 	END IF;
+	-- a zone that does not exist has no events and never will: refused, so
+	-- that a gateway given a wrong zone says so instead of waiting for ever
+	IF events_since.zone_id IS NOT NULL AND NOT EXISTS (
+		SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) events_since.zone_id) THEN
+		RAISE EXCEPTION 'zone % does not exist', events_since.zone_id
+			USING ERRCODE = 'DP016',
+			      HINT = 'events_since reads the events of one zone of create_zone, or of every zone with a NULL zone.';
+	END IF;
 	-- Only events of transactions older than this snapshot's xmin: they have
 	-- all ended, so nothing can appear below this horizon later.
 	RETURN QUERY
@@ -212,6 +220,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.events_since(bigint, integer, bigint) IS
-	'Catch-up for push gateways: committed events with seq > after_seq in seq order, at most max_events, optionally of one zone.  Calling it again with the last seq returned sees every committed event exactly once.';
+	'Catch-up for push gateways: committed events with seq > after_seq in seq order, at most max_events, optionally of one zone.  Calling it again with the last seq returned sees every committed event exactly once.  DP025 without a seq or for max_events outside 1..100000, DP016 for a zone that does not exist.';
 REVOKE ALL ON FUNCTION @extschema@.events_since(bigint, integer, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.events_since(bigint, integer, bigint) TO dispatch_gateway, dispatch_admin;

@@ -123,7 +123,8 @@ static const char *usage_text =
 "\n"
 "EXIT STATUS\n"
 "    0 after a signal or --once; 2 on bad arguments (including an empty item,\n"
-"    a non-number or a zone given twice in --zone) or an unusable state file.\n"
+"    a non-number or a zone given twice in --zone, and a zone of --zone that\n"
+"    the database does not have) or an unusable state file.\n"
 "\n"
 "LOG\n"
 "    One line per event worth knowing (connections, catch-ups, errors) on\n"
@@ -674,6 +675,7 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, Zon
 				topic[512];
 	const char *params[3] = {after, limit, z->id < 0 ? NULL : z->text};
 	PGresult   *r;
+	const char *state;
 	int			rows,
 				i;
 	int64_t		last = z->seq;
@@ -681,6 +683,14 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, Zon
 	snprintf(after, sizeof(after), "%" PRId64, z->seq);
 	snprintf(limit, sizeof(limit), "%d", o->batch);
 	r = PQexecParams(db, sql, 3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK &&
+		(state = PQresultErrorField(r, PG_DIAG_SQLSTATE)) != NULL && strcmp(state, "DP016") == 0)
+	{
+		/* a zone of --zone that does not exist: no retry will find it */
+		logf_("--zone lists zone %s, which does not exist: %s", z->text, PQerrorMessage(db));
+		PQclear(r);
+		exit(2);
+	}
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 	{
 		logf_("events_since failed: %s", PQerrorMessage(db));

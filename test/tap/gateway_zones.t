@@ -10,7 +10,8 @@
 # backlog of A does not hold up B (a batch of each zone per round); killed
 # with SIGKILL mid-run and started again, it misses nothing and sends
 # nothing again at or below the cursors it had saved (at least once: only
-# the batch in flight may come twice).  Bad lists and state files exit 2.
+# the batch in flight may come twice).  Bad lists and state files exit 2,
+# and so does a list naming a zone the database does not have.
 # Runs in a database of its own.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,7 +30,7 @@ trap cleanup EXIT
 . "$here/test/lib/broker.sh"
 gateway_test_needs "$here"
 
-echo "1..12"
+echo "1..13"
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "$1"; }
@@ -216,3 +217,15 @@ check
 ok $? "it resumed from the cursors it had saved: every event of both zones arrived (missing $(get missing) of $(get expected)), none of $zc, in order" || show
 [ -n "$kill_a" ] && [ -n "$kill_b" ] && [ "$(get twice_below)" = 0 ]
 ok $? "nothing at or below the saved cursors ($za: $kill_a, $zb: $kill_b) was sent twice ($(get twice) messages twice above them)" || show
+
+# 13: a zone of --zone that the database does not have: events_since refuses
+# it (DP016), and the gateway exits 2 naming it, instead of reading an empty
+# outbox for ever.  Its state file is left alone.
+kill -TERM "$gwpid"; wait "$gwpid"; gwpid=
+no_zone=$(q "SELECT max(zone_id) + 1000 FROM dispatch.zones")
+printf '%s %s\n' "$za" "$(last "$za")" >"$work/state.bad"
+cp "$work/state.bad" "$work/state.kept"
+timeout 20 "$here/tools/gateway" --db "$conninfo" --broker 127.0.0.1 --port "$port" --state "$work/state.bad" \
+	--zone "$no_zone,$za" --poll 60000 --client-id gateway-zones-t-bad >/dev/null 2>"$work/err"; r=$?
+[ $r = 2 ] && grep -q -- "--zone lists zone $no_zone, which does not exist" "$work/err" && cmp -s "$work/state.bad" "$work/state.kept"
+ok $? "a zone the database does not have ($no_zone) exits 2, naming it, the state file unchanged (exit $r)" || sed 's/^/# /' "$work/err"
