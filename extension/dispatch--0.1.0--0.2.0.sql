@@ -2007,6 +2007,14 @@ BEGIN
 		RAISE EXCEPTION 'events_since needs a seq and max_events between 1 and 100000'
 			USING ERRCODE = 'DP025';
 	END IF;
+	-- a zone that does not exist has no events and never will: refused, so
+	-- that a gateway given a wrong zone says so instead of waiting for ever
+	IF events_since.zone_id IS NOT NULL AND NOT EXISTS (
+		SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) events_since.zone_id) THEN
+		RAISE EXCEPTION 'zone % does not exist', events_since.zone_id
+			USING ERRCODE = 'DP016',
+			      HINT = 'events_since reads the events of one zone of create_zone, or of every zone with a NULL zone.';
+	END IF;
 	-- Only events of transactions older than this snapshot's xmin: they have
 	-- all ended, so nothing can appear below this horizon later.
 	RETURN QUERY
@@ -2020,7 +2028,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.events_since(bigint, integer, bigint) IS
-	'Catch-up for push gateways: committed events with seq > after_seq in seq order, at most max_events, optionally of one zone.  Calling it again with the last seq returned sees every committed event exactly once.';
+	'Catch-up for push gateways: committed events with seq > after_seq in seq order, at most max_events, optionally of one zone.  Calling it again with the last seq returned sees every committed event exactly once.  DP025 without a seq or for max_events outside 1..100000, DP016 for a zone that does not exist.';
 
 -- _note_refusal (sql/47_fraud.sql)
 CREATE OR REPLACE FUNCTION @extschema@._note_refusal(zone_id bigint, customer_id bigint, sqlstate text) RETURNS void
@@ -7754,18 +7762,24 @@ BEGIN
 		RAISE EXCEPTION 'unknown data class "%"', data_class
 			USING ERRCODE = 'DP411', HINT = 'Data classes: order_text, dropoff_point, rider_tracks, events, feedback_text, intake_refusals.';
 	END IF;
-	IF keep IS NULL OR keep OPERATOR(pg_catalog.<) '1 hour'::interval OR enabled IS NULL
+	-- at most 100 years: a purge batch counts every class's cut-off back
+	-- from now (the outbox's twice its keep), and one thousands of years
+	-- back lies before the first timestamp: the batch, and with it the
+	-- purge of every class, would fail
+	IF keep IS NULL OR keep OPERATOR(pg_catalog.<) '1 hour'::interval
+	   OR keep OPERATOR(pg_catalog.>) '100 years'::interval OR enabled IS NULL
 	   OR (cell_deg IS NOT NULL AND (v.action OPERATOR(pg_catalog.<>) 'coarsen'
 	                                 OR cell_deg OPERATOR(pg_catalog.<=) 0 OR cell_deg OPERATOR(pg_catalog.>) 1)) THEN
 		RAISE EXCEPTION 'invalid retention policy for %', data_class
-			USING ERRCODE = 'DP411', DETAIL = 'keep is at least an hour; cell_deg (0 to 1 degree) applies to dropoff_point only.';
+			USING ERRCODE = 'DP411', DETAIL = 'keep is at least an hour and at most 100 years; cell_deg (0 to 1 degree) applies to dropoff_point only.',
+			      HINT = 'To keep a class for good, disable its policy: set_retention_policy(data_class, keep, false).';
 	END IF;
 	INSERT INTO @extschema@.retention_policies (data_class, keep, action, cell_deg, enabled, source)
 	VALUES (v.data_class, keep, v.action, COALESCE(cell_deg, v.cell_deg), enabled, 'operator');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.set_retention_policy(text, interval, boolean, float8) IS
-	'Changes how long a data class is kept (at least an hour), whether it is purged, and for dropoff_point the grid cell size in degrees; the change is kept as a new row.';
+	'Changes how long a data class is kept (at least an hour, at most 100 years; DP411 otherwise), whether it is purged, and for dropoff_point the grid cell size in degrees; the change is kept as a new row.';
 
 -- _purge_begin (sql/78_retention.sql)
 CREATE OR REPLACE FUNCTION @extschema@._purge_begin(p_status text) RETURNS bigint
@@ -7929,6 +7943,17 @@ BEGIN
 	ELSE
 		-- a batch of a run: waits for a batch called on its own (milliseconds)
 		PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('purge'));
+		-- the run this session began (purge_expired): a batch counted into
+		-- no run, or into a run that is over or another session's, would
+		-- purge without purge_runs saying so
+		IF NOT EXISTS (SELECT FROM @extschema@.purge_runs r
+		                WHERE r.run_id OPERATOR(pg_catalog.=) v_run
+		                  AND r.status OPERATOR(pg_catalog.=) 'running'
+		                  AND r.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()) THEN
+			RAISE EXCEPTION 'purge run % is not a running run of this session', v_run
+				USING ERRCODE = 'DP411',
+				      HINT = 'Call purge_expired_step(batch_size) without a run: it logs a run of its own.';
+		END IF;
 	END IF;
 
 	-- orders left waiting for their payment (dispatch.unpaid_order_minutes)
@@ -8084,7 +8109,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_expired_step(integer, bigint) IS
-	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given).  First, orders left waiting for their payment longer than dispatch.unpaid_order_minutes are cancelled (payment abandoned), so that their retention starts; other unfinished orders are never touched.';
+	'One purge batch: for each enabled policy and zone, up to batch_size rows past their retention are erased, coarsened or deleted; returns the rows handled (0: nothing left), NULL on a standby or while another run holds the lock.  Logged in purge_runs (its own row unless run_id is given, which must name a running run this session began, as purge_expired does; any other is refused, DP411).  First, orders left waiting for their payment longer than dispatch.unpaid_order_minutes are cancelled (payment abandoned), so that their retention starts; other unfinished orders are never touched.';
 
 -- purge_expired (sql/78_retention.sql)
 CREATE OR REPLACE PROCEDURE @extschema@.purge_expired(batch_size integer DEFAULT 500)
