@@ -7657,10 +7657,26 @@ COMMENT ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) IS
 REVOKE ALL ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) TO dispatch_app, dispatch_admin;
 
+-- _check_purge_args (sql/76_complaints.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_purge_args(p_older_than timestamptz, p_batch integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_older_than IS NULL THEN
+		RAISE EXCEPTION 'a purge needs its cut-off (older_than)' USING ERRCODE = 'DP411';
+	END IF;
+	PERFORM @extschema@._check_batch_size(p_batch);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) IS
+	'Internal (purge_survey_text, purge_feedback_text): refuses (DP411) a NULL cut-off, and a batch as _check_batch_size does.';
+REVOKE ALL ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) FROM PUBLIC;
+
 -- purge_survey_text (sql/76_complaints.sql)
 CREATE OR REPLACE FUNCTION @extschema@.purge_survey_text(older_than timestamptz, batch integer DEFAULT 1000)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -7669,6 +7685,7 @@ DECLARE
 	v_n    integer := 0;
 	v_one  integer;
 BEGIN
+	PERFORM @extschema@._check_purge_args(older_than, batch);
 	-- zone by zone: on Citus, rows are locked (FOR UPDATE) only in a
 	-- statement that names its zone, which goes to that zone's shard
 	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY z.zone_id LOOP
@@ -7695,7 +7712,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) IS
-	'Retention: removes the sealed comment of up to batch survey answers given before older_than, keeping rating, score and topics.  Returns how many.  purge_feedback_text calls it, so the feedback_text policy covers survey comments.';
+	'Retention: removes the sealed comment of up to batch survey answers given before older_than, keeping rating, score and topics.  Returns how many.  A NULL older_than, or a batch NULL or outside 1 to 100000, is refused (DP411).  purge_feedback_text calls it, so the feedback_text policy covers survey comments.';
 REVOKE ALL ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) TO dispatch_admin;
 
@@ -7874,7 +7891,7 @@ GRANT EXECUTE ON FUNCTION @extschema@._purge_abort(bigint) TO dispatch_admin;
 -- purge_feedback_text (sql/78_retention.sql)
 CREATE OR REPLACE FUNCTION @extschema@.purge_feedback_text(older_than timestamptz, batch integer DEFAULT 1000)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -7882,6 +7899,7 @@ DECLARE
 	v_zone bigint;
 	v_done integer;
 BEGIN
+	PERFORM @extschema@._check_purge_args(older_than, batch);
 	-- zone by zone, until the batch is full: rows are locked (SKIP LOCKED)
 	-- in one zone's rows at a time, which Citus allows, not across shards
 	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
@@ -7910,7 +7928,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) IS
-	'Retention: removes the sealed text of up to batch reviews and up to batch survey comments (purge_survey_text) written before older_than, keeping scores and topics.  Returns how many; call until 0.';
+	'Retention: removes the sealed text of up to batch reviews and up to batch survey comments (purge_survey_text) written before older_than, keeping scores and topics.  Returns how many; call until 0.  A NULL older_than, or a batch NULL or outside 1 to 100000, is refused (DP411).';
 
 -- purge_expired_step (sql/78_retention.sql)
 CREATE OR REPLACE FUNCTION @extschema@.purge_expired_step(batch_size integer DEFAULT 500, run_id bigint DEFAULT NULL)

@@ -557,9 +557,28 @@ REVOKE ALL ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) 
 GRANT EXECUTE ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) TO dispatch_app, dispatch_admin;
 
 -- retention: called by purge_feedback_text (sql/78_retention.sql), policy feedback_text
+-- The arguments of the text purges (this and purge_feedback_text): a NULL
+-- cut-off or batch would answer NULL, a batch of 0 purge nothing and
+-- answer 0, and a caller's loop "until 0" would end with nothing purged
+CREATE FUNCTION @extschema@._check_purge_args(p_older_than timestamptz, p_batch integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_older_than IS NULL THEN
+		RAISE EXCEPTION 'a purge needs its cut-off (older_than)' USING ERRCODE = 'DP411';
+	END IF;
+	PERFORM @extschema@._check_batch_size(p_batch);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) IS
+	'Internal (purge_survey_text, purge_feedback_text): refuses (DP411) a NULL cut-off, and a batch as _check_batch_size does.';
+REVOKE ALL ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) FROM PUBLIC;
+
+-- Not STRICT: a NULL cut-off or batch is refused (_check_purge_args)
 CREATE FUNCTION @extschema@.purge_survey_text(older_than timestamptz, batch integer DEFAULT 1000)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -568,6 +587,7 @@ DECLARE
 	v_n    integer := 0;
 	v_one  integer;
 BEGIN
+	PERFORM @extschema@._check_purge_args(older_than, batch);
 	-- zone by zone: on Citus, rows are locked (FOR UPDATE) only in a
 	-- statement that names its zone, which goes to that zone's shard
 	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY z.zone_id LOOP
@@ -594,7 +614,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) IS
-	'Retention: removes the sealed comment of up to batch survey answers given before older_than, keeping rating, score and topics.  Returns how many.  purge_feedback_text calls it, so the feedback_text policy covers survey comments.';
+	'Retention: removes the sealed comment of up to batch survey answers given before older_than, keeping rating, score and topics.  Returns how many.  A NULL older_than, or a batch NULL or outside 1 to 100000, is refused (DP411).  purge_feedback_text calls it, so the feedback_text policy covers survey comments.';
 REVOKE ALL ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.purge_survey_text(timestamptz, integer) TO dispatch_admin;
 

@@ -250,9 +250,10 @@ REVOKE ALL ON FUNCTION @extschema@._purge_abort(bigint) FROM PUBLIC;
 
 -- feedback_text (sql/75_feedback.sql): the text goes, the score and topics
 -- stay for the analyst views
+-- Not STRICT: a NULL cut-off or batch is refused (_check_purge_args)
 CREATE FUNCTION @extschema@.purge_feedback_text(older_than timestamptz, batch integer DEFAULT 1000)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -260,6 +261,7 @@ DECLARE
 	v_zone bigint;
 	v_done integer;
 BEGIN
+	PERFORM @extschema@._check_purge_args(older_than, batch);
 	-- zone by zone, until the batch is full: rows are locked (SKIP LOCKED)
 	-- in one zone's rows at a time, which Citus allows, not across shards
 	FOR v_zone IN SELECT z.zone_id FROM @extschema@.zones z ORDER BY 1 LOOP
@@ -288,7 +290,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) IS
-	'Retention: removes the sealed text of up to batch reviews and up to batch survey comments (purge_survey_text) written before older_than, keeping scores and topics.  Returns how many; call until 0.';
+	'Retention: removes the sealed text of up to batch reviews and up to batch survey comments (purge_survey_text) written before older_than, keeping scores and topics.  Returns how many; call until 0.  A NULL older_than, or a batch NULL or outside 1 to 100000, is refused (DP411).';
 REVOKE ALL ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.purge_feedback_text(timestamptz, integer) TO dispatch_admin;
 
