@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(110);
+SELECT plan(111);
 SET LOCAL dispatch.clock_override = '2026-06-01 11:00:00+00';
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 
@@ -110,6 +110,7 @@ SELECT dispatch.end_campaign(:lunch) \g /dev/null
 SELECT dispatch.end_campaign(:lunch) \g /dev/null
 SELECT pg_temp.refused(format('SELECT pg_temp.buy(%s, %L)', :c5, 'LUNCH'), 'DP604', 'an ended campaign');
 SELECT pg_temp.refused('SELECT dispatch.end_campaign(999999)', 'DP602', 'ending an unknown campaign');
+SELECT pg_temp.refused('SELECT dispatch.end_campaign(NULL)', 'DP602', 'ending no campaign (NULL) is refused, not a silent no-op');
 
 ------------------------------------------------------------------------------
 -- personal one-use coupons (goodwill, usual): for one customer, maybe one merchant
