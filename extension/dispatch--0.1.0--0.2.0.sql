@@ -2881,7 +2881,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint,
 
 -- end_campaign (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@.end_campaign(campaign_id bigint) RETURNS void
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -2896,7 +2896,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.end_campaign(bigint) IS
-	'Ends a campaign now: its codes stop working, its rewards stop being paid; orders that took it keep their discount.  A no-op on an ended campaign.';
+	'Ends a campaign now: its codes stop working, its rewards stop being paid; orders that took it keep their discount.  A no-op on an ended campaign; an unknown campaign, or none (NULL), is DP602.';
 REVOKE ALL ON FUNCTION @extschema@.end_campaign(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.end_campaign(bigint) TO dispatch_admin;
 

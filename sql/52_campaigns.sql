@@ -466,8 +466,10 @@ $$;
 COMMENT ON FUNCTION @extschema@.create_campaign(text, text, jsonb, bigint, timestamptz, timestamptz, bigint, text) IS
 	'Creates a campaign (kind first_order, limited_time, referral, points, usual or goodwill) with its rules, budget in cents (NULL: none), time window and optional zone (none for a referral campaign, which is city-wide); a first_order or limited_time campaign may have a public code.  Returns its id.  Rules: docs/growth.md.';
 
+-- Not STRICT: no campaign (NULL) is an unknown one (DP602), not a success
+-- that ended nothing
 CREATE FUNCTION @extschema@.end_campaign(campaign_id bigint) RETURNS void
-LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -482,7 +484,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.end_campaign(bigint) IS
-	'Ends a campaign now: its codes stop working, its rewards stop being paid; orders that took it keep their discount.  A no-op on an ended campaign.';
+	'Ends a campaign now: its codes stop working, its rewards stop being paid; orders that took it keep their discount.  A no-op on an ended campaign; an unknown campaign, or none (NULL), is DP602.';
 
 CREATE FUNCTION @extschema@._issue_coupon(p_campaign_id bigint, p_customer_id bigint,
                                          p_merchant_id bigint DEFAULT NULL, p_valid_until timestamptz DEFAULT NULL,
