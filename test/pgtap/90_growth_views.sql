@@ -8,7 +8,7 @@
 BEGIN;
 SET LOCAL dispatch.clock_override = '2026-03-02 10:00:00+00';
 \ir ../fixtures/city.sql
-SELECT plan(14);
+SELECT plan(15);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 
 -- the day moves on: the rider takes a break, so that no shift runs long
@@ -62,6 +62,8 @@ SELECT pg_temp.buy(:customer2, NULL, true) \g /dev/null
 SELECT dispatch.answer_survey(dispatch.create_survey('campaign', NULL, :spring), :customer, 4, NULL) \g /dev/null
 SELECT pg_temp.at('2026-04-15 12:00:00+00');
 SELECT dispatch.rollup_campaigns(true) \g /dev/null
+SELECT throws_ok($$ SELECT dispatch.rollup_campaigns(NULL) $$, 'DP025', NULL,
+                 'rollup_campaigns without saying whether to rebuild (NULL) is refused (DP025), not a not-null violation after its work');
 
 -- campaign_performance: one redemption held (C's was given back), A
 -- acquired by it, 5,900 GMV (5,600 and a 300 delivery fee) at a cost of
