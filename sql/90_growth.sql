@@ -432,6 +432,10 @@ DECLARE
 	v_zone_id bigint;
 	v_order_ids bigint[];
 BEGIN
+	IF full_run IS NULL THEN
+		RAISE EXCEPTION 'rollup_campaigns needs full_run true or false'
+			USING ERRCODE = 'DP025', HINT = 'false (the default) brings the rollup up to date; true recomputes everything.';
+	END IF;
 	-- rewards first: a delivery's referral reward is in place when its order is counted
 	v_rewards := @extschema@.credit_rewards();
 	-- each zone's committed events since its cursor (events_since: every
@@ -561,7 +565,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rollup_campaigns(boolean) IS
-	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them and no further than credit_rewards has read in each zone (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything.  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
+	'Job: credits rewards (credit_rewards), then brings the growth rollup up to date from the orders touched by events since the last run, read with a cursor per zone as credit_rewards reads them and no further than credit_rewards has read in each zone (late commits and cancellations after midnight included): the difference between each order now and what was counted for it goes to its day, campaign and customer.  full_run recomputes everything (NULL: DP025).  Returns the rollup_runs row.  Run every minute by pg_cron (schedule_maintenance).';
 
 INSERT INTO @extschema@.maintenance_jobs (jobname, schedule, command, runs_in) VALUES
 	('dispatch-budgets', '* * * * *', 'SELECT @extschema@.balance_budgets()', 'dispatch'),
