@@ -106,6 +106,9 @@ AS 'MODULE_PATHNAME', 'dispatch_vehicle_ok';
 COMMENT ON FUNCTION @extschema@._vehicle_ok(text) IS
 	'Internal: whether a vehicle is foot, bicycle, ebike, motorbike or car (riders_values_check, vehicle_profiles_vehicle_check; C).  NULL passes.';
 REVOKE ALL ON FUNCTION @extschema@._vehicle_ok(text) FROM PUBLIC;
+-- vehicle_profiles_vehicle_check calls it too, and a CHECK's function runs
+-- as the writing role: the admin edits the profiles (docs/matching.md)
+GRANT EXECUTE ON FUNCTION @extschema@._vehicle_ok(text) TO dispatch_admin;
 
 CREATE FUNCTION @extschema@._rider_values_ok(capacity integer, vehicle text, status text,
                                              active_orders integer, pending_offers integer) RETURNS boolean

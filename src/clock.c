@@ -55,12 +55,25 @@ typedef enum ClockParse
 	CLOCK_OK,
 	CLOCK_NOT_A_TIME,
 	CLOCK_NOT_FINITE,
-	CLOCK_OUT_OF_RANGE
+	CLOCK_OUT_OF_RANGE,
+	CLOCK_BAD_INPUT
 } ClockParse;
+
+/* why the last parse_clock returned CLOCK_BAD_INPUT: PostgreSQL's words */
+static char clock_bad_input[256];
 
 /*
  * Parse a time as timestamptz input does, without raising errors (a check
  * hook must not), in the session's TimeZone.
+ *
+ * PostgreSQL 15's DecodeDateTime returns a code for most bad input but
+ * raises an error of its own for a time zone name it does not know
+ * ("2026-03-02 12:00 Europe/Nowhere", 22023).  Such an error (a data
+ * exception) is caught here and becomes CLOCK_BAD_INPUT, its message kept
+ * in clock_bad_input: escaping the check hook it would refuse SET with the
+ * wrong SQLSTATE, and in the postmaster, which checks the value when it
+ * reloads its configuration file, it would be FATAL and stop the server.
+ * Nothing is acquired in between that an error would need to release.
  */
 static ClockParse
 parse_clock(const char *str, TimestampTz *value)
@@ -74,10 +87,35 @@ parse_clock(const char *str, TimestampTz *value)
 	struct pg_tm tt,
 			   *tm = &tt;
 	fsec_t		fsec;
+	volatile int dterr = 0;
+	volatile bool raised = false;
+	MemoryContext cxt = CurrentMemoryContext;
 
-	if (ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
-					  MAXDATEFIELDS, &nf) != 0 ||
-		DecodeDateTime(field, ftype, nf, &dtype, tm, &fsec, &tz) != 0)
+	PG_TRY();
+	{
+		dterr = ParseDateTime(str, workbuf, sizeof(workbuf), field, ftype,
+							  MAXDATEFIELDS, &nf);
+		if (dterr == 0)
+			dterr = DecodeDateTime(field, ftype, nf, &dtype, tm, &fsec, &tz);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		strlcpy(clock_bad_input, edata->message ? edata->message : "bad input",
+				sizeof(clock_bad_input));
+		FreeErrorData(edata);
+		raised = true;
+	}
+	PG_END_TRY();
+	if (raised)
+		return CLOCK_BAD_INPUT;
+	if (dterr != 0)
 		return CLOCK_NOT_A_TIME;
 	if (dtype != DTK_DATE)
 		return CLOCK_NOT_FINITE;
@@ -148,6 +186,10 @@ dispatch_clock_check_override(char **newval, void **extra, GucSource source)
 		case CLOCK_OUT_OF_RANGE:
 			GUC_check_errcode(ERRCODE_DP_BAD_CLOCK);
 			GUC_check_errdetail("\"%s\" is out of range.", str);
+			return false;
+		case CLOCK_BAD_INPUT:
+			GUC_check_errcode(ERRCODE_DP_BAD_CLOCK);
+			GUC_check_errdetail("\"%s\" is not a time: %s.", str, clock_bad_input);
 			return false;
 	}
 

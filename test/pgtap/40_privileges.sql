@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(20);
+SELECT plan(23);
 
 SELECT is(
 	(SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
@@ -98,6 +98,40 @@ SELECT is(
 SET LOCAL ROLE dispatch_analyst;
 SELECT throws_ok('SELECT count(*) FROM dispatch.orders', '42501', NULL, 'the analyst role is refused the orders table');
 RESET ROLE;
+
+-- the tables the admin configures (docs/api.md: matching_settings,
+-- vehicle_profiles and pay_models, INSERT and UPDATE; the sentiment
+-- tables): a CHECK constraint's function runs as the writing role, so the
+-- admin must be able to execute every one they call, or its writes are
+-- refused (42501) whatever the values
+SELECT is(
+	(SELECT array_agg(DISTINCT c.conrelid::regclass::text || ': ' || d.refobjid::regprocedure::text)
+	   FROM pg_constraint c
+	   JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid
+	                   AND d.refclassid = 'pg_proc'::regclass
+	  WHERE c.connamespace = 'dispatch'::regnamespace AND c.contype = 'c'
+	    AND (has_table_privilege('dispatch_admin', c.conrelid, 'INSERT')
+	         OR has_table_privilege('dispatch_admin', c.conrelid, 'UPDATE'))
+	    AND NOT has_function_privilege('dispatch_admin', d.refobjid, 'EXECUTE')),
+	NULL, 'the admin may execute every function a CHECK of a table it writes calls');
+-- (on Citus a write of a reference table opens connections to the workers
+-- as the writing role, which dispatch_admin, without LOGIN, cannot: there
+-- its members write; the privileges are what is checked)
+SET LOCAL ROLE dispatch_admin;
+SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')
+            THEN lives_ok($$UPDATE dispatch.vehicle_profiles SET max_pickup_m = 7000 WHERE vehicle = 'ebike';
+                            SET CONSTRAINTS ALL IMMEDIATE$$,
+                          'the admin edits a vehicle profile (docs/matching.md: "Edit them with UPDATE")')
+            ELSE ok(has_table_privilege('dispatch_admin', 'dispatch.vehicle_profiles', 'UPDATE')
+                    AND has_function_privilege('dispatch_admin', 'dispatch._vehicle_ok(text)', 'EXECUTE'),
+                    'the admin edits a vehicle profile (docs/matching.md: "Edit them with UPDATE")')
+       END;
+RESET ROLE;
+SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')
+            THEN is((SELECT (max_pickup_m, source)::text FROM dispatch.vehicle_profiles WHERE vehicle = 'ebike'),
+                    '(7000,operator)', 'and the profile is the operator''s, kept by pg_dump')
+            ELSE pass('and the profile is the operator''s, kept by pg_dump (one server only)')
+       END;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -228,6 +228,7 @@ admin|SELECT dispatch.rollup_campaigns()|
 admin|SELECT dispatch.rollup_campaigns(true)|
 admin|SELECT dispatch._sentiment_weight('#好吃', 1.5)|
 admin|SELECT dispatch._sentiment_feature_ok('!#好吃')|
+admin|SELECT dispatch._vehicle_ok('ebike')|
 admin|SELECT dispatch.train_sentiment('SELECT * FROM (VALUES (''好'', true), (''差'', false)) v')|
 admin|SELECT dispatch.create_experiment('first_call', '[{"name": "control", "weight": 1}, {"name": "b", "weight": 1}]')|
 app|SELECT dispatch.experiment_variant('fx_running', 3)|
