@@ -1460,6 +1460,7 @@ AS 'MODULE_PATHNAME', 'dispatch_vehicle_ok';
 COMMENT ON FUNCTION @extschema@._vehicle_ok(text) IS
 	'Internal: whether a vehicle is foot, bicycle, ebike, motorbike or car (riders_values_check, vehicle_profiles_vehicle_check; C).  NULL passes.';
 REVOKE ALL ON FUNCTION @extschema@._vehicle_ok(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._vehicle_ok(text) TO dispatch_admin;
 
 -- _rider_values_ok (sql/20_schema.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rider_values_ok(capacity integer, vehicle text, status text,
