@@ -4276,6 +4276,7 @@ DECLARE
 	v_tz text;
 	v_local timestamp;
 	v_arrived timestamptz;
+	v_left timestamptz;
 	v_waited integer := 0;
 	v_peak boolean;
 	v_base integer;
@@ -4296,8 +4297,21 @@ BEGIN
 		   AND @extschema@._distance_m(t.position, p_order.pickup) OPERATOR(pg_catalog.<=) v_model.arrival_radius_m
 		 ORDER BY t.at LIMIT 1;
 		IF FOUND THEN
+			-- the wait ends at the pickup, or earlier when the track leaves
+			-- the merchant first: a pickup synced after a spell without
+			-- signal is stamped with the time of the sync (docs/sync.md)
+			-- while the pings the phone cached keep their times, and a rider
+			-- may tap the pickup only after riding off; the ride is not a wait
+			SELECT t.at INTO v_left FROM @extschema@.rider_tracks t
+			 WHERE t.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
+			   AND t.rider_id OPERATOR(pg_catalog.=) p_order.rider_id
+			   AND t.at OPERATOR(pg_catalog.>) v_arrived
+			   AND t.at OPERATOR(pg_catalog.<) p_order.picked_up_at
+			   AND @extschema@._distance_m(t.position, p_order.pickup) OPERATOR(pg_catalog.>) v_model.arrival_radius_m
+			 ORDER BY t.at LIMIT 1;
 			v_waited := pg_catalog.floor(pg_catalog.date_part('epoch',
-			                p_order.picked_up_at OPERATOR(pg_catalog.-) v_arrived) OPERATOR(pg_catalog./) 60)::integer;
+			                COALESCE(v_left, p_order.picked_up_at) OPERATOR(pg_catalog.-) v_arrived)
+			                OPERATOR(pg_catalog./) 60)::integer;
 		END IF;
 	END IF;
 	v_base := v_model.pay_base_cents;
@@ -13155,3 +13169,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_weeks', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_facts', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_daily', '');
 -- END growth rollup dumped
+
+-- the wait paid ends when the track leaves the merchant (sql/53_pay.sql)
+COMMENT ON COLUMN @extschema@.pay_models.wait_cents_per_minute IS
+	'Pay per whole minute a rider waited at the merchant beyond wait_grace_minutes: from the first position ping within arrival_radius_m of the pickup after the assignment, to the pickup, or to the first ping outside that radius after the arrival if it comes before the pickup (the rider left).';

@@ -35,7 +35,7 @@ COMMENT ON COLUMN @extschema@.pay_models.pay_per_km_cents IS
 COMMENT ON COLUMN @extschema@.pay_models.peak_hours IS
 	'Hours of the day (0-23, zone time) whose deliveries earn peak_multiplier times base and distance pay.';
 COMMENT ON COLUMN @extschema@.pay_models.wait_cents_per_minute IS
-	'Pay per whole minute a rider waited at the merchant beyond wait_grace_minutes: from the first position ping within arrival_radius_m of the pickup after the assignment, to the pickup.';
+	'Pay per whole minute a rider waited at the merchant beyond wait_grace_minutes: from the first position ping within arrival_radius_m of the pickup after the assignment, to the pickup, or to the first ping outside that radius after the arrival if it comes before the pickup (the rider left).';
 COMMENT ON COLUMN @extschema@.pay_models.source IS
 	'default: the row as the extension ships it (zone 0), recreated by CREATE EXTENSION; operator: inserted or edited by an operator, kept by pg_dump.  Kept by triggers (sql/60_matching.sql).';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.pay_models', 'WHERE source = ''operator''');
@@ -127,7 +127,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.delivery_fee(bigint, float8, float8) TO di
 
 -- What the rider earns for a delivered order.  The waiting time runs from
 -- the rider's arrival at the merchant (the first ping within the arrival
--- radius after the assignment) to the pickup; without such a ping it is 0.
+-- radius after the assignment) to the pickup, or to the first ping outside
+-- the radius after the arrival when that comes first (the rider left);
+-- without an arrival ping it is 0.
 CREATE FUNCTION @extschema@._pay_delivery(p_order @extschema@.orders) RETURNS integer
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -137,6 +139,7 @@ DECLARE
 	v_tz text;
 	v_local timestamp;
 	v_arrived timestamptz;
+	v_left timestamptz;
 	v_waited integer := 0;
 	v_peak boolean;
 	v_base integer;
@@ -157,8 +160,21 @@ BEGIN
 		   AND @extschema@._distance_m(t.position, p_order.pickup) OPERATOR(pg_catalog.<=) v_model.arrival_radius_m
 		 ORDER BY t.at LIMIT 1;
 		IF FOUND THEN
+			-- the wait ends at the pickup, or earlier when the track leaves
+			-- the merchant first: a pickup synced after a spell without
+			-- signal is stamped with the time of the sync (docs/sync.md)
+			-- while the pings the phone cached keep their times, and a rider
+			-- may tap the pickup only after riding off; the ride is not a wait
+			SELECT t.at INTO v_left FROM @extschema@.rider_tracks t
+			 WHERE t.zone_id OPERATOR(pg_catalog.=) p_order.zone_id
+			   AND t.rider_id OPERATOR(pg_catalog.=) p_order.rider_id
+			   AND t.at OPERATOR(pg_catalog.>) v_arrived
+			   AND t.at OPERATOR(pg_catalog.<) p_order.picked_up_at
+			   AND @extschema@._distance_m(t.position, p_order.pickup) OPERATOR(pg_catalog.>) v_model.arrival_radius_m
+			 ORDER BY t.at LIMIT 1;
 			v_waited := pg_catalog.floor(pg_catalog.date_part('epoch',
-			                p_order.picked_up_at OPERATOR(pg_catalog.-) v_arrived) OPERATOR(pg_catalog./) 60)::integer;
+			                COALESCE(v_left, p_order.picked_up_at) OPERATOR(pg_catalog.-) v_arrived)
+			                OPERATOR(pg_catalog./) 60)::integer;
 		END IF;
 	END IF;
 	v_base := v_model.pay_base_cents;
