@@ -148,7 +148,7 @@ BEGIN
 	                                                                      ';\s*$', '')
 	                                            OPERATOR(pg_catalog.||) ') v WHERE v.zone_id OPERATOR(pg_catalog.=) '));
 	EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s(bigint) IS %L', v_fn,
-	                          pg_catalog.format('The rows of the analyst view %s of one zone (docs/citus.md, "Analysts on Citus": on a distributed install most are read on that zone''s worker alone).',
+	                          pg_catalog.format('The rows of the analyst view %s of one zone (docs/citus.md, "Analysts on Citus": on a distributed install some are read on that zone''s worker alone).',
 	                                            p_view));
 	EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s(bigint) FROM PUBLIC', v_fn);
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s(bigint) TO dispatch_analyst, dispatch_admin', v_fn);
