@@ -8,7 +8,7 @@
 \set QUIET on
 \set ON_ERROR_STOP on
 SET client_min_messages = error;
-SELECT plan(43);
+SELECT plan(45);
 
 -- ---------------------------------------------------------------------------
 -- placement
@@ -53,7 +53,46 @@ SELECT count(dispatch.place_order(dispatch.register_customer('+861390000001' || 
 SELECT dispatch.place_order(:hcu, :hshop, jsonb_build_array(jsonb_build_object('item_id', :hdish, 'qty', 1)),
                             99.05, 30.06, 'addr', 'normal') AS ho \gset
 
+-- a table of the extension that Citus knows already (placed by hand):
+-- refused before anything changes (before, the workers' steps were done
+-- and committed, then Citus refused to place the table a second time)
+BEGIN;
+SELECT create_reference_table('dispatch.maintenance_jobs') \g /dev/null
+SELECT throws_ok('SELECT dispatch.distribute()', 'DP912',
+                 'tables of dispatch are placed by Citus already: dispatch.maintenance_jobs',
+                 'distribute() with a table of the extension placed by hand is refused (DP912)');
+ROLLBACK;
+
+-- a second distribute() while the first runs (a retry after a client's
+-- timeout, say): it waits for the first, then is refused (DP912) and
+-- changes nothing; it must not drop, through the tables the first placed,
+-- what it then waits for on the workers (before, it hung there, holding
+-- the tables' locks on every node until cancelled).  The second call runs
+-- over dblink, with a statement timeout as a bound.
+CREATE SCHEMA t_dblink;
+CREATE EXTENSION dblink SCHEMA t_dblink;
+SELECT t_dblink.dblink_connect('second',
+         format('host=%s port=%s dbname=%s user=%s options=-cstatement_timeout=60s',
+                split_part(current_setting('unix_socket_directories'), ',', 1),
+                current_setting('port'), current_database(), current_user)) \g /dev/null
+BEGIN;
 CREATE TEMP TABLE placed AS SELECT * FROM dispatch.distribute();
+SELECT t_dblink.dblink_send_query('second', 'SELECT count(*) FROM dispatch.distribute()') \g /dev/null
+-- (until the second call waits for a lock this transaction holds)
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		EXIT WHEN EXISTS (SELECT FROM pg_locks l
+		                   WHERE NOT l.granted AND pg_backend_pid() = ANY (pg_blocking_pids(l.pid)));
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+COMMIT;
+SELECT throws_ok($$SELECT n FROM t_dblink.dblink_get_result('second') AS r(n bigint)$$, 'DP912', NULL,
+                 'a second distribute() at the same time waits for the first and is refused (DP912)');
+SELECT t_dblink.dblink_disconnect('second') \g /dev/null
+DROP EXTENSION dblink;
+DROP SCHEMA t_dblink;
 SELECT ok(bool_and(success AND result::bigint > (SELECT max(seq) >> 20 FROM dispatch.events)), 'each worker numbers its events above the coordinator''s')
   FROM run_command_on_workers('SELECT dispatch._event_base()');
 SELECT lives_ok(format('SELECT dispatch.confirm_payment(%s, %L)', :ho, 'ref-history'),

@@ -164,6 +164,14 @@ ok $? "the plan sent whole is recorded"
 # an analyst's rows of one zone (as the owner, who may read them too)
 one_worker eta_accuracy_in_zone "SELECT count(*) FROM dispatch.eta_accuracy_in_zone($za)"
 one_worker feedback_daily_in_zone "SELECT count(*) FROM dispatch.feedback_daily_in_zone($za)"
+# and the others docs/citus.md names as read on the zone's worker alone
+# ("The rows of one zone", "The rows of a span of days")
+for v in complaint_sla earnings_fairness stuck_orders; do
+	one_worker ${v}_in_zone "SELECT count(*) FROM dispatch.${v}_in_zone($za)"
+done
+for v in complaint_sla earnings_fairness eta_accuracy feedback_daily; do
+	one_worker "${v}_between with a zone" "SELECT count(*) FROM dispatch.${v}_between('2026-01-01', '2027-01-01', $za)"
+done
 # the rider app reads its order's contact, for every order it carries: the
 # opening is logged in the order's zone (order_access_log), on that worker
 # only, not in pii_access_log, a reference table written on every node
