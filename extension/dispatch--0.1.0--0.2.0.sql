@@ -11184,7 +11184,7 @@ BEGIN
 	                                                                      ';\s*$', '')
 	                                            OPERATOR(pg_catalog.||) ') v WHERE v.zone_id OPERATOR(pg_catalog.=) '));
 	EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s(bigint) IS %L', v_fn,
-	                          pg_catalog.format('The rows of the analyst view %s of one zone (docs/citus.md, "Analysts on Citus": on a distributed install most are read on that zone''s worker alone).',
+	                          pg_catalog.format('The rows of the analyst view %s of one zone (docs/citus.md, "Analysts on Citus": on a distributed install some are read on that zone''s worker alone).',
 	                                            p_view));
 	EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s(bigint) FROM PUBLIC', v_fn);
 	EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s(bigint) TO dispatch_analyst, dispatch_admin', v_fn);
@@ -11523,12 +11523,33 @@ DECLARE
 	v_fk record;
 	v_t regclass;
 	v_trig record;
+	v_placed text;
 BEGIN
 	PERFORM @extschema@._require_coordinator('distribute');
+	-- one call at a time: a second waits for the first to end, then finds
+	-- its tables placed.  (Run past the check below, it would alter the
+	-- tables the first placed, which Citus carries to the workers over the
+	-- call's own connections, and then wait on the workers, over
+	-- connections of their own, for the locks its own statements hold
+	-- there, for ever.)  event_base is local to each node: no other node
+	-- sees the lock, and nothing on the coordinator writes it
+	LOCK TABLE @extschema@.event_base IN EXCLUSIVE MODE;
 	IF EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
 	            WHERE p.logicalrelid OPERATOR(pg_catalog.=) '@extschema@.orders'::regclass) THEN
 		RAISE EXCEPTION 'the tables of dispatch are distributed already'
 			USING ERRCODE = 'DP912';
+	END IF;
+	-- a table of the extension that Citus knows already (placed by hand):
+	-- distribute() places each table itself, from local tables only
+	SELECT pg_catalog.string_agg(p.logicalrelid::regclass::text, ', ' ORDER BY p.logicalrelid::regclass::text)
+	  INTO v_placed
+	  FROM pg_catalog.pg_dist_partition p
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.logicalrelid
+	 WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::regnamespace;
+	IF v_placed IS NOT NULL THEN
+		RAISE EXCEPTION 'tables of dispatch are placed by Citus already: %', v_placed
+			USING ERRCODE = 'DP912',
+			      DETAIL = 'distribute() places every table of the extension itself, from local tables only; nothing is changed.';
 	END IF;
 	-- every worker it places needs a range of ids, before anything changes
 	PERFORM @extschema@._check_node_group(n.groupid, pg_catalog.format('%s:%s', n.nodename, n.nodeport))
@@ -11663,7 +11684,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute() IS
-	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, place_errand_in_zone, rider_online_in_zone, rider_offline_in_zone, sync_rider_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already, DP917 if a worker is of a Citus group above 15 (before anything changes), DP913 if a worker refuses (what the workers did is kept, and a second call completes it).';
+	'On a Citus coordinator: distributes the tables of a zone by zone_id, co-located with orders, and makes every other table but the base of event numbers, the relay''s position and the flushes of the refusal ring (local to each node) a reference table, keeping every foreign key (an order''s rider becomes (zone_id, rider_id)); numbers a zone''s events on its worker; sends assign_batch, the calls that name an order or an offer, and the calls that name their zone (place_order_in_zone, place_errand_in_zone, rider_online_in_zone, rider_offline_in_zone, sync_rider_in_zone, update_rider_location_in_zone, update_rider_plan_in_zone) to the zone''s worker; makes the analyst views read their definer functions (_analyst_views()); returns each table with its placement.  DP911 elsewhere, DP912 if done already or a table of the extension is placed by Citus already (a second call at the same time waits for the first, then DP912), DP917 if a worker is of a Citus group above 15 (before anything changes), DP913 if a worker refuses (what the workers did is kept, and a second call completes it).';
 REVOKE ALL ON FUNCTION @extschema@.distribute() FROM PUBLIC;
 
 -- _prepare_this_node (sql/97_distribute.sql)
