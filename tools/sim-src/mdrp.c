@@ -123,6 +123,7 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 	char	   *f[16];
 	FILE	   *fp;
 	int			pass;
+	bool	   *has_restaurant = NULL;	/* [1..nrestaurants]: a row for it */
 	const char *slash = strrchr(dir, '/');
 
 	memset(in, 0, sizeof(*in));
@@ -159,7 +160,10 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 			int			lineno = 0;
 
 			if ((fp = open_in(dir, files[k], err, errlen)) == NULL)
+			{
+				free(has_restaurant);
 				return false;
+			}
 			while (fgets(line, sizeof(line), fp))
 			{
 				int			id;
@@ -169,6 +173,7 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 				if (split(line, f, 16) < fields[k] || (id = parse_id(f[0], letters[k])) <= 0)
 				{
 					fclose(fp);
+					free(has_restaurant);
 					return fail(err, errlen, "%s/%s line %d: malformed", dir, files[k], lineno);
 				}
 				if (pass == 0)
@@ -183,6 +188,7 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 				{
 					in->restaurants[id].x = atof(f[1]);
 					in->restaurants[id].y = atof(f[2]);
+					has_restaurant[id] = true;
 				}
 				else if (k == 1)
 				{
@@ -191,6 +197,7 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 					if (!parse_int(f[3], &in->couriers[id].on) || !parse_int(f[4], &in->couriers[id].off))
 					{
 						fclose(fp);
+						free(has_restaurant);
 						return fail(err, errlen, "%s/couriers.txt line %d: malformed (a time that is not a whole number of minutes)",
 									dir, lineno);
 					}
@@ -203,13 +210,23 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 					if (!parse_int(f[3], &in->orders[id].placed) || !parse_int(f[5], &in->orders[id].ready))
 					{
 						fclose(fp);
+						free(has_restaurant);
 						return fail(err, errlen, "%s/orders.txt line %d: malformed (a time that is not a whole number of minutes)",
 									dir, lineno);
 					}
 					if (in->orders[id].restaurant <= 0)
 					{
 						fclose(fp);
+						free(has_restaurant);
 						return fail(err, errlen, "%s/orders.txt line %d: bad restaurant", dir, lineno);
+					}
+					/* every place is looked up by id: no order of a restaurant without a row */
+					if (in->orders[id].restaurant > in->nrestaurants || !has_restaurant[in->orders[id].restaurant])
+					{
+						fclose(fp);
+						free(has_restaurant);
+						return fail(err, errlen, "%s/orders.txt line %d: unknown restaurant r%d (not in restaurants.txt)",
+									dir, lineno, in->orders[id].restaurant);
 					}
 				}
 			}
@@ -222,12 +239,14 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 			in->restaurants = calloc(in->nrestaurants + 1, sizeof(MdrpRestaurant));
 			in->couriers = calloc(in->ncouriers + 1, sizeof(MdrpCourier));
 			in->orders = calloc(in->norders + 1, sizeof(MdrpOrder));
+			has_restaurant = calloc(in->nrestaurants + 1, sizeof(bool));
 			for (i = 0; i <= in->norders; i++)
 				in->orders[i].placed = -1;
 			for (i = 0; i <= in->ncouriers; i++)
 				in->couriers[i].on = -1;
 		}
 	}
+	free(has_restaurant);
 	return true;
 }
 
