@@ -373,6 +373,13 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 			fclose(fp);
 			return fail(err, errlen, "solution_info_orders.txt line %d: malformed", lineno);
 		}
+		/* a column more is a writer's mistake, not something to skip */
+		if (n > 6)
+		{
+			fclose(fp);
+			return fail(err, errlen, "solution_info_orders.txt line %d: malformed (%s%d columns, the format has 6)",
+						lineno, n == 16 ? "at least " : "", n);
+		}
 		s->deliveries = realloc(s->deliveries, sizeof(MdrpDelivery) * (s->ndeliveries + 1));
 		d = &s->deliveries[s->ndeliveries++];
 		if (!parse_int(f[1], &d->placed) || !parse_int(f[2], &d->ready) ||
@@ -403,6 +410,12 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 		{
 			fclose(fp);
 			return fail(err, errlen, "solution_info_couriers.txt line %d: malformed move", lineno);
+		}
+		if (n > 4)
+		{
+			fclose(fp);
+			return fail(err, errlen, "solution_info_couriers.txt line %d: malformed move (%s%d columns, the format has 4)",
+						lineno, n == 16 ? "at least " : "", n);
 		}
 		if (!parse_int(f[1], &m->departure))
 		{
