@@ -23,6 +23,9 @@
  *		the next departure at drop-off plus the second half;
  *	 8. the orders file agrees with the instance and the trips (placement,
  *		ready, pickup, drop-off times, courier).
+ * A row with fewer or more columns than the README's format is malformed;
+ * an instance whose order names a restaurant without a row is refused when
+ * it is read.
  *
  * IDENTIFICATION
  *		tools/sim-src/mdrp.c
