@@ -35,7 +35,7 @@ printf 'assignment_time pickup_time courier orders\n2 12 c1 o1 o2\n5 8 c2 o3\n' 
 printf 'order placement_time ready_time pickup_time dropoff_time courier\no1 0 10 12 21 c1\no2 2 12 12 30 c1\no3 5 8 8 17 c2\n' >"$valid/solution_info_orders.txt"
 printf 'courier departure_time origin destination\nc1 2 0 r1\nc1 14 r1 o1\nc1 23 o1 o2\nc2 5 0 r2\nc2 10 r2 o3\n' >"$valid/solution_info_couriers.txt"
 
-echo "1..28"
+echo "1..32"
 n=0
 out=$("$sim" --check "$inst" "$valid" 2>&1); rc=$?
 n=$((n + 1))
@@ -100,6 +100,27 @@ broken "a move that belongs to no trip" $C '$a c2 30 o3 r1' "belongs to no trip"
 broken "a drop-off time that is not a whole number" $O 's/^o3 5 8 8 17 c2$/o3 5 8 8 17.9 c2/' "solution_info_orders.txt line 4: malformed"
 broken "an assignment time that is not a whole number" $A 's/^5 8 c2 o3$/5.5 8 c2 o3/' "solution_info_assignments.txt line 3: malformed"
 broken "a departure time that is not a number" $C 's/^c2 5 0 r2$/c2 5x 0 r2/' "solution_info_couriers.txt line 5: malformed move"
+broken "a delivered order with a seventh column" $O 's/^o3 5 8 8 17 c2$/o3 5 8 8 17 c2 c1/' "solution_info_orders.txt line 4: malformed (7 columns, the format has 6)"
+broken "a move with two destinations" $C 's/^c2 10 r2 o3$/c2 10 r2 o3 o1/' "solution_info_couriers.txt line 6: malformed move (5 columns, the format has 4)"
+
+# an instance whose order names a restaurant that restaurants.txt does not
+# have (beyond the highest id, or in a gap of the ids) is refused as an
+# instance (status 2) with the order's line, not read out of bounds
+badinst() {
+	local what=$1 file=$2 expr=$3 reason=$4 dir
+	n=$((n + 1))
+	dir="$work/badinst$n"
+	cp -r "$inst" "$dir"
+	sed -i "$expr" "$dir/$file"
+	out=$("$sim" --check "$dir" "$valid" 2>&1); rc=$?
+	if [ $rc -eq 2 ] && grep -q "$reason" <<<"$out"; then
+		echo "ok $n - instance refused: $what"
+	else
+		echo "not ok $n - instance refused: $what (status $rc)"; echo "$out" | sed 's/^/# /'
+	fi
+}
+badinst "an order of a restaurant past the highest id" orders.txt 's/\tr2\t8$/\tr999999\t8/' "orders.txt line 4: unknown restaurant r999999"
+badinst "an order of a restaurant in a gap of the ids" restaurants.txt 's/^r2\t/r3\t/' "orders.txt line 4: unknown restaurant r2"
 
 # the lower bound of the mean is over the orders the mean is over: with
 # c1's trip dropped, o1 and o2 are lost and only o3 is delivered, in 12

@@ -23,6 +23,9 @@
  *		the next departure at drop-off plus the second half;
  *	 8. the orders file agrees with the instance and the trips (placement,
  *		ready, pickup, drop-off times, courier).
+ * A row with fewer or more columns than the README's format is malformed;
+ * an instance whose order names a restaurant without a row is refused when
+ * it is read.
  *
  * IDENTIFICATION
  *		tools/sim-src/mdrp.c
@@ -123,6 +126,7 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 	char	   *f[16];
 	FILE	   *fp;
 	int			pass;
+	bool	   *has_restaurant = NULL;	/* [1..nrestaurants]: a row for it */
 	const char *slash = strrchr(dir, '/');
 
 	memset(in, 0, sizeof(*in));
@@ -159,7 +163,10 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 			int			lineno = 0;
 
 			if ((fp = open_in(dir, files[k], err, errlen)) == NULL)
+			{
+				free(has_restaurant);
 				return false;
+			}
 			while (fgets(line, sizeof(line), fp))
 			{
 				int			id;
@@ -169,6 +176,7 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 				if (split(line, f, 16) < fields[k] || (id = parse_id(f[0], letters[k])) <= 0)
 				{
 					fclose(fp);
+					free(has_restaurant);
 					return fail(err, errlen, "%s/%s line %d: malformed", dir, files[k], lineno);
 				}
 				if (pass == 0)
@@ -183,6 +191,7 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 				{
 					in->restaurants[id].x = atof(f[1]);
 					in->restaurants[id].y = atof(f[2]);
+					has_restaurant[id] = true;
 				}
 				else if (k == 1)
 				{
@@ -191,6 +200,7 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 					if (!parse_int(f[3], &in->couriers[id].on) || !parse_int(f[4], &in->couriers[id].off))
 					{
 						fclose(fp);
+						free(has_restaurant);
 						return fail(err, errlen, "%s/couriers.txt line %d: malformed (a time that is not a whole number of minutes)",
 									dir, lineno);
 					}
@@ -203,13 +213,23 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 					if (!parse_int(f[3], &in->orders[id].placed) || !parse_int(f[5], &in->orders[id].ready))
 					{
 						fclose(fp);
+						free(has_restaurant);
 						return fail(err, errlen, "%s/orders.txt line %d: malformed (a time that is not a whole number of minutes)",
 									dir, lineno);
 					}
 					if (in->orders[id].restaurant <= 0)
 					{
 						fclose(fp);
+						free(has_restaurant);
 						return fail(err, errlen, "%s/orders.txt line %d: bad restaurant", dir, lineno);
+					}
+					/* every place is looked up by id: no order of a restaurant without a row */
+					if (in->orders[id].restaurant > in->nrestaurants || !has_restaurant[in->orders[id].restaurant])
+					{
+						fclose(fp);
+						free(has_restaurant);
+						return fail(err, errlen, "%s/orders.txt line %d: unknown restaurant r%d (not in restaurants.txt)",
+									dir, lineno, in->orders[id].restaurant);
 					}
 				}
 			}
@@ -222,12 +242,14 @@ mdrp_read_instance(const char *dir, MdrpInstance *in, char *err, int errlen)
 			in->restaurants = calloc(in->nrestaurants + 1, sizeof(MdrpRestaurant));
 			in->couriers = calloc(in->ncouriers + 1, sizeof(MdrpCourier));
 			in->orders = calloc(in->norders + 1, sizeof(MdrpOrder));
+			has_restaurant = calloc(in->nrestaurants + 1, sizeof(bool));
 			for (i = 0; i <= in->norders; i++)
 				in->orders[i].placed = -1;
 			for (i = 0; i <= in->ncouriers; i++)
 				in->couriers[i].on = -1;
 		}
 	}
+	free(has_restaurant);
 	return true;
 }
 
@@ -354,6 +376,13 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 			fclose(fp);
 			return fail(err, errlen, "solution_info_orders.txt line %d: malformed", lineno);
 		}
+		/* a column more is a writer's mistake, not something to skip */
+		if (n > 6)
+		{
+			fclose(fp);
+			return fail(err, errlen, "solution_info_orders.txt line %d: malformed (%s%d columns, the format has 6)",
+						lineno, n == 16 ? "at least " : "", n);
+		}
 		s->deliveries = realloc(s->deliveries, sizeof(MdrpDelivery) * (s->ndeliveries + 1));
 		d = &s->deliveries[s->ndeliveries++];
 		if (!parse_int(f[1], &d->placed) || !parse_int(f[2], &d->ready) ||
@@ -384,6 +413,12 @@ mdrp_read_solution(const char *dir, MdrpSolution *s, char *err, int errlen)
 		{
 			fclose(fp);
 			return fail(err, errlen, "solution_info_couriers.txt line %d: malformed move", lineno);
+		}
+		if (n > 4)
+		{
+			fclose(fp);
+			return fail(err, errlen, "solution_info_couriers.txt line %d: malformed move (%s%d columns, the format has 4)",
+						lineno, n == 16 ? "at least " : "", n);
 		}
 		if (!parse_int(f[1], &m->departure))
 		{
