@@ -23,7 +23,7 @@ PG_CPPFLAGS += -DUSE_ASSERT_CHECKING
 endif
 SHLINK_EXTRA =
 
-ISOLATION = order_transition provider_ref_race batch_rider_lock forget_rider_ping ping_offline_race stock_race outbox_catchup assign_concurrent assign_grid_concurrent accept_offline offer_race manual_offer_race status_version seal_rotate key_retire cancel_offer_race coupon_race coupon_cancel_race budget_zone_race budget_balance_race referral_budget_held referral_race offer_budget_release offer_cap_race experiment_exposure complaint_race usual_offer_race release_pickup_race sync_cancel_race rectify_race event_base_raise bad_orders_race points_return_race cancel_twice_race
+ISOLATION = order_transition provider_ref_race batch_rider_lock forget_rider_ping ping_offline_race stock_race outbox_catchup assign_concurrent assign_grid_concurrent accept_offline offer_race manual_offer_race status_version seal_rotate key_retire cancel_offer_race coupon_race coupon_cancel_race budget_zone_race budget_balance_race referral_budget_held referral_race offer_budget_release offer_cap_race experiment_exposure complaint_race usual_offer_race release_pickup_race sync_cancel_race rectify_race event_base_raise bad_orders_race points_return_race cancel_twice_race batch_offline_race purge_payment_race sync_offer_race forget_payment_race
 ISOLATION_OPTS = --inputdir=test/isolation \
 	--load-extension=postgis --load-extension=pgcrypto --load-extension=dispatch
 # installcheck is ours (below): it runs every suite, not only the specs
