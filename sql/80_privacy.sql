@@ -775,9 +775,11 @@ BEGIN
 				pg_catalog.concat_ws(', ',
 					(SELECT pg_catalog.string_agg(pg_catalog.format('%I = NULL', c), ', ') FROM pg_catalog.unnest(t.sealed) c),
 					-- and the reason an order was cancelled for: an app may pass
-					-- the customer's own words
+					-- the customer's own words; an errand's pickup is a place
+					-- the customer named (a takeaway's, the merchant's door)
 					CASE WHEN t.relname OPERATOR(pg_catalog.=) 'orders'
 					     THEN 'dropoff = @extschema@._grid_cell(dropoff, $3), dropoff_coarsened_at = COALESCE(dropoff_coarsened_at, $4), '
+					          'pickup = CASE WHEN kind OPERATOR(pg_catalog.=) ''errand'' THEN @extschema@._grid_cell(pickup, $3) ELSE pickup END, '
 					          'cancel_reason = NULL' END),
 				CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
 			USING p_customer_id, v_zone, v_cell, p_now;
@@ -814,7 +816,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) IS
-	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds), for the failures of their payments and refunds, and the resolutions of their complaint tickets (the word erased); returns the rows changed.';
+	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and the pickup points of their errands and clears the reasons given for cancelling them (on the orders and their refunds), for the failures of their payments and refunds, and the resolutions of their complaint tickets (the word erased); returns the rows changed.';
 REVOKE ALL ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) FROM PUBLIC;
 
 -- The reason given for a rectification is the caller's free text
