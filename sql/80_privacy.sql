@@ -985,7 +985,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay) and the resolutions of their complaint tickets (the word erased), coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay) and the resolutions of their complaint tickets (the word erased), coarsens their drop-off points and their errands'' pickup points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
 
 ------------------------------------------------------------------------------
 -- rectification: a subject's phone and name, corrected
