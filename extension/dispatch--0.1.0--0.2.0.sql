@@ -13194,3 +13194,10 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiment_daily', '');
 -- the wait paid ends when the track leaves the merchant (sql/53_pay.sql)
 COMMENT ON COLUMN @extschema@.pay_models.wait_cents_per_minute IS
 	'Pay per whole minute a rider waited at the merchant beyond wait_grace_minutes: from the first position ping within arrival_radius_m of the pickup after the assignment, to the pickup, or to the first ping outside that radius after the arrival if it comes before the pickup (the rider left).';
+
+-- an errand's pickup, a place its customer named, is coarsened with the drop-off
+-- (retention dropoff_point, erasure: sql/78_retention.sql, sql/80_privacy.sql)
+COMMENT ON COLUMN @extschema@.orders.pickup IS
+	'Personal data of the customer: pickup point (a merchant''s location for takeaway; for an errand, a place the customer names). Purpose: matching and routing; basis: contract; kept: with the order, an errand''s exact for 30 days after the order ends, then coarsened to a grid cell (retention dropoff_point) and on erasure; read by: matching, the rider, the customer (export); protection: not sealed (matching needs it).';
+COMMENT ON COLUMN @extschema@.retention_policies.data_class IS
+	'order_text: drop-off addresses and errand descriptions of finished orders; dropoff_point: their drop-off points, and the pickup points of errands; rider_tracks: position pings; events: the outbox; feedback_text: the text of feedback; intake_refusals: the log of refused intake attempts.';

@@ -50,7 +50,7 @@ CREATE TABLE @extschema@.retention_policies (
 COMMENT ON TABLE @extschema@.retention_policies IS
 	'How long each class of data is kept and what happens after: the latest row per data_class is in force (retention_effective()), older rows are the history of changes.  Change it with set_retention_policy().';
 COMMENT ON COLUMN @extschema@.retention_policies.data_class IS
-	'order_text: drop-off addresses and errand descriptions of finished orders; dropoff_point: their drop-off points; rider_tracks: position pings; events: the outbox; feedback_text: the text of feedback; intake_refusals: the log of refused intake attempts.';
+	'order_text: drop-off addresses and errand descriptions of finished orders; dropoff_point: their drop-off points, and the pickup points of errands; rider_tracks: position pings; events: the outbox; feedback_text: the text of feedback; intake_refusals: the log of refused intake attempts.';
 INSERT INTO @extschema@.retention_policies (data_class, keep, action, cell_deg, source, set_by) VALUES
 	('order_text', '30 days', 'erase', NULL, 'default', CURRENT_USER),
 	('dropoff_point', '30 days', 'coarsen', 0.01, 'default', CURRENT_USER),
@@ -407,8 +407,12 @@ BEGIN
 				 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) s.order_id
 				   AND o.status IN ('delivered', 'cancelled');
 			ELSIF p.data_class OPERATOR(pg_catalog.=) 'dropoff_point' THEN
+				-- and an errand's pickup, a place its customer named (a
+				-- takeaway's is the merchant's door)
 				UPDATE @extschema@.orders o
-				   SET dropoff = @extschema@._grid_cell(o.dropoff, p.cell_deg), dropoff_coarsened_at = v_now
+				   SET dropoff = @extschema@._grid_cell(o.dropoff, p.cell_deg), dropoff_coarsened_at = v_now,
+				       pickup = CASE WHEN o.kind OPERATOR(pg_catalog.=) 'errand'
+				                     THEN @extschema@._grid_cell(o.pickup, p.cell_deg) ELSE o.pickup END
 				  FROM (SELECT x.order_id FROM @extschema@.orders x
 				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
 				           AND x.status IN ('delivered', 'cancelled')

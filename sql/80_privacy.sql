@@ -775,9 +775,11 @@ BEGIN
 				pg_catalog.concat_ws(', ',
 					(SELECT pg_catalog.string_agg(pg_catalog.format('%I = NULL', c), ', ') FROM pg_catalog.unnest(t.sealed) c),
 					-- and the reason an order was cancelled for: an app may pass
-					-- the customer's own words
+					-- the customer's own words; an errand's pickup is a place
+					-- the customer named (a takeaway's, the merchant's door)
 					CASE WHEN t.relname OPERATOR(pg_catalog.=) 'orders'
 					     THEN 'dropoff = @extschema@._grid_cell(dropoff, $3), dropoff_coarsened_at = COALESCE(dropoff_coarsened_at, $4), '
+					          'pickup = CASE WHEN kind OPERATOR(pg_catalog.=) ''errand'' THEN @extschema@._grid_cell(pickup, $3) ELSE pickup END, '
 					          'cancel_reason = NULL' END),
 				CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
 			USING p_customer_id, v_zone, v_cell, p_now;
@@ -814,7 +816,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) IS
-	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds), for the failures of their payments and refunds, and the resolutions of their complaint tickets (the word erased); returns the rows changed.';
+	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and the pickup points of their errands and clears the reasons given for cancelling them (on the orders and their refunds), for the failures of their payments and refunds, and the resolutions of their complaint tickets (the word erased); returns the rows changed.';
 REVOKE ALL ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) FROM PUBLIC;
 
 -- The reason given for a rectification is the caller's free text
@@ -983,7 +985,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay) and the resolutions of their complaint tickets (the word erased), coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay) and the resolutions of their complaint tickets (the word erased), coarsens their drop-off points and their errands'' pickup points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
 
 ------------------------------------------------------------------------------
 -- rectification: a subject's phone and name, corrected

@@ -36,7 +36,7 @@ COMMENT ON COLUMN @extschema@.orders.description_enc IS
 COMMENT ON COLUMN @extschema@.orders.dropoff IS
 	'Personal data of the customer: drop-off point. Purpose: matching, routing and ETA; basis: contract; kept: exact for 30 days after the order ends, then coarsened to a grid cell (retention dropoff_point); read by: matching (C), the customer (export), analysts only as counts per hexagon cell (demand_heatmap); protection: not sealed (matching needs it), coarsened by retention and on erasure.';
 COMMENT ON COLUMN @extschema@.orders.pickup IS
-	'Personal data of the customer: pickup point (a merchant''s location for takeaway; for an errand, a place the customer names). Purpose: matching and routing; basis: contract; kept: with the order; read by: matching, the rider, the customer (export); protection: not sealed (matching needs it).';
+	'Personal data of the customer: pickup point (a merchant''s location for takeaway; for an errand, a place the customer names). Purpose: matching and routing; basis: contract; kept: with the order, an errand''s exact for 30 days after the order ends, then coarsened to a grid cell (retention dropoff_point) and on erasure; read by: matching, the rider, the customer (export); protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.feedback.comment_enc IS
 	'Personal data of the customer: the text of feedback. Purpose: service quality and complaint handling (scored in C, topics); basis: legitimate_interests; kept: 30 days (retention feedback_text), then erased, the scores kept; read by: support through the API, the customer (export); analysts see scores and topics only; protection: sealed under the customer''s data key.';
 COMMENT ON COLUMN @extschema@.survey_answers.comment_enc IS

@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(100);
+SELECT plan(102);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -220,6 +220,12 @@ SELECT count(*) FILTER (WHERE dropoff_address_enc IS NOT NULL OR description_enc
   FROM dispatch.orders WHERE zone_id = :zone AND customer_id = :customer \gset
 SELECT abs(ST_Y(dropoff) - 31.195) < 1e-9 AND abs(ST_X(dropoff) - 121.445) < 1e-9 AS o1_cell, total_cents AS o1_total
   FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1 \gset
+-- an errand's pickup is a place the customer named (their home, say): it
+-- is coarsened as a drop-off is; a takeaway's is the merchant's door
+SELECT abs(ST_X(pickup) - 121.435) < 1e-9 AND abs(ST_Y(pickup) - 31.195) < 1e-9 AS e1_pickup_cell
+  FROM dispatch.orders WHERE zone_id = :e1 >> 40 AND order_id = :e1 \gset
+SELECT abs(ST_X(pickup) - 121.437) < 1e-9 AND abs(ST_Y(pickup) - 31.188) < 1e-9 AS o1_pickup_exact
+  FROM dispatch.orders WHERE zone_id = :o1 >> 40 AND order_id = :o1 \gset
 SELECT is(:'o3_status'::text, 'cancelled', 'an unpaid order is cancelled');
 SELECT stock AS rice_after FROM dispatch.item_stock WHERE item_id = :rice \gset
 SELECT is(:rice_after, :rice_stock + 1, 'and its stock returned');
@@ -228,6 +234,8 @@ SELECT throws_ok(format($$ SELECT dispatch.pii_open('customer', %s, %L::bytea, '
 	'DP402', NULL, 'nothing of the customer decrypts, not even a copy of the ciphertext');
 SELECT is(:'sealed_left'::bigint, 0::bigint, 'no ciphertext is left either');
 SELECT is(:'coarsened'::bigint, 4::bigint, 'every drop-off point of the customer is coarsened');
+SELECT ok(:'e1_pickup_cell'::boolean, 'the pickup point of an errand of the customer is coarsened too');
+SELECT ok(:'o1_pickup_exact'::boolean, 'a takeaway''s pickup, the merchant''s location, is left as it is');
 SELECT coalesce(cancel_reason, '-') AS o4_reason FROM dispatch.orders WHERE zone_id = :o4 >> 40 AND order_id = :o4 \gset
 SELECT reason AS o4_refund_reason FROM dispatch.refunds WHERE zone_id = :o4 >> 40 AND order_id = :o4 \gset
 SELECT is(format('%s / %s', :'o4_reason', :'o4_refund_reason'), '- / erased',

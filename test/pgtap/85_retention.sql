@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(43);
+SELECT plan(45);
 
 SELECT (now() - interval '40 days')::text AS old, (now() - interval '10 days')::text AS recent \gset
 -- the riders' shift started a few minutes before then: their pings of 40
@@ -233,6 +233,24 @@ UPDATE dispatch.growth_cursors SET last_seq = :last_seq WHERE consumer = 'credit
 DO $$ BEGIN WHILE dispatch.purge_expired_step(1) > 0 LOOP END LOOP; END $$;
 SELECT count(*) AS read_old FROM dispatch.events WHERE zone_id = :zone AND at < now() - interval '30 days' \gset
 SELECT is(:'read_old'::bigint, 0::bigint, 'once read, they go');
+
+-- an errand's pickup is a place its customer named: coarsened with the
+-- drop-off; a takeaway's pickup (H), the merchant's location, stays
+SELECT dispatch.set_retention_policy('dropoff_point', '30 days', true, 0.01) \g /dev/null
+SET LOCAL dispatch.clock_override = :'old';
+SELECT dispatch.place_errand(:customer, 121.432, 31.192, 121.44, 31.20, NULL, 'Old errand from home', 900) AS j \gset
+SELECT dispatch.confirm_payment(:j, 'psp-j') \g /dev/null
+SELECT dispatch.cancel_order(:j, 'test') \g /dev/null
+SET LOCAL dispatch.clock_override = '';
+DO $$ BEGIN WHILE dispatch.purge_expired_step(100) > 0 LOOP END LOOP; END $$;
+SELECT abs(ST_X(pickup) - 121.435) < 1e-9 AND abs(ST_Y(pickup) - 31.195) < 1e-9
+       AND dropoff_coarsened_at IS NOT NULL AS j_pickup_cell
+  FROM dispatch.orders WHERE zone_id = :zone AND order_id = :j \gset
+SELECT abs(ST_X(pickup) - 121.437) < 1e-9 AND abs(ST_Y(pickup) - 31.188) < 1e-9
+       AND dropoff_coarsened_at IS NOT NULL AS h_pickup_exact
+  FROM dispatch.orders WHERE zone_id = :zone AND order_id = :h \gset
+SELECT ok(:'j_pickup_cell'::boolean, 'an old errand''s pickup point becomes the centre of its grid cell, as its drop-off');
+SELECT ok(:'h_pickup_exact'::boolean, 'an old takeaway''s pickup, the merchant''s location, stays as it is');
 
 -- privileges
 SELECT function_privs_are('dispatch', 'purge_expired_step', ARRAY['integer', 'bigint'], 'dispatch_admin', ARRAY['EXECUTE'], 'the admin purges');
