@@ -716,7 +716,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._respond_offer(@extschema@.zone_of(offer_id), offer_id, accept, reason);
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
-	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
+	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired, DP304 without an answer (accept NULL).';
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.matching_settings', 'WHERE source = ''operator''');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.vehicle_profiles', 'WHERE source = ''operator''');

@@ -1116,7 +1116,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_customer(bigint, text, text, text) IS
-	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 without a reason.  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
+	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the customer'').  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
 
 CREATE FUNCTION @extschema@.update_rider(rider_id bigint, phone text DEFAULT NULL, name text DEFAULT NULL,
                                          reason text DEFAULT 'rectification requested by the rider')
@@ -1143,7 +1143,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider(bigint, text, text, text) IS
-	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 without a reason.  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
+	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the rider'').  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
 
 ------------------------------------------------------------------------------
 -- riders' rights: export and erasure

@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(27);
+SELECT plan(29);
 
 -- an order sealed with the old data, before the rectification
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 1}]', :noodles)::jsonb,
@@ -37,6 +37,9 @@ SELECT is((SELECT detail FROM dispatch.privacy_requests WHERE customer_id = :cus
 	'{"fields": ["phone", "name"]}'::jsonb, 'a privacy request of kind rectify is recorded');
 SELECT is(dispatch.update_customer(:customer, NULL, ''), true, 'an empty name clears it (default reason)');
 SELECT is((SELECT dispatch.export_customer(:customer) #>> '{profile,name}'), NULL, 'the name is gone');
+SELECT is((SELECT count(*) FROM dispatch.pii_access_log WHERE subject = 'customer' AND subject_id = :customer
+            AND purpose = 'rectification' AND detail = 'fields: name; reason: rectification requested by the customer'),
+	1::bigint, 'a reason left out is logged as the default one (docs/operations.md, "Rectification")');
 SELECT (SELECT count(*) FROM dispatch.pii_access_log) AS log_before \gset
 SELECT is(dispatch.update_customer(:customer), false, 'nothing to change: false');
 SELECT is((SELECT count(*) FROM dispatch.pii_access_log), :log_before::bigint, '... and no log');
@@ -46,6 +49,8 @@ SELECT throws_ok(format($$SELECT dispatch.update_customer(%s, '+8613800000002')$
 SELECT throws_ok($$SELECT dispatch.update_customer(987654, '+8613899990000')$$, 'DP012', NULL, 'an unknown customer: DP012');
 SELECT throws_ok(format($$SELECT dispatch.update_customer(%s, '+8613899990000', NULL, ' ')$$, :customer2), 'DP412',
 	'a rectification needs a reason', 'no reason: DP412');
+SELECT throws_ok(format($$SELECT dispatch.update_customer(%s, '+8613899990000', NULL, NULL)$$, :customer2), 'DP412',
+	'a rectification needs a reason', 'a NULL reason: DP412');
 SELECT throws_ok(format($$SELECT dispatch.update_customer(%s, NULL, repeat('x', 101))$$, :customer2), 'DP028', NULL,
 	'a name past its limit: DP028');
 SELECT dispatch.cancel_order(:o1, 'test') \g /dev/null
