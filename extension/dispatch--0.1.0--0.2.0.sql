@@ -5130,7 +5130,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._respond_offer(@extschema@.zone_of(offer_id), offer_id, accept, reason);
 COMMENT ON FUNCTION @extschema@.respond_offer(bigint, boolean, text) IS
-	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired.';
+	'A rider answers an offer.  Accept assigns the order (if the rider can still take it: the eligibility rule, DP020); reject puts the order back for the next batch and never offers it to this rider again.  The same answer again is a no-op.  DP301 unknown offer, DP302 answered otherwise, expired, cancelled or released, DP303 expired, DP304 without an answer (accept NULL).';
 
 -- _lock_refund (sql/62_refunds.sql)
 CREATE OR REPLACE FUNCTION @extschema@._lock_refund(p_zone bigint, p_refund_id bigint) RETURNS @extschema@.refunds
@@ -8059,8 +8059,12 @@ BEGIN
 				 WHERE o.zone_id OPERATOR(pg_catalog.=) v_zone AND o.order_id OPERATOR(pg_catalog.=) s.order_id
 				   AND o.status IN ('delivered', 'cancelled');
 			ELSIF p.data_class OPERATOR(pg_catalog.=) 'dropoff_point' THEN
+				-- and an errand's pickup, a place its customer named (a
+				-- takeaway's is the merchant's door)
 				UPDATE @extschema@.orders o
-				   SET dropoff = @extschema@._grid_cell(o.dropoff, p.cell_deg), dropoff_coarsened_at = v_now
+				   SET dropoff = @extschema@._grid_cell(o.dropoff, p.cell_deg), dropoff_coarsened_at = v_now,
+				       pickup = CASE WHEN o.kind OPERATOR(pg_catalog.=) 'errand'
+				                     THEN @extschema@._grid_cell(o.pickup, p.cell_deg) ELSE o.pickup END
 				  FROM (SELECT x.order_id FROM @extschema@.orders x
 				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone
 				           AND x.status IN ('delivered', 'cancelled')
@@ -9032,9 +9036,11 @@ BEGIN
 				pg_catalog.concat_ws(', ',
 					(SELECT pg_catalog.string_agg(pg_catalog.format('%I = NULL', c), ', ') FROM pg_catalog.unnest(t.sealed) c),
 					-- and the reason an order was cancelled for: an app may pass
-					-- the customer's own words
+					-- the customer's own words; an errand's pickup is a place
+					-- the customer named (a takeaway's, the merchant's door)
 					CASE WHEN t.relname OPERATOR(pg_catalog.=) 'orders'
 					     THEN 'dropoff = @extschema@._grid_cell(dropoff, $3), dropoff_coarsened_at = COALESCE(dropoff_coarsened_at, $4), '
+					          'pickup = CASE WHEN kind OPERATOR(pg_catalog.=) ''errand'' THEN @extschema@._grid_cell(pickup, $3) ELSE pickup END, '
 					          'cancel_reason = NULL' END),
 				CASE WHEN t.has_zone THEN ' AND zone_id OPERATOR(pg_catalog.=) $2' ELSE '' END)
 			USING p_customer_id, v_zone, v_cell, p_now;
@@ -9071,7 +9077,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) IS
-	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and clears the reasons given for cancelling them (on the orders and their refunds), for the failures of their payments and refunds, and the resolutions of their complaint tickets (the word erased); returns the rows changed.';
+	'Internal (forget_customer): sets every sealed field of the customer''s rows (_customer_tables) to NULL, coarsens the drop-off points of their orders and the pickup points of their errands and clears the reasons given for cancelling them (on the orders and their refunds), for the failures of their payments and refunds, and the resolutions of their complaint tickets (the word erased); returns the rows changed.';
 REVOKE ALL ON FUNCTION @extschema@._forget_rows(bigint, timestamptz) FROM PUBLIC;
 
 -- _forget_rectify_reasons (sql/80_privacy.sql)
@@ -9231,7 +9237,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forget_customer(bigint) IS
-	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay) and the resolutions of their complaint tickets (the word erased), coarsens their drop-off points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
+	'Erases a customer: destroys their data key (crypto-shredding), removes the phone blind index, every sealed field, their referral code and the reasons given for their rectifications (pii_access_log: the word erased, the fields stay) and the resolutions of their complaint tickets (the word erased), coarsens their drop-off points and their errands'' pickup points, cancels unpaid orders, revokes consents, turns their experiment exposures into counts without ids (experiment_erased) and stamps forgotten_at; ids, amounts and times stay for accounting.  Refused (DP405) while an order is placed, accepted, assigned or picked up, and in a repeatable read or serializable transaction (DP418).  Returns the privacy request id.';
 
 -- _rectify_log (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._rectify_log(p_subject text, p_subject_id bigint, p_fields text[], p_reason text)
@@ -9358,7 +9364,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_customer(bigint, text, text, text) IS
-	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 without a reason.  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
+	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the customer'').  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
 REVOKE ALL ON FUNCTION @extschema@.update_customer(bigint, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_customer(bigint, text, text, text) TO dispatch_app, dispatch_admin;
 
@@ -9388,7 +9394,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider(bigint, text, text, text) IS
-	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 without a reason.  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
+	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the rider'').  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
 REVOKE ALL ON FUNCTION @extschema@.update_rider(bigint, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider(bigint, text, text, text) TO dispatch_app, dispatch_admin;
 
