@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(37);
+SELECT plan(39);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -128,6 +128,10 @@ SELECT throws_ok(format($$ SELECT * FROM dispatch.rider_earnings_of(%s, '2027-03
                  'a range that ends before it starts');
 SELECT throws_ok(format($$ SELECT * FROM dispatch.rider_earnings_of(%s, '2026-01-01', '2027-03-01') $$, :rider), 'DP721', NULL,
                  'a range of more than 366 days');
+SELECT throws_ok(format($$ SELECT * FROM dispatch.rider_earnings_of(%s, '2026-03-01', '2027-03-01') $$, :rider), 'DP721', NULL,
+                 'a range of 367 days, its ends included, is more than 366');
+SELECT lives_ok(format($$ SELECT * FROM dispatch.rider_earnings_of(%s, '2026-03-02', '2027-03-01') $$, :rider),
+                'a range of 366 days, its ends included, is taken');
 SELECT throws_ok($$ SELECT * FROM dispatch.rider_earnings_of(-1, '2027-03-01', '2027-03-01') $$, 'DP015', NULL, 'an unknown rider');
 
 -- the fairness view: hand-checked Gini of two riders' days (1,000 and
