@@ -4353,8 +4353,9 @@ BEGIN
 	IF rider_id IS NULL OR from_day IS NULL OR to_day IS NULL
 	   OR NOT pg_catalog.isfinite(from_day) OR NOT pg_catalog.isfinite(to_day)
 	   OR to_day OPERATOR(pg_catalog.<) from_day
-	   OR to_day OPERATOR(pg_catalog.-) from_day OPERATOR(pg_catalog.>) 366 THEN
-		RAISE EXCEPTION 'invalid earnings request: a rider and days from <= to, at most 366 days apart'
+	   -- at most 366 days, both ends included (a leap year)
+	   OR to_day OPERATOR(pg_catalog.-) from_day OPERATOR(pg_catalog.>=) 366 THEN
+		RAISE EXCEPTION 'invalid earnings request: a rider and days from <= to, at most 366 days with both ends'
 			USING ERRCODE = 'DP721';
 	END IF;
 	-- the rider's zone (rider_zones, which every node holds): their pay
