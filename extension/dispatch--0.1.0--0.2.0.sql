@@ -8308,6 +8308,25 @@ BEGIN
 			      HINT = pg_catalog.format('Run schedule_maintenance() as %s, or have that role or a superuser unschedule its jobs first: SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE ''dispatch-%%'' AND database = %L;',
 			                               v_others, pg_catalog.current_database());
 	END IF;
+	-- nor may this user's jobs of the same names run in another database:
+	-- pg_cron keys a job by its name and its user, not its database, so
+	-- scheduling them again would update those jobs by name and leave them
+	-- running there, while this database got none (maintenance_commands()
+	-- registers the jobs of another database under the same names)
+	EXECUTE 'SELECT pg_catalog.string_agg(DISTINCT pg_catalog.quote_ident(c.database::pg_catalog.text), '', '')'
+	        '  FROM cron.job c'
+	        ' WHERE c.username OPERATOR(pg_catalog.=) CURRENT_USER'
+	        '   AND c.database OPERATOR(pg_catalog.<>) pg_catalog.current_database()'
+	        '   AND c.jobname OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT m.jobname FROM @extschema@.maintenance_jobs m WHERE m.enabled))'
+	   INTO v_others;
+	IF v_others IS NOT NULL THEN
+		RAISE EXCEPTION 'the maintenance jobs are scheduled by % for database "%", not for "%"',
+		                CURRENT_USER, v_others, pg_catalog.current_database()
+			USING ERRCODE = 'DP421',
+			      DETAIL = 'pg_cron keys a job by its name and its user, not its database: scheduled again, they would go on running there and none here.',
+			      HINT = pg_catalog.format('Schedule the jobs of this database as another user, or unschedule the other database''s jobs first: SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE ''dispatch-%%'' AND username = %L AND database <> %L;',
+			                               CURRENT_USER, pg_catalog.current_database());
+	END IF;
 	-- the enabled jobs, each (re)scheduled by name under this user:
 	-- calling this again changes nothing
 	FOR j IN SELECT m.jobname, m.schedule, m.command, m.runs_in FROM @extschema@.maintenance_jobs m
@@ -8336,7 +8355,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.schedule_maintenance() IS
-	'Registers (or updates) the enabled pg_cron jobs of maintenance_jobs in this database, by name, as the calling user (pg_cron keys a job by name and user): daily purge, pruning of cron.job_run_details, and the rollups of other parts; unschedules the caller''s dispatch-* jobs of this database that maintenance_jobs no longer enables.  Idempotent.  Needs EXECUTE on cron.schedule_in_database (pg_cron 1.4 revokes it from PUBLIC) for a caller other than a superuser.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()); DP420 when another user has scheduled the jobs (run it as that user); DP911 on a Citus worker (the jobs run on the coordinator).';
+	'Registers (or updates) the enabled pg_cron jobs of maintenance_jobs in this database, by name, as the calling user (pg_cron keys a job by name and user): daily purge, pruning of cron.job_run_details, and the rollups of other parts; unschedules the caller''s dispatch-* jobs of this database that maintenance_jobs no longer enables.  Idempotent.  Needs EXECUTE on cron.schedule_in_database (pg_cron 1.4 revokes it from PUBLIC) for a caller other than a superuser.  DP409 without pg_cron; DP410 when pg_cron lives in another database (see maintenance_commands()); DP420 when another user has scheduled the jobs (run it as that user); DP421 when the caller has scheduled jobs of the same names for another database (pg_cron would keep them there); DP911 on a Citus worker (the jobs run on the coordinator).';
 
 -- _customer_tables (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@._customer_tables()
