@@ -58,7 +58,10 @@
  * standby runs none; a promoted one starts its relay, which continues from
  * the position it replicated), is restarted by the postmaster a second
  * after it dies, and stops on SIGTERM.  Writers mark events for it only
- * while it says it is ready (shared memory): elsewhere, such as a database
+ * while it says it is ready (shared memory) for the extension they see (the
+ * relay_position it attached to: an extension dropped and created again is
+ * served from the relay's next round on, which starts at the horizon, above
+ * anything written before): elsewhere, such as a database
  * not named in dispatch.relay_databases or a server without dispatch in
  * shared_preload_libraries, the writer notifies at commit and says so once
  * in the server log.  An event marked while the relay was ready is sent by
