@@ -58,7 +58,10 @@
  * standby runs none; a promoted one starts its relay, which continues from
  * the position it replicated), is restarted by the postmaster a second
  * after it dies, and stops on SIGTERM.  Writers mark events for it only
- * while it says it is ready (shared memory): elsewhere, such as a database
+ * while it says it is ready (shared memory) for the extension they see (the
+ * relay_position it attached to: an extension dropped and created again is
+ * served from the relay's next round on, which starts at the horizon, above
+ * anything written before): elsewhere, such as a database
  * not named in dispatch.relay_databases or a server without dispatch in
  * shared_preload_libraries, the writer notifies at commit and says so once
  * in the server log.  An event marked while the relay was ready is sent by
@@ -113,6 +116,7 @@ typedef struct RelaySlot
 	pid_t		pid;			/* 0: not running */
 	Latch	   *latch;			/* the running relay's latch */
 	bool		ready;			/* writers of dbid may mark events for it */
+	Oid			position_rel;	/* its dispatch.relay_position, while ready */
 	int64		position;		/* last seq handled */
 	uint64		rounds;			/* rounds that sent something */
 	uint64		relayed;		/* notifications sent */
@@ -260,6 +264,21 @@ relay_xact_callback(XactEvent event, void *arg)
 }
 
 /*
+ * The dispatch.relay_position that this transaction sees (InvalidOid:
+ * none), two syscache look-ups.  A relay serves the extension whose table
+ * it attached to: one dropped and created again while it runs (even in
+ * the writer's own transaction) is not served until the relay attaches to
+ * it, and would start above the events marked meanwhile.
+ */
+static Oid
+relay_position_rel(void)
+{
+	Oid			nsp = get_namespace_oid("dispatch", true);
+
+	return OidIsValid(nsp) ? get_relname_relid("relay_position", nsp) : InvalidOid;
+}
+
+/*
  * Whether a relay is ready for this database's events now.  A stale answer
  * is harmless both ways: a marked event waits for the relay's successor,
  * an unmarked one is notified by its writer.
@@ -270,15 +289,20 @@ dispatch_relay_ready_here(void)
 	if (relay != NULL)
 	{
 		int			i;
+		Oid			rel = relay_position_rel();
 
+		if (!OidIsValid(rel))
+			return false;
 		if (my_slot >= 0 && relay->slots[my_slot].dbid == MyDatabaseId &&
-			relay->slots[my_slot].ready)
+			relay->slots[my_slot].ready &&
+			relay->slots[my_slot].position_rel == rel)
 			return true;
 		for (i = 0; i < relay->nslots; i++)
 		{
 			volatile RelaySlot *s = &relay->slots[i];
 
-			if (s->dbid == MyDatabaseId && s->ready && s->latch != NULL)
+			if (s->dbid == MyDatabaseId && s->ready && s->latch != NULL &&
+				s->position_rel == rel)
 			{
 				my_slot = i;
 				return true;
@@ -330,6 +354,7 @@ static char *plans_read = NULL;	/* and what they read: NULL, dispatch.events */
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
 static int64 position = 0;
+static Oid	attached_rel = InvalidOid;	/* the relay_position of plans_for */
 
 /*
  * The horizon at which the last round stopped at an event of a transaction
@@ -346,6 +371,7 @@ relay_detach(int code, Datum arg)
 {
 	SpinLockAcquire(&relay->mutex);
 	me->ready = false;
+	me->position_rel = InvalidOid;
 	me->latch = NULL;
 	me->pid = 0;
 	SpinLockRelease(&relay->mutex);
@@ -388,7 +414,8 @@ relay_attach(Oid ext, const char *shards)
 	int64		horizon;
 
 	held_horizon = -1;
-	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("relay_position", nsp)))
+	attached_rel = OidIsValid(nsp) ? get_relname_relid("relay_position", nsp) : InvalidOid;
+	if (!OidIsValid(attached_rel))
 		return false;
 
 	if (read_plan)
@@ -663,6 +690,7 @@ relay_round(void)
 		plans_for = InvalidOid;
 	SpinLockAcquire(&relay->mutex);
 	me->ready = ready;
+	me->position_rel = ready ? attached_rel : InvalidOid;
 	me->position = position;
 	if (sent > 0)
 	{

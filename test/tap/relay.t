@@ -18,7 +18,10 @@
 #     promoted, it starts its relay, a gateway continues from its last seq
 #     with no gap, and the standby's gateway LISTENs from its next read;
 #   - a server without dispatch preloaded notifies at commit and says so
-#     once in its log.
+#     once in its log;
+#   - the extension dropped and created again while the relay runs: the
+#     events of the new one are all notified, also those marked while the
+#     relay still served the dropped one.
 #
 # Needs the server binaries in PATH (tools/pgdev puts them there) and the
 # key file of the dev cluster ($PGDEV_KEYS).
@@ -82,7 +85,7 @@ SQL
 psql -X -q -v ON_ERROR_STOP=1 -v ncust=200 -f "$here/bench/intake/setup.sql" >/dev/null 2>&1
 psql -X -q -c "CREATE ROLE relay_gw LOGIN IN ROLE dispatch_gateway" >/dev/null
 
-echo "1..21"
+echo "1..22"
 
 # 1: the relay of relay_t is up and ready
 ready() {   # port: wait up to 15 s for a ready relay
@@ -328,3 +331,25 @@ echo "dispatch.relay_databases = 'relay_t, relay_t'" | as_pg tee -a "$work/d/pos
 ! (cd / && as_pg pg_ctl -D "$work/d" -l "$work/d.log" -w -t 20 start >/dev/null 2>&1) &&
 	grep -q 'names database "relay_t" twice' "$work/d.log"
 ok $? "a database named twice in dispatch.relay_databases: the server does not start, and says why"
+
+# 22: the extension dropped and created again under a running relay (the
+# promoted server's): an event written in the same transaction is marked for
+# the relay, which still says it is ready, and must be sent by it
+ready "$sp"
+PGPORT=$sp listen_until_quiet "$work/heard6"
+PGPORT=$sp psql -X -q -v ON_ERROR_STOP=1 -v ncust=1 >"$work/recreate.out" 2>&1 <<SQL
+BEGIN;
+SET client_min_messages = warning;
+DROP EXTENSION dispatch CASCADE;
+CREATE EXTENSION dispatch CASCADE;
+\\i $here/bench/intake/setup.sql
+SELECT dispatch.place_order(1, 1, '[{"item_id": 1, "qty": 1}]', 121.44, 31.19, 'Room 1', 'hot') AS o \\gset
+SELECT dispatch.confirm_payment(:o, 'psp-' || :o);
+COMMIT;
+SQL
+rc=$?
+[ "$rc" = 0 ] || sed "s/^/# /" "$work/recreate.out"
+wait "$lpid"
+read -r missing twice total back _ < <(PGPORT=$sp heard_check "$work/heard6" true)
+[ "$rc" = 0 ] && [ "${missing:-x}" = 0 ] && [ "$twice" = 0 ] && [ "$total" = 2 ]
+ok $? "the extension dropped and created again while the relay runs: its $total new events are each heard once (missing $missing, twice $twice; marked for the relay: $(q "$sp" "SELECT count(*) FILTER (WHERE relay) FROM dispatch.events"))"
