@@ -1562,6 +1562,22 @@ COMMENT ON FUNCTION @extschema@._check_batch_size(integer) IS
 	'Internal: refuses (DP411) a batch size of the maintenance calls outside 1 to 100000, or NULL.';
 REVOKE ALL ON FUNCTION @extschema@._check_batch_size(integer) FROM PUBLIC;
 
+-- _check_purge_args (sql/25_limits.sql)
+CREATE OR REPLACE FUNCTION @extschema@._check_purge_args(p_older_than timestamptz, p_batch integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_older_than IS NULL THEN
+		RAISE EXCEPTION 'a purge needs its cut-off (older_than)' USING ERRCODE = 'DP411';
+	END IF;
+	PERFORM @extschema@._check_batch_size(p_batch);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) IS
+	'Internal (purge_survey_text, purge_feedback_text): refuses (DP411) a NULL cut-off, and a batch as _check_batch_size does.';
+REVOKE ALL ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) FROM PUBLIC;
+
 -- _index_key_at (sql/30_keys.sql)
 CREATE OR REPLACE FUNCTION @extschema@._index_key_at(version integer) RETURNS bytea
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED
@@ -7672,22 +7688,6 @@ COMMENT ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) IS
 	'Records a customer''s answer to a survey: a rating of 1 to 5 stars and an optional comment, scored with sentiment() and tagged with feedback_topics() like a review, the comment sealed with the customer''s key; it earns the points a review earns (the running points campaign''s feedback_points, reason survey).  Returns the answer id.  One answer per survey and customer, whichever zones the customer''s orders are in (a campaign answer lies in the zone of their first order that redeemed the campaign, cancelled since or not): the same answer again is a no-op that returns its id, also once that order is cancelled; another answer of the same customer is refused (DP660).  DP659 when the survey is not the customer''s (a campaign''s: no order of theirs holds a redemption of it).';
 REVOKE ALL ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) TO dispatch_app, dispatch_admin;
-
--- _check_purge_args (sql/76_complaints.sql)
-CREATE OR REPLACE FUNCTION @extschema@._check_purge_args(p_older_than timestamptz, p_batch integer) RETURNS void
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF p_older_than IS NULL THEN
-		RAISE EXCEPTION 'a purge needs its cut-off (older_than)' USING ERRCODE = 'DP411';
-	END IF;
-	PERFORM @extschema@._check_batch_size(p_batch);
-END
-$$;
-COMMENT ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) IS
-	'Internal (purge_survey_text, purge_feedback_text): refuses (DP411) a NULL cut-off, and a batch as _check_batch_size does.';
-REVOKE ALL ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) FROM PUBLIC;
 
 -- purge_survey_text (sql/76_complaints.sql)
 CREATE OR REPLACE FUNCTION @extschema@.purge_survey_text(older_than timestamptz, batch integer DEFAULT 1000)

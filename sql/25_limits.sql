@@ -61,6 +61,24 @@ COMMENT ON FUNCTION @extschema@._check_batch_size(integer) IS
 	'Internal: refuses (DP411) a batch size of the maintenance calls outside 1 to 100000, or NULL.';
 REVOKE ALL ON FUNCTION @extschema@._check_batch_size(integer) FROM PUBLIC;
 
+-- the arguments of the text purges (purge_survey_text, purge_feedback_text):
+-- a NULL cut-off or batch would answer NULL, a batch of 0 purge nothing and
+-- answer 0, and a caller's loop "until 0" would end with nothing purged
+CREATE FUNCTION @extschema@._check_purge_args(p_older_than timestamptz, p_batch integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_older_than IS NULL THEN
+		RAISE EXCEPTION 'a purge needs its cut-off (older_than)' USING ERRCODE = 'DP411';
+	END IF;
+	PERFORM @extschema@._check_batch_size(p_batch);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) IS
+	'Internal (purge_survey_text, purge_feedback_text): refuses (DP411) a NULL cut-off, and a batch as _check_batch_size does.';
+REVOKE ALL ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION @extschema@.input_limits() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.input_limits() TO dispatch_app, dispatch_admin;
 -- mask_phone and train_sentiment run with the caller's rights

@@ -557,24 +557,6 @@ REVOKE ALL ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) 
 GRANT EXECUTE ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) TO dispatch_app, dispatch_admin;
 
 -- retention: called by purge_feedback_text (sql/78_retention.sql), policy feedback_text
--- The arguments of the text purges (this and purge_feedback_text): a NULL
--- cut-off or batch would answer NULL, a batch of 0 purge nothing and
--- answer 0, and a caller's loop "until 0" would end with nothing purged
-CREATE FUNCTION @extschema@._check_purge_args(p_older_than timestamptz, p_batch integer) RETURNS void
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF p_older_than IS NULL THEN
-		RAISE EXCEPTION 'a purge needs its cut-off (older_than)' USING ERRCODE = 'DP411';
-	END IF;
-	PERFORM @extschema@._check_batch_size(p_batch);
-END
-$$;
-COMMENT ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) IS
-	'Internal (purge_survey_text, purge_feedback_text): refuses (DP411) a NULL cut-off, and a batch as _check_batch_size does.';
-REVOKE ALL ON FUNCTION @extschema@._check_purge_args(timestamptz, integer) FROM PUBLIC;
-
 -- Not STRICT: a NULL cut-off or batch is refused (_check_purge_args)
 CREATE FUNCTION @extschema@.purge_survey_text(older_than timestamptz, batch integer DEFAULT 1000)
 RETURNS integer
