@@ -74,8 +74,12 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/dbcommands.h"
@@ -107,6 +111,7 @@
 #define RELAY_BATCH				5000	/* events read per round at most */
 #define RELAY_IDLE_MS			1000
 #define RELAY_HELD_MS			1
+#define RELAY_DB_CHECK_MS		2000	/* a missing database, looked for */
 
 /* one database's relay */
 typedef struct RelaySlot
@@ -121,6 +126,8 @@ typedef struct RelaySlot
 	uint64		rounds;			/* rounds that sent something */
 	uint64		relayed;		/* notifications sent */
 	TimestampTz last_round;
+	bool		connecting;		/* a relay is connecting (still set: it died
+								 * trying, and its successor waits) */
 } RelaySlot;
 
 typedef struct RelayShared
@@ -702,6 +709,72 @@ relay_round(void)
 	return wait;
 }
 
+/*
+ * The relay before this one died connecting to its database: the database
+ * does not exist (yet, or any more: DROP DATABASE ... WITH (FORCE) ends
+ * the relay in it), or takes no connections.  Restarted every second,
+ * each failing with a FATAL, the relays would fill the server log for as
+ * long as the name stays in dispatch.relay_databases, which only a restart
+ * changes.  This one says so once, connected to no database, looks for
+ * the database every RELAY_DB_CHECK_MS, and exits to be restarted, to
+ * connect, once it is there and takes connections.  Writers notify at
+ * commit meanwhile (no relay is ready for them).
+ */
+static void
+relay_wait_for_database(void)
+{
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	ereport(LOG,
+			errmsg("dispatch relay waits for database \"%s\", which it cannot connect to",
+				   me->dbname),
+			errdetail("The database is named in dispatch.relay_databases; the relay looks for it every %d seconds.",
+					  RELAY_DB_CHECK_MS / 1000));
+	for (;;)
+	{
+		bool		there = false;
+		Relation	rel;
+		TableScanDesc scan;
+		HeapTuple	tup;
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 RELAY_DB_CHECK_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		/*
+		 * Connected to no database, only a heap scan of pg_database reads
+		 * it (its indexes and caches need a database's relcache).
+		 */
+		StartTransactionCommand();
+		rel = table_open(DatabaseRelationId, AccessShareLock);
+		scan = table_beginscan_catalog(rel, 0, NULL);
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		{
+			Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+			if (strcmp(NameStr(db->datname), me->dbname) != 0)
+				continue;
+			there = db->datallowconn;
+#ifdef DATCONNLIMIT_INVALID_DB
+			there = there && db->datconnlimit != DATCONNLIMIT_INVALID_DB;
+#endif
+			break;
+		}
+		table_endscan(scan);
+		table_close(rel, AccessShareLock);
+		CommitTransactionCommand();
+		if (there)
+		{
+			me->connecting = false;
+			proc_exit(1);		/* restarted by the postmaster */
+		}
+	}
+}
+
 void
 dispatch_relay_main(Datum main_arg)
 {
@@ -714,7 +787,11 @@ dispatch_relay_main(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	if (me->connecting)
+		relay_wait_for_database();	/* does not return */
+	me->connecting = true;
 	BackgroundWorkerInitializeConnection(me->dbname, NULL, 0);
+	me->connecting = false;
 
 	/* its commits carry no data; see the head of this file */
 	/*

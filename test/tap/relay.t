@@ -21,7 +21,10 @@
 #     once in its log;
 #   - the extension dropped and created again while the relay runs: the
 #     events of the new one are all notified, also those marked while the
-#     relay still served the dropped one.
+#     relay still served the dropped one;
+#   - a database of dispatch.relay_databases that does not exist: its relay
+#     says so once and waits quietly, serves it once it is created, and
+#     waits quietly again after a DROP DATABASE ... WITH (FORCE).
 #
 # Needs the server binaries in PATH (tools/pgdev puts them there) and the
 # key file of the dev cluster ($PGDEV_KEYS).
@@ -40,7 +43,7 @@ chmod 755 "$work"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for d in "$work"/p "$work"/s "$work"/n "$work"/d; do
+	for d in "$work"/p "$work"/s "$work"/n "$work"/d "$work"/m; do
 		[ -f "$d/postmaster.pid" ] && (cd / && as_pg pg_ctl -D "$d" -m immediate stop >/dev/null 2>&1)
 	done
 	rm -rf "$work"
@@ -85,7 +88,7 @@ SQL
 psql -X -q -v ON_ERROR_STOP=1 -v ncust=200 -f "$here/bench/intake/setup.sql" >/dev/null 2>&1
 psql -X -q -c "CREATE ROLE relay_gw LOGIN IN ROLE dispatch_gateway" >/dev/null
 
-echo "1..22"
+echo "1..24"
 
 # 1: the relay of relay_t is up and ready
 ready() {   # port: wait up to 15 s for a ready relay
@@ -336,7 +339,9 @@ ok $? "a database named twice in dispatch.relay_databases: the server does not s
 # promoted server's): an event written in the same transaction is marked for
 # the relay, which still says it is ready, and must be sent by it
 ready "$sp"
-PGPORT=$sp listen_until_quiet "$work/heard6"
+# (until both are heard: creating the extension takes seconds on a loaded
+# machine, longer than listen_until_quiet's two quiet seconds)
+PGPORT=$sp "$here/tools/listen" -n 2 -t 60 >"$work/heard6" 2>/dev/null & lpid=$!; pids+=("$lpid"); sleep 0.3
 PGPORT=$sp psql -X -q -v ON_ERROR_STOP=1 -v ncust=1 >"$work/recreate.out" 2>&1 <<SQL
 BEGIN;
 SET client_min_messages = warning;
@@ -353,3 +358,26 @@ wait "$lpid"
 read -r missing twice total back _ < <(PGPORT=$sp heard_check "$work/heard6" true)
 [ "$rc" = 0 ] && [ "${missing:-x}" = 0 ] && [ "$twice" = 0 ] && [ "$total" = 2 ]
 ok $? "the extension dropped and created again while the relay runs: its $total new events are each heard once (missing $missing, twice $twice; marked for the relay: $(q "$sp" "SELECT count(*) FILTER (WHERE relay) FROM dispatch.events"))"
+
+# 23-24: a database of dispatch.relay_databases that does not exist: the
+# postmaster would start its relay again every second, each failing to
+# connect with a FATAL in the log, for as long as the name is there
+mp=$(free_port)
+init "$work/m" "$mp" dispatch
+echo "dispatch.relay_databases = 'relay_m'" | as_pg tee -a "$work/m/postgresql.conf" >/dev/null
+start "$work/m"
+sleep 5
+fatal() { grep -c 'database "relay_m" does not exist' "$work/m.log"; }
+f1=$(fatal)
+[ "$f1" -le 1 ] && [ "$(grep -c 'relay waits for database "relay_m"' "$work/m.log")" = 1 ]
+ok $? "a relay of a database that does not exist says so once and waits ($f1 failed connection in 5 s)"
+relay_in() { psql -X -q -At -h "$work" -p "$mp" -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'dispatch relay' AND datname = 'relay_m'"; }
+psql -X -q -h "$work" -p "$mp" -d postgres -c "CREATE DATABASE relay_m" >/dev/null
+for _ in $(seq 100); do [ "$(relay_in)" = 1 ] && break; sleep 0.1; done
+served=$(relay_in)
+psql -X -q -h "$work" -p "$mp" -d postgres -c "DROP DATABASE relay_m WITH (FORCE)" >/dev/null
+sleep 5
+f2=$(fatal)
+[ "$served" = 1 ] && [ $((f2 - f1)) -le 1 ] &&
+	[ "$(grep -c 'relay waits for database "relay_m"' "$work/m.log")" = 2 ]
+ok $? "created, the database has its relay within 10 s; dropped WITH (FORCE), the relay waits quietly again ($((f2 - f1)) failed connection in 5 s)"
