@@ -161,6 +161,13 @@ AS $$
 DECLARE
 	v_forgotten timestamptz;
 BEGIN
+	-- the customer's lock (shared) before the row, the order of
+	-- sql/30_keys.sql: forget_customer and rotate_customer_key take it
+	-- (exclusive) and then lock the row, so a caller that locked the row
+	-- first and sealed after it in the same transaction (a consent, then a
+	-- rectification) deadlocked with them.  Shared: callers that hold it
+	-- exclusive already keep it so.
+	PERFORM @extschema@._lock_subject('customer', p_customer_id, false);
 	SELECT c.forgotten_at INTO v_forgotten FROM @extschema@.customers c
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id FOR UPDATE;
 	IF NOT FOUND THEN
@@ -170,7 +177,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._lock_customer(bigint) IS
-	'Internal: locks a customer row FOR UPDATE and returns forgotten_at; DP012 if there is no such customer.';
+	'Internal: takes the customer''s lock (shared, before any row lock: sql/30_keys.sql), locks the customer row FOR UPDATE and returns forgotten_at; DP012 if there is no such customer.';
 REVOKE ALL ON FUNCTION @extschema@._lock_customer(bigint) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
