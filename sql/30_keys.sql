@@ -17,7 +17,10 @@
 -- in exclusive mode before any row lock, so a value is never sealed under a
 -- key that a concurrent rotation or erasure replaces.  They then read what
 -- the sealers committed, so they refuse a transaction snapshot, which would
--- predate the wait (DP418, src/keys.c).  An intake
+-- predate the wait (DP418, src/keys.c).  A call that locks a customer's row
+-- (_lock_customer: consents, rectification; sql/80_privacy.sql) takes the
+-- lock in share mode before it, so that a seal later in its transaction
+-- never waits for an erasure that waits for that row.  An intake
 -- (place_order, place_errand) takes the customer's lock (shared) first,
 -- then the customer's intake lock (class 'intake', exclusive), then row
 -- locks; the intake lock is nobody else's, so an intake waiting for it holds

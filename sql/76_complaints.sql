@@ -236,7 +236,11 @@ BEGIN
 		END IF;
 		RAISE EXCEPTION 'complaint ticket % is resolved already, with another resolution or goodwill', resolve_ticket.ticket_id
 			USING ERRCODE = 'DP653',
-			      DETAIL = pg_catalog.format('Resolved at %s: %s.', v_ticket.resolved_at, v_ticket.resolution);
+			      -- not the resolution: the caller's words about the
+			      -- customer's order (an erasure clears them), which an
+			      -- error would carry into the server log
+			      DETAIL = pg_catalog.format('Resolved at %s.', v_ticket.resolved_at),
+			      HINT = 'The resolution is in complaint_tickets; the same resolution and goodwill again return the same coupon.';
 	END IF;
 
 	IF v_erased AND (v_points OPERATOR(pg_catalog.>) 0 OR resolve_ticket.goodwill_campaign_id IS NOT NULL) THEN

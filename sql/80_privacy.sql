@@ -161,6 +161,13 @@ AS $$
 DECLARE
 	v_forgotten timestamptz;
 BEGIN
+	-- the customer's lock (shared) before the row, the order of
+	-- sql/30_keys.sql: forget_customer and rotate_customer_key take it
+	-- (exclusive) and then lock the row, so a caller that locked the row
+	-- first and sealed after it in the same transaction (a consent, then a
+	-- rectification) deadlocked with them.  Shared: callers that hold it
+	-- exclusive already keep it so.
+	PERFORM @extschema@._lock_subject('customer', p_customer_id, false);
 	SELECT c.forgotten_at INTO v_forgotten FROM @extschema@.customers c
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id FOR UPDATE;
 	IF NOT FOUND THEN
@@ -170,7 +177,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._lock_customer(bigint) IS
-	'Internal: locks a customer row FOR UPDATE and returns forgotten_at; DP012 if there is no such customer.';
+	'Internal: takes the customer''s lock (shared, before any row lock: sql/30_keys.sql), locks the customer row FOR UPDATE and returns forgotten_at; DP012 if there is no such customer.';
 REVOKE ALL ON FUNCTION @extschema@._lock_customer(bigint) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
@@ -1214,6 +1221,22 @@ BEGIN
 		'exclusions', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.at, x.order_id)
 			FROM @extschema@.offer_exclusions x WHERE x.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
 			                                      AND x.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		-- how matching weighed them: every offer they were a candidate
+		-- for (offer_audit, in their zone), their rank, whether they were
+		-- chosen and their own cost components; never the other candidates
+		'matching', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'offer_id', a.offer_id, 'order_id', a.order_id, 'batch_id', a.batch_id, 'method', a.method,
+				'rank', c.rank, 'chosen', a.chosen_rider OPERATOR(pg_catalog.=) export_rider.rider_id,
+				'distance_m', a.candidate_parts[c.rank][1], 'cost', a.candidate_parts[c.rank][2],
+				'travel_s', a.candidate_parts[c.rank][3], 'rider_wait_s', a.candidate_parts[c.rank][4],
+				'food_wait_s', a.candidate_parts[c.rank][5], 'late_s', a.candidate_parts[c.rank][6],
+				'priority_factor', a.candidate_parts[c.rank][7], 'load_penalty', a.candidate_parts[c.rank][8],
+				'fairness', a.candidate_parts[c.rank][9], 'fatigue', a.candidate_parts[c.rank][10])
+				ORDER BY a.batch_id, a.offer_id)
+			FROM @extschema@.offer_audit a
+			CROSS JOIN LATERAL pg_catalog.generate_subscripts(a.candidate_ids, 1) AS c(rank)
+			WHERE a.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			  AND a.candidate_ids[c.rank] OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
 		'status_events', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'at', e.at, 'kind', e.kind, 'payload', e.payload) ORDER BY e.seq)
 			FROM @extschema@.events e WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
@@ -1233,7 +1256,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_rider(bigint) IS
-	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay, their app''s sync log, their exclusions from orders (with the reason they gave releasing one), their rider_status events and who opened their data.  Logged in pii_access_log.';
+	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay, their app''s sync log, their exclusions from orders (with the reason they gave releasing one), how matching weighed them (matching: each offer they were a candidate for in offer_audit, their rank, whether chosen and their own cost components, never the other candidates), their rider_status events and who opened their data.  Logged in pii_access_log.';
 
 CREATE FUNCTION @extschema@.forget_rider(rider_id bigint) RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER

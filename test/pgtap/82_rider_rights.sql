@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(31);
+SELECT plan(36);
 
 -- the rider has been on shift for an hour: its pings of the last minutes
 -- are recorded (none is before its first shift)
@@ -77,6 +77,21 @@ SELECT results_eq(format('SELECT status, reason FROM dispatch.offers WHERE offer
 	$$VALUES ('released', 'Gamma''s own words: near the shop'), ('accepted', 'Gamma''s own words: five minutes')$$,
 	'an accept keeps the rider''s words, released or not');
 
+-- how matching weighed the rider is theirs too (GDPR art. 15(1)(h)): every
+-- offer they were a candidate for, from offer_audit, with their own cost
+-- components (docs/operations.md: export_customer leaves offer_audit to
+-- export_rider)
+-- (the count read first: on Citus a statement naming a zone goes whole to
+-- its worker, where pgTAP cannot work)
+SELECT dispatch.export_rider(:rider) AS export3 \gset
+SELECT count(*) AS weighed FROM dispatch.offer_audit WHERE zone_id = :zone AND :rider = ANY (candidate_ids) \gset
+SELECT is(jsonb_array_length(:'export3'::jsonb -> 'matching'), :weighed::integer,
+	'export_rider has every offer matching weighed the rider for');
+SELECT ok(:'export3'::jsonb -> 'matching' @> jsonb_build_array(jsonb_build_object('offer_id', :f2, 'rank', 1, 'chosen', true))
+          AND (SELECT bool_and(m ? 'cost' AND m ? 'distance_m' AND m ? 'fairness' AND m ? 'fatigue')
+                 FROM jsonb_array_elements(:'export3'::jsonb -> 'matching') m),
+	'with their rank, whether they were chosen and their cost components');
+
 SELECT (SELECT count(*) FROM dispatch.rider_tracks WHERE rider_id = :rider) AS tracks_before \gset
 SELECT throws_ok(format('SELECT dispatch.forget_rider(%s)', :rider), 'DP413', NULL,
 	'a rider holding an order cannot be erased');
@@ -134,6 +149,26 @@ SELECT throws_ok(format('SELECT dispatch.update_rider_plan(%s, dispatch.clock() 
 SELECT throws_ok(format('SELECT dispatch.update_rider_plan_in_zone(%s, %s, dispatch.clock() + interval ''5 minutes'', 121.433, 31.193)',
                         :zone, :rider),
 	'DP015', format('rider %s does not exist', :rider), 'and so is its zone form');
+
+-- two riders weighed for one order: each export has their own part of
+-- the audit only, never the other candidate
+SELECT dispatch.register_rider(:zone, 'Test Rider Epsilon', '+8613900000006', 3) AS r5 \gset
+SELECT dispatch.register_rider(:zone, 'Test Rider Zeta', '+8613900000007', 3) AS r6 \gset
+SELECT dispatch.rider_online(:r5, 121.436, 31.187) \g /dev/null
+SELECT dispatch.rider_online(:r6, 121.441, 31.191) \g /dev/null
+SELECT pg_temp.offered('Customer Secret Road 13') AS f5 \gset
+SELECT cardinality(candidate_ids) AS f5_candidates FROM dispatch.offer_audit WHERE zone_id = :zone AND offer_id = :f5 \gset
+SELECT is(:f5_candidates::integer, 2, 'both riders were candidates of the offer');
+SELECT is(ARRAY(SELECT format('%s:%s', m ->> 'rank', m ->> 'chosen')
+                  FROM unnest(ARRAY[:r5, :r6]) r, jsonb_array_elements(dispatch.export_rider(r) -> 'matching') m
+                 WHERE (m ->> 'offer_id')::bigint = :f5 ORDER BY (m ->> 'rank')::integer),
+          ARRAY['1:true', '2:false']::text[],
+	'each rider''s export has their own entry for it, the chosen one and the other');
+SELECT is((SELECT array_agg(DISTINCT k ORDER BY k)
+             FROM unnest(ARRAY[:r5, :r6]) r, jsonb_array_elements(dispatch.export_rider(r) -> 'matching') m, jsonb_object_keys(m) k),
+          ARRAY['batch_id', 'chosen', 'cost', 'distance_m', 'fairness', 'fatigue', 'food_wait_s', 'late_s', 'load_penalty',
+                'method', 'offer_id', 'order_id', 'priority_factor', 'rank', 'rider_wait_s', 'travel_s'],
+	'and nothing of the other candidates (no candidate list)');
 
 SELECT * FROM finish();
 ROLLBACK;
