@@ -256,17 +256,17 @@ DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 	v_payment bigint;
 BEGIN
-	-- a repeat: the pending attempt follows a failed one; it is the answer again
-	IF v_order.status OPERATOR(pg_catalog.=) 'pending_payment' THEN
+	-- a repeat: the pending attempt is a retry (the order's attempt past
+	-- its first, which only a retry after a failure begins); it is the
+	-- answer again.  (Not told by payment ids: on Citus each node numbers
+	-- from its own range, docs/citus.md, and this call, run by the
+	-- coordinator, may number the retry below the attempt it follows.)
+	IF v_order.status OPERATOR(pg_catalog.=) 'pending_payment'
+	   AND v_order.payment_attempt OPERATOR(pg_catalog.>) 1 THEN
 		SELECT p.payment_id INTO v_payment FROM @extschema@.payments p
 		 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 		   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
-		   AND p.status OPERATOR(pg_catalog.=) 'pending'
-		   AND EXISTS (SELECT FROM @extschema@.payments q
-		                WHERE q.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-		                  AND q.order_id OPERATOR(pg_catalog.=) v_order.order_id
-		                  AND q.status OPERATOR(pg_catalog.=) 'failed'
-		                  AND q.payment_id OPERATOR(pg_catalog.<) p.payment_id);
+		   AND p.status OPERATOR(pg_catalog.=) 'pending';
 		IF FOUND THEN
 			RETURN v_payment;
 		END IF;
