@@ -247,16 +247,19 @@ BEGIN
 	-- out), an unknown customer (DP012), one flagged already (DP011), an
 	-- intake in a repeatable read or serializable transaction on a
 	-- distributed install (DP031: the application server's isolation level,
-	-- refused whoever the customer is), and the server's side: keys and
-	-- personal data (DP4xx: a key file unreadable during a deploy must not
-	-- flag every customer who retries) and installation (DP9xx).
+	-- refused whoever the customer is), and the server's side: the state
+	-- machine and the outbox (DP1xx: a zone moved to a worker not prepared,
+	-- DP108, or an outbox restored before after_restore(), DP109, refuses
+	-- every intake of the zone or session), keys and personal data (DP4xx:
+	-- a key file unreadable during a deploy must not flag every customer
+	-- who retries) and installation (DP9xx).
 	FOR v IN
 		SELECT r.customer_id, pg_catalog.count(*) AS n
 		  FROM @extschema@.intake_refusals r
 		  JOIN @extschema@.customers c ON c.customer_id OPERATOR(pg_catalog.=) r.customer_id
 		 WHERE r.at OPERATOR(pg_catalog.>) v_since
 		   AND r.sqlstate NOT IN ('DP003', 'DP006', 'DP011', 'DP012', 'DP031', 'DP606')
-		   AND pg_catalog.left(r.sqlstate, 3) NOT IN ('DP4', 'DP9')
+		   AND pg_catalog.left(r.sqlstate, 3) NOT IN ('DP1', 'DP4', 'DP9')
 		   AND NOT c.flagged AND c.forgotten_at IS NULL
 		   AND r.at OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.max(f.at) FROM @extschema@.customer_flags f
 		                                              WHERE f.customer_id OPERATOR(pg_catalog.=) r.customer_id

@@ -98,12 +98,15 @@ BEGIN
 	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
 	PERFORM @extschema@._check_length('errand_description', description);
 	-- the zone given (place_errand_in_zone) must cover the pickup; else
-	-- the first that does
+	-- the first that does and covers the drop-off too, or the first that
+	-- does (refused below): a pickup on the border of two zones that touch,
+	-- or where they overlap, lies in both, and the errand goes to the one
+	-- it can be delivered in
 	SELECT z.zone_id, z.area, z.speed_mps INTO v_zone, v_area, v_speed
 	  FROM @extschema@.zones z
 	 WHERE (p_zone IS NULL OR z.zone_id OPERATOR(pg_catalog.=) p_zone)
 	   AND @extschema@._covers(z.area, v_pickup)
-	 ORDER BY z.zone_id
+	 ORDER BY @extschema@._covers(z.area, v_drop) DESC, z.zone_id
 	 LIMIT 1;
 	IF NOT FOUND AND p_zone IS NOT NULL THEN
 		PERFORM @extschema@._refusal_zone(p_zone);
@@ -151,7 +154,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._place_errand(bigint, bigint, float8, float8, float8, float8, text, text, integer) IS
-	'Internal: the body of place_errand (p_zone NULL: the first zone covering the pickup) and place_errand_in_zone (p_zone a zone covering the pickup, DP002 otherwise), which call it and note its refusals.';
+	'Internal: the body of place_errand (p_zone NULL: the first zone covering the pickup and the drop-off, else the first covering the pickup) and place_errand_in_zone (p_zone a zone covering the pickup, DP002 otherwise), which call it and note its refusals.';
 REVOKE ALL ON FUNCTION @extschema@._place_errand(bigint, bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
 
 -- C, as place_order
@@ -163,7 +166,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_place_errand';
 COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
-	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup.';
+	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup (where several do, the first that covers the drop-off too).';
 
 CREATE FUNCTION @extschema@.place_errand_in_zone(zone_id bigint, customer_id bigint, pickup_lon float8, pickup_lat float8,
                                                 dropoff_lon float8, dropoff_lat float8, dropoff_address text,
@@ -253,17 +256,17 @@ DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 	v_payment bigint;
 BEGIN
-	-- a repeat: the pending attempt follows a failed one; it is the answer again
-	IF v_order.status OPERATOR(pg_catalog.=) 'pending_payment' THEN
+	-- a repeat: the pending attempt is a retry (the order's attempt past
+	-- its first, which only a retry after a failure begins); it is the
+	-- answer again.  (Not told by payment ids: on Citus each node numbers
+	-- from its own range, docs/citus.md, and this call, run by the
+	-- coordinator, may number the retry below the attempt it follows.)
+	IF v_order.status OPERATOR(pg_catalog.=) 'pending_payment'
+	   AND v_order.payment_attempt OPERATOR(pg_catalog.>) 1 THEN
 		SELECT p.payment_id INTO v_payment FROM @extschema@.payments p
 		 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 		   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
-		   AND p.status OPERATOR(pg_catalog.=) 'pending'
-		   AND EXISTS (SELECT FROM @extschema@.payments q
-		                WHERE q.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-		                  AND q.order_id OPERATOR(pg_catalog.=) v_order.order_id
-		                  AND q.status OPERATOR(pg_catalog.=) 'failed'
-		                  AND q.payment_id OPERATOR(pg_catalog.<) p.payment_id);
+		   AND p.status OPERATOR(pg_catalog.=) 'pending';
 		IF FOUND THEN
 			RETURN v_payment;
 		END IF;

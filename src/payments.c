@@ -79,12 +79,19 @@ prepare_plans(void)
 									"   AND p.order_id OPERATOR(pg_catalog.<>) $2"
 									" LIMIT 1",
 									3, t_ref);
-	/* the last failure (a late success refunded since may follow it) */
+	/*
+	 * The last failure (a late success refunded since may follow it): the
+	 * one settled last.  Not the highest payment id: on Citus each node
+	 * numbers from its own range (docs/citus.md), so a retry made by the
+	 * coordinator, or after the zone moved, may be numbered below the
+	 * attempt it follows.  The id only breaks a tie of one transaction's
+	 * time, where one node numbered both.
+	 */
 	last_reason_plan = match_keep_plan("SELECT p.failure_reason FROM dispatch.payments p"
 									   " WHERE p.zone_id OPERATOR(pg_catalog.=) $1"
 									   "   AND p.order_id OPERATOR(pg_catalog.=) $2"
 									   "   AND p.status OPERATOR(pg_catalog.=) 'failed'"
-									   " ORDER BY p.payment_id DESC LIMIT 1",
+									   " ORDER BY p.settled_at DESC NULLS LAST, p.payment_id DESC LIMIT 1",
 									   2, t_order);
 	settle_plan = match_keep_plan("UPDATE dispatch.payments p"
 								  " SET status = $3, provider_ref = COALESCE($4, p.provider_ref),"

@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(130);
+SELECT plan(133);
 
 \set items '[{"item_id": ' :noodles ', "qty": 1}]'
 -- coordinates
@@ -144,6 +144,20 @@ SELECT throws_ok(format($$ SELECT dispatch.place_errand_in_zone(%s, %s, 121.43, 
 SELECT throws_ok(format($$ SELECT dispatch.place_errand_in_zone(NULL, %s, 121.43, 31.19, 121.44, 31.19, 'x', 'buy milk', 500) $$,
                         :customer),
                  'DP016', 'place_errand_in_zone needs a zone', 'and one naming no zone');
+-- a pickup on the border of two zones that touch (a street between them)
+-- lies in both: the errand goes to the one that covers its drop-off too,
+-- whichever direction it runs
+SELECT dispatch.create_zone('East of the test zone',
+       ST_GeomFromText('POLYGON((121.48 31.15, 121.56 31.15, 121.56 31.22, 121.48 31.22, 121.48 31.15))', 4326))
+       AS east_zone \gset
+SELECT dispatch.register_customer('+8613800000071') AS border_customer \gset
+SELECT lives_ok(format($$ SELECT dispatch.place_errand(%s, 121.48, 31.19, 121.50, 31.19, 'x', 'buy milk', 500) $$, :border_customer),
+                'an errand from the border of two zones into the second is placed');
+SELECT lives_ok(format($$ SELECT dispatch.place_errand(%s, 121.48, 31.19, 121.46, 31.19, 'x', 'buy milk', 500) $$, :border_customer),
+                '... and one into the first');
+SELECT results_eq(format($$ SELECT zone_id FROM dispatch.orders WHERE customer_id = %s ORDER BY ST_X(dropoff) DESC $$, :border_customer),
+                  format($$ VALUES (%s::bigint), (%s::bigint) $$, :east_zone, :zone),
+                  '... each in the zone that covers its drop-off');
 
 -- the happy path takes stock; cancelling gives it back
 SELECT dispatch.place_order(:customer, :merchant,
