@@ -414,6 +414,7 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_code text := @extschema@._normalize_code(code);
 	v_id bigint;
+	v_constraint text;
 BEGIN
 	IF @extschema@._is_blank(name) OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 200 THEN
 		RAISE EXCEPTION 'a campaign needs a name of at most 200 characters' USING ERRCODE = 'DP601';
@@ -454,12 +455,24 @@ BEGIN
 	IF EXISTS (SELECT FROM @extschema@.campaigns c WHERE c.name OPERATOR(pg_catalog.=) create_campaign.name) THEN
 		RAISE EXCEPTION 'invalid campaign: a campaign named "%" exists already', name USING ERRCODE = 'DP601';
 	END IF;
-	INSERT INTO @extschema@.campaigns (name, kind, zone_id, rules, budget_cents, starts_at, ends_at, created_at)
-	VALUES (name, kind, zone_id, rules, budget_cents, COALESCE(starts_at, v_now), ends_at, v_now)
-	RETURNING campaign_id INTO v_id;
-	IF v_code IS NOT NULL THEN
-		INSERT INTO @extschema@.coupons (code, campaign_id, created_at) VALUES (v_code, v_id, v_now);
-	END IF;
+	-- the checks above do not see a campaign of the name, or a code, that a
+	-- call at the same moment has not committed: its insert waits for that
+	-- one, and when it commits is refused as the checks would have
+	BEGIN
+		INSERT INTO @extschema@.campaigns (name, kind, zone_id, rules, budget_cents, starts_at, ends_at, created_at)
+		VALUES (name, kind, zone_id, rules, budget_cents, COALESCE(starts_at, v_now), ends_at, v_now)
+		RETURNING campaign_id INTO v_id;
+		IF v_code IS NOT NULL THEN
+			INSERT INTO @extschema@.coupons (code, campaign_id, created_at) VALUES (v_code, v_id, v_now);
+		END IF;
+	EXCEPTION WHEN unique_violation THEN
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		-- (on Citus the name of a shard's index: coupons_pkey_<shard>)
+		IF v_constraint OPERATOR(pg_catalog.~~) 'coupons\_pkey%' THEN
+			RAISE EXCEPTION 'invalid campaign: the code % exists already', v_code USING ERRCODE = 'DP601';
+		END IF;
+		RAISE EXCEPTION 'invalid campaign: a campaign named "%" exists already', name USING ERRCODE = 'DP601';
+	END;
 	IF budget_cents IS NOT NULL AND create_campaign.zone_id IS NOT NULL THEN
 		-- a zone's campaign: its budget in 16 slots of the zone
 		INSERT INTO @extschema@.campaign_budget (zone_id, campaign_id, slot, cap_cents)
