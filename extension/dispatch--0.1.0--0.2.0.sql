@@ -13227,3 +13227,8 @@ COMMENT ON COLUMN @extschema@.orders.pickup IS
 	'Personal data of the customer: pickup point (a merchant''s location for takeaway; for an errand, a place the customer names). Purpose: matching and routing; basis: contract; kept: with the order, an errand''s exact for 30 days after the order ends, then coarsened to a grid cell (retention dropoff_point) and on erasure; read by: matching, the rider, the customer (export); protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.retention_policies.data_class IS
 	'order_text: drop-off addresses and errand descriptions of finished orders; dropoff_point: their drop-off points, and the pickup points of errands; rider_tracks: position pings; events: the outbox; feedback_text: the text of feedback; intake_refusals: the log of refused intake attempts.';
+
+-- an experiment's conversion window is a length of time, kept in hours
+-- (sql/86_experiments.sql, create_experiment)
+COMMENT ON TABLE @extschema@.experiments IS
+	'A/B experiments: the name (part of every customer''s hash, so never reused), the conversion window after a first exposure (a length of time, kept in hours: the same in every time zone), and when it was created and ended.';

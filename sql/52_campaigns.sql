@@ -228,6 +228,7 @@ AS $$
 DECLARE
 	v_allowed text[];
 	v_key text;
+	v_dup text;
 	v_num text := '^[0-9]{1,9}$';
 BEGIN
 	IF p_rules IS NULL OR pg_catalog.jsonb_typeof(p_rules) OPERATOR(pg_catalog.<>) 'object' THEN
@@ -316,6 +317,17 @@ BEGIN
 		                             OR (t.v OPERATOR(pg_catalog.->>) 'multiplier')::numeric NOT BETWEEN 1 AND 10)))) THEN
 			RETURN 'tiers must be an array of {"name": text, "min_points": n, "multiplier": 1 to 10 (optional)}';
 		END IF;
+		-- a tier's name is what customer_tier answers: one name, one tier
+		IF p_rules ? 'tiers' THEN
+			SELECT pg_catalog.format('the tier name "%s" is given twice', t.name) INTO v_dup
+			  FROM (SELECT e OPERATOR(pg_catalog.->>) 'name' AS name
+			          FROM pg_catalog.jsonb_array_elements(p_rules OPERATOR(pg_catalog.->) 'tiers') e) t
+			 GROUP BY t.name HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1
+			 ORDER BY t.name LIMIT 1;
+			IF v_dup IS NOT NULL THEN
+				RETURN v_dup;
+			END IF;
+		END IF;
 	END IF;
 	RETURN NULL;
 END
@@ -402,6 +414,7 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_code text := @extschema@._normalize_code(code);
 	v_id bigint;
+	v_constraint text;
 BEGIN
 	IF @extschema@._is_blank(name) OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 200 THEN
 		RAISE EXCEPTION 'a campaign needs a name of at most 200 characters' USING ERRCODE = 'DP601';
@@ -442,12 +455,24 @@ BEGIN
 	IF EXISTS (SELECT FROM @extschema@.campaigns c WHERE c.name OPERATOR(pg_catalog.=) create_campaign.name) THEN
 		RAISE EXCEPTION 'invalid campaign: a campaign named "%" exists already', name USING ERRCODE = 'DP601';
 	END IF;
-	INSERT INTO @extschema@.campaigns (name, kind, zone_id, rules, budget_cents, starts_at, ends_at, created_at)
-	VALUES (name, kind, zone_id, rules, budget_cents, COALESCE(starts_at, v_now), ends_at, v_now)
-	RETURNING campaign_id INTO v_id;
-	IF v_code IS NOT NULL THEN
-		INSERT INTO @extschema@.coupons (code, campaign_id, created_at) VALUES (v_code, v_id, v_now);
-	END IF;
+	-- the checks above do not see a campaign of the name, or a code, that a
+	-- call at the same moment has not committed: its insert waits for that
+	-- one, and when it commits is refused as the checks would have
+	BEGIN
+		INSERT INTO @extschema@.campaigns (name, kind, zone_id, rules, budget_cents, starts_at, ends_at, created_at)
+		VALUES (name, kind, zone_id, rules, budget_cents, COALESCE(starts_at, v_now), ends_at, v_now)
+		RETURNING campaign_id INTO v_id;
+		IF v_code IS NOT NULL THEN
+			INSERT INTO @extschema@.coupons (code, campaign_id, created_at) VALUES (v_code, v_id, v_now);
+		END IF;
+	EXCEPTION WHEN unique_violation THEN
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		-- (on Citus the name of a shard's index: coupons_pkey_<shard>)
+		IF v_constraint OPERATOR(pg_catalog.~~) 'coupons\_pkey%' THEN
+			RAISE EXCEPTION 'invalid campaign: the code % exists already', v_code USING ERRCODE = 'DP601';
+		END IF;
+		RAISE EXCEPTION 'invalid campaign: a campaign named "%" exists already', name USING ERRCODE = 'DP601';
+	END;
 	IF budget_cents IS NOT NULL AND create_campaign.zone_id IS NOT NULL THEN
 		-- a zone's campaign: its budget in 16 slots of the zone
 		INSERT INTO @extschema@.campaign_budget (zone_id, campaign_id, slot, cap_cents)
@@ -611,44 +636,79 @@ $$;
 COMMENT ON FUNCTION @extschema@.points_balance(bigint) IS
 	'The customer''s points that can be spent now: earned, not spent, not expired.';
 
+-- The points a customer earned over the 365 days before p_now: what a tier
+-- is reached by.  PL/pgSQL for Citus, as points_balance.
+CREATE FUNCTION @extschema@._points_earned(p_customer_id bigint, p_now timestamptz) RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.sum(l.points), 0)::bigint
+	          FROM @extschema@.points_ledger l
+	         WHERE l.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	           AND l.reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey')
+	           AND l.at OPERATOR(pg_catalog.>) (p_now OPERATOR(pg_catalog.-) interval '365 days'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@._points_earned(bigint, timestamptz) IS
+	'Internal: the points a customer earned (deliveries, feedback, goodwill, referrals, surveys) over the 365 days before p_now, by which a tier is reached.';
+REVOKE ALL ON FUNCTION @extschema@._points_earned(bigint, timestamptz) FROM PUBLIC;
+
+-- The one rule of tiers: of a points campaign's rules, the tier reached
+-- with p_earned points (the highest min_points reached; of equal ones the
+-- first given), or NULL below every tier.
+CREATE FUNCTION @extschema@._tier_reached(p_rules jsonb, p_earned bigint) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT t.v
+	  FROM pg_catalog.jsonb_array_elements(
+	           CASE WHEN pg_catalog.jsonb_typeof(p_rules OPERATOR(pg_catalog.->) 'tiers') OPERATOR(pg_catalog.=) 'array'
+	                THEN p_rules OPERATOR(pg_catalog.->) 'tiers' END) WITH ORDINALITY t(v, n)
+	 WHERE (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint OPERATOR(pg_catalog.<=) p_earned
+	 ORDER BY (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint DESC, t.n
+	 LIMIT 1;
+END;
+COMMENT ON FUNCTION @extschema@._tier_reached(jsonb, bigint) IS
+	'Internal: the tier of a points campaign''s rules (an element of rules.tiers) reached with p_earned points: the highest min_points reached, of equal ones the first given; NULL below every tier.';
+REVOKE ALL ON FUNCTION @extschema@._tier_reached(jsonb, bigint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.customer_tier(customer_id bigint) RETURNS text
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_now timestamptz := @extschema@.clock();
-	v_earned bigint;
 BEGIN
-	-- PL/pgSQL for Citus, as points_balance
-	SELECT COALESCE(pg_catalog.sum(l.points), 0) INTO v_earned
-	  FROM @extschema@.points_ledger l
-	 WHERE l.customer_id OPERATOR(pg_catalog.=) customer_tier.customer_id
-	   AND l.reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey')
-	   AND l.at OPERATOR(pg_catalog.>) (v_now OPERATOR(pg_catalog.-) interval '365 days');
-	RETURN COALESCE((SELECT t.v OPERATOR(pg_catalog.->>) 'name'
-	                   FROM pg_catalog.jsonb_array_elements(
-	                            (@extschema@._active_campaign('points', NULL, v_now)).rules
-	                            OPERATOR(pg_catalog.->) 'tiers') t(v)
-	                  WHERE (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint OPERATOR(pg_catalog.<=) v_earned
-	                  ORDER BY (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint DESC
-	                  LIMIT 1), 'member');
+	RETURN COALESCE(@extschema@._tier_reached((@extschema@._active_campaign('points', NULL, v_now)).rules,
+	                                          @extschema@._points_earned(customer_tier.customer_id, v_now))
+	                OPERATOR(pg_catalog.->>) 'name',
+	                'member');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.customer_tier(bigint) IS
 	'The customer''s tier: the highest tier of the city-wide points campaign whose min_points the points earned over the last 365 days reach; ''member'' below every tier.';
 
--- the earning multiplier of a customer's tier
+-- The earning multiplier of the tier a customer reaches among the tiers of
+-- the points campaign that pays (p_rules: a zone's own campaign's tiers
+-- count in its zone), by the points earned, not by a tier's name: a name
+-- may stand twice in a campaign made before that was refused, or be
+-- "member", the name of the level below every tier.
 CREATE FUNCTION @extschema@._tier_multiplier(p_customer_id bigint, p_rules jsonb) RETURNS numeric
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT COALESCE((SELECT (t.v OPERATOR(pg_catalog.->>) 'multiplier')::numeric
-	                   FROM pg_catalog.jsonb_array_elements(p_rules OPERATOR(pg_catalog.->) 'tiers') t(v)
-	                  WHERE t.v OPERATOR(pg_catalog.->>) 'name' OPERATOR(pg_catalog.=) @extschema@.customer_tier(p_customer_id)),
+AS $$
+BEGIN
+	IF NOT COALESCE(pg_catalog.jsonb_typeof(p_rules OPERATOR(pg_catalog.->) 'tiers') OPERATOR(pg_catalog.=) 'array', false) THEN
+		RETURN 1;                       -- no tiers: the base rate, nothing to read
+	END IF;
+	RETURN COALESCE((@extschema@._tier_reached(p_rules, @extschema@._points_earned(p_customer_id, @extschema@.clock()))
+	                 OPERATOR(pg_catalog.->>) 'multiplier')::numeric,
 	                1);
-END;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._tier_multiplier(bigint, jsonb) IS
-	'Internal: how many times the base rate a customer earns in their tier (1 without tiers).';
+	'Internal: how many times the base rate a customer earns under a points campaign''s rules: the multiplier of the tier of those rules the customer reaches by the points earned over the last 365 days (1 below every tier, without tiers, or for a tier without a multiplier).';
 REVOKE ALL ON FUNCTION @extschema@._tier_multiplier(bigint, jsonb) FROM PUBLIC;
 
 ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ CREATE TABLE @extschema@.experiments (
 	CHECK (ended_at IS NULL OR ended_at >= created_at)
 );
 COMMENT ON TABLE @extschema@.experiments IS
-	'A/B experiments: the name (part of every customer''s hash, so never reused), the conversion window after a first exposure, and when it was created and ended.';
+	'A/B experiments: the name (part of every customer''s hash, so never reused), the conversion window after a first exposure (a length of time, kept in hours: the same in every time zone), and when it was created and ended.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiments', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.experiments_experiment_id_seq', '');
 REVOKE ALL ON @extschema@.experiments FROM PUBLIC;
@@ -204,8 +204,15 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._experiment_check_variants(variants);
 
+	-- kept as a length of time, in hours: days and months added to an
+	-- exposure's timestamptz would follow the time zone of the session that
+	-- counts (a day across a change to summer time is 23 or 25 hours: an
+	-- analyst in another zone, the rollup and an erasure would each count
+	-- other conversions) and the calendar (3 months from May are 92 days)
 	INSERT INTO @extschema@.experiments (name, conversion_window, created_at)
-	VALUES (create_experiment.name, create_experiment.conversion_window, @extschema@.clock())
+	VALUES (create_experiment.name,
+	        pg_catalog.make_interval(secs => pg_catalog.date_part('epoch', create_experiment.conversion_window)),
+	        @extschema@.clock())
 	ON CONFLICT ON CONSTRAINT experiments_name_key DO NOTHING
 	RETURNING experiment_id INTO v_id;
 	IF v_id IS NULL THEN
@@ -220,7 +227,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.create_experiment(text, jsonb, interval) IS
-	'Creates a running A/B experiment: variants [{"name": "control", "weight": 50}, {"name": "b", "weight": 50}] (2 to 20, whole weights, exactly one named control), and the window after a first exposure in which an order counts as a conversion.  Returns its id.  DP631, DP632, DP633; nothing is written on bad input.';
+	'Creates a running A/B experiment: variants [{"name": "control", "weight": 50}, {"name": "b", "weight": 50}] (2 to 20, whole weights, exactly one named control), and the window after a first exposure in which an order counts as a conversion (a length of time, kept in hours: a day is 24 hours and a month 30 days, in every time zone).  Returns its id.  DP631, DP632, DP633; nothing is written on bad input.';
 
 CREATE FUNCTION @extschema@.end_experiment(name text) RETURNS timestamptz
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
