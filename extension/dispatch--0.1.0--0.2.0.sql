@@ -2240,16 +2240,19 @@ BEGIN
 	-- out), an unknown customer (DP012), one flagged already (DP011), an
 	-- intake in a repeatable read or serializable transaction on a
 	-- distributed install (DP031: the application server's isolation level,
-	-- refused whoever the customer is), and the server's side: keys and
-	-- personal data (DP4xx: a key file unreadable during a deploy must not
-	-- flag every customer who retries) and installation (DP9xx).
+	-- refused whoever the customer is), and the server's side: the state
+	-- machine and the outbox (DP1xx: a zone moved to a worker not prepared,
+	-- DP108, or an outbox restored before after_restore(), DP109, refuses
+	-- every intake of the zone or session), keys and personal data (DP4xx:
+	-- a key file unreadable during a deploy must not flag every customer
+	-- who retries) and installation (DP9xx).
 	FOR v IN
 		SELECT r.customer_id, pg_catalog.count(*) AS n
 		  FROM @extschema@.intake_refusals r
 		  JOIN @extschema@.customers c ON c.customer_id OPERATOR(pg_catalog.=) r.customer_id
 		 WHERE r.at OPERATOR(pg_catalog.>) v_since
 		   AND r.sqlstate NOT IN ('DP003', 'DP006', 'DP011', 'DP012', 'DP031', 'DP606')
-		   AND pg_catalog.left(r.sqlstate, 3) NOT IN ('DP4', 'DP9')
+		   AND pg_catalog.left(r.sqlstate, 3) NOT IN ('DP1', 'DP4', 'DP9')
 		   AND NOT c.flagged AND c.forgotten_at IS NULL
 		   AND r.at OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.max(f.at) FROM @extschema@.customer_flags f
 		                                              WHERE f.customer_id OPERATOR(pg_catalog.=) r.customer_id
@@ -2654,6 +2657,7 @@ AS $$
 DECLARE
 	v_allowed text[];
 	v_key text;
+	v_dup text;
 	v_num text := '^[0-9]{1,9}$';
 BEGIN
 	IF p_rules IS NULL OR pg_catalog.jsonb_typeof(p_rules) OPERATOR(pg_catalog.<>) 'object' THEN
@@ -2741,6 +2745,17 @@ BEGIN
 		                        AND (pg_catalog.jsonb_typeof(t.v OPERATOR(pg_catalog.->) 'multiplier') OPERATOR(pg_catalog.<>) 'number'
 		                             OR (t.v OPERATOR(pg_catalog.->>) 'multiplier')::numeric NOT BETWEEN 1 AND 10)))) THEN
 			RETURN 'tiers must be an array of {"name": text, "min_points": n, "multiplier": 1 to 10 (optional)}';
+		END IF;
+		-- a tier's name is what customer_tier answers: one name, one tier
+		IF p_rules ? 'tiers' THEN
+			SELECT pg_catalog.format('the tier name "%s" is given twice', t.name) INTO v_dup
+			  FROM (SELECT e OPERATOR(pg_catalog.->>) 'name' AS name
+			          FROM pg_catalog.jsonb_array_elements(p_rules OPERATOR(pg_catalog.->) 'tiers') e) t
+			 GROUP BY t.name HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1
+			 ORDER BY t.name LIMIT 1;
+			IF v_dup IS NOT NULL THEN
+				RETURN v_dup;
+			END IF;
 		END IF;
 	END IF;
 	RETURN NULL;
@@ -2830,6 +2845,7 @@ DECLARE
 	v_now timestamptz := @extschema@.clock();
 	v_code text := @extschema@._normalize_code(code);
 	v_id bigint;
+	v_constraint text;
 BEGIN
 	IF @extschema@._is_blank(name) OR pg_catalog.length(name) OPERATOR(pg_catalog.>) 200 THEN
 		RAISE EXCEPTION 'a campaign needs a name of at most 200 characters' USING ERRCODE = 'DP601';
@@ -2870,12 +2886,24 @@ BEGIN
 	IF EXISTS (SELECT FROM @extschema@.campaigns c WHERE c.name OPERATOR(pg_catalog.=) create_campaign.name) THEN
 		RAISE EXCEPTION 'invalid campaign: a campaign named "%" exists already', name USING ERRCODE = 'DP601';
 	END IF;
-	INSERT INTO @extschema@.campaigns (name, kind, zone_id, rules, budget_cents, starts_at, ends_at, created_at)
-	VALUES (name, kind, zone_id, rules, budget_cents, COALESCE(starts_at, v_now), ends_at, v_now)
-	RETURNING campaign_id INTO v_id;
-	IF v_code IS NOT NULL THEN
-		INSERT INTO @extschema@.coupons (code, campaign_id, created_at) VALUES (v_code, v_id, v_now);
-	END IF;
+	-- the checks above do not see a campaign of the name, or a code, that a
+	-- call at the same moment has not committed: its insert waits for that
+	-- one, and when it commits is refused as the checks would have
+	BEGIN
+		INSERT INTO @extschema@.campaigns (name, kind, zone_id, rules, budget_cents, starts_at, ends_at, created_at)
+		VALUES (name, kind, zone_id, rules, budget_cents, COALESCE(starts_at, v_now), ends_at, v_now)
+		RETURNING campaign_id INTO v_id;
+		IF v_code IS NOT NULL THEN
+			INSERT INTO @extschema@.coupons (code, campaign_id, created_at) VALUES (v_code, v_id, v_now);
+		END IF;
+	EXCEPTION WHEN unique_violation THEN
+		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+		-- (on Citus the name of a shard's index: coupons_pkey_<shard>)
+		IF v_constraint OPERATOR(pg_catalog.~~) 'coupons\_pkey%' THEN
+			RAISE EXCEPTION 'invalid campaign: the code % exists already', v_code USING ERRCODE = 'DP601';
+		END IF;
+		RAISE EXCEPTION 'invalid campaign: a campaign named "%" exists already', name USING ERRCODE = 'DP601';
+	END;
 	IF budget_cents IS NOT NULL AND create_campaign.zone_id IS NOT NULL THEN
 		-- a zone's campaign: its budget in 16 slots of the zone
 		INSERT INTO @extschema@.campaign_budget (zone_id, campaign_id, slot, cap_cents)
@@ -3043,6 +3071,40 @@ COMMENT ON FUNCTION @extschema@.points_balance(bigint) IS
 REVOKE ALL ON FUNCTION @extschema@.points_balance(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.points_balance(bigint) TO dispatch_app, dispatch_admin;
 
+-- _points_earned (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@._points_earned(p_customer_id bigint, p_now timestamptz) RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.sum(l.points), 0)::bigint
+	          FROM @extschema@.points_ledger l
+	         WHERE l.customer_id OPERATOR(pg_catalog.=) p_customer_id
+	           AND l.reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey')
+	           AND l.at OPERATOR(pg_catalog.>) (p_now OPERATOR(pg_catalog.-) interval '365 days'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@._points_earned(bigint, timestamptz) IS
+	'Internal: the points a customer earned (deliveries, feedback, goodwill, referrals, surveys) over the 365 days before p_now, by which a tier is reached.';
+REVOKE ALL ON FUNCTION @extschema@._points_earned(bigint, timestamptz) FROM PUBLIC;
+
+-- _tier_reached (sql/52_campaigns.sql)
+CREATE OR REPLACE FUNCTION @extschema@._tier_reached(p_rules jsonb, p_earned bigint) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT t.v
+	  FROM pg_catalog.jsonb_array_elements(
+	           CASE WHEN pg_catalog.jsonb_typeof(p_rules OPERATOR(pg_catalog.->) 'tiers') OPERATOR(pg_catalog.=) 'array'
+	                THEN p_rules OPERATOR(pg_catalog.->) 'tiers' END) WITH ORDINALITY t(v, n)
+	 WHERE (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint OPERATOR(pg_catalog.<=) p_earned
+	 ORDER BY (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint DESC, t.n
+	 LIMIT 1;
+END;
+COMMENT ON FUNCTION @extschema@._tier_reached(jsonb, bigint) IS
+	'Internal: the tier of a points campaign''s rules (an element of rules.tiers) reached with p_earned points: the highest min_points reached, of equal ones the first given; NULL below every tier.';
+REVOKE ALL ON FUNCTION @extschema@._tier_reached(jsonb, bigint) FROM PUBLIC;
+
 -- customer_tier (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@.customer_tier(customer_id bigint) RETURNS text
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
@@ -3050,21 +3112,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_now timestamptz := @extschema@.clock();
-	v_earned bigint;
 BEGIN
-	-- PL/pgSQL for Citus, as points_balance
-	SELECT COALESCE(pg_catalog.sum(l.points), 0) INTO v_earned
-	  FROM @extschema@.points_ledger l
-	 WHERE l.customer_id OPERATOR(pg_catalog.=) customer_tier.customer_id
-	   AND l.reason IN ('delivery', 'feedback', 'goodwill', 'referral', 'survey')
-	   AND l.at OPERATOR(pg_catalog.>) (v_now OPERATOR(pg_catalog.-) interval '365 days');
-	RETURN COALESCE((SELECT t.v OPERATOR(pg_catalog.->>) 'name'
-	                   FROM pg_catalog.jsonb_array_elements(
-	                            (@extschema@._active_campaign('points', NULL, v_now)).rules
-	                            OPERATOR(pg_catalog.->) 'tiers') t(v)
-	                  WHERE (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint OPERATOR(pg_catalog.<=) v_earned
-	                  ORDER BY (t.v OPERATOR(pg_catalog.->>) 'min_points')::bigint DESC
-	                  LIMIT 1), 'member');
+	RETURN COALESCE(@extschema@._tier_reached((@extschema@._active_campaign('points', NULL, v_now)).rules,
+	                                          @extschema@._points_earned(customer_tier.customer_id, v_now))
+	                OPERATOR(pg_catalog.->>) 'name',
+	                'member');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.customer_tier(bigint) IS
@@ -3074,16 +3126,20 @@ GRANT EXECUTE ON FUNCTION @extschema@.customer_tier(bigint) TO dispatch_app, dis
 
 -- _tier_multiplier (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._tier_multiplier(p_customer_id bigint, p_rules jsonb) RETURNS numeric
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT COALESCE((SELECT (t.v OPERATOR(pg_catalog.->>) 'multiplier')::numeric
-	                   FROM pg_catalog.jsonb_array_elements(p_rules OPERATOR(pg_catalog.->) 'tiers') t(v)
-	                  WHERE t.v OPERATOR(pg_catalog.->>) 'name' OPERATOR(pg_catalog.=) @extschema@.customer_tier(p_customer_id)),
+AS $$
+BEGIN
+	IF NOT COALESCE(pg_catalog.jsonb_typeof(p_rules OPERATOR(pg_catalog.->) 'tiers') OPERATOR(pg_catalog.=) 'array', false) THEN
+		RETURN 1;                       -- no tiers: the base rate, nothing to read
+	END IF;
+	RETURN COALESCE((@extschema@._tier_reached(p_rules, @extschema@._points_earned(p_customer_id, @extschema@.clock()))
+	                 OPERATOR(pg_catalog.->>) 'multiplier')::numeric,
 	                1);
-END;
+END
+$$;
 COMMENT ON FUNCTION @extschema@._tier_multiplier(bigint, jsonb) IS
-	'Internal: how many times the base rate a customer earns in their tier (1 without tiers).';
+	'Internal: how many times the base rate a customer earns under a points campaign''s rules: the multiplier of the tier of those rules the customer reaches by the points earned over the last 365 days (1 below every tier, without tiers, or for a tier without a multiplier).';
 REVOKE ALL ON FUNCTION @extschema@._tier_multiplier(bigint, jsonb) FROM PUBLIC;
 
 -- _offer_refusal (sql/52_campaigns.sql)
@@ -4503,12 +4559,15 @@ BEGIN
 	PERFORM @extschema@._check_length('dropoff_address', dropoff_address);
 	PERFORM @extschema@._check_length('errand_description', description);
 	-- the zone given (place_errand_in_zone) must cover the pickup; else
-	-- the first that does
+	-- the first that does and covers the drop-off too, or the first that
+	-- does (refused below): a pickup on the border of two zones that touch,
+	-- or where they overlap, lies in both, and the errand goes to the one
+	-- it can be delivered in
 	SELECT z.zone_id, z.area, z.speed_mps INTO v_zone, v_area, v_speed
 	  FROM @extschema@.zones z
 	 WHERE (p_zone IS NULL OR z.zone_id OPERATOR(pg_catalog.=) p_zone)
 	   AND @extschema@._covers(z.area, v_pickup)
-	 ORDER BY z.zone_id
+	 ORDER BY @extschema@._covers(z.area, v_drop) DESC, z.zone_id
 	 LIMIT 1;
 	IF NOT FOUND AND p_zone IS NOT NULL THEN
 		PERFORM @extschema@._refusal_zone(p_zone);
@@ -4556,7 +4615,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._place_errand(bigint, bigint, float8, float8, float8, float8, text, text, integer) IS
-	'Internal: the body of place_errand (p_zone NULL: the first zone covering the pickup) and place_errand_in_zone (p_zone a zone covering the pickup, DP002 otherwise), which call it and note its refusals.';
+	'Internal: the body of place_errand (p_zone NULL: the first zone covering the pickup and the drop-off, else the first covering the pickup) and place_errand_in_zone (p_zone a zone covering the pickup, DP002 otherwise), which call it and note its refusals.';
 REVOKE ALL ON FUNCTION @extschema@._place_errand(bigint, bigint, float8, float8, float8, float8, text, text, integer) FROM PUBLIC;
 
 -- place_errand (sql/55_orders.sql)
@@ -4568,7 +4627,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'dispatch_place_errand';
 COMMENT ON FUNCTION @extschema@.place_errand(bigint, float8, float8, float8, float8, text, text, integer) IS
-	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup.';
+	'Validates and places an errand (pick up anything, bring it to the drop-off) in pending_payment; the zone is the one covering the pickup (where several do, the first that covers the drop-off too).';
 
 -- place_errand_in_zone (sql/55_orders.sql)
 CREATE OR REPLACE FUNCTION @extschema@.place_errand_in_zone(zone_id bigint, customer_id bigint, pickup_lon float8, pickup_lat float8,
@@ -4667,17 +4726,17 @@ DECLARE
 	v_order @extschema@.orders := @extschema@._lock_order(order_id);
 	v_payment bigint;
 BEGIN
-	-- a repeat: the pending attempt follows a failed one; it is the answer again
-	IF v_order.status OPERATOR(pg_catalog.=) 'pending_payment' THEN
+	-- a repeat: the pending attempt is a retry (the order's attempt past
+	-- its first, which only a retry after a failure begins); it is the
+	-- answer again.  (Not told by payment ids: on Citus each node numbers
+	-- from its own range, docs/citus.md, and this call, run by the
+	-- coordinator, may number the retry below the attempt it follows.)
+	IF v_order.status OPERATOR(pg_catalog.=) 'pending_payment'
+	   AND v_order.payment_attempt OPERATOR(pg_catalog.>) 1 THEN
 		SELECT p.payment_id INTO v_payment FROM @extschema@.payments p
 		 WHERE p.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
 		   AND p.order_id OPERATOR(pg_catalog.=) v_order.order_id
-		   AND p.status OPERATOR(pg_catalog.=) 'pending'
-		   AND EXISTS (SELECT FROM @extschema@.payments q
-		                WHERE q.zone_id OPERATOR(pg_catalog.=) v_order.zone_id
-		                  AND q.order_id OPERATOR(pg_catalog.=) v_order.order_id
-		                  AND q.status OPERATOR(pg_catalog.=) 'failed'
-		                  AND q.payment_id OPERATOR(pg_catalog.<) p.payment_id);
+		   AND p.status OPERATOR(pg_catalog.=) 'pending';
 		IF FOUND THEN
 			RETURN v_payment;
 		END IF;
@@ -7435,7 +7494,11 @@ BEGIN
 		END IF;
 		RAISE EXCEPTION 'complaint ticket % is resolved already, with another resolution or goodwill', resolve_ticket.ticket_id
 			USING ERRCODE = 'DP653',
-			      DETAIL = pg_catalog.format('Resolved at %s: %s.', v_ticket.resolved_at, v_ticket.resolution);
+			      -- not the resolution: the caller's words about the
+			      -- customer's order (an erasure clears them), which an
+			      -- error would carry into the server log
+			      DETAIL = pg_catalog.format('Resolved at %s.', v_ticket.resolved_at),
+			      HINT = 'The resolution is in complaint_tickets; the same resolution and goodwill again return the same coupon.';
 	END IF;
 
 	IF v_erased AND (v_points OPERATOR(pg_catalog.>) 0 OR resolve_ticket.goodwill_campaign_id IS NOT NULL) THEN
@@ -8454,6 +8517,32 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.mask_phone(text) IS
 	'A phone number with all but its first three and last four digits hidden: +8613812341234 gives 138****1234.';
+
+-- _lock_customer (sql/80_privacy.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_customer(p_customer_id bigint) RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_forgotten timestamptz;
+BEGIN
+	-- the customer's lock (shared) before the row, the order of
+	-- sql/30_keys.sql: forget_customer and rotate_customer_key take it
+	-- (exclusive) and then lock the row, so a caller that locked the row
+	-- first and sealed after it in the same transaction (a consent, then a
+	-- rectification) deadlocked with them.  Shared: callers that hold it
+	-- exclusive already keep it so.
+	PERFORM @extschema@._lock_subject('customer', p_customer_id, false);
+	SELECT c.forgotten_at INTO v_forgotten FROM @extschema@.customers c
+	 WHERE c.customer_id OPERATOR(pg_catalog.=) p_customer_id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'customer % does not exist', p_customer_id USING ERRCODE = 'DP012';
+	END IF;
+	RETURN v_forgotten;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_customer(bigint) IS
+	'Internal: takes the customer''s lock (shared, before any row lock: sql/30_keys.sql), locks the customer row FOR UPDATE and returns forgotten_at; DP012 if there is no such customer.';
 
 -- master_key_versions (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.master_key_versions()
@@ -9480,6 +9569,22 @@ BEGIN
 		'exclusions', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x) ORDER BY x.at, x.order_id)
 			FROM @extschema@.offer_exclusions x WHERE x.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
 			                                      AND x.rider_id OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
+		-- how matching weighed them: every offer they were a candidate
+		-- for (offer_audit, in their zone), their rank, whether they were
+		-- chosen and their own cost components; never the other candidates
+		'matching', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+				'offer_id', a.offer_id, 'order_id', a.order_id, 'batch_id', a.batch_id, 'method', a.method,
+				'rank', c.rank, 'chosen', a.chosen_rider OPERATOR(pg_catalog.=) export_rider.rider_id,
+				'distance_m', a.candidate_parts[c.rank][1], 'cost', a.candidate_parts[c.rank][2],
+				'travel_s', a.candidate_parts[c.rank][3], 'rider_wait_s', a.candidate_parts[c.rank][4],
+				'food_wait_s', a.candidate_parts[c.rank][5], 'late_s', a.candidate_parts[c.rank][6],
+				'priority_factor', a.candidate_parts[c.rank][7], 'load_penalty', a.candidate_parts[c.rank][8],
+				'fairness', a.candidate_parts[c.rank][9], 'fatigue', a.candidate_parts[c.rank][10])
+				ORDER BY a.batch_id, a.offer_id)
+			FROM @extschema@.offer_audit a
+			CROSS JOIN LATERAL pg_catalog.generate_subscripts(a.candidate_ids, 1) AS c(rank)
+			WHERE a.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
+			  AND a.candidate_ids[c.rank] OPERATOR(pg_catalog.=) export_rider.rider_id), '[]'),
 		'status_events', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 				'at', e.at, 'kind', e.kind, 'payload', e.payload) ORDER BY e.seq)
 			FROM @extschema@.events e WHERE e.zone_id OPERATOR(pg_catalog.=) v_r.zone_id
@@ -9499,7 +9604,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.export_rider(bigint) IS
-	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay, their app''s sync log, their exclusions from orders (with the reason they gave releasing one), their rider_status events and who opened their data.  Logged in pii_access_log.';
+	'Everything stored about a rider as JSON: profile (name and phone opened), tracks, their side of their orders (ids, statuses, times; nothing of the customer), offers, pay, their app''s sync log, their exclusions from orders (with the reason they gave releasing one), how matching weighed them (matching: each offer they were a candidate for in offer_audit, their rank, whether chosen and their own cost components, never the other candidates), their rider_status events and who opened their data.  Logged in pii_access_log.';
 REVOKE ALL ON FUNCTION @extschema@.export_rider(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.export_rider(bigint) TO dispatch_app, dispatch_admin;
 
@@ -10095,8 +10200,15 @@ BEGIN
 	END IF;
 	PERFORM @extschema@._experiment_check_variants(variants);
 
+	-- kept as a length of time, in hours: days and months added to an
+	-- exposure's timestamptz would follow the time zone of the session that
+	-- counts (a day across a change to summer time is 23 or 25 hours: an
+	-- analyst in another zone, the rollup and an erasure would each count
+	-- other conversions) and the calendar (3 months from May are 92 days)
 	INSERT INTO @extschema@.experiments (name, conversion_window, created_at)
-	VALUES (create_experiment.name, create_experiment.conversion_window, @extschema@.clock())
+	VALUES (create_experiment.name,
+	        pg_catalog.make_interval(secs => pg_catalog.date_part('epoch', create_experiment.conversion_window)),
+	        @extschema@.clock())
 	ON CONFLICT ON CONSTRAINT experiments_name_key DO NOTHING
 	RETURNING experiment_id INTO v_id;
 	IF v_id IS NULL THEN
@@ -10111,7 +10223,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.create_experiment(text, jsonb, interval) IS
-	'Creates a running A/B experiment: variants [{"name": "control", "weight": 50}, {"name": "b", "weight": 50}] (2 to 20, whole weights, exactly one named control), and the window after a first exposure in which an order counts as a conversion.  Returns its id.  DP631, DP632, DP633; nothing is written on bad input.';
+	'Creates a running A/B experiment: variants [{"name": "control", "weight": 50}, {"name": "b", "weight": 50}] (2 to 20, whole weights, exactly one named control), and the window after a first exposure in which an order counts as a conversion (a length of time, kept in hours: a day is 24 hours and a month 30 days, in every time zone).  Returns its id.  DP631, DP632, DP633; nothing is written on bad input.';
 REVOKE ALL ON FUNCTION @extschema@.create_experiment(text, jsonb, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.create_experiment(text, jsonb, interval) TO dispatch_admin;
 
