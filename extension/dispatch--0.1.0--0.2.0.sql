@@ -13340,6 +13340,320 @@ COMMENT ON COLUMN @extschema@.orders.pickup IS
 COMMENT ON COLUMN @extschema@.retention_policies.data_class IS
 	'order_text: drop-off addresses and errand descriptions of finished orders; dropoff_point: their drop-off points, and the pickup points of errands; rider_tracks: position pings; events: the outbox; feedback_text: the text of feedback; intake_refusals: the log of refused intake attempts.';
 
+-- ===========================================================================
+-- Six analyst views carry the zone to every table they read (docs/citus.md,
+-- "The rows of one zone"): a zone filter on one of them reaches each table,
+-- so that on Citus its <view>_in_zone and zoned <view>_between are sent to
+-- the zone's worker alone.  Same columns, rows, comments and grants.  The
+-- views as sql/ has them, over the tables: an install updated from 0.1.0 is
+-- not distributed (0.1.0 had no distribute()), so their functions read the
+-- views and there is nothing to switch; a later script that changes an
+-- analyst view on a distributed install calls _analyst_views_read_definers()
+-- after it (on every node).
+-- ===========================================================================
+
+CREATE OR REPLACE VIEW @extschema@.refund_reconciliation AS
+SELECT o.zone_id, o.order_id, o.status, o.total_cents,
+       COALESCE(p.paid, 0) AS paid_cents,
+       COALESCE(r.refunded, 0) AS refund_cents,
+       r.states AS refund_status,
+       CASE WHEN o.status OPERATOR(pg_catalog.=) 'cancelled' AND COALESCE(p.paid, 0) OPERATOR(pg_catalog.>) 0
+                 AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.<) p.paid THEN 'cancelled, not refunded in full'
+            -- what an order not cancelled keeps: its total once paid,
+            -- nothing while it waits for its payment (a success reported
+            -- after its payment failed is refunded)
+            WHEN o.status OPERATOR(pg_catalog.<>) 'cancelled' AND COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) 0
+                 AND (COALESCE(p.paid, 0) OPERATOR(pg_catalog.-) r.refunded) OPERATOR(pg_catalog.<)
+                     CASE WHEN o.status IN ('pending_payment', 'payment_failed') THEN 0 ELSE o.total_cents END
+                 THEN 'refunded, not cancelled'
+            WHEN COALESCE(r.refunded, 0) OPERATOR(pg_catalog.>) COALESCE(p.paid, 0) THEN 'refunded more than paid'
+            WHEN o.status IN ('pending_payment', 'payment_failed')
+                 AND (COALESCE(p.paid, 0) OPERATOR(pg_catalog.-) COALESCE(r.refunded, 0)) OPERATOR(pg_catalog.>) 0
+                 THEN 'paid while unpaid, not refunded in full'
+       END AS problem
+  FROM @extschema@.orders o
+  -- each order's payments and refunds grouped by their zone and order, and
+  -- joined on both (not a lateral subquery): a zone filter on the view
+  -- reaches all three tables, here and on Citus (docs/citus.md)
+  LEFT JOIN (SELECT x.zone_id, x.order_id, pg_catalog.sum(x.amount_cents) AS paid FROM @extschema@.payments x
+              WHERE x.status OPERATOR(pg_catalog.=) 'succeeded'
+              GROUP BY x.zone_id, x.order_id) p
+    ON p.zone_id OPERATOR(pg_catalog.=) o.zone_id AND p.order_id OPERATOR(pg_catalog.=) o.order_id
+  LEFT JOIN (SELECT y.zone_id, y.order_id,
+                    pg_catalog.sum(y.amount_cents) FILTER (WHERE y.status OPERATOR(pg_catalog.<>) 'failed') AS refunded,
+                    pg_catalog.string_agg(y.status, ',' ORDER BY y.refund_id) AS states
+               FROM @extschema@.refunds y
+              GROUP BY y.zone_id, y.order_id) r
+    ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id
+ WHERE p.paid IS NOT NULL OR r.refunded IS NOT NULL;
+
+CREATE OR REPLACE VIEW @extschema@.rider_utilisation AS
+WITH shifts AS (
+	SELECT e.zone_id, e.rider_id, e.at AS s, COALESCE(e.next_at, @extschema@.clock()) AS e
+	  FROM (SELECT e.zone_id, e.rider_id, e.at, e.payload OPERATOR(pg_catalog.->>) 'status' AS status,
+	               pg_catalog.lead(e.at) OVER (PARTITION BY e.zone_id, e.rider_id ORDER BY e.at, e.seq) AS next_at
+	          FROM @extschema@.events e
+	         WHERE e.kind OPERATOR(pg_catalog.=) 'rider_status') e
+	 WHERE e.status OPERATOR(pg_catalog.=) 'online'),
+held AS (
+	SELECT o.zone_id, o.rider_id, o.assigned_at AS s,
+	       COALESCE(o.delivered_at, o.cancelled_at, @extschema@.clock()) AS e
+	  FROM @extschema@.orders o
+	 WHERE o.assigned_at IS NOT NULL AND o.rider_id IS NOT NULL),
+held_marked AS (
+	SELECT h.zone_id, h.rider_id, h.s, h.e,
+	       pg_catalog.max(h.e) OVER (PARTITION BY h.zone_id, h.rider_id ORDER BY h.s, h.e
+	                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+	  FROM held h),
+busy AS (
+	SELECT m.zone_id, m.rider_id, pg_catalog.min(m.s) AS s, pg_catalog.max(m.e) AS e
+	  FROM (SELECT h.zone_id, h.rider_id, h.s, h.e,
+	               pg_catalog.sum(CASE WHEN h.prev_end IS NULL OR h.s OPERATOR(pg_catalog.>) h.prev_end THEN 1 ELSE 0 END)
+	                   OVER (PARTITION BY h.zone_id, h.rider_id ORDER BY h.s, h.e) AS island
+	          FROM held_marked h) m
+	 GROUP BY m.zone_id, m.rider_id, m.island),
+spans AS (
+	SELECT 'online' AS kind, s.zone_id, s.rider_id, s.s, s.e FROM shifts s
+	UNION ALL
+	SELECT 'busy', b.zone_id, b.rider_id, b.s, b.e FROM busy b)
+SELECT x.zone_id,
+       pg_catalog.date_trunc('hour', x.h AT TIME ZONE x.timezone) AS hour,
+       pg_catalog.count(DISTINCT x.rider_id) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online') AS riders_online,
+       (pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online')
+        OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS online_rider_hours,
+       (COALESCE(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'busy'), 0)
+        OPERATOR(pg_catalog./) 3600)::numeric(10, 2) AS busy_rider_hours,
+       LEAST(COALESCE(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'busy'), 0)
+             OPERATOR(pg_catalog./)
+             NULLIF(pg_catalog.sum(x.seconds) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'online'), 0), 1)::numeric(5, 4)
+           AS utilisation
+  FROM (SELECT sp.kind, sp.zone_id, sp.rider_id, h.h, hz.timezone,
+               pg_catalog.date_part('epoch', LEAST(sp.e, h.h OPERATOR(pg_catalog.+) interval '1 hour')
+                                             OPERATOR(pg_catalog.-) GREATEST(sp.s, h.h))::numeric AS seconds
+          FROM spans sp
+          JOIN @extschema@.zones hz ON hz.zone_id OPERATOR(pg_catalog.=) sp.zone_id
+         CROSS JOIN LATERAL pg_catalog.generate_series(pg_catalog.date_trunc('hour', sp.s, hz.timezone), sp.e,
+                                                       interval '1 hour') h(h)
+         WHERE sp.e OPERATOR(pg_catalog.>) sp.s
+           AND sp.e OPERATOR(pg_catalog.>) h.h) x
+ GROUP BY x.zone_id, pg_catalog.date_trunc('hour', x.h AT TIME ZONE x.timezone);
+
+CREATE OR REPLACE VIEW @extschema@.order_anomalies AS
+WITH span AS (
+	SELECT @extschema@.clock() OPERATOR(pg_catalog.-) interval '36 days' AS since),
+facts AS (
+	SELECT o.zone_id, o.created_at AS at, 'orders' AS what FROM @extschema@.orders o, span
+	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT o.zone_id, o.created_at, 'cancelled' FROM @extschema@.orders o, span
+	 WHERE o.created_at OPERATOR(pg_catalog.>=) span.since AND o.cancelled_at IS NOT NULL
+	UNION ALL
+	SELECT o.zone_id, o.cancelled_at, 'cancellations' FROM @extschema@.orders o, span
+	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT o.zone_id, o.delivered_at, CASE WHEN o.delivered_at OPERATOR(pg_catalog.>) o.promised_at THEN 'late' ELSE 'on_time' END
+	  FROM @extschema@.orders o, span
+	 WHERE o.delivered_at OPERATOR(pg_catalog.>=) span.since
+	UNION ALL
+	SELECT p.zone_id, p.settled_at, CASE WHEN p.status OPERATOR(pg_catalog.=) 'failed' THEN 'payment_failed' ELSE 'payment_ok' END
+	  FROM @extschema@.payments p, span
+	 WHERE p.settled_at OPERATOR(pg_catalog.>=) span.since AND p.status IN ('failed', 'succeeded')
+	UNION ALL
+	SELECT f.zone_id, f.responded_at, CASE WHEN f.status OPERATOR(pg_catalog.=) 'rejected' THEN 'rejected' ELSE 'accepted' END
+	  FROM @extschema@.offers f, span
+	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status IN ('accepted', 'rejected', 'released')
+	UNION ALL
+	SELECT f.zone_id, f.responded_at, 'released'
+	  FROM @extschema@.offers f
+	  JOIN @extschema@.offer_exclusions x ON x.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	                                     AND x.order_id OPERATOR(pg_catalog.=) f.order_id
+	                                     AND x.rider_id OPERATOR(pg_catalog.=) f.rider_id, span
+	 WHERE f.responded_at OPERATOR(pg_catalog.>=) span.since AND f.status OPERATOR(pg_catalog.=) 'released'
+	   AND x.reason OPERATOR(pg_catalog.=) 'released'
+	UNION ALL
+	-- an order once, however many of its payments were refunded
+	SELECT o.zone_id, o.cancelled_at, 'refunded'
+	  FROM @extschema@.orders o
+	  JOIN (SELECT r.zone_id, r.order_id FROM @extschema@.refunds r GROUP BY r.zone_id, r.order_id) r
+	    ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id AND r.order_id OPERATOR(pg_catalog.=) o.order_id, span
+	 WHERE o.cancelled_at OPERATOR(pg_catalog.>=) span.since),
+hourly AS (
+	SELECT f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone) AS hour,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'orders') AS orders,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'payment_failed') AS payment_failed,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('payment_failed', 'payment_ok')) AS payments,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'cancellations') AS cancellations,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'rejected') AS rejected,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('rejected', 'accepted')) AS answered,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'released') AS released,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'accepted') AS accepted,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'late') AS late,
+	       pg_catalog.count(*) FILTER (WHERE f.what IN ('late', 'on_time')) AS delivered,
+	       pg_catalog.count(*) FILTER (WHERE f.what OPERATOR(pg_catalog.=) 'refunded') AS refunded
+	  FROM facts f
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 GROUP BY f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone)),
+-- the same hour of the four weeks before: in each zone the hours of one
+-- hour of the week (local time, so 7 days apart exactly), 28 to 7 days back
+-- (a window by zone, not a lateral subquery: a zone filter on the view
+-- reaches the tables under it, here and on Citus, docs/citus.md)
+baseline AS (
+	SELECT h.*,
+	       pg_catalog.sum(h.payment_failed) OVER w AS b_payment_failed, pg_catalog.sum(h.payments) OVER w AS b_payments,
+	       pg_catalog.sum(h.cancelled) OVER w AS b_cancelled, pg_catalog.sum(h.orders) OVER w AS b_orders,
+	       pg_catalog.sum(h.rejected) OVER w AS b_rejected, pg_catalog.sum(h.answered) OVER w AS b_answered,
+	       pg_catalog.sum(h.released) OVER w AS b_released, pg_catalog.sum(h.accepted) OVER w AS b_accepted,
+	       pg_catalog.sum(h.late) OVER w AS b_late, pg_catalog.sum(h.delivered) OVER w AS b_delivered,
+	       pg_catalog.sum(h.refunded) OVER w AS b_refunded, pg_catalog.sum(h.cancellations) OVER w AS b_cancellations
+	  FROM hourly h
+	WINDOW w AS (PARTITION BY h.zone_id, h.hour OPERATOR(pg_catalog.-) pg_catalog.date_trunc('week', h.hour)
+	             ORDER BY h.hour RANGE BETWEEN interval '28 days' PRECEDING AND interval '7 days' PRECEDING)),
+kinds AS (
+	SELECT c.zone_id, c.hour, k.kind, k.k, k.n, COALESCE(k.bk, 0) AS bk, COALESCE(k.bn, 0) AS bn
+	  FROM baseline c
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
+	 CROSS JOIN LATERAL (VALUES ('payment_failed', c.payment_failed, c.payments, c.b_payment_failed, c.b_payments),
+	                            ('cancelled', c.cancelled, c.orders, c.b_cancelled, c.b_orders),
+	                            ('rejected', c.rejected, c.answered, c.b_rejected, c.b_answered),
+	                            ('released', c.released, c.accepted, c.b_released, c.b_accepted),
+	                            ('late', c.late, c.delivered, c.b_late, c.b_delivered),
+	                            ('refunded', c.refunded, c.cancellations, c.b_refunded, c.b_cancellations)) k(kind, k, n, bk, bn)
+	 WHERE c.hour OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('hour', (@extschema@.clock() AT TIME ZONE z.timezone)
+	                                                              OPERATOR(pg_catalog.-) interval '7 days')),
+scored AS (
+	SELECT k.zone_id, k.hour, k.kind, k.k, k.n, k.bk, k.bn,
+	       LEAST(k.bk OPERATOR(pg_catalog.+) 1, k.bn OPERATOR(pg_catalog.+) 1)::float8
+	       OPERATOR(pg_catalog./) (k.bn OPERATOR(pg_catalog.+) 2)::float8 AS p
+	  FROM kinds k),
+spread AS (
+	SELECT s.*,
+	       pg_catalog.sqrt((s.n::float8 OPERATOR(pg_catalog.*) s.p) OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) s.p)) AS sd
+	  FROM scored s)
+SELECT s.zone_id, s.hour, s.kind,
+       s.k AS count, s.n AS base,
+       pg_catalog.round(s.k::numeric OPERATOR(pg_catalog./) NULLIF(s.n, 0), 4) AS rate,
+       s.bk::bigint AS baseline_count, s.bn::bigint AS baseline_base,
+       pg_catalog.round(s.bk::numeric OPERATOR(pg_catalog./) NULLIF(s.bn, 0), 4) AS baseline_rate,
+       pg_catalog.round(((s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+                         OPERATOR(pg_catalog./) NULLIF(s.sd, 0))::numeric, 2) AS z_score,
+       (s.k OPERATOR(pg_catalog.>=) 3 AND s.sd OPERATOR(pg_catalog.>) 0
+        AND (s.k::float8 OPERATOR(pg_catalog.-) (s.n::float8 OPERATOR(pg_catalog.*) s.p))
+            OPERATOR(pg_catalog.>=) (3 OPERATOR(pg_catalog.*) s.sd))
+           AS flagged
+  FROM spread s;
+
+CREATE OR REPLACE VIEW @extschema@.feedback_top_issues AS
+-- read twice, so NOT MATERIALIZED: each read is inlined, and a zone filter
+-- on the view reaches the reviews under both (through the join on zone_id),
+-- here and on Citus (docs/citus.md)
+WITH weekly AS NOT MATERIALIZED (
+	SELECT f.zone_id,
+	       pg_catalog.date_trunc('week', f.created_at AT TIME ZONE z.timezone)::date AS week,
+	       t.topic,
+	       pg_catalog.count(*) AS reviews
+	  FROM @extschema@.feedback f
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
+	 CROSS JOIN LATERAL pg_catalog.unnest(f.topics) AS t (topic)
+	 WHERE f.counted
+	 GROUP BY 1, 2, 3
+)
+SELECT w.zone_id, w.week, w.topic, w.reviews,
+       COALESCE(p.reviews, 0) AS reviews_week_before,
+       w.reviews OPERATOR(pg_catalog.-) COALESCE(p.reviews, 0) AS change
+  FROM weekly w
+  LEFT JOIN weekly p
+    ON p.zone_id OPERATOR(pg_catalog.=) w.zone_id
+   AND p.topic OPERATOR(pg_catalog.=) w.topic
+   AND p.week OPERATOR(pg_catalog.=) (w.week OPERATOR(pg_catalog.-) 7);
+
+CREATE OR REPLACE VIEW @extschema@.survey_results AS
+-- the answers are read twice, so NOT MATERIALIZED: each read is inlined,
+-- and a zone filter on the view reaches the answers under both (through
+-- the join on zone_id), here and on Citus (docs/citus.md)
+WITH a AS NOT MATERIALIZED (
+	SELECT s.zone_id,
+	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
+	       CASE WHEN s.campaign_id IS NULL THEN 'delivery' ELSE 'campaign' END AS kind,
+	       s.campaign_id, s.rating, s.text_score, s.score, s.topics
+	  FROM @extschema@.survey_answers s
+	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) s.zone_id
+), topic_counts AS (
+	SELECT a.zone_id, a.month, a.kind, a.campaign_id, tp.topic,
+	       pg_catalog.row_number() OVER (PARTITION BY a.zone_id, a.month, a.kind, a.campaign_id
+	                                     ORDER BY pg_catalog.count(*) DESC, tp.topic) AS rank
+	  FROM a CROSS JOIN LATERAL pg_catalog.unnest(a.topics) AS tp (topic)
+	 GROUP BY a.zone_id, a.month, a.kind, a.campaign_id, tp.topic
+), top AS (
+	SELECT c.zone_id, c.month, c.kind, c.campaign_id, pg_catalog.array_agg(c.topic ORDER BY c.rank) AS top_topics
+	  FROM topic_counts c
+	 WHERE c.rank OPERATOR(pg_catalog.<=) 3
+	 GROUP BY c.zone_id, c.month, c.kind, c.campaign_id
+)
+SELECT a.zone_id, a.month, a.kind, a.campaign_id,
+       pg_catalog.count(*) AS answers,
+       pg_catalog.avg(a.rating)::real AS mean_rating,
+       pg_catalog.avg(a.text_score)::real AS mean_sentiment,
+       (pg_catalog.count(*) FILTER (WHERE a.score OPERATOR(pg_catalog.<) 0)::float8
+        OPERATOR(pg_catalog./) pg_catalog.count(*))::real AS share_negative,
+       COALESCE(pg_catalog.min(top.top_topics), '{}') AS top_topics
+  FROM a
+  LEFT JOIN top
+    ON top.zone_id OPERATOR(pg_catalog.=) a.zone_id AND top.month OPERATOR(pg_catalog.=) a.month
+   AND top.kind OPERATOR(pg_catalog.=) a.kind AND top.campaign_id IS NOT DISTINCT FROM a.campaign_id
+ GROUP BY a.zone_id, a.month, a.kind, a.campaign_id;
+
+CREATE OR REPLACE VIEW @extschema@.campaign_performance AS
+WITH days AS (
+	SELECT x.campaign_id, x.zone_id,
+	       pg_catalog.sum(x.redemptions) AS redemptions, pg_catalog.sum(x.orders) AS orders,
+	       pg_catalog.sum(x.new_customers) AS new_customers, pg_catalog.sum(x.gmv_cents) AS gmv_cents,
+	       pg_catalog.sum(x.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(x.reward_cents) AS cost_cents
+	  FROM (SELECT c.campaign_id, c.zone_id, d.redemptions, d.orders, d.new_customers, d.gmv_cents,
+	               d.discount_cents, d.reward_cents
+	          FROM @extschema@.campaigns c
+	          LEFT JOIN @extschema@.campaign_daily d
+	            ON d.zone_id OPERATOR(pg_catalog.=) c.zone_id AND d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
+	         WHERE c.zone_id IS NOT NULL
+	        UNION ALL
+	        SELECT c.campaign_id, NULL::bigint, d.redemptions, d.orders, d.new_customers, d.gmv_cents,
+	               d.discount_cents, d.reward_cents
+	          FROM @extschema@.campaigns c
+	          LEFT JOIN @extschema@.campaign_daily d ON d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
+	         WHERE c.zone_id IS NULL) x
+	 GROUP BY x.campaign_id, x.zone_id),
+acquired AS (
+	SELECT s.first_campaign_id AS campaign_id,
+	       pg_catalog.count(*) AS judged,
+	       pg_catalog.count(*) FILTER (WHERE s.second_at OPERATOR(pg_catalog.<=) (s.first_at OPERATOR(pg_catalog.+) interval '30 days')) AS repeated
+	  FROM @extschema@.customer_stats s
+	 WHERE s.first_campaign_id IS NOT NULL
+	   AND s.first_at OPERATOR(pg_catalog.<=) (@extschema@.clock() OPERATOR(pg_catalog.-) interval '30 days')
+	 GROUP BY s.first_campaign_id)
+SELECT c.campaign_id, c.name AS campaign, c.kind, d.zone_id, c.starts_at, COALESCE(c.ended_at, c.ends_at) AS ends_at,
+       c.budget_cents,
+       CASE WHEN d.zone_id IS NULL THEN @extschema@.campaign_budget_left(c.campaign_id) ELSE b.budget_left_cents END
+           AS budget_left_cents,
+       COALESCE(d.redemptions, 0)::bigint AS redemptions,
+       COALESCE(d.new_customers, 0)::bigint AS new_customers,
+       COALESCE(d.orders, 0)::bigint AS orders,
+       COALESCE(d.gmv_cents, 0)::bigint AS gmv_cents,
+       COALESCE(d.cost_cents, 0)::bigint AS cost_cents,
+       (d.cost_cents OPERATOR(pg_catalog./) NULLIF(d.new_customers, 0))::numeric(14, 2) AS cost_per_acquisition_cents,
+       ((d.gmv_cents OPERATOR(pg_catalog.-) d.cost_cents) OPERATOR(pg_catalog./) NULLIF(d.cost_cents, 0))::numeric(12, 3) AS roi,
+       a.judged AS acquired_30d_ago,
+       (a.repeated::numeric OPERATOR(pg_catalog./) NULLIF(a.judged, 0))::numeric(5, 4) AS repeat_rate_30d
+  FROM days d
+  JOIN @extschema@.campaigns c ON c.campaign_id OPERATOR(pg_catalog.=) d.campaign_id
+  -- a zone's campaign: what is left in its zone's slots (all of them)
+  LEFT JOIN (SELECT b.zone_id, b.campaign_id,
+                    pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents)::bigint AS budget_left_cents
+               FROM @extschema@.campaign_budget b GROUP BY b.zone_id, b.campaign_id) b
+    ON b.zone_id OPERATOR(pg_catalog.=) d.zone_id AND b.campaign_id OPERATOR(pg_catalog.=) d.campaign_id
+  LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
+
+-- END analyst views by zone
+
 -- an experiment's conversion window is a length of time, kept in hours
 -- (sql/86_experiments.sql, create_experiment)
 COMMENT ON TABLE @extschema@.experiments IS

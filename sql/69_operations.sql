@@ -87,11 +87,16 @@ $$;
 COMMENT ON FUNCTION @extschema@._rider_utilisation() IS
 	'Internal (rider_utilisation): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
+-- A rider works in one zone (riders.zone_id never changes, and an order's
+-- rider is a rider of its zone), so the windows over a rider's shifts and
+-- orders are partitioned by zone and rider: a zone filter on the view then
+-- reaches the events and orders under them, through the union, here and on
+-- Citus (docs/citus.md).
 CREATE VIEW @extschema@.rider_utilisation AS
 WITH shifts AS (
 	SELECT e.zone_id, e.rider_id, e.at AS s, COALESCE(e.next_at, @extschema@.clock()) AS e
 	  FROM (SELECT e.zone_id, e.rider_id, e.at, e.payload OPERATOR(pg_catalog.->>) 'status' AS status,
-	               pg_catalog.lead(e.at) OVER (PARTITION BY e.rider_id ORDER BY e.at, e.seq) AS next_at
+	               pg_catalog.lead(e.at) OVER (PARTITION BY e.zone_id, e.rider_id ORDER BY e.at, e.seq) AS next_at
 	          FROM @extschema@.events e
 	         WHERE e.kind OPERATOR(pg_catalog.=) 'rider_status') e
 	 WHERE e.status OPERATOR(pg_catalog.=) 'online'),
@@ -102,14 +107,14 @@ held AS (
 	 WHERE o.assigned_at IS NOT NULL AND o.rider_id IS NOT NULL),
 held_marked AS (
 	SELECT h.zone_id, h.rider_id, h.s, h.e,
-	       pg_catalog.max(h.e) OVER (PARTITION BY h.rider_id ORDER BY h.s, h.e
+	       pg_catalog.max(h.e) OVER (PARTITION BY h.zone_id, h.rider_id ORDER BY h.s, h.e
 	                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
 	  FROM held h),
 busy AS (
 	SELECT m.zone_id, m.rider_id, pg_catalog.min(m.s) AS s, pg_catalog.max(m.e) AS e
 	  FROM (SELECT h.zone_id, h.rider_id, h.s, h.e,
 	               pg_catalog.sum(CASE WHEN h.prev_end IS NULL OR h.s OPERATOR(pg_catalog.>) h.prev_end THEN 1 ELSE 0 END)
-	                   OVER (PARTITION BY h.rider_id ORDER BY h.s, h.e) AS island
+	                   OVER (PARTITION BY h.zone_id, h.rider_id ORDER BY h.s, h.e) AS island
 	          FROM held_marked h) m
 	 GROUP BY m.zone_id, m.rider_id, m.island),
 spans AS (
@@ -278,27 +283,31 @@ hourly AS (
 	  FROM facts f
 	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) f.zone_id
 	 GROUP BY f.zone_id, pg_catalog.date_trunc('hour', f.at AT TIME ZONE z.timezone)),
+-- the same hour of the four weeks before: in each zone the hours of one
+-- hour of the week (local time, so 7 days apart exactly), 28 to 7 days back
+-- (a window by zone, not a lateral subquery: a zone filter on the view
+-- reaches the tables under it, here and on Citus, docs/citus.md)
+baseline AS (
+	SELECT h.*,
+	       pg_catalog.sum(h.payment_failed) OVER w AS b_payment_failed, pg_catalog.sum(h.payments) OVER w AS b_payments,
+	       pg_catalog.sum(h.cancelled) OVER w AS b_cancelled, pg_catalog.sum(h.orders) OVER w AS b_orders,
+	       pg_catalog.sum(h.rejected) OVER w AS b_rejected, pg_catalog.sum(h.answered) OVER w AS b_answered,
+	       pg_catalog.sum(h.released) OVER w AS b_released, pg_catalog.sum(h.accepted) OVER w AS b_accepted,
+	       pg_catalog.sum(h.late) OVER w AS b_late, pg_catalog.sum(h.delivered) OVER w AS b_delivered,
+	       pg_catalog.sum(h.refunded) OVER w AS b_refunded, pg_catalog.sum(h.cancellations) OVER w AS b_cancellations
+	  FROM hourly h
+	WINDOW w AS (PARTITION BY h.zone_id, h.hour OPERATOR(pg_catalog.-) pg_catalog.date_trunc('week', h.hour)
+	             ORDER BY h.hour RANGE BETWEEN interval '28 days' PRECEDING AND interval '7 days' PRECEDING)),
 kinds AS (
-	SELECT c.zone_id, c.hour, k.kind, k.k, k.n, b.bk, b.bn
-	  FROM hourly c
+	SELECT c.zone_id, c.hour, k.kind, k.k, k.n, COALESCE(k.bk, 0) AS bk, COALESCE(k.bn, 0) AS bn
+	  FROM baseline c
 	  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	 CROSS JOIN LATERAL (VALUES ('payment_failed', c.payment_failed, c.payments),
-	                            ('cancelled', c.cancelled, c.orders),
-	                            ('rejected', c.rejected, c.answered),
-	                            ('released', c.released, c.accepted),
-	                            ('late', c.late, c.delivered),
-	                            ('refunded', c.refunded, c.cancellations)) k(kind, k, n)
-	 CROSS JOIN LATERAL (
-	       SELECT COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payment_failed WHEN 'cancelled' THEN h.cancelled
-	                                               WHEN 'rejected' THEN h.rejected WHEN 'released' THEN h.released
-	                                               WHEN 'late' THEN h.late ELSE h.refunded END), 0) AS bk,
-	              COALESCE(pg_catalog.sum(CASE k.kind WHEN 'payment_failed' THEN h.payments WHEN 'cancelled' THEN h.orders
-	                                               WHEN 'rejected' THEN h.answered WHEN 'released' THEN h.accepted
-	                                               WHEN 'late' THEN h.delivered ELSE h.cancellations END), 0) AS bn
-	         FROM hourly h
-	        WHERE h.zone_id OPERATOR(pg_catalog.=) c.zone_id
-	          AND h.hour IN (c.hour OPERATOR(pg_catalog.-) interval '7 days', c.hour OPERATOR(pg_catalog.-) interval '14 days',
-	                         c.hour OPERATOR(pg_catalog.-) interval '21 days', c.hour OPERATOR(pg_catalog.-) interval '28 days')) b
+	 CROSS JOIN LATERAL (VALUES ('payment_failed', c.payment_failed, c.payments, c.b_payment_failed, c.b_payments),
+	                            ('cancelled', c.cancelled, c.orders, c.b_cancelled, c.b_orders),
+	                            ('rejected', c.rejected, c.answered, c.b_rejected, c.b_answered),
+	                            ('released', c.released, c.accepted, c.b_released, c.b_accepted),
+	                            ('late', c.late, c.delivered, c.b_late, c.b_delivered),
+	                            ('refunded', c.refunded, c.cancellations, c.b_refunded, c.b_cancellations)) k(kind, k, n, bk, bn)
 	 WHERE c.hour OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('hour', (@extschema@.clock() AT TIME ZONE z.timezone)
 	                                                              OPERATOR(pg_catalog.-) interval '7 days')),
 scored AS (

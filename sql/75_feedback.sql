@@ -235,7 +235,10 @@ COMMENT ON FUNCTION @extschema@._feedback_top_issues() IS
 	'Internal (feedback_top_issues): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.feedback_top_issues AS
-WITH weekly AS (
+-- read twice, so NOT MATERIALIZED: each read is inlined, and a zone filter
+-- on the view reaches the reviews under both (through the join on zone_id),
+-- here and on Citus (docs/citus.md)
+WITH weekly AS NOT MATERIALIZED (
 	SELECT f.zone_id,
 	       pg_catalog.date_trunc('week', f.created_at AT TIME ZONE z.timezone)::date AS week,
 	       t.topic,

@@ -667,7 +667,10 @@ COMMENT ON FUNCTION @extschema@._survey_results() IS
 	'Internal (survey_results): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
 CREATE VIEW @extschema@.survey_results AS
-WITH a AS (
+-- the answers are read twice, so NOT MATERIALIZED: each read is inlined,
+-- and a zone filter on the view reaches the answers under both (through
+-- the join on zone_id), here and on Citus (docs/citus.md)
+WITH a AS NOT MATERIALIZED (
 	SELECT s.zone_id,
 	       pg_catalog.date_trunc('month', s.created_at AT TIME ZONE z.timezone)::date AS month,
 	       CASE WHEN s.campaign_id IS NULL THEN 'delivery' ELSE 'campaign' END AS kind,

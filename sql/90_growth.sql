@@ -598,13 +598,30 @@ $$;
 COMMENT ON FUNCTION @extschema@._campaign_performance() IS
 	'Internal (campaign_performance): the view''s rows read with the extension''s rights.  On one server it reads the view; distribute() makes the view''s own query its body and the view read it (on Citus a view''s shards are read as the querying role).';
 
+-- A zone's campaign is taken by its zone's orders only (_offer_refusal), so
+-- its rollup and its budget's slots lie in its zone: they are read by zone,
+-- so that a zone filter on the view reaches them (here and on Citus,
+-- docs/citus.md); a city-wide campaign's (zone_id NULL, which no zone
+-- filter matches) over every zone, its budget left from campaign_budget_left.
 CREATE VIEW @extschema@.campaign_performance AS
 WITH days AS (
-	SELECT d.campaign_id,
-	       pg_catalog.sum(d.redemptions) AS redemptions, pg_catalog.sum(d.orders) AS orders,
-	       pg_catalog.sum(d.new_customers) AS new_customers, pg_catalog.sum(d.gmv_cents) AS gmv_cents,
-	       pg_catalog.sum(d.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(d.reward_cents) AS cost_cents
-	  FROM @extschema@.campaign_daily d GROUP BY d.campaign_id),
+	SELECT x.campaign_id, x.zone_id,
+	       pg_catalog.sum(x.redemptions) AS redemptions, pg_catalog.sum(x.orders) AS orders,
+	       pg_catalog.sum(x.new_customers) AS new_customers, pg_catalog.sum(x.gmv_cents) AS gmv_cents,
+	       pg_catalog.sum(x.discount_cents) OPERATOR(pg_catalog.+) pg_catalog.sum(x.reward_cents) AS cost_cents
+	  FROM (SELECT c.campaign_id, c.zone_id, d.redemptions, d.orders, d.new_customers, d.gmv_cents,
+	               d.discount_cents, d.reward_cents
+	          FROM @extschema@.campaigns c
+	          LEFT JOIN @extschema@.campaign_daily d
+	            ON d.zone_id OPERATOR(pg_catalog.=) c.zone_id AND d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
+	         WHERE c.zone_id IS NOT NULL
+	        UNION ALL
+	        SELECT c.campaign_id, NULL::bigint, d.redemptions, d.orders, d.new_customers, d.gmv_cents,
+	               d.discount_cents, d.reward_cents
+	          FROM @extschema@.campaigns c
+	          LEFT JOIN @extschema@.campaign_daily d ON d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
+	         WHERE c.zone_id IS NULL) x
+	 GROUP BY x.campaign_id, x.zone_id),
 acquired AS (
 	SELECT s.first_campaign_id AS campaign_id,
 	       pg_catalog.count(*) AS judged,
@@ -613,8 +630,10 @@ acquired AS (
 	 WHERE s.first_campaign_id IS NOT NULL
 	   AND s.first_at OPERATOR(pg_catalog.<=) (@extschema@.clock() OPERATOR(pg_catalog.-) interval '30 days')
 	 GROUP BY s.first_campaign_id)
-SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALESCE(c.ended_at, c.ends_at) AS ends_at,
-       c.budget_cents, @extschema@.campaign_budget_left(c.campaign_id) AS budget_left_cents,
+SELECT c.campaign_id, c.name AS campaign, c.kind, d.zone_id, c.starts_at, COALESCE(c.ended_at, c.ends_at) AS ends_at,
+       c.budget_cents,
+       CASE WHEN d.zone_id IS NULL THEN @extschema@.campaign_budget_left(c.campaign_id) ELSE b.budget_left_cents END
+           AS budget_left_cents,
        COALESCE(d.redemptions, 0)::bigint AS redemptions,
        COALESCE(d.new_customers, 0)::bigint AS new_customers,
        COALESCE(d.orders, 0)::bigint AS orders,
@@ -624,8 +643,13 @@ SELECT c.campaign_id, c.name AS campaign, c.kind, c.zone_id, c.starts_at, COALES
        ((d.gmv_cents OPERATOR(pg_catalog.-) d.cost_cents) OPERATOR(pg_catalog./) NULLIF(d.cost_cents, 0))::numeric(12, 3) AS roi,
        a.judged AS acquired_30d_ago,
        (a.repeated::numeric OPERATOR(pg_catalog./) NULLIF(a.judged, 0))::numeric(5, 4) AS repeat_rate_30d
-  FROM @extschema@.campaigns c
-  LEFT JOIN days d ON d.campaign_id OPERATOR(pg_catalog.=) c.campaign_id
+  FROM days d
+  JOIN @extschema@.campaigns c ON c.campaign_id OPERATOR(pg_catalog.=) d.campaign_id
+  -- a zone's campaign: what is left in its zone's slots (all of them)
+  LEFT JOIN (SELECT b.zone_id, b.campaign_id,
+                    pg_catalog.sum(b.cap_cents OPERATOR(pg_catalog.-) b.spent_cents)::bigint AS budget_left_cents
+               FROM @extschema@.campaign_budget b GROUP BY b.zone_id, b.campaign_id) b
+    ON b.zone_id OPERATOR(pg_catalog.=) d.zone_id AND b.campaign_id OPERATOR(pg_catalog.=) d.campaign_id
   LEFT JOIN acquired a ON a.campaign_id OPERATOR(pg_catalog.=) c.campaign_id;
 COMMENT ON VIEW @extschema@.campaign_performance IS
 	'Per campaign, from the rollup: redemptions held, customers acquired (a paid referral counts for its referral campaign, anyone else for the campaign of their first order), orders that count, their GMV, cost (discounts and referral rewards), cost per acquisition, ROI = (GMV - cost) / cost, and the share of customers acquired at least 30 days ago who ordered again within 30 days.';
