@@ -13227,3 +13227,8 @@ COMMENT ON COLUMN @extschema@.orders.pickup IS
 	'Personal data of the customer: pickup point (a merchant''s location for takeaway; for an errand, a place the customer names). Purpose: matching and routing; basis: contract; kept: with the order, an errand''s exact for 30 days after the order ends, then coarsened to a grid cell (retention dropoff_point) and on erasure; read by: matching, the rider, the customer (export); protection: not sealed (matching needs it).';
 COMMENT ON COLUMN @extschema@.retention_policies.data_class IS
 	'order_text: drop-off addresses and errand descriptions of finished orders; dropoff_point: their drop-off points, and the pickup points of errands; rider_tracks: position pings; events: the outbox; feedback_text: the text of feedback; intake_refusals: the log of refused intake attempts.';
+
+-- the rider assigned to an errand reads its description (order_contact,
+-- sql/80_privacy.sql): the inventory of personal data says so
+COMMENT ON COLUMN @extschema@.orders.description_enc IS
+	'Personal data of the customer: an errand''s description. Purpose: running the errand; basis: contract; kept: 30 days after the order ends (retention order_text); read by: the assigned rider until delivery (order_contact), the customer (export), dispatch_admin through the API; protection: sealed under the customer''s data key.';

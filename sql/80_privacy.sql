@@ -1810,7 +1810,7 @@ COMMENT ON FUNCTION @extschema@.marketing_audience(text) IS
 -- least exposure: what a rider sees
 
 CREATE FUNCTION @extschema@.order_contact(order_id bigint, rider_id bigint, via text DEFAULT NULL)
-RETURNS TABLE (masked_phone text, dropoff_address text)
+RETURNS TABLE (masked_phone text, dropoff_address text, description text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1818,6 +1818,9 @@ DECLARE
 	v_order @extschema@.orders;
 	v_phone bytea;
 	v_key bytea;
+	-- an errand's description (what to buy or fetch) is the rider's to
+	-- read as well; a meal order has none
+	v_errand boolean;
 	-- the log's values computed here, the statement storing them: on Citus
 	-- it runs on the zone's worker
 	v_log_id bigint;
@@ -1839,25 +1842,30 @@ BEGIN
 	SELECT c.phone_enc INTO v_phone FROM @extschema@.customers c
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) v_order.customer_id;
 	v_key := @extschema@._data_key('customer', v_order.customer_id, false);
+	v_errand := v_order.kind OPERATOR(pg_catalog.=) 'errand';
 	-- logged in the order's zone (order_access_log), so that on Citus the
-	-- call writes the zone's worker only
+	-- call writes the zone's worker only; the detail names what is opened
 	v_log_id := @extschema@.zone_scoped_id(v_order.zone_id, pg_catalog.nextval('@extschema@.order_access_log_id_seq'));
 	v_at := pg_catalog.clock_timestamp();
 	INSERT INTO @extschema@.order_access_log (zone_id, id, at, actor, subject, subject_id, purpose, detail)
 	VALUES (v_order.zone_id, v_log_id, v_at, v_actor, 'customer', v_order.customer_id, 'rider_contact',
-	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address', order_id, rider_id));
+	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address%s', order_id, rider_id,
+	                          CASE WHEN v_errand THEN ', description' ELSE '' END));
 	-- handed on to a processor (an SMS or call relay, a navigation app)
 	IF via IS NOT NULL THEN
 		PERFORM @extschema@.record_disclosure(via, v_order.customer_id, NULL,
-		                                      '{masked_phone,dropoff_address}', order_id);
+		                                      CASE WHEN v_errand THEN '{masked_phone,dropoff_address,description}'::text[]
+		                                           ELSE '{masked_phone,dropoff_address}'::text[] END,
+		                                      order_id);
 	END IF;
 	masked_phone := @extschema@.mask_phone(@extschema@._unseal(v_phone, v_key));
 	dropoff_address := @extschema@._unseal(v_order.dropoff_address_enc, v_key);
+	description := CASE WHEN v_errand THEN @extschema@._unseal(v_order.description_enc, v_key) END;
 	RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
-	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone; with via, the disclosure to that processor is recorded there too (order_disclosures).';
+	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234), the drop-off address and, for an errand, its description (what to buy or fetch; NULL for a meal order).  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone, naming the fields opened; with via, the disclosure to that processor is recorded there too (order_disclosures), with those fields.';
 
 ------------------------------------------------------------------------------
 -- views for analysts: counts only, no personal data

@@ -177,7 +177,7 @@ SELECT throws_ok(format('SELECT * FROM dispatch.order_contact(%s, %s)', :o2, :ri
 	'before assignment nobody sees the contact');
 SELECT dispatch.assign_manually(:o2, :rider, 'test dispatcher') \g /dev/null
 SELECT results_eq(format('SELECT * FROM dispatch.order_contact(%s, %s)', :o2, :rider),
-	$$ VALUES ('138****0002', 'Beta Road 9') $$, 'the assigned rider sees the masked phone and the drop-off');
+	$$ VALUES ('138****0002', 'Beta Road 9', NULL::text) $$, 'the assigned rider sees the masked phone and the drop-off (no description: a meal order)');
 SELECT throws_ok(format('SELECT * FROM dispatch.order_contact(%s, %s)', :o2, :rider2), 'DP408', NULL,
 	'another rider reading this customer is refused');
 SELECT count(*) AS o2_contacts FROM dispatch.order_access_log WHERE zone_id = :zone AND subject = 'customer' AND subject_id = :customer2
