@@ -1083,7 +1083,8 @@ BEGIN
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
 	END IF;
 	IF p_name IS NOT NULL THEN
-		v_sealed := @extschema@.pii_seal(p_subject, p_id, NULLIF(p_name, ''));
+		-- an empty or blank name (_is_blank) clears it: never a name of spaces
+		v_sealed := @extschema@.pii_seal(p_subject, p_id, CASE WHEN NOT @extschema@._is_blank(p_name) THEN p_name END);
 		EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET name_enc = $1 WHERE s.%I OPERATOR(pg_catalog.=) $2%s',
 		                          v_table, p_subject || '_id', pg_catalog.format(v_zone_clause, 3))
 		   USING v_sealed, p_id, v_zone;
@@ -1096,7 +1097,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._rectify(text, bigint, text, text, text) IS
-	'Internal (update_customer, update_rider): sets the phone (resealed, blind index moved; DP026 when another subject of the kind has it) and the name of a locked customer or rider, logs the fields changed, and returns them.';
+	'Internal (update_customer, update_rider): sets the phone (resealed, blind index moved; DP026 when another subject of the kind has it) and the name (an empty or blank one clears it) of a locked customer or rider, logs the fields changed, and returns them.';
 REVOKE ALL ON FUNCTION @extschema@._rectify(text, bigint, text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.update_customer(customer_id bigint, phone text DEFAULT NULL, name text DEFAULT NULL,
@@ -1123,7 +1124,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_customer(bigint, text, text, text) IS
-	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the customer'').  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
+	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty or blank name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the customer'').  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
 
 CREATE FUNCTION @extschema@.update_rider(rider_id bigint, phone text DEFAULT NULL, name text DEFAULT NULL,
                                          reason text DEFAULT 'rectification requested by the rider')
@@ -1150,7 +1151,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider(bigint, text, text, text) IS
-	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the rider'').  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
+	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty or blank name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the rider'').  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
 
 ------------------------------------------------------------------------------
 -- riders' rights: export and erasure
