@@ -24,15 +24,23 @@ SELECT dispatch.submit_feedback(:reviewed, 4, NULL) AS before_review \gset
 SELECT dispatch.create_survey('delivery', :o3) AS survey \gset
 SELECT dispatch.forget_customer(:gone) \g /dev/null
 
--- what the customer has in the zone, after the erasure
-CREATE FUNCTION pg_temp.written(p_zone bigint, p_customer bigint) RETURNS text LANGUAGE sql AS $$
-	SELECT format('reviews %s, tickets %s, answers %s, points %s',
-	              (SELECT count(*) FROM dispatch.feedback f WHERE f.zone_id = p_zone AND f.customer_id = p_customer),
-	              (SELECT count(*) FROM dispatch.complaint_tickets t
-	                 JOIN dispatch.orders o ON o.zone_id = t.zone_id AND o.order_id = t.order_id
-	                WHERE t.zone_id = p_zone AND o.zone_id = p_zone AND o.customer_id = p_customer),
-	              (SELECT count(*) FROM dispatch.survey_answers a WHERE a.zone_id = p_zone AND a.customer_id = p_customer),
-	              (SELECT count(*) FROM dispatch.points_ledger l WHERE l.zone_id = p_zone AND l.customer_id = p_customer))
+-- what the customer has in the zone, after the erasure (PL/pgSQL, one
+-- statement per table: on Citus each is sent to the zone's worker)
+CREATE FUNCTION pg_temp.written(p_zone bigint, p_customer bigint) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	v_reviews bigint;
+	v_tickets bigint;
+	v_answers bigint;
+	v_points bigint;
+BEGIN
+	SELECT count(*) INTO v_reviews FROM dispatch.feedback f WHERE f.zone_id = p_zone AND f.customer_id = p_customer;
+	SELECT count(*) INTO v_tickets FROM dispatch.complaint_tickets t
+	  JOIN dispatch.orders o ON o.zone_id = t.zone_id AND o.order_id = t.order_id
+	 WHERE t.zone_id = p_zone AND o.zone_id = p_zone AND o.customer_id = p_customer;
+	SELECT count(*) INTO v_answers FROM dispatch.survey_answers a WHERE a.zone_id = p_zone AND a.customer_id = p_customer;
+	SELECT count(*) INTO v_points FROM dispatch.points_ledger l WHERE l.zone_id = p_zone AND l.customer_id = p_customer;
+	RETURN format('reviews %s, tickets %s, answers %s, points %s', v_reviews, v_tickets, v_answers, v_points);
+END
 $$;
 SELECT pg_temp.written(:zone, :gone) AS before \gset
 
