@@ -13658,3 +13658,8 @@ SELECT c.campaign_id, c.name AS campaign, c.kind, d.zone_id, c.starts_at, COALES
 -- (sql/86_experiments.sql, create_experiment)
 COMMENT ON TABLE @extschema@.experiments IS
 	'A/B experiments: the name (part of every customer''s hash, so never reused), the conversion window after a first exposure (a length of time, kept in hours: the same in every time zone), and when it was created and ended.';
+
+-- the rider assigned to an errand reads its description (order_contact,
+-- sql/80_privacy.sql): the inventory of personal data says so
+COMMENT ON COLUMN @extschema@.orders.description_enc IS
+	'Personal data of the customer: an errand''s description. Purpose: running the errand; basis: contract; kept: 30 days after the order ends (retention order_text); read by: the assigned rider until delivery (order_contact), the customer (export), dispatch_admin through the API; protection: sealed under the customer''s data key.';

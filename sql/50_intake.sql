@@ -239,7 +239,8 @@ BEGIN
 		INSERT INTO @extschema@.customers (customer_id, phone_index, phone_index_version, phone_enc, name_enc, created_at)
 		VALUES (v_id, v_index.phone_index, v_index.version,
 		        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
-		        @extschema@.pii_seal('customer', v_id, name),
+		        -- a name is optional: a blank one (_is_blank) is none
+		        @extschema@.pii_seal('customer', v_id, CASE WHEN NOT @extschema@._is_blank(name) THEN name END),
 		        @extschema@.clock());
 	EXCEPTION WHEN unique_violation THEN
 		-- the same phone registered by a transaction that committed while we waited
@@ -249,7 +250,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.register_customer(text, text) IS
-	'Registers a customer by phone number (E.164 or a mainland China mobile number); phone and name are stored sealed, the phone also as a blind index.';
+	'Registers a customer by phone number (E.164 or a mainland China mobile number); phone and name are stored sealed, the phone also as a blind index.  The name is optional: NULL, empty or blank (white space only) stores none.';
 
 CREATE FUNCTION @extschema@.find_customer_by_phone(phone text) RETURNS bigint
 LANGUAGE sql STABLE STRICT PARALLEL UNSAFE SECURITY DEFINER

@@ -120,6 +120,12 @@ BEGIN
 	END IF;
 	-- the order's row lock makes two submissions of one review take turns
 	v_order := @extschema@._lock_order(submit_feedback.order_id);
+	-- an erased customer gives no more feedback, with a comment or without
+	-- (a rating alone would seal nothing, yet open a complaint ticket
+	-- about them): refused as every call naming them is, before anything
+	-- is read or written; read under the customer's lock, so an erasure
+	-- committed while we waited for it is seen
+	PERFORM @extschema@._live_customer(v_order.customer_id);
 	IF v_order.status OPERATOR(pg_catalog.<>) 'delivered' THEN
 		RAISE EXCEPTION 'order % has not been delivered (status "%")', submit_feedback.order_id, v_order.status
 			USING ERRCODE = 'DP506';
@@ -179,7 +185,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
-	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  The order''s first review is the one that counts (counted): it alone earns the running points campaign''s feedback_points (ref feedback:<id>) and is counted by the analyst views.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
+	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  The order''s first review is the one that counts (counted): it alone earns the running points campaign''s feedback_points (ref feedback:<id>) and is counted by the analyst views.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).  The order''s customer erased (forget_customer): refused (DP012), nothing written.';
 REVOKE ALL ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) TO dispatch_app, dispatch_admin;
 

@@ -507,6 +507,9 @@ BEGIN
 			      DETAIL = CASE v_survey.kind WHEN 'delivery' THEN 'A delivery survey is answered by the order''s customer.'
 			                    ELSE 'A campaign survey is answered by customers who redeemed the campaign.' END;
 	END IF;
+	-- an erased customer answers no more, with a comment or without (read
+	-- under the customer's lock): refused as every call naming them is
+	PERFORM @extschema@._live_customer(answer_survey.customer_id);
 
 	-- a repeat of the same answer is a no-op that returns it (also once the
 	-- customer's redeeming orders are cancelled since); the customer's
@@ -556,7 +559,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) IS
-	'Records a customer''s answer to a survey: a rating of 1 to 5 stars and an optional comment, scored with sentiment() and tagged with feedback_topics() like a review, the comment sealed with the customer''s key; it earns the points a review earns (the running points campaign''s feedback_points, reason survey).  Returns the answer id.  One answer per survey and customer, whichever zones the customer''s orders are in (a campaign answer lies in the zone of their first order that redeemed the campaign, cancelled since or not): the same answer again is a no-op that returns its id, also once that order is cancelled; another answer of the same customer is refused (DP660).  DP659 when the survey is not the customer''s (a campaign''s: no order of theirs holds a redemption of it).';
+	'Records a customer''s answer to a survey: a rating of 1 to 5 stars and an optional comment, scored with sentiment() and tagged with feedback_topics() like a review, the comment sealed with the customer''s key; it earns the points a review earns (the running points campaign''s feedback_points, reason survey).  Returns the answer id.  One answer per survey and customer, whichever zones the customer''s orders are in (a campaign answer lies in the zone of their first order that redeemed the campaign, cancelled since or not): the same answer again is a no-op that returns its id, also once that order is cancelled; another answer of the same customer is refused (DP660).  DP659 when the survey is not the customer''s (a campaign''s: no order of theirs holds a redemption of it); DP012 when the customer is erased (forget_customer), nothing written.';
 REVOKE ALL ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) TO dispatch_app, dispatch_admin;
 

@@ -1083,7 +1083,8 @@ BEGIN
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
 	END IF;
 	IF p_name IS NOT NULL THEN
-		v_sealed := @extschema@.pii_seal(p_subject, p_id, NULLIF(p_name, ''));
+		-- an empty or blank name (_is_blank) clears it: never a name of spaces
+		v_sealed := @extschema@.pii_seal(p_subject, p_id, CASE WHEN NOT @extschema@._is_blank(p_name) THEN p_name END);
 		EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET name_enc = $1 WHERE s.%I OPERATOR(pg_catalog.=) $2%s',
 		                          v_table, p_subject || '_id', pg_catalog.format(v_zone_clause, 3))
 		   USING v_sealed, p_id, v_zone;
@@ -1096,7 +1097,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._rectify(text, bigint, text, text, text) IS
-	'Internal (update_customer, update_rider): sets the phone (resealed, blind index moved; DP026 when another subject of the kind has it) and the name of a locked customer or rider, logs the fields changed, and returns them.';
+	'Internal (update_customer, update_rider): sets the phone (resealed, blind index moved; DP026 when another subject of the kind has it) and the name (an empty or blank one clears it) of a locked customer or rider, logs the fields changed, and returns them.';
 REVOKE ALL ON FUNCTION @extschema@._rectify(text, bigint, text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.update_customer(customer_id bigint, phone text DEFAULT NULL, name text DEFAULT NULL,
@@ -1123,7 +1124,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_customer(bigint, text, text, text) IS
-	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the customer'').  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
+	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty or blank name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the customer'').  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
 
 CREATE FUNCTION @extschema@.update_rider(rider_id bigint, phone text DEFAULT NULL, name text DEFAULT NULL,
                                          reason text DEFAULT 'rectification requested by the rider')
@@ -1150,7 +1151,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider(bigint, text, text, text) IS
-	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the rider'').  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
+	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty or blank name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the rider'').  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
 
 ------------------------------------------------------------------------------
 -- riders' rights: export and erasure
@@ -1810,7 +1811,7 @@ COMMENT ON FUNCTION @extschema@.marketing_audience(text) IS
 -- least exposure: what a rider sees
 
 CREATE FUNCTION @extschema@.order_contact(order_id bigint, rider_id bigint, via text DEFAULT NULL)
-RETURNS TABLE (masked_phone text, dropoff_address text)
+RETURNS TABLE (masked_phone text, dropoff_address text, description text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1818,6 +1819,9 @@ DECLARE
 	v_order @extschema@.orders;
 	v_phone bytea;
 	v_key bytea;
+	-- an errand's description (what to buy or fetch) is the rider's to
+	-- read as well; a meal order has none
+	v_errand boolean;
 	-- the log's values computed here, the statement storing them: on Citus
 	-- it runs on the zone's worker
 	v_log_id bigint;
@@ -1839,25 +1843,30 @@ BEGIN
 	SELECT c.phone_enc INTO v_phone FROM @extschema@.customers c
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) v_order.customer_id;
 	v_key := @extschema@._data_key('customer', v_order.customer_id, false);
+	v_errand := v_order.kind OPERATOR(pg_catalog.=) 'errand';
 	-- logged in the order's zone (order_access_log), so that on Citus the
-	-- call writes the zone's worker only
+	-- call writes the zone's worker only; the detail names what is opened
 	v_log_id := @extschema@.zone_scoped_id(v_order.zone_id, pg_catalog.nextval('@extschema@.order_access_log_id_seq'));
 	v_at := pg_catalog.clock_timestamp();
 	INSERT INTO @extschema@.order_access_log (zone_id, id, at, actor, subject, subject_id, purpose, detail)
 	VALUES (v_order.zone_id, v_log_id, v_at, v_actor, 'customer', v_order.customer_id, 'rider_contact',
-	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address', order_id, rider_id));
+	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address%s', order_id, rider_id,
+	                          CASE WHEN v_errand THEN ', description' ELSE '' END));
 	-- handed on to a processor (an SMS or call relay, a navigation app)
 	IF via IS NOT NULL THEN
 		PERFORM @extschema@.record_disclosure(via, v_order.customer_id, NULL,
-		                                      '{masked_phone,dropoff_address}', order_id);
+		                                      CASE WHEN v_errand THEN '{masked_phone,dropoff_address,description}'::text[]
+		                                           ELSE '{masked_phone,dropoff_address}'::text[] END,
+		                                      order_id);
 	END IF;
 	masked_phone := @extschema@.mask_phone(@extschema@._unseal(v_phone, v_key));
 	dropoff_address := @extschema@._unseal(v_order.dropoff_address_enc, v_key);
+	description := CASE WHEN v_errand THEN @extschema@._unseal(v_order.description_enc, v_key) END;
 	RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
-	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone; with via, the disclosure to that processor is recorded there too (order_disclosures).';
+	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234), the drop-off address and, for an errand, its description (what to buy or fetch; NULL for a meal order).  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone, naming the fields opened; with via, the disclosure to that processor is recorded there too (order_disclosures), with those fields.';
 
 ------------------------------------------------------------------------------
 -- views for analysts: counts only, no personal data

@@ -32,7 +32,7 @@ COMMENT ON COLUMN @extschema@.payments.failure_reason IS
 COMMENT ON COLUMN @extschema@.orders.dropoff_address_enc IS
 	'Personal data of the customer: drop-off address. Purpose: delivery; basis: contract; kept: 30 days after the order ends (retention order_text), then erased; read by: the assigned rider until delivery (order_contact), the customer (export); protection: sealed under the customer''s data key.';
 COMMENT ON COLUMN @extschema@.orders.description_enc IS
-	'Personal data of the customer: an errand''s description. Purpose: running the errand; basis: contract; kept: 30 days after the order ends (retention order_text); read by: the customer (export), dispatch_admin through the API; protection: sealed under the customer''s data key.';
+	'Personal data of the customer: an errand''s description. Purpose: running the errand; basis: contract; kept: 30 days after the order ends (retention order_text); read by: the assigned rider until delivery (order_contact), the customer (export), dispatch_admin through the API; protection: sealed under the customer''s data key.';
 COMMENT ON COLUMN @extschema@.orders.dropoff IS
 	'Personal data of the customer: drop-off point. Purpose: matching, routing and ETA; basis: contract; kept: exact for 30 days after the order ends, then coarsened to a grid cell (retention dropoff_point); read by: matching (C), the customer (export), analysts only as counts per hexagon cell (demand_heatmap); protection: not sealed (matching needs it), coarsened by retention and on erasure.';
 COMMENT ON COLUMN @extschema@.orders.pickup IS

@@ -24,7 +24,7 @@ SELECT count(*) AS pii_before FROM dispatch.pii_access_log \gset
 -- the log row
 
 SELECT results_eq(format('SELECT * FROM dispatch.order_contact(%s, %s)', :o, :rider),
-	$$ VALUES ('138****0001', 'Contact Road 3') $$, 'the assigned rider sees the contact');
+	$$ VALUES ('138****0001', 'Contact Road 3', NULL::text) $$, 'the assigned rider sees the contact');
 SELECT count(*) AS n_zone, min(id) AS log_id, min(subject) AS subject, min(subject_id) AS subject_id,
        min(purpose) AS purpose, min(detail) AS detail, min(actor::text) AS actor, min(at) AS at
   FROM dispatch.order_access_log WHERE zone_id = :zone \gset

@@ -5,7 +5,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(102);
+SELECT plan(103);
 
 -- two orders of the customer: a takeaway (delivered) and an errand (cancelled)
 SELECT dispatch.place_order(:customer, :merchant, format('[{"item_id": %s, "qty": 2}]', :noodles)::jsonb,
@@ -177,7 +177,7 @@ SELECT throws_ok(format('SELECT * FROM dispatch.order_contact(%s, %s)', :o2, :ri
 	'before assignment nobody sees the contact');
 SELECT dispatch.assign_manually(:o2, :rider, 'test dispatcher') \g /dev/null
 SELECT results_eq(format('SELECT * FROM dispatch.order_contact(%s, %s)', :o2, :rider),
-	$$ VALUES ('138****0002', 'Beta Road 9') $$, 'the assigned rider sees the masked phone and the drop-off');
+	$$ VALUES ('138****0002', 'Beta Road 9', NULL::text) $$, 'the assigned rider sees the masked phone and the drop-off (no description: a meal order)');
 SELECT throws_ok(format('SELECT * FROM dispatch.order_contact(%s, %s)', :o2, :rider2), 'DP408', NULL,
 	'another rider reading this customer is refused');
 SELECT count(*) AS o2_contacts FROM dispatch.order_access_log WHERE zone_id = :zone AND subject = 'customer' AND subject_id = :customer2
@@ -300,8 +300,10 @@ SELECT is(dispatch.campaign_budget_left(:refer), 920::bigint, 'and only the refe
 SELECT dispatch.rollup_campaigns(true) \g /dev/null
 SELECT is((SELECT reward_cents FROM dispatch.order_facts WHERE order_id = :ro2), 50::bigint, 'the rollup counts the reward paid');
 -- nor does anything else write points for an erased customer (a review,
--- a survey answer, goodwill): they could never be spent
-SELECT dispatch.submit_feedback(:ro2, 5, NULL) \g /dev/null
+-- a survey answer, goodwill): they could never be spent.  Their review
+-- itself is refused (test/pgtap/76_erased_feedback.sql)
+SELECT throws_ok(format('SELECT dispatch.submit_feedback(%s, 5, NULL)', :ro2), 'DP012', NULL,
+	'an erased customer''s review, a rating alone, is refused');
 SELECT is(dispatch._points_grant(:zone, :referee2, 10, 'goodwill', 'ticket:erased'), false, 'no goodwill points for an erased customer');
 SELECT is((SELECT count(*) FROM dispatch.points_ledger WHERE customer_id = :referee2), 0::bigint,
 	'and no points for a review of theirs');

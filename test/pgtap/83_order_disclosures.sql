@@ -25,7 +25,7 @@ SELECT dispatch.record_disclosure('sms-relay', :customer, NULL, '{name}') AS pla
 -- the row
 
 SELECT results_eq(format($$SELECT * FROM dispatch.order_contact(%s, %s, 'sms-relay')$$, :o, :rider),
-	$$ VALUES ('138****0001', 'Relay Road 8') $$, 'the assigned rider sees the contact, through the relay');
+	$$ VALUES ('138****0001', 'Relay Road 8', NULL::text) $$, 'the assigned rider sees the contact, through the relay');
 SELECT count(*) AS n_zone, min(disclosure_id) AS d_id, min(processor_id) AS d_processor,
        min(customer_id) AS d_customer, count(rider_id) AS d_riders, min(order_id) AS d_order,
        min(fields::text) AS d_fields, min(actor::text) AS d_actor, min(at) AS d_at
