@@ -2518,7 +2518,8 @@ BEGIN
 		INSERT INTO @extschema@.customers (customer_id, phone_index, phone_index_version, phone_enc, name_enc, created_at)
 		VALUES (v_id, v_index.phone_index, v_index.version,
 		        @extschema@.pii_seal('customer', v_id, @extschema@.normalize_phone(phone)),
-		        @extschema@.pii_seal('customer', v_id, name),
+		        -- a name is optional: a blank one (_is_blank) is none
+		        @extschema@.pii_seal('customer', v_id, CASE WHEN NOT @extschema@._is_blank(name) THEN name END),
 		        @extschema@.clock());
 	EXCEPTION WHEN unique_violation THEN
 		-- the same phone registered by a transaction that committed while we waited
@@ -2528,7 +2529,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.register_customer(text, text) IS
-	'Registers a customer by phone number (E.164 or a mainland China mobile number); phone and name are stored sealed, the phone also as a blind index.';
+	'Registers a customer by phone number (E.164 or a mainland China mobile number); phone and name are stored sealed, the phone also as a blind index.  The name is optional: NULL, empty or blank (white space only) stores none.';
 
 -- find_customer_by_phone (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@.find_customer_by_phone(phone text) RETURNS bigint
@@ -7253,6 +7254,12 @@ BEGIN
 	END IF;
 	-- the order's row lock makes two submissions of one review take turns
 	v_order := @extschema@._lock_order(submit_feedback.order_id);
+	-- an erased customer gives no more feedback, with a comment or without
+	-- (a rating alone would seal nothing, yet open a complaint ticket
+	-- about them): refused as every call naming them is, before anything
+	-- is read or written; read under the customer's lock, so an erasure
+	-- committed while we waited for it is seen
+	PERFORM @extschema@._live_customer(v_order.customer_id);
 	IF v_order.status OPERATOR(pg_catalog.<>) 'delivered' THEN
 		RAISE EXCEPTION 'order % has not been delivered (status "%")', submit_feedback.order_id, v_order.status
 			USING ERRCODE = 'DP506';
@@ -7312,7 +7319,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.submit_feedback(bigint, integer, text, text) IS
-	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  The order''s first review is the one that counts (counted): it alone earns the running points campaign''s feedback_points (ref feedback:<id>) and is counted by the analyst views.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).';
+	'Records a review of a delivered order (one per order and channel): rating 1-5 and/or a comment, scored with sentiment() and tagged with feedback_topics() on the way in; the comment is stored sealed with the customer''s key.  The order''s first review is the one that counts (counted): it alone earns the running points campaign''s feedback_points (ref feedback:<id>) and is counted by the analyst views.  Returns the feedback id.  The same review again is a no-op that returns its id; another one from the same channel is refused (DP505).  The order''s customer erased (forget_customer): refused (DP012), nothing written.';
 
 -- _feedback_daily (sql/75_feedback.sql)
 CREATE OR REPLACE FUNCTION @extschema@._feedback_daily()
@@ -7699,6 +7706,9 @@ BEGIN
 			      DETAIL = CASE v_survey.kind WHEN 'delivery' THEN 'A delivery survey is answered by the order''s customer.'
 			                    ELSE 'A campaign survey is answered by customers who redeemed the campaign.' END;
 	END IF;
+	-- an erased customer answers no more, with a comment or without (read
+	-- under the customer's lock): refused as every call naming them is
+	PERFORM @extschema@._live_customer(answer_survey.customer_id);
 
 	-- a repeat of the same answer is a no-op that returns it (also once the
 	-- customer's redeeming orders are cancelled since); the customer's
@@ -7748,7 +7758,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) IS
-	'Records a customer''s answer to a survey: a rating of 1 to 5 stars and an optional comment, scored with sentiment() and tagged with feedback_topics() like a review, the comment sealed with the customer''s key; it earns the points a review earns (the running points campaign''s feedback_points, reason survey).  Returns the answer id.  One answer per survey and customer, whichever zones the customer''s orders are in (a campaign answer lies in the zone of their first order that redeemed the campaign, cancelled since or not): the same answer again is a no-op that returns its id, also once that order is cancelled; another answer of the same customer is refused (DP660).  DP659 when the survey is not the customer''s (a campaign''s: no order of theirs holds a redemption of it).';
+	'Records a customer''s answer to a survey: a rating of 1 to 5 stars and an optional comment, scored with sentiment() and tagged with feedback_topics() like a review, the comment sealed with the customer''s key; it earns the points a review earns (the running points campaign''s feedback_points, reason survey).  Returns the answer id.  One answer per survey and customer, whichever zones the customer''s orders are in (a campaign answer lies in the zone of their first order that redeemed the campaign, cancelled since or not): the same answer again is a no-op that returns its id, also once that order is cancelled; another answer of the same customer is refused (DP660).  DP659 when the survey is not the customer''s (a campaign''s: no order of theirs holds a redemption of it); DP012 when the customer is erased (forget_customer), nothing written.';
 REVOKE ALL ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.answer_survey(bigint, bigint, integer, text) TO dispatch_app, dispatch_admin;
 
@@ -9432,7 +9442,8 @@ BEGIN
 		v_fields := v_fields OPERATOR(pg_catalog.||) 'phone'::text;
 	END IF;
 	IF p_name IS NOT NULL THEN
-		v_sealed := @extschema@.pii_seal(p_subject, p_id, NULLIF(p_name, ''));
+		-- an empty or blank name (_is_blank) clears it: never a name of spaces
+		v_sealed := @extschema@.pii_seal(p_subject, p_id, CASE WHEN NOT @extschema@._is_blank(p_name) THEN p_name END);
 		EXECUTE pg_catalog.format('UPDATE @extschema@.%I s SET name_enc = $1 WHERE s.%I OPERATOR(pg_catalog.=) $2%s',
 		                          v_table, p_subject || '_id', pg_catalog.format(v_zone_clause, 3))
 		   USING v_sealed, p_id, v_zone;
@@ -9445,7 +9456,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._rectify(text, bigint, text, text, text) IS
-	'Internal (update_customer, update_rider): sets the phone (resealed, blind index moved; DP026 when another subject of the kind has it) and the name of a locked customer or rider, logs the fields changed, and returns them.';
+	'Internal (update_customer, update_rider): sets the phone (resealed, blind index moved; DP026 when another subject of the kind has it) and the name (an empty or blank one clears it) of a locked customer or rider, logs the fields changed, and returns them.';
 REVOKE ALL ON FUNCTION @extschema@._rectify(text, bigint, text, text, text) FROM PUBLIC;
 
 -- update_customer (sql/80_privacy.sql)
@@ -9473,7 +9484,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_customer(bigint, text, text, text) IS
-	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the customer'').  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
+	'Rectification: sets a customer''s phone and/or name (NULL keeps a field, an empty or blank name clears it), sealed under the customer''s key, the phone''s blind index with it; DP026 when another customer has the phone, DP012 for an unknown or erased customer, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the customer'').  Logged in pii_access_log (fields and reason, no values) and privacy_requests.  Returns whether anything changed.';
 REVOKE ALL ON FUNCTION @extschema@.update_customer(bigint, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_customer(bigint, text, text, text) TO dispatch_app, dispatch_admin;
 
@@ -9503,7 +9514,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.update_rider(bigint, text, text, text) IS
-	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the rider'').  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
+	'Rectification: sets a rider''s phone and/or name (NULL keeps a field, an empty or blank name clears it), sealed under the rider''s key, with the phone''s blind index; DP026 when another rider has the phone, DP015 for an unknown rider, DP412 for a NULL or blank reason (left out, it is ''rectification requested by the rider'').  Logged in pii_access_log (fields and reason, no values).  Returns whether anything changed.';
 REVOKE ALL ON FUNCTION @extschema@.update_rider(bigint, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.update_rider(bigint, text, text, text) TO dispatch_app, dispatch_admin;
 
@@ -9988,7 +9999,7 @@ COMMENT ON FUNCTION @extschema@.grant_consent(bigint, text, text) IS
 
 -- order_contact (sql/80_privacy.sql)
 CREATE OR REPLACE FUNCTION @extschema@.order_contact(order_id bigint, rider_id bigint, via text DEFAULT NULL)
-RETURNS TABLE (masked_phone text, dropoff_address text)
+RETURNS TABLE (masked_phone text, dropoff_address text, description text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -9996,6 +10007,9 @@ DECLARE
 	v_order @extschema@.orders;
 	v_phone bytea;
 	v_key bytea;
+	-- an errand's description (what to buy or fetch) is the rider's to
+	-- read as well; a meal order has none
+	v_errand boolean;
 	-- the log's values computed here, the statement storing them: on Citus
 	-- it runs on the zone's worker
 	v_log_id bigint;
@@ -10017,25 +10031,30 @@ BEGIN
 	SELECT c.phone_enc INTO v_phone FROM @extschema@.customers c
 	 WHERE c.customer_id OPERATOR(pg_catalog.=) v_order.customer_id;
 	v_key := @extschema@._data_key('customer', v_order.customer_id, false);
+	v_errand := v_order.kind OPERATOR(pg_catalog.=) 'errand';
 	-- logged in the order's zone (order_access_log), so that on Citus the
-	-- call writes the zone's worker only
+	-- call writes the zone's worker only; the detail names what is opened
 	v_log_id := @extschema@.zone_scoped_id(v_order.zone_id, pg_catalog.nextval('@extschema@.order_access_log_id_seq'));
 	v_at := pg_catalog.clock_timestamp();
 	INSERT INTO @extschema@.order_access_log (zone_id, id, at, actor, subject, subject_id, purpose, detail)
 	VALUES (v_order.zone_id, v_log_id, v_at, v_actor, 'customer', v_order.customer_id, 'rider_contact',
-	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address', order_id, rider_id));
+	        pg_catalog.format('order %s, rider %s: masked phone, drop-off address%s', order_id, rider_id,
+	                          CASE WHEN v_errand THEN ', description' ELSE '' END));
 	-- handed on to a processor (an SMS or call relay, a navigation app)
 	IF via IS NOT NULL THEN
 		PERFORM @extschema@.record_disclosure(via, v_order.customer_id, NULL,
-		                                      '{masked_phone,dropoff_address}', order_id);
+		                                      CASE WHEN v_errand THEN '{masked_phone,dropoff_address,description}'::text[]
+		                                           ELSE '{masked_phone,dropoff_address}'::text[] END,
+		                                      order_id);
 	END IF;
 	masked_phone := @extschema@.mask_phone(@extschema@._unseal(v_phone, v_key));
 	dropoff_address := @extschema@._unseal(v_order.dropoff_address_enc, v_key);
+	description := CASE WHEN v_errand THEN @extschema@._unseal(v_order.description_enc, v_key) END;
 	RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.order_contact(bigint, bigint, text) IS
-	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234) and the drop-off address.  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone; with via, the disclosure to that processor is recorded there too (order_disclosures).';
+	'What the rider assigned to an active order (assigned or picked up) may see of its customer: the masked phone (138****1234), the drop-off address and, for an errand, its description (what to buy or fetch; NULL for a meal order).  Anyone else gets DP408.  Logged in order_access_log, in the order''s zone, naming the fields opened; with via, the disclosure to that processor is recorded there too (order_disclosures), with those fields.';
 REVOKE ALL ON FUNCTION @extschema@.order_contact(bigint, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.order_contact(bigint, bigint, text) TO dispatch_app, dispatch_admin;
 
