@@ -124,7 +124,9 @@ static const char *usage_text =
 "EXIT STATUS\n"
 "    0 after a signal or --once; 2 on bad arguments (including an empty item,\n"
 "    a non-number or a zone given twice in --zone, and a zone of --zone that\n"
-"    the database does not have) or an unusable state file.\n"
+"    the database does not have) or an unusable state file, one that cannot be\n"
+"    read or one that cannot be saved (its directory missing or read-only:\n"
+"    checked before anything is published); 1 if saving it fails later.\n"
 "\n"
 "LOG\n"
 "    One line per event worth knowing (connections, catch-ups, errors) on\n"
@@ -445,6 +447,49 @@ state_write(const Options *o)
 		close(dfd);
 	}
 	return true;
+}
+
+/*
+ * Whether the state file can be saved where --state puts it: its temporary
+ * file is created, synced and removed (the state file itself is left as
+ * it is).  NULL, or why not (the caller exits 2).  Checked at the start:
+ * a state file that cannot be written (its directory missing or read-only)
+ * would otherwise be found out only after the first batch was published,
+ * from seq 0 if the directory is missing, and the gateway, exiting then,
+ * would publish that batch again at every restart.
+ */
+static const char *
+state_probe(const Options *o)
+{
+	static char why[4096 + 256];
+	char		tmp[4096];
+	int			fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", o->state) >= (int) sizeof(tmp))
+	{
+		snprintf(why, sizeof(why), "the state file's path is too long: %s", o->state);
+		return why;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || fsync(fd) != 0)
+	{
+		snprintf(why, sizeof(why), "cannot save the state file %s (its temporary file %s: %s)",
+				 o->state, tmp, strerror(errno));
+		if (fd >= 0)
+		{
+			close(fd);
+			(void) unlink(tmp);
+		}
+		return why;
+	}
+	close(fd);
+	if (unlink(tmp) != 0)
+	{
+		snprintf(why, sizeof(why), "cannot save the state file %s (cannot remove its temporary file %s: %s)",
+				 o->state, tmp, strerror(errno));
+		return why;
+	}
+	return NULL;
 }
 
 /* --------------------------------------------------------------- broker */
@@ -1123,7 +1168,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 
 	parse_options(argc, argv, &o);
-	if ((why = state_read(&o)) != NULL)
+	if ((why = state_read(&o)) != NULL || (why = state_probe(&o)) != NULL)
 	{
 		fprintf(stderr, "gateway: %s\n", why);
 		return 2;
