@@ -87,7 +87,9 @@ static const char *usage_text =
 "    --username U       broker user [GATEWAY_USERNAME]; the password only from\n"
 "                       GATEWAY_PASSWORD\n"
 "    --client-id ID     MQTT client id [GATEWAY_CLIENT_ID], default\n"
-"                       dispatch-gateway-PID\n"
+"                       dispatch-gateway-HOST-PID-RANDOM (a broker closes a\n"
+"                       connection when another connects with its id: give\n"
+"                       each gateway its own)\n"
 "    --batch N          events per batch [GATEWAY_BATCH], 1..100000, default 1000\n"
 "    --zone ID[,ID...]  only these zones' events [GATEWAY_ZONE], with a cursor\n"
 "                       per zone (see STATE FILE); zone ids separated by\n"
@@ -164,7 +166,7 @@ typedef struct Options
 	const char *key;
 	const char *username;
 	const char *password;
-	char		client_id[64];
+	const char *client_id;
 	int			batch;
 	const char *zone;			/* --zone as given; NULL: every zone */
 	Zone	   *zones;			/* the cursors: one per zone of --zone, or one */
@@ -563,7 +565,7 @@ broker_connect(const Options *o, Pending *p)
 		mosquitto_destroy(m);
 		return NULL;
 	}
-	logf_("connected to the broker %s:%d", o->broker, o->port);
+	logf_("connected to the broker %s:%d as %s", o->broker, o->port, o->client_id);
 	return m;
 }
 
@@ -1036,6 +1038,33 @@ parse_zones(Options *o)
 	}
 }
 
+/*
+ * The MQTT client id without --client-id: dispatch-gateway-HOST-PID-RANDOM.
+ * A broker closes a client's connection when another connects with the
+ * same id, so two gateways must never share one: the process id alone is
+ * the same for two gateways in two containers (each process 1 of its own
+ * PID namespace, often with the host's name), and they would close each
+ * other's connection at every reconnection.
+ */
+static const char *
+default_client_id(void)
+{
+	static char id[128];
+	char		host[65] = "";
+	uint32_t	r = 0;
+	int			fd = open("/dev/urandom", O_RDONLY);
+
+	if (fd < 0 || read(fd, &r, sizeof(r)) != (ssize_t) sizeof(r))
+		r = (uint32_t) time(NULL) ^ (uint32_t) now_ms() ^ ((uint32_t) getpid() << 16);
+	if (fd >= 0)
+		close(fd);
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		host[0] = '\0';
+	snprintf(id, sizeof(id), "dispatch-gateway-%s%s%d-%08" PRIx32,
+			 host, host[0] ? "-" : "", (int) getpid(), r);
+	return id;
+}
+
 static void
 parse_options(int argc, char **argv, Options *o)
 {
@@ -1071,8 +1100,7 @@ parse_options(int argc, char **argv, Options *o)
 	o->key = env_or("GATEWAY_KEY", NULL);
 	o->username = env_or("GATEWAY_USERNAME", NULL);
 	o->password = env_or("GATEWAY_PASSWORD", NULL);
-	snprintf(o->client_id, sizeof(o->client_id), "%s",
-			 env_or("GATEWAY_CLIENT_ID", ""));
+	o->client_id = env_or("GATEWAY_CLIENT_ID", NULL);
 	o->zone = env_or("GATEWAY_ZONE", NULL);
 	o->once = false;
 
@@ -1089,7 +1117,7 @@ parse_options(int argc, char **argv, Options *o)
 			case 'E': o->cert = optarg; break;
 			case 'K': o->key = optarg; break;
 			case 'u': o->username = optarg; break;
-			case 'i': snprintf(o->client_id, sizeof(o->client_id), "%s", optarg); break;
+			case 'i': o->client_id = optarg; break;
 			case 'n': batch = optarg; break;
 			case 'z': o->zone = optarg; break;
 			case 'P': poll = optarg; break;
@@ -1133,8 +1161,8 @@ parse_options(int argc, char **argv, Options *o)
 			  "--cert and --key together and only with --cafile); see --help\n", stderr);
 		exit(2);
 	}
-	if (o->client_id[0] == '\0')
-		snprintf(o->client_id, sizeof(o->client_id), "dispatch-gateway-%d", (int) getpid());
+	if (o->client_id == NULL || *o->client_id == '\0')
+		o->client_id = default_client_id();
 }
 
 /* One log line per cursor: what (after seq N, of zone Z) */
