@@ -9,6 +9,8 @@
 #   ids are the same (each the first process of its own PID namespace, as
 #   in two containers): the same id makes the broker close one gateway's
 #   connection whenever the other connects.
+# - A topic prefix is published whole, however long, and one that no MQTT
+#   topic may have exits 2 at the start.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 db=dispatch_gateway_start_t
@@ -17,7 +19,7 @@ work=$(mktemp -d)
 chmod 755 "$work"
 cleanup() {
 	for p in "${g1:-}" "${g2:-}"; do [ -n "$p" ] && stop_ns "$p"; done
-	for p in "${subpid:-}" "${mqpid:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+	for p in "${subpid:-}" "${sub4:-}" "${mqpid:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1 || true
 	rm -rf "$work"
@@ -27,7 +29,7 @@ trap cleanup EXIT
 . "$here/test/lib/broker.sh"
 gateway_test_needs "$here"
 
-echo "1..3"
+echo "1..5"
 ok() { if [ "$1" -eq 0 ]; then echo "ok $2"; else echo "not ok $2"; fi; return "$1"; }
 # unshare ignores SIGTERM while it waits: stop the gateway it started
 stop_ns() { local c; for c in $(ps -o pid= --ppid "$1"); do kill "$c" 2>/dev/null; done; }
@@ -93,3 +95,27 @@ else
 	echo "ok 2 # SKIP unshare cannot make a PID namespace here"
 	echo "ok 3 # SKIP unshare cannot make a PID namespace here"
 fi
+
+# 4-5: the topic prefix.  A long one (MQTT allows topics of 65535 bytes)
+# is published whole, not cut so that another customer's topic is hit
+# (dispatch's customers 1, 12 and 123 would share one); one that no topic
+# may have (not UTF-8) exits 2 at the start, instead of a publish refused
+# by the client library taken for a lost broker, for ever.
+long=$(printf 'p%.0s' $(seq 600))
+stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$port" -t "$long/#" -q 1 -v -i gateway-start-t-sub4 >"$work/got4" 2>>"$work/sub.err" &
+sub4=$!
+sleep 0.3
+timeout 20 "$here/tools/gateway" --db "$conninfo" --broker 127.0.0.1 --port "$port" --prefix "$long" \
+	--state "$work/state4" --client-id gateway-start-t-4 --once >/dev/null 2>"$work/err4"; r=$?
+want=$(psql -X -At -c "SELECT count(*) FROM dispatch.events")
+for _ in $(seq 30); do [ "$(wc -l <"$work/got4")" -ge "$want" ] && break; sleep 0.1; done
+kill "$sub4"; wait "$sub4" 2>/dev/null; sub4=
+right=$(awk -v p="$long" '{ t = $1; c = $0; sub(/.*"customer": /, "", c); sub(/[,}].*/, "", c);
+	if (t == p "/customer/" c) n++ } END { print n + 0 }' "$work/got4")
+[ $r = 0 ] && [ "$right" = "$want" ]
+ok $? "4 - a prefix of 600 bytes: each of the $want events on its customer's whole topic ($right, exit $r)" ||
+	{ sed 's/^/# /' "$work/err4"; cut -c 590-640 "$work/got4" | head -3 | sed 's/^/# got: /'; }
+timeout 10 "$here/tools/gateway" --db "$conninfo" --broker 127.0.0.1 --port "$port" --prefix $'dispatch\xff' \
+	--state "$work/state5" --client-id gateway-start-t-5 --once >/dev/null 2>"$work/err5"; r=$?
+[ $r = 2 ] && grep -q -- '--prefix' "$work/err5" && [ ! -e "$work/state5" ]
+ok $? "5 - a prefix that is not UTF-8 exits 2 at the start, saying so (exit $r)" || tail -3 "$work/err5" | sed 's/^/# /'
