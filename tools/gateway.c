@@ -79,7 +79,8 @@ static const char *usage_text =
 "                       variables\n"
 "    --broker HOST      MQTT broker [GATEWAY_BROKER], default localhost\n"
 "    --port N           its port [GATEWAY_PORT], default 1883 (8883 with TLS)\n"
-"    --prefix P         topic prefix [GATEWAY_PREFIX], default dispatch\n"
+"    --prefix P         topic prefix [GATEWAY_PREFIX], default dispatch; UTF-8\n"
+"                       without control characters, + or # (exit 2 otherwise)\n"
 "    --state FILE       state file [GATEWAY_STATE], default ./gateway.state\n"
 "    --cafile FILE      TLS to the broker, trusting this CA [GATEWAY_CAFILE]\n"
 "    --cert FILE        client certificate for TLS [GATEWAY_CERT]\n"
@@ -154,12 +155,19 @@ typedef struct Zone
  */
 #define HELD_RETRY_MS	50
 
+/*
+ * Room after the prefix in a topic: "/customer/" and an id of at most 20
+ * characters (the longest of the three kinds of topic), and the final NUL.
+ */
+#define TOPIC_ROOM	32
+
 typedef struct Options
 {
 	const char *db;
 	const char *broker;
 	int			port;
 	const char *prefix;
+	char	   *topic;			/* room for PREFIX/customer/ID and the like */
 	const char *state;
 	const char *cafile;
 	const char *cert;
@@ -718,8 +726,9 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, Zon
 	"        OPERATOR(pg_catalog.||) COALESCE(e.payload, '{}'::pg_catalog.jsonb))::pg_catalog.text"
 	"  FROM dispatch.events_since($1, $2, $3) e";
 	char		after[32],
-				limit[16],
-				topic[512];
+				limit[16];
+	char	   *topic = o->topic;
+	size_t		tsize = strlen(o->prefix) + TOPIC_ROOM;
 	const char *params[3] = {after, limit, z->id < 0 ? NULL : z->text};
 	PGresult   *r;
 	const char *state;
@@ -753,19 +762,19 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, Zon
 
 		if (!PQgetisnull(r, i, 2))
 		{
-			snprintf(topic, sizeof(topic), "%s/customer/%s", o->prefix, PQgetvalue(r, i, 2));
+			snprintf(topic, tsize, "%s/customer/%s", o->prefix, PQgetvalue(r, i, 2));
 			ok = ok && broker_publish(m, p, topic, payload);
 			sent = true;
 		}
 		if (!PQgetisnull(r, i, 3))
 		{
-			snprintf(topic, sizeof(topic), "%s/rider/%s", o->prefix, PQgetvalue(r, i, 3));
+			snprintf(topic, tsize, "%s/rider/%s", o->prefix, PQgetvalue(r, i, 3));
 			ok = ok && broker_publish(m, p, topic, payload);
 			sent = true;
 		}
 		if (!sent)
 		{
-			snprintf(topic, sizeof(topic), "%s/zone/%s", o->prefix, PQgetvalue(r, i, 1));
+			snprintf(topic, tsize, "%s/zone/%s", o->prefix, PQgetvalue(r, i, 1));
 			ok = ok && broker_publish(m, p, topic, payload);
 		}
 		if (!ok)
@@ -1039,6 +1048,36 @@ parse_zones(Options *o)
 }
 
 /*
+ * The buffer of topics, sized for --prefix, and the check that topics with
+ * it are topics: MQTT allows 65535 bytes of UTF-8 without control
+ * characters (and without + or # in a topic one publishes on).  The client
+ * library refuses any other publish, which the gateway would take for a
+ * lost broker, reconnecting for ever; a bad prefix exits 2 here instead.
+ */
+static void
+check_prefix(Options *o)
+{
+	size_t		size = strlen(o->prefix) + TOPIC_ROOM;
+	int			len;
+
+	o->topic = malloc(size);
+	if (o->topic == NULL)
+	{
+		fputs("gateway: out of memory\n", stderr);
+		exit(1);
+	}
+	len = snprintf(o->topic, size, "%s/customer/%" PRId64, o->prefix, INT64_MIN);
+	if (*o->prefix == '\0' || len >= (int) size ||
+		mosquitto_validate_utf8(o->topic, len) != MOSQ_ERR_SUCCESS ||
+		mosquitto_pub_topic_check2(o->topic, len) != MOSQ_ERR_SUCCESS)
+	{
+		fputs("gateway: --prefix is not the start of an MQTT topic: it takes UTF-8 without control "
+			  "characters, + or #, short enough for a topic of at most 65535 bytes; see --help\n", stderr);
+		exit(2);
+	}
+}
+
+/*
  * The MQTT client id without --client-id: dispatch-gateway-HOST-PID-RANDOM.
  * A broker closes a client's connection when another connects with the
  * same id, so two gateways must never share one: the process id alone is
@@ -1163,6 +1202,7 @@ parse_options(int argc, char **argv, Options *o)
 	}
 	if (o->client_id == NULL || *o->client_id == '\0')
 		o->client_id = default_client_id();
+	check_prefix(o);
 }
 
 /* One log line per cursor: what (after seq N, of zone Z) */
@@ -1308,5 +1348,6 @@ retry:
 	mosquitto_lib_cleanup();
 	free(p.mids);
 	free(o.zones);
+	free(o.topic);
 	return 0;
 }
