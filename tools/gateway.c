@@ -79,7 +79,8 @@ static const char *usage_text =
 "                       variables\n"
 "    --broker HOST      MQTT broker [GATEWAY_BROKER], default localhost\n"
 "    --port N           its port [GATEWAY_PORT], default 1883 (8883 with TLS)\n"
-"    --prefix P         topic prefix [GATEWAY_PREFIX], default dispatch\n"
+"    --prefix P         topic prefix [GATEWAY_PREFIX], default dispatch; UTF-8\n"
+"                       without control characters, + or # (exit 2 otherwise)\n"
 "    --state FILE       state file [GATEWAY_STATE], default ./gateway.state\n"
 "    --cafile FILE      TLS to the broker, trusting this CA [GATEWAY_CAFILE]\n"
 "    --cert FILE        client certificate for TLS [GATEWAY_CERT]\n"
@@ -87,7 +88,9 @@ static const char *usage_text =
 "    --username U       broker user [GATEWAY_USERNAME]; the password only from\n"
 "                       GATEWAY_PASSWORD\n"
 "    --client-id ID     MQTT client id [GATEWAY_CLIENT_ID], default\n"
-"                       dispatch-gateway-PID\n"
+"                       dispatch-gateway-HOST-PID-RANDOM (a broker closes a\n"
+"                       connection when another connects with its id: give\n"
+"                       each gateway its own)\n"
 "    --batch N          events per batch [GATEWAY_BATCH], 1..100000, default 1000\n"
 "    --zone ID[,ID...]  only these zones' events [GATEWAY_ZONE], with a cursor\n"
 "                       per zone (see STATE FILE); zone ids separated by\n"
@@ -124,7 +127,9 @@ static const char *usage_text =
 "EXIT STATUS\n"
 "    0 after a signal or --once; 2 on bad arguments (including an empty item,\n"
 "    a non-number or a zone given twice in --zone, and a zone of --zone that\n"
-"    the database does not have) or an unusable state file.\n"
+"    the database does not have) or an unusable state file, one that cannot be\n"
+"    read or one that cannot be saved (its directory missing or read-only:\n"
+"    checked before anything is published); 1 if saving it fails later.\n"
 "\n"
 "LOG\n"
 "    One line per event worth knowing (connections, catch-ups, errors) on\n"
@@ -150,19 +155,26 @@ typedef struct Zone
  */
 #define HELD_RETRY_MS	50
 
+/*
+ * Room after the prefix in a topic: "/customer/" and an id of at most 20
+ * characters (the longest of the three kinds of topic), and the final NUL.
+ */
+#define TOPIC_ROOM	32
+
 typedef struct Options
 {
 	const char *db;
 	const char *broker;
 	int			port;
 	const char *prefix;
+	char	   *topic;			/* room for PREFIX/customer/ID and the like */
 	const char *state;
 	const char *cafile;
 	const char *cert;
 	const char *key;
 	const char *username;
 	const char *password;
-	char		client_id[64];
+	const char *client_id;
 	int			batch;
 	const char *zone;			/* --zone as given; NULL: every zone */
 	Zone	   *zones;			/* the cursors: one per zone of --zone, or one */
@@ -447,6 +459,49 @@ state_write(const Options *o)
 	return true;
 }
 
+/*
+ * Whether the state file can be saved where --state puts it: its temporary
+ * file is created, synced and removed (the state file itself is left as
+ * it is).  NULL, or why not (the caller exits 2).  Checked at the start:
+ * a state file that cannot be written (its directory missing or read-only)
+ * would otherwise be found out only after the first batch was published,
+ * from seq 0 if the directory is missing, and the gateway, exiting then,
+ * would publish that batch again at every restart.
+ */
+static const char *
+state_probe(const Options *o)
+{
+	static char why[4096 + 256];
+	char		tmp[4096];
+	int			fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", o->state) >= (int) sizeof(tmp))
+	{
+		snprintf(why, sizeof(why), "the state file's path is too long: %s", o->state);
+		return why;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || fsync(fd) != 0)
+	{
+		snprintf(why, sizeof(why), "cannot save the state file %s (its temporary file %s: %s)",
+				 o->state, tmp, strerror(errno));
+		if (fd >= 0)
+		{
+			close(fd);
+			(void) unlink(tmp);
+		}
+		return why;
+	}
+	close(fd);
+	if (unlink(tmp) != 0)
+	{
+		snprintf(why, sizeof(why), "cannot save the state file %s (cannot remove its temporary file %s: %s)",
+				 o->state, tmp, strerror(errno));
+		return why;
+	}
+	return NULL;
+}
+
 /* --------------------------------------------------------------- broker */
 
 static void
@@ -518,7 +573,7 @@ broker_connect(const Options *o, Pending *p)
 		mosquitto_destroy(m);
 		return NULL;
 	}
-	logf_("connected to the broker %s:%d", o->broker, o->port);
+	logf_("connected to the broker %s:%d as %s", o->broker, o->port, o->client_id);
 	return m;
 }
 
@@ -671,8 +726,9 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, Zon
 	"        OPERATOR(pg_catalog.||) COALESCE(e.payload, '{}'::pg_catalog.jsonb))::pg_catalog.text"
 	"  FROM dispatch.events_since($1, $2, $3) e";
 	char		after[32],
-				limit[16],
-				topic[512];
+				limit[16];
+	char	   *topic = o->topic;
+	size_t		tsize = strlen(o->prefix) + TOPIC_ROOM;
 	const char *params[3] = {after, limit, z->id < 0 ? NULL : z->text};
 	PGresult   *r;
 	const char *state;
@@ -706,19 +762,19 @@ forward_batch(PGconn *db, struct mosquitto *m, Pending *p, const Options *o, Zon
 
 		if (!PQgetisnull(r, i, 2))
 		{
-			snprintf(topic, sizeof(topic), "%s/customer/%s", o->prefix, PQgetvalue(r, i, 2));
+			snprintf(topic, tsize, "%s/customer/%s", o->prefix, PQgetvalue(r, i, 2));
 			ok = ok && broker_publish(m, p, topic, payload);
 			sent = true;
 		}
 		if (!PQgetisnull(r, i, 3))
 		{
-			snprintf(topic, sizeof(topic), "%s/rider/%s", o->prefix, PQgetvalue(r, i, 3));
+			snprintf(topic, tsize, "%s/rider/%s", o->prefix, PQgetvalue(r, i, 3));
 			ok = ok && broker_publish(m, p, topic, payload);
 			sent = true;
 		}
 		if (!sent)
 		{
-			snprintf(topic, sizeof(topic), "%s/zone/%s", o->prefix, PQgetvalue(r, i, 1));
+			snprintf(topic, tsize, "%s/zone/%s", o->prefix, PQgetvalue(r, i, 1));
 			ok = ok && broker_publish(m, p, topic, payload);
 		}
 		if (!ok)
@@ -991,6 +1047,63 @@ parse_zones(Options *o)
 	}
 }
 
+/*
+ * The buffer of topics, sized for --prefix, and the check that topics with
+ * it are topics: MQTT allows 65535 bytes of UTF-8 without control
+ * characters (and without + or # in a topic one publishes on).  The client
+ * library refuses any other publish, which the gateway would take for a
+ * lost broker, reconnecting for ever; a bad prefix exits 2 here instead.
+ */
+static void
+check_prefix(Options *o)
+{
+	size_t		size = strlen(o->prefix) + TOPIC_ROOM;
+	int			len;
+
+	o->topic = malloc(size);
+	if (o->topic == NULL)
+	{
+		fputs("gateway: out of memory\n", stderr);
+		exit(1);
+	}
+	len = snprintf(o->topic, size, "%s/customer/%" PRId64, o->prefix, INT64_MIN);
+	if (*o->prefix == '\0' || len >= (int) size ||
+		mosquitto_validate_utf8(o->topic, len) != MOSQ_ERR_SUCCESS ||
+		mosquitto_pub_topic_check2(o->topic, len) != MOSQ_ERR_SUCCESS)
+	{
+		fputs("gateway: --prefix is not the start of an MQTT topic: it takes UTF-8 without control "
+			  "characters, + or #, short enough for a topic of at most 65535 bytes; see --help\n", stderr);
+		exit(2);
+	}
+}
+
+/*
+ * The MQTT client id without --client-id: dispatch-gateway-HOST-PID-RANDOM.
+ * A broker closes a client's connection when another connects with the
+ * same id, so two gateways must never share one: the process id alone is
+ * the same for two gateways in two containers (each process 1 of its own
+ * PID namespace, often with the host's name), and they would close each
+ * other's connection at every reconnection.
+ */
+static const char *
+default_client_id(void)
+{
+	static char id[128];
+	char		host[65] = "";
+	uint32_t	r = 0;
+	int			fd = open("/dev/urandom", O_RDONLY);
+
+	if (fd < 0 || read(fd, &r, sizeof(r)) != (ssize_t) sizeof(r))
+		r = (uint32_t) time(NULL) ^ (uint32_t) now_ms() ^ ((uint32_t) getpid() << 16);
+	if (fd >= 0)
+		close(fd);
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		host[0] = '\0';
+	snprintf(id, sizeof(id), "dispatch-gateway-%s%s%d-%08" PRIx32,
+			 host, host[0] ? "-" : "", (int) getpid(), r);
+	return id;
+}
+
 static void
 parse_options(int argc, char **argv, Options *o)
 {
@@ -1026,8 +1139,7 @@ parse_options(int argc, char **argv, Options *o)
 	o->key = env_or("GATEWAY_KEY", NULL);
 	o->username = env_or("GATEWAY_USERNAME", NULL);
 	o->password = env_or("GATEWAY_PASSWORD", NULL);
-	snprintf(o->client_id, sizeof(o->client_id), "%s",
-			 env_or("GATEWAY_CLIENT_ID", ""));
+	o->client_id = env_or("GATEWAY_CLIENT_ID", NULL);
 	o->zone = env_or("GATEWAY_ZONE", NULL);
 	o->once = false;
 
@@ -1044,7 +1156,7 @@ parse_options(int argc, char **argv, Options *o)
 			case 'E': o->cert = optarg; break;
 			case 'K': o->key = optarg; break;
 			case 'u': o->username = optarg; break;
-			case 'i': snprintf(o->client_id, sizeof(o->client_id), "%s", optarg); break;
+			case 'i': o->client_id = optarg; break;
 			case 'n': batch = optarg; break;
 			case 'z': o->zone = optarg; break;
 			case 'P': poll = optarg; break;
@@ -1088,8 +1200,9 @@ parse_options(int argc, char **argv, Options *o)
 			  "--cert and --key together and only with --cafile); see --help\n", stderr);
 		exit(2);
 	}
-	if (o->client_id[0] == '\0')
-		snprintf(o->client_id, sizeof(o->client_id), "dispatch-gateway-%d", (int) getpid());
+	if (o->client_id == NULL || *o->client_id == '\0')
+		o->client_id = default_client_id();
+	check_prefix(o);
 }
 
 /* One log line per cursor: what (after seq N, of zone Z) */
@@ -1123,7 +1236,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 
 	parse_options(argc, argv, &o);
-	if ((why = state_read(&o)) != NULL)
+	if ((why = state_read(&o)) != NULL || (why = state_probe(&o)) != NULL)
 	{
 		fprintf(stderr, "gateway: %s\n", why);
 		return 2;
@@ -1235,5 +1348,6 @@ retry:
 	mosquitto_lib_cleanup();
 	free(p.mids);
 	free(o.zones);
+	free(o.topic);
 	return 0;
 }
