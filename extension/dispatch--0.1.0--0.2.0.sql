@@ -13658,3 +13658,49 @@ SELECT c.campaign_id, c.name AS campaign, c.kind, d.zone_id, c.starts_at, COALES
 -- (sql/86_experiments.sql, create_experiment)
 COMMENT ON TABLE @extschema@.experiments IS
 	'A/B experiments: the name (part of every customer''s hash, so never reused), the conversion window after a first exposure (a length of time, kept in hours: the same in every time zone), and when it was created and ended.';
+
+-- ===========================================================================
+-- dispatch_kpis counts each order's offers grouped by zone and order and
+-- joined on both, not in a lateral subquery, so that a zone filter reaches
+-- the offers too: on Citus dispatch_kpis_in_zone and its zoned _between
+-- (rider_utilisation's query inlined, _analyst_views_read_definers) are
+-- sent to the zone's worker alone (docs/citus.md, "The rows of one zone").
+-- Same columns, rows, comment and grants.  An install updated from 0.1.0 is
+-- not distributed, so there is nothing to switch.
+-- ===========================================================================
+
+CREATE OR REPLACE VIEW @extschema@.dispatch_kpis AS
+SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_door, k.p90_click_to_door,
+       k.on_time_share, k.median_assigned_to_pickup, k.median_food_waiting, k.offers_per_assigned_order,
+       u.utilisation AS rider_utilisation
+  FROM (SELECT o.zone_id,
+               pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone) AS hour,
+               pg_catalog.count(*) FILTER (WHERE o.placed_at IS NOT NULL) AS orders,
+               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered') AS delivered,
+               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
+                   AS median_click_to_door,
+               (pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
+                   AS p90_click_to_door,
+               (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.<=) o.promised_at)::numeric
+                OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered'), 0))::numeric(5, 4)
+                   AS on_time_share,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.picked_up_at OPERATOR(pg_catalog.-) o.assigned_at))
+                   AS median_assigned_to_pickup,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (
+                    ORDER BY GREATEST(o.picked_up_at OPERATOR(pg_catalog.-) o.ready_at, interval '0'))) AS median_food_waiting,
+               (pg_catalog.sum(COALESCE(f.offers, 0))::numeric
+                OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.assigned_at IS NOT NULL), 0))::numeric(6, 2)
+                   AS offers_per_assigned_order
+          FROM @extschema@.orders o
+          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+          -- each order's offers grouped by zone and order and joined on
+          -- both (not a lateral subquery): a zone filter on the view
+          -- reaches the offers too, here and on Citus (docs/citus.md)
+          LEFT JOIN (SELECT x.zone_id, x.order_id, pg_catalog.count(*) AS offers FROM @extschema@.offers x
+                      GROUP BY x.zone_id, x.order_id) f
+            ON f.zone_id OPERATOR(pg_catalog.=) o.zone_id AND f.order_id OPERATOR(pg_catalog.=) o.order_id
+         GROUP BY o.zone_id, pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone)) k
+  LEFT JOIN @extschema@.rider_utilisation u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
+
+-- END dispatch_kpis by zone
