@@ -6780,17 +6780,19 @@ COMMENT ON FUNCTION @extschema@._zone_cell_size(bigint) IS
 REVOKE ALL ON FUNCTION @extschema@._zone_cell_size(bigint) FROM PUBLIC;
 
 -- _demand_heatmap (sql/68_demand.sql)
-CREATE OR REPLACE FUNCTION @extschema@._demand_heatmap()
+CREATE OR REPLACE FUNCTION @extschema@._demand_heatmap(p_zone_id bigint)
 RETURNS TABLE (zone_id bigint, i integer, j integer, hour_of_week smallint, orders bigint, weeks_with_orders bigint,
                cell geometry)
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_zone record;
 	v_size float8;
 BEGIN
-	FOR v_zone IN SELECT z.zone_id, z.timezone, z.area FROM @extschema@.zones z ORDER BY z.zone_id LOOP
+	FOR v_zone IN SELECT z.zone_id, z.timezone, z.area FROM @extschema@.zones z
+	               WHERE p_zone_id IS NULL OR z.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	               ORDER BY z.zone_id LOOP
 		v_size := @extschema@._cell_size(v_zone.area);
 		RETURN QUERY
 		SELECT o.zone_id, c.i, c.j,
@@ -6806,8 +6808,23 @@ BEGIN
 	END LOOP;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._demand_heatmap(bigint) IS
+	'Internal (demand_heatmap): the view''s rows of one zone (p_zone_id NULL: every zone in turn), read zone by zone, each query naming its zone: what _demand_heatmap() and, on Citus, demand_heatmap_in_zone read (their owner''s rights).';
+REVOKE ALL ON FUNCTION @extschema@._demand_heatmap(bigint) FROM PUBLIC;
+
+-- _demand_heatmap (sql/68_demand.sql)
+CREATE OR REPLACE FUNCTION @extschema@._demand_heatmap()
+RETURNS TABLE (zone_id bigint, i integer, j integer, hour_of_week smallint, orders bigint, weeks_with_orders bigint,
+               cell geometry)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM @extschema@._demand_heatmap(NULL::bigint);
+END
+$$;
 COMMENT ON FUNCTION @extschema@._demand_heatmap() IS
-	'Internal (demand_heatmap): the view''s rows, every zone in turn, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (demand_heatmap): the view''s rows, every zone in turn (_demand_heatmap(NULL)), read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 REVOKE ALL ON FUNCTION @extschema@._demand_heatmap() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._demand_heatmap() TO dispatch_analyst, dispatch_admin;
 
@@ -11330,12 +11347,13 @@ BEGIN
 	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
 	 WHERE c.oid OPERATOR(pg_catalog.=) p_view;
 	-- the zone as a literal in the statement (PL/pgSQL's EXECUTE): Citus
-	-- plans a query over several tables only with its values known
+	-- plans a query over several tables only with its values known; and
+	-- as $1, for a query that passes it on to a function
 	EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s(zone_id bigint) RETURNS SETOF %s'
 	                          ' LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER'
 	                          ' SET search_path = pg_catalog, pg_temp AS %L',
 	                          v_fn, p_view,
-	                          pg_catalog.format(E'\nBEGIN\n\tRETURN QUERY EXECUTE %L OPERATOR(pg_catalog.||) zone_id;\nEND\n',
+	                          pg_catalog.format(E'\nBEGIN\n\tRETURN QUERY EXECUTE %L OPERATOR(pg_catalog.||) zone_id USING zone_id;\nEND\n',
 	                                            'SELECT v.* FROM (' OPERATOR(pg_catalog.||)
 	                                            pg_catalog.regexp_replace(COALESCE(p_query, pg_catalog.format('SELECT * FROM %s', p_view)),
 	                                                                      ';\s*$', '')
@@ -11348,7 +11366,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_zone_function(regclass, text) IS
-	'Internal: creates or replaces <view>_in_zone(zone_id), the rows of the analyst view p_view of one zone, as p_query (the view''s rows; NULL: the view itself) filtered by zone_id; granted to dispatch_analyst and dispatch_admin.';
+	'Internal: creates or replaces <view>_in_zone(zone_id), the rows of the analyst view p_view of one zone, as p_query (the view''s rows, $1 the zone; NULL: the view itself) filtered by zone_id; granted to dispatch_analyst and dispatch_admin.';
 REVOKE ALL ON FUNCTION @extschema@._analyst_zone_function(regclass, text) FROM PUBLIC;
 
 -- _analyst_zone_views (sql/97_distribute.sql)
@@ -11451,7 +11469,10 @@ DECLARE
 	v_read record;
 	v_body text;
 	v_ctes text;
+	v_inline text;
+	v_inlined boolean;
 	v_query text;
+	v_zone_query text;
 	v_propagate text := pg_catalog.current_setting('citus.enable_ddl_propagation', true);
 BEGIN
 	IF v_propagate IS NOT NULL THEN
@@ -11480,8 +11501,24 @@ BEGIN
 			-- search_path), as the body: grants and comment are kept
 			v_body := pg_catalog.pg_get_viewdef(v_view.view_name);
 			v_ctes := NULL;
+			v_inline := NULL;
+			v_inlined := true;
 			FOR v_read IN
-				SELECT DISTINCT a.view_name AS other, n.nspname, c.relname
+				SELECT DISTINCT a.view_name AS other, n.nspname, c.relname,
+				       -- the other view's own query: its definition, or
+				       -- once it reads its function, that function's
+				       -- body (given it by the switch); none for a
+				       -- function with a body of its own
+				       CASE WHEN a.own_body THEN NULL
+				            WHEN EXISTS (SELECT FROM pg_catalog.pg_rewrite w2
+				                           JOIN pg_catalog.pg_depend d2
+				                             ON d2.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+				                            AND d2.objid OPERATOR(pg_catalog.=) w2.oid
+				                          WHERE w2.ev_class OPERATOR(pg_catalog.=) a.view_name
+				                            AND d2.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+				                            AND d2.refobjid OPERATOR(pg_catalog.=) a.reader)
+				            THEN (SELECT p.prosrc FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) a.reader)
+				            ELSE pg_catalog.pg_get_viewdef(a.view_name) END AS query
 				  FROM pg_catalog.pg_rewrite w
 				  JOIN pg_catalog.pg_depend d
 				    ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
@@ -11507,28 +11544,49 @@ BEGIN
 				          OPERATOR(pg_catalog.||) pg_catalog.format('%I AS MATERIALIZED (SELECT * FROM %s)',
 				                                                    v_read.relname OPERATOR(pg_catalog.||) '_rows',
 				                                                    v_read.other);
+				-- for the rows of a zone or a span: the other view's query
+				-- inlined, so that the filter reaches its tables (another
+				-- view without one: the view itself, filtered)
+				v_inlined := v_inlined AND v_read.query IS NOT NULL;
+				v_inline := COALESCE(v_inline OPERATOR(pg_catalog.||) ', ', '')
+				            OPERATOR(pg_catalog.||) pg_catalog.format('%I AS NOT MATERIALIZED (%s)',
+				                                                      v_read.relname OPERATOR(pg_catalog.||) '_rows',
+				                                                      pg_catalog.regexp_replace(v_read.query, ';\s*$', ''));
 			END LOOP;
 			IF v_ctes IS NOT NULL THEN
+				v_query := CASE WHEN NOT v_inlined THEN NULL
+				                WHEN v_body ~ '^\s*WITH\s' AND v_body !~ '^\s*WITH\s+RECURSIVE\s'
+				                THEN 'WITH ' OPERATOR(pg_catalog.||) v_inline OPERATOR(pg_catalog.||) ', '
+				                     OPERATOR(pg_catalog.||) pg_catalog.regexp_replace(v_body, '^\s*WITH\s', '')
+				                ELSE 'WITH ' OPERATOR(pg_catalog.||) v_inline OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_body END;
 				v_body := CASE WHEN v_body ~ '^\s*WITH\s' AND v_body !~ '^\s*WITH\s+RECURSIVE\s'
 				               THEN pg_catalog.regexp_replace(v_body, '^\s*WITH\s', 'WITH ' OPERATOR(pg_catalog.||) v_ctes OPERATOR(pg_catalog.||) ', ')
 				               ELSE 'WITH ' OPERATOR(pg_catalog.||) v_ctes OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_body END;
+			ELSE
+				v_query := v_body;
 			END IF;
 			EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s RETURNS %s LANGUAGE sql STABLE PARALLEL SAFE'
 			                          ' SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L',
 			                          v_view.reader, pg_catalog.pg_get_function_result(v_view.reader), v_body);
 		END IF;
 		-- the view's rows of one zone, and of a span of its periods: its
-		-- query with the filter outside.  A view with a function of its
-		-- own: that function's rows, filtered; one that reads another
-		-- analyst view: the view itself, filtered (with the filter Citus
-		-- would send the CTE to the shards, where the other view's
-		-- function would query the cluster from a shard's query)
+		-- query with the filter outside, another analyst view it reads
+		-- inlined (v_query above).  A view with a function of its own:
+		-- that function's rows, filtered, of the one zone where the
+		-- function has a form of one zone, reader(bigint) (with the zone
+		-- as $1 in the statement of <view>_in_zone)
 		IF NOT v_view.switched THEN
-			v_query := CASE WHEN v_view.own_body
-			                THEN pg_catalog.format('SELECT %s FROM %s r', v_view.columns, v_view.reader)
-			                WHEN v_ctes IS NULL THEN v_body END;
+			IF v_view.own_body THEN
+				v_query := pg_catalog.format('SELECT %s FROM %s r', v_view.columns, v_view.reader);
+				v_zone_query := CASE WHEN pg_catalog.to_regprocedure(pg_catalog.regexp_replace(v_view.reader::text, '\(\)$', '(bigint)')) IS NOT NULL
+				                     THEN pg_catalog.format('SELECT %s FROM %s r', v_view.columns,
+				                                            pg_catalog.regexp_replace(v_view.reader::text, '\(\)$', '($1)'))
+				                     ELSE v_query END;
+			ELSE
+				v_zone_query := v_query;
+			END IF;
 			IF v_view.view_name IN (SELECT z FROM @extschema@._analyst_zone_views() z) THEN
-				PERFORM @extschema@._analyst_zone_function(v_view.view_name, v_query);
+				PERFORM @extschema@._analyst_zone_function(v_view.view_name, v_zone_query);
 			END IF;
 			IF v_view.view_name IN (SELECT p.view_name FROM @extschema@._analyst_span_views() p) THEN
 				PERFORM @extschema@._analyst_span_function(v_view.view_name, v_query);
@@ -11543,7 +11601,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
-	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query (another analyst view it reads read once, in a MATERIALIZED CTE), and each <view>_in_zone and <view>_between function that query filtered by zone or span, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
+	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query (another analyst view it reads read once, in a MATERIALIZED CTE), and each <view>_in_zone and <view>_between function that query (the other view''s query inlined instead; demand_heatmap_in_zone: _demand_heatmap(zone_id)) filtered by zone or span, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views_read_definers() FROM PUBLIC;
 
 -- _event_shard_seq (sql/97_distribute.sql)
@@ -13682,3 +13740,49 @@ COMMENT ON TABLE @extschema@.experiments IS
 -- sql/80_privacy.sql): the inventory of personal data says so
 COMMENT ON COLUMN @extschema@.orders.description_enc IS
 	'Personal data of the customer: an errand''s description. Purpose: running the errand; basis: contract; kept: 30 days after the order ends (retention order_text); read by: the assigned rider until delivery (order_contact), the customer (export), dispatch_admin through the API; protection: sealed under the customer''s data key.';
+
+-- ===========================================================================
+-- dispatch_kpis counts each order's offers grouped by zone and order and
+-- joined on both, not in a lateral subquery, so that a zone filter reaches
+-- the offers too: on Citus dispatch_kpis_in_zone and its zoned _between
+-- (rider_utilisation's query inlined, _analyst_views_read_definers) are
+-- sent to the zone's worker alone (docs/citus.md, "The rows of one zone").
+-- Same columns, rows, comment and grants.  An install updated from 0.1.0 is
+-- not distributed, so there is nothing to switch.
+-- ===========================================================================
+
+CREATE OR REPLACE VIEW @extschema@.dispatch_kpis AS
+SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_door, k.p90_click_to_door,
+       k.on_time_share, k.median_assigned_to_pickup, k.median_food_waiting, k.offers_per_assigned_order,
+       u.utilisation AS rider_utilisation
+  FROM (SELECT o.zone_id,
+               pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone) AS hour,
+               pg_catalog.count(*) FILTER (WHERE o.placed_at IS NOT NULL) AS orders,
+               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered') AS delivered,
+               pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'cancelled') AS cancelled,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
+                   AS median_click_to_door,
+               (pg_catalog.percentile_cont(0.9) WITHIN GROUP (ORDER BY o.delivered_at OPERATOR(pg_catalog.-) o.placed_at))
+                   AS p90_click_to_door,
+               (pg_catalog.count(*) FILTER (WHERE o.delivered_at OPERATOR(pg_catalog.<=) o.promised_at)::numeric
+                OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'delivered'), 0))::numeric(5, 4)
+                   AS on_time_share,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (ORDER BY o.picked_up_at OPERATOR(pg_catalog.-) o.assigned_at))
+                   AS median_assigned_to_pickup,
+               (pg_catalog.percentile_cont(0.5) WITHIN GROUP (
+                    ORDER BY GREATEST(o.picked_up_at OPERATOR(pg_catalog.-) o.ready_at, interval '0'))) AS median_food_waiting,
+               (pg_catalog.sum(COALESCE(f.offers, 0))::numeric
+                OPERATOR(pg_catalog./) NULLIF(pg_catalog.count(*) FILTER (WHERE o.assigned_at IS NOT NULL), 0))::numeric(6, 2)
+                   AS offers_per_assigned_order
+          FROM @extschema@.orders o
+          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+          -- each order's offers grouped by zone and order and joined on
+          -- both (not a lateral subquery): a zone filter on the view
+          -- reaches the offers too, here and on Citus (docs/citus.md)
+          LEFT JOIN (SELECT x.zone_id, x.order_id, pg_catalog.count(*) AS offers FROM @extschema@.offers x
+                      GROUP BY x.zone_id, x.order_id) f
+            ON f.zone_id OPERATOR(pg_catalog.=) o.zone_id AND f.order_id OPERATOR(pg_catalog.=) o.order_id
+         GROUP BY o.zone_id, pg_catalog.date_trunc('hour', o.created_at AT TIME ZONE z.timezone)) k
+  LEFT JOIN @extschema@.rider_utilisation u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
+
+-- END dispatch_kpis by zone

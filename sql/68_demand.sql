@@ -94,21 +94,24 @@ REVOKE ALL ON FUNCTION @extschema@._zone_cell_size(bigint) FROM PUBLIC;
 -- tables, so that a filter on it reaches their indexes.  On Citus a view's
 -- shards are read as the querying role, and Citus cannot plan the view at
 -- all (the orders under a lateral subquery over the zones, a reference
--- table): there distribute() makes the view read this function, which
+-- table): there distribute() makes the view read _demand_heatmap(), which
 -- counts the same rows with the extension's rights zone by zone, each
 -- query naming its zone, so that Citus sends it to the zone's shard, the
--- zone's cell size and time zone read first (sql/97_distribute.sql).
-CREATE FUNCTION @extschema@._demand_heatmap()
+-- zone's cell size and time zone read first (sql/97_distribute.sql), and
+-- demand_heatmap_in_zone runs the same for its one zone alone.
+CREATE FUNCTION @extschema@._demand_heatmap(p_zone_id bigint)
 RETURNS TABLE (zone_id bigint, i integer, j integer, hour_of_week smallint, orders bigint, weeks_with_orders bigint,
                cell geometry)
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_zone record;
 	v_size float8;
 BEGIN
-	FOR v_zone IN SELECT z.zone_id, z.timezone, z.area FROM @extschema@.zones z ORDER BY z.zone_id LOOP
+	FOR v_zone IN SELECT z.zone_id, z.timezone, z.area FROM @extschema@.zones z
+	               WHERE p_zone_id IS NULL OR z.zone_id OPERATOR(pg_catalog.=) p_zone_id
+	               ORDER BY z.zone_id LOOP
 		v_size := @extschema@._cell_size(v_zone.area);
 		RETURN QUERY
 		SELECT o.zone_id, c.i, c.j,
@@ -124,8 +127,22 @@ BEGIN
 	END LOOP;
 END
 $$;
+COMMENT ON FUNCTION @extschema@._demand_heatmap(bigint) IS
+	'Internal (demand_heatmap): the view''s rows of one zone (p_zone_id NULL: every zone in turn), read zone by zone, each query naming its zone: what _demand_heatmap() and, on Citus, demand_heatmap_in_zone read (their owner''s rights).';
+REVOKE ALL ON FUNCTION @extschema@._demand_heatmap(bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._demand_heatmap()
+RETURNS TABLE (zone_id bigint, i integer, j integer, hour_of_week smallint, orders bigint, weeks_with_orders bigint,
+               cell geometry)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY SELECT * FROM @extschema@._demand_heatmap(NULL::bigint);
+END
+$$;
 COMMENT ON FUNCTION @extschema@._demand_heatmap() IS
-	'Internal (demand_heatmap): the view''s rows, every zone in turn, read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
+	'Internal (demand_heatmap): the view''s rows, every zone in turn (_demand_heatmap(NULL)), read with the extension''s rights: what the view reads on Citus (distribute()), a filter on it applied to them after.';
 
 CREATE VIEW @extschema@.demand_heatmap AS
 SELECT o.zone_id, c.i, c.j,

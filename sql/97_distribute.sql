@@ -124,7 +124,9 @@ REVOKE ALL ON FUNCTION @extschema@._analyst_views() FROM PUBLIC;
 -- tables' indexes; once distributed, _analyst_views_read_definers gives it
 -- the view's query as the view's function has it, so that Citus sends it
 -- to the zone's worker alone (the views then read their functions, which
--- no filter enters).
+-- no filter enters): the other analyst views that query reads inlined,
+-- and for demand_heatmap, whose function has a body of its own, that
+-- function run for the one zone, which the query names as $1.
 CREATE FUNCTION @extschema@._analyst_zone_function(p_view regclass, p_query text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
@@ -137,12 +139,13 @@ BEGIN
 	  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
 	 WHERE c.oid OPERATOR(pg_catalog.=) p_view;
 	-- the zone as a literal in the statement (PL/pgSQL's EXECUTE): Citus
-	-- plans a query over several tables only with its values known
+	-- plans a query over several tables only with its values known; and
+	-- as $1, for a query that passes it on to a function
 	EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s(zone_id bigint) RETURNS SETOF %s'
 	                          ' LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER'
 	                          ' SET search_path = pg_catalog, pg_temp AS %L',
 	                          v_fn, p_view,
-	                          pg_catalog.format(E'\nBEGIN\n\tRETURN QUERY EXECUTE %L OPERATOR(pg_catalog.||) zone_id;\nEND\n',
+	                          pg_catalog.format(E'\nBEGIN\n\tRETURN QUERY EXECUTE %L OPERATOR(pg_catalog.||) zone_id USING zone_id;\nEND\n',
 	                                            'SELECT v.* FROM (' OPERATOR(pg_catalog.||)
 	                                            pg_catalog.regexp_replace(COALESCE(p_query, pg_catalog.format('SELECT * FROM %s', p_view)),
 	                                                                      ';\s*$', '')
@@ -155,7 +158,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_zone_function(regclass, text) IS
-	'Internal: creates or replaces <view>_in_zone(zone_id), the rows of the analyst view p_view of one zone, as p_query (the view''s rows; NULL: the view itself) filtered by zone_id; granted to dispatch_analyst and dispatch_admin.';
+	'Internal: creates or replaces <view>_in_zone(zone_id), the rows of the analyst view p_view of one zone, as p_query (the view''s rows, $1 the zone; NULL: the view itself) filtered by zone_id; granted to dispatch_analyst and dispatch_admin.';
 REVOKE ALL ON FUNCTION @extschema@._analyst_zone_function(regclass, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._analyst_zone_views() RETURNS SETOF regclass
@@ -265,7 +268,12 @@ SELECT @extschema@._analyst_span_function(s.view_name) FROM @extschema@._analyst
 -- before the query over the shards (inside a shard's query that view's
 -- function would query the cluster from a worker; on one server the view
 -- keeps the plain join, through which a zone filter reaches the other
--- view).  Then the view becomes a SELECT of its columns
+-- view).  Its <view>_in_zone and <view>_between get the same query with
+-- that CTE NOT MATERIALIZED over the other view's own query (as sql/ has
+-- it: its definition, or its function's body once switched), so that
+-- their zone reaches the other view's tables too, and Citus sends the
+-- whole to the zone's worker; demand_heatmap_in_zone reads
+-- _demand_heatmap(zone_id), its one zone.  Then the view becomes a SELECT of its columns
 -- (names, types and order kept, so CREATE OR REPLACE keeps the view, its
 -- comment and its grants) from its function.  Repeatable: a view that
 -- reads its function already is written again the same, and its function
@@ -282,7 +290,10 @@ DECLARE
 	v_read record;
 	v_body text;
 	v_ctes text;
+	v_inline text;
+	v_inlined boolean;
 	v_query text;
+	v_zone_query text;
 	v_propagate text := pg_catalog.current_setting('citus.enable_ddl_propagation', true);
 BEGIN
 	IF v_propagate IS NOT NULL THEN
@@ -311,8 +322,24 @@ BEGIN
 			-- search_path), as the body: grants and comment are kept
 			v_body := pg_catalog.pg_get_viewdef(v_view.view_name);
 			v_ctes := NULL;
+			v_inline := NULL;
+			v_inlined := true;
 			FOR v_read IN
-				SELECT DISTINCT a.view_name AS other, n.nspname, c.relname
+				SELECT DISTINCT a.view_name AS other, n.nspname, c.relname,
+				       -- the other view's own query: its definition, or
+				       -- once it reads its function, that function's
+				       -- body (given it by the switch); none for a
+				       -- function with a body of its own
+				       CASE WHEN a.own_body THEN NULL
+				            WHEN EXISTS (SELECT FROM pg_catalog.pg_rewrite w2
+				                           JOIN pg_catalog.pg_depend d2
+				                             ON d2.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+				                            AND d2.objid OPERATOR(pg_catalog.=) w2.oid
+				                          WHERE w2.ev_class OPERATOR(pg_catalog.=) a.view_name
+				                            AND d2.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+				                            AND d2.refobjid OPERATOR(pg_catalog.=) a.reader)
+				            THEN (SELECT p.prosrc FROM pg_catalog.pg_proc p WHERE p.oid OPERATOR(pg_catalog.=) a.reader)
+				            ELSE pg_catalog.pg_get_viewdef(a.view_name) END AS query
 				  FROM pg_catalog.pg_rewrite w
 				  JOIN pg_catalog.pg_depend d
 				    ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass
@@ -338,28 +365,49 @@ BEGIN
 				          OPERATOR(pg_catalog.||) pg_catalog.format('%I AS MATERIALIZED (SELECT * FROM %s)',
 				                                                    v_read.relname OPERATOR(pg_catalog.||) '_rows',
 				                                                    v_read.other);
+				-- for the rows of a zone or a span: the other view's query
+				-- inlined, so that the filter reaches its tables (another
+				-- view without one: the view itself, filtered)
+				v_inlined := v_inlined AND v_read.query IS NOT NULL;
+				v_inline := COALESCE(v_inline OPERATOR(pg_catalog.||) ', ', '')
+				            OPERATOR(pg_catalog.||) pg_catalog.format('%I AS NOT MATERIALIZED (%s)',
+				                                                      v_read.relname OPERATOR(pg_catalog.||) '_rows',
+				                                                      pg_catalog.regexp_replace(v_read.query, ';\s*$', ''));
 			END LOOP;
 			IF v_ctes IS NOT NULL THEN
+				v_query := CASE WHEN NOT v_inlined THEN NULL
+				                WHEN v_body ~ '^\s*WITH\s' AND v_body !~ '^\s*WITH\s+RECURSIVE\s'
+				                THEN 'WITH ' OPERATOR(pg_catalog.||) v_inline OPERATOR(pg_catalog.||) ', '
+				                     OPERATOR(pg_catalog.||) pg_catalog.regexp_replace(v_body, '^\s*WITH\s', '')
+				                ELSE 'WITH ' OPERATOR(pg_catalog.||) v_inline OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_body END;
 				v_body := CASE WHEN v_body ~ '^\s*WITH\s' AND v_body !~ '^\s*WITH\s+RECURSIVE\s'
 				               THEN pg_catalog.regexp_replace(v_body, '^\s*WITH\s', 'WITH ' OPERATOR(pg_catalog.||) v_ctes OPERATOR(pg_catalog.||) ', ')
 				               ELSE 'WITH ' OPERATOR(pg_catalog.||) v_ctes OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_body END;
+			ELSE
+				v_query := v_body;
 			END IF;
 			EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s RETURNS %s LANGUAGE sql STABLE PARALLEL SAFE'
 			                          ' SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L',
 			                          v_view.reader, pg_catalog.pg_get_function_result(v_view.reader), v_body);
 		END IF;
 		-- the view's rows of one zone, and of a span of its periods: its
-		-- query with the filter outside.  A view with a function of its
-		-- own: that function's rows, filtered; one that reads another
-		-- analyst view: the view itself, filtered (with the filter Citus
-		-- would send the CTE to the shards, where the other view's
-		-- function would query the cluster from a shard's query)
+		-- query with the filter outside, another analyst view it reads
+		-- inlined (v_query above).  A view with a function of its own:
+		-- that function's rows, filtered, of the one zone where the
+		-- function has a form of one zone, reader(bigint) (with the zone
+		-- as $1 in the statement of <view>_in_zone)
 		IF NOT v_view.switched THEN
-			v_query := CASE WHEN v_view.own_body
-			                THEN pg_catalog.format('SELECT %s FROM %s r', v_view.columns, v_view.reader)
-			                WHEN v_ctes IS NULL THEN v_body END;
+			IF v_view.own_body THEN
+				v_query := pg_catalog.format('SELECT %s FROM %s r', v_view.columns, v_view.reader);
+				v_zone_query := CASE WHEN pg_catalog.to_regprocedure(pg_catalog.regexp_replace(v_view.reader::text, '\(\)$', '(bigint)')) IS NOT NULL
+				                     THEN pg_catalog.format('SELECT %s FROM %s r', v_view.columns,
+				                                            pg_catalog.regexp_replace(v_view.reader::text, '\(\)$', '($1)'))
+				                     ELSE v_query END;
+			ELSE
+				v_zone_query := v_query;
+			END IF;
 			IF v_view.view_name IN (SELECT z FROM @extschema@._analyst_zone_views() z) THEN
-				PERFORM @extschema@._analyst_zone_function(v_view.view_name, v_query);
+				PERFORM @extschema@._analyst_zone_function(v_view.view_name, v_zone_query);
 			END IF;
 			IF v_view.view_name IN (SELECT p.view_name FROM @extschema@._analyst_span_views() p) THEN
 				PERFORM @extschema@._analyst_span_function(v_view.view_name, v_query);
@@ -374,7 +422,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._analyst_views_read_definers() IS
-	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query (another analyst view it reads read once, in a MATERIALIZED CTE), and each <view>_in_zone and <view>_between function that query filtered by zone or span, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
+	'Internal: gives each analyst function of _analyst_views() without a body of its own the view''s query (another analyst view it reads read once, in a MATERIALIZED CTE), and each <view>_in_zone and <view>_between function that query (the other view''s query inlined instead; demand_heatmap_in_zone: _demand_heatmap(zone_id)) filtered by zone or span, then makes each analyst view read its SECURITY DEFINER function, with the same columns, comment and grants (distribute() calls it; Citus reads a view''s shards as the querying role).';
 REVOKE ALL ON FUNCTION @extschema@._analyst_views_read_definers() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._event_shard_seq() RETURNS trigger

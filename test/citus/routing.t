@@ -166,12 +166,12 @@ one_worker eta_accuracy_in_zone "SELECT count(*) FROM dispatch.eta_accuracy_in_z
 one_worker feedback_daily_in_zone "SELECT count(*) FROM dispatch.feedback_daily_in_zone($za)"
 # and the others docs/citus.md names as read on the zone's worker alone
 # ("The rows of one zone", "The rows of a span of days")
-for v in campaign_performance complaint_sla earnings_fairness feedback_top_issues order_anomalies \
-         refund_reconciliation rider_utilisation stuck_orders survey_results; do
+for v in campaign_performance complaint_sla demand_heatmap dispatch_kpis earnings_fairness feedback_top_issues \
+         monthly_review order_anomalies refund_reconciliation rider_utilisation stuck_orders survey_results; do
 	one_worker ${v}_in_zone "SELECT count(*) FROM dispatch.${v}_in_zone($za)"
 done
-for v in complaint_sla earnings_fairness eta_accuracy feedback_daily feedback_top_issues order_anomalies \
-         rider_utilisation survey_results; do
+for v in complaint_sla dispatch_kpis earnings_fairness eta_accuracy feedback_daily feedback_top_issues \
+         monthly_review order_anomalies rider_utilisation survey_results; do
 	one_worker "${v}_between with a zone" "SELECT count(*) FROM dispatch.${v}_between('2026-01-01', '2027-01-01', $za)"
 done
 # the rider app reads its order's contact, for every order it carries: the

@@ -79,7 +79,7 @@ SELECT is(
 	    AND p.oid NOT IN (SELECT a.reader FROM dispatch._analyst_views() a
 	                       WHERE has_table_privilege('dispatch_analyst', a.view_name, 'SELECT'))
 	    AND position('dispatch.' || p.proname || '(' IN
-	                 (SELECT h.prosrc FROM pg_proc h WHERE h.oid = 'dispatch._demand_heatmap()'::regprocedure)) = 0),
+	                 (SELECT h.prosrc FROM pg_proc h WHERE h.oid = 'dispatch._demand_heatmap(bigint)'::regprocedure)) = 0),
 	NULL, 'each is the definer function of an analyst view or a helper of the heatmap''s counts');
 SELECT is(
 	(SELECT array_agg(DISTINCT v.relname::text ORDER BY v.relname::text) FROM pg_class v
