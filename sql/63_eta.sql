@@ -170,9 +170,10 @@ GRANT EXECUTE ON FUNCTION @extschema@.eta(bigint) TO dispatch_app, dispatch_admi
 -- gives one sample, its effective speed divided by its rider's speed
 -- factor; samples outside 0.3..40 m/s are dropped.  Calibration: for the
 -- last 5,000 predictions of each zone and status whose order was delivered
--- within the same days, the error of the time predicted from the same
--- parts at the speeds just learned (so that the windows fit the speeds
--- they will be used with), over the remaining time plus five minutes.
+-- within the same days, after the prediction, the error of the time
+-- predicted from the same parts at the speeds just learned (so that the
+-- windows fit the speeds they will be used with), over the remaining time
+-- plus five minutes.
 CREATE FUNCTION @extschema@.learn_eta() RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -237,7 +238,11 @@ BEGIN
 	                                                   AND o.order_id OPERATOR(pg_catalog.=) p.order_id
 	                         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
 	                           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
-	                           AND p.predicted_at OPERATOR(pg_catalog.<=) o.delivered_at) p
+	                           -- a window predicted when the order was
+	                           -- delivered (a pickup and delivery synced
+	                           -- offline together, both stamped with the
+	                           -- sync's time) predicts nothing
+	                           AND p.predicted_at OPERATOR(pg_catalog.<) o.delivered_at) p
 	                  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) p.zone_id
 	                  LEFT JOIN @extschema@.zone_speeds s ON s.zone_id OPERATOR(pg_catalog.=) p.zone_id
 	                        AND s.hour_of_week OPERATOR(pg_catalog.=) @extschema@._hour_of_week(p.predicted_at, z.timezone)

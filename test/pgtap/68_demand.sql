@@ -4,7 +4,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(27);
+SELECT plan(30);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.merchant', :'merchant', true), set_config('t.item', :'noodles', true) \g /dev/null
 -- a paid order of a customer to a drop-off at a time
@@ -67,6 +67,9 @@ SELECT bool_and(ST_Covers(h.cell, dispatch._point(121.445, 31.196))) AS covers F
  WHERE h.zone_id = :zone AND h.i || ',' || h.j = :'cell_a' \gset
 SELECT ok(:'covers'::boolean, 'a cell''s polygon holds its drop-offs');
 
+-- the forecasts are asked on Monday 29 March, 11:00, after the four weeks
+-- of orders (a forecast reads only the weeks whose hour is over by clock())
+SET LOCAL dispatch.clock_override = '2027-03-29 11:00:00+00';
 -- the forecast for Monday 29 March, 12:00: A's 4 a week every week is 4;
 -- B (1 order in 4 weeks) is sparse: the zone's expectation times B's share
 -- of the 17 orders of 11:00-14:00 on those Mondays.  Weights: 0.3, 0.21, 0.147, 0.1029 over the 4
@@ -80,6 +83,17 @@ SELECT results_eq(format($$ SELECT i || ',' || j, round(expected::numeric, 4), m
                   'forecast: the known pattern of A, and B from the zone level') ;
 SELECT is((SELECT count(*) FROM dispatch.forecast_demand(:zone, '2027-03-01 12:00:00+00')), 0::bigint,
           'no forecast without past weeks');
+-- an hour more than a week ahead: the weeks whose same hour has not come
+-- yet are no weeks without orders; the forecast is that of the last 8
+-- weeks that are over (here the same four Mondays)
+SELECT results_eq(format($$ SELECT i, j, round(expected::numeric, 4), method FROM dispatch.forecast_demand(%s, '2027-04-12 12:20:00+00') $$, :zone),
+                  format($$ SELECT i, j, round(expected::numeric, 4), method FROM dispatch.forecast_demand(%s, '2027-03-29 12:20:00+00') $$, :zone),
+                  'forecast two weeks ahead: the pattern of the weeks that are over, not diluted by weeks to come');
+SELECT results_eq(format($$ SELECT i, j, round(expected::numeric, 4), method FROM dispatch.forecast_demand(%s, '2028-03-27 12:20:00+00') $$, :zone),
+                  format($$ SELECT i, j, round(expected::numeric, 4), method FROM dispatch.forecast_demand(%s, '2027-03-29 12:20:00+00') $$, :zone),
+                  '... and a year ahead');
+SELECT is_empty(format($$ SELECT * FROM dispatch.forecast_demand(%s, '4713-01-02 00:00:00+00 BC') $$, :zone),
+                'the earliest time there is: no past weeks, nothing to expect (not an out-of-range error)');
 SELECT is((SELECT count(*) FROM dispatch.forecast_demand(:zone, '2027-03-29 03:00:00+00')), 0::bigint,
           'an hour that never had orders, nor the hours around it, expects nothing anywhere');
 SELECT throws_ok(format($$ SELECT * FROM dispatch.forecast_demand(-1, now()) $$), 'DP741', NULL, 'an unknown zone');
