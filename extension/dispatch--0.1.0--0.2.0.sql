@@ -5608,7 +5608,11 @@ BEGIN
 	                                                   AND o.order_id OPERATOR(pg_catalog.=) p.order_id
 	                         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
 	                           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
-	                           AND p.predicted_at OPERATOR(pg_catalog.<=) o.delivered_at) p
+	                           -- a window predicted when the order was
+	                           -- delivered (a pickup and delivery synced
+	                           -- offline together, both stamped with the
+	                           -- sync's time) predicts nothing
+	                           AND p.predicted_at OPERATOR(pg_catalog.<) o.delivered_at) p
 	                  JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) p.zone_id
 	                  LEFT JOIN @extschema@.zone_speeds s ON s.zone_id OPERATOR(pg_catalog.=) p.zone_id
 	                        AND s.hour_of_week OPERATOR(pg_catalog.=) @extschema@._hour_of_week(p.predicted_at, z.timezone)
@@ -6837,8 +6841,10 @@ AS $$
 DECLARE
 	v_tz text;
 	v_size float8;
+	v_now timestamptz := @extschema@.clock();
 	v_hour timestamp;
 	v_first timestamptz;
+	v_skip integer;
 	v_weeks integer;
 	v_zone float8;
 	v_norm float8;
@@ -6854,12 +6860,26 @@ BEGIN
 	v_hour := pg_catalog.date_trunc('hour', at AT TIME ZONE v_tz);
 	SELECT pg_catalog.min(o.created_at) INTO v_first FROM @extschema@.orders o
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) forecast_demand.zone_id;
-	-- the past weeks whose hour lies after the zone's first order
+	-- no order before the hour: no past week to learn from (and none of
+	-- the week arithmetic below, which would leave the range of timestamps
+	-- for a time in 4713 BC)
+	IF v_first IS NULL OR v_hour OPERATOR(pg_catalog.<) pg_catalog.date_trunc('hour', v_first AT TIME ZONE v_tz) THEN
+		RETURN;
+	END IF;
+	-- the weeks to skip: those whose hour is not over yet (an hour more
+	-- than a week ahead); estimated in zone time, at most the answer (a
+	-- DST shift is under a week), then stepped up to it in absolute time
+	v_skip := GREATEST(pg_catalog.floor(pg_catalog.date_part('epoch', v_hour OPERATOR(pg_catalog.-) (v_now AT TIME ZONE v_tz))
+	                                    OPERATOR(pg_catalog./) 604800)::integer OPERATOR(pg_catalog.-) 1, 0);
+	WHILE ((v_hour OPERATOR(pg_catalog.-) pg_catalog.make_interval(weeks => v_skip OPERATOR(pg_catalog.+) 1)) AT TIME ZONE v_tz)
+	      OPERATOR(pg_catalog.+) interval '1 hour' OPERATOR(pg_catalog.>) v_now LOOP
+		v_skip := v_skip OPERATOR(pg_catalog.+) 1;
+	END LOOP;
+	-- the 8 weeks after those whose hour lies after the zone's first order
 	SELECT pg_catalog.count(*)::integer, pg_catalog.sum(0.3 OPERATOR(pg_catalog.*) (0.7 OPERATOR(pg_catalog.^) (k OPERATOR(pg_catalog.-) 1)))
 	  INTO v_weeks, v_norm
 	  FROM pg_catalog.generate_series(1, 8) k
-	 WHERE v_first IS NOT NULL
-	   AND ((v_hour OPERATOR(pg_catalog.-) pg_catalog.make_interval(weeks => k)) AT TIME ZONE v_tz) OPERATOR(pg_catalog.>=)
+	 WHERE ((v_hour OPERATOR(pg_catalog.-) pg_catalog.make_interval(weeks => k OPERATOR(pg_catalog.+) v_skip)) AT TIME ZONE v_tz) OPERATOR(pg_catalog.>=)
 	       pg_catalog.date_trunc('hour', v_first AT TIME ZONE v_tz) AT TIME ZONE v_tz;
 	IF v_weeks OPERATOR(pg_catalog.=) 0 THEN
 		RETURN;                       -- no history: nothing to expect
@@ -6868,7 +6888,7 @@ BEGIN
 	RETURN QUERY
 	WITH weeks AS (
 		SELECT k, (0.3 OPERATOR(pg_catalog.*) (0.7 OPERATOR(pg_catalog.^) (k OPERATOR(pg_catalog.-) 1))) OPERATOR(pg_catalog./) v_norm AS w,
-		       (v_hour OPERATOR(pg_catalog.-) pg_catalog.make_interval(weeks => k)) AT TIME ZONE v_tz AS since
+		       (v_hour OPERATOR(pg_catalog.-) pg_catalog.make_interval(weeks => k OPERATOR(pg_catalog.+) v_skip)) AT TIME ZONE v_tz AS since
 		  FROM pg_catalog.generate_series(1, v_weeks) k),
 	recent AS (                       -- paid orders of the three hours around each week's hour, with their cell
 		SELECT w.w, o.created_at OPERATOR(pg_catalog.>=) w.since
@@ -6898,7 +6918,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.forecast_demand(bigint, timestamptz) IS
-	'Expected paid orders per hexagon cell of the zone in the hour (zone time) of at: from the same hour of the last 8 weeks, exponentially weighted (0.3, then 0.7 times less a week); a cell with fewer than 3 orders in those hours gets the zone''s expectation times its share of the orders of the three hours around them (method ''zone share'').  docs/demand.md.  DP741 unknown zone, DP742 no time.';
+	'Expected paid orders per hexagon cell of the zone in the hour (zone time) of at: from the same hour of the last 8 weeks whose hour is over by clock(), exponentially weighted (0.3, then 0.7 times less a week); a cell with fewer than 3 orders in those hours gets the zone''s expectation times its share of the orders of the three hours around them (method ''zone share'').  docs/demand.md.  DP741 unknown zone, DP742 no time.';
 REVOKE ALL ON FUNCTION @extschema@.forecast_demand(bigint, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.forecast_demand(bigint, timestamptz) TO dispatch_app, dispatch_analyst, dispatch_admin;
 
