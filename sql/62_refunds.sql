@@ -223,13 +223,20 @@ BEGIN
 	   AND (NOT succeeded OR v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref) THEN
 		RETURN;
 	END IF;
-	IF v_r.status OPERATOR(pg_catalog.<>) 'pending' THEN
+	-- a success of an attempt reported failed is money paid back all the
+	-- same (a timeout at the bank that paid after all), as an earlier
+	-- attempt's is: refused, the refund would stay failed and a retry pay
+	-- the customer twice.  A failure after a success is refused.
+	IF v_r.status OPERATOR(pg_catalog.<>) 'pending'
+	   AND NOT (succeeded AND v_r.status OPERATOR(pg_catalog.=) 'failed') THEN
 		RAISE EXCEPTION 'refund % is settled already (status "%")', refund_id, v_r.status
-			USING ERRCODE = 'DP107', DETAIL = 'Only a pending refund is settled; the same settlement again is a no-op.';
+			USING ERRCODE = 'DP107',
+			      DETAIL = 'Only a pending or failed refund is paid back, and only a pending one fails; the same settlement again is a no-op.';
 	END IF;
 	UPDATE @extschema@.refunds r
 	   SET status = v_status, provider_ref = _settle_refund.provider_ref,
-	       failure_reason = _settle_refund.failure_reason, settled_at = @extschema@.clock()
+	       failure_reason = CASE WHEN succeeded THEN NULL ELSE _settle_refund.failure_reason END,
+	       settled_at = @extschema@.clock()
 	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
 END
 $$;
@@ -241,7 +248,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, succeeded, provider_ref, failure_reason, attempt);
 COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) IS
-	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise, DP025 for an attempt it never had or a success without a reference (NULL, empty or white space only; a reference is taken without the white space around it).';
+	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already), and so does a success of the current attempt after it was reported failed (the money was paid back after all; a retry would pay it twice); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise (a failure after a success), DP025 for an attempt it never had or a success without a reference (NULL, empty or white space only; a reference is taken without the white space around it).';
 
 -- A refund the payment service reported failed (a card closed since, a
 -- bank's refusal) is tried again: its next attempt, pending, told through
