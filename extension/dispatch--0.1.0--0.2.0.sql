@@ -13682,3 +13682,10 @@ COMMENT ON TABLE @extschema@.experiments IS
 -- sql/80_privacy.sql): the inventory of personal data says so
 COMMENT ON COLUMN @extschema@.orders.description_enc IS
 	'Personal data of the customer: an errand''s description. Purpose: running the errand; basis: contract; kept: 30 days after the order ends (retention order_text); read by: the assigned rider until delivery (order_contact), the customer (export), dispatch_admin through the API; protection: sealed under the customer''s data key.';
+
+-- a refund's reference names one payout: it pays one refund of the zone
+-- back (settle_refund, DP110; sql/62_refunds.sql).  An installation whose
+-- refunds hold one reference twice already fails here: those refunds were
+-- marked paid back with one payout, and want looking at first.
+CREATE UNIQUE INDEX refunds_provider_ref_idx ON @extschema@.refunds (zone_id, provider_ref)
+	WHERE status = 'succeeded';

@@ -1,11 +1,13 @@
 -- test/pgtap/62_refund_reports.sql: what the payment service reports about
 -- a refund is taken as money moved: a success after the same attempt was
 -- reported failed (a timeout at the bank that paid after all) marks the
--- refund paid back, so that no retry pays it twice (sql/62_refunds.sql).
+-- refund paid back, so that no retry pays it twice; and a reference names
+-- one payout, so a success with the reference that paid another refund
+-- back is refused (sql/62_refunds.sql).
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(9);
+SELECT plan(15);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -59,6 +61,24 @@ SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf2, 'RF-
 SELECT is(pg_temp.refund_row(:rf2), 'succeeded RF-2 - 1', '... marks the refund paid back');
 SELECT order_id AS o2 FROM dispatch.refunds WHERE zone_id = :rf2 >> 40 AND refund_id = :rf2 \gset
 SELECT is((SELECT problem FROM dispatch.refund_reconciliation WHERE order_id = :o2), NULL::text, '... and its money adds up');
+
+-- a reference names one payout: the one that paid another refund of the
+-- zone back does not pay this one
+SELECT pg_temp.cancelled_refund() AS rf3 \gset
+SELECT pg_temp.refund_state(:rf3) AS rf3_before \gset
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf3, 'RF-1'), 'DP110', NULL,
+                 'a success with the reference that paid another refund back is refused');
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, %L)', :rf3, E' RF-1\t'), 'DP110', NULL,
+                 '... with white space around it too');
+SELECT is(pg_temp.refund_state(:rf3), :'rf3_before'::jsonb, '... leaving the refund pending, as it was');
+SELECT dispatch.settle_refund(:rf3, false, NULL, 'bank timeout') \g /dev/null
+SELECT dispatch.retry_refund(:rf3) \g /dev/null
+SELECT pg_temp.refund_state(:rf3) AS rf3_before \gset
+SELECT throws_ok(format('SELECT dispatch.settle_refund(%s, true, %L, NULL, 1)', :rf3, 'RF-2'), 'DP110', NULL,
+                 '... and so is a late success of an earlier attempt with it');
+SELECT is(pg_temp.refund_state(:rf3), :'rf3_before'::jsonb, '... which leaves attempt 2 pending');
+SELECT lives_ok(format('SELECT dispatch.settle_refund(%s, true, %L, NULL, 2)', :rf3, 'RF-3'),
+                'its own reference pays it back');
 
 SELECT * FROM finish();
 ROLLBACK;
