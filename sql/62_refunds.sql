@@ -177,6 +177,7 @@ AS $$
 DECLARE
 	v_r @extschema@.refunds;
 	v_status text := CASE WHEN succeeded THEN 'succeeded' ELSE 'failed' END;
+	v_late boolean := false;
 BEGIN
 	IF succeeded IS NULL THEN
 		RAISE EXCEPTION 'settle_refund needs succeeded true or false' USING ERRCODE = 'DP025';
@@ -194,9 +195,9 @@ BEGIN
 	v_r := @extschema@._lock_refund(p_zone, refund_id);
 	-- a reference names one payout: the one that paid another refund back
 	-- does not pay this one (a replay, or a report sent to the wrong
-	-- refund); refused before anything is written.  Two refunds settled at
-	-- once with one reference: the later to commit fails on the index
-	-- (23505), nothing written
+	-- refund); refused before anything is written (and below, when two
+	-- refunds are paid back at once with one reference: the later waits
+	-- on the index for the earlier's commit)
 	IF succeeded AND EXISTS (SELECT FROM @extschema@.refunds x
 	                          WHERE x.zone_id OPERATOR(pg_catalog.=) p_zone
 	                            AND x.provider_ref OPERATOR(pg_catalog.=) _settle_refund.provider_ref
@@ -230,34 +231,43 @@ BEGIN
 					      DETAIL = pg_catalog.format('Attempt %s reports a payment; the refund was paid back with reference %s.',
 					                                 _settle_refund.attempt, v_r.provider_ref);
 			END IF;
-			UPDATE @extschema@.refunds r
-			   SET status = 'succeeded', provider_ref = _settle_refund.provider_ref, failure_reason = NULL,
-			       settled_at = @extschema@.clock()
-			 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
-			RETURN;
+			-- paid back: written below, as the current attempt's success
+			v_late := true;
 		END IF;
 	END IF;
-	-- a repeat: this attempt settled already the same way (a failure
-	-- whatever its reason, which forget_customer may have cleared since)
-	IF v_r.status OPERATOR(pg_catalog.=) v_status
-	   AND (NOT succeeded OR v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref) THEN
-		RETURN;
+	IF NOT v_late THEN
+		-- a repeat: this attempt settled already the same way (a failure
+		-- whatever its reason, which forget_customer may have cleared since)
+		IF v_r.status OPERATOR(pg_catalog.=) v_status
+		   AND (NOT succeeded OR v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref) THEN
+			RETURN;
+		END IF;
+		-- a success of an attempt reported failed is money paid back all
+		-- the same (a timeout at the bank that paid after all), as an
+		-- earlier attempt's is: refused, the refund would stay failed and
+		-- a retry pay the customer twice.  A failure after a success is
+		-- refused.
+		IF v_r.status OPERATOR(pg_catalog.<>) 'pending'
+		   AND NOT (succeeded AND v_r.status OPERATOR(pg_catalog.=) 'failed') THEN
+			RAISE EXCEPTION 'refund % is settled already (status "%")', refund_id, v_r.status
+				USING ERRCODE = 'DP107',
+				      DETAIL = 'Only a pending or failed refund is paid back, and only a pending one fails; the same settlement again is a no-op.';
+		END IF;
 	END IF;
-	-- a success of an attempt reported failed is money paid back all the
-	-- same (a timeout at the bank that paid after all), as an earlier
-	-- attempt's is: refused, the refund would stay failed and a retry pay
-	-- the customer twice.  A failure after a success is refused.
-	IF v_r.status OPERATOR(pg_catalog.<>) 'pending'
-	   AND NOT (succeeded AND v_r.status OPERATOR(pg_catalog.=) 'failed') THEN
-		RAISE EXCEPTION 'refund % is settled already (status "%")', refund_id, v_r.status
-			USING ERRCODE = 'DP107',
-			      DETAIL = 'Only a pending or failed refund is paid back, and only a pending one fails; the same settlement again is a no-op.';
-	END IF;
-	UPDATE @extschema@.refunds r
-	   SET status = v_status, provider_ref = _settle_refund.provider_ref,
-	       failure_reason = CASE WHEN succeeded THEN NULL ELSE _settle_refund.failure_reason END,
-	       settled_at = @extschema@.clock()
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
+	BEGIN
+		UPDATE @extschema@.refunds r
+		   SET status = v_status, provider_ref = _settle_refund.provider_ref,
+		       failure_reason = CASE WHEN succeeded THEN NULL ELSE _settle_refund.failure_reason END,
+		       settled_at = @extschema@.clock()
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
+	EXCEPTION WHEN unique_violation THEN
+		-- another refund paid back with this reference committed while
+		-- this call waited on it (the check above could not see it yet,
+		-- or a repeatable read snapshot never will): the same refusal
+		RAISE EXCEPTION 'reference "%" paid back another refund already', provider_ref
+			USING ERRCODE = 'DP110',
+			      HINT = 'A payout pays one refund back; settle each refund with the reference of its own payout.';
+	END;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text, integer) IS
