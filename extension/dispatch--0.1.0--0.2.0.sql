@@ -13806,3 +13806,10 @@ SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_
   LEFT JOIN @extschema@.rider_utilisation u ON u.zone_id OPERATOR(pg_catalog.=) k.zone_id AND u.hour OPERATOR(pg_catalog.=) k.hour;
 
 -- END dispatch_kpis by zone
+
+-- a refund's reference names one payout: it pays one refund of the zone
+-- back (settle_refund, DP110; sql/62_refunds.sql).  An installation whose
+-- refunds hold one reference twice already fails here: those refunds were
+-- marked paid back with one payout, and want looking at first.
+CREATE UNIQUE INDEX refunds_provider_ref_idx ON @extschema@.refunds (zone_id, provider_ref)
+	WHERE status = 'succeeded';
