@@ -5323,6 +5323,7 @@ AS $$
 DECLARE
 	v_r @extschema@.refunds;
 	v_status text := CASE WHEN succeeded THEN 'succeeded' ELSE 'failed' END;
+	v_late boolean := false;
 BEGIN
 	IF succeeded IS NULL THEN
 		RAISE EXCEPTION 'settle_refund needs succeeded true or false' USING ERRCODE = 'DP025';
@@ -5338,6 +5339,20 @@ BEGIN
 	-- without the white space around it, as confirm_payment takes it
 	provider_ref := @extschema@._trim_blanks(provider_ref);
 	v_r := @extschema@._lock_refund(p_zone, refund_id);
+	-- a reference names one payout: the one that paid another refund back
+	-- does not pay this one (a replay, or a report sent to the wrong
+	-- refund); refused before anything is written (and below, when two
+	-- refunds are paid back at once with one reference: the later waits
+	-- on the index for the earlier's commit)
+	IF succeeded AND EXISTS (SELECT FROM @extschema@.refunds x
+	                          WHERE x.zone_id OPERATOR(pg_catalog.=) p_zone
+	                            AND x.provider_ref OPERATOR(pg_catalog.=) _settle_refund.provider_ref
+	                            AND x.status OPERATOR(pg_catalog.=) 'succeeded'
+	                            AND x.refund_id OPERATOR(pg_catalog.<>) v_r.refund_id) THEN
+		RAISE EXCEPTION 'reference "%" paid back another refund already', provider_ref
+			USING ERRCODE = 'DP110',
+			      HINT = 'A payout pays one refund back; settle each refund with the reference of its own payout.';
+	END IF;
 	IF _settle_refund.attempt IS NOT NULL THEN
 		IF _settle_refund.attempt OPERATOR(pg_catalog.<) 1
 		   OR _settle_refund.attempt OPERATOR(pg_catalog.>) v_r.attempt THEN
@@ -5362,27 +5377,43 @@ BEGIN
 					      DETAIL = pg_catalog.format('Attempt %s reports a payment; the refund was paid back with reference %s.',
 					                                 _settle_refund.attempt, v_r.provider_ref);
 			END IF;
-			UPDATE @extschema@.refunds r
-			   SET status = 'succeeded', provider_ref = _settle_refund.provider_ref, failure_reason = NULL,
-			       settled_at = @extschema@.clock()
-			 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
-			RETURN;
+			-- paid back: written below, as the current attempt's success
+			v_late := true;
 		END IF;
 	END IF;
-	-- a repeat: this attempt settled already the same way (a failure
-	-- whatever its reason, which forget_customer may have cleared since)
-	IF v_r.status OPERATOR(pg_catalog.=) v_status
-	   AND (NOT succeeded OR v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref) THEN
-		RETURN;
+	IF NOT v_late THEN
+		-- a repeat: this attempt settled already the same way (a failure
+		-- whatever its reason, which forget_customer may have cleared since)
+		IF v_r.status OPERATOR(pg_catalog.=) v_status
+		   AND (NOT succeeded OR v_r.provider_ref IS NOT DISTINCT FROM _settle_refund.provider_ref) THEN
+			RETURN;
+		END IF;
+		-- a success of an attempt reported failed is money paid back all
+		-- the same (a timeout at the bank that paid after all), as an
+		-- earlier attempt's is: refused, the refund would stay failed and
+		-- a retry pay the customer twice.  A failure after a success is
+		-- refused.
+		IF v_r.status OPERATOR(pg_catalog.<>) 'pending'
+		   AND NOT (succeeded AND v_r.status OPERATOR(pg_catalog.=) 'failed') THEN
+			RAISE EXCEPTION 'refund % is settled already (status "%")', refund_id, v_r.status
+				USING ERRCODE = 'DP107',
+				      DETAIL = 'Only a pending or failed refund is paid back, and only a pending one fails; the same settlement again is a no-op.';
+		END IF;
 	END IF;
-	IF v_r.status OPERATOR(pg_catalog.<>) 'pending' THEN
-		RAISE EXCEPTION 'refund % is settled already (status "%")', refund_id, v_r.status
-			USING ERRCODE = 'DP107', DETAIL = 'Only a pending refund is settled; the same settlement again is a no-op.';
-	END IF;
-	UPDATE @extschema@.refunds r
-	   SET status = v_status, provider_ref = _settle_refund.provider_ref,
-	       failure_reason = _settle_refund.failure_reason, settled_at = @extschema@.clock()
-	 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
+	BEGIN
+		UPDATE @extschema@.refunds r
+		   SET status = v_status, provider_ref = _settle_refund.provider_ref,
+		       failure_reason = CASE WHEN succeeded THEN NULL ELSE _settle_refund.failure_reason END,
+		       settled_at = @extschema@.clock()
+		 WHERE r.zone_id OPERATOR(pg_catalog.=) v_r.zone_id AND r.refund_id OPERATOR(pg_catalog.=) v_r.refund_id;
+	EXCEPTION WHEN unique_violation THEN
+		-- another refund paid back with this reference committed while
+		-- this call waited on it (the check above could not see it yet,
+		-- or a repeatable read snapshot never will): the same refusal
+		RAISE EXCEPTION 'reference "%" paid back another refund already', provider_ref
+			USING ERRCODE = 'DP110',
+			      HINT = 'A payout pays one refund back; settle each refund with the reference of its own payout.';
+	END;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._settle_refund(bigint, bigint, boolean, text, text, integer) IS
@@ -5397,7 +5428,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, succeeded, provider_ref, failure_reason, attempt);
 COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) IS
-	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise, DP025 for an attempt it never had or a success without a reference (NULL, empty or white space only; a reference is taken without the white space around it).';
+	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already), and so does a success of the current attempt after it was reported failed (the money was paid back after all; a retry would pay it twice); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise (a failure after a success), DP110 for a success with the reference that paid another refund of the zone back (a reference names one payout), DP025 for an attempt it never had or a success without a reference (NULL, empty or white space only; a reference is taken without the white space around it).';
 REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) TO dispatch_app, dispatch_admin;
 
