@@ -74,7 +74,8 @@ static const char *usage_text =
 "    in session mode, never in transaction mode.  The role needs EXECUTE on\n"
 "    dispatch.events_since (dispatch_gateway).\n"
 "\n"
-"OPTIONS (each also from the environment variable in brackets)\n"
+"OPTIONS (each also from the environment variable in brackets; N and MS in\n"
+"digits only, within the range given: anything else exits 2)\n"
 "    --db CONNINFO      libpq connection string [GATEWAY_DB]; empty: the PG*\n"
 "                       variables\n"
 "    --broker HOST      MQTT broker [GATEWAY_BROKER], default localhost\n"
@@ -106,7 +107,9 @@ static const char *usage_text =
 "                       short one there.  A standby refuses LISTEN: there\n"
 "                       the gateway reads every MS ms, and LISTENs once\n"
 "                       it finds the server promoted\n"
-"    --once             catch up, then exit (no LISTEN)\n"
+"    --once             catch up, then exit 0 (no LISTEN); two attempts, 1 s\n"
+"                       apart, then it gives up: exit 3 (the database failed)\n"
+"                       or 4 (the broker failed); see EXIT STATUS\n"
 "    --help             this text\n"
 "\n"
 "STATE FILE\n"
@@ -122,12 +125,18 @@ static const char *usage_text =
 "    anything else that is not one of the two forms.\n"
 "\n"
 "SIGNALS\n"
-"    SIGTERM, SIGINT: finish the batch in flight, save the state, exit 0.\n"
+"    SIGTERM, SIGINT: finish the batch in flight, save the state, exit 0.  The\n"
+"    broker's acknowledgements of that batch are waited for 5 s at most; if\n"
+"    they do not all come (a hung broker) the batch is not saved, and is\n"
+"    published again at the next start.\n"
 "\n"
 "EXIT STATUS\n"
-"    0 after a signal or --once; 2 on bad arguments (including an empty item,\n"
-"    a non-number or a zone given twice in --zone, and a zone of --zone that\n"
-"    the database does not have) or an unusable state file, one that cannot be\n"
+"    0 after a signal or --once; 3 or 4 when --once gives up, the database\n"
+"    (3: it cannot be reached, or events_since failed) or the broker (4)\n"
+"    having failed its two attempts; 2 on bad arguments (a numeric flag that\n"
+"    is not a whole number in its range, an empty item, a non-number or a\n"
+"    zone given twice in --zone, and a zone of --zone that the database does\n"
+"    not have) or an unusable state file, one that cannot be\n"
 "    read or one that cannot be saved (its directory missing or read-only:\n"
 "    checked before anything is published); 1 if saving it fails later.\n"
 "\n"
@@ -154,6 +163,21 @@ typedef struct Zone
  * often, until it does; after --poll ms the full reads take over.
  */
 #define HELD_RETRY_MS	50
+
+/*
+ * After SIGTERM or SIGINT, how long the acknowledgements of the batch in
+ * flight are waited for (then it exits without saving that batch).
+ */
+#define STOP_WAIT_MS	5000
+
+/*
+ * With --once, how many attempts (connections to the database and the
+ * broker, and the reading and publishing that follow) are made before it
+ * gives up, 1 s apart; and its exit statuses then.
+ */
+#define ONCE_TRIES		2
+#define EXIT_DB			3
+#define EXIT_BROKER		4
 
 /*
  * Room after the prefix in a topic: "/customer/" and an id of at most 20
@@ -565,7 +589,7 @@ broker_connect(const Options *o, Pending *p)
 		mosquitto_destroy(m);
 		return NULL;
 	}
-	for (i = 0; i < 100 && !p->connected; i++)
+	for (i = 0; i < 100 && !p->connected && !stop_requested; i++)
 		if (mosquitto_loop(m, 100, 1) != MOSQ_ERR_SUCCESS)
 			break;
 	if (!p->connected)
@@ -582,18 +606,31 @@ broker_connect(const Options *o, Pending *p)
  * or acknowledged nothing for a minute.  The minute is of the clock, since
  * the last acknowledgement: a call of the client's loop returns as soon as
  * any packet arrives, so with a window of messages in flight a long batch
- * takes many calls while the broker keeps acknowledging.
+ * takes many calls while the broker keeps acknowledging.  After SIGTERM or
+ * SIGINT it waits STOP_WAIT_MS at most: a broker that hangs (connected,
+ * acknowledging nothing) would otherwise hold the stop for a minute, longer
+ * than a supervisor waits before SIGKILL; the batch is then not saved, and
+ * published again at the next start.
  */
 static bool
 broker_drain(struct mosquitto *m, Pending *p)
 {
 	int64_t		acked_at = now_ms();
+	int64_t		stop_at = 0;
 	int			left = p->n;
 
 	while (p->n > 0)
 	{
 		if (mosquitto_loop(m, 100, 1) != MOSQ_ERR_SUCCESS || !p->connected)
 			return false;
+		if (stop_requested && stop_at == 0)
+			stop_at = now_ms();
+		if (stop_at != 0 && p->n > 0 && now_ms() - stop_at > STOP_WAIT_MS)
+		{
+			logf_("stopping: %d messages still unacknowledged %d s after the signal; the batch is "
+				  "not saved (it is published again at the next start)", p->n, STOP_WAIT_MS / 1000);
+			return false;
+		}
 		if (p->n < left)
 		{
 			left = p->n;
@@ -952,15 +989,19 @@ typedef enum WaitResult
 {
 	WAIT_WOKEN,					/* a notification marked zones due */
 	WAIT_TIMEOUT,				/* the deadline passed (or a stop was asked) */
-	WAIT_LOST					/* the database failed */
+	WAIT_LOST,					/* the database failed */
+	WAIT_BROKER_LOST			/* the broker connection failed */
 } WaitResult;
 
 /*
  * Wait until a notification marks one of our zones due, or until the
- * deadline (now_ms()); the broker connection is kept alive meanwhile.
+ * deadline (now_ms()); the broker connection is kept alive meanwhile, and
+ * a broker connection lost meanwhile (the broker restarted, or silent for
+ * its keepalive) is reported at once, to be made again before an event
+ * needs it, not found out by the next publish.
  */
 static WaitResult
-db_wait(PGconn *db, struct mosquitto *m, Options *o, int64_t deadline)
+db_wait(PGconn *db, struct mosquitto *m, Pending *p, Options *o, int64_t deadline)
 {
 	int			sock = PQsocket(db);
 	fd_set		in;
@@ -988,7 +1029,8 @@ db_wait(PGconn *db, struct mosquitto *m, Options *o, int64_t deadline)
 				return WAIT_WOKEN;
 		}
 		/* keep the broker connection alive meanwhile */
-		(void) mosquitto_loop(m, 0, 1);
+		if (mosquitto_loop(m, 0, 1) != MOSQ_ERR_SUCCESS || !p->connected)
+			return WAIT_BROKER_LOST;
 	}
 	return PQstatus(db) == CONNECTION_OK ? WAIT_TIMEOUT : WAIT_LOST;
 }
@@ -1104,6 +1146,27 @@ default_client_id(void)
 	return id;
 }
 
+/*
+ * The value of a numeric flag: digits only (no sign, space, unit or other
+ * trailing character), within lo..hi; anything else exits 2 naming the flag
+ * and its variable.  atoi() took "100k" for 100, "abc" for 0 and a number
+ * beyond an int for whatever its low bits were.
+ */
+static int
+parse_flag_int(const char *flag, const char *env, const char *text, int lo, int hi)
+{
+	const char *p = text;
+	int64_t		v;
+
+	if (!parse_number(&p, &v) || *p != '\0' || v < lo || v > hi)
+	{
+		fprintf(stderr, "gateway: %s (or %s) \"%s\": it takes a whole number from %d to %d, in digits "
+				"only; see --help\n", flag, env, text, lo, hi);
+		exit(2);
+	}
+	return (int) v;
+}
+
 static void
 parse_options(int argc, char **argv, Options *o)
 {
@@ -1126,7 +1189,7 @@ parse_options(int argc, char **argv, Options *o)
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
-	const char *port = getenv("GATEWAY_PORT");
+	const char *port = env_or("GATEWAY_PORT", NULL);
 	const char *batch = env_or("GATEWAY_BATCH", "1000");
 	const char *poll = env_or("GATEWAY_POLL_MS", "5000");
 
@@ -1170,9 +1233,10 @@ parse_options(int argc, char **argv, Options *o)
 		fprintf(stderr, "gateway: unexpected argument \"%s\"; see --help\n", argv[optind]);
 		exit(2);
 	}
-	o->port = port ? atoi(port) : (o->cafile ? 8883 : 1883);
-	o->batch = atoi(batch);
-	o->poll_ms = atoi(poll);
+	o->port = port ? parse_flag_int("--port", "GATEWAY_PORT", port, 1, 65535)
+		: (o->cafile ? 8883 : 1883);
+	o->batch = parse_flag_int("--batch", "GATEWAY_BATCH", batch, 1, 100000);
+	o->poll_ms = parse_flag_int("--poll", "GATEWAY_POLL_MS", poll, 10, 60000);
 	if (o->zone)
 		parse_zones(o);
 	else
@@ -1187,16 +1251,10 @@ parse_options(int argc, char **argv, Options *o)
 		o->zones[0].id = -1;
 		o->nzones = 1;
 	}
-	if (o->poll_ms < 10 || o->poll_ms > 60000)
-	{
-		fputs("gateway: --poll takes 10..60000 ms; see --help\n", stderr);
-		exit(2);
-	}
-	if (o->port < 1 || o->port > 65535 || o->batch < 1 || o->batch > 100000 ||
-		*o->prefix == '\0' || strpbrk(o->prefix, "#+") != NULL ||
+	if (*o->prefix == '\0' || strpbrk(o->prefix, "#+") != NULL ||
 		((o->cert == NULL) != (o->key == NULL)) || (o->cert && !o->cafile))
 	{
-		fputs("gateway: bad options (port 1..65535, batch 1..100000, a prefix without # or +, "
+		fputs("gateway: bad options (a prefix without # or +, "
 			  "--cert and --key together and only with --cafile); see --help\n", stderr);
 		exit(2);
 	}
@@ -1232,6 +1290,9 @@ main(int argc, char **argv)
 	int64_t		next_full = 0;
 	int64_t		deadline;
 	int			backoff = 1;
+	int			failures = 0;	/* with --once, the attempts that failed */
+	int			status = 0;
+	bool		broker_failed = false;	/* what the last failure was */
 	int			i;
 	struct sigaction sa;
 
@@ -1253,8 +1314,10 @@ main(int argc, char **argv)
 	{
 		int			rc;
 
+		broker_failed = true;
 		if (m == NULL && (m = broker_connect(&o, &p)) == NULL)
 			goto retry;
+		broker_failed = false;
 		if (db == NULL)
 		{
 			if ((db = db_connect(&o, &listening)) == NULL)
@@ -1288,7 +1351,10 @@ main(int argc, char **argv)
 		}
 		if (rc == -2)
 		{
-			if (o.nzones == 1)
+			broker_failed = true;
+			if (stop_requested)
+				;				/* gave up the batch in flight to stop */
+			else if (o.nzones == 1)
 				logf_("lost the broker; publishing again from seq %" PRId64, o.zones[0].seq);
 			else
 				logf_("lost the broker; publishing again from each zone's saved seq");
@@ -1310,7 +1376,7 @@ main(int argc, char **argv)
 		deadline = next_full;
 		if (held_zones(&o, false) && now_ms() + HELD_RETRY_MS < deadline)
 			deadline = now_ms() + HELD_RETRY_MS;
-		switch (db_wait(db, m, &o, deadline))
+		switch (db_wait(db, m, &p, &o, deadline))
 		{
 			case WAIT_WOKEN:
 				break;
@@ -1326,11 +1392,26 @@ main(int argc, char **argv)
 				db = NULL;
 				full = true;
 				goto retry;
+			case WAIT_BROKER_LOST:
+				broker_failed = true;
+				logf_("lost the broker while idle; connecting again");
+				mosquitto_destroy(m);
+				m = NULL;
+				full = true;
+				goto retry;
 		}
 		continue;
 retry:
 		if (stop_requested)
 			break;
+		if (o.once && ++failures >= ONCE_TRIES)
+		{
+			/* --once is run by cron or a script: give up rather than hang */
+			logf_("--once: giving up after %d attempts: %s", failures,
+				  broker_failed ? "the broker failed" : "the database failed");
+			status = broker_failed ? EXIT_BROKER : EXIT_DB;
+			break;
+		}
 		sleep(backoff);
 		backoff = backoff < 16 ? backoff * 2 : 30;
 	}
@@ -1349,5 +1430,5 @@ retry:
 	free(p.mids);
 	free(o.zones);
 	free(o.topic);
-	return 0;
+	return status;
 }

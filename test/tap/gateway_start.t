@@ -11,6 +11,9 @@
 #   connection whenever the other connects.
 # - A topic prefix is published whole, however long, and one that no MQTT
 #   topic may have exits 2 at the start.
+# - A numeric flag that is not a number in its range (100k, 5000ms, a port
+#   with a letter, a number beyond an int) exits 2 naming the flag, not
+#   the number atoi() made of it.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 db=dispatch_gateway_start_t
@@ -29,7 +32,7 @@ trap cleanup EXIT
 . "$here/test/lib/broker.sh"
 gateway_test_needs "$here"
 
-echo "1..5"
+echo "1..6"
 ok() { if [ "$1" -eq 0 ]; then echo "ok $2"; else echo "not ok $2"; fi; return "$1"; }
 # unshare ignores SIGTERM while it waits: stop the gateway it started
 stop_ns() { local c; for c in $(ps -o pid= --ppid "$1"); do kill "$c" 2>/dev/null; done; }
@@ -123,3 +126,18 @@ timeout 10 "$here/tools/gateway" --db "$conninfo" --broker 127.0.0.1 --port "$po
 	--state "$work/state5" --client-id gateway-start-t-5 --once >/dev/null 2>"$work/err5"; r=$?
 [ $r = 2 ] && grep -q -- '--prefix' "$work/err5" && [ ! -e "$work/state5" ]
 ok $? "5 - a prefix that is not UTF-8 exits 2 at the start, saying so (exit $r)" || tail -3 "$work/err5" | sed 's/^/# /'
+
+# 6: numeric flags are numbers, whole, in range: atoi() took 100k for 100,
+# 5000ms for 5000, ${port}x for $port and 4294967297 for 1
+bad=
+for flag in "--batch 100k" "--poll 5000ms" "--port ${port}x" "--batch 4294967297" "--poll -20"; do
+	set -- $flag
+	a=(--db "$conninfo" --broker 127.0.0.1 --port "$port" --prefix numflag --state "$work/state6"
+		--client-id gateway-start-t-6 --once "$1" "$2")
+	timeout 10 "$here/tools/gateway" "${a[@]}" >/dev/null 2>"$work/err6"; r=$?
+	{ [ $r = 2 ] && grep -q -- "$1" "$work/err6" && [ ! -e "$work/state6" ]; } ||
+		bad="$bad [$flag: exit $r$(head -c 300 "$work/err6" | tr '\n' ' ')]"
+	rm -f "$work/state6"
+done
+[ -z "$bad" ]
+ok $? "6 - a numeric flag that is not a whole number in its range exits 2 naming the flag" || echo "# $bad"
