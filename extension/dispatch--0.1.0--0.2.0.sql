@@ -13844,3 +13844,35 @@ SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_
 -- marked paid back with one payout, and want looking at first.
 CREATE UNIQUE INDEX refunds_provider_ref_idx ON @extschema@.refunds (zone_id, provider_ref)
 	WHERE status = 'succeeded';
+
+-- ===========================================================================
+-- stuck_orders counts an assigned order, as an accepted one, from the later
+-- of the status's start and the time its food is ready: a rider assigned
+-- before the food is ready cannot pick it up sooner (sql/69_operations.sql,
+-- stuck_after).  Same columns, comment and grants; the filter by zone still
+-- reaches orders' zone_id (stuck_orders_in_zone is sent to one worker).  An
+-- install updated from 0.1.0 is not distributed, so there is nothing to
+-- switch.
+-- ===========================================================================
+
+CREATE OR REPLACE VIEW @extschema@.stuck_orders AS
+SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
+       o.status_changed_at AS since,
+       CASE WHEN o.status IN ('accepted', 'assigned')
+            THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
+            ELSE o.status_changed_at END
+         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status) AS due,
+       @extschema@.clock() OPERATOR(pg_catalog.-)
+         (CASE WHEN o.status IN ('accepted', 'assigned')
+               THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
+               ELSE o.status_changed_at END
+          OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status)) AS overdue_by
+  FROM @extschema@.orders o
+ WHERE o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
+   AND @extschema@.clock() OPERATOR(pg_catalog.>)
+       (CASE WHEN o.status IN ('accepted', 'assigned')
+             THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
+             ELSE o.status_changed_at END
+        OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));
+
+-- END stuck_orders from the food's ready time

@@ -296,6 +296,37 @@ $$;
 COMMENT ON FUNCTION @extschema@.unflag_customer(bigint, text, text) IS
 	'A dispatcher lifts a customer''s fraud flag, naming themself (by) and the reason (DP731 if either is missing); kept in customer_flags.  Refusals before the lift no longer count towards the automatic flag.  Returns false, changing nothing, when the customer is not flagged (a retry).';
 
+-- A rider's phone is theirs alone (DP026), as a customer's is, but riders
+-- are distributed by zone on Citus, where no unique index of the phone
+-- holds across zones: the writers that give a rider a phone (register_rider,
+-- update_rider through _rectify) take turns by the phone instead, on the
+-- node that runs them (the coordinator on Citus: neither is sent to a
+-- worker), and look the phone up among every zone's riders under the lock.
+CREATE FUNCTION @extschema@._lock_rider_phone(p_phone text) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- the phone's blind index under the current key, as a lock's second key
+	v_key integer := pg_catalog.hashtext(pg_catalog.encode(@extschema@._phone_index(p_phone), 'hex'));
+BEGIN
+	IF pg_catalog.pg_try_advisory_xact_lock(@extschema@._lock_key('riderphone')::integer, v_key) THEN
+		RETURN;
+	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('riderphone')::integer, v_key);
+	-- a repeatable read or serializable snapshot predates the wait: it
+	-- would not see the rider the other call gave the phone to
+	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+		RAISE EXCEPTION 'another call gave a rider this phone number at the same time'
+			USING ERRCODE = 'serialization_failure',
+			      HINT = 'Retry the transaction, or call it in a transaction of isolation level read committed (the default).';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_rider_phone(text) IS
+	'Internal (register_rider, update_rider): the lock of a phone number given to a rider (advisory riderphone, keyed by its blind index), to the end of the transaction, taken before the phone is looked up among riders: two calls giving riders one phone take turns and the later sees the earlier''s rider (DP026).  In a repeatable read or serializable transaction that had to wait, 40001 (its snapshot cannot see what the other committed).';
+REVOKE ALL ON FUNCTION @extschema@._lock_rider_phone(text) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.register_rider(zone_id bigint, name text, phone text, capacity integer DEFAULT 3)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
@@ -304,6 +335,8 @@ AS $$
 DECLARE
 	v_id bigint;
 	v_index record;
+	v_indexes bytea[];
+	v_taken boolean;
 BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) register_rider.zone_id) THEN
 		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
@@ -315,6 +348,18 @@ BEGIN
 		RAISE EXCEPTION 'a rider needs a phone number' USING ERRCODE = 'DP027';
 	END IF;
 	PERFORM @extschema@._check_length('rider_name', name);
+	-- a phone another rider has, in any zone, is refused, as update_rider
+	-- refuses it: looked up under the phone's lock (taken first, as
+	-- update_rider takes it before the table's), the indexes computed
+	-- first, a constant of the statement (on Citus it reaches every zone's
+	-- riders; a subquery with a column, as Citus reads its result back)
+	PERFORM @extschema@._lock_rider_phone(phone);
+	v_indexes := @extschema@._phone_indexes(phone);
+	SELECT EXISTS (SELECT 1 FROM @extschema@.riders r WHERE r.phone_index OPERATOR(pg_catalog.=) ANY (v_indexes))
+	  INTO v_taken;
+	IF v_taken THEN
+		RAISE EXCEPTION 'a rider with this phone number exists already' USING ERRCODE = 'DP026';
+	END IF;
 	-- the blind index and its version, read under the lock of the INSERT
 	PERFORM @extschema@._lock_for_writing('@extschema@.riders');
 	v_index := @extschema@._phone_index_entry(phone);
@@ -322,7 +367,8 @@ BEGIN
 	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, phone_index, phone_index_version,
 	                                capacity, created_at)
 	VALUES (v_id, zone_id,
-	        @extschema@.pii_seal('rider', v_id, name),
+	        -- a blank name (_is_blank) is none, as register_customer stores it
+	        @extschema@.pii_seal('rider', v_id, CASE WHEN NOT @extschema@._is_blank(name) THEN name END),
 	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
 	        v_index.phone_index, v_index.version,
 	        capacity, @extschema@.clock());
@@ -331,7 +377,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.register_rider(bigint, text, text, integer) IS
-	'Registers a rider in a zone with a capacity (orders carried at once); name and phone are stored sealed.';
+	'Registers a rider in a zone with a capacity (orders carried at once); name and phone are stored sealed, the phone also as a blind index.  DP026 when another rider, of any zone, has the phone (as update_rider refuses it); two registrations with one phone at once take turns (_lock_rider_phone).  The name may be none: NULL, empty or blank (white space only) stores none.';
 
 -- privileges: nothing for PUBLIC, the API for its roles
 REVOKE ALL ON FUNCTION @extschema@.create_zone(text, geometry, text) FROM PUBLIC;

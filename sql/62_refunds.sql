@@ -188,6 +188,10 @@ BEGIN
 	IF succeeded AND @extschema@._is_blank(provider_ref) THEN
 		RAISE EXCEPTION 'a refund paid back needs the payment service''s reference' USING ERRCODE = 'DP025';
 	END IF;
+	-- a refund that failed says why, as a failed payment does (fail_payment)
+	IF NOT succeeded AND @extschema@._is_blank(failure_reason) THEN
+		RAISE EXCEPTION 'a refund failure needs a reason' USING ERRCODE = 'DP025';
+	END IF;
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
 	-- without the white space around it, as confirm_payment takes it
@@ -278,7 +282,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, succeeded, provider_ref, failure_reason, attempt);
 COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) IS
-	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already), and so does a success of the current attempt after it was reported failed (the money was paid back after all; a retry would pay it twice); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise (a failure after a success), DP110 for a success with the reference that paid another refund of the zone back (a reference names one payout), DP025 for an attempt it never had or a success without a reference (NULL, empty or white space only; a reference is taken without the white space around it).';
+	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already), and so does a success of the current attempt after it was reported failed (the money was paid back after all; a retry would pay it twice); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise (a failure after a success), DP110 for a success with the reference that paid another refund of the zone back (a reference names one payout), DP025 for an attempt it never had, a success without a reference (NULL, empty or white space only; a reference is taken without the white space around it) or a failure without a reason (NULL, empty or white space only, as for fail_payment).';
 
 -- A refund the payment service reported failed (a card closed since, a
 -- bank's refusal) is tried again: its next attempt, pending, told through

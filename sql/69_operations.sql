@@ -16,13 +16,13 @@ BEGIN
 		WHEN 'payment_failed'  THEN interval '30 minutes'   -- the customer neither retried nor cancelled
 		WHEN 'placed'          THEN interval '10 minutes'   -- the merchant has not accepted
 		WHEN 'accepted'        THEN interval '15 minutes'   -- after the food is ready, no rider has it
-		WHEN 'assigned'        THEN interval '30 minutes'   -- the rider has not picked it up
+		WHEN 'assigned'        THEN interval '30 minutes'   -- after the food is ready, the rider has not picked it up
 		WHEN 'picked_up'       THEN interval '60 minutes'   -- on the way for an hour
 	END;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.stuck_after(text) IS
-	'How long an order may stay in a status before stuck_orders lists it (accepted: counted from when the food is ready); NULL for delivered and cancelled.';
+	'How long an order may stay in a status before stuck_orders lists it (accepted and assigned: counted from when the food is ready, if that is later than the status began); NULL for delivered and cancelled.';
 
 -- On one server each view reads the tables, so that a filter on it reaches
 -- their indexes.  On Citus a view's shards are read as the querying role,
@@ -47,19 +47,19 @@ COMMENT ON FUNCTION @extschema@._stuck_orders() IS
 CREATE VIEW @extschema@.stuck_orders AS
 SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
        o.status_changed_at AS since,
-       CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
+       CASE WHEN o.status IN ('accepted', 'assigned')
             THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
             ELSE o.status_changed_at END
          OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status) AS due,
        @extschema@.clock() OPERATOR(pg_catalog.-)
-         (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
+         (CASE WHEN o.status IN ('accepted', 'assigned')
                THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
                ELSE o.status_changed_at END
           OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status)) AS overdue_by
   FROM @extschema@.orders o
  WHERE o.status IN ('pending_payment', 'payment_failed', 'placed', 'accepted', 'assigned', 'picked_up')
    AND @extschema@.clock() OPERATOR(pg_catalog.>)
-       (CASE WHEN o.status OPERATOR(pg_catalog.=) 'accepted'
+       (CASE WHEN o.status IN ('accepted', 'assigned')
              THEN GREATEST(o.status_changed_at, COALESCE(o.ready_at, o.status_changed_at))
              ELSE o.status_changed_at END
         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));

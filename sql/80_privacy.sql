@@ -1052,6 +1052,10 @@ DECLARE
 	v_zone_clause text := CASE p_subject WHEN 'rider' THEN ' AND s.zone_id OPERATOR(pg_catalog.=) $%s' ELSE '' END;
 BEGIN
 	IF p_phone IS NOT NULL THEN
+		-- a rider's phone: looked up under its lock, as register_rider does
+		IF p_subject OPERATOR(pg_catalog.=) 'rider' THEN
+			PERFORM @extschema@._lock_rider_phone(p_phone);
+		END IF;
 		-- the indexes computed first, a constant of the statement (on Citus
 		-- it reaches every zone's riders); a subquery with a column, as
 		-- Citus reads its result back from the workers

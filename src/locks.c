@@ -40,6 +40,7 @@ static const LockKey lock_keys[] = {
 	{"referrals", DISPATCH_LOCK_REFERRALS},
 	{"rollup", DISPATCH_LOCK_ROLLUP},
 	{"payref", DISPATCH_LOCK_PAYREF},
+	{"riderphone", DISPATCH_LOCK_RIDER_PHONE},
 };
 
 PG_FUNCTION_INFO_V1(dispatch_lock_key);

@@ -41,6 +41,10 @@
  *											and reference	looks the provider's reference
  *																up to commit: one confirmation
  *																with a reference at a time
+ *		riderphone	'DPrp' 0x44507270				hash of the		register_rider, update_rider:
+ *											phone's blind	from before they look the phone
+ *											index			up among riders to commit: one
+ *																rider given a phone at a time
  *
  * Order: a customer's intake lock is taken after the customer's lock
  * (shared) and before any row lock of the order (stock, coupon, budget,
@@ -68,6 +72,7 @@
 #define DISPATCH_LOCK_REFERRALS		0x44507266
 #define DISPATCH_LOCK_ROLLUP		0x44507275
 #define DISPATCH_LOCK_PAYREF		0x44507072
+#define DISPATCH_LOCK_RIDER_PHONE	0x44507270
 
 #include "fmgr.h"
 
