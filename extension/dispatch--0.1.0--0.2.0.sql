@@ -2580,6 +2580,32 @@ COMMENT ON FUNCTION @extschema@.unflag_customer(bigint, text, text) IS
 REVOKE ALL ON FUNCTION @extschema@.unflag_customer(bigint, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.unflag_customer(bigint, text, text) TO dispatch_admin;
 
+-- _lock_rider_phone (sql/50_intake.sql)
+CREATE OR REPLACE FUNCTION @extschema@._lock_rider_phone(p_phone text) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	-- the phone's blind index under the current key, as a lock's second key
+	v_key integer := pg_catalog.hashtext(pg_catalog.encode(@extschema@._phone_index(p_phone), 'hex'));
+BEGIN
+	IF pg_catalog.pg_try_advisory_xact_lock(@extschema@._lock_key('riderphone')::integer, v_key) THEN
+		RETURN;
+	END IF;
+	PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._lock_key('riderphone')::integer, v_key);
+	-- a repeatable read or serializable snapshot predates the wait: it
+	-- would not see the rider the other call gave the phone to
+	IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+		RAISE EXCEPTION 'another call gave a rider this phone number at the same time'
+			USING ERRCODE = 'serialization_failure',
+			      HINT = 'Retry the transaction, or call it in a transaction of isolation level read committed (the default).';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._lock_rider_phone(text) IS
+	'Internal (register_rider, update_rider): the lock of a phone number given to a rider (advisory riderphone, keyed by its blind index), to the end of the transaction, taken before the phone is looked up among riders: two calls giving riders one phone take turns and the later sees the earlier''s rider (DP026).  In a repeatable read or serializable transaction that had to wait, 40001 (its snapshot cannot see what the other committed).';
+REVOKE ALL ON FUNCTION @extschema@._lock_rider_phone(text) FROM PUBLIC;
+
 -- register_rider (sql/50_intake.sql)
 CREATE OR REPLACE FUNCTION @extschema@.register_rider(zone_id bigint, name text, phone text, capacity integer DEFAULT 3)
 RETURNS bigint
@@ -2589,6 +2615,8 @@ AS $$
 DECLARE
 	v_id bigint;
 	v_index record;
+	v_indexes bytea[];
+	v_taken boolean;
 BEGIN
 	IF NOT EXISTS (SELECT FROM @extschema@.zones z WHERE z.zone_id OPERATOR(pg_catalog.=) register_rider.zone_id) THEN
 		RAISE EXCEPTION 'zone % does not exist', zone_id USING ERRCODE = 'DP016';
@@ -2600,6 +2628,18 @@ BEGIN
 		RAISE EXCEPTION 'a rider needs a phone number' USING ERRCODE = 'DP027';
 	END IF;
 	PERFORM @extschema@._check_length('rider_name', name);
+	-- a phone another rider has, in any zone, is refused, as update_rider
+	-- refuses it: looked up under the phone's lock (taken first, as
+	-- update_rider takes it before the table's), the indexes computed
+	-- first, a constant of the statement (on Citus it reaches every zone's
+	-- riders; a subquery with a column, as Citus reads its result back)
+	PERFORM @extschema@._lock_rider_phone(phone);
+	v_indexes := @extschema@._phone_indexes(phone);
+	SELECT EXISTS (SELECT 1 FROM @extschema@.riders r WHERE r.phone_index OPERATOR(pg_catalog.=) ANY (v_indexes))
+	  INTO v_taken;
+	IF v_taken THEN
+		RAISE EXCEPTION 'a rider with this phone number exists already' USING ERRCODE = 'DP026';
+	END IF;
 	-- the blind index and its version, read under the lock of the INSERT
 	PERFORM @extschema@._lock_for_writing('@extschema@.riders');
 	v_index := @extschema@._phone_index_entry(phone);
@@ -2607,7 +2647,8 @@ BEGIN
 	INSERT INTO @extschema@.riders (rider_id, zone_id, name_enc, phone_enc, phone_index, phone_index_version,
 	                                capacity, created_at)
 	VALUES (v_id, zone_id,
-	        @extschema@.pii_seal('rider', v_id, name),
+	        -- a blank name (_is_blank) is none, as register_customer stores it
+	        @extschema@.pii_seal('rider', v_id, CASE WHEN NOT @extschema@._is_blank(name) THEN name END),
 	        @extschema@.pii_seal('rider', v_id, @extschema@.normalize_phone(phone)),
 	        v_index.phone_index, v_index.version,
 	        capacity, @extschema@.clock());
@@ -2616,7 +2657,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.register_rider(bigint, text, text, integer) IS
-	'Registers a rider in a zone with a capacity (orders carried at once); name and phone are stored sealed.';
+	'Registers a rider in a zone with a capacity (orders carried at once); name and phone are stored sealed, the phone also as a blind index.  DP026 when another rider, of any zone, has the phone (as update_rider refuses it); two registrations with one phone at once take turns (_lock_rider_phone).  The name may be none: NULL, empty or blank (white space only) stores none.';
 
 -- _order_counts (sql/52_campaigns.sql)
 CREATE OR REPLACE FUNCTION @extschema@._order_counts(p_status text) RETURNS boolean
@@ -5334,6 +5375,10 @@ BEGIN
 	IF succeeded AND @extschema@._is_blank(provider_ref) THEN
 		RAISE EXCEPTION 'a refund paid back needs the payment service''s reference' USING ERRCODE = 'DP025';
 	END IF;
+	-- a refund that failed says why, as a failed payment does (fail_payment)
+	IF NOT succeeded AND @extschema@._is_blank(failure_reason) THEN
+		RAISE EXCEPTION 'a refund failure needs a reason' USING ERRCODE = 'DP025';
+	END IF;
 	PERFORM @extschema@._check_length('provider_ref', provider_ref);
 	PERFORM @extschema@._check_length('reason', failure_reason);
 	-- without the white space around it, as confirm_payment takes it
@@ -5428,7 +5473,7 @@ RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 RETURN @extschema@._settle_refund(@extschema@.zone_of(refund_id), refund_id, succeeded, provider_ref, failure_reason, attempt);
 COMMENT ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) IS
-	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already), and so does a success of the current attempt after it was reported failed (the money was paid back after all; a retry would pay it twice); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise (a failure after a success), DP110 for a success with the reference that paid another refund of the zone back (a reference names one payout), DP025 for an attempt it never had or a success without a reference (NULL, empty or white space only; a reference is taken without the white space around it).';
+	'The payment service reports an attempt of a refund as paid back (succeeded, with its reference) or failed (with a reason), naming the attempt of the refund event it acted on (attempt; NULL: the current one).  A failure of an earlier attempt (retried since) changes nothing and returns as a no-op does; a success of one marks the refund paid back whatever the current attempt''s state (DP107 if another attempt paid it already), and so does a success of the current attempt after it was reported failed (the money was paid back after all; a retry would pay it twice); the same report again is a no-op (a failure whatever its reason); DP106 for an unknown refund, DP107 for a refund whose current attempt is settled otherwise (a failure after a success), DP110 for a success with the reference that paid another refund of the zone back (a reference names one payout), DP025 for an attempt it never had, a success without a reference (NULL, empty or white space only; a reference is taken without the white space around it) or a failure without a reason (NULL, empty or white space only, as for fail_payment).';
 REVOKE ALL ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.settle_refund(bigint, boolean, text, text, integer) TO dispatch_app, dispatch_admin;
 
@@ -7066,13 +7111,13 @@ BEGIN
 		WHEN 'payment_failed'  THEN interval '30 minutes'   -- the customer neither retried nor cancelled
 		WHEN 'placed'          THEN interval '10 minutes'   -- the merchant has not accepted
 		WHEN 'accepted'        THEN interval '15 minutes'   -- after the food is ready, no rider has it
-		WHEN 'assigned'        THEN interval '30 minutes'   -- the rider has not picked it up
+		WHEN 'assigned'        THEN interval '30 minutes'   -- after the food is ready, the rider has not picked it up
 		WHEN 'picked_up'       THEN interval '60 minutes'   -- on the way for an hour
 	END;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.stuck_after(text) IS
-	'How long an order may stay in a status before stuck_orders lists it (accepted: counted from when the food is ready); NULL for delivered and cancelled.';
+	'How long an order may stay in a status before stuck_orders lists it (accepted and assigned: counted from when the food is ready, if that is later than the status began); NULL for delivered and cancelled.';
 REVOKE ALL ON FUNCTION @extschema@.stuck_after(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.stuck_after(text) TO dispatch_app, dispatch_analyst, dispatch_admin;
 
@@ -9479,6 +9524,10 @@ DECLARE
 	v_zone_clause text := CASE p_subject WHEN 'rider' THEN ' AND s.zone_id OPERATOR(pg_catalog.=) $%s' ELSE '' END;
 BEGIN
 	IF p_phone IS NOT NULL THEN
+		-- a rider's phone: looked up under its lock, as register_rider does
+		IF p_subject OPERATOR(pg_catalog.=) 'rider' THEN
+			PERFORM @extschema@._lock_rider_phone(p_phone);
+		END IF;
 		-- the indexes computed first, a constant of the statement (on Citus
 		-- it reaches every zone's riders); a subquery with a column, as
 		-- Citus reads its result back from the workers
