@@ -1824,8 +1824,15 @@ build_city(Run *run)
 		rd->shift_end = rd->shift_start + (150 + rnd_int(&s, 90)) * 60.0;
 		rd->release = -1;
 		rd->rng = cfg->seed * 31 + i + 1;
-		if ((r = sql(run, c, false, "SELECT dispatch.register_rider(%lld, 'Rider %d', '+86 136 %08d', %d)",
-					 run->zone_id[rd->zone], i + 1, i + 1, i % 5 == 0 ? 2 : 3)) == NULL)
+		/*
+		 * A phone no other rider has (DP026): the numbers of this city's
+		 * riders follow its first zone's id, so that two cities in one
+		 * database (both strategies on the Citus cluster, test/citus/city.t)
+		 * never share one.
+		 */
+		if ((r = sql(run, c, false, "SELECT dispatch.register_rider(%lld, 'Rider %d', '+86 136 %08lld', %d)",
+					 run->zone_id[rd->zone], i + 1,
+					 (run->zone_id[0] % 1000) * 100000 + i + 1, i % 5 == 0 ? 2 : 3)) == NULL)
 			return false;
 		rd->id = atoll(PQgetvalue(r, 0, 0));
 		PQclear(r);

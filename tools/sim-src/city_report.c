@@ -50,7 +50,7 @@ usage(FILE *f)
 			"    --zones N        N x N zones (default 2)\n"
 			"    --side-km KM     the city's side (default 12)\n"
 			"    --merchants N    (default 80)    --customers N (default 4000)\n"
-			"    --riders N       (default 300)\n"
+			"    --riders N       (default 300, at most 99999)\n"
 			"    --peak N         the lunch peak at 12:00, orders a minute above a base of\n"
 			"                     0.08 N all day (default 20: 21.6 a minute at 12:00)\n"
 			"    --from HH:MM     first order (default 10:45)\n"
@@ -161,7 +161,15 @@ city_main(int argc, char **argv)
 		else if (strcmp(a, "--customers") == 0)
 			cfg.customers = positive(a, v);
 		else if (strcmp(a, "--riders") == 0)
+		{
 			cfg.riders = positive(a, v);
+			/* each rider's phone number holds its number in five digits */
+			if (cfg.riders > 99999)
+			{
+				fprintf(stderr, "sim: --riders takes at most 99999 riders, not %d\n", cfg.riders);
+				exit(2);
+			}
+		}
 		else if (strcmp(a, "--peak") == 0)
 			cfg.peak_per_min = positive(a, v);
 		else if (strcmp(a, "--from") == 0)
