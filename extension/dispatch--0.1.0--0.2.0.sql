@@ -13844,3 +13844,19 @@ SELECT k.zone_id, k.hour, k.orders, k.delivered, k.cancelled, k.median_click_to_
 -- marked paid back with one payout, and want looking at first.
 CREATE UNIQUE INDEX refunds_provider_ref_idx ON @extschema@.refunds (zone_id, provider_ref)
 	WHERE status = 'succeeded';
+
+-- a ready time the merchant gave, told apart from one guessed from the
+-- preparation time (merchant_accept without one), which is no floor of
+-- the ETA window (sql/20_schema.sql, sql/65_lifecycle.sql, src/eta.c).
+-- Orders already accepted and not yet picked up count as given when their
+-- ready time is not the guess (accepted_at plus the merchant's
+-- preparation time); every other order has no use for it.
+ALTER TABLE @extschema@.orders ADD COLUMN ready_at_given boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN @extschema@.orders.ready_at_given IS
+	'true: ready_at is the time the merchant gave (merchant_accept with a ready time); false: none, or a guess (now plus the merchant''s preparation time; an errand''s time of payment).  Only a given ready time is a floor of the ETA window (docs/eta.md).';
+UPDATE @extschema@.orders o SET ready_at_given = true
+  FROM @extschema@.merchants m
+ WHERE o.status IN ('accepted', 'assigned')
+   AND o.kind OPERATOR(pg_catalog.=) 'takeaway'
+   AND m.merchant_id OPERATOR(pg_catalog.=) o.merchant_id
+   AND o.ready_at IS DISTINCT FROM (o.accepted_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => m.prep_minutes));
