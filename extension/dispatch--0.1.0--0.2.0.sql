@@ -13860,3 +13860,28 @@ UPDATE @extschema@.orders o SET ready_at_given = true
    AND o.kind OPERATOR(pg_catalog.=) 'takeaway'
    AND m.merchant_id OPERATOR(pg_catalog.=) o.merchant_id
    AND o.ready_at IS DISTINCT FROM (o.accepted_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => m.prep_minutes));
+
+-- learn_eta reads the deliveries of its window only (sql/20_schema.sql,
+-- sql/63_eta.sql), and the predictions of orders finished long ago go by
+-- retention, a class of their own (sql/78_retention.sql)
+CREATE INDEX orders_delivered_idx ON @extschema@.orders (zone_id, delivered_at)
+	WHERE status = 'delivered';
+ALTER TABLE @extschema@.retention_policies
+	DROP CONSTRAINT retention_policies_data_class_check,
+	DROP CONSTRAINT retention_policies_check,
+	DROP CONSTRAINT retention_policies_check1;
+ALTER TABLE @extschema@.retention_policies
+	ADD CONSTRAINT retention_policies_data_class_check
+	    CHECK (data_class IN ('order_text', 'dropoff_point', 'rider_tracks', 'events', 'feedback_text',
+	                          'intake_refusals', 'eta_predictions')),
+	ADD CONSTRAINT retention_policies_check
+	    CHECK ((data_class, action) IN (('order_text', 'erase'), ('dropoff_point', 'coarsen'),
+	                                    ('rider_tracks', 'delete'), ('events', 'delete'), ('feedback_text', 'erase'),
+	                                    ('intake_refusals', 'delete'), ('eta_predictions', 'delete'))),
+	ADD CONSTRAINT retention_policies_check1 CHECK ((action = 'coarsen') = (cell_deg IS NOT NULL));
+COMMENT ON COLUMN @extschema@.retention_policies.data_class IS
+	'order_text: drop-off addresses and errand descriptions of finished orders; dropoff_point: their drop-off points, and the pickup points of errands; rider_tracks: position pings; events: the outbox; feedback_text: the text of feedback; intake_refusals: the log of refused intake attempts; eta_predictions: the ETA windows predicted for finished orders (no personal data; what eta_accuracy and learn_eta read).';
+INSERT INTO @extschema@.retention_policies (data_class, keep, action, cell_deg, source, set_by)
+VALUES ('eta_predictions', '90 days', 'delete', NULL, 'default', CURRENT_USER);
+COMMENT ON VIEW @extschema@.eta_accuracy IS
+	'Per zone, hour (zone time, of the prediction) and status at prediction: delivered orders, the share delivered inside their window, its mean width and the mean error of the expected time, in minutes; as far back as the predictions are kept (retention class eta_predictions, 90 days after the order ends by default).  No personal data.';

@@ -331,6 +331,11 @@ CREATE INDEX orders_open_idx ON @extschema@.orders (zone_id, status)
 -- orders by the time they were placed: the demand forecast reads hours
 -- of past weeks (sql/68_demand.sql), the operations views recent days
 CREATE INDEX orders_created_idx ON @extschema@.orders (zone_id, created_at);
+-- delivered orders by the time of delivery: learn_eta reads those of its
+-- window (dispatch.eta_learn_days) and their predictions, not every order
+-- ever delivered (sql/63_eta.sql).  An order enters it once, when delivered
+CREATE INDEX orders_delivered_idx ON @extschema@.orders (zone_id, delivered_at)
+	WHERE status = 'delivered';
 CREATE INDEX orders_rider_idx ON @extschema@.orders (zone_id, rider_id)
 	WHERE status IN ('assigned', 'picked_up');
 -- the finished orders that a retention policy (sql/78_retention.sql) has
