@@ -5604,8 +5604,9 @@ BEGIN
 	               (o.distance_m::float8 OPERATOR(pg_catalog./)
 	                pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) o.picked_up_at))
 	               OPERATOR(pg_catalog./) COALESCE(p.speed_factor, 1)::float8 AS v
-	          FROM @extschema@.orders o
-	          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+	          -- zone by zone, the window's deliveries (orders_delivered_idx)
+	          FROM @extschema@.zones z
+	          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
 	          LEFT JOIN @extschema@.riders r ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id
 	                                         AND r.rider_id OPERATOR(pg_catalog.=) o.rider_id
 	          LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
@@ -5634,9 +5635,13 @@ BEGIN
 	                                                 p.approach_m, p.trip_m, p.ready_at) AS expected_again
 	                  FROM (SELECT p.*, o.delivered_at,
 	                               pg_catalog.row_number() OVER (PARTITION BY p.zone_id, p.stage ORDER BY p.predicted_at DESC) AS recent
-	                          FROM @extschema@.eta_predictions p
-	                          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
-	                                                   AND o.order_id OPERATOR(pg_catalog.=) p.order_id
+	                          -- zone by zone, the window's deliveries
+	                          -- (orders_delivered_idx), then their
+	                          -- predictions (by the key): never the older
+	                          FROM @extschema@.zones w
+	                          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) w.zone_id
+	                          JOIN @extschema@.eta_predictions p ON p.zone_id OPERATOR(pg_catalog.=) o.zone_id
+	                                                            AND p.order_id OPERATOR(pg_catalog.=) o.order_id
 	                         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
 	                           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
 	                           -- a window predicted when the order was
@@ -5980,7 +5985,8 @@ BEGIN
 	v_ready := COALESCE(_merchant_accept.ready_at,
 	                    @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep));
 	UPDATE @extschema@.orders o
-	   SET status = 'accepted', ready_at = v_ready
+	   SET status = 'accepted', ready_at = v_ready,
+	       ready_at_given = _merchant_accept.ready_at IS NOT NULL     -- else a guess, no ETA floor
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
@@ -7934,7 +7940,7 @@ BEGIN
 	 ORDER BY p.policy_id DESC LIMIT 1;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown data class "%"', data_class
-			USING ERRCODE = 'DP411', HINT = 'Data classes: order_text, dropoff_point, rider_tracks, events, feedback_text, intake_refusals.';
+			USING ERRCODE = 'DP411', HINT = 'Data classes: order_text, dropoff_point, rider_tracks, events, feedback_text, intake_refusals, eta_predictions.';
 	END IF;
 	-- at most 100 years: a purge batch counts every class's cut-off back
 	-- from now (the outbox's twice its keep), and one thousands of years
@@ -8235,6 +8241,22 @@ BEGIN
 				 WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone
 				   AND l.rider_id OPERATOR(pg_catalog.=) s.rider_id
 				   AND l.client_event_id OPERATOR(pg_catalog.=) s.client_event_id;
+			ELSIF p.data_class OPERATOR(pg_catalog.=) 'eta_predictions' THEN
+				-- the predictions (sql/63_eta.sql) of orders finished before
+				-- the cut-off, oldest first: all were made before it, so the
+				-- index on the time of prediction finds them; those of an
+				-- order not finished stay
+				DELETE FROM @extschema@.eta_predictions e
+				 USING (SELECT x.order_id, x.stage FROM @extschema@.eta_predictions x
+				          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) x.zone_id
+				                                   AND o.order_id OPERATOR(pg_catalog.=) x.order_id
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.predicted_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				           AND o.status IN ('delivered', 'cancelled')
+				           AND o.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.predicted_at LIMIT batch_size) s
+				 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone
+				   AND e.order_id OPERATOR(pg_catalog.=) s.order_id AND e.stage OPERATOR(pg_catalog.=) s.stage;
 			ELSIF p.data_class OPERATOR(pg_catalog.=) 'events' THEN
 				-- An order_status event that a growth job has not read yet
 				-- (above its cursor of the zone, growth_cursors) waits for
