@@ -40,13 +40,13 @@ BEGIN
 	RETURN pg_temp.order_in(p_status);
 END $$;
 
--- the old history, two months back (Monday 4 January 2027): 60 slow
+-- the old history, two months back (Monday 4 January 2027): 300 slow
 -- deliveries (20 minutes from pickup to door), an order cancelled once
 -- accepted, and one accepted then and never finished
 SELECT pg_temp.new_shift('2027-01-04 09:55:00+00') \g /dev/null
 CREATE TEMP TABLE old_orders AS
-SELECT pg_temp.deliver(timestamptz '2027-01-04 10:00:00+00' + make_interval(mins => i), 1200) AS order_id
-  FROM generate_series(0, 59) i;
+SELECT pg_temp.deliver(timestamptz '2027-01-04 10:00:00+00' + make_interval(secs => 30 * i), 1200) AS order_id
+  FROM generate_series(0, 299) i;
 SELECT pg_temp.in_status('2027-01-04 11:05:00+00', 'accepted') AS old_cancelled \gset
 SELECT dispatch.cancel_order(:old_cancelled, 'test') \g /dev/null
 SELECT pg_temp.in_status('2027-01-04 11:10:00+00', 'accepted') AS old_open \gset
@@ -69,7 +69,7 @@ SELECT (SELECT count(*) FROM dispatch.eta_predictions p WHERE p.zone_id = :zone
        (SELECT count(*) FROM dispatch.orders o WHERE o.status = 'delivered'
            AND o.delivered_at >= timestamptz '2027-02-01 11:00:00+00') AS window_deliveries  -- eta_learn_days: 28
 \gset
-SELECT is(ARRAY[:old_predictions, :new_predictions, :cancelled_predictions, :open_predictions]::bigint[], '{240,160,2,2}',
+SELECT is(ARRAY[:old_predictions, :new_predictions, :cancelled_predictions, :open_predictions]::bigint[], '{1200,160,2,2}',
           'every status of every order left a prediction (placed, accepted, assigned, picked up)');
 
 -- learning: only the window's deliveries count, the slow old ones not at all
@@ -79,7 +79,7 @@ SELECT (SELECT array_agg(hour_of_week::text || ':' || samples ORDER BY hour_of_w
           FROM dispatch.zone_speeds WHERE zone_id = :zone) AS median_ok,
        (SELECT array_agg(stage || ':' || samples ORDER BY stage) FROM dispatch.eta_calibration WHERE zone_id = :zone) AS calibration
 \gset
-SELECT is(:'speeds'::text[], '{10:40}', 'speeds: Monday 10:00 from the 40 deliveries of the window, none of the 60 two months back');
+SELECT is(:'speeds'::text[], '{10:40}', 'speeds: Monday 10:00 from the 40 deliveries of the window, none of the 300 two months back');
 SELECT ok(:'median_ok'::bool, '... whose median trip (247.5 s) is the observed speed, not pulled by the 20-minute ones');
 SELECT is(:'calibration'::text[], '{accepted:40,assigned:40,picked_up:40,placed:40}',
           'calibration: the predictions of the window''s deliveries only');
@@ -140,7 +140,7 @@ SELECT (SELECT (rows ->> 'eta_predictions')::bigint FROM dispatch.purge_runs ORD
 SELECT is(ARRAY[:old_left, :cancelled_left]::bigint[], '{0,0}',
           'kept 30 days: the predictions of the orders delivered or cancelled two months ago are deleted');
 SELECT is(:purged_logged::bigint, :old_predictions::bigint + :cancelled_predictions::bigint, '... counted in purge_runs');
-SELECT is(ARRAY[:open_left, :new_left, :old_orders_left]::bigint[], ARRAY[:open_predictions, :new_predictions, 62]::bigint[],
+SELECT is(ARRAY[:open_left, :new_left, :old_orders_left]::bigint[], ARRAY[:open_predictions, :new_predictions, 302]::bigint[],
           'nothing else: those of an order not finished and of the recent ones stay, and so do the orders');
 -- learning is the same without them
 SELECT dispatch.learn_eta() \g /dev/null
