@@ -5649,8 +5649,9 @@ BEGIN
 	               (o.distance_m::float8 OPERATOR(pg_catalog./)
 	                pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) o.picked_up_at))
 	               OPERATOR(pg_catalog./) COALESCE(p.speed_factor, 1)::float8 AS v
-	          FROM @extschema@.orders o
-	          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+	          -- zone by zone, the window's deliveries (orders_delivered_idx)
+	          FROM @extschema@.zones z
+	          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
 	          LEFT JOIN @extschema@.riders r ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id
 	                                         AND r.rider_id OPERATOR(pg_catalog.=) o.rider_id
 	          LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
@@ -5679,9 +5680,13 @@ BEGIN
 	                                                 p.approach_m, p.trip_m, p.ready_at) AS expected_again
 	                  FROM (SELECT p.*, o.delivered_at,
 	                               pg_catalog.row_number() OVER (PARTITION BY p.zone_id, p.stage ORDER BY p.predicted_at DESC) AS recent
-	                          FROM @extschema@.eta_predictions p
-	                          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
-	                                                   AND o.order_id OPERATOR(pg_catalog.=) p.order_id
+	                          -- zone by zone, the window's deliveries
+	                          -- (orders_delivered_idx), then their
+	                          -- predictions (by the key): never the older
+	                          FROM @extschema@.zones w
+	                          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) w.zone_id
+	                          JOIN @extschema@.eta_predictions p ON p.zone_id OPERATOR(pg_catalog.=) o.zone_id
+	                                                            AND p.order_id OPERATOR(pg_catalog.=) o.order_id
 	                         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
 	                           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
 	                           -- a window predicted when the order was
@@ -6025,7 +6030,8 @@ BEGIN
 	v_ready := COALESCE(_merchant_accept.ready_at,
 	                    @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep));
 	UPDATE @extschema@.orders o
-	   SET status = 'accepted', ready_at = v_ready
+	   SET status = 'accepted', ready_at = v_ready,
+	       ready_at_given = _merchant_accept.ready_at IS NOT NULL     -- else a guess, no ETA floor
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;
@@ -7979,7 +7985,7 @@ BEGIN
 	 ORDER BY p.policy_id DESC LIMIT 1;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown data class "%"', data_class
-			USING ERRCODE = 'DP411', HINT = 'Data classes: order_text, dropoff_point, rider_tracks, events, feedback_text, intake_refusals.';
+			USING ERRCODE = 'DP411', HINT = 'Data classes: order_text, dropoff_point, rider_tracks, events, feedback_text, intake_refusals, eta_predictions.';
 	END IF;
 	-- at most 100 years: a purge batch counts every class's cut-off back
 	-- from now (the outbox's twice its keep), and one thousands of years
@@ -8280,6 +8286,22 @@ BEGIN
 				 WHERE l.zone_id OPERATOR(pg_catalog.=) v_zone
 				   AND l.rider_id OPERATOR(pg_catalog.=) s.rider_id
 				   AND l.client_event_id OPERATOR(pg_catalog.=) s.client_event_id;
+			ELSIF p.data_class OPERATOR(pg_catalog.=) 'eta_predictions' THEN
+				-- the predictions (sql/63_eta.sql) of orders finished before
+				-- the cut-off, oldest first: all were made before it, so the
+				-- index on the time of prediction finds them; those of an
+				-- order not finished stay
+				DELETE FROM @extschema@.eta_predictions e
+				 USING (SELECT x.order_id, x.stage FROM @extschema@.eta_predictions x
+				          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) x.zone_id
+				                                   AND o.order_id OPERATOR(pg_catalog.=) x.order_id
+				         WHERE x.zone_id OPERATOR(pg_catalog.=) v_zone AND o.zone_id OPERATOR(pg_catalog.=) v_zone
+				           AND x.predicted_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				           AND o.status IN ('delivered', 'cancelled')
+				           AND o.status_changed_at OPERATOR(pg_catalog.<) (v_now OPERATOR(pg_catalog.-) p.keep)
+				         ORDER BY x.predicted_at LIMIT batch_size) s
+				 WHERE e.zone_id OPERATOR(pg_catalog.=) v_zone
+				   AND e.order_id OPERATOR(pg_catalog.=) s.order_id AND e.stage OPERATOR(pg_catalog.=) s.stage;
 			ELSIF p.data_class OPERATOR(pg_catalog.=) 'events' THEN
 				-- An order_status event that a growth job has not read yet
 				-- (above its cursor of the zone, growth_cursors) waits for
@@ -13925,3 +13947,44 @@ SELECT o.zone_id, o.order_id, o.kind, o.status, o.rider_id, o.merchant_id,
         OPERATOR(pg_catalog.+) @extschema@.stuck_after(o.status));
 
 -- END stuck_orders from the food's ready time
+
+-- a ready time the merchant gave, told apart from one guessed from the
+-- preparation time (merchant_accept without one), which is no floor of
+-- the ETA window (sql/20_schema.sql, sql/65_lifecycle.sql, src/eta.c).
+-- Orders already accepted and not yet picked up count as given when their
+-- ready time is not the guess (accepted_at plus the merchant's
+-- preparation time); every other order has no use for it.
+ALTER TABLE @extschema@.orders ADD COLUMN ready_at_given boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN @extschema@.orders.ready_at_given IS
+	'true: ready_at is the time the merchant gave (merchant_accept with a ready time); false: none, or a guess (now plus the merchant''s preparation time; an errand''s time of payment).  Only a given ready time is a floor of the ETA window (docs/eta.md).';
+UPDATE @extschema@.orders o SET ready_at_given = true
+  FROM @extschema@.merchants m
+ WHERE o.status IN ('accepted', 'assigned')
+   AND o.kind OPERATOR(pg_catalog.=) 'takeaway'
+   AND m.merchant_id OPERATOR(pg_catalog.=) o.merchant_id
+   AND o.ready_at IS DISTINCT FROM (o.accepted_at OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => m.prep_minutes));
+
+-- learn_eta reads the deliveries of its window only (sql/20_schema.sql,
+-- sql/63_eta.sql), and the predictions of orders finished long ago go by
+-- retention, a class of their own (sql/78_retention.sql)
+CREATE INDEX orders_delivered_idx ON @extschema@.orders (zone_id, delivered_at)
+	WHERE status = 'delivered';
+ALTER TABLE @extschema@.retention_policies
+	DROP CONSTRAINT retention_policies_data_class_check,
+	DROP CONSTRAINT retention_policies_check,
+	DROP CONSTRAINT retention_policies_check1;
+ALTER TABLE @extschema@.retention_policies
+	ADD CONSTRAINT retention_policies_data_class_check
+	    CHECK (data_class IN ('order_text', 'dropoff_point', 'rider_tracks', 'events', 'feedback_text',
+	                          'intake_refusals', 'eta_predictions')),
+	ADD CONSTRAINT retention_policies_check
+	    CHECK ((data_class, action) IN (('order_text', 'erase'), ('dropoff_point', 'coarsen'),
+	                                    ('rider_tracks', 'delete'), ('events', 'delete'), ('feedback_text', 'erase'),
+	                                    ('intake_refusals', 'delete'), ('eta_predictions', 'delete'))),
+	ADD CONSTRAINT retention_policies_check1 CHECK ((action = 'coarsen') = (cell_deg IS NOT NULL));
+COMMENT ON COLUMN @extschema@.retention_policies.data_class IS
+	'order_text: drop-off addresses and errand descriptions of finished orders; dropoff_point: their drop-off points, and the pickup points of errands; rider_tracks: position pings; events: the outbox; feedback_text: the text of feedback; intake_refusals: the log of refused intake attempts; eta_predictions: the ETA windows predicted for finished orders (no personal data; what eta_accuracy and learn_eta read).';
+INSERT INTO @extschema@.retention_policies (data_class, keep, action, cell_deg, source, set_by)
+VALUES ('eta_predictions', '90 days', 'delete', NULL, 'default', CURRENT_USER);
+COMMENT ON VIEW @extschema@.eta_accuracy IS
+	'Per zone, hour (zone time, of the prediction) and status at prediction: delivered orders, the share delivered inside their window, its mean width and the mean error of the expected time, in minutes; as far back as the predictions are kept (retention class eta_predictions, 90 days after the order ends by default).  No personal data.';

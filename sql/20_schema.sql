@@ -304,6 +304,10 @@ CREATE TABLE @extschema@.orders (
 	-- the number of the order's current payment attempt, at least 1: the
 	-- state machine stamps it (src/order_state.c)
 	payment_attempt    integer NOT NULL DEFAULT 1,
+	-- true when the merchant gave ready_at (merchant_accept with a time),
+	-- false when it is a guess (now plus the preparation time), which the
+	-- ETA window does not take for a floor (sql/63_eta.sql)
+	ready_at_given     boolean NOT NULL DEFAULT false,
 	PRIMARY KEY (zone_id, order_id),
 	CHECK (zone_id OPERATOR(pg_catalog.=) (order_id OPERATOR(pg_catalog.>>) 40)),
 	CHECK (kind = 'errand' OR merchant_id IS NOT NULL),
@@ -327,6 +331,11 @@ CREATE INDEX orders_open_idx ON @extschema@.orders (zone_id, status)
 -- orders by the time they were placed: the demand forecast reads hours
 -- of past weeks (sql/68_demand.sql), the operations views recent days
 CREATE INDEX orders_created_idx ON @extschema@.orders (zone_id, created_at);
+-- delivered orders by the time of delivery: learn_eta reads those of its
+-- window (dispatch.eta_learn_days) and their predictions, not every order
+-- ever delivered (sql/63_eta.sql).  An order enters it once, when delivered
+CREATE INDEX orders_delivered_idx ON @extschema@.orders (zone_id, delivered_at)
+	WHERE status = 'delivered';
 CREATE INDEX orders_rider_idx ON @extschema@.orders (zone_id, rider_id)
 	WHERE status IN ('assigned', 'picked_up');
 -- the finished orders that a retention policy (sql/78_retention.sql) has
@@ -341,6 +350,8 @@ COMMENT ON TABLE @extschema@.orders IS
 	'Orders (takeaway) and errands.  status moves only through the state machine trigger; the *_at columns stamp each transition.';
 COMMENT ON COLUMN @extschema@.orders.status_version IS
 	'1 for a new order, one more at each status change, stamped by the state machine under the order''s row lock; each order_status event carries it as "version" (docs/events.md).';
+COMMENT ON COLUMN @extschema@.orders.ready_at_given IS
+	'true: ready_at is the time the merchant gave (merchant_accept with a ready time); false: none, or a guess (now plus the merchant''s preparation time; an errand''s time of payment).  Only a given ready time is a floor of the ETA window (docs/eta.md).';
 COMMENT ON COLUMN @extschema@.orders.payment_attempt IS
 	'The number of the order''s current payment attempt: 1 for a new order, one more each time a failed payment is retried (payment_failed -> pending_payment, retry_payment), stamped by the state machine; the order_status events of pending_payment and payment_failed carry it as "attempt", and fail_payment''s attempt names it (docs/api.md, "Payment attempts").';
 COMMENT ON COLUMN @extschema@.orders.discount_cents IS

@@ -173,7 +173,11 @@ GRANT EXECUTE ON FUNCTION @extschema@.eta(bigint) TO dispatch_app, dispatch_admi
 -- within the same days, after the prediction, the error of the time
 -- predicted from the same parts at the speeds just learned (so that the
 -- windows fit the speeds they will be used with), over the remaining time
--- plus five minutes.
+-- plus five minutes.  Both read the window's deliveries only, zone by zone
+-- through orders_delivered_idx, and their predictions by the key: the cost
+-- of a run follows the orders of the window, not the history (the
+-- predictions of orders finished long ago go by retention,
+-- sql/78_retention.sql).
 CREATE FUNCTION @extschema@.learn_eta() RETURNS jsonb
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -203,8 +207,9 @@ BEGIN
 	               (o.distance_m::float8 OPERATOR(pg_catalog./)
 	                pg_catalog.date_part('epoch', o.delivered_at OPERATOR(pg_catalog.-) o.picked_up_at))
 	               OPERATOR(pg_catalog./) COALESCE(p.speed_factor, 1)::float8 AS v
-	          FROM @extschema@.orders o
-	          JOIN @extschema@.zones z ON z.zone_id OPERATOR(pg_catalog.=) o.zone_id
+	          -- zone by zone, the window's deliveries (orders_delivered_idx)
+	          FROM @extschema@.zones z
+	          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) z.zone_id
 	          LEFT JOIN @extschema@.riders r ON r.zone_id OPERATOR(pg_catalog.=) o.zone_id
 	                                         AND r.rider_id OPERATOR(pg_catalog.=) o.rider_id
 	          LEFT JOIN @extschema@.vehicle_profiles p ON p.vehicle OPERATOR(pg_catalog.=) r.vehicle
@@ -233,9 +238,13 @@ BEGIN
 	                                                 p.approach_m, p.trip_m, p.ready_at) AS expected_again
 	                  FROM (SELECT p.*, o.delivered_at,
 	                               pg_catalog.row_number() OVER (PARTITION BY p.zone_id, p.stage ORDER BY p.predicted_at DESC) AS recent
-	                          FROM @extschema@.eta_predictions p
-	                          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) p.zone_id
-	                                                   AND o.order_id OPERATOR(pg_catalog.=) p.order_id
+	                          -- zone by zone, the window's deliveries
+	                          -- (orders_delivered_idx), then their
+	                          -- predictions (by the key): never the older
+	                          FROM @extschema@.zones w
+	                          JOIN @extschema@.orders o ON o.zone_id OPERATOR(pg_catalog.=) w.zone_id
+	                          JOIN @extschema@.eta_predictions p ON p.zone_id OPERATOR(pg_catalog.=) o.zone_id
+	                                                            AND p.order_id OPERATOR(pg_catalog.=) o.order_id
 	                         WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
 	                           AND o.delivered_at OPERATOR(pg_catalog.>=) v_since
 	                           -- a window predicted when the order was
@@ -298,7 +307,7 @@ SELECT p.zone_id,
  WHERE o.status OPERATOR(pg_catalog.=) 'delivered'
  GROUP BY p.zone_id, pg_catalog.date_trunc('hour', p.predicted_at AT TIME ZONE z.timezone), p.stage;
 COMMENT ON VIEW @extschema@.eta_accuracy IS
-	'Per zone, hour (zone time, of the prediction) and status at prediction: delivered orders, the share delivered inside their window, its mean width and the mean error of the expected time, in minutes.  No personal data.';
+	'Per zone, hour (zone time, of the prediction) and status at prediction: delivered orders, the share delivered inside their window, its mean width and the mean error of the expected time, in minutes; as far back as the predictions are kept (retention class eta_predictions, 90 days after the order ends by default).  No personal data.';
 REVOKE ALL ON @extschema@.eta_accuracy FROM PUBLIC;
 GRANT SELECT ON @extschema@.eta_accuracy TO dispatch_analyst, dispatch_admin;
 -- on Citus the view's readers call its function (PostgreSQL checks a

@@ -327,7 +327,8 @@ BEGIN
 	v_ready := COALESCE(_merchant_accept.ready_at,
 	                    @extschema@.clock() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => v_prep));
 	UPDATE @extschema@.orders o
-	   SET status = 'accepted', ready_at = v_ready
+	   SET status = 'accepted', ready_at = v_ready,
+	       ready_at_given = _merchant_accept.ready_at IS NOT NULL     -- else a guess, no ETA floor
 	 WHERE o.zone_id OPERATOR(pg_catalog.=) v_order.zone_id AND o.order_id OPERATOR(pg_catalog.=) v_order.order_id;
 END
 $$;

@@ -17,7 +17,8 @@
  * once it has dispatch.eta_min_samples, else -0.25 and +0.5), on either
  * side of it gives the window, in whole minutes outwards, never starting
  * before now nor, before pickup, before the ready time the merchant gave
- * plus the drive less its own lower error.
+ * (ready_at_given; not one guessed from the preparation time) plus the
+ * drive less its own lower error.
  *
  * The trigger fires at every status change of every order, so the window
  * is computed here rather than in PL/pgSQL: three reads with kept plans,
@@ -69,6 +70,7 @@ typedef struct EtaOrder
 	int64		rider_id;
 	bool		has_ready;
 	TimestampTz ready_at;
+	bool		ready_given;	/* the merchant gave ready_at, not a guess */
 	Datum		pickup;
 	Datum		dropoff;
 	Oid			point_type;		/* PostGIS geometry */
@@ -350,9 +352,10 @@ eta_window(const EtaOrder *o, const char *status, TimestampTz now,
 	 * drive alone (the lower quantile times the drive plus the fixed five
 	 * minutes, as for a picked-up order): the wait for food the merchant
 	 * promised is a time the order knows, not an error that grows with it.
-	 * A ready time estimated from the preparation time (a placed order) is
-	 * no floor: food is often ready before it.  Both floors are at most the
-	 * expected time, so the window holds it.
+	 * A ready time guessed from the preparation time (a placed order's, or
+	 * merchant_accept's without one: ready_at_given false) is no floor:
+	 * food is often ready before it.  Both floors are at most the expected
+	 * time, so the window holds it.
 	 */
 	scale = DatumGetFloat8(DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"),
 											   DirectFunctionCall2(timestamp_mi,
@@ -360,7 +363,7 @@ eta_window(const EtaOrder *o, const char *status, TimestampTz now,
 																   TimestampTzGetDatum(now)))) +
 		ETA_FIXED_S;
 	earliest = Max(now, dispatch_clock_plus(expected, 0, Min(lo, 0.0) * scale));
-	if (w->has_approach && o->has_ready && w->has_speed_factor)
+	if (w->has_approach && o->ready_given && w->has_speed_factor)
 	{
 		float8		drive = float8_div(w->trip_m, speed * w->speed_factor);
 
@@ -393,6 +396,8 @@ read_order(HeapTuple tuple, TupleDesc desc, EtaOrder *o)
 	d = heap_getattr(tuple, dispatch_column_number(desc, "ready_at"), desc, &isnull);
 	o->has_ready = !isnull;
 	o->ready_at = isnull ? 0 : DatumGetTimestampTz(d);
+	d = heap_getattr(tuple, dispatch_column_number(desc, "ready_at_given"), desc, &isnull);
+	o->ready_given = o->has_ready && !isnull && DatumGetBool(d);
 	att = dispatch_column_number(desc, "pickup");
 	o->point_type = TupleDescAttr(desc, att - 1)->atttypid;
 	o->pickup = heap_getattr(tuple, att, desc, &isnull);

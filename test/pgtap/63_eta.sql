@@ -6,7 +6,7 @@
 \set QUIET on
 BEGIN;
 \ir ../fixtures/city.sql
-SELECT plan(42);
+SELECT plan(46);
 SET LOCAL dispatch.fraud_max_bad_orders = 1000;
 SELECT set_config('t.customer', :'customer', true), set_config('t.merchant', :'merchant', true),
        set_config('t.item', :'noodles', true), set_config('t.rider', :'rider', true) \g /dev/null
@@ -59,7 +59,20 @@ SELECT is((SELECT earliest FROM dispatch.eta_predictions WHERE order_id = :late_
           (SELECT earliest FROM dispatch.eta(:late_food)), '... and so does the recorded prediction');
 SELECT is(ARRAY[round(:d1), extract(epoch FROM (SELECT earliest - timestamptz '2027-03-01 10:42:00+00' FROM dispatch.eta(:late_food)))],
           ARRAY[1171, 0]::numeric[], 'a trip of 1,171 m, food ready at 10:40: earliest 10:42');
+SELECT ready_at_given AS late_food_given FROM dispatch.orders WHERE zone_id = :late_food >> 40 AND order_id = :late_food \gset
+SELECT is(:'late_food_given'::bool, true, 'a ready time the merchant gave is marked as given');
 SELECT dispatch.cancel_order(:late_food, 'test') \g /dev/null
+-- accepted with no ready time: now plus the preparation time, a guess
+SELECT pg_temp.order_in('accepted') AS guessed_food \gset
+SELECT ready_at = timestamptz '2027-03-01 10:12:00+00' AND NOT ready_at_given AS guessed_ok
+  FROM dispatch.orders WHERE zone_id = :guessed_food >> 40 AND order_id = :guessed_food \gset
+SELECT ok(:'guessed_ok'::bool, 'merchant_accept with no ready time: now plus the preparation time, not given');
+SELECT results_eq(format('SELECT expected_at, earliest FROM dispatch.eta(%s)', :guessed_food),
+                  format($$ VALUES (timestamptz '2027-03-01 10:12:00+00' + make_interval(secs => floor(%1$s / 4.0)),
+                                    date_trunc('minute', timestamptz '2027-03-01 10:12:00+00'
+                                                         + make_interval(secs => %1$s / 4.0 - 0.25 * (720 + %1$s / 4.0 + 300)))) $$, :d1),
+                  'a guessed ready time is no floor: the window of an accepted order starts as a placed one''s');
+SELECT dispatch.cancel_order(:guessed_food, 'test') \g /dev/null
 
 -- a ready time more than a day away is a slip (a unit, a year): refused
 SELECT pg_temp.order_in('placed') AS far_food \gset
@@ -216,6 +229,14 @@ SELECT results_eq(format($$ SELECT hour::date, coverage FROM dispatch.eta_accura
                              WHERE zone_id = %s AND stage = 'placed' AND hour >= '2027-03-08' ORDER BY hour $$, :zone),
                   $$ VALUES ('2027-03-08'::date, 0.0000::numeric(5, 4)), ('2027-03-15'::date, 1.0000::numeric(5, 4)) $$,
                   'placed windows: none held before calibration, all after');
+-- and so are the accepted and assigned windows: merchant_accept gave no
+-- ready time, so the order's is the same guess (now plus the preparation
+-- time, ready_at_given false), no floor of the window either
+SELECT results_eq(format($$ SELECT stage, hour::date, coverage FROM dispatch.eta_accuracy
+                             WHERE zone_id = %s AND stage IN ('accepted', 'assigned') AND hour >= '2027-03-08' ORDER BY stage, hour $$, :zone),
+                  $$ VALUES ('accepted', '2027-03-08'::date, 0.0000::numeric(5, 4)), ('accepted', '2027-03-15'::date, 1.0000::numeric(5, 4)),
+                            ('assigned', '2027-03-08'::date, 0.0000::numeric(5, 4)), ('assigned', '2027-03-15'::date, 1.0000::numeric(5, 4)) $$,
+                  'accepted and assigned windows with a guessed ready time: none held before calibration, all after');
 
 -- privileges.  On Citus a transaction cannot read as another role the
 -- shards it wrote, and the group role dispatch_analyst cannot log in to the

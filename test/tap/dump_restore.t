@@ -127,7 +127,7 @@ check $dst "the operator's settings are in force: zone 0, zone 1, vehicles, rete
 	    AND (SELECT array_agg(format('%s:%s:%s:%s', vehicle, speed_factor, max_pickup_m, max_trip_m) ORDER BY vehicle)
 	           FROM dispatch.vehicle_profiles WHERE source = 'operator') = '{bicycle:0.9:5000:9000,ebike:1:8000:12000}'
 	    AND (SELECT array_agg(format('%s:%s:%s', data_class, keep, enabled) ORDER BY data_class) FROM dispatch.retention_effective())
-	        = '{dropoff_point:60 days:t,events:90 days:f,feedback_text:30 days:t,intake_refusals:30 days:t,order_text:14 days:t,rider_tracks:14 days:t}'"
+	        = '{dropoff_point:60 days:t,eta_predictions:90 days:t,events:90 days:f,feedback_text:30 days:t,intake_refusals:30 days:t,order_text:14 days:t,rider_tracks:14 days:t}'"
 check $dst "sealed names open after the restore (same key file), the erased customer stays erased" \
 	"SELECT bool_and(CASE WHEN forgotten_at IS NULL
 	                      THEN dispatch.pii_open('customer', customer_id, name_enc, 'restore test') = format('Upgrade Customer %s', customer_id)
