@@ -31,13 +31,8 @@ ok() { if [ "$1" -eq 0 ]; then echo "ok $2"; else echo "not ok $2"; fi; }
 # a broker on a free port, as the user running the test
 start_broker
 
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" \
-	-c "DROP ROLE IF EXISTS $role" -c "CREATE ROLE $role LOGIN IN ROLE dispatch_gateway" >/dev/null 2>&1 ||
-	psql -X -q -d postgres -c "CREATE DATABASE $db" >/dev/null
-export PGDATABASE=$db
+gateway_test_db "$db" "$role"
 psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-SET client_min_messages = warning;
-CREATE EXTENSION dispatch CASCADE;
 SELECT dispatch.create_zone('G', ST_GeomFromText('POLYGON((121.40 31.15, 121.48 31.15, 121.48 31.22, 121.40 31.22, 121.40 31.15))', 4326));
 SELECT dispatch.create_merchant(1, 'M', 121.437, 31.188, 5);
 SELECT dispatch.add_item(1, 'noodles', 2800);
@@ -45,8 +40,6 @@ SELECT dispatch.register_customer('+86138000000' || lpad(i::text, 2, '0'), NULL)
 SELECT dispatch.register_rider(1, 'R' || i, '+86139000000' || lpad(i::text, 2, '0'), 20) FROM generate_series(1, 2) i;
 SELECT dispatch.rider_online(i, 121.437, 31.188) FROM generate_series(1, 2) i;
 SQL
-# the role may not connect through the database's default privileges otherwise
-psql -X -q -c "GRANT CONNECT ON DATABASE $db TO $role" >/dev/null 2>&1
 
 # the subscriber: every message, with its topic
 stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$port" -t 'dispatch/#' -q 1 -v -i gateway-t-sub >"$work/got" 2>"$work/sub.err" &

@@ -32,16 +32,8 @@ ok() { if [ "$1" -eq 0 ]; then echo "ok $2"; else echo "not ok $2"; fi; return "
 
 start_broker
 
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" \
-	-c "DROP ROLE IF EXISTS $role" -c "CREATE ROLE $role LOGIN IN ROLE dispatch_gateway" >/dev/null 2>&1 ||
-	psql -X -q -d postgres -c "CREATE DATABASE $db" >/dev/null
-export PGDATABASE=$db
-psql -X -q -v ON_ERROR_STOP=1 -o /dev/null <<'SQL'
-SET client_min_messages = warning;
-CREATE EXTENSION dispatch CASCADE;
-SELECT count(dispatch._emit_event(1, 'fail_t', NULL, 1 + i % 3, NULL, '{}')) FROM generate_series(1, 5) i;
-SQL
-psql -X -q -c "GRANT CONNECT ON DATABASE $db TO $role" >/dev/null 2>&1
+gateway_test_db "$db" "$role"
+psql -X -q -o /dev/null -c "SELECT count(dispatch._emit_event(1, 'fail_t', NULL, 1 + i % 3, NULL, '{}')) FROM generate_series(1, 5) i"
 last() { psql -X -At -c "SELECT max(seq) FROM dispatch.events"; }
 emit() { psql -X -q -o /dev/null -c "SELECT dispatch._emit_event(1, 'fail_t', NULL, 1, NULL, '{}')"; }
 conninfo="host=${PGHOST:-} port=${PGPORT:-5432} dbname=$db user=$role"

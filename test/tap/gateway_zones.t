@@ -58,11 +58,7 @@ state_case '' '3 120\n'             # zone lines without --zone
 ok $bad "a state file that names a zone not listed, a zone twice, a bare seq for two zones or no seq exits 2"
 
 start_broker
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" \
-	-c "DROP ROLE IF EXISTS $role" -c "CREATE ROLE $role LOGIN IN ROLE dispatch_gateway" >/dev/null
-export PGDATABASE=$db
-q "CREATE EXTENSION dispatch CASCADE" >/dev/null
-psql -X -q -c "GRANT CONNECT ON DATABASE $db TO $role" >/dev/null 2>&1
+gateway_test_db "$db" "$role"
 
 # three zones, each with a merchant, an item and a rider
 declare -A shop dish rider lon
